@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark, one after another (they share 2 cores; never in parallel).
+# Each prints medians and ratios; docs/BENCHMARKS.md records the figures and these commands.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+only="${BENCH:-}"
+run() {
+  local name="$1"; shift
+  [ -n "$only" ] && [[ ",$only," != *",$name,"* ]] && return 0
+  echo "=== bench: $name ($*)"
+  "$@"
+}
+[ -f hack/bench-raft.ts ] && run raft npx tsx hack/bench-raft.ts
+[ -f hack/bench-wal.ts ] && run wal npx tsx hack/bench-wal.ts
+[ -f hack/bench-mvcc.ts ] && run mvcc node --expose-gc --import tsx hack/bench-mvcc.ts
+[ -f hack/bench-cluster.ts ] && run cluster npx tsx hack/bench-cluster.ts
+echo "=== bench: done"
