@@ -170,3 +170,57 @@ export class ProposalDroppedError extends Error {
     super(`raft proposal dropped: ${why}`);
   }
 }
+
+/** Optional structured logger; raft never prints on its own. */
+export interface RaftLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export const SILENT_RAFT_LOGGER: RaftLogger = Object.freeze({
+  debug() {},
+  info() {},
+  warn() {},
+});
+
+export type ProgressStateType = 'probe' | 'replicate' | 'snapshot';
+
+/** A leader's view of one peer, as reported by RawNode.status(). */
+export interface ProgressStatus {
+  readonly match: number;
+  readonly next: number;
+  readonly state: ProgressStateType;
+  readonly isLearner: boolean;
+  readonly recentActive: boolean;
+  readonly pendingSnapshot: number;
+  readonly inflightMsgs: number;
+}
+
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly hardState: HardState;
+  readonly softState: SoftState;
+  readonly lead: NodeId;
+  readonly applied: number;
+  readonly confState: ConfState;
+  readonly leadTransferee: NodeId;
+  /** Only on the leader. */
+  readonly progress?: ReadonlyMap<NodeId, ProgressStatus>;
+}
+
+/** A broken invariant inside raft: the process must stop. */
+export class RaftAssertionError extends Error {
+  readonly code = 'ErrRaftAssertion';
+  constructor(msg: string) {
+    super(`raft: ${msg}`);
+  }
+}
+
+/** step() was handed a message type that only the local node may produce. */
+export class StepLocalMessageError extends Error {
+  readonly code = 'ErrStepLocalMsg';
+  constructor(type: MessageType) {
+    super(`raft: cannot step raft local message ${type}`);
+  }
+}
