@@ -1,194 +1,21 @@
 // The narrow interface node/server needs from the member runtime (ARCHITECTURE.md: small I/O
 // interfaces, defined by their user). node/runtime implements it over raft + mvcc; unit tests
-// implement it over mvcc alone. Everything is promise-based; expected failures are thrown as
-// errors carrying a `code` from BackendErrorCode (see BackendError), which errors.ts maps to
+// implement it over mvcc alone. Everything is promise-based.
+//
+// KV, lease, alarm, hash and watch traffic uses node/mvcc's request/response types unchanged
+// (etcd's messages in camelCase, numeric enums), so the runtime passes the store's answers
+// straight through. The store fills header.revision; the server fills clusterId, memberId and
+// raftTerm from header() (a backend may fill them too; the server overwrites them).
+//
+// Errors: expected failures are thrown as MvccError (node/mvcc/errors.ts: carries grpcCode and
+// grpcMessage) or as BackendError below (raft/cluster conditions). errors.ts maps both to
 // etcd's exact gRPC codes and messages.
 //
-// Numbers: revisions, versions, TTLs, lease and member ids are plain JS numbers. Ids we generate
-// stay below 2^53. A client-chosen lease id at or above 2^53 is rejected by the server layer
-// before it reaches the backend (see ids.ts), so a backend never sees an inexact number.
-// Keys and values are Uint8Array (Buffers from gRPC are passed through without copying).
+// Numbers: revisions, TTLs, lease and member ids are plain JS numbers. Ids we generate stay
+// below 2^53. A client-chosen lease id at or above 2^53 is refused by the server layer before
+// it reaches the backend (ids.ts), so a backend never sees an inexact number.
 
-// ---------- records ----------
-
-export interface KeyValue {
-  readonly key: Uint8Array;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-  readonly value: Uint8Array;
-  readonly lease: number;
-}
-
-export type EventType = 'put' | 'delete';
-
-export interface WatchEvent {
-  readonly type: EventType;
-  /** For delete: key set, modRevision = the delete's revision, other fields 0/empty. */
-  readonly kv: KeyValue;
-  readonly prevKv?: KeyValue | undefined;
-}
-
-// ---------- KV requests ----------
-
-export type SortOrder = 'none' | 'ascend' | 'descend';
-export type SortTarget = 'key' | 'version' | 'create' | 'mod' | 'value';
-
-export interface RangeRequest {
-  readonly key: Uint8Array;
-  /** Empty: the single key. [0]: every key >= key. Otherwise exclusive end. */
-  readonly rangeEnd: Uint8Array;
-  /** 0 = no limit. */
-  readonly limit: number;
-  /** <= 0 = current revision. */
-  readonly revision: number;
-  readonly sortOrder: SortOrder;
-  readonly sortTarget: SortTarget;
-  readonly keysOnly: boolean;
-  readonly countOnly: boolean;
-  /** 0 = no bound. */
-  readonly minModRevision: number;
-  readonly maxModRevision: number;
-  readonly minCreateRevision: number;
-  readonly maxCreateRevision: number;
-}
-
-export interface RangeResult {
-  readonly kvs: readonly KeyValue[];
-  readonly more: boolean;
-  readonly count: number;
-}
-
-export interface PutRequest {
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
-  readonly lease: number;
-  readonly prevKv: boolean;
-  readonly ignoreValue: boolean;
-  readonly ignoreLease: boolean;
-}
-
-export interface PutResult {
-  readonly prevKv?: KeyValue | undefined;
-}
-
-export interface DeleteRangeRequest {
-  readonly key: Uint8Array;
-  readonly rangeEnd: Uint8Array;
-  readonly prevKv: boolean;
-}
-
-export interface DeleteRangeResult {
-  readonly deleted: number;
-  readonly prevKvs: readonly KeyValue[];
-}
-
-export type CompareResult = 'equal' | 'greater' | 'less' | 'notEqual';
-
-export type CompareTarget =
-  | { readonly kind: 'version'; readonly version: number }
-  | { readonly kind: 'create'; readonly createRevision: number }
-  | { readonly kind: 'mod'; readonly modRevision: number }
-  | { readonly kind: 'value'; readonly value: Uint8Array }
-  | { readonly kind: 'lease'; readonly lease: number };
-
-export interface Compare {
-  readonly result: CompareResult;
-  readonly target: CompareTarget;
-  readonly key: Uint8Array;
-  /** Empty: compare one key; otherwise every key in [key, rangeEnd). */
-  readonly rangeEnd: Uint8Array;
-}
-
-export type RequestOp =
-  | { readonly kind: 'range'; readonly range: RangeRequest }
-  | { readonly kind: 'put'; readonly put: PutRequest }
-  | { readonly kind: 'deleteRange'; readonly deleteRange: DeleteRangeRequest }
-  | { readonly kind: 'txn'; readonly txn: TxnRequest };
-
-export type ResponseOp =
-  | { readonly kind: 'range'; readonly range: RangeResult }
-  | { readonly kind: 'put'; readonly put: PutResult }
-  | { readonly kind: 'deleteRange'; readonly deleteRange: DeleteRangeResult }
-  | { readonly kind: 'txn'; readonly txn: TxnResult };
-
-export interface TxnRequest {
-  readonly compare: readonly Compare[];
-  readonly success: readonly RequestOp[];
-  readonly failure: readonly RequestOp[];
-}
-
-export interface TxnResult {
-  readonly succeeded: boolean;
-  readonly responses: readonly ResponseOp[];
-}
-
-/** What every answer carries for the response header: the store revision it saw or made. */
-export interface Revisioned<T> {
-  readonly revision: number;
-  readonly result: T;
-}
-
-// ---------- watch ----------
-
-export interface WatchCreateRequest {
-  readonly key: Uint8Array;
-  readonly rangeEnd: Uint8Array;
-  /** <= 0 = from the next revision. */
-  readonly startRevision: number;
-  readonly prevKv: boolean;
-  readonly filterPut: boolean;
-  readonly filterDelete: boolean;
-  /** Periodic progress notifications for this watcher when it is idle (sink.progress). */
-  readonly progressNotify: boolean;
-  /** Chosen by the server, unique on the stream. */
-  readonly watchId: number;
-}
-
-/** Where a watcher's output goes. Calls come from the backend, in revision order per watcher. */
-export interface WatchSink {
-  /** Events of one or more revisions; `revision` is the store revision when sent (>= every event's). */
-  events(watchId: number, events: readonly WatchEvent[], revision: number): void;
-  /** The watcher can no longer be served (its start revision was compacted, or it fell behind). */
-  canceled(watchId: number, compactRevision: number, reason: string): void;
-  /** This watcher has seen every event up to and including `revision`. */
-  progress(watchId: number, revision: number): void;
-}
-
-/** One gRPC watch stream's view of the watch hub. The server owns watch ids (per stream). */
-export interface WatchStream {
-  /**
-   * Starts a watcher. With startRevision <= current revision, past events are replayed first.
-   * A compacted startRevision throws BackendError('compacted', ...) carrying the compact
-   * revision in `compactRevision`; the server answers created + canceled as etcd does.
-   * A future startRevision is accepted: events arrive once the store gets there.
-   */
-  create(req: WatchCreateRequest): void;
-  /** Returns false if there was no such watcher. */
-  cancel(watchId: number): boolean;
-  /**
-   * Asks for one progress report: once every watcher on this stream has caught up with the
-   * store, the backend calls sink.progress(-1, revision); the server sends it with watch_id -1.
-   */
-  requestProgress(): void;
-  /** Drops every watcher of this stream. */
-  close(): void;
-}
-
-// ---------- lease ----------
-
-export interface LeaseGrantResult {
-  readonly id: number;
-  readonly ttlSeconds: number;
-}
-
-export interface LeaseTimeToLiveResult {
-  readonly id: number;
-  /** Remaining seconds; -1 when the lease does not exist. */
-  readonly ttlSeconds: number;
-  readonly grantedTtlSeconds: number;
-  readonly keys: readonly Uint8Array[];
-}
+import type * as mvcc from '../mvcc/types.js';
 
 // ---------- cluster ----------
 
@@ -208,14 +35,6 @@ export interface MemberAddResult {
 
 // ---------- maintenance ----------
 
-export type AlarmType = 'none' | 'nospace' | 'corrupt';
-export type AlarmAction = 'get' | 'activate' | 'deactivate';
-
-export interface AlarmMember {
-  readonly memberId: number;
-  readonly alarm: AlarmType;
-}
-
 export interface MemberStatus {
   readonly dbSizeBytes: number;
   readonly dbSizeInUseBytes: number;
@@ -224,16 +43,10 @@ export interface MemberStatus {
   readonly raftIndex: number;
   readonly raftTerm: number;
   readonly raftAppliedIndex: number;
-  /** Alarm and health texts, e.g. "memberID:... alarm:NOSPACE". */
+  /** Alarm and health texts, e.g. "memberID:8e9e05c52164694d alarm:NOSPACE ". */
   readonly errors: readonly string[];
   readonly isLearner: boolean;
   readonly dbSizeQuotaBytes: number;
-}
-
-export interface HashKVResult {
-  readonly hash: number;
-  readonly compactRevision: number;
-  readonly hashRevision: number;
 }
 
 export interface SnapshotStream {
@@ -245,62 +58,86 @@ export interface SnapshotStream {
   readonly chunks: AsyncIterable<Uint8Array>;
 }
 
-/** The identity part of every response header. */
+/** The identity part of every response header, and the current revision for answers that have none. */
 export interface HeaderInfo {
   readonly clusterId: number;
   readonly memberId: number;
   /** Current raft term. */
   readonly raftTerm: number;
-  /** Current store revision (for answers that do not produce one). */
+  /** Current store revision. */
   readonly revision: number;
 }
 
 // ---------- the interface ----------
 
-export interface MemberBackend {
-  // KV. Writes go through raft (forwarded to the leader by a follower).
-  /** linearizable: wait for ReadIndex first; otherwise serve from the local store at once. */
-  range(req: RangeRequest, opts: { readonly linearizable: boolean }): Promise<Revisioned<RangeResult>>;
-  put(req: PutRequest): Promise<Revisioned<PutResult>>;
-  deleteRange(req: DeleteRangeRequest): Promise<Revisioned<DeleteRangeResult>>;
+/** One gRPC watch stream's view of the watch hub. */
+export interface WatchStream {
   /**
-   * readOnly: neither branch writes, so the backend may serve it like a range (ReadIndex when
-   * linearizable, then local) instead of proposing it. Otherwise it goes through raft.
+   * Starts a watcher (watchId 0: the hub picks the next free id on this stream). The hub then
+   * emits, through the stream's sink and in this order: the `created` response; past events
+   * from startRevision (if <= current revision); live events. A compacted startRevision gives
+   * `created` then `canceled` with compactRevision set, as etcd does. A duplicate watchId is
+   * thrown as MvccError('duplicateWatchId').
    */
-  txn(req: TxnRequest, opts: { readonly readOnly: boolean; readonly linearizable: boolean }): Promise<Revisioned<TxnResult>>;
-  /** physical: resolve only once the local store has dropped the compacted revisions. */
-  compact(revision: number, physical: boolean): Promise<Revisioned<void>>;
+  create(req: mvcc.WatchCreateRequest): void;
+  /** Cancels a watcher; the hub emits its `canceled` response. Returns false if there was none. */
+  cancel(watchId: number): boolean;
+  /**
+   * Asks for one progress report: once every watcher on this stream has caught up, the hub
+   * emits a response with watchId -1 and no events whose header.revision is that progress.
+   */
+  requestProgress(): void;
+  /** Drops every watcher of this stream; nothing is emitted after this returns. */
+  close(): void;
+}
 
-  // Watch: served from the local store.
+/** Receives every response of one watch stream, in order. Must not throw. */
+export type WatchSink = (resp: mvcc.WatchResponse) => void;
+
+export interface MemberBackend {
+  // ----- KV. Writes go through raft (a follower forwards them to the leader). -----
+  /** linearizable: confirm with ReadIndex first; otherwise serve from the local store at once. */
+  range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse>;
+  put(req: mvcc.PutRequest): Promise<mvcc.PutResponse>;
+  deleteRange(req: mvcc.DeleteRangeRequest): Promise<mvcc.DeleteRangeResponse>;
+  /**
+   * readOnly: no branch writes, so the backend may serve it like a linearizable range
+   * (ReadIndex, then local) instead of proposing it. Otherwise it goes through raft.
+   */
+  txn(req: mvcc.TxnRequest, opts: { readonly readOnly: boolean }): Promise<mvcc.TxnResponse>;
+  /** physical: resolve only once the local store has dropped the compacted revisions. */
+  compact(req: mvcc.CompactionRequest): Promise<mvcc.CompactionResponse>;
+
+  // ----- Watch: served from the local store. -----
   openWatchStream(sink: WatchSink): WatchStream;
 
-  // Lease.
-  /** id 0: the backend chooses an id. */
-  leaseGrant(ttlSeconds: number, id: number): Promise<Revisioned<LeaseGrantResult>>;
-  leaseRevoke(id: number): Promise<Revisioned<void>>;
-  /** Renews on the leader (forwarded by a follower). Resolves the new TTL; 0 when the lease does not exist. */
-  leaseKeepAlive(id: number): Promise<Revisioned<number>>;
-  leaseTimeToLive(id: number, keys: boolean): Promise<Revisioned<LeaseTimeToLiveResult>>;
-  leaseLeases(): Promise<Revisioned<readonly number[]>>;
+  // ----- Lease -----
+  leaseGrant(req: mvcc.LeaseGrantRequest): Promise<mvcc.LeaseGrantResponse>;
+  leaseRevoke(req: mvcc.LeaseRevokeRequest): Promise<mvcc.LeaseRevokeResponse>;
+  /** Renews on the leader (a follower forwards). TTL 0 in the answer: the lease does not exist. */
+  leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse>;
+  /** TTL -1 in the answer: the lease does not exist. */
+  leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest): Promise<mvcc.LeaseTimeToLiveResponse>;
+  leaseLeases(): Promise<mvcc.LeaseLeasesResponse>;
 
-  // Cluster.
+  // ----- Cluster -----
   memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<MemberAddResult>;
   memberRemove(id: number): Promise<readonly Member[]>;
   memberUpdate(id: number, peerUrls: readonly string[]): Promise<readonly Member[]>;
   memberList(linearizable: boolean): Promise<readonly Member[]>;
   memberPromote(id: number): Promise<readonly Member[]>;
 
-  // Maintenance.
+  // ----- Maintenance -----
   status(): Promise<MemberStatus>;
-  alarm(action: AlarmAction, memberId: number, alarm: AlarmType): Promise<readonly AlarmMember[]>;
+  alarm(req: mvcc.AlarmRequest): Promise<mvcc.AlarmResponse>;
   defragment(): Promise<void>;
-  hash(): Promise<number>;
-  hashKV(revision: number): Promise<Revisioned<HashKVResult>>;
+  hash(): Promise<mvcc.HashResponse>;
+  hashKV(revision: number): Promise<mvcc.HashKVResponse>;
   snapshot(): Promise<SnapshotStream>;
   /** Only the leader can move leadership; a follower throws BackendError('notLeader'). */
   moveLeader(targetId: number): Promise<void>;
 
-  // State, synchronous and cheap (called on every request).
+  // ----- State: synchronous and cheap (read on every request) -----
   header(): HeaderInfo;
   hasLeader(): boolean;
   isLearner(): boolean;
@@ -336,6 +173,10 @@ export type BackendErrorCode =
   | 'unhealthyCluster' // etcdserver: unhealthy cluster
   | 'badLeaderTransferee' // etcdserver: bad leader transferee
   | 'notSupportedForLearner' // etcdserver: rpc not supported for learner
+  | 'memberBadUrls' // etcdserver: given member URLs are invalid
+  | 'memberNotEnoughStarted' // etcdserver: re-configuration failed due to not enough started members
+  | 'notCapable' // etcdserver: not capable
+  | 'timeoutDueToConnectionLost' // etcdserver: request timed out, possibly due to connection lost
   | 'corrupt'; // etcdserver: corrupt cluster
 
 export class BackendError extends Error {
