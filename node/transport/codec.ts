@@ -1,0 +1,193 @@
+// Binary codec for Raft messages on the peer wire. Numbers (ids, terms, indexes) are below
+// 2^53 and travel as little-endian float64: exact, and one fast native write each.
+//
+// message := u8 type | f64 to from term logTerm index commit rejectHint | u8 flags
+//            | [u32 len, context]           if flags & HAS_CONTEXT
+//            | u32 n, n x entry
+//            | [snapshot]                    if flags & HAS_SNAPSHOT
+// entry    := f64 term | f64 index | u8 type | u32 len | data
+// snapshot := f64 index | f64 term | u32 nv, nv x f64 | u32 nl, nl x f64 | u32 len | data
+// batch    := u32 count | count x message
+// Decoding returns entry data and snapshot data as views into the received buffer (no copy).
+
+import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
+
+const MESSAGE_TYPES: readonly MessageType[] = [
+  'hup', 'beat', 'prop', 'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap',
+  'heartbeat', 'heartbeatResp', 'unreachable', 'snapStatus', 'checkQuorum', 'transferLeader',
+  'timeoutNow', 'readIndex', 'readIndexResp',
+];
+const MESSAGE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
+
+const HAS_CONTEXT = 1;
+const HAS_SNAPSHOT = 2;
+const REJECT = 4;
+
+export class CodecError extends Error {
+  readonly code = 'ErrPeerCodec';
+}
+
+const EMPTY = new Uint8Array(0);
+
+export function messageSize(m: Message, withSnapshotData = true): number {
+  let n = 1 + 7 * 8 + 1 + 4;
+  if (m.context !== undefined) n += 4 + m.context.byteLength;
+  for (const e of m.entries) n += 8 + 8 + 1 + 4 + e.data.byteLength;
+  if (m.snapshot) {
+    const cs = m.snapshot.metadata.confState;
+    n += 8 + 8 + 4 + cs.voters.length * 8 + 4 + cs.learners.length * 8 + 4 + (withSnapshotData ? m.snapshot.data.byteLength : 0);
+  }
+  return n;
+}
+
+export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotData = true): number {
+  const code = MESSAGE_CODE.get(m.type);
+  if (code === undefined) throw new CodecError(`unknown message type ${String(m.type)}`);
+  buf[off++] = code;
+  off = buf.writeDoubleLE(m.to, off);
+  off = buf.writeDoubleLE(m.from, off);
+  off = buf.writeDoubleLE(m.term, off);
+  off = buf.writeDoubleLE(m.logTerm, off);
+  off = buf.writeDoubleLE(m.index, off);
+  off = buf.writeDoubleLE(m.commit, off);
+  off = buf.writeDoubleLE(m.rejectHint, off);
+  buf[off++] = (m.context !== undefined ? HAS_CONTEXT : 0) | (m.snapshot ? HAS_SNAPSHOT : 0) | (m.reject ? REJECT : 0);
+  if (m.context !== undefined) {
+    off = buf.writeUInt32LE(m.context.byteLength, off);
+    buf.set(m.context, off);
+    off += m.context.byteLength;
+  }
+  off = buf.writeUInt32LE(m.entries.length, off);
+  for (const e of m.entries) {
+    off = buf.writeDoubleLE(e.term, off);
+    off = buf.writeDoubleLE(e.index, off);
+    buf[off++] = e.type === 'normal' ? 0 : 1;
+    off = buf.writeUInt32LE(e.data.byteLength, off);
+    buf.set(e.data, off);
+    off += e.data.byteLength;
+  }
+  if (m.snapshot) {
+    const md = m.snapshot.metadata;
+    off = buf.writeDoubleLE(md.index, off);
+    off = buf.writeDoubleLE(md.term, off);
+    off = buf.writeUInt32LE(md.confState.voters.length, off);
+    for (const v of md.confState.voters) off = buf.writeDoubleLE(v, off);
+    off = buf.writeUInt32LE(md.confState.learners.length, off);
+    for (const v of md.confState.learners) off = buf.writeDoubleLE(v, off);
+    const data = withSnapshotData ? m.snapshot.data : EMPTY;
+    off = buf.writeUInt32LE(data.byteLength, off);
+    buf.set(data, off);
+    off += data.byteLength;
+  }
+  return off;
+}
+
+export function encodeMessage(m: Message, withSnapshotData = true): Buffer {
+  const buf = Buffer.allocUnsafe(messageSize(m, withSnapshotData));
+  const end = writeMessage(buf, 0, m, withSnapshotData);
+  if (end !== buf.byteLength) throw new CodecError('message size mismatch');
+  return buf;
+}
+
+class Reader {
+  constructor(
+    readonly buf: Buffer,
+    public off: number,
+    readonly end: number,
+  ) {}
+  need(n: number): void {
+    if (this.off + n > this.end) throw new CodecError(`truncated message at byte ${this.off}`);
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.off++]!;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.buf.readUInt32LE(this.off);
+    this.off += 4;
+    return v;
+  }
+  f64(): number {
+    this.need(8);
+    const v = this.buf.readDoubleLE(this.off);
+    this.off += 8;
+    return v;
+  }
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const v = this.buf.subarray(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+}
+
+function readMessage(r: Reader): Message {
+  const code = r.u8();
+  const type = MESSAGE_TYPES[code];
+  if (type === undefined) throw new CodecError(`unknown message type code ${code}`);
+  const to = r.f64();
+  const from = r.f64();
+  const term = r.f64();
+  const logTerm = r.f64();
+  const index = r.f64();
+  const commit = r.f64();
+  const rejectHint = r.f64();
+  const flags = r.u8();
+  let context: Uint8Array | undefined;
+  if (flags & HAS_CONTEXT) context = r.bytes(r.u32());
+  const n = r.u32();
+  const entries: Entry[] = new Array<Entry>(n);
+  for (let i = 0; i < n; i++) {
+    const eterm = r.f64();
+    const eindex = r.f64();
+    const t = r.u8();
+    const etype: EntryType = t === 0 ? 'normal' : 'confChange';
+    entries[i] = { term: eterm, index: eindex, type: etype, data: r.bytes(r.u32()) };
+  }
+  let snapshot: Snapshot | undefined;
+  if (flags & HAS_SNAPSHOT) {
+    const sindex = r.f64();
+    const sterm = r.f64();
+    const nv = r.u32();
+    const voters: number[] = [];
+    for (let i = 0; i < nv; i++) voters.push(r.f64());
+    const nl = r.u32();
+    const learners: number[] = [];
+    for (let i = 0; i < nl; i++) learners.push(r.f64());
+    const data = r.bytes(r.u32());
+    snapshot = { data, metadata: { index: sindex, term: sterm, confState: { voters, learners } } };
+  }
+  const m: Message = { type, to, from, term, logTerm, index, entries, commit, reject: (flags & REJECT) !== 0, rejectHint };
+  if (context !== undefined) m.context = context;
+  if (snapshot !== undefined) m.snapshot = snapshot;
+  return m;
+}
+
+export function decodeMessage(buf: Buffer): Message {
+  const r = new Reader(buf, 0, buf.byteLength);
+  const m = readMessage(r);
+  if (r.off !== buf.byteLength) throw new CodecError('trailing bytes after message');
+  return m;
+}
+
+export function batchSize(msgs: readonly Message[]): number {
+  let n = 4;
+  for (const m of msgs) n += messageSize(m);
+  return n;
+}
+
+export function writeBatch(buf: Buffer, off: number, msgs: readonly Message[]): number {
+  off = buf.writeUInt32LE(msgs.length, off);
+  for (const m of msgs) off = writeMessage(buf, off, m);
+  return off;
+}
+
+export function decodeBatch(buf: Buffer): Message[] {
+  const r = new Reader(buf, 0, buf.byteLength);
+  const n = r.u32();
+  const out: Message[] = [];
+  for (let i = 0; i < n; i++) out.push(readMessage(r));
+  if (r.off !== buf.byteLength) throw new CodecError('trailing bytes after batch');
+  return out;
+}

@@ -1,0 +1,124 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Message, NodeId } from '../raft/types.js';
+import { silentLogger } from '../log.js';
+import { TcpTransport } from './tcp-transport.js';
+import type { TransportHandler } from './types.js';
+
+class Collect implements TransportHandler {
+  got: Message[] = [];
+  unreachable: NodeId[] = [];
+  snaps: Array<[NodeId, boolean]> = [];
+  receive(m: Message): void {
+    this.got.push(m);
+  }
+  reportUnreachable(id: NodeId): void {
+    this.unreachable.push(id);
+  }
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.snaps.push([id, ok]);
+  }
+}
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function msg(from: NodeId, to: NodeId, index: number, data = new Uint8Array(8)): Message {
+  return { type: 'app', from, to, term: 1, logTerm: 1, index, commit: 0, reject: false, rejectHint: 0, entries: [{ term: 1, index: index + 1, type: 'normal', data }] };
+}
+
+const open: TcpTransport[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((t) => t.stop()));
+});
+
+function make(id: NodeId, handler: TransportHandler, port = 0, clusterId = 99, extra: Partial<ConstructorParameters<typeof TcpTransport>[0]> = {}): TcpTransport {
+  const t = new TcpTransport({ id, clusterId, listenUrls: [`http://127.0.0.1:${port}`], handler, logger: silentLogger, ...extra });
+  open.push(t);
+  return t;
+}
+
+describe('tcp transport', () => {
+  it('delivers many messages in order, batched, and counts bytes and round trips', async () => {
+    const ha = new Collect();
+    const hb = new Collect();
+    let sent = 0;
+    let recv = 0;
+    let rtts = 0;
+    const a = make(1, ha, 0, 99, { hooks: { sentBytes: (_t, n) => (sent += n), roundTripSeconds: () => rtts++ } });
+    const b = make(2, hb, 0, 99, { hooks: { receivedBytes: (_f, n) => (recv += n) } });
+    await a.start();
+    await b.start();
+    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
+    b.setPeer(1, [`http://127.0.0.1:${a.address()!.port}`]);
+    await until(() => a.isActive(2) && b.isActive(1), 'streams');
+    for (let i = 0; i < 5000; i++) a.send([msg(1, 2, i)]);
+    b.send([msg(2, 1, 7)]);
+    await until(() => hb.got.length === 5000 && ha.got.length === 1, 'delivery');
+    expect(hb.got.map((m) => m.index)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
+    expect(hb.got[0]!.entries[0]!.data.byteLength).toBe(8);
+    await until(() => recv === sent && rtts > 0, 'byte counters and rtt');
+  });
+
+  it('drops messages while a peer is down, reports it unreachable, and reconnects when it is back', async () => {
+    const ha = new Collect();
+    const a = make(1, ha);
+    await a.start();
+    // Reserve a port for b by starting and stopping a listener on it.
+    const probe = make(2, new Collect());
+    await probe.start();
+    const port = probe.address()!.port;
+    await probe.stop();
+    a.setPeer(2, [`http://127.0.0.1:${port}`]);
+    a.send([msg(1, 2, 1)]);
+    expect(ha.unreachable).toContain(2);
+    const hb = new Collect();
+    const b = make(2, hb, port);
+    await b.start();
+    await until(() => a.isActive(2), 'reconnect');
+    a.send([msg(1, 2, 2)]);
+    await until(() => hb.got.length === 1, 'delivery after reconnect');
+    expect(hb.got[0]!.index).toBe(2);
+    await b.stop();
+    await until(() => !a.isActive(2), 'loss noticed');
+  });
+
+  it('refuses a peer from another cluster', async () => {
+    const ha = new Collect();
+    const hb = new Collect();
+    const a = make(1, ha, 0, 1);
+    const b = make(2, hb, 0, 2);
+    await a.start();
+    await b.start();
+    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2), 'tcp connect');
+    a.send([msg(1, 2, 1)]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(hb.got).toHaveLength(0);
+  });
+
+  it('streams a snapshot in chunks on the side and reports success', async () => {
+    const ha = new Collect();
+    const hb = new Collect();
+    const a = make(1, ha, 0, 99, { snapshotChunkBytes: 64 * 1024 });
+    const b = make(2, hb);
+    await a.start();
+    await b.start();
+    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2), 'stream');
+    const data = Buffer.alloc(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+    const snap: Message = { type: 'snap', from: 1, to: 2, term: 3, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0, entries: [], snapshot: { data, metadata: { index: 500, term: 3, confState: { voters: [1, 2, 3], learners: [] } } } };
+    a.send([snap]);
+    a.send([msg(1, 2, 9)]);
+    await until(() => ha.snaps.length === 1 && hb.got.length === 2, 'snapshot');
+    expect(ha.snaps).toEqual([[2, true]]);
+    const got = hb.got.find((m) => m.type === 'snap')!;
+    expect(got.snapshot!.metadata).toEqual({ index: 500, term: 3, confState: { voters: [1, 2, 3], learners: [] } });
+    expect(Buffer.compare(Buffer.from(got.snapshot!.data), data)).toBe(0);
+  });
+});

@@ -1,0 +1,37 @@
+// The peer transport's narrow interface, defined by its user (the runtime), with a real TCP
+// implementation (tcp-transport.ts) and an in-memory twin (memory-transport.ts).
+
+import type { Message, NodeId } from '../raft/types.js';
+
+/** What the transport calls back into; the runtime implements it. */
+export interface TransportHandler {
+  /** A message from a peer, to be stepped into raft. Called on the event loop, never re-entrantly from send(). */
+  receive(m: Message): void;
+  /** A message to this peer could not be sent (down, queue full): raft should probe it. */
+  reportUnreachable(id: NodeId): void;
+  /** A snapshot sent to a peer finished (ok) or failed. */
+  reportSnapshot(id: NodeId, ok: boolean): void;
+}
+
+/** Observers for metrics; every member is optional. */
+export interface TransportHooks {
+  sentBytes?(to: NodeId, n: number): void;
+  receivedBytes?(from: NodeId, n: number): void;
+  /** One message could not be sent. */
+  sendFailed?(to: NodeId, m: Message): void;
+  roundTripSeconds?(to: NodeId, s: number): void;
+}
+
+export interface Transport {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Queues messages; they leave in one batched write per peer shortly after. Never throws, never blocks. */
+  send(msgs: readonly Message[]): void;
+  /** Adds or updates a peer's URLs. */
+  setPeer(id: NodeId, urls: readonly string[]): void;
+  removePeer(id: NodeId): void;
+  /** Whether an outgoing stream to this peer is connected now. */
+  isActive(id: NodeId): boolean;
+  /** The peer ids known. */
+  peers(): NodeId[];
+}
