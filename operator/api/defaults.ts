@@ -1,0 +1,77 @@
+// Defaults for an EtcdCluster spec. The CRD carries the same defaults (the apiserver applies them);
+// the operator applies them again so that it never depends on a defaulted object.
+import type {
+  AntiAffinityMode,
+  EtcdClusterSpec,
+  PvcRetentionPolicy,
+  Toleration,
+  TopologySpreadConstraint,
+} from './types.js';
+
+export const DEFAULT_REPLICAS = 3;
+export const DEFAULT_VERSION = '3.5.17';
+export const DEFAULT_IMAGE_REPOSITORY = 'ghcr.io/tsetcd/tsetcd';
+export const DEFAULT_STORAGE_SIZE = '8Gi';
+export const DEFAULT_CPU = '1';
+export const DEFAULT_MEMORY = '2Gi';
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 100;
+export const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
+/** etcd refuses an election timeout below 5 x the heartbeat interval. */
+export const MIN_ELECTION_TO_HEARTBEAT_RATIO = 5;
+export const MIN_REPLICAS = 1;
+export const MAX_REPLICAS = 9;
+
+/** A spec with every default filled in. */
+export interface ResolvedSpec {
+  replicas: number;
+  version: string;
+  image: string;
+  storage: { size: string; storageClassName: string | null; retentionPolicy: PvcRetentionPolicy };
+  resources: { cpu: string; memory: string };
+  placement: {
+    nodeSelector: Record<string, string>;
+    tolerations: Toleration[];
+    antiAffinity: AntiAffinityMode;
+    topologySpreadConstraints: TopologySpreadConstraint[];
+    priorityClassName: string | null;
+  };
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  tls: { clientSecretName: string | null; peerSecretName: string | null };
+  paused: boolean;
+}
+
+export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
+  const version = spec.version ?? DEFAULT_VERSION;
+  const requests = spec.resources?.requests ?? {};
+  const limits = spec.resources?.limits ?? {};
+  return {
+    replicas: spec.replicas ?? DEFAULT_REPLICAS,
+    version,
+    image: spec.image ?? `${DEFAULT_IMAGE_REPOSITORY}:v${version}`,
+    storage: {
+      size: spec.storage?.size ?? DEFAULT_STORAGE_SIZE,
+      storageClassName: spec.storage?.storageClassName ?? null,
+      retentionPolicy: spec.storage?.retentionPolicy ?? 'Retain',
+    },
+    // Guaranteed QoS needs requests == limits; when only one side is given it sets both.
+    resources: {
+      cpu: limits.cpu ?? requests.cpu ?? DEFAULT_CPU,
+      memory: limits.memory ?? requests.memory ?? DEFAULT_MEMORY,
+    },
+    placement: {
+      nodeSelector: { ...(spec.placement?.dedicated?.nodeSelector ?? {}) },
+      tolerations: [...(spec.placement?.dedicated?.tolerations ?? [])],
+      antiAffinity: spec.placement?.antiAffinity ?? 'required',
+      topologySpreadConstraints: [...(spec.placement?.topologySpreadConstraints ?? [])],
+      priorityClassName: spec.placement?.priorityClassName ?? null,
+    },
+    heartbeatIntervalMs: spec.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
+    electionTimeoutMs: spec.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS,
+    tls: {
+      clientSecretName: spec.tls?.clientSecretName ?? null,
+      peerSecretName: spec.tls?.peerSecretName ?? null,
+    },
+    paused: spec.paused ?? false,
+  };
+}

@@ -1,0 +1,150 @@
+// The EtcdCluster API (tsetcd.dev/v1alpha1), as TypeScript types.
+// Kept pure: imported by operator/plan, which may not touch I/O.
+
+export const GROUP = 'tsetcd.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'EtcdCluster';
+export const PLURAL = 'etcdclusters';
+
+export type PvcRetentionPolicy = 'Retain' | 'Delete';
+export type AntiAffinityMode = 'required' | 'preferred';
+
+export interface Toleration {
+  key?: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+export interface TopologySpreadConstraint {
+  maxSkew: number;
+  topologyKey: string;
+  whenUnsatisfiable: 'DoNotSchedule' | 'ScheduleAnyway';
+}
+
+export interface ResourceQuantities {
+  cpu?: string;
+  memory?: string;
+}
+
+export interface EtcdClusterSpec {
+  replicas?: number;
+  version?: string;
+  image?: string;
+  storage?: {
+    size?: string;
+    storageClassName?: string;
+    /** What happens to a removed member's PVC on scale-down. */
+    retentionPolicy?: PvcRetentionPolicy;
+  };
+  resources?: {
+    requests?: ResourceQuantities;
+    limits?: ResourceQuantities;
+  };
+  placement?: {
+    dedicated?: {
+      nodeSelector?: Record<string, string>;
+      tolerations?: Toleration[];
+    };
+    antiAffinity?: AntiAffinityMode;
+    topologySpreadConstraints?: TopologySpreadConstraint[];
+    priorityClassName?: string;
+  };
+  heartbeatIntervalMs?: number;
+  electionTimeoutMs?: number;
+  tls?: {
+    clientSecretName?: string;
+    peerSecretName?: string;
+  };
+  paused?: boolean;
+}
+
+/** metav1.Condition. */
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export type ConditionType = 'Available' | 'Progressing' | 'Degraded';
+
+export interface MemberStatus {
+  name: string;
+  /** Member ID as a decimal string (uint64 does not fit a JSON number). */
+  id: string;
+  peerURL: string;
+  isLearner: boolean;
+  isLeader: boolean;
+  healthy: boolean;
+  raftIndex?: number;
+  dbSize?: number;
+  /** UID of the PVC the member's data lives on, recorded when first seen; a change means the data is gone. */
+  pvcUID?: string;
+}
+
+export type OperationType = 'ScaleUp' | 'ScaleDown' | 'Replace';
+export type OperationPhase =
+  | 'Pending'
+  | 'AddingLearner'
+  | 'StartingMember'
+  | 'CatchingUp'
+  | 'Promoting'
+  | 'MovingLeader'
+  | 'RemovingMember'
+  | 'ShrinkingStatefulSet'
+  | 'CleaningUpStorage'
+  | 'RestartingMember'
+  | 'RollingBack';
+
+export interface MembershipOperation {
+  type: OperationType;
+  phase: OperationPhase;
+  /** The member the operation works on: its StatefulSet ordinal, name and peer URL. */
+  ordinal: number;
+  memberName: string;
+  peerURL: string;
+  /** For Replace: the ID of the member whose data is gone. */
+  oldMemberID?: string;
+  /** RFC 3339. */
+  startTime: string;
+  message?: string;
+}
+
+export interface EtcdClusterStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  selector?: string;
+  members?: MemberStatus[];
+  leader?: string;
+  clusterID?: string;
+  conditions?: Condition[];
+  currentOperation?: MembershipOperation | null;
+  /** Printer-column helper: "True"/"False", mirrors the Available condition. */
+  available?: string;
+  /** A scale-up failed (learner did not catch up) at this generation; it is retried only after a spec change. */
+  scaleUpBlockedGeneration?: number;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+}
+
+export interface EtcdCluster {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: EtcdClusterSpec;
+  status?: EtcdClusterStatus;
+}

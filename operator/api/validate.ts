@@ -1,0 +1,73 @@
+// The operator's own check of a spec: the same rules the CRD's CEL enforces, plus what CEL cannot see.
+// A spec that fails here is reported in a Degraded condition and an Event; the running cluster is left alone.
+import { MAX_REPLICAS, MIN_ELECTION_TO_HEARTBEAT_RATIO, MIN_REPLICAS, type ResolvedSpec } from './defaults.js';
+import { parseQuantity } from './quantity.js';
+import type { EtcdClusterSpec } from './types.js';
+
+export interface SpecProblem {
+  field: string;
+  /** A CamelCase reason for the Degraded condition. */
+  reason: string;
+  message: string;
+}
+
+export const ODD_REPLICAS_MESSAGE =
+  'replicas must be odd (1, 3, 5, 7 or 9): a cluster of 2n members tolerates no more failures than one of 2n-1, ' +
+  'yet needs one more vote for every write';
+
+export function validateSpec(
+  spec: EtcdClusterSpec,
+  resolved: ResolvedSpec,
+  previousStorageSize: string | null,
+): SpecProblem[] {
+  const out: SpecProblem[] = [];
+  const r = resolved.replicas;
+  if (!Number.isInteger(r) || r < MIN_REPLICAS || r > MAX_REPLICAS) {
+    out.push({ field: 'spec.replicas', reason: 'InvalidReplicas', message: `replicas must be between ${MIN_REPLICAS} and ${MAX_REPLICAS}, got ${r}` });
+  } else if (r % 2 === 0) {
+    out.push({ field: 'spec.replicas', reason: 'EvenReplicas', message: ODD_REPLICAS_MESSAGE });
+  }
+  for (const res of ['cpu', 'memory'] as const) {
+    const req = spec.resources?.requests?.[res];
+    const lim = spec.resources?.limits?.[res];
+    if (req !== undefined && parseQuantity(req) === null) {
+      out.push({ field: `spec.resources.requests.${res}`, reason: 'InvalidQuantity', message: `requests.${res} "${req}" is not a quantity` });
+    }
+    if (lim !== undefined && parseQuantity(lim) === null) {
+      out.push({ field: `spec.resources.limits.${res}`, reason: 'InvalidQuantity', message: `limits.${res} "${lim}" is not a quantity` });
+    }
+    if (req !== undefined && lim !== undefined && parseQuantity(req) !== parseQuantity(lim)) {
+      out.push({
+        field: `spec.resources`,
+        reason: 'NotGuaranteed',
+        message: `requests.${res} (${req}) must equal limits.${res} (${lim}) so members get Guaranteed QoS`,
+      });
+    }
+  }
+  const hb = resolved.heartbeatIntervalMs;
+  const et = resolved.electionTimeoutMs;
+  if (!(hb > 0) || !(et > 0) || et < MIN_ELECTION_TO_HEARTBEAT_RATIO * hb) {
+    out.push({
+      field: 'spec.electionTimeoutMs',
+      reason: 'InvalidTimeouts',
+      message: `electionTimeoutMs (${et}) must be at least ${MIN_ELECTION_TO_HEARTBEAT_RATIO} x heartbeatIntervalMs (${hb})`,
+    });
+  }
+  const size = parseQuantity(resolved.storage.size);
+  if (size === null || size <= 0) {
+    out.push({ field: 'spec.storage.size', reason: 'InvalidStorageSize', message: `storage.size "${resolved.storage.size}" is not a positive quantity` });
+  } else if (previousStorageSize !== null) {
+    const before = parseQuantity(previousStorageSize);
+    if (before !== null && size < before) {
+      out.push({
+        field: 'spec.storage.size',
+        reason: 'StorageShrink',
+        message: `storage.size cannot shrink from ${previousStorageSize} to ${resolved.storage.size}: volumes only grow; set it back to ${previousStorageSize} or larger`,
+      });
+    }
+  }
+  if (resolved.image.trim() === '') {
+    out.push({ field: 'spec.image', reason: 'InvalidImage', message: 'image must not be empty' });
+  }
+  return out;
+}

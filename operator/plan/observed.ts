@@ -1,0 +1,58 @@
+// What one reconcile pass observed, in a form the pure planner can use.
+import type { MembershipOperation, PvcRetentionPolicy } from '../api/types.js';
+import type { ClusterRef } from './names.js';
+
+export interface ObservedMember {
+  /** Member ID, decimal string. */
+  id: string;
+  /** Empty for a learner that has not started yet (etcd reports no name until it joins). */
+  name: string;
+  peerURLs: string[];
+  isLearner: boolean;
+  /** Its Status call answered. */
+  healthy: boolean;
+  isLeader: boolean;
+  raftIndex: number | null;
+  /** Its data is gone: a new PVC under it, or the pod reports another member ID. */
+  dataLost: boolean;
+}
+
+export interface ObservedPod {
+  ordinal: number;
+  ready: boolean;
+  /** Runs the StatefulSet's current revision. */
+  upToDate: boolean;
+}
+
+export interface ObservedPvc {
+  ordinal: number;
+  terminating: boolean;
+}
+
+export interface ObservedCluster {
+  ref: ClusterRef;
+  generation: number;
+  /** spec.replicas after defaults. */
+  desiredReplicas: number;
+  /** Peer traffic uses TLS (changes the peer URL scheme). */
+  peerTLS: boolean;
+  retentionPolicy: PvcRetentionPolicy;
+  paused: boolean;
+  /** The spec failed validation: the running cluster must not be touched. */
+  specInvalid: boolean;
+  /** null when the StatefulSet does not exist. */
+  statefulSetReplicas: number | null;
+  /** status.clusterID was recorded: the cluster has been bootstrapped once. */
+  bootstrapped: boolean;
+  /** null when no member answered MemberList. */
+  members: ObservedMember[] | null;
+  pods: ObservedPod[];
+  pvcs: ObservedPvc[];
+  operation: MembershipOperation | null;
+  /** A scale-up failed for this generation; do not retry until the spec changes. */
+  scaleUpBlockedGeneration: number | null;
+  nowMs: number;
+  /** The same instant as RFC 3339 (the planner may not read clocks or build dates). */
+  nowIso: string;
+  learnerTimeoutMs: number;
+}

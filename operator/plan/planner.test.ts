@@ -1,0 +1,390 @@
+import { describe, expect, it } from 'vitest';
+import type { MembershipOperation } from '../api/types.js';
+import { memberName, peerURL, type ClusterRef } from './names.js';
+import type { ObservedCluster, ObservedMember } from './observed.js';
+import { planNextStep, removalUnsafe, type Plan } from './planner.js';
+
+const ref: ClusterRef = { name: 'e', namespace: 'ns', uid: 'uid-1234567890' };
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function member(ord: number, over: Partial<ObservedMember> = {}): ObservedMember {
+  return {
+    id: String(1000 + ord),
+    name: memberName(ref, ord),
+    peerURLs: [peerURL(ref, ord, false)],
+    isLearner: false,
+    healthy: true,
+    isLeader: ord === 0,
+    raftIndex: 100,
+    dataLost: false,
+    ...over,
+  };
+}
+
+function observed(over: Partial<ObservedCluster> = {}): ObservedCluster {
+  const members = over.members === undefined ? [member(0), member(1), member(2)] : over.members;
+  const sts = over.statefulSetReplicas === undefined ? 3 : over.statefulSetReplicas;
+  return {
+    ref,
+    generation: 1,
+    desiredReplicas: 3,
+    peerTLS: false,
+    retentionPolicy: 'Retain',
+    paused: false,
+    specInvalid: false,
+    statefulSetReplicas: sts,
+    bootstrapped: true,
+    members,
+    pods: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, ready: true, upToDate: true })),
+    pvcs: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, terminating: false })),
+    operation: null,
+    scaleUpBlockedGeneration: null,
+    nowMs: T0,
+    nowIso: iso(T0),
+    learnerTimeoutMs: 300_000,
+    ...over,
+  };
+}
+
+function op(type: MembershipOperation['type'], ordinal: number, over: Partial<MembershipOperation> = {}): MembershipOperation {
+  return {
+    type,
+    phase: 'Pending',
+    ordinal,
+    memberName: memberName(ref, ordinal),
+    peerURL: peerURL(ref, ordinal, false),
+    startTime: iso(T0),
+    ...over,
+  };
+}
+
+const kind = (p: Plan): string => p.action.kind;
+
+describe('bootstrap', () => {
+  it('creates every initial member with initial-cluster-state=new for a brand-new cluster', () => {
+    const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: false, members: null }));
+    expect(p.action).toEqual({ kind: 'bootstrap', replicas: 3 });
+    expect(p.statefulSetReplicas).toBe(3);
+    expect(p.initialClusterState).toBe('new');
+    expect(p.initialCluster.map((m) => m.name)).toEqual(['e-0', 'e-1', 'e-2']);
+    expect(p.initialCluster[1]?.peerURL).toBe('http://e-1.e-peer.ns.svc:2380');
+  });
+
+  it('never bootstraps a cluster that existed (StatefulSet gone, cluster ID known)', () => {
+    const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: true }));
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
+    expect(p.initialClusterState).toBe('existing');
+  });
+
+  it('creates nothing for an invalid spec', () => {
+    const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: false, members: null, specInvalid: true }));
+    expect(p.action.kind).toBe('refuse');
+    expect(p.statefulSetReplicas).toBe(0);
+  });
+
+  it('a steady cluster needs nothing', () => {
+    const p = planNextStep(observed());
+    expect(p.action).toEqual({ kind: 'none' });
+    expect(p.initialClusterState).toBe('existing');
+    expect(p.initialCluster.map((m) => m.name)).toEqual(['e-0', 'e-1', 'e-2']);
+  });
+});
+
+describe('scale up 3 -> 5, one step per pass', () => {
+  it('walks intent -> MemberAdd learner -> raise replicas -> wait -> promote -> done, then repeats', () => {
+    // 1. record intent
+    let o = observed({ desiredReplicas: 5 });
+    let p = planNextStep(o);
+    expect(kind(p)).toBe('start-operation');
+    expect(p.operation).toMatchObject({ type: 'ScaleUp', ordinal: 3, memberName: 'e-3', peerURL: 'http://e-3.e-peer.ns.svc:2380', phase: 'Pending' });
+    expect(p.statefulSetReplicas).toBe(3);
+    // 2. MemberAdd as learner
+    o = { ...o, operation: p.operation };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'member-add-learner', peerURL: 'http://e-3.e-peer.ns.svc:2380' });
+    expect(p.statefulSetReplicas).toBe(3);
+    // 3. raise replicas (learner not started: no name, unhealthy)
+    const learner = member(3, { id: '2003', name: '', isLearner: true, healthy: false, isLeader: false, raftIndex: null });
+    o = { ...o, operation: p.operation, members: [...(o.members ?? []), learner] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 4 });
+    expect(p.statefulSetReplicas).toBe(4);
+    expect(p.initialCluster.map((m) => m.name)).toEqual(['e-0', 'e-1', 'e-2', 'e-3']);
+    // 4. wait while it catches up
+    o = { ...o, operation: p.operation, statefulSetReplicas: 4, members: [member(0), member(1), member(2), { ...learner, name: 'e-3', healthy: true, raftIndex: 10 }] };
+    p = planNextStep(o);
+    expect(p.action).toMatchObject({ kind: 'wait', reason: 'LearnerCatchingUp' });
+    expect(p.operation?.phase).toBe('CatchingUp');
+    // 5. promote when caught up
+    o = { ...o, operation: p.operation, members: [member(0), member(1), member(2), { ...learner, name: 'e-3', healthy: true, raftIndex: 95 }] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'promote', memberID: '2003' });
+    // done
+    o = { ...o, operation: p.operation, members: [member(0), member(1), member(2), member(3, { id: '2003' })] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Succeeded' });
+    expect(p.operation).toBeNull();
+    // 6. repeat for ordinal 4
+    o = { ...o, operation: null, pods: [...o.pods, { ordinal: 3, ready: true, upToDate: true }], pvcs: [...o.pvcs, { ordinal: 3, terminating: false }] };
+    p = planNextStep(o);
+    expect(kind(p)).toBe('start-operation');
+    expect(p.operation?.ordinal).toBe(4);
+  });
+
+  it('refuses to start while a member is unhealthy', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, members: [member(0), member(1), member(2, { healthy: false })] }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'MemberUnhealthy' });
+    expect(p.operation).toBeNull();
+  });
+
+  it('refuses to start without quorum', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, members: [member(0), member(1, { healthy: false }), member(2, { healthy: false })] }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'NoQuorum' });
+  });
+
+  it('refuses to start without a leader', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, members: [member(0, { isLeader: false }), member(1), member(2)] }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'NoLeader' });
+  });
+
+  it('removes a learner that does not catch up in time, rolls back, reports, and does not retry', () => {
+    const started = op('ScaleUp', 3, { phase: 'CatchingUp' });
+    const learner = member(3, { id: '2003', isLearner: true, isLeader: false, raftIndex: 5 });
+    const late = T0 + 300_001;
+    let o = observed({ desiredReplicas: 5, operation: started, statefulSetReplicas: 4, members: [member(0), member(1), member(2), learner], nowMs: late, nowIso: iso(late) });
+    o = { ...o, pvcs: [0, 1, 2, 3].map((i) => ({ ordinal: i, terminating: false })) };
+    let p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'member-remove', memberID: '2003' });
+    expect(p.operation?.phase).toBe('RollingBack');
+    expect(p.operation?.message).toMatch(/did not catch up within 300s/);
+    o = { ...o, operation: p.operation, members: [member(0), member(1), member(2)] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
+    o = { ...o, operation: p.operation, statefulSetReplicas: 3 };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'delete-pvc', ordinal: 3 });
+    o = { ...o, operation: p.operation, pvcs: [0, 1, 2].map((i) => ({ ordinal: i, terminating: false })) };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Failed' });
+    expect(p.scaleUpBlockedGeneration).toBe(1);
+    // no retry at the same generation
+    o = { ...o, operation: null, scaleUpBlockedGeneration: 1 };
+    p = planNextStep(o);
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'ScaleUpFailed' });
+    // a spec change (new generation) retries
+    p = planNextStep({ ...o, generation: 2 });
+    expect(kind(p)).toBe('start-operation');
+  });
+
+  it('drops a stale PVC left by an earlier member of the ordinal before MemberAdd', () => {
+    const o = observed({ desiredReplicas: 5, operation: op('ScaleUp', 3), pvcs: [0, 1, 2, 3].map((i) => ({ ordinal: i, terminating: false })) });
+    expect(planNextStep(o).action).toEqual({ kind: 'delete-pvc', ordinal: 3 });
+    const waiting = planNextStep({ ...o, pvcs: [...o.pvcs.slice(0, 3), { ordinal: 3, terminating: true }] });
+    expect(waiting.action).toMatchObject({ kind: 'wait', reason: 'PvcTerminating' });
+  });
+});
+
+describe('scale up crash points: every state between two steps resolves', () => {
+  const learner = member(3, { id: '2003', name: '', isLearner: true, healthy: false, isLeader: false, raftIndex: null });
+
+  it('crash after recording intent, before MemberAdd: adds the learner', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3) }));
+    expect(kind(p)).toBe('member-add-learner');
+  });
+
+  it('crash after MemberAdd, before raising replicas (status still says Pending): raises replicas', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3), members: [member(0), member(1), member(2), learner] }));
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 4 });
+  });
+
+  it('crash after MemberAdd with the intent lost: the stray learner is adopted, not duplicated', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, members: [member(0), member(1), member(2), learner] }));
+    expect(kind(p)).toBe('start-operation');
+    expect(p.operation).toMatchObject({ type: 'ScaleUp', ordinal: 3 });
+  });
+
+  it('a stray learner beyond the desired size is scaled down (removed)', () => {
+    const p = planNextStep(observed({ desiredReplicas: 3, members: [member(0), member(1), member(2), learner] }));
+    expect(p.operation).toMatchObject({ type: 'ScaleDown', ordinal: 3 });
+    const next = planNextStep(observed({ desiredReplicas: 3, operation: p.operation, members: [member(0), member(1), member(2), learner] }));
+    expect(next.action).toEqual({ kind: 'member-remove', memberID: '2003' });
+  });
+
+  it('crash after promote, before the status write: finishes', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3, { phase: 'Promoting' }), statefulSetReplicas: 4, members: [member(0), member(1), member(2), member(3)] }));
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Succeeded' });
+  });
+
+  it('crash midway through a rollback (learner removed, replicas still raised): continues the rollback', () => {
+    const late = T0 + 400_000;
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3, { phase: 'CatchingUp' }), statefulSetReplicas: 4, nowMs: late, nowIso: iso(late) }));
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
+    expect(p.operation?.phase).toBe('RollingBack');
+  });
+
+  it('a pod without a member (replicas drifted above the member list) shrinks before MemberAdd', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3), statefulSetReplicas: 4 }));
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
+  });
+
+  it('does not promote a learner whose Status did not answer', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3, { phase: 'CatchingUp' }), statefulSetReplicas: 4, members: [member(0), member(1), member(2), { ...learner, name: 'e-3', raftIndex: 100 }] }));
+    expect(p.action.kind).toBe('wait');
+  });
+});
+
+describe('scale down 5 -> 3', () => {
+  const five = (): ObservedMember[] => [0, 1, 2, 3, 4].map((i) => member(i));
+  const base5 = (over: Partial<ObservedCluster> = {}): ObservedCluster =>
+    observed({
+      desiredReplicas: 3,
+      statefulSetReplicas: 5,
+      members: five(),
+      pods: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, ready: true, upToDate: true })),
+      pvcs: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, terminating: false })),
+      ...over,
+    });
+
+  it('picks the highest ordinal by name and peer URL, not list position', () => {
+    const shuffled = [member(4), member(0), member(2), member(3), member(1)];
+    const p = planNextStep(base5({ members: shuffled }));
+    expect(p.operation).toMatchObject({ type: 'ScaleDown', ordinal: 4, memberName: 'e-4' });
+  });
+
+  it('walks intent -> MemberRemove -> lower replicas -> done (Retain keeps the PVC)', () => {
+    let o = base5();
+    let p = planNextStep(o);
+    expect(kind(p)).toBe('start-operation');
+    o = { ...o, operation: p.operation };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'member-remove', memberID: '1004' });
+    o = { ...o, operation: p.operation, members: five().slice(0, 4) };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 4 });
+    o = { ...o, operation: p.operation, statefulSetReplicas: 4 };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Succeeded' });
+  });
+
+  it('deletes the PVC after lowering replicas under the Delete policy', () => {
+    const p = planNextStep(base5({ retentionPolicy: 'Delete', operation: op('ScaleDown', 4, { phase: 'ShrinkingStatefulSet' }), members: five().slice(0, 4), statefulSetReplicas: 4 }));
+    expect(p.action).toEqual({ kind: 'delete-pvc', ordinal: 4 });
+  });
+
+  it('moves leadership away before removing the leader', () => {
+    const members = five().map((m) => ({ ...m, isLeader: m.id === '1004' }));
+    members[2] = { ...(members[2] as ObservedMember), raftIndex: 120 };
+    const p = planNextStep(base5({ members, operation: op('ScaleDown', 4) }));
+    expect(p.action).toEqual({ kind: 'move-leader', fromID: '1004', toID: '1002' });
+  });
+
+  it('never matches a member with the right peer URL but another name', () => {
+    const imposter = member(4, { name: 'someone-else' });
+    const p = planNextStep(base5({ members: [...five().slice(0, 4), imposter] }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'ForeignMember' });
+  });
+
+  it('refuses a removal that would leave fewer healthy voters than quorum', () => {
+    // 5 voters, 2 unhealthy (not the target): removing a healthy one leaves 2 healthy of 4 < 3.
+    const members = [member(0), member(1), member(2, { healthy: false }), member(3, { healthy: false }), member(4)];
+    const p = planNextStep(base5({ members, operation: op('ScaleDown', 4) }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'QuorumAtRisk' });
+    expect(removalUnsafe(members, members[4] as ObservedMember)).toMatch(/below quorum 3/);
+  });
+
+  it('crash after MemberRemove, before lowering replicas: lowers replicas', () => {
+    const p = planNextStep(base5({ operation: op('ScaleDown', 4, { phase: 'Pending' }), members: five().slice(0, 4) }));
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 4 });
+  });
+
+  it('crash after lowering replicas with no operation recorded: replicas follow the members', () => {
+    const p = planNextStep(base5({ desiredReplicas: 3, members: five().slice(0, 3), statefulSetReplicas: 4 }));
+    expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
+  });
+
+  it('crash after MoveLeader: the next pass removes the (no longer leading) member', () => {
+    const members = five().map((m) => ({ ...m, isLeader: m.id === '1002' }));
+    const p = planNextStep(base5({ members, operation: op('ScaleDown', 4, { phase: 'MovingLeader' }) }));
+    expect(p.action).toEqual({ kind: 'member-remove', memberID: '1004' });
+  });
+});
+
+describe('replacing a member whose data is gone', () => {
+  it('removes, re-adds as a learner, recreates the pod on fresh storage, waits, promotes', () => {
+    let o = observed({ members: [member(0), member(1), member(2, { dataLost: true, healthy: false })] });
+    let p = planNextStep(o);
+    expect(kind(p)).toBe('start-operation');
+    expect(p.operation).toMatchObject({ type: 'Replace', ordinal: 2, oldMemberID: '1002' });
+    o = { ...o, operation: p.operation };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'member-remove', memberID: '1002' });
+    o = { ...o, operation: p.operation, members: [member(0), member(1)] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'member-add-learner', peerURL: peerURL(ref, 2, false) });
+    const fresh = member(2, { id: '3002', name: '', isLearner: true, healthy: false, raftIndex: null, isLeader: false });
+    o = { ...o, operation: p.operation, members: [member(0), member(1), fresh] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: true });
+    o = { ...o, operation: p.operation };
+    p = planNextStep(o);
+    expect(p.action.kind).toBe('wait');
+    o = { ...o, operation: p.operation, members: [member(0), member(1), { ...fresh, name: 'e-2', healthy: true, raftIndex: 100 }] };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'promote', memberID: '3002' });
+    o = { ...o, operation: p.operation, members: [member(0), member(1), member(2, { id: '3002' })] };
+    expect(planNextStep(o).action).toEqual({ kind: 'finish-operation', result: 'Succeeded' });
+  });
+
+  it('crash after the re-add, before recording it: still recreates the pod once', () => {
+    const fresh = member(2, { id: '3002', name: '', isLearner: true, healthy: false, raftIndex: null, isLeader: false });
+    const p = planNextStep(observed({ operation: op('Replace', 2, { oldMemberID: '1002', phase: 'RemovingMember' }), members: [member(0), member(1), fresh] }));
+    expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: true });
+  });
+
+  it('is refused when another member is unhealthy too', () => {
+    const p = planNextStep(observed({ members: [member(0), member(1, { healthy: false }), member(2, { dataLost: true, healthy: false })] }));
+    expect(p.action).toMatchObject({ kind: 'refuse' });
+    expect(p.operation).toBeNull();
+  });
+
+  it('the replacement is allowed while the member being replaced is the unhealthy one', () => {
+    const p = planNextStep(observed({ desiredReplicas: 3, members: [member(0), member(1), member(2, { dataLost: true, healthy: false })] }));
+    expect(p.operation?.type).toBe('Replace');
+  });
+});
+
+describe('rolling updates (OnDelete), one pod at a time, leader last', () => {
+  it('rolls the highest outdated non-leader first, then moves leadership, then the old leader', () => {
+    const pods = [0, 1, 2].map((i) => ({ ordinal: i, ready: true, upToDate: false }));
+    let p = planNextStep(observed({ pods }));
+    expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
+    p = planNextStep(observed({ pods: [pods[0]!, { ordinal: 1, ready: true, upToDate: true }, { ordinal: 2, ready: true, upToDate: true }] }));
+    expect(p.action).toMatchObject({ kind: 'move-leader', fromID: '1000' });
+  });
+
+  it('waits while a pod is not ready', () => {
+    const pods = [{ ordinal: 0, ready: true, upToDate: false }, { ordinal: 1, ready: false, upToDate: true }, { ordinal: 2, ready: true, upToDate: true }];
+    expect(planNextStep(observed({ pods })).action).toMatchObject({ kind: 'wait', reason: 'RollingUpdateWaiting' });
+  });
+});
+
+describe('bad input and pause', () => {
+  it('an invalid spec never starts a membership change', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, specInvalid: true }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'InvalidSpec' });
+    expect(p.statefulSetReplicas).toBe(3);
+  });
+
+  it('paused changes nothing', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, paused: true }));
+    expect(p.action.kind).toBe('wait');
+    expect(p.statefulSetReplicas).toBe(3);
+  });
+
+  it('an unreachable cluster changes nothing', () => {
+    const p = planNextStep(observed({ desiredReplicas: 5, members: null }));
+    expect(p.action).toMatchObject({ kind: 'wait', reason: 'ClusterUnreachable' });
+    expect(p.initialCluster).toEqual([]);
+  });
+});
