@@ -1,0 +1,72 @@
+// The simulator's command line: `make sim SEEDS=N START=S` runs
+// `npx tsx test/sim/main.ts --seeds N --start S`. It prints the seed range, one line per
+// failing seed with the command that reproduces it, and one summary line; the exit code is
+// non-zero on any violation. `--verbose` prints a line per seed (options and figures).
+import { reproduceCommand, runSeed, summarize, summaryLine, type SeedResult } from './simulation.js';
+import type { OptionOverrides } from './options.js';
+
+function parseArgs(argv: readonly string[]): { seeds: number; start: number; verbose: boolean; overrides: OptionOverrides } {
+  let seeds = 500;
+  let start = 1;
+  let verbose = false;
+  const overrides: OptionOverrides = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    switch (a) {
+      case '--seeds': seeds = Number(next()); break;
+      case '--start': start = Number(next()); break;
+      case '--verbose': case '-v': verbose = true; break;
+      case '--size': {
+        const s = Number(next());
+        if (s !== 3 && s !== 5) throw new Error('--size is 3 or 5');
+        overrides.clusterSize = s;
+        break;
+      }
+      case '--fault-ticks': overrides.faultTicks = Number(next()); break;
+      case '--no-faults': overrides.noFaults = true; break;
+      case '--lying-disk': overrides.lyingDisk = true; break;
+      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk])`);
+    }
+  }
+  if (!Number.isSafeInteger(seeds) || seeds < 1) throw new Error('--seeds must be a positive integer');
+  if (!Number.isSafeInteger(start) || start < 0) throw new Error('--start must be a non-negative integer');
+  return { seeds, start, verbose, overrides };
+}
+
+function describe(r: SeedResult): string {
+  const o = r.opts;
+  return (
+    `seed=${r.seed} n=${o.clusterSize} prevote=${o.preVote} cq=${o.checkQuorum} drop=${o.net.dropRate} dup=${o.net.dupRate} ` +
+    `delay<=${o.net.maxDelay} part=${o.partitionRate} crash=${o.crashRate} conf=${o.confChangeRate} snapEvery=${o.snapshotEvery} ` +
+    `ticks=${r.ticks} elect=${r.ticksToFirstLeader ?? '-'} recover=${r.ticksToRecover ?? '-'} commit=${r.ticksToCommit ?? '-'} ` +
+    `committed=${r.commits} crashes=${r.stats.crashes} leaders=${r.stats.leaderChanges} confApplied=${r.stats.confChangesApplied} ` +
+    `snapsSent=${r.stats.snapshotsSent} reads=${r.stats.readsConfirmed}/${r.stats.readsIssued} msgs=${r.net.sent}`
+  );
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const end = args.start + args.seeds - 1;
+  console.log(`sim: seeds ${args.start}..${end} (${args.seeds} seeds)`);
+  const results: SeedResult[] = [];
+  for (let seed = args.start; seed <= end; seed++) {
+    const r = runSeed(seed, args.overrides);
+    results.push(r);
+    if (args.verbose) console.log(describe(r));
+    if (r.violations.length > 0) {
+      const v = r.violations[0];
+      console.log(`FAIL seed=${seed} ${v?.property} at tick ${v?.tick}: ${v?.detail} (${r.violations.length} violation(s))`);
+      console.log(`  reproduce: ${reproduceCommand(seed)}${args.overrides.lyingDisk ? ' (with --lying-disk)' : ''}`);
+    }
+  }
+  const s = summarize(results);
+  console.log(summaryLine(s));
+  process.exitCode = s.violations > 0 ? 1 : 0;
+}
+
+main();

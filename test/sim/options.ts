@@ -1,0 +1,95 @@
+// Swarm-randomized options: every seed draws its own cluster shape and fault mix, so a
+// range of seeds covers calm runs, lossy runs, crash-heavy runs and membership churn.
+import type { NetworkFaults } from './network.js';
+import { SimRng } from './rng.js';
+
+/** Virtual time units per raft tick. Message delays are in these units. */
+export const TICK_UNITS = 100;
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly clusterSize: 3 | 5;
+  readonly electionTick: number;
+  readonly heartbeatTick: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly maxSizePerMsg: number;
+  readonly maxInflightMsgs: number;
+  readonly maxInflightBytes: number;
+  /** Ticks of the safety phase (faults on). */
+  readonly faultTicks: number;
+  /** Liveness phase bound: a leader and a committed proposal within this many ticks after healing. */
+  readonly livenessTicks: number;
+  readonly net: NetworkFaults;
+  /** Per tick: chance a partition starts (when none is active). */
+  readonly partitionRate: number;
+  readonly partitionTicks: readonly [number, number];
+  /** Per tick: chance a live node crashes. */
+  readonly crashRate: number;
+  readonly downTicks: readonly [number, number];
+  /** Per tick: expected proposals. */
+  readonly proposeRate: number;
+  readonly maxPayloadBytes: number;
+  /** Per tick: chance of a membership step (add learner, promote, remove). */
+  readonly confChangeRate: number;
+  /** Per tick: chance of a ReadIndex request / a leadership transfer. */
+  readonly readRate: number;
+  readonly transferRate: number;
+  /** A node snapshots and compacts its log after this many applied entries... */
+  readonly snapshotEvery: number;
+  /** ...keeping this many entries behind the snapshot. */
+  readonly compactKeep: number;
+  /** Test-only: the disk acknowledges hard-state syncs it then loses on crash. */
+  readonly lyingDisk: boolean;
+}
+
+export interface OptionOverrides {
+  clusterSize?: 3 | 5;
+  faultTicks?: number;
+  livenessTicks?: number;
+  noFaults?: boolean;
+  lyingDisk?: boolean;
+}
+
+export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOptions {
+  const r = new SimRng(seed, 0x5eed);
+  const clusterSize: 3 | 5 = o.clusterSize ?? (r.chance(0.5) ? 3 : 5);
+  const calm = o.noFaults === true;
+  const maxDelay = r.pick([5, 20, 50, 100, 200]);
+  const net: NetworkFaults = calm
+    ? { dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: 5, longDelayRate: 0, longDelayMax: 5 }
+    : {
+        dropRate: r.pick([0, 0.01, 0.05, 0.1, 0.2]),
+        dupRate: r.pick([0, 0.01, 0.05]),
+        minDelay: 1,
+        maxDelay,
+        longDelayRate: r.pick([0, 0.01, 0.05]),
+        longDelayMax: maxDelay * r.range(2, 10),
+      };
+  return {
+    seed,
+    clusterSize,
+    electionTick: 10,
+    heartbeatTick: 1,
+    preVote: r.chance(0.8),
+    checkQuorum: r.chance(0.8),
+    maxSizePerMsg: r.pick([64, 512, 4096, 1 << 20]),
+    maxInflightMsgs: r.pick([1, 4, 64, 256]),
+    maxInflightBytes: r.pick([0, 2048, 1 << 20]),
+    faultTicks: o.faultTicks ?? r.range(150, 300),
+    livenessTicks: o.livenessTicks ?? 250,
+    net,
+    partitionRate: calm ? 0 : r.pick([0, 0.01, 0.03, 0.06]),
+    partitionTicks: [5, r.pick([20, 40, 80])],
+    crashRate: calm ? 0 : r.pick([0, 0.003, 0.01, 0.02]),
+    downTicks: [1, r.pick([10, 30, 60])],
+    proposeRate: r.pick([0.2, 0.5, 1, 2]),
+    maxPayloadBytes: r.pick([16, 128, 1024]),
+    confChangeRate: calm ? 0 : r.pick([0, 0.01, 0.03]),
+    readRate: r.pick([0, 0.05, 0.2]),
+    transferRate: calm ? 0 : r.pick([0, 0.005, 0.02]),
+    snapshotEvery: r.pick([5, 20, 100]),
+    compactKeep: r.pick([0, 2, 10]),
+    lyingDisk: o.lyingDisk ?? false,
+  };
+}

@@ -1,0 +1,69 @@
+// One simulated member: its disk (what survives a crash), the MemoryStorage raft reads
+// (rebuilt from the disk on every start), its RawNode while it is up, and the application
+// state (a running hash, see state-machine.ts).
+//
+// Restart choice: the state machine is not persisted apart from snapshots. A restarted node
+// restores the state from its latest durable snapshot and starts raft with
+// applied = snapshot index, so raft hands it the committed entries after the snapshot again
+// and they are re-applied (and re-checked against what every node applied before).
+import type { ConfState, NodeId, Snapshot, StateRole } from '../../node/raft/types.js';
+import type { RawNode } from '../../node/raft/raw-node.js';
+import { MemoryStorage } from '../../node/raft/memory-storage.js';
+import { SimDisk, type SimDiskOptions } from './sim-disk.js';
+import { decodeState } from './state-machine.js';
+
+export class SimNode {
+  readonly disk: SimDisk;
+  storage: MemoryStorage;
+  raw: RawNode | undefined;
+  /** Incarnation counter: stale tick events of an earlier life are ignored. */
+  life = 0;
+  /** Permanently gone: removed from the cluster. */
+  removed = false;
+  /** Virtual tick at which a crashed node comes back (undefined while up). */
+  downUntilTick: number | undefined;
+  // Application state
+  state = 0;
+  applied = 0;
+  confState: ConfState;
+  /** Highest index reported to the checker as committed from this node's log. */
+  knownCommit = 0;
+  // Raft's soft state as last reported
+  role: StateRole = 'follower';
+  lead: NodeId = 0;
+  term = 0;
+  /** This node applied its own removal; it stops after the current Ready. */
+  selfRemoved = false;
+
+  constructor(
+    readonly id: NodeId,
+    initial: Snapshot,
+    diskOpts: SimDiskOptions,
+  ) {
+    this.disk = new SimDisk(initial, diskOpts);
+    this.storage = new MemoryStorage(initial);
+    this.confState = initial.metadata.confState;
+  }
+
+  get up(): boolean {
+    return this.raw !== undefined;
+  }
+
+  /** Rebuild storage and application state from what is durable. */
+  loadFromDisk(): void {
+    const d = this.disk.durable();
+    this.storage = new MemoryStorage(d.snapshot, d.hardState, d.entries.slice());
+    this.state = decodeState(d.snapshot.data);
+    this.applied = d.snapshot.metadata.index;
+    this.confState = d.snapshot.metadata.confState;
+    this.knownCommit = d.snapshot.metadata.index;
+    this.role = 'follower';
+    this.lead = 0;
+    this.term = d.hardState.term;
+    this.selfRemoved = false;
+  }
+
+  isMember(): boolean {
+    return this.confState.voters.includes(this.id) || this.confState.learners.includes(this.id);
+  }
+}

@@ -1,0 +1,224 @@
+// One seeded run, VOPR style: a safety phase with faults (message loss, delay, reordering,
+// duplication, symmetric and one-way partitions, crash-restarts that lose unsynced writes,
+// membership changes, leadership transfers, snapshots) while a client proposes and reads;
+// then a liveness phase: heal the network, restart every crashed member, and require a
+// stable leader and a proposal applied on every member within a bounded number of ticks.
+// Safety is checked on every Ready of every node in both phases.
+import type { ConfChange, NodeId } from '../../node/raft/types.js';
+import type { Violation } from './checkers.js';
+import { Cluster, type ClusterStats } from './cluster.js';
+import { optionsForSeed, TICK_UNITS, type OptionOverrides, type SimOptions } from './options.js';
+import { SimRng } from './rng.js';
+import { makePayload } from './state-machine.js';
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly opts: SimOptions;
+  readonly violations: readonly Violation[];
+  /** Ticks from cold start to the first leader (undefined: none during the run). */
+  readonly ticksToFirstLeader: number | undefined;
+  /** Ticks from healing to a stable leader in the liveness phase. */
+  readonly ticksToRecover: number | undefined;
+  /** Ticks from healing until the liveness proposal was applied everywhere. */
+  readonly ticksToCommit: number | undefined;
+  /** Highest committed index. */
+  readonly commits: number;
+  readonly ticks: number;
+  readonly stats: ClusterStats;
+  readonly net: { sent: number; dropped: number; duplicated: number; cut: number };
+}
+
+const NO_CONTEXT = new Uint8Array(0);
+/** How many node ids a run may ever use (initial members plus joiners). */
+const MAX_JOINERS = 6;
+
+export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResult {
+  const opts = optionsForSeed(seed, overrides);
+  const cluster = new Cluster(opts);
+  const rng = new SimRng(seed, 7);
+  const ids: NodeId[] = [];
+  for (let i = 1; i <= opts.clusterSize; i++) ids.push(i);
+  cluster.bootstrap(ids);
+  let nextId = opts.clusterSize + 1;
+  let payloadSeq = 1;
+  let readSeq = 1;
+  let healAtTick: number | undefined;
+
+  const proposeOne = (): void => {
+    const up = cluster.upNodes();
+    if (up.length === 0) return;
+    const l = cluster.leader();
+    const target = l !== undefined && rng.chance(0.7) ? l : rng.pick(up);
+    const size = rng.range(8, Math.max(8, opts.maxPayloadBytes));
+    cluster.propose(target.id, makePayload(payloadSeq++, size));
+  };
+
+  const membershipStep = (): void => {
+    const l = cluster.leader();
+    if (l === undefined) return;
+    const cs = l.confState;
+    const live = (id: NodeId) => cluster.nodes.get(id)?.removed === false;
+    const learners = cs.learners.filter(live);
+    let cc: ConfChange | undefined;
+    if (learners.length > 0 && rng.chance(0.7)) {
+      cc = { type: 'addNode', nodeId: rng.pick(learners), context: NO_CONTEXT };
+    } else if (cs.voters.length < 5 && nextId <= opts.clusterSize + MAX_JOINERS && rng.chance(0.6)) {
+      const id = nextId++;
+      cluster.addJoiningNode(id);
+      cc = { type: 'addLearnerNode', nodeId: id, context: NO_CONTEXT };
+    } else if (cs.voters.length > 3) {
+      const victim = rng.chance(0.3) ? l.id : rng.pick(cs.voters);
+      cc = { type: 'removeNode', nodeId: victim, context: NO_CONTEXT };
+    }
+    if (cc !== undefined) cluster.proposeConfChange(l.id, cc);
+  };
+
+  const partitionStep = (): void => {
+    const all = [...cluster.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
+    if (all.length < 2) return;
+    const kind = rng.intn(4);
+    if (kind === 0) {
+      // Isolate the leader (the interesting case) or anyone.
+      const l = cluster.leader();
+      cluster.net.isolate(l !== undefined && rng.chance(0.7) ? l.id : rng.pick(all), all);
+    } else if (kind === 1) {
+      // Symmetric split into two random groups.
+      const a: NodeId[] = [];
+      const b: NodeId[] = [];
+      for (const id of all) (rng.chance(0.5) ? a : b).push(id);
+      cluster.net.partition([a, b]);
+    } else {
+      // One-way cuts: some links lose messages in one direction only.
+      const cuts = rng.range(1, all.length);
+      for (let i = 0; i < cuts; i++) {
+        const from = rng.pick(all);
+        const to = rng.pick(all);
+        if (from !== to) cluster.net.cutOneWay(from, to);
+      }
+    }
+    healAtTick = cluster.tick + rng.range(opts.partitionTicks[0], opts.partitionTicks[1]);
+  };
+
+  // ---- safety phase ----
+  for (let t = 0; t < opts.faultTicks && !cluster.aborted; t++) {
+    cluster.runUntil((t + 1) * TICK_UNITS);
+    for (const n of cluster.nodes.values()) {
+      if (!n.up && !n.removed && n.downUntilTick !== undefined && n.downUntilTick <= t) cluster.restart(n.id);
+    }
+    if (healAtTick !== undefined && t >= healAtTick) {
+      cluster.net.heal();
+      healAtTick = undefined;
+    } else if (healAtTick === undefined && rng.chance(opts.partitionRate)) {
+      partitionStep();
+    }
+    const up = cluster.upNodes();
+    if (up.length > 0 && rng.chance(opts.crashRate * up.length)) {
+      cluster.crash(rng.pick(up).id, rng.range(opts.downTicks[0], opts.downTicks[1]));
+    }
+    let props = Math.floor(opts.proposeRate) + (rng.chance(opts.proposeRate % 1) ? 1 : 0);
+    while (props-- > 0) proposeOne();
+    if (rng.chance(opts.confChangeRate)) membershipStep();
+    if (rng.chance(opts.readRate) && up.length > 0) cluster.readIndex(rng.pick(up).id, `r${readSeq++}`);
+    if (rng.chance(opts.transferRate)) {
+      const l = cluster.leader();
+      const others = l?.confState.voters.filter((v) => v !== l.id) ?? [];
+      if (l !== undefined && others.length > 0) cluster.transferLeader(l.id, rng.pick(others));
+    }
+  }
+
+  // ---- liveness phase ----
+  cluster.net.heal();
+  cluster.net.setFaults({ dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: Math.min(opts.net.maxDelay, 20), longDelayRate: 0, longDelayMax: 1 });
+  for (const n of cluster.nodes.values()) if (!n.up && !n.removed) cluster.restart(n.id);
+  const healTick = cluster.tick;
+  let ticksToRecover: number | undefined;
+  let ticksToCommit: number | undefined;
+  let lastMarkerTick = -Infinity;
+  let why = 'no stable leader';
+  for (let t = 0; t < opts.livenessTicks && !cluster.aborted; t++) {
+    cluster.runUntil((healTick + t + 1) * TICK_UNITS);
+    const l = cluster.stableLeader();
+    if (ticksToRecover === undefined) {
+      if (l === undefined) continue;
+      ticksToRecover = t + 1;
+    }
+    // Find the lowest index at which any liveness marker was applied.
+    let markerIndex = -1;
+    for (const idx of cluster.watchedPayloads.values()) if (idx >= 0 && (markerIndex < 0 || idx < markerIndex)) markerIndex = idx;
+    if (markerIndex < 0) {
+      why = 'the liveness proposal was not applied';
+      if (l !== undefined && t - lastMarkerTick >= 2 * opts.electionTick) {
+        const id = 1_000_000_000 + payloadSeq++;
+        cluster.watchedPayloads.set(id, -1);
+        cluster.propose(l.id, makePayload(id, 16));
+        lastMarkerTick = t;
+      }
+      continue;
+    }
+    const behind = [...cluster.nodes.values()].filter((n) => !n.removed && n.isMember() && n.applied < markerIndex);
+    if (behind.length === 0) {
+      ticksToCommit = t + 1;
+      break;
+    }
+    why = `nodes ${behind.map((n) => `${n.id}(applied ${n.applied}${n.up ? '' : ', down'})`).join(', ')} did not apply index ${markerIndex}`;
+  }
+  if (!cluster.aborted && ticksToCommit === undefined) {
+    cluster.checker.violations.push({
+      property: 'Liveness',
+      detail: `${opts.livenessTicks} ticks after healing: ${why}`,
+      tick: cluster.tick,
+    });
+  }
+  const s = cluster.net.stats;
+  return {
+    seed,
+    opts,
+    violations: cluster.checker.violations,
+    ticksToFirstLeader: cluster.firstLeaderTick,
+    ticksToRecover,
+    ticksToCommit,
+    commits: cluster.checker.committedIndex,
+    ticks: cluster.tick,
+    stats: cluster.stats,
+    net: { sent: s.sent, dropped: s.dropped, duplicated: s.duplicated, cut: s.cut },
+  };
+}
+
+export interface RangeSummary {
+  readonly seeds: number;
+  readonly violations: number;
+  readonly failing: readonly SeedResult[];
+  readonly meanTicksToElect: number;
+  readonly meanTicksToRecover: number;
+  readonly commits: number;
+}
+
+export function summarize(results: readonly SeedResult[]): RangeSummary {
+  let violations = 0;
+  let commits = 0;
+  let elect = 0, electN = 0, rec = 0, recN = 0;
+  const failing: SeedResult[] = [];
+  for (const r of results) {
+    violations += r.violations.length;
+    if (r.violations.length > 0) failing.push(r);
+    commits += r.commits;
+    if (r.ticksToFirstLeader !== undefined) { elect += r.ticksToFirstLeader; electN++; }
+    if (r.ticksToRecover !== undefined) { rec += r.ticksToRecover; recN++; }
+  }
+  return {
+    seeds: results.length,
+    violations,
+    failing,
+    meanTicksToElect: electN > 0 ? elect / electN : NaN,
+    meanTicksToRecover: recN > 0 ? rec / recN : NaN,
+    commits,
+  };
+}
+
+export function summaryLine(s: RangeSummary): string {
+  return `seeds=${s.seeds} violations=${s.violations} mean_ticks_to_elect=${s.meanTicksToElect.toFixed(1)} commits=${s.commits} mean_ticks_to_recover=${s.meanTicksToRecover.toFixed(1)} failing_seeds=${s.failing.length}`;
+}
+
+export function reproduceCommand(seed: number): string {
+  return `make sim SEEDS=1 START=${seed}`;
+}
