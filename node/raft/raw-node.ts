@@ -1,43 +1,233 @@
-// RawNode: the application's handle on the pure Raft core. (STUB: bodies land next.)
-import type { ConfChange, ConfState, Message, NodeId, RaftLogger, RaftStatus, RaftStorage, Ready, Rng } from './types.js';
+// RawNode: the application's handle on the pure Raft core.
+//
+// The contract (classic, after etcd-io/raft's rawnode.go and doc.go):
+//   loop {
+//     tick() every heartbeat interval / step() each received message / propose() ...
+//     if (hasReady()) {
+//       const rd = ready();
+//       1. persist rd.snapshot (if any), rd.entries and rd.hardState; fsync when rd.mustSync
+//       2. then send rd.messages (a 'snap' message: report the outcome with reportSnapshot)
+//       3. then apply rd.snapshot and rd.committedEntries in order; for a 'confChange'
+//          entry call applyConfChange(decodeConfChange(e.data)); serve rd.readStates once
+//          applied >= their index
+//       4. advance()
+//     }
+//   }
+// Persist before send, send before apply. ready() must be followed by advance() before the
+// next ready(). Committed entries may include entries that are in the same Ready's `entries`:
+// they are persisted in step 1 before being applied in step 3. The leader counts its own
+// log toward a commit as soon as entries are appended; this is safe because every message
+// that could lead a follower to acknowledge those entries leaves only after step 1.
+//
+// Bootstrap: a brand-new cluster member starts from
+//   new MemoryStorage({ data: <empty>, metadata: { index: 0, term: 0,
+//                      confState: { voters: initialPeers, learners: [] } } })
+// i.e. the initial membership lives in a snapshot at index 0. A member joining an existing
+// cluster starts with an empty conf state (new MemoryStorage()) and learns the membership
+// from the leader: since index 0 cannot carry membership in the log, it rejects the first
+// append at index 0 and the leader answers with its current snapshot (which may be the
+// index-0 bootstrap snapshot). A node never campaigns while it is not a voter in its own
+// conf state.
+import {
+  NONE,
+  RaftAssertionError,
+  StepLocalMessageError,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type MessageType,
+  type NodeId,
+  type ProgressStatus,
+  type RaftStatus,
+  type Ready,
+  type SoftState,
+} from './types.js';
+import { Raft, newMessage, type RaftCoreConfig } from './raft.js';
+import { encodeConfChange } from './conf-change.js';
 
-export interface RaftConfig {
-  id: NodeId;
-  electionTick: number;
-  heartbeatTick: number;
-  storage: RaftStorage;
-  applied?: number;
-  maxSizePerMsg?: number;
-  maxCommittedSizePerReady?: number;
-  maxInflightMsgs?: number;
-  maxInflightBytes?: number;
-  maxUncommittedEntriesSize?: number;
-  checkQuorum?: boolean;
-  preVote?: boolean;
-  rng: Rng;
-  logger?: RaftLogger;
+export type RaftConfig = RaftCoreConfig;
+
+function isLocalMsg(t: MessageType): boolean {
+  return t === 'hup' || t === 'beat' || t === 'unreachable' || t === 'snapStatus' || t === 'checkQuorum';
 }
 
-function todo(): never {
-  throw new Error('raft: RawNode not implemented yet');
+function isResponseMsg(t: MessageType): boolean {
+  return t === 'appResp' || t === 'voteResp' || t === 'heartbeatResp' || t === 'unreachable' || t === 'preVoteResp';
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
 export class RawNode {
+  private readonly raft: Raft;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  private pending: Ready | undefined = undefined;
+
   constructor(cfg: RaftConfig) {
-    void cfg;
+    this.raft = new Raft(cfg);
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = cfg.storage.initialState().hardState;
   }
-  tick(): void { todo(); }
-  campaign(): void { todo(); }
-  step(m: Message): void { void m; todo(); }
-  propose(data: Uint8Array): void { void data; todo(); }
-  proposeConfChange(cc: ConfChange): void { void cc; todo(); }
-  applyConfChange(cc: ConfChange): ConfState { void cc; todo(); }
-  readIndex(ctx: Uint8Array): void { void ctx; todo(); }
-  transferLeader(to: NodeId): void { void to; todo(); }
-  reportUnreachable(id: NodeId): void { void id; todo(); }
-  reportSnapshot(id: NodeId, ok: boolean): void { void id; void ok; todo(); }
-  hasReady(): boolean { todo(); }
-  ready(): Ready { todo(); }
-  advance(): void { todo(); }
-  status(): RaftStatus { todo(); }
+
+  /** Advances the logical clock by one tick (the app calls it every heartbeat-interval / heartbeatTick). */
+  tick(): void {
+    this.raft.tick();
+  }
+
+  /** Starts an election now (pre-vote first when enabled). */
+  campaign(): void {
+    this.raft.step(newMessage('hup', this.raft.id, this.raft.id));
+  }
+
+  /** A message from a peer. Local message types are refused; answers from non-members are ignored. */
+  step(m: Message): void {
+    if (isLocalMsg(m.type)) throw new StepLocalMessageError(m.type);
+    if (isResponseMsg(m.type) && !this.raft.trk.progress.has(m.from)) return;
+    this.raft.step(m);
+  }
+
+  /** Proposes data to be appended. Throws ProposalDroppedError when it cannot be (no leader, transfer, limits). */
+  propose(data: Uint8Array): void {
+    this.proposeEntries([{ term: 0, index: 0, type: 'normal', data }]);
+  }
+
+  /** Proposes many commands as one batch (one append, one message per peer). */
+  proposeBatch(datas: readonly Uint8Array[]): void {
+    if (datas.length === 0) return;
+    const ents: Entry[] = new Array<Entry>(datas.length);
+    for (let i = 0; i < datas.length; i++) ents[i] = { term: 0, index: 0, type: 'normal', data: datas[i] as Uint8Array };
+    this.proposeEntries(ents);
+  }
+
+  /** Proposes a single-step membership change. Only one may be pending at a time. */
+  proposeConfChange(cc: ConfChange): void {
+    this.proposeEntries([{ term: 0, index: 0, type: 'confChange', data: encodeConfChange(cc) }]);
+  }
+
+  private proposeEntries(ents: Entry[]): void {
+    const m = newMessage('prop', this.raft.id, this.raft.id);
+    m.entries = ents;
+    this.raft.step(m);
+  }
+
+  /** Applies a committed conf change; returns the new membership. */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
+  }
+
+  /** Requests a linearizable read point; the answer arrives in a later Ready's readStates with the same ctx. */
+  readIndex(ctx: Uint8Array): void {
+    if (ctx.byteLength === 0) throw new RangeError('readIndex needs a non-empty, unique context');
+    const m = newMessage('readIndex', this.raft.id, this.raft.id);
+    m.context = ctx;
+    this.raft.step(m);
+  }
+
+  /** Asks the leader (this node or, forwarded, the current one) to hand leadership to `to`. */
+  transferLeader(to: NodeId): void {
+    const m = newMessage('transferLeader', this.raft.id, this.raft.id);
+    m.index = to;
+    this.raft.step(m);
+  }
+
+  /** The transport could not reach id: stop pipelining to it until it answers again. */
+  reportUnreachable(id: NodeId): void {
+    this.raft.step(newMessage('unreachable', this.raft.id, id));
+  }
+
+  /** The outcome of sending a 'snap' message to id. */
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    const m = newMessage('snapStatus', this.raft.id, id);
+    m.reject = !ok;
+    this.raft.step(m);
+  }
+
+  hasReady(): boolean {
+    const r = this.raft;
+    if (r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.raftState) return true;
+    const hs = r.hardState();
+    if (!sameHardState(hs, this.prevHardState)) return true;
+    if (r.raftLog.hasPendingSnapshot()) return true;
+    if (r.msgs.length > 0 || r.raftLog.hasUnstableEntries() || r.raftLog.hasNextEnts()) return true;
+    return r.readStates.length > 0;
+  }
+
+  ready(): Ready {
+    if (this.pending !== undefined) throw new RaftAssertionError('ready() called again before advance()');
+    const r = this.raft;
+    const entries = r.raftLog.unstableEntries();
+    const committedEntries = r.raftLog.nextEnts();
+    const soft = r.softState();
+    const hs = r.hardState();
+    const softChanged = soft.lead !== this.prevSoftState.lead || soft.raftState !== this.prevSoftState.raftState;
+    const hardChanged = !sameHardState(hs, this.prevHardState);
+    const snapshot = r.raftLog.unstable.snapshot;
+    const rd: Ready = {
+      ...(softChanged ? { softState: soft } : {}),
+      ...(hardChanged ? { hardState: hs } : {}),
+      readStates: r.readStates,
+      entries,
+      ...(snapshot !== undefined ? { snapshot } : {}),
+      committedEntries,
+      messages: r.msgs,
+      mustSync: entries.length > 0 || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
+    };
+    r.msgs = [];
+    r.readStates = [];
+    this.pending = rd;
+    return rd;
+  }
+
+  /** Tells raft the last Ready has been persisted, sent and applied. */
+  advance(): void {
+    const rd = this.pending;
+    if (rd === undefined) throw new RaftAssertionError('advance() without a pending ready()');
+    this.pending = undefined;
+    const r = this.raft;
+    if (rd.softState !== undefined) this.prevSoftState = rd.softState;
+    if (rd.hardState !== undefined) this.prevHardState = rd.hardState;
+    if (rd.snapshot !== undefined) {
+      r.raftLog.stableSnapTo(rd.snapshot.metadata.index);
+      if (rd.snapshot.metadata.index > r.raftLog.applied) r.raftLog.applied = rd.snapshot.metadata.index;
+    }
+    const n = rd.committedEntries.length;
+    if (n > 0) {
+      r.raftLog.appliedTo((rd.committedEntries[n - 1] as Entry).index);
+      if (r.state === 'leader') r.reduceUncommittedSize(rd.committedEntries);
+    }
+    const m = rd.entries.length;
+    if (m > 0) {
+      const last = rd.entries[m - 1] as Entry;
+      r.raftLog.stableTo(last.index, last.term);
+    }
+  }
+
+  status(): RaftStatus {
+    const r = this.raft;
+    let progress: Map<NodeId, ProgressStatus> | undefined;
+    if (r.state === 'leader') {
+      progress = new Map();
+      for (const [id, pr] of r.trk.progress) progress.set(id, pr.toStatus());
+    }
+    return {
+      id: r.id,
+      hardState: r.hardState(),
+      softState: r.softState(),
+      lead: r.lead,
+      applied: r.raftLog.applied,
+      confState: r.confState(),
+      leadTransferee: r.leadTransferee,
+      ...(progress !== undefined ? { progress } : {}),
+    };
+  }
+
+  /** The underlying state machine, for tests and diagnostics only. */
+  get raftForTesting(): Raft {
+    return this.raft;
+  }
 }
+
