@@ -2,7 +2,7 @@
 // FrameReader reassembles frames from arbitrary socket chunks without quadratic copying.
 
 export const FrameType = {
-  /** First frame on every connection: JSON {clusterId, from, to, kind: 'stream'|'snapshot'}. */
+  /** First frame on every connection: JSON {clusterId, from, to, kind: 'stream'|'snapshot'|'info'}. */
   hello: 1,
   /** A batch of Raft messages (codec.ts batch). */
   messages: 2,
@@ -17,6 +17,12 @@ export const FrameType = {
   snapAck: 8,
   /** Receiver refuses the connection: utf-8 reason. */
   reject: 9,
+  /** Peer request on a stream: u32 call id | JSON {method, body}. */
+  rpcRequest: 10,
+  /** Answer, written back on the same socket: u32 call id | JSON {ok, result} or {ok:false, code, message}. */
+  rpcResponse: 11,
+  /** Answer to an 'info' hello: JSON of handler.clusterInfo(). */
+  info: 12,
 } as const;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 

@@ -4,7 +4,7 @@
 // and the sender's raft is told the peer is unreachable, as the real transport does.
 
 import type { Message, NodeId } from '../raft/types.js';
-import type { Transport, TransportHandler } from './types.js';
+import { RpcError, type Transport, type TransportHandler } from './types.js';
 
 export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
@@ -44,6 +44,28 @@ export class MemoryNetwork {
       dst.handler.receive(m);
     });
     return true;
+  }
+
+  /** @internal */
+  async call(from: NodeId, to: NodeId, method: string, body: unknown): Promise<unknown> {
+    const dst = this.nodes.get(to);
+    if (!dst || !dst.running || this.cut.has(`${from}>${to}`) || this.cut.has(`${to}>${from}`)) {
+      throw new RpcError('unreachable', `peer ${to.toString(16)} is not reachable`);
+    }
+    const h = dst.handler.handleRpc;
+    if (!h) throw new RpcError('notSupported', 'peer requests not supported');
+    await new Promise((r) => setImmediate(r));
+    try {
+      return JSON.parse(JSON.stringify((await h.call(dst.handler, from, method, JSON.parse(JSON.stringify(body)))) ?? null));
+    } catch (err) {
+      const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'unknown';
+      throw new RpcError(code, err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** @internal */
+  info(id: NodeId): unknown {
+    return this.nodes.get(id)?.handler.clusterInfo?.() ?? null;
   }
 
   /** @internal */
@@ -92,5 +114,8 @@ export class MemoryTransport implements Transport {
   }
   peers(): NodeId[] {
     return [...this.peerIds];
+  }
+  call(to: NodeId, method: string, body: unknown): Promise<unknown> {
+    return this.net.call(this.id, to, method, body);
   }
 }

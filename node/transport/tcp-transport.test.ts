@@ -122,3 +122,28 @@ describe('tcp transport', () => {
     expect(Buffer.compare(Buffer.from(got.snapshot!.data), data)).toBe(0);
   });
 });
+
+describe('tcp transport peer requests', () => {
+  it('answers calls over the stream, passes error codes back, and serves cluster info to a joiner', async () => {
+    const ha = new Collect();
+    const hb: TransportHandler & { calls: number } = Object.assign(new Collect(), {
+      calls: 0,
+      async handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
+        hb.calls++;
+        if (method === 'fail') throw Object.assign(new Error('no such lease'), { code: 'leaseNotFound' });
+        return { from, method, body };
+      },
+      clusterInfo: () => ({ clusterId: 99, members: [1, 2] }),
+    });
+    const a = make(1, ha);
+    const b = make(2, hb);
+    await a.start();
+    await b.start();
+    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2), 'stream');
+    expect(await a.call(2, 'renew', { ID: 5 }, 2000)).toEqual({ from: 1, method: 'renew', body: { ID: 5 } });
+    await expect(a.call(2, 'fail', {}, 2000)).rejects.toMatchObject({ code: 'leaseNotFound', message: 'no such lease' });
+    await expect(a.call(3, 'renew', {}, 2000)).rejects.toMatchObject({ code: 'unreachable' });
+    expect(await TcpTransport.fetchClusterInfo(['http://127.0.0.1:1', `http://127.0.0.1:${b.address()!.port}`], undefined, 2000)).toEqual({ clusterId: 99, members: [1, 2] });
+  });
+});

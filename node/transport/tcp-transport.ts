@@ -31,7 +31,7 @@ import type { Message, NodeId } from '../raft/types.js';
 import type { Logger } from '../log.js';
 import { batchSize, decodeBatch, decodeMessage, encodeMessage, messageSize, writeBatch } from './codec.js';
 import { FrameReader, FrameType, frame, frameHeader } from './frames.js';
-import type { Transport, TransportHandler, TransportHooks } from './types.js';
+import { RpcError, type Transport, type TransportHandler, type TransportHooks } from './types.js';
 
 export interface PeerTlsOptions {
   readonly cert: Buffer;
@@ -64,7 +64,13 @@ interface Hello {
   clusterId: string;
   from: number;
   to: number;
-  kind: 'stream' | 'snapshot';
+  kind: 'stream' | 'snapshot' | 'info';
+}
+
+interface PendingCall {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout;
 }
 
 const BACKOFF_MIN_MS = 50;
@@ -89,6 +95,8 @@ class Peer {
   pingSeq = 0;
   stopped = false;
   reader = new FrameReader();
+  nextCallId = 1;
+  calls = new Map<number, PendingCall>();
 
   constructor(
     readonly id: NodeId,
@@ -265,7 +273,34 @@ export class TcpTransport implements Transport {
     }
   }
 
+  private failCalls(p: Peer, code: string, message: string): void {
+    for (const c of p.calls.values()) {
+      clearTimeout(c.timer);
+      c.reject(new RpcError(code, message));
+    }
+    p.calls.clear();
+  }
+
+  call(to: NodeId, method: string, body: unknown, timeoutMs: number): Promise<unknown> {
+    const p = this.peersById.get(to);
+    if (!p || !p.connected || !p.socket) return Promise.reject(new RpcError('unreachable', `peer ${to.toString(16)} is not connected`));
+    const id = p.nextCallId++ >>> 0;
+    const json = Buffer.from(JSON.stringify({ method, body }));
+    const payload = Buffer.allocUnsafe(4 + json.byteLength);
+    payload.writeUInt32LE(id, 0);
+    payload.set(json, 4);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        p.calls.delete(id);
+        reject(new RpcError('timeout', `peer request ${method} to ${to.toString(16)} timed out`));
+      }, timeoutMs);
+      p.calls.set(id, { resolve, reject, timer });
+      p.socket!.write(frame(FrameType.rpcRequest, payload));
+    });
+  }
+
   private closePeer(p: Peer): void {
+    this.failCalls(p, 'unreachable', 'peer removed or transport stopped');
     p.stopped = true;
     p.connected = false;
     if (p.reconnectTimer) clearTimeout(p.reconnectTimer);
@@ -327,6 +362,7 @@ export class TcpTransport implements Transport {
       p.connected = false;
       p.socket = undefined;
       if (p.pingTimer) clearInterval(p.pingTimer);
+      this.failCalls(p, 'unreachable', 'peer stream lost');
       if (was) {
         this.log.warn('peer stream lost', { peer: p.id.toString(16) });
         this.opts.handler.reportUnreachable(p.id);
@@ -353,6 +389,17 @@ export class TcpTransport implements Transport {
     switch (type) {
       case FrameType.pong: {
         if (payload.byteLength >= 12) this.opts.hooks?.roundTripSeconds?.(p.id, (performance.now() - payload.readDoubleLE(4)) / 1000);
+        return;
+      }
+      case FrameType.rpcResponse: {
+        const id = payload.readUInt32LE(0);
+        const c = p.calls.get(id);
+        if (!c) return;
+        p.calls.delete(id);
+        clearTimeout(c.timer);
+        const r = JSON.parse(payload.subarray(4).toString('utf8')) as { ok: boolean; result?: unknown; code?: string; message?: string };
+        if (r.ok) c.resolve(r.result);
+        else c.reject(new RpcError(r.code ?? 'unknown', r.message ?? 'peer request failed'));
         return;
       }
       case FrameType.reject: {
@@ -394,6 +441,11 @@ export class TcpTransport implements Transport {
         } catch {
           return refuse('malformed hello');
         }
+        if (h.kind === 'info') {
+          const info = this.opts.handler.clusterInfo?.() ?? null;
+          s.end(frame(FrameType.info, Buffer.from(JSON.stringify(info))));
+          return;
+        }
         if (h.clusterId !== this.clusterIdText) return refuse(`cluster id mismatch: ours ${this.clusterIdText}, theirs ${h.clusterId}`);
         if (h.to !== this.opts.id) return refuse(`member id mismatch: we are ${this.opts.id.toString(16)}, you want ${Number(h.to).toString(16)}`);
         hello = h;
@@ -413,6 +465,36 @@ export class TcpTransport implements Transport {
         case FrameType.ping:
           s.write(frame(FrameType.pong, payload));
           return;
+        case FrameType.rpcRequest: {
+          const id = payload.readUInt32LE(0);
+          const answer = (r: unknown): void => {
+            const json = Buffer.from(JSON.stringify(r));
+            const out = Buffer.allocUnsafe(4 + json.byteLength);
+            out.writeUInt32LE(id, 0);
+            out.set(json, 4);
+            if (!s.destroyed) s.write(frame(FrameType.rpcResponse, out));
+          };
+          let req: { method: string; body: unknown };
+          try {
+            req = JSON.parse(payload.subarray(4).toString('utf8')) as { method: string; body: unknown };
+          } catch {
+            answer({ ok: false, code: 'badRequest', message: 'malformed peer request' });
+            return;
+          }
+          const h = this.opts.handler.handleRpc;
+          if (!h) {
+            answer({ ok: false, code: 'notSupported', message: 'peer requests not supported' });
+            return;
+          }
+          h.call(this.opts.handler, from, req.method, req.body).then(
+            (result) => answer({ ok: true, result }),
+            (err: unknown) => {
+              const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'unknown';
+              answer({ ok: false, code, message: err instanceof Error ? err.message : String(err) });
+            },
+          );
+          return;
+        }
         case FrameType.snapHeader: {
           const total = payload.readDoubleLE(payload.byteLength - 8);
           snapHeader = { m: decodeMessage(payload.subarray(0, payload.byteLength - 8)), total };
@@ -453,6 +535,50 @@ export class TcpTransport implements Transport {
     });
     s.on('error', () => {});
     s.on('close', () => this.inbound.delete(s));
+  }
+
+  // ---- joining ----
+
+  /**
+   * Asks a member at one of `urls` for its cluster info (handler.clusterInfo()), without knowing
+   * the cluster id yet: how a member started with --initial-cluster-state existing learns its
+   * cluster. Tries each URL in turn; resolves with the first answer.
+   */
+  static async fetchClusterInfo(urls: readonly string[], tlsOpts: PeerTlsOptions | undefined, timeoutMs: number): Promise<unknown> {
+    let lastErr: unknown = new Error('no peer URLs to ask');
+    for (const url of urls) {
+      try {
+        return await new Promise<unknown>((resolve, reject) => {
+          const { host, port, secure } = parseHostPort(url);
+          const s = secure
+            ? tls.connect({ host, port, cert: tlsOpts?.cert, key: tlsOpts?.key, ca: tlsOpts?.ca, rejectUnauthorized: tlsOpts?.ca !== undefined })
+            : net.connect({ host, port });
+          const timer = setTimeout(() => s.destroy(new Error(`cluster info from ${url} timed out`)), timeoutMs);
+          const hello: Hello = { clusterId: '', from: 0, to: 0, kind: 'info' };
+          s.write(frame(FrameType.hello, Buffer.from(JSON.stringify(hello))));
+          const r = new FrameReader();
+          s.on('data', (chunk: Buffer) => {
+            r.push(chunk, (type, payload) => {
+              if (type !== FrameType.info) return;
+              clearTimeout(timer);
+              s.destroy();
+              resolve(JSON.parse(payload.toString('utf8')));
+            });
+          });
+          s.on('error', (err) => {
+            clearTimeout(timer);
+            reject(err);
+          });
+          s.on('close', () => {
+            clearTimeout(timer);
+            reject(new Error(`connection to ${url} closed`));
+          });
+        });
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr;
   }
 
   // ---- snapshots ----

@@ -11,6 +11,25 @@ export interface TransportHandler {
   reportUnreachable(id: NodeId): void;
   /** A snapshot sent to a peer finished (ok) or failed. */
   reportSnapshot(id: NodeId, ok: boolean): void;
+  /**
+   * A small request from a peer (lease renewal forwarded to the leader, member promotion, ...).
+   * The answer (JSON-serializable) goes back to the caller; a thrown error with a `code`
+   * reaches the caller as RpcError with that code and message.
+   */
+  handleRpc?(from: NodeId, method: string, body: unknown): Promise<unknown>;
+  /** Answers an anonymous "who is the cluster" request from a member that is joining. */
+  clusterInfo?(): unknown;
+}
+
+/** A failed peer request: code is the remote error's code, or 'unreachable' / 'timeout'. */
+export class RpcError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
 }
 
 /** Observers for metrics; every member is optional. */
@@ -34,4 +53,6 @@ export interface Transport {
   isActive(id: NodeId): boolean;
   /** The peer ids known. */
   peers(): NodeId[];
+  /** Sends a request to a peer over its stream and waits for the answer. Rejects with RpcError. */
+  call(to: NodeId, method: string, body: unknown, timeoutMs: number): Promise<unknown>;
 }

@@ -1,0 +1,54 @@
+// The payload of a normal Raft entry, as the runtime writes it:
+//   u8 kind | f64 proposer member id | f64 request id | body
+// kind 'mvcc': body = node/mvcc encodeCommand(cmd); kind 'attrs': body = JSON member attributes
+// (name, client URLs) that a member publishes after it starts. The proposer id and request id
+// let exactly the proposing member resolve its waiter when it applies the entry (ids restart
+// after a restart, so the request id starts from the clock, like etcd's idutil).
+// An empty payload is the leader's no-op entry.
+
+export type EnvelopeKind = 'mvcc' | 'attrs';
+
+const KIND_CODE: Record<EnvelopeKind, number> = { mvcc: 1, attrs: 2 };
+const HEADER_BYTES = 17;
+
+export interface Envelope {
+  readonly kind: EnvelopeKind;
+  readonly proposer: number;
+  readonly requestId: number;
+  readonly body: Uint8Array;
+}
+
+export class EnvelopeError extends Error {
+  readonly code = 'ErrEnvelope';
+}
+
+export function encodeEnvelope(kind: EnvelopeKind, proposer: number, requestId: number, body: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
+  b[0] = KIND_CODE[kind];
+  b.writeDoubleLE(proposer, 1);
+  b.writeDoubleLE(requestId, 9);
+  b.set(body, HEADER_BYTES);
+  return b;
+}
+
+export function decodeEnvelope(data: Uint8Array): Envelope {
+  if (data.byteLength < HEADER_BYTES) throw new EnvelopeError(`entry payload too short (${data.byteLength} bytes)`);
+  const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const code = b[0];
+  let kind: EnvelopeKind;
+  if (code === 1) kind = 'mvcc';
+  else if (code === 2) kind = 'attrs';
+  else throw new EnvelopeError(`unknown entry kind ${String(code)}`);
+  return { kind, proposer: b.readDoubleLE(1), requestId: b.readDoubleLE(9), body: b.subarray(HEADER_BYTES) };
+}
+
+/** Request ids: unique per member across restarts (clock-seeded), increasing. */
+export class RequestIds {
+  private next: number;
+  constructor(nowMs: number) {
+    this.next = Math.floor(nowMs) * 1024;
+  }
+  take(): number {
+    return this.next++;
+  }
+}

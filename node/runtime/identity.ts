@@ -1,0 +1,59 @@
+// The member's identity on disk: who it is and which cluster it belongs to. Written once, at
+// the first start, next to the WAL; on every later start it wins over the --initial-* flags,
+// as etcd's data dir does (etcd keeps the same facts in its WAL metadata).
+
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { MemberRecord } from './membership.js';
+
+export interface Identity {
+  readonly version: 1;
+  readonly name: string;
+  readonly memberId: number;
+  readonly clusterId: number;
+  /** The membership the cluster started with (index 0 snapshot), for a member bootstrapped with 'new'. */
+  readonly initialMembers: readonly MemberRecord[];
+  /** true: this member joined an existing cluster and learns membership from the leader. */
+  readonly joined: boolean;
+}
+
+export function identityPath(dataDir: string): string {
+  return join(dataDir, 'member', 'identity.json');
+}
+
+export async function readIdentity(dataDir: string): Promise<Identity | undefined> {
+  let text: string;
+  try {
+    text = await readFile(identityPath(dataDir), 'utf8');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const j = JSON.parse(text) as Identity;
+  if (j.version !== 1 || typeof j.memberId !== 'number' || typeof j.clusterId !== 'number') {
+    throw new Error(`unreadable member identity file ${identityPath(dataDir)}`);
+  }
+  return j;
+}
+
+/** Writes atomically: tmp file, fsync, rename, fsync the directory. */
+export async function writeIdentity(dataDir: string, id: Identity): Promise<void> {
+  const path = identityPath(dataDir);
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
+  const tmp = path + '.tmp';
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(JSON.stringify(id, null, 2) + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
