@@ -1,0 +1,24 @@
+// Public surface of node/storage.
+export type { MemberStorage, OpenedStorage, RecoveredState, SnapshotData, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
+export { openStorage, DEFAULT_SEGMENT_SIZE_BYTES, WAL_DIR_NAME, SNAP_DIR_NAME } from './storage.js';
+export type { WalFs, WalFile, FsOp } from './fs.js';
+export { withFaults, errnoError } from './fs.js';
+export { nodeFs } from './node-fs.js';
+export { MemoryFs, type CrashOptions } from './memory-fs.js';
+export * from './errors.js';
+export {
+  encodeEntry,
+  decodeEntry,
+  encodeEntries,
+  decodeEntries,
+  encodeHardState,
+  decodeHardState,
+  encodeSnapshotMetadata,
+  decodeSnapshotMetadata,
+  ByteReader,
+  ByteWriter,
+  readEntry,
+  writeEntry,
+  CodecError,
+} from './codec.js';
+export { crc32c, crc32cUpdate } from './crc32c.js';

@@ -1,0 +1,90 @@
+// WalFs over the real disk (node:fs). Uses the callback API with raw fds: it is the cheapest path
+// into libuv's thread pool, which matters for the group commit's write + fdatasync.
+
+import * as fs from 'node:fs';
+import type { WalFile, WalFs } from './fs.js';
+
+function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    fn((err, v) => (err ? reject(err) : resolve(v)));
+  });
+}
+
+function callVoid(fn: (cb: (err: NodeJS.ErrnoException | null) => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    fn((err) => (err ? reject(err) : resolve()));
+  });
+}
+
+class NodeFile implements WalFile {
+  constructor(private readonly fd: number) {}
+
+  async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    let list = chunks.filter((c) => c.length > 0);
+    let pos = position;
+    while (list.length > 0) {
+      const written = await call<number>((cb) => fs.writev(this.fd, list as Uint8Array[], pos, cb));
+      pos += written;
+      // Short write: drop what went out and retry the rest.
+      let n = written;
+      const rest: Uint8Array[] = [];
+      for (const c of list) {
+        if (n >= c.length) {
+          n -= c.length;
+          continue;
+        }
+        rest.push(n > 0 ? c.subarray(n) : c);
+        n = 0;
+      }
+      list = rest;
+    }
+  }
+
+  datasync(): Promise<void> {
+    return callVoid((cb) => fs.fdatasync(this.fd, cb));
+  }
+
+  truncate(lengthBytes: number): Promise<void> {
+    return callVoid((cb) => fs.ftruncate(this.fd, lengthBytes, cb));
+  }
+
+  close(): Promise<void> {
+    return callVoid((cb) => fs.close(this.fd, cb));
+  }
+}
+
+export const nodeFs: WalFs = {
+  async mkdirp(dir) {
+    await fs.promises.mkdir(dir, { recursive: true });
+  },
+  async readdir(dir) {
+    try {
+      return await fs.promises.readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  },
+  async readFile(path) {
+    return fs.promises.readFile(path);
+  },
+  async open(path, mode) {
+    const flags = mode === 'create' ? fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR : fs.constants.O_RDWR;
+    const fd = await call<number>((cb) => fs.open(path, flags, 0o600, cb));
+    return new NodeFile(fd);
+  },
+  async rename(from, to) {
+    await fs.promises.rename(from, to);
+  },
+  async unlink(path) {
+    await fs.promises.unlink(path);
+  },
+  async syncDir(dir) {
+    const fd = await call<number>((cb) => fs.open(dir, fs.constants.O_RDONLY, cb));
+    try {
+      await callVoid((cb) => fs.fsync(fd, cb));
+    } finally {
+      await callVoid((cb) => fs.close(fd, cb));
+    }
+  },
+};

@@ -1,0 +1,607 @@
+// The member's durable storage: a segmented write-ahead log with group commit, plus snapshot files.
+//
+// Layout under the data dir:
+//   wal/<seq:016x>-<firstIndex:016x>.wal   segments, preallocated to segmentSizeBytes
+//   snap/<term:016x>-<index:016x>.snap     snapshot files (snapshot-file.ts)
+//
+// Each segment starts with a preamble: a segment header (seq, first index), the newest snapshot
+// marker and the newest hard state at the time of the cut. So any retained segment can start a
+// replay on its own, and purging older segments never loses the hard state or the marker.
+//
+// Group commit: save() encodes its records synchronously, in call order, into a queue and returns a
+// promise. One writer loop takes everything queued (up to maxBatchBytes), writes it with one
+// writev, then one fdatasync if any item asked for it, and resolves the whole batch. Saves arriving
+// meanwhile form the next batch. So N concurrent writers share one fsync.
+//
+// Segment cut: decided at enqueue time (so the preamble is exact): when a record would overflow
+// the segment, a cut is queued. The writer syncs the old segment completely, creates the new one as
+// a .tmp file, preallocates it, writes and syncs the preamble, renames it into place and fsyncs the
+// directory. A segment therefore either exists whole with a valid header, or not at all; and every
+// segment but the last is fully synced (scan rule 4 in frame.ts relies on this).
+//
+// Failures: any I/O error on the write path (ENOSPC, EIO, ...) rejects the affected saves with a
+// StorageWriteError naming the operation, file and errno, logs it, and stops the storage: every
+// later call rejects with StorageStoppedError. Nothing is retried or swallowed; the member stops.
+
+import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from '../raft/types.js';
+import { silentLogger, type Logger } from '../log.js';
+import {
+  SnapshotOutOfDateError,
+  StorageClosedError,
+  StorageCorruptError,
+  StorageStoppedError,
+  StorageWriteError,
+} from './errors.js';
+import { encodeRecord, ScanError, scanSegment, type WalRecord } from './frame.js';
+import type { WalFile, WalFs } from './fs.js';
+import { LogShape } from './log-shape.js';
+import { nodeFs } from './node-fs.js';
+import { assemble, Replay, ReplayError, usableSnapshots, type SnapshotCandidate } from './replay.js';
+import { decodeSnapshotFile, parseSnapshotFileName, snapshotFileChunks, snapshotFileName } from './snapshot-file.js';
+import type { MemberStorage, OpenedStorage, RecoveredState, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
+
+export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
+export const WAL_DIR_NAME = 'wal';
+export const SNAP_DIR_NAME = 'snap';
+const TMP_SUFFIX = '.tmp';
+const ZERO_CHUNK_BYTES = 1024 * 1024;
+const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
+
+export function segmentFileName(seq: number, firstIndex: number): string {
+  return `${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.wal`;
+}
+
+export function parseSegmentFileName(name: string): { seq: number; firstIndex: number } | undefined {
+  const m = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/.exec(name);
+  if (!m) return undefined;
+  return { seq: parseInt(m[1] as string, 16), firstIndex: parseInt(m[2] as string, 16) };
+}
+
+interface SegmentInfo {
+  readonly seq: number;
+  readonly firstIndex: number;
+  readonly name: string;
+}
+
+interface RecordsItem {
+  readonly kind: 'records';
+  readonly chunks: Uint8Array[];
+  bytes: number;
+  mustSync: boolean;
+  resolve?: () => void;
+  reject?: (err: Error) => void;
+}
+
+interface CutItem {
+  readonly kind: 'cut';
+  readonly seq: number;
+  readonly firstIndex: number;
+  readonly preamble: Uint8Array[];
+}
+
+type QueueItem = RecordsItem | CutItem;
+
+async function io<T>(op: string, path: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof StorageWriteError) throw err;
+    throw new StorageWriteError(op, path, err);
+  }
+}
+
+const defaultNowMs = (): number => performance.now();
+
+class FileStorage implements MemberStorage {
+  private readonly queue: QueueItem[] = [];
+  private inflight: RecordsItem[] = [];
+  private running = false;
+  private failure: StorageWriteError | undefined;
+  private closed = false;
+  private unsynced = false;
+  /** Where the next queued record will land in the segment it is queued for (enqueue-side view). */
+  private queuedOffset: number;
+  private queuedSeq: number;
+  private releaseChain: Promise<void> = Promise.resolve();
+  private durableSnapshot: { index: number; term: number } | undefined;
+
+  constructor(
+    private readonly fs: WalFs,
+    private readonly walDir: string,
+    private readonly snapDir: string,
+    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate'>>,
+    private readonly log: Logger,
+    private readonly hooks: StorageHooks,
+    private readonly nowMs: () => number,
+    private file: WalFile | undefined,
+    private filePath: string,
+    /** Writer-side offset in the current file. */
+    private writeOffset: number,
+    private readonly segments: SegmentInfo[],
+    /** Enqueue-side view of the log, hard state and newest marker. */
+    private readonly shape: LogShape,
+    private hardState: HardState,
+    private marker: { index: number; term: number } | undefined,
+  ) {
+    this.queuedOffset = writeOffset;
+    this.queuedSeq = segments[segments.length - 1]?.seq ?? 0;
+    this.durableSnapshot = marker;
+  }
+
+  // ---- enqueue side (synchronous, call order = WAL order) ----
+
+  private check(): Error | undefined {
+    if (this.failure) return new StorageStoppedError(this.failure);
+    if (this.closed) return new StorageClosedError();
+    return undefined;
+  }
+
+  private preamble(seq: number, firstIndex: number): Uint8Array[] {
+    const out = [encodeRecord({ kind: 'segmentHeader', seq, firstIndex })];
+    if (this.marker) out.push(encodeRecord({ kind: 'snapshot', index: this.marker.index, term: this.marker.term }));
+    if (this.hardState !== EMPTY_HARD_STATE) out.push(encodeRecord({ kind: 'hardState', hardState: this.hardState }));
+    return out;
+  }
+
+  /** Whether the segment being filled (enqueue side) holds a record beyond its preamble. */
+  private segmentHasRecords = true;
+
+  /** Queues one encoded record into `item`, cutting a new segment first if it would not fit. */
+  private place(item: RecordsItem, rec: Uint8Array): RecordsItem {
+    let cur = item;
+    if (this.queuedOffset + rec.length > this.opts.segmentSizeBytes && this.segmentHasRecords) {
+      if (cur.chunks.length > 0) this.queue.push(cur);
+      const seq = this.queuedSeq + 1;
+      const preamble = this.preamble(seq, this.shape.last + 1);
+      this.queue.push({ kind: 'cut', seq, firstIndex: this.shape.last + 1, preamble });
+      this.queuedSeq = seq;
+      this.queuedOffset = preamble.reduce((n, c) => n + c.length, 0);
+      this.segmentHasRecords = false;
+      cur = { kind: 'records', chunks: [], bytes: 0, mustSync: item.mustSync };
+    }
+    cur.chunks.push(rec);
+    cur.bytes += rec.length;
+    this.queuedOffset += rec.length;
+    this.segmentHasRecords = true;
+    return cur;
+  }
+
+  private enqueue(records: WalRecord[], mustSync: boolean, apply: () => void): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let item: RecordsItem = { kind: 'records', chunks: [], bytes: 0, mustSync };
+      for (const r of records) {
+        item = this.place(item, encodeRecord(r));
+        if (r.kind === 'entries') for (const e of r.entries) this.shape.append(e.index, e.term);
+      }
+      apply();
+      item.resolve = resolve;
+      item.reject = reject;
+      this.queue.push(item);
+      this.kick();
+    });
+  }
+
+  save(hardState: HardState | undefined, entries: readonly Entry[], mustSync: boolean): Promise<void> {
+    const bad = this.check();
+    if (bad) return Promise.reject(bad);
+    if (entries.length > 0) {
+      const first = entries[0] as Entry;
+      if (first.index > this.shape.last + 1) {
+        return Promise.reject(new Error(`storage: entry ${first.index} would leave a gap after index ${this.shape.last}`));
+      }
+      for (let i = 1; i < entries.length; i++) {
+        if ((entries[i] as Entry).index !== (entries[i - 1] as Entry).index + 1) {
+          return Promise.reject(new Error(`storage: entries are not contiguous at position ${i}`));
+        }
+      }
+    }
+    const records: WalRecord[] = [];
+    if (entries.length > 0) records.push({ kind: 'entries', entries });
+    if (hardState) records.push({ kind: 'hardState', hardState });
+    if (records.length === 0 && !mustSync) return Promise.resolve();
+    return this.enqueue(records, mustSync, () => {
+      if (hardState) this.hardState = hardState;
+    });
+  }
+
+  async saveSnapshot(snapshot: SnapshotInput | Snapshot): Promise<void> {
+    const bad = this.check();
+    if (bad) throw bad;
+    const { index, term } = snapshot.metadata;
+    if (this.marker && index < this.marker.index) throw new SnapshotOutOfDateError(index, this.marker.index);
+    const t0 = this.nowMs();
+    const name = snapshotFileName(index, term);
+    const tmp = `${this.snapDir}/${name}${TMP_SUFFIX}`;
+    const final = `${this.snapDir}/${name}`;
+    try {
+      const f = await io('open', tmp, this.fs.open(tmp, 'create'));
+      let pos = 0;
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (pendingBytes === 0) return;
+        await io('write', tmp, f.writev(pending, pos));
+        pos += pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+      };
+      try {
+        for await (const chunk of snapshotFileChunks(snapshot.metadata, snapshot.data)) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await flush();
+        }
+        await flush();
+        await io('fdatasync', tmp, f.datasync());
+      } finally {
+        await f.close().catch(() => undefined);
+      }
+      await io('rename', tmp, this.fs.rename(tmp, final));
+      await io('fsync dir', this.snapDir, this.fs.syncDir(this.snapDir));
+    } catch (err) {
+      if (err instanceof StorageWriteError) {
+        this.fail(err);
+        throw err;
+      }
+      // The snapshot's data source failed (not our I/O): drop the partial file, stay usable.
+      await this.fs.unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    const again = this.check();
+    if (again) throw again;
+    await this.enqueue([{ kind: 'snapshot', index, term }], true, () => {
+      this.marker = { index, term };
+      this.shape.applySnapshot(index, term);
+    });
+    if (!this.durableSnapshot || index >= this.durableSnapshot.index) this.durableSnapshot = { index, term };
+    this.hooks.backendCommit?.((this.nowMs() - t0) / 1000);
+    await this.purgeSnapshots();
+  }
+
+  private async purgeSnapshots(): Promise<void> {
+    try {
+      const names = await this.fs.readdir(this.snapDir);
+      const snaps = names
+        .map((n) => ({ n, p: parseSnapshotFileName(n) }))
+        .filter((x): x is { n: string; p: { index: number; term: number } } => x.p !== undefined)
+        .sort((a, b) => b.p.index - a.p.index || b.p.term - a.p.term);
+      for (const s of snaps.slice(this.opts.retainSnapshots)) {
+        await this.fs.unlink(`${this.snapDir}/${s.n}`);
+        this.log.info('purged old snapshot file', { file: s.n });
+      }
+    } catch (err) {
+      this.log.warn('purging old snapshot files failed', { error: err });
+    }
+  }
+
+  releaseTo(index: number): Promise<void> {
+    const run = async (): Promise<void> => {
+      const bad = this.check();
+      if (bad) throw bad;
+      const limit = Math.min(index, this.durableSnapshot?.index ?? 0);
+      // Segment i is wholly before limit when the next one starts at or before limit + 1.
+      let purgeable = 0;
+      while (purgeable + 1 < this.segments.length && (this.segments[purgeable + 1] as SegmentInfo).firstIndex <= limit + 1) purgeable++;
+      const drop = purgeable - this.opts.retainSegments;
+      if (drop <= 0) return;
+      try {
+        for (let i = 0; i < drop; i++) {
+          const seg = this.segments[0] as SegmentInfo;
+          await io('unlink', `${this.walDir}/${seg.name}`, this.fs.unlink(`${this.walDir}/${seg.name}`));
+          this.segments.shift();
+          this.log.info('purged WAL segment', { file: seg.name, releasedTo: limit });
+        }
+        await io('fsync dir', this.walDir, this.fs.syncDir(this.walDir));
+      } catch (err) {
+        if (err instanceof StorageWriteError) this.fail(err);
+        throw err;
+      }
+    };
+    const p = this.releaseChain.then(run);
+    this.releaseChain = p.catch(() => undefined);
+    return p;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failure) {
+      await this.enqueue([], true, () => undefined).catch(() => undefined);
+    }
+    this.closed = true;
+    await this.releaseChain;
+    const f = this.file;
+    this.file = undefined;
+    if (f) await f.close().catch(() => undefined);
+  }
+
+  // ---- writer side ----
+
+  private kick(): void {
+    if (this.running) return;
+    this.running = true;
+    void this.run();
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.failure) {
+        const head = this.queue[0] as QueueItem;
+        if (head.kind === 'cut') {
+          this.queue.shift();
+          await this.cut(head);
+          continue;
+        }
+        const batch: RecordsItem[] = [];
+        let bytes = 0;
+        let sync = false;
+        while (this.queue.length > 0) {
+          const next = this.queue[0] as QueueItem;
+          if (next.kind !== 'records') break;
+          if (batch.length > 0 && bytes + next.bytes > this.opts.maxBatchBytes) break;
+          this.queue.shift();
+          batch.push(next);
+          bytes += next.bytes;
+          sync ||= next.mustSync;
+        }
+        this.inflight = batch;
+        const file = this.currentFile();
+        if (bytes > 0) {
+          const chunks: Uint8Array[] = [];
+          for (const it of batch) for (const c of it.chunks) chunks.push(c);
+          await io('write', this.filePath, file.writev(chunks, this.writeOffset));
+          this.writeOffset += bytes;
+          this.unsynced = true;
+          this.hooks.walWriteBytes?.(bytes);
+        }
+        if (sync && this.unsynced) await this.syncCurrent();
+        this.inflight = [];
+        for (const it of batch) it.resolve?.();
+      }
+    } catch (err) {
+      this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('write', this.filePath, err));
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private currentFile(): WalFile {
+    if (!this.file) throw new StorageWriteError('write', this.filePath, new Error('no open segment'));
+    return this.file;
+  }
+
+  private async syncCurrent(): Promise<void> {
+    const t0 = this.nowMs();
+    await io('fdatasync', this.filePath, this.currentFile().datasync());
+    this.unsynced = false;
+    this.hooks.walFsync?.((this.nowMs() - t0) / 1000);
+  }
+
+  private async cut(item: CutItem): Promise<void> {
+    if (this.unsynced) await this.syncCurrent();
+    const old = this.currentFile();
+    await io('close', this.filePath, old.close());
+    this.file = undefined;
+    const name = segmentFileName(item.seq, item.firstIndex);
+    const { file, path } = await createSegment(this.fs, this.walDir, name, item.preamble, this.opts.segmentSizeBytes, this.opts.preallocate);
+    const bytes = item.preamble.reduce((n, c) => n + c.length, 0);
+    this.hooks.walWriteBytes?.(bytes);
+    this.file = file;
+    this.filePath = path;
+    this.writeOffset = bytes;
+    this.segments.push({ seq: item.seq, firstIndex: item.firstIndex, name });
+    this.log.info('cut new WAL segment', { file: name });
+  }
+
+  private fail(err: StorageWriteError): void {
+    if (!this.failure) {
+      this.failure = err;
+      this.log.error('storage write failed; stopping', { op: err.op, path: err.path, errno: err.errno, error: err.message });
+    }
+    const stopped = new StorageStoppedError(this.failure);
+    const first = this.failure;
+    let firstUsed = false;
+    const rejectOne = (it: RecordsItem): void => {
+      if (!it.reject) return;
+      it.reject(firstUsed ? stopped : first);
+      firstUsed = true;
+    };
+    for (const it of this.inflight) rejectOne(it);
+    this.inflight = [];
+    for (const it of this.queue.splice(0)) if (it.kind === 'records') rejectOne(it);
+  }
+}
+
+/** Creates a segment whole or not at all: tmp, preallocate, preamble, fsync, rename, fsync dir. */
+async function createSegment(
+  fs: WalFs,
+  walDir: string,
+  name: string,
+  preamble: readonly Uint8Array[],
+  segmentSizeBytes: number,
+  preallocate: 'truncate' | 'zero',
+): Promise<{ file: WalFile; path: string }> {
+  const tmp = `${walDir}/${name}${TMP_SUFFIX}`;
+  const path = `${walDir}/${name}`;
+  const file = await io('open', tmp, fs.open(tmp, 'create'));
+  if (preallocate === 'zero') {
+    const zeros = new Uint8Array(Math.min(ZERO_CHUNK_BYTES, segmentSizeBytes));
+    for (let pos = 0; pos < segmentSizeBytes; pos += zeros.length) {
+      await io('preallocate', tmp, file.writev([zeros.subarray(0, Math.min(zeros.length, segmentSizeBytes - pos))], pos));
+    }
+  } else {
+    await io('preallocate', tmp, file.truncate(segmentSizeBytes));
+  }
+  await io('write', tmp, file.writev(preamble, 0));
+  await io('fdatasync', tmp, file.datasync());
+  await io('rename', tmp, fs.rename(tmp, path));
+  await io('fsync dir', walDir, fs.syncDir(walDir));
+  return { file, path };
+}
+
+/**
+ * Opens (or creates) the storage in dir and recovers: the newest valid snapshot the WAL refers to,
+ * the WAL replayed after it, the hard state. A torn tail in the last segment is cut and logged;
+ * anything else that does not check out throws StorageCorruptError (file + byte offset).
+ */
+export async function openStorage(dir: string, options: StorageOptions = {}): Promise<OpenedStorage> {
+  const fs = options.fs ?? nodeFs;
+  const log = options.logger ?? silentLogger;
+  const hooks = options.hooks ?? {};
+  const nowMs = options.nowMs ?? defaultNowMs;
+  const opts = {
+    segmentSizeBytes: options.segmentSizeBytes ?? DEFAULT_SEGMENT_SIZE_BYTES,
+    retainSegments: options.retainSegments ?? 5,
+    retainSnapshots: Math.max(1, options.retainSnapshots ?? 5),
+    maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
+    preallocate: options.preallocate ?? 'truncate',
+  };
+  const walDir = `${dir}/${WAL_DIR_NAME}`;
+  const snapDir = `${dir}/${SNAP_DIR_NAME}`;
+  await fs.mkdirp(walDir);
+  await fs.mkdirp(snapDir);
+
+  // Leftover .tmp files are creations that never completed (never renamed): remove them.
+  for (const d of [walDir, snapDir]) {
+    for (const n of await fs.readdir(d)) {
+      if (n.endsWith(TMP_SUFFIX)) {
+        await fs.unlink(`${d}/${n}`);
+        log.warn('removed unfinished temporary file', { file: `${d}/${n}` });
+      }
+    }
+  }
+
+  const segs = (await fs.readdir(walDir))
+    .map((name) => ({ name, p: parseSegmentFileName(name) }))
+    .filter((x): x is { name: string; p: { seq: number; firstIndex: number } } => x.p !== undefined)
+    .map((x) => ({ name: x.name, seq: x.p.seq, firstIndex: x.p.firstIndex }))
+    .sort((a, b) => a.seq - b.seq);
+  const snapNames = (await fs.readdir(snapDir))
+    .map((name) => ({ name, p: parseSnapshotFileName(name) }))
+    .filter((x): x is { name: string; p: { index: number; term: number } } => x.p !== undefined)
+    .map((x): SnapshotCandidate => ({ name: x.name, index: x.p.index, term: x.p.term }));
+
+  const make = (
+    file: WalFile,
+    filePath: string,
+    writeOffset: number,
+    segments: SegmentInfo[],
+    shape: LogShape,
+    hardState: HardState,
+    marker: { index: number; term: number } | undefined,
+  ): FileStorage => new FileStorage(fs, walDir, snapDir, opts, log, hooks, nowMs, file, filePath, writeOffset, segments, shape, hardState, marker);
+
+  // Drop a last segment with no valid record at all (its creation never completed); the one before
+  // it, if any, was fully synced before this one was created.
+  const scans = new Map<string, ReturnType<typeof scanSegment>>();
+  while (segs.length > 0) {
+    const last = segs[segs.length - 1] as SegmentInfo;
+    const path = `${walDir}/${last.name}`;
+    const scan = scanOrThrow(path, await fs.readFile(path), true);
+    if (scan.records.length > 0) {
+      scans.set(last.name, scan);
+      break;
+    }
+    await fs.unlink(path);
+    await fs.syncDir(walDir);
+    log.warn('removed a WAL segment without a valid header (creation never completed)', { file: path });
+    segs.pop();
+  }
+
+  if (segs.length === 0) {
+    if (snapNames.length > 0) {
+      throw new StorageCorruptError(snapDir, 0, `found ${snapNames.length} snapshot file(s) but no WAL segment`);
+    }
+    const name = segmentFileName(0, 1);
+    const preamble = [encodeRecord({ kind: 'segmentHeader', seq: 0, firstIndex: 1 })];
+    const { file, path } = await createSegment(fs, walDir, name, preamble, opts.segmentSizeBytes, opts.preallocate);
+    const bytes = preamble.reduce((n, c) => n + c.length, 0);
+    log.info('created a new WAL', { dir });
+    const storage = make(file, path, bytes, [{ seq: 0, firstIndex: 1, name }], new LogShape(0), EMPTY_HARD_STATE, undefined);
+    return { storage, recovered: { hardState: EMPTY_HARD_STATE, entries: [] } };
+  }
+
+  const replay = new Replay();
+  let lastEnd = 0;
+  let torn: { offset: number; bytes: number } | undefined;
+  for (let i = 0; i < segs.length; i++) {
+    const seg = segs[i] as SegmentInfo;
+    const path = `${walDir}/${seg.name}`;
+    const isLast = i === segs.length - 1;
+    if (i > 0 && seg.seq !== (segs[i - 1] as SegmentInfo).seq + 1) {
+      throw new StorageCorruptError(path, 0, `segment sequence ${seg.seq} does not follow ${(segs[i - 1] as SegmentInfo).seq}: a segment is missing`);
+    }
+    const scan = scans.get(seg.name) ?? scanOrThrow(path, await fs.readFile(path), isLast);
+    const head = scan.records[0];
+    if (!head || head.record.kind !== 'segmentHeader' || head.record.seq !== seg.seq || head.record.firstIndex !== seg.firstIndex) {
+      throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
+    }
+    for (const r of scan.records) {
+      try {
+        replay.apply(r.record);
+      } catch (err) {
+        if (err instanceof ReplayError) throw new StorageCorruptError(path, r.offset, err.reason);
+        throw err;
+      }
+    }
+    if (isLast) {
+      lastEnd = scan.end;
+      torn = scan.torn;
+    }
+  }
+
+  // Pick the snapshot: newest first among those the WAL has a marker for and whose file checks out.
+  let snapshot: Snapshot | undefined;
+  for (const c of usableSnapshots(replay, snapNames)) {
+    const path = `${snapDir}/${c.name}`;
+    const decoded = decodeSnapshotFile(await fs.readFile(path));
+    if ('invalid' in decoded) {
+      log.warn('skipping invalid snapshot file', { file: path, reason: decoded.invalid });
+      continue;
+    }
+    if (decoded.metadata.index !== c.index || decoded.metadata.term !== c.term) {
+      log.warn('skipping snapshot file whose metadata does not match its name', { file: path });
+      continue;
+    }
+    snapshot = decoded;
+    break;
+  }
+  let assembled: { hardState: HardState; entries: Entry[] };
+  try {
+    assembled = assemble(replay, snapshot);
+  } catch (err) {
+    if (err instanceof ReplayError) throw new StorageCorruptError(`${walDir}/${(segs[0] as SegmentInfo).name}`, 0, err.reason);
+    throw err;
+  }
+
+  const lastSeg = segs[segs.length - 1] as SegmentInfo;
+  const lastPath = `${walDir}/${lastSeg.name}`;
+  const file = await io('open', lastPath, fs.open(lastPath, 'write'));
+  if (torn) {
+    log.warn('truncated a torn record at the WAL tail', { file: lastPath, offset: torn.offset, bytesCut: torn.bytes });
+    if (torn.bytes > 0) await io('write', lastPath, file.writev([new Uint8Array(torn.bytes)], torn.offset));
+    await io('fdatasync', lastPath, file.datasync());
+  }
+  const shape = (replay.shape as LogShape).clone();
+  const storage = make(file, lastPath, lastEnd, segs.slice(), shape, replay.hardState, replay.lastMarker);
+  const recovered: RecoveredState = snapshot
+    ? { snapshot, hardState: assembled.hardState, entries: assembled.entries }
+    : { hardState: assembled.hardState, entries: assembled.entries };
+  log.info('recovered storage', {
+    dir,
+    segments: segs.length,
+    snapshotIndex: snapshot?.metadata.index ?? 0,
+    entries: assembled.entries.length,
+    lastIndex: shape.last,
+    commit: assembled.hardState.commit,
+  });
+  return { storage, recovered };
+}
+
+function scanOrThrow(path: string, buf: Uint8Array, isLast: boolean): ReturnType<typeof scanSegment> {
+  try {
+    return scanSegment(buf, isLast);
+  } catch (err) {
+    if (err instanceof ScanError) throw new StorageCorruptError(path, err.offset, err.reason);
+    throw err;
+  }
+}

@@ -1,0 +1,91 @@
+// The storage interface the member runtime (and the simulator) code against.
+// One implementation, `openStorage` in storage.ts, runs over a small file-system interface
+// (fs.ts): the real disk (node-fs.ts) or the in-memory twin (memory-fs.ts), which keeps written
+// and synced bytes apart and can crash, losing what was not synced.
+
+import type { Entry, HardState, Snapshot, SnapshotMetadata } from '../raft/types.js';
+import type { Logger } from '../log.js';
+import type { WalFs } from './fs.js';
+
+/** What recovery hands the runtime: feed it to raft's MemoryStorage. */
+export interface RecoveredState {
+  /** The newest valid snapshot referenced by the WAL, if any. */
+  readonly snapshot?: Snapshot;
+  /** The last saved hard state (EMPTY_HARD_STATE on a fresh data dir); commit >= snapshot index. */
+  readonly hardState: HardState;
+  /** The log after the snapshot: contiguous, starting at snapshot.index + 1 (or 1). Newest term wins on overwrite. */
+  readonly entries: readonly Entry[];
+}
+
+/** Snapshot bytes: all at once, or streamed in chunks (large state machines). */
+export type SnapshotData = Uint8Array | AsyncIterable<Uint8Array>;
+
+/** A raft Snapshot is accepted as is; `data` may also be an async iterable of chunks. */
+export interface SnapshotInput {
+  readonly metadata: SnapshotMetadata;
+  readonly data: SnapshotData;
+}
+
+/** Durations are in seconds, as Prometheus wants them. */
+export interface StorageHooks {
+  /** One WAL fdatasync finished (the group commit's sync). */
+  walFsync?(durationSeconds: number): void;
+  /** Bytes handed to the WAL file (records, padding and segment preambles). */
+  walWriteBytes?(bytes: number): void;
+  /**
+   * Our equivalent of etcd's backend commit: persisting the state machine, i.e. one snapshot save
+   * (tmp file write, fsync, rename, directory fsync, WAL marker made durable).
+   */
+  backendCommit?(durationSeconds: number): void;
+}
+
+export interface StorageOptions {
+  /** File system to run on; default the real disk (nodeFs). */
+  fs?: WalFs;
+  logger?: Logger;
+  /** WAL segment size; default 64 MiB. New segments are preallocated to this size. */
+  segmentSizeBytes?: number;
+  /** Segments wholly before the newest snapshot that releaseTo keeps anyway; default 5 (etcd's --max-wals). */
+  retainSegments?: number;
+  /** Snapshot files kept; default 5 (etcd's --max-snapshots). */
+  retainSnapshots?: number;
+  /** Upper bound of bytes one group-commit write takes from the queue; default 16 MiB. */
+  maxBatchBytes?: number;
+  /**
+   * How new segments are preallocated: 'truncate' (ftruncate: sparse, cheap; the default) or
+   * 'zero' (write zeros through the file, so later writes do not allocate blocks).
+   */
+  preallocate?: 'truncate' | 'zero';
+  hooks?: StorageHooks;
+  /** Monotonic milliseconds for the hooks' durations; default performance.now. */
+  nowMs?: () => number;
+}
+
+export interface MemberStorage {
+  /**
+   * Appends entries (which may overwrite a suffix: same index, newer term) and/or the hard state.
+   * Concurrent and back-to-back calls share one fdatasync (group commit). Resolves, in call order,
+   * once the data is durable (mustSync) or written to the OS (!mustSync). Rejects with
+   * StorageWriteError on an I/O error; after that every call rejects with StorageStoppedError.
+   */
+  save(hardState: HardState | undefined, entries: readonly Entry[], mustSync: boolean): Promise<void>;
+  /**
+   * Writes the snapshot file (tmp, fsync, rename, directory fsync), then a durable marker record
+   * in the WAL. Resolves when both are durable. An installed snapshot whose (index, term) does
+   * not match the saved log replaces the log, as in raft; so await this before saving the
+   * entries that follow it (the Ready order).
+   */
+  saveSnapshot(snapshot: SnapshotInput | Snapshot): Promise<void>;
+  /**
+   * Entries up to index are no longer needed (a durable snapshot covers them): deletes WAL segments
+   * wholly before min(index, newest snapshot index), keeping `retainSegments` of them.
+   */
+  releaseTo(index: number): Promise<void>;
+  /** Drains the queue, syncs, closes. Further calls reject with StorageClosedError. */
+  close(): Promise<void>;
+}
+
+export interface OpenedStorage {
+  readonly storage: MemberStorage;
+  readonly recovered: RecoveredState;
+}
