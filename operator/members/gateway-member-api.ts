@@ -1,0 +1,125 @@
+// MemberApi over etcd's JSON gateway (POST /v3/cluster/member/*, /v3/maintenance/*).
+//
+// Why the gateway and not gRPC: it needs no generated code or .proto files (our node/proto lands in
+// parallel), Node's built-in fetch speaks it, and the very same client works against real etcd 3.4,
+// which the tests use as the reference. int64/uint64 travel as JSON strings, so member IDs stay exact.
+// Gap: TLS client certificates are not wired yet (plain http endpoints only).
+import { MemberApiError, type EndpointStatus, type MemberApi, type MemberApiErrorCode, type MemberInfo, type MemberList } from './member-api.js';
+
+export interface GatewayOptions {
+  requestTimeoutMs: number;
+}
+
+const GRPC_CODES: Record<number, MemberApiErrorCode> = { 3: 'InvalidArgument', 4: 'DeadlineExceeded', 5: 'NotFound', 9: 'FailedPrecondition', 14: 'Unavailable' };
+
+export class GatewayMemberApi implements MemberApi {
+  constructor(private readonly opts: GatewayOptions = { requestTimeoutMs: 5000 }) {}
+
+  async list(endpoints: readonly string[]): Promise<MemberList> {
+    const r = await this.first(endpoints, '/v3/cluster/member/list', {});
+    return { clusterID: str(obj(r.header).cluster_id), members: arr(r.members).map(member) };
+  }
+
+  async addLearner(endpoints: readonly string[], peerURL: string): Promise<MemberInfo> {
+    const r = await this.first(endpoints, '/v3/cluster/member/add', { peerURLs: [peerURL], isLearner: true });
+    return member(r.member);
+  }
+
+  async promote(endpoints: readonly string[], memberID: string): Promise<void> {
+    await this.first(endpoints, '/v3/cluster/member/promote', { ID: memberID });
+  }
+
+  async remove(endpoints: readonly string[], memberID: string): Promise<void> {
+    await this.first(endpoints, '/v3/cluster/member/remove', { ID: memberID });
+  }
+
+  async status(endpoint: string): Promise<EndpointStatus> {
+    const r = await this.post(endpoint, '/v3/maintenance/status', {});
+    const h = obj(r.header);
+    return {
+      clusterID: str(h.cluster_id),
+      memberID: str(h.member_id),
+      leaderID: str(r.leader),
+      raftIndex: num(r.raftIndex),
+      raftTerm: num(r.raftTerm),
+      dbSize: num(r.dbSize),
+      version: typeof r.version === 'string' ? r.version : '',
+      isLearner: r.isLearner === true,
+      errors: arr(r.errors).map((e) => String(e)),
+    };
+  }
+
+  async moveLeader(leaderEndpoint: string, toMemberID: string): Promise<void> {
+    await this.post(leaderEndpoint, '/v3/maintenance/transfer-leadership', { targetID: toMemberID });
+  }
+
+  /** Posts to each endpoint in turn; only Unavailable/unreachable moves on to the next. */
+  private async first(endpoints: readonly string[], path: string, body: unknown): Promise<Record<string, unknown>> {
+    if (endpoints.length === 0) throw new MemberApiError('Unavailable', 'no endpoints');
+    let last: unknown = null;
+    for (const ep of endpoints) {
+      try {
+        return await this.post(ep, path, body);
+      } catch (err: unknown) {
+        last = err;
+        if (err instanceof MemberApiError && err.code !== 'Unavailable' && err.code !== 'DeadlineExceeded') throw err;
+      }
+    }
+    throw last instanceof Error ? last : new MemberApiError('Unavailable', String(last));
+  }
+
+  private async post(endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+    let res: Response;
+    try {
+      res = await fetch(endpoint.replace(/\/$/, '') + path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
+      });
+    } catch (err: unknown) {
+      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+      throw new MemberApiError(timeout ? 'DeadlineExceeded' : 'Unavailable', `${endpoint}${path}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new MemberApiError('Unknown', `${endpoint}${path}: HTTP ${res.status}: ${text.slice(0, 200)}`);
+    }
+    const o = obj(json);
+    if (!res.ok || typeof o.error === 'string') {
+      const message = typeof o.message === 'string' ? o.message : typeof o.error === 'string' ? o.error : `HTTP ${res.status}`;
+      const code = typeof o.code === 'number' ? (GRPC_CODES[o.code] ?? 'Unknown') : res.status === 503 ? 'Unavailable' : 'Unknown';
+      throw new MemberApiError(code, message);
+    }
+    return o;
+  }
+}
+
+function member(x: unknown): MemberInfo {
+  const m = obj(x);
+  return {
+    id: str(m.ID),
+    name: typeof m.name === 'string' ? m.name : '',
+    peerURLs: arr(m.peerURLs).map(String),
+    clientURLs: arr(m.clientURLs).map(String),
+    isLearner: m.isLearner === true,
+  };
+}
+
+function obj(x: unknown): Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, unknown>) : {};
+}
+function arr(x: unknown): unknown[] {
+  return Array.isArray(x) ? x : [];
+}
+/** uint64 fields arrive as strings; absent means zero. */
+function str(x: unknown): string {
+  return typeof x === 'string' ? x : typeof x === 'number' ? String(x) : '0';
+}
+function num(x: unknown): number {
+  const n = typeof x === 'string' ? Number(x) : typeof x === 'number' ? x : 0;
+  return Number.isFinite(n) ? n : 0;
+}

@@ -1,0 +1,64 @@
+// The operator's view of a tsetcd/etcd cluster's Cluster and Maintenance API, defined by its user (the
+// controller). Two implementations: GatewayMemberApi (real, etcd's JSON gateway) and MemoryMemberApi
+// (an in-memory twin that enforces etcd's rules, for planner and controller tests).
+
+export interface MemberInfo {
+  /** uint64 as a decimal string. */
+  id: string;
+  /** Empty until a newly added member starts. */
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+export interface MemberList {
+  clusterID: string;
+  members: MemberInfo[];
+}
+
+export interface EndpointStatus {
+  clusterID: string;
+  memberID: string;
+  /** Leader's member ID; "0" when the member knows no leader. */
+  leaderID: string;
+  raftIndex: number;
+  raftTerm: number;
+  dbSize: number;
+  version: string;
+  isLearner: boolean;
+  errors: string[];
+}
+
+/** gRPC status codes the operator cares about. */
+export type MemberApiErrorCode = 'Unavailable' | 'NotFound' | 'FailedPrecondition' | 'InvalidArgument' | 'DeadlineExceeded' | 'Unknown';
+
+export class MemberApiError extends Error {
+  override readonly name = 'MemberApiError';
+  constructor(
+    readonly code: MemberApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MemberApi {
+  /** Tries the endpoints in order; the first that answers wins. */
+  list(endpoints: readonly string[]): Promise<MemberList>;
+  addLearner(endpoints: readonly string[], peerURL: string): Promise<MemberInfo>;
+  promote(endpoints: readonly string[], memberID: string): Promise<void>;
+  remove(endpoints: readonly string[], memberID: string): Promise<void>;
+  /** Status of one member, asked at its own client endpoint. */
+  status(endpoint: string): Promise<EndpointStatus>;
+  /** Must be sent to the leader's endpoint. */
+  moveLeader(leaderEndpoint: string, toMemberID: string): Promise<void>;
+}
+
+/** etcd's exact error texts for the member API (api/v3rpc/rpctypes). */
+export const ERR_MEMBER_NOT_FOUND = 'etcdserver: member not found';
+export const ERR_UNHEALTHY_CLUSTER = 'etcdserver: unhealthy cluster';
+export const ERR_TOO_MANY_LEARNERS = 'etcdserver: too many learner members in cluster';
+export const ERR_LEARNER_NOT_READY = 'etcdserver: can only promote a learner member which is in sync with leader';
+export const ERR_PEER_URL_EXISTS = 'etcdserver: Peer URLs already exists';
+export const ERR_NOT_LEADER = 'etcdserver: not leader';
