@@ -1,0 +1,54 @@
+// The controller's view of the Kubernetes API, defined by its user. Real: RealKubeApi (client-node).
+// Twin: FakeKubeApi (in memory, with a small StatefulSet simulation for controller tests).
+import type { EtcdCluster, EtcdClusterStatus } from '../api/types.js';
+import type { KubeObject } from '../plan/kube-object.js';
+
+export interface StatefulSetInfo {
+  replicas: number;
+  updateRevision: string | null;
+  /** Size from the existing volumeClaimTemplate (immutable on a StatefulSet). */
+  storageSize: string | null;
+  storageClassName: string | null;
+  /** The existing volumeClaimTemplates, re-sent unchanged on apply. */
+  volumeClaimTemplates: unknown[];
+}
+
+export interface PodInfo {
+  name: string;
+  podIP: string | null;
+  ready: boolean;
+  revision: string | null;
+  /** e.g. "ErrImagePull: ..." when the container cannot start. */
+  waitingReason: string | null;
+  waitingMessage: string | null;
+  deleting: boolean;
+}
+
+export interface PvcInfo {
+  name: string;
+  uid: string;
+  terminating: boolean;
+  phase: string;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface KubeApi {
+  getCluster(namespace: string, name: string): Promise<EtcdCluster | null>;
+  /** Writes the status subresource; throws ConflictError when the object changed meanwhile. */
+  updateStatus(cluster: EtcdCluster, status: EtcdClusterStatus): Promise<void>;
+  /** Server-side apply with the operator's field manager, forcing ownership. */
+  apply(obj: KubeObject): Promise<void>;
+  getStatefulSet(namespace: string, name: string): Promise<StatefulSetInfo | null>;
+  listPods(namespace: string, labelSelector: string): Promise<PodInfo[]>;
+  listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]>;
+  deletePod(namespace: string, name: string): Promise<void>;
+  deletePvc(namespace: string, name: string): Promise<void>;
+  /** null when it cannot tell (e.g. no RBAC), else whether it exists. */
+  storageClassExists(name: string): Promise<boolean | null>;
+  recordEvent(cluster: EtcdCluster, type: EventType, reason: string, message: string): Promise<void>;
+}
+
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+}
