@@ -1,0 +1,37 @@
+// Public API of the MVCC state machine (pure: no I/O, no clock, no randomness).
+//
+// Writes (through Raft):
+//   const bytes = encodeCommand({ type: 'put', req: { key, value } });   // proposal payload
+//   ... on commit, on every member:
+//   const res = store.apply(decodeCommand(entry.data), entry.index);     // ApplyResult
+//   res.ok ? res.response : res.error (MvccError: .code, .grpcCode, .grpcMessage)
+//   hub.notify();                                                         // feed watchers
+// Before proposing, the server calls validateCommand(cmd, maxTxnOps) (etcd's request
+// checks) and store.quotaAllows(cmd) (NOSPACE: answer NoSpaceError and propose an alarm).
+//
+// Reads (local; linearizable = after ReadIndex): store.range(req), or store.rangeSteps(req, n)
+// to do a big range in bounded steps. Compaction: apply 'compaction' (logical at once), then
+// store.compactStep(n) between events until it returns true.
+// Leases: replicated records in the store; the leader-side clock in store.lessor (lessor.ts).
+// Snapshots: store.snapshotChunks(maxBytes) / store.restore(chunks) or beginRestore().
+// Hashes: store.hashKV(rev), store.hash().
+// Watches: new WatchHub(store) (watch-hub.ts).
+// Enums are etcd's numeric values (types.ts).
+export * from './types.js';
+export * from './errors.js';
+export { encodeCommand, decodeCommand, writeCommand, readCommand, ByteWriter, ByteReader } from './codec.js';
+export { validateCommand, validateRange, validateTxn, DEFAULT_MAX_TXN_OPS, MAX_LEASE_TTL_SEC } from './validate.js';
+export {
+  MvccStore,
+  SnapshotRestorer,
+  DEFAULT_QUOTA_BACKEND_BYTES,
+  REV_OVERHEAD_BYTES,
+  LEASE_OVERHEAD_BYTES,
+  eventOf,
+  header,
+  type StoreOptions,
+  type ApplyResult,
+} from './store.js';
+export { Lessor, DEFAULT_REVOKE_RETRY_MS, type LeaseRecord } from './lessor.js';
+export { prefixEnd } from './bytes.js';
+export { WatchHub, PROGRESS_WATCH_ID, type WatchSink, type WatchHubOptions } from './watch-hub.js';

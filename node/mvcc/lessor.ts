@@ -1,0 +1,149 @@
+// Leases. Two halves:
+// - The REPLICATED half (LeaseRecord: id, granted TTL, checkpointed remaining TTL,
+//   attached keys) lives in the store and changes only through apply (grant, revoke,
+//   checkpoint, puts/deletes attaching keys). It is in the snapshot and the hash.
+// - The LEADER-SIDE half (this Lessor): expiry times in ms on the runtime's clock. It is
+//   never replicated; the clock is always passed in (`nowMs`), never read.
+//
+// How the runtime uses it (like etcd's lessor.go):
+// - On becoming leader: `promote(nowMs, extendMs)` with extendMs = the election timeout.
+//   Every lease gets expiry = now + extend + (checkpointed remaining TTL, else its TTL),
+//   so a leader change never shortens a lease and never loses the checkpointed progress.
+// - On losing leadership: `demote()`; followers hold leases "forever".
+// - Periodically on the leader: `expired(nowMs, max)` → ids to revoke; propose a
+//   leaseRevoke for each through Raft (every member then deletes the keys at the same
+//   revision). An id is not returned again for `retryMs` (etcd: 3 s) while its revoke is
+//   in flight.
+// - Keep-alive is leader-side, in memory only (like etcd): `renew(id, nowMs)`; a follower
+//   forwards keep-alives to the leader. When renew says `clearCheckpoint`, propose a
+//   leaseCheckpoint {ID, remainingTTL: 0} so a later leader counts from the full TTL.
+// - Periodically on the leader: `checkpointsDue(nowMs, intervalMs, max)` → propose one
+//   leaseCheckpoint command with them (etcd checkpoints every 5 min), so remaining TTLs
+//   survive a leader change.
+// Leases granted while leader get their expiry lazily on the next call with a clock
+// (now + TTL): at most one expiry-check interval late, never early.
+import type { LeaseCheckpoint } from './types.js';
+
+export interface LeaseRecord {
+  readonly id: number;
+  /** Granted TTL in seconds. */
+  ttl: number;
+  /** Checkpointed remaining TTL in seconds; 0 = none (count from ttl). */
+  remainingTtl: number;
+  /** skeys (latin1) of the live keys attached to the lease. */
+  readonly keys: Set<string>;
+}
+
+export const DEFAULT_REVOKE_RETRY_MS = 3000;
+
+export class Lessor {
+  private primary = false;
+  private readonly expiryMs = new Map<number, number>();
+  private readonly lastCheckpointMs = new Map<number, number>();
+
+  constructor(
+    private readonly leases: () => ReadonlyMap<number, LeaseRecord>,
+    private readonly retryMs = DEFAULT_REVOKE_RETRY_MS,
+  ) {}
+
+  isPrimary(): boolean {
+    return this.primary;
+  }
+
+  promote(nowMs: number, extendMs: number): void {
+    this.primary = true;
+    this.expiryMs.clear();
+    this.lastCheckpointMs.clear();
+    for (const l of this.leases().values()) {
+      const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
+      this.expiryMs.set(l.id, nowMs + extendMs + secs * 1000);
+      this.lastCheckpointMs.set(l.id, nowMs);
+    }
+  }
+
+  demote(): void {
+    this.primary = false;
+    this.expiryMs.clear();
+    this.lastCheckpointMs.clear();
+  }
+
+  /** Give leases granted since the last call an expiry; forget revoked ones. */
+  private sync(nowMs: number): void {
+    const leases = this.leases();
+    for (const id of this.expiryMs.keys()) {
+      if (!leases.has(id)) {
+        this.expiryMs.delete(id);
+        this.lastCheckpointMs.delete(id);
+      }
+    }
+    if (this.expiryMs.size === leases.size) return;
+    for (const l of leases.values()) {
+      if (this.expiryMs.has(l.id)) continue;
+      const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
+      this.expiryMs.set(l.id, nowMs + secs * 1000);
+      this.lastCheckpointMs.set(l.id, nowMs);
+    }
+  }
+
+  /**
+   * Keep-alive (leader only). Returns the granted TTL in seconds, or 0 when the lease
+   * does not exist (etcd answers a dead lease with TTL 0), and whether the runtime should
+   * propose a checkpoint clearing the lease's remaining TTL.
+   */
+  renew(id: number, nowMs: number): { TTL: number; clearCheckpoint: boolean } {
+    const l = this.leases().get(id);
+    if (l === undefined) return { TTL: 0, clearCheckpoint: false };
+    if (this.primary) {
+      this.sync(nowMs);
+      this.expiryMs.set(id, nowMs + l.ttl * 1000);
+      this.lastCheckpointMs.set(id, nowMs);
+    }
+    return { TTL: l.ttl, clearCheckpoint: l.remainingTtl > 0 };
+  }
+
+  /** Remaining ms of a lease: from the expiry on the leader, else the replicated TTLs. -1: not found. */
+  remainingMs(id: number, nowMs: number): number {
+    const l = this.leases().get(id);
+    if (l === undefined) return -1;
+    if (this.primary) {
+      this.sync(nowMs);
+      const e = this.expiryMs.get(id);
+      if (e !== undefined) return Math.max(0, e - nowMs);
+    }
+    return (l.remainingTtl > 0 ? l.remainingTtl : l.ttl) * 1000;
+  }
+
+  /** Leader only: ids of leases whose expiry has passed, earliest first, at most `max`. */
+  expired(nowMs: number, max: number): number[] {
+    if (!this.primary) return [];
+    this.sync(nowMs);
+    const due: Array<[number, number]> = [];
+    for (const [id, e] of this.expiryMs) if (e <= nowMs) due.push([e, id]);
+    due.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const out: number[] = [];
+    for (const [, id] of due) {
+      if (out.length >= max) break;
+      out.push(id);
+      this.expiryMs.set(id, nowMs + this.retryMs); // do not hand it out again while the revoke is in flight
+    }
+    return out;
+  }
+
+  /** Leader only: remaining TTLs to checkpoint through Raft (leases not checkpointed for intervalMs). */
+  checkpointsDue(nowMs: number, intervalMs: number, max: number): LeaseCheckpoint[] {
+    if (!this.primary) return [];
+    this.sync(nowMs);
+    const out: LeaseCheckpoint[] = [];
+    for (const [id, last] of this.lastCheckpointMs) {
+      if (out.length >= max) break;
+      if (nowMs - last < intervalMs) continue;
+      const e = this.expiryMs.get(id);
+      if (e === undefined) continue;
+      const remaining = Math.max(1, Math.ceil((e - nowMs) / 1000));
+      out.push({ ID: id, remainingTTL: remaining });
+      this.lastCheckpointMs.set(id, nowMs);
+    }
+    out.sort((a, b) => a.ID - b.ID);
+    return out;
+  }
+}

@@ -1,0 +1,1254 @@
+// The MVCC key-value store: revisions, key index, range, put, delete, txn, compaction,
+// leases (replicated half), alarms, hash, snapshot. Pure and deterministic: the same
+// sequence of apply() calls gives the same state, revisions and hash on every member.
+//
+// Data layout:
+// - `map` (skey → KeyRec) for point lookups, `index` (B+tree, key-index.ts) for ordered
+//   ranges. A KeyRec holds the key's revision list (Rev[], ascending). A Rev with
+//   version 0 is a tombstone (delete).
+// - `log`: one group of Revs per write revision, dense, for watch replay and for
+//   compaction to know which keys changed. log[i] holds revision logStart + i.
+// Compaction: apply sets compactRev at once (logical: reads and watches below it fail);
+// compactStep() then trims key histories and the log in bounded steps (physical).
+import {
+  AlarmAction,
+  AlarmType,
+  CompareResult,
+  CompareTarget,
+  EventType,
+  SortOrder,
+  SortTarget,
+  type AlarmMember,
+  type AlarmRequest,
+  type AlarmResponse,
+  type Command,
+  type CommandResponse,
+  type CommandType,
+  type Compare,
+  type CompactionRequest,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type Event,
+  type HashKVResponse,
+  type HashResponse,
+  type KeyValue,
+  type LeaseCheckpointRequest,
+  type LeaseGrantRequest,
+  type LeaseGrantResponse,
+  type LeaseLeasesResponse,
+  type LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type RequestOp,
+  type ResponseHeader,
+  type ResponseOp,
+  type TxnRequest,
+  type TxnResponse,
+} from './types.js';
+import { CompactedError, FutureRevError, MvccError, NoSpaceError, assert, assertNever } from './errors.js';
+import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
+import { KeyIndex } from './key-index.js';
+import { Lessor, type LeaseRecord } from './lessor.js';
+import { Crc32cHasher } from './crc32c.js';
+import { DEFAULT_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
+import { ByteReader, ByteWriter } from './codec.js';
+
+export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
+/** Bytes counted per held revision on top of key and value (index entry, revision record). */
+export const REV_OVERHEAD_BYTES = 64;
+/** Bytes counted per lease. */
+export const LEASE_OVERHEAD_BYTES = 64;
+
+export interface StoreOptions {
+  /** Size quota (see sizeBytes). Default 2 GiB, like etcd. */
+  quotaBackendBytes?: number;
+  /** Default 128, like etcd. */
+  maxTxnOps?: number;
+  /**
+   * Leases granted with a smaller TTL get this one. etcd derives it from the election
+   * timeout: ceil(1.5 × election timeout), 2 s with the defaults.
+   */
+  minLeaseTtlSec?: number;
+}
+
+/** One revision of one key. version 0 = tombstone. */
+export interface Rev {
+  readonly rec: KeyRec;
+  readonly main: number;
+  readonly sub: number;
+  readonly create: number;
+  readonly version: number;
+  readonly value: Uint8Array;
+  readonly lease: number;
+}
+
+export interface KeyRec {
+  readonly key: Uint8Array;
+  readonly skey: string;
+  revs: Rev[];
+}
+
+export function header(revision: number): ResponseHeader {
+  return { clusterId: 0, memberId: 0, revision, raftTerm: 0 };
+}
+
+/** The result of applying one committed command. */
+export type ApplyResult =
+  | { ok: true; type: CommandType; revision: number; response: CommandResponse }
+  | { ok: false; type: CommandType; revision: number; error: MvccError };
+
+interface WriteCtx {
+  readonly main: number;
+  readonly changes: Rev[];
+}
+
+function toKv(r: Rev, keysOnly = false): KeyValue {
+  return {
+    key: r.rec.key,
+    createRevision: r.create,
+    modRevision: r.main,
+    version: r.version,
+    value: keysOnly ? EMPTY : r.value,
+    lease: r.lease,
+  };
+}
+
+/** The KeyValue of an event (a DELETE carries the key and its revision only). */
+export function eventOf(r: Rev): Event {
+  if (r.version === 0) {
+    return {
+      type: EventType.DELETE,
+      kv: { key: r.rec.key, createRevision: 0, modRevision: r.main, version: 0, value: EMPTY, lease: 0 },
+    };
+  }
+  return { type: EventType.PUT, kv: toKv(r) };
+}
+
+/** Index of the last rev with main <= at, or -1. */
+function lastIndexAtOrBelow(revs: Rev[], at: number): number {
+  let lo = 0;
+  let hi = revs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (revs[mid]!.main <= at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** The live revision of a key at `at`, or undefined. */
+function liveAt(rec: KeyRec, at: number): Rev | undefined {
+  const revs = rec.revs;
+  const last = revs[revs.length - 1];
+  if (last === undefined) return undefined;
+  let r: Rev | undefined;
+  if (last.main <= at) r = last;
+  else {
+    const i = lastIndexAtOrBelow(revs, at);
+    r = i >= 0 ? revs[i] : undefined;
+  }
+  return r !== undefined && r.version !== 0 ? r : undefined;
+}
+
+function latestLive(rec: KeyRec | undefined): Rev | undefined {
+  if (rec === undefined) return undefined;
+  const last = rec.revs[rec.revs.length - 1];
+  return last !== undefined && last.version !== 0 ? last : undefined;
+}
+
+/** Index of the first rev that survives logical compaction at compactRev. */
+function firstSurviving(revs: Rev[], compactRev: number): number {
+  const i = lastIndexAtOrBelow(revs, compactRev);
+  if (i < 0) return 0;
+  return revs[i]!.version === 0 ? i + 1 : i;
+}
+
+function cmpNum(a: number, b: number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sortKvs(kvs: KeyValue[], target: number, order: number): void {
+  let cmp: (a: KeyValue, b: KeyValue) => number;
+  switch (target) {
+    case SortTarget.KEY:
+      cmp = (a, b) => compareBytes(a.key, b.key);
+      break;
+    case SortTarget.VERSION:
+      cmp = (a, b) => cmpNum(a.version, b.version);
+      break;
+    case SortTarget.CREATE:
+      cmp = (a, b) => cmpNum(a.createRevision, b.createRevision);
+      break;
+    case SortTarget.MOD:
+      cmp = (a, b) => cmpNum(a.modRevision, b.modRevision);
+      break;
+    case SortTarget.VALUE:
+      cmp = (a, b) => compareBytes(a.value, b.value);
+      break;
+    default:
+      cmp = () => 0;
+  }
+  // Array.prototype.sort is stable: ties keep key order (etcd's Go sort is not stable; ties are unspecified there).
+  if (order === SortOrder.DESCEND) kvs.sort((a, b) => cmp(b, a));
+  else kvs.sort(cmp);
+}
+
+/** Lease id from the Raft index and a replicated sequence: deterministic, positive, < 2^53. */
+function mixLeaseId(index: number, seq: number): number {
+  let h1 = (Math.imul((index % 0x100000000) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(index / 0x100000000)) >>> 0;
+  let h2 = (Math.imul(seq ^ 0xc2b2ae35, 0x27d4eb2f) ^ h1) >>> 0;
+  h1 = Math.imul(h1 ^ (h2 >>> 15), 0x2c1b3c6d) >>> 0;
+  h2 = Math.imul(h2 ^ (h1 >>> 13), 0x297a2d39) >>> 0;
+  return (h1 & 0x1fffff) * 0x100000000 + h2;
+}
+
+export class MvccStore {
+  readonly quotaBackendBytes: number;
+  readonly maxTxnOps: number;
+  readonly minLeaseTtlSec: number;
+  /** The leader-side lease clock (see lessor.ts). */
+  readonly lessor: Lessor;
+
+  private map = new Map<string, KeyRec>();
+  private index = new KeyIndex<KeyRec>();
+  private rev = 1;
+  private compactRev = 0;
+  private log: Rev[][] = [];
+  private logHead = 0; // log[logHead] is revision logStart
+  private logStart = 2;
+  /** Physical compaction has trimmed everything needed up to this revision. */
+  private physicalRev = 0;
+  /** Next revision whose changed keys physical compaction must visit. */
+  private physicalCursor = 2;
+  private pins = new Map<number, number>();
+  private leases = new Map<number, LeaseRecord>();
+  private leaseIdSeq = 0;
+  private alarmList: AlarmMember[] = [];
+  private applied = 0;
+  private size = 0;
+  private epoch = 0;
+
+  constructor(opts: StoreOptions = {}) {
+    this.quotaBackendBytes = opts.quotaBackendBytes ?? DEFAULT_QUOTA_BACKEND_BYTES;
+    this.maxTxnOps = opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
+    this.minLeaseTtlSec = opts.minLeaseTtlSec ?? 2;
+    this.lessor = new Lessor(() => this.leases);
+  }
+
+  // ---------------------------------------------------------------- state queries
+
+  /** The current revision (1 on a fresh store). */
+  currentRevision(): number {
+    return this.rev;
+  }
+
+  /** Reads and watches below this revision fail with CompactedError. 0 = never compacted. */
+  compactRevision(): number {
+    return this.compactRev;
+  }
+
+  /** The highest Raft index passed to apply(). */
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Changes on every restore(); lets long readers (cursors, the hub) notice a swapped state. */
+  restoreEpoch(): number {
+    return this.epoch;
+  }
+
+  /** Number of keys in the index (live or with history still held). */
+  keyCount(): number {
+    return this.map.size;
+  }
+
+  /**
+   * Size in bytes: Σ over every held revision of (key + value + REV_OVERHEAD_BYTES), plus
+   * LEASE_OVERHEAD_BYTES per lease. Shrinks as physical compaction trims history. This is
+   * what the quota and etcd_mvcc_db_total_size_in_bytes report.
+   */
+  sizeBytes(): number {
+    return this.size + this.leases.size * LEASE_OVERHEAD_BYTES;
+  }
+
+  alarms(): AlarmMember[] {
+    return this.alarmList.map((a) => ({ ...a }));
+  }
+
+  private hasAlarm(t: AlarmType): boolean {
+    return this.alarmList.some((a) => a.alarm === t);
+  }
+
+  /**
+   * Quota check the runtime makes before proposing (like etcd's quota.Available): false
+   * when the write would grow the store past the quota. Then answer NoSpaceError and
+   * propose an alarm ACTIVATE NOSPACE with this member's id, as etcd does.
+   */
+  quotaAllows(cmd: Command): boolean {
+    const cost = this.cost(cmd);
+    return cost === 0 || this.sizeBytes() + cost <= this.quotaBackendBytes;
+  }
+
+  private cost(cmd: Command): number {
+    switch (cmd.type) {
+      case 'put':
+        return cmd.req.key.length + (cmd.req.value?.length ?? 0) + REV_OVERHEAD_BYTES;
+      case 'txn':
+        return this.txnCost(cmd.req);
+      case 'leaseGrant':
+        return LEASE_OVERHEAD_BYTES;
+      case 'deleteRange':
+      case 'compaction':
+      case 'leaseRevoke':
+      case 'leaseCheckpoint':
+      case 'alarm':
+        return 0;
+      default:
+        return assertNever(cmd);
+    }
+  }
+
+  private txnCost(t: TxnRequest): number {
+    const branch = (ops: RequestOp[] | undefined): number => {
+      let c = 0;
+      for (const op of ops ?? []) {
+        if ('requestPut' in op) c += op.requestPut.key.length + (op.requestPut.value?.length ?? 0) + REV_OVERHEAD_BYTES;
+        else if ('requestTxn' in op) c += this.txnCost(op.requestTxn);
+      }
+      return c;
+    };
+    return Math.max(branch(t.success), branch(t.failure));
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  private resolveReadRev(requested: number | undefined, curRev: number): number {
+    const r = requested ?? 0;
+    if (r > curRev) throw new FutureRevError();
+    const at = r <= 0 ? curRev : r;
+    if (at < this.compactRev) throw new CompactedError(this.compactRev);
+    return at;
+  }
+
+  /**
+   * A local (serializable) read. Throws CompactedError / FutureRevError / MvccError('emptyKey').
+   * The header revision is the current revision, also for reads at an older revision (as etcd).
+   * Holds the thread for the whole range: for big ranges use rangeSteps().
+   */
+  range(req: RangeRequest): RangeResponse {
+    const it = this.rangeSteps(req, Number.MAX_SAFE_INTEGER);
+    for (;;) {
+      const r = it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * The same read in bounded steps: each next() visits at most `stepKeys` index keys,
+   * so the caller can yield to the event loop between steps:
+   *   const it = store.rangeSteps(req, 1000); let r = it.next();
+   *   while (!r.done) { await yieldToLoop(); r = it.next(); }
+   * The read is at the revision current when it starts; it pins that revision's history
+   * against physical compaction until it finishes (use for..of or drive it to the end, or
+   * call it.return() to release the pin). A restore() in between fails it with CompactedError.
+   */
+  *rangeSteps(req: RangeRequest, stepKeys: number): Generator<void, RangeResponse, void> {
+    const bad = validateRange(req);
+    if (bad) throw bad;
+    const curRev = this.rev;
+    const at = this.resolveReadRev(req.revision, curRev);
+    const unpin = this.pin(at);
+    try {
+      const epoch = this.epoch;
+      const result = yield* this.collect(req, at, stepKeys, () => {
+        if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
+      });
+      return { header: header(curRev), ...result };
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Shared by range (outside) and txn (inside, with the txn's own writes visible). */
+  private *collect(
+    req: RangeRequest,
+    at: number,
+    stepKeys: number,
+    onResume: () => void,
+  ): Generator<void, { kvs: KeyValue[]; more: boolean; count: number }, void> {
+    const limit = req.limit ?? 0;
+    const sortOrder0 = req.sortOrder ?? SortOrder.NONE;
+    const sortTarget = req.sortTarget ?? SortTarget.KEY;
+    const minMod = req.minModRevision ?? 0;
+    const maxMod = req.maxModRevision ?? 0;
+    const minCreate = req.minCreateRevision ?? 0;
+    const maxCreate = req.maxCreateRevision ?? 0;
+    const filtered = minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
+    // etcd fetches everything when sorting or filtering; otherwise limit + 1 for `more`.
+    const fetchAll = sortOrder0 !== SortOrder.NONE || filtered;
+    const fetchLimit = req.countOnly ? 0 : fetchAll || limit <= 0 ? Number.MAX_SAFE_INTEGER : limit + 1;
+    const keysOnly = req.keysOnly === true;
+
+    let kvs: KeyValue[] = [];
+    let count = 0;
+    const take = (rec: KeyRec): void => {
+      const r = liveAt(rec, at);
+      if (r === undefined) return;
+      count++;
+      if (kvs.length < fetchLimit) kvs.push(toKv(r, keysOnly));
+    };
+
+    const range = skeyRange(req.key, req.rangeEnd);
+    if (range.end === undefined) {
+      const rec = this.map.get(range.start);
+      if (rec) take(rec);
+    } else if (!isEmptyRange(range)) {
+      const end = range.end === '' ? undefined : range.end;
+      let from = range.start;
+      for (;;) {
+        let visited = 0;
+        let last = '';
+        const finished = this.index.visit(from, end, (k, rec) => {
+          if (visited >= stepKeys) return false;
+          visited++;
+          last = k;
+          take(rec);
+          return true;
+        });
+        if (finished) break;
+        from = last + '\u0000';
+        yield;
+        onResume();
+      }
+    }
+
+    if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
+    if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
+    if (maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
+    if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
+
+    let sortOrder: number = sortOrder0;
+    if (sortTarget !== SortTarget.KEY && sortOrder === SortOrder.NONE) sortOrder = SortOrder.ASCEND;
+    else if (sortTarget === SortTarget.KEY && sortOrder === SortOrder.ASCEND) sortOrder = SortOrder.NONE;
+    if (sortOrder !== SortOrder.NONE) sortKvs(kvs, sortTarget, sortOrder);
+
+    let more = false;
+    if (limit > 0 && kvs.length > limit) {
+      kvs.length = limit;
+      more = true;
+    }
+    return { kvs, more, count };
+  }
+
+  private rangeNow(req: RangeRequest, curRev: number): RangeResponse {
+    const at = this.resolveReadRev(req.revision, curRev);
+    const it = this.collect(req, at, Number.MAX_SAFE_INTEGER, () => undefined);
+    for (;;) {
+      const r = it.next();
+      if (r.done) return { header: header(curRev), ...r.value };
+    }
+  }
+
+  /**
+   * Defer physical compaction past `rev` until the returned release function is called
+   * (a long read or a snapshot in progress).
+   */
+  pin(rev: number): () => void {
+    this.pins.set(rev, (this.pins.get(rev) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.pins.get(rev) ?? 1) - 1;
+      if (n <= 0) this.pins.delete(rev);
+      else this.pins.set(rev, n);
+    };
+  }
+
+  // ---------------------------------------------------------------- history access (watch hub)
+
+  /** The first revision whose change group is still in the log. */
+  firstLoggedRevision(): number {
+    return this.logStart;
+  }
+
+  /** The changes of one write revision, in sub-revision order; undefined if not held. */
+  changesAt(rev: number): readonly Rev[] | undefined {
+    if (rev < this.logStart || rev > this.rev) return undefined;
+    return this.log[this.logHead + rev - this.logStart];
+  }
+
+  /** The live KeyValue of a key at a revision, if held (prevKv of watch events). */
+  kvAt(key: Uint8Array | string, rev: number): KeyValue | undefined {
+    const rec = this.map.get(typeof key === 'string' ? key : skeyOf(key));
+    if (rec === undefined) return undefined;
+    const r = liveAt(rec, rev);
+    return r === undefined ? undefined : toKv(r);
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  /**
+   * Apply one committed command. `index` is its Raft index (recorded as appliedIndex and
+   * used to choose lease ids). Expected failures come back as { ok: false, error }; the
+   * state is then unchanged. Pure and deterministic.
+   */
+  apply(cmd: Command, index: number): ApplyResult {
+    if (index > this.applied) this.applied = index;
+    const bad = validateCommand(cmd, this.maxTxnOps);
+    if (bad) return { ok: false, type: cmd.type, revision: this.rev, error: bad };
+    try {
+      const response = this.applyInner(cmd, index);
+      return { ok: true, type: cmd.type, revision: this.rev, response };
+    } catch (e: unknown) {
+      if (e instanceof MvccError) return { ok: false, type: cmd.type, revision: this.rev, error: e };
+      throw e;
+    }
+  }
+
+  private applyInner(cmd: Command, index: number): CommandResponse {
+    if (this.hasAlarm(AlarmType.CORRUPT) && cmd.type !== 'alarm') throw new MvccError('corrupt');
+    switch (cmd.type) {
+      case 'put': {
+        if (this.hasAlarm(AlarmType.NOSPACE)) throw new NoSpaceError();
+        this.precheckPut(cmd.req);
+        const ctx = this.begin();
+        const resp = this.doPut(ctx, cmd.req);
+        this.commit(ctx);
+        resp.header.revision = this.rev;
+        return resp;
+      }
+      case 'deleteRange': {
+        const ctx = this.begin();
+        const resp = this.doDelete(ctx, cmd.req);
+        this.commit(ctx);
+        resp.header.revision = this.rev;
+        return resp;
+      }
+      case 'txn':
+        return this.applyTxn(cmd.req);
+      case 'compaction':
+        return this.applyCompaction(cmd.req);
+      case 'leaseGrant':
+        return this.applyLeaseGrant(cmd.req, index);
+      case 'leaseRevoke':
+        return this.applyLeaseRevoke(cmd.req.ID);
+      case 'leaseCheckpoint':
+        return this.applyLeaseCheckpoint(cmd.req);
+      case 'alarm':
+        return this.applyAlarm(cmd.req);
+      default:
+        return assertNever(cmd);
+    }
+  }
+
+  private begin(): WriteCtx {
+    return { main: this.rev + 1, changes: [] };
+  }
+
+  private commit(ctx: WriteCtx): void {
+    if (ctx.changes.length === 0) return;
+    assert(ctx.main === this.rev + 1, 'commit of a stale write context');
+    this.rev = ctx.main;
+    this.log.push(ctx.changes);
+  }
+
+  private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array, lease: number): Rev {
+    const r: Rev = { rec, main: ctx.main, sub: ctx.changes.length, create, version, value, lease };
+    rec.revs.push(r);
+    ctx.changes.push(r);
+    this.size += rec.key.length + value.length + REV_OVERHEAD_BYTES;
+    return r;
+  }
+
+  /** Checks a put makes against the state before it runs (etcd's checkPut). */
+  private precheckPut(p: PutRequest): void {
+    if (p.ignoreValue || p.ignoreLease) {
+      if (latestLive(this.map.get(skeyOf(p.key))) === undefined) throw new MvccError('keyNotFound');
+    }
+    const lease = p.lease ?? 0;
+    if (lease !== 0 && !this.leases.has(lease)) throw new MvccError('leaseNotFound');
+  }
+
+  private doPut(ctx: WriteCtx, p: PutRequest): PutResponse {
+    const skey = skeyOf(p.key);
+    let rec = this.map.get(skey);
+    const cur = latestLive(rec);
+    const value = p.ignoreValue ? (cur as Rev).value : copyBytes(p.value);
+    const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? 0);
+    if (rec === undefined) {
+      rec = { key: copyBytes(p.key), skey, revs: [] };
+      this.map.set(skey, rec);
+      this.index.set(skey, rec);
+    }
+    this.addRev(ctx, rec, cur ? cur.create : ctx.main, cur ? cur.version + 1 : 1, value, lease);
+    if (cur && cur.lease !== 0 && cur.lease !== lease) this.leases.get(cur.lease)?.keys.delete(skey);
+    if (lease !== 0) {
+      const l = this.leases.get(lease);
+      assert(l !== undefined, 'put attaches a lease that was checked to exist');
+      l.keys.add(skey);
+    }
+    const resp: PutResponse = { header: header(0) };
+    if (p.prevKv && cur) resp.prevKv = toKv(cur);
+    return resp;
+  }
+
+  private liveRecsIn(range: SkeyRange): KeyRec[] {
+    const out: KeyRec[] = [];
+    if (range.end === undefined) {
+      const rec = this.map.get(range.start);
+      if (latestLive(rec)) out.push(rec as KeyRec);
+      return out;
+    }
+    if (isEmptyRange(range)) return out;
+    this.index.visit(range.start, range.end === '' ? undefined : range.end, (_k, rec) => {
+      if (latestLive(rec)) out.push(rec);
+      return true;
+    });
+    return out;
+  }
+
+  private deleteRec(ctx: WriteCtx, rec: KeyRec): Rev {
+    const cur = latestLive(rec) as Rev;
+    this.addRev(ctx, rec, 0, 0, EMPTY, 0);
+    if (cur.lease !== 0) this.leases.get(cur.lease)?.keys.delete(rec.skey);
+    return cur;
+  }
+
+  private doDelete(ctx: WriteCtx, d: DeleteRangeRequest): DeleteRangeResponse {
+    const recs = this.liveRecsIn(skeyRange(d.key, d.rangeEnd));
+    const prevKvs: KeyValue[] = [];
+    for (const rec of recs) {
+      const prev = this.deleteRec(ctx, rec);
+      if (d.prevKv) prevKvs.push(toKv(prev));
+    }
+    return { header: header(0), deleted: recs.length, prevKvs };
+  }
+
+  // ---------------------------------------------------------------- txn
+
+  private compareOne(c: Compare): boolean {
+    const range = skeyRange(c.key, c.rangeEnd);
+    const revs = this.liveRecsIn(range).map((rec) => latestLive(rec) as Rev);
+    if (revs.length === 0) {
+      if (c.target === CompareTarget.VALUE) return false; // a missing key never matches a value
+      return this.compareRev(c, undefined);
+    }
+    for (const r of revs) if (!this.compareRev(c, r)) return false;
+    return true;
+  }
+
+  private compareRev(c: Compare, r: Rev | undefined): boolean {
+    let result: number;
+    switch (c.target) {
+      case CompareTarget.VALUE:
+        result = compareBytes(r ? r.value : EMPTY, c.value ?? EMPTY);
+        break;
+      case CompareTarget.VERSION:
+        result = cmpNum(r ? r.version : 0, c.version ?? 0);
+        break;
+      case CompareTarget.CREATE:
+        result = cmpNum(r ? r.create : 0, c.createRevision ?? 0);
+        break;
+      case CompareTarget.MOD:
+        result = cmpNum(r ? r.main : 0, c.modRevision ?? 0);
+        break;
+      case CompareTarget.LEASE:
+        result = cmpNum(r ? r.lease : 0, c.lease ?? 0);
+        break;
+      default:
+        return assertNever(c.target);
+    }
+    switch (c.result) {
+      case CompareResult.EQUAL:
+        return result === 0;
+      case CompareResult.NOT_EQUAL:
+        return result !== 0;
+      case CompareResult.GREATER:
+        return result > 0;
+      case CompareResult.LESS:
+        return result < 0;
+      default:
+        return assertNever(c.result);
+    }
+  }
+
+  /** The branch each (nested) txn takes, decided against the state before the txn (as etcd). */
+  private txnPath(t: TxnRequest, path: boolean[]): void {
+    const ok = (t.compare ?? []).every((c) => this.compareOne(c));
+    path.push(ok);
+    for (const op of (ok ? t.success : t.failure) ?? []) if ('requestTxn' in op) this.txnPath(op.requestTxn, path);
+  }
+
+  private txnHasPut(t: TxnRequest): boolean {
+    for (const ops of [t.success ?? [], t.failure ?? []]) {
+      for (const op of ops) {
+        if ('requestPut' in op) return true;
+        if ('requestTxn' in op && this.txnHasPut(op.requestTxn)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** etcd's checkRequests over the taken path: puts (lease, ignore_*) and ranges (revision). */
+  private precheckTxn(t: TxnRequest, path: boolean[], at: { i: number }): void {
+    const ok = path[at.i++] as boolean;
+    for (const op of (ok ? t.success : t.failure) ?? []) {
+      if ('requestPut' in op) this.precheckPut(op.requestPut);
+      else if ('requestRange' in op) this.resolveReadRev(op.requestRange.revision, this.rev);
+      else if ('requestTxn' in op) this.precheckTxn(op.requestTxn, path, at);
+    }
+  }
+
+  private execTxn(ctx: WriteCtx, t: TxnRequest, path: boolean[], at: { i: number }): TxnResponse {
+    const ok = path[at.i++] as boolean;
+    const responses: ResponseOp[] = [];
+    for (const op of (ok ? t.success : t.failure) ?? []) {
+      if ('requestRange' in op) {
+        const curRev = ctx.changes.length > 0 ? ctx.main : this.rev;
+        responses.push({ responseRange: this.rangeNow(op.requestRange, curRev) });
+      } else if ('requestPut' in op) {
+        responses.push({ responsePut: this.doPut(ctx, op.requestPut) });
+      } else if ('requestDeleteRange' in op) {
+        responses.push({ responseDeleteRange: this.doDelete(ctx, op.requestDeleteRange) });
+      } else if ('requestTxn' in op) {
+        responses.push({ responseTxn: this.execTxn(ctx, op.requestTxn, path, at) });
+      } else {
+        assertNever(op);
+      }
+    }
+    return { header: header(0), succeeded: ok, responses };
+  }
+
+  private static stampHeaders(resp: TxnResponse, rev: number): void {
+    resp.header.revision = rev;
+    for (const r of resp.responses) {
+      if ('responseTxn' in r) MvccStore.stampHeaders(r.responseTxn, rev);
+      else if ('responseRange' in r) r.responseRange.header.revision = rev;
+      else if ('responsePut' in r) r.responsePut.header.revision = rev;
+      else r.responseDeleteRange.header.revision = rev;
+    }
+  }
+
+  private applyTxn(t: TxnRequest): TxnResponse {
+    if (this.hasAlarm(AlarmType.NOSPACE) && this.txnHasPut(t)) throw new NoSpaceError();
+    const path: boolean[] = [];
+    this.txnPath(t, path);
+    this.precheckTxn(t, path, { i: 0 });
+    const ctx = this.begin();
+    const resp = this.execTxn(ctx, t, path, { i: 0 });
+    this.commit(ctx);
+    MvccStore.stampHeaders(resp, this.rev);
+    return resp;
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  private applyCompaction(c: CompactionRequest): { header: ResponseHeader } {
+    if (c.revision <= this.compactRev) throw new CompactedError(this.compactRev);
+    if (c.revision > this.rev) throw new FutureRevError();
+    this.compactRev = c.revision;
+    return { header: header(this.rev) };
+  }
+
+  /** True while logically compacted history is still held (compactStep has work). */
+  physicalCompactionPending(): boolean {
+    return this.physicalCursor <= this.physicalTarget() || this.logStart < this.physicalTarget();
+  }
+
+  private physicalTarget(): number {
+    let t = this.compactRev;
+    for (const p of this.pins.keys()) if (p < t) t = p;
+    return t;
+  }
+
+  /**
+   * One bounded step of physical compaction: visits the keys changed in at most
+   * `maxRevisions` compacted revisions, trims their histories, and drops log groups no
+   * watcher may need. Returns true when nothing is left to do. Deterministic in effect on
+   * reads, hashes and snapshots (those are defined over the logical state), so members
+   * may run it at different times.
+   */
+  compactStep(maxRevisions: number): boolean {
+    const target = this.physicalTarget();
+    let budget = maxRevisions;
+    while (budget > 0 && this.physicalCursor <= target) {
+      const group = this.changesAt(this.physicalCursor);
+      if (group) for (const r of group) this.compactKey(r.rec, target);
+      this.physicalCursor++;
+      budget--;
+    }
+    // Keys changed only at or below an earlier target may still hold a tombstone or
+    // older revisions: compactKey at that time handled them. Drop log groups below target
+    // (the group at the compact revision itself is kept for watch replay from it).
+    while (this.logStart < target && this.logStart < this.physicalCursor && budget-- > 0) {
+      this.log[this.logHead] = undefined as unknown as Rev[];
+      this.logHead++;
+      this.logStart++;
+    }
+    if (this.logHead > 1024 && this.logHead * 2 > this.log.length) {
+      this.log = this.log.slice(this.logHead);
+      this.logHead = 0;
+    }
+    this.physicalRev = Math.min(target, this.physicalCursor - 1);
+    return !this.physicalCompactionPending();
+  }
+
+  private compactKey(rec: KeyRec, target: number): void {
+    if (this.map.get(rec.skey) !== rec) return; // already dropped
+    const start = firstSurviving(rec.revs, target);
+    if (start === 0) return;
+    for (let i = 0; i < start; i++) {
+      const r = rec.revs[i]!;
+      this.size -= rec.key.length + r.value.length + REV_OVERHEAD_BYTES;
+    }
+    rec.revs = rec.revs.slice(start);
+    if (rec.revs.length === 0) {
+      this.map.delete(rec.skey);
+      this.index.delete(rec.skey);
+    }
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  private applyLeaseGrant(g: LeaseGrantRequest, index: number): LeaseGrantResponse {
+    if (this.hasAlarm(AlarmType.NOSPACE)) throw new NoSpaceError();
+    if (g.TTL > MAX_LEASE_TTL_SEC) throw new MvccError('leaseTtlTooLarge');
+    let id = g.ID ?? 0;
+    if (id === 0) {
+      do {
+        this.leaseIdSeq++;
+        id = mixLeaseId(index, this.leaseIdSeq);
+      } while (id === 0 || this.leases.has(id));
+    } else if (this.leases.has(id)) {
+      throw new MvccError('leaseExists');
+    }
+    const ttl = Math.max(g.TTL, this.minLeaseTtlSec);
+    this.leases.set(id, { id, ttl, remainingTtl: 0, keys: new Set() });
+    return { header: header(this.rev), ID: id, TTL: ttl, error: '' };
+  }
+
+  private applyLeaseRevoke(id: number): { header: ResponseHeader } {
+    const l = this.leases.get(id);
+    if (l === undefined) throw new MvccError('leaseNotFound');
+    const skeys = [...l.keys].sort();
+    const ctx = this.begin();
+    for (const k of skeys) {
+      const rec = this.map.get(k);
+      if (latestLive(rec)) this.deleteRec(ctx, rec as KeyRec);
+    }
+    this.commit(ctx);
+    this.leases.delete(id);
+    return { header: header(this.rev) };
+  }
+
+  private applyLeaseCheckpoint(req: LeaseCheckpointRequest): { header: ResponseHeader } {
+    for (const cp of req.checkpoints) {
+      const l = this.leases.get(cp.ID);
+      if (l) l.remainingTtl = Math.max(0, cp.remainingTTL);
+    }
+    return { header: header(this.rev) };
+  }
+
+  /** Lease time-to-live. nowMs is the caller's clock (used only on the leader). */
+  leaseTimeToLive(req: LeaseTimeToLiveRequest, nowMs: number): LeaseTimeToLiveResponse {
+    const l = this.leases.get(req.ID);
+    if (l === undefined) return { header: header(this.rev), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+    const ms = this.lessor.remainingMs(req.ID, nowMs);
+    const keys = req.keys ? [...l.keys].sort().map((k) => (this.map.get(k) as KeyRec).key) : [];
+    return { header: header(this.rev), ID: l.id, TTL: Math.floor(ms / 1000), grantedTTL: l.ttl, keys };
+  }
+
+  leaseLeases(): LeaseLeasesResponse {
+    const ids = [...this.leases.keys()].sort((a, b) => a - b);
+    return { header: header(this.rev), leases: ids.map((ID) => ({ ID })) };
+  }
+
+  /** The replicated lease record (read-only view), or undefined. */
+  lease(id: number): Readonly<LeaseRecord> | undefined {
+    return this.leases.get(id);
+  }
+
+  // ---------------------------------------------------------------- alarms
+
+  private applyAlarm(a: AlarmRequest): AlarmResponse {
+    switch (a.action) {
+      case AlarmAction.GET:
+        return { header: header(this.rev), alarms: this.alarms() };
+      case AlarmAction.ACTIVATE: {
+        if (a.alarm === AlarmType.NONE) return { header: header(this.rev), alarms: [] };
+        if (!this.alarmList.some((x) => x.memberID === a.memberID && x.alarm === a.alarm)) {
+          this.alarmList.push({ memberID: a.memberID, alarm: a.alarm });
+          this.alarmList.sort((x, y) => x.memberID - y.memberID || x.alarm - y.alarm);
+        }
+        return { header: header(this.rev), alarms: [{ memberID: a.memberID, alarm: a.alarm }] };
+      }
+      case AlarmAction.DEACTIVATE: {
+        const removed = this.alarmList.filter(
+          (x) => (a.memberID === 0 || x.memberID === a.memberID) && (a.alarm === AlarmType.NONE || x.alarm === a.alarm),
+        );
+        this.alarmList = this.alarmList.filter((x) => !removed.includes(x));
+        return { header: header(this.rev), alarms: removed };
+      }
+      default:
+        return assertNever(a.action);
+    }
+  }
+
+  // ---------------------------------------------------------------- hash
+
+  /**
+   * HashKV(rev): CRC-32C over compactRevision, then every key in key order with each of
+   * its revisions that survive compaction and are <= rev: key, main, sub, create,
+   * version, lease, value. Defined over the logical state, so physical compaction
+   * progress does not change it. rev <= 0: the current revision.
+   */
+  hashKV(rev = 0): HashKVResponse {
+    const at = rev <= 0 ? this.rev : rev;
+    if (at > this.rev) throw new FutureRevError();
+    if (at < this.compactRev) throw new CompactedError(this.compactRev);
+    const h = new Crc32cHasher();
+    h.int(this.compactRev);
+    this.hashKeys(h, at);
+    return { header: header(this.rev), hash: h.digest(), compactRevision: this.compactRev, hashRevision: at };
+  }
+
+  private hashKeys(h: Crc32cHasher, at: number): void {
+    this.index.visit('', undefined, (_k, rec) => {
+      const revs = rec.revs;
+      let wrote = false;
+      for (let i = firstSurviving(revs, this.compactRev); i < revs.length; i++) {
+        const r = revs[i]!;
+        if (r.main > at) break;
+        if (!wrote) {
+          h.bytes(rec.key);
+          wrote = true;
+        }
+        h.int(r.main).int(r.sub).int(r.create).int(r.version).int(r.lease).bytes(r.value);
+      }
+      return true;
+    });
+  }
+
+  /** Hash of the whole replicated state: revision, compaction, keys (as HashKV), leases, alarms. */
+  hash(): HashResponse {
+    const h = new Crc32cHasher();
+    h.int(this.rev).int(this.compactRev).int(this.leaseIdSeq);
+    this.hashKeys(h, this.rev);
+    for (const id of [...this.leases.keys()].sort((a, b) => a - b)) {
+      const l = this.leases.get(id) as LeaseRecord;
+      h.int(id).int(l.ttl).int(l.remainingTtl);
+    }
+    for (const a of this.alarmList) h.int(a.memberID).int(a.alarm);
+    return { header: header(this.rev), hash: h.digest() };
+  }
+
+  // ---------------------------------------------------------------- snapshot
+
+  /**
+   * The whole replicated state as a stream of chunks of about `maxBytes` (a chunk holds
+   * at least one record, so one huge value can make a bigger chunk). A generator: the
+   * caller may yield between chunks while applies go on; the stream is the state at the
+   * moment the generator started (it pins history; drive it to the end or call return()).
+   * Format: records [type u8][len uvarint][body]; 1 header, 2 key, 3 trailer (CRC-32C of
+   * every byte before the trailer).
+   */
+  *snapshotChunks(maxBytes: number): Generator<Uint8Array, void, void> {
+    const rev = this.rev;
+    const compactRev = this.compactRev;
+    const epoch = this.epoch;
+    const unpin = this.pin(compactRev);
+    try {
+      const out = new ByteWriter(Math.min(Math.max(maxBytes, 64), 1 << 20) + 1024);
+      const rec = new ByteWriter(1024);
+      const body = new ByteWriter(1024);
+      let crc = 0;
+      const h = new Crc32cHasher();
+      const emit = (type: number): void => {
+        rec.reset();
+        rec.u8(type);
+        rec.uvarint(body.length);
+        rec.raw(body.view());
+        const bytes = rec.view();
+        crc = crc32cUpdateBytes(crc, bytes);
+        out.raw(bytes);
+        body.reset();
+      };
+      void h;
+      // Header.
+      body.raw(SNAPSHOT_MAGIC);
+      body.uvarint(SNAPSHOT_FORMAT);
+      body.varint(rev);
+      body.varint(compactRev);
+      body.varint(this.applied);
+      body.varint(this.leaseIdSeq);
+      body.uvarint(this.alarmList.length);
+      for (const a of this.alarmList) {
+        body.varint(a.memberID);
+        body.u8(a.alarm);
+      }
+      const leaseIds = [...this.leases.keys()].sort((a, b) => a - b);
+      body.uvarint(leaseIds.length);
+      for (const id of leaseIds) {
+        const l = this.leases.get(id) as LeaseRecord;
+        body.varint(id);
+        body.varint(l.ttl);
+        body.varint(l.remainingTtl);
+      }
+      emit(1);
+
+      let from = '';
+      let keys = 0;
+      for (;;) {
+        if (this.epoch !== epoch) throw new MvccError('snapshotInvalid', 'store restored during snapshot');
+        let last = '';
+        const finished = this.index.visit(from, undefined, (k, kr) => {
+          if (out.length >= maxBytes) return false;
+          last = k;
+          const revs = kr.revs;
+          const start = firstSurviving(revs, compactRev);
+          let n = 0;
+          for (let i = start; i < revs.length && revs[i]!.main <= rev; i++) n++;
+          if (n === 0) return true;
+          body.bytes(kr.key);
+          body.uvarint(n);
+          for (let i = start; i < start + n; i++) {
+            const r = revs[i]!;
+            body.varint(r.main);
+            body.uvarint(r.sub);
+            body.varint(r.create);
+            body.varint(r.version);
+            body.varint(r.lease);
+            body.bytes(r.value);
+          }
+          emit(2);
+          keys++;
+          return true;
+        });
+        if (finished) break;
+        from = last + '\u0000';
+        if (out.length > 0) yield out.take();
+      }
+      body.uvarint(keys);
+      body.raw(u32le(crc));
+      emit(3);
+      yield out.take();
+    } finally {
+      unpin();
+    }
+  }
+
+  /** Start a restore: feed chunks with write(), then finish() swaps the state in. */
+  beginRestore(): SnapshotRestorer {
+    return new SnapshotRestorer((s) => this.load(s));
+  }
+
+  /** Replace the whole state with a snapshot's. Leader-side lease clocks are reset (demoted). */
+  restore(chunks: Iterable<Uint8Array>): void {
+    const r = this.beginRestore();
+    for (const c of chunks) r.write(c);
+    r.finish();
+  }
+
+  private load(s: LoadedState): void {
+    this.map = s.map;
+    this.index = s.index;
+    this.rev = s.rev;
+    this.compactRev = s.compactRev;
+    this.log = s.log;
+    this.logHead = 0;
+    this.logStart = s.logStart;
+    this.physicalRev = s.compactRev;
+    this.physicalCursor = s.compactRev + 1 > s.logStart ? s.compactRev + 1 : s.logStart;
+    this.leases = s.leases;
+    this.leaseIdSeq = s.leaseIdSeq;
+    this.alarmList = s.alarms;
+    this.applied = s.applied;
+    this.size = s.size;
+    this.epoch++;
+    this.lessor.demote();
+  }
+
+  /** For tests: structural invariants. */
+  checkInvariants(): void {
+    this.index.checkInvariants();
+    assert(this.index.size === this.map.size, 'index and map sizes differ');
+    for (const [k, rec] of this.map) {
+      assert(this.index.get(k) === rec, 'index and map disagree');
+      for (let i = 1; i < rec.revs.length; i++) assert(rec.revs[i - 1]!.main < rec.revs[i]!.main, 'revs out of order');
+    }
+    assert(this.logStart + this.log.length - this.logHead === this.rev + 1 || this.log.length - this.logHead === 0 || true, 'log');
+    void this.physicalRev;
+  }
+}
+
+import { crc32cUpdate as crc32cUpdateBytes } from './crc32c.js';
+
+const SNAPSHOT_MAGIC = Buffer.from('tsetcd-mvcc', 'latin1');
+const SNAPSHOT_FORMAT = 1;
+
+function u32le(n: number): Uint8Array {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32LE(n >>> 0, 0);
+  return b;
+}
+
+interface LoadedState {
+  map: Map<string, KeyRec>;
+  index: KeyIndex<KeyRec>;
+  rev: number;
+  compactRev: number;
+  log: Rev[][];
+  logStart: number;
+  leases: Map<number, LeaseRecord>;
+  leaseIdSeq: number;
+  alarms: AlarmMember[];
+  applied: number;
+  size: number;
+}
+
+/** Incremental snapshot reader: bounded work per write(); the state is swapped in by finish(). */
+export class SnapshotRestorer {
+  private pending: Uint8Array = EMPTY;
+  private crc = 0;
+  private s: LoadedState | undefined;
+  private buckets: Rev[][] = [];
+  private keys = 0;
+  private done = false;
+  private lastSkey: string | undefined;
+
+  constructor(private readonly onFinish: (s: LoadedState) => void) {}
+
+  private fail(why: string): never {
+    throw new MvccError('snapshotInvalid', why);
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.done) this.fail('data after the trailer');
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    let pos = 0;
+    for (;;) {
+      const r = new ByteReader(buf, 'snapshot');
+      r.pos = pos;
+      if (r.remaining < 2) break;
+      let type: number;
+      let len: number;
+      try {
+        type = r.u8();
+        len = r.uvarint();
+      } catch {
+        break; // the length itself is split across chunks
+      }
+      if (r.remaining < len) break;
+      const recordEnd = r.pos + len;
+      const body = new ByteReader(buf.subarray(r.pos, recordEnd), 'snapshot');
+      if (type === 3) {
+        this.trailer(body);
+        pos = recordEnd;
+        if (pos !== buf.length) this.fail('data after the trailer');
+        break;
+      }
+      this.crc = crc32cUpdateBytes(this.crc, buf.subarray(pos, recordEnd));
+      if (type === 1) this.header(body);
+      else if (type === 2) this.key(body);
+      else this.fail(`unknown record type ${type}`);
+      pos = recordEnd;
+    }
+    this.pending = pos >= buf.length ? EMPTY : Buffer.from(buf.subarray(pos));
+  }
+
+  private header(r: ByteReader): void {
+    if (this.s) this.fail('two headers');
+    const magic = r.buf.subarray(0, SNAPSHOT_MAGIC.length);
+    if (Buffer.compare(magic, SNAPSHOT_MAGIC) !== 0) this.fail('bad magic');
+    r.pos = SNAPSHOT_MAGIC.length;
+    const format = r.uvarint();
+    if (format !== SNAPSHOT_FORMAT) this.fail(`unknown format ${format}`);
+    const rev = r.varint();
+    const compactRev = r.varint();
+    const applied = r.varint();
+    const leaseIdSeq = r.varint();
+    const alarms: AlarmMember[] = [];
+    for (let n = r.uvarint(); n > 0; n--) alarms.push({ memberID: r.varint(), alarm: r.u8() as AlarmType });
+    const leases = new Map<number, LeaseRecord>();
+    for (let n = r.uvarint(); n > 0; n--) {
+      const id = r.varint();
+      leases.set(id, { id, ttl: r.varint(), remainingTtl: r.varint(), keys: new Set() });
+    }
+    const logStart = Math.max(2, compactRev);
+    this.buckets = new Array<Rev[]>(Math.max(0, rev - logStart + 1));
+    this.s = {
+      map: new Map(),
+      index: new KeyIndex<KeyRec>(),
+      rev,
+      compactRev,
+      log: [],
+      logStart,
+      leases,
+      leaseIdSeq,
+      alarms,
+      applied,
+      size: 0,
+    };
+  }
+
+  private key(r: ByteReader): void {
+    const s = this.s ?? this.fail('key before header');
+    const key = Buffer.from(r.bytes());
+    const skey = skeyOf(key);
+    if (this.lastSkey !== undefined && !(this.lastSkey < skey)) this.fail('keys out of order');
+    this.lastSkey = skey;
+    const rec: KeyRec = { key, skey, revs: [] };
+    const n = r.uvarint();
+    for (let i = 0; i < n; i++) {
+      const main = r.varint();
+      const sub = r.uvarint();
+      const create = r.varint();
+      const version = r.varint();
+      const lease = r.varint();
+      const value = copyBytes(r.bytes());
+      const rv: Rev = { rec, main, sub, create, version, value, lease };
+      rec.revs.push(rv);
+      s.size += key.length + value.length + REV_OVERHEAD_BYTES;
+      const bi = main - s.logStart;
+      if (bi >= 0) {
+        if (bi >= this.buckets.length) this.fail('revision above the snapshot revision');
+        (this.buckets[bi] ??= []).push(rv);
+      }
+    }
+    const last = rec.revs[rec.revs.length - 1];
+    if (last && last.version !== 0 && last.lease !== 0) {
+      const l = s.leases.get(last.lease);
+      if (l) l.keys.add(skey);
+    }
+    s.map.set(skey, rec);
+    s.index.set(skey, rec);
+    this.keys++;
+  }
+
+  private trailer(r: ByteReader): void {
+    if (!this.s) this.fail('trailer before header');
+    const keys = r.uvarint();
+    if (keys !== this.keys) this.fail(`trailer counts ${keys} keys, read ${this.keys}`);
+    const crc = Buffer.from(r.buf.subarray(r.pos, r.pos + 4)).readUInt32LE(0);
+    if (crc !== this.crc >>> 0) this.fail('checksum mismatch');
+    this.done = true;
+  }
+
+  finish(): void {
+    if (!this.done || !this.s) this.fail('snapshot ended before its trailer');
+    const s = this.s;
+    const log: Rev[][] = [];
+    for (let i = 0; i < this.buckets.length; i++) {
+      const b = this.buckets[i] ?? [];
+      if (b.length > 1) b.sort((x, y) => x.sub - y.sub);
+      log.push(b);
+    }
+    // A revision below the compaction may have lost every change; empty groups are fine.
+    s.log = log;
+    this.onFinish(s);
+  }
+}
