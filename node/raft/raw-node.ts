@@ -174,7 +174,7 @@ export class RawNode {
       ...(snapshot !== undefined ? { snapshot } : {}),
       committedEntries,
       messages: r.msgs,
-      mustSync: entries.length > 0 || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
+      mustSync: entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
     };
     r.msgs = [];
     r.readStates = [];
