@@ -57,6 +57,8 @@ export class Cluster {
   aborted = false;
   /** Payload ids the caller wants to hear about when applied: id -> index it was applied at. */
   readonly watchedPayloads = new Map<number, number>();
+  /** A line per interesting event (role changes, crashes, membership...) for --trace. */
+  trace: ((line: string) => void) | undefined;
   /** Called after every applied normal entry (benchmarks count commits with it). */
   onApply: ((n: SimNode, e: Entry) => void) | undefined;
   private readonly queue = new EventQueue<SimEvent>();
@@ -117,7 +119,7 @@ export class Cluster {
     );
     if (raw === undefined) return;
     n.raw = raw;
-    const durable = n.disk.durableHardState();
+    const durable = n.storage.initialState().hardState;
     const st = this.guard(n, () => raw.status());
     const startCommit = st?.hardState.commit ?? 0;
     this.checker.restarted(n.id, durable, startCommit, n.applied);
@@ -134,6 +136,7 @@ export class Cluster {
     const n = this.nodes.get(id);
     if (n === undefined || !n.up) return;
     this.stats.crashes++;
+    this.log(`crash node ${id} for ${downTicks} ticks (role ${n.role}, term ${n.term})`);
     if (n.role === 'leader') this.checker.steppedDown(n.id);
     n.raw = undefined;
     n.disk.crash(this.rng.chance(0.3) ? this.rng.intn(3) : 0);
@@ -145,10 +148,12 @@ export class Cluster {
     if (n === undefined || n.up || n.removed) return;
     this.stats.restarts++;
     this.start(n);
+    this.log(`restart node ${id}: term ${n.term} applied ${n.applied} last ${n.storage.lastIndex()} conf ${JSON.stringify(n.confState)}`);
   }
 
   /** Permanently stop a node (it was removed from the cluster). */
   private retire(n: SimNode): void {
+    this.log(`retire node ${n.id} (removed from the cluster)`);
     if (n.role === 'leader') this.checker.steppedDown(n.id);
     n.removed = true;
     n.raw = undefined;
@@ -174,6 +179,28 @@ export class Cluster {
     if (dropped) this.stats.proposalsDropped++;
     this.processReady(n);
     return dropped ? 'dropped' : 'ok';
+  }
+
+  /** Propose several entries before handling the Ready once (a client batch). */
+  proposeBatch(id: NodeId, batch: readonly Uint8Array[]): number {
+    const n = this.nodes.get(id);
+    if (n?.raw === undefined) return 0;
+    const raw = n.raw;
+    let accepted = 0;
+    this.guard(n, () => {
+      for (const data of batch) {
+        this.stats.proposals++;
+        try {
+          raw.propose(data);
+          accepted++;
+        } catch (err: unknown) {
+          if (err instanceof ProposalDroppedError) this.stats.proposalsDropped++;
+          else throw err;
+        }
+      }
+    });
+    this.processReady(n);
+    return accepted;
   }
 
   proposeConfChange(id: NodeId, cc: ConfChange): 'ok' | 'dropped' | 'down' {
@@ -305,6 +332,10 @@ export class Cluster {
     }
   }
 
+  log(line: string): void {
+    if (this.trace !== undefined) this.trace(`[t${this.tick}] ${line}`);
+  }
+
   private reportSnapshot(from: NodeId, to: NodeId, ok: boolean): void {
     this.queue.push(this.now + 1, { kind: 'snapStatus', from, to, ok });
   }
@@ -330,7 +361,7 @@ export class Cluster {
       return fn();
     } catch (err: unknown) {
       const e = err instanceof Error ? err : new Error(String(err));
-      const where = (e.stack ?? '').split('\n').slice(1, 4).map((s) => s.trim()).join(' < ');
+      const where = (e.stack ?? '').split('\n').slice(1, Number(process.env.SIM_STACK ?? 4)).map((s) => s.trim()).join(' < ');
       this.checker.violations.push({ property: 'RaftThrew', detail: `node ${n.id}: ${e.message} at ${where}`, tick: this.tick });
       this.aborted = true;
       return undefined;
@@ -365,7 +396,7 @@ export class Cluster {
   private handleReady(n: SimNode, raw: RawNode, rd: ReturnType<RawNode['ready']>): void {
     const c = this.checker;
     // 1. Persist: snapshot, entries, hard state; sync when asked.
-    if (rd.snapshot !== undefined && rd.snapshot.metadata.index > 0) {
+    if (rd.snapshot !== undefined) {
       n.storage.applySnapshot(rd.snapshot);
       n.disk.writeSnapshot(rd.snapshot, false);
     }
@@ -387,7 +418,8 @@ export class Cluster {
       n.storage.setHardState(rd.hardState);
       n.disk.writeHardState(rd.hardState);
     }
-    if (rd.mustSync) n.disk.sync();
+    // A snapshot is always a sync point (etcd fsyncs snapshot files), besides mustSync.
+    if (rd.mustSync || (rd.snapshot !== undefined)) n.disk.sync();
     if (rd.hardState !== undefined) {
       c.hardState(n.id, rd.hardState);
       n.term = rd.hardState.term;
@@ -397,6 +429,7 @@ export class Cluster {
       const wasLeader = n.role === 'leader';
       n.role = rd.softState.raftState;
       n.lead = rd.softState.lead;
+      this.log(`node ${n.id} is ${n.role} (lead ${n.lead}, term ${rd.hardState?.term ?? n.term}, last ${n.storage.lastIndex()})`);
       if (n.role === 'leader' && !wasLeader) {
         this.stats.leaderChanges++;
         if (this.firstLeaderTick === undefined) this.firstLeaderTick = this.tick;
@@ -424,7 +457,7 @@ export class Cluster {
     // 2. Send.
     for (const m of rd.messages) this.send(n, m);
     // 3. Apply.
-    if (rd.snapshot !== undefined && rd.snapshot.metadata.index > 0) {
+    if (rd.snapshot !== undefined) {
       const md = rd.snapshot.metadata;
       const data = rd.snapshot.data;
       n.state = data.byteLength >= 4 ? new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0) : 0;
@@ -478,6 +511,7 @@ export class Cluster {
     if (e.type === 'confChange') {
       const cc = decodeConfChange(e.data);
       n.confState = raw.applyConfChange(cc);
+      this.log(`node ${n.id} applied ${cc.type} ${cc.nodeId} at ${e.index}/${e.term}: voters ${n.confState.voters} learners ${n.confState.learners}`);
       this.stats.confChangesApplied++;
       if (cc.type === 'removeNode') {
         if (cc.nodeId === n.id) n.selfRemoved = true;

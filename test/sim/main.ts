@@ -5,10 +5,11 @@
 import { reproduceCommand, runSeed, summarize, summaryLine, type SeedResult } from './simulation.js';
 import type { OptionOverrides } from './options.js';
 
-function parseArgs(argv: readonly string[]): { seeds: number; start: number; verbose: boolean; overrides: OptionOverrides } {
+function parseArgs(argv: readonly string[]): { seeds: number; start: number; verbose: boolean; trace: boolean; overrides: OptionOverrides } {
   let seeds = 500;
   let start = 1;
   let verbose = false;
+  let trace = false;
   const overrides: OptionOverrides = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -21,6 +22,7 @@ function parseArgs(argv: readonly string[]): { seeds: number; start: number; ver
       case '--seeds': seeds = Number(next()); break;
       case '--start': start = Number(next()); break;
       case '--verbose': case '-v': verbose = true; break;
+      case '--trace': trace = true; break;
       case '--size': {
         const s = Number(next());
         if (s !== 3 && s !== 5) throw new Error('--size is 3 or 5');
@@ -30,12 +32,12 @@ function parseArgs(argv: readonly string[]): { seeds: number; start: number; ver
       case '--fault-ticks': overrides.faultTicks = Number(next()); break;
       case '--no-faults': overrides.noFaults = true; break;
       case '--lying-disk': overrides.lyingDisk = true; break;
-      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk])`);
+      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk])`);
     }
   }
   if (!Number.isSafeInteger(seeds) || seeds < 1) throw new Error('--seeds must be a positive integer');
   if (!Number.isSafeInteger(start) || start < 0) throw new Error('--start must be a non-negative integer');
-  return { seeds, start, verbose, overrides };
+  return { seeds, start, verbose, trace, overrides };
 }
 
 function describe(r: SeedResult): string {
@@ -55,7 +57,7 @@ function main(): void {
   console.log(`sim: seeds ${args.start}..${end} (${args.seeds} seeds)`);
   const results: SeedResult[] = [];
   for (let seed = args.start; seed <= end; seed++) {
-    const r = runSeed(seed, args.overrides);
+    const r = runSeed(seed, args.overrides, args.trace ? (line) => console.log(line) : undefined);
     results.push(r);
     if (args.verbose) console.log(describe(r));
     if (r.violations.length > 0) {

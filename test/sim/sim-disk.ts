@@ -123,7 +123,9 @@ export class SimDisk {
       case 'snapshot': {
         const idx = op.snap.metadata.index;
         const base = this.snapshot.metadata.index;
-        if (idx <= base) return;
+        // A received snapshot may repeat the current index (a joiner gets the index-0
+        // bootstrap snapshot that carries the initial membership); a local one must be newer.
+        if (idx < base || (idx === base && op.keepFollowing)) return;
         if (op.keepFollowing) {
           this.entries = this.entries.slice(Math.min(this.entries.length, idx - base));
         } else {

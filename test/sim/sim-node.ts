@@ -52,7 +52,11 @@ export class SimNode {
   /** Rebuild storage and application state from what is durable. */
   loadFromDisk(): void {
     const d = this.disk.durable();
-    this.storage = new MemoryStorage(d.snapshot, d.hardState, d.entries.slice());
+    // Recovery rule (as the WAL's): a durable snapshot is committed state, so the commit
+    // index starts at least at its index even if the hard state written with it was lost.
+    const snapIndex = d.snapshot.metadata.index;
+    const hs = d.hardState.commit >= snapIndex ? d.hardState : { ...d.hardState, commit: snapIndex };
+    this.storage = new MemoryStorage(d.snapshot, hs, d.entries.slice());
     this.state = decodeState(d.snapshot.data);
     this.applied = d.snapshot.metadata.index;
     this.confState = d.snapshot.metadata.confState;

@@ -32,9 +32,10 @@ const NO_CONTEXT = new Uint8Array(0);
 /** How many node ids a run may ever use (initial members plus joiners). */
 const MAX_JOINERS = 6;
 
-export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResult {
+export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (line: string) => void): SeedResult {
   const opts = optionsForSeed(seed, overrides);
   const cluster = new Cluster(opts);
+  cluster.trace = trace;
   const rng = new SimRng(seed, 7);
   const ids: NodeId[] = [];
   for (let i = 1; i <= opts.clusterSize; i++) ids.push(i);
@@ -70,7 +71,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResu
       const victim = rng.chance(0.3) ? l.id : rng.pick(cs.voters);
       cc = { type: 'removeNode', nodeId: victim, context: NO_CONTEXT };
     }
-    if (cc !== undefined) cluster.proposeConfChange(l.id, cc);
+    if (cc !== undefined) cluster.log(`propose ${cc.type} ${cc.nodeId} to leader ${l.id}: ${cluster.proposeConfChange(l.id, cc)}`);
   };
 
   const partitionStep = (): void => {
@@ -97,6 +98,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResu
       }
     }
     healAtTick = cluster.tick + rng.range(opts.partitionTicks[0], opts.partitionTicks[1]);
+    cluster.log(`partition (kind ${kind}) until tick ${healAtTick}: ${cluster.net.cutCount()} links cut`);
   };
 
   // ---- safety phase ----
@@ -108,6 +110,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResu
     if (healAtTick !== undefined && t >= healAtTick) {
       cluster.net.heal();
       healAtTick = undefined;
+      cluster.log('heal partition');
     } else if (healAtTick === undefined && rng.chance(opts.partitionRate)) {
       partitionStep();
     }
@@ -122,7 +125,11 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResu
     if (rng.chance(opts.transferRate)) {
       const l = cluster.leader();
       const others = l?.confState.voters.filter((v) => v !== l.id) ?? [];
-      if (l !== undefined && others.length > 0) cluster.transferLeader(l.id, rng.pick(others));
+      if (l !== undefined && others.length > 0) {
+        const to = rng.pick(others);
+        cluster.log(`transfer leadership ${l.id} -> ${to}`);
+        cluster.transferLeader(l.id, to);
+      }
     }
   }
 
@@ -131,6 +138,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}): SeedResu
   cluster.net.setFaults({ dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: Math.min(opts.net.maxDelay, 20), longDelayRate: 0, longDelayMax: 1 });
   for (const n of cluster.nodes.values()) if (!n.up && !n.removed) cluster.restart(n.id);
   const healTick = cluster.tick;
+  cluster.log('liveness phase: network healed, all members restarted');
   let ticksToRecover: number | undefined;
   let ticksToCommit: number | undefined;
   let lastMarkerTick = -Infinity;
