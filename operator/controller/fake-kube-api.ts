@@ -1,0 +1,130 @@
+// An in-memory KubeApi for controller tests, with a tiny StatefulSet controller (simulateStatefulSets)
+// so that passes see pods and PVCs come and go.
+import type { EtcdCluster, EtcdClusterStatus } from '../api/types.js';
+import type { KubeObject } from '../plan/kube-object.js';
+import type { EventType, KubeApi, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
+
+export interface RecordedEvent {
+  type: EventType;
+  reason: string;
+  message: string;
+}
+
+export class FakeKubeApi implements KubeApi {
+  clusters = new Map<string, EtcdCluster>();
+  objects = new Map<string, KubeObject>();
+  pods = new Map<string, PodInfo>();
+  pvcs = new Map<string, PvcInfo>();
+  events: RecordedEvent[] = [];
+  storageClasses = new Set<string>(['standard']);
+  applies = 0;
+  private uidSeq = 0;
+
+  addCluster(c: EtcdCluster): void {
+    this.clusters.set(`${c.metadata.namespace}/${c.metadata.name}`, structuredClone(c));
+  }
+
+  /** Changes the spec the way kubectl would: bumps the generation. */
+  editSpec(ns: string, name: string, edit: (c: EtcdCluster) => void): void {
+    const c = this.clusters.get(`${ns}/${name}`);
+    if (!c) throw new Error('no such cluster');
+    edit(c);
+    c.metadata.generation = (c.metadata.generation ?? 1) + 1;
+  }
+
+  cluster(ns: string, name: string): EtcdCluster {
+    const c = this.clusters.get(`${ns}/${name}`);
+    if (!c) throw new Error('no such cluster');
+    return c;
+  }
+
+  object(kind: string, ns: string, name: string): KubeObject | undefined {
+    return this.objects.get(`${kind}/${ns}/${name}`);
+  }
+
+  async getCluster(namespace: string, name: string): Promise<EtcdCluster | null> {
+    const c = this.clusters.get(`${namespace}/${name}`);
+    return c ? structuredClone(c) : null;
+  }
+
+  async updateStatus(cluster: EtcdCluster, status: EtcdClusterStatus): Promise<void> {
+    const c = this.clusters.get(`${cluster.metadata.namespace}/${cluster.metadata.name}`);
+    if (!c) throw new Error('not found');
+    c.status = structuredClone(status);
+  }
+
+  async apply(obj: KubeObject): Promise<void> {
+    this.applies++;
+    const key = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
+    const prev = this.objects.get(key);
+    if (prev && obj.kind === 'StatefulSet') {
+      const a = JSON.stringify((prev.spec as Record<string, unknown>).volumeClaimTemplates);
+      const b = JSON.stringify((obj.spec as Record<string, unknown>).volumeClaimTemplates);
+      if (a !== b) throw new Error('StatefulSet.apps is invalid: spec: Forbidden: updates to statefulset spec for fields other than ... are forbidden');
+    }
+    this.objects.set(key, structuredClone(obj));
+  }
+
+  async getStatefulSet(namespace: string, name: string): Promise<StatefulSetInfo | null> {
+    const o = this.objects.get(`StatefulSet/${namespace}/${name}`);
+    if (!o) return null;
+    const spec = o.spec as { replicas: number; volumeClaimTemplates: Array<{ spec: { resources: { requests: { storage: string } }; storageClassName?: string } }> };
+    const vct = spec.volumeClaimTemplates[0];
+    return {
+      replicas: spec.replicas,
+      updateRevision: 'rev-1',
+      storageSize: vct?.spec.resources.requests.storage ?? null,
+      storageClassName: vct?.spec.storageClassName ?? null,
+      volumeClaimTemplates: structuredClone(spec.volumeClaimTemplates),
+    };
+  }
+
+  async listPods(): Promise<PodInfo[]> {
+    return [...this.pods.values()].map((p) => ({ ...p }));
+  }
+
+  async listPvcs(): Promise<PvcInfo[]> {
+    return [...this.pvcs.values()].map((p) => ({ ...p }));
+  }
+
+  async deletePod(_ns: string, name: string): Promise<void> {
+    this.pods.delete(name);
+  }
+
+  async deletePvc(_ns: string, name: string): Promise<void> {
+    this.pvcs.delete(name);
+  }
+
+  async storageClassExists(name: string): Promise<boolean | null> {
+    return this.storageClasses.has(name);
+  }
+
+  async recordEvent(_c: EtcdCluster, type: EventType, reason: string, message: string): Promise<void> {
+    this.events.push({ type, reason, message });
+  }
+
+  /**
+   * One sync of every StatefulSet: pods 0..replicas-1 exist (with a PVC each), others are gone.
+   * Calls onPodCreated for each new pod (the test starts the member there).
+   */
+  simulateStatefulSets(onPodCreated: (name: string, ordinal: number, podIP: string) => void): void {
+    for (const o of this.objects.values()) {
+      if (o.kind !== 'StatefulSet') continue;
+      const replicas = (o.spec as { replicas: number }).replicas;
+      const base = o.metadata.name;
+      for (const [name] of this.pods) {
+        const ord = Number(name.slice(base.length + 1));
+        if (name.startsWith(`${base}-`) && ord >= replicas) this.pods.delete(name);
+      }
+      for (let i = 0; i < replicas; i++) {
+        const name = `${base}-${i}`;
+        if (this.pods.has(name)) continue;
+        const pvc = `data-${name}`;
+        if (!this.pvcs.has(pvc)) this.pvcs.set(pvc, { name: pvc, uid: `pvc-uid-${++this.uidSeq}`, terminating: false, phase: 'Bound' });
+        const podIP = `127.0.10.${i + 10}`;
+        this.pods.set(name, { name, podIP, ready: true, revision: 'rev-1', waitingReason: null, waitingMessage: null, deleting: false });
+        onPodCreated(name, i, podIP);
+      }
+    }
+  }
+}

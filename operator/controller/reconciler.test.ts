@@ -1,0 +1,224 @@
+// The reconciler end to end against the in-memory KubeApi and the member-API twin.
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../node/log.js';
+import { API_VERSION, KIND, type EtcdCluster, type EtcdClusterSpec } from '../api/types.js';
+import { MemberApiError, ERR_UNHEALTHY_CLUSTER } from '../members/member-api.js';
+import { MemoryMemberApi } from '../members/memory-member-api.js';
+import { noopMetrics } from '../metrics.js';
+import { DEFAULT_MEMBER_CONFIG } from '../plan/member-config.js';
+import { peerURL } from '../plan/names.js';
+import { FakeClock } from './clock.js';
+import { FakeKubeApi } from './fake-kube-api.js';
+import { Reconciler, type ReconcileResult } from './reconciler.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+const ref = { name: 'e', namespace: 'ns', uid: 'uid-1' };
+
+function setup(spec: EtcdClusterSpec = { replicas: 3 }) {
+  const kube = new FakeKubeApi();
+  const twin = new MemoryMemberApi();
+  const clock = new FakeClock(T0);
+  const reconciler = new Reconciler({
+    kube,
+    members: twin,
+    clock,
+    log: silentLogger,
+    metrics: noopMetrics,
+    memberConfig: DEFAULT_MEMBER_CONFIG,
+    learnerTimeoutMs: 300_000,
+    endpointMode: 'pod-ip',
+  });
+  const cluster: EtcdCluster = { apiVersion: API_VERSION, kind: KIND, metadata: { ...ref, generation: 1 }, spec };
+  kube.addCluster(cluster);
+  const pending: Array<{ name: string; ordinal: number; endpoint: string }> = [];
+  /** Learners replicate on their own (unless frozen). */
+  let replicate = true;
+  const onPodCreated = (name: string, ordinal: number, podIP: string): void => {
+    const endpoint = `http://${podIP}:2379`;
+    if (twin.members.length === 0) {
+      pending.push({ name, ordinal, endpoint });
+      if (pending.length === (spec.replicas ?? 3)) twin.bootstrap(pending.map((p) => ({ name: p.name, peerURL: peerURL(ref, p.ordinal, false), endpoint: p.endpoint })));
+      return;
+    }
+    twin.startMember(peerURL(ref, ordinal, false), name, endpoint);
+  };
+  const actions: string[] = [];
+  async function pass(): Promise<ReconcileResult | Error> {
+    let res: ReconcileResult | Error;
+    try {
+      res = await reconciler.reconcile('ns', 'e');
+      actions.push(res.action);
+    } catch (err: unknown) {
+      res = err instanceof Error ? err : new Error(String(err));
+      actions.push(`error`);
+    }
+    kube.simulateStatefulSets(onPodCreated);
+    if (replicate) for (const m of twin.members) if (m.isLearner && m.endpoint !== null) twin.catchUp(m.id);
+    clock.advance(2000);
+    return res;
+  }
+  async function settle(maxPasses = 60): Promise<void> {
+    for (let i = 0; i < maxPasses; i++) {
+      const res = await pass();
+      const c = kube.cluster('ns', 'e');
+      if (!(res instanceof Error) && res.action === 'none' && !c.status?.currentOperation) return;
+    }
+    throw new Error(`did not settle; actions: ${actions.join(',')}`);
+  }
+  return { kube, twin, clock, reconciler, pass, settle, actions, freeze: () => (replicate = false) };
+}
+
+const cond = (c: EtcdCluster, type: string) => c.status?.conditions?.find((x) => x.type === type);
+
+describe('Reconciler', () => {
+  it('bootstraps a 3-member cluster with all children owned and applied, and reports Available', async () => {
+    const t = setup();
+    await t.settle();
+    expect(t.actions[0]).toBe('bootstrap');
+    const cm = t.kube.object('ConfigMap', 'ns', 'e-bootstrap') as unknown as { data: Record<string, string> };
+    expect(cm.data['initial-cluster-state']).toBe('existing');
+    expect(cm.data['initial-cluster']?.split(',')).toHaveLength(3);
+    for (const [kind, name] of [['StatefulSet', 'e'], ['Service', 'e-peer'], ['Service', 'e-client'], ['PodDisruptionBudget', 'e']] as const) {
+      const o = t.kube.object(kind, 'ns', name);
+      expect(o, `${kind}/${name}`).toBeDefined();
+      expect(o?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'EtcdCluster', name: 'e', uid: 'uid-1', controller: true });
+    }
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.members).toHaveLength(3);
+    expect(c.status?.leader).toBe('e-0');
+    expect(c.status?.clusterID).toBe('7000');
+    expect(c.status?.selector).toBe('app.kubernetes.io/name=tsetcd,app.kubernetes.io/instance=e,tsetcd.dev/cluster=e');
+    expect(c.status?.observedGeneration).toBe(1);
+    expect(cond(c, 'Available')).toMatchObject({ status: 'True', reason: 'QuorumHealthy' });
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'False' });
+    expect(c.status?.members?.every((m) => m.pvcUID !== undefined)).toBe(true);
+    expect(t.kube.events.some((e) => e.reason === 'Bootstrapping')).toBe(true);
+  });
+
+  it('scales 3 -> 5 one learner at a time, then 5 -> 3 moving the leader away first', async () => {
+    const t = setup();
+    await t.settle();
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 5));
+    await t.settle();
+    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual([
+      `add:${peerURL(ref, 3, false)}`,
+      `promote:1004`,
+      `add:${peerURL(ref, 4, false)}`,
+      `promote:1005`,
+    ]);
+    let c = t.kube.cluster('ns', 'e');
+    expect(c.status?.members?.filter((m) => !m.isLearner)).toHaveLength(5);
+    expect((t.kube.object('StatefulSet', 'ns', 'e')?.spec as { replicas: number }).replicas).toBe(5);
+    expect((t.kube.object('PodDisruptionBudget', 'ns', 'e')?.spec as { maxUnavailable: number }).maxUnavailable).toBe(1);
+    expect(t.kube.events.filter((e) => e.reason === 'MemberAdded')).toHaveLength(2);
+    expect(t.kube.events.filter((e) => e.reason === 'OperationSucceeded')).toHaveLength(2);
+
+    // Make the highest ordinal the leader, then scale down.
+    t.twin.leaderID = '1005';
+    t.twin.calls.length = 0;
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 3));
+    await t.settle();
+    const calls = t.twin.calls;
+    expect(calls[0]).toMatch(/^move-leader:/);
+    expect(calls.slice(1)).toEqual(['remove:1005', 'remove:1004']);
+    c = t.kube.cluster('ns', 'e');
+    expect(c.status?.members?.map((m) => m.name).sort()).toEqual(['e-0', 'e-1', 'e-2']);
+    expect((t.kube.object('StatefulSet', 'ns', 'e')?.spec as { replicas: number }).replicas).toBe(3);
+    // Retain: PVCs of removed members stay.
+    expect(t.kube.pvcs.has('data-e-4')).toBe(true);
+  });
+
+  it('rolls a learner back when it does not catch up, reports why, and does not retry', async () => {
+    const t = setup();
+    await t.settle();
+    t.freeze();
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 5));
+    for (let i = 0; i < 200 && !t.actions.includes('finish-operation'); i++) await t.pass();
+    expect(t.twin.calls.filter((c) => c.startsWith('remove'))).toEqual(['remove:1004']);
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.currentOperation).toBeNull();
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'LearnerTimeout' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/did not catch up within 300s/);
+    expect(t.kube.events.some((e) => e.type === 'Warning' && e.reason === 'OperationFailed')).toBe(true);
+    expect(t.kube.pvcs.has('data-e-3')).toBe(false);
+    await t.pass();
+    await t.pass();
+    expect(t.twin.calls.filter((c) => c.startsWith('add'))).toHaveLength(1);
+    expect(cond(t.kube.cluster('ns', 'e'), 'Degraded')?.reason).toBe('ScaleUpFailed');
+  });
+
+  it('a failed member-API call is reported, the operation stays recorded, and the next pass retries', async () => {
+    const t = setup();
+    await t.settle();
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 5));
+    await t.pass(); // record intent
+    t.twin.failNext.set('add', new MemberApiError('FailedPrecondition', ERR_UNHEALTHY_CLUSTER));
+    const res = await t.pass();
+    expect(res).toBeInstanceOf(Error);
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.currentOperation).toMatchObject({ type: 'ScaleUp', ordinal: 3 });
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'MembershipStepFailed' });
+    expect(t.kube.events.some((e) => e.reason === 'MemberAddedFailed' && e.message.includes(ERR_UNHEALTHY_CLUSTER))).toBe(true);
+    await t.settle();
+    expect(t.twin.members.filter((m) => !m.isLearner)).toHaveLength(5);
+  });
+
+  it('replaces a member whose PVC was recreated (data gone)', async () => {
+    const t = setup();
+    await t.settle();
+    // The volume of e-2 is replaced behind the operator's back.
+    t.kube.pvcs.set('data-e-2', { name: 'data-e-2', uid: 'brand-new', terminating: false, phase: 'Bound' });
+    await t.settle();
+    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual(['remove:1003', `add:${peerURL(ref, 2, false)}`, 'promote:1004']);
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.members?.find((m) => m.name === 'e-2')?.id).toBe('1004');
+    expect(cond(c, 'Available')?.status).toBe('True');
+  });
+
+  it('bad input never touches the cluster: even size, storage shrink, missing storage class', async () => {
+    const t = setup();
+    await t.settle();
+    const applies = t.kube.applies;
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 4));
+    await t.pass();
+    let c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'EvenReplicas' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/replicas must be odd/);
+    expect(t.kube.events.some((e) => e.type === 'Warning' && e.reason === 'EvenReplicas')).toBe(true);
+    expect(t.kube.applies).toBe(applies);
+    expect(t.twin.calls.filter((x) => !x.startsWith('list'))).toEqual([]);
+
+    t.kube.editSpec('ns', 'e', (c) => {
+      c.spec.replicas = 3;
+      c.spec.storage = { size: '1Gi' };
+    });
+    await t.pass();
+    c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'StorageShrink' });
+    expect(t.kube.applies).toBe(applies);
+
+    const fresh = setup({ replicas: 3, storage: { storageClassName: 'nope' } });
+    await fresh.pass();
+    c = fresh.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'StorageClassNotFound' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/StorageClass "nope" does not exist/);
+    expect(fresh.kube.object('StatefulSet', 'ns', 'e')).toBeUndefined();
+  });
+
+  it('reports a pod that cannot pull its image', async () => {
+    const t = setup();
+    await t.settle();
+    const p = t.kube.pods.get('e-2');
+    if (p) t.kube.pods.set('e-2', { ...p, ready: false, waitingReason: 'ImagePullBackOff', waitingMessage: 'Back-off pulling image "nope:1"' });
+    await t.pass();
+    const c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'ImagePullFailed' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/set spec.image/);
+  });
+
+  it('a deleted cluster is forgotten', async () => {
+    const t = setup();
+    t.kube.clusters.clear();
+    expect(await t.reconciler.reconcile('ns', 'e')).toEqual({ requeueAfterMs: null, action: 'gone' });
+  });
+});

@@ -1,0 +1,528 @@
+// One reconcile pass: observe -> plan (pure) -> act (server-side apply children, then at most one
+// membership step) -> write status once -> events and metrics. Level-triggered: it never asks which event
+// woke it. Bad input is reported (Degraded + Event), never thrown, and never touches the running cluster.
+import type { Logger } from '../../node/log.js';
+import { setCondition } from '../api/conditions.js';
+import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
+import type { Condition, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation } from '../api/types.js';
+import { validateSpec, type SpecProblem } from '../api/validate.js';
+import { MemberApiError, type MemberApi } from '../members/member-api.js';
+import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
+import { buildBootstrapConfigMap } from '../plan/bootstrap-configmap.js';
+import type { KubeObject } from '../plan/kube-object.js';
+import type { MemberContainerConfig } from '../plan/member-config.js';
+import { memberName, pvcName, refOf, selectorString, type ClusterRef } from '../plan/names.js';
+import type { ObservedCluster } from '../plan/observed.js';
+import { buildPodDisruptionBudget } from '../plan/pdb.js';
+import { assertNever, planNextStep, type Action, type Plan } from '../plan/planner.js';
+import { quorum, quorumMargin } from '../plan/quorum.js';
+import { buildClientService, buildPeerService } from '../plan/services.js';
+import { buildStatefulSet } from '../plan/statefulset.js';
+import type { Clock } from './clock.js';
+import { ConflictError, type KubeApi } from './kube-api.js';
+import { observe, type EndpointMode, type Observation } from './observe.js';
+
+export interface ReconcilerDeps {
+  kube: KubeApi;
+  members: MemberApi;
+  clock: Clock;
+  log: Logger;
+  metrics: ClusterMetricsSink;
+  memberConfig: MemberContainerConfig;
+  learnerTimeoutMs: number;
+  endpointMode: EndpointMode;
+  /** Reads a member's etcd_server_heartbeat_send_failures_total; null when it cannot. */
+  scrapeHeartbeatFailures?: (metricsURL: string) => Promise<number | null>;
+  /** Requeue delay while something is in flight. */
+  activeRequeueMs?: number;
+}
+
+export interface ReconcileResult {
+  /** null: nothing pending, the periodic resync is enough. */
+  requeueAfterMs: number | null;
+  action: Action['kind'] | 'gone';
+}
+
+export class Reconciler {
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const d = this.d;
+    const cluster = await d.kube.getCluster(namespace, name);
+    if (cluster === null) {
+      d.metrics.forgetCluster(namespace, name);
+      return { requeueAfterMs: null, action: 'gone' };
+    }
+    const ref = refOf(cluster);
+    const log = d.log.child('reconcile', { cluster: `${namespace}/${name}` });
+    const spec = resolveSpec(cluster.spec ?? {});
+    const nowMs = d.clock.nowMs();
+    const nowIso = new Date(nowMs).toISOString();
+
+    const obs = await observe(d.kube, d.members, cluster, ref, spec, d.endpointMode);
+    const problems = await this.problems(cluster, spec, obs);
+    const status = cluster.status ?? {};
+    const observed: ObservedCluster = {
+      ref,
+      generation: cluster.metadata.generation ?? 0,
+      desiredReplicas: spec.replicas,
+      peerTLS: spec.tls.peerSecretName !== null,
+      retentionPolicy: spec.storage.retentionPolicy,
+      paused: spec.paused,
+      specInvalid: problems.length > 0,
+      statefulSetReplicas: obs.sts?.replicas ?? null,
+      bootstrapped: (status.clusterID ?? '') !== '' || (obs.clusterID !== null && obs.sts !== null),
+      members: obs.members?.map((m) => m.observed) ?? null,
+      pods: obs.pods.map((p) => ({
+        ordinal: p.ordinal,
+        ready: p.ready,
+        upToDate: obs.sts?.updateRevision == null || p.revision == null || p.revision === obs.sts.updateRevision,
+      })),
+      pvcs: obs.pvcs.map((p) => ({ ordinal: p.ordinal, terminating: p.terminating })),
+      operation: status.currentOperation ?? null,
+      scaleUpBlockedGeneration: status.scaleUpBlockedGeneration ?? null,
+      nowMs,
+      nowIso,
+      learnerTimeoutMs: d.learnerTimeoutMs,
+    };
+    const plan = planNextStep(observed);
+    log.debug('planned', { action: plan.action, statefulSetReplicas: plan.statefulSetReplicas });
+
+    // Act. A bad spec or a paused cluster: observe and report only.
+    let actionError: string | null = null;
+    const mutate = problems.length === 0 && !spec.paused;
+    if (mutate) {
+      try {
+        for (const obj of this.children(ref, spec, plan, obs)) await d.kube.apply(obj);
+        await this.perform(plan.action, ref, obs);
+      } catch (err: unknown) {
+        actionError = err instanceof Error ? err.message : String(err);
+        log.warn('action failed', { action: plan.action.kind, error: actionError });
+        if (!(err instanceof MemberApiError)) {
+          // Kubernetes errors: still write status below, then let the queue back off.
+        }
+      }
+    }
+    const acted = mutate && actionError === null;
+    const operation = acted ? plan.operation : (status.currentOperation ?? null);
+
+    // Status, once.
+    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), actionError, nowIso);
+    await this.events(cluster, plan, problems, acted, actionError, status, next);
+    await this.observeMetrics(ref, obs, operation, nowMs);
+    if (acted && plan.action.kind === 'finish-operation' && status.currentOperation) {
+      const op = status.currentOperation;
+      d.metrics.membershipOperation(ref.namespace, ref.name, op.type, plan.action.result, Math.max(0, (nowMs - Date.parse(op.startTime)) / 1000));
+    }
+    try {
+      await d.kube.updateStatus(cluster, next);
+    } catch (err: unknown) {
+      if (err instanceof ConflictError) return { requeueAfterMs: 200, action: plan.action.kind };
+      throw err;
+    }
+    if (actionError !== null) throw new ReconcileError(actionError);
+    return { requeueAfterMs: this.requeueFor(plan, operation), action: plan.action.kind };
+  }
+
+  private requeueFor(plan: Plan, operation: MembershipOperation | null): number | null {
+    const active = this.d.activeRequeueMs ?? 2000;
+    switch (plan.action.kind) {
+      case 'none':
+        return operation !== null ? active : null;
+      case 'refuse':
+        return active * 5;
+      case 'wait':
+        return plan.action.reason === 'Paused' ? null : active;
+      case 'bootstrap':
+      case 'start-operation':
+      case 'member-add-learner':
+      case 'promote':
+      case 'move-leader':
+      case 'member-remove':
+      case 'set-replicas':
+      case 'delete-pvc':
+      case 'recreate-pod':
+      case 'finish-operation':
+        return active;
+      default:
+        return assertNever(plan.action);
+    }
+  }
+
+  private async problems(cluster: EtcdCluster, spec: ResolvedSpec, obs: Observation): Promise<SpecProblem[]> {
+    const out = validateSpec(cluster.spec ?? {}, spec, obs.sts?.storageSize ?? null);
+    if (obs.sts !== null) {
+      if (spec.storage.storageClassName !== null && obs.sts.storageClassName !== null && spec.storage.storageClassName !== obs.sts.storageClassName) {
+        out.push({
+          field: 'spec.storage.storageClassName',
+          reason: 'StorageClassImmutable',
+          message: `storage.storageClassName cannot change on an existing cluster (it is ${obs.sts.storageClassName}); set it back`,
+        });
+      }
+    } else if (spec.storage.storageClassName !== null) {
+      const exists = await this.d.kube.storageClassExists(spec.storage.storageClassName);
+      if (exists === false) {
+        out.push({
+          field: 'spec.storage.storageClassName',
+          reason: 'StorageClassNotFound',
+          message: `StorageClass "${spec.storage.storageClassName}" does not exist; create it or pick another (kubectl get storageclass)`,
+        });
+      }
+    }
+    return out;
+  }
+
+  private children(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, obs: Observation): KubeObject[] {
+    const out: KubeObject[] = [buildPeerService(ref), buildClientService(ref)];
+    if (plan.initialCluster.length > 0) out.push(buildBootstrapConfigMap(ref, plan.initialClusterState, plan.initialCluster));
+    const sts = buildStatefulSet(ref, spec, plan.statefulSetReplicas, this.d.memberConfig);
+    if (obs.sts !== null && obs.sts.volumeClaimTemplates.length > 0) {
+      // volumeClaimTemplates are immutable: re-send what the StatefulSet has.
+      (sts.spec as Record<string, unknown>).volumeClaimTemplates = obs.sts.volumeClaimTemplates;
+    }
+    out.push(sts);
+    const voters = obs.members === null ? spec.replicas : obs.members.filter((m) => !m.info.isLearner).length;
+    out.push(buildPodDisruptionBudget(ref, voters));
+    return out;
+  }
+
+  /** The one membership step of this pass. */
+  private async perform(action: Action, ref: ClusterRef, obs: Observation): Promise<void> {
+    const d = this.d;
+    const members = obs.members ?? [];
+    const healthyEndpoints = (exclude?: string): string[] =>
+      members
+        .filter((m) => m.observed.healthy && m.endpoint !== null && m.info.id !== exclude && !m.info.isLearner)
+        .sort((a, b) => Number(b.observed.isLeader) - Number(a.observed.isLeader))
+        .map((m) => m.endpoint as string);
+    switch (action.kind) {
+      case 'none':
+      case 'wait':
+      case 'refuse':
+      case 'bootstrap':
+      case 'start-operation':
+      case 'set-replicas':
+      case 'finish-operation':
+        return;
+      case 'member-add-learner':
+        await d.members.addLearner(healthyEndpoints(), action.peerURL);
+        return;
+      case 'promote':
+        await d.members.promote(healthyEndpoints(), action.memberID);
+        return;
+      case 'move-leader': {
+        const leader = members.find((m) => m.info.id === action.fromID);
+        if (leader?.endpoint == null) throw new MemberApiError('Unavailable', 'the leader has no endpoint');
+        await d.members.moveLeader(leader.endpoint, action.toID);
+        return;
+      }
+      case 'member-remove':
+        await d.members.remove(healthyEndpoints(action.memberID), action.memberID);
+        return;
+      case 'delete-pvc':
+        await d.kube.deletePvc(ref.namespace, pvcName(ref, action.ordinal));
+        return;
+      case 'recreate-pod':
+        if (action.deletePvc) await d.kube.deletePvc(ref.namespace, pvcName(ref, action.ordinal));
+        await d.kube.deletePod(ref.namespace, memberName(ref, action.ordinal));
+        return;
+      default:
+        assertNever(action);
+    }
+  }
+
+  private status(
+    cluster: EtcdCluster,
+    spec: ResolvedSpec,
+    obs: Observation,
+    plan: Plan,
+    problems: SpecProblem[],
+    operation: MembershipOperation | null,
+    blocked: number | null,
+    actionError: string | null,
+    nowIso: string,
+  ): EtcdClusterStatus {
+    const ref = refOf(cluster);
+    const prev = cluster.status ?? {};
+    const gen = cluster.metadata.generation ?? 0;
+    const members: MemberStatus[] | undefined = obs.members?.map((m) => {
+      const pvc = m.ordinal === null ? undefined : obs.pvcs.find((p) => p.ordinal === m.ordinal && !p.terminating);
+      const before = prev.members?.find((x) => x.id === m.info.id);
+      const s: MemberStatus = {
+        name: m.info.name || (m.ordinal !== null ? memberName(ref, m.ordinal) : ''),
+        id: m.info.id,
+        peerURL: m.info.peerURLs[0] ?? '',
+        isLearner: m.info.isLearner,
+        isLeader: m.observed.isLeader,
+        healthy: m.observed.healthy,
+      };
+      if (m.status !== null) {
+        s.raftIndex = m.status.raftIndex;
+        s.dbSize = m.status.dbSize;
+      }
+      // Remember the volume a healthy member runs on; a later change of it means its data is gone.
+      const pvcUID = before?.pvcUID ?? (m.observed.healthy && pvc !== undefined ? pvc.uid : undefined);
+      if (pvcUID !== undefined) s.pvcUID = pvcUID;
+      return s;
+    });
+    const voters = obs.members?.filter((m) => !m.info.isLearner) ?? [];
+    const healthyVoters = voters.filter((m) => m.observed.healthy).length;
+    const leader = obs.members?.find((m) => m.observed.isLeader);
+    const available = leader !== undefined && healthyVoters >= quorum(voters.length);
+
+    let conds: Condition[] = prev.conditions ?? [];
+    conds = setCondition(
+      conds,
+      available
+        ? { type: 'Available', status: 'True', reason: 'QuorumHealthy', message: `${healthyVoters} of ${voters.length} voters healthy, leader ${leader?.info.name ?? ''}`, observedGeneration: gen }
+        : {
+            type: 'Available',
+            status: 'False',
+            reason: obs.members === null ? (obs.sts === null ? 'Bootstrapping' : 'ClusterUnreachable') : leader === undefined ? 'NoLeader' : 'NoQuorum',
+            message: obs.members === null ? (obs.memberListError ?? 'no member answered') : `${healthyVoters} of ${voters.length} voters healthy`,
+            observedGeneration: gen,
+          },
+      nowIso,
+    );
+    const progressing =
+      operation !== null
+        ? { reason: operation.type, message: `${operation.type} ${operation.memberName}: ${operation.phase}${operation.message ? ` (${operation.message})` : ''}` }
+        : plan.action.kind === 'bootstrap'
+          ? { reason: 'Bootstrapping', message: `creating ${plan.statefulSetReplicas} members` }
+          : plan.action.kind === 'set-replicas' || plan.action.kind === 'recreate-pod' || plan.action.kind === 'move-leader'
+            ? { reason: 'Reconciling', message: describeAction(plan.action) }
+            : plan.action.kind === 'wait' && plan.action.reason !== 'Paused'
+              ? { reason: plan.action.reason, message: plan.action.message }
+              : null;
+    conds = setCondition(
+      conds,
+      progressing
+        ? { type: 'Progressing', status: 'True', reason: progressing.reason, message: progressing.message, observedGeneration: gen }
+        : { type: 'Progressing', status: 'False', reason: spec.paused ? 'Paused' : 'Stable', message: spec.paused ? 'spec.paused is true' : 'no change in flight', observedGeneration: gen },
+      nowIso,
+    );
+    const failedOp = plan.action.kind === 'finish-operation' && plan.action.result === 'Failed' ? (prev.currentOperation ?? null) : null;
+    const degraded = degradedReason(obs, plan, problems, actionError, failedOp);
+    conds = setCondition(
+      conds,
+      degraded
+        ? { type: 'Degraded', status: 'True', reason: degraded.reason, message: degraded.message, observedGeneration: gen }
+        : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: '', observedGeneration: gen },
+      nowIso,
+    );
+    const out: EtcdClusterStatus = {
+      observedGeneration: gen,
+      replicas: obs.members?.length ?? obs.sts?.replicas ?? 0,
+      readyReplicas: obs.pods.filter((p) => p.ready).length,
+      selector: selectorString(ref),
+      conditions: conds,
+      currentOperation: operation,
+      available: available ? 'True' : 'False',
+    };
+    if (members !== undefined) out.members = members;
+    else if (prev.members !== undefined) out.members = prev.members;
+    const leaderName = leader ? leader.info.name || (leader.ordinal !== null ? memberName(ref, leader.ordinal) : leader.info.id) : undefined;
+    if (leaderName !== undefined) out.leader = leaderName;
+    else if (obs.members === null && prev.leader !== undefined) out.leader = '';
+    const clusterID = obs.clusterID ?? prev.clusterID;
+    if (clusterID !== undefined && clusterID !== null && clusterID !== '0') out.clusterID = clusterID;
+    if (blocked !== null) out.scaleUpBlockedGeneration = blocked;
+    return out;
+  }
+
+  private async events(
+    cluster: EtcdCluster,
+    plan: Plan,
+    problems: SpecProblem[],
+    acted: boolean,
+    actionError: string | null,
+    prev: EtcdClusterStatus,
+    next: EtcdClusterStatus,
+  ): Promise<void> {
+    const emit = async (type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
+      try {
+        await this.d.kube.recordEvent(cluster, type, reason, message);
+      } catch (err: unknown) {
+        this.d.log.warn('event not recorded', { reason, error: err instanceof Error ? err.message : String(err) });
+      }
+    };
+    const prevDegraded = prev.conditions?.find((c) => c.type === 'Degraded');
+    const nextDegraded = next.conditions?.find((c) => c.type === 'Degraded');
+    const degradedChanged = nextDegraded?.status === 'True' && (prevDegraded?.status !== 'True' || prevDegraded.reason !== nextDegraded.reason || prevDegraded.message !== nextDegraded.message);
+    if (problems.length > 0) {
+      if (degradedChanged) await emit('Warning', problems[0]?.reason ?? 'InvalidSpec', problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+      return;
+    }
+    if (actionError !== null) {
+      await emit('Warning', `${eventReason(plan.action)}Failed`, `${describeAction(plan.action)}: ${actionError}`);
+      return;
+    }
+    if (!acted) return;
+    const a = plan.action;
+    switch (a.kind) {
+      case 'none':
+      case 'wait':
+        if (degradedChanged && nextDegraded) await emit('Warning', nextDegraded.reason, nextDegraded.message);
+        return;
+      case 'refuse':
+        if (degradedChanged) await emit('Warning', a.reason, a.message);
+        return;
+      case 'finish-operation': {
+        const op = prev.currentOperation;
+        await emit(a.result === 'Succeeded' ? 'Normal' : 'Warning', `Operation${a.result}`, `${op?.type ?? 'operation'} ${op?.memberName ?? ''} ${a.result.toLowerCase()}${op?.message && a.result === 'Failed' ? `: ${op.message}` : ''}`);
+        return;
+      }
+      case 'bootstrap':
+      case 'start-operation':
+      case 'member-add-learner':
+      case 'promote':
+      case 'move-leader':
+      case 'member-remove':
+      case 'set-replicas':
+      case 'delete-pvc':
+      case 'recreate-pod':
+        await emit('Normal', eventReason(a), describeAction(a, plan.operation));
+        return;
+      default:
+        assertNever(a);
+    }
+  }
+
+  private async observeMetrics(ref: ClusterRef, obs: Observation, operation: MembershipOperation | null, nowMs: number): Promise<void> {
+    if (obs.members === null) {
+      this.d.metrics.observeCluster(ref.namespace, ref.name, {
+        voters: 0,
+        learners: 0,
+        unhealthy: 0,
+        hasLeader: false,
+        leaderID: null,
+        quorumMargin: -1,
+        raftIndexLag: [],
+        heartbeatFailures: [],
+        operation: operation ? { type: operation.type, ageSeconds: (nowMs - Date.parse(operation.startTime)) / 1000 } : null,
+      });
+      return;
+    }
+    const ms = obs.members;
+    const voters = ms.filter((m) => !m.info.isLearner);
+    const leader = ms.find((m) => m.observed.isLeader);
+    const leaderIndex = leader?.status?.raftIndex ?? null;
+    const snap: ClusterSnapshot = {
+      voters: voters.length,
+      learners: ms.length - voters.length,
+      unhealthy: ms.filter((m) => !m.observed.healthy).length,
+      hasLeader: leader !== undefined,
+      leaderID: obs.leaderID,
+      quorumMargin: quorumMargin(voters.length, voters.filter((m) => m.observed.healthy).length),
+      raftIndexLag: leaderIndex === null ? [] : ms.flatMap((m) => (m.status === null ? [] : [{ member: m.info.name || m.info.id, lag: Math.max(0, leaderIndex - m.status.raftIndex) }])),
+      heartbeatFailures: await this.scrapeHeartbeats(obs),
+      operation: operation ? { type: operation.type, ageSeconds: Math.max(0, (nowMs - Date.parse(operation.startTime)) / 1000) } : null,
+    };
+    this.d.metrics.observeCluster(ref.namespace, ref.name, snap);
+  }
+
+  /** Reads each member's etcd_server_heartbeat_send_failures_total (in parallel; failures are skipped). */
+  private async scrapeHeartbeats(obs: Observation): Promise<Array<{ member: string; total: number }>> {
+    const scrape = this.d.scrapeHeartbeatFailures;
+    if (scrape === undefined || obs.members === null) return [];
+    const got = await Promise.all(
+      obs.members.map(async (m) => {
+        if (m.metricsURL === null) return null;
+        const total = await scrape(m.metricsURL).catch(() => null);
+        return total === null ? null : { member: m.info.name || m.info.id, total };
+      }),
+    );
+    return got.filter((x): x is { member: string; total: number } => x !== null);
+  }
+}
+
+export class ReconcileError extends Error {
+  override readonly name = 'ReconcileError';
+}
+
+function degradedReason(
+  obs: Observation,
+  plan: Plan,
+  problems: SpecProblem[],
+  actionError: string | null,
+  failedOp: MembershipOperation | null,
+): { reason: string; message: string } | null {
+  if (problems.length > 0) return { reason: problems[0]?.reason ?? 'InvalidSpec', message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
+  if (actionError !== null) return { reason: 'MembershipStepFailed', message: `${describeAction(plan.action)}: ${actionError}` };
+  if (plan.action.kind === 'refuse') return { reason: plan.action.reason, message: plan.action.message };
+  if (failedOp !== null) {
+    return { reason: 'LearnerTimeout', message: `${failedOp.message ?? 'a learner did not catch up in time'}; rolled back; change the spec to retry` };
+  }
+  if (plan.operation?.phase === 'RollingBack') return { reason: 'LearnerTimeout', message: plan.operation.message ?? 'rolling back a scale-up' };
+  const pull = obs.pods.find((p) => p.waitingReason !== null && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(p.waitingReason));
+  if (pull !== undefined) {
+    return { reason: 'ImagePullFailed', message: `pod ${pull.name} cannot pull its image (${pull.waitingReason}${pull.waitingMessage ? `: ${pull.waitingMessage}` : ''}); set spec.image to an image that exists` };
+  }
+  const unhealthy = obs.members?.filter((m) => !m.observed.healthy && !m.info.isLearner) ?? [];
+  if (unhealthy.length > 0) return { reason: 'MemberUnhealthy', message: `unhealthy: ${unhealthy.map((m) => m.info.name || m.info.id).join(', ')}` };
+  return null;
+}
+
+function eventReason(a: Action): string {
+  switch (a.kind) {
+    case 'bootstrap':
+      return 'Bootstrapping';
+    case 'start-operation':
+      return 'OperationStarted';
+    case 'member-add-learner':
+      return 'MemberAdded';
+    case 'promote':
+      return 'MemberPromoted';
+    case 'move-leader':
+      return 'LeaderMoved';
+    case 'member-remove':
+      return 'MemberRemoved';
+    case 'set-replicas':
+      return 'ReplicasChanged';
+    case 'delete-pvc':
+      return 'VolumeDeleted';
+    case 'recreate-pod':
+      return 'MemberPodRecreated';
+    case 'finish-operation':
+      return 'OperationFinished';
+    case 'wait':
+    case 'refuse':
+      return a.reason;
+    case 'none':
+      return 'Reconciled';
+    default:
+      return assertNever(a);
+  }
+}
+
+function describeAction(a: Action, op?: MembershipOperation | null): string {
+  switch (a.kind) {
+    case 'bootstrap':
+      return `bootstrapping a new cluster of ${a.replicas} member(s) (initial-cluster-state=new)`;
+    case 'start-operation':
+      return op ? `${op.type} of ${op.memberName} recorded: ${op.message ?? ''}` : 'operation recorded';
+    case 'member-add-learner':
+      return `MemberAdd (learner) ${a.peerURL}`;
+    case 'promote':
+      return `MemberPromote ${a.memberID}`;
+    case 'move-leader':
+      return `MoveLeader ${a.fromID} -> ${a.toID}`;
+    case 'member-remove':
+      return `MemberRemove ${a.memberID}`;
+    case 'set-replicas':
+      return `StatefulSet replicas -> ${a.replicas}`;
+    case 'delete-pvc':
+      return `deleting the PVC of ordinal ${a.ordinal}`;
+    case 'recreate-pod':
+      return `recreating the pod of ordinal ${a.ordinal}${a.deletePvc ? ' on a new volume' : ''}`;
+    case 'finish-operation':
+      return `operation ${a.result}`;
+    case 'wait':
+    case 'refuse':
+      return a.message;
+    case 'none':
+      return 'nothing to do';
+    default:
+      return assertNever(a);
+  }
+}
