@@ -2,7 +2,11 @@
 //
 // A frame is 8-byte aligned:
 //   u32le payloadLength | u8 type | 3 zero bytes | u32le crc32c | payload | zero padding to 8
-// The CRC covers the first 8 header bytes and the payload, so a flipped length or type is caught too.
+//   | trailer: u32le payloadLength | u32le TRAILER_MAGIC
+// The CRC covers the first 8 header bytes and the payload, so a flipped length or type is caught too;
+// padding must be zero. The trailer is the last thing written of a record: it tells a record that
+// was written whole and damaged later (bit rot: corruption) from one whose write never finished
+// (torn). It is not covered by the CRC: a record whose CRC checks out is good whatever its trailer.
 // Types: 1 segment header (varint seq, varint firstIndex), 2 entries batch, 3 hard state,
 // 4 snapshot marker (varint index, varint term). Type 0 never occurs, so a zeroed header
 // (preallocated space) can never look like a record.
@@ -14,11 +18,15 @@
 //     checks out, the bad frame sits BEFORE data we wrote afterwards, so it is not a torn tail:
 //     it is corruption. Refuse to start, naming the file and offset p. (A record after it may have
 //     been acknowledged; dropping it silently would lose an acknowledged write.)
-//  3. Otherwise (only garbage and zeros follow), in the LAST segment this is a torn tail: a write
-//     interrupted by a crash. The bytes from p on were never made durable by a completed sync
-//     (a sync covers everything before it, and nothing valid follows), so no acknowledged record is
-//     among them. Truncate at p and log file, offset and the bytes cut.
-//  4. The same in an earlier segment is corruption: a segment is synced completely before the next
+//  3. Otherwise, if a trailer further on points back exactly at p (its length gives a frame that
+//     starts at p), the record at p was written completely and damaged afterwards: corruption.
+//     (It may have been acknowledged. This catches a bit flip in the very last record.)
+//  4. Otherwise (only garbage and zeros follow), in the LAST segment this is a torn tail: a write
+//     interrupted by a crash. That record's write never completed (its trailer is missing and
+//     nothing valid follows), while a save is acknowledged only after its write completed and was
+//     synced; so no acknowledged record is among the cut bytes. Truncate at p and log file, offset
+//     and the bytes cut.
+//  5. The same in an earlier segment is corruption: a segment is synced completely before the next
 //     one is created, so an older segment can never legitimately end in a torn record.
 // A frame whose CRC matches but whose payload does not decode is corruption (we wrote it that way).
 // Caveat, written down on purpose: after a power loss (not a process crash) the kernel may have
@@ -30,6 +38,13 @@ import { crc32c, crc32cUpdate } from './crc32c.js';
 import type { Entry, HardState } from '../raft/types.js';
 
 export const FRAME_HEADER_BYTES = 12;
+export const FRAME_TRAILER_BYTES = 8;
+const TRAILER_MAGIC = 0x7a5e1f0d;
+
+/** Total bytes of a frame with this payload length. */
+export function frameBytes(payloadLen: number): number {
+  return align8(FRAME_HEADER_BYTES + payloadLen) + FRAME_TRAILER_BYTES;
+}
 
 export const RecordType = {
   segmentHeader: 1,
@@ -45,7 +60,8 @@ export type WalRecord =
   | { readonly kind: 'snapshot'; readonly index: number; readonly term: number };
 
 export function align8(n: number): number {
-  return (n + 7) & ~7;
+  // Arithmetic, not bit operations: a damaged length can be up to 2^32 - 1.
+  return n + ((8 - (n % 8)) % 8);
 }
 
 function typeOf(rec: WalRecord): number {
@@ -96,11 +112,13 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
   writePayload(w, rec);
   const payloadLen = w.length - FRAME_HEADER_BYTES;
-  const total = align8(w.length);
+  const total = frameBytes(payloadLen);
   while (w.length < total) w.u8(0);
   const buf = w.view();
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   dv.setUint32(0, payloadLen, true);
+  dv.setUint32(total - 8, payloadLen, true);
+  dv.setUint32(total - 4, TRAILER_MAGIC, true);
   buf[4] = typeOf(rec);
   const crc = crc32cUpdate(crc32c(buf, 0, 8), buf, FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + payloadLen);
   dv.setUint32(8, crc, true);
@@ -137,10 +155,12 @@ function validFrameAt(buf: Uint8Array, dv: DataView, p: number): number {
   if (type < RecordType.segmentHeader || type > RecordType.snapshot) return -1;
   if (buf[p + 5] !== 0 || buf[p + 6] !== 0 || buf[p + 7] !== 0) return -1;
   const len = dv.getUint32(p, true);
-  const size = align8(FRAME_HEADER_BYTES + len);
+  if (len > buf.length) return -1;
+  const size = frameBytes(len);
   if (p + size > buf.length) return -1;
   const crc = crc32cUpdate(crc32c(buf, p, p + 8), buf, p + FRAME_HEADER_BYTES, p + FRAME_HEADER_BYTES + len);
   if (crc !== dv.getUint32(p + 8, true)) return -1;
+  for (let i = p + FRAME_HEADER_BYTES + len; i < p + size - FRAME_TRAILER_BYTES; i++) if (buf[i] !== 0) return -1;
   return size;
 }
 
@@ -165,7 +185,7 @@ export interface SegmentScan {
   readonly records: ScannedRecord[];
   /** Offset just past the last valid record: where the next write goes. */
   readonly end: number;
-  /** Set when rule 3 applied: the torn bytes [end, tornEnd) must be cut. */
+  /** Set when rule 4 applied: the torn bytes [end, tornEnd) must be cut. */
   readonly torn?: { readonly offset: number; readonly bytes: number };
 }
 
@@ -206,9 +226,16 @@ export function scanSegment(buf: Uint8Array, isLast: boolean): SegmentScan {
         throw new ScanError(p, `bad record (checksum mismatch or broken frame) followed by a valid record at offset ${q}`);
       }
     }
-    // Rules 3 and 4.
+    // Rule 3: a complete record (its trailer is there) that does not check out.
+    const dataEnd = nonZeroEnd(buf, p);
+    for (let q = p; q + FRAME_TRAILER_BYTES <= Math.min(buf.length, dataEnd + FRAME_TRAILER_BYTES); q += 8) {
+      if (dv.getUint32(q + 4, true) === TRAILER_MAGIC && q + FRAME_TRAILER_BYTES - frameBytes(dv.getUint32(q, true)) === p) {
+        throw new ScanError(p, 'record written completely but damaged since (checksum mismatch with an intact trailer)');
+      }
+    }
+    // Rules 4 and 5.
     if (!isLast) throw new ScanError(p, 'bad record at the end of a segment that is not the last one');
-    return { records, end: p, torn: { offset: p, bytes: nonZeroEnd(buf, p) - p } };
+    return { records, end: p, torn: { offset: p, bytes: dataEnd - p } };
   }
   return { records, end: p };
 }
