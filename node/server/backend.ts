@@ -70,29 +70,37 @@ export interface HeaderInfo {
 
 // ---------- the interface ----------
 
-/** One gRPC watch stream's view of the watch hub. */
+/**
+ * One gRPC watch stream's view of the watch hub (node/mvcc/watch-hub.ts: the runtime maps
+ * these one to one onto hub.openStream/createWatch/cancelWatch/requestProgress/resume/closeStream).
+ */
 export interface WatchStream {
   /**
    * Starts a watcher (watchId 0: the hub picks the next free id on this stream). The hub then
-   * emits, through the stream's sink and in this order: the `created` response; past events
-   * from startRevision (if <= current revision); live events. A compacted startRevision gives
-   * `created` then `canceled` with compactRevision set, as etcd does. A duplicate watchId is
-   * thrown as MvccError('duplicateWatchId').
+   * emits through the sink, in order: `created`; past events from startRevision (if <= the
+   * current revision); live events. A compacted startRevision gives `created` then `canceled`
+   * with compactRevision set; a refused request (empty range, duplicate id) gives one response
+   * with watchId -1, created and canceled, and cancelReason.
    */
   create(req: mvcc.WatchCreateRequest): void;
-  /** Cancels a watcher; the hub emits its `canceled` response. Returns false if there was none. */
-  cancel(watchId: number): boolean;
+  /** Cancels a watcher; the hub emits its `canceled` response. Unknown ids are ignored. */
+  cancel(watchId: number): void;
   /**
    * Asks for one progress report: once every watcher on this stream has caught up, the hub
    * emits a response with watchId -1 and no events whose header.revision is that progress.
    */
   requestProgress(): void;
+  /** The sink drained after returning false: the hub flushes what it held and catches up. */
+  resume(): void;
   /** Drops every watcher of this stream; nothing is emitted after this returns. */
   close(): void;
 }
 
-/** Receives every response of one watch stream, in order. Must not throw. */
-export type WatchSink = (resp: mvcc.WatchResponse) => void;
+/**
+ * Receives every response of one watch stream, in order. Returns false when its send buffer is
+ * full: the hub then holds further responses (bounded) until WatchStream.resume(). Never throws.
+ */
+export type WatchSink = (resp: mvcc.WatchResponse) => boolean;
 
 export interface MemberBackend {
   // ----- KV. Writes go through raft (a follower forwards them to the leader). -----

@@ -1,7 +1,11 @@
-// Loads node/proto/*.proto once with @grpc/proto-loader.
-// Options: keepCase (field names as in the .proto, which are etcd's JSON names too), int64 as
-// decimal strings (exact for any client-chosen id; ids.ts converts them), enums as names,
-// bytes as Buffers (no copies), defaults filled in, oneof names set.
+// Loads node/proto/*.proto with @grpc/proto-loader, twice:
+// - for gRPC: camelCase field names, int64 as numbers, enums as numbers, bytes as Buffers, proto3
+//   defaults filled in. A decoded request is then exactly node/mvcc's request type, and mvcc's
+//   responses serialize as they are. int64 -> number: ids at or above 2^53 cannot be exact, and
+//   ids.ts refuses them (they decode to a number that is not a safe integer, so this is detectable).
+// - for the /v3 JSON gateway: field names as in the .proto (etcd's JSON names), int64 as decimal
+//   strings, bytes as base64, enums as names, defaults left out (grpc-gateway's JSON). The gateway
+//   converts by encoding with one definition and decoding with the other.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -12,12 +16,21 @@ import { loadSync } from '@grpc/proto-loader';
 import type { Options, PackageDefinition } from '@grpc/proto-loader';
 
 export const LOADER_OPTIONS: Options = {
-  keepCase: true,
-  longs: String,
-  enums: String,
+  keepCase: false,
+  longs: Number,
+  enums: Number,
   bytes: Buffer,
   defaults: true,
   oneofs: true,
+};
+
+export const JSON_LOADER_OPTIONS: Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  bytes: String,
+  defaults: false,
+  oneofs: false,
 };
 
 /** node/proto, from the source tree (tsx) or from dist/node/server (the built binary). */
@@ -29,13 +42,17 @@ export function protoDir(): string {
 }
 
 let cached: PackageDefinition | undefined;
+let cachedJson: PackageDefinition | undefined;
 
 export function loadEtcdProtos(): PackageDefinition {
-  if (!cached) {
-    const dir = protoDir();
-    cached = loadSync(['rpc.proto', 'health.proto'], { ...LOADER_OPTIONS, includeDirs: [dir] });
-  }
+  if (!cached) cached = loadSync(['rpc.proto', 'health.proto'], { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
   return cached;
+}
+
+/** The same services with grpc-gateway's JSON conventions (see the file comment). */
+export function loadEtcdProtosForJson(): PackageDefinition {
+  if (!cachedJson) cachedJson = loadSync(['rpc.proto'], { ...JSON_LOADER_OPTIONS, includeDirs: [protoDir()] });
+  return cachedJson;
 }
 
 export interface EtcdGrpcObjects {

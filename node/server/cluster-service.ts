@@ -1,0 +1,100 @@
+// The Cluster service: MemberAdd (also as learner), MemberRemove, MemberUpdate, MemberList,
+// MemberPromote. Members go on the wire in etcd's shape (ID, name, peerURLs, clientURLs, isLearner).
+
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Member } from './backend.js';
+import { EtcdError } from './errors.js';
+import type { ServerContext } from './rpc-context.js';
+import { exactId, makeHeader, unary } from './rpc-context.js';
+
+export interface MemberWire {
+  ID: number;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+export function memberToWire(m: Member): MemberWire {
+  return { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner };
+}
+
+function checkUrls(urls: readonly string[]): void {
+  if (urls.length === 0) throw new EtcdError('memberBadUrls');
+  for (const u of urls) {
+    let parsed: URL;
+    try {
+      parsed = new URL(u);
+    } catch {
+      throw new EtcdError('memberBadUrls');
+    }
+    if ((parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.port === '') throw new EtcdError('memberBadUrls');
+  }
+}
+
+function checkId(id: number): void {
+  if (!exactId(id)) throw new EtcdError('memberNotFound');
+}
+
+export function clusterService(ctx: ServerContext): UntypedServiceImplementation {
+  const b = ctx.backend;
+  const S = 'etcdserverpb.Cluster';
+  const list = (members: readonly Member[]): MemberWire[] => members.map(memberToWire);
+  return {
+    MemberAdd: unary<{ peerURLs: string[]; isLearner: boolean }, unknown>(
+      ctx,
+      S,
+      'MemberAdd',
+      () => false,
+      async (req) => {
+        checkUrls(req.peerURLs);
+        const r = await b.memberAdd(req.peerURLs, req.isLearner);
+        return { header: makeHeader(ctx), member: memberToWire(r.member), members: list(r.members) };
+      },
+    ),
+    MemberRemove: unary<{ ID: number }, unknown>(
+      ctx,
+      S,
+      'MemberRemove',
+      () => false,
+      async (req) => {
+        checkId(req.ID);
+        const members = await b.memberRemove(req.ID);
+        return { header: makeHeader(ctx), members: list(members) };
+      },
+    ),
+    MemberUpdate: unary<{ ID: number; peerURLs: string[] }, unknown>(
+      ctx,
+      S,
+      'MemberUpdate',
+      () => false,
+      async (req) => {
+        checkId(req.ID);
+        checkUrls(req.peerURLs);
+        const members = await b.memberUpdate(req.ID, req.peerURLs);
+        return { header: makeHeader(ctx), members: list(members) };
+      },
+    ),
+    MemberList: unary<{ linearizable: boolean }, unknown>(
+      ctx,
+      S,
+      'MemberList',
+      (r) => !r.linearizable,
+      async (req) => {
+        const members = await b.memberList(req.linearizable);
+        return { header: makeHeader(ctx), members: list(members) };
+      },
+    ),
+    MemberPromote: unary<{ ID: number }, unknown>(
+      ctx,
+      S,
+      'MemberPromote',
+      () => false,
+      async (req) => {
+        checkId(req.ID);
+        const members = await b.memberPromote(req.ID);
+        return { header: makeHeader(ctx), members: list(members) };
+      },
+    ),
+  };
+}

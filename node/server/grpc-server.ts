@@ -1,0 +1,65 @@
+// Builds the grpc-js Server with every service of the member's client API.
+// Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
+// may encode a large answer itself in chunks (kv-service's Range).
+// Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
+// refuses oversized writes itself with "etcdserver: request is too large".
+
+import { Server } from '@grpc/grpc-js';
+import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
+import { authService } from './auth-service.js';
+import { clusterService } from './cluster-service.js';
+import { healthService } from './health-service.js';
+import { kvService } from './kv-service.js';
+import type { Serialize } from './kv-service.js';
+import { leaseService } from './lease-service.js';
+import { maintenanceService } from './maintenance-service.js';
+import { loadEtcdProtos } from './proto-load.js';
+import type { ServerContext } from './rpc-context.js';
+import { watchService } from './watch-service.js';
+
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+/** etcd's server-side keepalive enforcement: clients may ping every 5 s. */
+const KEEPALIVE_MIN_TIME_MS = 5000;
+
+type AnyMethod = MethodDefinition<unknown, unknown>;
+
+/** A copy of a proto-loader service whose response serializer lets Buffers through. */
+export function passThroughService(def: PackageDefinition, name: string): ServiceDefinition {
+  const svc = def[name] as unknown as Record<string, AnyMethod> | undefined;
+  if (!svc) throw new Error(`service ${name} not in the proto definitions`);
+  const out: Record<string, AnyMethod> = {};
+  for (const [method, m] of Object.entries(svc)) {
+    const orig = m.responseSerialize;
+    out[method] = { ...m, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : orig(v)) };
+  }
+  return out as unknown as ServiceDefinition;
+}
+
+/** Every service implementation, by full service name (the gateway calls these too). */
+export function createServiceImpls(ctx: ServerContext): Map<string, UntypedServiceImplementation> {
+  const def = loadEtcdProtos();
+  const rangeSerializer = (def['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>)['Range']!.responseSerialize as Serialize;
+  return new Map<string, UntypedServiceImplementation>([
+    ['etcdserverpb.KV', kvService(ctx, rangeSerializer)],
+    ['etcdserverpb.Watch', watchService(ctx)],
+    ['etcdserverpb.Lease', leaseService(ctx)],
+    ['etcdserverpb.Cluster', clusterService(ctx)],
+    ['etcdserverpb.Maintenance', maintenanceService(ctx)],
+    ['etcdserverpb.Auth', authService(ctx)],
+    ['grpc.health.v1.Health', healthService(ctx)],
+  ]);
+}
+
+export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>): Server {
+  const def = loadEtcdProtos();
+  const server = new Server({
+    'grpc.max_receive_message_length': ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    'grpc.max_send_message_length': -1,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': KEEPALIVE_MIN_TIME_MS,
+    'grpc.max_concurrent_streams': 2 ** 31 - 1,
+  });
+  for (const [name, impl] of impls) server.addService(passThroughService(def, name), impl);
+  return server;
+}

@@ -1,0 +1,86 @@
+// node/server's entry: startServers() serves the member's client API (gRPC + HTTP on every
+// --listen-client-urls, HTTP on every --listen-metrics-urls) over a MemberBackend.
+// main.ts calls it once the runtime is up; stop() closes every listener and open call.
+
+import { createServer as createHttpServer } from 'node:http';
+import { ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
+import type { MemberBackend } from './backend.js';
+import { createGrpcServer, createServiceImpls } from './grpc-server.js';
+import { createHttpApp } from './http-app.js';
+import type { Listener, TlsFilesOption } from './listeners.js';
+import { listenClient, listenHttp } from './listeners.js';
+import type { MemberMetrics } from './metrics.js';
+import { memberIdHex } from './metrics.js';
+import type { ServerContext, ServerLimits } from './rpc-context.js';
+
+export type { MemberBackend, WatchStream, WatchSink, Member, MemberStatus, SnapshotStream, HeaderInfo } from './backend.js';
+export { BackendError } from './backend.js';
+export type { BackendErrorCode } from './backend.js';
+export { createMemberMetrics } from './metrics.js';
+export type { MemberMetrics } from './metrics.js';
+export { SERVER_VERSION, CLUSTER_VERSION } from './version.js';
+
+/** The part of MemberConfig (node/config.ts) the servers read. */
+export interface ServerConfig extends ServerLimits {
+  readonly listenClientUrls: readonly string[];
+  readonly listenMetricsUrls: readonly string[];
+  readonly clientTls?: TlsFilesOption;
+}
+
+export interface StartServersOptions {
+  readonly config: ServerConfig;
+  readonly backend: MemberBackend;
+  readonly metrics: MemberMetrics;
+  readonly logger: Logger;
+}
+
+export interface RunningServers {
+  /** Bound client listeners, in --listen-client-urls order (ports resolved if 0 was given). */
+  readonly clientListeners: readonly Listener[];
+  readonly metricsListeners: readonly Listener[];
+  stop(): Promise<void>;
+}
+
+export async function startServers(opts: StartServersOptions): Promise<RunningServers> {
+  const { config, backend, metrics } = opts;
+  const logger = opts.logger.child('server');
+  const ctx: ServerContext = {
+    backend,
+    metrics,
+    logger,
+    limits: { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps },
+  };
+  const impls = createServiceImpls(ctx);
+  const grpc = createGrpcServer(ctx, impls);
+  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+
+  const clientHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: true }));
+  const metricsHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: false }));
+  metrics.serverId.set({ server_id: memberIdHex(backend.header().memberId) }, 1);
+
+  const tlsFiles = config.clientTls && config.clientTls.certFile !== '' ? config.clientTls : undefined;
+  const clientListeners: Listener[] = [];
+  const metricsListeners: Listener[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all([...clientListeners, ...metricsListeners].map((l) => l.close()));
+    injector.destroy();
+    grpc.forceShutdown();
+    clientHttp.close();
+    metricsHttp.close();
+  };
+  try {
+    for (const url of config.listenClientUrls) {
+      clientListeners.push(await listenClient(url, injector, clientHttp, tlsFiles, logger));
+      logger.info('serving client traffic (gRPC and HTTP)', { url });
+    }
+    for (const url of config.listenMetricsUrls) {
+      metricsListeners.push(await listenHttp(url, metricsHttp, tlsFiles));
+      logger.info('serving metrics and health', { url });
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return { clientListeners, metricsListeners, stop: stopAll };
+}

@@ -1,0 +1,140 @@
+// The Lease service: Grant, Revoke, the KeepAlive stream, TimeToLive, Leases.
+// Lease ids from clients are int64; ids at or above 2^53 cannot be held exactly (see
+// proto-load.ts) and are refused: a grant with one fails, other calls treat it as not found.
+
+import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type {
+  LeaseGrantRequest,
+  LeaseGrantResponse,
+  LeaseKeepAliveRequest,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeRequest,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveRequest,
+  LeaseTimeToLiveResponse,
+} from '../mvcc/types.js';
+import { EtcdError, grpcError } from './errors.js';
+import type { ServerContext } from './rpc-context.js';
+import { checkHasLeader, checkLearner, completeHeader, exactId, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
+
+/** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
+export const MAX_INFLIGHT_KEEPALIVES = 64;
+
+export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
+  const b = ctx.backend;
+  const S = 'etcdserverpb.Lease';
+
+  const LeaseKeepAlive = (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>): void => {
+    const counters = streamCounters(ctx, S, 'LeaseKeepAlive', 'bidi_stream');
+    try {
+      checkHasLeader(ctx, call.metadata);
+      checkLearner(ctx, false);
+    } catch (err) {
+      failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
+      return;
+    }
+    let closed = false;
+    let inflight = 0;
+    const finish = (code: number): void => {
+      if (closed) return;
+      closed = true;
+      counters.finish(code);
+    };
+    call.on('data', (req: LeaseKeepAliveRequest) => {
+      if (closed) return;
+      counters.received();
+      if (!exactId(req.ID)) {
+        counters.sent();
+        call.write({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
+        return;
+      }
+      inflight++;
+      if (inflight >= MAX_INFLIGHT_KEEPALIVES) call.pause();
+      b.leaseKeepAlive(req).then(
+        (resp) => {
+          inflight--;
+          if (inflight < MAX_INFLIGHT_KEEPALIVES) call.resume();
+          if (closed) return;
+          resp.header = completeHeader(ctx, resp.header);
+          counters.sent();
+          call.write(resp);
+        },
+        (err: unknown) => {
+          inflight--;
+          if (closed) return;
+          const code = (err as { code?: unknown }).code;
+          if (code === 'leaseNotFound') {
+            // etcd answers a keep-alive for a dead lease with TTL 0, not an error.
+            counters.sent();
+            call.write({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
+            return;
+          }
+          failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
+          closed = true;
+        },
+      );
+    });
+    call.on('end', () => {
+      finish(GrpcStatus.OK);
+      call.end();
+    });
+    call.on('error', () => finish(GrpcStatus.CANCELLED));
+    call.on('cancelled', () => finish(GrpcStatus.CANCELLED));
+    call.on('close', () => finish(GrpcStatus.CANCELLED));
+  };
+
+  return {
+    LeaseGrant: unary<LeaseGrantRequest, LeaseGrantResponse>(
+      ctx,
+      S,
+      'LeaseGrant',
+      () => false,
+      async (req) => {
+        if (!exactId(req.ID ?? 0)) {
+          throw grpcError(GrpcStatus.INVALID_ARGUMENT, 'etcdserver: tsetcd lease IDs must be below 2^53');
+        }
+        const resp = await b.leaseGrant(req);
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+    LeaseRevoke: unary<LeaseRevokeRequest, LeaseRevokeResponse>(
+      ctx,
+      S,
+      'LeaseRevoke',
+      () => false,
+      async (req) => {
+        if (!exactId(req.ID)) throw new EtcdError('leaseNotFound');
+        const resp = await b.leaseRevoke(req);
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+    LeaseKeepAlive,
+    LeaseTimeToLive: unary<LeaseTimeToLiveRequest, LeaseTimeToLiveResponse>(
+      ctx,
+      S,
+      'LeaseTimeToLive',
+      () => false,
+      async (req) => {
+        if (!exactId(req.ID)) return { header: makeHeader(ctx), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+        const resp = await b.leaseTimeToLive(req);
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+    LeaseLeases: unary<unknown, LeaseLeasesResponse>(
+      ctx,
+      S,
+      'LeaseLeases',
+      () => false,
+      async () => {
+        const resp = await b.leaseLeases();
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+  };
+}

@@ -1,0 +1,158 @@
+// The Maintenance service: Alarm, Status, Defragment, Hash, HashKV, the Snapshot stream,
+// MoveLeader, Downgrade (refused: tsetcd has one version).
+// Snapshot: the backend's bytes go out in messages of at most SNAPSHOT_CHUNK_BYTES, waiting for
+// the client to drain. etcd streams a bbolt file (a whole number of 512-byte pages) and appends
+// its sha256; etcdctl 3.4 `snapshot save` refuses a stream whose length is not 512·n + 32
+// ("sha256 checksum not found"). So the snapshot is zero-padded to a multiple of 512 bytes and
+// followed by the sha256 of everything before it. A reader of the file strips the last 32 bytes
+// and the zero padding (node/mvcc's restore needs the blob only). remaining_bytes counts the
+// padded snapshot bytes still to come.
+
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
+import { grpcError } from './errors.js';
+import type { ServerContext } from './rpc-context.js';
+import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
+import { SERVER_VERSION } from './version.js';
+
+export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
+/** etcdctl checks that the snapshot is whole 512-byte pages plus a 32-byte sha256. */
+export const SNAPSHOT_ALIGN_BYTES = 512;
+
+export function maintenanceService(ctx: ServerContext): UntypedServiceImplementation {
+  const b = ctx.backend;
+  const S = 'etcdserverpb.Maintenance';
+
+  const Snapshot = (call: ServerWritableStream<unknown, unknown>): void => {
+    const counters = streamCounters(ctx, S, 'Snapshot', 'server_stream');
+    let cancelled = false;
+    call.on('cancelled', () => {
+      cancelled = true;
+    });
+    const run = async (): Promise<void> => {
+      checkHasLeader(ctx, call.metadata);
+      checkLearner(ctx, true);
+      const snap = await b.snapshot();
+      const sha = createHash('sha256');
+      const padBytes = (SNAPSHOT_ALIGN_BYTES - (snap.sizeBytes % SNAPSHOT_ALIGN_BYTES)) % SNAPSHOT_ALIGN_BYTES;
+      const totalBytes = snap.sizeBytes + padBytes;
+      let sent = 0;
+      const header = makeHeader(ctx, snap.revision);
+      const write = async (msg: unknown): Promise<void> => {
+        counters.sent();
+        if (!call.write(msg)) await once(call, 'drain');
+      };
+      for await (const chunk of snap.chunks) {
+        for (let off = 0; off < chunk.length; off += SNAPSHOT_CHUNK_BYTES) {
+          if (cancelled) return;
+          const piece = chunk.subarray(off, Math.min(chunk.length, off + SNAPSHOT_CHUNK_BYTES));
+          sha.update(piece);
+          sent += piece.length;
+          await write({ header, remainingBytes: Math.max(0, totalBytes - sent), blob: piece, version: SERVER_VERSION });
+        }
+      }
+      if (sent !== snap.sizeBytes) throw new Error(`snapshot stream gave ${sent} bytes, announced ${snap.sizeBytes}`);
+      if (padBytes > 0) {
+        const pad = Buffer.alloc(padBytes);
+        sha.update(pad);
+        sent += padBytes;
+        await write({ header, remainingBytes: 0, blob: pad, version: SERVER_VERSION });
+      }
+      await write({ header, remainingBytes: 0, blob: sha.digest(), version: SERVER_VERSION });
+      counters.finish(GrpcStatus.OK);
+      call.end();
+    };
+    run().catch((err: unknown) => failStream(call, err, counters));
+  };
+
+  return {
+    Alarm: unary<AlarmRequest, AlarmResponse>(
+      ctx,
+      S,
+      'Alarm',
+      () => false,
+      async (req) => {
+        const resp = await b.alarm(req);
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+    Status: unary<unknown, unknown>(
+      ctx,
+      S,
+      'Status',
+      () => true,
+      async () => {
+        const st = await b.status();
+        return {
+          header: makeHeader(ctx),
+          version: SERVER_VERSION,
+          dbSize: st.dbSizeBytes,
+          leader: st.leader,
+          raftIndex: st.raftIndex,
+          raftTerm: st.raftTerm,
+          raftAppliedIndex: st.raftAppliedIndex,
+          errors: [...st.errors],
+          dbSizeInUse: st.dbSizeInUseBytes,
+          isLearner: st.isLearner,
+          dbSizeQuota: st.dbSizeQuotaBytes,
+        };
+      },
+    ),
+    Defragment: unary<unknown, unknown>(
+      ctx,
+      S,
+      'Defragment',
+      () => false,
+      async () => {
+        await b.defragment();
+        return { header: makeHeader(ctx) };
+      },
+    ),
+    Hash: unary<unknown, HashResponse>(
+      ctx,
+      S,
+      'Hash',
+      () => false,
+      async () => {
+        const resp = await b.hash();
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+    HashKV: unary<{ revision: number }, HashKVResponse>(
+      ctx,
+      S,
+      'HashKV',
+      () => false,
+      async (req) => {
+        const resp = await b.hashKV(req.revision);
+        resp.header = completeHeader(ctx, resp.header);
+        return resp;
+      },
+    ),
+    Snapshot,
+    MoveLeader: unary<{ targetID: number }, unknown>(
+      ctx,
+      S,
+      'MoveLeader',
+      () => false,
+      async (req) => {
+        await b.moveLeader(req.targetID);
+        return { header: makeHeader(ctx) };
+      },
+    ),
+    Downgrade: unary<unknown, unknown>(
+      ctx,
+      S,
+      'Downgrade',
+      () => false,
+      async () => {
+        throw grpcError(GrpcStatus.UNIMPLEMENTED, 'etcdserver: downgrade is not supported by tsetcd');
+      },
+    ),
+  };
+}

@@ -1,0 +1,160 @@
+// What every gRPC handler shares: the backend, metrics, logger and limits; the response header;
+// the guards etcd's interceptors apply (hasleader metadata, learner restrictions); and the
+// wrappers that count every call in grpc_server_* metrics and map thrown errors to etcd's.
+
+import type {
+  sendUnaryData,
+  ServerDuplexStream,
+  ServerUnaryCall,
+  ServerWritableStream,
+  Metadata,
+  UntypedHandleCall,
+} from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { Logger } from '../log.js';
+import type { ResponseHeader } from '../mvcc/types.js';
+import type { MemberBackend } from './backend.js';
+import { EtcdError, toServiceError } from './errors.js';
+import type { MemberMetrics } from './metrics.js';
+import { GRPC_CODE_NAMES } from './metrics.js';
+
+export interface ServerLimits {
+  /** --max-request-bytes: larger writes fail with "etcdserver: request is too large". */
+  readonly maxRequestBytes: number;
+  /** --max-txn-ops. */
+  readonly maxTxnOps: number;
+}
+
+export interface ServerContext {
+  readonly backend: MemberBackend;
+  readonly metrics: MemberMetrics;
+  readonly logger: Logger;
+  readonly limits: ServerLimits;
+}
+
+/** A complete response header; `revision` defaults to the store's current one. */
+export function makeHeader(ctx: ServerContext, revision?: number): ResponseHeader {
+  const h = ctx.backend.header();
+  return { clusterId: h.clusterId, memberId: h.memberId, revision: revision ?? h.revision, raftTerm: h.raftTerm };
+}
+
+/** Fills in the identity fields of a header the store made (keeps its revision). */
+export function completeHeader(ctx: ServerContext, header: ResponseHeader | undefined): ResponseHeader {
+  return makeHeader(ctx, header?.revision);
+}
+
+/** etcd's `hasleader` metadata: fail at once with "no leader" rather than wait for one. */
+export function checkHasLeader(ctx: ServerContext, md: Metadata): void {
+  const v = md.get('hasleader');
+  if (v.length > 0 && String(v[0]) === 'true' && !ctx.backend.hasLeader()) throw new EtcdError('noLeader');
+}
+
+/** A learner serves only what etcd lets it: status, serializable reads, member list, snapshot. */
+export function checkLearner(ctx: ServerContext, allowedForLearner: boolean): void {
+  if (!allowedForLearner && ctx.backend.isLearner()) throw new EtcdError('notSupportedForLearner');
+}
+
+export type GrpcType = 'unary' | 'server_stream' | 'client_stream' | 'bidi_stream';
+
+interface RpcLabels {
+  grpc_type: GrpcType;
+  grpc_service: string;
+  grpc_method: string;
+}
+
+function labels(service: string, method: string, type: GrpcType): RpcLabels {
+  return { grpc_type: type, grpc_service: service, grpc_method: method };
+}
+
+function codeName(code: number): string {
+  return GRPC_CODE_NAMES[code] ?? 'Unknown';
+}
+
+/**
+ * A unary handler: `learnerOk(req)` says if a learner may serve it. Counts the call, times it,
+ * maps errors. The handler may return a pre-encoded Buffer (see kv-service's chunked Range).
+ */
+export function unary<Req, Res>(
+  ctx: ServerContext,
+  service: string,
+  method: string,
+  learnerOk: (req: Req) => boolean,
+  fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res | Buffer>,
+): UntypedHandleCall {
+  const l = labels(service, method, 'unary');
+  const started = ctx.metrics.grpcStarted.labels(l);
+  const received = ctx.metrics.grpcMsgReceived.labels(l);
+  const sent = ctx.metrics.grpcMsgSent.labels(l);
+  const timer = ctx.metrics.grpcHandlingSeconds.labels(l);
+  const handler = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    started.inc();
+    received.inc();
+    const t0 = process.hrtime.bigint();
+    const done = (code: number): void => {
+      timer.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+      ctx.metrics.grpcHandled.inc({ ...l, grpc_code: codeName(code) });
+    };
+    let p: Promise<Res | Buffer>;
+    try {
+      checkHasLeader(ctx, call.metadata);
+      checkLearner(ctx, learnerOk(call.request));
+      p = fn(call.request, call);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (res) => {
+        sent.inc();
+        done(GrpcStatus.OK);
+        callback(null, res as Res);
+      },
+      (err: unknown) => {
+        const se = toServiceError(err);
+        if (se.code === GrpcStatus.UNKNOWN) ctx.logger.warn('rpc failed', { method: `${service}/${method}`, err });
+        done(se.code);
+        callback(se, null);
+      },
+    );
+  };
+  return handler as UntypedHandleCall;
+}
+
+/** Counters for a streaming call; `finish(code)` once when it ends. */
+export interface StreamCounters {
+  received(): void;
+  sent(): void;
+  finish(code: number): void;
+}
+
+export function streamCounters(ctx: ServerContext, service: string, method: string, type: GrpcType): StreamCounters {
+  const l = labels(service, method, type);
+  ctx.metrics.grpcStarted.inc(l);
+  const t0 = process.hrtime.bigint();
+  let finished = false;
+  return {
+    received: () => ctx.metrics.grpcMsgReceived.inc(l),
+    sent: () => ctx.metrics.grpcMsgSent.inc(l),
+    finish: (code) => {
+      if (finished) return;
+      finished = true;
+      ctx.metrics.grpcHandlingSeconds.observe(l, Number(process.hrtime.bigint() - t0) / 1e9);
+      ctx.metrics.grpcHandled.inc({ ...l, grpc_code: codeName(code) });
+    },
+  };
+}
+
+/** Ends a stream with an error mapped to etcd's code and text. */
+export function failStream(
+  call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  err: unknown,
+  counters: StreamCounters,
+): void {
+  const se = toServiceError(err);
+  counters.finish(se.code);
+  call.destroy(se as Error);
+}
+
+/** An id from the wire that must be exact: refuses ids at or above 2^53 (see proto-load.ts). */
+export function exactId(n: number): boolean {
+  return Number.isSafeInteger(n);
+}

@@ -1,0 +1,302 @@
+// The member's client API over an in-process fake backend (node/mvcc store + watch hub, no raft),
+// driven by the real clients: the npm etcd3 library, Debian's etcdctl (when installed) and HTTP.
+// The acceptance proof against real bin/tsetcd processes lives in test/integration/.
+
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../log.js';
+import { createMemberMetrics, startServers } from './index.js';
+import type { RunningServers } from './index.js';
+import { MemoryBackend } from './testing/memory-backend.js';
+import { encodeRangeChunked, RANGE_CHUNK_KVS } from './kv-service.js';
+import { loadEtcdProtos } from './proto-load.js';
+
+const run = promisify(execFile);
+const ETCDCTL = '/usr/bin/etcdctl';
+const haveEtcdctl = existsSync(ETCDCTL);
+if (!haveEtcdctl && !process.env['CI']) console.log('etcdctl not installed: skipping the etcdctl cases (CI installs it)');
+const itCtl = haveEtcdctl || process.env['CI'] ? it : it.skip;
+
+let backend: MemoryBackend;
+let servers: RunningServers;
+let endpoint: string;
+let metricsUrl: string;
+let client: Etcd3;
+let dir: string;
+
+async function ctl(...args: string[]): Promise<string> {
+  const { stdout } = await run(ETCDCTL, [`--endpoints=${endpoint}`, '--dial-timeout=3s', '--command-timeout=5s', ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    timeout: 15_000,
+  });
+  return stdout;
+}
+
+/** stdout and stderr together (etcdctl 3.4 prints some results, e.g. endpoint health, on stderr). */
+async function ctlAll(...args: string[]): Promise<string> {
+  const { stdout, stderr } = await run(ETCDCTL, [`--endpoints=${endpoint}`, '--dial-timeout=3s', '--command-timeout=5s', ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    timeout: 15_000,
+  });
+  return stdout + stderr;
+}
+
+async function ctlFails(...args: string[]): Promise<string> {
+  try {
+    await ctl(...args);
+  } catch (e) {
+    return String((e as { stderr?: string }).stderr ?? e);
+  }
+  throw new Error(`etcdctl ${args.join(' ')} succeeded`);
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tsetcd-server-'));
+  backend = new MemoryBackend({ leaseCheckMs: 100 });
+  servers = await startServers({
+    config: {
+      listenClientUrls: ['http://127.0.0.1:0'],
+      listenMetricsUrls: ['http://127.0.0.1:0'],
+      maxRequestBytes: 1.5 * 1024 * 1024,
+      maxTxnOps: 128,
+    },
+    backend,
+    metrics: createMemberMetrics(),
+    logger: createLogger({ component: 'test', level: 'error' }),
+  });
+  endpoint = `127.0.0.1:${servers.clientListeners[0]!.port}`;
+  metricsUrl = `http://127.0.0.1:${servers.metricsListeners[0]!.port}`;
+  client = new Etcd3({ hosts: endpoint });
+});
+
+afterAll(async () => {
+  client?.close();
+  await servers?.stop();
+  backend?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('etcd3 npm client', () => {
+  it('puts, gets, lists by prefix and deletes', async () => {
+    await client.put('k/a').value('1');
+    await client.put('k/b').value('2');
+    expect(await client.get('k/a').string()).toBe('1');
+    expect(await client.getAll().prefix('k/').strings()).toEqual({ 'k/a': '1', 'k/b': '2' });
+    expect(await client.getAll().prefix('k/').count()).toBe(2);
+    await client.delete().key('k/a');
+    expect(await client.get('k/a').string()).toBeNull();
+  });
+
+  it('watches a prefix and sees a concurrent writer', async () => {
+    const w = await client.watch().prefix('w/').create();
+    const seen: string[] = [];
+    w.on('put', (kv) => seen.push(`put ${kv.key.toString()}=${kv.value.toString()}`));
+    w.on('delete', (kv) => seen.push(`del ${kv.key.toString()}`));
+    await client.put('w/1').value('x');
+    await client.put('other').value('y');
+    await client.delete().key('w/1');
+    await until('watch events', () => seen.length >= 2);
+    expect(seen).toEqual(['put w/1=x', 'del w/1']);
+    await w.cancel();
+  });
+
+  it('grants a lease, keeps it alive, and the key goes with the revoke', async () => {
+    const lease = client.lease(5, { autoKeepAlive: false });
+    await lease.put('leased').value('v');
+    const ka = await lease.keepaliveOnce();
+    expect(Number(ka.TTL)).toBe(5);
+    expect(await client.get('leased').string()).toBe('v');
+    await lease.revoke();
+    expect(await client.get('leased').string()).toBeNull();
+  });
+
+  it('runs a lock and an STM transaction over txn', async () => {
+    await client.put('stm/n').value('1');
+    await client.lock('locks/x').do(async () => {
+      await client.stm().transact(async (tx) => {
+        const n = Number(await tx.get('stm/n').string());
+        await tx.put('stm/n').value(String(n + 1));
+      });
+    });
+    expect(await client.get('stm/n').string()).toBe('2');
+  });
+});
+
+describe('etcd error texts', () => {
+  it('a read of a compacted revision fails with etcd message', async () => {
+    const r1 = await client.put('c').value('1').exec();
+    await client.put('c').value('2');
+    const rev = Number(r1.header.revision);
+    await client.put('c').value('3');
+    const last = await client.put('c').value('4').exec();
+    await backend.compact({ revision: Number(last.header.revision) });
+    await expect(client.get('c').revision(rev).string()).rejects.toThrow(/required revision has been compacted/);
+  });
+
+  it('a learner refuses writes and linearizable reads, but serves serializable reads', async () => {
+    // A fresh client per call: etcd3's circuit breaker shuns a host after an Unavailable answer.
+    const fresh = async <T>(fn: (c: Etcd3) => Promise<T>): Promise<T> => {
+      const c = new Etcd3({ hosts: endpoint });
+      try {
+        return await fn(c);
+      } finally {
+        c.close();
+      }
+    };
+    backend.learner = true;
+    try {
+      await expect(fresh((c) => c.put('x').value('1').exec())).rejects.toThrow(/rpc not supported for learner/);
+      await expect(fresh((c) => c.get('x').string())).rejects.toThrow(/rpc not supported for learner/);
+      await expect(fresh((c) => c.get('k/b').serializable(true).string())).resolves.toBe('2');
+    } finally {
+      backend.learner = false;
+    }
+  });
+
+  itCtl('too many txn ops and a too large request', async () => {
+    const ops = Array.from({ length: 129 }, (_, i) => `put t${i} v`).join('\n');
+    const err = await new Promise<string>((resolve) => {
+      const p = execFile(ETCDCTL, [`--endpoints=${endpoint}`, 'txn'], { env: { ...process.env, ETCDCTL_API: '3' } }, (_e, _o, stderr) =>
+        resolve(stderr),
+      );
+      p.stdin!.end(`\n${ops}\n\n\n`);
+    });
+    expect(err).toContain('etcdserver: too many operations in txn request');
+    // The value comes on stdin (too big for an argument).
+    const bigErr = await new Promise<string>((resolve) => {
+      const p = execFile(ETCDCTL, [`--endpoints=${endpoint}`, 'put', 'big'], { env: { ...process.env, ETCDCTL_API: '3' } }, (_e, _o, stderr) =>
+        resolve(stderr),
+      );
+      p.stdin!.end('x'.repeat(1_600_000));
+    });
+    expect(bigErr).toContain('etcdserver: request is too large');
+  });
+});
+
+describe('etcdctl 3.4', () => {
+  itCtl('put, get (prefix, limit, rev, keys-only, print-value-only), del --prev-kv', async () => {
+    expect(await ctl('put', 'p/1', 'a')).toBe('OK\n');
+    const put2 = JSON.parse(await ctl('put', 'p/2', 'b', '-w', 'json')) as { header: { revision: number } };
+    await ctl('put', 'p/2', 'c');
+    expect(await ctl('get', 'p/', '--prefix')).toBe('p/1\na\np/2\nc\n');
+    expect(await ctl('get', 'p/', '--prefix', '--limit=1')).toBe('p/1\na\n');
+    expect(await ctl('get', 'p/2', `--rev=${put2.header.revision}`)).toBe('p/2\nb\n');
+    expect(await ctl('get', 'p/', '--prefix', '--keys-only')).toBe('p/1\n\np/2\n\n');
+    expect(await ctl('get', 'p/1', '--print-value-only')).toBe('a\n');
+    expect(await ctl('del', 'p/', '--prefix', '--prev-kv')).toBe('2\np/1\na\np/2\nc\n');
+  });
+
+  itCtl('txn from stdin', async () => {
+    await ctl('put', 'tx', 'old');
+    const out = await new Promise<string>((resolve, reject) => {
+      const p = execFile(ETCDCTL, [`--endpoints=${endpoint}`, 'txn'], { env: { ...process.env, ETCDCTL_API: '3' } }, (e, stdout, stderr) =>
+        e ? reject(new Error(stderr)) : resolve(stdout),
+      );
+      p.stdin!.end('value("tx") = "old"\n\nput tx new\n\nput tx other\n\n');
+    });
+    expect(out).toBe('SUCCESS\n\nOK\n');
+    expect(await ctl('get', 'tx', '--print-value-only')).toBe('new\n');
+  });
+
+  itCtl('endpoint status and health, member list, alarm list, defrag, snapshot save', async () => {
+    expect(await ctl('endpoint', 'status')).toMatch(/3\.5\.17/);
+    expect(await ctlAll('endpoint', 'health')).toMatch(/is healthy/);
+    expect(await ctl('member', 'list')).toMatch(/started, default/);
+    expect(await ctl('alarm', 'list')).toBe('');
+    expect(await ctl('defrag')).toMatch(/Finished defragmenting etcd member/);
+    const file = join(dir, 'snap.db');
+    expect(await ctlAll('snapshot', 'save', file)).toMatch(/Snapshot saved at/);
+    const size = statSync(file).size;
+    expect(size % 512).toBe(32);
+  });
+
+  itCtl('auth status says disabled; user list says auth is not enabled', async () => {
+    expect(await ctlFails('user', 'list')).toContain('etcdserver: authentication is not enabled');
+  });
+});
+
+describe('HTTP', () => {
+  it('health, livez, readyz, version and metrics', async () => {
+    const h = await fetch(`http://${endpoint}/health`);
+    expect(h.status).toBe(200);
+    expect(await h.json()).toEqual({ health: 'true', reason: '' });
+    expect(await (await fetch(`http://${endpoint}/livez`)).text()).toBe('ok\n');
+    const rz = await fetch(`http://${endpoint}/readyz?exclude=linearizable_read&verbose`);
+    expect(await rz.text()).toContain('[+]linearizable_read excluded: ok');
+    expect(await (await fetch(`http://${endpoint}/version`)).json()).toEqual({ etcdserver: '3.5.17', etcdcluster: '3.5.0' });
+    const m = await (await fetch(`${metricsUrl}/metrics`)).text();
+    for (const name of [
+      'etcd_server_has_leader',
+      'etcd_server_heartbeat_send_failures_total',
+      'etcd_server_proposals_committed_total',
+      'etcd_mvcc_db_total_size_in_bytes',
+      'etcd_server_version{server_version="3.5.17"} 1',
+      'grpc_server_handled_total{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"}',
+      'grpc_server_handling_seconds_bucket',
+      'nodejs_eventloop_lag_seconds',
+      'process_cpu_seconds_total',
+    ]) {
+      expect(m).toContain(name);
+    }
+    backend.leader = false;
+    try {
+      const bad = await fetch(`http://${endpoint}/health`);
+      expect(bad.status).toBe(503);
+      expect(await bad.json()).toEqual({ health: 'false', reason: 'RAFT NO LEADER' });
+    } finally {
+      backend.leader = true;
+    }
+  });
+
+  it('the /v3 JSON gateway: base64 bytes, int64 as strings', async () => {
+    const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+      const r = await fetch(`http://${endpoint}/v3${path}`, { method: 'POST', body: JSON.stringify(body) });
+      return (await r.json()) as Record<string, unknown>;
+    };
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    const put = await post('/kv/put', { key: b64('gw'), value: b64('hello') });
+    expect(typeof (put['header'] as { revision: unknown }).revision).toBe('string');
+    const got = (await post('/kv/range', { key: b64('gw') })) as { kvs: Array<{ value: string; version: string }> };
+    expect(Buffer.from(got.kvs[0]!.value, 'base64').toString()).toBe('hello');
+    expect(got.kvs[0]!.version).toBe('1');
+    const st = await post('/maintenance/status', {});
+    expect(st['version']).toBe('3.5.17');
+    const err = await fetch(`http://${endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: '' }) });
+    expect(err.status).toBe(400);
+    expect(await err.json()).toMatchObject({ error: 'etcdserver: key is not provided', code: 3 });
+  });
+});
+
+describe('chunked Range encoding', () => {
+  it('decodes to the same answer as one-shot encoding', async () => {
+    const def = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<
+      string,
+      { responseSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+    >;
+    const m = def['Range']!;
+    const kvs = Array.from({ length: RANGE_CHUNK_KVS * 2 + 7 }, (_, i) => ({
+      key: Buffer.from(`key-${i}`),
+      createRevision: i + 2,
+      modRevision: i + 2,
+      version: 1,
+      value: Buffer.from(`v${i}`),
+      lease: 0,
+    }));
+    const resp = { header: { clusterId: 1, memberId: 2, revision: 99, raftTerm: 3 }, kvs, more: true, count: 12345 };
+    const chunked = await encodeRangeChunked(resp, m.responseSerialize);
+    expect(m.responseDeserialize(chunked)).toEqual(m.responseDeserialize(m.responseSerialize(resp)));
+  });
+});

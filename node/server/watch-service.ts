@@ -1,0 +1,98 @@
+// The Watch service: one bidirectional stream carrying create, cancel and progress requests.
+// The backend's hub emits complete WatchResponses (created first, then events, cancels and
+// progress); this layer fills the header identity and writes them out. Backpressure: when the
+// gRPC send buffer is above its high-water mark the sink answers false, the hub holds further
+// responses (bounded) and marks slow watchers unsynced; on 'drain' we call resume(). As a last
+// guard, a stream whose buffer still grows beyond MAX_PENDING_BYTES is failed.
+
+import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
+import type { WatchStream } from './backend.js';
+import { EtcdError, toServiceError } from './errors.js';
+import type { ServerContext } from './rpc-context.js';
+import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, streamCounters } from './rpc-context.js';
+
+/** Bytes a stream may have waiting in its send buffer before the server gives up on the client. */
+export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
+interface WatchRequestWire {
+  createRequest?: WatchCreateRequest;
+  cancelRequest?: { watchId: number };
+  progressRequest?: Record<string, never>;
+  requestUnion?: string;
+}
+
+export function watchService(ctx: ServerContext): UntypedServiceImplementation {
+  const Watch = (call: ServerDuplexStream<WatchRequestWire, WatchResponse>): void => {
+    const counters = streamCounters(ctx, 'etcdserverpb.Watch', 'Watch', 'bidi_stream');
+    try {
+      checkHasLeader(ctx, call.metadata);
+      checkLearner(ctx, false);
+    } catch (err) {
+      failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
+      return;
+    }
+    let closed = false;
+    let ws: WatchStream | undefined;
+    const finish = (code: number): void => {
+      if (closed) return;
+      closed = true;
+      ctx.metrics.watchStreams.dec();
+      ws?.close();
+      counters.finish(code);
+    };
+    const send = (resp: WatchResponse): boolean => {
+      if (closed) return true;
+      resp.header = completeHeader(ctx, resp.header);
+      counters.sent();
+      const ok = call.write(resp);
+      if (call.writableLength > MAX_PENDING_BYTES) {
+        ctx.logger.warn('watch stream send buffer full; closing it', { pendingBytes: call.writableLength });
+        const err = new EtcdError('tooManyRequests');
+        finish(err.grpcCode);
+        call.destroy(toServiceError(err) as Error);
+        return true;
+      }
+      return ok;
+    };
+    ctx.metrics.watchStreams.inc();
+    ws = ctx.backend.openWatchStream(send);
+    call.on('drain', () => {
+      if (!closed) ws?.resume();
+    });
+    call.on('data', (req: WatchRequestWire) => {
+      if (closed || !ws) return;
+      counters.received();
+      if (req.createRequest) {
+        try {
+          ws.create(req.createRequest);
+        } catch (err) {
+          // etcd answers a refused create on the stream rather than failing the stream.
+          send({
+            header: makeHeader(ctx),
+            watchId: -1,
+            created: true,
+            canceled: true,
+            compactRevision: 0,
+            cancelReason: toServiceError(err).details,
+            fragment: false,
+            events: [],
+          });
+        }
+      } else if (req.cancelRequest) {
+        ws.cancel(req.cancelRequest.watchId);
+      } else if (req.progressRequest) {
+        ws.requestProgress();
+      }
+    });
+    call.on('end', () => {
+      finish(GrpcStatus.OK);
+      call.end();
+    });
+    call.on('error', () => finish(GrpcStatus.CANCELLED));
+    call.on('cancelled', () => finish(GrpcStatus.CANCELLED));
+    call.on('close', () => finish(GrpcStatus.CANCELLED));
+  };
+  return { Watch };
+}
