@@ -15,6 +15,8 @@ export class Progress {
   /** In probe: an append is outstanding. In replicate: inflights are full. */
   msgAppFlowPaused = false;
   isLearner: boolean;
+  /** Heartbeat answers received while waiting in 'snapshot' state (for the lost-snapshot retry). */
+  snapshotWaitHeartbeats = 0;
   readonly inflights: Inflights;
 
   constructor(next: number, isLearner: boolean, maxInflightMsgs: number, maxInflightBytes: number) {
@@ -26,6 +28,7 @@ export class Progress {
   private resetState(state: ProgressStateType): void {
     this.msgAppFlowPaused = false;
     this.pendingSnapshot = 0;
+    this.snapshotWaitHeartbeats = 0;
     this.state = state;
     this.inflights.reset();
   }

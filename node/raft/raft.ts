@@ -35,8 +35,20 @@ export interface RaftCoreConfig {
   electionTick: number;
   heartbeatTick: number;
   storage: RaftStorage;
+  /**
+   * Last applied index on restart: raft will not hand out entries at or below it, and it
+   * replays the conf changes between the storage snapshot and it by itself.
+   */
   applied?: number;
+  /** Bytes of entries per append message (at least one entry is always sent). */
   maxSizePerMsg?: number;
+  /**
+   * A follower in snapshot state that keeps answering heartbeats this many times without
+   * the snapshot resolving (no appResp, no reportSnapshot) is probed again, so a snapshot
+   * lost in transit is resent. Default 10 * electionTick; 0 disables (then the transport
+   * must always call reportSnapshot).
+   */
+  snapshotRetryHeartbeats?: number;
   maxCommittedSizePerReady?: number;
   maxInflightMsgs?: number;
   maxInflightBytes?: number;
@@ -104,6 +116,7 @@ export class Raft {
   readonly preVote: boolean;
   readonly heartbeatTimeout: number;
   readonly electionTimeout: number;
+  readonly snapshotRetryHeartbeats: number;
   randomizedElectionTimeout = 0;
   private readonly rng: Rng;
   readonly logger: RaftLogger;
@@ -122,6 +135,7 @@ export class Raft {
     this.preVote = c.preVote ?? true;
     this.heartbeatTimeout = c.heartbeatTick;
     this.electionTimeout = c.electionTick;
+    this.snapshotRetryHeartbeats = c.snapshotRetryHeartbeats ?? 10 * c.electionTick;
     this.rng = c.rng;
     this.logger = c.logger ?? SILENT_RAFT_LOGGER;
 
@@ -129,7 +143,10 @@ export class Raft {
     this.trk.reset(confState, this.raftLog.lastIndex());
     this.isLearner = this.trk.progress.get(this.id)?.isLearner ?? false;
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
-    if (c.applied !== undefined && c.applied > 0) this.raftLog.appliedTo(c.applied);
+    if (c.applied !== undefined && c.applied > 0) {
+      this.raftLog.appliedTo(c.applied);
+      this.replayConfChanges(c.storage, c.applied);
+    }
     this.becomeFollower(this.term, NONE);
     this.logger.info('raft node started', {
       id: this.id,
@@ -141,6 +158,22 @@ export class Raft {
       voters: confState.voters,
       learners: confState.learners,
     });
+  }
+
+  /**
+   * On restart with applied > snapshot index, the membership in the storage's snapshot is
+   * older than what the application has applied: replay the conf changes in
+   * (snapshot index, applied] so the tracker matches (raft will not hand those entries out
+   * again).
+   */
+  private replayConfChanges(storage: RaftStorage, applied: number): void {
+    const from = storage.firstIndex();
+    if (applied < from) return;
+    const ents = this.raftLog.slice(from, applied + 1, NO_LIMIT);
+    for (const e of ents) {
+      if (e.type === 'confChange') this.trk.applyChange(decodeConfChange(e.data), this.raftLog.lastIndex());
+    }
+    this.isLearner = this.trk.progress.get(this.id)?.isLearner ?? false;
   }
 
   // ---- state accessors ---------------------------------------------------------------
@@ -204,7 +237,9 @@ export class Raft {
     let ents: Entry[] | undefined;
     if (prevTerm !== undefined) {
       try {
-        ents = this.raftLog.entries(pr.next, this.maxMsgSizeBytes);
+        // With full inflights (in replicate) send only an empty append: it still gets an
+        // answer, which clears inflights if every message that filled them was lost.
+        ents = pr.state === 'replicate' && pr.inflights.full() ? NO_ENTRIES : this.raftLog.entries(pr.next, this.maxMsgSizeBytes);
       } catch (err: unknown) {
         if (!(err instanceof CompactedError || err instanceof UnavailableError)) throw err;
         ents = undefined;
@@ -540,6 +575,13 @@ export class Raft {
       case 'heartbeatResp': {
         pr.recentActive = true;
         pr.msgAppFlowPaused = false;
+        if (pr.state === 'snapshot' && this.snapshotRetryHeartbeats > 0 && ++pr.snapshotWaitHeartbeats >= this.snapshotRetryHeartbeats) {
+          // The follower is alive but the snapshot never resolved (lost without a
+          // reportSnapshot): treat it as failed and probe again, which resends it if needed.
+          this.logger.info('snapshot not acknowledged in time; probing again', { id: this.id, to: m.from, pendingSnapshot: pr.pendingSnapshot });
+          pr.pendingSnapshot = 0;
+          pr.becomeProbe();
+        }
         if (pr.match < this.raftLog.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
         if (m.context === undefined || m.context.byteLength === 0) return;
         const acks = this.readOnly.recvAck(m.from, m.context);
