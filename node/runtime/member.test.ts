@@ -1,0 +1,207 @@
+// The runtime over its in-memory twins: MemoryNetwork for the transport, MemoryFs for the disk,
+// the real raft core and the real MVCC store. Real timers, short intervals, bounded waits.
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryFs, openStorage } from '../storage/index.js';
+import { MemoryNetwork } from '../transport/memory-transport.js';
+import { createLogger, silentLogger } from '../log.js';
+import { Member } from './member.js';
+import { MvccStateMachine } from './mvcc-adapter.js';
+import { memberIdOf, clusterIdOf } from './ids.js';
+import type { MemberRecord } from './membership.js';
+
+const enc = (s: string) => Buffer.from(s);
+const dec = (b: Uint8Array) => Buffer.from(b).toString();
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+interface Node {
+  member: Member;
+  fs: MemoryFs;
+  rec: MemberRecord;
+}
+
+class Harness {
+  net = new MemoryNetwork();
+  nodes = new Map<number, Node>();
+  fatal: string[] = [];
+  records: MemberRecord[];
+  clusterId: number;
+  constructor(
+    n: number,
+    readonly snapshotCount = 10_000,
+  ) {
+    this.records = Array.from({ length: n }, (_, i) => {
+      const peerUrls = [`http://127.0.0.1:${30000 + i}`];
+      return { id: memberIdOf(peerUrls, 'test'), name: `m${i}`, peerUrls, clientUrls: [], isLearner: false };
+    });
+    this.clusterId = clusterIdOf(this.records.map((r) => r.id));
+  }
+  async boot(rec: MemberRecord, fs = new MemoryFs(), initial: MemberRecord[] | undefined = this.records, peerHints: MemberRecord[] = []): Promise<Node> {
+    const { storage, recovered } = await openStorage('/data', { fs, segmentSizeBytes: 1 << 20 });
+    const member = new Member({
+      id: rec.id,
+      clusterId: this.clusterId,
+      name: rec.name,
+      clientUrls: [`http://client-${rec.name}`],
+      peerUrls: rec.peerUrls,
+      clusterToken: 'test',
+      heartbeatIntervalMs: 10,
+      electionTimeoutMs: 100,
+      snapshotCount: this.snapshotCount,
+      maxLearners: 1,
+      quotaBackendBytes: 1 << 30,
+      requestTimeoutMs: 3000,
+      logger: process.env['TEST_LOG'] ? createLogger({ component: rec.name, level: 'debug' }) : silentLogger,
+      storage,
+      recovered,
+      initialMembers: initial,
+      peerHints,
+      stateMachine: new MvccStateMachine(),
+      makeTransport: (h) => this.net.transport(rec.id, h),
+      seed: rec.id % 1000,
+      onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
+    });
+    await member.start();
+    const node = { member, fs, rec };
+    this.nodes.set(rec.id, node);
+    return node;
+  }
+  async bootAll(): Promise<void> {
+    for (const r of this.records) await this.boot(r);
+  }
+  leader(): Node | undefined {
+    for (const n of this.nodes.values()) if (n.member.roleNow() === 'leader') return n;
+    return undefined;
+  }
+  async waitLeader(): Promise<Node> {
+    await until(() => {
+      const l = this.leader();
+      return l !== undefined && [...this.nodes.values()].every((n) => n.member.leaderId() === l.rec.id);
+    }, 'a leader everyone agrees on');
+    return this.leader()!;
+  }
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.nodes.values()].map((n) => n.member.stop()));
+  }
+}
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.stopAll();
+  harness = undefined;
+});
+
+describe('member runtime (in-memory twins)', () => {
+  it('a single member elects itself and serves puts, reads and leases', async () => {
+    const h = (harness = new Harness(1));
+    await h.bootAll();
+    const { member } = await h.waitLeader();
+    const p = await member.put({ key: enc('a'), value: enc('1') });
+    expect(p.header.revision).toBe(2);
+    const r = await member.range({ key: enc('a') }, { linearizable: true });
+    expect(r.kvs.map((kv) => dec(kv.value))).toEqual(['1']);
+    const g = await member.leaseGrant({ TTL: 5, ID: 0 });
+    expect(g.ID).toBeGreaterThan(0);
+    const ka = await member.leaseKeepAlive({ ID: g.ID });
+    expect(ka.TTL).toBe(5);
+    const ttl = await member.leaseTimeToLive({ ID: g.ID, keys: true });
+    expect(ttl.grantedTTL).toBe(5);
+    expect((await member.memberList(true)).map((m) => m.name)).toEqual(['m0']);
+    expect(h.fatal).toEqual([]);
+  });
+
+  it('three members: writes through any member, linearizable reads everywhere, failover keeps acknowledged writes', async () => {
+    const h = (harness = new Harness(3));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const followers = [...h.nodes.values()].filter((n) => n !== leader);
+    const acked: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const via = [leader, ...followers][i % 3]!;
+      await via.member.put({ key: enc(`k${i}`), value: enc(`v${i}`) });
+      acked.push(`k${i}`);
+    }
+    for (const n of h.nodes.values()) {
+      const r = await n.member.range({ key: enc('k'), rangeEnd: enc('l') }, { linearizable: true });
+      expect(r.count).toBe(50);
+    }
+    // Stop the leader; the others elect a new one and keep serving.
+    h.net.isolate(leader.rec.id);
+    await leader.member.stop();
+    h.nodes.delete(leader.rec.id);
+    const next = await h.waitLeader();
+    expect(next.rec.id).not.toBe(leader.rec.id);
+    await next.member.put({ key: enc('after'), value: enc('x') });
+    const other = [...h.nodes.values()].find((n) => n !== next)!;
+    const r = await other.member.range({ key: enc('k'), rangeEnd: enc('l') }, { linearizable: true });
+    expect(r.count).toBe(50);
+    // The old leader restarts from its disk and catches up.
+    h.net.heal();
+    const back = await h.boot(leader.rec, leader.fs);
+    await until(() => back.member.appliedIndexNow() >= next.member.appliedIndexNow() && back.member.leaderId() !== 0, 'restarted member catches up');
+    const r2 = await back.member.range({ key: enc('after') }, { linearizable: false });
+    expect(r2.kvs.length).toBe(1);
+    expect(h.fatal).toEqual([]);
+  });
+
+  it('a lagging member catches up by snapshot once the log is compacted', async () => {
+    const h = (harness = new Harness(3, 20));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const lagger = [...h.nodes.values()].find((n) => n !== leader)!;
+    h.net.isolate(lagger.rec.id);
+    await lagger.member.stop();
+    h.nodes.delete(lagger.rec.id);
+    h.net.heal();
+    // Far more than snapshotCount + catch-up entries would need... the in-memory log keeps
+    // 5000 entries behind a snapshot, so write past that.
+    const writes: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 5300; i++) writes.push(leader.member.put({ key: enc(`s${i % 100}`), value: enc(`v${i}`) }));
+    await Promise.all(writes);
+    await until(() => leader.member.raftStatus().applied >= 0 && leader.member['raftStorage'].firstIndex() > 2, 'leader compacted its log');
+    const back = await h.boot(lagger.rec, lagger.fs);
+    await until(() => back.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'catch-up by snapshot', 20_000);
+    const r = await back.member.range({ key: enc('s0') }, { linearizable: false });
+    expect(dec(r.kvs[0]!.value)).toBe('v5200');
+    expect(h.fatal).toEqual([]);
+  }, 60_000);
+
+  it('membership: add a learner, it joins and catches up, promote it, remove a member', async () => {
+    const h = (harness = new Harness(3));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    await leader.member.put({ key: enc('x'), value: enc('1') });
+    const peerUrls = ['http://127.0.0.1:39999'];
+    const added = await leader.member.memberAdd(peerUrls, true);
+    expect(added.member.isLearner).toBe(true);
+    await expect(leader.member.memberAdd(['http://127.0.0.1:39998'], true)).rejects.toMatchObject({ code: 'tooManyLearners' });
+    const joiner = await h.boot({ id: added.member.id, name: 'm3', peerUrls, clientUrls: [], isLearner: true }, new MemoryFs(), [], h.records);
+    await until(() => joiner.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'learner catches up');
+    expect(joiner.member.isLearner()).toBe(true);
+    await until(() => joiner.member.members().find((m) => m.id === added.member.id)?.name === 'm3', 'learner publishes its name');
+    const follower = [...h.nodes.values()].find((n) => n !== leader && n !== joiner)!;
+    const afterPromote = await follower.member.memberPromote(added.member.id);
+    expect(afterPromote.find((m) => m.id === added.member.id)?.isLearner).toBe(false);
+    await expect(leader.member.memberPromote(added.member.id)).rejects.toMatchObject({ code: 'memberNotLearner' });
+    await expect(leader.member.memberRemove(12345)).rejects.toMatchObject({ code: 'memberNotFound' });
+    const after = await leader.member.memberRemove(follower.rec.id);
+    expect(after.map((m) => m.id)).not.toContain(follower.rec.id);
+    await until(() => h.fatal.some((f) => f.startsWith(`${follower.rec.name}:`)), 'removed member stops itself');
+  }, 30_000);
+
+  it('moves leadership on request', async () => {
+    const h = (harness = new Harness(3));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const target = [...h.nodes.values()].find((n) => n !== leader)!;
+    await expect(target.member.moveLeader(leader.rec.id)).rejects.toMatchObject({ code: 'notLeader' });
+    await leader.member.moveLeader(target.rec.id);
+    expect(target.member.roleNow()).toBe('leader');
+  });
+});

@@ -1,0 +1,1298 @@
+// The member runtime: ties raft, storage, transport and the state machine together, and
+// implements the server's MemberBackend.
+//
+// Two loops, both on the one event loop, neither holding it long:
+// 1. The Ready loop (processReady). Per Ready, in raft's order:
+//      - the leader sends its messages first (etcd does this too: raft counts the leader's
+//        own log at append time, and nothing a follower acknowledges can outrun step 2);
+//      - persist: snapshot (storage.saveSnapshot), then entries + hard state with ONE
+//        storage.save (one fdatasync: group commit; proposals that arrive meanwhile wait for
+//        the next Ready and share its fsync);
+//      - followers send their messages after persisting (they must not ack before that);
+//      - committed entries and snapshots go to the apply queue; then advance().
+//    Proposals queued by clients are handed to raft at the start of each turn, so one turn
+//    turns many client requests into one entry batch, one fsync and one append per peer.
+// 2. The apply loop (drainApply). Applies queued entries in order, in slices of at most
+//    APPLY_SLICE_MS, yielding to the event loop between slices (setImmediate), so a burst
+//    of commits never delays a heartbeat by more than a slice. Applying resolves the
+//    proposer's waiter (by proposer id + request id), feeds the watch hub (the store does),
+//    and serves linearizable reads whose read index has been reached. Like etcd, raft is
+//    advanced before the application catches up; membership changes take effect in raft
+//    when the apply loop calls applyConfChange.
+// Timers: a tick every --heartbeat-interval; lease expiry/checkpoints on the leader; metrics;
+// auto-compaction. Physical compaction runs in bounded steps between loop turns.
+
+import { performance } from 'node:perf_hooks';
+import { setImmediate as yieldImmediate } from 'node:timers/promises';
+import {
+  NONE,
+  ProposalDroppedError,
+  RawNode,
+  SeededRng,
+  decodeConfChange,
+  encodeConfChange,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type NodeId,
+  type ReadState,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+  type StateRole,
+  MemoryStorage,
+} from '../raft/index.js';
+import type { MemberStorage } from '../storage/types.js';
+import type { Logger } from '../log.js';
+import type { MemberMetrics } from '../server/metrics.js';
+import { BackendError, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
+import type * as mvcc from '../mvcc/types.js';
+import { encodeCommand, decodeCommand } from '../mvcc/codec.js';
+import { MvccError } from '../mvcc/errors.js';
+import { AlarmAction, AlarmType } from '../mvcc/types.js';
+import type { Transport, TransportHandler } from '../transport/types.js';
+import { RpcError } from '../transport/types.js';
+import { decodeEnvelope, encodeEnvelope, RequestIds } from './envelope.js';
+import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
+import { memberIdOf, hexId } from './ids.js';
+import type { StateMachine } from './state-machine.js';
+import { decodeStateSnapshot, encodeStateSnapshot } from './state-snapshot.js';
+
+/** Longest stretch of applying before yielding to the event loop. */
+const APPLY_SLICE_MS = 4;
+/** Stop taking Ready while this many committed entries wait to be applied (back-pressure). */
+const MAX_APPLY_BACKLOG = 50_000;
+/** Pending client proposals allowed (etcd: maxGapBetweenApplyAndCommitIndex-like guard). */
+const MAX_PENDING_PROPOSALS = 50_000;
+/** Entries kept in raft's memory log behind a snapshot, for slow followers (etcd: 5000). */
+const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/** etcd's warnApplyDuration. */
+const SLOW_APPLY_MS = 100;
+/** etcd's readyPercent: a learner is promotable once its match is this close to the leader's. */
+const LEARNER_READY_PERCENT = 0.9;
+const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+const COMPACT_STEP_REVISIONS = 2000;
+const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
+
+export interface MemberOptions {
+  readonly id: NodeId;
+  readonly clusterId: number;
+  readonly name: string;
+  readonly clientUrls: readonly string[];
+  readonly peerUrls: readonly string[];
+  readonly clusterToken: string;
+  readonly heartbeatIntervalMs: number;
+  readonly electionTimeoutMs: number;
+  readonly snapshotCount: number;
+  readonly maxLearners: number;
+  readonly quotaBackendBytes: number;
+  readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retentionMs: number; readonly retentionRevisions: number };
+  /** etcd's --experimental-watch-progress-notify-interval; default 10 min. */
+  readonly progressNotifyIntervalMs?: number;
+  /** Request timeout; etcd: 5 s + 2 x election timeout. */
+  readonly requestTimeoutMs?: number;
+  readonly logger: Logger;
+  readonly metrics?: MemberMetrics;
+  readonly storage: MemberStorage;
+  /** What storage recovered at open. */
+  readonly recovered: { readonly snapshot?: Snapshot; readonly hardState: import('../raft/types.js').HardState; readonly entries: readonly Entry[] };
+  /** Membership at index 0 for a member bootstrapped 'new' (ignored when a snapshot was recovered or when joining). */
+  readonly initialMembers?: readonly MemberRecord[];
+  /** Peers to connect to before membership is known (a member joining an existing cluster). */
+  readonly peerHints?: ReadonlyArray<{ readonly id: number; readonly peerUrls: readonly string[] }>;
+  readonly stateMachine: StateMachine;
+  readonly makeTransport: (handler: TransportHandler) => Transport;
+  /** Seed for raft's election randomness. */
+  readonly seed?: number;
+  /** Called once when the member must stop on its own (removed from the cluster, disk failure). */
+  readonly onFatal?: (reason: string, err?: unknown) => void;
+  readonly nowMs?: () => number;
+}
+
+interface Waiter {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  timer: NodeJS.Timeout;
+  leaderAtPropose: NodeId;
+}
+
+type ApplyItem = { kind: 'entry'; entry: Entry } | { kind: 'snapshot'; snapshot: Snapshot };
+
+interface ReadBatch {
+  ctx: string;
+  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+  sentAtMs: number;
+  retryTimer?: NodeJS.Timeout;
+}
+
+interface AppliedWaiter {
+  index: number;
+  resolve: () => void;
+}
+
+export class Member implements MemberBackend, TransportHandler {
+  readonly id: NodeId;
+  readonly clusterId: number;
+  private readonly log: Logger;
+  private readonly opts: MemberOptions;
+  private readonly sm: StateMachine;
+  private readonly storage: MemberStorage;
+  private raftStorage!: MemoryStorage;
+  private node!: RawNode;
+  private transport!: Transport;
+  private membership = new Membership();
+  private readonly requestIds: RequestIds;
+  private readonly nowMs: () => number;
+  private readonly requestTimeoutMs: number;
+
+  private started = false;
+  private stopped = false;
+  private fatal = false;
+
+  // raft view
+  private lead: NodeId = NONE;
+  private role: StateRole = 'follower';
+  private term = 0;
+  private commitIndex = 0;
+  private confState: ConfState = { voters: [], learners: [] };
+
+  // Ready loop
+  private loopRunning = false;
+  private loopAgain = false;
+  private loopScheduled = false;
+  private proposals: Uint8Array[] = [];
+  private confProposals: ConfChange[] = [];
+  private readonly waiters = new Map<number, Waiter>();
+
+  // apply loop
+  private applyQueue: ApplyItem[] = [];
+  private applyHead = 0;
+  private applying = false;
+  private appliedIndex = 0;
+  private snapshotIndex = 0;
+  private snapshotInProgress = false;
+  private appliedWaiters: AppliedWaiter[] = [];
+
+  // reads
+  private readQueue: ReadBatch['waiters'] = [];
+  private readInflight: ReadBatch | undefined;
+  private readSeq = 0;
+
+  // compaction
+  private compactionRunning = false;
+  private compactionWaiters: Array<() => void> = [];
+  private autoCompactSamples: Array<{ atMs: number; rev: number }> = [];
+  private lastAutoCompactRev = 0;
+
+  private timers: NodeJS.Timeout[] = [];
+  private attrsPublished = false;
+  private lastLeaderChangeMs = 0;
+
+  constructor(opts: MemberOptions) {
+    this.opts = opts;
+    this.id = opts.id;
+    this.clusterId = opts.clusterId;
+    this.log = opts.logger;
+    this.sm = opts.stateMachine;
+    this.storage = opts.storage;
+    this.nowMs = opts.nowMs ?? (() => Date.now());
+    this.requestIds = new RequestIds(this.nowMs());
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * opts.electionTimeoutMs;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const rec = this.opts.recovered;
+    let snap: Snapshot;
+    if (rec.snapshot) {
+      snap = rec.snapshot;
+      this.restoreFromSnapshot(snap);
+    } else if (this.opts.initialMembers && this.opts.initialMembers.length > 0) {
+      this.membership = Membership.fromJSON({ members: this.opts.initialMembers.map((m) => ({ ...m, peerUrls: [...m.peerUrls], clientUrls: [...m.clientUrls] })), removed: [] });
+      snap = this.bootstrapSnapshot();
+    } else {
+      snap = { data: new Uint8Array(0), metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } } };
+    }
+    this.raftStorage = new MemoryStorage(snap, rec.hardState, [...rec.entries]);
+    this.appliedIndex = snap.metadata.index;
+    this.snapshotIndex = snap.metadata.index;
+    this.confState = snap.metadata.confState;
+    this.term = rec.hardState.term;
+    this.commitIndex = rec.hardState.commit;
+    const electionTick = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
+    this.node = new RawNode({
+      id: this.id,
+      electionTick,
+      heartbeatTick: 1,
+      storage: this.raftStorage,
+      applied: snap.metadata.index,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 512,
+      maxCommittedSizePerReady: 8 * 1024 * 1024,
+      checkQuorum: true,
+      preVote: true,
+      rng: new SeededRng(this.opts.seed ?? (Math.floor(Math.random() * 2 ** 31) ^ this.id % 2 ** 31)),
+      logger: this.log.child('raft'),
+    });
+    this.transport = this.opts.makeTransport(this);
+    for (const m of this.membership.records()) if (m.id !== this.id) this.transport.setPeer(m.id, m.peerUrls);
+    if (this.membership.records().length === 0) {
+      for (const p of this.opts.peerHints ?? []) if (p.id !== this.id && p.peerUrls.length > 0) this.transport.setPeer(p.id, p.peerUrls);
+    }
+    await this.transport.start();
+
+    const m = this.opts.metrics;
+    if (m) {
+      m.serverId.set({ server_id: hexId(this.id) }, 1);
+      m.quotaBackendBytes.set(this.opts.quotaBackendBytes);
+      m.hasLeader.set(0);
+      m.isLeader.set(0);
+    }
+    this.log.info('member starting', {
+      id: hexId(this.id),
+      cluster: hexId(this.clusterId),
+      snapshotIndex: snap.metadata.index,
+      term: rec.hardState.term,
+      commit: rec.hardState.commit,
+      logEntries: rec.entries.length,
+      voters: snap.metadata.confState.voters.map(hexId),
+    });
+
+    this.every(this.opts.heartbeatIntervalMs, () => {
+      this.node.tick();
+      this.schedule();
+    });
+    this.every(500, () => this.leaseHousekeeping());
+    this.every(1000, () => {
+      this.updateGauges();
+      this.maybePublishAttrs();
+    });
+    this.every(this.opts.progressNotifyIntervalMs ?? 10 * 60_000, () => this.sm.progressTick());
+    if (this.opts.autoCompaction) this.startAutoCompaction(this.opts.autoCompaction);
+    // A single voter needs nobody's vote: campaign now instead of waiting an election timeout.
+    if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id && this.confState.learners.length === 0) {
+      this.node.campaign();
+    }
+    this.schedule();
+  }
+
+  private every(ms: number, f: () => void): void {
+    const t = setInterval(() => {
+      if (this.stopped) return;
+      try {
+        f();
+      } catch (err) {
+        this.die('timer task failed', err);
+      }
+    }, ms);
+    this.timers.push(t);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const [id, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(new BackendError('stopped', 'etcdserver: server stopped'));
+      this.waiters.delete(id);
+    }
+    this.failReads(new BackendError('stopped', 'etcdserver: server stopped'));
+    await this.transport?.stop();
+    // Let an in-flight Ready finish its save before closing storage.
+    const deadline = performance.now() + 5000;
+    while ((this.loopRunning || this.snapshotInProgress) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await this.storage.close().catch(() => {});
+    this.log.info('member stopped', { id: hexId(this.id) });
+  }
+
+  private die(reason: string, err?: unknown): void {
+    if (this.fatal) return;
+    this.fatal = true;
+    this.log.error(reason, { err });
+    this.opts.onFatal?.(reason, err);
+  }
+
+  // ------------------------------------------------------------------ transport handler
+
+  receive(m: Message): void {
+    if (this.stopped || !this.started) return;
+    try {
+      this.node.step(m);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ErrRaftAssertion') {
+        this.die('raft invariant broken while stepping a message (lost or corrupted data?)', err);
+        void this.stop();
+        return;
+      }
+      this.log.warn('step failed', { err, type: m.type, from: hexId(m.from) });
+      return;
+    }
+    this.schedule();
+  }
+
+  reportUnreachable(id: NodeId): void {
+    if (this.stopped || !this.started) return;
+    this.node.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    if (this.stopped || !this.started) return;
+    this.node.reportSnapshot(id, ok);
+    this.schedule();
+  }
+
+  clusterInfo(): unknown {
+    return { clusterId: this.clusterId, members: this.membership.records() };
+  }
+
+  async handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
+    const b = body as Record<string, number>;
+    switch (method) {
+      case 'leaseRenew': {
+        if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+        const r = this.sm.leaseRenew(b['ID'] ?? 0, this.nowMs());
+        if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: b['ID'] ?? 0, remainingTTL: 0 }] } });
+        return { TTL: r.ttl };
+      }
+      case 'leaseTimeToLive': {
+        if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+        return this.sm.leaseTimeToLive({ ID: b['ID'] ?? 0, keys: Boolean(b['keys']) }, this.nowMs());
+      }
+      case 'memberPromote':
+        return this.memberPromote(b['ID'] ?? 0);
+      default:
+        void from;
+        throw new BackendError('notCapable', `unknown peer request ${method}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ Ready loop
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.loopRunning) {
+      this.loopAgain = true;
+      return;
+    }
+    if (this.loopScheduled) return;
+    this.loopScheduled = true;
+    setImmediate(() => {
+      this.loopScheduled = false;
+      void this.processReady();
+    });
+  }
+
+  private flushProposals(): void {
+    if (this.proposals.length > 0 && this.lead !== NONE) {
+      const batch = this.proposals;
+      this.proposals = [];
+      for (let i = 0; i < batch.length; i++) {
+        try {
+          this.node.propose(batch[i]!);
+        } catch (err) {
+          if (err instanceof ProposalDroppedError) {
+            // No leader right now (or a transfer is under way): keep the rest for later.
+            this.proposals = batch.slice(i).concat(this.proposals);
+            break;
+          }
+          throw err;
+        }
+      }
+    }
+    if (this.confProposals.length > 0 && this.lead !== NONE) {
+      const cc = this.confProposals.shift()!;
+      try {
+        this.node.proposeConfChange(cc);
+      } catch (err) {
+        if (!(err instanceof ProposalDroppedError)) throw err;
+        const ctx = decodeConfContext(cc.context);
+        this.failWaiter(ctx.requestId, new BackendError(this.lead === NONE ? 'noLeader' : 'timeout', (err as Error).message));
+      }
+    }
+  }
+
+  private async processReady(): Promise<void> {
+    if (this.loopRunning || this.stopped) return;
+    this.loopRunning = true;
+    try {
+      do {
+        this.loopAgain = false;
+        this.flushProposals();
+        if (this.applyQueue.length - this.applyHead > MAX_APPLY_BACKLOG) break;
+        while (this.node.hasReady() && !this.stopped) {
+          const rd = this.node.ready();
+          await this.handleReady(rd);
+          this.node.advance();
+          this.kickApply();
+          this.flushProposals();
+        }
+      } while (this.loopAgain && !this.stopped);
+    } catch (err) {
+      this.die('ready loop failed; stopping the member', err);
+    } finally {
+      this.loopRunning = false;
+    }
+    if (this.loopAgain && !this.stopped) this.schedule();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState);
+    if (rd.hardState) {
+      this.term = rd.hardState.term;
+      this.commitIndex = rd.hardState.commit;
+    }
+    for (const rs of rd.readStates) this.onReadState(rs);
+    const leaderNow = this.role === 'leader';
+    if (leaderNow) this.sendMessages(rd.messages);
+    if (rd.snapshot) {
+      await this.storage.saveSnapshot(rd.snapshot);
+      this.raftStorage.applySnapshot(rd.snapshot);
+    }
+    if (rd.hardState || rd.entries.length > 0) {
+      await this.storage.save(rd.hardState, rd.entries, rd.mustSync);
+      if (rd.hardState) this.raftStorage.setHardState(rd.hardState);
+      if (rd.entries.length > 0) this.raftStorage.append(rd.entries);
+    }
+    if (!leaderNow) this.sendMessages(rd.messages);
+    if (rd.snapshot) this.applyQueue.push({ kind: 'snapshot', snapshot: rd.snapshot });
+    for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e });
+    const m = this.opts.metrics;
+    if (m) m.proposalsCommitted.set(this.commitIndex);
+  }
+
+  private sendMessages(msgs: readonly Message[]): void {
+    if (msgs.length === 0) return;
+    this.transport.send(msgs);
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const prevLead = this.lead;
+    const prevRole = this.role;
+    this.lead = ss.lead;
+    this.role = ss.raftState;
+    const m = this.opts.metrics;
+    if (ss.lead !== prevLead) {
+      if (ss.lead !== NONE) {
+        m?.leaderChangesSeen.inc();
+        this.lastLeaderChangeMs = this.nowMs();
+        this.log.info('leader changed', { leader: hexId(ss.lead), term: this.node.status().hardState.term, self: hexId(this.id) });
+      } else {
+        this.log.warn('no leader', { previous: hexId(prevLead) });
+      }
+      // Reads in flight were confirmed by (or sent to) the old leader: etcd fails them.
+      if (this.readInflight) {
+        const batch = this.readInflight;
+        this.readInflight = undefined;
+        if (batch.retryTimer) clearTimeout(batch.retryTimer);
+        for (const w of batch.waiters) w.reject(new BackendError('leaderChanged', 'etcdserver: leader changed'));
+      }
+      if (this.readQueue.length > 0) this.sendReadIndex();
+    }
+    if (ss.raftState === 'leader' && prevRole !== 'leader') {
+      this.sm.leasePromote(this.nowMs(), this.opts.electionTimeoutMs);
+    } else if (ss.raftState !== 'leader' && prevRole === 'leader') {
+      this.sm.leaseDemote();
+    }
+    if (m) {
+      m.hasLeader.set(ss.lead !== NONE ? 1 : 0);
+      m.isLeader.set(ss.raftState === 'leader' ? 1 : 0);
+    }
+  }
+
+  // ------------------------------------------------------------------ apply loop
+
+  private kickApply(): void {
+    if (this.applying || this.applyHead >= this.applyQueue.length) return;
+    void this.drainApply();
+  }
+
+  private async drainApply(): Promise<void> {
+    if (this.applying) return;
+    this.applying = true;
+    try {
+      while (this.applyHead < this.applyQueue.length && !this.stopped) {
+        const sliceStart = performance.now();
+        while (this.applyHead < this.applyQueue.length && performance.now() - sliceStart < APPLY_SLICE_MS) {
+          const item = this.applyQueue[this.applyHead]!;
+          this.applyQueue[this.applyHead] = undefined as unknown as ApplyItem;
+          this.applyHead++;
+          const t0 = performance.now();
+          if (item.kind === 'snapshot') this.applySnapshotItem(item.snapshot);
+          else this.applyEntry(item.entry);
+          if (performance.now() - t0 > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
+        }
+        if (this.applyHead > 4096 && this.applyHead * 2 > this.applyQueue.length) {
+          this.applyQueue = this.applyQueue.slice(this.applyHead);
+          this.applyHead = 0;
+        }
+        this.afterApply();
+        if (this.applyHead < this.applyQueue.length) await yieldImmediate();
+      }
+      if (this.applyHead >= this.applyQueue.length) {
+        this.applyQueue = [];
+        this.applyHead = 0;
+      }
+    } catch (err) {
+      this.die('apply failed; stopping the member', err);
+    } finally {
+      this.applying = false;
+    }
+    // The Ready loop may have paused on back-pressure.
+    this.schedule();
+  }
+
+  private afterApply(): void {
+    this.sm.afterApply();
+    this.kickBackground();
+    const m = this.opts.metrics;
+    if (m) {
+      m.proposalsApplied.set(this.appliedIndex);
+      m.proposalsPending.set(this.waiters.size);
+    }
+    // Linearizable reads whose index is now applied.
+    if (this.appliedWaiters.length > 0) {
+      const still: AppliedWaiter[] = [];
+      for (const w of this.appliedWaiters) {
+        if (w.index <= this.appliedIndex) w.resolve();
+        else still.push(w);
+      }
+      this.appliedWaiters = still;
+    }
+    if (!this.snapshotInProgress && this.appliedIndex - this.snapshotIndex >= this.opts.snapshotCount) {
+      void this.takeSnapshot();
+    }
+    this.kickCompaction();
+  }
+
+  private applySnapshotItem(s: Snapshot): void {
+    if (s.metadata.index > 0 && s.metadata.index <= this.appliedIndex) return;
+    this.log.info('applying snapshot', { index: s.metadata.index, term: s.metadata.term, bytes: s.data.byteLength });
+    this.restoreFromSnapshot(s);
+    this.appliedIndex = s.metadata.index;
+    this.snapshotIndex = s.metadata.index;
+    this.confState = s.metadata.confState;
+    this.syncTransportPeers();
+  }
+
+  private restoreFromSnapshot(s: Snapshot): void {
+    const st = decodeStateSnapshot(s.data);
+    this.membership = Membership.fromJSON(st.membership);
+    this.sm.restore(st.chunks);
+  }
+
+  private bootstrapSnapshot(): Snapshot {
+    const voters = this.membership.voters();
+    const learners = this.membership.learners();
+    return {
+      data: encodeStateSnapshot(this.membership.toJSON(), []),
+      metadata: { index: 0, term: 0, confState: { voters, learners } },
+    };
+  }
+
+  private syncTransportPeers(): void {
+    const want = new Set<number>();
+    for (const r of this.membership.records()) {
+      if (r.id === this.id) continue;
+      want.add(r.id);
+      this.transport.setPeer(r.id, r.peerUrls);
+    }
+    for (const id of this.transport.peers()) if (!want.has(id)) this.transport.removePeer(id);
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.appliedIndex) return;
+    if (e.type === 'confChange') {
+      this.applyConfChangeEntry(e);
+    } else if (e.data.byteLength > 0) {
+      const env = decodeEnvelope(e.data);
+      const mine = env.proposer === this.id;
+      switch (env.kind) {
+        case 'mvcc': {
+          const cmd = decodeCommand(env.body);
+          const r = this.sm.apply(cmd, e.index) as unknown;
+          this.afterMvccApply(cmd);
+          if (mine) this.settleWaiter(env.requestId, r);
+          break;
+        }
+        case 'attrs': {
+          const a = JSON.parse(Buffer.from(env.body).toString('utf8')) as MemberAttrs;
+          this.membership.applyAttrs(a);
+          if (mine) this.settleWaiter(env.requestId, { ok: true, response: undefined });
+          break;
+        }
+        default: {
+          const never: never = env.kind;
+          throw new Error(`unknown envelope kind ${String(never)}`);
+        }
+      }
+    }
+    this.appliedIndex = e.index;
+  }
+
+  private afterMvccApply(cmd: mvcc.Command): void {
+    if (cmd.type === 'compaction') this.kickCompaction();
+  }
+
+  private settleWaiter(requestId: number, r: unknown): void {
+    const w = this.waiters.get(requestId);
+    if (!w) return;
+    this.waiters.delete(requestId);
+    clearTimeout(w.timer);
+    // The store's ApplyResult: { ok: true, response } or { ok: false, error }.
+    const res = r as { ok: boolean; response?: unknown; error?: unknown };
+    if (res && typeof res === 'object' && 'ok' in res) {
+      if (res.ok) w.resolve(res.response);
+      else {
+        this.opts.metrics?.proposalsFailed.inc();
+        w.reject(res.error);
+      }
+    } else {
+      w.resolve(r);
+    }
+  }
+
+  private failWaiter(requestId: number, err: unknown): void {
+    const w = this.waiters.get(requestId);
+    if (!w) return;
+    this.waiters.delete(requestId);
+    clearTimeout(w.timer);
+    this.opts.metrics?.proposalsFailed.inc();
+    w.reject(err);
+  }
+
+  private applyConfChangeEntry(e: Entry): void {
+    const cc = decodeConfChange(e.data);
+    const ctx = decodeConfContext(cc.context);
+    const mine = ctx.proposer === this.id;
+    // Validate against the replicated membership, so every member decides the same way.
+    let refusal: BackendError | undefined;
+    const target = this.membership.get(cc.nodeId);
+    switch (cc.type) {
+      case 'addNode':
+        if (this.membership.isRemoved(cc.nodeId)) refusal = new BackendError('memberNotFound', 'etcdserver: member not found');
+        else if (target && !target.isLearner) refusal = new BackendError('memberExist', 'etcdserver: member ID already exist');
+        break;
+      case 'addLearnerNode':
+        if (this.membership.isRemoved(cc.nodeId)) refusal = new BackendError('memberNotFound', 'etcdserver: member not found');
+        else if (target) refusal = new BackendError('memberExist', 'etcdserver: member ID already exist');
+        else if (this.membership.learners().length >= this.opts.maxLearners) refusal = new BackendError('tooManyLearners', 'etcdserver: too many learner members in cluster');
+        break;
+      case 'removeNode':
+      case 'updateNode':
+        if (!target) refusal = new BackendError('memberNotFound', 'etcdserver: member not found');
+        break;
+      default: {
+        const never: never = cc.type;
+        throw new Error(`unknown conf change ${String(never)}`);
+      }
+    }
+    if (refusal) {
+      // Tell raft the change is over without changing the configuration: an updateNode of
+      // an existing voter (or ourselves) is a no-op in raft.
+      this.confState = this.node.applyConfChange({ type: 'updateNode', nodeId: this.id, context: new Uint8Array(0) });
+      if (mine) this.failWaiter(ctx.requestId, refusal);
+      return;
+    }
+    this.confState = this.node.applyConfChange(cc);
+    this.membership.applyConfChange(cc, ctx);
+    this.log.info('applied membership change', { type: cc.type, member: hexId(cc.nodeId), voters: this.confState.voters.map(hexId), learners: this.confState.learners.map(hexId) });
+    if (cc.nodeId !== this.id) {
+      if (cc.type === 'removeNode') this.transport.removePeer(cc.nodeId);
+      else {
+        const r = this.membership.get(cc.nodeId);
+        if (r && r.peerUrls.length > 0) this.transport.setPeer(cc.nodeId, r.peerUrls);
+      }
+    }
+    if (mine) this.settleWaiter(ctx.requestId, { ok: true, response: this.membership.list() });
+    if (cc.type === 'removeNode' && cc.nodeId === this.id) {
+      this.log.warn('this member has been permanently removed from the cluster; stopping');
+      setImmediate(() => this.die('the member has been permanently removed from the cluster'));
+    }
+    this.opts.metrics?.isLearner.set(this.isLearner() ? 1 : 0);
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  private async takeSnapshot(): Promise<void> {
+    if (this.snapshotInProgress || this.stopped) return;
+    this.snapshotInProgress = true;
+    const started = performance.now();
+    try {
+      const index = this.appliedIndex;
+      const term = this.raftStorage.term(index);
+      const confState = this.confState;
+      const membership = this.membership.toJSON();
+      const chunks: Uint8Array[] = [];
+      let sliceStart = performance.now();
+      for (const c of this.sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES)) {
+        chunks.push(c);
+        if (performance.now() - sliceStart > APPLY_SLICE_MS) {
+          await yieldImmediate();
+          sliceStart = performance.now();
+        }
+      }
+      const data = encodeStateSnapshot(membership, chunks);
+      const snap: Snapshot = { data, metadata: { index, term, confState } };
+      await this.storage.saveSnapshot(snap);
+      if (this.stopped) return;
+      if (index > this.raftStorage.snapshot().metadata.index) {
+        this.raftStorage.createSnapshot(index, confState, data);
+        const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+        if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
+      }
+      this.snapshotIndex = index;
+      await this.storage.releaseTo(index);
+      this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((performance.now() - started) / 1000);
+      this.log.info('saved snapshot', { index, term, bytes: data.byteLength, ms: Math.round(performance.now() - started) });
+    } catch (err) {
+      if (!this.stopped) this.die('snapshot failed; stopping the member', err);
+    } finally {
+      this.snapshotInProgress = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ background work
+
+  private backgroundRunning = false;
+
+  /** Watch catch-up (historical replay, slow watchers) in bounded steps between events. */
+  private kickBackground(): void {
+    if (this.backgroundRunning || this.stopped) return;
+    this.backgroundRunning = true;
+    void (async () => {
+      try {
+        for (;;) {
+          const start = performance.now();
+          let idle = false;
+          while (!idle && performance.now() - start < APPLY_SLICE_MS) idle = this.sm.backgroundStep();
+          if (idle || this.stopped) break;
+          await yieldImmediate();
+        }
+      } catch (err) {
+        this.log.warn('watch catch-up step failed', { err });
+      } finally {
+        this.backgroundRunning = false;
+      }
+    })();
+  }
+
+  // ------------------------------------------------------------------ compaction
+
+  private kickCompaction(): void {
+    if (this.compactionRunning || this.stopped) return;
+    this.compactionRunning = true;
+    void (async () => {
+      try {
+        for (;;) {
+          const start = performance.now();
+          let done = false;
+          while (!done && performance.now() - start < APPLY_SLICE_MS) done = this.sm.compactStep(COMPACT_STEP_REVISIONS);
+          if (done || this.stopped) break;
+          await yieldImmediate();
+        }
+      } catch (err) {
+        this.die('compaction failed', err);
+      } finally {
+        this.compactionRunning = false;
+        const ws = this.compactionWaiters;
+        this.compactionWaiters = [];
+        for (const w of ws) w();
+      }
+    })();
+  }
+
+  private startAutoCompaction(ac: NonNullable<MemberOptions['autoCompaction']>): void {
+    if (ac.mode === 'periodic' && ac.retentionMs > 0) {
+      // Sample the revision regularly; compact (on the leader) to the newest sample that is
+      // older than the retention window. etcd runs every min(retention, 1h) too.
+      const sampleMs = Math.max(100, Math.min(ac.retentionMs / 10, 5 * 60_000));
+      this.every(sampleMs, () => {
+        const now = this.nowMs();
+        this.autoCompactSamples.push({ atMs: now, rev: this.sm.currentRevision() });
+        let target = 0;
+        while (this.autoCompactSamples.length > 0 && this.autoCompactSamples[0]!.atMs <= now - ac.retentionMs) {
+          target = this.autoCompactSamples.shift()!.rev;
+        }
+        this.autoCompact(target);
+      });
+    } else if (ac.mode === 'revision' && ac.retentionRevisions > 0) {
+      this.every(Math.min(5 * 60_000, Math.max(1000, this.opts.electionTimeoutMs * 5)), () => {
+        this.autoCompact(this.sm.currentRevision() - ac.retentionRevisions);
+      });
+    }
+  }
+
+  private autoCompact(rev: number): void {
+    if (this.role !== 'leader' || rev <= 1 || rev <= this.lastAutoCompactRev || rev <= this.sm.compactRevision()) return;
+    this.lastAutoCompactRev = rev;
+    this.log.info('auto-compaction', { revision: rev });
+    this.propose({ type: 'compaction', req: { revision: rev } }).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
+  }
+
+  // ------------------------------------------------------------------ proposals
+
+  private propose<T>(cmd: mvcc.Command): Promise<T> {
+    if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
+    if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
+    if ((cmd.type === 'put' || cmd.type === 'txn' || cmd.type === 'leaseGrant') && !this.sm.quotaAllows(cmd)) {
+      if (!this.sm.alarms().some((a) => a.memberID === this.id && a.alarm === AlarmType.NOSPACE)) {
+        this.proposeInternal({ type: 'alarm', req: { action: AlarmAction.ACTIVATE, memberID: this.id, alarm: AlarmType.NOSPACE } });
+      }
+      return Promise.reject(new BackendError('noSpace', 'etcdserver: mvcc: database space exceeded'));
+    }
+    const requestId = this.requestIds.take();
+    const data = encodeEnvelope('mvcc', this.id, requestId, encodeCommand(cmd));
+    return this.wait<T>(requestId, () => {
+      this.proposals.push(data);
+      this.schedule();
+    });
+  }
+
+  /** A proposal nobody waits for (lease revokes on expiry, checkpoints). */
+  private proposeInternal(cmd: mvcc.Command): void {
+    this.proposals.push(encodeEnvelope('mvcc', this.id, 0, encodeCommand(cmd)));
+    this.schedule();
+  }
+
+  private wait<T>(requestId: number, submit: () => void): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const leaderAtPropose = this.lead;
+      const timer = setTimeout(() => {
+        if (!this.waiters.delete(requestId)) return;
+        this.opts.metrics?.proposalsFailed.inc();
+        const leaderFailed = leaderAtPropose !== NONE && this.lead !== leaderAtPropose;
+        reject(
+          leaderFailed
+            ? new BackendError('timeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure')
+            : new BackendError('timeout', 'etcdserver: request timed out'),
+        );
+      }, this.requestTimeoutMs);
+      this.waiters.set(requestId, { resolve: resolve as (v: unknown) => void, reject, timer, leaderAtPropose });
+      submit();
+    });
+  }
+
+  private proposeConf(type: ConfChange['type'], nodeId: number, member: MemberRecord | undefined): Promise<readonly MemberInfo[]> {
+    const requestId = this.requestIds.take();
+    const ctx = encodeConfContext(member ? { member, proposer: this.id, requestId } : { proposer: this.id, requestId });
+    const cc: ConfChange = { type, nodeId, context: ctx };
+    return this.wait<readonly MemberInfo[]>(requestId, () => {
+      this.confProposals.push(cc);
+      this.schedule();
+    });
+  }
+
+  private maybePublishAttrs(): void {
+    if (this.attrsPublished || this.lead === NONE || this.stopped) return;
+    const me = this.membership.get(this.id);
+    if (!me) return;
+    const same = me.name === this.opts.name && me.clientUrls.length === this.opts.clientUrls.length && me.clientUrls.every((u, i) => u === this.opts.clientUrls[i]);
+    if (same) {
+      this.attrsPublished = true;
+      return;
+    }
+    const requestId = this.requestIds.take();
+    const attrs: MemberAttrs = { id: this.id, name: this.opts.name, clientUrls: [...this.opts.clientUrls] };
+    const data = encodeEnvelope('attrs', this.id, requestId, Buffer.from(JSON.stringify(attrs)));
+    this.attrsPublished = true;
+    this.wait(requestId, () => {
+      this.proposals.push(data);
+      this.schedule();
+    }).then(
+      () => this.log.info('published member attributes', { name: this.opts.name, clientUrls: this.opts.clientUrls }),
+      (err: unknown) => {
+        this.attrsPublished = false;
+        this.log.warn('publishing member attributes failed; will retry', { err });
+      },
+    );
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** Resolves once this member has applied everything committed before the call (ReadIndex). */
+  linearizableBarrier(): Promise<void> {
+    if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BackendError('timeout', 'etcdserver: request timed out')), this.requestTimeoutMs);
+      this.readQueue.push({
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      if (!this.readInflight) this.sendReadIndex();
+    });
+  }
+
+  private sendReadIndex(): void {
+    if (this.readQueue.length === 0 || this.stopped) return;
+    const waiters = this.readQueue;
+    this.readQueue = [];
+    const ctx = Buffer.alloc(16);
+    ctx.writeDoubleLE(this.id, 0);
+    ctx.writeDoubleLE(++this.readSeq, 8);
+    const batch: ReadBatch = { ctx: ctx.toString('hex'), waiters, sentAtMs: performance.now() };
+    this.readInflight = batch;
+    this.node.readIndex(ctx);
+    this.schedule();
+    // Retry if no answer comes (lost message, no leader yet): etcd retries every 500 ms.
+    const retry = (): void => {
+      if (this.readInflight !== batch || this.stopped) return;
+      this.opts.metrics?.slowReadIndexes.inc();
+      const c2 = Buffer.alloc(16);
+      c2.writeDoubleLE(this.id, 0);
+      c2.writeDoubleLE(++this.readSeq, 8);
+      batch.ctx = c2.toString('hex');
+      this.node.readIndex(c2);
+      this.schedule();
+      batch.retryTimer = setTimeout(retry, Math.max(500, 2 * this.opts.heartbeatIntervalMs));
+    };
+    batch.retryTimer = setTimeout(retry, Math.max(500, 2 * this.opts.heartbeatIntervalMs));
+  }
+
+  private onReadState(rs: ReadState): void {
+    const batch = this.readInflight;
+    if (!batch || Buffer.from(rs.requestCtx).toString('hex') !== batch.ctx) return;
+    this.readInflight = undefined;
+    if (batch.retryTimer) clearTimeout(batch.retryTimer);
+    const index = rs.index;
+    const done = (): void => {
+      for (const w of batch.waiters) w.resolve();
+    };
+    if (index <= this.appliedIndex) done();
+    else this.appliedWaiters.push({ index, resolve: done });
+    // Everything queued while this one was in flight goes in the next round.
+    if (this.readQueue.length > 0) this.sendReadIndex();
+  }
+
+  private failReads(err: unknown): void {
+    if (this.readInflight) {
+      if (this.readInflight.retryTimer) clearTimeout(this.readInflight.retryTimer);
+      for (const w of this.readInflight.waiters) w.reject(err);
+      this.readInflight = undefined;
+    }
+    for (const w of this.readQueue) w.reject(err);
+    this.readQueue = [];
+  }
+
+  // ------------------------------------------------------------------ lease housekeeping
+
+  private leaseHousekeeping(): void {
+    if (this.role !== 'leader') return;
+    const now = this.nowMs();
+    for (const id of this.sm.leaseExpired(now, 64)) {
+      this.log.info('lease expired; revoking', { lease: hexId(id) });
+      this.proposeInternal({ type: 'leaseRevoke', req: { ID: id } });
+    }
+    const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
+    if (due.length > 0) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: due } });
+  }
+
+  private updateGauges(): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    m.dbTotalSizeBytes.set(this.sm.sizeBytes());
+    m.dbTotalSizeInUseBytes.set(this.sm.sizeInUseBytes());
+    m.proposalsPending.set(this.waiters.size);
+    m.proposalsApplied.set(this.appliedIndex);
+    m.proposalsCommitted.set(this.commitIndex);
+    m.isLearner.set(this.isLearner() ? 1 : 0);
+  }
+
+  // ------------------------------------------------------------------ MemberBackend: KV
+
+  async range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse> {
+    if (opts.linearizable) await this.linearizableBarrier();
+    if (this.sm.rangeChunked) return this.sm.rangeChunked(req, () => yieldImmediate());
+    return this.sm.range(req);
+  }
+
+  put(req: mvcc.PutRequest): Promise<mvcc.PutResponse> {
+    return this.propose({ type: 'put', req });
+  }
+
+  deleteRange(req: mvcc.DeleteRangeRequest): Promise<mvcc.DeleteRangeResponse> {
+    return this.propose({ type: 'deleteRange', req });
+  }
+
+  /** Every txn goes through raft (a read-only one too: simple and linearizable; it does not bump the revision). */
+  async txn(req: mvcc.TxnRequest, _opts: { readonly readOnly: boolean }): Promise<mvcc.TxnResponse> {
+    return this.propose({ type: 'txn', req });
+  }
+
+  async compact(req: mvcc.CompactionRequest): Promise<mvcc.CompactionResponse> {
+    const r = await this.propose<mvcc.CompactionResponse>({ type: 'compaction', req: { revision: req.revision } });
+    if (req.physical && this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
+    return r;
+  }
+
+  openWatchStream(sink: WatchSink): WatchStream {
+    const ws = this.sm.openWatchStream(sink);
+    return {
+      create: (req) => {
+        ws.create(req);
+        this.kickBackground();
+      },
+      cancel: (id) => ws.cancel(id),
+      resume: () => {
+        ws.resume();
+        this.kickBackground();
+      },
+      requestProgress: () => {
+        ws.requestProgress();
+        this.kickBackground();
+      },
+      close: () => ws.close(),
+    };
+  }
+
+  // ------------------------------------------------------------------ MemberBackend: Lease
+
+  leaseGrant(req: mvcc.LeaseGrantRequest): Promise<mvcc.LeaseGrantResponse> {
+    return this.propose({ type: 'leaseGrant', req });
+  }
+
+  leaseRevoke(req: mvcc.LeaseRevokeRequest): Promise<mvcc.LeaseRevokeResponse> {
+    return this.propose({ type: 'leaseRevoke', req });
+  }
+
+  private async callLeader(method: string, body: unknown): Promise<unknown> {
+    const deadline = performance.now() + this.requestTimeoutMs;
+    for (;;) {
+      if (this.stopped) throw new BackendError('stopped', 'etcdserver: server stopped');
+      const lead = this.lead;
+      if (lead === this.id) return this.handleRpc(this.id, method, body);
+      if (lead !== NONE) {
+        try {
+          return await this.transport.call(lead, method, body, Math.max(100, deadline - performance.now()));
+        } catch (err) {
+          if (err instanceof RpcError) {
+            if (err.code !== 'notLeader' && err.code !== 'unreachable' && err.code !== 'timeout') throw new BackendError(err.code as never, err.message);
+          } else throw err;
+        }
+      }
+      if (performance.now() > deadline) throw new BackendError(lead === NONE ? 'noLeader' : 'timeout', lead === NONE ? 'etcdserver: no leader' : 'etcdserver: request timed out');
+      await new Promise((r) => setTimeout(r, Math.min(100, this.opts.heartbeatIntervalMs)));
+    }
+  }
+
+  async leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse> {
+    const r = (await this.callLeader('leaseRenew', { ID: req.ID })) as { TTL: number };
+    return { header: { clusterId: 0, memberId: 0, raftTerm: 0, revision: this.sm.currentRevision() }, ID: req.ID, TTL: r.TTL };
+  }
+
+  async leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest): Promise<mvcc.LeaseTimeToLiveResponse> {
+    const r = (await this.callLeader('leaseTimeToLive', { ID: req.ID, keys: req.keys ? 1 : 0 })) as mvcc.LeaseTimeToLiveResponse;
+    return { ...r, keys: (r.keys ?? []).map((k) => (k instanceof Uint8Array ? k : Buffer.from((k as unknown as { data: number[] }).data ?? []))) };
+  }
+
+  async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
+    await this.linearizableBarrier();
+    return this.sm.leaseLeases();
+  }
+
+  // ------------------------------------------------------------------ MemberBackend: Cluster
+
+  private activeVoters(): number {
+    let n = 0;
+    for (const id of this.confState.voters) if (id === this.id || this.transport.isActive(id)) n++;
+    return n;
+  }
+
+  async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<MemberAddResult> {
+    for (const u of peerUrls) {
+      try {
+        const p = new URL(u);
+        if ((p.protocol !== 'http:' && p.protocol !== 'https:') || p.port === '') throw new Error('bad');
+      } catch {
+        throw new BackendError('memberBadUrls', 'etcdserver: given member URLs are invalid');
+      }
+    }
+    if (peerUrls.length === 0) throw new BackendError('memberBadUrls', 'etcdserver: given member URLs are invalid');
+    for (const u of peerUrls) if (this.membership.findByPeerUrl(u)) throw new BackendError('peerUrlExist', 'etcdserver: Peer URLs already exists');
+    if (isLearner) {
+      if (this.membership.learners().length >= this.opts.maxLearners) throw new BackendError('tooManyLearners', 'etcdserver: too many learner members in cluster');
+    } else {
+      const voters = this.confState.voters.length;
+      if (this.activeVoters() < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+    }
+    const id = memberIdOf(peerUrls, this.opts.clusterToken, this.nowMs());
+    const member: MemberRecord = { id, name: '', peerUrls: [...peerUrls], clientUrls: [], isLearner };
+    const members = await this.proposeConf(isLearner ? 'addLearnerNode' : 'addNode', id, member);
+    return { member, members };
+  }
+
+  async memberRemove(id: number): Promise<readonly MemberInfo[]> {
+    const m = this.membership.get(id);
+    if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
+    if (!m.isLearner) {
+      const votersAfter = this.confState.voters.filter((v) => v !== id);
+      const activeAfter = votersAfter.filter((v) => v === this.id || this.transport.isActive(v)).length;
+      if (activeAfter < Math.floor(votersAfter.length / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+    }
+    return this.proposeConf('removeNode', id, undefined);
+  }
+
+  async memberUpdate(id: number, peerUrls: readonly string[]): Promise<readonly MemberInfo[]> {
+    const m = this.membership.get(id);
+    if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
+    for (const u of peerUrls) {
+      const other = this.membership.findByPeerUrl(u);
+      if (other && other.id !== id) throw new BackendError('peerUrlExist', 'etcdserver: Peer URLs already exists');
+    }
+    return this.proposeConf('updateNode', id, { ...m, peerUrls: [...peerUrls] });
+  }
+
+  async memberList(linearizable: boolean): Promise<readonly MemberInfo[]> {
+    if (linearizable) await this.linearizableBarrier();
+    return this.membership.list();
+  }
+
+  async memberPromote(id: number): Promise<readonly MemberInfo[]> {
+    if (this.role !== 'leader') {
+      if (this.lead === NONE) throw new BackendError('noLeader', 'etcdserver: no leader');
+      return (await this.callLeader('memberPromote', { ID: id })) as readonly MemberInfo[];
+    }
+    const m = this.membership.get(id);
+    if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
+    if (!m.isLearner) throw new BackendError('memberNotLearner', 'etcdserver: can only promote a learner member');
+    const st = this.node.status();
+    const leaderMatch = st.progress?.get(this.id)?.match ?? this.commitIndex;
+    const pr = st.progress?.get(id);
+    if (!pr || pr.match < leaderMatch * LEARNER_READY_PERCENT || !this.transport.isActive(id)) {
+      throw new BackendError('learnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
+    }
+    const voters = this.confState.voters.length;
+    if (this.activeVoters() < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+    return this.proposeConf('addNode', id, undefined);
+  }
+
+  // ------------------------------------------------------------------ MemberBackend: Maintenance
+
+  async status(): Promise<MemberStatus> {
+    const errors: string[] = [];
+    for (const a of this.sm.alarms()) {
+      const name = a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : a.alarm === AlarmType.CORRUPT ? 'CORRUPT' : 'NONE';
+      errors.push(`memberID:${hexId(a.memberID)} alarm:${name} `);
+    }
+    return {
+      dbSizeBytes: this.sm.sizeBytes(),
+      dbSizeInUseBytes: this.sm.sizeInUseBytes(),
+      leader: this.lead,
+      raftIndex: this.commitIndex,
+      raftTerm: this.term,
+      raftAppliedIndex: this.appliedIndex,
+      errors,
+      isLearner: this.isLearner(),
+      dbSizeQuotaBytes: this.opts.quotaBackendBytes,
+    };
+  }
+
+  async alarm(req: mvcc.AlarmRequest): Promise<mvcc.AlarmResponse> {
+    if (req.action === AlarmAction.GET) {
+      const alarms = this.sm.alarms().filter((a) => (req.memberID === 0 || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
+      return { header: { clusterId: 0, memberId: 0, raftTerm: 0, revision: this.sm.currentRevision() }, alarms };
+    }
+    return this.propose({ type: 'alarm', req });
+  }
+
+  async defragment(): Promise<void> {
+    // Our store lives in memory; "defragmenting" means finishing physical compaction now.
+    if (this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
+  }
+
+  async hash(): Promise<mvcc.HashResponse> {
+    return this.sm.hash();
+  }
+
+  async hashKV(revision: number): Promise<mvcc.HashKVResponse> {
+    return this.sm.hashKV(revision);
+  }
+
+  async snapshot(): Promise<SnapshotStream> {
+    const revision = this.sm.currentRevision();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let sliceStart = performance.now();
+    for (const c of this.sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES)) {
+      chunks.push(c);
+      size += c.byteLength;
+      if (performance.now() - sliceStart > APPLY_SLICE_MS) {
+        await yieldImmediate();
+        sliceStart = performance.now();
+      }
+    }
+    async function* gen(): AsyncIterable<Uint8Array> {
+      for (const c of chunks) yield c;
+    }
+    return { revision, sizeBytes: size, chunks: gen() };
+  }
+
+  async moveLeader(targetId: number): Promise<void> {
+    if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+    const target = this.membership.get(targetId);
+    if (!target || target.isLearner) throw new BackendError('badLeaderTransferee', 'etcdserver: bad leader transferee');
+    if (targetId === this.id) return;
+    this.node.transferLeader(targetId);
+    this.schedule();
+    const deadline = performance.now() + Math.max(this.requestTimeoutMs, 3 * this.opts.electionTimeoutMs);
+    while (this.lead !== targetId) {
+      if (this.stopped) throw new BackendError('stopped', 'etcdserver: server stopped');
+      if (performance.now() > deadline) throw new BackendError('timeout', 'etcdserver: request timed out, leader transfer took too long');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  // ------------------------------------------------------------------ MemberBackend: state
+
+  header(): HeaderInfo {
+    return { clusterId: this.clusterId, memberId: this.id, raftTerm: this.term, revision: this.sm.currentRevision() };
+  }
+
+  hasLeader(): boolean {
+    return this.lead !== NONE;
+  }
+
+  isLearner(): boolean {
+    return this.membership.get(this.id)?.isLearner ?? this.confState.learners.includes(this.id);
+  }
+
+  // ------------------------------------------------------------------ for tests and main
+
+  leaderId(): NodeId {
+    return this.lead;
+  }
+
+  appliedIndexNow(): number {
+    return this.appliedIndex;
+  }
+
+  roleNow(): StateRole {
+    return this.role;
+  }
+
+  members(): MemberRecord[] {
+    return this.membership.records();
+  }
+
+  raftStatus(): ReturnType<RawNode['status']> {
+    return this.node.status();
+  }
+
+  /** Encodes a conf change for tests that drive raft directly. */
+  static encodeConfChange(cc: ConfChange): Uint8Array {
+    return encodeConfChange(cc);
+  }
+}
+
+export { MvccError };

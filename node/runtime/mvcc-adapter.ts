@@ -1,0 +1,125 @@
+// The StateMachine the runtime drives, over node/mvcc's MvccStore and WatchHub.
+
+import { performance } from 'node:perf_hooks';
+import { MvccStore, WatchHub, type StoreOptions } from '../mvcc/index.js';
+import type * as mvcc from '../mvcc/types.js';
+import type { WatchSink, WatchStream } from '../server/backend.js';
+import type { StateMachine } from './state-machine.js';
+
+/** Keys visited per step of a big range before yielding. */
+const RANGE_STEP_KEYS = 2000;
+/** Longest stretch of a chunked range before yielding (ms). */
+const RANGE_SLICE_MS = 4;
+
+export class MvccStateMachine implements StateMachine {
+  readonly store: MvccStore;
+  readonly hub: WatchHub;
+
+  constructor(opts: StoreOptions = {}) {
+    this.store = new MvccStore(opts);
+    this.hub = new WatchHub(this.store);
+  }
+
+  apply(cmd: mvcc.Command, index: number): mvcc.CommandResponse {
+    return this.store.apply(cmd, index) as unknown as mvcc.CommandResponse;
+  }
+  quotaAllows(cmd: mvcc.Command): boolean {
+    return this.store.quotaAllows(cmd);
+  }
+  afterApply(): void {
+    this.hub.notify();
+  }
+  backgroundStep(): boolean {
+    return this.hub.syncStep(1000);
+  }
+  progressTick(): void {
+    this.hub.progressTick();
+  }
+  range(req: mvcc.RangeRequest): mvcc.RangeResponse {
+    return this.store.range(req);
+  }
+  async rangeChunked(req: mvcc.RangeRequest, yieldToLoop: () => Promise<unknown>): Promise<mvcc.RangeResponse> {
+    const it = this.store.rangeSteps(req, RANGE_STEP_KEYS);
+    try {
+      let slice = performance.now();
+      for (;;) {
+        const r = it.next();
+        if (r.done) return r.value;
+        if (performance.now() - slice > RANGE_SLICE_MS) {
+          await yieldToLoop();
+          slice = performance.now();
+        }
+      }
+    } finally {
+      it.return(undefined as never);
+    }
+  }
+  currentRevision(): number {
+    return this.store.currentRevision();
+  }
+  compactRevision(): number {
+    return this.store.compactRevision();
+  }
+  compactStep(maxKeys: number): boolean {
+    return this.store.compactStep(maxKeys);
+  }
+  openWatchStream(sink: WatchSink): WatchStream {
+    const hub = this.hub;
+    const id = hub.openStream({ send: (resp) => sink(resp) });
+    return {
+      create: (req) => {
+        hub.createWatch(id, req);
+      },
+      cancel: (watchId) => {
+        hub.cancelWatch(id, watchId);
+      },
+      resume: () => hub.resume(id),
+      requestProgress: () => hub.requestProgress(id),
+      close: () => hub.closeStream(id),
+    };
+  }
+  snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array> {
+    return this.store.snapshotChunks(maxChunkBytes);
+  }
+  restore(chunks: Iterable<Uint8Array>): void {
+    this.store.restore(chunks);
+    this.hub.notify();
+  }
+  hash(): mvcc.HashResponse {
+    return this.store.hash();
+  }
+  hashKV(revision: number): mvcc.HashKVResponse {
+    return this.store.hashKV(revision);
+  }
+  sizeBytes(): number {
+    return this.store.sizeBytes();
+  }
+  sizeInUseBytes(): number {
+    return this.store.sizeBytes();
+  }
+  alarms(): mvcc.AlarmMember[] {
+    return this.store.alarms();
+  }
+  leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse {
+    return this.store.leaseTimeToLive(req, nowMs);
+  }
+  leaseLeases(): mvcc.LeaseLeasesResponse {
+    return this.store.leaseLeases();
+  }
+  leasePromote(nowMs: number, extendMs: number): void {
+    this.store.lessor.promote(nowMs, extendMs);
+  }
+  leaseDemote(): void {
+    this.store.lessor.demote();
+  }
+  leaseRenew(id: number, nowMs: number): { ttl: number; clearCheckpoint: boolean } {
+    const r = this.store.lessor.renew(id, nowMs);
+    return { ttl: r.TTL, clearCheckpoint: r.clearCheckpoint };
+  }
+  leaseExpired(nowMs: number, max: number): number[] {
+    return this.store.lessor.expired(nowMs, max);
+  }
+  leaseCheckpointsDue(nowMs: number, intervalMs: number, max: number): mvcc.LeaseCheckpoint[] {
+    return this.store.lessor.checkpointsDue(nowMs, intervalMs, max);
+  }
+}

@@ -1,0 +1,46 @@
+// What the runtime needs from the replicated state machine (node/mvcc), defined by its user.
+// mvcc-adapter.ts implements it over node/mvcc's store; unit tests may use the same adapter.
+
+import type * as mvcc from '../mvcc/types.js';
+import type { WatchSink, WatchStream } from '../server/backend.js';
+
+export interface StateMachine {
+  /** Applies one committed command at a raft index. Throws MvccError for expected failures. */
+  apply(cmd: mvcc.Command, index: number): mvcc.CommandResponse;
+  /** Quota check before proposing a write (etcd's quota.Available). */
+  quotaAllows(cmd: mvcc.Command): boolean;
+  /** Called after each slice of applies (feeds the watch hub). */
+  afterApply(): void;
+  /** One bounded piece of background work (watch catch-up); true when idle. */
+  backgroundStep(): boolean;
+  /** Periodic progress notifications for progress_notify watchers. */
+  progressTick(): void;
+  /** Local (serializable) range. */
+  range(req: mvcc.RangeRequest): mvcc.RangeResponse;
+  /** Local range in bounded steps (for large ranges), consistent at one revision; yields between steps. */
+  rangeChunked?(req: mvcc.RangeRequest, yieldToLoop: () => Promise<unknown>): Promise<mvcc.RangeResponse>;
+  currentRevision(): number;
+  compactRevision(): number;
+  /** One bounded step of physical compaction; true when nothing is left to do. */
+  compactStep(maxKeys: number): boolean;
+  openWatchStream(sink: WatchSink): WatchStream;
+  /** The whole state as bounded chunks; the state must not change while the iterator runs. */
+  snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array>;
+  /** Replaces the whole state. */
+  restore(chunks: Iterable<Uint8Array>): void;
+  hash(): mvcc.HashResponse;
+  hashKV(revision: number): mvcc.HashKVResponse;
+  /** Logical size (bytes) and the size the quota is checked against. */
+  sizeBytes(): number;
+  sizeInUseBytes(): number;
+  alarms(): mvcc.AlarmMember[];
+  leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse;
+  leaseLeases(): mvcc.LeaseLeasesResponse;
+  // leader-side lease clock
+  leasePromote(nowMs: number, extendMs: number): void;
+  leaseDemote(): void;
+  /** Renews on the leader. ttl 0: not found. checkpointClear: propose a checkpoint {ID, 0}. */
+  leaseRenew(id: number, nowMs: number): { ttl: number; clearCheckpoint: boolean };
+  leaseExpired(nowMs: number, max: number): number[];
+  leaseCheckpointsDue(nowMs: number, intervalMs: number, max: number): mvcc.LeaseCheckpoint[];
+}

@@ -1,0 +1,47 @@
+// The bytes of a raft snapshot as the runtime writes them: the membership records and the
+// state machine's own snapshot chunks, framed so they come back exactly as written.
+//   "TSS1" | u32 membership JSON length | JSON | (u32 chunk length | chunk)*
+// The bootstrap snapshot at index 0 carries the initial membership and no chunks.
+
+import type { MembershipJSON } from './membership.js';
+
+const MAGIC = Buffer.from('TSS1');
+
+export class StateSnapshotError extends Error {
+  readonly code = 'ErrStateSnapshot';
+}
+
+export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly Uint8Array[]): Buffer {
+  const json = Buffer.from(JSON.stringify(membership));
+  let size = 4 + 4 + json.byteLength;
+  for (const c of chunks) size += 4 + c.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(json.byteLength, 4);
+  json.copy(out, 8);
+  let off = 8 + json.byteLength;
+  for (const c of chunks) {
+    out.writeUInt32LE(c.byteLength, off);
+    out.set(c, off + 4);
+    off += 4 + c.byteLength;
+  }
+  return out;
+}
+
+export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJSON; chunks: Uint8Array[] } {
+  const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
+  const jlen = b.readUInt32LE(4);
+  if (8 + jlen > b.byteLength) throw new StateSnapshotError('truncated state snapshot header');
+  const membership = JSON.parse(b.subarray(8, 8 + jlen).toString('utf8')) as MembershipJSON;
+  const chunks: Uint8Array[] = [];
+  let off = 8 + jlen;
+  while (off < b.byteLength) {
+    if (off + 4 > b.byteLength) throw new StateSnapshotError('truncated state snapshot chunk');
+    const n = b.readUInt32LE(off);
+    if (off + 4 + n > b.byteLength) throw new StateSnapshotError('truncated state snapshot chunk');
+    chunks.push(b.subarray(off + 4, off + 4 + n));
+    off += 4 + n;
+  }
+  return { membership, chunks };
+}
