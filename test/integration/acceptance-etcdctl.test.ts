@@ -1,0 +1,213 @@
+// Acceptance (issue 5): a 3-member tsetcd cluster of real bin/tsetcd processes on loopback,
+// driven by Debian's etcdctl 3.4 and by the npm etcd3 client, unchanged.
+// One cluster for the whole file (2 shared cores); the membership cases run last.
+
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ETCDCTL, ctlOk, etcdctl, requireTools, waitFor } from './harness.js';
+
+const tools = requireTools();
+const d = tools.ok ? describe.sequential : describe.skip;
+
+let cluster: Cluster;
+let ep: string;
+
+d('tsetcd 3-member cluster driven by etcdctl 3.4 and etcd3', () => {
+  beforeAll(async () => {
+    cluster = await Cluster.start({ size: 3, label: 'etcdctl' });
+    ep = cluster.endpoints();
+  }, 90_000);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') cluster?.printLogs();
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 30_000);
+
+  const ctl = (...args: string[]): Promise<string> => ctlOk(ep, args);
+
+  it('keys: put, get (prefix, limit, rev, keys-only, print-value-only), del (prefix, prev-kv)', async () => {
+    expect(await ctl('put', 'a/1', 'one')).toBe('OK\n');
+    const r = JSON.parse(await ctl('put', 'a/2', 'two', '-w', 'json')) as { header: { revision: number } };
+    await ctl('put', 'a/2', 'TWO');
+    await ctl('put', 'b', 'bee');
+    expect(await ctl('get', 'a/', '--prefix')).toBe('a/1\none\na/2\nTWO\n');
+    expect(await ctl('get', 'a/', '--prefix', '--limit=1')).toBe('a/1\none\n');
+    expect(await ctl('get', 'a/2', `--rev=${r.header.revision}`)).toBe('a/2\ntwo\n');
+    expect(await ctl('get', 'a/', '--prefix', '--keys-only')).toBe('a/1\n\na/2\n\n');
+    expect(await ctl('get', 'b', '--print-value-only')).toBe('bee\n');
+    // Every member answers the same (writes via a follower are forwarded).
+    for (const m of cluster.members) expect(await ctlOk(`127.0.0.1:${m.clientPort}`, ['get', 'b', '--print-value-only'])).toBe('bee\n');
+    expect(await ctl('del', 'a/', '--prefix', '--prev-kv')).toBe('2\na/1\none\na/2\nTWO\n');
+    expect(await ctl('get', 'a/', '--prefix')).toBe('');
+  });
+
+  it('txn with interactive input on stdin', async () => {
+    await ctl('put', 'tx', 'v1');
+    const ok = await ctlOk(ep, ['txn'], { stdin: 'value("tx") = "v1"\n\nput tx v2\nget tx\n\nput tx nope\n\n' });
+    expect(ok).toBe('SUCCESS\n\nOK\n\ntx\nv2\n');
+    const no = await ctlOk(ep, ['txn'], { stdin: 'value("tx") = "v1"\n\nput tx v3\n\nput tx other\n\n' });
+    expect(no).toBe('FAILURE\n\nOK\n');
+    expect(await ctl('get', 'tx', '--print-value-only')).toBe('other\n');
+  });
+
+  it('watch (prefix, rev, prev-kv) sees a concurrent writer', async () => {
+    const start = JSON.parse(await ctl('put', 'w/0', 'zero', '-w', 'json')) as { header: { revision: number } };
+    const watcher = spawn(ETCDCTL, [`--endpoints=${ep}`, 'watch', 'w/', '--prefix', '--prev-kv', `--rev=${start.header.revision}`], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    let out = '';
+    watcher.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    try {
+      await ctl('put', 'w/1', 'a');
+      await ctl('put', 'w/1', 'b');
+      await ctl('put', 'x', 'ignored');
+      await ctl('del', 'w/1');
+      const expected = 'PUT\nw/0\nzero\nPUT\nw/1\na\nPUT\nw/1\na\nw/1\nb\nDELETE\nw/1\nb\nw/1\n\n';
+      await waitFor('watch output', async () => (out.length >= expected.length ? true : undefined), 15_000);
+      // prev-kv lines: etcdctl prints the previous kv before the new one.
+      expect(out).toBe('PUT\nw/0\nzero\nPUT\nw/1\na\nPUT\nw/1\na\nw/1\nb\nDELETE\nw/1\nb\nw/1\n\n');
+    } finally {
+      watcher.kill('SIGKILL');
+    }
+  });
+
+  it('leases: grant, keep-alive --once, timetolive --keys, revoke; a key expires with its lease', async () => {
+    const grant = await ctl('lease', 'grant', '30');
+    const id = /lease ([0-9a-f]+) granted with TTL\(30s\)/.exec(grant)?.[1];
+    expect(id, grant).toBeDefined();
+    await ctl('put', 'leased', 'v', `--lease=${id}`);
+    expect(await ctl('lease', 'keep-alive', '--once', id!)).toMatch(new RegExp(`lease ${id} keepalived with TTL\\(30\\)`));
+    const ttl = await ctl('lease', 'timetolive', '--keys', id!);
+    expect(ttl).toMatch(new RegExp(`lease ${id} granted with TTL\\(30s\\), remaining\\(\\d+s\\), attached keys\\(\\[leased\\]\\)`));
+    expect(await ctl('lease', 'revoke', id!)).toBe(`lease ${id} revoked\n`);
+    expect(await ctl('get', 'leased')).toBe('');
+
+    const short = /lease ([0-9a-f]+) granted/.exec(await ctl('lease', 'grant', '2'))?.[1];
+    await ctl('put', 'expiring', 'v', `--lease=${short}`);
+    expect(await ctl('get', 'expiring', '--print-value-only')).toBe('v\n');
+    await waitFor('the leased key to expire', async () => ((await ctl('get', 'expiring')) === '' ? true : undefined), 15_000, 250);
+    expect(await ctl('lease', 'timetolive', short!)).toMatch(/already expired/);
+  });
+
+  it('compaction, then a read of the old revision fails with etcd message', async () => {
+    const old = JSON.parse(await ctl('put', 'c', '1', '-w', 'json')) as { header: { revision: number } };
+    const now = JSON.parse(await ctl('put', 'c', '2', '-w', 'json')) as { header: { revision: number } };
+    expect(await ctl('compaction', String(now.header.revision))).toBe(`compacted revision ${now.header.revision}\n`);
+    const r = await etcdctl(ep, ['get', 'c', `--rev=${old.header.revision}`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('etcdserver: mvcc: required revision has been compacted');
+  });
+
+  it('maintenance: endpoint status shows the leader, endpoint health, alarm list, defrag, snapshot save', async () => {
+    const table = await ctl('endpoint', 'status', '-w', 'table');
+    expect(table).toContain('3.5.17');
+    const st = await cluster.statuses();
+    expect(st.length).toBe(3);
+    expect(st.filter((s) => s.Status.leader === s.Status.header.member_id).length).toBe(1);
+    const health = await etcdctl(ep, ['endpoint', 'health']);
+    expect(health.code).toBe(0);
+    expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(3);
+    expect(await ctl('alarm', 'list')).toBe('');
+    expect(await ctl('defrag')).toMatch(/Finished defragmenting etcd member/);
+    const file = join(cluster.root, 'snap.db');
+    const leader = await cluster.waitLeader(10_000);
+    const save = await etcdctl(`127.0.0.1:${leader.clientPort}`, ['snapshot', 'save', file], { timeoutMs: 60_000 });
+    expect(save.code, save.stderr).toBe(0);
+    expect(save.stdout + save.stderr).toContain(`Snapshot saved at ${file}`);
+    expect(statSync(file).size % 512).toBe(32);
+  });
+
+  it('move-leader hands leadership to a follower', async () => {
+    const leader = await cluster.waitLeader(10_000);
+    const st = await cluster.statuses();
+    const follower = st.find((s) => s.Status.header.member_id !== s.Status.leader)!;
+    const target = follower.Status.header.member_id.toString(16);
+    const out = await ctlOk(`127.0.0.1:${leader.clientPort}`, ['move-leader', target]);
+    expect(out).toContain(`Leadership transferred from`);
+    const now = await cluster.waitLeader(10_000);
+    expect(`127.0.0.1:${now.clientPort}`).toBe(follower.Endpoint);
+  });
+
+  it('the npm etcd3 client: put and get, a watch, a lease with keep-alive, a lock and an STM', async () => {
+    const client = new Etcd3({ hosts: cluster.running().map((m) => m.clientUrl) });
+    try {
+      await client.put('e3/a').value('1');
+      expect(await client.get('e3/a').string()).toBe('1');
+      const w = await client.watch().prefix('e3/').create();
+      const seen: string[] = [];
+      w.on('put', (kv) => seen.push(`${kv.key.toString()}=${kv.value.toString()}`));
+      await client.put('e3/b').value('2');
+      await waitFor('etcd3 watch event', async () => (seen.length > 0 ? true : undefined), 10_000, 20);
+      expect(seen[0]).toBe('e3/b=2');
+      await w.cancel();
+
+      const lease = client.lease(3);
+      await lease.put('e3/leased').value('x');
+      // Longer than the TTL: the automatic keep-alive must hold it.
+      const end = Date.now() + 4500;
+      while (Date.now() < end) await new Promise((r) => setTimeout(r, 250));
+      expect(await client.get('e3/leased').string()).toBe('x');
+      await lease.revoke();
+
+      await client.put('e3/n').value('0');
+      await Promise.all(
+        [1, 2, 3].map(() =>
+          client.lock('e3/lock').do(() =>
+            client.stm().transact(async (tx) => {
+              const n = Number(await tx.get('e3/n').string());
+              await tx.put('e3/n').value(String(n + 1));
+            }),
+          ),
+        ),
+      );
+      expect(await client.get('e3/n').string()).toBe('3');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('members: list, add a learner, start it, promote it, remove it', async () => {
+    const list = await ctl('member', 'list');
+    expect(list.trim().split('\n').length).toBe(3);
+    expect(list).toMatch(/started, m1, http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+, false/);
+
+    const m4 = await cluster.newMemberSpec('m4');
+    const add = await ctl('member', 'add', 'm4', `--peer-urls=${m4.peerUrl}`, '--learner');
+    expect(add).toMatch(/Member [0-9a-f]+ added to cluster [0-9a-f]+/);
+    const id = /Member ([0-9a-f]+) added/.exec(add)![1]!;
+    const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add)![1]!;
+    expect(/ETCD_INITIAL_CLUSTER_STATE="existing"/.test(add)).toBe(true);
+    cluster.launch(m4, initial, 'existing');
+    await cluster.waitHealthy([m4], 60_000);
+    expect(await ctl('member', 'list')).toMatch(new RegExp(`${id}, started, m4, ${m4.peerUrl}, ${m4.clientUrl}, true`));
+
+    // A learner refuses writes, as etcd's do.
+    const w = await etcdctl(`127.0.0.1:${m4.clientPort}`, ['put', 'learner-write', 'x']);
+    expect(w.stderr).toContain('etcdserver: rpc not supported for learner');
+
+    await waitFor(
+      'the learner to be promoted',
+      async () => {
+        const r = await etcdctl(ep, ['member', 'promote', id]);
+        if (r.code === 0) return r.stdout;
+        if (r.stderr.includes('can only promote a learner member which is in sync with leader')) return undefined;
+        throw new Error(r.stderr);
+      },
+      30_000,
+      500,
+    );
+    expect(await ctl('member', 'list')).toMatch(new RegExp(`${id}, started, m4, ${m4.peerUrl}, ${m4.clientUrl}, false`));
+
+    expect(await ctl('member', 'remove', id)).toMatch(new RegExp(`Member ${id} removed from cluster`));
+    const after = await ctl('member', 'list');
+    expect(after).not.toContain(id);
+    expect(after.trim().split('\n').length).toBe(3);
+    await cluster.kill(m4, 'SIGTERM');
+  });
+});
