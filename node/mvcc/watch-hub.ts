@@ -202,10 +202,11 @@ export class WatchHub {
     const s = this.streams.get(streamId);
     const w = s?.watchers.get(watchId);
     if (!s || !w) return;
-    this.remove(w);
     const r = response(this.lastRev, watchId);
     r.canceled = true;
-    this.enqueue(s, r, true);
+    this.enqueue(s, r, false);
+    this.remove(w);
+    this.flush(s);
   }
 
   /** A progress request: answered (watchId -1) once every watcher on the stream is synced. */
@@ -223,7 +224,7 @@ export class WatchHub {
     for (const s of this.streams.values()) {
       for (const w of s.watchers.values()) {
         if (w.progressNotify && w.synced && !w.eventsSinceTick && s.queue.length < this.maxQueued) {
-          this.enqueue(s, response(this.lastRev, w.id), false);
+          this.enqueue(s, response(this.lastRev, w.id), true);
         }
         w.eventsSinceTick = false;
       }
@@ -325,13 +326,16 @@ export class WatchHub {
   private syncWatcher(w: Watcher, budget: number, maxRevs: number): number {
     const s = w.stream;
     const compactRev = this.store.compactRevision();
+    // Revision 1 (the empty store) has no changes to replay.
+    if (w.nextRev >= compactRev && w.nextRev < this.store.firstLoggedRevision() && w.nextRev <= 1) w.nextRev = 2;
     if (w.nextRev < compactRev || w.nextRev < this.store.firstLoggedRevision()) {
-      this.remove(w);
       const r = response(this.lastRev, w.id);
       r.canceled = true;
       r.compactRevision = compactRev;
       r.cancelReason = ERROR_SPECS.compacted.message;
-      this.enqueue(s, r, true);
+      this.enqueue(s, r, false); // before remove(): a deferred progress answer must come after it
+      this.remove(w);
+      this.flush(s);
       return 1;
     }
     let looked = 0;
