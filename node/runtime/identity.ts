@@ -15,6 +15,8 @@ export interface Identity {
   readonly initialMembers: readonly MemberRecord[];
   /** true: this member joined an existing cluster and learns membership from the leader. */
   readonly joined: boolean;
+  /** For a joined member: the members it found when it joined (whom to talk to first). */
+  readonly peerHints?: ReadonlyArray<{ readonly id: number; readonly peerUrls: readonly string[] }>;
 }
 
 export function identityPath(dataDir: string): string {

@@ -1,0 +1,117 @@
+// tsetcd: one etcd-compatible member. Parses flags/env (config.ts), starts the runtime
+// (raft + storage + transport + mvcc) and the client servers (gRPC + HTTP), and stops
+// gracefully on SIGTERM/SIGINT. The only file that may use console.
+
+import { parseConfig, ConfigError } from './config.js';
+import { createLogger } from './log.js';
+import { createMemberMetrics } from './server/metrics.js';
+import { startServers } from './server/index.js';
+import { SERVER_VERSION, TSETCD_VERSION } from './server/version.js';
+import { startMember } from './runtime/bootstrap.js';
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`tsetcd: ${err.message}`);
+      console.error('Try "tsetcd --help" for the list of flags.');
+      return 2;
+    }
+    throw err;
+  }
+  switch (parsed.kind) {
+    case 'version':
+      console.log(`etcd Version: ${SERVER_VERSION}\ntsetcd Version: ${TSETCD_VERSION}\nNode Version: ${process.version}\nNode OS/Arch: ${process.platform}/${process.arch}`);
+      return 0;
+    case 'help':
+      process.stdout.write(parsed.text);
+      return 0;
+    case 'run':
+      break;
+    default: {
+      const never: never = parsed;
+      throw new Error(`unexpected parse result ${String(never)}`);
+    }
+  }
+  const cfg = parsed.config;
+  const logger = createLogger({ component: 'main', level: cfg.logLevel, fields: { name: cfg.name } });
+  for (const w of cfg.warnings) logger.warn(w);
+  if (cfg.ignoredFlags.length > 0) logger.info('accepted flags that have no effect in tsetcd', { flags: cfg.ignoredFlags });
+  logger.info('starting tsetcd', {
+    version: TSETCD_VERSION,
+    etcdVersion: SERVER_VERSION,
+    dataDir: cfg.dataDir,
+    listenClientUrls: cfg.listenClientUrls,
+    listenPeerUrls: cfg.listenPeerUrls,
+    initialClusterState: cfg.initialClusterState,
+    heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+    electionTimeoutMs: cfg.electionTimeoutMs,
+    snapshotCount: cfg.snapshotCount,
+  });
+
+  const metrics = createMemberMetrics();
+  let stopping: Promise<void> | undefined;
+  let exitCode = 0;
+  let finish: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    finish = resolve;
+  });
+  let stopAll: () => Promise<void> = async () => {};
+  const shutdown = (why: string, code: number): void => {
+    if (stopping) return;
+    exitCode = code;
+    logger.info('stopping', { why });
+    stopping = stopAll()
+      .catch((err: unknown) => logger.error('error while stopping', { err }))
+      .finally(() => finish(exitCode));
+    // Never hang on the way out.
+    setTimeout(() => finish(exitCode), 10_000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM', 0));
+  process.on('SIGINT', () => shutdown('SIGINT', 0));
+
+  const member = await startMember({
+    config: cfg,
+    logger,
+    metrics,
+    onFatal: (reason, err) => {
+      logger.error('fatal: stopping the member', { reason, err });
+      shutdown(reason, 1);
+    },
+  });
+  let servers: Awaited<ReturnType<typeof startServers>> | undefined;
+  stopAll = async () => {
+    await servers?.stop();
+    await member.stop();
+  };
+  try {
+    servers = await startServers({
+      config: {
+        listenClientUrls: cfg.listenClientUrls,
+        listenMetricsUrls: cfg.listenMetricsUrls,
+        clientTls: cfg.clientTls,
+        maxRequestBytes: cfg.maxRequestBytes,
+        maxTxnOps: cfg.maxTxnOps,
+      },
+      backend: member,
+      metrics,
+      logger,
+    });
+  } catch (err) {
+    logger.error('cannot start the client servers', { err });
+    await member.stop();
+    return 1;
+  }
+  logger.info('ready to serve client requests', { advertiseClientUrls: cfg.advertiseClientUrls });
+  return done;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`tsetcd: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

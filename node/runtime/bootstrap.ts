@@ -1,0 +1,184 @@
+// Starting a member from its config: identity (new cluster, joining an existing one, or a
+// restart where the data dir wins over the --initial-* flags, as in etcd), storage recovery,
+// transport, runtime. main.ts calls startMember(); integration tests run main.ts itself.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MemberConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import type { MemberMetrics } from '../server/metrics.js';
+import { openStorage } from '../storage/index.js';
+import { storageHooks } from '../storage/metrics.js';
+import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
+import { clusterIdOf, hexId, memberIdOf } from './ids.js';
+import { readIdentity, writeIdentity, type Identity } from './identity.js';
+import { Member } from './member.js';
+import type { MemberRecord } from './membership.js';
+import { MvccStateMachine } from './mvcc-adapter.js';
+
+export class BootstrapError extends Error {
+  readonly code = 'ErrBootstrap';
+}
+
+export interface StartMemberOptions {
+  readonly config: MemberConfig;
+  readonly logger: Logger;
+  readonly metrics?: MemberMetrics;
+  readonly onFatal?: (reason: string, err?: unknown) => void;
+}
+
+async function peerTls(cfg: MemberConfig): Promise<PeerTlsOptions | undefined> {
+  const t = cfg.peerTls;
+  if (t.certFile === '') return undefined;
+  return {
+    cert: await readFile(t.certFile),
+    key: await readFile(t.keyFile),
+    ...(t.trustedCaFile !== '' ? { ca: await readFile(t.trustedCaFile) } : {}),
+    requestCert: t.clientCertAuth,
+  };
+}
+
+interface ClusterInfo {
+  clusterId: number;
+  members: MemberRecord[];
+}
+
+async function joinInfo(cfg: MemberConfig, tls: PeerTlsOptions | undefined, log: Logger): Promise<ClusterInfo> {
+  const own = new Set(cfg.initialAdvertisePeerUrls);
+  const urls = cfg.initialCluster.filter((m) => m.name !== cfg.name).flatMap((m) => m.peerUrls).filter((u) => !own.has(u));
+  if (urls.length === 0) throw new BootstrapError('--initial-cluster-state=existing needs at least one other member in --initial-cluster');
+  const deadline = Date.now() + 30_000;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const info = (await TcpTransport.fetchClusterInfo(urls, tls, 3000)) as ClusterInfo | null;
+      if (info && typeof info.clusterId === 'number' && Array.isArray(info.members)) return info;
+      lastErr = new Error('peer gave no cluster info');
+    } catch (err) {
+      lastErr = err;
+    }
+    log.warn('cannot reach the existing cluster yet; retrying', { urls, err: lastErr });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new BootstrapError(`cannot fetch cluster info from ${urls.join(',')}: ${lastErr instanceof Error ? lastErr.message : String(lastErr)}`);
+}
+
+async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefined, log: Logger): Promise<Identity> {
+  const existing = await readIdentity(cfg.dataDir);
+  if (existing) {
+    log.info('found member data; the data dir wins over the --initial-cluster* flags', {
+      dataDir: cfg.dataDir,
+      memberId: hexId(existing.memberId),
+      clusterId: hexId(existing.clusterId),
+    });
+    if (existing.name !== cfg.name) log.warn('--name differs from the name in the data dir; keeping the member id of the data dir', { flag: cfg.name, dataDir: existing.name });
+    return existing;
+  }
+  let id: Identity;
+  if (cfg.initialClusterState === 'new') {
+    const members: MemberRecord[] = cfg.initialCluster.map((m) => ({
+      id: memberIdOf(m.peerUrls, cfg.initialClusterToken),
+      name: m.name,
+      peerUrls: [...m.peerUrls],
+      clientUrls: [],
+      isLearner: false,
+    }));
+    const ids = new Set(members.map((m) => m.id));
+    if (ids.size !== members.length) throw new BootstrapError('two members of --initial-cluster have the same peer URLs');
+    const self = members.find((m) => m.name === cfg.name);
+    if (!self) throw new BootstrapError(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
+    id = { version: 1, name: cfg.name, memberId: self.id, clusterId: clusterIdOf(members.map((m) => m.id)), initialMembers: members, joined: false };
+  } else {
+    const info = await joinInfo(cfg, tls, log);
+    const own = new Set(cfg.initialAdvertisePeerUrls);
+    const self = info.members.find((m) => m.peerUrls.some((u) => own.has(u)));
+    if (!self) {
+      throw new BootstrapError(
+        `this member's peer URLs (${cfg.initialAdvertisePeerUrls.join(',')}) are not in the cluster's member list; add it first with "etcdctl member add"`,
+      );
+    }
+    id = {
+      version: 1,
+      name: cfg.name,
+      memberId: self.id,
+      clusterId: info.clusterId,
+      initialMembers: [],
+      joined: true,
+      peerHints: info.members.map((m) => ({ id: m.id, peerUrls: m.peerUrls })),
+    };
+    log.info('joining an existing cluster', { clusterId: hexId(info.clusterId), memberId: hexId(self.id), members: info.members.length });
+  }
+  await writeIdentity(cfg.dataDir, id);
+  return id;
+}
+
+export async function startMember(opts: StartMemberOptions): Promise<Member> {
+  const { config: cfg, logger, metrics } = opts;
+  const tls = await peerTls(cfg);
+  const identity = await resolveIdentity(cfg, tls, logger);
+  const log = logger.child('runtime', { member: hexId(identity.memberId) });
+  const { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), {
+    logger: logger.child('storage'),
+    ...(metrics ? { hooks: storageHooks(metrics) } : {}),
+  });
+  const member = new Member({
+    id: identity.memberId,
+    clusterId: identity.clusterId,
+    name: cfg.name,
+    clientUrls: cfg.advertiseClientUrls,
+    peerUrls: cfg.initialAdvertisePeerUrls,
+    clusterToken: cfg.initialClusterToken,
+    heartbeatIntervalMs: cfg.heartbeatIntervalMs,
+    electionTimeoutMs: cfg.electionTimeoutMs,
+    snapshotCount: cfg.snapshotCount,
+    maxLearners: cfg.maxLearners,
+    quotaBackendBytes: cfg.quotaBackendBytes,
+    ...(cfg.autoCompactionRetentionMs > 0 || cfg.autoCompactionRetentionRevisions > 0
+      ? {
+          autoCompaction: {
+            mode: cfg.autoCompactionMode,
+            retentionMs: cfg.autoCompactionRetentionMs,
+            retentionRevisions: cfg.autoCompactionRetentionRevisions,
+          },
+        }
+      : {}),
+    logger: log,
+    ...(metrics ? { metrics } : {}),
+    storage,
+    recovered,
+    initialMembers: identity.joined ? [] : identity.initialMembers,
+    peerHints: identity.peerHints ?? [],
+    stateMachine: new MvccStateMachine({
+      quotaBackendBytes: cfg.quotaBackendBytes,
+      maxTxnOps: cfg.maxTxnOps,
+      // etcd: the minimum lease TTL is ceil(1.5 x election timeout).
+      minLeaseTtlSec: Math.ceil((1.5 * cfg.electionTimeoutMs) / 1000),
+    }),
+    makeTransport: (handler) =>
+      new TcpTransport({
+        id: identity.memberId,
+        clusterId: identity.clusterId,
+        listenUrls: cfg.listenPeerUrls,
+        handler,
+        logger: logger.child('transport'),
+        ...(tls ? { tls } : {}),
+        ...(metrics
+          ? {
+              hooks: {
+                sentBytes: (to, n) => metrics.peerSentBytes.inc({ To: hexId(to) }, n),
+                receivedBytes: (from, n) => metrics.peerReceivedBytes.inc({ From: hexId(from) }, n),
+                sendFailed: (to, m) => {
+                  metrics.peerSentFailures.inc({ To: hexId(to) });
+                  if (m.type === 'heartbeat') metrics.heartbeatSendFailures.inc();
+                },
+                roundTripSeconds: (to, s) => metrics.peerRoundTripTimeSeconds.observe({ To: hexId(to) }, s),
+              },
+            }
+          : {}),
+      }),
+    seed: (Date.now() ^ identity.memberId) % 2 ** 31,
+    ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
+  });
+  await member.start();
+  return member;
+}
