@@ -1,0 +1,164 @@
+// KubeApi over @kubernetes/client-node. Every child is written by server-side apply with one field manager.
+import * as k8s from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type EtcdCluster, type EtcdClusterStatus } from '../api/types.js';
+import type { KubeObject } from '../plan/kube-object.js';
+import { FIELD_MANAGER } from '../plan/names.js';
+import { ConflictError, type EventType, type KubeApi, type PodInfo, type PvcInfo, type StatefulSetInfo } from './kube-api.js';
+
+export function httpCode(err: unknown): number | null {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const c = (err as { code: unknown }).code;
+    if (typeof c === 'number') return c;
+  }
+  return null;
+}
+
+export class RealKubeApi implements KubeApi {
+  private readonly objects: k8s.KubernetesObjectApi;
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
+  private readonly apps: k8s.AppsV1Api;
+  private readonly storage: k8s.StorageV1Api;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly component = 'tsetcd-operator',
+  ) {
+    this.objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.storage = kc.makeApiClient(k8s.StorageV1Api);
+  }
+
+  async getCluster(namespace: string, name: string): Promise<EtcdCluster | null> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: PLURAL, name })) as EtcdCluster;
+    } catch (err: unknown) {
+      if (httpCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async updateStatus(cluster: EtcdCluster, status: EtcdClusterStatus): Promise<void> {
+    const body = { apiVersion: cluster.apiVersion, kind: cluster.kind, metadata: cluster.metadata, spec: cluster.spec, status };
+    try {
+      await this.custom.replaceNamespacedCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        namespace: cluster.metadata.namespace,
+        plural: PLURAL,
+        name: cluster.metadata.name,
+        body,
+        fieldManager: FIELD_MANAGER,
+      });
+    } catch (err: unknown) {
+      if (httpCode(err) === 409) throw new ConflictError(`status of ${cluster.metadata.namespace}/${cluster.metadata.name} changed meanwhile`);
+      throw err;
+    }
+  }
+
+  async apply(obj: KubeObject): Promise<void> {
+    await this.objects.patch(obj as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+  }
+
+  async getStatefulSet(namespace: string, name: string): Promise<StatefulSetInfo | null> {
+    let s: k8s.V1StatefulSet;
+    try {
+      s = await this.apps.readNamespacedStatefulSet({ namespace, name });
+    } catch (err: unknown) {
+      if (httpCode(err) === 404) return null;
+      throw err;
+    }
+    const vcts = s.spec?.volumeClaimTemplates ?? [];
+    const first = vcts[0];
+    return {
+      replicas: s.spec?.replicas ?? 0,
+      updateRevision: s.status?.updateRevision ?? null,
+      storageSize: (first?.spec?.resources?.requests?.storage as string | undefined) ?? null,
+      storageClassName: first?.spec?.storageClassName ?? null,
+      // Re-sent on apply exactly as stored (minus status), since they are immutable.
+      volumeClaimTemplates: vcts.map((v) => ({ metadata: { name: v.metadata?.name, labels: v.metadata?.labels }, spec: v.spec })),
+    };
+  }
+
+  async listPods(namespace: string, labelSelector: string): Promise<PodInfo[]> {
+    const list = await this.core.listNamespacedPod({ namespace, labelSelector });
+    return list.items.map((p) => {
+      const waiting = p.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+      return {
+        name: p.metadata?.name ?? '',
+        podIP: p.status?.podIP ?? null,
+        ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        revision: p.metadata?.labels?.['controller-revision-hash'] ?? null,
+        waitingReason: waiting?.reason ?? null,
+        waitingMessage: waiting?.message ?? null,
+        deleting: p.metadata?.deletionTimestamp != null,
+      };
+    });
+  }
+
+  async listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]> {
+    const list = await this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector });
+    return list.items.map((p) => ({
+      name: p.metadata?.name ?? '',
+      uid: p.metadata?.uid ?? '',
+      terminating: p.metadata?.deletionTimestamp != null,
+      phase: p.status?.phase ?? '',
+    }));
+  }
+
+  async deletePod(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPod({ namespace, name });
+    } catch (err: unknown) {
+      if (httpCode(err) !== 404) throw err;
+    }
+  }
+
+  async deletePvc(namespace: string, name: string): Promise<void> {
+    try {
+      await this.core.deleteNamespacedPersistentVolumeClaim({ namespace, name });
+    } catch (err: unknown) {
+      if (httpCode(err) !== 404) throw err;
+    }
+  }
+
+  async storageClassExists(name: string): Promise<boolean | null> {
+    try {
+      await this.storage.readStorageClass({ name });
+      return true;
+    } catch (err: unknown) {
+      const code = httpCode(err);
+      if (code === 404) return false;
+      if (code === 403) return null;
+      throw err;
+    }
+  }
+
+  async recordEvent(cluster: EtcdCluster, type: EventType, reason: string, message: string): Promise<void> {
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace: cluster.metadata.namespace,
+      body: {
+        metadata: { generateName: `${cluster.metadata.name}.`, namespace: cluster.metadata.namespace },
+        involvedObject: {
+          apiVersion: cluster.apiVersion,
+          kind: cluster.kind,
+          name: cluster.metadata.name,
+          namespace: cluster.metadata.namespace,
+          uid: cluster.metadata.uid,
+          ...(cluster.metadata.resourceVersion ? { resourceVersion: cluster.metadata.resourceVersion } : {}),
+        },
+        type,
+        reason,
+        message: message.slice(0, 1024),
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+        source: { component: this.component },
+        reportingComponent: this.component,
+      },
+    });
+  }
+}
