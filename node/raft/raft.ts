@@ -191,12 +191,14 @@ export class Raft {
   }
 
   private loadState(hs: HardState): void {
-    if (hs.commit < this.raftLog.committed || hs.commit > this.raftLog.lastIndex()) {
+    // A persisted snapshot implies its index is committed, even if the hard state written
+    // with it was lost: never start below it.
+    if (hs.commit > this.raftLog.lastIndex()) {
       throw new RaftAssertionError(
         `${this.id} state.commit ${hs.commit} is out of range [${this.raftLog.committed}, ${this.raftLog.lastIndex()}]`,
       );
     }
-    this.raftLog.committed = hs.commit;
+    this.raftLog.committed = Math.max(hs.commit, this.raftLog.committed);
     this.term = hs.term;
     this.vote = hs.vote;
   }

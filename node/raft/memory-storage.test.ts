@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from './memory-storage.js';
+import { CompactedError, SnapOutOfDateError, UnavailableError, type Entry } from './types.js';
+import { ENTRY_OVERHEAD_BYTES } from './entry-size.js';
+
+const e = (index: number, term: number, data = ''): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(data) });
+const cs = { voters: [1, 2, 3], learners: [] };
+
+function storage35(): MemoryStorage {
+  // snapshot at 3 (term 3), entries 4 (term 4) and 5 (term 5)
+  const s = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 3, term: 3, confState: cs } });
+  s.append([e(4, 4), e(5, 5)]);
+  return s;
+}
+
+describe('MemoryStorage', () => {
+  it('starts from the bootstrap snapshot with its membership', () => {
+    const s = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: cs } });
+    expect(s.initialState().confState).toEqual(cs);
+    expect(s.firstIndex()).toBe(1);
+    expect(s.lastIndex()).toBe(0);
+    expect(s.term(0)).toBe(0);
+  });
+
+  it('term(): compacted below the snapshot, unavailable past the end', () => {
+    const s = storage35();
+    expect(s.term(3)).toBe(3);
+    expect(s.term(5)).toBe(5);
+    expect(() => s.term(2)).toThrow(CompactedError);
+    expect(() => s.term(6)).toThrow(UnavailableError);
+  });
+
+  it('entries(): bounds and the size limit (always at least one)', () => {
+    const s = storage35();
+    expect(() => s.entries(3, 5, Infinity)).toThrow(CompactedError);
+    expect(() => s.entries(4, 7, Infinity)).toThrow();
+    expect(s.entries(4, 6, Infinity).map((x) => x.index)).toEqual([4, 5]);
+    expect(s.entries(4, 6, 0).map((x) => x.index)).toEqual([4]);
+    expect(s.entries(4, 6, 2 * ENTRY_OVERHEAD_BYTES).map((x) => x.index)).toEqual([4, 5]);
+  });
+
+  it('append(): truncates a conflicting suffix, skips compacted entries, refuses a gap', () => {
+    const s = storage35();
+    s.append([e(5, 6, 'x'), e(6, 6)]);
+    expect(s.lastIndex()).toBe(6);
+    expect(s.term(5)).toBe(6);
+    s.append([e(2, 2), e(3, 3), e(4, 4)]); // 2..3 compacted, 4 re-sent: truncates after 4
+    expect(s.lastIndex()).toBe(4);
+    s.append([e(1, 1)]); // entirely compacted: no-op
+    expect(s.lastIndex()).toBe(4);
+    expect(() => s.append([e(7, 7)])).toThrow(/missing log entry/);
+  });
+
+  it('compact(): keeps term of the new first dummy; refuses compacted or future indexes', () => {
+    const s = storage35();
+    s.compact(4);
+    expect(s.firstIndex()).toBe(5);
+    expect(s.term(4)).toBe(4);
+    expect(() => s.compact(4)).toThrow(CompactedError);
+    expect(() => s.compact(9)).toThrow();
+  });
+
+  it('createSnapshot() and applySnapshot()', () => {
+    const s = storage35();
+    const snap = s.createSnapshot(5, cs, new Uint8Array([1]));
+    expect(snap.metadata).toEqual({ index: 5, term: 5, confState: cs });
+    expect(() => s.createSnapshot(4, cs, new Uint8Array())).toThrow(SnapOutOfDateError);
+    const t = new MemoryStorage();
+    t.applySnapshot(snap);
+    expect(t.firstIndex()).toBe(6);
+    expect(t.lastIndex()).toBe(5);
+    expect(t.snapshot()).toBe(snap);
+    expect(() => t.applySnapshot({ data: new Uint8Array(), metadata: { index: 2, term: 2, confState: cs } })).toThrow(SnapOutOfDateError);
+  });
+});

@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStorage } from './memory-storage.js';
+import { RawNode } from './raw-node.js';
+import { SeededRng } from './rand.js';
+import { encodeConfChange } from './conf-change.js';
+import { newMessage } from './raft.js';
+import { ProposalDroppedError, StepLocalMessageError, type Entry, type NodeId, type Ready } from './types.js';
+
+const enc = new TextEncoder();
+
+function boot(id: NodeId, voters: NodeId[], storage?: MemoryStorage, applied = 0): { rn: RawNode; st: MemoryStorage } {
+  const st = storage ?? new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters, learners: [] } } });
+  return { rn: new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(id), applied }), st };
+}
+
+/** Persist, then "apply", then advance; returns the Ready. */
+function handle(rn: RawNode, st: MemoryStorage): Ready {
+  const rd = rn.ready();
+  if (rd.snapshot !== undefined) st.applySnapshot(rd.snapshot);
+  st.append(rd.entries);
+  if (rd.hardState !== undefined) st.setHardState(rd.hardState);
+  rn.advance();
+  return rd;
+}
+
+describe('RawNode', () => {
+  it('a single-voter cluster elects itself and commits a proposal', () => {
+    const { rn, st } = boot(1, [1]);
+    rn.campaign();
+    const rd1 = handle(rn, st);
+    expect(rd1.softState).toEqual({ lead: 1, raftState: 'leader' });
+    expect(rd1.mustSync).toBe(true);
+    rn.propose(enc.encode('x'));
+    const rd2 = handle(rn, st);
+    expect(rd2.entries.map((e) => e.index)).toEqual([2]);
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual([2]); // persisted in the same Ready before apply
+    expect(rn.hasReady()).toBe(false);
+    expect(rn.status().applied).toBe(2);
+  });
+
+  it('refuses local message types in step()', () => {
+    const { rn } = boot(1, [1, 2, 3]);
+    for (const t of ['hup', 'beat', 'unreachable', 'snapStatus', 'checkQuorum'] as const) {
+      expect(() => rn.step(newMessage(t, 1, 2))).toThrow(StepLocalMessageError);
+    }
+  });
+
+  it('drops a proposal with a typed error when there is no leader', () => {
+    const { rn } = boot(1, [1, 2, 3]);
+    expect(() => rn.propose(enc.encode('x'))).toThrow(ProposalDroppedError);
+  });
+
+  it('requires advance() between ready() calls', () => {
+    const { rn } = boot(1, [1]);
+    rn.campaign();
+    rn.ready();
+    expect(() => rn.ready()).toThrow(/before advance/);
+  });
+
+  it('mustSync: a pre-vote does not need fsync, a term/vote change or new entries do, a commit-only change does not', () => {
+    const pv = boot(1, [1, 2]);
+    pv.rn.campaign(); // pre-vote on by default: no term change yet
+    expect(handle(pv.rn, pv.st).mustSync).toBe(false);
+
+    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1, 2], learners: [] } } });
+    const rn = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), preVote: false });
+    rn.campaign();
+    expect(handle(rn, st).mustSync).toBe(true); // term and vote
+    const vr = newMessage('voteResp', 1, 2);
+    vr.term = 1;
+    rn.step(vr);
+    const lead = handle(rn, st);
+    expect(lead.entries.length).toBe(1);
+    expect(lead.mustSync).toBe(true); // the leader's empty entry
+    const ack = newMessage('appResp', 1, 2);
+    ack.term = 1;
+    ack.index = 1;
+    rn.step(ack);
+    const commit = handle(rn, st);
+    expect(commit.hardState?.commit).toBe(1);
+    expect(commit.mustSync).toBe(false);
+  });
+
+  it('a member with an empty conf state (joining) never campaigns', () => {
+    const { rn, st } = boot(4, [], new MemoryStorage());
+    for (let i = 0; i < 100; i++) rn.tick();
+    rn.campaign();
+    expect(rn.status().softState.raftState).toBe('follower');
+    expect(rn.hasReady()).toBe(false);
+    void st;
+  });
+
+  it('restarting with applied replays conf changes after the snapshot', () => {
+    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1], learners: [] } } });
+    const ents: Entry[] = [
+      { term: 1, index: 1, type: 'normal', data: new Uint8Array() },
+      { term: 1, index: 2, type: 'confChange', data: encodeConfChange({ type: 'addLearnerNode', nodeId: 2, context: new Uint8Array() }) },
+      { term: 1, index: 3, type: 'confChange', data: encodeConfChange({ type: 'addNode', nodeId: 2, context: new Uint8Array() }) },
+    ];
+    st.append(ents);
+    st.setHardState({ term: 1, vote: 1, commit: 3 });
+    const { rn } = boot(1, [1], st, 3);
+    expect(rn.status().confState).toEqual({ voters: [1, 2], learners: [] });
+    expect(rn.hasReady()).toBe(false); // nothing re-delivered at or below applied
+    // without applied, the entries come back and the app re-applies them itself
+    const again = boot(1, [1], st, 0);
+    expect(again.rn.status().confState).toEqual({ voters: [1], learners: [] });
+    expect(again.rn.ready().committedEntries.length).toBe(3);
+  });
+
+  it('refuses proposals above maxUncommittedEntriesSize (but always accepts into an empty budget)', () => {
+    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1, 2], learners: [] } } });
+    const rn = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), maxUncommittedEntriesSize: 100, preVote: false });
+    rn.campaign();
+    // become leader: fake node 2's vote
+    const vr = newMessage('voteResp', 1, 2);
+    vr.term = 1;
+    rn.step(vr);
+    expect(rn.status().softState.raftState).toBe('leader');
+    rn.propose(new Uint8Array(80));
+    expect(() => rn.propose(new Uint8Array(80))).toThrow(/too many uncommitted entries/);
+    rn.propose(new Uint8Array(0)); // empty entries are free
+  });
+
+  it('status() reports progress only on the leader', () => {
+    const { rn, st } = boot(1, [1]);
+    expect(rn.status().progress).toBeUndefined();
+    rn.campaign();
+    handle(rn, st);
+    expect(rn.status().progress?.get(1)?.state).toBe('replicate');
+  });
+});
