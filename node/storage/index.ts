@@ -22,3 +22,4 @@ export {
   CodecError,
 } from './codec.js';
 export { crc32c, crc32cUpdate } from './crc32c.js';
+export { createStorageMetrics, storageHooks, DISK_BUCKETS_SECONDS, type StorageMetrics } from './metrics.js';

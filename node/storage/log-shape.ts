@@ -44,13 +44,22 @@ export class LogShape {
   }
 
   /**
-   * Appends one entry. Returns false (and changes nothing) if it would leave a gap.
-   * An index <= base is ignored (covered by a snapshot); one <= last overwrites the suffix.
+   * Appends one entry, overwriting the suffix from its index. Returns false (and changes nothing)
+   * if it would leave a gap. An index at or below base also overwrites: the log then restarts at
+   * it (base = index - 1). This matters after a purge: a replay that starts at a later segment has
+   * a higher base than the writer had, and must still see that an overwrite reaching back below
+   * it cut off everything after it; otherwise stale entries would survive in the replay.
    */
   append(index: number, term: number): boolean {
-    if (index <= this.base) return true;
     if (index > this.last + 1) return false;
-    if (index <= this.last) this.truncateAfter(index - 1);
+    if (index <= this.base) {
+      this.base = index - 1;
+      this.last = this.base;
+      this.starts = [];
+      this.terms = [];
+    } else if (index <= this.last) {
+      this.truncateAfter(index - 1);
+    }
     if (this.terms.length === 0 || this.terms[this.terms.length - 1] !== term) {
       this.starts.push(index);
       this.terms.push(term);

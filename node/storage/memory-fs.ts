@@ -214,6 +214,28 @@ export class MemoryFs implements WalFs {
     this.files = new Map(this.durableFiles);
   }
 
+  /**
+   * A view for one process lifetime: after crash() every call through it rejects with EIO, so a
+   * storage left over from before the crash can no longer touch the disk (a killed process cannot).
+   * Open storage on `fs.process()` after each start; the MemoryFs itself has no such guard.
+   */
+  process(): WalFs {
+    const gen = this.generation;
+    const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
+      if (gen !== this.generation) throw errnoError('EIO', 'process crashed');
+      return fn();
+    };
+    return {
+      mkdirp: (d) => guard(() => this.mkdirp(d)),
+      readdir: (d) => guard(() => this.readdir(d)),
+      readFile: (p) => guard(() => this.readFile(p)),
+      open: (p, m) => guard(() => this.open(p, m)),
+      rename: (a, b) => guard(() => this.rename(a, b)),
+      unlink: (p) => guard(() => this.unlink(p)),
+      syncDir: (d) => guard(() => this.syncDir(d)),
+    };
+  }
+
   /** Test helpers: raw access to a file's current bytes, and replacing them (durably). */
   peek(path: string): Uint8Array | undefined {
     return this.files.get(MemoryFs.norm(path))?.contents();

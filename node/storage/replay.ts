@@ -40,11 +40,12 @@ export class Replay {
       case 'entries': {
         const shape = this.need();
         for (const e of rec.entries) {
-          if (e.index <= shape.base) continue;
+          const baseBefore = shape.base;
           if (!shape.append(e.index, e.term)) {
             throw new ReplayError(`entry ${e.index} leaves a gap after index ${shape.last}`);
           }
-          // shape.append truncated the suffix if needed; mirror it.
+          // shape.append truncated the suffix (or restarted the log) if needed; mirror it.
+          if (shape.base !== baseBefore) this.entries = [];
           this.entries.length = e.index - shape.base - 1;
           this.entries.push(e);
         }
