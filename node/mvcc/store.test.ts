@@ -1,0 +1,292 @@
+// Focused etcd-semantics tests of the store, the lessor, quota/alarms, bounded ranges and the key index.
+import { describe, expect, it } from 'vitest';
+import {
+  AlarmType,
+  CompactedError,
+  MvccStore,
+  SortOrder,
+  SortTarget,
+  prefixEnd,
+  type ApplyResult,
+  type Command,
+  type LeaseGrantResponse,
+  type PutResponse,
+  type TxnResponse,
+} from './index.js';
+import { KeyIndex } from './key-index.js';
+import { TestRng } from './testing/rng.js';
+
+const b = (x: string): Uint8Array => Buffer.from(x);
+const str = (u: Uint8Array): string => Buffer.from(u).toString();
+
+function mk(opts = {}) {
+  const store = new MvccStore(opts);
+  let index = 0;
+  const apply = (cmd: Command): ApplyResult => store.apply(cmd, ++index);
+  const ok = <T>(cmd: Command): T => {
+    const r = apply(cmd);
+    if (!r.ok) throw r.error;
+    return r.response as T;
+  };
+  const put = (k: string, v: string, lease = 0) => ok<PutResponse>({ type: 'put', req: { key: b(k), value: b(v), lease } });
+  return { store, apply, ok, put };
+}
+
+describe('revisions', () => {
+  it('starts at 1, bumps once per write txn, not for writes that change nothing', () => {
+    const { store, ok, put } = mk();
+    expect(store.currentRevision()).toBe(1);
+    expect(put('a', '1').header.revision).toBe(2);
+    const t = ok<TxnResponse>({
+      type: 'txn',
+      req: { success: [{ requestPut: { key: b('x'), value: b('1') } }, { requestPut: { key: b('y'), value: b('1') } }, { requestRange: { key: b('x') } }] },
+    });
+    expect(t.header.revision).toBe(3);
+    const r = t.responses[2]!;
+    expect('responseRange' in r && r.responseRange.kvs.map((kv) => [str(kv.key), kv.modRevision])).toEqual([['x', 3]]);
+    expect(ok<TxnResponse>({ type: 'txn', req: { success: [{ requestRange: { key: b('a') } }] } }).header.revision).toBe(3);
+    expect(ok<{ deleted: number }>({ type: 'deleteRange', req: { key: b('missing') } }).deleted).toBe(0);
+    expect(store.currentRevision()).toBe(3);
+    const kv = store.range({ key: b('x') }).kvs[0]!;
+    expect([kv.createRevision, kv.modRevision, kv.version]).toEqual([3, 3, 1]);
+    put('x', '2');
+    ok({ type: 'deleteRange', req: { key: b('x') } });
+    put('x', '3');
+    const kv2 = store.range({ key: b('x') }).kvs[0]!;
+    expect([kv2.createRevision, kv2.modRevision, kv2.version]).toEqual([6, 6, 1]);
+    // History: at revision 4 x had version 2.
+    expect(store.range({ key: b('x'), revision: 4 }).kvs[0]!.version).toBe(2);
+    expect(store.range({ key: b('x'), revision: 5 }).kvs).toEqual([]);
+  });
+
+  it('fails reads below the compaction and above the current revision with etcd texts', () => {
+    const { store, ok, put, apply } = mk();
+    for (let i = 0; i < 5; i++) put('k', `${i}`);
+    ok({ type: 'compaction', req: { revision: 4 } });
+    expect(() => store.range({ key: b('k'), revision: 3 })).toThrow(CompactedError);
+    try {
+      store.range({ key: b('k'), revision: 3 });
+    } catch (e) {
+      expect((e as CompactedError).grpcMessage).toBe('etcdserver: mvcc: required revision has been compacted');
+      expect((e as CompactedError).grpcCode).toBe('OutOfRange');
+    }
+    expect(store.range({ key: b('k'), revision: 4 }).kvs[0]!.value).toEqual(b('2'));
+    expect(() => store.range({ key: b('k'), revision: 7 })).toThrow('mvcc: required revision is a future revision');
+    const again = apply({ type: 'compaction', req: { revision: 4 } });
+    expect(!again.ok && again.error.message).toBe('mvcc: required revision has been compacted');
+    const future = apply({ type: 'compaction', req: { revision: 99 } });
+    expect(!future.ok && future.error.message).toBe('mvcc: required revision is a future revision');
+  });
+});
+
+describe('range options', () => {
+  it('prefix, from-key, all keys, limit/more/count, sort, count_only, keys_only, revision filters', () => {
+    const { store, put } = mk();
+    for (const k of ['a', 'b/1', 'b/2', 'b/3', 'c']) put(k, `v-${k}`);
+    put('b/1', 'again'); // b/1: version 2, mod 7
+    const keys = (r: { kvs: { key: Uint8Array }[] }) => r.kvs.map((kv) => str(kv.key));
+    expect(keys(store.range({ key: b('b/'), rangeEnd: prefixEnd(b('b/')) }))).toEqual(['b/1', 'b/2', 'b/3']);
+    expect(keys(store.range({ key: b('b/2'), rangeEnd: Uint8Array.of(0) }))).toEqual(['b/2', 'b/3', 'c']);
+    expect(keys(store.range({ key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) }))).toEqual(['a', 'b/1', 'b/2', 'b/3', 'c']);
+    const lim = store.range({ key: b('b/'), rangeEnd: prefixEnd(b('b/')), limit: 2 });
+    expect([keys(lim), lim.more, lim.count]).toEqual([['b/1', 'b/2'], true, 3]);
+    const desc = store.range({ key: b('a'), rangeEnd: b('z'), sortOrder: SortOrder.DESCEND, sortTarget: SortTarget.MOD, limit: 2 });
+    expect(keys(desc)).toEqual(['b/1', 'c']);
+    const co = store.range({ key: b('a'), rangeEnd: b('z'), countOnly: true });
+    expect([co.kvs.length, co.count]).toEqual([0, 5]);
+    const ko = store.range({ key: b('a'), keysOnly: true });
+    expect(ko.kvs[0]!.value.length).toBe(0);
+    const mod = store.range({ key: b('a'), rangeEnd: b('z'), minModRevision: 4, maxModRevision: 6 });
+    expect(keys(mod)).toEqual(['b/2', 'b/3', 'c']);
+    expect(mod.count).toBe(5); // count ignores the filters, as etcd
+    expect(keys(store.range({ key: b('a'), rangeEnd: b('z'), maxCreateRevision: 3 }))).toEqual(['a', 'b/1']);
+  });
+
+  it('rangeSteps reads one revision in bounded steps while writes and compaction go on', () => {
+    const { store, ok, put } = mk();
+    for (let i = 0; i < 3000; i++) put(`k/${String(i).padStart(5, '0')}`, `v${i}`);
+    const req = { key: b('k/'), rangeEnd: prefixEnd(b('k/')) };
+    const want = store.range(req);
+    const it = store.rangeSteps(req, 100);
+    let steps = 0;
+    let r = it.next();
+    while (!r.done) {
+      steps++;
+      // Between steps: overwrite, delete, create keys, and compact everything up to now.
+      put(`k/${String(steps * 7).padStart(5, '0')}`, 'changed');
+      ok({ type: 'deleteRange', req: { key: b(`k/${String(steps * 13).padStart(5, '0')}`) } });
+      put(`k/0000${steps}x`, 'new');
+      ok({ type: 'compaction', req: { revision: store.currentRevision() } });
+      store.compactStep(1000);
+      r = it.next();
+    }
+    expect(steps).toBeGreaterThanOrEqual(29);
+    expect(r.value.kvs.length).toBe(3000);
+    expect(r.value.kvs).toEqual(want.kvs);
+    // Once the pin is released, physical compaction finishes.
+    while (!store.compactStep(1000));
+    store.checkInvariants();
+  });
+});
+
+describe('put, delete and txn rules', () => {
+  it('prev_kv, ignore_value, ignore_lease and their errors', () => {
+    const { ok, apply, put } = mk();
+    const g = ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 60 } });
+    put('k', 'v1', g.ID);
+    const p = ok<PutResponse>({ type: 'put', req: { key: b('k'), ignoreValue: true, ignoreLease: true, prevKv: true } });
+    expect(p.prevKv && [str(p.prevKv.value), p.prevKv.lease]).toEqual(['v1', g.ID]);
+    const miss = apply({ type: 'put', req: { key: b('nokey'), ignoreValue: true } });
+    expect(!miss.ok && miss.error.grpcMessage).toBe('etcdserver: key not found');
+    const vp = apply({ type: 'put', req: { key: b('k'), value: b('x'), ignoreValue: true } });
+    expect(!vp.ok && vp.error.grpcMessage).toBe('etcdserver: value is provided');
+    const nl = apply({ type: 'put', req: { key: b('k'), value: b('x'), lease: 12345 } });
+    expect(!nl.ok && [nl.error.message, nl.error.grpcMessage]).toEqual(['lease not found', 'etcdserver: requested lease not found']);
+    const ek = apply({ type: 'put', req: { key: new Uint8Array(0), value: b('x') } });
+    expect(!ek.ok && ek.error.grpcMessage).toBe('etcdserver: key is not provided');
+  });
+
+  it('rejects duplicate keys and too many ops with etcd texts, and changes nothing', () => {
+    const { store, apply } = mk({ maxTxnOps: 3 });
+    const dup = apply({ type: 'txn', req: { success: [{ requestPut: { key: b('a') } }, { requestPut: { key: b('a') } }] } });
+    expect(!dup.ok && dup.error.grpcMessage).toBe('etcdserver: duplicate key given in txn request');
+    const overlap = apply({
+      type: 'txn',
+      req: { success: [{ requestDeleteRange: { key: b('a'), rangeEnd: b('c') } }, { requestPut: { key: b('b') } }] },
+    });
+    expect(!overlap.ok && overlap.error.code).toBe('duplicateKey');
+    const branches = apply({
+      type: 'txn',
+      req: { success: [{ requestTxn: { success: [{ requestPut: { key: b('a') } }], failure: [{ requestPut: { key: b('a') } }] } }] },
+    });
+    expect(branches.ok).toBe(true); // one key in both branches of one nested txn is fine
+    const many = apply({ type: 'txn', req: { success: [1, 2, 3, 4].map((i) => ({ requestPut: { key: b(`k${i}`) } })) } });
+    expect(!many.ok && many.error.grpcMessage).toBe('etcdserver: too many operations in txn request');
+    expect(store.currentRevision()).toBe(2);
+  });
+
+  it('compares on a range: every key must match; a missing key fails a value compare', () => {
+    const { ok, put } = mk();
+    put('r/1', 'x');
+    put('r/2', 'x');
+    const all = (v: string) =>
+      ok<TxnResponse>({ type: 'txn', req: { compare: [{ result: 0, target: 3, key: b('r/'), rangeEnd: prefixEnd(b('r/')), value: b(v) }] } }).succeeded;
+    expect(all('x')).toBe(true);
+    put('r/2', 'y');
+    expect(all('x')).toBe(false);
+    expect(ok<TxnResponse>({ type: 'txn', req: { compare: [{ result: 0, target: 3, key: b('none'), value: new Uint8Array(0) }] } }).succeeded).toBe(false);
+    expect(ok<TxnResponse>({ type: 'txn', req: { compare: [{ result: 0, target: 2, key: b('none'), modRevision: 0 }] } }).succeeded).toBe(true);
+  });
+});
+
+describe('leases', () => {
+  it('grant (chosen ids are deterministic), duplicate id, min TTL, revoke deletes keys in one revision', () => {
+    const a = mk();
+    const c = mk();
+    const ga = a.ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 1 } });
+    const gc = c.ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 1 } });
+    expect(ga.ID).toBe(gc.ID);
+    expect(ga.ID).toBeGreaterThan(0);
+    expect(ga.TTL).toBe(2); // raised to the minimum
+    const dupe = a.apply({ type: 'leaseGrant', req: { TTL: 10, ID: ga.ID } });
+    expect(!dupe.ok && dupe.error.grpcMessage).toBe('etcdserver: lease already exists');
+    a.put('x', '1', ga.ID);
+    a.put('y', '1', ga.ID);
+    a.put('y', '2'); // detached
+    const rev = a.store.currentRevision();
+    const ttl = a.store.leaseTimeToLive({ ID: ga.ID, keys: true }, 0);
+    expect(ttl.keys.map(str)).toEqual(['x']);
+    a.ok({ type: 'leaseRevoke', req: { ID: ga.ID } });
+    expect(a.store.currentRevision()).toBe(rev + 1);
+    expect(a.store.range({ key: b('x') }).kvs).toEqual([]);
+    expect(a.store.range({ key: b('y') }).kvs.length).toBe(1);
+    expect(a.store.leaseTimeToLive({ ID: ga.ID }, 0).TTL).toBe(-1);
+    const again = a.apply({ type: 'leaseRevoke', req: { ID: ga.ID } });
+    expect(!again.ok && again.error.code).toBe('leaseNotFound');
+  });
+
+  it('the leader decides expiry with its clock; promote extends; checkpoints survive a leader change', () => {
+    const { store, ok } = mk();
+    const g = ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 10 } });
+    const l = store.lessor;
+    expect(l.expired(1_000_000, 10)).toEqual([]); // not leader
+    l.promote(0, 1000);
+    expect(l.expired(10_999, 10)).toEqual([]);
+    expect(l.expired(11_000, 10)).toEqual([g.ID]);
+    expect(l.expired(11_001, 10)).toEqual([]); // revoke in flight, retried after 3 s
+    expect(l.expired(14_000, 10)).toEqual([g.ID]);
+    expect(l.renew(g.ID, 20_000)).toEqual({ TTL: 10, clearCheckpoint: false });
+    expect(store.leaseTimeToLive({ ID: g.ID }, 24_000).TTL).toBe(6);
+    const cps = l.checkpointsDue(27_000, 5_000, 10);
+    expect(cps).toEqual([{ ID: g.ID, remainingTTL: 3 }]);
+    ok({ type: 'leaseCheckpoint', req: { checkpoints: cps } });
+    // A new leader (another member) counts from the checkpoint, plus the extension.
+    l.demote();
+    expect(l.expired(1e9, 10)).toEqual([]);
+    l.promote(100_000, 1000);
+    expect(l.expired(103_999, 10)).toEqual([]);
+    expect(l.expired(104_000, 10)).toEqual([g.ID]);
+    expect(l.renew(g.ID, 200_000).clearCheckpoint).toBe(true);
+    expect(l.renew(12345, 0).TTL).toBe(0);
+  });
+});
+
+describe('quota and alarms', () => {
+  it('NOSPACE rejects puts, txns with puts and lease grants; allows reads, deletes, compaction; disarm restores', () => {
+    const { store, apply, put, ok } = mk({ quotaBackendBytes: 2000 });
+    put('a', 'x'.repeat(500));
+    expect(store.quotaAllows({ type: 'put', req: { key: b('b'), value: b('y'.repeat(100)) } })).toBe(true);
+    expect(store.quotaAllows({ type: 'put', req: { key: b('b'), value: b('y'.repeat(2000)) } })).toBe(false);
+    expect(store.quotaAllows({ type: 'deleteRange', req: { key: b('a') } })).toBe(true);
+    ok({ type: 'alarm', req: { action: 1, memberID: 7, alarm: AlarmType.NOSPACE } });
+    expect(store.alarms()).toEqual([{ memberID: 7, alarm: AlarmType.NOSPACE }]);
+    const p = apply({ type: 'put', req: { key: b('b'), value: b('1') } });
+    expect(!p.ok && [p.error.grpcMessage, p.error.grpcCode]).toEqual(['etcdserver: mvcc: database space exceeded', 'ResourceExhausted']);
+    const t = apply({ type: 'txn', req: { failure: [{ requestPut: { key: b('b') } }] } });
+    expect(!t.ok && t.error.code).toBe('noSpace');
+    expect(apply({ type: 'leaseGrant', req: { TTL: 5 } }).ok).toBe(false);
+    expect(apply({ type: 'txn', req: { success: [{ requestDeleteRange: { key: b('zz') } }] } }).ok).toBe(true);
+    expect(store.range({ key: b('a') }).kvs.length).toBe(1);
+    expect(apply({ type: 'deleteRange', req: { key: b('a') } }).ok).toBe(true);
+    expect(apply({ type: 'compaction', req: { revision: store.currentRevision() } }).ok).toBe(true);
+    const before = store.sizeBytes();
+    while (!store.compactStep(10));
+    expect(store.sizeBytes()).toBeLessThan(before);
+    ok({ type: 'alarm', req: { action: 2, memberID: 7, alarm: AlarmType.NOSPACE } });
+    expect(store.alarms()).toEqual([]);
+    expect(apply({ type: 'put', req: { key: b('b'), value: b('1') } }).ok).toBe(true);
+  });
+});
+
+describe('key index (B+tree)', () => {
+  it('matches a sorted array under random inserts and deletes', () => {
+    const rng = new TestRng(77);
+    const t = new KeyIndex<number>();
+    const model = new Map<string, number>();
+    for (let i = 0; i < 20_000; i++) {
+      const k = `k${rng.int(3000).toString(36)}`;
+      if (rng.chance(0.6)) {
+        t.set(k, i);
+        model.set(k, i);
+      } else {
+        expect(t.delete(k)).toBe(model.delete(k));
+      }
+      if (i % 2000 === 0) t.checkInvariants();
+    }
+    t.checkInvariants();
+    const sorted = [...model.keys()].sort();
+    const seen: string[] = [];
+    t.visit('', undefined, (k, v) => {
+      expect(v).toBe(model.get(k));
+      seen.push(k);
+      return true;
+    });
+    expect(seen).toEqual(sorted);
+    const part: string[] = [];
+    t.visit('k1', 'k3', (k) => (part.push(k), true));
+    expect(part).toEqual(sorted.filter((k) => k >= 'k1' && k < 'k3'));
+    for (const k of sorted) t.delete(k);
+    t.checkInvariants();
+    expect(t.size).toBe(0);
+  });
+});
