@@ -27,8 +27,10 @@ CLUSTER=""
 for i in 0 1 2; do CLUSTER+="${CLUSTER:+,}${NAMES[$i]}=http://$HOST:${PEER[$i]}"; done
 
 PIDS=()
+STOPPING=0
 stop_all() {
   trap - INT TERM EXIT
+  STOPPING=1
   echo
   echo "stopping the members..."
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -85,4 +87,4 @@ MSG
 
 # Stay in the foreground until a member exits or we are interrupted.
 wait -n "${PIDS[@]}" || true
-echo "a member exited; see $DATA/*.log" >&2
+[ "$STOPPING" = 1 ] || echo "a member exited; see $DATA/*.log" >&2

@@ -100,6 +100,9 @@ describe('config', () => {
   });
 
   it('accepts (and lists) flags of etcd manifests that have no effect here', () => {
+    const k = run(['--experimental-watch-progress-notify-interval=5s', '--experimental-snapshot-catchup-entries=50']);
+    expect(k.watchProgressNotifyIntervalMs).toBe(5000);
+    expect(k.snapshotCatchUpEntries).toBe(50);
     const c = run(['--experimental-initial-corrupt-check=true', '--logger=zap', '--enable-v2=false']);
     expect(c.ignoredFlags).toEqual(['experimental-initial-corrupt-check', 'logger', 'enable-v2']);
   });

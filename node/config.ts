@@ -48,6 +48,10 @@ export interface MemberConfig {
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly snapshotCount: number;
+  /** Entries kept in memory behind a snapshot for slow followers (etcd 3.5: --experimental-snapshot-catchup-entries, 5000). */
+  readonly snapshotCatchUpEntries: number;
+  /** etcd's --experimental-watch-progress-notify-interval (default 10 min). */
+  readonly watchProgressNotifyIntervalMs: number;
   readonly quotaBackendBytes: number;
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
@@ -101,6 +105,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'heartbeat-interval', kind: 'int', help: 'Time (in milliseconds) of a heartbeat interval.', defaultText: '100' },
   { name: 'election-timeout', kind: 'int', help: 'Time (in milliseconds) for an election to timeout.', defaultText: '1000' },
   { name: 'snapshot-count', kind: 'int', help: 'Number of committed entries to trigger a snapshot.', defaultText: '100000' },
+  { name: 'experimental-snapshot-catchup-entries', kind: 'int', help: 'Entries kept behind a snapshot for slow followers to catch up.', defaultText: '5000' },
   { name: 'quota-backend-bytes', kind: 'int', help: 'Raise alarms when the backend size exceeds this quota (0 = default).', defaultText: '0 (2 GiB)' },
   { name: 'max-request-bytes', kind: 'int', help: 'Maximum client request size in bytes.', defaultText: '1572864' },
   { name: 'max-txn-ops', kind: 'int', help: 'Maximum number of operations per txn.', defaultText: '128' },
@@ -128,7 +133,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'peer-auto-tls', kind: 'bool-ignored', help: '(ignored)' },
   { name: 'cipher-suites', kind: 'string-ignored', help: '(ignored)' },
   { name: 'experimental-initial-corrupt-check', kind: 'bool-ignored', help: '(ignored)' },
-  { name: 'experimental-watch-progress-notify-interval', kind: 'string-ignored', help: '(ignored)' },
+  { name: 'experimental-watch-progress-notify-interval', kind: 'string', help: 'Interval of watch progress notifications (a duration, e.g. 5s).', defaultText: '10m' },
   { name: 'experimental-peer-skip-client-san-verification', kind: 'bool-ignored', help: '(ignored)' },
 ];
 
@@ -283,6 +288,12 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     throw new ConfigError(`--election-timeout[${electionTimeoutMs}ms] is too long, and should be set less than ${MAX_ELECTION_TIMEOUT_MS}ms`);
   }
   const snapshotCount = int('snapshot-count', 100_000, 1);
+  const snapshotCatchUpEntries = int('experimental-snapshot-catchup-entries', 5000, 1);
+  const progressText = str('experimental-watch-progress-notify-interval', '10m').trim();
+  const watchProgressNotifyIntervalMs = /^[0-9]+$/.test(progressText) ? undefined : parseRetentionMs(progressText);
+  if (watchProgressNotifyIntervalMs === undefined || watchProgressNotifyIntervalMs < 100) {
+    throw bad('experimental-watch-progress-notify-interval', 'expected a duration of at least 100ms, e.g. 5s or 10m');
+  }
   let quotaBackendBytes = int('quota-backend-bytes', 0, 0);
   if (quotaBackendBytes === 0) quotaBackendBytes = DEFAULT_QUOTA_BACKEND_BYTES;
   if (quotaBackendBytes > MAX_QUOTA_BACKEND_BYTES) {
@@ -349,6 +360,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     heartbeatIntervalMs,
     electionTimeoutMs,
     snapshotCount,
+    snapshotCatchUpEntries,
+    watchProgressNotifyIntervalMs,
     quotaBackendBytes,
     maxRequestBytes,
     maxTxnOps,

@@ -131,6 +131,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     heartbeatIntervalMs: cfg.heartbeatIntervalMs,
     electionTimeoutMs: cfg.electionTimeoutMs,
     snapshotCount: cfg.snapshotCount,
+    snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
+    progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs,
     maxLearners: cfg.maxLearners,
     quotaBackendBytes: cfg.quotaBackendBytes,
     ...(cfg.autoCompactionRetentionMs > 0 || cfg.autoCompactionRetentionRevisions > 0

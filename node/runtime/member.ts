@@ -85,6 +85,8 @@ export interface MemberOptions {
   readonly heartbeatIntervalMs: number;
   readonly electionTimeoutMs: number;
   readonly snapshotCount: number;
+  /** Entries kept in raft's memory log behind a snapshot for slow followers (etcd: 5000). */
+  readonly snapshotCatchUpEntries?: number;
   readonly maxLearners: number;
   readonly quotaBackendBytes: number;
   readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retentionMs: number; readonly retentionRevisions: number };
@@ -743,7 +745,7 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.stopped) return;
       if (index > this.raftStorage.snapshot().metadata.index) {
         this.raftStorage.createSnapshot(index, confState, data);
-        const compactTo = index - SNAPSHOT_CATCH_UP_ENTRIES;
+        const compactTo = index - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
         if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
       }
       this.snapshotIndex = index;
