@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make control-plane-down`: stops what up.sh started (by the pids it recorded), the Pod
+# processes the node agent recorded, and removes the Pods' network namespaces and the bridge.
+# CP_KEEP_DATA=1 keeps $CP_DIR (etcd data, PKI, logs); by default only etcd data and PV
+# folders are removed, the PKI and logs stay for reading.
+set -uo pipefail
+source "$(dirname "$0")/env.sh"
+log() { echo "[control-plane] $*" >&2; }
+stop() { # name: SIGTERM, wait up to 10 s, then SIGKILL; only the pid we recorded
+  local f="$CP_DIR/pids/$1" pid
+  [[ -f "$f" ]] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    log "stopped $1 (pid $pid)"
+  fi
+  rm -f "$f"
+}
+stop node-agent
+# Pod processes left behind by an agent that was killed hard: their pids are recorded.
+if [[ -d "$CP_DIR/agent/pids" ]]; then
+  for f in "$CP_DIR"/agent/pids/*; do
+    [[ -f "$f" ]] || continue
+    pid="$(cat "$f")"; kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null && log "killed pod process $pid"
+    rm -f "$f"
+  done
+fi
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^tsp-' || true); do ip netns del "$ns"; done
+stop kube-scheduler
+stop kube-controller-manager
+stop kube-apiserver
+stop etcd
+ip link show "$CP_BRIDGE" > /dev/null 2>&1 && ip link del "$CP_BRIDGE"
+if [[ "${CP_KEEP_DATA:-0}" != 1 ]]; then
+  rm -rf "$CP_DIR/etcd" "$CP_DIR/agent"
+fi
+log "down"

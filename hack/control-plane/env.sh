@@ -1,0 +1,23 @@
+# Shared settings of the local control plane; sourced by up.sh, down.sh and certs.sh.
+# Every value can be overridden from the environment.
+CP_ROOT="${CP_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+CP_VERSION="${CP_VERSION:-$(tr -d '[:space:]' < "$CP_ROOT/hack/control-plane/k8s/VERSION")}"
+CP_BIN_DIR="${CP_BIN_DIR:-$CP_ROOT/.cache/k8s/$CP_VERSION}"
+CP_DIR="${CP_DIR:-$CP_ROOT/.data/cp}"
+CP_HOST="127.0.0.1"
+CP_APISERVER_PORT="${CP_APISERVER_PORT:-46443}"
+CP_ETCD_CLIENT_PORT="${CP_ETCD_CLIENT_PORT:-42379}"
+CP_ETCD_PEER_PORT="${CP_ETCD_PEER_PORT:-42380}"
+CP_KCM_PORT="${CP_KCM_PORT:-40257}"
+CP_SCHEDULER_PORT="${CP_SCHEDULER_PORT:-40259}"
+# Storage of the apiserver. Empty: start Debian's etcd on CP_ETCD_CLIENT_PORT.
+# Set it (comma-separated URLs) to point the apiserver at another etcd, e.g. a tsetcd cluster.
+CP_ETCD_SERVERS="${CP_ETCD_SERVERS:-}"
+CP_SERVICE_CIDR="${CP_SERVICE_CIDR:-10.96.0.0/16}"
+CP_SERVICE_IP="${CP_SERVICE_IP:-10.96.0.1}"
+# The pod network: a bridge on this host; each Pod gets a network namespace and a veth on it.
+# 198.18.0.0/15 is reserved for network tests (RFC 2544); traffic never leaves this machine.
+CP_BRIDGE="${CP_BRIDGE:-tsetcd0}"
+CP_BRIDGE_CIDR="${CP_BRIDGE_CIDR:-198.18.0.1/16}"
+CP_BRIDGE_IP="${CP_BRIDGE_CIDR%/*}"
+CP_READY_TIMEOUT_S="${CP_READY_TIMEOUT_S:-120}"

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# `make control-plane-up`: a real Kubernetes control plane on loopback, without containers.
+#   etcd (Debian's, unless CP_ETCD_SERVERS points elsewhere) -> kube-apiserver ->
+#   kube-controller-manager + kube-scheduler -> the TypeScript node agent (hack/node-agent).
+# Everything lives under $CP_DIR (default .data/cp): pids, logs, PKI, kubeconfigs.
+# Readiness is awaited with bounded deadlines (CP_READY_TIMEOUT_S), never fixed sleeps.
+# Env: CP_BUILD=0 fails instead of building missing binaries; CP_AGENT=0 skips the node agent;
+#      CP_NODES is the node agent's node list (see hack/node-agent/README.md).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+mkdir -p "$CP_DIR/logs" "$CP_DIR/pids"
+log() { echo "[control-plane] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+running() { [[ -f "$CP_DIR/pids/$1" ]] && kill -0 "$(cat "$CP_DIR/pids/$1")" 2>/dev/null; }
+start() { # name cmd...: start a process in the background, its own session, pid file + log
+  local name="$1"; shift
+  if running "$name"; then log "$name already running (pid $(cat "$CP_DIR/pids/$name"))"; return; fi
+  setsid "$@" > "$CP_DIR/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$CP_DIR/pids/$name"
+  log "started $name (pid $!)"
+}
+wait_for() { # name deadline_s cmd...: poll until cmd succeeds or the deadline passes
+  local name="$1" deadline=$(( $(date +%s) + $2 )); shift 2
+  until "$@" > /dev/null 2>&1; do
+    running "$name" || { tail -n 30 "$CP_DIR/logs/$name.log" >&2; die "$name exited"; }
+    (( $(date +%s) < deadline )) || { tail -n 30 "$CP_DIR/logs/$name.log" >&2; die "$name not ready after $2 s"; }
+    sleep 0.5
+  done
+  log "$name ready"
+}
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# 1. Binaries.
+for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  if [[ ! -x "$CP_BIN_DIR/$b" ]]; then
+    [[ "${CP_BUILD:-1}" == 1 ]] || die "$CP_BIN_DIR/$b missing (run hack/control-plane/build.sh)"
+    bash "$CP_ROOT/hack/control-plane/build.sh" > /dev/null
+  fi
+done
+command -v etcd > /dev/null || [[ -n "$CP_ETCD_SERVERS" ]] || die "etcd not found (apt-get install etcd-server)"
+
+# 2. PKI, tokens, kubeconfigs.
+bash "$CP_ROOT/hack/control-plane/certs.sh"
+pki="$CP_DIR/pki"
+admin_token="$(awk -F, '$2=="admin" {print $1}' "$pki/tokens.csv")"
+
+# 3. The pod network's bridge (the node agent adds one veth per Pod).
+if ! ip link show "$CP_BRIDGE" > /dev/null 2>&1; then
+  ip link add "$CP_BRIDGE" type bridge
+  ip addr add "$CP_BRIDGE_CIDR" dev "$CP_BRIDGE"
+fi
+ip link set "$CP_BRIDGE" up
+
+# 4. Storage.
+etcd_servers="$CP_ETCD_SERVERS"
+if [[ -z "$etcd_servers" ]]; then
+  etcd_servers="http://127.0.0.1:$CP_ETCD_CLIENT_PORT"
+  running etcd || port_free "$CP_ETCD_CLIENT_PORT" || die "port $CP_ETCD_CLIENT_PORT is taken"
+  start etcd etcd --name cp --data-dir "$CP_DIR/etcd" \
+    --listen-client-urls "$etcd_servers" --advertise-client-urls "$etcd_servers" \
+    --listen-peer-urls "http://127.0.0.1:$CP_ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$CP_ETCD_PEER_PORT" \
+    --initial-cluster "cp=http://127.0.0.1:$CP_ETCD_PEER_PORT"
+  wait_for etcd 30 curl -fsS "$etcd_servers/health"
+fi
+echo "$etcd_servers" > "$CP_DIR/etcd-servers"
+
+# 5. kube-apiserver.
+running kube-apiserver || port_free "$CP_APISERVER_PORT" || die "port $CP_APISERVER_PORT is taken"
+start kube-apiserver "$CP_BIN_DIR/kube-apiserver" \
+  --etcd-servers="$etcd_servers" \
+  --bind-address=127.0.0.1 --advertise-address="$CP_BRIDGE_IP" --secure-port="$CP_APISERVER_PORT" \
+  --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
+  --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv" \
+  --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+  --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+  --api-audiences=https://kubernetes.default.svc.cluster.local \
+  --service-cluster-ip-range="$CP_SERVICE_CIDR" \
+  --authorization-mode=RBAC --allow-privileged=true \
+  --enable-admission-plugins=NamespaceLifecycle,ServiceAccount,DefaultStorageClass,PersistentVolumeClaimResize,DefaultTolerationSeconds,ResourceQuota,StorageObjectInUseProtection \
+  --endpoint-reconciler-type=lease --profiling=false --v=1
+curl_api() { curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "https://127.0.0.1:$CP_APISERVER_PORT$1"; }
+wait_for kube-apiserver "$CP_READY_TIMEOUT_S" curl_api /readyz
+
+# 6. Controllers and scheduler, each with its own identity (bootstrap RBAC roles).
+start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
+  --kubeconfig="$CP_DIR/kcm.kubeconfig" \
+  --authentication-kubeconfig="$CP_DIR/kcm.kubeconfig" --authorization-kubeconfig="$CP_DIR/kcm.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$CP_KCM_PORT" \
+  --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+  --use-service-account-credentials=true \
+  --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
+  --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+  --leader-elect=false --v=1
+start kube-scheduler "$CP_BIN_DIR/kube-scheduler" \
+  --kubeconfig="$CP_DIR/scheduler.kubeconfig" \
+  --authentication-kubeconfig="$CP_DIR/scheduler.kubeconfig" --authorization-kubeconfig="$CP_DIR/scheduler.kubeconfig" \
+  --bind-address=127.0.0.1 --secure-port="$CP_SCHEDULER_PORT" --leader-elect=false --v=1
+wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$CP_KCM_PORT/healthz"
+wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$CP_SCHEDULER_PORT/healthz"
+
+# 7. A default StorageClass served by the node agent's folder provisioner.
+KUBECONFIG="$CP_DIR/kubeconfig" kubectl apply -f - > /dev/null <<'YAML'
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations: {storageclass.kubernetes.io/is-default-class: "true"}
+provisioner: tsetcd.dev/node-agent-folder
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+YAML
+
+# 8. The node agent: Nodes, Pods as local processes, folder-backed PVs.
+if [[ "${CP_AGENT:-1}" == 1 ]]; then
+  nodes="${CP_NODES:-node-1:dedicated=etcd node-2:dedicated=etcd node-3:dedicated=etcd node-4:dedicated=etcd node-5:dedicated=etcd node-6}"
+  node_args=(); for n in $nodes; do node_args+=(--node "$n"); done
+  start node-agent node --import tsx "$CP_ROOT/hack/node-agent/main.ts" \
+    --kubeconfig "$CP_DIR/agent.kubeconfig" --state-dir "$CP_DIR/agent" \
+    --bridge "$CP_BRIDGE" --bridge-cidr "$CP_BRIDGE_CIDR" \
+    --image-map "tsetcd=$CP_ROOT/bin/tsetcd" "${node_args[@]}"
+  node_count=$(wc -w <<< "$nodes")
+  ready_nodes() {
+    [[ "$(KUBECONFIG="$CP_DIR/kubeconfig" kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)" -ge "$node_count" ]]
+  }
+  wait_for node-agent 60 ready_nodes
+fi
+log "up: KUBECONFIG=$CP_DIR/kubeconfig (etcd: $etcd_servers)"

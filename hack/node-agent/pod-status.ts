@@ -1,0 +1,86 @@
+// Builds the status the node agent reports for a Pod from what it knows about its processes.
+// Pure: the time is passed in. Test infrastructure for the local control plane.
+import type { ContainerState, ContainerStatus, Pod, PodCondition } from './kube-types.js';
+
+export interface ContainerRun {
+  name: string;
+  image: string;
+  /** Set while the process runs. */
+  runningSince?: string;
+  lastExit?: { exitCode: number; startedAt: string; finishedAt: string };
+  restartCount: number;
+  ready: boolean;
+  /** Why it does not run, when it does not (e.g. an unresolvable env reference). */
+  waitingReason?: string;
+  waitingMessage?: string;
+}
+
+export interface PodRun {
+  podIP?: string;
+  hostIP: string;
+  startTime: string;
+  containers: ContainerRun[];
+  /** Set once the Pod is done (restartPolicy Never or OnFailure and all exited). */
+  finalPhase?: 'Succeeded' | 'Failed';
+}
+
+type Status = NonNullable<Pod['status']>;
+
+function condition(type: string, ok: boolean, previous: PodCondition[] | undefined, now: string): PodCondition {
+  const status = ok ? 'True' : 'False';
+  const prev = previous?.find((c) => c.type === type);
+  return { type, status, lastTransitionTime: prev?.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now };
+}
+
+function stateOf(c: ContainerRun): ContainerState {
+  if (c.runningSince !== undefined) return { running: { startedAt: c.runningSince } };
+  return { waiting: { reason: c.waitingReason ?? 'ContainerCreating', ...(c.waitingMessage ? { message: c.waitingMessage } : {}) } };
+}
+
+export function buildPodStatus(pod: Pod, run: PodRun, now: string): Status {
+  const prev = pod.status?.conditions;
+  const containerStatuses: ContainerStatus[] = run.containers.map((c) => ({
+    name: c.name,
+    image: c.image,
+    imageID: '',
+    containerID: `local://${pod.metadata.uid ?? ''}/${c.name}`,
+    ready: c.ready,
+    started: c.runningSince !== undefined,
+    restartCount: c.restartCount,
+    state: stateOf(c),
+    lastState: c.lastExit
+      ? { terminated: { exitCode: c.lastExit.exitCode, reason: c.lastExit.exitCode === 0 ? 'Completed' : 'Error', startedAt: c.lastExit.startedAt, finishedAt: c.lastExit.finishedAt } }
+      : {},
+  }));
+  const allReady = run.containers.length > 0 && run.containers.every((c) => c.ready);
+  const anyRunning = run.containers.some((c) => c.runningSince !== undefined);
+  const phase = run.finalPhase ?? (anyRunning ? 'Running' : 'Pending');
+  const status: Status = {
+    phase,
+    hostIP: run.hostIP,
+    startTime: run.startTime,
+    conditions: [
+      condition('PodReadyToStartContainers', run.podIP !== undefined, prev, now),
+      condition('Initialized', true, prev, now),
+      condition('Ready', allReady, prev, now),
+      condition('ContainersReady', allReady, prev, now),
+      condition('PodScheduled', true, prev, now),
+    ],
+    containerStatuses,
+  };
+  if (run.podIP !== undefined) {
+    status.podIP = run.podIP;
+    status.podIPs = [{ ip: run.podIP }];
+  }
+  return status;
+}
+
+/** The status fields the agent owns, for comparing with what the apiserver holds. */
+export function statusKey(s: Status): string {
+  return JSON.stringify({
+    phase: s.phase,
+    podIP: s.podIP,
+    conditions: s.conditions?.map((c) => [c.type, c.status]),
+    containers: s.containerStatuses?.map((c) => [c.name, c.ready, c.started, c.restartCount, Object.keys(c.state)[0]]),
+  });
+}
