@@ -85,26 +85,36 @@ describe('SafetyChecker', () => {
   it('Leader Completeness: a new leader missing a committed entry', () => {
     const c = new SafetyChecker();
     c.hardState(1, { term: 1, vote: 1, commit: 2 });
-    c.committed(1, 1, e(1, 1));
-    c.committed(1, 2, e(2, 1));
+    c.committed(1, 1, e(1, 1), 1);
+    c.committed(1, 2, e(2, 1), 1);
     c.leaderElected(2, 2, logOf([e(1, 1)]));
     expect(props(c)).toEqual(['LeaderCompleteness']);
   });
 
   it('Leader Completeness: a new leader with a different entry at a committed index', () => {
     const c = new SafetyChecker();
-    c.committed(1, 1, e(1, 1));
-    c.committed(1, 2, e(2, 1));
+    c.committed(1, 1, e(1, 1), 1);
+    c.committed(1, 2, e(2, 1), 1);
     c.leaderElected(2, 3, logOf([e(1, 1), e(2, 2), e(3, 3)]));
     expect(props(c)).toEqual(['LeaderCompleteness']);
   });
 
   it('Leader Completeness: committed entries under the leader snapshot are fine', () => {
     const c = new SafetyChecker();
-    c.committed(1, 1, e(1, 1));
-    c.committed(1, 2, e(2, 1));
+    c.committed(1, 1, e(1, 1), 1);
+    c.committed(1, 2, e(2, 1), 1);
     c.leaderElected(2, 3, logOf([e(3, 3)], 2, 1));
     expect(c.violations).toEqual([]);
+  });
+
+  it('Leader Completeness: a stale leader of an older term may lack entries committed later', () => {
+    const c = new SafetyChecker();
+    c.committed(1, 1, e(1, 1), 1);
+    c.committed(2, 2, e(2, 5), 5); // committed in term 5
+    c.leaderElected(3, 4, logOf([e(1, 1)])); // a candidate of term 4 wins late: allowed
+    expect(c.violations).toEqual([]);
+    c.leaderElected(4, 6, logOf([e(1, 1)])); // but a leader of term 6 must have it
+    expect(props(c)).toEqual(['LeaderCompleteness']);
   });
 
   it('State Machine Safety: two nodes apply different entries at one index', () => {
@@ -160,8 +170,8 @@ describe('SafetyChecker', () => {
 
   it('ReadIndex: a read confirmed below what was committed before it started', () => {
     const c = new SafetyChecker();
-    c.committed(1, 1, e(1, 1));
-    c.committed(1, 2, e(2, 1));
+    c.committed(1, 1, e(1, 1), 1);
+    c.committed(1, 2, e(2, 1), 1);
     c.readIssued('r');
     c.readConfirmed(3, 'r', 1);
     expect(props(c)).toEqual(['ReadIndex']);

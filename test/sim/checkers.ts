@@ -10,7 +10,11 @@
 //   given (index, term) has the same payload and the same predecessor term on every node.
 //   By induction over the index that gives "same (index, term) => identical prefix".
 // - Leader Completeness: when a node becomes leader of term T, its log holds every entry
-//   known to be committed (all of which were committed in terms < T).
+//   known to have been committed in a term < T. The checker does not see the exact term in
+//   which an entry became committed; it records the term of the first node that reported it
+//   committed, which is an upper bound (that node heard it from a leader of its own term or
+//   is that leader). Checking only entries whose bound is below T keeps the check sound when
+//   a stale candidate (say, stalled for a while) wins an old term late.
 // - State Machine Safety: no two nodes apply different entries at one index, and the state
 //   after applying index i (or restoring a snapshot at i) is the same everywhere.
 // - Per node: commit never decreases within an incarnation, nor below the durable commit
@@ -52,6 +56,8 @@ export class SafetyChecker {
   private readonly persisted = new Map<number, Map<number, { fp: number; prevTerm: number }>>();
   /** The committed log as far as anyone has reported it: index -> id. */
   private readonly committedLog = new Map<number, EntryId>();
+  /** index -> upper bound of the term in which it became committed. */
+  private readonly commitTerm = new Map<number, number>();
   private maxCommitted = 0;
   /** index -> { entry, state hash after applying it }. */
   private readonly appliedAt = new Map<number, { id: EntryId; state: number }>();
@@ -140,14 +146,8 @@ export class SafetyChecker {
     const t = this.track(node);
     t.isLeader = true;
     t.leaderTerm = term;
-    // Leader Completeness: every committed entry is in the new leader's log (or under its snapshot).
-    if (this.maxCommitted > log.lastIndex) {
-      this.fail(
-        'LeaderCompleteness',
-        `node ${node} became leader of term ${term} with last index ${log.lastIndex} < committed ${this.maxCommitted}`,
-      );
-      return;
-    }
+    // Leader Completeness: every entry committed before this term is in the new leader's
+    // log (or under its snapshot).
     const snapC = this.committedLog.get(log.snapshotIndex);
     if (snapC !== undefined && log.snapshotIndex > 0 && snapC.term !== log.snapshotTerm) {
       this.fail(
@@ -157,7 +157,14 @@ export class SafetyChecker {
     }
     for (let i = Math.max(log.snapshotIndex + 1, log.firstIndex); i <= this.maxCommitted; i++) {
       const c = this.committedLog.get(i);
-      if (c === undefined) continue;
+      if (c === undefined || (this.commitTerm.get(i) ?? Infinity) >= term) continue;
+      if (i > log.lastIndex) {
+        this.fail(
+          'LeaderCompleteness',
+          `node ${node} became leader of term ${term} with last index ${log.lastIndex}, but ${i} was committed before`,
+        );
+        return;
+      }
       const lt = log.term(i);
       if (lt !== c.term) {
         this.fail(
@@ -225,11 +232,15 @@ export class SafetyChecker {
 
   // ---- commits and applies ----------------------------------------------------------------
 
-  /** An entry the node knows is committed (at or below its commit index). */
-  committed(node: NodeId, index: number, id: EntryId): void {
+  /**
+   * An entry the node knows is committed (at or below its commit index); `nodeTerm` is the
+   * node's current term (an upper bound of the term in which the entry became committed).
+   */
+  committed(node: NodeId, index: number, id: EntryId, nodeTerm: number): void {
     const c = this.committedLog.get(index);
     if (c === undefined) {
       this.committedLog.set(index, id);
+      this.commitTerm.set(index, nodeTerm);
       if (index > this.maxCommitted) this.maxCommitted = index;
     } else if (c.term !== id.term || c.fp !== id.fp) {
       this.fail(
@@ -247,7 +258,7 @@ export class SafetyChecker {
     }
     t.applied = index;
     if (index > t.commit) this.fail('ApplyCommitted', `node ${node} applied ${index} beyond its commit ${t.commit}`);
-    this.committed(node, index, id);
+    this.committed(node, index, id, Infinity);
     const a = this.appliedAt.get(index);
     if (a === undefined) {
       this.appliedAt.set(index, { id, state });

@@ -93,6 +93,8 @@ export class Cluster {
   private createNode(id: NodeId, initial: Snapshot): SimNode {
     if (this.nodes.has(id)) throw new Error(`node ${id} exists`);
     const n = new SimNode(id, initial, { lieAboutSync: this.opts.lyingDisk });
+    const skew = this.opts.tickSkewUnits;
+    n.tickIntervalUnits = TICK_UNITS + (skew > 0 ? this.rng.range(-skew, skew) : 0);
     this.nodes.set(id, n);
     this.start(n);
     return n;
@@ -286,7 +288,21 @@ export class Cluster {
     this.checker.tick = this.tick;
   }
 
+  /** Stall a node (a long pause, not a crash): its ticks and messages wait until it resumes. */
+  pause(id: NodeId, ticks: number): void {
+    const n = this.nodes.get(id);
+    if (n?.raw === undefined) return;
+    n.pausedUntil = this.now + ticks * TICK_UNITS;
+    this.log(`pause node ${id} for ${ticks} ticks (role ${n.role}, term ${n.term})`);
+  }
+
   private handle(ev: SimEvent): void {
+    const target = this.nodes.get(ev.kind === 'deliver' ? ev.msg.to : ev.kind === 'tick' ? ev.id : ev.from);
+    if (target !== undefined && target.pausedUntil > this.now) {
+      // A stalled process: everything addressed to it waits, in order, until it resumes.
+      this.queue.push(target.pausedUntil, ev);
+      return;
+    }
     switch (ev.kind) {
       case 'tick': {
         const n = this.nodes.get(ev.id);
@@ -294,7 +310,7 @@ export class Cluster {
         const raw = n.raw;
         this.guard(n, () => raw.tick());
         this.processReady(n);
-        this.queue.push(this.now + TICK_UNITS, ev);
+        this.queue.push(this.now + n.tickIntervalUnits, ev);
         return;
       }
       case 'deliver': {
@@ -395,6 +411,9 @@ export class Cluster {
 
   private handleReady(n: SimNode, raw: RawNode, rd: ReturnType<RawNode['ready']>): void {
     const c = this.checker;
+    // A leader that stepped down in this Ready may be taking the new leader's entries in
+    // the same Ready: it is no longer bound by Leader Append-Only.
+    if (rd.softState !== undefined && rd.softState.raftState !== 'leader' && n.role === 'leader') c.steppedDown(n.id);
     // 1. Persist: snapshot, entries, hard state; sync when asked.
     if (rd.snapshot !== undefined) {
       n.storage.applySnapshot(rd.snapshot);
@@ -419,10 +438,17 @@ export class Cluster {
       n.disk.writeHardState(rd.hardState);
     }
     // A snapshot is always a sync point (etcd fsyncs snapshot files), besides mustSync.
-    if (rd.mustSync || (rd.snapshot !== undefined)) n.disk.sync();
+    if (this.opts.skipEntrySync) {
+      // Deliberately broken app (test-only): syncs a changed term or vote, not entries.
+      const hs = rd.hardState;
+      if (hs !== undefined && (hs.term !== n.term || hs.vote !== n.vote)) n.disk.sync();
+    } else if (rd.mustSync || rd.snapshot !== undefined) {
+      n.disk.sync();
+    }
     if (rd.hardState !== undefined) {
       c.hardState(n.id, rd.hardState);
       n.term = rd.hardState.term;
+      n.vote = rd.hardState.vote;
       this.noteCommitted(n, rd.hardState.commit);
     }
     if (rd.softState !== undefined) {
@@ -493,7 +519,7 @@ export class Cluster {
     const hi = Math.min(commit, last);
     if (lo <= hi) {
       const ents = s.entries(lo, hi + 1, Number.MAX_SAFE_INTEGER);
-      for (const e of ents) this.checker.committed(n.id, e.index, { term: e.term, fp: fingerprint(e) });
+      for (const e of ents) this.checker.committed(n.id, e.index, { term: e.term, fp: fingerprint(e) }, n.term);
     }
     n.knownCommit = commit;
   }

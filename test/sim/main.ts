@@ -5,19 +5,24 @@
 import { reproduceCommand, runSeed, summarize, summaryLine, type SeedResult } from './simulation.js';
 import type { OptionOverrides } from './options.js';
 
-function parseArgs(argv: readonly string[]): { seeds: number; start: number; verbose: boolean; trace: boolean; overrides: OptionOverrides } {
+function parseArgs(argv: readonly string[]): { seeds: number; start: number; verbose: boolean; trace: boolean; overrides: OptionOverrides; flags: string[] } {
   let seeds = 500;
   let start = 1;
   let verbose = false;
   let trace = false;
   const overrides: OptionOverrides = {};
+  /** Option flags (not --seeds/--start/--verbose/--trace), repeated in reproduction commands. */
+  const flags: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = (): string => {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
+      if (optionFlag) flags.push(v);
       return v;
     };
+    const optionFlag = a !== undefined && !['--seeds', '--start', '--verbose', '-v', '--trace'].includes(a);
+    if (optionFlag) flags.push(a);
     switch (a) {
       case '--seeds': seeds = Number(next()); break;
       case '--start': start = Number(next()); break;
@@ -32,12 +37,14 @@ function parseArgs(argv: readonly string[]): { seeds: number; start: number; ver
       case '--fault-ticks': overrides.faultTicks = Number(next()); break;
       case '--no-faults': overrides.noFaults = true; break;
       case '--lying-disk': overrides.lyingDisk = true; break;
-      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk])`);
+      case '--skip-entry-sync': overrides.skipEntrySync = true; break;
+      case '--inflight-msgs': overrides.maxInflightMsgs = Number(next()); break;
+      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk] [--skip-entry-sync] [--inflight-msgs N])`);
     }
   }
   if (!Number.isSafeInteger(seeds) || seeds < 1) throw new Error('--seeds must be a positive integer');
   if (!Number.isSafeInteger(start) || start < 0) throw new Error('--start must be a non-negative integer');
-  return { seeds, start, verbose, trace, overrides };
+  return { seeds, start, verbose, trace, overrides, flags };
 }
 
 function describe(r: SeedResult): string {
@@ -63,7 +70,7 @@ function main(): void {
     if (r.violations.length > 0) {
       const v = r.violations[0];
       console.log(`FAIL seed=${seed} ${v?.property} at tick ${v?.tick}: ${v?.detail} (${r.violations.length} violation(s))`);
-      console.log(`  reproduce: ${reproduceCommand(seed)}${args.overrides.lyingDisk ? ' (with --lying-disk)' : ''}`);
+      console.log(`  reproduce: ${reproduceCommand(seed, args.flags)}`);
     }
   }
   const s = summarize(results);

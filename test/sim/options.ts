@@ -27,6 +27,11 @@ export interface SimOptions {
   /** Per tick: chance a live node crashes. */
   readonly crashRate: number;
   readonly downTicks: readonly [number, number];
+  /** Per tick: chance a live node stalls (a long GC pause: no ticks, no messages handled). */
+  readonly pauseRate: number;
+  readonly pauseTicks: readonly [number, number];
+  /** Clock skew: each node's tick interval is TICK_UNITS +- this many units. */
+  readonly tickSkewUnits: number;
   /** Per tick: expected proposals. */
   readonly proposeRate: number;
   readonly maxPayloadBytes: number;
@@ -41,6 +46,8 @@ export interface SimOptions {
   readonly compactKeep: number;
   /** Test-only: the disk acknowledges hard-state syncs it then loses on crash. */
   readonly lyingDisk: boolean;
+  /** Test-only: the app breaks the contract and does not sync entries when mustSync asks. */
+  readonly skipEntrySync: boolean;
 }
 
 export interface OptionOverrides {
@@ -49,6 +56,14 @@ export interface OptionOverrides {
   livenessTicks?: number;
   noFaults?: boolean;
   lyingDisk?: boolean;
+  skipEntrySync?: boolean;
+  /** Pin the flow-control window (e.g. to steer around a known bug while hunting others). */
+  maxInflightMsgs?: number;
+}
+
+/** An override wins, but the draw still happens so the other options stay the same. */
+function pin<T>(override: T | undefined, drawn: T): T {
+  return override ?? drawn;
 }
 
 export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOptions {
@@ -74,8 +89,8 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     preVote: r.chance(0.8),
     checkQuorum: r.chance(0.8),
     maxSizePerMsg: r.pick([64, 512, 4096, 1 << 20]),
-    maxInflightMsgs: r.pick([1, 4, 64, 256]),
-    maxInflightBytes: r.pick([0, 2048, 1 << 20]),
+    maxInflightMsgs: pin(o.maxInflightMsgs, r.pick([1, 4, 64, 256])),
+    maxInflightBytes: pin(o.maxInflightMsgs !== undefined ? 0 : undefined, r.pick([0, 2048, 1 << 20])),
     faultTicks: o.faultTicks ?? r.range(150, 300),
     livenessTicks: o.livenessTicks ?? 250,
     net,
@@ -84,6 +99,9 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     crashRate: calm ? 0 : r.pick([0, 0.003, 0.01, 0.02]),
     downTicks: [1, r.pick([10, 30, 60])],
     proposeRate: r.pick([0.2, 0.5, 1, 2]),
+    pauseRate: calm ? 0 : r.pick([0, 0, 0.005, 0.02]),
+    pauseTicks: [1, r.pick([5, 15, 40])],
+    tickSkewUnits: calm ? 0 : r.pick([0, 2, 10, 25]),
     maxPayloadBytes: r.pick([16, 128, 1024]),
     confChangeRate: calm ? 0 : r.pick([0, 0.01, 0.03]),
     readRate: r.pick([0, 0.05, 0.2]),
@@ -91,5 +109,6 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     snapshotEvery: r.pick([5, 20, 100]),
     compactKeep: r.pick([0, 2, 10]),
     lyingDisk: o.lyingDisk ?? false,
+    skipEntrySync: o.skipEntrySync ?? false,
   };
 }

@@ -20,6 +20,10 @@ export class SimNode {
   life = 0;
   /** Permanently gone: removed from the cluster. */
   removed = false;
+  /** Virtual time (units) until which the node is stalled: its events wait. */
+  pausedUntil = 0;
+  /** Its tick interval in time units (clock skew between nodes). */
+  tickIntervalUnits = 100;
   /** Virtual tick at which a crashed node comes back (undefined while up). */
   downUntilTick: number | undefined;
   // Application state
@@ -32,6 +36,7 @@ export class SimNode {
   role: StateRole = 'follower';
   lead: NodeId = 0;
   term = 0;
+  vote: NodeId = 0;
   /** This node applied its own removal; it stops after the current Ready. */
   selfRemoved = false;
 
@@ -64,6 +69,7 @@ export class SimNode {
     this.role = 'follower';
     this.lead = 0;
     this.term = d.hardState.term;
+    this.vote = d.hardState.vote;
     this.selfRemoved = false;
   }
 

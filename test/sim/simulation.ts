@@ -118,6 +118,11 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
     if (up.length > 0 && rng.chance(opts.crashRate * up.length)) {
       cluster.crash(rng.pick(up).id, rng.range(opts.downTicks[0], opts.downTicks[1]));
     }
+    if (up.length > 0 && rng.chance(opts.pauseRate * up.length)) {
+      const l = cluster.leader();
+      const victim = l !== undefined && rng.chance(0.5) ? l : rng.pick(up);
+      cluster.pause(victim.id, rng.range(opts.pauseTicks[0], opts.pauseTicks[1]));
+    }
     let props = Math.floor(opts.proposeRate) + (rng.chance(opts.proposeRate % 1) ? 1 : 0);
     while (props-- > 0) proposeOne();
     if (rng.chance(opts.confChangeRate)) membershipStep();
@@ -227,6 +232,8 @@ export function summaryLine(s: RangeSummary): string {
   return `seeds=${s.seeds} violations=${s.violations} mean_ticks_to_elect=${s.meanTicksToElect.toFixed(1)} commits=${s.commits} mean_ticks_to_recover=${s.meanTicksToRecover.toFixed(1)} failing_seeds=${s.failing.length}`;
 }
 
-export function reproduceCommand(seed: number): string {
-  return `make sim SEEDS=1 START=${seed}`;
+/** The command that replays one seed; option flags need the direct tsx form. */
+export function reproduceCommand(seed: number, flags: readonly string[] = []): string {
+  if (flags.length === 0) return `make sim SEEDS=1 START=${seed}`;
+  return `npx tsx test/sim/main.ts --seeds 1 --start ${seed} ${flags.join(' ')}`;
 }
