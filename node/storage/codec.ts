@@ -149,7 +149,8 @@ export function readEntry(r: ByteReader, copy = true): Entry {
   const index = r.varint();
   const type = entryTypeOf(r.u8());
   const view = r.bytes();
-  return { term, index, type, data: copy ? view.slice() : view };
+  // new Uint8Array(view) copies into a plain Uint8Array (Buffer#slice would share the memory).
+  return { term, index, type, data: copy ? new Uint8Array(view) : view };
 }
 
 export function encodeEntry(e: Entry): Uint8Array {

@@ -78,5 +78,6 @@ export function decodeSnapshotFile(buf: Uint8Array): Snapshot | { invalid: strin
   } catch (err) {
     return { invalid: `metadata does not decode: ${err instanceof Error ? err.message : String(err)}` };
   }
-  return { metadata, data: buf.subarray(dataStart, dataEnd) };
+  // A plain Uint8Array view (not a Buffer) over the file's bytes.
+  return { metadata, data: new Uint8Array(buf.buffer, buf.byteOffset + dataStart, dataEnd - dataStart) };
 }
