@@ -1,0 +1,171 @@
+// The CRD as data: structure, printer columns, subresources, defaults, and its CEL rules evaluated with a
+// CEL library (@marcbachmann/cel-js) plus a stand-in for Kubernetes' quantity() library. The real
+// apiserver runs the same rules in the e2e suite (test/e2e/); this catches mistakes before that.
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Environment } from '@marcbachmann/cel-js';
+import yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { parseQuantity } from './api/quantity.js';
+import { ODD_REPLICAS_MESSAGE } from './api/validate.js';
+
+const root = resolve(import.meta.dirname, '..');
+const CRD_PATH = join(root, 'crds/tsetcd.dev_etcdclusters.yaml');
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type J = any;
+const crd: J = yaml.load(readFileSync(CRD_PATH, 'utf8'));
+const version: J = crd.spec.versions[0];
+const schema: J = version.schema.openAPIV3Schema;
+
+class Quantity {
+  constructor(readonly value: number) {}
+}
+const env = new Environment({ unlistedVariablesAreDyn: true })
+  .registerType('Quantity', { ctor: Quantity, fields: {} })
+  .registerFunction('quantity(string): Quantity', (s: string) => {
+    const v = parseQuantity(s);
+    if (v === null) throw new Error(`quantities must match the regular expression: ${s}`);
+    return new Quantity(v);
+  })
+  .registerFunction('Quantity.compareTo(Quantity): int', (a: Quantity, b: Quantity) => BigInt(Math.sign(a.value - b.value)));
+
+/** CEL sees integers as int64. */
+function toCel(v: unknown): unknown {
+  if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
+  if (Array.isArray(v)) return v.map(toCel);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toCel(x)]));
+  return v;
+}
+
+/** Applies schema defaults the way the apiserver does before validation. */
+function applyDefaults(s: J, v: J): J {
+  if (v === undefined && s.default !== undefined) v = structuredClone(s.default);
+  if (s.type === 'object' && v !== undefined && v !== null && s.properties) {
+    for (const [k, ps] of Object.entries<J>(s.properties)) {
+      const d = applyDefaults(ps, v[k]);
+      if (d !== undefined) v[k] = d;
+    }
+  }
+  if (s.type === 'array' && Array.isArray(v) && s.items) v = v.map((x: J) => applyDefaults(s.items, x));
+  return v;
+}
+
+interface Violation {
+  path: string;
+  message: string;
+}
+
+/** Runs every x-kubernetes-validations rule that applies to the object (transition rules only with an old one). */
+function validate(s: J, v: J, old: J, path = ''): Violation[] {
+  if (v === undefined || v === null) return [];
+  const out: Violation[] = [];
+  for (const rule of s['x-kubernetes-validations'] ?? []) {
+    const transition = /\boldSelf\b/.test(rule.rule);
+    if (transition && old === undefined) continue;
+    let ok: unknown;
+    try {
+      ok = env.evaluate(rule.rule, { self: toCel(v), oldSelf: toCel(old) });
+    } catch (err: unknown) {
+      ok = false;
+      void err;
+    }
+    if (ok !== true) out.push({ path, message: rule.message });
+  }
+  if (s.type === 'object' && s.properties) {
+    for (const [k, ps] of Object.entries<J>(s.properties)) out.push(...validate(ps, v[k], old?.[k], `${path}.${k}`));
+  }
+  return out;
+}
+
+function admit(spec: J, oldSpec?: J): Violation[] {
+  const specSchema = schema.properties.spec;
+  const v = applyDefaults(specSchema, structuredClone(spec));
+  const o = oldSpec === undefined ? undefined : applyDefaults(specSchema, structuredClone(oldSpec));
+  return validate(specSchema, v, o, 'spec');
+}
+
+describe('EtcdCluster CRD', () => {
+  it('is a namespaced v1alpha1 CRD with short name etcdc and a structural schema', () => {
+    expect(crd.apiVersion).toBe('apiextensions.k8s.io/v1');
+    expect(crd.metadata.name).toBe('etcdclusters.tsetcd.dev');
+    expect(crd.spec.names.shortNames).toEqual(['etcdc']);
+    expect(crd.spec.scope).toBe('Namespaced');
+    expect(version.name).toBe('v1alpha1');
+    // structural: every property has a type, no x-kubernetes-preserve-unknown-fields anywhere
+    const walk = (s: J, p: string): void => {
+      expect(s.type, p).toBeDefined();
+      expect(s['x-kubernetes-preserve-unknown-fields'], p).toBeUndefined();
+      for (const [k, c] of Object.entries<J>(s.properties ?? {})) walk(c, `${p}.${k}`);
+      if (s.items) walk(s.items, `${p}[]`);
+      if (typeof s.additionalProperties === 'object') walk(s.additionalProperties, `${p}{}`);
+    };
+    walk(schema, '');
+  });
+
+  it('has status and scale subresources wired to spec/status replicas and the selector', () => {
+    expect(version.subresources.status).toEqual({});
+    expect(version.subresources.scale).toEqual({ specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });
+  });
+
+  it('prints replicas, ready, leader, available and age', () => {
+    expect(version.additionalPrinterColumns.map((c: J) => [c.name, c.jsonPath])).toEqual([
+      ['Replicas', '.spec.replicas'],
+      ['Ready', '.status.readyReplicas'],
+      ['Leader', '.status.leader'],
+      ['Available', '.status.conditions[?(@.type=="Available")].status'],
+      ['Age', '.metadata.creationTimestamp'],
+    ]);
+  });
+
+  it('defaults an empty spec to 3 members with Guaranteed resources and required anti-affinity', () => {
+    const v = applyDefaults(schema.properties.spec, {});
+    expect(v.replicas).toBe(3);
+    expect(v.resources.requests).toEqual(v.resources.limits);
+    expect(v.placement.antiAffinity).toBe('required');
+    expect(v.storage).toEqual({ size: '8Gi', retentionPolicy: 'Retain' });
+    expect([v.heartbeatIntervalMs, v.electionTimeoutMs]).toEqual([100, 1000]);
+    expect(admit({})).toEqual([]);
+  });
+
+  it('rejects even sizes with a message saying why odd sizes matter; bounds 1..9 by schema', () => {
+    for (const r of [1, 3, 5, 7, 9]) expect(admit({ replicas: r })).toEqual([]);
+    for (const r of [2, 4, 6, 8]) expect(admit({ replicas: r })).toEqual([{ path: 'spec.replicas', message: ODD_REPLICAS_MESSAGE }]);
+    expect(schema.properties.spec.properties.replicas).toMatchObject({ minimum: 1, maximum: 9 });
+  });
+
+  it('requires requests == limits for cpu and memory, comparing quantities', () => {
+    const res = (rc: string, rm: string, lc: string, lm: string) => ({ resources: { requests: { cpu: rc, memory: rm }, limits: { cpu: lc, memory: lm } } });
+    expect(admit(res('2', '4Gi', '2', '4Gi'))).toEqual([]);
+    expect(admit(res('1', '1Gi', '1000m', '1024Mi'))).toEqual([]);
+    const bad = admit(res('1', '1Gi', '2', '1Gi'));
+    expect(bad).toHaveLength(1);
+    expect(bad[0]?.message).toMatch(/requests must equal resources.limits.*Guaranteed QoS/);
+    expect(admit(res('1', '1Gi', '1', '2Gi'))).toHaveLength(1);
+  });
+
+  it('requires electionTimeoutMs >= 5 x heartbeatIntervalMs', () => {
+    expect(admit({ heartbeatIntervalMs: 100, electionTimeoutMs: 500 })).toEqual([]);
+    expect(admit({ heartbeatIntervalMs: 100, electionTimeoutMs: 499 })[0]?.message).toMatch(/at least 5 x heartbeatIntervalMs/);
+    expect(admit({ heartbeatIntervalMs: 300 })[0]?.message).toMatch(/at least 5 x/);
+  });
+
+  it('forbids shrinking storage.size on update (transition rule), allows growth and creation at any size', () => {
+    expect(admit({ storage: { size: '1Gi' } })).toEqual([]);
+    expect(admit({ storage: { size: '16Gi' } }, { storage: { size: '8Gi' } })).toEqual([]);
+    expect(admit({ storage: { size: '4Gi' } }, { storage: { size: '8Gi' } })).toEqual([{ path: 'spec.storage.size', message: 'storage.size cannot shrink: persistent volumes only grow' }]);
+  });
+
+  it('the example (3 members on dedicated nodes) is valid', () => {
+    const ex: J = yaml.load(readFileSync(join(root, 'crds/examples/etcdcluster-dedicated.yaml'), 'utf8'));
+    expect(ex.apiVersion).toBe('tsetcd.dev/v1alpha1');
+    expect(ex.kind).toBe('EtcdCluster');
+    expect(ex.spec.replicas).toBe(3);
+    expect(ex.spec.placement.dedicated.nodeSelector).toEqual({ dedicated: 'etcd' });
+    expect(ex.spec.placement.dedicated.tolerations[0]).toEqual({ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' });
+    expect(admit(ex.spec)).toEqual([]);
+  });
+
+  it('the chart ships the same CRD', () => {
+    expect(readFileSync(join(root, 'charts/tsetcd-operator/crds/tsetcd.dev_etcdclusters.yaml'), 'utf8')).toBe(readFileSync(CRD_PATH, 'utf8'));
+  });
+});
