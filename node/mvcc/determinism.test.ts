@@ -54,6 +54,23 @@ describe('determinism', () => {
     });
   }
 
+  it('hashKVSteps hashes the state it started from while writes and compaction go on', () => {
+    const s = new MvccStore();
+    let i = 0;
+    for (; i < 500; i++) s.apply({ type: 'put', req: { key: Buffer.from(`k${i % 300}`), value: Buffer.from(`v${i}`) } }, i + 1);
+    const want = s.hashKV();
+    const it = s.hashKVSteps(0, 17);
+    let r = it.next();
+    while (!r.done) {
+      s.apply({ type: 'put', req: { key: Buffer.from(`k${i % 300}`), value: Buffer.from('new') } }, ++i);
+      s.apply({ type: 'put', req: { key: Buffer.from(`n${i}`), value: Buffer.from('new') } }, ++i);
+      s.apply({ type: 'compaction', req: { revision: s.currentRevision() } }, ++i);
+      s.compactStep(100);
+      r = it.next();
+    }
+    expect(r.value.hash).toBe(want.hash);
+  });
+
   it('hashKV checks the revision like a read', () => {
     const s = new MvccStore();
     s.apply({ type: 'put', req: { key: Buffer.from('a'), value: Buffer.from('1') } }, 1);

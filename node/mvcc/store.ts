@@ -555,12 +555,14 @@ export class MvccStore {
     if (ctx.changes.length === 0) return;
     assert(ctx.main === this.rev + 1, 'commit of a stale write context');
     this.rev = ctx.main;
-    this.log.push(ctx.changes);
+    // An exact-size copy: a pushed-to array keeps ~17 slots (≈150 bytes) per revision.
+    this.log.push(ctx.changes.length === 1 ? [ctx.changes[0]!] : ctx.changes.slice());
   }
 
   private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array, lease: number): Rev {
     const r: Rev = { rec, main: ctx.main, sub: ctx.changes.length, create, version, value, lease };
-    rec.revs.push(r);
+    if (rec.revs.length === 0) rec.revs = [r]; // exact size: most keys hold one revision
+    else rec.revs.push(r);
     ctx.changes.push(r);
     this.size += rec.key.length + value.length + REV_OVERHEAD_BYTES;
     return r;
@@ -909,20 +911,53 @@ export class MvccStore {
    * progress does not change it. rev <= 0: the current revision.
    */
   hashKV(rev = 0): HashKVResponse {
+    const it = this.hashKVSteps(rev, Number.MAX_SAFE_INTEGER);
+    for (;;) {
+      const r = it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /**
+   * hashKV in bounded steps of `stepKeys` keys (yield to the event loop between steps).
+   * The hash is of the state when it started; it pins history like rangeSteps.
+   */
+  *hashKVSteps(rev: number, stepKeys: number): Generator<void, HashKVResponse, void> {
     const at = rev <= 0 ? this.rev : rev;
     if (at > this.rev) throw new FutureRevError();
     if (at < this.compactRev) throw new CompactedError(this.compactRev);
-    const h = new Crc32cHasher();
-    h.int(this.compactRev);
-    this.hashKeys(h, at);
-    return { header: header(this.rev), hash: h.digest(), compactRevision: this.compactRev, hashRevision: at };
+    const compactRev = this.compactRev;
+    const curRev = this.rev;
+    const epoch = this.epoch;
+    const unpin = this.pin(compactRev);
+    try {
+      const h = new Crc32cHasher();
+      h.int(compactRev);
+      let from: string | undefined = '';
+      while (from !== undefined) {
+        from = this.hashKeys(h, at, compactRev, from, stepKeys);
+        if (from !== undefined) {
+          yield;
+          if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
+        }
+      }
+      return { header: header(curRev), hash: h.digest(), compactRevision: compactRev, hashRevision: at };
+    } finally {
+      unpin();
+    }
   }
 
-  private hashKeys(h: Crc32cHasher, at: number): void {
-    this.index.visit('', undefined, (_k, rec) => {
+  /** Hash up to `stepKeys` keys from `from`; returns where to continue, or undefined when done. */
+  private hashKeys(h: Crc32cHasher, at: number, compactRev: number, from: string, stepKeys: number): string | undefined {
+    let visited = 0;
+    let last = '';
+    const finished = this.index.visit(from, undefined, (k, rec) => {
+      if (visited >= stepKeys) return false;
+      visited++;
+      last = k;
       const revs = rec.revs;
       let wrote = false;
-      for (let i = firstSurviving(revs, this.compactRev); i < revs.length; i++) {
+      for (let i = firstSurviving(revs, compactRev); i < revs.length; i++) {
         const r = revs[i]!;
         if (r.main > at) break;
         if (!wrote) {
@@ -933,13 +968,14 @@ export class MvccStore {
       }
       return true;
     });
+    return finished ? undefined : last + '\u0000';
   }
 
   /** Hash of the whole replicated state: revision, compaction, keys (as HashKV), leases, alarms. */
   hash(): HashResponse {
     const h = new Crc32cHasher();
     h.int(this.rev).int(this.compactRev).int(this.leaseIdSeq);
-    this.hashKeys(h, this.rev);
+    this.hashKeys(h, this.rev, this.compactRev, '', Number.MAX_SAFE_INTEGER);
     for (const id of [...this.leases.keys()].sort((a, b) => a - b)) {
       const l = this.leases.get(id) as LeaseRecord;
       h.int(id).int(l.ttl).int(l.remainingTtl);
