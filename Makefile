@@ -36,3 +36,23 @@ run: build
 
 clean:
 	rm -rf dist bin/tsetcd .data
+
+# operator
+.PHONY: operator-build operator-run helm operator-images
+# bin/tsetcd-operator: the operator's entry point (dist/operator/main.js), built with everything else.
+operator-build: build
+	@printf '#!/usr/bin/env bash\nexec node --enable-source-maps "$$(dirname "$$(readlink -f "$$0")")/../dist/operator/main.js" "$$@"\n' > bin/tsetcd-operator
+	@chmod +x bin/tsetcd-operator
+
+# Runs the operator against $$KUBECONFIG (e.g. the local control plane's .data/cp/kubeconfig).
+operator-run: operator-build
+	bin/tsetcd-operator $(OPERATOR_ARGS)
+
+# helm (pinned) into .cache/bin/helm, from the Go module proxy; the chart tests use it when present.
+helm:
+	bash hack/ensure-helm.sh
+
+# Needs a container engine (not available on the CI machine).
+operator-images:
+	docker build -f hack/images/tsetcd.Dockerfile -t tsetcd:dev .
+	docker build -f hack/images/operator.Dockerfile -t tsetcd-operator:dev .
