@@ -56,3 +56,25 @@ helm:
 operator-images:
 	docker build -f hack/images/tsetcd.Dockerfile -t tsetcd:dev .
 	docker build -f hack/images/operator.Dockerfile -t tsetcd-operator:dev .
+
+# control plane
+.PHONY: control-plane-build control-plane-up control-plane-down e2e kind-e2e
+# kube-apiserver, kube-controller-manager, kube-scheduler (hack/control-plane/k8s/VERSION) into .cache/k8s/.
+control-plane-build:
+	bash hack/control-plane/build.sh
+
+# A real control plane on loopback (Debian's etcd, or CP_ETCD_SERVERS) + the node agent; see docs/e2e.md.
+control-plane-up: build control-plane-build
+	bash hack/control-plane/up.sh
+
+control-plane-down:
+	bash hack/control-plane/down.sh
+
+# The e2e suite (test/e2e) against the local control plane it brings up and tears down.
+e2e: build control-plane-build helm
+	npx vitest run -c test/e2e/vitest.config.ts
+
+# The same suite on a kind cluster (needs Docker; not on the CI machine).
+kind-e2e:
+	bash hack/kind-up.sh
+	E2E_KUBECONFIG="$${E2E_KUBECONFIG:-$$PWD/.data/kind/kubeconfig}" npx vitest run -c test/e2e/vitest.config.ts

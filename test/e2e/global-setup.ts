@@ -1,0 +1,64 @@
+// Brings the local control plane up once for the whole e2e run and tears it down after.
+// - E2E_KUBECONFIG set: use that cluster as it is (e.g. kind, see hack/kind-up.sh).
+// - Binaries missing: skip with the reason printed, unless CI is set, where that fails.
+// - E2E_KEEP=1 leaves the control plane running after the run (for debugging).
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { repoRoot } from './harness.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    e2eKubeconfig: string;
+    e2eSkip: string;
+    e2eLocal: boolean;
+  }
+}
+
+function skipReason(): string {
+  const version = readFileSync(join(repoRoot, 'hack/control-plane/k8s/VERSION'), 'utf8').trim();
+  const bin = join(repoRoot, '.cache/k8s', version);
+  for (const b of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+    if (!existsSync(join(bin, b))) return `${join(bin, b)} is missing: run hack/control-plane/build.sh (or make e2e)`;
+  }
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the local control plane needs root (network namespaces for Pods)';
+  if (!existsSync(join(repoRoot, 'bin/tsetcd'))) return 'bin/tsetcd is missing: run make build';
+  return '';
+}
+
+export default function setup(project: TestProject): () => void {
+  const external = process.env.E2E_KUBECONFIG;
+  if (external !== undefined && external !== '') {
+    project.provide('e2eKubeconfig', external);
+    project.provide('e2eSkip', '');
+    project.provide('e2eLocal', false);
+    return () => {};
+  }
+  const reason = skipReason();
+  if (reason !== '') {
+    if (process.env.CI) throw new Error(`e2e cannot run in CI: ${reason}`);
+    console.log(`[e2e] SKIPPED: ${reason}`);
+    project.provide('e2eKubeconfig', '');
+    project.provide('e2eSkip', reason);
+    project.provide('e2eLocal', true);
+    return () => {};
+  }
+  const run = (script: string): void => {
+    execFileSync('bash', [join(repoRoot, 'hack/control-plane', script)], { stdio: 'inherit', env: { ...process.env, CP_BUILD: '0' } });
+  };
+  const started = Date.now();
+  run('down.sh');
+  run('up.sh');
+  console.log(`[e2e] control plane up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  project.provide('e2eKubeconfig', join(repoRoot, '.data/cp/kubeconfig'));
+  project.provide('e2eSkip', '');
+  project.provide('e2eLocal', true);
+  return () => {
+    if (process.env.E2E_KEEP === '1') {
+      console.log('[e2e] E2E_KEEP=1: control plane left running (make control-plane-down stops it)');
+      return;
+    }
+    run('down.sh');
+  };
+}

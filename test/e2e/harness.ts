@@ -1,0 +1,176 @@
+// Helpers of the e2e suite: kubectl, bounded waits, the operator as a local process with a
+// least-privilege ServiceAccount token, etcdctl through the cluster's names.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import yaml from 'js-yaml';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const cpDir = join(repoRoot, '.data/cp');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(file: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise) => {
+    const child = execFile(file, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolvePromise({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+export class Kubectl {
+  constructor(readonly kubeconfig: string) {}
+
+  run(args: string[], input?: string): Promise<RunResult> {
+    return run('kubectl', args, { env: { ...process.env, KUBECONFIG: this.kubeconfig }, ...(input !== undefined ? { input } : {}) });
+  }
+
+  async ok(args: string[], input?: string): Promise<string> {
+    const r = await this.run(args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async json<T>(args: string[]): Promise<T> {
+    return JSON.parse(await this.ok([...args, '-o', 'json'])) as T;
+  }
+
+  apply(doc: unknown, extra: string[] = []): Promise<RunResult> {
+    return this.run(['apply', '-f', '-', ...extra], typeof doc === 'string' ? doc : JSON.stringify(doc));
+  }
+}
+
+/** Polls fn until it returns a value other than undefined/false, or throws after timeoutMs. */
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>, intervalMs = 1000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+/** etcdctl run on the host with the cluster's names resolvable (hack/node-agent/with-cluster-dns.sh). */
+export function etcdctl(endpoints: string, args: string[], input?: string): Promise<RunResult> {
+  return run('bash', [join(repoRoot, 'hack/node-agent/with-cluster-dns.sh'), 'etcdctl', `--endpoints=${endpoints}`, '--command-timeout=10s', ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    ...(input !== undefined ? { input } : {}),
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))));
+    });
+  });
+}
+
+export interface OperatorInstall {
+  namespace: string;
+  serviceAccount: string;
+  kubeconfig: string;
+}
+
+/**
+ * Installs the operator's RBAC exactly as the Helm chart renders it (ServiceAccount, roles and
+ * bindings; not the Deployment), then writes a kubeconfig holding a token of that
+ * ServiceAccount, so the operator runs with least privilege and RBAC gaps show up.
+ */
+export async function installOperatorRbac(k: Kubectl, namespace = 'tsetcd-system'): Promise<OperatorInstall> {
+  const helm = join(repoRoot, '.cache/bin/helm');
+  if (!existsSync(helm)) {
+    const r = await run('bash', [join(repoRoot, 'hack/ensure-helm.sh')], { timeoutMs: 1_800_000 });
+    if (r.code !== 0) throw new Error(`hack/ensure-helm.sh failed: ${r.stderr}`);
+  }
+  const rendered = await run(helm, ['template', 'tsetcd-operator', join(repoRoot, 'charts/tsetcd-operator'), '--namespace', namespace]);
+  if (rendered.code !== 0) throw new Error(`helm template failed: ${rendered.stderr}`);
+  const wanted = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+  const docs = yaml.loadAll(rendered.stdout).filter((d): d is { kind: string; metadata: { name: string } } =>
+    typeof d === 'object' && d !== null && wanted.has((d as { kind?: string }).kind ?? ''));
+  const sa = docs.find((d) => d.kind === 'ServiceAccount');
+  if (!sa) throw new Error('the chart renders no ServiceAccount');
+  await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  const applied = await k.apply({ apiVersion: 'v1', kind: 'List', items: docs }, ['-n', namespace]);
+  if (applied.code !== 0) throw new Error(`applying RBAC failed: ${applied.stderr}`);
+  const token = (await k.ok(['create', 'token', sa.metadata.name, '-n', namespace, '--duration=6h'])).trim();
+  const admin = yaml.load(readFileSync(k.kubeconfig, 'utf8')) as { clusters: Array<{ cluster: Record<string, string> }> };
+  const cluster = admin.clusters[0]?.cluster ?? {};
+  const kubeconfig = join(cpDir, 'operator.kubeconfig');
+  mkdirSync(cpDir, { recursive: true });
+  writeFileSync(kubeconfig, yaml.dump({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'local', cluster }],
+    users: [{ name: 'tsetcd-operator', user: { token } }],
+    contexts: [{ name: 'local', context: { cluster: 'local', user: 'tsetcd-operator', namespace } }],
+    'current-context': 'local',
+  }), { mode: 0o600 });
+  return { namespace, serviceAccount: sa.metadata.name, kubeconfig };
+}
+
+/** The operator (operator/main.ts) as a local process, as the chart's Deployment would run it. */
+export class OperatorProcess {
+  private child: ChildProcess | undefined;
+  readonly logPath: string;
+
+  constructor(private readonly install: OperatorInstall, readonly metricsPort: number, private readonly extraArgs: string[] = []) {
+    this.logPath = join(cpDir, 'logs', 'operator.log');
+  }
+
+  get metricsUrl(): string {
+    return `http://127.0.0.1:${this.metricsPort}/metrics`;
+  }
+
+  start(): void {
+    mkdirSync(join(cpDir, 'logs'), { recursive: true });
+    const fd = openSync(this.logPath, 'a');
+    this.child = spawn(process.execPath, [
+      '--import', 'tsx', join(repoRoot, 'operator/main.ts'),
+      `--kubeconfig=${this.install.kubeconfig}`,
+      `--metrics-addr=127.0.0.1:${this.metricsPort}`,
+      `--leader-election-namespace=${this.install.namespace}`,
+      '--lease-duration-ms=4000', '--renew-deadline-ms=3000', '--retry-period-ms=1000',
+      '--resync-ms=5000',
+      ...this.extraArgs,
+    ], { cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...process.env, POD_NAMESPACE: this.install.namespace } });
+    closeSync(fd);
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Stops the operator: SIGTERM (clean) or SIGKILL (a crash). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    await new Promise<void>((res) => {
+      child.once('exit', () => res());
+      child.kill(signal);
+      setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000).unref();
+    });
+    this.child = undefined;
+  }
+
+  logTail(lines = 40): string {
+    if (!existsSync(this.logPath)) return '';
+    return readFileSync(this.logPath, 'utf8').split('\n').slice(-lines).join('\n');
+  }
+}
