@@ -41,29 +41,43 @@ export function crc32cUpdate(crc: number, bytes: Uint8Array): number {
   return ~c >>> 0;
 }
 
-/** Incremental hasher over numbers and bytes, via a small scratch buffer. */
+/** Incremental hasher over integers and bytes; small writes are batched in a scratch buffer. */
 export class Crc32cHasher {
   private crc = 0;
-  private readonly scratch = new DataView(new ArrayBuffer(8));
-  private readonly scratchBytes = new Uint8Array(this.scratch.buffer);
+  private readonly buf = Buffer.allocUnsafe(8192);
+  private pos = 0;
+
+  private flush(): void {
+    if (this.pos === 0) return;
+    this.crc = crc32cUpdate(this.crc, this.buf.subarray(0, this.pos));
+    this.pos = 0;
+  }
 
   /** An integer (exact up to 2^53) as 8 little-endian bytes (low 32 bits, then high). */
   int(n: number): this {
+    if (this.pos + 8 > this.buf.length) this.flush();
     const lo = n % 0x100000000;
-    const hi = Math.floor(n / 0x100000000);
-    this.scratch.setUint32(0, lo >>> 0, true);
-    this.scratch.setInt32(4, hi | 0, true);
-    this.crc = crc32cUpdate(this.crc, this.scratchBytes);
+    this.buf.writeUInt32LE(lo >>> 0, this.pos);
+    this.buf.writeInt32LE(Math.floor(n / 0x100000000) | 0, this.pos + 4);
+    this.pos += 8;
     return this;
   }
 
   bytes(b: Uint8Array): this {
     this.int(b.length);
-    this.crc = crc32cUpdate(this.crc, b);
+    if (b.length <= 512) {
+      if (this.pos + b.length > this.buf.length) this.flush();
+      this.buf.set(b, this.pos);
+      this.pos += b.length;
+    } else {
+      this.flush();
+      this.crc = crc32cUpdate(this.crc, b);
+    }
     return this;
   }
 
   digest(): number {
+    this.flush();
     return this.crc >>> 0;
   }
 }

@@ -1001,21 +1001,18 @@ export class MvccStore {
     const unpin = this.pin(compactRev);
     try {
       const out = new ByteWriter(Math.min(Math.max(maxBytes, 64), 1 << 20) + 1024);
-      const rec = new ByteWriter(1024);
       const body = new ByteWriter(1024);
       let crc = 0;
-      const h = new Crc32cHasher();
       const emit = (type: number): void => {
-        rec.reset();
-        rec.u8(type);
-        rec.uvarint(body.length);
-        rec.raw(body.view());
-        const bytes = rec.view();
-        crc = crc32cUpdateBytes(crc, bytes);
-        out.raw(bytes);
+        out.u8(type);
+        out.uvarint(body.length);
+        out.raw(body.view());
         body.reset();
       };
-      void h;
+      const take = (): Uint8Array => {
+        crc = crc32cUpdateBytes(crc, out.view());
+        return out.take();
+      };
       // Header.
       body.raw(SNAPSHOT_MAGIC);
       body.uvarint(SNAPSHOT_FORMAT);
@@ -1068,8 +1065,9 @@ export class MvccStore {
         });
         if (finished) break;
         from = last + '\u0000';
-        if (out.length > 0) yield out.take();
+        if (out.length > 0) yield take();
       }
+      crc = crc32cUpdateBytes(crc, out.view()); // the trailer covers every byte before it
       body.uvarint(keys);
       body.raw(u32le(crc));
       emit(3);
@@ -1131,6 +1129,7 @@ export class MvccStore {
 import { crc32cUpdate as crc32cUpdateBytes } from './crc32c.js';
 
 const SNAPSHOT_MAGIC = Buffer.from('tsetcd-mvcc', 'latin1');
+const EMPTY_REVS: Rev[] = [];
 const SNAPSHOT_FORMAT = 1;
 
 function u32le(n: number): Uint8Array {
@@ -1173,44 +1172,42 @@ export class SnapshotRestorer {
     if (chunk.length === 0) return;
     if (this.done) this.fail('data after the trailer');
     const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const r = new ByteReader(buf, 'snapshot');
     let pos = 0;
-    for (;;) {
-      const r = new ByteReader(buf, 'snapshot');
-      r.pos = pos;
-      if (r.remaining < 2) break;
-      let type: number;
-      let len: number;
-      try {
-        type = r.u8();
-        len = r.uvarint();
-      } catch {
-        break; // the length itself is split across chunks
-      }
-      if (r.remaining < len) break;
-      const recordEnd = r.pos + len;
-      const body = new ByteReader(buf.subarray(r.pos, recordEnd), 'snapshot');
-      if (type === 3) {
+    let crcFrom = 0;
+    try {
+      for (;;) {
+        r.pos = pos;
+        if (r.remaining < 2) break;
+        let type: number;
+        let len: number;
         try {
-          this.trailer(body);
-        } catch (e: unknown) {
-          if (e instanceof MvccError) throw e;
-          this.fail(e instanceof Error ? e.message : String(e));
+          type = r.u8();
+          len = r.uvarint();
+        } catch {
+          break; // the length itself is split across chunks
         }
-        pos = recordEnd;
-        if (pos !== buf.length) this.fail('data after the trailer');
-        break;
-      }
-      this.crc = crc32cUpdateBytes(this.crc, buf.subarray(pos, recordEnd));
-      try {
+        if (r.remaining < len) break;
+        const recordEnd = r.pos + len;
+        const body = new ByteReader(buf.subarray(r.pos, recordEnd), 'snapshot');
+        if (type === 3) {
+          this.crc = crc32cUpdateBytes(this.crc, buf.subarray(crcFrom, pos));
+          crcFrom = pos;
+          this.trailer(body);
+          if (recordEnd !== buf.length) this.fail('data after the trailer');
+          pos = recordEnd;
+          break;
+        }
         if (type === 1) this.header(body);
         else if (type === 2) this.key(body);
         else this.fail(`unknown record type ${type}`);
-      } catch (e: unknown) {
-        if (e instanceof MvccError) throw e;
-        this.fail(e instanceof Error ? e.message : String(e));
+        pos = recordEnd;
       }
-      pos = recordEnd;
+    } catch (e: unknown) {
+      if (e instanceof MvccError) throw e;
+      this.fail(e instanceof Error ? e.message : String(e));
     }
+    if (!this.done) this.crc = crc32cUpdateBytes(this.crc, buf.subarray(crcFrom, pos));
     this.pending = pos >= buf.length ? EMPTY : Buffer.from(buf.subarray(pos));
   }
 
@@ -1255,8 +1252,9 @@ export class SnapshotRestorer {
     const skey = skeyOf(key);
     if (this.lastSkey !== undefined && !(this.lastSkey < skey)) this.fail('keys out of order');
     this.lastSkey = skey;
-    const rec: KeyRec = { key, skey, revs: [] };
+    const rec: KeyRec = { key, skey, revs: EMPTY_REVS };
     const n = r.uvarint();
+    const revs: Rev[] = [];
     for (let i = 0; i < n; i++) {
       const main = r.varint();
       const sub = r.uvarint();
@@ -1265,14 +1263,18 @@ export class SnapshotRestorer {
       const lease = r.varint();
       const value = copyBytes(r.bytes());
       const rv: Rev = { rec, main, sub, create, version, value, lease };
-      rec.revs.push(rv);
+      revs.push(rv);
       s.size += key.length + value.length + REV_OVERHEAD_BYTES;
       const bi = main - s.logStart;
       if (bi >= 0) {
         if (bi >= this.buckets.length) this.fail('revision above the snapshot revision');
-        (this.buckets[bi] ??= []).push(rv);
+        const bucket = this.buckets[bi];
+        if (bucket === undefined) this.buckets[bi] = [rv];
+        else bucket.push(rv);
       }
     }
+    // Exact-size arrays (see addRev).
+    rec.revs = revs.length === 1 ? [revs[0]!] : revs.slice();
     const last = rec.revs[rec.revs.length - 1];
     if (last && last.version !== 0 && last.lease !== 0) {
       const l = s.leases.get(last.lease);
