@@ -63,7 +63,7 @@ const kind = (p: Plan): string => p.action.kind;
 
 describe('bootstrap', () => {
   it('creates every initial member with initial-cluster-state=new for a brand-new cluster', () => {
-    const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: false, members: null }));
+    const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: false, members: null, pvcs: [] }));
     expect(p.action).toEqual({ kind: 'bootstrap', replicas: 3 });
     expect(p.statefulSetReplicas).toBe(3);
     expect(p.initialClusterState).toBe('new');
@@ -75,6 +75,13 @@ describe('bootstrap', () => {
     const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: true }));
     expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
     expect(p.initialClusterState).toBe('existing');
+  });
+
+  it('refuses to bootstrap over volumes left by an earlier cluster of the same name', () => {
+    const p = planNextStep(observed({ statefulSetReplicas: null, bootstrapped: false, members: null, pvcs: [{ ordinal: 1, terminating: false }] }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'LeftoverVolumes' });
+    expect(p.action.kind === 'refuse' && p.action.message).toMatch(/data-e-1/);
+    expect(p.statefulSetReplicas).toBe(0);
   });
 
   it('creates nothing for an invalid spec', () => {

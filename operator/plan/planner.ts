@@ -58,6 +58,18 @@ export function planNextStep(o: ObservedCluster): Plan {
   // Bootstrap: a brand-new cluster only (no StatefulSet and never saw a cluster ID).
   if (o.statefulSetReplicas === null && !o.bootstrapped) {
     if (o.specInvalid) return { ...base, action: refuse('InvalidSpec', 'the spec is invalid; nothing is created until it is fixed') };
+    // Volumes left by an earlier cluster of the same name hold another cluster's data: a new member on
+    // one would not start. Never delete data on our own; tell the user.
+    const leftovers = o.pvcs.filter((p) => p.ordinal < o.desiredReplicas && !p.terminating);
+    if (leftovers.length > 0) {
+      return {
+        ...base,
+        action: refuse(
+          'LeftoverVolumes',
+          `PVC(s) ${leftovers.map((p) => `data-${memberName(o.ref, p.ordinal)}`).join(', ')} exist from an earlier cluster named ${o.ref.name}; delete them (or restore that cluster) before a new cluster can bootstrap`,
+        ),
+      };
+    }
     const initial = Array.from({ length: o.desiredReplicas }, (_, i) => ({
       name: memberName(o.ref, i),
       peerURL: peerURL(o.ref, i, o.peerTLS),

@@ -142,8 +142,9 @@ export function buildStatefulSet(
       podManagementPolicy: 'Parallel',
       // OnDelete: the operator rolls one pod at a time, gated on health, leader last after MoveLeader.
       updateStrategy: { type: 'OnDelete' },
-      // The operator applies spec.storage.retentionPolicy itself, after MemberRemove.
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+      // Scale-down: the operator applies spec.storage.retentionPolicy itself, after MemberRemove.
+      // Deleting the cluster: the StatefulSet controller applies it.
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage.retentionPolicy, whenScaled: 'Retain' },
       template: { metadata: { labels: commonLabels(ref) }, spec: podSpec },
       volumeClaimTemplates: [{ metadata: { name: DATA_VOLUME, labels: selectorLabels(ref) }, spec: pvcSpec }],
     },
