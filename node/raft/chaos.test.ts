@@ -8,7 +8,7 @@ import { MemoryStorage } from './memory-storage.js';
 import { RawNode } from './raw-node.js';
 import { SeededRng } from './rand.js';
 import { decodeConfChange } from './conf-change.js';
-import { ProposalDroppedError, type ConfState, type Entry, type Message, type NodeId, type Snapshot } from './types.js';
+import { ProposalDroppedError, type ConfState, type Entry, type Message, type NodeId, type Ready, type Snapshot } from './types.js';
 
 interface SimNode {
   id: NodeId;
@@ -17,6 +17,12 @@ interface SimNode {
   applied: number;
   confState: ConfState;
   up: boolean;
+  /** A Ready whose messages went out but whose persistence has not finished (parallel mode). */
+  pending?: Ready | undefined;
+}
+
+function isEarly(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
 }
 
 interface InFlight {
@@ -45,6 +51,7 @@ class Chaos {
   /** ctx -> the highest commit index any node knew when the read was issued. */
   readonly readFloor = new Map<string, number>();
   readonly dropPct: number;
+  readonly parallelWrites: boolean;
 
   constructor(
     readonly seed: number,
@@ -52,6 +59,7 @@ class Chaos {
   ) {
     this.rng = new SeededRng(seed);
     this.dropPct = this.rng.intn(25);
+    this.parallelWrites = this.rng.intn(2) === 0;
     const voters = Array.from({ length: size }, (_, i) => i + 1);
     for (const id of voters) {
       const snap: Snapshot = { data: new Uint8Array(0), metadata: { index: 0, term: 0, confState: { voters, learners: [] } } };
@@ -81,33 +89,46 @@ class Chaos {
   }
 
   processReady(n: SimNode): void {
-    while (n.up && n.rn.hasReady()) {
+    while (n.up && n.pending === undefined && n.rn.hasReady()) {
       const rd = n.rn.ready();
-      if (rd.snapshot !== undefined) {
-        n.storage.applySnapshot(rd.snapshot);
-        n.confState = rd.snapshot.metadata.confState;
-        n.applied = rd.snapshot.metadata.index;
+      // Half the seeds run the leader in "parallel write" mode (Raft thesis 10.2.1): its
+      // app/heartbeat/snap messages leave at once, and its fsync completes some ticks later
+      // (finishReady), while acknowledgements keep arriving; it may crash before that.
+      if (this.parallelWrites && n.rn.status().softState.raftState === 'leader') {
+        for (const m of rd.messages) if (isEarly(m)) this.send(m);
+        n.pending = rd;
+        return;
       }
-      n.storage.append(rd.entries);
-      if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
-      for (const m of rd.messages) this.send(m);
-      for (const e of rd.committedEntries) this.apply(n, e);
-      for (const rs of rd.readStates) {
-        // ReadIndex safety: the read point covers everything committed before the request.
-        const ctx = dec.decode(rs.requestCtx);
-        const floor = this.readFloor.get(ctx);
-        if (floor === undefined) this.fail(`read state for unknown ctx ${ctx}`);
-        if (rs.index < floor) this.fail(`read ${ctx} got index ${rs.index} below the commit index ${floor} known when it was issued`);
-        // (kept: a duplicated message may answer the same read twice, which is harmless)
-        this.readsServed++;
-      }
-      n.rn.advance();
-      const st = n.rn.status();
-      if (st.softState.raftState === 'leader') {
-        const prev = this.leaderOfTerm.get(st.hardState.term);
-        if (prev !== undefined && prev !== n.id) this.fail(`two leaders in term ${st.hardState.term}: ${prev} and ${n.id}`);
-        this.leaderOfTerm.set(st.hardState.term, n.id);
-      }
+      this.finishReady(n, rd, false);
+    }
+  }
+
+  finishReady(n: SimNode, rd: Ready, sentEarly: boolean): void {
+    n.pending = undefined;
+    if (rd.snapshot !== undefined) {
+      n.storage.applySnapshot(rd.snapshot);
+      n.confState = rd.snapshot.metadata.confState;
+      n.applied = rd.snapshot.metadata.index;
+    }
+    n.storage.append(rd.entries);
+    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
+    for (const m of rd.messages) if (!sentEarly || !isEarly(m)) this.send(m);
+    for (const e of rd.committedEntries) this.apply(n, e);
+    for (const rs of rd.readStates) {
+      // ReadIndex safety: the read point covers everything committed before the request.
+      const ctx = dec.decode(rs.requestCtx);
+      const floor = this.readFloor.get(ctx);
+      if (floor === undefined) this.fail(`read state for unknown ctx ${ctx}`);
+      if (rs.index < floor) this.fail(`read ${ctx} got index ${rs.index} below the commit index ${floor} known when it was issued`);
+      // (kept: a duplicated message may answer the same read twice, which is harmless)
+      this.readsServed++;
+    }
+    n.rn.advance();
+    const st = n.rn.status();
+    if (st.softState.raftState === 'leader') {
+      const prev = this.leaderOfTerm.get(st.hardState.term);
+      if (prev !== undefined && prev !== n.id) this.fail(`two leaders in term ${st.hardState.term}: ${prev} and ${n.id}`);
+      this.leaderOfTerm.set(st.hardState.term, n.id);
     }
   }
 
@@ -193,6 +214,17 @@ class Chaos {
     this.now++;
     for (const n of this.nodes.values()) {
       if (!n.up) continue;
+      if (n.pending !== undefined) {
+        if (this.faults && n.pending.entries.length > 0 && this.rng.intn(100) < 3) {
+          this.log.push(`t=${this.now} crash ${n.id} before persisting ${n.pending.entries.length} entries it already sent`);
+          n.up = false;
+          n.pending = undefined;
+          continue;
+        }
+        if (this.rng.intn(3) === 0 || !this.faults) {
+          this.finishReady(n, n.pending, true);
+        }
+      }
       n.rn.tick();
       this.processReady(n);
     }

@@ -141,6 +141,12 @@ export class RaftLog {
     this.unstable.stableSnapTo(i);
   }
 
+  /** The last index the application has persisted (the log before the unstable tail). */
+  lastStableIndex(): number {
+    if (this.unstable.entries.length > 0) return this.unstable.offset - 1;
+    return this.lastIndex();
+  }
+
   lastTerm(): number {
     return this.term(this.lastIndex());
   }

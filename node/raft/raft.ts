@@ -320,7 +320,8 @@ export class Raft {
       pr.match = 0;
       pr.next = last + 1;
       pr.recentActive = false;
-      if (id === this.id) pr.match = last;
+      // The leader counts itself only for what the application has persisted.
+      if (id === this.id) pr.match = this.raftLog.lastStableIndex();
     }
     this.pendingConfIndex = 0;
     this.uncommittedSizeBytes = 0;
@@ -932,10 +933,9 @@ export class Raft {
       this.logger.debug('appending new entries would exceed the uncommitted size limit; dropping', { id: this.id });
       return false;
     }
-    const li = this.raftLog.append(es);
-    const self = this.trk.progress.get(this.id);
-    if (self !== undefined) self.maybeUpdate(li);
-    this.maybeCommit();
+    // Our own copy counts toward a commit only once persisted (see onPersisted), so the
+    // application may send these appends before its own fsync finishes.
+    this.raftLog.append(es);
     return true;
   }
 
@@ -991,6 +991,21 @@ export class Raft {
 
   abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
+  }
+
+  /**
+   * The application has durably stored entries up to (index, term). On a leader this is
+   * where its own copy starts to count toward the commit.
+   */
+  onPersisted(index: number, term: number): void {
+    this.raftLog.stableTo(index, term);
+    if (this.state !== 'leader') return;
+    const self = this.trk.progress.get(this.id);
+    if (self === undefined || this.raftLog.termOrUndefined(index) !== term) return;
+    if (self.maybeUpdate(Math.min(index, this.raftLog.lastStableIndex())) && this.maybeCommit()) {
+      this.releasePendingReadIndexMessages();
+      this.bcastAppend();
+    }
   }
 
   // ---- ticks ---------------------------------------------------------------------------

@@ -30,10 +30,15 @@ describe('RawNode', () => {
     const rd1 = handle(rn, st);
     expect(rd1.softState).toEqual({ lead: 1, raftState: 'leader' });
     expect(rd1.mustSync).toBe(true);
+    expect(rd1.committedEntries).toEqual([]); // the leader's own entry counts once persisted
+    const rd1b = handle(rn, st);
+    expect(rd1b.committedEntries.map((e) => e.index)).toEqual([1]);
     rn.propose(enc.encode('x'));
     const rd2 = handle(rn, st);
     expect(rd2.entries.map((e) => e.index)).toEqual([2]);
-    expect(rd2.committedEntries.map((e) => e.index)).toEqual([2]); // persisted in the same Ready before apply
+    expect(rd2.committedEntries).toEqual([]);
+    const rd3 = handle(rn, st);
+    expect(rd3.committedEntries.map((e) => e.index)).toEqual([2]);
     expect(rn.hasReady()).toBe(false);
     expect(rn.status().applied).toBe(2);
   });

@@ -14,10 +14,14 @@
 //     }
 //   }
 // Persist before send, send before apply. ready() must be followed by advance() before the
-// next ready(). Committed entries may include entries that are in the same Ready's `entries`:
-// they are persisted in step 1 before being applied in step 3. The leader counts its own
-// log toward a commit as soon as entries are appended; this is safe because every message
-// that could lead a follower to acknowledge those entries leaves only after step 1.
+// next ready(). Committed entries may include entries that are in the same Ready's `entries`
+// (on a follower): they are persisted in step 1 before being applied in step 3.
+//
+// The leader counts its own log toward a commit only after advance() reports the entries
+// persisted. So a leader's app, heartbeat and snap messages MAY be sent before its own fsync
+// finishes (Raft thesis 10.2.1: the leader writes to disk in parallel with replication);
+// every other message (appResp, vote answers, ...) must wait for step 1, because it
+// promises that what it acknowledges is durable.
 //
 // Bootstrap: a brand-new cluster member starts from
 //   new MemoryStorage({ data: <empty>, metadata: { index: 0, term: 0,
@@ -205,7 +209,7 @@ export class RawNode {
     const m = rd.entries.length;
     if (m > 0) {
       const last = rd.entries[m - 1] as Entry;
-      r.raftLog.stableTo(last.index, last.term);
+      r.onPersisted(last.index, last.term);
     }
   }
 
