@@ -46,6 +46,7 @@ export const SNAP_DIR_NAME = 'snap';
 const TMP_SUFFIX = '.tmp';
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
+const MAX_SYNCS_IN_FLIGHT = 2;
 
 export function segmentFileName(seq: number, firstIndex: number): string {
   return `${seq.toString(16).padStart(16, '0')}-${firstIndex.toString(16).padStart(16, '0')}.wal`;
@@ -94,11 +95,16 @@ const defaultNowMs = (): number => performance.now();
 
 class FileStorage implements MemberStorage {
   private readonly queue: QueueItem[] = [];
-  private inflight: RecordsItem[] = [];
+  /** Batches written whose saves are not yet resolved, oldest first. */
+  private unresolved: RecordsItem[][] = [];
+  /** Resolves once every batch handed to the sync pipeline is synced and resolved; never rejects. */
+  private pipeline: Promise<void> = Promise.resolve();
+  private syncsInFlight = 0;
+  private writtenBytesTotal = 0;
+  private syncedBytesTotal = 0;
   private running = false;
   private failure: StorageWriteError | undefined;
   private closed = false;
-  private unsynced = false;
   /** Where the next queued record will land in the segment it is queued for (enqueue-side view). */
   private queuedOffset: number;
   private queuedSeq: number;
@@ -322,11 +328,17 @@ class FileStorage implements MemberStorage {
     void this.run();
   }
 
+  // The writer pipelines: it writes batch N+1 while the fdatasync of batch N is still running
+  // (at most MAX_SYNCS_IN_FLIGHT syncs outstanding). A sync issued after a write completed covers
+  // that write and every earlier one, and batches resolve strictly in order, so a save still
+  // resolves only once it and everything before it is durable.
   private async run(): Promise<void> {
     try {
       while (this.queue.length > 0 && !this.failure) {
         const head = this.queue[0] as QueueItem;
         if (head.kind === 'cut') {
+          await this.pipeline;
+          if (this.failure) return;
           this.queue.shift();
           await this.cut(head);
           continue;
@@ -343,19 +355,34 @@ class FileStorage implements MemberStorage {
           bytes += next.bytes;
           sync ||= next.mustSync;
         }
-        this.inflight = batch;
+        this.unresolved.push(batch);
         const file = this.currentFile();
         if (bytes > 0) {
           const chunks: Uint8Array[] = [];
           for (const it of batch) for (const c of it.chunks) chunks.push(c);
           await io('write', this.filePath, file.writev(chunks, this.writeOffset));
           this.writeOffset += bytes;
-          this.unsynced = true;
+          this.writtenBytesTotal += bytes;
           this.hooks.walWriteBytes?.(bytes);
         }
-        if (sync && this.unsynced) await this.syncCurrent();
-        this.inflight = [];
-        for (const it of batch) it.resolve?.();
+        if (this.failure) return;
+        let synced: Promise<void> = Promise.resolve();
+        if (sync && this.syncedBytesTotal < this.writtenBytesTotal) {
+          if (this.syncsInFlight >= MAX_SYNCS_IN_FLIGHT) {
+            await this.pipeline;
+            if (this.failure) return;
+          }
+          synced = this.syncOnce();
+        }
+        const prev = this.pipeline;
+        this.pipeline = Promise.all([prev, synced]).then(
+          () => {
+            if (this.failure) return;
+            this.unresolved.shift();
+            for (const it of batch) it.resolve?.();
+          },
+          (err: unknown) => this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('fdatasync', this.filePath, err)),
+        );
       }
     } catch (err) {
       this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('write', this.filePath, err));
@@ -369,15 +396,24 @@ class FileStorage implements MemberStorage {
     return this.file;
   }
 
-  private async syncCurrent(): Promise<void> {
+  /** One fdatasync of the current file, covering everything written before it starts. */
+  private async syncOnce(): Promise<void> {
+    const target = this.writtenBytesTotal;
+    const path = this.filePath;
+    const file = this.currentFile();
+    this.syncsInFlight++;
     const t0 = this.nowMs();
-    await io('fdatasync', this.filePath, this.currentFile().datasync());
-    this.unsynced = false;
+    try {
+      await io('fdatasync', path, file.datasync());
+    } finally {
+      this.syncsInFlight--;
+    }
+    this.syncedBytesTotal = Math.max(this.syncedBytesTotal, target);
     this.hooks.walFsync?.((this.nowMs() - t0) / 1000);
   }
 
   private async cut(item: CutItem): Promise<void> {
-    if (this.unsynced) await this.syncCurrent();
+    if (this.syncedBytesTotal < this.writtenBytesTotal) await this.syncOnce();
     const old = this.currentFile();
     await io('close', this.filePath, old.close());
     this.file = undefined;
@@ -405,8 +441,8 @@ class FileStorage implements MemberStorage {
       it.reject(firstUsed ? stopped : first);
       firstUsed = true;
     };
-    for (const it of this.inflight) rejectOne(it);
-    this.inflight = [];
+    for (const batch of this.unresolved) for (const it of batch) rejectOne(it);
+    this.unresolved = [];
     for (const it of this.queue.splice(0)) if (it.kind === 'records') rejectOne(it);
   }
 }
