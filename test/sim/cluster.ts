@@ -26,6 +26,8 @@ export interface ClusterStats {
   confChangesProposed: number;
   confChangesApplied: number;
   crashes: number;
+  midReadyCrashes: number;
+  pauses: number;
   restarts: number;
   snapshotsSent: number;
   snapshotsRestored: number;
@@ -47,12 +49,14 @@ export class Cluster {
   readonly checker = new SafetyChecker();
   readonly net: SimNetwork;
   readonly stats: ClusterStats = {
-    proposals: 0, proposalsDropped: 0, confChangesProposed: 0, confChangesApplied: 0, crashes: 0,
+    proposals: 0, proposalsDropped: 0, confChangesProposed: 0, confChangesApplied: 0, crashes: 0, midReadyCrashes: 0, pauses: 0,
     restarts: 0, snapshotsSent: 0, snapshotsRestored: 0, compactions: 0, readsIssued: 0,
     readsConfirmed: 0, transfers: 0, leaderChanges: 0, appliedEntries: 0,
   };
   /** Tick at which the first leader appeared. */
   firstLeaderTick: number | undefined;
+  /** Whether faults that strike inside the Ready loop are on (off in the liveness phase). */
+  faultsOn = true;
   /** The run hit an exception inside raft (recorded as a violation); stop driving it. */
   aborted = false;
   /** Payload ids the caller wants to hear about when applied: id -> index it was applied at. */
@@ -114,6 +118,8 @@ export class Cluster {
         maxSizePerMsg: this.opts.maxSizePerMsg,
         maxInflightMsgs: this.opts.maxInflightMsgs,
         maxInflightBytes: this.opts.maxInflightBytes,
+        maxCommittedSizePerReady: this.opts.maxCommittedSizePerReady > 0 ? this.opts.maxCommittedSizePerReady : undefined,
+        maxUncommittedEntriesSize: this.opts.maxUncommittedEntriesSize,
         checkQuorum: this.opts.checkQuorum,
         preVote: this.opts.preVote,
         rng: this.nodeSeeds.fork(n.id * 1000 + n.life),
@@ -138,6 +144,11 @@ export class Cluster {
     const n = this.nodes.get(id);
     if (n === undefined || !n.up) return;
     this.stats.crashes++;
+    this.crashNode(n, downTicks);
+  }
+
+  private crashNode(n: SimNode, downTicks: number): void {
+    const id = n.id;
     this.log(`crash node ${id} for ${downTicks} ticks (role ${n.role}, term ${n.term})`);
     if (n.role === 'leader') this.checker.steppedDown(n.id);
     n.raw = undefined;
@@ -293,6 +304,7 @@ export class Cluster {
     const n = this.nodes.get(id);
     if (n?.raw === undefined) return;
     n.pausedUntil = this.now + ticks * TICK_UNITS;
+    this.stats.pauses++;
     this.log(`pause node ${id} for ${ticks} ticks (role ${n.role}, term ${n.term})`);
   }
 
@@ -411,6 +423,11 @@ export class Cluster {
 
   private handleReady(n: SimNode, raw: RawNode, rd: ReturnType<RawNode['ready']>): void {
     const c = this.checker;
+    const leaderNow = rd.softState !== undefined ? rd.softState.raftState === 'leader' : n.role === 'leader';
+    if (leaderNow && this.faultsOn && this.opts.midReadyCrashRate > 0 && this.rng.chance(this.opts.midReadyCrashRate)) {
+      this.crashMidReady(n, rd);
+      return;
+    }
     // A leader that stepped down in this Ready may be taking the new leader's entries in
     // the same Ready: it is no longer bound by Leader Append-Only.
     if (rd.softState !== undefined && rd.softState.raftState !== 'leader' && n.role === 'leader') c.steppedDown(n.id);
@@ -461,21 +478,7 @@ export class Cluster {
         if (this.firstLeaderTick === undefined) this.firstLeaderTick = this.tick;
         const term = raw.status().hardState.term;
         n.term = term;
-        const s = n.storage;
-        const snap = s.snapshot().metadata;
-        c.leaderElected(n.id, term, {
-          firstIndex: s.firstIndex(),
-          lastIndex: s.lastIndex(),
-          snapshotIndex: snap.index,
-          snapshotTerm: snap.term,
-          term: (i: number) => {
-            try {
-              return s.term(i);
-            } catch {
-              return undefined;
-            }
-          },
-        });
+        c.leaderElected(n.id, term, this.logView(n));
       } else if (wasLeader && n.role !== 'leader') {
         c.steppedDown(n.id);
       }
@@ -501,6 +504,43 @@ export class Cluster {
     // 4. Advance.
     raw.advance();
     this.maybeCompact(n);
+  }
+
+  /**
+   * The leader sends what it may send before its fsync (app, heartbeat, snap), starts its
+   * write, and loses power before the write is durable (a prefix of it may survive).
+   */
+  private crashMidReady(n: SimNode, rd: ReturnType<RawNode['ready']>): void {
+    this.stats.midReadyCrashes++;
+    if (rd.softState?.raftState === 'leader' && n.role !== 'leader') {
+      // It did lead (its app messages go out): record it for Election Safety.
+      this.checker.leaderElected(n.id, rd.hardState?.term ?? n.term, this.logView(n));
+    }
+    for (const m of rd.messages) if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.send(n, m);
+    if (rd.snapshot !== undefined) n.disk.writeSnapshot(rd.snapshot, false);
+    n.disk.writeEntries(rd.entries);
+    if (rd.hardState !== undefined) n.disk.writeHardState(rd.hardState);
+    this.log(`node ${n.id} crashes in the middle of a Ready (${rd.entries.length} entries unsynced, ${rd.messages.length} messages)`);
+    this.crashNode(n, this.rng.range(this.opts.downTicks[0], this.opts.downTicks[1]));
+  }
+
+  /** The node's persisted log, as the checker reads it. */
+  private logView(n: SimNode): Parameters<SafetyChecker['leaderElected']>[2] {
+    const s = n.storage;
+    const snap = s.snapshot().metadata;
+    return {
+      firstIndex: s.firstIndex(),
+      lastIndex: s.lastIndex(),
+      snapshotIndex: snap.index,
+      snapshotTerm: snap.term,
+      term: (i: number) => {
+        try {
+          return s.term(i);
+        } catch {
+          return undefined;
+        }
+      },
+    };
   }
 
   /** Report entries (knownCommit, commit] of the node's persisted log as committed. */

@@ -53,7 +53,7 @@ function describe(r: SeedResult): string {
     `seed=${r.seed} n=${o.clusterSize} prevote=${o.preVote} cq=${o.checkQuorum} drop=${o.net.dropRate} dup=${o.net.dupRate} ` +
     `delay<=${o.net.maxDelay} part=${o.partitionRate} crash=${o.crashRate} conf=${o.confChangeRate} snapEvery=${o.snapshotEvery} ` +
     `ticks=${r.ticks} elect=${r.ticksToFirstLeader ?? '-'} recover=${r.ticksToRecover ?? '-'} commit=${r.ticksToCommit ?? '-'} ` +
-    `committed=${r.commits} crashes=${r.stats.crashes} leaders=${r.stats.leaderChanges} confApplied=${r.stats.confChangesApplied} ` +
+    `committed=${r.commits} crashes=${r.stats.crashes} midReadyCrashes=${r.stats.midReadyCrashes} pauses=${r.stats.pauses} leaders=${r.stats.leaderChanges} confApplied=${r.stats.confChangesApplied} ` +
     `snapsSent=${r.stats.snapshotsSent} reads=${r.stats.readsConfirmed}/${r.stats.readsIssued} msgs=${r.net.sent}`
   );
 }

@@ -16,6 +16,10 @@ export interface SimOptions {
   readonly maxSizePerMsg: number;
   readonly maxInflightMsgs: number;
   readonly maxInflightBytes: number;
+  /** 0: no limit. */
+  readonly maxCommittedSizePerReady: number;
+  /** 0: no limit. */
+  readonly maxUncommittedEntriesSize: number;
   /** Ticks of the safety phase (faults on). */
   readonly faultTicks: number;
   /** Liveness phase bound: a leader and a committed proposal within this many ticks after healing. */
@@ -26,6 +30,12 @@ export interface SimOptions {
   readonly partitionTicks: readonly [number, number];
   /** Per tick: chance a live node crashes. */
   readonly crashRate: number;
+  /**
+   * Per Ready of a leader: chance it crashes in the middle of the Ready, after sending its
+   * app/heartbeat/snap messages but before its own write is durable (the contract allows a
+   * leader to send those before its fsync, Raft thesis 10.2.1).
+   */
+  readonly midReadyCrashRate: number;
   readonly downTicks: readonly [number, number];
   /** Per tick: chance a live node stalls (a long GC pause: no ticks, no messages handled). */
   readonly pauseRate: number;
@@ -84,19 +94,22 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
   return {
     seed,
     clusterSize,
-    electionTick: 10,
-    heartbeatTick: 1,
+    electionTick: r.pick([10, 10, 5, 20]),
+    heartbeatTick: r.pick([1, 1, 2]),
     preVote: r.chance(0.8),
     checkQuorum: r.chance(0.8),
     maxSizePerMsg: r.pick([64, 512, 4096, 1 << 20]),
     maxInflightMsgs: pin(o.maxInflightMsgs, r.pick([1, 4, 64, 256])),
     maxInflightBytes: pin(o.maxInflightMsgs !== undefined ? 0 : undefined, r.pick([0, 2048, 1 << 20])),
+    maxCommittedSizePerReady: r.pick([0, 0, 256, 4096]),
+    maxUncommittedEntriesSize: r.pick([0, 0, 0, 4096]),
     faultTicks: o.faultTicks ?? r.range(150, 300),
     livenessTicks: o.livenessTicks ?? 250,
     net,
     partitionRate: calm ? 0 : r.pick([0, 0.01, 0.03, 0.06]),
     partitionTicks: [5, r.pick([20, 40, 80])],
     crashRate: calm ? 0 : r.pick([0, 0.003, 0.01, 0.02]),
+    midReadyCrashRate: calm ? 0 : r.pick([0, 0, 0.002, 0.01]),
     downTicks: [1, r.pick([10, 30, 60])],
     proposeRate: r.pick([0.2, 0.5, 1, 2]),
     pauseRate: calm ? 0 : r.pick([0, 0, 0.005, 0.02]),

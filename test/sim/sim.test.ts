@@ -24,6 +24,9 @@ describe('seeded cluster simulator', () => {
     // The runs really exercised the faults they claim to (guards against a silent no-op sim).
     const total = (f: (r: SeedResult) => number) => results.reduce((a, r) => a + f(r), 0);
     expect(total((r) => r.stats.crashes)).toBeGreaterThan(SEEDS);
+    expect(total((r) => r.stats.midReadyCrashes)).toBeGreaterThan(SEEDS / 10);
+    expect(total((r) => r.stats.pauses)).toBeGreaterThan(SEEDS / 10);
+    expect(total((r) => r.stats.transfers)).toBeGreaterThan(SEEDS / 10);
     expect(total((r) => r.stats.confChangesApplied)).toBeGreaterThan(SEEDS);
     expect(total((r) => r.stats.snapshotsSent)).toBeGreaterThan(SEEDS);
     expect(total((r) => r.stats.readsConfirmed)).toBeGreaterThan(SEEDS);

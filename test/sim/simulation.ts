@@ -139,6 +139,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
   }
 
   // ---- liveness phase ----
+  cluster.faultsOn = false;
   cluster.net.heal();
   cluster.net.setFaults({ dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: Math.min(opts.net.maxDelay, 20), longDelayRate: 0, longDelayMax: 1 });
   for (const n of cluster.nodes.values()) if (!n.up && !n.removed) cluster.restart(n.id);
