@@ -360,13 +360,12 @@ function hasPvc(o: ObservedCluster, ordinal: number): boolean {
 
 function initialClusterFrom(o: ObservedCluster): Array<{ name: string; peerURL: string }> {
   if (o.members === null) return [];
-  const out: Array<{ name: string; peerURL: string }> = [];
+  const ords: number[] = [];
   for (const m of o.members) {
     const ord = ordinalOf(o, m);
-    if (ord === null) continue;
-    out.push({ name: memberName(o.ref, ord), peerURL: peerURL(o.ref, ord, o.peerTLS) });
+    if (ord !== null) ords.push(ord);
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  return ords.sort((a, b) => a - b).map((ord) => ({ name: memberName(o.ref, ord), peerURL: peerURL(o.ref, ord, o.peerTLS) }));
 }
 
 function finish(base: Plan, result: 'Succeeded' | 'Failed'): Plan {
