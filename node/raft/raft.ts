@@ -547,15 +547,7 @@ export class Raft {
         this.stepLeaderProp(m);
         return;
       case 'readIndex':
-        if (this.trk.isSingleton()) {
-          this.respondReadIndex(m, this.raftLog.committed);
-        } else if (!this.committedEntryInCurrentTerm()) {
-          // A fresh leader does not know the commit index yet: hold the read until an
-          // entry of its own term commits.
-          if (this.pendingReadIndexMessages.length < MAX_PENDING_READ_INDEX_MSGS) this.pendingReadIndexMessages.push(m);
-        } else {
-          this.sendReadIndexConfirmation(m);
-        }
+        this.handleReadIndex(m);
         return;
       case 'transferLeader':
         this.handleTransferLeader(m.index);
@@ -957,11 +949,28 @@ export class Raft {
     return this.raftLog.termOrUndefined(this.raftLog.committed) === this.term;
   }
 
+  private handleReadIndex(m: Message): void {
+    if (!this.committedEntryInCurrentTerm()) {
+      // A fresh leader does not know the true commit index yet (entries of earlier terms
+      // may be committed without it knowing): hold the read until an entry of its own term
+      // commits. This holds for a single voter too, whose persisted commit index may lag
+      // what it had applied and acknowledged before a restart.
+      if (this.pendingReadIndexMessages.length < MAX_PENDING_READ_INDEX_MSGS) this.pendingReadIndexMessages.push(m);
+      else this.logger.debug('dropped read index: too many reads waiting for the first commit', { id: this.id });
+      return;
+    }
+    if (this.trk.isSingleton()) {
+      this.respondReadIndex(m, this.raftLog.committed);
+      return;
+    }
+    this.sendReadIndexConfirmation(m);
+  }
+
   private releasePendingReadIndexMessages(): void {
     if (this.pendingReadIndexMessages.length === 0 || !this.committedEntryInCurrentTerm()) return;
     const msgs = this.pendingReadIndexMessages;
     this.pendingReadIndexMessages = [];
-    for (const m of msgs) this.sendReadIndexConfirmation(m);
+    for (const m of msgs) this.handleReadIndex(m);
   }
 
   private sendReadIndexConfirmation(m: Message): void {

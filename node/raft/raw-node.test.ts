@@ -135,3 +135,18 @@ describe('RawNode', () => {
     expect(rn.status().progress?.get(1)?.state).toBe('replicate');
   });
 });
+
+describe('RawNode ReadIndex on a single voter', () => {
+  it('waits for the first commit of its term, then answers without a heartbeat round', () => {
+    const { rn, st } = boot(1, [1]);
+    rn.campaign();
+    rn.readIndex(enc.encode('r1'));
+    const rd1 = handle(rn, st); // leader; its empty entry is not committed yet
+    expect(rd1.readStates).toEqual([]);
+    const rd2 = handle(rn, st); // persisted -> committed -> the held read is released
+    expect(rd2.readStates.map((r) => [r.index, new TextDecoder().decode(r.requestCtx)])).toEqual([[1, 'r1']]);
+    rn.readIndex(enc.encode('r2'));
+    expect(handle(rn, st).readStates.map((r) => r.index)).toEqual([1]);
+    expect(() => rn.readIndex(new Uint8Array(0))).toThrow(RangeError);
+  });
+});
