@@ -14,9 +14,16 @@
 // store.compactStep(n) between events until it returns true.
 // Leases: replicated records in the store; the leader-side clock in store.lessor (lessor.ts).
 // Snapshots: store.snapshotChunks(maxBytes) / store.restore(chunks) or beginRestore().
-// Hashes: store.hashKV(rev), store.hash().
+// Hashes: store.hashKV(rev) or store.hashKVSteps(rev, n) (bounded), store.hash().
+//   HashKV = CRC-32C over compactRevision and, per key in key order, every revision that
+//   survives compaction (key, mod, sub, create, version, lease, value); logical, so it does
+//   not depend on how far physical compaction has got.
+// Size (quota, db size metrics): Σ (key + value + 64) over held revisions + 64 per lease.
+// Long readers (rangeSteps, hashKVSteps, snapshotChunks) pin history against physical
+// compaction until they finish: drive them to the end or call .return().
 // Watches: new WatchHub(store) (watch-hub.ts).
-// Enums are etcd's numeric values (types.ts).
+// Enums are etcd's numeric values (types.ts). Keep-alive is leader-side and in memory only
+// (lessor.renew), like etcd: it is not a Raft command.
 export * from './types.js';
 export * from './errors.js';
 export { encodeCommand, decodeCommand, writeCommand, readCommand, ByteWriter, ByteReader } from './codec.js';

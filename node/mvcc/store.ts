@@ -339,11 +339,9 @@ export class MvccStore {
    * Holds the thread for the whole range: for big ranges use rangeSteps().
    */
   range(req: RangeRequest): RangeResponse {
-    const it = this.rangeSteps(req, Number.MAX_SAFE_INTEGER);
-    for (;;) {
-      const r = it.next();
-      if (r.done) return r.value;
-    }
+    const bad = validateRange(req);
+    if (bad) throw bad;
+    return this.rangeNow(req, this.rev);
   }
 
   /**
@@ -379,79 +377,20 @@ export class MvccStore {
     stepKeys: number,
     onResume: () => void,
   ): Generator<void, { kvs: KeyValue[]; more: boolean; count: number }, void> {
-    const limit = req.limit ?? 0;
-    const sortOrder0 = req.sortOrder ?? SortOrder.NONE;
-    const sortTarget = req.sortTarget ?? SortTarget.KEY;
-    const minMod = req.minModRevision ?? 0;
-    const maxMod = req.maxModRevision ?? 0;
-    const minCreate = req.minCreateRevision ?? 0;
-    const maxCreate = req.maxCreateRevision ?? 0;
-    const filtered = minMod !== 0 || maxMod !== 0 || minCreate !== 0 || maxCreate !== 0;
-    // etcd fetches everything when sorting or filtering; otherwise limit + 1 for `more`.
-    const fetchAll = sortOrder0 !== SortOrder.NONE || filtered;
-    const fetchLimit = req.countOnly ? 0 : fetchAll || limit <= 0 ? Number.MAX_SAFE_INTEGER : limit + 1;
-    const keysOnly = req.keysOnly === true;
-
-    let kvs: KeyValue[] = [];
-    let count = 0;
-    const take = (rec: KeyRec): void => {
-      const r = liveAt(rec, at);
-      if (r === undefined) return;
-      count++;
-      if (kvs.length < fetchLimit) kvs.push(toKv(r));
-    };
-
-    const range = skeyRange(req.key, req.rangeEnd);
-    if (range.end === undefined) {
-      const rec = this.map.get(range.start);
-      if (rec) take(rec);
-    } else if (!isEmptyRange(range)) {
-      const end = range.end === '' ? undefined : range.end;
-      let from = range.start;
-      for (;;) {
-        let visited = 0;
-        let last = '';
-        const finished = this.index.visit(from, end, (k, rec) => {
-          if (visited >= stepKeys) return false;
-          visited++;
-          last = k;
-          take(rec);
-          return true;
-        });
-        if (finished) break;
-        from = last + '\u0000';
-        yield;
-        onResume();
-      }
+    const c = new RangeCollector(this.map, this.index, req, at);
+    while (!c.step(stepKeys)) {
+      yield;
+      onResume();
     }
-
-    if (maxMod !== 0) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
-    if (minMod !== 0) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
-    if (maxCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
-    if (minCreate !== 0) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
-
-    let sortOrder: number = sortOrder0;
-    if (sortTarget !== SortTarget.KEY && sortOrder === SortOrder.NONE) sortOrder = SortOrder.ASCEND;
-    else if (sortTarget === SortTarget.KEY && sortOrder === SortOrder.ASCEND) sortOrder = SortOrder.NONE;
-    if (sortOrder !== SortOrder.NONE) sortKvs(kvs, sortTarget, sortOrder);
-
-    let more = false;
-    if (limit > 0 && kvs.length > limit) {
-      kvs.length = limit;
-      more = true;
-    }
-    // Values are dropped after sorting (a keys-only range sorted by value still sorts by value).
-    if (keysOnly) for (const kv of kvs) kv.value = EMPTY;
-    return { kvs, more, count };
+    return c.finish();
   }
 
+  /** Synchronous read (no generator, no pin: nothing can change under it). */
   private rangeNow(req: RangeRequest, curRev: number): RangeResponse {
     const at = this.resolveReadRev(req.revision, curRev);
-    const it = this.collect(req, at, Number.MAX_SAFE_INTEGER, () => undefined);
-    for (;;) {
-      const r = it.next();
-      if (r.done) return { header: header(curRev), ...r.value };
-    }
+    const c = new RangeCollector(this.map, this.index, req, at);
+    c.step(Number.MAX_SAFE_INTEGER);
+    return { header: header(curRev), ...c.finish() };
   }
 
   /**
@@ -1123,6 +1062,91 @@ export class MvccStore {
     }
     assert(this.logStart + this.log.length - this.logHead === this.rev + 1, 'log does not end at the current revision');
     void this.physicalRev;
+  }
+}
+
+/** One range read at a revision, done in bounded steps (see rangeSteps). */
+class RangeCollector {
+  private kvs: KeyValue[] = [];
+  private count = 0;
+  private readonly limit: number;
+  private readonly fetchLimit: number;
+  private readonly range: SkeyRange;
+  private from: string;
+  private started = false;
+
+  constructor(
+    private readonly map: Map<string, KeyRec>,
+    private readonly index: KeyIndex<KeyRec>,
+    private readonly req: RangeRequest,
+    private readonly at: number,
+  ) {
+    this.limit = req.limit ?? 0;
+    const filtered = !!(req.minModRevision || req.maxModRevision || req.minCreateRevision || req.maxCreateRevision);
+    // etcd fetches everything when sorting or filtering; otherwise limit + 1 for `more`.
+    const fetchAll = (req.sortOrder ?? SortOrder.NONE) !== SortOrder.NONE || filtered;
+    this.fetchLimit = req.countOnly ? 0 : fetchAll || this.limit <= 0 ? Number.MAX_SAFE_INTEGER : this.limit + 1;
+    this.range = skeyRange(req.key, req.rangeEnd);
+    this.from = this.range.start;
+  }
+
+  private take(rec: KeyRec): void {
+    const r = liveAt(rec, this.at);
+    if (r === undefined) return;
+    this.count++;
+    if (this.kvs.length < this.fetchLimit) this.kvs.push(toKv(r));
+  }
+
+  /** Visit up to stepKeys index keys; true when the scan is complete. */
+  step(stepKeys: number): boolean {
+    const range = this.range;
+    if (range.end === undefined) {
+      if (!this.started) {
+        const rec = this.map.get(range.start);
+        if (rec) this.take(rec);
+      }
+      this.started = true;
+      return true;
+    }
+    this.started = true;
+    if (isEmptyRange(range)) return true;
+    const end = range.end === '' ? undefined : range.end;
+    let visited = 0;
+    let last = '';
+    const finished = this.index.visit(this.from, end, (k, rec) => {
+      if (visited >= stepKeys) return false;
+      visited++;
+      last = k;
+      this.take(rec);
+      return true;
+    });
+    if (!finished) this.from = last + '\u0000';
+    return finished;
+  }
+
+  finish(): { kvs: KeyValue[]; more: boolean; count: number } {
+    const req = this.req;
+    let kvs = this.kvs;
+    const { minModRevision: minMod, maxModRevision: maxMod, minCreateRevision: minCreate, maxCreateRevision: maxCreate } = req;
+    if (maxMod) kvs = kvs.filter((kv) => kv.modRevision <= maxMod);
+    if (minMod) kvs = kvs.filter((kv) => kv.modRevision >= minMod);
+    if (maxCreate) kvs = kvs.filter((kv) => kv.createRevision <= maxCreate);
+    if (minCreate) kvs = kvs.filter((kv) => kv.createRevision >= minCreate);
+
+    const sortTarget = req.sortTarget ?? SortTarget.KEY;
+    let sortOrder: number = req.sortOrder ?? SortOrder.NONE;
+    if (sortTarget !== SortTarget.KEY && sortOrder === SortOrder.NONE) sortOrder = SortOrder.ASCEND;
+    else if (sortTarget === SortTarget.KEY && sortOrder === SortOrder.ASCEND) sortOrder = SortOrder.NONE;
+    if (sortOrder !== SortOrder.NONE) sortKvs(kvs, sortTarget, sortOrder);
+
+    let more = false;
+    if (this.limit > 0 && kvs.length > this.limit) {
+      kvs.length = this.limit;
+      more = true;
+    }
+    // Values are dropped after sorting (a keys-only range sorted by value still sorts by value).
+    if (req.keysOnly) for (const kv of kvs) kv.value = EMPTY;
+    return { kvs, more, count: this.count };
   }
 }
 

@@ -219,6 +219,35 @@ describe('watch hub basics', () => {
     expect(sink.got.at(-1)).toMatchObject({ watchId: w, header: { revision: 2 }, events: [] });
   });
 
+  it('after a restore (InstallSnapshot), watchers catch up from the new history or are canceled if it is compacted', () => {
+    const leader = new MvccStore();
+    const follower = new MvccStore();
+    const hub = new WatchHub(follower);
+    const sink = new RecordingSink();
+    const st = hub.openStream(sink);
+    const put = (i: number, k: string) => {
+      const cmd: Command = { type: 'put', req: { key: b(k), value: b(`${i}`) } };
+      leader.apply(cmd, i);
+      return cmd;
+    };
+    for (let i = 1; i <= 3; i++) follower.apply(put(i, 'w'), i);
+    const w = hub.createWatch(st, { key: b('w') });
+    hub.notify();
+    for (let i = 4; i <= 8; i++) put(i, 'w'); // the follower misses these
+    follower.restore(leader.snapshotChunks(100));
+    hub.notify();
+    while (!hub.syncStep(2));
+    expect(sink.got.filter((r) => r.watchId === w).flatMap((r) => r.events.map((e) => e.kv.modRevision))).toEqual([5, 6, 7, 8, 9]);
+    // Now the leader compacts past what the follower's watcher has seen.
+    for (let i = 9; i <= 12; i++) put(i, 'w');
+    leader.apply({ type: 'compaction', req: { revision: 12 } }, 13);
+    while (!leader.compactStep(10));
+    follower.restore(leader.snapshotChunks(100));
+    hub.notify();
+    while (!hub.syncStep(2));
+    expect(sink.got.at(-1)).toMatchObject({ watchId: w, canceled: true, compactRevision: 12 });
+  });
+
   it('refuses an empty range and a duplicate watch id with created+canceled', () => {
     const d = new Driver();
     const sink = new RecordingSink();
