@@ -16,6 +16,10 @@ import { collectingLogger, payload, seedFromEnv, TestRng } from './helpers.js';
 const root = resolve(import.meta.dirname, '../..');
 const CHILD = join(root, 'test/storage/crash-child.ts');
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
 interface ChildRun {
   acked: number;
   ackedCommit: number;
@@ -83,12 +87,12 @@ describe('storage: real SIGKILL crashes', () => {
         tornCuts += lines.filter((l) => l['msg'] === 'truncated a torn record at the WAL tail').length;
         const what = `seed ${seed} kill ${it} after ${killAfterMs} ms (acked ${run.acked})`;
         const snapIndex = recovered.snapshot?.metadata.index ?? 0;
-        if (recovered.snapshot) expect(recovered.snapshot.data, what).toEqual(childSnapshotData(snapIndex));
+        if (recovered.snapshot) expect(sameBytes(recovered.snapshot.data, childSnapshotData(snapIndex)), what).toBe(true);
         // Contiguous after the snapshot, every byte as written.
         recovered.entries.forEach((e, i) => {
           expect(e.index, what).toBe(snapIndex + 1 + i);
           expect(e.term, what).toBe(1);
-          expect(e.data, `${what} entry ${e.index}`).toEqual(payload(e.index, 1, childEntrySize(e.index)));
+          expect(sameBytes(e.data, payload(e.index, 1, childEntrySize(e.index))), `${what} entry ${e.index}`).toBe(true);
         });
         const last = recovered.entries[recovered.entries.length - 1]?.index ?? snapIndex;
         expect(last, `${what}: acknowledged entries lost`).toBeGreaterThanOrEqual(run.acked);
