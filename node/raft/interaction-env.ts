@@ -493,6 +493,7 @@ export class InteractionEnv {
     if (last === undefined || index > last.index) throw new Error(`compact ${index}: node ${n.id} has only applied ${last?.index ?? 0}`);
     n.storage.createSnapshot(index, n.confState, utf8enc.encode(`snap@${index}`));
     n.storage.compact(index);
+    this.emit(`snapshot at ${index}; log now starts at ${n.storage.firstIndex()}`);
     this.raftLog(n);
   }
 
@@ -509,7 +510,7 @@ export class InteractionEnv {
     const first = n.storage.firstIndex();
     const last = n.storage.lastIndex();
     if (last < first) {
-      this.emit(`log is empty: first index=${first}, last index=${last}`);
+      this.emit(`no entries after the snapshot at ${first - 1}`);
       return;
     }
     for (const e of n.storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER)) this.emit(formatEntry(e));

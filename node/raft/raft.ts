@@ -1039,7 +1039,10 @@ export class Raft {
       this.electionElapsed = 0;
       if (this.checkQuorum) this.step(newMessage('checkQuorum', this.id, this.id));
       // A transfer that did not finish within an election timeout is abandoned.
-      if (this.state === 'leader' && this.leadTransferee !== NONE) this.abortLeaderTransfer();
+      if (this.state === 'leader' && this.leadTransferee !== NONE) {
+        this.logger.info('abandoned leadership transfer: not finished within an election timeout', { id: this.id, to: this.leadTransferee });
+        this.abortLeaderTransfer();
+      }
     }
     if (this.state !== 'leader') return;
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
