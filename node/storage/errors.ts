@@ -3,7 +3,6 @@
 //  - StorageWriteError: an I/O error on the write path (ENOSPC, EIO, ...); the storage is stopped.
 //  - StorageStoppedError: a call after a write error; carries the original as `cause`.
 //  - StorageClosedError: a call after close().
-//  - SnapshotOutOfDateError: saveSnapshot with an index older than the newest saved snapshot.
 
 export class StorageCorruptError extends Error {
   readonly code = 'ErrStorageCorrupt';
@@ -63,17 +62,8 @@ export class StorageClosedError extends Error {
   }
 }
 
-export class SnapshotOutOfDateError extends Error {
-  readonly code = 'ErrSnapshotOutOfDate';
-  constructor(index: number, newest: number) {
-    super(`storage: snapshot at index ${index} is older than the saved snapshot at index ${newest}`);
-    this.name = 'SnapshotOutOfDateError';
-  }
-}
-
 export type StorageError =
   | StorageCorruptError
   | StorageWriteError
   | StorageStoppedError
-  | StorageClosedError
-  | SnapshotOutOfDateError;
+  | StorageClosedError;

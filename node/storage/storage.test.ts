@@ -3,7 +3,7 @@ import { openStorage as openStorageDefault } from './storage.js';
 import type { StorageOptions } from './types.js';
 import { MemoryFs } from './memory-fs.js';
 import { errnoError, withFaults, type FsOp } from './fs.js';
-import { StorageCorruptError, StorageStoppedError, StorageWriteError, SnapshotOutOfDateError } from './errors.js';
+import { StorageCorruptError, StorageStoppedError, StorageWriteError } from './errors.js';
 import { scanSegment } from './frame.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 import { collectingLogger, entries, entry, TestRng } from '../../test/storage/helpers.js';
@@ -142,11 +142,22 @@ describe('storage: snapshots and purge', () => {
     expect(r.recovered.snapshot?.data[9999]).toBe(9);
   });
 
-  it('a snapshot older than the saved one is refused', async () => {
-    const { storage } = await openStorage(DIR, { fs: new MemoryFs() });
+  it('a snapshot older than the saved one is a no-op, also when it races a newer one', async () => {
+    const fs = new MemoryFs();
+    const { storage } = await openStorage(DIR, { fs });
     await storage.save(undefined, entries(1, 9, 1), true);
     await storage.saveSnapshot(snap(8, 1));
-    await expect(storage.saveSnapshot(snap(7, 1))).rejects.toBeInstanceOf(SnapshotOutOfDateError);
+    await storage.saveSnapshot(snap(7, 1));
+    expect((await fs.readdir(`${DIR}/snap`)).length).toBe(1);
+    // An own snapshot at 9 races an installed one at 20 (term 2); whichever lands first, 20 wins.
+    const own = storage.saveSnapshot(snap(9, 1));
+    await storage.saveSnapshot(snap(20, 2));
+    await own;
+    await storage.save(undefined, entries(21, 22, 2), true);
+    await storage.close();
+    const r = await openStorage(DIR, { fs });
+    expect(r.recovered.snapshot?.metadata).toMatchObject({ index: 20, term: 2 });
+    expect(ids(r.recovered.entries)).toBe('21/2 22/2');
   });
 
   it('releaseTo purges segments wholly before the snapshot, keeping retainSegments; recovery still works', async () => {

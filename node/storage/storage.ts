@@ -26,7 +26,6 @@
 import { EMPTY_HARD_STATE, type Entry, type HardState, type Snapshot } from '../raft/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
-  SnapshotOutOfDateError,
   StorageClosedError,
   StorageCorruptError,
   StorageStoppedError,
@@ -214,7 +213,12 @@ class FileStorage implements MemberStorage {
     const bad = this.check();
     if (bad) throw bad;
     const { index, term } = snapshot.metadata;
-    if (this.marker && index < this.marker.index) throw new SnapshotOutOfDateError(index, this.marker.index);
+    // Older than the newest saved snapshot (e.g. the member's own snapshot raced an installed one):
+    // nothing to do. Not an error: the newer snapshot already covers it.
+    if (this.marker && index < this.marker.index) {
+      this.log.info('skipping a snapshot older than the saved one', { index, newest: this.marker.index });
+      return;
+    }
     const t0 = this.nowMs();
     const name = snapshotFileName(index, term);
     const tmp = `${this.snapDir}/${name}${TMP_SUFFIX}`;
@@ -255,6 +259,11 @@ class FileStorage implements MemberStorage {
     }
     const again = this.check();
     if (again) throw again;
+    if (this.marker && index < this.marker.index) {
+      // A newer snapshot became durable while this file was written; leave the file to the purge.
+      this.log.info('skipping a snapshot older than the saved one', { index, newest: this.marker.index });
+      return;
+    }
     await this.enqueue([{ kind: 'snapshot', index, term }], true, () => {
       this.marker = { index, term };
       this.shape.applySnapshot(index, term);

@@ -73,7 +73,8 @@ export interface MemberStorage {
    * Writes the snapshot file (tmp, fsync, rename, directory fsync), then a durable marker record
    * in the WAL. Resolves when both are durable. An installed snapshot whose (index, term) does
    * not match the saved log replaces the log, as in raft; so await this before saving the
-   * entries that follow it (the Ready order).
+   * entries that follow it (the Ready order). A snapshot older than the newest saved one is a
+   * no-op (it resolves without writing).
    */
   saveSnapshot(snapshot: SnapshotInput | Snapshot): Promise<void>;
   /**
