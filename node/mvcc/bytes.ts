@@ -6,6 +6,7 @@ export const EMPTY = new Uint8Array(0);
 
 /** The index key of a byte key: latin1, one char per byte, no copy of the bytes. */
 export function skeyOf(key: Uint8Array): string {
+  if (Buffer.isBuffer(key)) return key.toString('latin1');
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 }
 
