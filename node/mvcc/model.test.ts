@@ -49,6 +49,7 @@ class Model {
   compactRev = 0;
   hist: State[] = [new Map(), new Map()];
   leases = new Map<number, number>(); // id -> ttl
+  noSpace = false;
 
   cur(): State {
     return this.hist[this.rev]!;
@@ -199,6 +200,7 @@ class Model {
     switch (cmd.type) {
       case 'put': {
         this.checkPut(cmd.req);
+        if (this.noSpace) throw new ModelError('noSpace');
         this.statePut(cmd.req);
         const next = new Map(this.cur());
         const r = this.put(next, this.rev + 1, cmd.req);
@@ -215,6 +217,9 @@ class Model {
         this.shape(cmd.req);
         this.dupCheck(cmd.req.success ?? []);
         this.dupCheck(cmd.req.failure ?? []);
+        const hasPut = (t: TxnRequest): boolean =>
+          [...(t.success ?? []), ...(t.failure ?? [])].some((op) => 'requestPut' in op || ('requestTxn' in op && hasPut(op.requestTxn)));
+        if (this.noSpace && hasPut(cmd.req)) throw new ModelError('noSpace');
         const base = this.rev;
         const next = new Map(this.cur());
         let changed = false;
@@ -272,6 +277,7 @@ class Model {
         return { header: this.rev };
       }
       case 'leaseGrant': {
+        if (this.noSpace) throw new ModelError('noSpace');
         const id = cmd.req.ID ?? 0;
         if (id !== 0 && this.leases.has(id)) throw new ModelError('leaseExists');
         const useId = id !== 0 ? id : grantedId;
@@ -293,6 +299,15 @@ class Model {
         this.leases.delete(cmd.req.ID);
         return { header: this.rev };
       }
+      case 'alarm': {
+        // Only NOSPACE of member 1 is generated.
+        const was = this.noSpace;
+        this.noSpace = cmd.req.action === 1;
+        const alarms = cmd.req.action === 1 ? [{ memberID: 1, alarm: 1 }] : was ? [{ memberID: 1, alarm: 1 }] : [];
+        return { header: this.rev, alarms };
+      }
+      case 'leaseCheckpoint':
+        return { header: this.rev };
       default:
         throw new Error(`model does not do ${cmd.type}`);
     }
@@ -443,9 +458,14 @@ function randCommand(rng: TestRng, model: Model): Command | { type: 'range'; req
     return { type: 'compaction', req: { revision: rev } };
   }
   if (x < 91) return { type: 'leaseGrant', req: { TTL: 1 + rng.int(100), ID: rng.chance(0.3) ? 1 + rng.int(5) : 0 } };
-  if (x < 97) {
+  if (x < 96) {
     const ids = [...model.leases.keys()];
     return { type: 'leaseRevoke', req: { ID: ids.length > 0 && rng.chance(0.9) ? rng.pick(ids) : 4242 } };
+  }
+  if (x < 97) {
+    if (rng.chance(0.5)) return { type: 'leaseCheckpoint', req: { checkpoints: [...model.leases.keys()].slice(0, 2).map((ID) => ({ ID, remainingTTL: rng.int(9) })) } };
+    // NOSPACE on and off (on only a short while, so writes still happen).
+    return { type: 'alarm', req: { action: model.noSpace || rng.chance(0.5) ? 2 : 1, memberID: 1, alarm: 1 } };
   }
   // kube-style CAS update
   const key = randKey(rng);
