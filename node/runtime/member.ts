@@ -585,7 +585,8 @@ export class Member implements MemberBackend, TransportHandler {
   private restoreFromSnapshot(s: Snapshot): void {
     const st = decodeStateSnapshot(s.data);
     this.membership = Membership.fromJSON(st.membership);
-    this.sm.restore(st.chunks);
+    // The bootstrap snapshot (index 0) carries membership only: the store is the empty store.
+    if (st.chunks.length > 0) this.sm.restore(st.chunks);
   }
 
   private bootstrapSnapshot(): Snapshot {
@@ -714,7 +715,8 @@ export class Member implements MemberBackend, TransportHandler {
     if (mine) this.settleWaiter(ctx.requestId, { ok: true, response: this.membership.list() });
     if (cc.type === 'removeNode' && cc.nodeId === this.id) {
       this.log.warn('this member has been permanently removed from the cluster; stopping');
-      setImmediate(() => this.die('the member has been permanently removed from the cluster'));
+      // Like etcd: stop after a short delay, so the answer to the client that removed us leaves first.
+      setTimeout(() => this.die('the member has been permanently removed from the cluster'), 10 * this.opts.heartbeatIntervalMs);
     }
     this.opts.metrics?.isLearner.set(this.isLearner() ? 1 : 0);
   }
