@@ -106,7 +106,7 @@ function writePayload(w: ByteWriter, rec: WalRecord): void {
 
 /** Encodes one framed record (length a multiple of 8). */
 export function encodeRecord(rec: WalRecord): Uint8Array {
-  let hint = 32;
+  let hint = 40;
   if (rec.kind === 'entries') for (const e of rec.entries) hint += e.data.length + 24;
   const w = new ByteWriter(hint);
   for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
@@ -122,7 +122,8 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   buf[4] = typeOf(rec);
   const crc = crc32cUpdate(crc32c(buf, 0, 8), buf, FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + payloadLen);
   dv.setUint32(8, crc, true);
-  return buf.slice();
+  // The writer was sized for this record and is dropped now: hand out its bytes without a copy.
+  return buf;
 }
 
 function decodePayload(type: number, buf: Uint8Array, start: number, end: number): WalRecord {
