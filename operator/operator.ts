@@ -57,6 +57,25 @@ export async function scrapeHeartbeatFailures(url: string): Promise<number | nul
   return found ? total : null;
 }
 
+/** One GatewayMemberApi per distinct client TLS material (bounded cache). */
+function tlsMemberApis(requestTimeoutMs: number): (secret: Record<string, Buffer>) => MemberApi {
+  const cache = new Map<string, MemberApi>();
+  const MAX = 64;
+  return (secret) => {
+    const ca = secret['ca.crt'];
+    const cert = secret['tls.crt'];
+    const key = secret['tls.key'];
+    const id = [ca, cert, key].map((b) => b?.toString('base64') ?? '').join('|');
+    let api = cache.get(id);
+    if (api === undefined) {
+      if (cache.size >= MAX) cache.delete(cache.keys().next().value as string);
+      api = new GatewayMemberApi({ requestTimeoutMs, tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } });
+      cache.set(id, api);
+    }
+    return api;
+  };
+}
+
 export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {}): Promise<RunningOperator> {
   const log = o.log ?? createLogger({ component: 'tsetcd-operator', level: cfg.logLevel });
   const clock = o.clock ?? realClock;
@@ -74,6 +93,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     learnerTimeoutMs: cfg.learnerTimeoutMs,
     endpointMode: cfg.memberEndpointMode,
     scrapeHeartbeatFailures,
+    memberApiForTLS: tlsMemberApis(cfg.requestTimeoutMs),
   });
   const informers = startInformers(kc, cfg.namespaces, (k) => queue.add(k), log.child('informers'), clock);
   const controller = new Controller(reconciler, queue, clock, log.child('controller'), metrics, { workers: cfg.workers, resyncMs: cfg.resyncMs }, () => informers.clusterKeys());

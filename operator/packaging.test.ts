@@ -79,7 +79,8 @@ describe.skipIf(!existsSync(HELM))('helm chart', () => {
     expect(verbs('apps', 'statefulsets')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
     expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
     expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list']);
-    expect(verbs('', 'secrets')).toEqual([]);
+    expect(verbs('', 'secrets')).toEqual(['get']); // a cluster's client TLS Secret, nothing else read
+    expect(verbs('', 'configmaps')).toEqual(['create', 'patch']);
     const le = roles.find((r) => r.kind === 'Role');
     expect(le.metadata.namespace).toBe('ops');
     expect(le.rules.flatMap((x: J) => x.resources)).toEqual(['leases', 'leases']);

@@ -95,6 +95,12 @@ export class FakeKubeApi implements KubeApi {
     this.pvcs.delete(name);
   }
 
+  secrets = new Map<string, Record<string, Buffer>>();
+
+  async getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null> {
+    return this.secrets.get(`${namespace}/${name}`) ?? null;
+  }
+
   async storageClassExists(name: string): Promise<boolean | null> {
     return this.storageClasses.has(name);
   }

@@ -44,6 +44,8 @@ export interface KubeApi {
   listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]>;
   deletePod(namespace: string, name: string): Promise<void>;
   deletePvc(namespace: string, name: string): Promise<void>;
+  /** A Secret's data (decoded), or null when it does not exist. */
+  getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null>;
   /** null when it cannot tell (e.g. no RBAC), else whether it exists. */
   storageClassExists(name: string): Promise<boolean | null>;
   recordEvent(cluster: EtcdCluster, type: EventType, reason: string, message: string): Promise<void>;

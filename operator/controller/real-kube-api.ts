@@ -124,6 +124,16 @@ export class RealKubeApi implements KubeApi {
     }
   }
 
+  async getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null> {
+    try {
+      const sec = await this.core.readNamespacedSecret({ namespace, name });
+      return Object.fromEntries(Object.entries(sec.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+    } catch (err: unknown) {
+      if (httpCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
   async storageClassExists(name: string): Promise<boolean | null> {
     try {
       await this.storage.readStorageClass({ name });

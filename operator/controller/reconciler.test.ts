@@ -18,7 +18,12 @@ function setup(spec: EtcdClusterSpec = { replicas: 3 }) {
   const kube = new FakeKubeApi();
   const twin = new MemoryMemberApi();
   const clock = new FakeClock(T0);
+  const tlsSecretsSeen: Array<Record<string, Buffer>> = [];
   const reconciler = new Reconciler({
+    memberApiForTLS: (secret) => {
+      tlsSecretsSeen.push(secret);
+      return twin;
+    },
     kube,
     members: twin,
     clock,
@@ -34,7 +39,7 @@ function setup(spec: EtcdClusterSpec = { replicas: 3 }) {
   /** Learners replicate on their own (unless frozen). */
   let replicate = true;
   const onPodCreated = (name: string, ordinal: number, podIP: string): void => {
-    const endpoint = `http://${podIP}:2379`;
+    const endpoint = `${spec.tls?.clientSecretName ? 'https' : 'http'}://${podIP}:2379`;
     if (twin.members.length === 0) {
       pending.push({ name, ordinal, endpoint });
       if (pending.length === (spec.replicas ?? 3)) twin.bootstrap(pending.map((p) => ({ name: p.name, peerURL: peerURL(ref, p.ordinal, false), endpoint: p.endpoint })));
@@ -65,7 +70,7 @@ function setup(spec: EtcdClusterSpec = { replicas: 3 }) {
     }
     throw new Error(`did not settle; actions: ${actions.join(',')}`);
   }
-  return { kube, twin, clock, reconciler, pass, settle, actions, freeze: () => (replicate = false) };
+  return { kube, twin, clock, reconciler, pass, settle, actions, tlsSecretsSeen, freeze: () => (replicate = false) };
 }
 
 const cond = (c: EtcdCluster, type: string) => c.status?.conditions?.find((x) => x.type === type);
@@ -214,6 +219,21 @@ describe('Reconciler', () => {
     const c = t.kube.cluster('ns', 'e');
     expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'ImagePullFailed' });
     expect(cond(c, 'Degraded')?.message).toMatch(/set spec.image/);
+  });
+
+  it('uses the client TLS Secret for the member API, and reports a missing one without touching anything', async () => {
+    const missing = setup({ replicas: 3, tls: { clientSecretName: 'etcd-client' } });
+    await missing.pass();
+    let c = missing.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'TLSSecretNotFound' });
+    expect(missing.kube.object('StatefulSet', 'ns', 'e')).toBeUndefined();
+
+    const ok = setup({ replicas: 3, tls: { clientSecretName: 'etcd-client' } });
+    ok.kube.secrets.set('ns/etcd-client', { 'ca.crt': Buffer.from('CA'), 'tls.crt': Buffer.from('C'), 'tls.key': Buffer.from('K') });
+    await ok.settle();
+    c = ok.kube.cluster('ns', 'e');
+    expect(cond(c, 'Available')?.status).toBe('True');
+    expect(ok.tlsSecretsSeen[0]?.['ca.crt']?.toString()).toBe('CA');
   });
 
   it('a deleted cluster is forgotten', async () => {

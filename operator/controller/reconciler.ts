@@ -31,6 +31,11 @@ export interface ReconcilerDeps {
   memberConfig: MemberContainerConfig;
   learnerTimeoutMs: number;
   endpointMode: EndpointMode;
+  /**
+   * The member API for a cluster whose client traffic uses TLS, given the client Secret's data
+   * (ca.crt, tls.crt, tls.key). Absent: TLS clusters use `members` as is.
+   */
+  memberApiForTLS?: (secret: Record<string, Buffer>) => MemberApi;
   /** Reads a member's etcd_server_heartbeat_send_failures_total; null when it cannot. */
   scrapeHeartbeatFailures?: (metricsURL: string) => Promise<number | null>;
   /** Requeue delay while something is in flight. */
@@ -59,8 +64,22 @@ export class Reconciler {
     const nowMs = d.clock.nowMs();
     const nowIso = new Date(nowMs).toISOString();
 
-    const obs = await observe(d.kube, d.members, cluster, ref, spec, d.endpointMode);
-    const problems = await this.problems(cluster, spec, obs);
+    let api = d.members;
+    const tlsProblems: SpecProblem[] = [];
+    if (spec.tls.clientSecretName !== null && d.memberApiForTLS !== undefined) {
+      const secret = await d.kube.getSecret(namespace, spec.tls.clientSecretName);
+      if (secret === null) {
+        tlsProblems.push({
+          field: 'spec.tls.clientSecretName',
+          reason: 'TLSSecretNotFound',
+          message: `Secret "${spec.tls.clientSecretName}" (ca.crt, tls.crt, tls.key) does not exist in ${namespace}; create it or fix the name`,
+        });
+      } else {
+        api = d.memberApiForTLS(secret);
+      }
+    }
+    const obs = await observe(d.kube, api, cluster, ref, spec, d.endpointMode);
+    const problems = [...tlsProblems, ...(await this.problems(cluster, spec, obs))];
     const status = cluster.status ?? {};
     const observed: ObservedCluster = {
       ref,
@@ -94,7 +113,7 @@ export class Reconciler {
     if (mutate) {
       try {
         for (const obj of this.children(ref, spec, plan, obs)) await d.kube.apply(obj);
-        await this.perform(plan.action, ref, obs);
+        await this.perform(plan.action, ref, obs, api);
       } catch (err: unknown) {
         actionError = err instanceof Error ? err.message : String(err);
         log.warn('action failed', { action: plan.action.kind, error: actionError });
@@ -187,7 +206,7 @@ export class Reconciler {
   }
 
   /** The one membership step of this pass. */
-  private async perform(action: Action, ref: ClusterRef, obs: Observation): Promise<void> {
+  private async perform(action: Action, ref: ClusterRef, obs: Observation, api: MemberApi): Promise<void> {
     const d = this.d;
     const members = obs.members ?? [];
     const healthyEndpoints = (exclude?: string): string[] =>
@@ -205,19 +224,19 @@ export class Reconciler {
       case 'finish-operation':
         return;
       case 'member-add-learner':
-        await d.members.addLearner(healthyEndpoints(), action.peerURL);
+        await api.addLearner(healthyEndpoints(), action.peerURL);
         return;
       case 'promote':
-        await d.members.promote(healthyEndpoints(), action.memberID);
+        await api.promote(healthyEndpoints(), action.memberID);
         return;
       case 'move-leader': {
         const leader = members.find((m) => m.info.id === action.fromID);
         if (leader?.endpoint == null) throw new MemberApiError('Unavailable', 'the leader has no endpoint');
-        await d.members.moveLeader(leader.endpoint, action.toID);
+        await api.moveLeader(leader.endpoint, action.toID);
         return;
       }
       case 'member-remove':
-        await d.members.remove(healthyEndpoints(action.memberID), action.memberID);
+        await api.remove(healthyEndpoints(action.memberID), action.memberID);
         return;
       case 'delete-pvc':
         await d.kube.deletePvc(ref.namespace, pvcName(ref, action.ordinal));

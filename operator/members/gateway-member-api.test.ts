@@ -1,7 +1,7 @@
 // The real MemberApi against a real etcd (Debian's etcd-server 3.4) on loopback.
 // Grows a 1-member cluster to 2 via learner add -> start -> promote, moves leadership, removes the old leader.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +136,57 @@ describe.skipIf(!haveEtcd)('GatewayMemberApi against real etcd 3.4', () => {
 
   it('reports an unreachable endpoint as Unavailable', async () => {
     const err = await api.status('http://127.0.0.1:1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MemberApiError);
+    expect((err as MemberApiError).code).toBe('Unavailable');
+  });
+});
+
+const haveOpenssl = existsSync('/usr/bin/openssl');
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate. */
+function makeCerts(dirPath: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+  const p = (f: string): string => join(dirPath, f);
+  const ossl = (...args: string[]): void => {
+    execFileSync('openssl', args, { stdio: 'ignore' });
+  };
+  ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '1', '-subj', '/CN=test-ca');
+  writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n');
+  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('server.key'), '-out', p('server.csr'), '-subj', '/CN=member');
+  ossl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('server.crt'), '-days', '1', '-extfile', p('server.ext'));
+  writeFileSync(p('client.ext'), 'extendedKeyUsage=clientAuth\n');
+  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', p('client.key'), '-out', p('client.csr'), '-subj', '/CN=tsetcd-operator');
+  ossl('x509', '-req', '-in', p('client.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p('client.crt'), '-days', '1', '-extfile', p('client.ext'));
+  return { ca: p('ca.crt'), serverCert: p('server.crt'), serverKey: p('server.key'), clientCert: p('client.crt'), clientKey: p('client.key') };
+}
+
+describe.skipIf(!haveEtcd || !haveOpenssl)('GatewayMemberApi over TLS with client-cert-auth (real etcd 3.4)', () => {
+  it('reaches an https member with the client certificate, and is refused without it', async () => {
+    const certDir = join(dir, 'certs');
+    mkdirSync(certDir, { recursive: true });
+    const c = makeCerts(certDir);
+    const client = `https://127.0.0.1:${await freePort()}`;
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    const proc = spawn(ETCD, [
+      '--name=t', `--data-dir=${join(dir, 't')}`,
+      `--listen-client-urls=${client}`, `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`, `--initial-advertise-peer-urls=${peer}`, `--initial-cluster=t=${peer}`,
+      `--cert-file=${c.serverCert}`, `--key-file=${c.serverKey}`, `--trusted-ca-file=${c.ca}`, '--client-cert-auth=true',
+    ], { stdio: 'ignore' });
+    procs.push(proc);
+    const api = new GatewayMemberApi({
+      requestTimeoutMs: 3000,
+      tls: { ca: readFileSync(c.ca), cert: readFileSync(c.clientCert), key: readFileSync(c.clientKey) },
+    });
+    const st = await waitFor('TLS status', async () => {
+      const s = await api.status(client);
+      return s.leaderID !== '0' ? s : undefined;
+    });
+    expect(st.memberID).toBe(st.leaderID);
+    const list = await api.list([client]);
+    expect(list.members.map((m) => m.name)).toEqual(['t']);
+    // Without a client certificate the member refuses the handshake.
+    const noCert = new GatewayMemberApi({ requestTimeoutMs: 3000, tls: { ca: readFileSync(c.ca) } });
+    const err = await noCert.list([client]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MemberApiError);
     expect((err as MemberApiError).code).toBe('Unavailable');
   });

@@ -3,11 +3,21 @@
 // Why the gateway and not gRPC: it needs no generated code or .proto files (our node/proto lands in
 // parallel), Node's built-in fetch speaks it, and the very same client works against real etcd 3.4,
 // which the tests use as the reference. int64/uint64 travel as JSON strings, so member IDs stay exact.
-// Gap: TLS client certificates are not wired yet (plain http endpoints only).
+// https endpoints use the cluster's client TLS material (CA, and a client certificate for
+// --client-cert-auth), read by the controller from spec.tls.clientSecretName.
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { MemberApiError, type EndpointStatus, type MemberApi, type MemberApiErrorCode, type MemberInfo, type MemberList } from './member-api.js';
+
+export interface GatewayTLS {
+  ca?: Buffer | string;
+  cert?: Buffer | string;
+  key?: Buffer | string;
+}
 
 export interface GatewayOptions {
   requestTimeoutMs: number;
+  tls?: GatewayTLS;
 }
 
 const GRPC_CODES: Record<number, MemberApiErrorCode> = { 3: 'InvalidArgument', 4: 'DeadlineExceeded', 5: 'NotFound', 9: 'FailedPrecondition', 14: 'Unavailable' };
@@ -69,32 +79,53 @@ export class GatewayMemberApi implements MemberApi {
   }
 
   private async post(endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> {
-    let res: Response;
+    const where = `${endpoint}${path}`;
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(endpoint.replace(/\/$/, '') + path, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
-      });
+      ({ status, text } = await this.send(new URL(endpoint.replace(/\/$/, '') + path), JSON.stringify(body)));
     } catch (err: unknown) {
-      const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new MemberApiError(timeout ? 'DeadlineExceeded' : 'Unavailable', `${endpoint}${path}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}`);
+      if (err instanceof MemberApiError) throw err;
+      throw new MemberApiError('Unavailable', `${where}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const text = await res.text();
     let json: unknown;
     try {
       json = text === '' ? {} : JSON.parse(text);
     } catch {
-      throw new MemberApiError('Unknown', `${endpoint}${path}: HTTP ${res.status}: ${text.slice(0, 200)}`);
+      throw new MemberApiError('Unknown', `${where}: HTTP ${status}: ${text.slice(0, 200)}`);
     }
     const o = obj(json);
-    if (!res.ok || typeof o.error === 'string') {
-      const message = typeof o.message === 'string' ? o.message : typeof o.error === 'string' ? o.error : `HTTP ${res.status}`;
-      const code = typeof o.code === 'number' ? (GRPC_CODES[o.code] ?? 'Unknown') : res.status === 503 ? 'Unavailable' : 'Unknown';
+    if (status < 200 || status >= 300 || typeof o.error === 'string') {
+      const message = typeof o.message === 'string' ? o.message : typeof o.error === 'string' ? o.error : `HTTP ${status}`;
+      const code = typeof o.code === 'number' ? (GRPC_CODES[o.code] ?? 'Unknown') : status === 503 ? 'Unavailable' : 'Unknown';
       throw new MemberApiError(code, message);
     }
     return o;
+  }
+
+  private send(url: URL, payload: string): Promise<{ status: number; text: string }> {
+    const https = url.protocol === 'https:';
+    const tls = https ? (this.opts.tls ?? {}) : {};
+    return new Promise((resolve, reject) => {
+      const req = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          timeout: this.opts.requestTimeoutMs,
+          ...tls,
+        },
+        (res: IncomingMessage) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new MemberApiError('DeadlineExceeded', `${url.href}: no answer within ${this.opts.requestTimeoutMs}ms`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
   }
 }
 
