@@ -4,7 +4,7 @@ import { silentLogger } from '../../node/log.js';
 import { API_VERSION, KIND, type EtcdCluster, type EtcdClusterSpec } from '../api/types.js';
 import { MemberApiError, ERR_UNHEALTHY_CLUSTER } from '../members/member-api.js';
 import { MemoryMemberApi } from '../members/memory-member-api.js';
-import { noopMetrics } from '../metrics.js';
+import { OperatorMetrics, noopMetrics, type ClusterMetricsSink } from '../metrics.js';
 import { DEFAULT_MEMBER_CONFIG } from '../plan/member-config.js';
 import { peerURL } from '../plan/names.js';
 import { FakeClock } from './clock.js';
@@ -14,7 +14,7 @@ import { Reconciler, type ReconcileResult } from './reconciler.js';
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const ref = { name: 'e', namespace: 'ns', uid: 'uid-1' };
 
-function setup(spec: EtcdClusterSpec = { replicas: 3 }) {
+function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterMetricsSink = noopMetrics) {
   const kube = new FakeKubeApi();
   const twin = new MemoryMemberApi();
   const clock = new FakeClock(T0);
@@ -28,7 +28,7 @@ function setup(spec: EtcdClusterSpec = { replicas: 3 }) {
     members: twin,
     clock,
     log: silentLogger,
-    metrics: noopMetrics,
+    metrics,
     memberConfig: DEFAULT_MEMBER_CONFIG,
     learnerTimeoutMs: 300_000,
     endpointMode: 'pod-ip',
@@ -234,6 +234,29 @@ describe('Reconciler', () => {
     c = ok.kube.cluster('ns', 'e');
     expect(cond(c, 'Available')?.status).toBe('True');
     expect(ok.tlsSecretsSeen[0]?.['ca.crt']?.toString()).toBe('CA');
+  });
+
+  it('feeds the per-cluster metrics: members by state, leader, quorum margin, lag, operations', async () => {
+    const m = new OperatorMetrics({ defaultMetrics: false });
+    const t = setup({ replicas: 3 }, m);
+    await t.settle();
+    let text = await m.registry.metrics();
+    expect(text).toContain('tsetcd_cluster_members{namespace="ns",cluster="e",state="voter"} 3');
+    expect(text).toContain('tsetcd_cluster_has_leader{namespace="ns",cluster="e"} 1');
+    expect(text).toContain('tsetcd_cluster_quorum_margin{namespace="ns",cluster="e"} 1');
+    expect(text).toContain('tsetcd_cluster_member_raft_index_lag{namespace="ns",cluster="e",member="e-1"} 0');
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 5));
+    await t.settle();
+    t.twin.leaderID = '1002';
+    await t.pass();
+    text = await m.registry.metrics();
+    expect(text).toContain('tsetcd_cluster_members{namespace="ns",cluster="e",state="voter"} 5');
+    expect(text).toContain('tsetcd_cluster_quorum_margin{namespace="ns",cluster="e"} 2');
+    expect(text).toContain('tsetcd_cluster_membership_operations_total{namespace="ns",cluster="e",op="ScaleUp",result="Succeeded"} 2');
+    expect(text).toContain('tsetcd_cluster_leader_changes_total{namespace="ns",cluster="e"} 1');
+    t.kube.clusters.clear();
+    await t.pass();
+    expect(await m.registry.metrics()).not.toContain('tsetcd_cluster_has_leader{');
   });
 
   it('a deleted cluster is forgotten', async () => {
