@@ -525,8 +525,12 @@ export class Member implements MemberBackend, TransportHandler {
           this.applyQueue[this.applyHead] = undefined as unknown as ApplyItem;
           this.applyHead++;
           const t0 = performance.now();
-          if (item.kind === 'snapshot') this.applySnapshotItem(item.snapshot);
-          else this.applyEntry(item.entry);
+          if (item.kind === 'snapshot') {
+            // A big state: restore it chunk by chunk, yielding between chunks.
+            await this.applySnapshotItem(item.snapshot);
+            break;
+          }
+          this.applyEntry(item.entry);
           if (performance.now() - t0 > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
         }
         if (this.applyHead > 4096 && this.applyHead * 2 > this.applyQueue.length) {
@@ -572,10 +576,29 @@ export class Member implements MemberBackend, TransportHandler {
     this.kickCompaction();
   }
 
-  private applySnapshotItem(s: Snapshot): void {
+  private async applySnapshotItem(s: Snapshot): Promise<void> {
     if (s.metadata.index > 0 && s.metadata.index <= this.appliedIndex) return;
     this.log.info('applying snapshot', { index: s.metadata.index, term: s.metadata.term, bytes: s.data.byteLength });
-    this.restoreFromSnapshot(s);
+    const started = performance.now();
+    const st = decodeStateSnapshot(s.data);
+    if (st.chunks.length > 0) {
+      if (this.sm.beginRestore) {
+        const r = this.sm.beginRestore();
+        let slice = performance.now();
+        for (const c of st.chunks) {
+          r.write(c);
+          if (performance.now() - slice > APPLY_SLICE_MS) {
+            await yieldImmediate();
+            slice = performance.now();
+          }
+        }
+        r.finish();
+      } else {
+        this.sm.restore(st.chunks);
+      }
+    }
+    this.membership = Membership.fromJSON(st.membership);
+    this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(performance.now() - started) });
     this.appliedIndex = s.metadata.index;
     this.snapshotIndex = s.metadata.index;
     this.confState = s.metadata.confState;

@@ -85,6 +85,16 @@ export class MvccStateMachine implements StateMachine {
     this.store.restore(chunks);
     this.hub.notify();
   }
+  beginRestore(): { write(chunk: Uint8Array): void; finish(): void } {
+    const r = this.store.beginRestore();
+    return {
+      write: (c) => r.write(c),
+      finish: () => {
+        r.finish();
+        this.hub.notify();
+      },
+    };
+  }
   hash(): mvcc.HashResponse {
     return this.store.hash();
   }

@@ -28,6 +28,8 @@ export interface StateMachine {
   snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array>;
   /** Replaces the whole state. */
   restore(chunks: Iterable<Uint8Array>): void;
+  /** The same, chunk by chunk (the caller yields between chunks); the state changes at finish(). */
+  beginRestore?(): { write(chunk: Uint8Array): void; finish(): void };
   hash(): mvcc.HashResponse;
   hashKV(revision: number): mvcc.HashKVResponse;
   /** Logical size (bytes) and the size the quota is checked against. */
