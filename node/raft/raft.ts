@@ -843,8 +843,9 @@ export class Raft {
       this.send(r);
       return;
     }
-    if (m.index === 0 && this.raftLog.lastIndex() === 0 && this.trk.progress.size === 0) {
-      // A joining member with no membership: ask for a snapshot (see handleAppendRejection).
+    if (this.raftLog.lastIndex() === 0 && this.trk.progress.size === 0) {
+      // A joining member with no log and no membership: whatever the probe, answer with a
+      // rejection at index 0, which asks for a snapshot (see handleAppendRejection).
       const r = newMessage('appResp', m.from, this.id);
       r.reject = true;
       this.send(r);

@@ -28,8 +28,8 @@
 //                      confState: { voters: initialPeers, learners: [] } } })
 // i.e. the initial membership lives in a snapshot at index 0. A member joining an existing
 // cluster starts with an empty conf state (new MemoryStorage()) and learns the membership
-// from the leader: since index 0 cannot carry membership in the log, it rejects the first
-// append at index 0 and the leader answers with its current snapshot (which may be the
+// from the leader: since index 0 cannot carry membership in the log, it answers any append
+// with a rejection at index 0 and the leader sends its current snapshot (which may be the
 // index-0 bootstrap snapshot). A node never campaigns while it is not a voter in its own
 // conf state.
 import {
