@@ -86,6 +86,7 @@ export function etcdctl(endpoints: string, args: readonly string[], opts: { stdi
         resolvePromise({ code, stdout, stderr });
       },
     );
+    p.stdin?.on('error', () => {}); // etcdctl may exit before reading stdin (EPIPE)
     p.stdin?.end(opts.stdin ?? '');
   });
 }
