@@ -1,0 +1,211 @@
+// The operator end to end: least-privilege install, bring-up, placement, scale up and down,
+// member failure, operator crashes. One EtcdCluster walks through the cases in order; each
+// case waits on conditions with bounded deadlines and leaves the cluster healthy for the next.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
+
+const skip = inject('e2eSkip');
+const local = inject('e2eLocal');
+const ns = 'e2e-operator';
+const name = 'main';
+const clientEndpoint = `http://${name}-client.${ns}.svc:2379`;
+
+interface Member { name: string; id: string; isLearner: boolean; isLeader: boolean; healthy: boolean }
+interface Cluster {
+  metadata: { generation: number };
+  status?: {
+    observedGeneration?: number;
+    members?: Member[];
+    leader?: string;
+    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+    currentOperation?: { type: string; phase: string } | null;
+  };
+}
+interface PodList { items: Array<{ metadata: { name: string }; spec: { nodeName?: string }; status: { podIP?: string; phase?: string } }> }
+
+const voters = (c: Cluster): Member[] => (c.status?.members ?? []).filter((m) => !m.isLearner);
+const condition = (c: Cluster, type: string): string | undefined => c.status?.conditions?.find((x) => x.type === type)?.status;
+
+describe.skipIf(skip !== '')('operator end to end', () => {
+  const k = new Kubectl(inject('e2eKubeconfig'));
+  let operator: OperatorProcess;
+  /** Largest number of learners and smallest number of healthy voters seen while sampling. */
+  const seen = { maxLearners: 0, minHealthyVoters: Number.POSITIVE_INFINITY, sampling: false };
+  let sampler: NodeJS.Timeout | undefined;
+
+  const get = (): Promise<Cluster> => k.json<Cluster>(['get', 'etcdcluster', name, '-n', ns]);
+  const pods = (): Promise<PodList> => k.json<PodList>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`]);
+
+  /** Waits until the cluster has n healthy voters, no learner, a leader and Available=True, with no operation running. */
+  async function settled(n: number, timeoutMs = 300_000): Promise<Cluster> {
+    return waitFor(`${n} healthy voters, a leader and Available=True`, timeoutMs, async () => {
+      const c = await get();
+      const v = voters(c);
+      const ok = v.length === n && v.every((m) => m.healthy) && (c.status?.members ?? []).length === n &&
+        v.some((m) => m.isLeader) && (c.status?.leader ?? '') !== '' && condition(c, 'Available') === 'True' &&
+        !c.status?.currentOperation && c.status?.observedGeneration === c.metadata.generation;
+      return ok ? c : undefined;
+    }, 2000).catch(async (err: unknown) => {
+      const c = await get().catch(() => undefined);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator.logTail()}`);
+    });
+  }
+
+  function startSampling(): void {
+    seen.maxLearners = 0;
+    seen.minHealthyVoters = Number.POSITIVE_INFINITY;
+    sampler = setInterval(() => {
+      void get().then((c) => {
+        const members = c.status?.members ?? [];
+        seen.maxLearners = Math.max(seen.maxLearners, members.filter((m) => m.isLearner).length);
+        if (members.length > 0) seen.minHealthyVoters = Math.min(seen.minHealthyVoters, voters(c).filter((m) => m.healthy).length);
+      }, () => {});
+    }, 1000);
+  }
+  function stopSampling(): void {
+    if (sampler) clearInterval(sampler);
+    sampler = undefined;
+  }
+
+  async function keyCount(prefix: string): Promise<number> {
+    // etcdctl 3.4 has no --count-only; a limit-1 range still reports the total count.
+    const r = await etcdctl(clientEndpoint, ['get', prefix, '--prefix', '--keys-only', '--limit=1', '-w', 'json']);
+    if (r.code !== 0) throw new Error(`etcdctl get: ${r.stderr}`);
+    return Number((JSON.parse(r.stdout) as { count?: number }).count ?? 0);
+  }
+
+  beforeAll(async () => {
+    await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
+    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+    const install = await installOperatorRbac(k);
+    operator = new OperatorProcess(install, await freePort());
+    operator.start();
+    await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(operator.metricsUrl.replace('/metrics', '/readyz'))).ok);
+    await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  });
+
+  afterAll(async () => {
+    stopSampling();
+    await k.run(['delete', 'etcdcluster', name, '-n', ns, '--wait=false']);
+    await operator?.stop();
+  });
+
+  it('brings up a 3-member cluster: pods, 3 voters, a leader, Available=True', async () => {
+    const applied = await k.apply({
+      apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name, namespace: ns },
+      spec: {
+        replicas: 3,
+        storage: { size: '1Gi', retentionPolicy: 'Delete' },
+        resources: { requests: { cpu: '500m', memory: '512Mi' }, limits: { cpu: '500m', memory: '512Mi' } },
+        placement: {
+          dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
+          antiAffinity: 'required',
+        },
+      },
+    });
+    expect(applied.stderr).toBe('');
+    const c = await settled(3);
+    expect(voters(c)).toHaveLength(3);
+    expect(c.status?.members?.filter((m) => m.isLeader)).toHaveLength(1);
+    const p = await pods();
+    expect(p.items).toHaveLength(3);
+  });
+
+  it.skipIf(!local)('places members only on dedicated nodes, never two on one node', async () => {
+    const p = await pods();
+    const nodes = p.items.map((x) => x.spec.nodeName ?? '');
+    expect(new Set(nodes).size).toBe(nodes.length);
+    const nodeList = await k.json<{ items: Array<{ metadata: { name: string; labels?: Record<string, string> } }> }>(['get', 'nodes']);
+    const dedicated = new Set(nodeList.items.filter((n) => n.metadata.labels?.dedicated === 'etcd').map((n) => n.metadata.name));
+    expect(nodeList.items.length).toBeGreaterThan(dedicated.size); // at least one node is not dedicated
+    for (const n of nodes) expect(dedicated.has(n)).toBe(true);
+  });
+
+  it('serves etcdctl through the client Service', async () => {
+    const put = await etcdctl(clientEndpoint, ['put', '/e2e/hello', 'world']);
+    expect(put.stderr).toBe('');
+    expect(put.stdout.trim()).toBe('OK');
+    const got = await etcdctl(clientEndpoint, ['get', '/e2e/hello', '--print-value-only']);
+    expect(got.stdout.trim()).toBe('world');
+    const health = await etcdctl(clientEndpoint, ['endpoint', 'health']);
+    expect(health.code).toBe(0);
+  });
+
+  it('scales up to 5 with 1,000 keys: one learner at a time, promoted, data intact, PDB recomputed', async () => {
+    const p = await pods();
+    const client = new Etcd3({ hosts: p.items.map((x) => `http://${x.status.podIP ?? ''}:2379`) });
+    try {
+      const batch = 50;
+      for (let i = 0; i < 1000; i += batch) {
+        await Promise.all(Array.from({ length: batch }, (_, j) => client.put(`/e2e/keys/${String(i + j).padStart(4, '0')}`).value(`v${i + j}`)));
+      }
+    } finally {
+      client.close();
+    }
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+    startSampling();
+    await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=5']);
+    await settled(5, 600_000);
+    stopSampling();
+    expect(seen.maxLearners).toBeLessThanOrEqual(1);
+    expect(seen.minHealthyVoters).toBeGreaterThanOrEqual(2);
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+    const pdbs = await k.json<{ items: Array<{ spec: { maxUnavailable?: number }; status?: { expectedPods?: number; disruptionsAllowed?: number } }> }>(
+      ['get', 'pdb', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`]);
+    expect(pdbs.items).toHaveLength(1);
+    expect(pdbs.items[0]?.spec.maxUnavailable).toBe(1);
+    // The disruption controller sees all 5 members under the budget.
+    await waitFor('the PDB to cover 5 pods', 60_000, async () => {
+      const l = await k.json<typeof pdbs>(['get', 'pdb', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`]);
+      return l.items[0]?.status?.expectedPods === 5 ? true : undefined;
+    });
+  });
+
+  it('scales down to 3 one member at a time, data intact', async () => {
+    startSampling();
+    await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=3']);
+    const c = await settled(3, 600_000);
+    stopSampling();
+    expect(seen.minHealthyVoters).toBeGreaterThanOrEqual(3);
+    expect((c.status?.members ?? []).map((m) => m.name).sort()).toEqual([`${name}-0`, `${name}-1`, `${name}-2`]);
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+    const p = await pods();
+    expect(p.items.map((x) => x.metadata.name).sort()).toEqual([`${name}-0`, `${name}-1`, `${name}-2`]);
+  });
+
+  it('brings a deleted member Pod back and it catches up', async () => {
+    const before = await get();
+    const victim = `${name}-1`;
+    const oldId = before.status?.members?.find((m) => m.name === victim)?.id;
+    await k.ok(['delete', 'pod', victim, '-n', ns]);
+    await etcdctl(clientEndpoint, ['put', '/e2e/while-down', 'yes']);
+    const c = await settled(3);
+    expect(c.status?.members?.find((m) => m.name === victim)?.id).toBe(oldId);
+    const r = await etcdctl(clientEndpoint, ['get', '/e2e/while-down', '--print-value-only']);
+    expect(r.stdout.trim()).toBe('yes');
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+  });
+
+  it('survives an operator crash in the middle of a scale-up, without losing quorum', async () => {
+    startSampling();
+    await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=5']);
+    // Kill the operator right after the first membership step has been recorded.
+    await waitFor('a membership operation to start', 120_000, async () => ((await get()).status?.currentOperation ? true : undefined), 250);
+    await operator.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3000));
+    operator.start();
+    await settled(5, 600_000);
+    await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=3']);
+    await waitFor('a scale-down operation to start', 120_000, async () => ((await get()).status?.currentOperation ? true : undefined), 250);
+    await operator.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3000));
+    operator.start();
+    await settled(3, 600_000);
+    stopSampling();
+    expect(seen.maxLearners).toBeLessThanOrEqual(1);
+    expect(seen.minHealthyVoters).toBeGreaterThanOrEqual(2);
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+  });
+});
