@@ -48,13 +48,13 @@ interface RunResult {
   violations: number;
 }
 
-function runOnce(batch: number, target: number): RunResult {
-  const c = new Cluster(benchOptions());
-  c.bootstrap([1, 2, 3]);
+async function runOnce(batch: number, target: number, checks: boolean): Promise<RunResult> {
+  const c = new Cluster(benchOptions(), checks);
+  await c.bootstrap([1, 2, 3]);
   // Elect a leader (virtual time only; not measured).
   for (let t = 1; c.stableLeader() === undefined; t++) {
     if (t > 1000) throw new Error('no leader after 1000 ticks');
-    c.runUntil(t * TICK_UNITS);
+    await c.runUntil(t * TICK_UNITS);
   }
   const leader = c.stableLeader();
   if (leader === undefined) throw new Error('no leader');
@@ -76,7 +76,7 @@ function runOnce(batch: number, target: number): RunResult {
       next = end;
     }
     // Let messages flow: a round trip is a few time units.
-    c.runUntil(c.now + 2);
+    await c.runUntil(c.now + 2);
     if (++spins % 1000 === 0 && c.leader()?.id !== leader.id) throw new Error('leader changed during the benchmark');
     if (c.aborted) break;
   }
@@ -98,15 +98,18 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const runs = arg('--runs', 5);
   const entries = arg('--entries', 20_000);
   console.log(`bench-raft: 3 nodes, no faults, ${ENTRY_BYTES} B entries, ${entries} entries per run, median of ${runs} runs`);
-  runOnce(16, 2_000); // warm up the JIT
+  await runOnce(16, 2_000, true); // warm up the JIT
+  await runOnce(16, 2_000, false);
+  for (const checks of [true, false]) {
+  console.log(checks ? 'with the safety checkers on (as in the simulator runs):' : 'thin harness (checkers and entry fingerprints off):');
   let base = 0;
   for (const batch of BATCHES) {
     const rs: RunResult[] = [];
-    for (let i = 0; i < runs; i++) rs.push(runOnce(batch, entries));
+    for (let i = 0; i < runs; i++) rs.push(await runOnce(batch, entries, checks));
     const bad = rs.reduce((a, r) => a + r.violations, 0);
     const med = median(rs.map((r) => r.perSec));
     const medCpu = median(rs.map((r) => r.perCpuSec));
@@ -118,6 +121,10 @@ function main(): void {
         `runs=[${rs.map((r) => r.perSec.toFixed(0)).join(', ')}]${bad > 0 ? `  VIOLATIONS=${bad}` : ''}`,
     );
   }
+  }
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -13,6 +13,8 @@ import { SimNetwork } from './network.js';
 import { TICK_UNITS, type SimOptions } from './options.js';
 import { SimRng } from './rng.js';
 import { SimNode } from './sim-node.js';
+import { SimDiskStore, type NodeStore, type PersistRequest } from './node-store.js';
+import { WalStore } from './wal-store.js';
 import { applyToState, encodeState, fingerprint, payloadId } from './state-machine.js';
 
 type SimEvent =
@@ -69,7 +71,14 @@ export class Cluster {
   private readonly rng: SimRng;
   private readonly nodeSeeds: SimRng;
 
-  constructor(readonly opts: SimOptions) {
+  /**
+   * checks=false turns the per-entry safety bookkeeping off (log/commit/apply checkers and
+   * entry fingerprints); only the benchmark uses it, to measure raft with a thin harness.
+   */
+  constructor(
+    readonly opts: SimOptions,
+    private readonly checks = true,
+  ) {
     const root = new SimRng(opts.seed, 1);
     this.rng = root.fork(2);
     this.nodeSeeds = root.fork(3);
@@ -81,31 +90,44 @@ export class Cluster {
   }
 
   /** Create the initial members, all voters, bootstrapped from a snapshot at index 0. */
-  bootstrap(ids: readonly NodeId[]): void {
+  async bootstrap(ids: readonly NodeId[]): Promise<void> {
     const snap: Snapshot = {
       data: new Uint8Array(0),
       metadata: { index: 0, term: 0, confState: { voters: ids.slice(), learners: [] } },
     };
-    for (const id of ids) this.createNode(id, snap);
+    for (const id of ids) await this.createNode(id, snap);
   }
 
   /** A brand-new node that will join an existing cluster (empty conf state). */
-  addJoiningNode(id: NodeId): SimNode {
+  addJoiningNode(id: NodeId): Promise<SimNode> {
     return this.createNode(id, EMPTY_SNAPSHOT);
   }
 
-  private createNode(id: NodeId, initial: Snapshot): SimNode {
+  private async createNode(id: NodeId, initial: Snapshot): Promise<SimNode> {
     if (this.nodes.has(id)) throw new Error(`node ${id} exists`);
-    const n = new SimNode(id, initial, { lieAboutSync: this.opts.lyingDisk });
+    const store: NodeStore = this.opts.wal ? new WalStore(initial) : new SimDiskStore(initial, { lieAboutSync: this.opts.lyingDisk });
+    const n = new SimNode(id, initial, store);
     const skew = this.opts.tickSkewUnits;
     n.tickIntervalUnits = TICK_UNITS + (skew > 0 ? this.rng.range(-skew, skew) : 0);
     this.nodes.set(id, n);
-    this.start(n);
+    await this.start(n);
     return n;
   }
 
-  private start(n: SimNode): void {
-    n.loadFromDisk();
+  private async start(n: SimNode): Promise<void> {
+    let durable;
+    try {
+      durable = await n.store.recover();
+    } catch (err: unknown) {
+      this.checker.violations.push({
+        property: 'StorageError',
+        detail: `node ${n.id} cannot recover: ${err instanceof Error ? err.message : String(err)}`,
+        tick: this.tick,
+      });
+      this.aborted = true;
+      return;
+    }
+    n.load(durable);
     n.life++;
     n.downUntilTick = undefined;
     const raw = this.guard(n, () =>
@@ -127,10 +149,9 @@ export class Cluster {
     );
     if (raw === undefined) return;
     n.raw = raw;
-    const durable = n.storage.initialState().hardState;
     const st = this.guard(n, () => raw.status());
     const startCommit = st?.hardState.commit ?? 0;
-    this.checker.restarted(n.id, durable, startCommit, n.applied);
+    this.checker.restarted(n.id, n.storage.initialState().hardState, startCommit, n.applied);
     this.noteCommitted(n, startCommit);
     // Ticks start at a random phase so nodes do not tick in lockstep.
     this.queue.push(this.now + 1 + this.rng.intn(TICK_UNITS), { kind: 'tick', id: n.id, life: n.life });
@@ -152,15 +173,15 @@ export class Cluster {
     this.log(`crash node ${id} for ${downTicks} ticks (role ${n.role}, term ${n.term})`);
     if (n.role === 'leader') this.checker.steppedDown(n.id);
     n.raw = undefined;
-    n.disk.crash(this.rng.chance(0.3) ? this.rng.intn(3) : 0);
+    n.store.crash(this.rng);
     n.downUntilTick = this.tick + Math.max(1, downTicks);
   }
 
-  restart(id: NodeId): void {
+  async restart(id: NodeId): Promise<void> {
     const n = this.nodes.get(id);
     if (n === undefined || n.up || n.removed) return;
     this.stats.restarts++;
-    this.start(n);
+    await this.start(n);
     this.log(`restart node ${id}: term ${n.term} applied ${n.applied} last ${n.storage.lastIndex()} conf ${JSON.stringify(n.confState)}`);
   }
 
@@ -285,7 +306,8 @@ export class Cluster {
   // ---- running --------------------------------------------------------------------------------
 
   /** Run events until virtual time reaches `untilUnits` (exclusive), or the run aborts. */
-  runUntil(untilUnits: number): void {
+  async runUntil(untilUnits: number): Promise<void> {
+    await this.settleIo();
     for (;;) {
       if (this.aborted) return;
       const at = this.queue.peekTime();
@@ -294,6 +316,7 @@ export class Cluster {
       this.now = item.at;
       this.checker.tick = this.tick;
       this.handle(item.ev);
+      if (this.dirtyStores.size > 0) await this.settleIo();
     }
     this.now = untilUnits;
     this.checker.tick = this.tick;
@@ -364,6 +387,29 @@ export class Cluster {
     if (this.trace !== undefined) this.trace(`[t${this.tick}] ${line}`);
   }
 
+  /** Stores with asynchronous work queued since the last settle. */
+  private readonly dirtyStores = new Set<SimNode>();
+
+  private persist(n: SimNode, req: PersistRequest): void {
+    n.store.persist(req);
+    if (n.store.busy()) this.dirtyStores.add(n);
+  }
+
+  /** Wait until every store finished its queued writes; report storage errors. */
+  async settleIo(): Promise<void> {
+    if (this.dirtyStores.size === 0) return;
+    const nodes = [...this.dirtyStores];
+    this.dirtyStores.clear();
+    for (const n of nodes) {
+      const p = n.store.idle();
+      if (p !== undefined) await p;
+      for (const e of n.store.takeErrors()) {
+        this.checker.violations.push({ property: 'StorageError', detail: `node ${n.id}: ${e}`, tick: this.tick });
+        this.aborted = true;
+      }
+    }
+  }
+
   private reportSnapshot(from: NodeId, to: NodeId, ok: boolean): void {
     this.queue.push(this.now + 1, { kind: 'snapStatus', from, to, ok });
   }
@@ -424,7 +470,7 @@ export class Cluster {
   private handleReady(n: SimNode, raw: RawNode, rd: ReturnType<RawNode['ready']>): void {
     const c = this.checker;
     const leaderNow = rd.softState !== undefined ? rd.softState.raftState === 'leader' : n.role === 'leader';
-    if (leaderNow && this.faultsOn && this.opts.midReadyCrashRate > 0 && this.rng.chance(this.opts.midReadyCrashRate)) {
+    if (leaderNow && this.faultsOn && this.opts.midReadyCrashRate > 0 && !n.store.busy() && this.rng.chance(this.opts.midReadyCrashRate)) {
       this.crashMidReady(n, rd);
       return;
     }
@@ -432,14 +478,11 @@ export class Cluster {
     // the same Ready: it is no longer bound by Leader Append-Only.
     if (rd.softState !== undefined && rd.softState.raftState !== 'leader' && n.role === 'leader') c.steppedDown(n.id);
     // 1. Persist: snapshot, entries, hard state; sync when asked.
-    if (rd.snapshot !== undefined) {
-      n.storage.applySnapshot(rd.snapshot);
-      n.disk.writeSnapshot(rd.snapshot, false);
-    }
+    if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);
     if (rd.entries.length > 0) {
       const base = n.storage.snapshot().metadata.index;
       const fresh = rd.entries.filter((e) => e.index > base);
-      if (fresh.length > 0) {
+      if (fresh.length > 0 && this.checks) {
         const first = (fresh[0] as Entry).index;
         const lastBefore = n.storage.lastIndex();
         let prevTerm = 0;
@@ -448,20 +491,16 @@ export class Cluster {
         c.entriesPersisted(n.id, prevTerm, lastBefore, fresh.map((e) => ({ index: e.index, term: e.term, fp: fingerprint(e) })));
       }
       n.storage.append(rd.entries);
-      n.disk.writeEntries(rd.entries);
     }
-    if (rd.hardState !== undefined) {
-      n.storage.setHardState(rd.hardState);
-      n.disk.writeHardState(rd.hardState);
-    }
+    if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
     // A snapshot is always a sync point (etcd fsyncs snapshot files), besides mustSync.
+    let sync = rd.mustSync || rd.snapshot !== undefined;
     if (this.opts.skipEntrySync) {
       // Deliberately broken app (test-only): syncs a changed term or vote, not entries.
       const hs = rd.hardState;
-      if (hs !== undefined && (hs.term !== n.term || hs.vote !== n.vote)) n.disk.sync();
-    } else if (rd.mustSync || rd.snapshot !== undefined) {
-      n.disk.sync();
+      sync = hs !== undefined && (hs.term !== n.term || hs.vote !== n.vote);
     }
+    this.persist(n, { snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, sync });
     if (rd.hardState !== undefined) {
       c.hardState(n.id, rd.hardState);
       n.term = rd.hardState.term;
@@ -517,9 +556,7 @@ export class Cluster {
       this.checker.leaderElected(n.id, rd.hardState?.term ?? n.term, this.logView(n));
     }
     for (const m of rd.messages) if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.send(n, m);
-    if (rd.snapshot !== undefined) n.disk.writeSnapshot(rd.snapshot, false);
-    n.disk.writeEntries(rd.entries);
-    if (rd.hardState !== undefined) n.disk.writeHardState(rd.hardState);
+    n.store.persist({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState, sync: false });
     this.log(`node ${n.id} crashes in the middle of a Ready (${rd.entries.length} entries unsynced, ${rd.messages.length} messages)`);
     this.crashNode(n, this.rng.range(this.opts.downTicks[0], this.opts.downTicks[1]));
   }
@@ -546,6 +583,10 @@ export class Cluster {
   /** Report entries (knownCommit, commit] of the node's persisted log as committed. */
   private noteCommitted(n: SimNode, commit: number): void {
     if (commit <= n.knownCommit) return;
+    if (!this.checks) {
+      n.knownCommit = commit;
+      return;
+    }
     const s = n.storage;
     const last = s.lastIndex();
     if (commit > last) {
@@ -569,11 +610,11 @@ export class Cluster {
       this.checker.violations.push({ property: 'ApplyOrder', detail: `node ${n.id} was handed ${e.index} again (applied ${n.applied})`, tick: this.tick });
       return;
     }
-    const fp = fingerprint(e);
+    const fp = this.checks ? fingerprint(e) : e.term;
     n.state = applyToState(n.state, e, fp);
     n.applied = e.index;
     this.stats.appliedEntries++;
-    this.checker.applied(n.id, e.index, { term: e.term, fp }, n.state);
+    if (this.checks) this.checker.applied(n.id, e.index, { term: e.term, fp }, n.state);
     if (e.type === 'confChange') {
       const cc = decodeConfChange(e.data);
       n.confState = raw.applyConfChange(cc);
@@ -606,8 +647,8 @@ export class Cluster {
     const snap = s.createSnapshot(n.applied, n.confState as ConfState, encodeState(n.state, n.applied));
     const compactTo = n.applied - this.opts.compactKeep;
     if (compactTo > s.firstIndex() - 1) s.compact(compactTo);
-    n.disk.writeSnapshot(snap, true);
-    n.disk.sync();
+    n.store.saveLocalSnapshot(snap);
+    if (n.store.busy()) this.dirtyStores.add(n);
     this.stats.compactions++;
   }
 }

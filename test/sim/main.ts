@@ -38,8 +38,9 @@ function parseArgs(argv: readonly string[]): { seeds: number; start: number; ver
       case '--no-faults': overrides.noFaults = true; break;
       case '--lying-disk': overrides.lyingDisk = true; break;
       case '--skip-entry-sync': overrides.skipEntrySync = true; break;
+      case '--wal': overrides.wal = true; break;
       case '--inflight-msgs': overrides.maxInflightMsgs = Number(next()); break;
-      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk] [--skip-entry-sync] [--inflight-msgs N])`);
+      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk] [--skip-entry-sync] [--wal] [--inflight-msgs N])`);
     }
   }
   if (!Number.isSafeInteger(seeds) || seeds < 1) throw new Error('--seeds must be a positive integer');
@@ -58,13 +59,13 @@ function describe(r: SeedResult): string {
   );
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const end = args.start + args.seeds - 1;
   console.log(`sim: seeds ${args.start}..${end} (${args.seeds} seeds)`);
   const results: SeedResult[] = [];
   for (let seed = args.start; seed <= end; seed++) {
-    const r = runSeed(seed, args.overrides, args.trace ? (line) => console.log(line) : undefined);
+    const r = await runSeed(seed, args.overrides, args.trace ? (line) => console.log(line) : undefined);
     results.push(r);
     if (args.verbose) console.log(describe(r));
     if (r.violations.length > 0) {
@@ -78,4 +79,7 @@ function main(): void {
   process.exitCode = s.violations > 0 ? 1 : 0;
 }
 
-main();
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 2;
+});

@@ -58,6 +58,8 @@ export interface SimOptions {
   readonly lyingDisk: boolean;
   /** Test-only: the app breaks the contract and does not sync entries when mustSync asks. */
   readonly skipEntrySync: boolean;
+  /** Keep durable state in the member's real WAL on the in-memory file system (slower). */
+  readonly wal: boolean;
 }
 
 export interface OptionOverrides {
@@ -67,6 +69,7 @@ export interface OptionOverrides {
   noFaults?: boolean;
   lyingDisk?: boolean;
   skipEntrySync?: boolean;
+  wal?: boolean;
   /** Pin the flow-control window (e.g. to steer around a known bug while hunting others). */
   maxInflightMsgs?: number;
 }
@@ -123,5 +126,6 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     compactKeep: r.pick([0, 2, 10]),
     lyingDisk: o.lyingDisk ?? false,
     skipEntrySync: o.skipEntrySync ?? false,
+    wal: o.wal ?? false,
   };
 }

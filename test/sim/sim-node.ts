@@ -1,4 +1,4 @@
-// One simulated member: its disk (what survives a crash), the MemoryStorage raft reads
+// One simulated member: its store (what survives a crash: sim disk or real WAL), the MemoryStorage raft reads
 // (rebuilt from the disk on every start), its RawNode while it is up, and the application
 // state (a running hash, see state-machine.ts).
 //
@@ -9,11 +9,11 @@
 import type { ConfState, NodeId, Snapshot, StateRole } from '../../node/raft/types.js';
 import type { RawNode } from '../../node/raft/raw-node.js';
 import { MemoryStorage } from '../../node/raft/memory-storage.js';
-import { SimDisk, type SimDiskOptions } from './sim-disk.js';
+import type { NodeStore } from './node-store.js';
+import type { DurableState } from './sim-disk.js';
 import { decodeState } from './state-machine.js';
 
 export class SimNode {
-  readonly disk: SimDisk;
   storage: MemoryStorage;
   raw: RawNode | undefined;
   /** Incarnation counter: stale tick events of an earlier life are ignored. */
@@ -43,9 +43,8 @@ export class SimNode {
   constructor(
     readonly id: NodeId,
     initial: Snapshot,
-    diskOpts: SimDiskOptions,
+    readonly store: NodeStore,
   ) {
-    this.disk = new SimDisk(initial, diskOpts);
     this.storage = new MemoryStorage(initial);
     this.confState = initial.metadata.confState;
   }
@@ -55,8 +54,7 @@ export class SimNode {
   }
 
   /** Rebuild storage and application state from what is durable. */
-  loadFromDisk(): void {
-    const d = this.disk.durable();
+  load(d: DurableState): void {
     // Recovery rule (as the WAL's): a durable snapshot is committed state, so the commit
     // index starts at least at its index even if the hard state written with it was lost.
     const snapIndex = d.snapshot.metadata.index;

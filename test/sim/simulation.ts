@@ -32,14 +32,14 @@ const NO_CONTEXT = new Uint8Array(0);
 /** How many node ids a run may ever use (initial members plus joiners). */
 const MAX_JOINERS = 6;
 
-export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (line: string) => void): SeedResult {
+export async function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (line: string) => void): Promise<SeedResult> {
   const opts = optionsForSeed(seed, overrides);
   const cluster = new Cluster(opts);
   cluster.trace = trace;
   const rng = new SimRng(seed, 7);
   const ids: NodeId[] = [];
   for (let i = 1; i <= opts.clusterSize; i++) ids.push(i);
-  cluster.bootstrap(ids);
+  await cluster.bootstrap(ids);
   let nextId = opts.clusterSize + 1;
   let payloadSeq = 1;
   let readSeq = 1;
@@ -54,7 +54,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
     cluster.propose(target.id, makePayload(payloadSeq++, size));
   };
 
-  const membershipStep = (): void => {
+  const membershipStep = async (): Promise<void> => {
     const l = cluster.leader();
     if (l === undefined) return;
     const cs = l.confState;
@@ -65,7 +65,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
       cc = { type: 'addNode', nodeId: rng.pick(learners), context: NO_CONTEXT };
     } else if (cs.voters.length < 5 && nextId <= opts.clusterSize + MAX_JOINERS && rng.chance(0.6)) {
       const id = nextId++;
-      cluster.addJoiningNode(id);
+      await cluster.addJoiningNode(id);
       cc = { type: 'addLearnerNode', nodeId: id, context: NO_CONTEXT };
     } else if (cs.voters.length > 3) {
       const victim = rng.chance(0.3) ? l.id : rng.pick(cs.voters);
@@ -103,9 +103,9 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
 
   // ---- safety phase ----
   for (let t = 0; t < opts.faultTicks && !cluster.aborted; t++) {
-    cluster.runUntil((t + 1) * TICK_UNITS);
+    await cluster.runUntil((t + 1) * TICK_UNITS);
     for (const n of cluster.nodes.values()) {
-      if (!n.up && !n.removed && n.downUntilTick !== undefined && n.downUntilTick <= t) cluster.restart(n.id);
+      if (!n.up && !n.removed && n.downUntilTick !== undefined && n.downUntilTick <= t) await cluster.restart(n.id);
     }
     if (healAtTick !== undefined && t >= healAtTick) {
       cluster.net.heal();
@@ -116,6 +116,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
     }
     const up = cluster.upNodes();
     if (up.length > 0 && rng.chance(opts.crashRate * up.length)) {
+      await cluster.settleIo(); // a crash strikes between events, never under a write in flight
       cluster.crash(rng.pick(up).id, rng.range(opts.downTicks[0], opts.downTicks[1]));
     }
     if (up.length > 0 && rng.chance(opts.pauseRate * up.length)) {
@@ -125,7 +126,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
     }
     let props = Math.floor(opts.proposeRate) + (rng.chance(opts.proposeRate % 1) ? 1 : 0);
     while (props-- > 0) proposeOne();
-    if (rng.chance(opts.confChangeRate)) membershipStep();
+    if (rng.chance(opts.confChangeRate)) await membershipStep();
     if (rng.chance(opts.readRate) && up.length > 0) cluster.readIndex(rng.pick(up).id, `r${readSeq++}`);
     if (rng.chance(opts.transferRate)) {
       const l = cluster.leader();
@@ -142,7 +143,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
   cluster.faultsOn = false;
   cluster.net.heal();
   cluster.net.setFaults({ dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: Math.min(opts.net.maxDelay, 20), longDelayRate: 0, longDelayMax: 1 });
-  for (const n of cluster.nodes.values()) if (!n.up && !n.removed) cluster.restart(n.id);
+  for (const n of cluster.nodes.values()) if (!n.up && !n.removed) await cluster.restart(n.id);
   const healTick = cluster.tick;
   cluster.log('liveness phase: network healed, all members restarted');
   let ticksToRecover: number | undefined;
@@ -150,7 +151,7 @@ export function runSeed(seed: number, overrides: OptionOverrides = {}, trace?: (
   let lastMarkerTick = -Infinity;
   let why = 'no stable leader';
   for (let t = 0; t < opts.livenessTicks && !cluster.aborted; t++) {
-    cluster.runUntil((healTick + t + 1) * TICK_UNITS);
+    await cluster.runUntil((healTick + t + 1) * TICK_UNITS);
     const l = cluster.stableLeader();
     if (ticksToRecover === undefined) {
       if (l === undefined) continue;
