@@ -349,6 +349,20 @@ describe('replacing a member whose data is gone', () => {
     expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: true });
   });
 
+  it('deletes a recreated pod again while its old PVC is still terminating (it could never start)', () => {
+    const fresh = member(2, { id: '3002', name: '', isLearner: true, healthy: false, raftIndex: null, isLeader: false });
+    const o = observed({
+      operation: op('Replace', 2, { oldMemberID: '1002', phase: 'RestartingMember' }),
+      members: [member(0), member(1), fresh],
+      pods: [0, 1].map((i) => ({ ordinal: i, ready: true, upToDate: true })).concat([{ ordinal: 2, ready: false, upToDate: true }]),
+      pvcs: [{ ordinal: 0, terminating: false }, { ordinal: 1, terminating: false }, { ordinal: 2, terminating: true }],
+    });
+    expect(planNextStep(o).action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
+    // with a fresh claim it just waits for the learner
+    const ok = planNextStep({ ...o, pvcs: [0, 1, 2].map((i) => ({ ordinal: i, terminating: false })) });
+    expect(ok.action.kind).toBe('wait');
+  });
+
   it('is refused when another member is unhealthy too', () => {
     const p = planNextStep(observed({ members: [member(0), member(1, { healthy: false }), member(2, { dataLost: true, healthy: false })] }));
     expect(p.action).toMatchObject({ kind: 'refuse' });

@@ -301,6 +301,13 @@ function continueReplace(o: ObservedCluster, op: MembershipOperation, members: O
   if (!restarted) {
     return { ...base, action: { kind: 'recreate-pod', ordinal: op.ordinal, deletePvc: true }, operation: { ...op, phase: 'RestartingMember' } };
   }
+  // A pod recreated while its old PVC was still terminating binds to nothing and stays pending:
+  // delete the pod again until the StatefulSet can create it with a fresh claim.
+  const pvc = o.pvcs.find((p) => p.ordinal === op.ordinal);
+  const pod = o.pods.find((p) => p.ordinal === op.ordinal);
+  if (m.isLearner && !m.healthy && pod !== undefined && !pod.ready && (pvc === undefined || pvc.terminating)) {
+    return { ...base, action: { kind: 'recreate-pod', ordinal: op.ordinal, deletePvc: false }, operation: { ...op, phase: 'RestartingMember' } };
+  }
   if (m.isLearner) return promoteWhenCaughtUp(m, members, { ...op, phase: 'CatchingUp' }, base);
   return finish(base, 'Succeeded');
 }
