@@ -85,6 +85,12 @@ export class ByteWriter {
     this.buf.set(b as Uint8Array, this.pos);
     this.pos += n;
   }
+  /** A latin1 string as length-prefixed bytes (one byte per char), like bytes(). */
+  latin1(str: string): void {
+    this.uvarint(str.length);
+    this.ensure(str.length);
+    this.pos += this.buf.write(str, this.pos, str.length, 'latin1');
+  }
   raw(b: Uint8Array): void {
     this.ensure(b.length);
     this.buf.set(b, this.pos);

@@ -76,6 +76,19 @@ export class Crc32cHasher {
     return this;
   }
 
+  /** A latin1 string, hashed exactly like bytes() of its one-byte-per-char encoding. */
+  latin1(str: string): this {
+    this.int(str.length);
+    if (str.length <= 512) {
+      if (this.pos + str.length > this.buf.length) this.flush();
+      this.pos += this.buf.write(str, this.pos, str.length, 'latin1');
+    } else {
+      this.flush();
+      this.crc = crc32cUpdate(this.crc, Buffer.from(str, 'latin1'));
+    }
+    return this;
+  }
+
   digest(): number {
     this.flush();
     return this.crc >>> 0;

@@ -18,7 +18,8 @@
 //   HashKV = CRC-32C over compactRevision and, per key in key order, every revision that
 //   survives compaction (key, mod, sub, create, version, lease, value); logical, so it does
 //   not depend on how far physical compaction has got.
-// Size (quota, db size metrics): Σ (key + value + 64) over held revisions + 64 per lease.
+// Size (quota, db size metrics): an estimate of heap held: Σ revisions (value + 200) +
+//   Σ keys (key + 300) + 64 per lease (store.ts REV/KEY_OVERHEAD_BYTES).
 // Long readers (rangeSteps, hashKVSteps, snapshotChunks) pin history against physical
 // compaction until they finish: drive them to the end or call .return().
 // Watches: new WatchHub(store) (watch-hub.ts).
@@ -33,6 +34,7 @@ export {
   SnapshotRestorer,
   DEFAULT_QUOTA_BACKEND_BYTES,
   REV_OVERHEAD_BYTES,
+  KEY_OVERHEAD_BYTES,
   LEASE_OVERHEAD_BYTES,
   eventOf,
   header,

@@ -309,7 +309,7 @@ class Model {
       case 'leaseCheckpoint':
         return { header: this.rev };
       default:
-        throw new Error(`model does not do ${cmd.type}`);
+        throw new Error(`model does not do ${(cmd as Command).type}`);
     }
   }
 }

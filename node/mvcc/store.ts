@@ -57,8 +57,15 @@ import { DEFAULT_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange 
 import { ByteReader, ByteWriter } from './codec.js';
 
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
-/** Bytes counted per held revision on top of key and value (index entry, revision record). */
-export const REV_OVERHEAD_BYTES = 64;
+/**
+ * Size accounting approximates the heap the store really holds (measured with
+ * hack/bench-mvcc.ts: ~780 bytes for a 40-byte key with one 256-byte value), so the quota
+ * also protects the process: per held revision its value plus REV_OVERHEAD_BYTES (revision
+ * record, value Buffer object, log slot), per key its bytes plus KEY_OVERHEAD_BYTES (key
+ * string, record, Map and B+tree entries).
+ */
+export const REV_OVERHEAD_BYTES = 200;
+export const KEY_OVERHEAD_BYTES = 300;
 /** Bytes counted per lease. */
 export const LEASE_OVERHEAD_BYTES = 64;
 
@@ -85,10 +92,19 @@ export interface Rev {
   readonly lease: number;
 }
 
+/**
+ * One key. Its bytes are kept only as the latin1 string `skey` (one char per byte; the Map
+ * and B+tree key); a Buffer is made when a KeyValue or event is handed out (keyBytes).
+ * That saves a ~145-byte Buffer object per key.
+ */
 export interface KeyRec {
-  readonly key: Uint8Array;
   readonly skey: string;
   revs: Rev[];
+}
+
+/** The key's bytes, as a fresh Buffer. */
+export function keyBytes(rec: KeyRec): Uint8Array {
+  return Buffer.from(rec.skey, 'latin1');
 }
 
 export function header(revision: number): ResponseHeader {
@@ -107,7 +123,7 @@ interface WriteCtx {
 
 function toKv(r: Rev, keysOnly = false): KeyValue {
   return {
-    key: r.rec.key,
+    key: keyBytes(r.rec),
     createRevision: r.create,
     modRevision: r.main,
     version: r.version,
@@ -121,7 +137,7 @@ export function eventOf(r: Rev): Event {
   if (r.version === 0) {
     return {
       type: EventType.DELETE,
-      kv: { key: r.rec.key, createRevision: 0, modRevision: r.main, version: 0, value: EMPTY, lease: 0 },
+      kv: { key: keyBytes(r.rec), createRevision: 0, modRevision: r.main, version: 0, value: EMPTY, lease: 0 },
     };
   }
   return { type: EventType.PUT, kv: toKv(r) };
@@ -266,8 +282,8 @@ export class MvccStore {
   }
 
   /**
-   * Size in bytes: Σ over every held revision of (key + value + REV_OVERHEAD_BYTES), plus
-   * LEASE_OVERHEAD_BYTES per lease. Shrinks as physical compaction trims history. This is
+   * Size in bytes: Σ over held revisions of (value + REV_OVERHEAD_BYTES) + Σ over keys of
+   * (key + KEY_OVERHEAD_BYTES) + LEASE_OVERHEAD_BYTES per lease (an estimate of heap use). Shrinks as physical compaction trims history. This is
    * what the quota and etcd_mvcc_db_total_size_in_bytes report.
    */
   sizeBytes(): number {
@@ -295,7 +311,7 @@ export class MvccStore {
   private cost(cmd: Command): number {
     switch (cmd.type) {
       case 'put':
-        return cmd.req.key.length + (cmd.req.value?.length ?? 0) + REV_OVERHEAD_BYTES;
+        return cmd.req.key.length + KEY_OVERHEAD_BYTES + (cmd.req.value?.length ?? 0) + REV_OVERHEAD_BYTES;
       case 'txn':
         return this.txnCost(cmd.req);
       case 'leaseGrant':
@@ -315,7 +331,7 @@ export class MvccStore {
     const branch = (ops: RequestOp[] | undefined): number => {
       let c = 0;
       for (const op of ops ?? []) {
-        if ('requestPut' in op) c += op.requestPut.key.length + (op.requestPut.value?.length ?? 0) + REV_OVERHEAD_BYTES;
+        if ('requestPut' in op) c += op.requestPut.key.length + KEY_OVERHEAD_BYTES + (op.requestPut.value?.length ?? 0) + REV_OVERHEAD_BYTES;
         else if ('requestTxn' in op) c += this.txnCost(op.requestTxn);
       }
       return c;
@@ -503,7 +519,7 @@ export class MvccStore {
     if (rec.revs.length === 0) rec.revs = [r]; // exact size: most keys hold one revision
     else rec.revs.push(r);
     ctx.changes.push(r);
-    this.size += rec.key.length + value.length + REV_OVERHEAD_BYTES;
+    this.size += value.length + REV_OVERHEAD_BYTES;
     return r;
   }
 
@@ -523,8 +539,9 @@ export class MvccStore {
     const value = p.ignoreValue ? (cur as Rev).value : copyBytes(p.value);
     const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? 0);
     if (rec === undefined) {
-      rec = { key: copyBytes(p.key), skey, revs: [] };
+      rec = { skey, revs: [] };
       this.map.set(skey, rec);
+      this.size += skey.length + KEY_OVERHEAD_BYTES;
       this.index.set(skey, rec);
     }
     this.addRev(ctx, rec, cur ? cur.create : ctx.main, cur ? cur.version + 1 : 1, value, lease);
@@ -746,11 +763,12 @@ export class MvccStore {
     if (start === 0) return;
     for (let i = 0; i < start; i++) {
       const r = rec.revs[i]!;
-      this.size -= rec.key.length + r.value.length + REV_OVERHEAD_BYTES;
+      this.size -= r.value.length + REV_OVERHEAD_BYTES;
     }
     rec.revs = rec.revs.slice(start);
     if (rec.revs.length === 0) {
       this.map.delete(rec.skey);
+      this.size -= rec.skey.length + KEY_OVERHEAD_BYTES;
       this.index.delete(rec.skey);
     }
   }
@@ -801,7 +819,7 @@ export class MvccStore {
     const l = this.leases.get(req.ID);
     if (l === undefined) return { header: header(this.rev), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
     const ms = this.lessor.remainingMs(req.ID, nowMs);
-    const keys = req.keys ? [...l.keys].sort().map((k) => (this.map.get(k) as KeyRec).key) : [];
+    const keys = req.keys ? [...l.keys].sort().map((k) => keyBytes(this.map.get(k) as KeyRec)) : [];
     return { header: header(this.rev), ID: l.id, TTL: Math.floor(ms / 1000), grantedTTL: l.ttl, keys };
   }
 
@@ -900,7 +918,7 @@ export class MvccStore {
         const r = revs[i]!;
         if (r.main > at) break;
         if (!wrote) {
-          h.bytes(rec.key);
+          h.latin1(rec.skey);
           wrote = true;
         }
         h.int(r.main).int(r.sub).int(r.create).int(r.version).int(r.lease).bytes(r.value);
@@ -987,7 +1005,7 @@ export class MvccStore {
           let n = 0;
           for (let i = start; i < revs.length && revs[i]!.main <= rev; i++) n++;
           if (n === 0) return true;
-          body.bytes(kr.key);
+          body.latin1(kr.skey);
           body.uvarint(n);
           for (let i = start; i < start + n; i++) {
             const r = revs[i]!;
@@ -1272,11 +1290,10 @@ export class SnapshotRestorer {
 
   private key(r: ByteReader): void {
     const s = this.s ?? this.fail('key before header');
-    const key = Buffer.from(r.bytes());
-    const skey = skeyOf(key);
+    const skey = skeyOf(r.bytes());
     if (this.lastSkey !== undefined && !(this.lastSkey < skey)) this.fail('keys out of order');
     this.lastSkey = skey;
-    const rec: KeyRec = { key, skey, revs: EMPTY_REVS };
+    const rec: KeyRec = { skey, revs: EMPTY_REVS };
     const n = r.uvarint();
     const revs: Rev[] = [];
     for (let i = 0; i < n; i++) {
@@ -1288,7 +1305,7 @@ export class SnapshotRestorer {
       const value = copyBytes(r.bytes());
       const rv: Rev = { rec, main, sub, create, version, value, lease };
       revs.push(rv);
-      s.size += key.length + value.length + REV_OVERHEAD_BYTES;
+      s.size += value.length + REV_OVERHEAD_BYTES;
       const bi = main - s.logStart;
       if (bi >= 0) {
         if (bi >= this.buckets.length) this.fail('revision above the snapshot revision');
@@ -1305,6 +1322,7 @@ export class SnapshotRestorer {
       if (l) l.keys.add(skey);
     }
     s.map.set(skey, rec);
+    s.size += skey.length + KEY_OVERHEAD_BYTES;
     s.index.set(skey, rec);
     this.keys++;
   }

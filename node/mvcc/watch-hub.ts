@@ -22,10 +22,10 @@
 // `progressTick()` (runtime timer, etcd: every 10 min) notifies progress_notify watchers
 // that got no events since the last tick.
 import type { Event, WatchCreateRequest, WatchResponse } from './types.js';
-import { EventType, WatchFilterType } from './types.js';
+import { WatchFilterType } from './types.js';
 import { ERROR_SPECS } from './errors.js';
 import { inSkeyRange, isEmptyRange, skeyRange, type SkeyRange } from './bytes.js';
-import { header, type MvccStore, type Rev } from './store.js';
+import { eventOf, header, type MvccStore, type Rev } from './store.js';
 
 export interface WatchSink {
   /** Deliver one response. Return false when full: the hub holds the rest until resume(). */
@@ -295,9 +295,7 @@ export class WatchHub {
     for (const r of revs) {
       const del = r.version === 0;
       if (del ? w.noDelete : w.noPut) continue;
-      const ev: Event = del
-        ? { type: EventType.DELETE, kv: { key: r.rec.key, createRevision: 0, modRevision: r.main, version: 0, value: new Uint8Array(0), lease: 0 } }
-        : { type: EventType.PUT, kv: { key: r.rec.key, createRevision: r.create, modRevision: r.main, version: r.version, value: r.value, lease: r.lease } };
+      const ev = eventOf(r);
       if (w.prevKv && !(r.version === 1)) {
         const prev = this.store.kvAt(r.rec.skey, r.main - 1);
         if (prev) ev.prevKv = prev;
