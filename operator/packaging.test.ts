@@ -78,7 +78,7 @@ describe.skipIf(!existsSync(HELM))('helm chart', () => {
     expect(verbs('tsetcd.dev', 'etcdclusters/status')).toEqual(['update']);
     expect(verbs('apps', 'statefulsets')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
     expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
-    expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list']);
+    expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list', 'patch']);
     expect(verbs('', 'secrets')).toEqual(['get']); // a cluster's client TLS Secret, nothing else read
     expect(verbs('', 'configmaps')).toEqual(['create', 'patch']);
     const le = roles.find((r) => r.kind === 'Role');

@@ -95,6 +95,20 @@ export class FakeKubeApi implements KubeApi {
     this.pvcs.delete(name);
   }
 
+  /** StorageClasses that allow expansion. */
+  expandable = new Set<string>(['standard']);
+
+  async resizePvc(_ns: string, name: string, size: string): Promise<void> {
+    const p = this.pvcs.get(name);
+    if (!p) throw new Error(`persistentvolumeclaims "${name}" not found`);
+    const sts = [...this.objects.values()].find((o) => o.kind === 'StatefulSet');
+    const cls = (sts?.spec as { volumeClaimTemplates: Array<{ spec: { storageClassName?: string } }> } | undefined)?.volumeClaimTemplates[0]?.spec.storageClassName ?? 'standard';
+    if (!this.expandable.has(cls)) {
+      throw new Error(`persistentvolumeclaims "${name}" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize`);
+    }
+    this.pvcs.set(name, { ...p, requestedStorage: size });
+  }
+
   secrets = new Map<string, Record<string, Buffer>>();
 
   async getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null> {
@@ -126,7 +140,10 @@ export class FakeKubeApi implements KubeApi {
         const name = `${base}-${i}`;
         if (this.pods.has(name)) continue;
         const pvc = `data-${name}`;
-        if (!this.pvcs.has(pvc)) this.pvcs.set(pvc, { name: pvc, uid: `pvc-uid-${++this.uidSeq}`, terminating: false, phase: 'Bound' });
+        const vct = (o.spec as { volumeClaimTemplates: Array<{ spec: { resources: { requests: { storage: string } } } }> }).volumeClaimTemplates[0];
+        if (!this.pvcs.has(pvc)) {
+          this.pvcs.set(pvc, { name: pvc, uid: `pvc-uid-${++this.uidSeq}`, terminating: false, phase: 'Bound', requestedStorage: vct?.spec.resources.requests.storage ?? null });
+        }
         const podIP = `127.0.10.${i + 10}`;
         this.pods.set(name, { name, podIP, ready: true, revision: 'rev-1', waitingReason: null, waitingMessage: null, deleting: false });
         onPodCreated(name, i, podIP);

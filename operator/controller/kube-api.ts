@@ -29,6 +29,8 @@ export interface PvcInfo {
   uid: string;
   terminating: boolean;
   phase: string;
+  /** spec.resources.requests.storage. */
+  requestedStorage: string | null;
 }
 
 export type EventType = 'Normal' | 'Warning';
@@ -44,6 +46,8 @@ export interface KubeApi {
   listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]>;
   deletePod(namespace: string, name: string): Promise<void>;
   deletePvc(namespace: string, name: string): Promise<void>;
+  /** Asks for a larger volume (PVC expansion; the StorageClass must allow it). */
+  resizePvc(namespace: string, name: string, size: string): Promise<void>;
   /** A Secret's data (decoded), or null when it does not exist. */
   getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null>;
   /** null when it cannot tell (e.g. no RBAC), else whether it exists. */

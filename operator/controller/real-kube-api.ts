@@ -105,6 +105,7 @@ export class RealKubeApi implements KubeApi {
       uid: p.metadata?.uid ?? '',
       terminating: p.metadata?.deletionTimestamp != null,
       phase: p.status?.phase ?? '',
+      requestedStorage: (p.spec?.resources?.requests?.storage as string | undefined) ?? null,
     }));
   }
 
@@ -122,6 +123,10 @@ export class RealKubeApi implements KubeApi {
     } catch (err: unknown) {
       if (httpCode(err) !== 404) throw err;
     }
+  }
+
+  async resizePvc(namespace: string, name: string, size: string): Promise<void> {
+    await this.apply({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace }, spec: { resources: { requests: { storage: size } } } });
   }
 
   async getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null> {

@@ -172,7 +172,7 @@ describe('Reconciler', () => {
     const t = setup();
     await t.settle();
     // The volume of e-2 is replaced behind the operator's back.
-    t.kube.pvcs.set('data-e-2', { name: 'data-e-2', uid: 'brand-new', terminating: false, phase: 'Bound' });
+    t.kube.pvcs.set('data-e-2', { name: 'data-e-2', uid: 'brand-new', terminating: false, phase: 'Bound', requestedStorage: '8Gi' });
     await t.settle();
     expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual(['remove:1003', `add:${peerURL(ref, 2, false)}`, 'promote:1004']);
     const c = t.kube.cluster('ns', 'e');
@@ -208,6 +208,31 @@ describe('Reconciler', () => {
     expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'StorageClassNotFound' });
     expect(cond(c, 'Degraded')?.message).toMatch(/StorageClass "nope" does not exist/);
     expect(fresh.kube.object('StatefulSet', 'ns', 'e')).toBeUndefined();
+  });
+
+  it('grows volumes when storage.size grows, and reports a StorageClass that cannot expand', async () => {
+    const t = setup();
+    await t.settle();
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.storage = { size: '16Gi' }));
+    await t.pass();
+    expect([...t.kube.pvcs.values()].map((p) => p.requestedStorage)).toEqual(['16Gi', '16Gi', '16Gi']);
+    expect(t.kube.events.some((e) => e.reason === 'VolumeExpansionRequested')).toBe(true);
+    // The StatefulSet's template keeps the size it was created with (immutable).
+    const vct = (t.kube.object('StatefulSet', 'ns', 'e')?.spec as { volumeClaimTemplates: Array<{ spec: { resources: { requests: { storage: string } } } }> }).volumeClaimTemplates;
+    expect(vct[0]?.spec.resources.requests.storage).toBe('8Gi');
+
+    const u = setup();
+    await u.settle();
+    u.kube.expandable.clear();
+    u.kube.editSpec('ns', 'e', (c) => (c.spec.storage = { size: '16Gi' }));
+    await u.pass();
+    const c = u.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'VolumeExpansionFailed' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/allowVolumeExpansion/);
+    // Membership keeps working meanwhile.
+    u.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 5));
+    for (let i = 0; i < 30; i++) await u.pass();
+    expect(u.twin.members.filter((m) => !m.isLearner)).toHaveLength(5);
   });
 
   it('reports a pod that cannot pull its image', async () => {

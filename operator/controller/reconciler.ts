@@ -6,6 +6,7 @@ import { setCondition } from '../api/conditions.js';
 import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
 import type { Condition, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation } from '../api/types.js';
 import { validateSpec, type SpecProblem } from '../api/validate.js';
+import { parseQuantity } from '../api/quantity.js';
 import { MemberApiError, type MemberApi } from '../members/member-api.js';
 import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
 import { buildBootstrapConfigMap } from '../plan/bootstrap-configmap.js';
@@ -109,10 +110,13 @@ export class Reconciler {
 
     // Act. A bad spec or a paused cluster: observe and report only.
     let actionError: string | null = null;
+    let expanded: string[] = [];
+    let expansionError: string | null = null;
     const mutate = problems.length === 0 && !spec.paused;
     if (mutate) {
       try {
         for (const obj of this.children(ref, spec, plan, obs)) await d.kube.apply(obj);
+        ({ expanded, error: expansionError } = await this.expandVolumes(ref, spec, obs));
         await this.perform(plan.action, ref, obs, api);
       } catch (err: unknown) {
         actionError = err instanceof Error ? err.message : String(err);
@@ -126,8 +130,14 @@ export class Reconciler {
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
     // Status, once.
-    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), actionError, nowIso);
+    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), actionError, expansionError, nowIso);
     await this.events(cluster, plan, problems, acted, actionError, status, next);
+    if (expansionError !== null && cluster.status?.conditions?.find((c) => c.type === 'Degraded')?.reason !== 'VolumeExpansionFailed') {
+      await d.kube.recordEvent(cluster, 'Warning', 'VolumeExpansionFailed', expansionError).catch(() => {});
+    }
+    if (expanded.length > 0) {
+      await d.kube.recordEvent(cluster, 'Normal', 'VolumeExpansionRequested', `asked ${expanded.join(', ')} to grow to ${spec.storage.size}`).catch(() => {});
+    }
     await this.observeMetrics(ref, obs, operation, nowMs);
     if (acted && plan.action.kind === 'finish-operation' && status.currentOperation) {
       const op = status.currentOperation;
@@ -205,6 +215,32 @@ export class Reconciler {
     return out;
   }
 
+  /**
+   * Grows PVCs smaller than spec.storage.size (the StatefulSet's template is immutable, so members keep
+   * the size they were created with until their claim is expanded). Returns the PVCs asked to grow.
+   */
+  private async expandVolumes(ref: ClusterRef, spec: ResolvedSpec, obs: Observation): Promise<{ expanded: string[]; error: string | null }> {
+    const want = parseQuantity(spec.storage.size);
+    const out: string[] = [];
+    if (want === null || obs.sts === null) return { expanded: out, error: null };
+    for (const p of obs.pvcs) {
+      if (p.terminating || p.requestedStorage === null) continue;
+      const have = parseQuantity(p.requestedStorage);
+      if (have === null || have >= want) continue;
+      try {
+        await this.d.kube.resizePvc(ref.namespace, p.name, spec.storage.size);
+      } catch (err: unknown) {
+        const why = err instanceof Error ? err.message : String(err);
+        return {
+          expanded: out,
+          error: `cannot grow ${p.name} from ${p.requestedStorage} to ${spec.storage.size}: ${why}; use a StorageClass with allowVolumeExpansion, or set storage.size back to ${p.requestedStorage}`,
+        };
+      }
+      out.push(p.name);
+    }
+    return { expanded: out, error: null };
+  }
+
   /** The one membership step of this pass. */
   private async perform(action: Action, ref: ClusterRef, obs: Observation, api: MemberApi): Promise<void> {
     const d = this.d;
@@ -259,6 +295,7 @@ export class Reconciler {
     operation: MembershipOperation | null,
     blocked: number | null,
     actionError: string | null,
+    expansionError: string | null,
     nowIso: string,
   ): EtcdClusterStatus {
     const ref = refOf(cluster);
@@ -321,7 +358,7 @@ export class Reconciler {
       nowIso,
     );
     const failedOp = plan.action.kind === 'finish-operation' && plan.action.result === 'Failed' ? (prev.currentOperation ?? null) : null;
-    const degraded = degradedReason(obs, plan, problems, actionError, failedOp);
+    const degraded = degradedReason(obs, plan, problems, actionError, failedOp) ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
     conds = setCondition(
       conds,
       degraded
@@ -458,6 +495,8 @@ export class Reconciler {
 export class ReconcileError extends Error {
   override readonly name = 'ReconcileError';
 }
+
+
 
 function degradedReason(
   obs: Observation,
