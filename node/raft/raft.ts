@@ -121,6 +121,7 @@ export class Raft {
   private readonly rng: Rng;
   readonly logger: RaftLogger;
   private pendingReadIndexMessages: Message[] = [];
+  private bcastPending = false;
 
   constructor(c: RaftCoreConfig) {
     if (c.id === NONE) throw new RangeError('cannot use none as id');
@@ -284,8 +285,15 @@ export class Raft {
     this.send(m);
   }
 
+  /** Sends every follower what it lacks: one append at least, more while its pipeline has room. */
   bcastAppend(): void {
-    for (const id of this.trk.ids) if (id !== this.id) this.sendAppend(id);
+    for (const id of this.trk.ids) {
+      if (id === this.id) continue;
+      this.sendAppend(id);
+      while (this.maybeSendAppend(id, false)) {
+        // keep filling the pipeline (replicate state) until flow control pauses it
+      }
+    }
   }
 
   private bcastHeartbeat(): void {
@@ -662,7 +670,16 @@ export class Raft {
       this.dropProposal(m, 'too many uncommitted entries');
       return;
     }
-    this.bcastAppend();
+    // Broadcast lazily, when the application next asks for a Ready: proposals made in
+    // between then share one append per follower instead of one each.
+    this.bcastPending = true;
+  }
+
+  /** Sends the appends owed for proposals since the last Ready (see stepLeaderProp). */
+  flushPendingBcast(): void {
+    if (!this.bcastPending) return;
+    this.bcastPending = false;
+    if (this.state === 'leader') this.bcastAppend();
   }
 
   private handleAppendRejection(m: Message, pr: Progress): void {

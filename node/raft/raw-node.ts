@@ -154,6 +154,7 @@ export class RawNode {
 
   hasReady(): boolean {
     const r = this.raft;
+    r.flushPendingBcast();
     if (r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.raftState) return true;
     const hs = r.hardState();
     if (!sameHardState(hs, this.prevHardState)) return true;
@@ -165,6 +166,7 @@ export class RawNode {
   ready(): Ready {
     if (this.pending !== undefined) throw new RaftAssertionError('ready() called again before advance()');
     const r = this.raft;
+    r.flushPendingBcast();
     const entries = r.raftLog.unstableEntries();
     const committedEntries = r.raftLog.nextEnts();
     const soft = r.softState();
