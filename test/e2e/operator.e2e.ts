@@ -2,9 +2,11 @@
 // member failure, operator crashes. One EtcdCluster walks through the cases in order; each
 // case waits on conditions with bounded deadlines and leaves the cluster healthy for the next.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
+import { cpDir, etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
@@ -188,6 +190,29 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     expect(await keyCount('/e2e/keys/')).toBe(1000);
   });
 
+  it('replaces a member whose PVC (and its folder) is gone as a new member', async () => {
+    const victim = `${name}-2`;
+    const before = await get();
+    const oldId = before.status?.members?.find((m) => m.name === victim)?.id;
+    expect(oldId).toBeDefined();
+    const pvc = await k.json<{ metadata: { uid: string }; spec: { volumeName: string } }>(['get', 'pvc', `data-${victim}`, '-n', ns]);
+    // The PVC goes (the node agent deletes the released folder), then the Pod; the StatefulSet
+    // recreates both, and the member comes back with empty data.
+    await k.ok(['delete', 'pvc', `data-${victim}`, '-n', ns, '--wait=false']);
+    await k.ok(['delete', 'pod', victim, '-n', ns]);
+    await waitFor('a new PVC for the member', 120_000, async () => {
+      const r = await k.run(['get', 'pvc', `data-${victim}`, '-n', ns, '-o', 'jsonpath={.metadata.uid}']);
+      return r.code === 0 && r.stdout !== '' && r.stdout !== pvc.metadata.uid ? true : undefined;
+    });
+    const c = await settled(3, 600_000);
+    const newId = c.status?.members?.find((m) => m.name === victim)?.id;
+    expect(newId).toBeDefined();
+    expect(newId).not.toBe(oldId);
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+    const old = await k.run(['get', 'pv', pvc.spec.volumeName]);
+    expect(old.code).not.toBe(0); // the released volume was deleted
+  });
+
   it('survives an operator crash in the middle of a scale-up, without losing quorum', async () => {
     startSampling();
     await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=5']);
@@ -207,5 +232,46 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     expect(seen.maxLearners).toBeLessThanOrEqual(1);
     expect(seen.minHealthyVoters).toBeGreaterThanOrEqual(2);
     expect(await keyCount('/e2e/keys/')).toBe(1000);
+  });
+  it.skipIf(!local)('is scraped by Prometheus: tsetcd_cluster_has_leader == 1 and etcd_server_has_leader', async () => {
+    const p = await pods();
+    const promPort = await freePort();
+    const dir = join(cpDir, 'prometheus');
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const members = p.items.map((x) => `'${x.status.podIP ?? ''}:2381'`).join(', ');
+    writeFileSync(join(dir, 'prometheus.yml'), [
+      'global: {scrape_interval: 1s, evaluation_interval: 1s}',
+      'scrape_configs:',
+      `  - job_name: tsetcd-operator\n    static_configs: [{targets: ['127.0.0.1:${operator.metricsPort}']}]`,
+      `  - job_name: tsetcd-members\n    static_configs: [{targets: [${members}]}]`,
+      '',
+    ].join('\n'));
+    const prom = spawn('prometheus', [
+      `--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ], { stdio: ['ignore', openSync(join(cpDir, 'logs', 'prometheus.log'), 'a'), openSync(join(cpDir, 'logs', 'prometheus.log'), 'a')] });
+    try {
+      const query = async (q: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
+        const r = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`);
+        const body = (await r.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+        if (body.status !== 'success') throw new Error(`query ${q}: ${JSON.stringify(body)}`);
+        return body.data.result;
+      };
+      const hasLeader = await waitFor('tsetcd_cluster_has_leader == 1 in Prometheus', 60_000, async () => {
+        const r = await query('tsetcd_cluster_has_leader == 1');
+        return r.length > 0 ? r : undefined;
+      });
+      expect(hasLeader.map((x) => x.metric.cluster)).toContain(name);
+      const etcdHasLeader = await waitFor('etcd_server_has_leader from every member', 60_000, async () => {
+        const r = await query('etcd_server_has_leader{job="tsetcd-members"} == 1');
+        return r.length === p.items.length ? r : undefined;
+      });
+      expect(etcdHasLeader).toHaveLength(3);
+      const leaders = await query('sum(etcd_server_is_leader{job="tsetcd-members"})');
+      expect(leaders[0]?.value[1]).toBe('1');
+    } finally {
+      prom.kill('SIGTERM');
+    }
   });
 });
