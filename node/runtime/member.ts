@@ -119,7 +119,11 @@ interface Waiter {
   leaderAtPropose: NodeId;
 }
 
-type ApplyItem = { kind: 'entry'; entry: Entry } | { kind: 'snapshot'; snapshot: Snapshot };
+/** seq: the storage write (save number) that must be durable before the item is applied. */
+type ApplyItem = { kind: 'entry'; entry: Entry; seq: number } | { kind: 'snapshot'; snapshot: Snapshot; seq: number };
+
+/** Saves allowed in flight before the Ready loop waits for the oldest (back-pressure). */
+const MAX_SAVES_IN_FLIGHT = 64;
 
 interface ReadBatch {
   ctx: string;
@@ -164,6 +168,12 @@ export class Member implements MemberBackend, TransportHandler {
   private loopAgain = false;
   private loopScheduled = false;
   private proposals: Uint8Array[] = [];
+  /** Storage writes issued / known durable (in call order; storage resolves them in order). */
+  private saveSeq = 0;
+  private durableSeq = 0;
+  private saveWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** A follower's messages wait until the Ready they came with is durable. */
+  private pendingSends: Array<{ seq: number; msgs: readonly Message[] }> = [];
   private confProposals: ConfChange[] = [];
   private readonly waiters = new Map<number, Waiter>();
 
@@ -308,7 +318,7 @@ export class Member implements MemberBackend, TransportHandler {
     await this.transport?.stop();
     // Let an in-flight Ready finish its save before closing storage.
     const deadline = performance.now() + 5000;
-    while ((this.loopRunning || this.snapshotInProgress) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while ((this.loopRunning || this.snapshotInProgress || this.durableSeq < this.saveSeq) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     await this.storage.close().catch(() => {});
     this.log.info('member stopped', { id: hexId(this.id) });
   }
@@ -443,6 +453,18 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.loopAgain && !this.stopped) this.schedule();
   }
 
+  /**
+   * One Ready, pipelined: raft's memory log takes the entries at once and the storage write is
+   * issued without waiting for it (consecutive writes share an fdatasync in storage's group
+   * commit). What must wait for durability waits on the write's sequence number instead:
+   * - a follower's (or candidate's) messages leave only once their Ready is durable, so no
+   *   append or vote is acknowledged before it is on disk;
+   * - committed entries are applied only once everything up to their Ready is durable, so the
+   *   leader (which raft counts toward a commit at append time) never acknowledges a client
+   *   before its own fsync. The leader's messages leave at once (Raft thesis 10.2.1).
+   * A snapshot in a Ready is the rare exception: it waits for every earlier write and is
+   * saved before anything after it.
+   */
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
     if (rd.hardState) {
@@ -453,19 +475,47 @@ export class Member implements MemberBackend, TransportHandler {
     const leaderNow = this.role === 'leader';
     if (leaderNow) this.sendMessages(rd.messages);
     if (rd.snapshot) {
+      await this.waitDurable(this.saveSeq);
       await this.storage.saveSnapshot(rd.snapshot);
       this.raftStorage.applySnapshot(rd.snapshot);
     }
     if (rd.hardState || rd.entries.length > 0) {
-      await this.storage.save(rd.hardState, rd.entries, rd.mustSync);
       if (rd.hardState) this.raftStorage.setHardState(rd.hardState);
       if (rd.entries.length > 0) this.raftStorage.append(rd.entries);
+      const seq = ++this.saveSeq;
+      this.storage.save(rd.hardState, rd.entries, rd.mustSync).then(
+        () => this.onDurable(seq),
+        (err: unknown) => this.die('storage write failed; stopping the member', err),
+      );
     }
-    if (!leaderNow) this.sendMessages(rd.messages);
-    if (rd.snapshot) this.applyQueue.push({ kind: 'snapshot', snapshot: rd.snapshot });
-    for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e });
+    const seq = this.saveSeq;
+    if (!leaderNow && rd.messages.length > 0) {
+      if (seq <= this.durableSeq && this.pendingSends.length === 0) this.sendMessages(rd.messages);
+      else this.pendingSends.push({ seq, msgs: rd.messages });
+    }
+    if (rd.snapshot) this.applyQueue.push({ kind: 'snapshot', snapshot: rd.snapshot, seq });
+    for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e, seq });
     const m = this.opts.metrics;
     if (m) m.proposalsCommitted.set(this.commitIndex);
+    if (this.saveSeq - this.durableSeq > MAX_SAVES_IN_FLIGHT) await this.waitDurable(this.saveSeq - MAX_SAVES_IN_FLIGHT);
+  }
+
+  private onDurable(seq: number): void {
+    if (seq > this.durableSeq) this.durableSeq = seq;
+    while (this.pendingSends.length > 0 && this.pendingSends[0]!.seq <= this.durableSeq) {
+      this.sendMessages(this.pendingSends.shift()!.msgs);
+    }
+    if (this.saveWaiters.length > 0) {
+      const still: typeof this.saveWaiters = [];
+      for (const w of this.saveWaiters) (w.seq <= this.durableSeq ? w.resolve() : still.push(w));
+      this.saveWaiters = still;
+    }
+    this.kickApply();
+  }
+
+  private waitDurable(seq: number): Promise<void> {
+    if (seq <= this.durableSeq) return Promise.resolve();
+    return new Promise((resolve) => this.saveWaiters.push({ seq, resolve }));
   }
 
   private sendMessages(msgs: readonly Message[]): void {
@@ -511,6 +561,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   private kickApply(): void {
     if (this.applying || this.applyHead >= this.applyQueue.length) return;
+    if (this.applyQueue[this.applyHead]!.seq > this.durableSeq) return;
     void this.drainApply();
   }
 
@@ -518,9 +569,10 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.applying) return;
     this.applying = true;
     try {
-      while (this.applyHead < this.applyQueue.length && !this.stopped) {
+      const ready = (): boolean => this.applyHead < this.applyQueue.length && this.applyQueue[this.applyHead]!.seq <= this.durableSeq;
+      while (ready() && !this.stopped) {
         const sliceStart = performance.now();
-        while (this.applyHead < this.applyQueue.length && performance.now() - sliceStart < APPLY_SLICE_MS) {
+        while (ready() && performance.now() - sliceStart < APPLY_SLICE_MS) {
           const item = this.applyQueue[this.applyHead]!;
           this.applyQueue[this.applyHead] = undefined as unknown as ApplyItem;
           this.applyHead++;
@@ -538,7 +590,7 @@ export class Member implements MemberBackend, TransportHandler {
           this.applyHead = 0;
         }
         this.afterApply();
-        if (this.applyHead < this.applyQueue.length) await yieldImmediate();
+        if (ready()) await yieldImmediate();
       }
       if (this.applyHead >= this.applyQueue.length) {
         this.applyQueue = [];
