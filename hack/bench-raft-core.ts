@@ -4,6 +4,7 @@
 // Complements hack/bench-raft.ts (which runs the same through test/sim with its checkers).
 //
 //   npx tsx hack/bench-raft-core.ts [--runs 5] [--entries 50000]
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { MemoryStorage, RawNode, SeededRng, type Message } from '../node/raft/index.js';
 
@@ -96,8 +97,9 @@ function median(xs: number[]): number {
 
 const runs = arg('--runs', 5);
 const entries = arg('--entries', 50_000);
-console.log(`bench-raft-core: 3 nodes, direct Ready loop, no faults, ${ENTRY_BYTES} B entries, ${entries} entries per run, median of ${runs} runs`);
-runOnce(16, 5_000); // warm-up
+console.log(`bench-raft-core: load average ${loadavg()[0]!.toFixed(1)}; 3 nodes, direct Ready loop, no faults, ${ENTRY_BYTES} B entries, ${entries} entries per run, median of ${runs} runs`);
+// Warm-up: let the JIT settle on every path before measuring (cold batch=1 runs are 5x slower).
+for (const batch of BATCHES) runOnce(batch, 20_000);
 let base = 0;
 for (const batch of BATCHES) {
   const xs: number[] = [];
