@@ -5,6 +5,7 @@ import { MemoryFs } from './memory-fs.js';
 import { errnoError, withFaults, type FsOp } from './fs.js';
 import { StorageCorruptError, StorageStoppedError, StorageWriteError } from './errors.js';
 import { scanSegment } from './frame.js';
+import { snapshotFileChunks, snapshotFileName } from './snapshot-file.js';
 import type { Entry, Snapshot } from '../raft/types.js';
 import { collectingLogger, entries, entry, TestRng } from '../../test/storage/helpers.js';
 
@@ -181,6 +182,26 @@ describe('storage: snapshots and purge', () => {
     expect(r.recovered.snapshot?.metadata.index).toBe(50);
     expect(r.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 20 }, (_, i) => i + 51));
     expect(r.recovered.hardState.commit).toBe(70);
+  });
+
+  it('snapshot purge never counts a newer file without a durable marker (it could push out the only usable one)', async () => {
+    const fs = new MemoryFs();
+    const opts = { fs, retainSnapshots: 1, retainSegments: 0, segmentSizeBytes: 512 };
+    const { storage } = await openStorage(DIR, opts);
+    for (let i = 1; i <= 30; i++) await storage.save({ term: 1, vote: 1, commit: i }, [entry(i, 1, 40)], true);
+    await storage.saveSnapshot(snap(5, 1));
+    // A newer snapshot file whose marker never made it (a crash between rename and marker).
+    const chunks: Uint8Array[] = [];
+    for await (const c of snapshotFileChunks(snap(25, 1).metadata, snap(25, 1).data)) chunks.push(c);
+    fs.poke(`${DIR}/snap/${snapshotFileName(25, 1)}`, Buffer.concat(chunks));
+    await storage.saveSnapshot(snap(20, 1));
+    await storage.releaseTo(20);
+    const names = (await fs.readdir(`${DIR}/snap`)).sort();
+    expect(names).toEqual([snapshotFileName(20, 1), snapshotFileName(25, 1)]);
+    fs.crash();
+    const r = await openStorage(DIR, opts);
+    expect(r.recovered.snapshot?.metadata.index).toBe(20);
+    expect(r.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, i) => i + 21));
   });
 
   it('a corrupt newest snapshot file falls back to an older one the WAL still covers', async () => {

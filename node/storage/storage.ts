@@ -108,6 +108,7 @@ class FileStorage implements MemberStorage {
   private queuedOffset: number;
   private queuedSeq: number;
   private releaseChain: Promise<void> = Promise.resolve();
+  private tmpCounter = 0;
   private durableSnapshot: { index: number; term: number } | undefined;
 
   constructor(
@@ -215,13 +216,14 @@ class FileStorage implements MemberStorage {
     const { index, term } = snapshot.metadata;
     // Older than the newest saved snapshot (e.g. the member's own snapshot raced an installed one):
     // nothing to do. Not an error: the newer snapshot already covers it.
-    if (this.marker && index < this.marker.index) {
-      this.log.info('skipping a snapshot older than the saved one', { index, newest: this.marker.index });
+    if (this.marker && index <= this.marker.index) {
+      this.log.info('skipping a snapshot not newer than the saved one', { index, newest: this.marker.index });
       return;
     }
     const t0 = this.nowMs();
     const name = snapshotFileName(index, term);
-    const tmp = `${this.snapDir}/${name}${TMP_SUFFIX}`;
+    // A unique tmp name: two saves of one snapshot may overlap; leftovers are removed at open.
+    const tmp = `${this.snapDir}/${name}.${++this.tmpCounter}${TMP_SUFFIX}`;
     const final = `${this.snapDir}/${name}`;
     try {
       const f = await io('open', tmp, this.fs.open(tmp, 'create'));
@@ -259,9 +261,9 @@ class FileStorage implements MemberStorage {
     }
     const again = this.check();
     if (again) throw again;
-    if (this.marker && index < this.marker.index) {
+    if (this.marker && index <= this.marker.index) {
       // A newer snapshot became durable while this file was written; leave the file to the purge.
-      this.log.info('skipping a snapshot older than the saved one', { index, newest: this.marker.index });
+      this.log.info('skipping a snapshot not newer than the saved one', { index, newest: this.marker.index });
       return;
     }
     await this.enqueue([{ kind: 'snapshot', index, term }], true, () => {
@@ -273,14 +275,23 @@ class FileStorage implements MemberStorage {
     await this.purgeSnapshots();
   }
 
+  /**
+   * Keeps the newest `retainSnapshots` snapshot files at or below the newest durable snapshot (the
+   * one whose WAL marker is synced). Files above it (a save still in flight, or an orphan whose
+   * marker never became durable) are not counted and not touched: counting them could push out the
+   * only snapshot recovery can use.
+   */
   private async purgeSnapshots(): Promise<void> {
+    const durable = this.durableSnapshot;
+    if (!durable) return;
     try {
       const names = await this.fs.readdir(this.snapDir);
       const snaps = names
         .map((n) => ({ n, p: parseSnapshotFileName(n) }))
-        .filter((x): x is { n: string; p: { index: number; term: number } } => x.p !== undefined)
+        .filter((x): x is { n: string; p: { index: number; term: number } } => x.p !== undefined && x.p.index <= durable.index)
         .sort((a, b) => b.p.index - a.p.index || b.p.term - a.p.term);
       for (const s of snaps.slice(this.opts.retainSnapshots)) {
+        if (s.p.index === durable.index && s.p.term === durable.term) continue;
         await this.fs.unlink(`${this.snapDir}/${s.n}`);
         this.log.info('purged old snapshot file', { file: s.n });
       }
@@ -319,10 +330,10 @@ class FileStorage implements MemberStorage {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (!this.failure) {
-      await this.enqueue([], true, () => undefined).catch(() => undefined);
-    }
+    // Refuse new calls at once; what was queued before still drains and syncs.
+    const drained = this.failure ? Promise.resolve() : this.enqueue([], true, () => undefined).catch(() => undefined);
     this.closed = true;
+    await drained;
     await this.releaseChain;
     const f = this.file;
     this.file = undefined;
