@@ -259,12 +259,23 @@ export class Cluster {
   }
 
   async metric(m: RunningMember, name: string): Promise<number> {
+    return (await this.metrics(m, [name]))[name]!;
+  }
+
+  /**
+   * Several metrics from ONE scrape (summed over labels). One scrape matters for
+   * nodejs_eventloop_lag_*: prom-client resets the event-loop histogram on every scrape.
+   */
+  async metrics(m: RunningMember, names: readonly string[]): Promise<Record<string, number>> {
     const text = await (await fetch(`${m.metricsUrl}/metrics`)).text();
-    let sum = 0;
+    const out: Record<string, number> = {};
+    for (const n of names) out[n] = 0;
     for (const line of text.split('\n')) {
-      if (line.startsWith(name + ' ') || line.startsWith(name + '{')) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+      for (const n of names) {
+        if (line.startsWith(n + ' ') || line.startsWith(n + '{')) out[n]! += Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
     }
-    return sum;
+    return out;
   }
 
   /** SIGKILL one member (failover tests) or SIGTERM. */
