@@ -235,6 +235,14 @@ describe('scale up crash points: every state between two steps resolves', () => 
     expect(p.action).toEqual({ kind: 'set-replicas', replicas: 3 });
   });
 
+  it('does not promote when the grown voter set would lack a healthy quorum', () => {
+    // 3 voters, 2 unhealthy: after promotion 4 voters need 3 healthy, only 2 would be.
+    const members = [member(0), member(1, { healthy: false }), member(2, { healthy: false }), member(3, { id: '2003', isLearner: true, isLeader: false, raftIndex: 100 })];
+    const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3, { phase: 'CatchingUp' }), statefulSetReplicas: 4, members }));
+    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'QuorumAtRisk' });
+    expect(p.operation?.type).toBe('ScaleUp');
+  });
+
   it('does not promote a learner whose Status did not answer', () => {
     const p = planNextStep(observed({ desiredReplicas: 5, operation: op('ScaleUp', 3, { phase: 'CatchingUp' }), statefulSetReplicas: 4, members: [member(0), member(1), member(2), { ...learner, name: 'e-3', raftIndex: 100 }] }));
     expect(p.action.kind).toBe('wait');

@@ -320,6 +320,12 @@ function promoteWhenCaughtUp(m: ObservedMember, members: ObservedMember[], op: M
     const lag = leader?.raftIndex != null && m.raftIndex !== null ? ` (raft index ${m.raftIndex} of ${leader.raftIndex})` : '';
     return { ...base, action: { kind: 'wait', reason: 'LearnerCatchingUp', message: `learner ${op.memberName} is catching up${lag}` }, operation: { ...op, phase: 'CatchingUp' } };
   }
+  // Promotion grows the quorum: the voters after it must still have a healthy quorum (etcd checks the same).
+  const voters = members.filter((x) => !x.isLearner);
+  const healthyAfter = voters.filter((x) => x.healthy).length + 1;
+  if (healthyAfter < quorum(voters.length + 1)) {
+    return { ...base, action: refuse('QuorumAtRisk', `promoting ${op.memberName} would need ${quorum(voters.length + 1)} healthy voters, only ${healthyAfter} would be`), operation: { ...op, phase: 'CatchingUp' } };
+  }
   return { ...base, action: { kind: 'promote', memberID: m.id }, operation: { ...op, phase: 'Promoting' } };
 }
 
