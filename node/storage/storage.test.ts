@@ -412,6 +412,25 @@ describe('storage: write errors stop the storage', () => {
     });
   }
 
+  it('ENOSPC while cutting a new segment rejects the saves behind the cut; the saves before it stay acknowledged', async () => {
+    let fail = false;
+    const mem = new MemoryFs();
+    const fs = withFaults(mem, (o, path) => (fail && o === 'truncate' && path.endsWith('.tmp') ? errnoError('ENOSPC', 'no space') : undefined));
+    const { storage } = await openStorage(DIR, { fs, segmentSizeBytes: 1024 });
+    await storage.save(undefined, entries(1, 2, 1, 40), true);
+    fail = true;
+    const results = await Promise.allSettled(Array.from({ length: 30 }, (_, i) => storage.save(undefined, [entry(i + 3, 1, 40)], true)));
+    const firstRejected = results.findIndex((r) => r.status === 'rejected');
+    expect(firstRejected).toBeGreaterThan(0);
+    expect(results.slice(firstRejected).every((r) => r.status === 'rejected')).toBe(true);
+    const err = (results[firstRejected] as PromiseRejectedResult).reason as StorageWriteError;
+    expect(err).toBeInstanceOf(StorageWriteError);
+    expect(err.errno).toBe('ENOSPC');
+    mem.crash();
+    const r = await openStorage(DIR, { fs: mem, segmentSizeBytes: 1024 });
+    expect(r.recovered.entries.length).toBeGreaterThanOrEqual(2 + firstRejected);
+  });
+
   it('an I/O error rejects every save queued in the same batch, none resolves', async () => {
     let fail = false;
     const fs = withFaults(new MemoryFs(), (o) => (fail && o === 'datasync' ? errnoError('EIO', 'i/o error') : undefined));
