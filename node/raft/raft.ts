@@ -679,7 +679,15 @@ export class Raft {
   flushPendingBcast(): void {
     if (!this.bcastPending) return;
     this.bcastPending = false;
-    if (this.state === 'leader') this.bcastAppend();
+    if (this.state !== 'leader') return;
+    // Only what is new: a follower that already got these entries (say, pipelined after an
+    // ack in the meantime) gets no empty append.
+    for (const id of this.trk.ids) {
+      if (id === this.id) continue;
+      while (this.maybeSendAppend(id, false)) {
+        // fill the pipeline
+      }
+    }
   }
 
   private handleAppendRejection(m: Message, pr: Progress): void {
