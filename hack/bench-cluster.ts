@@ -1,0 +1,331 @@
+// `make bench` (cluster part): a 3-member tsetcd and a 3-member etcd (Debian's etcd-server) on
+// loopback, started in the same run, driven by the same load one after the other:
+//   1. `etcdctl check perf --load=<l>` (etcd's own load: 256-byte keys, 1 KiB values);
+//   2. puts: 1 KiB values, C concurrent clients over a few gRPC connections;
+//   3. linearizable single-key ranges; 4. serializable single-key ranges.
+// Prints throughput and p50/p99 for each side and the tsetcd/etcd ratio. Every load is bounded in
+// count and time. With --profile, tsetcd members run with --cpu-prof and the hottest frames of
+// the leader are printed.
+//
+//   npx tsx hack/bench-cluster.ts [--ops=20000] [--clients=64] [--conns=8] [--perf-load=l|m|s|none]
+//                                 [--max-seconds=60] [--profile] [--only=tsetcd|etcd]
+
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { join, resolve } from 'node:path';
+import { Client, credentials } from '@grpc/grpc-js';
+import type { MethodDefinition } from '@grpc/proto-loader';
+import { loadEtcdProtos } from '../node/server/proto-load.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+const ETCD_BIN = process.env['ETCD'] ?? '/usr/bin/etcd';
+const ETCDCTL = process.env['ETCDCTL'] ?? '/usr/bin/etcdctl';
+const TSETCD_BIN = join(REPO, 'bin', 'tsetcd');
+
+function flag(name: string, dflt: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  if (a) return a.slice(name.length + 3);
+  if (process.argv.includes(`--${name}`)) return 'true';
+  return dflt;
+}
+
+const OPS = Number(flag('ops', '20000'));
+const CLIENTS = Number(flag('clients', '64'));
+const CONNS = Number(flag('conns', '8'));
+const PERF_LOAD = flag('perf-load', 'l');
+const MAX_SECONDS = Number(flag('max-seconds', '60'));
+const PROFILE = flag('profile', 'false') === 'true';
+const ONLY = flag('only', '');
+const VALUE = Buffer.alloc(1024, 'v');
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    servers.push(s);
+  }
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+interface Proc {
+  name: string;
+  client: string;
+  proc: ChildProcess;
+}
+
+interface Target {
+  kind: 'tsetcd' | 'etcd';
+  members: Proc[];
+  root: string;
+}
+
+async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Target> {
+  mkdirSync(root, { recursive: true });
+  const ports = await freePorts(9);
+  const names = ['m1', 'm2', 'm3'];
+  const peer = (i: number): string => `http://127.0.0.1:${ports[i * 3 + 1]}`;
+  const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
+  const members: Proc[] = [];
+  for (let i = 0; i < 3; i++) {
+    const name = names[i]!;
+    const client = `http://127.0.0.1:${ports[i * 3]}`;
+    const args = [
+      `--name=${name}`,
+      `--data-dir=${join(root, name)}`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer(i)}`,
+      `--initial-advertise-peer-urls=${peer(i)}`,
+      `--listen-metrics-urls=http://127.0.0.1:${ports[i * 3 + 2]}`,
+      `--initial-cluster=${initial}`,
+      '--initial-cluster-state=new',
+      `--initial-cluster-token=bench-${kind}`,
+      '--log-level=warn',
+    ];
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (kind === 'tsetcd' && PROFILE) env['NODE_OPTIONS'] = `--cpu-prof --cpu-prof-dir=${join(root, 'prof', name)}`;
+    const log = createWriteStream(join(root, `${name}.log`));
+    const proc = spawn(kind === 'tsetcd' ? TSETCD_BIN : ETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    members.push({ name, client, proc });
+  }
+  const t: Target = { kind, members, root };
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await Promise.all(
+      members.map((m) =>
+        fetch(`${m.client}/health`, { signal: AbortSignal.timeout(2000) })
+          .then((r) => r.status === 200)
+          .catch(() => false),
+      ),
+    );
+    if (ok.every(Boolean)) return t;
+    if (Date.now() > deadline) throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopCluster(t: Target): Promise<void> {
+  await Promise.all(
+    t.members.map(
+      (m) =>
+        new Promise<void>((r) => {
+          if (m.proc.exitCode !== null || m.proc.signalCode !== null) return r();
+          m.proc.once('exit', () => r());
+          m.proc.kill('SIGTERM'); // tsetcd writes its --cpu-prof file on a clean exit
+          setTimeout(() => m.proc.kill('SIGKILL'), 10_000).unref();
+        }),
+    ),
+  );
+}
+
+function endpoints(t: Target): string {
+  return t.members.map((m) => m.client.replace('http://', '')).join(',');
+}
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
+  return new Promise((r) => {
+    execFile(cmd, args, { env: { ...process.env, ETCDCTL_API: '3' }, timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      r({ code: err ? 1 : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+interface PerfResult {
+  verdict: string;
+  throughput: number;
+  slowestS: number;
+  stddevS: number;
+}
+
+async function checkPerf(t: Target, load: string): Promise<PerfResult> {
+  await run(ETCDCTL, [`--endpoints=${endpoints(t)}`, 'del', '--prefix', '/etcdctl-check-perf/'], 30_000);
+  const r = await run(ETCDCTL, [`--endpoints=${endpoints(t)}`, 'check', 'perf', `--load=${load}`], 180_000);
+  const lines = r.out.split(/[\r\n]+/).map((l) => l.replace(/^.*?(PASS|FAIL)/, '$1').trim());
+  const num = (re: RegExp): number => Number(lines.map((l) => re.exec(l)?.[1]).find((x) => x !== undefined) ?? NaN);
+  return {
+    verdict: lines.filter((l) => l === 'PASS' || l === 'FAIL').pop() ?? 'ERROR',
+    throughput: num(/Throughput is (\d+) writes\/s/),
+    slowestS: num(/Slowest request took ([\d.]+)s/),
+    stddevS: num(/Stddev is ([\d.]+)s/),
+  };
+}
+
+type Unary = (client: Client, req: unknown) => Promise<void>;
+
+function unaryCaller(service: string, method: string): Unary {
+  const def = loadEtcdProtos()[`etcdserverpb.${service}`] as unknown as Record<string, MethodDefinition<unknown, unknown>>;
+  const m = def[method]!;
+  return (client, req) =>
+    new Promise((res, rej) => {
+      client.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, req, (err) => (err ? rej(err) : res()));
+    });
+}
+
+interface LoadResult {
+  ops: number;
+  errors: number;
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** C clients share `conns` connections spread over the members; each does ops back to back. */
+async function load(t: Target, call: Unary, makeReq: (i: number) => unknown): Promise<LoadResult> {
+  const clients = Array.from({ length: CONNS }, (_, i) => {
+    const addr = t.members[i % t.members.length]!.client.replace('http://', '');
+    return new Client(addr, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+  });
+  const lat: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const start = performance.now();
+  const deadline = start + MAX_SECONDS * 1000;
+  const worker = async (w: number): Promise<void> => {
+    const c = clients[w % clients.length]!;
+    for (;;) {
+      const i = next++;
+      if (i >= OPS || performance.now() > deadline) return;
+      const t0 = performance.now();
+      try {
+        await call(c, makeReq(i));
+        lat.push(performance.now() - t0);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CLIENTS }, (_, w) => worker(w)));
+  const seconds = (performance.now() - start) / 1000;
+  for (const c of clients) c.close();
+  lat.sort((a, b) => a - b);
+  return { ops: lat.length, errors, seconds, perSecond: lat.length / seconds, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) };
+}
+
+const put = unaryCaller('KV', 'Put');
+const range = unaryCaller('KV', 'Range');
+const keyOf = (i: number): Buffer => Buffer.from(`bench/${String(i % 100_000).padStart(8, '0')}`);
+
+interface SideResult {
+  perf?: PerfResult;
+  put: LoadResult;
+  linRange: LoadResult;
+  serRange: LoadResult;
+}
+
+async function benchSide(t: Target): Promise<SideResult> {
+  console.log(`--- ${t.kind}: puts (${OPS} x 1 KiB, ${CLIENTS} clients, ${CONNS} conns)`);
+  const p = await load(t, put, (i) => ({ key: keyOf(i), value: VALUE }));
+  console.log(`--- ${t.kind}: linearizable ranges`);
+  const lr = await load(t, range, (i) => ({ key: keyOf(i) }));
+  console.log(`--- ${t.kind}: serializable ranges`);
+  const sr = await load(t, range, (i) => ({ key: keyOf(i), serializable: true }));
+  let perf: PerfResult | undefined;
+  if (PERF_LOAD !== 'none') {
+    console.log(`--- ${t.kind}: etcdctl check perf --load=${PERF_LOAD} (about 60 s)`);
+    perf = await checkPerf(t, PERF_LOAD);
+  }
+  return { perf, put: p, linRange: lr, serRange: sr };
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+interface Frame {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  id: number;
+  hitCount?: number;
+}
+
+/** Self time per function from a .cpuprofile, top N. */
+function hotFrames(file: string, top: number): string[] {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[] };
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  prof.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const dt = prof.timeDeltas[i] ?? 0;
+    total += dt;
+    if (!n) return;
+    const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|node|dist)\//, '$1/');
+    const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(TSETCD_BIN)) throw new Error(`${TSETCD_BIN} missing: run make build`);
+  for (const b of [ETCD_BIN, ETCDCTL]) if (!existsSync(b)) throw new Error(`${b} missing: apt-get install etcd-server etcd-client`);
+  const root = join(REPO, '.data', `bench-cluster-${Date.now()}`);
+  const sides: Array<'tsetcd' | 'etcd'> = ONLY === 'tsetcd' ? ['tsetcd'] : ONLY === 'etcd' ? ['etcd'] : ['tsetcd', 'etcd'];
+  const targets: Target[] = [];
+  const results = new Map<string, SideResult>();
+  try {
+    for (const s of sides) targets.push(await startCluster(s, join(root, s)));
+    console.log(`clusters up: ${targets.map((t) => `${t.kind} ${endpoints(t)}`).join(' | ')}`);
+    for (const t of targets) results.set(t.kind, await benchSide(t));
+  } finally {
+    for (const t of targets) await stopCluster(t);
+  }
+
+  const rows: Array<[string, (r: SideResult) => number, number]> = [
+    ['put throughput (ops/s)', (r) => r.put.perSecond, 0],
+    ['put p50 (ms)', (r) => r.put.p50Ms, 2],
+    ['put p99 (ms)', (r) => r.put.p99Ms, 2],
+    ['linearizable range (ops/s)', (r) => r.linRange.perSecond, 0],
+    ['linearizable range p50 (ms)', (r) => r.linRange.p50Ms, 2],
+    ['linearizable range p99 (ms)', (r) => r.linRange.p99Ms, 2],
+    ['serializable range (ops/s)', (r) => r.serRange.perSecond, 0],
+    ['serializable range p50 (ms)', (r) => r.serRange.p50Ms, 2],
+    ['serializable range p99 (ms)', (r) => r.serRange.p99Ms, 2],
+    [`check perf --load=${PERF_LOAD} (writes/s)`, (r) => r.perf?.throughput ?? NaN, 0],
+    [`check perf --load=${PERF_LOAD} slowest (s)`, (r) => r.perf?.slowestS ?? NaN, 3],
+    [`check perf --load=${PERF_LOAD} stddev (s)`, (r) => r.perf?.stddevS ?? NaN, 3],
+  ];
+  const ts = results.get('tsetcd');
+  const et = results.get('etcd');
+  console.log(`\n| measure | tsetcd | etcd 3.4 | tsetcd/etcd |\n|---|---|---|---|`);
+  for (const [name, get, digits] of rows) {
+    const a = ts ? get(ts) : NaN;
+    const b = et ? get(et) : NaN;
+    console.log(`| ${name} | ${fmt(a, digits)} | ${fmt(b, digits)} | ${fmt(a / b, 2)} |`);
+  }
+  for (const [k, r] of results) {
+    const errs = r.put.errors + r.linRange.errors + r.serRange.errors;
+    console.log(`${k}: check perf verdict ${r.perf?.verdict ?? 'skipped'}; request errors ${errs}; ops done put=${r.put.ops} lin=${r.linRange.ops} ser=${r.serRange.ops}`);
+  }
+  if (PROFILE) {
+    for (const m of ['m1', 'm2', 'm3']) {
+      const dir = join(root, 'tsetcd', 'prof', m);
+      if (!existsSync(dir)) continue;
+      for (const f of readdirSync(dir).filter((x) => x.endsWith('.cpuprofile'))) {
+        console.log(`\nhottest frames (self time), tsetcd ${m} (${join(dir, f)}):`);
+        for (const line of hotFrames(join(dir, f), 25)) console.log(line);
+      }
+    }
+  }
+  if (!process.env['KEEP_DATA'] && !PROFILE) rmSync(root, { recursive: true, force: true });
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
