@@ -32,8 +32,9 @@ stop kube-scheduler
 stop kube-controller-manager
 stop kube-apiserver
 stop etcd
+for i in 1 2 3; do stop "tsetcd-$i"; done
 ip link show "$CP_BRIDGE" > /dev/null 2>&1 && ip link del "$CP_BRIDGE"
 if [[ "${CP_KEEP_DATA:-0}" != 1 ]]; then
-  rm -rf "$CP_DIR/etcd" "$CP_DIR/agent"
+  rm -rf "$CP_DIR/etcd" "$CP_DIR/tsetcd" "$CP_DIR/agent"
 fi
 log "down"

@@ -5,6 +5,8 @@
 # Everything lives under $CP_DIR (default .data/cp): pids, logs, PKI, kubeconfigs.
 # Readiness is awaited with bounded deadlines (CP_READY_TIMEOUT_S), never fixed sleeps.
 # Env: CP_BUILD=0 fails instead of building missing binaries; CP_AGENT=0 skips the node agent;
+#      CP_STORAGE=tsetcd runs the apiserver on a 3-member tsetcd cluster (bin/tsetcd) instead of
+#      Debian's etcd; CP_ETCD_SERVERS=<urls> points it at any other etcd;
 #      CP_NODES is the node agent's node list (see hack/node-agent/README.md).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
@@ -54,6 +56,24 @@ ip link set "$CP_BRIDGE" up
 
 # 4. Storage.
 etcd_servers="$CP_ETCD_SERVERS"
+if [[ -z "$etcd_servers" && "${CP_STORAGE:-etcd}" == tsetcd ]]; then
+  # kube-apiserver on a 3-member tsetcd cluster (bin/tsetcd, `make build`) on loopback.
+  [[ -x "$CP_ROOT/bin/tsetcd" ]] || die "bin/tsetcd missing (make build)"
+  cluster=""
+  for i in 1 2 3; do cluster+="${cluster:+,}cp$i=http://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))"; done
+  for i in 1 2 3; do
+    client="http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))"
+    running "tsetcd-$i" || port_free "${client##*:}" || die "port ${client##*:} is taken"
+    start "tsetcd-$i" "$CP_ROOT/bin/tsetcd" --name "cp$i" --data-dir "$CP_DIR/tsetcd/cp$i" \
+      --listen-client-urls "$client" --advertise-client-urls "$client" \
+      --listen-peer-urls "http://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
+      --listen-metrics-urls "http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 2 + 100 * (i - 1) ))" \
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token tsetcd-cp
+    etcd_servers+="${etcd_servers:+,}$client"
+  done
+  for i in 1 2 3; do wait_for "tsetcd-$i" 60 curl -fsS "http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
+fi
 if [[ -z "$etcd_servers" ]]; then
   etcd_servers="http://127.0.0.1:$CP_ETCD_CLIENT_PORT"
   running etcd || port_free "$CP_ETCD_CLIENT_PORT" || die "port $CP_ETCD_CLIENT_PORT is taken"

@@ -50,7 +50,8 @@ export default function setup(project: TestProject): () => void {
   const started = Date.now();
   run('down.sh');
   run('up.sh');
-  console.log(`[e2e] control plane up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const storage = readFileSync(join(repoRoot, '.data/cp/etcd-servers'), 'utf8').trim();
+  console.log(`[e2e] control plane up in ${((Date.now() - started) / 1000).toFixed(1)} s; storage: ${process.env.CP_STORAGE ?? 'etcd'} at ${storage}`);
   project.provide('e2eKubeconfig', join(repoRoot, '.data/cp/kubeconfig'));
   project.provide('e2eSkip', '');
   project.provide('e2eLocal', true);
