@@ -45,8 +45,8 @@ export interface RaftCoreConfig {
   /**
    * A follower in snapshot state that keeps answering heartbeats this many times without
    * the snapshot resolving (no appResp, no reportSnapshot) is probed again, so a snapshot
-   * lost in transit is resent. Default 10 * electionTick; 0 disables (then the transport
-   * must always call reportSnapshot).
+   * lost in transit is resent. Default 30 * electionTick; 0 disables (then the transport
+   * must always call reportSnapshot). Set it above the longest snapshot transfer, in heartbeats.
    */
   snapshotRetryHeartbeats?: number;
   maxCommittedSizePerReady?: number;
@@ -136,7 +136,7 @@ export class Raft {
     this.preVote = c.preVote ?? true;
     this.heartbeatTimeout = c.heartbeatTick;
     this.electionTimeout = c.electionTick;
-    this.snapshotRetryHeartbeats = c.snapshotRetryHeartbeats ?? 10 * c.electionTick;
+    this.snapshotRetryHeartbeats = c.snapshotRetryHeartbeats ?? 30 * c.electionTick;
     this.rng = c.rng;
     this.logger = c.logger ?? SILENT_RAFT_LOGGER;
 
