@@ -122,8 +122,6 @@ interface Waiter {
 /** seq: the storage write (save number) that must be durable before the item is applied. */
 type ApplyItem = { kind: 'entry'; entry: Entry; seq: number } | { kind: 'snapshot'; snapshot: Snapshot; seq: number };
 
-/** Saves allowed in flight before the Ready loop waits for the oldest (back-pressure). */
-const MAX_SAVES_IN_FLIGHT = 64;
 
 interface ReadBatch {
   ctx: string;
@@ -171,6 +169,8 @@ export class Member implements MemberBackend, TransportHandler {
   /** Storage writes issued / known durable (in call order; storage resolves them in order). */
   private saveSeq = 0;
   private durableSeq = 0;
+  /** The last write that carried entries or a term/vote change (mustSync). */
+  private lastSyncSeq = 0;
   private saveWaiters: Array<{ seq: number; resolve: () => void }> = [];
   /** A follower's messages wait until the Ready they came with is durable. */
   private pendingSends: Array<{ seq: number; msgs: readonly Message[] }> = [];
@@ -454,16 +454,13 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   /**
-   * One Ready, pipelined: raft's memory log takes the entries at once and the storage write is
-   * issued without waiting for it (consecutive writes share an fdatasync in storage's group
-   * commit). What must wait for durability waits on the write's sequence number instead:
-   * - a follower's (or candidate's) messages leave only once their Ready is durable, so no
-   *   append or vote is acknowledged before it is on disk;
-   * - committed entries are applied only once everything up to their Ready is durable, so the
-   *   leader (which raft counts toward a commit at append time) never acknowledges a client
-   *   before its own fsync. The leader's messages leave at once (Raft thesis 10.2.1).
-   * A snapshot in a Ready is the rare exception: it waits for every earlier write and is
-   * saved before anything after it.
+   * One Ready, in raft's order. The leader's messages leave at once (Raft thesis 10.2.1: raft
+   * counts the leader's own log toward a commit only after advance() reports it persisted).
+   * Then the storage write; we wait for it before advance(), so advance() really means
+   * "persisted". A follower's (or candidate's) messages leave only once the write is durable,
+   * so no append or vote is acknowledged before it is on disk; committed entries are applied
+   * only once the writes before them are durable. Proposals that arrive during the fsync
+   * wait for the next Ready and share its fsync (group commit).
    */
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
@@ -478,17 +475,22 @@ export class Member implements MemberBackend, TransportHandler {
       await this.waitDurable(this.saveSeq);
       await this.storage.saveSnapshot(rd.snapshot);
       this.raftStorage.applySnapshot(rd.snapshot);
+      this.lastSyncSeq = this.saveSeq;
     }
     if (rd.hardState || rd.entries.length > 0) {
       if (rd.hardState) this.raftStorage.setHardState(rd.hardState);
       if (rd.entries.length > 0) this.raftStorage.append(rd.entries);
       const seq = ++this.saveSeq;
+      if (rd.mustSync) this.lastSyncSeq = seq;
       this.storage.save(rd.hardState, rd.entries, rd.mustSync).then(
         () => this.onDurable(seq),
         (err: unknown) => this.die('storage write failed; stopping the member', err),
       );
     }
-    const seq = this.saveSeq;
+    // What must be durable before this Ready's messages leave (follower) and its committed
+    // entries apply: the last write with entries or a term/vote change. A commit-index-only
+    // write (mustSync false) does not hold anything up.
+    const seq = this.lastSyncSeq;
     if (!leaderNow && rd.messages.length > 0) {
       if (seq <= this.durableSeq && this.pendingSends.length === 0) this.sendMessages(rd.messages);
       else this.pendingSends.push({ seq, msgs: rd.messages });
@@ -497,7 +499,7 @@ export class Member implements MemberBackend, TransportHandler {
     for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e, seq });
     const m = this.opts.metrics;
     if (m) m.proposalsCommitted.set(this.commitIndex);
-    if (this.saveSeq - this.durableSeq > MAX_SAVES_IN_FLIGHT) await this.waitDurable(this.saveSeq - MAX_SAVES_IN_FLIGHT);
+    await this.waitDurable(this.saveSeq);
   }
 
   private onDurable(seq: number): void {
