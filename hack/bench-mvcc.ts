@@ -10,11 +10,20 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
 import { MvccStore, decodeCommand, encodeCommand, prefixEnd, type Command } from '../node/mvcc/index.js';
+import { KeyIndex } from '../node/mvcc/key-index.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
 const quick = process.argv.includes('--quick');
+// The machine is shared: by default time is this process's CPU time (user + system, which
+// includes GC threads), which other processes cannot inflate. --wall uses the wall clock.
+const wall = process.argv.includes('--wall');
+function now(): number {
+  if (wall) return performance.now();
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 const RUNS = quick ? 3 : 5;
 const N = quick ? 20_000 : 100_000;
 const VALUE = Buffer.alloc(256, 0x61);
@@ -38,9 +47,9 @@ function filled(n: number): MvccStore {
 
 /** ops/s of `fn` called `count` times. */
 function rate(count: number, fn: (i: number) => void): number {
-  const t0 = performance.now();
+  const t0 = now();
   for (let i = 0; i < count; i++) fn(i);
-  return count / ((performance.now() - t0) / 1000);
+  return count / ((now() - t0) / 1000);
 }
 
 interface Row {
@@ -54,7 +63,10 @@ function record(name: string, samples: number[]): void {
   console.log(`${name.padEnd(52)} ${Math.round(m).toLocaleString('en-US').padStart(12)} ops/s   (runs: ${samples.map((x) => Math.round(x)).join(', ')})`);
 }
 
-console.log(`node ${process.version}, ${RUNS} runs, ${N.toLocaleString('en-US')} keys, 256-byte values${quick ? ' (quick)' : ''}`);
+console.log(
+  `node ${process.version}, ${RUNS} runs, ${N.toLocaleString('en-US')} keys, 256-byte values${quick ? ' (quick)' : ''}, ` +
+    `${wall ? 'wall-clock' : 'process CPU'} time; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}`,
+);
 
 // put: new keys, through the codec (what a member does per committed entry)
 {
@@ -125,49 +137,90 @@ const store = filled(N);
 // big range in steps, snapshot and compaction: times per piece of work (event-loop friendliness)
 {
   const all = { key: Buffer.from('/registry/'), rangeEnd: prefixEnd(Buffer.from('/registry/')) };
-  const t0 = performance.now();
+  const t0 = now();
   const full = store.range(all);
-  const fullMs = performance.now() - t0;
+  const fullMs = now() - t0;
   const it = store.rangeSteps(all, 2000);
   const stepMs: number[] = [];
   for (;;) {
-    const t = performance.now();
+    const t = now();
     const r = it.next();
-    stepMs.push(performance.now() - t);
+    stepMs.push(now() - t);
     if (r.done) break;
   }
   console.log(`range of all ${full.kvs.length.toLocaleString('en-US')} keys: ${fullMs.toFixed(1)} ms in one go; in steps of 2000 keys: median ${median(stepMs).toFixed(2)} ms, max ${Math.max(...stepMs).toFixed(2)} ms per step`);
 
-  const s0 = performance.now();
+  const s0 = now();
   const chunkMs: number[] = [];
   let bytes = 0;
-  let tc = performance.now();
+  let tc = now();
   for (const c of store.snapshotChunks(1 << 20)) {
-    chunkMs.push(performance.now() - tc);
+    chunkMs.push(now() - tc);
     bytes += c.length;
-    tc = performance.now();
+    tc = now();
   }
-  const snapMs = performance.now() - s0;
+  const snapMs = now() - s0;
   const chunks: Uint8Array[] = [...store.snapshotChunks(1 << 20)];
-  const r0 = performance.now();
+  const r0 = now();
   const restored = new MvccStore({ quotaBackendBytes: 64 * 1024 ** 3 });
   restored.restore(chunks);
-  const restoreMs = performance.now() - r0;
-  const h0 = performance.now();
+  const restoreMs = now() - r0;
+  const h0 = now();
   const same = restored.hashKV().hash === store.hashKV().hash;
-  const hashMs = performance.now() - h0;
+  const hashMs = now() - h0;
   console.log(`snapshot: ${(bytes / 1e6).toFixed(1)} MB in ${snapMs.toFixed(0)} ms (1 MiB chunks: median ${median(chunkMs).toFixed(1)} ms, max ${Math.max(...chunkMs).toFixed(1)} ms per chunk); restore ${restoreMs.toFixed(0)} ms; hashKV x2 ${hashMs.toFixed(0)} ms; equal hash: ${same}`);
 
   const rev = store.currentRevision();
   store.apply({ type: 'compaction', req: { revision: rev } }, 99_999_999);
   const cms: number[] = [];
   for (;;) {
-    const t = performance.now();
+    const t = now();
     const done = store.compactStep(5000);
-    cms.push(performance.now() - t);
+    cms.push(now() - t);
     if (done) break;
   }
   console.log(`physical compaction of ${(rev - 1).toLocaleString('en-US')} revisions: ${cms.length} steps of 5000 revisions, median ${median(cms).toFixed(2)} ms, max ${Math.max(...cms).toFixed(2)} ms per step`);
+}
+
+// Why a B+tree: random-order inserts into the B+tree versus a sorted array (binary search + splice).
+{
+  const keysFor = (n: number): string[] => {
+    let x = 99;
+    return Array.from({ length: n }, () => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      // Flat strings, as the store makes them (Buffer -> latin1).
+      return Buffer.from(`/registry/pods/ns-${String(x % 100000).padStart(6, '0')}/pod-${x.toString(36)}`).toString('latin1');
+    });
+  };
+  const nsPer = (n: number, fn: (keys: string[]) => void): number => {
+    const keys = keysFor(n);
+    const t = now();
+    fn(keys);
+    return ((now() - t) * 1e6) / n;
+  };
+  const tree = (keys: string[]): void => {
+    const t = new KeyIndex<number>();
+    for (let i = 0; i < keys.length; i++) t.set(keys[i]!, i);
+  };
+  const sorted = (keys: string[]): void => {
+    const arr: string[] = [];
+    for (const k of keys) {
+      let lo = 0;
+      let hi = arr.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (arr[mid]! < k) lo = mid + 1;
+        else hi = mid;
+      }
+      arr.splice(lo, 0, k);
+    }
+  };
+  const sizes = quick ? [20_000, 100_000] : [100_000, 1_000_000];
+  const arrSizes = quick ? [20_000, 50_000] : [50_000, 150_000];
+  console.log(
+    `index insert, random order: B+tree ${sizes.map((n) => `${nsPer(n, tree).toFixed(0)} ns/key at ${n.toLocaleString('en-US')}`).join(', ')}; ` +
+      `sorted array ${arrSizes.map((n) => `${nsPer(n, sorted).toFixed(0)} ns/key at ${n.toLocaleString('en-US')}`).join(', ')}`,
+  );
 }
 
 // memory per key
