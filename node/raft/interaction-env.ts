@@ -225,6 +225,7 @@ interface NodeOptions {
   maxInflightBytes: number;
   maxSizePerMsg: number;
   maxUncommittedEntriesSize: number;
+  snapshotRetryHeartbeats: number;
 }
 
 export const ELECTION_TICK = 3;
@@ -238,6 +239,8 @@ export class InteractionEnv {
   private readonly cut = new Set<string>();
   private out: string[] = [];
   private indent = '';
+  /** When set, 'snap' messages are lost in transit (and nobody calls reportSnapshot). */
+  private loseSnapshots = false;
 
   private emit(line: string): void {
     this.out.push(this.indent + line);
@@ -329,6 +332,9 @@ export class InteractionEnv {
       case 'heal':
         this.cut.clear();
         return;
+      case 'lose-snapshots':
+        this.loseSnapshots = parseBool(c.args[0], true);
+        return;
       case 'compact':
         return this.compact(this.node(c.args[0]), parseIntArg(c.args[1], 'index'));
       case 'transfer-leadership':
@@ -367,6 +373,7 @@ export class InteractionEnv {
       maxInflightBytes: o.maxInflightBytes,
       maxSizePerMsg: o.maxSizePerMsg,
       maxUncommittedEntriesSize: o.maxUncommittedEntriesSize,
+      snapshotRetryHeartbeats: o.snapshotRetryHeartbeats,
       rng: ZERO_RNG,
       logger: this.loggerFor(id),
     });
@@ -384,6 +391,7 @@ export class InteractionEnv {
       maxInflightBytes: c.kv.has('max-inflight-bytes') ? parseIntArg(c.kv.get('max-inflight-bytes'), 'max-inflight-bytes') : 0,
       maxSizePerMsg: c.kv.has('max-size') ? parseIntArg(c.kv.get('max-size'), 'max-size') : 1024 * 1024,
       maxUncommittedEntriesSize: c.kv.has('max-uncommitted') ? parseIntArg(c.kv.get('max-uncommitted'), 'max-uncommitted') : 0,
+      snapshotRetryHeartbeats: c.kv.has('snapshot-retry') ? parseIntArg(c.kv.get('snapshot-retry'), 'snapshot-retry') : 0,
     };
     let next = this.nodes.size + 1;
     for (let k = 0; k < count; k++, next++) {
@@ -451,7 +459,7 @@ export class InteractionEnv {
     this.emit(`> ${n.id} receiving messages`);
     this.indent = '  ';
     for (const m of mine) {
-      if (drop || this.cut.has(`${m.from}->${m.to}`)) {
+      if (drop || this.cut.has(`${m.from}->${m.to}`) || (this.loseSnapshots && m.type === 'snap')) {
         this.emit(`${formatMessage(m)} DROPPED`);
         continue;
       }
