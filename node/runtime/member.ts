@@ -113,6 +113,7 @@ export interface MemberOptions {
 }
 
 interface Waiter {
+  startedMs: number;
   resolve(v: unknown): void;
   reject(e: unknown): void;
   timer: NodeJS.Timeout;
@@ -198,6 +199,8 @@ export class Member implements MemberBackend, TransportHandler {
   private lastAutoCompactRev = 0;
 
   private timers: NodeJS.Timeout[] = [];
+  /** propose -> applied latencies since the last debug summary. */
+  private proposalLatenciesMs: number[] = [];
   private attrsPublished = false;
   private lastLeaderChangeMs = 0;
 
@@ -283,6 +286,7 @@ export class Member implements MemberBackend, TransportHandler {
       this.updateGauges();
       this.maybePublishAttrs();
     });
+    this.every(5000, () => this.logProposalLatency());
     this.every(this.opts.progressNotifyIntervalMs ?? 10 * 60_000, () => this.sm.progressTick());
     if (this.opts.autoCompaction) this.startAutoCompaction(this.opts.autoCompaction);
     // A single voter needs nobody's vote: campaign now instead of waiting an election timeout.
@@ -724,6 +728,7 @@ export class Member implements MemberBackend, TransportHandler {
     if (!w) return;
     this.waiters.delete(requestId);
     clearTimeout(w.timer);
+    if (this.proposalLatenciesMs.length < 100_000) this.proposalLatenciesMs.push(performance.now() - w.startedMs);
     // The store's ApplyResult: { ok: true, response } or { ok: false, error }.
     const res = r as { ok: boolean; response?: unknown; error?: unknown };
     if (res && typeof res === 'object' && 'ok' in res) {
@@ -954,7 +959,7 @@ export class Member implements MemberBackend, TransportHandler {
             : new BackendError('timeout', 'etcdserver: request timed out'),
         );
       }, this.requestTimeoutMs);
-      this.waiters.set(requestId, { resolve: resolve as (v: unknown) => void, reject, timer, leaderAtPropose });
+      this.waiters.set(requestId, { startedMs: performance.now(), resolve: resolve as (v: unknown) => void, reject, timer, leaderAtPropose });
       submit();
     });
   }
@@ -1077,6 +1082,16 @@ export class Member implements MemberBackend, TransportHandler {
     }
     const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
     if (due.length > 0) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: due } });
+  }
+
+  /** Debug aid: where a write's time goes inside the member (propose -> applied here). */
+  private logProposalLatency(): void {
+    const l = this.proposalLatenciesMs;
+    this.proposalLatenciesMs = [];
+    if (l.length === 0 || this.log.level !== 'debug') return;
+    l.sort((a, b) => a - b);
+    const q = (p: number): number => Math.round(l[Math.min(l.length - 1, Math.floor(p * l.length))]! * 10) / 10;
+    this.log.debug('proposal latency (propose to applied, this member)', { count: l.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1), role: this.role });
   }
 
   private updateGauges(): void {
