@@ -415,7 +415,7 @@ describe('storage: write errors stop the storage', () => {
   it('ENOSPC while cutting a new segment rejects the saves behind the cut; the saves before it stay acknowledged', async () => {
     let fail = false;
     const mem = new MemoryFs();
-    const fs = withFaults(mem, (o, path) => (fail && o === 'truncate' && path.endsWith('.tmp') ? errnoError('ENOSPC', 'no space') : undefined));
+    const fs = withFaults(mem, (o, path) => (fail && o === 'rename' && path.includes('/wal/') ? errnoError('ENOSPC', 'no space') : undefined));
     const { storage } = await openStorage(DIR, { fs, segmentSizeBytes: 1024 });
     await storage.save(undefined, entries(1, 2, 1, 40), true);
     fail = true;

@@ -132,6 +132,7 @@ class FileStorage implements MemberStorage {
     this.queuedOffset = writeOffset;
     this.queuedSeq = segments[segments.length - 1]?.seq ?? 0;
     this.durableSnapshot = marker;
+    this.prepareSpare();
   }
 
   // ---- enqueue side (synchronous, call order = WAL order) ----
@@ -338,6 +339,17 @@ class FileStorage implements MemberStorage {
     const f = this.file;
     this.file = undefined;
     if (f) await f.close().catch(() => undefined);
+    const spare = this.spare;
+    this.spare = undefined;
+    if (spare) {
+      await spare.then(
+        async (s) => {
+          await s.file.close().catch(() => undefined);
+          await this.fs.unlink(s.tmp).catch(() => undefined);
+        },
+        () => undefined,
+      );
+    }
   }
 
   // ---- writer side ----
@@ -432,13 +444,37 @@ class FileStorage implements MemberStorage {
     this.hooks.walFsync?.((this.nowMs() - t0) / 1000);
   }
 
+  /**
+   * Prepares the next segment's file in the background (like etcd's file pipeline), so a cut only
+   * writes the preamble, syncs and renames. Its error, if any, surfaces at the cut that needs it.
+   */
+  private prepareSpare(): void {
+    if (this.closed || this.failure) return;
+    const tmp = `${this.walDir}/spare-${++this.tmpCounter}${TMP_SUFFIX}`;
+    const p = allocateSegmentFile(this.fs, tmp, this.opts.segmentSizeBytes, this.opts.preallocate).then((file) => ({ file, tmp }));
+    p.catch(() => undefined); // handled where it is awaited
+    this.spare = p;
+  }
+
+  private spare: Promise<{ file: WalFile; tmp: string }> | undefined;
+
   private async cut(item: CutItem): Promise<void> {
     if (this.syncedBytesTotal < this.writtenBytesTotal) await this.syncOnce();
     const old = this.currentFile();
     await io('close', this.filePath, old.close());
     this.file = undefined;
     const name = segmentFileName(item.seq, item.firstIndex);
-    const { file, path } = await createSegment(this.fs, this.walDir, name, item.preamble, this.opts.segmentSizeBytes, this.opts.preallocate);
+    const spare = this.spare;
+    this.spare = undefined;
+    let file: WalFile;
+    let path: string;
+    if (spare) {
+      const s = await spare;
+      file = s.file;
+      path = await installSegment(this.fs, this.walDir, s.file, s.tmp, name, item.preamble);
+    } else {
+      ({ file, path } = await createSegment(this.fs, this.walDir, name, item.preamble, this.opts.segmentSizeBytes, this.opts.preallocate));
+    }
     const bytes = item.preamble.reduce((n, c) => n + c.length, 0);
     this.hooks.walWriteBytes?.(bytes);
     this.file = file;
@@ -446,6 +482,7 @@ class FileStorage implements MemberStorage {
     this.writeOffset = bytes;
     this.segments.push({ seq: item.seq, firstIndex: item.firstIndex, name });
     this.log.info('cut new WAL segment', { file: name });
+    this.prepareSpare();
   }
 
   private fail(err: StorageWriteError): void {
@@ -468,16 +505,8 @@ class FileStorage implements MemberStorage {
 }
 
 /** Creates a segment whole or not at all: tmp, preallocate, preamble, fsync, rename, fsync dir. */
-async function createSegment(
-  fs: WalFs,
-  walDir: string,
-  name: string,
-  preamble: readonly Uint8Array[],
-  segmentSizeBytes: number,
-  preallocate: 'truncate' | 'zero',
-): Promise<{ file: WalFile; path: string }> {
-  const tmp = `${walDir}/${name}${TMP_SUFFIX}`;
-  const path = `${walDir}/${name}`;
+/** Opens a new .tmp file and preallocates it to the segment size. */
+async function allocateSegmentFile(fs: WalFs, tmp: string, segmentSizeBytes: number, preallocate: 'truncate' | 'zero'): Promise<WalFile> {
   const file = await io('open', tmp, fs.open(tmp, 'create'));
   if (preallocate === 'zero') {
     const zeros = new Uint8Array(Math.min(ZERO_CHUNK_BYTES, segmentSizeBytes));
@@ -487,10 +516,30 @@ async function createSegment(
   } else {
     await io('preallocate', tmp, file.truncate(segmentSizeBytes));
   }
+  return file;
+}
+
+/** Makes a preallocated .tmp file a segment, whole or not at all: preamble, fsync, rename, fsync dir. */
+async function installSegment(fs: WalFs, walDir: string, file: WalFile, tmp: string, name: string, preamble: readonly Uint8Array[]): Promise<string> {
+  const path = `${walDir}/${name}`;
   await io('write', tmp, file.writev(preamble, 0));
   await io('fdatasync', tmp, file.datasync());
   await io('rename', tmp, fs.rename(tmp, path));
   await io('fsync dir', walDir, fs.syncDir(walDir));
+  return path;
+}
+
+async function createSegment(
+  fs: WalFs,
+  walDir: string,
+  name: string,
+  preamble: readonly Uint8Array[],
+  segmentSizeBytes: number,
+  preallocate: 'truncate' | 'zero',
+): Promise<{ file: WalFile; path: string }> {
+  const tmp = `${walDir}/${name}${TMP_SUFFIX}`;
+  const file = await allocateSegmentFile(fs, tmp, segmentSizeBytes, preallocate);
+  const path = await installSegment(fs, walDir, file, tmp, name, preamble);
   return { file, path };
 }
 

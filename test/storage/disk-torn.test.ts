@@ -66,7 +66,7 @@ describe('storage on a real disk: torn tails and leftovers', () => {
       for (let i = 1; i <= 20; i++) await storage.save(undefined, [entry(i, 1, 100)], true);
       await storage.close();
       const walDir = join(dir, 'wal');
-      const segs = readdirSync(walDir).sort();
+      const segs = readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort();
       writeFileSync(join(walDir, `${segs[segs.length - 1]}.tmp`), 'half-made');
       writeFileSync(join(dir, 'snap', '0000000000000001-0000000000000009.snap.tmp'), 'half-made');
       // A next segment whose header never made it (all zeros).
@@ -78,7 +78,7 @@ describe('storage on a real disk: torn tails and leftovers', () => {
       expect(r.recovered.entries.length).toBe(20);
       expect(lines.filter((l) => l['msg'] === 'removed unfinished temporary file').length).toBe(2);
       expect(lines.some((l) => String(l['msg']).startsWith('removed a WAL segment without a valid header'))).toBe(true);
-      expect(readdirSync(walDir).sort()).toEqual(segs);
+      expect(readdirSync(walDir).filter((n) => n.endsWith('.wal')).sort()).toEqual(segs);
       await r.storage.close();
       // Damage the first segment's header: that is corruption, named by file and offset 0.
       const first = join(walDir, segs[0] as string);
