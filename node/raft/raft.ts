@@ -68,7 +68,8 @@ export type CampaignType = 'preElection' | 'election' | 'transfer';
 const MAX_PENDING_READ_INDEX_MSGS = 4096;
 
 const EMPTY_DATA = new Uint8Array(0);
-const NO_ENTRIES: Entry[] = [];
+// Shared by every message without entries; frozen so a stray push fails loudly.
+const NO_ENTRIES: Entry[] = Object.freeze([]) as unknown as Entry[];
 
 function isCampaignTransfer(ctx: Uint8Array | undefined): boolean {
   if (ctx === undefined || ctx.byteLength !== CAMPAIGN_TRANSFER.byteLength) return false;
