@@ -53,7 +53,11 @@ export class FakeKubeApi implements KubeApi {
     c.status = structuredClone(status);
   }
 
+  /** When set, apply() throws this message (e.g. an admission webhook or quota refusing). */
+  failApply: string | null = null;
+
   async apply(obj: KubeObject): Promise<void> {
+    if (this.failApply !== null) throw new Error(this.failApply);
     this.applies++;
     const key = `${obj.kind}/${obj.metadata.namespace}/${obj.metadata.name}`;
     const prev = this.objects.get(key);

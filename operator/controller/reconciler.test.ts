@@ -235,6 +235,21 @@ describe('Reconciler', () => {
     expect(u.twin.members.filter((m) => !m.isLearner)).toHaveLength(5);
   });
 
+  it('a failed apply is reported as ApplyFailed (not as a membership step) and retried', async () => {
+    const t = setup();
+    await t.settle();
+    t.kube.failApply = 'exceeded quota: compute-resources';
+    const res = await t.pass();
+    expect(res).toBeInstanceOf(Error);
+    const c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'ApplyFailed' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/exceeded quota/);
+    expect(t.kube.events.some((e) => e.type === 'Warning' && e.reason === 'ApplyFailed')).toBe(true);
+    t.kube.failApply = null;
+    await t.settle();
+    expect(cond(t.kube.cluster('ns', 'e'), 'Degraded')?.status).toBe('False');
+  });
+
   it('reports a pod that cannot pull its image', async () => {
     const t = setup();
     await t.settle();

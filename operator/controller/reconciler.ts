@@ -110,28 +110,31 @@ export class Reconciler {
 
     // Act. A bad spec or a paused cluster: observe and report only.
     let actionError: string | null = null;
+    /** Whether the failure was applying the children (not the membership step). */
+    let applyFailed = false;
     let expanded: string[] = [];
     let expansionError: string | null = null;
     const mutate = problems.length === 0 && !spec.paused;
     if (mutate) {
       try {
+        applyFailed = true;
         for (const obj of this.children(ref, spec, plan, obs)) await d.kube.apply(obj);
+        applyFailed = false;
         ({ expanded, error: expansionError } = await this.expandVolumes(ref, spec, obs));
         await this.perform(plan.action, ref, obs, api);
       } catch (err: unknown) {
+        // Write status below anyway; the queue backs off and retries.
         actionError = err instanceof Error ? err.message : String(err);
-        log.warn('action failed', { action: plan.action.kind, error: actionError });
-        if (!(err instanceof MemberApiError)) {
-          // Kubernetes errors: still write status below, then let the queue back off.
-        }
+        log.warn(applyFailed ? 'applying children failed' : 'membership step failed', { action: plan.action.kind, error: actionError });
       }
     }
     const acted = mutate && actionError === null;
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
     // Status, once.
-    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), actionError, expansionError, nowIso);
-    await this.events(cluster, plan, problems, acted, actionError, status, next);
+    const failure = actionError === null ? null : applyFailed ? { reason: 'ApplyFailed', message: `applying the cluster's objects: ${actionError}` } : { reason: 'MembershipStepFailed', message: `${describeAction(plan.action)}: ${actionError}`, eventReason: `${eventReason(plan.action)}Failed` };
+    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso);
+    await this.events(cluster, plan, problems, acted, failure, status, next);
     if (expansionError !== null && cluster.status?.conditions?.find((c) => c.type === 'Degraded')?.reason !== 'VolumeExpansionFailed') {
       await d.kube.recordEvent(cluster, 'Warning', 'VolumeExpansionFailed', expansionError).catch(() => {});
     }
@@ -294,7 +297,7 @@ export class Reconciler {
     problems: SpecProblem[],
     operation: MembershipOperation | null,
     blocked: number | null,
-    actionError: string | null,
+    failure: Failure | null,
     expansionError: string | null,
     nowIso: string,
   ): EtcdClusterStatus {
@@ -358,7 +361,7 @@ export class Reconciler {
       nowIso,
     );
     const failedOp = plan.action.kind === 'finish-operation' && plan.action.result === 'Failed' ? (prev.currentOperation ?? null) : null;
-    const degraded = degradedReason(obs, plan, problems, actionError, failedOp) ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
+    const degraded = degradedReason(obs, plan, problems, failure, failedOp) ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
     conds = setCondition(
       conds,
       degraded
@@ -391,7 +394,7 @@ export class Reconciler {
     plan: Plan,
     problems: SpecProblem[],
     acted: boolean,
-    actionError: string | null,
+    failure: Failure | null,
     prev: EtcdClusterStatus,
     next: EtcdClusterStatus,
   ): Promise<void> {
@@ -409,8 +412,8 @@ export class Reconciler {
       if (degradedChanged) await emit('Warning', problems[0]?.reason ?? 'InvalidSpec', problems.map((p) => `${p.field}: ${p.message}`).join('; '));
       return;
     }
-    if (actionError !== null) {
-      await emit('Warning', `${eventReason(plan.action)}Failed`, `${describeAction(plan.action)}: ${actionError}`);
+    if (failure !== null) {
+      await emit('Warning', failure.eventReason ?? failure.reason, failure.message);
       return;
     }
     if (!acted) return;
@@ -492,6 +495,12 @@ export class Reconciler {
   }
 }
 
+interface Failure {
+  reason: string;
+  message: string;
+  eventReason?: string;
+}
+
 export class ReconcileError extends Error {
   override readonly name = 'ReconcileError';
 }
@@ -502,11 +511,11 @@ function degradedReason(
   obs: Observation,
   plan: Plan,
   problems: SpecProblem[],
-  actionError: string | null,
+  failure: Failure | null,
   failedOp: MembershipOperation | null,
 ): { reason: string; message: string } | null {
   if (problems.length > 0) return { reason: problems[0]?.reason ?? 'InvalidSpec', message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
-  if (actionError !== null) return { reason: 'MembershipStepFailed', message: `${describeAction(plan.action)}: ${actionError}` };
+  if (failure !== null) return { reason: failure.reason, message: failure.message };
   if (plan.action.kind === 'refuse') return { reason: plan.action.reason, message: plan.action.message };
   if (failedOp !== null) {
     return { reason: 'LearnerTimeout', message: `${failedOp.message ?? 'a learner did not catch up in time'}; rolled back; change the spec to retry` };
