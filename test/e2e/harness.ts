@@ -73,6 +73,23 @@ export function etcdctl(endpoints: string, args: string[], input?: string): Prom
   });
 }
 
+/**
+ * `kubectl port-forward` to a Service, for clusters whose Pod addresses the test process cannot
+ * reach (kind). The local control plane does not need it (Pods sit on a host bridge) and cannot
+ * serve it (the node agent has no streaming API).
+ */
+export async function portForward(kubeconfig: string, namespace: string, target: string, remotePort: number): Promise<{ port: number; stop: () => void }> {
+  const port = await freePort();
+  const child = spawn('kubectl', ['port-forward', '-n', namespace, target, `${port}:${remotePort}`], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+  await waitFor(`port-forward to ${target}`, 30_000, async () => {
+    if (child.exitCode !== null) throw new Error(`kubectl port-forward exited: ${out}`);
+    return out.includes('Forwarding from') ? true : undefined;
+  }, 200);
+  return { port, stop: () => { child.kill('SIGTERM'); } };
+}
+
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();

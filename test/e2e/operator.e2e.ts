@@ -6,13 +6,14 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { cpDir, etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
+import { cpDir, etcdctl as etcdctlLocal, freePort, installOperatorRbac, Kubectl, OperatorProcess, portForward, repoRoot, run, waitFor, type RunResult } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
 const ns = 'e2e-operator';
 const name = 'main';
-const clientEndpoint = `http://${name}-client.${ns}.svc:2379`;
+/** Local: the client Service's name, resolved through the node agent's hosts file. Elsewhere: a port-forward. */
+let clientEndpoint = `http://${name}-client.${ns}.svc:2379`;
 
 interface Member { name: string; id: string; isLearner: boolean; isLeader: boolean; healthy: boolean }
 interface Cluster {
@@ -32,7 +33,11 @@ const condition = (c: Cluster, type: string): string | undefined => c.status?.co
 
 describe.skipIf(skip !== '')('operator end to end', () => {
   const k = new Kubectl(inject('e2eKubeconfig'));
-  let operator: OperatorProcess;
+  /** The operator as a local process (local control plane); elsewhere the chart's Deployment runs it. */
+  let operator: OperatorProcess | undefined;
+  let stopForward: (() => void) | undefined;
+  const etcdctl = (endpoint: string, args: string[]): Promise<RunResult> =>
+    local ? etcdctlLocal(endpoint, args) : run('etcdctl', [`--endpoints=${endpoint}`, '--command-timeout=10s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
   /** Largest number of learners and smallest number of healthy voters seen while sampling. */
   const seen = { maxLearners: 0, minHealthyVoters: Number.POSITIVE_INFINITY, sampling: false };
   let sampler: NodeJS.Timeout | undefined;
@@ -51,7 +56,7 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       return ok ? c : undefined;
     }, 2000).catch(async (err: unknown) => {
       const c = await get().catch(() => undefined);
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator.logTail()}`);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator?.logTail() ?? '(in-cluster: kubectl logs deploy/tsetcd-operator)'}`);
     });
   }
 
@@ -81,16 +86,22 @@ describe.skipIf(skip !== '')('operator end to end', () => {
   beforeAll(async () => {
     await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
     await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
-    const install = await installOperatorRbac(k);
-    operator = new OperatorProcess(install, await freePort());
-    operator.start();
-    await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(operator.metricsUrl.replace('/metrics', '/readyz'))).ok);
+    if (local) {
+      const install = await installOperatorRbac(k);
+      const op = new OperatorProcess(install, await freePort());
+      operator = op;
+      op.start();
+      await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
+    } else {
+      await k.ok(['rollout', 'status', 'deployment', '-n', 'tsetcd-system', '--timeout=180s', '-l', 'app.kubernetes.io/name=tsetcd-operator']);
+    }
     await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   });
 
   afterAll(async () => {
     stopSampling();
     await k.run(['delete', 'etcdcluster', name, '-n', ns, '--wait=false']);
+    stopForward?.();
     await operator?.stop();
   });
 
@@ -113,9 +124,14 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     expect(c.status?.members?.filter((m) => m.isLeader)).toHaveLength(1);
     const p = await pods();
     expect(p.items).toHaveLength(3);
+    if (!local) {
+      const pf = await portForward(k.kubeconfig, ns, `svc/${name}-client`, 2379);
+      stopForward = pf.stop;
+      clientEndpoint = `http://127.0.0.1:${pf.port}`;
+    }
   });
 
-  it.skipIf(!local)('places members only on dedicated nodes, never two on one node', async () => {
+  it('places members only on dedicated nodes, never two on one node', async () => {
     const p = await pods();
     const nodes = p.items.map((x) => x.spec.nodeName ?? '');
     expect(new Set(nodes).size).toBe(nodes.length);
@@ -137,7 +153,7 @@ describe.skipIf(skip !== '')('operator end to end', () => {
 
   it('scales up to 5 with 1,000 keys: one learner at a time, promoted, data intact, PDB recomputed', async () => {
     const p = await pods();
-    const client = new Etcd3({ hosts: p.items.map((x) => `http://${x.status.podIP ?? ''}:2379`) });
+    const client = new Etcd3({ hosts: local ? p.items.map((x) => `http://${x.status.podIP ?? ''}:2379`) : [clientEndpoint] });
     try {
       const batch = 50;
       for (let i = 0; i < 1000; i += batch) {
@@ -213,20 +229,22 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     expect(old.code).not.toBe(0); // the released volume was deleted
   });
 
-  it('survives an operator crash in the middle of a scale-up, without losing quorum', async () => {
+  it.skipIf(!local)('survives an operator crash in the middle of a scale-up, without losing quorum', async () => {
+    if (!operator) throw new Error('no local operator');
+    const op = operator;
     startSampling();
     await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=5']);
     // Kill the operator right after the first membership step has been recorded.
     await waitFor('a membership operation to start', 120_000, async () => ((await get()).status?.currentOperation ? true : undefined), 250);
-    await operator.stop('SIGKILL');
+    await op.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 3000));
-    operator.start();
+    op.start();
     await settled(5, 600_000);
     await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=3']);
     await waitFor('a scale-down operation to start', 120_000, async () => ((await get()).status?.currentOperation ? true : undefined), 250);
-    await operator.stop('SIGKILL');
+    await op.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 3000));
-    operator.start();
+    op.start();
     await settled(3, 600_000);
     stopSampling();
     expect(seen.maxLearners).toBeLessThanOrEqual(1);
@@ -234,6 +252,8 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     expect(await keyCount('/e2e/keys/')).toBe(1000);
   });
   it.skipIf(!local)('is scraped by Prometheus: tsetcd_cluster_has_leader == 1 and etcd_server_has_leader', async () => {
+    if (!operator) throw new Error('no local operator');
+    const op = operator;
     const p = await pods();
     const promPort = await freePort();
     const dir = join(cpDir, 'prometheus');
@@ -243,7 +263,7 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     writeFileSync(join(dir, 'prometheus.yml'), [
       'global: {scrape_interval: 1s, evaluation_interval: 1s}',
       'scrape_configs:',
-      `  - job_name: tsetcd-operator\n    static_configs: [{targets: ['127.0.0.1:${operator.metricsPort}']}]`,
+      `  - job_name: tsetcd-operator\n    static_configs: [{targets: ['127.0.0.1:${op.metricsPort}']}]`,
       `  - job_name: tsetcd-members\n    static_configs: [{targets: [${members}]}]`,
       '',
     ].join('\n'));
