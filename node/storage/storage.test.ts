@@ -143,6 +143,19 @@ describe('storage: snapshots and purge', () => {
     expect(r.recovered.snapshot?.data[9999]).toBe(9);
   });
 
+  it('a large snapshot (3.5 MiB in one buffer) is written in slices and reads back byte for byte', async () => {
+    const fs = new MemoryFs();
+    const { storage } = await openStorage(DIR, { fs });
+    await storage.save(undefined, entries(1, 3, 1), true);
+    const data = Uint8Array.from({ length: 3.5 * 1024 * 1024 }, (_, i) => (i * 7 + (i >> 20)) & 0xff);
+    const writesBefore = fs.stats.writes;
+    await storage.saveSnapshot({ metadata: { index: 3, term: 1, confState: cs }, data });
+    expect(fs.stats.writes - writesBefore).toBeGreaterThanOrEqual(3);
+    await storage.close();
+    const r = await openStorage(DIR, { fs });
+    expect(Buffer.from(r.recovered.snapshot!.data).equals(Buffer.from(data))).toBe(true);
+  });
+
   it('a snapshot older than the saved one is a no-op, also when it races a newer one', async () => {
     const fs = new MemoryFs();
     const { storage } = await openStorage(DIR, { fs });
