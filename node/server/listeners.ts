@@ -2,14 +2,15 @@
 // the first bytes of a connection decide. An HTTP/2 connection (etcdctl, client libraries)
 // starts with the preface "PRI * HTTP/2.0"; anything else is HTTP/1.1 (curl, probes, the
 // gateway). Over TLS, ALPN decides instead ("h2" -> gRPC).
-// An HTTP/1.1 socket goes to the HTTP server as it is (unshift of the sniffed bytes works for
-// it); an HTTP/2 socket is wrapped in a small Duplex that replays the sniffed bytes, because
-// node's http2 reads the raw handle and would miss bytes already read.
+// The sniffed bytes are put back with unshift() and the socket handed over paused: node's HTTP
+// server reads them from the stream buffer, and node's http2 (>= 20) takes bytes already
+// buffered on the socket before it starts reading the handle natively, so gRPC keeps node's
+// native stream path (no JS stream wrapper; server.test.ts proves etcdctl works through it).
 
 import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import net from 'node:net';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
 
@@ -28,35 +29,6 @@ export interface TlsFilesOption {
 export const SNIFF_TIMEOUT_MS = 10_000;
 
 const PREFACE = Buffer.from('PRI');
-
-/** Wraps a socket whose first chunk was already read, so the reader sees that chunk first. */
-export function replaySocket(sock: net.Socket, first: Buffer): Duplex {
-  const d = new Duplex({
-    read() {
-      sock.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      sock.write(chunk, cb);
-    },
-    final(cb) {
-      sock.end();
-      cb();
-    },
-    destroy(err, cb) {
-      sock.destroy(err ?? undefined);
-      cb(err);
-    },
-  });
-  d.push(first);
-  sock.on('data', (c: Buffer) => {
-    if (!d.push(c)) sock.pause();
-  });
-  sock.on('end', () => d.push(null));
-  sock.on('error', (e) => d.destroy(e));
-  sock.on('close', () => d.destroy());
-  sock.setNoDelay(true);
-  return d;
-}
 
 export interface UrlParts {
   readonly tls: boolean;
@@ -135,10 +107,11 @@ export async function listenClient(
       sock.once('data', (chunk: Buffer) => {
         sock.setTimeout(0);
         sock.pause();
+        sock.unshift(chunk);
         if (chunk.length >= 3 && chunk.subarray(0, 3).equals(PREFACE)) {
-          grpc.injectConnection(replaySocket(sock, chunk));
+          sock.setNoDelay(true);
+          grpc.injectConnection(sock);
         } else {
-          sock.unshift(chunk);
           http.emit('connection', sock);
           sock.resume();
         }
