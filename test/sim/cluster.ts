@@ -30,6 +30,7 @@ export interface ClusterStats {
   crashes: number;
   midReadyCrashes: number;
   pauses: number;
+  campaigns: number;
   restarts: number;
   snapshotsSent: number;
   snapshotsRestored: number;
@@ -51,7 +52,7 @@ export class Cluster {
   readonly checker = new SafetyChecker();
   readonly net: SimNetwork;
   readonly stats: ClusterStats = {
-    proposals: 0, proposalsDropped: 0, confChangesProposed: 0, confChangesApplied: 0, crashes: 0, midReadyCrashes: 0, pauses: 0,
+    proposals: 0, proposalsDropped: 0, confChangesProposed: 0, confChangesApplied: 0, crashes: 0, midReadyCrashes: 0, pauses: 0, campaigns: 0,
     restarts: 0, snapshotsSent: 0, snapshotsRestored: 0, compactions: 0, readsIssued: 0,
     readsConfirmed: 0, transfers: 0, leaderChanges: 0, appliedEntries: 0,
   };
@@ -265,6 +266,15 @@ export class Cluster {
     this.processReady(n);
   }
 
+  campaign(id: NodeId): void {
+    const n = this.nodes.get(id);
+    if (n?.raw === undefined) return;
+    this.stats.campaigns++;
+    const raw = n.raw;
+    this.guard(n, () => raw.campaign());
+    this.processReady(n);
+  }
+
   transferLeader(id: NodeId, to: NodeId): void {
     const n = this.nodes.get(id);
     if (n?.raw === undefined) return;
@@ -320,6 +330,11 @@ export class Cluster {
     }
     this.now = untilUnits;
     this.checker.tick = this.tick;
+  }
+
+  /** End clock skew: every node ticks every TICK_UNITS from now on (the liveness phase). */
+  evenClocks(): void {
+    for (const n of this.nodes.values()) n.tickIntervalUnits = TICK_UNITS;
   }
 
   /** Stall a node (a long pause, not a crash): its ticks and messages wait until it resumes. */

@@ -50,6 +50,8 @@ export interface SimOptions {
   /** Per tick: chance of a ReadIndex request / a leadership transfer. */
   readonly readRate: number;
   readonly transferRate: number;
+  /** Per tick: chance a random node is told to campaign now (RawNode.campaign). */
+  readonly campaignRate: number;
   /** A node snapshots and compacts its log after this many applied entries... */
   readonly snapshotEvery: number;
   /** ...keeping this many entries behind the snapshot. */
@@ -122,6 +124,7 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     confChangeRate: calm ? 0 : r.pick([0, 0.01, 0.03]),
     readRate: r.pick([0, 0.05, 0.2]),
     transferRate: calm ? 0 : r.pick([0, 0.005, 0.02]),
+    campaignRate: calm ? 0 : r.pick([0, 0, 0.005, 0.02]),
     snapshotEvery: r.pick([5, 20, 100]),
     compactKeep: r.pick([0, 2, 10]),
     lyingDisk: o.lyingDisk ?? false,

@@ -61,8 +61,10 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
     const live = (id: NodeId) => cluster.nodes.get(id)?.removed === false;
     const learners = cs.learners.filter(live);
     let cc: ConfChange | undefined;
-    if (learners.length > 0 && rng.chance(0.7)) {
+    if (learners.length > 0 && rng.chance(0.6)) {
       cc = { type: 'addNode', nodeId: rng.pick(learners), context: NO_CONTEXT };
+    } else if (learners.length > 0 && rng.chance(0.2)) {
+      cc = { type: 'removeNode', nodeId: rng.pick(learners), context: NO_CONTEXT };
     } else if (cs.voters.length < 5 && nextId <= opts.clusterSize + MAX_JOINERS && rng.chance(0.6)) {
       const id = nextId++;
       await cluster.addJoiningNode(id);
@@ -71,7 +73,11 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
       const victim = rng.chance(0.3) ? l.id : rng.pick(cs.voters);
       cc = { type: 'removeNode', nodeId: victim, context: NO_CONTEXT };
     }
-    if (cc !== undefined) cluster.log(`propose ${cc.type} ${cc.nodeId} to leader ${l.id}: ${cluster.proposeConfChange(l.id, cc)}`);
+    if (cc === undefined) return;
+    // Mostly to the leader; sometimes through another node, which forwards it.
+    const up = cluster.upNodes();
+    const via = rng.chance(0.7) || up.length === 0 ? l : rng.pick(up);
+    cluster.log(`propose ${cc.type} ${cc.nodeId} via ${via.id} (leader ${l.id}): ${cluster.proposeConfChange(via.id, cc)}`);
   };
 
   const partitionStep = (): void => {
@@ -127,10 +133,17 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
     let props = Math.floor(opts.proposeRate) + (rng.chance(opts.proposeRate % 1) ? 1 : 0);
     while (props-- > 0) proposeOne();
     if (rng.chance(opts.confChangeRate)) await membershipStep();
+    if (rng.chance(opts.campaignRate) && up.length > 0) {
+      const who = rng.pick(up);
+      cluster.log(`force campaign on node ${who.id} (${who.role})`);
+      cluster.campaign(who.id);
+    }
     if (rng.chance(opts.readRate) && up.length > 0) cluster.readIndex(rng.pick(up).id, `r${readSeq++}`);
     if (rng.chance(opts.transferRate)) {
       const l = cluster.leader();
-      const others = l?.confState.voters.filter((v) => v !== l.id) ?? [];
+      // Mostly a voter; sometimes a learner, itself or a removed node, which raft must refuse.
+      const pool = rng.chance(0.8) ? (l?.confState.voters ?? []) : [...cluster.nodes.keys()];
+      const others = pool.filter((v) => v !== l?.id || rng.chance(0.1));
       if (l !== undefined && others.length > 0) {
         const to = rng.pick(others);
         cluster.log(`transfer leadership ${l.id} -> ${to}`);
@@ -141,6 +154,10 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
 
   // ---- liveness phase ----
   cluster.faultsOn = false;
+  // Clock skew is a fault too: without pre-vote, nodes with stale logs and fast clocks can keep
+  // disrupting elections indefinitely (seen in the sweep; expected Raft behaviour, which is why
+  // etcd turns pre-vote on).
+  cluster.evenClocks();
   cluster.net.heal();
   cluster.net.setFaults({ dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: Math.min(opts.net.maxDelay, 20), longDelayRate: 0, longDelayMax: 1 });
   for (const n of cluster.nodes.values()) if (!n.up && !n.removed) await cluster.restart(n.id);
