@@ -489,7 +489,48 @@ function runModel(seed: number, steps: number): void {
   let store = new MvccStore();
   const model = new Model();
   let index = 0;
+  // Lease expiry, as the leader's runtime drives it: a clock, keep-alives, and revokes
+  // proposed for what the lessor reports expired. A lease may never expire before its TTL
+  // has run since its grant or last keep-alive (leases with a checkpoint are exempt: the
+  // random checkpoints here shorten them on purpose).
+  let nowMs = 0;
+  const lastAlive = new Map<number, number>();
+  const checkpointed = new Set<number>();
+  store.lessor.promote(nowMs, 1000);
+  let expiredCount = 0;
+  const applyBoth = (cmd: Command, where: string): void => {
+    index++;
+    const res = store.apply(decodeCommand(encodeCommand(cmd)), index);
+    const grantedId = res.ok && res.type === 'leaseGrant' ? (res.response as { ID: number }).ID : 0;
+    let want: unknown;
+    try {
+      want = model.apply(cmd, grantedId);
+    } catch (e) {
+      if (!(e instanceof ModelError)) throw e;
+      want = { error: e.code };
+    }
+    const got = res.ok ? plain(res.response) : { error: res.error.code };
+    if (process.env.MVCC_DEBUG && JSON.stringify(got) !== JSON.stringify(want)) console.log(JSON.stringify(plain(cmd)));
+    expect(got, where).toEqual(want);
+    expect(store.currentRevision(), where).toBe(model.rev);
+    if (res.ok && res.type === 'leaseGrant') lastAlive.set(grantedId, nowMs);
+    if (res.ok && res.type === 'leaseCheckpoint') for (const cp of (cmd as { req: { checkpoints: { ID: number }[] } }).req.checkpoints) checkpointed.add(cp.ID);
+  };
   for (let step = 0; step < steps; step++) {
+    nowMs += rng.int(3000);
+    if (rng.chance(0.05) && model.leases.size > 0) {
+      const id = rng.pick([...model.leases.keys()]);
+      expect(store.lessor.renew(id, nowMs).TTL).toBe(Math.max(2, model.leases.get(id)!));
+      lastAlive.set(id, nowMs);
+    }
+    if (rng.chance(0.1)) {
+      for (const id of store.lessor.expired(nowMs, 5)) {
+        expect(model.leases.has(id), `seed ${seed} step ${step}: expired lease ${id} unknown`).toBe(true);
+        if (!checkpointed.has(id)) expect(nowMs - lastAlive.get(id)!, `seed ${seed} step ${step}: lease ${id} expired early`).toBeGreaterThanOrEqual(model.leases.get(id)! * 1000);
+        applyBoth({ type: 'leaseRevoke', req: { ID: id } }, `seed ${seed} step ${step} expire ${id}`);
+        expiredCount++;
+      }
+    }
     const cmd = randCommand(rng, model);
     const where = `seed ${seed} step ${step} ${cmd.type}`;
     if (cmd.type === 'range') {
@@ -508,20 +549,7 @@ function runModel(seed: number, steps: number): void {
       expect(got, where).toEqual(want);
       continue;
     }
-    index++;
-    const res = store.apply(decodeCommand(encodeCommand(cmd)), index);
-    const grantedId = res.ok && res.type === 'leaseGrant' ? (res.response as { ID: number }).ID : 0;
-    let want: unknown;
-    try {
-      want = model.apply(cmd, grantedId);
-    } catch (e) {
-      if (!(e instanceof ModelError)) throw e;
-      want = { error: e.code };
-    }
-    const got = res.ok ? plain(res.response) : { error: res.error.code };
-    if (process.env.MVCC_DEBUG && JSON.stringify(got) !== JSON.stringify(want)) console.log(JSON.stringify(plain(cmd)));
-    expect(got, where).toEqual(want);
-    expect(store.currentRevision(), where).toBe(model.rev);
+    applyBoth(cmd, where);
     // Physical compaction at random moments must not change any answer.
     if (rng.chance(0.3)) store.compactStep(1 + rng.int(5));
     // Sometimes continue on a store restored from a snapshot.
@@ -531,9 +559,11 @@ function runModel(seed: number, steps: number): void {
       expect(next.hashKV().hash, where).toBe(store.hashKV().hash);
       expect(next.hash().hash, where).toBe(store.hash().hash);
       store = next;
+      store.lessor.promote(nowMs, 1000); // a new leader: extends every lease
     }
   }
   store.checkInvariants();
+  expect(expiredCount, `seed ${seed}: no lease ever expired`).toBeGreaterThan(0);
   // The final state at every revision that is still readable.
   for (let rev = Math.max(1, model.compactRev); rev <= model.rev; rev++) {
     expect(fullState(store, rev), `seed ${seed} final state at ${rev}`).toEqual(model.range(model.hist[rev]!, { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) }, model.rev, rev));
