@@ -30,8 +30,9 @@
 //     one is created, so an older segment can never legitimately end in a torn record.
 // A frame whose CRC matches but whose payload does not decode is corruption (we wrote it that way).
 // Caveat, written down on purpose: after a power loss (not a process crash) the kernel may have
-// persisted a later unsynced page but not an earlier one. Rule 2 then refuses to start although
-// nothing acknowledged was lost; we prefer a refusal an operator can inspect to a silent guess.
+// persisted a later unsynced page but not an earlier one. Rules 2 and 3 then refuse to start
+// although nothing acknowledged was lost; we prefer a refusal an operator can inspect to a silent
+// guess. A process crash (kill -9) cannot cause this: the page cache keeps every completed write.
 
 import { ByteReader, ByteWriter, CodecError, readEntries, readHardState, writeEntries, writeHardState } from './codec.js';
 import { crc32c, crc32cUpdate } from './crc32c.js';
