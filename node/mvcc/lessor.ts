@@ -67,6 +67,15 @@ export class Lessor {
     this.lastCheckpointMs.clear();
   }
 
+  /**
+   * Called by apply (no clock): a lease was granted or revoked. Drops any stale expiry so a
+   * re-granted id (client-chosen ids can be reused) starts from its full TTL.
+   */
+  onGrantOrRevoke(id: number): void {
+    this.expiryMs.delete(id);
+    this.lastCheckpointMs.delete(id);
+  }
+
   /** Give leases granted since the last call an expiry; forget revoked ones. */
   private sync(nowMs: number): void {
     const leases = this.leases();

@@ -229,6 +229,16 @@ describe('leases', () => {
     expect(l.renew(g.ID, 200_000).clearCheckpoint).toBe(true);
     expect(l.renew(12345, 0).TTL).toBe(0);
   });
+  it('a client-chosen id revoked and granted again starts from its full TTL', () => {
+    const { store, ok } = mk();
+    store.lessor.promote(0, 0);
+    ok({ type: 'leaseGrant', req: { TTL: 10, ID: 5 } });
+    expect(store.lessor.expired(1000, 10)).toEqual([]); // expiry set: 10 s
+    ok({ type: 'leaseRevoke', req: { ID: 5 } });
+    ok({ type: 'leaseGrant', req: { TTL: 10, ID: 5 } });
+    expect(store.lessor.expired(10_500, 10)).toEqual([]); // not the old expiry at 10 s
+    expect(store.lessor.expired(20_500, 10)).toEqual([5]);
+  });
 });
 
 describe('quota and alarms', () => {

@@ -789,6 +789,7 @@ export class MvccStore {
     }
     const ttl = Math.max(g.TTL, this.minLeaseTtlSec);
     this.leases.set(id, { id, ttl, remainingTtl: 0, keys: new Set() });
+    this.lessor.onGrantOrRevoke(id);
     return { header: header(this.rev), ID: id, TTL: ttl, error: '' };
   }
 
@@ -803,6 +804,7 @@ export class MvccStore {
     }
     this.commit(ctx);
     this.leases.delete(id);
+    this.lessor.onGrantOrRevoke(id);
     return { header: header(this.rev) };
   }
 
