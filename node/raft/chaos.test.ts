@@ -52,6 +52,8 @@ class Chaos {
   readonly readFloor = new Map<string, number>();
   readonly dropPct: number;
   readonly parallelWrites: boolean;
+  readonly maxSizePerMsg: number;
+  readonly maxInflightMsgs: number;
 
   constructor(
     readonly seed: number,
@@ -60,6 +62,10 @@ class Chaos {
     this.rng = new SeededRng(seed);
     this.dropPct = this.rng.intn(25);
     this.parallelWrites = this.rng.intn(2) === 0;
+    // Swarm the flow-control knobs: one entry per message makes old-term entries travel
+    // without the new leader's own entry, the setup of Raft's Figure 8.
+    this.maxSizePerMsg = [1, 64, 1 << 20][this.rng.intn(3)]!;
+    this.maxInflightMsgs = [1, 4, 64][this.rng.intn(3)]!;
     const voters = Array.from({ length: size }, (_, i) => i + 1);
     for (const id of voters) {
       const snap: Snapshot = { data: new Uint8Array(0), metadata: { index: 0, term: 0, confState: { voters, learners: [] } } };
@@ -76,8 +82,8 @@ class Chaos {
       storage,
       applied,
       rng: new SeededRng(this.seed * 1000 + id * 7 + this.now),
-      maxInflightMsgs: 4,
-      maxSizePerMsg: 64,
+      maxInflightMsgs: this.maxInflightMsgs,
+      maxSizePerMsg: this.maxSizePerMsg,
       checkQuorum: this.rng.intn(2) === 0,
       preVote: this.rng.intn(2) === 0,
     });
@@ -128,7 +134,21 @@ class Chaos {
     if (st.softState.raftState === 'leader') {
       const prev = this.leaderOfTerm.get(st.hardState.term);
       if (prev !== undefined && prev !== n.id) this.fail(`two leaders in term ${st.hardState.term}: ${prev} and ${n.id}`);
+      if (prev === undefined) this.checkLeaderCompleteness(n);
       this.leaderOfTerm.set(st.hardState.term, n.id);
+    }
+  }
+
+  /** A new leader's log holds every entry applied (so committed) anywhere before. */
+  private checkLeaderCompleteness(n: SimNode): void {
+    const log = n.rn.raftForTesting.raftLog;
+    const first = log.firstIndex();
+    for (const [index, key] of this.appliedAt) {
+      if (index < first) continue; // compacted away: this node had applied it
+      const t = log.termOrUndefined(index);
+      if (index > log.lastIndex() || t === undefined || !key.startsWith(`${t}:`)) {
+        this.fail(`leader completeness: new leader ${n.id} lacks committed entry ${index} (${key}); has term ${String(t)} last=${log.lastIndex()}`);
+      }
     }
   }
 
@@ -253,6 +273,22 @@ class Chaos {
       if (this.rng.intn(2) === 0) this.blocked.add(`${b}->${a}`);
     } else if (r < 235) {
       this.blocked.clear();
+    } else if (r < 238) {
+      // Depose the leader: cut it off (both ways), or crash it.
+      const l = this.leader();
+      if (l !== undefined) {
+        if (this.rng.intn(2) === 0) {
+          this.log.push(`t=${this.now} isolate leader ${l.id}`);
+          for (const o of ids) {
+            if (o === l.id) continue;
+            this.blocked.add(`${l.id}->${o}`);
+            this.blocked.add(`${o}->${l.id}`);
+          }
+        } else {
+          this.log.push(`t=${this.now} crash leader ${l.id}`);
+          l.up = false;
+        }
+      }
     } else if (r < 240) {
       this.membershipChange();
     } else if (r < 275) {
