@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager and kube-scheduler at the pinned version
+# Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl at the pinned version
 # (k8s/VERSION) from the Go module proxy into .cache/k8s/<version>/. Skips binaries that are
 # already there. Prints the directory holding the binaries on its last line.
 set -euo pipefail
@@ -11,7 +11,7 @@ mkdir -p "$out"
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 # Cap parallel compile jobs: the machine is small and shared.
 jobs="${K8S_BUILD_JOBS:-2}"
-for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if [[ -x "$out/$cmd" ]]; then echo "have $out/$cmd" >&2; continue; fi
   start=$(date +%s)
   echo "building $cmd $version ..." >&2

@@ -34,12 +34,14 @@ wait_for() { # name deadline_s cmd...: poll until cmd succeeds or the deadline p
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # 1. Binaries.
-for b in kube-apiserver kube-controller-manager kube-scheduler; do
+for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if [[ ! -x "$CP_BIN_DIR/$b" ]]; then
     [[ "${CP_BUILD:-1}" == 1 ]] || die "$CP_BIN_DIR/$b missing (run hack/control-plane/build.sh)"
     bash "$CP_ROOT/hack/control-plane/build.sh" > /dev/null
   fi
 done
+# kubectl at the control plane's own version first (the machine's may be older).
+export PATH="$CP_BIN_DIR:$PATH"
 command -v etcd > /dev/null || [[ -n "$CP_ETCD_SERVERS" ]] || die "etcd not found (apt-get install etcd-server)"
 
 # 2. PKI, tokens, kubeconfigs.

@@ -25,11 +25,18 @@ export function run(file: string, args: string[], opts: { input?: string; env?: 
   });
 }
 
+/** kubectl at the control plane's version (hack/control-plane/build.sh) when built, else the machine's. */
+export const kubectlBin = ((): string => {
+  const version = readFileSync(join(repoRoot, 'hack/control-plane/k8s/VERSION'), 'utf8').trim();
+  const built = join(repoRoot, '.cache/k8s', version, 'kubectl');
+  return existsSync(built) ? built : 'kubectl';
+})();
+
 export class Kubectl {
   constructor(readonly kubeconfig: string) {}
 
   run(args: string[], input?: string): Promise<RunResult> {
-    return run('kubectl', args, { env: { ...process.env, KUBECONFIG: this.kubeconfig }, ...(input !== undefined ? { input } : {}) });
+    return run(kubectlBin, args, { env: { ...process.env, KUBECONFIG: this.kubeconfig }, ...(input !== undefined ? { input } : {}) });
   }
 
   async ok(args: string[], input?: string): Promise<string> {
@@ -80,7 +87,7 @@ export function etcdctl(endpoints: string, args: string[], input?: string): Prom
  */
 export async function portForward(kubeconfig: string, namespace: string, target: string, remotePort: number): Promise<{ port: number; stop: () => void }> {
   const port = await freePort();
-  const child = spawn('kubectl', ['port-forward', '-n', namespace, target, `${port}:${remotePort}`], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(kubectlBin, ['port-forward', '-n', namespace, target, `${port}:${remotePort}`], { env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   await waitFor(`port-forward to ${target}`, 30_000, async () => {
