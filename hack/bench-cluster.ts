@@ -87,10 +87,15 @@ async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Targ
       `--initial-cluster-token=bench-${kind}`,
       '--log-level=warn',
     ];
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (kind === 'tsetcd' && PROFILE) env['NODE_OPTIONS'] = `--cpu-prof --cpu-prof-dir=${join(root, 'prof', name)}`;
     const log = createWriteStream(join(root, `${name}.log`));
-    const proc = spawn(kind === 'tsetcd' ? TSETCD_BIN : ETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    // --cpu-prof is refused in NODE_OPTIONS, so a profiled member runs node directly.
+    const [cmd, argv] =
+      kind === 'etcd'
+        ? [ETCD_BIN, args]
+        : PROFILE
+          ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', name)}`, join(REPO, 'dist', 'node', 'main.js'), ...args]]
+          : [TSETCD_BIN, args];
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     members.push({ name, client, proc });
@@ -149,11 +154,14 @@ async function checkPerf(t: Target, load: string): Promise<PerfResult> {
   const r = await run(ETCDCTL, [`--endpoints=${endpoints(t)}`, 'check', 'perf', `--load=${load}`], 180_000);
   const lines = r.out.split(/[\r\n]+/).map((l) => l.replace(/^.*?(PASS|FAIL)/, '$1').trim());
   const num = (re: RegExp): number => Number(lines.map((l) => re.exec(l)?.[1]).find((x) => x !== undefined) ?? NaN);
+  const verdict = lines.filter((l) => l === 'PASS' || l === 'FAIL').pop() ?? 'ERROR';
+  if (verdict === 'ERROR') console.log(`check perf gave no verdict (exit ${r.code}); last output:\n${lines.slice(-5).join('\n')}`);
+  // etcdctl 3.4 prints "PASS: Throughput is N writes/s" or "FAIL: Throughput too low: N writes/s", and so on.
   return {
-    verdict: lines.filter((l) => l === 'PASS' || l === 'FAIL').pop() ?? 'ERROR',
-    throughput: num(/Throughput is (\d+) writes\/s/),
-    slowestS: num(/Slowest request took ([\d.]+)s/),
-    stddevS: num(/Stddev is ([\d.]+)s/),
+    verdict,
+    throughput: num(/Throughput (?:is|too low:) (\d+) writes\/s/),
+    slowestS: num(/Slowest request took(?: too long:)? ([\d.]+)s/),
+    stddevS: num(/Stddev (?:is|too high:) ([\d.]+)s/),
   };
 }
 

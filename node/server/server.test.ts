@@ -300,3 +300,109 @@ describe('chunked Range encoding', () => {
     expect(m.responseDeserialize(chunked)).toEqual(m.responseDeserialize(m.responseSerialize(resp)));
   });
 });
+
+describe('more of the wire', () => {
+  it('hasleader metadata: fails at once with "no leader" when there is none', async () => {
+    const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+    const def = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<
+      string,
+      { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+    >;
+    const m = def['Range']!;
+    const c = new Client(endpoint, credentials.createInsecure());
+    const call = (md: InstanceType<typeof Metadata>): Promise<unknown> =>
+      new Promise((res, rej) =>
+        c.makeUnaryRequest(m.path, m.requestSerialize, m.responseDeserialize, { key: Buffer.from('x'), serializable: true }, md, (e, v) =>
+          e ? rej(e) : res(v),
+        ),
+      );
+    backend.leader = false;
+    try {
+      const md = new Metadata();
+      md.set('hasleader', 'true');
+      await expect(call(md)).rejects.toMatchObject({ code: 14, details: 'etcdserver: no leader' });
+      await expect(call(new Metadata())).resolves.toBeDefined();
+    } finally {
+      backend.leader = true;
+      c.close();
+    }
+  });
+
+  it('the gateway streams a watch and answers a keep-alive', async () => {
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    const ac = new AbortController();
+    const res = await fetch(`http://${endpoint}/v3/watch`, {
+      method: 'POST',
+      body: JSON.stringify({ create_request: { key: b64('gwatch') } }),
+      signal: ac.signal,
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    const readUntil = async (n: number): Promise<void> => {
+      while (text.split('\n').filter((l) => l !== '').length < n) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('watch stream ended');
+        text += Buffer.from(value).toString();
+      }
+    };
+    await readUntil(1);
+    expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ result: { created: true } });
+    await client.put('gwatch').value('1');
+    await readUntil(2);
+    const ev = JSON.parse(text.split('\n')[1]!) as { result: { events: Array<{ kv: { key: string; value: string } }> } };
+    expect(Buffer.from(ev.result.events[0]!.kv.value, 'base64').toString()).toBe('1');
+    ac.abort();
+
+    const lease = (await (await fetch(`http://${endpoint}/v3/lease/grant`, { method: 'POST', body: '{"TTL":"30"}' })).json()) as { ID: string };
+    const ka = (await (await fetch(`http://${endpoint}/v3/lease/keepalive`, { method: 'POST', body: JSON.stringify({ ID: lease.ID }) })).json()) as {
+      result: { ID: string; TTL: string };
+    };
+    expect(ka.result).toMatchObject({ ID: lease.ID, TTL: '30' });
+  });
+});
+
+describe('TLS on the client URL', () => {
+  itCtl('etcdctl over https (ALPN h2) and HTTP/1.1 over TLS on the same port', async () => {
+    const tdir = mkdtempSync(join(tmpdir(), 'tsetcd-tls-'));
+    const key = join(tdir, 'key.pem');
+    const cert = join(tdir, 'cert.pem');
+    await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    const b = new MemoryBackend({ leaseCheckMs: 0 });
+    const s = await startServers({
+      config: {
+        listenClientUrls: ['https://127.0.0.1:0'],
+        listenMetricsUrls: [],
+        maxRequestBytes: 1024 * 1024,
+        maxTxnOps: 128,
+        clientTls: { certFile: cert, keyFile: key, trustedCaFile: '', clientCertAuth: false },
+      },
+      backend: b,
+      metrics: createMemberMetrics(undefined, { defaultMetrics: false }),
+      logger: createLogger({ component: 'tls', level: 'error' }),
+    });
+    try {
+      const ep = `https://127.0.0.1:${s.clientListeners[0]!.port}`;
+      const { stdout } = await run(ETCDCTL, [`--endpoints=${ep}`, `--cacert=${cert}`, 'put', 'secure', 'yes'], {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      });
+      expect(stdout).toBe('OK\n');
+      const https = await import('node:https');
+      const { readFileSync } = await import('node:fs');
+      const body = await new Promise<string>((resolve, reject) => {
+        https
+          .get(`${ep}/version`, { ca: readFileSync(cert) }, (r) => {
+            let t = '';
+            r.on('data', (c: Buffer) => (t += c.toString()));
+            r.on('end', () => resolve(t));
+          })
+          .on('error', reject);
+      });
+      expect(JSON.parse(body)).toEqual({ etcdserver: '3.5.17', etcdcluster: '3.5.0' });
+    } finally {
+      await s.stop();
+      b.close();
+      rmSync(tdir, { recursive: true, force: true });
+    }
+  });
+});
