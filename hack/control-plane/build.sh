@@ -11,8 +11,16 @@ mkdir -p "$out"
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 # Cap parallel compile jobs: the machine is small and shared.
 jobs="${K8S_BUILD_JOBS:-2}"
+# A second cache outside the work tree survives fresh clones on the same machine (CI clones
+# anew each run; Go's own caches are kept there too). K8S_SHARED_CACHE= (empty) turns it off.
+shared="${K8S_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/k8s/$version}"
 for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   if [[ -x "$out/$cmd" ]]; then echo "have $out/$cmd" >&2; continue; fi
+  if [[ -n "$shared" && -x "$shared/$cmd" ]]; then
+    cp "$shared/$cmd" "$out/$cmd.tmp" && mv "$out/$cmd.tmp" "$out/$cmd"
+    echo "copied $cmd from $shared" >&2
+    continue
+  fi
   start=$(date +%s)
   echo "building $cmd $version ..." >&2
   (cd "$here/k8s" && nice -n "${K8S_BUILD_NICE:-10}" go build -p "$jobs" -trimpath \
@@ -20,5 +28,6 @@ for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
       -o "$out/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
   mv "$out/$cmd.tmp" "$out/$cmd"
   echo "built $cmd in $(( $(date +%s) - start ))s" >&2
+  if [[ -n "$shared" ]]; then mkdir -p "$shared" && cp "$out/$cmd" "$shared/$cmd.tmp" && mv "$shared/$cmd.tmp" "$shared/$cmd"; fi
 done
 echo "$out"
