@@ -75,10 +75,11 @@ export const ERROR_SPECS: { readonly [C in MvccErrorCode]: ErrorSpec } = {
   leaseExists: { message: 'lease already exists', grpcMessage: 'etcdserver: lease already exists', grpcCode: 'FailedPrecondition' },
   leaseTtlTooLarge: { message: 'too large lease TTL', grpcMessage: 'etcdserver: too large lease TTL', grpcCode: 'OutOfRange' },
   corrupt: { message: 'corrupt cluster', grpcMessage: 'etcdserver: corrupt cluster', grpcCode: 'DataLoss' },
-  emptyWatcherRange: { message: 'watcher range is empty', grpcMessage: 'watcher range is empty', grpcCode: 'InvalidArgument' },
+  // Watch create failures travel as cancel_reason on a created+canceled response (etcd's mvcc texts).
+  emptyWatcherRange: { message: 'mvcc: watcher range is empty', grpcMessage: 'mvcc: watcher range is empty', grpcCode: 'InvalidArgument' },
   duplicateWatchId: {
-    message: 'duplicate watch ID provided on the WatchStream',
-    grpcMessage: 'duplicate watch ID provided on the WatchStream',
+    message: 'mvcc: duplicate watch ID provided on the WatchStream',
+    grpcMessage: 'mvcc: duplicate watch ID provided on the WatchStream',
     grpcCode: 'InvalidArgument',
   },
   watchStreamNotFound: { message: 'watch stream not found', grpcMessage: 'watch stream not found', grpcCode: 'NotFound' },

@@ -253,7 +253,7 @@ describe('watch hub basics', () => {
     const sink = new RecordingSink();
     const st = d.hub.openStream(sink);
     expect(d.hub.createWatch(st, { key: b('b'), rangeEnd: b('a') })).toBe(-1);
-    expect(sink.got.at(-1)).toMatchObject({ watchId: -1, created: true, canceled: true, cancelReason: 'watcher range is empty' });
+    expect(sink.got.at(-1)).toMatchObject({ watchId: -1, created: true, canceled: true, cancelReason: 'mvcc: watcher range is empty' });
     expect(d.hub.createWatch(st, { key: b('a'), watchId: 7 })).toBe(7);
     expect(d.hub.createWatch(st, { key: b('a'), watchId: 7 })).toBe(-1);
     expect(sink.got.at(-1)).toMatchObject({ created: true, canceled: true });
