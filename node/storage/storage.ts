@@ -595,21 +595,18 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     marker: { index: number; term: number } | undefined,
   ): FileStorage => new FileStorage(fs, walDir, snapDir, opts, log, hooks, nowMs, file, filePath, writeOffset, segments, shape, hardState, marker);
 
-  // Drop a last segment with no valid record at all (its creation never completed); the one before
-  // it, if any, was fully synced before this one was created.
+  // The last segment is scanned first: it is the only one allowed a torn tail. A segment without
+  // any valid record cannot come from a crash (segments are renamed into place only after their
+  // header is synced), so it is damage, and it may have held acknowledged records: refuse.
   const scans = new Map<string, ReturnType<typeof scanSegment>>();
-  while (segs.length > 0) {
-    const last = segs[segs.length - 1] as SegmentInfo;
-    const path = `${walDir}/${last.name}`;
+  const lastSeg = segs[segs.length - 1];
+  if (lastSeg) {
+    const path = `${walDir}/${lastSeg.name}`;
     const scan = scanOrThrow(path, await fs.readFile(path), true);
-    if (scan.records.length > 0) {
-      scans.set(last.name, scan);
-      break;
+    if (scan.records.length === 0) {
+      throw new StorageCorruptError(path, 0, 'segment has no valid header (segments are created whole, so this is damage)');
     }
-    await fs.unlink(path);
-    await fs.syncDir(walDir);
-    log.warn('removed a WAL segment without a valid header (creation never completed)', { file: path });
-    segs.pop();
+    scans.set(lastSeg.name, scan);
   }
 
   if (segs.length === 0) {
@@ -678,8 +675,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     throw err;
   }
 
-  const lastSeg = segs[segs.length - 1] as SegmentInfo;
-  const lastPath = `${walDir}/${lastSeg.name}`;
+  const lastPath = `${walDir}/${(segs[segs.length - 1] as SegmentInfo).name}`;
   const file = await io('open', lastPath, fs.open(lastPath, 'write'));
   if (torn) {
     log.warn('truncated a torn record at the WAL tail', { file: lastPath, offset: torn.offset, bytesCut: torn.bytes });
