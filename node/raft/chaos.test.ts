@@ -391,7 +391,7 @@ class Chaos {
 }
 
 describe('raft core under randomized faults', () => {
-  const seeds = Number(process.env['CHAOS_SEEDS'] ?? 150);
+  const seeds = Number(process.env['CHAOS_SEEDS'] ?? 100);
   const first = Number(process.env['CHAOS_START'] ?? 1);
   it(`keeps safety and recovers liveness for seeds ${first}..${first + seeds - 1}`, () => {
     let ticks = 0;
