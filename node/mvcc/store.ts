@@ -714,9 +714,17 @@ export class MvccStore {
     return { header: header(this.rev) };
   }
 
-  /** True while logically compacted history is still held (compactStep has work). */
+  /**
+   * True while logically compacted history is still held, including work a pin (a long
+   * read or snapshot) holds back for now; the runtime can poll it and call compactStep
+   * again once the pin is gone.
+   */
   physicalCompactionPending(): boolean {
-    return this.physicalCursor <= this.physicalTarget() || this.logStart < this.physicalTarget();
+    return this.workUpTo(this.compactRev);
+  }
+
+  private workUpTo(target: number): boolean {
+    return this.physicalCursor <= target || this.logStart < target;
   }
 
   private physicalTarget(): number {
@@ -728,7 +736,8 @@ export class MvccStore {
   /**
    * One bounded step of physical compaction: visits the keys changed in at most
    * `maxRevisions` compacted revisions, trims their histories, and drops log groups no
-   * watcher may need. Returns true when nothing is left to do. Deterministic in effect on
+   * watcher may need. Returns true when nothing is left that can be done now (pins may
+   * hold some back: see physicalCompactionPending). Deterministic in effect on
    * reads, hashes and snapshots (those are defined over the logical state), so members
    * may run it at different times.
    */
@@ -754,7 +763,7 @@ export class MvccStore {
       this.logHead = 0;
     }
     this.physicalRev = Math.min(target, this.physicalCursor - 1);
-    return !this.physicalCompactionPending();
+    return !this.workUpTo(target);
   }
 
   private compactKey(rec: KeyRec, target: number): void {
