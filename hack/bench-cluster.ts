@@ -55,6 +55,7 @@ async function freePorts(n: number): Promise<number[]> {
 interface Proc {
   name: string;
   client: string;
+  metrics: string;
   proc: ChildProcess;
 }
 
@@ -98,7 +99,7 @@ async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Targ
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
-    members.push({ name, client, proc });
+    members.push({ name, client, metrics: `http://127.0.0.1:${ports[i * 3 + 2]}/metrics`, proc });
   }
   const t: Target = { kind, members, root };
   const deadline = Date.now() + 60_000;
@@ -226,7 +227,28 @@ const put = unaryCaller('KV', 'Put');
 const range = unaryCaller('KV', 'Range');
 const keyOf = (i: number): Buffer => Buffer.from(`bench/${String(i % 100_000).padStart(8, '0')}`);
 
+/** Mean WAL fdatasync time and count per member, from etcd_disk_wal_fsync_duration_seconds. */
+async function fsyncStats(t: Target): Promise<string> {
+  const out: string[] = [];
+  for (const m of t.members) {
+    try {
+      const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(5000) })).text();
+      const val = (name: string): number => {
+        const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+        return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+      };
+      const sum = val('etcd_disk_wal_fsync_duration_seconds_sum');
+      const count = val('etcd_disk_wal_fsync_duration_seconds_count');
+      out.push(`${m.name}: ${count} fsyncs, mean ${fmt((1000 * sum) / count, 2)} ms`);
+    } catch {
+      out.push(`${m.name}: no metrics`);
+    }
+  }
+  return out.join('; ');
+}
+
 interface SideResult {
+  fsync?: string;
   perf?: PerfResult;
   put: LoadResult;
   linRange: LoadResult;
@@ -245,7 +267,8 @@ async function benchSide(t: Target): Promise<SideResult> {
     console.log(`--- ${t.kind}: etcdctl check perf --load=${PERF_LOAD} (about 60 s)`);
     perf = await checkPerf(t, PERF_LOAD);
   }
-  return { perf, put: p, linRange: lr, serRange: sr };
+  const fsync = await fsyncStats(t);
+  return { fsync, perf, put: p, linRange: lr, serRange: sr };
 }
 
 function fmt(n: number, digits = 1): string {
@@ -319,6 +342,7 @@ async function main(): Promise<void> {
   for (const [k, r] of results) {
     const errs = r.put.errors + r.linRange.errors + r.serRange.errors;
     console.log(`${k}: check perf verdict ${r.perf?.verdict ?? 'skipped'}; request errors ${errs}; ops done put=${r.put.ops} lin=${r.linRange.ops} ser=${r.serRange.ops}`);
+    console.log(`${k}: WAL fsync ${r.fsync ?? '-'}`);
   }
   if (PROFILE) {
     for (const m of ['m1', 'm2', 'm3']) {
