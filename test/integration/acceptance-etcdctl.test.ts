@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GatewayMemberApi } from '../../operator/members/gateway-member-api.js';
 import { Cluster, ETCDCTL, ctlOk, etcdctl, requireTools, waitFor } from './harness.js';
 
 const tools = requireTools();
@@ -173,6 +174,20 @@ d('tsetcd 3-member cluster driven by etcdctl 3.4 and etcd3', () => {
     } finally {
       client.close();
     }
+  });
+
+  it("the operator's MemberApi (JSON gateway) reads members and status, and gets etcd's error texts", async () => {
+    const api = new GatewayMemberApi({ requestTimeoutMs: 5000 });
+    const urls = cluster.running().map((m) => m.clientUrl);
+    const list = await api.list(urls);
+    expect(list.members.length).toBe(3);
+    const statuses = await Promise.all(urls.map((u) => api.status(u)));
+    expect(new Set(statuses.map((st) => st.leaderID)).size).toBe(1);
+    expect(statuses.every((st) => st.version === '3.5.17' && st.clusterID === list.clusterID)).toBe(true);
+    await expect(api.remove(urls, '12345')).rejects.toMatchObject({ code: 'NotFound', message: 'etcdserver: member not found' });
+    await expect(api.promote(urls, list.members[0]!.id)).rejects.toMatchObject({
+      message: 'etcdserver: can only promote a learner member',
+    });
   });
 
   it('members: list, add a learner, start it, promote it, remove it', async () => {
