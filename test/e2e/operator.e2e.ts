@@ -234,12 +234,17 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     const op = operator;
     startSampling();
     await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=5']);
-    // Kill the operator right after the first membership step has been recorded.
-    await waitFor('a membership operation to start', 120_000, async () => ((await get()).status?.currentOperation ? true : undefined), 250);
+    // Kill the operator right after its MemberAdd: as soon as the cluster lists a learner.
+    await waitFor('a learner in the member list (MemberAdd done)', 120_000, async () => {
+      const r = await etcdctl(clientEndpoint, ['member', 'list', '-w', 'json']);
+      const members = (JSON.parse(r.stdout) as { members?: Array<{ isLearner?: boolean }> }).members ?? [];
+      return members.some((m) => m.isLearner === true) ? true : undefined;
+    }, 100);
     await op.stop('SIGKILL');
     await new Promise((r) => setTimeout(r, 3000));
     op.start();
     await settled(5, 600_000);
+    // And in the middle of a scale-down, once its first step is recorded.
     await k.ok(['scale', `etcdcluster/${name}`, '-n', ns, '--replicas=3']);
     await waitFor('a scale-down operation to start', 120_000, async () => ((await get()).status?.currentOperation ? true : undefined), 250);
     await op.stop('SIGKILL');
