@@ -59,6 +59,9 @@ import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
 import { decodeStateSnapshot, encodeStateSnapshot } from './state-snapshot.js';
 
+/** Client proposals handed to raft in one step. */
+const MAX_PROPOSAL_BATCH = 1024;
+const MAX_PROPOSAL_BATCH_BYTES = 4 * 1024 * 1024;
 /** Longest stretch of applying before yielding to the event loop. */
 const APPLY_SLICE_MS = 4;
 /** Stop taking Ready while this many committed entries wait to be applied (back-pressure). */
@@ -406,19 +409,23 @@ export class Member implements MemberBackend, TransportHandler {
 
   private flushProposals(): void {
     if (this.proposals.length > 0 && this.lead !== NONE) {
-      const batch = this.proposals;
-      this.proposals = [];
-      for (let i = 0; i < batch.length; i++) {
+      // One raft step (one 'prop' message, forwarded whole by a follower) per bounded batch.
+      while (this.proposals.length > 0) {
+        let n = 0;
+        let bytes = 0;
+        while (n < this.proposals.length && n < MAX_PROPOSAL_BATCH && (n === 0 || bytes + this.proposals[n]!.byteLength <= MAX_PROPOSAL_BATCH_BYTES)) {
+          bytes += this.proposals[n]!.byteLength;
+          n++;
+        }
+        const batch = n === this.proposals.length ? this.proposals : this.proposals.slice(0, n);
         try {
-          this.node.propose(batch[i]!);
+          this.node.proposeBatch(batch);
         } catch (err) {
-          if (err instanceof ProposalDroppedError) {
-            // No leader right now (or a transfer is under way): keep the rest for later.
-            this.proposals = batch.slice(i).concat(this.proposals);
-            break;
-          }
+          // No leader right now (or a transfer is under way): keep them for later.
+          if (err instanceof ProposalDroppedError) break;
           throw err;
         }
+        this.proposals = batch === this.proposals ? [] : this.proposals.slice(batch.length);
       }
     }
     if (this.confProposals.length > 0 && this.lead !== NONE) {
