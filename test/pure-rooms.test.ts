@@ -14,7 +14,9 @@ interface Room {
 
 const rooms: Room[] = [
   { dir: 'node/raft', mayImport: ['node/raft'] },
-  { dir: 'node/mvcc', mayImport: ['node/mvcc'] },
+  { dir: 'node/mvcc', mayImport: ['node/mvcc', 'node/lib'] },
+  // Small pure helpers shared by the rooms (the CRC-32C used by storage and mvcc).
+  { dir: 'node/lib', mayImport: ['node/lib'] },
   { dir: 'operator/plan', mayImport: ['operator/plan', 'operator/api'] },
 ];
 

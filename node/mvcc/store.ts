@@ -52,7 +52,8 @@ import { CompactedError, FutureRevError, MvccError, NoSpaceError, assert, assert
 import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
 import { KeyIndex } from './key-index.js';
 import { Lessor, type LeaseRecord } from './lessor.js';
-import { Crc32cHasher } from './crc32c.js';
+import { Crc32cHasher } from './crc32c-hasher.js';
+import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
 import { DEFAULT_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
 import { ByteReader, ByteWriter } from './codec.js';
 
@@ -1179,7 +1180,6 @@ class RangeCollector {
   }
 }
 
-import { crc32cUpdate as crc32cUpdateBytes } from './crc32c.js';
 
 const SNAPSHOT_MAGIC = Buffer.from('tsetcd-mvcc', 'latin1');
 const EMPTY_REVS: Rev[] = [];

@@ -35,7 +35,7 @@
 // guess. A process crash (kill -9) cannot cause this: the page cache keeps every completed write.
 
 import { ByteReader, ByteWriter, CodecError, readEntries, readHardState, writeEntries, writeHardState } from './codec.js';
-import { crc32c, crc32cUpdate } from './crc32c.js';
+import { crc32c, crc32cUpdate } from '../lib/crc32c.js';
 import type { Entry, HardState } from '../raft/types.js';
 
 export const FRAME_HEADER_BYTES = 12;

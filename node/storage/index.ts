@@ -21,5 +21,5 @@ export {
   writeEntry,
   CodecError,
 } from './codec.js';
-export { crc32c, crc32cUpdate } from './crc32c.js';
+export { crc32c, crc32cUpdate } from '../lib/crc32c.js';
 export { createStorageMetrics, storageHooks, DISK_BUCKETS_SECONDS, type StorageMetrics } from './metrics.js';

@@ -5,7 +5,7 @@
 // check out (short, bad magic, bad CRC) is never loaded; recovery falls back to an older one.
 
 import { decodeSnapshotMetadata, encodeSnapshotMetadata } from './codec.js';
-import { crc32c, crc32cUpdate } from './crc32c.js';
+import { crc32c, crc32cUpdate } from '../lib/crc32c.js';
 import type { Snapshot, SnapshotMetadata } from '../raft/types.js';
 import type { SnapshotData } from './types.js';
 

@@ -34,3 +34,12 @@ describe('crc32c', () => {
     }
   });
 });
+
+describe('crc32cUpdate', () => {
+  it('is incremental: any split of the input gives the same CRC', () => {
+    const data = new TextEncoder().encode('The quick brown fox jumps over the lazy dog, twice: the quick brown fox.');
+    for (let cut = 0; cut <= data.length; cut += 5) {
+      expect(crc32cUpdate(crc32cUpdate(0, data.subarray(0, cut)), data.subarray(cut))).toBe(crc32c(data));
+    }
+  });
+});

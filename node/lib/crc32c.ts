@@ -1,4 +1,5 @@
-// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum etcd's WAL uses.
+// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): the WAL record checksum and the
+// MVCC hashes (HashKV, snapshot trailer). Pure, shared by node/storage and node/mvcc.
 // Table-driven, slice-by-8: eight 256-entry tables let the inner loop consume 8 bytes per
 // step with table lookups only. Check value: crc32c("123456789") = 0xE3069283.
 
