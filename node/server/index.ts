@@ -12,6 +12,7 @@ import type { Listener, TlsFilesOption } from './listeners.js';
 import { listenClient, listenHttp } from './listeners.js';
 import type { MemberMetrics } from './metrics.js';
 import { memberIdHex } from './metrics.js';
+import { LeaderMonitor } from './rpc-context.js';
 import type { ServerContext, ServerLimits } from './rpc-context.js';
 
 export type { MemberBackend, WatchStream, WatchSink, Member, MemberStatus, SnapshotStream, HeaderInfo } from './backend.js';
@@ -26,6 +27,8 @@ export interface ServerConfig extends ServerLimits {
   readonly listenClientUrls: readonly string[];
   readonly listenMetricsUrls: readonly string[];
   readonly clientTls?: TlsFilesOption;
+  /** How often `hasleader` streams check for a leader (etcd: the election timeout). Default 1000. */
+  readonly leaderCheckIntervalMs?: number;
 }
 
 export interface StartServersOptions {
@@ -50,6 +53,7 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
     metrics,
     logger,
     limits: { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps },
+    leaderMonitor: new LeaderMonitor(() => backend.hasLeader(), config.leaderCheckIntervalMs ?? 1000),
   };
   const impls = createServiceImpls(ctx);
   const grpc = createGrpcServer(ctx, impls);
@@ -63,6 +67,7 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
   const clientListeners: Listener[] = [];
   const metricsListeners: Listener[] = [];
   const stopAll = async (): Promise<void> => {
+    ctx.leaderMonitor.stop();
     await Promise.all([...clientListeners, ...metricsListeners].map((l) => l.close()));
     injector.destroy();
     grpc.forceShutdown();

@@ -17,7 +17,17 @@ import type {
 } from '../mvcc/types.js';
 import { EtcdError, grpcError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkHasLeader, checkLearner, completeHeader, exactId, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
+import {
+  checkHasLeader,
+  checkLearner,
+  completeHeader,
+  exactId,
+  failStream,
+  makeHeader,
+  requiresLeader,
+  streamCounters,
+  unary,
+} from './rpc-context.js';
 
 /** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
 export const MAX_INFLIGHT_KEEPALIVES = 64;
@@ -37,11 +47,21 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
     }
     let closed = false;
     let inflight = 0;
+    let unregister = (): void => {};
     const finish = (code: number): void => {
       if (closed) return;
       closed = true;
+      unregister();
       counters.finish(code);
     };
+    if (requiresLeader(call.metadata)) {
+      unregister = ctx.leaderMonitor.register(() => {
+        if (closed) return;
+        unregister = () => {};
+        failStream(call as ServerDuplexStream<unknown, unknown>, new EtcdError('noLeader'), counters);
+        closed = true;
+      });
+    }
     call.on('data', (req: LeaseKeepAliveRequest) => {
       if (closed) return;
       counters.received();
@@ -71,6 +91,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
             call.write({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
             return;
           }
+          unregister();
           failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
           closed = true;
         },

@@ -30,6 +30,56 @@ export interface ServerContext {
   readonly metrics: MemberMetrics;
   readonly logger: Logger;
   readonly limits: ServerLimits;
+  /** Ends `hasleader` streams when the member loses its leader (etcd's monitorLeader). */
+  readonly leaderMonitor: LeaderMonitor;
+}
+
+/**
+ * etcd's monitorLeader: every interval (etcd: the election timeout) the member checks for a
+ * leader; when it has none, every stream opened with the `hasleader` metadata is ended with
+ * "etcdserver: no leader", so clients such as kube-apiserver move their watches to a member that
+ * still has one. The timer runs only while such streams exist.
+ */
+export class LeaderMonitor {
+  private readonly streams = new Set<() => void>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly hasLeader: () => boolean,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Registers a stream's "leader lost" action; returns the function that unregisters it. */
+  register(onLost: () => void): () => void {
+    this.streams.add(onLost);
+    if (!this.timer) {
+      this.timer = setInterval(() => this.check(), this.intervalMs);
+      this.timer.unref();
+    }
+    return () => {
+      this.streams.delete(onLost);
+      if (this.streams.size === 0) this.stop();
+    };
+  }
+
+  check(): void {
+    if (this.hasLeader()) return;
+    const lost = [...this.streams];
+    this.streams.clear();
+    this.stop();
+    for (const f of lost) f();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** True if the call carries etcd's `hasleader: true` metadata. */
+export function requiresLeader(md: Metadata): boolean {
+  const v = md.get('hasleader');
+  return v.length > 0 && String(v[0]) === 'true';
 }
 
 /** A complete response header; `revision` defaults to the store's current one. */
@@ -45,8 +95,7 @@ export function completeHeader(ctx: ServerContext, header: ResponseHeader | unde
 
 /** etcd's `hasleader` metadata: fail at once with "no leader" rather than wait for one. */
 export function checkHasLeader(ctx: ServerContext, md: Metadata): void {
-  const v = md.get('hasleader');
-  if (v.length > 0 && String(v[0]) === 'true' && !ctx.backend.hasLeader()) throw new EtcdError('noLeader');
+  if (requiresLeader(md) && !ctx.backend.hasLeader()) throw new EtcdError('noLeader');
 }
 
 /** A learner serves only what etcd lets it: status, serializable reads, member list, snapshot. */
@@ -143,7 +192,10 @@ export function streamCounters(ctx: ServerContext, service: string, method: stri
   };
 }
 
-/** Ends a stream with an error mapped to etcd's code and text. */
+/**
+ * Ends a stream with an error mapped to etcd's code and text. grpc-js sends the status when the
+ * stream emits 'error' (it records the status, then ends); destroy() would drop it unsent.
+ */
 export function failStream(
   call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>,
   err: unknown,
@@ -151,7 +203,7 @@ export function failStream(
 ): void {
   const se = toServiceError(err);
   counters.finish(se.code);
-  call.destroy(se as Error);
+  call.emit('error', se);
 }
 
 /** An id from the wire that must be exact: refuses ids at or above 2^53 (see proto-load.ts). */

@@ -72,6 +72,7 @@ beforeAll(async () => {
       listenMetricsUrls: ['http://127.0.0.1:0'],
       maxRequestBytes: 1.5 * 1024 * 1024,
       maxTxnOps: 128,
+      leaderCheckIntervalMs: 50,
     },
     backend,
     metrics: createMemberMetrics(),
@@ -322,6 +323,31 @@ describe('more of the wire', () => {
       md.set('hasleader', 'true');
       await expect(call(md)).rejects.toMatchObject({ code: 14, details: 'etcdserver: no leader' });
       await expect(call(new Metadata())).resolves.toBeDefined();
+    } finally {
+      backend.leader = true;
+      c.close();
+    }
+  });
+
+  it('a watch stream opened with hasleader ends with "no leader" when the leader is lost', async () => {
+    const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+    const def = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<
+      string,
+      { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+    >;
+    const m = def['Watch']!;
+    const c = new Client(endpoint, credentials.createInsecure());
+    const md = new Metadata();
+    md.set('hasleader', 'true');
+    const stream = c.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize, md);
+    const got: unknown[] = [];
+    stream.on('data', (d: unknown) => got.push(d));
+    const ended = new Promise<{ code: number; details: string }>((resolve) => stream.on('error', (e) => resolve(e as never)));
+    stream.write({ createRequest: { key: Buffer.from('hl') } });
+    await until('created', () => got.length > 0);
+    backend.leader = false;
+    try {
+      await expect(ended).resolves.toMatchObject({ code: 14, details: 'etcdserver: no leader' });
     } finally {
       backend.leader = true;
       c.close();

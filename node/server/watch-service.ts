@@ -11,7 +11,7 @@ import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, streamCounters } from './rpc-context.js';
+import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, requiresLeader, streamCounters } from './rpc-context.js';
 
 /** Bytes a stream may have waiting in its send buffer before the server gives up on the client. */
 export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
@@ -35,13 +35,23 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
     }
     let closed = false;
     let ws: WatchStream | undefined;
+    let unregister = (): void => {};
     const finish = (code: number): void => {
       if (closed) return;
       closed = true;
+      unregister();
       ctx.metrics.watchStreams.dec();
       ws?.close();
       counters.finish(code);
     };
+    if (requiresLeader(call.metadata)) {
+      unregister = ctx.leaderMonitor.register(() => {
+        if (closed) return;
+        const err = new EtcdError('noLeader');
+        finish(err.grpcCode);
+        call.emit('error', toServiceError(err));
+      });
+    }
     const send = (resp: WatchResponse): boolean => {
       if (closed) return true;
       resp.header = completeHeader(ctx, resp.header);
@@ -51,7 +61,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
         ctx.logger.warn('watch stream send buffer full; closing it', { pendingBytes: call.writableLength });
         const err = new EtcdError('tooManyRequests');
         finish(err.grpcCode);
-        call.destroy(toServiceError(err) as Error);
+        call.emit('error', toServiceError(err));
         return true;
       }
       return ok;
