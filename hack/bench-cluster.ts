@@ -8,7 +8,7 @@
 // the leader are printed.
 //
 //   npx tsx hack/bench-cluster.ts [--ops=20000] [--clients=64] [--conns=8] [--perf-load=l|m|s|none]
-//                                 [--max-seconds=60] [--profile] [--only=tsetcd|etcd]
+//                                 [--max-seconds=60] [--profile] [--only=tsetcd|etcd] [--phases=put,lin,ser]
 
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -38,6 +38,8 @@ const PERF_LOAD = flag('perf-load', 'l');
 const MAX_SECONDS = Number(flag('max-seconds', '60'));
 const PROFILE = flag('profile', 'false') === 'true';
 const ONLY = flag('only', '');
+/** Which loads to run: put, lin, ser (default all). Ranges read keys the put phase wrote. */
+const PHASES = new Set(flag('phases', 'put,lin,ser').split(','));
 const VALUE = Buffer.alloc(1024, 'v');
 
 async function freePorts(n: number): Promise<number[]> {
@@ -256,12 +258,13 @@ interface SideResult {
 }
 
 async function benchSide(t: Target): Promise<SideResult> {
+  const skipped: LoadResult = { ops: 0, errors: 0, seconds: 0, perSecond: NaN, p50Ms: NaN, p99Ms: NaN };
   console.log(`--- ${t.kind}: puts (${OPS} x 1 KiB, ${CLIENTS} clients, ${CONNS} conns)`);
-  const p = await load(t, put, (i) => ({ key: keyOf(i), value: VALUE }));
+  const p = PHASES.has('put') ? await load(t, put, (i) => ({ key: keyOf(i), value: VALUE })) : skipped;
   console.log(`--- ${t.kind}: linearizable ranges`);
-  const lr = await load(t, range, (i) => ({ key: keyOf(i) }));
+  const lr = PHASES.has('lin') ? await load(t, range, (i) => ({ key: keyOf(i) })) : skipped;
   console.log(`--- ${t.kind}: serializable ranges`);
-  const sr = await load(t, range, (i) => ({ key: keyOf(i), serializable: true }));
+  const sr = PHASES.has('ser') ? await load(t, range, (i) => ({ key: keyOf(i), serializable: true })) : skipped;
   let perf: PerfResult | undefined;
   if (PERF_LOAD !== 'none') {
     console.log(`--- ${t.kind}: etcdctl check perf --load=${PERF_LOAD} (about 60 s)`);
