@@ -58,6 +58,9 @@ export class Cluster {
   };
   /** Tick at which the first leader appeared. */
   firstLeaderTick: number | undefined;
+  /** Events handled so far, and the budget for one run (bounds a run's wall time). */
+  events = 0;
+  maxEvents = 1_000_000;
   /** Whether faults that strike inside the Ready loop are on (off in the liveness phase). */
   faultsOn = true;
   /** The run hit an exception inside raft (recorded as a violation); stop driving it. */
@@ -322,6 +325,16 @@ export class Cluster {
       if (this.aborted) return;
       const at = this.queue.peekTime();
       if (at === undefined || at >= untilUnits) break;
+      if (++this.events > this.maxEvents) {
+        // A message storm (or a scheduling loop) would make a bounded run unbounded in time.
+        this.checker.violations.push({
+          property: 'EventBudget',
+          detail: `more than ${this.maxEvents} events by tick ${this.tick} (queue ${this.queue.size}): a message storm?`,
+          tick: this.tick,
+        });
+        this.aborted = true;
+        return;
+      }
       const item = this.queue.pop() as { at: number; ev: SimEvent };
       this.now = item.at;
       this.checker.tick = this.tick;
