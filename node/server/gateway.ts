@@ -3,8 +3,10 @@
 // A unary call is converted JSON -> protobuf (the JSON definition) -> our request objects (the
 // gRPC definition) and handed to the same handler the gRPC server uses; the answer goes back the
 // other way. /v3/watch streams newline-separated {"result": ...} objects until the client goes
-// away; /v3/lease/keepalive answers one {"result": ...}. Errors: {"error","code","message"}.
+// away; /v3/maintenance/snapshot streams the Snapshot stream's messages the same way;
+// /v3/lease/keepalive answers one {"result": ...}. Errors: {"error","code","message"}.
 
+import { EventEmitter } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
@@ -128,6 +130,38 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
       },
       (err: unknown) => sendError(res, err),
     );
+  });
+
+  router.post('/maintenance/snapshot', (_req, res) => {
+    const impl = impls.get('etcdserverpb.Maintenance')?.['Snapshot'] as ((call: never) => void) | undefined;
+    const g = method(grpcDef, 'Maintenance', 'Snapshot');
+    const j = method(jsonDef, 'Maintenance', 'Snapshot');
+    if (!impl) {
+      sendError(res, new Error('no snapshot handler'));
+      return;
+    }
+    // A minimal server-stream call for the gRPC handler: it writes messages, ends, or fails.
+    let started = false;
+    const call = new EventEmitter() as EventEmitter & Record<string, unknown>;
+    call['metadata'] = new Metadata();
+    call['write'] = (msg: unknown): boolean => {
+      if (!started) {
+        started = true;
+        res.status(200).type('application/json');
+      }
+      return res.write(JSON.stringify({ result: j.responseDeserialize(g.responseSerialize(msg)) }) + '\n');
+    };
+    call['end'] = (): void => {
+      if (!started) res.status(200);
+      res.end();
+    };
+    call.on('error', (err: unknown) => {
+      if (!started) sendError(res, err);
+      else res.end(JSON.stringify({ error: { grpc_code: toServiceError(err).code, message: toServiceError(err).details } }) + '\n');
+    });
+    res.on('drain', () => call.emit('drain'));
+    res.on('close', () => call.emit('cancelled'));
+    impl(call as never);
   });
 
   router.post('/watch', (req, res) => {

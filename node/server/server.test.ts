@@ -273,6 +273,13 @@ describe('HTTP', () => {
     const got = (await post('/kv/range', { key: b64('gw') })) as { kvs: Array<{ value: string; version: string }> };
     expect(Buffer.from(got.kvs[0]!.value, 'base64').toString()).toBe('hello');
     expect(got.kvs[0]!.version).toBe('1');
+    const snap = await (await fetch(`http://${endpoint}/v3/maintenance/snapshot`, { method: 'POST', body: '{}' })).text();
+    const parts = snap
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { result: { blob: string; remaining_bytes?: string } });
+    const total = parts.reduce((n, p) => n + Buffer.from(p.result.blob, 'base64').length, 0);
+    expect(total % 512).toBe(32);
     const st = await post('/maintenance/status', {});
     expect(st['version']).toBe('3.5.17');
     const err = await fetch(`http://${endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: '' }) });
@@ -350,6 +357,38 @@ describe('more of the wire', () => {
       await expect(ended).resolves.toMatchObject({ code: 14, details: 'etcdserver: no leader' });
     } finally {
       backend.leader = true;
+      c.close();
+    }
+  });
+
+  it('a progress request is answered with watch_id -1 at the current revision', async () => {
+    const { Client, credentials } = await import('@grpc/grpc-js');
+    const def = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<
+      string,
+      { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+    >;
+    const m = def['Watch']!;
+    const c = new Client(endpoint, credentials.createInsecure());
+    const stream = c.makeBidiStreamRequest(m.path, m.requestSerialize, m.responseDeserialize);
+    type Resp = { watchId: number; created: boolean; header: { revision: number }; events: unknown[] };
+    const got: Resp[] = [];
+    stream.on('data', (d: unknown) => got.push(d as Resp));
+    stream.on('error', () => {});
+    try {
+      stream.write({ createRequest: { key: Buffer.from('prog'), progressNotify: true } });
+      await until('created', () => got.some((r) => r.created));
+      const put = await client.put('prog').value('1').exec();
+      await until('event', () => got.some((r) => r.events.length > 0));
+      stream.write({ progressRequest: {} });
+      await until('progress', () => got.some((r) => r.watchId === -1));
+      const p = got.find((r) => r.watchId === -1)!;
+      expect(p.events).toEqual([]);
+      expect(p.header.revision).toBeGreaterThanOrEqual(Number(put.header.revision));
+      // Header revisions on a stream never go backwards.
+      const revs = got.map((r) => r.header.revision);
+      expect([...revs].sort((a, b) => a - b)).toEqual(revs);
+    } finally {
+      stream.end();
       c.close();
     }
   });
