@@ -35,6 +35,7 @@ class Harness {
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
+    readonly autoCompaction?: { mode: 'periodic' | 'revision'; retentionMs: number; retentionRevisions: number },
   ) {
     this.records = Array.from({ length: n }, (_, i) => {
       const peerUrls = [`http://127.0.0.1:${30000 + i}`];
@@ -57,6 +58,7 @@ class Harness {
       maxLearners: 1,
       quotaBackendBytes: 1 << 30,
       requestTimeoutMs: 3000,
+      ...(this.autoCompaction ? { autoCompaction: this.autoCompaction } : {}),
       logger: process.env['TEST_LOG'] ? createLogger({ component: rec.name, level: 'debug' }) : silentLogger,
       storage,
       recovered,
@@ -193,6 +195,24 @@ describe('member runtime (in-memory twins)', () => {
     const after = await leader.member.memberRemove(follower.rec.id);
     expect(after.map((m) => m.id)).not.toContain(follower.rec.id);
     await until(() => h.fatal.some((f) => f.startsWith(`${follower.rec.name}:`)), 'removed member stops itself');
+  }, 30_000);
+
+  it('auto-compaction: periodic mode compacts to the revision of one retention window ago; revision mode keeps N revisions', async () => {
+    const h = (harness = new Harness(3, 10_000, { mode: 'periodic', retentionMs: 500, retentionRevisions: 0 }));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    for (let i = 0; i < 20; i++) await leader.member.put({ key: enc('p'), value: enc(`${i}`) });
+    const revAfterWrites = leader.member.header().revision;
+    await until(() => [...h.nodes.values()].every((n) => (n.member as unknown as { sm: MvccStateMachine }).sm.compactRevision() >= revAfterWrites - 1), 'periodic auto-compaction on every member', 10_000);
+    await h.stopAll();
+
+    const h2 = (harness = new Harness(1, 10_000, { mode: 'revision', retentionMs: 0, retentionRevisions: 5 }));
+    await h2.bootAll();
+    const only = await h2.waitLeader();
+    for (let i = 0; i < 20; i++) await only.member.put({ key: enc('r'), value: enc(`${i}`) });
+    const rev = only.member.header().revision;
+    await until(() => (only.member as unknown as { sm: MvccStateMachine }).sm.compactRevision() === rev - 5, 'revision auto-compaction', 10_000);
+    await expect(only.member.range({ key: enc('r'), revision: rev - 6 }, { linearizable: false })).rejects.toMatchObject({ code: 'compacted' });
   }, 30_000);
 
   it('moves leadership on request', async () => {
