@@ -57,7 +57,7 @@ import { decodeEnvelope, encodeEnvelope, RequestIds } from './envelope.js';
 import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
 import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
-import { decodeStateSnapshot, encodeStateSnapshot } from './state-snapshot.js';
+import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
 
 /** Client proposals handed to raft in one step. */
 const MAX_PROPOSAL_BATCH = 1024;
@@ -830,7 +830,12 @@ export class Member implements MemberBackend, TransportHandler {
           sliceStart = performance.now();
         }
       }
-      const data = encodeStateSnapshot(membership, chunks);
+      const data = await encodeStateSnapshotAsync(membership, chunks, async () => {
+        if (performance.now() - sliceStart > APPLY_SLICE_MS) {
+          await yieldImmediate();
+          sliceStart = performance.now();
+        }
+      });
       const snap: Snapshot = { data, metadata: { index, term, confState } };
       await this.storage.saveSnapshot(snap);
       if (this.stopped) return;

@@ -28,6 +28,29 @@ export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly
   return out;
 }
 
+/** The same bytes as encodeStateSnapshot, copied chunk by chunk with `yieldEvery` between slices. */
+export async function encodeStateSnapshotAsync(
+  membership: MembershipJSON,
+  chunks: readonly Uint8Array[],
+  maybeYield: () => Promise<void>,
+): Promise<Buffer> {
+  const json = Buffer.from(JSON.stringify(membership));
+  let size = 4 + 4 + json.byteLength;
+  for (const c of chunks) size += 4 + c.byteLength;
+  const out = Buffer.allocUnsafe(size);
+  MAGIC.copy(out, 0);
+  out.writeUInt32LE(json.byteLength, 4);
+  json.copy(out, 8);
+  let off = 8 + json.byteLength;
+  for (const c of chunks) {
+    out.writeUInt32LE(c.byteLength, off);
+    out.set(c, off + 4);
+    off += 4 + c.byteLength;
+    await maybeYield();
+  }
+  return out;
+}
+
 export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJSON; chunks: Uint8Array[] } {
   const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
