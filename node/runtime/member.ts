@@ -428,6 +428,8 @@ export class Member implements MemberBackend, TransportHandler {
         this.proposals = batch === this.proposals ? [] : this.proposals.slice(batch.length);
       }
     }
+    // A membership change whose caller already gave up (timed out) is dropped, never proposed late.
+    while (this.confProposals.length > 0 && !this.waiters.has(decodeConfContext(this.confProposals[0]!.context).requestId)) this.confProposals.shift();
     if (this.confProposals.length > 0 && this.lead !== NONE) {
       const cc = this.confProposals.shift()!;
       try {
