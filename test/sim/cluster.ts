@@ -2,10 +2,10 @@
 // with a crashable disk. It runs the Ready loop exactly as the contract says (persist, then
 // send, then apply, then advance) and feeds every observation to the safety checker.
 // The fault schedule and the workload are decided by the caller (simulation.ts).
-import type { ConfChange, ConfState, Entry, Message, NodeId, Snapshot } from '../../node/raft/types.js';
+import type { ConfChange, Entry, Message, NodeId, Snapshot } from '../../node/raft/types.js';
 import { ProposalDroppedError } from '../../node/raft/types.js';
 import { RawNode } from '../../node/raft/raw-node.js';
-import { decodeConfChange, encodeConfChange } from '../../node/raft/conf-change.js';
+import { decodeConfChange } from '../../node/raft/conf-change.js';
 import { EMPTY_SNAPSHOT } from '../../node/raft/memory-storage.js';
 import { SafetyChecker } from './checkers.js';
 import { EventQueue } from './event-queue.js';
@@ -463,7 +463,7 @@ export class Cluster {
       return fn();
     } catch (err: unknown) {
       const e = err instanceof Error ? err : new Error(String(err));
-      const where = (e.stack ?? '').split('\n').slice(1, Number(process.env.SIM_STACK ?? 4)).map((s) => s.trim()).join(' < ');
+      const where = (e.stack ?? '').split('\n').slice(1, 1 + this.opts.stackFrames).map((s) => s.trim()).join(' < ');
       this.checker.violations.push({ property: 'RaftThrew', detail: `node ${n.id}: ${e.message} at ${where}`, tick: this.tick });
       this.aborted = true;
       return undefined;
@@ -672,7 +672,7 @@ export class Cluster {
     const snapIndex = s.snapshot().metadata.index;
     if (n.applied - snapIndex < this.opts.snapshotEvery) return;
     if (n.applied > s.lastIndex()) return;
-    const snap = s.createSnapshot(n.applied, n.confState as ConfState, encodeState(n.state, n.applied));
+    const snap = s.createSnapshot(n.applied, n.confState, encodeState(n.state, n.applied));
     const compactTo = n.applied - this.opts.compactKeep;
     if (compactTo > s.firstIndex() - 1) s.compact(compactTo);
     n.store.saveLocalSnapshot(snap);
@@ -681,4 +681,3 @@ export class Cluster {
   }
 }
 
-export { encodeConfChange };

@@ -39,8 +39,9 @@ function parseArgs(argv: readonly string[]): { seeds: number; start: number; ver
       case '--lying-disk': overrides.lyingDisk = true; break;
       case '--skip-entry-sync': overrides.skipEntrySync = true; break;
       case '--wal': overrides.wal = true; break;
+      case '--stack-frames': overrides.stackFrames = Number(next()); break;
       case '--inflight-msgs': overrides.maxInflightMsgs = Number(next()); break;
-      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk] [--skip-entry-sync] [--wal] [--inflight-msgs N])`);
+      default: throw new Error(`unknown argument ${String(a)} (use --seeds N --start S [--verbose] [--trace] [--size 3|5] [--fault-ticks N] [--no-faults] [--lying-disk] [--skip-entry-sync] [--wal] [--inflight-msgs N] [--stack-frames N])`);
     }
   }
   if (!Number.isSafeInteger(seeds) || seeds < 1) throw new Error('--seeds must be a positive integer');

@@ -62,6 +62,8 @@ export interface SimOptions {
   readonly skipEntrySync: boolean;
   /** Keep durable state in the member's real WAL on the in-memory file system (slower). */
   readonly wal: boolean;
+  /** Stack frames shown when raft throws (reporting only). */
+  readonly stackFrames: number;
 }
 
 export interface OptionOverrides {
@@ -72,6 +74,7 @@ export interface OptionOverrides {
   lyingDisk?: boolean;
   skipEntrySync?: boolean;
   wal?: boolean;
+  stackFrames?: number;
   /** Pin the flow-control window (e.g. to steer around a known bug while hunting others). */
   maxInflightMsgs?: number;
 }
@@ -130,5 +133,6 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     lyingDisk: o.lyingDisk ?? false,
     skipEntrySync: o.skipEntrySync ?? false,
     wal: o.wal ?? false,
+    stackFrames: o.stackFrames ?? 3,
   };
 }
