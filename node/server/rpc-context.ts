@@ -135,13 +135,23 @@ export function unary<Req, Res>(
   const received = ctx.metrics.grpcMsgReceived.labels(l);
   const sent = ctx.metrics.grpcMsgSent.labels(l);
   const timer = ctx.metrics.grpcHandlingSeconds.labels(l);
+  // Label children resolved once per method (and per code), not per call.
+  const handled = new Map<number, { inc(): void }>();
+  const handledFor = (code: number): { inc(): void } => {
+    let c = handled.get(code);
+    if (!c) {
+      c = ctx.metrics.grpcHandled.labels({ ...l, grpc_code: codeName(code) });
+      handled.set(code, c);
+    }
+    return c;
+  };
   const handler = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     started.inc();
     received.inc();
     const t0 = process.hrtime.bigint();
     const done = (code: number): void => {
       timer.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      ctx.metrics.grpcHandled.inc({ ...l, grpc_code: codeName(code) });
+      handledFor(code).inc();
     };
     let p: Promise<Res | Buffer>;
     try {
