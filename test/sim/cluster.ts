@@ -502,6 +502,16 @@ export class Cluster {
       this.crashMidReady(n, rd);
       return;
     }
+    // The contract's sync rule, checked directly: new entries or a new term or vote must be
+    // made durable before anything is sent (else a crash could forget a vote or an ack).
+    const hsChanged = rd.hardState !== undefined && (rd.hardState.term !== n.term || rd.hardState.vote !== n.vote);
+    if ((rd.entries.length > 0 || hsChanged) && !rd.mustSync) {
+      c.violations.push({
+        property: 'MustSync',
+        detail: `node ${n.id}: Ready with ${rd.entries.length} entries${hsChanged ? ', a new term/vote' : ''} but mustSync false`,
+        tick: this.tick,
+      });
+    }
     // A leader that stepped down in this Ready may be taking the new leader's entries in
     // the same Ready: it is no longer bound by Leader Append-Only.
     if (rd.softState !== undefined && rd.softState.raftState !== 'leader' && n.role === 'leader') c.steppedDown(n.id);
