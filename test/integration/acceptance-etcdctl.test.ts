@@ -115,6 +115,16 @@ d('tsetcd 3-member cluster driven by etcdctl 3.4 and etcd3', () => {
     expect(health.code).toBe(0);
     expect((health.stdout + health.stderr).match(/is healthy/g)?.length).toBe(3);
     expect(await ctl('alarm', 'list')).toBe('');
+    // Every member holds the same keys: endpoint hashkv agrees once they have applied the same revision.
+    await waitFor(
+      'equal HashKV on every member',
+      async () => {
+        const hs = JSON.parse(await ctl('endpoint', 'hashkv', '-w', 'json')) as Array<{ HashKV: { hash: number; header: { revision: number } } }>;
+        return hs.length === 3 && new Set(hs.map((h) => `${h.HashKV.header.revision}/${h.HashKV.hash}`)).size === 1 ? true : undefined;
+      },
+      10_000,
+      200,
+    );
     expect(await ctl('defrag')).toMatch(/Finished defragmenting etcd member/);
     const file = join(cluster.root, 'snap.db');
     const leader = await cluster.waitLeader(10_000);
