@@ -30,7 +30,6 @@ import {
   RawNode,
   SeededRng,
   decodeConfChange,
-  encodeConfChange,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -49,7 +48,6 @@ import type { MemberMetrics } from '../server/metrics.js';
 import { BackendError, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
 import type * as mvcc from '../mvcc/types.js';
 import { encodeCommand, decodeCommand } from '../mvcc/codec.js';
-import { MvccError } from '../mvcc/errors.js';
 import { AlarmAction, AlarmType } from '../mvcc/types.js';
 import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
@@ -205,7 +203,6 @@ export class Member implements MemberBackend, TransportHandler {
   /** propose -> applied latencies since the last debug summary. */
   private proposalLatenciesMs: number[] = [];
   private attrsPublished = false;
-  private lastLeaderChangeMs = 0;
 
   constructor(opts: MemberOptions) {
     this.opts = opts;
@@ -547,7 +544,6 @@ export class Member implements MemberBackend, TransportHandler {
     if (ss.lead !== prevLead) {
       if (ss.lead !== NONE) {
         m?.leaderChangesSeen.inc();
-        this.lastLeaderChangeMs = this.nowMs();
         this.log.info('leader changed', { leader: hexId(ss.lead), term: this.node.status().hardState.term, self: hexId(this.id) });
       } else {
         this.log.warn('no leader', { previous: hexId(prevLead) });
@@ -1398,11 +1394,4 @@ export class Member implements MemberBackend, TransportHandler {
   raftStatus(): ReturnType<RawNode['status']> {
     return this.node.status();
   }
-
-  /** Encodes a conf change for tests that drive raft directly. */
-  static encodeConfChange(cc: ConfChange): Uint8Array {
-    return encodeConfChange(cc);
-  }
 }
-
-export { MvccError };
