@@ -24,14 +24,35 @@ const KEEPALIVE_MIN_TIME_MS = 5000;
 
 type AnyMethod = MethodDefinition<unknown, unknown>;
 
-/** A copy of a proto-loader service whose response serializer lets Buffers through. */
-export function passThroughService(def: PackageDefinition, name: string): ServiceDefinition {
+/** Counts message bytes in and out (etcd_network_client_grpc_{received,sent}_bytes_total). */
+export interface ByteCounters {
+  received(bytes: number): void;
+  sent(bytes: number): void;
+}
+
+/**
+ * A copy of a proto-loader service whose response serializer lets Buffers through, and whose
+ * (de)serializers count the message bytes: they are the one place that sees every message's size.
+ */
+export function passThroughService(def: PackageDefinition, name: string, bytes?: ByteCounters): ServiceDefinition {
   const svc = def[name] as unknown as Record<string, AnyMethod> | undefined;
   if (!svc) throw new Error(`service ${name} not in the proto definitions`);
   const out: Record<string, AnyMethod> = {};
   for (const [method, m] of Object.entries(svc)) {
-    const orig = m.responseSerialize;
-    out[method] = { ...m, responseSerialize: (v: unknown) => (Buffer.isBuffer(v) ? v : orig(v)) };
+    const ser = m.responseSerialize;
+    const de = m.requestDeserialize;
+    out[method] = {
+      ...m,
+      responseSerialize: (v: unknown) => {
+        const b = Buffer.isBuffer(v) ? v : ser(v);
+        bytes?.sent(b.length);
+        return b;
+      },
+      requestDeserialize: (b: Buffer) => {
+        bytes?.received(b.length);
+        return de(b);
+      },
+    };
   }
   return out as unknown as ServiceDefinition;
 }
@@ -60,6 +81,10 @@ export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedS
     'grpc.http2.min_ping_interval_without_data_ms': KEEPALIVE_MIN_TIME_MS,
     'grpc.max_concurrent_streams': 2 ** 31 - 1,
   });
-  for (const [name, impl] of impls) server.addService(passThroughService(def, name), impl);
+  const bytes: ByteCounters = {
+    received: (n) => ctx.metrics.clientGrpcReceivedBytes.inc(n),
+    sent: (n) => ctx.metrics.clientGrpcSentBytes.inc(n),
+  };
+  for (const [name, impl] of impls) server.addService(passThroughService(def, name, bytes), impl);
   return server;
 }

@@ -239,6 +239,8 @@ describe('HTTP', () => {
     expect(await rz.text()).toContain('[+]linearizable_read excluded: ok');
     expect(await (await fetch(`http://${endpoint}/version`)).json()).toEqual({ etcdserver: '3.5.17', etcdcluster: '3.5.0' });
     const m = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const sentBytes = /^etcd_network_client_grpc_sent_bytes_total (\d+)/m.exec(m)?.[1];
+    expect(Number(sentBytes)).toBeGreaterThan(0);
     for (const name of [
       'etcd_server_has_leader',
       'etcd_server_heartbeat_send_failures_total',
@@ -248,6 +250,7 @@ describe('HTTP', () => {
       'grpc_server_handled_total{grpc_type="unary",grpc_service="etcdserverpb.KV",grpc_method="Put",grpc_code="OK"}',
       'grpc_server_handling_seconds_bucket',
       'nodejs_eventloop_lag_seconds',
+      'etcd_network_client_grpc_received_bytes_total',
       'process_cpu_seconds_total',
     ]) {
       expect(m).toContain(name);
