@@ -202,7 +202,7 @@ export class Cluster {
 
   propose(id: NodeId, data: Uint8Array): 'ok' | 'dropped' | 'down' {
     const n = this.nodes.get(id);
-    if (n?.raw === undefined) return 'down';
+    if (n?.raw === undefined || n.pausedUntil > this.now) return 'down';
     this.stats.proposals++;
     const raw = n.raw;
     let dropped = false;
@@ -222,7 +222,7 @@ export class Cluster {
   /** Propose several entries before handling the Ready once (a client batch). */
   proposeBatch(id: NodeId, batch: readonly Uint8Array[]): number {
     const n = this.nodes.get(id);
-    if (n?.raw === undefined) return 0;
+    if (n?.raw === undefined || n.pausedUntil > this.now) return 0;
     const raw = n.raw;
     let accepted = 0;
     this.guard(n, () => {
@@ -243,7 +243,7 @@ export class Cluster {
 
   proposeConfChange(id: NodeId, cc: ConfChange): 'ok' | 'dropped' | 'down' {
     const n = this.nodes.get(id);
-    if (n?.raw === undefined) return 'down';
+    if (n?.raw === undefined || n.pausedUntil > this.now) return 'down';
     this.stats.confChangesProposed++;
     const raw = n.raw;
     let dropped = false;
@@ -261,7 +261,7 @@ export class Cluster {
 
   readIndex(id: NodeId, ctx: string): void {
     const n = this.nodes.get(id);
-    if (n?.raw === undefined) return;
+    if (n?.raw === undefined || n.pausedUntil > this.now) return;
     this.stats.readsIssued++;
     this.checker.readIssued(ctx);
     const raw = n.raw;
@@ -271,7 +271,7 @@ export class Cluster {
 
   campaign(id: NodeId): void {
     const n = this.nodes.get(id);
-    if (n?.raw === undefined) return;
+    if (n?.raw === undefined || n.pausedUntil > this.now) return;
     this.stats.campaigns++;
     const raw = n.raw;
     this.guard(n, () => raw.campaign());
@@ -280,7 +280,7 @@ export class Cluster {
 
   transferLeader(id: NodeId, to: NodeId): void {
     const n = this.nodes.get(id);
-    if (n?.raw === undefined) return;
+    if (n?.raw === undefined || n.pausedUntil > this.now) return;
     this.stats.transfers++;
     const raw = n.raw;
     this.guard(n, () => raw.transferLeader(to));
