@@ -136,7 +136,8 @@ YAML
 
 # 8. The node agent: Nodes, Pods as local processes, folder-backed PVs.
 if [[ "${CP_AGENT:-1}" == 1 ]]; then
-  nodes="${CP_NODES:-node-1:dedicated=etcd node-2:dedicated=etcd node-3:dedicated=etcd node-4:dedicated=etcd node-5:dedicated=etcd node-6}"
+  # Five dedicated nodes, one plain node, and one labelled node whose taint members do not tolerate.
+  nodes="${CP_NODES:-node-1:dedicated=etcd node-2:dedicated=etcd node-3:dedicated=etcd node-4:dedicated=etcd node-5:dedicated=etcd node-6 node-7:dedicated=etcd:taint=dedicated=reserved:NoSchedule}"
   node_args=(); for n in $nodes; do node_args+=(--node "$n"); done
   start node-agent node --import tsx "$CP_ROOT/hack/node-agent/main.ts" \
     --kubeconfig "$CP_DIR/agent.kubeconfig" --state-dir "$CP_DIR/agent" \
