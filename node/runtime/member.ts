@@ -1098,10 +1098,12 @@ export class Member implements MemberBackend, TransportHandler {
   private logProposalLatency(): void {
     const l = this.proposalLatenciesMs;
     this.proposalLatenciesMs = [];
-    if (l.length === 0 || this.log.level !== 'debug') return;
+    if (l.length === 0) return;
     l.sort((a, b) => a - b);
     const q = (p: number): number => Math.round(l[Math.min(l.length - 1, Math.floor(p * l.length))]! * 10) / 10;
-    this.log.debug('proposal latency (propose to applied, this member)', { count: l.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1), role: this.role });
+    const fields = { count: l.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: q(1), role: this.role };
+    if (this.log.level === 'debug') this.log.debug('proposal latency (propose to applied, this member)', fields);
+    else if (q(1) > 500) this.log.warn('slow proposals in the last 5 s (propose to applied, this member)', fields);
   }
 
   private updateGauges(): void {
