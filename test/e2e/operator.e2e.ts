@@ -209,6 +209,8 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     const before = await get();
     const victim = `${name}-1`;
     const oldId = before.status?.members?.find((m) => m.name === victim)?.id;
+    const podUid = async (): Promise<string> => (await k.run(['get', 'pod', victim, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).stdout;
+    const oldUid = await podUid();
     await k.ok(['delete', 'pod', victim, '-n', ns]);
     // A write while the member is down. The Service name may still point at the deleted Pod for
     // a moment (no kube-proxy: the hosts file follows the EndpointSlice), so retry like a client.
@@ -216,6 +218,12 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       const r = await etcdctl(clientEndpoint, ['put', '/e2e/while-down', 'yes']);
       return r.code === 0 && r.stdout.trim() === 'OK' ? true : undefined;
     }, 500);
+    // The StatefulSet makes a new Pod (new UID) that becomes Ready, and the cluster settles again.
+    await waitFor('a new, Ready member Pod', 120_000, async () => {
+      const r = await k.run(['get', 'pod', victim, '-n', ns, '-o', 'jsonpath={.metadata.uid} {.status.conditions[?(@.type=="Ready")].status}']);
+      const [uid, ready] = r.stdout.split(' ');
+      return r.code === 0 && uid !== '' && uid !== oldUid && ready === 'True' ? true : undefined;
+    });
     const c = await settled(3);
     expect(c.status?.members?.find((m) => m.name === victim)?.id).toBe(oldId);
     const value = await waitFor('the value written while the member was down', 30_000, async () => {
