@@ -57,6 +57,8 @@ import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
 import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
 
+/** Follower messages that do not acknowledge persisted state and may leave before the fsync. */
+const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set(['prop', 'readIndex', 'heartbeatResp', 'transferLeader']);
 /** Client proposals handed to raft in one step. */
 const MAX_PROPOSAL_BATCH = 1024;
 const MAX_PROPOSAL_BATCH_BYTES = 4 * 1024 * 1024;
@@ -363,6 +365,24 @@ export class Member implements MemberBackend, TransportHandler {
     this.schedule();
   }
 
+  isRemoved(id: NodeId): boolean {
+    return this.started && this.membership.isRemoved(id);
+  }
+
+  private removedReported = false;
+
+  /**
+   * A peer refuses us as removed. Normally we apply our own removal first (and stop 10
+   * heartbeats later, after answering); this is the fallback for a member that never learns
+   * the removal was committed. Wait a little so the normal path can answer its client.
+   */
+  reportRemoved(): void {
+    if (this.stopped || this.removedReported) return;
+    this.removedReported = true;
+    this.log.warn('a peer reports this member was removed from the cluster; stopping soon');
+    setTimeout(() => this.die('the member has been permanently removed from the cluster'), Math.max(1000, 2 * this.opts.electionTimeoutMs));
+  }
+
   clusterInfo(): unknown {
     return { clusterId: this.clusterId, members: this.membership.records() };
   }
@@ -502,11 +522,23 @@ export class Member implements MemberBackend, TransportHandler {
     // write (mustSync false) does not hold anything up.
     const seq = this.lastSyncSeq;
     if (!leaderNow && rd.messages.length > 0) {
-      if (seq <= this.durableSeq && this.pendingSends.length === 0) this.sendMessages(rd.messages);
-      else this.pendingSends.push({ seq, msgs: rd.messages });
+      // Messages that acknowledge nothing on disk (a forwarded proposal or read, a heartbeat
+      // answer) leave at once; appends' and votes' answers wait for the write.
+      const now: Message[] = [];
+      const later: Message[] = [];
+      for (const msg of rd.messages) (SEND_BEFORE_PERSIST.has(msg.type) ? now : later).push(msg);
+      if (now.length > 0) this.sendMessages(now);
+      if (later.length > 0) {
+        if (seq <= this.durableSeq && this.pendingSends.length === 0) this.sendMessages(later);
+        else this.pendingSends.push({ seq, msgs: later });
+      }
     }
-    if (rd.snapshot) this.applyQueue.push({ kind: 'snapshot', snapshot: rd.snapshot, seq });
-    for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e, seq });
+    // Committed entries need no local durability before they apply: raft commits an entry
+    // only once a quorum has it on disk (the leader's own copy counts only after advance(),
+    // i.e. after its write), so applying now cannot acknowledge anything a crash could lose.
+    if (rd.snapshot) this.applyQueue.push({ kind: 'snapshot', snapshot: rd.snapshot, seq: 0 });
+    for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e, seq: 0 });
+    this.kickApply();
     const m = this.opts.metrics;
     if (m) m.proposalsCommitted.set(this.commitIndex);
     await this.waitDurable(this.saveSeq);

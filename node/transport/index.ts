@@ -1,4 +1,4 @@
-export { RpcError, type Transport, type TransportHandler, type TransportHooks } from './types.js';
+export { RpcError, REMOVED_REASON, type Transport, type TransportHandler, type TransportHooks } from './types.js';
 export { TcpTransport, type TcpTransportOptions, type PeerTlsOptions } from './tcp-transport.js';
 export { MemoryNetwork, MemoryTransport } from './memory-transport.js';
 export { encodeMessage, decodeMessage, decodeBatch, writeBatch, batchSize, CodecError } from './codec.js';

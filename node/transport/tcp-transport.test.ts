@@ -147,3 +147,21 @@ describe('tcp transport peer requests', () => {
     expect(await TcpTransport.fetchClusterInfo(['http://127.0.0.1:1', `http://127.0.0.1:${b.address()!.port}`], undefined, 2000)).toEqual({ clusterId: 99, members: [1, 2] });
   });
 });
+
+describe('tcp transport and removed members', () => {
+  it('refuses a removed member, which is told so', async () => {
+    const ha = new Collect();
+    let removedReported = 0;
+    const hb: TransportHandler = Object.assign(new Collect(), { reportRemoved: () => removedReported++ });
+    const haRemoving: TransportHandler = Object.assign(ha, { isRemoved: (id: NodeId) => id === 2 });
+    const a = make(1, haRemoving);
+    const b = make(2, hb);
+    await a.start();
+    await b.start();
+    b.setPeer(1, [`http://127.0.0.1:${a.address()!.port}`]);
+    await until(() => removedReported > 0, 'the removed member to be told');
+    b.send([msg(2, 1, 1)]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ha.got).toHaveLength(0);
+  });
+});

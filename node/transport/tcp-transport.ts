@@ -31,7 +31,7 @@ import type { Message, NodeId } from '../raft/types.js';
 import type { Logger } from '../log.js';
 import { batchSize, decodeBatch, decodeMessage, encodeMessage, messageSize, writeBatch } from './codec.js';
 import { FrameReader, FrameType, frame, frameHeader } from './frames.js';
-import { RpcError, type Transport, type TransportHandler, type TransportHooks } from './types.js';
+import { REMOVED_REASON, RpcError, type Transport, type TransportHandler, type TransportHooks } from './types.js';
 
 export interface PeerTlsOptions {
   readonly cert: Buffer;
@@ -403,7 +403,12 @@ export class TcpTransport implements Transport {
         return;
       }
       case FrameType.reject: {
-        this.log.error('peer refused our stream', { peer: p.id.toString(16), reason: payload.toString('utf8') });
+        const reason = payload.toString('utf8');
+        if (reason === REMOVED_REASON) {
+          this.log.warn('a peer says this member was removed from the cluster', { peer: p.id.toString(16) });
+          this.opts.handler.reportRemoved?.();
+        }
+        this.log.error('peer refused our stream', { peer: p.id.toString(16), reason });
         p.attempts = 10;
         p.socket?.destroy();
         return;
@@ -427,12 +432,16 @@ export class TcpTransport implements Transport {
     let snapHeader: { m: Message; total: number } | undefined;
     let snapChunks: Buffer[] = [];
     let snapBytes = 0;
+    let refused = false;
     const refuse = (reason: string): void => {
+      if (refused) return;
+      refused = true;
       this.log.warn('refusing peer connection', { reason, remote: s.remoteAddress });
       s.end(frame(FrameType.reject, Buffer.from(reason)));
       s.destroySoon();
     };
     const onFrame = (type: number, payload: Buffer): void => {
+      if (refused) return;
       if (!hello) {
         if (type !== FrameType.hello) return refuse('expected hello');
         let h: Hello;
@@ -448,10 +457,12 @@ export class TcpTransport implements Transport {
         }
         if (h.clusterId !== this.clusterIdText) return refuse(`cluster id mismatch: ours ${this.clusterIdText}, theirs ${h.clusterId}`);
         if (h.to !== this.opts.id) return refuse(`member id mismatch: we are ${this.opts.id.toString(16)}, you want ${Number(h.to).toString(16)}`);
+        if (this.opts.handler.isRemoved?.(h.from)) return refuse(REMOVED_REASON);
         hello = h;
         return;
       }
       const from = hello.from;
+      if (type === FrameType.messages && this.opts.handler.isRemoved?.(from)) return refuse(REMOVED_REASON);
       switch (type) {
         case FrameType.messages: {
           this.opts.hooks?.receivedBytes?.(from, payload.byteLength + 5);

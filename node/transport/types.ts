@@ -19,7 +19,14 @@ export interface TransportHandler {
   handleRpc?(from: NodeId, method: string, body: unknown): Promise<unknown>;
   /** Answers an anonymous "who is the cluster" request from a member that is joining. */
   clusterInfo?(): unknown;
+  /** Whether a member id was removed from the cluster: its streams are refused, telling it so. */
+  isRemoved?(id: NodeId): boolean;
+  /** A peer refused us because this member was removed from the cluster (it should stop). */
+  reportRemoved?(): void;
 }
+
+/** The reason a peer gives when it refuses a removed member (etcd's text). */
+export const REMOVED_REASON = 'the member has been permanently removed from the cluster';
 
 /** A failed peer request: code is the remote error's code, or 'unreachable' / 'timeout'. */
 export class RpcError extends Error {
