@@ -31,6 +31,7 @@ export function requireTools(): { ok: boolean; why: string } {
   }
   if (!existsSync(TSETCD_BIN) || !existsSync(join(REPO, 'dist', 'node', 'main.js'))) {
     const why = `missing ${TSETCD_BIN} or dist/node/main.js (run make build)`;
+    if (process.env['CI']) throw new Error(`acceptance tests need the built member: ${why}`);
     console.log(`skipping acceptance tests: ${why}`);
     return { ok: false, why };
   }
