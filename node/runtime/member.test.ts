@@ -32,6 +32,8 @@ class Harness {
   fatal: string[] = [];
   records: MemberRecord[];
   clusterId: number;
+  /** The state machine each booted member gets (tests may slow it down). */
+  makeStateMachine: () => MvccStateMachine = () => new MvccStateMachine();
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
@@ -64,7 +66,7 @@ class Harness {
       recovered,
       initialMembers: initial,
       peerHints,
-      stateMachine: new MvccStateMachine(),
+      stateMachine: this.makeStateMachine(),
       makeTransport: (h) => this.net.transport(rec.id, h),
       seed: rec.id % 1000,
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
@@ -223,5 +225,48 @@ describe('member runtime (in-memory twins)', () => {
     await expect(target.member.moveLeader(leader.rec.id)).rejects.toMatchObject({ code: 'notLeader' });
     await leader.member.moveLeader(target.rec.id);
     expect(target.member.roleNow()).toBe('leader');
+  });
+
+  it('raft never advances its applied index past a membership change the runtime has not applied yet (etcd waitApply)', async () => {
+    // A slow state machine: each apply takes ~1 ms, so a burst of committed entries takes
+    // several apply slices and the apply loop yields between them.
+    class SlowStateMachine extends MvccStateMachine {
+      override apply(...args: Parameters<MvccStateMachine['apply']>): ReturnType<MvccStateMachine['apply']> {
+        const until = performance.now() + 1;
+        while (performance.now() < until);
+        return super.apply(...args);
+      }
+    }
+    const h = (harness = new Harness(1));
+    h.makeStateMachine = () => new SlowStateMachine();
+    await h.bootAll();
+    const { member } = await h.waitLeader();
+    // Invariant, checked after every advance(): every conf change at or below raft's applied
+    // index has been applied by the runtime (so raft's tracker, its campaign guard and its
+    // one-pending-conf-change guard all see the membership that raft thinks is applied).
+    const violations: string[] = [];
+    const node = member['node'];
+    const rs = member['raftStorage'];
+    const advance = node.advance.bind(node);
+    let checked = node.status().applied;
+    node.advance = () => {
+      advance();
+      const applied = node.status().applied;
+      if (applied <= checked) return;
+      for (const e of rs.entries(Math.max(checked + 1, rs.firstIndex()), applied + 1, Number.MAX_SAFE_INTEGER)) {
+        if (e.type === 'confChange' && member.appliedIndexNow() < e.index) {
+          violations.push(`raft applied ${applied}, conf change at ${e.index}, runtime applied ${member.appliedIndexNow()}`);
+        }
+      }
+      checked = applied;
+    };
+    const puts: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 40; i++) puts.push(member.put({ key: enc(`w${i}`), value: enc('v') }));
+    const added = member.memberAdd(['http://127.0.0.1:39997'], true);
+    await Promise.all(puts);
+    await added;
+    expect(violations).toEqual([]);
+    expect(node.status().confState.learners).toHaveLength(1);
+    expect(h.fatal).toEqual([]);
   });
 });

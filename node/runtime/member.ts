@@ -189,6 +189,8 @@ export class Member implements MemberBackend, TransportHandler {
   private snapshotIndex = 0;
   private snapshotInProgress = false;
   private appliedWaiters: AppliedWaiter[] = [];
+  /** The Ready loop waits (before advance) for the apply loop to apply a conf change. */
+  private confApplyWaiter: AppliedWaiter | undefined;
 
   // reads
   private readQueue: ReadBatch['waiters'] = [];
@@ -313,6 +315,7 @@ export class Member implements MemberBackend, TransportHandler {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.wakeConfApplyWaiter();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     for (const [id, w] of this.waiters) {
@@ -332,6 +335,7 @@ export class Member implements MemberBackend, TransportHandler {
   private die(reason: string, err?: unknown): void {
     if (this.fatal) return;
     this.fatal = true;
+    this.wakeConfApplyWaiter();
     this.log.error(reason, { err });
     this.opts.onFatal?.(reason, err);
   }
@@ -470,6 +474,14 @@ export class Member implements MemberBackend, TransportHandler {
         while (this.node.hasReady() && !this.stopped) {
           const rd = this.node.ready();
           await this.handleReady(rd);
+          // etcd's waitApply: raft's applied index moves to the end of committedEntries at
+          // advance(), and raft's guards (no campaign with unapplied conf changes, one pending
+          // conf change at a time) and its vote/commit quorums trust that. So a conf change
+          // among them must have reached applyConfChange before advance(); otherwise a slow
+          // apply loop lets raft count votes and commits with a stale membership.
+          const confApplied = this.waitConfChangesApplied(rd.committedEntries);
+          if (confApplied) await confApplied;
+          if (this.stopped || this.fatal) break;
           this.node.advance();
           this.kickApply();
           this.flushProposals();
@@ -542,6 +554,28 @@ export class Member implements MemberBackend, TransportHandler {
     const m = this.opts.metrics;
     if (m) m.proposalsCommitted.set(this.commitIndex);
     await this.waitDurable(this.saveSeq);
+  }
+
+  /** Resolves once the last conf change among ents is applied (undefined: nothing to wait for). */
+  private waitConfChangesApplied(ents: readonly Entry[]): Promise<void> | undefined {
+    let last = 0;
+    for (let i = ents.length - 1; i >= 0; i--) {
+      if (ents[i]!.type === 'confChange') {
+        last = ents[i]!.index;
+        break;
+      }
+    }
+    if (last <= this.appliedIndex || this.stopped || this.fatal) return undefined;
+    return new Promise<void>((resolve) => {
+      this.confApplyWaiter = { index: last, resolve };
+      this.kickApply();
+    });
+  }
+
+  private wakeConfApplyWaiter(): void {
+    const w = this.confApplyWaiter;
+    this.confApplyWaiter = undefined;
+    w?.resolve();
   }
 
   private onDurable(seq: number): void {
@@ -649,6 +683,7 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private afterApply(): void {
+    if (this.confApplyWaiter && this.confApplyWaiter.index <= this.appliedIndex) this.wakeConfApplyWaiter();
     this.sm.afterApply();
     this.kickBackground();
     const m = this.opts.metrics;
