@@ -8,6 +8,8 @@ import { Member } from './member.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
 import { memberIdOf, clusterIdOf } from './ids.js';
 import type { MemberRecord } from './membership.js';
+import { encodeStateSnapshot } from './state-snapshot.js';
+import type { Message } from '../raft/index.js';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString();
@@ -269,4 +271,67 @@ describe('member runtime (in-memory twins)', () => {
     expect(node.status().confState.learners).toHaveLength(1);
     expect(h.fatal).toEqual([]);
   });
+
+  it('a snapshot that arrives while a committed conf change is still being applied is not undone by that stale conf change', async () => {
+    class SlowStateMachine extends MvccStateMachine {
+      delayMs = 0;
+      override apply(...args: Parameters<MvccStateMachine['apply']>): ReturnType<MvccStateMachine['apply']> {
+        const until = performance.now() + this.delayMs;
+        while (performance.now() < until);
+        return super.apply(...args);
+      }
+    }
+    const h = (harness = new Harness(3));
+    h.makeStateMachine = () => new SlowStateMachine();
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const f = [...h.nodes.values()].find((n) => n !== leader)!;
+    const fm = f.member;
+    (fm['sm'] as SlowStateMachine).delayMs = 1;
+    const rs = fm['raftStorage'];
+    const start = fm.raftStatus().hardState.commit;
+    const puts: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 200; i++) puts.push(leader.member.put({ key: enc(`w${i}`), value: enc('v') }));
+    const added = leader.member.memberAdd(['http://127.0.0.1:39996'], true);
+    // Wait for the window: the follower's raft has handed out the committed conf change
+    // (addLearnerNode) but the apply loop has not applied it yet.
+    let ccIndex = 0;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error('never saw the conf change committed and unapplied');
+      const commit = fm.raftStatus().hardState.commit;
+      if (ccIndex === 0 && rs.lastIndex() > start) {
+        for (const e of rs.entries(Math.max(start + 1, rs.firstIndex()), rs.lastIndex() + 1, Number.MAX_SAFE_INTEGER)) if (e.type === 'confChange') ccIndex = e.index;
+      }
+      const queued = (fm['applyQueue'] as Array<{ kind: string; entry?: { index: number } } | undefined>).slice(fm['applyHead']);
+      if (ccIndex > 0 && commit >= ccIndex && queued.some((it) => it?.entry?.index === ccIndex)) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    // Now a snapshot from the leader arrives (here crafted: in production, a leader that had
+    // compacted past this follower's log sends one) whose membership no longer has the learner.
+    h.net.isolate(f.rec.id);
+    const st = fm.raftStatus();
+    const confState = { voters: [...st.confState.voters], learners: [] as number[] };
+    expect(confState.voters).toHaveLength(3);
+    const snapIndex = st.hardState.commit + 1000;
+    const snapMsg: Message = {
+      type: 'snap',
+      to: f.rec.id,
+      from: leader.rec.id,
+      term: st.hardState.term,
+      logTerm: 0,
+      index: 0,
+      entries: [],
+      commit: 0,
+      reject: false,
+      rejectHint: 0,
+      snapshot: { data: encodeStateSnapshot(fm['membership'].toJSON(), []), metadata: { index: snapIndex, term: st.hardState.term, confState } },
+    };
+    fm.receive(snapMsg);
+    await until(() => fm.appliedIndexNow() >= snapIndex, 'the follower applies the snapshot');
+    // Raft's membership must be the snapshot's, not the snapshot's plus the older learner add.
+    expect(fm.raftStatus().confState).toEqual(confState);
+    await Promise.all(puts);
+    await added;
+  }, 30_000);
 });

@@ -189,8 +189,15 @@ export class Member implements MemberBackend, TransportHandler {
   private snapshotIndex = 0;
   private snapshotInProgress = false;
   private appliedWaiters: AppliedWaiter[] = [];
-  /** The Ready loop waits (before advance) for the apply loop to apply a conf change. */
-  private confApplyWaiter: AppliedWaiter | undefined;
+  /**
+   * The last conf change handed out by raft (in a Ready's committedEntries) that the apply loop
+   * has not applied yet (0: none). The Ready loop waits for it before advance(), and 'snap'
+   * messages wait for it too (see receive).
+   */
+  private confPendingIndex = 0;
+  private confApplyWaiter: (() => void) | undefined;
+  /** A 'snap' message held back until confPendingIndex is applied (the newest one only). */
+  private deferredSnap: Message | undefined;
 
   // reads
   private readQueue: ReadBatch['waiters'] = [];
@@ -344,6 +351,14 @@ export class Member implements MemberBackend, TransportHandler {
 
   receive(m: Message): void {
     if (this.stopped || !this.started) return;
+    if (m.type === 'snap' && this.confPendingIndex > this.appliedIndex) {
+      // Restoring a snapshot resets raft's membership to the snapshot's; the conf change
+      // still waiting in the apply queue would then be applied on top of it by
+      // applyConfChange, leaving raft with a membership nobody has. Hold the snapshot (as a
+      // slow network would) until that conf change is applied.
+      if (this.deferredSnap === undefined || (m.snapshot?.metadata.index ?? 0) >= (this.deferredSnap.snapshot?.metadata.index ?? 0)) this.deferredSnap = m;
+      return;
+    }
     try {
       this.node.step(m);
     } catch (err) {
@@ -473,13 +488,14 @@ export class Member implements MemberBackend, TransportHandler {
         if (this.applyQueue.length - this.applyHead > MAX_APPLY_BACKLOG) break;
         while (this.node.hasReady() && !this.stopped) {
           const rd = this.node.ready();
+          this.noteConfChanges(rd.committedEntries);
           await this.handleReady(rd);
           // etcd's waitApply: raft's applied index moves to the end of committedEntries at
           // advance(), and raft's guards (no campaign with unapplied conf changes, one pending
           // conf change at a time) and its vote/commit quorums trust that. So a conf change
           // among them must have reached applyConfChange before advance(); otherwise a slow
           // apply loop lets raft count votes and commits with a stale membership.
-          const confApplied = this.waitConfChangesApplied(rd.committedEntries);
+          const confApplied = this.waitConfChangesApplied();
           if (confApplied) await confApplied;
           if (this.stopped || this.fatal) break;
           this.node.advance();
@@ -556,26 +572,35 @@ export class Member implements MemberBackend, TransportHandler {
     await this.waitDurable(this.saveSeq);
   }
 
-  /** Resolves once the last conf change among ents is applied (undefined: nothing to wait for). */
-  private waitConfChangesApplied(ents: readonly Entry[]): Promise<void> | undefined {
-    let last = 0;
+  /** Records the last conf change among a Ready's committed entries (see confPendingIndex). */
+  private noteConfChanges(ents: readonly Entry[]): void {
     for (let i = ents.length - 1; i >= 0; i--) {
-      if (ents[i]!.type === 'confChange') {
-        last = ents[i]!.index;
-        break;
+      const e = ents[i]!;
+      if (e.type === 'confChange') {
+        if (e.index > this.appliedIndex) this.confPendingIndex = e.index;
+        return;
       }
     }
-    if (last <= this.appliedIndex || this.stopped || this.fatal) return undefined;
+  }
+
+  /** Resolves once confPendingIndex is applied (undefined: nothing to wait for). */
+  private waitConfChangesApplied(): Promise<void> | undefined {
+    if (this.confPendingIndex === 0 || this.stopped || this.fatal) return undefined;
     return new Promise<void>((resolve) => {
-      this.confApplyWaiter = { index: last, resolve };
+      this.confApplyWaiter = resolve;
       this.kickApply();
     });
   }
 
+  /** The pending conf change is applied (or the member is stopping): release the waiters. */
   private wakeConfApplyWaiter(): void {
+    this.confPendingIndex = 0;
     const w = this.confApplyWaiter;
     this.confApplyWaiter = undefined;
-    w?.resolve();
+    const snap = this.deferredSnap;
+    this.deferredSnap = undefined;
+    w?.();
+    if (snap && !this.stopped && !this.fatal) this.receive(snap);
   }
 
   private onDurable(seq: number): void {
@@ -683,7 +708,7 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private afterApply(): void {
-    if (this.confApplyWaiter && this.confApplyWaiter.index <= this.appliedIndex) this.wakeConfApplyWaiter();
+    if (this.confPendingIndex > 0 && this.confPendingIndex <= this.appliedIndex) this.wakeConfApplyWaiter();
     this.sm.afterApply();
     this.kickBackground();
     const m = this.opts.metrics;
