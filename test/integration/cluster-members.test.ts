@@ -72,6 +72,10 @@ describe.skipIf(!tools.ok)('cluster membership (real processes)', () => {
     await waitFor('m1 to stop after its removal', async () => (m1.proc && m1.proc.exitCode !== null ? true : undefined), 30_000);
     const left = cluster.running();
     expect(left.map((m) => m.name).sort()).toEqual(['m2', 'm3', 'm4']);
+    // When m1 led, its removal hands leadership over; a put racing that election may be
+    // forwarded to the departing leader and time out, as with etcd. Wait for the new leader.
+    const newLeader = await cluster.waitLeader(30_000);
+    expect(newLeader.name).not.toBe('m1');
     await ctlOk(cluster.endpoints(left), ['put', 'after-remove', 'z']);
     const names = (await ctlOk(cluster.endpoints(left), ['member', 'list'])).trim().split('\n').map((l) => l.split(', ')[2]);
     expect(names.sort()).toEqual(['m2', 'm3', 'm4']);
