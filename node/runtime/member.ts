@@ -904,10 +904,13 @@ export class Member implements MemberBackend, TransportHandler {
 
   private async takeSnapshot(): Promise<void> {
     if (this.snapshotInProgress || this.stopped) return;
+    // A snapshot received from the leader is already durable beyond what we have applied
+    // (it waits in the apply queue): ours would be older, and its entries are gone from the log.
+    if (this.appliedIndex <= this.raftStorage.snapshot().metadata.index) return;
     this.snapshotInProgress = true;
     const started = performance.now();
+    const index = this.appliedIndex;
     try {
-      const index = this.appliedIndex;
       const term = this.raftStorage.term(index);
       const confState = this.confState;
       const membership = this.membership.toJSON();
@@ -934,12 +937,19 @@ export class Member implements MemberBackend, TransportHandler {
         const compactTo = index - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
         if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
       }
-      this.snapshotIndex = index;
+      this.snapshotIndex = Math.max(this.snapshotIndex, index);
       await this.storage.releaseTo(index);
       this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((performance.now() - started) / 1000);
       this.log.info('saved snapshot', { index, term, bytes: data.byteLength, ms: Math.round(performance.now() - started) });
     } catch (err) {
-      if (!this.stopped) this.die('snapshot failed; stopping the member', err);
+      if (this.stopped) return;
+      if (this.raftStorage.snapshot().metadata.index > index) {
+        // Overtaken by a snapshot from the leader (installed, or restored into the store,
+        // while ours was being written): ours is not needed.
+        this.log.info('local snapshot abandoned: a newer snapshot from the leader overtook it', { index, err });
+        return;
+      }
+      this.die('snapshot failed; stopping the member', err);
     } finally {
       this.snapshotInProgress = false;
     }
