@@ -17,8 +17,10 @@
 //    of commits never delays a heartbeat by more than a slice. Applying resolves the
 //    proposer's waiter (by proposer id + request id), feeds the watch hub (the store does),
 //    and serves linearizable reads whose read index has been reached. Like etcd, raft is
-//    advanced before the application catches up; membership changes take effect in raft
-//    when the apply loop calls applyConfChange.
+//    advanced before the application catches up, except that a Ready whose committed entries
+//    hold a conf change waits (before advance) until the apply loop has called
+//    applyConfChange for it (etcd's waitApply): raft's applied index must never run ahead of
+//    its membership. A 'snap' message waits for that too (a restore would be undone by it).
 // Timers: a tick every --heartbeat-interval; lease expiry/checkpoints on the leader; metrics;
 // auto-compaction. Physical compaction runs in bounded steps between loop turns.
 
