@@ -10,6 +10,8 @@ import { memberIdOf, clusterIdOf } from './ids.js';
 import type { MemberRecord } from './membership.js';
 import { encodeStateSnapshot } from './state-snapshot.js';
 import type { Message } from '../raft/index.js';
+import type { MemberStorage } from '../storage/types.js';
+import type { Transport } from '../transport/types.js';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString();
@@ -36,6 +38,9 @@ class Harness {
   clusterId: number;
   /** The state machine each booted member gets (tests may slow it down). */
   makeStateMachine: () => MvccStateMachine = () => new MvccStateMachine();
+  /** Optional wrappers around each booted member's storage and transport (tests observe them). */
+  wrapStorage?: (s: MemberStorage, recovered: { hardState: { term: number } }) => MemberStorage;
+  wrapTransport?: (t: Transport) => Transport;
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
@@ -64,12 +69,12 @@ class Harness {
       requestTimeoutMs: 3000,
       ...(this.autoCompaction ? { autoCompaction: this.autoCompaction } : {}),
       logger: process.env['TEST_LOG'] ? createLogger({ component: rec.name, level: 'debug' }) : silentLogger,
-      storage,
+      storage: this.wrapStorage ? this.wrapStorage(storage, recovered) : storage,
       recovered,
       initialMembers: initial,
       peerHints,
       stateMachine: this.makeStateMachine(),
-      makeTransport: (h) => this.net.transport(rec.id, h),
+      makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
       seed: rec.id % 1000,
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
     });
@@ -378,4 +383,67 @@ describe('member runtime (in-memory twins)', () => {
     h.net.heal();
     await Promise.all(puts);
   }, 30_000);
+
+  it('a leader that campaigned and won in one step (single voter + learner) sends nothing in its new term before that term is durable', async () => {
+    const h = (harness = new Harness(1));
+    await h.bootAll();
+    const first = await h.waitLeader();
+    // A learner in the configuration (never started): the leader replicates to it.
+    const learnerId = (await first.member.memberAdd(['http://127.0.0.1:39995'], true)).member.id;
+    await first.member.put({ key: enc('a'), value: enc('1') });
+    await first.member.stop();
+    h.nodes.delete(first.rec.id);
+    // Restart: the single voter campaigns and becomes leader in the same step, so one Ready
+    // carries the new term (not yet on disk) and the first appends to the learner. If those
+    // left before the term is durable, a crash could restart it in the old term; it would
+    // win the same term again and could append different entries under the same (index, term)
+    // the learner already holds.
+    let durableTerm = 0;
+    const violations: string[] = [];
+    h.wrapStorage = (st, recovered) => {
+      durableTerm = recovered.hardState.term;
+      return {
+        save: (hs, ents, sync) =>
+          st.save(hs, ents, sync).then(() => {
+            if (hs && sync && hs.term > durableTerm) durableTerm = hs.term;
+          }),
+        saveSnapshot: (snap) => st.saveSnapshot(snap),
+        releaseTo: (i) => st.releaseTo(i),
+        close: () => st.close(),
+      };
+    };
+    h.wrapTransport = (t) =>
+      new Proxy(t, {
+        get(target, prop, recv) {
+          if (prop === 'send') {
+            return (msgs: readonly Message[]) => {
+              for (const m of msgs) if (m.term > durableTerm) violations.push(`${m.type} to ${m.to} in term ${m.term}, durable term ${durableTerm}`);
+              target.send(msgs);
+            };
+          }
+          const v = Reflect.get(target, prop, recv) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    const back = await h.boot(first.rec, first.fs);
+    // With a learner in the configuration the single voter campaigns on an election tick.
+    // Right after the tick that makes it leader (before its first Ready), a proposal forwarded
+    // by the learner (which still takes it for the leader) arrives: raft appends it at once
+    // and owes the learner an append.
+    const node = back.member['node'];
+    const tick = node.tick.bind(node);
+    let injected = false;
+    node.tick = () => {
+      tick();
+      if (!injected && node.status().softState.raftState === 'leader') {
+        injected = true;
+        back.member.receive({ type: 'prop', to: first.rec.id, from: learnerId, term: 0, logTerm: 0, index: 0, entries: [{ term: 0, index: 0, type: 'normal', data: new Uint8Array(0) }], commit: 0, reject: false, rejectHint: 0 });
+      }
+    };
+    await until(() => back.member.roleNow() === 'leader', 'the restarted single voter leads');
+    await back.member.put({ key: enc('b'), value: enc('2') });
+    expect(injected).toBe(true);
+    expect(violations).toEqual([]);
+    expect(h.fatal).toEqual([]);
+  });
 });

@@ -197,6 +197,9 @@ export class Member implements MemberBackend, TransportHandler {
    * messages wait for it too (see receive).
    */
   private confPendingIndex = 0;
+  /** Term and vote of the last hard state handed to storage.save (or recovered). */
+  private savedTerm = 0;
+  private savedVote = 0;
   private confApplyWaiter: (() => void) | undefined;
   /** A 'snap' message held back until confPendingIndex is applied (the newest one only). */
   private deferredSnap: Message | undefined;
@@ -250,6 +253,8 @@ export class Member implements MemberBackend, TransportHandler {
     this.snapshotIndex = snap.metadata.index;
     this.confState = snap.metadata.confState;
     this.term = rec.hardState.term;
+    this.savedTerm = rec.hardState.term;
+    this.savedVote = rec.hardState.vote;
     this.commitIndex = rec.hardState.commit;
     const electionTick = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
     this.node = new RawNode({
@@ -529,8 +534,14 @@ export class Member implements MemberBackend, TransportHandler {
       this.commitIndex = rd.hardState.commit;
     }
     for (const rs of rd.readStates) this.onReadState(rs);
-    const leaderNow = this.role === 'leader';
-    if (leaderNow) this.sendMessages(rd.messages);
+    // A leader's messages may leave before its write (raft counts its own log only after
+    // advance), but not in a Ready that also changes term or vote: a single voter campaigns
+    // and wins in one step, and its first appends must not carry a term that a crash could
+    // lose (it would win that term again and could write other entries under the same
+    // index and term the receivers hold).
+    const termOrVoteChanged = rd.hardState !== undefined && (rd.hardState.term !== this.savedTerm || rd.hardState.vote !== this.savedVote);
+    const sendEarly = this.role === 'leader' && !termOrVoteChanged;
+    if (sendEarly) this.sendMessages(rd.messages);
     if (rd.snapshot) {
       await this.waitDurable(this.saveSeq);
       await this.storage.saveSnapshot(rd.snapshot);
@@ -538,7 +549,11 @@ export class Member implements MemberBackend, TransportHandler {
       this.lastSyncSeq = this.saveSeq;
     }
     if (rd.hardState || rd.entries.length > 0) {
-      if (rd.hardState) this.raftStorage.setHardState(rd.hardState);
+      if (rd.hardState) {
+        this.raftStorage.setHardState(rd.hardState);
+        this.savedTerm = rd.hardState.term;
+        this.savedVote = rd.hardState.vote;
+      }
       if (rd.entries.length > 0) this.raftStorage.append(rd.entries);
       const seq = ++this.saveSeq;
       if (rd.mustSync) this.lastSyncSeq = seq;
@@ -551,7 +566,7 @@ export class Member implements MemberBackend, TransportHandler {
     // entries apply: the last write with entries or a term/vote change. A commit-index-only
     // write (mustSync false) does not hold anything up.
     const seq = this.lastSyncSeq;
-    if (!leaderNow && rd.messages.length > 0) {
+    if (!sendEarly && rd.messages.length > 0) {
       // Messages that acknowledge nothing on disk (a forwarded proposal or read, a heartbeat
       // answer) leave at once; appends' and votes' answers wait for the write.
       const now: Message[] = [];
