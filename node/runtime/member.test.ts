@@ -336,6 +336,7 @@ describe('member runtime (in-memory twins)', () => {
     await until(() => fm.appliedIndexNow() >= snapIndex, 'the follower applies the snapshot');
     // Raft's membership must be the snapshot's, not the snapshot's plus the older learner add.
     expect(fm.raftStatus().confState).toEqual(confState);
+    expect(h.fatal).toEqual([]);
     await Promise.all(puts);
     await added;
   }, 30_000);

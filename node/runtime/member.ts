@@ -4,7 +4,8 @@
 // Two loops, both on the one event loop, neither holding it long:
 // 1. The Ready loop (processReady). Per Ready, in raft's order:
 //      - the leader sends its messages first (etcd does this too: raft counts the leader's
-//        own log at append time, and nothing a follower acknowledges can outrun step 2);
+//        own log toward a commit only after advance(), i.e. after its write), except in a
+//        Ready that changes its term or vote (a single voter's election): those wait;
 //      - persist: snapshot (storage.saveSnapshot), then entries + hard state with ONE
 //        storage.save (one fdatasync: group commit; proposals that arrive meanwhile wait for
 //        the next Ready and share its fsync);
