@@ -360,7 +360,7 @@ describe('member runtime (in-memory twins)', () => {
     const puts: Array<Promise<unknown>> = [];
     for (let i = 0; i < 300; i++) puts.push(leader.member.put({ key: enc(`w${i}`), value: enc('v') }));
     // Wait until the follower has committed far more than it has applied.
-    await until(() => fm.raftStatus().hardState.commit - fm.appliedIndexNow() > 150, 'an apply backlog on the follower');
+    await until(() => fm.raftStatus().hardState.commit - fm.appliedIndexNow() > 60, 'an apply backlog on the follower');
     h.net.isolate(f.rec.id);
     const st = fm.raftStatus();
     const snapIndex = st.hardState.commit + 1000;
