@@ -8,6 +8,7 @@ import { createMemberMetrics } from './server/metrics.js';
 import { startServers } from './server/index.js';
 import { SERVER_VERSION, TSETCD_VERSION } from './server/version.js';
 import { startMember } from './runtime/bootstrap.js';
+import { handOverLeadership } from './runtime/hand-over.js';
 
 async function main(): Promise<number> {
   let parsed;
@@ -83,6 +84,8 @@ async function main(): Promise<number> {
   });
   let servers: Awaited<ReturnType<typeof startServers>> | undefined;
   stopAll = async () => {
+    // Like etcd: a stopping leader hands over first (bounded well inside the 10 s exit guard).
+    await handOverLeadership(member, logger, 2 * cfg.electionTimeoutMs);
     await servers?.stop();
     await member.stop();
   };

@@ -6,6 +6,7 @@
 //   make a brand-new cluster if the flags won);
 // - the whole cluster stopped (SIGTERM) and started again keeps every key.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, TSETCD_BIN, ctlOk, requireTools, waitFor } from './harness.js';
 
@@ -38,6 +39,17 @@ describe.skipIf(!tools.ok)('cluster restarts (real processes)', () => {
   }, 120_000);
   afterAll(async () => {
     await cluster?.stop();
+  });
+
+  it('a leader stopped with SIGTERM hands leadership over first, so writes go on without an election timeout', async () => {
+    const leader = await cluster.waitLeader(30_000);
+    await cluster.kill(leader, 'SIGTERM');
+    const log = readFileSync(leader.logFile, 'utf8');
+    expect(log).toContain('leadership handed over before stopping');
+    // The survivors already follow the new leader: a write needs no retry and no wait.
+    await ctlOk(cluster.endpoints(cluster.running()), ['put', 'after-hand-over', 'ok']);
+    cluster.launch(leader, cluster.members.map((m) => `${m.name}=${m.peerUrl}`).join(','), 'existing');
+    await cluster.waitHealthy([leader], 30_000);
   });
 
   it('a restarted member keeps its identity and data: the data dir wins over --initial-cluster', async () => {
