@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message, NodeId } from '../raft/types.js';
-import { silentLogger } from '../log.js';
+import { createLogger, silentLogger } from '../log.js';
 import { TcpTransport } from './tcp-transport.js';
 import type { TransportHandler } from './types.js';
 
@@ -90,14 +90,17 @@ describe('tcp transport', () => {
   it('refuses a peer from another cluster', async () => {
     const ha = new Collect();
     const hb = new Collect();
+    // Wait on b's refusal itself: a's connection is up only for a moment before it, so
+    // polling a.isActive() could miss it on a busy machine.
+    const bLog: string[] = [];
     const a = make(1, ha, 0, 1);
-    const b = make(2, hb, 0, 2);
+    const b = make(2, hb, 0, 2, { logger: createLogger({ component: 'b', level: 'warn', sink: (line) => bLog.push(line) }) });
     await a.start();
     await b.start();
     a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
-    await until(() => a.isActive(2), 'tcp connect');
     a.send([msg(1, 2, 1)]);
-    await new Promise((r) => setTimeout(r, 100));
+    await until(() => bLog.some((l) => l.includes('cluster id mismatch: ours 2, theirs 1')), 'b to refuse a');
+    a.send([msg(1, 2, 2)]);
     expect(hb.got).toHaveLength(0);
   });
 
