@@ -11,7 +11,8 @@ export class StateSnapshotError extends Error {
   readonly code = 'ErrStateSnapshot';
 }
 
-export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly Uint8Array[]): Buffer {
+/** Allocates the whole snapshot and writes its header; returns the offset of the first chunk. */
+function beginStateSnapshot(membership: MembershipJSON, chunks: readonly Uint8Array[]): { out: Buffer; off: number } {
   const json = Buffer.from(JSON.stringify(membership));
   let size = 4 + 4 + json.byteLength;
   for (const c of chunks) size += 4 + c.byteLength;
@@ -19,33 +20,32 @@ export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly
   MAGIC.copy(out, 0);
   out.writeUInt32LE(json.byteLength, 4);
   json.copy(out, 8);
-  let off = 8 + json.byteLength;
-  for (const c of chunks) {
-    out.writeUInt32LE(c.byteLength, off);
-    out.set(c, off + 4);
-    off += 4 + c.byteLength;
-  }
+  return { out, off: 8 + json.byteLength };
+}
+
+function putChunk(out: Buffer, off: number, c: Uint8Array): number {
+  out.writeUInt32LE(c.byteLength, off);
+  out.set(c, off + 4);
+  return off + 4 + c.byteLength;
+}
+
+export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly Uint8Array[]): Buffer {
+  const { out, off: first } = beginStateSnapshot(membership, chunks);
+  let off = first;
+  for (const c of chunks) off = putChunk(out, off, c);
   return out;
 }
 
-/** The same bytes as encodeStateSnapshot, copied chunk by chunk with `yieldEvery` between slices. */
+/** The same bytes as encodeStateSnapshot, with `maybeYield` awaited after each chunk copy. */
 export async function encodeStateSnapshotAsync(
   membership: MembershipJSON,
   chunks: readonly Uint8Array[],
   maybeYield: () => Promise<void>,
 ): Promise<Buffer> {
-  const json = Buffer.from(JSON.stringify(membership));
-  let size = 4 + 4 + json.byteLength;
-  for (const c of chunks) size += 4 + c.byteLength;
-  const out = Buffer.allocUnsafe(size);
-  MAGIC.copy(out, 0);
-  out.writeUInt32LE(json.byteLength, 4);
-  json.copy(out, 8);
-  let off = 8 + json.byteLength;
+  const { out, off: first } = beginStateSnapshot(membership, chunks);
+  let off = first;
   for (const c of chunks) {
-    out.writeUInt32LE(c.byteLength, off);
-    out.set(c, off + 4);
-    off += 4 + c.byteLength;
+    off = putChunk(out, off, c);
     await maybeYield();
   }
   return out;
