@@ -65,9 +65,14 @@ export class KeyIndex<T> {
     return this.count;
   }
 
-  private findLeaf(k: string): Leaf<T> {
+  /** The leaf that holds (or would hold) k; with `path`, also the inner nodes walked through. */
+  private findLeaf(k: string, path?: Array<{ node: Inner<T>; idx: number }>): Leaf<T> {
     let n = this.root;
-    while (!n.leaf) n = n.children[upperBound(n.keys, k)]!;
+    while (!n.leaf) {
+      const idx = upperBound(n.keys, k);
+      path?.push({ node: n, idx });
+      n = n.children[idx]!;
+    }
     return n;
   }
 
@@ -80,13 +85,7 @@ export class KeyIndex<T> {
   /** Insert or replace. */
   set(k: string, v: T): void {
     const path: Array<{ node: Inner<T>; idx: number }> = [];
-    let n = this.root;
-    while (!n.leaf) {
-      const idx = upperBound(n.keys, k);
-      path.push({ node: n, idx });
-      n = n.children[idx]!;
-    }
-    const leaf = n;
+    const leaf = this.findLeaf(k, path);
     const i = lowerBound(leaf.keys, k);
     if (leaf.keys[i] === k) {
       leaf.vals[i] = v;
@@ -123,13 +122,7 @@ export class KeyIndex<T> {
 
   delete(k: string): boolean {
     const path: Array<{ node: Inner<T>; idx: number }> = [];
-    let n = this.root;
-    while (!n.leaf) {
-      const idx = upperBound(n.keys, k);
-      path.push({ node: n, idx });
-      n = n.children[idx]!;
-    }
-    const leaf = n;
+    const leaf = this.findLeaf(k, path);
     const i = lowerBound(leaf.keys, k);
     if (leaf.keys[i] !== k) return false;
     leaf.keys.splice(i, 1);
