@@ -9,7 +9,7 @@ import { MvccStateMachine } from './mvcc-adapter.js';
 import { memberIdOf, clusterIdOf } from './ids.js';
 import type { MemberRecord } from './membership.js';
 import { encodeStateSnapshot } from './state-snapshot.js';
-import type { Message } from '../raft/index.js';
+import type { ConfState, Message } from '../raft/index.js';
 import type { MemberStorage } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
 
@@ -107,6 +107,24 @@ afterEach(async () => {
   await harness?.stopAll();
   harness = undefined;
 });
+
+
+/** A snapshot message as a leader that compacted past this follower would send it (membership only). */
+function leaderSnapshot(fm: Member, from: number, index: number, term: number, confState: ConfState): Message {
+  return {
+    type: 'snap',
+    to: fm.id,
+    from,
+    term,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    reject: false,
+    rejectHint: 0,
+    snapshot: { data: encodeStateSnapshot(fm['membership'].toJSON(), []), metadata: { index, term, confState } },
+  };
+}
 
 describe('member runtime (in-memory twins)', () => {
   it('a single member elects itself and serves puts, reads and leases', async () => {
@@ -319,19 +337,7 @@ describe('member runtime (in-memory twins)', () => {
     const confState = { voters: [...st.confState.voters], learners: [] as number[] };
     expect(confState.voters).toHaveLength(3);
     const snapIndex = st.hardState.commit + 1000;
-    const snapMsg: Message = {
-      type: 'snap',
-      to: f.rec.id,
-      from: leader.rec.id,
-      term: st.hardState.term,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      snapshot: { data: encodeStateSnapshot(fm['membership'].toJSON(), []), metadata: { index: snapIndex, term: st.hardState.term, confState } },
-    };
+    const snapMsg = leaderSnapshot(fm, leader.rec.id, snapIndex, st.hardState.term, confState);
     fm.receive(snapMsg);
     await until(() => fm.appliedIndexNow() >= snapIndex, 'the follower applies the snapshot');
     // Raft's membership must be the snapshot's, not the snapshot's plus the older learner add.
@@ -364,19 +370,7 @@ describe('member runtime (in-memory twins)', () => {
     h.net.isolate(f.rec.id);
     const st = fm.raftStatus();
     const snapIndex = st.hardState.commit + 1000;
-    const snapMsg: Message = {
-      type: 'snap',
-      to: f.rec.id,
-      from: leader.rec.id,
-      term: st.hardState.term,
-      logTerm: 0,
-      index: 0,
-      entries: [],
-      commit: 0,
-      reject: false,
-      rejectHint: 0,
-      snapshot: { data: encodeStateSnapshot(fm['membership'].toJSON(), []), metadata: { index: snapIndex, term: st.hardState.term, confState: st.confState } },
-    };
+    const snapMsg = leaderSnapshot(fm, leader.rec.id, snapIndex, st.hardState.term, st.confState);
     fm.receive(snapMsg);
     await until(() => fm.appliedIndexNow() >= snapIndex || h.fatal.length > 0, 'the follower applies the snapshot');
     expect(h.fatal).toEqual([]);
