@@ -17,17 +17,7 @@ import type {
 } from '../mvcc/types.js';
 import { EtcdError, grpcError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import {
-  checkHasLeader,
-  checkLearner,
-  completeHeader,
-  exactId,
-  failStream,
-  makeHeader,
-  requiresLeader,
-  streamCounters,
-  unary,
-} from './rpc-context.js';
+import { completeHeader, exactId, failStream, makeHeader, openBidiStream, requiresLeader, unary } from './rpc-context.js';
 
 /** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
 export const MAX_INFLIGHT_KEEPALIVES = 64;
@@ -37,14 +27,8 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
   const S = 'etcdserverpb.Lease';
 
   const LeaseKeepAlive = (call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>): void => {
-    const counters = streamCounters(ctx, S, 'LeaseKeepAlive', 'bidi_stream');
-    try {
-      checkHasLeader(ctx, call.metadata);
-      checkLearner(ctx, false);
-    } catch (err) {
-      failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
-      return;
-    }
+    const counters = openBidiStream(ctx, call as ServerDuplexStream<unknown, unknown>, S, 'LeaseKeepAlive');
+    if (!counters) return;
     let closed = false;
     let inflight = 0;
     let unregister = (): void => {};

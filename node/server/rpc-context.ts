@@ -203,6 +203,27 @@ export function streamCounters(ctx: ServerContext, service: string, method: stri
 }
 
 /**
+ * Starts counting a bidirectional stream and applies etcd's stream guards (hasleader metadata,
+ * no learner). Returns the counters, or undefined when a guard refused and the stream is ended.
+ */
+export function openBidiStream(
+  ctx: ServerContext,
+  call: ServerDuplexStream<unknown, unknown>,
+  service: string,
+  method: string,
+): StreamCounters | undefined {
+  const counters = streamCounters(ctx, service, method, 'bidi_stream');
+  try {
+    checkHasLeader(ctx, call.metadata);
+    checkLearner(ctx, false);
+  } catch (err) {
+    failStream(call, err, counters);
+    return undefined;
+  }
+  return counters;
+}
+
+/**
  * Ends a stream with an error mapped to etcd's code and text. grpc-js sends the status when the
  * stream emits 'error' (it records the status, then ends); destroy() would drop it unsent.
  */

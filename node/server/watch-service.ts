@@ -11,7 +11,7 @@ import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, requiresLeader, streamCounters } from './rpc-context.js';
+import { completeHeader, makeHeader, openBidiStream, requiresLeader } from './rpc-context.js';
 
 /** Bytes a stream may have waiting in its send buffer before the server gives up on the client. */
 export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
@@ -25,14 +25,8 @@ interface WatchRequestWire {
 
 export function watchService(ctx: ServerContext): UntypedServiceImplementation {
   const Watch = (call: ServerDuplexStream<WatchRequestWire, WatchResponse>): void => {
-    const counters = streamCounters(ctx, 'etcdserverpb.Watch', 'Watch', 'bidi_stream');
-    try {
-      checkHasLeader(ctx, call.metadata);
-      checkLearner(ctx, false);
-    } catch (err) {
-      failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
-      return;
-    }
+    const counters = openBidiStream(ctx, call as ServerDuplexStream<unknown, unknown>, 'etcdserverpb.Watch', 'Watch');
+    if (!counters) return;
     let closed = false;
     let ws: WatchStream | undefined;
     let unregister = (): void => {};
