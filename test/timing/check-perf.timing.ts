@@ -1,9 +1,9 @@
-// Acceptance (issue 5), load: `etcdctl check perf --load=s` (60 s of puts, 50 clients, 150/s
-// target) PASSes against a 3-member tsetcd cluster of real processes. One retry: the slowest-
-// request bound (500 ms) is sensitive to other work on a shared 2-core machine.
+// Timing check (make bench): `etcdctl check perf --load=s` (60 s of puts, 50 clients, 150/s
+// target) PASSes against a 3-member tsetcd cluster of real processes. Its slowest-request bound
+// (500 ms) is wall-clock, so it lives here and not in `make test`; run it on a quiet machine.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, etcdctl, requireTools } from './harness.js';
+import { Cluster, etcdctl, requireTools } from '../integration/harness.js';
 
 const tools = requireTools();
 const d = tools.ok ? describe.sequential : describe.skip;
@@ -35,5 +35,5 @@ d('etcdctl check perf', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(summary).toMatch(/PASS: Throughput/);
     expect(summary.trim().endsWith('PASS')).toBe(true);
-  }, { timeout: 180_000, retry: 1 });
+  }, { timeout: 180_000 });
 });
