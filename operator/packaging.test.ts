@@ -38,7 +38,8 @@ function template(...set: string[]): J[] {
   return (yaml.loadAll(r.out) as J[]).filter((d) => d !== null && d !== undefined);
 }
 
-describe.skipIf(!existsSync(HELM))('helm chart', () => {
+// Under CI a missing helm fails these tests instead of skipping them.
+describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
   it('passes helm lint', () => {
     const r = run(HELM, ['lint', CHART, '--set', 'monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true,monitoring.prometheusRule.enabled=true']);
     expect(r.out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
