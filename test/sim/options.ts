@@ -22,7 +22,8 @@ export interface SimOptions {
   readonly maxUncommittedEntriesSize: number;
   /** Ticks of the safety phase (faults on). */
   readonly faultTicks: number;
-  /** Liveness phase bound: a leader and a committed proposal within this many ticks after healing. */
+  /** Liveness phase bound: after healing, the commit index may stall at most this many ticks
+   *  (and the proposal must apply everywhere within LIVENESS_CAP_FACTOR times it). */
   readonly livenessTicks: number;
   readonly net: NetworkFaults;
   /** Per tick: chance a partition starts (when none is active). */
@@ -64,6 +65,8 @@ export interface SimOptions {
   readonly wal: boolean;
   /** Stack frames shown when raft throws (reporting only). */
   readonly stackFrames: number;
+  /** Test-only: the liveness phase does not heal; every member stays cut off from the others. */
+  readonly noHeal: boolean;
 }
 
 export interface OptionOverrides {
@@ -77,6 +80,7 @@ export interface OptionOverrides {
   stackFrames?: number;
   /** Pin the flow-control window (e.g. to steer around a known bug while hunting others). */
   maxInflightMsgs?: number;
+  noHeal?: boolean;
 }
 
 /** An override wins, but the draw still happens so the other options stay the same. */
@@ -134,5 +138,6 @@ export function optionsForSeed(seed: number, o: OptionOverrides = {}): SimOption
     skipEntrySync: o.skipEntrySync ?? false,
     wal: o.wal ?? false,
     stackFrames: o.stackFrames ?? 3,
+    noHeal: o.noHeal === true,
   };
 }

@@ -67,6 +67,20 @@ describe('seeded cluster simulator', () => {
     expect([...props].some((p) => ['LeaderCompleteness', 'StateMachineSafety', 'RaftThrew', 'LogMatching', 'ElectionSafety'].includes(p))).toBe(true);
   });
 
+  it('liveness: a healthy cluster draining a large backlog passes; a cluster that never heals fails on the stall', async () => {
+    // Seed 706 (5 members, 4000 fault ticks, 20% loss, one in-flight message of 64 bytes) heals
+    // with ~3,300 uncommitted entries on the leader: it needs more than livenessTicks to drain
+    // them, but commits all the way. A fixed 250-tick deadline called this a liveness failure.
+    const backlog = await runSeed(706, { clusterSize: 5, faultTicks: 4000 });
+    console.log(`liveness backlog: seed 706 applied the marker ${backlog.ticksToCommit} ticks after healing`);
+    expect(backlog.violations).toEqual([]);
+    expect(backlog.ticksToCommit).toBeGreaterThan(backlog.opts.livenessTicks);
+
+    const stuck = await runSeed(3, { noHeal: true });
+    expect(stuck.violations.map((v) => v.property)).toEqual(['Liveness']);
+    expect(stuck.violations[0]?.detail).toMatch(/no commit for the last 250/);
+  });
+
   it('a disk that loses synced hard state (term, vote) on crash is caught', async () => {
     let failing = 0;
     const props = new Set<string>();

@@ -29,6 +29,8 @@ export interface SeedResult {
 }
 
 const NO_CONTEXT = new Uint8Array(0);
+/** The liveness phase's hard cap, in multiples of livenessTicks, however steady the progress. */
+const LIVENESS_CAP_FACTOR = 40;
 /** How many node ids a run may ever use (initial members plus joiners). */
 const MAX_JOINERS = 6;
 
@@ -159,16 +161,29 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
   // etcd turns pre-vote on).
   cluster.evenClocks();
   cluster.net.heal();
+  if (opts.noHeal) cluster.net.partition([...cluster.nodes.keys()].map((id) => [id]));
   cluster.net.setFaults({ dropRate: 0, dupRate: 0, minDelay: 1, maxDelay: Math.min(opts.net.maxDelay, 20), longDelayRate: 0, longDelayMax: 1 });
   for (const n of cluster.nodes.values()) if (!n.up && !n.removed) await cluster.restart(n.id);
   const healTick = cluster.tick;
   cluster.log('liveness phase: network healed, all members restarted');
+  if (cluster.trace !== undefined) dumpRaftState(cluster);
   let ticksToRecover: number | undefined;
   let ticksToCommit: number | undefined;
   let lastMarkerTick = -Infinity;
   let why = 'no stable leader';
-  for (let t = 0; t < opts.livenessTicks && !cluster.aborted; t++) {
+  // A backlog proposed during the faults (thousands of entries behind a small in-flight window)
+  // can take longer than livenessTicks to drain while the cluster is healthy. So the phase fails
+  // when the commit index stalls for livenessTicks, or at a hard cap, not at a fixed deadline.
+  const capTicks = opts.livenessTicks * LIVENESS_CAP_FACTOR;
+  let lastCommit = cluster.checker.committedIndex;
+  let lastProgressT = 0;
+  let t = 0;
+  for (; t - lastProgressT < opts.livenessTicks && t < capTicks && !cluster.aborted; t++) {
     await cluster.runUntil((healTick + t + 1) * TICK_UNITS);
+    if (cluster.checker.committedIndex > lastCommit) {
+      lastCommit = cluster.checker.committedIndex;
+      lastProgressT = t;
+    }
     const l = cluster.stableLeader();
     if (ticksToRecover === undefined) {
       if (l === undefined) continue;
@@ -195,9 +210,10 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
     why = `nodes ${behind.map((n) => `${n.id}(applied ${n.applied}${n.up ? '' : ', down'})`).join(', ')} did not apply index ${markerIndex}`;
   }
   if (!cluster.aborted && ticksToCommit === undefined) {
+    dumpRaftState(cluster);
     cluster.checker.violations.push({
       property: 'Liveness',
-      detail: `${opts.livenessTicks} ticks after healing: ${why}`,
+      detail: `${t} ticks after healing (${t >= capTicks ? 'hard cap' : `no commit for the last ${t - lastProgressT}`}): ${why}`,
       tick: cluster.tick,
     });
   }
@@ -255,4 +271,19 @@ export function summaryLine(s: RangeSummary): string {
 export function reproduceCommand(seed: number, flags: readonly string[] = []): string {
   if (flags.length === 0) return `make sim SEEDS=1 START=${seed}`;
   return `npx tsx test/sim/main.ts --seeds 1 --start ${seed} ${flags.join(' ')}`;
+}
+
+/** On a liveness failure, trace every member's Raft state and the leader's view of each peer. */
+function dumpRaftState(cluster: Cluster): void {
+  for (const n of cluster.nodes.values()) {
+    if (n.raw === undefined) {
+      cluster.log(`state: node ${n.id} down${n.removed ? ' (removed)' : ''}`);
+      continue;
+    }
+    const st = n.raw.status();
+    const r = n.raw.raftForTesting;
+    const uncommitted = r.raftLog.lastIndex() - st.hardState.commit;
+    cluster.log(`state: node ${n.id} ${st.softState.role} term ${st.hardState.term} commit ${st.hardState.commit} applied ${st.applied} last ${r.raftLog.lastIndex()} (uncommitted ${uncommitted})`);
+    for (const [id, pr] of st.progress ?? []) cluster.log(`  progress ${id}: ${JSON.stringify(pr)}`);
+  }
 }
