@@ -283,7 +283,7 @@ function dumpRaftState(cluster: Cluster): void {
     const st = n.raw.status();
     const r = n.raw.raftForTesting;
     const uncommitted = r.raftLog.lastIndex() - st.hardState.commit;
-    cluster.log(`state: node ${n.id} ${st.softState.role} term ${st.hardState.term} commit ${st.hardState.commit} applied ${st.applied} last ${r.raftLog.lastIndex()} (uncommitted ${uncommitted})`);
+    cluster.log(`state: node ${n.id} ${st.softState.raftState} term ${st.hardState.term} commit ${st.hardState.commit} applied ${st.applied} last ${r.raftLog.lastIndex()} (uncommitted ${uncommitted})`);
     for (const [id, pr] of st.progress ?? []) cluster.log(`  progress ${id}: ${JSON.stringify(pr)}`);
   }
 }
