@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make images-smoke`: loads the archives `make images` wrote into a private podman store and runs
 # each image once, as the chart does (uid 65532, no capabilities, no privilege escalation):
-#   - the member, from the docker-archive, on host networking bound to 127.0.0.1 only, with its
-#     data on the image's volume: etcdctl endpoint health, a put and a get, then SIGTERM and a
-#     clean exit;
+#   - the member, from the docker-archive, on host networking bound to 127.0.0.1 only, read-only
+#     but for its data on the image's volume: etcdctl endpoint health, a put and a get, then
+#     SIGTERM and a clean exit;
 #   - the operator, from the oci-archive, with a read-only root and no network: its usage (--help).
 # Every wait is bounded; the store (.cache/images/smoke) is removed at the end.
 # Needs: root, podman (apt-get install podman), etcdctl (apt-get install etcd-client).
@@ -68,7 +68,7 @@ Promise.all([take(), take(), take()]).then((ss) => { console.log(ss.map((s) => s
 client="http://127.0.0.1:$cport"
 
 say "member: podman run $member (client $client)"
-pm run --detach --name "$name" --network host "${limits[@]}" --cap-drop all --security-opt no-new-privileges \
+pm run --detach --name "$name" --network host "${limits[@]}" --read-only --cap-drop all --security-opt no-new-privileges \
   "$member" --name smoke --data-dir /var/lib/tsetcd/data \
   --listen-client-urls "$client" --advertise-client-urls "$client" \
   --listen-peer-urls "http://127.0.0.1:$pport" --initial-advertise-peer-urls "http://127.0.0.1:$pport" \
