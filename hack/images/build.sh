@@ -52,7 +52,8 @@ rm -rf "$work" "$ctx"
 mkdir -p "$work" "$ctx"
 
 step "compile (tsc) into $work/dist"
-npx tsc -p tsconfig.build.json --outDir "$work/dist"
+[[ -x node_modules/.bin/tsc ]] || fail "node_modules/.bin/tsc missing (make setup)"
+node_modules/.bin/tsc -p tsconfig.build.json --outDir "$work/dist"
 
 # The production install, cached by the hash of package.json + package-lock.json.
 step "production node_modules (npm ci --omit=dev)"
