@@ -42,7 +42,7 @@ clean:
 	rm -rf dist bin/tsetcd .data
 
 # operator
-.PHONY: operator-build operator-run helm operator-images
+.PHONY: operator-build operator-run helm
 # bin/tsetcd-operator: the operator's entry point (dist/operator/main.js), built with everything else.
 operator-build: build
 	@printf '#!/usr/bin/env bash\nexec node --enable-source-maps "$$(dirname "$$(readlink -f "$$0")")/../dist/operator/main.js" "$$@"\n' > bin/tsetcd-operator
@@ -56,10 +56,18 @@ operator-run: operator-build
 helm:
 	bash hack/ensure-helm.sh
 
-# Needs a container engine (not available on the CI machine).
-operator-images:
-	docker build -f hack/images/tsetcd.Dockerfile -t tsetcd:dev .
-	docker build -f hack/images/operator.Dockerfile -t tsetcd-operator:dev .
+# images
+.PHONY: images images-smoke
+# The member and operator images, built by buildah from a root filesystem laid out here (no base
+# image, no registry): .cache/images/{tsetcd,tsetcd-operator}.{docker,oci}.tar, tagged
+# ghcr.io/tsetcd/<name>:<package.json version>. Needs root and buildah; see docs/operator.md.
+images: setup
+	bash hack/images/build.sh
+
+# Loads both archives into a private podman store and runs each image once (member: etcdctl
+# endpoint health on 127.0.0.1; operator: its usage). Needs root, podman, runc, etcdctl.
+images-smoke: images
+	bash hack/images/smoke.sh
 
 # control plane
 .PHONY: control-plane-build control-plane-up control-plane-down e2e kind-e2e

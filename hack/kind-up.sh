@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make kind-e2e` (part 1): the same e2e flow on a kind cluster, for machines with Docker.
 # Creates a kind cluster shaped like the local control plane (5 workers labelled dedicated=etcd,
-# 1 plain worker), builds and loads the tsetcd and operator images, installs the CRD and the
-# chart, and writes the kubeconfig the suite uses (E2E_KUBECONFIG).
+# 1 plain worker), builds the tsetcd and operator images (hack/images) and loads them, installs
+# the CRD and the chart with its default image names, and writes the kubeconfig the suite uses
+# (E2E_KUBECONFIG).
 # Cannot run on the CI machine (no container engine); the local path is hack/control-plane/up.sh.
 # Env: KIND_CLUSTER (default tsetcd-e2e), KIND_NODE_IMAGE (default kindest/node:<k8s/VERSION>).
 set -euo pipefail
@@ -36,14 +37,26 @@ fi
 "$kind" get kubeconfig --name "$cluster" > "$out/kubeconfig"
 export KUBECONFIG="$out/kubeconfig"
 
-docker build -f hack/images/tsetcd.Dockerfile -t tsetcd:dev .
-docker build -f hack/images/operator.Dockerfile -t tsetcd-operator:dev .
-"$kind" load docker-image --name "$cluster" tsetcd:dev tsetcd-operator:dev
+# The release's image names (ghcr.io/tsetcd/<name>:<version>), so the chart's and the operator's
+# defaults are what runs; IfNotPresent keeps kind from pulling them. One recipe either way:
+# hack/images/Containerfile, built by buildah (make images, as root) or else by docker.
+version="$(node -p 'require("./package.json").version')"
+if command -v buildah > /dev/null && [[ "$(id -u)" == 0 ]]; then
+  bash hack/images/build.sh
+  for name in tsetcd tsetcd-operator; do
+    "$kind" load image-archive --name "$cluster" ".cache/images/$name.docker.tar"
+  done
+else
+  bash hack/images/build.sh --context-only
+  for name in tsetcd tsetcd-operator; do
+    docker build -f hack/images/Containerfile --target "$name" -t "ghcr.io/tsetcd/$name:$version" .cache/images/context
+  done
+  "$kind" load docker-image --name "$cluster" "ghcr.io/tsetcd/tsetcd:$version" "ghcr.io/tsetcd/tsetcd-operator:$version"
+fi
 
 kubectl apply --server-side -f crds/tsetcd.dev_etcdclusters.yaml
 kubectl wait --for=condition=Established --timeout=60s crd/etcdclusters.tsetcd.dev
 "$helm" upgrade --install tsetcd-operator charts/tsetcd-operator \
   --namespace tsetcd-system --create-namespace \
-  --set image.repository=tsetcd-operator --set image.tag=dev --set image.pullPolicy=Never \
-  --set member.image=tsetcd:dev --wait --timeout 5m
+  --set image.pullPolicy=IfNotPresent --wait --timeout 5m
 echo "kind cluster $cluster ready: E2E_KUBECONFIG=$out/kubeconfig npx vitest run -c test/e2e/vitest.config.ts"

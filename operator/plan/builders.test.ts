@@ -103,7 +103,7 @@ describe('StatefulSet', () => {
     const s: J = buildStatefulSet(ref, resolveSpec({}), 1, { imageOverride: 'local/tsetcd:dev', command: ['/repo/bin/tsetcd'] });
     expect(s.spec.template.spec.containers[0].image).toBe('local/tsetcd:dev');
     expect(s.spec.template.spec.containers[0].command).toEqual(['/repo/bin/tsetcd']);
-    expect((sts({}) as J).spec.template.spec.containers[0].image).toBe('ghcr.io/tsetcd/tsetcd:v3.5.17');
+    expect((sts({}) as J).spec.template.spec.containers[0].image).toBe('ghcr.io/tsetcd/tsetcd:0.1.0');
   });
 });
 
