@@ -15,6 +15,7 @@ import type { RunningServers } from './index.js';
 import { MemoryBackend } from './testing/memory-backend.js';
 import { encodeRangeChunked, RANGE_CHUNK_KVS } from './kv-service.js';
 import { loadEtcdProtos } from './proto-load.js';
+import { omitProtoDefaults, splitJsonValues } from './gateway.js';
 
 const run = promisify(execFile);
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -233,7 +234,8 @@ describe('HTTP', () => {
   it('health, livez, readyz, version and metrics', async () => {
     const h = await fetch(`http://${endpoint}/health`);
     expect(h.status).toBe(200);
-    expect(await h.json()).toEqual({ health: 'true', reason: '' });
+    expect(h.headers.get('content-type')).toBe('text/plain; charset=utf-8'); // etcd does not set one; Go sniffs text/plain
+    expect(await h.text()).toBe('{"health":"true","reason":""}');
     expect(await (await fetch(`http://${endpoint}/livez`)).text()).toBe('ok\n');
     const rz = await fetch(`http://${endpoint}/readyz?exclude=linearizable_read&verbose`);
     expect(await rz.text()).toContain('[+]linearizable_read excluded: ok');
@@ -259,7 +261,8 @@ describe('HTTP', () => {
     try {
       const bad = await fetch(`http://${endpoint}/health`);
       expect(bad.status).toBe(503);
-      expect(await bad.json()).toEqual({ health: 'false', reason: 'RAFT NO LEADER' });
+      expect(bad.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(await bad.text()).toBe('{"health":"false","reason":"RAFT NO LEADER"}\n');
     } finally {
       backend.leader = true;
     }
@@ -287,7 +290,48 @@ describe('HTTP', () => {
     expect(st['version']).toBe('3.5.17');
     const err = await fetch(`http://${endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: '' }) });
     expect(err.status).toBe(400);
-    expect(await err.json()).toMatchObject({ error: 'etcdserver: key is not provided', code: 3 });
+    expect(err.headers.get('content-type')).toBe('application/json');
+    expect(await err.json()).toEqual({ code: 3, message: 'etcdserver: key is not provided' });
+  });
+
+  it("the gateway's JSON is etcd 3.6's: zero values left out, application/json, JSON 404, /v3beta", async () => {
+    const post = async (path: string, body: unknown): Promise<Response> =>
+      fetch(`http://${endpoint}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    await post('/v3/kv/put', { key: b64('gwz'), value: b64('v') });
+    const r = await post('/v3/kv/range', { key: b64('gwz') });
+    expect(r.headers.get('content-type')).toBe('application/json');
+    const got = (await r.json()) as { kvs: Array<Record<string, unknown>>; count: string; more?: boolean };
+    expect(got.count).toBe('1');
+    expect('more' in got).toBe(false);
+    expect(Object.keys(got.kvs[0]!).sort()).toEqual(['create_revision', 'key', 'mod_revision', 'value', 'version']);
+    const none = (await (await post('/v3/kv/range', { key: b64('gw-missing') })).json()) as Record<string, unknown>;
+    expect(Object.keys(none)).toEqual(['header']);
+    const members = (await (await post('/v3/cluster/member/list', {})).json()) as { members: Array<Record<string, unknown>> };
+    expect('isLearner' in members.members[0]!).toBe(false);
+    const beta = (await (await post('/v3beta/kv/range', { key: b64('gwz') })).json()) as { count: string };
+    expect(beta.count).toBe('1');
+    const unknown = await post('/v3/kv/nothing', {});
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('application/json');
+    expect(await unknown.json()).toEqual({ code: 5, message: 'Not Found' });
+  });
+});
+
+describe('gateway helpers', () => {
+  it('splitJsonValues reads a stream of JSON values', () => {
+    expect(splitJsonValues('{"a":"}{\\""} \n[1,{"b":2}]{}')).toEqual([{ a: '}{"' }, [1, { b: 2 }], {}]);
+    expect(splitJsonValues('  ')).toEqual([]);
+    expect(() => splitJsonValues('{"a":1')).toThrow();
+    expect(() => splitJsonValues('1')).toThrow();
+  });
+
+  it('omitProtoDefaults drops zero scalars and empty lists, keeps empty messages', () => {
+    expect(omitProtoDefaults({ a: 0, b: false, c: '', d: Buffer.alloc(0), e: [], f: {}, g: [{ x: 0, y: 1 }], h: 'x' })).toEqual({
+      f: {},
+      g: [{ y: 1 }],
+      h: 'x',
+    });
   });
 });
 
@@ -399,9 +443,10 @@ describe('more of the wire', () => {
   it('the gateway streams a watch and answers a keep-alive', async () => {
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const ac = new AbortController();
+    // Two requests in one body: etcd's gateway serves both (watch ids 0 and 1).
     const res = await fetch(`http://${endpoint}/v3/watch`, {
       method: 'POST',
-      body: JSON.stringify({ create_request: { key: b64('gwatch') } }),
+      body: JSON.stringify({ create_request: { key: b64('gwatch') } }) + JSON.stringify({ create_request: { key: b64('gwatch2') } }),
       signal: ac.signal,
     });
     const reader = res.body!.getReader();
@@ -413,12 +458,14 @@ describe('more of the wire', () => {
         text += Buffer.from(value).toString();
       }
     };
-    await readUntil(1);
-    expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ result: { created: true } });
-    await client.put('gwatch').value('1');
     await readUntil(2);
-    const ev = JSON.parse(text.split('\n')[1]!) as { result: { events: Array<{ kv: { key: string; value: string } }> } };
+    const created = text.split('\n').slice(0, 2).map((l) => (JSON.parse(l) as { result: { created: boolean; watch_id?: string } }).result);
+    expect(created.map((c) => [c.created, c.watch_id])).toEqual([[true, undefined], [true, '1']]);
+    await client.put('gwatch').value('1');
+    await readUntil(3);
+    const ev = JSON.parse(text.split('\n')[2]!) as { result: { events: Array<{ type?: string; kv: { key: string; value: string } }> } };
     expect(Buffer.from(ev.result.events[0]!.kv.value, 'base64').toString()).toBe('1');
+    expect('type' in ev.result.events[0]!).toBe(false); // PUT is the zero value
     ac.abort();
 
     const lease = (await (await fetch(`http://${endpoint}/v3/lease/grant`, { method: 'POST', body: '{"TTL":"30"}' })).json()) as { ID: string };
