@@ -664,6 +664,13 @@ export class MvccStore {
     }
   }
 
+  /**
+   * Runs the taken branch. Each op's header revision is etcd's: a range reads (and reports) the
+   * revision including the txn's writes so far, a put the txn's revision, a delete the txn's
+   * revision once the txn has changed something (else the current one); a nested txn's header
+   * stays empty. Only the outer header gets the final revision (and, in the server, the
+   * member's identity).
+   */
   private execTxn(ctx: WriteCtx, t: TxnRequest, path: boolean[], at: { i: number }): TxnResponse {
     const ok = path[at.i++] as boolean;
     const responses: ResponseOp[] = [];
@@ -672,9 +679,13 @@ export class MvccStore {
         const curRev = ctx.changes.length > 0 ? ctx.main : this.rev;
         responses.push({ responseRange: this.rangeNow(op.requestRange, curRev) });
       } else if ('requestPut' in op) {
-        responses.push({ responsePut: this.doPut(ctx, op.requestPut) });
+        const resp = this.doPut(ctx, op.requestPut);
+        resp.header.revision = ctx.main;
+        responses.push({ responsePut: resp });
       } else if ('requestDeleteRange' in op) {
-        responses.push({ responseDeleteRange: this.doDelete(ctx, op.requestDeleteRange) });
+        const resp = this.doDelete(ctx, op.requestDeleteRange);
+        resp.header.revision = ctx.changes.length > 0 ? ctx.main : this.rev;
+        responses.push({ responseDeleteRange: resp });
       } else if ('requestTxn' in op) {
         responses.push({ responseTxn: this.execTxn(ctx, op.requestTxn, path, at) });
       } else {
@@ -682,16 +693,6 @@ export class MvccStore {
       }
     }
     return { header: header(0), succeeded: ok, responses };
-  }
-
-  private static stampHeaders(resp: TxnResponse, rev: number): void {
-    resp.header.revision = rev;
-    for (const r of resp.responses) {
-      if ('responseTxn' in r) MvccStore.stampHeaders(r.responseTxn, rev);
-      else if ('responseRange' in r) r.responseRange.header.revision = rev;
-      else if ('responsePut' in r) r.responsePut.header.revision = rev;
-      else r.responseDeleteRange.header.revision = rev;
-    }
   }
 
   private applyTxn(t: TxnRequest): TxnResponse {
@@ -702,7 +703,7 @@ export class MvccStore {
     const ctx = this.begin();
     const resp = this.execTxn(ctx, t, path, { i: 0 });
     this.commit(ctx);
-    MvccStore.stampHeaders(resp, this.rev);
+    resp.header.revision = this.rev;
     return resp;
   }
 

@@ -311,6 +311,13 @@ describe('HTTP', () => {
     expect('isLearner' in members.members[0]!).toBe(false);
     const beta = (await (await post('/v3beta/kv/range', { key: b64('gwz') })).json()) as { count: string };
     expect(beta.count).toBe('1');
+    // Inside a txn, etcd's headers carry the revision only; the outer one the member's identity.
+    const txn = (await (
+      await post('/v3/kv/txn', { success: [{ request_put: { key: b64('gwt'), value: b64('1') } }, { request_txn: {} }] })
+    ).json()) as { header: Record<string, string>; responses: Array<Record<string, { header: Record<string, string> }>> };
+    expect(Object.keys(txn.header).sort()).toEqual(['cluster_id', 'member_id', 'raft_term', 'revision']);
+    expect(txn.responses[0]!['response_put']!.header).toEqual({ revision: txn.header['revision'] });
+    expect(txn.responses[1]!['response_txn']!.header).toEqual({});
     const unknown = await post('/v3/kv/nothing', {});
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/json');
