@@ -363,7 +363,53 @@ describe('chunked Range encoding', () => {
   });
 });
 
+/** One unary call over raw gRPC, decoded with tsetcd's own (gRPC-side) definitions. */
+async function unaryCall(service: string, method: string, req: unknown): Promise<Record<string, unknown>> {
+  const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+  const def = loadEtcdProtos()[service] as unknown as Record<
+    string,
+    { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+  >;
+  const m = def[method]!;
+  const c = new Client(endpoint, credentials.createInsecure());
+  try {
+    return await new Promise((res, rej) =>
+      c.makeUnaryRequest(m.path, m.requestSerialize, (b: Buffer) => b, req, new Metadata(), (e, v) => (e ? rej(e) : res(v as never))),
+    ).then((b) => m.responseDeserialize(b as Buffer) as Record<string, unknown>);
+  } finally {
+    c.close();
+  }
+}
+
+/** The raw bytes of one unary answer (to see which fields are on the wire at all). */
+async function unaryBytes(service: string, method: string, req: unknown): Promise<Buffer> {
+  const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+  const m = (loadEtcdProtos()[service] as unknown as Record<string, { path: string; requestSerialize: (v: unknown) => Buffer }>)[method]!;
+  const c = new Client(endpoint, credentials.createInsecure());
+  try {
+    return await new Promise((res, rej) =>
+      c.makeUnaryRequest(m.path, m.requestSerialize, (b: Buffer) => b, req, new Metadata(), (e, v) => (e ? rej(e) : res(v as Buffer))),
+    );
+  } finally {
+    c.close();
+  }
+}
+
 describe('more of the wire', () => {
+  it('gRPC health: "" is SERVING (leader or not, as etcd); any other service is NotFound "unknown service"', async () => {
+    expect(await unaryCall('grpc.health.v1.Health', 'Check', { service: '' })).toEqual({ status: 1 });
+    backend.leader = false;
+    try {
+      expect(await unaryCall('grpc.health.v1.Health', 'Check', {})).toEqual({ status: 1 });
+    } finally {
+      backend.leader = true;
+    }
+    await expect(unaryCall('grpc.health.v1.Health', 'Check', { service: 'etcdserverpb.KV' })).rejects.toMatchObject({
+      code: 5,
+      details: 'unknown service',
+    });
+  });
+
   it('hasleader metadata: fails at once with "no leader" when there is none', async () => {
     const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
     const def = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<
