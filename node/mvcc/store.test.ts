@@ -131,6 +131,23 @@ describe('range options', () => {
   });
 });
 
+describe('compaction at the edges, as etcd', () => {
+  it('compacting a never-compacted store to 0 is a no-op; HashKV says compact_revision -1 until the first compaction', () => {
+    const { store, apply, put } = mk();
+    put('a', '1');
+    put('a', '2');
+    expect(store.hashKV().compactRevision).toBe(-1);
+    const zero = apply({ type: 'compaction', req: { revision: 0 } });
+    expect(zero.ok && (zero.response as { header: { revision: number } }).header.revision).toBe(3);
+    expect(store.range({ key: b('a'), revision: 2 }).kvs.map((kv) => str(kv.value))).toEqual(['1']);
+    expect(store.hashKV().compactRevision).toBe(-1);
+    apply({ type: 'compaction', req: { revision: 2 } });
+    expect(store.hashKV().compactRevision).toBe(2);
+    const again = apply({ type: 'compaction', req: { revision: 0 } });
+    expect(!again.ok && again.error.grpcMessage).toBe('etcdserver: mvcc: required revision has been compacted');
+  });
+});
+
 describe('headers inside a txn', () => {
   it("carry etcd's revisions: range as read so far, put the txn's, delete once changed, nested txn none", () => {
     const { ok, put } = mk();

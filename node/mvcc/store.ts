@@ -710,6 +710,10 @@ export class MvccStore {
   // ---------------------------------------------------------------- compaction
 
   private applyCompaction(c: CompactionRequest): { header: ResponseHeader } {
+    // etcd starts at compactMainRev -1, so compacting a never-compacted store to 0 succeeds and
+    // changes nothing. (etcd then refuses a second compaction to 0; tsetcd, whose never-compacted
+    // compactRev is 0, accepts it again: docs/design-notes.md.)
+    if (c.revision === 0 && this.compactRev === 0) return { header: header(this.rev) };
     if (c.revision <= this.compactRev) throw new CompactedError(this.compactRev);
     if (c.revision > this.rev) throw new FutureRevError();
     this.compactRev = c.revision;
@@ -911,7 +915,8 @@ export class MvccStore {
           if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
         }
       }
-      return { header: header(curRev), hash: h.digest(), compactRevision: compactRev, hashRevision: at };
+      // etcd reports compact_revision -1 until the first compaction.
+      return { header: header(curRev), hash: h.digest(), compactRevision: compactRev === 0 ? -1 : compactRev, hashRevision: at };
     } finally {
       unpin();
     }
