@@ -396,6 +396,21 @@ async function unaryBytes(service: string, method: string, req: unknown): Promis
 }
 
 describe('more of the wire', () => {
+  it('maintenance as etcd 3.6: Status has storageVersion and downgradeInfo; Defragment answers an empty message', async () => {
+    const st = await unaryCall('etcdserverpb.Maintenance', 'Status', {});
+    expect(st['storageVersion']).toBe('3.6.0');
+    expect(st['downgradeInfo']).toEqual({ enabled: false, targetVersion: '' });
+    expect((await unaryBytes('etcdserverpb.Maintenance', 'Defragment', {})).length).toBe(0);
+    const json = (await (await fetch(`http://${endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json()) as Record<string, unknown>;
+    expect(json['downgradeInfo']).toEqual({});
+    expect(json['storageVersion']).toBe('3.6.0');
+    const snap = (await (await fetch(`http://${endpoint}/v3/maintenance/snapshot`, { method: 'POST', body: '{}' })).text())
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { result: Record<string, unknown> }).result);
+    expect(snap.every((m) => !('header' in m) && m['version'] === '3.6.0')).toBe(true);
+  });
+
   it('gRPC health: "" is SERVING (leader or not, as etcd); any other service is NotFound "unknown service"', async () => {
     expect(await unaryCall('grpc.health.v1.Health', 'Check', { service: '' })).toEqual({ status: 1 });
     backend.leader = false;
