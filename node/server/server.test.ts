@@ -411,6 +411,31 @@ describe('more of the wire', () => {
     expect(snap.every((m) => !('header' in m) && m['version'] === '3.6.0')).toBe(true);
   });
 
+  it("a watch from a compacted revision is canceled as etcd's: compact_revision, no revision in the header, no cancel_reason", async () => {
+    const b64 = (x: string): string => Buffer.from(x).toString('base64');
+    await client.put('wcomp').value('1');
+    const rev = Number((await client.put('wcomp').value('2').exec()).header.revision);
+    await client.get('wcomp').exec(); // make sure the store is at rev
+    await fetch(`http://${endpoint}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(rev) }) });
+    const res = await fetch(`http://${endpoint}/v3/watch`, {
+      method: 'POST',
+      body: JSON.stringify({ create_request: { key: b64('wcomp'), start_revision: String(rev - 1) } }),
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (text.split('\n').filter((l) => l !== '').length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    await reader.cancel();
+    const cancel = (JSON.parse(text.split('\n')[1]!) as { result: Record<string, unknown> }).result;
+    expect(cancel['canceled']).toBe(true);
+    expect(cancel['compact_revision']).toBe(String(rev));
+    expect('cancel_reason' in cancel).toBe(false);
+    expect(Object.keys(cancel['header'] as object).sort()).toEqual(['cluster_id', 'member_id', 'raft_term']);
+  });
+
   it('gRPC health: "" is SERVING (leader or not, as etcd); any other service is NotFound "unknown service"', async () => {
     expect(await unaryCall('grpc.health.v1.Health', 'Check', { service: '' })).toEqual({ status: 1 });
     backend.leader = false;
