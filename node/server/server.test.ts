@@ -238,7 +238,17 @@ describe('HTTP', () => {
     expect(await h.text()).toBe('{"health":"true","reason":""}');
     expect(await (await fetch(`http://${endpoint}/livez`)).text()).toBe('ok\n');
     const rz = await fetch(`http://${endpoint}/readyz?exclude=linearizable_read&verbose`);
-    expect(await rz.text()).toContain('[+]linearizable_read excluded: ok');
+    const rzText = await rz.text();
+    expect(rzText).toContain('[+]non-learner ok');
+    expect(rzText).not.toContain('linearizable_read'); // etcd prints no line for an excluded check
+    backend.learner = true;
+    try {
+      const lz = await fetch(`http://${endpoint}/readyz`);
+      expect(lz.status).toBe(503);
+      expect(await lz.text()).toContain('[-]non-learner failed: etcdserver: rpc not supported for learner');
+    } finally {
+      backend.learner = false;
+    }
     expect(await (await fetch(`http://${endpoint}/version`)).json()).toEqual({ etcdserver: '3.5.17', etcdcluster: '3.5.0' });
     const m = await (await fetch(`${metricsUrl}/metrics`)).text();
     const sentBytes = /^etcd_network_client_grpc_sent_bytes_total (\d+)/m.exec(m)?.[1];
