@@ -8,7 +8,7 @@ import type { MemberConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import { openStorage } from '../storage/index.js';
-import { storageHooks } from '../storage/metrics.js';
+import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
 import { clusterIdOf, hexId, memberIdOf } from './ids.js';
 import { readIdentity, writeIdentity, type Identity } from './identity.js';
@@ -119,7 +119,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
   const { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), {
     logger: logger.child('storage'),
-    ...(metrics ? { hooks: storageHooks(metrics) } : {}),
+    ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   });
   const member = new Member({
     id: identity.memberId,
