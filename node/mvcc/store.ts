@@ -410,6 +410,13 @@ export class MvccStore {
     return { header: header(curRev), ...c.finish() };
   }
 
+  /** Reads (and snapshots) holding a pin now: etcd's open read transactions. */
+  openReads(): number {
+    let n = 0;
+    for (const c of this.pins.values()) n += c;
+    return n;
+  }
+
   /**
    * Defer physical compaction past `rev` until the returned release function is called
    * (a long read or a snapshot in progress).

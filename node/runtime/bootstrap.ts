@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import { openStorage } from '../storage/index.js';
 import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
+import { createRuntimeMetrics } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
 import { clusterIdOf, hexId, memberIdOf } from './ids.js';
 import { readIdentity, writeIdentity, type Identity } from './identity.js';
@@ -145,7 +146,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         }
       : {}),
     logger: log,
-    ...(metrics ? { metrics } : {}),
+    ...(metrics ? { metrics, runtimeMetrics: createRuntimeMetrics(metrics.registry) } : {}),
     storage,
     recovered,
     initialMembers: identity.joined ? [] : identity.initialMembers,

@@ -38,6 +38,7 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   // answer through http.Error (text/plain, nosniff, a trailing newline).
   app.get('/health', (req, res) => {
     const answer = (a: HealthAnswer): void => {
+      (a.status === 200 ? ctx.metrics.healthSuccess : ctx.metrics.healthFailures).inc();
       const text = JSON.stringify(a.body);
       if (a.status === 200) res.status(200).type('text/plain').send(text);
       else res.status(a.status).type('text/plain').setHeader('X-Content-Type-Options', 'nosniff').send(`${text}\n`);
@@ -52,8 +53,14 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   ] as const) {
     app.get(path, (req, res) => {
       probe(ctx, name, checks, queryList(req, 'exclude'), req.query['verbose'] !== undefined).then(
-        (a) => res.status(a.status).type('text/plain').send(a.text),
-        (e: unknown) => res.status(503).type('text/plain').send(`${String(e)}\n${name} check failed\n`),
+        (a) => {
+          (a.status === 200 ? ctx.metrics.healthSuccess : ctx.metrics.healthFailures).inc();
+          res.status(a.status).type('text/plain').send(a.text);
+        },
+        (e: unknown) => {
+          ctx.metrics.healthFailures.inc();
+          res.status(503).type('text/plain').send(`${String(e)}\n${name} check failed\n`);
+        },
       );
     });
   }
@@ -61,9 +68,20 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
     res.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION });
   });
   app.get('/metrics', (_req, res) => {
-    ctx.metrics.registry.metrics().then(
-      (text) => res.type(ctx.metrics.registry.contentType).send(text),
-      (e: unknown) => res.status(500).type('text/plain').send(String(e)),
+    // promhttp's own figures count this scrape as etcd's do: in flight now, by status code after.
+    const m = ctx.metrics;
+    m.scrapesInFlight.inc();
+    m.registry.metrics().then(
+      (text) => {
+        m.scrapesInFlight.dec();
+        m.scrapes.inc({ code: '200' });
+        res.type(m.registry.contentType).send(text);
+      },
+      (e: unknown) => {
+        m.scrapesInFlight.dec();
+        m.scrapes.inc({ code: '500' });
+        res.status(500).type('text/plain').send(String(e));
+      },
     );
   });
   if (opts.gateway) {

@@ -17,7 +17,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
 import { grpcError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
+import { checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
 
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -35,8 +35,10 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       cancelled = true;
     });
     const run = async (): Promise<void> => {
-      checkHasLeader(ctx, call.metadata);
       checkLearner(ctx, true);
+      countClientRequest(ctx, call.metadata, 'stream');
+      checkHasLeader(ctx, call.metadata);
+      const t0 = process.hrtime.bigint();
       const snap = await b.snapshot();
       const sha = createHash('sha256');
       const padBytes = (SNAPSHOT_ALIGN_BYTES - (snap.sizeBytes % SNAPSHOT_ALIGN_BYTES)) % SNAPSHOT_ALIGN_BYTES;
@@ -63,6 +65,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
         await write({ remainingBytes: 0, blob: pad, version: STORAGE_VERSION });
       }
       await write({ remainingBytes: 0, blob: sha.digest(), version: STORAGE_VERSION });
+      ctx.metrics.backendSnapshotDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       counters.finish(GrpcStatus.OK);
       call.end();
     };

@@ -11,9 +11,10 @@
 // (createMemberMetrics); we then reuse those instances instead of registering twice.
 
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { exponentialBuckets } from '../lib/exponential-buckets.js';
 import type { StorageHooks } from './types.js';
 
-export const DISK_BUCKETS_SECONDS: readonly number[] = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+export const DISK_BUCKETS_SECONDS: readonly number[] = exponentialBuckets(0.001, 14);
 
 export interface StorageMetrics {
   readonly walFsyncDurationSeconds: Histogram;
