@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import { openStorage } from '../storage/index.js';
 import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
-import { createRuntimeMetrics } from './metrics.js';
+import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
 import { clusterIdOf, hexId, memberIdOf } from './ids.js';
 import { readIdentity, writeIdentity, type Identity } from './identity.js';
@@ -115,6 +115,7 @@ async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefine
 
 export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const { config: cfg, logger, metrics } = opts;
+  const runtimeMetrics = metrics ? createRuntimeMetrics(metrics.registry) : undefined;
   const tls = await peerTls(cfg);
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
@@ -146,7 +147,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         }
       : {}),
     logger: log,
-    ...(metrics ? { metrics, runtimeMetrics: createRuntimeMetrics(metrics.registry) } : {}),
+    ...(metrics && runtimeMetrics ? { metrics, runtimeMetrics } : {}),
     storage,
     recovered,
     initialMembers: identity.joined ? [] : identity.initialMembers,
@@ -165,7 +166,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         handler,
         logger: logger.child('transport'),
         ...(tls ? { tls } : {}),
-        ...(metrics
+        ...(metrics && runtimeMetrics
           ? {
               hooks: {
                 sentBytes: (to, n) => metrics.peerSentBytes.inc({ To: hexId(to) }, n),
@@ -175,6 +176,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
                   if (m.type === 'heartbeat') metrics.heartbeatSendFailures.inc();
                 },
                 roundTripSeconds: (to, s) => metrics.peerRoundTripTimeSeconds.observe({ To: hexId(to) }, s),
+                ...snapshotTransportHooks(runtimeMetrics),
               },
             }
           : {}),

@@ -215,6 +215,8 @@ export class Member implements MemberBackend, TransportHandler {
   // compaction
   private compactionRunning = false;
   private compactionWaiters: Array<() => void> = [];
+  /** Peers whose connection was up at the last gauge update (etcd_network_disconnected_peers_total). */
+  private activePeersSeen = new Set<NodeId>();
   /** The compaction revision the last measured physical compaction run finished (metrics). */
   private compactionMeasuredRev = 0;
   private autoCompactSamples: Array<{ atMs: number; rev: number }> = [];
@@ -1015,6 +1017,9 @@ export class Member implements MemberBackend, TransportHandler {
           const start = performance.now();
           let done = false;
           while (!done && performance.now() - start < APPLY_SLICE_MS) done = this.sm.compactStep(COMPACT_STEP_REVISIONS);
+          if (this.sm.compactRevision() !== this.compactionMeasuredRev) {
+            this.opts.runtimeMetrics?.dbCompactionPauseMs.observe(performance.now() - start);
+          }
           if (done || this.stopped) break;
           await yieldImmediate();
         }
@@ -1259,20 +1264,32 @@ export class Member implements MemberBackend, TransportHandler {
     r.knownPeers.reset();
     r.activePeers.reset();
     const local = hexId(this.id);
+    const active = new Set<NodeId>();
     for (const rec of this.membership.records()) {
       if (rec.id === this.id) continue;
       const labels = { Local: local, Remote: hexId(rec.id) };
+      const up = this.transport.isActive(rec.id);
       r.knownPeers.set(labels, 1);
-      r.activePeers.set(labels, this.transport.isActive(rec.id) ? 1 : 0);
+      r.activePeers.set(labels, up ? 1 : 0);
+      if (up) active.add(rec.id);
+      else if (this.activePeersSeen.has(rec.id)) r.disconnectedPeers.inc(labels);
     }
+    this.activePeersSeen = active;
   }
 
   // ------------------------------------------------------------------ MemberBackend: KV
 
   async range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse> {
     if (opts.linearizable) await this.linearizableBarrier();
-    if (this.sm.rangeChunked) return this.sm.rangeChunked(req, () => yieldImmediate());
-    return this.sm.range(req);
+    const t0 = performance.now();
+    let success = false;
+    try {
+      const resp = this.sm.rangeChunked ? await this.sm.rangeChunked(req, () => yieldImmediate()) : this.sm.range(req);
+      success = true;
+      return resp;
+    } finally {
+      this.opts.runtimeMetrics?.rangeDurationSeconds.observe({ success: String(success) }, (performance.now() - t0) / 1000);
+    }
   }
 
   put(req: mvcc.PutRequest): Promise<mvcc.PutResponse> {

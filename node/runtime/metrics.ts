@@ -17,10 +17,17 @@
 //   etcd_disk_defrag_inflight                     gauge, 1 while a Defragment runs
 //   etcd_debugging_mvcc_db_compaction_total_duration_milliseconds  histogram, one physical compaction run
 //   etcd_debugging_mvcc_db_compaction_last        gauge, unix time of the last physical compaction
+//   etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds  histogram, each slice of it (the loop is held)
+//   etcd_network_disconnected_peers_total{Local,Remote}  counter, active -> inactive changes (seen each second)
+//   etcd_server_range_duration_seconds{success}   histogram, the local read of a Range (after ReadIndex)
+//   etcd_network_snapshot_send_{success,failures}{To}, _total_duration_seconds{To}, _inflights_total{To}
+//   etcd_network_snapshot_receive_{success,failures}{From}, _total_duration_seconds{From}
 // Buckets are etcd's (prometheus.ExponentialBuckets).
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { exponentialBuckets } from '../lib/exponential-buckets.js';
+import type { TransportHooks } from '../transport/types.js';
+import { hexId } from './ids.js';
 
 export interface RuntimeMetrics {
   readonly knownPeers: Gauge<'Local' | 'Remote'>;
@@ -39,6 +46,16 @@ export interface RuntimeMetrics {
   readonly defragInflight: Gauge;
   readonly dbCompactionTotalDurationMs: Histogram;
   readonly dbCompactionLast: Gauge;
+  readonly dbCompactionPauseMs: Histogram;
+  readonly disconnectedPeers: Counter<'Local' | 'Remote'>;
+  readonly rangeDurationSeconds: Histogram<'success'>;
+  readonly snapshotSendSuccess: Counter<'To'>;
+  readonly snapshotSendFailures: Counter<'To'>;
+  readonly snapshotSendDurationSeconds: Histogram<'To'>;
+  readonly snapshotSendInflights: Gauge<'To'>;
+  readonly snapshotReceiveSuccess: Counter<'From'>;
+  readonly snapshotReceiveFailures: Counter<'From'>;
+  readonly snapshotReceiveDurationSeconds: Histogram<'From'>;
 }
 
 export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
@@ -47,7 +64,8 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
     new Gauge<L>({ name, help, labelNames, registers });
   const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
     new Counter<L>({ name, help, labelNames, registers });
-  const histogram = (name: string, help: string, buckets: number[]): Histogram => new Histogram({ name, help, buckets, registers });
+  const histogram = <L extends string = string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> =>
+    new Histogram<L>({ name, help, buckets, labelNames, registers });
   return {
     knownPeers: gauge('etcd_network_known_peers', 'The current number of known peers.', ['Local', 'Remote']),
     activePeers: gauge('etcd_network_active_peers', 'The current number of active peer connections.', ['Local', 'Remote']),
@@ -84,5 +102,57 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
       exponentialBuckets(100, 14),
     ),
     dbCompactionLast: gauge('etcd_debugging_mvcc_db_compaction_last', 'The unix time of the last db compaction. Resets to 0 on start.'),
+    dbCompactionPauseMs: histogram(
+      'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds',
+      'Bucketed histogram of db compaction pause duration.',
+      exponentialBuckets(1, 13),
+    ),
+    disconnectedPeers: counter('etcd_network_disconnected_peers_total', 'The total number of disconnected peers.', ['Local', 'Remote']),
+    rangeDurationSeconds: histogram('etcd_server_range_duration_seconds', 'The latency distributions of txn.Range', exponentialBuckets(0.0001, 20), [
+      'success',
+    ]),
+    snapshotSendSuccess: counter('etcd_network_snapshot_send_success', 'Total number of successful snapshot sends', ['To']),
+    snapshotSendFailures: counter('etcd_network_snapshot_send_failures', 'Total number of snapshot send failures', ['To']),
+    snapshotSendDurationSeconds: histogram(
+      'etcd_network_snapshot_send_total_duration_seconds',
+      'Total latency distributions of v3 snapshot sends',
+      exponentialBuckets(0.1, 10),
+      ['To'],
+    ),
+    snapshotSendInflights: gauge('etcd_network_snapshot_send_inflights_total', 'Total number of inflight snapshot sends', ['To']),
+    snapshotReceiveSuccess: counter('etcd_network_snapshot_receive_success', 'Total number of successful snapshot receives', ['From']),
+    snapshotReceiveFailures: counter('etcd_network_snapshot_receive_failures', 'Total number of snapshot receive failures', ['From']),
+    snapshotReceiveDurationSeconds: histogram(
+      'etcd_network_snapshot_receive_total_duration_seconds',
+      'Total latency distributions of v3 snapshot receives',
+      exponentialBuckets(0.1, 10),
+      ['From'],
+    ),
+  };
+}
+
+/** The transport's snapshot hooks feeding etcd_network_snapshot_* (labels: the peer in hex). */
+export function snapshotTransportHooks(r: RuntimeMetrics): TransportHooks {
+  return {
+    snapshotSendStarted: (to) => r.snapshotSendInflights.inc({ To: hexId(to) }),
+    snapshotSendFinished: (to, ok, s) => {
+      const To = hexId(to);
+      r.snapshotSendInflights.dec({ To });
+      if (ok) {
+        r.snapshotSendSuccess.inc({ To });
+        r.snapshotSendDurationSeconds.observe({ To }, s);
+      } else {
+        r.snapshotSendFailures.inc({ To });
+      }
+    },
+    snapshotReceived: (from, ok, s) => {
+      const From = hexId(from);
+      if (ok) {
+        r.snapshotReceiveSuccess.inc({ From });
+        r.snapshotReceiveDurationSeconds.observe({ From }, s);
+      } else {
+        r.snapshotReceiveFailures.inc({ From });
+      }
+    },
   };
 }

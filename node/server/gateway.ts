@@ -269,6 +269,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     startStream(res);
     const send = (resp: WatchResponse): boolean => {
       resp.header = completeHeader(ctx, resp.header);
+      if (resp.events.length > 0) ctx.metrics.mvccEvents.inc(resp.events.length);
       return res.write(JSON.stringify({ result: responseJson(g, j, resp) }) + '\n');
     };
     const ws = ctx.backend.openWatchStream(send);

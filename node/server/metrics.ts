@@ -46,6 +46,7 @@ export interface MemberMetrics {
   readonly mvccTxn: Counter;
   readonly watchStreams: Gauge;
   readonly watchers: Gauge;
+  readonly mvccEvents: Counter;
   // network
   readonly peerSentBytes: Counter<'To'>;
   readonly peerReceivedBytes: Counter<'From'>;
@@ -135,6 +136,7 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
     mvccTxn: counter('etcd_mvcc_txn_total', 'Total number of txns seen by this member.'),
     watchStreams: gauge('etcd_debugging_mvcc_watch_stream_total', 'Total number of watch streams.'),
     watchers: gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.'),
+    mvccEvents: counter('etcd_debugging_mvcc_events_total', 'Total number of events sent by this member.'),
     peerSentBytes: counter('etcd_network_peer_sent_bytes_total', 'The total number of bytes sent to peers.', ['To']),
     peerReceivedBytes: counter('etcd_network_peer_received_bytes_total', 'The total number of bytes received from peers.', ['From']),
     peerSentFailures: counter('etcd_network_peer_sent_failures_total', 'The total number of send failures from peers.', ['To']),

@@ -74,6 +74,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
     const send = (resp: WatchResponse): boolean => {
       if (closed) return true;
       resp.header = completeHeader(ctx, resp.header);
+      if (resp.events.length > 0) ctx.metrics.mvccEvents.inc(resp.events.length);
       counters.sent();
       const ok = call.write(resp);
       if (call.writableLength > MAX_PENDING_BYTES) {

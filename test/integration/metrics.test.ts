@@ -26,6 +26,12 @@ const ETCD_OWN_NAME_COMPLAINTS = new Set([
   'etcd_server_learner_promote_successes',
   'etcd_server_learner_promote_failures',
   'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds',
+  'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds',
+  'etcd_network_snapshot_send_success',
+  'etcd_network_snapshot_send_failures',
+  'etcd_network_snapshot_send_inflights_total',
+  'etcd_network_snapshot_receive_success',
+  'etcd_network_snapshot_receive_failures',
   // prom-client's own gauges
   'nodejs_active_handles_total',
   'nodejs_active_requests_total',
@@ -72,6 +78,21 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
     // Work: writes, a lease, hashes, a compaction, a defrag, a client snapshot, health checks.
     for (let i = 0; i < 20; i++) await ctlOk(ep, ['put', `metrics/${i}`, 'v']);
     const rev = Number(JSON.parse(await ctlOk(ep, ['get', 'metrics/0', '-w', 'json'])).header.revision);
+    // A watch from revision 1 over the gateway gets the history: events sent.
+    const ac = new AbortController();
+    const w = await fetch(`${leader.clientUrl}/v3/watch`, {
+      method: 'POST',
+      body: JSON.stringify({ create_request: { key: Buffer.from('metrics/').toString('base64'), range_end: Buffer.from('metrics0').toString('base64'), start_revision: '1' } }),
+      signal: ac.signal,
+    });
+    const reader = w.body!.getReader();
+    let watched = '';
+    while (!watched.includes('"events"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      watched += Buffer.from(value).toString();
+    }
+    ac.abort();
     await ctlOk(ep, ['lease', 'grant', '60']);
     await ctlOk(ep, ['endpoint', 'hashkv']);
     await ctlOk(ep, ['compaction', String(rev)]);
@@ -122,6 +143,12 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
     expect(count(after, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count')).toBeGreaterThan(
       count(before, 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count'),
     );
+
+    expect(count(after, 'etcd_server_range_duration_seconds_count{success="true"}')).toBeGreaterThan(
+      count(before, 'etcd_server_range_duration_seconds_count{success="true"}'),
+    );
+    expect(count(after, 'etcd_debugging_mvcc_events_total')).toBeGreaterThanOrEqual(count(before, 'etcd_debugging_mvcc_events_total') + 20);
+    expect(count(after, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_count')).toBeGreaterThan(0);
 
     // Storage: WAL write latency.
     expect(count(after, 'etcd_disk_wal_write_duration_seconds_count')).toBeGreaterThan(count(before, 'etcd_disk_wal_write_duration_seconds_count'));
