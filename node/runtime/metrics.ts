@@ -24,8 +24,9 @@
 //   etcd_network_snapshot_receive_{success,failures}{From}, _total_duration_seconds{From}
 // Buckets are etcd's (prometheus.ExponentialBuckets).
 
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { exponentialBuckets } from '../lib/exponential-buckets.js';
+import { metricFactory } from '../metric-factory.js';
 import type { TransportHooks } from '../transport/types.js';
 import { hexId } from './ids.js';
 
@@ -59,13 +60,7 @@ export interface RuntimeMetrics {
 }
 
 export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
-  const registers = [registry];
-  const gauge = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> =>
-    new Gauge<L>({ name, help, labelNames, registers });
-  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
-    new Counter<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string = string>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> =>
-    new Histogram<L>({ name, help, buckets, labelNames, registers });
+  const { gauge, counter, histogram } = metricFactory(registry);
   return {
     knownPeers: gauge('etcd_network_known_peers', 'The current number of known peers.', ['Local', 'Remote']),
     activePeers: gauge('etcd_network_active_peers', 'The current number of active peer connections.', ['Local', 'Remote']),

@@ -5,6 +5,7 @@
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { exponentialBuckets } from '../lib/exponential-buckets.js';
+import { metricFactory } from '../metric-factory.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { CLUSTER_VERSION, SERVER_VERSION } from './version.js';
 
@@ -78,17 +79,7 @@ export interface MemberMetricsOptions {
 }
 
 export function createMemberMetrics(registry: Registry = new Registry(), opts: MemberMetricsOptions = {}): MemberMetrics {
-  const registers = [registry];
-  const gauge = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> =>
-    new Gauge<L>({ name, help, labelNames, registers });
-  const counter = <L extends string = string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
-    new Counter<L>({ name, help, labelNames, registers });
-  const histogram = <L extends string = string>(
-    name: string,
-    help: string,
-    buckets: number[],
-    labelNames: readonly L[] = [],
-  ): Histogram<L> => new Histogram<L>({ name, help, buckets, labelNames, registers });
+  const { gauge, counter, histogram } = metricFactory(registry);
 
   const diskBuckets = exponentialBuckets(0.001, 14);
   const grpcLabels = ['grpc_type', 'grpc_service', 'grpc_method'] as const;

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, ctlOk, requireTools, waitFor, type RunningMember } from './harness.js';
+import { clusterForSuite, ctlOk, requireTools, waitFor, type RunningMember } from './harness.js';
 
 const tools = requireTools();
 const PROMTOOL = '/usr/bin/promtool';
@@ -56,19 +56,17 @@ function families(text: string): string[] {
 }
 
 describe.skipIf(!tools.ok)('metrics of a real member', () => {
-  let cluster: Cluster;
+  const suite = clusterForSuite({ size: 3, label: 'metrics' }, 120_000);
   let dir: string;
-  beforeAll(async () => {
-    cluster = await Cluster.start({ size: 3, label: 'metrics' });
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsetcd-metrics-'));
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.stop();
+  });
+  afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it("exports etcd 3.6's families, and they move with the work they measure", async () => {
-    const leader = await cluster.waitLeader(30_000);
+    const leader = await suite().waitLeader(30_000);
     // host:port: etcdctl 3.4's per-endpoint commands (endpoint hashkv, defrag) put the scheme in
     // the HTTP/2 :authority, which Node's HTTP/2 server refuses (see docs/design-notes.md).
     const ep = leader.clientUrl.replace('http://', '');
@@ -157,7 +155,7 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
   });
 
   it.skipIf(!existsSync(PROMTOOL))("passes promtool check metrics, but for etcd's own names", async () => {
-    const leader = await cluster.waitLeader(30_000);
+    const leader = await suite().waitLeader(30_000);
     const r = spawnSync(PROMTOOL, ['check', 'metrics'], { input: await scrape(leader), encoding: 'utf8' });
     const complaints = (r.stderr + r.stdout).split('\n').filter((l) => l.trim() !== '');
     expect(complaints.filter((l) => !ETCD_OWN_NAME_COMPLAINTS.has(l.split(' ')[0]!))).toEqual([]);

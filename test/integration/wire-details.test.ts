@@ -1,30 +1,19 @@
 // The smaller wire differences of issue 18, end to end on one real bin/tsetcd process driven by
 // etcdctl 3.4 and plain HTTP: what etcd 3.6 sends is what tsetcd sends (the unit tests beside
 // each fix pin the details; this proves the path through raft, apply and the real server).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, ctlOk, requireTools } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { clusterForSuite, ctlOk, requireTools } from './harness.js';
 
 const tools = requireTools();
 const d = tools.ok ? describe.sequential : describe.skip;
 
-let cluster: Cluster;
-let ep: string;
-
 d("etcd 3.6's wire details on a real member", () => {
-  beforeAll(async () => {
-    cluster = await Cluster.start({ size: 1, label: 'wire' });
-    ep = cluster.endpoints();
-  }, 60_000);
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') cluster?.printLogs();
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-  }, 30_000);
+  const cluster = clusterForSuite({ size: 1, label: 'wire' }, 60_000);
+  const ep = (): string => cluster().endpoints();
 
-  const ctl = (...args: string[]): Promise<string> => ctlOk(ep, args);
+  const ctl = (...args: string[]): Promise<string> => ctlOk(ep(), args);
   const post = async (path: string, body: unknown): Promise<Response> =>
-    fetch(`${cluster.members[0]!.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    fetch(`${cluster().members[0]!.clientUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
 
   it('before any compaction: HashKV says compact_revision -1, and compacting to 0 is a no-op', async () => {
     await ctl('put', 'w/a', '1');
@@ -38,7 +27,7 @@ d("etcd 3.6's wire details on a real member", () => {
 
   it('etcdctl txn -w json: the headers inside the txn carry the revision only', async () => {
     // No compares; success: one put; failure: nothing.
-    const out = await ctlOk(ep, ['txn', '-w', 'json'], { stdin: '\nput w/t 1\n\n\n' });
+    const out = await ctlOk(ep(), ['txn', '-w', 'json'], { stdin: '\nput w/t 1\n\n\n' });
     const txn = JSON.parse(out) as {
       header: Record<string, number>;
       responses: Array<{ Response: { ResponsePut: { header: Record<string, number> } } }>;
@@ -60,7 +49,7 @@ d("etcd 3.6's wire details on a real member", () => {
   });
 
   it('/health answers text/plain; /readyz has the non-learner check and drops excluded ones', async () => {
-    const base = cluster.members[0]!.clientUrl;
+    const base = cluster().members[0]!.clientUrl;
     const h = await fetch(`${base}/health`);
     expect(h.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(await h.text()).toBe('{"health":"true","reason":""}');
