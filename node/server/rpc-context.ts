@@ -88,6 +88,14 @@ export function makeHeader(ctx: ServerContext, revision?: number): ResponseHeade
   return { clusterId: h.clusterId, memberId: h.memberId, revision: revision ?? h.revision, raftTerm: h.raftTerm };
 }
 
+/**
+ * The header of a call that does not touch the key-value store (the Cluster service): etcd
+ * leaves its revision unset (etcd-io/etcd#14033).
+ */
+export function headerWithoutRevision(ctx: ServerContext): ResponseHeader {
+  return { ...makeHeader(ctx), revision: 0 };
+}
+
 /** Fills in the identity fields of a header the store made (keeps its revision). */
 export function completeHeader(ctx: ServerContext, header: ResponseHeader | undefined): ResponseHeader {
   return makeHeader(ctx, header?.revision);

@@ -446,6 +446,17 @@ describe('more of the wire', () => {
     expect(Object.keys(cancel['header'] as object).sort()).toEqual(['cluster_id', 'member_id', 'raft_term']);
   });
 
+  it('Cluster service headers carry no revision (etcd: these calls do not read the store)', async () => {
+    const list = await unaryCall('etcdserverpb.Cluster', 'MemberList', {});
+    const h = list['header'] as { revision: number; clusterId: number; memberId: number };
+    expect(h.revision).toBe(0);
+    expect(h.memberId).not.toBe(0);
+    const json = (await (await fetch(`http://${endpoint}/v3/cluster/member/list`, { method: 'POST', body: '{}' })).json()) as {
+      header: Record<string, string>;
+    };
+    expect('revision' in json.header).toBe(false);
+  });
+
   it('gRPC health: "" is SERVING (leader or not, as etcd); any other service is NotFound "unknown service"', async () => {
     expect(await unaryCall('grpc.health.v1.Health', 'Check', { service: '' })).toEqual({ status: 1 });
     backend.leader = false;

@@ -48,6 +48,11 @@ d("etcd 3.6's wire details on a real member", () => {
     expect(await bad.json()).toEqual({ code: 3, message: 'etcdserver: key is not provided' });
   });
 
+  it('etcdctl member list -w json: the header has no revision', async () => {
+    const list = JSON.parse(await ctl('member', 'list', '-w', 'json')) as { header: Record<string, number> };
+    expect(Object.keys(list.header).sort()).toEqual(['cluster_id', 'member_id', 'raft_term']);
+  });
+
   it('/health answers text/plain; /readyz has the non-learner check and drops excluded ones', async () => {
     const base = cluster().members[0]!.clientUrl;
     const h = await fetch(`${base}/health`);
