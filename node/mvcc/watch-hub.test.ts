@@ -194,13 +194,18 @@ describe('watch hub basics', () => {
       d.hub.notify(); // never blocks, whatever the sink does
     }
     expect(d.hub.unsyncedCount()).toBe(1);
+    const held = d.hub.pendingEventCount(); // etcd_debugging_mvcc_pending_events_total
     d.hub.requestProgress(st);
     const before = slow.got.length;
     expect(slow.got.some((r) => r.watchId === -1)).toBe(false);
     slow.full = false;
     d.hub.resume(st);
     while (!d.hub.syncStep(3));
+    expect(d.hub.unsyncedCount()).toBe(0);
+    expect(d.hub.pendingEventCount()).toBe(0);
     const evs = slow.got.filter((r) => r.watchId === w).flatMap((r) => r.events.map(evOf));
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(evs.length);
     expect(evs).toEqual(d.expected(2, d.store.currentRevision(), (k) => k.startsWith('k'), false, false, true));
     const progress = slow.got.slice(before).filter((r) => r.watchId === -1);
     expect(progress.length).toBe(1);

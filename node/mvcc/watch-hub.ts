@@ -113,6 +113,13 @@ export class WatchHub {
     return this.unsynced.size;
   }
 
+  /** Events held in stream queues, waiting for their sink to drain. */
+  pendingEventCount(): number {
+    let n = 0;
+    for (const s of this.streams.values()) for (const r of s.queue) n += r.events.length;
+    return n;
+  }
+
   openStream(sink: WatchSink): number {
     const id = this.nextStreamId++;
     this.streams.set(id, {

@@ -1261,6 +1261,8 @@ export class Member implements MemberBackend, TransportHandler {
     r.mvccCurrentRevision.set(this.sm.currentRevision());
     r.mvccCompactRevision.set(this.sm.compactRevision());
     r.dbOpenReadTransactions.set(this.sm.openReads());
+    r.slowWatchers.set(this.sm.slowWatchers());
+    r.pendingEvents.set(this.sm.pendingEvents());
     r.knownPeers.reset();
     r.activePeers.reset();
     const local = hexId(this.id);

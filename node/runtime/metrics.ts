@@ -11,6 +11,8 @@
 //   etcd_debugging_mvcc_current_revision          gauge
 //   etcd_debugging_mvcc_compact_revision          gauge
 //   etcd_mvcc_db_open_read_transactions           gauge, reads and snapshots pinning a revision now
+//   etcd_debugging_mvcc_slow_watcher_total        gauge, watchers being caught up from history
+//   etcd_debugging_mvcc_pending_events_total      gauge, events held for slow watch streams
 //   etcd_mvcc_hash_duration_seconds               histogram, Hash
 //   etcd_mvcc_hash_rev_duration_seconds           histogram, HashKV
 //   etcd_disk_backend_defrag_duration_seconds     histogram, Defragment (finishing physical compaction)
@@ -41,6 +43,8 @@ export interface RuntimeMetrics {
   readonly mvccCurrentRevision: Gauge;
   readonly mvccCompactRevision: Gauge;
   readonly dbOpenReadTransactions: Gauge;
+  readonly slowWatchers: Gauge;
+  readonly pendingEvents: Gauge;
   readonly hashDurationSeconds: Histogram;
   readonly hashRevDurationSeconds: Histogram;
   readonly defragDurationSeconds: Histogram;
@@ -79,6 +83,8 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
     mvccCurrentRevision: gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.'),
     mvccCompactRevision: gauge('etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.'),
     dbOpenReadTransactions: gauge('etcd_mvcc_db_open_read_transactions', 'The number of currently open read transactions'),
+    slowWatchers: gauge('etcd_debugging_mvcc_slow_watcher_total', 'Total number of unsynced slow watchers.'),
+    pendingEvents: gauge('etcd_debugging_mvcc_pending_events_total', 'Total number of pending events to be sent.'),
     hashDurationSeconds: histogram('etcd_mvcc_hash_duration_seconds', 'The latency distribution of storage hash operation.', exponentialBuckets(0.01, 15)),
     hashRevDurationSeconds: histogram(
       'etcd_mvcc_hash_rev_duration_seconds',

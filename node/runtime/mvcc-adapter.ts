@@ -113,6 +113,12 @@ export class MvccStateMachine implements StateMachine {
   openReads(): number {
     return this.store.openReads();
   }
+  slowWatchers(): number {
+    return this.hub.unsyncedCount();
+  }
+  pendingEvents(): number {
+    return this.hub.pendingEventCount();
+  }
   alarms(): mvcc.AlarmMember[] {
     return this.store.alarms();
   }

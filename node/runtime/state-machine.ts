@@ -39,6 +39,10 @@ export interface StateMachine {
   keyCount(): number;
   /** Reads and snapshots pinning a revision now (etcd_mvcc_db_open_read_transactions). */
   openReads(): number;
+  /** Watchers behind, being caught up from history (etcd_debugging_mvcc_slow_watcher_total). */
+  slowWatchers(): number;
+  /** Events held for slow streams (etcd_debugging_mvcc_pending_events_total). */
+  pendingEvents(): number;
   alarms(): mvcc.AlarmMember[];
   leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse;
   leaseLeases(): mvcc.LeaseLeasesResponse;

@@ -20,6 +20,8 @@ const ETCD_OWN_NAME_COMPLAINTS = new Set([
   'etcd_debugging_mvcc_keys_total',
   'etcd_debugging_mvcc_watch_stream_total',
   'etcd_debugging_mvcc_watcher_total',
+  'etcd_debugging_mvcc_slow_watcher_total',
+  'etcd_debugging_mvcc_pending_events_total',
   'etcd_debugging_lease_ttl_total',
   'etcd_server_health_success',
   'etcd_server_health_failures',
@@ -135,6 +137,8 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
     expect(count(after, 'etcd_debugging_mvcc_keys_total')).toBeGreaterThanOrEqual(20);
     expect(count(after, 'etcd_debugging_mvcc_compact_revision')).toBe(rev);
     expect(series(after, 'etcd_mvcc_db_open_read_transactions')).toBe(0);
+    expect(series(after, 'etcd_debugging_mvcc_slow_watcher_total')).toBe(0);
+    expect(series(after, 'etcd_debugging_mvcc_pending_events_total')).toBe(0);
     expect(count(after, 'etcd_mvcc_hash_rev_duration_seconds_count')).toBeGreaterThan(count(before, 'etcd_mvcc_hash_rev_duration_seconds_count'));
     expect(count(after, 'etcd_disk_backend_defrag_duration_seconds_count')).toBe(count(before, 'etcd_disk_backend_defrag_duration_seconds_count') + 1);
     expect(series(after, 'etcd_disk_defrag_inflight')).toBe(0);
