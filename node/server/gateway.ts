@@ -278,7 +278,10 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     for (const r of requests) handleWatchRequest(ctx, ws, r, send);
   });
 
-  // grpc-gateway's routing error for a path it does not serve.
+  // grpc-gateway v2's routing errors: another method on a served path is Unimplemented
+  // "Method Not Allowed" (HTTP 501, from the code), a path it does not serve is NotFound.
+  const served = [...Object.keys(GATEWAY_ROUTES), '/lease/keepalive', '/maintenance/snapshot', '/watch'];
+  router.all(served, (_req, res) => sendJson(res, 501, { code: GrpcStatus.UNIMPLEMENTED, message: 'Method Not Allowed' }));
   router.use((_req, res) => sendJson(res, 404, { code: GrpcStatus.NOT_FOUND, message: 'Not Found' }));
   return router;
 }

@@ -332,6 +332,9 @@ describe('HTTP', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/json');
     expect(await unknown.json()).toEqual({ code: 5, message: 'Not Found' });
+    const get = await fetch(`http://${endpoint}/v3/kv/range`);
+    expect(get.status).toBe(501);
+    expect(await get.json()).toEqual({ code: 12, message: 'Method Not Allowed' });
   });
 });
 
