@@ -5,7 +5,7 @@
 // goes back the other way. /v3/watch reads every JSON request in the body (as etcd's gateway
 // does) and streams newline-separated {"result": ...} objects until the client goes away;
 // /v3/maintenance/snapshot streams the Snapshot stream's messages the same way;
-// /v3/lease/keepalive answers one {"result": ...}.
+// /v3/lease/keepalive answers one {"result": ...} line per request in the body.
 // The JSON is etcd 3.6's (grpc-gateway v2 with the legacy jsonpb marshaler): proto field names,
 // zero values left out ("lease":"0", "more":false, "type":"PUT" are not sent), Content-Type
 // `application/json` without a charset. Errors are google.rpc.Status: {"code","message"} (the
@@ -26,6 +26,7 @@ import type { ServerContext } from './rpc-context.js';
 import { completeHeader } from './rpc-context.js';
 import type { WatchRequestWire } from './watch-service.js';
 import { handleWatchRequest } from './watch-service.js';
+import { keepAliveOnce } from './lease-service.js';
 
 type AnyMethod = MethodDefinition<unknown, unknown>;
 
@@ -205,23 +206,35 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     });
   }
 
+  // A stream, as etcd's gateway serves it: every request in the body gets one
+  // {"result": ...} line, in order; an error ends the answer with an {"error": ...} line.
   router.post('/lease/keepalive', (req, res) => {
     const g = method(grpcDef, 'Lease', 'LeaseKeepAlive');
     const j = method(jsonDef, 'Lease', 'LeaseKeepAlive');
-    let request: { ID: number };
+    let requests: Array<{ ID: number }>;
     try {
-      request = decodeRequest(g, j, parseBody(req)) as { ID: number };
+      requests = splitJsonValues(bodyText(req)).map((v) => decodeRequest(g, j, v) as { ID: number });
     } catch (err) {
       badRequest(res, err);
       return;
     }
-    ctx.backend.leaseKeepAlive(request).then(
-      (resp) => {
-        resp.header = completeHeader(ctx, resp.header);
-        sendJson(res, 200, { result: responseJson(g, j, resp) });
-      },
-      (err: unknown) => sendError(res, err),
-    );
+    const run = async (): Promise<void> => {
+      let started = false;
+      try {
+        for (const r of requests) {
+          const resp = await keepAliveOnce(ctx, r);
+          if (!started) startStream(res);
+          started = true;
+          res.write(JSON.stringify({ result: responseJson(g, j, resp) }) + '\n');
+        }
+        if (!started) startStream(res);
+        res.end();
+      } catch (err) {
+        if (!started) res.status(httpStatusOf(toServiceError(err).code)).setHeader('Content-Type', 'application/json');
+        res.end(streamError(err));
+      }
+    };
+    void run();
   });
 
   router.post('/maintenance/snapshot', (_req, res) => {

@@ -590,6 +590,20 @@ describe('more of the wire', () => {
       result: { ID: string; TTL: string };
     };
     expect(ka.result).toMatchObject({ ID: lease.ID, TTL: '30' });
+    // Several keep-alives in one body: one line each; an unknown lease gets TTL 0 (left out), not an error.
+    const two = await fetch(`http://${endpoint}/v3/lease/keepalive`, {
+      method: 'POST',
+      body: JSON.stringify({ ID: lease.ID }) + JSON.stringify({ ID: '777' }),
+    });
+    expect(two.headers.get('content-type')).toBe('application/json');
+    const lines = (await two.text())
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { result: { ID: string; TTL?: string } }).result);
+    expect(lines.map((r) => [r.ID, r.TTL])).toEqual([
+      [lease.ID, '30'],
+      ['777', undefined],
+    ]);
   });
 });
 
