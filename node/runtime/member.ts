@@ -1255,6 +1255,7 @@ export class Member implements MemberBackend, TransportHandler {
     m.proposalsApplied.set(this.appliedIndex);
     m.proposalsCommitted.set(this.commitIndex);
     m.isLearner.set(this.isLearner() ? 1 : 0);
+    m.watchers.set(this.sm.watcherCount());
     const r = this.opts.runtimeMetrics;
     if (!r) return;
     r.mvccKeys.set(this.sm.keyCount());

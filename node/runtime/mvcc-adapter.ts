@@ -113,6 +113,9 @@ export class MvccStateMachine implements StateMachine {
   openReads(): number {
     return this.store.openReads();
   }
+  watcherCount(): number {
+    return this.hub.watcherCount();
+  }
   slowWatchers(): number {
     return this.hub.unsyncedCount();
   }

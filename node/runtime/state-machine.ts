@@ -39,6 +39,8 @@ export interface StateMachine {
   keyCount(): number;
   /** Reads and snapshots pinning a revision now (etcd_mvcc_db_open_read_transactions). */
   openReads(): number;
+  /** Watchers on every stream (etcd_debugging_mvcc_watcher_total). */
+  watcherCount(): number;
   /** Watchers behind, being caught up from history (etcd_debugging_mvcc_slow_watcher_total). */
   slowWatchers(): number;
   /** Events held for slow streams (etcd_debugging_mvcc_pending_events_total). */

@@ -92,6 +92,8 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
       if (done) break;
       watched += Buffer.from(value).toString();
     }
+    // While the watch is open the member counts it (gauges refresh every second).
+    await waitFor('etcd_debugging_mvcc_watcher_total to count the watch', async () => ((series(await scrape(leader), 'etcd_debugging_mvcc_watcher_total') ?? 0) >= 1 ? true : undefined), 10_000);
     ac.abort();
     await ctlOk(ep, ['lease', 'grant', '60']);
     await ctlOk(ep, ['endpoint', 'hashkv']);
@@ -103,10 +105,10 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
 
     // The runtime's gauges are refreshed every second: wait for them rather than sleep.
     const after = await waitFor(
-      'the runtime gauges to show the writes',
+      'the runtime gauges to show the writes and the compaction',
       async () => {
         const t = await scrape(leader);
-        return (series(t, 'etcd_debugging_mvcc_current_revision') ?? 0) >= rev ? t : undefined;
+        return (series(t, 'etcd_debugging_mvcc_compact_revision') ?? 0) >= rev ? t : undefined;
       },
       10_000,
     );
