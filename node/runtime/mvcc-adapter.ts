@@ -107,6 +107,21 @@ export class MvccStateMachine implements StateMachine {
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
   }
+  keyCount(): number {
+    return this.store.keyCount();
+  }
+  openReads(): number {
+    return this.store.openReads();
+  }
+  watcherCount(): number {
+    return this.hub.watcherCount();
+  }
+  slowWatchers(): number {
+    return this.hub.unsyncedCount();
+  }
+  pendingEvents(): number {
+    return this.hub.pendingEventCount();
+  }
   alarms(): mvcc.AlarmMember[] {
     return this.store.alarms();
   }

@@ -35,6 +35,16 @@ export interface StateMachine {
   /** Logical size (bytes) and the size the quota is checked against. */
   sizeBytes(): number;
   sizeInUseBytes(): number;
+  /** Keys in the key index (for etcd_debugging_mvcc_keys_total). */
+  keyCount(): number;
+  /** Reads and snapshots pinning a revision now (etcd_mvcc_db_open_read_transactions). */
+  openReads(): number;
+  /** Watchers on every stream (etcd_debugging_mvcc_watcher_total). */
+  watcherCount(): number;
+  /** Watchers behind, being caught up from history (etcd_debugging_mvcc_slow_watcher_total). */
+  slowWatchers(): number;
+  /** Events held for slow streams (etcd_debugging_mvcc_pending_events_total). */
+  pendingEvents(): number;
   alarms(): mvcc.AlarmMember[];
   leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse;
   leaseLeases(): mvcc.LeaseLeasesResponse;

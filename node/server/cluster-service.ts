@@ -1,11 +1,12 @@
 // The Cluster service: MemberAdd (also as learner), MemberRemove, MemberUpdate, MemberList,
-// MemberPromote. Members go on the wire in etcd's shape (ID, name, peerURLs, clientURLs, isLearner).
+// MemberPromote. Members go on the wire in etcd's shape (ID, name, peerURLs, clientURLs, isLearner);
+// the headers carry no revision, as etcd's (these calls do not read the key-value store).
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Member } from './backend.js';
 import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { exactId, makeHeader, unary } from './rpc-context.js';
+import { exactId, headerWithoutRevision, unary } from './rpc-context.js';
 
 export interface MemberWire {
   ID: number;
@@ -49,7 +50,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       async (req) => {
         checkUrls(req.peerURLs);
         const r = await b.memberAdd(req.peerURLs, req.isLearner);
-        return { header: makeHeader(ctx), member: memberToWire(r.member), members: list(r.members) };
+        return { header: headerWithoutRevision(ctx), member: memberToWire(r.member), members: list(r.members) };
       },
     ),
     MemberRemove: unary<{ ID: number }, unknown>(
@@ -60,7 +61,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       async (req) => {
         checkId(req.ID);
         const members = await b.memberRemove(req.ID);
-        return { header: makeHeader(ctx), members: list(members) };
+        return { header: headerWithoutRevision(ctx), members: list(members) };
       },
     ),
     MemberUpdate: unary<{ ID: number; peerURLs: string[] }, unknown>(
@@ -72,7 +73,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
         checkId(req.ID);
         checkUrls(req.peerURLs);
         const members = await b.memberUpdate(req.ID, req.peerURLs);
-        return { header: makeHeader(ctx), members: list(members) };
+        return { header: headerWithoutRevision(ctx), members: list(members) };
       },
     ),
     MemberList: unary<{ linearizable: boolean }, unknown>(
@@ -82,7 +83,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       (r) => !r.linearizable,
       async (req) => {
         const members = await b.memberList(req.linearizable);
-        return { header: makeHeader(ctx), members: list(members) };
+        return { header: headerWithoutRevision(ctx), members: list(members) };
       },
     ),
     MemberPromote: unary<{ ID: number }, unknown>(
@@ -93,7 +94,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       async (req) => {
         checkId(req.ID);
         const members = await b.memberPromote(req.ID);
-        return { header: makeHeader(ctx), members: list(members) };
+        return { header: headerWithoutRevision(ctx), members: list(members) };
       },
     ),
   };

@@ -22,6 +22,23 @@ import { completeHeader, exactId, failStream, makeHeader, openBidiStream, requir
 /** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
 export const MAX_INFLIGHT_KEEPALIVES = 64;
 
+/**
+ * One keep-alive, as etcd answers it on the stream: the renewed TTL, or TTL 0 for a lease that
+ * does not exist (not an error). Other errors are thrown (they end the stream).
+ */
+export async function keepAliveOnce(ctx: ServerContext, req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
+  const gone = (): LeaseKeepAliveResponse => ({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
+  if (!exactId(req.ID)) return gone();
+  try {
+    const resp = await ctx.backend.leaseKeepAlive(req);
+    resp.header = completeHeader(ctx, resp.header);
+    return resp;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'leaseNotFound') return gone();
+    throw err;
+  }
+}
+
 export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
   const b = ctx.backend;
   const S = 'etcdserverpb.Lease';
@@ -49,32 +66,19 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
     call.on('data', (req: LeaseKeepAliveRequest) => {
       if (closed) return;
       counters.received();
-      if (!exactId(req.ID)) {
-        counters.sent();
-        call.write({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
-        return;
-      }
       inflight++;
       if (inflight >= MAX_INFLIGHT_KEEPALIVES) call.pause();
-      b.leaseKeepAlive(req).then(
+      keepAliveOnce(ctx, req).then(
         (resp) => {
           inflight--;
           if (inflight < MAX_INFLIGHT_KEEPALIVES) call.resume();
           if (closed) return;
-          resp.header = completeHeader(ctx, resp.header);
           counters.sent();
           call.write(resp);
         },
         (err: unknown) => {
           inflight--;
           if (closed) return;
-          const code = (err as { code?: unknown }).code;
-          if (code === 'leaseNotFound') {
-            // etcd answers a keep-alive for a dead lease with TTL 0, not an error.
-            counters.sent();
-            call.write({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
-            return;
-          }
           unregister();
           failStream(call as ServerDuplexStream<unknown, unknown>, err, counters);
           closed = true;
@@ -101,6 +105,8 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
           throw grpcError(GrpcStatus.INVALID_ARGUMENT, 'etcdserver: tsetcd lease IDs must be below 2^53');
         }
         const resp = await b.leaseGrant(req);
+        ctx.metrics.leaseGranted.inc();
+        ctx.metrics.leaseTtl.observe(resp.TTL);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
       },
@@ -113,6 +119,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       async (req) => {
         if (!exactId(req.ID)) throw new EtcdError('leaseNotFound');
         const resp = await b.leaseRevoke(req);
+        ctx.metrics.leaseRevoked.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
       },

@@ -12,6 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const TSETCD_BIN = join(REPO, 'bin', 'tsetcd');
@@ -302,4 +303,25 @@ export class Cluster {
     await Promise.all(this.members.map((m) => this.kill(m, 'SIGTERM')));
     if (!process.env['KEEP_DATA']) rmSync(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * One cluster for a whole describe block: started in beforeAll, its logs printed when a test
+ * fails, stopped in afterAll. Returns the getter for the running cluster.
+ */
+export function clusterForSuite(opts: ClusterOptions, startTimeoutMs = 90_000): () => Cluster {
+  let cluster: Cluster | undefined;
+  beforeAll(async () => {
+    cluster = await Cluster.start(opts);
+  }, startTimeoutMs);
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') cluster?.printLogs();
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  }, 30_000);
+  return () => {
+    if (!cluster) throw new Error('the suite cluster is not started');
+    return cluster;
+  };
 }
