@@ -12,7 +12,7 @@ import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
 import { buildBootstrapConfigMap } from '../plan/bootstrap-configmap.js';
 import type { KubeObject } from '../plan/kube-object.js';
 import type { MemberContainerConfig } from '../plan/member-config.js';
-import { memberName, pvcName, refOf, selectorString, type ClusterRef } from '../plan/names.js';
+import { memberName, ordinalOfName, pvcName, refOf, selectorString, type ClusterRef } from '../plan/names.js';
 import type { ObservedCluster } from '../plan/observed.js';
 import { buildPodDisruptionBudget } from '../plan/pdb.js';
 import { assertNever, planNextStep, type Action, type Plan } from '../plan/planner.js';
@@ -97,7 +97,12 @@ export class Reconciler {
         ordinal: p.ordinal,
         ready: p.ready,
         upToDate: obs.sts?.updateRevision == null || p.revision == null || p.revision === obs.sts.updateRevision,
+        deleting: p.deleting,
       })),
+      recordedOrdinals: (status.members ?? []).flatMap((m) => {
+        const ord = ordinalOfName(ref, m.name);
+        return ord === null ? [] : [ord];
+      }),
       pvcs: obs.pvcs.map((p) => ({ ordinal: p.ordinal, terminating: p.terminating })),
       operation: status.currentOperation ?? null,
       scaleUpBlockedGeneration: status.scaleUpBlockedGeneration ?? null,

@@ -25,7 +25,7 @@ function member(ord: number, over: Partial<ObservedMember> = {}): ObservedMember
 function observed(over: Partial<ObservedCluster> = {}): ObservedCluster {
   const members = over.members === undefined ? [member(0), member(1), member(2)] : over.members;
   const sts = over.statefulSetReplicas === undefined ? 3 : over.statefulSetReplicas;
-  return {
+  const all: ObservedCluster = {
     ref,
     generation: 1,
     desiredReplicas: 3,
@@ -34,17 +34,18 @@ function observed(over: Partial<ObservedCluster> = {}): ObservedCluster {
     paused: false,
     specInvalid: false,
     statefulSetReplicas: sts,
+    recordedOrdinals: [0, 1, 2],
     bootstrapped: true,
     members,
-    pods: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, ready: true, upToDate: true })),
+    pods: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })),
     pvcs: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, terminating: false })),
     operation: null,
     scaleUpBlockedGeneration: null,
     nowMs: T0,
     nowIso: iso(T0),
     learnerTimeoutMs: 300_000,
-    ...over,
   };
+  return { ...all, ...over };
 }
 
 function op(type: MembershipOperation['type'], ordinal: number, over: Partial<MembershipOperation> = {}): MembershipOperation {
@@ -133,7 +134,7 @@ describe('scale up 3 -> 5, one step per pass', () => {
     expect(p.action).toEqual({ kind: 'finish-operation', result: 'Succeeded' });
     expect(p.operation).toBeNull();
     // 6. repeat for ordinal 4
-    o = { ...o, operation: null, pods: [...o.pods, { ordinal: 3, ready: true, upToDate: true }], pvcs: [...o.pvcs, { ordinal: 3, terminating: false }] };
+    o = { ...o, operation: null, pods: [...o.pods, { ordinal: 3, ready: true, upToDate: true, deleting: false }], pvcs: [...o.pvcs, { ordinal: 3, terminating: false }] };
     p = planNextStep(o);
     expect(kind(p)).toBe('start-operation');
     expect(p.operation?.ordinal).toBe(4);
@@ -256,7 +257,7 @@ describe('scale down 5 -> 3', () => {
       desiredReplicas: 3,
       statefulSetReplicas: 5,
       members: five(),
-      pods: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, ready: true, upToDate: true })),
+      pods: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })),
       pvcs: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, terminating: false })),
       ...over,
     });
@@ -362,7 +363,7 @@ describe('replacing a member whose data is gone', () => {
     const o = observed({
       operation: op('Replace', 2, { oldMemberID: '1002', phase: 'RestartingMember' }),
       members: [member(0), member(1), fresh],
-      pods: [0, 1].map((i) => ({ ordinal: i, ready: true, upToDate: true })).concat([{ ordinal: 2, ready: false, upToDate: true }]),
+      pods: [0, 1].map((i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })).concat([{ ordinal: 2, ready: false, upToDate: true, deleting: false }]),
       pvcs: [{ ordinal: 0, terminating: false }, { ordinal: 1, terminating: false }, { ordinal: 2, terminating: true }],
     });
     expect(planNextStep(o).action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
@@ -385,15 +386,15 @@ describe('replacing a member whose data is gone', () => {
 
 describe('rolling updates (OnDelete), one pod at a time, leader last', () => {
   it('rolls the highest outdated non-leader first, then moves leadership, then the old leader', () => {
-    const pods = [0, 1, 2].map((i) => ({ ordinal: i, ready: true, upToDate: false }));
+    const pods = [0, 1, 2].map((i) => ({ ordinal: i, ready: true, upToDate: false, deleting: false }));
     let p = planNextStep(observed({ pods }));
     expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
-    p = planNextStep(observed({ pods: [pods[0]!, { ordinal: 1, ready: true, upToDate: true }, { ordinal: 2, ready: true, upToDate: true }] }));
+    p = planNextStep(observed({ pods: [pods[0]!, { ordinal: 1, ready: true, upToDate: true, deleting: false }, { ordinal: 2, ready: true, upToDate: true, deleting: false }] }));
     expect(p.action).toMatchObject({ kind: 'move-leader', fromID: '1000' });
   });
 
   it('waits while a pod is not ready', () => {
-    const pods = [{ ordinal: 0, ready: true, upToDate: false }, { ordinal: 1, ready: false, upToDate: true }, { ordinal: 2, ready: true, upToDate: true }];
+    const pods = [{ ordinal: 0, ready: true, upToDate: false, deleting: false }, { ordinal: 1, ready: false, upToDate: true, deleting: false }, { ordinal: 2, ready: true, upToDate: true, deleting: false }];
     expect(planNextStep(observed({ pods })).action).toMatchObject({ kind: 'wait', reason: 'RollingUpdateWaiting' });
   });
 });

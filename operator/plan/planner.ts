@@ -5,7 +5,7 @@
 // intent (type + target, recorded in status before any member-API call) and the observed member list,
 // StatefulSet size and PVCs. See docs/operator.md for the state tables.
 import type { MembershipOperation, OperationPhase, OperationType } from '../api/types.js';
-import { memberName, ordinalOfPeerURL, peerURL } from './names.js';
+import { hexID, memberName, ordinalOfPeerURL, peerURL } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { learnerCaughtUp, quorum } from './quorum.js';
 
@@ -84,16 +84,56 @@ export function planNextStep(o: ObservedCluster): Plan {
   }
   if (o.paused) return { ...base, action: { kind: 'wait', reason: 'Paused', message: 'spec.paused is true' } };
   if (o.statefulSetReplicas === null) {
-    // The StatefulSet vanished under a bootstrapped cluster: recreate it at the size the members say.
-    const size = o.members === null ? Math.max(o.desiredReplicas, 1) : Math.max(maxOrdinal(o, o.members) + 1, 1);
+    // The StatefulSet vanished under a bootstrapped cluster: recreate it at the size the members say, or,
+    // when none answers (their pods went with it), the size status last recorded; never re-bootstrap.
+    const recorded = o.recordedOrdinals.length > 0 ? Math.max(...o.recordedOrdinals) + 1 : o.desiredReplicas;
+    const size = o.members === null ? Math.max(recorded, 1) : Math.max(maxOrdinal(o, o.members) + 1, 1);
     return { ...base, action: { kind: 'set-replicas', replicas: size }, statefulSetReplicas: size };
   }
   if (o.members === null) {
     return { ...base, action: { kind: 'wait', reason: 'ClusterUnreachable', message: 'no member answered MemberList' } };
   }
-  if (o.operation !== null) return continueOperation(o, o.operation, o.members, base);
-  if (o.specInvalid) return { ...base, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') };
-  return startNext(o, o.members, base);
+  const stuck = stuckWithoutVolume(o, o.members);
+  if (stuck !== null) return { ...base, action: { kind: 'recreate-pod', ordinal: stuck, deletePvc: false } };
+  const plan =
+    o.operation !== null
+      ? continueOperation(o, o.operation, o.members, base)
+      : o.specInvalid
+        ? { ...base, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') }
+        : startNext(o, o.members, base);
+  return neverBelowMembers(o, o.members, plan);
+}
+
+/**
+ * A pod that cannot start because its claim is gone or terminating (it was recreated while the old claim
+ * was still going away, and the claim waits for the pod: neither moves). Deleting the pod lets the claim
+ * go and the StatefulSet create both afresh. Only a pod that is not ready and whose member (if any) is not
+ * healthy: nothing running is stopped.
+ */
+function stuckWithoutVolume(o: ObservedCluster, members: ObservedMember[]): number | null {
+  for (const pod of o.pods) {
+    if (pod.ready || pod.deleting) continue;
+    const pvc = o.pvcs.find((p) => p.ordinal === pod.ordinal);
+    if (pvc !== undefined && !pvc.terminating) continue;
+    const m = members.find((x) => ordinalOf(o, x) === pod.ordinal);
+    if (m === undefined || !m.healthy) return pod.ordinal;
+  }
+  return null;
+}
+
+/**
+ * The last guard: no plan may shrink the StatefulSet below a member's ordinal, because a StatefulSet
+ * shrinks from the top and would stop that member (and every member above the gap).
+ */
+function neverBelowMembers(o: ObservedCluster, members: ObservedMember[], plan: Plan): Plan {
+  const need = maxOrdinal(o, members) + 1;
+  if (plan.statefulSetReplicas >= need || plan.statefulSetReplicas >= (o.statefulSetReplicas ?? 0)) return plan;
+  return {
+    ...plan,
+    action: refuse('WouldStopMember', `planned StatefulSet replicas ${plan.statefulSetReplicas} would stop member(s) up to ordinal ${need - 1}; left at ${o.statefulSetReplicas ?? 0}`),
+    statefulSetReplicas: o.statefulSetReplicas ?? 0,
+    operation: o.operation,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,7 +145,7 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
   if (foreign.length > 0) {
     return {
       ...base,
-      action: refuse('ForeignMember', `member(s) ${foreign.map((m) => m.id).join(', ')} have peer URLs or names this operator does not manage`),
+      action: refuse('ForeignMember', `member(s) ${foreign.map((m) => `${hexID(m.id)} (${m.peerURLs.join(' ')})`).join(', ')} have peer URLs or names this operator does not manage; remove them (etcdctl member remove) or restore their names`),
     };
   }
   const voters = members.filter((m) => !m.isLearner);
@@ -116,8 +156,10 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
   const strayLearner = members.find((m) => m.isLearner);
   if (strayLearner !== undefined) {
     const ord = ordinalOf(o, strayLearner) as number;
-    const type: OperationType = ord < o.desiredReplicas ? 'ScaleUp' : 'ScaleDown';
-    return startOperation(o, base, type, ord, `adopting learner ${strayLearner.id}`);
+    // Below the desired size its pod may predate it (a gap, or someone else's learner): Replace restarts
+    // that pod once on fresh storage, which ScaleUp would not.
+    const type: OperationType = ord >= o.desiredReplicas ? 'ScaleDown' : stsCovers(o, ord) ? 'Replace' : 'ScaleUp';
+    return startOperation(o, base, type, ord, `adopting learner ${hexID(strayLearner.id)}`);
   }
 
   // Replace one member whose data is gone, if the others keep quorum without it.
@@ -126,13 +168,13 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     const others = voters.filter((m) => m.id !== lost.id);
     const healthyOthers = others.filter((m) => m.healthy).length;
     if (healthyOthers < quorum(others.length) || others.length === 0) {
-      return { ...base, action: refuse('QuorumAtRisk', `member ${lost.name || lost.id} lost its data, but removing it would leave ${healthyOthers} healthy voter(s) of ${others.length}, below quorum`) };
+      return { ...base, action: refuse('QuorumAtRisk', `member ${lost.name || hexID(lost.id)} lost its data, but removing it would leave ${healthyOthers} healthy voter(s) of ${others.length}, below quorum`) };
     }
     const unhealthyOthers = others.filter((m) => !m.healthy);
     if (unhealthyOthers.length > 0) {
-      return { ...base, action: refuse('MemberUnhealthy', `member ${lost.name || lost.id} lost its data, but ${describe(unhealthyOthers)} is also unhealthy; replacing one member at a time only while the rest are healthy`) };
+      return { ...base, action: refuse('MemberUnhealthy', `member ${lost.name || hexID(lost.id)} lost its data, but ${describe(unhealthyOthers)} is also unhealthy; replacing one member at a time only while the rest are healthy`) };
     }
-    const op = newOperation(o, 'Replace', ordinalOf(o, lost) as number, 'Pending', `member ${lost.id} lost its data`);
+    const op = newOperation(o, 'Replace', ordinalOf(o, lost) as number, 'Pending', `member ${hexID(lost.id)} lost its data`);
     return { ...base, action: { kind: 'start-operation' }, operation: { ...op, oldMemberID: lost.id } };
   }
 
@@ -143,7 +185,8 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     if (healthyVoters.length < quorum(voters.length)) {
       return { ...base, action: refuse('NoQuorum', `${healthyVoters.length} of ${voters.length} voters are healthy, below quorum ${quorum(voters.length)}`) };
     }
-    const unhealthy = members.filter((m) => !m.healthy);
+    // Scaling down, a member that goes anyway (ordinal >= the desired size) may be the unhealthy one.
+    const unhealthy = members.filter((m) => !m.healthy && !(size > o.desiredReplicas && (ordinalOf(o, m) as number) >= o.desiredReplicas));
     if (unhealthy.length > 0) {
       return { ...base, action: refuse('MemberUnhealthy', `${describe(unhealthy)} is unhealthy; membership changes wait until every member is healthy`) };
     }
@@ -156,11 +199,16 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     const taken = new Set(members.map((m) => ordinalOf(o, m) as number));
     let ord = 0;
     while (taken.has(ord)) ord++;
+    // The lowest free ordinal. When its pod exists (a member removed out of band, members above it), the
+    // StatefulSet cannot drop that one pod: re-add it as a learner and restart its pod on fresh storage.
+    if (stsCovers(o, ord)) return startOperation(o, base, 'Replace', ord, `no member at ordinal ${ord} (removed out of band?); re-adding ${memberName(o.ref, ord)} on fresh storage`);
     return startOperation(o, base, 'ScaleUp', ord, `scaling up from ${size} to ${o.desiredReplicas}`);
   }
   if (size > o.desiredReplicas) {
-    // Highest ordinal, matched by peer URL and (when it has one) by name.
-    const target = members.reduce((a, b) => ((ordinalOf(o, a) as number) >= (ordinalOf(o, b) as number) ? a : b));
+    // An unhealthy member that goes anyway goes first; else the highest ordinal, matched by peer URL and
+    // (when it has one) by name.
+    const byOrdinal = [...members].sort((a, b) => (ordinalOf(o, b) as number) - (ordinalOf(o, a) as number));
+    const target = byOrdinal.find((m) => !m.healthy && (ordinalOf(o, m) as number) >= o.desiredReplicas) ?? (byOrdinal[0] as ObservedMember);
     const ord = ordinalOf(o, target) as number;
     return startOperation(o, base, 'ScaleDown', ord, `scaling down from ${size} to ${o.desiredReplicas}`);
   }
@@ -232,14 +280,23 @@ function continueScaleUp(o: ObservedCluster, op: MembershipOperation, members: O
       if (!m.isLearner) return finish(base, 'Succeeded'); // it got promoted after all
       return { ...base, operation: rb, action: { kind: 'member-remove', memberID: m.id } };
     }
-    if (sts > k) return { ...base, operation: rb, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k };
-    if (hasPvc(o, k)) return { ...base, operation: rb, action: { kind: 'delete-pvc', ordinal: k } };
+    // Shrink and drop k's data only when k is the top: below a member the pod stays (a StatefulSet
+    // shrinks from the top and would stop that member).
+    if (!membersAbove(o, members, k)) {
+      if (sts > k) return { ...base, operation: rb, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k };
+      if (hasPvc(o, k)) return { ...base, operation: rb, action: { kind: 'delete-pvc', ordinal: k } };
+    }
     return { ...finish(base, 'Failed'), scaleUpBlockedGeneration: o.generation };
   }
 
   if (m === undefined) {
+    if (sts > k && membersAbove(o, members, k)) {
+      // A gap (e.g. recorded by an older operator): k's pod cannot be dropped alone. Replace restarts it
+      // on fresh storage once the learner exists.
+      return { ...base, action: { kind: 'start-operation' }, operation: { ...newOperation(o, 'Replace', k, 'Pending', `no member at ordinal ${k} below other members; re-adding ${op.memberName} on fresh storage`) } };
+    }
     if (sts > k) {
-      // The pod for k exists without a member (e.g. a rollback crashed midway): shrink first.
+      // The pod for k exists without a member and none above it (e.g. a rollback crashed midway): shrink first.
       return { ...base, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k, operation: { ...op, phase: 'AddingLearner' } };
     }
     // A PVC left from an earlier member of this ordinal holds a removed member's data: drop it first.
@@ -273,8 +330,11 @@ function continueScaleDown(o: ObservedCluster, op: MembershipOperation, members:
     if (unsafe !== null) return { ...base, action: refuse('QuorumAtRisk', unsafe) };
     return { ...base, action: { kind: 'member-remove', memberID: m.id }, operation: { ...op, phase: 'RemovingMember' } };
   }
-  if (sts > k) return { ...base, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k, operation: { ...op, phase: 'ShrinkingStatefulSet' } };
-  if (o.retentionPolicy === 'Delete' && hasPvc(o, k)) {
+  // Shrink to just above the highest member: a target below another member (a dead member removed
+  // first) keeps its pod slot until the members above it are gone.
+  const floor = maxOrdinal(o, members) + 1;
+  if (sts > floor) return { ...base, action: { kind: 'set-replicas', replicas: floor }, statefulSetReplicas: floor, operation: { ...op, phase: 'ShrinkingStatefulSet' } };
+  if (o.retentionPolicy === 'Delete' && sts <= k && hasPvc(o, k)) {
     return { ...base, action: { kind: 'delete-pvc', ordinal: k }, operation: { ...op, phase: 'CleaningUpStorage' } };
   }
   return finish(base, 'Succeeded');
@@ -282,7 +342,17 @@ function continueScaleDown(o: ObservedCluster, op: MembershipOperation, members:
 
 function continueReplace(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
   const m = findTarget(o, members, op);
-  if (m !== undefined && m.id === op.oldMemberID) {
+  const isOld = m !== undefined && m.id === op.oldMemberID;
+  const timedOut = o.nowMs - Date.parse(op.startTime) > o.learnerTimeoutMs;
+  // Never hang: past the timeout, drop the replacement learner (it holds the one learner slot) and report.
+  // The old member, if still there, is left as it is; the next scale-up waits for a spec change.
+  if (op.phase === 'RollingBack' || (timedOut && (m === undefined || isOld || m.isLearner))) {
+    const rb: MembershipOperation = { ...op, phase: 'RollingBack', message: `replacement of ${op.memberName} did not finish within ${Math.round(o.learnerTimeoutMs / 1000)}s; gave up` };
+    if (m !== undefined && !isOld && m.isLearner) return { ...base, operation: rb, action: { kind: 'member-remove', memberID: m.id } };
+    if (m !== undefined && !isOld && !m.isLearner) return finish(base, 'Succeeded');
+    return { ...finish(base, 'Failed'), scaleUpBlockedGeneration: o.generation };
+  }
+  if (isOld && m !== undefined) {
     const unsafe = removalUnsafe(members, m);
     if (unsafe !== null) return { ...base, action: refuse('QuorumAtRisk', unsafe) };
     if (m.isLeader) {
@@ -339,7 +409,7 @@ export function removalUnsafe(members: ObservedMember[], m: ObservedMember): str
   const healthy = voters.filter((x) => x.healthy).length;
   if (voters.length === 0) return 'removing the last voter would destroy the cluster';
   if (healthy < quorum(voters.length)) {
-    return `removing ${m.name || m.id} would leave ${healthy} healthy voter(s) of ${voters.length}, below quorum ${quorum(voters.length)}`;
+    return `removing ${m.name || hexID(m.id)} would leave ${healthy} healthy voter(s) of ${voters.length}, below quorum ${quorum(voters.length)}`;
   }
   return null;
 }
@@ -351,7 +421,7 @@ function bestTransferee(members: ObservedMember[], fromID: string): ObservedMemb
 }
 
 /** The member an operation targets: same peer URL, and the same name unless it has none yet. */
-function findTarget(o: ObservedCluster, members: ObservedMember[], op: MembershipOperation): ObservedMember | undefined {
+function findTarget(_o: ObservedCluster, members: ObservedMember[], op: MembershipOperation): ObservedMember | undefined {
   return members.find((m) => m.peerURLs.includes(op.peerURL) && (m.name === '' || m.name === op.memberName));
 }
 
@@ -365,6 +435,15 @@ function ordinalOf(o: ObservedCluster, m: ObservedMember): number | null {
 
 function maxOrdinal(o: ObservedCluster, members: ObservedMember[]): number {
   return members.reduce((acc, m) => Math.max(acc, ordinalOf(o, m) ?? -1), -1);
+}
+
+/** The StatefulSet has a pod slot for this ordinal. */
+function stsCovers(o: ObservedCluster, ordinal: number): boolean {
+  return (o.statefulSetReplicas ?? 0) > ordinal;
+}
+
+function membersAbove(o: ObservedCluster, members: ObservedMember[], ordinal: number): boolean {
+  return maxOrdinal(o, members) > ordinal;
 }
 
 function hasPvc(o: ObservedCluster, ordinal: number): boolean {
@@ -390,7 +469,7 @@ function refuse(reason: string, message: string): Action {
 }
 
 function describe(ms: ObservedMember[]): string {
-  return ms.map((m) => m.name || m.id).join(', ');
+  return ms.map((m) => m.name || hexID(m.id)).join(', ');
 }
 
 export function assertNever(x: never): never {
