@@ -94,3 +94,9 @@ export function ownerReference(ref: ClusterRef): OwnerReference {
 export function hexID(decimalID: string): string {
   return /^[0-9]+$/.test(decimalID) ? BigInt(decimalID).toString(16) : decimalID;
 }
+
+/**
+ * On an EtcdCluster whose storage.retentionPolicy is Delete: its PVCs are deleted when the cluster is.
+ * (The StatefulSet itself always retains them, so deleting only the StatefulSet never loses data.)
+ */
+export const STORAGE_FINALIZER = 'tsetcd.dev/delete-volumes';

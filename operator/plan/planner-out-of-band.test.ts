@@ -142,10 +142,11 @@ describe('a replacement never hangs (learner timeout)', () => {
 
 describe('a pod stuck without its volume (PVC lost, pod recreated while the old claim terminated)', () => {
   it.each([
-    { what: 'claim gone, pod pending, member down', claims: pvcs([0, 1]), podReady: false, m2: { healthy: false }, deleting: false, want: 'recreate-pod' },
-    { what: 'claim terminating, pod pending, member down', claims: [...pvcs([0, 1]), { ordinal: 2, terminating: true }], podReady: false, m2: { healthy: false }, deleting: false, want: 'recreate-pod' },
+    { what: 'claim gone, pod pending, member down', claims: pvcs([0, 1]), podReady: false, m2: { healthy: false, raftIndex: null }, deleting: false, want: 'recreate-pod' },
+    { what: 'claim terminating, pod pending, member down', claims: [...pvcs([0, 1]), { ordinal: 2, terminating: true }], podReady: false, m2: { healthy: false, raftIndex: null }, deleting: false, want: 'recreate-pod' },
     { what: 'claim gone but the member still runs (healthy): leave it', claims: pvcs([0, 1]), podReady: false, m2: { healthy: true }, deleting: false, want: 'none' },
-    { what: 'pod already being deleted', claims: pvcs([0, 1]), podReady: false, m2: { healthy: false }, deleting: true, want: 'none' },
+    { what: 'claim terminating, the member runs but lags: leave it (found by the model test)', claims: [...pvcs([0, 1]), { ordinal: 2, terminating: true }], podReady: false, m2: { healthy: false, raftIndex: 40 }, deleting: false, want: 'none' },
+    { what: 'pod already being deleted', claims: pvcs([0, 1]), podReady: false, m2: { healthy: false, raftIndex: null }, deleting: true, want: 'none' },
     { what: 'claim in place: not stuck (just unhealthy)', claims: pvcs([0, 1, 2]), podReady: false, m2: { healthy: false }, deleting: false, want: 'none' },
   ])('$what -> $want', ({ claims, podReady, m2, deleting, want }) => {
     const p = planNextStep(observed({

@@ -23,11 +23,13 @@ export type Action =
   | { kind: 'delete-pvc'; ordinal: number }
   /** Delete the pod (and its PVC when asked) so the StatefulSet recreates it. */
   | { kind: 'recreate-pod'; ordinal: number; deletePvc: boolean }
-  | { kind: 'finish-operation'; result: 'Succeeded' | 'Failed' }
+  /** Cancelled: no longer wanted (e.g. the cluster reached the size by other means). */
+  | { kind: 'finish-operation'; result: OperationResult }
   | { kind: 'wait'; reason: string; message: string }
   | { kind: 'refuse'; reason: string; message: string };
 
 export type ActionKind = Action['kind'];
+export type OperationResult = 'Succeeded' | 'Failed' | 'Cancelled';
 
 export interface Plan {
   action: Action;
@@ -107,16 +109,17 @@ export function planNextStep(o: ObservedCluster): Plan {
 /**
  * A pod that cannot start because its claim is gone or terminating (it was recreated while the old claim
  * was still going away, and the claim waits for the pod: neither moves). Deleting the pod lets the claim
- * go and the StatefulSet create both afresh. Only a pod that is not ready and whose member (if any) is not
- * healthy: nothing running is stopped.
+ * go and the StatefulSet create both afresh. Only a pod that is not ready and whose member (if any) does
+ * not answer: nothing running is stopped.
  */
 function stuckWithoutVolume(o: ObservedCluster, members: ObservedMember[]): number | null {
   for (const pod of o.pods) {
     if (pod.ready || pod.deleting) continue;
     const pvc = o.pvcs.find((p) => p.ordinal === pod.ordinal);
     if (pvc !== undefined && !pvc.terminating) continue;
+    // Its member's Status did not answer at all: a running member that merely lags is left alone.
     const m = members.find((x) => ordinalOf(o, x) === pod.ordinal);
-    if (m === undefined || !m.healthy) return pod.ordinal;
+    if (m === undefined || m.raftIndex === null) return pod.ordinal;
   }
   return null;
 }
@@ -170,16 +173,18 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     if (healthyOthers < quorum(others.length) || others.length === 0) {
       return { ...base, action: refuse('QuorumAtRisk', `member ${lost.name || hexID(lost.id)} lost its data, but removing it would leave ${healthyOthers} healthy voter(s) of ${others.length}, below quorum`) };
     }
-    const unhealthyOthers = others.filter((m) => !m.healthy);
-    if (unhealthyOthers.length > 0) {
-      return { ...base, action: refuse('MemberUnhealthy', `member ${lost.name || hexID(lost.id)} lost its data, but ${describe(unhealthyOthers)} is also unhealthy; replacing one member at a time only while the rest are healthy`) };
-    }
+    // Another member down too is no reason to wait: the one whose data is gone never comes back, and
+    // removing it keeps a healthy quorum (checked above). Two lost members are replaced one at a time.
     const op = newOperation(o, 'Replace', ordinalOf(o, lost) as number, 'Pending', `member ${hexID(lost.id)} lost its data`);
     return { ...base, action: { kind: 'start-operation' }, operation: { ...op, oldMemberID: lost.id } };
   }
 
   const size = members.length;
-  const wantChange = size !== o.desiredReplicas;
+  // Sizes agree but a member sits at or above the desired size while a lower ordinal is free (members
+  // removed out of band, or a dead member removed first): fill the free ordinal, and the scale-down that
+  // follows removes the highest. Otherwise a memberless pod would linger below it.
+  const misplaced = lowestFreeOrdinal(o, members) < o.desiredReplicas && maxOrdinal(o, members) >= o.desiredReplicas;
+  const wantChange = size !== o.desiredReplicas || misplaced;
   if (wantChange) {
     if (leader === undefined) return { ...base, action: refuse('NoLeader', 'the cluster has no leader; no membership change starts without one') };
     if (healthyVoters.length < quorum(voters.length)) {
@@ -192,13 +197,11 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     }
   }
 
-  if (size < o.desiredReplicas) {
+  if (size < o.desiredReplicas || (size === o.desiredReplicas && misplaced)) {
     if (o.scaleUpBlockedGeneration === o.generation) {
       return { ...base, action: refuse('ScaleUpFailed', 'the last scale-up failed at this generation; change the spec to retry') };
     }
-    const taken = new Set(members.map((m) => ordinalOf(o, m) as number));
-    let ord = 0;
-    while (taken.has(ord)) ord++;
+    const ord = lowestFreeOrdinal(o, members);
     // The lowest free ordinal. When its pod exists (a member removed out of band, members above it), the
     // StatefulSet cannot drop that one pod: re-add it as a learner and restart its pod on fresh storage.
     if (stsCovers(o, ord)) return startOperation(o, base, 'Replace', ord, `no member at ordinal ${ord} (removed out of band?); re-adding ${memberName(o.ref, ord)} on fresh storage`);
@@ -271,7 +274,7 @@ function continueScaleUp(o: ObservedCluster, op: MembershipOperation, members: O
   const k = op.ordinal;
   const m = findTarget(o, members, op);
   const sts = o.statefulSetReplicas ?? 0;
-  const timedOut = o.nowMs - Date.parse(op.startTime) > o.learnerTimeoutMs;
+  const timedOut = learnerTimedOut(o, op);
 
   // Roll back: remove the learner, shrink the StatefulSet, drop its (useless) data, report.
   if (op.phase === 'RollingBack' || (timedOut && (m === undefined || m.isLearner))) {
@@ -307,7 +310,7 @@ function continueScaleUp(o: ObservedCluster, op: MembershipOperation, members: O
     }
     const leader = members.find((x) => x.isLeader);
     if (leader === undefined) return { ...base, action: { kind: 'wait', reason: 'NoLeader', message: 'waiting for a leader before MemberAdd' } };
-    return { ...base, action: { kind: 'member-add-learner', peerURL: op.peerURL }, operation: { ...op, phase: 'StartingMember' } };
+    return { ...base, action: { kind: 'member-add-learner', peerURL: op.peerURL }, operation: { ...op, learnerAddedTime: o.nowIso, phase: 'StartingMember' } };
   }
   if (sts <= k) {
     return { ...base, action: { kind: 'set-replicas', replicas: k + 1 }, statefulSetReplicas: k + 1, operation: { ...op, phase: 'CatchingUp' } };
@@ -320,14 +323,17 @@ function continueScaleDown(o: ObservedCluster, op: MembershipOperation, members:
   const k = op.ordinal;
   const m = findTarget(o, members, op);
   const sts = o.statefulSetReplicas ?? 0;
+  // Members removed out of band meanwhile: removing this one too would go below the desired size.
+  if (m !== undefined && members.length <= o.desiredReplicas) return finish(base, 'Cancelled');
   if (m !== undefined) {
     if (m.isLeader) {
       const to = bestTransferee(members, m.id);
       if (to === undefined) return { ...base, action: refuse('NoTransferee', `member ${op.memberName} is the leader and no healthy voter can take over`) };
       return { ...base, action: { kind: 'move-leader', fromID: m.id, toID: to.id }, operation: { ...op, phase: 'MovingLeader' } };
     }
-    const unsafe = removalUnsafe(members, m);
-    if (unsafe !== null) return { ...base, action: refuse('QuorumAtRisk', unsafe) };
+    // Another member failed since the scale-down started: give it up (nothing was done yet) so the next
+    // pass can see the cluster afresh: replace a member whose data is gone, or say why it waits.
+    if (removalUnsafe(members, m) !== null) return finish(base, 'Cancelled');
     return { ...base, action: { kind: 'member-remove', memberID: m.id }, operation: { ...op, phase: 'RemovingMember' } };
   }
   // Shrink to just above the highest member: a target below another member (a dead member removed
@@ -343,7 +349,7 @@ function continueScaleDown(o: ObservedCluster, op: MembershipOperation, members:
 function continueReplace(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
   const m = findTarget(o, members, op);
   const isOld = m !== undefined && m.id === op.oldMemberID;
-  const timedOut = o.nowMs - Date.parse(op.startTime) > o.learnerTimeoutMs;
+  const timedOut = learnerTimedOut(o, op);
   // Never hang: past the timeout, drop the replacement learner (it holds the one learner slot) and report.
   // The old member, if still there, is left as it is; the next scale-up waits for a spec change.
   if (op.phase === 'RollingBack' || (timedOut && (m === undefined || isOld || m.isLearner))) {
@@ -364,7 +370,7 @@ function continueReplace(o: ObservedCluster, op: MembershipOperation, members: O
   }
   if (m === undefined) {
     if (members.find((x) => x.isLeader) === undefined) return { ...base, action: { kind: 'wait', reason: 'NoLeader', message: 'waiting for a leader before MemberAdd' } };
-    return { ...base, action: { kind: 'member-add-learner', peerURL: op.peerURL }, operation: { ...op, phase: 'AddingLearner' } };
+    return { ...base, action: { kind: 'member-add-learner', peerURL: op.peerURL }, operation: { ...op, learnerAddedTime: o.nowIso, phase: 'AddingLearner' } };
   }
   // The new member exists. Restart its pod on fresh storage once, then catch up and promote.
   const restarted = op.phase === 'RestartingMember' || op.phase === 'CatchingUp' || op.phase === 'Promoting';
@@ -437,6 +443,21 @@ function maxOrdinal(o: ObservedCluster, members: ObservedMember[]): number {
   return members.reduce((acc, m) => Math.max(acc, ordinalOf(o, m) ?? -1), -1);
 }
 
+/**
+ * The learner had its time to catch up. Counted from MemberAdd (an operation may wait long before it,
+ * e.g. for a leader), or from the start when a crash lost that record (sooner, never later).
+ */
+function learnerTimedOut(o: ObservedCluster, op: MembershipOperation): boolean {
+  return o.nowMs - Date.parse(op.learnerAddedTime ?? op.startTime) > o.learnerTimeoutMs;
+}
+
+function lowestFreeOrdinal(o: ObservedCluster, members: ObservedMember[]): number {
+  const taken = new Set(members.map((m) => ordinalOf(o, m)));
+  let ord = 0;
+  while (taken.has(ord)) ord++;
+  return ord;
+}
+
 /** The StatefulSet has a pod slot for this ordinal. */
 function stsCovers(o: ObservedCluster, ordinal: number): boolean {
   return (o.statefulSetReplicas ?? 0) > ordinal;
@@ -460,7 +481,7 @@ function initialClusterFrom(o: ObservedCluster): Array<{ name: string; peerURL: 
   return ords.sort((a, b) => a - b).map((ord) => ({ name: memberName(o.ref, ord), peerURL: peerURL(o.ref, ord, o.peerTLS) }));
 }
 
-function finish(base: Plan, result: 'Succeeded' | 'Failed'): Plan {
+function finish(base: Plan, result: OperationResult): Plan {
   return { ...base, action: { kind: 'finish-operation', result }, operation: null };
 }
 
