@@ -223,3 +223,38 @@ describe('other changes behind the operator', () => {
     expect(after.statefulSetReplicas).toBe(4);
   });
 });
+
+describe('found by the model test (test/operator-model)', () => {
+  it('the learner timeout counts from MemberAdd, not from an operation that waited long before it', () => {
+    const late = T0 + 400_000;
+    const learning = [...without(2), learner(2, { name: 'kv-2', healthy: true, raftIndex: 3 })];
+    const added = planNextStep(observed({ members: without(2), operation: op('Replace', 2, { phase: 'Pending' }), nowMs: late, nowIso: iso(late) }));
+    // (a Replace that never got to MemberAdd in time gives up instead)
+    expect(added.action).toEqual({ kind: 'finish-operation', result: 'Failed' });
+    const fresh = planNextStep(observed({ members: without(2), operation: op('ScaleUp', 2), statefulSetReplicas: 2, pods: pods([0, 1]), pvcs: pvcs([0, 1]), nowMs: late, nowIso: iso(late) }));
+    expect(fresh.action).toEqual({ kind: 'finish-operation', result: 'Failed' });
+    const recent = op('Replace', 2, { phase: 'CatchingUp', learnerAddedTime: iso(late - 10_000) });
+    expect(planNextStep(observed({ members: learning, operation: recent, nowMs: late, nowIso: iso(late) })).action).toMatchObject({ kind: 'wait', reason: 'LearnerCatchingUp' });
+    const step = planNextStep(observed({ members: without(2), operation: op('Replace', 2), nowMs: T0 + 1000, nowIso: iso(T0 + 1000) }));
+    expect(step.operation?.learnerAddedTime).toBe(iso(T0 + 1000));
+  });
+
+  it('a scale-down no longer needed (members removed out of band meanwhile) is cancelled, not forced', () => {
+    const p = planNextStep(observed({ desiredReplicas: 1, statefulSetReplicas: 2, members: [member(1, { isLeader: true })], pods: pods([0, 1]), operation: op('ScaleDown', 1) }));
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Cancelled' });
+  });
+
+  it('members left above the desired size with a free ordinal below: fill it, then the scale-down removes the top', () => {
+    const o = observed({ desiredReplicas: 1, statefulSetReplicas: 2, members: [member(1, { isLeader: true })], pods: pods([0, 1]), pvcs: pvcs([0, 1]) });
+    const p = planNextStep(o);
+    expect(p.operation).toMatchObject({ type: 'Replace', ordinal: 0 });
+    const q = planNextStep({ ...o, members: [member(1, { isLeader: true }), member(0, { id: '2000' })] });
+    expect(q.operation).toMatchObject({ type: 'ScaleDown', ordinal: 1 });
+  });
+
+  it('two members whose data is gone are replaced one at a time, while the rest keep quorum', () => {
+    const members = [0, 1, 2, 3, 4].map((i) => member(i, { isLeader: i === 0, ...(i === 1 || i === 2 ? { healthy: false, dataLost: true } : {}) }));
+    const p = planNextStep(observed({ desiredReplicas: 5, statefulSetReplicas: 5, members, pods: pods([0, 1, 2, 3, 4]), pvcs: pvcs([0, 1, 2, 3, 4]) }));
+    expect(p.operation).toMatchObject({ type: 'Replace', ordinal: 1, oldMemberID: '1001' });
+  });
+});
