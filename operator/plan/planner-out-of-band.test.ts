@@ -7,47 +7,17 @@ import type { MembershipOperation } from '../api/types.js';
 import { memberName, peerURL, type ClusterRef } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { planNextStep, type Plan } from './planner.js';
+import { plannerFixture, T0 } from './testing/planner-fixture.js';
 
 const ref: ClusterRef = { name: 'kv', namespace: 'ns', uid: 'uid-1' };
-const T0 = Date.parse('2026-01-01T00:00:00Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 const pods = (ords: number[], over: { ready?: boolean } = {}) => ords.map((ordinal) => ({ ordinal, ready: over.ready ?? true, upToDate: true, deleting: false }));
 const pvcs = (ords: number[]) => ords.map((ordinal) => ({ ordinal, terminating: false }));
 
-function member(ord: number, over: Partial<ObservedMember> = {}): ObservedMember {
-  return { id: String(1000 + ord), name: memberName(ref, ord), peerURLs: [peerURL(ref, ord, false)], isLearner: false, healthy: true, isLeader: false, raftIndex: 100, dataLost: false, ...over };
-}
+const { member, observed, op } = plannerFixture(ref);
 
 /** A learner added for ordinal `ord` that has not started yet. */
-const learner = (ord: number, over: Partial<ObservedMember> = {}): ObservedMember => member(ord, { id: String(2000 + ord), name: '', isLearner: true, healthy: false, raftIndex: null, ...over });
-
-function observed(over: Partial<ObservedCluster> = {}): ObservedCluster {
-  const all: ObservedCluster = {
-    ref,
-    generation: 1,
-    desiredReplicas: 3,
-    peerTLS: false,
-    retentionPolicy: 'Retain',
-    paused: false,
-    specInvalid: false,
-    statefulSetReplicas: 3,
-    recordedOrdinals: [0, 1, 2],
-    bootstrapped: true,
-    members: [member(0, { isLeader: true }), member(1), member(2)],
-    pods: pods([0, 1, 2]),
-    pvcs: pvcs([0, 1, 2]),
-    operation: null,
-    scaleUpBlockedGeneration: null,
-    nowMs: T0,
-    nowIso: iso(T0),
-    learnerTimeoutMs: 300_000,
-  };
-  return { ...all, ...over };
-}
-
-function op(type: MembershipOperation['type'], ordinal: number, over: Partial<MembershipOperation> = {}): MembershipOperation {
-  return { type, phase: 'Pending', ordinal, memberName: memberName(ref, ordinal), peerURL: peerURL(ref, ordinal, false), startTime: iso(T0), ...over };
-}
+const learner = (ord: number, over: Partial<ObservedMember> = {}): ObservedMember => member(ord, { id: String(2000 + ord), name: '', isLearner: true, isLeader: false, healthy: false, raftIndex: null, ...over });
 
 /** The three members less ordinal k; the leader is the lowest remaining one. */
 function without(k: number): ObservedMember[] {
@@ -192,7 +162,7 @@ describe('scale-down when a member is dead', () => {
 
 describe('other changes behind the operator', () => {
   it('a foreign member added out of band: refuses, names it in hex, changes nothing', () => {
-    const foreign = { ...member(0), id: '4096', name: 'intruder', peerURLs: ['http://10.0.0.9:2380'] };
+    const foreign = { ...member(0), isLeader: false, id: '4096', name: 'intruder', peerURLs: ['http://10.0.0.9:2380'] };
     const p = planNextStep(observed({ members: [...observed().members!, foreign], desiredReplicas: 5 }));
     expect(p.action).toMatchObject({ kind: 'refuse', reason: 'ForeignMember' });
     expect(p.action.kind === 'refuse' && p.action.message).toMatch(/\b1000\b/);

@@ -1,64 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { MembershipOperation } from '../api/types.js';
-import { memberName, peerURL, type ClusterRef } from './names.js';
+import { peerURL, type ClusterRef } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { planNextStep, removalUnsafe, type Plan } from './planner.js';
+import { plannerFixture, T0 } from './testing/planner-fixture.js';
 
 const ref: ClusterRef = { name: 'e', namespace: 'ns', uid: 'uid-1234567890' };
-const T0 = Date.parse('2026-01-01T00:00:00Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function member(ord: number, over: Partial<ObservedMember> = {}): ObservedMember {
-  return {
-    id: String(1000 + ord),
-    name: memberName(ref, ord),
-    peerURLs: [peerURL(ref, ord, false)],
-    isLearner: false,
-    healthy: true,
-    isLeader: ord === 0,
-    raftIndex: 100,
-    dataLost: false,
-    ...over,
-  };
-}
-
-function observed(over: Partial<ObservedCluster> = {}): ObservedCluster {
-  const members = over.members === undefined ? [member(0), member(1), member(2)] : over.members;
-  const sts = over.statefulSetReplicas === undefined ? 3 : over.statefulSetReplicas;
-  const all: ObservedCluster = {
-    ref,
-    generation: 1,
-    desiredReplicas: 3,
-    peerTLS: false,
-    retentionPolicy: 'Retain',
-    paused: false,
-    specInvalid: false,
-    statefulSetReplicas: sts,
-    recordedOrdinals: [0, 1, 2],
-    bootstrapped: true,
-    members,
-    pods: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })),
-    pvcs: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, terminating: false })),
-    operation: null,
-    scaleUpBlockedGeneration: null,
-    nowMs: T0,
-    nowIso: iso(T0),
-    learnerTimeoutMs: 300_000,
-  };
-  return { ...all, ...over };
-}
-
-function op(type: MembershipOperation['type'], ordinal: number, over: Partial<MembershipOperation> = {}): MembershipOperation {
-  return {
-    type,
-    phase: 'Pending',
-    ordinal,
-    memberName: memberName(ref, ordinal),
-    peerURL: peerURL(ref, ordinal, false),
-    startTime: iso(T0),
-    ...over,
-  };
-}
+const { member, observed, op } = plannerFixture(ref);
 
 const kind = (p: Plan): string => p.action.kind;
 

@@ -39,6 +39,13 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   const pvcNames = async (name: string): Promise<string[]> =>
     (await k.json<{ items: Array<{ metadata: { name: string } }> }>(['get', 'pvc', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`])).items.map((p) => p.metadata.name).sort();
 
+  /** etcdctl through the client Service, retried like a client while the Service name follows a moved Pod. */
+  const etcdctlRetried = (name: string, args: string[]): Promise<string> =>
+    waitFor(`etcdctl ${args.join(' ')}`, 60_000, async () => {
+      const r = await etcdctl(client(name), args);
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    }, 500);
+
   /** Waits until the cluster is settled with n voters (and `also` holds, e.g. a member has a new ID). */
   async function settled(name: string, n: number, timeoutMs = 300_000, also: (c: Cluster) => boolean = () => true): Promise<Cluster> {
     return waitFor(`${name}: ${n} healthy voters, a leader and Available=True`, timeoutMs, async () => {
@@ -102,11 +109,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   it('brings up a 3-member cluster (retentionPolicy Retain) and writes a key', async () => {
     await k.apply({ apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'kv', namespace: ns }, spec: spec('Retain') });
     await settled('kv', 3);
-    const put = await waitFor('a write', 60_000, async () => {
-      const r = await etcdctl(client('kv'), ['put', '/oob/key', 'kept']);
-      return r.code === 0 ? r.stdout.trim() : undefined;
-    }, 500);
-    expect(put).toBe('OK');
+    expect(await etcdctlRetried('kv', ['put', '/oob/key', 'kept'])).toBe('OK');
   });
 
   it('a member removed with etcdctl at a middle ordinal: re-added on fresh storage, no other pod touched, the StatefulSet never shrinks', async () => {
@@ -119,7 +122,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     expect(minReplicas).toBe(3);
     expect(changed).toEqual([]);
     expect(await idOf('kv', 'kv-1')).not.toBe(oldID);
-    expect((await etcdctl(client('kv'), ['get', '/oob/key', '--print-value-only'])).stdout.trim()).toBe('kept');
+    expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
   });
 
   it('the leader removed with etcdctl: re-added the same way; the StatefulSet never shrinks', async () => {
@@ -135,7 +138,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     expect(minReplicas).toBe(3);
     expect(changed).toEqual([]);
     expect(await idOf('kv', leader)).not.toBe(oldID);
-    expect((await etcdctl(client('kv'), ['get', '/oob/key', '--print-value-only'])).stdout.trim()).toBe('kept');
+    expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
   });
 
   it('the StatefulSet deleted: recreated, the members return on their volumes with the same IDs', async () => {
@@ -146,11 +149,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     const c = await settled('kv', 3, 600_000);
     expect(c.status?.members?.map((m) => `${m.name}=${m.id}`).sort()).toEqual(before);
     expect((await k.run(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=kv', '-o', 'jsonpath={.items[*].metadata.uid}'])).stdout).toBe(pvcs.stdout);
-    const got = await waitFor('a read', 60_000, async () => {
-      const r = await etcdctl(client('kv'), ['get', '/oob/key', '--print-value-only']);
-      return r.code === 0 ? r.stdout.trim() : undefined;
-    }, 500);
-    expect(got).toBe('kept');
+    expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
   });
 
   it('the EtcdCluster deleted under retentionPolicy Retain: no finalizer, the PVCs stay', async () => {
