@@ -101,6 +101,21 @@ describe('what the operator reads and reports', () => {
     expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'MemberUnhealthy' });
   });
 
+  it('no member list (a majority down): Degraded says so once, with a Warning event, and nothing is changed', async () => {
+    const t = setup();
+    await t.settle();
+    for (const m of t.twin.members) m.healthy = false;
+    t.twin.calls.length = 0;
+    await t.pass();
+    await t.pass();
+    const c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'ClusterUnreachable' });
+    expect(cond(c, 'Available')).toMatchObject({ status: 'False', reason: 'ClusterUnreachable' });
+    expect(t.kube.events.filter((e) => e.type === 'Warning' && e.reason === 'ClusterUnreachable')).toHaveLength(1);
+    expect(t.twin.calls.filter((x) => !x.startsWith('list'))).toEqual([]);
+    expect(stsReplicas(t)).toBe(3);
+  });
+
   it('Available stays False while no member pod is ready (the client Service would route nowhere)', async () => {
     const t = setup();
     await t.settle();

@@ -376,7 +376,7 @@ export class Reconciler {
         : {
             type: 'Available',
             status: 'False',
-            reason: obs.members === null ? (obs.sts === null ? 'Bootstrapping' : 'ClusterUnreachable') : leader === undefined ? 'NoLeader' : !quorate ? 'NoQuorum' : 'NoReadyEndpoint',
+            reason: obs.members === null ? (obs.sts === null ? 'Bootstrapping' : unreachableReason(obs)) : leader === undefined ? 'NoLeader' : !quorate ? 'NoQuorum' : 'NoReadyEndpoint',
             message:
               obs.members === null
                 ? (obs.memberListError ?? 'no member answered')
@@ -405,7 +405,7 @@ export class Reconciler {
       nowIso,
     );
     const failedOp = plan.action.kind === 'finish-operation' && plan.action.result === 'Failed' ? (prev.currentOperation ?? null) : null;
-    const degraded = degradedReason(obs, plan, problems, failure, failedOp) ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
+    const degraded = degradedReason(obs, plan, problems, failure, failedOp, (prev.clusterID ?? '') !== '') ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
     conds = setCondition(
       conds,
       degraded
@@ -557,6 +557,8 @@ function degradedReason(
   problems: SpecProblem[],
   failure: Failure | null,
   failedOp: MembershipOperation | null,
+  /** The cluster answered once (a cluster ID is recorded): not answering now is not bootstrapping. */
+  answeredBefore: boolean,
 ): { reason: string; message: string } | null {
   if (problems.length > 0) return { reason: problems[0]?.reason ?? 'InvalidSpec', message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
   if (failure !== null) return { reason: failure.reason, message: failure.message };
@@ -565,6 +567,10 @@ function degradedReason(
     return { reason: 'LearnerTimeout', message: `${failedOp.message ?? 'a learner did not catch up in time'}; rolled back; change the spec to retry` };
   }
   if (plan.operation?.phase === 'RollingBack') return { reason: 'LearnerTimeout', message: plan.operation.message ?? 'rolling back a scale-up' };
+  // No (linearizable) member list: no leader or nobody answers. Nothing is changed meanwhile; say so.
+  if (obs.members === null && answeredBefore && obs.sts !== null && plan.action.kind !== 'set-replicas') {
+    return { reason: unreachableReason(obs), message: `no member list: ${obs.memberListError ?? 'no member answered'}; membership is left as it is` };
+  }
   const pull = obs.pods.find((p) => p.waitingReason !== null && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(p.waitingReason));
   if (pull !== undefined) {
     return { reason: 'ImagePullFailed', message: `pod ${pull.name} cannot pull its image (${pull.waitingReason}${pull.waitingMessage ? `: ${pull.waitingMessage}` : ''}); set spec.image to an image that exists` };
@@ -572,6 +578,11 @@ function degradedReason(
   const unhealthy = obs.members?.filter((m) => !m.observed.healthy && !m.info.isLearner) ?? [];
   if (unhealthy.length > 0) return { reason: 'MemberUnhealthy', message: `unhealthy: ${unhealthy.map((m) => m.info.name || m.info.id).join(', ')}` };
   return null;
+}
+
+/** Without a linearizable member list: NoLeader when a member said so, else ClusterUnreachable. */
+function unreachableReason(obs: Observation): string {
+  return /no leader/i.test(obs.memberListError ?? '') ? 'NoLeader' : 'ClusterUnreachable';
 }
 
 function eventReason(a: Action): string {
