@@ -34,10 +34,11 @@ describe.skipIf(skip !== '')('operator end to end', () => {
   const pods = (): Promise<PodList> => k.json<PodList>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`]);
 
   /** Waits until the cluster has n healthy voters, no learner, a leader and Available=True, with no operation running. */
-  async function settled(n: number, timeoutMs = 300_000): Promise<Cluster> {
+  /** Settled with n voters, and `also` (e.g. a member has a new ID: a stale status must not pass). */
+  async function settled(n: number, timeoutMs = 300_000, also: (c: Cluster) => boolean = () => true): Promise<Cluster> {
     return waitFor(`${n} healthy voters, a leader and Available=True`, timeoutMs, async () => {
       const c = await get();
-      return isSettled(c, n) ? c : undefined;
+      return isSettled(c, n) && also(c) ? c : undefined;
     }, 2000).catch(async (err: unknown) => {
       const c = await get().catch(() => undefined);
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator?.logTail() ?? '(in-cluster: kubectl logs deploy/tsetcd-operator)'}`);
@@ -233,7 +234,7 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       const r = await k.run(['get', 'pvc', `data-${victim}`, '-n', ns, '-o', 'jsonpath={.metadata.uid}']);
       return r.code === 0 && r.stdout !== '' && r.stdout !== pvc.metadata.uid ? true : undefined;
     });
-    const c = await settled(3, 600_000);
+    const c = await settled(3, 600_000, (x) => x.status?.members?.some((m) => m.name === victim && m.id !== oldId) === true);
     const newId = c.status?.members?.find((m) => m.name === victim)?.id;
     expect(newId).toBeDefined();
     expect(newId).not.toBe(oldId);
