@@ -59,6 +59,18 @@ describe('Kubernetes objects deleted behind the operator', () => {
     expect(t.kube.events.some((e) => e.reason === 'VolumesDeleted' && e.message.includes('data-e-2'))).toBe(true);
   });
 
+  it('the finalizer resumes after a crash at any step (StatefulSet already gone, some PVCs already gone)', async () => {
+    const t = setup({ replicas: 3, storage: { retentionPolicy: 'Delete' } });
+    await t.settle();
+    t.kube.deleteCluster('ns', 'e', new Date(t.clock.nowMs()).toISOString());
+    // A crash after deleting the StatefulSet and one PVC, before the rest.
+    await t.kube.deleteStatefulSet('ns', 'e');
+    await t.kube.deletePvc('ns', 'data-e-0');
+    expect((await t.reconciler.reconcile('ns', 'e')).action).toBe('gone');
+    expect(t.kube.pvcs.size).toBe(0);
+    expect(t.kube.clusters.size).toBe(0);
+  });
+
   it('the EtcdCluster deleted under retentionPolicy Retain: no finalizer, the PVCs stay', async () => {
     const t = setup({ replicas: 3, storage: { retentionPolicy: 'Retain' } });
     await t.settle();
