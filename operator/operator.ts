@@ -100,6 +100,8 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
 
   let leading = false;
   let informersStarted = false;
+  /** A clean stop releases the Lease on purpose: that is not "lost leadership". */
+  let stopping = false;
   const server = await serveMetrics(metrics, { host: cfg.metricsHost, port: cfg.metricsPort, ready: () => informersStarted && informers.synced() });
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : cfg.metricsPort;
@@ -126,7 +128,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
             metrics.isLeader.set(0);
             // Like controller-runtime: a replica that lost its Lease stops acting at once.
             void controller.stop();
-            o.onLostLeadership?.();
+            if (!stopping) o.onLostLeadership?.();
           },
         },
       )
@@ -144,6 +146,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     metrics,
     isLeader: () => leading,
     async stop() {
+      stopping = true;
       await elector?.stop();
       await controller.stop();
       await informers.stop();

@@ -75,9 +75,9 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
     const main = roles.find((r) => r.metadata.name === 't-tsetcd-operator');
     const verbs = (group: string, res: string): string[] =>
       main.rules.filter((x: J) => x.apiGroups.includes(group) && x.resources.includes(res)).flatMap((x: J) => x.verbs).sort();
-    expect(verbs('tsetcd.dev', 'etcdclusters')).toEqual(['get', 'list', 'watch']);
+    expect(verbs('tsetcd.dev', 'etcdclusters')).toEqual(['get', 'list', 'patch', 'watch']); // patch: the volume finalizer
     expect(verbs('tsetcd.dev', 'etcdclusters/status')).toEqual(['update']);
-    expect(verbs('apps', 'statefulsets')).toEqual(['create', 'get', 'list', 'patch', 'watch']);
+    expect(verbs('apps', 'statefulsets')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // delete: the finalizer stops members first
     expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
     expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list', 'patch']);
     expect(verbs('', 'secrets')).toEqual(['get']); // a cluster's client TLS Secret, nothing else read

@@ -98,6 +98,7 @@ async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefine
         `this member's peer URLs (${cfg.initialAdvertisePeerUrls.join(',')}) are not in the cluster's member list; add it first with "etcdctl member add"`,
       );
     }
+    refuseIfBootstrapped(self);
     id = {
       version: 1,
       name: cfg.name,
@@ -111,6 +112,20 @@ async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefine
   }
   await writeIdentity(cfg.dataDir, id);
   return id;
+}
+
+/**
+ * An empty data dir, but the cluster lists this member as a voter that already started (it has a name):
+ * its data was wiped. Rejoining as that voter would vote with a lost log, and a quorum counting it could
+ * elect a leader without committed entries (a Raft safety hole). So refuse, as etcd does; the operator
+ * (or a human) removes it and adds it back as a new member. A learner does not vote: it may rejoin.
+ */
+export function refuseIfBootstrapped(self: MemberRecord): void {
+  if (self.isLearner || self.name === '') return;
+  const id = hexId(self.id);
+  throw new BootstrapError(
+    `member ${id} has already been bootstrapped, but its data dir is empty; it will not rejoin under its old ID: remove it (etcdctl member remove ${id}) and add it again`,
+  );
 }
 
 export async function startMember(opts: StartMemberOptions): Promise<Member> {

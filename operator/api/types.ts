@@ -74,7 +74,7 @@ export type ConditionType = 'Available' | 'Progressing' | 'Degraded';
 
 export interface MemberStatus {
   name: string;
-  /** Member ID as a decimal string (uint64 does not fit a JSON number). */
+  /** Member ID in hex, as etcdctl prints it (a string: uint64 does not fit a JSON number). */
   id: string;
   peerURL: string;
   isLearner: boolean;
@@ -111,6 +111,8 @@ export interface MembershipOperation {
   oldMemberID?: string;
   /** RFC 3339. */
   startTime: string;
+  /** RFC 3339: when MemberAdd of the learner was sent; the learner timeout counts from here. */
+  learnerAddedTime?: string;
   message?: string;
 }
 
@@ -139,6 +141,8 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
 }
 
 export interface EtcdCluster {

@@ -99,6 +99,33 @@ export class FakeKubeApi implements KubeApi {
     this.pvcs.delete(name);
   }
 
+  async deleteStatefulSet(ns: string, name: string): Promise<void> {
+    this.objects.delete(`StatefulSet/${ns}/${name}`);
+    for (const pod of [...this.pods.keys()]) if (pod.startsWith(`${name}-`)) this.pods.delete(pod);
+  }
+
+  async setFinalizer(cluster: EtcdCluster, finalizer: string, present: boolean): Promise<void> {
+    const key = `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+    const c = this.clusters.get(key);
+    if (!c) {
+      if (present) throw new Error('not found');
+      return;
+    }
+    const have = c.metadata.finalizers ?? [];
+    c.metadata.finalizers = present ? [...new Set([...have, finalizer])] : have.filter((f) => f !== finalizer);
+    // The apiserver deletes an object marked for deletion once its last finalizer goes.
+    if (c.metadata.deletionTimestamp !== undefined && c.metadata.finalizers.length === 0) this.clusters.delete(key);
+  }
+
+  /** kubectl delete etcdcluster: marked while finalizers remain, gone otherwise (owned children with it). */
+  deleteCluster(ns: string, name: string, nowIso: string): void {
+    const key = `${ns}/${name}`;
+    const c = this.clusters.get(key);
+    if (!c) return;
+    if ((c.metadata.finalizers ?? []).length > 0) c.metadata.deletionTimestamp = nowIso;
+    else this.clusters.delete(key);
+  }
+
   /** StorageClasses that allow expansion. */
   expandable = new Set<string>(['standard']);
 
@@ -149,7 +176,7 @@ export class FakeKubeApi implements KubeApi {
           this.pvcs.set(pvc, { name: pvc, uid: `pvc-uid-${++this.uidSeq}`, terminating: false, phase: 'Bound', requestedStorage: vct?.spec.resources.requests.storage ?? null });
         }
         const podIP = `127.0.10.${i + 10}`;
-        this.pods.set(name, { name, podIP, ready: true, revision: 'rev-1', waitingReason: null, waitingMessage: null, deleting: false });
+        this.pods.set(name, { name, podIP, ready: true, revision: 'rev-1', waitingReason: null, waitingMessage: null, deleting: false, lastTerminationMessage: null });
         onPodCreated(name, i, podIP);
       }
     }

@@ -22,6 +22,8 @@ export interface PodInfo {
   waitingReason: string | null;
   waitingMessage: string | null;
   deleting: boolean;
+  /** The container's last termination message (terminationMessagePolicy FallbackToLogsOnError), if any. */
+  lastTerminationMessage: string | null;
 }
 
 export interface PvcInfo {
@@ -45,6 +47,10 @@ export interface KubeApi {
   listPods(namespace: string, labelSelector: string): Promise<PodInfo[]>;
   listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]>;
   deletePod(namespace: string, name: string): Promise<void>;
+  /** Deletes the StatefulSet (its pods go with it; its PVCs stay: whenDeleted is always Retain). */
+  deleteStatefulSet(namespace: string, name: string): Promise<void>;
+  /** Adds or removes a finalizer on the EtcdCluster; ConflictError when it changed meanwhile. */
+  setFinalizer(cluster: EtcdCluster, finalizer: string, present: boolean): Promise<void>;
   deletePvc(namespace: string, name: string): Promise<void>;
   /** Asks for a larger volume (PVC expansion; the StorageClass must allow it). */
   resizePvc(namespace: string, name: string, size: string): Promise<void>;

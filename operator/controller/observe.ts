@@ -1,5 +1,7 @@
 // Observe: everything one pass needs, read fresh (not from informer caches) so decisions never act on a
-// stale status or a stale member list.
+// stale status or a stale member list. The member list is read linearizably (the member that answers
+// confirms with the leader first): a lagging member's old list must never drive a membership step.
+// "Healthy" is: Status answered, with the member's own ID, no errors, and applied close to the leader.
 import type { ResolvedSpec } from '../api/defaults.js';
 import type { EtcdCluster } from '../api/types.js';
 import type { EndpointStatus, MemberApi, MemberInfo } from '../members/member-api.js';
@@ -8,6 +10,7 @@ import {
   DATA_VOLUME,
   METRICS_PORT,
   clientURL,
+  hexID,
   memberName,
   ordinalOfName,
   ordinalOfPeerURL,
@@ -16,6 +19,7 @@ import {
   type ClusterRef,
 } from '../plan/names.js';
 import type { ObservedMember } from '../plan/observed.js';
+import { memberCaughtUp } from '../plan/quorum.js';
 import type { KubeApi, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
 
 /** How the operator reaches members: the pods' IPs (works in-cluster and with the local node agent) or DNS. */
@@ -88,7 +92,7 @@ export async function observe(
   let memberListError: string | null = null;
   if (endpoints.length > 0) {
     try {
-      list = await api.list(endpoints);
+      list = await api.list(endpoints, { linearizable: true });
     } catch (err: unknown) {
       memberListError = err instanceof Error ? err.message : String(err);
     }
@@ -120,21 +124,28 @@ export async function observe(
   const leaderID = selfClaim?.leaderID ?? [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
 
   const recorded = cluster.status?.members ?? [];
+  const leaderStatus = statuses.find((s) => s !== null && leaderID !== null && s.memberID === leaderID) ?? null;
   const members: MemberObservation[] = withOrd.map(({ info, ordinal }, i) => {
     const status = statuses[i] ?? null;
     const pvc = ordinal === null ? undefined : pvcs.find((p) => p.ordinal === ordinal && !p.terminating);
-    const prev = recorded.find((r) => r.id === info.id);
+    const pod = ordinal === null ? undefined : pods.find((p) => p.ordinal === ordinal);
+    const prev = recorded.find((r) => sameMemberID(r.id, info.id));
     const otherIdentity = status !== null && status.memberID !== info.id;
     const newVolume = prev?.pvcUID !== undefined && pvc !== undefined && pvc.uid !== prev.pvcUID;
+    // The member refused to start as itself on an empty data dir (node/runtime/bootstrap.ts).
+    const refusedEmpty = info.name !== '' && pod?.lastTerminationMessage != null && ALREADY_BOOTSTRAPPED.test(pod.lastTerminationMessage);
+    const answered = status !== null && !otherIdentity && status.errors.length === 0;
+    // Without the leader's index there is nothing to compare with: answering is all we can tell.
+    const caughtUp = status === null || leaderStatus === null || info.id === leaderID || memberCaughtUp(status.raftAppliedIndex ?? status.raftIndex, leaderStatus.raftIndex);
     const observed: ObservedMember = {
       id: info.id,
       name: info.name,
       peerURLs: info.peerURLs,
       isLearner: info.isLearner,
-      healthy: status !== null && !otherIdentity && status.errors.length === 0,
+      healthy: answered && caughtUp,
       isLeader: leaderID !== null && info.id === leaderID,
       raftIndex: status === null || otherIdentity ? null : status.raftIndex,
-      dataLost: !info.isLearner && (otherIdentity || newVolume),
+      dataLost: !info.isLearner && (otherIdentity || newVolume || refusedEmpty),
     };
     return {
       info,
@@ -146,6 +157,14 @@ export async function observe(
     };
   });
   return { sts, pods, pvcs, clusterID: list.clusterID, members, leaderID, memberListError: null };
+}
+
+/** What a member logs (and the kubelet keeps as its termination message) when it refuses an empty data dir. */
+const ALREADY_BOOTSTRAPPED = /has already been bootstrapped/;
+
+/** status.members[].id is hex (as etcdctl prints it); older operators wrote decimal. */
+export function sameMemberID(recordedID: string, decimalID: string): boolean {
+  return recordedID === hexID(decimalID) || recordedID === decimalID;
 }
 
 function podReady(pods: Array<PodInfo & { ordinal: number }>, ordinal: number): boolean {

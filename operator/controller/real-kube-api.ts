@@ -86,6 +86,7 @@ export class RealKubeApi implements KubeApi {
     const list = await this.core.listNamespacedPod({ namespace, labelSelector });
     return list.items.map((p) => {
       const waiting = p.status?.containerStatuses?.find((c) => c.state?.waiting)?.state?.waiting;
+      const terminated = p.status?.containerStatuses?.map((c) => c.state?.terminated ?? c.lastState?.terminated).find((t) => t?.message);
       return {
         name: p.metadata?.name ?? '',
         podIP: p.status?.podIP ?? null,
@@ -94,6 +95,7 @@ export class RealKubeApi implements KubeApi {
         waitingReason: waiting?.reason ?? null,
         waitingMessage: waiting?.message ?? null,
         deleting: p.metadata?.deletionTimestamp != null,
+        lastTerminationMessage: terminated?.message ?? null,
       };
     });
   }
@@ -114,6 +116,29 @@ export class RealKubeApi implements KubeApi {
       await this.core.deleteNamespacedPod({ namespace, name });
     } catch (err: unknown) {
       if (httpCode(err) !== 404) throw err;
+    }
+  }
+
+  async deleteStatefulSet(namespace: string, name: string): Promise<void> {
+    try {
+      await this.apps.deleteNamespacedStatefulSet({ namespace, name, propagationPolicy: 'Background' });
+    } catch (err: unknown) {
+      if (httpCode(err) !== 404) throw err;
+    }
+  }
+
+  async setFinalizer(cluster: EtcdCluster, finalizer: string, present: boolean): Promise<void> {
+    const have = cluster.metadata.finalizers ?? [];
+    const finalizers = present ? [...new Set([...have, finalizer])] : have.filter((f) => f !== finalizer);
+    // A merge patch with the resourceVersion read: the apiserver refuses it if the list changed meanwhile.
+    const body = { apiVersion: cluster.apiVersion, kind: cluster.kind, metadata: { name: cluster.metadata.name, namespace: cluster.metadata.namespace, resourceVersion: cluster.metadata.resourceVersion, finalizers } };
+    try {
+      await this.objects.patch(body as k8s.KubernetesObject, undefined, undefined, FIELD_MANAGER, undefined, k8s.PatchStrategy.MergePatch);
+    } catch (err: unknown) {
+      const code = httpCode(err);
+      if (code === 409) throw new ConflictError(`${cluster.metadata.namespace}/${cluster.metadata.name} changed meanwhile`);
+      if (code === 404 && !present) return;
+      throw err;
     }
   }
 

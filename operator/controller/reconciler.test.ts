@@ -1,79 +1,9 @@
 // The reconciler end to end against the in-memory KubeApi and the member-API twin.
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../node/log.js';
-import { API_VERSION, KIND, type EtcdCluster, type EtcdClusterSpec } from '../api/types.js';
 import { MemberApiError, ERR_UNHEALTHY_CLUSTER } from '../members/member-api.js';
-import { MemoryMemberApi } from '../members/memory-member-api.js';
-import { OperatorMetrics, noopMetrics, type ClusterMetricsSink } from '../metrics.js';
-import { DEFAULT_MEMBER_CONFIG } from '../plan/member-config.js';
+import { OperatorMetrics } from '../metrics.js';
 import { peerURL } from '../plan/names.js';
-import { FakeClock } from './clock.js';
-import { FakeKubeApi } from './fake-kube-api.js';
-import { Reconciler, type ReconcileResult } from './reconciler.js';
-
-const T0 = Date.parse('2026-01-01T00:00:00Z');
-const ref = { name: 'e', namespace: 'ns', uid: 'uid-1' };
-
-function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterMetricsSink = noopMetrics) {
-  const kube = new FakeKubeApi();
-  const twin = new MemoryMemberApi();
-  const clock = new FakeClock(T0);
-  const tlsSecretsSeen: Array<Record<string, Buffer>> = [];
-  const reconciler = new Reconciler({
-    memberApiForTLS: (secret) => {
-      tlsSecretsSeen.push(secret);
-      return twin;
-    },
-    kube,
-    members: twin,
-    clock,
-    log: silentLogger,
-    metrics,
-    memberConfig: DEFAULT_MEMBER_CONFIG,
-    learnerTimeoutMs: 300_000,
-    endpointMode: 'pod-ip',
-  });
-  const cluster: EtcdCluster = { apiVersion: API_VERSION, kind: KIND, metadata: { ...ref, generation: 1 }, spec };
-  kube.addCluster(cluster);
-  const pending: Array<{ name: string; ordinal: number; endpoint: string }> = [];
-  /** Learners replicate on their own (unless frozen). */
-  let replicate = true;
-  const onPodCreated = (name: string, ordinal: number, podIP: string): void => {
-    const endpoint = `${spec.tls?.clientSecretName ? 'https' : 'http'}://${podIP}:2379`;
-    if (twin.members.length === 0) {
-      pending.push({ name, ordinal, endpoint });
-      if (pending.length === (spec.replicas ?? 3)) twin.bootstrap(pending.map((p) => ({ name: p.name, peerURL: peerURL(ref, p.ordinal, false), endpoint: p.endpoint })));
-      return;
-    }
-    twin.startMember(peerURL(ref, ordinal, false), name, endpoint);
-  };
-  const actions: string[] = [];
-  async function pass(): Promise<ReconcileResult | Error> {
-    let res: ReconcileResult | Error;
-    try {
-      res = await reconciler.reconcile('ns', 'e');
-      actions.push(res.action);
-    } catch (err: unknown) {
-      res = err instanceof Error ? err : new Error(String(err));
-      actions.push(`error`);
-    }
-    kube.simulateStatefulSets(onPodCreated);
-    if (replicate) for (const m of twin.members) if (m.isLearner && m.endpoint !== null) twin.catchUp(m.id);
-    clock.advance(2000);
-    return res;
-  }
-  async function settle(maxPasses = 60): Promise<void> {
-    for (let i = 0; i < maxPasses; i++) {
-      const res = await pass();
-      const c = kube.cluster('ns', 'e');
-      if (!(res instanceof Error) && res.action === 'none' && !c.status?.currentOperation) return;
-    }
-    throw new Error(`did not settle; actions: ${actions.join(',')}`);
-  }
-  return { kube, twin, clock, reconciler, pass, settle, actions, tlsSecretsSeen, freeze: () => (replicate = false) };
-}
-
-const cond = (c: EtcdCluster, type: string) => c.status?.conditions?.find((x) => x.type === type);
+import { cond, ref, setup } from './testing/reconciler-harness.js';
 
 describe('Reconciler', () => {
   it('bootstraps a 3-member cluster with all children owned and applied, and reports Available', async () => {
@@ -176,7 +106,7 @@ describe('Reconciler', () => {
     await t.settle();
     expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual(['remove:1003', `add:${peerURL(ref, 2, false)}`, 'promote:1004']);
     const c = t.kube.cluster('ns', 'e');
-    expect(c.status?.members?.find((m) => m.name === 'e-2')?.id).toBe('1004');
+    expect(c.status?.members?.find((m) => m.name === 'e-2')?.id).toBe('3ec'); // 1004 in hex, as etcdctl prints it
     expect(cond(c, 'Available')?.status).toBe('True');
   });
 

@@ -12,7 +12,7 @@ import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
 import { buildBootstrapConfigMap } from '../plan/bootstrap-configmap.js';
 import type { KubeObject } from '../plan/kube-object.js';
 import type { MemberContainerConfig } from '../plan/member-config.js';
-import { memberName, pvcName, refOf, selectorString, type ClusterRef } from '../plan/names.js';
+import { STORAGE_FINALIZER, hexID, memberName, ordinalOfName, pvcName, refOf, selectorString, statefulSetName, type ClusterRef } from '../plan/names.js';
 import type { ObservedCluster } from '../plan/observed.js';
 import { buildPodDisruptionBudget } from '../plan/pdb.js';
 import { assertNever, planNextStep, type Action, type Plan } from '../plan/planner.js';
@@ -21,7 +21,7 @@ import { buildClientService, buildPeerService } from '../plan/services.js';
 import { buildStatefulSet } from '../plan/statefulset.js';
 import type { Clock } from './clock.js';
 import { ConflictError, type KubeApi } from './kube-api.js';
-import { observe, type EndpointMode, type Observation } from './observe.js';
+import { observe, sameMemberID, type EndpointMode, type Observation } from './observe.js';
 
 export interface ReconcilerDeps {
   kube: KubeApi;
@@ -46,7 +46,8 @@ export interface ReconcilerDeps {
 export interface ReconcileResult {
   /** null: nothing pending, the periodic resync is enough. */
   requeueAfterMs: number | null;
-  action: Action['kind'] | 'gone';
+  /** gone: the cluster is (being) deleted; finalizer: this pass only added or removed the finalizer. */
+  action: Action['kind'] | 'gone' | 'finalizer';
 }
 
 export class Reconciler {
@@ -62,6 +63,13 @@ export class Reconciler {
     const ref = refOf(cluster);
     const log = d.log.child('reconcile', { cluster: `${namespace}/${name}` });
     const spec = resolveSpec(cluster.spec ?? {});
+    if (cluster.metadata.deletionTimestamp !== undefined) return this.finalize(cluster, spec);
+    // The finalizer is there exactly when deleting the cluster must delete its volumes.
+    const wantFinalizer = spec.storage.retentionPolicy === 'Delete';
+    if ((cluster.metadata.finalizers ?? []).includes(STORAGE_FINALIZER) !== wantFinalizer) {
+      await d.kube.setFinalizer(cluster, STORAGE_FINALIZER, wantFinalizer);
+      return { requeueAfterMs: 0, action: 'finalizer' };
+    }
     const nowMs = d.clock.nowMs();
     const nowIso = new Date(nowMs).toISOString();
 
@@ -97,7 +105,12 @@ export class Reconciler {
         ordinal: p.ordinal,
         ready: p.ready,
         upToDate: obs.sts?.updateRevision == null || p.revision == null || p.revision === obs.sts.updateRevision,
+        deleting: p.deleting,
       })),
+      recordedOrdinals: (status.members ?? []).flatMap((m) => {
+        const ord = ordinalOfName(ref, m.name);
+        return ord === null ? [] : [ord];
+      }),
       pvcs: obs.pvcs.map((p) => ({ ordinal: p.ordinal, terminating: p.terminating })),
       operation: status.currentOperation ?? null,
       scaleUpBlockedGeneration: status.scaleUpBlockedGeneration ?? null,
@@ -154,6 +167,29 @@ export class Reconciler {
     }
     if (actionError !== null) throw new ReconcileError(actionError);
     return { requeueAfterMs: this.requeueFor(plan, operation), action: plan.action.kind };
+  }
+
+  /**
+   * The EtcdCluster is being deleted and carries our finalizer (retentionPolicy Delete): stop the members,
+   * delete every PVC of the cluster, then let the deletion finish. Each step is idempotent, so a crash
+   * anywhere repeats it harmlessly. (With Retain there is no finalizer: the volumes simply stay.)
+   */
+  private async finalize(cluster: EtcdCluster, spec: ResolvedSpec): Promise<ReconcileResult> {
+    const d = this.d;
+    const ref = refOf(cluster);
+    if (!(cluster.metadata.finalizers ?? []).includes(STORAGE_FINALIZER)) return { requeueAfterMs: null, action: 'gone' };
+    if (spec.storage.retentionPolicy === 'Delete') {
+      // A claim in use goes only once its pod does: stop the members first.
+      await d.kube.deleteStatefulSet(ref.namespace, statefulSetName(ref));
+      const pvcs = (await d.kube.listPvcs(ref.namespace, selectorString(ref))).filter((p) => !p.terminating);
+      for (const p of pvcs) await d.kube.deletePvc(ref.namespace, p.name);
+      if (pvcs.length > 0) {
+        await d.kube.recordEvent(cluster, 'Normal', 'VolumesDeleted', `storage.retentionPolicy is Delete: deleted ${pvcs.map((p) => p.name).join(', ')}`).catch(() => {});
+      }
+    }
+    await d.kube.setFinalizer(cluster, STORAGE_FINALIZER, false);
+    d.metrics.forgetCluster(ref.namespace, ref.name);
+    return { requeueAfterMs: null, action: 'gone' };
   }
 
   private requeueFor(plan: Plan, operation: MembershipOperation | null): number | null {
@@ -306,10 +342,10 @@ export class Reconciler {
     const gen = cluster.metadata.generation ?? 0;
     const members: MemberStatus[] | undefined = obs.members?.map((m) => {
       const pvc = m.ordinal === null ? undefined : obs.pvcs.find((p) => p.ordinal === m.ordinal && !p.terminating);
-      const before = prev.members?.find((x) => x.id === m.info.id);
+      const before = prev.members?.find((x) => sameMemberID(x.id, m.info.id));
       const s: MemberStatus = {
         name: m.info.name || (m.ordinal !== null ? memberName(ref, m.ordinal) : ''),
-        id: m.info.id,
+        id: hexID(m.info.id),
         peerURL: m.info.peerURLs[0] ?? '',
         isLearner: m.info.isLearner,
         isLeader: m.observed.isLeader,
@@ -327,7 +363,10 @@ export class Reconciler {
     const voters = obs.members?.filter((m) => !m.info.isLearner) ?? [];
     const healthyVoters = voters.filter((m) => m.observed.healthy).length;
     const leader = obs.members?.find((m) => m.observed.isLeader);
-    const available = leader !== undefined && healthyVoters >= quorum(voters.length);
+    const quorate = leader !== undefined && healthyVoters >= quorum(voters.length);
+    // The client Service routes only to ready pods: without one, clients reach nothing.
+    const routable = obs.pods.some((p) => p.ready && !p.deleting && voters.some((v) => v.ordinal === p.ordinal && v.observed.healthy));
+    const available = quorate && routable;
 
     let conds: Condition[] = prev.conditions ?? [];
     conds = setCondition(
@@ -337,8 +376,13 @@ export class Reconciler {
         : {
             type: 'Available',
             status: 'False',
-            reason: obs.members === null ? (obs.sts === null ? 'Bootstrapping' : 'ClusterUnreachable') : leader === undefined ? 'NoLeader' : 'NoQuorum',
-            message: obs.members === null ? (obs.memberListError ?? 'no member answered') : `${healthyVoters} of ${voters.length} voters healthy`,
+            reason: obs.members === null ? (obs.sts === null ? 'Bootstrapping' : unreachableReason(obs)) : leader === undefined ? 'NoLeader' : !quorate ? 'NoQuorum' : 'NoReadyEndpoint',
+            message:
+              obs.members === null
+                ? (obs.memberListError ?? 'no member answered')
+                : quorate
+                  ? `${healthyVoters} of ${voters.length} voters healthy, but no member pod is ready yet: the client Service routes nowhere`
+                  : `${healthyVoters} of ${voters.length} voters healthy`,
             observedGeneration: gen,
           },
       nowIso,
@@ -361,7 +405,7 @@ export class Reconciler {
       nowIso,
     );
     const failedOp = plan.action.kind === 'finish-operation' && plan.action.result === 'Failed' ? (prev.currentOperation ?? null) : null;
-    const degraded = degradedReason(obs, plan, problems, failure, failedOp) ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
+    const degraded = degradedReason(obs, plan, problems, failure, failedOp, (prev.clusterID ?? '') !== '') ?? (expansionError !== null ? { reason: 'VolumeExpansionFailed', message: expansionError } : null);
     conds = setCondition(
       conds,
       degraded
@@ -513,6 +557,8 @@ function degradedReason(
   problems: SpecProblem[],
   failure: Failure | null,
   failedOp: MembershipOperation | null,
+  /** The cluster answered once (a cluster ID is recorded): not answering now is not bootstrapping. */
+  answeredBefore: boolean,
 ): { reason: string; message: string } | null {
   if (problems.length > 0) return { reason: problems[0]?.reason ?? 'InvalidSpec', message: problems.map((p) => `${p.field}: ${p.message}`).join('; ') };
   if (failure !== null) return { reason: failure.reason, message: failure.message };
@@ -521,6 +567,10 @@ function degradedReason(
     return { reason: 'LearnerTimeout', message: `${failedOp.message ?? 'a learner did not catch up in time'}; rolled back; change the spec to retry` };
   }
   if (plan.operation?.phase === 'RollingBack') return { reason: 'LearnerTimeout', message: plan.operation.message ?? 'rolling back a scale-up' };
+  // No (linearizable) member list: no leader or nobody answers. Nothing is changed meanwhile; say so.
+  if (obs.members === null && answeredBefore && obs.sts !== null && plan.action.kind !== 'set-replicas') {
+    return { reason: unreachableReason(obs), message: `no member list: ${obs.memberListError ?? 'no member answered'}; membership is left as it is` };
+  }
   const pull = obs.pods.find((p) => p.waitingReason !== null && /ErrImagePull|ImagePullBackOff|InvalidImageName/.test(p.waitingReason));
   if (pull !== undefined) {
     return { reason: 'ImagePullFailed', message: `pod ${pull.name} cannot pull its image (${pull.waitingReason}${pull.waitingMessage ? `: ${pull.waitingMessage}` : ''}); set spec.image to an image that exists` };
@@ -528,6 +578,11 @@ function degradedReason(
   const unhealthy = obs.members?.filter((m) => !m.observed.healthy && !m.info.isLearner) ?? [];
   if (unhealthy.length > 0) return { reason: 'MemberUnhealthy', message: `unhealthy: ${unhealthy.map((m) => m.info.name || m.info.id).join(', ')}` };
   return null;
+}
+
+/** Without a linearizable member list: NoLeader when a member said so, else ClusterUnreachable. */
+function unreachableReason(obs: Observation): string {
+  return /no leader/i.test(obs.memberListError ?? '') ? 'NoLeader' : 'ClusterUnreachable';
 }
 
 function eventReason(a: Action): string {
@@ -571,11 +626,11 @@ function describeAction(a: Action, op?: MembershipOperation | null): string {
     case 'member-add-learner':
       return `MemberAdd (learner) ${a.peerURL}`;
     case 'promote':
-      return `MemberPromote ${a.memberID}`;
+      return `MemberPromote ${hexID(a.memberID)}`;
     case 'move-leader':
-      return `MoveLeader ${a.fromID} -> ${a.toID}`;
+      return `MoveLeader ${hexID(a.fromID)} -> ${hexID(a.toID)}`;
     case 'member-remove':
-      return `MemberRemove ${a.memberID}`;
+      return `MemberRemove ${hexID(a.memberID)}`;
     case 'set-replicas':
       return `StatefulSet replicas -> ${a.replicas}`;
     case 'delete-pvc':

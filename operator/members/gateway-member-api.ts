@@ -25,8 +25,15 @@ const GRPC_CODES: Record<number, MemberApiErrorCode> = { 3: 'InvalidArgument', 4
 export class GatewayMemberApi implements MemberApi {
   constructor(private readonly opts: GatewayOptions = { requestTimeoutMs: 5000 }) {}
 
-  async list(endpoints: readonly string[]): Promise<MemberList> {
-    const r = await this.first(endpoints, '/v3/cluster/member/list', {});
+  async list(endpoints: readonly string[], opts: { linearizable: boolean } = { linearizable: false }): Promise<MemberList> {
+    let r: Record<string, unknown>;
+    try {
+      r = await this.first(endpoints, '/v3/cluster/member/list', opts.linearizable ? { linearizable: true } : {});
+    } catch (err: unknown) {
+      // etcd < 3.5 has no linearizable MemberList and rejects the field: its list is what there is.
+      if (!(opts.linearizable && err instanceof MemberApiError && /unknown field/i.test(err.message))) throw err;
+      r = await this.first(endpoints, '/v3/cluster/member/list', {});
+    }
     return { clusterID: str(obj(r.header).cluster_id), members: arr(r.members).map(member) };
   }
 
@@ -51,6 +58,7 @@ export class GatewayMemberApi implements MemberApi {
       memberID: str(h.member_id),
       leaderID: str(r.leader),
       raftIndex: num(r.raftIndex),
+      raftAppliedIndex: r.raftAppliedIndex === undefined ? null : num(r.raftAppliedIndex),
       raftTerm: num(r.raftTerm),
       dbSize: num(r.dbSize),
       version: typeof r.version === 'string' ? r.version : '',

@@ -23,6 +23,8 @@ export interface EndpointStatus {
   /** Leader's member ID; "0" when the member knows no leader. */
   leaderID: string;
   raftIndex: number;
+  /** Entries applied to its state machine (etcd >= 3.4); null when the member does not report it. */
+  raftAppliedIndex: number | null;
   raftTerm: number;
   dbSize: number;
   version: string;
@@ -44,8 +46,11 @@ export class MemberApiError extends Error {
 }
 
 export interface MemberApi {
-  /** Tries the endpoints in order; the first that answers wins. */
-  list(endpoints: readonly string[]): Promise<MemberList>;
+  /**
+   * Tries the endpoints in order; the first that answers wins. Linearizable: the answering member confirms
+   * with the leader first (etcd >= 3.5), so a lagging member's stale list is never returned.
+   */
+  list(endpoints: readonly string[], opts?: { linearizable: boolean }): Promise<MemberList>;
   addLearner(endpoints: readonly string[], peerURL: string): Promise<MemberInfo>;
   promote(endpoints: readonly string[], memberID: string): Promise<void>;
   remove(endpoints: readonly string[], memberID: string): Promise<void>;

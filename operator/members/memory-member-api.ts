@@ -65,7 +65,11 @@ export class MemoryMemberApi implements MemberApi {
     return m;
   }
 
-  async list(endpoints: readonly string[]): Promise<MemberList> {
+  /** MemberList calls, and whether each asked for a linearizable list. */
+  readonly listCalls: boolean[] = [];
+
+  async list(endpoints: readonly string[], opts: { linearizable: boolean } = { linearizable: false }): Promise<MemberList> {
+    this.listCalls.push(opts.linearizable);
     this.reachable(endpoints);
     return { clusterID: this.clusterID, members: this.members.map((m) => this.info(m)) };
   }
@@ -107,6 +111,7 @@ export class MemoryMemberApi implements MemberApi {
       memberID: m.id,
       leaderID: this.leaderID,
       raftIndex: m.raftIndex,
+      raftAppliedIndex: m.raftIndex,
       raftTerm: 2,
       dbSize: 20480,
       version: '3.5.17',

@@ -27,7 +27,8 @@ describe('StatefulSet', () => {
     expect(s.spec.volumeClaimTemplates[0].spec).toEqual({ accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '4Gi' } }, storageClassName: 'fast' });
     expect(s.metadata.ownerReferences).toEqual([owner]);
     expect(s.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
-    expect(sts({ storage: { retentionPolicy: 'Delete' } }).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+    // Delete is applied by the operator (scale-down, and the EtcdCluster finalizer), never by the StatefulSet controller.
+    expect(sts({ storage: { retentionPolicy: 'Delete' } }).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
   });
 
   it('gives Guaranteed QoS: requests equal limits, defaults when omitted, one side fills both', () => {

@@ -89,3 +89,14 @@ export interface OwnerReference {
 export function ownerReference(ref: ClusterRef): OwnerReference {
   return { apiVersion: API_VERSION, kind: KIND, name: ref.name, uid: ref.uid, controller: true, blockOwnerDeletion: true };
 }
+
+/** A member ID (decimal uint64 string, as the member API gives it) in etcdctl's hex form. */
+export function hexID(decimalID: string): string {
+  return /^[0-9]+$/.test(decimalID) ? BigInt(decimalID).toString(16) : decimalID;
+}
+
+/**
+ * On an EtcdCluster whose storage.retentionPolicy is Delete: its PVCs are deleted when the cluster is.
+ * (The StatefulSet itself always retains them, so deleting only the StatefulSet never loses data.)
+ */
+export const STORAGE_FINALIZER = 'tsetcd.dev/delete-volumes';

@@ -9,11 +9,17 @@ export interface ObservedMember {
   name: string;
   peerURLs: string[];
   isLearner: boolean;
-  /** Its Status call answered. */
+  /**
+   * Its Status call answered with its own ID and no errors, and it has applied close to the leader's
+   * index (memberCaughtUp): a member replaying a long log answers Status long before it is useful.
+   */
   healthy: boolean;
   isLeader: boolean;
   raftIndex: number | null;
-  /** Its data is gone: a new PVC under it, or the pod reports another member ID. */
+  /**
+   * Its data is gone: a new PVC under it, its pod reports another member ID, or its pod refused to start
+   * as this member on an empty data dir ("member ... has already been bootstrapped").
+   */
   dataLost: boolean;
 }
 
@@ -22,6 +28,8 @@ export interface ObservedPod {
   ready: boolean;
   /** Runs the StatefulSet's current revision. */
   upToDate: boolean;
+  /** Has a deletionTimestamp. */
+  deleting: boolean;
 }
 
 export interface ObservedPvc {
@@ -40,11 +48,16 @@ export interface ObservedCluster {
   paused: boolean;
   /** The spec failed validation: the running cluster must not be touched. */
   specInvalid: boolean;
+  /**
+   * Ordinals of the members recorded in status.members by earlier passes: the size to recreate a deleted
+   * StatefulSet at when no member answers (their pods went with it).
+   */
+  recordedOrdinals: number[];
   /** null when the StatefulSet does not exist. */
   statefulSetReplicas: number | null;
   /** status.clusterID was recorded: the cluster has been bootstrapped once. */
   bootstrapped: boolean;
-  /** null when no member answered MemberList. */
+  /** null when no member answered a linearizable MemberList (a lagging member's list is not acted on). */
   members: ObservedMember[] | null;
   pods: ObservedPod[];
   pvcs: ObservedPvc[];

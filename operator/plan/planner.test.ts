@@ -1,63 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { MembershipOperation } from '../api/types.js';
-import { memberName, peerURL, type ClusterRef } from './names.js';
+import { peerURL, type ClusterRef } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { planNextStep, removalUnsafe, type Plan } from './planner.js';
+import { plannerFixture, T0 } from './testing/planner-fixture.js';
 
 const ref: ClusterRef = { name: 'e', namespace: 'ns', uid: 'uid-1234567890' };
-const T0 = Date.parse('2026-01-01T00:00:00Z');
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function member(ord: number, over: Partial<ObservedMember> = {}): ObservedMember {
-  return {
-    id: String(1000 + ord),
-    name: memberName(ref, ord),
-    peerURLs: [peerURL(ref, ord, false)],
-    isLearner: false,
-    healthy: true,
-    isLeader: ord === 0,
-    raftIndex: 100,
-    dataLost: false,
-    ...over,
-  };
-}
-
-function observed(over: Partial<ObservedCluster> = {}): ObservedCluster {
-  const members = over.members === undefined ? [member(0), member(1), member(2)] : over.members;
-  const sts = over.statefulSetReplicas === undefined ? 3 : over.statefulSetReplicas;
-  return {
-    ref,
-    generation: 1,
-    desiredReplicas: 3,
-    peerTLS: false,
-    retentionPolicy: 'Retain',
-    paused: false,
-    specInvalid: false,
-    statefulSetReplicas: sts,
-    bootstrapped: true,
-    members,
-    pods: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, ready: true, upToDate: true })),
-    pvcs: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, terminating: false })),
-    operation: null,
-    scaleUpBlockedGeneration: null,
-    nowMs: T0,
-    nowIso: iso(T0),
-    learnerTimeoutMs: 300_000,
-    ...over,
-  };
-}
-
-function op(type: MembershipOperation['type'], ordinal: number, over: Partial<MembershipOperation> = {}): MembershipOperation {
-  return {
-    type,
-    phase: 'Pending',
-    ordinal,
-    memberName: memberName(ref, ordinal),
-    peerURL: peerURL(ref, ordinal, false),
-    startTime: iso(T0),
-    ...over,
-  };
-}
+const { member, observed, op } = plannerFixture(ref);
 
 const kind = (p: Plan): string => p.action.kind;
 
@@ -133,7 +83,7 @@ describe('scale up 3 -> 5, one step per pass', () => {
     expect(p.action).toEqual({ kind: 'finish-operation', result: 'Succeeded' });
     expect(p.operation).toBeNull();
     // 6. repeat for ordinal 4
-    o = { ...o, operation: null, pods: [...o.pods, { ordinal: 3, ready: true, upToDate: true }], pvcs: [...o.pvcs, { ordinal: 3, terminating: false }] };
+    o = { ...o, operation: null, pods: [...o.pods, { ordinal: 3, ready: true, upToDate: true, deleting: false }], pvcs: [...o.pvcs, { ordinal: 3, terminating: false }] };
     p = planNextStep(o);
     expect(kind(p)).toBe('start-operation');
     expect(p.operation?.ordinal).toBe(4);
@@ -256,7 +206,7 @@ describe('scale down 5 -> 3', () => {
       desiredReplicas: 3,
       statefulSetReplicas: 5,
       members: five(),
-      pods: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, ready: true, upToDate: true })),
+      pods: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })),
       pvcs: [0, 1, 2, 3, 4].map((i) => ({ ordinal: i, terminating: false })),
       ...over,
     });
@@ -304,8 +254,10 @@ describe('scale down 5 -> 3', () => {
     // 5 voters, 2 unhealthy (not the target): removing a healthy one leaves 2 healthy of 4 < 3.
     const members = [member(0), member(1), member(2, { healthy: false }), member(3, { healthy: false }), member(4)];
     const p = planNextStep(base5({ members, operation: op('ScaleDown', 4) }));
-    expect(p.action).toMatchObject({ kind: 'refuse', reason: 'QuorumAtRisk' });
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Cancelled' });
     expect(removalUnsafe(members, members[4] as ObservedMember)).toMatch(/below quorum 3/);
+    // and, with the operation gone, the next pass says why nothing moves
+    expect(planNextStep(base5({ members })).action).toMatchObject({ kind: 'refuse', reason: 'MemberUnhealthy' });
   });
 
   it('crash after MemberRemove, before lowering replicas: lowers replicas', () => {
@@ -362,7 +314,7 @@ describe('replacing a member whose data is gone', () => {
     const o = observed({
       operation: op('Replace', 2, { oldMemberID: '1002', phase: 'RestartingMember' }),
       members: [member(0), member(1), fresh],
-      pods: [0, 1].map((i) => ({ ordinal: i, ready: true, upToDate: true })).concat([{ ordinal: 2, ready: false, upToDate: true }]),
+      pods: [0, 1].map((i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })).concat([{ ordinal: 2, ready: false, upToDate: true, deleting: false }]),
       pvcs: [{ ordinal: 0, terminating: false }, { ordinal: 1, terminating: false }, { ordinal: 2, terminating: true }],
     });
     expect(planNextStep(o).action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
@@ -385,15 +337,15 @@ describe('replacing a member whose data is gone', () => {
 
 describe('rolling updates (OnDelete), one pod at a time, leader last', () => {
   it('rolls the highest outdated non-leader first, then moves leadership, then the old leader', () => {
-    const pods = [0, 1, 2].map((i) => ({ ordinal: i, ready: true, upToDate: false }));
+    const pods = [0, 1, 2].map((i) => ({ ordinal: i, ready: true, upToDate: false, deleting: false }));
     let p = planNextStep(observed({ pods }));
     expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
-    p = planNextStep(observed({ pods: [pods[0]!, { ordinal: 1, ready: true, upToDate: true }, { ordinal: 2, ready: true, upToDate: true }] }));
+    p = planNextStep(observed({ pods: [pods[0]!, { ordinal: 1, ready: true, upToDate: true, deleting: false }, { ordinal: 2, ready: true, upToDate: true, deleting: false }] }));
     expect(p.action).toMatchObject({ kind: 'move-leader', fromID: '1000' });
   });
 
   it('waits while a pod is not ready', () => {
-    const pods = [{ ordinal: 0, ready: true, upToDate: false }, { ordinal: 1, ready: false, upToDate: true }, { ordinal: 2, ready: true, upToDate: true }];
+    const pods = [{ ordinal: 0, ready: true, upToDate: false, deleting: false }, { ordinal: 1, ready: false, upToDate: true, deleting: false }, { ordinal: 2, ready: true, upToDate: true, deleting: false }];
     expect(planNextStep(observed({ pods })).action).toMatchObject({ kind: 'wait', reason: 'RollingUpdateWaiting' });
   });
 });

@@ -4,43 +4,16 @@
 // planner never trusts a remembered phase over what it sees: it re-derives the step from the operation's
 // intent (type + target, recorded in status before any member-API call) and the observed member list,
 // StatefulSet size and PVCs. See docs/operator.md for the state tables.
-import type { MembershipOperation, OperationPhase, OperationType } from '../api/types.js';
-import { memberName, ordinalOfPeerURL, peerURL } from './names.js';
+import type { OperationType } from '../api/types.js';
+import { newOperation, refuse, type Action, type Plan } from './action.js';
+import { continueOperation } from './continue-operation.js';
+import { bestTransferee, describe, lowestFreeOrdinal, maxOrdinal, ordinalOf, stsCovers } from './member-match.js';
+import { hexID, memberName, peerURL } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
-import { learnerCaughtUp, quorum } from './quorum.js';
+import { quorum } from './quorum.js';
 
-export type Action =
-  | { kind: 'none' }
-  /** Create the StatefulSet with every initial member; they start with initial-cluster-state=new. */
-  | { kind: 'bootstrap'; replicas: number }
-  /** Only record the operation in status (intent before any member-API call). */
-  | { kind: 'start-operation' }
-  | { kind: 'member-add-learner'; peerURL: string }
-  | { kind: 'promote'; memberID: string }
-  | { kind: 'move-leader'; fromID: string; toID: string }
-  | { kind: 'member-remove'; memberID: string }
-  | { kind: 'set-replicas'; replicas: number }
-  | { kind: 'delete-pvc'; ordinal: number }
-  /** Delete the pod (and its PVC when asked) so the StatefulSet recreates it. */
-  | { kind: 'recreate-pod'; ordinal: number; deletePvc: boolean }
-  | { kind: 'finish-operation'; result: 'Succeeded' | 'Failed' }
-  | { kind: 'wait'; reason: string; message: string }
-  | { kind: 'refuse'; reason: string; message: string };
-
-export type ActionKind = Action['kind'];
-
-export interface Plan {
-  action: Action;
-  /** The StatefulSet size to apply this pass. */
-  statefulSetReplicas: number;
-  /** The operation to record in status at the end of this pass (null: none in flight). */
-  operation: MembershipOperation | null;
-  /** Set when a scale-up failed; stored in status.scaleUpBlockedGeneration. */
-  scaleUpBlockedGeneration: number | null;
-  /** For the bootstrap ConfigMap. */
-  initialClusterState: 'new' | 'existing';
-  initialCluster: Array<{ name: string; peerURL: string }>;
-}
+export { assertNever, type Action, type ActionKind, type OperationResult, type Plan } from './action.js';
+export { removalUnsafe } from './member-match.js';
 
 const none: Action = { kind: 'none' };
 
@@ -84,16 +57,57 @@ export function planNextStep(o: ObservedCluster): Plan {
   }
   if (o.paused) return { ...base, action: { kind: 'wait', reason: 'Paused', message: 'spec.paused is true' } };
   if (o.statefulSetReplicas === null) {
-    // The StatefulSet vanished under a bootstrapped cluster: recreate it at the size the members say.
-    const size = o.members === null ? Math.max(o.desiredReplicas, 1) : Math.max(maxOrdinal(o, o.members) + 1, 1);
+    // The StatefulSet vanished under a bootstrapped cluster: recreate it at the size the members say, or,
+    // when none answers (their pods went with it), the size status last recorded; never re-bootstrap.
+    const recorded = o.recordedOrdinals.length > 0 ? Math.max(...o.recordedOrdinals) + 1 : o.desiredReplicas;
+    const size = o.members === null ? Math.max(recorded, 1) : Math.max(maxOrdinal(o, o.members) + 1, 1);
     return { ...base, action: { kind: 'set-replicas', replicas: size }, statefulSetReplicas: size };
   }
   if (o.members === null) {
     return { ...base, action: { kind: 'wait', reason: 'ClusterUnreachable', message: 'no member answered MemberList' } };
   }
-  if (o.operation !== null) return continueOperation(o, o.operation, o.members, base);
-  if (o.specInvalid) return { ...base, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') };
-  return startNext(o, o.members, base);
+  const stuck = stuckWithoutVolume(o, o.members);
+  if (stuck !== null) return { ...base, action: { kind: 'recreate-pod', ordinal: stuck, deletePvc: false } };
+  const plan =
+    o.operation !== null
+      ? continueOperation(o, o.operation, o.members, base)
+      : o.specInvalid
+        ? { ...base, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') }
+        : startNext(o, o.members, base);
+  return neverBelowMembers(o, o.members, plan);
+}
+
+/**
+ * A pod that cannot start because its claim is gone or terminating (it was recreated while the old claim
+ * was still going away, and the claim waits for the pod: neither moves). Deleting the pod lets the claim
+ * go and the StatefulSet create both afresh. Only a pod that is not ready and whose member (if any) does
+ * not answer: nothing running is stopped.
+ */
+function stuckWithoutVolume(o: ObservedCluster, members: ObservedMember[]): number | null {
+  for (const pod of o.pods) {
+    if (pod.ready || pod.deleting) continue;
+    const pvc = o.pvcs.find((p) => p.ordinal === pod.ordinal);
+    if (pvc !== undefined && !pvc.terminating) continue;
+    // Its member's Status did not answer at all: a running member that merely lags is left alone.
+    const m = members.find((x) => ordinalOf(o, x) === pod.ordinal);
+    if (m === undefined || m.raftIndex === null) return pod.ordinal;
+  }
+  return null;
+}
+
+/**
+ * The last guard: no plan may shrink the StatefulSet below a member's ordinal, because a StatefulSet
+ * shrinks from the top and would stop that member (and every member above the gap).
+ */
+function neverBelowMembers(o: ObservedCluster, members: ObservedMember[], plan: Plan): Plan {
+  const need = maxOrdinal(o, members) + 1;
+  if (plan.statefulSetReplicas >= need || plan.statefulSetReplicas >= (o.statefulSetReplicas ?? 0)) return plan;
+  return {
+    ...plan,
+    action: refuse('WouldStopMember', `planned StatefulSet replicas ${plan.statefulSetReplicas} would stop member(s) up to ordinal ${need - 1}; left at ${o.statefulSetReplicas ?? 0}`),
+    statefulSetReplicas: o.statefulSetReplicas ?? 0,
+    operation: o.operation,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,7 +119,7 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
   if (foreign.length > 0) {
     return {
       ...base,
-      action: refuse('ForeignMember', `member(s) ${foreign.map((m) => m.id).join(', ')} have peer URLs or names this operator does not manage`),
+      action: refuse('ForeignMember', `member(s) ${foreign.map((m) => `${hexID(m.id)} (${m.peerURLs.join(' ')})`).join(', ')} have peer URLs or names this operator does not manage; remove them (etcdctl member remove) or restore their names`),
     };
   }
   const voters = members.filter((m) => !m.isLearner);
@@ -116,8 +130,10 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
   const strayLearner = members.find((m) => m.isLearner);
   if (strayLearner !== undefined) {
     const ord = ordinalOf(o, strayLearner) as number;
-    const type: OperationType = ord < o.desiredReplicas ? 'ScaleUp' : 'ScaleDown';
-    return startOperation(o, base, type, ord, `adopting learner ${strayLearner.id}`);
+    // Below the desired size its pod may predate it (a gap, or someone else's learner): Replace restarts
+    // that pod once on fresh storage, which ScaleUp would not.
+    const type: OperationType = ord >= o.desiredReplicas ? 'ScaleDown' : stsCovers(o, ord) ? 'Replace' : 'ScaleUp';
+    return startOperation(o, base, type, ord, `adopting learner ${hexID(strayLearner.id)}`);
   }
 
   // Replace one member whose data is gone, if the others keep quorum without it.
@@ -126,41 +142,47 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     const others = voters.filter((m) => m.id !== lost.id);
     const healthyOthers = others.filter((m) => m.healthy).length;
     if (healthyOthers < quorum(others.length) || others.length === 0) {
-      return { ...base, action: refuse('QuorumAtRisk', `member ${lost.name || lost.id} lost its data, but removing it would leave ${healthyOthers} healthy voter(s) of ${others.length}, below quorum`) };
+      return { ...base, action: refuse('QuorumAtRisk', `member ${lost.name || hexID(lost.id)} lost its data, but removing it would leave ${healthyOthers} healthy voter(s) of ${others.length}, below quorum`) };
     }
-    const unhealthyOthers = others.filter((m) => !m.healthy);
-    if (unhealthyOthers.length > 0) {
-      return { ...base, action: refuse('MemberUnhealthy', `member ${lost.name || lost.id} lost its data, but ${describe(unhealthyOthers)} is also unhealthy; replacing one member at a time only while the rest are healthy`) };
-    }
-    const op = newOperation(o, 'Replace', ordinalOf(o, lost) as number, 'Pending', `member ${lost.id} lost its data`);
+    // Another member down too is no reason to wait: the one whose data is gone never comes back, and
+    // removing it keeps a healthy quorum (checked above). Two lost members are replaced one at a time.
+    const op = newOperation(o, 'Replace', ordinalOf(o, lost) as number, 'Pending', `member ${hexID(lost.id)} lost its data`);
     return { ...base, action: { kind: 'start-operation' }, operation: { ...op, oldMemberID: lost.id } };
   }
 
   const size = members.length;
-  const wantChange = size !== o.desiredReplicas;
+  // Sizes agree but a member sits at or above the desired size while a lower ordinal is free (members
+  // removed out of band, or a dead member removed first): fill the free ordinal, and the scale-down that
+  // follows removes the highest. Otherwise a memberless pod would linger below it.
+  const misplaced = lowestFreeOrdinal(o, members) < o.desiredReplicas && maxOrdinal(o, members) >= o.desiredReplicas;
+  const wantChange = size !== o.desiredReplicas || misplaced;
   if (wantChange) {
     if (leader === undefined) return { ...base, action: refuse('NoLeader', 'the cluster has no leader; no membership change starts without one') };
     if (healthyVoters.length < quorum(voters.length)) {
       return { ...base, action: refuse('NoQuorum', `${healthyVoters.length} of ${voters.length} voters are healthy, below quorum ${quorum(voters.length)}`) };
     }
-    const unhealthy = members.filter((m) => !m.healthy);
+    // Scaling down, a member that goes anyway (ordinal >= the desired size) may be the unhealthy one.
+    const unhealthy = members.filter((m) => !m.healthy && !(size > o.desiredReplicas && (ordinalOf(o, m) as number) >= o.desiredReplicas));
     if (unhealthy.length > 0) {
       return { ...base, action: refuse('MemberUnhealthy', `${describe(unhealthy)} is unhealthy; membership changes wait until every member is healthy`) };
     }
   }
 
-  if (size < o.desiredReplicas) {
+  if (size < o.desiredReplicas || (size === o.desiredReplicas && misplaced)) {
     if (o.scaleUpBlockedGeneration === o.generation) {
       return { ...base, action: refuse('ScaleUpFailed', 'the last scale-up failed at this generation; change the spec to retry') };
     }
-    const taken = new Set(members.map((m) => ordinalOf(o, m) as number));
-    let ord = 0;
-    while (taken.has(ord)) ord++;
+    const ord = lowestFreeOrdinal(o, members);
+    // The lowest free ordinal. When its pod exists (a member removed out of band, members above it), the
+    // StatefulSet cannot drop that one pod: re-add it as a learner and restart its pod on fresh storage.
+    if (stsCovers(o, ord)) return startOperation(o, base, 'Replace', ord, `no member at ordinal ${ord} (removed out of band?); re-adding ${memberName(o.ref, ord)} on fresh storage`);
     return startOperation(o, base, 'ScaleUp', ord, `scaling up from ${size} to ${o.desiredReplicas}`);
   }
   if (size > o.desiredReplicas) {
-    // Highest ordinal, matched by peer URL and (when it has one) by name.
-    const target = members.reduce((a, b) => ((ordinalOf(o, a) as number) >= (ordinalOf(o, b) as number) ? a : b));
+    // An unhealthy member that goes anyway goes first; else the highest ordinal, matched by peer URL and
+    // (when it has one) by name.
+    const byOrdinal = [...members].sort((a, b) => (ordinalOf(o, b) as number) - (ordinalOf(o, a) as number));
+    const target = byOrdinal.find((m) => !m.healthy && (ordinalOf(o, m) as number) >= o.desiredReplicas) ?? (byOrdinal[0] as ObservedMember);
     const ord = ordinalOf(o, target) as number;
     return startOperation(o, base, 'ScaleDown', ord, `scaling down from ${size} to ${o.desiredReplicas}`);
   }
@@ -191,185 +213,6 @@ function startOperation(o: ObservedCluster, base: Plan, type: OperationType, ord
   return { ...base, action: { kind: 'start-operation' }, operation: newOperation(o, type, ordinal, 'Pending', message) };
 }
 
-function newOperation(o: ObservedCluster, type: OperationType, ordinal: number, phase: OperationPhase, message: string): MembershipOperation {
-  return {
-    type,
-    phase,
-    ordinal,
-    memberName: memberName(o.ref, ordinal),
-    peerURL: peerURL(o.ref, ordinal, o.peerTLS),
-    startTime: o.nowIso,
-    message,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Continuing an operation
-
-function continueOperation(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
-  switch (op.type) {
-    case 'ScaleUp':
-      return continueScaleUp(o, op, members, base);
-    case 'ScaleDown':
-      return continueScaleDown(o, op, members, base);
-    case 'Replace':
-      return continueReplace(o, op, members, base);
-    default:
-      return assertNever(op.type);
-  }
-}
-
-function continueScaleUp(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
-  const k = op.ordinal;
-  const m = findTarget(o, members, op);
-  const sts = o.statefulSetReplicas ?? 0;
-  const timedOut = o.nowMs - Date.parse(op.startTime) > o.learnerTimeoutMs;
-
-  // Roll back: remove the learner, shrink the StatefulSet, drop its (useless) data, report.
-  if (op.phase === 'RollingBack' || (timedOut && (m === undefined || m.isLearner))) {
-    const rb: MembershipOperation = { ...op, phase: 'RollingBack', message: `learner ${op.memberName} did not catch up within ${Math.round(o.learnerTimeoutMs / 1000)}s; rolling back` };
-    if (m !== undefined) {
-      if (!m.isLearner) return finish(base, 'Succeeded'); // it got promoted after all
-      return { ...base, operation: rb, action: { kind: 'member-remove', memberID: m.id } };
-    }
-    if (sts > k) return { ...base, operation: rb, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k };
-    if (hasPvc(o, k)) return { ...base, operation: rb, action: { kind: 'delete-pvc', ordinal: k } };
-    return { ...finish(base, 'Failed'), scaleUpBlockedGeneration: o.generation };
-  }
-
-  if (m === undefined) {
-    if (sts > k) {
-      // The pod for k exists without a member (e.g. a rollback crashed midway): shrink first.
-      return { ...base, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k, operation: { ...op, phase: 'AddingLearner' } };
-    }
-    // A PVC left from an earlier member of this ordinal holds a removed member's data: drop it first.
-    const pvc = o.pvcs.find((p) => p.ordinal === k);
-    if (pvc !== undefined) {
-      if (pvc.terminating) return { ...base, action: { kind: 'wait', reason: 'PvcTerminating', message: `waiting for the old PVC of ${op.memberName} to go away` } };
-      return { ...base, action: { kind: 'delete-pvc', ordinal: k }, operation: { ...op, phase: 'AddingLearner' } };
-    }
-    const leader = members.find((x) => x.isLeader);
-    if (leader === undefined) return { ...base, action: { kind: 'wait', reason: 'NoLeader', message: 'waiting for a leader before MemberAdd' } };
-    return { ...base, action: { kind: 'member-add-learner', peerURL: op.peerURL }, operation: { ...op, phase: 'StartingMember' } };
-  }
-  if (sts <= k) {
-    return { ...base, action: { kind: 'set-replicas', replicas: k + 1 }, statefulSetReplicas: k + 1, operation: { ...op, phase: 'CatchingUp' } };
-  }
-  if (m.isLearner) return promoteWhenCaughtUp(m, members, op, base);
-  return finish(base, 'Succeeded');
-}
-
-function continueScaleDown(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
-  const k = op.ordinal;
-  const m = findTarget(o, members, op);
-  const sts = o.statefulSetReplicas ?? 0;
-  if (m !== undefined) {
-    if (m.isLeader) {
-      const to = bestTransferee(members, m.id);
-      if (to === undefined) return { ...base, action: refuse('NoTransferee', `member ${op.memberName} is the leader and no healthy voter can take over`) };
-      return { ...base, action: { kind: 'move-leader', fromID: m.id, toID: to.id }, operation: { ...op, phase: 'MovingLeader' } };
-    }
-    const unsafe = removalUnsafe(members, m);
-    if (unsafe !== null) return { ...base, action: refuse('QuorumAtRisk', unsafe) };
-    return { ...base, action: { kind: 'member-remove', memberID: m.id }, operation: { ...op, phase: 'RemovingMember' } };
-  }
-  if (sts > k) return { ...base, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k, operation: { ...op, phase: 'ShrinkingStatefulSet' } };
-  if (o.retentionPolicy === 'Delete' && hasPvc(o, k)) {
-    return { ...base, action: { kind: 'delete-pvc', ordinal: k }, operation: { ...op, phase: 'CleaningUpStorage' } };
-  }
-  return finish(base, 'Succeeded');
-}
-
-function continueReplace(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
-  const m = findTarget(o, members, op);
-  if (m !== undefined && m.id === op.oldMemberID) {
-    const unsafe = removalUnsafe(members, m);
-    if (unsafe !== null) return { ...base, action: refuse('QuorumAtRisk', unsafe) };
-    if (m.isLeader) {
-      const to = bestTransferee(members, m.id);
-      if (to === undefined) return { ...base, action: refuse('NoTransferee', `member ${op.memberName} is the leader and no healthy voter can take over`) };
-      return { ...base, action: { kind: 'move-leader', fromID: m.id, toID: to.id }, operation: { ...op, phase: 'MovingLeader' } };
-    }
-    return { ...base, action: { kind: 'member-remove', memberID: m.id }, operation: { ...op, phase: 'RemovingMember' } };
-  }
-  if (m === undefined) {
-    if (members.find((x) => x.isLeader) === undefined) return { ...base, action: { kind: 'wait', reason: 'NoLeader', message: 'waiting for a leader before MemberAdd' } };
-    return { ...base, action: { kind: 'member-add-learner', peerURL: op.peerURL }, operation: { ...op, phase: 'AddingLearner' } };
-  }
-  // The new member exists. Restart its pod on fresh storage once, then catch up and promote.
-  const restarted = op.phase === 'RestartingMember' || op.phase === 'CatchingUp' || op.phase === 'Promoting';
-  if (!restarted) {
-    return { ...base, action: { kind: 'recreate-pod', ordinal: op.ordinal, deletePvc: true }, operation: { ...op, phase: 'RestartingMember' } };
-  }
-  // A pod recreated while its old PVC was still terminating binds to nothing and stays pending:
-  // delete the pod again until the StatefulSet can create it with a fresh claim.
-  const pvc = o.pvcs.find((p) => p.ordinal === op.ordinal);
-  const pod = o.pods.find((p) => p.ordinal === op.ordinal);
-  if (m.isLearner && !m.healthy && pod !== undefined && !pod.ready && (pvc === undefined || pvc.terminating)) {
-    return { ...base, action: { kind: 'recreate-pod', ordinal: op.ordinal, deletePvc: false }, operation: { ...op, phase: 'RestartingMember' } };
-  }
-  if (m.isLearner) return promoteWhenCaughtUp(m, members, { ...op, phase: 'CatchingUp' }, base);
-  return finish(base, 'Succeeded');
-}
-
-function promoteWhenCaughtUp(m: ObservedMember, members: ObservedMember[], op: MembershipOperation, base: Plan): Plan {
-  const leader = members.find((x) => x.isLeader);
-  const caughtUp =
-    m.healthy && leader !== undefined && m.raftIndex !== null && leader.raftIndex !== null && learnerCaughtUp(m.raftIndex, leader.raftIndex);
-  if (!caughtUp) {
-    const lag = leader?.raftIndex != null && m.raftIndex !== null ? ` (raft index ${m.raftIndex} of ${leader.raftIndex})` : '';
-    return { ...base, action: { kind: 'wait', reason: 'LearnerCatchingUp', message: `learner ${op.memberName} is catching up${lag}` }, operation: { ...op, phase: 'CatchingUp' } };
-  }
-  // Promotion grows the quorum: the voters after it must still have a healthy quorum (etcd checks the same).
-  const voters = members.filter((x) => !x.isLearner);
-  const healthyAfter = voters.filter((x) => x.healthy).length + 1;
-  if (healthyAfter < quorum(voters.length + 1)) {
-    return { ...base, action: refuse('QuorumAtRisk', `promoting ${op.memberName} would need ${quorum(voters.length + 1)} healthy voters, only ${healthyAfter} would be`), operation: { ...op, phase: 'CatchingUp' } };
-  }
-  return { ...base, action: { kind: 'promote', memberID: m.id }, operation: { ...op, phase: 'Promoting' } };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/** Why removing `m` is unsafe, or null. Counts healthy voters after the removal against the new quorum. */
-export function removalUnsafe(members: ObservedMember[], m: ObservedMember): string | null {
-  if (m.isLearner) return null;
-  const voters = members.filter((x) => !x.isLearner && x.id !== m.id);
-  const healthy = voters.filter((x) => x.healthy).length;
-  if (voters.length === 0) return 'removing the last voter would destroy the cluster';
-  if (healthy < quorum(voters.length)) {
-    return `removing ${m.name || m.id} would leave ${healthy} healthy voter(s) of ${voters.length}, below quorum ${quorum(voters.length)}`;
-  }
-  return null;
-}
-
-function bestTransferee(members: ObservedMember[], fromID: string): ObservedMember | undefined {
-  return members
-    .filter((x) => !x.isLearner && x.healthy && x.id !== fromID)
-    .sort((a, b) => (b.raftIndex ?? -1) - (a.raftIndex ?? -1) || a.id.localeCompare(b.id))[0];
-}
-
-/** The member an operation targets: same peer URL, and the same name unless it has none yet. */
-function findTarget(o: ObservedCluster, members: ObservedMember[], op: MembershipOperation): ObservedMember | undefined {
-  return members.find((m) => m.peerURLs.includes(op.peerURL) && (m.name === '' || m.name === op.memberName));
-}
-
-function ordinalOf(o: ObservedCluster, m: ObservedMember): number | null {
-  for (const url of m.peerURLs) {
-    const ord = ordinalOfPeerURL(o.ref, url);
-    if (ord !== null && (m.name === '' || m.name === memberName(o.ref, ord))) return ord;
-  }
-  return null;
-}
-
-function maxOrdinal(o: ObservedCluster, members: ObservedMember[]): number {
-  return members.reduce((acc, m) => Math.max(acc, ordinalOf(o, m) ?? -1), -1);
-}
-
-function hasPvc(o: ObservedCluster, ordinal: number): boolean {
-  return o.pvcs.some((p) => p.ordinal === ordinal && !p.terminating);
-}
 
 function initialClusterFrom(o: ObservedCluster): Array<{ name: string; peerURL: string }> {
   if (o.members === null) return [];
@@ -379,20 +222,4 @@ function initialClusterFrom(o: ObservedCluster): Array<{ name: string; peerURL: 
     if (ord !== null) ords.push(ord);
   }
   return ords.sort((a, b) => a - b).map((ord) => ({ name: memberName(o.ref, ord), peerURL: peerURL(o.ref, ord, o.peerTLS) }));
-}
-
-function finish(base: Plan, result: 'Succeeded' | 'Failed'): Plan {
-  return { ...base, action: { kind: 'finish-operation', result }, operation: null };
-}
-
-function refuse(reason: string, message: string): Action {
-  return { kind: 'refuse', reason, message };
-}
-
-function describe(ms: ObservedMember[]): string {
-  return ms.map((m) => m.name || m.id).join(', ');
-}
-
-export function assertNever(x: never): never {
-  throw new Error(`unexpected value: ${String(x)}`);
 }

@@ -17,3 +17,15 @@ export function quorumMargin(voters: number, healthyVoters: number): number {
 export function learnerCaughtUp(learnerIndex: number, leaderIndex: number): boolean {
   return learnerIndex >= leaderIndex * 0.9;
 }
+
+/**
+ * How far a member's applied index may trail the leader's index and still count as healthy. A member
+ * that restarted answers Status long before it has replayed its log and caught up; counted healthy,
+ * it would let a rolling update take down the next member while this one is still useless. Two Status
+ * calls made a moment apart differ by some entries on a busy cluster, hence a margin, not zero.
+ */
+export const MAX_HEALTHY_APPLY_LAG = 1000;
+
+export function memberCaughtUp(appliedIndex: number, leaderIndex: number): boolean {
+  return leaderIndex - appliedIndex <= MAX_HEALTHY_APPLY_LAG;
+}

@@ -106,6 +106,9 @@ export function buildStatefulSet(
     startupProbe: { httpGet: { path: '/livez', port: METRICS_PORT }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 60 },
     // Liveness restarts hurt etcd clusters: only after ~4 minutes of a dead /livez.
     livenessProbe: { httpGet: { path: '/livez', port: METRICS_PORT }, periodSeconds: 30, timeoutSeconds: 15, failureThreshold: 8 },
+    // A member that refuses to start (e.g. "member ... has already been bootstrapped" on an empty data
+    // dir) leaves its last log line in the pod status, where the operator reads it.
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts,
   };
   if (member.command.length > 0) container.command = [...member.command];
@@ -142,9 +145,11 @@ export function buildStatefulSet(
       podManagementPolicy: 'Parallel',
       // OnDelete: the operator rolls one pod at a time, gated on health, leader last after MoveLeader.
       updateStrategy: { type: 'OnDelete' },
-      // Scale-down: the operator applies spec.storage.retentionPolicy itself, after MemberRemove.
-      // Deleting the cluster: the StatefulSet controller applies it.
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: spec.storage.retentionPolicy, whenScaled: 'Retain' },
+      // Always Retain: a `kubectl delete statefulset` must never take every member's data with it (the
+      // operator recreates the StatefulSet and the members come back on their volumes). The operator
+      // applies spec.storage.retentionPolicy itself: after MemberRemove on scale-down, and through the
+      // EtcdCluster's finalizer when the cluster is deleted.
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
       template: { metadata: { labels: commonLabels(ref) }, spec: podSpec },
       volumeClaimTemplates: [{ metadata: { name: DATA_VOLUME, labels: selectorLabels(ref) }, spec: pvcSpec }],
     },

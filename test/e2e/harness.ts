@@ -181,16 +181,17 @@ export class OperatorProcess {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Stops the operator: SIGTERM (clean) or SIGKILL (a crash). */
-  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  /** Stops the operator: SIGTERM (clean) or SIGKILL (a crash). Returns its exit code (null: killed by a signal). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number | null> {
     const child = this.child;
-    if (!child || !this.running) return;
-    await new Promise<void>((res) => {
-      child.once('exit', () => res());
+    if (!child || !this.running) return null;
+    const code = await new Promise<number | null>((res) => {
+      child.once('exit', (c) => res(c));
       child.kill(signal);
       setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000).unref();
     });
     this.child = undefined;
+    return code;
   }
 
   logTail(lines = 40): string {

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
+import { isSettled, voters, type Cluster } from './cluster-status.js';
 import { cpDir, etcdctl as etcdctlLocal, freePort, installOperatorRbac, Kubectl, OperatorProcess, portForward, repoRoot, run, waitFor, type RunResult } from './harness.js';
 
 const skip = inject('e2eSkip');
@@ -15,21 +16,8 @@ const name = 'main';
 /** Local: the client Service's name, resolved through the node agent's hosts file. Elsewhere: a port-forward. */
 let clientEndpoint = `http://${name}-client.${ns}.svc:2379`;
 
-interface Member { name: string; id: string; isLearner: boolean; isLeader: boolean; healthy: boolean }
-interface Cluster {
-  metadata: { generation: number };
-  status?: {
-    observedGeneration?: number;
-    members?: Member[];
-    leader?: string;
-    conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
-    currentOperation?: { type: string; phase: string } | null;
-  };
-}
 interface PodList { items: Array<{ metadata: { name: string }; spec: { nodeName?: string }; status: { podIP?: string; phase?: string } }> }
 
-const voters = (c: Cluster): Member[] => (c.status?.members ?? []).filter((m) => !m.isLearner);
-const condition = (c: Cluster, type: string): string | undefined => c.status?.conditions?.find((x) => x.type === type)?.status;
 
 describe.skipIf(skip !== '')('operator end to end', () => {
   const k = new Kubectl(inject('e2eKubeconfig'));
@@ -46,14 +34,11 @@ describe.skipIf(skip !== '')('operator end to end', () => {
   const pods = (): Promise<PodList> => k.json<PodList>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`]);
 
   /** Waits until the cluster has n healthy voters, no learner, a leader and Available=True, with no operation running. */
-  async function settled(n: number, timeoutMs = 300_000): Promise<Cluster> {
+  /** Settled with n voters, and `also` (e.g. a member has a new ID: a stale status must not pass). */
+  async function settled(n: number, timeoutMs = 300_000, also: (c: Cluster) => boolean = () => true): Promise<Cluster> {
     return waitFor(`${n} healthy voters, a leader and Available=True`, timeoutMs, async () => {
       const c = await get();
-      const v = voters(c);
-      const ok = v.length === n && v.every((m) => m.healthy) && (c.status?.members ?? []).length === n &&
-        v.some((m) => m.isLeader) && (c.status?.leader ?? '') !== '' && condition(c, 'Available') === 'True' &&
-        !c.status?.currentOperation && c.status?.observedGeneration === c.metadata.generation;
-      return ok ? c : undefined;
+      return isSettled(c, n) && also(c) ? c : undefined;
     }, 2000).catch(async (err: unknown) => {
       const c = await get().catch(() => undefined);
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator?.logTail() ?? '(in-cluster: kubectl logs deploy/tsetcd-operator)'}`);
@@ -103,7 +88,8 @@ describe.skipIf(skip !== '')('operator end to end', () => {
 
   afterAll(async () => {
     stopSampling();
-    await k.run(['delete', 'etcdcluster', name, '-n', ns, '--wait=false']);
+    // Wait for the deletion while the operator still runs: retentionPolicy Delete puts a finalizer on it.
+    await k.run(['delete', 'etcdcluster', name, '-n', ns, '--timeout=120s']);
     stopForward?.();
     await operator?.stop();
   });
@@ -248,7 +234,7 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       const r = await k.run(['get', 'pvc', `data-${victim}`, '-n', ns, '-o', 'jsonpath={.metadata.uid}']);
       return r.code === 0 && r.stdout !== '' && r.stdout !== pvc.metadata.uid ? true : undefined;
     });
-    const c = await settled(3, 600_000);
+    const c = await settled(3, 600_000, (x) => x.status?.members?.some((m) => m.name === victim && m.id !== oldId) === true);
     const newId = c.status?.members?.find((m) => m.name === victim)?.id;
     expect(newId).toBeDefined();
     expect(newId).not.toBe(oldId);

@@ -1,0 +1,180 @@
+// The operator against changes made behind its back (issue 12), on a real apiserver: a member removed
+// with etcdctl (a middle ordinal, then the leader), the StatefulSet deleted, the EtcdCluster deleted under
+// both retention policies, and a clean SIGTERM. Local control plane only: it runs the operator as a
+// process and reaches the members through the node agent's names.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isSettled, type Cluster } from './cluster-status.js';
+import { etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
+import { join } from 'node:path';
+
+const skip = inject('e2eSkip');
+const local = inject('e2eLocal');
+const ns = 'e2e-out-of-band';
+
+function spec(retentionPolicy: 'Retain' | 'Delete'): Record<string, unknown> {
+  return {
+    replicas: 3,
+    storage: { size: '1Gi', retentionPolicy },
+    resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
+    placement: {
+      dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
+      antiAffinity: 'required',
+    },
+  };
+}
+
+describe.skipIf(skip !== '' || !local)('the operator never makes a change made behind its back worse', () => {
+  const k = new Kubectl(inject('e2eKubeconfig'));
+  let operator: OperatorProcess | undefined;
+  let logStart = 0;
+  const client = (name: string): string => `http://${name}-client.${ns}.svc:2379`;
+  const get = (name: string): Promise<Cluster> => k.json<Cluster>(['get', 'etcdcluster', name, '-n', ns]);
+  const idOf = async (name: string, member: string): Promise<string | undefined> => (await get(name)).status?.members?.find((m) => m.name === member)?.id;
+  const podUID = async (pod: string): Promise<string> => (await k.run(['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).stdout;
+  const stsReplicas = async (name: string): Promise<number | null> => {
+    const r = await k.run(['get', 'statefulset', name, '-n', ns, '-o', 'jsonpath={.spec.replicas}']);
+    return r.code === 0 && r.stdout !== '' ? Number(r.stdout) : null;
+  };
+  const pvcNames = async (name: string): Promise<string[]> =>
+    (await k.json<{ items: Array<{ metadata: { name: string } }> }>(['get', 'pvc', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`])).items.map((p) => p.metadata.name).sort();
+
+  /** etcdctl through the client Service, retried like a client while the Service name follows a moved Pod. */
+  const etcdctlRetried = (name: string, args: string[]): Promise<string> =>
+    waitFor(`etcdctl ${args.join(' ')}`, 60_000, async () => {
+      const r = await etcdctl(client(name), args);
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    }, 500);
+
+  /** Waits until the cluster is settled with n voters (and `also` holds, e.g. a member has a new ID). */
+  async function settled(name: string, n: number, timeoutMs = 300_000, also: (c: Cluster) => boolean = () => true): Promise<Cluster> {
+    return waitFor(`${name}: ${n} healthy voters, a leader and Available=True`, timeoutMs, async () => {
+      const c = await get(name);
+      return isSettled(c, n) && also(c) ? c : undefined;
+    }, 2000).catch(async (err: unknown) => {
+      const c = await get(name).catch(() => undefined);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator?.logTail() ?? ''}`);
+    });
+  }
+
+  /** Samples the StatefulSet size and the other members' pod UIDs while `during` runs. */
+  async function watching<T>(name: string, keep: string[], during: () => Promise<T>): Promise<{ result: T; minReplicas: number; changed: string[] }> {
+    const uids = new Map<string, string>();
+    for (const p of keep) uids.set(p, await podUID(p));
+    let minReplicas = Number.POSITIVE_INFINITY;
+    const changed = new Set<string>();
+    let on = true;
+    const sample = async (): Promise<void> => {
+      while (on) {
+        const r = await stsReplicas(name);
+        if (r !== null) minReplicas = Math.min(minReplicas, r);
+        for (const [p, uid] of uids) if ((await podUID(p)) !== uid) changed.add(p);
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    };
+    const sampler = sample();
+    try {
+      return { result: await during(), minReplicas, changed: [...changed] };
+    } finally {
+      on = false;
+      await sampler;
+    }
+  }
+
+  async function removeOutOfBand(name: string, member: string): Promise<void> {
+    const id = await idOf(name, member);
+    if (id === undefined) throw new Error(`no member ${member}`);
+    const r = await etcdctl(client(name), ['member', 'remove', id]); // status IDs are hex, as etcdctl takes them
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(new RegExp(`Member\\s+${id} removed`));
+  }
+
+  beforeAll(async () => {
+    await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
+    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+    const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
+    operator = op;
+    logStart = existsSync(op.logPath) ? statSync(op.logPath).size : 0;
+    op.start();
+    await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
+    await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  });
+
+  afterAll(async () => {
+    await k.run(['delete', 'etcdcluster', '--all', '-n', ns, '--timeout=120s']);
+    await k.run(['delete', 'pvc', '--all', '-n', ns, '--wait=false']);
+    await operator?.stop();
+  });
+
+  it('brings up a 3-member cluster (retentionPolicy Retain) and writes a key', async () => {
+    await k.apply({ apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'kv', namespace: ns }, spec: spec('Retain') });
+    await settled('kv', 3);
+    expect(await etcdctlRetried('kv', ['put', '/oob/key', 'kept'])).toBe('OK');
+  });
+
+  it('a member removed with etcdctl at a middle ordinal: re-added on fresh storage, no other pod touched, the StatefulSet never shrinks', async () => {
+    const oldID = await idOf('kv', 'kv-1');
+    const { minReplicas, changed } = await watching('kv', ['kv-0', 'kv-2'], async () => {
+      await removeOutOfBand('kv', 'kv-1');
+      // Settled again, with a new member (a new ID) at that ordinal.
+      return settled('kv', 3, 600_000, (c) => c.status?.members?.some((m) => m.name === 'kv-1' && m.id !== oldID) === true);
+    });
+    expect(minReplicas).toBe(3);
+    expect(changed).toEqual([]);
+    expect(await idOf('kv', 'kv-1')).not.toBe(oldID);
+    expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
+  });
+
+  it('the leader removed with etcdctl: re-added the same way; the StatefulSet never shrinks', async () => {
+    const leader = (await get('kv')).status?.leader ?? '';
+    expect(leader).toMatch(/^kv-[0-2]$/);
+    const others = ['kv-0', 'kv-1', 'kv-2'].filter((p) => p !== leader);
+    const oldID = await idOf('kv', leader);
+    const { minReplicas, changed } = await watching('kv', others, async () => {
+      await removeOutOfBand('kv', leader);
+      // Settled again, with a new member (a new ID) at that ordinal.
+      return settled('kv', 3, 600_000, (c) => c.status?.members?.some((m) => m.name === leader && m.id !== oldID) === true);
+    });
+    expect(minReplicas).toBe(3);
+    expect(changed).toEqual([]);
+    expect(await idOf('kv', leader)).not.toBe(oldID);
+    expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
+  });
+
+  it('the StatefulSet deleted: recreated, the members return on their volumes with the same IDs', async () => {
+    const before = (await get('kv')).status?.members?.map((m) => `${m.name}=${m.id}`).sort();
+    const pvcs = await k.run(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=kv', '-o', 'jsonpath={.items[*].metadata.uid}']);
+    await k.ok(['delete', 'statefulset', 'kv', '-n', ns]);
+    await waitFor('the StatefulSet back', 120_000, async () => ((await stsReplicas('kv')) === 3 ? true : undefined), 1000);
+    const c = await settled('kv', 3, 600_000);
+    expect(c.status?.members?.map((m) => `${m.name}=${m.id}`).sort()).toEqual(before);
+    expect((await k.run(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=kv', '-o', 'jsonpath={.items[*].metadata.uid}'])).stdout).toBe(pvcs.stdout);
+    expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
+  });
+
+  it('the EtcdCluster deleted under retentionPolicy Retain: no finalizer, the PVCs stay', async () => {
+    expect((await get('kv')).metadata.finalizers ?? []).toEqual([]);
+    await k.ok(['delete', 'etcdcluster', 'kv', '-n', ns, '--timeout=120s']);
+    await waitFor('the members gone', 120_000, async () => ((await stsReplicas('kv')) === null ? true : undefined), 1000);
+    expect(await pvcNames('kv')).toEqual(['data-kv-0', 'data-kv-1', 'data-kv-2']);
+  });
+
+  it('the EtcdCluster deleted under retentionPolicy Delete: the finalizer deletes the StatefulSet, then every PVC', async () => {
+    await k.apply({ apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'kvd', namespace: ns }, spec: spec('Delete') });
+    const c = await settled('kvd', 3);
+    expect(c.metadata.finalizers).toContain('tsetcd.dev/delete-volumes');
+    expect(await pvcNames('kvd')).toHaveLength(3);
+    await k.ok(['delete', 'etcdcluster', 'kvd', '-n', ns, '--timeout=180s']);
+    await waitFor('every PVC of kvd gone', 180_000, async () => ((await pvcNames('kvd')).length === 0 ? true : undefined), 1000);
+    const events = await k.run(['get', 'events', '-n', ns, '--field-selector', 'reason=VolumesDeleted', '-o', 'jsonpath={.items[*].message}']);
+    expect(events.stdout).toContain('data-kvd-0');
+  });
+
+  it('a clean SIGTERM: the operator exits 0 and does not report a lost Lease', async () => {
+    const op = operator;
+    if (!op) throw new Error('no operator');
+    expect(await op.stop('SIGTERM')).toBe(0);
+    const log = readFileSync(op.logPath, 'utf8').slice(logStart);
+    expect(log).not.toContain('lost the leader-election Lease');
+  });
+});
