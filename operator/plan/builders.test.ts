@@ -50,6 +50,12 @@ describe('StatefulSet', () => {
     expect(c.startupProbe.httpGet.path).toBe('/livez');
   });
 
+  it('runs the member as the image user, non-root, with a group-writable data volume and no privileges', () => {
+    const pod = sts({}).spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, fsGroup: 65532, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(pod.containers[0].securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+  });
+
   it('runs the member with etcd-style flags on the headless DNS names and the bootstrap ConfigMap env', () => {
     const c = sts({ heartbeatIntervalMs: 50, electionTimeoutMs: 500 }).spec.template.spec.containers[0];
     expect(c.command).toEqual(['tsetcd']);

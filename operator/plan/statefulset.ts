@@ -20,6 +20,8 @@ import {
 
 export const TLS_CLIENT_DIR = '/etc/tsetcd/tls/client';
 export const TLS_PEER_DIR = '/etc/tsetcd/tls/peer';
+/** The user and group the member image runs as (hack/images/build.sh). */
+export const IMAGE_UID = 65532;
 
 /** The etcd-style flags of a member. $(POD_NAME) and $(POD_IP) are expanded by the kubelet. */
 export function memberArgs(ref: ClusterRef, spec: ResolvedSpec): string[] {
@@ -109,6 +111,8 @@ export function buildStatefulSet(
     // A member that refuses to start (e.g. "member ... has already been bootstrapped" on an empty data
     // dir) leaves its last log line in the pod status, where the operator reads it.
     terminationMessagePolicy: 'FallbackToLogsOnError',
+    // The image runs as 65532 with a read-only root; only the data volume is written.
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     volumeMounts,
   };
   if (member.command.length > 0) container.command = [...member.command];
@@ -118,6 +122,16 @@ export function buildStatefulSet(
     affinity: { podAntiAffinity },
     terminationGracePeriodSeconds: 30,
     enableServiceLinks: false,
+    // fsGroup: most block-storage CSI drivers create root-owned volumes, which the non-root
+    // member could not write; OnRootMismatch skips the recursive chown on every restart.
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: IMAGE_UID,
+      runAsGroup: IMAGE_UID,
+      fsGroup: IMAGE_UID,
+      fsGroupChangePolicy: 'OnRootMismatch',
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
   };
   if (volumes.length > 0) podSpec.volumes = volumes;
   if (Object.keys(spec.placement.nodeSelector).length > 0) podSpec.nodeSelector = { ...spec.placement.nodeSelector };
