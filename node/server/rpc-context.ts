@@ -12,7 +12,8 @@ import type {
 } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
-import type { ResponseHeader } from '../mvcc/types.js';
+import type { Command, RangeRequest, ResponseHeader } from '../mvcc/types.js';
+import { validateCommand, validateRange } from '../mvcc/validate.js';
 import type { MemberBackend } from './backend.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { MemberMetrics } from './metrics.js';
@@ -96,6 +97,20 @@ export function completeHeader(ctx: ServerContext, header: ResponseHeader | unde
 /** etcd's `hasleader` metadata: fail at once with "no leader" rather than wait for one. */
 export function checkHasLeader(ctx: ServerContext, md: Metadata): void {
   if (requiresLeader(md) && !ctx.backend.hasLeader()) throw new EtcdError('noLeader');
+}
+
+/**
+ * Every write is checked here, before it is proposed: a request Raft would carry to every member
+ * must be one every member can apply (node/mvcc/validate.ts, the one validator).
+ */
+export function checkCommand(ctx: ServerContext, cmd: Command): void {
+  const bad = validateCommand(cmd, ctx.limits.maxTxnOps);
+  if (bad) throw bad;
+}
+
+export function checkRange(req: RangeRequest): void {
+  const bad = validateRange(req);
+  if (bad) throw bad;
 }
 
 /** A learner serves only what etcd lets it: status, serializable reads, member list, snapshot. */
