@@ -362,6 +362,13 @@ export class Member implements MemberBackend, TransportHandler {
 
   receive(m: Message): void {
     if (this.stopped || !this.started) return;
+    // etcd's rafthttp refuses a sender that is not a member ("sender not found"): anyone who can
+    // reach the peer port must not move our term or log. A joiner knows no members until it
+    // has caught up, and takes what its cluster sends.
+    if (!this.membership.has(m.from) && !this.membership.isEmpty()) {
+      this.log.warn('dropped a raft message from a sender that is not a member', { type: m.type, from: hexId(m.from) });
+      return;
+    }
     if (m.type === 'snap' && this.confPendingIndex > this.appliedIndex) {
       // Restoring a snapshot resets raft's membership to the snapshot's; the conf change
       // still waiting in the apply queue would then be applied on top of it by
