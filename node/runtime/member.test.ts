@@ -465,6 +465,12 @@ describe('member runtime (in-memory twins)', () => {
     }
     const hashes = await Promise.all([...h.nodes.values()].map((n) => n.member.hashKV(0)));
     expect(new Set(hashes.map((x) => x.hash)).size).toBe(1);
+    // A restart replays all of it from the WAL (what once stopped the member again, for good).
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    await follower.member.stop();
+    const back = await h.boot(follower.rec, follower.fs);
+    await until(() => back.member.appliedIndexNow() >= lm.appliedIndexNow(), 'restarted member replays its log');
+    expect((await back.member.hashKV(0)).hash).toBe(hashes[0]!.hash);
     expect(h.fatal).toEqual([]);
   });
 });
