@@ -30,8 +30,11 @@ function randomMessage(r: () => number): Message {
     to: big() + 1, from: big() + 1, term: type === 'prop' || type === 'readIndex' ? 0 : big() + 1, logTerm: big(), index: big(), commit: big(),
     entries, reject: r() < 0.5, rejectHint: big(),
   };
+  // Shapes raft relies on: a prop carries entries, a readIndexResp none, a snap its snapshot.
+  if (type === 'prop' && entries.length === 0) entries.push({ term: 0, index: 0, type: 'normal', data: bytes(3) });
+  if (type === 'readIndexResp') entries.length = 0;
   if (r() < 0.5) m.context = bytes(Math.floor(r() * 20));
-  if (r() < 0.3) m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [big(), big()], learners: r() < 0.5 ? [big()] : [] } } };
+  if (r() < 0.3 || type === 'snap') m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [big(), big()], learners: r() < 0.5 ? [big()] : [] } } };
   return m;
 }
 
@@ -70,6 +73,9 @@ describe('peer codec', () => {
       ['local type', { ...ok, type: 'hup' }],
       ['heartbeat without term', { ...ok, term: 0 }],
       ['prop with a term', { ...ok, type: 'prop', term: 4 }],
+      ['prop without entries', { ...ok, type: 'prop', term: 0 }],
+      ['readIndexResp with entries', { ...ok, type: 'readIndexResp', entries: [{ term: 1, index: 1, type: 'normal', data: new Uint8Array(1) }] }],
+      ['snap without snapshot', { ...ok, type: 'snap' }],
       ['entry index NaN', { ...ok, type: 'app', entries: [{ term: 1, index: Number.NaN, type: 'normal', data: new Uint8Array(1) }] }],
     ];
     for (const [what, m] of bad) expect(() => decodeMessage(encodeMessage(m)), what).toThrow(/message/);

@@ -176,7 +176,8 @@ const isIndex = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
 /**
  * A message raft could never have sent is refused here, so raft only ever steps well-formed
  * input: every id, term and index a non-negative integer (a float64 on the wire can be NaN or
- * 0.5), no local types, and a term exactly when raft sets one (raft.ts send()).
+ * 0.5), no local types, a term exactly when raft sets one (raft.ts send()), and no shape raft
+ * asserts on.
  */
 function checkWireMessage(m: Message): void {
   const numbers = [m.to, m.from, m.term, m.logTerm, m.index, m.commit, m.rejectHint];
@@ -186,6 +187,10 @@ function checkWireMessage(m: Message): void {
   if (m.to === 0 || m.from === 0) throw new CodecError(`${m.type} message without sender or receiver`);
   if (LOCAL_TYPES.has(m.type)) throw new CodecError(`local message type ${m.type} from a peer`);
   if (TERMLESS_TYPES.has(m.type) !== (m.term === 0)) throw new CodecError(`${m.type} message with term ${m.term}`);
+  // Shapes raft asserts on when it steps them (an assertion would stop the member).
+  if (m.type === 'prop' && m.entries.length === 0) throw new CodecError('prop message without entries');
+  if (m.type === 'readIndexResp' && m.entries.length > 0) throw new CodecError('readIndexResp message with entries');
+  if (m.type === 'snap' && !m.snapshot) throw new CodecError('snap message without a snapshot');
 }
 
 export function decodeMessage(buf: Buffer): Message {

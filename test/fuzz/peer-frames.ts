@@ -1,7 +1,7 @@
 // Hostile bytes for a member's peer port (node/transport's framing and Raft message codec).
 // Each connection is one of: random bytes; a bad hello; a good hello and then random frames;
 // batches of Raft messages raft could never have sent (NaN, fractions, local types, a term where
-// none belongs), some byte-mutated; forwarded proposals, impersonating a real member, that carry
+// none belongs, shapes raft asserts on), some byte-mutated; forwarded proposals, impersonating a real member, that carry
 // entries no member can decode (they must be committed and then skipped alike by everyone); and
 // peer requests with junk JSON. Well-formed lies from a real member (an append at the current
 // term, say) are out of scope: that is what peer TLS is for.
@@ -63,7 +63,7 @@ function malformedMessage(rng: TestRng, from: number, to: number): Message {
   };
   for (let n = rng.int(3); n > 0; n--) m.entries.push({ term: 1, index: 1 + rng.int(50), type: 'normal', data: randomBytes(rng, 64) });
   const fields = ['to', 'from', 'term', 'logTerm', 'index', 'commit', 'rejectHint'] as const;
-  switch (rng.int(4)) {
+  switch (rng.int(5)) {
     case 0:
       m[rng.pick(fields)] = rng.pick(BAD_NUMBERS.filter((x) => !Object.is(x, -0)));
       break;
@@ -74,8 +74,17 @@ function malformedMessage(rng: TestRng, from: number, to: number): Message {
       // A term where none belongs, or none where one does.
       m.term = m.type === 'prop' || m.type === 'readIndex' ? 1 + rng.int(5) : 0;
       break;
-    default:
+    case 3:
       m.entries.push({ term: rng.pick(BAD_NUMBERS), index: 1, type: 'normal', data: new Uint8Array(0) });
+      break;
+    default: {
+      // Shapes raft asserts on: a proposal with nothing in it, a read answer with entries, a snap without one.
+      const shape = rng.pick(['prop', 'readIndexResp', 'snap'] as const);
+      m.type = shape;
+      m.term = shape === 'prop' ? 0 : m.term;
+      if (shape === 'prop') m.entries = [];
+      else if (shape === 'readIndexResp') m.entries.push({ term: 1, index: 1, type: 'normal', data: new Uint8Array(1) });
+    }
   }
   return m;
 }
