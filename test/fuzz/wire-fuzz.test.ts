@@ -10,7 +10,8 @@
 // throw; grpc-js's own "Error deserializing request" aside), or members that disagree afterwards.
 //
 // What it found against the code before the issue-17 fixes (commit d945cb6), one fresh cluster per
-// seed, FUZZ_SEEDS=1..5 FUZZ_MESSAGES=40 (KV first, so a kill early on leaves the rest unanswered):
+// seed, FUZZ_SEEDS=1..5 FUZZ_MESSAGES=40, with the generator as committed in a7f99d0 (seeds replay
+// differently after generator changes):
 // - every seed destroyed the whole cluster: all 3 members logged "apply failed; stopping the
 //   member". Seeds 1 and 3: an Alarm with action 24 / 9 (a mutated AlarmRequest). Seeds 2, 4
 //   and 5: a Txn whose Compare had result 9 / 100 / 9. On restart they would replay it and stop again.
@@ -103,7 +104,7 @@ describe.skipIf(!tools.ok)('wire fuzz: hostile client requests and peer frames a
           tally.set(name, counts);
           for (let i = 0; i < MESSAGES_PER_RPC; i++) {
             const x = rng.next();
-            const bytes = x < 0.1 ? randomBytes(rng, 64) : x < 0.55 ? encodeMessage(type, message(rng, type)) : mutate(rng, encodeMessage(type, message(rng, type)));
+            const bytes = x < 0.1 ? randomBytes(rng, 64) : x < 0.65 ? encodeMessage(type, message(rng, type)) : mutate(rng, encodeMessage(type, message(rng, type)));
             const to = rng.int(clients.length);
             const a = await clients[to]!.call(rpc.service, rpc.method, bytes);
             const code = process.env['FUZZ_DETAILS'] && a.code !== 0 ? `${CODE_NAMES[a.code]} (${a.details.slice(0, 80)})` : (CODE_NAMES[a.code] ?? String(a.code));
