@@ -22,6 +22,9 @@
 //    hold a conf change waits (before advance) until the apply loop has called
 //    applyConfChange for it (etcd's waitApply): raft's applied index must never run ahead of
 //    its membership. A 'snap' message waits for that too (a restore would be undone by it).
+//    Applying is total on bad input: a command the validator refuses gets an error answer, and
+//    an entry that cannot be decoded is skipped alike on every member (entry-decode.ts). Only
+//    a broken invariant (a throw from the store) stops the member.
 // Timers: a tick every --heartbeat-interval; lease expiry/checkpoints on the leader; metrics;
 // auto-compaction. Physical compaction runs in bounded steps between loop turns.
 
