@@ -471,6 +471,12 @@ describe('member runtime (in-memory twins)', () => {
     const back = await h.boot(follower.rec, follower.fs);
     await until(() => back.member.appliedIndexNow() >= lm.appliedIndexNow(), 'restarted member replays its log');
     expect((await back.member.hashKV(0)).hash).toBe(hashes[0]!.hash);
+    // A snapshot message whose data is junk is refused, not taken and then fatal to apply.
+    const junk = leaderSnapshot(back.member, leader.rec.id, lm.appliedIndexNow() + 100, lm.header().raftTerm, { voters: h.records.map((r) => r.id), learners: [] });
+    junk.snapshot = { ...junk.snapshot!, data: Buffer.from('not a snapshot') };
+    back.member.receive(junk);
+    await lm.put({ key: enc('after-junk-snapshot'), value: enc('ok') });
+    await until(() => back.member.appliedIndexNow() >= lm.appliedIndexNow(), 'the member goes on applying');
     expect(h.fatal).toEqual([]);
   });
 });

@@ -372,6 +372,7 @@ export class Member implements MemberBackend, TransportHandler {
       this.log.warn('dropped a raft message from a sender that is not a member', { type: m.type, from: hexId(m.from) });
       return;
     }
+    if (m.type === 'snap' && !this.snapshotFramingOk(m)) return;
     if (m.type === 'snap' && this.confPendingIndex > this.appliedIndex) {
       // Restoring a snapshot resets raft's membership to the snapshot's; the conf change
       // still waiting in the apply queue would then be applied on top of it by
@@ -392,6 +393,21 @@ export class Member implements MemberBackend, TransportHandler {
       return;
     }
     this.schedule();
+  }
+
+  /**
+   * A snapshot whose framing does not decode would stop this member once raft had taken it
+   * (applying it is then the only way on): refuse the message instead, and say so. The store
+   * still checks the chunks themselves when it restores them.
+   */
+  private snapshotFramingOk(m: Message): boolean {
+    try {
+      decodeStateSnapshot(m.snapshot?.data ?? new Uint8Array(0));
+      return true;
+    } catch (err) {
+      this.log.error('dropped a snapshot message whose data does not decode', { from: hexId(m.from), index: m.snapshot?.metadata.index, err });
+      return false;
+    }
   }
 
   reportUnreachable(id: NodeId): void {
