@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 SEEDS ?= 500
 START ?= 1
 
-.PHONY: setup build test unit sim bench run clean typecheck
+.PHONY: setup build test unit sim bench run clean typecheck fuzz
 
 setup: $(NODE_MODULES_STAMP)
 
@@ -31,6 +31,14 @@ test: build typecheck helm
 
 sim: setup
 	npx tsx test/sim/main.ts --seeds $(SEEDS) --start $(START)
+
+# The wire fuzzer (test/fuzz/wire-fuzz.test.ts) at length: hostile client requests for every RPC
+# and hostile peer frames against 3 real members. make test runs it small (2 seeds).
+FUZZ_SEEDS ?= 1-20
+FUZZ_MESSAGES ?= 40
+FUZZ_PEER_CONNECTIONS ?= 200
+fuzz: build
+	FUZZ_SEEDS=$(FUZZ_SEEDS) FUZZ_MESSAGES=$(FUZZ_MESSAGES) FUZZ_PEER_CONNECTIONS=$(FUZZ_PEER_CONNECTIONS) npx vitest run test/fuzz/wire-fuzz.test.ts
 
 bench: build
 	bash hack/bench.sh

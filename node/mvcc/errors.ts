@@ -14,6 +14,8 @@ export type MvccErrorCode =
   | 'leaseProvided'
   | 'tooManyOps'
   | 'duplicateKey'
+  | 'invalidSortOption'
+  | 'invalidRequest'
   | 'noSpace'
   | 'leaseNotFound'
   | 'leaseExists'
@@ -38,6 +40,8 @@ interface ErrorSpec {
   readonly message: string;
   readonly grpcMessage: string;
   readonly grpcCode: GrpcCodeName;
+  /** The detail given to the constructor is part of the gRPC text too (checks etcd does not make). */
+  readonly detailOnWire?: boolean;
 }
 
 /** The one table: bare text, etcd's gRPC text and gRPC code per error. */
@@ -66,6 +70,9 @@ export const ERROR_SPECS: { readonly [C in MvccErrorCode]: ErrorSpec } = {
     grpcMessage: 'etcdserver: duplicate key given in txn request',
     grpcCode: 'InvalidArgument',
   },
+  invalidSortOption: { message: 'invalid sort option', grpcMessage: 'etcdserver: invalid sort option', grpcCode: 'InvalidArgument' },
+  // A field etcd leaves unchecked (an enum out of range, a oneof set twice): "etcdserver: invalid request: <what>".
+  invalidRequest: { message: 'invalid request', grpcMessage: 'etcdserver: invalid request', grpcCode: 'InvalidArgument', detailOnWire: true },
   noSpace: {
     message: 'mvcc: database space exceeded',
     grpcMessage: 'etcdserver: mvcc: database space exceeded',
@@ -95,7 +102,7 @@ export class MvccError extends Error {
     super(detail === undefined ? spec.message : `${spec.message}: ${detail}`);
     this.name = 'MvccError';
     this.code = code;
-    this.grpcMessage = spec.grpcMessage;
+    this.grpcMessage = spec.detailOnWire && detail !== undefined ? `${spec.grpcMessage}: ${detail}` : spec.grpcMessage;
     this.grpcCode = spec.grpcCode;
   }
 }

@@ -6,8 +6,9 @@
 //   const res = store.apply(decodeCommand(entry.data), entry.index);     // ApplyResult
 //   res.ok ? res.response : res.error (MvccError: .code, .grpcCode, .grpcMessage)
 //   hub.notify();                                                         // feed watchers
-// Before proposing, the server calls validateCommand(cmd, maxTxnOps) (etcd's request
-// checks) and store.quotaAllows(cmd) (NOSPACE: answer NoSpaceError and propose an alarm).
+// Before proposing, the server calls validateCommand(cmd, maxTxnOps) (every request check,
+// etcd's and ours; apply repeats it) and store.quotaAllows(cmd) (NOSPACE: answer NoSpaceError
+// and propose an alarm).
 //
 // Reads (local; linearizable = after ReadIndex): store.range(req), or store.rangeSteps(req, n)
 // to do a big range in bounded steps. Compaction: apply 'compaction' (logical at once), then
@@ -28,7 +29,7 @@
 export * from './types.js';
 export * from './errors.js';
 export { encodeCommand, decodeCommand, writeCommand, readCommand, ByteWriter, ByteReader } from './codec.js';
-export { validateCommand, validateRange, validateTxn, DEFAULT_MAX_TXN_OPS, MAX_LEASE_TTL_SEC } from './validate.js';
+export { validateCommand, validateRange, validateTxn, DEFAULT_MAX_TXN_OPS, APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC } from './validate.js';
 export {
   MvccStore,
   SnapshotRestorer,

@@ -54,7 +54,7 @@ import { KeyIndex } from './key-index.js';
 import { Lessor, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
 import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
-import { DEFAULT_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
+import { APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
 import { ByteReader, ByteWriter } from './codec.js';
 
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
@@ -73,8 +73,6 @@ export const LEASE_OVERHEAD_BYTES = 64;
 export interface StoreOptions {
   /** Size quota (see sizeBytes). Default 2 GiB, like etcd. */
   quotaBackendBytes?: number;
-  /** Default 128, like etcd. */
-  maxTxnOps?: number;
   /**
    * Leases granted with a smaller TTL get this one. etcd derives it from the election
    * timeout: ceil(1.5 × election timeout), 2 s with the defaults.
@@ -224,7 +222,6 @@ function mixLeaseId(index: number, seq: number): number {
 
 export class MvccStore {
   readonly quotaBackendBytes: number;
-  readonly maxTxnOps: number;
   readonly minLeaseTtlSec: number;
   /** The leader-side lease clock (see lessor.ts). */
   readonly lessor: Lessor;
@@ -250,7 +247,6 @@ export class MvccStore {
 
   constructor(opts: StoreOptions = {}) {
     this.quotaBackendBytes = opts.quotaBackendBytes ?? DEFAULT_QUOTA_BACKEND_BYTES;
-    this.maxTxnOps = opts.maxTxnOps ?? DEFAULT_MAX_TXN_OPS;
     this.minLeaseTtlSec = opts.minLeaseTtlSec ?? 2;
     this.lessor = new Lessor(() => this.leases);
   }
@@ -463,7 +459,9 @@ export class MvccStore {
    */
   apply(cmd: Command, index: number): ApplyResult {
     if (index > this.applied) this.applied = index;
-    const bad = validateCommand(cmd, this.maxTxnOps);
+    // The same checks the server made before proposing (validate.ts): a command from the log
+    // that fails them gets an error answer, alike on every member, and changes nothing.
+    const bad = validateCommand(cmd, APPLY_MAX_TXN_OPS);
     if (bad) return { ok: false, type: cmd.type, revision: this.rev, error: bad };
     try {
       const response = this.applyInner(cmd, index);

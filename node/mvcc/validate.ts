@@ -1,51 +1,108 @@
-// Request checks etcd makes before a write is proposed (api/v3rpc/key.go checks and
-// etcdserver's checkIntervals). The server calls validateCommand before proposing, to
-// answer bad requests without a Raft round; apply runs the same checks, so a bad command
-// that reaches the log fails identically on every member.
-import type { Command, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.js';
+// The one request validator: every field of every command (and of a read) that a client can
+// get wrong, checked in one place. The server calls it before proposing, so a bad request is
+// answered without a Raft round (etcd's api/v3rpc/key.go checks, with etcd's texts; where etcd
+// has no check, InvalidArgument with a clear text). The store calls the same function when it
+// applies a command, so an entry that reached the log anyway (written by an older member, say)
+// gets the same error answer on every member instead of reaching a switch with no case for it.
+// Apply must decide alike on every member, so it passes APPLY_MAX_TXN_OPS: --max-txn-ops is a
+// per-member flag, checked only at the server.
+import type { AlarmRequest, Command, Compare, DeleteRangeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest } from './types.js';
+import { AlarmAction, AlarmType, CompareResult, CompareTarget, SortOrder, SortTarget } from './types.js';
 import { MvccError, assertNever } from './errors.js';
 import { inSkeyRange, skeyOf, skeyRange, type SkeyRange } from './bytes.js';
 
 export const DEFAULT_MAX_TXN_OPS = 128;
+/** The op limit apply uses: none (see the file comment). */
+export const APPLY_MAX_TXN_OPS = Number.POSITIVE_INFINITY;
 /** etcd's MaxLeaseTTL: 9,000,000,000 seconds. */
 export const MAX_LEASE_TTL_SEC = 9_000_000_000;
 
-function checkRange(r: RangeRequest): MvccError | null {
-  return r.key.length === 0 ? new MvccError('emptyKey') : null;
+type Problem = MvccError | null;
+
+function isEnum(values: Record<string, number>, v: unknown): boolean {
+  return Object.values(values).includes(v as number);
 }
 
-function checkPut(p: PutRequest): MvccError | null {
-  if (p.key.length === 0) return new MvccError('emptyKey');
-  if (p.ignoreValue && p.value !== undefined && p.value.length !== 0) return new MvccError('valueProvided');
-  if (p.ignoreLease && p.lease !== undefined && p.lease !== 0) return new MvccError('leaseProvided');
+/** An id from the wire must be exact: int64 above 2^53 decodes to a rounded number. */
+function exact(n: number | undefined): boolean {
+  return n === undefined || Number.isSafeInteger(n);
+}
+
+function checkRange(r: RangeRequest): Problem {
+  if (r.key.length === 0) return new MvccError('emptyKey');
+  if (!isEnum(SortOrder, r.sortOrder ?? 0) || !isEnum(SortTarget, r.sortTarget ?? 0)) return new MvccError('invalidSortOption');
   return null;
 }
 
-function checkDelete(d: DeleteRangeRequest): MvccError | null {
+function checkPut(p: PutRequest): Problem {
+  if (p.key.length === 0) return new MvccError('emptyKey');
+  if (p.ignoreValue && p.value !== undefined && p.value.length !== 0) return new MvccError('valueProvided');
+  if (p.ignoreLease && p.lease !== undefined && p.lease !== 0) return new MvccError('leaseProvided');
+  if (!exact(p.lease)) return new MvccError('leaseNotFound');
+  return null;
+}
+
+function checkDelete(d: DeleteRangeRequest): Problem {
   return d.key.length === 0 ? new MvccError('emptyKey') : null;
 }
 
-function checkTxnShape(t: TxnRequest, maxTxnOps: number): MvccError | null {
+function checkCompare(c: Compare): Problem {
+  if (c.key.length === 0) return new MvccError('emptyKey');
+  if (!isEnum(CompareResult, c.result)) return new MvccError('invalidRequest', `compare result ${String(c.result)} is not one of ${Object.keys(CompareResult).join(', ')}`);
+  if (!isEnum(CompareTarget, c.target)) return new MvccError('invalidRequest', `compare target ${String(c.target)} is not one of ${Object.keys(CompareTarget).join(', ')}`);
+  return null;
+}
+
+/** Which member of the RequestOp oneof is set, if exactly one is. */
+export type OpKind = 'requestRange' | 'requestPut' | 'requestDeleteRange' | 'requestTxn';
+const OP_KINDS: readonly OpKind[] = ['requestRange', 'requestPut', 'requestDeleteRange', 'requestTxn'];
+
+function opKinds(op: RequestOp): OpKind[] {
+  const o = op as Partial<Record<OpKind, unknown>>;
+  return OP_KINDS.filter((k) => o[k] !== undefined && o[k] !== null);
+}
+
+/**
+ * etcd's checkTxnRequest: the longest of compare/success/failure counts against the limit, and
+ * a nested txn gets what its parent left (limit minus the parent's count), so nesting cannot
+ * multiply the work one request does.
+ */
+function checkTxnShape(t: TxnRequest, maxTxnOps: number): Problem {
   const cmp = t.compare ?? [];
-  const succ = t.success ?? [];
-  const fail = t.failure ?? [];
-  if (cmp.length > maxTxnOps || succ.length > maxTxnOps || fail.length > maxTxnOps) return new MvccError('tooManyOps');
-  for (const c of cmp) if (c.key.length === 0) return new MvccError('emptyKey');
-  for (const ops of [succ, fail]) {
+  const used = Math.max(cmp.length, t.success?.length ?? 0, t.failure?.length ?? 0);
+  if (used > maxTxnOps) return new MvccError('tooManyOps');
+  for (const c of cmp) {
+    const bad = checkCompare(c);
+    if (bad) return bad;
+  }
+  for (const ops of [t.success ?? [], t.failure ?? []]) {
     for (const op of ops) {
-      const e = checkOp(op, maxTxnOps);
-      if (e) return e;
+      const bad = checkOp(op, maxTxnOps - used);
+      if (bad) return bad;
     }
   }
   return null;
 }
 
-function checkOp(op: RequestOp, maxTxnOps: number): MvccError | null {
-  if ('requestRange' in op) return checkRange(op.requestRange);
-  if ('requestPut' in op) return checkPut(op.requestPut);
-  if ('requestDeleteRange' in op) return checkDelete(op.requestDeleteRange);
-  if ('requestTxn' in op) return checkTxnShape(op.requestTxn, maxTxnOps);
-  return assertNever(op);
+function checkOp(op: RequestOp, maxTxnOps: number): Problem {
+  const kinds = opKinds(op);
+  // etcd: an empty op (or a nil entry) is "key not found".
+  if (kinds.length === 0) return new MvccError('keyNotFound');
+  if (kinds.length > 1) return new MvccError('invalidRequest', `a request op sets ${kinds.join(' and ')}; exactly one is allowed`);
+  const o = op as { requestRange: RangeRequest; requestPut: PutRequest; requestDeleteRange: DeleteRangeRequest; requestTxn: TxnRequest };
+  const kind = kinds[0]!;
+  switch (kind) {
+    case 'requestRange':
+      return checkRange(o.requestRange);
+    case 'requestPut':
+      return checkPut(o.requestPut);
+    case 'requestDeleteRange':
+      return checkDelete(o.requestDeleteRange);
+    case 'requestTxn':
+      return checkTxnShape(o.requestTxn, maxTxnOps);
+    default:
+      return assertNever(kind);
+  }
 }
 
 function intersectsPoint(dels: SkeyRange[], skey: string): boolean {
@@ -95,18 +152,25 @@ function checkIntervals(ops: RequestOp[]): Intervals | MvccError {
   return { puts, dels };
 }
 
-export function validateTxn(t: TxnRequest, maxTxnOps = DEFAULT_MAX_TXN_OPS): MvccError | null {
+export function validateTxn(t: TxnRequest, maxTxnOps: number): Problem {
+  // Shape first: the interval check assumes every op is well formed (etcd's order too).
   const shape = checkTxnShape(t, maxTxnOps);
   if (shape) return shape;
   const a = checkIntervals(t.success ?? []);
   if (a instanceof MvccError) return a;
   const b = checkIntervals(t.failure ?? []);
-  if (b instanceof MvccError) return b;
+  return b instanceof MvccError ? b : null;
+}
+
+function checkAlarm(a: AlarmRequest): Problem {
+  if (!isEnum(AlarmAction, a.action)) return new MvccError('invalidRequest', `alarm action ${String(a.action)} is not one of ${Object.keys(AlarmAction).join(', ')}`);
+  if (!isEnum(AlarmType, a.alarm)) return new MvccError('invalidRequest', `alarm type ${String(a.alarm)} is not one of ${Object.keys(AlarmType).join(', ')}`);
+  if (!exact(a.memberID)) return new MvccError('invalidRequest', 'alarm member ID must be below 2^53');
   return null;
 }
 
-/** The checks etcd makes before proposing. Returns the error to answer with, or null. */
-export function validateCommand(cmd: Command, maxTxnOps = DEFAULT_MAX_TXN_OPS): MvccError | null {
+/** The error to answer a write with, or null. maxTxnOps: the server's --max-txn-ops. */
+export function validateCommand(cmd: Command, maxTxnOps: number): Problem {
   switch (cmd.type) {
     case 'put':
       return checkPut(cmd.req);
@@ -115,18 +179,21 @@ export function validateCommand(cmd: Command, maxTxnOps = DEFAULT_MAX_TXN_OPS): 
     case 'txn':
       return validateTxn(cmd.req, maxTxnOps);
     case 'leaseGrant':
+      if (!exact(cmd.req.ID)) return new MvccError('invalidRequest', 'lease ID must be below 2^53');
       return cmd.req.TTL > MAX_LEASE_TTL_SEC ? new MvccError('leaseTtlTooLarge') : null;
-    case 'compaction':
     case 'leaseRevoke':
-    case 'leaseCheckpoint':
+      return exact(cmd.req.ID) ? null : new MvccError('leaseNotFound');
     case 'alarm':
+      return checkAlarm(cmd.req);
+    case 'compaction':
+    case 'leaseCheckpoint':
       return null;
     default:
       return assertNever(cmd);
   }
 }
 
-/** Validation of a read (the server calls it before ReadIndex). */
-export function validateRange(r: RangeRequest): MvccError | null {
+/** The error to answer a read with, or null (the server calls it before ReadIndex). */
+export function validateRange(r: RangeRequest): Problem {
   return checkRange(r);
 }

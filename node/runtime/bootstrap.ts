@@ -169,7 +169,6 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     peerHints: identity.peerHints ?? [],
     stateMachine: new MvccStateMachine({
       quotaBackendBytes: cfg.quotaBackendBytes,
-      maxTxnOps: cfg.maxTxnOps,
       // etcd: the minimum lease TTL is ceil(1.5 x election timeout).
       minLeaseTtlSec: Math.ceil((1.5 * cfg.electionTimeoutMs) / 1000),
     }),

@@ -9,6 +9,7 @@ import { MvccStateMachine } from './mvcc-adapter.js';
 import { memberIdOf, clusterIdOf } from './ids.js';
 import type { MemberRecord } from './membership.js';
 import { encodeStateSnapshot } from './state-snapshot.js';
+import { encodeEnvelope } from './envelope.js';
 import type { ConfState, Message } from '../raft/index.js';
 import type { MemberStorage } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
@@ -439,6 +440,43 @@ describe('member runtime (in-memory twins)', () => {
     await back.member.put({ key: enc('b'), value: enc('2') });
     expect(injected).toBe(true);
     expect(violations).toEqual([]);
+    expect(h.fatal).toEqual([]);
+  });
+
+  it('apply is total: malformed and invalid entries in the log answer or are skipped alike on every member, and no member stops (issue 17)', async () => {
+    const h = (harness = new Harness(3));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const lm = leader.member;
+    // Proposed straight to the backend, past the server's checks: apply answers with the error.
+    const badTxn = { compare: [{ key: enc('k'), result: 9 as 0, target: 0 as const }], success: [{ requestPut: { key: enc('k'), value: enc('v') } }] };
+    await expect(lm.txn(badTxn, { readOnly: false })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
+    await expect(lm.alarm({ action: 9 as 0, memberID: 0, alarm: 1 })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
+    // Bytes no member can decode, as a damaged or foreign log would hold them.
+    const envelope = (kind: 'mvcc' | 'attrs', body: Uint8Array): Buffer => encodeEnvelope(kind, 0, 0, body);
+    const poison = [Buffer.from([7, 7, 7]), Buffer.alloc(40, 0xff), envelope('mvcc', Buffer.from([1, 3, 200])), envelope('attrs', enc('{not json')), envelope('attrs', enc('{"id":"x"}'))];
+    const proposals = (lm as unknown as { proposals: Uint8Array[] }).proposals;
+    proposals.push(...poison);
+    await lm.put({ key: enc('after'), value: enc('ok') });
+    for (const n of h.nodes.values()) {
+      await until(() => n.member.appliedIndexNow() >= lm.appliedIndexNow(), `${n.rec.name} applies everything`);
+      const r = await n.member.range({ key: enc('after') }, { linearizable: false });
+      expect(r.kvs.length).toBe(1);
+    }
+    const hashes = await Promise.all([...h.nodes.values()].map((n) => n.member.hashKV(0)));
+    expect(new Set(hashes.map((x) => x.hash)).size).toBe(1);
+    // A restart replays all of it from the WAL (what once stopped the member again, for good).
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    await follower.member.stop();
+    const back = await h.boot(follower.rec, follower.fs);
+    await until(() => back.member.appliedIndexNow() >= lm.appliedIndexNow(), 'restarted member replays its log');
+    expect((await back.member.hashKV(0)).hash).toBe(hashes[0]!.hash);
+    // A snapshot message whose data is junk is refused, not taken and then fatal to apply.
+    const junk = leaderSnapshot(back.member, leader.rec.id, lm.appliedIndexNow() + 100, lm.header().raftTerm, { voters: h.records.map((r) => r.id), learners: [] });
+    junk.snapshot = { ...junk.snapshot!, data: Buffer.from('not a snapshot') };
+    back.member.receive(junk);
+    await lm.put({ key: enc('after-junk-snapshot'), value: enc('ok') });
+    await until(() => back.member.appliedIndexNow() >= lm.appliedIndexNow(), 'the member goes on applying');
     expect(h.fatal).toEqual([]);
   });
 });

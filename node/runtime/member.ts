@@ -22,6 +22,9 @@
 //    hold a conf change waits (before advance) until the apply loop has called
 //    applyConfChange for it (etcd's waitApply): raft's applied index must never run ahead of
 //    its membership. A 'snap' message waits for that too (a restore would be undone by it).
+//    Applying is total on bad input: a command the validator refuses gets an error answer, and
+//    an entry that cannot be decoded is skipped alike on every member (entry-decode.ts). Only
+//    a broken invariant (a throw from the store) stops the member.
 // Timers: a tick every --heartbeat-interval; lease expiry/checkpoints on the leader; metrics;
 // auto-compaction. Physical compaction runs in bounded steps between loop turns.
 
@@ -32,7 +35,6 @@ import {
   ProposalDroppedError,
   RawNode,
   SeededRng,
-  decodeConfChange,
   type ConfChange,
   type ConfState,
   type Entry,
@@ -51,11 +53,13 @@ import type { MemberMetrics } from '../server/metrics.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { BackendError, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
 import type * as mvcc from '../mvcc/types.js';
-import { encodeCommand, decodeCommand } from '../mvcc/codec.js';
+import { encodeCommand } from '../mvcc/codec.js';
 import { AlarmAction, AlarmType } from '../mvcc/types.js';
 import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
-import { decodeEnvelope, encodeEnvelope, RequestIds } from './envelope.js';
+import { encodeEnvelope, RequestIds } from './envelope.js';
+import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
+import { createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
 import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
 import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
@@ -148,6 +152,7 @@ export class Member implements MemberBackend, TransportHandler {
   readonly id: NodeId;
   readonly clusterId: number;
   private readonly log: Logger;
+  private readonly applyMetrics: ApplyMetrics | undefined;
   private readonly opts: MemberOptions;
   private readonly sm: StateMachine;
   private readonly storage: MemberStorage;
@@ -232,6 +237,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.id = opts.id;
     this.clusterId = opts.clusterId;
     this.log = opts.logger;
+    this.applyMetrics = opts.metrics ? createApplyMetrics(opts.metrics.registry) : undefined;
     this.sm = opts.stateMachine;
     this.storage = opts.storage;
     this.nowMs = opts.nowMs ?? (() => Date.now());
@@ -365,6 +371,15 @@ export class Member implements MemberBackend, TransportHandler {
 
   receive(m: Message): void {
     if (this.stopped || !this.started) return;
+    // etcd refuses messages from removed members ("cannot process message from removed member"),
+    // so a member removed from the cluster cannot move our term or log. An unknown sender is not
+    // refused: a member that lags behind the conf change that added the current leader must still
+    // take that leader's appends, or it would never catch up (etcd accepts them too).
+    if (this.membership.isRemoved(m.from)) {
+      this.log.warn('dropped a raft message from a removed member', { type: m.type, from: hexId(m.from) });
+      return;
+    }
+    if (m.type === 'snap' && !this.snapshotFramingOk(m)) return;
     if (m.type === 'snap' && this.confPendingIndex > this.appliedIndex) {
       // Restoring a snapshot resets raft's membership to the snapshot's; the conf change
       // still waiting in the apply queue would then be applied on top of it by
@@ -385,6 +400,21 @@ export class Member implements MemberBackend, TransportHandler {
       return;
     }
     this.schedule();
+  }
+
+  /**
+   * A snapshot whose framing does not decode would stop this member once raft had taken it
+   * (applying it is then the only way on): refuse the message instead, and say so. The store
+   * still checks the chunks themselves when it restores them.
+   */
+  private snapshotFramingOk(m: Message): boolean {
+    try {
+      decodeStateSnapshot(m.snapshot?.data ?? new Uint8Array(0));
+      return true;
+    } catch (err) {
+      this.log.error('dropped a snapshot message whose data does not decode', { from: hexId(m.from), index: m.snapshot?.metadata.index, err });
+      return false;
+    }
   }
 
   reportUnreachable(id: NodeId): void {
@@ -724,7 +754,9 @@ export class Member implements MemberBackend, TransportHandler {
         this.applyHead = 0;
       }
     } catch (err) {
-      this.die('apply failed; stopping the member', err);
+      // Bad input never gets here (entry-decode.ts and the store answer it); this is a broken
+      // invariant, and applying on could make this member silently disagree with the others.
+      this.die('broken invariant while applying; stopping the member', err);
     } finally {
       this.applying = false;
     }
@@ -816,29 +848,27 @@ export class Member implements MemberBackend, TransportHandler {
     if (e.type === 'confChange') {
       this.applyConfChangeEntry(e);
     } else if (e.data.byteLength > 0) {
-      const env = decodeEnvelope(e.data);
-      const mine = env.proposer === this.id;
-      switch (env.kind) {
-        case 'mvcc': {
-          const cmd = decodeCommand(env.body);
-          const r = this.sm.apply(cmd, e.index) as unknown;
-          this.afterMvccApply(cmd);
-          if (mine) this.settleWaiter(env.requestId, r);
-          break;
-        }
-        case 'attrs': {
-          const a = JSON.parse(Buffer.from(env.body).toString('utf8')) as MemberAttrs;
-          this.membership.applyAttrs(a);
-          if (mine) this.settleWaiter(env.requestId, { ok: true, response: undefined });
-          break;
-        }
-        default: {
-          const never: never = env.kind;
-          throw new Error(`unknown envelope kind ${String(never)}`);
-        }
+      const d = decodeNormalEntry(e.data);
+      if (!d.ok) this.skipEntry(e, d);
+      else if (d.kind === 'mvcc') {
+        // Expected failures (bad requests included) come back as { ok: false }; a throw from
+        // here is a broken invariant in the store and stops the member (drainApply).
+        const r = this.sm.apply(d.cmd, e.index) as unknown;
+        this.afterMvccApply(d.cmd);
+        if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+      } else {
+        this.membership.applyAttrs(d.attrs);
+        if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
       }
     }
     this.appliedIndex = e.index;
+  }
+
+  /** An entry no member can decode: every member skips it alike, loudly, and keeps serving. */
+  private skipEntry(e: Entry, s: Skipped): void {
+    this.log.error('skipping a committed entry that cannot be decoded (every member skips it)', { index: e.index, term: e.term, kind: s.kind, reason: s.reason, bytes: e.data.byteLength });
+    this.applyMetrics?.skippedEntries.inc({ kind: s.kind });
+    if (s.proposer === this.id && s.requestId !== undefined) this.failWaiter(s.requestId, new SkippedEntryError(s.reason));
   }
 
   private afterMvccApply(cmd: mvcc.Command): void {
@@ -874,8 +904,14 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private applyConfChangeEntry(e: Entry): void {
-    const cc = decodeConfChange(e.data);
-    const ctx = decodeConfContext(cc.context);
+    const d = decodeConfEntry(e.data);
+    if (!d.ok) {
+      this.skipEntry(e, d);
+      // Raft still waits for this change to end: end it without changing the configuration.
+      this.confState = this.node.applyConfChange({ type: 'updateNode', nodeId: this.id, context: new Uint8Array(0) });
+      return;
+    }
+    const { cc, ctx } = d;
     const mine = ctx.proposer === this.id;
     // Validate against the replicated membership, so every member decides the same way.
     let refusal: BackendError | undefined;

@@ -73,6 +73,11 @@ export class Membership {
     return this.byId.has(id);
   }
 
+  /** No records yet: a member joining an existing cluster before it has caught up. */
+  isEmpty(): boolean {
+    return this.byId.size === 0;
+  }
+
   isRemoved(id: number): boolean {
     return this.removedIds.has(id);
   }

@@ -171,7 +171,6 @@ export type BackendErrorCode =
   | 'leaseNotFound' // etcdserver: requested lease not found
   | 'leaseExist' // etcdserver: lease already exists
   | 'leaseTtlTooLarge' // etcdserver: too large lease TTL
-  | 'keyNotFound' // etcdserver: key not found (ignore_value/ignore_lease on a missing key)
   | 'memberNotFound' // etcdserver: member not found
   | 'memberExist' // etcdserver: member ID already exist
   | 'peerUrlExist' // etcdserver: Peer URLs already exists

@@ -7,16 +7,14 @@ import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { BackendErrorCode } from './backend.js';
 
-/** Failures the server layer itself detects, before the backend is asked. */
+/**
+ * Failures the server layer itself detects, before the backend is asked. Request validation
+ * errors are not here: node/mvcc/validate.ts raises them as MvccError, with their texts in
+ * node/mvcc/errors.ts (written once).
+ */
 export type ServerOnlyErrorCode =
-  | 'emptyKey'
-  | 'valueProvided'
-  | 'leaseProvided'
-  | 'tooManyOps'
-  | 'duplicateKey'
   | 'requestTooLarge'
   | 'authNotEnabled'
-  | 'invalidSortOption'
   | 'watchCanceled'
   | 'requestCanceled';
 
@@ -30,14 +28,7 @@ export interface EtcdErrorSpec {
 const S = GrpcStatus;
 
 export const ETCD_ERRORS: Readonly<Record<EtcdErrorCode, EtcdErrorSpec>> = Object.freeze({
-  // KV request validation
-  emptyKey: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: key is not provided' },
-  keyNotFound: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: key not found' },
-  valueProvided: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: value is provided' },
-  leaseProvided: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: lease is provided' },
-  tooManyOps: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: too many operations in txn request' },
-  duplicateKey: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: duplicate key given in txn request' },
-  invalidSortOption: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: invalid sort option' },
+  // KV request limits
   requestTooLarge: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: request is too large' },
   tooManyRequests: { grpcCode: S.RESOURCE_EXHAUSTED, message: 'etcdserver: too many requests' },
   // MVCC

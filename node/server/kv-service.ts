@@ -15,9 +15,9 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../mvcc/types.js';
-import { checkDelete, checkPut, checkRange, checkSize, checkTxn, putSize, txnSize } from './kv-validate.js';
+import { checkSize, isReadOnlyTxn, putSize, txnSize } from './request-size.js';
 import type { ServerContext } from './rpc-context.js';
-import { completeHeader, unary } from './rpc-context.js';
+import { checkCommand, checkRange, completeHeader, unary } from './rpc-context.js';
 
 /** Key-values per encoded chunk of a Range answer. */
 export const RANGE_CHUNK_KVS = 2000;
@@ -61,7 +61,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       'Put',
       () => false,
       async (req) => {
-        checkPut(req);
+        checkCommand(ctx, { type: 'put', req });
         checkSize(putSize(req), ctx.limits);
         const resp = await b.put(req);
         ctx.metrics.mvccPut.inc();
@@ -75,7 +75,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       'DeleteRange',
       () => false,
       async (req) => {
-        checkDelete(req);
+        checkCommand(ctx, { type: 'deleteRange', req });
         const resp = await b.deleteRange(req);
         ctx.metrics.mvccDelete.inc();
         resp.header = completeHeader(ctx, resp.header);
@@ -88,7 +88,8 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       'Txn',
       () => false,
       async (req) => {
-        const readOnly = checkTxn(req, ctx.limits);
+        checkCommand(ctx, { type: 'txn', req });
+        const readOnly = isReadOnlyTxn(req);
         if (!readOnly) checkSize(txnSize(req), ctx.limits);
         const resp = await b.txn(req, { readOnly });
         ctx.metrics.mvccTxn.inc();
@@ -104,6 +105,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       'Compact',
       () => false,
       async (req) => {
+        checkCommand(ctx, { type: 'compaction', req });
         const resp = await b.compact(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;

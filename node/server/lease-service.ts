@@ -15,9 +15,9 @@ import type {
   LeaseTimeToLiveRequest,
   LeaseTimeToLiveResponse,
 } from '../mvcc/types.js';
-import { EtcdError, grpcError } from './errors.js';
+import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { completeHeader, exactId, failStream, makeHeader, openBidiStream, requiresLeader, unary } from './rpc-context.js';
+import { checkCommand, completeHeader, exactId, failStream, makeHeader, openBidiStream, requiresLeader, unary } from './rpc-context.js';
 
 /** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
 export const MAX_INFLIGHT_KEEPALIVES = 64;
@@ -101,9 +101,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       'LeaseGrant',
       () => false,
       async (req) => {
-        if (!exactId(req.ID ?? 0)) {
-          throw grpcError(GrpcStatus.INVALID_ARGUMENT, 'etcdserver: tsetcd lease IDs must be below 2^53');
-        }
+        checkCommand(ctx, { type: 'leaseGrant', req });
         const resp = await b.leaseGrant(req);
         ctx.metrics.leaseGranted.inc();
         ctx.metrics.leaseTtl.observe(resp.TTL);
@@ -117,7 +115,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       'LeaseRevoke',
       () => false,
       async (req) => {
-        if (!exactId(req.ID)) throw new EtcdError('leaseNotFound');
+        checkCommand(ctx, { type: 'leaseRevoke', req });
         const resp = await b.leaseRevoke(req);
         ctx.metrics.leaseRevoked.inc();
         resp.header = completeHeader(ctx, resp.header);

@@ -17,7 +17,7 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
 import { grpcError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
+import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
 
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
@@ -79,6 +79,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'Alarm',
       () => false,
       async (req) => {
+        checkCommand(ctx, { type: 'alarm', req });
         const resp = await b.alarm(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;

@@ -12,7 +12,8 @@ import type {
 } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
-import type { ResponseHeader } from '../mvcc/types.js';
+import type { Command, RangeRequest, ResponseHeader } from '../mvcc/types.js';
+import { validateCommand, validateRange } from '../mvcc/validate.js';
 import type { MemberBackend } from './backend.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { MemberMetrics } from './metrics.js';
@@ -113,6 +114,20 @@ export function checkHasLeader(ctx: ServerContext, md: Metadata): void {
 export function countClientRequest(ctx: ServerContext, md: Metadata, type: 'unary' | 'stream'): void {
   const v = md.get('client-api-version');
   ctx.metrics.clientRequests.inc({ type, client_api_version: v.length > 0 ? String(v[0]) : 'unknown' });
+}
+
+/**
+ * Every write is checked here, before it is proposed: a request Raft would carry to every member
+ * must be one every member can apply (node/mvcc/validate.ts, the one validator).
+ */
+export function checkCommand(ctx: ServerContext, cmd: Command): void {
+  const bad = validateCommand(cmd, ctx.limits.maxTxnOps);
+  if (bad) throw bad;
+}
+
+export function checkRange(req: RangeRequest): void {
+  const bad = validateRange(req);
+  if (bad) throw bad;
 }
 
 /** A learner serves only what etcd lets it: status, serializable reads, member list, snapshot. */

@@ -607,6 +607,48 @@ describe('more of the wire', () => {
   });
 });
 
+describe('malformed requests are refused before the backend is asked (issue 17/18)', () => {
+  it('enum out of range, empty RequestOp, nested op limit, unknown alarm action', async () => {
+    const { etcdGrpcObjects } = await import('./proto-load.js');
+    const { credentials } = await import('@grpc/grpc-js');
+    const { vi } = await import('vitest');
+    const { KV, Maintenance } = etcdGrpcObjects();
+    const kv = new KV(endpoint, credentials.createInsecure());
+    const mt = new Maintenance(endpoint, credentials.createInsecure());
+    type Answer = { code: number; details: string };
+    const ask = (c: InstanceType<typeof KV>, method: string, req: unknown): Promise<Answer> =>
+      new Promise((res) =>
+        (c as unknown as Record<string, (r: unknown, cb: (e: Answer | null) => void) => void>)[method]!(req, (e) => res(e ? { code: e.code, details: e.details } : { code: 0, details: '' })),
+      );
+    const txn = vi.spyOn(backend, 'txn');
+    const alarm = vi.spyOn(backend, 'alarm');
+    const put = (k: string) => ({ requestPut: { key: Buffer.from(k), value: Buffer.from('v') } });
+    const k = Buffer.from('k');
+    try {
+      expect(await ask(kv, 'Txn', { compare: [{ key: k, result: 9, target: 0 }], success: [put('k')] })).toEqual({
+        code: 3,
+        details: 'etcdserver: invalid request: compare result 9 is not one of EQUAL, GREATER, LESS, NOT_EQUAL',
+      });
+      expect((await ask(kv, 'Txn', { compare: [{ key: k, result: 0, target: 9 }] })).code).toBe(3);
+      expect(await ask(kv, 'Txn', { success: [{}] })).toEqual({ code: 3, details: 'etcdserver: key not found' });
+      const outer = Array.from({ length: 100 }, (_, i) => put(`o${i}`));
+      const inner = Array.from({ length: 100 }, (_, i) => put(`i${i}`));
+      expect(await ask(kv, 'Txn', { success: [...outer, { requestTxn: { success: inner } }] })).toEqual({
+        code: 3,
+        details: 'etcdserver: too many operations in txn request',
+      });
+      expect((await ask(mt, 'Alarm', { action: 9, memberID: 0, alarm: 1 })).code).toBe(3);
+      expect(txn).not.toHaveBeenCalled();
+      expect(alarm).not.toHaveBeenCalled();
+    } finally {
+      txn.mockRestore();
+      alarm.mockRestore();
+      kv.close();
+      mt.close();
+    }
+  });
+});
+
 describe('TLS on the client URL', () => {
   itCtl('etcdctl over https (ALPN h2) and HTTP/1.1 over TLS on the same port', async () => {
     const tdir = mkdtempSync(join(tmpdir(), 'tsetcd-tls-'));

@@ -23,13 +23,18 @@ function randomMessage(r: () => number): Message {
   const entries: Entry[] = [];
   const ne = Math.floor(r() * 4);
   for (let i = 0; i < ne; i++) entries.push({ term: big(), index: big(), type: r() < 0.5 ? 'normal' : 'confChange', data: bytes(Math.floor(r() * 50)) });
+  const type = TYPES[Math.floor(r() * TYPES.length)]!;
   const m: Message = {
-    type: TYPES[Math.floor(r() * TYPES.length)]!,
-    to: big(), from: big(), term: big(), logTerm: big(), index: big(), commit: big(),
+    type,
+    // Well formed as raft sends them: ids are never 0; only prop and readIndex travel without a term.
+    to: big() + 1, from: big() + 1, term: type === 'prop' || type === 'readIndex' ? 0 : big() + 1, logTerm: big(), index: big(), commit: big(),
     entries, reject: r() < 0.5, rejectHint: big(),
   };
+  // Shapes raft relies on: a prop carries entries, a readIndexResp none, a snap its snapshot.
+  if (type === 'prop' && entries.length === 0) entries.push({ term: 0, index: 0, type: 'normal', data: bytes(3) });
+  if (type === 'readIndexResp') entries.length = 0;
   if (r() < 0.5) m.context = bytes(Math.floor(r() * 20));
-  if (r() < 0.3) m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [big(), big()], learners: r() < 0.5 ? [big()] : [] } } };
+  if (r() < 0.3 || type === 'snap') m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [big(), big()], learners: r() < 0.5 ? [big()] : [] } } };
   return m;
 }
 
@@ -53,6 +58,30 @@ describe('peer codec', () => {
     const buf = Buffer.alloc(batchSize(batch));
     expect(writeBatch(buf, 0, batch)).toBe(buf.byteLength);
     expect(decodeBatch(buf).map(plain)).toEqual(batch.map(plain));
+  });
+
+  it('refuses messages raft could never have sent: NaN or fractional numbers, local types, a term where none belongs', () => {
+    const base = randomMessage(rng(11));
+    const ok: Message = { ...base, type: 'heartbeat', term: 3, entries: [] };
+    delete ok.snapshot; // the entry type byte's offset below assumes no snapshot follows
+    expect(() => decodeMessage(encodeMessage(ok))).not.toThrow();
+    const bad: Array<[string, Message]> = [
+      ['NaN commit', { ...ok, commit: Number.NaN }],
+      ['fractional index', { ...ok, index: 1.5 }],
+      ['negative term', { ...ok, term: -2 }],
+      ['no sender', { ...ok, from: 0 }],
+      ['local type', { ...ok, type: 'hup' }],
+      ['heartbeat without term', { ...ok, term: 0 }],
+      ['prop with a term', { ...ok, type: 'prop', term: 4 }],
+      ['prop without entries', { ...ok, type: 'prop', term: 0 }],
+      ['readIndexResp with entries', { ...ok, type: 'readIndexResp', entries: [{ term: 1, index: 1, type: 'normal', data: new Uint8Array(1) }] }],
+      ['snap without snapshot', { ...ok, type: 'snap' }],
+      ['entry index NaN', { ...ok, type: 'app', entries: [{ term: 1, index: Number.NaN, type: 'normal', data: new Uint8Array(1) }] }],
+    ];
+    for (const [what, m] of bad) expect(() => decodeMessage(encodeMessage(m)), what).toThrow(/message/);
+    const wrongEntryType = encodeMessage({ ...ok, type: 'app', entries: [{ term: 1, index: 2, type: 'normal', data: new Uint8Array(0) }] });
+    wrongEntryType[wrongEntryType.byteLength - 5] = 7; // the entry's type byte
+    expect(() => decodeMessage(wrongEntryType)).toThrow(/entry type/);
   });
 
   it('rejects truncated input instead of misreading it', () => {

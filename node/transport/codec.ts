@@ -142,6 +142,7 @@ function readMessage(r: Reader): Message {
     const eterm = r.f64();
     const eindex = r.f64();
     const t = r.u8();
+    if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
     entries[i] = { term: eterm, index: eindex, type: etype, data: r.bytes(r.u32()) };
   }
@@ -161,7 +162,35 @@ function readMessage(r: Reader): Message {
   const m: Message = { type, to, from, term, logTerm, index, entries, commit, reject: (flags & REJECT) !== 0, rejectHint };
   if (context !== undefined) m.context = context;
   if (snapshot !== undefined) m.snapshot = snapshot;
+  checkWireMessage(m);
   return m;
+}
+
+/** Types raft makes for itself; a peer never sends them. */
+const LOCAL_TYPES: ReadonlySet<MessageType> = new Set(['hup', 'beat', 'unreachable', 'snapStatus', 'checkQuorum']);
+/** The only types that travel without a term (forwarded to the leader); every other one has one. */
+const TERMLESS_TYPES: ReadonlySet<MessageType> = new Set(['prop', 'readIndex']);
+
+const isIndex = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
+
+/**
+ * A message raft could never have sent is refused here, so raft only ever steps well-formed
+ * input: every id, term and index a non-negative integer (a float64 on the wire can be NaN or
+ * 0.5), no local types, a term exactly when raft sets one (raft.ts send()), and no shape raft
+ * asserts on.
+ */
+function checkWireMessage(m: Message): void {
+  const numbers = [m.to, m.from, m.term, m.logTerm, m.index, m.commit, m.rejectHint];
+  for (const e of m.entries) numbers.push(e.term, e.index);
+  if (m.snapshot) numbers.push(m.snapshot.metadata.index, m.snapshot.metadata.term, ...m.snapshot.metadata.confState.voters, ...m.snapshot.metadata.confState.learners);
+  if (!numbers.every(isIndex)) throw new CodecError(`${m.type} message with an id, term or index that is not a non-negative integer`);
+  if (m.to === 0 || m.from === 0) throw new CodecError(`${m.type} message without sender or receiver`);
+  if (LOCAL_TYPES.has(m.type)) throw new CodecError(`local message type ${m.type} from a peer`);
+  if (TERMLESS_TYPES.has(m.type) !== (m.term === 0)) throw new CodecError(`${m.type} message with term ${m.term}`);
+  // Shapes raft asserts on when it steps them (an assertion would stop the member).
+  if (m.type === 'prop' && m.entries.length === 0) throw new CodecError('prop message without entries');
+  if (m.type === 'readIndexResp' && m.entries.length > 0) throw new CodecError('readIndexResp message with entries');
+  if (m.type === 'snap' && !m.snapshot) throw new CodecError('snap message without a snapshot');
 }
 
 export function decodeMessage(buf: Buffer): Message {

@@ -1,0 +1,102 @@
+// Decoding a committed entry for apply, made total: every byte string gives either something to
+// apply or the reason it cannot be applied; nothing here throws. Every member decodes the same
+// bytes the same way, so an entry that cannot be decoded takes the same path on every member
+// (skipped, logged, counted), and the members keep agreeing and keep serving. Bad bytes in the
+// log are bad input, not a broken invariant: they must never stop a member.
+
+import { decodeConfChange, type ConfChange } from '../raft/index.js';
+import { decodeCommand } from '../mvcc/codec.js';
+import type { Command } from '../mvcc/types.js';
+import { decodeEnvelope } from './envelope.js';
+import { decodeConfContext, type ConfChangeContext, type MemberAttrs, type MemberRecord } from './membership.js';
+
+/** Which decoding step refused an entry (the metric's label). */
+export type SkipKind = 'envelope' | 'command' | 'attrs' | 'confChange';
+
+export interface Skipped {
+  readonly ok: false;
+  readonly kind: SkipKind;
+  readonly reason: string;
+  /** Known when the envelope decoded: the proposer's waiter can be answered. */
+  readonly proposer?: number;
+  readonly requestId?: number;
+}
+
+export type NormalEntry =
+  | { readonly ok: true; readonly kind: 'mvcc'; readonly proposer: number; readonly requestId: number; readonly cmd: Command }
+  | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: number; readonly requestId: number; readonly attrs: MemberAttrs }
+  | Skipped;
+
+export type ConfEntry = { readonly ok: true; readonly cc: ConfChange; readonly ctx: ConfChangeContext } | Skipped;
+
+/** What the proposer of a skipped entry is told (gRPC Internal: the request was ours to encode). */
+export class SkippedEntryError extends Error {
+  readonly grpcCode = 'Internal';
+  readonly grpcMessage: string;
+  constructor(reason: string) {
+    super(`etcdserver: the entry could not be applied and was skipped: ${reason}`);
+    this.name = 'SkippedEntryError';
+    this.grpcMessage = this.message;
+  }
+}
+
+function why(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+
+function isAttrs(v: unknown): v is MemberAttrs {
+  const a = v as Partial<MemberAttrs> | null;
+  return typeof a === 'object' && a !== null && isId(a.id) && typeof a.name === 'string' && isStrings(a.clientUrls);
+}
+
+function isRecord(v: unknown): v is MemberRecord {
+  const r = v as Partial<MemberRecord> | null;
+  return typeof r === 'object' && r !== null && isId(r.id) && typeof r.name === 'string' && isStrings(r.peerUrls) && isStrings(r.clientUrls) && typeof r.isLearner === 'boolean';
+}
+
+function isContext(v: unknown): v is ConfChangeContext {
+  const c = v as Partial<ConfChangeContext> | null;
+  return typeof c === 'object' && c !== null && isId(c.proposer) && typeof c.requestId === 'number' && (c.member === undefined || isRecord(c.member));
+}
+
+/** A non-empty normal entry's payload (an empty one is the leader's no-op: the caller skips it). */
+export function decodeNormalEntry(data: Uint8Array): NormalEntry {
+  let env;
+  try {
+    env = decodeEnvelope(data);
+  } catch (err) {
+    return { ok: false, kind: 'envelope', reason: why(err) };
+  }
+  const { proposer, requestId } = env;
+  if (env.kind === 'mvcc') {
+    try {
+      return { ok: true, kind: 'mvcc', proposer, requestId, cmd: decodeCommand(env.body) };
+    } catch (err) {
+      return { ok: false, kind: 'command', reason: why(err), proposer, requestId };
+    }
+  }
+  let attrs: unknown;
+  try {
+    attrs = JSON.parse(Buffer.from(env.body).toString('utf8'));
+  } catch (err) {
+    return { ok: false, kind: 'attrs', reason: why(err), proposer, requestId };
+  }
+  if (!isAttrs(attrs)) return { ok: false, kind: 'attrs', reason: 'member attributes without id, name and client URLs', proposer, requestId };
+  return { ok: true, kind: 'attrs', proposer, requestId, attrs };
+}
+
+export function decodeConfEntry(data: Uint8Array): ConfEntry {
+  let cc: ConfChange;
+  let ctx: unknown;
+  try {
+    cc = decodeConfChange(data);
+    ctx = decodeConfContext(cc.context);
+  } catch (err) {
+    return { ok: false, kind: 'confChange', reason: why(err) };
+  }
+  if (!isContext(ctx)) return { ok: false, kind: 'confChange', reason: 'conf change context without proposer and request id' };
+  return { ok: true, cc, ctx };
+}
