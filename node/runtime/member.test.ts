@@ -223,6 +223,15 @@ describe('member runtime (in-memory twins)', () => {
     const after = await leader.member.memberRemove(follower.rec.id);
     expect(after.map((m) => m.id)).not.toContain(follower.rec.id);
     await until(() => h.fatal.some((f) => f.startsWith(`${follower.rec.name}:`)), 'removed member stops itself');
+
+    // A removed member cannot move the others' term (etcd: "cannot process message from removed
+    // member"): a heartbeat at a higher term would otherwise make the joiner follow it.
+    const raftOf = (n: Node) => (n.member['node'] as { status(): { hardState: { term: number }; lead: number } }).status();
+    const termBefore = raftOf(joiner).hardState.term;
+    const { snapshot: _none, ...base } = leaderSnapshot(joiner.member, follower.rec.id, 0, termBefore + 5, { voters: [], learners: [] });
+    joiner.member.receive({ ...base, type: 'heartbeat', to: joiner.rec.id } as Message);
+    expect(raftOf(joiner).hardState.term).toBe(termBefore);
+    expect(raftOf(joiner).lead).toBe(leader.rec.id);
   }, 30_000);
 
   it('auto-compaction: periodic mode compacts to the revision of one retention window ago; revision mode keeps N revisions', async () => {
