@@ -252,14 +252,15 @@ class Model {
             if ('requestRange' in op) {
               const rv = op.requestRange.revision ?? 0;
               const st = rv > 0 ? this.hist[rv]! : next;
-              responses.push({ responseRange: this.range(st, op.requestRange, 0, 0) });
+              // etcd: each op's header has the revision the txn is at when it runs.
+              responses.push({ responseRange: this.range(st, op.requestRange, changed ? base + 1 : base, 0) });
             } else if ('requestPut' in op) {
               changed = true;
-              responses.push({ responsePut: this.put(next, base + 1, op.requestPut) });
+              responses.push({ responsePut: { ...this.put(next, base + 1, op.requestPut), header: base + 1 } });
             } else if ('requestDeleteRange' in op) {
               const r = this.del(next, op.requestDeleteRange);
               if (r.deleted > 0) changed = true;
-              responses.push({ responseDeleteRange: r });
+              responses.push({ responseDeleteRange: { ...r, header: changed ? base + 1 : base } });
             } else {
               responses.push({ responseTxn: run(op.requestTxn) });
             }
@@ -268,9 +269,11 @@ class Model {
         };
         const resp = run(cmd.req);
         this.commit(next, changed);
-        return stamp(resp, this.rev);
+        (resp as { header: number }).header = this.rev; // a nested txn's header stays empty
+        return resp;
       }
       case 'compaction': {
+        if (cmd.req.revision === 0 && this.compactRev === 0) return { header: this.rev }; // etcd: a no-op
         if (cmd.req.revision <= this.compactRev) throw new ModelError('compacted');
         if (cmd.req.revision > this.rev) throw new ModelError('futureRev');
         this.compactRev = cmd.req.revision;
@@ -312,17 +315,6 @@ class Model {
         throw new Error(`model does not do ${(cmd as Command).type}`);
     }
   }
-}
-
-function stamp(resp: unknown, rev: number): unknown {
-  const r = resp as { header: number; responses: Array<Record<string, { header: number }>> };
-  r.header = rev;
-  for (const x of r.responses) {
-    const inner = Object.values(x)[0]!;
-    if ('responses' in inner) stamp(inner, rev);
-    else inner.header = rev;
-  }
-  return r;
 }
 
 // ------------------------------------------------------------------ normalising the store's answers

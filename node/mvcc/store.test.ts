@@ -131,6 +131,53 @@ describe('range options', () => {
   });
 });
 
+describe('compaction at the edges, as etcd', () => {
+  it('compacting a never-compacted store to 0 is a no-op; HashKV says compact_revision -1 until the first compaction', () => {
+    const { store, apply, put } = mk();
+    put('a', '1');
+    put('a', '2');
+    expect(store.hashKV().compactRevision).toBe(-1);
+    const zero = apply({ type: 'compaction', req: { revision: 0 } });
+    expect(zero.ok && (zero.response as { header: { revision: number } }).header.revision).toBe(3);
+    expect(store.range({ key: b('a'), revision: 2 }).kvs.map((kv) => str(kv.value))).toEqual(['1']);
+    expect(store.hashKV().compactRevision).toBe(-1);
+    apply({ type: 'compaction', req: { revision: 2 } });
+    expect(store.hashKV().compactRevision).toBe(2);
+    const again = apply({ type: 'compaction', req: { revision: 0 } });
+    expect(!again.ok && again.error.grpcMessage).toBe('etcdserver: mvcc: required revision has been compacted');
+  });
+});
+
+describe('headers inside a txn', () => {
+  it("carry etcd's revisions: range as read so far, put the txn's, delete once changed, nested txn none", () => {
+    const { ok, put } = mk();
+    put('a', '1'); // rev 2
+    const t = ok<TxnResponse>({
+      type: 'txn',
+      req: {
+        success: [
+          { requestRange: { key: b('a') } },
+          { requestDeleteRange: { key: b('missing') } },
+          { requestPut: { key: b('b'), value: b('1') } },
+          { requestRange: { key: b('b') } },
+          { requestDeleteRange: { key: b('missing2') } },
+          { requestTxn: { success: [{ requestRange: { key: b('a') } }] } },
+        ],
+      },
+    });
+    const revs = t.responses.map((r) => {
+      if ('responseRange' in r) return r.responseRange.header.revision;
+      if ('responsePut' in r) return r.responsePut.header.revision;
+      if ('responseDeleteRange' in r) return r.responseDeleteRange.header.revision;
+      return r.responseTxn.header.revision;
+    });
+    expect(revs).toEqual([2, 2, 3, 3, 3, 0]);
+    expect(t.header.revision).toBe(3);
+    const nested = t.responses[5]!;
+    expect('responseTxn' in nested && nested.responseTxn.responses.map((r) => 'responseRange' in r && r.responseRange.header.revision)).toEqual([3]);
+  });
+});
+
 describe('put, delete and txn rules', () => {
   it('prev_kv, ignore_value, ignore_lease and their errors', () => {
     const { ok, apply, put } = mk();

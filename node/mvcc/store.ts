@@ -410,6 +410,13 @@ export class MvccStore {
     return { header: header(curRev), ...c.finish() };
   }
 
+  /** Reads (and snapshots) holding a pin now: etcd's open read transactions. */
+  openReads(): number {
+    let n = 0;
+    for (const c of this.pins.values()) n += c;
+    return n;
+  }
+
   /**
    * Defer physical compaction past `rev` until the returned release function is called
    * (a long read or a snapshot in progress).
@@ -664,6 +671,13 @@ export class MvccStore {
     }
   }
 
+  /**
+   * Runs the taken branch. Each op's header revision is etcd's: a range reads (and reports) the
+   * revision including the txn's writes so far, a put the txn's revision, a delete the txn's
+   * revision once the txn has changed something (else the current one); a nested txn's header
+   * stays empty. Only the outer header gets the final revision (and, in the server, the
+   * member's identity).
+   */
   private execTxn(ctx: WriteCtx, t: TxnRequest, path: boolean[], at: { i: number }): TxnResponse {
     const ok = path[at.i++] as boolean;
     const responses: ResponseOp[] = [];
@@ -672,9 +686,13 @@ export class MvccStore {
         const curRev = ctx.changes.length > 0 ? ctx.main : this.rev;
         responses.push({ responseRange: this.rangeNow(op.requestRange, curRev) });
       } else if ('requestPut' in op) {
-        responses.push({ responsePut: this.doPut(ctx, op.requestPut) });
+        const resp = this.doPut(ctx, op.requestPut);
+        resp.header.revision = ctx.main;
+        responses.push({ responsePut: resp });
       } else if ('requestDeleteRange' in op) {
-        responses.push({ responseDeleteRange: this.doDelete(ctx, op.requestDeleteRange) });
+        const resp = this.doDelete(ctx, op.requestDeleteRange);
+        resp.header.revision = ctx.changes.length > 0 ? ctx.main : this.rev;
+        responses.push({ responseDeleteRange: resp });
       } else if ('requestTxn' in op) {
         responses.push({ responseTxn: this.execTxn(ctx, op.requestTxn, path, at) });
       } else {
@@ -682,16 +700,6 @@ export class MvccStore {
       }
     }
     return { header: header(0), succeeded: ok, responses };
-  }
-
-  private static stampHeaders(resp: TxnResponse, rev: number): void {
-    resp.header.revision = rev;
-    for (const r of resp.responses) {
-      if ('responseTxn' in r) MvccStore.stampHeaders(r.responseTxn, rev);
-      else if ('responseRange' in r) r.responseRange.header.revision = rev;
-      else if ('responsePut' in r) r.responsePut.header.revision = rev;
-      else r.responseDeleteRange.header.revision = rev;
-    }
   }
 
   private applyTxn(t: TxnRequest): TxnResponse {
@@ -702,13 +710,17 @@ export class MvccStore {
     const ctx = this.begin();
     const resp = this.execTxn(ctx, t, path, { i: 0 });
     this.commit(ctx);
-    MvccStore.stampHeaders(resp, this.rev);
+    resp.header.revision = this.rev;
     return resp;
   }
 
   // ---------------------------------------------------------------- compaction
 
   private applyCompaction(c: CompactionRequest): { header: ResponseHeader } {
+    // etcd starts at compactMainRev -1, so compacting a never-compacted store to 0 succeeds and
+    // changes nothing. (etcd then refuses a second compaction to 0; tsetcd, whose never-compacted
+    // compactRev is 0, accepts it again: docs/design-notes.md.)
+    if (c.revision === 0 && this.compactRev === 0) return { header: header(this.rev) };
     if (c.revision <= this.compactRev) throw new CompactedError(this.compactRev);
     if (c.revision > this.rev) throw new FutureRevError();
     this.compactRev = c.revision;
@@ -910,7 +922,8 @@ export class MvccStore {
           if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
         }
       }
-      return { header: header(curRev), hash: h.digest(), compactRevision: compactRev, hashRevision: at };
+      // etcd reports compact_revision -1 until the first compaction.
+      return { header: header(curRev), hash: h.digest(), compactRevision: compactRev === 0 ? -1 : compactRev, hashRevision: at };
     } finally {
       unpin();
     }

@@ -174,8 +174,9 @@ describe('watch hub basics', () => {
     const w = d.hub.createWatch(st, { key: b('x'), startRevision: 3 });
     expect(sink.got.map((r) => ({ id: r.watchId, created: r.created, canceled: r.canceled, compact: r.compactRevision, reason: r.cancelReason }))).toEqual([
       { id: w, created: true, canceled: false, compact: 0, reason: '' },
-      { id: w, created: false, canceled: true, compact: 5, reason: 'mvcc: required revision has been compacted' },
+      { id: w, created: false, canceled: true, compact: 5, reason: '' },
     ]);
+    expect(sink.got[1]!.header.revision).toBe(0); // etcd's compaction cancel has no revision
     // A start revision equal to the compaction revision is still served (as etcd).
     const w2 = d.hub.createWatch(st, { key: b('x'), startRevision: 5 });
     while (!d.hub.syncStep(10));
@@ -370,6 +371,7 @@ function randomRun(seed: number): void {
   for (const sink of sinks) {
     let last = 0;
     for (const r of sink.got) {
+      if (r.compactRevision > 0) continue; // etcd's compaction cancel carries revision 0
       expect(r.header.revision).toBeGreaterThanOrEqual(last); // never backwards on a stream
       last = r.header.revision;
     }

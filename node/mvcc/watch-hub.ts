@@ -16,7 +16,8 @@
 // Guarantees per watcher: events in revision order, every revision's events (after
 // filters) in one response, no gaps, no duplicates; a watcher whose next revision is
 // compacted is canceled with compactRevision. Response header revisions on a stream never
-// go backwards: they are the hub's last notified revision (or the delivered revision).
+// go backwards: they are the hub's last notified revision (or the delivered revision); the
+// one exception is etcd's: a compaction cancel has header revision 0.
 // Progress: `requestProgress(streamId)` answers watchId -1 with the hub's revision once
 // every watcher on the stream is synced (deferred until then, as kube-apiserver needs);
 // `progressTick()` (runtime timer, etcd: every 10 min) notifies progress_notify watchers
@@ -327,10 +328,11 @@ export class WatchHub {
     // Revision 1 (the empty store) has no changes to replay.
     if (w.nextRev >= compactRev && w.nextRev < this.store.firstLoggedRevision() && w.nextRev <= 1) w.nextRev = 2;
     if (w.nextRev < compactRev || w.nextRev < this.store.firstLoggedRevision()) {
-      const r = response(this.lastRev, w.id);
+      // As etcd's: header revision 0 (the mvcc response carries none) and no cancel_reason;
+      // compact_revision alone tells the client (clientv3 turns it into ErrCompacted).
+      const r = response(0, w.id);
       r.canceled = true;
       r.compactRevision = compactRev;
-      r.cancelReason = ERROR_SPECS.compacted.message;
       this.enqueue(s, r, false); // before remove(): a deferred progress answer must come after it
       this.remove(w);
       this.flush(s);

@@ -8,7 +8,8 @@ import type { MemberConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import { openStorage } from '../storage/index.js';
-import { storageHooks } from '../storage/metrics.js';
+import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
+import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
 import { clusterIdOf, hexId, memberIdOf } from './ids.js';
 import { readIdentity, writeIdentity, type Identity } from './identity.js';
@@ -114,12 +115,13 @@ async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefine
 
 export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const { config: cfg, logger, metrics } = opts;
+  const runtimeMetrics = metrics ? createRuntimeMetrics(metrics.registry) : undefined;
   const tls = await peerTls(cfg);
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
   const { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), {
     logger: logger.child('storage'),
-    ...(metrics ? { hooks: storageHooks(metrics) } : {}),
+    ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   });
   const member = new Member({
     id: identity.memberId,
@@ -145,7 +147,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         }
       : {}),
     logger: log,
-    ...(metrics ? { metrics } : {}),
+    ...(metrics && runtimeMetrics ? { metrics, runtimeMetrics } : {}),
     storage,
     recovered,
     initialMembers: identity.joined ? [] : identity.initialMembers,
@@ -164,7 +166,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         handler,
         logger: logger.child('transport'),
         ...(tls ? { tls } : {}),
-        ...(metrics
+        ...(metrics && runtimeMetrics
           ? {
               hooks: {
                 sentBytes: (to, n) => metrics.peerSentBytes.inc({ To: hexId(to) }, n),
@@ -174,6 +176,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
                   if (m.type === 'heartbeat') metrics.heartbeatSendFailures.inc();
                 },
                 roundTripSeconds: (to, s) => metrics.peerRoundTripTimeSeconds.observe({ To: hexId(to) }, s),
+                ...snapshotTransportHooks(runtimeMetrics),
               },
             }
           : {}),

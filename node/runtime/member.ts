@@ -48,6 +48,7 @@ import {
 import type { MemberStorage } from '../storage/types.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
+import type { RuntimeMetrics } from './metrics.js';
 import { BackendError, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
 import type * as mvcc from '../mvcc/types.js';
 import { encodeCommand, decodeCommand } from '../mvcc/codec.js';
@@ -102,6 +103,7 @@ export interface MemberOptions {
   readonly requestTimeoutMs?: number;
   readonly logger: Logger;
   readonly metrics?: MemberMetrics;
+  readonly runtimeMetrics?: RuntimeMetrics;
   readonly storage: MemberStorage;
   /** What storage recovered at open. */
   readonly recovered: { readonly snapshot?: Snapshot; readonly hardState: import('../raft/types.js').HardState; readonly entries: readonly Entry[] };
@@ -213,6 +215,10 @@ export class Member implements MemberBackend, TransportHandler {
   // compaction
   private compactionRunning = false;
   private compactionWaiters: Array<() => void> = [];
+  /** Peers whose connection was up at the last gauge update (etcd_network_disconnected_peers_total). */
+  private activePeersSeen = new Set<NodeId>();
+  /** The compaction revision the last measured physical compaction run finished (metrics). */
+  private compactionMeasuredRev = 0;
   private autoCompactSamples: Array<{ atMs: number; rev: number }> = [];
   private lastAutoCompactRev = 0;
 
@@ -420,6 +426,7 @@ export class Member implements MemberBackend, TransportHandler {
       case 'leaseRenew': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const r = this.sm.leaseRenew(b['ID'] ?? 0, this.nowMs());
+        this.opts.runtimeMetrics?.leaseRenewed.inc();
         if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: b['ID'] ?? 0, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
       }
@@ -1003,14 +1010,26 @@ export class Member implements MemberBackend, TransportHandler {
   private kickCompaction(): void {
     if (this.compactionRunning || this.stopped) return;
     this.compactionRunning = true;
+    const t0 = performance.now();
     void (async () => {
       try {
         for (;;) {
           const start = performance.now();
           let done = false;
           while (!done && performance.now() - start < APPLY_SLICE_MS) done = this.sm.compactStep(COMPACT_STEP_REVISIONS);
+          if (this.sm.compactRevision() !== this.compactionMeasuredRev) {
+            this.opts.runtimeMetrics?.dbCompactionPauseMs.observe(performance.now() - start);
+          }
           if (done || this.stopped) break;
           await yieldImmediate();
+        }
+        // Kicked after every apply slice: only a run that followed a new compaction counts.
+        const r = this.opts.runtimeMetrics;
+        const rev = this.sm.compactRevision();
+        if (r && rev !== this.compactionMeasuredRev) {
+          this.compactionMeasuredRev = rev;
+          r.dbCompactionTotalDurationMs.observe(performance.now() - t0);
+          r.dbCompactionLast.set(Date.now() / 1000);
         }
       } catch (err) {
         this.die('compaction failed', err);
@@ -1208,6 +1227,7 @@ export class Member implements MemberBackend, TransportHandler {
     const now = this.nowMs();
     for (const id of this.sm.leaseExpired(now, 64)) {
       this.log.info('lease expired; revoking', { lease: hexId(id) });
+      this.opts.runtimeMetrics?.leaseExpired.inc();
       this.proposeInternal({ type: 'leaseRevoke', req: { ID: id } });
     }
     const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
@@ -1235,14 +1255,41 @@ export class Member implements MemberBackend, TransportHandler {
     m.proposalsApplied.set(this.appliedIndex);
     m.proposalsCommitted.set(this.commitIndex);
     m.isLearner.set(this.isLearner() ? 1 : 0);
+    const r = this.opts.runtimeMetrics;
+    if (!r) return;
+    r.mvccKeys.set(this.sm.keyCount());
+    r.mvccCurrentRevision.set(this.sm.currentRevision());
+    r.mvccCompactRevision.set(this.sm.compactRevision());
+    r.dbOpenReadTransactions.set(this.sm.openReads());
+    r.knownPeers.reset();
+    r.activePeers.reset();
+    const local = hexId(this.id);
+    const active = new Set<NodeId>();
+    for (const rec of this.membership.records()) {
+      if (rec.id === this.id) continue;
+      const labels = { Local: local, Remote: hexId(rec.id) };
+      const up = this.transport.isActive(rec.id);
+      r.knownPeers.set(labels, 1);
+      r.activePeers.set(labels, up ? 1 : 0);
+      if (up) active.add(rec.id);
+      else if (this.activePeersSeen.has(rec.id)) r.disconnectedPeers.inc(labels);
+    }
+    this.activePeersSeen = active;
   }
 
   // ------------------------------------------------------------------ MemberBackend: KV
 
   async range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse> {
     if (opts.linearizable) await this.linearizableBarrier();
-    if (this.sm.rangeChunked) return this.sm.rangeChunked(req, () => yieldImmediate());
-    return this.sm.range(req);
+    const t0 = performance.now();
+    let success = false;
+    try {
+      const resp = this.sm.rangeChunked ? await this.sm.rangeChunked(req, () => yieldImmediate()) : this.sm.range(req);
+      success = true;
+      return resp;
+    } finally {
+      this.opts.runtimeMetrics?.rangeDurationSeconds.observe({ success: String(success) }, (performance.now() - t0) / 1000);
+    }
   }
 
   put(req: mvcc.PutRequest): Promise<mvcc.PutResponse> {
@@ -1398,11 +1445,15 @@ export class Member implements MemberBackend, TransportHandler {
     const leaderMatch = st.progress?.get(this.id)?.match ?? this.commitIndex;
     const pr = st.progress?.get(id);
     if (!pr || pr.match < leaderMatch * LEARNER_READY_PERCENT || !this.transport.isActive(id)) {
-      throw new BackendError('learnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
+      const err = new BackendError('learnerNotReady', 'etcdserver: can only promote a learner member which is in sync with leader');
+      this.opts.runtimeMetrics?.learnerPromoteFailures.inc({ Reason: err.message });
+      throw err;
     }
     const voters = this.confState.voters.length;
     if (this.activeVoters() < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
-    return this.proposeConf('addNode', id, undefined);
+    const members = await this.proposeConf('addNode', id, undefined);
+    this.opts.runtimeMetrics?.learnerPromoteSuccesses.inc();
+    return members;
   }
 
   // ------------------------------------------------------------------ MemberBackend: Maintenance
@@ -1436,15 +1487,29 @@ export class Member implements MemberBackend, TransportHandler {
 
   async defragment(): Promise<void> {
     // Our store lives in memory; "defragmenting" means finishing physical compaction now.
-    if (this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
+    const r = this.opts.runtimeMetrics;
+    const t0 = performance.now();
+    r?.defragInflight.set(1);
+    try {
+      if (this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
+    } finally {
+      r?.defragInflight.set(0);
+      r?.defragDurationSeconds.observe((performance.now() - t0) / 1000);
+    }
   }
 
   async hash(): Promise<mvcc.HashResponse> {
-    return this.sm.hash();
+    const t0 = performance.now();
+    const resp = this.sm.hash();
+    this.opts.runtimeMetrics?.hashDurationSeconds.observe((performance.now() - t0) / 1000);
+    return resp;
   }
 
   async hashKV(revision: number): Promise<mvcc.HashKVResponse> {
-    return this.sm.hashKV(revision);
+    const t0 = performance.now();
+    const resp = this.sm.hashKV(revision);
+    this.opts.runtimeMetrics?.hashRevDurationSeconds.observe((performance.now() - t0) / 1000);
+    return resp;
   }
 
   async snapshot(): Promise<SnapshotStream> {

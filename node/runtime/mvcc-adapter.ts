@@ -107,6 +107,12 @@ export class MvccStateMachine implements StateMachine {
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
   }
+  keyCount(): number {
+    return this.store.keyCount();
+  }
+  openReads(): number {
+    return this.store.openReads();
+  }
   alarms(): mvcc.AlarmMember[] {
     return this.store.alarms();
   }

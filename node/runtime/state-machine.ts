@@ -35,6 +35,10 @@ export interface StateMachine {
   /** Logical size (bytes) and the size the quota is checked against. */
   sizeBytes(): number;
   sizeInUseBytes(): number;
+  /** Keys in the key index (for etcd_debugging_mvcc_keys_total). */
+  keyCount(): number;
+  /** Reads and snapshots pinning a revision now (etcd_mvcc_db_open_read_transactions). */
+  openReads(): number;
   alarms(): mvcc.AlarmMember[];
   leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse;
   leaseLeases(): mvcc.LeaseLeasesResponse;

@@ -1,22 +1,31 @@
-// etcd's JSON gateway under /v3/ (what grpc-gateway serves in etcd): every route is a POST
-// whose body is the request message in JSON; bytes are base64 and 64-bit integers are strings.
-// A unary call is converted JSON -> protobuf (the JSON definition) -> our request objects (the
-// gRPC definition) and handed to the same handler the gRPC server uses; the answer goes back the
-// other way. /v3/watch streams newline-separated {"result": ...} objects until the client goes
-// away; /v3/maintenance/snapshot streams the Snapshot stream's messages the same way;
-// /v3/lease/keepalive answers one {"result": ...}. Errors: {"error","code","message"}.
+// etcd's JSON gateway under /v3/ (and /v3beta/, which etcd 3.6 still rewrites to /v3/): every
+// route is a POST whose body is the request message in JSON; bytes are base64 and 64-bit integers
+// are strings. A unary call is converted JSON -> protobuf (the JSON definition) -> our request
+// objects (the gRPC definition) and handed to the same handler the gRPC server uses; the answer
+// goes back the other way. /v3/watch reads every JSON request in the body (as etcd's gateway
+// does) and streams newline-separated {"result": ...} objects until the client goes away;
+// /v3/maintenance/snapshot streams the Snapshot stream's messages the same way;
+// /v3/lease/keepalive answers one {"result": ...}.
+// The JSON is etcd 3.6's (grpc-gateway v2 with the legacy jsonpb marshaler): proto field names,
+// zero values left out ("lease":"0", "more":false, "type":"PUT" are not sent), Content-Type
+// `application/json` without a charset. Errors are google.rpc.Status: {"code","message"} (the
+// v1 "error" field is gone in 3.6); an error in the middle of a stream is {"error":{...}}; an
+// unknown /v3 path is a JSON NotFound.
 
 import { EventEmitter } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import type { Request, Response, Router } from 'express';
 import express from 'express';
-import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
+import type { WatchResponse } from '../mvcc/types.js';
 import { httpStatusOf, toServiceError } from './errors.js';
 import { loadEtcdProtos, loadEtcdProtosForJson } from './proto-load.js';
 import type { ServerContext } from './rpc-context.js';
 import { completeHeader } from './rpc-context.js';
+import type { WatchRequestWire } from './watch-service.js';
+import { handleWatchRequest } from './watch-service.js';
 
 type AnyMethod = MethodDefinition<unknown, unknown>;
 
@@ -60,23 +69,106 @@ function method(def: PackageDefinition, svc: string, name: string): AnyMethod {
   return m;
 }
 
-function parseBody(req: Request): Record<string, unknown> {
+/**
+ * A copy of a message object without proto3 default scalars (0, false, '', empty bytes, empty
+ * lists), as Go's proto encoder leaves them off the wire and jsonpb (EmitDefaults false) out of
+ * the JSON. Sub-messages stay even when empty: their presence is on the wire (`"header":{}`).
+ * Response messages have no scalar oneof members, whose zero values would count.
+ */
+export function omitProtoDefaults(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(omitProtoDefaults);
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (x === 0 || x === false || x === '' || x === undefined || x === null) continue;
+    if ((x instanceof Uint8Array || Array.isArray(x)) && x.length === 0) continue;
+    out[k] = omitProtoDefaults(x);
+  }
+  return out;
+}
+
+/** One response message (or a pre-encoded one, see kv-service's chunked Range) as etcd's JSON. */
+function responseJson(g: AnyMethod, j: AnyMethod, value: unknown): unknown {
+  const message = Buffer.isBuffer(value) ? g.responseDeserialize(value) : value;
+  return j.responseDeserialize(g.responseSerialize(omitProtoDefaults(message)));
+}
+
+function decodeRequest(g: AnyMethod, j: AnyMethod, json: unknown): unknown {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error('request body must be a JSON object');
+  return g.requestDeserialize(j.requestSerialize(json));
+}
+
+function bodyText(req: Request): string {
   const raw: unknown = req.body;
-  const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
-  if (text.trim() === '') return {};
-  const v: unknown = JSON.parse(text);
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('request body must be a JSON object');
-  return v as Record<string, unknown>;
+  return typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
+}
+
+function parseBody(req: Request): unknown {
+  const text = bodyText(req);
+  return text.trim() === '' ? {} : JSON.parse(text);
+}
+
+/**
+ * The JSON values one after another in `text` (etcd's gateway reads a stream of requests from a
+ * watch body with a json.Decoder). Throws on text that is not a sequence of JSON values.
+ */
+export function splitJsonValues(text: string): unknown[] {
+  const out: unknown[] = [];
+  let depth = 0;
+  let inString = false;
+  let start = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
+    if (start < 0) start = i;
+    if (c === '"') inString = true;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (depth === 0) throw new Error(`unexpected ${JSON.stringify(c)} in the request body`);
+    if (depth === 0 && !inString) {
+      out.push(JSON.parse(text.slice(start, i + 1)));
+      start = -1;
+    }
+  }
+  if (start >= 0) throw new Error('unexpected end of JSON input');
+  return out;
+}
+
+/** JSON with etcd's Content-Type (express' res.json would add "; charset=utf-8"). */
+function sendJson(res: Response, status: number, body: unknown): void {
+  res.status(status).setHeader('Content-Type', 'application/json');
+  res.end(JSON.stringify(body));
+}
+
+/** grpc-gateway v2's error body: google.rpc.Status without its empty details. */
+function statusBody(err: unknown): { code: number; message: string } {
+  const se = toServiceError(err);
+  return { code: se.code, message: se.details };
 }
 
 function sendError(res: Response, err: unknown): void {
-  const se = toServiceError(err);
-  res.status(httpStatusOf(se.code)).json({ error: se.details, code: se.code, message: se.details });
+  const body = statusBody(err);
+  sendJson(res, httpStatusOf(body.code), body);
 }
 
 function badRequest(res: Response, err: unknown): void {
-  const msg = err instanceof Error ? err.message : String(err);
-  res.status(400).json({ error: msg, code: 3, message: msg });
+  const message = err instanceof Error ? err.message : String(err);
+  sendJson(res, 400, { code: GrpcStatus.INVALID_ARGUMENT, message });
+}
+
+/** Starts a streamed answer: newline-separated JSON objects. */
+function startStream(res: Response): void {
+  res.status(200).setHeader('Content-Type', 'application/json');
+}
+
+/** An error after a stream started, as grpc-gateway writes it: one {"error": Status} line. */
+function streamError(err: unknown): string {
+  return JSON.stringify({ error: statusBody(err) }) + '\n';
 }
 
 export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>): Router {
@@ -93,7 +185,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     router.post(path, (req, res) => {
       let request: unknown;
       try {
-        request = g.requestDeserialize(j.requestSerialize(parseBody(req)));
+        request = decodeRequest(g, j, parseBody(req));
       } catch (err) {
         badRequest(res, err);
         return;
@@ -105,7 +197,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
           return;
         }
         try {
-          res.json(j.responseDeserialize(g.responseSerialize(value)));
+          sendJson(res, 200, responseJson(g, j, value));
         } catch (e) {
           sendError(res, e);
         }
@@ -118,7 +210,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     const j = method(jsonDef, 'Lease', 'LeaseKeepAlive');
     let request: { ID: number };
     try {
-      request = g.requestDeserialize(j.requestSerialize(parseBody(req))) as { ID: number };
+      request = decodeRequest(g, j, parseBody(req)) as { ID: number };
     } catch (err) {
       badRequest(res, err);
       return;
@@ -126,7 +218,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     ctx.backend.leaseKeepAlive(request).then(
       (resp) => {
         resp.header = completeHeader(ctx, resp.header);
-        res.json({ result: j.responseDeserialize(g.responseSerialize(resp)) });
+        sendJson(res, 200, { result: responseJson(g, j, resp) });
       },
       (err: unknown) => sendError(res, err),
     );
@@ -147,17 +239,17 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     call['write'] = (msg: unknown): boolean => {
       if (!started) {
         started = true;
-        res.status(200).type('application/json');
+        startStream(res);
       }
-      return res.write(JSON.stringify({ result: j.responseDeserialize(g.responseSerialize(msg)) }) + '\n');
+      return res.write(JSON.stringify({ result: responseJson(g, j, msg) }) + '\n');
     };
     call['end'] = (): void => {
-      if (!started) res.status(200);
+      if (!started) startStream(res);
       res.end();
     };
     call.on('error', (err: unknown) => {
       if (!started) sendError(res, err);
-      else res.end(JSON.stringify({ error: { grpc_code: toServiceError(err).code, message: toServiceError(err).details } }) + '\n');
+      else res.end(streamError(err));
     });
     res.on('drain', () => call.emit('drain'));
     res.on('close', () => call.emit('cancelled'));
@@ -167,31 +259,26 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
   router.post('/watch', (req, res) => {
     const g = method(grpcDef, 'Watch', 'Watch');
     const j = method(jsonDef, 'Watch', 'Watch');
-    let request: { createRequest?: WatchCreateRequest };
+    let requests: WatchRequestWire[];
     try {
-      request = g.requestDeserialize(j.requestSerialize(parseBody(req))) as { createRequest?: WatchCreateRequest };
+      requests = splitJsonValues(bodyText(req)).map((v) => decodeRequest(g, j, v) as WatchRequestWire);
     } catch (err) {
       badRequest(res, err);
       return;
     }
-    if (!request.createRequest) {
-      badRequest(res, new Error('the gateway watch needs a create_request'));
-      return;
-    }
-    res.status(200).type('application/json');
-    const ws = ctx.backend.openWatchStream((resp: WatchResponse) => {
+    startStream(res);
+    const send = (resp: WatchResponse): boolean => {
       resp.header = completeHeader(ctx, resp.header);
-      return res.write(JSON.stringify({ result: j.responseDeserialize(g.responseSerialize(resp)) }) + '\n');
-    });
+      if (resp.events.length > 0) ctx.metrics.mvccEvents.inc(resp.events.length);
+      return res.write(JSON.stringify({ result: responseJson(g, j, resp) }) + '\n');
+    };
+    const ws = ctx.backend.openWatchStream(send);
     res.on('drain', () => ws.resume());
     res.on('close', () => ws.close());
-    try {
-      ws.create(request.createRequest);
-    } catch (err) {
-      ws.close();
-      const se = toServiceError(err);
-      res.end(JSON.stringify({ error: { grpc_code: se.code, message: se.details } }) + '\n');
-    }
+    for (const r of requests) handleWatchRequest(ctx, ws, r, send);
   });
+
+  // grpc-gateway's routing error for a path it does not serve.
+  router.use((_req, res) => sendJson(res, 404, { code: GrpcStatus.NOT_FOUND, message: 'Not Found' }));
   return router;
 }

@@ -68,7 +68,7 @@ export function createServiceImpls(ctx: ServerContext): Map<string, UntypedServi
     ['etcdserverpb.Cluster', clusterService(ctx)],
     ['etcdserverpb.Maintenance', maintenanceService(ctx)],
     ['etcdserverpb.Auth', authService(ctx)],
-    ['grpc.health.v1.Health', healthService(ctx)],
+    ['grpc.health.v1.Health', healthService()],
   ]);
 }
 

@@ -1,33 +1,33 @@
-// The standard gRPC health service (grpc.health.v1). SERVING while the member has a leader.
-// Watch sends the current status, then a new one whenever it changes (polled every second).
+// The standard gRPC health service (grpc.health.v1), as etcd serves it: grpc-go's health server
+// with one service, "" (all services), set SERVING once the member serves clients. etcd does
+// not tie it to having a leader (it turns NOT_SERVING only during a defrag, behind an
+// experimental flag tsetcd does not have). Any other service name is unknown: Check fails with
+// NotFound "unknown service", Watch sends SERVICE_UNKNOWN. Watch then stays open, as
+// grpc-go's does, sending nothing more since the status never changes.
 
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { ServerContext } from './rpc-context.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { grpcError } from './errors.js';
 
 /** ServingStatus numbers. */
 const SERVING = 1;
-const NOT_SERVING = 2;
-const HEALTH_WATCH_POLL_MS = 1000;
+const SERVICE_UNKNOWN = 3;
+/** etcd's allGRPCServices. */
+const ALL_SERVICES = '';
 
-export function healthService(ctx: ServerContext): UntypedServiceImplementation {
-  const current = (): number => (ctx.backend.hasLeader() ? SERVING : NOT_SERVING);
+interface HealthCheckRequest {
+  service?: string;
+}
+
+export function healthService(): UntypedServiceImplementation {
+  const known = (req: HealthCheckRequest): boolean => (req.service ?? '') === ALL_SERVICES;
   return {
-    Check: (_call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => cb(null, { status: current() }),
-    Watch: (call: ServerWritableStream<unknown, unknown>) => {
-      let last = current();
-      call.write({ status: last });
-      const timer = setInterval(() => {
-        const now = current();
-        if (now !== last) {
-          last = now;
-          call.write({ status: now });
-        }
-      }, HEALTH_WATCH_POLL_MS);
-      timer.unref();
-      const stop = (): void => clearInterval(timer);
-      call.on('cancelled', stop);
-      call.on('close', stop);
-      call.on('error', stop);
+    Check: (call: ServerUnaryCall<HealthCheckRequest, unknown>, cb: sendUnaryData<unknown>) => {
+      if (known(call.request)) cb(null, { status: SERVING });
+      else cb(grpcError(GrpcStatus.NOT_FOUND, 'unknown service'), null);
+    },
+    Watch: (call: ServerWritableStream<HealthCheckRequest, unknown>) => {
+      call.write({ status: known(call.request) ? SERVING : SERVICE_UNKNOWN });
     },
   };
 }

@@ -1,11 +1,12 @@
 // The member's HTTP/1.1 surface (express): /health, /livez, /readyz, /version, /metrics and the
-// /v3 JSON gateway. Served on the client URLs (beside gRPC, same port) and on
+// /v3 JSON gateway (also under /v3beta). Served on the client URLs (beside gRPC, same port) and on
 // --listen-metrics-urls (there without the gateway, as etcd does).
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Express, Request } from 'express';
 import express from 'express';
 import { gatewayRouter } from './gateway.js';
+import type { HealthAnswer } from './health-checks.js';
 import { healthJson, LIVEZ_CHECKS, probe, READYZ_CHECKS } from './health-checks.js';
 import type { ServerContext } from './rpc-context.js';
 import { CLUSTER_VERSION, SERVER_VERSION } from './version.js';
@@ -33,10 +34,17 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  // etcd writes /health's JSON without a Content-Type (Go sniffs text/plain), and an unhealthy
+  // answer through http.Error (text/plain, nosniff, a trailing newline).
   app.get('/health', (req, res) => {
-    healthJson(ctx, queryFlag(req, 'serializable'), queryList(req, 'exclude')).then(
-      (a) => res.status(a.status).json(a.body),
-      (e: unknown) => res.status(503).json({ health: 'false', reason: String(e) }),
+    const answer = (a: HealthAnswer): void => {
+      (a.status === 200 ? ctx.metrics.healthSuccess : ctx.metrics.healthFailures).inc();
+      const text = JSON.stringify(a.body);
+      if (a.status === 200) res.status(200).type('text/plain').send(text);
+      else res.status(a.status).type('text/plain').setHeader('X-Content-Type-Options', 'nosniff').send(`${text}\n`);
+    };
+    healthJson(ctx, queryFlag(req, 'serializable'), queryList(req, 'exclude')).then(answer, (e: unknown) =>
+      answer({ status: 503, body: { health: 'false', reason: String(e) } }),
     );
   });
   for (const [path, name, checks] of [
@@ -45,8 +53,14 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   ] as const) {
     app.get(path, (req, res) => {
       probe(ctx, name, checks, queryList(req, 'exclude'), req.query['verbose'] !== undefined).then(
-        (a) => res.status(a.status).type('text/plain').send(a.text),
-        (e: unknown) => res.status(503).type('text/plain').send(`${String(e)}\n${name} check failed\n`),
+        (a) => {
+          (a.status === 200 ? ctx.metrics.healthSuccess : ctx.metrics.healthFailures).inc();
+          res.status(a.status).type('text/plain').send(a.text);
+        },
+        (e: unknown) => {
+          ctx.metrics.healthFailures.inc();
+          res.status(503).type('text/plain').send(`${String(e)}\n${name} check failed\n`);
+        },
       );
     });
   }
@@ -54,12 +68,27 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
     res.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION });
   });
   app.get('/metrics', (_req, res) => {
-    ctx.metrics.registry.metrics().then(
-      (text) => res.type(ctx.metrics.registry.contentType).send(text),
-      (e: unknown) => res.status(500).type('text/plain').send(String(e)),
+    // promhttp's own figures count this scrape as etcd's do: in flight now, by status code after.
+    const m = ctx.metrics;
+    m.scrapesInFlight.inc();
+    m.registry.metrics().then(
+      (text) => {
+        m.scrapesInFlight.dec();
+        m.scrapes.inc({ code: '200' });
+        res.type(m.registry.contentType).send(text);
+      },
+      (e: unknown) => {
+        m.scrapesInFlight.dec();
+        m.scrapes.inc({ code: '500' });
+        res.status(500).type('text/plain').send(String(e));
+      },
     );
   });
-  if (opts.gateway) app.use('/v3', gatewayRouter(ctx, impls));
+  if (opts.gateway) {
+    const gateway = gatewayRouter(ctx, impls);
+    app.use('/v3', gateway);
+    app.use('/v3beta', gateway); // etcd 3.6 still rewrites /v3beta/ to /v3/
+  }
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('404 page not found\n');
   });

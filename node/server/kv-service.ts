@@ -14,7 +14,6 @@ import type {
   RangeResponse,
   TxnRequest,
   TxnResponse,
-  ResponseOp,
 } from '../mvcc/types.js';
 import { checkDelete, checkPut, checkRange, checkSize, checkTxn, putSize, txnSize } from './kv-validate.js';
 import type { ServerContext } from './rpc-context.js';
@@ -40,19 +39,6 @@ export async function encodeRangeChunked(resp: RangeResponse, serialize: Seriali
 export function kvService(ctx: ServerContext, serializeRange: Serialize): UntypedServiceImplementation {
   const b = ctx.backend;
   const S = 'etcdserverpb.KV';
-
-  const completeOps = (ops: ResponseOp[]): void => {
-    for (const op of ops) {
-      if ('responseRange' in op && op.responseRange) op.responseRange.header = completeHeader(ctx, op.responseRange.header);
-      else if ('responsePut' in op && op.responsePut) op.responsePut.header = completeHeader(ctx, op.responsePut.header);
-      else if ('responseDeleteRange' in op && op.responseDeleteRange) {
-        op.responseDeleteRange.header = completeHeader(ctx, op.responseDeleteRange.header);
-      } else if ('responseTxn' in op && op.responseTxn) {
-        op.responseTxn.header = completeHeader(ctx, op.responseTxn.header);
-        completeOps(op.responseTxn.responses);
-      }
-    }
-  };
 
   return {
     Range: unary<RangeRequest, RangeResponse>(
@@ -106,8 +92,9 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
         if (!readOnly) checkSize(txnSize(req), ctx.limits);
         const resp = await b.txn(req, { readOnly });
         ctx.metrics.mvccTxn.inc();
+        // Only the outer header carries the member's identity; etcd leaves the headers of the
+        // responses inside a txn with their revision alone.
         resp.header = completeHeader(ctx, resp.header);
-        completeOps(resp.responses);
         return resp;
       },
     ),

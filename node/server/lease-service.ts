@@ -101,6 +101,8 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
           throw grpcError(GrpcStatus.INVALID_ARGUMENT, 'etcdserver: tsetcd lease IDs must be below 2^53');
         }
         const resp = await b.leaseGrant(req);
+        ctx.metrics.leaseGranted.inc();
+        ctx.metrics.leaseTtl.observe(resp.TTL);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
       },
@@ -113,6 +115,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       async (req) => {
         if (!exactId(req.ID)) throw new EtcdError('leaseNotFound');
         const resp = await b.leaseRevoke(req);
+        ctx.metrics.leaseRevoked.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
       },

@@ -1,5 +1,7 @@
 // The Maintenance service: Alarm, Status, Defragment, Hash, HashKV, the Snapshot stream,
-// MoveLeader, Downgrade (refused: tsetcd has one version).
+// MoveLeader, Downgrade (refused: tsetcd has one version). As etcd 3.6: Defragment and
+// MoveLeader answer an empty message (no header), Snapshot messages carry no header and the
+// storage version, Status always has downgradeInfo (not enabled) and the storage version.
 // Snapshot: the backend's bytes go out in messages of at most SNAPSHOT_CHUNK_BYTES, waiting for
 // the client to drain. etcd streams a bbolt file (a whole number of 512-byte pages) and appends
 // its sha256; etcdctl 3.4 `snapshot save` refuses a stream whose length is not 512·n + 32
@@ -15,8 +17,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
 import { grpcError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkHasLeader, checkLearner, completeHeader, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
-import { SERVER_VERSION } from './version.js';
+import { checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
+import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
 
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
 /** etcdctl checks that the snapshot is whole 512-byte pages plus a 32-byte sha256. */
@@ -33,14 +35,15 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       cancelled = true;
     });
     const run = async (): Promise<void> => {
-      checkHasLeader(ctx, call.metadata);
       checkLearner(ctx, true);
+      countClientRequest(ctx, call.metadata, 'stream');
+      checkHasLeader(ctx, call.metadata);
+      const t0 = process.hrtime.bigint();
       const snap = await b.snapshot();
       const sha = createHash('sha256');
       const padBytes = (SNAPSHOT_ALIGN_BYTES - (snap.sizeBytes % SNAPSHOT_ALIGN_BYTES)) % SNAPSHOT_ALIGN_BYTES;
       const totalBytes = snap.sizeBytes + padBytes;
       let sent = 0;
-      const header = makeHeader(ctx, snap.revision);
       const write = async (msg: unknown): Promise<void> => {
         counters.sent();
         if (!call.write(msg)) await once(call, 'drain');
@@ -51,7 +54,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
           const piece = chunk.subarray(off, Math.min(chunk.length, off + SNAPSHOT_CHUNK_BYTES));
           sha.update(piece);
           sent += piece.length;
-          await write({ header, remainingBytes: Math.max(0, totalBytes - sent), blob: piece, version: SERVER_VERSION });
+          await write({ remainingBytes: Math.max(0, totalBytes - sent), blob: piece, version: STORAGE_VERSION });
         }
       }
       if (sent !== snap.sizeBytes) throw new Error(`snapshot stream gave ${sent} bytes, announced ${snap.sizeBytes}`);
@@ -59,9 +62,10 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
         const pad = Buffer.alloc(padBytes);
         sha.update(pad);
         sent += padBytes;
-        await write({ header, remainingBytes: 0, blob: pad, version: SERVER_VERSION });
+        await write({ remainingBytes: 0, blob: pad, version: STORAGE_VERSION });
       }
-      await write({ header, remainingBytes: 0, blob: sha.digest(), version: SERVER_VERSION });
+      await write({ remainingBytes: 0, blob: sha.digest(), version: STORAGE_VERSION });
+      ctx.metrics.backendSnapshotDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       counters.finish(GrpcStatus.OK);
       call.end();
     };
@@ -99,6 +103,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
           dbSizeInUse: st.dbSizeInUseBytes,
           isLearner: st.isLearner,
           dbSizeQuota: st.dbSizeQuotaBytes,
+          storageVersion: STORAGE_VERSION,
+          downgradeInfo: { enabled: false, targetVersion: '' },
         };
       },
     ),
@@ -109,7 +115,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       () => false,
       async () => {
         await b.defragment();
-        return { header: makeHeader(ctx) };
+        return {};
       },
     ),
     Hash: unary<unknown, HashResponse>(
@@ -142,7 +148,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       () => false,
       async (req) => {
         await b.moveLeader(req.targetID);
-        return { header: makeHeader(ctx) };
+        return {};
       },
     ),
     Downgrade: unary<unknown, unknown>(

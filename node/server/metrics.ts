@@ -4,14 +4,11 @@
 // (gRPC figures, /metrics). Gauges named *_total are gauges in etcd too.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { SERVER_VERSION } from './version.js';
+import { exponentialBuckets } from '../lib/exponential-buckets.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { CLUSTER_VERSION, SERVER_VERSION } from './version.js';
 
-/** prometheus.ExponentialBuckets(start, 2, count). */
-export function exponentialBuckets(start: number, count: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) out.push(start * 2 ** i);
-  return out;
-}
+export { exponentialBuckets };
 
 /** Prometheus' default buckets, which go-grpc-prometheus uses for grpc_server_handling_seconds. */
 export const GRPC_HANDLING_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -49,6 +46,7 @@ export interface MemberMetrics {
   readonly mvccTxn: Counter;
   readonly watchStreams: Gauge;
   readonly watchers: Gauge;
+  readonly mvccEvents: Counter;
   // network
   readonly peerSentBytes: Counter<'To'>;
   readonly peerReceivedBytes: Counter<'From'>;
@@ -56,6 +54,16 @@ export interface MemberMetrics {
   readonly peerRoundTripTimeSeconds: Histogram<'To'>;
   readonly clientGrpcSentBytes: Counter;
   readonly clientGrpcReceivedBytes: Counter;
+  readonly clientRequests: Counter<'type' | 'client_api_version'>;
+  readonly healthSuccess: Counter;
+  readonly healthFailures: Counter;
+  readonly clusterVersion: Gauge<'cluster_version'>;
+  readonly backendSnapshotDurationSeconds: Histogram;
+  readonly leaseGranted: Counter;
+  readonly leaseRevoked: Counter;
+  readonly leaseTtl: Histogram;
+  readonly scrapes: Counter<'code'>;
+  readonly scrapesInFlight: Gauge;
   // grpc (go-grpc-prometheus names)
   readonly grpcStarted: Counter<'grpc_type' | 'grpc_service' | 'grpc_method'>;
   readonly grpcHandled: Counter<'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code'>;
@@ -128,6 +136,7 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
     mvccTxn: counter('etcd_mvcc_txn_total', 'Total number of txns seen by this member.'),
     watchStreams: gauge('etcd_debugging_mvcc_watch_stream_total', 'Total number of watch streams.'),
     watchers: gauge('etcd_debugging_mvcc_watcher_total', 'Total number of watchers.'),
+    mvccEvents: counter('etcd_debugging_mvcc_events_total', 'Total number of events sent by this member.'),
     peerSentBytes: counter('etcd_network_peer_sent_bytes_total', 'The total number of bytes sent to peers.', ['To']),
     peerReceivedBytes: counter('etcd_network_peer_received_bytes_total', 'The total number of bytes received from peers.', ['From']),
     peerSentFailures: counter('etcd_network_peer_sent_failures_total', 'The total number of send failures from peers.', ['To']),
@@ -139,6 +148,25 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
     ),
     clientGrpcSentBytes: counter('etcd_network_client_grpc_sent_bytes_total', 'The total number of bytes sent to grpc clients.'),
     clientGrpcReceivedBytes: counter('etcd_network_client_grpc_received_bytes_total', 'The total number of bytes received from grpc clients.'),
+    clientRequests: counter('etcd_server_client_requests_total', 'The total number of client requests per client version.', [
+      'type',
+      'client_api_version',
+    ]),
+    healthSuccess: counter('etcd_server_health_success', 'The total number of successful health checks'),
+    healthFailures: counter('etcd_server_health_failures', 'The total number of failed health checks'),
+    clusterVersion: gauge('etcd_cluster_version', "Which version is running. 1 for 'cluster_version' label with current cluster version", [
+      'cluster_version',
+    ]),
+    backendSnapshotDurationSeconds: histogram(
+      'etcd_disk_backend_snapshot_duration_seconds',
+      'The latency distribution of backend snapshots.',
+      exponentialBuckets(0.01, 17),
+    ),
+    leaseGranted: counter('etcd_debugging_lease_granted_total', 'The total number of granted leases.'),
+    leaseRevoked: counter('etcd_debugging_lease_revoked_total', 'The total number of revoked leases.'),
+    leaseTtl: histogram('etcd_debugging_lease_ttl_total', 'Bucketed histogram of lease TTLs.', exponentialBuckets(1, 24)),
+    scrapes: counter('promhttp_metric_handler_requests_total', 'Total number of scrapes by HTTP status code.', ['code']),
+    scrapesInFlight: gauge('promhttp_metric_handler_requests_in_flight', 'Current number of scrapes being served.'),
     grpcStarted: counter('grpc_server_started_total', 'Total number of RPCs started on the server.', grpcLabels),
     grpcHandled: counter('grpc_server_handled_total', 'Total number of RPCs completed on the server, regardless of success or failure.', [
       ...grpcLabels,
@@ -154,8 +182,34 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
     ),
   };
   m.serverVersion.set({ server_version: SERVER_VERSION }, 1);
+  m.clusterVersion.set({ cluster_version: CLUSTER_VERSION.split('.').slice(0, 2).join('.') }, 1);
+  for (const code of ['200', '500', '503']) m.scrapes.inc({ code }, 0); // promhttp shows these from the start
+  registerFdGauges(registry);
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   return m;
+}
+
+/**
+ * etcd's os_fd_used and os_fd_limit, read from /proc at each scrape (etcd samples every 10
+ * minutes). Left out where /proc is not there: a value we cannot measure is not reported.
+ */
+function registerFdGauges(registry: Registry): void {
+  const used = (): number => readdirSync('/proc/self/fd').length;
+  const limit = (): number => {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft === undefined || soft === 'unlimited' ? Number.NaN : Number(soft);
+  };
+  try {
+    used();
+    limit();
+  } catch {
+    return;
+  }
+  new Gauge({ name: 'os_fd_used', help: 'The number of used file descriptors.', registers: [registry], collect() { this.set(used()); } });
+  new Gauge({ name: 'os_fd_limit', help: 'The file descriptor limit.', registers: [registry], collect() { this.set(limit()); } });
 }
 
 /** etcd prints member ids as lower-case hex without leading zeros. */

@@ -98,6 +98,15 @@ export function checkHasLeader(ctx: ServerContext, md: Metadata): void {
   if (requiresLeader(md) && !ctx.backend.hasLeader()) throw new EtcdError('noLeader');
 }
 
+/**
+ * etcd_server_client_requests_total, counted as etcd's interceptors count: once a call passed the
+ * learner check, by the client's `client-api-version` metadata ("unknown" without one).
+ */
+export function countClientRequest(ctx: ServerContext, md: Metadata, type: 'unary' | 'stream'): void {
+  const v = md.get('client-api-version');
+  ctx.metrics.clientRequests.inc({ type, client_api_version: v.length > 0 ? String(v[0]) : 'unknown' });
+}
+
 /** A learner serves only what etcd lets it: status, serializable reads, member list, snapshot. */
 export function checkLearner(ctx: ServerContext, allowedForLearner: boolean): void {
   if (!allowedForLearner && ctx.backend.isLearner()) throw new EtcdError('notSupportedForLearner');
@@ -155,8 +164,10 @@ export function unary<Req, Res>(
     };
     let p: Promise<Res | Buffer>;
     try {
-      checkHasLeader(ctx, call.metadata);
+      // etcd's order: the learner check, then counting, then the hasleader check.
       checkLearner(ctx, learnerOk(call.request));
+      countClientRequest(ctx, call.metadata, 'unary');
+      checkHasLeader(ctx, call.metadata);
       p = fn(call.request, call);
     } catch (err) {
       p = Promise.reject(err);
@@ -214,8 +225,9 @@ export function openBidiStream(
 ): StreamCounters | undefined {
   const counters = streamCounters(ctx, service, method, 'bidi_stream');
   try {
-    checkHasLeader(ctx, call.metadata);
     checkLearner(ctx, false);
+    countClientRequest(ctx, call.metadata, 'stream');
+    checkHasLeader(ctx, call.metadata);
   } catch (err) {
     failStream(call, err, counters);
     return undefined;

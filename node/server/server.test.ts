@@ -15,6 +15,7 @@ import type { RunningServers } from './index.js';
 import { MemoryBackend } from './testing/memory-backend.js';
 import { encodeRangeChunked, RANGE_CHUNK_KVS } from './kv-service.js';
 import { loadEtcdProtos } from './proto-load.js';
+import { omitProtoDefaults, splitJsonValues } from './gateway.js';
 
 const run = promisify(execFile);
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -233,10 +234,21 @@ describe('HTTP', () => {
   it('health, livez, readyz, version and metrics', async () => {
     const h = await fetch(`http://${endpoint}/health`);
     expect(h.status).toBe(200);
-    expect(await h.json()).toEqual({ health: 'true', reason: '' });
+    expect(h.headers.get('content-type')).toBe('text/plain; charset=utf-8'); // etcd does not set one; Go sniffs text/plain
+    expect(await h.text()).toBe('{"health":"true","reason":""}');
     expect(await (await fetch(`http://${endpoint}/livez`)).text()).toBe('ok\n');
     const rz = await fetch(`http://${endpoint}/readyz?exclude=linearizable_read&verbose`);
-    expect(await rz.text()).toContain('[+]linearizable_read excluded: ok');
+    const rzText = await rz.text();
+    expect(rzText).toContain('[+]non-learner ok');
+    expect(rzText).not.toContain('linearizable_read'); // etcd prints no line for an excluded check
+    backend.learner = true;
+    try {
+      const lz = await fetch(`http://${endpoint}/readyz`);
+      expect(lz.status).toBe(503);
+      expect(await lz.text()).toContain('[-]non-learner failed: etcdserver: rpc not supported for learner');
+    } finally {
+      backend.learner = false;
+    }
     expect(await (await fetch(`http://${endpoint}/version`)).json()).toEqual({ etcdserver: '3.5.17', etcdcluster: '3.5.0' });
     const m = await (await fetch(`${metricsUrl}/metrics`)).text();
     const sentBytes = /^etcd_network_client_grpc_sent_bytes_total (\d+)/m.exec(m)?.[1];
@@ -259,7 +271,8 @@ describe('HTTP', () => {
     try {
       const bad = await fetch(`http://${endpoint}/health`);
       expect(bad.status).toBe(503);
-      expect(await bad.json()).toEqual({ health: 'false', reason: 'RAFT NO LEADER' });
+      expect(bad.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+      expect(await bad.text()).toBe('{"health":"false","reason":"RAFT NO LEADER"}\n');
     } finally {
       backend.leader = true;
     }
@@ -287,7 +300,55 @@ describe('HTTP', () => {
     expect(st['version']).toBe('3.5.17');
     const err = await fetch(`http://${endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: '' }) });
     expect(err.status).toBe(400);
-    expect(await err.json()).toMatchObject({ error: 'etcdserver: key is not provided', code: 3 });
+    expect(err.headers.get('content-type')).toBe('application/json');
+    expect(await err.json()).toEqual({ code: 3, message: 'etcdserver: key is not provided' });
+  });
+
+  it("the gateway's JSON is etcd 3.6's: zero values left out, application/json, JSON 404, /v3beta", async () => {
+    const post = async (path: string, body: unknown): Promise<Response> =>
+      fetch(`http://${endpoint}${path}`, { method: 'POST', body: JSON.stringify(body) });
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    await post('/v3/kv/put', { key: b64('gwz'), value: b64('v') });
+    const r = await post('/v3/kv/range', { key: b64('gwz') });
+    expect(r.headers.get('content-type')).toBe('application/json');
+    const got = (await r.json()) as { kvs: Array<Record<string, unknown>>; count: string; more?: boolean };
+    expect(got.count).toBe('1');
+    expect('more' in got).toBe(false);
+    expect(Object.keys(got.kvs[0]!).sort()).toEqual(['create_revision', 'key', 'mod_revision', 'value', 'version']);
+    const none = (await (await post('/v3/kv/range', { key: b64('gw-missing') })).json()) as Record<string, unknown>;
+    expect(Object.keys(none)).toEqual(['header']);
+    const members = (await (await post('/v3/cluster/member/list', {})).json()) as { members: Array<Record<string, unknown>> };
+    expect('isLearner' in members.members[0]!).toBe(false);
+    const beta = (await (await post('/v3beta/kv/range', { key: b64('gwz') })).json()) as { count: string };
+    expect(beta.count).toBe('1');
+    // Inside a txn, etcd's headers carry the revision only; the outer one the member's identity.
+    const txn = (await (
+      await post('/v3/kv/txn', { success: [{ request_put: { key: b64('gwt'), value: b64('1') } }, { request_txn: {} }] })
+    ).json()) as { header: Record<string, string>; responses: Array<Record<string, { header: Record<string, string> }>> };
+    expect(Object.keys(txn.header).sort()).toEqual(['cluster_id', 'member_id', 'raft_term', 'revision']);
+    expect(txn.responses[0]!['response_put']!.header).toEqual({ revision: txn.header['revision'] });
+    expect(txn.responses[1]!['response_txn']!.header).toEqual({});
+    const unknown = await post('/v3/kv/nothing', {});
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('application/json');
+    expect(await unknown.json()).toEqual({ code: 5, message: 'Not Found' });
+  });
+});
+
+describe('gateway helpers', () => {
+  it('splitJsonValues reads a stream of JSON values', () => {
+    expect(splitJsonValues('{"a":"}{\\""} \n[1,{"b":2}]{}')).toEqual([{ a: '}{"' }, [1, { b: 2 }], {}]);
+    expect(splitJsonValues('  ')).toEqual([]);
+    expect(() => splitJsonValues('{"a":1')).toThrow();
+    expect(() => splitJsonValues('1')).toThrow();
+  });
+
+  it('omitProtoDefaults drops zero scalars and empty lists, keeps empty messages', () => {
+    expect(omitProtoDefaults({ a: 0, b: false, c: '', d: Buffer.alloc(0), e: [], f: {}, g: [{ x: 0, y: 1 }], h: 'x' })).toEqual({
+      f: {},
+      g: [{ y: 1 }],
+      h: 'x',
+    });
   });
 });
 
@@ -312,7 +373,93 @@ describe('chunked Range encoding', () => {
   });
 });
 
+/** One unary call over raw gRPC, decoded with tsetcd's own (gRPC-side) definitions. */
+async function unaryCall(service: string, method: string, req: unknown): Promise<Record<string, unknown>> {
+  const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+  const def = loadEtcdProtos()[service] as unknown as Record<
+    string,
+    { path: string; requestSerialize: (v: unknown) => Buffer; responseDeserialize: (b: Buffer) => unknown }
+  >;
+  const m = def[method]!;
+  const c = new Client(endpoint, credentials.createInsecure());
+  try {
+    return await new Promise((res, rej) =>
+      c.makeUnaryRequest(m.path, m.requestSerialize, (b: Buffer) => b, req, new Metadata(), (e, v) => (e ? rej(e) : res(v as never))),
+    ).then((b) => m.responseDeserialize(b as Buffer) as Record<string, unknown>);
+  } finally {
+    c.close();
+  }
+}
+
+/** The raw bytes of one unary answer (to see which fields are on the wire at all). */
+async function unaryBytes(service: string, method: string, req: unknown): Promise<Buffer> {
+  const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
+  const m = (loadEtcdProtos()[service] as unknown as Record<string, { path: string; requestSerialize: (v: unknown) => Buffer }>)[method]!;
+  const c = new Client(endpoint, credentials.createInsecure());
+  try {
+    return await new Promise((res, rej) =>
+      c.makeUnaryRequest(m.path, m.requestSerialize, (b: Buffer) => b, req, new Metadata(), (e, v) => (e ? rej(e) : res(v as Buffer))),
+    );
+  } finally {
+    c.close();
+  }
+}
+
 describe('more of the wire', () => {
+  it('maintenance as etcd 3.6: Status has storageVersion and downgradeInfo; Defragment answers an empty message', async () => {
+    const st = await unaryCall('etcdserverpb.Maintenance', 'Status', {});
+    expect(st['storageVersion']).toBe('3.6.0');
+    expect(st['downgradeInfo']).toEqual({ enabled: false, targetVersion: '' });
+    expect((await unaryBytes('etcdserverpb.Maintenance', 'Defragment', {})).length).toBe(0);
+    const json = (await (await fetch(`http://${endpoint}/v3/maintenance/status`, { method: 'POST', body: '{}' })).json()) as Record<string, unknown>;
+    expect(json['downgradeInfo']).toEqual({});
+    expect(json['storageVersion']).toBe('3.6.0');
+    const snap = (await (await fetch(`http://${endpoint}/v3/maintenance/snapshot`, { method: 'POST', body: '{}' })).text())
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { result: Record<string, unknown> }).result);
+    expect(snap.every((m) => !('header' in m) && m['version'] === '3.6.0')).toBe(true);
+  });
+
+  it("a watch from a compacted revision is canceled as etcd's: compact_revision, no revision in the header, no cancel_reason", async () => {
+    const b64 = (x: string): string => Buffer.from(x).toString('base64');
+    await client.put('wcomp').value('1');
+    const rev = Number((await client.put('wcomp').value('2').exec()).header.revision);
+    await client.get('wcomp').exec(); // make sure the store is at rev
+    await fetch(`http://${endpoint}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(rev) }) });
+    const res = await fetch(`http://${endpoint}/v3/watch`, {
+      method: 'POST',
+      body: JSON.stringify({ create_request: { key: b64('wcomp'), start_revision: String(rev - 1) } }),
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (text.split('\n').filter((l) => l !== '').length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    await reader.cancel();
+    const cancel = (JSON.parse(text.split('\n')[1]!) as { result: Record<string, unknown> }).result;
+    expect(cancel['canceled']).toBe(true);
+    expect(cancel['compact_revision']).toBe(String(rev));
+    expect('cancel_reason' in cancel).toBe(false);
+    expect(Object.keys(cancel['header'] as object).sort()).toEqual(['cluster_id', 'member_id', 'raft_term']);
+  });
+
+  it('gRPC health: "" is SERVING (leader or not, as etcd); any other service is NotFound "unknown service"', async () => {
+    expect(await unaryCall('grpc.health.v1.Health', 'Check', { service: '' })).toEqual({ status: 1 });
+    backend.leader = false;
+    try {
+      expect(await unaryCall('grpc.health.v1.Health', 'Check', {})).toEqual({ status: 1 });
+    } finally {
+      backend.leader = true;
+    }
+    await expect(unaryCall('grpc.health.v1.Health', 'Check', { service: 'etcdserverpb.KV' })).rejects.toMatchObject({
+      code: 5,
+      details: 'unknown service',
+    });
+  });
+
   it('hasleader metadata: fails at once with "no leader" when there is none', async () => {
     const { Client, credentials, Metadata } = await import('@grpc/grpc-js');
     const def = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<
@@ -399,9 +546,10 @@ describe('more of the wire', () => {
   it('the gateway streams a watch and answers a keep-alive', async () => {
     const b64 = (s: string): string => Buffer.from(s).toString('base64');
     const ac = new AbortController();
+    // Two requests in one body: etcd's gateway serves both (watch ids 0 and 1).
     const res = await fetch(`http://${endpoint}/v3/watch`, {
       method: 'POST',
-      body: JSON.stringify({ create_request: { key: b64('gwatch') } }),
+      body: JSON.stringify({ create_request: { key: b64('gwatch') } }) + JSON.stringify({ create_request: { key: b64('gwatch2') } }),
       signal: ac.signal,
     });
     const reader = res.body!.getReader();
@@ -413,12 +561,14 @@ describe('more of the wire', () => {
         text += Buffer.from(value).toString();
       }
     };
-    await readUntil(1);
-    expect(JSON.parse(text.split('\n')[0]!)).toMatchObject({ result: { created: true } });
-    await client.put('gwatch').value('1');
     await readUntil(2);
-    const ev = JSON.parse(text.split('\n')[1]!) as { result: { events: Array<{ kv: { key: string; value: string } }> } };
+    const created = text.split('\n').slice(0, 2).map((l) => (JSON.parse(l) as { result: { created: boolean; watch_id?: string } }).result);
+    expect(created.map((c) => [c.created, c.watch_id])).toEqual([[true, undefined], [true, '1']]);
+    await client.put('gwatch').value('1');
+    await readUntil(3);
+    const ev = JSON.parse(text.split('\n')[2]!) as { result: { events: Array<{ type?: string; kv: { key: string; value: string } }> } };
     expect(Buffer.from(ev.result.events[0]!.kv.value, 'base64').toString()).toBe('1');
+    expect('type' in ev.result.events[0]!).toBe(false); // PUT is the zero value
     ac.abort();
 
     const lease = (await (await fetch(`http://${endpoint}/v3/lease/grant`, { method: 'POST', body: '{"TTL":"30"}' })).json()) as { ID: string };

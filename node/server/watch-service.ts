@@ -16,11 +16,36 @@ import { completeHeader, makeHeader, openBidiStream, requiresLeader } from './rp
 /** Bytes a stream may have waiting in its send buffer before the server gives up on the client. */
 export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
-interface WatchRequestWire {
+export interface WatchRequestWire {
   createRequest?: WatchCreateRequest;
   cancelRequest?: { watchId: number };
   progressRequest?: Record<string, never>;
   requestUnion?: string;
+}
+
+/** One request on a watch stream (gRPC or the JSON gateway). */
+export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean): void {
+  if (req.createRequest) {
+    try {
+      ws.create(req.createRequest);
+    } catch (err) {
+      // etcd answers a refused create on the stream rather than failing the stream.
+      send({
+        header: makeHeader(ctx),
+        watchId: -1,
+        created: true,
+        canceled: true,
+        compactRevision: 0,
+        cancelReason: toServiceError(err).details,
+        fragment: false,
+        events: [],
+      });
+    }
+  } else if (req.cancelRequest) {
+    ws.cancel(req.cancelRequest.watchId);
+  } else if (req.progressRequest) {
+    ws.requestProgress();
+  }
 }
 
 export function watchService(ctx: ServerContext): UntypedServiceImplementation {
@@ -49,6 +74,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
     const send = (resp: WatchResponse): boolean => {
       if (closed) return true;
       resp.header = completeHeader(ctx, resp.header);
+      if (resp.events.length > 0) ctx.metrics.mvccEvents.inc(resp.events.length);
       counters.sent();
       const ok = call.write(resp);
       if (call.writableLength > MAX_PENDING_BYTES) {
@@ -68,27 +94,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
     call.on('data', (req: WatchRequestWire) => {
       if (closed || !ws) return;
       counters.received();
-      if (req.createRequest) {
-        try {
-          ws.create(req.createRequest);
-        } catch (err) {
-          // etcd answers a refused create on the stream rather than failing the stream.
-          send({
-            header: makeHeader(ctx),
-            watchId: -1,
-            created: true,
-            canceled: true,
-            compactRevision: 0,
-            cancelReason: toServiceError(err).details,
-            fragment: false,
-            events: [],
-          });
-        }
-      } else if (req.cancelRequest) {
-        ws.cancel(req.cancelRequest.watchId);
-      } else if (req.progressRequest) {
-        ws.requestProgress();
-      }
+      handleWatchRequest(ctx, ws, req, send);
     });
     call.on('end', () => {
       finish(GrpcStatus.OK);

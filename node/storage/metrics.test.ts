@@ -21,5 +21,7 @@ describe('storage metrics', () => {
     expect(text).toMatch(/etcd_disk_wal_fsync_duration_seconds_bucket\{le="0.001"\}/);
     expect(text).toMatch(/etcd_disk_wal_write_bytes_total [1-9]/);
     expect(text).toMatch(/etcd_disk_backend_commit_duration_seconds_count 1/);
+    expect(text).toMatch(/etcd_disk_wal_write_duration_seconds_count [1-9]/);
+    expect(text).toMatch(/etcd_snap_fsync_duration_seconds_count 1/);
   });
 });

@@ -1,6 +1,8 @@
 // Storage metrics under etcd's names, fed through StorageHooks so the WAL itself stays testable.
 //   etcd_disk_wal_fsync_duration_seconds       histogram, one observation per WAL fdatasync
 //   etcd_disk_wal_write_bytes_total            counter, bytes handed to WAL files
+//   etcd_disk_wal_write_duration_seconds       histogram, one observation per write of a batch of records
+//   etcd_snap_fsync_duration_seconds           histogram, the fdatasync of each new snapshot file
 //   etcd_disk_backend_commit_duration_seconds  histogram. We have no bbolt backend: the state
 //       machine is persisted by snapshots, so our "backend commit" is one saveSnapshot (write the
 //       tmp file, fsync, rename, fsync the directory, make the WAL marker durable).
@@ -9,14 +11,17 @@
 // (createMemberMetrics); we then reuse those instances instead of registering twice.
 
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { exponentialBuckets } from '../lib/exponential-buckets.js';
 import type { StorageHooks } from './types.js';
 
-export const DISK_BUCKETS_SECONDS: readonly number[] = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+export const DISK_BUCKETS_SECONDS: readonly number[] = exponentialBuckets(0.001, 14);
 
 export interface StorageMetrics {
   readonly walFsyncDurationSeconds: Histogram;
   readonly walWriteBytes: Counter;
   readonly backendCommitDurationSeconds: Histogram;
+  readonly walWriteDurationSeconds: Histogram;
+  readonly snapFsyncDurationSeconds: Histogram;
 }
 
 function histogram(registry: Registry, name: string, help: string): Histogram {
@@ -47,14 +52,18 @@ export function createStorageMetrics(registry: Registry): StorageMetrics {
       'etcd_disk_backend_commit_duration_seconds',
       'The latency distributions of commit called by backend.',
     ),
+    walWriteDurationSeconds: histogram(registry, 'etcd_disk_wal_write_duration_seconds', 'The latency distributions of write called by WAL.'),
+    snapFsyncDurationSeconds: histogram(registry, 'etcd_snap_fsync_duration_seconds', 'The latency distributions of fsync called by snap.'),
   };
 }
 
-/** The hooks that feed the metrics; pass as StorageOptions.hooks. Accepts MemberMetrics too. */
+/** The hooks that feed the metrics; pass as StorageOptions.hooks. */
 export function storageHooks(m: StorageMetrics): StorageHooks {
   return {
     walFsync: (s) => m.walFsyncDurationSeconds.observe(s),
     walWriteBytes: (n) => m.walWriteBytes.inc(n),
     backendCommit: (s) => m.backendCommitDurationSeconds.observe(s),
+    walWrite: (s) => m.walWriteDurationSeconds.observe(s),
+    snapshotFsync: (s) => m.snapFsyncDurationSeconds.observe(s),
   };
 }

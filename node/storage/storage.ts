@@ -245,7 +245,9 @@ class FileStorage implements MemberStorage {
           if (pendingBytes >= SNAPSHOT_WRITE_CHUNK_BYTES) await flush();
         }
         await flush();
+        const ts = this.nowMs();
         await io('fdatasync', tmp, f.datasync());
+        this.hooks.snapshotFsync?.((this.nowMs() - ts) / 1000);
       } finally {
         await f.close().catch(() => undefined);
       }
@@ -392,7 +394,9 @@ class FileStorage implements MemberStorage {
         if (bytes > 0) {
           const chunks: Uint8Array[] = [];
           for (const it of batch) for (const c of it.chunks) chunks.push(c);
+          const tw = this.nowMs();
           await io('write', this.filePath, file.writev(chunks, this.writeOffset));
+          this.hooks.walWrite?.((this.nowMs() - tw) / 1000);
           this.writeOffset += bytes;
           this.writtenBytesTotal += bytes;
           this.hooks.walWriteBytes?.(bytes);

@@ -32,6 +32,10 @@ export interface StorageHooks {
   walFsync?(durationSeconds: number): void;
   /** Bytes handed to the WAL file (records, padding and segment preambles). */
   walWriteBytes?(bytes: number): void;
+  /** One write of a batch of WAL records to the file finished (etcd's WAL write latency). */
+  walWrite?(durationSeconds: number): void;
+  /** The fdatasync of a new snapshot file finished (etcd's snap fsync). */
+  snapshotFsync?(durationSeconds: number): void;
   /**
    * Our equivalent of etcd's backend commit: persisting the state machine, i.e. one snapshot save
    * (tmp file write, fsync, rename, directory fsync, WAL marker made durable).

@@ -107,8 +107,12 @@ describe('tcp transport', () => {
   it('streams a snapshot in chunks on the side and reports success', async () => {
     const ha = new Collect();
     const hb = new Collect();
-    const a = make(1, ha, 0, 99, { snapshotChunkBytes: 64 * 1024 });
-    const b = make(2, hb);
+    const events: string[] = [];
+    const a = make(1, ha, 0, 99, {
+      snapshotChunkBytes: 64 * 1024,
+      hooks: { snapshotSendStarted: (to) => events.push(`send-start ${to}`), snapshotSendFinished: (to, ok) => events.push(`sent ${to} ${ok}`) },
+    });
+    const b = make(2, hb, 0, 99, { hooks: { snapshotReceived: (from, ok) => events.push(`received ${from} ${ok}`) } });
     await a.start();
     await b.start();
     a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
@@ -120,6 +124,7 @@ describe('tcp transport', () => {
     a.send([msg(1, 2, 9)]);
     await until(() => ha.snaps.length === 1 && hb.got.length === 2, 'snapshot');
     expect(ha.snaps).toEqual([[2, true]]);
+    expect(events.sort()).toEqual(['received 1 true', 'send-start 2', 'sent 2 true']); // the etcd_network_snapshot_* hooks
     const got = hb.got.find((m) => m.type === 'snap')!;
     expect(got.snapshot!.metadata).toEqual({ index: 500, term: 3, confState: { voters: [1, 2, 3], learners: [] } });
     expect(Buffer.compare(Buffer.from(got.snapshot!.data), data)).toBe(0);

@@ -429,7 +429,7 @@ export class TcpTransport implements Transport {
     this.inbound.add(s);
     const reader = new FrameReader();
     let hello: Hello | undefined;
-    let snapHeader: { m: Message; total: number } | undefined;
+    let snapHeader: { m: Message; total: number; startedMs: number } | undefined;
     let snapChunks: Buffer[] = [];
     let snapBytes = 0;
     let refused = false;
@@ -508,7 +508,7 @@ export class TcpTransport implements Transport {
         }
         case FrameType.snapHeader: {
           const total = payload.readDoubleLE(payload.byteLength - 8);
-          snapHeader = { m: decodeMessage(payload.subarray(0, payload.byteLength - 8)), total };
+          snapHeader = { m: decodeMessage(payload.subarray(0, payload.byteLength - 8)), total, startedMs: performance.now() };
           snapChunks = [];
           snapBytes = 0;
           return;
@@ -520,9 +520,11 @@ export class TcpTransport implements Transport {
           return;
         case FrameType.snapEnd: {
           if (!snapHeader || !snapHeader.m.snapshot || snapBytes !== snapHeader.total) {
+            if (snapHeader) this.opts.hooks?.snapshotReceived?.(from, false, (performance.now() - snapHeader.startedMs) / 1000);
             s.write(frame(FrameType.snapAck, Buffer.from([0])));
             return;
           }
+          this.opts.hooks?.snapshotReceived?.(from, true, (performance.now() - snapHeader.startedMs) / 1000);
           const data = Buffer.concat(snapChunks, snapBytes);
           const m: Message = { ...snapHeader.m, snapshot: { metadata: snapHeader.m.snapshot.metadata, data } };
           snapHeader = undefined;
@@ -603,6 +605,7 @@ export class TcpTransport implements Transport {
     }
     const started = performance.now();
     let ok = false;
+    this.opts.hooks?.snapshotSendStarted?.(p.id);
     const s = this.connect(url, 'snapshot', p.id);
     try {
       await new Promise<void>((resolve, reject) => {
@@ -651,6 +654,7 @@ export class TcpTransport implements Transport {
     } finally {
       s.destroy();
     }
+    this.opts.hooks?.snapshotSendFinished?.(p.id, ok, (performance.now() - started) / 1000);
     this.log.info('snapshot sent', { peer: p.id.toString(16), ok, bytes: snap.data.byteLength, ms: Math.round(performance.now() - started) });
     if (!this.stopped) this.opts.handler.reportSnapshot(p.id, ok);
   }

@@ -46,6 +46,12 @@ export interface TransportHooks {
   /** One message could not be sent. */
   sendFailed?(to: NodeId, m: Message): void;
   roundTripSeconds?(to: NodeId, s: number): void;
+  /** A snapshot send to a peer started. */
+  snapshotSendStarted?(to: NodeId): void;
+  /** That send ended: acknowledged by the peer (ok) or not, after `s` seconds. */
+  snapshotSendFinished?(to: NodeId, ok: boolean, s: number): void;
+  /** A snapshot from a peer arrived whole (ok) or broken, `s` seconds after its header. */
+  snapshotReceived?(from: NodeId, ok: boolean, s: number): void;
 }
 
 export interface Transport {
