@@ -26,7 +26,7 @@ typecheck: setup
 # on Debian's etcd, and with kube-apiserver storing its data in a 3-member tsetcd cluster.
 # helm and the Kubernetes binaries are built once from the Go module proxy and cached; the
 # Kubernetes build runs beside the unit tests (hack/test.sh).
-test: build typecheck helm
+test: build typecheck helm mixin
 	bash hack/test.sh
 
 sim: setup
@@ -42,7 +42,7 @@ clean:
 	rm -rf dist bin/tsetcd .data
 
 # operator
-.PHONY: operator-build operator-run helm
+.PHONY: operator-build operator-run helm mixin
 # bin/tsetcd-operator: the operator's entry point (dist/operator/main.js), built with everything else.
 operator-build: build
 	@printf '#!/usr/bin/env bash\nexec node --enable-source-maps "$$(dirname "$$(readlink -f "$$0")")/../dist/operator/main.js" "$$@"\n' > bin/tsetcd-operator
@@ -55,6 +55,12 @@ operator-run: operator-build
 # helm (pinned) into .cache/bin/helm, from the Go module proxy; the chart tests use it when present.
 helm:
 	bash hack/ensure-helm.sh
+
+# etcd's monitoring mixin (pinned, from the Go module proxy) rendered with go-jsonnet into
+# .cache/mixin/; test/mixin checks it against tsetcd and Prometheus. To refresh the chart's copy:
+# bash hack/ensure-mixin.sh --update-chart
+mixin:
+	bash hack/ensure-mixin.sh
 
 # images
 .PHONY: images images-smoke
