@@ -75,6 +75,16 @@ images: setup
 images-smoke: images
 	bash hack/images/smoke.sh
 
+# demo
+.PHONY: demo demo-down
+# The operator running a 3-member tsetcd cluster on the local control plane, scraped by Prometheus
+# on 127.0.0.1:49090; prints how to scale it and query its leader and heartbeats. Needs root.
+demo: operator-build control-plane-build
+	bash hack/demo.sh
+
+demo-down:
+	bash hack/demo-down.sh
+
 # control plane
 .PHONY: control-plane-build control-plane-up control-plane-down e2e kind-e2e
 # kube-apiserver, kube-controller-manager, kube-scheduler (hack/control-plane/k8s/VERSION) into .cache/k8s/.
