@@ -7,18 +7,8 @@ cd "$(dirname "$0")/.."
 source hack/control-plane/env.sh
 DEMO_DIR="${DEMO_DIR:-$PWD/.data/demo}"
 log() { echo "[demo] $*" >&2; }
-stop() { # name: SIGTERM, up to 10 s, then SIGKILL; only the pid we recorded
-  local f="$DEMO_DIR/pids/$1" pid
-  [[ -f "$f" ]] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    log "stopped $1 (pid $pid)"
-  fi
-  rm -f "$f"
-}
+PID_DIR="$DEMO_DIR/pids" LOG_DIR="$DEMO_DIR/logs"
+source hack/lib/pids.sh # stop
 stop prometheus
 stop targets
 stop operator

@@ -43,14 +43,8 @@ if pid="$(ss -Hltnp "sport = :$CP_APISERVER_PORT" 2>/dev/null | grep -o 'pid=[0-
 fi
 mkdir -p "$DEMO_DIR/logs" "$DEMO_DIR/pids"
 
-running() { [[ -f "$DEMO_DIR/pids/$1" ]] && kill -0 "$(cat "$DEMO_DIR/pids/$1")" 2>/dev/null; }
-start() { # name cmd...: in the background, its own session, pid file and log under $DEMO_DIR
-  local name="$1"; shift
-  if running "$name"; then log "$name already running (pid $(cat "$DEMO_DIR/pids/$name"))"; return; fi
-  setsid "$@" > "$DEMO_DIR/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$DEMO_DIR/pids/$name"
-  log "started $name (pid $!, log $DEMO_DIR/logs/$name.log)"
-}
+PID_DIR="$DEMO_DIR/pids" LOG_DIR="$DEMO_DIR/logs"
+source hack/lib/pids.sh # running, start (logs in $DEMO_DIR/logs)
 wait_for() { # what deadline_s cmd...
   local what="$1" deadline=$(( $(date +%s) + $2 )); shift 2
   until "$@" > /dev/null 2>&1; do
