@@ -26,7 +26,7 @@ typecheck: setup
 # on Debian's etcd, and with kube-apiserver storing its data in a 3-member tsetcd cluster.
 # helm and the Kubernetes binaries are built once from the Go module proxy and cached; the
 # Kubernetes build runs beside the unit tests (hack/test.sh).
-test: build typecheck helm
+test: build typecheck helm mixin
 	bash hack/test.sh
 
 sim: setup
@@ -50,7 +50,7 @@ clean:
 	rm -rf dist bin/tsetcd .data
 
 # operator
-.PHONY: operator-build operator-run helm
+.PHONY: operator-build operator-run helm mixin
 # bin/tsetcd-operator: the operator's entry point (dist/operator/main.js), built with everything else.
 operator-build: build
 	@printf '#!/usr/bin/env bash\nexec node --enable-source-maps "$$(dirname "$$(readlink -f "$$0")")/../dist/operator/main.js" "$$@"\n' > bin/tsetcd-operator
@@ -64,6 +64,12 @@ operator-run: operator-build
 helm:
 	bash hack/ensure-helm.sh
 
+# etcd's monitoring mixin (pinned, from the Go module proxy) rendered with go-jsonnet into
+# .cache/mixin/; test/mixin checks it against tsetcd and Prometheus. To refresh the chart's copy:
+# bash hack/ensure-mixin.sh --update-chart
+mixin:
+	bash hack/ensure-mixin.sh
+
 # images
 .PHONY: images images-smoke
 # The member and operator images, built by buildah from a root filesystem laid out here (no base
@@ -76,6 +82,16 @@ images: setup
 # endpoint health on 127.0.0.1; operator: its usage). Needs root, podman, runc, etcdctl.
 images-smoke: images
 	bash hack/images/smoke.sh
+
+# demo
+.PHONY: demo demo-down
+# The operator running a 3-member tsetcd cluster on the local control plane, scraped by Prometheus
+# on 127.0.0.1:49090; prints how to scale it and query its leader and heartbeats. Needs root.
+demo: operator-build control-plane-build
+	bash hack/demo.sh
+
+demo-down:
+	bash hack/demo-down.sh
 
 # control plane
 .PHONY: control-plane-build control-plane-up control-plane-down e2e kind-e2e

@@ -1,7 +1,7 @@
 // The chart and the alert rules: promtool check/test rules, helm lint/template (when .cache/bin/helm
 // exists: `bash hack/ensure-helm.sh` builds it), least-privilege RBAC, monitors.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
@@ -41,7 +41,13 @@ function template(...set: string[]): J[] {
 // Under CI a missing helm fails these tests instead of skipping them.
 describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
   it('passes helm lint', () => {
-    const r = run(HELM, ['lint', CHART, '--set', 'monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true,monitoring.prometheusRule.enabled=true']);
+    const r = run(HELM, [
+      'lint',
+      CHART,
+      '--set',
+      'monitoring.serviceMonitor.enabled=true,monitoring.podMonitor.enabled=true,monitoring.prometheusRule.enabled=true,' +
+        'monitoring.etcdMixin.dashboard.enabled=true,monitoring.etcdMixin.prometheusRule.enabled=true',
+    ]);
     expect(r.out).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
     expect(r.code).toBe(0);
   });
@@ -115,5 +121,31 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
     ]);
     // Prometheus templates survive helm untouched.
     expect(rule.spec.groups[0].rules[0].annotations.summary).toContain('{{ $labels.namespace }}');
+  });
+
+  it("optionally ships etcd's mixin: the dashboard for Grafana's sidecar and the alerts, selecting the PodMonitor's job", () => {
+    expect(template().filter((d) => d.kind === 'ConfigMap' || d.kind === 'PrometheusRule')).toEqual([]);
+    const docs = template('monitoring.podMonitor.enabled=true', 'monitoring.etcdMixin.dashboard.enabled=true', 'monitoring.etcdMixin.prometheusRule.enabled=true');
+    const cm = docs.find((d) => d.kind === 'ConfigMap');
+    expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+    expect(cm.metadata.namespace).toBe('ops');
+    const dashboard = JSON.parse(cm.data['etcd.json']);
+    expect(dashboard.title).toBe('etcd');
+    expect(cm.data['etcd.json']).toBe(readFileSync(join(FILES, 'etcd-mixin/etcd.json'), 'utf8').trimEnd()); // Grafana's {{instance}} legends survive helm
+    const rule = docs.find((d) => d.kind === 'PrometheusRule');
+    expect(rule.metadata.name).toBe('t-tsetcd-operator-etcd-mixin');
+    const rules = rule.spec.groups.flatMap((g: J) => g.rules);
+    expect(rules).toHaveLength(15);
+    expect(rules.map((r: J) => r.alert)).toContain('etcdInsufficientMembers');
+    for (const r of rules) {
+      expect(r.expr).not.toContain('.*etcd.*');
+      if (r.expr.includes('job=')) expect(r.expr).toContain('job="ops/t-tsetcd-operator-members"');
+    }
+    expect(docs.find((d) => d.kind === 'PodMonitor').spec.podTargetLabels).toEqual(['app.kubernetes.io/instance']);
+    // Without the PodMonitor, the mixin's own selector; an explicit one wins.
+    const plain = template('monitoring.etcdMixin.prometheusRule.enabled=true').find((d) => d.kind === 'PrometheusRule');
+    expect(plain.spec.groups[0].rules[0].expr).toContain('up{job=~".*etcd.*"}');
+    const own = template('monitoring.etcdMixin.prometheusRule.enabled=true', 'monitoring.etcdMixin.selector=cluster="a"').find((d) => d.kind === 'PrometheusRule');
+    expect(own.spec.groups[0].rules[0].expr).toContain('up{cluster="a"}');
   });
 });

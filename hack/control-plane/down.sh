@@ -6,18 +6,8 @@
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 log() { echo "[control-plane] $*" >&2; }
-stop() { # name: SIGTERM, wait up to 10 s, then SIGKILL; only the pid we recorded
-  local f="$CP_DIR/pids/$1" pid
-  [[ -f "$f" ]] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    log "stopped $1 (pid $pid)"
-  fi
-  rm -f "$f"
-}
+PID_DIR="$CP_DIR/pids" LOG_DIR="$CP_DIR/logs"
+source "$CP_ROOT/hack/lib/pids.sh" # stop
 stop node-agent
 # Pod processes left behind by an agent that was killed hard: their pids are recorded.
 if [[ -d "$CP_DIR/agent/pids" ]]; then

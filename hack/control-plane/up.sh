@@ -14,14 +14,8 @@ mkdir -p "$CP_DIR/logs" "$CP_DIR/pids"
 log() { echo "[control-plane] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-running() { [[ -f "$CP_DIR/pids/$1" ]] && kill -0 "$(cat "$CP_DIR/pids/$1")" 2>/dev/null; }
-start() { # name cmd...: start a process in the background, its own session, pid file + log
-  local name="$1"; shift
-  if running "$name"; then log "$name already running (pid $(cat "$CP_DIR/pids/$name"))"; return; fi
-  setsid "$@" > "$CP_DIR/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$CP_DIR/pids/$name"
-  log "started $name (pid $!)"
-}
+PID_DIR="$CP_DIR/pids" LOG_DIR="$CP_DIR/logs"
+source "$CP_ROOT/hack/lib/pids.sh" # running, start
 wait_for() { # name deadline_s cmd...: poll until cmd succeeds or the deadline passes
   local name="$1" deadline=$(( $(date +%s) + $2 )); shift 2
   until "$@" > /dev/null 2>&1; do

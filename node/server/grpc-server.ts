@@ -14,6 +14,8 @@ import { kvService } from './kv-service.js';
 import type { Serialize } from './kv-service.js';
 import { leaseService } from './lease-service.js';
 import { maintenanceService } from './maintenance-service.js';
+import { GRPC_CODE_NAMES } from './metrics.js';
+import type { MemberMetrics } from './metrics.js';
 import { loadEtcdProtos } from './proto-load.js';
 import type { ServerContext } from './rpc-context.js';
 import { watchService } from './watch-service.js';
@@ -85,6 +87,28 @@ export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedS
     received: (n) => ctx.metrics.clientGrpcReceivedBytes.inc(n),
     sent: (n) => ctx.metrics.clientGrpcSentBytes.inc(n),
   };
-  for (const [name, impl] of impls) server.addService(passThroughService(def, name, bytes), impl);
+  for (const [name, impl] of impls) {
+    server.addService(passThroughService(def, name, bytes), impl);
+    preRegisterGrpcMetrics(ctx.metrics, def, name);
+  }
   return server;
+}
+
+/**
+ * etcd's `serverMetrics.InitializeMetrics(grpcServer)` (go-grpc-middleware's prometheus
+ * provider): every method of every registered service shows grpc_server_started_total,
+ * grpc_server_msg_{received,sent}_total and grpc_server_handled_total for every code at 0 from
+ * the start. Queries that subtract or divide these series (the etcd mixin's "Active Streams" and
+ * "RPC failed rate" panels) then have an answer before the first stream ends or the first call fails.
+ */
+export function preRegisterGrpcMetrics(metrics: MemberMetrics, def: PackageDefinition, service: string): void {
+  const svc = def[service] as unknown as Record<string, AnyMethod>;
+  for (const [method, m] of Object.entries(svc)) {
+    const type = m.requestStream ? (m.responseStream ? 'bidi_stream' : 'client_stream') : m.responseStream ? 'server_stream' : 'unary';
+    const l = { grpc_type: type, grpc_service: service, grpc_method: method };
+    metrics.grpcStarted.inc(l, 0);
+    metrics.grpcMsgReceived.inc(l, 0);
+    metrics.grpcMsgSent.inc(l, 0);
+    for (const code of GRPC_CODE_NAMES) metrics.grpcHandled.inc({ ...l, grpc_code: code }, 0);
+  }
 }

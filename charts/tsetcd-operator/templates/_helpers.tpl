@@ -30,3 +30,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The member selector of etcd's mixin alerts (the mixin's own etcd_selector config, applied by
+replacing its default in the rendered rules). Default: the PodMonitor's job when that is on,
+because the operator's ServiceMonitor job (its Service's name) also matches the mixin's
+job=~".*etcd.*" and its up series would count as etcd members; else the mixin's default.
+*/}}
+{{- define "tsetcd-operator.etcdMixinSelector" -}}
+{{- if .Values.monitoring.etcdMixin.selector -}}
+{{- .Values.monitoring.etcdMixin.selector -}}
+{{- else if .Values.monitoring.podMonitor.enabled -}}
+{{- printf "job=\"%s/%s-members\"" .Release.Namespace (include "tsetcd-operator.fullname" .) -}}
+{{- else -}}
+job=~".*etcd.*"
+{{- end -}}
+{{- end -}}
