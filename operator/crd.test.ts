@@ -8,6 +8,8 @@ import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { parseQuantity } from './api/quantity.js';
 import { ODD_REPLICAS_MESSAGE } from './api/validate.js';
+import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './api/compaction.js';
+import { parseConfig } from '../node/config.js';
 
 const root = resolve(import.meta.dirname, '..');
 const CRD_PATH = join(root, 'crds/tsetcd.dev_etcdclusters.yaml');
@@ -153,6 +155,37 @@ describe('EtcdCluster CRD', () => {
     expect(admit({ storage: { size: '1Gi' } })).toEqual([]);
     expect(admit({ storage: { size: '16Gi' } }, { storage: { size: '8Gi' } })).toEqual([]);
     expect(admit({ storage: { size: '4Gi' } }, { storage: { size: '8Gi' } })).toEqual([{ path: 'spec.storage.size', message: 'storage.size cannot shrink: persistent volumes only grow' }]);
+  });
+
+  it('defaults compaction to periodic 1h and rejects retentions the member would refuse, with a clear message', () => {
+    const v = applyDefaults(schema.properties.spec, {});
+    expect(v.compaction).toEqual({ mode: 'periodic', retention: '1h' });
+    for (const retention of ['1', '0', '30m', '1h30m', '1.5h', '500ms']) expect(admit({ compaction: { mode: 'periodic', retention } }), retention).toEqual([]);
+    for (const retention of ['10000', '0']) expect(admit({ compaction: { mode: 'revision', retention } }), retention).toEqual([]);
+    expect(admit({ compaction: { retention: '30m' } })).toEqual([]); // mode defaults to periodic
+    const bad: Array<[string, string]> = [['periodic', 'soon'], ['periodic', '1d'], ['periodic', '-1'], ['periodic', ''], ['revision', '1h'], ['revision', '1.5']];
+    for (const [mode, retention] of bad) {
+      expect(admit({ compaction: { mode, retention } }), `${mode} ${retention}`).toEqual([{ path: 'spec.compaction', message: COMPACTION_RETENTION_MESSAGE }]);
+    }
+    expect(schema.properties.spec.properties.compaction.properties.mode.enum).toEqual(['periodic', 'revision']);
+  });
+
+  it("the CEL rule's patterns and the operator's (and the member's parser) agree", () => {
+    const samples = ['1', '0', '24', '30m', '1h30m', '1.5h', '500ms', '10s', 'soon', '1d', '-1', '', '1h ', 'h', '10000', '1.5', '5m5'];
+    for (const mode of ['periodic', 'revision'] as const) {
+      for (const retention of samples) {
+        const cel = admit({ compaction: { mode, retention } }).length === 0;
+        expect(compactionRetentionValid(mode, retention), `${mode} "${retention}"`).toBe(cel);
+        let member = true;
+        try {
+          parseConfig([`--auto-compaction-mode=${mode}`, `--auto-compaction-retention=${retention}`], {});
+        } catch {
+          member = false;
+        }
+        // The member trims the value; the CRD does not accept surrounding spaces at all.
+        if (retention.trim() === retention) expect(member, `member ${mode} "${retention}"`).toBe(cel);
+      }
+    }
   });
 
   it('the example (3 members on dedicated nodes) is valid', () => {

@@ -2,6 +2,7 @@
 // the operator applies them again so that it never depends on a defaulted object.
 import type {
   AntiAffinityMode,
+  CompactionMode,
   EtcdClusterSpec,
   PvcRetentionPolicy,
   Toleration,
@@ -25,6 +26,14 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 100;
 export const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
 /** etcd refuses an election timeout below 5 x the heartbeat interval. */
 export const MIN_ELECTION_TO_HEARTBEAT_RATIO = 5;
+/**
+ * Auto-compaction is on by default (etcd's own default is off): a cluster that serves anything but
+ * kube-apiserver (which compacts every 5 minutes itself) would otherwise keep every revision until the
+ * 2 GiB quota raises NOSPACE and the cluster turns read-only. periodic 1h keeps an hour of history for
+ * watchers that resume; under kube-apiserver it is a no-op (the apiserver compacts further first).
+ */
+export const DEFAULT_COMPACTION_MODE: CompactionMode = 'periodic';
+export const DEFAULT_COMPACTION_RETENTION = '1h';
 export const MIN_REPLICAS = 1;
 export const MAX_REPLICAS = 9;
 
@@ -46,6 +55,7 @@ export interface ResolvedSpec {
   electionTimeoutMs: number;
   tls: { clientSecretName: string | null; peerSecretName: string | null };
   paused: boolean;
+  compaction: { mode: CompactionMode; retention: string };
 }
 
 export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
@@ -80,5 +90,9 @@ export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
       peerSecretName: spec.tls?.peerSecretName ?? null,
     },
     paused: spec.paused ?? false,
+    compaction: {
+      mode: spec.compaction?.mode ?? DEFAULT_COMPACTION_MODE,
+      retention: spec.compaction?.retention ?? DEFAULT_COMPACTION_RETENTION,
+    },
   };
 }

@@ -3,3 +3,4 @@ export * from './defaults.js';
 export * from './validate.js';
 export * from './conditions.js';
 export * from './quantity.js';
+export * from './compaction.js';

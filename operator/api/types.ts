@@ -58,7 +58,26 @@ export interface EtcdClusterSpec {
     peerSecretName?: string;
   };
   paused?: boolean;
+  /** Passed to every member as --auto-compaction-mode / --auto-compaction-retention. */
+  compaction?: {
+    mode?: CompactionMode;
+    /** periodic: hours ("1") or a duration ("30m", "1h30m"); revision: a count ("10000"). "0" turns it off. */
+    retention?: string;
+  };
+  /** Scheduled, threshold-gated Defragment of each member, one at a time, the leader last. */
+  defragmentation?: {
+    /** A 5-field cron schedule in UTC ("0 3 * * *"). Absent: no scheduled defragmentation. */
+    schedule?: string;
+    /** A member is defragmented only when (dbSize - dbSizeInUse) is at least this percentage of dbSize. */
+    minFreePercent?: number;
+    /** ... and its dbSize is at least this quantity ("100Mi"). */
+    minDbSize?: string;
+    /** Bound on one Defragment call. */
+    timeoutSeconds?: number;
+  };
 }
+
+export type CompactionMode = 'periodic' | 'revision';
 
 /** metav1.Condition. */
 export interface Condition {

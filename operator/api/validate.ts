@@ -1,5 +1,6 @@
 // The operator's own check of a spec: the same rules the CRD's CEL enforces, plus what CEL cannot see.
 // A spec that fails here is reported in a Degraded condition and an Event; the running cluster is left alone.
+import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './compaction.js';
 import { MAX_REPLICAS, MIN_ELECTION_TO_HEARTBEAT_RATIO, MIN_REPLICAS, type ResolvedSpec } from './defaults.js';
 import { parseQuantity } from './quantity.js';
 import type { EtcdClusterSpec } from './types.js';
@@ -65,6 +66,12 @@ export function validateSpec(
         message: `storage.size cannot shrink from ${previousStorageSize} to ${resolved.storage.size}: volumes only grow; set it back to ${previousStorageSize} or larger`,
       });
     }
+  }
+  const c = resolved.compaction;
+  if (c.mode !== 'periodic' && c.mode !== 'revision') {
+    out.push({ field: 'spec.compaction.mode', reason: 'InvalidCompaction', message: `compaction.mode must be periodic or revision, got "${String(c.mode)}"` });
+  } else if (!compactionRetentionValid(c.mode, c.retention)) {
+    out.push({ field: 'spec.compaction.retention', reason: 'InvalidCompaction', message: `${COMPACTION_RETENTION_MESSAGE}; got "${c.retention}" (mode ${c.mode})` });
   }
   if (resolved.image.trim() === '') {
     out.push({ field: 'spec.image', reason: 'InvalidImage', message: 'image must not be empty' });

@@ -38,6 +38,8 @@ export function memberArgs(ref: ClusterRef, spec: ResolvedSpec): string[] {
     `--listen-metrics-urls=http://$(POD_IP):${METRICS_PORT}`,
     `--heartbeat-interval=${spec.heartbeatIntervalMs}`,
     `--election-timeout=${spec.electionTimeoutMs}`,
+    `--auto-compaction-mode=${spec.compaction.mode}`,
+    `--auto-compaction-retention=${spec.compaction.retention}`,
   ];
   if (spec.tls.clientSecretName) {
     args.push(
