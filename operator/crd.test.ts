@@ -188,6 +188,21 @@ describe('EtcdCluster CRD', () => {
     }
   });
 
+  it('defragmentation: no schedule by default; thresholds and timeout defaulted and bounded; status fields declared', () => {
+    const spec = schema.properties.spec.properties;
+    expect(applyDefaults(schema.properties.spec, {}).defragmentation).toBeUndefined();
+    const v = applyDefaults(schema.properties.spec, { defragmentation: { schedule: '0 3 * * *' } });
+    expect(v.defragmentation).toEqual({ schedule: '0 3 * * *', minFreePercent: 50, minDbSize: '100Mi', timeoutSeconds: 120 });
+    expect(spec.defragmentation.properties.minFreePercent).toMatchObject({ minimum: 0, maximum: 100 });
+    expect(spec.defragmentation.properties.timeoutSeconds).toMatchObject({ minimum: 1, maximum: 3600 });
+    expect(new RegExp(spec.defragmentation.properties.minDbSize.pattern).test('100Mi')).toBe(true);
+    expect(new RegExp(spec.defragmentation.properties.minDbSize.pattern).test('lots')).toBe(false);
+    const st = schema.properties.status.properties;
+    expect(Object.keys(st.defragmentation.properties)).toEqual(['lastScheduleTime', 'run', 'lastRun']);
+    expect(Object.keys(st.members.items.properties)).toEqual(expect.arrayContaining(['dbSizeInUse', 'lastDefragTime', 'lastDefragReclaimedBytes']));
+    expect(admit({ defragmentation: { schedule: '@daily', minFreePercent: 0, minDbSize: '0' } })).toEqual([]);
+  });
+
   it('the example (3 members on dedicated nodes) is valid', () => {
     const ex: J = yaml.load(readFileSync(join(root, 'crds/examples/etcdcluster-dedicated.yaml'), 'utf8'));
     expect(ex.apiVersion).toBe('tsetcd.dev/v1alpha1');

@@ -34,6 +34,11 @@ export const MIN_ELECTION_TO_HEARTBEAT_RATIO = 5;
  */
 export const DEFAULT_COMPACTION_MODE: CompactionMode = 'periodic';
 export const DEFAULT_COMPACTION_RETENTION = '1h';
+/** Defragment only a member with at least this share of its backend free, and at least this big. */
+export const DEFAULT_DEFRAG_MIN_FREE_PERCENT = 50;
+export const DEFAULT_DEFRAG_MIN_DB_SIZE = '100Mi';
+/** Bound on one Defragment call (etcd blocks the member meanwhile; a multi-GiB bbolt file takes a while). */
+export const DEFAULT_DEFRAG_TIMEOUT_SECONDS = 120;
 export const MIN_REPLICAS = 1;
 export const MAX_REPLICAS = 9;
 
@@ -56,6 +61,8 @@ export interface ResolvedSpec {
   tls: { clientSecretName: string | null; peerSecretName: string | null };
   paused: boolean;
   compaction: { mode: CompactionMode; retention: string };
+  /** schedule null: no scheduled defragmentation. */
+  defragmentation: { schedule: string | null; minFreePercent: number; minDbSize: string; timeoutSeconds: number };
 }
 
 export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
@@ -93,6 +100,12 @@ export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
     compaction: {
       mode: spec.compaction?.mode ?? DEFAULT_COMPACTION_MODE,
       retention: spec.compaction?.retention ?? DEFAULT_COMPACTION_RETENTION,
+    },
+    defragmentation: {
+      schedule: spec.defragmentation?.schedule ?? null,
+      minFreePercent: spec.defragmentation?.minFreePercent ?? DEFAULT_DEFRAG_MIN_FREE_PERCENT,
+      minDbSize: spec.defragmentation?.minDbSize ?? DEFAULT_DEFRAG_MIN_DB_SIZE,
+      timeoutSeconds: spec.defragmentation?.timeoutSeconds ?? DEFAULT_DEFRAG_TIMEOUT_SECONDS,
     },
   };
 }

@@ -73,6 +73,16 @@ export function validateSpec(
   } else if (!compactionRetentionValid(c.mode, c.retention)) {
     out.push({ field: 'spec.compaction.retention', reason: 'InvalidCompaction', message: `${COMPACTION_RETENTION_MESSAGE}; got "${c.retention}" (mode ${c.mode})` });
   }
+  const dg = resolved.defragmentation;
+  if (!Number.isInteger(dg.minFreePercent) || dg.minFreePercent < 0 || dg.minFreePercent > 100) {
+    out.push({ field: 'spec.defragmentation.minFreePercent', reason: 'InvalidDefragmentation', message: `defragmentation.minFreePercent must be a whole number from 0 to 100, got ${dg.minFreePercent}` });
+  }
+  if (parseQuantity(dg.minDbSize) === null) {
+    out.push({ field: 'spec.defragmentation.minDbSize', reason: 'InvalidDefragmentation', message: `defragmentation.minDbSize "${dg.minDbSize}" is not a quantity (e.g. 100Mi)` });
+  }
+  if (!Number.isInteger(dg.timeoutSeconds) || dg.timeoutSeconds < 1 || dg.timeoutSeconds > 3600) {
+    out.push({ field: 'spec.defragmentation.timeoutSeconds', reason: 'InvalidDefragmentation', message: `defragmentation.timeoutSeconds must be from 1 to 3600, got ${dg.timeoutSeconds}` });
+  }
   if (resolved.image.trim() === '') {
     out.push({ field: 'spec.image', reason: 'InvalidImage', message: 'image must not be empty' });
   }

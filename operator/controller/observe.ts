@@ -146,6 +146,8 @@ export async function observe(
       isLeader: leaderID !== null && info.id === leaderID,
       raftIndex: status === null || otherIdentity ? null : status.raftIndex,
       dataLost: !info.isLearner && (otherIdentity || newVolume || refusedEmpty),
+      dbSizeBytes: answered ? status.dbSize : null,
+      dbSizeInUseBytes: answered ? status.dbSizeInUse : null,
     };
     return {
       info,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SimRng } from '../../test/sim/rng.js';
-import { cronMatches, latestScheduledMinute, parseCron, utcFields, type CronSchedule } from './cron.js';
+import { cronMatches, latestScheduledMinute, parseCron, utcFields, utcIso, type CronSchedule } from './cron.js';
 
 const at = (iso: string): number => Date.parse(iso);
 const sched = (text: string): CronSchedule => {
@@ -17,6 +17,7 @@ describe('utcFields (calendar arithmetic without Date)', () => {
     for (let i = 0; i < 20_000; i++) {
       const ms = Math.floor(rng.float() * 13_569_465_600_000);
       const d = new Date(ms);
+      expect(utcIso(ms)).toBe(d.toISOString());
       expect(utcFields(ms), `${d.toISOString()} (seed ${seed})`).toEqual({
         year: d.getUTCFullYear(),
         month: d.getUTCMonth() + 1,

@@ -147,6 +147,14 @@ export function utcFields(ms: number): { year: number; month: number; day: numbe
   };
 }
 
+/** RFC 3339 (UTC, milliseconds) of an epoch-ms instant, as Date's toISOString would write it. */
+export function utcIso(ms: number): string {
+  const t = utcFields(ms);
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const inMinute = ((ms % MINUTE_MS) + MINUTE_MS) % MINUTE_MS;
+  return `${p(t.year, 4)}-${p(t.month)}-${p(t.day)}T${p(t.hour)}:${p(t.minute)}:${p(Math.floor(inMinute / 1000))}.${p(inMinute % 1000, 3)}Z`;
+}
+
 /** The minute holding `ms` is a scheduled minute. */
 export function cronMatches(s: CronSchedule, ms: number): boolean {
   const t = utcFields(ms);

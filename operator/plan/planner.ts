@@ -7,6 +7,7 @@
 import type { OperationType } from '../api/types.js';
 import { newOperation, refuse, type Action, type Plan } from './action.js';
 import { continueOperation } from './continue-operation.js';
+import { planDefrag } from './defrag.js';
 import { bestTransferee, describe, lowestFreeOrdinal, maxOrdinal, ordinalOf, stsCovers } from './member-match.js';
 import { hexID, memberName, peerURL } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
@@ -26,6 +27,7 @@ export function planNextStep(o: ObservedCluster): Plan {
     scaleUpBlockedGeneration: o.scaleUpBlockedGeneration,
     initialClusterState: o.bootstrapped ? 'existing' : 'new',
     initialCluster: initialClusterFrom(o),
+    defrag: o.defragStatus,
   };
 
   // Bootstrap: a brand-new cluster only (no StatefulSet and never saw a cluster ID).
@@ -206,7 +208,8 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     if (to === undefined) return { ...base, action: refuse('NoTransferee', 'no healthy voter can take leadership before the leader pod is rolled') };
     return { ...base, action: { kind: 'move-leader', fromID: leader.id, toID: to.id } };
   }
-  return base;
+  // Nothing else to do: scheduled defragmentation, if any.
+  return planDefrag(o, members, base);
 }
 
 function startOperation(o: ObservedCluster, base: Plan, type: OperationType, ordinal: number, message: string): Plan {

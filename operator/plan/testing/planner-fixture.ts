@@ -24,6 +24,8 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
     isLeader: ord === 0,
     raftIndex: 100,
     dataLost: false,
+    dbSizeBytes: 20480,
+    dbSizeInUseBytes: 20480,
     ...over,
   });
   const observed = (over: Partial<ObservedCluster> = {}): ObservedCluster => {
@@ -47,6 +49,8 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
       nowMs: T0,
       nowIso: T0_ISO,
       learnerTimeoutMs: 300_000,
+      defragmentation: null,
+      defragStatus: {},
     };
     return { ...all, ...over };
   };
