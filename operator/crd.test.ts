@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseQuantity } from './api/quantity.js';
 import { ODD_REPLICAS_MESSAGE } from './api/validate.js';
 import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './api/compaction.js';
+import { VERSION_PATTERN } from './api/versions.js';
 import { parseConfig } from '../node/config.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -201,6 +202,15 @@ describe('EtcdCluster CRD', () => {
     expect(Object.keys(st.defragmentation.properties)).toEqual(['lastScheduleTime', 'run', 'lastRun']);
     expect(Object.keys(st.members.items.properties)).toEqual(expect.arrayContaining(['dbSizeInUse', 'lastDefragTime', 'lastDefragReclaimedBytes']));
     expect(admit({ defragmentation: { schedule: '@daily', minFreePercent: 0, minDbSize: '0' } })).toEqual([]);
+  });
+
+  it('version: a major.minor.patch version, defaulted to the one the release speaks', () => {
+    const v = schema.properties.spec.properties.version;
+    expect(v.default).toBe('3.5.17');
+    const re = new RegExp(v.pattern);
+    for (const ok of ['3.5.17', '3.6.0', '10.20.30']) expect(re.test(ok), ok).toBe(true);
+    for (const bad of ['latest', '3.5', 'v3.5.17', '3.5.17-rc.1']) expect(re.test(bad), bad).toBe(false);
+    expect(v.pattern).toBe(VERSION_PATTERN.source.replace(/[()]/g, '')); // the operator's check, without its groups
   });
 
   it('the example (3 members on dedicated nodes) is valid', () => {

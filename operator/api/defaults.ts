@@ -8,16 +8,13 @@ import type {
   Toleration,
   TopologySpreadConstraint,
 } from './types.js';
+import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE, imageForVersion } from './versions.js';
+
+export { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE };
 
 export const DEFAULT_REPLICAS = 3;
 export const DEFAULT_VERSION = '3.5.17';
-/**
- * The release of tsetcd this operator belongs to: package.json's version, which tags the images
- * `make images` builds (hack/images/images.test.ts keeps the copies of it in step).
- */
-export const TSETCD_RELEASE = '0.1.0';
-export const DEFAULT_IMAGE_REPOSITORY = 'ghcr.io/tsetcd/tsetcd';
-/** The member image of this release, the default of spec.image. */
+/** The member image of this release: what the default spec.version selects (operator/api/versions.ts). */
 export const DEFAULT_IMAGE = `${DEFAULT_IMAGE_REPOSITORY}:${TSETCD_RELEASE}`;
 export const DEFAULT_STORAGE_SIZE = '8Gi';
 export const DEFAULT_CPU = '1';
@@ -72,7 +69,8 @@ export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
   return {
     replicas: spec.replicas ?? DEFAULT_REPLICAS,
     version,
-    image: spec.image ?? DEFAULT_IMAGE,
+    // spec.image wins; else the release that speaks spec.version (an unknown one is refused by validateSpec).
+    image: spec.image ?? imageForVersion(version) ?? DEFAULT_IMAGE,
     storage: {
       size: spec.storage?.size ?? DEFAULT_STORAGE_SIZE,
       storageClassName: spec.storage?.storageClassName ?? null,

@@ -4,3 +4,4 @@ export * from './validate.js';
 export * from './conditions.js';
 export * from './quantity.js';
 export * from './compaction.js';
+export * from './versions.js';

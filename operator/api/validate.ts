@@ -3,6 +3,7 @@
 import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './compaction.js';
 import { MAX_REPLICAS, MIN_ELECTION_TO_HEARTBEAT_RATIO, MIN_REPLICAS, type ResolvedSpec } from './defaults.js';
 import { parseQuantity } from './quantity.js';
+import { RELEASES, imageForVersion, parseVersion } from './versions.js';
 import type { EtcdClusterSpec } from './types.js';
 
 export interface SpecProblem {
@@ -82,6 +83,15 @@ export function validateSpec(
   }
   if (!Number.isInteger(dg.timeoutSeconds) || dg.timeoutSeconds < 1 || dg.timeoutSeconds > 3600) {
     out.push({ field: 'spec.defragmentation.timeoutSeconds', reason: 'InvalidDefragmentation', message: `defragmentation.timeoutSeconds must be from 1 to 3600, got ${dg.timeoutSeconds}` });
+  }
+  if (parseVersion(resolved.version) === null) {
+    out.push({ field: 'spec.version', reason: 'InvalidVersion', message: `version "${resolved.version}" is not a version like 3.5.17` });
+  } else if (spec.image === undefined && imageForVersion(resolved.version) === null) {
+    out.push({
+      field: 'spec.version',
+      reason: 'UnknownVersion',
+      message: `no tsetcd release speaks etcd ${resolved.version} (known: ${Object.keys(RELEASES).join(', ')}); pick one of those, or set spec.image to an image that does`,
+    });
   }
   if (resolved.image.trim() === '') {
     out.push({ field: 'spec.image', reason: 'InvalidImage', message: 'image must not be empty' });

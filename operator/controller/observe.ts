@@ -148,6 +148,7 @@ export async function observe(
       dataLost: !info.isLearner && (otherIdentity || newVolume || refusedEmpty),
       dbSizeBytes: answered ? status.dbSize : null,
       dbSizeInUseBytes: answered ? status.dbSizeInUse : null,
+      version: answered && status.version !== '' ? status.version : null,
     };
     return {
       info,

@@ -2,6 +2,7 @@
 // events, metrics, a failed call) and compaction flags reaching the StatefulSet.
 import { describe, expect, it } from 'vitest';
 import { MemberApiError } from '../members/member-api.js';
+import { DEFAULT_IMAGE } from '../api/defaults.js';
 import { OperatorMetrics } from '../metrics.js';
 import { cond, setup } from './testing/reconciler-harness.js';
 
@@ -99,5 +100,50 @@ describe('Reconciler: compaction', () => {
     t.kube.editSpec('ns', 'e', (c) => (c.spec.compaction = { mode: 'revision', retention: '10000' }));
     await t.pass();
     expect(args()).toEqual(expect.arrayContaining(['--auto-compaction-mode=revision', '--auto-compaction-retention=10000']));
+  });
+});
+
+describe('Reconciler: version changes', () => {
+  const image = (t: ReturnType<typeof setup>): string | undefined =>
+    (t.kube.object('StatefulSet', 'ns', 'e')?.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]?.image;
+
+  it('refuses a skipped minor version with Degraded=UnsupportedVersionChange and an Event, and keeps the image the members run', async () => {
+    const t = setup();
+    await t.settle();
+    expect(image(t)).toBe(DEFAULT_IMAGE);
+    t.kube.editSpec('ns', 'e', (c) => {
+      c.spec.version = '3.7.0';
+      c.spec.image = 'registry.example/tsetcd:0.3.0';
+    });
+    await t.pass();
+    const c = t.kube.cluster('ns', 'e');
+    expect(image(t)).toBe(DEFAULT_IMAGE);
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'UnsupportedVersionChange' });
+    expect(cond(c, 'Degraded')?.message).toMatch(/cluster version is 3\.5/);
+    expect(t.kube.events.filter((e) => e.type === 'Warning' && e.reason === 'UnsupportedVersionChange')).toHaveLength(1);
+    await t.pass();
+    expect(t.kube.events.filter((e) => e.reason === 'UnsupportedVersionChange')).toHaveLength(1); // once, not every pass
+  });
+
+  it('one minor up is applied (the StatefulSet gets the new image; the pods then roll one at a time)', async () => {
+    const t = setup();
+    await t.settle();
+    t.kube.editSpec('ns', 'e', (c) => {
+      c.spec.version = '3.6.0';
+      c.spec.image = 'registry.example/tsetcd:0.2.0';
+    });
+    await t.pass();
+    expect(image(t)).toBe('registry.example/tsetcd:0.2.0');
+    expect(cond(t.kube.cluster('ns', 'e'), 'Degraded')?.status).toBe('False');
+  });
+
+  it('a version no release speaks (without spec.image) is bad input: nothing is applied', async () => {
+    const t = setup();
+    await t.settle();
+    const applies = t.kube.applies;
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.version = '3.6.0'));
+    await t.pass();
+    expect(cond(t.kube.cluster('ns', 'e'), 'Degraded')).toMatchObject({ status: 'True', reason: 'UnknownVersion' });
+    expect(t.kube.applies).toBe(applies);
   });
 });

@@ -118,6 +118,7 @@ export class Reconciler {
       nowMs,
       nowIso,
       learnerTimeoutMs: d.learnerTimeoutMs,
+      desiredVersion: spec.version,
       defragmentation:
         spec.defragmentation.schedule === null
           ? null
@@ -268,7 +269,9 @@ export class Reconciler {
   private children(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, obs: Observation): KubeObject[] {
     const out: KubeObject[] = [buildPeerService(ref), buildClientService(ref)];
     if (plan.initialCluster.length > 0) out.push(buildBootstrapConfigMap(ref, plan.initialClusterState, plan.initialCluster));
-    const sts = buildStatefulSet(ref, spec, plan.statefulSetReplicas, this.d.memberConfig);
+    // A refused version change keeps the image the members run (a pod restarted meanwhile must not get the new one).
+    const held = plan.holdImage && obs.sts?.image != null ? { ...spec, image: obs.sts.image } : spec;
+    const sts = buildStatefulSet(ref, held, plan.statefulSetReplicas, this.d.memberConfig);
     if (obs.sts !== null && obs.sts.volumeClaimTemplates.length > 0) {
       // volumeClaimTemplates are immutable: re-send what the StatefulSet has.
       (sts.spec as Record<string, unknown>).volumeClaimTemplates = obs.sts.volumeClaimTemplates;

@@ -42,6 +42,11 @@ export interface Plan {
   /** For the bootstrap ConfigMap. */
   initialClusterState: 'new' | 'existing';
   initialCluster: Array<{ name: string; peerURL: string }>;
+  /**
+   * The version change is not allowed (see versionChangeProblem): keep the StatefulSet's current member
+   * image, so that no pod (restarted for any reason) comes up on it.
+   */
+  holdImage: boolean;
   /** status.defragmentation to write when this pass's step succeeded. */
   defrag: DefragmentationStatus;
   /** ... and when its Defragment call failed (the attempt is counted). Absent: keep what was recorded. */

@@ -24,6 +24,8 @@ export interface ObservedMember {
   /** From its Status; null when it did not answer (or, for dbSizeInUse, does not report it). */
   dbSizeBytes: number | null;
   dbSizeInUseBytes: number | null;
+  /** The etcd server version its Status reports; null when it did not answer. */
+  version: string | null;
 }
 
 export interface ObservedPod {
@@ -71,6 +73,8 @@ export interface ObservedCluster {
   /** The same instant as RFC 3339 (the planner may not read clocks or build dates). */
   nowIso: string;
   learnerTimeoutMs: number;
+  /** spec.version: what the members are to run (checked against what they report). */
+  desiredVersion: string;
   /** spec.defragmentation; null when no schedule is set. */
   defragmentation: ObservedDefragSpec | null;
   /** status.defragmentation as recorded. */

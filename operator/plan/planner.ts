@@ -12,6 +12,7 @@ import { bestTransferee, describe, lowestFreeOrdinal, maxOrdinal, ordinalOf, sts
 import { hexID, memberName, peerURL } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { quorum } from './quorum.js';
+import { versionChangeProblem } from '../api/versions.js';
 
 export { assertNever, type Action, type ActionKind, type OperationResult, type Plan } from './action.js';
 export { removalUnsafe } from './member-match.js';
@@ -28,6 +29,7 @@ export function planNextStep(o: ObservedCluster): Plan {
     initialClusterState: o.bootstrapped ? 'existing' : 'new',
     initialCluster: initialClusterFrom(o),
     defrag: o.defragStatus,
+    holdImage: false,
   };
 
   // Bootstrap: a brand-new cluster only (no StatefulSet and never saw a cluster ID).
@@ -70,12 +72,14 @@ export function planNextStep(o: ObservedCluster): Plan {
   }
   const stuck = stuckWithoutVolume(o, o.members);
   if (stuck !== null) return { ...base, action: { kind: 'recreate-pod', ordinal: stuck, deletePvc: false } };
+  const versionProblem = versionChangeProblem(runningVersions(o.members), o.desiredVersion);
+  const held: Plan = { ...base, holdImage: versionProblem !== null };
   const plan =
     o.operation !== null
-      ? continueOperation(o, o.operation, o.members, base)
+      ? continueOperation(o, o.operation, o.members, held)
       : o.specInvalid
-        ? { ...base, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') }
-        : startNext(o, o.members, base);
+        ? { ...held, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') }
+        : startNext(o, o.members, held, versionProblem);
   return neverBelowMembers(o, o.members, plan);
 }
 
@@ -115,7 +119,7 @@ function neverBelowMembers(o: ObservedCluster, members: ObservedMember[], plan: 
 // ---------------------------------------------------------------------------------------------
 // Starting an operation
 
-function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): Plan {
+function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan, versionProblem: string | null): Plan {
   // Members we do not recognise: refuse to guess (never pick by list position).
   const foreign = members.filter((m) => ordinalOf(o, m) === null);
   if (foreign.length > 0) {
@@ -194,6 +198,8 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
   if (o.statefulSetReplicas !== want) {
     return { ...base, action: { kind: 'set-replicas', replicas: want }, statefulSetReplicas: want };
   }
+  // A version change etcd does not allow: the image is held (base.holdImage) and nothing rolls.
+  if (versionProblem !== null) return { ...base, action: refuse('UnsupportedVersionChange', versionProblem) };
   // Rolling update (OnDelete): one pod at a time, only when everything is healthy; the leader last.
   const outdated = o.pods.filter((p) => !p.upToDate);
   if (outdated.length > 0) {
@@ -216,6 +222,11 @@ function startOperation(o: ObservedCluster, base: Plan, type: OperationType, ord
   return { ...base, action: { kind: 'start-operation' }, operation: newOperation(o, type, ordinal, 'Pending', message) };
 }
 
+
+/** The server versions the members report (a member that did not answer reports none). */
+function runningVersions(members: ObservedMember[]): string[] {
+  return members.flatMap((m) => (m.version === null ? [] : [m.version]));
+}
 
 function initialClusterFrom(o: ObservedCluster): Array<{ name: string; peerURL: string }> {
   if (o.members === null) return [];

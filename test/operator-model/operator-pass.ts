@@ -52,6 +52,7 @@ export function observe(w: World, s: OperatorState): ObservedCluster {
     nowMs: s.nowMs,
     nowIso: new Date(s.nowMs).toISOString(),
     learnerTimeoutMs: LEARNER_TIMEOUT_MS,
+    desiredVersion: '3.5.17',
     defragmentation: DEFRAG_EVERY_MINUTE,
     defragStatus: s.defrag,
   };
@@ -74,6 +75,7 @@ function observeMember(w: World, m: WMember): ObservedMember {
     dataLost: !m.learner && m.started && pod !== undefined && pod.volumeOk && pvc !== undefined && pvc.data !== m.id,
     dbSizeBytes: healthy ? 20480 : null,
     dbSizeInUseBytes: healthy ? 20480 : null,
+    version: healthy ? '3.5.17' : null,
   };
 }
 

@@ -26,6 +26,7 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
     dataLost: false,
     dbSizeBytes: 20480,
     dbSizeInUseBytes: 20480,
+    version: '3.5.17',
     ...over,
   });
   const observed = (over: Partial<ObservedCluster> = {}): ObservedCluster => {
@@ -49,6 +50,7 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
       nowMs: T0,
       nowIso: T0_ISO,
       learnerTimeoutMs: 300_000,
+      desiredVersion: '3.5.17',
       defragmentation: null,
       defragStatus: {},
     };
