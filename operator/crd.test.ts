@@ -110,12 +110,13 @@ describe('EtcdCluster CRD', () => {
     expect(version.subresources.scale).toEqual({ specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });
   });
 
-  it('prints replicas, ready, leader, available and age', () => {
+  it('prints replicas, ready, leader, available, cluster version and age', () => {
     expect(version.additionalPrinterColumns.map((c: J) => [c.name, c.jsonPath])).toEqual([
       ['Replicas', '.spec.replicas'],
       ['Ready', '.status.readyReplicas'],
       ['Leader', '.status.leader'],
       ['Available', '.status.conditions[?(@.type=="Available")].status'],
+      ['Version', '.status.clusterVersion'],
       ['Age', '.metadata.creationTimestamp'],
     ]);
   });

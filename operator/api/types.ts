@@ -176,6 +176,8 @@ export interface EtcdClusterStatus {
   /** A scale-up failed (learner did not catch up) at this generation; it is retried only after a spec change. */
   scaleUpBlockedGeneration?: number;
   defragmentation?: DefragmentationStatus;
+  /** etcd's cluster version (major.minor.0): the lowest minor the members report running; what the data supports. */
+  clusterVersion?: string;
 }
 
 export interface ObjectMeta {

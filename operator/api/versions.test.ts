@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_IMAGE, resolveSpec } from './defaults.js';
 import { validateSpec } from './validate.js';
-import { RELEASES, imageForVersion, versionChangeProblem } from './versions.js';
+import { RELEASES, clusterVersionOf, imageForVersion, versionChangeProblem } from './versions.js';
 import type { EtcdClusterSpec } from './types.js';
 
 const check = (spec: EtcdClusterSpec) => validateSpec(spec, resolveSpec(spec), null);
@@ -26,6 +26,15 @@ describe('spec.version and the member image', () => {
     expect(p[0]).toMatchObject({ field: 'spec.version', reason: 'UnknownVersion' });
     expect(p[0]?.message).toMatch(/known: 3\.5\.17.*set spec\.image/);
     expect(check({ version: 'latest' })[0]?.reason).toBe('InvalidVersion');
+  });
+});
+
+describe('clusterVersionOf', () => {
+  it('is the lowest minor the members run, as etcd computes it; null when none is known', () => {
+    expect(clusterVersionOf(['3.5.17', '3.6.1', '3.6.0'])).toBe('3.5.0');
+    expect(clusterVersionOf(['3.6.1', '3.6.0'])).toBe('3.6.0');
+    expect(clusterVersionOf([])).toBeNull();
+    expect(clusterVersionOf(['?'])).toBeNull();
   });
 });
 

@@ -43,15 +43,25 @@ export function imageForVersion(version: string): string | null {
   return tag === undefined ? null : `${DEFAULT_IMAGE_REPOSITORY}:${tag}`;
 }
 
+/** etcd's cluster version (major.minor.0) of members running these server versions: the lowest minor; null when none is known. */
+export function clusterVersionOf(running: readonly string[]): string | null {
+  const lowest = lowestVersion(running);
+  return lowest === null ? null : `${lowest.major}.${lowest.minor}.0`;
+}
+
+function lowestVersion(running: readonly string[]): Semver | null {
+  const have = running.map(parseVersion).filter((v): v is Semver => v !== null);
+  return have.length === 0 ? null : have.reduce((a, b) => (compareVersions(a, b) <= 0 ? a : b));
+}
+
 /**
  * Why moving the members from what they run to `desired` is not allowed, or null. `running` are the
  * server versions the members report (unreadable ones ignored); with none known there is nothing to check.
  */
 export function versionChangeProblem(running: readonly string[], desired: string): string | null {
   const want = parseVersion(desired);
-  const have = running.map(parseVersion).filter((v): v is Semver => v !== null);
-  if (want === null || have.length === 0) return null;
-  const lowest = have.reduce((a, b) => (compareVersions(a, b) <= 0 ? a : b));
+  const lowest = lowestVersion(running);
+  if (want === null || lowest === null) return null;
   const cluster = `${lowest.major}.${lowest.minor}`;
   if (want.major !== lowest.major) return `version ${desired} changes the major version of a cluster at ${cluster}; etcd supports no such change`;
   if (want.minor > lowest.minor + 1) {

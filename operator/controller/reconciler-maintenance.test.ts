@@ -111,6 +111,7 @@ describe('Reconciler: version changes', () => {
     const t = setup();
     await t.settle();
     expect(image(t)).toBe(DEFAULT_IMAGE);
+    expect(t.kube.cluster('ns', 'e').status?.clusterVersion).toBe('3.5.0');
     t.kube.editSpec('ns', 'e', (c) => {
       c.spec.version = '3.7.0';
       c.spec.image = 'registry.example/tsetcd:0.3.0';

@@ -6,6 +6,7 @@ import { setCondition } from '../api/conditions.js';
 import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
 import type { Condition, DefragmentationStatus, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation } from '../api/types.js';
 import { validateSpec, type SpecProblem } from '../api/validate.js';
+import { clusterVersionOf } from '../api/versions.js';
 import { parseQuantity } from '../api/quantity.js';
 import { MemberApiError, type MemberApi } from '../members/member-api.js';
 import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
@@ -491,6 +492,9 @@ export class Reconciler {
     if (clusterID !== undefined && clusterID !== null && clusterID !== '0') out.clusterID = clusterID;
     if (blocked !== null) out.scaleUpBlockedGeneration = blocked;
     if (Object.keys(defrag).length > 0) out.defragmentation = defrag;
+    const clusterVersion = obs.members === null ? null : clusterVersionOf(obs.members.flatMap((m) => (m.observed.version === null ? [] : [m.observed.version])));
+    if (clusterVersion !== null) out.clusterVersion = clusterVersion;
+    else if (prev.clusterVersion !== undefined) out.clusterVersion = prev.clusterVersion;
     return out;
   }
 
