@@ -342,6 +342,7 @@ export class Reconciler {
           memberName: action.memberName,
           dbSizeBefore: before,
           dbSizeAfter: after?.dbSize ?? null,
+          dbSizeInUseAfter: after?.dbSizeInUse ?? null,
           reclaimedBytes: before !== null && after !== null ? Math.max(0, before - after.dbSize) : 0,
           tookMs,
         };
@@ -410,6 +411,7 @@ export class Reconciler {
         s.lastDefragTime = nowIso;
         s.lastDefragReclaimedBytes = defragged.reclaimedBytes;
         if (defragged.dbSizeAfter !== null) s.dbSize = defragged.dbSizeAfter;
+        if (defragged.dbSizeInUseAfter !== null) s.dbSizeInUse = defragged.dbSizeInUseAfter;
       } else {
         if (before?.lastDefragTime !== undefined) s.lastDefragTime = before.lastDefragTime;
         if (before?.lastDefragReclaimedBytes !== undefined) s.lastDefragReclaimedBytes = before.lastDefragReclaimedBytes;
@@ -621,6 +623,7 @@ interface DefragOutcome {
   memberName: string;
   dbSizeBefore: number | null;
   dbSizeAfter: number | null;
+  dbSizeInUseAfter: number | null;
   reclaimedBytes: number;
   tookMs: number;
 }
