@@ -71,6 +71,24 @@ describe('Reconciler: scheduled defragmentation', () => {
     expect(cond(c, 'Degraded')?.status).toBe('False');
   });
 
+  it('an operator crash after Defragment returned, before the status write: the same member again, then on', async () => {
+    const t = setup();
+    await t.settle();
+    fragment(t);
+    t.kube.editSpec('ns', 'e', (c) => (c.spec.defragmentation = { schedule: '0 * * * *', minDbSize: '1Mi' }));
+    await t.pass(); // intent: e-1
+    const write = t.kube.updateStatus.bind(t.kube);
+    t.kube.updateStatus = async () => {
+      t.kube.updateStatus = write; // once
+      throw new Error('operator killed before its status write');
+    };
+    expect(await t.pass()).toBeInstanceOf(Error);
+    expect(t.kube.cluster('ns', 'e').status?.defragmentation?.run?.current).toMatchObject({ memberName: 'e-1', attempts: 0 });
+    await t.settle();
+    expect(t.twin.calls.filter((x) => x.startsWith('defragment'))).toEqual(['defragment:1002', 'defragment:1002', 'defragment:1003', 'defragment:1001']);
+    expect(t.kube.cluster('ns', 'e').status?.defragmentation?.lastRun?.result).toBe('Succeeded');
+  });
+
   it('tsetcd-like sizes (dbSizeInUse == dbSize): nothing to do, said once per scheduled minute', async () => {
     const t = setup({ replicas: 3, defragmentation: { schedule: '@hourly', minFreePercent: 10, minDbSize: '0' } });
     await t.settle();
