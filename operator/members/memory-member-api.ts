@@ -118,7 +118,7 @@ export class MemoryMemberApi implements MemberApi {
       raftTerm: 2,
       dbSize: m.dbSize,
       dbSizeInUse: m.dbSizeInUse,
-      version: this.versions.get(m.id) ?? this.version,
+      version: this.version,
       isLearner: m.isLearner,
       errors: [],
     };
@@ -133,9 +133,8 @@ export class MemoryMemberApi implements MemberApi {
     this.leaderID = to.id;
   }
 
-  /** The server version every member reports, unless versions has one for it. */
+  /** The server version every member reports. */
   version = '3.5.17';
-  readonly versions = new Map<string, string>();
 
   async defragment(endpoint: string, timeoutMs: number): Promise<void> {
     const m = this.members.find((x) => x.endpoint === endpoint);
