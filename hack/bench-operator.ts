@@ -18,12 +18,13 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 function plannerBench(): number {
   const members = [0, 1, 2, 3, 4].map((i) => ({
-    id: String(100 + i), name: memberName(ref, i), peerURLs: [peerURL(ref, i, false)], isLearner: false, healthy: true, isLeader: i === 0, raftIndex: 1000, dataLost: false,
+    id: String(100 + i), name: memberName(ref, i), peerURLs: [peerURL(ref, i, false)], isLearner: false, healthy: true, isLeader: i === 0, raftIndex: 1000, dataLost: false, dbSizeBytes: 20480, dbSizeInUseBytes: 20480, version: '3.5.17',
   }));
   const o: ObservedCluster = {
     ref, generation: 1, desiredReplicas: 7, peerTLS: false, retentionPolicy: 'Retain', paused: false, specInvalid: false, statefulSetReplicas: 5,
     bootstrapped: true, members, pods: members.map((_, i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })), pvcs: members.map((_, i) => ({ ordinal: i, terminating: false })),
     operation: null, scaleUpBlockedGeneration: null, nowMs: 0, nowIso: '2026-01-01T00:00:00Z', learnerTimeoutMs: 300_000, recordedOrdinals: [0, 1, 2, 3, 4],
+    desiredVersion: '3.5.17', defragmentation: null, defragStatus: {},
   };
   const runs: number[] = [];
   for (let r = 0; r < 7; r++) {

@@ -8,6 +8,9 @@ import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { parseQuantity } from './api/quantity.js';
 import { ODD_REPLICAS_MESSAGE } from './api/validate.js';
+import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './api/compaction.js';
+import { VERSION_PATTERN } from './api/versions.js';
+import { parseConfig } from '../node/config.js';
 
 const root = resolve(import.meta.dirname, '..');
 const CRD_PATH = join(root, 'crds/tsetcd.dev_etcdclusters.yaml');
@@ -107,12 +110,13 @@ describe('EtcdCluster CRD', () => {
     expect(version.subresources.scale).toEqual({ specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });
   });
 
-  it('prints replicas, ready, leader, available and age', () => {
+  it('prints replicas, ready, leader, available, cluster version and age', () => {
     expect(version.additionalPrinterColumns.map((c: J) => [c.name, c.jsonPath])).toEqual([
       ['Replicas', '.spec.replicas'],
       ['Ready', '.status.readyReplicas'],
       ['Leader', '.status.leader'],
       ['Available', '.status.conditions[?(@.type=="Available")].status'],
+      ['Version', '.status.clusterVersion'],
       ['Age', '.metadata.creationTimestamp'],
     ]);
   });
@@ -153,6 +157,61 @@ describe('EtcdCluster CRD', () => {
     expect(admit({ storage: { size: '1Gi' } })).toEqual([]);
     expect(admit({ storage: { size: '16Gi' } }, { storage: { size: '8Gi' } })).toEqual([]);
     expect(admit({ storage: { size: '4Gi' } }, { storage: { size: '8Gi' } })).toEqual([{ path: 'spec.storage.size', message: 'storage.size cannot shrink: persistent volumes only grow' }]);
+  });
+
+  it('defaults compaction to periodic 1h and rejects retentions the member would refuse, with a clear message', () => {
+    const v = applyDefaults(schema.properties.spec, {});
+    expect(v.compaction).toEqual({ mode: 'periodic', retention: '1h' });
+    for (const retention of ['1', '0', '30m', '1h30m', '1.5h', '500ms']) expect(admit({ compaction: { mode: 'periodic', retention } }), retention).toEqual([]);
+    for (const retention of ['10000', '0']) expect(admit({ compaction: { mode: 'revision', retention } }), retention).toEqual([]);
+    expect(admit({ compaction: { retention: '30m' } })).toEqual([]); // mode defaults to periodic
+    const bad: Array<[string, string]> = [['periodic', 'soon'], ['periodic', '1d'], ['periodic', '-1'], ['periodic', ''], ['revision', '1h'], ['revision', '1.5']];
+    for (const [mode, retention] of bad) {
+      expect(admit({ compaction: { mode, retention } }), `${mode} ${retention}`).toEqual([{ path: 'spec.compaction', message: COMPACTION_RETENTION_MESSAGE }]);
+    }
+    expect(schema.properties.spec.properties.compaction.properties.mode.enum).toEqual(['periodic', 'revision']);
+  });
+
+  it("the CEL rule's patterns and the operator's (and the member's parser) agree", () => {
+    const samples = ['1', '0', '24', '30m', '1h30m', '1.5h', '500ms', '10s', 'soon', '1d', '-1', '', '1h ', 'h', '10000', '1.5', '5m5'];
+    for (const mode of ['periodic', 'revision'] as const) {
+      for (const retention of samples) {
+        const cel = admit({ compaction: { mode, retention } }).length === 0;
+        expect(compactionRetentionValid(mode, retention), `${mode} "${retention}"`).toBe(cel);
+        let member = true;
+        try {
+          parseConfig([`--auto-compaction-mode=${mode}`, `--auto-compaction-retention=${retention}`], {});
+        } catch {
+          member = false;
+        }
+        // The member trims the value; the CRD does not accept surrounding spaces at all.
+        if (retention.trim() === retention) expect(member, `member ${mode} "${retention}"`).toBe(cel);
+      }
+    }
+  });
+
+  it('defragmentation: no schedule by default; thresholds and timeout defaulted and bounded; status fields declared', () => {
+    const spec = schema.properties.spec.properties;
+    expect(applyDefaults(schema.properties.spec, {}).defragmentation).toBeUndefined();
+    const v = applyDefaults(schema.properties.spec, { defragmentation: { schedule: '0 3 * * *' } });
+    expect(v.defragmentation).toEqual({ schedule: '0 3 * * *', minFreePercent: 50, minDbSize: '100Mi', timeoutSeconds: 120 });
+    expect(spec.defragmentation.properties.minFreePercent).toMatchObject({ minimum: 0, maximum: 100 });
+    expect(spec.defragmentation.properties.timeoutSeconds).toMatchObject({ minimum: 1, maximum: 3600 });
+    expect(new RegExp(spec.defragmentation.properties.minDbSize.pattern).test('100Mi')).toBe(true);
+    expect(new RegExp(spec.defragmentation.properties.minDbSize.pattern).test('lots')).toBe(false);
+    const st = schema.properties.status.properties;
+    expect(Object.keys(st.defragmentation.properties)).toEqual(['lastScheduleTime', 'run', 'lastRun']);
+    expect(Object.keys(st.members.items.properties)).toEqual(expect.arrayContaining(['dbSizeInUse', 'lastDefragTime', 'lastDefragReclaimedBytes']));
+    expect(admit({ defragmentation: { schedule: '@daily', minFreePercent: 0, minDbSize: '0' } })).toEqual([]);
+  });
+
+  it('version: a major.minor.patch version, defaulted to the one the release speaks', () => {
+    const v = schema.properties.spec.properties.version;
+    expect(v.default).toBe('3.5.17');
+    const re = new RegExp(v.pattern);
+    for (const ok of ['3.5.17', '3.6.0', '10.20.30']) expect(re.test(ok), ok).toBe(true);
+    for (const bad of ['latest', '3.5', 'v3.5.17', '3.5.17-rc.1']) expect(re.test(bad), bad).toBe(false);
+    expect(v.pattern).toBe(VERSION_PATTERN.source.replace(/[()]/g, '')); // the operator's check, without its groups
   });
 
   it('the example (3 members on dedicated nodes) is valid', () => {

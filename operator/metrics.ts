@@ -25,12 +25,18 @@ export interface ClusterSnapshot {
 export interface ClusterMetricsSink {
   observeCluster(namespace: string, cluster: string, s: ClusterSnapshot): void;
   membershipOperation(namespace: string, cluster: string, op: string, result: string, durationSeconds: number): void;
+  /** One Defragment call returned: what it gave back, and when (unix seconds). */
+  memberDefragmented(namespace: string, cluster: string, member: string, reclaimedBytes: number, atSeconds: number): void;
+  /** A defragmentation run ended (Succeeded, Failed, Cancelled, NothingToDo). */
+  defragmentationRun(namespace: string, cluster: string, result: string): void;
   forgetCluster(namespace: string, cluster: string): void;
 }
 
 export const noopMetrics: ClusterMetricsSink = {
   observeCluster: () => {},
   membershipOperation: () => {},
+  memberDefragmented: () => {},
+  defragmentationRun: () => {},
   forgetCluster: () => {},
 };
 
@@ -51,6 +57,9 @@ export class OperatorMetrics implements ClusterMetricsSink {
   private readonly opsTotal: Counter<'namespace' | 'cluster' | 'op' | 'result'>;
   private readonly opsDuration: Histogram<'op' | 'result'>;
   private readonly opAge: Gauge<'namespace' | 'cluster' | 'op'>;
+  private readonly defragReclaimed: Counter<'namespace' | 'cluster' | 'member'>;
+  private readonly defragLast: Gauge<'namespace' | 'cluster' | 'member'>;
+  private readonly defragRuns: Counter<'namespace' | 'cluster' | 'result'>;
   private readonly lastLeader = new Map<string, string>();
   private readonly lastHeartbeat = new Map<string, number>();
 
@@ -80,6 +89,9 @@ export class OperatorMetrics implements ClusterMetricsSink {
       buckets: [1, 5, 10, 30, 60, 120, 300, 600, 1800],
       registers,
     });
+    this.defragReclaimed = new Counter({ name: 'tsetcd_cluster_defrag_reclaimed_bytes_total', help: "Bytes the operator's Defragment calls gave back (dbSize before minus after), per member.", labelNames: ['namespace', 'cluster', 'member'], registers });
+    this.defragLast = new Gauge({ name: 'tsetcd_cluster_member_last_defrag_timestamp_seconds', help: "Unix time the operator's last Defragment of the member returned.", labelNames: ['namespace', 'cluster', 'member'], registers });
+    this.defragRuns = new Counter({ name: 'tsetcd_cluster_defragmentation_runs_total', help: 'Finished scheduled defragmentation runs by result.', labelNames: ['namespace', 'cluster', 'result'], registers });
     this.opAge = new Gauge({ name: 'tsetcd_cluster_membership_operation_age_seconds', help: 'Age of the membership operation in flight (0 when none).', labelNames: ['namespace', 'cluster', 'op'], registers });
   }
 
@@ -114,9 +126,18 @@ export class OperatorMetrics implements ClusterMetricsSink {
     this.opsDuration.observe({ op, result }, durationSeconds);
   }
 
+  memberDefragmented(namespace: string, cluster: string, member: string, reclaimedBytes: number, atSeconds: number): void {
+    this.defragReclaimed.inc({ namespace, cluster, member }, reclaimedBytes);
+    this.defragLast.set({ namespace, cluster, member }, atSeconds);
+  }
+
+  defragmentationRun(namespace: string, cluster: string, result: string): void {
+    this.defragRuns.inc({ namespace, cluster, result });
+  }
+
   forgetCluster(namespace: string, cluster: string): void {
     const match = { namespace, cluster };
-    for (const g of [this.members, this.hasLeader, this.quorumMargin, this.raftLag, this.opAge]) g.remove(match as never);
+    for (const g of [this.members, this.hasLeader, this.quorumMargin, this.raftLag, this.opAge, this.defragLast]) g.remove(match as never);
     const key = `${namespace}/${cluster}`;
     this.lastLeader.delete(key);
     for (const k of [...this.lastHeartbeat.keys()]) if (k.startsWith(`${key}/`)) this.lastHeartbeat.delete(k);

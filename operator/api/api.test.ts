@@ -23,6 +23,16 @@ describe('validateSpec (mirrors the CRD CEL rules)', () => {
     expect(check({ heartbeatIntervalMs: 100, electionTimeoutMs: 500 })).toEqual([]);
     expect(check({ heartbeatIntervalMs: 100, electionTimeoutMs: 499 })[0]?.reason).toBe('InvalidTimeouts');
   });
+  it('defaults compaction to periodic 1h and checks the retention against the mode', () => {
+    expect(resolveSpec({}).compaction).toEqual({ mode: 'periodic', retention: '1h' });
+    expect(check({ compaction: { mode: 'revision', retention: '10000' } })).toEqual([]);
+    expect(check({ compaction: { retention: '0' } })).toEqual([]);
+    const p = check({ compaction: { mode: 'revision', retention: '1h' } });
+    expect(p).toHaveLength(1);
+    expect(p[0]).toMatchObject({ field: 'spec.compaction.retention', reason: 'InvalidCompaction' });
+    expect(p[0]?.message).toMatch(/whole number of revisions in revision mode/);
+    expect(check({ compaction: { mode: 'hourly' as 'periodic' } })[0]?.reason).toBe('InvalidCompaction');
+  });
   it('forbids shrinking the storage size', () => {
     expect(check({ storage: { size: '10Gi' } }, '8Gi')).toEqual([]);
     const p = check({ storage: { size: '4Gi' } }, '8Gi');

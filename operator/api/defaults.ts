@@ -2,21 +2,19 @@
 // the operator applies them again so that it never depends on a defaulted object.
 import type {
   AntiAffinityMode,
+  CompactionMode,
   EtcdClusterSpec,
   PvcRetentionPolicy,
   Toleration,
   TopologySpreadConstraint,
 } from './types.js';
+import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE, imageForVersion } from './versions.js';
+
+export { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE };
 
 export const DEFAULT_REPLICAS = 3;
 export const DEFAULT_VERSION = '3.5.17';
-/**
- * The release of tsetcd this operator belongs to: package.json's version, which tags the images
- * `make images` builds (hack/images/images.test.ts keeps the copies of it in step).
- */
-export const TSETCD_RELEASE = '0.1.0';
-export const DEFAULT_IMAGE_REPOSITORY = 'ghcr.io/tsetcd/tsetcd';
-/** The member image of this release, the default of spec.image. */
+/** The member image of this release: what the default spec.version selects (operator/api/versions.ts). */
 export const DEFAULT_IMAGE = `${DEFAULT_IMAGE_REPOSITORY}:${TSETCD_RELEASE}`;
 export const DEFAULT_STORAGE_SIZE = '8Gi';
 export const DEFAULT_CPU = '1';
@@ -25,6 +23,19 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 100;
 export const DEFAULT_ELECTION_TIMEOUT_MS = 1000;
 /** etcd refuses an election timeout below 5 x the heartbeat interval. */
 export const MIN_ELECTION_TO_HEARTBEAT_RATIO = 5;
+/**
+ * Auto-compaction is on by default (etcd's own default is off): a cluster that serves anything but
+ * kube-apiserver (which compacts every 5 minutes itself) would otherwise keep every revision until the
+ * 2 GiB quota raises NOSPACE and the cluster turns read-only. periodic 1h keeps an hour of history for
+ * watchers that resume; under kube-apiserver it is a no-op (the apiserver compacts further first).
+ */
+export const DEFAULT_COMPACTION_MODE: CompactionMode = 'periodic';
+export const DEFAULT_COMPACTION_RETENTION = '1h';
+/** Defragment only a member with at least this share of its backend free, and at least this big. */
+export const DEFAULT_DEFRAG_MIN_FREE_PERCENT = 50;
+export const DEFAULT_DEFRAG_MIN_DB_SIZE = '100Mi';
+/** Bound on one Defragment call (etcd blocks the member meanwhile; a multi-GiB bbolt file takes a while). */
+export const DEFAULT_DEFRAG_TIMEOUT_SECONDS = 120;
 export const MIN_REPLICAS = 1;
 export const MAX_REPLICAS = 9;
 
@@ -46,6 +57,9 @@ export interface ResolvedSpec {
   electionTimeoutMs: number;
   tls: { clientSecretName: string | null; peerSecretName: string | null };
   paused: boolean;
+  compaction: { mode: CompactionMode; retention: string };
+  /** schedule null: no scheduled defragmentation. */
+  defragmentation: { schedule: string | null; minFreePercent: number; minDbSize: string; timeoutSeconds: number };
 }
 
 export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
@@ -55,7 +69,8 @@ export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
   return {
     replicas: spec.replicas ?? DEFAULT_REPLICAS,
     version,
-    image: spec.image ?? DEFAULT_IMAGE,
+    // spec.image wins; else the release that speaks spec.version (an unknown one is refused by validateSpec).
+    image: spec.image ?? imageForVersion(version) ?? DEFAULT_IMAGE,
     storage: {
       size: spec.storage?.size ?? DEFAULT_STORAGE_SIZE,
       storageClassName: spec.storage?.storageClassName ?? null,
@@ -80,5 +95,15 @@ export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
       peerSecretName: spec.tls?.peerSecretName ?? null,
     },
     paused: spec.paused ?? false,
+    compaction: {
+      mode: spec.compaction?.mode ?? DEFAULT_COMPACTION_MODE,
+      retention: spec.compaction?.retention ?? DEFAULT_COMPACTION_RETENTION,
+    },
+    defragmentation: {
+      schedule: spec.defragmentation?.schedule ?? null,
+      minFreePercent: spec.defragmentation?.minFreePercent ?? DEFAULT_DEFRAG_MIN_FREE_PERCENT,
+      minDbSize: spec.defragmentation?.minDbSize ?? DEFAULT_DEFRAG_MIN_DB_SIZE,
+      timeoutSeconds: spec.defragmentation?.timeoutSeconds ?? DEFAULT_DEFRAG_TIMEOUT_SECONDS,
+    },
   };
 }

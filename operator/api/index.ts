@@ -3,3 +3,5 @@ export * from './defaults.js';
 export * from './validate.js';
 export * from './conditions.js';
 export * from './quantity.js';
+export * from './compaction.js';
+export * from './versions.js';

@@ -58,7 +58,26 @@ export interface EtcdClusterSpec {
     peerSecretName?: string;
   };
   paused?: boolean;
+  /** Passed to every member as --auto-compaction-mode / --auto-compaction-retention. */
+  compaction?: {
+    mode?: CompactionMode;
+    /** periodic: hours ("1") or a duration ("30m", "1h30m"); revision: a count ("10000"). "0" turns it off. */
+    retention?: string;
+  };
+  /** Scheduled, threshold-gated Defragment of each member, one at a time, the leader last. */
+  defragmentation?: {
+    /** A 5-field cron schedule in UTC ("0 3 * * *"). Absent: no scheduled defragmentation. */
+    schedule?: string;
+    /** A member is defragmented only when (dbSize - dbSizeInUse) is at least this percentage of dbSize. */
+    minFreePercent?: number;
+    /** ... and its dbSize is at least this quantity ("100Mi"). */
+    minDbSize?: string;
+    /** Bound on one Defragment call. */
+    timeoutSeconds?: number;
+  };
 }
+
+export type CompactionMode = 'periodic' | 'revision';
 
 /** metav1.Condition. */
 export interface Condition {
@@ -82,8 +101,34 @@ export interface MemberStatus {
   healthy: boolean;
   raftIndex?: number;
   dbSize?: number;
+  /** Bytes in use inside dbSize (dbSize - dbSizeInUse is what Defragment can give back). */
+  dbSizeInUse?: number;
   /** UID of the PVC the member's data lives on, recorded when first seen; a change means the data is gone. */
   pvcUID?: string;
+  /** RFC 3339: when the operator's last Defragment of this member returned. */
+  lastDefragTime?: string;
+  /** dbSize before minus dbSize after that Defragment (what it gave back; 0 on tsetcd, see docs/operator.md). */
+  lastDefragReclaimedBytes?: number;
+}
+
+export type DefragResult = 'Succeeded' | 'Failed' | 'Cancelled' | 'NothingToDo';
+
+/** One scheduled defragmentation run: the members one at a time, the leader last. */
+export interface DefragRun {
+  /** RFC 3339: the scheduled minute that started it. */
+  scheduleTime: string;
+  startTime: string;
+  /** IDs (decimal) of the members defragmented in this run. */
+  done: string[];
+  /** The member whose Defragment comes next: recorded before the call (crash-safe), cleared after it. */
+  current?: { memberID: string; memberName: string; attempts: number } | null;
+}
+
+export interface DefragmentationStatus {
+  /** RFC 3339: the scheduled minute of the latest run; a scheduled minute starts at most one run. */
+  lastScheduleTime?: string;
+  run?: DefragRun | null;
+  lastRun?: { scheduleTime: string; finishTime: string; result: DefragResult; message: string };
 }
 
 export type OperationType = 'ScaleUp' | 'ScaleDown' | 'Replace';
@@ -130,6 +175,9 @@ export interface EtcdClusterStatus {
   available?: string;
   /** A scale-up failed (learner did not catch up) at this generation; it is retried only after a spec change. */
   scaleUpBlockedGeneration?: number;
+  defragmentation?: DefragmentationStatus;
+  /** etcd's cluster version (major.minor.0): the lowest minor the members report running; what the data supports. */
+  clusterVersion?: string;
 }
 
 export interface ObjectMeta {

@@ -1,7 +1,9 @@
 // The operator's own check of a spec: the same rules the CRD's CEL enforces, plus what CEL cannot see.
 // A spec that fails here is reported in a Degraded condition and an Event; the running cluster is left alone.
+import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './compaction.js';
 import { MAX_REPLICAS, MIN_ELECTION_TO_HEARTBEAT_RATIO, MIN_REPLICAS, type ResolvedSpec } from './defaults.js';
 import { parseQuantity } from './quantity.js';
+import { RELEASES, imageForVersion, parseVersion } from './versions.js';
 import type { EtcdClusterSpec } from './types.js';
 
 export interface SpecProblem {
@@ -65,6 +67,31 @@ export function validateSpec(
         message: `storage.size cannot shrink from ${previousStorageSize} to ${resolved.storage.size}: volumes only grow; set it back to ${previousStorageSize} or larger`,
       });
     }
+  }
+  const c = resolved.compaction;
+  if (c.mode !== 'periodic' && c.mode !== 'revision') {
+    out.push({ field: 'spec.compaction.mode', reason: 'InvalidCompaction', message: `compaction.mode must be periodic or revision, got "${String(c.mode)}"` });
+  } else if (!compactionRetentionValid(c.mode, c.retention)) {
+    out.push({ field: 'spec.compaction.retention', reason: 'InvalidCompaction', message: `${COMPACTION_RETENTION_MESSAGE}; got "${c.retention}" (mode ${c.mode})` });
+  }
+  const dg = resolved.defragmentation;
+  if (!Number.isInteger(dg.minFreePercent) || dg.minFreePercent < 0 || dg.minFreePercent > 100) {
+    out.push({ field: 'spec.defragmentation.minFreePercent', reason: 'InvalidDefragmentation', message: `defragmentation.minFreePercent must be a whole number from 0 to 100, got ${dg.minFreePercent}` });
+  }
+  if (parseQuantity(dg.minDbSize) === null) {
+    out.push({ field: 'spec.defragmentation.minDbSize', reason: 'InvalidDefragmentation', message: `defragmentation.minDbSize "${dg.minDbSize}" is not a quantity (e.g. 100Mi)` });
+  }
+  if (!Number.isInteger(dg.timeoutSeconds) || dg.timeoutSeconds < 1 || dg.timeoutSeconds > 3600) {
+    out.push({ field: 'spec.defragmentation.timeoutSeconds', reason: 'InvalidDefragmentation', message: `defragmentation.timeoutSeconds must be from 1 to 3600, got ${dg.timeoutSeconds}` });
+  }
+  if (parseVersion(resolved.version) === null) {
+    out.push({ field: 'spec.version', reason: 'InvalidVersion', message: `version "${resolved.version}" is not a version like 3.5.17` });
+  } else if (spec.image === undefined && imageForVersion(resolved.version) === null) {
+    out.push({
+      field: 'spec.version',
+      reason: 'UnknownVersion',
+      message: `no tsetcd release speaks etcd ${resolved.version} (known: ${Object.keys(RELEASES).join(', ')}); pick one of those, or set spec.image to an image that does`,
+    });
   }
   if (resolved.image.trim() === '') {
     out.push({ field: 'spec.image', reason: 'InvalidImage', message: 'image must not be empty' });

@@ -80,6 +80,7 @@ export class FakeKubeApi implements KubeApi {
       storageSize: vct?.spec.resources.requests.storage ?? null,
       storageClassName: vct?.spec.storageClassName ?? null,
       volumeClaimTemplates: structuredClone(spec.volumeClaimTemplates),
+      image: (o.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]?.image ?? null,
     };
   }
 

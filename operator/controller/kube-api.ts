@@ -11,6 +11,8 @@ export interface StatefulSetInfo {
   storageClassName: string | null;
   /** The existing volumeClaimTemplates, re-sent unchanged on apply. */
   volumeClaimTemplates: unknown[];
+  /** The member container's image in the pod template (held there while a version change is refused). */
+  image: string | null;
 }
 
 export interface PodInfo {

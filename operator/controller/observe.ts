@@ -146,6 +146,9 @@ export async function observe(
       isLeader: leaderID !== null && info.id === leaderID,
       raftIndex: status === null || otherIdentity ? null : status.raftIndex,
       dataLost: !info.isLearner && (otherIdentity || newVolume || refusedEmpty),
+      dbSizeBytes: answered ? status.dbSize : null,
+      dbSizeInUseBytes: answered ? status.dbSizeInUse : null,
+      version: answered && status.version !== '' ? status.version : null,
     };
     return {
       info,

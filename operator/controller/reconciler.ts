@@ -4,12 +4,14 @@
 import type { Logger } from '../../node/log.js';
 import { setCondition } from '../api/conditions.js';
 import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
-import type { Condition, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation } from '../api/types.js';
+import type { Condition, DefragmentationStatus, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation } from '../api/types.js';
 import { validateSpec, type SpecProblem } from '../api/validate.js';
+import { clusterVersionOf } from '../api/versions.js';
 import { parseQuantity } from '../api/quantity.js';
 import { MemberApiError, type MemberApi } from '../members/member-api.js';
 import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
 import { buildBootstrapConfigMap } from '../plan/bootstrap-configmap.js';
+import { parseCron } from '../plan/cron.js';
 import type { KubeObject } from '../plan/kube-object.js';
 import type { MemberContainerConfig } from '../plan/member-config.js';
 import { STORAGE_FINALIZER, hexID, memberName, ordinalOfName, pvcName, refOf, selectorString, statefulSetName, type ClusterRef } from '../plan/names.js';
@@ -117,6 +119,17 @@ export class Reconciler {
       nowMs,
       nowIso,
       learnerTimeoutMs: d.learnerTimeoutMs,
+      desiredVersion: spec.version,
+      defragmentation:
+        spec.defragmentation.schedule === null
+          ? null
+          : {
+              schedule: spec.defragmentation.schedule,
+              minFreePercent: spec.defragmentation.minFreePercent,
+              minDbSizeBytes: parseQuantity(spec.defragmentation.minDbSize) ?? 0,
+              timeoutMs: spec.defragmentation.timeoutSeconds * 1000,
+            },
+      defragStatus: status.defragmentation ?? {},
     };
     const plan = planNextStep(observed);
     log.debug('planned', { action: plan.action, statefulSetReplicas: plan.statefulSetReplicas });
@@ -127,6 +140,7 @@ export class Reconciler {
     let applyFailed = false;
     let expanded: string[] = [];
     let expansionError: string | null = null;
+    let defragged: DefragOutcome | null = null;
     const mutate = problems.length === 0 && !spec.paused;
     if (mutate) {
       try {
@@ -134,7 +148,7 @@ export class Reconciler {
         for (const obj of this.children(ref, spec, plan, obs)) await d.kube.apply(obj);
         applyFailed = false;
         ({ expanded, error: expansionError } = await this.expandVolumes(ref, spec, obs));
-        await this.perform(plan.action, ref, obs, api);
+        defragged = await this.perform(plan.action, ref, obs, api);
       } catch (err: unknown) {
         // Write status below anyway; the queue backs off and retries.
         actionError = err instanceof Error ? err.message : String(err);
@@ -145,9 +159,13 @@ export class Reconciler {
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
     // Status, once.
-    const failure = actionError === null ? null : applyFailed ? { reason: 'ApplyFailed', message: `applying the cluster's objects: ${actionError}` } : { reason: 'MembershipStepFailed', message: `${describeAction(plan.action)}: ${actionError}`, eventReason: `${eventReason(plan.action)}Failed` };
-    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso);
-    await this.events(cluster, plan, problems, acted, failure, status, next);
+    const failure = actionError === null ? null : applyFailed ? { reason: 'ApplyFailed', message: `applying the cluster's objects: ${actionError}` } : { reason: plan.action.kind === 'defragment' ? 'DefragmentFailed' : 'MembershipStepFailed', message: `${describeAction(plan.action)}: ${actionError}`, eventReason: plan.action.kind === 'defragment' ? 'DefragmentFailed' : `${eventReason(plan.action)}Failed` };
+    // A failed Defragment call still counts its attempt (the intent was recorded before it).
+    const defrag = acted ? plan.defrag : mutate && !applyFailed && plan.defragOnFailure !== undefined ? plan.defragOnFailure : (status.defragmentation ?? {});
+    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso, defrag, defragged);
+    await this.events(cluster, plan, problems, acted, failure, status, next, defragged);
+    if (defragged !== null) d.metrics.memberDefragmented(ref.namespace, ref.name, defragged.memberName, defragged.reclaimedBytes, nowMs / 1000);
+    if (acted && plan.action.kind === 'finish-defrag') d.metrics.defragmentationRun(ref.namespace, ref.name, plan.action.result);
     if (expansionError !== null && cluster.status?.conditions?.find((c) => c.type === 'Degraded')?.reason !== 'VolumeExpansionFailed') {
       await d.kube.recordEvent(cluster, 'Warning', 'VolumeExpansionFailed', expansionError).catch(() => {});
     }
@@ -211,6 +229,9 @@ export class Reconciler {
       case 'delete-pvc':
       case 'recreate-pod':
       case 'finish-operation':
+      case 'record-defrag':
+      case 'defragment':
+      case 'finish-defrag':
         return active;
       default:
         return assertNever(plan.action);
@@ -219,6 +240,12 @@ export class Reconciler {
 
   private async problems(cluster: EtcdCluster, spec: ResolvedSpec, obs: Observation): Promise<SpecProblem[]> {
     const out = validateSpec(cluster.spec ?? {}, spec, obs.sts?.storageSize ?? null);
+    if (spec.defragmentation.schedule !== null) {
+      const cron = parseCron(spec.defragmentation.schedule);
+      if (!cron.ok) {
+        out.push({ field: 'spec.defragmentation.schedule', reason: 'InvalidSchedule', message: `defragmentation.schedule "${spec.defragmentation.schedule}": ${cron.error}` });
+      }
+    }
     if (obs.sts !== null) {
       if (spec.storage.storageClassName !== null && obs.sts.storageClassName !== null && spec.storage.storageClassName !== obs.sts.storageClassName) {
         out.push({
@@ -243,7 +270,9 @@ export class Reconciler {
   private children(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, obs: Observation): KubeObject[] {
     const out: KubeObject[] = [buildPeerService(ref), buildClientService(ref)];
     if (plan.initialCluster.length > 0) out.push(buildBootstrapConfigMap(ref, plan.initialClusterState, plan.initialCluster));
-    const sts = buildStatefulSet(ref, spec, plan.statefulSetReplicas, this.d.memberConfig);
+    // A refused version change keeps the image the members run (a pod restarted meanwhile must not get the new one).
+    const held = plan.holdImage && obs.sts?.image != null ? { ...spec, image: obs.sts.image } : spec;
+    const sts = buildStatefulSet(ref, held, plan.statefulSetReplicas, this.d.memberConfig);
     if (obs.sts !== null && obs.sts.volumeClaimTemplates.length > 0) {
       // volumeClaimTemplates are immutable: re-send what the StatefulSet has.
       (sts.spec as Record<string, unknown>).volumeClaimTemplates = obs.sts.volumeClaimTemplates;
@@ -280,8 +309,8 @@ export class Reconciler {
     return { expanded: out, error: null };
   }
 
-  /** The one membership step of this pass. */
-  private async perform(action: Action, ref: ClusterRef, obs: Observation, api: MemberApi): Promise<void> {
+  /** The one membership (or maintenance) step of this pass; for a Defragment, what it gave back. */
+  private async perform(action: Action, ref: ClusterRef, obs: Observation, api: MemberApi): Promise<DefragOutcome | null> {
     const d = this.d;
     const members = obs.members ?? [];
     const healthyEndpoints = (exclude?: string): string[] =>
@@ -297,31 +326,51 @@ export class Reconciler {
       case 'start-operation':
       case 'set-replicas':
       case 'finish-operation':
-        return;
+      case 'record-defrag':
+      case 'finish-defrag':
+        return null;
+      case 'defragment': {
+        const m = members.find((x) => x.info.id === action.memberID);
+        if (m?.endpoint == null) throw new MemberApiError('Unavailable', `${action.memberName} has no endpoint`);
+        const before = m.status?.dbSize ?? null;
+        const t0 = d.clock.nowMs();
+        await api.defragment(m.endpoint, action.timeoutMs);
+        const tookMs = d.clock.nowMs() - t0;
+        const after = await api.status(m.endpoint).catch(() => null);
+        return {
+          memberID: action.memberID,
+          memberName: action.memberName,
+          dbSizeBefore: before,
+          dbSizeAfter: after?.dbSize ?? null,
+          dbSizeInUseAfter: after?.dbSizeInUse ?? null,
+          reclaimedBytes: before !== null && after !== null ? Math.max(0, before - after.dbSize) : 0,
+          tookMs,
+        };
+      }
       case 'member-add-learner':
         await api.addLearner(healthyEndpoints(), action.peerURL);
-        return;
+        return null;
       case 'promote':
         await api.promote(healthyEndpoints(), action.memberID);
-        return;
+        return null;
       case 'move-leader': {
         const leader = members.find((m) => m.info.id === action.fromID);
         if (leader?.endpoint == null) throw new MemberApiError('Unavailable', 'the leader has no endpoint');
         await api.moveLeader(leader.endpoint, action.toID);
-        return;
+        return null;
       }
       case 'member-remove':
         await api.remove(healthyEndpoints(action.memberID), action.memberID);
-        return;
+        return null;
       case 'delete-pvc':
         await d.kube.deletePvc(ref.namespace, pvcName(ref, action.ordinal));
-        return;
+        return null;
       case 'recreate-pod':
         if (action.deletePvc) await d.kube.deletePvc(ref.namespace, pvcName(ref, action.ordinal));
         await d.kube.deletePod(ref.namespace, memberName(ref, action.ordinal));
-        return;
+        return null;
       default:
-        assertNever(action);
+        return assertNever(action);
     }
   }
 
@@ -336,6 +385,8 @@ export class Reconciler {
     failure: Failure | null,
     expansionError: string | null,
     nowIso: string,
+    defrag: DefragmentationStatus,
+    defragged: DefragOutcome | null,
   ): EtcdClusterStatus {
     const ref = refOf(cluster);
     const prev = cluster.status ?? {};
@@ -354,6 +405,16 @@ export class Reconciler {
       if (m.status !== null) {
         s.raftIndex = m.status.raftIndex;
         s.dbSize = m.status.dbSize;
+        if (m.status.dbSizeInUse !== null) s.dbSizeInUse = m.status.dbSizeInUse;
+      }
+      if (defragged !== null && defragged.memberID === m.info.id) {
+        s.lastDefragTime = nowIso;
+        s.lastDefragReclaimedBytes = defragged.reclaimedBytes;
+        if (defragged.dbSizeAfter !== null) s.dbSize = defragged.dbSizeAfter;
+        if (defragged.dbSizeInUseAfter !== null) s.dbSizeInUse = defragged.dbSizeInUseAfter;
+      } else {
+        if (before?.lastDefragTime !== undefined) s.lastDefragTime = before.lastDefragTime;
+        if (before?.lastDefragReclaimedBytes !== undefined) s.lastDefragReclaimedBytes = before.lastDefragReclaimedBytes;
       }
       // Remember the volume a healthy member runs on; a later change of it means its data is gone.
       const pvcUID = before?.pvcUID ?? (m.observed.healthy && pvc !== undefined ? pvc.uid : undefined);
@@ -396,7 +457,9 @@ export class Reconciler {
             ? { reason: 'Reconciling', message: describeAction(plan.action) }
             : plan.action.kind === 'wait' && plan.action.reason !== 'Paused'
               ? { reason: plan.action.reason, message: plan.action.message }
-              : null;
+              : defrag.run != null
+                ? { reason: 'Defragmenting', message: `defragmentation run of ${defrag.run.scheduleTime}: ${defrag.run.done.length} member(s) done${defrag.run.current ? `, ${defrag.run.current.memberName} next` : ''}` }
+                : null;
     conds = setCondition(
       conds,
       progressing
@@ -430,6 +493,10 @@ export class Reconciler {
     const clusterID = obs.clusterID ?? prev.clusterID;
     if (clusterID !== undefined && clusterID !== null && clusterID !== '0') out.clusterID = clusterID;
     if (blocked !== null) out.scaleUpBlockedGeneration = blocked;
+    if (Object.keys(defrag).length > 0) out.defragmentation = defrag;
+    const clusterVersion = obs.members === null ? null : clusterVersionOf(obs.members.flatMap((m) => (m.observed.version === null ? [] : [m.observed.version])));
+    if (clusterVersion !== null) out.clusterVersion = clusterVersion;
+    else if (prev.clusterVersion !== undefined) out.clusterVersion = prev.clusterVersion;
     return out;
   }
 
@@ -441,6 +508,7 @@ export class Reconciler {
     failure: Failure | null,
     prev: EtcdClusterStatus,
     next: EtcdClusterStatus,
+    defragged: DefragOutcome | null,
   ): Promise<void> {
     const emit = async (type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => {
       try {
@@ -475,6 +543,15 @@ export class Reconciler {
         await emit(a.result === 'Succeeded' ? 'Normal' : 'Warning', `Operation${a.result}`, `${op?.type ?? 'operation'} ${op?.memberName ?? ''} ${a.result.toLowerCase()}${op?.message && a.result === 'Failed' ? `: ${op.message}` : ''}`);
         return;
       }
+      case 'defragment': {
+        const r = defragged;
+        const sizes = r !== null && r.dbSizeBefore !== null && r.dbSizeAfter !== null ? ` (dbSize ${r.dbSizeBefore} -> ${r.dbSizeAfter})` : '';
+        await emit('Normal', eventReason(a), `${a.memberName}: Defragment gave back ${r?.reclaimedBytes ?? 0} bytes${sizes} in ${r?.tookMs ?? 0}ms`);
+        return;
+      }
+      case 'finish-defrag':
+        await emit(a.result === 'Failed' ? 'Warning' : 'Normal', eventReason(a), a.message);
+        return;
       case 'bootstrap':
       case 'start-operation':
       case 'member-add-learner':
@@ -484,6 +561,7 @@ export class Reconciler {
       case 'set-replicas':
       case 'delete-pvc':
       case 'recreate-pod':
+      case 'record-defrag':
         await emit('Normal', eventReason(a), describeAction(a, plan.operation));
         return;
       default:
@@ -537,6 +615,17 @@ export class Reconciler {
     );
     return got.filter((x): x is { member: string; total: number } => x !== null);
   }
+}
+
+/** What one Defragment call gave back. */
+interface DefragOutcome {
+  memberID: string;
+  memberName: string;
+  dbSizeBefore: number | null;
+  dbSizeAfter: number | null;
+  dbSizeInUseAfter: number | null;
+  reclaimedBytes: number;
+  tookMs: number;
 }
 
 interface Failure {
@@ -607,6 +696,12 @@ function eventReason(a: Action): string {
       return 'MemberPodRecreated';
     case 'finish-operation':
       return 'OperationFinished';
+    case 'record-defrag':
+      return 'DefragmentationNext';
+    case 'defragment':
+      return 'MemberDefragmented';
+    case 'finish-defrag':
+      return a.result === 'Failed' ? 'DefragmentationFailed' : 'DefragmentationFinished';
     case 'wait':
     case 'refuse':
       return a.reason;
@@ -639,6 +734,11 @@ function describeAction(a: Action, op?: MembershipOperation | null): string {
       return `recreating the pod of ordinal ${a.ordinal}${a.deletePvc ? ' on a new volume' : ''}`;
     case 'finish-operation':
       return `operation ${a.result}`;
+    case 'record-defrag':
+    case 'finish-defrag':
+      return a.message;
+    case 'defragment':
+      return `Defragment ${a.memberName} (timeout ${a.timeoutMs}ms)`;
     case 'wait':
     case 'refuse':
       return a.message;

@@ -61,6 +61,7 @@ export class GatewayMemberApi implements MemberApi {
       raftAppliedIndex: r.raftAppliedIndex === undefined ? null : num(r.raftAppliedIndex),
       raftTerm: num(r.raftTerm),
       dbSize: num(r.dbSize),
+      dbSizeInUse: r.dbSizeInUse === undefined ? null : num(r.dbSizeInUse),
       version: typeof r.version === 'string' ? r.version : '',
       isLearner: r.isLearner === true,
       errors: arr(r.errors).map((e) => String(e)),
@@ -69,6 +70,10 @@ export class GatewayMemberApi implements MemberApi {
 
   async moveLeader(leaderEndpoint: string, toMemberID: string): Promise<void> {
     await this.post(leaderEndpoint, '/v3/maintenance/transfer-leadership', { targetID: toMemberID });
+  }
+
+  async defragment(endpoint: string, timeoutMs: number): Promise<void> {
+    await this.post(endpoint, '/v3/maintenance/defragment', {}, timeoutMs);
   }
 
   /** Posts to each endpoint in turn; only Unavailable/unreachable moves on to the next. */
@@ -86,12 +91,12 @@ export class GatewayMemberApi implements MemberApi {
     throw last instanceof Error ? last : new MemberApiError('Unavailable', String(last));
   }
 
-  private async post(endpoint: string, path: string, body: unknown): Promise<Record<string, unknown>> {
+  private async post(endpoint: string, path: string, body: unknown, timeoutMs = this.opts.requestTimeoutMs): Promise<Record<string, unknown>> {
     const where = `${endpoint}${path}`;
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await this.send(new URL(endpoint.replace(/\/$/, '') + path), JSON.stringify(body)));
+      ({ status, text } = await this.send(new URL(endpoint.replace(/\/$/, '') + path), JSON.stringify(body), timeoutMs));
     } catch (err: unknown) {
       if (err instanceof MemberApiError) throw err;
       throw new MemberApiError('Unavailable', `${where}: ${err instanceof Error ? err.message : String(err)}`);
@@ -111,7 +116,7 @@ export class GatewayMemberApi implements MemberApi {
     return o;
   }
 
-  private send(url: URL, payload: string): Promise<{ status: number; text: string }> {
+  private send(url: URL, payload: string, timeoutMs: number): Promise<{ status: number; text: string }> {
     const https = url.protocol === 'https:';
     const tls = https ? (this.opts.tls ?? {}) : {};
     return new Promise((resolve, reject) => {
@@ -120,7 +125,7 @@ export class GatewayMemberApi implements MemberApi {
         {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          timeout: this.opts.requestTimeoutMs,
+          timeout: timeoutMs,
           ...tls,
         },
         (res: IncomingMessage) => {
@@ -130,7 +135,13 @@ export class GatewayMemberApi implements MemberApi {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new MemberApiError('DeadlineExceeded', `${url.href}: no answer within ${this.opts.requestTimeoutMs}ms`)));
+      // The socket's idle timeout, and a deadline for the whole exchange (a slow trickle is no answer either).
+      const late = (): void => {
+        req.destroy(new MemberApiError('DeadlineExceeded', `${url.href}: no answer within ${timeoutMs}ms`));
+      };
+      const deadline = setTimeout(late, timeoutMs);
+      req.on('close', () => clearTimeout(deadline));
+      req.on('timeout', late);
       req.on('error', reject);
       req.end(payload);
     });

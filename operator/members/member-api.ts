@@ -26,7 +26,10 @@ export interface EndpointStatus {
   /** Entries applied to its state machine (etcd >= 3.4); null when the member does not report it. */
   raftAppliedIndex: number | null;
   raftTerm: number;
+  /** Bytes the backend file takes (etcd: the bbolt file; tsetcd: its size estimate). */
   dbSize: number;
+  /** Bytes in use inside it (etcd >= 3.4); dbSize - dbSizeInUse is what Defragment can give back. null when not reported. */
+  dbSizeInUse: number | null;
   version: string;
   isLearner: boolean;
   errors: string[];
@@ -58,6 +61,8 @@ export interface MemberApi {
   status(endpoint: string): Promise<EndpointStatus>;
   /** Must be sent to the leader's endpoint. */
   moveLeader(leaderEndpoint: string, toMemberID: string): Promise<void>;
+  /** Defragment one member at its own endpoint; fails with DeadlineExceeded after timeoutMs. */
+  defragment(endpoint: string, timeoutMs: number): Promise<void>;
 }
 
 /** etcd's exact error texts for the member API (api/v3rpc/rpctypes). */

@@ -24,6 +24,9 @@ export interface TwinMember {
   isLearner: boolean;
   healthy: boolean;
   raftIndex: number;
+  /** Backend size and the part in use; Defragment sets dbSize to dbSizeInUse. */
+  dbSize: number;
+  dbSizeInUse: number;
 }
 
 export class MemoryMemberApi implements MemberApi {
@@ -39,7 +42,7 @@ export class MemoryMemberApi implements MemberApi {
   /** Creates a started, healthy cluster of voters. */
   bootstrap(members: Array<{ name: string; peerURL: string; endpoint: string }>): void {
     for (const m of members) {
-      this.members.push({ id: String(this.nextID++), name: m.name, peerURL: m.peerURL, endpoint: m.endpoint, isLearner: false, healthy: true, raftIndex: 100 });
+      this.members.push({ id: String(this.nextID++), name: m.name, peerURL: m.peerURL, endpoint: m.endpoint, isLearner: false, healthy: true, raftIndex: 100, dbSize: 20480, dbSizeInUse: 20480 });
     }
     this.leaderID = this.members[0]?.id ?? '0';
   }
@@ -78,7 +81,7 @@ export class MemoryMemberApi implements MemberApi {
     this.call('add', peerURL, endpoints);
     if (this.members.some((m) => m.peerURL === peerURL)) throw new MemberApiError('FailedPrecondition', ERR_PEER_URL_EXISTS);
     if (this.members.some((m) => m.isLearner)) throw new MemberApiError('FailedPrecondition', ERR_TOO_MANY_LEARNERS);
-    const m: TwinMember = { id: String(this.nextID++), name: '', peerURL, endpoint: null, isLearner: true, healthy: false, raftIndex: 0 };
+    const m: TwinMember = { id: String(this.nextID++), name: '', peerURL, endpoint: null, isLearner: true, healthy: false, raftIndex: 0, dbSize: 20480, dbSizeInUse: 20480 };
     this.members.push(m);
     return this.info(m);
   }
@@ -113,8 +116,9 @@ export class MemoryMemberApi implements MemberApi {
       raftIndex: m.raftIndex,
       raftAppliedIndex: m.raftIndex,
       raftTerm: 2,
-      dbSize: 20480,
-      version: '3.5.17',
+      dbSize: m.dbSize,
+      dbSizeInUse: m.dbSizeInUse,
+      version: this.version,
       isLearner: m.isLearner,
       errors: [],
     };
@@ -127,6 +131,22 @@ export class MemoryMemberApi implements MemberApi {
     const to = this.byID(toMemberID);
     if (to.isLearner || !to.healthy) throw new MemberApiError('FailedPrecondition', 'etcdserver: bad leader transferee');
     this.leaderID = to.id;
+  }
+
+  /** The server version every member reports. */
+  version = '3.5.17';
+
+  async defragment(endpoint: string, timeoutMs: number): Promise<void> {
+    const m = this.members.find((x) => x.endpoint === endpoint);
+    this.calls.push(`defragment:${m?.id ?? endpoint}`);
+    const fail = this.failNext.get('defragment');
+    if (fail !== undefined) {
+      this.failNext.delete('defragment');
+      throw fail;
+    }
+    if (m === undefined || !m.healthy) throw new MemberApiError('Unavailable', `${endpoint}: connection refused`);
+    if (timeoutMs <= 0) throw new MemberApiError('DeadlineExceeded', `${endpoint}: no answer within ${timeoutMs}ms`);
+    m.dbSize = m.dbSizeInUse;
   }
 
   private leaderIndex(): number {

@@ -1,6 +1,6 @@
 // The planner's output: one action from a closed set, the StatefulSet size, and the operation to record.
 // Shared by planner.ts (starting an operation) and continue-operation.ts (carrying one on).
-import type { MembershipOperation, OperationPhase, OperationType } from '../api/types.js';
+import type { DefragmentationStatus, DefragResult, MembershipOperation, OperationPhase, OperationType } from '../api/types.js';
 import { memberName, peerURL } from './names.js';
 import type { ObservedCluster } from './observed.js';
 
@@ -20,6 +20,11 @@ export type Action =
   | { kind: 'recreate-pod'; ordinal: number; deletePvc: boolean }
   /** Cancelled: no longer wanted (e.g. the cluster reached the size by other means). */
   | { kind: 'finish-operation'; result: OperationResult }
+  /** Only record in status which member is defragmented next (intent before the Defragment call). */
+  | { kind: 'record-defrag'; memberID: string; memberName: string; message: string }
+  /** Defragment one member at its own endpoint, bounded by timeoutMs. */
+  | { kind: 'defragment'; memberID: string; memberName: string; timeoutMs: number }
+  | { kind: 'finish-defrag'; result: DefragResult; message: string }
   | { kind: 'wait'; reason: string; message: string }
   | { kind: 'refuse'; reason: string; message: string };
 
@@ -37,6 +42,15 @@ export interface Plan {
   /** For the bootstrap ConfigMap. */
   initialClusterState: 'new' | 'existing';
   initialCluster: Array<{ name: string; peerURL: string }>;
+  /**
+   * The version change is not allowed (see versionChangeProblem): keep the StatefulSet's current member
+   * image, so that no pod (restarted for any reason) comes up on it.
+   */
+  holdImage: boolean;
+  /** status.defragmentation to write when this pass's step succeeded. */
+  defrag: DefragmentationStatus;
+  /** ... and when its Defragment call failed (the attempt is counted). Absent: keep what was recorded. */
+  defragOnFailure?: DefragmentationStatus;
 }
 
 export function newOperation(o: ObservedCluster, type: OperationType, ordinal: number, phase: OperationPhase, message: string): MembershipOperation {

@@ -64,6 +64,8 @@ describe('StatefulSet', () => {
     expect(c.args).toContain('--advertise-client-urls=http://$(POD_NAME).e-peer.ns.svc:2379');
     expect(c.args).toContain('--heartbeat-interval=50');
     expect(c.args).toContain('--election-timeout=500');
+    expect(c.args).toContain('--auto-compaction-mode=periodic');
+    expect(c.args).toContain('--auto-compaction-retention=1h');
     const env = Object.fromEntries(c.env.map((e: J) => [e.name, e.valueFrom]));
     expect(env.ETCD_INITIAL_CLUSTER.configMapKeyRef).toEqual({ name: 'e-bootstrap', key: 'initial-cluster' });
     expect(env.ETCD_INITIAL_CLUSTER_STATE.configMapKeyRef).toEqual({ name: 'e-bootstrap', key: 'initial-cluster-state' });

@@ -1,5 +1,5 @@
 // What one reconcile pass observed, in a form the pure planner can use.
-import type { MembershipOperation, PvcRetentionPolicy } from '../api/types.js';
+import type { DefragmentationStatus, MembershipOperation, PvcRetentionPolicy } from '../api/types.js';
 import type { ClusterRef } from './names.js';
 
 export interface ObservedMember {
@@ -21,6 +21,11 @@ export interface ObservedMember {
    * as this member on an empty data dir ("member ... has already been bootstrapped").
    */
   dataLost: boolean;
+  /** From its Status; null when it did not answer (or, for dbSizeInUse, does not report it). */
+  dbSizeBytes: number | null;
+  dbSizeInUseBytes: number | null;
+  /** The etcd server version its Status reports; null when it did not answer. */
+  version: string | null;
 }
 
 export interface ObservedPod {
@@ -68,4 +73,18 @@ export interface ObservedCluster {
   /** The same instant as RFC 3339 (the planner may not read clocks or build dates). */
   nowIso: string;
   learnerTimeoutMs: number;
+  /** spec.version: what the members are to run (checked against what they report). */
+  desiredVersion: string;
+  /** spec.defragmentation; null when no schedule is set. */
+  defragmentation: ObservedDefragSpec | null;
+  /** status.defragmentation as recorded. */
+  defragStatus: DefragmentationStatus;
+}
+
+export interface ObservedDefragSpec {
+  /** The cron text (checked by the controller; an unreadable one plans nothing). */
+  schedule: string;
+  minFreePercent: number;
+  minDbSizeBytes: number;
+  timeoutMs: number;
 }

@@ -350,6 +350,39 @@ describe('rolling updates (OnDelete), one pod at a time, leader last', () => {
   });
 });
 
+describe('version changes', () => {
+  const outdated = [0, 1, 2].map((i) => ({ ordinal: i, ready: true, upToDate: false, deleting: false }));
+
+  it('one minor up rolls the pods one at a time, the leader last, as any template change', () => {
+    const p = planNextStep(observed({ desiredVersion: '3.6.0', pods: outdated }));
+    expect(p.action).toEqual({ kind: 'recreate-pod', ordinal: 2, deletePvc: false });
+    expect(p.holdImage).toBe(false);
+  });
+
+  it('a skipped minor or a downgrade below the cluster version is refused, the image held, nothing rolled', () => {
+    for (const v of ['3.7.0', '3.4.31']) {
+      const p = planNextStep(observed({ desiredVersion: v, pods: outdated }));
+      expect(p.action, v).toMatchObject({ kind: 'refuse', reason: 'UnsupportedVersionChange' });
+      expect(p.holdImage, v).toBe(true);
+    }
+    // The cluster version is the lowest a member runs: after 3.6 everywhere, 3.5 is a downgrade.
+    const at36 = [member(0, { version: '3.6.0' }), member(1, { version: '3.6.0' }), member(2, { version: '3.6.0' })];
+    expect(planNextStep(observed({ desiredVersion: '3.5.17', members: at36 })).action).toMatchObject({ reason: 'UnsupportedVersionChange' });
+    // Mid-upgrade, going back is fine.
+    const mixed = [member(0, { version: '3.5.17' }), member(1, { version: '3.6.0' }), member(2, { version: '3.6.0' })];
+    expect(planNextStep(observed({ desiredVersion: '3.5.17', members: mixed, pods: outdated })).action.kind).toBe('recreate-pod');
+  });
+
+  it('membership work goes on during a refused change, on the held image', () => {
+    const p = planNextStep(observed({ desiredVersion: '3.7.0', desiredReplicas: 5 }));
+    expect(p.action.kind).toBe('start-operation');
+    expect(p.holdImage).toBe(true);
+    const q = planNextStep(observed({ desiredVersion: '3.7.0', desiredReplicas: 5, operation: op('ScaleUp', 3, { startTime: new Date(T0).toISOString() }) }));
+    expect(q.action.kind).toBe('member-add-learner');
+    expect(q.holdImage).toBe(true);
+  });
+});
+
 describe('bad input and pause', () => {
   it('an invalid spec never starts a membership change', () => {
     const p = planNextStep(observed({ desiredReplicas: 5, specInvalid: true }));

@@ -7,10 +7,12 @@
 import type { OperationType } from '../api/types.js';
 import { newOperation, refuse, type Action, type Plan } from './action.js';
 import { continueOperation } from './continue-operation.js';
+import { planDefrag } from './defrag.js';
 import { bestTransferee, describe, lowestFreeOrdinal, maxOrdinal, ordinalOf, stsCovers } from './member-match.js';
 import { hexID, memberName, peerURL } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { quorum } from './quorum.js';
+import { versionChangeProblem } from '../api/versions.js';
 
 export { assertNever, type Action, type ActionKind, type OperationResult, type Plan } from './action.js';
 export { removalUnsafe } from './member-match.js';
@@ -26,6 +28,8 @@ export function planNextStep(o: ObservedCluster): Plan {
     scaleUpBlockedGeneration: o.scaleUpBlockedGeneration,
     initialClusterState: o.bootstrapped ? 'existing' : 'new',
     initialCluster: initialClusterFrom(o),
+    defrag: o.defragStatus,
+    holdImage: false,
   };
 
   // Bootstrap: a brand-new cluster only (no StatefulSet and never saw a cluster ID).
@@ -68,12 +72,14 @@ export function planNextStep(o: ObservedCluster): Plan {
   }
   const stuck = stuckWithoutVolume(o, o.members);
   if (stuck !== null) return { ...base, action: { kind: 'recreate-pod', ordinal: stuck, deletePvc: false } };
+  const versionProblem = versionChangeProblem(runningVersions(o.members), o.desiredVersion);
+  const held: Plan = { ...base, holdImage: versionProblem !== null };
   const plan =
     o.operation !== null
-      ? continueOperation(o, o.operation, o.members, base)
+      ? continueOperation(o, o.operation, o.members, held)
       : o.specInvalid
-        ? { ...base, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') }
-        : startNext(o, o.members, base);
+        ? { ...held, action: refuse('InvalidSpec', 'the spec is invalid; membership is left as it is') }
+        : startNext(o, o.members, held, versionProblem);
   return neverBelowMembers(o, o.members, plan);
 }
 
@@ -113,7 +119,7 @@ function neverBelowMembers(o: ObservedCluster, members: ObservedMember[], plan: 
 // ---------------------------------------------------------------------------------------------
 // Starting an operation
 
-function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): Plan {
+function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan, versionProblem: string | null): Plan {
   // Members we do not recognise: refuse to guess (never pick by list position).
   const foreign = members.filter((m) => ordinalOf(o, m) === null);
   if (foreign.length > 0) {
@@ -192,6 +198,8 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
   if (o.statefulSetReplicas !== want) {
     return { ...base, action: { kind: 'set-replicas', replicas: want }, statefulSetReplicas: want };
   }
+  // A version change etcd does not allow: the image is held (base.holdImage) and nothing rolls.
+  if (versionProblem !== null) return { ...base, action: refuse('UnsupportedVersionChange', versionProblem) };
   // Rolling update (OnDelete): one pod at a time, only when everything is healthy; the leader last.
   const outdated = o.pods.filter((p) => !p.upToDate);
   if (outdated.length > 0) {
@@ -206,13 +214,19 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan): P
     if (to === undefined) return { ...base, action: refuse('NoTransferee', 'no healthy voter can take leadership before the leader pod is rolled') };
     return { ...base, action: { kind: 'move-leader', fromID: leader.id, toID: to.id } };
   }
-  return base;
+  // Nothing else to do: scheduled defragmentation, if any.
+  return planDefrag(o, members, base);
 }
 
 function startOperation(o: ObservedCluster, base: Plan, type: OperationType, ordinal: number, message: string): Plan {
   return { ...base, action: { kind: 'start-operation' }, operation: newOperation(o, type, ordinal, 'Pending', message) };
 }
 
+
+/** The server versions the members report (a member that did not answer reports none). */
+function runningVersions(members: ObservedMember[]): string[] {
+  return members.flatMap((m) => (m.version === null ? [] : [m.version]));
+}
 
 function initialClusterFrom(o: ObservedCluster): Array<{ name: string; peerURL: string }> {
   if (o.members === null) return [];

@@ -22,6 +22,8 @@ export const TLS_CLIENT_DIR = '/etc/tsetcd/tls/client';
 export const TLS_PEER_DIR = '/etc/tsetcd/tls/peer';
 /** The user and group the member image runs as (hack/images/build.sh). */
 export const IMAGE_UID = 65532;
+/** The member container's name in the pod template. */
+export const MEMBER_CONTAINER = 'tsetcd';
 
 /** The etcd-style flags of a member. $(POD_NAME) and $(POD_IP) are expanded by the kubelet. */
 export function memberArgs(ref: ClusterRef, spec: ResolvedSpec): string[] {
@@ -38,6 +40,8 @@ export function memberArgs(ref: ClusterRef, spec: ResolvedSpec): string[] {
     `--listen-metrics-urls=http://$(POD_IP):${METRICS_PORT}`,
     `--heartbeat-interval=${spec.heartbeatIntervalMs}`,
     `--election-timeout=${spec.electionTimeoutMs}`,
+    `--auto-compaction-mode=${spec.compaction.mode}`,
+    `--auto-compaction-retention=${spec.compaction.retention}`,
   ];
   if (spec.tls.clientSecretName) {
     args.push(
@@ -85,7 +89,7 @@ export function buildStatefulSet(
   }
 
   const container: Record<string, unknown> = {
-    name: 'tsetcd',
+    name: MEMBER_CONTAINER,
     image: member.imageOverride ?? spec.image,
     imagePullPolicy: 'IfNotPresent',
     args: memberArgs(ref, spec),

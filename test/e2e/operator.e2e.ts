@@ -313,4 +313,75 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       prom.kill('SIGTERM');
     }
   });
+  // Day two (issue 13). Written by reading; not run when it was written (see docs/operator.md).
+  it('compacts by spec.compaction, defragments on spec.defragmentation.schedule, and refuses a skipped minor version', async () => {
+    interface DayTwo {
+      metadata: { generation: number };
+      status?: {
+        observedGeneration?: number;
+        conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+        members?: Array<{ name: string; lastDefragTime?: string; lastDefragReclaimedBytes?: number }>;
+        defragmentation?: { lastRun?: { result: string; finishTime: string } };
+      };
+    }
+    const get2 = (): Promise<DayTwo> => k.json<DayTwo>(['get', 'etcdcluster', name, '-n', ns]);
+    const patch = (spec: unknown): Promise<string> => k.ok(['patch', 'etcdcluster', name, '-n', ns, '--type=merge', '-p', JSON.stringify({ spec })]);
+    const stsImage = async (): Promise<string> => (await k.ok(['get', 'statefulset', name, '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].image}'])).trim();
+
+    // 1. Revision compaction keeping 10 revisions: the members roll onto the new flags, then compact.
+    await patch({ compaction: { mode: 'revision', retention: '10' } });
+    await waitFor('the StatefulSet carries --auto-compaction-retention=10', 60_000, async () => {
+      const args = await k.ok(['get', 'statefulset', name, '-n', ns, '-o', 'jsonpath={.spec.template.spec.containers[0].args}']);
+      return args.includes('--auto-compaction-retention=10') ? true : undefined;
+    });
+    await waitFor('every member pod rolled onto the new revision', 600_000, async () => {
+      // The controller's status must describe the new template (observedGeneration), not the old one.
+      const r = await k.run(['get', 'statefulset', name, '-n', ns, '-o', 'jsonpath={.metadata.generation} {.status.observedGeneration} {.status.updatedReplicas}']);
+      const [gen, seenGen, updated] = r.stdout.trim().split(' ');
+      return r.code === 0 && gen === seenGen && updated === '3' ? true : undefined;
+    }, 2000);
+    await settled(3, 600_000);
+    let first = 0;
+    for (let i = 0; i < 30; i++) {
+      const r = await waitFor('a put', 30_000, async () => {
+        const x = await etcdctl(clientEndpoint, ['put', '/e2e/compact', `v${i}`, '-w', 'json']);
+        return x.code === 0 ? x : undefined;
+      }, 500);
+      const rev = Number((JSON.parse(r.stdout) as { header: { revision: number } }).header.revision);
+      if (i === 0) first = rev;
+    }
+    await waitFor('the first put compacted away (revision mode, every 5 s)', 120_000, async () => {
+      const r = await etcdctl(clientEndpoint, ['get', '/e2e/compact', `--rev=${first}`]);
+      return r.code !== 0 && /required revision has been compacted/.test(r.stderr) ? true : undefined;
+    }, 2000);
+
+    // 2. Defragmentation every minute, every member (no threshold): one at a time, then the run succeeds.
+    const since = Date.now();
+    await patch({ defragmentation: { schedule: '* * * * *', minFreePercent: 0, minDbSize: '0' } });
+    const done = await waitFor('a defragmentation run that defragmented every member', 300_000, async () => {
+      const c = await get2();
+      const ms = c.status?.members ?? [];
+      const fresh = ms.filter((m) => m.lastDefragTime !== undefined && Date.parse(m.lastDefragTime) >= since - 60_000);
+      return c.status?.defragmentation?.lastRun?.result === 'Succeeded' && fresh.length === 3 ? c : undefined;
+    }, 2000);
+    // tsetcd keeps its keyspace in memory and reports no free pages: Defragment gives nothing back.
+    expect(done.status?.members?.map((m) => m.lastDefragReclaimedBytes)).toEqual([0, 0, 0]);
+    const events = await k.json<{ items: Array<{ reason: string }> }>(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`]);
+    expect(events.items.filter((e) => e.reason === 'MemberDefragmented').length).toBeGreaterThanOrEqual(3);
+    await patch({ defragmentation: null });
+
+    // 3. A skipped minor version is refused, and the StatefulSet keeps the image the members run.
+    const image = await stsImage();
+    await patch({ version: '3.7.0', image: 'ghcr.io/tsetcd/tsetcd:does-not-exist' });
+    const refused = await waitFor('Degraded=UnsupportedVersionChange', 120_000, async () => {
+      const c = await get2();
+      const d = c.status?.conditions?.find((x) => x.type === 'Degraded');
+      return c.status?.observedGeneration === c.metadata.generation && d?.reason === 'UnsupportedVersionChange' ? d : undefined;
+    }, 2000);
+    expect(refused.message).toMatch(/one minor version at a time/);
+    expect(await stsImage()).toBe(image);
+    await patch({ version: '3.5.17', image: null });
+    await settled(3, 600_000);
+    expect(await keyCount('/e2e/keys/')).toBe(1000);
+  });
 });

@@ -118,11 +118,12 @@ function recoverable(w: World): boolean {
 }
 
 const outcomes = { converged: 0, unrecoverable: 0 };
+let defrags = 0;
 
 function runSeed(seed: number): string | null {
   const rng = new SimRng(seed);
   const w = new World(rng.fork(1), 3);
-  const s: OperatorState = { generation: 1, desired: 3, operation: null, blocked: null, recordedOrdinals: [0, 1, 2], nowMs: Date.parse('2026-01-01T00:00:00Z') };
+  const s: OperatorState = { generation: 1, desired: 3, operation: null, blocked: null, recordedOrdinals: [0, 1, 2], nowMs: Date.parse('2026-01-01T00:00:00Z'), defrag: {} };
   const trace: string[] = [];
   const fail = (msg: string): string => `seed ${seed}: ${msg}\nlast steps:\n  ${trace.slice(-(Number(process.env.OPERATOR_MODEL_TRACE ?? 25))).join('\n  ')}`;
 
@@ -132,7 +133,13 @@ function runSeed(seed: number): string | null {
     const a = plan.action;
     const what = `${a.kind}${'reason' in a ? ` ${a.reason}` : ''}${'ordinal' in a ? ` ${a.ordinal}` : ''}${'memberID' in a ? ` ${a.memberID}` : ''}`;
     trace.push(`#${i} sts=${w.sts} op=${s.operation ? `${s.operation.type}/${s.operation.ordinal}/${s.operation.phase}` : '-'} plan=${what} replicas=${plan.statefulSetReplicas}${crash !== 'none' ? ` CRASH ${crash}` : ''}${error ? ` ERR ${error}` : ''}`);
-    const bad = checkStep(before, w, `step ${i} (${what})`);
+    let bad = checkStep(before, w, `step ${i} (${what})`);
+    // Defragment never runs beside a membership change, nor on a cluster with an unhealthy member.
+    if (bad === null && a.kind === 'defragment') {
+      if (s.operation !== null) bad = `step ${i}: Defragment while ${s.operation.type} is in flight`;
+      else if (!w.members.every((m) => !m.learner && w.healthy(m))) bad = `step ${i}: Defragment while a member is unhealthy or a learner`;
+      else defrags++;
+    }
     w.tick();
     s.nowMs += STEP_MS;
     return bad;
@@ -192,7 +199,8 @@ describe('operator model: random out-of-band changes and operator crashes', () =
       if (f !== null) failures.push(f);
       if (failures.length >= 3) break;
     }
-    console.log(`operator model: ${outcomes.converged} converged, ${outcomes.unrecoverable} unrecoverable (a majority's data gone)`);
+    console.log(`operator model: ${outcomes.converged} converged, ${outcomes.unrecoverable} unrecoverable (a majority's data gone), ${defrags} Defragment calls`);
+    expect(defrags).toBeGreaterThan(0);
     expect(failures, failures.join('\n\n')).toEqual([]);
   });
 });

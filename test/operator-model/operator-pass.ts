@@ -1,7 +1,7 @@
 // One operator pass over the model World, the way operator/controller/reconciler.ts does it: observe,
 // plan (the real planner), apply the StatefulSet size, perform the one step, write status. A crash can
 // cut the pass before the step or between the step and the status write.
-import type { MembershipOperation } from '../../operator/api/types.js';
+import type { DefragmentationStatus, MembershipOperation } from '../../operator/api/types.js';
 import { memberName, ordinalOfPeerURL, peerURL, type ClusterRef } from '../../operator/plan/names.js';
 import type { ObservedCluster, ObservedMember } from '../../operator/plan/observed.js';
 import { planNextStep, type Plan } from '../../operator/plan/planner.js';
@@ -19,7 +19,12 @@ export interface OperatorState {
   blocked: number | null;
   recordedOrdinals: number[];
   nowMs: number;
+  /** status.defragmentation (a run every minute, every member over the threshold: defrag as often as it can). */
+  defrag: DefragmentationStatus;
 }
+
+/** Defragment every member whenever the planner lets it: the schedule fires every minute. */
+const DEFRAG_EVERY_MINUTE = { schedule: '* * * * *', minFreePercent: 0, minDbSizeBytes: 0, timeoutMs: 60_000 };
 
 export type Crash = 'none' | 'before-step' | 'before-status';
 
@@ -47,6 +52,9 @@ export function observe(w: World, s: OperatorState): ObservedCluster {
     nowMs: s.nowMs,
     nowIso: new Date(s.nowMs).toISOString(),
     learnerTimeoutMs: LEARNER_TIMEOUT_MS,
+    desiredVersion: '3.5.17',
+    defragmentation: DEFRAG_EVERY_MINUTE,
+    defragStatus: s.defrag,
   };
 }
 
@@ -65,6 +73,9 @@ function observeMember(w: World, m: WMember): ObservedMember {
     raftIndex: healthy ? 100 : w.running(m) ? 1 : null,
     // A new claim under a started voter, or its pod refusing to start as it on an empty data dir.
     dataLost: !m.learner && m.started && pod !== undefined && pod.volumeOk && pvc !== undefined && pvc.data !== m.id,
+    dbSizeBytes: healthy ? 20480 : null,
+    dbSizeInUseBytes: healthy ? 20480 : null,
+    version: healthy ? '3.5.17' : null,
   };
 }
 
@@ -84,6 +95,9 @@ export function operatorPass(w: World, s: OperatorState, crash: Crash): { plan: 
   if (error === null) {
     s.operation = plan.operation;
     s.blocked = plan.scaleUpBlockedGeneration;
+    s.defrag = plan.defrag;
+  } else if (plan.defragOnFailure !== undefined) {
+    s.defrag = plan.defragOnFailure;
   }
   if (o.members !== null) s.recordedOrdinals = w.members.flatMap((m) => (m.ordinal === null ? [] : [m.ordinal]));
   return { plan, acted: error === null, error };
@@ -111,6 +125,12 @@ function perform(w: World, plan: Plan): void {
       if (a.deletePvc) w.deletePvc(a.ordinal);
       w.deletePod(a.ordinal);
       return;
+    case 'defragment': {
+      // Defragment blocks the member: it must be a running, caught-up member of a healthy cluster.
+      const m = w.members.find((x) => String(x.id) === a.memberID);
+      if (m === undefined || !w.running(m)) throw new Error(`Defragment of ${a.memberID}: not running`);
+      return;
+    }
     case 'bootstrap':
       throw new Error('the model starts from a running cluster; bootstrap must not be planned');
     case 'none':
@@ -119,6 +139,8 @@ function perform(w: World, plan: Plan): void {
     case 'start-operation':
     case 'set-replicas':
     case 'finish-operation':
+    case 'record-defrag':
+    case 'finish-defrag':
       return;
   }
 }

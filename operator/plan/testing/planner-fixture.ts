@@ -24,6 +24,9 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
     isLeader: ord === 0,
     raftIndex: 100,
     dataLost: false,
+    dbSizeBytes: 20480,
+    dbSizeInUseBytes: 20480,
+    version: '3.5.17',
     ...over,
   });
   const observed = (over: Partial<ObservedCluster> = {}): ObservedCluster => {
@@ -47,6 +50,9 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
       nowMs: T0,
       nowIso: T0_ISO,
       learnerTimeoutMs: 300_000,
+      desiredVersion: '3.5.17',
+      defragmentation: null,
+      defragStatus: {},
     };
     return { ...all, ...over };
   };
