@@ -1,0 +1,57 @@
+// The Maintenance/Snapshot stream's bytes: tsetcd's state as an etcd 3.6 bbolt database
+// (etcd-snapshot-export.ts), written page by page to a temporary file and then read back in
+// bounded chunks, so neither the export nor the stream holds the whole database in memory.
+// The file is removed when the stream ends, fails or is abandoned (the consumer's for-await
+// return()s the iterator). The server appends etcd's sha256 (node/server/maintenance-service.ts).
+
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldImmediate } from 'node:timers/promises';
+import type { PageSink } from '../bbolt/writer.js';
+import type { SnapshotStream } from '../server/backend.js';
+import { writeEtcdDb, type EtcdExportInput } from './etcd-snapshot-export.js';
+
+export const SNAPSHOT_READ_CHUNK_BYTES = 256 * 1024;
+
+class FilePageSink implements PageSink {
+  constructor(private readonly fh: FileHandle) {}
+  async write(position: number, data: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < data.byteLength) {
+      const { bytesWritten } = await this.fh.write(data, off, data.byteLength - off, position + off);
+      off += bytesWritten;
+    }
+  }
+}
+
+export async function etcdSnapshotStream(input: Omit<EtcdExportInput, 'maybeYield'>, dir: string = tmpdir()): Promise<SnapshotStream> {
+  const tmp = await mkdtemp(join(dir, 'tsetcd-snapshot-'));
+  const path = join(tmp, 'db');
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'w+');
+    const res = await writeEtcdDb(new FilePageSink(fh), { ...input, maybeYield: () => yieldImmediate() });
+    const file = fh;
+    fh = undefined;
+    async function* chunks(): AsyncIterable<Uint8Array> {
+      try {
+        for (let pos = 0; pos < res.sizeBytes; ) {
+          const buf = Buffer.allocUnsafe(Math.min(SNAPSHOT_READ_CHUNK_BYTES, res.sizeBytes - pos));
+          const { bytesRead } = await file.read(buf, 0, buf.byteLength, pos);
+          if (bytesRead === 0) throw new Error(`snapshot file ended at ${pos} of ${res.sizeBytes} bytes`);
+          pos += bytesRead;
+          yield buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await file.close().catch(() => undefined);
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
+    return { revision: res.revision, sizeBytes: res.sizeBytes, chunks: chunks() };
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
