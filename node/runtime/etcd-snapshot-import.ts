@@ -133,6 +133,7 @@ export interface RestoreResult {
   readonly clusterId: number;
   readonly revision: number;
   readonly compactRevision: number;
+  /** Live keys at the current revision. */
   readonly keys: number;
   readonly hashChecked: boolean;
   readonly remappedLeases: number;
@@ -183,7 +184,7 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
     clusterId,
     revision: store.currentRevision(),
     compactRevision: store.compactRevision(),
-    keys: store.keyCount(),
+    keys: store.range({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }).count,
     hashChecked,
     remappedLeases: contents.remappedLeases.length,
   };
