@@ -1081,8 +1081,9 @@ export class MvccStore {
     };
     const epoch = this.epoch;
     const self = this;
+    // Pinned now, not at the first next(): the caller may write other things first.
+    const unpin = this.pin(compactRev);
     function* gen(): Generator<Rev, void, void> {
-      const unpin = self.pin(compactRev);
       try {
         if (compactRev > 0) {
           const old: Rev[] = [];
@@ -1102,7 +1103,14 @@ export class MvccStore {
         unpin();
       }
     }
-    return { header, revisions: gen() };
+    const revisions = gen();
+    // return() on a generator never started skips its finally: release the pin here too.
+    const ret = revisions.return.bind(revisions);
+    revisions.return = (v) => {
+      unpin();
+      return ret(v);
+    };
+    return { header, revisions };
   }
 
   /**

@@ -25,7 +25,7 @@ import { clusterIdOf, hexId, memberIdOf } from './ids.js';
 import { readIdentity, writeIdentity } from './identity.js';
 import type { MemberRecord } from './membership.js';
 import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, decodeLease, parseRevKey } from './etcd-schema.js';
-import { encodeStateSnapshot } from './state-snapshot.js';
+import { stateSnapshotParts } from './state-snapshot.js';
 
 export class SnapshotRestoreError extends Error {
   readonly code = 'ErrSnapshotRestore';
@@ -170,7 +170,8 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
   if (contents.droppedAlarms > 0) log.warn('alarms of the old cluster are not carried over', { alarms: contents.droppedAlarms });
 
   const membership = { members, removed: [] };
-  const data = encodeStateSnapshot(membership, [...store.snapshotChunks(RESTORE_CHUNK_BYTES)]);
+  // Streamed to the snapshot file chunk by chunk: no second copy of the whole state.
+  const data = stateSnapshotParts(membership, store.snapshotChunks(RESTORE_CHUNK_BYTES));
   const { storage } = await openStorage(join(cfg.dataDir, 'member'), { logger: log.child('storage') });
   try {
     await storage.saveSnapshot({ metadata: { index, term, confState: { voters: ids, learners: [] } }, data });

@@ -13,15 +13,30 @@ import type { SnapshotStream } from '../server/backend.js';
 import { writeEtcdDb, type EtcdExportInput } from './etcd-snapshot-export.js';
 
 export const SNAPSHOT_READ_CHUNK_BYTES = 256 * 1024;
+const SINK_BATCH_BYTES = 1024 * 1024;
 
+/** Positioned writes, coalescing back-to-back pages into writes of up to SINK_BATCH_BYTES. */
 class FilePageSink implements PageSink {
+  private parts: Uint8Array[] = [];
+  private start = 0;
+  private bytes = 0;
   constructor(private readonly fh: FileHandle) {}
   async write(position: number, data: Uint8Array): Promise<void> {
+    if (this.bytes > 0 && (position !== this.start + this.bytes || this.bytes >= SINK_BATCH_BYTES)) await this.flush();
+    if (this.bytes === 0) this.start = position;
+    this.parts.push(data);
+    this.bytes += data.byteLength;
+  }
+  async flush(): Promise<void> {
+    if (this.bytes === 0) return;
+    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts);
     let off = 0;
-    while (off < data.byteLength) {
-      const { bytesWritten } = await this.fh.write(data, off, data.byteLength - off, position + off);
+    while (off < buf.byteLength) {
+      const { bytesWritten } = await this.fh.write(buf, off, buf.byteLength - off, this.start + off);
       off += bytesWritten;
     }
+    this.parts = [];
+    this.bytes = 0;
   }
 }
 
@@ -31,7 +46,9 @@ export async function etcdSnapshotStream(input: Omit<EtcdExportInput, 'maybeYiel
   let fh: FileHandle | undefined;
   try {
     fh = await open(path, 'w+');
-    const res = await writeEtcdDb(new FilePageSink(fh), { ...input, maybeYield: () => yieldImmediate() });
+    const sink = new FilePageSink(fh);
+    const res = await writeEtcdDb(sink, { ...input, maybeYield: () => yieldImmediate() });
+    await sink.flush();
     const file = fh;
     fh = undefined;
     async function* chunks(): AsyncIterable<Uint8Array> {

@@ -74,6 +74,20 @@ describe('etcd snapshot export and import', () => {
     });
   }
 
+  it('the export pins history while it runs and releases the pin (also when abandoned)', async () => {
+    const s = randomStore(21);
+    await exportDb(s);
+    expect(s.openReads()).toBe(0);
+    const e = s.exportRevisions();
+    expect(s.openReads()).toBe(1);
+    e.revisions.return();
+    expect(s.openReads()).toBe(0);
+    const f = s.exportRevisions();
+    f.revisions.next();
+    f.revisions.return();
+    expect(s.openReads()).toBe(0);
+  });
+
   it("writes etcd's encodings: revision keys, tombstones, KeyValue, meta", async () => {
     const s = new MvccStore();
     s.apply({ type: 'put', req: { key: b('a'), value: b('1') } }, 1);
