@@ -8,6 +8,10 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 version="$(tr -d '[:space:]' < "$here/etcd36/VERSION")"
 out="${ETCD36_BIN_DIR:-$root/.cache/etcd36/$version}"
+if ! grep -q "go.etcd.io/etcd/server/v3 $version" "$here/etcd36/go.mod"; then
+  echo "hack/etcd36/go.mod does not require etcd $version (VERSION): cd hack/etcd36 && go get go.etcd.io/etcd/server/v3@$version go.etcd.io/etcd/etcdutl/v3@$version" >&2
+  exit 1
+fi
 mkdir -p "$out"
 export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 # As for helm and the Kubernetes binaries, a copy outside the work tree survives fresh clones on
