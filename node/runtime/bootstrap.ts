@@ -11,8 +11,8 @@ import { openStorage } from '../storage/index.js';
 import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
-import { clusterIdOf, hexId, memberIdOf } from './ids.js';
-import { readIdentity, writeIdentity, type Identity } from './identity.js';
+import { hexId } from './ids.js';
+import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
 import { Member } from './member.js';
 import type { MemberRecord } from './membership.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
@@ -77,18 +77,7 @@ async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefine
   }
   let id: Identity;
   if (cfg.initialClusterState === 'new') {
-    const members: MemberRecord[] = cfg.initialCluster.map((m) => ({
-      id: memberIdOf(m.peerUrls, cfg.initialClusterToken),
-      name: m.name,
-      peerUrls: [...m.peerUrls],
-      clientUrls: [],
-      isLearner: false,
-    }));
-    const ids = new Set(members.map((m) => m.id));
-    if (ids.size !== members.length) throw new BootstrapError('two members of --initial-cluster have the same peer URLs');
-    const self = members.find((m) => m.name === cfg.name);
-    if (!self) throw new BootstrapError(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
-    id = { version: 1, name: cfg.name, memberId: self.id, clusterId: clusterIdOf(members.map((m) => m.id)), initialMembers: members, joined: false };
+    id = newClusterIdentity(cfg.name, cfg.initialCluster, cfg.initialClusterToken, (why) => new BootstrapError(why));
   } else {
     const info = await joinInfo(cfg, tls, log);
     const own = new Set(cfg.initialAdvertisePeerUrls);

@@ -21,9 +21,8 @@ import type { Logger } from '../log.js';
 import { BoltReader, fileSource } from '../bbolt/reader.js';
 import { MvccStore, type ExportHeader, type ImportedRev } from '../mvcc/index.js';
 import { openStorage } from '../storage/index.js';
-import { clusterIdOf, hexId, memberIdOf } from './ids.js';
-import { readIdentity, writeIdentity } from './identity.js';
-import type { MemberRecord } from './membership.js';
+import { hexId } from './ids.js';
+import { newClusterIdentity, readIdentity, writeIdentity } from './identity.js';
 import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, decodeLease, parseRevKey } from './etcd-schema.js';
 import { stateSnapshotParts } from './state-snapshot.js';
 
@@ -142,18 +141,9 @@ export interface RestoreResult {
 export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: Logger, opts: { skipHashCheck?: boolean } = {}): Promise<RestoreResult> {
   if (await readIdentity(cfg.dataDir)) throw new SnapshotRestoreError(`data dir ${cfg.dataDir} already holds a member; restore into a new one`);
   const { dbBytes, hashChecked } = await verifySnapshotFile(path, opts.skipHashCheck);
-  const members: MemberRecord[] = cfg.initialCluster.map((m) => ({
-    id: memberIdOf(m.peerUrls, cfg.initialClusterToken),
-    name: m.name,
-    peerUrls: [...m.peerUrls],
-    clientUrls: [],
-    isLearner: false,
-  }));
-  const self = members.find((m) => m.name === cfg.name);
-  if (!self) throw new SnapshotRestoreError(`couldn't find local name "${cfg.name}" in --initial-cluster`);
+  const identity = newClusterIdentity(cfg.name, cfg.initialCluster, cfg.initialClusterToken, (why) => new SnapshotRestoreError(why));
+  const members = [...identity.initialMembers];
   const ids = members.map((m) => m.id);
-  if (new Set(ids).size !== ids.length) throw new SnapshotRestoreError('two members of --initial-cluster have the same peer URLs');
-  const clusterId = clusterIdOf(ids);
 
   const index = 1;
   const term = 1;
@@ -179,10 +169,10 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
   } finally {
     await storage.close();
   }
-  await writeIdentity(cfg.dataDir, { version: 1, name: cfg.name, memberId: self.id, clusterId, initialMembers: members, joined: false });
+  await writeIdentity(cfg.dataDir, identity);
   const result: RestoreResult = {
-    memberId: self.id,
-    clusterId,
+    memberId: identity.memberId,
+    clusterId: identity.clusterId,
     revision: store.currentRevision(),
     compactRevision: store.compactRevision(),
     keys: store.range({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }).count,

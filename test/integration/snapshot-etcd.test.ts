@@ -14,6 +14,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from '
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TestRng } from '../../node/mvcc/testing/rng.js';
 import { Cluster, REPO, TSETCD_BIN, ctlOk, etcdctl, freePorts, requireTools, waitFor } from './harness.js';
 
 const ETCD36_VERSION = readFileSync(join(REPO, 'hack', 'etcd36', 'VERSION'), 'utf8').trim();
@@ -101,17 +102,6 @@ async function fullRange(ep: string, rev: number, leaseIds: 'exact' | 'presence'
   return { revision: r.header.revision, lines };
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 d('snapshots in etcd format: tsetcd ⇄ etcd 3.6', () => {
   let cluster: Cluster | undefined;
   let etcd: Proc | undefined;
@@ -131,7 +121,8 @@ d('snapshots in etcd format: tsetcd ⇄ etcd 3.6', () => {
 
   it('(a) tsetcd → etcdctl snapshot save → etcdutl status and restore → etcd 3.6 serves the same', async () => {
     console.log(`snapshot interoperability seed ${SEED} (SNAPSHOT_SEED=${SEED} repeats it)`);
-    const rand = rng(SEED);
+    const rng = new TestRng(SEED);
+    const rand = (): number => rng.next();
     cluster = await Cluster.start({ size: 3, label: 'snapshot' });
     const ep = cluster.endpoints();
     const client = new Etcd3({ hosts: cluster.members.map((m) => m.clientUrl) });
@@ -206,7 +197,8 @@ d('snapshots in etcd format: tsetcd ⇄ etcd 3.6', () => {
 
   it('(b) etcd 3.6 → etcdctl snapshot save → tsetcd snapshot restore → a 3-member tsetcd serves the same', async () => {
     expect(etcdEp, 'needs the etcd from (a)').not.toBe('');
-    const rand = rng(SEED + 1);
+    const rng = new TestRng(SEED + 1);
+    const rand = (): number => rng.next();
     // etcd's own writes: a lease with etcd's 63-bit id, overwrites, deletes, a txn, a compaction.
     const grant = await ctlOk(etcdEp, ['lease', 'grant', '900']);
     const etcdLease = /lease ([0-9a-f]+) granted/.exec(grant)![1]!;
