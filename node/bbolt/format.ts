@@ -89,6 +89,15 @@ export function readMetaPage(page: Buffer): Meta | undefined {
   };
 }
 
+function pageWithHeader(bytes: number, id: number, flags: number, count: number, overflow: number): Buffer {
+  const out = Buffer.alloc(bytes);
+  out.writeBigUInt64LE(BigInt(id), 0);
+  out.writeUInt16LE(flags, 8);
+  out.writeUInt16LE(count, 10);
+  out.writeUInt32LE(overflow, 12);
+  return out;
+}
+
 export interface LeafItem {
   readonly key: Uint8Array;
   readonly value: Uint8Array;
@@ -102,11 +111,7 @@ export function leafItemBytes(it: LeafItem): number {
 
 /** A leaf page image of `bytes` (header + elements + data) holding `items`, page id `id`. */
 export function encodeLeafPage(id: number, items: readonly LeafItem[], bytes: number, overflow: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  out.writeBigUInt64LE(BigInt(id), 0);
-  out.writeUInt16LE(LEAF_PAGE, 8);
-  out.writeUInt16LE(items.length, 10);
-  out.writeUInt32LE(overflow, 12);
+  const out = pageWithHeader(bytes, id, LEAF_PAGE, items.length, overflow);
   let data = PAGE_HEADER_BYTES + ELEMENT_BYTES * items.length;
   items.forEach((it, i) => {
     const e = PAGE_HEADER_BYTES + ELEMENT_BYTES * i;
@@ -128,11 +133,7 @@ export interface BranchItem {
 }
 
 export function encodeBranchPage(id: number, items: readonly BranchItem[], bytes: number, overflow: number): Buffer {
-  const out = Buffer.alloc(bytes);
-  out.writeBigUInt64LE(BigInt(id), 0);
-  out.writeUInt16LE(BRANCH_PAGE, 8);
-  out.writeUInt16LE(items.length, 10);
-  out.writeUInt32LE(overflow, 12);
+  const out = pageWithHeader(bytes, id, BRANCH_PAGE, items.length, overflow);
   let data = PAGE_HEADER_BYTES + ELEMENT_BYTES * items.length;
   items.forEach((it, i) => {
     const e = PAGE_HEADER_BYTES + ELEMENT_BYTES * i;

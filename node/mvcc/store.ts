@@ -1322,14 +1322,8 @@ export interface ExportHeader {
 }
 
 /** One revision row to import (a tombstone has version 0; its create, value and lease are ignored). */
-export interface ImportedRev {
+export interface ImportedRev extends Omit<Rev, 'rec'> {
   readonly key: Uint8Array;
-  readonly main: number;
-  readonly sub: number;
-  readonly create: number;
-  readonly version: number;
-  readonly value: Uint8Array;
-  readonly lease: number;
 }
 
 interface LoadedState {
