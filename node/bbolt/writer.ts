@@ -55,13 +55,18 @@ class TreeBuilder {
 
   constructor(private readonly w: BoltWriter) {}
 
-  async add(it: LeafItem): Promise<void> {
+  /** Adds an item; returns a promise only when a page had to be written first (await it). */
+  add(it: LeafItem): Promise<void> | undefined {
     if (this.last !== undefined && compareKeys(this.last, it.key) >= 0) throw new BoltFormatError('bbolt writer: keys must be strictly ascending');
     this.last = it.key;
     const n = leafItemBytes(it);
-    if (this.items.length > 0 && this.bytes + n > this.w.pageSize) await this.flushLeaf();
-    this.items.push(it);
-    this.bytes += n;
+    const push = (): void => {
+      this.items.push(it);
+      this.bytes += n;
+    };
+    if (this.items.length > 0 && this.bytes + n > this.w.pageSize) return this.flushLeaf().then(push);
+    push();
+    return undefined;
   }
 
   private async flushLeaf(): Promise<void> {
@@ -102,7 +107,11 @@ class TreeBuilder {
 
 export interface BoltWriterOptions {
   readonly pageSize?: number;
+  /** Awaited every YIELD_ROWS rows of a bucket (to let an event loop breathe); none by default. */
+  readonly maybeYield?: () => Promise<void>;
 }
+
+const YIELD_ROWS = 2048;
 
 /**
  * Usage: `await w.bucket(name, rows)` for each top-level bucket in ascending name order (rows in
@@ -114,12 +123,14 @@ export class BoltWriter {
   private next = 3;
   private readonly root: TreeBuilder;
   private finished = false;
+  private readonly maybeYield: (() => Promise<void>) | undefined;
 
   constructor(
     private readonly sink: PageSink,
     opts: BoltWriterOptions = {},
   ) {
     this.pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
+    this.maybeYield = opts.maybeYield;
     this.root = new TreeBuilder(this);
   }
 
@@ -138,11 +149,12 @@ export class BoltWriter {
     const head: LeafItem[] = [];
     let bytes = PAGE_HEADER_BYTES;
     let tree: TreeBuilder | undefined;
-    for await (const [key, value] of rows as AsyncIterable<Row>) {
+    let count = 0;
+    const take = async (key: Uint8Array, value: Uint8Array): Promise<void> => {
       const it: LeafItem = { key, value, flags: 0 };
       if (tree) {
         await tree.add(it);
-        continue;
+        return;
       }
       head.push(it);
       bytes += leafItemBytes(it);
@@ -150,6 +162,21 @@ export class BoltWriter {
         tree = new TreeBuilder(this);
         for (const h of head) await tree.add(h);
         head.length = 0;
+      }
+    };
+    if (Symbol.iterator in rows) {
+      // A sync source: no promise per row, only when a page is written or every YIELD_ROWS rows.
+      for (const [key, value] of rows) {
+        if (tree) {
+          const p = tree.add({ key, value, flags: 0 });
+          if (p) await p;
+        } else await take(key, value);
+        if (++count % YIELD_ROWS === 0 && this.maybeYield) await this.maybeYield();
+      }
+    } else {
+      for await (const [key, value] of rows) {
+        await take(key, value);
+        if (++count % YIELD_ROWS === 0 && this.maybeYield) await this.maybeYield();
       }
     }
     let value: Buffer;

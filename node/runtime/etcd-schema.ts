@@ -44,11 +44,16 @@ export class EtcdSchemaError extends Error {
 
 export const REV_KEY_BYTES = 17;
 
+function writeU53BE(b: Buffer, n: number, at: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x100000000), at);
+  b.writeUInt32BE(n % 0x100000000, at + 4);
+}
+
 export function revKey(main: number, sub: number, tombstone: boolean): Buffer {
-  const b = Buffer.alloc(tombstone ? REV_KEY_BYTES + 1 : REV_KEY_BYTES);
-  b.writeBigUInt64BE(BigInt(main), 0);
+  const b = Buffer.allocUnsafe(tombstone ? REV_KEY_BYTES + 1 : REV_KEY_BYTES);
+  writeU53BE(b, main, 0);
   b[8] = 0x5f; // '_'
-  b.writeBigUInt64BE(BigInt(sub), 9);
+  writeU53BE(b, sub, 9);
   if (tombstone) b[17] = 0x74; // 't'
   return b;
 }
@@ -74,8 +79,18 @@ class PbWriter {
   private blobs: Array<{ at: number; data: Uint8Array }> = [];
   private len = 0;
 
-  private varint(v: bigint): void {
-    let x = BigInt.asUintN(64, v);
+  private varint(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
+      // The common case (revisions, lengths, 53-bit ids) without BigInt.
+      let x = v;
+      while (x >= 0x80) {
+        this.parts.push((x % 0x80) | 0x80);
+        x = Math.floor(x / 0x80);
+      }
+      this.parts.push(x);
+      return;
+    }
+    let x = BigInt.asUintN(64, BigInt(v));
     while (x >= 0x80n) {
       this.parts.push(Number(x & 0x7fn) | 0x80);
       x >>= 7n;
@@ -85,15 +100,15 @@ class PbWriter {
 
   int(field: number, v: number | bigint): this {
     if (v === 0 || v === 0n) return this;
-    this.varint(BigInt(field << 3));
-    this.varint(BigInt(v));
+    this.varint(field << 3);
+    this.varint(v);
     return this;
   }
 
   bytes(field: number, v: Uint8Array): this {
     if (v.byteLength === 0) return this;
-    this.varint(BigInt((field << 3) | 2));
-    this.varint(BigInt(v.byteLength));
+    this.varint((field << 3) | 2);
+    this.varint(v.byteLength);
     this.blobs.push({ at: this.parts.length, data: v });
     this.len += v.byteLength;
     return this;
@@ -169,15 +184,72 @@ export interface EtcdKeyValue {
   readonly modRevision: number;
   readonly version: number;
   readonly value: Uint8Array;
-  /** A bigint: etcd's lease ids use all 63 bits. */
-  readonly lease: bigint;
+  /** A bigint when read: etcd's lease ids use all 63 bits. */
+  readonly lease: bigint | number;
 }
 
+function uvarintBytes(n: number): number {
+  let k = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    k++;
+  }
+  return k;
+}
+
+function putUvarint(b: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    b[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  b[at++] = n;
+  return at;
+}
+
+/** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
 export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
+  if (typeof kv.lease !== 'number') return encodeKeyValueSlow(kv);
+  const ints: Array<[number, number]> = [
+    [0x10, kv.createRevision],
+    [0x18, kv.modRevision],
+    [0x20, kv.version],
+  ];
+  let size = 0;
+  if (kv.key.byteLength > 0) size += 1 + uvarintBytes(kv.key.byteLength) + kv.key.byteLength;
+  for (const [, v] of ints) if (v !== 0) size += 1 + uvarintBytes(v);
+  if (kv.value.byteLength > 0) size += 1 + uvarintBytes(kv.value.byteLength) + kv.value.byteLength;
+  if (kv.lease !== 0) size += 1 + uvarintBytes(kv.lease);
+  const b = Buffer.allocUnsafe(size);
+  let o = 0;
+  if (kv.key.byteLength > 0) {
+    b[o++] = 0x0a;
+    o = putUvarint(b, o, kv.key.byteLength);
+    b.set(kv.key, o);
+    o += kv.key.byteLength;
+  }
+  for (const [tag, v] of ints) {
+    if (v === 0) continue;
+    b[o++] = tag;
+    o = putUvarint(b, o, v);
+  }
+  if (kv.value.byteLength > 0) {
+    b[o++] = 0x2a;
+    o = putUvarint(b, o, kv.value.byteLength);
+    b.set(kv.value, o);
+    o += kv.value.byteLength;
+  }
+  if (kv.lease !== 0) {
+    b[o++] = 0x30;
+    o = putUvarint(b, o, kv.lease);
+  }
+  return b;
+}
+
+function encodeKeyValueSlow(kv: EtcdKeyValue): Buffer {
   return new PbWriter().bytes(1, kv.key).int(2, kv.createRevision).int(3, kv.modRevision).int(4, kv.version).bytes(5, kv.value).int(6, kv.lease).finish();
 }
 
-export function decodeKeyValue(b: Uint8Array): EtcdKeyValue {
+export function decodeKeyValue(b: Uint8Array): EtcdKeyValue & { readonly lease: bigint } {
   const m = readPb(b);
   return {
     key: pbBytes(m, 1),

@@ -6,7 +6,7 @@
 // survivors of a compaction first, as etcd's compaction keeps them), and the compaction is
 // recorded in meta, so history and the current revision carry over. Schema: etcd-schema.ts.
 // The database is written page by page to a PageSink (a temporary file for the stream), with
-// `maybeYield` awaited every EXPORT_YIELD_ROWS rows so a big store does not stall the event loop.
+// `maybeYield` awaited every few thousand rows (BoltWriter) so a big store does not stall the event loop.
 
 import type { MvccStore } from '../mvcc/index.js';
 import { keyBytes } from '../mvcc/index.js';
@@ -24,7 +24,7 @@ import {
   u64be,
 } from './etcd-schema.js';
 
-export const EXPORT_YIELD_ROWS = 2048;
+const EMPTY = Buffer.alloc(0);
 
 export interface EtcdExportInput {
   readonly store: Pick<MvccStore, 'exportRevisions'>;
@@ -51,7 +51,7 @@ function sortedRows(rows: Row[]): Row[] {
 export async function writeEtcdDb(sink: PageSink, input: EtcdExportInput): Promise<EtcdExportResult> {
   const { header, revisions } = input.store.exportRevisions();
   const maybeYield = input.maybeYield ?? (async () => undefined);
-  const w = new BoltWriter(sink);
+  const w = new BoltWriter(sink, { maybeYield });
   let count = 0;
   try {
     const buckets: Array<[string, () => Iterable<Row> | AsyncIterable<Row>]> = [
@@ -68,14 +68,14 @@ export async function writeEtcdDb(sink: PageSink, input: EtcdExportInput): Promi
       [BUCKET.cluster, () => [[b('clusterVersion'), b(ETCD_CLUSTER_VERSION)]]],
       [
         BUCKET.key,
-        async function* () {
+        function* () {
           for (const r of revisions) {
             const tombstone = r.version === 0;
             const kv = tombstone
-              ? encodeKeyValue({ key: keyBytes(r.rec), createRevision: 0, modRevision: 0, version: 0, value: Buffer.alloc(0), lease: 0n })
-              : encodeKeyValue({ key: keyBytes(r.rec), createRevision: r.create, modRevision: r.main, version: r.version, value: r.value, lease: BigInt(r.lease) });
+              ? encodeKeyValue({ key: keyBytes(r.rec), createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0 })
+              : encodeKeyValue({ key: keyBytes(r.rec), createRevision: r.create, modRevision: r.main, version: r.version, value: r.value, lease: r.lease });
+            count++;
             yield [revKey(r.main, r.sub, tombstone), kv] as const;
-            if (++count % EXPORT_YIELD_ROWS === 0) await maybeYield();
           }
         },
       ],

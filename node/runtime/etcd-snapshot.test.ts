@@ -108,9 +108,13 @@ describe('etcd snapshot export and import', () => {
     expect(r.get(BUCKET.meta, META_KEY.term)?.readBigUInt64BE(0)).toBe(5n);
     expect(compactRevOf(r.get(BUCKET.meta, META_KEY.finishedCompactRev))).toBe(3);
     expect(r.get(BUCKET.cluster, 'clusterVersion')?.toString()).toBe('3.6.0');
-    // gogoproto's field order and zero-omission.
-    expect(encodeKeyValue({ key: b('k'), createRevision: 2, modRevision: 300, version: 1, value: b('v'), lease: 0n })).toEqual(
-      Buffer.from([0x0a, 0x01, 0x6b, 0x10, 0x02, 0x18, 0xac, 0x02, 0x20, 0x01, 0x2a, 0x01, 0x76]),
-    );
+    // gogoproto's field order and zero-omission; the one-allocation path (number lease) and the
+    // general one (bigint lease) agree.
+    const kv = { key: b('k'), createRevision: 2, modRevision: 300, version: 1, value: b('v') };
+    expect(encodeKeyValue({ ...kv, lease: 0 })).toEqual(Buffer.from([0x0a, 0x01, 0x6b, 0x10, 0x02, 0x18, 0xac, 0x02, 0x20, 0x01, 0x2a, 0x01, 0x76]));
+    expect(encodeKeyValue({ ...kv, lease: 0n })).toEqual(encodeKeyValue({ ...kv, lease: 0 }));
+    const big = { key: Buffer.alloc(300, 1), createRevision: 2 ** 40, modRevision: 2 ** 52 + 1, version: 127, value: Buffer.alloc(20_000, 2) };
+    expect(encodeKeyValue({ ...big, lease: 2 ** 50 + 3 })).toEqual(encodeKeyValue({ ...big, lease: 2n ** 50n + 3n }));
+    expect(decodeKeyValue(encodeKeyValue({ ...big, lease: 2 ** 50 + 3 }))).toMatchObject({ createRevision: 2 ** 40, modRevision: 2 ** 52 + 1, version: 127, lease: 2n ** 50n + 3n });
   });
 });
