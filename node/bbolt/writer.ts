@@ -72,7 +72,9 @@ class TreeBuilder {
   private async flushLeaf(): Promise<void> {
     const first = this.items[0]!;
     const pgid = await this.w.writePages((id, pages) => encodeLeafPage(id, this.items, pages * this.w.pageSize, pages - 1), this.bytes);
-    this.level.push({ key: first.key, pgid });
+    // An own copy: a small Buffer may be a view into Node's shared 8 KiB pool, and keeping
+    // one branch key per page must not keep those pools (full of finished rows) alive.
+    this.level.push({ key: new Uint8Array(first.key), pgid });
     this.items = [];
     this.bytes = PAGE_HEADER_BYTES;
   }
