@@ -8,8 +8,13 @@ import { TestRng } from '../mvcc/testing/rng.js';
 import { BoltReader, bufferSource } from '../bbolt/reader.js';
 import { MemoryPageSink } from '../bbolt/writer.js';
 import { writeEtcdDb } from './etcd-snapshot-export.js';
-import { readEtcdDb } from './etcd-snapshot-import.js';
-import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, encodeKeyValue, parseRevKey, revKey } from './etcd-schema.js';
+import { readEtcdDb, verifySnapshotFile } from './etcd-snapshot-import.js';
+import { BoltWriter } from '../bbolt/writer.js';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, encodeKeyValue, encodeLease, leaseKey, parseRevKey, revKey } from './etcd-schema.js';
 
 const b = (s: string): Buffer => Buffer.from(s);
 
@@ -116,5 +121,54 @@ describe('etcd snapshot export and import', () => {
     const big = { key: Buffer.alloc(300, 1), createRevision: 2 ** 40, modRevision: 2 ** 52 + 1, version: 127, value: Buffer.alloc(20_000, 2) };
     expect(encodeKeyValue({ ...big, lease: 2 ** 50 + 3 })).toEqual(encodeKeyValue({ ...big, lease: 2n ** 50n + 3n }));
     expect(decodeKeyValue(encodeKeyValue({ ...big, lease: 2 ** 50 + 3 }))).toMatchObject({ createRevision: 2 ** 40, modRevision: 2 ** 52 + 1, version: 127, lease: 2n ** 50n + 3n });
+  });
+
+  it("reads etcd's own rows: a 63-bit lease id gets a new id and keeps its keys; a revision-bump marker row counts for the revision only", async () => {
+    const bigLease = 0x7a1b2c3d4e5f6071n;
+    const sink = new MemoryPageSink();
+    const w = new BoltWriter(sink);
+    await w.bucket(b('key'), [
+      [revKey(2, 0, false), encodeKeyValue({ key: b('a'), createRevision: 2, modRevision: 2, version: 1, value: b('x'), lease: bigLease })],
+      [revKey(3, 0, false), encodeKeyValue({ key: b('b'), createRevision: 3, modRevision: 3, version: 1, value: b('y'), lease: 0n })],
+      [revKey(9, 0, false), Buffer.alloc(0)], // etcdutl restore --bump-revision
+    ]);
+    await w.bucket(b('lease'), [[leaseKey(bigLease), encodeLease({ id: bigLease, ttl: 60, remainingTtl: 0 })]]);
+    await w.bucket(b('meta'), [[b('scheduledCompactRev'), revKey(9, 0, false)]]); // --mark-compacted
+    await w.finish();
+    const contents = readEtcdDb(BoltReader.open(bufferSource(sink.bytes())), 1);
+    const t = new MvccStore();
+    t.importRevisions(contents.header, contents.revisions);
+    expect(t.currentRevision()).toBe(9);
+    expect(t.compactRevision()).toBe(9);
+    expect(contents.remappedLeases.length).toBe(1);
+    const id = contents.remappedLeases[0]!.to;
+    expect(id).toBeLessThanOrEqual(Number.MAX_SAFE_INTEGER);
+    expect(t.leaseLeases().leases.map((l) => l.ID)).toEqual([id]);
+    const a = t.range({ key: b('a') }).kvs[0]!;
+    expect(a.lease).toBe(id);
+    t.apply({ type: 'leaseRevoke', req: { ID: id } }, 2);
+    expect(t.range({ key: b('a') }).kvs).toEqual([]);
+    expect(t.range({ key: b('b') }).kvs.length).toBe(1);
+  });
+
+  it('checks the trailing sha256 of a snapshot file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsetcd-snapfile-'));
+    try {
+      const db = await exportDb(randomStore(31));
+      const good = join(dir, 'good.db');
+      writeFileSync(good, Buffer.concat([db, createHash('sha256').update(db).digest()]));
+      expect(await verifySnapshotFile(good)).toEqual({ dbBytes: db.byteLength, hashChecked: true });
+      const bad = join(dir, 'bad.db');
+      const corrupt = Buffer.from(db);
+      corrupt[5000] = corrupt[5000]! ^ 1;
+      writeFileSync(bad, Buffer.concat([corrupt, createHash('sha256').update(db).digest()]));
+      await expect(verifySnapshotFile(bad)).rejects.toThrow(/sha256 mismatch/);
+      const bare = join(dir, 'bare.db');
+      writeFileSync(bare, db);
+      await expect(verifySnapshotFile(bare)).rejects.toThrow(/--skip-hash-check/);
+      expect(await verifySnapshotFile(bare, true)).toEqual({ dbBytes: db.byteLength, hashChecked: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
