@@ -14,6 +14,7 @@ import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js
 import { hexId } from './ids.js';
 import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
 import { Member } from './member.js';
+import { removeStaleSnapshotFiles } from './etcd-snapshot-stream.js';
 import type { MemberRecord } from './membership.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
 
@@ -108,6 +109,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const tls = await peerTls(cfg);
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
+  await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
   const { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), {
     logger: logger.child('storage'),
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
@@ -138,6 +140,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     logger: log,
     ...(metrics && runtimeMetrics ? { metrics, runtimeMetrics } : {}),
     storage,
+    snapshotTmpDir: join(cfg.dataDir, 'member'),
     recovered,
     initialMembers: identity.joined ? [] : identity.initialMembers,
     peerHints: identity.peerHints ?? [],

@@ -1,10 +1,11 @@
 // The Maintenance/Snapshot stream's bytes: tsetcd's state as an etcd 3.6 bbolt database
-// (etcd-snapshot-export.ts), written page by page to a temporary file and then read back in
+// (etcd-snapshot-export.ts), written page by page to a temporary file (in the member's data dir,
+// as etcd streams its own db file; not /tmp, which may be memory) and then read back in
 // bounded chunks, so neither the export nor the stream holds the whole database in memory.
 // The file is removed when the stream ends, fails or is abandoned (the consumer's for-await
 // return()s the iterator). The server appends etcd's sha256 (node/server/maintenance-service.ts).
 
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
@@ -40,8 +41,21 @@ class FilePageSink implements PageSink {
   }
 }
 
+const TMP_PREFIX = 'tsetcd-snapshot-';
+
+/** Removes what a stream cut short by a crash left in `dir` (call it before serving). */
+export async function removeStaleSnapshotFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) if (n.startsWith(TMP_PREFIX)) await rm(join(dir, n), { recursive: true, force: true });
+}
+
 export async function etcdSnapshotStream(input: Omit<EtcdExportInput, 'maybeYield'>, dir: string = tmpdir()): Promise<SnapshotStream> {
-  const tmp = await mkdtemp(join(dir, 'tsetcd-snapshot-'));
+  const tmp = await mkdtemp(join(dir, TMP_PREFIX));
   const path = join(tmp, 'db');
   let fh: FileHandle | undefined;
   try {

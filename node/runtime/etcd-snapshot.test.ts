@@ -8,10 +8,11 @@ import { TestRng } from '../mvcc/testing/rng.js';
 import { BoltReader, bufferSource } from '../bbolt/reader.js';
 import { MemoryPageSink } from '../bbolt/writer.js';
 import { writeEtcdDb } from './etcd-snapshot-export.js';
+import { etcdSnapshotStream, removeStaleSnapshotFiles } from './etcd-snapshot-stream.js';
 import { readEtcdDb, verifySnapshotFile } from './etcd-snapshot-import.js';
 import { BoltWriter } from '../bbolt/writer.js';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, encodeKeyValue, encodeLease, leaseKey, parseRevKey, revKey } from './etcd-schema.js';
@@ -167,6 +168,35 @@ describe('etcd snapshot export and import', () => {
       writeFileSync(bare, db);
       await expect(verifySnapshotFile(bare)).rejects.toThrow(/--skip-hash-check/);
       expect(await verifySnapshotFile(bare, true)).toEqual({ dbBytes: db.byteLength, hashChecked: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the stream gives the same database as the export, and leaves no file behind (read to the end, or abandoned)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsetcd-snapstream-'));
+    try {
+      const s = randomStore(41);
+      const input = { store: s, consistentIndex: 77, term: 5, confState: { voters: [1, 2, 3], learners: [] } };
+      const whole = await exportDb(s);
+      const st = await etcdSnapshotStream(input, dir);
+      expect(readdirSync(dir).length).toBe(1);
+      const parts: Uint8Array[] = [];
+      for await (const c of st.chunks) parts.push(c);
+      expect(Buffer.concat(parts).equals(whole)).toBe(true);
+      expect(st.sizeBytes).toBe(whole.byteLength);
+      expect(readdirSync(dir)).toEqual([]);
+      const st2 = await etcdSnapshotStream(input, dir);
+      for await (const c of st2.chunks) {
+        expect(c.byteLength).toBeGreaterThan(0);
+        break; // the client went away
+      }
+      expect(readdirSync(dir)).toEqual([]);
+      expect(s.openReads()).toBe(0);
+      mkdirSync(join(dir, 'tsetcd-snapshot-left-by-a-crash'));
+      mkdirSync(join(dir, 'wal'));
+      await removeStaleSnapshotFiles(dir);
+      expect(readdirSync(dir)).toEqual(['wal']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
