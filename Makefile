@@ -26,7 +26,7 @@ typecheck: setup
 # on Debian's etcd, and with kube-apiserver storing its data in a 3-member tsetcd cluster.
 # helm and the Kubernetes binaries are built once from the Go module proxy and cached; the
 # Kubernetes build runs beside the unit tests (hack/test.sh).
-test: build typecheck helm mixin
+test: build typecheck helm mixin etcd36
 	bash hack/test.sh
 
 sim: setup
@@ -59,6 +59,12 @@ operator-build: build
 # Runs the operator against $$KUBECONFIG (e.g. the local control plane's .data/cp/kubeconfig).
 operator-run: operator-build
 	bin/tsetcd-operator $(OPERATOR_ARGS)
+
+# etcd and etcdutl 3.6 (hack/etcd36/VERSION) into .cache/etcd36/<version>/, from the Go module proxy:
+# the snapshot interoperability test (test/integration/snapshot-etcd.test.ts) runs them.
+.PHONY: etcd36
+etcd36:
+	bash hack/ensure-etcd36.sh
 
 # helm (pinned) into .cache/bin/helm, from the Go module proxy; the chart tests use it when present.
 helm:

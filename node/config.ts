@@ -147,7 +147,7 @@ const ENV_TO_FLAG = new Map(FLAGS.map((f) => [envNameOf(f.name), f.name]));
 const ENV_NOT_FLAGS = new Set(['ETCD_UNSUPPORTED_ARCH', 'ETCD_VERSION', 'ETCDCTL_API']);
 
 export function helpText(): string {
-  const lines = ['Usage: tsetcd [flags]', '', 'A TypeScript etcd member. Flags (each also read from ETCD_<FLAG_NAME>):', ''];
+  const lines = ['Usage: tsetcd [flags]', '       tsetcd snapshot restore <file> [flags]   (seed a new member from an etcd snapshot; docs/snapshots.md)', '', 'A TypeScript etcd member. Flags (each also read from ETCD_<FLAG_NAME>):', ''];
   for (const f of FLAGS) {
     const d = f.defaultText !== undefined && f.defaultText !== '' ? ` (default ${f.defaultText})` : '';
     lines.push(`  --${f.name}`.padEnd(48) + f.help + d);

@@ -9,8 +9,56 @@ import { startServers } from './server/index.js';
 import { SERVER_VERSION, TSETCD_VERSION } from './server/version.js';
 import { startMember } from './runtime/bootstrap.js';
 import { handOverLeadership } from './runtime/hand-over.js';
+import { restoreEtcdSnapshot } from './runtime/etcd-snapshot-import.js';
+
+const SNAPSHOT_USAGE = `Usage: tsetcd snapshot restore <file> [--skip-hash-check] --data-dir DIR --name NAME
+         --initial-cluster NAME=PEER_URL,... --initial-cluster-token TOKEN --initial-advertise-peer-urls URL
+Seeds a new member's data dir from an etcd (or tsetcd) snapshot file, as etcdutl snapshot restore does.
+Run it for every member with the same file, --initial-cluster and token; then start tsetcd with the same flags.
+`;
+
+/** tsetcd snapshot restore: see node/runtime/etcd-snapshot-import.ts and docs/snapshots.md. */
+async function snapshotCommand(args: readonly string[]): Promise<number> {
+  const [sub, file, ...rest] = args;
+  if (sub !== 'restore' || file === undefined || file.startsWith('-')) {
+    console.error(SNAPSHOT_USAGE);
+    return sub === '--help' || sub === '-h' ? 0 : 2;
+  }
+  const skipHashCheck = rest.includes('--skip-hash-check');
+  let parsed;
+  try {
+    parsed = parseConfig(
+      rest.filter((a) => a !== '--skip-hash-check'),
+      process.env,
+    );
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`tsetcd snapshot restore: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (parsed.kind !== 'run') {
+    console.error(SNAPSHOT_USAGE);
+    return 2;
+  }
+  const cfg = parsed.config;
+  const logger = createLogger({ component: 'snapshot', level: cfg.logLevel, fields: { name: cfg.name } });
+  try {
+    const r = await restoreEtcdSnapshot(file, cfg, logger, { skipHashCheck });
+    console.log(
+      `restored ${file} into ${cfg.dataDir}: member ${r.memberId.toString(16)} of new cluster ${r.clusterId.toString(16)}, ` +
+        `revision ${r.revision}, compacted ${r.compactRevision}, ${r.keys} keys${r.remappedLeases > 0 ? `, ${r.remappedLeases} lease ids remapped` : ''}`,
+    );
+    return 0;
+  } catch (err) {
+    console.error(`tsetcd snapshot restore: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
 
 async function main(): Promise<number> {
+  if (process.argv[2] === 'snapshot') return snapshotCommand(process.argv.slice(3));
   let parsed;
   try {
     parsed = parseConfig(process.argv.slice(2), process.env);

@@ -40,6 +40,10 @@ export {
   eventOf,
   header,
   type StoreOptions,
+  type ExportHeader,
+  type ImportedRev,
+  type Rev,
+  keyBytes,
   type ApplyResult,
 } from './store.js';
 export { Lessor, DEFAULT_REVOKE_RETRY_MS, type LeaseRecord } from './lessor.js';

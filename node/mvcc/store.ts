@@ -1057,6 +1057,114 @@ export class MvccStore {
     }
   }
 
+  // ---------------------------------------------------------------- etcd backend layout
+  // etcd's backend (bbolt) keeps one row per revision in (main, sub) order; node/runtime's
+  // etcd-db export and import (etcd-snapshot-*.ts) translate between that and this store.
+
+  /**
+   * The header and every revision still held, in (main, sub) order: the survivors at or below
+   * the compaction first (one per key at most, as etcd's compaction keeps), then each later
+   * revision's changes. A generator like snapshotChunks: the state at the moment it started;
+   * it pins history, so drive it to the end or call return().
+   */
+  exportRevisions(): { header: ExportHeader; revisions: Generator<Rev, void, void> } {
+    const rev = this.rev;
+    const compactRev = this.compactRev;
+    const header: ExportHeader = {
+      rev,
+      compactRev,
+      applied: this.applied,
+      leases: [...this.leases.values()].sort((a, b) => a.id - b.id).map((l) => ({ id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl })),
+      alarms: this.alarmList.map((a) => ({ ...a })),
+    };
+    const epoch = this.epoch;
+    const self = this;
+    // Pinned now, not at the first next(): the caller may write other things first.
+    const unpin = this.pin(compactRev);
+    function* gen(): Generator<Rev, void, void> {
+      try {
+        if (compactRev > 0) {
+          const old: Rev[] = [];
+          for (const rec of self.map.values()) {
+            const r = rec.revs[firstSurviving(rec.revs, compactRev)];
+            if (r !== undefined && r.main <= compactRev) old.push(r);
+          }
+          old.sort((a, b) => a.main - b.main || a.sub - b.sub);
+          yield* old;
+        }
+        for (let r = Math.max(compactRev + 1, 2); r <= rev; r++) {
+          if (self.epoch !== epoch) throw new MvccError('snapshotInvalid', 'store restored during export');
+          assert(r >= self.logStart, `export: revision ${r} is no longer in the log`);
+          yield* self.log[self.logHead + r - self.logStart] ?? EMPTY_REVS;
+        }
+      } finally {
+        unpin();
+      }
+    }
+    const revisions = gen();
+    // return() on a generator never started skips its finally: release the pin here too.
+    const ret = revisions.return.bind(revisions);
+    revisions.return = (v) => {
+      unpin();
+      return ret(v);
+    };
+    return { header, revisions };
+  }
+
+  /**
+   * Replace the whole state with rows in etcd's layout: `revisions` in (main, sub) order, as
+   * exportRevisions gives them (a tombstone has version 0). The current revision is
+   * header.rev. Leader-side lease clocks are reset, as restore() does.
+   */
+  importRevisions(header: ExportHeader, revisions: Iterable<ImportedRev>): void {
+    const { rev, compactRev } = header;
+    const logStart = Math.max(2, compactRev);
+    const log: Rev[][] = [];
+    for (let r = logStart; r <= rev; r++) log.push([]);
+    const map = new Map<string, KeyRec>();
+    const leases = new Map<number, LeaseRecord>();
+    for (const l of header.leases) leases.set(l.id, { id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl, keys: new Set() });
+    let size = 0;
+    let last: { main: number; sub: number } | undefined;
+    for (const i of revisions) {
+      if (last && !(last.main < i.main || (last.main === i.main && last.sub < i.sub))) throw new MvccError('snapshotInvalid', 'import: revisions out of order');
+      if (i.main > rev) throw new MvccError('snapshotInvalid', 'import: revision above the current revision');
+      last = { main: i.main, sub: i.sub };
+      const skey = skeyOf(i.key);
+      let rec = map.get(skey);
+      if (!rec) {
+        rec = { skey, revs: [] };
+        map.set(skey, rec);
+        size += skey.length + KEY_OVERHEAD_BYTES;
+      }
+      const value = i.version === 0 ? EMPTY : copyBytes(i.value);
+      const rv: Rev = { rec, main: i.main, sub: i.sub, create: i.version === 0 ? 0 : i.create, version: i.version, value, lease: i.version === 0 ? 0 : i.lease };
+      rec.revs.push(rv);
+      size += value.length + REV_OVERHEAD_BYTES;
+      if (i.main >= logStart) log[i.main - logStart]!.push(rv);
+    }
+    const index = new KeyIndex<KeyRec>();
+    for (const skey of [...map.keys()].sort()) {
+      const rec = map.get(skey)!;
+      index.set(skey, rec);
+      const lastRev = rec.revs[rec.revs.length - 1];
+      if (lastRev && lastRev.version !== 0 && lastRev.lease !== 0) leases.get(lastRev.lease)?.keys.add(skey);
+    }
+    this.load({
+      map,
+      index,
+      rev,
+      compactRev,
+      log,
+      logStart,
+      leases,
+      leaseIdSeq: header.leases.length, // any deterministic start: grants skip ids in use
+      alarms: header.alarms.map((a) => ({ ...a })),
+      applied: header.applied,
+      size,
+    });
+  }
+
   /** Start a restore: feed chunks with write(), then finish() swaps the state in. */
   beginRestore(): SnapshotRestorer {
     return new SnapshotRestorer((s) => this.load(s));
@@ -1200,6 +1308,20 @@ function u32le(n: number): Uint8Array {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32LE(n >>> 0, 0);
   return b;
+}
+
+/** What exportRevisions/importRevisions carry besides the revisions. */
+export interface ExportHeader {
+  readonly rev: number;
+  readonly compactRev: number;
+  readonly applied: number;
+  readonly leases: ReadonlyArray<{ readonly id: number; readonly ttl: number; readonly remainingTtl: number }>;
+  readonly alarms: readonly AlarmMember[];
+}
+
+/** One revision row to import (a tombstone has version 0; its create, value and lease are ignored). */
+export interface ImportedRev extends Omit<Rev, 'rec'> {
+  readonly key: Uint8Array;
 }
 
 interface LoadedState {

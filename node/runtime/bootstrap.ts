@@ -11,9 +11,10 @@ import { openStorage } from '../storage/index.js';
 import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
-import { clusterIdOf, hexId, memberIdOf } from './ids.js';
-import { readIdentity, writeIdentity, type Identity } from './identity.js';
+import { hexId } from './ids.js';
+import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
 import { Member } from './member.js';
+import { removeStaleSnapshotFiles } from './etcd-snapshot-stream.js';
 import type { MemberRecord } from './membership.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
 
@@ -77,18 +78,7 @@ async function resolveIdentity(cfg: MemberConfig, tls: PeerTlsOptions | undefine
   }
   let id: Identity;
   if (cfg.initialClusterState === 'new') {
-    const members: MemberRecord[] = cfg.initialCluster.map((m) => ({
-      id: memberIdOf(m.peerUrls, cfg.initialClusterToken),
-      name: m.name,
-      peerUrls: [...m.peerUrls],
-      clientUrls: [],
-      isLearner: false,
-    }));
-    const ids = new Set(members.map((m) => m.id));
-    if (ids.size !== members.length) throw new BootstrapError('two members of --initial-cluster have the same peer URLs');
-    const self = members.find((m) => m.name === cfg.name);
-    if (!self) throw new BootstrapError(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
-    id = { version: 1, name: cfg.name, memberId: self.id, clusterId: clusterIdOf(members.map((m) => m.id)), initialMembers: members, joined: false };
+    id = newClusterIdentity(cfg.name, cfg.initialCluster, cfg.initialClusterToken, (why) => new BootstrapError(why));
   } else {
     const info = await joinInfo(cfg, tls, log);
     const own = new Set(cfg.initialAdvertisePeerUrls);
@@ -134,6 +124,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const tls = await peerTls(cfg);
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
+  await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
   const { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), {
     logger: logger.child('storage'),
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
@@ -164,6 +155,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     logger: log,
     ...(metrics && runtimeMetrics ? { metrics, runtimeMetrics } : {}),
     storage,
+    snapshotTmpDir: join(cfg.dataDir, 'member'),
     recovered,
     initialMembers: identity.joined ? [] : identity.initialMembers,
     peerHints: identity.peerHints ?? [],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, RequestIds } from './envelope.js';
-import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
+import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync, stateSnapshotParts } from './state-snapshot.js';
 import { clusterIdOf, memberIdOf } from './ids.js';
 import { Membership, decodeConfContext, encodeConfContext } from './membership.js';
 
@@ -20,6 +20,9 @@ describe('runtime codecs and ids', () => {
     const a = encodeStateSnapshot(m, chunks);
     const b = await encodeStateSnapshotAsync(m, chunks, async () => {});
     expect(Buffer.compare(a, b)).toBe(0);
+    const parts: Uint8Array[] = [];
+    for await (const p of stateSnapshotParts(m, chunks)) parts.push(p);
+    expect(Buffer.compare(a, Buffer.concat(parts))).toBe(0);
     const d = decodeStateSnapshot(a);
     expect(d.membership).toEqual(m);
     expect(d.chunks.map((c) => c.byteLength)).toEqual([3, 0, 70_000]);

@@ -4,6 +4,7 @@
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { clusterIdOf, memberIdOf } from './ids.js';
 import type { MemberRecord } from './membership.js';
 
 export interface Identity {
@@ -17,6 +18,30 @@ export interface Identity {
   readonly joined: boolean;
   /** For a joined member: the members it found when it joined (whom to talk to first). */
   readonly peerHints?: ReadonlyArray<{ readonly id: number; readonly peerUrls: readonly string[] }>;
+}
+
+/**
+ * The identity of a member of a new cluster: --initial-cluster-state=new, or `tsetcd snapshot
+ * restore`. Member ids come from the peer URLs and the token, so every member computes the same.
+ */
+export function newClusterIdentity(
+  name: string,
+  initialCluster: ReadonlyArray<{ readonly name: string; readonly peerUrls: readonly string[] }>,
+  clusterToken: string,
+  bad: (why: string) => Error,
+): Identity {
+  const members: MemberRecord[] = initialCluster.map((m) => ({
+    id: memberIdOf(m.peerUrls, clusterToken),
+    name: m.name,
+    peerUrls: [...m.peerUrls],
+    clientUrls: [],
+    isLearner: false,
+  }));
+  const ids = new Set(members.map((m) => m.id));
+  if (ids.size !== members.length) throw bad('two members of --initial-cluster have the same peer URLs');
+  const self = members.find((m) => m.name === name);
+  if (!self) throw bad(`couldn't find local name "${name}" in the initial cluster configuration`);
+  return { version: 1, name, memberId: self.id, clusterId: clusterIdOf(members.map((m) => m.id)), initialMembers: members, joined: false };
 }
 
 export function identityPath(dataDir: string): string {

@@ -63,6 +63,7 @@ import { createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
 import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
 import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
+import { etcdSnapshotStream } from './etcd-snapshot-stream.js';
 import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
 
 /** Follower messages that do not acknowledge persisted state and may leave before the fsync. */
@@ -109,6 +110,8 @@ export interface MemberOptions {
   readonly metrics?: MemberMetrics;
   readonly runtimeMetrics?: RuntimeMetrics;
   readonly storage: MemberStorage;
+  /** Where the etcd-format snapshot for the Snapshot stream is written (default: the OS temp dir). */
+  readonly snapshotTmpDir?: string;
   /** What storage recovered at open. */
   readonly recovered: { readonly snapshot?: Snapshot; readonly hardState: import('../raft/types.js').HardState; readonly entries: readonly Entry[] };
   /** Membership at index 0 for a member bootstrapped 'new' (ignored when a snapshot was recovered or when joining). */
@@ -1552,22 +1555,8 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   async snapshot(): Promise<SnapshotStream> {
-    const revision = this.sm.currentRevision();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    let sliceStart = performance.now();
-    for (const c of this.sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES)) {
-      chunks.push(c);
-      size += c.byteLength;
-      if (performance.now() - sliceStart > APPLY_SLICE_MS) {
-        await yieldImmediate();
-        sliceStart = performance.now();
-      }
-    }
-    async function* gen(): AsyncIterable<Uint8Array> {
-      for (const c of chunks) yield c;
-    }
-    return { revision, sizeBytes: size, chunks: gen() };
+    // etcd's format (a bbolt database), so etcdutl and etcd itself can read it: etcd-snapshot-stream.ts.
+    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState }, this.opts.snapshotTmpDir);
   }
 
   async moveLeader(targetId: number): Promise<void> {

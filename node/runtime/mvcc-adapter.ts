@@ -81,6 +81,9 @@ export class MvccStateMachine implements StateMachine {
   snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array> {
     return this.store.snapshotChunks(maxChunkBytes);
   }
+  exportRevisions(): ReturnType<MvccStore['exportRevisions']> {
+    return this.store.exportRevisions();
+  }
   restore(chunks: Iterable<Uint8Array>): void {
     this.store.restore(chunks);
     this.hub.notify();

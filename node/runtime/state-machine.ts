@@ -2,6 +2,7 @@
 // mvcc-adapter.ts implements it over node/mvcc's store; unit tests may use the same adapter.
 
 import type * as mvcc from '../mvcc/types.js';
+import type { MvccStore } from '../mvcc/store.js';
 import type { WatchSink, WatchStream } from '../server/backend.js';
 
 export interface StateMachine {
@@ -26,6 +27,8 @@ export interface StateMachine {
   openWatchStream(sink: WatchSink): WatchStream;
   /** The whole state as bounded chunks; the state must not change while the iterator runs. */
   snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array>;
+  /** Every held revision in etcd's (main, sub) order, for the etcd-format snapshot (etcd-snapshot-export.ts). */
+  exportRevisions: MvccStore['exportRevisions'];
   /** Replaces the whole state. */
   restore(chunks: Iterable<Uint8Array>): void;
   /** The same, chunk by chunk (the caller yields between chunks); the state changes at finish(). */

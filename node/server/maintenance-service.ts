@@ -3,12 +3,13 @@
 // MoveLeader answer an empty message (no header), Snapshot messages carry no header and the
 // storage version, Status always has downgradeInfo (not enabled) and the storage version.
 // Snapshot: the backend's bytes go out in messages of at most SNAPSHOT_CHUNK_BYTES, waiting for
-// the client to drain. etcd streams a bbolt file (a whole number of 512-byte pages) and appends
-// its sha256; etcdctl 3.4 `snapshot save` refuses a stream whose length is not 512·n + 32
-// ("sha256 checksum not found"). So the snapshot is zero-padded to a multiple of 512 bytes and
-// followed by the sha256 of everything before it. A reader of the file strips the last 32 bytes
-// and the zero padding (node/mvcc's restore needs the blob only). remaining_bytes counts the
-// padded snapshot bytes still to come.
+// the client to drain. As etcd's, the bytes are a bbolt database in etcd 3.6's schema (the member
+// writes it: node/runtime/etcd-snapshot-stream.ts), followed by its sha256, so etcdutl
+// `snapshot status`/`restore` and etcd itself read what `etcdctl snapshot save` stores
+// (docs/snapshots.md). etcdctl 3.4 `snapshot save` refuses a stream whose length is not
+// 512·n + 32 ("sha256 checksum not found"); a bbolt file is whole 4096-byte pages, and any other
+// backend's bytes are zero-padded to a multiple of 512. remaining_bytes counts the snapshot
+// bytes still to come.
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';

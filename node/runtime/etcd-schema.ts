@@ -1,0 +1,303 @@
+// etcd's backend schema (server/storage/schema, server/storage/mvcc in etcd 3.6): bucket names,
+// meta keys and the encodings of the rows tsetcd writes to and reads from an etcd snapshot.
+//   key bucket:   17-byte revision key: main u64 BE, '_', sub u64 BE; a delete adds 't' (18 bytes).
+//                 value: mvccpb.KeyValue (a tombstone holds only the key).
+//   meta:         consistent_index, term (u64 BE); finishedCompactRev, scheduledCompactRev
+//                 (17-byte revision keys with sub 0); confState (JSON); storageVersion ("3.6.0").
+//   lease:        key int64 BE id; value leasepb.Lease {ID=1, TTL=2, RemainingTTL=3}.
+//   alarm:        key etcdserverpb.AlarmMember {MemberID=1, Alarm=2}; empty value.
+//   cluster:      clusterVersion ("3.6.0").
+//   auth:         authEnabled (one byte, 0 = off), authRevision (u64 BE).
+//   members, members_removed, authUsers, authRoles: written empty (etcdutl restore writes the
+//   new members; auth is off).
+// Protobuf here is the few varint and bytes fields these messages have, written in field order
+// with zero values left out, as gogoproto marshals them.
+
+export const ETCD_STORAGE_VERSION = '3.6.0';
+export const ETCD_CLUSTER_VERSION = '3.6.0';
+
+export const BUCKET = {
+  key: 'key',
+  meta: 'meta',
+  lease: 'lease',
+  alarm: 'alarm',
+  cluster: 'cluster',
+  members: 'members',
+  membersRemoved: 'members_removed',
+  auth: 'auth',
+  authUsers: 'authUsers',
+  authRoles: 'authRoles',
+} as const;
+
+export const META_KEY = {
+  consistentIndex: 'consistent_index',
+  term: 'term',
+  finishedCompactRev: 'finishedCompactRev',
+  scheduledCompactRev: 'scheduledCompactRev',
+  confState: 'confState',
+  storageVersion: 'storageVersion',
+} as const;
+
+export class EtcdSchemaError extends Error {
+  readonly code = 'ErrEtcdSchema';
+}
+
+export const REV_KEY_BYTES = 17;
+
+function writeU53BE(b: Buffer, n: number, at: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x100000000), at);
+  b.writeUInt32BE(n % 0x100000000, at + 4);
+}
+
+export function revKey(main: number, sub: number, tombstone: boolean): Buffer {
+  const b = Buffer.allocUnsafe(tombstone ? REV_KEY_BYTES + 1 : REV_KEY_BYTES);
+  writeU53BE(b, main, 0);
+  b[8] = 0x5f; // '_'
+  writeU53BE(b, sub, 9);
+  if (tombstone) b[17] = 0x74; // 't'
+  return b;
+}
+
+export function parseRevKey(b: Uint8Array): { main: number; sub: number; tombstone: boolean } {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if ((buf.byteLength !== REV_KEY_BYTES && buf.byteLength !== REV_KEY_BYTES + 1) || buf[8] !== 0x5f) {
+    throw new EtcdSchemaError(`not a revision key: ${buf.toString('hex')}`);
+  }
+  return { main: Number(buf.readBigUInt64BE(0)), sub: Number(buf.readBigUInt64BE(9)), tombstone: buf.byteLength === REV_KEY_BYTES + 1 && buf[17] === 0x74 };
+}
+
+export function u64be(n: number | bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(n), 0);
+  return b;
+}
+
+// ---------------------------------------------------------------- protobuf (varint and bytes fields)
+
+class PbWriter {
+  private parts: number[] = [];
+  private blobs: Array<{ at: number; data: Uint8Array }> = [];
+  private len = 0;
+
+  private varint(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
+      // The common case (revisions, lengths, 53-bit ids) without BigInt.
+      let x = v;
+      while (x >= 0x80) {
+        this.parts.push((x % 0x80) | 0x80);
+        x = Math.floor(x / 0x80);
+      }
+      this.parts.push(x);
+      return;
+    }
+    let x = BigInt.asUintN(64, BigInt(v));
+    while (x >= 0x80n) {
+      this.parts.push(Number(x & 0x7fn) | 0x80);
+      x >>= 7n;
+    }
+    this.parts.push(Number(x));
+  }
+
+  int(field: number, v: number | bigint): this {
+    if (v === 0 || v === 0n) return this;
+    this.varint(field << 3);
+    this.varint(v);
+    return this;
+  }
+
+  bytes(field: number, v: Uint8Array): this {
+    if (v.byteLength === 0) return this;
+    this.varint((field << 3) | 2);
+    this.varint(v.byteLength);
+    this.blobs.push({ at: this.parts.length, data: v });
+    this.len += v.byteLength;
+    return this;
+  }
+
+  finish(): Buffer {
+    const out = Buffer.allocUnsafe(this.parts.length + this.len);
+    let o = 0;
+    let p = 0;
+    for (const b of this.blobs) {
+      while (p < b.at) out[o++] = this.parts[p++]!;
+      out.set(b.data, o);
+      o += b.data.byteLength;
+    }
+    while (p < this.parts.length) out[o++] = this.parts[p++]!;
+    return out;
+  }
+}
+
+type PbField = { kind: 'int'; value: bigint } | { kind: 'bytes'; value: Buffer };
+
+function readPb(b: Uint8Array): Map<number, PbField> {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const out = new Map<number, PbField>();
+  let o = 0;
+  const varint = (): bigint => {
+    let x = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (o >= buf.byteLength) throw new EtcdSchemaError('protobuf: truncated varint');
+      const c = buf[o++]!;
+      x |= BigInt(c & 0x7f) << shift;
+      if (c < 0x80) return x;
+      shift += 7n;
+      if (shift > 63n) throw new EtcdSchemaError('protobuf: varint too long');
+    }
+  };
+  while (o < buf.byteLength) {
+    const tag = Number(varint());
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire === 0) out.set(field, { kind: 'int', value: varint() });
+    else if (wire === 2) {
+      const n = Number(varint());
+      if (o + n > buf.byteLength) throw new EtcdSchemaError('protobuf: truncated bytes');
+      out.set(field, { kind: 'bytes', value: buf.subarray(o, o + n) });
+      o += n;
+    } else if (wire === 1) o += 8;
+    else if (wire === 5) o += 4;
+    else throw new EtcdSchemaError(`protobuf: unsupported wire type ${wire}`);
+  }
+  return out;
+}
+
+function pbInt(m: Map<number, PbField>, f: number): bigint {
+  const v = m.get(f);
+  return v?.kind === 'int' ? BigInt.asIntN(64, v.value) : 0n;
+}
+
+function pbBytes(m: Map<number, PbField>, f: number): Buffer {
+  const v = m.get(f);
+  return v?.kind === 'bytes' ? v.value : Buffer.alloc(0);
+}
+
+function safeNumber(v: bigint, what: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) throw new EtcdSchemaError(`${what} ${v} is out of tsetcd's range (0..2^53-1)`);
+  return Number(v);
+}
+
+export interface EtcdKeyValue {
+  readonly key: Uint8Array;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  readonly value: Uint8Array;
+  /** A bigint when read: etcd's lease ids use all 63 bits. */
+  readonly lease: bigint | number;
+}
+
+function uvarintBytes(n: number): number {
+  let k = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    k++;
+  }
+  return k;
+}
+
+function putUvarint(b: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    b[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  b[at++] = n;
+  return at;
+}
+
+/** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
+export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
+  if (typeof kv.lease !== 'number') return encodeKeyValueSlow(kv);
+  const ints: Array<[number, number]> = [
+    [0x10, kv.createRevision],
+    [0x18, kv.modRevision],
+    [0x20, kv.version],
+  ];
+  let size = 0;
+  if (kv.key.byteLength > 0) size += 1 + uvarintBytes(kv.key.byteLength) + kv.key.byteLength;
+  for (const [, v] of ints) if (v !== 0) size += 1 + uvarintBytes(v);
+  if (kv.value.byteLength > 0) size += 1 + uvarintBytes(kv.value.byteLength) + kv.value.byteLength;
+  if (kv.lease !== 0) size += 1 + uvarintBytes(kv.lease);
+  const b = Buffer.allocUnsafe(size);
+  let o = 0;
+  if (kv.key.byteLength > 0) {
+    b[o++] = 0x0a;
+    o = putUvarint(b, o, kv.key.byteLength);
+    b.set(kv.key, o);
+    o += kv.key.byteLength;
+  }
+  for (const [tag, v] of ints) {
+    if (v === 0) continue;
+    b[o++] = tag;
+    o = putUvarint(b, o, v);
+  }
+  if (kv.value.byteLength > 0) {
+    b[o++] = 0x2a;
+    o = putUvarint(b, o, kv.value.byteLength);
+    b.set(kv.value, o);
+    o += kv.value.byteLength;
+  }
+  if (kv.lease !== 0) {
+    b[o++] = 0x30;
+    o = putUvarint(b, o, kv.lease);
+  }
+  return b;
+}
+
+function encodeKeyValueSlow(kv: EtcdKeyValue): Buffer {
+  return new PbWriter().bytes(1, kv.key).int(2, kv.createRevision).int(3, kv.modRevision).int(4, kv.version).bytes(5, kv.value).int(6, kv.lease).finish();
+}
+
+export function decodeKeyValue(b: Uint8Array): EtcdKeyValue & { readonly lease: bigint } {
+  const m = readPb(b);
+  return {
+    key: pbBytes(m, 1),
+    createRevision: safeNumber(pbInt(m, 2), 'create_revision'),
+    modRevision: safeNumber(pbInt(m, 3), 'mod_revision'),
+    version: safeNumber(pbInt(m, 4), 'version'),
+    value: pbBytes(m, 5),
+    lease: pbInt(m, 6),
+  };
+}
+
+export interface EtcdLease {
+  readonly id: bigint;
+  readonly ttl: number;
+  readonly remainingTtl: number;
+}
+
+export function encodeLease(l: EtcdLease): Buffer {
+  return new PbWriter().int(1, l.id).int(2, l.ttl).int(3, l.remainingTtl).finish();
+}
+
+export function decodeLease(b: Uint8Array): EtcdLease {
+  const m = readPb(b);
+  return { id: pbInt(m, 1), ttl: safeNumber(pbInt(m, 2), 'lease TTL'), remainingTtl: safeNumber(pbInt(m, 3), 'lease remaining TTL') };
+}
+
+export function leaseKey(id: bigint): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigInt64BE(id, 0);
+  return b;
+}
+
+export interface EtcdAlarm {
+  readonly memberId: bigint;
+  readonly alarm: number;
+}
+
+export function encodeAlarm(a: EtcdAlarm): Buffer {
+  return new PbWriter().int(1, a.memberId).int(2, a.alarm).finish();
+}
+
+export function decodeAlarm(b: Uint8Array): EtcdAlarm {
+  const m = readPb(b);
+  return { memberId: BigInt.asUintN(64, pbInt(m, 1)), alarm: Number(pbInt(m, 2)) };
+}
+
+/** A revision key with sub 0 (finishedCompactRev, scheduledCompactRev) → its main revision. */
+export function compactRevOf(v: Uint8Array | undefined): number {
+  if (v === undefined || v.byteLength < 8) return 0;
+  return Number(Buffer.from(v.buffer, v.byteOffset, 8).readBigUInt64BE(0));
+}

@@ -1,0 +1,184 @@
+// `tsetcd snapshot restore <file> --data-dir ... --name ... --initial-cluster ...`: seeds a new
+// member from an etcd snapshot (a bbolt database with etcd's sha256 appended, as
+// `etcdctl snapshot save` writes it; tsetcd's own snapshots are the same format). As etcdutl's
+// restore: every member of the new cluster restores the same file with the same
+// --initial-cluster and --initial-cluster-token, gets a new cluster id, and starts with the
+// file's keys, values, revisions, versions, leases and compaction; then `tsetcd` is started with
+// the same flags (the data dir wins over --initial-cluster*). See docs/snapshots.md.
+// What the data dir gets: the member identity (identity.ts), and a raft snapshot at index 1,
+// term 1 whose state is the restored store and the new membership (all voters), with a hard
+// state committing it; every member writes the same one, so they agree from the start.
+// Limits: etcd's lease ids use 63 bits and tsetcd's 53; a larger id is mapped to a new one
+// (keys keep their lease, under the new id) and reported. Alarms name old members and are
+// dropped; auth data is not carried (tsetcd has auth off).
+
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { MemberConfig } from '../config.js';
+import type { Logger } from '../log.js';
+import { BoltReader, fileSource } from '../bbolt/reader.js';
+import { MvccStore, type ExportHeader, type ImportedRev } from '../mvcc/index.js';
+import { openStorage } from '../storage/index.js';
+import { hexId } from './ids.js';
+import { newClusterIdentity, readIdentity, writeIdentity } from './identity.js';
+import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, decodeLease, parseRevKey } from './etcd-schema.js';
+import { stateSnapshotParts } from './state-snapshot.js';
+
+export class SnapshotRestoreError extends Error {
+  readonly code = 'ErrSnapshotRestore';
+}
+
+const SHA256_BYTES = 32;
+const RESTORE_CHUNK_BYTES = 1 << 20;
+const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Checks etcd's trailing sha256 when the file has one; returns the database's length. */
+export async function verifySnapshotFile(path: string, skipHashCheck = false): Promise<{ dbBytes: number; hashChecked: boolean }> {
+  const size = (await stat(path)).size;
+  if (size % 512 !== SHA256_BYTES) {
+    if (!skipHashCheck) throw new SnapshotRestoreError(`snapshot file ${path} has no sha256 trailer (size ${size} is not 512·n + 32); use --skip-hash-check for a copied db file`);
+    return { dbBytes: size, hashChecked: false };
+  }
+  const dbBytes = size - SHA256_BYTES;
+  const h = createHash('sha256');
+  for await (const c of createReadStream(path, { start: 0, end: dbBytes - 1 })) h.update(c as Buffer);
+  const want = Buffer.alloc(SHA256_BYTES);
+  const tail = createReadStream(path, { start: dbBytes });
+  let off = 0;
+  for await (const c of tail) {
+    (c as Buffer).copy(want, off);
+    off += (c as Buffer).byteLength;
+  }
+  if (!skipHashCheck && !h.digest().equals(want)) throw new SnapshotRestoreError(`snapshot file ${path}: sha256 mismatch (the file is corrupt or truncated)`);
+  return { dbBytes, hashChecked: !skipHashCheck };
+}
+
+export interface EtcdDbContents {
+  readonly header: ExportHeader;
+  /** The key bucket's rows in revision order (consumed once). */
+  readonly revisions: Iterable<ImportedRev>;
+  /** etcd lease ids above 2^53 - 1 and the ids they got. */
+  readonly remappedLeases: ReadonlyArray<{ readonly from: bigint; readonly to: number }>;
+  readonly droppedAlarms: number;
+  readonly storageVersion: string;
+}
+
+/** The store's contents of an etcd backend database; `applied` becomes the store's applied index. */
+export function readEtcdDb(db: BoltReader, applied: number): EtcdDbContents {
+  for (const b of [BUCKET.key, BUCKET.meta]) if (!db.hasBucket(b)) throw new SnapshotRestoreError(`not an etcd database: no "${b}" bucket`);
+  const compactRev = Math.max(compactRevOf(db.get(BUCKET.meta, META_KEY.finishedCompactRev)), compactRevOf(db.get(BUCKET.meta, META_KEY.scheduledCompactRev)));
+  const leaseIds = new Map<bigint, number>();
+  const used = new Set<number>();
+  const remapped: Array<{ from: bigint; to: number }> = [];
+  const leases: Array<{ id: number; ttl: number; remainingTtl: number }> = [];
+  const rawLeases = [...db.rows(BUCKET.lease)].map(([, v]) => decodeLease(v));
+  for (const l of rawLeases) if (l.id > 0n && l.id <= MAX_ID) used.add(Number(l.id));
+  const mapLease = (id: bigint): number => {
+    if (id === 0n) return 0;
+    const known = leaseIds.get(id);
+    if (known !== undefined) return known;
+    let n: number;
+    if (id > 0n && id <= MAX_ID) n = Number(id);
+    else {
+      n = Number(BigInt.asUintN(64, id) % MAX_ID) || 1;
+      while (used.has(n)) n = n >= Number.MAX_SAFE_INTEGER ? 1 : n + 1;
+      used.add(n);
+      remapped.push({ from: id, to: n });
+    }
+    leaseIds.set(id, n);
+    return n;
+  };
+  for (const l of rawLeases) leases.push({ id: mapLease(l.id), ttl: l.ttl, remainingTtl: l.remainingTtl });
+  leases.sort((a, b) => a.id - b.id);
+  // The current revision: the newest row in the key bucket (an etcdutl --bump-revision marker
+  // row counts too), or the compaction if above it, as etcd's store restore computes it.
+  let last = 0;
+  for (const [k] of lastRow(db.rows(BUCKET.key))) last = parseRevKey(k).main;
+  const rev = Math.max(1, last, compactRev);
+  const droppedAlarms = [...db.rows(BUCKET.alarm)].length;
+  const revisions = function* (): Generator<ImportedRev> {
+    for (const [k, v] of db.rows(BUCKET.key)) {
+      if (v.byteLength === 0) continue; // etcdutl's revision bump marker: no key
+      const r = parseRevKey(k);
+      const kv = decodeKeyValue(v);
+      if (r.tombstone) yield { key: kv.key, main: r.main, sub: r.sub, create: 0, version: 0, value: Buffer.alloc(0), lease: 0 };
+      else yield { key: kv.key, main: r.main, sub: r.sub, create: kv.createRevision, version: kv.version, value: kv.value, lease: mapLease(kv.lease) };
+    }
+  };
+  const sv = db.get(BUCKET.meta, META_KEY.storageVersion);
+  return {
+    header: { rev, compactRev, applied, leases, alarms: [] },
+    revisions: revisions(),
+    remappedLeases: remapped,
+    droppedAlarms,
+    storageVersion: sv ? sv.toString('latin1') : '',
+  };
+}
+
+function* lastRow<T>(rows: Iterable<T>): Generator<T> {
+  let last: T | undefined;
+  let any = false;
+  for (const r of rows) {
+    last = r;
+    any = true;
+  }
+  if (any) yield last as T;
+}
+
+export interface RestoreResult {
+  readonly memberId: number;
+  readonly clusterId: number;
+  readonly revision: number;
+  readonly compactRevision: number;
+  /** Live keys at the current revision. */
+  readonly keys: number;
+  readonly hashChecked: boolean;
+  readonly remappedLeases: number;
+}
+
+export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: Logger, opts: { skipHashCheck?: boolean } = {}): Promise<RestoreResult> {
+  if (await readIdentity(cfg.dataDir)) throw new SnapshotRestoreError(`data dir ${cfg.dataDir} already holds a member; restore into a new one`);
+  const { dbBytes, hashChecked } = await verifySnapshotFile(path, opts.skipHashCheck);
+  const identity = newClusterIdentity(cfg.name, cfg.initialCluster, cfg.initialClusterToken, (why) => new SnapshotRestoreError(why));
+  const members = [...identity.initialMembers];
+  const ids = members.map((m) => m.id);
+
+  const index = 1;
+  const term = 1;
+  const store = new MvccStore();
+  const db = BoltReader.open(fileSource(path, dbBytes));
+  let contents: EtcdDbContents;
+  try {
+    contents = readEtcdDb(db, index);
+    store.importRevisions(contents.header, contents.revisions);
+  } finally {
+    db.close();
+  }
+  for (const r of contents.remappedLeases) log.warn('an etcd lease id is above 2^53 - 1; it gets a new id', { from: r.from.toString(16), to: hexId(r.to) });
+  if (contents.droppedAlarms > 0) log.warn('alarms of the old cluster are not carried over', { alarms: contents.droppedAlarms });
+
+  const membership = { members, removed: [] };
+  // Streamed to the snapshot file chunk by chunk: no second copy of the whole state.
+  const data = stateSnapshotParts(membership, store.snapshotChunks(RESTORE_CHUNK_BYTES));
+  const { storage } = await openStorage(join(cfg.dataDir, 'member'), { logger: log.child('storage') });
+  try {
+    await storage.saveSnapshot({ metadata: { index, term, confState: { voters: ids, learners: [] } }, data });
+    await storage.save({ term, vote: 0, commit: index }, [], true);
+  } finally {
+    await storage.close();
+  }
+  await writeIdentity(cfg.dataDir, identity);
+  const result: RestoreResult = {
+    memberId: identity.memberId,
+    clusterId: identity.clusterId,
+    revision: store.currentRevision(),
+    compactRevision: store.compactRevision(),
+    keys: store.range({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }).count,
+    hashChecked,
+    remappedLeases: contents.remappedLeases.length,
+  };
+  log.info('restored snapshot', { path, dataDir: cfg.dataDir, storageVersion: contents.storageVersion, ...result, memberId: hexId(result.memberId), clusterId: hexId(result.clusterId) });
+  return result;
+}
