@@ -105,6 +105,17 @@ describe('EtcdCluster CRD', () => {
     walk(schema, '');
   });
 
+  it('every default passes its own rules as written (the apiserver validates a default without defaulting inside it)', () => {
+    const bad: string[] = [];
+    const walk = (s: J, p: string): void => {
+      if (s.default !== undefined) for (const v of validate(s, s.default, undefined, p)) bad.push(`${v.path}: ${v.message}`);
+      for (const [k, c] of Object.entries<J>(s.properties ?? {})) walk(c, `${p}.${k}`);
+      if (s.items) walk(s.items, `${p}[]`);
+    };
+    walk(schema, '');
+    expect(bad).toEqual([]);
+  });
+
   it('has status and scale subresources wired to spec/status replicas and the selector', () => {
     expect(version.subresources.status).toEqual({});
     expect(version.subresources.scale).toEqual({ specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });
