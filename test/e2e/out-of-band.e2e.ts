@@ -123,7 +123,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     expect(changed).toEqual([]);
     expect(await idOf('kv', 'kv-1')).not.toBe(oldID);
     expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
-  });
+  }, 700_000);
 
   it('the leader removed with etcdctl: re-added the same way; the StatefulSet never shrinks', async () => {
     const leader = (await get('kv')).status?.leader ?? '';
@@ -139,7 +139,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     expect(changed).toEqual([]);
     expect(await idOf('kv', leader)).not.toBe(oldID);
     expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
-  });
+  }, 700_000);
 
   it('the StatefulSet deleted: recreated, the members return on their volumes with the same IDs', async () => {
     const before = (await get('kv')).status?.members?.map((m) => `${m.name}=${m.id}`).sort();
@@ -150,7 +150,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     expect(c.status?.members?.map((m) => `${m.name}=${m.id}`).sort()).toEqual(before);
     expect((await k.run(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=kv', '-o', 'jsonpath={.items[*].metadata.uid}'])).stdout).toBe(pvcs.stdout);
     expect(await etcdctlRetried('kv', ['get', '/oob/key', '--print-value-only'])).toBe('kept');
-  });
+  }, 700_000);
 
   it('the EtcdCluster deleted under retentionPolicy Retain: no finalizer, the PVCs stay', async () => {
     expect((await get('kv')).metadata.finalizers ?? []).toEqual([]);
