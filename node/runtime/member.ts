@@ -843,6 +843,15 @@ export class Member implements MemberBackend, TransportHandler {
       want.add(r.id);
       this.transport.setPeer(r.id, r.peerUrls);
     }
+    // A joiner restores the index-0 snapshot, which holds the cluster's first membership, and
+    // learns later members only as it replays the log. Its current leader may be one of those
+    // (every original member replaced since): keep the peers it was told of at start, unless
+    // removed, or it could not answer that leader and would never catch up.
+    for (const p of this.opts.peerHints ?? []) {
+      if (p.id === this.id || want.has(p.id) || this.membership.isRemoved(p.id) || p.peerUrls.length === 0) continue;
+      want.add(p.id);
+      this.transport.setPeer(p.id, p.peerUrls);
+    }
     for (const id of this.transport.peers()) if (!want.has(id)) this.transport.removePeer(id);
   }
 
