@@ -277,8 +277,20 @@ describe('member runtime (in-memory twins)', () => {
     const urls4 = ['http://127.0.0.1:39991'];
     const a4 = await m3.member.memberAdd(urls4, true);
     const hints = [...h.records, { ...rec3, isLearner: false }];
+    // Over TCP the appends may come only after the index-0 snapshot is applied, so m4 must never
+    // drop its way to m3 meanwhile (here the first appends race ahead of that, so watch the peers).
+    const m4Removed: number[] = [];
+    h.wrapTransport = (t) =>
+      new Proxy(t, {
+        get(target, prop, recv) {
+          if (prop === 'removePeer') return (id: number) => (m4Removed.push(id), target.removePeer(id));
+          return Reflect.get(target, prop, recv) as unknown;
+        },
+      });
     const m4 = await h.boot({ id: a4.member.id, name: 'm4', peerUrls: urls4, clientUrls: [], isLearner: true }, new MemoryFs(), [], hints);
+    h.wrapTransport = undefined;
     await until(() => m4.member.appliedIndexNow() >= m3.member.appliedIndexNow(), 'm4 catches up from m3');
+    expect(m4Removed).not.toContain(a3.member.id);
     expect(dec((await m4.member.range({ key: enc('k') }, { linearizable: false })).kvs[0]!.value)).toBe('v');
   }, 30_000);
 
