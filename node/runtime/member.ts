@@ -1424,7 +1424,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
     await this.linearizableBarrier();
-    return this.sm.leaseLeases();
+    return this.sm.leaseLeases(this.nowMs());
   }
 
   // ------------------------------------------------------------------ MemberBackend: Cluster
