@@ -15,23 +15,13 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
-import { Cluster, REPO, TSETCD_BIN, ctlOk, etcdctl, freePorts, requireTools, waitFor } from './harness.js';
+import { Cluster, REPO, TSETCD_BIN, ctlOk, etcd36Bin, etcdctl, freePorts, haveEtcd36, requireTools, waitFor } from './harness.js';
 
-const ETCD36_VERSION = readFileSync(join(REPO, 'hack', 'etcd36', 'VERSION'), 'utf8').trim();
-const ETCD36_DIR = process.env['ETCD36_BIN_DIR'] ?? join(REPO, '.cache', 'etcd36', ETCD36_VERSION);
-const ETCD = join(ETCD36_DIR, 'etcd');
-const ETCDUTL = join(ETCD36_DIR, 'etcdutl');
-
-function haveEtcd36(): boolean {
-  if (existsSync(ETCD) && existsSync(ETCDUTL)) return true;
-  const why = `missing ${ETCD} or ${ETCDUTL} (bash hack/ensure-etcd36.sh builds them)`;
-  if (process.env['CI']) throw new Error(`the snapshot interoperability tests need etcd 3.6: ${why}`);
-  console.log(`skipping snapshot interoperability tests: ${why}`);
-  return false;
-}
+const ETCD = etcd36Bin('etcd');
+const ETCDUTL = etcd36Bin('etcdutl');
 
 const tools = requireTools();
-const d = tools.ok && haveEtcd36() ? describe.sequential : describe.skip;
+const d = tools.ok && haveEtcd36(['etcd', 'etcdutl'], 'the snapshot interoperability tests') ? describe.sequential : describe.skip;
 
 const SEED = Number(process.env['SNAPSHOT_SEED'] ?? Date.now() % 100_000);
 
