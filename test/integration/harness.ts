@@ -198,7 +198,7 @@ export class Cluster {
   }
 
   /** Starts (or restarts) a member's process. */
-  launch(m: RunningMember, initialCluster: string, state: 'new' | 'existing'): void {
+  launch(m: RunningMember, initialCluster: string, state: 'new' | 'existing', extraFlags: readonly string[] = []): void {
     const args = [
       `--name=${m.name}`,
       `--data-dir=${m.dataDir}`,
@@ -214,6 +214,7 @@ export class Cluster {
       `--election-timeout=${this.opts.electionMs ?? 1000}`,
       '--log-level=info',
       ...(this.opts.flags ?? []),
+      ...extraFlags,
     ];
     const log = createWriteStream(m.logFile, { flags: 'a' });
     const proc = spawn(this.opts.bin ?? TSETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
