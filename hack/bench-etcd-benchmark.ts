@@ -14,7 +14,8 @@
 //
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
-//       [--etcd34] [--profile] [--only=tsetcd|etcd36]
+//       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
+// TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons).
 // --etcd34 adds Debian's etcd 3.4 (/usr/bin/etcd) as a third column. --profile runs the tsetcd
 // members under node --cpu-prof (one profile per load, under .data/) and prints the hottest
 // frames; CPU figures taken with it on carry the profiler's cost.
@@ -23,12 +24,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { hotFrames } from './lib/cpu-profile.js';
+import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
-const MAIN_JS = join(REPO, 'dist', 'node', 'main.js');
+/** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
+const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
 
 function flag(name: string, dflt: string): string {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
@@ -46,6 +48,8 @@ const LOADS = flag('loads', 'put-all,put-leader,range-lin,range-ser').split(',')
 const WITH_ETCD34 = flag('etcd34', process.env['BENCH_ETCD34'] === '1' ? 'true' : 'false') === 'true';
 const PROFILE = flag('profile', 'false') === 'true';
 const ONLY = flag('only', '');
+/** Extra flags for the tsetcd members, e.g. --tsetcd-args=--snapshot-count=10000 (space-separated). */
+const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const RANGE_KEY = 'foo';
 
@@ -109,7 +113,8 @@ async function startCluster(kind: Kind, bins: Bins, root: string): Promise<Clust
   const members: Member[] = planned.map((m) => {
     const [cmd, pre] = command(kind, bins, join(root, 'prof', m.name));
     const log = createWriteStream(join(root, `${m.name}.log`));
-    const proc = spawn(cmd, [...pre, ...m.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const extra = kind === 'tsetcd' ? TSETCD_ARGS : [];
+    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     return { ...m, proc };
@@ -150,11 +155,15 @@ function peakRssMiB(pid: number): number {
 interface Counters {
   leaderChanges: number;
   heartbeatFailures: number;
+  /** The V8 heap in use, its size, and memory outside it (Buffers), in MiB, of the largest member (Node members only). */
+  heap: string;
 }
 
 async function counters(c: Cluster): Promise<Counters> {
   let leaderChanges = 0;
   let heartbeatFailures = 0;
+  let heap = '';
+  let largest = 0;
   for (const m of c.members) {
     const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
     const val = (name: string): number => {
@@ -163,8 +172,13 @@ async function counters(c: Cluster): Promise<Counters> {
     };
     leaderChanges += val('etcd_server_leader_changes_seen_total');
     heartbeatFailures += val('etcd_server_heartbeat_send_failures_total');
+    const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
+    if (val('nodejs_heap_size_total_bytes') > largest) {
+      largest = val('nodejs_heap_size_total_bytes');
+      heap = `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
+    }
   }
-  return { leaderChanges, heartbeatFailures };
+  return { leaderChanges, heartbeatFailures, heap };
 }
 
 interface RunResult {
@@ -178,6 +192,7 @@ interface RunResult {
   leaderChanges: number;
   heartbeatFailures: number;
   loadAvg: string;
+  heap: string;
 }
 
 /** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
@@ -234,6 +249,7 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     leaderChanges: after.leaderChanges - before.leaderChanges,
     heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
     loadAvg: loadAvg(),
+    heap: after.heap,
   };
 }
 
@@ -291,7 +307,7 @@ async function main(): Promise<void> {
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k  peak rss ${fmt(r.peakRssMiB, 0)} MiB  leader changes ${r.leaderChanges}  ` +
-              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  (load avg ${r.loadAvg})`,
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
         }
       } finally {
@@ -309,7 +325,9 @@ function printProfiles(dir: string): void {
     const pdir = join(dir, 'prof', m);
     if (!existsSync(pdir)) continue;
     for (const f of readdirSync(pdir).filter((x) => x.endsWith('.cpuprofile'))) {
-      console.log(`\nhottest frames (self time), tsetcd ${m} (${join(pdir, f)}):`);
+      console.log(`\nbusy time by area, tsetcd ${m} (${join(pdir, f)}):`);
+      for (const line of busyByArea(join(pdir, f), 14)) console.log(line);
+      console.log(`hottest frames (self time):`);
       for (const line of hotFrames(join(pdir, f), 25)) console.log(line);
     }
   }
