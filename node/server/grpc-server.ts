@@ -11,6 +11,7 @@ import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { authService } from './auth-service.js';
 import { clusterService } from './cluster-service.js';
 import { hotMethodCodec } from './codec/kv-codec.js';
+import { CounterTally } from './counter-tally.js';
 import { healthService } from './health-service.js';
 import { kvService } from './kv-service.js';
 import type { Serialize } from './kv-service.js';
@@ -91,9 +92,11 @@ export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedS
     // Date and several counters per call on the hot path; nothing here serves channelz.
     'grpc.enable_channelz': 0,
   });
+  const receivedBytes = new CounterTally(ctx.metrics.clientGrpcReceivedBytes, {});
+  const sentBytes = new CounterTally(ctx.metrics.clientGrpcSentBytes, {});
   const bytes: ByteCounters = {
-    received: (n) => ctx.metrics.clientGrpcReceivedBytes.inc(n),
-    sent: (n) => ctx.metrics.clientGrpcSentBytes.inc(n),
+    received: (n) => receivedBytes.inc(n),
+    sent: (n) => sentBytes.inc(n),
   };
   for (const [name, impl] of impls) {
     server.addService(passThroughService(def, name, bytes), impl);
