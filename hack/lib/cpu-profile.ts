@@ -7,17 +7,24 @@ interface Frame {
   id: number;
 }
 
-/** The `top` functions by self time, as "  12.3%  name file:line" lines. */
-export function hotFrames(file: string, top: number): string[] {
+/** Calls `each` with every sample's frame and its time; returns the profile's total time. */
+function forEachSample(file: string, each: (n: Frame, dt: number) => void): number {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[] };
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
   let total = 0;
   prof.samples.forEach((id, i) => {
     const n = byId.get(id);
     const dt = prof.timeDeltas[i] ?? 0;
     total += dt;
-    if (!n) return;
+    if (n) each(n, dt);
+  });
+  return total;
+}
+
+/** The `top` functions by self time, as "  12.3%  name file:line" lines. */
+export function hotFrames(file: string, top: number): string[] {
+  const self = new Map<string, number>();
+  const total = forEachSample(file, (n, dt) => {
     const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|node|dist)\//, '$1/');
     const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + dt);
@@ -46,16 +53,9 @@ function area(fn: string, url: string): string {
 
 /** Busy time (all but idle) by area, largest first, as "  12.3% of busy  area" lines. */
 export function busyByArea(file: string, top: number): string[] {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[] };
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const sums = new Map<string, number>();
   let busy = 0;
-  let total = 0;
-  prof.samples.forEach((id, i) => {
-    const n = byId.get(id);
-    const dt = prof.timeDeltas[i] ?? 0;
-    total += dt;
-    if (!n) return;
+  const total = forEachSample(file, (n, dt) => {
     const a = area(n.callFrame.functionName, n.callFrame.url);
     if (a === 'idle') return;
     busy += dt;

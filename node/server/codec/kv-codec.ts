@@ -36,6 +36,11 @@ function varintField(r: WireReader, tag: number, wide: boolean): boolean {
   return (tag & 7) === WIRE_VARINT && (wide ? r.varint() : r.varint32());
 }
 
+/** A length-delimited field's bytes, checking the wire type. */
+function lenField(r: WireReader, tag: number): Buffer | undefined {
+  return (tag & 7) === WIRE_LEN ? r.bytes() : undefined;
+}
+
 export function decodeRangeRequest(r: WireReader): RangeRequest | undefined {
   let key: Buffer = EMPTY;
   let rangeEnd: Buffer = EMPTY;
@@ -54,8 +59,7 @@ export function decodeRangeRequest(r: WireReader): RangeRequest | undefined {
     const tag = r.tag();
     const field = tag >>> 3;
     if (field === 1 || field === 2) {
-      if ((tag & 7) !== WIRE_LEN) return undefined;
-      const v = r.bytes();
+      const v = lenField(r, tag);
       if (v === undefined) return undefined;
       if (field === 1) key = v;
       else rangeEnd = v;
@@ -94,8 +98,7 @@ export function decodePutRequest(r: WireReader): PutRequest | undefined {
     const tag = r.tag();
     const field = tag >>> 3;
     if (field === 1 || field === 2) {
-      if ((tag & 7) !== WIRE_LEN) return undefined;
-      const v = r.bytes();
+      const v = lenField(r, tag);
       if (v === undefined) return undefined;
       if (field === 1) key = v;
       else value = v;
