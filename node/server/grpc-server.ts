@@ -1,7 +1,8 @@
 // Builds the grpc-js Server with every service of the member's client API.
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
 // may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
-// and Put) use hand-written codecs (codec/kv-codec.ts) that give proto-loader's bytes and objects.
+// and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
+// every other method's path: proto-loader, responses through omitProtoDefaults.
 // Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
 // refuses oversized writes itself with "etcdserver: request is too large".
 
