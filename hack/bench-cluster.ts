@@ -12,12 +12,13 @@
 
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, credentials } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadEtcdProtos } from '../node/server/proto-load.js';
+import { hotFrames } from './lib/cpu-profile.js';
+import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const ETCD_BIN = process.env['ETCD'] ?? '/usr/bin/etcd';
@@ -42,18 +43,6 @@ const ONLY = flag('only', '');
 const PHASES = new Set(flag('phases', 'put,lin,ser').split(','));
 const VALUE = Buffer.alloc(1024, 'v');
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    servers.push(s);
-  }
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
-
 interface Proc {
   name: string;
   client: string;
@@ -69,68 +58,28 @@ interface Target {
 
 async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Target> {
   mkdirSync(root, { recursive: true });
-  const ports = await freePorts(9);
-  const names = ['m1', 'm2', 'm3'];
-  const peer = (i: number): string => `http://127.0.0.1:${ports[i * 3 + 1]}`;
-  const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
-  const members: Proc[] = [];
-  for (let i = 0; i < 3; i++) {
-    const name = names[i]!;
-    const client = `http://127.0.0.1:${ports[i * 3]}`;
-    const args = [
-      `--name=${name}`,
-      `--data-dir=${join(root, name)}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer(i)}`,
-      `--initial-advertise-peer-urls=${peer(i)}`,
-      `--listen-metrics-urls=http://127.0.0.1:${ports[i * 3 + 2]}`,
-      `--initial-cluster=${initial}`,
-      '--initial-cluster-state=new',
-      `--initial-cluster-token=bench-${kind}`,
-      '--log-level=warn',
-    ];
-    const log = createWriteStream(join(root, `${name}.log`));
+  const planned = await planMembers(root, `bench-${kind}`);
+  const members: Proc[] = planned.map((m) => {
+    const log = createWriteStream(join(root, `${m.name}.log`));
     // --cpu-prof is refused in NODE_OPTIONS, so a profiled member runs node directly.
     const [cmd, argv] =
       kind === 'etcd'
-        ? [ETCD_BIN, args]
+        ? [ETCD_BIN, m.args]
         : PROFILE
-          ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', name)}`, join(REPO, 'dist', 'node', 'main.js'), ...args]]
-          : [TSETCD_BIN, args];
+          ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', m.name)}`, join(REPO, 'dist', 'node', 'main.js'), ...m.args]]
+          : [TSETCD_BIN, m.args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
-    members.push({ name, client, metrics: `http://127.0.0.1:${ports[i * 3 + 2]}/metrics`, proc });
-  }
+    return { name: m.name, client: m.client, metrics: m.metrics, proc };
+  });
   const t: Target = { kind, members, root };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await Promise.all(
-      members.map((m) =>
-        fetch(`${m.client}/health`, { signal: AbortSignal.timeout(2000) })
-          .then((r) => r.status === 200)
-          .catch(() => false),
-      ),
-    );
-    if (ok.every(Boolean)) return t;
-    if (Date.now() > deadline) throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  if (!(await waitHealthy(members.map((m) => m.client), 60_000))) throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
+  return t;
 }
 
 async function stopCluster(t: Target): Promise<void> {
-  await Promise.all(
-    t.members.map(
-      (m) =>
-        new Promise<void>((r) => {
-          if (m.proc.exitCode !== null || m.proc.signalCode !== null) return r();
-          m.proc.once('exit', () => r());
-          m.proc.kill('SIGTERM'); // tsetcd writes its --cpu-prof file on a clean exit
-          setTimeout(() => m.proc.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  );
+  await stopProcs(t.members.map((m) => m.proc));
 }
 
 function endpoints(t: Target): string {
@@ -276,33 +225,6 @@ async function benchSide(t: Target): Promise<SideResult> {
 
 function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
-}
-
-interface Frame {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  id: number;
-  hitCount?: number;
-}
-
-/** Self time per function from a .cpuprofile, top N. */
-function hotFrames(file: string, top: number): string[] {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[] };
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let total = 0;
-  prof.samples.forEach((id, i) => {
-    const n = byId.get(id);
-    const dt = prof.timeDeltas[i] ?? 0;
-    total += dt;
-    if (!n) return;
-    const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|node|dist)\//, '$1/');
-    const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
 }
 
 async function main(): Promise<void> {
