@@ -123,6 +123,11 @@ export interface ClusterOptions {
   readonly heartbeatMs?: number;
   readonly electionMs?: number;
   readonly label?: string;
+  /**
+   * TLS on client and peer URLs: each member's own flags (its cert files), and the etcdctl flags
+   * the harness's own calls (status, leader) use. Health is then read on the plain metrics URL.
+   */
+  readonly tls?: { memberFlags(name: string): readonly string[]; ctlFlags: readonly string[] };
 }
 
 export interface StatusJson {
@@ -164,13 +169,14 @@ export class Cluster {
 
   private spec(name: string, clientPort: number, peerPort: number, metricsPort: number): RunningMember {
     const dataDir = join(this.root, name);
+    const scheme = this.opts.tls ? 'https' : 'http';
     return {
       name,
       clientPort,
       peerPort,
       metricsPort,
-      clientUrl: `http://127.0.0.1:${clientPort}`,
-      peerUrl: `http://127.0.0.1:${peerPort}`,
+      clientUrl: `${scheme}://127.0.0.1:${clientPort}`,
+      peerUrl: `${scheme}://127.0.0.1:${peerPort}`,
       metricsUrl: `http://127.0.0.1:${metricsPort}`,
       dataDir,
       logFile: join(this.root, `${name}.log`),
@@ -195,6 +201,7 @@ export class Cluster {
       `--election-timeout=${this.opts.electionMs ?? 1000}`,
       '--log-level=info',
       ...(this.opts.flags ?? []),
+      ...(this.opts.tls?.memberFlags(m.name) ?? []),
     ];
     const log = createWriteStream(m.logFile, { flags: 'a' });
     const proc = spawn(TSETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
@@ -228,7 +235,7 @@ export class Cluster {
           if (m.proc && (m.proc.exitCode !== null || m.proc.signalCode !== null)) {
             throw new Error(`${m.name} exited (${m.proc.exitCode ?? m.proc.signalCode})`);
           }
-          const r = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
+          const r = await fetch(`${this.opts.tls ? m.metricsUrl : m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
           return r.status === 200 ? true : undefined;
         },
         timeoutMs,
@@ -238,7 +245,7 @@ export class Cluster {
   }
 
   async statuses(members: readonly RunningMember[] = this.running()): Promise<StatusJson[]> {
-    const out = await ctlOk(this.endpoints(members), ['endpoint', 'status', '-w', 'json']);
+    const out = await ctlOk(this.endpoints(members), [...(this.opts.tls?.ctlFlags ?? []), 'endpoint', 'status', '-w', 'json']);
     return JSON.parse(out) as StatusJson[];
   }
 
