@@ -80,6 +80,38 @@ export function etcdctl(endpoints: string, args: string[], input?: string): Prom
   });
 }
 
+export interface ClientTlsFiles {
+  /** etcdctl flags: --cacert, --cert, --key. */
+  readonly flags: string[];
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * A TLS cluster's client material, as any client would get it: the operator-issued client Secret
+ * (`<name>-operator-client-tls`: ca.crt, tls.crt, tls.key), written to files for etcdctl. Waits for
+ * the Secret (the operator creates it on its first pass).
+ */
+export async function clientTls(k: Kubectl, namespace: string, name: string, secret = `${name}-operator-client-tls`): Promise<ClientTlsFiles> {
+  const data = await waitFor(`Secret ${namespace}/${secret}`, 120_000, async () => {
+    const r = await k.run(['get', 'secret', secret, '-n', namespace, '-o', 'json']);
+    return r.code === 0 ? (JSON.parse(r.stdout) as { data: Record<string, string> }).data : undefined;
+  });
+  const dir = join(repoRoot, '.data', 'e2e-tls', `${namespace}-${secret}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const file = (k2: string): { path: string; buf: Buffer } => {
+    const buf = Buffer.from(data[k2] ?? '', 'base64');
+    const path = join(dir, k2);
+    writeFileSync(path, buf);
+    return { path, buf };
+  };
+  const ca = file('ca.crt');
+  const cert = file('tls.crt');
+  const key = file('tls.key');
+  return { flags: [`--cacert=${ca.path}`, `--cert=${cert.path}`, `--key=${key.path}`], ca: ca.buf, cert: cert.buf, key: key.buf };
+}
+
 /**
  * `kubectl port-forward` to a Service, for clusters whose Pod addresses the test process cannot
  * reach (kind). The local control plane does not need it (Pods sit on a host bridge) and cannot
