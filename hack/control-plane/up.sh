@@ -73,7 +73,7 @@ if [[ -z "$etcd_servers" && "${CP_STORAGE:-etcd}" == tsetcd ]]; then
       --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token tsetcd-cp "${member_tls[@]}"
     etcd_servers+="${etcd_servers:+,}$client"
   done
-  for i in 1 2 3; do wait_for "tsetcd-$i" 60 curl -fsS --cacert "$pki/etcd-ca.crt" --cert "$pki/apiserver-etcd-client.crt" --key "$pki/apiserver-etcd-client.key" "https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
+  for i in 1 2 3; do wait_for "tsetcd-$i" 60 curl -fsS --http1.1 --cacert "$pki/etcd-ca.crt" --cert "$pki/apiserver-etcd-client.crt" --key "$pki/apiserver-etcd-client.key" "https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
   etcd_tls_args=(--etcd-cafile="$pki/etcd-ca.crt" --etcd-certfile="$pki/apiserver-etcd-client.crt" --etcd-keyfile="$pki/apiserver-etcd-client.key")
 fi
 if [[ -z "$etcd_servers" ]]; then
