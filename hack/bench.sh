@@ -14,5 +14,6 @@ run() {
 [ -f hack/bench-wal.ts ] && run wal npx tsx hack/bench-wal.ts
 [ -f hack/bench-mvcc.ts ] && run mvcc node --expose-gc --import tsx hack/bench-mvcc.ts
 [ -f hack/bench-cluster.ts ] && run cluster npx tsx hack/bench-cluster.ts
+[ -f hack/bench-tls.ts ] && run tls npx tsx hack/bench-tls.ts
 run timing npx vitest run -c test/timing/vitest.config.ts
 echo "=== bench: done"
