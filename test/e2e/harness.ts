@@ -80,6 +80,38 @@ export function etcdctl(endpoints: string, args: string[], input?: string): Prom
   });
 }
 
+/**
+ * An EtcdCluster spec for the local control plane's e2e files: Guaranteed resources, members only
+ * on the nodes labelled and tainted dedicated=etcd, one per node. `extra` adds or overrides fields.
+ */
+export function memberSpec(o: { cpu: string; memory: string; retentionPolicy: 'Retain' | 'Delete'; replicas?: number; extra?: Record<string, unknown> }): Record<string, unknown> {
+  return {
+    replicas: o.replicas ?? 3,
+    storage: { size: '1Gi', retentionPolicy: o.retentionPolicy },
+    resources: { requests: { cpu: o.cpu, memory: o.memory }, limits: { cpu: o.cpu, memory: o.memory } },
+    placement: {
+      dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
+      antiAffinity: 'required',
+    },
+    ...(o.extra ?? {}),
+  };
+}
+
+/**
+ * The set-up of an e2e file that runs its own operator (local control plane): the CRD, the chart's
+ * RBAC, the operator process (ready), and the file's namespace. beforeStart sees the process first.
+ */
+export async function startLocalOperator(k: Kubectl, namespace: string, beforeStart: (op: OperatorProcess) => void = () => {}): Promise<OperatorProcess> {
+  await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
+  await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+  const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
+  beforeStart(op);
+  op.start();
+  await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
+  await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  return op;
+}
+
 export interface ClientTlsFiles {
   /** etcdctl flags: --cacert, --cert, --key. */
   readonly flags: string[];

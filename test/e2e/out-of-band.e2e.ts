@@ -5,23 +5,14 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { clientTls, etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
-import { join } from 'node:path';
+import { clientTls, etcdctl, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
 const ns = 'e2e-out-of-band';
 
 function spec(retentionPolicy: 'Retain' | 'Delete'): Record<string, unknown> {
-  return {
-    replicas: 3,
-    storage: { size: '1Gi', retentionPolicy },
-    resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
-    placement: {
-      dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
-      antiAffinity: 'required',
-    },
-  };
+  return memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy });
 }
 
 describe.skipIf(skip !== '' || !local)('the operator never makes a change made behind its back worse', () => {
@@ -95,14 +86,9 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   }
 
   beforeAll(async () => {
-    await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
-    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
-    const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
-    operator = op;
-    logStart = existsSync(op.logPath) ? statSync(op.logPath).size : 0;
-    op.start();
-    await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
-    await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    operator = await startLocalOperator(k, ns, (op) => {
+      logStart = existsSync(op.logPath) ? statSync(op.logPath).size : 0;
+    });
   });
 
   afterAll(async () => {

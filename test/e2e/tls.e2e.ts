@@ -15,8 +15,9 @@ import tls from 'node:tls';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { haveOpenssl, issueLeaf, makeCa } from '../testing/openssl-ca.js';
+import { servedSerial } from '../testing/tls-probe.js';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { clientTls, etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor, type ClientTlsFiles } from './harness.js';
+import { clientTls, etcdctl, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor, type ClientTlsFiles } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
@@ -25,20 +26,6 @@ const name = 'sec';
 const endpoint = `https://${name}-client.${ns}.svc:2379`;
 
 interface PodList { items: Array<{ metadata: { name: string }; status: { podIP?: string } }> }
-
-/** The serial a pod's TLS port presents to a new connection (client certificate given: mutual TLS). */
-function servedSerial(host: string, port: number, c: ClientTlsFiles): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ host, port, ca: c.ca, cert: c.cert, key: c.key, checkServerIdentity: () => undefined, ALPNProtocols: ['http/1.1'] });
-    s.setTimeout(5000, () => s.destroy(new Error('no handshake')));
-    s.once('secureConnect', () => {
-      const serial = s.getPeerCertificate().serialNumber;
-      s.destroy();
-      resolve(serial);
-    });
-    s.once('error', reject);
-  });
-}
 
 describe.skipIf(skip !== '' || !local || !haveOpenssl())('TLS by default (real apiserver, operator, members)', () => {
   const k = new Kubectl(inject('e2eKubeconfig'));
@@ -55,13 +42,7 @@ describe.skipIf(skip !== '' || !local || !haveOpenssl())('TLS by default (real a
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tsetcd-e2e-tls-'));
-    await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
-    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
-    const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
-    operator = op;
-    op.start();
-    await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
-    await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    operator = await startLocalOperator(k, ns);
   });
 
   afterAll(async () => {
@@ -74,16 +55,7 @@ describe.skipIf(skip !== '' || !local || !haveOpenssl())('TLS by default (real a
   it('a cluster without TLS settings comes up with mutual TLS and refuses plain, anonymous and foreign clients', async () => {
     await k.apply({
       apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name, namespace: ns },
-      spec: {
-        replicas: 3,
-        storage: { size: '1Gi', retentionPolicy: 'Delete' },
-        resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
-        placement: {
-          dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
-          antiAffinity: 'required',
-        },
-        tls: { certificateLifetime: '3m' },
-      },
+      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', extra: { tls: { certificateLifetime: '3m' } } }),
     });
     await waitFor('3 healthy voters over TLS', 300_000, async () => (isSettled(await get(), 3) ? true : undefined), 2000).catch(async (err: unknown) => {
       throw new Error(`${String(err)}\nstatus: ${JSON.stringify((await get().catch(() => undefined))?.status)}\noperator log:\n${operator?.logTail() ?? ''}`);

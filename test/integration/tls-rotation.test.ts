@@ -15,24 +15,11 @@ import tls from 'node:tls';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundle, haveOpenssl, issueLeaf, makeCa, SecretVolume, type KeyPair } from '../testing/openssl-ca.js';
+import { servedSerial } from '../testing/tls-probe.js';
 import { Cluster, etcdctl, requireTools, waitFor, type RunningMember } from './harness.js';
 
 const tools = requireTools();
 const NAMES = ['m1', 'm2', 'm3'];
-
-/** The serial of the certificate a TLS port presents to a new connection. */
-function servedSerial(port: number, client: KeyPair): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, cert: readFileSync(client.certFile), key: readFileSync(client.keyFile), ALPNProtocols: ['http/1.1'] });
-    s.setTimeout(5000, () => s.destroy(new Error('no handshake')));
-    s.once('secureConnect', () => {
-      const serial = s.getPeerCertificate().serialNumber;
-      s.destroy();
-      resolve(serial);
-    });
-    s.once('error', reject);
-  });
-}
 
 /** How the server ends a handshake from this client: the TLS alert text, or 'accepted'. */
 function handshakeAnswer(port: number, client: KeyPair | undefined): Promise<string> {
@@ -170,10 +157,15 @@ describe.skipIf(!tools.ok || !haveOpenssl())('TLS certificate rotation without r
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  const probeClient = (): KeyPair => ({ certFile: ctlVol.path('tls.crt'), keyFile: ctlVol.path('tls.key') });
+  const probeClient = (): { cert: Buffer; key: Buffer; certFile: string; keyFile: string } => ({
+    certFile: ctlVol.path('tls.crt'),
+    keyFile: ctlVol.path('tls.key'),
+    cert: readFileSync(ctlVol.path('tls.crt')),
+    key: readFileSync(ctlVol.path('tls.key')),
+  });
   const serials = async (): Promise<string[]> => {
     const out: string[] = [];
-    for (const m of cluster.members) out.push(await servedSerial(m.clientPort, probeClient()), await servedSerial(m.peerPort, probeClient()));
+    for (const m of cluster.members) out.push(await servedSerial('127.0.0.1', m.clientPort, probeClient()), await servedSerial('127.0.0.1', m.peerPort, probeClient()));
     return out;
   };
   const serialOf = (pair: KeyPair): string => new X509Certificate(readFileSync(pair.certFile)).serialNumber;
