@@ -17,5 +17,6 @@ run() {
 # etcd's own `benchmark` tool against etcd 3.6 and tsetcd (issue 10's table); BENCH_PAIRS=N pairs
 # of runs (default 3), BENCH_ETCD34=1 adds Debian's etcd 3.4 as a third column.
 run etcd-benchmark npx tsx hack/bench-etcd-benchmark.ts
+[ -f hack/bench-tls.ts ] && run tls npx tsx hack/bench-tls.ts
 run timing npx vitest run -c test/timing/vitest.config.ts
 echo "=== bench: done"
