@@ -123,6 +123,8 @@ export interface RestoreStatus {
 export interface BackupStatus {
   /** RFC 3339: the scheduled minute of the latest attempt; a minute starts at most one. */
   lastScheduleTime?: string;
+  /** The value of the tsetcd.dev/backup-request annotation of the latest on-demand attempt. */
+  lastRequest?: string;
   lastSuccessTime?: string;
   /** s3://bucket/key of the newest verified backup. */
   lastLocation?: string;

@@ -19,6 +19,8 @@ import { BackupError, takeBackup, type BackupRecord } from '../backup/take-backu
 import type { KubeApi } from './kube-api.js';
 
 export const DEFAULT_BACKUP_REGION = 'us-east-1';
+/** Set (to any new value) on an EtcdCluster to take one backup now; status.backup.lastRequest records it. */
+export const BACKUP_REQUEST_ANNOTATION = 'tsetcd.dev/backup-request';
 export const DEFAULT_ACCESS_KEY_ID_KEY = 'accessKeyID';
 export const DEFAULT_SECRET_ACCESS_KEY_KEY = 'secretAccessKey';
 
@@ -79,24 +81,31 @@ export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdClust
       result: null,
     };
   }
-  if (spec.schedule === undefined || spec.s3 === undefined || endpoints.length === 0) return null;
-  const slot = backupDueSlot(spec.schedule, prev.lastScheduleTime, nowMs);
-  if (slot === null) return null;
+  if (spec.s3 === undefined || endpoints.length === 0) return null;
+  // On demand: a new value of the annotation asks for one backup now, schedule or not.
+  const request = cluster.metadata.annotations?.[BACKUP_REQUEST_ANNOTATION];
+  const requested = request !== undefined && request !== '' && request !== prev.lastRequest;
+  const slot = spec.schedule === undefined ? null : backupDueSlot(spec.schedule, prev.lastScheduleTime, nowMs);
+  if (slot === null && !requested) return null;
   const result = await backupOnce(d, cluster, spec, spec.s3, api, endpoints, nowMs);
-  const slotIso = utcIso(slot);
   const nowIso = utcIso(nowMs);
+  // What this attempt consumed: the scheduled minute, the request, or both.
+  const consumed: BackupStatus = {
+    ...(slot !== null ? { lastScheduleTime: utcIso(slot) } : prev.lastScheduleTime !== undefined ? { lastScheduleTime: prev.lastScheduleTime } : {}),
+    ...(requested ? { lastRequest: request } : prev.lastRequest !== undefined ? { lastRequest: prev.lastRequest } : {}),
+  };
   if (result.record !== null) {
     const r = result.record;
     const message = `backed up revision ${r.revision} (${r.sizeBytes} bytes) from ${r.memberEndpoint} to ${r.location}${result.pruned.length > 0 ? `; retention removed ${result.pruned.length}` : ''}`;
     return {
-      status: { lastScheduleTime: slotIso, lastSuccessTime: nowIso, lastLocation: r.location, lastSizeBytes: r.sizeBytes, lastRevision: r.revision, ...(prev.lastFailureTime ? { lastFailureTime: prev.lastFailureTime } : {}), ...(prev.lastFailureMessage ? { lastFailureMessage: prev.lastFailureMessage } : {}), consecutiveFailures: 0 },
+      status: { ...consumed, lastSuccessTime: nowIso, lastLocation: r.location, lastSizeBytes: r.sizeBytes, lastRevision: r.revision, ...(prev.lastFailureTime ? { lastFailureTime: prev.lastFailureTime } : {}), ...(prev.lastFailureMessage ? { lastFailureMessage: prev.lastFailureMessage } : {}), consecutiveFailures: 0 },
       condition: { type: 'BackupSucceeded', status: 'True', reason: 'BackupSucceeded', message, observedGeneration: gen },
       event: { type: 'Normal', reason: 'BackupSucceeded', message },
       result,
     };
   }
   return {
-    status: { ...prev, lastScheduleTime: slotIso, lastFailureTime: nowIso, lastFailureMessage: result.message, consecutiveFailures: (prev.consecutiveFailures ?? 0) + 1 },
+    status: { ...prev, ...consumed, lastFailureTime: nowIso, lastFailureMessage: result.message, consecutiveFailures: (prev.consecutiveFailures ?? 0) + 1 },
     condition: { type: 'BackupSucceeded', status: 'False', reason: result.reason, message: result.message, observedGeneration: gen },
     event: { type: 'Warning', reason: 'BackupFailed', message: `${result.reason}: ${result.message}` },
     result,

@@ -11,6 +11,7 @@ import { DirObjectStore } from '../backup/dir-object-store.js';
 import { snapshotBytes } from '../backup/testing/snapshot-bytes.js';
 import { OperatorMetrics } from '../metrics.js';
 import { RESTORE_CONTAINER } from '../plan/restore.js';
+import { BACKUP_REQUEST_ANNOTATION } from './backup-runner.js';
 import { cond, setup } from './testing/reconciler-harness.js';
 
 let root: string;
@@ -70,6 +71,25 @@ describe('scheduled backups through the reconciler', () => {
     expect(cond(c, 'Available')).toMatchObject({ status: 'True' });
     expect(cond(c, 'Degraded')).toMatchObject({ status: 'False' });
     expect(await t.metrics.registry.metrics()).toMatch(/tsetcd_cluster_backup_failures_total\{namespace="ns",cluster="e",reason="SnapshotCorrupt"\} [1-9]/);
+  });
+
+  it('the tsetcd.dev/backup-request annotation takes one backup now, without a schedule, once per value', async () => {
+    const t = withBackups({ replicas: 3, backup: { s3 } });
+    t.twin.snapshotBytes.set('*', (await snapshotBytes([['a', '1']])).bytes);
+    await t.settle();
+    await t.pass();
+    expect(await store.list('')).toEqual([]);
+    const annotate = (v: string): void => t.kube.editSpec('ns', 'e', (c) => (c.metadata.annotations = { ...c.metadata.annotations, [BACKUP_REQUEST_ANNOTATION]: v }));
+    annotate('first');
+    await t.pass();
+    await t.pass();
+    expect(t.kube.cluster('ns', 'e').status?.backup?.lastRequest).toBe('first');
+    expect((await store.list('')).filter((o) => o.key.endsWith('.db'))).toHaveLength(1);
+    annotate('second');
+    t.clock.advance(1);
+    await t.pass();
+    expect((await store.list('')).filter((o) => o.key.endsWith('.db'))).toHaveLength(2);
+    expect(t.kube.events.filter((e) => e.reason === 'BackupSucceeded')).toHaveLength(2);
   });
 
   it('a bad backup spec is reported once, and does not stop the rest of the reconcile', async () => {
