@@ -20,6 +20,7 @@ export interface S3Location {
 }
 
 const DELETE_BATCH = 1000;
+const PUT_ATTEMPTS = 2;
 
 export class S3ObjectStore implements ObjectStore {
   private readonly s3: S3Client;
@@ -43,9 +44,19 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, file: string, sizeBytes: number, metadata: Record<string, string>): Promise<void> {
-    await this.call(key, () =>
-      this.s3.send(new PutObjectCommand({ Bucket: this.loc.bucket, Key: key, Body: createReadStream(file), ContentLength: sizeBytes, ContentType: 'application/octet-stream', Metadata: metadata })),
-    );
+    // The SDK cannot retry a streamed body; a server error or a dropped connection gets one more
+    // try here, from a fresh read of the file. Refusals (credentials, bucket) are final.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.call(key, () =>
+          this.s3.send(new PutObjectCommand({ Bucket: this.loc.bucket, Key: key, Body: createReadStream(file), ContentLength: sizeBytes, ContentType: 'application/octet-stream', Metadata: metadata })),
+        );
+        return;
+      } catch (err: unknown) {
+        const transient = err instanceof BackupStoreError && (err.reason === 'Unreachable' || (err.reason === 'StoreError' && / \(HTTP 5\d\d\)$/.test(err.message)));
+        if (attempt >= PUT_ATTEMPTS || !transient) throw err;
+      }
+    }
   }
 
   async head(key: string): Promise<ObjectHead | null> {
