@@ -73,7 +73,9 @@ d(`backups to a real S3 server (seed ${SEED})`, () => {
   beforeAll(async () => {
     console.log(`backup-s3 seed ${SEED}`);
     mkdirSync(tmp, { recursive: true });
-    [s3, cluster] = await Promise.all([startS3Server(), Cluster.start({ size: 3, label: 'backup' })]);
+    // One after the other, so a failure to start the second leaves the first for afterAll to stop.
+    s3 = await startS3Server();
+    cluster = await Cluster.start({ size: 3, label: 'backup' });
     await s3.createBucket(BUCKET);
     store = new S3ObjectStore({ endpoint: s3.endpoint, bucket: BUCKET, region: s3.region, forcePathStyle: true, accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey });
     endpoints = cluster.members.map((m) => m.clientUrl);

@@ -27,9 +27,11 @@ it(`backup and restore figures at ${mib} MiB`, async () => {
   const puts = Math.ceil((mib * 1024) / valueKiB);
   const tmp = join(REPO, '.data', `bench-backup-${process.pid}`);
   mkdirSync(tmp, { recursive: true });
-  const [s3, cluster] = await Promise.all([startS3Server(), Cluster.start({ size: 3, label: 'bench-backup' })]);
+  const s3 = await startS3Server();
+  let cluster: Cluster | null = null;
   const procs: Array<ReturnType<typeof spawn>> = [];
   try {
+    cluster = await Cluster.start({ size: 3, label: 'bench-backup' });
     await s3.createBucket('bench');
     const store = new S3ObjectStore({ endpoint: s3.endpoint, bucket: 'bench', region: s3.region, forcePathStyle: true, accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey, timeoutMs: 120_000 });
     const client = new Etcd3({ hosts: cluster.members.map((m) => m.clientUrl) });
@@ -78,7 +80,7 @@ it(`backup and restore figures at ${mib} MiB`, async () => {
     store.destroy();
   } finally {
     for (const p of procs) p.kill('SIGKILL');
-    await Promise.all([s3.stop(), cluster.stop()]);
+    await Promise.all([s3.stop(), cluster?.stop()]);
     rmSync(tmp, { recursive: true, force: true });
   }
 }, 3_600_000);
