@@ -49,8 +49,10 @@ export async function startS3Server(): Promise<S3Server> {
     `-master.port=${master}`,
     `-master.port.grpc=${masterGrpc}`,
     '-master.telemetry=false',
-    '-master.volumeSizeLimitMB=1024',
-    '-volume.max=4',
+    // Every bucket is a collection with volumes of its own, grown a few at a time: room for 32 of
+    // 256 MiB (files grow as written; nothing is preallocated). With 4 a 1 GiB put ran out.
+    '-master.volumeSizeLimitMB=256',
+    '-volume.max=32',
     `-volume.port=${volume}`,
     `-volume.port.grpc=${volumeGrpc}`,
     '-filer',
