@@ -72,6 +72,13 @@ operator-run: operator-build
 etcd36:
 	bash hack/ensure-etcd36.sh
 
+# SeaweedFS's weed (hack/weed/VERSION) into .cache/weed/<version>/, from the Go module proxy: the real
+# S3-compatible server of the backup tests (test/integration/backup-*.test.ts). make test builds it
+# in the background beside the unit tests (hack/test.sh), as it does the Kubernetes binaries.
+.PHONY: weed
+weed:
+	bash hack/ensure-weed.sh
+
 # helm (pinned) into .cache/bin/helm, from the Go module proxy; the chart tests use it when present.
 helm:
 	bash hack/ensure-helm.sh

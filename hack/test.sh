@@ -8,9 +8,24 @@ mkdir -p .cache
 log=.cache/control-plane-build.log
 bash hack/control-plane/build.sh >"$log" 2>&1 &
 build=$!
-trap 'kill "$build" 2>/dev/null || true' EXIT
+# SeaweedFS's weed (the S3 server of the backup tests) builds beside them too: cold, it is a large Go
+# build. The backup suites run after the rest, once it is there.
+weed_log=.cache/weed-build.log
+bash hack/ensure-weed.sh >"$weed_log" 2>&1 &
+weed=$!
+trap 'kill "$build" "$weed" 2>/dev/null || true' EXIT
 
-npx vitest run
+backup_suites='test/integration/backup-*.test.ts'
+npx vitest run --exclude "$backup_suites"
+
+echo "waiting for weed (log: $weed_log)"
+if ! wait "$weed"; then
+  cat "$weed_log"
+  echo "hack/ensure-weed.sh failed" >&2
+  exit 1
+fi
+tail -n 2 "$weed_log"
+npx vitest run test/integration/backup-
 
 echo "waiting for the Kubernetes binaries (log: $log)"
 if ! wait "$build"; then

@@ -2,8 +2,48 @@
 import { hostname } from 'node:os';
 import { ConfigError, parseConfig } from './config.js';
 import { startOperator } from './operator.js';
+import { createLogger } from '../node/log.js';
+import { RESTORE_USAGE, parseRestoreArgs, restoreMember } from './backup/restore-member.js';
+import { S3ObjectStore } from './backup/s3-object-store.js';
+
+/** `tsetcd-operator restore-member ...`: the init container of a cluster restored from a backup. */
+async function restoreMemberCommand(argv: readonly string[]): Promise<number> {
+  let o;
+  try {
+    o = parseRestoreArgs(argv);
+  } catch (err: unknown) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n${RESTORE_USAGE}`);
+    return 2;
+  }
+  const env = process.env;
+  const store = new S3ObjectStore({
+    endpoint: o.endpoint,
+    bucket: o.bucket,
+    region: o.region,
+    forcePathStyle: o.forcePathStyle,
+    accessKeyID: env['TSETCD_BACKUP_ACCESS_KEY_ID'] ?? '',
+    secretAccessKey: env['TSETCD_BACKUP_SECRET_ACCESS_KEY'] ?? '',
+  });
+  try {
+    const r = await restoreMember(store, o, env, createLogger({ component: 'restore-member' }));
+    console.log(
+      r.kind === 'restored'
+        ? `restored ${store.locationOf(o.key)} (revision ${r.revision}) into ${r.dataDir}`
+        : r.kind === 'joining'
+          ? `the member joins an existing cluster (initial cluster state is not "new"); nothing to restore`
+          : `${r.dataDir} already holds a member; nothing to restore`,
+    );
+    return 0;
+  } catch (err: unknown) {
+    console.error(`tsetcd-operator restore-member: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  } finally {
+    store.destroy();
+  }
+}
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'restore-member') process.exit(await restoreMemberCommand(process.argv.slice(3)));
   let cfg;
   try {
     cfg = parseConfig(process.argv.slice(2), { ...process.env, PID: String(process.pid) }, hostname());

@@ -29,6 +29,8 @@ export interface ClusterMetricsSink {
   memberDefragmented(namespace: string, cluster: string, member: string, reclaimedBytes: number, atSeconds: number): void;
   /** A defragmentation run ended (Succeeded, Failed, Cancelled, NothingToDo). */
   defragmentationRun(namespace: string, cluster: string, result: string): void;
+  /** A scheduled backup attempt ended: when (unix seconds), and the snapshot's size on success. */
+  backupFinished?(namespace: string, cluster: string, succeeded: boolean, reason: string, atSeconds: number, sizeBytes: number | null): void;
   forgetCluster(namespace: string, cluster: string): void;
 }
 
@@ -60,6 +62,10 @@ export class OperatorMetrics implements ClusterMetricsSink {
   private readonly defragReclaimed: Counter<'namespace' | 'cluster' | 'member'>;
   private readonly defragLast: Gauge<'namespace' | 'cluster' | 'member'>;
   private readonly defragRuns: Counter<'namespace' | 'cluster' | 'result'>;
+  private readonly backupLastSuccess: Gauge<'namespace' | 'cluster'>;
+  private readonly backupLastSize: Gauge<'namespace' | 'cluster'>;
+  private readonly backupFailures: Counter<'namespace' | 'cluster' | 'reason'>;
+  private readonly backupSuccesses: Counter<'namespace' | 'cluster'>;
   private readonly lastLeader = new Map<string, string>();
   private readonly lastHeartbeat = new Map<string, number>();
 
@@ -92,6 +98,10 @@ export class OperatorMetrics implements ClusterMetricsSink {
     this.defragReclaimed = new Counter({ name: 'tsetcd_cluster_defrag_reclaimed_bytes_total', help: "Bytes the operator's Defragment calls gave back (dbSize before minus after), per member.", labelNames: ['namespace', 'cluster', 'member'], registers });
     this.defragLast = new Gauge({ name: 'tsetcd_cluster_member_last_defrag_timestamp_seconds', help: "Unix time the operator's last Defragment of the member returned.", labelNames: ['namespace', 'cluster', 'member'], registers });
     this.defragRuns = new Counter({ name: 'tsetcd_cluster_defragmentation_runs_total', help: 'Finished scheduled defragmentation runs by result.', labelNames: ['namespace', 'cluster', 'result'], registers });
+    this.backupLastSuccess = new Gauge({ name: 'tsetcd_cluster_backup_last_success_timestamp_seconds', help: 'Unix time of the last verified scheduled backup.', labelNames: ['namespace', 'cluster'], registers });
+    this.backupLastSize = new Gauge({ name: 'tsetcd_cluster_backup_last_size_bytes', help: 'Size of the last verified scheduled backup.', labelNames: ['namespace', 'cluster'], registers });
+    this.backupFailures = new Counter({ name: 'tsetcd_cluster_backup_failures_total', help: 'Failed scheduled backup attempts by reason (AccessDenied, NoSuchBucket, Unreachable, SnapshotCorrupt, ...).', labelNames: ['namespace', 'cluster', 'reason'], registers });
+    this.backupSuccesses = new Counter({ name: 'tsetcd_cluster_backup_successes_total', help: 'Verified scheduled backups.', labelNames: ['namespace', 'cluster'], registers });
     this.opAge = new Gauge({ name: 'tsetcd_cluster_membership_operation_age_seconds', help: 'Age of the membership operation in flight (0 when none).', labelNames: ['namespace', 'cluster', 'op'], registers });
   }
 
@@ -135,9 +145,17 @@ export class OperatorMetrics implements ClusterMetricsSink {
     this.defragRuns.inc({ namespace, cluster, result });
   }
 
+  backupFinished(namespace: string, cluster: string, succeeded: boolean, reason: string, atSeconds: number, sizeBytes: number | null): void {
+    if (succeeded) {
+      this.backupSuccesses.inc({ namespace, cluster });
+      this.backupLastSuccess.set({ namespace, cluster }, atSeconds);
+      if (sizeBytes !== null) this.backupLastSize.set({ namespace, cluster }, sizeBytes);
+    } else this.backupFailures.inc({ namespace, cluster, reason });
+  }
+
   forgetCluster(namespace: string, cluster: string): void {
     const match = { namespace, cluster };
-    for (const g of [this.members, this.hasLeader, this.quorumMargin, this.raftLag, this.opAge, this.defragLast]) g.remove(match as never);
+    for (const g of [this.members, this.hasLeader, this.quorumMargin, this.raftLag, this.opAge, this.defragLast, this.backupLastSuccess, this.backupLastSize]) g.remove(match as never);
     const key = `${namespace}/${cluster}`;
     this.lastLeader.delete(key);
     for (const k of [...this.lastHeartbeat.keys()]) if (k.startsWith(`${key}/`)) this.lastHeartbeat.delete(k);

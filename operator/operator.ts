@@ -1,6 +1,6 @@
 // Starts the whole operator in-process: metrics server, leader election, informers, controller.
 // main.ts calls it; e2e tests call it too (startOperator(parseConfig([...], env))).
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { createLogger, type Logger } from '../node/log.js';
 import type { OperatorConfig } from './config.js';
@@ -76,6 +76,8 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     endpointMode: cfg.memberEndpointMode,
     scrapeHeartbeatFailures,
     memberApiForTLS: (secret) => memberApis.forTLS(secret),
+    // Snapshots wait here between the member's stream and the upload (the chart mounts an emptyDir).
+    backups: { tmpDir: tmpdir() },
   });
   const informers = startInformers(kc, cfg.namespaces, (k) => queue.add(k), log.child('informers'), clock);
   const controller = new Controller(reconciler, queue, clock, log.child('controller'), metrics, { workers: cfg.workers, resyncMs: cfg.resyncMs }, () => informers.clusterKeys());

@@ -89,6 +89,65 @@ export interface EtcdClusterSpec {
     /** Bound on one Defragment call. */
     timeoutSeconds?: number;
   };
+  /** Scheduled snapshots to an object store, verified after upload, with retention. */
+  backup?: BackupSpec;
+  /** How a new cluster starts. Read only before the first member starts. */
+  bootstrap?: {
+    /** Every member starts from this backup's snapshot, as a new cluster (new cluster ID). */
+    fromBackup?: { s3: S3Destination; key: string };
+  };
+}
+
+export interface BackupSpec {
+  /** A 5-field cron schedule in UTC. Absent: no scheduled backups. */
+  schedule?: string;
+  s3?: S3Destination;
+  retention?: {
+    /** Keep at most this many backups (the newest is always kept). */
+    maxCount?: number;
+    /** Remove backups older than this: "7d", "12h", "1h30m" (the newest is always kept). */
+    maxAge?: string;
+  };
+}
+
+export interface S3Destination {
+  /** http(s)://host:port of any S3-compatible server. */
+  endpoint: string;
+  bucket: string;
+  /** Objects go under <prefix><namespace>/<cluster>/. */
+  prefix?: string;
+  region?: string;
+  /** Path-style URLs (host/bucket/key), as most self-hosted servers need. Default true. */
+  forcePathStyle?: boolean;
+  /** A Secret in the cluster's namespace holding the access key and secret. */
+  credentialsSecret: { name: string; accessKeyIDKey?: string; secretAccessKeyKey?: string };
+}
+
+/** The backup a restored cluster started from, recorded once the operator verified it (before any member starts). */
+export interface RestoreStatus {
+  location: string;
+  sizeBytes: number;
+  revision: number;
+  /** sha256 of the whole object; each member's restore refuses anything else. */
+  sha256: string;
+  verifiedTime: string;
+}
+
+/** What status says of scheduled backups. */
+export interface BackupStatus {
+  /** RFC 3339: the scheduled minute of the latest attempt; a minute starts at most one. */
+  lastScheduleTime?: string;
+  /** The value of the tsetcd.dev/backup-request annotation of the latest on-demand attempt. */
+  lastRequest?: string;
+  lastSuccessTime?: string;
+  /** s3://bucket/key of the newest verified backup. */
+  lastLocation?: string;
+  lastSizeBytes?: number;
+  /** The store revision the newest backup holds. */
+  lastRevision?: number;
+  lastFailureTime?: string;
+  lastFailureMessage?: string;
+  consecutiveFailures?: number;
 }
 
 export type CompactionMode = 'periodic' | 'revision';
@@ -103,7 +162,7 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-export type ConditionType = 'Available' | 'Progressing' | 'Degraded';
+export type ConditionType = 'Available' | 'Progressing' | 'Degraded' | 'BackupSucceeded';
 
 export interface MemberStatus {
   name: string;
@@ -192,6 +251,8 @@ export interface EtcdClusterStatus {
   defragmentation?: DefragmentationStatus;
   /** etcd's cluster version (major.minor.0): the lowest minor the members report running; what the data supports. */
   clusterVersion?: string;
+  backup?: BackupStatus;
+  restore?: RestoreStatus;
 }
 
 export interface ObjectMeta {

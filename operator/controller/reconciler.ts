@@ -4,7 +4,7 @@
 import type { Logger } from '../../node/log.js';
 import { setCondition } from '../api/conditions.js';
 import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
-import type { Condition, DefragmentationStatus, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation } from '../api/types.js';
+import type { Condition, DefragmentationStatus, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation, RestoreStatus } from '../api/types.js';
 import { validateSpec, type SpecProblem } from '../api/validate.js';
 import { clusterVersionOf } from '../api/versions.js';
 import { parseQuantity } from '../api/quantity.js';
@@ -24,6 +24,10 @@ import { buildStatefulSet } from '../plan/statefulset.js';
 import { buildCertManagerCertificates, effectiveTls } from '../plan/tls.js';
 import { tlsProblems } from '../api/tls.js';
 import { certificateStep } from './certificate-step.js';
+import { runScheduledBackup, type BackupOutcome, type BackupRunnerDeps } from './backup-runner.js';
+import { verifyRestoreSource } from './restore-gate.js';
+import { addRestoreInitContainer, type RestoreContainerConfig } from '../plan/restore.js';
+import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE } from '../api/defaults.js';
 import type { Clock } from './clock.js';
 import { ConflictError, type KubeApi } from './kube-api.js';
 import { observe, sameMemberID, type EndpointMode, type Observation } from './observe.js';
@@ -46,6 +50,10 @@ export interface ReconcilerDeps {
   scrapeHeartbeatFailures?: (metricsURL: string) => Promise<number | null>;
   /** Requeue delay while something is in flight. */
   activeRequeueMs?: number;
+  /** Scheduled backups (spec.backup) and restores (spec.bootstrap.fromBackup); absent: neither. */
+  backups?: Omit<BackupRunnerDeps, 'kube' | 'log'>;
+  /** The image and command of the restore init container; default: the operator's own image. */
+  restoreContainer?: RestoreContainerConfig;
 }
 
 export interface ReconcileResult {
@@ -61,6 +69,9 @@ function withRenewal(requeueAfterMs: number | null, renewAtMs: number | null, no
   const untilRenewal = Math.max(1000, Math.ceil(renewAtMs - nowMs));
   return requeueAfterMs === null ? untilRenewal : Math.min(requeueAfterMs, untilRenewal);
 }
+
+/** The operator image (it holds the backup client and tsetcd's restore code) runs the restore init container. */
+export const DEFAULT_RESTORE_CONTAINER: RestoreContainerConfig = { image: `${DEFAULT_IMAGE_REPOSITORY}-operator:${TSETCD_RELEASE}`, command: ['tsetcd-operator'] };
 
 export class Reconciler {
   constructor(private readonly d: ReconcilerDeps) {}
@@ -100,8 +111,9 @@ export class Reconciler {
     let api = d.members;
     if (certs.operatorSecret !== null && d.memberApiForTLS !== undefined) api = d.memberApiForTLS(certs.operatorSecret);
     const obs = await observe(d.kube, api, cluster, ref, spec, d.endpointMode);
-    const problems = [...tlsProblemsFound, ...(await this.problems(cluster, spec, obs))];
     const status = cluster.status ?? {};
+    const restore = await this.restore(cluster, obs, nowMs);
+    const problems = [...tlsProblemsFound, ...(restore.problem ? [restore.problem] : []), ...(await this.problems(cluster, spec, obs))];
     const observed: ObservedCluster = {
       ref,
       generation: cluster.metadata.generation ?? 0,
@@ -155,7 +167,7 @@ export class Reconciler {
     if (mutate) {
       try {
         applyFailed = true;
-        for (const obj of this.children(ref, spec, plan, obs)) await d.kube.apply(obj);
+        for (const obj of this.children(ref, spec, plan, obs, restore.status === null ? null : { cluster, verified: restore.status })) await d.kube.apply(obj);
         applyFailed = false;
         ({ expanded, error: expansionError } = await this.expandVolumes(ref, spec, obs));
         defragged = await this.perform(plan.action, ref, obs, api);
@@ -165,6 +177,7 @@ export class Reconciler {
         log.warn(applyFailed ? 'applying children failed' : 'membership step failed', { action: plan.action.kind, error: actionError });
       }
     }
+    const backup = await this.backup(cluster, spec.paused, obs, api, nowMs, log);
     const acted = mutate && actionError === null;
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
@@ -173,7 +186,14 @@ export class Reconciler {
     // A failed Defragment call still counts its attempt (the intent was recorded before it).
     const defrag = acted ? plan.defrag : mutate && !applyFailed && plan.defragOnFailure !== undefined ? plan.defragOnFailure : (status.defragmentation ?? {});
     const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso, defrag, defragged);
+    if (backup !== null) {
+      next.backup = backup.status;
+      next.conditions = setCondition(next.conditions, backup.condition, nowIso);
+    } else if (status.backup !== undefined) next.backup = status.backup;
+    if (restore.status !== null) next.restore = restore.status;
     await this.events(cluster, plan, problems, acted, failure, status, next, defragged);
+    if (backup?.event) await d.kube.recordEvent(cluster, backup.event.type, backup.event.reason, backup.event.message).catch(() => {});
+    if (backup?.result) d.metrics.backupFinished?.(ref.namespace, ref.name, backup.result.succeeded, backup.result.reason, nowMs / 1000, backup.result.record?.sizeBytes ?? null);
     if (defragged !== null) d.metrics.memberDefragmented(ref.namespace, ref.name, defragged.memberName, defragged.reclaimedBytes, nowMs / 1000);
     if (acted && plan.action.kind === 'finish-defrag') d.metrics.defragmentationRun(ref.namespace, ref.name, plan.action.result);
     if (expansionError !== null && cluster.status?.conditions?.find((c) => c.type === 'Degraded')?.reason !== 'VolumeExpansionFailed') {
@@ -195,6 +215,33 @@ export class Reconciler {
     }
     if (actionError !== null) throw new ReconcileError(actionError);
     return { requeueAfterMs: withRenewal(this.requeueFor(plan, operation), certs.renewAtMs, nowMs), action: plan.action.kind };
+  }
+
+  /**
+   * spec.bootstrap.fromBackup: verified once, before the first member starts (restore-gate.ts); the
+   * recorded result stands from then on. status null: not restoring (or not yet verified).
+   */
+  private async restore(cluster: EtcdCluster, obs: Observation, nowMs: number): Promise<{ status: RestoreStatus | null; problem?: SpecProblem }> {
+    if (cluster.spec.bootstrap?.fromBackup === undefined) return { status: null };
+    const recorded = cluster.status?.restore ?? null;
+    if (recorded !== null) return { status: recorded };
+    // Already running (the field was added later): a running cluster is never restored over.
+    if (obs.sts !== null || (cluster.status?.clusterID ?? '') !== '') return { status: null };
+    if (this.d.backups === undefined) return { status: null, problem: { field: 'spec.bootstrap.fromBackup', reason: 'RestoreRefused', message: 'this operator runs without backup support' } };
+    const r = await verifyRestoreSource({ ...this.d.backups, kube: this.d.kube }, cluster, nowMs);
+    return 'problem' in r ? { status: null, problem: r.problem } : { status: r.status };
+  }
+
+  /** A scheduled backup when one is due (backup-runner.ts); never throws. */
+  private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger): Promise<BackupOutcome | null> {
+    if (this.d.backups === undefined || paused) return null;
+    const endpoints = (obs.members ?? []).flatMap((m) => (m.endpoint === null || m.info.isLearner ? [] : [m.endpoint]));
+    try {
+      return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs);
+    } catch (err: unknown) {
+      log.warn('scheduled backup failed unexpectedly', { error: err instanceof Error ? err.message : String(err) });
+      return null;
+    }
   }
 
   /**
@@ -284,12 +331,14 @@ export class Reconciler {
     return out;
   }
 
-  private children(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, obs: Observation): KubeObject[] {
+  private children(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, obs: Observation, restore: { cluster: EtcdCluster; verified: RestoreStatus } | null = null): KubeObject[] {
     const out: KubeObject[] = [buildPeerService(ref), buildClientService(ref), ...buildCertManagerCertificates(ref, spec)];
     if (plan.initialCluster.length > 0) out.push(buildBootstrapConfigMap(ref, plan.initialClusterState, plan.initialCluster));
     // A refused version change keeps the image the members run (a pod restarted meanwhile must not get the new one).
     const held = plan.holdImage && obs.sts?.image != null ? { ...spec, image: obs.sts.image } : spec;
     const sts = buildStatefulSet(ref, held, plan.statefulSetReplicas, this.d.memberConfig);
+    const from = restore?.cluster.spec.bootstrap?.fromBackup;
+    if (restore !== null && from !== undefined) addRestoreInitContainer(sts, from, restore.verified, this.d.restoreContainer ?? DEFAULT_RESTORE_CONTAINER);
     if (obs.sts !== null && obs.sts.volumeClaimTemplates.length > 0) {
       // volumeClaimTemplates are immutable: re-send what the StatefulSet has.
       (sts.spec as Record<string, unknown>).volumeClaimTemplates = obs.sts.volumeClaimTemplates;

@@ -1,8 +1,11 @@
-// The real MemberApi's Status (dbSize, dbSizeInUse) and Defragment against a real bin/tsetcd member
+// The real MemberApi's Status (dbSize, dbSizeInUse), Defragment and Snapshot against a real bin/tsetcd member
 // (test/integration/harness.ts), and what Defragment gives back on tsetcd. The figures are printed:
 // tsetcd keeps its keyspace in memory and reports one size for both fields (see docs/operator.md).
 import { describe, expect, it } from 'vitest';
-import { clusterForSuite, requireTools } from '../../test/integration/harness.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { clusterForSuite, ctlOk, requireTools } from '../../test/integration/harness.js';
 import { GatewayMemberApi } from './gateway-member-api.js';
 import { MemberApiError } from './member-api.js';
 
@@ -50,6 +53,25 @@ describe.skipIf(!tools.ok)('GatewayMemberApi against a real tsetcd member: Statu
     // tsetcd reports no free space inside its backend: a threshold on dbSize - dbSizeInUse never fires.
     expect(after.dbSizeInUse).toBe(after.dbSize);
     expect(compacted.dbSizeInUse).toBe(compacted.dbSize);
+  });
+
+  it('streams Maintenance.Snapshot: the very bytes `etcdctl snapshot save` stores; an unreachable member is Unavailable', async () => {
+    const ep = cluster().members[0]!.clientUrl;
+    const chunks: Buffer[] = [];
+    for await (const c of api.snapshot(ep, 10_000)) chunks.push(c);
+    const streamed = Buffer.concat(chunks);
+    const dir = mkdtempSync(join(tmpdir(), 'gw-snap-'));
+    try {
+      await ctlOk(ep, ['snapshot', 'save', join(dir, 's.db')]);
+      expect(streamed.equals(readFileSync(join(dir, 's.db')))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(streamed.length % 512).toBe(32);
+    const err = await (async () => {
+      for await (const _ of api.snapshot('http://127.0.0.1:1', 1000)) void _;
+    })().catch((e: unknown) => e);
+    expect((err as MemberApiError).code).toBe('Unavailable');
   });
 
   it('bounds a Defragment call by its timeout (an unreachable member: Unavailable, never a hang)', async () => {

@@ -5,7 +5,7 @@
 // which the tests use as the reference. int64/uint64 travel as JSON strings, so member IDs stay exact.
 // https endpoints use the cluster's client TLS material (CA, and a client certificate for
 // --client-cert-auth); member-api-factory.ts makes these clients.
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MemberApiError, type EndpointStatus, type MemberApi, type MemberApiErrorCode, type MemberInfo, type MemberList } from './member-api.js';
 
@@ -110,33 +110,82 @@ export class GatewayMemberApi implements MemberApi {
       throw new MemberApiError('Unknown', `${where}: HTTP ${status}: ${text.slice(0, 200)}`);
     }
     const o = obj(json);
-    if (status < 200 || status >= 300 || typeof o.error === 'string') {
-      const message = typeof o.message === 'string' ? o.message : typeof o.error === 'string' ? o.error : `HTTP ${status}`;
-      const code = typeof o.code === 'number' ? (GRPC_CODES[o.code] ?? 'Unknown') : status === 503 ? 'Unavailable' : 'Unknown';
-      throw new MemberApiError(code, message);
-    }
+    if (status < 200 || status >= 300 || typeof o.error === 'string') throw gatewayError(status, o);
     return o;
   }
 
-  private send(url: URL, payload: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  /** A POST with the cluster's client TLS material on https endpoints. */
+  private request(url: URL, payload: string, timeoutMs: number, onResponse: (res: IncomingMessage) => void): ClientRequest {
     const https = url.protocol === 'https:';
     const tls = https ? (this.opts.tls ?? {}) : {};
+    return (https ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        timeout: timeoutMs,
+        ...tls,
+      },
+      onResponse,
+    );
+  }
+
+  async *snapshot(endpoint: string, idleTimeoutMs: number): AsyncIterable<Buffer> {
+    const url = new URL(endpoint.replace(/\/$/, '') + '/v3/maintenance/snapshot');
+    let req: ClientRequest | null = null;
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      req = this.request(url, '{}', idleTimeoutMs, resolve);
+      // Only silence is bounded: a 1 GiB snapshot takes as long as it takes while bytes flow.
+      req.on('timeout', () => req?.destroy(new MemberApiError('DeadlineExceeded', `${url.href}: no bytes within ${idleTimeoutMs}ms`)));
+      req.on('error', (err: unknown) => reject(err instanceof MemberApiError ? err : new MemberApiError('Unavailable', `${url.href}: ${err instanceof Error ? err.message : String(err)}`)));
+      req.end('{}');
+    });
+    try {
+      // Newline-separated {"result":{"blob":"<base64>",...}} messages; {"error":{...}} mid-stream.
+      let pending = '';
+      const decode = (line: string): Buffer => {
+        let o: Record<string, unknown>;
+        try {
+          o = obj(JSON.parse(line));
+        } catch {
+          throw new MemberApiError('Unknown', `${url.href}: HTTP ${res.statusCode ?? 0}: ${line.slice(0, 200)}`);
+        }
+        if (o.error !== undefined || (res.statusCode ?? 0) !== 200) throw gatewayError(res.statusCode ?? 0, typeof o.error === 'object' ? obj(o.error) : o);
+        const blob = obj(o.result).blob;
+        return typeof blob === 'string' ? Buffer.from(blob, 'base64') : Buffer.alloc(0);
+      };
+      for await (const chunk of res) {
+        pending += (chunk as Buffer).toString('utf8');
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl).trim();
+          pending = pending.slice(nl + 1);
+          if (line === '') continue;
+          const bytes = decode(line);
+          if (bytes.length > 0) yield bytes;
+        }
+      }
+      if (!res.complete) throw new MemberApiError('Unavailable', `${url.href}: the snapshot stream ended early`);
+      if (pending.trim() !== '') {
+        const bytes = decode(pending.trim());
+        if (bytes.length > 0) yield bytes;
+      }
+    } catch (err: unknown) {
+      if (err instanceof MemberApiError) throw err;
+      throw new MemberApiError('Unavailable', `${url.href}: ${err instanceof Error ? err.message : String(err)}`);
+    } finally {
+      (req as ClientRequest | null)?.destroy();
+    }
+  }
+
+  private send(url: URL, payload: string, timeoutMs: number): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = (https ? httpsRequest : httpRequest)(
-        url,
-        {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          timeout: timeoutMs,
-          ...tls,
-        },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-          res.on('error', reject);
-        },
-      );
+      const req = this.request(url, payload, timeoutMs, (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
       // The socket's idle timeout, and a deadline for the whole exchange (a slow trickle is no answer either).
       const late = (): void => {
         req.destroy(new MemberApiError('DeadlineExceeded', `${url.href}: no answer within ${timeoutMs}ms`));
@@ -148,6 +197,13 @@ export class GatewayMemberApi implements MemberApi {
       req.end(payload);
     });
   }
+}
+
+/** A google.rpc.Status body (or a bare HTTP failure) as a typed error. */
+function gatewayError(status: number, o: Record<string, unknown>): MemberApiError {
+  const message = typeof o.message === 'string' ? o.message : typeof o.error === 'string' ? o.error : `HTTP ${status}`;
+  const code = typeof o.code === 'number' ? (GRPC_CODES[o.code] ?? 'Unknown') : status === 503 ? 'Unavailable' : 'Unknown';
+  return new MemberApiError(code, message);
 }
 
 function member(x: unknown): MemberInfo {

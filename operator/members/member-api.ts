@@ -63,6 +63,12 @@ export interface MemberApi {
   moveLeader(leaderEndpoint: string, toMemberID: string): Promise<void>;
   /** Defragment one member at its own endpoint; fails with DeadlineExceeded after timeoutMs. */
   defragment(endpoint: string, timeoutMs: number): Promise<void>;
+  /**
+   * Maintenance.Snapshot of one member at its own endpoint: the raw bytes as etcdctl `snapshot save`
+   * stores them (the backend database, then its sha256). Fails with DeadlineExceeded when no bytes
+   * arrive for idleTimeoutMs (a large snapshot may take long; a stalled one may not).
+   */
+  snapshot(endpoint: string, idleTimeoutMs: number): AsyncIterable<Buffer>;
 }
 
 /** etcd's exact error texts for the member API (api/v3rpc/rpctypes). */

@@ -136,6 +136,23 @@ export class MemoryMemberApi implements MemberApi {
   /** The server version every member reports. */
   version = '3.5.17';
 
+  /** What snapshot() streams from a member (keyed by endpoint), or from any member when absent. */
+  snapshotBytes: Map<string, Buffer> = new Map();
+
+  async *snapshot(endpoint: string, _idleTimeoutMs: number): AsyncIterable<Buffer> {
+    const m = this.members.find((x) => x.endpoint === endpoint);
+    this.calls.push(`snapshot:${m?.id ?? endpoint}`);
+    const fail = this.failNext.get('snapshot');
+    if (fail) {
+      this.failNext.delete('snapshot');
+      throw fail;
+    }
+    if (!m || !m.healthy) throw new MemberApiError('Unavailable', `${endpoint}: connection refused`);
+    const bytes = this.snapshotBytes.get(endpoint) ?? this.snapshotBytes.get('*');
+    if (bytes === undefined) throw new MemberApiError('Unavailable', `${endpoint}: no snapshot set in the twin`);
+    yield bytes;
+  }
+
   async defragment(endpoint: string, timeoutMs: number): Promise<void> {
     const m = this.members.find((x) => x.endpoint === endpoint);
     this.calls.push(`defragment:${m?.id ?? endpoint}`);

@@ -10,12 +10,12 @@ import { effectiveTls } from '../../plan/tls.js';
 import { resolveSpec } from '../../api/defaults.js';
 import { FakeClock } from '../clock.js';
 import { FakeKubeApi } from '../fake-kube-api.js';
-import { Reconciler, type ReconcileResult } from '../reconciler.js';
+import { Reconciler, type ReconcileResult, type ReconcilerDeps } from '../reconciler.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
 export const ref = { name: 'e', namespace: 'ns', uid: 'uid-1' };
 
-export function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterMetricsSink = noopMetrics) {
+export function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterMetricsSink = noopMetrics, extra: Partial<ReconcilerDeps> = {}) {
   const kube = new FakeKubeApi();
   const twin = new MemoryMemberApi();
   const clock = new FakeClock(T0);
@@ -33,6 +33,7 @@ export function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterM
     memberConfig: DEFAULT_MEMBER_CONFIG,
     learnerTimeoutMs: 300_000,
     endpointMode: 'pod-ip',
+    ...extra,
   });
   const cluster: EtcdCluster = { apiVersion: API_VERSION, kind: KIND, metadata: { ...ref, generation: 1 }, spec };
   kube.addCluster(cluster);
