@@ -56,6 +56,12 @@ export interface MemberConfig {
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
   readonly maxLearners: number;
+  /** --auth-token: 'simple' (etcd's default). JWT is not served yet. */
+  readonly authToken: 'simple';
+  /** --auth-token-ttl in seconds (simple tokens). */
+  readonly authTokenTtlSec: number;
+  /** --bcrypt-cost for user passwords. */
+  readonly bcryptCost: number;
   readonly autoCompactionMode: AutoCompactionMode;
   /** The raw retention string as given ("0" = off). */
   readonly autoCompactionRetention: string;
@@ -110,6 +116,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'max-request-bytes', kind: 'int', help: 'Maximum client request size in bytes.', defaultText: '1572864' },
   { name: 'max-txn-ops', kind: 'int', help: 'Maximum number of operations per txn.', defaultText: '128' },
   { name: 'max-learners', kind: 'int', help: 'Maximum number of learners in the cluster.', defaultText: '1' },
+  { name: 'auth-token', kind: 'string', help: "Auth token type: 'simple' (jwt is not supported yet).", defaultText: 'simple' },
+  { name: 'auth-token-ttl', kind: 'int', help: 'Time (in seconds) a simple token lives after its last use.', defaultText: '300' },
+  { name: 'bcrypt-cost', kind: 'int', help: 'Cost of the bcrypt hash of user passwords (4 to 31).', defaultText: '10' },
   { name: 'auto-compaction-mode', kind: 'string', help: "'periodic' or 'revision'.", defaultText: 'periodic' },
   { name: 'auto-compaction-retention', kind: 'string', help: 'periodic: hours or a duration (5m); revision: a count. 0 = off.', defaultText: '0' },
   { name: 'cert-file', kind: 'string', help: 'Client server TLS cert file.' },
@@ -302,6 +311,15 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const maxRequestBytes = int('max-request-bytes', DEFAULT_MAX_REQUEST_BYTES, 1);
   const maxTxnOps = int('max-txn-ops', 128, 1);
   const maxLearners = int('max-learners', 1, 0);
+  const authTokenText = str('auth-token', 'simple').trim();
+  if (authTokenText.split(',')[0] !== 'simple') throw bad('auth-token', "only 'simple' tokens are supported (jwt is not yet)");
+  const authTokenTtlSec = int('auth-token-ttl', 300, 1);
+  let bcryptCost = int('bcrypt-cost', 10, 0);
+  if (bcryptCost < 4 || bcryptCost > 31) {
+    // etcd: an out-of-range cost falls back to bcrypt.DefaultCost with a warning.
+    warnings.push(`bcrypt-cost ${bcryptCost} is outside 4..31; using 10`);
+    bcryptCost = 10;
+  }
 
   const modeText = str('auto-compaction-mode', 'periodic');
   if (modeText !== 'periodic' && modeText !== 'revision') throw bad('auto-compaction-mode', "must be 'periodic' or 'revision'");
@@ -366,6 +384,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxRequestBytes,
     maxTxnOps,
     maxLearners,
+    authToken: 'simple',
+    authTokenTtlSec,
+    bcryptCost,
     autoCompactionMode,
     autoCompactionRetention,
     autoCompactionRetentionMs,

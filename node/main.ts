@@ -145,6 +145,7 @@ async function main(): Promise<number> {
         clientTls: cfg.clientTls,
         maxRequestBytes: cfg.maxRequestBytes,
         maxTxnOps: cfg.maxTxnOps,
+        bcryptCost: cfg.bcryptCost,
       },
       backend: member,
       metrics,

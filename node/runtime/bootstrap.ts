@@ -141,6 +141,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     snapshotCount: cfg.snapshotCount,
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
     progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs,
+    authTokenTtlMs: cfg.authTokenTtlSec * 1000,
     maxLearners: cfg.maxLearners,
     quotaBackendBytes: cfg.quotaBackendBytes,
     ...(cfg.autoCompactionRetentionMs > 0 || cfg.autoCompactionRetentionRevisions > 0

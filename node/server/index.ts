@@ -29,6 +29,8 @@ export interface ServerConfig extends ServerLimits {
   readonly clientTls?: TlsFilesOption;
   /** How often `hasleader` streams check for a leader (etcd: the election timeout). Default 1000. */
   readonly leaderCheckIntervalMs?: number;
+  /** --bcrypt-cost (default 10). */
+  readonly bcryptCost?: number;
 }
 
 export interface StartServersOptions {
@@ -54,6 +56,7 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
     logger,
     limits: { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps },
     leaderMonitor: new LeaderMonitor(() => backend.hasLeader(), config.leaderCheckIntervalMs ?? 1000),
+    auth: { bcryptCost: config.bcryptCost ?? 10 },
   };
   const impls = createServiceImpls(ctx);
   const grpc = createGrpcServer(ctx, impls);

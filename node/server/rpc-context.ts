@@ -33,6 +33,8 @@ export interface ServerContext {
   readonly limits: ServerLimits;
   /** Ends `hasleader` streams when the member loses its leader (etcd's monitorLeader). */
   readonly leaderMonitor: LeaderMonitor;
+  /** --bcrypt-cost (default 10). */
+  readonly auth?: { readonly bcryptCost: number };
 }
 
 /**
