@@ -1144,7 +1144,8 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.role !== 'leader' || rev <= 1 || rev <= this.lastAutoCompactRev || rev <= this.sm.compactRevision()) return;
     this.lastAutoCompactRev = rev;
     this.log.info('auto-compaction', { revision: rev });
-    this.propose({ type: 'compaction', req: { revision: rev } }).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
+    // As root, like etcd's compactor (only root may compact while auth is on).
+    this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
   }
 
   // ------------------------------------------------------------------ proposals
