@@ -56,6 +56,42 @@ export type AuthCommand =
   | { type: 'roleGrantPermission'; name: string; perm: Permission | undefined }
   | { type: 'roleRevokePermission'; role: string; key: string; rangeEnd: string };
 
+/** The string fields each command carries (a decoded log entry is checked against this). */
+const COMMAND_FIELDS: { readonly [T in AuthCommand['type']]: readonly string[] } = {
+  authEnable: [],
+  authDisable: [],
+  authStatus: [],
+  authenticate: ['name', 'simpleToken'],
+  userAdd: ['name', 'hashedPassword'],
+  userDelete: ['name'],
+  userChangePassword: ['name', 'hashedPassword'],
+  userGrantRole: ['user', 'role'],
+  userRevokeRole: ['name', 'role'],
+  userGet: ['name'],
+  userList: [],
+  roleAdd: ['name'],
+  roleDelete: ['role'],
+  roleGet: ['role'],
+  roleList: [],
+  roleGrantPermission: ['name'],
+  roleRevokePermission: ['role', 'key', 'rangeEnd'],
+};
+
+/** True if `v` (JSON from a log entry) is an auth command every member can apply. */
+export function isAuthCommand(v: unknown): v is AuthCommand {
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  const type = c['type'];
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(COMMAND_FIELDS, type)) return false;
+  if (!COMMAND_FIELDS[type as AuthCommand['type']].every((f) => typeof c[f] === 'string')) return false;
+  if (type === 'userAdd' && typeof c['noPassword'] !== 'boolean') return false;
+  if (type === 'roleGrantPermission' && c['perm'] !== undefined) {
+    const p = c['perm'] as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null || ![0, 1, 2].includes(p['permType'] as number) || typeof p['key'] !== 'string' || typeof p['rangeEnd'] !== 'string') return false;
+  }
+  return true;
+}
+
 /** What an applied auth command answers (the server adds the header). */
 export type AuthResult =
   | { type: 'none' }

@@ -7,7 +7,7 @@
 import { decodeConfChange, type ConfChange } from '../raft/index.js';
 import { decodeCommand } from '../mvcc/codec.js';
 import type { Command } from '../mvcc/types.js';
-import type { AuthCommand, AuthInfo } from '../mvcc/auth-store.js';
+import { isAuthCommand, type AuthCommand, type AuthInfo } from '../mvcc/auth-store.js';
 import { decodeAuthBody } from './auth-body.js';
 import { decodeEnvelope } from './envelope.js';
 import { decodeConfContext, type ConfChangeContext, type MemberAttrs, type MemberRecord } from './membership.js';
@@ -100,8 +100,8 @@ export function decodeNormalEntry(data: Uint8Array): NormalEntry {
   if (env.kind === 'auth') {
     try {
       const { ai, request } = decodeAuthBody(env.body);
-      const cmd = JSON.parse(Buffer.from(request).toString('utf8')) as AuthCommand;
-      if (typeof cmd !== 'object' || cmd === null || typeof cmd.type !== 'string') throw new Error('auth command without a type');
+      const cmd: unknown = JSON.parse(Buffer.from(request).toString('utf8'));
+      if (!isAuthCommand(cmd)) throw new Error('not an auth command');
       return { ok: true, kind: 'auth', proposer, requestId, cmd, ai };
     } catch (err) {
       return { ok: false, kind: 'auth', reason: why(err), proposer, requestId };
