@@ -8,8 +8,11 @@
 //   alarm:        key etcdserverpb.AlarmMember {MemberID=1, Alarm=2}; empty value.
 //   cluster:      clusterVersion ("3.6.0").
 //   auth:         authEnabled (one byte, 0 = off), authRevision (u64 BE).
-//   members, members_removed, authUsers, authRoles: written empty (etcdutl restore writes the
-//   new members; auth is off).
+//   authUsers:    key user name; value authpb.User {name=1, password=2 (the bcrypt hash),
+//                 roles=3 (repeated), options=4 {no_password=1}} (options always present).
+//   authRoles:    key role name; value authpb.Role {name=1, keyPermission=2 (repeated
+//                 Permission {permType=1, key=2, range_end=3})}.
+//   members, members_removed: written empty (etcdutl restore writes the new members).
 // Protobuf here is the few varint and bytes fields these messages have, written in field order
 // with zero values left out, as gogoproto marshals them.
 
@@ -111,6 +114,17 @@ class PbWriter {
     this.varint(v.byteLength);
     this.blobs.push({ at: this.parts.length, data: v });
     this.len += v.byteLength;
+    return this;
+  }
+
+  /** A nested message, written even when empty (gogoproto writes a non-nil empty message). */
+  message(field: number, v: Uint8Array): this {
+    this.varint((field << 3) | 2);
+    this.varint(v.byteLength);
+    if (v.byteLength > 0) {
+      this.blobs.push({ at: this.parts.length, data: v });
+      this.len += v.byteLength;
+    }
     return this;
   }
 
@@ -294,6 +308,31 @@ export function encodeAlarm(a: EtcdAlarm): Buffer {
 export function decodeAlarm(b: Uint8Array): EtcdAlarm {
   const m = readPb(b);
   return { memberId: BigInt.asUintN(64, pbInt(m, 1)), alarm: Number(pbInt(m, 2)) };
+}
+
+export interface EtcdAuthUser {
+  readonly name: string;
+  /** The bcrypt hash as etcd keeps it (empty for a noPassword user). */
+  readonly password: Uint8Array;
+  readonly roles: readonly string[];
+  readonly noPassword: boolean;
+}
+
+export function encodeAuthUser(u: EtcdAuthUser): Buffer {
+  const w = new PbWriter().bytes(1, Buffer.from(u.name)).bytes(2, u.password);
+  for (const r of u.roles) w.bytes(3, Buffer.from(r));
+  return w.message(4, new PbWriter().int(1, u.noPassword ? 1 : 0).finish()).finish();
+}
+
+export interface EtcdAuthRole {
+  readonly name: string;
+  readonly perms: ReadonlyArray<{ readonly permType: number; readonly key: Uint8Array; readonly rangeEnd: Uint8Array }>;
+}
+
+export function encodeAuthRole(r: EtcdAuthRole): Buffer {
+  const w = new PbWriter().bytes(1, Buffer.from(r.name));
+  for (const p of r.perms) w.message(2, new PbWriter().int(1, p.permType).bytes(2, p.key).bytes(3, p.rangeEnd).finish());
+  return w.finish();
 }
 
 /** A revision key with sub 0 (finishedCompactRev, scheduledCompactRev) → its main revision. */

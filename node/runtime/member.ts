@@ -1609,7 +1609,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async snapshot(): Promise<SnapshotStream> {
     // etcd's format (a bbolt database), so etcdutl and etcd itself can read it: etcd-snapshot-stream.ts.
-    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState }, this.opts.snapshotTmpDir);
+    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState, auth: this.sm.auth.toJSON() }, this.opts.snapshotTmpDir);
   }
 
   async moveLeader(targetId: number): Promise<void> {

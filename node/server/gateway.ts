@@ -56,7 +56,31 @@ export const GATEWAY_ROUTES: Readonly<Record<string, readonly [string, string]>>
   '/maintenance/hashkv': ['Maintenance', 'HashKV'],
   '/maintenance/transfer-leadership': ['Maintenance', 'MoveLeader'],
   '/auth/status': ['Auth', 'AuthStatus'],
+  '/auth/enable': ['Auth', 'AuthEnable'],
+  '/auth/disable': ['Auth', 'AuthDisable'],
+  '/auth/authenticate': ['Auth', 'Authenticate'],
+  '/auth/user/add': ['Auth', 'UserAdd'],
+  '/auth/user/get': ['Auth', 'UserGet'],
+  '/auth/user/list': ['Auth', 'UserList'],
+  '/auth/user/delete': ['Auth', 'UserDelete'],
+  '/auth/user/changepw': ['Auth', 'UserChangePassword'],
+  '/auth/user/grant': ['Auth', 'UserGrantRole'],
+  '/auth/user/revoke': ['Auth', 'UserRevokeRole'],
+  '/auth/role/add': ['Auth', 'RoleAdd'],
+  '/auth/role/get': ['Auth', 'RoleGet'],
+  '/auth/role/list': ['Auth', 'RoleList'],
+  '/auth/role/delete': ['Auth', 'RoleDelete'],
+  '/auth/role/grant': ['Auth', 'RoleGrantPermission'],
+  '/auth/role/revoke': ['Auth', 'RoleRevokePermission'],
 };
+
+/** grpc-gateway passes the Authorization header on as `authorization` metadata (the token). */
+function metadataOf(req: { get(name: string): string | undefined }): Metadata {
+  const md = new Metadata();
+  const token = req.get('authorization');
+  if (token) md.set('authorization', token);
+  return md;
+}
 
 /** Max JSON body; base64 makes a max-size request about 4/3 larger. */
 function bodyLimitBytes(ctx: ServerContext): number {
@@ -191,7 +215,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
         badRequest(res, err);
         return;
       }
-      const call = { request, metadata: new Metadata(), getPeer: () => req.ip ?? 'gateway' };
+      const call = { request, metadata: metadataOf(req), getPeer: () => req.ip ?? 'gateway' };
       handler(call as never, (err, value) => {
         if (err) {
           sendError(res, err);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { etcdGrpcObjects } from '../../node/server/proto-load.js';
-import { ETCD, haveEtcd36, printLog, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
+import { ETCD, ETCDUTL, haveEtcd36, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
 import { Cluster, REPO, etcdctl, freePorts, requireTools } from './harness.js';
 
 const tools = requireTools();
@@ -232,6 +232,7 @@ const bothServers = (): ReadonlyArray<readonly [string, string]> => [
 
 let cluster: Cluster;
 let etcd: Proc;
+let restored: Proc | undefined;
 let tsEp: string;
 let etcdEp: string;
 const root = join(REPO, '.data', `it-auth-${process.pid}-${Date.now()}`);
@@ -265,6 +266,7 @@ d('the etcdctl auth session: etcd 3.6 and tsetcd answer alike', () => {
   afterAll(async () => {
     await cluster?.stop();
     if (etcd) await stopProc(etcd);
+    if (restored) await stopProc(restored);
     if (!process.env['KEEP_DATA']) rmSync(root, { recursive: true, force: true });
   }, 60_000);
 
@@ -440,5 +442,50 @@ d('the etcdctl auth session: etcd 3.6 and tsetcd answer alike', () => {
     expect(outcomes['tsetcd']!.slice(0, 3)).toEqual(['ok done', 'ok 1', 'ok done']);
     expect(outcomes['tsetcd']![3]).toMatch(/permission denied/);
     expect(outcomes['tsetcd']![6]).toMatch(/authentication failed/);
+  }, 120_000);
+
+  it("tsetcd's etcd-format snapshot carries users, roles and the auth flag: a restored etcd 3.6 enforces them", async () => {
+    const ep = `127.0.0.1:${cluster.members[0]!.clientPort}`;
+    const setup = [
+      'user add snapu:snappw',
+      'role add snapr',
+      'role grant-permission snapr readwrite s/ --prefix',
+      'user grant-role snapu snapr',
+      'put s/1 one',
+      'put t/1 two',
+      'auth enable',
+    ];
+    for (const a of setup) expect((await etcdctl(ep, a.split(' '))).code).toBe(0);
+    const file = join(root, 'auth.db');
+    const save = await etcdctl(ep, [ROOT, 'snapshot', 'save', file], { timeoutMs: 60_000 });
+    expect(save.code, save.stderr).toBe(0);
+    const [cp, pp] = await freePorts(2);
+    const clientUrl = `http://127.0.0.1:${cp}`;
+    const peerUrl = `http://127.0.0.1:${pp}`;
+    const dataDir = join(root, 'restored');
+    const r = await run(ETCDUTL, ['snapshot', 'restore', file, `--data-dir=${dataDir}`, '--name=r1', `--initial-cluster=r1=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`]);
+    expect(r.code, r.stderr).toBe(0);
+    restored = start('restored', ETCD, ['--name=r1', `--data-dir=${dataDir}`, `--listen-client-urls=${clientUrl}`, `--advertise-client-urls=${clientUrl}`, `--listen-peer-urls=${peerUrl}`, `--initial-advertise-peer-urls=${peerUrl}`, `--initial-cluster=r1=${peerUrl}`], join(root, 'restored.log'), clientUrl);
+    await waitHealthy(restored, 30_000);
+    const checks = [
+      ['--user=snapu:snappw', 'get', 's/1'],
+      ['--user=snapu:snappw', 'get', 't/1'],
+      ['--user=snapu:wrong', 'get', 's/1'],
+      ['get', 's/1'],
+      [ROOT, 'user', 'list'],
+      [ROOT, 'role', 'get', 'snapr'],
+      [ROOT, 'user', 'get', 'snapu'],
+      ['--user=snapu:snappw', 'put', 's/2', 'x'],
+    ];
+    const fromTsetcd: string[] = [];
+    const fromRestored: string[] = [];
+    for (const c of checks) {
+      fromTsetcd.push(await runStep(ep, { args: c }));
+      fromRestored.push(await runStep(`127.0.0.1:${cp}`, { args: c }));
+    }
+    expect(fromRestored).toEqual(fromTsetcd);
+    expect(fromRestored[0]).toBe('exit 0\ns/1\none\n');
+    expect(fromRestored[1]).toContain('etcdserver: permission denied');
+    expect(fromRestored[3]).toContain('etcdserver: user name is empty');
   }, 120_000);
 });

@@ -2,7 +2,7 @@
 // etcdutl are built by hack/ensure-etcd36.sh (a prerequisite of `make test`) into
 // .cache/etcd36/<version>/.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO, waitFor } from './harness.js';
@@ -64,3 +64,12 @@ export function printLog(p: Proc): void {
   console.log(`----- ${p.name} (${p.logFile}) -----\n${readFileSync(p.logFile, 'utf8').trimEnd().split('\n').slice(-30).join('\n')}`);
 }
 
+/** Runs a tool (etcdutl, etcdctl) to the end: exit code and output. */
+export function run(bin: string, args: readonly string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(bin, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ETCDCTL_API: '3' } }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}

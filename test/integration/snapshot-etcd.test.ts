@@ -9,13 +9,12 @@
 // .cache/etcd36/<version>/; without them the suite skips locally and fails under CI.
 // The data is random from a printed seed.
 
-import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
-import { ETCD, ETCDUTL, haveEtcd36, printLog, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
+import { ETCD, ETCDUTL, haveEtcd36, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
 import { Cluster, REPO, TSETCD_BIN, ctlOk, etcdctl, freePorts, requireTools } from './harness.js';
 
 const tools = requireTools();
@@ -23,14 +22,6 @@ const d = tools.ok && haveEtcd36('snapshot interoperability') ? describe.sequent
 
 const SEED = Number(process.env['SNAPSHOT_SEED'] ?? Date.now() % 100_000);
 
-function run(bin: string, args: readonly string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(bin, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ETCDCTL_API: '3' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface RangeJson {
   header: { revision: number };
