@@ -12,27 +12,44 @@ import type { ServerContext } from './rpc-context.js';
 
 const sk = (b: Uint8Array | undefined): string => (b === undefined || b.length === 0 ? '' : skeyOf(b));
 
+/** A call as the checks need it: its metadata and, over TLS, its peer's certificate. */
+export interface Caller {
+  readonly metadata: Metadata;
+  /** grpc-js's auth context: the peer certificate of a TLS connection. */
+  getAuthContext?(): { readonly sslPeerCertificate?: { readonly subject?: { readonly CN?: string | string[] } } };
+}
+
 /**
  * etcd's AuthInfoFromCtx: the `token` metadata (or the gateway's `authorization`); a token
- * that names no live session fails with "invalid auth token". No token: no user (a check that
+ * that names no live session fails with "invalid auth token". No token: with
+ * --client-cert-auth, the Common Name of the client's verified certificate is the user
+ * (etcd's AuthInfoFromTLS; never for the gateway's own calls); else no user (a check that
  * needs one then fails with "user name is empty").
  */
-export function authInfoOf(ctx: ServerContext, md: Metadata): AuthInfo | undefined {
+export function authInfoOf(ctx: ServerContext, call: Caller): AuthInfo | undefined {
   const auth = ctx.backend.auth;
   if (!auth.store.enabled) return undefined;
+  const md = call.metadata;
   let v = md.get('token');
   if (v.length === 0) v = md.get('authorization');
-  if (v.length === 0) return undefined;
-  const ai = auth.tokenInfo(String(v[0]));
-  if (!ai) throw new AuthError('invalidAuthToken');
-  return ai;
+  if (v.length > 0) {
+    const ai = auth.tokenInfo(String(v[0]));
+    if (!ai) throw new AuthError('invalidAuthToken');
+    return ai;
+  }
+  if (ctx.auth?.clientCertAuth && call.getAuthContext) {
+    // The listener verified the chain (rejectUnauthorized with --client-cert-auth).
+    const cn = call.getAuthContext().sslPeerCertificate?.subject?.CN;
+    if (typeof cn === 'string' && cn !== '') return { username: cn, revision: auth.store.revision() };
+  }
+  return undefined;
 }
 
 
 /** A local read over [key, rangeEnd): etcd's doSerialize check, before the read. */
-export function checkRead(ctx: ServerContext, md: Metadata, key: Uint8Array, rangeEnd: Uint8Array | undefined): AuthInfo | undefined {
+export function checkRead(ctx: ServerContext, call: Caller, key: Uint8Array, rangeEnd: Uint8Array | undefined): AuthInfo | undefined {
   if (!ctx.backend.auth.store.enabled) return undefined;
-  const ai = authInfoOf(ctx, md);
+  const ai = authInfoOf(ctx, call);
   const e = ctx.backend.auth.store.checkRange(ai, false, sk(key), sk(rangeEnd));
   if (e) throw e;
   return ai;
@@ -44,17 +61,17 @@ export function checkReadStillValid(ctx: ServerContext, ai: AuthInfo | undefined
 }
 
 /** Calls only root may make with auth on (maintenance, membership changes). */
-export function checkAdmin(ctx: ServerContext, md: Metadata): void {
+export function checkAdmin(ctx: ServerContext, call: Caller): void {
   if (!ctx.backend.auth.store.enabled) return;
-  const e = ctx.backend.auth.store.checkAdmin(authInfoOf(ctx, md));
+  const e = ctx.backend.auth.store.checkAdmin(authInfoOf(ctx, call));
   if (e) throw e;
 }
 
 /** LeaseTimeToLive: with auth on, the caller must be able to read every key of the lease. */
-export function checkLeaseRead(ctx: ServerContext, md: Metadata, leaseId: number): void {
+export function checkLeaseRead(ctx: ServerContext, call: Caller, leaseId: number): void {
   const auth = ctx.backend.auth;
   if (!auth.store.enabled) return;
-  const ai = authInfoOf(ctx, md);
+  const ai = authInfoOf(ctx, call);
   if (!ai) throw new AuthError('userEmpty');
   for (const k of auth.leaseKeys(leaseId) ?? []) {
     const e = auth.store.checkRange(ai, false, k, '');
@@ -67,7 +84,7 @@ export function checkLeaseRead(ctx: ServerContext, md: Metadata, leaseId: number
  * a range end of "\0" becomes empty, so a from-key watch is checked as its first key alone).
  * Returns the cancel reason etcd sends on the stream, or undefined when allowed.
  */
-export function watchRefusal(ctx: ServerContext, md: Metadata, key: Uint8Array | undefined, rangeEnd: Uint8Array | undefined): string | undefined {
+export function watchRefusal(ctx: ServerContext, call: Caller, key: Uint8Array | undefined, rangeEnd: Uint8Array | undefined): string | undefined {
   if (!ctx.backend.auth.store.enabled) return undefined;
   let k = sk(key);
   if (k === '') k = '\u0000';
@@ -75,7 +92,7 @@ export function watchRefusal(ctx: ServerContext, md: Metadata, key: Uint8Array |
   if (end === '\u0000') end = '';
   let err: AuthError | undefined;
   try {
-    err = ctx.backend.auth.store.checkRange(authInfoOf(ctx, md), false, k, end);
+    err = ctx.backend.auth.store.checkRange(authInfoOf(ctx, call), false, k, end);
   } catch (e) {
     if (!(e instanceof AuthError)) throw e;
     err = e;

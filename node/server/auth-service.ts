@@ -4,7 +4,7 @@
 // randomness an apply may not spend: bcrypt (hash a new password; compare on Authenticate) and
 // the simple token's random prefix.
 
-import type { Metadata, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import { randomInt } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { AuthError } from '../mvcc/auth-errors.js';
@@ -174,7 +174,7 @@ export function authService(ctx: ServerContext): UntypedServiceImplementation {
   };
   for (const m of METHODS) {
     impl[m] = unary<Req, unknown>(ctx, S, m, () => false, async (req, call) => {
-      const ai = authInfoOf(ctx, call.metadata as Metadata);
+      const ai = authInfoOf(ctx, call);
       const cmd = await commandOf(ctx, m, req);
       return responseOf(ctx, await ctx.backend.auth.request(cmd, ai));
     });

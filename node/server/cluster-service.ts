@@ -49,7 +49,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       'MemberAdd',
       () => false,
       async (req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         checkUrls(req.peerURLs);
         const r = await b.memberAdd(req.peerURLs, req.isLearner);
         return { header: headerWithoutRevision(ctx), member: memberToWire(r.member), members: list(r.members) };
@@ -61,7 +61,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       'MemberRemove',
       () => false,
       async (req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         checkId(req.ID);
         const members = await b.memberRemove(req.ID);
         return { header: headerWithoutRevision(ctx), members: list(members) };
@@ -73,7 +73,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       'MemberUpdate',
       () => false,
       async (req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         checkId(req.ID);
         checkUrls(req.peerURLs);
         const members = await b.memberUpdate(req.ID, req.peerURLs);
@@ -96,7 +96,7 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       'MemberPromote',
       () => false,
       async (req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         checkId(req.ID);
         const members = await b.memberPromote(req.ID);
         return { header: headerWithoutRevision(ctx), members: list(members) };

@@ -56,7 +56,7 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
     logger,
     limits: { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps },
     leaderMonitor: new LeaderMonitor(() => backend.hasLeader(), config.leaderCheckIntervalMs ?? 1000),
-    auth: { bcryptCost: config.bcryptCost ?? 10 },
+    auth: { bcryptCost: config.bcryptCost ?? 10, clientCertAuth: config.clientTls?.clientCertAuth === true },
   };
   const impls = createServiceImpls(ctx);
   const grpc = createGrpcServer(ctx, impls);

@@ -49,7 +49,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       (r) => r.serializable === true,
       async (req, call) => {
         checkRange(req);
-        const ai = checkRead(ctx, call.metadata, req.key, req.rangeEnd);
+        const ai = checkRead(ctx, call, req.key, req.rangeEnd);
         const resp = await b.range(req, { linearizable: !req.serializable });
         checkReadStillValid(ctx, ai);
         ctx.metrics.mvccRange.inc();
@@ -66,7 +66,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       async (req, call) => {
         checkCommand(ctx, { type: 'put', req });
         checkSize(putSize(req), ctx.limits);
-        const resp = await b.put(req, authInfoOf(ctx, call.metadata));
+        const resp = await b.put(req, authInfoOf(ctx, call));
         ctx.metrics.mvccPut.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -79,7 +79,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       () => false,
       async (req, call) => {
         checkCommand(ctx, { type: 'deleteRange', req });
-        const resp = await b.deleteRange(req, authInfoOf(ctx, call.metadata));
+        const resp = await b.deleteRange(req, authInfoOf(ctx, call));
         ctx.metrics.mvccDelete.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -95,7 +95,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
         const readOnly = isReadOnlyTxn(req);
         if (!readOnly) checkSize(txnSize(req), ctx.limits);
         // Every compare and op of every branch is checked at apply (node/mvcc/auth-gate.ts).
-        const resp = await b.txn(req, { readOnly }, authInfoOf(ctx, call.metadata));
+        const resp = await b.txn(req, { readOnly }, authInfoOf(ctx, call));
         ctx.metrics.mvccTxn.inc();
         // Only the outer header carries the member's identity; etcd leaves the headers of the
         // responses inside a txn with their revision alone.
@@ -110,7 +110,7 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       () => false,
       async (req, call) => {
         checkCommand(ctx, { type: 'compaction', req });
-        const resp = await b.compact(req, authInfoOf(ctx, call.metadata));
+        const resp = await b.compact(req, authInfoOf(ctx, call));
         resp.header = completeHeader(ctx, resp.header);
         return resp;
       },

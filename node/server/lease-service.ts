@@ -103,7 +103,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       () => false,
       async (req, call) => {
         checkCommand(ctx, { type: 'leaseGrant', req });
-        const resp = await b.leaseGrant(req, authInfoOf(ctx, call.metadata));
+        const resp = await b.leaseGrant(req, authInfoOf(ctx, call));
         ctx.metrics.leaseGranted.inc();
         ctx.metrics.leaseTtl.observe(resp.TTL);
         resp.header = completeHeader(ctx, resp.header);
@@ -118,7 +118,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       async (req, call) => {
         checkCommand(ctx, { type: 'leaseRevoke', req });
         // Checked at apply: a write permission on every key of the lease.
-        const resp = await b.leaseRevoke(req, authInfoOf(ctx, call.metadata));
+        const resp = await b.leaseRevoke(req, authInfoOf(ctx, call));
         ctx.metrics.leaseRevoked.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -132,7 +132,7 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       () => false,
       async (req, call) => {
         if (!exactId(req.ID)) return { header: makeHeader(ctx), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
-        checkLeaseRead(ctx, call.metadata, req.ID);
+        checkLeaseRead(ctx, call, req.ID);
         const resp = await b.leaseTimeToLive(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;

@@ -40,7 +40,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       checkLearner(ctx, true);
       countClientRequest(ctx, call.metadata, 'stream');
       checkHasLeader(ctx, call.metadata);
-      checkAdmin(ctx, call.metadata);
+      checkAdmin(ctx, call);
       const t0 = process.hrtime.bigint();
       const snap = await b.snapshot();
       const sha = createHash('sha256');
@@ -83,7 +83,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       () => false,
       async (req, call) => {
         checkCommand(ctx, { type: 'alarm', req });
-        authInfoOf(ctx, call.metadata); // a bad token fails; alarms need no role (etcd)
+        authInfoOf(ctx, call); // a bad token fails; alarms need no role (etcd)
         const resp = await b.alarm(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -95,7 +95,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'Status',
       () => true,
       async (_req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         const st = await b.status();
         return {
           header: makeHeader(ctx),
@@ -120,7 +120,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'Defragment',
       () => false,
       async (_req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         await b.defragment();
         return {};
       },
@@ -131,7 +131,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'Hash',
       () => false,
       async (_req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         const resp = await b.hash();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -143,7 +143,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'HashKV',
       () => false,
       async (req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         const resp = await b.hashKV(req.revision);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -156,7 +156,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'MoveLeader',
       () => false,
       async (req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         await b.moveLeader(req.targetID);
         return {};
       },
@@ -167,7 +167,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'Downgrade',
       () => false,
       async (_req, call) => {
-        checkAdmin(ctx, call.metadata);
+        checkAdmin(ctx, call);
         throw grpcError(GrpcStatus.UNIMPLEMENTED, 'etcdserver: downgrade is not supported by tsetcd');
       },
     ),

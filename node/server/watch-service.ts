@@ -5,11 +5,11 @@
 // responses (bounded) and marks slow watchers unsynced; on 'drain' we call resume(). As a last
 // guard, a stream whose buffer still grows beyond MAX_PENDING_BYTES is failed.
 
-import type { Metadata, ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
-import { watchRefusal } from './auth-check.js';
+import { watchRefusal, type Caller } from './auth-check.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
 import { completeHeader, makeHeader, openBidiStream, requiresLeader } from './rpc-context.js';
@@ -25,11 +25,11 @@ export interface WatchRequestWire {
 }
 
 /** One request on a watch stream (gRPC or the JSON gateway). */
-export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean, md?: Metadata): void {
+export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean, caller?: Caller): void {
   if (req.createRequest) {
     // With auth on, a watcher needs read permission on its range when it is created (etcd
     // checks only then: a permission revoked later leaves an open watcher running).
-    const refused = md && ctx.backend.auth.store.enabled ? watchRefusal(ctx, md, req.createRequest.key, req.createRequest.rangeEnd) : undefined;
+    const refused = caller && ctx.backend.auth.store.enabled ? watchRefusal(ctx, caller, req.createRequest.key, req.createRequest.rangeEnd) : undefined;
     if (refused !== undefined) {
       send({ header: makeHeader(ctx), watchId: -1, created: true, canceled: true, compactRevision: 0, cancelReason: refused, fragment: false, events: [] });
       return;
@@ -102,7 +102,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
     call.on('data', (req: WatchRequestWire) => {
       if (closed || !ws) return;
       counters.received();
-      handleWatchRequest(ctx, ws, req, send, call.metadata);
+      handleWatchRequest(ctx, ws, req, send, call);
     });
     call.on('end', () => {
       finish(GrpcStatus.OK);

@@ -110,21 +110,21 @@ export class MemoryBackend implements MemberBackend {
     if (opts.linearizable && !this.leader) throw new BackendError('noLeader');
     return this.store.range(req);
   }
-  async put(req: Parameters<MemberBackend['put']>[0]) {
+  async put(req: Parameters<MemberBackend['put']>[0], as?: AuthInfo) {
     this.checkWritable();
-    return this.apply<Awaited<ReturnType<MemberBackend['put']>>>({ type: 'put', req });
+    return this.apply<Awaited<ReturnType<MemberBackend['put']>>>({ type: 'put', req }, as);
   }
-  async deleteRange(req: Parameters<MemberBackend['deleteRange']>[0]) {
+  async deleteRange(req: Parameters<MemberBackend['deleteRange']>[0], as?: AuthInfo) {
     this.checkWritable();
-    return this.apply<Awaited<ReturnType<MemberBackend['deleteRange']>>>({ type: 'deleteRange', req });
+    return this.apply<Awaited<ReturnType<MemberBackend['deleteRange']>>>({ type: 'deleteRange', req }, as);
   }
-  async txn(req: Parameters<MemberBackend['txn']>[0]) {
+  async txn(req: Parameters<MemberBackend['txn']>[0], _opts?: unknown, as?: AuthInfo) {
     this.checkWritable();
-    return this.apply<Awaited<ReturnType<MemberBackend['txn']>>>({ type: 'txn', req });
+    return this.apply<Awaited<ReturnType<MemberBackend['txn']>>>({ type: 'txn', req }, as);
   }
-  async compact(req: Parameters<MemberBackend['compact']>[0]) {
+  async compact(req: Parameters<MemberBackend['compact']>[0], as?: AuthInfo) {
     this.checkWritable();
-    const resp = this.apply<Awaited<ReturnType<MemberBackend['compact']>>>({ type: 'compaction', req });
+    const resp = this.apply<Awaited<ReturnType<MemberBackend['compact']>>>({ type: 'compaction', req }, as);
     while (!this.store.compactStep(10_000)) {
       /* physical compaction in steps */
     }
