@@ -142,6 +142,16 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
     progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs,
     authTokenTtlMs: cfg.authTokenTtlSec * 1000,
+    ...(cfg.authToken.kind === 'jwt'
+      ? {
+          authJwt: {
+            signMethod: cfg.authToken.signMethod,
+            publicKeyPem: await readFile(cfg.authToken.pubKeyFile, 'utf8'),
+            ...(cfg.authToken.privKeyFile !== '' ? { privateKeyPem: await readFile(cfg.authToken.privKeyFile, 'utf8') } : {}),
+            ttlMs: cfg.authToken.ttlMs,
+          },
+        }
+      : {}),
     maxLearners: cfg.maxLearners,
     quotaBackendBytes: cfg.quotaBackendBytes,
     ...(cfg.autoCompactionRetentionMs > 0 || cfg.autoCompactionRetentionRevisions > 0

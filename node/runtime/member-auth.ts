@@ -7,6 +7,7 @@ import { AuthError } from '../mvcc/auth-errors.js';
 import { checkCommand } from '../mvcc/auth-gate.js';
 import { ROOT, type AuthCommand, type AuthInfo, type AuthReply, type AuthResult } from '../mvcc/auth-store.js';
 import type * as mvcc from '../mvcc/types.js';
+import { JwtTokens, type JwtOptions } from './jwt-tokens.js';
 import { SimpleTokens } from './simple-tokens.js';
 import type { StateMachine } from './state-machine.js';
 
@@ -16,13 +17,17 @@ export const INTERNAL_ROOT: AuthInfo = { username: ROOT, revision: Number.MAX_SA
 
 export class MemberAuth {
   readonly tokens: SimpleTokens;
+  /** Set with --auth-token jwt,...: tokens are signed JWTs instead of simple ones. */
+  private readonly jwt: JwtTokens | undefined;
 
   constructor(
     private readonly sm: StateMachine,
     nowMs: () => number,
     tokenTtlMs?: number,
+    jwt?: JwtOptions,
   ) {
     this.tokens = new SimpleTokens(nowMs, tokenTtlMs);
+    this.jwt = jwt ? new JwtTokens(jwt, nowMs) : undefined;
   }
 
   /** ApplyResult-shaped: { ok, response } or { ok: false, error }. */
@@ -45,7 +50,10 @@ export class MemberAuth {
       default:
         break;
     }
-    if (res.type === 'authenticated') return { ok: true, response: { ...res, token: this.tokens.assign(res.simpleToken, index, res.username) } };
+    if (res.type === 'authenticated') {
+      const token = this.jwt ? this.jwt.assign(res.username, res.revision) : this.tokens.assign(res.simpleToken, index, res.username);
+      return { ok: true, response: { ...res, token } };
+    }
     return { ok: true, response: res };
   }
 
@@ -55,9 +63,13 @@ export class MemberAuth {
     return checkCommand(this.sm.auth, ai, cmd, this.sm.leaseKeys);
   }
 
-  /** The credentials a simple token stands for now, or undefined (unknown, expired, auth off). */
+  /**
+   * The credentials a token stands for, or undefined (unknown, expired, bad signature, auth
+   * off). A simple token carries the current auth revision; a JWT the one it was signed at.
+   */
   tokenInfo(token: string): AuthInfo | undefined {
     if (!this.sm.auth.enabled) return undefined;
+    if (this.jwt) return this.jwt.info(token);
     const username = this.tokens.username(token);
     return username === undefined ? undefined : { username, revision: this.sm.auth.revision() };
   }

@@ -60,6 +60,7 @@ import { RpcError } from '../transport/types.js';
 import type { AuthCommand, AuthInfo, AuthReply } from '../mvcc/auth-store.js';
 import { encodeAuthBody } from './auth-body.js';
 import { encodeEnvelope, RequestIds } from './envelope.js';
+import type { JwtOptions } from './jwt-tokens.js';
 import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
 import { createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
@@ -130,6 +131,8 @@ export interface MemberOptions {
   readonly nowMs?: () => number;
   /** --auth-token-ttl in ms (simple tokens; default 300 s). */
   readonly authTokenTtlMs?: number;
+  /** --auth-token jwt,...: sign tokens as JWTs. */
+  readonly authJwt?: JwtOptions;
 }
 
 interface Waiter {
@@ -253,7 +256,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.storage = opts.storage;
     this.nowMs = opts.nowMs ?? (() => Date.now());
     this.requestIds = new RequestIds(this.nowMs());
-    this.memberAuth = new MemberAuth(this.sm, this.nowMs, opts.authTokenTtlMs);
+    this.memberAuth = new MemberAuth(this.sm, this.nowMs, opts.authTokenTtlMs, opts.authJwt);
     this.auth = {
       store: this.sm.auth,
       leaseKeys: this.sm.leaseKeys,
