@@ -261,7 +261,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     void run();
   });
 
-  router.post('/maintenance/snapshot', (_req, res) => {
+  router.post('/maintenance/snapshot', (req, res) => {
     const impl = impls.get('etcdserverpb.Maintenance')?.['Snapshot'] as ((call: never) => void) | undefined;
     const g = method(grpcDef, 'Maintenance', 'Snapshot');
     const j = method(jsonDef, 'Maintenance', 'Snapshot');
@@ -272,7 +272,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     // A minimal server-stream call for the gRPC handler: it writes messages, ends, or fails.
     let started = false;
     const call = new EventEmitter() as EventEmitter & Record<string, unknown>;
-    call['metadata'] = new Metadata();
+    call['metadata'] = metadataOf(req);
     call['write'] = (msg: unknown): boolean => {
       if (!started) {
         started = true;
@@ -312,7 +312,8 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     const ws = ctx.backend.openWatchStream(send);
     res.on('drain', () => ws.resume());
     res.on('close', () => ws.close());
-    for (const r of requests) handleWatchRequest(ctx, ws, r, send);
+    const caller = { metadata: metadataOf(req) };
+    for (const r of requests) handleWatchRequest(ctx, ws, r, send, caller);
   });
 
   // grpc-gateway v2's routing errors: another method on a served path is Unimplemented

@@ -25,11 +25,11 @@ export interface WatchRequestWire {
 }
 
 /** One request on a watch stream (gRPC or the JSON gateway). */
-export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean, caller?: Caller): void {
+export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean, caller: Caller): void {
   if (req.createRequest) {
     // With auth on, a watcher needs read permission on its range when it is created (etcd
     // checks only then: a permission revoked later leaves an open watcher running).
-    const refused = caller && ctx.backend.auth.store.enabled ? watchRefusal(ctx, caller, req.createRequest.key, req.createRequest.rangeEnd) : undefined;
+    const refused = ctx.backend.auth.store.enabled ? watchRefusal(ctx, caller, req.createRequest.key, req.createRequest.rangeEnd) : undefined;
     if (refused !== undefined) {
       send({ header: makeHeader(ctx), watchId: -1, created: true, canceled: true, compactRevision: 0, cancelReason: refused, fragment: false, events: [] });
       return;
