@@ -144,9 +144,9 @@ class PbWriter {
 
 type PbField = { kind: 'int'; value: bigint } | { kind: 'bytes'; value: Buffer };
 
-function readPb(b: Uint8Array): Map<number, PbField> {
+/** Every field in order (repeated fields appear once per value). */
+function* pbFields(b: Uint8Array): Generator<readonly [number, PbField]> {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  const out = new Map<number, PbField>();
   let o = 0;
   const varint = (): bigint => {
     let x = 0n;
@@ -164,16 +164,22 @@ function readPb(b: Uint8Array): Map<number, PbField> {
     const tag = Number(varint());
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (wire === 0) out.set(field, { kind: 'int', value: varint() });
+    if (wire === 0) yield [field, { kind: 'int', value: varint() }];
     else if (wire === 2) {
       const n = Number(varint());
       if (o + n > buf.byteLength) throw new EtcdSchemaError('protobuf: truncated bytes');
-      out.set(field, { kind: 'bytes', value: buf.subarray(o, o + n) });
+      yield [field, { kind: 'bytes', value: buf.subarray(o, o + n) }];
       o += n;
     } else if (wire === 1) o += 8;
     else if (wire === 5) o += 4;
     else throw new EtcdSchemaError(`protobuf: unsupported wire type ${wire}`);
   }
+}
+
+/** The last value of each field. */
+function readPb(b: Uint8Array): Map<number, PbField> {
+  const out = new Map<number, PbField>();
+  for (const [f, v] of pbFields(b)) out.set(f, v);
   return out;
 }
 
@@ -324,6 +330,15 @@ export function encodeAuthUser(u: EtcdAuthUser): Buffer {
   return w.message(4, new PbWriter().int(1, u.noPassword ? 1 : 0).finish()).finish();
 }
 
+export function decodeAuthUser(b: Uint8Array): EtcdAuthUser {
+  const m = readPb(b);
+  const roles: string[] = [];
+  for (const [f, v] of pbFields(b)) if (f === 3 && v.kind === 'bytes') roles.push(v.value.toString());
+  const options = m.get(4);
+  const noPassword = options?.kind === 'bytes' && pbInt(readPb(options.value), 1) !== 0n;
+  return { name: pbBytes(m, 1).toString(), password: pbBytes(m, 2), roles, noPassword };
+}
+
 export interface EtcdAuthRole {
   readonly name: string;
   readonly perms: ReadonlyArray<{ readonly permType: number; readonly key: Uint8Array; readonly rangeEnd: Uint8Array }>;
@@ -333,6 +348,16 @@ export function encodeAuthRole(r: EtcdAuthRole): Buffer {
   const w = new PbWriter().bytes(1, Buffer.from(r.name));
   for (const p of r.perms) w.message(2, new PbWriter().int(1, p.permType).bytes(2, p.key).bytes(3, p.rangeEnd).finish());
   return w.finish();
+}
+
+export function decodeAuthRole(b: Uint8Array): EtcdAuthRole {
+  const perms: Array<{ permType: number; key: Uint8Array; rangeEnd: Uint8Array }> = [];
+  for (const [f, v] of pbFields(b)) {
+    if (f !== 2 || v.kind !== 'bytes') continue;
+    const p = readPb(v.value);
+    perms.push({ permType: Number(pbInt(p, 1)), key: pbBytes(p, 2), rangeEnd: pbBytes(p, 3) });
+  }
+  return { name: pbBytes(readPb(b), 1).toString(), perms };
 }
 
 /** A revision key with sub 0 (finishedCompactRev, scheduledCompactRev) → its main revision. */

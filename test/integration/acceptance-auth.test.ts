@@ -13,7 +13,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { etcdGrpcObjects } from '../../node/server/proto-load.js';
 import { ETCD, ETCDUTL, haveEtcd36, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
-import { Cluster, REPO, etcdctl, freePorts, requireTools } from './harness.js';
+import { Cluster, REPO, TSETCD_BIN, etcdctl, freePorts, requireTools } from './harness.js';
 
 const tools = requireTools();
 const d = tools.ok && haveEtcd36('auth acceptance') ? describe.sequential : describe.skip;
@@ -444,7 +444,7 @@ d('the etcdctl auth session: etcd 3.6 and tsetcd answer alike', () => {
     expect(outcomes['tsetcd']![6]).toMatch(/authentication failed/);
   }, 120_000);
 
-  it("tsetcd's etcd-format snapshot carries users, roles and the auth flag: a restored etcd 3.6 enforces them", async () => {
+  it("etcd-format snapshots carry users, roles and the auth flag both ways: tsetcd -> etcd 3.6 -> tsetcd, each enforcing them alike", async () => {
     const ep = `127.0.0.1:${cluster.members[0]!.clientPort}`;
     const setup = [
       'user add snapu:snappw',
@@ -487,6 +487,27 @@ d('the etcdctl auth session: etcd 3.6 and tsetcd answer alike', () => {
     expect(fromRestored[0]).toBe('exit 0\ns/1\none\n');
     expect(fromRestored[1]).toContain('etcdserver: permission denied');
     expect(fromRestored[3]).toContain('etcdserver: user name is empty');
+
+    // And back: that etcd's snapshot, restored by `tsetcd snapshot restore`, brings the users,
+    // roles, passwords (bcrypt hashes from Go) and the auth flag into a new tsetcd member.
+    const back = join(root, 'back.db');
+    const save2 = await etcdctl(`127.0.0.1:${cp}`, [ROOT, 'snapshot', 'save', back], { timeoutMs: 60_000 });
+    expect(save2.code, save2.stderr).toBe(0);
+    const [tc, tp, tm] = await freePorts(3);
+    const tUrl = `http://127.0.0.1:${tc}`;
+    const tPeer = `http://127.0.0.1:${tp}`;
+    const common = ['--name=b1', `--data-dir=${join(root, 'back')}`, `--initial-cluster=b1=${tPeer}`, `--initial-advertise-peer-urls=${tPeer}`];
+    const rr = await run(TSETCD_BIN, ['snapshot', 'restore', back, ...common]);
+    expect(rr.code, rr.stderr).toBe(0);
+    const backTs = start('tsetcd-back', TSETCD_BIN, [...common, `--listen-client-urls=${tUrl}`, `--advertise-client-urls=${tUrl}`, `--listen-peer-urls=${tPeer}`, `--listen-metrics-urls=http://127.0.0.1:${tm}`], join(root, 'back.log'), tUrl);
+    try {
+      await waitHealthy(backTs, 30_000);
+      const fromBack: string[] = [];
+      for (const c of checks) fromBack.push(await runStep(`127.0.0.1:${tc}`, { args: c }));
+      expect(fromBack).toEqual(fromRestored);
+    } finally {
+      await stopProc(backTs);
+    }
   }, 120_000);
 
   it('--auth-token jwt: the same session answers alike, and a token tsetcd signed is accepted by etcd (same keys)', async () => {
