@@ -40,6 +40,12 @@ FUZZ_PEER_CONNECTIONS ?= 200
 fuzz: build
 	FUZZ_SEEDS=$(FUZZ_SEEDS) FUZZ_MESSAGES=$(FUZZ_MESSAGES) FUZZ_PEER_CONNECTIONS=$(FUZZ_PEER_CONNECTIONS) npx vitest run test/fuzz/wire-fuzz.test.ts
 
+# The differential test against etcd 3.6 (test/compat): one scripted session against a fresh
+# 3-member etcd 3.6.16 and a fresh 3-member tsetcd, every difference printed. make test runs it too.
+.PHONY: compat
+compat: build etcd36
+	npx vitest run test/compat/
+
 bench: build
 	bash hack/bench.sh
 

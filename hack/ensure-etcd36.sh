@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Builds etcd and etcdutl (hack/etcd36/VERSION, 3.6) from the Go module proxy into
+# Builds etcd, etcdutl and etcdctl (hack/etcd36/VERSION, 3.6) from the Go module proxy into
 # .cache/etcd36/<version>/ (once; later runs skip it). The snapshot interoperability test
 # (test/integration/snapshot-etcd.test.ts) runs them: etcdutl reads tsetcd's snapshot, a real etcd
-# serves the restored data, and the reverse. Prints the directory holding the binaries last.
+# serves the restored data, and the reverse; and the differential test (test/compat) runs etcd
+# and etcdctl 3.6 beside tsetcd. Prints the directory holding the binaries last.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 version="$(tr -d '[:space:]' < "$here/etcd36/VERSION")"
 out="${ETCD36_BIN_DIR:-$root/.cache/etcd36/$version}"
-if ! grep -q "go.etcd.io/etcd/server/v3 $version" "$here/etcd36/go.mod"; then
-  echo "hack/etcd36/go.mod does not require etcd $version (VERSION): cd hack/etcd36 && go get go.etcd.io/etcd/server/v3@$version go.etcd.io/etcd/etcdutl/v3@$version" >&2
+if ! { grep -q "go.etcd.io/etcd/server/v3 $version" "$here/etcd36/go.mod" && grep -q "go.etcd.io/etcd/etcdctl/v3 $version" "$here/etcd36/go.mod"; }; then
+  echo "hack/etcd36/go.mod does not require etcd $version (VERSION): cd hack/etcd36 && go get go.etcd.io/etcd/server/v3@$version go.etcd.io/etcd/etcdutl/v3@$version go.etcd.io/etcd/etcdctl/v3@$version" >&2
   exit 1
 fi
 mkdir -p "$out"
@@ -35,4 +36,5 @@ build() { # name package
 }
 build etcdutl go.etcd.io/etcd/etcdutl/v3
 build etcd go.etcd.io/etcd/server/v3
+build etcdctl go.etcd.io/etcd/etcdctl/v3
 echo "$out"

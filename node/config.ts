@@ -72,6 +72,10 @@ export interface MemberConfig {
   readonly clientTls: TlsFiles;
   readonly peerTls: TlsFiles;
   readonly logLevel: LogLevel;
+  /** --force-new-cluster: drop every other member at start (bootstrap.ts, force-new-cluster.ts). */
+  readonly forceNewCluster: boolean;
+  /** --cors: origins the client URLs answer with CORS headers ('*': any). */
+  readonly corsOrigins: readonly string[];
   /** Accepted for compatibility with etcd manifests, but without effect here; main logs them. */
   readonly ignoredFlags: readonly string[];
   /** Non-fatal findings (unknown ETCD_* variables, shadowed env, quota above 8 GiB); main logs them. */
@@ -130,6 +134,8 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'peer-trusted-ca-file', kind: 'string', help: 'Peer server TLS trusted CA file.' },
   { name: 'peer-client-cert-auth', kind: 'bool', help: 'Require peer client certificates signed by the peer CA.', defaultText: 'false' },
   { name: 'log-level', kind: 'string', help: 'debug, info, warn or error.', defaultText: 'info' },
+  { name: 'force-new-cluster', kind: 'bool', help: "Recover from this member's data as a new one-member cluster (quorum lost for good; see docs/operator.md).", defaultText: 'false' },
+  { name: 'cors', kind: 'string', help: 'Comma-separated origins allowed for CORS on the client URLs (empty or * allows all).', defaultText: '*' },
   // Accepted so that manifests written for etcd (kubeadm, operators) start unchanged; no effect.
   { name: 'logger', kind: 'string-ignored', help: '(ignored) etcd logger choice.' },
   { name: 'log-outputs', kind: 'string-ignored', help: '(ignored) logs go to stderr.' },
@@ -265,6 +271,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const listenPeerUrls = urls('listen-peer-urls', 'http://localhost:2380', false);
   const initialAdvertisePeerUrls = urls('initial-advertise-peer-urls', 'http://localhost:2380', false);
   const listenMetricsUrls = urls('listen-metrics-urls', '', true);
+  const corsOrigins = str('cors', '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
 
   const initialClusterText = raw.get('initial-cluster')?.value ?? initialAdvertisePeerUrls.map((u) => `${name}=${u}`).join(',');
   const initialCluster = parseInitialCluster(initialClusterText, (why) => bad('initial-cluster', why));
@@ -394,6 +401,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     clientTls,
     peerTls,
     logLevel: levelText,
+    forceNewCluster: bool('force-new-cluster'),
+    corsOrigins: corsOrigins.length === 0 ? ['*'] : corsOrigins,
     ignoredFlags,
     warnings,
   });

@@ -143,6 +143,7 @@ async function main(): Promise<number> {
         listenClientUrls: cfg.listenClientUrls,
         listenMetricsUrls: cfg.listenMetricsUrls,
         clientTls: cfg.clientTls,
+        corsOrigins: cfg.corsOrigins,
         maxRequestBytes: cfg.maxRequestBytes,
         maxTxnOps: cfg.maxTxnOps,
         bcryptCost: cfg.bcryptCost,

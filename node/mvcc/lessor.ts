@@ -122,6 +122,17 @@ export class Lessor {
     return (l.remainingTtl > 0 ? l.remainingTtl : l.ttl) * 1000;
   }
 
+  /**
+   * `ids` soonest expiry first, as etcd lists leases (LeaseLeases). A follower holds every lease
+   * forever, so it keeps the order it was given.
+   */
+  byExpiry(ids: readonly number[], nowMs: number): number[] {
+    if (!this.primary) return [...ids];
+    this.sync(nowMs);
+    const at = (id: number): number => this.expiryMs.get(id) ?? Number.MAX_SAFE_INTEGER;
+    return [...ids].sort((a, b) => at(a) - at(b) || a - b);
+  }
+
   /** Leader only: ids of leases whose expiry has passed, earliest first, at most `max`. */
   expired(nowMs: number, max: number): number[] {
     if (!this.primary) return [];

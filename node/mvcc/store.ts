@@ -53,6 +53,7 @@ import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type S
 import { KeyIndex } from './key-index.js';
 import { Lessor, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
+import { etcdKeyRow, type RevisionRow } from './etcd-kv-encoding.js';
 import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
 import { APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
 import { ByteReader, ByteWriter } from './codec.js';
@@ -81,14 +82,11 @@ export interface StoreOptions {
 }
 
 /** One revision of one key. version 0 = tombstone. */
-export interface Rev {
+/** etcd hashes its key bucket's name first (HashKV). */
+const KEY_BUCKET_NAME = Buffer.from('key');
+
+export interface Rev extends RevisionRow {
   readonly rec: KeyRec;
-  readonly main: number;
-  readonly sub: number;
-  readonly create: number;
-  readonly version: number;
-  readonly value: Uint8Array;
-  readonly lease: number;
 }
 
 /**
@@ -884,10 +882,11 @@ export class MvccStore {
   // ---------------------------------------------------------------- hash
 
   /**
-   * HashKV(rev): CRC-32C over compactRevision, then every key in key order with each of
-   * its revisions that survive compaction and are <= rev: key, main, sub, create,
-   * version, lease, value. Defined over the logical state, so physical compaction
-   * progress does not change it. rev <= 0: the current revision.
+   * HashKV(rev), computed as etcd computes it (server/storage/mvcc/hash.go): CRC-32C over the
+   * key bucket's name, then each row etcd would hold at `rev` in revision order (the 17-byte
+   * revision key and the mvccpb.KeyValue bytes): every revision above the compaction, and the
+   * revision each live key keeps at it. A member of either system gives the same hash for the
+   * same history. rev <= 0: the current revision.
    */
   hashKV(rev = 0): HashKVResponse {
     const it = this.hashKVSteps(rev, Number.MAX_SAFE_INTEGER);
@@ -898,8 +897,8 @@ export class MvccStore {
   }
 
   /**
-   * hashKV in bounded steps of `stepKeys` keys (yield to the event loop between steps).
-   * The hash is of the state when it started; it pins history like rangeSteps.
+   * hashKV in bounded steps of about `stepKeys` keys or revisions (yield to the event loop
+   * between steps). The hash is of the state when it started; it pins history like rangeSteps.
    */
   *hashKVSteps(rev: number, stepKeys: number): Generator<void, HashKVResponse, void> {
     const at = rev <= 0 ? this.rev : rev;
@@ -909,32 +908,79 @@ export class MvccStore {
     const curRev = this.rev;
     const epoch = this.epoch;
     const unpin = this.pin(compactRev);
+    const still = (): void => {
+      if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
+    };
     try {
-      const h = new Crc32cHasher();
-      h.int(compactRev);
-      let from: string | undefined = '';
-      while (from !== undefined) {
-        from = this.hashKeys(h, at, compactRev, from, stepKeys);
-        if (from !== undefined) {
+      let crc = crc32cUpdateBytes(0, KEY_BUCKET_NAME);
+      const row = (r: Rev): void => {
+        const [k, v] = etcdKeyRow(keyBytes(r.rec), r);
+        crc = crc32cUpdateBytes(crc32cUpdateBytes(crc, k), v);
+      };
+      if (compactRev > 0) {
+        const kept: Rev[] = [];
+        const survivors: Rev[] = [];
+        let from: string | undefined = '';
+        while (from !== undefined) {
+          from = this.keptRevisions(kept, survivors, compactRev, at, from, stepKeys);
+          if (from !== undefined) {
+            yield;
+            still();
+          }
+        }
+        const old = (kept.length > 0 ? kept : survivors).filter((r) => r.main <= compactRev);
+        old.sort((a, b) => a.main - b.main || a.sub - b.sub);
+        for (const r of old) row(r);
+      }
+      let budget = stepKeys;
+      for (let r = Math.max(compactRev + 1, 2); r <= at; r++) {
+        for (const x of this.log[this.logHead + r - this.logStart] ?? EMPTY_REVS) row(x);
+        if (--budget <= 0 && r < at) {
           yield;
-          if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
+          still();
+          budget = stepKeys;
         }
       }
       // etcd reports compact_revision -1 until the first compaction.
-      return { header: header(curRev), hash: h.digest(), compactRevision: compactRev === 0 ? -1 : compactRev, hashRevision: at };
+      return { header: header(curRev), hash: crc >>> 0, compactRevision: compactRev === 0 ? -1 : compactRev, hashRevision: at };
     } finally {
       unpin();
     }
   }
 
-  /** Hash up to `stepKeys` keys from `from`; returns where to continue, or undefined when done. */
-  private hashKeys(h: Crc32cHasher, at: number, compactRev: number, from: string, stepKeys: number): string | undefined {
+  /**
+   * etcd hashes a revision at or below the compaction only if it is in keyIndex.Keep(at): the
+   * key's last revision at `at`, unless that is a delete. (When no key is live at `at`, Keep is
+   * empty and etcd hashes every row compaction kept.) Adds up to `stepKeys` keys' worth from
+   * `from` to `kept` and `survivors`; returns where to continue, or undefined when done.
+   */
+  private keptRevisions(kept: Rev[], survivors: Rev[], compactRev: number, at: number, from: string, stepKeys: number): string | undefined {
+    return this.visitKeysFrom(from, stepKeys, (rec) => {
+      const s = rec.revs[firstSurviving(rec.revs, compactRev)];
+      if (s !== undefined && s.main <= compactRev) survivors.push(s);
+      const i = lastIndexAtOrBelow(rec.revs, at);
+      const r = i >= 0 ? rec.revs[i]! : undefined;
+      if (r !== undefined && r.version !== 0) kept.push(r);
+    });
+  }
+
+  /** Calls `fn` for up to `stepKeys` keys from `from`, in key order; returns where to continue, or undefined when done. */
+  private visitKeysFrom(from: string, stepKeys: number, fn: (rec: KeyRec) => void): string | undefined {
     let visited = 0;
     let last = '';
     const finished = this.index.visit(from, undefined, (k, rec) => {
       if (visited >= stepKeys) return false;
       visited++;
       last = k;
+      fn(rec);
+      return true;
+    });
+    return finished ? undefined : last + '\u0000';
+  }
+
+  /** Hash up to `stepKeys` keys from `from`; returns where to continue, or undefined when done. */
+  private hashKeys(h: Crc32cHasher, at: number, compactRev: number, from: string, stepKeys: number): string | undefined {
+    return this.visitKeysFrom(from, stepKeys, (rec) => {
       const revs = rec.revs;
       let wrote = false;
       for (let i = firstSurviving(revs, compactRev); i < revs.length; i++) {
@@ -946,9 +992,7 @@ export class MvccStore {
         }
         h.int(r.main).int(r.sub).int(r.create).int(r.version).int(r.lease).bytes(r.value);
       }
-      return true;
     });
-    return finished ? undefined : last + '\u0000';
   }
 
   /** Hash of the whole replicated state: revision, compaction, keys (as HashKV), leases, alarms. */

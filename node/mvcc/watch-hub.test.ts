@@ -164,6 +164,17 @@ describe('watch hub basics', () => {
     ]);
   });
 
+  it('sends the history a new watcher asks for in one response, up to etcd\'s 1000 revisions per batch', () => {
+    const d = new Driver();
+    for (let i = 0; i < 1203; i++) d.apply({ type: 'put', req: { key: b(`h${i % 3}`), value: b(`${i}`) } });
+    const sink = new RecordingSink();
+    const st = d.hub.openStream(sink);
+    const w = d.hub.createWatch(st, { key: b('h'), rangeEnd: b('i'), startRevision: 2 });
+    while (!d.hub.syncStep(5000));
+    const batches = sink.got.filter((r) => r.watchId === w && r.events.length > 0).map((r) => r.events.length);
+    expect(batches).toEqual([1000, 203]);
+  });
+
   it('cancels a watcher whose start revision is compacted, reporting compactRevision', () => {
     const d = new Driver();
     for (let i = 0; i < 6; i++) d.apply({ type: 'put', req: { key: b('x'), value: b(`${i}`) } });

@@ -28,6 +28,9 @@ import { ERROR_SPECS } from './errors.js';
 import { inSkeyRange, isEmptyRange, skeyRange, type SkeyRange } from './bytes.js';
 import { eventOf, header, type MvccStore, type Rev } from './store.js';
 
+/** At most this many revisions of history in one catch-up response (etcd's watchBatchMaxRevs). */
+export const WATCH_BATCH_MAX_REVS = 1000;
+
 export interface WatchSink {
   /** Deliver one response. Return false when full: the hub holds the rest until resume(). */
   send(resp: WatchResponse): boolean;
@@ -201,7 +204,8 @@ export class WatchHub {
     this.enqueue(s, created, true);
     if (w.nextRev <= this.lastRev) this.markUnsynced(w, w.nextRev);
     else this.attach(w);
-    if (!w.synced) this.syncWatcher(w, Number.MAX_SAFE_INTEGER, 1); // cancel at once if compacted
+    // At once: cancel if compacted, and send the first batch of history as etcd's first sync would.
+    if (!w.synced) this.syncWatcher(w, Number.MAX_SAFE_INTEGER, WATCH_BATCH_MAX_REVS);
     return id;
   }
 
@@ -323,7 +327,7 @@ export class WatchHub {
     for (const w of [...this.unsynced]) {
       if (budget <= 0) break;
       if (w.stream.queue.length >= this.maxQueued) continue;
-      budget -= this.syncWatcher(w, budget, Number.MAX_SAFE_INTEGER);
+      budget -= this.syncWatcher(w, budget, WATCH_BATCH_MAX_REVS);
     }
     return this.unsynced.size === 0;
   }

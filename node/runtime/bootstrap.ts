@@ -14,6 +14,7 @@ import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js
 import { hexId } from './ids.js';
 import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
 import { Member } from './member.js';
+import { planForceNewCluster } from './force-new-cluster.js';
 import { removeStaleSnapshotFiles } from './etcd-snapshot-stream.js';
 import type { MemberRecord } from './membership.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
@@ -125,10 +126,26 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
   await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
-  const { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), {
+  const storageOpts = {
     logger: logger.child('storage'),
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
-  });
+  };
+  let { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts);
+  if (cfg.forceNewCluster) {
+    const plan = planForceNewCluster(recovered, identity.memberId, identity.initialMembers.map((m) => m.id));
+    if (plan) {
+      log.warn('--force-new-cluster: dropping every other member; this member alone holds the cluster now', {
+        removed: plan.removed.map(hexId),
+        commit: recovered.hardState.commit,
+        droppedUncommitted: Math.max(0, (recovered.entries.at(-1)?.index ?? 0) - recovered.hardState.commit),
+      });
+      await storage.save(plan.hardState, plan.entries, true);
+      await storage.close();
+      ({ storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts));
+    } else {
+      log.info('--force-new-cluster: this member is already the only one');
+    }
+  }
   const member = new Member({
     id: identity.memberId,
     clusterId: identity.clusterId,

@@ -16,6 +16,10 @@
 // Protobuf here is the few varint and bytes fields these messages have, written in field order
 // with zero values left out, as gogoproto marshals them.
 
+import { PbWriter, REV_KEY_BYTES, encodeKeyValue, revKey, type EtcdKeyValue } from '../mvcc/etcd-kv-encoding.js';
+
+export { REV_KEY_BYTES, encodeKeyValue, revKey, type EtcdKeyValue };
+
 export const ETCD_STORAGE_VERSION = '3.6.0';
 export const ETCD_CLUSTER_VERSION = '3.6.0';
 
@@ -45,22 +49,6 @@ export class EtcdSchemaError extends Error {
   readonly code = 'ErrEtcdSchema';
 }
 
-export const REV_KEY_BYTES = 17;
-
-function writeU53BE(b: Buffer, n: number, at: number): void {
-  b.writeUInt32BE(Math.floor(n / 0x100000000), at);
-  b.writeUInt32BE(n % 0x100000000, at + 4);
-}
-
-export function revKey(main: number, sub: number, tombstone: boolean): Buffer {
-  const b = Buffer.allocUnsafe(tombstone ? REV_KEY_BYTES + 1 : REV_KEY_BYTES);
-  writeU53BE(b, main, 0);
-  b[8] = 0x5f; // '_'
-  writeU53BE(b, sub, 9);
-  if (tombstone) b[17] = 0x74; // 't'
-  return b;
-}
-
 export function parseRevKey(b: Uint8Array): { main: number; sub: number; tombstone: boolean } {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
   if ((buf.byteLength !== REV_KEY_BYTES && buf.byteLength !== REV_KEY_BYTES + 1) || buf[8] !== 0x5f) {
@@ -73,73 +61,6 @@ export function u64be(n: number | bigint): Buffer {
   const b = Buffer.alloc(8);
   b.writeBigUInt64BE(BigInt(n), 0);
   return b;
-}
-
-// ---------------------------------------------------------------- protobuf (varint and bytes fields)
-
-class PbWriter {
-  private parts: number[] = [];
-  private blobs: Array<{ at: number; data: Uint8Array }> = [];
-  private len = 0;
-
-  private varint(v: number | bigint): void {
-    if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
-      // The common case (revisions, lengths, 53-bit ids) without BigInt.
-      let x = v;
-      while (x >= 0x80) {
-        this.parts.push((x % 0x80) | 0x80);
-        x = Math.floor(x / 0x80);
-      }
-      this.parts.push(x);
-      return;
-    }
-    let x = BigInt.asUintN(64, BigInt(v));
-    while (x >= 0x80n) {
-      this.parts.push(Number(x & 0x7fn) | 0x80);
-      x >>= 7n;
-    }
-    this.parts.push(Number(x));
-  }
-
-  int(field: number, v: number | bigint): this {
-    if (v === 0 || v === 0n) return this;
-    this.varint(field << 3);
-    this.varint(v);
-    return this;
-  }
-
-  bytes(field: number, v: Uint8Array): this {
-    if (v.byteLength === 0) return this;
-    this.varint((field << 3) | 2);
-    this.varint(v.byteLength);
-    this.blobs.push({ at: this.parts.length, data: v });
-    this.len += v.byteLength;
-    return this;
-  }
-
-  /** A nested message, written even when empty (gogoproto writes a non-nil empty message). */
-  message(field: number, v: Uint8Array): this {
-    this.varint((field << 3) | 2);
-    this.varint(v.byteLength);
-    if (v.byteLength > 0) {
-      this.blobs.push({ at: this.parts.length, data: v });
-      this.len += v.byteLength;
-    }
-    return this;
-  }
-
-  finish(): Buffer {
-    const out = Buffer.allocUnsafe(this.parts.length + this.len);
-    let o = 0;
-    let p = 0;
-    for (const b of this.blobs) {
-      while (p < b.at) out[o++] = this.parts[p++]!;
-      out.set(b.data, o);
-      o += b.data.byteLength;
-    }
-    while (p < this.parts.length) out[o++] = this.parts[p++]!;
-    return out;
-  }
 }
 
 type PbField = { kind: 'int'; value: bigint } | { kind: 'bytes'; value: Buffer };
@@ -196,77 +117,6 @@ function pbBytes(m: Map<number, PbField>, f: number): Buffer {
 function safeNumber(v: bigint, what: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) throw new EtcdSchemaError(`${what} ${v} is out of tsetcd's range (0..2^53-1)`);
   return Number(v);
-}
-
-export interface EtcdKeyValue {
-  readonly key: Uint8Array;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-  readonly value: Uint8Array;
-  /** A bigint when read: etcd's lease ids use all 63 bits. */
-  readonly lease: bigint | number;
-}
-
-function uvarintBytes(n: number): number {
-  let k = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    k++;
-  }
-  return k;
-}
-
-function putUvarint(b: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    b[at++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  b[at++] = n;
-  return at;
-}
-
-/** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
-export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
-  if (typeof kv.lease !== 'number') return encodeKeyValueSlow(kv);
-  const ints: Array<[number, number]> = [
-    [0x10, kv.createRevision],
-    [0x18, kv.modRevision],
-    [0x20, kv.version],
-  ];
-  let size = 0;
-  if (kv.key.byteLength > 0) size += 1 + uvarintBytes(kv.key.byteLength) + kv.key.byteLength;
-  for (const [, v] of ints) if (v !== 0) size += 1 + uvarintBytes(v);
-  if (kv.value.byteLength > 0) size += 1 + uvarintBytes(kv.value.byteLength) + kv.value.byteLength;
-  if (kv.lease !== 0) size += 1 + uvarintBytes(kv.lease);
-  const b = Buffer.allocUnsafe(size);
-  let o = 0;
-  if (kv.key.byteLength > 0) {
-    b[o++] = 0x0a;
-    o = putUvarint(b, o, kv.key.byteLength);
-    b.set(kv.key, o);
-    o += kv.key.byteLength;
-  }
-  for (const [tag, v] of ints) {
-    if (v === 0) continue;
-    b[o++] = tag;
-    o = putUvarint(b, o, v);
-  }
-  if (kv.value.byteLength > 0) {
-    b[o++] = 0x2a;
-    o = putUvarint(b, o, kv.value.byteLength);
-    b.set(kv.value, o);
-    o += kv.value.byteLength;
-  }
-  if (kv.lease !== 0) {
-    b[o++] = 0x30;
-    o = putUvarint(b, o, kv.lease);
-  }
-  return b;
-}
-
-function encodeKeyValueSlow(kv: EtcdKeyValue): Buffer {
-  return new PbWriter().bytes(1, kv.key).int(2, kv.createRevision).int(3, kv.modRevision).int(4, kv.version).bytes(5, kv.value).int(6, kv.lease).finish();
 }
 
 export function decodeKeyValue(b: Uint8Array): EtcdKeyValue & { readonly lease: bigint } {

@@ -11,6 +11,7 @@
 import type { AuthStateJSON } from '../mvcc/auth-store.js';
 import type { MvccStore } from '../mvcc/index.js';
 import { keyBytes } from '../mvcc/index.js';
+import { etcdKeyRow } from '../mvcc/etcd-kv-encoding.js';
 import { BoltWriter, type PageSink, type Row } from '../bbolt/writer.js';
 import {
   BUCKET,
@@ -20,14 +21,12 @@ import {
   encodeAlarm,
   encodeAuthRole,
   encodeAuthUser,
-  encodeKeyValue,
   encodeLease,
   leaseKey,
   revKey,
   u64be,
 } from './etcd-schema.js';
 
-const EMPTY = Buffer.alloc(0);
 
 export interface EtcdExportInput {
   readonly store: Pick<MvccStore, 'exportRevisions'>;
@@ -96,12 +95,8 @@ export async function writeEtcdDb(sink: PageSink, input: EtcdExportInput): Promi
         BUCKET.key,
         function* () {
           for (const r of revisions) {
-            const tombstone = r.version === 0;
-            const kv = tombstone
-              ? encodeKeyValue({ key: keyBytes(r.rec), createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0 })
-              : encodeKeyValue({ key: keyBytes(r.rec), createRevision: r.create, modRevision: r.main, version: r.version, value: r.value, lease: r.lease });
             count++;
-            yield [revKey(r.main, r.sub, tombstone), kv] as const;
+            yield etcdKeyRow(keyBytes(r.rec), r);
           }
         },
       ],

@@ -1471,7 +1471,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
     await this.linearizableBarrier();
-    return this.sm.leaseLeases();
+    return this.sm.leaseLeases(this.nowMs());
   }
 
   // ------------------------------------------------------------------ MemberBackend: Cluster
@@ -1497,7 +1497,11 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.membership.learners().length >= this.opts.maxLearners) throw new BackendError('tooManyLearners', 'etcdserver: too many learner members in cluster');
     } else {
       const voters = this.confState.voters.length;
-      if (this.activeVoters() < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+      const active = this.activeVoters();
+      // etcd's IsReadyToAddVotingMember: the quorum with the new voter must be started, except
+      // when a one-member cluster grows (a restore, --force-new-cluster): it could never grow.
+      const growingFromOne = voters === 1 && active === 1;
+      if (!growingFromOne && active < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
     }
     const id = memberIdOf(peerUrls, this.opts.clusterToken, this.nowMs());
     const member: MemberRecord = { id, name: '', peerUrls: [...peerUrls], clientUrls: [], isLearner };
@@ -1548,7 +1552,8 @@ export class Member implements MemberBackend, TransportHandler {
       throw err;
     }
     const voters = this.confState.voters.length;
-    if (this.activeVoters() < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+    // etcd's IsReadyToPromoteMember counts the learner (in sync, connected) as started.
+    if (this.activeVoters() + 1 < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
     const members = await this.proposeConf('addNode', id, undefined);
     this.opts.runtimeMetrics?.learnerPromoteSuccesses.inc();
     return members;

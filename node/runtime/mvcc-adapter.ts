@@ -135,8 +135,9 @@ export class MvccStateMachine implements StateMachine {
   leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse {
     return this.store.leaseTimeToLive(req, nowMs);
   }
-  leaseLeases(): mvcc.LeaseLeasesResponse {
-    return this.store.leaseLeases();
+  leaseLeases(nowMs: number): mvcc.LeaseLeasesResponse {
+    const r = this.store.leaseLeases();
+    return { ...r, leases: this.store.lessor.byExpiry(r.leases.map((l) => l.ID), nowMs).map((ID) => ({ ID })) };
   }
   leasePromote(nowMs: number, extendMs: number): void {
     this.store.lessor.promote(nowMs, extendMs);

@@ -56,7 +56,7 @@ export interface StateMachine {
   pendingEvents(): number;
   alarms(): mvcc.AlarmMember[];
   leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest, nowMs: number): mvcc.LeaseTimeToLiveResponse;
-  leaseLeases(): mvcc.LeaseLeasesResponse;
+  leaseLeases(nowMs: number): mvcc.LeaseLeasesResponse;
   // leader-side lease clock
   leasePromote(nowMs: number, extendMs: number): void;
   leaseDemote(): void;

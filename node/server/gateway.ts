@@ -22,6 +22,7 @@ import express from 'express';
 import type { WatchResponse } from '../mvcc/types.js';
 import { httpStatusOf, toServiceError } from './errors.js';
 import { loadEtcdProtos, loadEtcdProtosForJson } from './proto-load.js';
+import { omitProtoDefaults } from './proto-defaults.js';
 import type { ServerContext } from './rpc-context.js';
 import { completeHeader } from './rpc-context.js';
 import type { WatchRequestWire } from './watch-service.js';
@@ -92,24 +93,6 @@ function method(def: PackageDefinition, svc: string, name: string): AnyMethod {
   const m = s?.[name];
   if (!m) throw new Error(`gateway: no method ${svc}/${name}`);
   return m;
-}
-
-/**
- * A copy of a message object without proto3 default scalars (0, false, '', empty bytes, empty
- * lists), as Go's proto encoder leaves them off the wire and jsonpb (EmitDefaults false) out of
- * the JSON. Sub-messages stay even when empty: their presence is on the wire (`"header":{}`).
- * Response messages have no scalar oneof members, whose zero values would count.
- */
-export function omitProtoDefaults(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(omitProtoDefaults);
-  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) {
-    if (x === 0 || x === false || x === '' || x === undefined || x === null) continue;
-    if ((x instanceof Uint8Array || Array.isArray(x)) && x.length === 0) continue;
-    out[k] = omitProtoDefaults(x);
-  }
-  return out;
 }
 
 /** One response message (or a pre-encoded one, see kv-service's chunked Range) as etcd's JSON. */

@@ -17,6 +17,7 @@ import { maintenanceService } from './maintenance-service.js';
 import { GRPC_CODE_NAMES } from './metrics.js';
 import type { MemberMetrics } from './metrics.js';
 import { loadEtcdProtos } from './proto-load.js';
+import { omitProtoDefaults } from './proto-defaults.js';
 import type { ServerContext } from './rpc-context.js';
 import { watchService } from './watch-service.js';
 
@@ -46,7 +47,7 @@ export function passThroughService(def: PackageDefinition, name: string, bytes?:
     out[method] = {
       ...m,
       responseSerialize: (v: unknown) => {
-        const b = Buffer.isBuffer(v) ? v : ser(v);
+        const b = Buffer.isBuffer(v) ? v : ser(omitProtoDefaults(v));
         bytes?.sent(b.length);
         return b;
       },
@@ -62,7 +63,8 @@ export function passThroughService(def: PackageDefinition, name: string, bytes?:
 /** Every service implementation, by full service name (the gateway calls these too). */
 export function createServiceImpls(ctx: ServerContext): Map<string, UntypedServiceImplementation> {
   const def = loadEtcdProtos();
-  const rangeSerializer = (def['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>)['Range']!.responseSerialize as Serialize;
+  const rangeEncode = (def['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>)['Range']!.responseSerialize as Serialize;
+  const rangeSerializer: Serialize = (v) => rangeEncode(omitProtoDefaults(v));
   return new Map<string, UntypedServiceImplementation>([
     ['etcdserverpb.KV', kvService(ctx, rangeSerializer)],
     ['etcdserverpb.Watch', watchService(ctx)],

@@ -3,7 +3,7 @@
 // --listen-metrics-urls (there without the gateway, as etcd does).
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
-import type { Express, Request } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import express from 'express';
 import { gatewayRouter } from './gateway.js';
 import type { HealthAnswer } from './health-checks.js';
@@ -24,15 +24,37 @@ function queryFlag(req: Request, name: string): boolean {
   return v === '' || v === 'true' || v === '1';
 }
 
+/** etcd's client-URL access controller: CORS headers for allowed origins, and 200 to any OPTIONS. */
+function corsHandler(origins: readonly string[]): RequestHandler {
+  const any = origins.includes('*');
+  return (req, res, next) => {
+    const origin = req.get('Origin');
+    const allowed = any ? '*' : origin !== undefined && origins.includes(origin) ? origin : undefined;
+    if (allowed !== undefined) {
+      res.setHeader('Access-Control-Allow-Methods', 'POST, GET, OPTIONS, PUT, DELETE');
+      res.setHeader('Access-Control-Allow-Origin', allowed);
+      res.setHeader('Access-Control-Allow-Headers', 'accept, content-type, authorization');
+    }
+    if (req.method === 'OPTIONS') {
+      res.status(200).end();
+      return;
+    }
+    next();
+  };
+}
+
 export interface HttpAppOptions {
   /** Mount the /v3 gateway (client URLs only). */
   readonly gateway: boolean;
+  /** Origins answered with CORS headers ('*': any; empty: none, as on the metrics URLs). */
+  readonly corsOrigins: readonly string[];
 }
 
 export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>, opts: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  if (opts.corsOrigins.length > 0) app.use(corsHandler(opts.corsOrigins));
 
   // etcd writes /health's JSON without a Content-Type (Go sniffs text/plain), and an unhealthy
   // answer through http.Error (text/plain, nosniff, a trailing newline).
@@ -51,8 +73,11 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
     ['/livez', 'livez', LIVEZ_CHECKS],
     ['/readyz', 'readyz', READYZ_CHECKS],
   ] as const) {
-    app.get(path, (req, res) => {
-      probe(ctx, name, checks, queryList(req, 'exclude'), req.query['verbose'] !== undefined).then(
+    // /readyz/<check> runs that check alone, as etcd serves each check under its own path.
+    app.get([path, ...checks.map((c) => `${path}/${c}`)], (req, res) => {
+      const one = req.path.slice(path.length + 1);
+      const run = one === '' ? checks : checks.filter((c) => c === one);
+      probe(ctx, name, run, queryList(req, 'exclude'), req.query['verbose'] !== undefined).then(
         (a) => {
           (a.status === 200 ? ctx.metrics.healthSuccess : ctx.metrics.healthFailures).inc();
           res.status(a.status).type('text/plain').send(a.text);
@@ -65,7 +90,9 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
     });
   }
   app.get('/version', (_req, res) => {
-    res.json({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION });
+    // Go's encoder writes application/json with no charset.
+    res.setHeader('Content-Type', 'application/json');
+    res.send(Buffer.from(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION })));
   });
   app.get('/metrics', (_req, res) => {
     // promhttp's own figures count this scrape as etcd's do: in flight now, by status code after.

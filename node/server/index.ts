@@ -27,6 +27,8 @@ export interface ServerConfig extends ServerLimits {
   readonly listenClientUrls: readonly string[];
   readonly listenMetricsUrls: readonly string[];
   readonly clientTls?: TlsFilesOption;
+  /** --cors origins (default '*'). */
+  readonly corsOrigins?: readonly string[];
   /** How often `hasleader` streams check for a leader (etcd: the election timeout). Default 1000. */
   readonly leaderCheckIntervalMs?: number;
   /** --bcrypt-cost (default 10). */
@@ -62,8 +64,8 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
   const grpc = createGrpcServer(ctx, impls);
   const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
 
-  const clientHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: true }));
-  const metricsHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: false }));
+  const clientHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: true, corsOrigins: config.corsOrigins ?? ['*'] }));
+  const metricsHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: false, corsOrigins: [] }));
   metrics.serverId.set({ server_id: memberIdHex(backend.header().memberId) }, 1);
 
   const tlsFiles = config.clientTls && config.clientTls.certFile !== '' ? config.clientTls : undefined;

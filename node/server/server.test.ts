@@ -15,7 +15,8 @@ import type { RunningServers } from './index.js';
 import { MemoryBackend } from './testing/memory-backend.js';
 import { encodeRangeChunked, RANGE_CHUNK_KVS } from './kv-service.js';
 import { loadEtcdProtos } from './proto-load.js';
-import { omitProtoDefaults, splitJsonValues } from './gateway.js';
+import { splitJsonValues } from './gateway.js';
+import { omitProtoDefaults } from './proto-defaults.js';
 
 const run = promisify(execFile);
 const ETCDCTL = '/usr/bin/etcdctl';
@@ -232,13 +233,13 @@ describe('HTTP', () => {
     expect(await (await fetch(`http://${endpoint}/livez`)).text()).toBe('ok\n');
     const rz = await fetch(`http://${endpoint}/readyz?exclude=linearizable_read&verbose`);
     const rzText = await rz.text();
-    expect(rzText).toContain('[+]non-learner ok');
+    expect(rzText).toContain('[+]non_learner ok');
     expect(rzText).not.toContain('linearizable_read'); // etcd prints no line for an excluded check
     backend.learner = true;
     try {
       const lz = await fetch(`http://${endpoint}/readyz`);
       expect(lz.status).toBe(503);
-      expect(await lz.text()).toContain('[-]non-learner failed: etcdserver: rpc not supported for learner');
+      expect(await lz.text()).toContain('[-]non_learner failed: etcdserver: rpc not supported for learner');
     } finally {
       backend.learner = false;
     }

@@ -157,6 +157,26 @@ describe('tcp transport peer requests', () => {
 });
 
 describe('tcp transport and removed members', () => {
+  it('what was sent to a peer before it is removed still reaches it (the commit of its own removal)', async () => {
+    const ha = new Collect();
+    const hb = new Collect();
+    const failed: NodeId[] = [];
+    const a = make(1, ha, 0, 99, { hooks: { sendFailed: (to) => failed.push(to) } });
+    const b = make(2, hb);
+    await a.start();
+    await b.start();
+    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2), 'stream');
+    // The same turn: queued, then removed before the flush microtask runs.
+    a.send(Array.from({ length: 100 }, (_, i) => msg(1, 2, i)));
+    a.removePeer(2);
+    await until(() => hb.got.length === 100, 'the queued messages');
+    expect(hb.got.map((m) => m.index)).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(a.peers()).toEqual([]);
+    a.send([msg(1, 2, 100)]);
+    expect(failed).toEqual([2]);
+  });
+
   it('refuses a removed member, which is told so', async () => {
     const ha = new Collect();
     let removedReported = 0;

@@ -197,7 +197,11 @@ export class TcpTransport implements Transport {
     const p = this.peersById.get(id);
     if (!p) return;
     this.peersById.delete(id);
-    this.closePeer(p);
+    // What was sent before the removal still leaves: a leader that removes a member sends it the
+    // commit of that removal in the same turn, and without it the member never learns it is out
+    // (nor answers the client that asked for its removal).
+    if (p.connected && p.queue.length > 0) this.flush(p);
+    this.closePeer(p, true);
   }
 
   isActive(id: NodeId): boolean {
@@ -299,13 +303,21 @@ export class TcpTransport implements Transport {
     });
   }
 
-  private closePeer(p: Peer): void {
+  /** gently: end the stream after the bytes already written (destroy would discard them). */
+  private closePeer(p: Peer, gently = false): void {
     this.failCalls(p, 'unreachable', 'peer removed or transport stopped');
     p.stopped = true;
     p.connected = false;
     if (p.reconnectTimer) clearTimeout(p.reconnectTimer);
     if (p.pingTimer) clearInterval(p.pingTimer);
-    p.socket?.destroy();
+    const s = p.socket;
+    if (s && gently) {
+      s.end();
+      // A peer that never reads must not keep the socket open.
+      setTimeout(() => s.destroy(), this.dialTimeoutMs).unref();
+    } else {
+      s?.destroy();
+    }
     p.socket = undefined;
     p.queue = [];
   }

@@ -84,8 +84,8 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   async function removeOutOfBand(name: string, member: string): Promise<void> {
     const id = await idOf(name, member);
     if (id === undefined) throw new Error(`no member ${member}`);
-    // Through the other members, not the Service: asked through the member being removed, the
-    // answer can be lost (it may never learn that its removal committed; a known gap).
+    // Through the other members, not the Service (test/integration/remove-self.test.ts covers
+    // asking the member being removed).
     const others = [0, 1, 2].map((i) => `${name}-${i}`).filter((p) => p !== member).map((p) => `http://${p}.${name}-peer.${ns}.svc:2379`);
     const r = await etcdctl(others.join(','), ['member', 'remove', id]); // status IDs are hex, as etcdctl takes them
     expect(r.stderr).toBe('');

@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { etcdGrpcObjects } from '../../node/server/proto-load.js';
-import { ETCD, ETCDUTL, haveEtcd36, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
-import { Cluster, REPO, TSETCD_BIN, etcdctl, freePorts, requireTools } from './harness.js';
+import { ETCD, ETCDUTL, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
+import { Cluster, REPO, TSETCD_BIN, etcdctl, freePorts, haveEtcd36, requireTools } from './harness.js';
 
 const tools = requireTools();
-const d = tools.ok && haveEtcd36('auth acceptance') ? describe.sequential : describe.skip;
+const d = tools.ok && haveEtcd36(['etcd', 'etcdutl'], 'the auth acceptance tests') ? describe.sequential : describe.skip;
 
 const ROOT = '--user=root:rootpw';
 const ALICE = '--user=alice:alicepw';

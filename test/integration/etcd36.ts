@@ -1,25 +1,12 @@
-// Real etcd 3.6 processes for the tests that compare tsetcd with etcd in one run. etcd and
-// etcdutl are built by hack/ensure-etcd36.sh (a prerequisite of `make test`) into
-// .cache/etcd36/<version>/.
+// Real etcd 3.6 processes for the tests that compare tsetcd with etcd in one run (the binaries:
+// harness.ts's etcd36Bin, built by hack/ensure-etcd36.sh).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { REPO, waitFor } from './harness.js';
+import { etcd36Bin, waitFor } from './harness.js';
 
-const ETCD36_VERSION = readFileSync(join(REPO, 'hack', 'etcd36', 'VERSION'), 'utf8').trim();
-const ETCD36_DIR = process.env['ETCD36_BIN_DIR'] ?? join(REPO, '.cache', 'etcd36', ETCD36_VERSION);
-export const ETCD = join(ETCD36_DIR, 'etcd');
-export const ETCDUTL = join(ETCD36_DIR, 'etcdutl');
-
-/** True when both binaries are there; otherwise skips locally (says why) and fails under CI. */
-export function haveEtcd36(suite: string): boolean {
-  if (existsSync(ETCD) && existsSync(ETCDUTL)) return true;
-  const why = `missing ${ETCD} or ${ETCDUTL} (bash hack/ensure-etcd36.sh builds them)`;
-  if (process.env['CI']) throw new Error(`the ${suite} tests need etcd 3.6: ${why}`);
-  console.log(`skipping ${suite} tests: ${why}`);
-  return false;
-}
+export const ETCD = etcd36Bin('etcd');
+export const ETCDUTL = etcd36Bin('etcdutl');
 
 export interface Proc {
   readonly name: string;

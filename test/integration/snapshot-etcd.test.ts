@@ -14,11 +14,11 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
-import { ETCD, ETCDUTL, haveEtcd36, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
-import { Cluster, REPO, TSETCD_BIN, ctlOk, etcdctl, freePorts, requireTools } from './harness.js';
+import { ETCD, ETCDUTL, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
+import { Cluster, REPO, TSETCD_BIN, ctlOk, etcdctl, freePorts, haveEtcd36, requireTools } from './harness.js';
 
 const tools = requireTools();
-const d = tools.ok && haveEtcd36('snapshot interoperability') ? describe.sequential : describe.skip;
+const d = tools.ok && haveEtcd36(['etcd', 'etcdutl'], 'the snapshot interoperability tests') ? describe.sequential : describe.skip;
 
 const SEED = Number(process.env['SNAPSHOT_SEED'] ?? Date.now() % 100_000);
 

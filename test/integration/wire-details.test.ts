@@ -53,13 +53,13 @@ d("etcd 3.6's wire details on a real member", () => {
     expect(Object.keys(list.header).sort()).toEqual(['cluster_id', 'member_id', 'raft_term']);
   });
 
-  it('/health answers text/plain; /readyz has the non-learner check and drops excluded ones', async () => {
+  it('/health answers text/plain; /readyz has the non_learner check and drops excluded ones', async () => {
     const base = cluster().members[0]!.clientUrl;
     const h = await fetch(`${base}/health`);
     expect(h.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(await h.text()).toBe('{"health":"true","reason":""}');
     const rz = await (await fetch(`${base}/readyz?verbose&exclude=serializable_read`)).text();
-    expect(rz).toContain('[+]non-learner ok');
+    expect(rz).toContain('[+]non_learner ok');
     expect(rz).not.toContain('serializable_read');
   });
 });

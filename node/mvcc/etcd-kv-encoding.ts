@@ -1,0 +1,179 @@
+// The bytes etcd keeps for a key revision (server/storage/mvcc): the 17-byte revision key (main
+// u64 BE, '_', sub u64 BE; a delete adds 't') and the mvccpb.KeyValue value (a tombstone holds
+// only the key), written as gogoproto marshals them: fields in order, zero values left out.
+// HashKV hashes these bytes exactly as etcd does, and the snapshot export writes them.
+
+export const REV_KEY_BYTES = 17;
+
+function writeU53BE(b: Buffer, n: number, at: number): void {
+  b.writeUInt32BE(Math.floor(n / 0x100000000), at);
+  b.writeUInt32BE(n % 0x100000000, at + 4);
+}
+
+export function revKey(main: number, sub: number, tombstone: boolean): Buffer {
+  const b = Buffer.allocUnsafe(tombstone ? REV_KEY_BYTES + 1 : REV_KEY_BYTES);
+  writeU53BE(b, main, 0);
+  b[8] = 0x5f; // '_'
+  writeU53BE(b, sub, 9);
+  if (tombstone) b[17] = 0x74; // 't'
+  return b;
+}
+
+// ---------------------------------------------------------------- protobuf (varint and bytes fields)
+
+export class PbWriter {
+  private parts: number[] = [];
+  private blobs: Array<{ at: number; data: Uint8Array }> = [];
+  private len = 0;
+
+  private varint(v: number | bigint): void {
+    if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
+      // The common case (revisions, lengths, 53-bit ids) without BigInt.
+      let x = v;
+      while (x >= 0x80) {
+        this.parts.push((x % 0x80) | 0x80);
+        x = Math.floor(x / 0x80);
+      }
+      this.parts.push(x);
+      return;
+    }
+    let x = BigInt.asUintN(64, BigInt(v));
+    while (x >= 0x80n) {
+      this.parts.push(Number(x & 0x7fn) | 0x80);
+      x >>= 7n;
+    }
+    this.parts.push(Number(x));
+  }
+
+  int(field: number, v: number | bigint): this {
+    if (v === 0 || v === 0n) return this;
+    this.varint(field << 3);
+    this.varint(v);
+    return this;
+  }
+
+  bytes(field: number, v: Uint8Array): this {
+    if (v.byteLength === 0) return this;
+    this.varint((field << 3) | 2);
+    this.varint(v.byteLength);
+    this.blobs.push({ at: this.parts.length, data: v });
+    this.len += v.byteLength;
+    return this;
+  }
+
+  /** A nested message, written even when empty (gogoproto writes a non-nil empty message). */
+  message(field: number, v: Uint8Array): this {
+    this.varint((field << 3) | 2);
+    this.varint(v.byteLength);
+    if (v.byteLength > 0) {
+      this.blobs.push({ at: this.parts.length, data: v });
+      this.len += v.byteLength;
+    }
+    return this;
+  }
+
+  finish(): Buffer {
+    const out = Buffer.allocUnsafe(this.parts.length + this.len);
+    let o = 0;
+    let p = 0;
+    for (const b of this.blobs) {
+      while (p < b.at) out[o++] = this.parts[p++]!;
+      out.set(b.data, o);
+      o += b.data.byteLength;
+    }
+    while (p < this.parts.length) out[o++] = this.parts[p++]!;
+    return out;
+  }
+}
+
+export interface EtcdKeyValue {
+  readonly key: Uint8Array;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  readonly value: Uint8Array;
+  /** A bigint when read: etcd's lease ids use all 63 bits. */
+  readonly lease: bigint | number;
+}
+
+function uvarintBytes(n: number): number {
+  let k = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    k++;
+  }
+  return k;
+}
+
+function putUvarint(b: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    b[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  b[at++] = n;
+  return at;
+}
+
+/** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
+export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
+  if (typeof kv.lease !== 'number' || kv.lease < 0) return encodeKeyValueSlow(kv); // int64 < 0: 10-byte varint
+  const ints: Array<[number, number]> = [
+    [0x10, kv.createRevision],
+    [0x18, kv.modRevision],
+    [0x20, kv.version],
+  ];
+  let size = 0;
+  if (kv.key.byteLength > 0) size += 1 + uvarintBytes(kv.key.byteLength) + kv.key.byteLength;
+  for (const [, v] of ints) if (v !== 0) size += 1 + uvarintBytes(v);
+  if (kv.value.byteLength > 0) size += 1 + uvarintBytes(kv.value.byteLength) + kv.value.byteLength;
+  if (kv.lease !== 0) size += 1 + uvarintBytes(kv.lease);
+  const b = Buffer.allocUnsafe(size);
+  let o = 0;
+  if (kv.key.byteLength > 0) {
+    b[o++] = 0x0a;
+    o = putUvarint(b, o, kv.key.byteLength);
+    b.set(kv.key, o);
+    o += kv.key.byteLength;
+  }
+  for (const [tag, v] of ints) {
+    if (v === 0) continue;
+    b[o++] = tag;
+    o = putUvarint(b, o, v);
+  }
+  if (kv.value.byteLength > 0) {
+    b[o++] = 0x2a;
+    o = putUvarint(b, o, kv.value.byteLength);
+    b.set(kv.value, o);
+    o += kv.value.byteLength;
+  }
+  if (kv.lease !== 0) {
+    b[o++] = 0x30;
+    o = putUvarint(b, o, kv.lease);
+  }
+  return b;
+}
+
+function encodeKeyValueSlow(kv: EtcdKeyValue): Buffer {
+  return new PbWriter().bytes(1, kv.key).int(2, kv.createRevision).int(3, kv.modRevision).int(4, kv.version).bytes(5, kv.value).int(6, kv.lease).finish();
+}
+
+/** One revision of a key as etcd stores it (a version of 0 is a delete). */
+export interface RevisionRow {
+  readonly main: number;
+  readonly sub: number;
+  readonly create: number;
+  readonly version: number;
+  readonly value: Uint8Array;
+  readonly lease: number;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** The key bucket row etcd holds for one revision: [revision key, mvccpb.KeyValue]. */
+export function etcdKeyRow(key: Uint8Array, r: RevisionRow): [Buffer, Buffer] {
+  const tombstone = r.version === 0;
+  const kv = tombstone
+    ? encodeKeyValue({ key, createRevision: 0, modRevision: 0, version: 0, value: NO_BYTES, lease: 0 })
+    : encodeKeyValue({ key, createRevision: r.create, modRevision: r.main, version: r.version, value: r.value, lease: r.lease });
+  return [revKey(r.main, r.sub, tombstone), kv];
+}
