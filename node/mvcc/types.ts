@@ -292,7 +292,7 @@ export interface WatchCreateRequest {
   prevKv?: boolean;
   /** 0: the hub assigns the next free id on the stream. */
   watchId?: number;
-  /** Accepted and ignored: responses are never fragmented by the hub. */
+  /** The hub never fragments; the Watch service cuts big responses for such watchers (watch-fragment.ts). */
   fragment?: boolean;
 }
 

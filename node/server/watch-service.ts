@@ -11,7 +11,10 @@ import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
 import { watchRefusal, type Caller } from './auth-check.js';
 import { EtcdError, toServiceError } from './errors.js';
+import { loadEtcdProtos } from './proto-load.js';
+import { omitProtoDefaults } from './proto-defaults.js';
 import type { ServerContext } from './rpc-context.js';
+import { fragmentWatchResponse } from './watch-fragment.js';
 import { completeHeader, makeHeader, openBidiStream, requiresLeader } from './rpc-context.js';
 
 /** Bytes a stream may have waiting in its send buffer before the server gives up on the client. */
@@ -56,6 +59,14 @@ export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: Wat
   }
 }
 
+let watchSerialize: ((r: unknown) => Buffer) | undefined;
+
+/** A WatchResponse's size on the wire (for fragmentation). */
+function encodedSize(r: WatchResponse): number {
+  watchSerialize ??= (loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { responseSerialize: (r: unknown) => Buffer }>)['Watch']!.responseSerialize;
+  return watchSerialize(omitProtoDefaults(r)).length;
+}
+
 export function watchService(ctx: ServerContext): UntypedServiceImplementation {
   const Watch = (call: ServerDuplexStream<WatchRequestWire, WatchResponse>): void => {
     const counters = openBidiStream(ctx, call as ServerDuplexStream<unknown, unknown>, 'etcdserverpb.Watch', 'Watch');
@@ -79,12 +90,22 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
         call.emit('error', toServiceError(err));
       });
     }
+    // Watchers created with `fragment: true`; creates are answered in order, so each `created`
+    // answer takes the next flag.
+    const fragmentFlags: boolean[] = [];
+    const fragmented = new Set<number>();
     const send = (resp: WatchResponse): boolean => {
       if (closed) return true;
       resp.header = completeHeader(ctx, resp.header);
+      if (resp.created && fragmentFlags.shift() === true && resp.watchId >= 0 && !resp.canceled) fragmented.add(resp.watchId);
+      if (resp.canceled) fragmented.delete(resp.watchId);
       if (resp.events.length > 0) ctx.metrics.mvccEvents.inc(resp.events.length);
-      counters.sent();
-      const ok = call.write(resp);
+      let ok = true;
+      const pieces = fragmented.has(resp.watchId) ? fragmentWatchResponse(resp, ctx.limits.maxRequestBytes, encodedSize) : [resp];
+      for (const piece of pieces) {
+        counters.sent();
+        ok = call.write(piece);
+      }
       if (call.writableLength > MAX_PENDING_BYTES) {
         ctx.logger.warn('watch stream send buffer full; closing it', { pendingBytes: call.writableLength });
         const err = new EtcdError('tooManyRequests');
@@ -102,6 +123,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
     call.on('data', (req: WatchRequestWire) => {
       if (closed || !ws) return;
       counters.received();
+      if (req.createRequest) fragmentFlags.push(req.createRequest.fragment === true);
       handleWatchRequest(ctx, ws, req, send, call);
     });
     call.on('end', () => {

@@ -232,4 +232,28 @@ http('GET', '/readyz/nonexistent');
 http('GET', '/version');
 http('GET', '/metrics/nothing-here');
 
+// ---- fragmentation: three 700 KiB values are more than --max-request-bytes (1.5 MiB) in one answer
+for (let i = 1; i <= 3; i++) rpc(`big/${i} (700 KiB)`, 'KV', 'Put', { key: b64(`big/${i}`), value: Buffer.alloc(700 * 1024, 0x61 + i).toString('base64') });
+// Bodies are long; compare what each answer holds, not the bytes (the values are checked by the puts).
+const shape = (o: { status: string; body: string }): { status: string; body: string } => ({
+  status: o.status,
+  body: o.body
+    .split('\n')
+    .map((l) => {
+      const a = JSON.parse(l) as { fragment?: boolean; events?: Array<{ kv: { key: string; mod_revision: string } }> };
+      return JSON.stringify({ fragment: a.fragment ?? false, events: (a.events ?? []).map((e) => `${Buffer.from(e.kv.key, 'base64').toString()}@${e.kv.mod_revision}`) });
+    })
+    .join('\n'),
+});
+for (const fragment of [true, false]) {
+  steps.push({
+    name: `grpc Watch big/ from its first put, fragment ${fragment}`,
+    run: async (t) => {
+      const rev = /"revision":"(\d+)"/.exec((await t.grpc.unary('KV', 'Range', { key: b64('big/1') })).body)?.[1] ?? '0';
+      const start = String(Number(rev) - 2);
+      return shape(await t.grpc.watch([{ create_request: { key: b64('big/'), range_end: b64('big0'), start_revision: start, fragment } }], events(3)));
+    },
+  });
+}
+
 export const SESSION: readonly Step[] = steps;
