@@ -12,12 +12,14 @@
 
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client, credentials } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadEtcdProtos } from '../node/server/proto-load.js';
+import { hotFrames } from './lib/cpu-profile.js';
+import { freePorts, stopProcs } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const ETCD_BIN = process.env['ETCD'] ?? '/usr/bin/etcd';
@@ -40,18 +42,20 @@ const PROFILE = flag('profile', 'false') === 'true';
 const ONLY = flag('only', '');
 /** Which loads to run: put, lin, ser (default all). Ranges read keys the put phase wrote. */
 const PHASES = new Set(flag('phases', 'put,lin,ser').split(','));
-const VALUE = Buffer.alloc(1024, 'v');
+export const VALUE = Buffer.alloc(1024, 'v');
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = net.createServer();
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    servers.push(s);
-  }
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
+/** TLS for a bench cluster: files per member (client and peer use the same pair) and the client's files. */
+export interface BenchTls {
+  memberFlags(name: string): string[];
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface StartOptions {
+  /** The member binary (default: bin/tsetcd for tsetcd, $ETCD or Debian's etcd for etcd). */
+  bin?: string;
+  tls?: BenchTls;
 }
 
 interface Proc {
@@ -61,23 +65,26 @@ interface Proc {
   proc: ChildProcess;
 }
 
-interface Target {
+export interface Target {
   kind: 'tsetcd' | 'etcd';
   members: Proc[];
   root: string;
+  tls?: BenchTls;
 }
 
-async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Target> {
+export async function startCluster(kind: 'tsetcd' | 'etcd', root: string, opts: StartOptions = {}): Promise<Target> {
   mkdirSync(root, { recursive: true });
   const ports = await freePorts(9);
   const names = ['m1', 'm2', 'm3'];
-  const peer = (i: number): string => `http://127.0.0.1:${ports[i * 3 + 1]}`;
+  const scheme = opts.tls ? 'https' : 'http';
+  const peer = (i: number): string => `${scheme}://127.0.0.1:${ports[i * 3 + 1]}`;
   const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
   const members: Proc[] = [];
   for (let i = 0; i < 3; i++) {
     const name = names[i]!;
-    const client = `http://127.0.0.1:${ports[i * 3]}`;
+    const client = `${scheme}://127.0.0.1:${ports[i * 3]}`;
     const args = [
+      ...(opts.tls?.memberFlags(name) ?? []),
       `--name=${name}`,
       `--data-dir=${join(root, name)}`,
       `--listen-client-urls=${client}`,
@@ -94,21 +101,22 @@ async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Targ
     // --cpu-prof is refused in NODE_OPTIONS, so a profiled member runs node directly.
     const [cmd, argv] =
       kind === 'etcd'
-        ? [ETCD_BIN, args]
+        ? [opts.bin ?? ETCD_BIN, args]
         : PROFILE
           ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', name)}`, join(REPO, 'dist', 'node', 'main.js'), ...args]]
-          : [TSETCD_BIN, args];
+          : [opts.bin ?? TSETCD_BIN, args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     members.push({ name, client, metrics: `http://127.0.0.1:${ports[i * 3 + 2]}/metrics`, proc });
   }
-  const t: Target = { kind, members, root };
+  const t: Target = { kind, members, root, ...(opts.tls ? { tls: opts.tls } : {}) };
   const deadline = Date.now() + 60_000;
   for (;;) {
     const ok = await Promise.all(
       members.map((m) =>
-        fetch(`${m.client}/health`, { signal: AbortSignal.timeout(2000) })
+        // The metrics URL is plain HTTP on both sides, so health needs no client certificate.
+        fetch(m.metrics.replace('/metrics', '/health'), { signal: AbortSignal.timeout(2000) })
           .then((r) => r.status === 200)
           .catch(() => false),
       ),
@@ -119,22 +127,12 @@ async function startCluster(kind: 'tsetcd' | 'etcd', root: string): Promise<Targ
   }
 }
 
-async function stopCluster(t: Target): Promise<void> {
-  await Promise.all(
-    t.members.map(
-      (m) =>
-        new Promise<void>((r) => {
-          if (m.proc.exitCode !== null || m.proc.signalCode !== null) return r();
-          m.proc.once('exit', () => r());
-          m.proc.kill('SIGTERM'); // tsetcd writes its --cpu-prof file on a clean exit
-          setTimeout(() => m.proc.kill('SIGKILL'), 10_000).unref();
-        }),
-    ),
-  );
+export async function stopCluster(t: Target): Promise<void> {
+  await stopProcs(t.members.map((m) => m.proc));
 }
 
-function endpoints(t: Target): string {
-  return t.members.map((m) => m.client.replace('http://', '')).join(',');
+export function endpoints(t: Target): string {
+  return t.members.map((m) => m.client.replace(/^https?:\/\//, '')).join(',');
 }
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
@@ -170,7 +168,7 @@ async function checkPerf(t: Target, load: string): Promise<PerfResult> {
 
 type Unary = (client: Client, req: unknown) => Promise<void>;
 
-function unaryCaller(service: string, method: string): Unary {
+export function unaryCaller(service: string, method: string): Unary {
   const def = loadEtcdProtos()[`etcdserverpb.${service}`] as unknown as Record<string, MethodDefinition<unknown, unknown>>;
   const m = def[method]!;
   return (client, req) =>
@@ -179,7 +177,7 @@ function unaryCaller(service: string, method: string): Unary {
     });
 }
 
-interface LoadResult {
+export interface LoadResult {
   ops: number;
   errors: number;
   seconds: number;
@@ -188,27 +186,29 @@ interface LoadResult {
   p99Ms: number;
 }
 
-function pct(sorted: number[], p: number): number {
+export function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** C clients share `conns` connections spread over the members; each does ops back to back. */
-async function load(t: Target, call: Unary, makeReq: (i: number) => unknown): Promise<LoadResult> {
-  const clients = Array.from({ length: CONNS }, (_, i) => {
-    const addr = t.members[i % t.members.length]!.client.replace('http://', '');
-    return new Client(addr, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 });
+export async function load(t: Target, call: Unary, makeReq: (i: number) => unknown, bounds = { ops: OPS, clients: CLIENTS, conns: CONNS, maxSeconds: MAX_SECONDS }): Promise<LoadResult> {
+  const { ops: OPS_, clients: CLIENTS_, conns: CONNS_, maxSeconds: MAX_SECONDS_ } = bounds;
+  const creds = t.tls ? credentials.createSsl(t.tls.ca, t.tls.key, t.tls.cert) : credentials.createInsecure();
+  const clients = Array.from({ length: CONNS_ }, (_, i) => {
+    const addr = t.members[i % t.members.length]!.client.replace(/^https?:\/\//, '');
+    return new Client(addr, creds, { 'grpc.use_local_subchannel_pool': 1 });
   });
   const lat: number[] = [];
   let next = 0;
   let errors = 0;
   const start = performance.now();
-  const deadline = start + MAX_SECONDS * 1000;
+  const deadline = start + MAX_SECONDS_ * 1000;
   const worker = async (w: number): Promise<void> => {
     const c = clients[w % clients.length]!;
     for (;;) {
       const i = next++;
-      if (i >= OPS || performance.now() > deadline) return;
+      if (i >= OPS_ || performance.now() > deadline) return;
       const t0 = performance.now();
       try {
         await call(c, makeReq(i));
@@ -218,16 +218,16 @@ async function load(t: Target, call: Unary, makeReq: (i: number) => unknown): Pr
       }
     }
   };
-  await Promise.all(Array.from({ length: CLIENTS }, (_, w) => worker(w)));
+  await Promise.all(Array.from({ length: CLIENTS_ }, (_, w) => worker(w)));
   const seconds = (performance.now() - start) / 1000;
   for (const c of clients) c.close();
   lat.sort((a, b) => a - b);
   return { ops: lat.length, errors, seconds, perSecond: lat.length / seconds, p50Ms: pct(lat, 50), p99Ms: pct(lat, 99) };
 }
 
-const put = unaryCaller('KV', 'Put');
-const range = unaryCaller('KV', 'Range');
-const keyOf = (i: number): Buffer => Buffer.from(`bench/${String(i % 100_000).padStart(8, '0')}`);
+export const put = unaryCaller('KV', 'Put');
+export const range = unaryCaller('KV', 'Range');
+export const keyOf = (i: number): Buffer => Buffer.from(`bench/${String(i % 100_000).padStart(8, '0')}`);
 
 /** Mean WAL fdatasync time and count per member, from etcd_disk_wal_fsync_duration_seconds. */
 async function fsyncStats(t: Target): Promise<string> {
@@ -274,36 +274,10 @@ async function benchSide(t: Target): Promise<SideResult> {
   return { fsync, perf, put: p, linRange: lr, serRange: sr };
 }
 
-function fmt(n: number, digits = 1): string {
+export function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
 }
 
-interface Frame {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  id: number;
-  hitCount?: number;
-}
-
-/** Self time per function from a .cpuprofile, top N. */
-function hotFrames(file: string, top: number): string[] {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[] };
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let total = 0;
-  prof.samples.forEach((id, i) => {
-    const n = byId.get(id);
-    const dt = prof.timeDeltas[i] ?? 0;
-    total += dt;
-    if (!n) return;
-    const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|node|dist)\//, '$1/');
-    const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
-    self.set(key, (self.get(key) ?? 0) + dt);
-  });
-  return [...self.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([k, v]) => `${((100 * v) / total).toFixed(1).padStart(5)}%  ${k}`);
-}
 
 async function main(): Promise<void> {
   if (!existsSync(TSETCD_BIN)) throw new Error(`${TSETCD_BIN} missing: run make build`);
@@ -360,7 +334,10 @@ async function main(): Promise<void> {
   if (!process.env['KEEP_DATA'] && !PROFILE) rmSync(root, { recursive: true, force: true });
 }
 
-main().catch((e: unknown) => {
-  console.error(e);
-  process.exit(1);
-});
+// Run as a script (make bench); imported by hack/bench-tls.ts for its cluster and load helpers.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -14,5 +14,9 @@ run() {
 [ -f hack/bench-wal.ts ] && run wal npx tsx hack/bench-wal.ts
 [ -f hack/bench-mvcc.ts ] && run mvcc node --expose-gc --import tsx hack/bench-mvcc.ts
 [ -f hack/bench-cluster.ts ] && run cluster npx tsx hack/bench-cluster.ts
+# etcd's own `benchmark` tool against etcd 3.6 and tsetcd (issue 10's table); BENCH_PAIRS=N pairs
+# of runs (default 3), BENCH_ETCD34=1 adds Debian's etcd 3.4 as a third column.
+run etcd-benchmark npx tsx hack/bench-etcd-benchmark.ts
+[ -f hack/bench-tls.ts ] && run tls npx tsx hack/bench-tls.ts
 run timing npx vitest run -c test/timing/vitest.config.ts
 echo "=== bench: done"

@@ -10,6 +10,7 @@ import { parseQuantity } from './api/quantity.js';
 import { ODD_REPLICAS_MESSAGE } from './api/validate.js';
 import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './api/compaction.js';
 import { VERSION_PATTERN } from './api/versions.js';
+import { CERTIFICATE_LIFETIME_MESSAGE, resolveTlsSpec, tlsProblems } from './api/tls.js';
 import { parseConfig } from '../node/config.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -140,6 +141,30 @@ describe('EtcdCluster CRD', () => {
     expect(v.storage).toEqual({ size: '8Gi', retentionPolicy: 'Retain' });
     expect([v.heartbeatIntervalMs, v.electionTimeoutMs]).toEqual([100, 1000]);
     expect(admit({})).toEqual([]);
+  });
+
+  it('defaults TLS to on (no mode: operator-issued) with a 2160h lifetime, and checks the mode rules', () => {
+    const v = applyDefaults(schema.properties.spec, {});
+    expect(v.tls).toEqual({ certificateLifetime: '2160h' });
+    expect(resolveTlsSpec(v.tls).mode).toBeNull(); // the operator decides: operator for a new cluster
+    expect(admit({ tls: { mode: 'disabled' } })).toEqual([]);
+    expect(admit({ tls: { clientSecretName: 'c', peerSecretName: 'p' } })).toEqual([]);
+    expect(admit({ tls: { mode: 'secrets', clientSecretName: 'c' } })).toEqual([]);
+    expect(admit({ tls: { certManager: { issuerRef: { name: 'ca' } } } })).toEqual([]);
+    expect(admit({ tls: { mode: 'cert-manager', certManager: { issuerRef: { name: 'ca' } } } })).toEqual([]);
+    expect(admit({ tls: { certificateLifetime: '1h30m' } })).toEqual([]);
+    const msgs = (spec: J): string[] => admit(spec).map((x) => x.message);
+    expect(msgs({ tls: { mode: 'disabled', clientSecretName: 'c' } })).toEqual(['tls.clientSecretName and tls.peerSecretName need tls.mode secrets (or no mode)']);
+    expect(msgs({ tls: { mode: 'secrets' } })).toEqual(['tls.mode secrets needs tls.clientSecretName or tls.peerSecretName']);
+    expect(msgs({ tls: { mode: 'cert-manager' } })).toEqual(['tls.certManager.issuerRef goes with tls.mode cert-manager (and only with it)']);
+    expect(msgs({ tls: { mode: 'operator', certManager: { issuerRef: { name: 'ca' } } } })).toEqual(['tls.certManager.issuerRef goes with tls.mode cert-manager (and only with it)']);
+    expect(msgs({ tls: { certificateLifetime: '90d' } })).toEqual([CERTIFICATE_LIFETIME_MESSAGE]);
+    expect(schema.properties.spec.properties.tls.properties.mode.enum).toEqual(['operator', 'secrets', 'cert-manager', 'disabled']);
+    // The operator's own check agrees on each, and adds the 3m minimum CEL does not see.
+    expect(tlsProblems({ mode: 'secrets' }).map((p) => p.message)).toEqual(['tls.mode secrets needs tls.clientSecretName or tls.peerSecretName']);
+    expect(tlsProblems({ mode: 'cert-manager' })).toHaveLength(1);
+    expect(tlsProblems({ certificateLifetime: '2m' }).map((p) => p.message)).toEqual([CERTIFICATE_LIFETIME_MESSAGE]);
+    expect(tlsProblems({ certManager: { issuerRef: { name: 'ca' } } })).toEqual([]);
   });
 
   it('rejects even sizes with a message saying why odd sizes matter; bounds 1..9 by schema', () => {

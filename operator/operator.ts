@@ -12,7 +12,7 @@ import { RealKubeApi } from './controller/real-kube-api.js';
 import { RealLeaseApi } from './controller/real-lease-api.js';
 import { Reconciler } from './controller/reconciler.js';
 import { DEFAULT_QUEUE_OPTIONS, WorkQueue } from './controller/work-queue.js';
-import { GatewayMemberApi } from './members/gateway-member-api.js';
+import { memberApiFactory } from './members/member-api-factory.js';
 import type { MemberApi } from './members/member-api.js';
 import { OperatorMetrics, serveMetrics } from './metrics.js';
 
@@ -57,25 +57,6 @@ export async function scrapeHeartbeatFailures(url: string): Promise<number | nul
   return found ? total : null;
 }
 
-/** One GatewayMemberApi per distinct client TLS material (bounded cache). */
-function tlsMemberApis(requestTimeoutMs: number): (secret: Record<string, Buffer>) => MemberApi {
-  const cache = new Map<string, MemberApi>();
-  const MAX = 64;
-  return (secret) => {
-    const ca = secret['ca.crt'];
-    const cert = secret['tls.crt'];
-    const key = secret['tls.key'];
-    const id = [ca, cert, key].map((b) => b?.toString('base64') ?? '').join('|');
-    let api = cache.get(id);
-    if (api === undefined) {
-      if (cache.size >= MAX) cache.delete(cache.keys().next().value as string);
-      api = new GatewayMemberApi({ requestTimeoutMs, tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } });
-      cache.set(id, api);
-    }
-    return api;
-  };
-}
-
 export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {}): Promise<RunningOperator> {
   const log = o.log ?? createLogger({ component: 'tsetcd-operator', level: cfg.logLevel });
   const clock = o.clock ?? realClock;
@@ -83,9 +64,10 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
   const metrics = new OperatorMetrics();
   const kube = new RealKubeApi(kc);
   const queue = new WorkQueue(clock, DEFAULT_QUEUE_OPTIONS);
+  const memberApis = memberApiFactory({ requestTimeoutMs: cfg.requestTimeoutMs, endpointMode: cfg.memberEndpointMode });
   const reconciler = new Reconciler({
     kube,
-    members: o.members ?? new GatewayMemberApi({ requestTimeoutMs: cfg.requestTimeoutMs }),
+    members: o.members ?? memberApis.plain,
     clock,
     log: log.child('reconciler'),
     metrics,
@@ -93,7 +75,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     learnerTimeoutMs: cfg.learnerTimeoutMs,
     endpointMode: cfg.memberEndpointMode,
     scrapeHeartbeatFailures,
-    memberApiForTLS: tlsMemberApis(cfg.requestTimeoutMs),
+    memberApiForTLS: (secret) => memberApis.forTLS(secret),
   });
   const informers = startInformers(kc, cfg.namespaces, (k) => queue.add(k), log.child('informers'), clock);
   const controller = new Controller(reconciler, queue, clock, log.child('controller'), metrics, { workers: cfg.workers, resyncMs: cfg.resyncMs }, () => informers.clusterKeys());

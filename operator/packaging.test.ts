@@ -86,7 +86,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
     expect(verbs('apps', 'statefulsets')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // delete: the finalizer stops members first
     expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
     expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list', 'patch']);
-    expect(verbs('', 'secrets')).toEqual(['get']); // a cluster's client TLS Secret, nothing else read
+    expect(verbs('', 'secrets')).toEqual(['create', 'get', 'patch']); // the certificate Secrets it issues and reads by name; no list/watch
+    expect(verbs('cert-manager.io', 'certificates')).toEqual(['create', 'patch']); // applied in mode cert-manager, never read
     expect(verbs('', 'configmaps')).toEqual(['create', 'patch']);
     const le = roles.find((r) => r.kind === 'Role');
     expect(le.metadata.namespace).toBe('ops');

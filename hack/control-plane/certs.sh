@@ -22,6 +22,20 @@ EXT
   openssl x509 -req -in apiserver.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
     -extfile apiserver.ext -out apiserver.crt 2>/dev/null
 fi
+# The storage's own CA (CP_STORAGE=tsetcd): members' client+peer certificate, and the apiserver's
+# client certificate for --etcd-certfile/--etcd-keyfile (mutual TLS, as a production control plane).
+if [[ ! -f etcd-ca.crt ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 -keyout etcd-ca.key -out etcd-ca.crt \
+    -subj "/CN=tsetcd-local-etcd-ca" 2>/dev/null
+fi
+etcd_leaf() { # name cn usages san
+  [[ -f "$1.crt" ]] && return
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=%s\n%s\n' "$3" "$4" > "$1.ext"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
+  openssl x509 -req -in "$1.csr" -CA etcd-ca.crt -CAkey etcd-ca.key -CAcreateserial -days 3650 -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+}
+etcd_leaf etcd-member tsetcd-cp-member serverAuth,clientAuth "subjectAltName=IP:127.0.0.1,DNS:localhost"
+etcd_leaf apiserver-etcd-client kube-apiserver-etcd-client clientAuth ""
 if [[ ! -f sa.key ]]; then
   openssl genrsa -out sa.key 2048 2>/dev/null
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null

@@ -5,7 +5,8 @@
 # Everything lives under $CP_DIR (default .data/cp): pids, logs, PKI, kubeconfigs.
 # Readiness is awaited with bounded deadlines (CP_READY_TIMEOUT_S), never fixed sleeps.
 # Env: CP_BUILD=0 fails instead of building missing binaries; CP_AGENT=0 skips the node agent;
-#      CP_STORAGE=tsetcd runs the apiserver on a 3-member tsetcd cluster (bin/tsetcd) instead of
+#      CP_STORAGE=tsetcd runs the apiserver on a 3-member tsetcd cluster (bin/tsetcd, mutual TLS:
+#      --etcd-cafile/--etcd-certfile/--etcd-keyfile) instead of
 #      Debian's etcd; CP_ETCD_SERVERS=<urls> points it at any other etcd;
 #      CP_NODES is the node agent's node list (see hack/node-agent/README.md).
 set -euo pipefail
@@ -52,23 +53,28 @@ ip link set "$CP_BRIDGE" up
 
 # 4. Storage.
 etcd_servers="$CP_ETCD_SERVERS"
+etcd_tls_args=()
 if [[ -z "$etcd_servers" && "${CP_STORAGE:-etcd}" == tsetcd ]]; then
-  # kube-apiserver on a 3-member tsetcd cluster (bin/tsetcd, `make build`) on loopback.
+  # kube-apiserver on a 3-member tsetcd cluster (bin/tsetcd, `make build`) on loopback, over mutual
+  # TLS on client and peer URLs (the storage CA of certs.sh), as a production control plane runs.
   [[ -x "$CP_ROOT/bin/tsetcd" ]] || die "bin/tsetcd missing (make build)"
+  member_tls=(--cert-file "$pki/etcd-member.crt" --key-file "$pki/etcd-member.key" --trusted-ca-file "$pki/etcd-ca.crt" --client-cert-auth
+    --peer-cert-file "$pki/etcd-member.crt" --peer-key-file "$pki/etcd-member.key" --peer-trusted-ca-file "$pki/etcd-ca.crt" --peer-client-cert-auth)
   cluster=""
-  for i in 1 2 3; do cluster+="${cluster:+,}cp$i=http://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))"; done
+  for i in 1 2 3; do cluster+="${cluster:+,}cp$i=https://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))"; done
   for i in 1 2 3; do
-    client="http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))"
+    client="https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))"
     running "tsetcd-$i" || port_free "${client##*:}" || die "port ${client##*:} is taken"
     start "tsetcd-$i" "$CP_ROOT/bin/tsetcd" --name "cp$i" --data-dir "$CP_DIR/tsetcd/cp$i" \
       --listen-client-urls "$client" --advertise-client-urls "$client" \
-      --listen-peer-urls "http://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
-      --initial-advertise-peer-urls "http://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
+      --listen-peer-urls "https://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
+      --initial-advertise-peer-urls "https://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
       --listen-metrics-urls "http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 2 + 100 * (i - 1) ))" \
-      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token tsetcd-cp
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token tsetcd-cp "${member_tls[@]}"
     etcd_servers+="${etcd_servers:+,}$client"
   done
-  for i in 1 2 3; do wait_for "tsetcd-$i" 60 curl -fsS "http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
+  for i in 1 2 3; do wait_for "tsetcd-$i" 60 curl -fsS --http1.1 --cacert "$pki/etcd-ca.crt" --cert "$pki/apiserver-etcd-client.crt" --key "$pki/apiserver-etcd-client.key" "https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
+  etcd_tls_args=(--etcd-cafile="$pki/etcd-ca.crt" --etcd-certfile="$pki/apiserver-etcd-client.crt" --etcd-keyfile="$pki/apiserver-etcd-client.key")
 fi
 if [[ -z "$etcd_servers" ]]; then
   etcd_servers="http://127.0.0.1:$CP_ETCD_CLIENT_PORT"
@@ -85,7 +91,7 @@ echo "$etcd_servers" > "$CP_DIR/etcd-servers"
 # 5. kube-apiserver.
 running kube-apiserver || port_free "$CP_APISERVER_PORT" || die "port $CP_APISERVER_PORT is taken"
 start kube-apiserver "$CP_BIN_DIR/kube-apiserver" \
-  --etcd-servers="$etcd_servers" \
+  --etcd-servers="$etcd_servers" "${etcd_tls_args[@]}" \
   --bind-address=127.0.0.1 --advertise-address="$CP_BRIDGE_IP" --secure-port="$CP_APISERVER_PORT" \
   --tls-cert-file="$pki/apiserver.crt" --tls-private-key-file="$pki/apiserver.key" \
   --client-ca-file="$pki/ca.crt" --token-auth-file="$pki/tokens.csv" \

@@ -5,7 +5,7 @@
 // Test infrastructure only: it trusts the cluster and implements the slice of kubelet the
 // e2e tests need (see docs/e2e.md for what it leaves out).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, unlinkSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IpPool } from './ip-pool.js';
 import { renderHosts, sliceService, type PodName, type ServiceName } from './hosts-file.js';
@@ -55,6 +55,52 @@ interface PodRecord {
   statusInFlight: boolean;
   statusAgain: boolean;
   lastStatusKey?: string;
+  /** ConfigMap and Secret volumes, re-synced while the pod runs (as the kubelet does). */
+  projected?: ProjectedVolume[];
+}
+
+interface ProjectedVolume {
+  dir: string;
+  kind: 'configmap' | 'secret';
+  name: string;
+  items: Array<{ key: string; path: string }> | undefined;
+}
+
+/** How often ConfigMap and Secret volumes are compared with the API (the kubelet: about a minute; shorter here). */
+const PROJECTED_SYNC_MS = 5000;
+
+/**
+ * Writes a ConfigMap or Secret volume the way the kubelet's AtomicWriter does: the files in a fresh
+ * `..<stamp>` folder, a `..data` symlink swapped with rename(2), and each file a symlink through
+ * `..data`, so a reader sees the old set or the new one, never half. Returns whether anything changed.
+ */
+function writeProjected(dir: string, files: Record<string, string>): boolean {
+  const dataLink = join(dir, '..data');
+  let old: string | undefined;
+  try {
+    old = readlinkSync(dataLink);
+  } catch {
+    old = undefined;
+  }
+  if (old !== undefined) {
+    const cur = join(dir, old);
+    const names = existsSync(cur) ? readdirSync(cur).sort() : [];
+    const same = names.join('\n') === Object.keys(files).sort().join('\n') && names.every((n) => readFileSync(join(cur, n), 'utf8') === files[n]);
+    if (same) return false;
+  }
+  const stamp = `..${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
+  mkdirSync(join(dir, stamp));
+  for (const [k, v] of Object.entries(files)) writeFileSync(join(dir, stamp, k), v);
+  const tmp = join(dir, '..data_tmp');
+  rmSync(tmp, { force: true });
+  symlinkSync(stamp, tmp);
+  renameSync(tmp, dataLink);
+  for (const k of Object.keys(files)) {
+    const link = join(dir, k);
+    if (!existsSync(link)) symlinkSync(join('..data', k), link);
+  }
+  if (old !== undefined) rmSync(join(dir, old), { recursive: true, force: true });
+  return true;
 }
 
 const nowIso = (): string => new Date().toISOString();
@@ -90,6 +136,7 @@ export class NodeAgent {
     await this.renewLeases();
     this.timers.push(setInterval(() => void this.renewLeases(), this.cfg.leaseRenewMs));
     this.timers.push(setInterval(() => void this.heartbeatNodes(), this.cfg.nodeStatusMs));
+    this.timers.push(setInterval(() => void this.refreshProjected(), PROJECTED_SYNC_MS));
     this.informer<EndpointSlice>('/apis/discovery.k8s.io/v1/endpointslices', (e) => this.onSlice(e));
     this.informer<PersistentVolumeClaim>('/api/v1/persistentvolumeclaims', (e) => this.onPvc(e));
     this.informer<PersistentVolume>('/api/v1/persistentvolumes', (e) => this.onPv(e));
@@ -376,12 +423,14 @@ export class NodeAgent {
         }
       } else if (v.configMap || v.secret) {
         mkdirSync(dir, { recursive: true });
-        const data = v.configMap ? await this.lookup('configmap', ns, v.configMap.name) : await this.lookup('secret', ns, v.secret?.secretName ?? '');
-        const items = (v.configMap ?? v.secret)?.items;
-        for (const [k, val] of Object.entries(data ?? {})) {
-          const target = items ? items.find((i) => i.key === k)?.path : k;
-          if (target !== undefined) writeFileSync(join(dir, target), val);
-        }
+        const pv: ProjectedVolume = {
+          dir,
+          kind: v.configMap ? 'configmap' : 'secret',
+          name: v.configMap ? v.configMap.name : (v.secret?.secretName ?? ''),
+          items: (v.configMap ?? v.secret)?.items,
+        };
+        await this.syncProjected(pv, ns);
+        (rec.projected ??= []).push(pv);
         out[v.name] = dir;
       } else {
         mkdirSync(dir, { recursive: true });
@@ -389,6 +438,32 @@ export class NodeAgent {
       }
     }
     return out;
+  }
+
+  /** Writes a ConfigMap/Secret volume's current data (atomically; nothing when unchanged). */
+  private async syncProjected(pv: ProjectedVolume, ns: string): Promise<boolean> {
+    const data = await this.lookup(pv.kind, ns, pv.name);
+    if (data === undefined) return false;
+    const files: Record<string, string> = {};
+    for (const [k, val] of Object.entries(data)) {
+      const target = pv.items ? pv.items.find((i) => i.key === k)?.path : k;
+      if (target !== undefined) files[target] = val;
+    }
+    return writeProjected(pv.dir, files);
+  }
+
+  /** The kubelet's periodic volume sync: a changed Secret (a renewed certificate) reaches running pods. */
+  private async refreshProjected(): Promise<void> {
+    for (const rec of this.records.values()) {
+      if (rec.stopping) continue;
+      for (const pv of rec.projected ?? []) {
+        try {
+          if (await this.syncProjected(pv, rec.pod.metadata.namespace ?? 'default')) this.log.info('volume updated', { pod: podKey(rec.pod), [pv.kind]: pv.name });
+        } catch (err) {
+          this.log.warn('volume sync failed', { pod: podKey(rec.pod), [pv.kind]: pv.name, err: errText(err) });
+        }
+      }
+    }
   }
 
   private async lookup(kind: 'configmap' | 'secret', ns: string, name: string): Promise<Record<string, string> | undefined> {

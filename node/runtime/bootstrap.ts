@@ -12,6 +12,8 @@ import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
 import { hexId } from './ids.js';
+import { TlsFileReloader } from '../tls/tls-file-reloader.js';
+import { tlsReloadMetrics } from '../tls/metrics.js';
 import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
 import { Member } from './member.js';
 import { planForceNewCluster } from './force-new-cluster.js';
@@ -30,15 +32,17 @@ export interface StartMemberOptions {
   readonly onFatal?: (reason: string, err?: unknown) => void;
 }
 
-async function peerTls(cfg: MemberConfig): Promise<PeerTlsOptions | undefined> {
+/** The peer certificate files, read now and re-read while the transport runs (rotation without restart). */
+async function peerTls(cfg: MemberConfig, logger: Logger, metrics: MemberMetrics | undefined): Promise<{ tls: PeerTlsOptions; reloader: TlsFileReloader } | undefined> {
   const t = cfg.peerTls;
   if (t.certFile === '') return undefined;
-  return {
-    cert: await readFile(t.certFile),
-    key: await readFile(t.keyFile),
-    ...(t.trustedCaFile !== '' ? { ca: await readFile(t.trustedCaFile) } : {}),
-    requestCert: t.clientCertAuth,
-  };
+  const reloader = await TlsFileReloader.open({
+    name: 'peer',
+    files: t,
+    logger: logger.child('tls'),
+    ...(metrics ? { metrics: tlsReloadMetrics(metrics.registry) } : {}),
+  });
+  return { tls: { ...reloader.current(), requestCert: t.clientCertAuth }, reloader };
 }
 
 interface ClusterInfo {
@@ -122,7 +126,8 @@ export function refuseIfBootstrapped(self: MemberRecord): void {
 export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const { config: cfg, logger, metrics } = opts;
   const runtimeMetrics = metrics ? createRuntimeMetrics(metrics.registry) : undefined;
-  const tls = await peerTls(cfg);
+  const peer = await peerTls(cfg, logger, metrics);
+  const tls = peer?.tls;
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
   await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
@@ -199,7 +204,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         listenUrls: cfg.listenPeerUrls,
         handler,
         logger: logger.child('transport'),
-        ...(tls ? { tls } : {}),
+        ...(peer ? { tls: peer.tls, tlsUpdates: peer.reloader } : {}),
         ...(metrics && runtimeMetrics
           ? {
               hooks: {

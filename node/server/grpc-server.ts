@@ -1,6 +1,8 @@
 // Builds the grpc-js Server with every service of the member's client API.
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
-// may encode a large answer itself in chunks (kv-service's Range).
+// may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
+// and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
+// every other method's path: proto-loader, responses through omitProtoDefaults.
 // Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
 // refuses oversized writes itself with "etcdserver: request is too large".
 
@@ -9,6 +11,8 @@ import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { authService } from './auth-service.js';
 import { clusterService } from './cluster-service.js';
+import { hotMethodCodec } from './codec/kv-codec.js';
+import { CounterTally } from './counter-tally.js';
 import { healthService } from './health-service.js';
 import { kvService } from './kv-service.js';
 import type { Serialize } from './kv-service.js';
@@ -42,12 +46,13 @@ export function passThroughService(def: PackageDefinition, name: string, bytes?:
   if (!svc) throw new Error(`service ${name} not in the proto definitions`);
   const out: Record<string, AnyMethod> = {};
   for (const [method, m] of Object.entries(svc)) {
-    const ser = m.responseSerialize;
-    const de = m.requestDeserialize;
+    const hot = hotMethodCodec(name, method, m);
+    const ser = hot ? hot.serialize : (v: unknown) => m.responseSerialize(omitProtoDefaults(v));
+    const de = hot ? hot.deserialize : m.requestDeserialize;
     out[method] = {
       ...m,
       responseSerialize: (v: unknown) => {
-        const b = Buffer.isBuffer(v) ? v : ser(omitProtoDefaults(v));
+        const b = Buffer.isBuffer(v) ? v : ser(v);
         bytes?.sent(b.length);
         return b;
       },
@@ -63,8 +68,8 @@ export function passThroughService(def: PackageDefinition, name: string, bytes?:
 /** Every service implementation, by full service name (the gateway calls these too). */
 export function createServiceImpls(ctx: ServerContext): Map<string, UntypedServiceImplementation> {
   const def = loadEtcdProtos();
-  const rangeEncode = (def['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>)['Range']!.responseSerialize as Serialize;
-  const rangeSerializer: Serialize = (v) => rangeEncode(omitProtoDefaults(v));
+  const range = (def['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>)['Range']!;
+  const rangeSerializer = hotMethodCodec('etcdserverpb.KV', 'Range', range)!.serialize as Serialize;
   return new Map<string, UntypedServiceImplementation>([
     ['etcdserverpb.KV', kvService(ctx, rangeSerializer)],
     ['etcdserverpb.Watch', watchService(ctx)],
@@ -84,10 +89,15 @@ export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedS
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': KEEPALIVE_MIN_TIME_MS,
     'grpc.max_concurrent_streams': 2 ** 31 - 1,
+    // Channelz (grpc-js's per-call and per-session tracking for its debug service) costs a
+    // Date and several counters per call on the hot path; nothing here serves channelz.
+    'grpc.enable_channelz': 0,
   });
+  const receivedBytes = new CounterTally(ctx.metrics.clientGrpcReceivedBytes, {});
+  const sentBytes = new CounterTally(ctx.metrics.clientGrpcSentBytes, {});
   const bytes: ByteCounters = {
-    received: (n) => ctx.metrics.clientGrpcReceivedBytes.inc(n),
-    sent: (n) => ctx.metrics.clientGrpcSentBytes.inc(n),
+    received: (n) => receivedBytes.inc(n),
+    sent: (n) => sentBytes.inc(n),
   };
   for (const [name, impl] of impls) {
     server.addService(passThroughService(def, name, bytes), impl);

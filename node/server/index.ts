@@ -8,7 +8,9 @@ import type { Logger } from '../log.js';
 import type { MemberBackend } from './backend.js';
 import { createGrpcServer, createServiceImpls } from './grpc-server.js';
 import { createHttpApp } from './http-app.js';
-import type { Listener, TlsFilesOption } from './listeners.js';
+import type { Listener, ListenerTls, TlsFilesOption } from './listeners.js';
+import { TlsFileReloader } from '../tls/tls-file-reloader.js';
+import { tlsReloadMetrics } from '../tls/metrics.js';
 import { listenClient, listenHttp } from './listeners.js';
 import type { MemberMetrics } from './metrics.js';
 import { memberIdHex } from './metrics.js';
@@ -33,6 +35,8 @@ export interface ServerConfig extends ServerLimits {
   readonly leaderCheckIntervalMs?: number;
   /** --bcrypt-cost (default 10). */
   readonly bcryptCost?: number;
+  /** How often the certificate files are re-read (tls/tls-file-reloader.ts). */
+  readonly tlsReloadIntervalMs?: number;
 }
 
 export interface StartServersOptions {
@@ -68,7 +72,17 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
   const metricsHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: false, corsOrigins: [] }));
   metrics.serverId.set({ server_id: memberIdHex(backend.header().memberId) }, 1);
 
-  const tlsFiles = config.clientTls && config.clientTls.certFile !== '' ? config.clientTls : undefined;
+  const files = config.clientTls && config.clientTls.certFile !== '' ? config.clientTls : undefined;
+  const reloader = files
+    ? await TlsFileReloader.open({
+        name: 'client',
+        files,
+        logger: logger.child('tls'),
+        metrics: tlsReloadMetrics(metrics.registry),
+        ...(config.tlsReloadIntervalMs !== undefined ? { intervalMs: config.tlsReloadIntervalMs } : {}),
+      })
+    : undefined;
+  const tlsFiles: ListenerTls | undefined = reloader && files ? { source: reloader, clientCertAuth: files.clientCertAuth } : undefined;
   const clientListeners: Listener[] = [];
   const metricsListeners: Listener[] = [];
   const stopAll = async (): Promise<void> => {

@@ -7,12 +7,12 @@
 // buffered on the socket before it starts reading the handle natively, so gRPC keeps node's
 // native stream path (no JS stream wrapper; server.test.ts proves etcdctl works through it).
 
-import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type { Logger } from '../log.js';
+import type { TlsMaterial, TlsSource } from '../tls/tls-file-reloader.js';
 
 export interface GrpcInjector {
   injectConnection(connection: Duplex): void;
@@ -22,6 +22,12 @@ export interface TlsFilesOption {
   readonly certFile: string;
   readonly keyFile: string;
   readonly trustedCaFile: string;
+  readonly clientCertAuth: boolean;
+}
+
+/** A listener's TLS: material that may change (new connections get it), and the fixed client-cert rule. */
+export interface ListenerTls {
+  readonly source: TlsSource;
   readonly clientCertAuth: boolean;
 }
 
@@ -66,15 +72,21 @@ function closeServer(server: net.Server, sockets: Set<net.Socket>): Promise<void
   });
 }
 
-function tlsOptions(files: TlsFilesOption, alpn: string[]): tls.TlsOptions {
-  return {
-    cert: readFileSync(files.certFile),
-    key: readFileSync(files.keyFile),
-    ...(files.trustedCaFile !== '' ? { ca: readFileSync(files.trustedCaFile) } : {}),
-    requestCert: files.clientCertAuth,
-    rejectUnauthorized: files.clientCertAuth,
-    ALPNProtocols: alpn,
-  };
+function contextOptions(m: TlsMaterial): tls.SecureContextOptions {
+  return { cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) };
+}
+
+/**
+ * A TLS server whose certificate follows its source: setSecureContext swaps the context for new
+ * handshakes only, so open connections keep theirs. Returns the server and the unsubscribe.
+ */
+function reloadingTlsServer(t: ListenerTls, alpn: string[], onSocket: (s: tls.TLSSocket) => void): { server: tls.Server; unsubscribe: () => void } {
+  const server = tls.createServer(
+    { ...contextOptions(t.source.current()), requestCert: t.clientCertAuth, rejectUnauthorized: t.clientCertAuth, ALPNProtocols: alpn },
+    onSocket,
+  );
+  const unsubscribe = t.source.subscribe((m) => server.setSecureContext(contextOptions(m)));
+  return { server, unsubscribe };
 }
 
 /** A client URL: gRPC and HTTP/1.1 on one port. */
@@ -82,7 +94,7 @@ export async function listenClient(
   url: string,
   grpc: GrpcInjector,
   http: HttpServer,
-  tlsFiles: TlsFilesOption | undefined,
+  tlsConfig: ListenerTls | undefined,
   logger: Logger,
 ): Promise<Listener> {
   const parts = parseListenUrl(url);
@@ -92,13 +104,14 @@ export async function listenClient(
     s.on('close', () => sockets.delete(s));
   };
   let server: net.Server;
+  let unsubscribe = (): void => {};
   if (parts.tls) {
-    if (!tlsFiles || tlsFiles.certFile === '') throw new Error(`${url}: https needs --cert-file and --key-file`);
-    server = tls.createServer(tlsOptions(tlsFiles, ['h2', 'http/1.1']), (sock) => {
+    if (!tlsConfig) throw new Error(`${url}: https needs --cert-file and --key-file`);
+    ({ server, unsubscribe } = reloadingTlsServer(tlsConfig, ['h2', 'http/1.1'], (sock) => {
       track(sock);
       if (sock.alpnProtocol === 'h2') grpc.injectConnection(sock);
       else http.emit('connection', sock);
-    });
+    }));
     server.on('tlsClientError', (err) => logger.debug('client TLS handshake failed', { err }));
   } else {
     server = net.createServer((sock) => {
@@ -122,11 +135,11 @@ export async function listenClient(
   await listen(server, parts);
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : parts.port;
-  return { url, port, close: () => closeServer(server, sockets) };
+  return { url, port, close: () => (unsubscribe(), closeServer(server, sockets)) };
 }
 
 /** A metrics URL: HTTP/1.1 only. */
-export async function listenHttp(url: string, http: HttpServer, tlsFiles: TlsFilesOption | undefined): Promise<Listener> {
+export async function listenHttp(url: string, http: HttpServer, tlsConfig: ListenerTls | undefined): Promise<Listener> {
   const parts = parseListenUrl(url);
   const sockets = new Set<net.Socket>();
   const onSock = (s: net.Socket): void => {
@@ -135,14 +148,15 @@ export async function listenHttp(url: string, http: HttpServer, tlsFiles: TlsFil
     http.emit('connection', s);
   };
   let server: net.Server;
+  let unsubscribe = (): void => {};
   if (parts.tls) {
-    if (!tlsFiles || tlsFiles.certFile === '') throw new Error(`${url}: https needs --cert-file and --key-file`);
-    server = tls.createServer(tlsOptions(tlsFiles, ['http/1.1']), onSock);
+    if (!tlsConfig) throw new Error(`${url}: https needs --cert-file and --key-file`);
+    ({ server, unsubscribe } = reloadingTlsServer(tlsConfig, ['http/1.1'], onSock));
   } else {
     server = net.createServer(onSock);
   }
   await listen(server, parts);
   const addr = server.address();
   const port = typeof addr === 'object' && addr !== null ? addr.port : parts.port;
-  return { url, port, close: () => closeServer(server, sockets) };
+  return { url, port, close: () => (unsubscribe(), closeServer(server, sockets)) };
 }

@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { Command, RangeRequest, ResponseHeader } from '../mvcc/types.js';
 import { validateCommand, validateRange } from '../mvcc/validate.js';
 import type { MemberBackend } from './backend.js';
+import { CounterTally } from './counter-tally.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { MemberMetrics } from './metrics.js';
 import { GRPC_CODE_NAMES } from './metrics.js';
@@ -115,8 +116,22 @@ export function checkHasLeader(ctx: ServerContext, md: Metadata): void {
  */
 export function countClientRequest(ctx: ServerContext, md: Metadata, type: 'unary' | 'stream'): void {
   const v = md.get('client-api-version');
-  ctx.metrics.clientRequests.inc({ type, client_api_version: v.length > 0 ? String(v[0]) : 'unknown' });
+  const version = v.length > 0 ? String(v[0]) : 'unknown';
+  let byVersion = clientRequestTallies.get(ctx.metrics);
+  if (!byVersion) clientRequestTallies.set(ctx.metrics, (byVersion = new Map()));
+  const key = `${type} ${version}`;
+  let tally = byVersion.get(key);
+  if (!tally) {
+    // The version is the client's to choose: past a few, count without a tally.
+    if (byVersion.size >= MAX_VERSION_TALLIES) return void ctx.metrics.clientRequests.inc({ type, client_api_version: version });
+    tally = new CounterTally(ctx.metrics.clientRequests, { type, client_api_version: version });
+    byVersion.set(key, tally);
+  }
+  tally.inc();
 }
+
+const MAX_VERSION_TALLIES = 32;
+const clientRequestTallies = new WeakMap<MemberMetrics, Map<string, CounterTally<'type' | 'client_api_version'>>>();
 
 /**
  * Every write is checked here, before it is proposed: a request Raft would carry to every member
@@ -165,16 +180,16 @@ export function unary<Req, Res>(
   fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res | Buffer>,
 ): UntypedHandleCall {
   const l = labels(service, method, 'unary');
-  const started = ctx.metrics.grpcStarted.labels(l);
-  const received = ctx.metrics.grpcMsgReceived.labels(l);
-  const sent = ctx.metrics.grpcMsgSent.labels(l);
+  // Counted in tallies (counter-tally.ts): no label hashing per call.
+  const started = new CounterTally(ctx.metrics.grpcStarted, l);
+  const received = new CounterTally(ctx.metrics.grpcMsgReceived, l);
+  const sent = new CounterTally(ctx.metrics.grpcMsgSent, l);
   const timer = ctx.metrics.grpcHandlingSeconds.labels(l);
-  // Label children resolved once per method (and per code), not per call.
-  const handled = new Map<number, { inc(): void }>();
-  const handledFor = (code: number): { inc(): void } => {
+  const handled = new Map<number, CounterTally<string>>();
+  const handledFor = (code: number): CounterTally<string> => {
     let c = handled.get(code);
     if (!c) {
-      c = ctx.metrics.grpcHandled.labels({ ...l, grpc_code: codeName(code) });
+      c = new CounterTally<string>(ctx.metrics.grpcHandled, { ...l, grpc_code: codeName(code) });
       handled.set(code, c);
     }
     return c;

@@ -41,6 +41,9 @@ export interface PeerTlsOptions {
   readonly requestCert: boolean;
 }
 
+/** New certificate files for the peer listener and dialer (the client-cert rule does not change). */
+export type PeerTlsMaterial = Pick<PeerTlsOptions, 'cert' | 'key' | 'ca'>;
+
 export interface TcpTransportOptions {
   readonly id: NodeId;
   readonly clusterId: number;
@@ -50,6 +53,8 @@ export interface TcpTransportOptions {
   readonly logger: Logger;
   readonly hooks?: TransportHooks;
   readonly tls?: PeerTlsOptions;
+  /** Rotated certificate files arrive here (tls/tls-file-reloader.ts); subscribed from start to stop. */
+  readonly tlsUpdates?: { subscribe(fn: (m: PeerTlsMaterial) => void): () => void };
   readonly maxQueueMsgs?: number;
   /** Stop accepting messages for a peer while this many bytes are unsent on its socket. */
   readonly maxUnsentBytes?: number;
@@ -120,6 +125,9 @@ export class TcpTransport implements Transport {
   private readonly dialTimeoutMs: number;
   private readonly snapshotTimeoutMs: number;
   private readonly log: Logger;
+  /** The current peer certificate files (updateTls replaces them on rotation). */
+  private tls: PeerTlsOptions | undefined;
+  private unsubscribeTls: (() => void) | undefined;
   private readonly clusterIdText: string;
 
   constructor(private readonly opts: TcpTransportOptions) {
@@ -132,6 +140,19 @@ export class TcpTransport implements Transport {
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 120_000;
     this.log = opts.logger;
     this.clusterIdText = String(opts.clusterId);
+    this.tls = opts.tls;
+  }
+
+  /**
+   * Rotated certificate files: the listeners answer new handshakes with them and new dials present
+   * them. Streams already open keep their TLS session (a rotation drops no connection).
+   */
+  updateTls(m: PeerTlsMaterial): void {
+    if (!this.tls) return;
+    this.tls = { ...this.tls, cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) };
+    for (const s of this.servers) {
+      if (s instanceof tls.Server) s.setSecureContext({ cert: m.cert, key: m.key, ...(m.ca ? { ca: m.ca } : {}) });
+    }
   }
 
   async start(): Promise<void> {
@@ -143,7 +164,7 @@ export class TcpTransport implements Transport {
       let server: net.Server;
       if (secure) {
         if (!this.opts.tls) throw new Error(`peer URL ${u} is https but no peer certificate is configured`);
-        const t = this.opts.tls;
+        const t = this.tls ?? this.opts.tls;
         server = tls.createServer({ cert: t.cert, key: t.key, ca: t.ca, requestCert: t.requestCert, rejectUnauthorized: t.requestCert }, onConn);
       } else {
         server = net.createServer(onConn);
@@ -159,12 +180,14 @@ export class TcpTransport implements Transport {
       this.servers.push(server);
       this.log.info('listening for peers', { url: u });
     }
+    this.unsubscribeTls = this.opts.tlsUpdates?.subscribe((m) => this.updateTls(m));
     for (const p of this.peersById.values()) this.dial(p);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unsubscribeTls?.();
     for (const p of this.peersById.values()) this.closePeer(p);
     for (const s of this.inbound) s.destroy();
     this.inbound.clear();
@@ -326,7 +349,7 @@ export class TcpTransport implements Transport {
     const { host, port, secure } = parseHostPort(url);
     let s: net.Socket;
     if (secure) {
-      const t = this.opts.tls;
+      const t = this.tls;
       s = tls.connect({ host, port, cert: t?.cert, key: t?.key, ca: t?.ca, rejectUnauthorized: t?.ca !== undefined, servername: net.isIP(host) ? undefined : host });
     } else {
       s = net.connect({ host, port });

@@ -8,6 +8,7 @@ import type {
   Toleration,
   TopologySpreadConstraint,
 } from './types.js';
+import { resolveTlsSpec, type ResolvedTls } from './tls.js';
 import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE, imageForVersion } from './versions.js';
 
 export { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE };
@@ -55,7 +56,7 @@ export interface ResolvedSpec {
   };
   heartbeatIntervalMs: number;
   electionTimeoutMs: number;
-  tls: { clientSecretName: string | null; peerSecretName: string | null };
+  tls: ResolvedTls;
   paused: boolean;
   compaction: { mode: CompactionMode; retention: string };
   /** schedule null: no scheduled defragmentation. */
@@ -90,10 +91,7 @@ export function resolveSpec(spec: EtcdClusterSpec): ResolvedSpec {
     },
     heartbeatIntervalMs: spec.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS,
     electionTimeoutMs: spec.electionTimeoutMs ?? DEFAULT_ELECTION_TIMEOUT_MS,
-    tls: {
-      clientSecretName: spec.tls?.clientSecretName ?? null,
-      peerSecretName: spec.tls?.peerSecretName ?? null,
-    },
+    tls: resolveTlsSpec(spec.tls),
     paused: spec.paused ?? false,
     compaction: {
       mode: spec.compaction?.mode ?? DEFAULT_COMPACTION_MODE,

@@ -28,6 +28,23 @@ export interface ResourceQuantities {
   memory?: string;
 }
 
+/**
+ * operator: the operator issues a CA and the member certificates (the default when nothing is set).
+ * secrets: the user's own Secrets (clientSecretName / peerSecretName; implied when either is set).
+ * cert-manager: the operator asks cert-manager for them (implied when certManager is set).
+ * disabled: plain HTTP, the explicit opt-out.
+ */
+export type TlsMode = 'operator' | 'secrets' | 'cert-manager' | 'disabled';
+
+export interface TlsSpec {
+  mode?: TlsMode;
+  clientSecretName?: string;
+  peerSecretName?: string;
+  /** Lifetime of the leaf certificates the operator or cert-manager issues (a duration: "2160h"); renewed at 2/3 of it. */
+  certificateLifetime?: string;
+  certManager?: { issuerRef: { name: string; kind?: 'Issuer' | 'ClusterIssuer'; group?: string } };
+}
+
 export interface EtcdClusterSpec {
   replicas?: number;
   version?: string;
@@ -53,10 +70,7 @@ export interface EtcdClusterSpec {
   };
   heartbeatIntervalMs?: number;
   electionTimeoutMs?: number;
-  tls?: {
-    clientSecretName?: string;
-    peerSecretName?: string;
-  };
+  tls?: TlsSpec;
   paused?: boolean;
   /** Passed to every member as --auto-compaction-mode / --auto-compaction-retention. */
   compaction?: {

@@ -3,6 +3,7 @@
 import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './compaction.js';
 import { MAX_REPLICAS, MIN_ELECTION_TO_HEARTBEAT_RATIO, MIN_REPLICAS, type ResolvedSpec } from './defaults.js';
 import { parseQuantity } from './quantity.js';
+import { tlsProblems } from './tls.js';
 import { RELEASES, imageForVersion, parseVersion } from './versions.js';
 import type { EtcdClusterSpec } from './types.js';
 
@@ -68,6 +69,7 @@ export function validateSpec(
       });
     }
   }
+  out.push(...tlsProblems(spec.tls));
   const c = resolved.compaction;
   if (c.mode !== 'periodic' && c.mode !== 'revision') {
     out.push({ field: 'spec.compaction.mode', reason: 'InvalidCompaction', message: `compaction.mode must be periodic or revision, got "${String(c.mode)}"` });

@@ -3,6 +3,7 @@
 import type { EtcdCluster, EtcdClusterStatus } from '../api/types.js';
 import type { KubeObject } from '../plan/kube-object.js';
 import type { EventType, KubeApi, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
+import { peerTLSOfArgs } from '../plan/statefulset.js';
 
 export interface RecordedEvent {
   type: EventType;
@@ -67,6 +68,10 @@ export class FakeKubeApi implements KubeApi {
       if (a !== b) throw new Error('StatefulSet.apps is invalid: spec: Forbidden: updates to statefulset spec for fields other than ... are forbidden');
     }
     this.objects.set(key, structuredClone(obj));
+    if (obj.kind === 'Secret') {
+      const data = (obj.data ?? {}) as Record<string, string>;
+      this.secrets.set(`${obj.metadata.namespace}/${obj.metadata.name}`, Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64')])));
+    }
   }
 
   async getStatefulSet(namespace: string, name: string): Promise<StatefulSetInfo | null> {
@@ -81,6 +86,7 @@ export class FakeKubeApi implements KubeApi {
       storageClassName: vct?.spec.storageClassName ?? null,
       volumeClaimTemplates: structuredClone(spec.volumeClaimTemplates),
       image: (o.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]?.image ?? null,
+      peerTLS: peerTLSOfArgs((o.spec as { template: { spec: { containers: Array<{ args?: string[] }> } } }).template.spec.containers[0]?.args ?? []),
     };
   }
 

@@ -13,6 +13,8 @@ export interface StatefulSetInfo {
   volumeClaimTemplates: unknown[];
   /** The member container's image in the pod template (held there while a version change is refused). */
   image: string | null;
+  /** Whether the members listen for peers over https (from their args); null when not known. */
+  peerTLS: boolean | null;
 }
 
 export interface PodInfo {

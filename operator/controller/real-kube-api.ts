@@ -3,7 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type EtcdCluster, type EtcdClusterStatus } from '../api/types.js';
 import type { KubeObject } from '../plan/kube-object.js';
 import { FIELD_MANAGER } from '../plan/names.js';
-import { MEMBER_CONTAINER } from '../plan/statefulset.js';
+import { MEMBER_CONTAINER, peerTLSOfArgs } from '../plan/statefulset.js';
 import { ConflictError, type EventType, type KubeApi, type PodInfo, type PvcInfo, type StatefulSetInfo } from './kube-api.js';
 
 export function httpCode(err: unknown): number | null {
@@ -81,6 +81,7 @@ export class RealKubeApi implements KubeApi {
       // Re-sent on apply exactly as stored (minus status), since they are immutable.
       volumeClaimTemplates: vcts.map((v) => ({ metadata: { name: v.metadata?.name, labels: v.metadata?.labels }, spec: v.spec })),
       image: s.spec?.template?.spec?.containers?.find((c) => c.name === MEMBER_CONTAINER)?.image ?? null,
+      peerTLS: peerTLSOfArgs(s.spec?.template?.spec?.containers?.find((c) => c.name === MEMBER_CONTAINER)?.args ?? []),
     };
   }
 

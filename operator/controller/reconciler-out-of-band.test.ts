@@ -21,7 +21,7 @@ describe('a member removed out of band (etcdctl member remove)', () => {
       expect(stsReplicas(t)).toBe(3);
       for (const [j, p] of others.entries()) expect(t.kube.pods.get(p?.name ?? ''), `pod ${j}`).toBe(p);
     }
-    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual([`add:${peerURL(ref, k, false)}`, `promote:1004`]);
+    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual([`add:${peerURL(ref, k, true)}`, `promote:1004`]);
     const c = t.kube.cluster('ns', 'e');
     expect(c.status?.members?.filter((m) => !m.isLearner && m.healthy)).toHaveLength(3);
     expect(cond(c, 'Available')?.status).toBe('True');
@@ -148,6 +148,6 @@ describe('what the operator reads and reports', () => {
     await t.pass();
     expect(t.kube.cluster('ns', 'e').status?.currentOperation).toMatchObject({ type: 'Replace', ordinal: 2, oldMemberID: m2.id });
     await t.settle();
-    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual([`remove:${m2.id}`, `add:${peerURL(ref, 2, false)}`, 'promote:1004']);
+    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual([`remove:${m2.id}`, `add:${peerURL(ref, 2, true)}`, 'promote:1004']);
   });
 });

@@ -36,9 +36,9 @@ describe('Reconciler', () => {
     t.kube.editSpec('ns', 'e', (c) => (c.spec.replicas = 5));
     await t.settle();
     expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual([
-      `add:${peerURL(ref, 3, false)}`,
+      `add:${peerURL(ref, 3, true)}`,
       `promote:1004`,
-      `add:${peerURL(ref, 4, false)}`,
+      `add:${peerURL(ref, 4, true)}`,
       `promote:1005`,
     ]);
     let c = t.kube.cluster('ns', 'e');
@@ -104,7 +104,7 @@ describe('Reconciler', () => {
     // The volume of e-2 is replaced behind the operator's back.
     t.kube.pvcs.set('data-e-2', { name: 'data-e-2', uid: 'brand-new', terminating: false, phase: 'Bound', requestedStorage: '8Gi' });
     await t.settle();
-    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual(['remove:1003', `add:${peerURL(ref, 2, false)}`, 'promote:1004']);
+    expect(t.twin.calls.filter((c) => !c.startsWith('list'))).toEqual(['remove:1003', `add:${peerURL(ref, 2, true)}`, 'promote:1004']);
     const c = t.kube.cluster('ns', 'e');
     expect(c.status?.members?.find((m) => m.name === 'e-2')?.id).toBe('3ec'); // 1004 in hex, as etcdctl prints it
     expect(cond(c, 'Available')?.status).toBe('True');

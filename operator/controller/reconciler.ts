@@ -21,6 +21,9 @@ import { assertNever, planNextStep, type Action, type Plan } from '../plan/plann
 import { quorum, quorumMargin } from '../plan/quorum.js';
 import { buildClientService, buildPeerService } from '../plan/services.js';
 import { buildStatefulSet } from '../plan/statefulset.js';
+import { buildCertManagerCertificates, effectiveTls } from '../plan/tls.js';
+import { tlsProblems } from '../api/tls.js';
+import { certificateStep } from './certificate-step.js';
 import type { Clock } from './clock.js';
 import { ConflictError, type KubeApi } from './kube-api.js';
 import { observe, sameMemberID, type EndpointMode, type Observation } from './observe.js';
@@ -52,6 +55,13 @@ export interface ReconcileResult {
   action: Action['kind'] | 'gone' | 'finalizer';
 }
 
+/** Wake up for the next certificate renewal if nothing sooner is due. */
+function withRenewal(requeueAfterMs: number | null, renewAtMs: number | null, nowMs: number): number | null {
+  if (renewAtMs === null) return requeueAfterMs;
+  const untilRenewal = Math.max(1000, Math.ceil(renewAtMs - nowMs));
+  return requeueAfterMs === null ? untilRenewal : Math.min(requeueAfterMs, untilRenewal);
+}
+
 export class Reconciler {
   constructor(private readonly d: ReconcilerDeps) {}
 
@@ -64,7 +74,8 @@ export class Reconciler {
     }
     const ref = refOf(cluster);
     const log = d.log.child('reconcile', { cluster: `${namespace}/${name}` });
-    const spec = resolveSpec(cluster.spec ?? {});
+    let spec = resolveSpec(cluster.spec ?? {});
+    let runningPlain = false;
     if (cluster.metadata.deletionTimestamp !== undefined) return this.finalize(cluster, spec);
     // The finalizer is there exactly when deleting the cluster must delete its volumes.
     const wantFinalizer = spec.storage.retentionPolicy === 'Delete';
@@ -75,22 +86,21 @@ export class Reconciler {
     const nowMs = d.clock.nowMs();
     const nowIso = new Date(nowMs).toISOString();
 
-    let api = d.members;
-    const tlsProblems: SpecProblem[] = [];
-    if (spec.tls.clientSecretName !== null && d.memberApiForTLS !== undefined) {
-      const secret = await d.kube.getSecret(namespace, spec.tls.clientSecretName);
-      if (secret === null) {
-        tlsProblems.push({
-          field: 'spec.tls.clientSecretName',
-          reason: 'TLSSecretNotFound',
-          message: `Secret "${spec.tls.clientSecretName}" (ca.crt, tls.crt, tls.key) does not exist in ${namespace}; create it or fix the name`,
-        });
-      } else {
-        api = d.memberApiForTLS(secret);
-      }
+    // TLS: the mode in effect (an unset mode keeps a cluster that runs plain HTTP plain), then the
+    // certificates (issued or renewed before anything talks to the members).
+    if (spec.tls.mode === null) runningPlain = (await d.kube.getStatefulSet(namespace, statefulSetName(ref)))?.peerTLS === false;
+    spec = effectiveTls(ref, spec, runningPlain);
+    const certs = await certificateStep(d.kube, ref, spec, nowMs, !spec.paused && tlsProblems(cluster.spec?.tls).length === 0);
+    if (certs.issued.length > 0) {
+      const what = certs.issued.map((r) => `${r.secretName} (${r.reason})`).join(', ');
+      log.info('issued certificates', { what });
+      await d.kube.recordEvent(cluster, 'Normal', 'CertificatesIssued', `issued ${what}`).catch(() => {});
     }
+    const tlsProblemsFound = certs.problems;
+    let api = d.members;
+    if (certs.operatorSecret !== null && d.memberApiForTLS !== undefined) api = d.memberApiForTLS(certs.operatorSecret);
     const obs = await observe(d.kube, api, cluster, ref, spec, d.endpointMode);
-    const problems = [...tlsProblems, ...(await this.problems(cluster, spec, obs))];
+    const problems = [...tlsProblemsFound, ...(await this.problems(cluster, spec, obs))];
     const status = cluster.status ?? {};
     const observed: ObservedCluster = {
       ref,
@@ -184,7 +194,7 @@ export class Reconciler {
       throw err;
     }
     if (actionError !== null) throw new ReconcileError(actionError);
-    return { requeueAfterMs: this.requeueFor(plan, operation), action: plan.action.kind };
+    return { requeueAfterMs: withRenewal(this.requeueFor(plan, operation), certs.renewAtMs, nowMs), action: plan.action.kind };
   }
 
   /**
@@ -246,6 +256,13 @@ export class Reconciler {
         out.push({ field: 'spec.defragmentation.schedule', reason: 'InvalidSchedule', message: `defragmentation.schedule "${spec.defragmentation.schedule}": ${cron.error}` });
       }
     }
+    if (obs.sts !== null && obs.sts.peerTLS !== null && obs.sts.peerTLS !== (spec.tls.peerSecretName !== null)) {
+      out.push({
+        field: 'spec.tls',
+        reason: 'TLSChangeUnsupported',
+        message: `the members run peer ${obs.sts.peerTLS ? 'TLS' : 'plain HTTP'}; switching a running cluster ${obs.sts.peerTLS ? 'to plain HTTP' : 'to TLS'} changes every peer URL and is not automated: set spec.tls back (mode ${obs.sts.peerTLS ? 'operator, secrets or cert-manager' : 'disabled'})`,
+      });
+    }
     if (obs.sts !== null) {
       if (spec.storage.storageClassName !== null && obs.sts.storageClassName !== null && spec.storage.storageClassName !== obs.sts.storageClassName) {
         out.push({
@@ -268,7 +285,7 @@ export class Reconciler {
   }
 
   private children(ref: ClusterRef, spec: ResolvedSpec, plan: Plan, obs: Observation): KubeObject[] {
-    const out: KubeObject[] = [buildPeerService(ref), buildClientService(ref)];
+    const out: KubeObject[] = [buildPeerService(ref), buildClientService(ref), ...buildCertManagerCertificates(ref, spec)];
     if (plan.initialCluster.length > 0) out.push(buildBootstrapConfigMap(ref, plan.initialClusterState, plan.initialCluster));
     // A refused version change keeps the image the members run (a pod restarted meanwhile must not get the new one).
     const held = plan.holdImage && obs.sts?.image != null ? { ...spec, image: obs.sts.image } : spec;

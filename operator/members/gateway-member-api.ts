@@ -4,7 +4,7 @@
 // parallel), Node's built-in fetch speaks it, and the very same client works against real etcd 3.4,
 // which the tests use as the reference. int64/uint64 travel as JSON strings, so member IDs stay exact.
 // https endpoints use the cluster's client TLS material (CA, and a client certificate for
-// --client-cert-auth), read by the controller from spec.tls.clientSecretName.
+// --client-cert-auth); member-api-factory.ts makes these clients.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MemberApiError, type EndpointStatus, type MemberApi, type MemberApiErrorCode, type MemberInfo, type MemberList } from './member-api.js';
@@ -13,6 +13,8 @@ export interface GatewayTLS {
   ca?: Buffer | string;
   cert?: Buffer | string;
   key?: Buffer | string;
+  /** Replaces the host name check (member-api-factory.ts: pod-ip mode verifies the chain only). */
+  checkServerIdentity?: (host: string, cert: unknown) => Error | undefined;
 }
 
 export interface GatewayOptions {

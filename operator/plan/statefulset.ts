@@ -25,6 +25,12 @@ export const IMAGE_UID = 65532;
 /** The member container's name in the pod template. */
 export const MEMBER_CONTAINER = 'tsetcd';
 
+/** Whether a member's args listen for peers over https; null when the flag is not there. */
+export function peerTLSOfArgs(args: readonly string[]): boolean | null {
+  const flag = args.find((a) => a.startsWith('--listen-peer-urls='));
+  return flag === undefined ? null : flag.includes('https://');
+}
+
 /** The etcd-style flags of a member. $(POD_NAME) and $(POD_IP) are expanded by the kubelet. */
 export function memberArgs(ref: ClusterRef, spec: ResolvedSpec): string[] {
   const clientScheme = spec.tls.clientSecretName ? 'https' : 'http';

@@ -81,6 +81,70 @@ export function etcdctl(endpoints: string, args: string[], input?: string): Prom
 }
 
 /**
+ * An EtcdCluster spec for the local control plane's e2e files: Guaranteed resources, members only
+ * on the nodes labelled and tainted dedicated=etcd, one per node. `extra` adds or overrides fields.
+ */
+export function memberSpec(o: { cpu: string; memory: string; retentionPolicy: 'Retain' | 'Delete'; replicas?: number; extra?: Record<string, unknown> }): Record<string, unknown> {
+  return {
+    replicas: o.replicas ?? 3,
+    storage: { size: '1Gi', retentionPolicy: o.retentionPolicy },
+    resources: { requests: { cpu: o.cpu, memory: o.memory }, limits: { cpu: o.cpu, memory: o.memory } },
+    placement: {
+      dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
+      antiAffinity: 'required',
+    },
+    ...(o.extra ?? {}),
+  };
+}
+
+/**
+ * The set-up of an e2e file that runs its own operator (local control plane): the CRD, the chart's
+ * RBAC, the operator process (ready), and the file's namespace. beforeStart sees the process first.
+ */
+export async function startLocalOperator(k: Kubectl, namespace: string, beforeStart: (op: OperatorProcess) => void = () => {}): Promise<OperatorProcess> {
+  await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
+  await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+  const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
+  beforeStart(op);
+  op.start();
+  await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
+  await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  return op;
+}
+
+export interface ClientTlsFiles {
+  /** etcdctl flags: --cacert, --cert, --key. */
+  readonly flags: string[];
+  readonly ca: Buffer;
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+/**
+ * A TLS cluster's client material, as any client would get it: the operator-issued client Secret
+ * (`<name>-operator-client-tls`: ca.crt, tls.crt, tls.key), written to files for etcdctl. Waits for
+ * the Secret (the operator creates it on its first pass).
+ */
+export async function clientTls(k: Kubectl, namespace: string, name: string, secret = `${name}-operator-client-tls`): Promise<ClientTlsFiles> {
+  const data = await waitFor(`Secret ${namespace}/${secret}`, 120_000, async () => {
+    const r = await k.run(['get', 'secret', secret, '-n', namespace, '-o', 'json']);
+    return r.code === 0 ? (JSON.parse(r.stdout) as { data: Record<string, string> }).data : undefined;
+  });
+  const dir = join(repoRoot, '.data', 'e2e-tls', `${namespace}-${secret}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  const file = (k2: string): { path: string; buf: Buffer } => {
+    const buf = Buffer.from(data[k2] ?? '', 'base64');
+    const path = join(dir, k2);
+    writeFileSync(path, buf);
+    return { path, buf };
+  };
+  const ca = file('ca.crt');
+  const cert = file('tls.crt');
+  const key = file('tls.key');
+  return { flags: [`--cacert=${ca.path}`, `--cert=${cert.path}`, `--key=${key.path}`], ca: ca.buf, cert: cert.buf, key: key.buf };
+}
+
+/**
  * `kubectl port-forward` to a Service, for clusters whose Pod addresses the test process cannot
  * reach (kind). The local control plane does not need it (Pods sit on a host bridge) and cannot
  * serve it (the node agent has no streaming API).

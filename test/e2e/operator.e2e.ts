@@ -7,14 +7,16 @@ import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { isSettled, voters, type Cluster } from './cluster-status.js';
-import { cpDir, etcdctl as etcdctlLocal, freePort, installOperatorRbac, Kubectl, OperatorProcess, portForward, repoRoot, run, waitFor, type RunResult } from './harness.js';
+import { clientTls, cpDir, etcdctl as etcdctlLocal, freePort, type ClientTlsFiles, installOperatorRbac, Kubectl, OperatorProcess, portForward, repoRoot, run, waitFor, type RunResult } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
 const ns = 'e2e-operator';
 const name = 'main';
 /** Local: the client Service's name, resolved through the node agent's hosts file. Elsewhere: a port-forward. */
-let clientEndpoint = `http://${name}-client.${ns}.svc:2379`;
+let clientEndpoint = `https://${name}-client.${ns}.svc:2379`;
+/** The cluster is TLS by default: clients use the operator-issued client certificate. */
+let tls: ClientTlsFiles | undefined;
 
 interface PodList { items: Array<{ metadata: { name: string }; spec: { nodeName?: string }; status: { podIP?: string; phase?: string } }> }
 
@@ -24,8 +26,10 @@ describe.skipIf(skip !== '')('operator end to end', () => {
   /** The operator as a local process (local control plane); elsewhere the chart's Deployment runs it. */
   let operator: OperatorProcess | undefined;
   let stopForward: (() => void) | undefined;
-  const etcdctl = (endpoint: string, args: string[]): Promise<RunResult> =>
-    local ? etcdctlLocal(endpoint, args) : run('etcdctl', [`--endpoints=${endpoint}`, '--command-timeout=10s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  const etcdctl = (endpoint: string, args0: string[]): Promise<RunResult> => {
+    const args = [...(tls?.flags ?? []), ...args0];
+    return local ? etcdctlLocal(endpoint, args) : run('etcdctl', [`--endpoints=${endpoint}`, '--command-timeout=10s', ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  };
   /** Largest number of learners and smallest number of healthy voters seen while sampling. */
   const seen = { maxLearners: 0, minHealthyVoters: Number.POSITIVE_INFINITY, sampling: false };
   let sampler: NodeJS.Timeout | undefined;
@@ -113,10 +117,11 @@ describe.skipIf(skip !== '')('operator end to end', () => {
     expect(c.status?.members?.filter((m) => m.isLeader)).toHaveLength(1);
     const p = await pods();
     expect(p.items).toHaveLength(3);
+    tls = await clientTls(k, ns, name);
     if (!local) {
       const pf = await portForward(k.kubeconfig, ns, `svc/${name}-client`, 2379);
       stopForward = pf.stop;
-      clientEndpoint = `http://127.0.0.1:${pf.port}`;
+      clientEndpoint = `https://127.0.0.1:${pf.port}`;
     }
   });
 
@@ -150,7 +155,12 @@ describe.skipIf(skip !== '')('operator end to end', () => {
 
   it('scales up to 5 with 1,000 keys: one learner at a time, promoted, data intact, PDB recomputed', async () => {
     const p = await pods();
-    const client = new Etcd3({ hosts: local ? p.items.map((x) => `http://${x.status.podIP ?? ''}:2379`) : [clientEndpoint] });
+    // By pod IP (the test process cannot resolve cluster names); the certificate names the client Service.
+    const client = new Etcd3({
+      hosts: local ? p.items.map((x) => `https://${x.status.podIP ?? ''}:2379`) : [clientEndpoint],
+      credentials: { rootCertificate: tls!.ca, certChain: tls!.cert, privateKey: tls!.key },
+      grpcOptions: { 'grpc.ssl_target_name_override': `${name}-client.${ns}.svc` },
+    });
     try {
       const batch = 50;
       for (let i = 0; i < 1000; i += batch) {

@@ -5,30 +5,23 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { etcdctl, freePort, installOperatorRbac, Kubectl, OperatorProcess, repoRoot, waitFor } from './harness.js';
-import { join } from 'node:path';
+import { clientTls, etcdctl, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
 const ns = 'e2e-out-of-band';
 
 function spec(retentionPolicy: 'Retain' | 'Delete'): Record<string, unknown> {
-  return {
-    replicas: 3,
-    storage: { size: '1Gi', retentionPolicy },
-    resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } },
-    placement: {
-      dedicated: { nodeSelector: { dedicated: 'etcd' }, tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'etcd', effect: 'NoSchedule' }] },
-      antiAffinity: 'required',
-    },
-  };
+  return memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy });
 }
 
 describe.skipIf(skip !== '' || !local)('the operator never makes a change made behind its back worse', () => {
   const k = new Kubectl(inject('e2eKubeconfig'));
   let operator: OperatorProcess | undefined;
   let logStart = 0;
-  const client = (name: string): string => `http://${name}-client.${ns}.svc:2379`;
+  const client = (name: string): string => `https://${name}-client.${ns}.svc:2379`;
+  /** TLS by default: etcdctl presents the cluster's operator-issued client certificate. */
+  const tlsFlags = async (name: string): Promise<string[]> => (await clientTls(k, ns, name)).flags;
   const get = (name: string): Promise<Cluster> => k.json<Cluster>(['get', 'etcdcluster', name, '-n', ns]);
   const idOf = async (name: string, member: string): Promise<string | undefined> => (await get(name)).status?.members?.find((m) => m.name === member)?.id;
   const podUID = async (pod: string): Promise<string> => (await k.run(['get', 'pod', pod, '-n', ns, '-o', 'jsonpath={.metadata.uid}'])).stdout;
@@ -42,7 +35,7 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   /** etcdctl through the client Service, retried like a client while the Service name follows a moved Pod. */
   const etcdctlRetried = (name: string, args: string[]): Promise<string> =>
     waitFor(`etcdctl ${args.join(' ')}`, 60_000, async () => {
-      const r = await etcdctl(client(name), args);
+      const r = await etcdctl(client(name), [...(await tlsFlags(name)), ...args]);
       return r.code === 0 ? r.stdout.trim() : undefined;
     }, 500);
 
@@ -86,21 +79,16 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
     if (id === undefined) throw new Error(`no member ${member}`);
     // Through the other members, not the Service (test/integration/remove-self.test.ts covers
     // asking the member being removed).
-    const others = [0, 1, 2].map((i) => `${name}-${i}`).filter((p) => p !== member).map((p) => `http://${p}.${name}-peer.${ns}.svc:2379`);
-    const r = await etcdctl(others.join(','), ['member', 'remove', id]); // status IDs are hex, as etcdctl takes them
+    const others = [0, 1, 2].map((i) => `${name}-${i}`).filter((p) => p !== member).map((p) => `https://${p}.${name}-peer.${ns}.svc:2379`);
+    const r = await etcdctl(others.join(','), [...(await tlsFlags(name)), 'member', 'remove', id]); // status IDs are hex, as etcdctl takes them
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(new RegExp(`Member\\s+${id} removed`));
   }
 
   beforeAll(async () => {
-    await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
-    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
-    const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
-    operator = op;
-    logStart = existsSync(op.logPath) ? statSync(op.logPath).size : 0;
-    op.start();
-    await waitFor('the operator to serve /readyz', 60_000, async () => (await fetch(op.metricsUrl.replace('/metrics', '/readyz'))).ok);
-    await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    operator = await startLocalOperator(k, ns, (op) => {
+      logStart = existsSync(op.logPath) ? statSync(op.logPath).size : 0;
+    });
   });
 
   afterAll(async () => {

@@ -142,6 +142,11 @@ export interface ClusterOptions {
   readonly label?: string;
   /** The member binary: tsetcd by default; any binary that takes etcd's flags (etcd itself). */
   readonly bin?: string;
+  /**
+   * TLS on client and peer URLs: each member's own flags (its cert files), and the etcdctl flags
+   * the harness's own calls (status, leader) use. Health is then read on the plain metrics URL.
+   */
+  readonly tls?: { memberFlags(name: string): readonly string[]; ctlFlags: readonly string[] };
 }
 
 export interface StatusJson {
@@ -183,13 +188,14 @@ export class Cluster {
 
   private spec(name: string, clientPort: number, peerPort: number, metricsPort: number): RunningMember {
     const dataDir = join(this.root, name);
+    const scheme = this.opts.tls ? 'https' : 'http';
     return {
       name,
       clientPort,
       peerPort,
       metricsPort,
-      clientUrl: `http://127.0.0.1:${clientPort}`,
-      peerUrl: `http://127.0.0.1:${peerPort}`,
+      clientUrl: `${scheme}://127.0.0.1:${clientPort}`,
+      peerUrl: `${scheme}://127.0.0.1:${peerPort}`,
       metricsUrl: `http://127.0.0.1:${metricsPort}`,
       dataDir,
       logFile: join(this.root, `${name}.log`),
@@ -215,6 +221,7 @@ export class Cluster {
       '--log-level=info',
       ...(this.opts.flags ?? []),
       ...extraFlags,
+      ...(this.opts.tls?.memberFlags(m.name) ?? []),
     ];
     const log = createWriteStream(m.logFile, { flags: 'a' });
     const proc = spawn(this.opts.bin ?? TSETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
@@ -248,7 +255,7 @@ export class Cluster {
           if (m.proc && (m.proc.exitCode !== null || m.proc.signalCode !== null)) {
             throw new Error(`${m.name} exited (${m.proc.exitCode ?? m.proc.signalCode})`);
           }
-          const r = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
+          const r = await fetch(`${this.opts.tls ? m.metricsUrl : m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
           return r.status === 200 ? true : undefined;
         },
         timeoutMs,
@@ -258,7 +265,7 @@ export class Cluster {
   }
 
   async statuses(members: readonly RunningMember[] = this.running()): Promise<StatusJson[]> {
-    const out = await ctlOk(this.endpoints(members), ['endpoint', 'status', '-w', 'json']);
+    const out = await ctlOk(this.endpoints(members), [...(this.opts.tls?.ctlFlags ?? []), 'endpoint', 'status', '-w', 'json']);
     return JSON.parse(out) as StatusJson[];
   }
 

@@ -6,6 +6,8 @@ import { MemoryMemberApi } from '../../members/memory-member-api.js';
 import { noopMetrics, type ClusterMetricsSink } from '../../metrics.js';
 import { DEFAULT_MEMBER_CONFIG } from '../../plan/member-config.js';
 import { peerURL } from '../../plan/names.js';
+import { effectiveTls } from '../../plan/tls.js';
+import { resolveSpec } from '../../api/defaults.js';
 import { FakeClock } from '../clock.js';
 import { FakeKubeApi } from '../fake-kube-api.js';
 import { Reconciler, type ReconcileResult } from '../reconciler.js';
@@ -35,16 +37,18 @@ export function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterM
   const cluster: EtcdCluster = { apiVersion: API_VERSION, kind: KIND, metadata: { ...ref, generation: 1 }, spec };
   kube.addCluster(cluster);
   const pending: Array<{ name: string; ordinal: number; endpoint: string }> = [];
+  // The TLS a new cluster gets (secure by default unless the spec opts out).
+  const tls = effectiveTls(ref, resolveSpec(spec), false).tls;
   /** Learners replicate on their own (unless frozen). */
   let replicate = true;
   const onPodCreated = (name: string, ordinal: number, podIP: string): void => {
-    const endpoint = `${spec.tls?.clientSecretName ? 'https' : 'http'}://${podIP}:2379`;
+    const endpoint = `${tls.clientSecretName !== null ? 'https' : 'http'}://${podIP}:2379`;
     if (twin.members.length === 0) {
       pending.push({ name, ordinal, endpoint });
-      if (pending.length === (spec.replicas ?? 3)) twin.bootstrap(pending.map((p) => ({ name: p.name, peerURL: peerURL(ref, p.ordinal, false), endpoint: p.endpoint })));
+      if (pending.length === (spec.replicas ?? 3)) twin.bootstrap(pending.map((p) => ({ name: p.name, peerURL: peerURL(ref, p.ordinal, tls.peerSecretName !== null), endpoint: p.endpoint })));
       return;
     }
-    twin.startMember(peerURL(ref, ordinal, false), name, endpoint);
+    twin.startMember(peerURL(ref, ordinal, tls.peerSecretName !== null), name, endpoint);
   };
   const actions: string[] = [];
   async function pass(): Promise<ReconcileResult | Error> {

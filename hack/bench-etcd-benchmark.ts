@@ -1,0 +1,369 @@
+// `BENCH=etcd-benchmark make bench`: etcd's own load generator `benchmark` (v3.6.8, built by
+// hack/ensure-etcd-benchmark.sh) against a 3-member etcd 3.6 (hack/ensure-etcd36.sh) and a
+// 3-member tsetcd on loopback, back to back, N pairs of runs (each run on a fresh cluster). The
+// four loads are issue 10's table (etcd's docs/op-guide/performance.md shapes, 1 KiB values):
+//   put-all     put, 1000 clients on 100 conns, spread over all members
+//   put-leader  put, one client on one conn, to the leader
+//   range-lin   range one key, linearizable, 1000 clients / 100 conns
+//   range-ser   range one key, serializable, 1000 clients / 100 conns
+// For each run it records throughput, p99 and average latency (from benchmark's summary), the
+// members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
+// the largest member peak RSS (VmHWM), and the leader changes and heartbeat send failures the
+// members counted during the load (their /metrics; issue 10 requires 0). Then it prints the
+// medians over the pairs and the tsetcd/etcd ratios. Every load is bounded in count and time.
+//
+//   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
+//       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
+//       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
+// TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons).
+// --etcd34 adds Debian's etcd 3.4 (/usr/bin/etcd) as a third column. --profile runs the tsetcd
+// members under node --cpu-prof (one profile per load, under .data/) and prints the hottest
+// frames; CPU figures taken with it on carry the profiler's cost.
+
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { busyByArea, hotFrames } from './lib/cpu-profile.js';
+import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
+import type { LoopbackMember } from './lib/loopback-cluster.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+/** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
+const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
+
+function flag(name: string, dflt: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  if (a) return a.slice(name.length + 3);
+  if (process.argv.includes(`--${name}`)) return 'true';
+  return dflt;
+}
+
+const PAIRS = Math.max(1, Math.min(10, Number(flag('pairs', process.env['BENCH_PAIRS'] ?? '3'))));
+const PUT_TOTAL = Math.min(1_000_000, Number(flag('put-total', '50000')));
+const SINGLE_TOTAL = Math.min(100_000, Number(flag('single-total', '3000')));
+const RANGE_TOTAL = Math.min(1_000_000, Number(flag('range-total', '100000')));
+const MAX_SECONDS = Number(flag('max-seconds', '120'));
+const LOADS = flag('loads', 'put-all,put-leader,range-lin,range-ser').split(',');
+const WITH_ETCD34 = flag('etcd34', process.env['BENCH_ETCD34'] === '1' ? 'true' : 'false') === 'true';
+const PROFILE = flag('profile', 'false') === 'true';
+const ONLY = flag('only', '');
+/** Extra flags for the tsetcd members, e.g. --tsetcd-args=--snapshot-count=10000 (space-separated). */
+const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const RANGE_KEY = 'foo';
+
+type Kind = 'etcd36' | 'tsetcd' | 'etcd34';
+
+interface Load {
+  name: string;
+  /** benchmark's global flags (before the command) and the command with its flags. */
+  args: (endpoints: string) => string[];
+  total: number;
+}
+
+const LOAD_TABLE: Load[] = ([
+  {
+    name: 'put-all',
+    total: PUT_TOTAL,
+    args: (e) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'put', '--key-size=8', '--sequential-keys', `--total=${PUT_TOTAL}`, '--val-size=1024'],
+  },
+  {
+    name: 'put-leader',
+    total: SINGLE_TOTAL,
+    args: (e) => [`--endpoints=${e}`, '--target-leader', '--conns=1', '--clients=1', 'put', '--key-size=8', '--sequential-keys', `--total=${SINGLE_TOTAL}`, '--val-size=1024'],
+  },
+  {
+    name: 'range-lin',
+    total: RANGE_TOTAL,
+    args: (e) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=l', `--total=${RANGE_TOTAL}`],
+  },
+  {
+    name: 'range-ser',
+    total: RANGE_TOTAL,
+    args: (e) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=s', `--total=${RANGE_TOTAL}`],
+  },
+] satisfies Load[]).filter((l) => LOADS.includes(l.name));
+
+interface Member extends LoopbackMember {
+  proc: ChildProcess;
+}
+
+interface Cluster {
+  kind: Kind;
+  members: Member[];
+  root: string;
+}
+
+function command(kind: Kind, bins: Bins, profDir: string): [string, string[]] {
+  switch (kind) {
+    case 'etcd36':
+      return [bins.etcd36, []];
+    case 'etcd34':
+      return ['/usr/bin/etcd', []];
+    case 'tsetcd':
+      // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
+      return [process.execPath, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN_JS] : [MAIN_JS]];
+  }
+}
+
+async function startCluster(kind: Kind, bins: Bins, root: string): Promise<Cluster> {
+  mkdirSync(root, { recursive: true });
+  const planned = await planMembers(root, `bench-${kind}`);
+  const members: Member[] = planned.map((m) => {
+    const [cmd, pre] = command(kind, bins, join(root, 'prof', m.name));
+    const log = createWriteStream(join(root, `${m.name}.log`));
+    const extra = kind === 'tsetcd' ? TSETCD_ARGS : [];
+    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    return { ...m, proc };
+  });
+  const c: Cluster = { kind, members, root };
+  if (!(await waitHealthy(members.map((m) => m.client), 60_000))) {
+    await stopCluster(c);
+    throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
+  }
+  // The key the range loads read: one 1 KiB value, written through the /v3 JSON gateway.
+  const put = await fetch(`${members[0]!.client}/v3/kv/put`, {
+    method: 'POST',
+    body: JSON.stringify({ key: Buffer.from(RANGE_KEY).toString('base64'), value: Buffer.alloc(1024, 'v').toString('base64') }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!put.ok) throw new Error(`${kind}: writing ${RANGE_KEY} failed: HTTP ${put.status} ${await put.text()}`);
+  return c;
+}
+
+async function stopCluster(c: Cluster): Promise<void> {
+  await stopProcs(c.members.map((m) => m.proc));
+}
+
+/** utime + stime of one process, in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the comm field: state is f[0], so utime (field 14) is f[11] and stime f[12].
+  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/** Peak resident set size of one process (VmHWM), in MiB. */
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface Counters {
+  leaderChanges: number;
+  heartbeatFailures: number;
+  /** The V8 heap in use, its size, and memory outside it (Buffers), in MiB, of the largest member (Node members only). */
+  heap: string;
+}
+
+async function counters(c: Cluster): Promise<Counters> {
+  let leaderChanges = 0;
+  let heartbeatFailures = 0;
+  let heap = '';
+  let largest = 0;
+  for (const m of c.members) {
+    const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
+    const val = (name: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    leaderChanges += val('etcd_server_leader_changes_seen_total');
+    heartbeatFailures += val('etcd_server_heartbeat_send_failures_total');
+    const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
+    if (val('nodejs_heap_size_total_bytes') > largest) {
+      largest = val('nodejs_heap_size_total_bytes');
+      heap = `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
+    }
+  }
+  return { leaderChanges, heartbeatFailures, heap };
+}
+
+interface RunResult {
+  requests: number;
+  errors: number;
+  perSecond: number;
+  p99Ms: number;
+  avgMs: number;
+  cpuPer1000: number;
+  peakRssMiB: number;
+  leaderChanges: number;
+  heartbeatFailures: number;
+  loadAvg: string;
+  heap: string;
+}
+
+/** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
+export function parseReport(out: string): { perSecond: number; avgMs: number; p99Ms: number; errors: number } {
+  const num = (re: RegExp): number => {
+    const m = re.exec(out);
+    return m ? Number(m[1]) : NaN;
+  };
+  const errorSection = out.split('Error distribution:')[1] ?? '';
+  const errors = [...errorSection.matchAll(/\[(\d+)\]/g)].reduce((s, m) => s + Number(m[1]), 0);
+  return {
+    perSecond: num(/Requests\/sec:\s+([\d.]+)/),
+    avgMs: 1000 * num(/Average:\s+([\d.]+) secs/),
+    p99Ms: 1000 * num(/^\s*99% in ([\d.]+) secs/m),
+    errors,
+  };
+}
+
+function loadAvg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => void): Promise<RunResult> {
+  const endpoints = c.members.map((m) => m.client.replace('http://', '')).join(',');
+  const pids = c.members.map((m) => m.proc.pid!);
+  const before = await counters(c);
+  const cpu0 = pids.map(cpuSeconds);
+  const args = load.args(endpoints);
+  log(`$ benchmark ${args.join(' ')}`);
+  const out = await new Promise<string>((res, rej) => {
+    const p = spawn(bins.benchmark, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    p.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    p.stderr.on('data', () => {}); // the progress bar
+    const timer = setTimeout(() => p.kill('SIGKILL'), MAX_SECONDS * 1000);
+    p.on('error', rej);
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) res(text);
+      else rej(new Error(`benchmark ${load.name} on ${c.kind} ended with ${code ?? signal} (bound: ${MAX_SECONDS} s)\n${text.slice(-2000)}`));
+    });
+  });
+  const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
+  const after = await counters(c);
+  const r = parseReport(out);
+  return {
+    requests: load.total,
+    errors: r.errors,
+    perSecond: r.perSecond,
+    p99Ms: r.p99Ms,
+    avgMs: r.avgMs,
+    cpuPer1000: (1000 * cpu) / load.total,
+    peakRssMiB: Math.max(...pids.map(peakRssMiB)),
+    leaderChanges: after.leaderChanges - before.leaderChanges,
+    heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
+    loadAvg: loadAvg(),
+    heap: after.heap,
+  };
+}
+
+interface Bins {
+  benchmark: string;
+  etcd36: string;
+}
+
+function ensureBins(): Bins {
+  const last = (s: string): string => s.trim().split('\n').pop()!;
+  const benchmark = last(execFileSync('bash', [join(REPO, 'hack', 'ensure-etcd-benchmark.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString());
+  const etcd36 = join(last(execFileSync('bash', [join(REPO, 'hack', 'ensure-etcd36.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString()), 'etcd');
+  return { benchmark, etcd36 };
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+function fmtInt(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} missing: run make build`);
+  const bins = ensureBins();
+  let kinds: Kind[] = ['etcd36', 'tsetcd'];
+  if (WITH_ETCD34) {
+    if (!existsSync('/usr/bin/etcd')) throw new Error('--etcd34: /usr/bin/etcd missing (apt-get install etcd-server)');
+    kinds.push('etcd34');
+  }
+  if (ONLY) kinds = kinds.filter((k) => k === ONLY);
+  const root = join(REPO, '.data', `bench-etcd-benchmark-${Date.now()}`);
+  const results = new Map<string, RunResult[]>(); // `${kind} ${load}` -> one per pair
+  const log = (s: string): void => console.log(s);
+  log(`etcd benchmark: ${PAIRS} pair(s), loads ${LOAD_TABLE.map((l) => l.name).join(',')}; load average ${loadAvg()}`);
+  for (let pair = 1; pair <= PAIRS; pair++) {
+    // Alternate who goes first, so neither side always gets the cooler machine.
+    const order = pair % 2 === 1 ? kinds : [...kinds].reverse();
+    for (const kind of order) {
+      const dir = join(root, `${pair}-${kind}`);
+      const c = await startCluster(kind, bins, dir);
+      try {
+        for (const load of LOAD_TABLE) {
+          const r = await runLoad(c, bins, load, log);
+          const key = `${kind} ${load.name}`;
+          results.set(key, [...(results.get(key) ?? []), r]);
+          log(
+            `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
+              `cpu ${fmt(r.cpuPer1000, 3)} s/1k  peak rss ${fmt(r.peakRssMiB, 0)} MiB  leader changes ${r.leaderChanges}  ` +
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+          );
+        }
+      } finally {
+        await stopCluster(c);
+      }
+      if (PROFILE && kind === 'tsetcd') printProfiles(dir);
+    }
+  }
+  printTable(kinds, results);
+  if (!process.env['KEEP_DATA'] && !PROFILE) rmSync(root, { recursive: true, force: true });
+}
+
+function printProfiles(dir: string): void {
+  for (const m of ['m1', 'm2', 'm3']) {
+    const pdir = join(dir, 'prof', m);
+    if (!existsSync(pdir)) continue;
+    for (const f of readdirSync(pdir).filter((x) => x.endsWith('.cpuprofile'))) {
+      console.log(`\nbusy time by area, tsetcd ${m} (${join(pdir, f)}):`);
+      for (const line of busyByArea(join(pdir, f), 14)) console.log(line);
+      console.log(`hottest frames (self time):`);
+      for (const line of hotFrames(join(pdir, f), 25)) console.log(line);
+    }
+  }
+}
+
+function printTable(kinds: Kind[], results: Map<string, RunResult[]>): void {
+  const label: Record<Kind, string> = { etcd36: 'etcd 3.6.16', tsetcd: 'tsetcd', etcd34: 'etcd 3.4 (Debian)' };
+  const hasBoth = kinds.includes('etcd36') && kinds.includes('tsetcd');
+  const head = ['load', 'measure', ...kinds.map((k) => label[k]), ...(hasBoth ? ['tsetcd / etcd 3.6'] : [])];
+  console.log(`\nmedians over ${PAIRS} pair(s) (load average at the end ${loadAvg()})\n`);
+  console.log(`| ${head.join(' | ')} |\n|${head.map(() => '---').join('|')}|`);
+  const measures: Array<[string, (r: RunResult) => number, (n: number) => string]> = [
+    ['throughput (req/s)', (r) => r.perSecond, fmtInt],
+    ['p99 (ms)', (r) => r.p99Ms, (n) => fmt(n, 1)],
+    ['avg latency (ms)', (r) => r.avgMs, (n) => fmt(n, 2)],
+    ['member CPU s / 1,000 req', (r) => r.cpuPer1000, (n) => fmt(n, 3)],
+    ['peak RSS, largest member (MiB)', (r) => r.peakRssMiB, (n) => fmt(n, 0)],
+  ];
+  for (const load of LOAD_TABLE) {
+    for (const [name, get, show] of measures) {
+      const med = kinds.map((k) => median((results.get(`${k} ${load.name}`) ?? []).map(get)));
+      const ratio = hasBoth ? [fmt(med[kinds.indexOf('tsetcd')]! / med[kinds.indexOf('etcd36')]!, 2)] : [];
+      console.log(`| ${[load.name, name, ...med.map(show), ...ratio].join(' | ')} |`);
+    }
+  }
+  console.log('');
+  for (const k of kinds) {
+    const all = LOAD_TABLE.flatMap((l) => results.get(`${k} ${l.name}`) ?? []);
+    const sum = (get: (r: RunResult) => number): number => all.reduce((s, r) => s + get(r), 0);
+    console.log(
+      `${label[k]}: leader changes during the runs ${sum((r) => r.leaderChanges)}, heartbeat send failures ${sum((r) => r.heartbeatFailures)}, request errors ${sum((r) => r.errors)}`,
+    );
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+// What a TLS port presents to a new connection: the serial of its certificate (tests that rotate
+// certificates check which one a server uses). The client presents a certificate (mutual TLS); the
+// server's chain and name are not checked (the caller only reads the serial).
+import tls from 'node:tls';
+
+export interface ProbeClient {
+  readonly cert: Buffer | string;
+  readonly key: Buffer | string;
+}
+
+export function servedSerial(host: string, port: number, client: ProbeClient): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tls.connect({ host, port, rejectUnauthorized: false, cert: client.cert, key: client.key, ALPNProtocols: ['http/1.1'] });
+    s.setTimeout(5000, () => s.destroy(new Error('no handshake')));
+    s.once('secureConnect', () => {
+      const serial = s.getPeerCertificate().serialNumber;
+      s.destroy();
+      resolve(serial);
+    });
+    s.once('error', reject);
+  });
+}
