@@ -56,6 +56,12 @@ export interface MemberConfig {
   readonly maxRequestBytes: number;
   readonly maxTxnOps: number;
   readonly maxLearners: number;
+  /** --auth-token: 'simple' (etcd's default) or jwt with its options (keys are file paths). */
+  readonly authToken: { readonly kind: 'simple' } | { readonly kind: 'jwt'; readonly pubKeyFile: string; readonly privKeyFile: string; readonly signMethod: string; readonly ttlMs: number };
+  /** --auth-token-ttl in seconds (simple tokens). */
+  readonly authTokenTtlSec: number;
+  /** --bcrypt-cost for user passwords. */
+  readonly bcryptCost: number;
   readonly autoCompactionMode: AutoCompactionMode;
   /** The raw retention string as given ("0" = off). */
   readonly autoCompactionRetention: string;
@@ -114,6 +120,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'max-request-bytes', kind: 'int', help: 'Maximum client request size in bytes.', defaultText: '1572864' },
   { name: 'max-txn-ops', kind: 'int', help: 'Maximum number of operations per txn.', defaultText: '128' },
   { name: 'max-learners', kind: 'int', help: 'Maximum number of learners in the cluster.', defaultText: '1' },
+  { name: 'auth-token', kind: 'string', help: "'simple', or 'jwt,pub-key=<file>,priv-key=<file>,sign-method=<RS256|PS256|ES256|...>,ttl=<duration>'.", defaultText: 'simple' },
+  { name: 'auth-token-ttl', kind: 'int', help: 'Time (in seconds) a simple token lives after its last use.', defaultText: '300' },
+  { name: 'bcrypt-cost', kind: 'int', help: 'Cost of the bcrypt hash of user passwords (4 to 31).', defaultText: '10' },
   { name: 'auto-compaction-mode', kind: 'string', help: "'periodic' or 'revision'.", defaultText: 'periodic' },
   { name: 'auto-compaction-retention', kind: 'string', help: 'periodic: hours or a duration (5m); revision: a count. 0 = off.', defaultText: '0' },
   { name: 'cert-file', kind: 'string', help: 'Client server TLS cert file.' },
@@ -309,6 +318,15 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const maxRequestBytes = int('max-request-bytes', DEFAULT_MAX_REQUEST_BYTES, 1);
   const maxTxnOps = int('max-txn-ops', 128, 1);
   const maxLearners = int('max-learners', 1, 0);
+  const authToken = parseAuthToken(str('auth-token', 'simple').trim());
+  if (authToken === undefined) throw bad('auth-token', "expected 'simple' or 'jwt,pub-key=...,sign-method=...[,priv-key=...][,ttl=...]'");
+  const authTokenTtlSec = int('auth-token-ttl', 300, 1);
+  let bcryptCost = int('bcrypt-cost', 10, 0);
+  if (bcryptCost < 4 || bcryptCost > 31) {
+    // etcd: an out-of-range cost falls back to bcrypt.DefaultCost with a warning.
+    warnings.push(`bcrypt-cost ${bcryptCost} is outside 4..31; using 10`);
+    bcryptCost = 10;
+  }
 
   const modeText = str('auto-compaction-mode', 'periodic');
   if (modeText !== 'periodic' && modeText !== 'revision') throw bad('auto-compaction-mode', "must be 'periodic' or 'revision'");
@@ -373,6 +391,9 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     maxRequestBytes,
     maxTxnOps,
     maxLearners,
+    authToken,
+    authTokenTtlSec,
+    bcryptCost,
     autoCompactionMode,
     autoCompactionRetention,
     autoCompactionRetentionMs,
@@ -457,4 +478,23 @@ function deepFreeze<T>(o: T): T {
     for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
   }
   return o;
+}
+
+/** etcd's --auth-token: a type, then comma-separated key=value options (decomposeOpts). */
+function parseAuthToken(text: string): MemberConfig['authToken'] | undefined {
+  const [kind, ...rest] = text.split(',');
+  const opts = new Map<string, string>();
+  for (const o of rest) {
+    const kv = o.split('=');
+    if (kv.length !== 2 || opts.has(kv[0]!)) return undefined;
+    opts.set(kv[0]!, kv[1]!);
+  }
+  if (kind === 'simple') return { kind: 'simple' };
+  if (kind !== 'jwt') return undefined;
+  const pubKeyFile = opts.get('pub-key') ?? '';
+  const signMethod = opts.get('sign-method') ?? '';
+  if (pubKeyFile === '' || signMethod === '') return undefined;
+  const ttlMs = opts.has('ttl') ? parseRetentionMs(opts.get('ttl')!) : 300_000;
+  if (ttlMs === undefined) return undefined;
+  return { kind: 'jwt', pubKeyFile, privKeyFile: opts.get('priv-key') ?? '', signMethod, ttlMs };
 }

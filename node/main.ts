@@ -146,6 +146,7 @@ async function main(): Promise<number> {
         corsOrigins: cfg.corsOrigins,
         maxRequestBytes: cfg.maxRequestBytes,
         maxTxnOps: cfg.maxTxnOps,
+        bcryptCost: cfg.bcryptCost,
       },
       backend: member,
       metrics,

@@ -34,7 +34,10 @@ export type GrpcCodeName =
   | 'OutOfRange'
   | 'ResourceExhausted'
   | 'DataLoss'
-  | 'Internal';
+  | 'Internal'
+  | 'PermissionDenied'
+  | 'Unauthenticated'
+  | 'Unknown';
 
 interface ErrorSpec {
   readonly message: string;

@@ -61,6 +61,17 @@ export class PbWriter {
     return this;
   }
 
+  /** A nested message, written even when empty (gogoproto writes a non-nil empty message). */
+  message(field: number, v: Uint8Array): this {
+    this.varint((field << 3) | 2);
+    this.varint(v.byteLength);
+    if (v.byteLength > 0) {
+      this.blobs.push({ at: this.parts.length, data: v });
+      this.len += v.byteLength;
+    }
+    return this;
+  }
+
   finish(): Buffer {
     const out = Buffer.allocUnsafe(this.parts.length + this.len);
     let o = 0;

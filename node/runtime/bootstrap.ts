@@ -2,6 +2,7 @@
 // restart where the data dir wins over the --initial-* flags, as in etcd), storage recovery,
 // transport, runtime. main.ts calls startMember(); integration tests run main.ts itself.
 
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MemberConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -162,6 +163,17 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     snapshotCount: cfg.snapshotCount,
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
     progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs,
+    authTokenTtlMs: cfg.authTokenTtlSec * 1000,
+    ...(cfg.authToken.kind === 'jwt'
+      ? {
+          authJwt: {
+            signMethod: cfg.authToken.signMethod,
+            publicKeyPem: await readFile(cfg.authToken.pubKeyFile, 'utf8'),
+            ...(cfg.authToken.privKeyFile !== '' ? { privateKeyPem: await readFile(cfg.authToken.privKeyFile, 'utf8') } : {}),
+            ttlMs: cfg.authToken.ttlMs,
+          },
+        }
+      : {}),
     maxLearners: cfg.maxLearners,
     quotaBackendBytes: cfg.quotaBackendBytes,
     ...(cfg.autoCompactionRetentionMs > 0 || cfg.autoCompactionRetentionRevisions > 0

@@ -7,11 +7,13 @@
 import { decodeConfChange, type ConfChange } from '../raft/index.js';
 import { decodeCommand } from '../mvcc/codec.js';
 import type { Command } from '../mvcc/types.js';
+import { isAuthCommand, type AuthCommand, type AuthInfo } from '../mvcc/auth-store.js';
+import { decodeAuthBody } from './auth-body.js';
 import { decodeEnvelope } from './envelope.js';
 import { decodeConfContext, type ConfChangeContext, type MemberAttrs, type MemberRecord } from './membership.js';
 
 /** Which decoding step refused an entry (the metric's label). */
-export type SkipKind = 'envelope' | 'command' | 'attrs' | 'confChange';
+export type SkipKind = 'envelope' | 'command' | 'attrs' | 'auth' | 'confChange';
 
 export interface Skipped {
   readonly ok: false;
@@ -23,7 +25,16 @@ export interface Skipped {
 }
 
 export type NormalEntry =
-  | { readonly ok: true; readonly kind: 'mvcc'; readonly proposer: number; readonly requestId: number; readonly cmd: Command }
+  | {
+      readonly ok: true;
+      readonly kind: 'mvcc';
+      readonly proposer: number;
+      readonly requestId: number;
+      readonly cmd: Command;
+      /** Set for a write made as a user ('mvccAs'): checked against the auth store at apply. */
+      readonly as?: { readonly ai: AuthInfo | undefined };
+    }
+  | { readonly ok: true; readonly kind: 'auth'; readonly proposer: number; readonly requestId: number; readonly cmd: AuthCommand; readonly ai: AuthInfo | undefined }
   | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: number; readonly requestId: number; readonly attrs: MemberAttrs }
   | Skipped;
 
@@ -76,6 +87,24 @@ export function decodeNormalEntry(data: Uint8Array): NormalEntry {
       return { ok: true, kind: 'mvcc', proposer, requestId, cmd: decodeCommand(env.body) };
     } catch (err) {
       return { ok: false, kind: 'command', reason: why(err), proposer, requestId };
+    }
+  }
+  if (env.kind === 'mvccAs') {
+    try {
+      const { ai, request } = decodeAuthBody(env.body);
+      return { ok: true, kind: 'mvcc', proposer, requestId, cmd: decodeCommand(request), as: { ai } };
+    } catch (err) {
+      return { ok: false, kind: 'command', reason: why(err), proposer, requestId };
+    }
+  }
+  if (env.kind === 'auth') {
+    try {
+      const { ai, request } = decodeAuthBody(env.body);
+      const cmd: unknown = JSON.parse(Buffer.from(request).toString('utf8'));
+      if (!isAuthCommand(cmd)) throw new Error('not an auth command');
+      return { ok: true, kind: 'auth', proposer, requestId, cmd, ai };
+    } catch (err) {
+      return { ok: false, kind: 'auth', reason: why(err), proposer, requestId };
     }
   }
   let attrs: unknown;

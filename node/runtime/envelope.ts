@@ -1,14 +1,17 @@
 // The payload of a normal Raft entry, as the runtime writes it:
 //   u8 kind | f64 proposer member id | f64 request id | body
 // kind 'mvcc': body = node/mvcc encodeCommand(cmd); kind 'attrs': body = JSON member attributes
-// (name, client URLs) that a member publishes after it starts. The proposer id and request id
+// (name, client URLs) that a member publishes after it starts; kind 'auth': body = credentials
+// then a JSON auth command (node/mvcc/auth-store.ts); kind 'mvccAs': body = credentials then
+// encodeCommand(cmd), a write made as a user (auth-body.ts holds the credentials framing). The proposer id and request id
 // let exactly the proposing member resolve its waiter when it applies the entry (ids restart
 // after a restart, so the request id starts from the clock, like etcd's idutil).
 // An empty payload is the leader's no-op entry.
 
-export type EnvelopeKind = 'mvcc' | 'attrs';
+export type EnvelopeKind = 'mvcc' | 'attrs' | 'auth' | 'mvccAs';
 
-const KIND_CODE: Record<EnvelopeKind, number> = { mvcc: 1, attrs: 2 };
+const KIND_CODE: Record<EnvelopeKind, number> = { mvcc: 1, attrs: 2, auth: 3, mvccAs: 4 };
+const KIND_OF: readonly (EnvelopeKind | undefined)[] = [undefined, 'mvcc', 'attrs', 'auth', 'mvccAs'];
 const HEADER_BYTES = 17;
 
 export interface Envelope {
@@ -35,10 +38,8 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
   if (data.byteLength < HEADER_BYTES) throw new EnvelopeError(`entry payload too short (${data.byteLength} bytes)`);
   const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const code = b[0];
-  let kind: EnvelopeKind;
-  if (code === 1) kind = 'mvcc';
-  else if (code === 2) kind = 'attrs';
-  else throw new EnvelopeError(`unknown entry kind ${String(code)}`);
+  const kind = KIND_OF[code ?? 0];
+  if (!kind) throw new EnvelopeError(`unknown entry kind ${String(code)}`);
   return { kind, proposer: b.readDoubleLE(1), requestId: b.readDoubleLE(9), body: b.subarray(HEADER_BYTES) };
 }
 

@@ -8,8 +8,11 @@
 //   alarm:        key etcdserverpb.AlarmMember {MemberID=1, Alarm=2}; empty value.
 //   cluster:      clusterVersion ("3.6.0").
 //   auth:         authEnabled (one byte, 0 = off), authRevision (u64 BE).
-//   members, members_removed, authUsers, authRoles: written empty (etcdutl restore writes the
-//   new members; auth is off).
+//   authUsers:    key user name; value authpb.User {name=1, password=2 (the bcrypt hash),
+//                 roles=3 (repeated), options=4 {no_password=1}} (options always present).
+//   authRoles:    key role name; value authpb.Role {name=1, keyPermission=2 (repeated
+//                 Permission {permType=1, key=2, range_end=3})}.
+//   members, members_removed: written empty (etcdutl restore writes the new members).
 // Protobuf here is the few varint and bytes fields these messages have, written in field order
 // with zero values left out, as gogoproto marshals them.
 
@@ -62,9 +65,9 @@ export function u64be(n: number | bigint): Buffer {
 
 type PbField = { kind: 'int'; value: bigint } | { kind: 'bytes'; value: Buffer };
 
-function readPb(b: Uint8Array): Map<number, PbField> {
+/** Every field in order (repeated fields appear once per value). */
+function* pbFields(b: Uint8Array): Generator<readonly [number, PbField]> {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-  const out = new Map<number, PbField>();
   let o = 0;
   const varint = (): bigint => {
     let x = 0n;
@@ -82,16 +85,22 @@ function readPb(b: Uint8Array): Map<number, PbField> {
     const tag = Number(varint());
     const field = tag >>> 3;
     const wire = tag & 7;
-    if (wire === 0) out.set(field, { kind: 'int', value: varint() });
+    if (wire === 0) yield [field, { kind: 'int', value: varint() }];
     else if (wire === 2) {
       const n = Number(varint());
       if (o + n > buf.byteLength) throw new EtcdSchemaError('protobuf: truncated bytes');
-      out.set(field, { kind: 'bytes', value: buf.subarray(o, o + n) });
+      yield [field, { kind: 'bytes', value: buf.subarray(o, o + n) }];
       o += n;
     } else if (wire === 1) o += 8;
     else if (wire === 5) o += 4;
     else throw new EtcdSchemaError(`protobuf: unsupported wire type ${wire}`);
   }
+}
+
+/** The last value of each field. */
+function readPb(b: Uint8Array): Map<number, PbField> {
+  const out = new Map<number, PbField>();
+  for (const [f, v] of pbFields(b)) out.set(f, v);
   return out;
 }
 
@@ -155,6 +164,50 @@ export function encodeAlarm(a: EtcdAlarm): Buffer {
 export function decodeAlarm(b: Uint8Array): EtcdAlarm {
   const m = readPb(b);
   return { memberId: BigInt.asUintN(64, pbInt(m, 1)), alarm: Number(pbInt(m, 2)) };
+}
+
+export interface EtcdAuthUser {
+  readonly name: string;
+  /** The bcrypt hash as etcd keeps it (empty for a noPassword user). */
+  readonly password: Uint8Array;
+  readonly roles: readonly string[];
+  readonly noPassword: boolean;
+}
+
+export function encodeAuthUser(u: EtcdAuthUser): Buffer {
+  const w = new PbWriter().bytes(1, Buffer.from(u.name)).bytes(2, u.password);
+  for (const r of u.roles) w.bytes(3, Buffer.from(r));
+  return w.message(4, new PbWriter().int(1, u.noPassword ? 1 : 0).finish()).finish();
+}
+
+export function decodeAuthUser(b: Uint8Array): EtcdAuthUser {
+  const m = readPb(b);
+  const roles: string[] = [];
+  for (const [f, v] of pbFields(b)) if (f === 3 && v.kind === 'bytes') roles.push(v.value.toString());
+  const options = m.get(4);
+  const noPassword = options?.kind === 'bytes' && pbInt(readPb(options.value), 1) !== 0n;
+  return { name: pbBytes(m, 1).toString(), password: pbBytes(m, 2), roles, noPassword };
+}
+
+export interface EtcdAuthRole {
+  readonly name: string;
+  readonly perms: ReadonlyArray<{ readonly permType: number; readonly key: Uint8Array; readonly rangeEnd: Uint8Array }>;
+}
+
+export function encodeAuthRole(r: EtcdAuthRole): Buffer {
+  const w = new PbWriter().bytes(1, Buffer.from(r.name));
+  for (const p of r.perms) w.message(2, new PbWriter().int(1, p.permType).bytes(2, p.key).bytes(3, p.rangeEnd).finish());
+  return w.finish();
+}
+
+export function decodeAuthRole(b: Uint8Array): EtcdAuthRole {
+  const perms: Array<{ permType: number; key: Uint8Array; rangeEnd: Uint8Array }> = [];
+  for (const [f, v] of pbFields(b)) {
+    if (f !== 2 || v.kind !== 'bytes') continue;
+    const p = readPb(v.value);
+    perms.push({ permType: Number(pbInt(p, 1)), key: pbBytes(p, 2), rangeEnd: pbBytes(p, 3) });
+  }
+  return { name: pbBytes(readPb(b), 1).toString(), perms };
 }
 
 /** A revision key with sub 0 (finishedCompactRev, scheduledCompactRev) → its main revision. */

@@ -8,6 +8,7 @@
 // The database is written page by page to a PageSink (a temporary file for the stream), with
 // `maybeYield` awaited every few thousand rows (BoltWriter) so a big store does not stall the event loop.
 
+import type { AuthStateJSON } from '../mvcc/auth-store.js';
 import type { MvccStore } from '../mvcc/index.js';
 import { keyBytes } from '../mvcc/index.js';
 import { etcdKeyRow } from '../mvcc/etcd-kv-encoding.js';
@@ -18,6 +19,8 @@ import {
   ETCD_STORAGE_VERSION,
   META_KEY,
   encodeAlarm,
+  encodeAuthRole,
+  encodeAuthUser,
   encodeLease,
   leaseKey,
   revKey,
@@ -31,6 +34,8 @@ export interface EtcdExportInput {
   readonly consistentIndex: number;
   readonly term: number;
   readonly confState: { readonly voters: readonly number[]; readonly learners: readonly number[] };
+  /** The auth state at the same index (node/mvcc/auth-store.ts); none: auth off, revision 1. */
+  readonly auth?: AuthStateJSON;
   readonly maybeYield?: () => Promise<void>;
 }
 
@@ -47,6 +52,27 @@ function sortedRows(rows: Row[]): Row[] {
   return rows.sort((x, y) => Buffer.compare(x[0], y[0]));
 }
 
+const fromB64 = (s: string): Buffer => Buffer.from(s, 'base64');
+
+function authUserRows(auth: AuthStateJSON | undefined): Row[] {
+  return sortedRows(
+    (auth?.users ?? []).map((u) => [
+      Buffer.from(u.name),
+      // The store keeps base64 of the bcrypt hash text; etcd keeps the hash text's bytes.
+      encodeAuthUser({ name: u.name, password: fromB64(u.password), roles: u.roles, noPassword: u.noPassword }),
+    ]),
+  );
+}
+
+function authRoleRows(auth: AuthStateJSON | undefined): Row[] {
+  return sortedRows(
+    (auth?.roles ?? []).map((r) => [
+      Buffer.from(r.name),
+      encodeAuthRole({ name: r.name, perms: r.perms.map((p) => ({ permType: p.permType, key: fromB64(p.key), rangeEnd: fromB64(p.rangeEnd) })) }),
+    ]),
+  );
+}
+
 export async function writeEtcdDb(sink: PageSink, input: EtcdExportInput): Promise<EtcdExportResult> {
   const { header, revisions } = input.store.exportRevisions();
   const maybeYield = input.maybeYield ?? (async () => undefined);
@@ -58,12 +84,12 @@ export async function writeEtcdDb(sink: PageSink, input: EtcdExportInput): Promi
       [
         BUCKET.auth,
         () => [
-          [b('authEnabled'), Buffer.from([0])],
-          [b('authRevision'), u64be(1)],
+          [b('authEnabled'), Buffer.from([input.auth?.enabled ? 1 : 0])],
+          [b('authRevision'), u64be(input.auth?.revision ?? 1)],
         ],
       ],
-      [BUCKET.authRoles, () => []],
-      [BUCKET.authUsers, () => []],
+      [BUCKET.authRoles, () => authRoleRows(input.auth)],
+      [BUCKET.authUsers, () => authUserRows(input.auth)],
       [BUCKET.cluster, () => [[b('clusterVersion'), b(ETCD_CLUSTER_VERSION)]]],
       [
         BUCKET.key,

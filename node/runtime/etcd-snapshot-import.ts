@@ -19,11 +19,12 @@ import { join } from 'node:path';
 import type { MemberConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import { BoltReader, fileSource } from '../bbolt/reader.js';
+import type { AuthStateJSON } from '../mvcc/auth-store.js';
 import { MvccStore, type ExportHeader, type ImportedRev } from '../mvcc/index.js';
 import { openStorage } from '../storage/index.js';
 import { hexId } from './ids.js';
 import { newClusterIdentity, readIdentity, writeIdentity } from './identity.js';
-import { BUCKET, META_KEY, compactRevOf, decodeKeyValue, decodeLease, parseRevKey } from './etcd-schema.js';
+import { BUCKET, META_KEY, compactRevOf, decodeAuthRole, decodeAuthUser, decodeKeyValue, decodeLease, parseRevKey } from './etcd-schema.js';
 import { stateSnapshotParts } from './state-snapshot.js';
 
 export class SnapshotRestoreError extends Error {
@@ -63,6 +64,27 @@ export interface EtcdDbContents {
   readonly remappedLeases: ReadonlyArray<{ readonly from: bigint; readonly to: number }>;
   readonly droppedAlarms: number;
   readonly storageVersion: string;
+  /** The auth buckets: users, roles, the enabled flag and the auth revision. */
+  readonly auth: AuthStateJSON;
+}
+
+/** etcd's auth buckets as node/mvcc's auth state (passwords stay bcrypt hashes). */
+function readAuth(db: BoltReader): AuthStateJSON {
+  const enabled = db.get(BUCKET.auth, 'authEnabled');
+  const rev = db.get(BUCKET.auth, 'authRevision');
+  const b64 = (x: Uint8Array): string => Buffer.from(x).toString('base64');
+  return {
+    enabled: enabled !== undefined && enabled.byteLength > 0 && enabled[0] === 1,
+    revision: rev !== undefined && rev.byteLength === 8 ? Number(Buffer.from(rev).readBigUInt64BE(0)) : 1,
+    users: [...db.rows(BUCKET.authUsers)].map(([, v]) => {
+      const u = decodeAuthUser(v);
+      return { name: u.name, password: b64(u.password), roles: [...u.roles].sort(), noPassword: u.noPassword };
+    }),
+    roles: [...db.rows(BUCKET.authRoles)].map(([, v]) => {
+      const r = decodeAuthRole(v);
+      return { name: r.name, perms: r.perms.map((p) => ({ permType: p.permType, key: b64(p.key), rangeEnd: b64(p.rangeEnd) })) };
+    }),
+  };
 }
 
 /** The store's contents of an etcd backend database; `applied` becomes the store's applied index. */
@@ -114,6 +136,7 @@ export function readEtcdDb(db: BoltReader, applied: number): EtcdDbContents {
     remappedLeases: remapped,
     droppedAlarms,
     storageVersion: sv ? sv.toString('latin1') : '',
+    auth: readAuth(db),
   };
 }
 
@@ -159,7 +182,7 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
   for (const r of contents.remappedLeases) log.warn('an etcd lease id is above 2^53 - 1; it gets a new id', { from: r.from.toString(16), to: hexId(r.to) });
   if (contents.droppedAlarms > 0) log.warn('alarms of the old cluster are not carried over', { alarms: contents.droppedAlarms });
 
-  const membership = { members, removed: [] };
+  const membership = { members, removed: [], auth: contents.auth };
   // Streamed to the snapshot file chunk by chunk: no second copy of the whole state.
   const data = stateSnapshotParts(membership, store.snapshotChunks(RESTORE_CHUNK_BYTES));
   const { storage } = await openStorage(join(cfg.dataDir, 'member'), { logger: log.child('storage') });

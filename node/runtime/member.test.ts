@@ -189,18 +189,53 @@ describe('member runtime (in-memory twins)', () => {
     await lagger.member.stop();
     h.nodes.delete(lagger.rec.id);
     h.net.heal();
+    // Auth state the lagger misses too: it must come with the snapshot.
+    await leader.member.auth.request({ type: 'userAdd', name: 'root', hashedPassword: 'aA==', noPassword: false }, undefined);
+    await leader.member.auth.request({ type: 'userGrantRole', user: 'root', role: 'root' }, undefined);
+    await leader.member.auth.request({ type: 'authEnable' }, undefined);
+    const root = { username: 'root', revision: leader.member.auth.store.revision() };
     // Far more than snapshotCount + catch-up entries would need... the in-memory log keeps
     // 5000 entries behind a snapshot, so write past that.
     const writes: Array<Promise<unknown>> = [];
-    for (let i = 0; i < 5300; i++) writes.push(leader.member.put({ key: enc(`s${i % 100}`), value: enc(`v${i}`) }));
+    for (let i = 0; i < 5300; i++) writes.push(leader.member.put({ key: enc(`s${i % 100}`), value: enc(`v${i}`) }, root));
     await Promise.all(writes);
     await until(() => leader.member.raftStatus().applied >= 0 && leader.member['raftStorage'].firstIndex() > 2, 'leader compacted its log');
     const back = await h.boot(lagger.rec, lagger.fs);
     await until(() => back.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'catch-up by snapshot', 20_000);
     const r = await back.member.range({ key: enc('s0') }, { linearizable: false });
     expect(dec(r.kvs[0]!.value)).toBe('v5200');
+    expect(back.member.auth.store.enabled).toBe(true);
+    expect(back.member['sm'].auth.toJSON()).toEqual(leader.member['sm'].auth.toJSON());
+    // A write without credentials is refused at apply on every member alike.
+    await expect(leader.member.put({ key: enc('x'), value: enc('y') })).rejects.toThrow('etcdserver: user name is empty');
     expect(h.fatal).toEqual([]);
   }, 60_000);
+
+  it('auth state survives a restart (snapshot plus log replay) and a stale auth revision is refused at apply', async () => {
+    const h = (harness = new Harness(1, 5));
+    const n = (await h.bootAll(), await h.waitLeader());
+    const m = n.member;
+    await m.auth.request({ type: 'userAdd', name: 'root', hashedPassword: 'aA==', noPassword: false }, undefined);
+    await m.auth.request({ type: 'userGrantRole', user: 'root', role: 'root' }, undefined);
+    await m.auth.request({ type: 'userAdd', name: 'w', hashedPassword: 'aA==', noPassword: false }, undefined);
+    await m.auth.request({ type: 'roleAdd', name: 'rw' }, undefined);
+    await m.auth.request({ type: 'roleGrantPermission', name: 'rw', perm: { permType: 2, key: 'k', rangeEnd: '\u0000' } }, undefined);
+    await m.auth.request({ type: 'userGrantRole', user: 'w', role: 'rw' }, undefined);
+    await m.auth.request({ type: 'authEnable' }, undefined);
+    const w = { username: 'w', revision: m.auth.store.revision() };
+    await m.put({ key: enc('k1'), value: enc('v') }, w);
+    await m.auth.request({ type: 'roleAdd', name: 'other' }, { username: 'root', revision: m.auth.store.revision() });
+    // Checked at the older revision: the role change in between may have taken the permission.
+    await expect(m.put({ key: enc('k2'), value: enc('v') }, w)).rejects.toThrow('etcdserver: revision of auth store is old');
+    const before = m['sm'].auth.toJSON();
+    expect(before.revision).toBe(8);
+    await m.stop();
+    h.nodes.delete(n.rec.id);
+    const back = await h.boot(n.rec, n.fs);
+    await h.waitLeader();
+    expect(back.member['sm'].auth.toJSON()).toEqual(before);
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
 
   it('membership: add a learner, it joins and catches up, promote it, remove a member', async () => {
     const h = (harness = new Harness(3));

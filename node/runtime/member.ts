@@ -51,13 +51,17 @@ import type { MemberStorage } from '../storage/types.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { BackendError, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
+import { BackendError, type AuthBackend, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
 import type * as mvcc from '../mvcc/types.js';
 import { encodeCommand } from '../mvcc/codec.js';
 import { AlarmAction, AlarmType } from '../mvcc/types.js';
 import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
+import type { AuthCommand, AuthInfo, AuthReply } from '../mvcc/auth-store.js';
+import { encodeAuthBody } from './auth-body.js';
 import { encodeEnvelope, RequestIds } from './envelope.js';
+import type { JwtOptions } from './jwt-tokens.js';
+import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
 import { createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
 import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
@@ -125,6 +129,10 @@ export interface MemberOptions {
   /** Called once when the member must stop on its own (removed from the cluster, disk failure). */
   readonly onFatal?: (reason: string, err?: unknown) => void;
   readonly nowMs?: () => number;
+  /** --auth-token-ttl in ms (simple tokens; default 300 s). */
+  readonly authTokenTtlMs?: number;
+  /** --auth-token jwt,...: sign tokens as JWTs. */
+  readonly authJwt?: JwtOptions;
 }
 
 interface Waiter {
@@ -234,6 +242,9 @@ export class Member implements MemberBackend, TransportHandler {
   /** propose -> applied latencies since the last debug summary. */
   private proposalLatenciesMs: number[] = [];
   private attrsPublished = false;
+  /** Auth entries' apply and the member-local token table. */
+  private readonly memberAuth: MemberAuth;
+  readonly auth: AuthBackend;
 
   constructor(opts: MemberOptions) {
     this.opts = opts;
@@ -245,6 +256,13 @@ export class Member implements MemberBackend, TransportHandler {
     this.storage = opts.storage;
     this.nowMs = opts.nowMs ?? (() => Date.now());
     this.requestIds = new RequestIds(this.nowMs());
+    this.memberAuth = new MemberAuth(this.sm, this.nowMs, opts.authTokenTtlMs, opts.authJwt);
+    this.auth = {
+      store: this.sm.auth,
+      leaseKeys: this.sm.leaseKeys,
+      tokenInfo: (token) => this.memberAuth.tokenInfo(token),
+      request: (cmd, ai) => this.authRequest(cmd, ai),
+    };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * opts.electionTimeoutMs;
   }
 
@@ -813,6 +831,8 @@ export class Member implements MemberBackend, TransportHandler {
       }
     }
     this.membership = Membership.fromJSON(st.membership);
+    this.sm.auth.restore(st.membership.auth);
+    this.memberAuth.tokens.clear();
     this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(performance.now() - started) });
     this.appliedIndex = s.metadata.index;
     this.snapshotIndex = s.metadata.index;
@@ -823,6 +843,7 @@ export class Member implements MemberBackend, TransportHandler {
   private restoreFromSnapshot(s: Snapshot): void {
     const st = decodeStateSnapshot(s.data);
     this.membership = Membership.fromJSON(st.membership);
+    this.sm.auth.restore(st.membership.auth);
     // The bootstrap snapshot (index 0) carries membership only: the store is the empty store.
     if (st.chunks.length > 0) this.sm.restore(st.chunks);
   }
@@ -863,10 +884,20 @@ export class Member implements MemberBackend, TransportHandler {
       const d = decodeNormalEntry(e.data);
       if (!d.ok) this.skipEntry(e, d);
       else if (d.kind === 'mvcc') {
-        // Expected failures (bad requests included) come back as { ok: false }; a throw from
-        // here is a broken invariant in the store and stops the member (drainApply).
-        const r = this.sm.apply(d.cmd, e.index) as unknown;
-        this.afterMvccApply(d.cmd);
+        // With auth on, a write is checked at apply against the auth revision its token was
+        // checked at (etcd's authApplierV3): a revoke committed in between wins.
+        const denied = this.sm.auth.enabled ? this.memberAuth.checkWrite(d.cmd, d.as?.ai) : undefined;
+        if (denied) {
+          if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: false, error: denied });
+        } else {
+          // Expected failures (bad requests included) come back as { ok: false }; a throw from
+          // here is a broken invariant in the store and stops the member (drainApply).
+          const r = this.sm.apply(d.cmd, e.index) as unknown;
+          this.afterMvccApply(d.cmd);
+          if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+        }
+      } else if (d.kind === 'auth') {
+        const r = this.memberAuth.apply(d.cmd, d.ai, e.index);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
       } else {
         this.membership.applyAttrs(d.attrs);
@@ -986,7 +1017,8 @@ export class Member implements MemberBackend, TransportHandler {
     try {
       const term = this.raftStorage.term(index);
       const confState = this.confState;
-      const membership = this.membership.toJSON();
+      // Captured with the store's chunks below, synchronously: both are the state at `index`.
+      const membership = { ...this.membership.toJSON(), auth: this.sm.auth.toJSON() };
       const chunks: Uint8Array[] = [];
       let sliceStart = performance.now();
       for (const c of this.sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES)) {
@@ -1115,12 +1147,14 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.role !== 'leader' || rev <= 1 || rev <= this.lastAutoCompactRev || rev <= this.sm.compactRevision()) return;
     this.lastAutoCompactRev = rev;
     this.log.info('auto-compaction', { revision: rev });
-    this.propose({ type: 'compaction', req: { revision: rev } }).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
+    // As root, like etcd's compactor (only root may compact while auth is on).
+    this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
   }
 
   // ------------------------------------------------------------------ proposals
 
-  private propose<T>(cmd: mvcc.Command): Promise<T> {
+  /** `as`: the credentials the server checked (a write made as a user, checked again at apply). */
+  private propose<T>(cmd: mvcc.Command, as?: AuthInfo): Promise<T> {
     if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
     if ((cmd.type === 'put' || cmd.type === 'txn' || cmd.type === 'leaseGrant') && !this.sm.quotaAllows(cmd)) {
@@ -1130,7 +1164,7 @@ export class Member implements MemberBackend, TransportHandler {
       return Promise.reject(new BackendError('noSpace', 'etcdserver: mvcc: database space exceeded'));
     }
     const requestId = this.requestIds.take();
-    const data = encodeEnvelope('mvcc', this.id, requestId, encodeCommand(cmd));
+    const data = as === undefined ? encodeEnvelope('mvcc', this.id, requestId, encodeCommand(cmd)) : encodeEnvelope('mvccAs', this.id, requestId, encodeAuthBody(as, encodeCommand(cmd)));
     return this.wait<T>(requestId, () => {
       this.proposals.push(data);
       this.schedule();
@@ -1139,8 +1173,21 @@ export class Member implements MemberBackend, TransportHandler {
 
   /** A proposal nobody waits for (lease revokes on expiry, checkpoints). */
   private proposeInternal(cmd: mvcc.Command): void {
-    this.proposals.push(encodeEnvelope('mvcc', this.id, 0, encodeCommand(cmd)));
+    const body = encodeCommand(cmd);
+    this.proposals.push(this.sm.auth.enabled ? encodeEnvelope('mvccAs', this.id, 0, encodeAuthBody(INTERNAL_ROOT, body)) : encodeEnvelope('mvcc', this.id, 0, body));
     this.schedule();
+  }
+
+  /** An auth request through raft, applied by every member's auth store. */
+  private authRequest(cmd: AuthCommand, ai: AuthInfo | undefined): Promise<AuthReply> {
+    if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
+    if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
+    const requestId = this.requestIds.take();
+    const data = encodeEnvelope('auth', this.id, requestId, encodeAuthBody(ai, Buffer.from(JSON.stringify(cmd))));
+    return this.wait<AuthReply>(requestId, () => {
+      this.proposals.push(data);
+      this.schedule();
+    });
   }
 
   private wait<T>(requestId: number, submit: () => void): Promise<T> {
@@ -1343,21 +1390,21 @@ export class Member implements MemberBackend, TransportHandler {
     }
   }
 
-  put(req: mvcc.PutRequest): Promise<mvcc.PutResponse> {
-    return this.propose({ type: 'put', req });
+  put(req: mvcc.PutRequest, as?: AuthInfo): Promise<mvcc.PutResponse> {
+    return this.propose({ type: 'put', req }, as);
   }
 
-  deleteRange(req: mvcc.DeleteRangeRequest): Promise<mvcc.DeleteRangeResponse> {
-    return this.propose({ type: 'deleteRange', req });
+  deleteRange(req: mvcc.DeleteRangeRequest, as?: AuthInfo): Promise<mvcc.DeleteRangeResponse> {
+    return this.propose({ type: 'deleteRange', req }, as);
   }
 
   /** Every txn goes through raft (a read-only one too: simple and linearizable; it does not bump the revision). */
-  async txn(req: mvcc.TxnRequest, _opts: { readonly readOnly: boolean }): Promise<mvcc.TxnResponse> {
-    return this.propose({ type: 'txn', req });
+  async txn(req: mvcc.TxnRequest, _opts: { readonly readOnly: boolean }, as?: AuthInfo): Promise<mvcc.TxnResponse> {
+    return this.propose({ type: 'txn', req }, as);
   }
 
-  async compact(req: mvcc.CompactionRequest): Promise<mvcc.CompactionResponse> {
-    const r = await this.propose<mvcc.CompactionResponse>({ type: 'compaction', req: { revision: req.revision } });
+  async compact(req: mvcc.CompactionRequest, as?: AuthInfo): Promise<mvcc.CompactionResponse> {
+    const r = await this.propose<mvcc.CompactionResponse>({ type: 'compaction', req: { revision: req.revision } }, as);
     if (req.physical && this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
     return r;
   }
@@ -1384,12 +1431,12 @@ export class Member implements MemberBackend, TransportHandler {
 
   // ------------------------------------------------------------------ MemberBackend: Lease
 
-  leaseGrant(req: mvcc.LeaseGrantRequest): Promise<mvcc.LeaseGrantResponse> {
-    return this.propose({ type: 'leaseGrant', req });
+  leaseGrant(req: mvcc.LeaseGrantRequest, as?: AuthInfo): Promise<mvcc.LeaseGrantResponse> {
+    return this.propose({ type: 'leaseGrant', req }, as);
   }
 
-  leaseRevoke(req: mvcc.LeaseRevokeRequest): Promise<mvcc.LeaseRevokeResponse> {
-    return this.propose({ type: 'leaseRevoke', req });
+  leaseRevoke(req: mvcc.LeaseRevokeRequest, as?: AuthInfo): Promise<mvcc.LeaseRevokeResponse> {
+    return this.propose({ type: 'leaseRevoke', req }, as);
   }
 
   private async callLeader(method: string, body: unknown): Promise<unknown> {
@@ -1570,7 +1617,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async snapshot(): Promise<SnapshotStream> {
     // etcd's format (a bbolt database), so etcdutl and etcd itself can read it: etcd-snapshot-stream.ts.
-    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState }, this.opts.snapshotTmpDir);
+    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState, auth: this.sm.auth.toJSON() }, this.opts.snapshotTmpDir);
   }
 
   async moveLeader(targetId: number): Promise<void> {

@@ -1,6 +1,8 @@
 // The StateMachine the runtime drives, over node/mvcc's MvccStore and WatchHub.
 
 import { performance } from 'node:perf_hooks';
+import type { LeaseKeys } from '../mvcc/auth-gate.js';
+import { AuthStore } from '../mvcc/auth-store.js';
 import { MvccStore, WatchHub, type StoreOptions } from '../mvcc/index.js';
 import type * as mvcc from '../mvcc/types.js';
 import type { WatchSink, WatchStream } from '../server/backend.js';
@@ -14,6 +16,8 @@ const RANGE_SLICE_MS = 4;
 export class MvccStateMachine implements StateMachine {
   readonly store: MvccStore;
   readonly hub: WatchHub;
+  readonly auth = new AuthStore();
+  readonly leaseKeys: LeaseKeys = (id) => this.store.lease(id)?.keys;
 
   constructor(opts: StoreOptions = {}) {
     this.store = new MvccStore(opts);

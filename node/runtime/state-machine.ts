@@ -1,11 +1,17 @@
 // What the runtime needs from the replicated state machine (node/mvcc), defined by its user.
 // mvcc-adapter.ts implements it over node/mvcc's store; unit tests may use the same adapter.
 
+import type { LeaseKeys } from '../mvcc/auth-gate.js';
+import type { AuthStore } from '../mvcc/auth-store.js';
 import type * as mvcc from '../mvcc/types.js';
 import type { MvccStore } from '../mvcc/store.js';
 import type { WatchSink, WatchStream } from '../server/backend.js';
 
 export interface StateMachine {
+  /** The replicated auth state; its commands come from the log like every other write. */
+  readonly auth: AuthStore;
+  /** The live keys of a lease (auth checks at apply). */
+  readonly leaseKeys: LeaseKeys;
   /** Applies one committed command at a raft index. Throws MvccError for expected failures. */
   apply(cmd: mvcc.Command, index: number): mvcc.CommandResponse;
   /** Quota check before proposing a write (etcd's quota.Available). */

@@ -2,8 +2,14 @@
 // state machine's own snapshot chunks, framed so they come back exactly as written.
 //   "TSS1" | u32 membership JSON length | JSON | (u32 chunk length | chunk)*
 // The bootstrap snapshot at index 0 carries the initial membership and no chunks.
+// The JSON header also carries the auth state (users, roles, enabled, auth revision) under
+// `auth`; a snapshot without it (older members) holds the initial auth state.
 
-import type { MembershipJSON } from './membership.js';
+import type { AuthStateJSON } from '../mvcc/auth-store.js';
+import type { MembershipJSON as MembershipOnlyJSON } from './membership.js';
+
+/** The JSON header: membership records plus the replicated auth state. */
+export type MembershipJSON = MembershipOnlyJSON & { auth?: AuthStateJSON };
 
 const MAGIC = Buffer.from('TSS1');
 

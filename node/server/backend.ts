@@ -15,7 +15,22 @@
 // below 2^53. A client-chosen lease id at or above 2^53 is refused by the server layer before
 // it reaches the backend (ids.ts), so a backend never sees an inexact number.
 
+import type { LeaseKeys } from '../mvcc/auth-gate.js';
+import type { AuthCommand, AuthInfo, AuthReply, AuthStore } from '../mvcc/auth-store.js';
 import type * as mvcc from '../mvcc/types.js';
+
+export type { AuthInfo };
+
+/** The member's auth: the replicated store (read it, never change it) and the token table. */
+export interface AuthBackend {
+  /** For the checks etcd's server makes before a local read, and AuthStatus-free peeks. */
+  readonly store: Pick<AuthStore, 'enabled' | 'revision' | 'checkRange' | 'checkAdmin' | 'user'>;
+  readonly leaseKeys: LeaseKeys;
+  /** The credentials a simple token stands for now; undefined when unknown or expired. */
+  tokenInfo(token: string): AuthInfo | undefined;
+  /** Proposes an auth request; every member applies it. Rejects with AuthError. */
+  request(cmd: AuthCommand, ai: AuthInfo | undefined): Promise<AuthReply>;
+}
 
 // ---------- cluster ----------
 
@@ -106,22 +121,23 @@ export interface MemberBackend {
   // ----- KV. Writes go through raft (a follower forwards them to the leader). -----
   /** linearizable: confirm with ReadIndex first; otherwise serve from the local store at once. */
   range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse>;
-  put(req: mvcc.PutRequest): Promise<mvcc.PutResponse>;
-  deleteRange(req: mvcc.DeleteRangeRequest): Promise<mvcc.DeleteRangeResponse>;
+  // `as`: the credentials the server checked; the write is checked again at apply (auth on).
+  put(req: mvcc.PutRequest, as?: AuthInfo): Promise<mvcc.PutResponse>;
+  deleteRange(req: mvcc.DeleteRangeRequest, as?: AuthInfo): Promise<mvcc.DeleteRangeResponse>;
   /**
    * readOnly: no branch writes, so the backend may serve it like a linearizable range
    * (ReadIndex, then local) instead of proposing it. Otherwise it goes through raft.
    */
-  txn(req: mvcc.TxnRequest, opts: { readonly readOnly: boolean }): Promise<mvcc.TxnResponse>;
+  txn(req: mvcc.TxnRequest, opts: { readonly readOnly: boolean }, as?: AuthInfo): Promise<mvcc.TxnResponse>;
   /** physical: resolve only once the local store has dropped the compacted revisions. */
-  compact(req: mvcc.CompactionRequest): Promise<mvcc.CompactionResponse>;
+  compact(req: mvcc.CompactionRequest, as?: AuthInfo): Promise<mvcc.CompactionResponse>;
 
   // ----- Watch: served from the local store. -----
   openWatchStream(sink: WatchSink): WatchStream;
 
   // ----- Lease -----
-  leaseGrant(req: mvcc.LeaseGrantRequest): Promise<mvcc.LeaseGrantResponse>;
-  leaseRevoke(req: mvcc.LeaseRevokeRequest): Promise<mvcc.LeaseRevokeResponse>;
+  leaseGrant(req: mvcc.LeaseGrantRequest, as?: AuthInfo): Promise<mvcc.LeaseGrantResponse>;
+  leaseRevoke(req: mvcc.LeaseRevokeRequest, as?: AuthInfo): Promise<mvcc.LeaseRevokeResponse>;
   /** Renews on the leader (a follower forwards). TTL 0 in the answer: the lease does not exist. */
   leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse>;
   /** TTL -1 in the answer: the lease does not exist. */
@@ -144,6 +160,9 @@ export interface MemberBackend {
   snapshot(): Promise<SnapshotStream>;
   /** Only the leader can move leadership; a follower throws BackendError('notLeader'). */
   moveLeader(targetId: number): Promise<void>;
+
+  // ----- Auth -----
+  readonly auth: AuthBackend;
 
   // ----- State: synchronous and cheap (read on every request) -----
   header(): HeaderInfo;

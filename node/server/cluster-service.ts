@@ -6,6 +6,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Member } from './backend.js';
 import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
+import { checkAdmin } from './auth-check.js';
 import { exactId, headerWithoutRevision, unary } from './rpc-context.js';
 
 export interface MemberWire {
@@ -47,7 +48,8 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       S,
       'MemberAdd',
       () => false,
-      async (req) => {
+      async (req, call) => {
+        checkAdmin(ctx, call);
         checkUrls(req.peerURLs);
         const r = await b.memberAdd(req.peerURLs, req.isLearner);
         return { header: headerWithoutRevision(ctx), member: memberToWire(r.member), members: list(r.members) };
@@ -58,7 +60,8 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       S,
       'MemberRemove',
       () => false,
-      async (req) => {
+      async (req, call) => {
+        checkAdmin(ctx, call);
         checkId(req.ID);
         const members = await b.memberRemove(req.ID);
         return { header: headerWithoutRevision(ctx), members: list(members) };
@@ -69,7 +72,8 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       S,
       'MemberUpdate',
       () => false,
-      async (req) => {
+      async (req, call) => {
+        checkAdmin(ctx, call);
         checkId(req.ID);
         checkUrls(req.peerURLs);
         const members = await b.memberUpdate(req.ID, req.peerURLs);
@@ -91,7 +95,8 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       S,
       'MemberPromote',
       () => false,
-      async (req) => {
+      async (req, call) => {
+        checkAdmin(ctx, call);
         checkId(req.ID);
         const members = await b.memberPromote(req.ID);
         return { header: headerWithoutRevision(ctx), members: list(members) };

@@ -14,7 +14,6 @@ import type { BackendErrorCode } from './backend.js';
  */
 export type ServerOnlyErrorCode =
   | 'requestTooLarge'
-  | 'authNotEnabled'
   | 'watchCanceled'
   | 'requestCanceled';
 
@@ -56,8 +55,6 @@ export const ETCD_ERRORS: Readonly<Record<EtcdErrorCode, EtcdErrorSpec>> = Objec
     message: 'etcdserver: can only promote a learner member which is in sync with leader',
   },
   tooManyLearners: { grpcCode: S.FAILED_PRECONDITION, message: 'etcdserver: too many learner members in cluster' },
-  // Auth (tsetcd runs with auth disabled)
-  authNotEnabled: { grpcCode: S.FAILED_PRECONDITION, message: 'etcdserver: authentication is not enabled' },
   // Raft / server state
   noLeader: { grpcCode: S.UNAVAILABLE, message: 'etcdserver: no leader' },
   notLeader: { grpcCode: S.FAILED_PRECONDITION, message: 'etcdserver: not leader' },

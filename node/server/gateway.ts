@@ -57,7 +57,31 @@ export const GATEWAY_ROUTES: Readonly<Record<string, readonly [string, string]>>
   '/maintenance/hashkv': ['Maintenance', 'HashKV'],
   '/maintenance/transfer-leadership': ['Maintenance', 'MoveLeader'],
   '/auth/status': ['Auth', 'AuthStatus'],
+  '/auth/enable': ['Auth', 'AuthEnable'],
+  '/auth/disable': ['Auth', 'AuthDisable'],
+  '/auth/authenticate': ['Auth', 'Authenticate'],
+  '/auth/user/add': ['Auth', 'UserAdd'],
+  '/auth/user/get': ['Auth', 'UserGet'],
+  '/auth/user/list': ['Auth', 'UserList'],
+  '/auth/user/delete': ['Auth', 'UserDelete'],
+  '/auth/user/changepw': ['Auth', 'UserChangePassword'],
+  '/auth/user/grant': ['Auth', 'UserGrantRole'],
+  '/auth/user/revoke': ['Auth', 'UserRevokeRole'],
+  '/auth/role/add': ['Auth', 'RoleAdd'],
+  '/auth/role/get': ['Auth', 'RoleGet'],
+  '/auth/role/list': ['Auth', 'RoleList'],
+  '/auth/role/delete': ['Auth', 'RoleDelete'],
+  '/auth/role/grant': ['Auth', 'RoleGrantPermission'],
+  '/auth/role/revoke': ['Auth', 'RoleRevokePermission'],
 };
+
+/** grpc-gateway passes the Authorization header on as `authorization` metadata (the token). */
+function metadataOf(req: { get(name: string): string | undefined }): Metadata {
+  const md = new Metadata();
+  const token = req.get('authorization');
+  if (token) md.set('authorization', token);
+  return md;
+}
 
 /** Max JSON body; base64 makes a max-size request about 4/3 larger. */
 function bodyLimitBytes(ctx: ServerContext): number {
@@ -174,7 +198,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
         badRequest(res, err);
         return;
       }
-      const call = { request, metadata: new Metadata(), getPeer: () => req.ip ?? 'gateway' };
+      const call = { request, metadata: metadataOf(req), getPeer: () => req.ip ?? 'gateway' };
       handler(call as never, (err, value) => {
         if (err) {
           sendError(res, err);
@@ -220,7 +244,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     void run();
   });
 
-  router.post('/maintenance/snapshot', (_req, res) => {
+  router.post('/maintenance/snapshot', (req, res) => {
     const impl = impls.get('etcdserverpb.Maintenance')?.['Snapshot'] as ((call: never) => void) | undefined;
     const g = method(grpcDef, 'Maintenance', 'Snapshot');
     const j = method(jsonDef, 'Maintenance', 'Snapshot');
@@ -231,7 +255,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     // A minimal server-stream call for the gRPC handler: it writes messages, ends, or fails.
     let started = false;
     const call = new EventEmitter() as EventEmitter & Record<string, unknown>;
-    call['metadata'] = new Metadata();
+    call['metadata'] = metadataOf(req);
     call['write'] = (msg: unknown): boolean => {
       if (!started) {
         started = true;
@@ -271,7 +295,8 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     const ws = ctx.backend.openWatchStream(send);
     res.on('drain', () => ws.resume());
     res.on('close', () => ws.close());
-    for (const r of requests) handleWatchRequest(ctx, ws, r, send);
+    const caller = { metadata: metadataOf(req) };
+    for (const r of requests) handleWatchRequest(ctx, ws, r, send, caller);
   });
 
   // grpc-gateway v2's routing errors: another method on a served path is Unimplemented

@@ -33,6 +33,8 @@ export interface ServerConfig extends ServerLimits {
   readonly corsOrigins?: readonly string[];
   /** How often `hasleader` streams check for a leader (etcd: the election timeout). Default 1000. */
   readonly leaderCheckIntervalMs?: number;
+  /** --bcrypt-cost (default 10). */
+  readonly bcryptCost?: number;
   /** How often the certificate files are re-read (tls/tls-file-reloader.ts). */
   readonly tlsReloadIntervalMs?: number;
 }
@@ -60,6 +62,7 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
     logger,
     limits: { maxRequestBytes: config.maxRequestBytes, maxTxnOps: config.maxTxnOps },
     leaderMonitor: new LeaderMonitor(() => backend.hasLeader(), config.leaderCheckIntervalMs ?? 1000),
+    auth: { bcryptCost: config.bcryptCost ?? 10, clientCertAuth: config.clientTls?.clientCertAuth === true },
   };
   const impls = createServiceImpls(ctx);
   const grpc = createGrpcServer(ctx, impls);

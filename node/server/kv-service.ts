@@ -15,6 +15,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../mvcc/types.js';
+import { authInfoOf, checkRead, checkReadStillValid } from './auth-check.js';
 import { checkSize, isReadOnlyTxn, putSize, txnSize } from './request-size.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkRange, completeHeader, unary } from './rpc-context.js';
@@ -46,9 +47,11 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       S,
       'Range',
       (r) => r.serializable === true,
-      async (req) => {
+      async (req, call) => {
         checkRange(req);
+        const ai = checkRead(ctx, call, req.key, req.rangeEnd);
         const resp = await b.range(req, { linearizable: !req.serializable });
+        checkReadStillValid(ctx, ai);
         ctx.metrics.mvccRange.inc();
         resp.header = completeHeader(ctx, resp.header);
         if (resp.kvs.length > RANGE_CHUNK_KVS) return encodeRangeChunked(resp, serializeRange);
@@ -60,10 +63,10 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       S,
       'Put',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'put', req });
         checkSize(putSize(req), ctx.limits);
-        const resp = await b.put(req);
+        const resp = await b.put(req, authInfoOf(ctx, call));
         ctx.metrics.mvccPut.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -74,9 +77,9 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       S,
       'DeleteRange',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'deleteRange', req });
-        const resp = await b.deleteRange(req);
+        const resp = await b.deleteRange(req, authInfoOf(ctx, call));
         ctx.metrics.mvccDelete.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -87,11 +90,12 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       S,
       'Txn',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'txn', req });
         const readOnly = isReadOnlyTxn(req);
         if (!readOnly) checkSize(txnSize(req), ctx.limits);
-        const resp = await b.txn(req, { readOnly });
+        // Every compare and op of every branch is checked at apply (node/mvcc/auth-gate.ts).
+        const resp = await b.txn(req, { readOnly }, authInfoOf(ctx, call));
         ctx.metrics.mvccTxn.inc();
         // Only the outer header carries the member's identity; etcd leaves the headers of the
         // responses inside a txn with their revision alone.
@@ -104,9 +108,9 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       S,
       'Compact',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'compaction', req });
-        const resp = await b.compact(req);
+        const resp = await b.compact(req, authInfoOf(ctx, call));
         resp.header = completeHeader(ctx, resp.header);
         return resp;
       },

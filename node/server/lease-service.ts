@@ -17,6 +17,7 @@ import type {
 } from '../mvcc/types.js';
 import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
+import { authInfoOf, checkLeaseRead } from './auth-check.js';
 import { checkCommand, completeHeader, exactId, failStream, makeHeader, openBidiStream, requiresLeader, unary } from './rpc-context.js';
 
 /** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
@@ -100,9 +101,9 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       S,
       'LeaseGrant',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'leaseGrant', req });
-        const resp = await b.leaseGrant(req);
+        const resp = await b.leaseGrant(req, authInfoOf(ctx, call));
         ctx.metrics.leaseGranted.inc();
         ctx.metrics.leaseTtl.observe(resp.TTL);
         resp.header = completeHeader(ctx, resp.header);
@@ -114,9 +115,10 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       S,
       'LeaseRevoke',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'leaseRevoke', req });
-        const resp = await b.leaseRevoke(req);
+        // Checked at apply: a write permission on every key of the lease.
+        const resp = await b.leaseRevoke(req, authInfoOf(ctx, call));
         ctx.metrics.leaseRevoked.inc();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -128,8 +130,9 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       S,
       'LeaseTimeToLive',
       () => false,
-      async (req) => {
+      async (req, call) => {
         if (!exactId(req.ID)) return { header: makeHeader(ctx), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
+        checkLeaseRead(ctx, call, req.ID);
         const resp = await b.leaseTimeToLive(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;

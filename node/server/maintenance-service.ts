@@ -17,6 +17,7 @@ import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/g
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
 import { grpcError } from './errors.js';
+import { authInfoOf, checkAdmin } from './auth-check.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
@@ -39,6 +40,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       checkLearner(ctx, true);
       countClientRequest(ctx, call.metadata, 'stream');
       checkHasLeader(ctx, call.metadata);
+      checkAdmin(ctx, call);
       const t0 = process.hrtime.bigint();
       const snap = await b.snapshot();
       const sha = createHash('sha256');
@@ -79,8 +81,9 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'Alarm',
       () => false,
-      async (req) => {
+      async (req, call) => {
         checkCommand(ctx, { type: 'alarm', req });
+        authInfoOf(ctx, call); // a bad token fails; alarms need no role (etcd)
         const resp = await b.alarm(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -91,7 +94,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'Status',
       () => true,
-      async () => {
+      async (_req, call) => {
+        checkAdmin(ctx, call);
         const st = await b.status();
         return {
           header: makeHeader(ctx),
@@ -115,7 +119,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'Defragment',
       () => false,
-      async () => {
+      async (_req, call) => {
+        checkAdmin(ctx, call);
         await b.defragment();
         return {};
       },
@@ -125,7 +130,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'Hash',
       () => false,
-      async () => {
+      async (_req, call) => {
+        checkAdmin(ctx, call);
         const resp = await b.hash();
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -136,7 +142,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'HashKV',
       () => false,
-      async (req) => {
+      async (req, call) => {
+        checkAdmin(ctx, call);
         const resp = await b.hashKV(req.revision);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -148,7 +155,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'MoveLeader',
       () => false,
-      async (req) => {
+      async (req, call) => {
+        checkAdmin(ctx, call);
         await b.moveLeader(req.targetID);
         return {};
       },
@@ -158,7 +166,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       S,
       'Downgrade',
       () => false,
-      async () => {
+      async (_req, call) => {
+        checkAdmin(ctx, call);
         throw grpcError(GrpcStatus.UNIMPLEMENTED, 'etcdserver: downgrade is not supported by tsetcd');
       },
     ),

@@ -34,6 +34,8 @@ export interface ServerContext {
   readonly limits: ServerLimits;
   /** Ends `hasleader` streams when the member loses its leader (etcd's monitorLeader). */
   readonly leaderMonitor: LeaderMonitor;
+  /** --bcrypt-cost (default 10); --client-cert-auth (a verified certificate's CN is the user). */
+  readonly auth?: { readonly bcryptCost: number; readonly clientCertAuth?: boolean };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grp
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
+import { watchRefusal, type Caller } from './auth-check.js';
 import { EtcdError, toServiceError } from './errors.js';
 import { loadEtcdProtos } from './proto-load.js';
 import { omitProtoDefaults } from './proto-defaults.js';
@@ -27,8 +28,15 @@ export interface WatchRequestWire {
 }
 
 /** One request on a watch stream (gRPC or the JSON gateway). */
-export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean): void {
+export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: WatchRequestWire, send: (r: WatchResponse) => boolean, caller: Caller): void {
   if (req.createRequest) {
+    // With auth on, a watcher needs read permission on its range when it is created (etcd
+    // checks only then: a permission revoked later leaves an open watcher running).
+    const refused = ctx.backend.auth.store.enabled ? watchRefusal(ctx, caller, req.createRequest.key, req.createRequest.rangeEnd) : undefined;
+    if (refused !== undefined) {
+      send({ header: makeHeader(ctx), watchId: -1, created: true, canceled: true, compactRevision: 0, cancelReason: refused, fragment: false, events: [] });
+      return;
+    }
     try {
       ws.create(req.createRequest);
     } catch (err) {
@@ -116,7 +124,7 @@ export function watchService(ctx: ServerContext): UntypedServiceImplementation {
       if (closed || !ws) return;
       counters.received();
       if (req.createRequest) fragmentFlags.push(req.createRequest.fragment === true);
-      handleWatchRequest(ctx, ws, req, send);
+      handleWatchRequest(ctx, ws, req, send, call);
     });
     call.on('end', () => {
       finish(GrpcStatus.OK);

@@ -31,7 +31,6 @@ export const KNOWN_GAPS: ReadonlyMap<string, string> = new Map([
   ['grpc Maintenance.Alarm Alarm GET after', INT64_IDS],
   ['grpc Maintenance.Alarm Alarm DEACTIVATE it', INT64_IDS],
   ['grpc Maintenance.Downgrade Downgrade validate 3.5', 'gap: the Downgrade API (validate, enable, cancel) is not implemented'],
-  ['http POST /v3/auth/status {}', "gap: etcd's auth store starts at auth revision 1; tsetcd has no auth store yet (issue 14)"],
 ]);
 
 /** Metric families etcd serves and tsetcd does not, by pattern -> why. */

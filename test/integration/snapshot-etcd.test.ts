@@ -9,73 +9,19 @@
 // .cache/etcd36/<version>/; without them the suite skips locally and fails under CI.
 // The data is random from a printed seed.
 
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
-import { Cluster, REPO, TSETCD_BIN, ctlOk, etcd36Bin, etcdctl, freePorts, haveEtcd36, requireTools, waitFor } from './harness.js';
-
-const ETCD = etcd36Bin('etcd');
-const ETCDUTL = etcd36Bin('etcdutl');
+import { ETCD, ETCDUTL, printLog, run, start, stopProc, waitHealthy, type Proc } from './etcd36.js';
+import { Cluster, REPO, TSETCD_BIN, ctlOk, etcdctl, freePorts, haveEtcd36, requireTools } from './harness.js';
 
 const tools = requireTools();
 const d = tools.ok && haveEtcd36(['etcd', 'etcdutl'], 'the snapshot interoperability tests') ? describe.sequential : describe.skip;
 
 const SEED = Number(process.env['SNAPSHOT_SEED'] ?? Date.now() % 100_000);
 
-function run(bin: string, args: readonly string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(bin, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ETCDCTL_API: '3' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-interface Proc {
-  readonly name: string;
-  readonly proc: ChildProcess;
-  readonly logFile: string;
-  readonly clientUrl: string;
-}
-
-function start(name: string, bin: string, args: readonly string[], logFile: string, clientUrl: string): Proc {
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
-  proc.stdout?.pipe(log, { end: false });
-  proc.stderr?.pipe(log, { end: false });
-  proc.on('exit', () => log.end());
-  return { name, proc, logFile, clientUrl };
-}
-
-async function stopProc(p: Proc): Promise<void> {
-  if (p.proc.exitCode !== null || p.proc.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.proc.once('exit', () => r()));
-  p.proc.kill('SIGTERM');
-  const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function waitHealthy(p: Proc, timeoutMs: number): Promise<void> {
-  await waitFor(
-    `${p.name} /health`,
-    async () => {
-      if (p.proc.exitCode !== null || p.proc.signalCode !== null) throw new Error(`${p.name} exited (${p.proc.exitCode ?? p.proc.signalCode})`);
-      const r = await fetch(`${p.clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
-      return r.status === 200 ? true : undefined;
-    },
-    timeoutMs,
-    200,
-  );
-}
-
-function printLog(p: Proc): void {
-  if (!existsSync(p.logFile)) return;
-  console.log(`----- ${p.name} (${p.logFile}) -----\n${readFileSync(p.logFile, 'utf8').trimEnd().split('\n').slice(-30).join('\n')}`);
-}
 
 interface RangeJson {
   header: { revision: number };

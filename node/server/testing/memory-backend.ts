@@ -3,9 +3,12 @@
 // acceptance suite in test/integration runs real bin/tsetcd processes).
 // Watches are served by node/mvcc's WatchHub, notified after every apply.
 
+import { AuthError } from '../../mvcc/auth-errors.js';
+import { checkCommand } from '../../mvcc/auth-gate.js';
+import { AuthStore, type AuthInfo } from '../../mvcc/auth-store.js';
 import type { Command } from '../../mvcc/index.js';
 import { MvccStore, WatchHub } from '../../mvcc/index.js';
-import type { HeaderInfo, Member, MemberBackend, MemberStatus, SnapshotStream, WatchSink, WatchStream } from '../backend.js';
+import type { AuthBackend, HeaderInfo, Member, MemberBackend, MemberStatus, SnapshotStream, WatchSink, WatchStream } from '../backend.js';
 import { BackendError } from '../backend.js';
 
 export interface MemoryBackendOptions {
@@ -29,6 +32,24 @@ export class MemoryBackend implements MemberBackend {
   private members: Member[];
   learner = false;
   leader = true;
+  private readonly authStore = new AuthStore();
+  private readonly tokens = new Map<string, string>();
+  readonly auth: AuthBackend = {
+    store: this.authStore,
+    leaseKeys: (id) => this.store.lease(id)?.keys,
+    tokenInfo: (t) => {
+      const u = this.authStore.enabled ? this.tokens.get(t) : undefined;
+      return u === undefined ? undefined : { username: u, revision: this.authStore.revision() };
+    },
+    request: async (cmd, ai) => {
+      const r = this.authStore.apply(cmd, ai);
+      if (cmd.type === 'authDisable') this.tokens.clear();
+      if (r.type !== 'authenticated') return r;
+      const token = `${r.simpleToken}.${++this.index}`;
+      this.tokens.set(token, r.username);
+      return { ...r, token };
+    },
+  };
 
   constructor(opts: MemoryBackendOptions = {}) {
     this.memberId = opts.memberId ?? 0x1234abcd;
@@ -60,7 +81,9 @@ export class MemoryBackend implements MemberBackend {
     for (const id of this.store.lessor.expired(this.now(), 100)) this.apply({ type: 'leaseRevoke', req: { ID: id } });
   }
 
-  private apply<T>(cmd: Command): T {
+  private apply<T>(cmd: Command, as?: AuthInfo): T {
+    const denied: AuthError | undefined = checkCommand(this.authStore, as, cmd, this.auth.leaseKeys);
+    if (denied) throw denied;
     const res = this.store.apply(cmd, ++this.index);
     if (!res.ok) throw res.error;
     this.hub.notify();
@@ -87,21 +110,21 @@ export class MemoryBackend implements MemberBackend {
     if (opts.linearizable && !this.leader) throw new BackendError('noLeader');
     return this.store.range(req);
   }
-  async put(req: Parameters<MemberBackend['put']>[0]) {
+  async put(req: Parameters<MemberBackend['put']>[0], as?: AuthInfo) {
     this.checkWritable();
-    return this.apply<Awaited<ReturnType<MemberBackend['put']>>>({ type: 'put', req });
+    return this.apply<Awaited<ReturnType<MemberBackend['put']>>>({ type: 'put', req }, as);
   }
-  async deleteRange(req: Parameters<MemberBackend['deleteRange']>[0]) {
+  async deleteRange(req: Parameters<MemberBackend['deleteRange']>[0], as?: AuthInfo) {
     this.checkWritable();
-    return this.apply<Awaited<ReturnType<MemberBackend['deleteRange']>>>({ type: 'deleteRange', req });
+    return this.apply<Awaited<ReturnType<MemberBackend['deleteRange']>>>({ type: 'deleteRange', req }, as);
   }
-  async txn(req: Parameters<MemberBackend['txn']>[0]) {
+  async txn(req: Parameters<MemberBackend['txn']>[0], _opts?: unknown, as?: AuthInfo) {
     this.checkWritable();
-    return this.apply<Awaited<ReturnType<MemberBackend['txn']>>>({ type: 'txn', req });
+    return this.apply<Awaited<ReturnType<MemberBackend['txn']>>>({ type: 'txn', req }, as);
   }
-  async compact(req: Parameters<MemberBackend['compact']>[0]) {
+  async compact(req: Parameters<MemberBackend['compact']>[0], as?: AuthInfo) {
     this.checkWritable();
-    const resp = this.apply<Awaited<ReturnType<MemberBackend['compact']>>>({ type: 'compaction', req });
+    const resp = this.apply<Awaited<ReturnType<MemberBackend['compact']>>>({ type: 'compaction', req }, as);
     while (!this.store.compactStep(10_000)) {
       /* physical compaction in steps */
     }
