@@ -88,8 +88,9 @@ export function mergePerms(perms: Iterable<Permission>): MergedPerms {
   const write: Interval[] = [];
   for (const p of perms) {
     const ivl = intervalOf(p);
-    if (p.permType !== PermType.WRITE) read.push(ivl);
-    if (p.permType !== PermType.READ) write.push(ivl);
+    // etcd stores any permission type a client sends; one it does not know grants nothing.
+    if (p.permType === PermType.READ || p.permType === PermType.READWRITE) read.push(ivl);
+    if (p.permType === PermType.WRITE || p.permType === PermType.READWRITE) write.push(ivl);
   }
   return { read: new IntervalSet(read), write: new IntervalSet(write) };
 }

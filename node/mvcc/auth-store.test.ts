@@ -56,6 +56,17 @@ describe('auth store (etcd server/auth/store.go rules)', () => {
     expect(s.revision()).toBe(4);
   });
 
+  it('a permission type etcd does not know is stored, as etcd stores it, and grants nothing (found by the wire fuzzer)', () => {
+    const s = seeded();
+    const cmd: unknown = JSON.parse(JSON.stringify({ type: 'roleGrantPermission', name: 'reader', perm: { permType: 9, key: 'bar/', rangeEnd: 'bar0' } }));
+    expect(isAuthCommand(cmd)).toBe(true);
+    s.apply(cmd as AuthCommand, as(s, 'root'));
+    const alice = as(s, 'alice');
+    expect(s.checkRange(alice, false, 'bar/x', '')?.code).toBe('permissionDenied');
+    expect(s.checkRange(alice, true, 'bar/x', '')?.code).toBe('permissionDenied');
+    expect(s.checkRange(alice, false, 'foo/x', '')).toBeUndefined();
+  });
+
   it('AuthEnable needs the root user, with the root role', () => {
     const s = new AuthStore();
     expect(codeOf(() => s.apply({ type: 'authEnable' }, undefined))).toBe('rootUserNotExist');
@@ -134,7 +145,8 @@ describe('auth store (etcd server/auth/store.go rules)', () => {
     expect(isAuthCommand({ type: 'userAdd', name: 'a', hashedPassword: 'h', noPassword: false })).toBe(true);
     expect(isAuthCommand({ type: 'userAdd', name: 'a' })).toBe(false);
     expect(isAuthCommand({ type: 'nope' })).toBe(false);
-    expect(isAuthCommand({ type: 'roleGrantPermission', name: 'r', perm: { permType: 7, key: 'a', rangeEnd: '' } })).toBe(false);
+    expect(isAuthCommand({ type: 'roleGrantPermission', name: 'r', perm: { permType: 'READ', key: 'a', rangeEnd: '' } })).toBe(false);
+    expect(isAuthCommand({ type: 'roleGrantPermission', name: 'r', perm: { permType: 1.5, key: 'a', rangeEnd: '' } })).toBe(false);
     expect(isAuthCommand(null)).toBe(false);
   });
 });

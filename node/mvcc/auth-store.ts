@@ -87,7 +87,9 @@ export function isAuthCommand(v: unknown): v is AuthCommand {
   if (type === 'userAdd' && typeof c['noPassword'] !== 'boolean') return false;
   if (type === 'roleGrantPermission' && c['perm'] !== undefined) {
     const p = c['perm'] as Record<string, unknown> | null;
-    if (typeof p !== 'object' || p === null || ![0, 1, 2].includes(p['permType'] as number) || typeof p['key'] !== 'string' || typeof p['rangeEnd'] !== 'string') return false;
+    // Any int32, as etcd stores whatever enum value the request carried (mergePerms ignores unknown ones).
+    const t = typeof p === 'object' && p !== null ? p['permType'] : undefined;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < -0x80000000 || t > 0x7fffffff || typeof p!['key'] !== 'string' || typeof p!['rangeEnd'] !== 'string') return false;
   }
   return true;
 }
