@@ -119,6 +119,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
       'TsetcdApplySkippedEntries',
       'TsetcdMembershipOperationStuck',
       'TsetcdOperatorReconcileErrors',
+      'TsetcdBackupTooOld',
+      'TsetcdBackupFailing',
     ]);
     // Prometheus templates survive helm untouched.
     expect(rule.spec.groups[0].rules[0].annotations.summary).toContain('{{ $labels.namespace }}');
