@@ -13,27 +13,11 @@ if ! { grep -q "go.etcd.io/etcd/server/v3 $version" "$here/etcd36/go.mod" && gre
   echo "hack/etcd36/go.mod does not require etcd $version (VERSION): cd hack/etcd36 && go get go.etcd.io/etcd/server/v3@$version go.etcd.io/etcd/etcdutl/v3@$version go.etcd.io/etcd/etcdctl/v3@$version" >&2
   exit 1
 fi
-mkdir -p "$out"
-export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 # As for helm and the Kubernetes binaries, a copy outside the work tree survives fresh clones on
 # the same machine (CI clones anew each run). ETCD36_SHARED_CACHE= (empty) turns it off.
 shared="${ETCD36_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/etcd36/$version}"
-build() { # name package
-  local name="$1" pkg="$2"
-  if [[ -x "$out/$name" ]]; then return; fi
-  if [[ -n "$shared" && -x "$shared/$name" ]]; then
-    cp "$shared/$name" "$out/$name.tmp" && mv "$out/$name.tmp" "$out/$name"
-    echo "copied $name from $shared" >&2
-    return
-  fi
-  local start; start=$(date +%s)
-  echo "building $name $version ..." >&2
-  (cd "$here/etcd36" && nice -n "${ETCD36_BUILD_NICE:-10}" go build -p "${ETCD36_BUILD_JOBS:-2}" -trimpath \
-      -ldflags='-s -w' -o "$out/$name.tmp" "$pkg")
-  mv "$out/$name.tmp" "$out/$name"
-  echo "built $name in $(( $(date +%s) - start ))s" >&2
-  if [[ -n "$shared" ]]; then mkdir -p "$shared" && cp "$out/$name" "$shared/$name.tmp" && mv "$shared/$name.tmp" "$shared/$name"; fi
-}
+source "$here/lib/go-binary.sh"
+build() { go_binary "$here/etcd36" "$out" "$shared" "$1" "$2" "${ETCD36_BUILD_NICE:-10}" "${ETCD36_BUILD_JOBS:-2}"; }
 build etcdutl go.etcd.io/etcd/etcdutl/v3
 build etcd go.etcd.io/etcd/server/v3
 build etcdctl go.etcd.io/etcd/etcdctl/v3

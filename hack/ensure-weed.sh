@@ -11,23 +11,10 @@ if ! grep -q "github.com/seaweedfs/seaweedfs $version" "$here/weed/go.mod"; then
   echo "hack/weed/go.mod does not require seaweedfs $version (VERSION): cd hack/weed && go get github.com/seaweedfs/seaweedfs/weed@$version" >&2
   exit 1
 fi
-mkdir -p "$out"
-export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false"
 # As for etcd 3.6, helm and the Kubernetes binaries, a copy outside the work tree survives fresh
 # clones on the same machine (CI clones anew each run). WEED_SHARED_CACHE= (empty) turns it off.
 shared="${WEED_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/weed/$version}"
-if [[ ! -x "$out/weed" ]]; then
-  if [[ -n "$shared" && -x "$shared/weed" ]]; then
-    cp "$shared/weed" "$out/weed.tmp" && mv "$out/weed.tmp" "$out/weed"
-    echo "copied weed from $shared" >&2
-  else
-    start=$(date +%s)
-    echo "building weed $version (a large Go build: several minutes cold) ..." >&2
-    (cd "$here/weed" && nice -n "${WEED_BUILD_NICE:-10}" go build -p "${WEED_BUILD_JOBS:-2}" -trimpath \
-        -ldflags='-s -w' -o "$out/weed.tmp" github.com/seaweedfs/seaweedfs/weed)
-    mv "$out/weed.tmp" "$out/weed"
-    echo "built weed in $(( $(date +%s) - start ))s" >&2
-    if [[ -n "$shared" ]]; then mkdir -p "$shared" && cp "$out/weed" "$shared/weed.tmp" && mv "$shared/weed.tmp" "$shared/weed"; fi
-  fi
-fi
+source "$here/lib/go-binary.sh"
+# A large Go build: several minutes cold.
+go_binary "$here/weed" "$out" "$shared" weed github.com/seaweedfs/seaweedfs/weed "${WEED_BUILD_NICE:-10}" "${WEED_BUILD_JOBS:-2}"
 echo "$out"
