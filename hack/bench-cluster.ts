@@ -19,7 +19,7 @@ import { Client, credentials } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadEtcdProtos } from '../node/server/proto-load.js';
 import { hotFrames } from './lib/cpu-profile.js';
-import { freePorts, stopProcs } from './lib/loopback-cluster.js';
+import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const ETCD_BIN = process.env['ETCD'] ?? '/usr/bin/etcd';
@@ -74,57 +74,25 @@ export interface Target {
 
 export async function startCluster(kind: 'tsetcd' | 'etcd', root: string, opts: StartOptions = {}): Promise<Target> {
   mkdirSync(root, { recursive: true });
-  const ports = await freePorts(9);
-  const names = ['m1', 'm2', 'm3'];
-  const scheme = opts.tls ? 'https' : 'http';
-  const peer = (i: number): string => `${scheme}://127.0.0.1:${ports[i * 3 + 1]}`;
-  const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
-  const members: Proc[] = [];
-  for (let i = 0; i < 3; i++) {
-    const name = names[i]!;
-    const client = `${scheme}://127.0.0.1:${ports[i * 3]}`;
-    const args = [
-      ...(opts.tls?.memberFlags(name) ?? []),
-      `--name=${name}`,
-      `--data-dir=${join(root, name)}`,
-      `--listen-client-urls=${client}`,
-      `--advertise-client-urls=${client}`,
-      `--listen-peer-urls=${peer(i)}`,
-      `--initial-advertise-peer-urls=${peer(i)}`,
-      `--listen-metrics-urls=http://127.0.0.1:${ports[i * 3 + 2]}`,
-      `--initial-cluster=${initial}`,
-      '--initial-cluster-state=new',
-      `--initial-cluster-token=bench-${kind}`,
-      '--log-level=warn',
-    ];
-    const log = createWriteStream(join(root, `${name}.log`));
+  const planned = await planMembers(root, `bench-${kind}`, opts.tls ? { tlsFlags: (n) => opts.tls!.memberFlags(n) } : {});
+  const members: Proc[] = planned.map((m) => {
+    const log = createWriteStream(join(root, `${m.name}.log`));
     // --cpu-prof is refused in NODE_OPTIONS, so a profiled member runs node directly.
     const [cmd, argv] =
       kind === 'etcd'
-        ? [opts.bin ?? ETCD_BIN, args]
+        ? [opts.bin ?? ETCD_BIN, m.args]
         : PROFILE
-          ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', name)}`, join(REPO, 'dist', 'node', 'main.js'), ...args]]
-          : [opts.bin ?? TSETCD_BIN, args];
+          ? [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', m.name)}`, join(REPO, 'dist', 'node', 'main.js'), ...m.args]]
+          : [opts.bin ?? TSETCD_BIN, m.args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
-    members.push({ name, client, metrics: `http://127.0.0.1:${ports[i * 3 + 2]}/metrics`, proc });
-  }
+    return { name: m.name, client: m.client, metrics: m.metrics, proc };
+  });
   const t: Target = { kind, members, root, ...(opts.tls ? { tls: opts.tls } : {}) };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await Promise.all(
-      members.map((m) =>
-        // The metrics URL is plain HTTP on both sides, so health needs no client certificate.
-        fetch(m.metrics.replace('/metrics', '/health'), { signal: AbortSignal.timeout(2000) })
-          .then((r) => r.status === 200)
-          .catch(() => false),
-      ),
-    );
-    if (ok.every(Boolean)) return t;
-    if (Date.now() > deadline) throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  // The metrics URL is plain HTTP on both sides, so health needs no client certificate.
+  if (!(await waitHealthy(members.map((m) => m.metrics.replace(/\/metrics$/, '')), 60_000))) throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
+  return t;
 }
 
 export async function stopCluster(t: Target): Promise<void> {

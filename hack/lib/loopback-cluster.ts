@@ -28,20 +28,27 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+export interface PlanOptions {
+  /** https client and peer URLs (the metrics URL stays plain), with each member's TLS flags. */
+  readonly tlsFlags?: (name: string) => readonly string[];
+}
+
 /** Ports and flags for members m1..m3 with their data under root. */
-export async function planMembers(root: string, token: string): Promise<LoopbackMember[]> {
+export async function planMembers(root: string, token: string, opts: PlanOptions = {}): Promise<LoopbackMember[]> {
   const ports = await freePorts(9);
   const names = ['m1', 'm2', 'm3'];
-  const peer = (i: number): string => `http://127.0.0.1:${ports[i * 3 + 1]}`;
+  const scheme = opts.tlsFlags ? 'https' : 'http';
+  const peer = (i: number): string => `${scheme}://127.0.0.1:${ports[i * 3 + 1]}`;
   const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
   return names.map((name, i) => {
-    const client = `http://127.0.0.1:${ports[i * 3]}`;
+    const client = `${scheme}://127.0.0.1:${ports[i * 3]}`;
     const metricsUrl = `http://127.0.0.1:${ports[i * 3 + 2]}`;
     return {
       name,
       client,
       metrics: `${metricsUrl}/metrics`,
       args: [
+        ...(opts.tlsFlags?.(name) ?? []),
         `--name=${name}`,
         `--data-dir=${join(root, name)}`,
         `--listen-client-urls=${client}`,
