@@ -15,7 +15,6 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
 import { fetchBackup } from '../../operator/backup/fetch-backup.js';
-import { BackupStoreError } from '../../operator/backup/object-store.js';
 import { pruneBackups } from '../../operator/backup/prune-backups.js';
 import { S3ObjectStore } from '../../operator/backup/s3-object-store.js';
 import { BackupError, takeBackup } from '../../operator/backup/take-backup.js';
