@@ -18,5 +18,7 @@ run() {
 # of runs (default 3), BENCH_ETCD34=1 adds Debian's etcd 3.4 as a third column.
 run etcd-benchmark npx tsx hack/bench-etcd-benchmark.ts
 [ -f hack/bench-tls.ts ] && run tls npx tsx hack/bench-tls.ts
+# issue 11's data-scale table: BENCH_DATA_MIB=1024,4096 (default 1024), etcd 3.6 beside tsetcd.
+run data-scale npx tsx hack/bench-data-scale.ts
 run timing npx vitest run -c test/timing/vitest.config.ts
 echo "=== bench: done"

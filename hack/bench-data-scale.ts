@@ -1,0 +1,281 @@
+// `BENCH=data-scale make bench`: issue 11's table. For each size, a fresh 3-member etcd 3.6
+// (hack/ensure-etcd36.sh) and a fresh 3-member tsetcd on loopback, one after the other:
+//   load       etcd's `benchmark put` of 64 KiB values, 64 clients on 8 conns, over all members
+//   rss        each member's resident set after the load (the largest is reported)
+//   snapshot   `etcdctl snapshot save` (3.6) from one member: time, file size, and that member's
+//              peak resident set while it serves the save (sampled every 100 ms)
+//   restart    kill -9 of a follower, then the same command again: time until /health is 200 and
+//              its serializable revision equals the leader's
+// Then the tsetcd / etcd ratios. Every step is bounded in time, and a guard stops a system whose
+// members together pass the memory cap (default: 70% of MemAvailable at start), so a database too
+// big for the design reports where it stopped instead of waking the OOM killer.
+//
+//   npx tsx hack/bench-data-scale.ts [--sizes=1024,4096] [--only=tsetcd|etcd36] [--max-seconds=900]
+//       [--mem-cap-mib=N]
+// BENCH_DATA_MIB=1024,4096 sets the sizes from make. TSETCD_MAIN as in bench-etcd-benchmark.ts.
+
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
+import type { LoopbackMember } from './lib/loopback-cluster.js';
+
+const REPO = resolve(import.meta.dirname, '..');
+const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
+const VALUE_BYTES = 64 * 1024;
+
+function flag(name: string, dflt: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? a.slice(name.length + 3) : dflt;
+}
+
+const SIZES_MIB = flag('sizes', process.env['BENCH_DATA_MIB'] ?? '1024')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0 && n <= 16384);
+const ONLY = flag('only', '');
+const MAX_SECONDS = Number(flag('max-seconds', '900'));
+const MEM_CAP_MIB = Number(flag('mem-cap-mib', String(Math.floor((0.7 * memAvailableKiB()) / 1024))));
+
+type Kind = 'etcd36' | 'tsetcd';
+
+interface Member extends LoopbackMember {
+  proc: ChildProcess;
+  argv: [string, string[]];
+}
+
+interface Bins {
+  benchmark: string;
+  etcd36: string;
+  etcdctl: string;
+}
+
+interface Result {
+  loadedMiB: number;
+  loadMiBps: number;
+  rssMiB: number;
+  snapshotSeconds: number;
+  snapshotMiB: number;
+  snapshotPeakRssMiB: number;
+  restartSeconds: number;
+  /** Why a step stopped early, if it did. */
+  stopped?: string;
+}
+
+function memAvailableKiB(): number {
+  const m = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Number(m[1]) : 8 * 2 ** 20;
+}
+
+function rssMiB(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0; // exited
+  }
+}
+
+function loadAvg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+function ensureBins(): Bins {
+  const last = (s: string): string => s.trim().split('\n').pop()!;
+  const run = (script: string): string => last(execFileSync('bash', [join(REPO, 'hack', script)], { stdio: ['ignore', 'pipe', 'inherit'] }).toString());
+  const benchmark = run('ensure-etcd-benchmark.sh');
+  const dir = run('ensure-etcd36.sh');
+  return { benchmark, etcd36: join(dir, 'etcd'), etcdctl: join(dir, 'etcdctl') };
+}
+
+function spawnMember(m: LoopbackMember, argv: [string, string[]], root: string): ChildProcess {
+  const log = createWriteStream(join(root, `${m.name}.log`), { flags: 'a' });
+  const proc = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout?.pipe(log);
+  proc.stderr?.pipe(log);
+  return proc;
+}
+
+async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: number): Promise<Member[]> {
+  mkdirSync(root, { recursive: true });
+  const planned = await planMembers(root, `data-${kind}`);
+  const members = planned.map((m) => {
+    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`];
+    // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
+    const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [MAIN_JS, ...args]];
+    return { ...m, argv, proc: spawnMember(m, argv, root) };
+  });
+  if (!(await waitHealthy(members.map((m) => m.client), 60_000))) {
+    await stopProcs(members.map((m) => m.proc));
+    throw new Error(`${kind} cluster did not become healthy (logs in ${root})`);
+  }
+  return members;
+}
+
+/** Runs a command to its end, bounded by MAX_SECONDS; stdout as text. */
+function runBounded(cmd: string, args: string[], onTick?: () => string | undefined): Promise<{ out: string; stopped?: string }> {
+  return new Promise((res, rej) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let stopped: string | undefined;
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    const timer = setTimeout(() => {
+      stopped = `bound of ${MAX_SECONDS} s reached`;
+      p.kill('SIGKILL');
+    }, MAX_SECONDS * 1000);
+    const tick = onTick
+      ? setInterval(() => {
+          const why = onTick();
+          if (why && !stopped) {
+            stopped = why;
+            p.kill('SIGKILL');
+          }
+        }, 100)
+      : undefined;
+    p.on('error', rej);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      if (tick) clearInterval(tick);
+      if (code === 0 || stopped) res({ out, stopped });
+      else rej(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out.slice(-2000)}\n${err}`));
+    });
+  });
+}
+
+/** The members' memory guard: a reason to stop when their RSS together passes the cap. */
+function memGuard(members: Member[]): () => string | undefined {
+  return () => {
+    const total = members.reduce((s, m) => s + rssMiB(m.proc.pid), 0);
+    return total > MEM_CAP_MIB ? `members' RSS together reached ${total.toFixed(0)} MiB (cap ${MEM_CAP_MIB} MiB)` : undefined;
+  };
+}
+
+async function gateway(m: Member, path: string, body: object): Promise<Record<string, unknown>> {
+  const r = await fetch(`${m.client}${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  if (!r.ok) throw new Error(`${m.name} ${path}: HTTP ${r.status} ${await r.text()}`);
+  return (await r.json()) as Record<string, unknown>;
+}
+
+/** The member's own revision, read serializably (no Raft round), or -1 while it cannot answer. */
+async function localRevision(m: Member): Promise<number> {
+  try {
+    const j = await gateway(m, '/v3/kv/range', { key: Buffer.from('\0').toString('base64'), serializable: true, count_only: true });
+    return Number((j['header'] as Record<string, string>)['revision']);
+  } catch {
+    return -1;
+  }
+}
+
+async function isLeader(m: Member): Promise<boolean> {
+  const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
+  return /^etcd_server_is_leader 1$/m.test(text);
+}
+
+async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): Promise<Result> {
+  const total = Math.round((sizeMiB * 2 ** 20) / VALUE_BYTES);
+  const quota = Math.min(16 * 2 ** 30, Math.max(2 ** 31, 2 * sizeMiB * 2 ** 20 + 2 ** 30));
+  const members = await startCluster(kind, bins, root, quota);
+  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN };
+  try {
+    const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
+    const args = [`--endpoints=${endpoints}`, '--conns=8', '--clients=64', 'put', '--key-size=16', '--sequential-keys', `--key-space-size=${total}`, `--total=${total}`, `--val-size=${VALUE_BYTES}`];
+    console.log(`$ benchmark ${args.join(' ')}`);
+    const t0 = performance.now();
+    const load = await runBounded(bins.benchmark, args, memGuard(members));
+    const seconds = (performance.now() - t0) / 1000;
+    const revision = Math.max(...(await Promise.all(members.map(localRevision))));
+    r.loadedMiB = (Math.max(0, revision - 1) * VALUE_BYTES) / 2 ** 20;
+    r.loadMiBps = r.loadedMiB / seconds;
+    r.rssMiB = Math.max(...members.map((m) => rssMiB(m.proc.pid)));
+    if (load.stopped) return { ...r, stopped: `load: ${load.stopped}` };
+
+    // Snapshot save from m1, with its peak RSS sampled while it serves.
+    const file = join(root, 'snapshot.db');
+    const served = members[0]!;
+    let peak = rssMiB(served.proc.pid);
+    const s0 = performance.now();
+    const snap = await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, '--command-timeout=900s', 'snapshot', 'save', file], () => {
+      peak = Math.max(peak, rssMiB(served.proc.pid));
+      return memGuard(members)();
+    });
+    r.snapshotSeconds = (performance.now() - s0) / 1000;
+    r.snapshotPeakRssMiB = peak;
+    if (snap.stopped) return { ...r, stopped: `snapshot: ${snap.stopped}` };
+    r.snapshotMiB = statSync(file).size / 2 ** 20;
+    rmSync(file, { force: true });
+
+    // kill -9 a follower, restart it on its data dir, wait until it serves the leader's revision.
+    const flags = await Promise.all(members.map(isLeader));
+    const leader = members[flags.indexOf(true)];
+    const follower = members.find((_, i) => !flags[i]);
+    if (!leader || !follower) return { ...r, stopped: 'restart: no leader or no follower found' };
+    const target = await localRevision(leader);
+    follower.proc.kill('SIGKILL');
+    await new Promise<void>((res) => (follower.proc.exitCode !== null || follower.proc.signalCode !== null ? res() : follower.proc.once('exit', () => res())));
+    const k0 = performance.now();
+    follower.proc = spawnMember(follower, follower.argv, root);
+    const deadline = k0 + MAX_SECONDS * 1000;
+    for (;;) {
+      const healthy = await waitHealthy([follower.client], 1000);
+      if (healthy && (await localRevision(follower)) >= target) break;
+      if (performance.now() > deadline) return { ...r, stopped: `restart: not caught up within ${MAX_SECONDS} s` };
+      if (follower.proc.exitCode !== null) return { ...r, stopped: `restart: the member exited with ${follower.proc.exitCode}` };
+      const why = memGuard(members)();
+      if (why) return { ...r, stopped: `restart: ${why}` };
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    r.restartSeconds = (performance.now() - k0) / 1000;
+    return r;
+  } finally {
+    await stopProcs(members.map((m) => m.proc));
+  }
+}
+
+function fmt(n: number, digits = 1): string {
+  return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} missing: run make build`);
+  const bins = ensureBins();
+  const kinds: Kind[] = (['etcd36', 'tsetcd'] as Kind[]).filter((k) => !ONLY || k === ONLY);
+  const base = join(REPO, '.data', `bench-data-scale-${Date.now()}`);
+  console.log(`data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; memory cap ${MEM_CAP_MIB} MiB; load average ${loadAvg()}`);
+  const rows: string[] = [];
+  for (const size of SIZES_MIB) {
+    const results = new Map<Kind, Result>();
+    for (const kind of kinds) {
+      const root = join(base, `${size}-${kind}`);
+      const r = await measure(kind, bins, size, root);
+      results.set(kind, r);
+      console.log(`${size} MiB ${kind}: ${JSON.stringify(r)} (load avg ${loadAvg()})`);
+      rmSync(root, { recursive: true, force: true });
+    }
+    const line = (name: string, get: (r: Result) => number, digits: number): void => {
+      const vals = kinds.map((k) => get(results.get(k)!));
+      const ratio = kinds.length === 2 ? fmt(vals[1]! / vals[0]!, 2) : '';
+      rows.push(`| ${size} MiB | ${name} | ${vals.map((v) => fmt(v, digits)).join(' | ')} | ${ratio} |`);
+    };
+    line('loaded (MiB)', (r) => r.loadedMiB, 0);
+    line('load rate (MiB/s)', (r) => r.loadMiBps, 1);
+    line('largest member RSS after load (MiB)', (r) => r.rssMiB, 0);
+    line('snapshot save (s)', (r) => r.snapshotSeconds, 1);
+    line('snapshot size (MiB)', (r) => r.snapshotMiB, 0);
+    line('serving member peak RSS during save (MiB)', (r) => r.snapshotPeakRssMiB, 0);
+    line('follower kill -9 to caught up (s)', (r) => r.restartSeconds, 1);
+    for (const k of kinds) if (results.get(k)!.stopped) rows.push(`| ${size} MiB | ${k} stopped early | ${results.get(k)!.stopped} | | |`);
+  }
+  console.log(`\n(load average at the end ${loadAvg()})\n`);
+  console.log(`| size | measure | ${kinds.join(' | ')} | tsetcd / etcd 3.6 |\n|---|---|${kinds.map(() => '---|').join('')}---|`);
+  for (const row of rows) console.log(row);
+  if (!process.env['KEEP_DATA']) rmSync(base, { recursive: true, force: true });
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
