@@ -2,7 +2,7 @@
 
 export type GrpcServerKind = 'lean' | 'grpc-js';
 
-export const DEFAULT_GRPC_SERVER: GrpcServerKind = 'grpc-js';
+export const DEFAULT_GRPC_SERVER: GrpcServerKind = 'lean';
 
 export function isGrpcServerKind(s: string): s is GrpcServerKind {
   return s === 'lean' || s === 'grpc-js';
