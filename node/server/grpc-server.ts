@@ -16,7 +16,7 @@ import { hotMethodCodec } from './codec/kv-codec.js';
 import { CounterTally } from './counter-tally.js';
 import { healthService } from './health-service.js';
 import { kvService } from './kv-service.js';
-import { LeanGrpcServer, unaryMethodsOf, grpcJsStreamHandler } from './lean-grpc/index.js';
+import { LeanGrpcServer, methodsOf, grpcJsStreamHandler } from './lean-grpc/index.js';
 import type { GrpcServerKind } from './lean-grpc/kind.js';
 import type { Serialize } from './kv-service.js';
 import { leaseService } from './lease-service.js';
@@ -97,7 +97,7 @@ export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, Untype
     const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
     return { injectConnection: (c) => injector.injectConnection(c), close: () => (injector.destroy(), server.forceShutdown()) };
   }
-  const lean = new LeanGrpcServer(unaryMethodsOf(services, impls), {
+  const lean = new LeanGrpcServer(methodsOf(services, impls), {
     maxReceiveBytes: ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
     fallback: grpcJsStreamHandler(server),

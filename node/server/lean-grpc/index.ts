@@ -2,6 +2,7 @@
 
 import type { Server, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { StreamFallback } from './lean-server.js';
+import type { StreamMethod } from './stream-call.js';
 import type { UnaryMethod } from './unary-call.js';
 
 export { LeanGrpcServer } from './lean-server.js';
@@ -15,15 +16,20 @@ interface MethodDef {
   readonly responseSerialize: (v: unknown) => Buffer;
 }
 
-/** Every unary method of the services, with the implementation grpc-js would run. */
-export function unaryMethodsOf(services: Map<string, ServiceDefinition>, impls: Map<string, UntypedServiceImplementation>): UnaryMethod[] {
-  const out: UnaryMethod[] = [];
+/**
+ * Every method of the services with the implementation grpc-js would run: unary, bidi and
+ * server-streaming (etcd has no client-streaming method; such a method would go to grpc-js).
+ */
+export function methodsOf(services: Map<string, ServiceDefinition>, impls: Map<string, UntypedServiceImplementation>): Array<UnaryMethod | StreamMethod> {
+  const out: Array<UnaryMethod | StreamMethod> = [];
   for (const [name, svc] of services) {
-    const impl = impls.get(name) as Record<string, UnaryMethod['handler'] | undefined> | undefined;
+    const impl = impls.get(name) as Record<string, ((...args: never[]) => void) | undefined> | undefined;
     for (const [method, d] of Object.entries(svc as unknown as Record<string, MethodDef>)) {
       const handler = impl?.[method];
-      if (d.requestStream || d.responseStream || !handler) continue;
-      out.push({ path: d.path, deserialize: d.requestDeserialize, serialize: d.responseSerialize, handler });
+      if (!handler) continue;
+      const codec = { path: d.path, deserialize: d.requestDeserialize, serialize: d.responseSerialize };
+      if (!d.requestStream && !d.responseStream) out.push({ ...codec, handler: handler as UnaryMethod['handler'] });
+      else if (d.responseStream) out.push({ ...codec, kind: d.requestStream ? 'bidi' : 'serverStream', handler: handler as StreamMethod['handler'] });
     }
   }
   return out;

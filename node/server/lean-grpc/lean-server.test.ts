@@ -18,6 +18,7 @@ const MAX_RECEIVE = MAX_REQUEST_BYTES + 512 * 1024;
 
 let backend: MemoryBackend;
 let servers: RunningServers;
+const metrics = createMemberMetrics(undefined, { defaultMetrics: false });
 let session: http2.ClientHttp2Session;
 let endpoint: string;
 
@@ -57,7 +58,7 @@ beforeAll(async () => {
   servers = await startServers({
     config: { listenClientUrls: ['http://127.0.0.1:0'], listenMetricsUrls: [], maxRequestBytes: MAX_REQUEST_BYTES, maxTxnOps: 128, grpcServer: 'lean' },
     backend,
-    metrics: createMemberMetrics(undefined, { defaultMetrics: false }),
+    metrics,
     logger: createLogger({ component: 'test', level: 'error' }),
   });
   endpoint = `127.0.0.1:${servers.clientListeners[0]!.port}`;
@@ -95,7 +96,7 @@ describe('lean gRPC server: answers', () => {
     expect(a.body.length).toBeGreaterThan(5);
   });
 
-  it('the npm etcd3 client (grpc-js) works, watches and lease keep-alives included (streams go to grpc-js)', async () => {
+  it('the npm etcd3 client (grpc-js) works, watches and lease keep-alives included', async () => {
     const c = new Etcd3({ hosts: endpoint });
     try {
       const w = await c.watch().key('w').create();
@@ -112,6 +113,69 @@ describe('lean gRPC server: answers', () => {
     } finally {
       c.close();
     }
+  });
+});
+
+describe('lean gRPC server: streams', () => {
+  const watch = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>;
+
+  it('a watch: messages as they come, in order; the half-close ends it with grpc-status 0 in trailers', async () => {
+    const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+    const got: Array<{ created?: boolean; events?: Array<{ kv: { value: Buffer } }> }> = [];
+    let buf = Buffer.alloc(0);
+    let trailers: http2.IncomingHttpHeaders | undefined;
+    const ended = new Promise<void>((resolve) => req.on('end', resolve));
+    req.on('trailers', (t) => (trailers = t));
+    req.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+        const n = buf.readUInt32BE(1);
+        got.push(watch['Watch']!.responseDeserialize(buf.subarray(5, 5 + n)) as (typeof got)[number]);
+        buf = buf.subarray(5 + n);
+      }
+    });
+    req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('ws') } })));
+    while (got.length < 1) await new Promise((r) => setTimeout(r, 5));
+    expect(got[0]!.created).toBe(true);
+    const c = new Etcd3({ hosts: endpoint });
+    await c.put('ws').value('1');
+    await c.put('ws').value('2');
+    c.close();
+    while (got.length < 3) await new Promise((r) => setTimeout(r, 5));
+    expect(got.slice(1).map((r) => r.events![0]!.kv.value.toString())).toEqual(['1', '2']);
+    req.end();
+    await ended;
+    expect(trailers?.['grpc-status']).toBe('0');
+  });
+
+  it('a server stream without its request message: UNIMPLEMENTED, as grpc-js says it', async () => {
+    const path = '/etcdserverpb.Maintenance/Snapshot';
+    expect(statusOf(await call(path, Buffer.alloc(0)))).toEqual({ code: '12', message: `Received no request message for server streaming method ${path}` });
+  });
+
+  it('an oversized message on a watch stream: RESOURCE_EXHAUSTED', async () => {
+    const a = await call('/etcdserverpb.Watch/Watch', frameMessage(Buffer.alloc(MAX_RECEIVE + 1)));
+    expect(statusOf(a)).toEqual({ code: '8', message: `grpc: received message larger than max (${MAX_RECEIVE + 1} vs. ${MAX_RECEIVE})` });
+  });
+
+  it('a watch stream the client resets is closed on the server (etcd_debugging_mvcc_watch_stream_total back down)', async () => {
+    const gauge = async (): Promise<number> => (await metrics.watchStreams.get()).values[0]?.value ?? 0;
+    const settled = async (want: number): Promise<number> => {
+      const end = Date.now() + 5000;
+      while ((await gauge()) !== want && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      return gauge();
+    };
+    // The etcd3 client of an earlier case closes its watch stream when it closes its channel.
+    const before = await settled(0);
+    expect(before).toBe(0);
+    const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+    req.on('error', () => {});
+    const first = new Promise<void>((resolve) => req.once('data', () => resolve()));
+    req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('r') } })));
+    await first;
+    expect(await gauge()).toBe(before + 1);
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    expect(await settled(0)).toBe(0);
   });
 });
 
