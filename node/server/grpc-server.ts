@@ -1,4 +1,7 @@
-// Builds the grpc-js Server with every service of the member's client API.
+// Builds the gRPC front of the member's client API: the lean server on node:http2 (lean-grpc/,
+// the default) or grpc-js for every call (--experimental-grpc-server=grpc-js). Both run the same
+// service implementations with the same (de)serializers; the grpc-js Server is built either way
+// (the lean server hands it unknown paths).
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
 // may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
 // and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
@@ -103,10 +106,6 @@ export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, Untype
     fallback: grpcJsStreamHandler(server),
   });
   return { injectConnection: (c) => lean.injectConnection(c), close: () => (lean.close(), server.forceShutdown()) };
-}
-
-export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>): Server {
-  return createGrpcServerWithServices(ctx, impls).server;
 }
 
 const MAX_CONCURRENT_STREAMS = 2 ** 31 - 1;

@@ -239,3 +239,24 @@ describe('lean gRPC server: refusals', () => {
     expect(statusOf(await call(RANGE, rangeReq('foo'))).code).toBe('0');
   });
 });
+
+describe('--experimental-grpc-server=grpc-js', () => {
+  it('still serves the client API through grpc-js', async () => {
+    const b = new MemoryBackend({ leaseCheckMs: 100 });
+    const s = await startServers({
+      config: { listenClientUrls: ['http://127.0.0.1:0'], listenMetricsUrls: [], maxRequestBytes: MAX_REQUEST_BYTES, maxTxnOps: 128, grpcServer: 'grpc-js' },
+      backend: b,
+      metrics: createMemberMetrics(undefined, { defaultMetrics: false }),
+      logger: createLogger({ component: 'test', level: 'error' }),
+    });
+    const c = new Etcd3({ hosts: `127.0.0.1:${s.clientListeners[0]!.port}` });
+    try {
+      await c.put('g').value('js');
+      expect(await c.get('g').string()).toBe('js');
+    } finally {
+      c.close();
+      await s.stop();
+      b.close();
+    }
+  });
+});
