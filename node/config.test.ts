@@ -129,5 +129,12 @@ describe('config', () => {
     expect(fails(['--name=a', '--name=b'])).toContain('more than once');
     expect(fails(['positional'])).toContain('unexpected argument');
     expect(fails(['--auto-compaction-retention=soon'])).toContain('--auto-compaction-retention');
+    expect(fails(['--experimental-grpc-server=fast'])).toContain("--experimental-grpc-server");
+  });
+
+  it('serves gRPC with the lean server unless told grpc-js (flag or env)', () => {
+    expect(run([]).grpcServer).toBe('lean');
+    expect(run(['--experimental-grpc-server=grpc-js']).grpcServer).toBe('grpc-js');
+    expect(run([], { ETCD_EXPERIMENTAL_GRPC_SERVER: 'grpc-js' }).grpcServer).toBe('grpc-js');
   });
 });

@@ -12,6 +12,8 @@
 // (3.6 lowered it to 10000), heartbeat 100 ms, election 1000 ms (>= 5x heartbeat, <= 50 s),
 // quota 2 GiB (above 8 GiB is a warning), max request 1.5 MiB, max txn ops 128.
 
+import { DEFAULT_GRPC_SERVER, isGrpcServerKind } from './server/lean-grpc/kind.js';
+import type { GrpcServerKind } from './server/lean-grpc/kind.js';
 import type { LogLevel } from './log.js';
 import { isLogLevel } from './log.js';
 
@@ -76,6 +78,8 @@ export interface MemberConfig {
   readonly forceNewCluster: boolean;
   /** --cors: origins the client URLs answer with CORS headers ('*': any). */
   readonly corsOrigins: readonly string[];
+  /** --experimental-grpc-server: the lean server on node:http2, or grpc-js for every call. */
+  readonly grpcServer: GrpcServerKind;
   /** Accepted for compatibility with etcd manifests, but without effect here; main logs them. */
   readonly ignoredFlags: readonly string[];
   /** Non-fatal findings (unknown ETCD_* variables, shadowed env, quota above 8 GiB); main logs them. */
@@ -148,6 +152,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'peer-auto-tls', kind: 'bool-ignored', help: '(ignored)' },
   { name: 'cipher-suites', kind: 'string-ignored', help: '(ignored)' },
   { name: 'experimental-initial-corrupt-check', kind: 'bool-ignored', help: '(ignored)' },
+  { name: 'experimental-grpc-server', kind: 'string', help: "gRPC server for client calls: 'lean' (unary calls on node:http2) or 'grpc-js'.", defaultText: DEFAULT_GRPC_SERVER },
   { name: 'experimental-watch-progress-notify-interval', kind: 'string', help: 'Interval of watch progress notifications (a duration, e.g. 5s).', defaultText: '10m' },
   { name: 'experimental-peer-skip-client-san-verification', kind: 'bool-ignored', help: '(ignored)' },
 ];
@@ -271,6 +276,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const listenPeerUrls = urls('listen-peer-urls', 'http://localhost:2380', false);
   const initialAdvertisePeerUrls = urls('initial-advertise-peer-urls', 'http://localhost:2380', false);
   const listenMetricsUrls = urls('listen-metrics-urls', '', true);
+  const grpcServer = str('experimental-grpc-server', DEFAULT_GRPC_SERVER);
+  if (!isGrpcServerKind(grpcServer)) throw bad('experimental-grpc-server', "must be 'lean' or 'grpc-js'");
   const corsOrigins = str('cors', '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
 
   const initialClusterText = raw.get('initial-cluster')?.value ?? initialAdvertisePeerUrls.map((u) => `${name}=${u}`).join(',');
@@ -403,6 +410,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     logLevel: levelText,
     forceNewCluster: bool('force-new-cluster'),
     corsOrigins: corsOrigins.length === 0 ? ['*'] : corsOrigins,
+    grpcServer,
     ignoredFlags,
     warnings,
   });

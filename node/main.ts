@@ -147,6 +147,7 @@ async function main(): Promise<number> {
         maxRequestBytes: cfg.maxRequestBytes,
         maxTxnOps: cfg.maxTxnOps,
         bcryptCost: cfg.bcryptCost,
+        grpcServer: cfg.grpcServer,
       },
       backend: member,
       metrics,

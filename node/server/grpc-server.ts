@@ -1,4 +1,7 @@
-// Builds the grpc-js Server with every service of the member's client API.
+// Builds the gRPC front of the member's client API: the lean server on node:http2 (lean-grpc/,
+// the default) or grpc-js for every call (--experimental-grpc-server=grpc-js). Both run the same
+// service implementations with the same (de)serializers; the grpc-js Server is built either way
+// (the lean server hands it unknown paths).
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
 // may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
 // and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
@@ -6,8 +9,9 @@
 // Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
 // refuses oversized writes itself with "etcdserver: request is too large".
 
-import { Server } from '@grpc/grpc-js';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Duplex } from 'node:stream';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { authService } from './auth-service.js';
 import { clusterService } from './cluster-service.js';
@@ -15,6 +19,8 @@ import { hotMethodCodec } from './codec/kv-codec.js';
 import { CounterTally } from './counter-tally.js';
 import { healthService } from './health-service.js';
 import { kvService } from './kv-service.js';
+import { LeanGrpcServer, methodsOf, grpcJsStreamHandler } from './lean-grpc/index.js';
+import type { GrpcServerKind } from './lean-grpc/kind.js';
 import type { Serialize } from './kv-service.js';
 import { leaseService } from './lease-service.js';
 import { maintenanceService } from './maintenance-service.js';
@@ -81,14 +87,40 @@ export function createServiceImpls(ctx: ServerContext): Map<string, UntypedServi
   ]);
 }
 
-export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>): Server {
+
+/** What the listeners hand connections to, and how the servers stop. */
+export interface GrpcFrontend {
+  injectConnection(connection: Duplex): void;
+  close(): void;
+}
+
+export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>, kind: GrpcServerKind): GrpcFrontend {
+  const { server, services } = createGrpcServerWithServices(ctx, impls);
+  if (kind === 'grpc-js') {
+    const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+    return { injectConnection: (c) => injector.injectConnection(c), close: () => (injector.destroy(), server.forceShutdown()) };
+  }
+  const lean = new LeanGrpcServer(methodsOf(services, impls), {
+    maxReceiveBytes: ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+    fallback: grpcJsStreamHandler(server),
+  });
+  return { injectConnection: (c) => lean.injectConnection(c), close: () => (lean.close(), server.forceShutdown()) };
+}
+
+const MAX_CONCURRENT_STREAMS = 2 ** 31 - 1;
+
+function createGrpcServerWithServices(
+  ctx: ServerContext,
+  impls: Map<string, UntypedServiceImplementation>,
+): { server: Server; services: Map<string, ServiceDefinition> } {
   const def = loadEtcdProtos();
   const server = new Server({
     'grpc.max_receive_message_length': ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': -1,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': KEEPALIVE_MIN_TIME_MS,
-    'grpc.max_concurrent_streams': 2 ** 31 - 1,
+    'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
     // Channelz (grpc-js's per-call and per-session tracking for its debug service) costs a
     // Date and several counters per call on the hot path; nothing here serves channelz.
     'grpc.enable_channelz': 0,
@@ -99,11 +131,14 @@ export function createGrpcServer(ctx: ServerContext, impls: Map<string, UntypedS
     received: (n) => receivedBytes.inc(n),
     sent: (n) => sentBytes.inc(n),
   };
+  const services = new Map<string, ServiceDefinition>();
   for (const [name, impl] of impls) {
-    server.addService(passThroughService(def, name, bytes), impl);
+    const svc = passThroughService(def, name, bytes);
+    services.set(name, svc);
+    server.addService(svc, impl);
     preRegisterGrpcMetrics(ctx.metrics, def, name);
   }
-  return server;
+  return { server, services };
 }
 
 /**

@@ -3,10 +3,11 @@
 // main.ts calls it once the runtime is up; stop() closes every listener and open call.
 
 import { createServer as createHttpServer } from 'node:http';
-import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from '../log.js';
 import type { MemberBackend } from './backend.js';
-import { createGrpcServer, createServiceImpls } from './grpc-server.js';
+import { createGrpcFrontend, createServiceImpls } from './grpc-server.js';
+import { DEFAULT_GRPC_SERVER } from './lean-grpc/kind.js';
+import type { GrpcServerKind } from './lean-grpc/kind.js';
 import { createHttpApp } from './http-app.js';
 import type { Listener, ListenerTls, TlsFilesOption } from './listeners.js';
 import { TlsFileReloader } from '../tls/tls-file-reloader.js';
@@ -37,6 +38,8 @@ export interface ServerConfig extends ServerLimits {
   readonly bcryptCost?: number;
   /** How often the certificate files are re-read (tls/tls-file-reloader.ts). */
   readonly tlsReloadIntervalMs?: number;
+  /** --experimental-grpc-server (default: lean-grpc/kind.ts). */
+  readonly grpcServer?: GrpcServerKind;
 }
 
 export interface StartServersOptions {
@@ -65,8 +68,7 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
     auth: { bcryptCost: config.bcryptCost ?? 10, clientCertAuth: config.clientTls?.clientCertAuth === true },
   };
   const impls = createServiceImpls(ctx);
-  const grpc = createGrpcServer(ctx, impls);
-  const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+  const grpc = createGrpcFrontend(ctx, impls, config.grpcServer ?? DEFAULT_GRPC_SERVER);
 
   const clientHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: true, corsOrigins: config.corsOrigins ?? ['*'] }));
   const metricsHttp = createHttpServer(createHttpApp(ctx, impls, { gateway: false, corsOrigins: [] }));
@@ -88,14 +90,13 @@ export async function startServers(opts: StartServersOptions): Promise<RunningSe
   const stopAll = async (): Promise<void> => {
     ctx.leaderMonitor.stop();
     await Promise.all([...clientListeners, ...metricsListeners].map((l) => l.close()));
-    injector.destroy();
-    grpc.forceShutdown();
+    grpc.close();
     clientHttp.close();
     metricsHttp.close();
   };
   try {
     for (const url of config.listenClientUrls) {
-      clientListeners.push(await listenClient(url, injector, clientHttp, tlsFiles, logger));
+      clientListeners.push(await listenClient(url, grpc, clientHttp, tlsFiles, logger));
       logger.info('serving client traffic (gRPC and HTTP)', { url });
     }
     for (const url of config.listenMetricsUrls) {

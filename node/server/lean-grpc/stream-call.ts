@@ -1,0 +1,150 @@
+// A streaming call (bidi: Watch, LeaseKeepAlive; server stream: Snapshot, Health.Watch) on a raw
+// HTTP/2 stream, with the surface the handlers use of grpc-js's ServerDuplexStream and
+// ServerWritableStream: 'data' per request message (pause/resume hold them), 'end' at the
+// client's half-close, write() -> false past the stream's high-water mark with 'drain' after,
+// writableLength in bytes, end() for status OK, emit('error', status) to fail the call, and
+// 'cancelled' then 'close' once the HTTP/2 stream is gone.
+
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import { Code, LeanCall, RESPONSE_HEADERS, WITH_TRAILERS, decompress, sendStatus, statusOfError } from './call-common.js';
+import type { Status } from './call-common.js';
+import type { MethodCodec } from './unary-call.js';
+import { TooLargeError, frameMessage } from './wire.js';
+
+export interface StreamMethod extends MethodCodec {
+  readonly kind: 'bidi' | 'serverStream';
+  readonly handler: (call: unknown) => void;
+}
+
+export class LeanStreamCall extends LeanCall {
+  private statusSent = false;
+  private gone = false;
+  private paused = false;
+  private halfClosed = false;
+  private endEmitted = false;
+  private started = false;
+  private readonly pending: unknown[] = [];
+
+  constructor(
+    private readonly method: StreamMethod,
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    maxReceiveBytes: number,
+  ) {
+    super(method.path, stream, headers, maxReceiveBytes);
+    // A handler fails the call by emitting 'error' with a status (grpc-js's contract).
+    this.on('error', (err: unknown) => this.finish(statusOfError(err)));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('end', () => {
+      this.halfClosed = true;
+      this.flush();
+    });
+    stream.on('drain', () => this.emit('drain'));
+    stream.on('close', () => this.onClose());
+    this.armDeadline((s) => this.finish(s));
+    if (method.kind === 'bidi') this.start();
+  }
+
+  get writableLength(): number {
+    return this.stream.writableLength;
+  }
+
+  pause(): this {
+    this.paused = true;
+    this.stream.pause();
+    return this;
+  }
+
+  resume(): this {
+    this.paused = false;
+    this.stream.resume();
+    this.flush();
+    return this;
+  }
+
+  /** Sends one response message; false when the send buffer is past its mark ('drain' follows). */
+  write(message: unknown): boolean {
+    if (this.statusSent || this.gone) return true;
+    let body: Buffer;
+    try {
+      body = this.method.serialize(message);
+    } catch {
+      this.finish({ code: Code.INTERNAL, details: 'Error serializing response' });
+      return true;
+    }
+    const stream = this.stream;
+    if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
+    return stream.write(frameMessage(body));
+  }
+
+  /** Ends the call with status OK. */
+  end(): this {
+    this.finish({ code: Code.OK, details: 'OK' });
+    return this;
+  }
+
+  private start(): void {
+    if (this.started || this.statusSent) return;
+    this.started = true;
+    this.method.handler(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.statusSent || this.gone) return;
+    try {
+      for (const m of this.reader.push(chunk)) {
+        let bytes = m.bytes;
+        if (m.compressed) {
+          const plain = decompress(bytes, this.headers['grpc-encoding'], this.maxReceiveBytes);
+          if (!Buffer.isBuffer(plain)) return this.finish(plain);
+          bytes = plain;
+        }
+        this.pending.push(this.method.deserialize(bytes));
+      }
+    } catch (err) {
+      if (err instanceof TooLargeError) return this.finish({ code: Code.RESOURCE_EXHAUSTED, details: err.message });
+      return this.finish({ code: Code.INTERNAL, details: 'Error deserializing request' });
+    }
+    this.flush();
+  }
+
+  /** Hands queued messages to the handler (bidi) or starts it (server stream) in order. */
+  private flush(): void {
+    if (this.method.kind === 'serverStream') return this.startServerStream();
+    while (!this.paused && this.pending.length > 0 && !this.statusSent && !this.gone) this.emit('data', this.pending.shift());
+    if (this.halfClosed && this.pending.length === 0 && !this.endEmitted && !this.statusSent && !this.gone) {
+      this.endEmitted = true;
+      this.emit('end');
+    }
+  }
+
+  /** A server stream runs once its one request message and the half-close are in (grpc-js's texts). */
+  private startServerStream(): void {
+    if (this.started || this.statusSent || !this.halfClosed) return;
+    const path = this.method.path;
+    if (this.pending.length > 1) return this.finish({ code: Code.UNIMPLEMENTED, details: `Received a second request message for server streaming method ${path}` });
+    if (this.pending.length === 0) return this.finish({ code: Code.UNIMPLEMENTED, details: `Received no request message for server streaming method ${path}` });
+    this.request = this.pending.shift();
+    this.start();
+  }
+
+  private finish(s: Status): void {
+    if (this.statusSent) return;
+    this.statusSent = true;
+    this.clearDeadline();
+    if (this.gone) return;
+    sendStatus(this.stream, s);
+    // Whatever the client still sends is read and dropped, so its flow-control window stays open.
+    this.stream.resume();
+  }
+
+  private onClose(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.clearDeadline();
+    this.cancelled = !this.statusSent;
+    this.statusSent = true;
+    this.emit('cancelled', 'cancelled');
+    this.emit('close');
+  }
+}
