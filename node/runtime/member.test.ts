@@ -237,6 +237,33 @@ describe('member runtime (in-memory twins)', () => {
     expect(h.fatal).toEqual([]);
   }, 30_000);
 
+  it('the downgrade state goes through raft: every member applies it, a restart (snapshot plus log replay) keeps it, cancel clears it', async () => {
+    const h = (harness = new Harness(3, 5));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    const enabled = { enabled: true, targetVersion: '3.4.0' };
+    await follower.member.setDowngrade(enabled);
+    for (const n of h.nodes.values()) {
+      await n.member.linearizableBarrier();
+      expect(n.member.downgradeInfo()).toEqual(enabled);
+    }
+    // Past snapshotCount (5): the state must come back from the snapshot, not only the log.
+    for (let i = 0; i < 12; i++) await leader.member.put({ key: enc(`d${i}`), value: enc('v') });
+    await follower.member.stop();
+    h.nodes.delete(follower.rec.id);
+    const back = await h.boot(follower.rec, follower.fs);
+    await h.waitLeader();
+    await back.member.linearizableBarrier();
+    expect(back.member.downgradeInfo()).toEqual(enabled);
+    await back.member.setDowngrade({ enabled: false, targetVersion: '' });
+    for (const n of h.nodes.values()) {
+      await n.member.linearizableBarrier();
+      expect(n.member.downgradeInfo()).toEqual({ enabled: false, targetVersion: '' });
+    }
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
+
   it('membership: add a learner, it joins and catches up, promote it, remove a member', async () => {
     const h = (harness = new Harness(3));
     await h.bootAll();

@@ -51,7 +51,7 @@ import type { MemberStorage } from '../storage/types.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { BackendError, type AuthBackend, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
+import { BackendError, type AuthBackend, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type DowngradeInfo, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
 import type * as mvcc from '../mvcc/types.js';
 import { encodeCommand } from '../mvcc/codec.js';
 import { AlarmAction, AlarmType } from '../mvcc/types.js';
@@ -59,7 +59,7 @@ import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
 import type { AuthCommand, AuthInfo, AuthReply } from '../mvcc/auth-store.js';
 import { encodeAuthBody } from './auth-body.js';
-import { encodeEnvelope, RequestIds } from './envelope.js';
+import { encodeEnvelope, RequestIds, type EnvelopeKind } from './envelope.js';
 import type { JwtOptions } from './jwt-tokens.js';
 import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
@@ -899,6 +899,9 @@ export class Member implements MemberBackend, TransportHandler {
       } else if (d.kind === 'auth') {
         const r = this.memberAuth.apply(d.cmd, d.ai, e.index);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+      } else if (d.kind === 'downgrade') {
+        this.membership.setDowngrade(d.info);
+        if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
       } else {
         this.membership.applyAttrs(d.attrs);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
@@ -1180,11 +1183,16 @@ export class Member implements MemberBackend, TransportHandler {
 
   /** An auth request through raft, applied by every member's auth store. */
   private authRequest(cmd: AuthCommand, ai: AuthInfo | undefined): Promise<AuthReply> {
+    return this.proposeEnvelope<AuthReply>('auth', encodeAuthBody(ai, Buffer.from(JSON.stringify(cmd))));
+  }
+
+  /** Proposes one entry of `kind` and waits for this member to apply it. */
+  private proposeEnvelope<T>(kind: EnvelopeKind, body: Uint8Array): Promise<T> {
     if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
     const requestId = this.requestIds.take();
-    const data = encodeEnvelope('auth', this.id, requestId, encodeAuthBody(ai, Buffer.from(JSON.stringify(cmd))));
-    return this.wait<AuthReply>(requestId, () => {
+    const data = encodeEnvelope(kind, this.id, requestId, body);
+    return this.wait<T>(requestId, () => {
       this.proposals.push(data);
       this.schedule();
     });
@@ -1241,6 +1249,15 @@ export class Member implements MemberBackend, TransportHandler {
         this.log.warn('publishing member attributes failed; will retry', { err });
       },
     );
+  }
+
+  downgradeInfo(): DowngradeInfo {
+    return this.membership.downgrade();
+  }
+
+  /** etcd's DowngradeInfoSet request: through raft, so every member holds the same state. */
+  setDowngrade(info: DowngradeInfo): Promise<void> {
+    return this.proposeEnvelope<void>('downgrade', Buffer.from(JSON.stringify({ enabled: info.enabled, targetVersion: info.targetVersion })));
   }
 
   // ------------------------------------------------------------------ reads
