@@ -13,6 +13,8 @@ import { encodeEnvelope } from './envelope.js';
 import type { ConfState, Message } from '../raft/index.js';
 import type { MemberStorage } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
+import { Registry } from 'prom-client';
+import { createMemberMetrics, type MemberMetrics } from '../server/metrics.js';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString();
@@ -42,6 +44,8 @@ class Harness {
   /** Optional wrappers around each booted member's storage and transport (tests observe them). */
   wrapStorage?: (s: MemberStorage, recovered: { hardState: { term: number } }) => MemberStorage;
   wrapTransport?: (t: Transport) => Transport;
+  /** Each booted member's metrics, when a test reads them. */
+  metrics?: Map<number, MemberMetrics>;
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
@@ -77,12 +81,18 @@ class Harness {
       stateMachine: this.makeStateMachine(),
       makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
       seed: rec.id % 1000,
+      ...(this.metrics ? { metrics: this.metricsOf(rec.id) } : {}),
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
     });
     await member.start();
     const node = { member, fs, rec };
     this.nodes.set(rec.id, node);
     return node;
+  }
+  metricsOf(id: number): MemberMetrics {
+    let m = this.metrics!.get(id);
+    if (!m) this.metrics!.set(id, (m = createMemberMetrics(new Registry(), { defaultMetrics: false })));
+    return m;
   }
   async bootAll(): Promise<void> {
     for (const r of this.records) await this.boot(r);
@@ -263,6 +273,43 @@ describe('member runtime (in-memory twins)', () => {
     }
     expect(h.fatal).toEqual([]);
   }, 30_000);
+
+  it('etcd_server_apply_duration_seconds observes each applied request by op and outcome', async () => {
+    const h = (harness = new Harness(1));
+    h.metrics = new Map();
+    await h.bootAll();
+    const { member, rec } = await h.waitLeader();
+    await member.put({ key: enc('a'), value: enc('1') });
+    await member.put({ key: enc('a'), value: enc('2') });
+    await expect(member.put({ key: enc('b'), value: enc('1'), lease: 12345 })).rejects.toThrow('lease not found');
+    await member.compact({ revision: 2, physical: false });
+    await member.setDowngrade({ enabled: true, targetVersion: '3.4.0' });
+    const text = await h.metricsOf(rec.id).registry.metrics();
+    const count = (op: string, success: boolean): string | undefined =>
+      new RegExp(`^etcd_server_apply_duration_seconds_count\\{version="v3",op="${op}",success="${success}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+    expect(count('Put', true)).toBe('2');
+    expect(count('Put', false)).toBe('1');
+    expect(count('Compaction', true)).toBe('1');
+    expect(count('DowngradeInfoSet', true)).toBe('1');
+    expect(h.fatal).toEqual([]);
+  });
+
+  it('etcd_server_read_indexes_failed_total counts a ReadIndex round the leader change failed', async () => {
+    const h = (harness = new Harness(3));
+    h.metrics = new Map();
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    const failed = async (): Promise<number> => (await h.metricsOf(follower.rec.id).readIndexesFailed.get()).values[0]?.value ?? 0;
+    await follower.member.linearizableBarrier();
+    expect(await failed()).toBe(0);
+    h.net.isolate(leader.rec.id);
+    // The follower asks the old leader, which cannot answer; the others elect a new one.
+    await expect(follower.member.linearizableBarrier()).rejects.toThrow('etcdserver: leader changed');
+    expect(await failed()).toBe(1);
+    h.net.heal();
+    expect(h.fatal).toEqual([]);
+  });
 
   it('membership: add a learner, it joins and catches up, promote it, remove a member', async () => {
     const h = (harness = new Harness(3));

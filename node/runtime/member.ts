@@ -63,7 +63,8 @@ import { encodeEnvelope, RequestIds, type EnvelopeKind } from './envelope.js';
 import type { JwtOptions } from './jwt-tokens.js';
 import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
-import { createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
+import { ApplyDurations, applyOpName, createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
+import type { HistogramTally } from '../server/counter-tally.js';
 import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
 import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
@@ -164,6 +165,7 @@ export class Member implements MemberBackend, TransportHandler {
   readonly clusterId: number;
   private readonly log: Logger;
   private readonly applyMetrics: ApplyMetrics | undefined;
+  private readonly applyDurations: ApplyDurations | undefined;
   private readonly opts: MemberOptions;
   private readonly sm: StateMachine;
   private readonly storage: MemberStorage;
@@ -252,6 +254,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.clusterId = opts.clusterId;
     this.log = opts.logger;
     this.applyMetrics = opts.metrics ? createApplyMetrics(opts.metrics.registry) : undefined;
+    this.applyDurations = opts.metrics ? new ApplyDurations(opts.metrics.applyDurationSeconds) : undefined;
     this.sm = opts.stateMachine;
     this.storage = opts.storage;
     this.nowMs = opts.nowMs ?? (() => Date.now());
@@ -721,6 +724,7 @@ export class Member implements MemberBackend, TransportHandler {
         this.readInflight = undefined;
         if (batch.retryTimer) clearTimeout(batch.retryTimer);
         for (const w of batch.waiters) w.reject(new BackendError('leaderChanged', 'etcdserver: leader changed'));
+        m?.readIndexesFailed.inc(); // etcd counts one failed ReadIndex round, however many reads wait on it
       }
       if (this.readQueue.length > 0) this.sendReadIndex();
     }
@@ -760,8 +764,10 @@ export class Member implements MemberBackend, TransportHandler {
             await this.applySnapshotItem(item.snapshot);
             break;
           }
-          this.applyEntry(item.entry);
-          if (performance.now() - t0 > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
+          const applied = this.applyEntry(item.entry);
+          const ms = performance.now() - t0;
+          applied?.observe(ms / 1000);
+          if (ms > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
         }
         if (this.applyHead > 4096 && this.applyHead * 2 > this.applyQueue.length) {
           this.applyQueue = this.applyQueue.slice(this.applyHead);
@@ -876,8 +882,11 @@ export class Member implements MemberBackend, TransportHandler {
     for (const id of this.transport.peers()) if (!want.has(id)) this.transport.removePeer(id);
   }
 
-  private applyEntry(e: Entry): void {
-    if (e.index <= this.appliedIndex) return;
+  /** Applies one committed entry; returns the apply-duration tally of the request it carried, if any. */
+  private applyEntry(e: Entry): HistogramTally<string> | undefined {
+    if (e.index <= this.appliedIndex) return undefined;
+    let applied: HistogramTally<string> | undefined;
+    const durations = this.applyDurations;
     if (e.type === 'confChange') {
       this.applyConfChangeEntry(e);
     } else if (e.data.byteLength > 0) {
@@ -889,25 +898,32 @@ export class Member implements MemberBackend, TransportHandler {
         const denied = this.sm.auth.enabled ? this.memberAuth.checkWrite(d.cmd, d.as?.ai) : undefined;
         if (denied) {
           if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: false, error: denied });
+          applied = durations?.tally(applyOpName('mvcc', d.cmd.type), false);
         } else {
           // Expected failures (bad requests included) come back as { ok: false }; a throw from
           // here is a broken invariant in the store and stops the member (drainApply).
-          const r = this.sm.apply(d.cmd, e.index) as unknown;
+          // The store answers its ApplyResult ({ ok, response } or { ok: false, error }).
+          const r = this.sm.apply(d.cmd, e.index) as unknown as { ok: boolean; error?: { code?: unknown } };
           this.afterMvccApply(d.cmd);
           if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+          applied = durations?.tally(applyOpName('mvcc', d.cmd.type), r.ok || r.error?.code === 'compacted');
         }
       } else if (d.kind === 'auth') {
         const r = this.memberAuth.apply(d.cmd, d.ai, e.index);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+        applied = durations?.tally(applyOpName('auth', d.cmd.type), r.ok);
       } else if (d.kind === 'downgrade') {
         this.membership.setDowngrade(d.info);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
+        applied = durations?.tally('DowngradeInfoSet', true);
       } else {
         this.membership.applyAttrs(d.attrs);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
+        applied = durations?.tally('ClusterMemberAttrSet', true);
       }
     }
     this.appliedIndex = e.index;
+    return applied;
   }
 
   /** An entry no member can decode: every member skips it alike, loudly, and keeps serving. */
