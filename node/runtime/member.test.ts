@@ -15,6 +15,7 @@ import type { MemberStorage } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
 import { Registry } from 'prom-client';
 import { createMemberMetrics, type MemberMetrics } from '../server/metrics.js';
+import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.js';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString();
@@ -81,13 +82,19 @@ class Harness {
       stateMachine: this.makeStateMachine(),
       makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
       seed: rec.id % 1000,
-      ...(this.metrics ? { metrics: this.metricsOf(rec.id) } : {}),
+      ...(this.metrics ? { metrics: this.metricsOf(rec.id), runtimeMetrics: this.runtimeMetricsOf(rec.id) } : {}),
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
     });
     await member.start();
     const node = { member, fs, rec };
     this.nodes.set(rec.id, node);
     return node;
+  }
+  private readonly runtimeMetrics = new Map<number, RuntimeMetrics>();
+  runtimeMetricsOf(id: number): RuntimeMetrics {
+    let r = this.runtimeMetrics.get(id);
+    if (!r) this.runtimeMetrics.set(id, (r = createRuntimeMetrics(this.metricsOf(id).registry)));
+    return r;
   }
   metricsOf(id: number): MemberMetrics {
     let m = this.metrics!.get(id);
@@ -192,6 +199,8 @@ describe('member runtime (in-memory twins)', () => {
 
   it('a lagging member catches up by snapshot once the log is compacted', async () => {
     const h = (harness = new Harness(3, 20));
+    h.metrics = new Map();
+    const leaderSnapshotsSaved: number[] = [];
     await h.bootAll();
     const leader = await h.waitLeader();
     const lagger = [...h.nodes.values()].find((n) => n !== leader)!;
@@ -210,8 +219,29 @@ describe('member runtime (in-memory twins)', () => {
     for (let i = 0; i < 5300; i++) writes.push(leader.member.put({ key: enc(`s${i % 100}`), value: enc(`v${i}`) }, root));
     await Promise.all(writes);
     await until(() => leader.member.raftStatus().applied >= 0 && leader.member['raftStorage'].firstIndex() > 2, 'leader compacted its log');
+    // What the lagger does with the leader's snapshot: saved as one from the leader (etcd's
+    // snap_db figures), and etcd_server_snapshot_apply_in_progress_total is 1 while it applies.
+    h.wrapStorage = (s) =>
+      new Proxy(s, {
+        get(target, prop, recv) {
+          if (prop !== 'saveSnapshot') return Reflect.get(target, prop, recv) as unknown;
+          const save: MemberStorage['saveSnapshot'] = (snap, opts) => {
+            if (opts?.fromLeader) leaderSnapshotsSaved.push(snap.metadata.index);
+            return target.saveSnapshot(snap, opts);
+          };
+          return save;
+        },
+      });
+    const inProgress: number[] = [];
+    const gauge = h.runtimeMetricsOf(lagger.rec.id).snapshotApplyInProgress;
+    const set = gauge.set.bind(gauge);
+    gauge.set = ((v: number) => (inProgress.push(v), set(v))) as typeof gauge.set;
     const back = await h.boot(lagger.rec, lagger.fs);
+    h.wrapStorage = undefined;
     await until(() => back.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'catch-up by snapshot', 20_000);
+    expect(leaderSnapshotsSaved.length).toBeGreaterThanOrEqual(1);
+    expect(inProgress.slice(0, 2)).toEqual([1, 0]);
+    expect((await gauge.get()).values[0]?.value).toBe(0);
     const r = await back.member.range({ key: enc('s0') }, { linearizable: false });
     expect(dec(r.kvs[0]!.value)).toBe('v5200');
     expect(back.member.auth.store.enabled).toBe(true);
@@ -291,6 +321,13 @@ describe('member runtime (in-memory twins)', () => {
     expect(count('Put', false)).toBe('1');
     expect(count('Compaction', true)).toBe('1');
     expect(count('DowngradeInfoSet', true)).toBe('1');
+    // etcd_debugging_server_alarms: +1 per activation applied, -1 when a deactivation removes it.
+    const alarmGauge = async (): Promise<string | undefined> =>
+      /^etcd_debugging_server_alarms\{server_id="2a",alarm_type="NOSPACE"\} (\d+)$/m.exec(await h.metricsOf(rec.id).registry.metrics())?.[1];
+    await member.alarm({ action: 1, memberID: 42, alarm: 1 });
+    expect(await alarmGauge()).toBe('1');
+    await member.alarm({ action: 2, memberID: 42, alarm: 1 });
+    expect(await alarmGauge()).toBe('0');
     expect(h.fatal).toEqual([]);
   });
 
@@ -563,7 +600,7 @@ describe('member runtime (in-memory twins)', () => {
           st.save(hs, ents, sync).then(() => {
             if (hs && sync && hs.term > durableTerm) durableTerm = hs.term;
           }),
-        saveSnapshot: (snap) => st.saveSnapshot(snap),
+        saveSnapshot: (snap, opts) => st.saveSnapshot(snap, opts),
         releaseTo: (i) => st.releaseTo(i),
         close: () => st.close(),
       };

@@ -160,6 +160,11 @@ interface AppliedWaiter {
   resolve: () => void;
 }
 
+/** etcd's AlarmType name (pb.AlarmType.String()). */
+function alarmName(t: number): string {
+  return t === AlarmType.NOSPACE ? 'NOSPACE' : t === AlarmType.CORRUPT ? 'CORRUPT' : 'NONE';
+}
+
 export class Member implements MemberBackend, TransportHandler {
   readonly id: NodeId;
   readonly clusterId: number;
@@ -237,6 +242,7 @@ export class Member implements MemberBackend, TransportHandler {
   private activePeersSeen = new Set<NodeId>();
   /** The compaction revision the last measured physical compaction run finished (metrics). */
   private compactionMeasuredRev = 0;
+  private compactedRevisionsCounted = 0;
   private autoCompactSamples: Array<{ atMs: number; rev: number }> = [];
   private lastAutoCompactRev = 0;
 
@@ -606,7 +612,7 @@ export class Member implements MemberBackend, TransportHandler {
     if (sendEarly) this.sendMessages(rd.messages);
     if (rd.snapshot) {
       await this.waitDurable(this.saveSeq);
-      await this.storage.saveSnapshot(rd.snapshot);
+      await this.storage.saveSnapshot(rd.snapshot, { fromLeader: true });
       this.raftStorage.applySnapshot(rd.snapshot);
       this.lastSyncSeq = this.saveSeq;
     }
@@ -761,7 +767,13 @@ export class Member implements MemberBackend, TransportHandler {
           const t0 = performance.now();
           if (item.kind === 'snapshot') {
             // A big state: restore it chunk by chunk, yielding between chunks.
-            await this.applySnapshotItem(item.snapshot);
+            const r = this.opts.runtimeMetrics;
+            r?.snapshotApplyInProgress.set(1);
+            try {
+              await this.applySnapshotItem(item.snapshot);
+            } finally {
+              r?.snapshotApplyInProgress.set(0);
+            }
             break;
           }
           const applied = this.applyEntry(item.entry);
@@ -903,8 +915,8 @@ export class Member implements MemberBackend, TransportHandler {
           // Expected failures (bad requests included) come back as { ok: false }; a throw from
           // here is a broken invariant in the store and stops the member (drainApply).
           // The store answers its ApplyResult ({ ok, response } or { ok: false, error }).
-          const r = this.sm.apply(d.cmd, e.index) as unknown as { ok: boolean; error?: { code?: unknown } };
-          this.afterMvccApply(d.cmd);
+          const r = this.sm.apply(d.cmd, e.index) as unknown as { ok: boolean; response?: unknown; error?: { code?: unknown } };
+          this.afterMvccApply(d.cmd, r.ok ? r.response : undefined);
           if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
           applied = durations?.tally(applyOpName('mvcc', d.cmd.type), r.ok || r.error?.code === 'compacted');
         }
@@ -933,8 +945,20 @@ export class Member implements MemberBackend, TransportHandler {
     if (s.proposer === this.id && s.requestId !== undefined) this.failWaiter(s.requestId, new SkippedEntryError(s.reason));
   }
 
-  private afterMvccApply(cmd: mvcc.Command): void {
+  private afterMvccApply(cmd: mvcc.Command, response: unknown): void {
     if (cmd.type === 'compaction') this.kickCompaction();
+    else if (cmd.type === 'alarm' && response) this.countAlarms(cmd.req, response as mvcc.AlarmResponse);
+  }
+
+  /** etcd_debugging_server_alarms as etcd's apply keeps it: +1 per activation, -1 per alarm a deactivation removed. */
+  private countAlarms(req: mvcc.AlarmRequest, resp: mvcc.AlarmResponse): void {
+    const g = this.opts.runtimeMetrics?.serverAlarms;
+    if (!g || req.action === AlarmAction.GET) return;
+    for (const a of resp.alarms) {
+      const labels = { server_id: hexId(a.memberID), alarm_type: alarmName(a.alarm) };
+      if (req.action === AlarmAction.ACTIVATE) g.inc(labels);
+      else g.dec(labels);
+    }
   }
 
   private settleWaiter(requestId: number, r: unknown): void {
@@ -1124,6 +1148,9 @@ export class Member implements MemberBackend, TransportHandler {
         }
         // Kicked after every apply slice: only a run that followed a new compaction counts.
         const r = this.opts.runtimeMetrics;
+        const dropped = this.sm.stats().compactedRevisions;
+        if (r && dropped > this.compactedRevisionsCounted) r.dbCompactionKeys.inc(dropped - this.compactedRevisionsCounted);
+        this.compactedRevisionsCounted = dropped;
         const rev = this.sm.compactRevision();
         if (r && rev !== this.compactionMeasuredRev) {
           this.compactionMeasuredRev = rev;
@@ -1387,6 +1414,8 @@ export class Member implements MemberBackend, TransportHandler {
     const r = this.opts.runtimeMetrics;
     if (!r) return;
     r.mvccKeys.set(this.sm.keyCount());
+    r.authRevision.set(this.sm.auth.revision());
+    r.totalPutSizeBytes.set(this.sm.stats().putBytes);
     r.mvccCurrentRevision.set(this.sm.currentRevision());
     r.mvccCompactRevision.set(this.sm.compactRevision());
     r.dbOpenReadTransactions.set(this.sm.openReads());
@@ -1597,8 +1626,7 @@ export class Member implements MemberBackend, TransportHandler {
   async status(): Promise<MemberStatus> {
     const errors: string[] = [];
     for (const a of this.sm.alarms()) {
-      const name = a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : a.alarm === AlarmType.CORRUPT ? 'CORRUPT' : 'NONE';
-      errors.push(`memberID:${hexId(a.memberID)} alarm:${name} `);
+      errors.push(`memberID:${hexId(a.memberID)} alarm:${alarmName(a.alarm)} `);
     }
     return {
       dbSizeBytes: this.sm.sizeBytes(),
