@@ -114,6 +114,21 @@ function putUvarint(b: Buffer, at: number, n: number): number {
   return at;
 }
 
+/**
+ * The encoded size of an mvccpb.KeyValue (etcd's kv.Size(), which
+ * etcd_debugging_mvcc_total_put_size_in_bytes adds up): fields 1-6, each a one-byte tag.
+ */
+export function keyValueSize(keyBytes: number, createRevision: number, modRevision: number, version: number, valueBytes: number, lease: number): number {
+  let size = 0;
+  if (keyBytes > 0) size += 1 + uvarintBytes(keyBytes) + keyBytes;
+  if (createRevision !== 0) size += 1 + uvarintBytes(createRevision);
+  if (modRevision !== 0) size += 1 + uvarintBytes(modRevision);
+  if (version !== 0) size += 1 + uvarintBytes(version);
+  if (valueBytes > 0) size += 1 + uvarintBytes(valueBytes) + valueBytes;
+  if (lease !== 0) size += 1 + (lease < 0 ? 10 : uvarintBytes(lease)); // a negative int64 takes 10 bytes
+  return size;
+}
+
 /** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
 export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
   if (typeof kv.lease !== 'number' || kv.lease < 0) return encodeKeyValueSlow(kv); // int64 < 0: 10-byte varint
@@ -122,11 +137,7 @@ export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
     [0x18, kv.modRevision],
     [0x20, kv.version],
   ];
-  let size = 0;
-  if (kv.key.byteLength > 0) size += 1 + uvarintBytes(kv.key.byteLength) + kv.key.byteLength;
-  for (const [, v] of ints) if (v !== 0) size += 1 + uvarintBytes(v);
-  if (kv.value.byteLength > 0) size += 1 + uvarintBytes(kv.value.byteLength) + kv.value.byteLength;
-  if (kv.lease !== 0) size += 1 + uvarintBytes(kv.lease);
+  const size = keyValueSize(kv.key.byteLength, kv.createRevision, kv.modRevision, kv.version, kv.value.byteLength, kv.lease);
   const b = Buffer.allocUnsafe(size);
   let o = 0;
   if (kv.key.byteLength > 0) {

@@ -53,7 +53,7 @@ import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type S
 import { KeyIndex } from './key-index.js';
 import { Lessor, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
-import { etcdKeyRow, type RevisionRow } from './etcd-kv-encoding.js';
+import { etcdKeyRow, keyValueSize, type RevisionRow } from './etcd-kv-encoding.js';
 import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
 import { APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
 import { ByteReader, ByteWriter } from './codec.js';
@@ -270,6 +270,13 @@ export class MvccStore {
   restoreEpoch(): number {
     return this.epoch;
   }
+
+  /**
+   * What this store has done since it started (not replicated, not in snapshots): bytes of the
+   * KeyValues put (etcd_debugging_mvcc_total_put_size_in_bytes) and revisions dropped by physical
+   * compaction (etcd_debugging_mvcc_db_compaction_keys_total).
+   */
+  readonly stats = { putBytes: 0, compactedRevisions: 0 };
 
   /** Number of keys in the index (live or with history still held). */
   keyCount(): number {
@@ -524,6 +531,8 @@ export class MvccStore {
     else rec.revs.push(r);
     ctx.changes.push(r);
     this.size += value.length + REV_OVERHEAD_BYTES;
+    // A put (a delete's tombstone has version 0): etcd adds the stored KeyValue's size.
+    if (version !== 0) this.stats.putBytes += keyValueSize(rec.skey.length, create, ctx.main, version, value.length, lease);
     return r;
   }
 
@@ -784,6 +793,7 @@ export class MvccStore {
       this.size -= r.value.length + REV_OVERHEAD_BYTES;
     }
     rec.revs = rec.revs.slice(start);
+    this.stats.compactedRevisions += start;
     if (rec.revs.length === 0) {
       this.map.delete(rec.skey);
       this.size -= rec.skey.length + KEY_OVERHEAD_BYTES;

@@ -3,6 +3,7 @@ import { decodeEnvelope, encodeEnvelope, RequestIds } from './envelope.js';
 import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync, stateSnapshotParts } from './state-snapshot.js';
 import { clusterIdOf, memberIdOf } from './ids.js';
 import { Membership, decodeConfContext, encodeConfContext } from './membership.js';
+import { decodeNormalEntry } from './entry-decode.js';
 
 describe('runtime codecs and ids', () => {
   it('entry envelopes round-trip', () => {
@@ -52,5 +53,21 @@ describe('runtime codecs and ids', () => {
     expect(m.has(5)).toBe(false);
     expect(m.isRemoved(5)).toBe(true);
     expect(Membership.fromJSON(m.toJSON()).toJSON()).toEqual(m.toJSON());
+  });
+
+  it('downgrade entries decode (or are skipped) and the state travels with the membership', () => {
+    const body = (v: unknown): Buffer => encodeEnvelope('downgrade', 7, 8, Buffer.from(JSON.stringify(v)));
+    expect(decodeNormalEntry(body({ enabled: true, targetVersion: '3.4.0' }))).toEqual({ ok: true, kind: 'downgrade', proposer: 7, requestId: 8, info: { enabled: true, targetVersion: '3.4.0' } });
+    expect(decodeNormalEntry(body({ enabled: 'yes' }))).toMatchObject({ ok: false, kind: 'downgrade', proposer: 7, requestId: 8 });
+    expect(decodeNormalEntry(encodeEnvelope('downgrade', 7, 8, Buffer.from('{')))).toMatchObject({ ok: false, kind: 'downgrade' });
+    const m = new Membership();
+    expect(m.toJSON()).toEqual({ members: [], removed: [] }); // no downgrade: the snapshot header is as before
+    m.setDowngrade({ enabled: true, targetVersion: '3.4.0' });
+    const j = m.toJSON();
+    expect(j.downgrade).toEqual({ enabled: true, targetVersion: '3.4.0' });
+    expect(Membership.fromJSON(j).downgrade()).toEqual({ enabled: true, targetVersion: '3.4.0' });
+    m.setDowngrade({ enabled: false, targetVersion: 'ignored' });
+    expect(m.downgrade()).toEqual({ enabled: false, targetVersion: '' });
+    expect(m.toJSON().downgrade).toBeUndefined();
   });
 });

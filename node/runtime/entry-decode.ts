@@ -9,11 +9,12 @@ import { decodeCommand } from '../mvcc/codec.js';
 import type { Command } from '../mvcc/types.js';
 import { isAuthCommand, type AuthCommand, type AuthInfo } from '../mvcc/auth-store.js';
 import { decodeAuthBody } from './auth-body.js';
+import type { DowngradeInfo } from '../server/backend.js';
 import { decodeEnvelope } from './envelope.js';
 import { decodeConfContext, type ConfChangeContext, type MemberAttrs, type MemberRecord } from './membership.js';
 
 /** Which decoding step refused an entry (the metric's label). */
-export type SkipKind = 'envelope' | 'command' | 'attrs' | 'auth' | 'confChange';
+export type SkipKind = 'envelope' | 'command' | 'attrs' | 'auth' | 'downgrade' | 'confChange';
 
 export interface Skipped {
   readonly ok: false;
@@ -36,6 +37,7 @@ export type NormalEntry =
     }
   | { readonly ok: true; readonly kind: 'auth'; readonly proposer: number; readonly requestId: number; readonly cmd: AuthCommand; readonly ai: AuthInfo | undefined }
   | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: number; readonly requestId: number; readonly attrs: MemberAttrs }
+  | { readonly ok: true; readonly kind: 'downgrade'; readonly proposer: number; readonly requestId: number; readonly info: DowngradeInfo }
   | Skipped;
 
 export type ConfEntry = { readonly ok: true; readonly cc: ConfChange; readonly ctx: ConfChangeContext } | Skipped;
@@ -61,6 +63,11 @@ const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s)
 function isAttrs(v: unknown): v is MemberAttrs {
   const a = v as Partial<MemberAttrs> | null;
   return typeof a === 'object' && a !== null && isId(a.id) && typeof a.name === 'string' && isStrings(a.clientUrls);
+}
+
+function isDowngradeInfo(v: unknown): v is DowngradeInfo {
+  const d = v as Partial<DowngradeInfo> | null;
+  return typeof d === 'object' && d !== null && typeof d.enabled === 'boolean' && typeof d.targetVersion === 'string';
 }
 
 function isRecord(v: unknown): v is MemberRecord {
@@ -107,14 +114,23 @@ export function decodeNormalEntry(data: Uint8Array): NormalEntry {
       return { ok: false, kind: 'auth', reason: why(err), proposer, requestId };
     }
   }
-  let attrs: unknown;
-  try {
-    attrs = JSON.parse(Buffer.from(env.body).toString('utf8'));
-  } catch (err) {
-    return { ok: false, kind: 'attrs', reason: why(err), proposer, requestId };
+  if (env.kind === 'downgrade') {
+    const info = parseJson(env.body, isDowngradeInfo, 'downgrade info without enabled and targetVersion');
+    return info.ok ? { ok: true, kind: 'downgrade', proposer, requestId, info: info.value } : { ok: false, kind: 'downgrade', reason: info.reason, proposer, requestId };
   }
-  if (!isAttrs(attrs)) return { ok: false, kind: 'attrs', reason: 'member attributes without id, name and client URLs', proposer, requestId };
-  return { ok: true, kind: 'attrs', proposer, requestId, attrs };
+  const attrs = parseJson(env.body, isAttrs, 'member attributes without id, name and client URLs');
+  return attrs.ok ? { ok: true, kind: 'attrs', proposer, requestId, attrs: attrs.value } : { ok: false, kind: 'attrs', reason: attrs.reason, proposer, requestId };
+}
+
+/** A JSON body of the shape `is` checks, or why not. */
+function parseJson<T>(body: Uint8Array, is: (v: unknown) => v is T, shapeError: string): { ok: true; value: T } | { ok: false; reason: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(body).toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: why(err) };
+  }
+  return is(v) ? { ok: true, value: v } : { ok: false, reason: shapeError };
 }
 
 export function decodeConfEntry(data: Uint8Array): ConfEntry {

@@ -3,15 +3,16 @@
 // kind 'mvcc': body = node/mvcc encodeCommand(cmd); kind 'attrs': body = JSON member attributes
 // (name, client URLs) that a member publishes after it starts; kind 'auth': body = credentials
 // then a JSON auth command (node/mvcc/auth-store.ts); kind 'mvccAs': body = credentials then
-// encodeCommand(cmd), a write made as a user (auth-body.ts holds the credentials framing). The proposer id and request id
+// encodeCommand(cmd), a write made as a user (auth-body.ts holds the credentials framing); kind
+// 'downgrade': body = JSON DowngradeInfo (etcd's DowngradeInfoSetRequest). The proposer id and request id
 // let exactly the proposing member resolve its waiter when it applies the entry (ids restart
 // after a restart, so the request id starts from the clock, like etcd's idutil).
 // An empty payload is the leader's no-op entry.
 
-export type EnvelopeKind = 'mvcc' | 'attrs' | 'auth' | 'mvccAs';
+export type EnvelopeKind = 'mvcc' | 'attrs' | 'auth' | 'mvccAs' | 'downgrade';
 
-const KIND_CODE: Record<EnvelopeKind, number> = { mvcc: 1, attrs: 2, auth: 3, mvccAs: 4 };
-const KIND_OF: readonly (EnvelopeKind | undefined)[] = [undefined, 'mvcc', 'attrs', 'auth', 'mvccAs'];
+const KIND_CODE: Record<EnvelopeKind, number> = { mvcc: 1, attrs: 2, auth: 3, mvccAs: 4, downgrade: 5 };
+const KIND_OF: readonly (EnvelopeKind | undefined)[] = [undefined, 'mvcc', 'attrs', 'auth', 'mvccAs', 'downgrade'];
 const HEADER_BYTES = 17;
 
 export interface Envelope {

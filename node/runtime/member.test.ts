@@ -13,6 +13,9 @@ import { encodeEnvelope } from './envelope.js';
 import type { ConfState, Message } from '../raft/index.js';
 import type { MemberStorage } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
+import { Registry } from 'prom-client';
+import { createMemberMetrics, type MemberMetrics } from '../server/metrics.js';
+import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.js';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString();
@@ -42,6 +45,8 @@ class Harness {
   /** Optional wrappers around each booted member's storage and transport (tests observe them). */
   wrapStorage?: (s: MemberStorage, recovered: { hardState: { term: number } }) => MemberStorage;
   wrapTransport?: (t: Transport) => Transport;
+  /** Each booted member's metrics, when a test reads them. */
+  metrics?: Map<number, MemberMetrics>;
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
@@ -77,12 +82,24 @@ class Harness {
       stateMachine: this.makeStateMachine(),
       makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
       seed: rec.id % 1000,
+      ...(this.metrics ? { metrics: this.metricsOf(rec.id), runtimeMetrics: this.runtimeMetricsOf(rec.id) } : {}),
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
     });
     await member.start();
     const node = { member, fs, rec };
     this.nodes.set(rec.id, node);
     return node;
+  }
+  private readonly runtimeMetrics = new Map<number, RuntimeMetrics>();
+  runtimeMetricsOf(id: number): RuntimeMetrics {
+    let r = this.runtimeMetrics.get(id);
+    if (!r) this.runtimeMetrics.set(id, (r = createRuntimeMetrics(this.metricsOf(id).registry)));
+    return r;
+  }
+  metricsOf(id: number): MemberMetrics {
+    let m = this.metrics!.get(id);
+    if (!m) this.metrics!.set(id, (m = createMemberMetrics(new Registry(), { defaultMetrics: false })));
+    return m;
   }
   async bootAll(): Promise<void> {
     for (const r of this.records) await this.boot(r);
@@ -182,6 +199,8 @@ describe('member runtime (in-memory twins)', () => {
 
   it('a lagging member catches up by snapshot once the log is compacted', async () => {
     const h = (harness = new Harness(3, 20));
+    h.metrics = new Map();
+    const leaderSnapshotsSaved: number[] = [];
     await h.bootAll();
     const leader = await h.waitLeader();
     const lagger = [...h.nodes.values()].find((n) => n !== leader)!;
@@ -200,8 +219,29 @@ describe('member runtime (in-memory twins)', () => {
     for (let i = 0; i < 5300; i++) writes.push(leader.member.put({ key: enc(`s${i % 100}`), value: enc(`v${i}`) }, root));
     await Promise.all(writes);
     await until(() => leader.member.raftStatus().applied >= 0 && leader.member['raftStorage'].firstIndex() > 2, 'leader compacted its log');
+    // What the lagger does with the leader's snapshot: saved as one from the leader (etcd's
+    // snap_db figures), and etcd_server_snapshot_apply_in_progress_total is 1 while it applies.
+    h.wrapStorage = (s) =>
+      new Proxy(s, {
+        get(target, prop, recv) {
+          if (prop !== 'saveSnapshot') return Reflect.get(target, prop, recv) as unknown;
+          const save: MemberStorage['saveSnapshot'] = (snap, opts) => {
+            if (opts?.fromLeader) leaderSnapshotsSaved.push(snap.metadata.index);
+            return target.saveSnapshot(snap, opts);
+          };
+          return save;
+        },
+      });
+    const inProgress: number[] = [];
+    const gauge = h.runtimeMetricsOf(lagger.rec.id).snapshotApplyInProgress;
+    const set = gauge.set.bind(gauge);
+    gauge.set = ((v: number) => (inProgress.push(v), set(v))) as typeof gauge.set;
     const back = await h.boot(lagger.rec, lagger.fs);
+    h.wrapStorage = undefined;
     await until(() => back.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'catch-up by snapshot', 20_000);
+    expect(leaderSnapshotsSaved.length).toBeGreaterThanOrEqual(1);
+    expect(inProgress.slice(0, 2)).toEqual([1, 0]);
+    expect((await gauge.get()).values[0]?.value).toBe(0);
     const r = await back.member.range({ key: enc('s0') }, { linearizable: false });
     expect(dec(r.kvs[0]!.value)).toBe('v5200');
     expect(back.member.auth.store.enabled).toBe(true);
@@ -236,6 +276,77 @@ describe('member runtime (in-memory twins)', () => {
     expect(back.member['sm'].auth.toJSON()).toEqual(before);
     expect(h.fatal).toEqual([]);
   }, 30_000);
+
+  it('the downgrade state goes through raft: every member applies it, a restart (snapshot plus log replay) keeps it, cancel clears it', async () => {
+    const h = (harness = new Harness(3, 5));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    const enabled = { enabled: true, targetVersion: '3.4.0' };
+    await follower.member.setDowngrade(enabled);
+    for (const n of h.nodes.values()) {
+      await n.member.linearizableBarrier();
+      expect(n.member.downgradeInfo()).toEqual(enabled);
+    }
+    // Past snapshotCount (5): the state must come back from the snapshot, not only the log.
+    for (let i = 0; i < 12; i++) await leader.member.put({ key: enc(`d${i}`), value: enc('v') });
+    await follower.member.stop();
+    h.nodes.delete(follower.rec.id);
+    const back = await h.boot(follower.rec, follower.fs);
+    await h.waitLeader();
+    await back.member.linearizableBarrier();
+    expect(back.member.downgradeInfo()).toEqual(enabled);
+    await back.member.setDowngrade({ enabled: false, targetVersion: '' });
+    for (const n of h.nodes.values()) {
+      await n.member.linearizableBarrier();
+      expect(n.member.downgradeInfo()).toEqual({ enabled: false, targetVersion: '' });
+    }
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
+
+  it('etcd_server_apply_duration_seconds observes each applied request by op and outcome', async () => {
+    const h = (harness = new Harness(1));
+    h.metrics = new Map();
+    await h.bootAll();
+    const { member, rec } = await h.waitLeader();
+    await member.put({ key: enc('a'), value: enc('1') });
+    await member.put({ key: enc('a'), value: enc('2') });
+    await expect(member.put({ key: enc('b'), value: enc('1'), lease: 12345 })).rejects.toThrow('lease not found');
+    await member.compact({ revision: 2, physical: false });
+    await member.setDowngrade({ enabled: true, targetVersion: '3.4.0' });
+    const text = await h.metricsOf(rec.id).registry.metrics();
+    const count = (op: string, success: boolean): string | undefined =>
+      new RegExp(`^etcd_server_apply_duration_seconds_count\\{version="v3",op="${op}",success="${success}"\\} (\\d+)$`, 'm').exec(text)?.[1];
+    expect(count('Put', true)).toBe('2');
+    expect(count('Put', false)).toBe('1');
+    expect(count('Compaction', true)).toBe('1');
+    expect(count('DowngradeInfoSet', true)).toBe('1');
+    // etcd_debugging_server_alarms: +1 per activation applied, -1 when a deactivation removes it.
+    const alarmGauge = async (): Promise<string | undefined> =>
+      /^etcd_debugging_server_alarms\{server_id="2a",alarm_type="NOSPACE"\} (\d+)$/m.exec(await h.metricsOf(rec.id).registry.metrics())?.[1];
+    await member.alarm({ action: 1, memberID: 42, alarm: 1 });
+    expect(await alarmGauge()).toBe('1');
+    await member.alarm({ action: 2, memberID: 42, alarm: 1 });
+    expect(await alarmGauge()).toBe('0');
+    expect(h.fatal).toEqual([]);
+  });
+
+  it('etcd_server_read_indexes_failed_total counts a ReadIndex round the leader change failed', async () => {
+    const h = (harness = new Harness(3));
+    h.metrics = new Map();
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    const failed = async (): Promise<number> => (await h.metricsOf(follower.rec.id).readIndexesFailed.get()).values[0]?.value ?? 0;
+    await follower.member.linearizableBarrier();
+    expect(await failed()).toBe(0);
+    h.net.isolate(leader.rec.id);
+    // The follower asks the old leader, which cannot answer; the others elect a new one.
+    await expect(follower.member.linearizableBarrier()).rejects.toThrow('etcdserver: leader changed');
+    expect(await failed()).toBe(1);
+    h.net.heal();
+    expect(h.fatal).toEqual([]);
+  });
 
   it('membership: add a learner, it joins and catches up, promote it, remove a member', async () => {
     const h = (harness = new Harness(3));
@@ -489,7 +600,7 @@ describe('member runtime (in-memory twins)', () => {
           st.save(hs, ents, sync).then(() => {
             if (hs && sync && hs.term > durableTerm) durableTerm = hs.term;
           }),
-        saveSnapshot: (snap) => st.saveSnapshot(snap),
+        saveSnapshot: (snap, opts) => st.saveSnapshot(snap, opts),
         releaseTo: (i) => st.releaseTo(i),
         close: () => st.close(),
       };

@@ -51,7 +51,7 @@ import type { MemberStorage } from '../storage/types.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { BackendError, type AuthBackend, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
+import { BackendError, type AuthBackend, type HeaderInfo, type Member as MemberInfo, type MemberAddResult, type MemberBackend, type MemberStatus, type DowngradeInfo, type SnapshotStream, type WatchSink, type WatchStream } from '../server/backend.js';
 import type * as mvcc from '../mvcc/types.js';
 import { encodeCommand } from '../mvcc/codec.js';
 import { AlarmAction, AlarmType } from '../mvcc/types.js';
@@ -59,11 +59,12 @@ import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
 import type { AuthCommand, AuthInfo, AuthReply } from '../mvcc/auth-store.js';
 import { encodeAuthBody } from './auth-body.js';
-import { encodeEnvelope, RequestIds } from './envelope.js';
+import { encodeEnvelope, RequestIds, type EnvelopeKind } from './envelope.js';
 import type { JwtOptions } from './jwt-tokens.js';
 import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
-import { createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
+import { ApplyDurations, applyOpName, createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
+import { HistogramTally } from '../server/counter-tally.js';
 import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
 import { memberIdOf, hexId } from './ids.js';
 import type { StateMachine } from './state-machine.js';
@@ -159,11 +160,19 @@ interface AppliedWaiter {
   resolve: () => void;
 }
 
+/** etcd's AlarmType name (pb.AlarmType.String()). */
+function alarmName(t: number): string {
+  return t === AlarmType.NOSPACE ? 'NOSPACE' : t === AlarmType.CORRUPT ? 'CORRUPT' : 'NONE';
+}
+
 export class Member implements MemberBackend, TransportHandler {
   readonly id: NodeId;
   readonly clusterId: number;
   private readonly log: Logger;
   private readonly applyMetrics: ApplyMetrics | undefined;
+  private readonly applyDurations: ApplyDurations | undefined;
+  /** etcd_server_range_duration_seconds{success}: [false, true], tallied (Range is the hottest read path). */
+  private readonly rangeDurations: readonly [HistogramTally<'success'>, HistogramTally<'success'>] | undefined;
   private readonly opts: MemberOptions;
   private readonly sm: StateMachine;
   private readonly storage: MemberStorage;
@@ -235,6 +244,7 @@ export class Member implements MemberBackend, TransportHandler {
   private activePeersSeen = new Set<NodeId>();
   /** The compaction revision the last measured physical compaction run finished (metrics). */
   private compactionMeasuredRev = 0;
+  private compactedRevisionsCounted = 0;
   private autoCompactSamples: Array<{ atMs: number; rev: number }> = [];
   private lastAutoCompactRev = 0;
 
@@ -252,6 +262,9 @@ export class Member implements MemberBackend, TransportHandler {
     this.clusterId = opts.clusterId;
     this.log = opts.logger;
     this.applyMetrics = opts.metrics ? createApplyMetrics(opts.metrics.registry) : undefined;
+    this.applyDurations = opts.metrics ? new ApplyDurations(opts.metrics.applyDurationSeconds) : undefined;
+    const rd = opts.runtimeMetrics?.rangeDurationSeconds;
+    this.rangeDurations = rd ? [new HistogramTally(rd, { success: 'false' }), new HistogramTally(rd, { success: 'true' })] : undefined;
     this.sm = opts.stateMachine;
     this.storage = opts.storage;
     this.nowMs = opts.nowMs ?? (() => Date.now());
@@ -603,7 +616,7 @@ export class Member implements MemberBackend, TransportHandler {
     if (sendEarly) this.sendMessages(rd.messages);
     if (rd.snapshot) {
       await this.waitDurable(this.saveSeq);
-      await this.storage.saveSnapshot(rd.snapshot);
+      await this.storage.saveSnapshot(rd.snapshot, { fromLeader: true });
       this.raftStorage.applySnapshot(rd.snapshot);
       this.lastSyncSeq = this.saveSeq;
     }
@@ -721,6 +734,7 @@ export class Member implements MemberBackend, TransportHandler {
         this.readInflight = undefined;
         if (batch.retryTimer) clearTimeout(batch.retryTimer);
         for (const w of batch.waiters) w.reject(new BackendError('leaderChanged', 'etcdserver: leader changed'));
+        m?.readIndexesFailed.inc(); // etcd counts one failed ReadIndex round, however many reads wait on it
       }
       if (this.readQueue.length > 0) this.sendReadIndex();
     }
@@ -757,11 +771,19 @@ export class Member implements MemberBackend, TransportHandler {
           const t0 = performance.now();
           if (item.kind === 'snapshot') {
             // A big state: restore it chunk by chunk, yielding between chunks.
-            await this.applySnapshotItem(item.snapshot);
+            const r = this.opts.runtimeMetrics;
+            r?.snapshotApplyInProgress.set(1);
+            try {
+              await this.applySnapshotItem(item.snapshot);
+            } finally {
+              r?.snapshotApplyInProgress.set(0);
+            }
             break;
           }
-          this.applyEntry(item.entry);
-          if (performance.now() - t0 > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
+          const applied = this.applyEntry(item.entry);
+          const ms = performance.now() - t0;
+          applied?.observe(ms / 1000);
+          if (ms > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
         }
         if (this.applyHead > 4096 && this.applyHead * 2 > this.applyQueue.length) {
           this.applyQueue = this.applyQueue.slice(this.applyHead);
@@ -876,8 +898,11 @@ export class Member implements MemberBackend, TransportHandler {
     for (const id of this.transport.peers()) if (!want.has(id)) this.transport.removePeer(id);
   }
 
-  private applyEntry(e: Entry): void {
-    if (e.index <= this.appliedIndex) return;
+  /** Applies one committed entry; returns the apply-duration tally of the request it carried, if any. */
+  private applyEntry(e: Entry): HistogramTally<string> | undefined {
+    if (e.index <= this.appliedIndex) return undefined;
+    let applied: HistogramTally<string> | undefined;
+    const durations = this.applyDurations;
     if (e.type === 'confChange') {
       this.applyConfChangeEntry(e);
     } else if (e.data.byteLength > 0) {
@@ -889,22 +914,32 @@ export class Member implements MemberBackend, TransportHandler {
         const denied = this.sm.auth.enabled ? this.memberAuth.checkWrite(d.cmd, d.as?.ai) : undefined;
         if (denied) {
           if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: false, error: denied });
+          applied = durations?.tally(applyOpName('mvcc', d.cmd.type), false);
         } else {
           // Expected failures (bad requests included) come back as { ok: false }; a throw from
           // here is a broken invariant in the store and stops the member (drainApply).
-          const r = this.sm.apply(d.cmd, e.index) as unknown;
-          this.afterMvccApply(d.cmd);
+          // The store answers its ApplyResult ({ ok, response } or { ok: false, error }).
+          const r = this.sm.apply(d.cmd, e.index) as unknown as { ok: boolean; response?: unknown; error?: { code?: unknown } };
+          this.afterMvccApply(d.cmd, r.ok ? r.response : undefined);
           if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+          applied = durations?.tally(applyOpName('mvcc', d.cmd.type), r.ok || r.error?.code === 'compacted');
         }
       } else if (d.kind === 'auth') {
         const r = this.memberAuth.apply(d.cmd, d.ai, e.index);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+        applied = durations?.tally(applyOpName('auth', d.cmd.type), r.ok);
+      } else if (d.kind === 'downgrade') {
+        this.membership.setDowngrade(d.info);
+        if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
+        applied = durations?.tally('DowngradeInfoSet', true);
       } else {
         this.membership.applyAttrs(d.attrs);
         if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
+        applied = durations?.tally('ClusterMemberAttrSet', true);
       }
     }
     this.appliedIndex = e.index;
+    return applied;
   }
 
   /** An entry no member can decode: every member skips it alike, loudly, and keeps serving. */
@@ -914,8 +949,20 @@ export class Member implements MemberBackend, TransportHandler {
     if (s.proposer === this.id && s.requestId !== undefined) this.failWaiter(s.requestId, new SkippedEntryError(s.reason));
   }
 
-  private afterMvccApply(cmd: mvcc.Command): void {
+  private afterMvccApply(cmd: mvcc.Command, response: unknown): void {
     if (cmd.type === 'compaction') this.kickCompaction();
+    else if (cmd.type === 'alarm' && response) this.countAlarms(cmd.req, response as mvcc.AlarmResponse);
+  }
+
+  /** etcd_debugging_server_alarms as etcd's apply keeps it: +1 per activation, -1 per alarm a deactivation removed. */
+  private countAlarms(req: mvcc.AlarmRequest, resp: mvcc.AlarmResponse): void {
+    const g = this.opts.runtimeMetrics?.serverAlarms;
+    if (!g || req.action === AlarmAction.GET) return;
+    for (const a of resp.alarms) {
+      const labels = { server_id: hexId(a.memberID), alarm_type: alarmName(a.alarm) };
+      if (req.action === AlarmAction.ACTIVATE) g.inc(labels);
+      else g.dec(labels);
+    }
   }
 
   private settleWaiter(requestId: number, r: unknown): void {
@@ -1105,6 +1152,9 @@ export class Member implements MemberBackend, TransportHandler {
         }
         // Kicked after every apply slice: only a run that followed a new compaction counts.
         const r = this.opts.runtimeMetrics;
+        const dropped = this.sm.stats().compactedRevisions;
+        if (r && dropped > this.compactedRevisionsCounted) r.dbCompactionKeys.inc(dropped - this.compactedRevisionsCounted);
+        this.compactedRevisionsCounted = dropped;
         const rev = this.sm.compactRevision();
         if (r && rev !== this.compactionMeasuredRev) {
           this.compactionMeasuredRev = rev;
@@ -1180,11 +1230,16 @@ export class Member implements MemberBackend, TransportHandler {
 
   /** An auth request through raft, applied by every member's auth store. */
   private authRequest(cmd: AuthCommand, ai: AuthInfo | undefined): Promise<AuthReply> {
+    return this.proposeEnvelope<AuthReply>('auth', encodeAuthBody(ai, Buffer.from(JSON.stringify(cmd))));
+  }
+
+  /** Proposes one entry of `kind` and waits for this member to apply it. */
+  private proposeEnvelope<T>(kind: EnvelopeKind, body: Uint8Array): Promise<T> {
     if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
     const requestId = this.requestIds.take();
-    const data = encodeEnvelope('auth', this.id, requestId, encodeAuthBody(ai, Buffer.from(JSON.stringify(cmd))));
-    return this.wait<AuthReply>(requestId, () => {
+    const data = encodeEnvelope(kind, this.id, requestId, body);
+    return this.wait<T>(requestId, () => {
       this.proposals.push(data);
       this.schedule();
     });
@@ -1241,6 +1296,15 @@ export class Member implements MemberBackend, TransportHandler {
         this.log.warn('publishing member attributes failed; will retry', { err });
       },
     );
+  }
+
+  downgradeInfo(): DowngradeInfo {
+    return this.membership.downgrade();
+  }
+
+  /** etcd's DowngradeInfoSet request: through raft, so every member holds the same state. */
+  setDowngrade(info: DowngradeInfo): Promise<void> {
+    return this.proposeEnvelope<void>('downgrade', Buffer.from(JSON.stringify({ enabled: info.enabled, targetVersion: info.targetVersion })));
   }
 
   // ------------------------------------------------------------------ reads
@@ -1354,6 +1418,8 @@ export class Member implements MemberBackend, TransportHandler {
     const r = this.opts.runtimeMetrics;
     if (!r) return;
     r.mvccKeys.set(this.sm.keyCount());
+    r.authRevision.set(this.sm.auth.revision());
+    r.totalPutSizeBytes.set(this.sm.stats().putBytes);
     r.mvccCurrentRevision.set(this.sm.currentRevision());
     r.mvccCompactRevision.set(this.sm.compactRevision());
     r.dbOpenReadTransactions.set(this.sm.openReads());
@@ -1386,7 +1452,7 @@ export class Member implements MemberBackend, TransportHandler {
       success = true;
       return resp;
     } finally {
-      this.opts.runtimeMetrics?.rangeDurationSeconds.observe({ success: String(success) }, (performance.now() - t0) / 1000);
+      this.rangeDurations?.[success ? 1 : 0].observe((performance.now() - t0) / 1000);
     }
   }
 
@@ -1564,8 +1630,7 @@ export class Member implements MemberBackend, TransportHandler {
   async status(): Promise<MemberStatus> {
     const errors: string[] = [];
     for (const a of this.sm.alarms()) {
-      const name = a.alarm === AlarmType.NOSPACE ? 'NOSPACE' : a.alarm === AlarmType.CORRUPT ? 'CORRUPT' : 'NONE';
-      errors.push(`memberID:${hexId(a.memberID)} alarm:${name} `);
+      errors.push(`memberID:${hexId(a.memberID)} alarm:${alarmName(a.alarm)} `);
     }
     return {
       dbSizeBytes: this.sm.sizeBytes(),

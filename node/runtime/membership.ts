@@ -2,10 +2,11 @@
 // through Raft: conf-change entries carry the record in their context, and a member's
 // attributes (name, client URLs) arrive as an 'attrs' entry it proposes after it starts.
 // Every member applies the same entries in the same order, so every member holds the same
-// records; the records also travel in snapshots (toJSON / fromJSON).
+// records; the records also travel in snapshots (toJSON / fromJSON). The cluster's downgrade
+// state (etcd keeps it with the membership too) arrives as a 'downgrade' entry.
 
 import type { ConfChange } from '../raft/types.js';
-import type { Member } from '../server/backend.js';
+import type { DowngradeInfo, Member } from '../server/backend.js';
 
 export interface MemberRecord {
   id: number;
@@ -40,21 +41,29 @@ export interface MemberAttrs {
 export interface MembershipJSON {
   members: MemberRecord[];
   removed: number[];
+  /** Present while a downgrade is enabled (a snapshot without it: none). */
+  downgrade?: DowngradeInfo;
 }
+
+const NO_DOWNGRADE: DowngradeInfo = Object.freeze({ enabled: false, targetVersion: '' });
 
 export class Membership {
   private readonly byId = new Map<number, MemberRecord>();
   private readonly removedIds = new Set<number>();
+  private downgradeState: DowngradeInfo = NO_DOWNGRADE;
 
   static fromJSON(j: MembershipJSON): Membership {
     const m = new Membership();
     for (const r of j.members) m.byId.set(r.id, { ...r, peerUrls: [...r.peerUrls], clientUrls: [...r.clientUrls] });
     for (const id of j.removed) m.removedIds.add(id);
+    if (j.downgrade?.enabled) m.setDowngrade(j.downgrade);
     return m;
   }
 
   toJSON(): MembershipJSON {
-    return { members: this.records(), removed: [...this.removedIds].sort((a, b) => a - b) };
+    const j: MembershipJSON = { members: this.records(), removed: [...this.removedIds].sort((a, b) => a - b) };
+    if (this.downgradeState.enabled) j.downgrade = { ...this.downgradeState };
+    return j;
   }
 
   records(): MemberRecord[] {
@@ -125,6 +134,15 @@ export class Membership {
         throw new Error(`unknown conf change type ${String(never)}`);
       }
     }
+  }
+
+  downgrade(): DowngradeInfo {
+    return this.downgradeState;
+  }
+
+  /** etcd's DowngradeInfoSet: enabled with its target, or canceled (no target). */
+  setDowngrade(d: DowngradeInfo): void {
+    this.downgradeState = d.enabled ? Object.freeze({ enabled: true, targetVersion: d.targetVersion }) : NO_DOWNGRADE;
   }
 
   applyAttrs(a: MemberAttrs): void {

@@ -114,6 +114,9 @@ export class MvccStateMachine implements StateMachine {
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
   }
+  stats(): { readonly putBytes: number; readonly compactedRevisions: number } {
+    return this.store.stats;
+  }
   keyCount(): number {
     return this.store.keyCount();
   }

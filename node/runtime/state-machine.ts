@@ -44,6 +44,8 @@ export interface StateMachine {
   /** Logical size (bytes) and the size the quota is checked against. */
   sizeBytes(): number;
   sizeInUseBytes(): number;
+  /** Put bytes and compacted revisions since start (etcd_debugging_mvcc_total_put_size_in_bytes, _db_compaction_keys_total). */
+  stats(): { readonly putBytes: number; readonly compactedRevisions: number };
   /** Keys in the key index (for etcd_debugging_mvcc_keys_total). */
   keyCount(): number;
   /** Reads and snapshots pinning a revision now (etcd_mvcc_db_open_read_transactions). */

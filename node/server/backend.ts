@@ -50,6 +50,13 @@ export interface MemberAddResult {
 
 // ---------- maintenance ----------
 
+/** etcd's DowngradeInfo: the cluster's downgrade state, replicated through Raft. */
+export interface DowngradeInfo {
+  readonly enabled: boolean;
+  /** "major.minor.0" while enabled; empty otherwise. */
+  readonly targetVersion: string;
+}
+
 export interface MemberStatus {
   readonly dbSizeBytes: number;
   readonly dbSizeInUseBytes: number;
@@ -160,6 +167,12 @@ export interface MemberBackend {
   snapshot(): Promise<SnapshotStream>;
   /** Only the leader can move leadership; a follower throws BackendError('notLeader'). */
   moveLeader(targetId: number): Promise<void>;
+  /** The downgrade state this member has applied (cheap, local). */
+  downgradeInfo(): DowngradeInfo;
+  /** Sets the downgrade state through Raft; resolves once this member has applied it. */
+  setDowngrade(info: DowngradeInfo): Promise<void>;
+  /** Resolves once this member has applied everything committed before the call (ReadIndex). */
+  linearizableBarrier(): Promise<void>;
 
   // ----- Auth -----
   readonly auth: AuthBackend;

@@ -2,22 +2,24 @@
 // (and the child that .labels() returns) hashes and validates the label set each time; under
 // etcd's benchmark that was 2-3% of a member's busy time. A tally keeps the count for one fixed
 // label set as a plain number and adds it to the counter when the counter is collected (every
-// scrape, and every get()), so /metrics always shows exact values.
+// scrape, and every get()), so /metrics always shows exact values. HistogramTally does the same
+// for one label set of a histogram: bucket counts, sum and count as plain numbers.
 
-import type { Counter, LabelValues } from 'prom-client';
+import type { Counter, Histogram, LabelValues } from 'prom-client';
 
 type Flush = () => void;
+type Metric = Counter<string> | Histogram<string>;
 
-/** The tallies of each counter, flushed by one collect hook per counter. */
-const flushers = new WeakMap<Counter<string>, Flush[]>();
+/** The tallies of each metric, flushed by one collect hook per metric. */
+const flushers = new WeakMap<Metric, Flush[]>();
 
-function onCollect(counter: Counter<string>, flush: Flush): void {
-  let list = flushers.get(counter);
+function onCollect(metric: Metric, flush: Flush): void {
+  let list = flushers.get(metric);
   if (!list) {
     list = [];
-    flushers.set(counter, list);
+    flushers.set(metric, list);
     const all = list;
-    const hooked = counter as unknown as { collect?: () => unknown };
+    const hooked = metric as unknown as { collect?: () => unknown };
     const previous = hooked.collect;
     hooked.collect = function (this: unknown) {
       for (const f of all) f();
@@ -46,5 +48,79 @@ export class CounterTally<T extends string> {
     const n = this.pending;
     this.pending = 0;
     this.counter.inc(this.labels, n);
+  }
+}
+
+/** prom-client 15's per-label-set histogram record (lib/histogram.js createBaseValues). */
+interface HistogramEntry {
+  labels: Record<string, string | number>;
+  bucketValues: Record<number, number>;
+  sum: number;
+  count: number;
+}
+
+interface HistogramInternals {
+  readonly upperBounds: readonly number[];
+  readonly hashMap: Record<string, HistogramEntry>;
+}
+
+export class HistogramTally<T extends string> {
+  private readonly bounds: readonly number[];
+  private readonly pending: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    private readonly histogram: Histogram<T>,
+    private readonly labels: LabelValues<T>,
+  ) {
+    const h = histogram as unknown as HistogramInternals;
+    if (!Array.isArray(h.upperBounds) || typeof h.hashMap !== 'object') throw new Error('HistogramTally: prom-client histogram internals changed');
+    this.bounds = h.upperBounds;
+    this.pending = new Float64Array(this.bounds.length);
+    onCollect(histogram as unknown as Histogram<string>, () => this.flush());
+  }
+
+  observe(v: number): void {
+    const b = this.bounds;
+    let i = 0;
+    while (i < b.length && v > b[i]!) i++;
+    if (i < b.length) this.pending[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+
+  /** Adds the tally to the histogram's record of this label set (prom-client has no bulk observe). */
+  private flush(): void {
+    if (this.count === 0) return;
+    const entry = this.entry();
+    for (let i = 0; i < this.bounds.length; i++) {
+      const n = this.pending[i]!;
+      if (n === 0) continue;
+      entry.bucketValues[this.bounds[i]!] = (entry.bucketValues[this.bounds[i]!] ?? 0) + n;
+      this.pending[i] = 0;
+    }
+    entry.sum += this.sum;
+    entry.count += this.count;
+    this.sum = 0;
+    this.count = 0;
+  }
+
+  private entry(): HistogramEntry {
+    const find = (): HistogramEntry | undefined => {
+      const want = this.labels as Record<string, string | number>;
+      const keys = Object.keys(want);
+      for (const e of Object.values((this.histogram as unknown as HistogramInternals).hashMap)) {
+        if (Object.keys(e.labels).length === keys.length && keys.every((k) => String(e.labels[k]) === String(want[k]))) return e;
+      }
+      return undefined;
+    };
+    let e = find();
+    if (!e) {
+      this.histogram.zero(this.labels);
+      e = find();
+    }
+    if (!e || typeof e.bucketValues !== 'object') throw new Error('HistogramTally: prom-client histogram internals changed');
+    return e;
   }
 }

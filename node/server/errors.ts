@@ -15,7 +15,11 @@ import type { BackendErrorCode } from './backend.js';
 export type ServerOnlyErrorCode =
   | 'requestTooLarge'
   | 'watchCanceled'
-  | 'requestCanceled';
+  | 'requestCanceled'
+  | 'unknownMethod'
+  | 'wrongDowngradeVersionFormat'
+  | 'invalidDowngradeTargetVersion'
+  | 'downgradeInProcess';
 
 export type EtcdErrorCode = BackendErrorCode | ServerOnlyErrorCode;
 
@@ -75,6 +79,12 @@ export const ETCD_ERRORS: Readonly<Record<EtcdErrorCode, EtcdErrorSpec>> = Objec
   notSupportedForLearner: { grpcCode: S.UNAVAILABLE, message: 'etcdserver: rpc not supported for learner' },
   badLeaderTransferee: { grpcCode: S.FAILED_PRECONDITION, message: 'etcdserver: bad leader transferee' },
   requestCanceled: { grpcCode: S.CANCELLED, message: 'etcdserver: request canceled' },
+  // etcd passes this one through as a raw error: gRPC Unknown.
+  unknownMethod: { grpcCode: S.UNKNOWN, message: 'etcdserver: unknown method' },
+  // Downgrade (node/server/downgrade.ts)
+  wrongDowngradeVersionFormat: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: wrong downgrade target version format' },
+  invalidDowngradeTargetVersion: { grpcCode: S.INVALID_ARGUMENT, message: 'etcdserver: invalid downgrade target version' },
+  downgradeInProcess: { grpcCode: S.FAILED_PRECONDITION, message: 'etcdserver: cluster has a downgrade job in progress' },
 });
 
 /** An expected failure found by the server layer (validation) or rethrown from the backend. */

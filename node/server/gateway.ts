@@ -56,6 +56,7 @@ export const GATEWAY_ROUTES: Readonly<Record<string, readonly [string, string]>>
   '/maintenance/hash': ['Maintenance', 'Hash'],
   '/maintenance/hashkv': ['Maintenance', 'HashKV'],
   '/maintenance/transfer-leadership': ['Maintenance', 'MoveLeader'],
+  '/maintenance/downgrade': ['Maintenance', 'Downgrade'],
   '/auth/status': ['Auth', 'AuthStatus'],
   '/auth/enable': ['Auth', 'AuthEnable'],
   '/auth/disable': ['Auth', 'AuthDisable'],

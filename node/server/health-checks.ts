@@ -96,13 +96,18 @@ export async function probe(
   let failed = false;
   for (const c of checks) {
     if (exclude.includes(c)) continue; // etcd runs only the checks left; it prints no line for the rest
+    let ok = true;
     try {
       await CHECKS[c]!(ctx);
       lines.push(`[+]${c} ok`);
     } catch (e) {
-      failed = true;
+      ok = false;
       lines.push(`[-]${c} failed: ${errText(e)}`);
     }
+    failed ||= !ok;
+    // etcd's recordMetrics: the check's last result, and a count per status.
+    ctx.metrics.healthCheck.set({ type: name, name: c }, ok ? 1 : 0);
+    ctx.metrics.healthChecks.inc({ type: name, name: c, status: ok ? 'success' : 'error' });
   }
   // An exclude that names no check is ignored without a word (etcd 3.6 prints nothing for it).
   if (failed) return { status: 503, text: `${lines.join('\n')}\n${name} check failed\n` };

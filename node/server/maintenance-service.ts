@@ -1,7 +1,7 @@
 // The Maintenance service: Alarm, Status, Defragment, Hash, HashKV, the Snapshot stream,
-// MoveLeader, Downgrade (refused: tsetcd has one version). As etcd 3.6: Defragment and
-// MoveLeader answer an empty message (no header), Snapshot messages carry no header and the
-// storage version, Status always has downgradeInfo (not enabled) and the storage version.
+// MoveLeader, Downgrade (downgrade.ts). As etcd 3.6: Defragment and MoveLeader answer an empty
+// message (no header), Snapshot messages carry no header and the storage version, Status always
+// has downgradeInfo (the replicated downgrade state) and the storage version.
 // Snapshot: the backend's bytes go out in messages of at most SNAPSHOT_CHUNK_BYTES, waiting for
 // the client to drain. As etcd's, the bytes are a bbolt database in etcd 3.6's schema (the member
 // writes it: node/runtime/etcd-snapshot-stream.ts), followed by its sha256, so etcdutl
@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
-import { grpcError } from './errors.js';
+import { serveDowngrade, type DowngradeRequest } from './downgrade.js';
 import { authInfoOf, checkAdmin } from './auth-check.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
@@ -110,7 +110,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
           isLearner: st.isLearner,
           dbSizeQuota: st.dbSizeQuotaBytes,
           storageVersion: STORAGE_VERSION,
-          downgradeInfo: { enabled: false, targetVersion: '' },
+          downgradeInfo: b.downgradeInfo(),
         };
       },
     ),
@@ -161,14 +161,15 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
         return {};
       },
     ),
-    Downgrade: unary<unknown, unknown>(
+    Downgrade: unary<DowngradeRequest, unknown>(
       ctx,
       S,
       'Downgrade',
       () => false,
-      async (_req, call) => {
+      async (req, call) => {
         checkAdmin(ctx, call);
-        throw grpcError(GrpcStatus.UNIMPLEMENTED, 'etcdserver: downgrade is not supported by tsetcd');
+        const version = await serveDowngrade(b, req);
+        return { header: makeHeader(ctx), version };
       },
     ),
   };

@@ -58,6 +58,9 @@ export interface MemberMetrics {
   readonly clientRequests: Counter<'type' | 'client_api_version'>;
   readonly healthSuccess: Counter;
   readonly healthFailures: Counter;
+  /** /livez and /readyz: each check's last result (type: livez or readyz) and a count per status. */
+  readonly healthCheck: Gauge<'type' | 'name'>;
+  readonly healthChecks: Counter<'type' | 'name' | 'status'>;
   readonly clusterVersion: Gauge<'cluster_version'>;
   readonly backendSnapshotDurationSeconds: Histogram;
   readonly leaseGranted: Counter;
@@ -145,6 +148,8 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
     ]),
     healthSuccess: counter('etcd_server_health_success', 'The total number of successful health checks'),
     healthFailures: counter('etcd_server_health_failures', 'The total number of failed health checks'),
+    healthCheck: gauge('etcd_server_healthcheck', 'The result of each kind of healthcheck.', ['type', 'name']),
+    healthChecks: counter('etcd_server_healthchecks_total', 'The total number of each kind of healthcheck.', ['type', 'name', 'status']),
     clusterVersion: gauge('etcd_cluster_version', "Which version is running. 1 for 'cluster_version' label with current cluster version", [
       'cluster_version',
     ]),
@@ -176,6 +181,7 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
   m.clusterVersion.set({ cluster_version: CLUSTER_VERSION.split('.').slice(0, 2).join('.') }, 1);
   for (const code of ['200', '500', '503']) m.scrapes.inc({ code }, 0); // promhttp shows these from the start
   registerFdGauges(registry);
+  registerProcessProcMetrics(registry);
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   return m;
 }
@@ -201,6 +207,68 @@ function registerFdGauges(registry: Registry): void {
   }
   new Gauge({ name: 'os_fd_used', help: 'The number of used file descriptors.', registers: [registry], collect() { this.set(used()); } });
   new Gauge({ name: 'os_fd_limit', help: 'The file descriptor limit.', registers: [registry], collect() { this.set(limit()); } });
+}
+
+/**
+ * The process_* families Prometheus' Go client reads from /proc and prom-client does not:
+ * process_network_{receive,transmit}_bytes_total (the totals of /proc/self/net/dev: every
+ * interface of the process's network namespace, as procfs' NetDev().Total() sums them) and
+ * process_virtual_memory_max_bytes (the soft "Max address space" limit; unlimited is 2^64-1, as
+ * procfs parses it). Read at each scrape; left out where /proc is not there.
+ */
+function registerProcessProcMetrics(registry: Registry): void {
+  const netTotals = (): { rx: number; tx: number } => {
+    let rx = 0;
+    let tx = 0;
+    for (const line of readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2)) {
+      const colon = line.indexOf(':');
+      if (colon < 0) continue;
+      const f = line.slice(colon + 1).trim().split(/\s+/);
+      rx += Number(f[0]);
+      tx += Number(f[8]);
+    }
+    return { rx, tx };
+  };
+  const maxAddressSpace = (): number => {
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max address space'));
+    const soft = line?.split(/\s{2,}/)[1];
+    if (soft === undefined) throw new Error('no "Max address space" in /proc/self/limits');
+    return soft === 'unlimited' ? 2 ** 64 - 1 : Number(soft);
+  };
+  try {
+    netTotals();
+    maxAddressSpace();
+  } catch {
+    return;
+  }
+  new Counter({
+    name: 'process_network_receive_bytes_total',
+    help: 'Number of bytes received by the process over the network.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(netTotals().rx);
+    },
+  });
+  new Counter({
+    name: 'process_network_transmit_bytes_total',
+    help: 'Number of bytes sent by the process over the network.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(netTotals().tx);
+    },
+  });
+  new Gauge({
+    name: 'process_virtual_memory_max_bytes',
+    help: 'Maximum amount of virtual memory available in bytes.',
+    registers: [registry],
+    collect() {
+      this.set(maxAddressSpace());
+    },
+  });
 }
 
 /** etcd prints member ids as lower-case hex without leading zeros. */

@@ -3,6 +3,9 @@
 //   etcd_disk_wal_write_bytes_total            counter, bytes handed to WAL files
 //   etcd_disk_wal_write_duration_seconds       histogram, one observation per write of a batch of records
 //   etcd_snap_fsync_duration_seconds           histogram, the fdatasync of each new snapshot file
+//   etcd_snap_db_fsync_duration_seconds        histogram, that fdatasync for a snapshot the leader sent
+//   etcd_snap_db_save_total_duration_seconds   histogram, the whole save of a snapshot the leader sent
+//       (etcd saves a leader's db to its .snap.db file; ours is the same snapshot file as our own)
 //   etcd_disk_backend_commit_duration_seconds  histogram. We have no bbolt backend: the state
 //       machine is persisted by snapshots, so our "backend commit" is one saveSnapshot (write the
 //       tmp file, fsync, rename, fsync the directory, make the WAL marker durable).
@@ -22,15 +25,17 @@ export interface StorageMetrics {
   readonly backendCommitDurationSeconds: Histogram;
   readonly walWriteDurationSeconds: Histogram;
   readonly snapFsyncDurationSeconds: Histogram;
+  readonly snapDbFsyncDurationSeconds: Histogram;
+  readonly snapDbSaveTotalDurationSeconds: Histogram;
 }
 
-function histogram(registry: Registry, name: string, help: string): Histogram {
+function histogram(registry: Registry, name: string, help: string, buckets: readonly number[] = DISK_BUCKETS_SECONDS): Histogram {
   const existing = registry.getSingleMetric(name);
   if (existing) {
     if (!(existing instanceof Histogram)) throw new Error(`metric ${name} is registered but is not a histogram`);
     return existing as Histogram;
   }
-  return new Histogram({ name, help, buckets: [...DISK_BUCKETS_SECONDS], registers: [registry] });
+  return new Histogram({ name, help, buckets: [...buckets], registers: [registry] });
 }
 
 function counter(registry: Registry, name: string, help: string): Counter {
@@ -54,6 +59,13 @@ export function createStorageMetrics(registry: Registry): StorageMetrics {
     ),
     walWriteDurationSeconds: histogram(registry, 'etcd_disk_wal_write_duration_seconds', 'The latency distributions of write called by WAL.'),
     snapFsyncDurationSeconds: histogram(registry, 'etcd_snap_fsync_duration_seconds', 'The latency distributions of fsync called by snap.'),
+    snapDbFsyncDurationSeconds: histogram(registry, 'etcd_snap_db_fsync_duration_seconds', 'The latency distributions of fsyncing .snap.db file'),
+    snapDbSaveTotalDurationSeconds: histogram(
+      registry,
+      'etcd_snap_db_save_total_duration_seconds',
+      'The total latency distributions of v3 snapshot save',
+      exponentialBuckets(0.1, 10),
+    ),
   };
 }
 
@@ -65,5 +77,7 @@ export function storageHooks(m: StorageMetrics): StorageHooks {
     backendCommit: (s) => m.backendCommitDurationSeconds.observe(s),
     walWrite: (s) => m.walWriteDurationSeconds.observe(s),
     snapshotFsync: (s) => m.snapFsyncDurationSeconds.observe(s),
+    leaderSnapshotFsync: (s) => m.snapDbFsyncDurationSeconds.observe(s),
+    leaderSnapshotSave: (s) => m.snapDbSaveTotalDurationSeconds.observe(s),
   };
 }

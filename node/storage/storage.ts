@@ -37,7 +37,7 @@ import { LogShape } from './log-shape.js';
 import { nodeFs } from './node-fs.js';
 import { assemble, Replay, ReplayError, usableSnapshots, type SnapshotCandidate } from './replay.js';
 import { decodeSnapshotFile, parseSnapshotFileName, snapshotFileChunks, snapshotFileName } from './snapshot-file.js';
-import type { MemberStorage, OpenedStorage, RecoveredState, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
+import type { MemberStorage, OpenedStorage, RecoveredState, SaveSnapshotOptions, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
 
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
 export const WAL_DIR_NAME = 'wal';
@@ -211,7 +211,7 @@ class FileStorage implements MemberStorage {
     });
   }
 
-  async saveSnapshot(snapshot: SnapshotInput | Snapshot): Promise<void> {
+  async saveSnapshot(snapshot: SnapshotInput | Snapshot, opts: SaveSnapshotOptions = {}): Promise<void> {
     const bad = this.check();
     if (bad) throw bad;
     const { index, term } = snapshot.metadata;
@@ -247,7 +247,9 @@ class FileStorage implements MemberStorage {
         await flush();
         const ts = this.nowMs();
         await io('fdatasync', tmp, f.datasync());
-        this.hooks.snapshotFsync?.((this.nowMs() - ts) / 1000);
+        const fsyncSeconds = (this.nowMs() - ts) / 1000;
+        this.hooks.snapshotFsync?.(fsyncSeconds);
+        if (opts.fromLeader) this.hooks.leaderSnapshotFsync?.(fsyncSeconds);
       } finally {
         await f.close().catch(() => undefined);
       }
@@ -275,6 +277,7 @@ class FileStorage implements MemberStorage {
     });
     if (!this.durableSnapshot || index >= this.durableSnapshot.index) this.durableSnapshot = { index, term };
     this.hooks.backendCommit?.((this.nowMs() - t0) / 1000);
+    if (opts.fromLeader) this.hooks.leaderSnapshotSave?.((this.nowMs() - t0) / 1000);
     await this.purgeSnapshots();
   }
 

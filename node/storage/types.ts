@@ -41,6 +41,15 @@ export interface StorageHooks {
    * (tmp file write, fsync, rename, directory fsync, WAL marker made durable).
    */
   backendCommit?(durationSeconds: number): void;
+  /** A leader's snapshot (saveSnapshot with fromLeader): its file's fdatasync (etcd's .snap.db fsync). */
+  leaderSnapshotFsync?(durationSeconds: number): void;
+  /** A leader's snapshot: the whole save, write to durable marker (etcd's v3 snapshot save). */
+  leaderSnapshotSave?(durationSeconds: number): void;
+}
+
+export interface SaveSnapshotOptions {
+  /** The snapshot came from the leader (not this member's own): also timed as etcd's snap_db figures. */
+  readonly fromLeader?: boolean;
 }
 
 export interface StorageOptions {
@@ -80,7 +89,7 @@ export interface MemberStorage {
    * entries that follow it (the Ready order). A snapshot older than the newest saved one is a
    * no-op (it resolves without writing).
    */
-  saveSnapshot(snapshot: SnapshotInput | Snapshot): Promise<void>;
+  saveSnapshot(snapshot: SnapshotInput | Snapshot, opts?: SaveSnapshotOptions): Promise<void>;
   /**
    * Entries up to index are no longer needed (a durable snapshot covers them): deletes WAL segments
    * wholly before min(index, newest snapshot index), keeping `retainSegments` of them.

@@ -192,7 +192,6 @@ rpc('Alarm DEACTIVATE it', 'Maintenance', 'Alarm', { action: 'DEACTIVATE', membe
 rpc('Defragment', 'Maintenance', 'Defragment', {});
 rpc('MoveLeader to 0', 'Maintenance', 'MoveLeader', { targetID: '0' });
 rpc('MemberList linearizable', 'Cluster', 'MemberList', { linearizable: true });
-rpc('Downgrade validate 3.5', 'Maintenance', 'Downgrade', { action: 'VALIDATE', version: '3.5' });
 
 // ---- the /v3 JSON gateway
 http('POST', '/v3/kv/put', JSON.stringify({ key: b64('gw'), value: b64('1') }));
@@ -255,5 +254,86 @@ for (const fragment of [true, false]) {
     },
   });
 }
+
+// ---- downgrade, last: enabling one makes etcd's leader lower the cluster version (it checks every
+// few seconds), and canceling raises it again; tsetcd keeps its cluster version (allowed.ts says
+// why). Each system validates against its own cluster version (etcd 3.6; tsetcd reports 3.5),
+// so the answers compare with the cluster version and the one allowed target (its previous minor)
+// written as <cluster> and <target>, both taken from /version before the first downgrade step.
+interface Versions {
+  readonly cluster: string;
+  readonly target: string;
+}
+const clusterVersionOf = async (t: Target): Promise<string> =>
+  (JSON.parse((await t.http('GET', '/version')).body) as { etcdcluster: string }).etcdcluster.split('.').slice(0, 2).join('.');
+const versionsOf = new WeakMap<Target, Versions>();
+async function versions(t: Target): Promise<Versions> {
+  let v = versionsOf.get(t);
+  if (!v) {
+    const [major, minor] = (await clusterVersionOf(t)).split('.').map(Number) as [number, number];
+    v = { cluster: `${major}.${minor}`, target: `${major}.${minor - 1}` };
+    versionsOf.set(t, v);
+  }
+  return v;
+}
+const relative = (o: Observation, v: Versions): Observation => {
+  const word = (x: string): RegExp => new RegExp(`(?<![0-9.])${x.replace('.', '\\.')}(?![0-9])`, 'g');
+  const rel = (x: string): string => x.replace(word(v.cluster), '<cluster>').replace(word(v.target), '<target>');
+  return { ...o, body: rel(o.body), ...(o.stderr !== undefined ? { stderr: rel(o.stderr) } : {}) };
+};
+const downgrade = (name: string, run: (t: Target, v: Versions) => Promise<Observation>): void => {
+  steps.push({
+    name,
+    run: async (t) => {
+      const v = await versions(t);
+      return relative(await run(t, v), v);
+    },
+  });
+};
+/** Each member's Status.downgradeInfo, read after a linearizable read on that member (so it has applied what came before). */
+const downgradeInfoOfEveryMember = async (t: Target): Promise<Observation> => {
+  const lines: string[] = [];
+  for (const m of t.cluster.members) {
+    const ep = `127.0.0.1:${m.clientPort}`;
+    await t.ctl(['get', 'barrier'], undefined, ep);
+    const o = await t.ctl(['endpoint', 'status', '-w', 'json'], undefined, ep);
+    const st = (JSON.parse(o.body) as Array<{ Status: { downgrade_info?: unknown } }>)[0]?.Status;
+    lines.push(`${m.name} ${o.status} ${JSON.stringify(st?.downgrade_info ?? null)}`);
+  }
+  return { status: 'ok', body: lines.join('\n') };
+};
+/**
+ * The cluster version once the leader has acted: etcd's leader moves it to `want` within a few
+ * seconds (polled, at most 30 s); tsetcd never moves it, so it is read once.
+ */
+const settledClusterVersion = async (t: Target, want: string): Promise<Observation> => {
+  const deadline = Date.now() + 30_000;
+  let cv = await clusterVersionOf(t);
+  while (t.system === 'etcd' && cv !== want && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    cv = await clusterVersionOf(t);
+  }
+  return { status: 'ok', body: `cluster version ${cv}` };
+};
+downgrade('etcdctl downgrade validate abc', (t) => t.ctl(['downgrade', 'validate', 'abc']));
+downgrade('etcdctl downgrade validate <cluster>', (t, v) => t.ctl(['downgrade', 'validate', v.cluster]));
+downgrade('etcdctl downgrade validate 2.0', (t) => t.ctl(['downgrade', 'validate', '2.0']));
+downgrade('etcdctl downgrade validate <target>', (t, v) => t.ctl(['downgrade', 'validate', v.target]));
+downgrade('etcdctl downgrade validate <target>.0 -w json', (t, v) => t.ctl(['downgrade', 'validate', `${v.target}.0`, '-w', 'json']));
+downgrade('etcdctl downgrade cancel (none in progress)', (t) => t.ctl(['downgrade', 'cancel']));
+downgrade('etcdctl downgrade enable (no version)', (t) => t.ctl(['downgrade', 'enable']));
+downgrade('grpc Maintenance.Downgrade VALIDATE empty version', (t) => t.grpc.unary('Maintenance', 'Downgrade', { action: 'VALIDATE', version: '' }));
+downgrade('grpc Maintenance.Downgrade unknown action', (t, v) => t.grpc.unary('Maintenance', 'Downgrade', { action: 7, version: v.target }));
+downgrade('grpc Maintenance.Downgrade VALIDATE <target>', (t, v) => t.grpc.unary('Maintenance', 'Downgrade', { action: 'VALIDATE', version: v.target }));
+downgrade('http POST /v3/maintenance/downgrade VALIDATE <target>', (t, v) => t.http('POST', '/v3/maintenance/downgrade', JSON.stringify({ action: 'VALIDATE', version: v.target })));
+downgrade('etcdctl downgrade enable <target>', (t, v) => t.ctl(['downgrade', 'enable', v.target]));
+downgrade('downgradeInfo of every member after enable', downgradeInfoOfEveryMember);
+downgrade('etcdctl downgrade enable <cluster> (in progress)', (t, v) => t.ctl(['downgrade', 'enable', v.cluster]));
+downgrade('cluster version once the leader has acted on the downgrade', (t, v) => settledClusterVersion(t, v.target));
+downgrade('etcdctl downgrade validate <target> (in progress)', (t, v) => t.ctl(['downgrade', 'validate', v.target]));
+downgrade('etcdctl downgrade cancel', (t) => t.ctl(['downgrade', 'cancel']));
+downgrade('downgradeInfo of every member after cancel', downgradeInfoOfEveryMember);
+downgrade('cluster version once the leader has acted on the cancel', (t, v) => settledClusterVersion(t, v.cluster));
+downgrade('http POST /v3/maintenance/downgrade CANCEL (none in progress)', (t) => t.http('POST', '/v3/maintenance/downgrade', JSON.stringify({ action: 'CANCEL' })));
 
 export const SESSION: readonly Step[] = steps;

@@ -34,6 +34,7 @@ const ETCD_OWN_NAME_COMPLAINTS = new Set([
   'etcd_network_snapshot_send_inflights_total',
   'etcd_network_snapshot_receive_success',
   'etcd_network_snapshot_receive_failures',
+  'etcd_server_snapshot_apply_in_progress_total',
   // prom-client's own gauges
   'nodejs_active_handles_total',
   'nodejs_active_requests_total',
@@ -77,6 +78,8 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
 
     // Work: writes, a lease, hashes, a compaction, a defrag, a client snapshot, health checks.
     for (let i = 0; i < 20; i++) await ctlOk(ep, ['put', `metrics/${i}`, 'v']);
+    for (let i = 0; i < 3; i++) await ctlOk(ep, ['put', 'metrics/0', `again-${i}`]); // history the compaction drops
+    await ctlOk(ep, ['role', 'add', 'metrics-role']); // an auth change: the auth revision moves
     const rev = Number(JSON.parse(await ctlOk(ep, ['get', 'metrics/0', '-w', 'json'])).header.revision);
     // A watch from revision 1 over the gateway gets the history: events sent.
     const ac = new AbortController();
@@ -153,6 +156,33 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
     );
     expect(count(after, 'etcd_debugging_mvcc_events_total')).toBeGreaterThanOrEqual(count(before, 'etcd_debugging_mvcc_events_total') + 20);
     expect(count(after, 'etcd_debugging_mvcc_db_compaction_pause_duration_milliseconds_count')).toBeGreaterThan(0);
+
+    // Apply: every write applied, by etcd's op name; the KeyValue bytes put; physical compaction.
+    expect(count(after, 'etcd_server_apply_duration_seconds_count{version="v3",op="Put",success="true"}')).toBeGreaterThanOrEqual(
+      count(before, 'etcd_server_apply_duration_seconds_count{version="v3",op="Put",success="true"}') + 23,
+    );
+    expect(count(after, 'etcd_server_apply_duration_seconds_count{version="v3",op="Compaction",success="true"}')).toBe(
+      count(before, 'etcd_server_apply_duration_seconds_count{version="v3",op="Compaction",success="true"}') + 1,
+    );
+    expect(count(after, 'etcd_server_apply_duration_seconds_count{version="v3",op="AuthRoleAdd",success="true"}')).toBe(1);
+    // 23 KeyValues of at least key (10+ bytes), value and three revisions each.
+    expect(count(after, 'etcd_debugging_mvcc_total_put_size_in_bytes')).toBeGreaterThanOrEqual(count(before, 'etcd_debugging_mvcc_total_put_size_in_bytes') + 23 * 16);
+    expect(count(after, 'etcd_debugging_mvcc_db_compaction_keys_total')).toBeGreaterThanOrEqual(count(before, 'etcd_debugging_mvcc_db_compaction_keys_total') + 3);
+    expect(count(after, 'etcd_debugging_auth_revision')).toBe(count(before, 'etcd_debugging_auth_revision') + 1);
+    expect(series(after, 'etcd_server_snapshot_apply_in_progress_total')).toBe(0);
+    // Health: /readyz ran each check and counted it, as etcd's recordMetrics does.
+    for (const c of ['data_corruption', 'serializable_read', 'linearizable_read', 'non_learner']) {
+      expect(series(after, `etcd_server_healthcheck{type="readyz",name="${c}"}`)).toBe(1);
+      expect(count(after, `etcd_server_healthchecks_total{type="readyz",name="${c}",status="success"}`)).toBe(
+        count(before, `etcd_server_healthchecks_total{type="readyz",name="${c}",status="success"}`) + 1,
+      );
+    }
+    // process_* from /proc that prom-client lacks. The network pair sums every interface of the
+    // network namespace, as Go's collector does: here that is the host's, whose interfaces other
+    // tests add and remove, so the sum is only known to be there, not to grow.
+    expect(count(after, 'process_network_receive_bytes_total')).toBeGreaterThan(0);
+    expect(count(after, 'process_network_transmit_bytes_total')).toBeGreaterThan(0);
+    expect(count(after, 'process_virtual_memory_max_bytes')).toBeGreaterThan(0);
 
     // Storage: WAL write latency.
     expect(count(after, 'etcd_disk_wal_write_duration_seconds_count')).toBeGreaterThan(count(before, 'etcd_disk_wal_write_duration_seconds_count'));

@@ -8,7 +8,7 @@ import { checkCommand } from '../../mvcc/auth-gate.js';
 import { AuthStore, type AuthInfo } from '../../mvcc/auth-store.js';
 import type { Command } from '../../mvcc/index.js';
 import { MvccStore, WatchHub } from '../../mvcc/index.js';
-import type { AuthBackend, HeaderInfo, Member, MemberBackend, MemberStatus, SnapshotStream, WatchSink, WatchStream } from '../backend.js';
+import type { AuthBackend, DowngradeInfo, HeaderInfo, Member, MemberBackend, MemberStatus, SnapshotStream, WatchSink, WatchStream } from '../backend.js';
 import { BackendError } from '../backend.js';
 
 export interface MemoryBackendOptions {
@@ -238,5 +238,13 @@ export class MemoryBackend implements MemberBackend {
   async moveLeader(targetId: number): Promise<void> {
     if (targetId !== this.memberId) throw new BackendError('badLeaderTransferee');
   }
+  private downgrade: DowngradeInfo = { enabled: false, targetVersion: '' };
+  downgradeInfo(): DowngradeInfo {
+    return this.downgrade;
+  }
+  async setDowngrade(info: DowngradeInfo): Promise<void> {
+    this.downgrade = { ...info };
+  }
+  async linearizableBarrier(): Promise<void> {}
 }
 
