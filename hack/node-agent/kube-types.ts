@@ -119,6 +119,7 @@ export interface Pod {
     hostIP?: string;
     conditions?: PodCondition[];
     containerStatuses?: ContainerStatus[];
+    initContainerStatuses?: ContainerStatus[];
     startTime?: string;
   };
 }
