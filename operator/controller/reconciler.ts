@@ -30,7 +30,7 @@ import { addRestoreInitContainer, type RestoreContainerConfig } from '../plan/re
 import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE } from '../api/defaults.js';
 import type { Clock } from './clock.js';
 import { ConflictError, type KubeApi } from './kube-api.js';
-import { observe, sameMemberID, type EndpointMode, type Observation } from './observe.js';
+import { observe, sameMemberID, voterEndpoints, type EndpointMode, type Observation } from './observe.js';
 
 export interface ReconcilerDeps {
   kube: KubeApi;
@@ -235,7 +235,7 @@ export class Reconciler {
   /** A scheduled backup when one is due (backup-runner.ts); never throws. */
   private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger): Promise<BackupOutcome | null> {
     if (this.d.backups === undefined || paused) return null;
-    const endpoints = (obs.members ?? []).flatMap((m) => (m.endpoint === null || m.info.isLearner ? [] : [m.endpoint]));
+    const endpoints = voterEndpoints(obs);
     try {
       return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs);
     } catch (err: unknown) {

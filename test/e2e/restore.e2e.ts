@@ -1,6 +1,6 @@
 // Backup and restore end to end on the local control plane (issue 13): a cluster backed up on demand to
-// a real S3 server (SeaweedFS's weed, listening on the pod bridge so that pods reach it), deleted with
-// its PVCs, and a new 3-member cluster started from that backup through spec.bootstrap.fromBackup: the
+// a real S3 server (SeaweedFS's weed, listening on the pod bridge so that pods reach it), by the
+// tsetcd.dev/backup-request annotation and by an EtcdBackup object, deleted with its PVCs, and a new 3-member cluster started from that backup through spec.bootstrap.fromBackup: the
 // operator verifies the object, each member pod's `restore` init container (run by the node agent
 // before the member) seeds its data dir, and the new cluster serves every key at its revisions under a
 // new cluster ID. Local control plane only (the operator runs as a process; pods must reach weed).
@@ -81,12 +81,13 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
   });
 
   afterAll(async () => {
+    await k.run(['delete', 'etcdbackups', '--all', '-n', ns, '--ignore-not-found']);
     for (const name of ['src', 'dst']) await k.run(['delete', 'etcdcluster', name, '-n', ns, '--ignore-not-found', '--timeout=120s']);
     await operator?.stop();
     await s3?.stop();
   });
 
-  it('backs up a cluster to S3, deletes it with its volumes, and a new 3-member cluster restored from the backup serves every key at its revisions', async () => {
+  it('backs up a cluster to S3 (annotation and EtcdBackup), deletes it with its volumes, and a new 3-member cluster restored from the backup serves every key at its revisions', async () => {
     const store = { endpoint: s3!.endpoint, bucket: BUCKET, prefix: 'e2e/', credentialsSecret: { name: 'backup-creds' } };
     // 1. A one-member source cluster with a backup destination (no schedule: on demand only).
     const applied = await k.apply({
@@ -127,7 +128,34 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     expect(backedUp.lastRevision).toBe(before.revision);
     const location = backedUp.lastLocation ?? '';
     expect(location.startsWith(`s3://${BUCKET}/e2e/${ns}/src/`)).toBe(true);
-    const key = location.slice(`s3://${BUCKET}/`.length);
+
+    // 3b. The same as an EtcdBackup object: phase, location, size and revision in its status, Events on
+    // it; the schema refuses a malformed one, and a missing bucket fails it with the store's reason.
+    const etcdBackup = (name: string, bucket: string): Record<string, unknown> => ({
+      apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdBackup', metadata: { name, namespace: ns }, spec: { clusterName: 'src', s3: { ...store, bucket } },
+    });
+    const malformed = await k.apply(etcdBackup('malformed', 'Not_A_Bucket'));
+    expect(malformed.code).not.toBe(0);
+    expect(malformed.stderr).toContain('spec.s3.bucket');
+    expect((await k.apply(etcdBackup('one', BUCKET))).stderr).toBe('');
+    expect((await k.apply(etcdBackup('nobucket', 'no-such-bucket'))).stderr).toBe('');
+    interface Backup { status?: { phase?: string; key?: string; location?: string; sizeBytes?: number; revision?: number; conditions?: Array<{ type: string; status: string; reason: string }> } }
+    const finalPhase = (name: string): Promise<NonNullable<Backup['status']>> => waitFor(`EtcdBackup ${name} to finish`, 180_000, async () => {
+      const st = (await k.json<Backup>(['get', 'etcdbackup', name, '-n', ns])).status;
+      return st?.phase === 'Succeeded' || st?.phase === 'Failed' ? st : undefined;
+    }, 2000).catch((err: unknown) => failWith('src', err));
+    const one = await finalPhase('one');
+    expect(one).toMatchObject({ phase: 'Succeeded', revision: before.revision, conditions: [{ type: 'Succeeded', status: 'True', reason: 'BackupSucceeded' }] });
+    expect(one.sizeBytes).toBeGreaterThan(0);
+    expect(one.location).toBe(`s3://${BUCKET}/${one.key ?? ''}`);
+    expect(one.key?.startsWith(`e2e/${ns}/src/on-demand/one-`)).toBe(true);
+    expect(await finalPhase('nobucket')).toMatchObject({ phase: 'Failed', conditions: [{ type: 'Succeeded', status: 'False', reason: 'NoSuchBucket' }] });
+    const events = await k.json<{ items: Array<{ reason: string; type: string; involvedObject: { kind: string; name: string } }> }>(['get', 'events', '-n', ns]);
+    const about = (name: string): string[] => events.items.filter((e) => e.involvedObject.kind === 'EtcdBackup' && e.involvedObject.name === name).map((e) => `${e.type}/${e.reason}`);
+    expect(about('one')).toEqual(expect.arrayContaining(['Normal/BackupStarted', 'Normal/BackupSucceeded']));
+    expect(about('nobucket')).toContain('Warning/BackupFailed');
+    // The restore below starts from the EtcdBackup's object.
+    const key = one.key ?? '';
 
     // 4. The source cluster and its PVCs are gone.
     await k.ok(['delete', 'etcdcluster', 'src', '-n', ns, '--timeout=180s']);
@@ -141,7 +169,7 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     });
     expect(restored.stderr).toBe('');
     const c = await settled('dst', 3);
-    expect(c.status?.restore?.location).toBe(location);
+    expect(c.status?.restore?.location).toBe(one.location);
     expect(c.status?.restore?.revision).toBe(before.revision);
     expect(c.status?.clusterID).toBeDefined();
     expect(c.status?.clusterID).not.toBe(srcID);
