@@ -1,6 +1,6 @@
 // Backup and restore end to end on the local control plane (issue 13): a cluster backed up on demand to
 // a real S3 server (SeaweedFS's weed, listening on the pod bridge so that pods reach it), by the
-// tsetcd.dev/backup-request annotation and by an EtcdBackup object, deleted with its PVCs, and a new 3-member cluster started from that backup through spec.bootstrap.fromBackup: the
+// tsetcd.dev/backup-request annotation and by an EtcdBackup object, deleted with its PVCs, and a new 3-member cluster started from that backup through spec.bootstrap.fromBackup (the EtcdBackup by name): the
 // operator verifies the object, each member pod's `restore` init container (run by the node agent
 // before the member) seeds its data dir, and the new cluster serves every key at its revisions under a
 // new cluster ID. Local control plane only (the operator runs as a process; pods must reach weed).
@@ -25,7 +25,7 @@ interface RestoredCluster extends Cluster {
   status?: Cluster['status'] & {
     clusterID?: string;
     backup?: { lastRequest?: string; lastSuccessTime?: string; lastLocation?: string; lastRevision?: number; lastFailureMessage?: string };
-    restore?: { location: string; revision: number; sha256: string };
+    restore?: { location: string; key?: string; revision: number; sha256: string };
   };
 }
 interface PodList {
@@ -154,8 +154,7 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     const about = (name: string): string[] => events.items.filter((e) => e.involvedObject.kind === 'EtcdBackup' && e.involvedObject.name === name).map((e) => `${e.type}/${e.reason}`);
     expect(about('one')).toEqual(expect.arrayContaining(['Normal/BackupStarted', 'Normal/BackupSucceeded']));
     expect(about('nobucket')).toContain('Warning/BackupFailed');
-    // The restore below starts from the EtcdBackup's object.
-    const key = one.key ?? '';
+    // The restore below starts from that EtcdBackup, by name.
 
     // 4. The source cluster and its PVCs are gone.
     await k.ok(['delete', 'etcdcluster', 'src', '-n', ns, '--timeout=180s']);
@@ -165,11 +164,12 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     // 5. A new 3-member cluster from that backup.
     const restored = await k.apply({
       apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'dst', namespace: ns },
-      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 3, extra: { bootstrap: { fromBackup: { key, s3: store } } } }),
+      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 3, extra: { bootstrap: { fromBackup: { backupName: 'one' } } } }),
     });
     expect(restored.stderr).toBe('');
     const c = await settled('dst', 3);
     expect(c.status?.restore?.location).toBe(one.location);
+    expect(c.status?.restore?.key).toBe(one.key);
     expect(c.status?.restore?.revision).toBe(before.revision);
     expect(c.status?.clusterID).toBeDefined();
     expect(c.status?.clusterID).not.toBe(srcID);
