@@ -5,7 +5,7 @@
 // Test infrastructure only: it trusts the cluster and implements the slice of kubelet the
 // e2e tests need (see docs/e2e.md for what it leaves out).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, unlinkSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import { fstatSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, unlinkSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IpPool } from './ip-pool.js';
 import { renderHosts, sliceService, type PodName, type ServiceName } from './hosts-file.js';
@@ -16,6 +16,7 @@ import type { Logger } from './logger.js';
 import { createPodNetwork, deletePodNetwork, podExecArgv, podNetworkNames } from './netns.js';
 import type { NodeSpec } from './node-spec.js';
 import { afterInitExit } from './init-containers.js';
+import { terminationMessage } from './termination-message.js';
 import { buildPodStatus, statusKey, type ContainerRun } from './pod-status.js';
 import { resolveProcess, UnresolvableError, type ImageMapping } from './pod-process.js';
 import { probeOnce } from './probe.js';
@@ -106,6 +107,27 @@ function writeProjected(dir: string, files: Record<string, string>): boolean {
   }
   if (old !== undefined) rmSync(join(dir, old), { recursive: true, force: true });
   return true;
+}
+
+/** A container process as started: its pid file, and where this run's output begins in its log. */
+interface Started {
+  child: ChildProcess;
+  startedAt: string;
+  pidFile: string;
+  logPath: string;
+  logOffset: number;
+}
+
+/** The termination message of this run (termination-message.ts), read from the run's part of the log. */
+function messageOf(c: Container, exitCode: number, s: Started): { message: string } | Record<string, never> {
+  if (c.terminationMessagePolicy !== 'FallbackToLogsOnError' || exitCode === 0) return {};
+  let log = '';
+  try {
+    const all = readFileSync(s.logPath);
+    log = all.subarray(Math.min(s.logOffset, all.length)).toString('utf8');
+  } catch { /* no log: no message */ }
+  const message = terminationMessage(c, exitCode, log);
+  return message === undefined ? {} : { message };
 }
 
 const nowIso = (): string => new Date().toISOString();
@@ -493,7 +515,7 @@ export class NodeAgent {
    * Starts one container's process (env, volumes and args resolved as for any container) and
    * records it running; undefined when the pod is going away.
    */
-  private async spawnContainer(rec: PodRecord, c: ContainerProc, volumePaths: Record<string, string>): Promise<{ child: ChildProcess; startedAt: string; pidFile: string } | undefined> {
+  private async spawnContainer(rec: PodRecord, c: ContainerProc, volumePaths: Record<string, string>): Promise<Started | undefined> {
     if (rec.stopping || this.stopped) return undefined;
     const pod = rec.pod;
     const ns = pod.metadata.namespace ?? 'default';
@@ -519,6 +541,7 @@ export class NodeAgent {
     });
     const logPath = join(this.cfg.stateDir, 'logs', `${ns}_${pod.metadata.name}_${c.spec.name}.log`);
     const fd = openSync(logPath, 'a');
+    const logOffset = fstatSync(fd).size;
     const child = spawn(argv[0] as string, argv.slice(1), { env: spec.env, stdio: ['ignore', fd, fd], detached: true });
     closeSync(fd);
     const startedAt = nowIso();
@@ -530,7 +553,7 @@ export class NodeAgent {
     delete c.run.waitingMessage;
     delete c.run.terminated;
     this.log.info('container started', { pod: podKey(pod), container: c.spec.name, pid: child.pid, file: spec.file, args: spec.args });
-    return { child, startedAt, pidFile };
+    return { child, startedAt, pidFile, logPath, logOffset };
   }
 
   /** The container's error before its process could start: reported as the kubelet does, retried. */
@@ -556,7 +579,7 @@ export class NodeAgent {
         c.child = undefined;
         const exitCode = code ?? (signal ? 128 + 9 : 1);
         delete c.run.runningSince;
-        c.run.terminated = { exitCode, startedAt, finishedAt: nowIso() };
+        c.run.terminated = { exitCode, startedAt, finishedAt: nowIso(), ...messageOf(c.spec, exitCode, started) };
         c.run.lastExit = c.run.terminated;
         this.log.info('init container exited', { pod: podKey(rec.pod), container: c.spec.name, code, signal });
         if (rec.stopping || this.stopped) return;
@@ -600,7 +623,7 @@ export class NodeAgent {
         c.child = undefined;
         if (c.probeTimer) clearTimeout(c.probeTimer);
         const exitCode = code ?? (signal ? 128 + 9 : 1);
-        c.run.lastExit = { exitCode, startedAt, finishedAt: nowIso() };
+        c.run.lastExit = { exitCode, startedAt, finishedAt: nowIso(), ...messageOf(c.spec, exitCode, started) };
         delete c.run.runningSince;
         c.run.ready = false;
         this.log.info('container exited', { pod: podKey(pod), container: c.spec.name, code, signal });

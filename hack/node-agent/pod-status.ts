@@ -7,14 +7,14 @@ export interface ContainerRun {
   image: string;
   /** Set while the process runs. */
   runningSince?: string;
-  lastExit?: { exitCode: number; startedAt: string; finishedAt: string };
+  lastExit?: { exitCode: number; startedAt: string; finishedAt: string; message?: string };
   restartCount: number;
   ready: boolean;
   /** Why it does not run, when it does not (e.g. an unresolvable env reference). */
   waitingReason?: string;
   waitingMessage?: string;
   /** Set when the container ran to its end and stays ended (an init container that completed or failed the pod). */
-  terminated?: { exitCode: number; startedAt: string; finishedAt: string };
+  terminated?: { exitCode: number; startedAt: string; finishedAt: string; message?: string };
 }
 
 export interface PodRun {
@@ -55,7 +55,7 @@ function containerStatus(pod: Pod, c: ContainerRun): ContainerStatus {
     restartCount: c.restartCount,
     state: stateOf(c),
     lastState: c.lastExit
-      ? { terminated: { exitCode: c.lastExit.exitCode, reason: exitReason(c.lastExit.exitCode), startedAt: c.lastExit.startedAt, finishedAt: c.lastExit.finishedAt } }
+      ? { terminated: { ...c.lastExit, reason: exitReason(c.lastExit.exitCode) } }
       : {},
   };
 }
