@@ -59,7 +59,7 @@ export KUBECONFIG="$CP_DIR/kubeconfig" PATH="$CP_BIN_DIR:$PATH"
 
 # 2. The CRD and the operator (admin credentials; the chart's least-privilege RBAC is what
 #    `make e2e` proves).
-kubectl apply --server-side -f crds/tsetcd.dev_etcdclusters.yaml > /dev/null
+kubectl apply --server-side -f crds/tsetcd.dev_etcdclusters.yaml -f crds/tsetcd.dev_etcdbackups.yaml > /dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/etcdclusters.tsetcd.dev > /dev/null
 start operator env POD_NAMESPACE=default "$ROOT/bin/tsetcd-operator" \
   --kubeconfig="$KUBECONFIG" --metrics-addr="127.0.0.1:$DEMO_OPERATOR_PORT" --leader-elect=false --resync-ms=10000

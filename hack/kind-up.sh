@@ -54,7 +54,7 @@ else
   "$kind" load docker-image --name "$cluster" "ghcr.io/tsetcd/tsetcd:$version" "ghcr.io/tsetcd/tsetcd-operator:$version"
 fi
 
-kubectl apply --server-side -f crds/tsetcd.dev_etcdclusters.yaml
+kubectl apply --server-side -f crds/tsetcd.dev_etcdclusters.yaml -f crds/tsetcd.dev_etcdbackups.yaml
 kubectl wait --for=condition=Established --timeout=60s crd/etcdclusters.tsetcd.dev
 "$helm" upgrade --install tsetcd-operator charts/tsetcd-operator \
   --namespace tsetcd-system --create-namespace \

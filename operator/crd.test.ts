@@ -260,6 +260,18 @@ describe('EtcdCluster CRD', () => {
     expect(admit(ex.spec)).toEqual([]);
   });
 
+  it('bootstrap.fromBackup: s3 and key, or an EtcdBackup by name, never both nor half', () => {
+    const s3 = { endpoint: 'http://s3:9000', bucket: 'b01', credentialsSecret: { name: 'c' } };
+    const from = (f: J): Violation[] => admit({ bootstrap: { fromBackup: f } });
+    expect(from({ s3, key: 'k.db' })).toEqual([]);
+    expect(from({ backupName: 'nightly' })).toEqual([]);
+    const msg = 'fromBackup takes either s3 and key, or backupName (an EtcdBackup), not both';
+    expect(from({ backupName: 'nightly', key: 'k.db' }).map((v) => v.message)).toEqual([msg]);
+    expect(from({ key: 'k.db' }).map((v) => v.message)).toEqual([msg]);
+    // The resolved object is kept in status (not pruned by the apiserver).
+    expect(Object.keys(schema.properties.status.properties.restore.properties)).toEqual(expect.arrayContaining(['s3', 'key']));
+  });
+
   it('the chart ships the same CRD', () => {
     expect(readFileSync(join(root, 'charts/tsetcd-operator/crds/tsetcd.dev_etcdclusters.yaml'), 'utf8')).toBe(readFileSync(CRD_PATH, 'utf8'));
   });

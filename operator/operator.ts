@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../node/log.js';
 import type { OperatorConfig } from './config.js';
 import { realClock, type Clock } from './controller/clock.js';
 import { Controller } from './controller/controller.js';
+import { EtcdBackupReconciler } from './controller/etcd-backup-reconciler.js';
 import { startInformers } from './controller/informers.js';
 import { LeaderElector } from './controller/leader-election.js';
 import { RealKubeApi } from './controller/real-kube-api.js';
@@ -79,8 +80,24 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     // Snapshots wait here between the member's stream and the upload (the chart mounts an emptyDir).
     backups: { tmpDir: tmpdir() },
   });
-  const informers = startInformers(kc, cfg.namespaces, (k) => queue.add(k), log.child('informers'), clock);
-  const controller = new Controller(reconciler, queue, clock, log.child('controller'), metrics, { workers: cfg.workers, resyncMs: cfg.resyncMs }, () => informers.clusterKeys());
+  // EtcdBackups: their own queue and one worker (a backup streams a whole snapshot; clusters keep theirs).
+  const backupQueue = new WorkQueue(clock, DEFAULT_QUEUE_OPTIONS);
+  const backupReconciler = new EtcdBackupReconciler({
+    kube,
+    members: o.members ?? memberApis.plain,
+    memberApiForTLS: (secret) => memberApis.forTLS(secret),
+    clock,
+    log: log.child('etcd-backup'),
+    endpointMode: cfg.memberEndpointMode,
+    backups: { tmpDir: tmpdir() },
+  });
+  const informers = startInformers(kc, cfg.namespaces, (k) => queue.add(k), log.child('informers'), clock, (k) => backupQueue.add(k));
+  const clusterController = new Controller(reconciler, queue, clock, log.child('controller'), metrics, { workers: cfg.workers, resyncMs: cfg.resyncMs }, () => informers.clusterKeys());
+  const backupController = new Controller(backupReconciler, backupQueue, clock, log.child('backup-controller'), null, { workers: 1, resyncMs: cfg.resyncMs }, () => informers.backupKeys());
+  const controller = {
+    start: (): void => { clusterController.start(); backupController.start(); },
+    stop: async (): Promise<void> => { await Promise.all([clusterController.stop(), backupController.stop()]); },
+  };
 
   let leading = false;
   let informersStarted = false;

@@ -52,10 +52,11 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
     expect(r.code).toBe(0);
   });
 
-  it('renders the CRD, a Deployment, a ServiceAccount with RBAC and a metrics Service; monitors off by default', () => {
+  it('renders the CRDs, a Deployment, a ServiceAccount with RBAC and a metrics Service; monitors off by default', () => {
     const docs = template();
     const kinds = docs.map((d) => d.kind).sort();
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(docs.filter((d) => d.kind === 'CustomResourceDefinition').map((d) => d.metadata.name).sort()).toEqual(['etcdbackups.tsetcd.dev', 'etcdclusters.tsetcd.dev']);
     const dep = docs.find((d) => d.kind === 'Deployment');
     expect(dep.spec.replicas).toBe(2);
     const c = dep.spec.template.spec.containers[0];
@@ -83,6 +84,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
       main.rules.filter((x: J) => x.apiGroups.includes(group) && x.resources.includes(res)).flatMap((x: J) => x.verbs).sort();
     expect(verbs('tsetcd.dev', 'etcdclusters')).toEqual(['get', 'list', 'patch', 'watch']); // patch: the volume finalizer
     expect(verbs('tsetcd.dev', 'etcdclusters/status')).toEqual(['update']);
+    expect(verbs('tsetcd.dev', 'etcdbackups')).toEqual(['get', 'list', 'watch']);
+    expect(verbs('tsetcd.dev', 'etcdbackups/status')).toEqual(['update']);
     expect(verbs('apps', 'statefulsets')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // delete: the finalizer stops members first
     expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
     expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list', 'patch']);

@@ -142,7 +142,7 @@ if [[ "${CP_AGENT:-1}" == 1 ]]; then
   start node-agent node --import tsx "$CP_ROOT/hack/node-agent/main.ts" \
     --kubeconfig "$CP_DIR/agent.kubeconfig" --state-dir "$CP_DIR/agent" \
     --bridge "$CP_BRIDGE" --bridge-cidr "$CP_BRIDGE_CIDR" \
-    --image-map "tsetcd=$CP_ROOT/bin/tsetcd" "${node_args[@]}"
+    --image-map "tsetcd=$CP_ROOT/bin/tsetcd" --image-map "tsetcd-operator=$CP_ROOT/hack/node-agent/tsetcd-operator.sh" "${node_args[@]}"
   node_count=$(wc -w <<< "$nodes")
   ready_nodes() {
     [[ "$(KUBECONFIG="$CP_DIR/kubeconfig" kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)" -ge "$node_count" ]]

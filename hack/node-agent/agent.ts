@@ -5,16 +5,18 @@
 // Test infrastructure only: it trusts the cluster and implements the slice of kubelet the
 // e2e tests need (see docs/e2e.md for what it leaves out).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, unlinkSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import { fstatSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync, unlinkSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { IpPool } from './ip-pool.js';
 import { renderHosts, sliceService, type PodName, type ServiceName } from './hosts-file.js';
 import type { KubeClient } from './kube-client.js';
 import { KubeError } from './kube-client.js';
-import type { Container, EndpointSlice, PersistentVolume, PersistentVolumeClaim, Pod, Probe, WatchEvent } from './kube-types.js';
+import type { Container, ContainerStatus, EndpointSlice, PersistentVolume, PersistentVolumeClaim, Pod, Probe, WatchEvent } from './kube-types.js';
 import type { Logger } from './logger.js';
 import { createPodNetwork, deletePodNetwork, podExecArgv, podNetworkNames } from './netns.js';
 import type { NodeSpec } from './node-spec.js';
+import { afterInitExit } from './init-containers.js';
+import { terminationMessage } from './termination-message.js';
 import { buildPodStatus, statusKey, type ContainerRun } from './pod-status.js';
 import { resolveProcess, UnresolvableError, type ImageMapping } from './pod-process.js';
 import { probeOnce } from './probe.js';
@@ -51,6 +53,10 @@ interface PodRecord {
   ip?: string;
   startTime: string;
   containers: ContainerProc[];
+  /** Run one at a time, in order, each to completion, before `containers` start (init-containers.ts). */
+  initContainers: ContainerProc[];
+  /** Set when the pod is done for good (an init container failed under restartPolicy Never). */
+  finalPhase?: 'Failed';
   stopping: boolean;
   statusInFlight: boolean;
   statusAgain: boolean;
@@ -101,6 +107,27 @@ function writeProjected(dir: string, files: Record<string, string>): boolean {
   }
   if (old !== undefined) rmSync(join(dir, old), { recursive: true, force: true });
   return true;
+}
+
+/** A container process as started: its pid file, and where this run's output begins in its log. */
+interface Started {
+  child: ChildProcess;
+  startedAt: string;
+  pidFile: string;
+  logPath: string;
+  logOffset: number;
+}
+
+/** The termination message of this run (termination-message.ts), read from the run's part of the log. */
+function messageOf(c: Container, exitCode: number, s: Started): { message: string } | Record<string, never> {
+  if (c.terminationMessagePolicy !== 'FallbackToLogsOnError' || exitCode === 0) return {};
+  let log = '';
+  try {
+    const all = readFileSync(s.logPath);
+    log = all.subarray(Math.min(s.logOffset, all.length)).toString('utf8');
+  } catch { /* no log: no message */ }
+  const message = terminationMessage(c, exitCode, log);
+  return message === undefined ? {} : { message };
 }
 
 const nowIso = (): string => new Date().toISOString();
@@ -370,13 +397,16 @@ export class NodeAgent {
 
   private async startPod(pod: Pod): Promise<void> {
     const uid = pod.metadata.uid ?? '';
+    const proc = (c: Container, statuses: ContainerStatus[] | undefined): ContainerProc => ({
+      spec: c, readySuccesses: 0, readyFailures: 0, liveFailures: 0,
+      run: { name: c.name, image: c.image ?? '', restartCount: statuses?.find((s) => s.name === c.name)?.restartCount ?? 0, ready: false },
+    });
     const rec: PodRecord = {
       uid, pod, startTime: pod.status?.startTime ?? nowIso(), stopping: false, statusInFlight: false, statusAgain: false,
-      containers: pod.spec.containers.map((c) => ({
-        spec: c, readySuccesses: 0, readyFailures: 0, liveFailures: 0,
-        run: { name: c.name, image: c.image ?? '', restartCount: pod.status?.containerStatuses?.find((s) => s.name === c.name)?.restartCount ?? 0, ready: false },
-      })),
+      containers: pod.spec.containers.map((c) => proc(c, pod.status?.containerStatuses)),
+      initContainers: (pod.spec.initContainers ?? []).map((c) => proc(c, pod.status?.initContainerStatuses)),
     };
+    if (rec.initContainers.length > 0) for (const c of rec.containers) c.run.waitingReason = 'PodInitializing';
     this.records.set(uid, rec);
     this.log.info('pod starting', { pod: podKey(pod), node: pod.spec.nodeName });
     try {
@@ -392,10 +422,11 @@ export class NodeAgent {
       this.writeHosts();
       this.syncStatus(rec);
       const volumePaths = await this.prepareVolumes(rec);
-      for (const c of rec.containers) this.startContainer(rec, c, volumePaths);
+      if (rec.initContainers.length > 0) this.startInitContainer(rec, 0, volumePaths);
+      else for (const c of rec.containers) this.startContainer(rec, c, volumePaths);
     } catch (err) {
       this.log.error('pod start failed', { pod: podKey(pod), err: errText(err) });
-      for (const c of rec.containers) { c.run.waitingReason = 'CreateContainerError'; c.run.waitingMessage = errText(err); }
+      for (const c of [...rec.initContainers, ...rec.containers]) { c.run.waitingReason = 'CreateContainerError'; c.run.waitingMessage = errText(err); }
       this.syncStatus(rec);
     }
   }
@@ -480,45 +511,110 @@ export class NodeAgent {
     }
   }
 
+  /**
+   * Starts one container's process (env, volumes and args resolved as for any container) and
+   * records it running; undefined when the pod is going away.
+   */
+  private async spawnContainer(rec: PodRecord, c: ContainerProc, volumePaths: Record<string, string>): Promise<Started | undefined> {
+    if (rec.stopping || this.stopped) return undefined;
+    const pod = rec.pod;
+    const ns = pod.metadata.namespace ?? 'default';
+    const refs = new Map<string, Record<string, string> | undefined>();
+    for (const e of c.spec.env ?? []) {
+      const r = e.valueFrom?.configMapKeyRef ?? e.valueFrom?.secretKeyRef;
+      const kind = e.valueFrom?.configMapKeyRef ? 'configmap' : 'secret';
+      if (r && !refs.has(`${kind}/${r.name}`)) refs.set(`${kind}/${r.name}`, await this.lookup(kind, ns, r.name));
+    }
+    for (const ef of c.spec.envFrom ?? []) {
+      const kind = ef.configMapRef ? 'configmap' : 'secret';
+      const name = (ef.configMapRef ?? ef.secretRef)?.name ?? '';
+      if (!refs.has(`${kind}/${name}`)) refs.set(`${kind}/${name}`, await this.lookup(kind, ns, name));
+    }
+    const spec = resolveProcess({
+      pod, container: c.spec, podIP: rec.ip ?? '', hostIP: this.pool.gateway, imageMap: this.cfg.imageMap, volumePaths,
+      lookup: (kind, name) => refs.get(`${kind}/${name}`),
+    });
+    const argv = podExecArgv({
+      netns: rec.netns ?? '', podExecScript: this.cfg.podExecScript, hostsFile: this.hostsFile,
+      hostname: pod.spec.hostname ?? pod.metadata.name, binds: spec.binds, file: spec.file, args: spec.args,
+      ...(spec.workingDir !== undefined ? { workingDir: spec.workingDir } : {}),
+    });
+    const logPath = join(this.cfg.stateDir, 'logs', `${ns}_${pod.metadata.name}_${c.spec.name}.log`);
+    const fd = openSync(logPath, 'a');
+    const logOffset = fstatSync(fd).size;
+    const child = spawn(argv[0] as string, argv.slice(1), { env: spec.env, stdio: ['ignore', fd, fd], detached: true });
+    closeSync(fd);
+    const startedAt = nowIso();
+    c.child = child;
+    const pidFile = join(this.cfg.stateDir, 'pids', `${rec.uid}-${c.spec.name}`);
+    if (child.pid !== undefined) writeFileSync(pidFile, String(child.pid));
+    c.run.runningSince = startedAt;
+    delete c.run.waitingReason;
+    delete c.run.waitingMessage;
+    delete c.run.terminated;
+    this.log.info('container started', { pod: podKey(pod), container: c.spec.name, pid: child.pid, file: spec.file, args: spec.args });
+    return { child, startedAt, pidFile, logPath, logOffset };
+  }
+
+  /** The container's error before its process could start: reported as the kubelet does, retried. */
+  private startFailed(rec: PodRecord, c: ContainerProc, err: unknown, retry: () => void): void {
+    c.run.waitingReason = err instanceof UnresolvableError ? 'CreateContainerConfigError' : 'CreateContainerError';
+    c.run.waitingMessage = errText(err);
+    this.log.error('container start failed', { pod: podKey(rec.pod), container: c.spec.name, err: errText(err) });
+    this.syncStatus(rec);
+    if (!rec.stopping && !this.stopped) c.restartTimer = setTimeout(retry, 2000);
+  }
+
+  /** Runs init container `index` to its end, then the next, and after the last the pod's containers. */
+  private startInitContainer(rec: PodRecord, index: number, volumePaths: Record<string, string>): void {
+    const c = rec.initContainers[index] as ContainerProc;
+    void (async () => {
+      const started = await this.spawnContainer(rec, c, volumePaths);
+      if (started === undefined) return;
+      const { child, startedAt, pidFile } = started;
+      this.syncStatus(rec);
+      child.on('exit', (code, signal) => {
+        try { unlinkSync(pidFile); } catch { /* gone */ }
+        if (c.child !== child) return;
+        c.child = undefined;
+        const exitCode = code ?? (signal ? 128 + 9 : 1);
+        delete c.run.runningSince;
+        c.run.terminated = { exitCode, startedAt, finishedAt: nowIso(), ...messageOf(c.spec, exitCode, started) };
+        c.run.lastExit = c.run.terminated;
+        this.log.info('init container exited', { pod: podKey(rec.pod), container: c.spec.name, code, signal });
+        if (rec.stopping || this.stopped) return;
+        const step = afterInitExit(rec.pod, index, exitCode, c.run.restartCount, this.cfg.maxRestartBackoffMs);
+        switch (step.kind) {
+          case 'next': this.startInitContainer(rec, step.index, volumePaths); break;
+          case 'containers':
+            for (const m of rec.containers) delete m.run.waitingReason;
+            for (const m of rec.containers) this.startContainer(rec, m, volumePaths);
+            break;
+          case 'retry':
+            delete c.run.terminated;
+            c.run.waitingReason = 'CrashLoopBackOff';
+            c.run.restartCount++;
+            c.restartTimer = setTimeout(() => this.startInitContainer(rec, index, volumePaths), step.backoffMs);
+            break;
+          case 'fail-pod':
+            rec.finalPhase = 'Failed';
+            for (const m of rec.containers) m.run.waitingReason = 'PodInitializing';
+            this.log.warn('pod failed: init container failed under restartPolicy Never', { pod: podKey(rec.pod), container: c.spec.name, exitCode });
+            break;
+        }
+        this.syncStatus(rec);
+      });
+    })().catch((err: unknown) => this.startFailed(rec, c, err, () => this.startInitContainer(rec, index, volumePaths)));
+  }
+
   private startContainer(rec: PodRecord, c: ContainerProc, volumePaths: Record<string, string>): void {
     void (async () => {
-      if (rec.stopping || this.stopped) return;
+      const started = await this.spawnContainer(rec, c, volumePaths);
+      if (started === undefined) return;
+      const { child, startedAt, pidFile } = started;
       const pod = rec.pod;
-      const ns = pod.metadata.namespace ?? 'default';
-      const refs = new Map<string, Record<string, string> | undefined>();
-      for (const e of c.spec.env ?? []) {
-        const r = e.valueFrom?.configMapKeyRef ?? e.valueFrom?.secretKeyRef;
-        const kind = e.valueFrom?.configMapKeyRef ? 'configmap' : 'secret';
-        if (r && !refs.has(`${kind}/${r.name}`)) refs.set(`${kind}/${r.name}`, await this.lookup(kind, ns, r.name));
-      }
-      for (const ef of c.spec.envFrom ?? []) {
-        const kind = ef.configMapRef ? 'configmap' : 'secret';
-        const name = (ef.configMapRef ?? ef.secretRef)?.name ?? '';
-        if (!refs.has(`${kind}/${name}`)) refs.set(`${kind}/${name}`, await this.lookup(kind, ns, name));
-      }
-      const spec = resolveProcess({
-        pod, container: c.spec, podIP: rec.ip ?? '', hostIP: this.pool.gateway, imageMap: this.cfg.imageMap, volumePaths,
-        lookup: (kind, name) => refs.get(`${kind}/${name}`),
-      });
-      const argv = podExecArgv({
-        netns: rec.netns ?? '', podExecScript: this.cfg.podExecScript, hostsFile: this.hostsFile,
-        hostname: pod.spec.hostname ?? pod.metadata.name, binds: spec.binds, file: spec.file, args: spec.args,
-        ...(spec.workingDir !== undefined ? { workingDir: spec.workingDir } : {}),
-      });
-      const logPath = join(this.cfg.stateDir, 'logs', `${ns}_${pod.metadata.name}_${c.spec.name}.log`);
-      const fd = openSync(logPath, 'a');
-      const child = spawn(argv[0] as string, argv.slice(1), { env: spec.env, stdio: ['ignore', fd, fd], detached: true });
-      closeSync(fd);
-      const startedAt = nowIso();
-      c.child = child;
-      const pidFile = join(this.cfg.stateDir, 'pids', `${rec.uid}-${c.spec.name}`);
-      if (child.pid !== undefined) writeFileSync(pidFile, String(child.pid));
-      c.run.runningSince = startedAt;
-      delete c.run.waitingReason;
-      delete c.run.waitingMessage;
       c.readySuccesses = 0; c.readyFailures = 0; c.liveFailures = 0;
       c.run.ready = c.spec.readinessProbe === undefined;
-      this.log.info('container started', { pod: podKey(pod), container: c.spec.name, pid: child.pid, file: spec.file, args: spec.args });
       this.syncStatus(rec);
       this.scheduleProbes(rec, c);
       child.on('exit', (code, signal) => {
@@ -527,7 +623,7 @@ export class NodeAgent {
         c.child = undefined;
         if (c.probeTimer) clearTimeout(c.probeTimer);
         const exitCode = code ?? (signal ? 128 + 9 : 1);
-        c.run.lastExit = { exitCode, startedAt, finishedAt: nowIso() };
+        c.run.lastExit = { exitCode, startedAt, finishedAt: nowIso(), ...messageOf(c.spec, exitCode, started) };
         delete c.run.runningSince;
         c.run.ready = false;
         this.log.info('container exited', { pod: podKey(pod), container: c.spec.name, code, signal });
@@ -541,13 +637,7 @@ export class NodeAgent {
         }
         this.syncStatus(rec);
       });
-    })().catch((err: unknown) => {
-      c.run.waitingReason = err instanceof UnresolvableError ? 'CreateContainerConfigError' : 'CreateContainerError';
-      c.run.waitingMessage = errText(err);
-      this.log.error('container start failed', { pod: podKey(rec.pod), container: c.spec.name, err: errText(err) });
-      this.syncStatus(rec);
-      if (!rec.stopping && !this.stopped) c.restartTimer = setTimeout(() => this.startContainer(rec, c, volumePaths), 2000);
-    });
+    })().catch((err: unknown) => this.startFailed(rec, c, err, () => this.startContainer(rec, c, volumePaths)));
   }
 
   private scheduleProbes(rec: PodRecord, c: ContainerProc): void {
@@ -589,6 +679,8 @@ export class NodeAgent {
     const status = buildPodStatus(rec.pod, {
       ...(rec.ip !== undefined && rec.netns !== undefined ? { podIP: rec.ip } : {}),
       hostIP: this.pool.gateway, startTime: rec.startTime, containers: rec.containers.map((c) => c.run),
+      initContainers: rec.initContainers.map((c) => c.run),
+      ...(rec.finalPhase !== undefined ? { finalPhase: rec.finalPhase } : {}),
     }, nowIso());
     const key = statusKey(status);
     if (key === rec.lastStatusKey) return;
@@ -625,8 +717,9 @@ export class NodeAgent {
   private async teardown(rec: PodRecord, graceMs: number): Promise<void> {
     if (rec.stopping && graceMs > 0) return;
     rec.stopping = true;
-    const live = rec.containers.filter((c) => c.child !== undefined);
-    for (const c of rec.containers) {
+    const all = [...rec.initContainers, ...rec.containers];
+    const live = all.filter((c) => c.child !== undefined);
+    for (const c of all) {
       if (c.probeTimer) clearTimeout(c.probeTimer);
       if (c.restartTimer) clearTimeout(c.restartTimer);
     }

@@ -61,6 +61,7 @@ export interface Container {
   startupProbe?: Probe;
   workingDir?: string;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
 }
 
 export interface Volume {
@@ -82,7 +83,7 @@ export interface PodCondition {
 export interface ContainerState {
   waiting?: { reason?: string; message?: string };
   running?: { startedAt?: string };
-  terminated?: { exitCode: number; reason?: string; startedAt?: string; finishedAt?: string };
+  terminated?: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string };
 }
 
 export interface ContainerStatus {
@@ -119,6 +120,7 @@ export interface Pod {
     hostIP?: string;
     conditions?: PodCondition[];
     containerStatuses?: ContainerStatus[];
+    initContainerStatuses?: ContainerStatus[];
     startTime?: string;
   };
 }

@@ -7,12 +7,14 @@ export interface ContainerRun {
   image: string;
   /** Set while the process runs. */
   runningSince?: string;
-  lastExit?: { exitCode: number; startedAt: string; finishedAt: string };
+  lastExit?: { exitCode: number; startedAt: string; finishedAt: string; message?: string };
   restartCount: number;
   ready: boolean;
   /** Why it does not run, when it does not (e.g. an unresolvable env reference). */
   waitingReason?: string;
   waitingMessage?: string;
+  /** Set when the container ran to its end and stays ended (an init container that completed or failed the pod). */
+  terminated?: { exitCode: number; startedAt: string; finishedAt: string; message?: string };
 }
 
 export interface PodRun {
@@ -20,6 +22,8 @@ export interface PodRun {
   hostIP: string;
   startTime: string;
   containers: ContainerRun[];
+  /** The pod's init containers, in order; the main containers start once all completed. */
+  initContainers?: ContainerRun[];
   /** Set once the Pod is done (restartPolicy Never or OnFailure and all exited). */
   finalPhase?: 'Succeeded' | 'Failed';
 }
@@ -32,14 +36,16 @@ function condition(type: string, ok: boolean, previous: PodCondition[] | undefin
   return { type, status, lastTransitionTime: prev?.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now };
 }
 
+const exitReason = (exitCode: number): string => (exitCode === 0 ? 'Completed' : 'Error');
+
 function stateOf(c: ContainerRun): ContainerState {
   if (c.runningSince !== undefined) return { running: { startedAt: c.runningSince } };
+  if (c.terminated !== undefined) return { terminated: { ...c.terminated, reason: exitReason(c.terminated.exitCode) } };
   return { waiting: { reason: c.waitingReason ?? 'ContainerCreating', ...(c.waitingMessage ? { message: c.waitingMessage } : {}) } };
 }
 
-export function buildPodStatus(pod: Pod, run: PodRun, now: string): Status {
-  const prev = pod.status?.conditions;
-  const containerStatuses: ContainerStatus[] = run.containers.map((c) => ({
+function containerStatus(pod: Pod, c: ContainerRun): ContainerStatus {
+  return {
     name: c.name,
     image: c.image,
     imageID: '',
@@ -49,11 +55,22 @@ export function buildPodStatus(pod: Pod, run: PodRun, now: string): Status {
     restartCount: c.restartCount,
     state: stateOf(c),
     lastState: c.lastExit
-      ? { terminated: { exitCode: c.lastExit.exitCode, reason: c.lastExit.exitCode === 0 ? 'Completed' : 'Error', startedAt: c.lastExit.startedAt, finishedAt: c.lastExit.finishedAt } }
+      ? { terminated: { ...c.lastExit, reason: exitReason(c.lastExit.exitCode) } }
       : {},
-  }));
-  const allReady = run.containers.length > 0 && run.containers.every((c) => c.ready);
-  const anyRunning = run.containers.some((c) => c.runningSince !== undefined);
+  };
+}
+
+/** The kubelet's rule: a pod is Initialized once every init container has completed (exit 0). */
+export function initialized(run: PodRun): boolean {
+  return (run.initContainers ?? []).every((c) => c.terminated?.exitCode === 0);
+}
+
+export function buildPodStatus(pod: Pod, run: PodRun, now: string): Status {
+  const prev = pod.status?.conditions;
+  const containerStatuses = run.containers.map((c) => containerStatus(pod, c));
+  const inited = initialized(run);
+  const allReady = inited && run.containers.length > 0 && run.containers.every((c) => c.ready);
+  const anyRunning = inited && run.containers.some((c) => c.runningSince !== undefined);
   const phase = run.finalPhase ?? (anyRunning ? 'Running' : 'Pending');
   const status: Status = {
     phase,
@@ -61,13 +78,14 @@ export function buildPodStatus(pod: Pod, run: PodRun, now: string): Status {
     startTime: run.startTime,
     conditions: [
       condition('PodReadyToStartContainers', run.podIP !== undefined, prev, now),
-      condition('Initialized', true, prev, now),
+      condition('Initialized', inited, prev, now),
       condition('Ready', allReady, prev, now),
       condition('ContainersReady', allReady, prev, now),
       condition('PodScheduled', true, prev, now),
     ],
     containerStatuses,
   };
+  if (run.initContainers !== undefined && run.initContainers.length > 0) status.initContainerStatuses = run.initContainers.map((c) => containerStatus(pod, c));
   if (run.podIP !== undefined) {
     status.podIP = run.podIP;
     status.podIPs = [{ ip: run.podIP }];
@@ -82,5 +100,6 @@ export function statusKey(s: Status): string {
     podIP: s.podIP,
     conditions: s.conditions?.map((c) => [c.type, c.status]),
     containers: s.containerStatuses?.map((c) => [c.name, c.ready, c.started, c.restartCount, Object.keys(c.state)[0]]),
+    init: s.initContainerStatuses?.map((c) => [c.name, c.restartCount, Object.keys(c.state)[0], c.state.terminated?.exitCode]),
   });
 }

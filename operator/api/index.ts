@@ -5,3 +5,4 @@ export * from './conditions.js';
 export * from './quantity.js';
 export * from './compaction.js';
 export * from './versions.js';
+export * from './etcd-backup.js';

@@ -93,8 +93,11 @@ export interface EtcdClusterSpec {
   backup?: BackupSpec;
   /** How a new cluster starts. Read only before the first member starts. */
   bootstrap?: {
-    /** Every member starts from this backup's snapshot, as a new cluster (new cluster ID). */
-    fromBackup?: { s3: S3Destination; key: string };
+    /**
+     * Every member starts from this backup's snapshot, as a new cluster (new cluster ID): an object
+     * (s3 and key), or a Succeeded EtcdBackup in the same namespace (backupName).
+     */
+    fromBackup?: RestoreSource;
   };
 }
 
@@ -123,8 +126,19 @@ export interface S3Destination {
   credentialsSecret: { name: string; accessKeyIDKey?: string; secretAccessKeyKey?: string };
 }
 
+/** spec.bootstrap.fromBackup: either s3 and key, or backupName (the CRD allows one form only). */
+export interface RestoreSource {
+  s3?: S3Destination;
+  key?: string;
+  /** An EtcdBackup in the cluster's namespace; its destination and status.key are used once it Succeeded. */
+  backupName?: string;
+}
+
 /** The backup a restored cluster started from, recorded once the operator verified it (before any member starts). */
 export interface RestoreStatus {
+  /** The object restored from (resolved from backupName when that was given). */
+  s3?: S3Destination;
+  key?: string;
   location: string;
   sizeBytes: number;
   revision: number;

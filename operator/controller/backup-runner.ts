@@ -8,7 +8,8 @@
 // The pass waits for the backup: the work queue runs one pass per cluster at a time, so other
 // clusters are not held up, and a crash mid-backup only means the minute is tried again at start.
 import { parseCron, utcIso } from '../plan/cron.js';
-import { backupDueSlot, backupFolder, backupKey, parseRetentionAge, type Retention } from '../plan/backup.js';
+import { backupDueSlot, backupFolder, backupKey, parseRetentionAge, s3DestinationProblems, type Retention } from '../plan/backup.js';
+import { successMessage } from '../plan/etcd-backup.js';
 import type { Logger } from '../../node/log.js';
 import type { BackupSpec, BackupStatus, Condition, EtcdCluster, S3Destination } from '../api/types.js';
 import type { MemberApi } from '../members/member-api.js';
@@ -48,11 +49,7 @@ export function backupSpecProblems(b: BackupSpec): string[] {
     const c = parseCron(b.schedule);
     if (!c.ok) out.push(`backup.schedule "${b.schedule}": ${c.error}`);
   }
-  if (b.s3 === undefined) out.push('backup.s3 is required: the destination (endpoint, bucket, credentialsSecret)');
-  else {
-    if (!/^https?:\/\/[^/]+/.test(b.s3.endpoint)) out.push(`backup.s3.endpoint "${b.s3.endpoint}" must be an http:// or https:// URL`);
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(b.s3.bucket)) out.push(`backup.s3.bucket "${b.s3.bucket}" is not a bucket name (3-63 of a-z, 0-9, '.', '-')`);
-  }
+  out.push(...s3DestinationProblems(b.s3, 'backup.s3'));
   const r = b.retention;
   if (r?.maxCount !== undefined && (!Number.isInteger(r.maxCount) || r.maxCount < 1)) out.push(`backup.retention.maxCount must be a whole number of at least 1, got ${r.maxCount}`);
   if (r?.maxAge !== undefined && parseRetentionAge(r.maxAge) === null) out.push(`backup.retention.maxAge "${r.maxAge}" is not an age like 7d, 12h or 1h30m`);
@@ -87,7 +84,8 @@ export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdClust
   const requested = request !== undefined && request !== '' && request !== prev.lastRequest;
   const slot = spec.schedule === undefined ? null : backupDueSlot(spec.schedule, prev.lastScheduleTime, nowMs);
   if (slot === null && !requested) return null;
-  const result = await backupOnce(d, cluster, spec, spec.s3, api, endpoints, nowMs);
+  const folder = backupFolder(spec.s3.prefix ?? '', cluster.metadata.namespace, cluster.metadata.name);
+  const result = await backupOnce(d, cluster.metadata.namespace, spec.s3, backupKey(folder, cluster.metadata.name, nowMs), api, endpoints, { folder, retention: retentionOf(spec), nowMs });
   const nowIso = utcIso(nowMs);
   // What this attempt consumed: the scheduled minute, the request, or both.
   const consumed: BackupStatus = {
@@ -96,7 +94,7 @@ export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdClust
   };
   if (result.record !== null) {
     const r = result.record;
-    const message = `backed up revision ${r.revision} (${r.sizeBytes} bytes) from ${r.memberEndpoint} to ${r.location}${result.pruned.length > 0 ? `; retention removed ${result.pruned.length}` : ''}`;
+    const message = `${successMessage(r)}${result.pruned.length > 0 ? `; retention removed ${result.pruned.length}` : ''}`;
     return {
       status: { ...consumed, lastSuccessTime: nowIso, lastLocation: r.location, lastSizeBytes: r.sizeBytes, lastRevision: r.revision, ...(prev.lastFailureTime ? { lastFailureTime: prev.lastFailureTime } : {}), ...(prev.lastFailureMessage ? { lastFailureMessage: prev.lastFailureMessage } : {}), consecutiveFailures: 0 },
       condition: { type: 'BackupSucceeded', status: 'True', reason: 'BackupSucceeded', message, observedGeneration: gen },
@@ -112,7 +110,7 @@ export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdClust
   };
 }
 
-interface AttemptResult {
+export interface AttemptResult {
   succeeded: boolean;
   reason: string;
   message: string;
@@ -143,22 +141,31 @@ export function storeFor(d: Pick<BackupRunnerDeps, 'storeFor'>, loc: S3Location)
   return (d.storeFor ?? ((l: S3Location) => new S3ObjectStore(l)))(loc);
 }
 
-/** One backup of the cluster to its S3 destination, then retention. Never throws. */
-export async function backupOnce(d: BackupRunnerDeps, cluster: EtcdCluster, spec: BackupSpec, s3: NonNullable<BackupSpec['s3']>, api: MemberApi, endpoints: readonly string[], nowMs: number): Promise<AttemptResult> {
-  const { namespace, name } = cluster.metadata;
+/**
+ * One backup of a cluster (its voting members' endpoints) to `key` at an S3 destination, then, when
+ * asked, retention in `prune.folder`. Never throws.
+ */
+export async function backupOnce(
+  d: Pick<BackupRunnerDeps, 'kube' | 'log' | 'tmpDir' | 'storeFor'>,
+  namespace: string,
+  s3: S3Destination,
+  key: string,
+  api: MemberApi,
+  endpoints: readonly string[],
+  prune: { folder: string; retention: Retention; nowMs: number } | null,
+): Promise<AttemptResult> {
   const fail = (reason: string, message: string): AttemptResult => ({ succeeded: false, reason, message, record: null, pruned: [] });
   const loc = await s3LocationFor(d.kube, namespace, s3);
   if ('reason' in loc) return fail(loc.reason, loc.message);
   const store = storeFor(d, loc);
-  const folder = backupFolder(s3.prefix ?? '', namespace, name);
   try {
-    const record = await takeBackup({ api, endpoints, store, key: backupKey(folder, name, nowMs), tmpDir: d.tmpDir });
+    const record = await takeBackup({ api, endpoints, store, key, tmpDir: d.tmpDir });
     let pruned: string[] = [];
     try {
-      pruned = await pruneBackups(store, folder, retentionOf(spec), nowMs);
+      if (prune !== null) pruned = await pruneBackups(store, prune.folder, prune.retention, prune.nowMs);
     } catch (err: unknown) {
       // The backup itself stands; retention is tried again after the next one.
-      d.log.warn('backup retention failed', { cluster: `${namespace}/${name}`, error: err instanceof Error ? err.message : String(err) });
+      d.log.warn('backup retention failed', { folder: prune?.folder, error: err instanceof Error ? err.message : String(err) });
     }
     return { succeeded: true, reason: 'BackupSucceeded', message: '', record, pruned };
   } catch (err: unknown) {

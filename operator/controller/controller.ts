@@ -3,7 +3,6 @@
 import type { Logger } from '../../node/log.js';
 import type { OperatorMetrics } from '../metrics.js';
 import type { Clock } from './clock.js';
-import type { Reconciler } from './reconciler.js';
 import type { WorkQueue } from './work-queue.js';
 
 export interface ControllerOptions {
@@ -17,7 +16,7 @@ export class Controller {
   private cancelResync: (() => void) | null = null;
 
   constructor(
-    private readonly reconciler: Pick<Reconciler, 'reconcile'>,
+    private readonly reconciler: { reconcile(namespace: string, name: string): Promise<{ requeueAfterMs: number | null }> },
     private readonly queue: WorkQueue,
     private readonly clock: Clock,
     private readonly log: Logger,

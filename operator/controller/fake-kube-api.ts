@@ -1,14 +1,17 @@
 // An in-memory KubeApi for controller tests, with a tiny StatefulSet controller (simulateStatefulSets)
 // so that passes see pods and PVCs come and go.
+import type { EtcdBackup, EtcdBackupStatus } from '../api/etcd-backup.js';
 import type { EtcdCluster, EtcdClusterStatus } from '../api/types.js';
 import type { KubeObject } from '../plan/kube-object.js';
-import type { EventType, KubeApi, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
+import type { EventType, InvolvedObject, KubeApi, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
 import { peerTLSOfArgs } from '../plan/statefulset.js';
 
 export interface RecordedEvent {
   type: EventType;
   reason: string;
   message: string;
+  /** kind/name of the object it is about. */
+  about?: string;
 }
 
 export class FakeKubeApi implements KubeApi {
@@ -157,8 +160,24 @@ export class FakeKubeApi implements KubeApi {
     return this.storageClasses.has(name);
   }
 
-  async recordEvent(_c: EtcdCluster, type: EventType, reason: string, message: string): Promise<void> {
-    this.events.push({ type, reason, message });
+  async recordEvent(about: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
+    this.events.push({ type, reason, message, ...(about.kind !== 'EtcdCluster' ? { about: `${about.kind}/${about.metadata.name}` } : {}) });
+  }
+
+  backups = new Map<string, EtcdBackup>();
+  /** Status writes of EtcdBackups, in order (phases), for crash-point tests. */
+  backupStatusWrites: EtcdBackupStatus[] = [];
+
+  async getEtcdBackup(namespace: string, name: string): Promise<EtcdBackup | null> {
+    const b = this.backups.get(`${namespace}/${name}`);
+    return b ? structuredClone(b) : null;
+  }
+
+  async updateEtcdBackupStatus(backup: EtcdBackup, status: EtcdBackupStatus): Promise<void> {
+    const b = this.backups.get(`${backup.metadata.namespace}/${backup.metadata.name}`);
+    if (!b) throw new Error('not found');
+    b.status = structuredClone(status);
+    this.backupStatusWrites.push(structuredClone(status));
   }
 
   /**

@@ -1,7 +1,9 @@
-// Informers (@kubernetes/client-node) on EtcdClusters and the owned StatefulSets, Pods and Services.
-// Every event only enqueues the owning cluster's key: reconcile is level-triggered.
+// Informers (@kubernetes/client-node) on EtcdClusters and the owned StatefulSets, Pods and Services, and
+// on EtcdBackups (their own queue). Every event only enqueues the owning object's key: reconcile is
+// level-triggered.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../node/log.js';
+import { BACKUP_PLURAL } from '../api/etcd-backup.js';
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 import { LABEL_CLUSTER, LABEL_MANAGED_BY } from '../plan/names.js';
 import type { Clock } from './clock.js';
@@ -13,15 +15,18 @@ export interface InformerSet {
   stop(): Promise<void>;
   /** Keys of every EtcdCluster in the caches. */
   clusterKeys(): string[];
+  /** Keys of every EtcdBackup in the caches. */
+  backupKeys(): string[];
   synced(): boolean;
 }
 
-export function startInformers(kc: k8s.KubeConfig, namespaces: readonly string[], enqueue: (key: string) => void, log: Logger, clock: Clock): InformerSet {
+export function startInformers(kc: k8s.KubeConfig, namespaces: readonly string[], enqueue: (key: string) => void, log: Logger, clock: Clock, enqueueBackup: (key: string) => void = () => {}): InformerSet {
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const scopes = namespaces.length === 0 ? [null] : [...namespaces];
   const clusterInformers: Array<k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>> = [];
+  const backupInformers: Array<k8s.Informer<k8s.KubernetesObject> & k8s.ObjectCache<k8s.KubernetesObject>> = [];
   const all: Array<k8s.Informer<k8s.KubernetesObject>> = [];
   let stopped = false;
   let syncedCount = 0;
@@ -32,10 +37,10 @@ export function startInformers(kc: k8s.KubeConfig, namespaces: readonly string[]
     return c ? `${o.metadata?.namespace ?? ''}/${c}` : null;
   };
 
-  const wire = (inf: k8s.Informer<k8s.KubernetesObject>, toKey: (o: k8s.KubernetesObject) => string | null, what: string): void => {
+  const wire = (inf: k8s.Informer<k8s.KubernetesObject>, toKey: (o: k8s.KubernetesObject) => string | null, what: string, to: (key: string) => void = enqueue): void => {
     const onObj = (o: k8s.KubernetesObject): void => {
       const k = toKey(o);
-      if (k !== null) enqueue(k);
+      if (k !== null) to(k);
     };
     inf.on('add', onObj);
     inf.on('update', onObj);
@@ -59,6 +64,14 @@ export function startInformers(kc: k8s.KubeConfig, namespaces: readonly string[]
     const crInf = k8s.makeInformer(kc, crPath, listCr);
     clusterInformers.push(crInf);
     wire(crInf, keyOf, 'etcdclusters');
+
+    const backupPath = ns === null ? `/apis/${GROUP}/${VERSION}/${BACKUP_PLURAL}` : `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${BACKUP_PLURAL}`;
+    const backupInf = k8s.makeInformer(kc, backupPath, async () =>
+      (ns === null
+        ? await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: BACKUP_PLURAL })
+        : await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: BACKUP_PLURAL })) as k8s.KubernetesListObject<k8s.KubernetesObject>);
+    backupInformers.push(backupInf);
+    wire(backupInf, keyOf, 'etcdbackups', enqueueBackup);
 
     const prefix = (group: string): string => (ns === null ? group : `${group}/namespaces/${ns}`);
     const stsInf = k8s.makeInformer(
@@ -98,10 +111,10 @@ export function startInformers(kc: k8s.KubeConfig, namespaces: readonly string[]
       await Promise.all(all.map((inf) => inf.stop().catch(() => {})));
     },
     clusterKeys() {
-      return clusterInformers.flatMap((inf) => inf.list().flatMap((o) => {
-        const k = keyOf(o);
-        return k === null ? [] : [k];
-      }));
+      return clusterInformers.flatMap((inf) => inf.list().flatMap((o) => keyOf(o) ?? []));
+    },
+    backupKeys() {
+      return backupInformers.flatMap((inf) => inf.list().flatMap((o) => keyOf(o) ?? []));
     },
     synced() {
       return syncedCount === all.length;

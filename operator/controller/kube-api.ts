@@ -1,6 +1,7 @@
 // The controller's view of the Kubernetes API, defined by its user. Real: RealKubeApi (client-node).
 // Twin: FakeKubeApi (in memory, with a small StatefulSet simulation for controller tests).
-import type { EtcdCluster, EtcdClusterStatus } from '../api/types.js';
+import type { EtcdBackup, EtcdBackupStatus } from '../api/etcd-backup.js';
+import type { EtcdCluster, EtcdClusterStatus, ObjectMeta } from '../api/types.js';
 import type { KubeObject } from '../plan/kube-object.js';
 
 export interface StatefulSetInfo {
@@ -41,6 +42,13 @@ export interface PvcInfo {
 
 export type EventType = 'Normal' | 'Warning';
 
+/** The object an Event is about (an EtcdCluster or an EtcdBackup). */
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  metadata: Pick<ObjectMeta, 'name' | 'namespace' | 'uid' | 'resourceVersion'>;
+}
+
 export interface KubeApi {
   getCluster(namespace: string, name: string): Promise<EtcdCluster | null>;
   /** Writes the status subresource; throws ConflictError when the object changed meanwhile. */
@@ -62,7 +70,10 @@ export interface KubeApi {
   getSecret(namespace: string, name: string): Promise<Record<string, Buffer> | null>;
   /** null when it cannot tell (e.g. no RBAC), else whether it exists. */
   storageClassExists(name: string): Promise<boolean | null>;
-  recordEvent(cluster: EtcdCluster, type: EventType, reason: string, message: string): Promise<void>;
+  recordEvent(about: InvolvedObject, type: EventType, reason: string, message: string): Promise<void>;
+  getEtcdBackup(namespace: string, name: string): Promise<EtcdBackup | null>;
+  /** Writes the EtcdBackup's status subresource; ConflictError when the object changed meanwhile. */
+  updateEtcdBackupStatus(backup: EtcdBackup, status: EtcdBackupStatus): Promise<void>;
 }
 
 export class ConflictError extends Error {

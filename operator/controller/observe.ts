@@ -45,6 +45,11 @@ export interface Observation {
   memberListError: string | null;
 }
 
+/** The endpoints of the voting members that answered: where a snapshot can come from. */
+export function voterEndpoints(obs: Observation): string[] {
+  return (obs.members ?? []).flatMap((m) => (m.endpoint === null || m.info.isLearner ? [] : [m.endpoint]));
+}
+
 export async function observe(
   kube: KubeApi,
   api: MemberApi,

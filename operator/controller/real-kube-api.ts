@@ -1,10 +1,11 @@
 // KubeApi over @kubernetes/client-node. Every child is written by server-side apply with one field manager.
 import * as k8s from '@kubernetes/client-node';
+import { BACKUP_PLURAL, type EtcdBackup, type EtcdBackupStatus } from '../api/etcd-backup.js';
 import { GROUP, PLURAL, VERSION, type EtcdCluster, type EtcdClusterStatus } from '../api/types.js';
 import type { KubeObject } from '../plan/kube-object.js';
 import { FIELD_MANAGER } from '../plan/names.js';
 import { MEMBER_CONTAINER, peerTLSOfArgs } from '../plan/statefulset.js';
-import { ConflictError, type EventType, type KubeApi, type PodInfo, type PvcInfo, type StatefulSetInfo } from './kube-api.js';
+import { ConflictError, type EventType, type InvolvedObject, type KubeApi, type PodInfo, type PvcInfo, type StatefulSetInfo } from './kube-api.js';
 
 export function httpCode(err: unknown): number | null {
   if (typeof err === 'object' && err !== null && 'code' in err) {
@@ -179,7 +180,30 @@ export class RealKubeApi implements KubeApi {
     }
   }
 
-  async recordEvent(cluster: EtcdCluster, type: EventType, reason: string, message: string): Promise<void> {
+  async getEtcdBackup(namespace: string, name: string): Promise<EtcdBackup | null> {
+    try {
+      return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: BACKUP_PLURAL, name })) as EtcdBackup;
+    } catch (err: unknown) {
+      if (httpCode(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async updateEtcdBackupStatus(backup: EtcdBackup, status: EtcdBackupStatus): Promise<void> {
+    const { namespace, name } = backup.metadata;
+    try {
+      await this.custom.replaceNamespacedCustomObjectStatus({
+        group: GROUP, version: VERSION, namespace, plural: BACKUP_PLURAL, name,
+        body: { apiVersion: backup.apiVersion, kind: backup.kind, metadata: backup.metadata, spec: backup.spec, status },
+        fieldManager: FIELD_MANAGER,
+      });
+    } catch (err: unknown) {
+      if (httpCode(err) === 409) throw new ConflictError(`status of EtcdBackup ${namespace}/${name} changed meanwhile`);
+      throw err;
+    }
+  }
+
+  async recordEvent(cluster: InvolvedObject, type: EventType, reason: string, message: string): Promise<void> {
     const now = new Date();
     await this.core.createNamespacedEvent({
       namespace: cluster.metadata.namespace,

@@ -26,11 +26,11 @@ import { tlsProblems } from '../api/tls.js';
 import { certificateStep } from './certificate-step.js';
 import { runScheduledBackup, type BackupOutcome, type BackupRunnerDeps } from './backup-runner.js';
 import { verifyRestoreSource } from './restore-gate.js';
-import { addRestoreInitContainer, type RestoreContainerConfig } from '../plan/restore.js';
+import { addRestoreInitContainer, restoreObjectOf, type RestoreContainerConfig } from '../plan/restore.js';
 import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE } from '../api/defaults.js';
 import type { Clock } from './clock.js';
 import { ConflictError, type KubeApi } from './kube-api.js';
-import { observe, sameMemberID, type EndpointMode, type Observation } from './observe.js';
+import { observe, sameMemberID, voterEndpoints, type EndpointMode, type Observation } from './observe.js';
 
 export interface ReconcilerDeps {
   kube: KubeApi;
@@ -235,7 +235,7 @@ export class Reconciler {
   /** A scheduled backup when one is due (backup-runner.ts); never throws. */
   private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger): Promise<BackupOutcome | null> {
     if (this.d.backups === undefined || paused) return null;
-    const endpoints = (obs.members ?? []).flatMap((m) => (m.endpoint === null || m.info.isLearner ? [] : [m.endpoint]));
+    const endpoints = voterEndpoints(obs);
     try {
       return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs);
     } catch (err: unknown) {
@@ -337,8 +337,8 @@ export class Reconciler {
     // A refused version change keeps the image the members run (a pod restarted meanwhile must not get the new one).
     const held = plan.holdImage && obs.sts?.image != null ? { ...spec, image: obs.sts.image } : spec;
     const sts = buildStatefulSet(ref, held, plan.statefulSetReplicas, this.d.memberConfig);
-    const from = restore?.cluster.spec.bootstrap?.fromBackup;
-    if (restore !== null && from !== undefined) addRestoreInitContainer(sts, from, restore.verified, this.d.restoreContainer ?? DEFAULT_RESTORE_CONTAINER);
+    const from = restore === null ? null : restoreObjectOf(restore.cluster, restore.verified);
+    if (restore !== null && from !== null) addRestoreInitContainer(sts, from, restore.verified, this.d.restoreContainer ?? DEFAULT_RESTORE_CONTAINER);
     if (obs.sts !== null && obs.sts.volumeClaimTemplates.length > 0) {
       // volumeClaimTemplates are immutable: re-send what the StatefulSet has.
       (sts.spec as Record<string, unknown>).volumeClaimTemplates = obs.sts.volumeClaimTemplates;

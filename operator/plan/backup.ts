@@ -1,7 +1,21 @@
 // Scheduled backups, the decisions only: is one due, which member gives the snapshot, where it goes,
 // and which stored backups retention removes. Pure (the clock comes in as nowMs); operator/backup/
 // does the I/O (snapshot stream, upload, verification, deletes).
+import type { S3Destination } from '../api/types.js';
 import { latestScheduledMinute, parseCron, utcIso } from './cron.js';
+
+/** An S3 bucket name (the CRDs' pattern for it is this one). */
+export const BUCKET_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/** The problems of an S3 destination at `field` (e.g. "backup.s3"), in the words of a condition. Empty: fine. */
+export function s3DestinationProblems(s3: S3Destination | undefined, field: string): string[] {
+  if (s3 === undefined) return [`${field} is required: the destination (endpoint, bucket, credentialsSecret)`];
+  const out: string[] = [];
+  if (typeof s3.endpoint !== 'string' || !/^https?:\/\/[^/]+/.test(s3.endpoint)) out.push(`${field}.endpoint "${String(s3.endpoint)}" must be an http:// or https:// URL`);
+  if (typeof s3.bucket !== 'string' || !BUCKET_PATTERN.test(s3.bucket)) out.push(`${field}.bucket "${String(s3.bucket)}" is not a bucket name (3-63 of a-z, 0-9, '.', '-')`);
+  if (typeof s3.credentialsSecret?.name !== 'string' || s3.credentialsSecret.name === '') out.push(`${field}.credentialsSecret.name is required: the Secret with the access key and secret`);
+  return out;
+}
 
 /** A scheduled minute missed by more than this (operator down, cluster unavailable) is skipped. */
 export const BACKUP_STARTING_DEADLINE_MS = 3_600_000;

@@ -4,7 +4,7 @@
 // same snapshot, verified against the sha256 the operator recorded, into the same new cluster. It does
 // nothing on a data dir that already holds a member, nor for a member that joins later (initial cluster
 // state "existing"): those get their data from the leader.
-import type { EtcdCluster, RestoreStatus } from '../api/types.js';
+import type { EtcdCluster, RestoreStatus, S3Destination } from '../api/types.js';
 import type { KubeObject } from './kube-object.js';
 import { MEMBER_CONTAINER } from './statefulset.js';
 
@@ -18,15 +18,16 @@ export interface RestoreContainerConfig {
   command: string[];
 }
 
-/** The backup a new cluster starts from, once the operator has verified it; null when not restoring. */
-export function restoreSourceOf(cluster: EtcdCluster): { spec: NonNullable<NonNullable<EtcdCluster['spec']['bootstrap']>['fromBackup']>; verified: RestoreStatus | null } | null {
+/** The object a verified restore reads: recorded in status.restore (resolved from an EtcdBackup), else the spec's. */
+export function restoreObjectOf(cluster: EtcdCluster, verified: RestoreStatus): { s3: S3Destination; key: string } | null {
   const from = cluster.spec.bootstrap?.fromBackup;
-  if (from === undefined) return null;
-  return { spec: from, verified: cluster.status?.restore ?? null };
+  const s3 = verified.s3 ?? from?.s3;
+  const key = verified.key ?? from?.key;
+  return s3 !== undefined && key !== undefined ? { s3, key } : null;
 }
 
 /** Adds the restore init container to a member StatefulSet built by buildStatefulSet. */
-export function addRestoreInitContainer(sts: KubeObject, from: NonNullable<NonNullable<EtcdCluster['spec']['bootstrap']>['fromBackup']>, verified: RestoreStatus, c: RestoreContainerConfig): KubeObject {
+export function addRestoreInitContainer(sts: KubeObject, from: { s3: S3Destination; key: string }, verified: RestoreStatus, c: RestoreContainerConfig): KubeObject {
   const podSpec = ((sts.spec as Record<string, unknown>).template as { spec: Record<string, unknown> }).spec;
   const member = (podSpec.containers as Array<Record<string, unknown>>).find((x) => x.name === MEMBER_CONTAINER);
   if (member === undefined) throw new Error(`the StatefulSet has no ${MEMBER_CONTAINER} container`);

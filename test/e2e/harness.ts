@@ -97,13 +97,18 @@ export function memberSpec(o: { cpu: string; memory: string; retentionPolicy: 'R
   };
 }
 
+/** Both CRDs (EtcdCluster, EtcdBackup), established: the operator watches both. */
+export async function applyCrds(k: Kubectl): Promise<void> {
+  await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml'), '-f', join(repoRoot, 'crds/tsetcd.dev_etcdbackups.yaml')]);
+  await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev', 'crd/etcdbackups.tsetcd.dev']);
+}
+
 /**
  * The set-up of an e2e file that runs its own operator (local control plane): the CRD, the chart's
  * RBAC, the operator process (ready), and the file's namespace. beforeStart sees the process first.
  */
 export async function startLocalOperator(k: Kubectl, namespace: string, beforeStart: (op: OperatorProcess) => void = () => {}): Promise<OperatorProcess> {
-  await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
-  await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+  await applyCrds(k);
   const op = new OperatorProcess(await installOperatorRbac(k), await freePort());
   beforeStart(op);
   op.start();

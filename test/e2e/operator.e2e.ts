@@ -7,7 +7,7 @@ import { mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { isSettled, voters, type Cluster } from './cluster-status.js';
-import { clientTls, cpDir, etcdctl as etcdctlLocal, freePort, type ClientTlsFiles, installOperatorRbac, Kubectl, OperatorProcess, portForward, repoRoot, run, waitFor, type RunResult } from './harness.js';
+import { applyCrds, clientTls, cpDir, etcdctl as etcdctlLocal, freePort, type ClientTlsFiles, installOperatorRbac, Kubectl, OperatorProcess, portForward, repoRoot, run, waitFor, type RunResult } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
@@ -76,8 +76,7 @@ describe.skipIf(skip !== '')('operator end to end', () => {
   }
 
   beforeAll(async () => {
-    await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml')]);
-    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+    await applyCrds(k);
     if (local) {
       const install = await installOperatorRbac(k);
       const op = new OperatorProcess(install, await freePort());

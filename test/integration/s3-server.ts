@@ -30,7 +30,9 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-export async function startS3Server(): Promise<S3Server> {
+/** ip: the address weed listens on and is reached at; loopback unless pods on the local control plane's bridge must reach it. */
+export async function startS3Server(o: { ip?: string } = {}): Promise<S3Server> {
+  const ip = o.ip ?? '127.0.0.1';
   const dir = join(REPO, '.data', `s3-${process.pid}-${Date.now()}`);
   mkdirSync(join(dir, 'data'), { recursive: true });
   const accessKeyID = 'tsetcdtestkey';
@@ -43,8 +45,8 @@ export async function startS3Server(): Promise<S3Server> {
   const [master, masterGrpc, volume, volumeGrpc, filer, filerGrpc, s3, s3Grpc] = (await freePorts(8)) as [number, number, number, number, number, number, number, number];
   const args = [
     'server',
-    '-ip=127.0.0.1',
-    '-ip.bind=127.0.0.1',
+    `-ip=${ip}`,
+    `-ip.bind=${ip}`,
     `-dir=${join(dir, 'data')}`,
     `-master.port=${master}`,
     `-master.port.grpc=${masterGrpc}`,
@@ -73,7 +75,7 @@ export async function startS3Server(): Promise<S3Server> {
   const proc: ChildProcess = spawn(WEED, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout?.pipe(log, { end: false });
   proc.stderr?.pipe(log, { end: false });
-  const endpoint = `http://127.0.0.1:${s3}`;
+  const endpoint = `http://${ip}:${s3}`;
   const region = 'us-east-1';
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKeyID, secretAccessKey }, maxAttempts: 1 });
   const stop = async (): Promise<void> => {
