@@ -113,7 +113,7 @@ demo-down:
 	bash hack/demo-down.sh
 
 # control plane
-.PHONY: control-plane-build control-plane-up control-plane-down e2e kind-e2e
+.PHONY: control-plane-build control-plane-up control-plane-down e2e kind-e2e kubelet-build e2e-kubelet bench-kubelet
 # kube-apiserver, kube-controller-manager, kube-scheduler (hack/control-plane/k8s/VERSION) into .cache/k8s/.
 control-plane-build:
 	bash hack/control-plane/build.sh
@@ -128,6 +128,24 @@ control-plane-down:
 # The e2e suite (test/e2e) against the local control plane it brings up and tears down.
 e2e: build control-plane-build helm
 	npx vitest run -c test/e2e/vitest.config.ts
+
+# The kubelet of the opt-in kubelet node (CP_NODE=kubelet), at the same pinned version.
+kubelet-build:
+	bash hack/control-plane/build.sh kubelet
+
+# Real containers (opt-in, not in `make test`): the control plane with a real kubelet node
+# (containerd, runc, CNI bridge; hack/control-plane/kubelet) and test/e2e/kubelet.e2e.ts on it,
+# members from `make images`. E2E_FILES= (empty) runs the whole suite on that control plane.
+E2E_FILES ?= test/e2e/kubelet.e2e.ts
+e2e-kubelet: build control-plane-build kubelet-build helm images
+	CP_NODE=kubelet flock /tmp/tsetcd-cp.lock npx vitest run -c test/e2e/vitest.config.ts $(E2E_FILES)
+
+# Heartbeats of members under a real CPU limit, for each of KUBELET_CPUS: figures, no bounds.
+KUBELET_CPUS ?= 250m 100m
+bench-kubelet: build control-plane-build kubelet-build helm images
+	flock /tmp/tsetcd-cp.lock bash -c 'bash hack/control-plane/down.sh && CP_NODE=kubelet CP_BUILD=0 bash hack/control-plane/up.sh && \
+	  { rc=0; for cpu in $(KUBELET_CPUS); do KUBELET_CPU=$$cpu npx vitest run -c test/timing/vitest.config.ts test/timing/kubelet-cpu-limit.timing.ts || rc=1; done; \
+	    bash hack/control-plane/down.sh; exit $$rc; }'
 
 # The same suite on a kind cluster (needs Docker; not on the CI machine).
 kind-e2e:

@@ -2,6 +2,7 @@
 # Builds kube-apiserver, kube-controller-manager, kube-scheduler and kubectl at the pinned version
 # (k8s/VERSION) from the Go module proxy into .cache/k8s/<version>/. Skips binaries that are
 # already there. Prints the directory holding the binaries on its last line.
+# Arguments name other commands instead, e.g. `build.sh kubelet` for the kubelet node (CP_NODE=kubelet).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -14,7 +15,8 @@ jobs="${K8S_BUILD_JOBS:-2}"
 # A second cache outside the work tree survives fresh clones on the same machine (CI clones
 # anew each run; Go's own caches are kept there too). K8S_SHARED_CACHE= (empty) turns it off.
 shared="${K8S_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/k8s/$version}"
-for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+cmds=("$@"); (( ${#cmds[@]} )) || cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+for cmd in "${cmds[@]}"; do
   if [[ -x "$out/$cmd" ]]; then echo "have $out/$cmd" >&2; continue; fi
   if [[ -n "$shared" && -x "$shared/$cmd" ]]; then
     cp "$shared/$cmd" "$out/$cmd.tmp" && mv "$out/$cmd.tmp" "$out/$cmd"

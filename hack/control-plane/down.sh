@@ -8,6 +8,8 @@ source "$(dirname "$0")/env.sh"
 log() { echo "[control-plane] $*" >&2; }
 PID_DIR="$CP_DIR/pids" LOG_DIR="$CP_DIR/logs"
 source "$CP_ROOT/hack/lib/pids.sh" # stop
+# The kubelet node first (its Pods' processes are containers, not recorded pids).
+bash "$CP_ROOT/hack/control-plane/kubelet/down.sh"
 stop node-agent
 # Pod processes left behind by an agent that was killed hard: their pids are recorded.
 if [[ -d "$CP_DIR/agent/pids" ]]; then

@@ -21,3 +21,16 @@ CP_BRIDGE="${CP_BRIDGE:-tsetcd0}"
 CP_BRIDGE_CIDR="${CP_BRIDGE_CIDR:-198.18.0.1/16}"
 CP_BRIDGE_IP="${CP_BRIDGE_CIDR%/*}"
 CP_READY_TIMEOUT_S="${CP_READY_TIMEOUT_S:-120}"
+# The node type(s): `agent` (default) runs only the node agent's process nodes; `kubelet` adds one
+# real kubelet node (containerd + runc + CNI bridge, hack/control-plane/kubelet) beside them.
+CP_NODE="${CP_NODE:-agent}"
+CP_KUBELET_NODE="${CP_KUBELET_NODE:-kubelet-1}"
+CP_KUBELET_DIR="${CP_KUBELET_DIR:-$CP_DIR/kubelet}"
+# The kubelet node's Pod network: its own CNI bridge, in the RFC 2544 block next to the agent's
+# 198.18.0.0/16 (and apart from podman's 10.88.0.0/16), routed to it through this host.
+CP_KUBELET_BRIDGE="${CP_KUBELET_BRIDGE:-tsk0}"
+CP_KUBELET_POD_CIDR="${CP_KUBELET_POD_CIDR:-198.19.0.0/24}"
+CP_KUBELET_PORT="${CP_KUBELET_PORT:-40250}"
+CP_KUBELET_HEALTHZ_PORT="${CP_KUBELET_HEALTHZ_PORT:-40248}"
+# Cluster DNS of the kubelet's Pods: hack/control-plane/kubelet/cluster-dns.ts on the agent bridge.
+CP_CLUSTER_DNS_IP="${CP_CLUSTER_DNS_IP:-$CP_BRIDGE_IP}"

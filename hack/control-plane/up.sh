@@ -8,7 +8,8 @@
 #      CP_STORAGE=tsetcd runs the apiserver on a 3-member tsetcd cluster (bin/tsetcd, mutual TLS:
 #      --etcd-cafile/--etcd-certfile/--etcd-keyfile) instead of
 #      Debian's etcd; CP_ETCD_SERVERS=<urls> points it at any other etcd;
-#      CP_NODES is the node agent's node list (see hack/node-agent/README.md).
+#      CP_NODES is the node agent's node list (see hack/node-agent/README.md);
+#      CP_NODE=kubelet adds a real kubelet node (containerd, runc, CNI; hack/control-plane/kubelet/up.sh).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 mkdir -p "$CP_DIR/logs" "$CP_DIR/pids"
@@ -149,4 +150,6 @@ if [[ "${CP_AGENT:-1}" == 1 ]]; then
   }
   wait_for node-agent 60 ready_nodes
 fi
+# 9. The kubelet node (opt-in): real containers from `make images`.
+if [[ "$CP_NODE" == kubelet ]]; then bash "$CP_ROOT/hack/control-plane/kubelet/up.sh"; fi
 log "up: KUBECONFIG=$CP_DIR/kubeconfig (etcd: $etcd_servers)"

@@ -2,6 +2,8 @@
 // - E2E_KUBECONFIG set: use that cluster as it is (e.g. kind, see hack/kind-up.sh).
 // - Binaries missing: skip with the reason printed, unless CI is set, where that fails.
 // - E2E_KEEP=1 leaves the control plane running after the run (for debugging).
+// - CP_NODE=kubelet adds the real kubelet node (hack/control-plane/kubelet; `make e2e-kubelet`),
+//   which test/e2e/kubelet.e2e.ts needs; without it that file is skipped.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,8 @@ declare module 'vitest' {
     e2eKubeconfig: string;
     e2eSkip: string;
     e2eLocal: boolean;
+    /** The kubelet node's name (CP_NODE=kubelet), or '' when the control plane has none. */
+    e2eKubeletNode: string;
   }
 }
 
@@ -24,6 +28,10 @@ function skipReason(): string {
   }
   if (typeof process.getuid === 'function' && process.getuid() !== 0) return 'the local control plane needs root (network namespaces for Pods)';
   if (!existsSync(join(repoRoot, 'bin/tsetcd'))) return 'bin/tsetcd is missing: run make build';
+  if (process.env.CP_NODE === 'kubelet') {
+    if (!existsSync(join(bin, 'kubelet'))) return `${join(bin, 'kubelet')} is missing: run hack/control-plane/build.sh kubelet (or make e2e-kubelet)`;
+    if (!existsSync(join(repoRoot, '.cache/images/tsetcd.docker.tar'))) return '.cache/images/tsetcd.docker.tar is missing: run make images (or make e2e-kubelet)';
+  }
   return '';
 }
 
@@ -33,6 +41,7 @@ export default function setup(project: TestProject): () => void {
     project.provide('e2eKubeconfig', external);
     project.provide('e2eSkip', '');
     project.provide('e2eLocal', false);
+    project.provide('e2eKubeletNode', '');
     return () => {};
   }
   const reason = skipReason();
@@ -42,6 +51,7 @@ export default function setup(project: TestProject): () => void {
     project.provide('e2eKubeconfig', '');
     project.provide('e2eSkip', reason);
     project.provide('e2eLocal', true);
+    project.provide('e2eKubeletNode', '');
     return () => {};
   }
   const run = (script: string): void => {
@@ -55,6 +65,7 @@ export default function setup(project: TestProject): () => void {
   project.provide('e2eKubeconfig', join(repoRoot, '.data/cp/kubeconfig'));
   project.provide('e2eSkip', '');
   project.provide('e2eLocal', true);
+  project.provide('e2eKubeletNode', process.env.CP_NODE === 'kubelet' ? (process.env.CP_KUBELET_NODE ?? 'kubelet-1') : '');
   return () => {
     if (process.env.E2E_KEEP === '1') {
       console.log('[e2e] E2E_KEEP=1: control plane left running (make control-plane-down stops it)');

@@ -100,8 +100,19 @@ export function memberSpec(o: { cpu: string; memory: string; retentionPolicy: 'R
 /** Both CRDs (EtcdCluster, EtcdBackup), established: the operator watches both. */
 export async function applyCrds(k: Kubectl): Promise<void> {
   await k.ok(['apply', '--server-side', '-f', join(repoRoot, 'crds/tsetcd.dev_etcdclusters.yaml'), '-f', join(repoRoot, 'crds/tsetcd.dev_etcdbackups.yaml')]);
-  await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev', 'crd/etcdbackups.tsetcd.dev']);
+  // Retried: on a CRD created a moment ago, kubectl wait fails at once while status.conditions is still null.
+  await waitFor('the CRDs to be Established', 60_000, async () =>
+    (await k.run(['wait', '--for=condition=Established', '--timeout=30s', 'crd/etcdclusters.tsetcd.dev', 'crd/etcdbackups.tsetcd.dev'])).code === 0, 500);
 }
+
+/**
+ * Placement on the kubelet node of the local control plane (CP_NODE=kubelet): it is labelled and
+ * tainted tsetcd.dev/node-type=kubelet; one node, so anti-affinity is only preferred.
+ */
+export const kubeletPlacement = {
+  dedicated: { nodeSelector: { 'tsetcd.dev/node-type': 'kubelet' }, tolerations: [{ key: 'tsetcd.dev/node-type', operator: 'Equal', value: 'kubelet', effect: 'NoSchedule' }] },
+  antiAffinity: 'preferred',
+};
 
 /**
  * The set-up of an e2e file that runs its own operator (local control plane): the CRD, the chart's
