@@ -26,7 +26,7 @@ typecheck: setup
 # on Debian's etcd, and with kube-apiserver storing its data in a 3-member tsetcd cluster.
 # helm and the Kubernetes binaries are built once from the Go module proxy and cached; the
 # Kubernetes build runs beside the unit tests (hack/test.sh).
-test: build typecheck helm mixin etcd36
+test: build typecheck helm mixin etcd36 lincheck
 	bash hack/test.sh
 
 sim: setup
@@ -78,6 +78,12 @@ etcd36:
 .PHONY: weed
 weed:
 	bash hack/ensure-weed.sh
+
+# The nemesis suite's linearizability checker (hack/lincheck: porcupine with etcd's KV model, from the
+# Go module proxy) into .cache/lincheck/<source hash>/; test/nemesis proves it and uses it.
+.PHONY: lincheck
+lincheck:
+	bash hack/ensure-lincheck.sh
 
 # helm (pinned) into .cache/bin/helm, from the Go module proxy; the chart tests use it when present.
 helm:
