@@ -40,6 +40,15 @@ FUZZ_PEER_CONNECTIONS ?= 200
 fuzz: build
 	FUZZ_SEEDS=$(FUZZ_SEEDS) FUZZ_MESSAGES=$(FUZZ_MESSAGES) FUZZ_PEER_CONNECTIONS=$(FUZZ_PEER_CONNECTIONS) npx vitest run test/fuzz/wire-fuzz.test.ts
 
+# The nemesis suite (test/nemesis) at length: 3- and 5-member clusters of bin/tsetcd in network
+# namespaces under kill -9, SIGSTOP and partitions, seed after seed for SECONDS; each history checked
+# by hack/lincheck (porcupine), the event log and HashKV. make test runs it short. Needs root.
+SECONDS ?= 600
+NEMESIS_START ?= 1
+.PHONY: torture
+torture: build lincheck
+	npx tsx test/nemesis/main.ts --seconds $(SECONDS) --start $(NEMESIS_START)
+
 # The differential test against etcd 3.6 (test/compat): one scripted session against a fresh
 # 3-member etcd 3.6.16 and a fresh 3-member tsetcd, every difference printed. make test runs it too.
 .PHONY: compat

@@ -44,7 +44,8 @@ export class KvClient {
   private readonly maintenance: Client;
   private readonly watcher: Client;
 
-  constructor(readonly address: string, private readonly deadlineMs: number) {
+  /** serializableReads: reads answer from the member's own state (may be stale; for planting). */
+  constructor(readonly address: string, private readonly deadlineMs: number, private readonly serializableReads = false) {
     const s = load();
     // No retries of our own and none by grpc-js: each call is one attempt, recorded as such.
     const opts = { 'grpc.enable_retries': 0, 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 };
@@ -85,7 +86,7 @@ export class KvClient {
           return { rev: Number(r.header.revision), succeeded: r.succeeded };
         }
         case 'get': {
-          const r = await this.call<Header & { kvs: KeyValue[] }>(this.kv, 'Range', { key, revision: input.rev ?? 0 });
+          const r = await this.call<Header & { kvs: KeyValue[] }>(this.kv, 'Range', { key, revision: input.rev ?? 0, serializable: this.serializableReads });
           const kv = r.kvs[0];
           if (!kv) return { rev: Number(r.header.revision), exists: false };
           return { rev: Number(r.header.revision), exists: true, value: kv.value.toString(), modRev: Number(kv.mod_revision) };

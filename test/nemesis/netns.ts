@@ -46,7 +46,7 @@ export class NemesisNetwork {
   }
 
   /** Creates the bridge and `size` namespaces. The tag is 5 hex digits (interface names <= 15). */
-  static async create(size: number, tag = (process.pid & 0xfffff).toString(16).padStart(5, '0')): Promise<NemesisNetwork> {
+  static async create(size: number, tag = nextTag()): Promise<NemesisNetwork> {
     const subnet = await freeSubnet(parseInt(tag, 16));
     const net = new NemesisNetwork(tag, subnet);
     try {
@@ -103,6 +103,13 @@ export class NemesisNetwork {
     for (const v of this.veths) await quiet('ip', 'link', 'del', v);
     await quiet('ip', 'link', 'del', this.bridge);
   }
+}
+
+let networksMade = 0;
+
+/** This process's pid and a count of its networks, so no two networks share a name. */
+function nextTag(): string {
+  return ((process.pid * 16 + networksMade++) & 0xfffff).toString(16).padStart(5, '0');
 }
 
 /** A /24 in 198.19.0.0/16 that no interface on this host uses yet, starting from a hint. */
