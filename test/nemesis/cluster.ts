@@ -3,7 +3,7 @@
 // etcd), SIGSTOP and SIGCONT. Logs go to <dir>/<name>.log.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { openSync, closeSync, mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { KvClient } from './kv-client.js';
 import type { NemesisNetwork } from './netns.js';
@@ -54,10 +54,24 @@ export class NemesisCluster {
     ]);
   }
 
-  /** Starts member i inside its namespace (ip netns exec execs, so the pid is the member's). */
-  launch(i: number): void {
+  peerUrl(i: number): string {
+    return `http://${this.net.members[i]!.ip}:${PEER_PORT}`;
+  }
+
+  /**
+   * Starts member i inside its namespace (ip netns exec execs, so the pid is the member's).
+   * `rejoin`: it was removed and added again, so it starts from an empty data dir and joins the
+   * existing cluster given; later restarts keep these flags (its data dir wins anyway).
+   */
+  launch(i: number, rejoin?: { initialCluster: string }): void {
     const m = this.members[i]!;
     if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) throw new Error(`${m.name} is running`);
+    if (rejoin) {
+      rmSync(join(this.dir, m.name), { recursive: true, force: true });
+      this.args[i] = this.args[i]!.map((a) =>
+        a.startsWith('--initial-cluster=') ? `--initial-cluster=${rejoin.initialCluster}` : a === '--initial-cluster-state=new' ? '--initial-cluster-state=existing' : a,
+      );
+    }
     const log = openSync(m.logFile, 'a');
     m.proc = spawn('ip', ['netns', 'exec', this.net.members[i]!.netns, TSETCD_BIN, ...this.args[i]!], { stdio: ['ignore', log, log] });
     closeSync(log);
@@ -67,6 +81,19 @@ export class NemesisCluster {
   running(i: number): boolean {
     const p = this.members[i]!.proc;
     return p !== undefined && p.exitCode === null && p.signalCode === null;
+  }
+
+  /** Resolves true once member i has exited by itself, false after timeoutMs. */
+  async exited(i: number, timeoutMs: number): Promise<boolean> {
+    const p = this.members[i]!.proc;
+    if (!p || !this.running(i)) return true;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => resolve(false), timeoutMs);
+      p.once('exit', () => {
+        clearTimeout(t);
+        resolve(true);
+      });
+    });
   }
 
   /** kill -9; resolves once the process is gone. */

@@ -11,7 +11,7 @@ import { protoDir } from '../../node/server/proto-load.js';
 import type { OpInput, OpOutput } from './history.js';
 
 type Ctor = new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts?: object) => Client;
-let services: Record<'KV' | 'Maintenance' | 'Watch', Ctor> | undefined;
+let services: Record<'KV' | 'Maintenance' | 'Watch' | 'Cluster', Ctor> | undefined;
 
 function load(): NonNullable<typeof services> {
   if (services) return services;
@@ -32,6 +32,12 @@ interface KeyValue {
   mod_revision: string;
 }
 
+export interface Member {
+  readonly ID: string;
+  readonly name: string;
+  readonly peerURLs: string[];
+}
+
 export interface WatchedEvent {
   readonly type: 'PUT' | 'DELETE';
   readonly key: string;
@@ -43,6 +49,7 @@ export class KvClient {
   private readonly kv: Client;
   private readonly maintenance: Client;
   private readonly watcher: Client;
+  private readonly cluster: Client;
 
   /** serializableReads: reads answer from the member's own state (may be stale; for planting). */
   constructor(readonly address: string, private readonly deadlineMs: number, private readonly serializableReads = false) {
@@ -52,6 +59,7 @@ export class KvClient {
     this.kv = new s.KV(address, credentials.createInsecure(), opts);
     this.maintenance = new s.Maintenance(address, credentials.createInsecure(), opts);
     this.watcher = new s.Watch(address, credentials.createInsecure(), opts);
+    this.cluster = new s.Cluster(address, credentials.createInsecure(), opts);
   }
 
   private call<T>(client: Client, method: string, req: unknown, deadlineMs = this.deadlineMs): Promise<T> {
@@ -109,6 +117,22 @@ export class KvClient {
     return { memberId: r.header.member_id, leader: r.leader };
   }
 
+  /** The members (ids as decimal strings: they may exceed 2^53). */
+  async memberList(): Promise<Member[]> {
+    const r = await this.call<{ members: Member[] }>(this.cluster, 'MemberList', { linearizable: true }, 5000);
+    return r.members;
+  }
+
+  async memberRemove(id: string): Promise<void> {
+    await this.call(this.cluster, 'MemberRemove', { ID: id }, 10_000);
+  }
+
+  /** Adds a voting member; answers the members after the change. */
+  async memberAdd(peerUrl: string): Promise<Member[]> {
+    const r = await this.call<{ members: Member[] }>(this.cluster, 'MemberAdd', { peerURLs: [peerUrl], isLearner: false }, 10_000);
+    return r.members;
+  }
+
   async hashKv(revision: number): Promise<{ hash: number; compactRevision: number }> {
     const r = await this.call<{ hash: number; compact_revision: string }>(this.maintenance, 'HashKV', { revision }, 10_000);
     return { hash: r.hash, compactRevision: Number(r.compact_revision) };
@@ -147,5 +171,6 @@ export class KvClient {
     this.kv.close();
     this.maintenance.close();
     this.watcher.close();
+    this.cluster.close();
   }
 }

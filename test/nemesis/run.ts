@@ -171,6 +171,42 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
   }
 }
 
+/**
+ * Removes member t through another member, waits for it to stop (it stops by itself once it
+ * learns of its removal; kill -9 after a bound), adds it back with the same peer URL, and starts
+ * it on an empty data dir. A refused removal (e.g. quorum would be lost) skips the fault.
+ */
+async function churn(cluster: NemesisCluster, clients: readonly KvClient[], t: number, log: (s: string) => void): Promise<void> {
+  const size = cluster.members.length;
+  const others = Array.from({ length: size - 1 }, (_, k) => (t + 1 + k) % size);
+  const name = cluster.members[t]!.name;
+  for (const s of others) {
+    try {
+      const id = (await clients[s]!.memberList()).find((m) => m.name === name || m.peerURLs.includes(cluster.peerUrl(t)))?.ID;
+      if (id === undefined) throw new Error(`${name} is not a member`);
+      await clients[s]!.memberRemove(id);
+      if (!(await cluster.exited(t, 10_000))) await cluster.kill9(t);
+      break;
+    } catch (e) {
+      if (s === others.at(-1)) return log(`  churn ${t} skipped: removal failed: ${(e as Error).message}`);
+    }
+  }
+  // An add whose answer was lost may have happened: look before adding again.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const s = others[attempt % others.length]!;
+    try {
+      let members = await clients[s]!.memberList();
+      if (!members.some((m) => m.peerURLs.includes(cluster.peerUrl(t)))) members = await clients[s]!.memberAdd(cluster.peerUrl(t));
+      const initialCluster = members.map((m) => `${m.name || name}=${m.peerURLs[0]}`).join(',');
+      cluster.launch(t, { initialCluster });
+      return;
+    } catch {
+      await sleep(200);
+    }
+  }
+  throw new Error(`could not add ${name} back after removing it`);
+}
+
 async function resolveTarget(cluster: NemesisCluster, clients: readonly KvClient[], t: Target, rng: SimRng): Promise<number> {
   if (t !== 'leader') return t;
   const l = await cluster.leader(clients);
@@ -215,6 +251,13 @@ async function inject(cluster: NemesisCluster, clients: readonly KvClient[], net
       for (const a of f.minority) for (let b = 0; b < size; b++) if (!f.minority.includes(b)) await cut(a, b);
       await sleep(step.holdMs);
       await net.heal();
+      break;
+    }
+    case 'churn': {
+      const t = await resolveTarget(cluster, clients, f.targets[0]!, rng);
+      log(`  churn ${t}`);
+      await churn(cluster, clients, t, log);
+      await sleep(step.holdMs);
       break;
     }
     case 'one-way': {

@@ -4,8 +4,9 @@
 //
 // Faults: kill -9 then restart (one member, or a majority at once); SIGSTOP then SIGCONT;
 // isolating a member both ways; splitting the cluster into a minority and a majority; and a one-way
-// partition (one member stops hearing another). A target is a member index or 'leader', resolved
-// when the fault starts.
+// partition (one member stops hearing another); membership churn (a member removed, its data
+// wiped, and added back as a new member). A target is a member index or 'leader', resolved when
+// the fault starts.
 
 import { SimRng } from '../sim/rng.js';
 
@@ -16,7 +17,8 @@ export type Fault =
   | { readonly kind: 'pause'; readonly targets: readonly Target[] }
   | { readonly kind: 'isolate'; readonly targets: readonly Target[] }
   | { readonly kind: 'split'; readonly minority: readonly number[] }
-  | { readonly kind: 'one-way'; readonly to: Target; readonly from: Target };
+  | { readonly kind: 'one-way'; readonly to: Target; readonly from: Target }
+  | { readonly kind: 'churn'; readonly targets: readonly Target[] };
 
 export interface Step {
   readonly fault: Fault;
@@ -26,7 +28,7 @@ export interface Step {
   readonly settleMs: number;
 }
 
-export const FAULT_KINDS = ['kill', 'pause', 'isolate', 'split', 'one-way'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'isolate', 'split', 'one-way', 'churn'] as const;
 
 function distinct(rng: SimRng, size: number, n: number): number[] {
   const all = Array.from({ length: size }, (_, i) => i);
@@ -53,6 +55,7 @@ export function drawSchedule(seed: number, size: number, steps: number): Step[] 
         fault = { kind, targets: [target()] };
         break;
       case 'isolate':
+      case 'churn':
         fault = { kind, targets: [target()] };
         break;
       case 'split':
