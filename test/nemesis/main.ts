@@ -5,7 +5,7 @@
 //   npx tsx test/nemesis/main.ts [--seconds 600] [--start 1] [--size 3|5] [--faults 12] [--seed S]
 
 import { canBuildNetworks } from './netns.js';
-import { runNemesis } from './run.js';
+import { runNemesis, tearDownRunning } from './run.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,6 +37,14 @@ async function main(): Promise<void> {
   }
   console.log(`nemesis: ${totals.runs} runs, ${totals.ops} operations (${totals.unknown} unknown outcome), ${totals.faults} faults injected; failed: ${totals.failed.length ? totals.failed.join(', ') : 'none'}`);
   if (totals.failed.length) process.exitCode = 1;
+}
+
+// Ctrl-C or a kill: stop the members and remove the namespaces before leaving.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    console.log(`${sig}: stopping the members and removing the network`);
+    void tearDownRunning().finally(() => process.exit(130));
+  });
 }
 
 main().catch((e: unknown) => {

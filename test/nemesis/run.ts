@@ -45,6 +45,13 @@ export interface RunReport {
 }
 
 const PREFIX = 'n/';
+
+/** Teardowns of the runs in progress, for a signal handler (main.ts) to call before exiting. */
+const teardowns = new Set<() => Promise<void>>();
+
+export async function tearDownRunning(): Promise<void> {
+  for (const t of [...teardowns]) await t();
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
@@ -84,6 +91,13 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
   const cluster = new NemesisCluster(net, dir, `nemesis-${o.seed}`, { heartbeatMs: 50, electionMs: 500 });
   const clients = cluster.members.map((m) => new KvClient(m.address, o.opDeadlineMs));
   let failed = true;
+  const teardown = async (): Promise<void> => {
+    teardowns.delete(teardown);
+    for (const c of clients) c.close();
+    await cluster.stopAll();
+    await net.destroy();
+  };
+  teardowns.add(teardown);
   try {
     for (let i = 0; i < o.size; i++) cluster.launch(i);
     if (!(await cluster.waitHealthy(60_000))) throw new Error(`the cluster did not become healthy:\n${cluster.members.map((m) => cluster.logTail(m.index)).join('\n')}`);
@@ -164,9 +178,7 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
     }
     return report;
   } finally {
-    for (const c of clients) c.close();
-    await cluster.stopAll();
-    await net.destroy();
+    await teardown();
     if (!failed && !o.keep) rmSync(dir, { recursive: true, force: true });
   }
 }
