@@ -183,6 +183,6 @@ describe('lincheck on seeded random histories', () => {
       }
       console.log(`lincheck ${shape.name}: seeds ${FIRST}..${FIRST + SEEDS - 1}: ${SEEDS} linearizable histories (${ops} ops, ${unknown} without an answer) accepted; planted violations rejected ${JSON.stringify(tally)}`);
       for (const name of Object.keys(PLANTERS)) expect(tally[name] ?? 0, name).toBeGreaterThanOrEqual(SEEDS / 8);
-    });
+    }, 60_000 + SEEDS * 1000);
   }
 });
