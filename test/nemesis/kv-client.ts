@@ -45,6 +45,17 @@ export interface WatchedEvent {
   readonly modRev: number;
 }
 
+function toEvent(e: { type: string; kv: KeyValue }): WatchedEvent {
+  return { type: e.type === 'DELETE' ? 'DELETE' : 'PUT', key: e.kv.key.toString(), value: e.kv.value.toString(), modRev: Number(e.kv.mod_revision) };
+}
+
+/** The end of the range holding every key that starts with prefix. */
+function prefixEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  end[end.length - 1]!++;
+  return end;
+}
+
 export class KvClient {
   private readonly kv: Client;
   private readonly maintenance: Client;
@@ -138,6 +149,38 @@ export class KvClient {
     return { hash: r.hash, compactRevision: Number(r.compact_revision) };
   }
 
+  /**
+   * A watch under `prefix` from `startRev` that hands each response's events to `onEvents` until
+   * `signal` aborts (resolves) or the stream fails (rejects).
+   */
+  stream(prefix: string, startRev: number, onEvents: (events: WatchedEvent[]) => void, signal: AbortSignal): Promise<void> {
+    const call = (this.watcher as unknown as { Watch(md: Metadata): ClientDuplexStream<unknown, Record<string, unknown>> }).Watch(new Metadata());
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error): void => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onAbort);
+        call.removeAllListeners('data');
+        call.on('error', () => undefined);
+        call.cancel();
+        if (err) reject(err);
+        else resolve();
+      };
+      const onAbort = (): void => finish();
+      signal.addEventListener('abort', onAbort);
+      call.on('data', (res) => {
+        if (res['canceled']) return finish(new Error(`watch canceled: ${String(res['cancel_reason'])}`));
+        const evs = ((res['events'] as Array<{ type: string; kv: KeyValue }> | undefined) ?? []).map(toEvent);
+        if (evs.length > 0) onEvents(evs);
+      });
+      call.on('error', (e) => finish(e));
+      call.on('end', () => finish(new Error('watch stream ended')));
+      call.write({ create_request: { key: Buffer.from(prefix), range_end: prefixEnd(prefix), start_revision: startRev } });
+      if (signal.aborted) finish();
+    });
+  }
+
   /** Every event under `prefix` from `startRev` through `endRev`, from one watch stream. */
   events(prefix: string, startRev: number, endRev: number, timeoutMs: number): Promise<WatchedEvent[]> {
     const call = (this.watcher as unknown as { Watch(md: Metadata): ClientDuplexStream<unknown, Record<string, unknown>> }).Watch(new Metadata());
@@ -153,16 +196,12 @@ export class KvClient {
         else resolve(out);
       };
       call.on('data', (res) => {
-        for (const e of (res['events'] as Array<{ type: string; kv: KeyValue }> | undefined) ?? []) {
-          out.push({ type: e.type === 'DELETE' ? 'DELETE' : 'PUT', key: e.kv.key.toString(), value: e.kv.value.toString(), modRev: Number(e.kv.mod_revision) });
-        }
+        for (const e of (res['events'] as Array<{ type: string; kv: KeyValue }> | undefined) ?? []) out.push(toEvent(e));
         if (res['canceled']) return finish(new Error(`watch canceled: ${String(res['cancel_reason'])}`));
         if ((out.at(-1)?.modRev ?? startRev - 1) >= endRev) finish();
       });
       call.on('error', (e) => finish(e));
-      const end = Buffer.from(prefix);
-      end[end.length - 1]!++;
-      call.write({ create_request: { key: Buffer.from(prefix), range_end: end, start_revision: startRev } });
+      call.write({ create_request: { key: Buffer.from(prefix), range_end: prefixEnd(prefix), start_revision: startRev } });
       if (endRev < startRev) finish();
     });
   }

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const fixedSize = arg('size', 0);
   const faults = arg('faults', 12);
   const end = Date.now() + seconds * 1000;
-  const totals = { runs: 0, ops: 0, unknown: 0, faults: 0, failed: [] as string[] };
+  const totals = { runs: 0, ops: 0, unknown: 0, faults: 0, watchEvents: 0, failed: [] as string[] };
   for (let seed = only || arg('start', 1); only ? seed === only : Date.now() < end; seed++) {
     const size = fixedSize || (seed % 2 === 0 ? 5 : 3);
     const r = await runNemesis({ seed, size, faults, clients: 8, maxOpsPerClient: 5000, maxLoadMs: 120_000, keys: 5, opDeadlineMs: 2000, log: (l) => console.log(l) });
@@ -28,14 +28,15 @@ async function main(): Promise<void> {
     totals.ops += r.ops;
     totals.unknown += r.unknownOps;
     totals.faults += r.faultsInjected;
+    totals.watchEvents += r.watchEvents;
     const ok = r.lin.verdict === 'ok' && r.problems.length === 0;
-    console.log(`seed ${seed} (${size} members): ${r.ops} ops (${r.unknownOps} unknown: ${r.resolved.applied} applied, ${r.resolved.dropped} not, ${r.resolved.unresolved} open), ${r.faultsInjected} faults, final revision ${r.finalRev}, linearizable: ${r.lin.verdict}, problems: ${r.problems.length}`);
+    console.log(`seed ${seed} (${size} members): ${r.ops} ops (${r.unknownOps} unknown: ${r.resolved.applied} applied, ${r.resolved.dropped} not, ${r.resolved.unresolved} open), ${r.faultsInjected} faults (${r.faultsSkipped} refused), final revision ${r.finalRev}, ${r.watchEvents} watch events (${r.watchReopened} reopens), linearizable: ${r.lin.verdict}, problems: ${r.problems.length}`);
     if (!ok) {
       totals.failed.push(`seed ${seed}`);
       console.log(`FAILED seed ${seed}: ${JSON.stringify(r.lin)}\n${r.problems.join('\n')}\nschedule:\n${r.schedule.join('\n')}\ndata: ${r.dir}\nreplay: npx tsx test/nemesis/main.ts --seed ${seed} --size ${size} --faults ${faults}`);
     }
   }
-  console.log(`nemesis: ${totals.runs} runs, ${totals.ops} operations (${totals.unknown} unknown outcome), ${totals.faults} faults injected; failed: ${totals.failed.length ? totals.failed.join(', ') : 'none'}`);
+  console.log(`nemesis: ${totals.runs} runs, ${totals.ops} operations (${totals.unknown} unknown outcome), ${totals.faults} faults injected, ${totals.watchEvents} watch events checked; failed: ${totals.failed.length ? totals.failed.join(', ') : 'none'}`);
   if (totals.failed.length) process.exitCode = 1;
 }
 

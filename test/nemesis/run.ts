@@ -13,6 +13,7 @@ import { checkLinearizable, type LinVerdict } from './lincheck.js';
 import { NemesisNetwork } from './netns.js';
 import { patchHistory } from './patch.js';
 import { describeStep, drawSchedule, type Step, type Target } from './schedule.js';
+import { Watcher } from './watch-check.js';
 
 export interface RunOptions {
   readonly seed: number;
@@ -34,10 +35,15 @@ export interface RunReport {
   readonly size: number;
   readonly schedule: readonly string[];
   readonly faultsInjected: number;
+  /** Faults the cluster refused (a member removal that would lose quorum). */
+  readonly faultsSkipped: number;
   readonly ops: number;
   readonly unknownOps: number;
   readonly resolved: { applied: number; dropped: number; unresolved: number };
   readonly finalRev: number;
+  /** Events the per-member watchers delivered during the run, and how often they reopened. */
+  readonly watchEvents: number;
+  readonly watchReopened: number;
   readonly lin: LinVerdict;
   /** Durability, event log and agreement problems; empty when all hold. */
   readonly problems: readonly string[];
@@ -91,9 +97,13 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
   const cluster = new NemesisCluster(net, dir, `nemesis-${o.seed}`, { heartbeatMs: 50, electionMs: 500 });
   const clients = cluster.members.map((m) => new KvClient(m.address, o.opDeadlineMs));
   let failed = true;
+  let watchers: Watcher[] = [];
+  // Separate clients: a watch must not share a channel with the load's deadlines.
+  const watchClients = cluster.members.map((m) => new KvClient(m.address, o.opDeadlineMs));
   const teardown = async (): Promise<void> => {
     teardowns.delete(teardown);
-    for (const c of clients) c.close();
+    for (const w of watchers) await w.stop();
+    for (const c of [...clients, ...watchClients]) c.close();
     await cluster.stopAll();
     await net.destroy();
   };
@@ -103,6 +113,7 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
     if (!(await cluster.waitHealthy(60_000))) throw new Error(`the cluster did not become healthy:\n${cluster.members.map((m) => cluster.logTail(m.index)).join('\n')}`);
     const initialRev = await retry('initial revision', () => clients[0]!.revision(false), 30_000);
     const recorder = new HistoryRecorder(initialRev);
+    watchers = watchClients.map((c, i) => new Watcher(`m${i}`, c, PREFIX, initialRev));
 
     // The load: bounded in operations per client and in time; a client moves to the next member
     // after an error, as etcd's clients do.
@@ -122,11 +133,12 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
     });
 
     let injected = 0;
+    let skipped = 0;
     const nemesis = (async () => {
       for (const step of schedule) {
         if (Date.now() > loadEnd) break;
-        await inject(cluster, clients, net, step, o.seed, o.log);
-        injected++;
+        if (await inject(cluster, clients, net, step, o.seed, o.log)) injected++;
+        else skipped++;
       }
       stop = true;
     })();
@@ -152,6 +164,14 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
     if (new Set(logText).size !== 1) problems.push('the members\' event logs differ');
     const events = logs[0]!.filter((e) => e.modRev <= finalRev);
 
+    for (const w of watchers) {
+      if (!(await w.reach(finalRev, 30_000))) problems.push(`watch on ${w.name} stopped at revision ${w.lastRev} of ${finalRev}`);
+      await w.stop();
+      problems.push(...w.compare(events));
+    }
+    const watchEvents = watchers.reduce((n, w) => n + w.events.length, 0);
+    const watchReopened = watchers.reduce((n, w) => n + w.reopened, 0);
+
     const raw = recorder.history();
     const patched = patchHistory(raw, events, finalRev);
     problems.push(...patched.problems);
@@ -161,10 +181,13 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
       size: o.size,
       schedule: schedule.map(describeStep),
       faultsInjected: injected,
+      faultsSkipped: skipped,
       ops: raw.ops.length,
       unknownOps: raw.ops.filter((op) => op.output === null).length,
       resolved: patched.resolved,
       finalRev,
+      watchEvents,
+      watchReopened,
       lin,
       problems,
       dir,
@@ -188,7 +211,7 @@ export async function runNemesis(o: RunOptions): Promise<RunReport> {
  * learns of its removal; kill -9 after a bound), adds it back with the same peer URL, and starts
  * it on an empty data dir. A refused removal (e.g. quorum would be lost) skips the fault.
  */
-async function churn(cluster: NemesisCluster, clients: readonly KvClient[], t: number, log: (s: string) => void): Promise<void> {
+async function churn(cluster: NemesisCluster, clients: readonly KvClient[], t: number, log: (s: string) => void): Promise<boolean> {
   const size = cluster.members.length;
   const others = Array.from({ length: size - 1 }, (_, k) => (t + 1 + k) % size);
   const name = cluster.members[t]!.name;
@@ -200,7 +223,10 @@ async function churn(cluster: NemesisCluster, clients: readonly KvClient[], t: n
       if (!(await cluster.exited(t, 10_000))) await cluster.kill9(t);
       break;
     } catch (e) {
-      if (s === others.at(-1)) return log(`  churn ${t} skipped: removal failed: ${(e as Error).message}`);
+      if (s === others.at(-1)) {
+        log(`  churn ${t} skipped: removal failed: ${(e as Error).message}`);
+        return false;
+      }
     }
   }
   // An add whose answer was lost may have happened: look before adding again.
@@ -211,7 +237,7 @@ async function churn(cluster: NemesisCluster, clients: readonly KvClient[], t: n
       if (!members.some((m) => m.peerURLs.includes(cluster.peerUrl(t)))) members = await clients[s]!.memberAdd(cluster.peerUrl(t));
       const initialCluster = members.map((m) => `${m.name || name}=${m.peerURLs[0]}`).join(',');
       cluster.launch(t, { initialCluster });
-      return;
+      return true;
     } catch {
       await sleep(200);
     }
@@ -225,7 +251,8 @@ async function resolveTarget(cluster: NemesisCluster, clients: readonly KvClient
   return l >= 0 ? l : rng.intn(cluster.members.length);
 }
 
-async function inject(cluster: NemesisCluster, clients: readonly KvClient[], net: NemesisNetwork, step: Step, seed: number, log: (s: string) => void): Promise<void> {
+/** Runs one step; false when its fault could not be injected (a refused member removal). */
+async function inject(cluster: NemesisCluster, clients: readonly KvClient[], net: NemesisNetwork, step: Step, seed: number, log: (s: string) => void): Promise<boolean> {
   const rng = new SimRng(seed, 0x7461);
   const f = step.fault;
   const size = cluster.members.length;
@@ -268,7 +295,7 @@ async function inject(cluster: NemesisCluster, clients: readonly KvClient[], net
     case 'churn': {
       const t = await resolveTarget(cluster, clients, f.targets[0]!, rng);
       log(`  churn ${t}`);
-      await churn(cluster, clients, t, log);
+      if (!(await churn(cluster, clients, t, log))) return false;
       await sleep(step.holdMs);
       break;
     }
@@ -284,4 +311,5 @@ async function inject(cluster: NemesisCluster, clients: readonly KvClient[], net
     }
   }
   await sleep(step.settleMs);
+  return true;
 }
