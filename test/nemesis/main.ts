@@ -23,7 +23,16 @@ async function main(): Promise<void> {
   const totals = { runs: 0, ops: 0, unknown: 0, faults: 0, watchEvents: 0, failed: [] as string[] };
   for (let seed = only || arg('start', 1); only ? seed === only : Date.now() < end; seed++) {
     const size = fixedSize || (seed % 2 === 0 ? 5 : 3);
-    const r = await runNemesis({ seed, size, faults, clients: 8, maxOpsPerClient: 5000, maxLoadMs: 120_000, keys: 5, opDeadlineMs: 2000, log: (l) => console.log(l) });
+    let r;
+    try {
+      r = await runNemesis({ seed, size, faults, clients: 8, maxOpsPerClient: 5000, maxLoadMs: 120_000, keys: 5, opDeadlineMs: 2000, log: (l) => console.log(l) });
+    } catch (e) {
+      // The run could not finish its checks (e.g. the healed cluster never became healthy).
+      totals.runs++;
+      totals.failed.push(`seed ${seed}`);
+      console.log(`FAILED seed ${seed} (${size} members): ${(e as Error).message}\nreplay: npx tsx test/nemesis/main.ts --seed ${seed} --size ${size} --faults ${faults}`);
+      continue;
+    }
     totals.runs++;
     totals.ops += r.ops;
     totals.unknown += r.unknownOps;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { SimRng } from '../sim/rng.js';
 import { NemesisCluster, REPO } from './cluster.js';
 import { HistoryRecorder, type OpInput } from './history.js';
-import { KvClient } from './kv-client.js';
+import { KvClient, type Member } from './kv-client.js';
 import { checkLinearizable, type LinVerdict } from './lincheck.js';
 import { NemesisNetwork } from './netns.js';
 import { patchHistory } from './patch.js';
@@ -235,7 +235,9 @@ async function churn(cluster: NemesisCluster, clients: readonly KvClient[], t: n
     try {
       let members = await clients[s]!.memberList();
       if (!members.some((m) => m.peerURLs.includes(cluster.peerUrl(t)))) members = await clients[s]!.memberAdd(cluster.peerUrl(t));
-      const initialCluster = members.map((m) => `${m.name || name}=${m.peerURLs[0]}`).join(',');
+      // A member added but not started yet has no name: name it by its peer URL.
+      const nameOf = (m: Member): string => m.name || cluster.members.find((c) => m.peerURLs.includes(cluster.peerUrl(c.index)))?.name || name;
+      const initialCluster = members.map((m) => `${nameOf(m)}=${m.peerURLs.join(',')}`).join(',');
       cluster.launch(t, { initialCluster });
       return true;
     } catch {
