@@ -39,7 +39,7 @@ async function main(): Promise<void> {
     totals.faults += r.faultsInjected;
     totals.watchEvents += r.watchEvents;
     const ok = r.lin.verdict === 'ok' && r.problems.length === 0;
-    console.log(`seed ${seed} (${size} members): ${r.ops} ops (${r.unknownOps} unknown: ${r.resolved.applied} applied, ${r.resolved.dropped} not, ${r.resolved.unresolved} open), ${r.faultsInjected} faults (${r.faultsSkipped} refused), final revision ${r.finalRev}, ${r.watchEvents} watch events (${r.watchReopened} reopens), linearizable: ${r.lin.verdict}, problems: ${r.problems.length}`);
+    console.log(`seed ${seed} (${size} members): ${r.ops} ops (${r.unknownOps} unknown: ${r.resolved.applied} applied, ${r.resolved.dropped} not), ${r.faultsInjected} faults (${r.faultsSkipped} refused), final revision ${r.finalRev}, ${r.watchEvents} watch events (${r.watchReopened} reopens), linearizable: ${r.lin.verdict}, problems: ${r.problems.length}`);
     if (!ok) {
       totals.failed.push(`seed ${seed}`);
       console.log(`FAILED seed ${seed}: ${JSON.stringify(r.lin)}\n${r.problems.join('\n')}\nschedule:\n${r.schedule.join('\n')}\ndata: ${r.dir}\nreplay: npx tsx test/nemesis/main.ts --seed ${seed} --size ${size} --faults ${faults}`);

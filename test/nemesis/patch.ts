@@ -16,7 +16,7 @@ import type { WatchedEvent } from './kv-client.js';
 export interface PatchResult {
   readonly history: History;
   readonly problems: string[];
-  readonly resolved: { applied: number; dropped: number; unresolved: number };
+  readonly resolved: { applied: number; dropped: number };
 }
 
 const show = (op: Op): string => `${op.input.kind}(${op.input.key}${op.input.value !== undefined ? `, ${op.input.value}` : ''})`;
@@ -76,20 +76,22 @@ export function patchHistory(h: History, events: readonly WatchedEvent[], finalR
     ops.push({ ...op, output: kind === 'put' ? { rev: e.modRev } : { rev: e.modRev, succeeded: true } });
   }
 
-  let unresolved = 0;
+  // Unknown deletes of one key are alike but for their call times, and never returned: the k
+  // unexplained delete events (in revision order) go to the k earliest-called deletes (in call
+  // order), the rest changed nothing and are dropped. If any assignment fits the history this one
+  // does: an earlier call only loosens the constraint, and swapping two crossed assignments keeps
+  // every event after its delete's call.
   for (const [key, dels] of unknownDeletes) {
     const open = events.filter((e) => e.type === 'DELETE' && e.key === key && !explained.has(e));
-    if (open.length === 0) {
-      dropped += dels.length;
-    } else if (open.length === 1 && dels.length === 1) {
+    const byCall = [...dels].sort((a, b) => a.call - b.call);
+    open.forEach((e, i) => {
+      const op = byCall[i];
+      if (!op) return;
+      explained.add(e);
       applied++;
-      explained.add(open[0]!);
-      ops.push({ ...dels[0]!, output: { rev: open[0]!.modRev, deleted: 1 } });
-    } else {
-      for (const e of open) explained.add(e);
-      unresolved += dels.length;
-      ops.push(...dels);
-    }
+      ops.push({ ...op, output: { rev: e.modRev, deleted: 1 } });
+    });
+    dropped += Math.max(0, byCall.length - open.length);
   }
   for (const e of events) if (!explained.has(e)) problems.push(`the log has a ${e.type} of ${e.key} at revision ${e.modRev} that no client made`);
 
@@ -104,5 +106,5 @@ export function patchHistory(h: History, events: readonly WatchedEvent[], finalR
   if (revs.length !== finalRev - h.initialRev) problems.push(`the log has ${revs.length} events for revisions ${h.initialRev + 1}..${finalRev}`);
 
   ops.sort((a, b) => a.call - b.call);
-  return { history: { initialRev: h.initialRev, ops }, problems, resolved: { applied, dropped, unresolved } };
+  return { history: { initialRev: h.initialRev, ops }, problems, resolved: { applied, dropped } };
 }

@@ -39,7 +39,7 @@ export interface RunReport {
   readonly faultsSkipped: number;
   readonly ops: number;
   readonly unknownOps: number;
-  readonly resolved: { applied: number; dropped: number; unresolved: number };
+  readonly resolved: { applied: number; dropped: number };
   readonly finalRev: number;
   /** Events the per-member watchers delivered during the run, and how often they reopened. */
   readonly watchEvents: number;
