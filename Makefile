@@ -26,7 +26,7 @@ typecheck: setup
 # on Debian's etcd, and with kube-apiserver storing its data in a 3-member tsetcd cluster.
 # helm and the Kubernetes binaries are built once from the Go module proxy and cached; the
 # Kubernetes build runs beside the unit tests (hack/test.sh).
-test: build typecheck helm mixin etcd36
+test: build typecheck helm mixin etcd36 lincheck
 	bash hack/test.sh
 
 sim: setup
@@ -39,6 +39,15 @@ FUZZ_MESSAGES ?= 40
 FUZZ_PEER_CONNECTIONS ?= 200
 fuzz: build
 	FUZZ_SEEDS=$(FUZZ_SEEDS) FUZZ_MESSAGES=$(FUZZ_MESSAGES) FUZZ_PEER_CONNECTIONS=$(FUZZ_PEER_CONNECTIONS) npx vitest run test/fuzz/wire-fuzz.test.ts
+
+# The nemesis suite (test/nemesis) at length: 3- and 5-member clusters of bin/tsetcd in network
+# namespaces under kill -9, SIGSTOP and partitions, seed after seed for SECONDS; each history checked
+# by hack/lincheck (porcupine), the event log and HashKV. make test runs it short. Needs root.
+SECONDS ?= 600
+NEMESIS_START ?= 1
+.PHONY: torture
+torture: build lincheck
+	npx tsx test/nemesis/main.ts --seconds $(SECONDS) --start $(NEMESIS_START)
 
 # The differential test against etcd 3.6 (test/compat): one scripted session against a fresh
 # 3-member etcd 3.6.16 and a fresh 3-member tsetcd, every difference printed. make test runs it too.
@@ -78,6 +87,12 @@ etcd36:
 .PHONY: weed
 weed:
 	bash hack/ensure-weed.sh
+
+# The nemesis suite's linearizability checker (hack/lincheck: porcupine with etcd's KV model, from the
+# Go module proxy) into .cache/lincheck/<source hash>/; test/nemesis proves it and uses it.
+.PHONY: lincheck
+lincheck:
+	bash hack/ensure-lincheck.sh
 
 # helm (pinned) into .cache/bin/helm, from the Go module proxy; the chart tests use it when present.
 helm:
