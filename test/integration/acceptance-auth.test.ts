@@ -78,6 +78,10 @@ const SESSION: readonly Step[] = [
   // No credentials, wrong ones, and each user within and outside its permissions.
   s('get foo/a'),
   s('put foo/a x'),
+  // etcd 3.6 serves MemberList, Status and Alarm to any user, and to no one without a user.
+  s('member list'),
+  s('alarm list'),
+  s(`${ALICE} alarm list`),
   s(`${ALICE} get foo/ --prefix`),
   s('--user=alice:wrong get foo/a'),
   s('--user=nobody:pw get foo/a'),
