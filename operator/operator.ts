@@ -75,7 +75,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     learnerTimeoutMs: cfg.learnerTimeoutMs,
     endpointMode: cfg.memberEndpointMode,
     scrapeHeartbeatFailures,
-    memberApiForTLS: (secret) => memberApis.forTLS(secret),
+    memberApiFor: (tls, credentials) => memberApis.client(tls, credentials),
     // Snapshots wait here between the member's stream and the upload (the chart mounts an emptyDir).
     backups: { tmpDir: tmpdir() },
   });
