@@ -137,8 +137,11 @@ function responseOf(ctx: ServerContext, reply: AuthReply): Record<string, unknow
   }
 }
 
-async function authenticate(ctx: ServerContext, r: Req): Promise<Record<string, unknown>> {
+/** etcd's Authenticate: a linearizable barrier, then the password, then a token through Raft. */
+export async function authenticate(ctx: ServerContext, r: Req): Promise<Record<string, unknown>> {
   const name = r.name ?? '';
+  // A lagging member must not judge the password by an auth store that has not yet seen the user.
+  await ctx.backend.auth.barrier();
   for (let attempt = 1; ; attempt++) {
     const checkedAt = await checkPassword(ctx, name, r.password ?? '');
     const reply = await ctx.backend.auth.request({ type: 'authenticate', name, simpleToken: genTokenPrefix() }, undefined);
