@@ -49,7 +49,11 @@ type Req = Record<string, unknown> & {
   rangeEnd?: Uint8Array;
 };
 
+/** bcrypt reads 72 bytes; Go's refuses a longer password (etcd passes its error on, gRPC Unknown). */
+const BCRYPT_MAX_PASSWORD_BYTES = 72;
+
 async function hashPassword(ctx: ServerContext, password: string): Promise<string> {
+  if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_PASSWORD_BYTES) throw new Error('bcrypt: password length exceeds 72 bytes');
   const hash = await bcrypt.hash(password, ctx.auth?.bcryptCost ?? DEFAULT_BCRYPT_COST);
   return Buffer.from(hash).toString('base64');
 }

@@ -36,6 +36,10 @@ const SESSION: readonly Step[] = [
   s('user add root:rootpw', { status: true }),
   s('user add root:again'),
   s('user add :nameless'),
+  // bcrypt reads 72 bytes; etcd (Go's bcrypt) refuses a longer password, gRPC Unknown.
+  s(`user add long:${'p'.repeat(73)}`),
+  s(`user add l72:${'p'.repeat(72)}`, { status: true }),
+  s('user delete l72'),
   s('user get root'),
   // etcdctl's auth enable adds the root role and grants it to root when root lacks it.
   s('auth enable', { status: true }),
@@ -207,6 +211,14 @@ async function authStatus(ep: string): Promise<string> {
   return `enabled=${String(r['enabled'])} authRevision=${String(r['authRevision'])}`;
 }
 
+/** etcd_debugging_auth_revision (a gauge in etcd and here), with its TYPE line, from a client URL's /metrics. */
+async function authRevisionGauge(ep: string): Promise<string> {
+  const text = await (await fetch(`http://${ep}/metrics`)).text();
+  const type = /^# TYPE etcd_debugging_auth_revision (\w+)$/m.exec(text)?.[1] ?? 'missing';
+  const value = /^etcd_debugging_auth_revision (\S+)$/m.exec(text)?.[1] ?? 'missing';
+  return `${value} (${type})`;
+}
+
 type ClientDuplexStream = GrpcDuplex<unknown, WatchResp>;
 
 interface WatchResp {
@@ -287,9 +299,13 @@ d('the etcdctl auth session: etcd 3.6 and tsetcd answer alike', () => {
       else diffs.push(`${label}\n  etcd:   ${JSON.stringify(want)}\n  tsetcd: ${JSON.stringify(got)}`);
       if (step.status) {
         const e = await authStatus(etcdEp);
+        const eGauge = await authRevisionGauge(etcdEp);
+        if (!e.endsWith(`authRevision=${eGauge.split(' ')[0]}`)) diffs.push(`etcd's etcd_debugging_auth_revision ${eGauge} after ${label}, AuthStatus ${e}`);
         for (const m of cluster.members) {
           const t = await authStatus(`127.0.0.1:${m.clientPort}`);
           if (t !== e) diffs.push(`AuthStatus after ${label} on ${m.name}\n  etcd:   ${e}\n  tsetcd: ${t}`);
+          const tGauge = await authRevisionGauge(`127.0.0.1:${m.clientPort}`);
+          if (tGauge !== eGauge) diffs.push(`etcd_debugging_auth_revision after ${label} on ${m.name}\n  etcd:   ${eGauge}\n  tsetcd: ${tGauge}`);
         }
       }
     }
