@@ -76,7 +76,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     learnerTimeoutMs: cfg.learnerTimeoutMs,
     endpointMode: cfg.memberEndpointMode,
     scrapeHeartbeatFailures,
-    memberApiForTLS: (secret) => memberApis.forTLS(secret),
+    memberApiFor: (tls, credentials) => memberApis.client(tls, credentials),
     // Snapshots wait here between the member's stream and the upload (the chart mounts an emptyDir).
     backups: { tmpDir: tmpdir() },
   });
@@ -85,7 +85,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
   const backupReconciler = new EtcdBackupReconciler({
     kube,
     members: o.members ?? memberApis.plain,
-    memberApiForTLS: (secret) => memberApis.forTLS(secret),
+    memberApiFor: (tls, credentials) => memberApis.client(tls, credentials),
     clock,
     log: log.child('etcd-backup'),
     endpointMode: cfg.memberEndpointMode,

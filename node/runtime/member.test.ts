@@ -16,6 +16,9 @@ import type { Transport } from '../transport/types.js';
 import { Registry } from 'prom-client';
 import { createMemberMetrics, type MemberMetrics } from '../server/metrics.js';
 import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.js';
+import bcrypt from 'bcryptjs';
+import { authenticate } from '../server/auth-service.js';
+import type { ServerContext } from '../server/rpc-context.js';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b: Uint8Array) => Buffer.from(b).toString();
@@ -347,6 +350,44 @@ describe('member runtime (in-memory twins)', () => {
     h.net.heal();
     expect(h.fatal).toEqual([]);
   });
+
+  it('Authenticate on a lagging follower waits until it has applied what was committed (etcd linearizableReadNotify): a user just added logs in there', async () => {
+    const h = (harness = new Harness(3));
+    // Appends to `lagging` are dropped while it is set; heartbeats and ReadIndex still flow.
+    let lagging: number | null = null;
+    h.wrapTransport = (t) =>
+      new Proxy(t, {
+        get(target, prop) {
+          if (prop === 'send') return (msgs: readonly Message[]) => target.send(msgs.filter((m) => !(m.to === lagging && (m.type === 'app' || m.type === 'snap'))));
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    const hash = (pw: string): string => Buffer.from(bcrypt.hashSync(pw, 4)).toString('base64');
+    const m = leader.member;
+    await m.auth.request({ type: 'userAdd', name: 'root', hashedPassword: hash('rootpw'), noPassword: false }, undefined);
+    await m.auth.request({ type: 'userGrantRole', user: 'root', role: 'root' }, undefined);
+    await m.auth.request({ type: 'authEnable' }, undefined);
+    await until(() => follower.member.appliedIndexNow() >= m.appliedIndexNow(), 'the follower applied auth enable');
+
+    lagging = follower.rec.id;
+    const root = { username: 'root', revision: m.auth.store.revision() };
+    await m.auth.request({ type: 'userAdd', name: 'late', hashedPassword: hash('latepw'), noPassword: false }, root);
+    expect(follower.member.auth.store.user('late')).toBeUndefined(); // committed, not yet applied there
+    const ctx = { backend: follower.member, auth: { bcryptCost: 4 } } as unknown as ServerContext;
+    // Without the barrier the follower's store decides at once: "authentication failed".
+    const login = authenticate(ctx, { name: 'late', password: 'latepw' });
+    lagging = null;
+    const reply = await login;
+    expect(typeof reply.token).toBe('string');
+    expect(follower.member.auth.tokenInfo(String(reply.token))?.username).toBe('late');
+    // A wrong password is still refused after the wait.
+    await expect(authenticate(ctx, { name: 'late', password: 'nope' })).rejects.toThrow('etcdserver: authentication failed, invalid user ID or password');
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
 
   it('membership: add a learner, it joins and catches up, promote it, remove a member', async () => {
     const h = (harness = new Harness(3));

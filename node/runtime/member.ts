@@ -275,6 +275,7 @@ export class Member implements MemberBackend, TransportHandler {
       leaseKeys: this.sm.leaseKeys,
       tokenInfo: (token) => this.memberAuth.tokenInfo(token),
       request: (cmd, ai) => this.authRequest(cmd, ai),
+      barrier: () => this.linearizableBarrier(),
     };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * opts.electionTimeoutMs;
   }

@@ -60,6 +60,16 @@ export function checkReadStillValid(ctx: ServerContext, ai: AuthInfo | undefined
   if (ai && ai.revision !== ctx.backend.auth.store.revision()) throw new AuthError('authOldRevision');
 }
 
+/**
+ * Calls any authenticated user may make with auth on, but not an anonymous one: Status,
+ * MemberList and Alarm (what etcd 3.6.16 answers: "user name is empty" without a user, and the
+ * call served for a user of any role).
+ */
+export function checkUser(ctx: ServerContext, call: Caller): void {
+  if (!ctx.backend.auth.store.enabled) return;
+  if (authInfoOf(ctx, call) === undefined) throw new AuthError('userEmpty');
+}
+
 /** Calls only root may make with auth on (maintenance, membership changes). */
 export function checkAdmin(ctx: ServerContext, call: Caller): void {
   if (!ctx.backend.auth.store.enabled) return;

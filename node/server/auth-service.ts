@@ -49,7 +49,11 @@ type Req = Record<string, unknown> & {
   rangeEnd?: Uint8Array;
 };
 
+/** bcrypt reads 72 bytes; Go's refuses a longer password (etcd passes its error on, gRPC Unknown). */
+const BCRYPT_MAX_PASSWORD_BYTES = 72;
+
 async function hashPassword(ctx: ServerContext, password: string): Promise<string> {
+  if (Buffer.byteLength(password, 'utf8') > BCRYPT_MAX_PASSWORD_BYTES) throw new Error('bcrypt: password length exceeds 72 bytes');
   const hash = await bcrypt.hash(password, ctx.auth?.bcryptCost ?? DEFAULT_BCRYPT_COST);
   return Buffer.from(hash).toString('base64');
 }
@@ -137,8 +141,11 @@ function responseOf(ctx: ServerContext, reply: AuthReply): Record<string, unknow
   }
 }
 
-async function authenticate(ctx: ServerContext, r: Req): Promise<Record<string, unknown>> {
+/** etcd's Authenticate: a linearizable barrier, then the password, then a token through Raft. */
+export async function authenticate(ctx: ServerContext, r: Req): Promise<Record<string, unknown>> {
   const name = r.name ?? '';
+  // A lagging member must not judge the password by an auth store that has not yet seen the user.
+  await ctx.backend.auth.barrier();
   for (let attempt = 1; ; attempt++) {
     const checkedAt = await checkPassword(ctx, name, r.password ?? '');
     const reply = await ctx.backend.auth.request({ type: 'authenticate', name, simpleToken: genTokenPrefix() }, undefined);

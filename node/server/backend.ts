@@ -30,6 +30,12 @@ export interface AuthBackend {
   tokenInfo(token: string): AuthInfo | undefined;
   /** Proposes an auth request; every member applies it. Rejects with AuthError. */
   request(cmd: AuthCommand, ai: AuthInfo | undefined): Promise<AuthReply>;
+  /**
+   * Resolves once this member has applied everything committed before the call (ReadIndex):
+   * etcd's Authenticate waits so before it checks a password, so a user just added (or a
+   * password just changed) through another member counts here too.
+   */
+  barrier(): Promise<void>;
 }
 
 // ---------- cluster ----------

@@ -6,7 +6,7 @@ import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Member } from './backend.js';
 import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
-import { checkAdmin } from './auth-check.js';
+import { checkAdmin, checkUser } from './auth-check.js';
 import { exactId, headerWithoutRevision, unary } from './rpc-context.js';
 
 export interface MemberWire {
@@ -85,7 +85,8 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
       S,
       'MemberList',
       (r) => !r.linearizable,
-      async (req) => {
+      async (req, call) => {
+        checkUser(ctx, call); // a user, of any role (etcd 3.6)
         const members = await b.memberList(req.linearizable);
         return { header: headerWithoutRevision(ctx), members: list(members) };
       },

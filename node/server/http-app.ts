@@ -4,6 +4,7 @@
 
 import type { UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Express, Request, RequestHandler } from 'express';
+import type { TLSSocket } from 'node:tls';
 import express from 'express';
 import { gatewayRouter } from './gateway.js';
 import type { HealthAnswer } from './health-checks.js';
@@ -49,6 +50,29 @@ export interface HttpAppOptions {
   /** Origins answered with CORS headers ('*': any; empty: none, as on the metrics URLs). */
   readonly corsOrigins: readonly string[];
 }
+
+/**
+ * etcd's accessController: with --client-cert-auth and auth on, a gateway request whose verified
+ * client certificate carries a Common Name is refused (400), since the gateway dials the member
+ * itself and that CN could never name the user. Users of the gateway bring a token instead,
+ * with a certificate that has no CN.
+ */
+function gatewayCommonNameGuard(ctx: ServerContext): RequestHandler {
+  return (req, res, next) => {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (ctx.auth?.clientCertAuth && ctx.backend.auth.store.enabled && socket.encrypted && socket.authorized && typeof socket.getPeerCertificate === 'function') {
+      const cn = socket.getPeerCertificate().subject?.CN;
+      if (cn !== undefined && cn !== '') {
+        res.status(400).type('text/plain').setHeader('X-Content-Type-Options', 'nosniff').send(`${ERR_GATEWAY_COMMON_NAME}\n`);
+        return;
+      }
+    }
+    next();
+  };
+}
+
+/** etcd's text (embed/serve.go), answered with HTTP 400. */
+export const ERR_GATEWAY_COMMON_NAME = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
 
 export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>, opts: HttpAppOptions): Express {
   const app = express();
@@ -97,6 +121,7 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   app.get('/metrics', (_req, res) => {
     // promhttp's own figures count this scrape as etcd's do: in flight now, by status code after.
     const m = ctx.metrics;
+    m.authRevision.set(ctx.backend.auth.store.revision());
     m.scrapesInFlight.inc();
     m.registry.metrics().then(
       (text) => {
@@ -113,6 +138,7 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   });
   if (opts.gateway) {
     const gateway = gatewayRouter(ctx, impls);
+    app.use(['/v3', '/v3beta'], gatewayCommonNameGuard(ctx));
     app.use('/v3', gateway);
     app.use('/v3beta', gateway); // etcd 3.6 still rewrites /v3beta/ to /v3/
   }

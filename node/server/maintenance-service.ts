@@ -18,6 +18,8 @@ import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
 import { serveDowngrade, type DowngradeRequest } from './downgrade.js';
 import { authInfoOf, checkAdmin } from './auth-check.js';
+import { grpcError } from './errors.js';
+import { checkUser } from './auth-check.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
@@ -83,7 +85,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       () => false,
       async (req, call) => {
         checkCommand(ctx, { type: 'alarm', req });
-        authInfoOf(ctx, call); // a bad token fails; alarms need no role (etcd)
+        checkUser(ctx, call); // a user, of any role (etcd 3.6)
         const resp = await b.alarm(req);
         resp.header = completeHeader(ctx, resp.header);
         return resp;
@@ -95,7 +97,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       'Status',
       () => true,
       async (_req, call) => {
-        checkAdmin(ctx, call);
+        checkUser(ctx, call); // a user, of any role (etcd 3.6; its main branch makes Status root-only)
         const st = await b.status();
         return {
           header: makeHeader(ctx),

@@ -71,6 +71,12 @@ export interface EtcdClusterSpec {
   heartbeatIntervalMs?: number;
   electionTimeoutMs?: number;
   tls?: TlsSpec;
+  /**
+   * The operator's etcd user, for a cluster whose auth is on (etcdctl auth enable): a Secret in the
+   * cluster's namespace with the keys username and password (kubernetes.io/basic-auth). The user
+   * needs the root role: etcd serves Status and membership changes to root only (docs/operator.md).
+   */
+  auth?: { secretName: string };
   paused?: boolean;
   /** Passed to every member as --auto-compaction-mode / --auto-compaction-retention. */
   compaction?: {

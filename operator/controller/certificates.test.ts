@@ -97,6 +97,6 @@ describe('operator-issued certificates', () => {
     // Signed by another CA: reissued.
     const foreign = caCertOf({ 'tls.crt': Buffer.from((await issueAll()).get('ca')!.cert) });
     expect(observeCert(secret('server'), foreign, 'server')?.signedByCa).toBe(false);
-    expect(new X509Certificate(certs.get('operator')!.cert).subject).toBe('CN=tsetcd-operator');
+    expect(new X509Certificate(certs.get('operator')!.cert).subject).toBe('O=tsetcd-operator'); // no CN: etcd's gateway refuses one with auth on
   });
 });

@@ -39,7 +39,7 @@ export function observeCert(secret: Record<string, Buffer> | null, ca: X509Certi
     return null;
   }
   const signedByCa = role === 'ca' ? c.ca : ca !== null && c.checkIssued(ca) && c.verify(ca.publicKey);
-  return { notBeforeMs: Date.parse(c.validFrom), notAfterMs: Date.parse(c.validTo), sans: sansOf(c), signedByCa };
+  return { notBeforeMs: Date.parse(c.validFrom), notAfterMs: Date.parse(c.validTo), sans: sansOf(c), subject: c.subject.split('\n').join(','), signedByCa };
 }
 
 export function caCertOf(secret: Record<string, Buffer> | null): X509Certificate | null {
@@ -69,9 +69,10 @@ function serial(): string {
   return b.toString('hex');
 }
 
-function dn(cn: string): string {
-  // RFC 4514: escape what a common name may carry.
-  return `CN=${cn.replace(/([,+"\\<>;=])/g, '\\$1')}`;
+function dn(req: Pick<CertRequest, 'commonName' | 'organization'>): string {
+  // RFC 4514: escape what a name may carry.
+  const esc = (v: string): string => v.replace(/([,+"\\<>;=])/g, '\\$1');
+  return req.commonName !== '' ? `CN=${esc(req.commonName)}` : `O=${esc(req.organization ?? '')}`;
 }
 
 /** Signs the certificate of a request: self-signed for the CA, else with the CA's key. */
@@ -83,7 +84,7 @@ export async function issue(req: CertRequest, ca: PemPair | null, nowMs: number)
   if (req.role === 'ca') {
     cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
-      name: dn(req.commonName),
+      name: dn(req),
       notBefore,
       notAfter,
       keys,
@@ -98,11 +99,13 @@ export async function issue(req: CertRequest, ca: PemPair | null, nowMs: number)
     if (ca === null) throw new Error(`cannot issue ${req.secretName}: no CA`);
     const caCert = new x509.X509Certificate(ca.cert);
     const caKey = await crypto.subtle.importKey('pkcs8', fromPem(ca.key), EC, false, ['sign']);
-    const names = req.sans.map((s) => (s.startsWith('IP:') ? { type: 'ip' as const, value: s.slice(3) } : { type: 'dns' as const, value: s.slice(4) }));
+    const names = req.sans.map((s) =>
+      s.startsWith('IP:') ? { type: 'ip' as const, value: s.slice(3) } : s.startsWith('URI:') ? { type: 'url' as const, value: s.slice(4) } : { type: 'dns' as const, value: s.slice(4) },
+    );
     const usages = req.server ? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth] : [x509.ExtendedKeyUsage.clientAuth];
     cert = await x509.X509CertificateGenerator.create({
       serialNumber: serial(),
-      subject: dn(req.commonName),
+      subject: dn(req),
       issuer: caCert.subject,
       notBefore,
       notAfter,

@@ -27,7 +27,7 @@ function withBackupController(spec: Partial<EtcdBackup['spec']> = {}) {
   const t = setup({ replicas: 3 });
   t.kube.secrets.set('ns/creds', { accessKeyID: Buffer.from('id'), secretAccessKey: Buffer.from('secret') });
   const r = new EtcdBackupReconciler({
-    kube: t.kube, members: t.twin, memberApiForTLS: () => t.twin, clock: t.clock, log: silentLogger, endpointMode: 'pod-ip',
+    kube: t.kube, members: t.twin, memberApiFor: () => t.twin, clock: t.clock, log: silentLogger, endpointMode: 'pod-ip',
     backups: { tmpDir: root, storeFor: () => store },
   });
   const b: EtcdBackup = { apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdBackup', metadata: { name: 'b1', namespace: 'ns', uid: 'bu', generation: 1 }, spec: { clusterName: 'e', s3, ...spec } };

@@ -9,10 +9,12 @@ import { resolveSpec } from '../api/defaults.js';
 import type { EtcdBackup } from '../api/etcd-backup.js';
 import type { EtcdCluster } from '../api/types.js';
 import type { MemberApi } from '../members/member-api.js';
+import type { GatewayCredentials } from '../members/gateway-member-api.js';
 import { utcIso } from '../plan/cron.js';
 import { BACKUP_WAIT_REQUEUE_MS, etcdBackupEvent, etcdBackupKey, etcdBackupStatus, planEtcdBackup, type BackupAttempt, type ObservedBackupCluster } from '../plan/etcd-backup.js';
 import { refOf, statefulSetName } from '../plan/names.js';
 import { effectiveTls } from '../plan/tls.js';
+import { operatorCredentials } from './auth-credentials.js';
 import { backupOnce, type BackupRunnerDeps } from './backup-runner.js';
 import { certificateStep } from './certificate-step.js';
 import type { Clock } from './clock.js';
@@ -22,7 +24,8 @@ import { observe, voterEndpoints, type EndpointMode } from './observe.js';
 export interface EtcdBackupReconcilerDeps {
   kube: KubeApi;
   members: MemberApi;
-  memberApiForTLS?: (secret: Record<string, Buffer>) => MemberApi;
+  /** The client for a cluster's TLS material and operator user (operator.ts: the member-API factory). */
+  memberApiFor?: (tls: Record<string, Buffer> | null, credentials: GatewayCredentials | null) => MemberApi;
   clock: Clock;
   log: Logger;
   endpointMode: EndpointMode;
@@ -38,13 +41,16 @@ export interface EtcdBackupResult {
  * The voting members' endpoints of a cluster and the member API that reaches them (the cluster's
  * operator-client certificate under TLS). Read only: certificates are never issued from here.
  */
-export async function memberAccess(d: Pick<EtcdBackupReconcilerDeps, 'kube' | 'members' | 'memberApiForTLS' | 'endpointMode'>, cluster: EtcdCluster, nowMs: number): Promise<{ api: MemberApi; endpoints: string[] }> {
+export async function memberAccess(d: Pick<EtcdBackupReconcilerDeps, 'kube' | 'members' | 'memberApiFor' | 'endpointMode'>, cluster: EtcdCluster, nowMs: number): Promise<{ api: MemberApi; endpoints: string[] }> {
   const ref = refOf(cluster);
   let spec = resolveSpec(cluster.spec ?? {});
   const runningPlain = spec.tls.mode === null && (await d.kube.getStatefulSet(ref.namespace, statefulSetName(ref)))?.peerTLS === false;
   spec = effectiveTls(ref, spec, runningPlain);
   const certs = await certificateStep(d.kube, ref, spec, nowMs, false);
-  const api = certs.operatorSecret !== null && d.memberApiForTLS !== undefined ? d.memberApiForTLS(certs.operatorSecret) : d.members;
+  // The operator's user too when the cluster's auth is on (Snapshot is root-only then).
+  const auth = await operatorCredentials(d.kube, cluster);
+  const wants = certs.operatorSecret !== null || auth.credentials !== null;
+  const api = wants && d.memberApiFor !== undefined ? d.memberApiFor(certs.operatorSecret, auth.credentials) : d.members;
   return { api, endpoints: voterEndpoints(await observe(d.kube, api, cluster, ref, spec, d.endpointMode)) };
 }
 

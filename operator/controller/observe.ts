@@ -4,7 +4,7 @@
 // "Healthy" is: Status answered, with the member's own ID, no errors, and applied close to the leader.
 import type { ResolvedSpec } from '../api/defaults.js';
 import type { EtcdCluster } from '../api/types.js';
-import type { EndpointStatus, MemberApi, MemberInfo } from '../members/member-api.js';
+import { isAuthRefusal, type EndpointStatus, type MemberApi, type MemberInfo } from '../members/member-api.js';
 import {
   CLIENT_PORT,
   DATA_VOLUME,
@@ -43,6 +43,8 @@ export interface Observation {
   members: MemberObservation[] | null;
   leaderID: string | null;
   memberListError: string | null;
+  /** The members refused the operator's credentials (none given while auth is on, a wrong password, no root role). */
+  authError: string | null;
 }
 
 /** The endpoints of the voting members that answered: where a snapshot can come from. */
@@ -95,16 +97,18 @@ export async function observe(
   });
   let list: { clusterID: string; members: MemberInfo[] } | null = null;
   let memberListError: string | null = null;
+  let authError: string | null = null;
   if (endpoints.length > 0) {
     try {
       list = await api.list(endpoints, { linearizable: true });
     } catch (err: unknown) {
       memberListError = err instanceof Error ? err.message : String(err);
+      if (isAuthRefusal(err)) authError = err.message;
     }
   } else {
     memberListError = 'no member pod has an address yet';
   }
-  if (list === null) return { sts, pods, pvcs, clusterID: null, members: null, leaderID: null, memberListError };
+  if (list === null) return { sts, pods, pvcs, clusterID: null, members: null, leaderID: null, memberListError, authError };
 
   const withOrd = list.members.map((info) => {
     let ordinal: number | null = null;
@@ -117,7 +121,9 @@ export async function observe(
       if (ep === null) return null;
       try {
         return await api.status(ep);
-      } catch {
+      } catch (err: unknown) {
+        // MemberList needs no user, Status needs root: a refused user shows here first.
+        if (isAuthRefusal(err)) authError ??= err.message;
         return null;
       }
     }),
@@ -164,7 +170,7 @@ export async function observe(
       metricsURL: ordinal === null ? null : metricsOf(ordinal),
     };
   });
-  return { sts, pods, pvcs, clusterID: list.clusterID, members, leaderID, memberListError: null };
+  return { sts, pods, pvcs, clusterID: list.clusterID, members, leaderID, memberListError: null, authError };
 }
 
 /** What a member logs (and the kubelet keeps as its termination message) when it refuses an empty data dir. */

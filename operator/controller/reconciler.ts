@@ -9,6 +9,8 @@ import { validateSpec, type SpecProblem } from '../api/validate.js';
 import { clusterVersionOf } from '../api/versions.js';
 import { parseQuantity } from '../api/quantity.js';
 import { MemberApiError, type MemberApi } from '../members/member-api.js';
+import type { GatewayCredentials } from '../members/gateway-member-api.js';
+import { authRefusedProblem, operatorCredentials } from './auth-credentials.js';
 import type { ClusterMetricsSink, ClusterSnapshot } from '../metrics.js';
 import { buildBootstrapConfigMap } from '../plan/bootstrap-configmap.js';
 import { parseCron } from '../plan/cron.js';
@@ -42,10 +44,10 @@ export interface ReconcilerDeps {
   learnerTimeoutMs: number;
   endpointMode: EndpointMode;
   /**
-   * The member API for a cluster whose client traffic uses TLS, given the client Secret's data
-   * (ca.crt, tls.crt, tls.key). Absent: TLS clusters use `members` as is.
+   * The member API for a cluster whose client traffic uses TLS (the client Secret's data: ca.crt,
+   * tls.crt, tls.key) or whose auth is on (spec.auth's user), or both. Absent: `members` as is.
    */
-  memberApiForTLS?: (secret: Record<string, Buffer>) => MemberApi;
+  memberApiFor?: (tls: Record<string, Buffer> | null, credentials: GatewayCredentials | null) => MemberApi;
   /** Reads a member's etcd_server_heartbeat_send_failures_total; null when it cannot. */
   scrapeHeartbeatFailures?: (metricsURL: string) => Promise<number | null>;
   /** Requeue delay while something is in flight. */
@@ -108,12 +110,14 @@ export class Reconciler {
       await d.kube.recordEvent(cluster, 'Normal', 'CertificatesIssued', `issued ${what}`).catch(() => {});
     }
     const tlsProblemsFound = certs.problems;
+    const auth = await operatorCredentials(d.kube, cluster);
     let api = d.members;
-    if (certs.operatorSecret !== null && d.memberApiForTLS !== undefined) api = d.memberApiForTLS(certs.operatorSecret);
+    if ((certs.operatorSecret !== null || auth.credentials !== null) && d.memberApiFor !== undefined) api = d.memberApiFor(certs.operatorSecret, auth.credentials);
     const obs = await observe(d.kube, api, cluster, ref, spec, d.endpointMode);
     const status = cluster.status ?? {};
     const restore = await this.restore(cluster, obs, nowMs);
-    const problems = [...tlsProblemsFound, ...(restore.problem ? [restore.problem] : []), ...(await this.problems(cluster, spec, obs))];
+    const authProblems = auth.problem !== null ? [auth.problem] : obs.authError !== null ? [authRefusedProblem(cluster, obs.authError)] : [];
+    const problems = [...tlsProblemsFound, ...authProblems, ...(restore.problem ? [restore.problem] : []), ...(await this.problems(cluster, spec, obs))];
     const observed: ObservedCluster = {
       ref,
       generation: cluster.metadata.generation ?? 0,

@@ -5,6 +5,13 @@
 // which the tests use as the reference. int64/uint64 travel as JSON strings, so member IDs stay exact.
 // https endpoints use the cluster's client TLS material (CA, and a client certificate for
 // --client-cert-auth); member-api-factory.ts makes these clients.
+//
+// Auth: the gateway is a client of the member's own gRPC server, so a client certificate's CN
+// never names a user there (as in etcd). With credentials, a call the member refuses for want of
+// a user (auth is on) authenticates at /v3/auth/authenticate on that endpoint, keeps the token,
+// sends it as the Authorization header from then on, and when the token is no longer known
+// ("invalid auth token": expired, or the member restarted) authenticates again and retries once.
+// Without auth on the cluster nothing changes: no token is asked for.
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MemberApiError, type EndpointStatus, type MemberApi, type MemberApiErrorCode, type MemberInfo, type MemberList } from './member-api.js';
@@ -17,14 +24,39 @@ export interface GatewayTLS {
   checkServerIdentity?: (host: string, cert: unknown) => Error | undefined;
 }
 
+/** The operator's etcd user (spec.auth's Secret). */
+export interface GatewayCredentials {
+  username: string;
+  password: string;
+}
+
 export interface GatewayOptions {
   requestTimeoutMs: number;
   tls?: GatewayTLS;
+  credentials?: GatewayCredentials;
 }
 
-const GRPC_CODES: Record<number, MemberApiErrorCode> = { 3: 'InvalidArgument', 4: 'DeadlineExceeded', 5: 'NotFound', 9: 'FailedPrecondition', 14: 'Unavailable' };
+const GRPC_CODES: Record<number, MemberApiErrorCode> = {
+  3: 'InvalidArgument',
+  4: 'DeadlineExceeded',
+  5: 'NotFound',
+  7: 'PermissionDenied',
+  9: 'FailedPrecondition',
+  14: 'Unavailable',
+  16: 'Unauthenticated',
+};
+
+/** etcd's texts (api/v3rpc/rpctypes) the token handling acts on. */
+const ERR_USER_EMPTY = 'etcdserver: user name is empty';
+const ERR_INVALID_AUTH_TOKEN = 'etcdserver: invalid auth token';
+const ERR_AUTH_NOT_ENABLED = 'etcdserver: authentication is not enabled';
 
 export class GatewayMemberApi implements MemberApi {
+  /** The token the last Authenticate gave (simple tokens and JWTs hold on every member). */
+  private token: string | null = null;
+  /** One Authenticate at a time: a pass asks every member's Status at once. */
+  private authenticating: Promise<string | null> | null = null;
+
   constructor(private readonly opts: GatewayOptions = { requestTimeoutMs: 5000 }) {}
 
   async list(endpoints: readonly string[], opts: { linearizable: boolean } = { linearizable: false }): Promise<MemberList> {
@@ -93,12 +125,51 @@ export class GatewayMemberApi implements MemberApi {
     throw last instanceof Error ? last : new MemberApiError('Unavailable', String(last));
   }
 
+  /** A call as the operator's user: authenticates when the member asks for a user, retries once. */
   private async post(endpoint: string, path: string, body: unknown, timeoutMs = this.opts.requestTimeoutMs): Promise<Record<string, unknown>> {
+    const sentWith = this.token;
+    try {
+      return await this.postOnce(endpoint, path, body, timeoutMs, sentWith);
+    } catch (err: unknown) {
+      if (this.opts.credentials === undefined || !(err instanceof MemberApiError) || !needsToken(err, sentWith)) throw err;
+      const token = await this.authenticate(endpoint, sentWith, timeoutMs);
+      if (token === null) throw err;
+      return this.postOnce(endpoint, path, body, timeoutMs, token);
+    }
+  }
+
+  /**
+   * A fresh token from this endpoint, unless another call already replaced `stale`. null: auth is
+   * not enabled there (the refusal stands as it was). A wrong password is Unauthenticated.
+   */
+  private async authenticate(endpoint: string, stale: string | null, timeoutMs: number): Promise<string | null> {
+    if (this.token !== stale) return this.token;
+    this.authenticating ??= (async () => {
+      const c = this.opts.credentials!;
+      try {
+        const r = await this.postOnce(endpoint, '/v3/auth/authenticate', { name: c.username, password: c.password }, timeoutMs, null);
+        this.token = typeof r.token === 'string' && r.token !== '' ? r.token : null;
+        return this.token;
+      } catch (err: unknown) {
+        if (err instanceof MemberApiError && err.message === ERR_AUTH_NOT_ENABLED) return null;
+        // etcd answers a wrong password with InvalidArgument; to the operator it is an auth failure.
+        if (err instanceof MemberApiError && (err.code === 'InvalidArgument' || err.code === 'FailedPrecondition')) {
+          throw new MemberApiError('Unauthenticated', `authenticating as "${c.username}": ${err.message}`);
+        }
+        throw err;
+      } finally {
+        this.authenticating = null;
+      }
+    })();
+    return this.authenticating;
+  }
+
+  private async postOnce(endpoint: string, path: string, body: unknown, timeoutMs: number, token: string | null): Promise<Record<string, unknown>> {
     const where = `${endpoint}${path}`;
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await this.send(new URL(endpoint.replace(/\/$/, '') + path), JSON.stringify(body), timeoutMs));
+      ({ status, text } = await this.send(new URL(endpoint.replace(/\/$/, '') + path), JSON.stringify(body), timeoutMs, token));
     } catch (err: unknown) {
       if (err instanceof MemberApiError) throw err;
       throw new MemberApiError('Unavailable', `${where}: ${err instanceof Error ? err.message : String(err)}`);
@@ -115,14 +186,14 @@ export class GatewayMemberApi implements MemberApi {
   }
 
   /** A POST with the cluster's client TLS material on https endpoints. */
-  private request(url: URL, payload: string, timeoutMs: number, onResponse: (res: IncomingMessage) => void): ClientRequest {
+  private request(url: URL, payload: string, timeoutMs: number, token: string | null, onResponse: (res: IncomingMessage) => void): ClientRequest {
     const https = url.protocol === 'https:';
     const tls = https ? (this.opts.tls ?? {}) : {};
     return (https ? httpsRequest : httpRequest)(
       url,
       {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        headers: { accept: 'application/json', 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...(token === null ? {} : { authorization: token }) },
         timeout: timeoutMs,
         ...tls,
       },
@@ -132,9 +203,12 @@ export class GatewayMemberApi implements MemberApi {
 
   async *snapshot(endpoint: string, idleTimeoutMs: number): AsyncIterable<Buffer> {
     const url = new URL(endpoint.replace(/\/$/, '') + '/v3/maintenance/snapshot');
+    // A stream cannot be sent twice: with credentials, hold a token before it starts (Snapshot is root-only).
+    if (this.opts.credentials !== undefined && this.token === null) await this.authenticate(endpoint, null, idleTimeoutMs);
+    const token = this.token;
     let req: ClientRequest | null = null;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
-      req = this.request(url, '{}', idleTimeoutMs, resolve);
+      req = this.request(url, '{}', idleTimeoutMs, token, resolve);
       // Only silence is bounded: a 1 GiB snapshot takes as long as it takes while bytes flow.
       req.on('timeout', () => req?.destroy(new MemberApiError('DeadlineExceeded', `${url.href}: no bytes within ${idleTimeoutMs}ms`)));
       req.on('error', (err: unknown) => reject(err instanceof MemberApiError ? err : new MemberApiError('Unavailable', `${url.href}: ${err instanceof Error ? err.message : String(err)}`)));
@@ -178,9 +252,9 @@ export class GatewayMemberApi implements MemberApi {
     }
   }
 
-  private send(url: URL, payload: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+  private send(url: URL, payload: string, timeoutMs: number, token: string | null): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-      const req = this.request(url, payload, timeoutMs, (res: IncomingMessage) => {
+      const req = this.request(url, payload, timeoutMs, token, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
@@ -197,6 +271,11 @@ export class GatewayMemberApi implements MemberApi {
       req.end(payload);
     });
   }
+}
+
+/** A refusal that a (new) token answers: no user given while auth is on, or a token the member no longer knows. */
+function needsToken(err: MemberApiError, sentWith: string | null): boolean {
+  return (sentWith === null && err.message === ERR_USER_EMPTY) || (sentWith !== null && err.message === ERR_INVALID_AUTH_TOKEN);
 }
 
 /** A google.rpc.Status body (or a bare HTTP failure) as a typed error. */

@@ -36,7 +36,7 @@ export interface EndpointStatus {
 }
 
 /** gRPC status codes the operator cares about. */
-export type MemberApiErrorCode = 'Unavailable' | 'NotFound' | 'FailedPrecondition' | 'InvalidArgument' | 'DeadlineExceeded' | 'Unknown';
+export type MemberApiErrorCode = 'Unavailable' | 'NotFound' | 'FailedPrecondition' | 'InvalidArgument' | 'DeadlineExceeded' | 'PermissionDenied' | 'Unauthenticated' | 'Unknown';
 
 export class MemberApiError extends Error {
   override readonly name = 'MemberApiError';
@@ -78,3 +78,17 @@ export const ERR_TOO_MANY_LEARNERS = 'etcdserver: too many learner members in cl
 export const ERR_LEARNER_NOT_READY = 'etcdserver: can only promote a learner member which is in sync with leader';
 export const ERR_PEER_URL_EXISTS = 'etcdserver: Peer URLs already exists';
 export const ERR_NOT_LEADER = 'etcdserver: not leader';
+
+/**
+ * A refusal of the operator's credentials rather than of the request: no user while the cluster's
+ * auth is on, a wrong password, a user without the root role, or a client certificate with a CN
+ * (mode secrets: the user's own Secret). Retrying does not help; the
+ * reconciler reports it (Degraded=AuthFailed) and changes nothing in the cluster.
+ */
+export function isAuthRefusal(err: unknown): err is MemberApiError {
+  if (!(err instanceof MemberApiError)) return false;
+  return err.code === 'Unauthenticated' || err.code === 'PermissionDenied' || err.message === 'etcdserver: user name is empty' || err.message.includes(ERR_GATEWAY_COMMON_NAME);
+}
+
+/** etcd's HTTP 400 to a gateway client whose certificate has a CN, with --client-cert-auth and auth on. */
+export const ERR_GATEWAY_COMMON_NAME = 'CommonName of client sending a request against gateway will be ignored and not used as expected';

@@ -36,6 +36,11 @@ export class MemoryMemberApi implements MemberApi {
   /** Calls the operator made, for assertions: "add:<peerURL>", "promote:<id>", ... */
   readonly calls: string[] = [];
   private nextID = 1001;
+  /**
+   * The cluster's auth refuses the operator (auth on without its user, a wrong password, no root
+   * role): Status fails with this, as etcd's root-only Status does; MemberList still answers.
+   */
+  authRefusal: MemberApiError | null = null;
   /** Make the next call of this kind fail once with the given error. */
   failNext: Map<string, MemberApiError> = new Map();
 
@@ -107,6 +112,7 @@ export class MemoryMemberApi implements MemberApi {
   }
 
   async status(endpoint: string): Promise<EndpointStatus> {
+    if (this.authRefusal !== null) throw this.authRefusal;
     const m = this.members.find((x) => x.endpoint === endpoint);
     if (m === undefined || !m.healthy) throw new MemberApiError('Unavailable', `${endpoint}: connection refused`);
     return {

@@ -4,7 +4,7 @@
 // cert-manager's CRD declares them), not against a running cert-manager.
 import { describe, expect, it } from 'vitest';
 import { resolveSpec } from '../api/defaults.js';
-import { buildCertManagerCertificates, effectiveTls, memberSans, planCertificates, RENEW_AT_FRACTION, type CertRole, type ObservedCert } from './tls.js';
+import { buildCertManagerCertificates, effectiveTls, memberSans, OPERATOR_CLIENT_URI, planCertificates, RENEW_AT_FRACTION, type CertRole, type ObservedCert } from './tls.js';
 
 const ref = { name: 'db', namespace: 'prod', uid: 'u' };
 const HOUR = 3600_000;
@@ -14,7 +14,7 @@ function healthy(notBeforeMs: number, lifetimeMs: number, sans = memberSans(ref)
   return { notBeforeMs, notAfterMs: notBeforeMs + lifetimeMs, sans, signedByCa: true };
 }
 function observed(now: number, lifetimeMs: number): Record<CertRole, ObservedCert | null> {
-  return { ca: healthy(now, 87600 * HOUR, []), server: healthy(now, lifetimeMs), peer: healthy(now, lifetimeMs), operator: healthy(now, lifetimeMs, []) };
+  return { ca: healthy(now, 87600 * HOUR, []), server: healthy(now, lifetimeMs), peer: healthy(now, lifetimeMs), operator: { ...healthy(now, lifetimeMs, [`URI:${OPERATOR_CLIENT_URI}`]), subject: 'O=tsetcd-operator' } };
 }
 
 describe('planCertificates', () => {
@@ -39,6 +39,9 @@ describe('planCertificates', () => {
     const o = observed(T, 90 * HOUR);
     expect(planCertificates(ref, s, { ...o, server: { ...o.server!, signedByCa: false } }, T).issue.map((r) => `${r.role}:${r.reason}`)).toEqual(['server:ca-changed']);
     expect(planCertificates(ref, s, { ...o, peer: { ...o.peer!, sans: ['DNS:elsewhere'] } }, T).issue.map((r) => `${r.role}:${r.reason}`)).toEqual(['peer:names-changed']);
+    // An operator certificate from before it lost its CN (etcd's gateway refuses one with auth on).
+    expect(planCertificates(ref, s, { ...o, operator: { ...o.operator!, sans: [], subject: 'CN=tsetcd-operator' } }, T).issue.map((r) => `${r.role}:${r.reason}`)).toEqual(['operator:names-changed']);
+    expect(planCertificates(ref, s, { ...o, operator: { ...o.operator!, subject: 'CN=tsetcd-operator' } }, T).issue.map((r) => `${r.role}:${r.reason}`)).toEqual(['operator:names-changed']);
     const shorter = spec({ certificateLifetime: '3m' });
     expect(planCertificates(ref, shorter, o, T).issue.map((r) => r.reason)).toEqual(['lifetime-changed', 'lifetime-changed', 'lifetime-changed']);
   });
@@ -89,6 +92,9 @@ describe('cert-manager Certificates', () => {
     }
     expect((certs[0]!.spec as { usages: string[] }).usages).toContain('server auth');
     expect((certs[2]!.spec as { usages: string[] }).usages).not.toContain('server auth');
+    // The operator's certificate has no CN (cert-manager then needs another name: the URI SAN).
+    expect(certs[2]!.spec).toMatchObject({ subject: { organizations: ['tsetcd-operator'] }, uris: [OPERATOR_CLIENT_URI] });
+    expect((certs[2]!.spec as Record<string, unknown>).commonName).toBeUndefined();
     expect(buildCertManagerCertificates(ref, spec())).toEqual([]); // mode operator signs itself
   });
 });

@@ -10,8 +10,14 @@ import { clientServiceName, commonLabels, ownerReference, peerServiceName, type 
 export const CA_LIFETIME_MS = 10 * 365 * 24 * 3600 * 1000;
 /** Leaves are renewed once this share of their lifetime has passed (cert-manager's default too). */
 export const RENEW_AT_FRACTION = 2 / 3;
-/** The common name of the operator's client certificate (the user name if auth maps certificates to users). */
-export const OPERATOR_CLIENT_CN = 'tsetcd-operator';
+/**
+ * The operator's client certificate names it by organization, with no common name: with
+ * --client-cert-auth and auth on, etcd's gateway (which the operator speaks) refuses a certificate
+ * that carries a CN (it could never name the user there), and the operator logs in with spec.auth's
+ * user instead. A URI SAN gives cert-manager the one name it requires.
+ */
+export const OPERATOR_CLIENT_ORG = 'tsetcd-operator';
+export const OPERATOR_CLIENT_URI = 'urn:tsetcd:operator';
 
 export type CertRole = 'ca' | 'server' | 'peer' | 'operator';
 export const LEAF_ROLES = ['server', 'peer', 'operator'] as const;
@@ -64,8 +70,10 @@ export function memberSans(ref: ClusterRef): string[] {
 export interface ObservedCert {
   notBeforeMs: number;
   notAfterMs: number;
-  /** "DNS:name" and "IP:address" entries. */
+  /** "DNS:name", "IP:address" and "URI:uri" entries. */
   sans: string[];
+  /** The subject, RFC 4514 ("CN=x" or "O=y"); absent: not compared. */
+  subject?: string;
   /** Verified with the CA Secret's certificate (always true for the CA itself). */
   signedByCa: boolean;
 }
@@ -75,7 +83,10 @@ export type IssueReason = 'missing' | 'expiring' | 'ca-changed' | 'names-changed
 export interface CertRequest {
   role: CertRole;
   secretName: string;
+  /** The subject's CN; empty for none (the operator's certificate). */
   commonName: string;
+  /** The subject's O, when there is no CN. */
+  organization?: string;
   sans: string[];
   /** serverAuth and clientAuth for members (they dial each other), clientAuth for the operator. */
   server: boolean;
@@ -96,8 +107,13 @@ export function renewAtMs(c: ObservedCert): number {
 function want(ref: ClusterRef, tls: ResolvedTls, role: CertRole): Omit<CertRequest, 'reason'> {
   const secretName = tlsSecretName(ref, role);
   if (role === 'ca') return { role, secretName, commonName: `${ref.name}.${ref.namespace} tsetcd CA`, sans: [], server: false, lifetimeMs: CA_LIFETIME_MS };
-  if (role === 'operator') return { role, secretName, commonName: OPERATOR_CLIENT_CN, sans: [], server: false, lifetimeMs: tls.certificateLifetimeMs };
+  if (role === 'operator') return { role, secretName, commonName: '', organization: OPERATOR_CLIENT_ORG, sans: [`URI:${OPERATOR_CLIENT_URI}`], server: false, lifetimeMs: tls.certificateLifetimeMs };
   return { role, secretName, commonName: `${ref.name}-${role}`, sans: memberSans(ref), server: true, lifetimeMs: tls.certificateLifetimeMs };
+}
+
+/** The subject a request asks for, as observeCert reports one. */
+export function subjectOf(req: Pick<CertRequest, 'commonName' | 'organization'>): string {
+  return req.commonName !== '' ? `CN=${req.commonName}` : `O=${req.organization ?? ''}`;
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {
@@ -122,7 +138,7 @@ export function planCertificates(ref: ClusterRef, spec: ResolvedSpec, observed: 
         ? 'missing'
         : newCa || !o.signedByCa
           ? 'ca-changed'
-          : !sameSet(o.sans, w.sans)
+          : !sameSet(o.sans, w.sans) || (o.subject !== undefined && o.subject !== subjectOf(w))
             ? 'names-changed'
             : o.notAfterMs - o.notBeforeMs > w.lifetimeMs + 60_000
               ? 'lifetime-changed'
@@ -170,9 +186,10 @@ export function buildCertManagerCertificates(ref: ClusterRef, spec: ResolvedSpec
     const w = want(ref, tls, role);
     const dnsNames = w.sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
     const ipAddresses = w.sans.filter((s) => s.startsWith('IP:')).map((s) => s.slice(3));
+    const uris = w.sans.filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
     const certSpec: Record<string, unknown> = {
       secretName: w.secretName,
-      commonName: w.commonName,
+      ...(w.commonName !== '' ? { commonName: w.commonName } : { subject: { organizations: [w.organization ?? ''] } }),
       duration: `${seconds}s`,
       renewBefore: `${renewBefore}s`,
       privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
@@ -182,6 +199,7 @@ export function buildCertManagerCertificates(ref: ClusterRef, spec: ResolvedSpec
     };
     if (dnsNames.length > 0) certSpec.dnsNames = dnsNames;
     if (ipAddresses.length > 0) certSpec.ipAddresses = ipAddresses;
+    if (uris.length > 0) certSpec.uris = uris;
     return {
       apiVersion: 'cert-manager.io/v1',
       kind: 'Certificate',

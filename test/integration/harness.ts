@@ -94,10 +94,10 @@ export interface CtlResult {
 }
 
 /** Runs etcdctl; never throws on a non-zero exit (look at code). Bounded by timeoutMs. */
-export function etcdctl(endpoints: string, args: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<CtlResult> {
+export function etcdctl(endpoints: string, args: readonly string[], opts: { stdin?: string; timeoutMs?: number; bin?: string } = {}): Promise<CtlResult> {
   return new Promise((resolvePromise) => {
     const p = execFile(
-      ETCDCTL,
+      opts.bin ?? ETCDCTL,
       [`--endpoints=${endpoints}`, '--dial-timeout=5s', '--command-timeout=20s', ...args],
       { env: { ...process.env, ETCDCTL_API: '3' }, timeout: opts.timeoutMs ?? 30_000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {

@@ -31,6 +31,8 @@ export function makeCa(dir: string, name: string): KeyPair {
 
 export interface LeafOptions {
   readonly cn: string;
+  /** The whole subject instead of /CN=cn ("/O=x": a certificate without a common name). */
+  readonly subject?: string;
   /** Hex, without 0x; the serial the test looks for. */
   readonly serial: string;
   readonly sans?: readonly string[];
@@ -45,7 +47,7 @@ export function issueLeaf(ca: KeyPair, dir: string, name: string, o: LeafOptions
   const ext = join(dir, `${name}.ext`);
   const sans = o.sans ?? ['IP:127.0.0.1', 'DNS:localhost'];
   writeFileSync(ext, `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-  run(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${o.cn}`]);
+  run(dir, ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', o.subject ?? `/CN=${o.cn}`]);
   run(dir, ['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-set_serial', `0x${o.serial}`, '-out', certFile, '-days', '1', '-extfile', ext]);
   return { certFile, keyFile };
 }

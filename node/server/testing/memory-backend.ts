@@ -41,6 +41,8 @@ export class MemoryBackend implements MemberBackend {
       const u = this.authStore.enabled ? this.tokens.get(t) : undefined;
       return u === undefined ? undefined : { username: u, revision: this.authStore.revision() };
     },
+    // One member, applied at once: nothing to wait for.
+    barrier: async () => {},
     request: async (cmd, ai) => {
       const r = this.authStore.apply(cmd, ai);
       if (cmd.type === 'authDisable') this.tokens.clear();

@@ -20,9 +20,11 @@ export function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterM
   const twin = new MemoryMemberApi();
   const clock = new FakeClock(T0);
   const tlsSecretsSeen: Array<Record<string, Buffer>> = [];
+  const credentialsSeen: Array<{ username: string; password: string }> = [];
   const reconciler = new Reconciler({
-    memberApiForTLS: (secret) => {
-      tlsSecretsSeen.push(secret);
+    memberApiFor: (secret, credentials) => {
+      if (secret !== null) tlsSecretsSeen.push(secret);
+      if (credentials !== null) credentialsSeen.push(credentials);
       return twin;
     },
     kube,
@@ -74,7 +76,7 @@ export function setup(spec: EtcdClusterSpec = { replicas: 3 }, metrics: ClusterM
     }
     throw new Error(`did not settle; actions: ${actions.join(',')}`);
   }
-  return { kube, twin, clock, reconciler, pass, settle, actions, tlsSecretsSeen, freeze: () => (replicate = false) };
+  return { kube, twin, clock, reconciler, pass, settle, actions, tlsSecretsSeen, credentialsSeen, freeze: () => (replicate = false) };
 }
 
 export const cond = (c: EtcdCluster, type: string) => c.status?.conditions?.find((x) => x.type === type);
