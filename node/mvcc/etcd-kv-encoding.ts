@@ -96,6 +96,8 @@ export interface EtcdKeyValue {
   readonly lease: bigint | number;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function uvarintBytes(n: number): number {
   let k = 1;
   while (n >= 0x80) {
@@ -116,7 +118,10 @@ function putUvarint(b: Buffer, at: number, n: number): number {
 
 /** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
 export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
-  if (typeof kv.lease !== 'number' || kv.lease < 0) return encodeKeyValueSlow(kv); // int64 < 0: 10-byte varint
+  // A lease id in [0, 2^53] takes the one-allocation path as a number; a wider or negative one
+  // (int64 < 0: a 10-byte varint) the general writer.
+  const lease = typeof kv.lease === 'bigint' ? (kv.lease < 0n || kv.lease > MAX_SAFE ? -1 : Number(kv.lease)) : kv.lease;
+  if (lease < 0) return encodeKeyValueSlow(kv);
   const ints: Array<[number, number]> = [
     [0x10, kv.createRevision],
     [0x18, kv.modRevision],
@@ -126,7 +131,7 @@ export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
   if (kv.key.byteLength > 0) size += 1 + uvarintBytes(kv.key.byteLength) + kv.key.byteLength;
   for (const [, v] of ints) if (v !== 0) size += 1 + uvarintBytes(v);
   if (kv.value.byteLength > 0) size += 1 + uvarintBytes(kv.value.byteLength) + kv.value.byteLength;
-  if (kv.lease !== 0) size += 1 + uvarintBytes(kv.lease);
+  if (lease !== 0) size += 1 + uvarintBytes(lease);
   const b = Buffer.allocUnsafe(size);
   let o = 0;
   if (kv.key.byteLength > 0) {
@@ -146,9 +151,9 @@ export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
     b.set(kv.value, o);
     o += kv.value.byteLength;
   }
-  if (kv.lease !== 0) {
+  if (lease !== 0) {
     b[o++] = 0x30;
-    o = putUvarint(b, o, kv.lease);
+    o = putUvarint(b, o, lease);
   }
   return b;
 }
@@ -164,7 +169,8 @@ export interface RevisionRow {
   readonly create: number;
   readonly version: number;
   readonly value: Uint8Array;
-  readonly lease: number;
+  /** etcd's int64 lease id; 0n for none. */
+  readonly lease: bigint;
 }
 
 const NO_BYTES = new Uint8Array(0);

@@ -24,6 +24,6 @@ export function clusterIdOf(memberIds: readonly number[]): number {
   return hash53(sorted.map((id) => id.toString(16).padStart(16, '0')).join(''));
 }
 
-export function hexId(id: number): string {
+export function hexId(id: number | bigint): string {
   return id.toString(16);
 }

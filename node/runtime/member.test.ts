@@ -136,7 +136,7 @@ describe('member runtime (in-memory twins)', () => {
     expect(p.header.revision).toBe(2);
     const r = await member.range({ key: enc('a') }, { linearizable: true });
     expect(r.kvs.map((kv) => dec(kv.value))).toEqual(['1']);
-    const g = await member.leaseGrant({ TTL: 5, ID: 0 });
+    const g = await member.leaseGrant({ TTL: 5, ID: 0n });
     expect(g.ID).toBeGreaterThan(0);
     const ka = await member.leaseKeepAlive({ ID: g.ID });
     expect(ka.TTL).toBe(5);
@@ -537,7 +537,7 @@ describe('member runtime (in-memory twins)', () => {
     // Proposed straight to the backend, past the server's checks: apply answers with the error.
     const badTxn = { compare: [{ key: enc('k'), result: 9 as 0, target: 0 as const }], success: [{ requestPut: { key: enc('k'), value: enc('v') } }] };
     await expect(lm.txn(badTxn, { readOnly: false })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
-    await expect(lm.alarm({ action: 9 as 0, memberID: 0, alarm: 1 })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
+    await expect(lm.alarm({ action: 9 as 0, memberID: 0n, alarm: 1 })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
     // Bytes no member can decode, as a damaged or foreign log would hold them.
     const envelope = (kind: 'mvcc' | 'attrs', body: Uint8Array): Buffer => encodeEnvelope(kind, 0, 0, body);
     const poison = [Buffer.from([7, 7, 7]), Buffer.alloc(40, 0xff), envelope('mvcc', Buffer.from([1, 3, 200])), envelope('attrs', enc('{not json')), envelope('attrs', enc('{"id":"x"}'))];

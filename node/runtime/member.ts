@@ -473,17 +473,22 @@ export class Member implements MemberBackend, TransportHandler {
 
   async handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
     const b = body as Record<string, number>;
+    // Lease ids travel between members as decimal strings (JSON has no 64-bit integers); an
+    // older member sends a number, which BigInt takes too.
+    const leaseId = (): bigint => BigInt((body as { ID?: string | number }).ID ?? 0);
     switch (method) {
       case 'leaseRenew': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        const r = this.sm.leaseRenew(b['ID'] ?? 0, this.nowMs());
+        const id = leaseId();
+        const r = this.sm.leaseRenew(id, this.nowMs());
         this.opts.runtimeMetrics?.leaseRenewed.inc();
-        if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: b['ID'] ?? 0, remainingTTL: 0 }] } });
+        if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
       }
       case 'leaseTimeToLive': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        return this.sm.leaseTimeToLive({ ID: b['ID'] ?? 0, keys: Boolean(b['keys']) }, this.nowMs());
+        const r = this.sm.leaseTimeToLive({ ID: leaseId(), keys: Boolean(b['keys']) }, this.nowMs());
+        return { ...r, ID: String(r.ID) };
       }
       case 'memberPromote':
         return this.memberPromote(b['ID'] ?? 0);
@@ -1158,8 +1163,9 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
     if ((cmd.type === 'put' || cmd.type === 'txn' || cmd.type === 'leaseGrant') && !this.sm.quotaAllows(cmd)) {
-      if (!this.sm.alarms().some((a) => a.memberID === this.id && a.alarm === AlarmType.NOSPACE)) {
-        this.proposeInternal({ type: 'alarm', req: { action: AlarmAction.ACTIVATE, memberID: this.id, alarm: AlarmType.NOSPACE } });
+      const self = BigInt(this.id);
+      if (!this.sm.alarms().some((a) => a.memberID === self && a.alarm === AlarmType.NOSPACE)) {
+        this.proposeInternal({ type: 'alarm', req: { action: AlarmAction.ACTIVATE, memberID: self, alarm: AlarmType.NOSPACE } });
       }
       return Promise.reject(new BackendError('noSpace', 'etcdserver: mvcc: database space exceeded'));
     }
@@ -1460,13 +1466,13 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   async leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse> {
-    const r = (await this.callLeader('leaseRenew', { ID: req.ID })) as { TTL: number };
+    const r = (await this.callLeader('leaseRenew', { ID: String(req.ID) })) as { TTL: number };
     return { header: { clusterId: 0, memberId: 0, raftTerm: 0, revision: this.sm.currentRevision() }, ID: req.ID, TTL: r.TTL };
   }
 
   async leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest): Promise<mvcc.LeaseTimeToLiveResponse> {
-    const r = (await this.callLeader('leaseTimeToLive', { ID: req.ID, keys: req.keys ? 1 : 0 })) as mvcc.LeaseTimeToLiveResponse;
-    return { ...r, keys: (r.keys ?? []).map((k) => (k instanceof Uint8Array ? k : Buffer.from((k as unknown as { data: number[] }).data ?? []))) };
+    const r = (await this.callLeader('leaseTimeToLive', { ID: String(req.ID), keys: req.keys ? 1 : 0 })) as Omit<mvcc.LeaseTimeToLiveResponse, 'ID'> & { ID: string };
+    return { ...r, ID: BigInt(r.ID), keys: (r.keys ?? []).map((k) => (k instanceof Uint8Array ? k : Buffer.from((k as unknown as { data: number[] }).data ?? []))) };
   }
 
   async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
@@ -1582,7 +1588,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async alarm(req: mvcc.AlarmRequest): Promise<mvcc.AlarmResponse> {
     if (req.action === AlarmAction.GET) {
-      const alarms = this.sm.alarms().filter((a) => (req.memberID === 0 || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
+      const alarms = this.sm.alarms().filter((a) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
       return { header: { clusterId: 0, memberId: 0, raftTerm: 0, revision: this.sm.currentRevision() }, alarms };
     }
     return this.propose({ type: 'alarm', req });

@@ -362,7 +362,7 @@ describe('chunked Range encoding', () => {
       modRevision: i + 2,
       version: 1,
       value: Buffer.from(`v${i}`),
-      lease: 0,
+      lease: i % 3 === 0 ? 0n : 2n ** 63n - BigInt(i),
     }));
     const resp = { header: { clusterId: 1, memberId: 2, revision: 99, raftTerm: 3 }, kvs, more: true, count: 12345 };
     const chunked = await encodeRangeChunked(resp, m.responseSerialize);

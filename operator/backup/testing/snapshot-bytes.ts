@@ -8,7 +8,7 @@ import { writeEtcdDb } from '../../../node/runtime/etcd-snapshot-export.js';
 export async function snapshotBytes(puts: ReadonlyArray<readonly [string, string]>): Promise<{ bytes: Buffer; revision: number }> {
   const s = new MvccStore();
   let index = 0;
-  for (const [k, v] of puts) s.apply({ type: 'put', req: { key: Buffer.from(k), value: Buffer.from(v), lease: 0 } }, ++index);
+  for (const [k, v] of puts) s.apply({ type: 'put', req: { key: Buffer.from(k), value: Buffer.from(v), lease: 0n } }, ++index);
   const sink = new MemoryPageSink();
   await writeEtcdDb(sink, { store: s, consistentIndex: index, term: 2, confState: { voters: [1], learners: [] } });
   const db = sink.bytes();
