@@ -106,7 +106,7 @@ export function keyBytes(rec: KeyRec): Uint8Array {
 }
 
 export function header(revision: number): ResponseHeader {
-  return { clusterId: 0, memberId: 0, revision, raftTerm: 0 };
+  return { clusterId: 0n, memberId: 0n, revision, raftTerm: 0 };
 }
 
 /** The result of applying one committed command. */

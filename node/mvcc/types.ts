@@ -51,8 +51,9 @@ export type MemberId = bigint;
 
 /** ResponseHeader. The store fills `revision`; the server fills the other three. */
 export interface ResponseHeader {
-  clusterId: number;
-  memberId: number;
+  /** uint64 ids; 0n until the server fills them. */
+  clusterId: MemberId;
+  memberId: MemberId;
   revision: number;
   raftTerm: number;
 }

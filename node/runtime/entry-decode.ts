@@ -10,6 +10,7 @@ import type { Command } from '../mvcc/types.js';
 import { isAuthCommand, type AuthCommand, type AuthInfo } from '../mvcc/auth-store.js';
 import { decodeAuthBody } from './auth-body.js';
 import { decodeEnvelope } from './envelope.js';
+import { idFromJson } from './ids.js';
 import { decodeConfContext, type ConfChangeContext, type MemberAttrs, type MemberRecord } from './membership.js';
 
 /** Which decoding step refused an entry (the metric's label). */
@@ -20,7 +21,7 @@ export interface Skipped {
   readonly kind: SkipKind;
   readonly reason: string;
   /** Known when the envelope decoded: the proposer's waiter can be answered. */
-  readonly proposer?: number;
+  readonly proposer?: bigint;
   readonly requestId?: number;
 }
 
@@ -28,14 +29,14 @@ export type NormalEntry =
   | {
       readonly ok: true;
       readonly kind: 'mvcc';
-      readonly proposer: number;
+      readonly proposer: bigint;
       readonly requestId: number;
       readonly cmd: Command;
       /** Set for a write made as a user ('mvccAs'): checked against the auth store at apply. */
       readonly as?: { readonly ai: AuthInfo | undefined };
     }
-  | { readonly ok: true; readonly kind: 'auth'; readonly proposer: number; readonly requestId: number; readonly cmd: AuthCommand; readonly ai: AuthInfo | undefined }
-  | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: number; readonly requestId: number; readonly attrs: MemberAttrs }
+  | { readonly ok: true; readonly kind: 'auth'; readonly proposer: bigint; readonly requestId: number; readonly cmd: AuthCommand; readonly ai: AuthInfo | undefined }
+  | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: bigint; readonly requestId: number; readonly attrs: MemberAttrs }
   | Skipped;
 
 export type ConfEntry = { readonly ok: true; readonly cc: ConfChange; readonly ctx: ConfChangeContext } | Skipped;
@@ -55,7 +56,7 @@ function why(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isId = (v: unknown): v is bigint => typeof v === 'bigint' && v >= 0n;
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 function isAttrs(v: unknown): v is MemberAttrs {
@@ -109,7 +110,9 @@ export function decodeNormalEntry(data: Uint8Array): NormalEntry {
   }
   let attrs: unknown;
   try {
-    attrs = JSON.parse(Buffer.from(env.body).toString('utf8'));
+    const j = JSON.parse(Buffer.from(env.body).toString('utf8')) as { id?: unknown } | null;
+    // The id is a decimal string (a number in entries written before ids were 64-bit).
+    attrs = typeof j === 'object' && j !== null && j.id !== undefined ? { ...j, id: idFromJson(j.id, 'member id') } : j;
   } catch (err) {
     return { ok: false, kind: 'attrs', reason: why(err), proposer, requestId };
   }

@@ -126,8 +126,8 @@ function* lastRow<T>(rows: Iterable<T>): Generator<T> {
 }
 
 export interface RestoreResult {
-  readonly memberId: number;
-  readonly clusterId: number;
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
   readonly revision: number;
   readonly compactRevision: number;
   /** Live keys at the current revision. */
@@ -161,7 +161,7 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
   const { storage } = await openStorage(join(cfg.dataDir, 'member'), { logger: log.child('storage') });
   try {
     await storage.saveSnapshot({ metadata: { index, term, confState: { voters: ids, learners: [] } }, data });
-    await storage.save({ term, vote: 0, commit: index }, [], true);
+    await storage.save({ term, vote: 0n, commit: index }, [], true);
   } finally {
     await storage.close();
   }

@@ -48,7 +48,7 @@ function randomStore(seed: number): MvccStore {
 
 async function exportDb(s: MvccStore): Promise<Buffer> {
   const sink = new MemoryPageSink();
-  await writeEtcdDb(sink, { store: s, consistentIndex: 77, term: 5, confState: { voters: [1, 2, 3], learners: [] } });
+  await writeEtcdDb(sink, { store: s, consistentIndex: 77, term: 5, confState: { voters: [1n, 2n, 3n], learners: [] } });
   return sink.bytes();
 }
 
@@ -175,7 +175,7 @@ describe('etcd snapshot export and import', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsetcd-snapstream-'));
     try {
       const s = randomStore(41);
-      const input = { store: s, consistentIndex: 77, term: 5, confState: { voters: [1, 2, 3], learners: [] } };
+      const input = { store: s, consistentIndex: 77, term: 5, confState: { voters: [1n, 2n, 3n], learners: [] } };
       const whole = await exportDb(s);
       const st = await etcdSnapshotStream(input, dir);
       expect(readdirSync(dir).length).toBe(1);

@@ -33,10 +33,10 @@ interface Node {
 
 class Harness {
   net = new MemoryNetwork();
-  nodes = new Map<number, Node>();
+  nodes = new Map<bigint, Node>();
   fatal: string[] = [];
   records: MemberRecord[];
-  clusterId: number;
+  clusterId: bigint;
   /** The state machine each booted member gets (tests may slow it down). */
   makeStateMachine: () => MvccStateMachine = () => new MvccStateMachine();
   /** Optional wrappers around each booted member's storage and transport (tests observe them). */
@@ -76,7 +76,7 @@ class Harness {
       peerHints,
       stateMachine: this.makeStateMachine(),
       makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
-      seed: rec.id % 1000,
+      seed: Number(rec.id % 1000n),
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
     });
     await member.start();
@@ -111,7 +111,7 @@ afterEach(async () => {
 
 
 /** A snapshot message as a leader that compacted past this follower would send it (membership only). */
-function leaderSnapshot(fm: Member, from: number, index: number, term: number, confState: ConfState): Message {
+function leaderSnapshot(fm: Member, from: bigint, index: number, term: number, confState: ConfState): Message {
   return {
     type: 'snap',
     to: fm.id,
@@ -174,7 +174,7 @@ describe('member runtime (in-memory twins)', () => {
     // The old leader restarts from its disk and catches up.
     h.net.heal();
     const back = await h.boot(leader.rec, leader.fs);
-    await until(() => back.member.appliedIndexNow() >= next.member.appliedIndexNow() && back.member.leaderId() !== 0, 'restarted member catches up');
+    await until(() => back.member.appliedIndexNow() >= next.member.appliedIndexNow() && back.member.leaderId() !== 0n, 'restarted member catches up');
     const r2 = await back.member.range({ key: enc('after') }, { linearizable: false });
     expect(r2.kvs.length).toBe(1);
     expect(h.fatal).toEqual([]);
@@ -254,14 +254,14 @@ describe('member runtime (in-memory twins)', () => {
     const afterPromote = await follower.member.memberPromote(added.member.id);
     expect(afterPromote.find((m) => m.id === added.member.id)?.isLearner).toBe(false);
     await expect(leader.member.memberPromote(added.member.id)).rejects.toMatchObject({ code: 'memberNotLearner' });
-    await expect(leader.member.memberRemove(12345)).rejects.toMatchObject({ code: 'memberNotFound' });
+    await expect(leader.member.memberRemove(12345n)).rejects.toMatchObject({ code: 'memberNotFound' });
     const after = await leader.member.memberRemove(follower.rec.id);
     expect(after.map((m) => m.id)).not.toContain(follower.rec.id);
     await until(() => h.fatal.some((f) => f.startsWith(`${follower.rec.name}:`)), 'removed member stops itself');
 
     // A removed member cannot move the others' term (etcd: "cannot process message from removed
     // member"): a heartbeat at a higher term would otherwise make the joiner follow it.
-    const raftOf = (n: Node) => (n.member['node'] as { status(): { hardState: { term: number }; lead: number } }).status();
+    const raftOf = (n: Node) => (n.member['node'] as { status(): { hardState: { term: number }; lead: bigint } }).status();
     const termBefore = raftOf(joiner).hardState.term;
     const { snapshot: _none, ...base } = leaderSnapshot(joiner.member, follower.rec.id, 0, termBefore + 5, { voters: [], learners: [] });
     joiner.member.receive({ ...base, type: 'heartbeat', to: joiner.rec.id } as Message);
@@ -314,11 +314,11 @@ describe('member runtime (in-memory twins)', () => {
     const hints = [...h.records, { ...rec3, isLearner: false }];
     // Over TCP the appends may come only after the index-0 snapshot is applied, so m4 must never
     // drop its way to m3 meanwhile (here the first appends race ahead of that, so watch the peers).
-    const m4Removed: number[] = [];
+    const m4Removed: bigint[] = [];
     h.wrapTransport = (t) =>
       new Proxy(t, {
         get(target, prop, recv) {
-          if (prop === 'removePeer') return (id: number) => (m4Removed.push(id), target.removePeer(id));
+          if (prop === 'removePeer') return (id: bigint) => (m4Removed.push(id), target.removePeer(id));
           return Reflect.get(target, prop, recv) as unknown;
         },
       });
@@ -421,7 +421,7 @@ describe('member runtime (in-memory twins)', () => {
     // compacted past this follower's log sends one) whose membership no longer has the learner.
     h.net.isolate(f.rec.id);
     const st = fm.raftStatus();
-    const confState = { voters: [...st.confState.voters], learners: [] as number[] };
+    const confState = { voters: [...st.confState.voters], learners: [] as bigint[] };
     expect(confState.voters).toHaveLength(3);
     const snapIndex = st.hardState.commit + 1000;
     const snapMsg = leaderSnapshot(fm, leader.rec.id, snapIndex, st.hardState.term, confState);
@@ -539,7 +539,7 @@ describe('member runtime (in-memory twins)', () => {
     await expect(lm.txn(badTxn, { readOnly: false })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
     await expect(lm.alarm({ action: 9 as 0, memberID: 0n, alarm: 1 })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
     // Bytes no member can decode, as a damaged or foreign log would hold them.
-    const envelope = (kind: 'mvcc' | 'attrs', body: Uint8Array): Buffer => encodeEnvelope(kind, 0, 0, body);
+    const envelope = (kind: 'mvcc' | 'attrs', body: Uint8Array): Buffer => encodeEnvelope(kind, 0n, 0, body);
     const poison = [Buffer.from([7, 7, 7]), Buffer.alloc(40, 0xff), envelope('mvcc', Buffer.from([1, 3, 200])), envelope('attrs', enc('{not json')), envelope('attrs', enc('{"id":"x"}'))];
     const proposals = (lm as unknown as { proposals: Uint8Array[] }).proposals;
     proposals.push(...poison);

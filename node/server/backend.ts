@@ -35,7 +35,8 @@ export interface AuthBackend {
 // ---------- cluster ----------
 
 export interface Member {
-  readonly id: number;
+  /** etcd's uint64 member id. */
+  readonly id: bigint;
   /** Empty until the member has started. */
   readonly name: string;
   readonly peerUrls: readonly string[];
@@ -53,8 +54,8 @@ export interface MemberAddResult {
 export interface MemberStatus {
   readonly dbSizeBytes: number;
   readonly dbSizeInUseBytes: number;
-  /** 0 when there is no leader. */
-  readonly leader: number;
+  /** 0n when there is no leader. */
+  readonly leader: bigint;
   readonly raftIndex: number;
   readonly raftTerm: number;
   readonly raftAppliedIndex: number;
@@ -75,8 +76,8 @@ export interface SnapshotStream {
 
 /** The identity part of every response header, and the current revision for answers that have none. */
 export interface HeaderInfo {
-  readonly clusterId: number;
-  readonly memberId: number;
+  readonly clusterId: bigint;
+  readonly memberId: bigint;
   /** Current raft term. */
   readonly raftTerm: number;
   /** Current store revision. */
@@ -146,10 +147,10 @@ export interface MemberBackend {
 
   // ----- Cluster -----
   memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<MemberAddResult>;
-  memberRemove(id: number): Promise<readonly Member[]>;
-  memberUpdate(id: number, peerUrls: readonly string[]): Promise<readonly Member[]>;
+  memberRemove(id: bigint): Promise<readonly Member[]>;
+  memberUpdate(id: bigint, peerUrls: readonly string[]): Promise<readonly Member[]>;
   memberList(linearizable: boolean): Promise<readonly Member[]>;
-  memberPromote(id: number): Promise<readonly Member[]>;
+  memberPromote(id: bigint): Promise<readonly Member[]>;
 
   // ----- Maintenance -----
   status(): Promise<MemberStatus>;
@@ -159,7 +160,7 @@ export interface MemberBackend {
   hashKV(revision: number): Promise<mvcc.HashKVResponse>;
   snapshot(): Promise<SnapshotStream>;
   /** Only the leader can move leadership; a follower throws BackendError('notLeader'). */
-  moveLeader(targetId: number): Promise<void>;
+  moveLeader(targetId: bigint): Promise<void>;
 
   // ----- Auth -----
   readonly auth: AuthBackend;

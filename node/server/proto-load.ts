@@ -53,7 +53,8 @@ let cachedJson: PackageDefinition | undefined;
 export const REQUEST_ID_FIELDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
   'etcdserverpb.KV': { Put: ['lease'], Txn: ['lease'] },
   'etcdserverpb.Lease': { LeaseGrant: ['ID'], LeaseRevoke: ['ID'], LeaseKeepAlive: ['ID'], LeaseTimeToLive: ['ID'] },
-  'etcdserverpb.Maintenance': { Alarm: ['memberID'] },
+  'etcdserverpb.Maintenance': { Alarm: ['memberID'], MoveLeader: ['targetID'] },
+  'etcdserverpb.Cluster': { MemberRemove: ['ID'], MemberUpdate: ['ID'], MemberPromote: ['ID'] },
 };
 
 /** Copies the named fields of `wide` (bigints) over `narrow` (numbers), through nested messages and lists. */

@@ -14,8 +14,8 @@ describe('storage metrics', () => {
     const m = createStorageMetrics(registry);
     expect(createStorageMetrics(registry).walWriteBytes).toBe(m.walWriteBytes); // reused, not re-registered
     const { storage } = await openStorage('/m', { fs: new MemoryFs(), segmentSizeBytes: 4096, hooks: storageHooks(m) });
-    await storage.save({ term: 1, vote: 1, commit: 1 }, entries(1, 3, 1), true);
-    await storage.saveSnapshot({ metadata: { index: 2, term: 1, confState: { voters: [1], learners: [] } }, data: new Uint8Array(10) });
+    await storage.save({ term: 1, vote: 1n, commit: 1 }, entries(1, 3, 1), true);
+    await storage.saveSnapshot({ metadata: { index: 2, term: 1, confState: { voters: [1n], learners: [] } }, data: new Uint8Array(10) });
     const text = await registry.metrics();
     expect(text).toMatch(/etcd_disk_wal_fsync_duration_seconds_count [1-9]/);
     expect(text).toMatch(/etcd_disk_wal_fsync_duration_seconds_bucket\{le="0.001"\}/);

@@ -110,6 +110,14 @@ export function etcdctl(endpoints: string, args: readonly string[], opts: { stdi
   });
 }
 
+/**
+ * etcdctl's -w json, with its uint64 ids (ID, member_id, cluster_id, leader) as decimal strings:
+ * member ids use all 64 bits, and JSON.parse would round them to the nearest double.
+ */
+export function parseCtlJson<T>(text: string): T {
+  return JSON.parse(text.replace(/"(ID|member_id|cluster_id|leader)":(\d+)/g, '"$1":"$2"')) as T;
+}
+
 /** Like etcdctl() but throws with stderr on failure; returns stdout. */
 export async function ctlOk(endpoints: string, args: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await etcdctl(endpoints, args, opts);

@@ -23,11 +23,24 @@ d('64-bit lease and member ids on a real cluster', () => {
     for (const c of clients) c?.close();
   });
   const ep = (): string => cluster().endpoints();
-  const body = async (i: number, service: 'Lease' | 'Maintenance', method: string, req: unknown): Promise<Record<string, unknown>> => {
+  const body = async (i: number, service: 'Lease' | 'Maintenance' | 'Cluster', method: string, req: unknown): Promise<Record<string, unknown>> => {
     const o = await grpc(i).unary(service, method, req);
     expect(o.status, o.body).toBe('grpc OK');
     return JSON.parse(o.body) as Record<string, unknown>;
   };
+
+  it('member ids use all 64 bits (a sha1 prefix, as etcd derives them) and read the same in hex and decimal everywhere', async () => {
+    const list = (await body(0, 'Cluster', 'MemberList', {}))['members'] as Array<{ ID: string; name: string }>;
+    expect(list).toHaveLength(3);
+    // A 53-bit id has the top 11 bits clear: the chance all three sha1 prefixes do is 2^-33.
+    expect(list.some((m) => BigInt(m.ID) >= 2n ** 53n)).toBe(true);
+    const hexes = (await ctlOk(ep(), ['member', 'list'])).trim().split('\n').map((l) => l.split(',')[0]!.trim());
+    expect(hexes.sort()).toEqual(list.map((m) => hex(BigInt(m.ID))).sort());
+    for (let i = 0; i < 3; i++) {
+      const header = (await body(i, 'Cluster', 'MemberList', {}))['header'] as { member_id: string };
+      expect(list.map((m) => m.ID)).toContain(header.member_id);
+    }
+  });
 
   it('LeaseGrant takes client-chosen ids 2^60 and 2^63-1; a second grant of 2^60 is refused', async () => {
     expect((await body(0, 'Lease', 'LeaseGrant', { ID: String(2n ** 60n), TTL: '600' }))['ID']).toBe(String(2n ** 60n));

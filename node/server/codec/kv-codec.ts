@@ -162,13 +162,13 @@ function nestedSize(bodySize: number): number {
 
 function headerSize(h: ResponseHeader): number {
   if (typeof h !== 'object' || Array.isArray(h) || h instanceof Uint8Array) throw NOT_PLAIN;
-  return intField(h.clusterId) + intField(h.memberId) + intField(h.revision) + intField(h.raftTerm);
+  return idField(h.clusterId) + idField(h.memberId) + intField(h.revision) + intField(h.raftTerm);
 }
 
 function writeHeader(w: WireWriter, h: ResponseHeader, size: number): void {
   w.uvarint(size);
-  if (on(h.clusterId)) (w.byte(0x08), w.int64(h.clusterId));
-  if (on(h.memberId)) (w.byte(0x10), w.int64(h.memberId));
+  if (on(h.clusterId)) (w.byte(0x08), w.int64Big(h.clusterId));
+  if (on(h.memberId)) (w.byte(0x10), w.int64Big(h.memberId));
   if (on(h.revision)) (w.byte(0x18), w.int64(h.revision));
   if (on(h.raftTerm)) (w.byte(0x20), w.int64(h.raftTerm));
 }
