@@ -159,7 +159,8 @@ export interface ClusterOptions {
 
 export interface StatusJson {
   Endpoint: string;
-  Status: { header: { member_id: number; revision: number; raft_term: number }; leader: number; version: string; isLearner?: boolean };
+  /** member_id and leader: uint64 decimal strings (parseCtlJson), '0' for no leader. */
+  Status: { header: { member_id: string; revision: number; raft_term: number }; leader: string; version: string; isLearner?: boolean };
 }
 
 export class Cluster {
@@ -274,7 +275,7 @@ export class Cluster {
 
   async statuses(members: readonly RunningMember[] = this.running()): Promise<StatusJson[]> {
     const out = await ctlOk(this.endpoints(members), [...(this.opts.tls?.ctlFlags ?? []), 'endpoint', 'status', '-w', 'json']);
-    return JSON.parse(out) as StatusJson[];
+    return parseCtlJson<StatusJson[]>(out);
   }
 
   /** The member every running member agrees is leader. */
@@ -286,7 +287,7 @@ export class Cluster {
         const leaders = new Set(st.map((s) => s.Status.leader));
         if (leaders.size !== 1) return undefined;
         const id = [...leaders][0]!;
-        if (id === 0) return undefined;
+        if (id === '0') return undefined;
         const ep = st.find((s) => s.Status.header.member_id === id)?.Endpoint;
         return this.members.find((m) => ep === `127.0.0.1:${m.clientPort}`);
       },
