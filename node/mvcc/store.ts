@@ -210,7 +210,7 @@ function sortKvs(kvs: KeyValue[], target: number, order: number): void {
   else kvs.sort(cmp);
 }
 
-/** Lease id from the Raft index and a replicated sequence: deterministic, positive, < 2^53. */
+/** Lease id from the Raft index and a replicated sequence: deterministic, positive, < 2^63. */
 function mixLeaseId(index: number, seq: number): LeaseId {
   let h1 = (Math.imul((index % 0x100000000) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(index / 0x100000000)) >>> 0;
   let h2 = (Math.imul(seq ^ 0xc2b2ae35, 0x27d4eb2f) ^ h1) >>> 0;

@@ -1,7 +1,8 @@
 // Request and response types of the MVCC state machine. They mirror etcd's
 // `etcdserverpb` (api/etcdserverpb/rpc.proto) and `mvccpb` (api/mvccpb/kv.proto)
 // messages field by field, in camelCase. Conventions:
-// - int64/uint64 fields are JS numbers (ids we generate stay below 2^53).
+// - int64/uint64 fields are JS numbers (revisions, counts, TTLs), except ids: lease ids and
+//   member ids are bigints (LeaseId, MemberId below), exact at all 64 bits.
 // - bytes fields are Uint8Array (a Buffer is one). Values handed out by the store are
 //   shared with the store: never mutate them.
 // - Enums are etcd's NUMERIC values (the constants below), so the gRPC layer can pass

@@ -11,9 +11,8 @@
 // grpcMessage) or as BackendError below (raft/cluster conditions). errors.ts maps both to
 // etcd's exact gRPC codes and messages.
 //
-// Numbers: revisions, TTLs, lease and member ids are plain JS numbers. Ids we generate stay
-// below 2^53. A client-chosen lease id at or above 2^53 is refused by the server layer before
-// it reaches the backend (ids.ts), so a backend never sees an inexact number.
+// Numbers: revisions and TTLs are plain JS numbers. Lease ids (int64), member and cluster ids
+// (uint64) are bigints, exact at all 64 bits (proto-load.ts decodes them so from the wire).
 
 import type { LeaseKeys } from '../mvcc/auth-gate.js';
 import type { AuthCommand, AuthInfo, AuthReply, AuthStore } from '../mvcc/auth-store.js';
