@@ -21,16 +21,16 @@ async function runCase(members: number, clients: number, seconds: number): Promi
   const root = `.data/bench-inproc`;
   rmSync(root, { recursive: true, force: true });
   const net = new MemoryNetwork();
-  const recs = Array.from({ length: members }, (_, i) => ({ id: i + 1, name: `m${i + 1}`, peerUrls: [`http://m${i + 1}:1`], clientUrls: [], isLearner: false }));
+  const recs = Array.from({ length: members }, (_, i) => ({ id: BigInt(i + 1), name: `m${i + 1}`, peerUrls: [`http://m${i + 1}:1`], clientUrls: [], isLearner: false }));
   let fsyncs = 0;
   const ms: Member[] = [];
   for (const r of recs) {
     const { storage, recovered } = await openStorage(`${root}/${r.name}`, { hooks: { walFsync: () => fsyncs++ } });
     const m = new Member({
-      id: r.id, clusterId: 1, name: r.name, clientUrls: [], peerUrls: r.peerUrls, clusterToken: 'bench',
+      id: r.id, clusterId: 1n, name: r.name, clientUrls: [], peerUrls: r.peerUrls, clusterToken: 'bench',
       heartbeatIntervalMs: 100, electionTimeoutMs: 1000, snapshotCount: 1_000_000, maxLearners: 1, quotaBackendBytes: 8 * 2 ** 30,
       logger: silentLogger, storage, recovered, initialMembers: recs, stateMachine: new MvccStateMachine({ quotaBackendBytes: 8 * 2 ** 30 }),
-      makeTransport: (h) => net.transport(r.id, h), seed: r.id,
+      makeTransport: (h) => net.transport(r.id, h), seed: Number(r.id),
     });
     await m.start();
     ms.push(m);

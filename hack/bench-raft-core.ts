@@ -26,10 +26,10 @@ interface BenchNode {
 }
 
 function cluster(): BenchNode[] {
-  const voters = [1, 2, 3];
+  const voters = [1n, 2n, 3n];
   return voters.map((id) => {
     const st = new MemoryStorage({ data: new Uint8Array(0), metadata: { index: 0, term: 0, confState: { voters, learners: [] } } });
-    const rn = new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(id), maxInflightMsgs: 256 });
+    const rn = new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(Number(id)), maxInflightMsgs: 256 });
     return { rn, st, applied: 0 };
   });
 }
@@ -53,7 +53,7 @@ function pump(nodes: BenchNode[]): void {
       busy = true;
       const q = queue;
       queue = [];
-      for (const m of q) (nodes[m.to - 1] as BenchNode).rn.step(m);
+      for (const m of q) (nodes[Number(m.to) - 1] as BenchNode).rn.step(m);
     }
     if (!busy) return;
   }
@@ -79,7 +79,7 @@ function runOnce(batch: number, target: number): number {
     if (leader.applied - leader.st.firstIndex() > 20_000) {
       for (const n of nodes) {
         const at = n.applied - 1_000;
-        n.st.createSnapshot(at, { voters: [1, 2, 3], learners: [] }, new Uint8Array(0));
+        n.st.createSnapshot(at, { voters: [1n, 2n, 3n], learners: [] }, new Uint8Array(0));
         n.st.compact(at);
       }
     }

@@ -50,7 +50,7 @@ interface RunResult {
 
 async function runOnce(batch: number, target: number, checks: boolean): Promise<RunResult> {
   const c = new Cluster(benchOptions(), checks);
-  await c.bootstrap([1, 2, 3]);
+  await c.bootstrap([1n, 2n, 3n]);
   // Elect a leader (virtual time only; not measured).
   for (let t = 1; c.stableLeader() === undefined; t++) {
     if (t > 1000) throw new Error('no leader after 1000 ticks');

@@ -48,7 +48,7 @@ async function snapshotCommand(args: readonly string[]): Promise<number> {
     const r = await restoreEtcdSnapshot(file, cfg, logger, { skipHashCheck });
     console.log(
       `restored ${file} into ${cfg.dataDir}: member ${r.memberId.toString(16)} of new cluster ${r.clusterId.toString(16)}, ` +
-        `revision ${r.revision}, compacted ${r.compactRevision}, ${r.keys} keys${r.remappedLeases > 0 ? `, ${r.remappedLeases} lease ids remapped` : ''}`,
+        `revision ${r.revision}, compacted ${r.compactRevision}, ${r.keys} keys`,
     );
     return 0;
   } catch (err) {

@@ -7,15 +7,15 @@
 import type { AuthError } from './auth-errors.js';
 import type { AuthInfo, AuthStore } from './auth-store.js';
 import { skeyOf } from './bytes.js';
-import type { Command, RequestOp, TxnRequest } from './types.js';
+import type { Command, LeaseId, RequestOp, TxnRequest } from './types.js';
 
 /** The live keys (skeys) attached to a lease; empty or undefined when it has none. */
-export type LeaseKeys = (leaseId: number) => Iterable<string> | undefined;
+export type LeaseKeys = (leaseId: LeaseId) => Iterable<string> | undefined;
 
 const sk = (b: Uint8Array | undefined): string => (b === undefined || b.length === 0 ? '' : skeyOf(b));
 
 /** A write to every key of a lease is needed to attach more keys to it or to revoke it. */
-function checkLeasePuts(auth: AuthStore, ai: AuthInfo | undefined, leaseId: number | undefined, leaseKeys: LeaseKeys): AuthError | undefined {
+function checkLeasePuts(auth: AuthStore, ai: AuthInfo | undefined, leaseId: LeaseId | undefined, leaseKeys: LeaseKeys): AuthError | undefined {
   if (!leaseId) return undefined;
   for (const k of leaseKeys(leaseId) ?? []) {
     const e = auth.checkRange(ai, true, k, '');

@@ -152,8 +152,8 @@ describe('auth store (etcd server/auth/store.go rules)', () => {
 });
 
 describe('apply-time checks of writes (etcd authApplierV3)', () => {
-  const keys = new Map<number, string[]>([[7, ['foo/a', 'other']]]);
-  const leaseKeys = (id: number): string[] | undefined => keys.get(id);
+  const keys = new Map<bigint, string[]>([[7n, ['foo/a', 'other']]]);
+  const leaseKeys = (id: bigint): string[] | undefined => keys.get(id);
 
   it('put, delete, prev_kv, leases and compaction', () => {
     const s = seeded();
@@ -162,9 +162,9 @@ describe('apply-time checks of writes (etcd authApplierV3)', () => {
     expect(put('foo/a')).toBeUndefined();
     expect(put('foo/b')).toBe('permissionDenied');
     expect(put('foo/a', { prevKv: true })).toBeUndefined();
-    expect(put('foo/a', { lease: 7 })).toBe('permissionDenied'); // the lease holds a key bob cannot write
-    expect(checkCommand(s, bob, { type: 'leaseRevoke', req: { ID: 7 } }, leaseKeys)?.code).toBe('permissionDenied');
-    expect(checkCommand(s, bob, { type: 'leaseGrant', req: { TTL: 5, ID: 0 } }, leaseKeys)).toBeUndefined();
+    expect(put('foo/a', { lease: 7n })).toBe('permissionDenied'); // the lease holds a key bob cannot write
+    expect(checkCommand(s, bob, { type: 'leaseRevoke', req: { ID: 7n } }, leaseKeys)?.code).toBe('permissionDenied');
+    expect(checkCommand(s, bob, { type: 'leaseGrant', req: { TTL: 5, ID: 0n } }, leaseKeys)).toBeUndefined();
     expect(checkCommand(s, bob, { type: 'compaction', req: { revision: 1 } }, leaseKeys)?.code).toBe('permissionDenied');
     expect(checkCommand(s, as(s, 'root'), { type: 'compaction', req: { revision: 1 } }, leaseKeys)).toBeUndefined();
     expect(checkCommand(s, as(s, 'alice'), { type: 'deleteRange', req: { key: b('foo/a') } }, leaseKeys)?.code).toBe('permissionDenied');

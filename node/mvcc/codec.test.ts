@@ -17,7 +17,7 @@ describe('command codec', () => {
     for (const seed of [1, 2, 3]) {
       const rng = new TestRng(seed);
       for (let i = 0; i < 2000; i++) {
-        const cmd = randomCommand(rng, { revision: 1 + rng.int(1e6), compactRevision: rng.int(100), leases: [7, 2 ** 52 + 3, -5] });
+        const cmd = randomCommand(rng, { revision: 1 + rng.int(1e6), compactRevision: rng.int(100), leases: [7n, 2n ** 52n + 3n, -5n, 2n ** 63n - 1n, -(2n ** 63n)] });
         const bytes = encodeCommand(cmd);
         expect(normal(decodeCommand(bytes)), `seed ${seed} #${i}`).toEqual(normal(cmd));
       }
@@ -27,16 +27,16 @@ describe('command codec', () => {
   it('keeps large and negative integers and binary keys exact', () => {
     const cmd: Command = {
       type: 'put',
-      req: { key: Uint8Array.of(0, 255, 1), value: new Uint8Array(70_000).fill(9), lease: 2 ** 53 - 1, prevKv: true, ignoreValue: false, ignoreLease: true },
+      req: { key: Uint8Array.of(0, 255, 1), value: new Uint8Array(70_000).fill(9), lease: 2n ** 63n - 1n, prevKv: true, ignoreValue: false, ignoreLease: true },
     };
     expect(normal(decodeCommand(encodeCommand(cmd)))).toEqual(normal(cmd));
-    const cp: Command = { type: 'leaseCheckpoint', req: { checkpoints: [{ ID: -(2 ** 40), remainingTTL: 0 }] } };
+    const cp: Command = { type: 'leaseCheckpoint', req: { checkpoints: [{ ID: -(2n ** 40n), remainingTTL: 0 }] } };
     expect(decodeCommand(encodeCommand(cp))).toEqual(cp);
   });
 
   it('fills proto3 defaults for omitted fields', () => {
     const d = decodeCommand(encodeCommand({ type: 'put', req: { key: b('k') } }));
-    expect(normal(d)).toEqual(normal({ type: 'put', req: { key: b('k'), value: new Uint8Array(0), lease: 0, prevKv: false, ignoreValue: false, ignoreLease: false } }));
+    expect(normal(d)).toEqual(normal({ type: 'put', req: { key: b('k'), value: new Uint8Array(0), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } }));
   });
 
   it('rejects truncated and trailing bytes', () => {

@@ -1,6 +1,8 @@
 // A compact binary codec for Command (the Raft entry payload of every write).
 // Layout: [version=1][tag] then fields in a fixed order. Integers are zigzag varints
 // (exact for any integral JS number up to 2^53 and beyond as long as it is an integer);
+// ids (lease ids, alarm member ids) are bigints written in the same zigzag form, so entries
+// written when they were numbers read back unchanged;
 // byte strings are a varint length and the bytes. Decoded byte fields are views into the
 // input (no copy); the store copies what it keeps.
 import type {
@@ -17,6 +19,9 @@ import { EMPTY } from './bytes.js';
 import { assertNever } from './errors.js';
 
 const CODEC_VERSION = 1;
+
+/** Ids within ±2^52 zigzag below 2^53, so the number path writes them exactly. */
+const MAX_SAFE_HALF = 2n ** 52n;
 
 const TAG = {
   put: 1,
@@ -76,6 +81,20 @@ export class ByteWriter {
   /** Signed (zigzag) varint. */
   varint(v: number): void {
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
+  }
+  /** A bigint (an int64 or uint64 id) as a zigzag varint: the same bytes varint() writes for a safe integer. */
+  varintBig(v: bigint): void {
+    if (v >= -MAX_SAFE_HALF && v <= MAX_SAFE_HALF) {
+      this.varint(Number(v));
+      return;
+    }
+    let z = v >= 0n ? v * 2n : -v * 2n - 1n;
+    this.ensure(11);
+    while (z >= 0x80n) {
+      this.buf[this.pos++] = Number(z & 0x7fn) | 0x80;
+      z >>= 7n;
+    }
+    this.buf[this.pos++] = Number(z);
   }
   bytes(b: Uint8Array | undefined): void {
     const n = b === undefined ? 0 : b.length;
@@ -148,6 +167,19 @@ export class ByteReader {
     const z = this.uvarint();
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
   }
+  /** A zigzag varint as a bigint, exact for any int64 or uint64 (up to 11 bytes: a uint64 zigzags to 65 bits). */
+  varintBig(): bigint {
+    let z = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 11; i++) {
+      if (this.pos >= this.buf.length) this.fail();
+      const b = this.buf[this.pos++]!;
+      z |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
+      shift += 7n;
+    }
+    return this.fail();
+  }
   bytes(): Uint8Array {
     const n = this.uvarint();
     if (n === 0) return EMPTY;
@@ -195,7 +227,7 @@ function writePut(w: ByteWriter, p: PutRequest): void {
   w.u8((p.prevKv ? 1 : 0) | (p.ignoreValue ? 2 : 0) | (p.ignoreLease ? 4 : 0));
   w.bytes(p.key);
   w.bytes(p.value);
-  w.varint(p.lease ?? 0);
+  w.varintBig(p.lease ?? 0n);
 }
 
 function readPut(r: ByteReader): PutRequest {
@@ -206,7 +238,7 @@ function readPut(r: ByteReader): PutRequest {
     ignoreLease: (f & 4) !== 0,
     key: r.bytes(),
     value: r.bytes(),
-    lease: r.varint(),
+    lease: r.varintBig(),
   };
 }
 
@@ -240,7 +272,7 @@ function writeCompare(w: ByteWriter, c: Compare): void {
       w.varint(c.modRevision ?? 0);
       break;
     case CompareTarget.LEASE:
-      w.varint(c.lease ?? 0);
+      w.varintBig(c.lease ?? 0n);
       break;
     default:
       assertNever(c.target);
@@ -267,7 +299,7 @@ function readCompare(r: ByteReader): Compare {
       c.modRevision = r.varint();
       break;
     case CompareTarget.LEASE:
-      c.lease = r.varint();
+      c.lease = r.varintBig();
       break;
     default:
       throw new Error(`mvcc: bad compare target ${String(target)}`);
@@ -360,21 +392,21 @@ export function writeCommand(w: ByteWriter, cmd: Command): void {
       break;
     case 'leaseGrant':
       w.varint(cmd.req.TTL);
-      w.varint(cmd.req.ID ?? 0);
+      w.varintBig(cmd.req.ID ?? 0n);
       break;
     case 'leaseRevoke':
-      w.varint(cmd.req.ID);
+      w.varintBig(cmd.req.ID);
       break;
     case 'leaseCheckpoint':
       w.uvarint(cmd.req.checkpoints.length);
       for (const cp of cmd.req.checkpoints) {
-        w.varint(cp.ID);
+        w.varintBig(cp.ID);
         w.varint(cp.remainingTTL);
       }
       break;
     case 'alarm':
       w.u8(cmd.req.action);
-      w.varint(cmd.req.memberID);
+      w.varintBig(cmd.req.memberID);
       w.u8(cmd.req.alarm);
       break;
     default:
@@ -403,18 +435,18 @@ export function readCommand(r: ByteReader): Command {
     case TAG.compaction:
       return { type: 'compaction', req: { revision: r.varint(), physical: r.u8() === 1 } };
     case TAG.leaseGrant:
-      return { type: 'leaseGrant', req: { TTL: r.varint(), ID: r.varint() } };
+      return { type: 'leaseGrant', req: { TTL: r.varint(), ID: r.varintBig() } };
     case TAG.leaseRevoke:
-      return { type: 'leaseRevoke', req: { ID: r.varint() } };
+      return { type: 'leaseRevoke', req: { ID: r.varintBig() } };
     case TAG.leaseCheckpoint: {
       const n = r.uvarint();
       const checkpoints = [];
-      for (let i = 0; i < n; i++) checkpoints.push({ ID: r.varint(), remainingTTL: r.varint() });
+      for (let i = 0; i < n; i++) checkpoints.push({ ID: r.varintBig(), remainingTTL: r.varint() });
       return { type: 'leaseCheckpoint', req: { checkpoints } };
     }
     case TAG.alarm: {
       const action = r.u8() as 0 | 1 | 2;
-      const memberID = r.varint();
+      const memberID = r.varintBig();
       const alarm = r.u8() as 0 | 1 | 2;
       return { type: 'alarm', req: { action, memberID, alarm } };
     }

@@ -24,6 +24,14 @@ export class Crc32cHasher {
     return this;
   }
 
+  /** A 64-bit id as 8 little-endian bytes of its two's complement: what int() writes for a safe integer. */
+  big(n: bigint): this {
+    if (this.pos + 8 > this.buf.length) this.flush();
+    this.buf.writeBigInt64LE(BigInt.asIntN(64, n), this.pos);
+    this.pos += 8;
+    return this;
+  }
+
   bytes(b: Uint8Array): this {
     this.int(b.length);
     if (b.length <= 512) {

@@ -96,6 +96,8 @@ export interface EtcdKeyValue {
   readonly lease: bigint | number;
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function uvarintBytes(n: number): number {
   let k = 1;
   while (n >= 0x80) {
@@ -118,26 +120,38 @@ function putUvarint(b: Buffer, at: number, n: number): number {
  * The encoded size of an mvccpb.KeyValue (etcd's kv.Size(), which
  * etcd_debugging_mvcc_total_put_size_in_bytes adds up): fields 1-6, each a one-byte tag.
  */
-export function keyValueSize(keyBytes: number, createRevision: number, modRevision: number, version: number, valueBytes: number, lease: number): number {
+export function keyValueSize(keyBytes: number, createRevision: number, modRevision: number, version: number, valueBytes: number, lease: bigint | number): number {
   let size = 0;
   if (keyBytes > 0) size += 1 + uvarintBytes(keyBytes) + keyBytes;
   if (createRevision !== 0) size += 1 + uvarintBytes(createRevision);
   if (modRevision !== 0) size += 1 + uvarintBytes(modRevision);
   if (version !== 0) size += 1 + uvarintBytes(version);
   if (valueBytes > 0) size += 1 + uvarintBytes(valueBytes) + valueBytes;
-  if (lease !== 0) size += 1 + (lease < 0 ? 10 : uvarintBytes(lease)); // a negative int64 takes 10 bytes
+  if (lease !== 0 && lease !== 0n) size += 1 + int64VarintBytes(lease);
   return size;
+}
+
+/** A varint's length for an int64 (a negative one takes 10 bytes). */
+function int64VarintBytes(v: bigint | number): number {
+  if (typeof v === 'number') return v < 0 ? 10 : uvarintBytes(v);
+  if (v < 0n) return 10;
+  let k = 1;
+  for (let x = v; x >= 0x80n; x >>= 7n) k++;
+  return k;
 }
 
 /** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
 export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
-  if (typeof kv.lease !== 'number' || kv.lease < 0) return encodeKeyValueSlow(kv); // int64 < 0: 10-byte varint
+  // A lease id in [0, 2^53] takes the one-allocation path as a number; a wider or negative one
+  // (int64 < 0: a 10-byte varint) the general writer.
+  const lease = typeof kv.lease === 'bigint' ? (kv.lease < 0n || kv.lease > MAX_SAFE ? -1 : Number(kv.lease)) : kv.lease;
+  if (lease < 0) return encodeKeyValueSlow(kv);
   const ints: Array<[number, number]> = [
     [0x10, kv.createRevision],
     [0x18, kv.modRevision],
     [0x20, kv.version],
   ];
-  const size = keyValueSize(kv.key.byteLength, kv.createRevision, kv.modRevision, kv.version, kv.value.byteLength, kv.lease);
+  const size = keyValueSize(kv.key.byteLength, kv.createRevision, kv.modRevision, kv.version, kv.value.byteLength, lease);
   const b = Buffer.allocUnsafe(size);
   let o = 0;
   if (kv.key.byteLength > 0) {
@@ -157,9 +171,9 @@ export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
     b.set(kv.value, o);
     o += kv.value.byteLength;
   }
-  if (kv.lease !== 0) {
+  if (lease !== 0) {
     b[o++] = 0x30;
-    o = putUvarint(b, o, kv.lease);
+    o = putUvarint(b, o, lease);
   }
   return b;
 }
@@ -175,7 +189,8 @@ export interface RevisionRow {
   readonly create: number;
   readonly version: number;
   readonly value: Uint8Array;
-  readonly lease: number;
+  /** etcd's int64 lease id; 0n for none. */
+  readonly lease: bigint;
 }
 
 const NO_BYTES = new Uint8Array(0);

@@ -22,10 +22,15 @@
 //   survive a leader change.
 // Leases granted while leader get their expiry lazily on the next call with a clock
 // (now + TTL): at most one expiry-check interval late, never early.
-import type { LeaseCheckpoint } from './types.js';
+import type { LeaseCheckpoint, LeaseId } from './types.js';
+
+/** Ascending id order for sorts (bigint has no subtraction-to-number compare). */
+export function compareIds(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 export interface LeaseRecord {
-  readonly id: number;
+  readonly id: LeaseId;
   /** Granted TTL in seconds. */
   ttl: number;
   /** Checkpointed remaining TTL in seconds; 0 = none (count from ttl). */
@@ -38,11 +43,11 @@ export const DEFAULT_REVOKE_RETRY_MS = 3000;
 
 export class Lessor {
   private primary = false;
-  private readonly expiryMs = new Map<number, number>();
-  private readonly lastCheckpointMs = new Map<number, number>();
+  private readonly expiryMs = new Map<LeaseId, number>();
+  private readonly lastCheckpointMs = new Map<LeaseId, number>();
 
   constructor(
-    private readonly leases: () => ReadonlyMap<number, LeaseRecord>,
+    private readonly leases: () => ReadonlyMap<LeaseId, LeaseRecord>,
     private readonly retryMs = DEFAULT_REVOKE_RETRY_MS,
   ) {}
 
@@ -71,7 +76,7 @@ export class Lessor {
    * Called by apply (no clock): a lease was granted or revoked. Drops any stale expiry so a
    * re-granted id (client-chosen ids can be reused) starts from its full TTL.
    */
-  onGrantOrRevoke(id: number): void {
+  onGrantOrRevoke(id: LeaseId): void {
     this.expiryMs.delete(id);
     this.lastCheckpointMs.delete(id);
   }
@@ -99,7 +104,7 @@ export class Lessor {
    * does not exist (etcd answers a dead lease with TTL 0), and whether the runtime should
    * propose a checkpoint clearing the lease's remaining TTL.
    */
-  renew(id: number, nowMs: number): { TTL: number; clearCheckpoint: boolean } {
+  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean } {
     const l = this.leases().get(id);
     if (l === undefined) return { TTL: 0, clearCheckpoint: false };
     if (this.primary) {
@@ -111,7 +116,7 @@ export class Lessor {
   }
 
   /** Remaining ms of a lease: from the expiry on the leader, else the replicated TTLs. -1: not found. */
-  remainingMs(id: number, nowMs: number): number {
+  remainingMs(id: LeaseId, nowMs: number): number {
     const l = this.leases().get(id);
     if (l === undefined) return -1;
     if (this.primary) {
@@ -126,21 +131,21 @@ export class Lessor {
    * `ids` soonest expiry first, as etcd lists leases (LeaseLeases). A follower holds every lease
    * forever, so it keeps the order it was given.
    */
-  byExpiry(ids: readonly number[], nowMs: number): number[] {
+  byExpiry(ids: readonly LeaseId[], nowMs: number): LeaseId[] {
     if (!this.primary) return [...ids];
     this.sync(nowMs);
-    const at = (id: number): number => this.expiryMs.get(id) ?? Number.MAX_SAFE_INTEGER;
-    return [...ids].sort((a, b) => at(a) - at(b) || a - b);
+    const at = (id: LeaseId): number => this.expiryMs.get(id) ?? Number.MAX_SAFE_INTEGER;
+    return [...ids].sort((a, b) => at(a) - at(b) || compareIds(a, b));
   }
 
   /** Leader only: ids of leases whose expiry has passed, earliest first, at most `max`. */
-  expired(nowMs: number, max: number): number[] {
+  expired(nowMs: number, max: number): LeaseId[] {
     if (!this.primary) return [];
     this.sync(nowMs);
-    const due: Array<[number, number]> = [];
+    const due: Array<[number, LeaseId]> = [];
     for (const [id, e] of this.expiryMs) if (e <= nowMs) due.push([e, id]);
-    due.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    const out: number[] = [];
+    due.sort((a, b) => a[0] - b[0] || compareIds(a[1], b[1]));
+    const out: LeaseId[] = [];
     for (const [, id] of due) {
       if (out.length >= max) break;
       out.push(id);
@@ -163,7 +168,7 @@ export class Lessor {
       out.push({ ID: id, remainingTTL: remaining });
       this.lastCheckpointMs.set(id, nowMs);
     }
-    out.sort((a, b) => a.ID - b.ID);
+    out.sort((a, b) => compareIds(a.ID, b.ID));
     return out;
   }
 }

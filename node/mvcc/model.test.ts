@@ -23,7 +23,7 @@ interface MKv {
   mod: number;
   version: number;
   value: string;
-  lease: number;
+  lease: bigint;
 }
 type State = Map<string, MKv>;
 
@@ -48,7 +48,7 @@ class Model {
   rev = 1;
   compactRev = 0;
   hist: State[] = [new Map(), new Map()];
-  leases = new Map<number, number>(); // id -> ttl
+  leases = new Map<bigint, number>(); // id -> ttl
   noSpace = false;
 
   cur(): State {
@@ -105,7 +105,7 @@ class Model {
     this.hist[this.rev] = next;
   }
 
-  private put(st: State, main: number, p: { key: Uint8Array; value?: Uint8Array; lease?: number; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean }) {
+  private put(st: State, main: number, p: { key: Uint8Array; value?: Uint8Array; lease?: bigint; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean }) {
     const k = s(p.key);
     const prev = st.get(k);
     st.set(k, {
@@ -114,7 +114,7 @@ class Model {
       mod: main,
       version: prev ? prev.version + 1 : 1,
       value: p.ignoreValue ? prev!.value : s(p.value ?? new Uint8Array()),
-      lease: p.ignoreLease ? prev!.lease : (p.lease ?? 0),
+      lease: p.ignoreLease ? prev!.lease : (p.lease ?? 0n),
     });
     return { header: 0, ...(p.prevKv && prev ? { prevKv: kvOut(prev) } : {}) };
   }
@@ -127,15 +127,15 @@ class Model {
     return { header: 0, deleted: hit.length, prevKvs: d.prevKv ? hit.map((kv) => kvOut(kv)) : [] };
   }
 
-  private checkPut(p: { key: Uint8Array; value?: Uint8Array; lease?: number; ignoreValue?: boolean; ignoreLease?: boolean }): void {
+  private checkPut(p: { key: Uint8Array; value?: Uint8Array; lease?: bigint; ignoreValue?: boolean; ignoreLease?: boolean }): void {
     if (p.key.length === 0) throw new ModelError('emptyKey');
     if (p.ignoreValue && (p.value?.length ?? 0) > 0) throw new ModelError('valueProvided');
-    if (p.ignoreLease && (p.lease ?? 0) !== 0) throw new ModelError('leaseProvided');
+    if (p.ignoreLease && (p.lease ?? 0n) !== 0n) throw new ModelError('leaseProvided');
   }
 
-  private statePut(p: { key: Uint8Array; lease?: number; ignoreValue?: boolean; ignoreLease?: boolean }): void {
+  private statePut(p: { key: Uint8Array; lease?: bigint; ignoreValue?: boolean; ignoreLease?: boolean }): void {
     if ((p.ignoreValue || p.ignoreLease) && !this.cur().has(s(p.key))) throw new ModelError('keyNotFound');
-    if ((p.lease ?? 0) !== 0 && !this.leases.has(p.lease!)) throw new ModelError('leaseNotFound');
+    if ((p.lease ?? 0n) !== 0n && !this.leases.has(p.lease!)) throw new ModelError('leaseNotFound');
   }
 
   private compare(c: Compare): boolean {
@@ -143,14 +143,14 @@ class Model {
     const end = s(c.rangeEnd ?? new Uint8Array());
     const kvs = [...this.cur().values()].filter((kv) => inRange(kv.key, key, end));
     const one = (kv: MKv | undefined): boolean => {
-      let a: number | string;
-      let x: number | string;
+      let a: number | string | bigint;
+      let x: number | string | bigint;
       switch (c.target) {
         case 0: a = kv?.version ?? 0; x = c.version ?? 0; break;
         case 1: a = kv?.create ?? 0; x = c.createRevision ?? 0; break;
         case 2: a = kv?.mod ?? 0; x = c.modRevision ?? 0; break;
         case 3: a = kv?.value ?? ''; x = s(c.value ?? new Uint8Array()); break;
-        default: a = kv?.lease ?? 0; x = c.lease ?? 0;
+        default: a = kv?.lease ?? 0n; x = c.lease ?? 0n;
       }
       const r = a < x ? -1 : a > x ? 1 : 0;
       return [r === 0, r > 0, r < 0, r !== 0][c.result]!;
@@ -196,7 +196,7 @@ class Model {
     }
   }
 
-  apply(cmd: Command, grantedId: number): unknown {
+  apply(cmd: Command, grantedId: bigint): unknown {
     switch (cmd.type) {
       case 'put': {
         this.checkPut(cmd.req);
@@ -281,9 +281,9 @@ class Model {
       }
       case 'leaseGrant': {
         if (this.noSpace) throw new ModelError('noSpace');
-        const id = cmd.req.ID ?? 0;
-        if (id !== 0 && this.leases.has(id)) throw new ModelError('leaseExists');
-        const useId = id !== 0 ? id : grantedId;
+        const id = cmd.req.ID ?? 0n;
+        if (id !== 0n && this.leases.has(id)) throw new ModelError('leaseExists');
+        const useId = id !== 0n ? id : grantedId;
         const ttl = Math.max(cmd.req.TTL, 2);
         this.leases.set(useId, ttl);
         return { header: this.rev, ID: useId, TTL: ttl, error: '' };
@@ -306,7 +306,7 @@ class Model {
         // Only NOSPACE of member 1 is generated.
         const was = this.noSpace;
         this.noSpace = cmd.req.action === 1;
-        const alarms = cmd.req.action === 1 ? [{ memberID: 1, alarm: 1 }] : was ? [{ memberID: 1, alarm: 1 }] : [];
+        const alarms = cmd.req.action === 1 ? [{ memberID: 1n, alarm: 1 }] : was ? [{ memberID: 1n, alarm: 1 }] : [];
         return { header: this.rev, alarms };
       }
       case 'leaseCheckpoint':
@@ -383,13 +383,13 @@ function randRange(rng: TestRng, model: Model, inTxn: boolean): RangeRequest {
 }
 
 function randPut(rng: TestRng, model: Model) {
-  const p: { key: Uint8Array; value?: Uint8Array; lease?: number; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean } = {
+  const p: { key: Uint8Array; value?: Uint8Array; lease?: bigint; prevKv?: boolean; ignoreValue?: boolean; ignoreLease?: boolean } = {
     key: randKey(rng),
     value: b(`v${rng.int(50)}`),
   };
   if (rng.chance(0.3)) p.prevKv = true;
   if (rng.chance(0.2) && model.leases.size > 0) p.lease = rng.pick([...model.leases.keys()]);
-  else if (rng.chance(0.03)) p.lease = 777; // missing lease
+  else if (rng.chance(0.03)) p.lease = rng.chance(0.5) ? 777n : 2n ** 63n - 777n; // missing lease
   if (rng.chance(0.05)) {
     p.ignoreValue = true;
     if (!rng.chance(0.2)) delete p.value;
@@ -410,7 +410,7 @@ function randCompare(rng: TestRng, model: Model): Compare {
     case 1: c.createRevision = rng.int(model.rev + 1); break;
     case 2: c.modRevision = rng.chance(0.3) ? 0 : rng.int(model.rev + 1); break;
     case 3: c.value = b(`v${rng.int(50)}`); break;
-    default: c.lease = rng.chance(0.5) ? 0 : rng.pick([0, ...model.leases.keys()]);
+    default: c.lease = rng.chance(0.5) ? 0n : rng.pick([0n, ...model.leases.keys()]);
   }
   return c;
 }
@@ -449,15 +449,15 @@ function randCommand(rng: TestRng, model: Model): Command | { type: 'range'; req
     const rev = model.compactRev + rng.int(model.rev - model.compactRev + 2) - (rng.chance(0.1) ? 2 : 0);
     return { type: 'compaction', req: { revision: rev } };
   }
-  if (x < 91) return { type: 'leaseGrant', req: { TTL: 1 + rng.int(100), ID: rng.chance(0.3) ? 1 + rng.int(5) : 0 } };
+  if (x < 91) return { type: 'leaseGrant', req: { TTL: 1 + rng.int(100), ID: rng.chance(0.3) ? (rng.chance(0.5) ? 1n : 2n ** 63n - 5n) + BigInt(rng.int(5)) : 0n } };
   if (x < 96) {
     const ids = [...model.leases.keys()];
-    return { type: 'leaseRevoke', req: { ID: ids.length > 0 && rng.chance(0.9) ? rng.pick(ids) : 4242 } };
+    return { type: 'leaseRevoke', req: { ID: ids.length > 0 && rng.chance(0.9) ? rng.pick(ids) : 4242n } };
   }
   if (x < 97) {
     if (rng.chance(0.5)) return { type: 'leaseCheckpoint', req: { checkpoints: [...model.leases.keys()].slice(0, 2).map((ID) => ({ ID, remainingTTL: rng.int(9) })) } };
     // NOSPACE on and off (on only a short while, so writes still happen).
-    return { type: 'alarm', req: { action: model.noSpace || rng.chance(0.5) ? 2 : 1, memberID: 1, alarm: 1 } };
+    return { type: 'alarm', req: { action: model.noSpace || rng.chance(0.5) ? 2 : 1, memberID: 1n, alarm: 1 } };
   }
   // kube-style CAS update
   const key = randKey(rng);
@@ -486,14 +486,14 @@ function runModel(seed: number, steps: number): void {
   // has run since its grant or last keep-alive (leases with a checkpoint are exempt: the
   // random checkpoints here shorten them on purpose).
   let nowMs = 0;
-  const lastAlive = new Map<number, number>();
-  const checkpointed = new Set<number>();
+  const lastAlive = new Map<bigint, number>();
+  const checkpointed = new Set<bigint>();
   store.lessor.promote(nowMs, 1000);
   let expiredCount = 0;
   const applyBoth = (cmd: Command, where: string): void => {
     index++;
     const res = store.apply(decodeCommand(encodeCommand(cmd)), index);
-    const grantedId = res.ok && res.type === 'leaseGrant' ? (res.response as { ID: number }).ID : 0;
+    const grantedId = res.ok && res.type === 'leaseGrant' ? (res.response as { ID: bigint }).ID : 0n;
     let want: unknown;
     try {
       want = model.apply(cmd, grantedId);
@@ -506,7 +506,7 @@ function runModel(seed: number, steps: number): void {
     expect(got, where).toEqual(want);
     expect(store.currentRevision(), where).toBe(model.rev);
     if (res.ok && res.type === 'leaseGrant') lastAlive.set(grantedId, nowMs);
-    if (res.ok && res.type === 'leaseCheckpoint') for (const cp of (cmd as { req: { checkpoints: { ID: number }[] } }).req.checkpoints) checkpointed.add(cp.ID);
+    if (res.ok && res.type === 'leaseCheckpoint') for (const cp of (cmd as { req: { checkpoints: { ID: bigint }[] } }).req.checkpoints) checkpointed.add(cp.ID);
   };
   for (let step = 0; step < steps; step++) {
     nowMs += rng.int(3000);
@@ -564,7 +564,7 @@ function runModel(seed: number, steps: number): void {
   store.checkInvariants();
   expect(fullState(store, 0)).toEqual(model.range(model.cur(), { key: Uint8Array.of(0), rangeEnd: Uint8Array.of(0) }, model.rev, model.rev));
   // Leases agree.
-  expect(store.leaseLeases().leases.map((l) => l.ID)).toEqual([...model.leases.keys()].sort((x, y) => x - y));
+  expect(store.leaseLeases().leases.map((l) => l.ID)).toEqual([...model.leases.keys()].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
 }
 
 describe('mvcc store against a reference model', () => {

@@ -14,6 +14,7 @@ import {
   type TxnResponse,
 } from './index.js';
 import { KeyIndex } from './key-index.js';
+import { ByteReader, ByteWriter, decodeCommand, encodeCommand } from './codec.js';
 import { TestRng } from './testing/rng.js';
 
 const b = (x: string): Uint8Array => Buffer.from(x);
@@ -28,7 +29,7 @@ function mk(opts = {}) {
     if (!r.ok) throw r.error;
     return r.response as T;
   };
-  const put = (k: string, v: string, lease = 0) => ok<PutResponse>({ type: 'put', req: { key: b(k), value: b(v), lease } });
+  const put = (k: string, v: string, lease = 0n) => ok<PutResponse>({ type: 'put', req: { key: b(k), value: b(v), lease } });
   return { store, apply, ok, put };
 }
 
@@ -189,7 +190,7 @@ describe('put, delete and txn rules', () => {
     expect(!miss.ok && miss.error.grpcMessage).toBe('etcdserver: key not found');
     const vp = apply({ type: 'put', req: { key: b('k'), value: b('x'), ignoreValue: true } });
     expect(!vp.ok && vp.error.grpcMessage).toBe('etcdserver: value is provided');
-    const nl = apply({ type: 'put', req: { key: b('k'), value: b('x'), lease: 12345 } });
+    const nl = apply({ type: 'put', req: { key: b('k'), value: b('x'), lease: 12345n } });
     expect(!nl.ok && [nl.error.message, nl.error.grpcMessage]).toEqual(['lease not found', 'etcdserver: requested lease not found']);
     const ek = apply({ type: 'put', req: { key: new Uint8Array(0), value: b('x') } });
     expect(!ek.ok && ek.error.grpcMessage).toBe('etcdserver: key is not provided');
@@ -276,17 +277,17 @@ describe('leases', () => {
     expect(l.expired(103_999, 10)).toEqual([]);
     expect(l.expired(104_000, 10)).toEqual([g.ID]);
     expect(l.renew(g.ID, 200_000).clearCheckpoint).toBe(true);
-    expect(l.renew(12345, 0).TTL).toBe(0);
+    expect(l.renew(12345n, 0).TTL).toBe(0);
   });
   it('a client-chosen id revoked and granted again starts from its full TTL', () => {
     const { store, ok } = mk();
     store.lessor.promote(0, 0);
-    ok({ type: 'leaseGrant', req: { TTL: 10, ID: 5 } });
+    ok({ type: 'leaseGrant', req: { TTL: 10, ID: 5n } });
     expect(store.lessor.expired(1000, 10)).toEqual([]); // expiry set: 10 s
-    ok({ type: 'leaseRevoke', req: { ID: 5 } });
-    ok({ type: 'leaseGrant', req: { TTL: 10, ID: 5 } });
+    ok({ type: 'leaseRevoke', req: { ID: 5n } });
+    ok({ type: 'leaseGrant', req: { TTL: 10, ID: 5n } });
     expect(store.lessor.expired(10_500, 10)).toEqual([]); // not the old expiry at 10 s
-    expect(store.lessor.expired(20_500, 10)).toEqual([5]);
+    expect(store.lessor.expired(20_500, 10)).toEqual([5n]);
   });
 });
 
@@ -297,8 +298,8 @@ describe('quota and alarms', () => {
     expect(store.quotaAllows({ type: 'put', req: { key: b('b'), value: b('y'.repeat(100)) } })).toBe(true);
     expect(store.quotaAllows({ type: 'put', req: { key: b('b'), value: b('y'.repeat(2000)) } })).toBe(false);
     expect(store.quotaAllows({ type: 'deleteRange', req: { key: b('a') } })).toBe(true);
-    ok({ type: 'alarm', req: { action: 1, memberID: 7, alarm: AlarmType.NOSPACE } });
-    expect(store.alarms()).toEqual([{ memberID: 7, alarm: AlarmType.NOSPACE }]);
+    ok({ type: 'alarm', req: { action: 1, memberID: 7n, alarm: AlarmType.NOSPACE } });
+    expect(store.alarms()).toEqual([{ memberID: 7n, alarm: AlarmType.NOSPACE }]);
     const p = apply({ type: 'put', req: { key: b('b'), value: b('1') } });
     expect(!p.ok && [p.error.grpcMessage, p.error.grpcCode]).toEqual(['etcdserver: mvcc: database space exceeded', 'ResourceExhausted']);
     const t = apply({ type: 'txn', req: { failure: [{ requestPut: { key: b('b') } }] } });
@@ -311,9 +312,66 @@ describe('quota and alarms', () => {
     const before = store.sizeBytes();
     while (!store.compactStep(10));
     expect(store.sizeBytes()).toBeLessThan(before);
-    ok({ type: 'alarm', req: { action: 2, memberID: 7, alarm: AlarmType.NOSPACE } });
+    ok({ type: 'alarm', req: { action: 2, memberID: 7n, alarm: AlarmType.NOSPACE } });
     expect(store.alarms()).toEqual([]);
     expect(apply({ type: 'put', req: { key: b('b'), value: b('1') } }).ok).toBe(true);
+  });
+});
+
+describe('64-bit ids', () => {
+  // Ids that a JS number cannot hold: each must come back exactly, through apply, the command
+  // codec, a snapshot and the hash.
+  const wide = [2n ** 53n + 1n, 2n ** 60n, 2n ** 63n - 1n, -(2n ** 63n)];
+  it('client-chosen lease ids of any int64 are granted, attached, listed, looked up and revoked exactly', () => {
+    const { store, ok, put, apply } = mk();
+    for (const ID of wide) expect(ok<LeaseGrantResponse>(decodeCommand(encodeCommand({ type: 'leaseGrant', req: { TTL: 30, ID } })) as Command).ID).toBe(ID);
+    // 2^53 + 1 and 2^53 round to the same number: both are distinct leases here.
+    expect(ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 30, ID: 2n ** 53n } }).ID).toBe(2n ** 53n);
+    expect(store.leaseLeases().leases.map((l) => l.ID)).toEqual([-(2n ** 63n), 2n ** 53n, 2n ** 53n + 1n, 2n ** 60n, 2n ** 63n - 1n]);
+    put('k', 'v', 2n ** 63n - 1n);
+    expect(store.range({ key: b('k') }).kvs[0]!.lease).toBe(2n ** 63n - 1n);
+    const ttl = store.leaseTimeToLive({ ID: 2n ** 53n + 1n }, 0);
+    expect([ttl.ID, ttl.grantedTTL]).toEqual([2n ** 53n + 1n, 30]);
+    expect(store.leaseTimeToLive({ ID: 2n ** 53n + 3n }, 0).TTL).toBe(-1);
+    const dup = apply({ type: 'leaseGrant', req: { TTL: 30, ID: 2n ** 60n } });
+    expect(!dup.ok && dup.error.code).toBe('leaseExists');
+    const c = new MvccStore();
+    c.restore(store.snapshotChunks(100));
+    expect(c.hash().hash).toBe(store.hash().hash);
+    expect(c.range({ key: b('k') }).kvs[0]!.lease).toBe(2n ** 63n - 1n);
+    ok({ type: 'leaseRevoke', req: { ID: 2n ** 63n - 1n } });
+    expect(store.range({ key: b('k') }).kvs).toEqual([]);
+    expect(store.hash().hash).not.toBe(c.hash().hash);
+  });
+  it('generated lease ids use 63 bits and are positive', () => {
+    const { ok } = mk();
+    const ids = Array.from({ length: 50 }, () => ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 5 } }).ID);
+    for (const id of ids) expect(id > 0n && id < 2n ** 63n).toBe(true);
+    expect(ids.some((id) => id >= 2n ** 53n)).toBe(true);
+  });
+  it('an alarm for member 2^63 + 5 is stored under that id, and survives a snapshot', () => {
+    const { store, ok } = mk();
+    const member = 2n ** 63n + 5n;
+    ok(decodeCommand(encodeCommand({ type: 'alarm', req: { action: 1, memberID: member, alarm: AlarmType.NOSPACE } })) as Command);
+    ok({ type: 'alarm', req: { action: 1, memberID: 2n ** 63n + 4n, alarm: AlarmType.NOSPACE } });
+    expect(store.alarms().map((a) => a.memberID)).toEqual([2n ** 63n + 4n, member]);
+    const c = new MvccStore();
+    c.restore(store.snapshotChunks(100));
+    expect(c.alarms()).toEqual(store.alarms());
+    ok({ type: 'alarm', req: { action: 2, memberID: member, alarm: AlarmType.NOSPACE } });
+    expect(store.alarms().map((a) => a.memberID)).toEqual([2n ** 63n + 4n]);
+  });
+  it('ids below 2^53 encode to the same bytes as when they were numbers (entries in old WALs read back)', () => {
+    const w = new ByteWriter();
+    for (const n of [0, 1, -1, 2 ** 52, -(2 ** 52), 2 ** 53 - 1]) {
+      w.reset();
+      w.varint(n);
+      const old = Buffer.from(w.view());
+      w.reset();
+      w.varintBig(BigInt(n));
+      expect(Buffer.from(w.view())).toEqual(old);
+      expect(new ByteReader(old).varintBig()).toBe(BigInt(n));
+    }
   });
 });
 

@@ -32,6 +32,7 @@ import {
   type HashKVResponse,
   type HashResponse,
   type KeyValue,
+  type LeaseId,
   type LeaseCheckpointRequest,
   type LeaseGrantRequest,
   type LeaseGrantResponse,
@@ -51,7 +52,7 @@ import {
 import { CompactedError, FutureRevError, MvccError, NoSpaceError, assert, assertNever } from './errors.js';
 import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
 import { KeyIndex } from './key-index.js';
-import { Lessor, type LeaseRecord } from './lessor.js';
+import { Lessor, compareIds, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
 import { etcdKeyRow, keyValueSize, type RevisionRow } from './etcd-kv-encoding.js';
 import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
@@ -105,7 +106,7 @@ export function keyBytes(rec: KeyRec): Uint8Array {
 }
 
 export function header(revision: number): ResponseHeader {
-  return { clusterId: 0, memberId: 0, revision, raftTerm: 0 };
+  return { clusterId: 0n, memberId: 0n, revision, raftTerm: 0 };
 }
 
 /** The result of applying one committed command. */
@@ -134,7 +135,7 @@ export function eventOf(r: Rev): Event {
   if (r.version === 0) {
     return {
       type: EventType.DELETE,
-      kv: { key: keyBytes(r.rec), createRevision: 0, modRevision: r.main, version: 0, value: EMPTY, lease: 0 },
+      kv: { key: keyBytes(r.rec), createRevision: 0, modRevision: r.main, version: 0, value: EMPTY, lease: NO_LEASE },
     };
   }
   return { type: EventType.PUT, kv: toKv(r) };
@@ -209,14 +210,18 @@ function sortKvs(kvs: KeyValue[], target: number, order: number): void {
   else kvs.sort(cmp);
 }
 
-/** Lease id from the Raft index and a replicated sequence: deterministic, positive, < 2^53. */
-function mixLeaseId(index: number, seq: number): number {
+/** Lease id from the Raft index and a replicated sequence: deterministic, positive, < 2^63. */
+function mixLeaseId(index: number, seq: number): LeaseId {
   let h1 = (Math.imul((index % 0x100000000) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.floor(index / 0x100000000)) >>> 0;
   let h2 = (Math.imul(seq ^ 0xc2b2ae35, 0x27d4eb2f) ^ h1) >>> 0;
   h1 = Math.imul(h1 ^ (h2 >>> 15), 0x2c1b3c6d) >>> 0;
   h2 = Math.imul(h2 ^ (h1 >>> 13), 0x297a2d39) >>> 0;
-  return (h1 & 0x1fffff) * 0x100000000 + h2;
+  // 63 bits, positive, like etcd's generated lease ids (an int64 a client can echo back).
+  return (BigInt(h1 & 0x7fffffff) << 32n) | BigInt(h2);
 }
+
+/** The lease id of a key with no lease. */
+const NO_LEASE: LeaseId = 0n;
 
 export class MvccStore {
   readonly quotaBackendBytes: number;
@@ -236,7 +241,7 @@ export class MvccStore {
   /** Next revision whose changed keys physical compaction must visit. */
   private physicalCursor = 2;
   private pins = new Map<number, number>();
-  private leases = new Map<number, LeaseRecord>();
+  private leases = new Map<LeaseId, LeaseRecord>();
   private leaseIdSeq = 0;
   private alarmList: AlarmMember[] = [];
   private applied = 0;
@@ -525,7 +530,7 @@ export class MvccStore {
     this.log.push(ctx.changes.length === 1 ? [ctx.changes[0]!] : ctx.changes.slice());
   }
 
-  private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array, lease: number): Rev {
+  private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array, lease: LeaseId): Rev {
     const r: Rev = { rec, main: ctx.main, sub: ctx.changes.length, create, version, value, lease };
     if (rec.revs.length === 0) rec.revs = [r]; // exact size: most keys hold one revision
     else rec.revs.push(r);
@@ -541,8 +546,8 @@ export class MvccStore {
     if (p.ignoreValue || p.ignoreLease) {
       if (latestLive(this.map.get(skeyOf(p.key))) === undefined) throw new MvccError('keyNotFound');
     }
-    const lease = p.lease ?? 0;
-    if (lease !== 0 && !this.leases.has(lease)) throw new MvccError('leaseNotFound');
+    const lease = p.lease ?? NO_LEASE;
+    if (lease !== NO_LEASE && !this.leases.has(lease)) throw new MvccError('leaseNotFound');
   }
 
   private doPut(ctx: WriteCtx, p: PutRequest): PutResponse {
@@ -550,7 +555,7 @@ export class MvccStore {
     let rec = this.map.get(skey);
     const cur = latestLive(rec);
     const value = p.ignoreValue ? (cur as Rev).value : copyBytes(p.value);
-    const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? 0);
+    const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? NO_LEASE);
     if (rec === undefined) {
       rec = { skey, revs: [] };
       this.map.set(skey, rec);
@@ -558,8 +563,8 @@ export class MvccStore {
       this.index.set(skey, rec);
     }
     this.addRev(ctx, rec, cur ? cur.create : ctx.main, cur ? cur.version + 1 : 1, value, lease);
-    if (cur && cur.lease !== 0 && cur.lease !== lease) this.leases.get(cur.lease)?.keys.delete(skey);
-    if (lease !== 0) {
+    if (cur && cur.lease !== NO_LEASE && cur.lease !== lease) this.leases.get(cur.lease)?.keys.delete(skey);
+    if (lease !== NO_LEASE) {
       const l = this.leases.get(lease);
       assert(l !== undefined, 'put attaches a lease that was checked to exist');
       l.keys.add(skey);
@@ -586,8 +591,8 @@ export class MvccStore {
 
   private deleteRec(ctx: WriteCtx, rec: KeyRec): Rev {
     const cur = latestLive(rec) as Rev;
-    this.addRev(ctx, rec, 0, 0, EMPTY, 0);
-    if (cur.lease !== 0) this.leases.get(cur.lease)?.keys.delete(rec.skey);
+    this.addRev(ctx, rec, 0, 0, EMPTY, NO_LEASE);
+    if (cur.lease !== NO_LEASE) this.leases.get(cur.lease)?.keys.delete(rec.skey);
     return cur;
   }
 
@@ -630,7 +635,7 @@ export class MvccStore {
         result = cmpNum(r ? r.main : 0, c.modRevision ?? 0);
         break;
       case CompareTarget.LEASE:
-        result = cmpNum(r ? r.lease : 0, c.lease ?? 0);
+        result = compareIds(r ? r.lease : NO_LEASE, c.lease ?? NO_LEASE);
         break;
       default:
         return assertNever(c.target);
@@ -806,12 +811,12 @@ export class MvccStore {
   private applyLeaseGrant(g: LeaseGrantRequest, index: number): LeaseGrantResponse {
     if (this.hasAlarm(AlarmType.NOSPACE)) throw new NoSpaceError();
     if (g.TTL > MAX_LEASE_TTL_SEC) throw new MvccError('leaseTtlTooLarge');
-    let id = g.ID ?? 0;
-    if (id === 0) {
+    let id = g.ID ?? NO_LEASE;
+    if (id === NO_LEASE) {
       do {
         this.leaseIdSeq++;
         id = mixLeaseId(index, this.leaseIdSeq);
-      } while (id === 0 || this.leases.has(id));
+      } while (id === NO_LEASE || this.leases.has(id));
     } else if (this.leases.has(id)) {
       throw new MvccError('leaseExists');
     }
@@ -821,7 +826,7 @@ export class MvccStore {
     return { header: header(this.rev), ID: id, TTL: ttl, error: '' };
   }
 
-  private applyLeaseRevoke(id: number): { header: ResponseHeader } {
+  private applyLeaseRevoke(id: LeaseId): { header: ResponseHeader } {
     const l = this.leases.get(id);
     if (l === undefined) throw new MvccError('leaseNotFound');
     const skeys = [...l.keys].sort();
@@ -854,12 +859,12 @@ export class MvccStore {
   }
 
   leaseLeases(): LeaseLeasesResponse {
-    const ids = [...this.leases.keys()].sort((a, b) => a - b);
+    const ids = [...this.leases.keys()].sort(compareIds);
     return { header: header(this.rev), leases: ids.map((ID) => ({ ID })) };
   }
 
   /** The replicated lease record (read-only view), or undefined. */
-  lease(id: number): Readonly<LeaseRecord> | undefined {
+  lease(id: LeaseId): Readonly<LeaseRecord> | undefined {
     return this.leases.get(id);
   }
 
@@ -873,13 +878,13 @@ export class MvccStore {
         if (a.alarm === AlarmType.NONE) return { header: header(this.rev), alarms: [] };
         if (!this.alarmList.some((x) => x.memberID === a.memberID && x.alarm === a.alarm)) {
           this.alarmList.push({ memberID: a.memberID, alarm: a.alarm });
-          this.alarmList.sort((x, y) => x.memberID - y.memberID || x.alarm - y.alarm);
+          this.alarmList.sort((x, y) => compareIds(x.memberID, y.memberID) || x.alarm - y.alarm);
         }
         return { header: header(this.rev), alarms: [{ memberID: a.memberID, alarm: a.alarm }] };
       }
       case AlarmAction.DEACTIVATE: {
         const removed = this.alarmList.filter(
-          (x) => (a.memberID === 0 || x.memberID === a.memberID) && (a.alarm === AlarmType.NONE || x.alarm === a.alarm),
+          (x) => (a.memberID === 0n || x.memberID === a.memberID) && (a.alarm === AlarmType.NONE || x.alarm === a.alarm),
         );
         this.alarmList = this.alarmList.filter((x) => !removed.includes(x));
         return { header: header(this.rev), alarms: removed };
@@ -1000,7 +1005,7 @@ export class MvccStore {
           h.latin1(rec.skey);
           wrote = true;
         }
-        h.int(r.main).int(r.sub).int(r.create).int(r.version).int(r.lease).bytes(r.value);
+        h.int(r.main).int(r.sub).int(r.create).int(r.version).big(r.lease).bytes(r.value);
       }
     });
   }
@@ -1010,11 +1015,11 @@ export class MvccStore {
     const h = new Crc32cHasher();
     h.int(this.rev).int(this.compactRev).int(this.leaseIdSeq);
     this.hashKeys(h, this.rev, this.compactRev, '', Number.MAX_SAFE_INTEGER);
-    for (const id of [...this.leases.keys()].sort((a, b) => a - b)) {
+    for (const id of [...this.leases.keys()].sort(compareIds)) {
       const l = this.leases.get(id) as LeaseRecord;
-      h.int(id).int(l.ttl).int(l.remainingTtl);
+      h.big(id).int(l.ttl).int(l.remainingTtl);
     }
-    for (const a of this.alarmList) h.int(a.memberID).int(a.alarm);
+    for (const a of this.alarmList) h.big(a.memberID).int(a.alarm);
     return { header: header(this.rev), hash: h.digest() };
   }
 
@@ -1056,14 +1061,14 @@ export class MvccStore {
       body.varint(this.leaseIdSeq);
       body.uvarint(this.alarmList.length);
       for (const a of this.alarmList) {
-        body.varint(a.memberID);
+        body.varintBig(a.memberID);
         body.u8(a.alarm);
       }
-      const leaseIds = [...this.leases.keys()].sort((a, b) => a - b);
+      const leaseIds = [...this.leases.keys()].sort(compareIds);
       body.uvarint(leaseIds.length);
       for (const id of leaseIds) {
         const l = this.leases.get(id) as LeaseRecord;
-        body.varint(id);
+        body.varintBig(id);
         body.varint(l.ttl);
         body.varint(l.remainingTtl);
       }
@@ -1090,7 +1095,7 @@ export class MvccStore {
             body.uvarint(r.sub);
             body.varint(r.create);
             body.varint(r.version);
-            body.varint(r.lease);
+            body.varintBig(r.lease);
             body.bytes(r.value);
           }
           emit(2);
@@ -1128,7 +1133,7 @@ export class MvccStore {
       rev,
       compactRev,
       applied: this.applied,
-      leases: [...this.leases.values()].sort((a, b) => a.id - b.id).map((l) => ({ id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl })),
+      leases: [...this.leases.values()].sort((a, b) => compareIds(a.id, b.id)).map((l) => ({ id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl })),
       alarms: this.alarmList.map((a) => ({ ...a })),
     };
     const epoch = this.epoch;
@@ -1176,7 +1181,7 @@ export class MvccStore {
     const log: Rev[][] = [];
     for (let r = logStart; r <= rev; r++) log.push([]);
     const map = new Map<string, KeyRec>();
-    const leases = new Map<number, LeaseRecord>();
+    const leases = new Map<LeaseId, LeaseRecord>();
     for (const l of header.leases) leases.set(l.id, { id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl, keys: new Set() });
     let size = 0;
     let last: { main: number; sub: number } | undefined;
@@ -1192,7 +1197,7 @@ export class MvccStore {
         size += skey.length + KEY_OVERHEAD_BYTES;
       }
       const value = i.version === 0 ? EMPTY : copyBytes(i.value);
-      const rv: Rev = { rec, main: i.main, sub: i.sub, create: i.version === 0 ? 0 : i.create, version: i.version, value, lease: i.version === 0 ? 0 : i.lease };
+      const rv: Rev = { rec, main: i.main, sub: i.sub, create: i.version === 0 ? 0 : i.create, version: i.version, value, lease: i.version === 0 ? NO_LEASE : i.lease };
       rec.revs.push(rv);
       size += value.length + REV_OVERHEAD_BYTES;
       if (i.main >= logStart) log[i.main - logStart]!.push(rv);
@@ -1202,7 +1207,7 @@ export class MvccStore {
       const rec = map.get(skey)!;
       index.set(skey, rec);
       const lastRev = rec.revs[rec.revs.length - 1];
-      if (lastRev && lastRev.version !== 0 && lastRev.lease !== 0) leases.get(lastRev.lease)?.keys.add(skey);
+      if (lastRev && lastRev.version !== 0 && lastRev.lease !== NO_LEASE) leases.get(lastRev.lease)?.keys.add(skey);
     }
     this.load({
       map,
@@ -1369,7 +1374,7 @@ export interface ExportHeader {
   readonly rev: number;
   readonly compactRev: number;
   readonly applied: number;
-  readonly leases: ReadonlyArray<{ readonly id: number; readonly ttl: number; readonly remainingTtl: number }>;
+  readonly leases: ReadonlyArray<{ readonly id: LeaseId; readonly ttl: number; readonly remainingTtl: number }>;
   readonly alarms: readonly AlarmMember[];
 }
 
@@ -1385,7 +1390,7 @@ interface LoadedState {
   compactRev: number;
   log: Rev[][];
   logStart: number;
-  leases: Map<number, LeaseRecord>;
+  leases: Map<LeaseId, LeaseRecord>;
   leaseIdSeq: number;
   alarms: AlarmMember[];
   applied: number;
@@ -1463,10 +1468,10 @@ export class SnapshotRestorer {
     const applied = r.varint();
     const leaseIdSeq = r.varint();
     const alarms: AlarmMember[] = [];
-    for (let n = r.uvarint(); n > 0; n--) alarms.push({ memberID: r.varint(), alarm: r.u8() as AlarmType });
-    const leases = new Map<number, LeaseRecord>();
+    for (let n = r.uvarint(); n > 0; n--) alarms.push({ memberID: r.varintBig(), alarm: r.u8() as AlarmType });
+    const leases = new Map<LeaseId, LeaseRecord>();
     for (let n = r.uvarint(); n > 0; n--) {
-      const id = r.varint();
+      const id = r.varintBig();
       leases.set(id, { id, ttl: r.varint(), remainingTtl: r.varint(), keys: new Set() });
     }
     const logStart = Math.max(2, compactRev);
@@ -1499,7 +1504,7 @@ export class SnapshotRestorer {
       const sub = r.uvarint();
       const create = r.varint();
       const version = r.varint();
-      const lease = r.varint();
+      const lease = r.varintBig();
       const value = copyBytes(r.bytes());
       const rv: Rev = { rec, main, sub, create, version, value, lease };
       revs.push(rv);
@@ -1515,7 +1520,7 @@ export class SnapshotRestorer {
     // Exact-size arrays (see addRev).
     rec.revs = revs.length === 1 ? [revs[0]!] : revs.slice();
     const last = rec.revs[rec.revs.length - 1];
-    if (last && last.version !== 0 && last.lease !== 0) {
+    if (last && last.version !== 0 && last.lease !== NO_LEASE) {
       const l = s.leases.get(last.lease);
       if (l) l.keys.add(skey);
     }

@@ -1,7 +1,8 @@
 // Request and response types of the MVCC state machine. They mirror etcd's
 // `etcdserverpb` (api/etcdserverpb/rpc.proto) and `mvccpb` (api/mvccpb/kv.proto)
 // messages field by field, in camelCase. Conventions:
-// - int64/uint64 fields are JS numbers (ids we generate stay below 2^53).
+// - int64/uint64 fields are JS numbers (revisions, counts, TTLs), except ids: lease ids and
+//   member ids are bigints (LeaseId, MemberId below), exact at all 64 bits.
 // - bytes fields are Uint8Array (a Buffer is one). Values handed out by the store are
 //   shared with the store: never mutate them.
 // - Enums are etcd's NUMERIC values (the constants below), so the gRPC layer can pass
@@ -40,10 +41,20 @@ export type AlarmType = (typeof AlarmType)[keyof typeof AlarmType];
 export const AlarmAction = { GET: 0, ACTIVATE: 1, DEACTIVATE: 2 } as const;
 export type AlarmAction = (typeof AlarmAction)[keyof typeof AlarmAction];
 
+/**
+ * A lease id: etcd's int64, any value a client chooses (0 means "none" / "the store picks").
+ * A bigint so that ids at and above 2^53 stay exact; Map keys compare it by value.
+ */
+export type LeaseId = bigint;
+
+/** A member id: etcd's uint64 (0 means "every member" in an alarm request). */
+export type MemberId = bigint;
+
 /** ResponseHeader. The store fills `revision`; the server fills the other three. */
 export interface ResponseHeader {
-  clusterId: number;
-  memberId: number;
+  /** uint64 ids; 0n until the server fills them. */
+  clusterId: MemberId;
+  memberId: MemberId;
   revision: number;
   raftTerm: number;
 }
@@ -56,8 +67,8 @@ export interface KeyValue {
   /** 0 on a deleted key (delete events), 1 on creation, +1 on every put. */
   version: number;
   value: Uint8Array;
-  /** 0 when no lease is attached. */
-  lease: number;
+  /** 0n when no lease is attached. */
+  lease: LeaseId;
 }
 
 /** mvccpb.Event */
@@ -100,7 +111,7 @@ export interface RangeResponse {
 export interface PutRequest {
   key: Uint8Array;
   value?: Uint8Array;
-  lease?: number;
+  lease?: LeaseId;
   prevKv?: boolean;
   ignoreValue?: boolean;
   ignoreLease?: boolean;
@@ -149,7 +160,7 @@ export interface Compare {
   createRevision?: number;
   modRevision?: number;
   value?: Uint8Array;
-  lease?: number;
+  lease?: LeaseId;
   /** Compare every key in [key, rangeEnd); [0x00] means every key >= key. */
   rangeEnd?: Uint8Array;
 }
@@ -181,19 +192,19 @@ export interface CompactionResponse {
 export interface LeaseGrantRequest {
   /** Seconds. */
   TTL: number;
-  /** 0: the store chooses (deterministically, from the Raft index). */
-  ID?: number;
+  /** 0n: the store chooses (deterministically, from the Raft index). */
+  ID?: LeaseId;
 }
 
 export interface LeaseGrantResponse {
   header: ResponseHeader;
-  ID: number;
+  ID: LeaseId;
   TTL: number;
   error: string;
 }
 
 export interface LeaseRevokeRequest {
-  ID: number;
+  ID: LeaseId;
 }
 
 export interface LeaseRevokeResponse {
@@ -201,7 +212,7 @@ export interface LeaseRevokeResponse {
 }
 
 export interface LeaseCheckpoint {
-  ID: number;
+  ID: LeaseId;
   /** Seconds left; 0 clears the checkpoint (the lease counts from its full TTL again). */
   remainingTTL: number;
 }
@@ -215,24 +226,24 @@ export interface LeaseCheckpointResponse {
 }
 
 export interface LeaseKeepAliveRequest {
-  ID: number;
+  ID: LeaseId;
 }
 
 export interface LeaseKeepAliveResponse {
   header: ResponseHeader;
-  ID: number;
+  ID: LeaseId;
   /** Seconds; 0 when the lease is not found (etcd's answer to a dead lease). */
   TTL: number;
 }
 
 export interface LeaseTimeToLiveRequest {
-  ID: number;
+  ID: LeaseId;
   keys?: boolean;
 }
 
 export interface LeaseTimeToLiveResponse {
   header: ResponseHeader;
-  ID: number;
+  ID: LeaseId;
   /** Remaining seconds; -1 when the lease does not exist (etcd's convention). */
   TTL: number;
   grantedTTL: number;
@@ -240,7 +251,7 @@ export interface LeaseTimeToLiveResponse {
 }
 
 export interface LeaseStatus {
-  ID: number;
+  ID: LeaseId;
 }
 
 export interface LeaseLeasesResponse {
@@ -251,14 +262,14 @@ export interface LeaseLeasesResponse {
 // ---------- Maintenance ----------
 
 export interface AlarmMember {
-  memberID: number;
+  memberID: MemberId;
   alarm: AlarmType;
 }
 
 export interface AlarmRequest {
   action: AlarmAction;
   /** 0 with DEACTIVATE/GET: every member. */
-  memberID: number;
+  memberID: MemberId;
   alarm: AlarmType;
 }
 

@@ -23,9 +23,18 @@ function isEnum(values: Record<string, number>, v: unknown): boolean {
   return Object.values(values).includes(v as number);
 }
 
-/** An id from the wire must be exact: int64 above 2^53 decodes to a rounded number. */
-function exact(n: number | undefined): boolean {
-  return n === undefined || Number.isSafeInteger(n);
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** A lease id is etcd's int64 (the wire decoders give a bigint in range; anything else is a bug upstream). */
+function isInt64(n: bigint | undefined): boolean {
+  return n === undefined || (typeof n === 'bigint' && n >= INT64_MIN && n <= INT64_MAX);
+}
+
+/** A member id is etcd's uint64. */
+function isUint64(n: bigint): boolean {
+  return typeof n === 'bigint' && n >= 0n && n <= UINT64_MAX;
 }
 
 function checkRange(r: RangeRequest): Problem {
@@ -37,8 +46,8 @@ function checkRange(r: RangeRequest): Problem {
 function checkPut(p: PutRequest): Problem {
   if (p.key.length === 0) return new MvccError('emptyKey');
   if (p.ignoreValue && p.value !== undefined && p.value.length !== 0) return new MvccError('valueProvided');
-  if (p.ignoreLease && p.lease !== undefined && p.lease !== 0) return new MvccError('leaseProvided');
-  if (!exact(p.lease)) return new MvccError('leaseNotFound');
+  if (p.ignoreLease && p.lease !== undefined && p.lease !== 0n) return new MvccError('leaseProvided');
+  if (!isInt64(p.lease)) return new MvccError('leaseNotFound');
   return null;
 }
 
@@ -165,7 +174,7 @@ export function validateTxn(t: TxnRequest, maxTxnOps: number): Problem {
 function checkAlarm(a: AlarmRequest): Problem {
   if (!isEnum(AlarmAction, a.action)) return new MvccError('invalidRequest', `alarm action ${String(a.action)} is not one of ${Object.keys(AlarmAction).join(', ')}`);
   if (!isEnum(AlarmType, a.alarm)) return new MvccError('invalidRequest', `alarm type ${String(a.alarm)} is not one of ${Object.keys(AlarmType).join(', ')}`);
-  if (!exact(a.memberID)) return new MvccError('invalidRequest', 'alarm member ID must be below 2^53');
+  if (!isUint64(a.memberID)) return new MvccError('invalidRequest', 'alarm member ID must be a uint64');
   return null;
 }
 
@@ -179,10 +188,10 @@ export function validateCommand(cmd: Command, maxTxnOps: number): Problem {
     case 'txn':
       return validateTxn(cmd.req, maxTxnOps);
     case 'leaseGrant':
-      if (!exact(cmd.req.ID)) return new MvccError('invalidRequest', 'lease ID must be below 2^53');
+      if (!isInt64(cmd.req.ID)) return new MvccError('invalidRequest', 'lease ID must be an int64');
       return cmd.req.TTL > MAX_LEASE_TTL_SEC ? new MvccError('leaseTtlTooLarge') : null;
     case 'leaseRevoke':
-      return exact(cmd.req.ID) ? null : new MvccError('leaseNotFound');
+      return isInt64(cmd.req.ID) ? null : new MvccError('leaseNotFound');
     case 'alarm':
       return checkAlarm(cmd.req);
     case 'compaction':

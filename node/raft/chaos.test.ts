@@ -31,6 +31,7 @@ interface InFlight {
 }
 
 const enc = new TextEncoder();
+const WIDE_ID_BASE = 2n ** 63n;
 const dec = new TextDecoder();
 
 class Chaos {
@@ -42,7 +43,7 @@ class Chaos {
   readonly appliedAt = new Map<number, string>();
   readonly leaderOfTerm = new Map<number, NodeId>();
   readonly blocked = new Set<string>();
-  nextId: number;
+  nextId: NodeId;
   proposals = 0;
   readonly log: string[] = [];
   faults = true;
@@ -66,12 +67,13 @@ class Chaos {
     // without the new leader's own entry, the setup of Raft's Figure 8.
     this.maxSizePerMsg = [1, 64, 1 << 20][this.rng.intn(3)]!;
     this.maxInflightMsgs = [1, 4, 64][this.rng.intn(3)]!;
-    const voters = Array.from({ length: size }, (_, i) => i + 1);
+    // Ids with the top bit set: the 64-bit path (a JS number would round them together).
+    const voters = Array.from({ length: size }, (_, i) => WIDE_ID_BASE + BigInt(i + 1));
     for (const id of voters) {
       const snap: Snapshot = { data: new Uint8Array(0), metadata: { index: 0, term: 0, confState: { voters, learners: [] } } };
       this.start(id, new MemoryStorage(snap), 0, { voters, learners: [] });
     }
-    this.nextId = size + 1;
+    this.nextId = WIDE_ID_BASE + BigInt(size + 1);
   }
 
   private start(id: NodeId, storage: MemoryStorage, applied: number, confState: ConfState): void {
@@ -81,7 +83,7 @@ class Chaos {
       heartbeatTick: 1,
       storage,
       applied,
-      rng: new SeededRng(this.seed * 1000 + id * 7 + this.now),
+      rng: new SeededRng(this.seed * 1000 + Number(id - WIDE_ID_BASE) * 7 + this.now),
       maxInflightMsgs: this.maxInflightMsgs,
       maxSizePerMsg: this.maxSizePerMsg,
       checkQuorum: this.rng.intn(2) === 0,

@@ -5,16 +5,16 @@ import { SeededRng } from './rand.js';
 describe('conf change codec', () => {
   it('round-trips every type, large ids and a context', () => {
     for (const type of ['addNode', 'addLearnerNode', 'removeNode', 'updateNode'] as const) {
-      const cc = { type, nodeId: 2 ** 53 - 1, context: new Uint8Array([1, 2, 3]) };
+      const cc = { type, nodeId: 2n ** 64n - 1n, context: new Uint8Array([1, 2, 3]) };
       expect(decodeConfChange(encodeConfChange(cc))).toEqual(cc);
     }
-    const small = { type: 'addNode' as const, nodeId: 7, context: new Uint8Array() };
+    const small = { type: 'addNode' as const, nodeId: 7n, context: new Uint8Array() };
     expect(decodeConfChange(encodeConfChange(small))).toEqual(small);
   });
 
   it('rejects garbage with a typed error', () => {
     expect(() => decodeConfChange(new Uint8Array([1, 2]))).toThrow(ConfChangeDecodeError);
-    const b = encodeConfChange({ type: 'addNode', nodeId: 1, context: new Uint8Array([9]) });
+    const b = encodeConfChange({ type: 'addNode', nodeId: 1n, context: new Uint8Array([9]) });
     expect(() => decodeConfChange(b.subarray(0, b.length - 1))).toThrow(ConfChangeDecodeError);
     const bad = b.slice();
     bad[1] = 77;

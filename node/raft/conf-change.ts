@@ -1,5 +1,6 @@
 // Binary encoding of a single-step membership change, carried in a 'confChange' entry.
-// Layout (big endian): version u8 (=1), type u8, nodeId as hi u32 + lo u32, context length u32, context bytes.
+// Layout (big endian): version u8 (=1), type u8, nodeId u64 (written as hi u32 + lo u32 when ids were
+// numbers: the same bytes), context length u32, context bytes.
 import type { ConfChange, ConfChangeType } from './types.js';
 
 const VERSION = 1;
@@ -16,13 +17,12 @@ export class ConfChangeDecodeError extends Error {
 export function encodeConfChange(cc: ConfChange): Uint8Array {
   const typeCode = TYPES.indexOf(cc.type);
   if (typeCode < 0) throw new RangeError(`unknown conf change type ${String(cc.type)}`);
-  if (!Number.isSafeInteger(cc.nodeId) || cc.nodeId < 0) throw new RangeError(`bad node id ${cc.nodeId}`);
+  if (typeof cc.nodeId !== 'bigint' || cc.nodeId < 0n || cc.nodeId >= 2n ** 64n) throw new RangeError(`bad node id ${String(cc.nodeId)}`);
   const out = new Uint8Array(HEADER_BYTES + cc.context.byteLength);
   const dv = new DataView(out.buffer);
   dv.setUint8(0, VERSION);
   dv.setUint8(1, typeCode);
-  dv.setUint32(2, Math.floor(cc.nodeId / 4294967296));
-  dv.setUint32(6, cc.nodeId >>> 0);
+  dv.setBigUint64(2, cc.nodeId);
   dv.setUint32(10, cc.context.byteLength);
   out.set(cc.context, HEADER_BYTES);
   return out;
@@ -35,7 +35,7 @@ export function decodeConfChange(b: Uint8Array): ConfChange {
   if (version !== VERSION) throw new ConfChangeDecodeError(`unknown version ${version}`);
   const type = TYPES[dv.getUint8(1)];
   if (type === undefined) throw new ConfChangeDecodeError(`unknown type code ${dv.getUint8(1)}`);
-  const nodeId = dv.getUint32(2) * 4294967296 + dv.getUint32(6);
+  const nodeId = dv.getBigUint64(2);
   const len = dv.getUint32(10);
   if (HEADER_BYTES + len !== b.byteLength) throw new ConfChangeDecodeError('context length does not match');
   return { type, nodeId, context: b.slice(HEADER_BYTES) };

@@ -8,7 +8,9 @@ import { MemoryStorage } from './memory-storage.js';
 import { RawNode } from './raw-node.js';
 import { decodeConfChange } from './conf-change.js';
 import {
+  NONE,
   ProposalDroppedError,
+  compareNodeIds,
   type ConfChangeType,
   type ConfState,
   type Entry,
@@ -112,9 +114,9 @@ function parseIdList(v: string | undefined): NodeId[] {
 }
 
 function parseId(s: string): NodeId {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`bad node id '${s}'`);
-  return n;
+  const t = s.trim();
+  if (!/^[0-9]+$/.test(t) || BigInt(t) === 0n || BigInt(t) >= 2n ** 64n) throw new Error(`bad node id '${s}'`);
+  return BigInt(t);
 }
 
 function parseIntArg(s: string | undefined, what: string): number {
@@ -195,7 +197,7 @@ export function formatMessage(m: Message): string {
       s += ` index=${m.index} ctx=${str(m.context)}`;
       break;
     case 'transferLeader':
-      s += ` to=${m.index}`;
+      s += ` to=${m.transferee ?? 0n}`;
       break;
     case 'timeoutNow':
     case 'hup':
@@ -393,12 +395,12 @@ export class InteractionEnv {
       maxUncommittedEntriesSize: c.kv.has('max-uncommitted') ? parseIntArg(c.kv.get('max-uncommitted'), 'max-uncommitted') : 0,
       snapshotRetryHeartbeats: c.kv.has('snapshot-retry') ? parseIntArg(c.kv.get('snapshot-retry'), 'snapshot-retry') : 0,
     };
-    let next = this.nodes.size + 1;
+    let next = BigInt(this.nodes.size + 1);
     for (let k = 0; k < count; k++, next++) {
       const confState: ConfState = { voters, learners };
       const snap: Snapshot = { data: new Uint8Array(0), metadata: { index, term: index > 0 ? 1 : 0, confState } };
       const storage = new MemoryStorage(snap);
-      if (index > 0) storage.setHardState({ term: 1, vote: 0, commit: index });
+      if (index > 0) storage.setHardState({ term: 1, vote: NONE, commit: index });
       const rn = this.makeRawNode(next, storage, o, index);
       this.nodes.set(next, { id: next, rn, storage, cfg: o, applied: [], confState });
     }
@@ -538,7 +540,7 @@ export class InteractionEnv {
       this.emit(`${n.id} is not the leader`);
       return;
     }
-    for (const [id, p] of [...s.progress].sort((a, b) => a[0] - b[0])) {
+    for (const [id, p] of [...s.progress].sort((a, b) => compareNodeIds(a[0], b[0]))) {
       let line = `${id}: ${p.state} match=${p.match} next=${p.next}`;
       if (p.isLearner) line += ' learner';
       if (p.state === 'snapshot') line += ` pendingSnapshot=${p.pendingSnapshot}`;

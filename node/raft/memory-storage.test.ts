@@ -4,7 +4,7 @@ import { CompactedError, SnapOutOfDateError, UnavailableError, type Entry } from
 import { ENTRY_OVERHEAD_BYTES } from './entry-size.js';
 
 const e = (index: number, term: number, data = ''): Entry => ({ index, term, type: 'normal', data: new TextEncoder().encode(data) });
-const cs = { voters: [1, 2, 3], learners: [] };
+const cs = { voters: [1n, 2n, 3n], learners: [] };
 
 function storage35(): MemoryStorage {
   // snapshot at 3 (term 3), entries 4 (term 4) and 5 (term 5)

@@ -84,7 +84,7 @@ describe('RaftLog', () => {
   it('compaction: reading below firstIndex throws CompactedError; term of the snapshot index stays known', () => {
     const s = new MemoryStorage();
     s.append([e(1, 1), e(2, 1), e(3, 2)]);
-    s.createSnapshot(2, { voters: [1], learners: [] }, new Uint8Array());
+    s.createSnapshot(2, { voters: [1n], learners: [] }, new Uint8Array());
     s.compact(2);
     const l = new RaftLog(s, NO_LIMIT);
     expect(l.firstIndex()).toBe(3);

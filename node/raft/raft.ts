@@ -559,7 +559,7 @@ export class Raft {
         this.handleReadIndex(m);
         return;
       case 'transferLeader':
-        this.handleTransferLeader(m.index);
+        this.handleTransferLeader(m.transferee ?? NONE);
         return;
       default:
         break;
@@ -614,7 +614,7 @@ export class Raft {
     }
   }
 
-  /** Starts moving leadership to transferee (the target rides in a transferLeader message's index). */
+  /** Starts moving leadership to transferee (the target rides in a transferLeader message's transferee). */
   private handleTransferLeader(transferee: NodeId): void {
     const pr = this.trk.progress.get(transferee);
     if (pr === undefined) {
@@ -832,7 +832,7 @@ export class Raft {
           return;
         }
         const f = newMessage('transferLeader', this.lead, this.id);
-        f.index = m.index;
+        if (m.transferee !== undefined) f.transferee = m.transferee;
         this.send(f);
         return;
       }

@@ -10,7 +10,7 @@ const enc = new TextEncoder();
 
 function boot(id: NodeId, voters: NodeId[], storage?: MemoryStorage, applied = 0): { rn: RawNode; st: MemoryStorage } {
   const st = storage ?? new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters, learners: [] } } });
-  return { rn: new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(id), applied }), st };
+  return { rn: new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(Number(id)), applied }), st };
 }
 
 /** Persist, then "apply", then advance; returns the Ready. */
@@ -25,10 +25,10 @@ function handle(rn: RawNode, st: MemoryStorage): Ready {
 
 describe('RawNode', () => {
   it('a single-voter cluster elects itself and commits a proposal', () => {
-    const { rn, st } = boot(1, [1]);
+    const { rn, st } = boot(1n, [1n]);
     rn.campaign();
     const rd1 = handle(rn, st);
-    expect(rd1.softState).toEqual({ lead: 1, raftState: 'leader' });
+    expect(rd1.softState).toEqual({ lead: 1n, raftState: 'leader' });
     expect(rd1.mustSync).toBe(true);
     expect(rd1.committedEntries).toEqual([]); // the leader's own entry counts once persisted
     const rd1b = handle(rn, st);
@@ -44,40 +44,40 @@ describe('RawNode', () => {
   });
 
   it('refuses local message types in step()', () => {
-    const { rn } = boot(1, [1, 2, 3]);
+    const { rn } = boot(1n, [1n, 2n, 3n]);
     for (const t of ['hup', 'beat', 'unreachable', 'snapStatus', 'checkQuorum'] as const) {
-      expect(() => rn.step(newMessage(t, 1, 2))).toThrow(StepLocalMessageError);
+      expect(() => rn.step(newMessage(t, 1n, 2n))).toThrow(StepLocalMessageError);
     }
   });
 
   it('drops a proposal with a typed error when there is no leader', () => {
-    const { rn } = boot(1, [1, 2, 3]);
+    const { rn } = boot(1n, [1n, 2n, 3n]);
     expect(() => rn.propose(enc.encode('x'))).toThrow(ProposalDroppedError);
   });
 
   it('requires advance() between ready() calls', () => {
-    const { rn } = boot(1, [1]);
+    const { rn } = boot(1n, [1n]);
     rn.campaign();
     rn.ready();
     expect(() => rn.ready()).toThrow(/before advance/);
   });
 
   it('mustSync: a pre-vote does not need fsync, a term/vote change or new entries do, a commit-only change does not', () => {
-    const pv = boot(1, [1, 2]);
+    const pv = boot(1n, [1n, 2n]);
     pv.rn.campaign(); // pre-vote on by default: no term change yet
     expect(handle(pv.rn, pv.st).mustSync).toBe(false);
 
-    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1, 2], learners: [] } } });
-    const rn = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), preVote: false });
+    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1n, 2n], learners: [] } } });
+    const rn = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), preVote: false });
     rn.campaign();
     expect(handle(rn, st).mustSync).toBe(true); // term and vote
-    const vr = newMessage('voteResp', 1, 2);
+    const vr = newMessage('voteResp', 1n, 2n);
     vr.term = 1;
     rn.step(vr);
     const lead = handle(rn, st);
     expect(lead.entries.length).toBe(1);
     expect(lead.mustSync).toBe(true); // the leader's empty entry
-    const ack = newMessage('appResp', 1, 2);
+    const ack = newMessage('appResp', 1n, 2n);
     ack.term = 1;
     ack.index = 1;
     rn.step(ack);
@@ -87,7 +87,7 @@ describe('RawNode', () => {
   });
 
   it('a member with an empty conf state (joining) never campaigns', () => {
-    const { rn, st } = boot(4, [], new MemoryStorage());
+    const { rn, st } = boot(4n, [], new MemoryStorage());
     for (let i = 0; i < 100; i++) rn.tick();
     rn.campaign();
     expect(rn.status().softState.raftState).toBe('follower');
@@ -96,29 +96,29 @@ describe('RawNode', () => {
   });
 
   it('restarting with applied replays conf changes after the snapshot', () => {
-    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1], learners: [] } } });
+    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1n], learners: [] } } });
     const ents: Entry[] = [
       { term: 1, index: 1, type: 'normal', data: new Uint8Array() },
-      { term: 1, index: 2, type: 'confChange', data: encodeConfChange({ type: 'addLearnerNode', nodeId: 2, context: new Uint8Array() }) },
-      { term: 1, index: 3, type: 'confChange', data: encodeConfChange({ type: 'addNode', nodeId: 2, context: new Uint8Array() }) },
+      { term: 1, index: 2, type: 'confChange', data: encodeConfChange({ type: 'addLearnerNode', nodeId: 2n, context: new Uint8Array() }) },
+      { term: 1, index: 3, type: 'confChange', data: encodeConfChange({ type: 'addNode', nodeId: 2n, context: new Uint8Array() }) },
     ];
     st.append(ents);
-    st.setHardState({ term: 1, vote: 1, commit: 3 });
-    const { rn } = boot(1, [1], st, 3);
-    expect(rn.status().confState).toEqual({ voters: [1, 2], learners: [] });
+    st.setHardState({ term: 1, vote: 1n, commit: 3 });
+    const { rn } = boot(1n, [1n], st, 3);
+    expect(rn.status().confState).toEqual({ voters: [1n, 2n], learners: [] });
     expect(rn.hasReady()).toBe(false); // nothing re-delivered at or below applied
     // without applied, the entries come back and the app re-applies them itself
-    const again = boot(1, [1], st, 0);
-    expect(again.rn.status().confState).toEqual({ voters: [1], learners: [] });
+    const again = boot(1n, [1n], st, 0);
+    expect(again.rn.status().confState).toEqual({ voters: [1n], learners: [] });
     expect(again.rn.ready().committedEntries.length).toBe(3);
   });
 
   it('refuses proposals above maxUncommittedEntriesSize (but always accepts into an empty budget)', () => {
-    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1, 2], learners: [] } } });
-    const rn = new RawNode({ id: 1, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), maxUncommittedEntriesSize: 100, preVote: false });
+    const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1n, 2n], learners: [] } } });
+    const rn = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), maxUncommittedEntriesSize: 100, preVote: false });
     rn.campaign();
     // become leader: fake node 2's vote
-    const vr = newMessage('voteResp', 1, 2);
+    const vr = newMessage('voteResp', 1n, 2n);
     vr.term = 1;
     rn.step(vr);
     expect(rn.status().softState.raftState).toBe('leader');
@@ -128,17 +128,17 @@ describe('RawNode', () => {
   });
 
   it('status() reports progress only on the leader', () => {
-    const { rn, st } = boot(1, [1]);
+    const { rn, st } = boot(1n, [1n]);
     expect(rn.status().progress).toBeUndefined();
     rn.campaign();
     handle(rn, st);
-    expect(rn.status().progress?.get(1)?.state).toBe('replicate');
+    expect(rn.status().progress?.get(1n)?.state).toBe('replicate');
   });
 });
 
 describe('RawNode ReadIndex on a single voter', () => {
   it('waits for the first commit of its term, then answers without a heartbeat round', () => {
-    const { rn, st } = boot(1, [1]);
+    const { rn, st } = boot(1n, [1n]);
     rn.campaign();
     rn.readIndex(enc.encode('r1'));
     const rd1 = handle(rn, st); // leader; its empty entry is not committed yet

@@ -136,7 +136,7 @@ export class RawNode {
   /** Asks the leader (this node or, forwarded, the current one) to hand leadership to `to`. */
   transferLeader(to: NodeId): void {
     const m = newMessage('transferLeader', this.raft.id, this.raft.id);
-    m.index = to;
+    m.transferee = to;
     this.raft.step(m);
   }
 

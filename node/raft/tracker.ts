@@ -1,5 +1,5 @@
 // The membership (voters and learners) and, on a leader, each member's Progress.
-import type { ConfChange, ConfState, NodeId } from './types.js';
+import { compareNodeIds, type ConfChange, type ConfState, type NodeId } from './types.js';
 import { Progress } from './progress.js';
 import { committedIndex, voteResult, type VoteResult } from './quorum.js';
 
@@ -41,11 +41,11 @@ export class ProgressTracker {
     const voters: NodeId[] = [];
     const learners: NodeId[] = [];
     for (const [id, pr] of this.progress) (pr.isLearner ? learners : voters).push(id);
-    voters.sort((a, b) => a - b);
-    learners.sort((a, b) => a - b);
+    voters.sort(compareNodeIds);
+    learners.sort(compareNodeIds);
     this.voters = voters;
     this.learners = learners;
-    this.ids = [...voters, ...learners].sort((a, b) => a - b);
+    this.ids = [...voters, ...learners].sort(compareNodeIds);
   }
 
   /**

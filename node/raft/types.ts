@@ -1,11 +1,16 @@
 // The Raft wire and state types shared by the core, storage, transport and simulator.
-// Shaped after raftpb, but our own. Ids, terms and indexes are plain numbers:
-// member ids are generated below 2^53 so they stay exact and still fit etcd's uint64.
+// Shaped after raftpb, but our own. Terms and indexes are plain numbers (they never near 2^53);
+// node ids are etcd's uint64 member ids, held exactly as bigints (Map keys compare them by value).
 
-export type NodeId = number;
+export type NodeId = bigint;
 
 /** No leader / no vote. */
-export const NONE: NodeId = 0;
+export const NONE: NodeId = 0n;
+
+/** Ascending node id order, for sorts (bigints cannot be subtracted into a comparator's number). */
+export function compareNodeIds(a: NodeId, b: NodeId): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 export type EntryType = 'normal' | 'confChange';
 
@@ -94,6 +99,8 @@ export interface Message {
   rejectHint: number;
   /** readIndex request context, heartbeat context, or a campaign-transfer marker. */
   context?: Uint8Array;
+  /** transferLeader: the node that should take leadership. */
+  transferee?: NodeId;
 }
 
 export type StateRole = 'follower' | 'preCandidate' | 'candidate' | 'leader';

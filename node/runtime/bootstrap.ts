@@ -11,14 +11,14 @@ import { openStorage } from '../storage/index.js';
 import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
-import { hexId } from './ids.js';
+import { hexId, idFromJson } from './ids.js';
 import { TlsFileReloader } from '../tls/tls-file-reloader.js';
 import { tlsReloadMetrics } from '../tls/metrics.js';
 import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
 import { Member } from './member.js';
 import { planForceNewCluster } from './force-new-cluster.js';
 import { removeStaleSnapshotFiles } from './etcd-snapshot-stream.js';
-import type { MemberRecord } from './membership.js';
+import { memberRecordFromJson, type MemberRecord } from './membership.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
 
 export class BootstrapError extends Error {
@@ -45,8 +45,9 @@ async function peerTls(cfg: MemberConfig, logger: Logger, metrics: MemberMetrics
   return { tls: { ...reloader.current(), requestCert: t.clientCertAuth }, reloader };
 }
 
+/** A member's clusterInfo() (member.ts) as it arrives: ids as decimal strings. */
 interface ClusterInfo {
-  clusterId: number;
+  clusterId: bigint;
   members: MemberRecord[];
 }
 
@@ -58,8 +59,10 @@ async function joinInfo(cfg: MemberConfig, tls: PeerTlsOptions | undefined, log:
   let lastErr: unknown;
   while (Date.now() < deadline) {
     try {
-      const info = (await TcpTransport.fetchClusterInfo(urls, tls, 3000)) as ClusterInfo | null;
-      if (info && typeof info.clusterId === 'number' && Array.isArray(info.members)) return info;
+      const info = (await TcpTransport.fetchClusterInfo(urls, tls, 3000)) as { clusterId?: unknown; members?: unknown } | null;
+      if (info && info.clusterId !== undefined && Array.isArray(info.members)) {
+        return { clusterId: idFromJson(info.clusterId, 'cluster id'), members: (info.members as MemberRecord[]).map(memberRecordFromJson) };
+      }
       lastErr = new Error('peer gave no cluster info');
     } catch (err) {
       lastErr = err;
@@ -220,7 +223,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
             }
           : {}),
       }),
-    seed: (Date.now() ^ identity.memberId) % 2 ** 31,
+    seed: (Date.now() ^ Number(identity.memberId % 2n ** 31n)) % 2 ** 31,
     ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
   });
   await member.start();

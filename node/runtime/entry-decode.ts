@@ -11,6 +11,7 @@ import { isAuthCommand, type AuthCommand, type AuthInfo } from '../mvcc/auth-sto
 import { decodeAuthBody } from './auth-body.js';
 import type { DowngradeInfo } from '../server/backend.js';
 import { decodeEnvelope } from './envelope.js';
+import { idFromJson } from './ids.js';
 import { decodeConfContext, type ConfChangeContext, type MemberAttrs, type MemberRecord } from './membership.js';
 
 /** Which decoding step refused an entry (the metric's label). */
@@ -21,7 +22,7 @@ export interface Skipped {
   readonly kind: SkipKind;
   readonly reason: string;
   /** Known when the envelope decoded: the proposer's waiter can be answered. */
-  readonly proposer?: number;
+  readonly proposer?: bigint;
   readonly requestId?: number;
 }
 
@@ -29,15 +30,15 @@ export type NormalEntry =
   | {
       readonly ok: true;
       readonly kind: 'mvcc';
-      readonly proposer: number;
+      readonly proposer: bigint;
       readonly requestId: number;
       readonly cmd: Command;
       /** Set for a write made as a user ('mvccAs'): checked against the auth store at apply. */
       readonly as?: { readonly ai: AuthInfo | undefined };
     }
-  | { readonly ok: true; readonly kind: 'auth'; readonly proposer: number; readonly requestId: number; readonly cmd: AuthCommand; readonly ai: AuthInfo | undefined }
-  | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: number; readonly requestId: number; readonly attrs: MemberAttrs }
-  | { readonly ok: true; readonly kind: 'downgrade'; readonly proposer: number; readonly requestId: number; readonly info: DowngradeInfo }
+  | { readonly ok: true; readonly kind: 'auth'; readonly proposer: bigint; readonly requestId: number; readonly cmd: AuthCommand; readonly ai: AuthInfo | undefined }
+  | { readonly ok: true; readonly kind: 'attrs'; readonly proposer: bigint; readonly requestId: number; readonly attrs: MemberAttrs }
+  | { readonly ok: true; readonly kind: 'downgrade'; readonly proposer: bigint; readonly requestId: number; readonly info: DowngradeInfo }
   | Skipped;
 
 export type ConfEntry = { readonly ok: true; readonly cc: ConfChange; readonly ctx: ConfChangeContext } | Skipped;
@@ -57,7 +58,7 @@ function why(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-const isId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isId = (v: unknown): v is bigint => typeof v === 'bigint' && v >= 0n;
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
 function isAttrs(v: unknown): v is MemberAttrs {
@@ -118,15 +119,18 @@ export function decodeNormalEntry(data: Uint8Array): NormalEntry {
     const info = parseJson(env.body, isDowngradeInfo, 'downgrade info without enabled and targetVersion');
     return info.ok ? { ok: true, kind: 'downgrade', proposer, requestId, info: info.value } : { ok: false, kind: 'downgrade', reason: info.reason, proposer, requestId };
   }
-  const attrs = parseJson(env.body, isAttrs, 'member attributes without id, name and client URLs');
+  // The id is a decimal string (a number in entries written before ids were 64-bit).
+  const attrs = parseJson(env.body, isAttrs, 'member attributes without id, name and client URLs', (j) =>
+    typeof j === 'object' && j !== null && (j as { id?: unknown }).id !== undefined ? { ...j, id: idFromJson((j as { id: unknown }).id, 'member id') } : j,
+  );
   return attrs.ok ? { ok: true, kind: 'attrs', proposer, requestId, attrs: attrs.value } : { ok: false, kind: 'attrs', reason: attrs.reason, proposer, requestId };
 }
 
 /** A JSON body of the shape `is` checks, or why not. */
-function parseJson<T>(body: Uint8Array, is: (v: unknown) => v is T, shapeError: string): { ok: true; value: T } | { ok: false; reason: string } {
+function parseJson<T>(body: Uint8Array, is: (v: unknown) => v is T, shapeError: string, prepare: (j: unknown) => unknown = (j) => j): { ok: true; value: T } | { ok: false; reason: string } {
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(body).toString('utf8'));
+    v = prepare(JSON.parse(Buffer.from(body).toString('utf8')));
   } catch (err) {
     return { ok: false, reason: why(err) };
   }

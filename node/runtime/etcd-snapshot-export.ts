@@ -33,7 +33,7 @@ export interface EtcdExportInput {
   /** Raft index and term the state corresponds to (meta consistent_index and term). */
   readonly consistentIndex: number;
   readonly term: number;
-  readonly confState: { readonly voters: readonly number[]; readonly learners: readonly number[] };
+  readonly confState: { readonly voters: readonly bigint[]; readonly learners: readonly bigint[] };
   /** The auth state at the same index (node/mvcc/auth-store.ts); none: auth off, revision 1. */
   readonly auth?: AuthStateJSON;
   readonly maybeYield?: () => Promise<void>;
@@ -106,7 +106,10 @@ export async function writeEtcdDb(sink: PageSink, input: EtcdExportInput): Promi
       [
         BUCKET.meta,
         () => {
-          const confState = JSON.stringify({ voters: [...input.confState.voters], learners: input.confState.learners.length > 0 ? [...input.confState.learners] : undefined, auto_leave: false });
+          // Go's encoding/json of raftpb.ConfState: uint64 ids as exact JSON numbers (JSON.stringify cannot write a bigint).
+          const ids = (xs: readonly bigint[]): string => `[${xs.join(',')}]`;
+          const learners = input.confState.learners.length > 0 ? `,"learners":${ids(input.confState.learners)}` : '';
+          const confState = `{"voters":${ids(input.confState.voters)}${learners},"auto_leave":false}`;
           const rows: Row[] = [
             [b(META_KEY.confState), b(confState)],
             [b(META_KEY.consistentIndex), u64be(input.consistentIndex)],

@@ -8,9 +8,7 @@
 // What the data dir gets: the member identity (identity.ts), and a raft snapshot at index 1,
 // term 1 whose state is the restored store and the new membership (all voters), with a hard
 // state committing it; every member writes the same one, so they agree from the start.
-// Limits: etcd's lease ids use 63 bits and tsetcd's 53; a larger id is mapped to a new one
-// (keys keep their lease, under the new id) and reported. Alarms name old members and are
-// dropped; auth data is not carried (tsetcd has auth off).
+// Lease ids are kept exactly (int64, as etcd's). Alarms name old members and are dropped.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -21,6 +19,7 @@ import type { Logger } from '../log.js';
 import { BoltReader, fileSource } from '../bbolt/reader.js';
 import type { AuthStateJSON } from '../mvcc/auth-store.js';
 import { MvccStore, type ExportHeader, type ImportedRev } from '../mvcc/index.js';
+import { compareIds } from '../mvcc/lessor.js';
 import { openStorage } from '../storage/index.js';
 import { hexId } from './ids.js';
 import { newClusterIdentity, readIdentity, writeIdentity } from './identity.js';
@@ -33,7 +32,6 @@ export class SnapshotRestoreError extends Error {
 
 const SHA256_BYTES = 32;
 const RESTORE_CHUNK_BYTES = 1 << 20;
-const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Checks etcd's trailing sha256 when the file has one; returns the database's length. */
 export async function verifySnapshotFile(path: string, skipHashCheck = false): Promise<{ dbBytes: number; hashChecked: boolean }> {
@@ -60,8 +58,6 @@ export interface EtcdDbContents {
   readonly header: ExportHeader;
   /** The key bucket's rows in revision order (consumed once). */
   readonly revisions: Iterable<ImportedRev>;
-  /** etcd lease ids above 2^53 - 1 and the ids they got. */
-  readonly remappedLeases: ReadonlyArray<{ readonly from: bigint; readonly to: number }>;
   readonly droppedAlarms: number;
   readonly storageVersion: string;
   /** The auth buckets: users, roles, the enabled flag and the auth revision. */
@@ -91,29 +87,9 @@ function readAuth(db: BoltReader): AuthStateJSON {
 export function readEtcdDb(db: BoltReader, applied: number): EtcdDbContents {
   for (const b of [BUCKET.key, BUCKET.meta]) if (!db.hasBucket(b)) throw new SnapshotRestoreError(`not an etcd database: no "${b}" bucket`);
   const compactRev = Math.max(compactRevOf(db.get(BUCKET.meta, META_KEY.finishedCompactRev)), compactRevOf(db.get(BUCKET.meta, META_KEY.scheduledCompactRev)));
-  const leaseIds = new Map<bigint, number>();
-  const used = new Set<number>();
-  const remapped: Array<{ from: bigint; to: number }> = [];
-  const leases: Array<{ id: number; ttl: number; remainingTtl: number }> = [];
-  const rawLeases = [...db.rows(BUCKET.lease)].map(([, v]) => decodeLease(v));
-  for (const l of rawLeases) if (l.id > 0n && l.id <= MAX_ID) used.add(Number(l.id));
-  const mapLease = (id: bigint): number => {
-    if (id === 0n) return 0;
-    const known = leaseIds.get(id);
-    if (known !== undefined) return known;
-    let n: number;
-    if (id > 0n && id <= MAX_ID) n = Number(id);
-    else {
-      n = Number(BigInt.asUintN(64, id) % MAX_ID) || 1;
-      while (used.has(n)) n = n >= Number.MAX_SAFE_INTEGER ? 1 : n + 1;
-      used.add(n);
-      remapped.push({ from: id, to: n });
-    }
-    leaseIds.set(id, n);
-    return n;
-  };
-  for (const l of rawLeases) leases.push({ id: mapLease(l.id), ttl: l.ttl, remainingTtl: l.remainingTtl });
-  leases.sort((a, b) => a.id - b.id);
+  // Lease ids are kept as they are: etcd's int64s, bigints here.
+  const leases = [...db.rows(BUCKET.lease)].map(([, v]) => decodeLease(v)).map((l) => ({ id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl }));
+  leases.sort((a, b) => compareIds(a.id, b.id));
   // The current revision: the newest row in the key bucket (an etcdutl --bump-revision marker
   // row counts too), or the compaction if above it, as etcd's store restore computes it.
   let last = 0;
@@ -125,15 +101,14 @@ export function readEtcdDb(db: BoltReader, applied: number): EtcdDbContents {
       if (v.byteLength === 0) continue; // etcdutl's revision bump marker: no key
       const r = parseRevKey(k);
       const kv = decodeKeyValue(v);
-      if (r.tombstone) yield { key: kv.key, main: r.main, sub: r.sub, create: 0, version: 0, value: Buffer.alloc(0), lease: 0 };
-      else yield { key: kv.key, main: r.main, sub: r.sub, create: kv.createRevision, version: kv.version, value: kv.value, lease: mapLease(kv.lease) };
+      if (r.tombstone) yield { key: kv.key, main: r.main, sub: r.sub, create: 0, version: 0, value: Buffer.alloc(0), lease: 0n };
+      else yield { key: kv.key, main: r.main, sub: r.sub, create: kv.createRevision, version: kv.version, value: kv.value, lease: BigInt(kv.lease) };
     }
   };
   const sv = db.get(BUCKET.meta, META_KEY.storageVersion);
   return {
     header: { rev, compactRev, applied, leases, alarms: [] },
     revisions: revisions(),
-    remappedLeases: remapped,
     droppedAlarms,
     storageVersion: sv ? sv.toString('latin1') : '',
     auth: readAuth(db),
@@ -151,14 +126,13 @@ function* lastRow<T>(rows: Iterable<T>): Generator<T> {
 }
 
 export interface RestoreResult {
-  readonly memberId: number;
-  readonly clusterId: number;
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
   readonly revision: number;
   readonly compactRevision: number;
   /** Live keys at the current revision. */
   readonly keys: number;
   readonly hashChecked: boolean;
-  readonly remappedLeases: number;
 }
 
 export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: Logger, opts: { skipHashCheck?: boolean } = {}): Promise<RestoreResult> {
@@ -179,7 +153,6 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
   } finally {
     db.close();
   }
-  for (const r of contents.remappedLeases) log.warn('an etcd lease id is above 2^53 - 1; it gets a new id', { from: r.from.toString(16), to: hexId(r.to) });
   if (contents.droppedAlarms > 0) log.warn('alarms of the old cluster are not carried over', { alarms: contents.droppedAlarms });
 
   const membership = { members, removed: [], auth: contents.auth };
@@ -188,7 +161,7 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
   const { storage } = await openStorage(join(cfg.dataDir, 'member'), { logger: log.child('storage') });
   try {
     await storage.saveSnapshot({ metadata: { index, term, confState: { voters: ids, learners: [] } }, data });
-    await storage.save({ term, vote: 0, commit: index }, [], true);
+    await storage.save({ term, vote: 0n, commit: index }, [], true);
   } finally {
     await storage.close();
   }
@@ -200,7 +173,6 @@ export async function restoreEtcdSnapshot(path: string, cfg: MemberConfig, log: 
     compactRevision: store.compactRevision(),
     keys: store.range({ key: Buffer.from([0]), rangeEnd: Buffer.from([0]), countOnly: true }).count,
     hashChecked,
-    remappedLeases: contents.remappedLeases.length,
   };
   log.info('restored snapshot', { path, dataDir: cfg.dataDir, storageVersion: contents.storageVersion, ...result, memberId: hexId(result.memberId), clusterId: hexId(result.clusterId) });
   return result;

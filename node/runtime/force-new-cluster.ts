@@ -5,7 +5,7 @@
 // member is the only voter, elects itself and serves everything it had committed, under the same
 // cluster ID. New members are added afterwards as usual.
 
-import { encodeConfChange, type Entry, type HardState } from '../raft/index.js';
+import { NONE, compareNodeIds, encodeConfChange, type Entry, type HardState, type NodeId } from '../raft/index.js';
 import type { RecoveredState } from '../storage/types.js';
 import { decodeConfEntry } from './entry-decode.js';
 import { encodeConfContext } from './membership.js';
@@ -14,7 +14,7 @@ export interface ForcedLog {
   readonly hardState: HardState;
   /** The removals, from commit + 1. */
   readonly entries: readonly Entry[];
-  readonly removed: readonly number[];
+  readonly removed: readonly NodeId[];
 }
 
 /**
@@ -23,10 +23,10 @@ export interface ForcedLog {
  * committed conf change. Counting a member the runtime would have refused to add is harmless:
  * its removal is refused in turn ("member not found") and changes nothing.
  */
-export function planForceNewCluster(recovered: RecoveredState, self: number, firstMembers: readonly number[]): ForcedLog | undefined {
+export function planForceNewCluster(recovered: RecoveredState, self: NodeId, firstMembers: readonly NodeId[]): ForcedLog | undefined {
   const commit = recovered.hardState.commit;
   const cs = recovered.snapshot?.metadata.confState;
-  const members = new Set<number>(cs ? [...cs.voters, ...cs.learners] : firstMembers);
+  const members = new Set<NodeId>(cs ? [...cs.voters, ...cs.learners] : firstMembers);
   for (const e of recovered.entries) {
     if (e.index > commit) break;
     if (e.type !== 'confChange') continue;
@@ -35,7 +35,7 @@ export function planForceNewCluster(recovered: RecoveredState, self: number, fir
     if (d.cc.type === 'addNode' || d.cc.type === 'addLearnerNode') members.add(d.cc.nodeId);
     else if (d.cc.type === 'removeNode') members.delete(d.cc.nodeId);
   }
-  const removed = [...members].filter((id) => id !== self).sort((a, b) => a - b);
+  const removed = [...members].filter((id) => id !== self).sort(compareNodeIds);
   if (removed.length === 0) return undefined;
   const term = recovered.hardState.term + 1;
   const entries: Entry[] = removed.map((nodeId, i) => ({
@@ -44,5 +44,5 @@ export function planForceNewCluster(recovered: RecoveredState, self: number, fir
     type: 'confChange',
     data: encodeConfChange({ type: 'removeNode', nodeId, context: encodeConfContext({ proposer: self, requestId: 0 }) }),
   }));
-  return { hardState: { term, vote: 0, commit: commit + removed.length }, entries, removed };
+  return { hardState: { term, vote: NONE, commit: commit + removed.length }, entries, removed };
 }

@@ -5,9 +5,9 @@ import type { Logger } from '../log.js';
 import type { Member } from './member.js';
 
 /** The voter (not this member, not a learner) whose log matches the leader's furthest. */
-export function pickTransferee(member: Pick<Member, 'raftStatus'>): number | undefined {
+export function pickTransferee(member: Pick<Member, 'raftStatus'>): bigint | undefined {
   const st = member.raftStatus();
-  let best: number | undefined;
+  let best: bigint | undefined;
   let bestMatch = -1;
   for (const id of st.confState.voters) {
     if (id === st.id) continue;

@@ -4,20 +4,21 @@
 
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { clusterIdOf, memberIdOf } from './ids.js';
-import type { MemberRecord } from './membership.js';
+import type { NodeId } from '../raft/types.js';
+import { clusterIdOf, idFromJson, memberIdOf, stringifyWithIds } from './ids.js';
+import { memberRecordFromJson, type MemberRecord } from './membership.js';
 
 export interface Identity {
   readonly version: 1;
   readonly name: string;
-  readonly memberId: number;
-  readonly clusterId: number;
+  readonly memberId: NodeId;
+  readonly clusterId: NodeId;
   /** The membership the cluster started with (index 0 snapshot), for a member bootstrapped with 'new'. */
   readonly initialMembers: readonly MemberRecord[];
   /** true: this member joined an existing cluster and learns membership from the leader. */
   readonly joined: boolean;
   /** For a joined member: the members it found when it joined (whom to talk to first). */
-  readonly peerHints?: ReadonlyArray<{ readonly id: number; readonly peerUrls: readonly string[] }>;
+  readonly peerHints?: ReadonlyArray<{ readonly id: NodeId; readonly peerUrls: readonly string[] }>;
 }
 
 /**
@@ -57,10 +58,19 @@ export async function readIdentity(dataDir: string): Promise<Identity | undefine
     throw err;
   }
   const j = JSON.parse(text) as Identity;
-  if (j.version !== 1 || typeof j.memberId !== 'number' || typeof j.clusterId !== 'number') {
-    throw new Error(`unreadable member identity file ${identityPath(dataDir)}`);
+  try {
+    if (j.version !== 1) throw new Error(`version ${String(j.version)}`);
+    // Ids are decimal strings; a file written when ids were numbers holds numbers.
+    return {
+      ...j,
+      memberId: idFromJson(j.memberId, 'memberId'),
+      clusterId: idFromJson(j.clusterId, 'clusterId'),
+      initialMembers: (j.initialMembers ?? []).map(memberRecordFromJson),
+      ...(j.peerHints ? { peerHints: j.peerHints.map((h) => ({ id: idFromJson(h.id, 'peer hint id'), peerUrls: [...h.peerUrls] })) } : {}),
+    };
+  } catch (err) {
+    throw new Error(`unreadable member identity file ${identityPath(dataDir)}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return j;
 }
 
 /** Writes atomically: tmp file, fsync, rename, fsync the directory. */
@@ -71,7 +81,7 @@ export async function writeIdentity(dataDir: string, id: Identity): Promise<void
   const tmp = path + '.tmp';
   const fh = await open(tmp, 'w', 0o600);
   try {
-    await fh.writeFile(JSON.stringify(id, null, 2) + '\n');
+    await fh.writeFile(stringifyWithIds(id, 2) + '\n');
     await fh.sync();
   } finally {
     await fh.close();

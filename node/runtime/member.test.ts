@@ -39,17 +39,17 @@ interface Node {
 
 class Harness {
   net = new MemoryNetwork();
-  nodes = new Map<number, Node>();
+  nodes = new Map<bigint, Node>();
   fatal: string[] = [];
   records: MemberRecord[];
-  clusterId: number;
+  clusterId: bigint;
   /** The state machine each booted member gets (tests may slow it down). */
   makeStateMachine: () => MvccStateMachine = () => new MvccStateMachine();
   /** Optional wrappers around each booted member's storage and transport (tests observe them). */
   wrapStorage?: (s: MemberStorage, recovered: { hardState: { term: number } }) => MemberStorage;
   wrapTransport?: (t: Transport) => Transport;
   /** Each booted member's metrics, when a test reads them. */
-  metrics?: Map<number, MemberMetrics>;
+  metrics?: Map<bigint, MemberMetrics>;
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
@@ -84,7 +84,7 @@ class Harness {
       peerHints,
       stateMachine: this.makeStateMachine(),
       makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
-      seed: rec.id % 1000,
+      seed: Number(rec.id % 1000n),
       ...(this.metrics ? { metrics: this.metricsOf(rec.id), runtimeMetrics: this.runtimeMetricsOf(rec.id) } : {}),
       onFatal: (reason) => this.fatal.push(`${rec.name}: ${reason}`),
     });
@@ -93,13 +93,13 @@ class Harness {
     this.nodes.set(rec.id, node);
     return node;
   }
-  private readonly runtimeMetrics = new Map<number, RuntimeMetrics>();
-  runtimeMetricsOf(id: number): RuntimeMetrics {
+  private readonly runtimeMetrics = new Map<bigint, RuntimeMetrics>();
+  runtimeMetricsOf(id: bigint): RuntimeMetrics {
     let r = this.runtimeMetrics.get(id);
     if (!r) this.runtimeMetrics.set(id, (r = createRuntimeMetrics(this.metricsOf(id).registry)));
     return r;
   }
-  metricsOf(id: number): MemberMetrics {
+  metricsOf(id: bigint): MemberMetrics {
     let m = this.metrics!.get(id);
     if (!m) this.metrics!.set(id, (m = createMemberMetrics(new Registry(), { defaultMetrics: false })));
     return m;
@@ -131,7 +131,7 @@ afterEach(async () => {
 
 
 /** A snapshot message as a leader that compacted past this follower would send it (membership only). */
-function leaderSnapshot(fm: Member, from: number, index: number, term: number, confState: ConfState): Message {
+function leaderSnapshot(fm: Member, from: bigint, index: number, term: number, confState: ConfState): Message {
   return {
     type: 'snap',
     to: fm.id,
@@ -156,7 +156,7 @@ describe('member runtime (in-memory twins)', () => {
     expect(p.header.revision).toBe(2);
     const r = await member.range({ key: enc('a') }, { linearizable: true });
     expect(r.kvs.map((kv) => dec(kv.value))).toEqual(['1']);
-    const g = await member.leaseGrant({ TTL: 5, ID: 0 });
+    const g = await member.leaseGrant({ TTL: 5, ID: 0n });
     expect(g.ID).toBeGreaterThan(0);
     const ka = await member.leaseKeepAlive({ ID: g.ID });
     expect(ka.TTL).toBe(5);
@@ -194,7 +194,7 @@ describe('member runtime (in-memory twins)', () => {
     // The old leader restarts from its disk and catches up.
     h.net.heal();
     const back = await h.boot(leader.rec, leader.fs);
-    await until(() => back.member.appliedIndexNow() >= next.member.appliedIndexNow() && back.member.leaderId() !== 0, 'restarted member catches up');
+    await until(() => back.member.appliedIndexNow() >= next.member.appliedIndexNow() && back.member.leaderId() !== 0n, 'restarted member catches up');
     const r2 = await back.member.range({ key: enc('after') }, { linearizable: false });
     expect(r2.kvs.length).toBe(1);
     expect(h.fatal).toEqual([]);
@@ -314,7 +314,7 @@ describe('member runtime (in-memory twins)', () => {
     const { member, rec } = await h.waitLeader();
     await member.put({ key: enc('a'), value: enc('1') });
     await member.put({ key: enc('a'), value: enc('2') });
-    await expect(member.put({ key: enc('b'), value: enc('1'), lease: 12345 })).rejects.toThrow('lease not found');
+    await expect(member.put({ key: enc('b'), value: enc('1'), lease: 12345n })).rejects.toThrow('lease not found');
     await member.compact({ revision: 2, physical: false });
     await member.setDowngrade({ enabled: true, targetVersion: '3.4.0' });
     const text = await h.metricsOf(rec.id).registry.metrics();
@@ -327,9 +327,9 @@ describe('member runtime (in-memory twins)', () => {
     // etcd_debugging_server_alarms: +1 per activation applied, -1 when a deactivation removes it.
     const alarmGauge = async (): Promise<string | undefined> =>
       /^etcd_debugging_server_alarms\{server_id="2a",alarm_type="NOSPACE"\} (\d+)$/m.exec(await h.metricsOf(rec.id).registry.metrics())?.[1];
-    await member.alarm({ action: 1, memberID: 42, alarm: 1 });
+    await member.alarm({ action: 1, memberID: 42n, alarm: 1 });
     expect(await alarmGauge()).toBe('1');
-    await member.alarm({ action: 2, memberID: 42, alarm: 1 });
+    await member.alarm({ action: 2, memberID: 42n, alarm: 1 });
     expect(await alarmGauge()).toBe('0');
     expect(h.fatal).toEqual([]);
   });
@@ -354,7 +354,7 @@ describe('member runtime (in-memory twins)', () => {
   it('Authenticate on a lagging follower waits until it has applied what was committed (etcd linearizableReadNotify): a user just added logs in there', async () => {
     const h = (harness = new Harness(3));
     // Appends to `lagging` are dropped while it is set; heartbeats and ReadIndex still flow.
-    let lagging: number | null = null;
+    let lagging: bigint | null = null;
     h.wrapTransport = (t) =>
       new Proxy(t, {
         get(target, prop) {
@@ -406,14 +406,14 @@ describe('member runtime (in-memory twins)', () => {
     const afterPromote = await follower.member.memberPromote(added.member.id);
     expect(afterPromote.find((m) => m.id === added.member.id)?.isLearner).toBe(false);
     await expect(leader.member.memberPromote(added.member.id)).rejects.toMatchObject({ code: 'memberNotLearner' });
-    await expect(leader.member.memberRemove(12345)).rejects.toMatchObject({ code: 'memberNotFound' });
+    await expect(leader.member.memberRemove(12345n)).rejects.toMatchObject({ code: 'memberNotFound' });
     const after = await leader.member.memberRemove(follower.rec.id);
     expect(after.map((m) => m.id)).not.toContain(follower.rec.id);
     await until(() => h.fatal.some((f) => f.startsWith(`${follower.rec.name}:`)), 'removed member stops itself');
 
     // A removed member cannot move the others' term (etcd: "cannot process message from removed
     // member"): a heartbeat at a higher term would otherwise make the joiner follow it.
-    const raftOf = (n: Node) => (n.member['node'] as { status(): { hardState: { term: number }; lead: number } }).status();
+    const raftOf = (n: Node) => (n.member['node'] as { status(): { hardState: { term: number }; lead: bigint } }).status();
     const termBefore = raftOf(joiner).hardState.term;
     const { snapshot: _none, ...base } = leaderSnapshot(joiner.member, follower.rec.id, 0, termBefore + 5, { voters: [], learners: [] });
     joiner.member.receive({ ...base, type: 'heartbeat', to: joiner.rec.id } as Message);
@@ -466,11 +466,11 @@ describe('member runtime (in-memory twins)', () => {
     const hints = [...h.records, { ...rec3, isLearner: false }];
     // Over TCP the appends may come only after the index-0 snapshot is applied, so m4 must never
     // drop its way to m3 meanwhile (here the first appends race ahead of that, so watch the peers).
-    const m4Removed: number[] = [];
+    const m4Removed: bigint[] = [];
     h.wrapTransport = (t) =>
       new Proxy(t, {
         get(target, prop, recv) {
-          if (prop === 'removePeer') return (id: number) => (m4Removed.push(id), target.removePeer(id));
+          if (prop === 'removePeer') return (id: bigint) => (m4Removed.push(id), target.removePeer(id));
           return Reflect.get(target, prop, recv) as unknown;
         },
       });
@@ -573,7 +573,7 @@ describe('member runtime (in-memory twins)', () => {
     // compacted past this follower's log sends one) whose membership no longer has the learner.
     h.net.isolate(f.rec.id);
     const st = fm.raftStatus();
-    const confState = { voters: [...st.confState.voters], learners: [] as number[] };
+    const confState = { voters: [...st.confState.voters], learners: [] as bigint[] };
     expect(confState.voters).toHaveLength(3);
     const snapIndex = st.hardState.commit + 1000;
     const snapMsg = leaderSnapshot(fm, leader.rec.id, snapIndex, st.hardState.term, confState);
@@ -689,9 +689,9 @@ describe('member runtime (in-memory twins)', () => {
     // Proposed straight to the backend, past the server's checks: apply answers with the error.
     const badTxn = { compare: [{ key: enc('k'), result: 9 as 0, target: 0 as const }], success: [{ requestPut: { key: enc('k'), value: enc('v') } }] };
     await expect(lm.txn(badTxn, { readOnly: false })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
-    await expect(lm.alarm({ action: 9 as 0, memberID: 0, alarm: 1 })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
+    await expect(lm.alarm({ action: 9 as 0, memberID: 0n, alarm: 1 })).rejects.toMatchObject({ grpcCode: 'InvalidArgument' });
     // Bytes no member can decode, as a damaged or foreign log would hold them.
-    const envelope = (kind: 'mvcc' | 'attrs', body: Uint8Array): Buffer => encodeEnvelope(kind, 0, 0, body);
+    const envelope = (kind: 'mvcc' | 'attrs', body: Uint8Array): Buffer => encodeEnvelope(kind, 0n, 0, body);
     const poison = [Buffer.from([7, 7, 7]), Buffer.alloc(40, 0xff), envelope('mvcc', Buffer.from([1, 3, 200])), envelope('attrs', enc('{not json')), envelope('attrs', enc('{"id":"x"}'))];
     const proposals = (lm as unknown as { proposals: Uint8Array[] }).proposals;
     proposals.push(...poison);

@@ -65,8 +65,8 @@ import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
 import { ApplyDurations, applyOpName, createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
 import { HistogramTally } from '../server/counter-tally.js';
-import { Membership, decodeConfContext, encodeConfContext, type MemberRecord, type MemberAttrs } from './membership.js';
-import { memberIdOf, hexId } from './ids.js';
+import { Membership, decodeConfContext, encodeConfContext, memberRecordFromJson, type MemberRecord, type MemberAttrs } from './membership.js';
+import { memberIdOf, hexId, stringifyWithIds } from './ids.js';
 import type { StateMachine } from './state-machine.js';
 import { etcdSnapshotStream } from './etcd-snapshot-stream.js';
 import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
@@ -94,7 +94,7 @@ const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 export interface MemberOptions {
   readonly id: NodeId;
-  readonly clusterId: number;
+  readonly clusterId: NodeId;
   readonly name: string;
   readonly clientUrls: readonly string[];
   readonly peerUrls: readonly string[];
@@ -122,7 +122,7 @@ export interface MemberOptions {
   /** Membership at index 0 for a member bootstrapped 'new' (ignored when a snapshot was recovered or when joining). */
   readonly initialMembers?: readonly MemberRecord[];
   /** Peers to connect to before membership is known (a member joining an existing cluster). */
-  readonly peerHints?: ReadonlyArray<{ readonly id: number; readonly peerUrls: readonly string[] }>;
+  readonly peerHints?: ReadonlyArray<{ readonly id: NodeId; readonly peerUrls: readonly string[] }>;
   readonly stateMachine: StateMachine;
   readonly makeTransport: (handler: TransportHandler) => Transport;
   /** Seed for raft's election randomness. */
@@ -167,7 +167,7 @@ function alarmName(t: number): string {
 
 export class Member implements MemberBackend, TransportHandler {
   readonly id: NodeId;
-  readonly clusterId: number;
+  readonly clusterId: NodeId;
   private readonly log: Logger;
   private readonly applyMetrics: ApplyMetrics | undefined;
   private readonly applyDurations: ApplyDurations | undefined;
@@ -227,7 +227,7 @@ export class Member implements MemberBackend, TransportHandler {
   private confPendingIndex = 0;
   /** Term and vote of the last hard state handed to storage.save (or recovered). */
   private savedTerm = 0;
-  private savedVote = 0;
+  private savedVote: NodeId = NONE;
   private confApplyWaiter: (() => void) | undefined;
   /** A 'snap' message held back until confPendingIndex is applied (the newest one only). */
   private deferredSnap: Message | undefined;
@@ -316,7 +316,7 @@ export class Member implements MemberBackend, TransportHandler {
       maxCommittedSizePerReady: 8 * 1024 * 1024,
       checkQuorum: true,
       preVote: true,
-      rng: new SeededRng(this.opts.seed ?? (Math.floor(Math.random() * 2 ** 31) ^ this.id % 2 ** 31)),
+      rng: new SeededRng(this.opts.seed ?? (Math.floor(Math.random() * 2 ** 31) ^ Number(this.id % 2n ** 31n))),
       logger: this.log.child('raft'),
     });
     this.transport = this.opts.makeTransport(this);
@@ -482,25 +482,31 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   clusterInfo(): unknown {
-    return { clusterId: this.clusterId, members: this.membership.records() };
+    // JSON on the peer wire: ids as decimal strings (bootstrap.ts joinInfo reads them back).
+    return JSON.parse(stringifyWithIds({ clusterId: this.clusterId, members: this.membership.records() })) as unknown;
   }
 
   async handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
     const b = body as Record<string, number>;
+    // Lease and member ids travel between members as decimal strings (JSON has no 64-bit
+    // integers); an older member sends a number, which BigInt takes too.
+    const idArg = (): bigint => BigInt((body as { ID?: string | number }).ID ?? 0);
     switch (method) {
       case 'leaseRenew': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        const r = this.sm.leaseRenew(b['ID'] ?? 0, this.nowMs());
+        const id = idArg();
+        const r = this.sm.leaseRenew(id, this.nowMs());
         this.opts.runtimeMetrics?.leaseRenewed.inc();
-        if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: b['ID'] ?? 0, remainingTTL: 0 }] } });
+        if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
       }
       case 'leaseTimeToLive': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        return this.sm.leaseTimeToLive({ ID: b['ID'] ?? 0, keys: Boolean(b['keys']) }, this.nowMs());
+        const r = this.sm.leaseTimeToLive({ ID: idArg(), keys: Boolean(b['keys']) }, this.nowMs());
+        return { ...r, ID: String(r.ID) };
       }
       case 'memberPromote':
-        return this.memberPromote(b['ID'] ?? 0);
+        return (await this.memberPromote(idArg())).map((m) => ({ ...m, id: String(m.id) }));
       default:
         void from;
         throw new BackendError('notCapable', `unknown peer request ${method}`);
@@ -881,7 +887,7 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private syncTransportPeers(): void {
-    const want = new Set<number>();
+    const want = new Set<NodeId>();
     for (const r of this.membership.records()) {
       if (r.id === this.id) continue;
       want.add(r.id);
@@ -1209,8 +1215,9 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
     if ((cmd.type === 'put' || cmd.type === 'txn' || cmd.type === 'leaseGrant') && !this.sm.quotaAllows(cmd)) {
-      if (!this.sm.alarms().some((a) => a.memberID === this.id && a.alarm === AlarmType.NOSPACE)) {
-        this.proposeInternal({ type: 'alarm', req: { action: AlarmAction.ACTIVATE, memberID: this.id, alarm: AlarmType.NOSPACE } });
+      const self = BigInt(this.id);
+      if (!this.sm.alarms().some((a) => a.memberID === self && a.alarm === AlarmType.NOSPACE)) {
+        this.proposeInternal({ type: 'alarm', req: { action: AlarmAction.ACTIVATE, memberID: self, alarm: AlarmType.NOSPACE } });
       }
       return Promise.reject(new BackendError('noSpace', 'etcdserver: mvcc: database space exceeded'));
     }
@@ -1264,7 +1271,7 @@ export class Member implements MemberBackend, TransportHandler {
     });
   }
 
-  private proposeConf(type: ConfChange['type'], nodeId: number, member: MemberRecord | undefined): Promise<readonly MemberInfo[]> {
+  private proposeConf(type: ConfChange['type'], nodeId: NodeId, member: MemberRecord | undefined): Promise<readonly MemberInfo[]> {
     const requestId = this.requestIds.take();
     const ctx = encodeConfContext(member ? { member, proposer: this.id, requestId } : { proposer: this.id, requestId });
     const cc: ConfChange = { type, nodeId, context: ctx };
@@ -1285,7 +1292,7 @@ export class Member implements MemberBackend, TransportHandler {
     }
     const requestId = this.requestIds.take();
     const attrs: MemberAttrs = { id: this.id, name: this.opts.name, clientUrls: [...this.opts.clientUrls] };
-    const data = encodeEnvelope('attrs', this.id, requestId, Buffer.from(JSON.stringify(attrs)));
+    const data = encodeEnvelope('attrs', this.id, requestId, Buffer.from(stringifyWithIds(attrs)));
     this.attrsPublished = true;
     this.wait(requestId, () => {
       this.proposals.push(data);
@@ -1334,7 +1341,7 @@ export class Member implements MemberBackend, TransportHandler {
     const waiters = this.readQueue;
     this.readQueue = [];
     const ctx = Buffer.alloc(16);
-    ctx.writeDoubleLE(this.id, 0);
+    ctx.writeBigUInt64LE(this.id, 0);
     ctx.writeDoubleLE(++this.readSeq, 8);
     const batch: ReadBatch = { ctx: ctx.toString('hex'), waiters, sentAtMs: performance.now() };
     this.readInflight = batch;
@@ -1345,7 +1352,7 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.readInflight !== batch || this.stopped) return;
       this.opts.metrics?.slowReadIndexes.inc();
       const c2 = Buffer.alloc(16);
-      c2.writeDoubleLE(this.id, 0);
+      c2.writeBigUInt64LE(this.id, 0);
       c2.writeDoubleLE(++this.readSeq, 8);
       batch.ctx = c2.toString('hex');
       this.node.readIndex(c2);
@@ -1527,13 +1534,13 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   async leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse> {
-    const r = (await this.callLeader('leaseRenew', { ID: req.ID })) as { TTL: number };
-    return { header: { clusterId: 0, memberId: 0, raftTerm: 0, revision: this.sm.currentRevision() }, ID: req.ID, TTL: r.TTL };
+    const r = (await this.callLeader('leaseRenew', { ID: String(req.ID) })) as { TTL: number };
+    return { header: { clusterId: 0n, memberId: 0n, raftTerm: 0, revision: this.sm.currentRevision() }, ID: req.ID, TTL: r.TTL };
   }
 
   async leaseTimeToLive(req: mvcc.LeaseTimeToLiveRequest): Promise<mvcc.LeaseTimeToLiveResponse> {
-    const r = (await this.callLeader('leaseTimeToLive', { ID: req.ID, keys: req.keys ? 1 : 0 })) as mvcc.LeaseTimeToLiveResponse;
-    return { ...r, keys: (r.keys ?? []).map((k) => (k instanceof Uint8Array ? k : Buffer.from((k as unknown as { data: number[] }).data ?? []))) };
+    const r = (await this.callLeader('leaseTimeToLive', { ID: String(req.ID), keys: req.keys ? 1 : 0 })) as Omit<mvcc.LeaseTimeToLiveResponse, 'ID'> & { ID: string };
+    return { ...r, ID: BigInt(r.ID), keys: (r.keys ?? []).map((k) => (k instanceof Uint8Array ? k : Buffer.from((k as unknown as { data: number[] }).data ?? []))) };
   }
 
   async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
@@ -1576,7 +1583,7 @@ export class Member implements MemberBackend, TransportHandler {
     return { member, members };
   }
 
-  async memberRemove(id: number): Promise<readonly MemberInfo[]> {
+  async memberRemove(id: NodeId): Promise<readonly MemberInfo[]> {
     const m = this.membership.get(id);
     if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
     if (!m.isLearner) {
@@ -1587,7 +1594,7 @@ export class Member implements MemberBackend, TransportHandler {
     return this.proposeConf('removeNode', id, undefined);
   }
 
-  async memberUpdate(id: number, peerUrls: readonly string[]): Promise<readonly MemberInfo[]> {
+  async memberUpdate(id: NodeId, peerUrls: readonly string[]): Promise<readonly MemberInfo[]> {
     const m = this.membership.get(id);
     if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
     for (const u of peerUrls) {
@@ -1602,10 +1609,10 @@ export class Member implements MemberBackend, TransportHandler {
     return this.membership.list();
   }
 
-  async memberPromote(id: number): Promise<readonly MemberInfo[]> {
+  async memberPromote(id: NodeId): Promise<readonly MemberInfo[]> {
     if (this.role !== 'leader') {
       if (this.lead === NONE) throw new BackendError('noLeader', 'etcdserver: no leader');
-      return (await this.callLeader('memberPromote', { ID: id })) as readonly MemberInfo[];
+      return ((await this.callLeader('memberPromote', { ID: String(id) })) as MemberRecord[]).map(memberRecordFromJson);
     }
     const m = this.membership.get(id);
     if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
@@ -1648,8 +1655,8 @@ export class Member implements MemberBackend, TransportHandler {
 
   async alarm(req: mvcc.AlarmRequest): Promise<mvcc.AlarmResponse> {
     if (req.action === AlarmAction.GET) {
-      const alarms = this.sm.alarms().filter((a) => (req.memberID === 0 || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
-      return { header: { clusterId: 0, memberId: 0, raftTerm: 0, revision: this.sm.currentRevision() }, alarms };
+      const alarms = this.sm.alarms().filter((a) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
+      return { header: { clusterId: 0n, memberId: 0n, raftTerm: 0, revision: this.sm.currentRevision() }, alarms };
     }
     return this.propose({ type: 'alarm', req });
   }
@@ -1686,7 +1693,7 @@ export class Member implements MemberBackend, TransportHandler {
     return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState, auth: this.sm.auth.toJSON() }, this.opts.snapshotTmpDir);
   }
 
-  async moveLeader(targetId: number): Promise<void> {
+  async moveLeader(targetId: NodeId): Promise<void> {
     if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
     const target = this.membership.get(targetId);
     if (!target || target.isLearner) throw new BackendError('badLeaderTransferee', 'etcdserver: bad leader transferee');

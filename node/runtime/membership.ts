@@ -5,11 +5,12 @@
 // records; the records also travel in snapshots (toJSON / fromJSON). The cluster's downgrade
 // state (etcd keeps it with the membership too) arrives as a 'downgrade' entry.
 
-import type { ConfChange } from '../raft/types.js';
+import { compareNodeIds, type ConfChange, type NodeId } from '../raft/types.js';
 import type { DowngradeInfo, Member } from '../server/backend.js';
+import { idFromJson, stringifyWithIds } from './ids.js';
 
 export interface MemberRecord {
-  id: number;
+  id: NodeId;
   name: string;
   peerUrls: string[];
   clientUrls: string[];
@@ -19,28 +20,36 @@ export interface MemberRecord {
 /** What a conf change's context carries. */
 export interface ConfChangeContext {
   readonly member?: MemberRecord;
-  readonly proposer: number;
+  readonly proposer: NodeId;
   readonly requestId: number;
 }
 
+/** A member record read from JSON (ids as decimal strings, or numbers in old files). */
+export function memberRecordFromJson(r: MemberRecord): MemberRecord {
+  return { ...r, id: idFromJson(r.id, 'member id'), peerUrls: [...r.peerUrls], clientUrls: [...(r.clientUrls ?? [])] };
+}
+
 export function encodeConfContext(ctx: ConfChangeContext): Uint8Array {
-  return Buffer.from(JSON.stringify(ctx));
+  return Buffer.from(stringifyWithIds(ctx));
 }
 
 export function decodeConfContext(b: Uint8Array): ConfChangeContext {
-  if (b.byteLength === 0) return { proposer: 0, requestId: 0 };
-  return JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as ConfChangeContext;
+  if (b.byteLength === 0) return { proposer: 0n, requestId: 0 };
+  const j = JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as ConfChangeContext;
+  const ctx: ConfChangeContext = { proposer: idFromJson(j.proposer ?? 0, 'proposer id'), requestId: j.requestId };
+  return j.member ? { ...ctx, member: memberRecordFromJson(j.member) } : ctx;
 }
 
 export interface MemberAttrs {
-  readonly id: number;
+  readonly id: NodeId;
   readonly name: string;
   readonly clientUrls: readonly string[];
 }
 
+/** Ids are bigints here; serialize with stringifyWithIds (decimal strings). */
 export interface MembershipJSON {
   members: MemberRecord[];
-  removed: number[];
+  removed: NodeId[];
   /** Present while a downgrade is enabled (a snapshot without it: none). */
   downgrade?: DowngradeInfo;
 }
@@ -48,37 +57,41 @@ export interface MembershipJSON {
 const NO_DOWNGRADE: DowngradeInfo = Object.freeze({ enabled: false, targetVersion: '' });
 
 export class Membership {
-  private readonly byId = new Map<number, MemberRecord>();
-  private readonly removedIds = new Set<number>();
+  private readonly byId = new Map<NodeId, MemberRecord>();
+  private readonly removedIds = new Set<NodeId>();
   private downgradeState: DowngradeInfo = NO_DOWNGRADE;
 
+  /** From parsed JSON: ids may be decimal strings or (old snapshots) numbers. */
   static fromJSON(j: MembershipJSON): Membership {
     const m = new Membership();
-    for (const r of j.members) m.byId.set(r.id, { ...r, peerUrls: [...r.peerUrls], clientUrls: [...r.clientUrls] });
-    for (const id of j.removed) m.removedIds.add(id);
+    for (const r of j.members) {
+      const rec = memberRecordFromJson(r);
+      m.byId.set(rec.id, rec);
+    }
+    for (const id of j.removed) m.removedIds.add(idFromJson(id, 'removed member id'));
     if (j.downgrade?.enabled) m.setDowngrade(j.downgrade);
     return m;
   }
 
   toJSON(): MembershipJSON {
-    const j: MembershipJSON = { members: this.records(), removed: [...this.removedIds].sort((a, b) => a - b) };
+    const j: MembershipJSON = { members: this.records(), removed: [...this.removedIds].sort(compareNodeIds) };
     if (this.downgradeState.enabled) j.downgrade = { ...this.downgradeState };
     return j;
   }
 
   records(): MemberRecord[] {
-    return [...this.byId.values()].sort((a, b) => a.id - b.id).map((r) => ({ ...r, peerUrls: [...r.peerUrls], clientUrls: [...r.clientUrls] }));
+    return [...this.byId.values()].sort((a, b) => compareNodeIds(a.id, b.id)).map((r) => ({ ...r, peerUrls: [...r.peerUrls], clientUrls: [...r.clientUrls] }));
   }
 
   list(): Member[] {
     return this.records();
   }
 
-  get(id: number): MemberRecord | undefined {
+  get(id: NodeId): MemberRecord | undefined {
     return this.byId.get(id);
   }
 
-  has(id: number): boolean {
+  has(id: NodeId): boolean {
     return this.byId.has(id);
   }
 
@@ -87,15 +100,15 @@ export class Membership {
     return this.byId.size === 0;
   }
 
-  isRemoved(id: number): boolean {
+  isRemoved(id: NodeId): boolean {
     return this.removedIds.has(id);
   }
 
-  voters(): number[] {
+  voters(): NodeId[] {
     return this.records().filter((r) => !r.isLearner).map((r) => r.id);
   }
 
-  learners(): number[] {
+  learners(): NodeId[] {
     return this.records().filter((r) => r.isLearner).map((r) => r.id);
   }
 

@@ -148,11 +148,11 @@ export class MvccStateMachine implements StateMachine {
   leaseDemote(): void {
     this.store.lessor.demote();
   }
-  leaseRenew(id: number, nowMs: number): { ttl: number; clearCheckpoint: boolean } {
+  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean } {
     const r = this.store.lessor.renew(id, nowMs);
     return { ttl: r.TTL, clearCheckpoint: r.clearCheckpoint };
   }
-  leaseExpired(nowMs: number, max: number): number[] {
+  leaseExpired(nowMs: number, max: number): mvcc.LeaseId[] {
     return this.store.lessor.expired(nowMs, max);
   }
   leaseCheckpointsDue(nowMs: number, intervalMs: number, max: number): mvcc.LeaseCheckpoint[] {

@@ -63,7 +63,7 @@ export interface StateMachine {
   leasePromote(nowMs: number, extendMs: number): void;
   leaseDemote(): void;
   /** Renews on the leader. ttl 0: not found. checkpointClear: propose a checkpoint {ID, 0}. */
-  leaseRenew(id: number, nowMs: number): { ttl: number; clearCheckpoint: boolean };
-  leaseExpired(nowMs: number, max: number): number[];
+  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean };
+  leaseExpired(nowMs: number, max: number): mvcc.LeaseId[];
   leaseCheckpointsDue(nowMs: number, intervalMs: number, max: number): mvcc.LeaseCheckpoint[];
 }

@@ -6,7 +6,8 @@
 // `auth`; a snapshot without it (older members) holds the initial auth state.
 
 import type { AuthStateJSON } from '../mvcc/auth-store.js';
-import type { MembershipJSON as MembershipOnlyJSON } from './membership.js';
+import { idFromJson, stringifyWithIds } from './ids.js';
+import { memberRecordFromJson, type MembershipJSON as MembershipOnlyJSON } from './membership.js';
 
 /** The JSON header: membership records plus the replicated auth state. */
 export type MembershipJSON = MembershipOnlyJSON & { auth?: AuthStateJSON };
@@ -19,7 +20,7 @@ export class StateSnapshotError extends Error {
 
 /** Allocates the whole snapshot and writes its header; returns the offset of the first chunk. */
 function beginStateSnapshot(membership: MembershipJSON, chunks: readonly Uint8Array[]): { out: Buffer; off: number } {
-  const json = Buffer.from(JSON.stringify(membership));
+  const json = Buffer.from(stringifyWithIds(membership));
   let size = 4 + 4 + json.byteLength;
   for (const c of chunks) size += 4 + c.byteLength;
   const out = Buffer.allocUnsafe(size);
@@ -62,7 +63,9 @@ export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJ
   if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
   const jlen = b.readUInt32LE(4);
   if (8 + jlen > b.byteLength) throw new StateSnapshotError('truncated state snapshot header');
-  const membership = JSON.parse(b.subarray(8, 8 + jlen).toString('utf8')) as MembershipJSON;
+  const parsed = JSON.parse(b.subarray(8, 8 + jlen).toString('utf8')) as MembershipJSON;
+  // Ids are decimal strings (numbers in snapshots written before ids were 64-bit).
+  const membership: MembershipJSON = { ...parsed, members: parsed.members.map(memberRecordFromJson), removed: parsed.removed.map((id) => idFromJson(id, 'removed member id')) };
   const chunks: Uint8Array[] = [];
   let off = 8 + jlen;
   while (off < b.byteLength) {
@@ -77,7 +80,7 @@ export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJ
 
 /** The same bytes as encodeStateSnapshot, part by part (storage's saveSnapshot takes an async iterable). */
 export async function* stateSnapshotParts(membership: MembershipJSON, chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  const json = Buffer.from(JSON.stringify(membership));
+  const json = Buffer.from(stringifyWithIds(membership));
   const head = Buffer.allocUnsafe(8);
   MAGIC.copy(head, 0);
   head.writeUInt32LE(json.byteLength, 4);

@@ -78,7 +78,7 @@ export function checkAdmin(ctx: ServerContext, call: Caller): void {
 }
 
 /** LeaseTimeToLive: with auth on, the caller must be able to read every key of the lease. */
-export function checkLeaseRead(ctx: ServerContext, call: Caller, leaseId: number): void {
+export function checkLeaseRead(ctx: ServerContext, call: Caller, leaseId: bigint): void {
   const auth = ctx.backend.auth;
   if (!auth.store.enabled) return;
   const ai = authInfoOf(ctx, call);

@@ -11,9 +11,8 @@
 // grpcMessage) or as BackendError below (raft/cluster conditions). errors.ts maps both to
 // etcd's exact gRPC codes and messages.
 //
-// Numbers: revisions, TTLs, lease and member ids are plain JS numbers. Ids we generate stay
-// below 2^53. A client-chosen lease id at or above 2^53 is refused by the server layer before
-// it reaches the backend (ids.ts), so a backend never sees an inexact number.
+// Numbers: revisions and TTLs are plain JS numbers. Lease ids (int64), member and cluster ids
+// (uint64) are bigints, exact at all 64 bits (proto-load.ts decodes them so from the wire).
 
 import type { LeaseKeys } from '../mvcc/auth-gate.js';
 import type { AuthCommand, AuthInfo, AuthReply, AuthStore } from '../mvcc/auth-store.js';
@@ -41,7 +40,8 @@ export interface AuthBackend {
 // ---------- cluster ----------
 
 export interface Member {
-  readonly id: number;
+  /** etcd's uint64 member id. */
+  readonly id: bigint;
   /** Empty until the member has started. */
   readonly name: string;
   readonly peerUrls: readonly string[];
@@ -66,8 +66,8 @@ export interface DowngradeInfo {
 export interface MemberStatus {
   readonly dbSizeBytes: number;
   readonly dbSizeInUseBytes: number;
-  /** 0 when there is no leader. */
-  readonly leader: number;
+  /** 0n when there is no leader. */
+  readonly leader: bigint;
   readonly raftIndex: number;
   readonly raftTerm: number;
   readonly raftAppliedIndex: number;
@@ -88,8 +88,8 @@ export interface SnapshotStream {
 
 /** The identity part of every response header, and the current revision for answers that have none. */
 export interface HeaderInfo {
-  readonly clusterId: number;
-  readonly memberId: number;
+  readonly clusterId: bigint;
+  readonly memberId: bigint;
   /** Current raft term. */
   readonly raftTerm: number;
   /** Current store revision. */
@@ -159,10 +159,10 @@ export interface MemberBackend {
 
   // ----- Cluster -----
   memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<MemberAddResult>;
-  memberRemove(id: number): Promise<readonly Member[]>;
-  memberUpdate(id: number, peerUrls: readonly string[]): Promise<readonly Member[]>;
+  memberRemove(id: bigint): Promise<readonly Member[]>;
+  memberUpdate(id: bigint, peerUrls: readonly string[]): Promise<readonly Member[]>;
   memberList(linearizable: boolean): Promise<readonly Member[]>;
-  memberPromote(id: number): Promise<readonly Member[]>;
+  memberPromote(id: bigint): Promise<readonly Member[]>;
 
   // ----- Maintenance -----
   status(): Promise<MemberStatus>;
@@ -172,7 +172,7 @@ export interface MemberBackend {
   hashKV(revision: number): Promise<mvcc.HashKVResponse>;
   snapshot(): Promise<SnapshotStream>;
   /** Only the leader can move leadership; a follower throws BackendError('notLeader'). */
-  moveLeader(targetId: number): Promise<void>;
+  moveLeader(targetId: bigint): Promise<void>;
   /** The downgrade state this member has applied (cheap, local). */
   downgradeInfo(): DowngradeInfo;
   /** Sets the downgrade state through Raft; resolves once this member has applied it. */

@@ -7,10 +7,10 @@ import type { Member } from './backend.js';
 import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkAdmin, checkUser } from './auth-check.js';
-import { exactId, headerWithoutRevision, unary } from './rpc-context.js';
+import { headerWithoutRevision, unary } from './rpc-context.js';
 
 export interface MemberWire {
-  ID: number;
+  ID: bigint;
   name: string;
   peerURLs: string[];
   clientURLs: string[];
@@ -34,10 +34,6 @@ function checkUrls(urls: readonly string[]): void {
   }
 }
 
-function checkId(id: number): void {
-  if (!exactId(id)) throw new EtcdError('memberNotFound');
-}
-
 export function clusterService(ctx: ServerContext): UntypedServiceImplementation {
   const b = ctx.backend;
   const S = 'etcdserverpb.Cluster';
@@ -55,26 +51,24 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
         return { header: headerWithoutRevision(ctx), member: memberToWire(r.member), members: list(r.members) };
       },
     ),
-    MemberRemove: unary<{ ID: number }, unknown>(
+    MemberRemove: unary<{ ID: bigint }, unknown>(
       ctx,
       S,
       'MemberRemove',
       () => false,
       async (req, call) => {
         checkAdmin(ctx, call);
-        checkId(req.ID);
         const members = await b.memberRemove(req.ID);
         return { header: headerWithoutRevision(ctx), members: list(members) };
       },
     ),
-    MemberUpdate: unary<{ ID: number; peerURLs: string[] }, unknown>(
+    MemberUpdate: unary<{ ID: bigint; peerURLs: string[] }, unknown>(
       ctx,
       S,
       'MemberUpdate',
       () => false,
       async (req, call) => {
         checkAdmin(ctx, call);
-        checkId(req.ID);
         checkUrls(req.peerURLs);
         const members = await b.memberUpdate(req.ID, req.peerURLs);
         return { header: headerWithoutRevision(ctx), members: list(members) };
@@ -91,14 +85,13 @@ export function clusterService(ctx: ServerContext): UntypedServiceImplementation
         return { header: headerWithoutRevision(ctx), members: list(members) };
       },
     ),
-    MemberPromote: unary<{ ID: number }, unknown>(
+    MemberPromote: unary<{ ID: bigint }, unknown>(
       ctx,
       S,
       'MemberPromote',
       () => false,
       async (req, call) => {
         checkAdmin(ctx, call);
-        checkId(req.ID);
         const members = await b.memberPromote(req.ID);
         return { header: headerWithoutRevision(ctx), members: list(members) };
       },

@@ -98,8 +98,9 @@ function method(def: PackageDefinition, svc: string, name: string): AnyMethod {
 
 /** One response message (or a pre-encoded one, see kv-service's chunked Range) as etcd's JSON. */
 function responseJson(g: AnyMethod, j: AnyMethod, value: unknown): unknown {
-  const message = Buffer.isBuffer(value) ? g.responseDeserialize(value) : value;
-  return j.responseDeserialize(g.responseSerialize(omitProtoDefaults(message)));
+  // Pre-encoded bytes go straight to the JSON form: int64s (lease ids) stay exact decimal strings.
+  if (Buffer.isBuffer(value)) return j.responseDeserialize(value);
+  return j.responseDeserialize(g.responseSerialize(omitProtoDefaults(value)));
 }
 
 function decodeRequest(g: AnyMethod, j: AnyMethod, json: unknown): unknown {
@@ -219,9 +220,9 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
   router.post('/lease/keepalive', (req, res) => {
     const g = method(grpcDef, 'Lease', 'LeaseKeepAlive');
     const j = method(jsonDef, 'Lease', 'LeaseKeepAlive');
-    let requests: Array<{ ID: number }>;
+    let requests: Array<{ ID: bigint }>;
     try {
-      requests = splitJsonValues(bodyText(req)).map((v) => decodeRequest(g, j, v) as { ID: number });
+      requests = splitJsonValues(bodyText(req)).map((v) => decodeRequest(g, j, v) as { ID: bigint });
     } catch (err) {
       badRequest(res, err);
       return;

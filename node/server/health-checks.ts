@@ -26,7 +26,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 async function activeAlarms(ctx: ServerContext): Promise<string[]> {
-  const resp = await withTimeout(ctx.backend.alarm({ action: 0, memberID: 0, alarm: 0 }), HEALTH_CHECK_TIMEOUT_MS);
+  const resp = await withTimeout(ctx.backend.alarm({ action: 0, memberID: 0n, alarm: 0 }), HEALTH_CHECK_TIMEOUT_MS);
   return resp.alarms.map((a) => ALARM_NAMES[a.alarm] ?? String(a.alarm));
 }
 

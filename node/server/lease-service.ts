@@ -1,6 +1,5 @@
 // The Lease service: Grant, Revoke, the KeepAlive stream, TimeToLive, Leases.
-// Lease ids from clients are int64; ids at or above 2^53 cannot be held exactly (see
-// proto-load.ts) and are refused: a grant with one fails, other calls treat it as not found.
+// Lease ids from clients are int64, held exactly as bigints (proto-load.ts decodes them so).
 
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
@@ -18,7 +17,7 @@ import type {
 import { EtcdError } from './errors.js';
 import type { ServerContext } from './rpc-context.js';
 import { authInfoOf, checkLeaseRead } from './auth-check.js';
-import { checkCommand, completeHeader, exactId, failStream, makeHeader, openBidiStream, requiresLeader, unary } from './rpc-context.js';
+import { checkCommand, completeHeader, failStream, makeHeader, openBidiStream, requiresLeader, unary } from './rpc-context.js';
 
 /** Keep-alives a stream may have in flight before it stops reading (bounded work per client). */
 export const MAX_INFLIGHT_KEEPALIVES = 64;
@@ -29,7 +28,6 @@ export const MAX_INFLIGHT_KEEPALIVES = 64;
  */
 export async function keepAliveOnce(ctx: ServerContext, req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> {
   const gone = (): LeaseKeepAliveResponse => ({ header: makeHeader(ctx), ID: req.ID, TTL: 0 });
-  if (!exactId(req.ID)) return gone();
   try {
     const resp = await ctx.backend.leaseKeepAlive(req);
     resp.header = completeHeader(ctx, resp.header);
@@ -131,7 +129,6 @@ export function leaseService(ctx: ServerContext): UntypedServiceImplementation {
       'LeaseTimeToLive',
       () => false,
       async (req, call) => {
-        if (!exactId(req.ID)) return { header: makeHeader(ctx), ID: req.ID, TTL: -1, grantedTTL: 0, keys: [] };
         checkLeaseRead(ctx, call, req.ID);
         const resp = await b.leaseTimeToLive(req);
         resp.header = completeHeader(ctx, resp.header);

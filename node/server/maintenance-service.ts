@@ -152,7 +152,7 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       },
     ),
     Snapshot,
-    MoveLeader: unary<{ targetID: number }, unknown>(
+    MoveLeader: unary<{ targetID: bigint }, unknown>(
       ctx,
       S,
       'MoveLeader',

@@ -272,7 +272,7 @@ function registerProcessProcMetrics(registry: Registry): void {
 }
 
 /** etcd prints member ids as lower-case hex without leading zeros. */
-export function memberIdHex(id: number): string {
+export function memberIdHex(id: number | bigint): string {
   return id.toString(16);
 }
 

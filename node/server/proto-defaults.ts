@@ -13,7 +13,7 @@ export function omitProtoDefaults(v: unknown): unknown {
   if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return v;
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) {
-    if (x === 0 || x === false || x === '' || x === undefined || x === null) continue;
+    if (x === 0 || x === 0n || x === false || x === '' || x === undefined || x === null) continue;
     if ((x instanceof Uint8Array || Array.isArray(x)) && x.length === 0) continue;
     out[k] = omitProtoDefaults(x);
   }

@@ -1,8 +1,10 @@
 // Loads node/proto/*.proto with @grpc/proto-loader, twice:
 // - for gRPC: camelCase field names, int64 as numbers, enums as numbers, bytes as Buffers, proto3
 //   defaults filled in. A decoded request is then exactly node/mvcc's request type, and mvcc's
-//   responses serialize as they are. int64 -> number: ids at or above 2^53 cannot be exact, and
-//   ids.ts refuses them (they decode to a number that is not a safe integer, so this is detectable).
+//   responses serialize as they are. Revisions, counts and TTLs stay numbers (they never near
+//   2^53); the id fields of requests (lease ids, alarm member ids; REQUEST_ID_FIELDS) are read
+//   exactly as bigints from a second decode with longs: BigInt. Responses take bigints as they
+//   are (protobufjs's fromObject hands them to Long.fromValue).
 // - for the /v3 JSON gateway: field names as in the .proto (etcd's JSON names), int64 as decimal
 //   strings, bytes as base64, enums as names, defaults left out (grpc-gateway's JSON). The gateway
 //   converts by encoding with one definition and decoding with the other.
@@ -44,8 +46,59 @@ export function protoDir(): string {
 let cached: PackageDefinition | undefined;
 let cachedJson: PackageDefinition | undefined;
 
+/**
+ * Per service and method: the request fields that hold 64-bit ids, at any depth (a Txn's puts
+ * and compares carry `lease` too). etcd's types: lease ids int64, member ids uint64.
+ */
+export const REQUEST_ID_FIELDS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  'etcdserverpb.KV': { Put: ['lease'], Txn: ['lease'] },
+  'etcdserverpb.Lease': { LeaseGrant: ['ID'], LeaseRevoke: ['ID'], LeaseKeepAlive: ['ID'], LeaseTimeToLive: ['ID'] },
+  'etcdserverpb.Maintenance': { Alarm: ['memberID'], MoveLeader: ['targetID'] },
+  'etcdserverpb.Cluster': { MemberRemove: ['ID'], MemberUpdate: ['ID'], MemberPromote: ['ID'] },
+};
+
+/** Copies the named fields of `wide` (bigints) over `narrow` (numbers), through nested messages and lists. */
+function takeIds(narrow: unknown, wide: unknown, fields: ReadonlySet<string>): void {
+  if (narrow === null || typeof narrow !== 'object' || wide === null || typeof wide !== 'object' || narrow instanceof Uint8Array) return;
+  const n = narrow as Record<string, unknown>;
+  const w = wide as Record<string, unknown>;
+  for (const k of Object.keys(n)) {
+    const x = w[k];
+    if (typeof x === 'bigint') {
+      if (fields.has(k)) n[k] = x;
+    } else if (x !== null && typeof x === 'object') takeIds(n[k], x, fields);
+  }
+}
+
+type Deserialize = (b: Buffer) => unknown;
+
+/** Makes the id fields of REQUEST_ID_FIELDS' requests bigints (see the file comment). */
+function widenRequestIds(def: PackageDefinition, wideDef: PackageDefinition): void {
+  for (const [service, methods] of Object.entries(REQUEST_ID_FIELDS)) {
+    const svc = def[service] as unknown as Record<string, { requestDeserialize: Deserialize }>;
+    const wideSvc = wideDef[service] as unknown as Record<string, { requestDeserialize: Deserialize }>;
+    for (const [method, names] of Object.entries(methods)) {
+      const m = svc[method];
+      const wide = wideSvc[method];
+      if (!m || !wide) throw new Error(`proto-load: ${service}.${method} is not in the proto definitions`);
+      const narrow = m.requestDeserialize;
+      const fields = new Set(names);
+      m.requestDeserialize = (b: Buffer) => {
+        const v = narrow(b);
+        takeIds(v, wide.requestDeserialize(b), fields);
+        return v;
+      };
+    }
+  }
+}
+
 export function loadEtcdProtos(): PackageDefinition {
-  if (!cached) cached = loadSync(['rpc.proto', 'health.proto'], { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
+  if (!cached) {
+    const files = ['rpc.proto', 'health.proto'];
+    const def = loadSync(files, { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
+    widenRequestIds(def, loadSync(files, { ...LOADER_OPTIONS, longs: BigInt, includeDirs: [protoDir()] }));
+    cached = def;
+  }
   return cached;
 }
 

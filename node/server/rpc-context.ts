@@ -289,7 +289,3 @@ export function failStream(
   call.emit('error', se);
 }
 
-/** An id from the wire that must be exact: refuses ids at or above 2^53 (see proto-load.ts). */
-export function exactId(n: number): boolean {
-  return Number.isSafeInteger(n);
-}

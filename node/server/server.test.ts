@@ -362,9 +362,9 @@ describe('chunked Range encoding', () => {
       modRevision: i + 2,
       version: 1,
       value: Buffer.from(`v${i}`),
-      lease: 0,
+      lease: i % 3 === 0 ? 0n : 2n ** 63n - BigInt(i),
     }));
-    const resp = { header: { clusterId: 1, memberId: 2, revision: 99, raftTerm: 3 }, kvs, more: true, count: 12345 };
+    const resp = { header: { clusterId: 2n ** 64n - 1n, memberId: 2n ** 63n + 5n, revision: 99, raftTerm: 3 }, kvs, more: true, count: 12345 };
     const chunked = await encodeRangeChunked(resp, m.responseSerialize);
     expect(m.responseDeserialize(chunked)).toEqual(m.responseDeserialize(m.responseSerialize(resp)));
   });

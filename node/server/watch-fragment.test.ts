@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Event, WatchResponse } from '../mvcc/types.js';
 import { fragmentWatchResponse } from './watch-fragment.js';
 
-const ev = (n: number): Event => ({ type: 0, kv: { key: Buffer.from(`k${n}`), value: Buffer.alloc(100), createRevision: n, modRevision: n, version: 1, lease: 0 } });
-const resp = (events: Event[]): WatchResponse => ({ header: { clusterId: 1, memberId: 2, revision: 9, raftTerm: 3 }, watchId: 4, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events });
+const ev = (n: number): Event => ({ type: 0, kv: { key: Buffer.from(`k${n}`), value: Buffer.alloc(100), createRevision: n, modRevision: n, version: 1, lease: 0n } });
+const resp = (events: Event[]): WatchResponse => ({ header: { clusterId: 1n, memberId: 2n, revision: 9, raftTerm: 3 }, watchId: 4, created: false, canceled: false, compactRevision: 0, cancelReason: '', fragment: false, events });
 // A stand-in size: 100 bytes an event plus 10 for the rest.
 const size = (r: WatchResponse): number => 10 + 100 * r.events.length;
 

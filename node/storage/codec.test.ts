@@ -20,6 +20,8 @@ describe('codec', () => {
     const seed = 1234;
     const rng = new TestRng(seed);
     const big = () => (rng.intn(4) === 0 ? Number.MAX_SAFE_INTEGER - rng.intn(1000) : rng.intn(1 << 20));
+    // Node ids: any uint64, often with the top bit set.
+    const id = (): bigint => (rng.intn(2) === 0 ? 2n ** 64n - 1n - BigInt(rng.intn(1000)) : BigInt(big()));
     for (let i = 0; i < 300; i++) {
       const e: Entry = {
         term: big(),
@@ -28,9 +30,9 @@ describe('codec', () => {
         data: Uint8Array.from({ length: rng.intn(300) }, () => rng.intn(256)),
       };
       expect(decodeEntry(encodeEntry(e)), `seed ${seed}`).toEqual(e);
-      const hs = { term: big(), vote: big(), commit: big() };
+      const hs = { term: big(), vote: id(), commit: big() };
       expect(decodeHardState(encodeHardState(hs))).toEqual(hs);
-      const m = { index: big(), term: big(), confState: { voters: [big(), big()], learners: rng.intn(2) ? [big()] : [] } };
+      const m = { index: big(), term: big(), confState: { voters: [id(), id()], learners: rng.intn(2) ? [id()] : [] } };
       expect(decodeSnapshotMetadata(encodeSnapshotMetadata(m))).toEqual(m);
     }
     const batch = [1, 2, 3].map((i) => ({ term: 2, index: i, type: 'normal' as const, data: new Uint8Array([i]) }));
@@ -52,5 +54,20 @@ describe('codec', () => {
     expect(() => new ByteReader(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])).varint()).toThrow(CodecError);
     // unknown entry type code 7
     expect(() => decodeEntry(new Uint8Array([1, 1, 7, 0]))).toThrow(CodecError);
+  });
+});
+
+describe('node ids', () => {
+  it('an id below 2^53 has the bytes it had as a number (old WALs and snapshots read back)', () => {
+    for (const n of [0, 1, 127, 128, 2 ** 40 + 3, Number.MAX_SAFE_INTEGER]) {
+      const w = new ByteWriter(16);
+      w.varint(n);
+      const old = w.view().slice();
+      const v = new ByteWriter(16);
+      v.id(BigInt(n));
+      expect(v.view()).toEqual(old);
+      expect(new ByteReader(old).id()).toBe(BigInt(n));
+    }
+    expect(() => new ByteWriter(16).id(2n ** 64n)).toThrow(/node id out of range/);
   });
 });

@@ -1,7 +1,9 @@
 // A compact binary codec for Raft entries, hard states and snapshot metadata, used by the WAL
 // records and the snapshot files (and reusable by the peer transport).
-// Integers are unsigned LEB128 varints (terms, indexes and ids are below 2^53, so they stay exact
-// as JS numbers). Byte strings are a varint length followed by the bytes.
+// Integers are unsigned LEB128 varints: terms and indexes as JS numbers (below 2^53), node ids as
+// uint64 bigints (up to 10 bytes). An id below 2^53 has the bytes it had when ids were numbers, so
+// WALs and snapshots written by the old code read back unchanged. Byte strings are a varint length
+// followed by the bytes.
 //
 //   entry      = varint term, varint index, u8 type (0 normal, 1 confChange), bytes data
 //   hardState  = varint term, varint vote, varint commit
@@ -20,6 +22,8 @@ export class CodecError extends Error {
 }
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const MAX_SAFE_BIG = BigInt(MAX_SAFE);
+const MAX_U64 = 2n ** 64n - 1n;
 
 /** A growable byte writer. */
 export class ByteWriter {
@@ -56,6 +60,18 @@ export class ByteWriter {
       v = Math.floor(v / 0x80);
     }
     this.buf[this.pos++] = v;
+  }
+
+  /** A uint64 node id. */
+  id(v: bigint): void {
+    if (typeof v !== 'bigint' || v < 0n || v > MAX_U64) throw new CodecError(`node id out of range: ${String(v)}`);
+    if (v <= MAX_SAFE_BIG) return this.varint(Number(v));
+    this.ensure(10);
+    while (v >= 0x80n) {
+      this.buf[this.pos++] = Number(v & 0x7fn) | 0x80;
+      v >>= 7n;
+    }
+    this.buf[this.pos++] = Number(v);
   }
 
   bytes(b: Uint8Array): void {
@@ -105,6 +121,23 @@ export class ByteReader {
       mul *= 0x80;
     }
     throw new CodecError('varint too long');
+  }
+
+  /** A uint64 node id (see ByteWriter.id). */
+  id(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new CodecError('truncated node id');
+      const b = this.buf[this.pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if ((b & 0x80) === 0) {
+        if (result > MAX_U64) throw new CodecError('node id exceeds 2^64');
+        return result;
+      }
+      shift += 7n;
+    }
+    throw new CodecError('node id too long');
   }
 
   /** A view of the next length-prefixed byte string (no copy). */
@@ -195,13 +228,13 @@ export function decodeEntries(buf: Uint8Array): Entry[] {
 
 export function writeHardState(w: ByteWriter, hs: HardState): void {
   w.varint(hs.term);
-  w.varint(hs.vote);
+  w.id(hs.vote);
   w.varint(hs.commit);
 }
 
 export function readHardState(r: ByteReader): HardState {
   const term = r.varint();
-  const vote = r.varint();
+  const vote = r.id();
   const commit = r.varint();
   return { term, vote, commit };
 }
@@ -221,20 +254,20 @@ export function decodeHardState(buf: Uint8Array): HardState {
 
 export function writeConfState(w: ByteWriter, cs: ConfState): void {
   w.varint(cs.voters.length);
-  for (const v of cs.voters) w.varint(v);
+  for (const v of cs.voters) w.id(v);
   w.varint(cs.learners.length);
-  for (const l of cs.learners) w.varint(l);
+  for (const l of cs.learners) w.id(l);
 }
 
 export function readConfState(r: ByteReader): ConfState {
   const nv = r.varint();
   if (nv > r.remaining) throw new CodecError('voter count overruns the buffer');
-  const voters: number[] = [];
-  for (let i = 0; i < nv; i++) voters.push(r.varint());
+  const voters: bigint[] = [];
+  for (let i = 0; i < nv; i++) voters.push(r.id());
   const nl = r.varint();
   if (nl > r.remaining) throw new CodecError('learner count overruns the buffer');
-  const learners: number[] = [];
-  for (let i = 0; i < nl; i++) learners.push(r.varint());
+  const learners: bigint[] = [];
+  for (let i = 0; i < nl; i++) learners.push(r.id());
   return { voters, learners };
 }
 

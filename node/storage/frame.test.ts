@@ -16,9 +16,9 @@ function segment(records: WalRecord[], size: number): Uint8Array {
 const recs: WalRecord[] = [
   { kind: 'segmentHeader', seq: 3, firstIndex: 10 },
   { kind: 'snapshot', index: 9, term: 2 },
-  { kind: 'hardState', hardState: { term: 2, vote: 1, commit: 9 } },
+  { kind: 'hardState', hardState: { term: 2, vote: 1n, commit: 9 } },
   { kind: 'entries', entries: entries(10, 14, 2, 50) },
-  { kind: 'hardState', hardState: { term: 2, vote: 1, commit: 12 } },
+  { kind: 'hardState', hardState: { term: 2, vote: 1n, commit: 12 } },
   { kind: 'entries', entries: entries(15, 15, 3, 300) },
 ];
 

@@ -22,7 +22,7 @@ interface ModelState {
   readonly log: readonly Entry[];
 }
 
-const cs = { voters: [1, 2, 3], learners: [] };
+const cs = { voters: [1n, 2n, 3n], learners: [] };
 
 function snapData(index: number, term: number): Uint8Array {
   return Uint8Array.from({ length: 20 + (index % 50) }, (_, i) => (index * 13 + term + i) & 0xff);
@@ -33,12 +33,12 @@ function view(m: ModelState): string {
   const si = m.snap?.index ?? 0;
   const entries = m.log.filter((e) => e.index > si).map((e) => `${e.index}/${e.term}`);
   const commit = Math.max(m.hs.commit, si);
-  return JSON.stringify({ snap: m.snap ?? null, hs: { term: m.hs.term, vote: m.hs.vote, commit }, entries });
+  return JSON.stringify({ snap: m.snap ?? null, hs: { term: m.hs.term, vote: String(m.hs.vote), commit }, entries });
 }
 
 function viewOf(r: RecoveredState): string {
   const snap = r.snapshot ? { index: r.snapshot.metadata.index, term: r.snapshot.metadata.term } : null;
-  return JSON.stringify({ snap, hs: r.hardState, entries: r.entries.map((e) => `${e.index}/${e.term}`) });
+  return JSON.stringify({ snap, hs: { ...r.hardState, vote: String(r.hardState.vote) }, entries: r.entries.map((e) => `${e.index}/${e.term}`) });
 }
 
 function checkBytes(r: RecoveredState): void {
@@ -62,7 +62,7 @@ async function runSeed(seed: number, steps: number): Promise<{ crashes: number; 
   const dir = '/prop';
   const opts = (): StorageOptions => ({ ...base, fs: fs.process() });
   let storage: MemberStorage = (await openStorage(dir, opts())).storage;
-  let model: ModelState = { snap: undefined, hs: { term: 0, vote: 0, commit: 0 }, log: [] };
+  let model: ModelState = { snap: undefined, hs: { term: 0, vote: 0n, commit: 0 }, log: [] };
   // States after each record since the last recovery; durable = index of the newest acknowledged durable one.
   let history: ModelState[] = [model];
   let durable = 0;
@@ -100,7 +100,7 @@ async function runSeed(seed: number, steps: number): Promise<{ crashes: number; 
     for (let i = 0; i < n; i++) ents.push(entry(from + i, term, 1 + rng.intn(60)));
     const newLast = n > 0 ? from + n - 1 : last;
     const commit = Math.min(newLast, model.hs.commit + rng.intn(4));
-    const hs = rng.intn(3) === 0 && n > 0 ? undefined : { term, vote: rng.intn(4), commit: Math.max(commit, model.hs.commit) };
+    const hs = rng.intn(3) === 0 && n > 0 ? undefined : { term, vote: BigInt(rng.intn(4)), commit: Math.max(commit, model.hs.commit) };
     return doSave(hs, ents, rng.intn(6) !== 0);
   };
 
@@ -156,7 +156,7 @@ async function runSeed(seed: number, steps: number): Promise<{ crashes: number; 
       trace.push(`installed snapshot ${i}/${t}`);
       await storage.saveSnapshot(s);
       durable = push({ ...model, snap: { index: i, term: t }, log: [] });
-      await doSave({ term: t, vote: 0, commit: i }, [], true);
+      await doSave({ term: t, vote: 0n, commit: i }, [], true);
       stats.snapshots++;
     } else if (op < 84) {
       trace.push(`releaseTo ${model.snap?.index ?? 0}`);

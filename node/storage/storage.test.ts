@@ -15,7 +15,7 @@ const DIR = '/data/member';
 function openStorage(dir: string, opts: StorageOptions): ReturnType<typeof openStorageDefault> {
   return openStorageDefault(dir, { segmentSizeBytes: 16 * 1024, ...opts });
 }
-const cs = { voters: [1, 2, 3], learners: [] };
+const cs = { voters: [1n, 2n, 3n], learners: [] };
 
 function ids(es: readonly Entry[]): string {
   return es.map((e) => `${e.index}/${e.term}`).join(' ');
@@ -34,15 +34,15 @@ describe('storage: recovery', () => {
   it('a fresh dir recovers empty; saved entries, hard state and overwrites come back, newest term wins', async () => {
     const fs = new MemoryFs();
     const a = await openStorage(DIR, { fs });
-    expect(a.recovered).toEqual({ hardState: { term: 0, vote: 0, commit: 0 }, entries: [] });
-    await a.storage.save({ term: 1, vote: 2, commit: 0 }, entries(1, 5, 1), true);
-    await a.storage.save({ term: 2, vote: 3, commit: 3 }, entries(4, 6, 2), true); // overwrite 4..5
+    expect(a.recovered).toEqual({ hardState: { term: 0, vote: 0n, commit: 0 }, entries: [] });
+    await a.storage.save({ term: 1, vote: 2n, commit: 0 }, entries(1, 5, 1), true);
+    await a.storage.save({ term: 2, vote: 3n, commit: 3 }, entries(4, 6, 2), true); // overwrite 4..5
     await a.storage.save(undefined, entries(6, 7, 3), true); // overwrite 6
     await a.storage.close();
     const b = await openStorage(DIR, { fs });
     expect(ids(b.recovered.entries)).toBe('1/1 2/1 3/1 4/2 5/2 6/3 7/3');
     expect(b.recovered.entries[5]).toEqual(entry(6, 3));
-    expect(b.recovered.hardState).toEqual({ term: 2, vote: 3, commit: 3 });
+    expect(b.recovered.hardState).toEqual({ term: 2, vote: 3n, commit: 3 });
     expect(b.recovered.snapshot).toBeUndefined();
   });
 
@@ -59,7 +59,7 @@ describe('storage: recovery', () => {
     const before = fs.stats.datasyncs;
     const order: number[] = [];
     const ps: Promise<void>[] = [];
-    for (let i = 1; i <= 200; i++) ps.push(storage.save({ term: 1, vote: 1, commit: i - 1 }, [entry(i, 1)], true).then(() => void order.push(i)));
+    for (let i = 1; i <= 200; i++) ps.push(storage.save({ term: 1, vote: 1n, commit: i - 1 }, [entry(i, 1)], true).then(() => void order.push(i)));
     await Promise.all(ps);
     expect(order).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     // The first save is written alone; everything queued behind it goes in one more batch.
@@ -69,8 +69,8 @@ describe('storage: recovery', () => {
   it('a save without mustSync is not durable: a crash loses it', async () => {
     const fs = new MemoryFs();
     const { storage } = await openStorage(DIR, { fs });
-    await storage.save({ term: 1, vote: 1, commit: 1 }, entries(1, 2, 1), true);
-    await storage.save({ term: 1, vote: 1, commit: 2 }, entries(3, 3, 1), false);
+    await storage.save({ term: 1, vote: 1n, commit: 1 }, entries(1, 2, 1), true);
+    await storage.save({ term: 1, vote: 1n, commit: 2 }, entries(3, 3, 1), false);
     fs.crash();
     const r = await openStorage(DIR, { fs });
     expect(ids(r.recovered.entries)).toBe('1/1 2/1');
@@ -80,7 +80,7 @@ describe('storage: recovery', () => {
   it('rolls segments, keeps continuity, and recovers across many segments', async () => {
     const fs = new MemoryFs();
     const { storage } = await openStorage(DIR, { fs, segmentSizeBytes: 512 });
-    for (let i = 1; i <= 60; i++) await storage.save({ term: 1, vote: 1, commit: i }, [entry(i, 1, 40)], i % 3 === 0);
+    for (let i = 1; i <= 60; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], i % 3 === 0);
     await storage.close();
     const segs = (await fs.readdir(`${DIR}/wal`)).filter((n) => n.endsWith('.wal'));
     expect(segs.length).toBeGreaterThan(5);
@@ -104,7 +104,7 @@ describe('storage: snapshots and purge', () => {
   it("loads the newest snapshot and the log after it; a member's own snapshot keeps the log beyond it", async () => {
     const fs = new MemoryFs();
     const { storage } = await openStorage(DIR, { fs });
-    await storage.save({ term: 1, vote: 1, commit: 8 }, entries(1, 10, 1), true);
+    await storage.save({ term: 1, vote: 1n, commit: 8 }, entries(1, 10, 1), true);
     await storage.saveSnapshot(snap(5, 1));
     await storage.saveSnapshot(snap(8, 1));
     await storage.close();
@@ -118,7 +118,7 @@ describe('storage: snapshots and purge', () => {
   it('an installed snapshot that does not match the log replaces it; commit is raised to the snapshot', async () => {
     const fs = new MemoryFs();
     const { storage } = await openStorage(DIR, { fs });
-    await storage.save({ term: 2, vote: 0, commit: 2 }, entries(1, 6, 1), true);
+    await storage.save({ term: 2, vote: 0n, commit: 2 }, entries(1, 6, 1), true);
     // The leader sends a snapshot at 4/term 2: our 4/1 conflicts, so the whole log goes.
     await storage.saveSnapshot(snap(4, 2));
     await storage.save(undefined, entries(5, 5, 2), true);
@@ -126,7 +126,7 @@ describe('storage: snapshots and purge', () => {
     const r = await openStorage(DIR, { fs });
     expect(r.recovered.snapshot?.metadata).toMatchObject({ index: 4, term: 2 });
     expect(ids(r.recovered.entries)).toBe('5/2');
-    expect(r.recovered.hardState).toEqual({ term: 2, vote: 0, commit: 4 });
+    expect(r.recovered.hardState).toEqual({ term: 2, vote: 0n, commit: 4 });
   });
 
   it('accepts snapshot data as an async iterable of chunks', async () => {
@@ -178,7 +178,7 @@ describe('storage: snapshots and purge', () => {
     const fs = new MemoryFs();
     const opts = { fs, segmentSizeBytes: 512, retainSegments: 1, retainSnapshots: 2 };
     const { storage } = await openStorage(DIR, opts);
-    for (let i = 1; i <= 60; i++) await storage.save({ term: 1, vote: 1, commit: i }, [entry(i, 1, 40)], true);
+    for (let i = 1; i <= 60; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
     const segsBefore = (await fs.readdir(`${DIR}/wal`)).length;
     await storage.releaseTo(50); // no snapshot yet: nothing may go
     expect((await fs.readdir(`${DIR}/wal`)).length).toBe(segsBefore);
@@ -189,7 +189,7 @@ describe('storage: snapshots and purge', () => {
     const segsAfter = (await fs.readdir(`${DIR}/wal`)).filter((n) => n.endsWith('.wal'));
     expect(segsAfter.length).toBeLessThan(segsBefore);
     expect((await fs.readdir(`${DIR}/snap`)).length).toBe(2);
-    for (let i = 61; i <= 70; i++) await storage.save({ term: 1, vote: 1, commit: i }, [entry(i, 1, 40)], true);
+    for (let i = 61; i <= 70; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
     await storage.close();
     const r = await openStorage(DIR, opts);
     expect(r.recovered.snapshot?.metadata.index).toBe(50);
@@ -201,7 +201,7 @@ describe('storage: snapshots and purge', () => {
     const fs = new MemoryFs();
     const opts = { fs, retainSnapshots: 1, retainSegments: 0, segmentSizeBytes: 512 };
     const { storage } = await openStorage(DIR, opts);
-    for (let i = 1; i <= 30; i++) await storage.save({ term: 1, vote: 1, commit: i }, [entry(i, 1, 40)], true);
+    for (let i = 1; i <= 30; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
     await storage.saveSnapshot(snap(5, 1));
     // A newer snapshot file whose marker never made it (a crash between rename and marker).
     const chunks: Uint8Array[] = [];
@@ -246,7 +246,7 @@ describe('storage: snapshots and purge', () => {
         return undefined;
       });
       const { storage } = await openStorage(DIR, { fs });
-      await storage.save({ term: 1, vote: 1, commit: 6 }, entries(1, 8, 1), true);
+      await storage.save({ term: 1, vote: 1n, commit: 6 }, entries(1, 8, 1), true);
       await storage.saveSnapshot(snap(3, 1));
       counting = true;
       await storage.saveSnapshot(snap(6, 1));
@@ -269,7 +269,7 @@ describe('storage: snapshots and purge', () => {
           return undefined;
         });
         const { storage } = await openStorage(DIR, { fs });
-        await storage.save({ term: 1, vote: 1, commit: 6 }, entries(1, 8, 1), true);
+        await storage.save({ term: 1, vote: 1n, commit: 6 }, entries(1, 8, 1), true);
         await storage.saveSnapshot(snap(3, 1));
         armed = true;
         await storage.saveSnapshot(snap(6, 1)).catch(() => undefined);
@@ -290,7 +290,7 @@ describe('storage: snapshots and purge', () => {
 describe('storage: torn tails and corruption', () => {
   async function build(fs: MemoryFs, n: number): Promise<void> {
     const { storage } = await openStorage(DIR, { fs });
-    for (let i = 1; i <= n; i++) await storage.save({ term: 1, vote: 1, commit: i - 1 }, [entry(i, 1, 24)], true);
+    for (let i = 1; i <= n; i++) await storage.save({ term: 1, vote: 1n, commit: i - 1 }, [entry(i, 1, 24)], true);
     await storage.close();
   }
 
@@ -334,7 +334,7 @@ describe('storage: torn tails and corruption', () => {
           expect(cutLog, `${what} is logged`).toMatchObject({ file: path, offset: entryKept ? last.offset : start });
         }
         // Recovery cut the tail: we can append and recover again.
-        await r.storage.save({ term: 1, vote: 1, commit: 5 }, [entry(want + 1, 2, 24)], true);
+        await r.storage.save({ term: 1, vote: 1n, commit: 5 }, [entry(want + 1, 2, 24)], true);
         await r.storage.close();
         const again = await openStorage(DIR, { fs });
         expect(again.recovered.entries.length, what).toBe(want + 1);

@@ -19,6 +19,8 @@ const TYPES: MessageType[] = ['app', 'appResp', 'vote', 'voteResp', 'heartbeat',
 
 function randomMessage(r: () => number): Message {
   const big = () => Math.floor(r() * 2 ** 53);
+  // Node ids: any uint64 but 0, often with the top bit set.
+  const id = (): bigint => (r() < 0.5 ? 2n ** 64n - 1n - BigInt(big() % 1000) : BigInt(big()) + 1n);
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
   const entries: Entry[] = [];
   const ne = Math.floor(r() * 4);
@@ -27,14 +29,15 @@ function randomMessage(r: () => number): Message {
   const m: Message = {
     type,
     // Well formed as raft sends them: ids are never 0; only prop and readIndex travel without a term.
-    to: big() + 1, from: big() + 1, term: type === 'prop' || type === 'readIndex' ? 0 : big() + 1, logTerm: big(), index: big(), commit: big(),
+    to: id(), from: id(), term: type === 'prop' || type === 'readIndex' ? 0 : big() + 1, logTerm: big(), index: big(), commit: big(),
     entries, reject: r() < 0.5, rejectHint: big(),
   };
   // Shapes raft relies on: a prop carries entries, a readIndexResp none, a snap its snapshot.
   if (type === 'prop' && entries.length === 0) entries.push({ term: 0, index: 0, type: 'normal', data: bytes(3) });
   if (type === 'readIndexResp') entries.length = 0;
   if (r() < 0.5) m.context = bytes(Math.floor(r() * 20));
-  if (r() < 0.3 || type === 'snap') m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [big(), big()], learners: r() < 0.5 ? [big()] : [] } } };
+  if (r() < 0.3 || type === 'snap') m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [id(), id()], learners: r() < 0.5 ? [id()] : [] } } };
+  if (type === 'transferLeader') m.transferee = id();
   return m;
 }
 
@@ -69,7 +72,7 @@ describe('peer codec', () => {
       ['NaN commit', { ...ok, commit: Number.NaN }],
       ['fractional index', { ...ok, index: 1.5 }],
       ['negative term', { ...ok, term: -2 }],
-      ['no sender', { ...ok, from: 0 }],
+      ['no sender', { ...ok, from: 0n }],
       ['local type', { ...ok, type: 'hup' }],
       ['heartbeat without term', { ...ok, term: 0 }],
       ['prop with a term', { ...ok, type: 'prop', term: 4 }],

@@ -1,12 +1,14 @@
-// Binary codec for Raft messages on the peer wire. Numbers (ids, terms, indexes) are below
-// 2^53 and travel as little-endian float64: exact, and one fast native write each.
+// Binary codec for Raft messages on the peer wire. Node ids are uint64 and travel as
+// little-endian u64; terms and indexes are below 2^53 and travel as little-endian float64: exact,
+// and one fast native write each.
 //
-// message := u8 type | f64 to from term logTerm index commit rejectHint | u8 flags
+// message := u8 type | u64 to from | f64 term logTerm index commit rejectHint | u8 flags
 //            | [u32 len, context]           if flags & HAS_CONTEXT
+//            | [u64 transferee]             if flags & HAS_TRANSFEREE
 //            | u32 n, n x entry
 //            | [snapshot]                    if flags & HAS_SNAPSHOT
 // entry    := f64 term | f64 index | u8 type | u32 len | data
-// snapshot := f64 index | f64 term | u32 nv, nv x f64 | u32 nl, nl x f64 | u32 len | data
+// snapshot := f64 index | f64 term | u32 nv, nv x u64 | u32 nl, nl x u64 | u32 len | data
 // batch    := u32 count | count x message
 // Decoding returns entry data and snapshot data as views into the received buffer (no copy).
 
@@ -22,6 +24,7 @@ const MESSAGE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t
 const HAS_CONTEXT = 1;
 const HAS_SNAPSHOT = 2;
 const REJECT = 4;
+const HAS_TRANSFEREE = 8;
 
 export class CodecError extends Error {
   readonly code = 'ErrPeerCodec';
@@ -32,6 +35,7 @@ const EMPTY = new Uint8Array(0);
 export function messageSize(m: Message, withSnapshotData = true): number {
   let n = 1 + 7 * 8 + 1 + 4;
   if (m.context !== undefined) n += 4 + m.context.byteLength;
+  if (m.transferee !== undefined) n += 8;
   for (const e of m.entries) n += 8 + 8 + 1 + 4 + e.data.byteLength;
   if (m.snapshot) {
     const cs = m.snapshot.metadata.confState;
@@ -44,19 +48,20 @@ export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotD
   const code = MESSAGE_CODE.get(m.type);
   if (code === undefined) throw new CodecError(`unknown message type ${String(m.type)}`);
   buf[off++] = code;
-  off = buf.writeDoubleLE(m.to, off);
-  off = buf.writeDoubleLE(m.from, off);
+  off = buf.writeBigUInt64LE(m.to, off);
+  off = buf.writeBigUInt64LE(m.from, off);
   off = buf.writeDoubleLE(m.term, off);
   off = buf.writeDoubleLE(m.logTerm, off);
   off = buf.writeDoubleLE(m.index, off);
   off = buf.writeDoubleLE(m.commit, off);
   off = buf.writeDoubleLE(m.rejectHint, off);
-  buf[off++] = (m.context !== undefined ? HAS_CONTEXT : 0) | (m.snapshot ? HAS_SNAPSHOT : 0) | (m.reject ? REJECT : 0);
+  buf[off++] = (m.context !== undefined ? HAS_CONTEXT : 0) | (m.snapshot ? HAS_SNAPSHOT : 0) | (m.reject ? REJECT : 0) | (m.transferee !== undefined ? HAS_TRANSFEREE : 0);
   if (m.context !== undefined) {
     off = buf.writeUInt32LE(m.context.byteLength, off);
     buf.set(m.context, off);
     off += m.context.byteLength;
   }
+  if (m.transferee !== undefined) off = buf.writeBigUInt64LE(m.transferee, off);
   off = buf.writeUInt32LE(m.entries.length, off);
   for (const e of m.entries) {
     off = buf.writeDoubleLE(e.term, off);
@@ -71,9 +76,9 @@ export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotD
     off = buf.writeDoubleLE(md.index, off);
     off = buf.writeDoubleLE(md.term, off);
     off = buf.writeUInt32LE(md.confState.voters.length, off);
-    for (const v of md.confState.voters) off = buf.writeDoubleLE(v, off);
+    for (const v of md.confState.voters) off = buf.writeBigUInt64LE(v, off);
     off = buf.writeUInt32LE(md.confState.learners.length, off);
-    for (const v of md.confState.learners) off = buf.writeDoubleLE(v, off);
+    for (const v of md.confState.learners) off = buf.writeBigUInt64LE(v, off);
     const data = withSnapshotData ? m.snapshot.data : EMPTY;
     off = buf.writeUInt32LE(data.byteLength, off);
     buf.set(data, off);
@@ -114,6 +119,12 @@ class Reader {
     this.off += 8;
     return v;
   }
+  u64(): bigint {
+    this.need(8);
+    const v = this.buf.readBigUInt64LE(this.off);
+    this.off += 8;
+    return v;
+  }
   bytes(n: number): Uint8Array {
     this.need(n);
     const v = this.buf.subarray(this.off, this.off + n);
@@ -126,8 +137,8 @@ function readMessage(r: Reader): Message {
   const code = r.u8();
   const type = MESSAGE_TYPES[code];
   if (type === undefined) throw new CodecError(`unknown message type code ${code}`);
-  const to = r.f64();
-  const from = r.f64();
+  const to = r.u64();
+  const from = r.u64();
   const term = r.f64();
   const logTerm = r.f64();
   const index = r.f64();
@@ -136,6 +147,7 @@ function readMessage(r: Reader): Message {
   const flags = r.u8();
   let context: Uint8Array | undefined;
   if (flags & HAS_CONTEXT) context = r.bytes(r.u32());
+  const transferee = flags & HAS_TRANSFEREE ? r.u64() : undefined;
   const n = r.u32();
   const entries: Entry[] = new Array<Entry>(n);
   for (let i = 0; i < n; i++) {
@@ -151,16 +163,17 @@ function readMessage(r: Reader): Message {
     const sindex = r.f64();
     const sterm = r.f64();
     const nv = r.u32();
-    const voters: number[] = [];
-    for (let i = 0; i < nv; i++) voters.push(r.f64());
+    const voters: bigint[] = [];
+    for (let i = 0; i < nv; i++) voters.push(r.u64());
     const nl = r.u32();
-    const learners: number[] = [];
-    for (let i = 0; i < nl; i++) learners.push(r.f64());
+    const learners: bigint[] = [];
+    for (let i = 0; i < nl; i++) learners.push(r.u64());
     const data = r.bytes(r.u32());
     snapshot = { data, metadata: { index: sindex, term: sterm, confState: { voters, learners } } };
   }
   const m: Message = { type, to, from, term, logTerm, index, entries, commit, reject: (flags & REJECT) !== 0, rejectHint };
   if (context !== undefined) m.context = context;
+  if (transferee !== undefined) m.transferee = transferee;
   if (snapshot !== undefined) m.snapshot = snapshot;
   checkWireMessage(m);
   return m;
@@ -180,11 +193,12 @@ const isIndex = (n: number): boolean => Number.isSafeInteger(n) && n >= 0;
  * asserts on.
  */
 function checkWireMessage(m: Message): void {
-  const numbers = [m.to, m.from, m.term, m.logTerm, m.index, m.commit, m.rejectHint];
+  // Ids are u64 on the wire: always non-negative integers. Terms and indexes are float64.
+  const numbers = [m.term, m.logTerm, m.index, m.commit, m.rejectHint];
   for (const e of m.entries) numbers.push(e.term, e.index);
-  if (m.snapshot) numbers.push(m.snapshot.metadata.index, m.snapshot.metadata.term, ...m.snapshot.metadata.confState.voters, ...m.snapshot.metadata.confState.learners);
-  if (!numbers.every(isIndex)) throw new CodecError(`${m.type} message with an id, term or index that is not a non-negative integer`);
-  if (m.to === 0 || m.from === 0) throw new CodecError(`${m.type} message without sender or receiver`);
+  if (m.snapshot) numbers.push(m.snapshot.metadata.index, m.snapshot.metadata.term);
+  if (!numbers.every(isIndex)) throw new CodecError(`${m.type} message with a term or index that is not a non-negative integer`);
+  if (m.to === 0n || m.from === 0n) throw new CodecError(`${m.type} message without sender or receiver`);
   if (LOCAL_TYPES.has(m.type)) throw new CodecError(`local message type ${m.type} from a peer`);
   if (TERMLESS_TYPES.has(m.type) !== (m.term === 0)) throw new CodecError(`${m.type} message with term ${m.term}`);
   // Shapes raft asserts on when it steps them (an assertion would stop the member).

@@ -4,7 +4,7 @@
 // and the sender's raft is told the peer is unreachable, as the real transport does.
 
 import type { Message, NodeId } from '../raft/types.js';
-import { RpcError, type Transport, type TransportHandler } from './types.js';
+import { RpcError, peerJson, type Transport, type TransportHandler } from './types.js';
 
 export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
@@ -56,7 +56,7 @@ export class MemoryNetwork {
     if (!h) throw new RpcError('notSupported', 'peer requests not supported');
     await new Promise((r) => setImmediate(r));
     try {
-      return JSON.parse(JSON.stringify((await h.call(dst.handler, from, method, JSON.parse(JSON.stringify(body)))) ?? null));
+      return JSON.parse(peerJson((await h.call(dst.handler, from, method, JSON.parse(peerJson(body)))) ?? null));
     } catch (err) {
       const code = typeof (err as { code?: unknown }).code === 'string' ? (err as { code: string }).code : 'unknown';
       throw new RpcError(code, err instanceof Error ? err.message : String(err));

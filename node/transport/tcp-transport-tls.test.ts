@@ -54,16 +54,16 @@ describe.skipIf(!existsSync(OPENSSL))('tcp transport over TLS', () => {
   it('exchanges messages over mutual TLS and refuses a peer without a client certificate', async () => {
     const ha = new Collect();
     const hb = new Collect();
-    const a = new TcpTransport({ id: 1, clusterId: 7, listenUrls: ['https://127.0.0.1:0'], handler: ha, logger: silentLogger, tls });
-    const b = new TcpTransport({ id: 2, clusterId: 7, listenUrls: ['https://127.0.0.1:0'], handler: hb, logger: silentLogger, tls });
+    const a = new TcpTransport({ id: 1n, clusterId: 7n, listenUrls: ['https://127.0.0.1:0'], handler: ha, logger: silentLogger, tls });
+    const b = new TcpTransport({ id: 2n, clusterId: 7n, listenUrls: ['https://127.0.0.1:0'], handler: hb, logger: silentLogger, tls });
     open.push(a, b);
     await a.start();
     await b.start();
-    a.setPeer(2, [`https://127.0.0.1:${b.address()!.port}`]);
-    b.setPeer(1, [`https://127.0.0.1:${a.address()!.port}`]);
-    await until(() => a.isActive(2) && b.isActive(1), 'TLS streams');
-    a.send([msg(1, 2)]);
-    b.send([msg(2, 1)]);
+    a.setPeer(2n, [`https://127.0.0.1:${b.address()!.port}`]);
+    b.setPeer(1n, [`https://127.0.0.1:${a.address()!.port}`]);
+    await until(() => a.isActive(2n) && b.isActive(1n), 'TLS streams');
+    a.send([msg(1n, 2n)]);
+    b.send([msg(2n, 1n)]);
     await until(() => ha.got.length === 1 && hb.got.length === 1, 'delivery over TLS');
 
     // A client that presents no certificate is refused by --peer-client-cert-auth.

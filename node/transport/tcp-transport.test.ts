@@ -36,7 +36,7 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((t) => t.stop()));
 });
 
-function make(id: NodeId, handler: TransportHandler, port = 0, clusterId = 99, extra: Partial<ConstructorParameters<typeof TcpTransport>[0]> = {}): TcpTransport {
+function make(id: NodeId, handler: TransportHandler, port = 0, clusterId = 99n, extra: Partial<ConstructorParameters<typeof TcpTransport>[0]> = {}): TcpTransport {
   const t = new TcpTransport({ id, clusterId, listenUrls: [`http://127.0.0.1:${port}`], handler, logger: silentLogger, ...extra });
   open.push(t);
   return t;
@@ -49,15 +49,15 @@ describe('tcp transport', () => {
     let sent = 0;
     let recv = 0;
     let rtts = 0;
-    const a = make(1, ha, 0, 99, { hooks: { sentBytes: (_t, n) => (sent += n), roundTripSeconds: () => rtts++ } });
-    const b = make(2, hb, 0, 99, { hooks: { receivedBytes: (_f, n) => (recv += n) } });
+    const a = make(1n, ha, 0, 99n, { hooks: { sentBytes: (_t, n) => (sent += n), roundTripSeconds: () => rtts++ } });
+    const b = make(2n, hb, 0, 99n, { hooks: { receivedBytes: (_f, n) => (recv += n) } });
     await a.start();
     await b.start();
-    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
-    b.setPeer(1, [`http://127.0.0.1:${a.address()!.port}`]);
-    await until(() => a.isActive(2) && b.isActive(1), 'streams');
-    for (let i = 0; i < 5000; i++) a.send([msg(1, 2, i)]);
-    b.send([msg(2, 1, 7)]);
+    a.setPeer(2n, [`http://127.0.0.1:${b.address()!.port}`]);
+    b.setPeer(1n, [`http://127.0.0.1:${a.address()!.port}`]);
+    await until(() => a.isActive(2n) && b.isActive(1n), 'streams');
+    for (let i = 0; i < 5000; i++) a.send([msg(1n, 2n, i)]);
+    b.send([msg(2n, 1n, 7)]);
     await until(() => hb.got.length === 5000 && ha.got.length === 1, 'delivery');
     expect(hb.got.map((m) => m.index)).toEqual(Array.from({ length: 5000 }, (_, i) => i));
     expect(hb.got[0]!.entries[0]!.data.byteLength).toBe(8);
@@ -66,25 +66,25 @@ describe('tcp transport', () => {
 
   it('drops messages while a peer is down, reports it unreachable, and reconnects when it is back', async () => {
     const ha = new Collect();
-    const a = make(1, ha);
+    const a = make(1n, ha);
     await a.start();
     // Reserve a port for b by starting and stopping a listener on it.
-    const probe = make(2, new Collect());
+    const probe = make(2n, new Collect());
     await probe.start();
     const port = probe.address()!.port;
     await probe.stop();
-    a.setPeer(2, [`http://127.0.0.1:${port}`]);
-    a.send([msg(1, 2, 1)]);
-    expect(ha.unreachable).toContain(2);
+    a.setPeer(2n, [`http://127.0.0.1:${port}`]);
+    a.send([msg(1n, 2n, 1)]);
+    expect(ha.unreachable).toContain(2n);
     const hb = new Collect();
-    const b = make(2, hb, port);
+    const b = make(2n, hb, port);
     await b.start();
-    await until(() => a.isActive(2), 'reconnect');
-    a.send([msg(1, 2, 2)]);
+    await until(() => a.isActive(2n), 'reconnect');
+    a.send([msg(1n, 2n, 2)]);
     await until(() => hb.got.length === 1, 'delivery after reconnect');
     expect(hb.got[0]!.index).toBe(2);
     await b.stop();
-    await until(() => !a.isActive(2), 'loss noticed');
+    await until(() => !a.isActive(2n), 'loss noticed');
   });
 
   it('refuses a peer from another cluster', async () => {
@@ -93,14 +93,14 @@ describe('tcp transport', () => {
     // Wait on b's refusal itself: a's connection is up only for a moment before it, so
     // polling a.isActive() could miss it on a busy machine.
     const bLog: string[] = [];
-    const a = make(1, ha, 0, 1);
-    const b = make(2, hb, 0, 2, { logger: createLogger({ component: 'b', level: 'warn', sink: (line) => bLog.push(line) }) });
+    const a = make(1n, ha, 0, 1n);
+    const b = make(2n, hb, 0, 2n, { logger: createLogger({ component: 'b', level: 'warn', sink: (line) => bLog.push(line) }) });
     await a.start();
     await b.start();
-    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
-    a.send([msg(1, 2, 1)]);
+    a.setPeer(2n, [`http://127.0.0.1:${b.address()!.port}`]);
+    a.send([msg(1n, 2n, 1)]);
     await until(() => bLog.some((l) => l.includes('cluster id mismatch: ours 2, theirs 1')), 'b to refuse a');
-    a.send([msg(1, 2, 2)]);
+    a.send([msg(1n, 2n, 2)]);
     expect(hb.got).toHaveLength(0);
   });
 
@@ -108,25 +108,25 @@ describe('tcp transport', () => {
     const ha = new Collect();
     const hb = new Collect();
     const events: string[] = [];
-    const a = make(1, ha, 0, 99, {
+    const a = make(1n, ha, 0, 99n, {
       snapshotChunkBytes: 64 * 1024,
       hooks: { snapshotSendStarted: (to) => events.push(`send-start ${to}`), snapshotSendFinished: (to, ok) => events.push(`sent ${to} ${ok}`) },
     });
-    const b = make(2, hb, 0, 99, { hooks: { snapshotReceived: (from, ok) => events.push(`received ${from} ${ok}`) } });
+    const b = make(2n, hb, 0, 99n, { hooks: { snapshotReceived: (from, ok) => events.push(`received ${from} ${ok}`) } });
     await a.start();
     await b.start();
-    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
-    await until(() => a.isActive(2), 'stream');
+    a.setPeer(2n, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2n), 'stream');
     const data = Buffer.alloc(3 * 1024 * 1024 + 17);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
-    const snap: Message = { type: 'snap', from: 1, to: 2, term: 3, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0, entries: [], snapshot: { data, metadata: { index: 500, term: 3, confState: { voters: [1, 2, 3], learners: [] } } } };
+    const snap: Message = { type: 'snap', from: 1n, to: 2n, term: 3, logTerm: 0, index: 0, commit: 0, reject: false, rejectHint: 0, entries: [], snapshot: { data, metadata: { index: 500, term: 3, confState: { voters: [1n, 2n, 3n], learners: [] } } } };
     a.send([snap]);
-    a.send([msg(1, 2, 9)]);
+    a.send([msg(1n, 2n, 9)]);
     await until(() => ha.snaps.length === 1 && hb.got.length === 2, 'snapshot');
-    expect(ha.snaps).toEqual([[2, true]]);
+    expect(ha.snaps).toEqual([[2n, true]]);
     expect(events.sort()).toEqual(['received 1 true', 'send-start 2', 'sent 2 true']); // the etcd_network_snapshot_* hooks
     const got = hb.got.find((m) => m.type === 'snap')!;
-    expect(got.snapshot!.metadata).toEqual({ index: 500, term: 3, confState: { voters: [1, 2, 3], learners: [] } });
+    expect(got.snapshot!.metadata).toEqual({ index: 500, term: 3, confState: { voters: [1n, 2n, 3n], learners: [] } });
     expect(Buffer.compare(Buffer.from(got.snapshot!.data), data)).toBe(0);
   });
 });
@@ -143,15 +143,15 @@ describe('tcp transport peer requests', () => {
       },
       clusterInfo: () => ({ clusterId: 99, members: [1, 2] }),
     });
-    const a = make(1, ha);
-    const b = make(2, hb);
+    const a = make(1n, ha);
+    const b = make(2n, hb);
     await a.start();
     await b.start();
-    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
-    await until(() => a.isActive(2), 'stream');
-    expect(await a.call(2, 'renew', { ID: 5 }, 2000)).toEqual({ from: 1, method: 'renew', body: { ID: 5 } });
-    await expect(a.call(2, 'fail', {}, 2000)).rejects.toMatchObject({ code: 'leaseNotFound', message: 'no such lease' });
-    await expect(a.call(3, 'renew', {}, 2000)).rejects.toMatchObject({ code: 'unreachable' });
+    a.setPeer(2n, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2n), 'stream');
+    expect(await a.call(2n, 'renew', { ID: 5 }, 2000)).toEqual({ from: '1', method: 'renew', body: { ID: 5 } });
+    await expect(a.call(2n, 'fail', {}, 2000)).rejects.toMatchObject({ code: 'leaseNotFound', message: 'no such lease' });
+    await expect(a.call(3n, 'renew', {}, 2000)).rejects.toMatchObject({ code: 'unreachable' });
     expect(await TcpTransport.fetchClusterInfo(['http://127.0.0.1:1', `http://127.0.0.1:${b.address()!.port}`], undefined, 2000)).toEqual({ clusterId: 99, members: [1, 2] });
   });
 });
@@ -161,34 +161,34 @@ describe('tcp transport and removed members', () => {
     const ha = new Collect();
     const hb = new Collect();
     const failed: NodeId[] = [];
-    const a = make(1, ha, 0, 99, { hooks: { sendFailed: (to) => failed.push(to) } });
-    const b = make(2, hb);
+    const a = make(1n, ha, 0, 99n, { hooks: { sendFailed: (to) => failed.push(to) } });
+    const b = make(2n, hb);
     await a.start();
     await b.start();
-    a.setPeer(2, [`http://127.0.0.1:${b.address()!.port}`]);
-    await until(() => a.isActive(2), 'stream');
+    a.setPeer(2n, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2n), 'stream');
     // The same turn: queued, then removed before the flush microtask runs.
-    a.send(Array.from({ length: 100 }, (_, i) => msg(1, 2, i)));
-    a.removePeer(2);
+    a.send(Array.from({ length: 100 }, (_, i) => msg(1n, 2n, i)));
+    a.removePeer(2n);
     await until(() => hb.got.length === 100, 'the queued messages');
     expect(hb.got.map((m) => m.index)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     expect(a.peers()).toEqual([]);
-    a.send([msg(1, 2, 100)]);
-    expect(failed).toEqual([2]);
+    a.send([msg(1n, 2n, 100)]);
+    expect(failed).toEqual([2n]);
   });
 
   it('refuses a removed member, which is told so', async () => {
     const ha = new Collect();
     let removedReported = 0;
     const hb: TransportHandler = Object.assign(new Collect(), { reportRemoved: () => removedReported++ });
-    const haRemoving: TransportHandler = Object.assign(ha, { isRemoved: (id: NodeId) => id === 2 });
-    const a = make(1, haRemoving);
-    const b = make(2, hb);
+    const haRemoving: TransportHandler = Object.assign(ha, { isRemoved: (id: NodeId) => id === 2n });
+    const a = make(1n, haRemoving);
+    const b = make(2n, hb);
     await a.start();
     await b.start();
-    b.setPeer(1, [`http://127.0.0.1:${a.address()!.port}`]);
+    b.setPeer(1n, [`http://127.0.0.1:${a.address()!.port}`]);
     await until(() => removedReported > 0, 'the removed member to be told');
-    b.send([msg(2, 1, 1)]);
+    b.send([msg(2n, 1n, 1)]);
     await new Promise((r) => setTimeout(r, 100));
     expect(ha.got).toHaveLength(0);
   });

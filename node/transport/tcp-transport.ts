@@ -31,7 +31,7 @@ import type { Message, NodeId } from '../raft/types.js';
 import type { Logger } from '../log.js';
 import { batchSize, decodeBatch, decodeMessage, encodeMessage, messageSize, writeBatch } from './codec.js';
 import { FrameReader, FrameType, frame, frameHeader } from './frames.js';
-import { REMOVED_REASON, RpcError, type Transport, type TransportHandler, type TransportHooks } from './types.js';
+import { REMOVED_REASON, RpcError, peerJson, type Transport, type TransportHandler, type TransportHooks } from './types.js';
 
 export interface PeerTlsOptions {
   readonly cert: Buffer;
@@ -46,7 +46,7 @@ export type PeerTlsMaterial = Pick<PeerTlsOptions, 'cert' | 'key' | 'ca'>;
 
 export interface TcpTransportOptions {
   readonly id: NodeId;
-  readonly clusterId: number;
+  readonly clusterId: bigint;
   /** --listen-peer-urls; http:// or https://, host:port. */
   readonly listenUrls: readonly string[];
   readonly handler: TransportHandler;
@@ -65,12 +65,20 @@ export interface TcpTransportOptions {
   readonly snapshotTimeoutMs?: number;
 }
 
+/** Node ids as decimal strings (JSON has no uint64). `wire`: the message codec's version. */
 interface Hello {
   clusterId: string;
-  from: number;
-  to: number;
+  from: string;
+  to: string;
   kind: 'stream' | 'snapshot' | 'info';
+  wire?: number;
 }
+
+/**
+ * 2: node ids as u64 (codec.ts). A member of the old format (ids as float64) sends no `wire`; its
+ * messages would not decode, so its hello is refused with a reason that names the cause.
+ */
+const WIRE_VERSION = 2;
 
 interface PendingCall {
   resolve(v: unknown): void;
@@ -312,7 +320,7 @@ export class TcpTransport implements Transport {
     const p = this.peersById.get(to);
     if (!p || !p.connected || !p.socket) return Promise.reject(new RpcError('unreachable', `peer ${to.toString(16)} is not connected`));
     const id = p.nextCallId++ >>> 0;
-    const json = Buffer.from(JSON.stringify({ method, body }));
+    const json = Buffer.from(peerJson({ method, body }));
     const payload = Buffer.allocUnsafe(4 + json.byteLength);
     payload.writeUInt32LE(id, 0);
     payload.set(json, 4);
@@ -355,7 +363,7 @@ export class TcpTransport implements Transport {
       s = net.connect({ host, port });
     }
     s.setNoDelay(true);
-    const hello: Hello = { clusterId: this.clusterIdText, from: this.opts.id, to, kind };
+    const hello: Hello = { clusterId: this.clusterIdText, from: String(this.opts.id), to: String(to), kind, wire: WIRE_VERSION };
     s.write(frame(FrameType.hello, Buffer.from(JSON.stringify(hello))));
     return s;
   }
@@ -463,7 +471,7 @@ export class TcpTransport implements Transport {
     s.setNoDelay(true);
     this.inbound.add(s);
     const reader = new FrameReader();
-    let hello: Hello | undefined;
+    let hello: { from: NodeId } | undefined;
     let snapHeader: { m: Message; total: number; startedMs: number } | undefined;
     let snapChunks: Buffer[] = [];
     let snapBytes = 0;
@@ -487,13 +495,22 @@ export class TcpTransport implements Transport {
         }
         if (h.kind === 'info') {
           const info = this.opts.handler.clusterInfo?.() ?? null;
-          s.end(frame(FrameType.info, Buffer.from(JSON.stringify(info))));
+          s.end(frame(FrameType.info, Buffer.from(peerJson(info))));
           return;
         }
         if (h.clusterId !== this.clusterIdText) return refuse(`cluster id mismatch: ours ${this.clusterIdText}, theirs ${h.clusterId}`);
-        if (h.to !== this.opts.id) return refuse(`member id mismatch: we are ${this.opts.id.toString(16)}, you want ${Number(h.to).toString(16)}`);
-        if (this.opts.handler.isRemoved?.(h.from)) return refuse(REMOVED_REASON);
-        hello = h;
+        if (h.wire !== WIRE_VERSION) return refuse(`peer wire format ${h.wire ?? 1}, ours ${WIRE_VERSION} (64-bit node ids): run one version on every member`);
+        let to: NodeId;
+        let from: NodeId;
+        try {
+          to = BigInt(h.to);
+          from = BigInt(h.from);
+        } catch {
+          return refuse('malformed hello');
+        }
+        if (to !== this.opts.id) return refuse(`member id mismatch: we are ${this.opts.id.toString(16)}, you want ${to.toString(16)}`);
+        if (this.opts.handler.isRemoved?.(from)) return refuse(REMOVED_REASON);
+        hello = { from };
         return;
       }
       const from = hello.from;
@@ -514,7 +531,7 @@ export class TcpTransport implements Transport {
         case FrameType.rpcRequest: {
           const id = payload.readUInt32LE(0);
           const answer = (r: unknown): void => {
-            const json = Buffer.from(JSON.stringify(r));
+            const json = Buffer.from(peerJson(r));
             const out = Buffer.allocUnsafe(4 + json.byteLength);
             out.writeUInt32LE(id, 0);
             out.set(json, 4);
@@ -602,7 +619,7 @@ export class TcpTransport implements Transport {
             ? tls.connect({ host, port, cert: tlsOpts?.cert, key: tlsOpts?.key, ca: tlsOpts?.ca, rejectUnauthorized: tlsOpts?.ca !== undefined })
             : net.connect({ host, port });
           const timer = setTimeout(() => s.destroy(new Error(`cluster info from ${url} timed out`)), timeoutMs);
-          const hello: Hello = { clusterId: '', from: 0, to: 0, kind: 'info' };
+          const hello: Hello = { clusterId: '', from: '0', to: '0', kind: 'info', wire: WIRE_VERSION };
           s.write(frame(FrameType.hello, Buffer.from(JSON.stringify(hello))));
           const r = new FrameReader();
           s.on('data', (chunk: Buffer) => {

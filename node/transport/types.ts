@@ -69,3 +69,8 @@ export interface Transport {
   /** Sends a request to a peer over its stream and waits for the answer. Rejects with RpcError. */
   call(to: NodeId, method: string, body: unknown, timeoutMs: number): Promise<unknown>;
 }
+
+/** JSON for peer requests, answers and cluster info: bigints (ids) as decimal strings. */
+export function peerJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+}

@@ -24,18 +24,7 @@ export const DELIBERATE: ReadonlyMap<string, string> = new Map([
   ['http POST /v3/kv/range {not json', "the text of a JSON syntax error is the parser's own (Go's encoding/json in etcd, V8's JSON.parse in tsetcd); the code (3, InvalidArgument) and the status are etcd's"],
 ]);
 
-const INT64_IDS = 'gap: lease and alarm member IDs at or above 2^53 (tsetcd keeps IDs as JS numbers and refuses larger ones with InvalidArgument)';
-
 export const KNOWN_GAPS: ReadonlyMap<string, string> = new Map([
-  ['grpc Lease.LeaseGrant client-chosen ID 2^60', INT64_IDS],
-  ['grpc Lease.LeaseGrant client-chosen ID 2^53+1', INT64_IDS],
-  ['grpc Lease.LeaseTimeToLive TimeToLive 2^53+1', INT64_IDS],
-  ['grpc Lease.LeaseGrant duplicate ID', INT64_IDS],
-  ['grpc Lease.LeaseRevoke revoke 2^60', INT64_IDS],
-  ['http POST /v3/lease/leases {}', INT64_IDS],
-  ['grpc Maintenance.Alarm Alarm ACTIVATE NOSPACE for a 64-bit member', INT64_IDS],
-  ['grpc Maintenance.Alarm Alarm GET after', INT64_IDS],
-  ['grpc Maintenance.Alarm Alarm DEACTIVATE it', INT64_IDS],
 ]);
 
 /** Metric families etcd serves and tsetcd does not, by pattern -> why. */

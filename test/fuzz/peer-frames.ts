@@ -14,12 +14,14 @@ import type { TestRng } from '../../node/mvcc/testing/rng.js';
 import { mutate, randomBytes } from './proto-gen.js';
 
 export interface PeerInfo {
-  readonly clusterId: number;
-  readonly memberIds: readonly number[];
+  readonly clusterId: bigint;
+  readonly memberIds: readonly bigint[];
+  /** Each member's peer URLs, by id (to address a frame to the member behind a port). */
+  readonly peerUrls: ReadonlyMap<bigint, readonly string[]>;
 }
 
 /** A member id no cluster member has. */
-export const STRANGER_ID = 0x5eed;
+export const STRANGER_ID = 0x5eedn;
 
 /** Asks a member's peer port for its cluster id and members (the 'info' hello joiners use). */
 export function peerInfo(port: number): Promise<PeerInfo> {
@@ -30,17 +32,20 @@ export function peerInfo(port: number): Promise<PeerInfo> {
     s.on('data', (chunk: Buffer) =>
       reader.push(chunk, (type, payload) => {
         if (type !== FrameType.info) return;
-        const j = JSON.parse(payload.toString('utf8')) as { clusterId: number; members: Array<{ id: number }> };
-        resolve({ clusterId: j.clusterId, memberIds: j.members.map((m) => m.id) });
+        const j = JSON.parse(payload.toString('utf8')) as { clusterId: string; members: Array<{ id: string; peerUrls: string[] }> };
+        resolve({ clusterId: BigInt(j.clusterId), memberIds: j.members.map((m) => BigInt(m.id)), peerUrls: new Map(j.members.map((m) => [BigInt(m.id), m.peerUrls])) });
         s.destroy();
       }),
     );
-    s.write(frame(FrameType.hello, Buffer.from(JSON.stringify({ clusterId: '', from: 0, to: 0, kind: 'info' }))));
+    s.write(frame(FrameType.hello, Buffer.from(JSON.stringify({ clusterId: '', from: '0', to: '0', kind: 'info', wire: WIRE_VERSION }))));
   });
 }
 
-function hello(info: PeerInfo, from: number, to: number): Buffer {
-  return frame(FrameType.hello, Buffer.from(JSON.stringify({ clusterId: String(info.clusterId), from, to, kind: 'stream' })));
+/** The peer wire format (tcp-transport.ts): node ids as u64. */
+const WIRE_VERSION = 2;
+
+function hello(info: PeerInfo, from: bigint, to: bigint): Buffer {
+  return frame(FrameType.hello, Buffer.from(JSON.stringify({ clusterId: String(info.clusterId), from: String(from), to: String(to), kind: 'stream', wire: WIRE_VERSION })));
 }
 
 const TYPES: readonly MessageType[] = ['app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap', 'heartbeat', 'heartbeatResp', 'transferLeader', 'timeoutNow', 'readIndex', 'readIndexResp', 'prop'];
@@ -48,7 +53,7 @@ const LOCAL: readonly MessageType[] = ['hup', 'beat', 'unreachable', 'snapStatus
 const BAD_NUMBERS: readonly number[] = [Number.NaN, Number.POSITIVE_INFINITY, -1, 0.5, 2 ** 60 + 0.5, -0];
 
 /** A message with at least one thing raft would never send. */
-function malformedMessage(rng: TestRng, from: number, to: number): Message {
+function malformedMessage(rng: TestRng, from: bigint, to: bigint): Message {
   const m: Message = {
     type: rng.pick(TYPES),
     to,
@@ -62,10 +67,12 @@ function malformedMessage(rng: TestRng, from: number, to: number): Message {
     rejectHint: 0,
   };
   for (let n = rng.int(3); n > 0; n--) m.entries.push({ term: 1, index: 1 + rng.int(50), type: 'normal', data: randomBytes(rng, 64) });
-  const fields = ['to', 'from', 'term', 'logTerm', 'index', 'commit', 'rejectHint'] as const;
+  const fields = ['term', 'logTerm', 'index', 'commit', 'rejectHint'] as const;
   switch (rng.int(5)) {
     case 0:
-      m[rng.pick(fields)] = rng.pick(BAD_NUMBERS.filter((x) => !Object.is(x, -0)));
+      // Ids are u64 on the wire (always integers): the bad one is 0, "nobody".
+      if (rng.chance(0.3)) m[rng.pick(['to', 'from'] as const)] = 0n;
+      else m[rng.pick(fields)] = rng.pick(BAD_NUMBERS.filter((x) => !Object.is(x, -0)));
       break;
     case 1:
       m.type = rng.pick(LOCAL);
@@ -96,7 +103,7 @@ function batch(msgs: readonly Message[]): Buffer {
 }
 
 /** The bytes of one hostile connection to member `to`. */
-export function hostileConnection(rng: TestRng, info: PeerInfo, to: number): Buffer[] {
+export function hostileConnection(rng: TestRng, info: PeerInfo, to: bigint): Buffer[] {
   const peer = info.memberIds.find((id) => id !== to) ?? STRANGER_ID;
   const out: Buffer[] = [];
   switch (rng.int(7)) {
@@ -105,7 +112,7 @@ export function hostileConnection(rng: TestRng, info: PeerInfo, to: number): Buf
       break;
     case 1: {
       // A hello that is not one: junk JSON, a foreign cluster, another member's id, a huge length.
-      const bad = [Buffer.from('{"clusterId":'), Buffer.from(JSON.stringify({ clusterId: 'other', from: STRANGER_ID, to, kind: 'stream' }))];
+      const bad = [Buffer.from('{"clusterId":'), Buffer.from(JSON.stringify({ clusterId: 'other', from: String(STRANGER_ID), to: String(to), kind: 'stream', wire: WIRE_VERSION }))];
       out.push(rng.chance(0.7) ? frame(FrameType.hello, rng.pick(bad)) : Buffer.from([0xff, 0xff, 0xff, 0x7f, 1]));
       break;
     }

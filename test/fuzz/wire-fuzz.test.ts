@@ -75,15 +75,17 @@ describe.skipIf(!tools.ok)('wire fuzz: hostile client requests and peer frames a
   let cluster: Cluster;
   let clients: RawClient[];
   let info: PeerInfo;
-  let raftIds: number[];
+  let raftIds: bigint[];
   beforeAll(async () => {
     cluster = await Cluster.start({ size: 3, label: 'fuzz' });
     clients = cluster.members.map((m) => new RawClient(`127.0.0.1:${m.clientPort}`));
     info = await peerInfo(cluster.members[0]!.peerPort);
-    // Each member's raft id, as Status names it: a peer frame must be addressed to its receiver.
-    raftIds = await Promise.all(
-      clients.map(async (c) => ((await c.call('Maintenance', 'Status', encode('Maintenance', 'Status', {}))).response as { header: { memberId: number } }).header.memberId),
-    );
+    // Each member's raft id (a uint64, exact from the peer info): a peer frame must be addressed to its receiver.
+    raftIds = cluster.members.map((m) => {
+      const id = info.memberIds.find((i) => (info.peerUrls.get(i) ?? []).some((u) => u.endsWith(`:${m.peerPort}`)));
+      if (id === undefined) throw new Error(`no member id for peer port ${m.peerPort}`);
+      return id;
+    });
   }, 120_000);
   afterAll(async () => {
     for (const c of clients ?? []) c.close();

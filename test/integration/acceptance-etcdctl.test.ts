@@ -138,7 +138,7 @@ d('tsetcd 3-member cluster driven by etcdctl 3.4 and etcd3', () => {
     const leader = await cluster.waitLeader(10_000);
     const st = await cluster.statuses();
     const follower = st.find((s) => s.Status.header.member_id !== s.Status.leader)!;
-    const target = follower.Status.header.member_id.toString(16);
+    const target = BigInt(follower.Status.header.member_id).toString(16);
     const out = await ctlOk(`127.0.0.1:${leader.clientPort}`, ['move-leader', target]);
     expect(out).toContain(`Leadership transferred from`);
     const now = await cluster.waitLeader(10_000);

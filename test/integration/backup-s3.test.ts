@@ -24,7 +24,7 @@ import { GatewayMemberApi } from '../../operator/members/gateway-member-api.js';
 import { createLogger } from '../../node/log.js';
 import type { MemberApi } from '../../operator/members/member-api.js';
 import { backupFolder, backupKey } from '../../operator/plan/backup.js';
-import { Cluster, REPO, TSETCD_BIN, ctlOk, freePorts, requireTools, waitFor } from './harness.js';
+import { Cluster, REPO, TSETCD_BIN, ctlOk, freePorts, parseCtlJson, requireTools, waitFor } from './harness.js';
 import { haveWeed, startS3Server, type S3Server } from './s3-server.js';
 
 const tools = requireTools();
@@ -282,8 +282,8 @@ d(`backups to a real S3 server (seed ${SEED})`, () => {
       const ctlEps = eps.replace(/http:\/\//g, '');
       const got = await readAll(ctlEps);
       expect(got).toEqual(written);
-      const st = JSON.parse(await ctlOk(ctlEps, ['endpoint', 'status', '-w', 'json'])) as Array<{ Status: { header: { cluster_id: number; revision: number } } }>;
-      const old = JSON.parse(await ctlOk(cluster.endpoints(), ['endpoint', 'status', '-w', 'json'])) as typeof st;
+      const st = parseCtlJson<Array<{ Status: { header: { cluster_id: string; revision: number } } }>>(await ctlOk(ctlEps, ['endpoint', 'status', '-w', 'json']));
+      const old = parseCtlJson<typeof st>(await ctlOk(cluster.endpoints(), ['endpoint', 'status', '-w', 'json']));
       expect(st[0]!.Status.header.cluster_id).not.toBe(old[0]!.Status.header.cluster_id);
       expect(st[0]!.Status.header.revision).toBe(snap.revision);
     } catch (err: unknown) {

@@ -62,14 +62,14 @@ describe.skipIf(!tools.ok)('cluster failover (real processes)', () => {
         async () => {
           const st: StatusJson[] = await cluster.statuses(survivors);
           const ids = new Set(st.map((s) => s.Status.leader));
-          if (ids.size !== 1 || ids.has(0) || ids.has(oldLeaderId)) return undefined;
+          if (ids.size !== 1 || ids.has('0') || ids.has(oldLeaderId)) return undefined;
           return [...ids][0];
         },
         30_000,
         HEARTBEAT_MS,
       );
       const electedMs = Date.now() - killedAt;
-      console.log(`failover: new leader ${next!.toString(16)} ${electedMs} ms after kill -9 (election timeout ${ELECTION_MS} ms); revision before kill ${before}`);
+      console.log(`failover: new leader ${BigInt(next!).toString(16)} ${electedMs} ms after kill -9 (election timeout ${ELECTION_MS} ms); revision before kill ${before}`);
 
       // Keep writing until the log has moved well past what the killed member has.
       await waitFor(

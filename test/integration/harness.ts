@@ -110,6 +110,14 @@ export function etcdctl(endpoints: string, args: readonly string[], opts: { stdi
   });
 }
 
+/**
+ * etcdctl's -w json, with its uint64 ids (ID, member_id, cluster_id, leader) as decimal strings:
+ * member ids use all 64 bits, and JSON.parse would round them to the nearest double.
+ */
+export function parseCtlJson<T>(text: string): T {
+  return JSON.parse(text.replace(/"(ID|member_id|cluster_id|leader)":(\d+)/g, '"$1":"$2"')) as T;
+}
+
 /** Like etcdctl() but throws with stderr on failure; returns stdout. */
 export async function ctlOk(endpoints: string, args: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await etcdctl(endpoints, args, opts);
@@ -151,7 +159,8 @@ export interface ClusterOptions {
 
 export interface StatusJson {
   Endpoint: string;
-  Status: { header: { member_id: number; revision: number; raft_term: number }; leader: number; version: string; isLearner?: boolean };
+  /** member_id and leader: uint64 decimal strings (parseCtlJson), '0' for no leader. */
+  Status: { header: { member_id: string; revision: number; raft_term: number }; leader: string; version: string; isLearner?: boolean };
 }
 
 export class Cluster {
@@ -266,7 +275,7 @@ export class Cluster {
 
   async statuses(members: readonly RunningMember[] = this.running()): Promise<StatusJson[]> {
     const out = await ctlOk(this.endpoints(members), [...(this.opts.tls?.ctlFlags ?? []), 'endpoint', 'status', '-w', 'json']);
-    return JSON.parse(out) as StatusJson[];
+    return parseCtlJson<StatusJson[]>(out);
   }
 
   /** The member every running member agrees is leader. */
@@ -278,7 +287,7 @@ export class Cluster {
         const leaders = new Set(st.map((s) => s.Status.leader));
         if (leaders.size !== 1) return undefined;
         const id = [...leaders][0]!;
-        if (id === 0) return undefined;
+        if (id === '0') return undefined;
         const ep = st.find((s) => s.Status.header.member_id === id)?.Endpoint;
         return this.members.find((m) => ep === `127.0.0.1:${m.clientPort}`);
       },

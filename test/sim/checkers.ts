@@ -99,7 +99,7 @@ export class SafetyChecker {
     const t = this.track(node);
     if (hs.term < t.term) this.fail('TermMonotonic', `node ${node} term went from ${t.term} back to ${hs.term}`);
     t.term = Math.max(t.term, hs.term);
-    if (hs.vote !== 0) {
+    if (hs.vote !== 0n) {
       const prev = t.votes.get(hs.term);
       if (prev !== undefined && prev !== hs.vote) {
         this.fail('VoteOnce', `node ${node} voted for ${prev} and then ${hs.vote} in term ${hs.term}`);

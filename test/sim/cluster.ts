@@ -148,7 +148,7 @@ export class Cluster {
         maxUncommittedEntriesSize: this.opts.maxUncommittedEntriesSize,
         checkQuorum: this.opts.checkQuorum,
         preVote: this.opts.preVote,
-        rng: this.nodeSeeds.fork(n.id * 1000 + n.life),
+        rng: this.nodeSeeds.fork(Number(n.id) * 1000 + n.life),
       }),
     );
     if (raw === undefined) return;
@@ -186,7 +186,7 @@ export class Cluster {
     if (n === undefined || n.up || n.removed) return;
     this.stats.restarts++;
     await this.start(n);
-    this.log(`restart node ${id}: term ${n.term} applied ${n.applied} last ${n.storage.lastIndex()} conf ${JSON.stringify(n.confState)}`);
+    this.log(`restart node ${id}: term ${n.term} applied ${n.applied} last ${n.storage.lastIndex()} conf voters=[${n.confState.voters.join(',')}] learners=[${n.confState.learners.join(',')}]`);
   }
 
   /** Permanently stop a node (it was removed from the cluster). */

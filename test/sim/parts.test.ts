@@ -7,11 +7,11 @@ import { SimRng } from './rng.js';
 import { SimDisk } from './sim-disk.js';
 
 const msg = (from: number, to: number): Message => ({
-  type: 'app', to, from, term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0,
+  type: 'app', to: BigInt(to), from: BigInt(from), term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0,
 });
 const ent = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: new Uint8Array([index]) });
 const snap = (index: number, term: number): Snapshot => ({
-  data: new Uint8Array(), metadata: { index, term, confState: { voters: [1, 2, 3], learners: [] } },
+  data: new Uint8Array(), metadata: { index, term, confState: { voters: [1n, 2n, 3n], learners: [] } },
 });
 
 describe('SimRng', () => {
@@ -68,34 +68,34 @@ describe('SimNetwork', () => {
   });
   it('cuts links one way and both ways, and heals', () => {
     const n = new SimNetwork(new SimRng(3), NO_FAULTS);
-    n.cutOneWay(1, 2);
-    expect(n.admit(1, 2)).toBe(false);
-    expect(n.admit(2, 1)).toBe(true);
-    n.partition([[1], [2, 3]]);
-    expect(n.admit(3, 1)).toBe(false);
-    expect(n.admit(2, 3)).toBe(true);
+    n.cutOneWay(1n, 2n);
+    expect(n.admit(1n, 2n)).toBe(false);
+    expect(n.admit(2n, 1n)).toBe(true);
+    n.partition([[1n], [2n, 3n]]);
+    expect(n.admit(3n, 1n)).toBe(false);
+    expect(n.admit(2n, 3n)).toBe(true);
     n.heal();
-    expect(n.admit(1, 2)).toBe(true);
+    expect(n.admit(1n, 2n)).toBe(true);
   });
 });
 
 describe('SimDisk', () => {
   it('keeps synced writes and loses unsynced ones on crash', () => {
     const d = new SimDisk(snap(0, 0));
-    d.writeHardState({ term: 1, vote: 1, commit: 0 });
+    d.writeHardState({ term: 1, vote: 1n, commit: 0 });
     d.writeEntries([ent(1, 1), ent(2, 1)]);
     d.sync();
-    d.writeHardState({ term: 1, vote: 1, commit: 2 });
+    d.writeHardState({ term: 1, vote: 1n, commit: 2 });
     d.writeEntries([ent(3, 1)]);
     d.crash();
     const s = d.durable();
-    expect(s.hardState).toEqual({ term: 1, vote: 1, commit: 0 });
+    expect(s.hardState).toEqual({ term: 1, vote: 1n, commit: 0 });
     expect(s.entries.map((x) => x.index)).toEqual([1, 2]);
   });
   it('a crash may keep a prefix of the unsynced writes', () => {
     const d = new SimDisk(snap(0, 0));
     d.writeEntries([ent(1, 1)]);
-    d.writeHardState({ term: 1, vote: 0, commit: 1 });
+    d.writeHardState({ term: 1, vote: 0n, commit: 1 });
     d.crash(1);
     expect(d.durable().entries).toHaveLength(1);
     expect(d.durable().hardState.commit).toBe(0);
@@ -116,7 +116,7 @@ describe('SimDisk', () => {
   });
   it('the lying disk loses a synced hard state on crash', () => {
     const d = new SimDisk(snap(0, 0), { lieAboutSync: true });
-    d.writeHardState({ term: 2, vote: 3, commit: 0 });
+    d.writeHardState({ term: 2, vote: 3n, commit: 0 });
     d.sync();
     d.crash();
     expect(d.durable().hardState.term).toBe(0);

@@ -34,9 +34,9 @@ export class SimNode {
   knownCommit = 0;
   // Raft's soft state as last reported
   role: StateRole = 'follower';
-  lead: NodeId = 0;
+  lead: NodeId = 0n;
   term = 0;
-  vote: NodeId = 0;
+  vote: NodeId = 0n;
   /** This node applied its own removal; it stops after the current Ready. */
   selfRemoved = false;
 
@@ -65,7 +65,7 @@ export class SimNode {
     this.confState = d.snapshot.metadata.confState;
     this.knownCommit = d.snapshot.metadata.index;
     this.role = 'follower';
-    this.lead = 0;
+    this.lead = 0n;
     this.term = d.hardState.term;
     this.vote = d.hardState.vote;
     this.selfRemoved = false;

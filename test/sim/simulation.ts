@@ -40,9 +40,9 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
   cluster.trace = trace;
   const rng = new SimRng(seed, 7);
   const ids: NodeId[] = [];
-  for (let i = 1; i <= opts.clusterSize; i++) ids.push(i);
+  for (let i = 1; i <= opts.clusterSize; i++) ids.push(BigInt(i));
   await cluster.bootstrap(ids);
-  let nextId = opts.clusterSize + 1;
+  let nextId = BigInt(opts.clusterSize + 1);
   let payloadSeq = 1;
   let readSeq = 1;
   let healAtTick: number | undefined;
@@ -67,7 +67,7 @@ export async function runSeed(seed: number, overrides: OptionOverrides = {}, tra
       cc = { type: 'addNode', nodeId: rng.pick(learners), context: NO_CONTEXT };
     } else if (learners.length > 0 && rng.chance(0.2)) {
       cc = { type: 'removeNode', nodeId: rng.pick(learners), context: NO_CONTEXT };
-    } else if (cs.voters.length < 5 && nextId <= opts.clusterSize + MAX_JOINERS && rng.chance(0.6)) {
+    } else if (cs.voters.length < 5 && nextId <= BigInt(opts.clusterSize + MAX_JOINERS) && rng.chance(0.6)) {
       const id = nextId++;
       await cluster.addJoiningNode(id);
       cc = { type: 'addLearnerNode', nodeId: id, context: NO_CONTEXT };

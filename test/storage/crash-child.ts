@@ -64,7 +64,7 @@ async function main(): Promise<void> {
       const last = next - 1;
       const commit = acked;
       inflight++;
-      storage.save({ term: 1, vote: 1, commit }, batch, true).then(
+      storage.save({ term: 1, vote: 1n, commit }, batch, true).then(
         () => {
           inflight--;
           acked = last;
@@ -73,7 +73,7 @@ async function main(): Promise<void> {
             snapshotting = true;
             const at = acked;
             storage
-              .saveSnapshot({ metadata: { index: at, term: 1, confState: { voters: [1], learners: [] } }, data: childSnapshotData(at) })
+              .saveSnapshot({ metadata: { index: at, term: 1, confState: { voters: [1n], learners: [] } }, data: childSnapshotData(at) })
               .then(() => storage.releaseTo(at))
               .then(() => {
                 lastSnapshot = at;

@@ -18,7 +18,7 @@ describe('storage on a real disk: torn tails and leftovers', () => {
     try {
       const golden = join(root, 'golden');
       const { storage } = await openStorage(golden, { segmentSizeBytes: SEGMENT });
-      for (let i = 1; i <= 5; i++) await storage.save({ term: 1, vote: 1, commit: i - 1 }, [entry(i, 1, 100)], true);
+      for (let i = 1; i <= 5; i++) await storage.save({ term: 1, vote: 1n, commit: i - 1 }, [entry(i, 1, 100)], true);
       await storage.close();
       const segName = readdirSync(join(golden, 'wal'))[0] as string;
       const original = readFileSync(join(golden, 'wal', segName));
@@ -44,11 +44,11 @@ describe('storage on a real disk: torn tails and leftovers', () => {
         // A cut exactly at a record boundary is a clean end; any other cut is a torn record, logged.
         expect(logged.length, `cut at ${cut}`).toBe(cut === firstOfLastSave || cut === lastRec ? 0 : 1);
         cutsLogged += logged.length;
-        await r.storage.save({ term: 2, vote: 1, commit: 3 }, [entry(n + 1, 2, 100)], true);
+        await r.storage.save({ term: 2, vote: 1n, commit: 3 }, [entry(n + 1, 2, 100)], true);
         await r.storage.close();
         const again = await openStorage(dir, { segmentSizeBytes: SEGMENT });
         expect(again.recovered.entries.map((e) => e.index), `cut at ${cut}`).toEqual(Array.from({ length: n + 1 }, (_, i) => i + 1));
-        expect(again.recovered.hardState).toEqual({ term: 2, vote: 1, commit: 3 });
+        expect(again.recovered.hardState).toEqual({ term: 2, vote: 1n, commit: 3 });
         await again.storage.close();
         rmSync(dir, { recursive: true, force: true });
       }
@@ -65,7 +65,7 @@ describe('storage on a real disk: torn tails and leftovers', () => {
       let syncs = 0;
       const { storage } = await openStorage(dir, { segmentSizeBytes: 1024 * 1024, hooks: { walFsync: () => void syncs++ } });
       const ps: Promise<void>[] = [];
-      for (let i = 1; i <= 3000; i++) ps.push(storage.save({ term: 1, vote: 1, commit: i - 1 }, [entry(i, 1, 100 + (i % 50))], true));
+      for (let i = 1; i <= 3000; i++) ps.push(storage.save({ term: 1, vote: 1n, commit: i - 1 }, [entry(i, 1, 100 + (i % 50))], true));
       await Promise.all(ps);
       expect(syncs).toBeLessThan(100);
       await storage.close();

@@ -84,8 +84,13 @@ function maybe<T>(rng: TestRng, v: () => T): T | undefined | null {
   return x < 0.1 ? undefined : x < 0.15 ? null : v();
 }
 
+/** A uint64 member or cluster id, often with the top bit set. */
+function id(rng: TestRng): bigint {
+  return rng.next() < 0.5 ? 2n ** 64n - 1n - BigInt(Math.floor(rng.next() * 1000)) : BigInt(Math.floor(rng.next() * 2 ** 53));
+}
+
 function header(rng: TestRng): ResponseHeader {
-  return { clusterId: int(rng, false), memberId: int(rng, false), revision: int(rng, true), raftTerm: int(rng, false) };
+  return { clusterId: id(rng), memberId: id(rng), revision: int(rng, true), raftTerm: int(rng, false) };
 }
 
 function keyValue(rng: TestRng): KeyValue {

@@ -16,7 +16,7 @@
 import type { KeyValue, PutResponse, RangeRequest, RangeResponse, ResponseHeader } from '../../mvcc/types.js';
 import type { PutRequest } from '../../mvcc/types.js';
 import { omitProtoDefaults } from '../proto-defaults.js';
-import { WIRE_LEN, WIRE_VARINT, WireReader, WireWriter, int64Size, isInt, uvarintSize } from './proto-wire.js';
+import { WIRE_LEN, WIRE_VARINT, WireReader, WireWriter, int64BigSize, int64Size, isInt, uvarintSize } from './proto-wire.js';
 
 type Decode<T> = (r: WireReader) => T | undefined;
 
@@ -90,7 +90,7 @@ export function decodeRangeRequest(r: WireReader): RangeRequest | undefined {
 export function decodePutRequest(r: WireReader): PutRequest | undefined {
   let key: Buffer = EMPTY;
   let value: Buffer = EMPTY;
-  let lease = 0;
+  let lease = 0n;
   let prevKv = false;
   let ignoreValue = false;
   let ignoreLease = false;
@@ -106,14 +106,14 @@ export function decodePutRequest(r: WireReader): PutRequest | undefined {
     }
     if (tag < 0 || !varintField(r, tag, field === 3)) return undefined;
     switch (field) {
-      case 3: lease = r.int64(); break;
+      case 3: lease = r.int64Big(); break;
       case 4: prevKv = r.bool(); break;
       case 5: ignoreValue = r.bool(); break;
       case 6: ignoreLease = r.bool(); break;
       default: return undefined;
     }
   }
-  return { key, value, lease, prevKv, ignoreValue, ignoreLease } as PutRequest;
+  return { key, value, lease, prevKv, ignoreValue, ignoreLease };
 }
 
 // ---------------------------------------------------------------- encoding
@@ -127,6 +127,13 @@ function intField(n: unknown): number {
   if (n == null || n === 0) return 0;
   if (!isInt(n)) throw NOT_PLAIN;
   return 1 + int64Size(n);
+}
+
+/** A 64-bit id field's size (a bigint: lease ids) with its tag byte; 0 for 0n or absent. */
+function idField(n: unknown): number {
+  if (n == null || n === 0n) return 0;
+  if (typeof n !== 'bigint') throw NOT_PLAIN;
+  return 1 + int64BigSize(n);
 }
 
 /** A bytes field's size with its tag byte; 0 for a value left off the wire (absent or empty). */
@@ -145,7 +152,7 @@ function boolField(v: unknown): number {
 
 /** Written: present and not a proto3 zero value (the sizes above have checked the types). */
 function on(v: unknown): boolean {
-  return v != null && v !== 0 && v !== false && !(v instanceof Uint8Array && v.length === 0);
+  return v != null && v !== 0 && v !== 0n && v !== false && !(v instanceof Uint8Array && v.length === 0);
 }
 
 /** A message field's size: tag byte, length varint, body. */
@@ -155,13 +162,13 @@ function nestedSize(bodySize: number): number {
 
 function headerSize(h: ResponseHeader): number {
   if (typeof h !== 'object' || Array.isArray(h) || h instanceof Uint8Array) throw NOT_PLAIN;
-  return intField(h.clusterId) + intField(h.memberId) + intField(h.revision) + intField(h.raftTerm);
+  return idField(h.clusterId) + idField(h.memberId) + intField(h.revision) + intField(h.raftTerm);
 }
 
 function writeHeader(w: WireWriter, h: ResponseHeader, size: number): void {
   w.uvarint(size);
-  if (on(h.clusterId)) (w.byte(0x08), w.int64(h.clusterId));
-  if (on(h.memberId)) (w.byte(0x10), w.int64(h.memberId));
+  if (on(h.clusterId)) (w.byte(0x08), w.int64Big(h.clusterId));
+  if (on(h.memberId)) (w.byte(0x10), w.int64Big(h.memberId));
   if (on(h.revision)) (w.byte(0x18), w.int64(h.revision));
   if (on(h.raftTerm)) (w.byte(0x20), w.int64(h.raftTerm));
 }
@@ -169,7 +176,7 @@ function writeHeader(w: WireWriter, h: ResponseHeader, size: number): void {
 function kvSize(kv: KeyValue): number {
   if (typeof kv !== 'object' || kv === null || Array.isArray(kv) || kv instanceof Uint8Array) throw NOT_PLAIN;
   return (
-    bytesField(kv.key) + intField(kv.createRevision) + intField(kv.modRevision) + intField(kv.version) + bytesField(kv.value) + intField(kv.lease)
+    bytesField(kv.key) + intField(kv.createRevision) + intField(kv.modRevision) + intField(kv.version) + bytesField(kv.value) + idField(kv.lease)
   );
 }
 
@@ -180,7 +187,7 @@ function writeKv(w: WireWriter, kv: KeyValue, size: number): void {
   if (on(kv.modRevision)) (w.byte(0x18), w.int64(kv.modRevision));
   if (on(kv.version)) (w.byte(0x20), w.int64(kv.version));
   if (on(kv.value)) (w.byte(0x2a), w.bytes(kv.value));
-  if (on(kv.lease)) (w.byte(0x30), w.int64(kv.lease));
+  if (on(kv.lease)) (w.byte(0x30), w.int64Big(kv.lease));
 }
 
 export function encodeRangeResponse(m: RangeResponse): Buffer {

@@ -84,6 +84,12 @@ export class WireReader {
     return lo + hi * TWO_32;
   }
 
+  /** int64 exactly, as a bigint (ids: lease ids use all 64 bits). */
+  int64Big(): bigint {
+    if (this.hi === 0 && this.lo <= 0x7fffffff) return BigInt(this.lo);
+    return BigInt.asIntN(64, (BigInt(this.hi) << 32n) | BigInt(this.lo));
+  }
+
   /** uint64 as LongBits.toNumber(true). */
   uint64(): number {
     return this.lo + this.hi * TWO_32;
@@ -133,6 +139,17 @@ export function int64Size(n: number): number {
   return n < 0 ? 10 : uvarintSize(n);
 }
 
+/** Bytes of a 64-bit id's varint (int64 or uint64; a negative int64 takes 10). */
+export function int64BigSize(n: bigint): number {
+  let x = BigInt.asUintN(64, n);
+  let size = 1;
+  while (x >= 0x80n) {
+    x >>= 7n;
+    size++;
+  }
+  return size;
+}
+
 /** A safe integer, as every int64 this codec writes must be (anything else goes to proto-loader). */
 export function isInt(n: unknown): n is number {
   return typeof n === 'number' && Number.isSafeInteger(n);
@@ -176,6 +193,19 @@ export class WireWriter {
       hi >>>= 7;
     }
     b[p++] = lo & 0x01;
+    this.pos = p;
+  }
+
+  /** A 64-bit id (int64 or uint64) as its varint: the low 64 bits of two's complement. */
+  int64Big(n: bigint): void {
+    let x = BigInt.asUintN(64, n);
+    const b = this.buf;
+    let p = this.pos;
+    while (x >= 0x80n) {
+      b[p++] = Number(x & 0x7fn) | 0x80;
+      x >>= 7n;
+    }
+    b[p++] = Number(x);
     this.pos = p;
   }
 

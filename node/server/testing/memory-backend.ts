@@ -12,8 +12,8 @@ import type { AuthBackend, DowngradeInfo, HeaderInfo, Member, MemberBackend, Mem
 import { BackendError } from '../backend.js';
 
 export interface MemoryBackendOptions {
-  readonly memberId?: number;
-  readonly clusterId?: number;
+  readonly memberId?: bigint;
+  readonly clusterId?: bigint;
   readonly name?: string;
   readonly clientUrls?: readonly string[];
   /** Lease expiry check period; 0 disables the timer (tests call expireLeases()). */
@@ -27,8 +27,8 @@ export class MemoryBackend implements MemberBackend {
   readonly hub: WatchHub;
   private readonly timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
-  readonly memberId: number;
-  readonly clusterId: number;
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
   private members: Member[];
   learner = false;
   leader = true;
@@ -54,8 +54,8 @@ export class MemoryBackend implements MemberBackend {
   };
 
   constructor(opts: MemoryBackendOptions = {}) {
-    this.memberId = opts.memberId ?? 0x1234abcd;
-    this.clusterId = opts.clusterId ?? 0x5678ef;
+    this.memberId = opts.memberId ?? 0x1234abcdn;
+    this.clusterId = opts.clusterId ?? 0x5678efn;
     this.now = opts.nowMs ?? Date.now;
     this.members = [
       { id: this.memberId, name: opts.name ?? 'default', peerUrls: ['http://127.0.0.1:2380'], clientUrls: [...(opts.clientUrls ?? [])], isLearner: false },
@@ -177,16 +177,16 @@ export class MemoryBackend implements MemberBackend {
   async memberAdd(peerUrls: readonly string[], isLearner: boolean) {
     this.checkWritable();
     if (isLearner && this.members.some((m) => m.isLearner)) throw new BackendError('tooManyLearners');
-    const member: Member = { id: this.memberId + this.members.length, name: '', peerUrls: [...peerUrls], clientUrls: [], isLearner };
+    const member: Member = { id: this.memberId + BigInt(this.members.length), name: '', peerUrls: [...peerUrls], clientUrls: [], isLearner };
     this.members = [...this.members, member];
     return { member, members: this.members };
   }
-  async memberRemove(id: number) {
+  async memberRemove(id: bigint) {
     if (!this.members.some((m) => m.id === id)) throw new BackendError('memberNotFound');
     this.members = this.members.filter((m) => m.id !== id);
     return this.members;
   }
-  async memberUpdate(id: number, peerUrls: readonly string[]) {
+  async memberUpdate(id: bigint, peerUrls: readonly string[]) {
     if (!this.members.some((m) => m.id === id)) throw new BackendError('memberNotFound');
     this.members = this.members.map((m) => (m.id === id ? { ...m, peerUrls: [...peerUrls] } : m));
     return this.members;
@@ -194,7 +194,7 @@ export class MemoryBackend implements MemberBackend {
   async memberList() {
     return this.members;
   }
-  async memberPromote(id: number) {
+  async memberPromote(id: bigint) {
     const m = this.members.find((x) => x.id === id);
     if (!m) throw new BackendError('memberNotFound');
     if (!m.isLearner) throw new BackendError('memberNotLearner');
@@ -206,7 +206,7 @@ export class MemoryBackend implements MemberBackend {
     return {
       dbSizeBytes: this.store.sizeBytes(),
       dbSizeInUseBytes: this.store.sizeBytes(),
-      leader: this.leader ? this.memberId : 0,
+      leader: this.leader ? this.memberId : 0n,
       raftIndex: this.index,
       raftTerm: 2,
       raftAppliedIndex: this.index,
@@ -237,7 +237,7 @@ export class MemoryBackend implements MemberBackend {
       })(),
     };
   }
-  async moveLeader(targetId: number): Promise<void> {
+  async moveLeader(targetId: bigint): Promise<void> {
     if (targetId !== this.memberId) throw new BackendError('badLeaderTransferee');
   }
   private downgrade: DowngradeInfo = { enabled: false, targetVersion: '' };

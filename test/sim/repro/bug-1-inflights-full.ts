@@ -7,14 +7,14 @@
 //   npx tsx test/sim/repro/bug-1-inflights-full.ts   (exit code 1 while the bug is there)
 import { ManualCluster } from './manual-cluster.js';
 
-const c = new ManualCluster([1, 2, 3], { maxInflightMsgs: 1 });
+const c = new ManualCluster([1n, 2n, 3n], { maxInflightMsgs: 1 });
 try {
-  c.node(1).campaign();
+  c.node(1n).campaign();
   c.stabilize(); // node 1 leads; followers in replicate
-  c.node(1).propose(new Uint8Array([2])); // one append in flight per follower: window full
-  c.node(1).propose(new Uint8Array([3])); // paused: not sent
+  c.node(1n).propose(new Uint8Array([2])); // one append in flight per follower: window full
+  c.node(1n).propose(new Uint8Array([3])); // paused: not sent
   c.settle();
-  c.node(1).tick(); // heartbeat
+  c.node(1n).tick(); // heartbeat
   c.deliver((m) => m.type === 'heartbeat');
   c.deliver((m) => m.type === 'heartbeatResp'); // unpauses and sends an append with entry 3
   console.log('OK: no exception (bug 1 fixed)');

@@ -14,7 +14,7 @@ export class ManualCluster {
     const snap: Snapshot = { data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: ids, learners: [] } } };
     for (const id of ids) {
       const storage = new MemoryStorage(snap);
-      const raw = new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage, rng: new SimRng(id), ...cfg });
+      const raw = new RawNode({ id, electionTick: 10, heartbeatTick: 1, storage, rng: new SimRng(Number(id)), ...cfg });
       this.nodes.set(id, { raw, storage });
     }
   }
