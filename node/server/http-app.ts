@@ -121,6 +121,7 @@ export function createHttpApp(ctx: ServerContext, impls: Map<string, UntypedServ
   app.get('/metrics', (_req, res) => {
     // promhttp's own figures count this scrape as etcd's do: in flight now, by status code after.
     const m = ctx.metrics;
+    m.authRevision.set(ctx.backend.auth.store.revision());
     m.scrapesInFlight.inc();
     m.registry.metrics().then(
       (text) => {

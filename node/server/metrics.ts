@@ -68,6 +68,8 @@ export interface MemberMetrics {
   readonly leaseTtl: Histogram;
   readonly scrapes: Counter<'code'>;
   readonly scrapesInFlight: Gauge;
+  /** The auth store's revision, read at each scrape (etcd's GaugeFunc of the same name). */
+  readonly authRevision: Gauge;
   // grpc (go-grpc-prometheus names)
   readonly grpcStarted: Counter<'grpc_type' | 'grpc_service' | 'grpc_method'>;
   readonly grpcHandled: Counter<'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code'>;
@@ -90,6 +92,7 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
   const m: MemberMetrics = {
     registry,
     hasLeader: gauge('etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.'),
+    authRevision: gauge('etcd_debugging_auth_revision', 'The current revision of auth store.'),
     isLeader: gauge('etcd_server_is_leader', 'Whether or not this member is a leader. 1 if is, 0 otherwise.'),
     isLearner: gauge('etcd_server_is_learner', 'Whether or not this member is a learner. 1 if is, 0 otherwise.'),
     leaderChangesSeen: counter('etcd_server_leader_changes_seen_total', 'The number of leader changes seen.'),
