@@ -1426,7 +1426,6 @@ export class Member implements MemberBackend, TransportHandler {
     const r = this.opts.runtimeMetrics;
     if (!r) return;
     r.mvccKeys.set(this.sm.keyCount());
-    r.authRevision.set(this.sm.auth.revision());
     r.totalPutSizeBytes.set(this.sm.stats().putBytes);
     r.mvccCurrentRevision.set(this.sm.currentRevision());
     r.mvccCompactRevision.set(this.sm.compactRevision());

@@ -24,7 +24,6 @@
 //   etcd_server_range_duration_seconds{success}   histogram, the local read of a Range (after ReadIndex)
 //   etcd_network_snapshot_send_{success,failures}{To}, _total_duration_seconds{To}, _inflights_total{To}
 //   etcd_network_snapshot_receive_{success,failures}{From}, _total_duration_seconds{From}
-//   etcd_debugging_auth_revision                  gauge, the auth store's revision
 //   etcd_debugging_mvcc_total_put_size_in_bytes   gauge, bytes of the KeyValues put since start (etcd's kv.Size())
 //   etcd_debugging_mvcc_db_compaction_keys_total  counter, revisions physical compaction dropped
 //   etcd_server_snapshot_apply_in_progress_total  gauge, 1 while a leader's snapshot is being applied
@@ -66,7 +65,6 @@ export interface RuntimeMetrics {
   readonly snapshotReceiveSuccess: Counter<'From'>;
   readonly snapshotReceiveFailures: Counter<'From'>;
   readonly snapshotReceiveDurationSeconds: Histogram<'From'>;
-  readonly authRevision: Gauge;
   readonly totalPutSizeBytes: Gauge;
   readonly dbCompactionKeys: Counter;
   readonly snapshotApplyInProgress: Gauge;
@@ -139,7 +137,6 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
       exponentialBuckets(0.1, 10),
       ['From'],
     ),
-    authRevision: gauge('etcd_debugging_auth_revision', 'The current revision of auth store.'),
     totalPutSizeBytes: gauge('etcd_debugging_mvcc_total_put_size_in_bytes', 'The total size of put kv pairs seen by this member.'),
     dbCompactionKeys: counter('etcd_debugging_mvcc_db_compaction_keys_total', 'Total number of db keys compacted.'),
     snapshotApplyInProgress: gauge('etcd_server_snapshot_apply_in_progress_total', '1 if the server is applying the incoming snapshot. 0 if none.'),
