@@ -20,3 +20,12 @@ export function servedSerial(host: string, port: number, client: ProbeClient): P
     s.once('error', reject);
   });
 }
+
+/** Whether a new connection to every member's client port (2379) and peer port (2380) presents these serials. */
+export async function membersServe(ips: readonly string[], client: ProbeClient, serials: { client: string; peer: string }): Promise<boolean> {
+  for (const ip of ips) {
+    if ((await servedSerial(ip, 2379, client)) !== serials.client) return false;
+    if ((await servedSerial(ip, 2380, client)) !== serials.peer) return false;
+  }
+  return true;
+}
