@@ -21,7 +21,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CERT_MANAGER_LIFETIME_MESSAGE } from '../../operator/api/tls.js';
-import { membersServe, servedSerial } from '../testing/tls-probe.js';
+import { anonymousHandshake, membersServe, servedSerial } from '../testing/tls-probe.js';
 import { isSettled, type Cluster } from './cluster-status.js';
 import { clientTls, cpDir, etcdctl, Kubectl, memberSpec, repoRoot, run, startLocalOperator, waitFor, type ClientTlsFiles, type OperatorProcess } from './harness.js';
 
@@ -164,6 +164,11 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
     expect(plain.code).not.toBe(0);
     const anonymous = await etcdctl(endpoint, [...short, client.flags[0]!, 'get', '/cm/hello']);
     expect(anonymous.code).not.toBe(0);
+    // Both ports of every member are mutual TLS: a handshake without a client certificate gets no answer.
+    for (const ip of (await pods()).map((p) => p.status.podIP ?? '')) {
+      expect(await anonymousHandshake(ip, 2379)).toMatch(/certificate required|closed/);
+      expect(await anonymousHandshake(ip, 2380)).toMatch(/certificate required|closed/);
+    }
   });
 
   it('a re-issue by cert-manager reaches every member without a restart', async () => {

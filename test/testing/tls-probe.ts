@@ -29,3 +29,18 @@ export async function membersServe(ips: readonly string[], client: ProbeClient, 
   }
   return true;
 }
+
+/**
+ * A TLS handshake without a client certificate, then one byte: 'answered' when the server replies,
+ * else the error that ended it ('closed' when none), e.g. a mutual-TLS port's "certificate required".
+ */
+export function anonymousHandshake(host: string, port: number): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const s = tls.connect({ host, port, rejectUnauthorized: false });
+    let err = '';
+    s.on('secureConnect', () => s.write('x'));
+    s.on('data', () => resolve('answered'));
+    s.on('error', (e) => (err = e.message));
+    s.on('close', () => resolve(err || 'closed'));
+  });
+}
