@@ -13,14 +13,19 @@
 //   change, and every member serves them on new connections, with no pod replaced. (A renewal that
 //   cert-manager's own clock triggers cannot be shown in a test's minutes: cert-manager refuses a
 //   duration below 1h, so the spec asks for 1h and renewal would come at 40 min.)
-// Not covered: cert-manager's webhook (it only validates and converts; the controller does not need
-// it), leader election (one process), ACME/Vault/Venafi issuers.
+// - cert-manager's webhook checks (hack/cert-manager/_validate: its defaulting, conversion and
+//   ValidateCertificate, from the same module) admit the Certificates the operator applied, and
+//   draw the lifetime line where the operator does (59m refused, 1h admitted).
+// Not covered: the webhook as a server (admission wiring, conversion of stored versions), leader
+// election (one process), ACME/Vault/Venafi issuers, a renewal cert-manager's clock triggers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { resolveSpec } from '../../operator/api/defaults.js';
 import { CERT_MANAGER_LIFETIME_MESSAGE } from '../../operator/api/tls.js';
+import { buildCertManagerCertificates, effectiveTls } from '../../operator/plan/tls.js';
 import { anonymousHandshake, membersServe, servedSerial } from '../testing/tls-probe.js';
 import { isSettled, type Cluster } from './cluster-status.js';
 import { clientTls, cpDir, etcdctl, Kubectl, memberSpec, repoRoot, run, startLocalOperator, waitFor, type ClientTlsFiles, type OperatorProcess } from './harness.js';
@@ -65,6 +70,13 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
   let operator: OperatorProcess | undefined;
   let certManager: CertManagerProcess | undefined;
   let client: ClientTlsFiles;
+  let bin = '';
+  /** cert-manager's webhook checks (hack/cert-manager/_validate) on a Certificate List: one line per Certificate. */
+  const webhookChecks = async (list: unknown): Promise<{ code: number; lines: string[] }> => {
+    const r = await run(join(bin, 'cert-manager-validate'), [], { input: typeof list === 'string' ? list : JSON.stringify(list) });
+    if (r.code === 2) throw new Error(`cert-manager-validate failed: ${r.stderr}`);
+    return { code: r.code, lines: r.stdout.trim().split('\n').sort() };
+  };
   const get = (): Promise<Cluster> => k.json<Cluster>(['get', 'etcdcluster', name, '-n', ns]);
   const pods = async (): Promise<PodList['items']> => (await k.json<PodList>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`])).items;
   const secretCert = async (secret: string): Promise<{ cert: X509Certificate; ca: X509Certificate }> => {
@@ -80,12 +92,12 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
     // Built once per machine and cached (~/.cache/tsetcd/cert-manager); hack/test.sh builds it in the background.
     const ensured = await run('bash', [join(repoRoot, 'hack/ensure-cert-manager.sh')], { timeoutMs: 1_800_000 });
     if (ensured.code !== 0) throw new Error(`hack/ensure-cert-manager.sh failed: ${ensured.stderr}`);
-    const dir = ensured.stdout.trim().split('\n').at(-1)!;
-    await k.ok(['apply', '--server-side', '-f', join(dir, 'crds')]);
+    bin = ensured.stdout.trim().split('\n').at(-1)!;
+    await k.ok(['apply', '--server-side', '-f', join(bin, 'crds')]);
     await waitFor('cert-manager CRDs to be Established', 60_000, async () =>
       (await k.run(['wait', '--for=condition=Established', '--timeout=30s', 'crd/certificates.cert-manager.io', 'crd/certificaterequests.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/clusterissuers.cert-manager.io'])).code === 0, 500);
     operator = await startLocalOperator(k, ns);
-    certManager = new CertManagerProcess(join(dir, 'cert-manager-controller'), inject('e2eKubeconfig'));
+    certManager = new CertManagerProcess(join(bin, 'cert-manager-controller'), inject('e2eKubeconfig'));
     certManager.start();
   });
 
@@ -120,6 +132,15 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
     });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(CERT_MANAGER_LIFETIME_MESSAGE);
+    // The boundary is cert-manager's: its webhook checks refuse the operator's Certificates at 59m and admit them at 1h.
+    const ref = { name, namespace: ns, uid: 'u' };
+    const certsFor = (lifetime: string): unknown => ({
+      items: buildCertManagerCertificates(ref, effectiveTls(ref, resolveSpec({ tls: { certManager: { issuerRef: { name: 'etcd-ca' } }, certificateLifetime: lifetime } }), false)),
+    });
+    const short = await webhookChecks(certsFor('59m'));
+    expect(short.code).toBe(1);
+    for (const line of short.lines) expect(line).toContain('certificate duration must be greater than 1h0m0s');
+    expect(await webhookChecks(certsFor('1h'))).toEqual({ code: 0, lines: [`${name}-operator-client-tls: admitted`, `${name}-peer-tls: admitted`, `${name}-server-tls: admitted`] });
   });
 
   it('issues the Certificates the operator asks for, and the members run mutual TLS on them', async () => {
@@ -132,6 +153,9 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
       return list.items.length === 3 && list.items.every((c) => c.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True')) ? true : undefined;
     }, 1000).catch(diagnose);
 
+    // The Certificates the operator applied, as the apiserver holds them, pass cert-manager's webhook checks.
+    const applied = await k.ok(['get', 'certificates', '-n', ns, '-l', `app.kubernetes.io/instance=${name}`, '-o', 'json']);
+    expect(await webhookChecks(applied)).toEqual({ code: 0, lines: [`${name}-operator-client-tls: admitted`, `${name}-peer-tls: admitted`, `${name}-server-tls: admitted`] });
     const ca = (await secretCert('etcd-ca')).cert;
     for (const secret of [`${name}-server-tls`, `${name}-peer-tls`, `${name}-operator-client-tls`]) {
       const s = await secretCert(secret);
