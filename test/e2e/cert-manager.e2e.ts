@@ -13,11 +13,14 @@
 //   change, and every member serves them on new connections, with no pod replaced. (A renewal that
 //   cert-manager's own clock triggers cannot be shown in a test's minutes: cert-manager refuses a
 //   duration below 1h, so the spec asks for 1h and renewal would come at 40 min.)
+// - CA renewal with the same key (the CA Certificate has rotationPolicy Never, as docs/tls.md tells
+//   users), then the leaves: every member serves them and the first client certificate still works;
 // - cert-manager's webhook checks (hack/cert-manager/_validate: its defaulting, conversion and
 //   ValidateCertificate, from the same module) admit the Certificates the operator applied, and
 //   draw the lifetime line where the operator does (59m refused, 1h admitted).
 // Not covered: the webhook as a server (admission wiring, conversion of stored versions), leader
-// election (one process), ACME/Vault/Venafi issuers, a renewal cert-manager's clock triggers.
+// election (one process), ACME/Vault/Venafi issuers, a renewal cert-manager's clock triggers, a CA
+// rollover to a new key (docs/tls.md: not supported without an overlap).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -83,6 +86,14 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
     const r = await k.json<{ data: Record<string, string> }>(['get', 'secret', secret, '-n', ns]);
     return { cert: new X509Certificate(Buffer.from(r.data['tls.crt'] ?? '', 'base64')), ca: new X509Certificate(Buffer.from(r.data['ca.crt'] ?? '', 'base64')) };
   };
+  const leaves = [`${name}-server-tls`, `${name}-peer-tls`, `${name}-operator-client-tls`];
+  /** What `cmctl renew` does: the Issuing condition, set on each Certificate's status. */
+  const reissue = async (certs: string[]): Promise<void> => {
+    const issuing = { type: 'Issuing', status: 'True', reason: 'ManuallyTriggered', message: 'e2e: re-issue now', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
+    for (const cert of certs) {
+      await k.ok(['patch', 'certificate', cert, '-n', ns, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/status/conditions/-', value: issuing }])]);
+    }
+  };
   const diagnose = async (err: unknown): Promise<never> => {
     const certs = await k.run(['get', 'certificates,certificaterequests,issuers', '-n', ns, '-o', 'wide']);
     throw new Error(`${String(err)}\nstatus: ${JSON.stringify((await get().catch(() => undefined))?.status)}\n${certs.stdout}\ncert-manager log:\n${certManager?.logTail() ?? ''}\noperator log:\n${operator?.logTail() ?? ''}`);
@@ -115,7 +126,8 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
         { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'selfsigned', namespace: ns }, spec: { selfSigned: {} } },
         {
           apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { name: 'etcd-ca', namespace: ns },
-          spec: { isCA: true, commonName: 'e2e etcd CA', secretName: 'etcd-ca', privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: { name: 'selfsigned', kind: 'Issuer', group: 'cert-manager.io' } },
+          // A CA renewal keeps its key (rotationPolicy Never): certificates of the old CA certificate stay valid (last test).
+          spec: { isCA: true, commonName: 'e2e etcd CA', secretName: 'etcd-ca', duration: '87600h', privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Never' }, issuerRef: { name: 'selfsigned', kind: 'Issuer', group: 'cert-manager.io' } },
         },
         { apiVersion: 'cert-manager.io/v1', kind: 'Issuer', metadata: { name: 'etcd-ca', namespace: ns }, spec: { ca: { secretName: 'etcd-ca' } } },
       ],
@@ -202,11 +214,7 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
     const ips = podsBefore.map((p) => p.status.podIP ?? '').filter((ip) => ip !== '');
     expect(ips).toHaveLength(3);
     for (const ip of ips) expect(await servedSerial(ip, 2379, client)).toBe(before);
-    // What `cmctl renew` does: the Issuing condition, set on the status.
-    const issuing = { type: 'Issuing', status: 'True', reason: 'ManuallyTriggered', message: 'e2e: re-issue now', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') };
-    for (const cert of [`${name}-server-tls`, `${name}-peer-tls`, `${name}-operator-client-tls`]) {
-      await k.ok(['patch', 'certificate', cert, '-n', ns, '--subresource=status', '--type=json', '-p', JSON.stringify([{ op: 'add', path: '/status/conditions/-', value: issuing }])]);
-    }
+    await reissue(leaves);
     const after = await waitFor('cert-manager to re-issue the server certificate', 120_000, async () => {
       const s = (await secretCert(`${name}-server-tls`)).cert.serialNumber;
       return s !== before ? s : undefined;
@@ -225,4 +233,32 @@ describe.skipIf(skip !== '' || !local)(`cert-manager ${version} issues the clust
     expect((await pods()).map((p) => p.metadata.uid).sort()).toEqual(podsBefore.map((p) => p.metadata.uid).sort());
     expect(isSettled(await get(), 3)).toBe(true);
   }, 480_000);
+
+  it('a renewal of the CA Certificate (same key) and then of the leaves breaks nothing, old client certificates included', async () => {
+    const caBefore = (await secretCert('etcd-ca')).cert;
+    const podsBefore = await pods();
+    const ips = podsBefore.map((p) => p.status.podIP ?? '').filter((ip) => ip !== '');
+    await reissue(['etcd-ca']);
+    const caAfter = await waitFor('cert-manager to renew the CA certificate', 120_000, async () => {
+      const c = (await secretCert('etcd-ca')).cert;
+      return c.serialNumber !== caBefore.serialNumber ? c : undefined;
+    }, 1000).catch(diagnose);
+    expect(caAfter.publicKey.export({ format: 'der', type: 'spki' }).equals(caBefore.publicKey.export({ format: 'der', type: 'spki' }))).toBe(true);
+    // The leaves, issued from the new CA certificate, now carry it as ca.crt.
+    const serverBefore = (await secretCert(`${name}-server-tls`)).cert.serialNumber;
+    await reissue(leaves);
+    const after = await waitFor('the leaves to be re-issued with the new CA certificate', 120_000, async () => {
+      const [srv, peer, op] = await Promise.all(leaves.map(secretCert));
+      const fresh = [srv!, peer!, op!].every((x) => x.ca.fingerprint256 === caAfter.fingerprint256) && srv!.cert.serialNumber !== serverBefore;
+      return fresh ? { client: srv!.cert.serialNumber, peer: peer!.cert.serialNumber } : undefined;
+    }, 1000).catch(diagnose);
+    await waitFor('every member to serve the new leaves', 120_000, () => membersServe(ips, client, after), 1000);
+    // The first client certificate (signed under the old CA certificate, same key) still works, as does the newest.
+    const old = await etcdctl(endpoint, [...client.flags, 'put', '/cm/old-client', 'ok']);
+    expect(old.stdout.trim()).toBe('OK');
+    const newest = await clientTls(k, ns, name);
+    expect((await etcdctl(endpoint, [...newest.flags, 'get', '/cm/old-client', '--print-value-only'])).stdout.trim()).toBe('ok');
+    expect((await pods()).map((p) => p.metadata.uid).sort()).toEqual(podsBefore.map((p) => p.metadata.uid).sort());
+    await waitFor('3 healthy voters after the CA renewal', 60_000, async () => (isSettled(await get(), 3) ? true : undefined), 2000).catch(diagnose);
+  }, 360_000);
 });
