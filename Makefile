@@ -88,6 +88,13 @@ etcd36:
 weed:
 	bash hack/ensure-weed.sh
 
+# cert-manager's controller and CRDs (hack/cert-manager/VERSION) into .cache/cert-manager/<version>/,
+# from the Go module proxy: test/e2e/cert-manager.e2e.ts runs them on the local control plane.
+# make test builds it in the background (hack/test.sh).
+.PHONY: cert-manager
+cert-manager:
+	bash hack/ensure-cert-manager.sh
+
 # The nemesis suite's linearizability checker (hack/lincheck: porcupine with etcd's KV model, from the
 # Go module proxy) into .cache/lincheck/<source hash>/; test/nemesis proves it and uses it.
 .PHONY: lincheck
@@ -141,7 +148,7 @@ control-plane-down:
 	bash hack/control-plane/down.sh
 
 # The e2e suite (test/e2e) against the local control plane it brings up and tears down.
-e2e: build control-plane-build helm
+e2e: build control-plane-build helm cert-manager
 	npx vitest run -c test/e2e/vitest.config.ts
 
 # The kubelet of the opt-in kubelet node (CP_NODE=kubelet), at the same pinned version.

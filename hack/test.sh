@@ -13,7 +13,11 @@ build=$!
 weed_log=.cache/weed-build.log
 bash hack/ensure-weed.sh >"$weed_log" 2>&1 &
 weed=$!
-trap 'kill "$build" "$weed" 2>/dev/null || true' EXIT
+# cert-manager's controller (test/e2e/cert-manager.e2e.ts) too: about 2 minutes cold, cached after.
+cm_log=.cache/cert-manager-build.log
+bash hack/ensure-cert-manager.sh >"$cm_log" 2>&1 &
+cert_manager=$!
+trap 'kill "$build" "$weed" "$cert_manager" 2>/dev/null || true' EXIT
 
 backup_suites='test/integration/backup-*.test.ts'
 npx vitest run --exclude "$backup_suites"
@@ -33,7 +37,14 @@ if ! wait "$build"; then
   echo "hack/control-plane/build.sh failed" >&2
   exit 1
 fi
-trap - EXIT
 tail -n 5 "$log"
+echo "waiting for cert-manager (log: $cm_log)"
+if ! wait "$cert_manager"; then
+  cat "$cm_log"
+  echo "hack/ensure-cert-manager.sh failed" >&2
+  exit 1
+fi
+trap - EXIT
+tail -n 2 "$cm_log"
 npx vitest run -c test/e2e/vitest.config.ts
 CP_STORAGE=tsetcd npx vitest run -c test/e2e/vitest.config.ts

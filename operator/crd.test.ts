@@ -10,7 +10,7 @@ import { parseQuantity } from './api/quantity.js';
 import { ODD_REPLICAS_MESSAGE } from './api/validate.js';
 import { COMPACTION_RETENTION_MESSAGE, compactionRetentionValid } from './api/compaction.js';
 import { VERSION_PATTERN } from './api/versions.js';
-import { CERTIFICATE_LIFETIME_MESSAGE, resolveTlsSpec, tlsProblems } from './api/tls.js';
+import { CERT_MANAGER_LIFETIME_MESSAGE, CERTIFICATE_LIFETIME_MESSAGE, resolveTlsSpec, tlsProblems } from './api/tls.js';
 import { parseConfig } from '../node/config.js';
 
 const root = resolve(import.meta.dirname, '..');
@@ -165,6 +165,24 @@ describe('EtcdCluster CRD', () => {
     expect(tlsProblems({ mode: 'cert-manager' })).toHaveLength(1);
     expect(tlsProblems({ certificateLifetime: '2m' }).map((p) => p.message)).toEqual([CERTIFICATE_LIFETIME_MESSAGE]);
     expect(tlsProblems({ certManager: { issuerRef: { name: 'ca' } } })).toEqual([]);
+  });
+
+  it('with cert-manager, a lifetime of at least 1h: cert-manager refuses a shorter Certificate duration', () => {
+    const cm = { certManager: { issuerRef: { name: 'ca' } } };
+    const msgs = (spec: J): string[] => admit(spec).map((x) => x.message);
+    for (const ok of ['1h', '60m', '3600s', '1h30m', '2160h']) {
+      expect(msgs({ tls: { ...cm, certificateLifetime: ok } }), ok).toEqual([]);
+      expect(tlsProblems({ ...cm, certificateLifetime: ok }), ok).toEqual([]);
+    }
+    for (const short of ['59m', '59m59s', '3m', '30m']) {
+      expect(msgs({ tls: { ...cm, certificateLifetime: short } }), short).toEqual([CERT_MANAGER_LIFETIME_MESSAGE]);
+      expect(msgs({ tls: { mode: 'cert-manager', ...cm, certificateLifetime: short } }), short).toEqual([CERT_MANAGER_LIFETIME_MESSAGE]);
+      expect(tlsProblems({ ...cm, certificateLifetime: short }).map((p) => p.message), short).toEqual([CERT_MANAGER_LIFETIME_MESSAGE]);
+    }
+    // Other modes keep the 3m minimum; a malformed lifetime gets only the format message.
+    expect(msgs({ tls: { certificateLifetime: '3m' } })).toEqual([]);
+    expect(msgs({ tls: { ...cm, certificateLifetime: '90d' } })).toEqual([CERTIFICATE_LIFETIME_MESSAGE]);
+    expect(tlsProblems({ ...cm, certificateLifetime: '2m' }).map((p) => p.message)).toEqual([CERTIFICATE_LIFETIME_MESSAGE]);
   });
 
   it('rejects even sizes with a message saying why odd sizes matter; bounds 1..9 by schema', () => {

@@ -12,6 +12,13 @@ export const MIN_CERTIFICATE_LIFETIME_MS = 3 * 60_000;
 /** A Go-style duration of h/m/s parts: "2160h", "1h30m", "180s". */
 export const CERTIFICATE_LIFETIME_PATTERN = /^([0-9]+h)?([0-9]+m)?([0-9]+s)?$/;
 export const CERTIFICATE_LIFETIME_MESSAGE = 'tls.certificateLifetime must be a duration of hours, minutes and seconds (e.g. 2160h, 1h30m), at least 3m';
+/**
+ * cert-manager's webhook refuses a Certificate whose duration is below 1h (cert-manager.io/v1
+ * MinimumCertificateDuration; its renewBefore, a third of that, then clears the 5m minimum too), so
+ * mode cert-manager needs at least that: shorter, the operator's Certificates would never be admitted.
+ */
+export const CERT_MANAGER_MIN_LIFETIME_MS = 3600_000;
+export const CERT_MANAGER_LIFETIME_MESSAGE = 'tls.certificateLifetime must be at least 1h with tls.mode cert-manager (cert-manager refuses a shorter Certificate duration)';
 
 export function parseLifetimeMs(s: string): number | null {
   const m = CERTIFICATE_LIFETIME_PATTERN.exec(s);
@@ -68,19 +75,22 @@ export interface TlsProblem {
 export function tlsProblems(t: TlsSpec | undefined): TlsProblem[] {
   const out: TlsProblem[] = [];
   if (t === undefined) return out;
+  const named = t.clientSecretName !== undefined || t.peerSecretName !== undefined;
+  const cmMode = t.mode === 'cert-manager' || (t.mode === undefined && !named);
   const lifetime = t.certificateLifetime;
   if (lifetime !== undefined) {
     const ms = parseLifetimeMs(lifetime);
     if (ms === null || ms < MIN_CERTIFICATE_LIFETIME_MS) out.push({ field: 'spec.tls.certificateLifetime', reason: 'InvalidTLS', message: CERTIFICATE_LIFETIME_MESSAGE });
+    else if (cmMode && t.certManager !== undefined && ms < CERT_MANAGER_MIN_LIFETIME_MS) {
+      out.push({ field: 'spec.tls.certificateLifetime', reason: 'InvalidTLS', message: CERT_MANAGER_LIFETIME_MESSAGE });
+    }
   }
-  const named = t.clientSecretName !== undefined || t.peerSecretName !== undefined;
   if (t.mode !== undefined && t.mode !== 'secrets' && named) {
     out.push({ field: 'spec.tls', reason: 'InvalidTLS', message: `tls.clientSecretName and tls.peerSecretName need tls.mode secrets (or no mode), not ${t.mode}` });
   }
   if (t.mode === 'secrets' && !named) {
     out.push({ field: 'spec.tls', reason: 'InvalidTLS', message: 'tls.mode secrets needs tls.clientSecretName or tls.peerSecretName' });
   }
-  const cmMode = t.mode === 'cert-manager' || (t.mode === undefined && !named);
   if ((t.mode === 'cert-manager' && t.certManager === undefined) || (t.certManager !== undefined && !cmMode)) {
     out.push({ field: 'spec.tls.certManager', reason: 'InvalidTLS', message: 'tls.certManager.issuerRef goes with tls.mode cert-manager (and only with it)' });
   }

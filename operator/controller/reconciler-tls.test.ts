@@ -4,9 +4,11 @@
 // - renewal at 2/3 of the lifetime (spec.tls.certificateLifetime), same CA, nothing else touched;
 // - mode disabled (plain HTTP), a cluster already running plain with no mode (kept plain), and a
 //   switch of a running cluster refused as bad input;
-// - mode cert-manager: Certificate objects instead of signing.
+// - mode cert-manager: Certificate objects instead of signing; a lifetime cert-manager would refuse
+//   (below 1h) is bad input, and no Certificate is written.
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { CERT_MANAGER_LIFETIME_MESSAGE } from '../api/tls.js';
 import { cond, setup } from './testing/reconciler-harness.js';
 
 const serial = (t: ReturnType<typeof setup>, name: string): string => new X509Certificate(t.kube.secrets.get(`ns/${name}`)!['tls.crt']!).serialNumber;
@@ -91,5 +93,16 @@ describe('Reconciler: TLS', () => {
     expect(cert.spec.ipAddresses).toEqual(['127.0.0.1']);
     expect(t.kube.object('Certificate', 'ns', 'e-operator-client-tls')).toBeDefined();
     expect(t.kube.secrets.size).toBe(0); // the operator signs nothing itself
+  });
+
+  it('refuses a cert-manager lifetime below 1h (cert-manager would refuse the Certificates) and writes none', async () => {
+    const t = setup({ replicas: 3, tls: { certManager: { issuerRef: { name: 'my-ca' } }, certificateLifetime: '30m' } });
+    await t.pass();
+    const c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidTLS' });
+    expect(cond(c, 'Degraded')?.message).toContain(CERT_MANAGER_LIFETIME_MESSAGE);
+    expect(t.kube.events.some((e) => e.reason === 'InvalidTLS' && e.message.includes('at least 1h'))).toBe(true);
+    expect(t.kube.object('Certificate', 'ns', 'e-server-tls')).toBeUndefined();
+    expect(t.kube.object('StatefulSet', 'ns', 'e')).toBeUndefined();
   });
 });

@@ -11,11 +11,10 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { haveOpenssl, issueLeaf, makeCa } from '../testing/openssl-ca.js';
-import { servedSerial } from '../testing/tls-probe.js';
+import { anonymousHandshake, membersServe, servedSerial } from '../testing/tls-probe.js';
 import { isSettled, type Cluster } from './cluster-status.js';
 import { clientTls, etcdctl, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor, type ClientTlsFiles } from './harness.js';
 
@@ -81,15 +80,7 @@ describe.skipIf(skip !== '' || !local || !haveOpenssl())('TLS by default (real a
 
     // The peer port is mutual TLS too: a handshake without a client certificate gets no answer.
     const ip = (await podIPs())[0]!;
-    const peerAnon = await new Promise<string>((resolve) => {
-      const s = tls.connect({ host: ip, port: 2380, rejectUnauthorized: false });
-      let err = '';
-      s.on('secureConnect', () => s.write('x'));
-      s.on('data', () => resolve('answered'));
-      s.on('error', (e) => (err = e.message));
-      s.on('close', () => resolve(err || 'closed'));
-    });
-    expect(peerAnon).toMatch(/certificate required|closed/);
+    expect(await anonymousHandshake(ip, 2380)).toMatch(/certificate required|closed/);
   });
 
   it('renews the certificates before expiry and every member serves the new ones, with no failed request', async () => {
@@ -137,13 +128,7 @@ describe.skipIf(skip !== '' || !local || !haveOpenssl())('TLS by default (real a
       const renewedAt = Date.now();
       const peerAfter = await secretSerial(`${name}-peer-tls`);
       expect(peerAfter).not.toBe(peerBefore);
-      await waitFor('every member to serve the renewed certificates on new connections', 120_000, async () => {
-        for (const ip of ips) {
-          if ((await servedSerial(ip, 2379, client)) !== after) return undefined;
-          if ((await servedSerial(ip, 2380, client)) !== peerAfter) return undefined;
-        }
-        return true;
-      }, 1000);
+      await waitFor('every member to serve the renewed certificates on new connections', 120_000, () => membersServe(ips, client, { client: after, peer: peerAfter }), 1000);
       console.log(`TLS e2e: renewed ${Math.round((renewedAt - started) / 1000)} s into the load; every member served the new certificates ${Date.now() - renewedAt} ms later`);
     } finally {
       stop = true;

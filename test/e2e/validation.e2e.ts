@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { Kubectl, repoRoot } from './harness.js';
+import { applyCrds, Kubectl, repoRoot } from './harness.js';
 
 const skip = inject('e2eSkip');
 const ns = 'e2e-validation';
@@ -22,8 +22,7 @@ describe.skipIf(skip !== '')('EtcdCluster validation by the apiserver', () => {
   };
 
   beforeAll(async () => {
-    await k.ok(['apply', '--server-side', '-f', crdPath]);
-    await k.ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/etcdclusters.tsetcd.dev']);
+    await applyCrds(k); // retries the wait: on a CRD created a moment ago it fails at once (status.conditions still null)
     await k.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
   });
 
