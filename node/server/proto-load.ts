@@ -3,7 +3,8 @@
 //   defaults filled in. A decoded request is then exactly node/mvcc's request type, and mvcc's
 //   responses serialize as they are. Revisions, counts and TTLs stay numbers (they never near
 //   2^53); the id fields of requests (lease ids, alarm member ids; REQUEST_ID_FIELDS) are read
-//   exactly as bigints from a second decode with longs: BigInt. Responses take bigints as they
+//   exactly as bigints: those requests decode once with longs: BigInt, and their other int64
+//   fields are made numbers. Responses take bigints as they
 //   are (protobufjs's fromObject hands them to Long.fromValue).
 // - for the /v3 JSON gateway: field names as in the .proto (etcd's JSON names), int64 as decimal
 //   strings, bytes as base64, enums as names, defaults left out (grpc-gateway's JSON). The gateway
@@ -57,22 +58,27 @@ export const REQUEST_ID_FIELDS: Readonly<Record<string, Readonly<Record<string, 
   'etcdserverpb.Cluster': { MemberRemove: ['ID'], MemberUpdate: ['ID'], MemberPromote: ['ID'] },
 };
 
-/** Copies the named fields of `wide` (bigints) over `narrow` (numbers), through nested messages and lists. */
-function takeIds(narrow: unknown, wide: unknown, fields: ReadonlySet<string>): void {
-  if (narrow === null || typeof narrow !== 'object' || wide === null || typeof wide !== 'object' || narrow instanceof Uint8Array) return;
-  const n = narrow as Record<string, unknown>;
-  const w = wide as Record<string, unknown>;
-  for (const k of Object.keys(n)) {
-    const x = w[k];
+/**
+ * Turns every bigint of a request decoded with longs: BigInt into a number, except the fields
+ * named in `ids` (at any depth, through nested messages and lists), which stay exact.
+ */
+function narrowAllBut(v: unknown, ids: ReadonlySet<string>): void {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return;
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const x = o[k];
     if (typeof x === 'bigint') {
-      if (fields.has(k)) n[k] = x;
-    } else if (x !== null && typeof x === 'object') takeIds(n[k], x, fields);
+      if (!ids.has(k)) o[k] = Number(x);
+    } else if (x !== null && typeof x === 'object') narrowAllBut(x, ids);
   }
 }
 
 type Deserialize = (b: Buffer) => unknown;
 
-/** Makes the id fields of REQUEST_ID_FIELDS' requests bigints (see the file comment). */
+/**
+ * The requests of REQUEST_ID_FIELDS decode once, with bigints, and every int64 but their ids
+ * becomes a number (see the file comment): one protobuf decode per request, not two.
+ */
 function widenRequestIds(def: PackageDefinition, wideDef: PackageDefinition): void {
   for (const [service, methods] of Object.entries(REQUEST_ID_FIELDS)) {
     const svc = def[service] as unknown as Record<string, { requestDeserialize: Deserialize }>;
@@ -81,11 +87,11 @@ function widenRequestIds(def: PackageDefinition, wideDef: PackageDefinition): vo
       const m = svc[method];
       const wide = wideSvc[method];
       if (!m || !wide) throw new Error(`proto-load: ${service}.${method} is not in the proto definitions`);
-      const narrow = m.requestDeserialize;
-      const fields = new Set(names);
+      const decodeWide = wide.requestDeserialize;
+      const ids = new Set(names);
       m.requestDeserialize = (b: Buffer) => {
-        const v = narrow(b);
-        takeIds(v, wide.requestDeserialize(b), fields);
+        const v = decodeWide(b);
+        narrowAllBut(v, ids);
         return v;
       };
     }
