@@ -10,14 +10,9 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-version="$(tr -d '[:space:]' < "$here/cert-manager/VERSION")"
-out="${CERT_MANAGER_BIN_DIR:-$root/.cache/cert-manager/$version}"
-if ! grep -q "github.com/cert-manager/cert-manager $version" "$here/cert-manager/go.mod"; then
-  echo "hack/cert-manager/go.mod does not require cert-manager $version (VERSION): cd hack/cert-manager && go get github.com/cert-manager/cert-manager@$version && go mod tidy" >&2
-  exit 1
-fi
-shared="${CERT_MANAGER_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/cert-manager/$version}"
 source "$here/lib/go-binary.sh"
+versioned_dirs cert-manager CERT_MANAGER
+require_modules cert-manager 'go get github.com/cert-manager/cert-manager@$version && go mod tidy' github.com/cert-manager/cert-manager
 go_binary "$here/cert-manager" "$out" "$shared" cert-manager-controller tsetcd.local/cert-manager-controller \
   "${CERT_MANAGER_BUILD_NICE:-10}" "${CERT_MANAGER_BUILD_JOBS:-2}"
 # cert-manager-validate (hack/cert-manager/_validate): the webhook's Certificate checks, which live in

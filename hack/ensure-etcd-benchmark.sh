@@ -6,13 +6,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-version="$(tr -d '[:space:]' < "$here/etcd-benchmark/VERSION")"
-out="${ETCD_BENCHMARK_BIN_DIR:-$root/.cache/etcd-benchmark/$version}"
-if ! grep -q "go.etcd.io/etcd/v3 $version" "$here/etcd-benchmark/go.mod"; then
-  echo "hack/etcd-benchmark/go.mod does not require etcd $version (VERSION): cd hack/etcd-benchmark && go get -tool go.etcd.io/etcd/v3/tools/benchmark@$version" >&2
-  exit 1
-fi
-shared="${ETCD_BENCHMARK_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/etcd-benchmark/$version}"
 source "$here/lib/go-binary.sh"
+versioned_dirs etcd-benchmark ETCD_BENCHMARK
+require_modules etcd-benchmark 'go get -tool go.etcd.io/etcd/v3/tools/benchmark@$version' go.etcd.io/etcd/v3
 go_binary "$here/etcd-benchmark" "$out" "$shared" benchmark go.etcd.io/etcd/v3/tools/benchmark "${ETCD36_BUILD_NICE:-10}" "${ETCD36_BUILD_JOBS:-2}"
 echo "$out/benchmark"

@@ -7,16 +7,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-version="$(tr -d '[:space:]' < "$here/etcd36/VERSION")"
-out="${ETCD36_BIN_DIR:-$root/.cache/etcd36/$version}"
-if ! { grep -q "go.etcd.io/etcd/server/v3 $version" "$here/etcd36/go.mod" && grep -q "go.etcd.io/etcd/etcdctl/v3 $version" "$here/etcd36/go.mod"; }; then
-  echo "hack/etcd36/go.mod does not require etcd $version (VERSION): cd hack/etcd36 && go get go.etcd.io/etcd/server/v3@$version go.etcd.io/etcd/etcdutl/v3@$version go.etcd.io/etcd/etcdctl/v3@$version" >&2
-  exit 1
-fi
+source "$here/lib/go-binary.sh"
 # As for helm and the Kubernetes binaries, a copy outside the work tree survives fresh clones on
 # the same machine (CI clones anew each run). ETCD36_SHARED_CACHE= (empty) turns it off.
-shared="${ETCD36_SHARED_CACHE-${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/etcd36/$version}"
-source "$here/lib/go-binary.sh"
+versioned_dirs etcd36 ETCD36
+require_modules etcd36 'go get go.etcd.io/etcd/server/v3@$version go.etcd.io/etcd/etcdutl/v3@$version go.etcd.io/etcd/etcdctl/v3@$version' \
+  go.etcd.io/etcd/server/v3 go.etcd.io/etcd/etcdutl/v3 go.etcd.io/etcd/etcdctl/v3
 build() { go_binary "$here/etcd36" "$out" "$shared" "$1" "$2" "${ETCD36_BUILD_NICE:-10}" "${ETCD36_BUILD_JOBS:-2}"; }
 build etcdutl go.etcd.io/etcd/etcdutl/v3
 build etcd go.etcd.io/etcd/server/v3

@@ -23,3 +23,28 @@ go_binary() {
   echo "built $name in $(( $(date +%s) - start ))s" >&2
   if [[ -n "$shared" ]]; then mkdir -p "$shared" && cp "$out/$name" "$shared/$name.tmp" && mv "$shared/$name.tmp" "$shared/$name"; fi
 }
+
+# The prelude the ensure scripts share. Needs $here (hack/) and $root. Sets version (from
+# hack/<dir>/VERSION), out (<PREFIX>_BIN_DIR, default .cache/<dir>/<version>) and shared
+# (<PREFIX>_SHARED_CACHE, default ~/.cache/tsetcd/<dir>/<version>; set empty, it turns the copy off).
+#
+#   versioned_dirs <dir under hack/> <PREFIX>
+versioned_dirs() {
+  local dir="$1" binvar="$2_BIN_DIR" sharedvar="$2_SHARED_CACHE"
+  version="$(tr -d '[:space:]' < "$here/$dir/VERSION")"
+  out="${!binvar:-$root/.cache/$dir/$version}"
+  if [[ -v $sharedvar ]]; then shared="${!sharedvar}"; else shared="${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/$dir/$version"; fi
+}
+
+# Exits with the fix when hack/<dir>/go.mod does not require each module at $version (VERSION).
+#
+#   require_modules <dir under hack/> <fix command> <module>...
+require_modules() {
+  local dir="$1" fix="$2" m; shift 2
+  for m in "$@"; do
+    if ! grep -q "$m $version" "$here/$dir/go.mod"; then
+      echo "hack/$dir/go.mod does not require $m $version (VERSION): cd hack/$dir && $fix" >&2
+      exit 1
+    fi
+  done
+}
