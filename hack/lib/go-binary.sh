@@ -36,14 +36,14 @@ versioned_dirs() {
   if [[ -v $sharedvar ]]; then shared="${!sharedvar}"; else shared="${XDG_CACHE_HOME:-$HOME/.cache}/tsetcd/$dir/$version"; fi
 }
 
-# Exits with the fix when hack/<dir>/go.mod does not require each module at $version (VERSION).
+# Exits with the fix (its literal '$version' filled in) when hack/<dir>/go.mod does not require each module at $version (VERSION).
 #
 #   require_modules <dir under hack/> <fix command> <module>...
 require_modules() {
   local dir="$1" fix="$2" m; shift 2
   for m in "$@"; do
     if ! grep -q "$m $version" "$here/$dir/go.mod"; then
-      echo "hack/$dir/go.mod does not require $m $version (VERSION): cd hack/$dir && $fix" >&2
+      echo "hack/$dir/go.mod does not require $m $version (VERSION): cd hack/$dir && ${fix//'$version'/$version}" >&2
       exit 1
     fi
   done
