@@ -15,6 +15,7 @@ import { hexId, idFromJson } from './ids.js';
 import { TlsFileReloader } from '../tls/tls-file-reloader.js';
 import { tlsReloadMetrics } from '../tls/metrics.js';
 import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
+import { realScheduler } from './scheduler.js';
 import { Member } from './member.js';
 import { planForceNewCluster } from './force-new-cluster.js';
 import { removeStaleSnapshotFiles } from './etcd-snapshot-stream.js';
@@ -224,6 +225,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
           : {}),
       }),
     seed: (Date.now() ^ Number(identity.memberId % 2n ** 31n)) % 2 ** 31,
+    scheduler: realScheduler,
     ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
   });
   await member.start();

@@ -565,7 +565,8 @@ describe('member runtime (in-memory twins)', () => {
       if (ccIndex === 0 && rs.lastIndex() > start) {
         for (const e of rs.entries(Math.max(start + 1, rs.firstIndex()), rs.lastIndex() + 1, Number.MAX_SAFE_INTEGER)) if (e.type === 'confChange') ccIndex = e.index;
       }
-      const queued = (fm['applyQueue'] as Array<{ kind: string; entry?: { index: number } } | undefined>).slice(fm['applyHead']);
+      const applyLoop = fm['applyLoop'];
+      const queued = (applyLoop['queue'] as Array<{ kind: string; entry?: { index: number } } | undefined>).slice(applyLoop['head']);
       if (ccIndex > 0 && commit >= ccIndex && queued.some((it) => it?.entry?.index === ccIndex)) break;
       await new Promise((r) => setImmediate(r));
     }

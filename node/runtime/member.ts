@@ -1,38 +1,23 @@
 // The member runtime: ties raft, storage, transport and the state machine together, and
-// implements the server's MemberBackend.
-//
-// Two loops, both on the one event loop, neither holding it long:
-// 1. The Ready loop (processReady). Per Ready, in raft's order:
-//      - the leader sends its messages first (etcd does this too: raft counts the leader's
-//        own log toward a commit only after advance(), i.e. after its write), except in a
-//        Ready that changes its term or vote (a single voter's election): those wait;
-//      - persist: snapshot (storage.saveSnapshot), then entries + hard state with ONE
-//        storage.save (one fdatasync: group commit; proposals that arrive meanwhile wait for
-//        the next Ready and share its fsync);
-//      - followers send their messages after persisting (they must not ack before that);
-//      - committed entries and snapshots go to the apply queue; then advance().
-//    Proposals queued by clients are handed to raft at the start of each turn, so one turn
-//    turns many client requests into one entry batch, one fsync and one append per peer.
-// 2. The apply loop (drainApply). Applies queued entries in order, in slices of at most
-//    APPLY_SLICE_MS, yielding to the event loop between slices (setImmediate), so a burst
-//    of commits never delays a heartbeat by more than a slice. Applying resolves the
-//    proposer's waiter (by proposer id + request id), feeds the watch hub (the store does),
-//    and serves linearizable reads whose read index has been reached. Like etcd, raft is
-//    advanced before the application catches up, except that a Ready whose committed entries
-//    hold a conf change waits (before advance) until the apply loop has called
-//    applyConfChange for it (etcd's waitApply): raft's applied index must never run ahead of
-//    its membership. A 'snap' message waits for that too (a restore would be undone by it).
-//    Applying is total on bad input: a command the validator refuses gets an error answer, and
-//    an entry that cannot be decoded is skipped alike on every member (entry-decode.ts). Only
-//    a broken invariant (a throw from the store) stops the member.
+// implements the server's MemberBackend. Its parts, each with one job:
+//   - ready-loop.ts: the Ready loop (persist, send, hand committed entries on, advance);
+//   - apply-loop.ts: applies committed entries in bounded slices (what applying means is here:
+//     applyEntry, applyConfChangeEntry, applySnapshotItem);
+//   - proposal-queue.ts / proposal-waiters.ts: client proposals on their way into raft, and the
+//     callers waiting for them to apply;
+//   - read-index.ts: ReadIndex batching for linearizable reads;
+//   - compactor.ts: physical compaction in steps, and auto-compaction;
+//   - membership-validation.ts: the request- and apply-time membership checks.
+// Every part takes time, timers and "later on the loop" from the injected Scheduler
+// (scheduler.ts; the real one in bin/tsetcd, a simulated one in test/sim), so the whole member
+// runs on simulated time. Applying is total on bad input: a command the validator refuses gets an
+// error answer, and an entry that cannot be decoded is skipped alike on every member
+// (entry-decode.ts). Only a broken invariant (a throw from the store) stops the member.
 // Timers: a tick every --heartbeat-interval; lease expiry/checkpoints on the leader; metrics;
-// auto-compaction. Physical compaction runs in bounded steps between loop turns.
+// auto-compaction.
 
-import { performance } from 'node:perf_hooks';
-import { setImmediate as yieldImmediate } from 'node:timers/promises';
 import {
   NONE,
-  ProposalDroppedError,
   RawNode,
   SeededRng,
   type ConfChange,
@@ -40,8 +25,6 @@ import {
   type Entry,
   type Message,
   type NodeId,
-  type ReadState,
-  type Ready,
   type Snapshot,
   type SoftState,
   type StateRole,
@@ -65,31 +48,29 @@ import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
 import { ApplyDurations, applyOpName, createApplyMetrics, type ApplyMetrics } from './apply-metrics.js';
 import { HistogramTally } from '../server/counter-tally.js';
-import { Membership, decodeConfContext, encodeConfContext, memberRecordFromJson, type MemberRecord, type MemberAttrs } from './membership.js';
+import { Membership, encodeConfContext, memberRecordFromJson, type MemberRecord, type MemberAttrs } from './membership.js';
 import { memberIdOf, hexId, stringifyWithIds } from './ids.js';
 import type { StateMachine } from './state-machine.js';
 import { etcdSnapshotStream } from './etcd-snapshot-stream.js';
 import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
+import { realScheduler, type Scheduler } from './scheduler.js';
+import { ApplyLoop } from './apply-loop.js';
+import { ReadyLoop } from './ready-loop.js';
+import { ProposalQueue } from './proposal-queue.js';
+import { ProposalWaiters } from './proposal-waiters.js';
+import { ReadIndexBatcher } from './read-index.js';
+import { Compactor, type AutoCompaction } from './compactor.js';
+import { checkCanAddLearner, checkCanAddVoter, checkCanPromote, checkCanRemoveVoter, checkNewPeerUrls, checkUpdatedPeerUrls, confChangeRefusal, existingMember } from './membership-validation.js';
 
-/** Follower messages that do not acknowledge persisted state and may leave before the fsync. */
-const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set(['prop', 'readIndex', 'heartbeatResp', 'transferLeader']);
-/** Client proposals handed to raft in one step. */
-const MAX_PROPOSAL_BATCH = 1024;
-const MAX_PROPOSAL_BATCH_BYTES = 4 * 1024 * 1024;
-/** Longest stretch of applying before yielding to the event loop. */
+/** Longest stretch of applying (or compacting, snapshotting) before yielding to the event loop. */
 const APPLY_SLICE_MS = 4;
-/** Stop taking Ready while this many committed entries wait to be applied (back-pressure). */
-const MAX_APPLY_BACKLOG = 50_000;
 /** Pending client proposals allowed (etcd: maxGapBetweenApplyAndCommitIndex-like guard). */
 const MAX_PENDING_PROPOSALS = 50_000;
 /** Entries kept in raft's memory log behind a snapshot, for slow followers (etcd: 5000). */
 const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
-/** etcd's warnApplyDuration. */
-const SLOW_APPLY_MS = 100;
 /** etcd's readyPercent: a learner is promotable once its match is this close to the leader's. */
 const LEARNER_READY_PERCENT = 0.9;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
-const COMPACT_STEP_REVISIONS = 2000;
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 export interface MemberOptions {
@@ -106,7 +87,7 @@ export interface MemberOptions {
   readonly snapshotCatchUpEntries?: number;
   readonly maxLearners: number;
   readonly quotaBackendBytes: number;
-  readonly autoCompaction?: { readonly mode: 'periodic' | 'revision'; readonly retentionMs: number; readonly retentionRevisions: number };
+  readonly autoCompaction?: AutoCompaction;
   /** etcd's --experimental-watch-progress-notify-interval; default 10 min. */
   readonly progressNotifyIntervalMs?: number;
   /** Request timeout; etcd: 5 s + 2 x election timeout. */
@@ -129,35 +110,14 @@ export interface MemberOptions {
   readonly seed?: number;
   /** Called once when the member must stop on its own (removed from the cluster, disk failure). */
   readonly onFatal?: (reason: string, err?: unknown) => void;
+  /** Time and timers (default: the process's own). */
+  readonly scheduler?: Scheduler;
+  /** Wall clock override (default: the scheduler's). */
   readonly nowMs?: () => number;
   /** --auth-token-ttl in ms (simple tokens; default 300 s). */
   readonly authTokenTtlMs?: number;
   /** --auth-token jwt,...: sign tokens as JWTs. */
   readonly authJwt?: JwtOptions;
-}
-
-interface Waiter {
-  startedMs: number;
-  resolve(v: unknown): void;
-  reject(e: unknown): void;
-  timer: NodeJS.Timeout;
-  leaderAtPropose: NodeId;
-}
-
-/** seq: the storage write (save number) that must be durable before the item is applied. */
-type ApplyItem = { kind: 'entry'; entry: Entry; seq: number } | { kind: 'snapshot'; snapshot: Snapshot; seq: number };
-
-
-interface ReadBatch {
-  ctx: string;
-  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
-  sentAtMs: number;
-  retryTimer?: NodeJS.Timeout;
-}
-
-interface AppliedWaiter {
-  index: number;
-  resolve: () => void;
 }
 
 /** etcd's AlarmType name (pb.AlarmType.String()). */
@@ -176,6 +136,7 @@ export class Member implements MemberBackend, TransportHandler {
   private readonly opts: MemberOptions;
   private readonly sm: StateMachine;
   private readonly storage: MemberStorage;
+  private readonly sched: Scheduler;
   private raftStorage!: MemoryStorage;
   private node!: RawNode;
   private transport!: Transport;
@@ -195,62 +156,22 @@ export class Member implements MemberBackend, TransportHandler {
   private commitIndex = 0;
   private confState: ConfState = { voters: [], learners: [] };
 
-  // Ready loop
-  private loopRunning = false;
-  private loopAgain = false;
-  private loopScheduled = false;
-  private proposals: Uint8Array[] = [];
-  /** Storage writes issued / known durable (in call order; storage resolves them in order). */
-  private saveSeq = 0;
-  private durableSeq = 0;
-  /** The last write that carried entries or a term/vote change (mustSync). */
-  private lastSyncSeq = 0;
-  private saveWaiters: Array<{ seq: number; resolve: () => void }> = [];
-  /** A follower's messages wait until the Ready they came with is durable. */
-  private pendingSends: Array<{ seq: number; msgs: readonly Message[] }> = [];
-  private confProposals: ConfChange[] = [];
-  private readonly waiters = new Map<number, Waiter>();
+  // the parts
+  private readyLoop!: ReadyLoop;
+  private readonly applyLoop: ApplyLoop;
+  private readonly proposals: ProposalQueue;
+  private readonly waiters: ProposalWaiters;
+  private readonly reads: ReadIndexBatcher;
+  private readonly compactor: Compactor;
 
-  // apply loop
-  private applyQueue: ApplyItem[] = [];
-  private applyHead = 0;
-  private applying = false;
+  // applied state
   private appliedIndex = 0;
   private snapshotIndex = 0;
   private snapshotInProgress = false;
-  private appliedWaiters: AppliedWaiter[] = [];
-  /**
-   * The last conf change handed out by raft (in a Ready's committedEntries) that the apply loop
-   * has not applied yet (0: none). The Ready loop waits for it before advance(), and 'snap'
-   * messages wait for it too (see receive).
-   */
-  private confPendingIndex = 0;
-  /** Term and vote of the last hard state handed to storage.save (or recovered). */
-  private savedTerm = 0;
-  private savedVote: NodeId = NONE;
-  private confApplyWaiter: (() => void) | undefined;
-  /** A 'snap' message held back until confPendingIndex is applied (the newest one only). */
-  private deferredSnap: Message | undefined;
 
-  // reads
-  private readQueue: ReadBatch['waiters'] = [];
-  private readInflight: ReadBatch | undefined;
-  private readSeq = 0;
-
-  // compaction
-  private compactionRunning = false;
-  private compactionWaiters: Array<() => void> = [];
   /** Peers whose connection was up at the last gauge update (etcd_network_disconnected_peers_total). */
   private activePeersSeen = new Set<NodeId>();
-  /** The compaction revision the last measured physical compaction run finished (metrics). */
-  private compactionMeasuredRev = 0;
-  private compactedRevisionsCounted = 0;
-  private autoCompactSamples: Array<{ atMs: number; rev: number }> = [];
-  private lastAutoCompactRev = 0;
-
-  private timers: NodeJS.Timeout[] = [];
-  /** propose -> applied latencies since the last debug summary. */
-  private proposalLatenciesMs: number[] = [];
+  private cancelTimers: Array<() => void> = [];
   private attrsPublished = false;
   /** Auth entries' apply and the member-local token table. */
   private readonly memberAuth: MemberAuth;
@@ -267,7 +188,8 @@ export class Member implements MemberBackend, TransportHandler {
     this.rangeDurations = rd ? [new HistogramTally(rd, { success: 'false' }), new HistogramTally(rd, { success: 'true' })] : undefined;
     this.sm = opts.stateMachine;
     this.storage = opts.storage;
-    this.nowMs = opts.nowMs ?? (() => Date.now());
+    const sched = (this.sched = opts.scheduler ?? realScheduler);
+    this.nowMs = opts.nowMs ?? (() => sched.nowMs());
     this.requestIds = new RequestIds(this.nowMs());
     this.memberAuth = new MemberAuth(this.sm, this.nowMs, opts.authTokenTtlMs, opts.authJwt);
     this.auth = {
@@ -278,6 +200,66 @@ export class Member implements MemberBackend, TransportHandler {
       barrier: () => this.linearizableBarrier(),
     };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5000 + 2 * opts.electionTimeoutMs;
+    const stopped = (): boolean => this.stopped;
+    this.waiters = new ProposalWaiters({
+      scheduler: sched,
+      timeoutMs: this.requestTimeoutMs,
+      leader: () => this.lead,
+      onFailed: () => this.opts.metrics?.proposalsFailed.inc(),
+    });
+    this.proposals = new ProposalQueue({ waiting: (id) => this.waiters.has(id), fail: (id, err) => this.waiters.fail(id, err) });
+    this.applyLoop = new ApplyLoop({
+      scheduler: sched,
+      sliceMs: APPLY_SLICE_MS,
+      durableSeq: () => this.readyLoop?.durableSeq() ?? 0,
+      stopped,
+      applyEntry: (e) => this.applyEntry(e),
+      applySnapshot: async (s) => {
+        const r = this.opts.runtimeMetrics;
+        r?.snapshotApplyInProgress.set(1);
+        try {
+          await this.applySnapshotItem(s);
+        } finally {
+          r?.snapshotApplyInProgress.set(0);
+        }
+      },
+      afterSlice: () => this.afterApply(),
+      onSlowApply: () => this.opts.metrics?.slowApplies.inc(),
+      // Bad input never gets there (entry-decode.ts and the store answer it); this is a broken
+      // invariant, and applying on could make this member silently disagree with the others.
+      onFatal: (err) => this.die('broken invariant while applying; stopping the member', err),
+      onIdle: () => this.schedule(),
+    });
+    this.reads = new ReadIndexBatcher({
+      id: this.id,
+      scheduler: sched,
+      timeoutMs: this.requestTimeoutMs,
+      // etcd retries every 500 ms.
+      retryMs: Math.max(500, 2 * opts.heartbeatIntervalMs),
+      requestReadIndex: (ctx) => {
+        this.node.readIndex(ctx);
+        this.schedule();
+      },
+      appliedIndex: () => this.appliedIndex,
+      stopped,
+      onRoundFailed: () => this.opts.metrics?.readIndexesFailed.inc(),
+      onRoundSlow: () => this.opts.metrics?.slowReadIndexes.inc(),
+    });
+    this.compactor = new Compactor({
+      scheduler: sched,
+      sm: this.sm,
+      sliceMs: APPLY_SLICE_MS,
+      electionTimeoutMs: opts.electionTimeoutMs,
+      metrics: opts.runtimeMetrics,
+      stopped,
+      isLeader: () => this.role === 'leader',
+      proposeCompaction: (rev) => {
+        this.log.info('auto-compaction', { revision: rev });
+        // As root, like etcd's compactor (only root may compact while auth is on).
+        this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
+      },
+      onFatal: (err) => this.die('compaction failed', err),
+    });
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -301,8 +283,6 @@ export class Member implements MemberBackend, TransportHandler {
     this.snapshotIndex = snap.metadata.index;
     this.confState = snap.metadata.confState;
     this.term = rec.hardState.term;
-    this.savedTerm = rec.hardState.term;
-    this.savedVote = rec.hardState.vote;
     this.commitIndex = rec.hardState.commit;
     const electionTick = Math.max(2, Math.round(this.opts.electionTimeoutMs / this.opts.heartbeatIntervalMs));
     this.node = new RawNode({
@@ -318,6 +298,32 @@ export class Member implements MemberBackend, TransportHandler {
       preVote: true,
       rng: new SeededRng(this.opts.seed ?? (Math.floor(Math.random() * 2 ** 31) ^ Number(this.id % 2n ** 31n))),
       logger: this.log.child('raft'),
+    });
+    this.readyLoop = new ReadyLoop({
+      scheduler: this.sched,
+      node: this.node,
+      raftStorage: this.raftStorage,
+      storage: this.storage,
+      applyLoop: this.applyLoop,
+      savedTerm: rec.hardState.term,
+      savedVote: rec.hardState.vote,
+      send: (msgs) => {
+        if (msgs.length > 0) this.transport.send(msgs);
+      },
+      role: () => this.role,
+      appliedIndex: () => this.appliedIndex,
+      stopped: () => this.stopped,
+      fatal: () => this.fatal,
+      flushProposals: () => this.proposals.flush(this.node, this.lead),
+      onSoftState: (ss) => this.onSoftState(ss),
+      onHardState: (hs) => {
+        this.term = hs.term;
+        this.commitIndex = hs.commit;
+      },
+      onReadState: (rs) => this.reads.onReadState(rs),
+      onReadyHandled: () => this.opts.metrics?.proposalsCommitted.set(this.commitIndex),
+      redeliver: (m) => this.receive(m),
+      die: (reason, err) => this.die(reason, err),
     });
     this.transport = this.opts.makeTransport(this);
     for (const m of this.membership.records()) if (m.id !== this.id) this.transport.setPeer(m.id, m.peerUrls);
@@ -354,7 +360,8 @@ export class Member implements MemberBackend, TransportHandler {
     });
     this.every(5000, () => this.logProposalLatency());
     this.every(this.opts.progressNotifyIntervalMs ?? 10 * 60_000, () => this.sm.progressTick());
-    if (this.opts.autoCompaction) this.startAutoCompaction(this.opts.autoCompaction);
+    const auto = this.opts.autoCompaction ? this.compactor.autoCompactionTimer(this.opts.autoCompaction) : undefined;
+    if (auto) this.every(auto.intervalMs, auto.run);
     // A single voter needs nobody's vote: campaign now instead of waiting an election timeout.
     if (this.confState.voters.length === 1 && this.confState.voters[0] === this.id && this.confState.learners.length === 0) {
       this.node.campaign();
@@ -363,33 +370,31 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private every(ms: number, f: () => void): void {
-    const t = setInterval(() => {
-      if (this.stopped) return;
-      try {
-        f();
-      } catch (err) {
-        this.die('timer task failed', err);
-      }
-    }, ms);
-    this.timers.push(t);
+    this.cancelTimers.push(
+      this.sched.every(ms, () => {
+        if (this.stopped) return;
+        try {
+          f();
+        } catch (err) {
+          this.die('timer task failed', err);
+        }
+      }),
+    );
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.wakeConfApplyWaiter();
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    for (const [id, w] of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(new BackendError('stopped', 'etcdserver: server stopped'));
-      this.waiters.delete(id);
-    }
-    this.failReads(new BackendError('stopped', 'etcdserver: server stopped'));
+    this.readyLoop?.releaseConfWait();
+    for (const cancel of this.cancelTimers) cancel();
+    this.cancelTimers = [];
+    const stoppedErr = (): BackendError => new BackendError('stopped', 'etcdserver: server stopped');
+    this.waiters.failAll(stoppedErr());
+    this.reads.failAll(stoppedErr());
     await this.transport?.stop();
     // Let an in-flight Ready finish its save before closing storage.
-    const deadline = performance.now() + 5000;
-    while ((this.loopRunning || this.snapshotInProgress || this.durableSeq < this.saveSeq) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const deadline = this.sched.monoMs() + 5000;
+    while ((this.readyLoop?.busy() || this.snapshotInProgress) && this.sched.monoMs() < deadline) await this.sched.sleep(5);
     await this.storage.close().catch(() => {});
     this.log.info('member stopped', { id: hexId(this.id) });
   }
@@ -397,7 +402,7 @@ export class Member implements MemberBackend, TransportHandler {
   private die(reason: string, err?: unknown): void {
     if (this.fatal) return;
     this.fatal = true;
-    this.wakeConfApplyWaiter();
+    this.readyLoop?.releaseConfWait();
     this.log.error(reason, { err });
     this.opts.onFatal?.(reason, err);
   }
@@ -415,14 +420,8 @@ export class Member implements MemberBackend, TransportHandler {
       return;
     }
     if (m.type === 'snap' && !this.snapshotFramingOk(m)) return;
-    if (m.type === 'snap' && this.confPendingIndex > this.appliedIndex) {
-      // Restoring a snapshot resets raft's membership to the snapshot's; the conf change
-      // still waiting in the apply queue would then be applied on top of it by
-      // applyConfChange, leaving raft with a membership nobody has. Hold the snapshot (as a
-      // slow network would) until that conf change is applied.
-      if (this.deferredSnap === undefined || (m.snapshot?.metadata.index ?? 0) >= (this.deferredSnap.snapshot?.metadata.index ?? 0)) this.deferredSnap = m;
-      return;
-    }
+    // A snapshot waits while a committed conf change is not applied yet (ready-loop.ts).
+    if (m.type === 'snap' && this.readyLoop.holdSnapshot(m)) return;
     try {
       this.node.step(m);
     } catch (err) {
@@ -478,7 +477,7 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.stopped || this.removedReported) return;
     this.removedReported = true;
     this.log.warn('a peer reports this member was removed from the cluster; stopping soon');
-    setTimeout(() => this.die('the member has been permanently removed from the cluster'), Math.max(1000, 2 * this.opts.electionTimeoutMs));
+    this.sched.after(Math.max(1000, 2 * this.opts.electionTimeoutMs), () => this.die('the member has been permanently removed from the cluster'));
   }
 
   clusterInfo(): unknown {
@@ -513,213 +512,11 @@ export class Member implements MemberBackend, TransportHandler {
     }
   }
 
-  // ------------------------------------------------------------------ Ready loop
+
+  // ------------------------------------------------------------------ Ready loop (ready-loop.ts)
 
   private schedule(): void {
-    if (this.stopped) return;
-    if (this.loopRunning) {
-      this.loopAgain = true;
-      return;
-    }
-    if (this.loopScheduled) return;
-    this.loopScheduled = true;
-    setImmediate(() => {
-      this.loopScheduled = false;
-      void this.processReady();
-    });
-  }
-
-  private flushProposals(): void {
-    if (this.proposals.length > 0 && this.lead !== NONE) {
-      // One raft step (one 'prop' message, forwarded whole by a follower) per bounded batch.
-      while (this.proposals.length > 0) {
-        let n = 0;
-        let bytes = 0;
-        while (n < this.proposals.length && n < MAX_PROPOSAL_BATCH && (n === 0 || bytes + this.proposals[n]!.byteLength <= MAX_PROPOSAL_BATCH_BYTES)) {
-          bytes += this.proposals[n]!.byteLength;
-          n++;
-        }
-        const batch = n === this.proposals.length ? this.proposals : this.proposals.slice(0, n);
-        try {
-          this.node.proposeBatch(batch);
-        } catch (err) {
-          // No leader right now (or a transfer is under way): keep them for later.
-          if (err instanceof ProposalDroppedError) break;
-          throw err;
-        }
-        this.proposals = batch === this.proposals ? [] : this.proposals.slice(batch.length);
-      }
-    }
-    // A membership change whose caller already gave up (timed out) is dropped, never proposed late.
-    while (this.confProposals.length > 0 && !this.waiters.has(decodeConfContext(this.confProposals[0]!.context).requestId)) this.confProposals.shift();
-    if (this.confProposals.length > 0 && this.lead !== NONE) {
-      const cc = this.confProposals.shift()!;
-      try {
-        this.node.proposeConfChange(cc);
-      } catch (err) {
-        if (!(err instanceof ProposalDroppedError)) throw err;
-        const ctx = decodeConfContext(cc.context);
-        this.failWaiter(ctx.requestId, new BackendError(this.lead === NONE ? 'noLeader' : 'timeout', (err as Error).message));
-      }
-    }
-  }
-
-  private async processReady(): Promise<void> {
-    if (this.loopRunning || this.stopped) return;
-    this.loopRunning = true;
-    try {
-      do {
-        this.loopAgain = false;
-        this.flushProposals();
-        if (this.applyQueue.length - this.applyHead > MAX_APPLY_BACKLOG) break;
-        while (this.node.hasReady() && !this.stopped) {
-          const rd = this.node.ready();
-          this.noteConfChanges(rd.committedEntries);
-          await this.handleReady(rd);
-          // etcd's waitApply: raft's applied index moves to the end of committedEntries at
-          // advance(), and raft's guards (no campaign with unapplied conf changes, one pending
-          // conf change at a time) and its vote/commit quorums trust that. So a conf change
-          // among them must have reached applyConfChange before advance(); otherwise a slow
-          // apply loop lets raft count votes and commits with a stale membership.
-          const confApplied = this.waitConfChangesApplied();
-          if (confApplied) await confApplied;
-          if (this.stopped || this.fatal) break;
-          this.node.advance();
-          this.kickApply();
-          this.flushProposals();
-        }
-      } while (this.loopAgain && !this.stopped);
-    } catch (err) {
-      this.die('ready loop failed; stopping the member', err);
-    } finally {
-      this.loopRunning = false;
-    }
-    if (this.loopAgain && !this.stopped) this.schedule();
-  }
-
-  /**
-   * One Ready, in raft's order. The leader's messages leave at once (Raft thesis 10.2.1: raft
-   * counts the leader's own log toward a commit only after advance() reports it persisted).
-   * Then the storage write; we wait for it before advance(), so advance() really means
-   * "persisted". A follower's (or candidate's) messages leave only once the write is durable,
-   * so no append or vote is acknowledged before it is on disk; committed entries are applied
-   * only once the writes before them are durable. Proposals that arrive during the fsync
-   * wait for the next Ready and share its fsync (group commit).
-   */
-  private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState) this.onSoftState(rd.softState);
-    if (rd.hardState) {
-      this.term = rd.hardState.term;
-      this.commitIndex = rd.hardState.commit;
-    }
-    for (const rs of rd.readStates) this.onReadState(rs);
-    // A leader's messages may leave before its write (raft counts its own log only after
-    // advance), but not in a Ready that also changes term or vote: a single voter campaigns
-    // and wins in one step, and its first appends must not carry a term that a crash could
-    // lose (it would win that term again and could write other entries under the same
-    // index and term the receivers hold).
-    const termOrVoteChanged = rd.hardState !== undefined && (rd.hardState.term !== this.savedTerm || rd.hardState.vote !== this.savedVote);
-    const sendEarly = this.role === 'leader' && !termOrVoteChanged;
-    if (sendEarly) this.sendMessages(rd.messages);
-    if (rd.snapshot) {
-      await this.waitDurable(this.saveSeq);
-      await this.storage.saveSnapshot(rd.snapshot, { fromLeader: true });
-      this.raftStorage.applySnapshot(rd.snapshot);
-      this.lastSyncSeq = this.saveSeq;
-    }
-    if (rd.hardState || rd.entries.length > 0) {
-      if (rd.hardState) {
-        this.raftStorage.setHardState(rd.hardState);
-        this.savedTerm = rd.hardState.term;
-        this.savedVote = rd.hardState.vote;
-      }
-      if (rd.entries.length > 0) this.raftStorage.append(rd.entries);
-      const seq = ++this.saveSeq;
-      if (rd.mustSync) this.lastSyncSeq = seq;
-      this.storage.save(rd.hardState, rd.entries, rd.mustSync).then(
-        () => this.onDurable(seq),
-        (err: unknown) => this.die('storage write failed; stopping the member', err),
-      );
-    }
-    // What must be durable before this Ready's messages leave (follower) and its committed
-    // entries apply: the last write with entries or a term/vote change. A commit-index-only
-    // write (mustSync false) does not hold anything up.
-    const seq = this.lastSyncSeq;
-    if (!sendEarly && rd.messages.length > 0) {
-      // Messages that acknowledge nothing on disk (a forwarded proposal or read, a heartbeat
-      // answer) leave at once; appends' and votes' answers wait for the write.
-      const now: Message[] = [];
-      const later: Message[] = [];
-      for (const msg of rd.messages) (SEND_BEFORE_PERSIST.has(msg.type) ? now : later).push(msg);
-      if (now.length > 0) this.sendMessages(now);
-      if (later.length > 0) {
-        if (seq <= this.durableSeq && this.pendingSends.length === 0) this.sendMessages(later);
-        else this.pendingSends.push({ seq, msgs: later });
-      }
-    }
-    // Committed entries need no local durability before they apply: raft commits an entry
-    // only once a quorum has it on disk (the leader's own copy counts only after advance(),
-    // i.e. after its write), so applying now cannot acknowledge anything a crash could lose.
-    if (rd.snapshot) this.applyQueue.push({ kind: 'snapshot', snapshot: rd.snapshot, seq: 0 });
-    for (const e of rd.committedEntries) this.applyQueue.push({ kind: 'entry', entry: e, seq: 0 });
-    this.kickApply();
-    const m = this.opts.metrics;
-    if (m) m.proposalsCommitted.set(this.commitIndex);
-    await this.waitDurable(this.saveSeq);
-  }
-
-  /** Records the last conf change among a Ready's committed entries (see confPendingIndex). */
-  private noteConfChanges(ents: readonly Entry[]): void {
-    for (let i = ents.length - 1; i >= 0; i--) {
-      const e = ents[i]!;
-      if (e.type === 'confChange') {
-        if (e.index > this.appliedIndex) this.confPendingIndex = e.index;
-        return;
-      }
-    }
-  }
-
-  /** Resolves once confPendingIndex is applied (undefined: nothing to wait for). */
-  private waitConfChangesApplied(): Promise<void> | undefined {
-    if (this.confPendingIndex === 0 || this.stopped || this.fatal) return undefined;
-    return new Promise<void>((resolve) => {
-      this.confApplyWaiter = resolve;
-      this.kickApply();
-    });
-  }
-
-  /** The pending conf change is applied (or the member is stopping): release the waiters. */
-  private wakeConfApplyWaiter(): void {
-    this.confPendingIndex = 0;
-    const w = this.confApplyWaiter;
-    this.confApplyWaiter = undefined;
-    const snap = this.deferredSnap;
-    this.deferredSnap = undefined;
-    w?.();
-    if (snap && !this.stopped && !this.fatal) this.receive(snap);
-  }
-
-  private onDurable(seq: number): void {
-    if (seq > this.durableSeq) this.durableSeq = seq;
-    while (this.pendingSends.length > 0 && this.pendingSends[0]!.seq <= this.durableSeq) {
-      this.sendMessages(this.pendingSends.shift()!.msgs);
-    }
-    if (this.saveWaiters.length > 0) {
-      const still: typeof this.saveWaiters = [];
-      for (const w of this.saveWaiters) (w.seq <= this.durableSeq ? w.resolve() : still.push(w));
-      this.saveWaiters = still;
-    }
-    this.kickApply();
-  }
-
-  private waitDurable(seq: number): Promise<void> {
-    if (seq <= this.durableSeq) return Promise.resolve();
-    return new Promise((resolve) => this.saveWaiters.push({ seq, resolve }));
-  }
-
-  private sendMessages(msgs: readonly Message[]): void {
-    if (msgs.length === 0) return;
-    this.transport.send(msgs);
+    this.readyLoop?.schedule();
   }
 
   private onSoftState(ss: SoftState): void {
@@ -736,14 +533,7 @@ export class Member implements MemberBackend, TransportHandler {
         this.log.warn('no leader', { previous: hexId(prevLead) });
       }
       // Reads in flight were confirmed by (or sent to) the old leader: etcd fails them.
-      if (this.readInflight) {
-        const batch = this.readInflight;
-        this.readInflight = undefined;
-        if (batch.retryTimer) clearTimeout(batch.retryTimer);
-        for (const w of batch.waiters) w.reject(new BackendError('leaderChanged', 'etcdserver: leader changed'));
-        m?.readIndexesFailed.inc(); // etcd counts one failed ReadIndex round, however many reads wait on it
-      }
-      if (this.readQueue.length > 0) this.sendReadIndex();
+      this.reads.onLeaderChange();
     }
     if (ss.raftState === 'leader' && prevRole !== 'leader') {
       this.sm.leasePromote(this.nowMs(), this.opts.electionTimeoutMs);
@@ -756,66 +546,15 @@ export class Member implements MemberBackend, TransportHandler {
     }
   }
 
-  // ------------------------------------------------------------------ apply loop
+
+  // ------------------------------------------------------------------ apply (apply-loop.ts runs it)
 
   private kickApply(): void {
-    if (this.applying || this.applyHead >= this.applyQueue.length) return;
-    if (this.applyQueue[this.applyHead]!.seq > this.durableSeq) return;
-    void this.drainApply();
-  }
-
-  private async drainApply(): Promise<void> {
-    if (this.applying) return;
-    this.applying = true;
-    try {
-      const ready = (): boolean => this.applyHead < this.applyQueue.length && this.applyQueue[this.applyHead]!.seq <= this.durableSeq;
-      while (ready() && !this.stopped) {
-        const sliceStart = performance.now();
-        while (ready() && performance.now() - sliceStart < APPLY_SLICE_MS) {
-          const item = this.applyQueue[this.applyHead]!;
-          this.applyQueue[this.applyHead] = undefined as unknown as ApplyItem;
-          this.applyHead++;
-          const t0 = performance.now();
-          if (item.kind === 'snapshot') {
-            // A big state: restore it chunk by chunk, yielding between chunks.
-            const r = this.opts.runtimeMetrics;
-            r?.snapshotApplyInProgress.set(1);
-            try {
-              await this.applySnapshotItem(item.snapshot);
-            } finally {
-              r?.snapshotApplyInProgress.set(0);
-            }
-            break;
-          }
-          const applied = this.applyEntry(item.entry);
-          const ms = performance.now() - t0;
-          applied?.observe(ms / 1000);
-          if (ms > SLOW_APPLY_MS) this.opts.metrics?.slowApplies.inc();
-        }
-        if (this.applyHead > 4096 && this.applyHead * 2 > this.applyQueue.length) {
-          this.applyQueue = this.applyQueue.slice(this.applyHead);
-          this.applyHead = 0;
-        }
-        this.afterApply();
-        if (ready()) await yieldImmediate();
-      }
-      if (this.applyHead >= this.applyQueue.length) {
-        this.applyQueue = [];
-        this.applyHead = 0;
-      }
-    } catch (err) {
-      // Bad input never gets here (entry-decode.ts and the store answer it); this is a broken
-      // invariant, and applying on could make this member silently disagree with the others.
-      this.die('broken invariant while applying; stopping the member', err);
-    } finally {
-      this.applying = false;
-    }
-    // The Ready loop may have paused on back-pressure.
-    this.schedule();
+    this.applyLoop.kick();
   }
 
   private afterApply(): void {
-    if (this.confPendingIndex > 0 && this.confPendingIndex <= this.appliedIndex) this.wakeConfApplyWaiter();
+    this.readyLoop.onApplied(this.appliedIndex);
     this.sm.afterApply();
     this.kickBackground();
     const m = this.opts.metrics;
@@ -824,34 +563,27 @@ export class Member implements MemberBackend, TransportHandler {
       m.proposalsPending.set(this.waiters.size);
     }
     // Linearizable reads whose index is now applied.
-    if (this.appliedWaiters.length > 0) {
-      const still: AppliedWaiter[] = [];
-      for (const w of this.appliedWaiters) {
-        if (w.index <= this.appliedIndex) w.resolve();
-        else still.push(w);
-      }
-      this.appliedWaiters = still;
-    }
+    this.reads.onApplied(this.appliedIndex);
     if (!this.snapshotInProgress && this.appliedIndex - this.snapshotIndex >= this.opts.snapshotCount) {
       void this.takeSnapshot();
     }
-    this.kickCompaction();
+    this.compactor.kick();
   }
 
   private async applySnapshotItem(s: Snapshot): Promise<void> {
     if (s.metadata.index > 0 && s.metadata.index <= this.appliedIndex) return;
     this.log.info('applying snapshot', { index: s.metadata.index, term: s.metadata.term, bytes: s.data.byteLength });
-    const started = performance.now();
+    const started = this.sched.monoMs();
     const st = decodeStateSnapshot(s.data);
     if (st.chunks.length > 0) {
       if (this.sm.beginRestore) {
         const r = this.sm.beginRestore();
-        let slice = performance.now();
+        let slice = this.sched.monoMs();
         for (const c of st.chunks) {
           r.write(c);
-          if (performance.now() - slice > APPLY_SLICE_MS) {
-            await yieldImmediate();
-            slice = performance.now();
+          if (this.sched.monoMs() - slice > APPLY_SLICE_MS) {
+            await this.sched.yield();
+            slice = this.sched.monoMs();
           }
         }
         r.finish();
@@ -862,7 +594,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.membership = Membership.fromJSON(st.membership);
     this.sm.auth.restore(st.membership.auth);
     this.memberAuth.tokens.clear();
-    this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(performance.now() - started) });
+    this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(this.sched.monoMs() - started) });
     this.appliedIndex = s.metadata.index;
     this.snapshotIndex = s.metadata.index;
     this.confState = s.metadata.confState;
@@ -920,7 +652,7 @@ export class Member implements MemberBackend, TransportHandler {
         // checked at (etcd's authApplierV3): a revoke committed in between wins.
         const denied = this.sm.auth.enabled ? this.memberAuth.checkWrite(d.cmd, d.as?.ai) : undefined;
         if (denied) {
-          if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: false, error: denied });
+          if (d.proposer === this.id) this.waiters.settle(d.requestId, { ok: false, error: denied });
           applied = durations?.tally(applyOpName('mvcc', d.cmd.type), false);
         } else {
           // Expected failures (bad requests included) come back as { ok: false }; a throw from
@@ -928,20 +660,20 @@ export class Member implements MemberBackend, TransportHandler {
           // The store answers its ApplyResult ({ ok, response } or { ok: false, error }).
           const r = this.sm.apply(d.cmd, e.index) as unknown as { ok: boolean; response?: unknown; error?: { code?: unknown } };
           this.afterMvccApply(d.cmd, r.ok ? r.response : undefined);
-          if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+          if (d.proposer === this.id) this.waiters.settle(d.requestId, r);
           applied = durations?.tally(applyOpName('mvcc', d.cmd.type), r.ok || r.error?.code === 'compacted');
         }
       } else if (d.kind === 'auth') {
         const r = this.memberAuth.apply(d.cmd, d.ai, e.index);
-        if (d.proposer === this.id) this.settleWaiter(d.requestId, r);
+        if (d.proposer === this.id) this.waiters.settle(d.requestId, r);
         applied = durations?.tally(applyOpName('auth', d.cmd.type), r.ok);
       } else if (d.kind === 'downgrade') {
         this.membership.setDowngrade(d.info);
-        if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
+        if (d.proposer === this.id) this.waiters.settle(d.requestId, { ok: true, response: undefined });
         applied = durations?.tally('DowngradeInfoSet', true);
       } else {
         this.membership.applyAttrs(d.attrs);
-        if (d.proposer === this.id) this.settleWaiter(d.requestId, { ok: true, response: undefined });
+        if (d.proposer === this.id) this.waiters.settle(d.requestId, { ok: true, response: undefined });
         applied = durations?.tally('ClusterMemberAttrSet', true);
       }
     }
@@ -953,11 +685,11 @@ export class Member implements MemberBackend, TransportHandler {
   private skipEntry(e: Entry, s: Skipped): void {
     this.log.error('skipping a committed entry that cannot be decoded (every member skips it)', { index: e.index, term: e.term, kind: s.kind, reason: s.reason, bytes: e.data.byteLength });
     this.applyMetrics?.skippedEntries.inc({ kind: s.kind });
-    if (s.proposer === this.id && s.requestId !== undefined) this.failWaiter(s.requestId, new SkippedEntryError(s.reason));
+    if (s.proposer === this.id && s.requestId !== undefined) this.waiters.fail(s.requestId, new SkippedEntryError(s.reason));
   }
 
   private afterMvccApply(cmd: mvcc.Command, response: unknown): void {
-    if (cmd.type === 'compaction') this.kickCompaction();
+    if (cmd.type === 'compaction') this.compactor.kick();
     else if (cmd.type === 'alarm' && response) this.countAlarms(cmd.req, response as mvcc.AlarmResponse);
   }
 
@@ -972,34 +704,6 @@ export class Member implements MemberBackend, TransportHandler {
     }
   }
 
-  private settleWaiter(requestId: number, r: unknown): void {
-    const w = this.waiters.get(requestId);
-    if (!w) return;
-    this.waiters.delete(requestId);
-    clearTimeout(w.timer);
-    if (this.proposalLatenciesMs.length < 100_000) this.proposalLatenciesMs.push(performance.now() - w.startedMs);
-    // The store's ApplyResult: { ok: true, response } or { ok: false, error }.
-    const res = r as { ok: boolean; response?: unknown; error?: unknown };
-    if (res && typeof res === 'object' && 'ok' in res) {
-      if (res.ok) w.resolve(res.response);
-      else {
-        this.opts.metrics?.proposalsFailed.inc();
-        w.reject(res.error);
-      }
-    } else {
-      w.resolve(r);
-    }
-  }
-
-  private failWaiter(requestId: number, err: unknown): void {
-    const w = this.waiters.get(requestId);
-    if (!w) return;
-    this.waiters.delete(requestId);
-    clearTimeout(w.timer);
-    this.opts.metrics?.proposalsFailed.inc();
-    w.reject(err);
-  }
-
   private applyConfChangeEntry(e: Entry): void {
     const d = decodeConfEntry(e.data);
     if (!d.ok) {
@@ -1011,32 +715,12 @@ export class Member implements MemberBackend, TransportHandler {
     const { cc, ctx } = d;
     const mine = ctx.proposer === this.id;
     // Validate against the replicated membership, so every member decides the same way.
-    let refusal: BackendError | undefined;
-    const target = this.membership.get(cc.nodeId);
-    switch (cc.type) {
-      case 'addNode':
-        if (this.membership.isRemoved(cc.nodeId)) refusal = new BackendError('memberNotFound', 'etcdserver: member not found');
-        else if (target && !target.isLearner) refusal = new BackendError('memberExist', 'etcdserver: member ID already exist');
-        break;
-      case 'addLearnerNode':
-        if (this.membership.isRemoved(cc.nodeId)) refusal = new BackendError('memberNotFound', 'etcdserver: member not found');
-        else if (target) refusal = new BackendError('memberExist', 'etcdserver: member ID already exist');
-        else if (this.membership.learners().length >= this.opts.maxLearners) refusal = new BackendError('tooManyLearners', 'etcdserver: too many learner members in cluster');
-        break;
-      case 'removeNode':
-      case 'updateNode':
-        if (!target) refusal = new BackendError('memberNotFound', 'etcdserver: member not found');
-        break;
-      default: {
-        const never: never = cc.type;
-        throw new Error(`unknown conf change ${String(never)}`);
-      }
-    }
+    const refusal = confChangeRefusal(this.membership, cc, this.opts.maxLearners);
     if (refusal) {
       // Tell raft the change is over without changing the configuration: an updateNode of
       // an existing voter (or ourselves) is a no-op in raft.
       this.confState = this.node.applyConfChange({ type: 'updateNode', nodeId: this.id, context: new Uint8Array(0) });
-      if (mine) this.failWaiter(ctx.requestId, refusal);
+      if (mine) this.waiters.fail(ctx.requestId, refusal);
       return;
     }
     this.confState = this.node.applyConfChange(cc);
@@ -1049,11 +733,11 @@ export class Member implements MemberBackend, TransportHandler {
         if (r && r.peerUrls.length > 0) this.transport.setPeer(cc.nodeId, r.peerUrls);
       }
     }
-    if (mine) this.settleWaiter(ctx.requestId, { ok: true, response: this.membership.list() });
+    if (mine) this.waiters.settle(ctx.requestId, { ok: true, response: this.membership.list() });
     if (cc.type === 'removeNode' && cc.nodeId === this.id) {
       this.log.warn('this member has been permanently removed from the cluster; stopping');
       // Like etcd: stop after a short delay, so the answer to the client that removed us leaves first.
-      setTimeout(() => this.die('the member has been permanently removed from the cluster'), 10 * this.opts.heartbeatIntervalMs);
+      this.sched.after(10 * this.opts.heartbeatIntervalMs, () => this.die('the member has been permanently removed from the cluster'));
     }
     this.opts.metrics?.isLearner.set(this.isLearner() ? 1 : 0);
   }
@@ -1066,7 +750,7 @@ export class Member implements MemberBackend, TransportHandler {
     // (it waits in the apply queue): ours would be older, and its entries are gone from the log.
     if (this.appliedIndex <= this.raftStorage.snapshot().metadata.index) return;
     this.snapshotInProgress = true;
-    const started = performance.now();
+    const started = this.sched.monoMs();
     const index = this.appliedIndex;
     try {
       const term = this.raftStorage.term(index);
@@ -1074,18 +758,18 @@ export class Member implements MemberBackend, TransportHandler {
       // Captured with the store's chunks below, synchronously: both are the state at `index`.
       const membership = { ...this.membership.toJSON(), auth: this.sm.auth.toJSON() };
       const chunks: Uint8Array[] = [];
-      let sliceStart = performance.now();
+      let sliceStart = this.sched.monoMs();
       for (const c of this.sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES)) {
         chunks.push(c);
-        if (performance.now() - sliceStart > APPLY_SLICE_MS) {
-          await yieldImmediate();
-          sliceStart = performance.now();
+        if (this.sched.monoMs() - sliceStart > APPLY_SLICE_MS) {
+          await this.sched.yield();
+          sliceStart = this.sched.monoMs();
         }
       }
       const data = await encodeStateSnapshotAsync(membership, chunks, async () => {
-        if (performance.now() - sliceStart > APPLY_SLICE_MS) {
-          await yieldImmediate();
-          sliceStart = performance.now();
+        if (this.sched.monoMs() - sliceStart > APPLY_SLICE_MS) {
+          await this.sched.yield();
+          sliceStart = this.sched.monoMs();
         }
       });
       const snap: Snapshot = { data, metadata: { index, term, confState } };
@@ -1098,8 +782,8 @@ export class Member implements MemberBackend, TransportHandler {
       }
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
       await this.storage.releaseTo(index);
-      this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((performance.now() - started) / 1000);
-      this.log.info('saved snapshot', { index, term, bytes: data.byteLength, ms: Math.round(performance.now() - started) });
+      this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((this.sched.monoMs() - started) / 1000);
+      this.log.info('saved snapshot', { index, term, bytes: data.byteLength, ms: Math.round(this.sched.monoMs() - started) });
     } catch (err) {
       if (this.stopped) return;
       if (this.raftStorage.snapshot().metadata.index > index) {
@@ -1125,11 +809,11 @@ export class Member implements MemberBackend, TransportHandler {
     void (async () => {
       try {
         for (;;) {
-          const start = performance.now();
+          const start = this.sched.monoMs();
           let idle = false;
-          while (!idle && performance.now() - start < APPLY_SLICE_MS) idle = this.sm.backgroundStep();
+          while (!idle && this.sched.monoMs() - start < APPLY_SLICE_MS) idle = this.sm.backgroundStep();
           if (idle || this.stopped) break;
-          await yieldImmediate();
+          await this.sched.yield();
         }
       } catch (err) {
         this.log.warn('watch catch-up step failed', { err });
@@ -1137,75 +821,6 @@ export class Member implements MemberBackend, TransportHandler {
         this.backgroundRunning = false;
       }
     })();
-  }
-
-  // ------------------------------------------------------------------ compaction
-
-  private kickCompaction(): void {
-    if (this.compactionRunning || this.stopped) return;
-    this.compactionRunning = true;
-    const t0 = performance.now();
-    void (async () => {
-      try {
-        for (;;) {
-          const start = performance.now();
-          let done = false;
-          while (!done && performance.now() - start < APPLY_SLICE_MS) done = this.sm.compactStep(COMPACT_STEP_REVISIONS);
-          if (this.sm.compactRevision() !== this.compactionMeasuredRev) {
-            this.opts.runtimeMetrics?.dbCompactionPauseMs.observe(performance.now() - start);
-          }
-          if (done || this.stopped) break;
-          await yieldImmediate();
-        }
-        // Kicked after every apply slice: only a run that followed a new compaction counts.
-        const r = this.opts.runtimeMetrics;
-        const dropped = this.sm.stats().compactedRevisions;
-        if (r && dropped > this.compactedRevisionsCounted) r.dbCompactionKeys.inc(dropped - this.compactedRevisionsCounted);
-        this.compactedRevisionsCounted = dropped;
-        const rev = this.sm.compactRevision();
-        if (r && rev !== this.compactionMeasuredRev) {
-          this.compactionMeasuredRev = rev;
-          r.dbCompactionTotalDurationMs.observe(performance.now() - t0);
-          r.dbCompactionLast.set(Date.now() / 1000);
-        }
-      } catch (err) {
-        this.die('compaction failed', err);
-      } finally {
-        this.compactionRunning = false;
-        const ws = this.compactionWaiters;
-        this.compactionWaiters = [];
-        for (const w of ws) w();
-      }
-    })();
-  }
-
-  private startAutoCompaction(ac: NonNullable<MemberOptions['autoCompaction']>): void {
-    if (ac.mode === 'periodic' && ac.retentionMs > 0) {
-      // Sample the revision regularly; compact (on the leader) to the newest sample that is
-      // older than the retention window. etcd runs every min(retention, 1h) too.
-      const sampleMs = Math.max(100, Math.min(ac.retentionMs / 10, 5 * 60_000));
-      this.every(sampleMs, () => {
-        const now = this.nowMs();
-        this.autoCompactSamples.push({ atMs: now, rev: this.sm.currentRevision() });
-        let target = 0;
-        while (this.autoCompactSamples.length > 0 && this.autoCompactSamples[0]!.atMs <= now - ac.retentionMs) {
-          target = this.autoCompactSamples.shift()!.rev;
-        }
-        this.autoCompact(target);
-      });
-    } else if (ac.mode === 'revision' && ac.retentionRevisions > 0) {
-      this.every(Math.min(5 * 60_000, Math.max(1000, this.opts.electionTimeoutMs * 5)), () => {
-        this.autoCompact(this.sm.currentRevision() - ac.retentionRevisions);
-      });
-    }
-  }
-
-  private autoCompact(rev: number): void {
-    if (this.role !== 'leader' || rev <= 1 || rev <= this.lastAutoCompactRev || rev <= this.sm.compactRevision()) return;
-    this.lastAutoCompactRev = rev;
-    this.log.info('auto-compaction', { revision: rev });
-    // As root, like etcd's compactor (only root may compact while auth is on).
-    this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
   }
 
   // ------------------------------------------------------------------ proposals
@@ -1223,10 +838,7 @@ export class Member implements MemberBackend, TransportHandler {
     }
     const requestId = this.requestIds.take();
     const data = as === undefined ? encodeEnvelope('mvcc', this.id, requestId, encodeCommand(cmd)) : encodeEnvelope('mvccAs', this.id, requestId, encodeAuthBody(as, encodeCommand(cmd)));
-    return this.wait<T>(requestId, () => {
-      this.proposals.push(data);
-      this.schedule();
-    });
+    return this.submit<T>(requestId, data);
   }
 
   /** A proposal nobody waits for (lease revokes on expiry, checkpoints). */
@@ -1247,27 +859,14 @@ export class Member implements MemberBackend, TransportHandler {
     if (this.waiters.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new BackendError('tooManyRequests', 'etcdserver: too many requests'));
     const requestId = this.requestIds.take();
     const data = encodeEnvelope(kind, this.id, requestId, body);
-    return this.wait<T>(requestId, () => {
-      this.proposals.push(data);
-      this.schedule();
-    });
+    return this.submit<T>(requestId, data);
   }
 
-  private wait<T>(requestId: number, submit: () => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const leaderAtPropose = this.lead;
-      const timer = setTimeout(() => {
-        if (!this.waiters.delete(requestId)) return;
-        this.opts.metrics?.proposalsFailed.inc();
-        const leaderFailed = leaderAtPropose !== NONE && this.lead !== leaderAtPropose;
-        reject(
-          leaderFailed
-            ? new BackendError('timeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure')
-            : new BackendError('timeout', 'etcdserver: request timed out'),
-        );
-      }, this.requestTimeoutMs);
-      this.waiters.set(requestId, { startedMs: performance.now(), resolve: resolve as (v: unknown) => void, reject, timer, leaderAtPropose });
-      submit();
+  /** Queues an entry for raft and waits for this member to apply it. */
+  private submit<T>(requestId: number, data: Uint8Array): Promise<T> {
+    return this.waiters.wait<T>(requestId, () => {
+      this.proposals.push(data);
+      this.schedule();
     });
   }
 
@@ -1275,8 +874,8 @@ export class Member implements MemberBackend, TransportHandler {
     const requestId = this.requestIds.take();
     const ctx = encodeConfContext(member ? { member, proposer: this.id, requestId } : { proposer: this.id, requestId });
     const cc: ConfChange = { type, nodeId, context: ctx };
-    return this.wait<readonly MemberInfo[]>(requestId, () => {
-      this.confProposals.push(cc);
+    return this.waiters.wait<readonly MemberInfo[]>(requestId, () => {
+      this.proposals.pushConf(cc);
       this.schedule();
     });
   }
@@ -1294,10 +893,7 @@ export class Member implements MemberBackend, TransportHandler {
     const attrs: MemberAttrs = { id: this.id, name: this.opts.name, clientUrls: [...this.opts.clientUrls] };
     const data = encodeEnvelope('attrs', this.id, requestId, Buffer.from(stringifyWithIds(attrs)));
     this.attrsPublished = true;
-    this.wait(requestId, () => {
-      this.proposals.push(data);
-      this.schedule();
-    }).then(
+    this.submit(requestId, data).then(
       () => this.log.info('published member attributes', { name: this.opts.name, clientUrls: this.opts.clientUrls }),
       (err: unknown) => {
         this.attrsPublished = false;
@@ -1315,76 +911,11 @@ export class Member implements MemberBackend, TransportHandler {
     return this.proposeEnvelope<void>('downgrade', Buffer.from(JSON.stringify({ enabled: info.enabled, targetVersion: info.targetVersion })));
   }
 
-  // ------------------------------------------------------------------ reads
+  // ------------------------------------------------------------------ reads (read-index.ts)
 
   /** Resolves once this member has applied everything committed before the call (ReadIndex). */
   linearizableBarrier(): Promise<void> {
-    if (this.stopped) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BackendError('timeout', 'etcdserver: request timed out')), this.requestTimeoutMs);
-      this.readQueue.push({
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      if (!this.readInflight) this.sendReadIndex();
-    });
-  }
-
-  private sendReadIndex(): void {
-    if (this.readQueue.length === 0 || this.stopped) return;
-    const waiters = this.readQueue;
-    this.readQueue = [];
-    const ctx = Buffer.alloc(16);
-    ctx.writeBigUInt64LE(this.id, 0);
-    ctx.writeDoubleLE(++this.readSeq, 8);
-    const batch: ReadBatch = { ctx: ctx.toString('hex'), waiters, sentAtMs: performance.now() };
-    this.readInflight = batch;
-    this.node.readIndex(ctx);
-    this.schedule();
-    // Retry if no answer comes (lost message, no leader yet): etcd retries every 500 ms.
-    const retry = (): void => {
-      if (this.readInflight !== batch || this.stopped) return;
-      this.opts.metrics?.slowReadIndexes.inc();
-      const c2 = Buffer.alloc(16);
-      c2.writeBigUInt64LE(this.id, 0);
-      c2.writeDoubleLE(++this.readSeq, 8);
-      batch.ctx = c2.toString('hex');
-      this.node.readIndex(c2);
-      this.schedule();
-      batch.retryTimer = setTimeout(retry, Math.max(500, 2 * this.opts.heartbeatIntervalMs));
-    };
-    batch.retryTimer = setTimeout(retry, Math.max(500, 2 * this.opts.heartbeatIntervalMs));
-  }
-
-  private onReadState(rs: ReadState): void {
-    const batch = this.readInflight;
-    if (!batch || Buffer.from(rs.requestCtx).toString('hex') !== batch.ctx) return;
-    this.readInflight = undefined;
-    if (batch.retryTimer) clearTimeout(batch.retryTimer);
-    const index = rs.index;
-    const done = (): void => {
-      for (const w of batch.waiters) w.resolve();
-    };
-    if (index <= this.appliedIndex) done();
-    else this.appliedWaiters.push({ index, resolve: done });
-    // Everything queued while this one was in flight goes in the next round.
-    if (this.readQueue.length > 0) this.sendReadIndex();
-  }
-
-  private failReads(err: unknown): void {
-    if (this.readInflight) {
-      if (this.readInflight.retryTimer) clearTimeout(this.readInflight.retryTimer);
-      for (const w of this.readInflight.waiters) w.reject(err);
-      this.readInflight = undefined;
-    }
-    for (const w of this.readQueue) w.reject(err);
-    this.readQueue = [];
+    return this.reads.barrier();
   }
 
   // ------------------------------------------------------------------ lease housekeeping
@@ -1403,8 +934,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   /** Debug aid: where a write's time goes inside the member (propose -> applied here). */
   private logProposalLatency(): void {
-    const l = this.proposalLatenciesMs;
-    this.proposalLatenciesMs = [];
+    const l = this.waiters.takeLatencies();
     if (l.length === 0) return;
     l.sort((a, b) => a - b);
     const q = (p: number): number => Math.round(l[Math.min(l.length - 1, Math.floor(p * l.length))]! * 10) / 10;
@@ -1452,14 +982,14 @@ export class Member implements MemberBackend, TransportHandler {
 
   async range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse> {
     if (opts.linearizable) await this.linearizableBarrier();
-    const t0 = performance.now();
+    const t0 = this.sched.monoMs();
     let success = false;
     try {
-      const resp = this.sm.rangeChunked ? await this.sm.rangeChunked(req, () => yieldImmediate()) : this.sm.range(req);
+      const resp = this.sm.rangeChunked ? await this.sm.rangeChunked(req, () => this.sched.yield()) : this.sm.range(req);
       success = true;
       return resp;
     } finally {
-      this.rangeDurations?.[success ? 1 : 0].observe((performance.now() - t0) / 1000);
+      this.rangeDurations?.[success ? 1 : 0].observe((this.sched.monoMs() - t0) / 1000);
     }
   }
 
@@ -1478,7 +1008,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async compact(req: mvcc.CompactionRequest, as?: AuthInfo): Promise<mvcc.CompactionResponse> {
     const r = await this.propose<mvcc.CompactionResponse>({ type: 'compaction', req: { revision: req.revision } }, as);
-    if (req.physical && this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
+    if (req.physical) await this.compactor.waitIdle();
     return r;
   }
 
@@ -1513,22 +1043,22 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private async callLeader(method: string, body: unknown): Promise<unknown> {
-    const deadline = performance.now() + this.requestTimeoutMs;
+    const deadline = this.sched.monoMs() + this.requestTimeoutMs;
     for (;;) {
       if (this.stopped) throw new BackendError('stopped', 'etcdserver: server stopped');
       const lead = this.lead;
       if (lead === this.id) return this.handleRpc(this.id, method, body);
       if (lead !== NONE) {
         try {
-          return await this.transport.call(lead, method, body, Math.max(100, deadline - performance.now()));
+          return await this.transport.call(lead, method, body, Math.max(100, deadline - this.sched.monoMs()));
         } catch (err) {
           if (err instanceof RpcError) {
             if (err.code !== 'notLeader' && err.code !== 'unreachable' && err.code !== 'timeout') throw new BackendError(err.code as never, err.message);
           } else throw err;
         }
       }
-      if (performance.now() > deadline) throw new BackendError(lead === NONE ? 'noLeader' : 'timeout', lead === NONE ? 'etcdserver: no leader' : 'etcdserver: request timed out');
-      await new Promise((r) => setTimeout(r, Math.min(100, this.opts.heartbeatIntervalMs)));
+      if (this.sched.monoMs() > deadline) throw new BackendError(lead === NONE ? 'noLeader' : 'timeout', lead === NONE ? 'etcdserver: no leader' : 'etcdserver: request timed out');
+      await this.sched.sleep(Math.min(100, this.opts.heartbeatIntervalMs));
     }
   }
 
@@ -1556,26 +1086,9 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   async memberAdd(peerUrls: readonly string[], isLearner: boolean): Promise<MemberAddResult> {
-    for (const u of peerUrls) {
-      try {
-        const p = new URL(u);
-        if ((p.protocol !== 'http:' && p.protocol !== 'https:') || p.port === '') throw new Error('bad');
-      } catch {
-        throw new BackendError('memberBadUrls', 'etcdserver: given member URLs are invalid');
-      }
-    }
-    if (peerUrls.length === 0) throw new BackendError('memberBadUrls', 'etcdserver: given member URLs are invalid');
-    for (const u of peerUrls) if (this.membership.findByPeerUrl(u)) throw new BackendError('peerUrlExist', 'etcdserver: Peer URLs already exists');
-    if (isLearner) {
-      if (this.membership.learners().length >= this.opts.maxLearners) throw new BackendError('tooManyLearners', 'etcdserver: too many learner members in cluster');
-    } else {
-      const voters = this.confState.voters.length;
-      const active = this.activeVoters();
-      // etcd's IsReadyToAddVotingMember: the quorum with the new voter must be started, except
-      // when a one-member cluster grows (a restore, --force-new-cluster): it could never grow.
-      const growingFromOne = voters === 1 && active === 1;
-      if (!growingFromOne && active < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
-    }
+    checkNewPeerUrls(this.membership, peerUrls);
+    if (isLearner) checkCanAddLearner(this.membership, this.opts.maxLearners);
+    else checkCanAddVoter(this.confState.voters.length, this.activeVoters());
     const id = memberIdOf(peerUrls, this.opts.clusterToken, this.nowMs());
     const member: MemberRecord = { id, name: '', peerUrls: [...peerUrls], clientUrls: [], isLearner };
     const members = await this.proposeConf(isLearner ? 'addLearnerNode' : 'addNode', id, member);
@@ -1583,23 +1096,19 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   async memberRemove(id: NodeId): Promise<readonly MemberInfo[]> {
-    const m = this.membership.get(id);
-    if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
+    const m = existingMember(this.membership.get(id));
     if (!m.isLearner) {
-      const votersAfter = this.confState.voters.filter((v) => v !== id);
-      const activeAfter = votersAfter.filter((v) => v === this.id || this.transport.isActive(v)).length;
-      if (activeAfter < Math.floor(votersAfter.length / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+      checkCanRemoveVoter(
+        this.confState.voters.filter((v) => v !== id),
+        (v) => v === this.id || this.transport.isActive(v),
+      );
     }
     return this.proposeConf('removeNode', id, undefined);
   }
 
   async memberUpdate(id: NodeId, peerUrls: readonly string[]): Promise<readonly MemberInfo[]> {
-    const m = this.membership.get(id);
-    if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
-    for (const u of peerUrls) {
-      const other = this.membership.findByPeerUrl(u);
-      if (other && other.id !== id) throw new BackendError('peerUrlExist', 'etcdserver: Peer URLs already exists');
-    }
+    const m = existingMember(this.membership.get(id));
+    checkUpdatedPeerUrls(this.membership, id, peerUrls);
     return this.proposeConf('updateNode', id, { ...m, peerUrls: [...peerUrls] });
   }
 
@@ -1613,8 +1122,7 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.lead === NONE) throw new BackendError('noLeader', 'etcdserver: no leader');
       return ((await this.callLeader('memberPromote', { ID: String(id) })) as MemberRecord[]).map(memberRecordFromJson);
     }
-    const m = this.membership.get(id);
-    if (!m) throw new BackendError('memberNotFound', 'etcdserver: member not found');
+    const m = existingMember(this.membership.get(id));
     if (!m.isLearner) throw new BackendError('memberNotLearner', 'etcdserver: can only promote a learner member');
     const st = this.node.status();
     const leaderMatch = st.progress?.get(this.id)?.match ?? this.commitIndex;
@@ -1624,9 +1132,7 @@ export class Member implements MemberBackend, TransportHandler {
       this.opts.runtimeMetrics?.learnerPromoteFailures.inc({ Reason: err.message });
       throw err;
     }
-    const voters = this.confState.voters.length;
-    // etcd's IsReadyToPromoteMember counts the learner (in sync, connected) as started.
-    if (this.activeVoters() + 1 < Math.floor((voters + 1) / 2) + 1) throw new BackendError('unhealthyCluster', 'etcdserver: unhealthy cluster');
+    checkCanPromote(this.confState.voters.length, this.activeVoters());
     const members = await this.proposeConf('addNode', id, undefined);
     this.opts.runtimeMetrics?.learnerPromoteSuccesses.inc();
     return members;
@@ -1663,27 +1169,27 @@ export class Member implements MemberBackend, TransportHandler {
   async defragment(): Promise<void> {
     // Our store lives in memory; "defragmenting" means finishing physical compaction now.
     const r = this.opts.runtimeMetrics;
-    const t0 = performance.now();
+    const t0 = this.sched.monoMs();
     r?.defragInflight.set(1);
     try {
-      if (this.compactionRunning) await new Promise<void>((resolve) => this.compactionWaiters.push(resolve));
+      await this.compactor.waitIdle();
     } finally {
       r?.defragInflight.set(0);
-      r?.defragDurationSeconds.observe((performance.now() - t0) / 1000);
+      r?.defragDurationSeconds.observe((this.sched.monoMs() - t0) / 1000);
     }
   }
 
   async hash(): Promise<mvcc.HashResponse> {
-    const t0 = performance.now();
+    const t0 = this.sched.monoMs();
     const resp = this.sm.hash();
-    this.opts.runtimeMetrics?.hashDurationSeconds.observe((performance.now() - t0) / 1000);
+    this.opts.runtimeMetrics?.hashDurationSeconds.observe((this.sched.monoMs() - t0) / 1000);
     return resp;
   }
 
   async hashKV(revision: number): Promise<mvcc.HashKVResponse> {
-    const t0 = performance.now();
+    const t0 = this.sched.monoMs();
     const resp = this.sm.hashKV(revision);
-    this.opts.runtimeMetrics?.hashRevDurationSeconds.observe((performance.now() - t0) / 1000);
+    this.opts.runtimeMetrics?.hashRevDurationSeconds.observe((this.sched.monoMs() - t0) / 1000);
     return resp;
   }
 
@@ -1699,11 +1205,11 @@ export class Member implements MemberBackend, TransportHandler {
     if (targetId === this.id) return;
     this.node.transferLeader(targetId);
     this.schedule();
-    const deadline = performance.now() + Math.max(this.requestTimeoutMs, 3 * this.opts.electionTimeoutMs);
+    const deadline = this.sched.monoMs() + Math.max(this.requestTimeoutMs, 3 * this.opts.electionTimeoutMs);
     while (this.lead !== targetId) {
       if (this.stopped) throw new BackendError('stopped', 'etcdserver: server stopped');
-      if (performance.now() > deadline) throw new BackendError('timeout', 'etcdserver: request timed out, leader transfer took too long');
-      await new Promise((r) => setTimeout(r, 10));
+      if (this.sched.monoMs() > deadline) throw new BackendError('timeout', 'etcdserver: request timed out, leader transfer took too long');
+      await this.sched.sleep(10);
     }
   }
 

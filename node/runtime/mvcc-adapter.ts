@@ -19,7 +19,11 @@ export class MvccStateMachine implements StateMachine {
   readonly auth = new AuthStore();
   readonly leaseKeys: LeaseKeys = (id) => this.store.lease(id)?.keys;
 
-  constructor(opts: StoreOptions = {}) {
+  /** monoMs: the clock that bounds a chunked range's slices (the member's scheduler in test/sim). */
+  constructor(
+    opts: StoreOptions = {},
+    private readonly monoMs: () => number = () => performance.now(),
+  ) {
     this.store = new MvccStore(opts);
     this.hub = new WatchHub(this.store);
   }
@@ -45,13 +49,13 @@ export class MvccStateMachine implements StateMachine {
   async rangeChunked(req: mvcc.RangeRequest, yieldToLoop: () => Promise<unknown>): Promise<mvcc.RangeResponse> {
     const it = this.store.rangeSteps(req, RANGE_STEP_KEYS);
     try {
-      let slice = performance.now();
+      let slice = this.monoMs();
       for (;;) {
         const r = it.next();
         if (r.done) return r.value;
-        if (performance.now() - slice > RANGE_SLICE_MS) {
+        if (this.monoMs() - slice > RANGE_SLICE_MS) {
           await yieldToLoop();
-          slice = performance.now();
+          slice = this.monoMs();
         }
       }
     } finally {

@@ -1,0 +1,268 @@
+// The Ready loop (etcd's raftNode). Per Ready, in raft's order:
+//   - the leader sends its messages first (etcd does this too: raft counts the leader's own log
+//     toward a commit only after advance(), i.e. after its write), except in a Ready that changes
+//     its term or vote (a single voter's election): those wait;
+//   - persist: snapshot (storage.saveSnapshot), then entries + hard state with ONE storage.save
+//     (one fdatasync: group commit; proposals that arrive meanwhile wait for the next Ready and
+//     share its fsync);
+//   - followers send their messages after persisting (they must not ack before that);
+//   - committed entries and snapshots go to the apply loop; then advance().
+// Like etcd, raft is advanced before the application catches up, except that a Ready whose
+// committed entries hold a conf change waits (before advance) until the apply loop has applied it
+// (etcd's waitApply): raft's applied index must never run ahead of its membership. A 'snap'
+// message waits for that too (a restore would be undone by it): see holdSnapshot.
+
+import type { Message, MemoryStorage, RawNode, Ready, Entry, HardState, ReadState, SoftState, StateRole } from '../raft/index.js';
+import type { MemberStorage } from '../storage/types.js';
+import type { ApplyLoop } from './apply-loop.js';
+import type { Scheduler } from './scheduler.js';
+
+/** Follower messages that do not acknowledge persisted state and may leave before the fsync. */
+const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set(['prop', 'readIndex', 'heartbeatResp', 'transferLeader']);
+/** Stop taking Ready while this many committed entries wait to be applied (back-pressure). */
+const MAX_APPLY_BACKLOG = 50_000;
+
+export interface ReadyLoopOptions {
+  readonly scheduler: Scheduler;
+  readonly node: RawNode;
+  readonly raftStorage: MemoryStorage;
+  readonly storage: MemberStorage;
+  readonly applyLoop: ApplyLoop;
+  /** Term and vote recovered at start. */
+  readonly savedTerm: number;
+  readonly savedVote: bigint;
+  readonly send: (msgs: readonly Message[]) => void;
+  /** This member's role as of the last soft state. */
+  readonly role: () => StateRole;
+  readonly appliedIndex: () => number;
+  readonly stopped: () => boolean;
+  readonly fatal: () => boolean;
+  /** Hands queued client proposals to raft (start of each turn and after each Ready). */
+  readonly flushProposals: () => void;
+  readonly onSoftState: (ss: SoftState) => void;
+  readonly onHardState: (hs: HardState) => void;
+  readonly onReadState: (rs: ReadState) => void;
+  /** A Ready was handed over (persisting may still be under way). */
+  readonly onReadyHandled?: () => void;
+  /** Gives a held-back 'snap' message to raft again. */
+  readonly redeliver: (m: Message) => void;
+  readonly die: (reason: string, err?: unknown) => void;
+}
+
+export class ReadyLoop {
+  private running = false;
+  private again = false;
+  private scheduled = false;
+  /** Storage writes issued / known durable (in call order; storage resolves them in order). */
+  private saveSeq = 0;
+  private durable = 0;
+  /** The last write that carried entries or a term/vote change (mustSync). */
+  private lastSyncSeq = 0;
+  private saveWaiters: Array<{ seq: number; resolve: () => void }> = [];
+  /** A follower's messages wait until the Ready they came with is durable. */
+  private pendingSends: Array<{ seq: number; msgs: readonly Message[] }> = [];
+  /** Term and vote of the last hard state handed to storage.save (or recovered). */
+  private savedTerm: number;
+  private savedVote: bigint;
+  /**
+   * The last conf change handed out by raft (in a Ready's committedEntries) that the apply loop
+   * has not applied yet (0: none). The loop waits for it before advance(); 'snap' messages too.
+   */
+  private confPendingIndex = 0;
+  private confApplyWaiter: (() => void) | undefined;
+  /** A 'snap' message held back until confPendingIndex is applied (the newest one only). */
+  private deferredSnap: Message | undefined;
+
+  constructor(private readonly o: ReadyLoopOptions) {
+    this.savedTerm = o.savedTerm;
+    this.savedVote = o.savedVote;
+  }
+
+  /** The last storage write known durable. */
+  durableSeq(): number {
+    return this.durable;
+  }
+
+  /** A Ready is being handled or a write is not durable yet. */
+  busy(): boolean {
+    return this.running || this.durable < this.saveSeq;
+  }
+
+  /** Runs the loop on a later turn (or again, if it is running now). */
+  schedule(): void {
+    if (this.o.stopped()) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.o.scheduler.soon(() => {
+      this.scheduled = false;
+      void this.run();
+    });
+  }
+
+  /**
+   * Whether a 'snap' message must wait: restoring a snapshot resets raft's membership to the
+   * snapshot's; the conf change still waiting in the apply queue would then be applied on top of
+   * it, leaving raft with a membership nobody has. Held (as a slow network would) until applied.
+   */
+  holdSnapshot(m: Message): boolean {
+    if (this.confPendingIndex <= this.o.appliedIndex()) return false;
+    if (this.deferredSnap === undefined || (m.snapshot?.metadata.index ?? 0) >= (this.deferredSnap.snapshot?.metadata.index ?? 0)) this.deferredSnap = m;
+    return true;
+  }
+
+  /** After each apply slice: releases the loop once the pending conf change is applied. */
+  onApplied(appliedIndex: number): void {
+    if (this.confPendingIndex > 0 && this.confPendingIndex <= appliedIndex) this.releaseConfWait();
+  }
+
+  /** The pending conf change is applied (or the member is stopping): release the waiters. */
+  releaseConfWait(): void {
+    this.confPendingIndex = 0;
+    const w = this.confApplyWaiter;
+    this.confApplyWaiter = undefined;
+    const snap = this.deferredSnap;
+    this.deferredSnap = undefined;
+    w?.();
+    if (snap && !this.o.stopped() && !this.o.fatal()) this.o.redeliver(snap);
+  }
+
+  private async run(): Promise<void> {
+    const { node } = this.o;
+    if (this.running || this.o.stopped()) return;
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        this.o.flushProposals();
+        if (this.o.applyLoop.backlog() > MAX_APPLY_BACKLOG) break;
+        while (node.hasReady() && !this.o.stopped()) {
+          const rd = node.ready();
+          this.noteConfChanges(rd.committedEntries);
+          await this.handle(rd);
+          // etcd's waitApply: raft's applied index moves to the end of committedEntries at
+          // advance(), and raft's guards (no campaign with unapplied conf changes, one pending
+          // conf change at a time) and its vote/commit quorums trust that. So a conf change
+          // among them must have reached applyConfChange before advance(); otherwise a slow
+          // apply loop lets raft count votes and commits with a stale membership.
+          const confApplied = this.waitConfChangesApplied();
+          if (confApplied) await confApplied;
+          if (this.o.stopped() || this.o.fatal()) break;
+          node.advance();
+          this.o.applyLoop.kick();
+          this.o.flushProposals();
+        }
+      } while (this.again && !this.o.stopped());
+    } catch (err) {
+      this.o.die('ready loop failed; stopping the member', err);
+    } finally {
+      this.running = false;
+    }
+    if (this.again && !this.o.stopped()) this.schedule();
+  }
+
+  /**
+   * One Ready, in raft's order. The leader's messages leave at once (Raft thesis 10.2.1: raft
+   * counts the leader's own log toward a commit only after advance() reports it persisted).
+   * Then the storage write; we wait for it before advance(), so advance() really means
+   * "persisted". A follower's (or candidate's) messages leave only once the write is durable,
+   * so no append or vote is acknowledged before it is on disk. Proposals that arrive during the
+   * fsync wait for the next Ready and share its fsync (group commit).
+   */
+  private async handle(rd: Ready): Promise<void> {
+    const { raftStorage, storage, applyLoop } = this.o;
+    if (rd.softState) this.o.onSoftState(rd.softState);
+    if (rd.hardState) this.o.onHardState(rd.hardState);
+    for (const rs of rd.readStates) this.o.onReadState(rs);
+    // A leader's messages may leave before its write (raft counts its own log only after
+    // advance), but not in a Ready that also changes term or vote: a single voter campaigns
+    // and wins in one step, and its first appends must not carry a term that a crash could
+    // lose (it would win that term again and could write other entries under the same
+    // index and term the receivers hold).
+    const termOrVoteChanged = rd.hardState !== undefined && (rd.hardState.term !== this.savedTerm || rd.hardState.vote !== this.savedVote);
+    const sendEarly = this.o.role() === 'leader' && !termOrVoteChanged;
+    if (sendEarly) this.o.send(rd.messages);
+    if (rd.snapshot) {
+      await this.waitDurable(this.saveSeq);
+      await storage.saveSnapshot(rd.snapshot, { fromLeader: true });
+      raftStorage.applySnapshot(rd.snapshot);
+      this.lastSyncSeq = this.saveSeq;
+    }
+    if (rd.hardState || rd.entries.length > 0) {
+      if (rd.hardState) {
+        raftStorage.setHardState(rd.hardState);
+        this.savedTerm = rd.hardState.term;
+        this.savedVote = rd.hardState.vote;
+      }
+      if (rd.entries.length > 0) raftStorage.append(rd.entries);
+      const seq = ++this.saveSeq;
+      if (rd.mustSync) this.lastSyncSeq = seq;
+      storage.save(rd.hardState, rd.entries, rd.mustSync).then(
+        () => this.onDurable(seq),
+        (err: unknown) => this.o.die('storage write failed; stopping the member', err),
+      );
+    }
+    // What must be durable before this Ready's messages leave (follower): the last write with
+    // entries or a term/vote change. A commit-index-only write (mustSync false) holds nothing up.
+    const seq = this.lastSyncSeq;
+    if (!sendEarly && rd.messages.length > 0) {
+      // Messages that acknowledge nothing on disk (a forwarded proposal or read, a heartbeat
+      // answer) leave at once; appends' and votes' answers wait for the write.
+      const now: Message[] = [];
+      const later: Message[] = [];
+      for (const msg of rd.messages) (SEND_BEFORE_PERSIST.has(msg.type) ? now : later).push(msg);
+      if (now.length > 0) this.o.send(now);
+      if (later.length > 0) {
+        if (seq <= this.durable && this.pendingSends.length === 0) this.o.send(later);
+        else this.pendingSends.push({ seq, msgs: later });
+      }
+    }
+    // Committed entries need no local durability before they apply: raft commits an entry
+    // only once a quorum has it on disk (the leader's own copy counts only after advance(),
+    // i.e. after its write), so applying now cannot acknowledge anything a crash could lose.
+    if (rd.snapshot) applyLoop.push({ kind: 'snapshot', snapshot: rd.snapshot, seq: 0 });
+    for (const e of rd.committedEntries) applyLoop.push({ kind: 'entry', entry: e, seq: 0 });
+    applyLoop.kick();
+    this.o.onReadyHandled?.();
+    await this.waitDurable(this.saveSeq);
+  }
+
+  /** Records the last conf change among a Ready's committed entries (see confPendingIndex). */
+  private noteConfChanges(ents: readonly Entry[]): void {
+    for (let i = ents.length - 1; i >= 0; i--) {
+      const e = ents[i]!;
+      if (e.type === 'confChange') {
+        if (e.index > this.o.appliedIndex()) this.confPendingIndex = e.index;
+        return;
+      }
+    }
+  }
+
+  /** Resolves once confPendingIndex is applied (undefined: nothing to wait for). */
+  private waitConfChangesApplied(): Promise<void> | undefined {
+    if (this.confPendingIndex === 0 || this.o.stopped() || this.o.fatal()) return undefined;
+    return new Promise<void>((resolve) => {
+      this.confApplyWaiter = resolve;
+      this.o.applyLoop.kick();
+    });
+  }
+
+  private onDurable(seq: number): void {
+    if (seq > this.durable) this.durable = seq;
+    while (this.pendingSends.length > 0 && this.pendingSends[0]!.seq <= this.durable) this.o.send(this.pendingSends.shift()!.msgs);
+    if (this.saveWaiters.length > 0) {
+      const still: typeof this.saveWaiters = [];
+      for (const w of this.saveWaiters) (w.seq <= this.durable ? w.resolve() : still.push(w));
+      this.saveWaiters = still;
+    }
+    this.o.applyLoop.kick();
+  }
+
+  private waitDurable(seq: number): Promise<void> {
+    if (seq <= this.durable) return Promise.resolve();
+    return new Promise((resolve) => this.saveWaiters.push({ seq, resolve }));
+  }
+}
