@@ -495,6 +495,7 @@ export class Member implements MemberBackend, TransportHandler {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const id = idArg();
         const r = this.sm.leaseRenew(id, this.nowMs());
+        if (r.revoking) return { TTL: await this.leaseRevokedOrNotLeader(id) };
         this.opts.runtimeMetrics?.leaseRenewed.inc();
         if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
@@ -1060,6 +1061,21 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.sched.monoMs() > deadline) throw new BackendError(lead === NONE ? 'noLeader' : 'timeout', lead === NONE ? 'etcdserver: no leader' : 'etcdserver: request timed out');
       await this.sched.sleep(Math.min(100, this.opts.heartbeatIntervalMs));
     }
+  }
+
+  /**
+   * A keep-alive for a lease whose revoke is in flight waits for it, as etcd's Renew does: TTL 0
+   * (not found) once it is revoked; 'not leader' if this member stops leading first (the revoke
+   * may then not happen; the caller retries on the new leader).
+   */
+  private async leaseRevokedOrNotLeader(id: mvcc.LeaseId): Promise<number> {
+    const deadline = this.sched.monoMs() + this.requestTimeoutMs;
+    while (this.sm.leaseKeys(id) !== undefined) {
+      if (this.stopped || this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+      if (this.sched.monoMs() > deadline) throw new BackendError('timeout', 'etcdserver: request timed out');
+      await this.sched.sleep(this.opts.heartbeatIntervalMs);
+    }
+    return 0;
   }
 
   async leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse> {

@@ -96,6 +96,8 @@ export class SimCluster {
     readonly size: number,
     readonly timing: MemberTiming,
     readonly skew: { maxRateDelta: number; maxOffsetMs: number },
+    /** CPU cost of each clock reading in a member (see SimProcess). */
+    private readonly readCostMs: number,
     private readonly verbose = false,
   ) {
     this.net = new SimNetwork(world, rng.fork(1));
@@ -187,7 +189,7 @@ export class SimCluster {
     slot.incarnation++;
     const inc = slot.incarnation;
     slot.state = 'booting';
-    const proc = new SimProcess(this.world, `m${slot.index}`, slot.rate, slot.offsetMs);
+    const proc = new SimProcess(this.world, `m${slot.index}`, slot.rate, slot.offsetMs, this.readCostMs);
     slot.proc = proc;
     let opened;
     try {
@@ -263,6 +265,16 @@ export class SimCluster {
     }
     // The process exits; what it had not synced is gone with it (stricter than a real exit).
     this.crash(slot, 'exit', false);
+  }
+
+  /** The member left the cluster (its removal was answered): it is gone for good. */
+  retire(slot: Slot): void {
+    if (slot.state === 'removed') return;
+    slot.proc?.kill();
+    this.net.detach(slot.rec.id);
+    slot.state = 'removed';
+    slot.member = undefined;
+    this.note(`m${slot.index}: retired (removed from the cluster)`);
   }
 
   /** A power cut: the process dies; unsynced writes are lost, or (tear) partly kept, the last torn. */

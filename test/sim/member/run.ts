@@ -59,6 +59,7 @@ export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
     size,
     { heartbeatMs, electionMs, snapshotCount: rng.pick([20, 50, 200]), snapshotCatchUpEntries: rng.pick([5, 20, 100]) },
     { maxRateDelta, maxOffsetMs: rng.pick([0, 500, 5000]) },
+    rng.pick([0, 0.02, 0.3]),
     o.verbose ?? false,
   );
   const maxRate = 1 + maxRateDelta;
@@ -88,6 +89,13 @@ export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
     world.at(world.now + nem.range(300, 2500), nemesis);
   };
   world.at(world.now + 500, nemesis);
+  const churn = new Churn(c, rng.fork(5), size);
+  const churnLoop = (): void => {
+    if (world.now >= end) return;
+    churn.step();
+    world.at(world.now + nem.range(1000, 4000), churnLoop);
+  };
+  world.at(world.now + 1500, churnLoop);
   // Agreement while running: members at the same revision and compaction have the same HashKV.
   const sampleHashes = (): void => {
     if (world.now >= end) return;
@@ -245,6 +253,96 @@ function injectFault(c: SimCluster, rng: SimRng, restartLater: (s: Slot, ms: num
   } else {
     // Restart whatever is down (keeps enough members around for progress).
     for (const s of c.slots) if (s.state === 'down' && !s.diskFault) restartLater(s, rng.range(0, 500));
+  }
+}
+
+/**
+ * Membership churn through the member API: remove a member (sometimes the leader), or add a new,
+ * empty member as a learner, boot it (it joins from the others), and promote it once it has caught
+ * up. Keeps between 3 and `max` members; one change at a time.
+ */
+class Churn {
+  private busy = false;
+  private gen = 0;
+  constructor(
+    private readonly c: SimCluster,
+    private readonly rng: SimRng,
+    private readonly max: number,
+  ) {}
+
+  step(): void {
+    if (this.busy) return;
+    const c = this.c;
+    const active = c.slots.filter((s) => s.state !== 'removed');
+    const up = c.live();
+    if (up.length === 0) return;
+    const via = this.rng.pick(up);
+    this.busy = true;
+    // A call to a member that crashes never answers: give up on it after a while.
+    const gen = ++this.gen;
+    c.world.at(c.world.now + 20_000, () => {
+      if (this.gen === gen) this.busy = false;
+    });
+    const done = (): void => {
+      if (this.gen === gen) this.busy = false;
+    };
+    if (active.length > 3 && (active.length >= this.max || this.rng.chance(0.5))) {
+      const leader = c.leader();
+      const target = leader && this.rng.chance(0.3) ? leader : this.rng.pick(active);
+      c.count('member-remove');
+      c.note(`member remove m${target.index} via m${via.index}`);
+      via.member!.memberRemove(target.rec.id).then(
+        () => {
+          c.note(`member remove m${target.index}: done`);
+          c.retire(target);
+          done();
+        },
+        (err: unknown) => {
+          c.note(`member remove m${target.index}: ${(err as Error).message}`);
+          done();
+        },
+      );
+      return;
+    }
+    if (active.length >= this.max) return done();
+    const url = c.nextPeerUrl();
+    c.count('member-add');
+    c.note(`member add ${url} (learner) via m${via.index}`);
+    via.member!.memberAdd([url], true).then(
+      (r) => {
+        const slot = c.newJoiner({ ...r.member, peerUrls: [...r.member.peerUrls], name: `m${c.slots.length}`, clientUrls: [url.replace(':2380', ':2379')] });
+        c.note(`member add: m${slot.index} is ${r.member.id.toString(16)}`);
+        c.world.at(c.world.now + this.rng.range(100, 1500), () => void c.boot(slot));
+        this.promoteLater(slot, 10);
+      },
+      (err: unknown) => {
+        c.note(`member add: ${(err as Error).message}`);
+        done();
+      },
+    );
+  }
+
+  private promoteLater(slot: Slot, tries: number): void {
+    const c = this.c;
+    c.world.at(c.world.now + 1000, () => {
+      const via = c.live()[0];
+      if (tries === 0 || slot.state === 'removed' || !via) {
+        this.busy = false;
+        return;
+      }
+      via.member!.memberPromote(slot.rec.id).then(
+        () => {
+          c.count('member-promote');
+          c.note(`member promote m${slot.index}: done`);
+          this.busy = false;
+        },
+        (err: unknown) => {
+          c.note(`member promote m${slot.index}: ${(err as Error).message}`);
+          if ((err as Error).message.includes('can only promote a learner member') && !(err as Error).message.includes('in sync')) this.busy = false;
+          else this.promoteLater(slot, tries - 1);
+        },
+      );
+    });
   }
 }
 

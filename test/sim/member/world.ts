@@ -87,13 +87,21 @@ export class SimProcess implements Scheduler {
     readonly rate = 1,
     /** Wall-clock offset (ms). */
     readonly offsetMs = 0,
+    /**
+     * Simulated CPU time each monoMs() reading costs: the runtime's time slices (apply, compaction,
+     * snapshots) then end and yield, deterministically, so apply lags the log as on a busy machine.
+     */
+    readonly readCostMs = 0,
   ) {}
+
+  private cpuMs = 0;
 
   nowMs(): number {
     return 1_700_000_000_000 + this.offsetMs + this.world.now * this.rate;
   }
   monoMs(): number {
-    return this.world.now * this.rate;
+    this.cpuMs += this.readCostMs;
+    return this.world.now * this.rate + this.cpuMs;
   }
   after(ms: number, fn: () => void): () => void {
     const t = this.world.enqueue(this.world.now + Math.max(0, ms) / this.rate, this, fn);
