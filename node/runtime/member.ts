@@ -60,6 +60,7 @@ import { ProposalQueue } from './proposal-queue.js';
 import { ProposalWaiters } from './proposal-waiters.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { Compactor, type AutoCompaction } from './compactor.js';
+import { PeerDiscovery } from './peer-discovery.js';
 import { checkCanAddLearner, checkCanAddVoter, checkCanPromote, checkCanRemoveVoter, checkNewPeerUrls, checkUpdatedPeerUrls, confChangeRefusal, existingMember } from './membership-validation.js';
 
 /** Longest stretch of applying (or compacting, snapshotting) before yielding to the event loop. */
@@ -163,6 +164,7 @@ export class Member implements MemberBackend, TransportHandler {
   private readonly waiters: ProposalWaiters;
   private readonly reads: ReadIndexBatcher;
   private readonly compactor: Compactor;
+  private readonly discovery: PeerDiscovery;
 
   // applied state
   private appliedIndex = 0;
@@ -259,6 +261,14 @@ export class Member implements MemberBackend, TransportHandler {
         this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
       },
       onFatal: (err) => this.die('compaction failed', err),
+    });
+    this.discovery = new PeerDiscovery({
+      self: this.id,
+      scheduler: sched,
+      log: this.log,
+      transport: () => this.transport,
+      retryMs: opts.electionTimeoutMs,
+      timeoutMs: opts.electionTimeoutMs,
     });
   }
 
@@ -419,6 +429,8 @@ export class Member implements MemberBackend, TransportHandler {
       this.log.warn('dropped a raft message from a removed member', { type: m.type, from: hexId(m.from) });
       return;
     }
+    // A sender we have no address for (we lag behind the conf change that added it): find it.
+    if (this.membership.get(m.from) === undefined) this.discovery.unknownSender(m.from);
     if (m.type === 'snap' && !this.snapshotFramingOk(m)) return;
     // A snapshot waits while a committed conf change is not applied yet (ready-loop.ts).
     if (m.type === 'snap' && this.readyLoop.holdSnapshot(m)) return;
@@ -507,6 +519,9 @@ export class Member implements MemberBackend, TransportHandler {
       }
       case 'memberPromote':
         return (await this.memberPromote(idArg())).map((m) => ({ ...m, id: String(m.id) }));
+      case 'peerUrls':
+        // peer-discovery.ts: a lagging member asks for the address of a member it does not know.
+        return this.membership.isRemoved(idArg()) ? [] : (this.membership.get(idArg())?.peerUrls ?? []);
       default:
         void from;
         throw new BackendError('notCapable', `unknown peer request ${method}`);

@@ -163,20 +163,19 @@ export class SimCluster {
           writev: async (chunks, position) => {
             if (!slot.corruptNextWrite || !path.includes('wal')) return f.writev(chunks, position);
             slot.corruptNextWrite = false;
-            const bad = chunks.map((c) => c.slice());
-            const total = bad.reduce((n, c) => n + c.length, 0);
-            if (total > 0) {
-              let at = this.rng.intn(total);
-              for (const c of bad) {
-                if (at < c.length) {
-                  c[at] = c[at]! ^ (1 + this.rng.intn(255));
-                  break;
-                }
-                at -= c.length;
-              }
+            // A torn write with garbage at its end: the power fails part-way through it and the
+            // last bytes that reach the disk are damaged. Only the unsynced tail is hit (the
+            // flipped byte is within the last 7 bytes kept, so no complete record follows it and
+            // no record with an intact trailer contains it): storage must cut it and start.
+            const bytes = Buffer.concat(chunks.map((c) => Buffer.from(c)));
+            if (bytes.length > 1) {
+              const cut = 1 + this.rng.intn(bytes.length - 1);
+              const at = Math.max(0, cut - 1 - this.rng.intn(7));
+              const bad = Uint8Array.from(bytes.subarray(0, cut));
+              bad[at] = bad[at]! ^ (1 + this.rng.intn(255));
+              await f.writev([bad], position);
+              this.note(`m${slot.index}: a WAL write torn at ${cut} of ${bytes.length} bytes, byte ${at} damaged; power lost`);
             }
-            await f.writev(bad, position);
-            this.note(`m${slot.index}: corrupted a WAL write (${total} bytes) and lost power`);
             this.crash(slot, 'corrupt-write', true);
           },
         };

@@ -30,6 +30,8 @@ export interface WatchedEvent {
   readonly value: string;
   readonly prevValue: string | undefined;
   readonly prevModRev: number | undefined;
+  /** The member's compaction revision when the event arrived (etcd omits prev_kv it compacted). */
+  readonly compactRev?: number;
 }
 
 /** One watch stream's life: created at startRev on one member incarnation. */
@@ -274,7 +276,7 @@ export class Workload {
             this.plantDropWatchEvent = false;
             continue;
           }
-          s.events.push(watchedEvent(e));
+          s.events.push({ ...watchedEvent(e), compactRev: slot.sm!.compactRevision() });
           lastRev = Math.max(lastRev, e.kv.modRevision);
         }
         return true;
