@@ -184,7 +184,8 @@ export class SimCluster {
   }
 
   async boot(slot: Slot): Promise<void> {
-    if (slot.state === 'removed') return;
+    // One process per member: never a second start while one runs.
+    if (slot.state !== 'down') return;
     slot.incarnation++;
     const inc = slot.incarnation;
     slot.state = 'booting';
@@ -194,6 +195,8 @@ export class SimCluster {
     try {
       opened = await openStorage('/data', { fs: this.disk(slot), segmentSizeBytes: 64 * 1024 });
     } catch (err) {
+      // Crashed while opening its disk: the crash already took the slot down.
+      if (slot.incarnation !== inc) return;
       if (slot.diskFault) {
         // The disk still fails: stay down; the nemesis restarts it after the fault clears.
         slot.state = 'down';
@@ -234,6 +237,7 @@ export class SimCluster {
       scheduler: proc,
       onFatal: (reason) => this.onFatal(slot, inc, reason),
     });
+    if (slot.incarnation !== inc) return;
     slot.member = member;
     slot.sm = sm;
     await member.start();

@@ -56,7 +56,7 @@ export class SimNetwork {
       send: (msgs) => {
         if (!live()) return;
         for (const m of msgs) {
-          const ok = peers.has(m.to) && this.route(id, m);
+          const ok = peers.has(m.to) && this.route(ep, m);
           if (m.type === 'snap') proc.soon(() => handler.reportSnapshot(m.to, ok));
           else if (!ok) proc.soon(() => handler.reportUnreachable(m.to));
         }
@@ -113,7 +113,8 @@ export class SimNetwork {
     return at;
   }
 
-  private route(from: NodeId, m: Message): boolean {
+  private route(src: Endpoint, m: Message): boolean {
+    const from = src.id;
     if (!this.linkUp(from, m.to) || !this.up(m.to)) {
       this.dropped++;
       return false;
@@ -127,6 +128,12 @@ export class SimNetwork {
     this.world.enqueue(at, dst.proc, () => {
       if (!this.linkUp(from, m.to) || this.endpoints.get(m.to) !== dst || !dst.running) {
         this.dropped++;
+        return;
+      }
+      // As the TCP transport does: a member refuses a removed member's stream and says why.
+      if (dst.handler.isRemoved?.(from)) {
+        this.dropped++;
+        if (this.linkUp(m.to, from)) src.proc.after(this.faults.latencyMs, () => src.handler.reportRemoved?.());
         return;
       }
       this.delivered++;
