@@ -505,6 +505,13 @@ export class Member implements MemberBackend, TransportHandler {
     switch (method) {
       case 'leaseRenew': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+        // Confirm leadership with a quorum and apply everything committed first (a ReadIndex
+        // round; etcd's ensureLeadership does one when the leader may be stale). A leader just
+        // elected may hold a revoke of this lease from an earlier term that it has not
+        // committed yet, and a leader resuming from a pause may no longer lead: renewing then
+        // would promise a lease that is about to be revoked (whole-member simulator, W3).
+        await this.linearizableBarrier();
+        if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const id = idArg();
         const r = this.sm.leaseRenew(id, this.nowMs());
         if (r.revoking) return { TTL: await this.leaseRevokedOrNotLeader(id) };

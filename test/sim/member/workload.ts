@@ -239,6 +239,7 @@ export class Workload {
       const at = this.c.world.now;
       const k = await this.call(m.leaseKeepAlive({ ID: l.id }));
       if (k.ok && k.v.TTL > 0) l.lastRenewCallMs = Math.max(l.lastRenewCallMs, at);
+      this.c.note(`keep-alive ${l.id.toString(16)} via m${slot.index} (leader ${m.leaderId().toString(16).slice(0, 6)}): ${k.ok ? `TTL ${k.v.TTL}` : (k.err as Error).message}`);
     } else {
       this.counts.revoke++;
       const l = this.rng.pick(live);
