@@ -324,7 +324,7 @@ export class Member implements MemberBackend, TransportHandler {
       appliedIndex: () => this.appliedIndex,
       stopped: () => this.stopped,
       fatal: () => this.fatal,
-      flushProposals: () => this.proposals.flush(this.node, this.lead),
+      flushProposals: () => this.proposals.flush(this.node, this.lead, this.role === 'leader' ? this.term : undefined),
       onSoftState: (ss) => this.onSoftState(ss),
       onHardState: (hs) => {
         this.term = hs.term;
@@ -865,9 +865,12 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   /** A proposal nobody waits for (lease revokes on expiry, checkpoints). */
-  private proposeInternal(cmd: mvcc.Command): void {
+  /** `leaderTerm`: propose only while leading in that term (never forwarded by a deposed leader). */
+  private proposeInternal(cmd: mvcc.Command, leaderTerm?: number): void {
     const body = encodeCommand(cmd);
-    this.proposals.push(this.sm.auth.enabled ? encodeEnvelope('mvccAs', this.id, 0, encodeAuthBody(INTERNAL_ROOT, body)) : encodeEnvelope('mvcc', this.id, 0, body));
+    const data = this.sm.auth.enabled ? encodeEnvelope('mvccAs', this.id, 0, encodeAuthBody(INTERNAL_ROOT, body)) : encodeEnvelope('mvcc', this.id, 0, body);
+    if (leaderTerm === undefined) this.proposals.push(data);
+    else this.proposals.pushLeaderOnly(data, leaderTerm);
     this.schedule();
   }
 
@@ -943,16 +946,36 @@ export class Member implements MemberBackend, TransportHandler {
 
   // ------------------------------------------------------------------ lease housekeeping
 
+  private housekeepingRunning = false;
+
+  /**
+   * Revokes expired leases and checkpoints remaining TTLs, on a leader whose leadership a quorum
+   * has just confirmed (a ReadIndex round, as etcd's revoke loop does with ensureLeadership). A
+   * leader resuming from a pause sees every lease expired by its own clock; without the round it
+   * queued their revokes, stepped down on the new leader's first message, and then forwarded
+   * them to that leader, which committed them (whole-member simulator, W4). The revokes are also
+   * proposed for this term only: if leadership moves before they reach raft, they are dropped.
+   */
   private leaseHousekeeping(): void {
-    if (this.role !== 'leader') return;
-    const now = this.nowMs();
-    for (const id of this.sm.leaseExpired(now, 64)) {
-      this.log.info('lease expired; revoking', { lease: hexId(id) });
-      this.opts.runtimeMetrics?.leaseExpired.inc();
-      this.proposeInternal({ type: 'leaseRevoke', req: { ID: id } });
-    }
-    const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
-    if (due.length > 0) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: due } });
+    if (this.role !== 'leader' || this.housekeepingRunning) return;
+    this.housekeepingRunning = true;
+    const term = this.term;
+    void this.linearizableBarrier()
+      .then(() => {
+        if (this.role !== 'leader' || this.term !== term || this.stopped) return;
+        const now = this.nowMs();
+        for (const id of this.sm.leaseExpired(now, 64)) {
+          this.log.info('lease expired; revoking', { lease: hexId(id) });
+          this.opts.runtimeMetrics?.leaseExpired.inc();
+          this.proposeInternal({ type: 'leaseRevoke', req: { ID: id } }, term);
+        }
+        const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
+        if (due.length > 0) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: due } }, term);
+      })
+      .catch(() => undefined) // no confirmed leadership this round: nothing to revoke
+      .finally(() => {
+        this.housekeepingRunning = false;
+      });
   }
 
   /** Debug aid: where a write's time goes inside the member (propose -> applied here). */

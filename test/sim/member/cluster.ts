@@ -249,6 +249,7 @@ export class SimCluster {
     const digest = createHash('sha256').update(encodeCommand(cmd)).digest('hex').slice(0, 16);
     const seen = this.applied.get(index);
     if (!seen) {
+      if (cmd.type === 'leaseRevoke') this.note(`m${slot.index} applies the revoke of lease ${cmd.req.ID.toString(16)} at index ${index} first`);
       this.applied.set(index, { index, digest, cmd, firstAtMs: this.world.now, revBefore: before, revAfter: after, ok });
       return;
     }
