@@ -4,7 +4,7 @@ NODE_MODULES_STAMP := node_modules/.package-lock.json
 SEEDS ?= 500
 START ?= 1
 
-.PHONY: setup build test unit sim bench run clean typecheck fuzz
+.PHONY: setup build test unit sim sim-whole bench run clean typecheck fuzz
 
 setup: $(NODE_MODULES_STAMP)
 
@@ -31,6 +31,12 @@ test: build typecheck helm mixin etcd36 lincheck
 
 sim: setup
 	npx tsx test/sim/main.ts --seeds $(SEEDS) --start $(START)
+
+# The whole-member simulator (test/sim/member): real members on simulated time under the nemesis,
+# checked for linearizability (porcupine), watch guarantees, lease safety, durability, agreement.
+# make test runs a few short seeds (test/sim/member/whole.test.ts); this runs many.
+sim-whole: setup lincheck
+	npx tsx test/sim/member/main.ts --seeds $(SEEDS) --start $(START) $(if $(SIZE),--size $(SIZE)) $(if $(FAULT_MS),--fault-ms $(FAULT_MS))
 
 # The wire fuzzer (test/fuzz/wire-fuzz.test.ts) at length: hostile client requests for every RPC
 # and hostile peer frames against 3 real members. make test runs it small (2 seeds).

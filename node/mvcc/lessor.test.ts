@@ -13,4 +13,20 @@ describe('lessor', () => {
     lessor.renew(2n, 400_000); // 2 now expires at 700 s, after 1 (600 s)
     expect(lessor.byExpiry([1n, 2n, 3n], 400_000)).toEqual([1n, 2n, 3n]);
   });
+
+  it('does not renew a lease whose revoke is in flight (etcd waits for the revoke), and a new leader starts over', () => {
+    // Found by the whole-member simulator (test/sim/FOUND-BUGS.md, W1): the keep-alive was
+    // answered with the full TTL 100 ms before the revoke already proposed was applied.
+    const leases = new Map([rec(1n, 4)].map((l) => [l.id, l]));
+    const lessor = new Lessor(() => leases);
+    lessor.promote(0, 0);
+    expect(lessor.expired(4000, 10)).toEqual([1n]);
+    expect(lessor.renew(1n, 4100)).toEqual({ TTL: 4, clearCheckpoint: false, revoking: true });
+    // The revoke failed to commit and leadership moved: the new leader counts from the full TTL.
+    lessor.demote();
+    lessor.promote(5000, 1000);
+    expect(lessor.renew(1n, 5100)).toEqual({ TTL: 4, clearCheckpoint: false });
+    expect(lessor.expired(9099, 10)).toEqual([]);
+    expect(lessor.expired(9100, 10)).toEqual([1n]);
+  });
 });

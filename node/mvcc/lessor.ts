@@ -45,6 +45,8 @@ export class Lessor {
   private primary = false;
   private readonly expiryMs = new Map<LeaseId, number>();
   private readonly lastCheckpointMs = new Map<LeaseId, number>();
+  /** Leases handed out by expired() whose revoke is in flight: a keep-alive must not revive them. */
+  private readonly revoking = new Set<LeaseId>();
 
   constructor(
     private readonly leases: () => ReadonlyMap<LeaseId, LeaseRecord>,
@@ -59,6 +61,7 @@ export class Lessor {
     this.primary = true;
     this.expiryMs.clear();
     this.lastCheckpointMs.clear();
+    this.revoking.clear();
     for (const l of this.leases().values()) {
       const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
       this.expiryMs.set(l.id, nowMs + extendMs + secs * 1000);
@@ -70,6 +73,7 @@ export class Lessor {
     this.primary = false;
     this.expiryMs.clear();
     this.lastCheckpointMs.clear();
+    this.revoking.clear();
   }
 
   /**
@@ -79,6 +83,7 @@ export class Lessor {
   onGrantOrRevoke(id: LeaseId): void {
     this.expiryMs.delete(id);
     this.lastCheckpointMs.delete(id);
+    this.revoking.delete(id);
   }
 
   /** Give leases granted since the last call an expiry; forget revoked ones. */
@@ -88,6 +93,7 @@ export class Lessor {
       if (!leases.has(id)) {
         this.expiryMs.delete(id);
         this.lastCheckpointMs.delete(id);
+        this.revoking.delete(id);
       }
     }
     if (this.expiryMs.size === leases.size) return;
@@ -103,12 +109,16 @@ export class Lessor {
    * Keep-alive (leader only). Returns the granted TTL in seconds, or 0 when the lease
    * does not exist (etcd answers a dead lease with TTL 0), and whether the runtime should
    * propose a checkpoint clearing the lease's remaining TTL.
+   * `revoking`: the lease expired and its revoke is in flight; it is NOT renewed (etcd's Renew
+   * waits for that revoke and answers "lease not found"): answering with its TTL would tell the
+   * client it holds a lease that is about to be revoked.
    */
-  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean } {
+  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean; revoking?: true } {
     const l = this.leases().get(id);
     if (l === undefined) return { TTL: 0, clearCheckpoint: false };
     if (this.primary) {
       this.sync(nowMs);
+      if (this.revoking.has(id)) return { TTL: l.ttl, clearCheckpoint: false, revoking: true };
       this.expiryMs.set(id, nowMs + l.ttl * 1000);
       this.lastCheckpointMs.set(id, nowMs);
     }
@@ -149,6 +159,7 @@ export class Lessor {
     for (const [, id] of due) {
       if (out.length >= max) break;
       out.push(id);
+      this.revoking.add(id);
       this.expiryMs.set(id, nowMs + this.retryMs); // do not hand it out again while the revoke is in flight
     }
     return out;

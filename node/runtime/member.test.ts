@@ -481,6 +481,36 @@ describe('member runtime (in-memory twins)', () => {
     expect(dec((await m4.member.range({ key: enc('k') }, { linearizable: false })).kvs[0]!.value)).toBe('v');
   }, 30_000);
 
+  it('a member that restarts behind the conf change that added the leader learns its address and catches up (whole-member simulator seed 1011)', async () => {
+    const h = (harness = new Harness(3));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    await leader.member.put({ key: enc('k'), value: enc('v1') });
+    // One follower goes down before m3 exists.
+    const lagging = [...h.nodes.values()].find((n) => n !== leader)!;
+    h.net.isolate(lagging.rec.id);
+    await lagging.member.stop();
+    h.nodes.delete(lagging.rec.id);
+    h.net.heal();
+    // m3 joins, is promoted and takes the lead.
+    const urls3 = ['http://127.0.0.1:39980'];
+    const a3 = await leader.member.memberAdd(urls3, true);
+    const m3 = await h.boot({ id: a3.member.id, name: 'm3', peerUrls: urls3, clientUrls: [], isLearner: true }, new MemoryFs(), [], h.records);
+    await until(() => m3.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'm3 catches up');
+    let promoted = false;
+    const promote = (): void => void leader.member.memberPromote(a3.member.id).then(() => (promoted = true), () => setTimeout(promote, 20));
+    promote();
+    await until(() => promoted, 'm3 promoted');
+    await leader.member.moveLeader(a3.member.id);
+    await m3.member.put({ key: enc('k'), value: enc('v2') });
+    // The lagging member restarts from its disk: its membership has no m3, the leader.
+    const back = await h.boot(lagging.rec, lagging.fs);
+    expect(back.member.members().some((m) => m.id === a3.member.id)).toBe(false);
+    await until(() => back.member.appliedIndexNow() >= m3.member.appliedIndexNow() && back.member.leaderId() === a3.member.id, 'the restarted member follows m3 and catches up');
+    expect(dec((await back.member.range({ key: enc('k') }, { linearizable: false })).kvs[0]!.value)).toBe('v2');
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
+
   it('moves leadership on request', async () => {
     const h = (harness = new Harness(3));
     await h.bootAll();

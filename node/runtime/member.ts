@@ -60,6 +60,7 @@ import { ProposalQueue } from './proposal-queue.js';
 import { ProposalWaiters } from './proposal-waiters.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { Compactor, type AutoCompaction } from './compactor.js';
+import { PeerDiscovery } from './peer-discovery.js';
 import { checkCanAddLearner, checkCanAddVoter, checkCanPromote, checkCanRemoveVoter, checkNewPeerUrls, checkUpdatedPeerUrls, confChangeRefusal, existingMember } from './membership-validation.js';
 
 /** Longest stretch of applying (or compacting, snapshotting) before yielding to the event loop. */
@@ -163,6 +164,7 @@ export class Member implements MemberBackend, TransportHandler {
   private readonly waiters: ProposalWaiters;
   private readonly reads: ReadIndexBatcher;
   private readonly compactor: Compactor;
+  private readonly discovery: PeerDiscovery;
 
   // applied state
   private appliedIndex = 0;
@@ -260,6 +262,14 @@ export class Member implements MemberBackend, TransportHandler {
       },
       onFatal: (err) => this.die('compaction failed', err),
     });
+    this.discovery = new PeerDiscovery({
+      self: this.id,
+      scheduler: sched,
+      log: this.log,
+      transport: () => this.transport,
+      retryMs: opts.electionTimeoutMs,
+      timeoutMs: opts.electionTimeoutMs,
+    });
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -314,7 +324,7 @@ export class Member implements MemberBackend, TransportHandler {
       appliedIndex: () => this.appliedIndex,
       stopped: () => this.stopped,
       fatal: () => this.fatal,
-      flushProposals: () => this.proposals.flush(this.node, this.lead),
+      flushProposals: () => this.proposals.flush(this.node, this.lead, this.role === 'leader' ? this.term : undefined),
       onSoftState: (ss) => this.onSoftState(ss),
       onHardState: (hs) => {
         this.term = hs.term;
@@ -419,6 +429,8 @@ export class Member implements MemberBackend, TransportHandler {
       this.log.warn('dropped a raft message from a removed member', { type: m.type, from: hexId(m.from) });
       return;
     }
+    // A sender we have no address for (we lag behind the conf change that added it): find it.
+    if (this.membership.get(m.from) === undefined) this.discovery.unknownSender(m.from);
     if (m.type === 'snap' && !this.snapshotFramingOk(m)) return;
     // A snapshot waits while a committed conf change is not applied yet (ready-loop.ts).
     if (m.type === 'snap' && this.readyLoop.holdSnapshot(m)) return;
@@ -493,8 +505,16 @@ export class Member implements MemberBackend, TransportHandler {
     switch (method) {
       case 'leaseRenew': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+        // Confirm leadership with a quorum and apply everything committed first (a ReadIndex
+        // round; etcd's ensureLeadership does one when the leader may be stale). A leader just
+        // elected may hold a revoke of this lease from an earlier term that it has not
+        // committed yet, and a leader resuming from a pause may no longer lead: renewing then
+        // would promise a lease that is about to be revoked (whole-member simulator, W3).
+        await this.linearizableBarrier();
+        if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const id = idArg();
         const r = this.sm.leaseRenew(id, this.nowMs());
+        if (r.revoking) return { TTL: await this.leaseRevokedOrNotLeader(id) };
         this.opts.runtimeMetrics?.leaseRenewed.inc();
         if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
@@ -506,6 +526,9 @@ export class Member implements MemberBackend, TransportHandler {
       }
       case 'memberPromote':
         return (await this.memberPromote(idArg())).map((m) => ({ ...m, id: String(m.id) }));
+      case 'peerUrls':
+        // peer-discovery.ts: a lagging member asks for the address of a member it does not know.
+        return this.membership.isRemoved(idArg()) ? [] : (this.membership.get(idArg())?.peerUrls ?? []);
       default:
         void from;
         throw new BackendError('notCapable', `unknown peer request ${method}`);
@@ -842,9 +865,12 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   /** A proposal nobody waits for (lease revokes on expiry, checkpoints). */
-  private proposeInternal(cmd: mvcc.Command): void {
+  /** `leaderTerm`: propose only while leading in that term (never forwarded by a deposed leader). */
+  private proposeInternal(cmd: mvcc.Command, leaderTerm?: number): void {
     const body = encodeCommand(cmd);
-    this.proposals.push(this.sm.auth.enabled ? encodeEnvelope('mvccAs', this.id, 0, encodeAuthBody(INTERNAL_ROOT, body)) : encodeEnvelope('mvcc', this.id, 0, body));
+    const data = this.sm.auth.enabled ? encodeEnvelope('mvccAs', this.id, 0, encodeAuthBody(INTERNAL_ROOT, body)) : encodeEnvelope('mvcc', this.id, 0, body);
+    if (leaderTerm === undefined) this.proposals.push(data);
+    else this.proposals.pushLeaderOnly(data, leaderTerm);
     this.schedule();
   }
 
@@ -920,16 +946,36 @@ export class Member implements MemberBackend, TransportHandler {
 
   // ------------------------------------------------------------------ lease housekeeping
 
+  private housekeepingRunning = false;
+
+  /**
+   * Revokes expired leases and checkpoints remaining TTLs, on a leader whose leadership a quorum
+   * has just confirmed (a ReadIndex round, as etcd's revoke loop does with ensureLeadership). A
+   * leader resuming from a pause sees every lease expired by its own clock; without the round it
+   * queued their revokes, stepped down on the new leader's first message, and then forwarded
+   * them to that leader, which committed them (whole-member simulator, W4). The revokes are also
+   * proposed for this term only: if leadership moves before they reach raft, they are dropped.
+   */
   private leaseHousekeeping(): void {
-    if (this.role !== 'leader') return;
-    const now = this.nowMs();
-    for (const id of this.sm.leaseExpired(now, 64)) {
-      this.log.info('lease expired; revoking', { lease: hexId(id) });
-      this.opts.runtimeMetrics?.leaseExpired.inc();
-      this.proposeInternal({ type: 'leaseRevoke', req: { ID: id } });
-    }
-    const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
-    if (due.length > 0) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: due } });
+    if (this.role !== 'leader' || this.housekeepingRunning) return;
+    this.housekeepingRunning = true;
+    const term = this.term;
+    void this.linearizableBarrier()
+      .then(() => {
+        if (this.role !== 'leader' || this.term !== term || this.stopped) return;
+        const now = this.nowMs();
+        for (const id of this.sm.leaseExpired(now, 64)) {
+          this.log.info('lease expired; revoking', { lease: hexId(id) });
+          this.opts.runtimeMetrics?.leaseExpired.inc();
+          this.proposeInternal({ type: 'leaseRevoke', req: { ID: id } }, term);
+        }
+        const due = this.sm.leaseCheckpointsDue(now, LEASE_CHECKPOINT_INTERVAL_MS, 1000);
+        if (due.length > 0) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: due } }, term);
+      })
+      .catch(() => undefined) // no confirmed leadership this round: nothing to revoke
+      .finally(() => {
+        this.housekeepingRunning = false;
+      });
   }
 
   /** Debug aid: where a write's time goes inside the member (propose -> applied here). */
@@ -1060,6 +1106,21 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.sched.monoMs() > deadline) throw new BackendError(lead === NONE ? 'noLeader' : 'timeout', lead === NONE ? 'etcdserver: no leader' : 'etcdserver: request timed out');
       await this.sched.sleep(Math.min(100, this.opts.heartbeatIntervalMs));
     }
+  }
+
+  /**
+   * A keep-alive for a lease whose revoke is in flight waits for it, as etcd's Renew does: TTL 0
+   * (not found) once it is revoked; 'not leader' if this member stops leading first (the revoke
+   * may then not happen; the caller retries on the new leader).
+   */
+  private async leaseRevokedOrNotLeader(id: mvcc.LeaseId): Promise<number> {
+    const deadline = this.sched.monoMs() + this.requestTimeoutMs;
+    while (this.sm.leaseKeys(id) !== undefined) {
+      if (this.stopped || this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+      if (this.sched.monoMs() > deadline) throw new BackendError('timeout', 'etcdserver: request timed out');
+      await this.sched.sleep(this.opts.heartbeatIntervalMs);
+    }
+    return 0;
   }
 
   async leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse> {

@@ -20,6 +20,8 @@ export interface ProposalQueueOptions {
 export class ProposalQueue {
   private proposals: Uint8Array[] = [];
   private confProposals: ConfChange[] = [];
+  /** Entries only this member's leadership in one term may propose (lease revokes on expiry). */
+  private leaderOnly: Array<{ data: Uint8Array; term: number }> = [];
 
   constructor(private readonly o: ProposalQueueOptions) {}
 
@@ -27,12 +29,21 @@ export class ProposalQueue {
     this.proposals.push(data);
   }
 
+  /** Proposed only while this member leads in `term`; dropped otherwise (never forwarded). */
+  pushLeaderOnly(data: Uint8Array, term: number): void {
+    this.leaderOnly.push({ data, term });
+  }
+
   pushConf(cc: ConfChange): void {
     this.confProposals.push(cc);
   }
 
-  /** Hands what is queued to raft, when there is a leader to take it. */
-  flush(node: RawNode, lead: NodeId): void {
+  /** Hands what is queued to raft, when there is a leader to take it. `leadingTerm`: ours, if we lead. */
+  flush(node: RawNode, lead: NodeId, leadingTerm: number | undefined): void {
+    if (this.leaderOnly.length > 0) {
+      for (const p of this.leaderOnly) if (p.term === leadingTerm) this.proposals.push(p.data);
+      this.leaderOnly = [];
+    }
     if (this.proposals.length > 0 && lead !== NONE) {
       // One raft step (one 'prop' message, forwarded whole by a follower) per bounded batch.
       while (this.proposals.length > 0) {
