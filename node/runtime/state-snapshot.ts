@@ -58,14 +58,25 @@ export async function encodeStateSnapshotAsync(
   return out;
 }
 
+/** The JSON header's bytes parsed, ids made bigints. */
+export function parseStateSnapshotHeader(json: Uint8Array): MembershipJSON {
+  const parsed = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')) as MembershipJSON;
+  // Ids are decimal strings (numbers in snapshots written before ids were 64-bit).
+  return { ...parsed, members: parsed.members.map(memberRecordFromJson), removed: parsed.removed.map((id) => idFromJson(id, 'removed member id')) };
+}
+
+/** Checks the magic of the first 8 bytes; returns the JSON header's length. */
+export function stateSnapshotHeaderLength(first8: Uint8Array): number {
+  const b = Buffer.from(first8.buffer, first8.byteOffset, first8.byteLength);
+  if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
+  return b.readUInt32LE(4);
+}
+
 export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJSON; chunks: Uint8Array[] } {
   const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
-  const jlen = b.readUInt32LE(4);
+  const jlen = stateSnapshotHeaderLength(b);
   if (8 + jlen > b.byteLength) throw new StateSnapshotError('truncated state snapshot header');
-  const parsed = JSON.parse(b.subarray(8, 8 + jlen).toString('utf8')) as MembershipJSON;
-  // Ids are decimal strings (numbers in snapshots written before ids were 64-bit).
-  const membership: MembershipJSON = { ...parsed, members: parsed.members.map(memberRecordFromJson), removed: parsed.removed.map((id) => idFromJson(id, 'removed member id')) };
+  const membership = parseStateSnapshotHeader(b.subarray(8, 8 + jlen));
   const chunks: Uint8Array[] = [];
   let off = 8 + jlen;
   while (off < b.byteLength) {
