@@ -43,21 +43,6 @@ export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly
   return out;
 }
 
-/** The same bytes as encodeStateSnapshot, with `maybeYield` awaited after each chunk copy. */
-export async function encodeStateSnapshotAsync(
-  membership: MembershipJSON,
-  chunks: readonly Uint8Array[],
-  maybeYield: () => Promise<void>,
-): Promise<Buffer> {
-  const { out, off: first } = beginStateSnapshot(membership, chunks);
-  let off = first;
-  for (const c of chunks) {
-    off = putChunk(out, off, c);
-    await maybeYield();
-  }
-  return out;
-}
-
 /** The JSON header's bytes parsed, ids made bigints. */
 export function parseStateSnapshotHeader(json: Uint8Array): MembershipJSON {
   const parsed = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')) as MembershipJSON;
