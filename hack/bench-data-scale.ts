@@ -5,7 +5,7 @@
 //   snapshot   `etcdctl snapshot save` (3.6) from one member: time, file size, and that member's
 //              peak resident set while it serves the save (sampled every 100 ms)
 //   restart    kill -9 of a follower, then the same command again: time until /health is 200 and
-//              its serializable revision equals the leader's
+//              its serializable revision equals the leader's, and its peak resident set meanwhile
 // Then the tsetcd / etcd ratios. Every step is bounded in time, and a guard stops a system whose
 // members together pass the memory cap (default: 70% of MemAvailable at start), so a database too
 // big for the design reports where it stopped instead of waking the OOM killer.
@@ -59,6 +59,8 @@ interface Result {
   snapshotMiB: number;
   snapshotPeakRssMiB: number;
   restartSeconds: number;
+  /** The restarted follower's peak resident set until caught up (sampled every 100 ms). */
+  restartPeakRssMiB: number;
   /** Why a step stopped early, if it did. */
   stopped?: string;
 }
@@ -179,7 +181,7 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
   const total = Math.round((sizeMiB * 2 ** 20) / VALUE_BYTES);
   const quota = Math.min(16 * 2 ** 30, Math.max(2 ** 31, 2 * sizeMiB * 2 ** 20 + 2 ** 30));
   const members = await startCluster(kind, bins, root, quota);
-  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN };
+  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN, restartPeakRssMiB: NaN };
   try {
     const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
     const args = [`--endpoints=${endpoints}`, '--conns=8', '--clients=64', 'put', '--key-size=16', '--sequential-keys', `--key-space-size=${total}`, `--total=${total}`, `--val-size=${VALUE_BYTES}`];
@@ -218,17 +220,32 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     await new Promise<void>((res) => (follower.proc.exitCode !== null || follower.proc.signalCode !== null ? res() : follower.proc.once('exit', () => res())));
     const k0 = performance.now();
     follower.proc = spawnMember(follower, follower.argv, root);
+    let restartPeak = 0;
+    const sampleRss = (): void => {
+      restartPeak = Math.max(restartPeak, rssMiB(follower.proc.pid) || 0);
+      r.restartPeakRssMiB = restartPeak;
+    };
+    const sampler = setInterval(sampleRss, 100);
     const deadline = k0 + MAX_SECONDS * 1000;
-    for (;;) {
-      const healthy = await waitHealthy([follower.client], 1000);
-      if (healthy && (await localRevision(follower)) >= target) break;
-      if (performance.now() > deadline) return { ...r, stopped: `restart: not caught up within ${MAX_SECONDS} s` };
-      if (follower.proc.exitCode !== null) return { ...r, stopped: `restart: the member exited with ${follower.proc.exitCode}` };
-      const why = memGuard(members)();
-      if (why) return { ...r, stopped: `restart: ${why}` };
-      await new Promise((res) => setTimeout(res, 50));
+    try {
+      for (;;) {
+        const healthy = await waitHealthy([follower.client], 1000);
+        if (healthy && (await localRevision(follower)) >= target) break;
+        if (performance.now() > deadline) return { ...r, stopped: `restart: not caught up within ${MAX_SECONDS} s` };
+        if (follower.proc.exitCode !== null) return { ...r, stopped: `restart: the member exited with ${follower.proc.exitCode}` };
+        const why = memGuard(members)();
+        if (why) return { ...r, stopped: `restart: ${why}` };
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    } finally {
+      clearInterval(sampler);
     }
+    sampleRss();
     r.restartSeconds = (performance.now() - k0) / 1000;
+    // What tsetcd's recovery says it read and how long it took (storage's 'recovered storage' line).
+    const logPath = join(root, `${follower.name}.log`);
+    const recovered = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('"recovered storage"')).at(-1) : undefined;
+    if (recovered) console.log(`restart: ${recovered}`);
     return r;
   } finally {
     await stopProcs(members.map((m) => m.proc));
@@ -267,6 +284,7 @@ async function main(): Promise<void> {
     line('snapshot size (MiB)', (r) => r.snapshotMiB, 0);
     line('serving member peak RSS during save (MiB)', (r) => r.snapshotPeakRssMiB, 0);
     line('follower kill -9 to caught up (s)', (r) => r.restartSeconds, 1);
+    line('restarted follower peak RSS until caught up (MiB)', (r) => r.restartPeakRssMiB, 0);
     for (const k of kinds) if (results.get(k)!.stopped) rows.push(`| ${size} MiB | ${k} stopped early | ${results.get(k)!.stopped} | | |`);
   }
   console.log(`\n(load average at the end ${loadAvg()})\n`);
