@@ -11,7 +11,7 @@
 // big for the design reports where it stopped instead of waking the OOM killer.
 //
 //   npx tsx hack/bench-data-scale.ts [--sizes=1024,4096] [--only=tsetcd|etcd36] [--max-seconds=900]
-//       [--mem-cap-mib=N]
+//       [--mem-cap-mib=N] [--snapshot-count=N]
 // BENCH_DATA_MIB=1024,4096 sets the sizes from make. TSETCD_MAIN as in bench-etcd-benchmark.ts.
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -36,6 +36,8 @@ const SIZES_MIB = flag('sizes', process.env['BENCH_DATA_MIB'] ?? '1024')
   .filter((n) => n > 0 && n <= 16384);
 const ONLY = flag('only', '');
 const MAX_SECONDS = Number(flag('max-seconds', '900'));
+/** --snapshot-count for both systems (BENCH_SNAPSHOT_COUNT); unset: each its own default (etcd 3.6: 10000, tsetcd: 100000). */
+const SNAPSHOT_COUNT = flag('snapshot-count', process.env['BENCH_SNAPSHOT_COUNT'] ?? '');
 const MEM_CAP_MIB = Number(flag('mem-cap-mib', String(Math.floor((0.7 * memAvailableKiB()) / 1024))));
 
 type Kind = 'etcd36' | 'tsetcd';
@@ -104,7 +106,7 @@ async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: nu
   mkdirSync(root, { recursive: true });
   const planned = await planMembers(root, `data-${kind}`);
   const members = planned.map((m) => {
-    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`];
+    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`, ...(SNAPSHOT_COUNT ? [`--snapshot-count=${SNAPSHOT_COUNT}`] : [])];
     // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
     const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [MAIN_JS, ...args]];
     return { ...m, argv, proc: spawnMember(m, argv, root) };
@@ -261,7 +263,7 @@ async function main(): Promise<void> {
   const bins = ensureBins();
   const kinds: Kind[] = (['etcd36', 'tsetcd'] as Kind[]).filter((k) => !ONLY || k === ONLY);
   const base = join(REPO, '.data', `bench-data-scale-${Date.now()}`);
-  console.log(`data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; memory cap ${MEM_CAP_MIB} MiB; load average ${loadAvg()}`);
+  console.log(`data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; snapshot-count ${SNAPSHOT_COUNT || 'defaults'}; memory cap ${MEM_CAP_MIB} MiB; load average ${loadAvg()}`);
   const rows: string[] = [];
   for (const size of SIZES_MIB) {
     const results = new Map<Kind, Result>();
