@@ -730,7 +730,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
       log.warn('skipping snapshot file whose metadata does not match its name', { file: path });
       continue;
     }
-    reader = snapshotReader(fs, path, checked, chunkBytes);
+    reader = snapshotReader(fs, path, checked, chunkBytes, true);
     let data: Uint8Array = new Uint8Array(0);
     if ((options.snapshotData ?? 'load') === 'load') {
       const f = await fs.openRead(path);
@@ -799,10 +799,11 @@ async function checkSnapshotAt(fs: WalFs, path: string, chunkBytes: number, crc:
   }
 }
 
-function snapshotReader(fs: WalFs, path: string, info: SnapshotFileInfo, chunkBytes: number): SnapshotReader {
+/** checked: the whole file's CRC was just checked (recovery), so reading it back does not check again. */
+function snapshotReader(fs: WalFs, path: string, info: SnapshotFileInfo, chunkBytes: number, checked = false): SnapshotReader {
   return {
     metadata: info.metadata,
     dataBytes: info.dataBytes,
-    chunks: () => snapshotFileData(() => fs.openRead(path), info, chunkBytes),
+    chunks: () => snapshotFileData(() => fs.openRead(path), info, chunkBytes, !checked),
   };
 }

@@ -29,8 +29,9 @@ export interface SnapshotReader {
   readonly metadata: SnapshotMetadata;
   readonly dataBytes: number;
   /**
-   * The data in chunks of bounded size. The file's checksum is checked again while reading: the
-   * iterator throws before its last chunk if the file changed since it was checked.
+   * The data in chunks of bounded size. From openSnapshot, the file's checksum is checked while
+   * reading (the iterator throws before its last chunk if it does not match); recovery's reader
+   * reads back a file it checked whole just before, without a second pass.
    */
   chunks(): AsyncIterable<Uint8Array>;
 }
