@@ -15,6 +15,8 @@ import type { MemberStorage, SnapshotReader } from '../storage/types.js';
 import type { SnapshotBody } from '../transport/snapshot-body.js';
 import { readStateSnapshotHeader } from './state-snapshot-stream.js';
 
+const MAX_HELD = 2;
+
 function key(meta: SnapshotMetadata): string {
   return `${meta.term}/${meta.index}`;
 }
@@ -24,8 +26,12 @@ async function* once(data: Uint8Array): AsyncGenerator<Uint8Array> {
 }
 
 export class StreamedSnapshots {
-  /** The newest snapshot received as a body, waiting for raft to hand it to the Ready loop. */
-  private received: { key: string; body: SnapshotBody } | undefined;
+  /**
+   * Snapshots received as bodies, waiting for raft to hand them to the Ready loop, by key. A newer
+   * one may arrive while an older one is being saved, so a body goes only once a save used it or
+   * a newer one was saved; at most MAX_HELD are kept (raft drops the older ones anyway).
+   */
+  private readonly received = new Map<string, { index: number; body: SnapshotBody }>();
   /** The member's storage, with saveSnapshot taking a received body in place of empty data. */
   readonly storage: MemberStorage;
 
@@ -59,14 +65,21 @@ export class StreamedSnapshots {
       await body.release?.();
       return false;
     }
-    await this.drop();
-    this.received = { key: key(meta), body };
+    const k = key(meta);
+    const old = this.received.get(k);
+    this.received.set(k, { index: meta.index, body });
+    if (old) await old.body.release?.();
+    while (this.received.size > MAX_HELD) {
+      const oldest = [...this.received.entries()].sort((a, b) => a[1].index - b[1].index)[0]!;
+      this.received.delete(oldest[0]);
+      await oldest[1].body.release?.();
+    }
     return true;
   }
 
   /** Whether a 'snap' message with empty data has its body here. */
   holds(m: Message): boolean {
-    return m.snapshot !== undefined && this.received?.key === key(m.snapshot.metadata);
+    return m.snapshot !== undefined && this.received.has(key(m.snapshot.metadata));
   }
 
   /** The data of an outgoing snapshot: its file, streamed. Throws when there is none to send. */
@@ -93,20 +106,29 @@ export class StreamedSnapshots {
   }
 
   private async saveSnapshot(...[snap, opts]: Parameters<MemberStorage['saveSnapshot']>): Promise<void> {
-    const r = this.received;
     const empty = snap.data instanceof Uint8Array && snap.data.byteLength === 0;
-    if (!empty || !r || r.key !== key(snap.metadata)) return this.inner.saveSnapshot(snap, opts);
-    this.received = undefined;
+    if (!empty) return this.inner.saveSnapshot(snap, opts);
+    const k = key(snap.metadata);
+    const r = this.received.get(k);
+    // Raft hands back only snapshots it was given; one with no bytes and no body would be saved
+    // as an empty state: a broken invariant, never written.
+    if (!r) throw new Error(`snapshot ${k} has no data to save (neither inline nor received)`);
     try {
       await this.inner.saveSnapshot({ metadata: snap.metadata, data: r.body.chunks() }, opts);
     } finally {
+      this.received.delete(k);
       await r.body.release?.();
+      for (const [other, held] of [...this.received]) {
+        if (held.index > snap.metadata.index) continue;
+        this.received.delete(other);
+        await held.body.release?.();
+      }
     }
   }
 
   private async drop(): Promise<void> {
-    const r = this.received;
-    this.received = undefined;
-    await r?.body.release?.();
+    const all = [...this.received.values()];
+    this.received.clear();
+    for (const r of all) await r.body.release?.();
   }
 }
