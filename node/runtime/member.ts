@@ -606,7 +606,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.membership = Membership.fromJSON(st.membership);
     this.sm.auth.restore(st.membership.auth);
     this.memberAuth.tokens.clear();
-    this.log.info('applied snapshot', { index: s.metadata.index, bytes: st.bytes, ms: Math.round(this.sched.monoMs() - started) });
+    this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(this.sched.monoMs() - started) });
     this.appliedIndex = s.metadata.index;
     this.snapshotIndex = s.metadata.index;
     this.confState = s.metadata.confState;

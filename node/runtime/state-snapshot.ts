@@ -74,15 +74,18 @@ export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJ
   return { membership, chunks };
 }
 
-/** The same bytes as encodeStateSnapshot, part by part (storage's saveSnapshot takes an async iterable). */
-export async function* stateSnapshotParts(membership: MembershipJSON, chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
+/**
+ * The same bytes as encodeStateSnapshot, part by part (storage's saveSnapshot takes an async
+ * iterable). The store's chunks may come sync or async (a store reading values from disk).
+ */
+export async function* stateSnapshotParts(membership: MembershipJSON, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const json = Buffer.from(stringifyWithIds(membership));
   const head = Buffer.allocUnsafe(8);
   MAGIC.copy(head, 0);
   head.writeUInt32LE(json.byteLength, 4);
   yield head;
   yield json;
-  for (const c of chunks) {
+  for await (const c of chunks) {
     const len = Buffer.allocUnsafe(4);
     len.writeUInt32LE(c.byteLength, 0);
     yield len;
