@@ -12,8 +12,12 @@
 import { FRAME_HEADER_BYTES, FRAME_TRAILER_BYTES, frameBytes, judgeBadFrame, recordAt, ScanError, type ScannedRecord } from './frame.js';
 import type { ReadableFile } from './fs.js';
 
-/** Read size of recovery's reads (WAL segments and snapshot files). */
-export const DEFAULT_READ_CHUNK_BYTES = 1024 * 1024;
+/**
+ * Read size of recovery's reads (WAL segments and snapshot files). 8 MiB: with 1 MiB reads nearly
+ * every 1 MiB state chunk straddles two reads and is copied once more; restoring 250 MiB of state
+ * from the file then took ~1.5-2x as long as from one Buffer, with 8 MiB about the same.
+ */
+export const DEFAULT_READ_CHUNK_BYTES = 8 * 1024 * 1024;
 
 export interface StreamedSegmentScan {
   /** Offset just past the last valid record: where the next write goes. */

@@ -99,7 +99,7 @@ export interface StorageOptions {
    */
   preallocate?: 'truncate' | 'zero';
   hooks?: StorageHooks;
-  /** Size of recovery's reads: WAL segments and snapshot files are read in pieces of this size; default 1 MiB. */
+  /** Size of recovery's reads: WAL segments and snapshot files are read in pieces of this size; default 8 MiB. */
   readChunkBytes?: number;
   /**
    * 'load' (the default): recovered.snapshot.data holds the snapshot's bytes. 'stream': it is empty,
