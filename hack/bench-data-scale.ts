@@ -5,13 +5,13 @@
 //   snapshot   `etcdctl snapshot save` (3.6) from one member: time, file size, and that member's
 //              peak resident set while it serves the save (sampled every 100 ms)
 //   restart    kill -9 of a follower, then the same command again: time until /health is 200 and
-//              its serializable revision equals the leader's
+//              its serializable revision equals the leader's, and its peak resident set meanwhile
 // Then the tsetcd / etcd ratios. Every step is bounded in time, and a guard stops a system whose
 // members together pass the memory cap (default: 70% of MemAvailable at start), so a database too
 // big for the design reports where it stopped instead of waking the OOM killer.
 //
 //   npx tsx hack/bench-data-scale.ts [--sizes=1024,4096] [--only=tsetcd|etcd36] [--max-seconds=900]
-//       [--mem-cap-mib=N]
+//       [--mem-cap-mib=N] [--snapshot-count=N]
 // BENCH_DATA_MIB=1024,4096 sets the sizes from make. TSETCD_MAIN as in bench-etcd-benchmark.ts.
 
 import { execFileSync, spawn } from 'node:child_process';
@@ -36,6 +36,8 @@ const SIZES_MIB = flag('sizes', process.env['BENCH_DATA_MIB'] ?? '1024')
   .filter((n) => n > 0 && n <= 16384);
 const ONLY = flag('only', '');
 const MAX_SECONDS = Number(flag('max-seconds', '900'));
+/** --snapshot-count for both systems (BENCH_SNAPSHOT_COUNT); unset: each its own default (etcd 3.6: 10000, tsetcd: 100000). */
+const SNAPSHOT_COUNT = flag('snapshot-count', process.env['BENCH_SNAPSHOT_COUNT'] ?? '');
 const MEM_CAP_MIB = Number(flag('mem-cap-mib', String(Math.floor((0.7 * memAvailableKiB()) / 1024))));
 
 type Kind = 'etcd36' | 'tsetcd';
@@ -59,6 +61,8 @@ interface Result {
   snapshotMiB: number;
   snapshotPeakRssMiB: number;
   restartSeconds: number;
+  /** The restarted follower's peak resident set until caught up (sampled every 100 ms). */
+  restartPeakRssMiB: number;
   /** Why a step stopped early, if it did. */
   stopped?: string;
 }
@@ -102,7 +106,7 @@ async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: nu
   mkdirSync(root, { recursive: true });
   const planned = await planMembers(root, `data-${kind}`);
   const members = planned.map((m) => {
-    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`];
+    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`, ...(SNAPSHOT_COUNT ? [`--snapshot-count=${SNAPSHOT_COUNT}`] : [])];
     // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
     const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [MAIN_JS, ...args]];
     return { ...m, argv, proc: spawnMember(m, argv, root) };
@@ -179,7 +183,7 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
   const total = Math.round((sizeMiB * 2 ** 20) / VALUE_BYTES);
   const quota = Math.min(16 * 2 ** 30, Math.max(2 ** 31, 2 * sizeMiB * 2 ** 20 + 2 ** 30));
   const members = await startCluster(kind, bins, root, quota);
-  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN };
+  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN, restartPeakRssMiB: NaN };
   try {
     const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
     const args = [`--endpoints=${endpoints}`, '--conns=8', '--clients=64', 'put', '--key-size=16', '--sequential-keys', `--key-space-size=${total}`, `--total=${total}`, `--val-size=${VALUE_BYTES}`];
@@ -217,18 +221,35 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     follower.proc.kill('SIGKILL');
     await new Promise<void>((res) => (follower.proc.exitCode !== null || follower.proc.signalCode !== null ? res() : follower.proc.once('exit', () => res())));
     const k0 = performance.now();
-    follower.proc = spawnMember(follower, follower.argv, root);
+    // tsetcd's restart logs at info, for storage's 'recovered storage' line (a handful of lines).
+    const restartArgv: [string, string[]] = kind === 'tsetcd' ? [follower.argv[0], follower.argv[1].map((a) => (a === '--log-level=warn' ? '--log-level=info' : a))] : follower.argv;
+    follower.proc = spawnMember(follower, restartArgv, root);
+    let restartPeak = 0;
+    const sampleRss = (): void => {
+      restartPeak = Math.max(restartPeak, rssMiB(follower.proc.pid) || 0);
+      r.restartPeakRssMiB = restartPeak;
+    };
+    const sampler = setInterval(sampleRss, 100);
     const deadline = k0 + MAX_SECONDS * 1000;
-    for (;;) {
-      const healthy = await waitHealthy([follower.client], 1000);
-      if (healthy && (await localRevision(follower)) >= target) break;
-      if (performance.now() > deadline) return { ...r, stopped: `restart: not caught up within ${MAX_SECONDS} s` };
-      if (follower.proc.exitCode !== null) return { ...r, stopped: `restart: the member exited with ${follower.proc.exitCode}` };
-      const why = memGuard(members)();
-      if (why) return { ...r, stopped: `restart: ${why}` };
-      await new Promise((res) => setTimeout(res, 50));
+    try {
+      for (;;) {
+        const healthy = await waitHealthy([follower.client], 1000);
+        if (healthy && (await localRevision(follower)) >= target) break;
+        if (performance.now() > deadline) return { ...r, stopped: `restart: not caught up within ${MAX_SECONDS} s` };
+        if (follower.proc.exitCode !== null) return { ...r, stopped: `restart: the member exited with ${follower.proc.exitCode}` };
+        const why = memGuard(members)();
+        if (why) return { ...r, stopped: `restart: ${why}` };
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    } finally {
+      clearInterval(sampler);
     }
+    sampleRss();
     r.restartSeconds = (performance.now() - k0) / 1000;
+    // What tsetcd's recovery says it read and how long it took (storage's 'recovered storage' line).
+    const logPath = join(root, `${follower.name}.log`);
+    const recovered = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('"recovered storage"')).at(-1) : undefined;
+    if (kind === 'tsetcd') console.log(`restart: ${recovered ?? `no 'recovered storage' line in ${logPath}`}`);
     return r;
   } finally {
     await stopProcs(members.map((m) => m.proc));
@@ -244,7 +265,7 @@ async function main(): Promise<void> {
   const bins = ensureBins();
   const kinds: Kind[] = (['etcd36', 'tsetcd'] as Kind[]).filter((k) => !ONLY || k === ONLY);
   const base = join(REPO, '.data', `bench-data-scale-${Date.now()}`);
-  console.log(`data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; memory cap ${MEM_CAP_MIB} MiB; load average ${loadAvg()}`);
+  console.log(`data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; snapshot-count ${SNAPSHOT_COUNT || 'defaults'}; memory cap ${MEM_CAP_MIB} MiB; load average ${loadAvg()}`);
   const rows: string[] = [];
   for (const size of SIZES_MIB) {
     const results = new Map<Kind, Result>();
@@ -267,6 +288,7 @@ async function main(): Promise<void> {
     line('snapshot size (MiB)', (r) => r.snapshotMiB, 0);
     line('serving member peak RSS during save (MiB)', (r) => r.snapshotPeakRssMiB, 0);
     line('follower kill -9 to caught up (s)', (r) => r.restartSeconds, 1);
+    line('restarted follower peak RSS until caught up (MiB)', (r) => r.restartPeakRssMiB, 0);
     for (const k of kinds) if (results.get(k)!.stopped) rows.push(`| ${size} MiB | ${k} stopped early | ${results.get(k)!.stopped} | | |`);
   }
   console.log(`\n(load average at the end ${loadAvg()})\n`);

@@ -137,6 +137,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
   const storageOpts = {
     logger: logger.child('storage'),
+    // The snapshot's data is restored from its file in chunks (streamed-snapshots.ts), never loaded whole.
+    snapshotData: 'stream' as const,
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   };
   let { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts);
@@ -208,6 +210,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         listenUrls: cfg.listenPeerUrls,
         handler,
         logger: logger.child('transport'),
+        // Snapshots from the leader are spooled here, then copied into member/snap by the save.
+        snapshotSpoolDir: join(cfg.dataDir, 'member', 'spool'),
         ...(peer ? { tls: peer.tls, tlsUpdates: peer.reloader } : {}),
         ...(metrics && runtimeMetrics
           ? {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { decodeEnvelope, encodeEnvelope, RequestIds } from './envelope.js';
-import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync, stateSnapshotParts } from './state-snapshot.js';
+import { decodeStateSnapshot, encodeStateSnapshot, stateSnapshotParts } from './state-snapshot.js';
+import { readStateSnapshotHeader, restoreStateSnapshot } from './state-snapshot-stream.js';
 import { clusterIdOf, memberIdOf } from './ids.js';
 import { Membership, decodeConfContext, encodeConfContext } from './membership.js';
 import { decodeNormalEntry } from './entry-decode.js';
@@ -22,12 +23,10 @@ describe('runtime codecs and ids', () => {
     expect(ids.take() + 1).toBe(ids.take());
   });
 
-  it('state snapshots round-trip (sync and async encodings agree)', async () => {
+  it('state snapshots round-trip (whole and part-by-part encodings agree)', async () => {
     const m = { members: [{ id: 1n, name: 'a', peerUrls: ['http://a:1'], clientUrls: [], isLearner: false }], removed: [9n] };
     const chunks = [Buffer.from('one'), Buffer.alloc(0), Buffer.alloc(70_000, 7)];
     const a = encodeStateSnapshot(m, chunks);
-    const b = await encodeStateSnapshotAsync(m, chunks, async () => {});
-    expect(Buffer.compare(a, b)).toBe(0);
     const parts: Uint8Array[] = [];
     for await (const p of stateSnapshotParts(m, chunks)) parts.push(p);
     expect(Buffer.compare(a, Buffer.concat(parts))).toBe(0);
@@ -36,6 +35,34 @@ describe('runtime codecs and ids', () => {
     expect(d.chunks.map((c) => c.byteLength)).toEqual([3, 0, 70_000]);
     expect(() => decodeStateSnapshot(a.subarray(0, a.byteLength - 1))).toThrow(/truncated/);
     expect(() => decodeStateSnapshot(Buffer.from('nope'))).toThrow(/not a tsetcd/);
+  });
+
+  it('a state snapshot read as a stream, split at any byte, restores the same chunks; a cut stream restores nothing', async () => {
+    const m = { members: [{ id: 1n, name: 'a', peerUrls: ['http://a:1'], clientUrls: [], isLearner: false }], removed: [] };
+    const chunks = [Buffer.from('one'), Buffer.alloc(0), Buffer.alloc(5_000, 7), Buffer.from('last')];
+    const whole = encodeStateSnapshot(m, chunks);
+    async function* split(b: Uint8Array, step: number): AsyncGenerator<Uint8Array> {
+      for (let off = 0; off < b.length; off += step) yield b.subarray(off, Math.min(b.length, off + step));
+    }
+    const recorder = () => {
+      const r = { written: [] as string[], finished: false, paced: 0 };
+      return { r, sm: { restore: () => undefined, beginRestore: () => ({ write: (c: Uint8Array) => void r.written.push(Buffer.from(c).toString('hex')), finish: () => void (r.finished = true) }) } };
+    };
+    for (const step of [1, 3, 7, 64, 4096, whole.length]) {
+      const { r, sm } = recorder();
+      const got = await restoreStateSnapshot(split(whole, step), sm, async () => void r.paced++);
+      expect(got.membership, `step ${step}`).toEqual(m);
+      expect(got.bytes).toBe(whole.length);
+      expect(r.written).toEqual(chunks.map((c) => c.toString('hex')));
+      expect(r.finished).toBe(true);
+      expect(r.paced).toBe(chunks.length);
+      expect(await readStateSnapshotHeader(split(whole, step))).toEqual(m);
+    }
+    for (const cut of [3, 20, whole.length - 1]) {
+      const { r, sm } = recorder();
+      await expect(restoreStateSnapshot(split(whole.subarray(0, cut), 5), sm, async () => undefined)).rejects.toThrow(/truncated/);
+      expect(r.finished).toBe(false); // the store is only swapped at finish
+    }
   });
 
   it('member and cluster ids are stable, order-independent, non-zero, and use all 64 bits', () => {

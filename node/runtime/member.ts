@@ -52,7 +52,11 @@ import { Membership, encodeConfContext, memberRecordFromJson, type MemberRecord,
 import { memberIdOf, hexId, stringifyWithIds } from './ids.js';
 import type { StateMachine } from './state-machine.js';
 import { etcdSnapshotStream } from './etcd-snapshot-stream.js';
-import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
+import { decodeStateSnapshot, encodeStateSnapshot, stateSnapshotParts } from './state-snapshot.js';
+import { restoreStateSnapshot } from './state-snapshot-stream.js';
+import { StreamedSnapshots } from './streamed-snapshots.js';
+import type { SnapshotReader } from '../storage/types.js';
+import type { SnapshotBody } from '../transport/snapshot-body.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import { ApplyLoop } from './apply-loop.js';
 import { ReadyLoop } from './ready-loop.js';
@@ -100,7 +104,7 @@ export interface MemberOptions {
   /** Where the etcd-format snapshot for the Snapshot stream is written (default: the OS temp dir). */
   readonly snapshotTmpDir?: string;
   /** What storage recovered at open. */
-  readonly recovered: { readonly snapshot?: Snapshot; readonly hardState: import('../raft/types.js').HardState; readonly entries: readonly Entry[] };
+  readonly recovered: { readonly snapshot?: Snapshot; readonly snapshotReader?: SnapshotReader; readonly hardState: import('../raft/types.js').HardState; readonly entries: readonly Entry[] };
   /** Membership at index 0 for a member bootstrapped 'new' (ignored when a snapshot was recovered or when joining). */
   readonly initialMembers?: readonly MemberRecord[];
   /** Peers to connect to before membership is known (a member joining an existing cluster). */
@@ -137,6 +141,8 @@ export class Member implements MemberBackend, TransportHandler {
   private readonly opts: MemberOptions;
   private readonly sm: StateMachine;
   private readonly storage: MemberStorage;
+  /** Snapshot data on disk and in streams, not in raft's memory (streamed-snapshots.ts). */
+  private readonly snapshots: StreamedSnapshots;
   private readonly sched: Scheduler;
   private raftStorage!: MemoryStorage;
   private node!: RawNode;
@@ -189,7 +195,8 @@ export class Member implements MemberBackend, TransportHandler {
     const rd = opts.runtimeMetrics?.rangeDurationSeconds;
     this.rangeDurations = rd ? [new HistogramTally(rd, { success: 'false' }), new HistogramTally(rd, { success: 'true' })] : undefined;
     this.sm = opts.stateMachine;
-    this.storage = opts.storage;
+    this.snapshots = new StreamedSnapshots(opts.storage, opts.logger);
+    this.storage = this.snapshots.storage;
     const sched = (this.sched = opts.scheduler ?? realScheduler);
     this.nowMs = opts.nowMs ?? (() => sched.nowMs());
     this.requestIds = new RequestIds(this.nowMs());
@@ -281,7 +288,7 @@ export class Member implements MemberBackend, TransportHandler {
     let snap: Snapshot;
     if (rec.snapshot) {
       snap = rec.snapshot;
-      this.restoreFromSnapshot(snap);
+      await this.restoreFromSnapshot(snap, rec.snapshotReader);
     } else if (this.opts.initialMembers && this.opts.initialMembers.length > 0) {
       this.membership = Membership.fromJSON({ members: this.opts.initialMembers.map((m) => ({ ...m, peerUrls: [...m.peerUrls], clientUrls: [...m.clientUrls] })), removed: [] });
       snap = this.bootstrapSnapshot();
@@ -454,6 +461,7 @@ export class Member implements MemberBackend, TransportHandler {
    * still checks the chunks themselves when it restores them.
    */
   private snapshotFramingOk(m: Message): boolean {
+    if (m.snapshot?.data.byteLength === 0 && this.snapshots.holds(m)) return true; // checked at accept
     try {
       decodeStateSnapshot(m.snapshot?.data ?? new Uint8Array(0));
       return true;
@@ -466,6 +474,20 @@ export class Member implements MemberBackend, TransportHandler {
   reportUnreachable(id: NodeId): void {
     if (this.stopped || !this.started) return;
     this.node.reportUnreachable(id);
+  }
+
+  /** A snapshot the transport spooled to a file: kept as a stream, then stepped like any message. */
+  receiveSnapshot(m: Message, body: SnapshotBody): void {
+    if (this.stopped || !this.started) {
+      void body.release?.();
+      return;
+    }
+    void this.snapshots.accept(m, body).then((ok) => ok && this.receive(m));
+  }
+
+  /** The data of a snapshot this member sends: its snapshot file, streamed. */
+  snapshotBody(m: Message): Promise<SnapshotBody | undefined> {
+    return this.snapshots.body(m);
   }
 
   reportSnapshot(id: NodeId, ok: boolean): void {
@@ -595,25 +617,15 @@ export class Member implements MemberBackend, TransportHandler {
 
   private async applySnapshotItem(s: Snapshot): Promise<void> {
     if (s.metadata.index > 0 && s.metadata.index <= this.appliedIndex) return;
-    this.log.info('applying snapshot', { index: s.metadata.index, term: s.metadata.term, bytes: s.data.byteLength });
+    this.log.info('applying snapshot', { index: s.metadata.index, term: s.metadata.term });
     const started = this.sched.monoMs();
-    const st = decodeStateSnapshot(s.data);
-    if (st.chunks.length > 0) {
-      if (this.sm.beginRestore) {
-        const r = this.sm.beginRestore();
-        let slice = this.sched.monoMs();
-        for (const c of st.chunks) {
-          r.write(c);
-          if (this.sched.monoMs() - slice > APPLY_SLICE_MS) {
-            await this.sched.yield();
-            slice = this.sched.monoMs();
-          }
-        }
-        r.finish();
-      } else {
-        this.sm.restore(st.chunks);
+    let slice = this.sched.monoMs();
+    const st = await restoreStateSnapshot(await this.snapshots.open(s), this.sm, async () => {
+      if (this.sched.monoMs() - slice > APPLY_SLICE_MS) {
+        await this.sched.yield();
+        slice = this.sched.monoMs();
       }
-    }
+    });
     this.membership = Membership.fromJSON(st.membership);
     this.sm.auth.restore(st.membership.auth);
     this.memberAuth.tokens.clear();
@@ -624,12 +636,13 @@ export class Member implements MemberBackend, TransportHandler {
     this.syncTransportPeers();
   }
 
-  private restoreFromSnapshot(s: Snapshot): void {
-    const st = decodeStateSnapshot(s.data);
+  private async restoreFromSnapshot(s: Snapshot, reader: SnapshotReader | undefined): Promise<void> {
+    // The bootstrap snapshot (index 0) carries membership only: the store stays the empty store.
+    const started = this.sched.monoMs();
+    const st = await restoreStateSnapshot(await this.snapshots.open(s, reader), this.sm, async () => undefined);
     this.membership = Membership.fromJSON(st.membership);
     this.sm.auth.restore(st.membership.auth);
-    // The bootstrap snapshot (index 0) carries membership only: the store is the empty store.
-    if (st.chunks.length > 0) this.sm.restore(st.chunks);
+    this.log.info('restored the state from the snapshot', { index: s.metadata.index, bytes: st.bytes, ms: Math.round(this.sched.monoMs() - started) });
   }
 
   private bootstrapSnapshot(): Snapshot {
@@ -780,33 +793,32 @@ export class Member implements MemberBackend, TransportHandler {
       const confState = this.confState;
       // Captured with the store's chunks below, synchronously: both are the state at `index`.
       const membership = { ...this.membership.toJSON(), auth: this.sm.auth.toJSON() };
-      const chunks: Uint8Array[] = [];
+      // Streamed from the store into the snapshot file: no whole-state copy in memory. The store
+      // pins the state the iterator started at while it runs; raft keeps the metadata only.
+      let bytes = 0;
       let sliceStart = this.sched.monoMs();
-      for (const c of this.sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES)) {
-        chunks.push(c);
-        if (this.sched.monoMs() - sliceStart > APPLY_SLICE_MS) {
-          await this.sched.yield();
-          sliceStart = this.sched.monoMs();
+      const { sm, sched } = this;
+      async function* parts(): AsyncGenerator<Uint8Array> {
+        for await (const c of stateSnapshotParts(membership, sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES))) {
+          bytes += c.byteLength;
+          yield c;
+          if (sched.monoMs() - sliceStart > APPLY_SLICE_MS) {
+            await sched.yield();
+            sliceStart = sched.monoMs();
+          }
         }
       }
-      const data = await encodeStateSnapshotAsync(membership, chunks, async () => {
-        if (this.sched.monoMs() - sliceStart > APPLY_SLICE_MS) {
-          await this.sched.yield();
-          sliceStart = this.sched.monoMs();
-        }
-      });
-      const snap: Snapshot = { data, metadata: { index, term, confState } };
-      await this.storage.saveSnapshot(snap);
+      await this.storage.saveSnapshot({ metadata: { index, term, confState }, data: parts() });
       if (this.stopped) return;
       if (index > this.raftStorage.snapshot().metadata.index) {
-        this.raftStorage.createSnapshot(index, confState, data);
+        this.raftStorage.createSnapshot(index, confState, new Uint8Array(0));
         const compactTo = index - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
         if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
       }
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
       await this.storage.releaseTo(index);
       this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((this.sched.monoMs() - started) / 1000);
-      this.log.info('saved snapshot', { index, term, bytes: data.byteLength, ms: Math.round(this.sched.monoMs() - started) });
+      this.log.info('saved snapshot', { index, term, bytes, ms: Math.round(this.sched.monoMs() - started) });
     } catch (err) {
       if (this.stopped) return;
       if (this.raftStorage.snapshot().metadata.index > index) {

@@ -43,29 +43,25 @@ export function encodeStateSnapshot(membership: MembershipJSON, chunks: readonly
   return out;
 }
 
-/** The same bytes as encodeStateSnapshot, with `maybeYield` awaited after each chunk copy. */
-export async function encodeStateSnapshotAsync(
-  membership: MembershipJSON,
-  chunks: readonly Uint8Array[],
-  maybeYield: () => Promise<void>,
-): Promise<Buffer> {
-  const { out, off: first } = beginStateSnapshot(membership, chunks);
-  let off = first;
-  for (const c of chunks) {
-    off = putChunk(out, off, c);
-    await maybeYield();
-  }
-  return out;
+/** The JSON header's bytes parsed, ids made bigints. */
+export function parseStateSnapshotHeader(json: Uint8Array): MembershipJSON {
+  const parsed = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8')) as MembershipJSON;
+  // Ids are decimal strings (numbers in snapshots written before ids were 64-bit).
+  return { ...parsed, members: parsed.members.map(memberRecordFromJson), removed: parsed.removed.map((id) => idFromJson(id, 'removed member id')) };
+}
+
+/** Checks the magic of the first 8 bytes; returns the JSON header's length. */
+export function stateSnapshotHeaderLength(first8: Uint8Array): number {
+  const b = Buffer.from(first8.buffer, first8.byteOffset, first8.byteLength);
+  if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
+  return b.readUInt32LE(4);
 }
 
 export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJSON; chunks: Uint8Array[] } {
   const b = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (b.byteLength < 8 || !b.subarray(0, 4).equals(MAGIC)) throw new StateSnapshotError('not a tsetcd state snapshot');
-  const jlen = b.readUInt32LE(4);
+  const jlen = stateSnapshotHeaderLength(b);
   if (8 + jlen > b.byteLength) throw new StateSnapshotError('truncated state snapshot header');
-  const parsed = JSON.parse(b.subarray(8, 8 + jlen).toString('utf8')) as MembershipJSON;
-  // Ids are decimal strings (numbers in snapshots written before ids were 64-bit).
-  const membership: MembershipJSON = { ...parsed, members: parsed.members.map(memberRecordFromJson), removed: parsed.removed.map((id) => idFromJson(id, 'removed member id')) };
+  const membership = parseStateSnapshotHeader(b.subarray(8, 8 + jlen));
   const chunks: Uint8Array[] = [];
   let off = 8 + jlen;
   while (off < b.byteLength) {
@@ -78,15 +74,18 @@ export function decodeStateSnapshot(data: Uint8Array): { membership: MembershipJ
   return { membership, chunks };
 }
 
-/** The same bytes as encodeStateSnapshot, part by part (storage's saveSnapshot takes an async iterable). */
-export async function* stateSnapshotParts(membership: MembershipJSON, chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
+/**
+ * The same bytes as encodeStateSnapshot, part by part (storage's saveSnapshot takes an async
+ * iterable). The store's chunks may come sync or async (a store reading values from disk).
+ */
+export async function* stateSnapshotParts(membership: MembershipJSON, chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
   const json = Buffer.from(stringifyWithIds(membership));
   const head = Buffer.allocUnsafe(8);
   MAGIC.copy(head, 0);
   head.writeUInt32LE(json.byteLength, 4);
   yield head;
   yield json;
-  for (const c of chunks) {
+  for await (const c of chunks) {
     const len = Buffer.allocUnsafe(4);
     len.writeUInt32LE(c.byteLength, 0);
     yield len;

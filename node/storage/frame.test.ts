@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, frameBytes, scanSegment, ScanError, type WalRecord } from './frame.js';
+import { encodeRecord, frameBytes, scanSegment, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
+import { scanSegmentFile } from './segment-scan.js';
+import type { ReadableFile } from './fs.js';
 import { entries, TestRng } from '../../test/storage/helpers.js';
 
 function segment(records: WalRecord[], size: number): Uint8Array {
@@ -21,6 +23,45 @@ const recs: WalRecord[] = [
   { kind: 'hardState', hardState: { term: 2, vote: 1n, commit: 12 } },
   { kind: 'entries', entries: entries(15, 15, 3, 300) },
 ];
+
+/** A file over bytes that records the largest read it served. */
+function fileOver(buf: Uint8Array): ReadableFile & { largestRead: number } {
+  const f = {
+    sizeBytes: buf.length,
+    largestRead: 0,
+    async read(pos: number, len: number) {
+      const out = buf.slice(pos, Math.min(buf.length, pos + len));
+      f.largestRead = Math.max(f.largestRead, out.length);
+      return out;
+    },
+    async close() {},
+  };
+  return f;
+}
+
+type Verdict = { records: ScannedRecord[]; end: number; torn?: { offset: number; bytes: number } } | { error: string; offset: number };
+
+async function streamed(buf: Uint8Array, isLast: boolean, chunkBytes: number): Promise<Verdict & { largestRead?: number }> {
+  const records: ScannedRecord[] = [];
+  const f = fileOver(buf);
+  try {
+    const s = await scanSegmentFile(f, isLast, chunkBytes, (r) => records.push(r));
+    return { records, end: s.end, ...(s.torn ? { torn: s.torn } : {}), largestRead: f.largestRead };
+  } catch (err) {
+    if (!(err instanceof ScanError)) throw err;
+    return { error: err.message, offset: err.offset };
+  }
+}
+
+function whole(buf: Uint8Array, isLast: boolean): Verdict {
+  try {
+    const s = scanSegment(buf, isLast);
+    return { records: s.records, end: s.end, ...(s.torn ? { torn: s.torn } : {}) };
+  } catch (err) {
+    if (!(err instanceof ScanError)) throw err;
+    return { error: err.message, offset: err.offset };
+  }
+}
 
 describe('frame', () => {
   it('frames are 8-aligned and round-trip through the scanner; zeros after them are the clean end', () => {
@@ -66,6 +107,44 @@ describe('frame', () => {
       } catch (err) {
         expect(err, `seed ${seed} case ${i}`).toBeInstanceOf(ScanError);
         corrupt++;
+      }
+    }
+    expect(torn).toBeGreaterThan(0);
+    expect(corrupt).toBeGreaterThan(0);
+  });
+
+  it('the streamed scanner (bounded reads) reaches the same verdict as the whole-buffer one on damaged segments, at every read size (seeded)', async () => {
+    const seed = 4242;
+    const rng = new TestRng(seed);
+    const base = segment(recs, 2048);
+    const written = recs.reduce((n, r) => n + encodeRecord(r).length, 0);
+    let torn = 0;
+    let corrupt = 0;
+    for (let i = 0; i < 600; i++) {
+      const buf = base.slice();
+      const kind = rng.intn(4);
+      if (kind === 0) {
+        const at = rng.intn(written);
+        buf[at] = (buf[at] as number) ^ (1 << rng.intn(8));
+      } else if (kind === 1) {
+        buf.fill(0, rng.intn(written), written); // a cut tail
+      } else if (kind === 2) {
+        const at = rng.intn(written);
+        for (let k = at; k < written + rng.intn(64); k++) buf[k] = rng.intn(256); // garbage tail
+      } else {
+        const at = rng.intn(written);
+        new DataView(buf.buffer).setUint32(at - (at % 8), [0xffffffff, 2040, 0x7ffffff8, rng.intn(5000)][rng.intn(4)] as number, true);
+      }
+      const isLast = rng.intn(3) !== 0;
+      const want = whole(buf, isLast);
+      if ('torn' in want && want.torn) torn++;
+      if ('error' in want) corrupt++;
+      for (const chunk of [16, 40, 64, 333, 4096]) {
+        const got = await streamed(buf, isLast, chunk);
+        const { largestRead, ...verdict } = got;
+        expect(verdict, `seed ${seed} case ${i} read size ${chunk}`).toEqual(want);
+        // Reads stay within the read size, but for a damaged tail judged whole (at most the segment).
+        if (!('error' in want) && !('torn' in want && want.torn)) expect(largestRead).toBeLessThanOrEqual(Math.max(chunk, 16, ...recs.map((r) => encodeRecord(r).length)));
       }
     }
     expect(torn).toBeGreaterThan(0);

@@ -151,7 +151,7 @@ function decodePayload(type: number, buf: Uint8Array, start: number, end: number
 }
 
 /** Length of a frame at p whose header and CRC check out, or -1. */
-function validFrameAt(buf: Uint8Array, dv: DataView, p: number): number {
+export function validFrameAt(buf: Uint8Array, dv: DataView, p: number): number {
   if (p + FRAME_HEADER_BYTES > buf.length) return -1;
   const type = buf[p + 4]!;
   if (type < RecordType.segmentHeader || type > RecordType.snapshot) return -1;
@@ -166,7 +166,7 @@ function validFrameAt(buf: Uint8Array, dv: DataView, p: number): number {
   return size;
 }
 
-function allZero(buf: Uint8Array, from: number): boolean {
+export function allZero(buf: Uint8Array, from: number): boolean {
   for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
   return true;
 }
@@ -200,44 +200,63 @@ export class ScanError extends Error {
   }
 }
 
+/**
+ * Decodes the frame at p, or returns undefined when no valid frame starts there (validFrameAt).
+ * Throws ScanError (at base + p) when the frame checks out but its payload does not decode.
+ */
+export function recordAt(buf: Uint8Array, dv: DataView, p: number, base = 0): { record: WalRecord; size: number } | undefined {
+  const size = validFrameAt(buf, dv, p);
+  if (size <= 0) return undefined;
+  const type = buf[p + 4]!;
+  const len = dv.getUint32(p, true);
+  try {
+    return { record: decodePayload(type, buf, p + FRAME_HEADER_BYTES, p + FRAME_HEADER_BYTES + len), size };
+  } catch (err) {
+    throw new ScanError(base + p, `record with a valid checksum does not decode (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/**
+ * THE RULE's verdict on a frame at p that does not check out, given every byte from p to the end of
+ * the written data (`buf` may be a window that starts anywhere before p and ends anywhere after the
+ * last non-zero byte; `base` is the file offset of buf[0], for the offsets reported).
+ * Returns undefined for a clean end (rule 1), the torn bytes for rule 4; throws ScanError otherwise.
+ */
+export function judgeBadFrame(buf: Uint8Array, dv: DataView, p: number, isLast: boolean, base = 0): { offset: number; bytes: number } | undefined {
+  // Rule 1: clean end of written data.
+  if (allZero(buf, p)) return undefined;
+  // Rule 2: a valid frame further on means mid-log corruption.
+  for (let q = p + 8; q + FRAME_HEADER_BYTES <= buf.length; q += 8) {
+    if (validFrameAt(buf, dv, q) > 0) {
+      throw new ScanError(base + p, `bad record (checksum mismatch or broken frame) followed by a valid record at offset ${base + q}`);
+    }
+  }
+  // Rule 3: a complete record (its trailer is there) that does not check out.
+  const dataEnd = nonZeroEnd(buf, p);
+  for (let q = p; q + FRAME_TRAILER_BYTES <= Math.min(buf.length, dataEnd + FRAME_TRAILER_BYTES); q += 8) {
+    if (dv.getUint32(q + 4, true) === TRAILER_MAGIC && q + FRAME_TRAILER_BYTES - frameBytes(dv.getUint32(q, true)) === p) {
+      throw new ScanError(base + p, 'record written completely but damaged since (checksum mismatch with an intact trailer)');
+    }
+  }
+  // Rules 4 and 5.
+  if (!isLast) throw new ScanError(base + p, 'bad record at the end of a segment that is not the last one');
+  return { offset: base + p, bytes: dataEnd - p };
+}
+
 /** Scans one segment's bytes by THE RULE above. Throws ScanError (offset + reason) on corruption. */
 export function scanSegment(buf: Uint8Array, isLast: boolean): SegmentScan {
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const records: ScannedRecord[] = [];
   let p = 0;
   while (p < buf.length) {
-    const size = validFrameAt(buf, dv, p);
-    if (size > 0) {
-      const type = buf[p + 4]!;
-      const len = dv.getUint32(p, true);
-      let record: WalRecord;
-      try {
-        record = decodePayload(type, buf, p + FRAME_HEADER_BYTES, p + FRAME_HEADER_BYTES + len);
-      } catch (err) {
-        throw new ScanError(p, `record with a valid checksum does not decode (${err instanceof Error ? err.message : String(err)})`);
-      }
-      records.push({ record, offset: p });
-      p += size;
+    const r = recordAt(buf, dv, p);
+    if (r) {
+      records.push({ record: r.record, offset: p });
+      p += r.size;
       continue;
     }
-    // Rule 1: clean end of written data.
-    if (allZero(buf, p)) return { records, end: p };
-    // Rule 2: a valid frame further on means mid-log corruption.
-    for (let q = p + 8; q + FRAME_HEADER_BYTES <= buf.length; q += 8) {
-      if (validFrameAt(buf, dv, q) > 0) {
-        throw new ScanError(p, `bad record (checksum mismatch or broken frame) followed by a valid record at offset ${q}`);
-      }
-    }
-    // Rule 3: a complete record (its trailer is there) that does not check out.
-    const dataEnd = nonZeroEnd(buf, p);
-    for (let q = p; q + FRAME_TRAILER_BYTES <= Math.min(buf.length, dataEnd + FRAME_TRAILER_BYTES); q += 8) {
-      if (dv.getUint32(q + 4, true) === TRAILER_MAGIC && q + FRAME_TRAILER_BYTES - frameBytes(dv.getUint32(q, true)) === p) {
-        throw new ScanError(p, 'record written completely but damaged since (checksum mismatch with an intact trailer)');
-      }
-    }
-    // Rules 4 and 5.
-    if (!isLast) throw new ScanError(p, 'bad record at the end of a segment that is not the last one');
-    return { records, end: p, torn: { offset: p, bytes: dataEnd - p } };
+    const torn = judgeBadFrame(buf, dv, p, isLast);
+    return torn ? { records, end: p, torn } : { records, end: p };
   }
   return { records, end: p };
 }

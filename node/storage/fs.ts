@@ -13,12 +13,23 @@ export interface WalFile {
   close(): Promise<void>;
 }
 
+/** A file opened for reading in bounded pieces (recovery never holds a whole file). */
+export interface ReadableFile {
+  /** The file's length when it was opened. */
+  readonly sizeBytes: number;
+  /** Up to `length` bytes from `position`; fewer only at the end of the file. */
+  read(position: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
 export interface WalFs {
   /** mkdir -p */
   mkdirp(dir: string): Promise<void>;
   /** Names (not paths) in dir; [] if dir is missing. */
   readdir(dir: string): Promise<string[]>;
   readFile(path: string): Promise<Uint8Array>;
+  /** Opens a file read-only, to read it piece by piece. */
+  openRead(path: string): Promise<ReadableFile>;
   /** 'create' fails if the file exists (O_CREAT|O_EXCL); 'write' opens an existing file read-write. */
   open(path: string, mode: 'create' | 'write'): Promise<WalFile>;
   rename(from: string, to: string): Promise<void>;
@@ -27,7 +38,7 @@ export interface WalFs {
   syncDir(dir: string): Promise<void>;
 }
 
-export type FsOp = 'mkdirp' | 'readdir' | 'readFile' | 'open' | 'rename' | 'unlink' | 'syncDir' | 'writev' | 'datasync' | 'truncate' | 'close';
+export type FsOp = 'mkdirp' | 'readdir' | 'readFile' | 'openRead' | 'read' | 'open' | 'rename' | 'unlink' | 'syncDir' | 'writev' | 'datasync' | 'truncate' | 'close';
 
 /**
  * Fault injection for tests: before each operation, `fault(op, path)` may return an error to throw
@@ -68,6 +79,18 @@ export function withFaults(inner: WalFs, fault: (op: FsOp, path: string) => Erro
     async readFile(path) {
       check('readFile', path);
       return inner.readFile(path);
+    },
+    async openRead(path) {
+      check('openRead', path);
+      const f = await inner.openRead(path);
+      return {
+        sizeBytes: f.sizeBytes,
+        async read(position, length) {
+          check('read', path);
+          return f.read(position, length);
+        },
+        close: () => f.close(),
+      };
     },
     async open(path, mode) {
       check('open', path);

@@ -1,7 +1,8 @@
 // Public surface of node/storage.
-export type { MemberStorage, OpenedStorage, RecoveredState, SnapshotData, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
+export type { MemberStorage, OpenedStorage, RecoveredState, RecoveryStats, SnapshotReader, SnapshotData, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
 export { openStorage, DEFAULT_SEGMENT_SIZE_BYTES, WAL_DIR_NAME, SNAP_DIR_NAME } from './storage.js';
-export type { WalFs, WalFile, FsOp } from './fs.js';
+export type { WalFs, WalFile, ReadableFile, FsOp } from './fs.js';
+export { DEFAULT_READ_CHUNK_BYTES } from './segment-scan.js';
 export { withFaults, errnoError } from './fs.js';
 export { nodeFs } from './node-fs.js';
 export { MemoryFs, type CrashOptions } from './memory-fs.js';

@@ -13,7 +13,7 @@
 // never make them.
 
 import type { Rng } from '../raft/types.js';
-import { errnoError, type WalFile, type WalFs } from './fs.js';
+import { errnoError, type ReadableFile, type WalFile, type WalFs } from './fs.js';
 
 type PendingOp = { kind: 'write'; pos: number; bytes: Uint8Array } | { kind: 'truncate'; len: number };
 
@@ -69,6 +69,13 @@ class Blob {
     this.currentLen = this.durableLen;
   }
 
+  /** A copy of [from, to); bytes past the buffer (lazy growth) read as zeros. */
+  range(from: number, to: number): Uint8Array {
+    const out = new Uint8Array(Math.max(0, to - from));
+    if (from < this.current.length) out.set(this.current.subarray(from, Math.min(to, this.current.length)));
+    return out;
+  }
+
   contents(): Uint8Array {
     const out = new Uint8Array(this.currentLen);
     out.set(this.current.subarray(0, Math.min(this.currentLen, this.current.length)));
@@ -94,7 +101,7 @@ export class MemoryFs implements WalFs {
   private generation = 0;
 
   /** Counters a test can read. */
-  readonly stats = { datasyncs: 0, writes: 0, bytesWritten: 0 };
+  readonly stats = { datasyncs: 0, writes: 0, bytesWritten: 0, bytesRead: 0 };
 
   private static dirOf(path: string): string {
     const i = path.lastIndexOf('/');
@@ -125,6 +132,23 @@ export class MemoryFs implements WalFs {
     const b = this.files.get(MemoryFs.norm(path));
     if (!b) throw errnoError('ENOENT', `no such file: ${path}`);
     return b.contents();
+  }
+
+  /** Reads see the file as it is at each read (no copy of the whole file is made). */
+  async openRead(path: string): Promise<ReadableFile> {
+    const b = this.files.get(MemoryFs.norm(path));
+    if (!b) throw errnoError('ENOENT', `no such file: ${path}`);
+    const gen = this.generation;
+    const sizeBytes = b.currentLen;
+    return {
+      sizeBytes,
+      read: async (position, length) => {
+        if (gen !== this.generation) throw errnoError('EIO', 'file handle from before a crash');
+        this.stats.bytesRead += Math.max(0, Math.min(length, b.currentLen - position));
+        return b.range(position, Math.min(position + length, b.currentLen));
+      },
+      close: async () => undefined,
+    };
   }
 
   async open(path: string, mode: 'create' | 'write'): Promise<WalFile> {
@@ -229,6 +253,7 @@ export class MemoryFs implements WalFs {
       mkdirp: (d) => guard(() => this.mkdirp(d)),
       readdir: (d) => guard(() => this.readdir(d)),
       readFile: (p) => guard(() => this.readFile(p)),
+      openRead: (p) => guard(() => this.openRead(p)),
       open: (p, m) => guard(() => this.open(p, m)),
       rename: (a, b) => guard(() => this.rename(a, b)),
       unlink: (p) => guard(() => this.unlink(p)),

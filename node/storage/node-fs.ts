@@ -2,7 +2,7 @@
 // into libuv's thread pool, which matters for the group commit's write + fdatasync.
 
 import * as fs from 'node:fs';
-import type { WalFile, WalFs } from './fs.js';
+import type { ReadableFile, WalFile, WalFs } from './fs.js';
 
 function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -53,6 +53,28 @@ class NodeFile implements WalFile {
   }
 }
 
+class NodeReadableFile implements ReadableFile {
+  constructor(
+    private readonly fd: number,
+    readonly sizeBytes: number,
+  ) {}
+
+  async read(position: number, length: number): Promise<Uint8Array> {
+    const out = Buffer.allocUnsafe(Math.max(0, Math.min(length, this.sizeBytes - position)));
+    let got = 0;
+    while (got < out.length) {
+      const n = await call<number>((cb) => fs.read(this.fd, out, got, out.length - got, position + got, cb));
+      if (n === 0) break; // the file shrank since it was opened
+      got += n;
+    }
+    return got === out.length ? out : out.subarray(0, got);
+  }
+
+  close(): Promise<void> {
+    return callVoid((cb) => fs.close(this.fd, cb));
+  }
+}
+
 export const nodeFs: WalFs = {
   async mkdirp(dir) {
     await fs.promises.mkdir(dir, { recursive: true });
@@ -67,6 +89,16 @@ export const nodeFs: WalFs = {
   },
   async readFile(path) {
     return fs.promises.readFile(path);
+  },
+  async openRead(path) {
+    const fd = await call<number>((cb) => fs.open(path, fs.constants.O_RDONLY, cb));
+    try {
+      const st = await call<fs.Stats>((cb) => fs.fstat(fd, cb));
+      return new NodeReadableFile(fd, st.size);
+    } catch (err) {
+      await callVoid((cb) => fs.close(fd, cb)).catch(() => undefined);
+      throw err;
+    }
   },
   async open(path, mode) {
     const flags = mode === 'create' ? fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_RDWR : fs.constants.O_RDWR;

@@ -7,6 +7,7 @@
 import { decodeSnapshotMetadata, encodeSnapshotMetadata } from './codec.js';
 import { crc32c, crc32cUpdate } from '../lib/crc32c.js';
 import type { Snapshot, SnapshotMetadata } from '../raft/types.js';
+import type { ReadableFile } from './fs.js';
 import type { SnapshotData } from './types.js';
 
 const MAGIC = new TextEncoder().encode('TSSNAP01');
@@ -86,4 +87,79 @@ export function decodeSnapshotFile(buf: Uint8Array): Snapshot | { invalid: strin
   }
   // A plain Uint8Array view (not a Buffer) over the file's bytes.
   return { metadata, data: new Uint8Array(buf.buffer, buf.byteOffset + dataStart, dataEnd - dataStart) };
+}
+
+/** Where a checked snapshot file keeps its parts. */
+export interface SnapshotFileInfo {
+  readonly metadata: SnapshotMetadata;
+  readonly dataOffset: number;
+  readonly dataBytes: number;
+  readonly crc: number;
+}
+
+/**
+ * The same checks as decodeSnapshotFile, in bounded reads: header and trailer, then (checkCrc) the
+ * CRC over metadata and data, chunk by chunk; without it, snapshotFileData checks the CRC as it reads. Returns where the data lies, or why the file is refused.
+ */
+export async function checkSnapshotFile(file: ReadableFile, chunkBytes: number, checkCrc = true): Promise<SnapshotFileInfo | { invalid: string }> {
+  const size = file.sizeBytes;
+  if (size < MAGIC.length + 4 + TRAILER_BYTES) return { invalid: `file too short (${size} bytes)` };
+  const head = await file.read(0, MAGIC.length + 4);
+  if (!eq(head, 0, MAGIC)) return { invalid: 'bad magic' };
+  const trailer = await file.read(size - TRAILER_BYTES, TRAILER_BYTES);
+  if (trailer.length !== TRAILER_BYTES || !eq(trailer, 12, END_MAGIC)) return { invalid: 'bad end magic (incomplete file?)' };
+  const metaLen = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(MAGIC.length, true);
+  const metaStart = MAGIC.length + 4;
+  const dataStart = metaStart + metaLen;
+  const dataEnd = size - TRAILER_BYTES;
+  if (dataStart > dataEnd) return { invalid: 'metadata overruns the file' };
+  const tv = new DataView(trailer.buffer, trailer.byteOffset, trailer.byteLength);
+  const wantCrc = tv.getUint32(0, true);
+  const wantLen = tv.getUint32(4, true) + tv.getUint32(8, true) * 0x1_0000_0000;
+  if (wantLen !== dataEnd - dataStart) return { invalid: `data length ${dataEnd - dataStart} != recorded ${wantLen}` };
+  const meta = await file.read(metaStart, metaLen);
+  if (checkCrc) {
+    let crc = crc32c(meta);
+    for (let off = dataStart; off < dataEnd; off += chunkBytes) {
+      const c = await file.read(off, Math.min(chunkBytes, dataEnd - off));
+      if (c.length === 0) return { invalid: 'file shrank while read' };
+      crc = crc32cUpdate(crc, c);
+    }
+    if (crc !== wantCrc) return { invalid: 'checksum mismatch' };
+  }
+  let metadata: SnapshotMetadata;
+  try {
+    metadata = decodeSnapshotMetadata(meta);
+  } catch (err) {
+    return { invalid: `metadata does not decode: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  return { metadata, dataOffset: dataStart, dataBytes: wantLen, crc: wantCrc };
+}
+
+/**
+ * The data of a checked snapshot file, in chunks of at most chunkBytes, read on demand (the file is
+ * opened when iteration starts and closed when it ends). With `verify`, the CRC is checked on the
+ * way: the iterator throws before its last chunk if the file does not match its trailer (it was
+ * only checked in part, or long ago). Without, the caller checked the whole file just before.
+ */
+export async function* snapshotFileData(open: () => Promise<ReadableFile>, info: SnapshotFileInfo, chunkBytes: number, verify = true): AsyncGenerator<Uint8Array> {
+  const file = await open();
+  try {
+    let crc = verify ? crc32c(await file.read(MAGIC.length + 4, info.dataOffset - MAGIC.length - 4)) : 0;
+    const end = info.dataOffset + info.dataBytes;
+    let pending: Uint8Array | undefined;
+    for (let off = info.dataOffset; off < end; ) {
+      const c = await file.read(off, Math.min(chunkBytes, end - off));
+      if (c.length === 0) throw new Error(`snapshot file shrank while read (at byte ${off})`);
+      if (verify) crc = crc32cUpdate(crc, c);
+      off += c.length;
+      // Hold each chunk back one step, so the last one is only handed out after the CRC checked.
+      if (pending) yield pending;
+      pending = c;
+    }
+    if (verify && crc !== info.crc) throw new Error('snapshot file changed since it was checked (checksum mismatch)');
+    if (pending) yield pending;
+  } finally {
+    await file.close().catch(() => undefined);
+  }
 }

@@ -31,13 +31,24 @@ import {
   StorageStoppedError,
   StorageWriteError,
 } from './errors.js';
-import { encodeRecord, ScanError, scanSegment, type WalRecord } from './frame.js';
+import { encodeRecord, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
 import type { WalFile, WalFs } from './fs.js';
 import { LogShape } from './log-shape.js';
 import { nodeFs } from './node-fs.js';
 import { assemble, Replay, ReplayError, usableSnapshots, type SnapshotCandidate } from './replay.js';
-import { decodeSnapshotFile, parseSnapshotFileName, snapshotFileChunks, snapshotFileName } from './snapshot-file.js';
-import type { MemberStorage, OpenedStorage, RecoveredState, SaveSnapshotOptions, SnapshotInput, StorageHooks, StorageOptions } from './types.js';
+import { DEFAULT_READ_CHUNK_BYTES, scanSegmentFile, type StreamedSegmentScan } from './segment-scan.js';
+import { checkSnapshotFile, parseSnapshotFileName, snapshotFileChunks, snapshotFileData, snapshotFileName, type SnapshotFileInfo } from './snapshot-file.js';
+import type {
+  MemberStorage,
+  OpenedStorage,
+  RecoveredState,
+  RecoveryStats,
+  SaveSnapshotOptions,
+  SnapshotInput,
+  SnapshotReader,
+  StorageHooks,
+  StorageOptions,
+} from './types.js';
 
 export const DEFAULT_SEGMENT_SIZE_BYTES = 64 * 1024 * 1024;
 export const WAL_DIR_NAME = 'wal';
@@ -115,7 +126,7 @@ class FileStorage implements MemberStorage {
     private readonly fs: WalFs,
     private readonly walDir: string,
     private readonly snapDir: string,
-    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate'>>,
+    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate' | 'readChunkBytes'>>,
     private readonly log: Logger,
     private readonly hooks: StorageHooks,
     private readonly nowMs: () => number,
@@ -332,6 +343,16 @@ class FileStorage implements MemberStorage {
     const p = this.releaseChain.then(run);
     this.releaseChain = p.catch(() => undefined);
     return p;
+  }
+
+  async openSnapshot(index: number, term: number): Promise<SnapshotReader | undefined> {
+    const bad = this.check();
+    if (bad) throw bad;
+    const path = `${this.snapDir}/${snapshotFileName(index, term)}`;
+    // The header and trailer only: the reader checks the CRC while it streams.
+    const checked = await checkSnapshotAt(this.fs, path, this.opts.readChunkBytes, false).catch(() => undefined);
+    if (!checked || 'invalid' in checked || checked.metadata.index !== index || checked.metadata.term !== term) return undefined;
+    return snapshotReader(this.fs, path, checked, this.opts.readChunkBytes);
   }
 
   async close(): Promise<void> {
@@ -566,6 +587,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     retainSnapshots: Math.max(1, options.retainSnapshots ?? 5),
     maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
     preallocate: options.preallocate ?? 'truncate',
+    readChunkBytes: Math.max(16, options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES),
   };
   const walDir = `${dir}/${WAL_DIR_NAME}`;
   const snapDir = `${dir}/${SNAP_DIR_NAME}`;
@@ -605,15 +627,34 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   // The last segment is scanned first: it is the only one allowed a torn tail. A segment without
   // any valid record cannot come from a crash (segments are renamed into place only after their
   // header is synced), so it is damage, and it may have held acknowledged records: refuse.
-  const scans = new Map<string, ReturnType<typeof scanSegment>>();
+  // Its records are kept for the replay below (at most one segment's worth); every other segment
+  // is replayed as it is read, so memory holds a read window, not the WAL.
+  const t0 = nowMs();
+  const chunkBytes = Math.max(16, options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES);
+  let walBytesRead = 0;
+  const scanFile = async (path: string, isLast: boolean, onRecord: (r: ScannedRecord) => void): Promise<StreamedSegmentScan> => {
+    const f = await fs.openRead(path);
+    try {
+      const scan = await scanSegmentFile(f, isLast, chunkBytes, onRecord);
+      walBytesRead += scan.bytesRead;
+      return scan;
+    } catch (err) {
+      if (err instanceof ScanError) throw new StorageCorruptError(path, err.offset, err.reason);
+      throw err;
+    } finally {
+      await f.close().catch(() => undefined);
+    }
+  };
   const lastSeg = segs[segs.length - 1];
+  let lastScan: { scan: StreamedSegmentScan; records: ScannedRecord[] } | undefined;
   if (lastSeg) {
     const path = `${walDir}/${lastSeg.name}`;
-    const scan = scanOrThrow(path, await fs.readFile(path), true);
-    if (scan.records.length === 0) {
+    const records: ScannedRecord[] = [];
+    const scan = await scanFile(path, true, (r) => records.push(r));
+    if (records.length === 0) {
       throw new StorageCorruptError(path, 0, 'segment has no valid header (segments are created whole, so this is damage)');
     }
-    scans.set(lastSeg.name, scan);
+    lastScan = { scan, records };
   }
 
   if (segs.length === 0) {
@@ -632,6 +673,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   const replay = new Replay();
   let lastEnd = 0;
   let torn: { offset: number; bytes: number } | undefined;
+  let entriesReplayed = 0;
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i] as SegmentInfo;
     const path = `${walDir}/${seg.name}`;
@@ -639,39 +681,68 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     if (i > 0 && seg.seq !== (segs[i - 1] as SegmentInfo).seq + 1) {
       throw new StorageCorruptError(path, 0, `segment sequence ${seg.seq} does not follow ${(segs[i - 1] as SegmentInfo).seq}: a segment is missing`);
     }
-    const scan = scans.get(seg.name) ?? scanOrThrow(path, await fs.readFile(path), isLast);
-    const head = scan.records[0];
-    if (!head || head.record.kind !== 'segmentHeader' || head.record.seq !== seg.seq || head.record.firstIndex !== seg.firstIndex) {
-      throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
-    }
-    for (const r of scan.records) {
+    let first = true;
+    const onRecord = (r: ScannedRecord): void => {
+      if (first) {
+        first = false;
+        const h = r.record;
+        if (h.kind !== 'segmentHeader' || h.seq !== seg.seq || h.firstIndex !== seg.firstIndex) {
+          throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
+        }
+      }
+      if (r.record.kind === 'entries') entriesReplayed += r.record.entries.length;
       try {
         replay.apply(r.record);
       } catch (err) {
         if (err instanceof ReplayError) throw new StorageCorruptError(path, r.offset, err.reason);
         throw err;
       }
+    };
+    let scan: StreamedSegmentScan;
+    if (isLast && lastScan) {
+      for (const r of lastScan.records) onRecord(r);
+      scan = lastScan.scan;
+    } else {
+      scan = await scanFile(path, isLast, onRecord);
     }
+    if (first) throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
     if (isLast) {
       lastEnd = scan.end;
       torn = scan.torn;
     }
   }
+  lastScan = undefined;
 
   // Pick the snapshot: newest first among those the WAL has a marker for and whose file checks out.
+  // Checking reads the file in chunks (its CRC); its data is loaded whole only with snapshotData 'load'.
   let snapshot: Snapshot | undefined;
+  let reader: SnapshotReader | undefined;
+  let snapshotBytesRead = 0;
   for (const c of usableSnapshots(replay, snapNames)) {
     const path = `${snapDir}/${c.name}`;
-    const decoded = decodeSnapshotFile(await fs.readFile(path));
-    if ('invalid' in decoded) {
-      log.warn('skipping invalid snapshot file', { file: path, reason: decoded.invalid });
+    const checked = await checkSnapshotAt(fs, path, chunkBytes, true);
+    snapshotBytesRead += checked.fileBytes;
+    if ('invalid' in checked) {
+      log.warn('skipping invalid snapshot file', { file: path, reason: checked.invalid });
       continue;
     }
-    if (decoded.metadata.index !== c.index || decoded.metadata.term !== c.term) {
+    if (checked.metadata.index !== c.index || checked.metadata.term !== c.term) {
       log.warn('skipping snapshot file whose metadata does not match its name', { file: path });
       continue;
     }
-    snapshot = decoded;
+    reader = snapshotReader(fs, path, checked, chunkBytes, true);
+    let data: Uint8Array = new Uint8Array(0);
+    if ((options.snapshotData ?? 'load') === 'load') {
+      const f = await fs.openRead(path);
+      try {
+        data = await f.read(checked.dataOffset, checked.dataBytes);
+      } finally {
+        await f.close().catch(() => undefined);
+      }
+      snapshotBytesRead += data.length;
+      if (data.length !== checked.dataBytes) throw new StorageCorruptError(path, checked.dataOffset, 'snapshot file shrank while read');
+    }
+    snapshot = { metadata: checked.metadata, data };
     break;
   }
   let assembled: { hardState: HardState; entries: Entry[] };
@@ -691,9 +762,17 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   }
   const shape = (replay.shape as LogShape).clone();
   const storage = make(file, lastPath, lastEnd, segs.slice(), shape, replay.hardState, replay.lastMarker);
-  const recovered: RecoveredState = snapshot
-    ? { snapshot, hardState: assembled.hardState, entries: assembled.entries }
-    : { hardState: assembled.hardState, entries: assembled.entries };
+  const stats: RecoveryStats = {
+    durationMs: Math.round(nowMs() - t0),
+    walSegments: segs.length,
+    walBytesRead,
+    snapshotBytesRead,
+    snapshotDataBytes: reader?.dataBytes ?? 0,
+    entriesReplayed,
+  };
+  const recovered: RecoveredState = snapshot && reader
+    ? { snapshot, snapshotReader: reader, hardState: assembled.hardState, entries: assembled.entries, stats }
+    : { hardState: assembled.hardState, entries: assembled.entries, stats };
   log.info('recovered storage', {
     dir,
     segments: segs.length,
@@ -701,15 +780,30 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     entries: assembled.entries.length,
     lastIndex: shape.last,
     commit: assembled.hardState.commit,
+    ms: stats.durationMs,
+    walBytesRead,
+    snapshotBytesRead,
+    snapshotDataBytes: stats.snapshotDataBytes,
+    entriesReplayed,
   });
   return { storage, recovered };
 }
 
-function scanOrThrow(path: string, buf: Uint8Array, isLast: boolean): ReturnType<typeof scanSegment> {
+/** Opens and checks a snapshot file (crc: also its checksum, reading it all in chunks). */
+async function checkSnapshotAt(fs: WalFs, path: string, chunkBytes: number, crc: boolean): Promise<(SnapshotFileInfo | { invalid: string }) & { fileBytes: number }> {
+  const f = await fs.openRead(path);
   try {
-    return scanSegment(buf, isLast);
-  } catch (err) {
-    if (err instanceof ScanError) throw new StorageCorruptError(path, err.offset, err.reason);
-    throw err;
+    return { ...(await checkSnapshotFile(f, chunkBytes, crc)), fileBytes: f.sizeBytes };
+  } finally {
+    await f.close().catch(() => undefined);
   }
+}
+
+/** checked: the whole file's CRC was just checked (recovery), so reading it back does not check again. */
+function snapshotReader(fs: WalFs, path: string, info: SnapshotFileInfo, chunkBytes: number, checked = false): SnapshotReader {
+  return {
+    metadata: info.metadata,
+    dataBytes: info.dataBytes,
+    chunks: () => snapshotFileData(() => fs.openRead(path), info, chunkBytes, !checked),
+  };
 }

@@ -15,6 +15,35 @@ export interface RecoveredState {
   readonly hardState: HardState;
   /** The log after the snapshot: contiguous, starting at snapshot.index + 1 (or 1). Newest term wins on overwrite. */
   readonly entries: readonly Entry[];
+  /**
+   * The recovered snapshot's data, to read in bounded chunks. With `snapshotData: 'stream'` this is
+   * the only way to its bytes: `snapshot.data` is then empty.
+   */
+  readonly snapshotReader?: SnapshotReader;
+  /** What recovery read and how long it took (also logged). */
+  readonly stats?: RecoveryStats;
+}
+
+/** A durable snapshot file's data, read from disk chunk by chunk each time it is iterated. */
+export interface SnapshotReader {
+  readonly metadata: SnapshotMetadata;
+  readonly dataBytes: number;
+  /**
+   * The data in chunks of bounded size. From openSnapshot, the file's checksum is checked while
+   * reading (the iterator throws before its last chunk if it does not match); recovery's reader
+   * reads back a file it checked whole just before, without a second pass.
+   */
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
+export interface RecoveryStats {
+  readonly durationMs: number;
+  readonly walSegments: number;
+  readonly walBytesRead: number;
+  /** Bytes read to check the chosen snapshot file (and any refused newer ones). */
+  readonly snapshotBytesRead: number;
+  readonly snapshotDataBytes: number;
+  readonly entriesReplayed: number;
 }
 
 /** Snapshot bytes: all at once, or streamed in chunks (large state machines). */
@@ -70,6 +99,13 @@ export interface StorageOptions {
    */
   preallocate?: 'truncate' | 'zero';
   hooks?: StorageHooks;
+  /** Size of recovery's reads: WAL segments and snapshot files are read in pieces of this size; default 8 MiB. */
+  readChunkBytes?: number;
+  /**
+   * 'load' (the default): recovered.snapshot.data holds the snapshot's bytes. 'stream': it is empty,
+   * and recovered.snapshotReader reads them in chunks (no whole-state copy in memory).
+   */
+  snapshotData?: 'load' | 'stream';
   /** Monotonic milliseconds for the hooks' durations; default performance.now. */
   nowMs?: () => number;
 }
@@ -95,6 +131,11 @@ export interface MemberStorage {
    * wholly before min(index, newest snapshot index), keeping `retainSegments` of them.
    */
   releaseTo(index: number): Promise<void>;
+  /**
+   * The durable snapshot file for (index, term), checked, to read in chunks (e.g. to send to a
+   * peer); undefined if there is none or it does not check out.
+   */
+  openSnapshot?(index: number, term: number): Promise<SnapshotReader | undefined>;
   /** Drains the queue, syncs, closes. Further calls reject with StorageClosedError. */
   close(): Promise<void>;
 }

@@ -94,6 +94,10 @@ export class MemoryTransport implements Transport {
   send(msgs: readonly Message[]): void {
     if (!this.running) return;
     for (const m of msgs) {
+      if (m.type === 'snap' && this.handler.snapshotBody) {
+        void this.sendStreamedSnapshot(m);
+        continue;
+      }
       const ok = this.peerIds.has(m.to) && this.net.route(this.id, m);
       if (!ok) {
         if (m.type === 'snap') setImmediate(() => this.handler.reportSnapshot(m.to, false));
@@ -103,6 +107,24 @@ export class MemoryTransport implements Transport {
       if (m.type === 'snap') setImmediate(() => this.handler.reportSnapshot(m.to, true));
     }
   }
+  /** A snapshot whose data the handler streams (from its snapshot file): gathered, then routed whole. */
+  private async sendStreamedSnapshot(m: Message): Promise<void> {
+    let msg = m;
+    try {
+      const body = await this.handler.snapshotBody!(m);
+      if (body) {
+        const parts: Uint8Array[] = [];
+        for await (const c of body.chunks()) parts.push(c);
+        msg = { ...m, snapshot: { metadata: m.snapshot!.metadata, data: Buffer.concat(parts) } };
+      }
+    } catch {
+      setImmediate(() => this.handler.reportSnapshot(m.to, false));
+      return;
+    }
+    const ok = this.running && this.peerIds.has(m.to) && this.net.route(this.id, msg);
+    setImmediate(() => this.handler.reportSnapshot(m.to, ok));
+  }
+
   setPeer(id: NodeId): void {
     if (id !== this.id) this.peerIds.add(id);
   }

@@ -19,7 +19,11 @@
 //   with exponential backoff (50 ms doubling to 1 s, with jitter).
 // - Snapshots ('snap' messages) go over a separate, short-lived connection in 1 MiB chunks,
 //   so heartbeats keep flowing on the stream meanwhile; the receiver acks the whole snapshot
-//   and we report the outcome to raft (reportSnapshot).
+//   and we report the outcome to raft (reportSnapshot). The data is a stream on both sides
+//   (snapshot-body.ts): the sender reads it from the handler's body (a snapshot file) chunk by
+//   chunk, with the socket's drain as back-pressure; a receiver with a spool dir writes it to a
+//   file (snapshot-spool.ts), checks the byte count and the CRC-32C sent in snapEnd, and hands
+//   the handler a body that reads the file back. Neither side holds the whole snapshot.
 // - Every connection starts with a hello naming the cluster id, the sender and the intended
 //   receiver; a mismatch is refused with a reason, so two clusters never cross-talk.
 // - A ping/pong every pingIntervalMs measures the round trip time per peer.
@@ -32,6 +36,9 @@ import type { Logger } from '../log.js';
 import { batchSize, decodeBatch, decodeMessage, encodeMessage, messageSize, writeBatch } from './codec.js';
 import { FrameReader, FrameType, frame, frameHeader } from './frames.js';
 import { REMOVED_REASON, RpcError, peerJson, type Transport, type TransportHandler, type TransportHooks } from './types.js';
+import { bodyFromBytes, bounded, type SnapshotBody } from './snapshot-body.js';
+import { clearSpoolDir, SnapshotSpool } from './snapshot-spool.js';
+import { crc32c, crc32cUpdate } from '../lib/crc32c.js';
 
 export interface PeerTlsOptions {
   readonly cert: Buffer;
@@ -61,6 +68,13 @@ export interface TcpTransportOptions {
   readonly maxFrameBytes?: number;
   readonly pingIntervalMs?: number;
   readonly snapshotChunkBytes?: number;
+  /**
+   * Received snapshots are spooled to files here (leftovers removed at start) and handed to
+   * handler.receiveSnapshot; without it (or that method) they are gathered in memory.
+   */
+  readonly snapshotSpoolDir?: string;
+  /** Bytes a receiving spool may hold before the socket is paused; default 8 MiB. */
+  readonly snapshotSpoolBufferBytes?: number;
   readonly dialTimeoutMs?: number;
   readonly snapshotTimeoutMs?: number;
 }
@@ -86,6 +100,7 @@ interface PendingCall {
   timer: NodeJS.Timeout;
 }
 
+const EMPTY = new Uint8Array(0);
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 1000;
 
@@ -166,6 +181,10 @@ export class TcpTransport implements Transport {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    if (this.opts.snapshotSpoolDir !== undefined) {
+      const gone = await clearSpoolDir(this.opts.snapshotSpoolDir);
+      if (gone.length > 0) this.log.warn('removed unfinished snapshot spool files', { dir: this.opts.snapshotSpoolDir, files: gone });
+    }
     for (const u of this.opts.listenUrls) {
       const { host, port, secure } = parseHostPort(u);
       const onConn = (s: net.Socket): void => this.accept(s);
@@ -475,6 +494,8 @@ export class TcpTransport implements Transport {
     let snapHeader: { m: Message; total: number; startedMs: number } | undefined;
     let snapChunks: Buffer[] = [];
     let snapBytes = 0;
+    let snapCrc = 0;
+    let spool: SnapshotSpool | undefined;
     let refused = false;
     const refuse = (reason: string): void => {
       if (refused) return;
@@ -563,26 +584,65 @@ export class TcpTransport implements Transport {
           snapHeader = { m: decodeMessage(payload.subarray(0, payload.byteLength - 8)), total, startedMs: performance.now() };
           snapChunks = [];
           snapBytes = 0;
+          snapCrc = crc32c(EMPTY);
+          if (this.spooling() && Number.isSafeInteger(total) && total >= 0) {
+            const tag = `${from.toString(16)}-${snapHeader.m.snapshot?.metadata.index ?? 0}`;
+            spool = SnapshotSpool.create(this.opts.snapshotSpoolDir!, tag, total, {
+              maxBufferedBytes: this.opts.snapshotSpoolBufferBytes ?? 8 * 1024 * 1024,
+              readChunkBytes: this.snapshotChunkBytes,
+              backpressure: (pause) => (pause ? s.pause() : s.resume()),
+            });
+          }
           return;
         }
         case FrameType.snapChunk:
           this.opts.hooks?.receivedBytes?.(from, payload.byteLength + 5);
-          snapChunks.push(Buffer.from(payload));
           snapBytes += payload.byteLength;
+          if (spool) spool.write(payload);
+          else {
+            snapCrc = crc32cUpdate(snapCrc, payload);
+            snapChunks.push(Buffer.from(payload));
+          }
           return;
         case FrameType.snapEnd: {
-          if (!snapHeader || !snapHeader.m.snapshot || snapBytes !== snapHeader.total) {
-            if (snapHeader) this.opts.hooks?.snapshotReceived?.(from, false, (performance.now() - snapHeader.startedMs) / 1000);
-            s.write(frame(FrameType.snapAck, Buffer.from([0])));
+          const senderCrc = payload.byteLength >= 4 ? payload.readUInt32LE(0) : undefined;
+          const header = snapHeader;
+          const sp = spool;
+          snapHeader = undefined;
+          spool = undefined;
+          const chunks = snapChunks;
+          snapChunks = [];
+          const refuseSnap = (why: string): void => {
+            if (header) this.opts.hooks?.snapshotReceived?.(from, false, (performance.now() - header.startedMs) / 1000);
+            this.log.warn('refused a snapshot transfer', { from: from.toString(16), reason: why, bytes: snapBytes, announced: header?.total });
+            if (!s.destroyed) s.write(frame(FrameType.snapAck, Buffer.from([0])));
+          };
+          if (!header || !header.m.snapshot) {
+            void sp?.abort();
+            return refuseSnap('no snapshot header');
+          }
+          const meta = header.m.snapshot.metadata;
+          const deliverable = header.m.to === this.opts.id && header.m.from === from;
+          if (sp) {
+            sp.finish(senderCrc).then(
+              (body) => {
+                this.opts.hooks?.snapshotReceived?.(from, true, (performance.now() - header.startedMs) / 1000);
+                this.log.info('received snapshot', { from: from.toString(16), index: meta.index, bytes: body.bytes, spooled: true });
+                if (deliverable && !this.stopped) this.opts.handler.receiveSnapshot!({ ...header.m, snapshot: { metadata: meta, data: EMPTY } }, body);
+                else void body.release?.();
+                if (!s.destroyed) s.write(frame(FrameType.snapAck, Buffer.from([1])));
+              },
+              (err: unknown) => refuseSnap(err instanceof Error ? err.message : String(err)),
+            );
             return;
           }
-          this.opts.hooks?.snapshotReceived?.(from, true, (performance.now() - snapHeader.startedMs) / 1000);
-          const data = Buffer.concat(snapChunks, snapBytes);
-          const m: Message = { ...snapHeader.m, snapshot: { metadata: snapHeader.m.snapshot.metadata, data } };
-          snapHeader = undefined;
-          snapChunks = [];
-          this.log.info('received snapshot', { from: from.toString(16), index: m.snapshot!.metadata.index, bytes: data.byteLength });
-          if (m.to === this.opts.id && m.from === from) this.opts.handler.receive(m);
+          if (snapBytes !== header.total) return refuseSnap(`snapshot transfer ended after ${snapBytes} of ${header.total} bytes`);
+          if (senderCrc !== undefined && senderCrc !== snapCrc) return refuseSnap('snapshot transfer checksum mismatch');
+          this.opts.hooks?.snapshotReceived?.(from, true, (performance.now() - header.startedMs) / 1000);
+          const data = Buffer.concat(chunks, snapBytes);
+          const m: Message = { ...header.m, snapshot: { metadata: meta, data } };
+          this.log.info('received snapshot', { from: from.toString(16), index: meta.index, bytes: data.byteLength });
+          if (deliverable) this.opts.handler.receive(m);
           s.write(frame(FrameType.snapAck, Buffer.from([1])));
           return;
         }
@@ -599,7 +659,17 @@ export class TcpTransport implements Transport {
       }
     });
     s.on('error', () => {});
-    s.on('close', () => this.inbound.delete(s));
+    s.on('close', () => {
+      this.inbound.delete(s);
+      // A transfer that broke off before its end: nothing is handed on, the file goes.
+      if (spool) void spool.abort();
+      spool = undefined;
+    });
+  }
+
+  /** Whether received snapshots go to spool files (and the handler takes them as bodies). */
+  private spooling(): boolean {
+    return this.opts.snapshotSpoolDir !== undefined && this.opts.handler.receiveSnapshot !== undefined;
   }
 
   // ---- joining ----
@@ -657,21 +727,31 @@ export class TcpTransport implements Transport {
     }
     const started = performance.now();
     let ok = false;
+    let sentData = 0;
     this.opts.hooks?.snapshotSendStarted?.(p.id);
-    const s = this.connect(url, 'snapshot', p.id);
+    let s: net.Socket | undefined;
+    let body: SnapshotBody | undefined;
     try {
-      await new Promise<void>((resolve, reject) => {
-        s.once(s instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => resolve());
-        s.once('error', reject);
+      // The data: the handler's stream (a snapshot file), or the bytes inside the message.
+      body = (await this.opts.handler.snapshotBody?.(m)) ?? bodyFromBytes(snap.data, this.snapshotChunkBytes);
+      const sock = this.connect(url, 'snapshot', p.id);
+      s = sock;
+      let closed = false;
+      sock.once('close', () => {
+        closed = true;
       });
-      const header = encodeMessage(m, false);
+      await new Promise<void>((resolve, reject) => {
+        sock.once(sock instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => resolve());
+        sock.once('error', reject);
+      });
+      const header = encodeMessage({ ...m, snapshot: { metadata: snap.metadata, data: EMPTY } }, false);
       const h = Buffer.allocUnsafe(header.byteLength + 8);
       h.set(header, 0);
-      h.writeDoubleLE(snap.data.byteLength, header.byteLength);
+      h.writeDoubleLE(body.bytes, header.byteLength);
       const acked = new Promise<boolean>((resolve, reject) => {
         const r = new FrameReader();
         const timer = setTimeout(() => reject(new Error('snapshot ack timeout')), this.snapshotTimeoutMs);
-        s.on('data', (chunk: Buffer) => {
+        sock.on('data', (chunk: Buffer) => {
           r.push(chunk, (type, payload) => {
             if (type === FrameType.snapAck) {
               clearTimeout(timer);
@@ -682,32 +762,45 @@ export class TcpTransport implements Transport {
             }
           });
         });
-        s.once('close', () => {
+        sock.once('close', () => {
           clearTimeout(timer);
           reject(new Error('snapshot connection closed'));
         });
       });
       acked.catch(() => {});
-      s.write(frame(FrameType.snapHeader, h));
-      for (let off = 0; off < snap.data.byteLength; off += this.snapshotChunkBytes) {
-        const chunk = snap.data.subarray(off, Math.min(snap.data.byteLength, off + this.snapshotChunkBytes));
-        const more = s.write(Buffer.concat([frameHeader(FrameType.snapChunk, chunk.byteLength), chunk]));
+      sock.write(frame(FrameType.snapHeader, h));
+      let crc = crc32c(EMPTY);
+      for await (const chunk of bounded(body.chunks(), this.snapshotChunkBytes)) {
+        if (closed) throw new Error('snapshot connection closed');
+        crc = crc32cUpdate(crc, chunk);
+        sentData += chunk.byteLength;
+        const more = sock.write(Buffer.concat([frameHeader(FrameType.snapChunk, chunk.byteLength), chunk]));
         this.opts.hooks?.sentBytes?.(p.id, chunk.byteLength + 5);
-        if (!more) await new Promise<void>((resolve, reject) => {
-          s.once('drain', resolve);
-          s.once('close', () => reject(new Error('snapshot connection closed')));
-        });
+        if (!more) {
+          await new Promise<void>((resolve, reject) => {
+            const onClose = (): void => reject(new Error('snapshot connection closed'));
+            sock.once('drain', () => {
+              sock.off('close', onClose);
+              resolve();
+            });
+            sock.once('close', onClose);
+          });
+        }
       }
-      s.write(frame(FrameType.snapEnd, Buffer.alloc(0)));
+      if (sentData !== body.bytes) throw new Error(`snapshot source gave ${sentData} bytes, announced ${body.bytes}`);
+      const end = Buffer.allocUnsafe(4);
+      end.writeUInt32LE(crc >>> 0, 0);
+      sock.write(frame(FrameType.snapEnd, end));
       ok = await acked;
     } catch (err) {
-      this.log.warn('snapshot send failed', { peer: p.id.toString(16), err });
+      this.log.warn('snapshot send failed', { peer: p.id.toString(16), err, bytesSent: sentData });
       this.opts.hooks?.sendFailed?.(p.id, m);
     } finally {
-      s.destroy();
+      s?.destroy();
+      await body?.release?.();
     }
     this.opts.hooks?.snapshotSendFinished?.(p.id, ok, (performance.now() - started) / 1000);
-    this.log.info('snapshot sent', { peer: p.id.toString(16), ok, bytes: snap.data.byteLength, ms: Math.round(performance.now() - started) });
+    this.log.info('snapshot sent', { peer: p.id.toString(16), ok, bytes: body?.bytes ?? 0, ms: Math.round(performance.now() - started) });
     if (!this.stopped) this.opts.handler.reportSnapshot(p.id, ok);
   }
 }

@@ -2,6 +2,7 @@
 // implementation (tcp-transport.ts) and an in-memory twin (memory-transport.ts).
 
 import type { Message, NodeId } from '../raft/types.js';
+import type { SnapshotBody } from './snapshot-body.js';
 
 /** What the transport calls back into; the runtime implements it. */
 export interface TransportHandler {
@@ -11,6 +12,18 @@ export interface TransportHandler {
   reportUnreachable(id: NodeId): void;
   /** A snapshot sent to a peer finished (ok) or failed. */
   reportSnapshot(id: NodeId, ok: boolean): void;
+  /**
+   * The data of an outgoing 'snap' message, streamed in chunks (e.g. from the snapshot file on
+   * disk). Undefined, or no such method: the message's own snapshot.data is sent.
+   */
+  snapshotBody?(m: Message): Promise<SnapshotBody | undefined>;
+  /**
+   * A snapshot arrived whole and checked (byte count and CRC-32C), spooled to a file: `m` carries
+   * the metadata with empty data, `body` reads the data back in chunks. The handler owns the body
+   * and calls body.release() when done with it. Without this method (or without a spool dir) the
+   * data is handed to receive() inside the message, in one Buffer.
+   */
+  receiveSnapshot?(m: Message, body: SnapshotBody): void;
   /**
    * A small request from a peer (lease renewal forwarded to the leader, member promotion, ...).
    * The answer (JSON-serializable) goes back to the caller; a thrown error with a `code`

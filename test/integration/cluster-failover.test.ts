@@ -118,6 +118,9 @@ describe.skipIf(!tools.ok)('cluster failover (real processes)', () => {
     }
     const log = readFileSync(killed.logFile, 'utf8');
     expect(log).toContain('applying snapshot');
+    // The snapshot came as a stream, spooled to a file (not one Buffer), and restart said what it read.
+    expect(log).toMatch(/received snapshot.*"spooled":true/);
+    expect(log).toMatch(/recovered storage.*"walBytesRead":\d+/);
     for (const c of clients) c.close();
   }, 240_000);
 });

@@ -1,0 +1,105 @@
+// Reading a state snapshot (state-snapshot.ts's format) from a stream of chunks of any size: a
+// snapshot file or a peer's transfer, never one Buffer of the whole state. The state machine's
+// own chunks come out whole, one at a time (each is as large as the store wrote it, ~1 MiB).
+
+import type { StateMachine } from './state-machine.js';
+import { parseStateSnapshotHeader, StateSnapshotError, stateSnapshotHeaderLength, type MembershipJSON } from './state-snapshot.js';
+
+/** Pulls exact byte counts out of an async iterable of arbitrary chunks. */
+class ByteStream {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private head: Uint8Array = new Uint8Array(0);
+  private ended = false;
+
+  constructor(source: AsyncIterable<Uint8Array>) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  /** Whether any byte is left. */
+  async more(): Promise<boolean> {
+    while (this.head.length === 0 && !this.ended) {
+      const r = await this.it.next();
+      if (r.done) this.ended = true;
+      else this.head = r.value;
+    }
+    return this.head.length > 0;
+  }
+
+  /** Exactly n bytes (a view when they sit in one source chunk), or throws at a premature end. */
+  async take(n: number, what: string): Promise<Uint8Array> {
+    if (!(await this.more()) && n > 0) throw new StateSnapshotError(`truncated state snapshot ${what}`);
+    if (this.head.length >= n) {
+      const out = this.head.subarray(0, n);
+      this.head = this.head.subarray(n);
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let off = 0;
+    while (off < n) {
+      if (!(await this.more())) throw new StateSnapshotError(`truncated state snapshot ${what}`);
+      const k = Math.min(n - off, this.head.length);
+      out.set(this.head.subarray(0, k), off);
+      this.head = this.head.subarray(k);
+      off += k;
+    }
+    return out;
+  }
+
+  /** Stops reading the source (closes its file). */
+  async close(): Promise<void> {
+    await this.it.return?.();
+  }
+}
+
+function u32(b: Uint8Array): number {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+}
+
+/** Reads only the JSON header (membership and auth); the rest of the source is not read. */
+export async function readStateSnapshotHeader(source: AsyncIterable<Uint8Array>): Promise<MembershipJSON> {
+  const bs = new ByteStream(source);
+  try {
+    const jlen = stateSnapshotHeaderLength(await bs.take(8, 'header'));
+    return parseStateSnapshotHeader(await bs.take(jlen, 'header'));
+  } finally {
+    await bs.close();
+  }
+}
+
+/**
+ * Restores a state snapshot from a stream into the state machine, chunk by chunk, awaiting `pace`
+ * after each (so a big restore yields to the event loop). The state changes only at the end, once
+ * every chunk arrived (beginRestore's finish); a snapshot without chunks (the bootstrap one)
+ * leaves the store as it is. Returns the membership and auth header.
+ */
+export async function restoreStateSnapshot(
+  source: AsyncIterable<Uint8Array>,
+  sm: Pick<StateMachine, 'restore' | 'beginRestore'>,
+  pace: () => Promise<void>,
+): Promise<{ membership: MembershipJSON; bytes: number }> {
+  const bs = new ByteStream(source);
+  try {
+    const jlen = stateSnapshotHeaderLength(await bs.take(8, 'header'));
+    const membership = parseStateSnapshotHeader(await bs.take(jlen, 'header'));
+    let bytes = 8 + jlen;
+    let restore: ReturnType<NonNullable<typeof sm.beginRestore>> | undefined;
+    const collected: Uint8Array[] = [];
+    let chunks = 0;
+    while (await bs.more()) {
+      const n = u32(await bs.take(4, 'chunk'));
+      const c = await bs.take(n, 'chunk');
+      bytes += 4 + n;
+      chunks++;
+      if (sm.beginRestore) (restore ??= sm.beginRestore()).write(c);
+      else collected.push(c);
+      await pace();
+    }
+    if (chunks > 0) {
+      if (restore) restore.finish();
+      else sm.restore(collected);
+    }
+    return { membership, bytes };
+  } finally {
+    await bs.close();
+  }
+}
