@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { LeaseKeys } from '../mvcc/auth-gate.js';
 import { AuthStore } from '../mvcc/auth-store.js';
 import { MvccStore, WatchHub, type StoreOptions } from '../mvcc/index.js';
+import type { ValueLog } from '../storage/value-log.js';
 import type * as mvcc from '../mvcc/types.js';
 import type { WatchSink, WatchStream } from '../server/backend.js';
 import type { StateMachine } from './state-machine.js';
@@ -12,6 +13,13 @@ import type { StateMachine } from './state-machine.js';
 const RANGE_STEP_KEYS = 2000;
 /** Longest stretch of a chunked range before yielding (ms). */
 const RANGE_SLICE_MS = 4;
+/** Keys whose values a defragment step moves before checking the clock. */
+const DEFRAG_STEP_KEYS = 256;
+
+export interface MvccStateMachineOptions extends StoreOptions {
+  /** Values on disk (node/storage/value-log.ts) instead of the heap; Defragment then rewrites it. */
+  valueLog?: ValueLog;
+}
 
 export class MvccStateMachine implements StateMachine {
   readonly store: MvccStore;
@@ -19,12 +27,16 @@ export class MvccStateMachine implements StateMachine {
   readonly auth = new AuthStore();
   readonly leaseKeys: LeaseKeys = (id) => this.store.lease(id)?.keys;
 
+  private readonly valueLog: ValueLog | undefined;
+
   /** monoMs: the clock that bounds a chunked range's slices (the member's scheduler in test/sim). */
   constructor(
-    opts: StoreOptions = {},
+    opts: MvccStateMachineOptions = {},
     private readonly monoMs: () => number = () => performance.now(),
   ) {
-    this.store = new MvccStore(opts);
+    const { valueLog, ...storeOpts } = opts;
+    this.valueLog = valueLog;
+    this.store = new MvccStore(valueLog ? { ...storeOpts, values: valueLog } : storeOpts);
     this.hub = new WatchHub(this.store);
   }
 
@@ -113,10 +125,33 @@ export class MvccStateMachine implements StateMachine {
     return this.store.hashKV(revision);
   }
   sizeBytes(): number {
-    return this.store.sizeBytes();
+    return this.store.totalSizeBytes();
   }
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
+  }
+  /**
+   * Rewrites the value log's held values into a new segment and deletes the old ones, in slices
+   * between applies (store.relocateStep). Without a value log there is nothing to give back.
+   */
+  async defragment(yieldToLoop: () => Promise<unknown>): Promise<{ reclaimedBytes: number }> {
+    const log = this.valueLog;
+    if (!log || log.defragRunning()) return { reclaimedBytes: 0 };
+    log.beginDefrag();
+    try {
+      const cursor = { from: '' as string | undefined, rev: 0 };
+      let slice = this.monoMs();
+      while (!this.store.relocateStep(cursor, DEFRAG_STEP_KEYS)) {
+        if (this.monoMs() - slice > RANGE_SLICE_MS) {
+          await yieldToLoop();
+          slice = this.monoMs();
+        }
+      }
+      return log.endDefrag();
+    } catch (e: unknown) {
+      log.abortDefrag();
+      throw e;
+    }
   }
   stats(): { readonly putBytes: number; readonly compactedRevisions: number } {
     return this.store.stats;
