@@ -259,6 +259,7 @@ export class Member implements MemberBackend, TransportHandler {
         this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
       },
       onFatal: (err) => this.die('compaction failed', err),
+      onIdle: () => this.autoDefragment(),
     });
   }
 
@@ -595,6 +596,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.sm.auth.restore(st.membership.auth);
     this.memberAuth.tokens.clear();
     this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(this.sched.monoMs() - started) });
+    this.autoDefragment();
     this.appliedIndex = s.metadata.index;
     this.snapshotIndex = s.metadata.index;
     this.confState = s.metadata.confState;
@@ -1164,6 +1166,12 @@ export class Member implements MemberBackend, TransportHandler {
       return { header: { clusterId: 0n, memberId: 0n, raftTerm: 0, revision: this.sm.currentRevision() }, alarms };
     }
     return this.propose({ type: 'alarm', req });
+  }
+
+  /** Defragments in the background once the value log holds more dead bytes than live ones. */
+  private autoDefragment(): void {
+    if (this.stopped || !this.sm.defragWanted?.()) return;
+    this.defragment().catch((err: unknown) => this.die('defragment failed', err));
   }
 
   async defragment(): Promise<void> {

@@ -15,6 +15,12 @@ const RANGE_STEP_KEYS = 2000;
 const RANGE_SLICE_MS = 4;
 /** Keys whose values a defragment step moves before checking the clock. */
 const DEFRAG_STEP_KEYS = 256;
+/**
+ * The value log defragments itself once its dead bytes pass both this and its live bytes: an
+ * append-only log never reuses space, as bbolt reuses freed pages, so without this the disk
+ * would grow with every overwrite until someone called Defragment.
+ */
+export const AUTO_DEFRAG_MIN_DEAD_BYTES = 64 * 2 ** 20;
 
 export interface MvccStateMachineOptions extends StoreOptions {
   /** Values on disk (node/storage/value-log.ts) instead of the heap; Defragment then rewrites it. */
@@ -129,6 +135,13 @@ export class MvccStateMachine implements StateMachine {
   }
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
+  }
+  /** True when the value log holds more dead bytes than live ones (and at least AUTO_DEFRAG_MIN_DEAD_BYTES). */
+  defragWanted(): boolean {
+    const log = this.valueLog;
+    if (!log || log.defragRunning()) return false;
+    const dead = this.store.totalSizeBytes() - this.store.sizeBytes();
+    return dead >= AUTO_DEFRAG_MIN_DEAD_BYTES && dead > log.totalBytes() - dead;
   }
   /**
    * Rewrites the value log's held values into a new segment and deletes the old ones, in slices

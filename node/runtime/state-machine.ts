@@ -47,6 +47,8 @@ export interface StateMachine {
   sizeInUseBytes(): number;
   /** Gives dead bytes back to the disk (Defragment), yielding between bounded steps. */
   defragment?(yieldToLoop: () => Promise<unknown>): Promise<{ reclaimedBytes: number }>;
+  /** True when enough bytes are dead that the runtime should defragment on its own. */
+  defragWanted?(): boolean;
   /** Put bytes and compacted revisions since start (etcd_debugging_mvcc_total_put_size_in_bytes, _db_compaction_keys_total). */
   stats(): { readonly putBytes: number; readonly compactedRevisions: number };
   /** Keys in the key index (for etcd_debugging_mvcc_keys_total). */
