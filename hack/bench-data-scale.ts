@@ -6,6 +6,8 @@
 //              peak resident set while it serves the save (sampled every 100 ms)
 //   restart    kill -9 of a follower, then the same command again: time until /health is 200 and
 //              its serializable revision equals the leader's
+//   defrag     the first quarter of the keys written again, a compaction, then Defragment of one
+//              member: its dbSize before and after, and the time
 // Beside each time, the CPU seconds the processes used (/proc/<pid>/stat): on a shared machine the
 // wall times swing with the load, the CPU a step costs much less.
 // Then the tsetcd / etcd ratios. Every step is bounded in time, and a guard stops a system whose
@@ -66,6 +68,10 @@ interface Result {
   /** CPU seconds of the serving member during the save, and of the follower from restart to caught up. */
   snapshotCpuSeconds: number;
   restartCpuSeconds: number;
+  /** After overwriting a quarter of the keys and compacting: m1's dbSize before and after Defragment, and its time. */
+  defragBeforeMiB: number;
+  defragAfterMiB: number;
+  defragSeconds: number;
   /** Why a step stopped early, if it did. */
   stopped?: string;
 }
@@ -198,7 +204,7 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
   const total = Math.round((sizeMiB * 2 ** 20) / VALUE_BYTES);
   const quota = Math.min(16 * 2 ** 30, Math.max(2 ** 31, 2 * sizeMiB * 2 ** 20 + 2 ** 30));
   const members = await startCluster(kind, bins, root, quota);
-  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN, loadCpuMsPerMiB: NaN, snapshotCpuSeconds: NaN, restartCpuSeconds: NaN };
+  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN, loadCpuMsPerMiB: NaN, snapshotCpuSeconds: NaN, restartCpuSeconds: NaN, defragBeforeMiB: NaN, defragAfterMiB: NaN, defragSeconds: NaN };
   try {
     const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
     const args = [`--endpoints=${endpoints}`, '--conns=8', '--clients=64', 'put', '--key-size=16', '--sequential-keys', `--key-space-size=${total}`, `--total=${total}`, `--val-size=${VALUE_BYTES}`];
@@ -253,6 +259,22 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     }
     r.restartSeconds = (performance.now() - k0) / 1000;
     r.restartCpuSeconds = cpuSeconds(follower.proc.pid);
+
+    // Dead space: overwrite the first quarter of the keys, compact, then Defragment m1.
+    const quarter = String(Math.max(1, Math.floor(total / 4)));
+    const over = await runBounded(bins.benchmark, [...args.filter((a) => !a.startsWith('--total=') && !a.startsWith('--key-space-size=')), `--key-space-size=${quarter}`, `--total=${quarter}`], memGuard(members));
+    if (over.stopped) return { ...r, stopped: `overwrite: ${over.stopped}` };
+    const rev = await localRevision(leader);
+    await runBounded(bins.etcdctl, [`--endpoints=${leader.client}`, 'compact', String(rev), '--physical']);
+    const dbSize = async (): Promise<number> => {
+      const out = (await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, 'endpoint', 'status', '-w', 'json'])).out;
+      return Number((JSON.parse(out) as Array<{ Status: { dbSize: number } }>)[0]!.Status.dbSize) / 2 ** 20;
+    };
+    r.defragBeforeMiB = await dbSize();
+    const d0 = performance.now();
+    await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, '--command-timeout=900s', 'defrag']);
+    r.defragSeconds = (performance.now() - d0) / 1000;
+    r.defragAfterMiB = await dbSize();
     return r;
   } finally {
     await stopProcs(members.map((m) => m.proc));
@@ -294,6 +316,9 @@ async function main(): Promise<void> {
     line('snapshot save CPU, serving member (s)', (r) => r.snapshotCpuSeconds, 1);
     line('follower kill -9 to caught up (s)', (r) => r.restartSeconds, 1);
     line('restart CPU, follower (s)', (r) => r.restartCpuSeconds, 1);
+    line('1/4 overwritten + compacted: dbSize before Defragment (MiB)', (r) => r.defragBeforeMiB, 0);
+    line('dbSize after Defragment (MiB)', (r) => r.defragAfterMiB, 0);
+    line('Defragment (s)', (r) => r.defragSeconds, 1);
     for (const k of kinds) if (results.get(k)!.stopped) rows.push(`| ${size} MiB | ${k} stopped early | ${results.get(k)!.stopped} | | |`);
   }
   console.log(`\n(load average at the end ${loadAvg()})\n`);
