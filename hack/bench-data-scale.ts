@@ -265,9 +265,9 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     const over = await runBounded(bins.benchmark, [...args.filter((a) => !a.startsWith('--total=') && !a.startsWith('--key-space-size=')), `--key-space-size=${quarter}`, `--total=${quarter}`], memGuard(members));
     if (over.stopped) return { ...r, stopped: `overwrite: ${over.stopped}` };
     const rev = await localRevision(leader);
-    await runBounded(bins.etcdctl, [`--endpoints=${leader.client}`, 'compact', String(rev), '--physical']);
+    await runBounded(bins.etcdctl, [`--endpoints=${leader.client}`, '--command-timeout=900s', 'compact', String(rev), '--physical']);
     const dbSize = async (): Promise<number> => {
-      const out = (await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, 'endpoint', 'status', '-w', 'json'])).out;
+      const out = (await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, '--command-timeout=60s', 'endpoint', 'status', '-w', 'json'])).out;
       return Number((JSON.parse(out) as Array<{ Status: { dbSize: number } }>)[0]!.Status.dbSize) / 2 ** 20;
     };
     r.defragBeforeMiB = await dbSize();
