@@ -6,6 +6,10 @@
 //              peak resident set while it serves the save (sampled every 100 ms)
 //   restart    kill -9 of a follower, then the same command again: time until /health is 200 and
 //              its serializable revision equals the leader's, and its peak resident set meanwhile
+//   defrag     the first quarter of the keys written again, a compaction, then Defragment of one
+//              member: its dbSize before and after, and the time
+// Beside each time, the CPU seconds the processes used (/proc/<pid>/stat): on a shared machine the
+// wall times swing with the load, the CPU a step costs much less.
 // Then the tsetcd / etcd ratios. Every step is bounded in time, and a guard stops a system whose
 // members together pass the memory cap (default: 70% of MemAvailable at start), so a database too
 // big for the design reports where it stopped instead of waking the OOM killer.
@@ -63,6 +67,15 @@ interface Result {
   restartSeconds: number;
   /** The restarted follower's peak resident set until caught up (sampled every 100 ms). */
   restartPeakRssMiB: number;
+  /** CPU seconds (user + system) the members spent, per MiB loaded: robust where wall time is noisy. */
+  loadCpuMsPerMiB: number;
+  /** CPU seconds of the serving member during the save, and of the follower from restart to caught up. */
+  snapshotCpuSeconds: number;
+  restartCpuSeconds: number;
+  /** After overwriting a quarter of the keys and compacting: m1's dbSize before and after Defragment, and its time. */
+  defragBeforeMiB: number;
+  defragAfterMiB: number;
+  defragSeconds: number;
   /** Why a step stopped early, if it did. */
   stopped?: string;
 }
@@ -79,6 +92,18 @@ function rssMiB(pid: number | undefined): number {
     return m ? Number(m[1]) / 1024 : 0;
   } catch {
     return 0; // exited
+  }
+}
+
+/** CPU seconds (utime + stime) a live process has used; 0 once it exited. */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // fields 14 and 15, in USER_HZ (100)
+  } catch {
+    return 0;
   }
 }
 
@@ -183,17 +208,19 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
   const total = Math.round((sizeMiB * 2 ** 20) / VALUE_BYTES);
   const quota = Math.min(16 * 2 ** 30, Math.max(2 ** 31, 2 * sizeMiB * 2 ** 20 + 2 ** 30));
   const members = await startCluster(kind, bins, root, quota);
-  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN, restartPeakRssMiB: NaN };
+  const r: Result = { loadedMiB: 0, loadMiBps: NaN, rssMiB: NaN, snapshotSeconds: NaN, snapshotMiB: NaN, snapshotPeakRssMiB: NaN, restartSeconds: NaN, restartPeakRssMiB: NaN, loadCpuMsPerMiB: NaN, snapshotCpuSeconds: NaN, restartCpuSeconds: NaN, defragBeforeMiB: NaN, defragAfterMiB: NaN, defragSeconds: NaN };
   try {
     const endpoints = members.map((m) => m.client.replace('http://', '')).join(',');
     const args = [`--endpoints=${endpoints}`, '--conns=8', '--clients=64', 'put', '--key-size=16', '--sequential-keys', `--key-space-size=${total}`, `--total=${total}`, `--val-size=${VALUE_BYTES}`];
     console.log(`$ benchmark ${args.join(' ')}`);
     const t0 = performance.now();
+    const cpu0 = members.reduce((n, m) => n + cpuSeconds(m.proc.pid), 0);
     const load = await runBounded(bins.benchmark, args, memGuard(members));
     const seconds = (performance.now() - t0) / 1000;
     const revision = Math.max(...(await Promise.all(members.map(localRevision))));
     r.loadedMiB = (Math.max(0, revision - 1) * VALUE_BYTES) / 2 ** 20;
     r.loadMiBps = r.loadedMiB / seconds;
+    r.loadCpuMsPerMiB = ((members.reduce((n, m) => n + cpuSeconds(m.proc.pid), 0) - cpu0) * 1000) / r.loadedMiB;
     r.rssMiB = Math.max(...members.map((m) => rssMiB(m.proc.pid)));
     if (load.stopped) return { ...r, stopped: `load: ${load.stopped}` };
 
@@ -202,11 +229,13 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     const served = members[0]!;
     let peak = rssMiB(served.proc.pid);
     const s0 = performance.now();
+    const sc0 = cpuSeconds(served.proc.pid);
     const snap = await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, '--command-timeout=900s', 'snapshot', 'save', file], () => {
       peak = Math.max(peak, rssMiB(served.proc.pid));
       return memGuard(members)();
     });
     r.snapshotSeconds = (performance.now() - s0) / 1000;
+    r.snapshotCpuSeconds = cpuSeconds(served.proc.pid) - sc0;
     r.snapshotPeakRssMiB = peak;
     if (snap.stopped) return { ...r, stopped: `snapshot: ${snap.stopped}` };
     r.snapshotMiB = statSync(file).size / 2 ** 20;
@@ -250,6 +279,23 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     const logPath = join(root, `${follower.name}.log`);
     const recovered = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('"recovered storage"')).at(-1) : undefined;
     if (kind === 'tsetcd') console.log(`restart: ${recovered ?? `no 'recovered storage' line in ${logPath}`}`);
+    r.restartCpuSeconds = cpuSeconds(follower.proc.pid);
+
+    // Dead space: overwrite the first quarter of the keys, compact, then Defragment m1.
+    const quarter = String(Math.max(1, Math.floor(total / 4)));
+    const over = await runBounded(bins.benchmark, [...args.filter((a) => !a.startsWith('--total=') && !a.startsWith('--key-space-size=')), `--key-space-size=${quarter}`, `--total=${quarter}`], memGuard(members));
+    if (over.stopped) return { ...r, stopped: `overwrite: ${over.stopped}` };
+    const rev = await localRevision(leader);
+    await runBounded(bins.etcdctl, [`--endpoints=${leader.client}`, '--command-timeout=900s', 'compact', String(rev), '--physical']);
+    const dbSize = async (): Promise<number> => {
+      const out = (await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, '--command-timeout=60s', 'endpoint', 'status', '-w', 'json'])).out;
+      return Number((JSON.parse(out) as Array<{ Status: { dbSize: number } }>)[0]!.Status.dbSize) / 2 ** 20;
+    };
+    r.defragBeforeMiB = await dbSize();
+    const d0 = performance.now();
+    await runBounded(bins.etcdctl, [`--endpoints=${served.client}`, '--command-timeout=900s', 'defrag']);
+    r.defragSeconds = (performance.now() - d0) / 1000;
+    r.defragAfterMiB = await dbSize();
     return r;
   } finally {
     await stopProcs(members.map((m) => m.proc));
@@ -283,12 +329,18 @@ async function main(): Promise<void> {
     };
     line('loaded (MiB)', (r) => r.loadedMiB, 0);
     line('load rate (MiB/s)', (r) => r.loadMiBps, 1);
+    line('load CPU, 3 members (ms per MiB)', (r) => r.loadCpuMsPerMiB, 0);
     line('largest member RSS after load (MiB)', (r) => r.rssMiB, 0);
     line('snapshot save (s)', (r) => r.snapshotSeconds, 1);
     line('snapshot size (MiB)', (r) => r.snapshotMiB, 0);
     line('serving member peak RSS during save (MiB)', (r) => r.snapshotPeakRssMiB, 0);
+    line('snapshot save CPU, serving member (s)', (r) => r.snapshotCpuSeconds, 1);
     line('follower kill -9 to caught up (s)', (r) => r.restartSeconds, 1);
     line('restarted follower peak RSS until caught up (MiB)', (r) => r.restartPeakRssMiB, 0);
+    line('restart CPU, follower (s)', (r) => r.restartCpuSeconds, 1);
+    line('1/4 overwritten + compacted: dbSize before Defragment (MiB)', (r) => r.defragBeforeMiB, 0);
+    line('dbSize after Defragment (MiB)', (r) => r.defragAfterMiB, 0);
+    line('Defragment (s)', (r) => r.defragSeconds, 1);
     for (const k of kinds) if (results.get(k)!.stopped) rows.push(`| ${size} MiB | ${k} stopped early | ${results.get(k)!.stopped} | | |`);
   }
   console.log(`\n(load average at the end ${loadAvg()})\n`);

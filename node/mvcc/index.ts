@@ -19,8 +19,10 @@
 //   HashKV = CRC-32C over compactRevision and, per key in key order, every revision that
 //   survives compaction (key, mod, sub, create, version, lease, value); logical, so it does
 //   not depend on how far physical compaction has got.
-// Size (quota, db size metrics): an estimate of heap held: Σ revisions (value + 200) +
-//   Σ keys (key + 300) + 64 per lease (store.ts REV/KEY_OVERHEAD_BYTES).
+// Size (quota, db size in use): Σ revisions (value + 200) + Σ keys (key + 300) + 64 per lease
+//   (store.ts REV/KEY_OVERHEAD_BYTES); store.totalSizeBytes() adds the dead bytes a file value
+//   store still holds. Values live in a ValueStore (value-store.ts): the heap by default, or
+//   node/storage's value log; store.relocateStep() moves them out of a defragmented part.
 // Long readers (rangeSteps, hashKVSteps, snapshotChunks) pin history against physical
 // compaction until they finish: drive them to the end or call .return().
 // Watches: new WatchHub(store) (watch-hub.ts).
@@ -46,6 +48,7 @@ export {
   keyBytes,
   type ApplyResult,
 } from './store.js';
+export { InHeapValues, type ValueStore, type ValueRef } from './value-store.js';
 export { Lessor, DEFAULT_REVOKE_RETRY_MS, type LeaseRecord } from './lessor.js';
 export { prefixEnd } from './bytes.js';
 export { WatchHub, PROGRESS_WATCH_ID, type WatchSink, type WatchHubOptions } from './watch-hub.js';

@@ -50,7 +50,7 @@ import {
   type TxnResponse,
 } from './types.js';
 import { CompactedError, FutureRevError, MvccError, NoSpaceError, assert, assertNever } from './errors.js';
-import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
+import { EMPTY, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
 import { KeyIndex } from './key-index.js';
 import { Lessor, compareIds, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
@@ -58,6 +58,7 @@ import { etcdKeyRow, keyValueSize, type RevisionRow } from './etcd-kv-encoding.j
 import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
 import { APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
 import { ByteReader, ByteWriter } from './codec.js';
+import { InHeapValues, type ValueRef, type ValueStore } from './value-store.js';
 
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 /**
@@ -80,14 +81,40 @@ export interface StoreOptions {
    * timeout: ceil(1.5 × election timeout), 2 s with the defaults.
    */
   minLeaseTtlSec?: number;
+  /** Where value bytes live (value-store.ts). Default: the Node heap. */
+  values?: ValueStore;
 }
 
-/** One revision of one key. version 0 = tombstone. */
 /** etcd hashes its key bucket's name first (HashKV). */
 const KEY_BUCKET_NAME = Buffer.from('key');
 
-export interface Rev extends RevisionRow {
-  readonly rec: KeyRec;
+/**
+ * One revision of one key (version 0 = tombstone). The value's bytes live in the store's
+ * ValueStore; `value` reads them from there (from the OS page cache for the file log).
+ */
+export class Rev implements RevisionRow {
+  constructor(
+    readonly rec: KeyRec,
+    readonly main: number,
+    readonly sub: number,
+    readonly create: number,
+    readonly version: number,
+    readonly lease: LeaseId,
+    /** Where the value is; moved by defragment (relocateStep). Unused when vlen is 0. */
+    public vref: ValueRef,
+    readonly vlen: number,
+    private readonly values: ValueStore,
+  ) {}
+
+  get value(): Uint8Array {
+    return this.vlen === 0 ? EMPTY : this.values.read(this.vref, this.vlen);
+  }
+}
+
+/** Keeps `bytes` in `values` and returns the reference and length for a Rev. */
+function stash(values: ValueStore, bytes: Uint8Array | undefined): { ref: ValueRef; len: number } {
+  if (bytes === undefined || bytes.length === 0) return { ref: 0, len: 0 };
+  return { ref: values.append(bytes), len: bytes.length };
 }
 
 /**
@@ -246,10 +273,15 @@ export class MvccStore {
   private alarmList: AlarmMember[] = [];
   private applied = 0;
   private size = 0;
+  /** Bytes of the values of held revisions (part of size). */
+  private valueBytes = 0;
   private epoch = 0;
+  /** Where value bytes live. */
+  readonly values: ValueStore;
 
   constructor(opts: StoreOptions = {}) {
     this.quotaBackendBytes = opts.quotaBackendBytes ?? DEFAULT_QUOTA_BACKEND_BYTES;
+    this.values = opts.values ?? new InHeapValues();
     this.minLeaseTtlSec = opts.minLeaseTtlSec ?? 2;
     this.lessor = new Lessor(() => this.leases);
   }
@@ -295,6 +327,16 @@ export class MvccStore {
    */
   sizeBytes(): number {
     return this.size + this.leases.size * LEASE_OVERHEAD_BYTES;
+  }
+
+  /**
+   * What the store occupies, dead bytes included: sizeBytes() with the held values replaced by
+   * everything the value store holds (a file log keeps values of compacted revisions until
+   * defragment moves the live ones out). Equal to sizeBytes() for values in the heap.
+   */
+  totalSizeBytes(): number {
+    const held = this.values.totalBytes?.();
+    return held === undefined ? this.sizeBytes() : this.sizeBytes() - this.valueBytes + held;
   }
 
   alarms(): AlarmMember[] {
@@ -530,14 +572,16 @@ export class MvccStore {
     this.log.push(ctx.changes.length === 1 ? [ctx.changes[0]!] : ctx.changes.slice());
   }
 
-  private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array, lease: LeaseId): Rev {
-    const r: Rev = { rec, main: ctx.main, sub: ctx.changes.length, create, version, value, lease };
+  private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array | undefined, lease: LeaseId): Rev {
+    const v = stash(this.values, value);
+    const r = new Rev(rec, ctx.main, ctx.changes.length, create, version, lease, v.ref, v.len, this.values);
     if (rec.revs.length === 0) rec.revs = [r]; // exact size: most keys hold one revision
     else rec.revs.push(r);
     ctx.changes.push(r);
-    this.size += value.length + REV_OVERHEAD_BYTES;
+    this.size += v.len + REV_OVERHEAD_BYTES;
+    this.valueBytes += v.len;
     // A put (a delete's tombstone has version 0): etcd adds the stored KeyValue's size.
-    if (version !== 0) this.stats.putBytes += keyValueSize(rec.skey.length, create, ctx.main, version, value.length, lease);
+    if (version !== 0) this.stats.putBytes += keyValueSize(rec.skey.length, create, ctx.main, version, v.len, lease);
     return r;
   }
 
@@ -554,7 +598,9 @@ export class MvccStore {
     const skey = skeyOf(p.key);
     let rec = this.map.get(skey);
     const cur = latestLive(rec);
-    const value = p.ignoreValue ? (cur as Rev).value : copyBytes(p.value);
+    // ignore_value: the value is stored again (a reference is owned by one revision, so
+    // defragment can move it).
+    const value = p.ignoreValue ? (cur as Rev).value : p.value;
     const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? NO_LEASE);
     if (rec === undefined) {
       rec = { skey, revs: [] };
@@ -795,7 +841,8 @@ export class MvccStore {
     if (start === 0) return;
     for (let i = 0; i < start; i++) {
       const r = rec.revs[i]!;
-      this.size -= r.value.length + REV_OVERHEAD_BYTES;
+      this.size -= r.vlen + REV_OVERHEAD_BYTES;
+      this.valueBytes -= r.vlen;
     }
     rec.revs = rec.revs.slice(start);
     this.stats.compactedRevisions += start;
@@ -804,6 +851,36 @@ export class MvccStore {
       this.size -= rec.skey.length + KEY_OVERHEAD_BYTES;
       this.index.delete(rec.skey);
     }
+  }
+
+  // ---------------------------------------------------------------- defragment
+
+  /**
+   * One bounded step of defragment: moves the values that the value store calls old
+   * (isOld) to its current end, for up to `maxKeys` keys from `cursor.from`, then the log
+   * groups (revisions kept for watch replay whose key history compaction already trimmed).
+   * Changes no replicated state: only where the bytes are. Returns true when every held value
+   * is out of the old part, which the value store may then drop. Applies may run between steps:
+   * what they write goes to the current end, and what compaction drops needs no moving.
+   */
+  relocateStep(cursor: { from: string | undefined; rev: number }, maxKeys: number): boolean {
+    const move = (r: Rev): void => {
+      if (r.vlen > 0 && this.values.isOld(r.vref)) r.vref = this.values.append(this.values.read(r.vref, r.vlen));
+    };
+    if (cursor.from !== undefined) {
+      cursor.from = this.visitKeysFrom(cursor.from, maxKeys, (rec) => {
+        for (const r of rec.revs) move(r);
+      });
+      if (cursor.from !== undefined) return false;
+      cursor.rev = this.logStart;
+    }
+    let budget = maxKeys;
+    for (cursor.rev = Math.max(cursor.rev, this.logStart); cursor.rev <= this.rev && budget > 0; cursor.rev++) {
+      const group = this.log[this.logHead + cursor.rev - this.logStart] ?? EMPTY_REVS;
+      for (const r of group) move(r);
+      budget -= Math.max(1, group.length);
+    }
+    return cursor.rev > this.rev;
   }
 
   // ---------------------------------------------------------------- leases
@@ -1184,6 +1261,7 @@ export class MvccStore {
     const leases = new Map<LeaseId, LeaseRecord>();
     for (const l of header.leases) leases.set(l.id, { id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl, keys: new Set() });
     let size = 0;
+    let valueBytes = 0;
     let last: { main: number; sub: number } | undefined;
     for (const i of revisions) {
       if (last && !(last.main < i.main || (last.main === i.main && last.sub < i.sub))) throw new MvccError('snapshotInvalid', 'import: revisions out of order');
@@ -1196,10 +1274,11 @@ export class MvccStore {
         map.set(skey, rec);
         size += skey.length + KEY_OVERHEAD_BYTES;
       }
-      const value = i.version === 0 ? EMPTY : copyBytes(i.value);
-      const rv: Rev = { rec, main: i.main, sub: i.sub, create: i.version === 0 ? 0 : i.create, version: i.version, value, lease: i.version === 0 ? NO_LEASE : i.lease };
+      const v = stash(this.values, i.version === 0 ? undefined : i.value);
+      const rv = new Rev(rec, i.main, i.sub, i.version === 0 ? 0 : i.create, i.version, i.version === 0 ? NO_LEASE : i.lease, v.ref, v.len, this.values);
       rec.revs.push(rv);
-      size += value.length + REV_OVERHEAD_BYTES;
+      size += v.len + REV_OVERHEAD_BYTES;
+      valueBytes += v.len;
       if (i.main >= logStart) log[i.main - logStart]!.push(rv);
     }
     const index = new KeyIndex<KeyRec>();
@@ -1221,12 +1300,13 @@ export class MvccStore {
       alarms: header.alarms.map((a) => ({ ...a })),
       applied: header.applied,
       size,
+      valueBytes,
     });
   }
 
   /** Start a restore: feed chunks with write(), then finish() swaps the state in. */
   beginRestore(): SnapshotRestorer {
-    return new SnapshotRestorer((s) => this.load(s));
+    return new SnapshotRestorer(this.values, (s) => this.load(s));
   }
 
   /** Replace the whole state with a snapshot's. Leader-side lease clocks are reset (demoted). */
@@ -1251,6 +1331,7 @@ export class MvccStore {
     this.alarmList = s.alarms;
     this.applied = s.applied;
     this.size = s.size;
+    this.valueBytes = s.valueBytes;
     this.epoch++;
     this.lessor.demote();
   }
@@ -1279,6 +1360,7 @@ class RangeCollector {
   private count = 0;
   private readonly limit: number;
   private readonly fetchLimit: number;
+  private readonly skipValues: boolean;
   private readonly range: SkeyRange;
   private from: string;
   private started = false;
@@ -1296,13 +1378,15 @@ class RangeCollector {
     this.fetchLimit = req.countOnly ? 0 : fetchAll || this.limit <= 0 ? Number.MAX_SAFE_INTEGER : this.limit + 1;
     this.range = skeyRange(req.key, req.rangeEnd);
     this.from = this.range.start;
+    // A keys-only read fetches no value bytes, unless it sorts by value.
+    this.skipValues = !!req.keysOnly && req.sortTarget !== SortTarget.VALUE;
   }
 
   private take(rec: KeyRec): void {
     const r = liveAt(rec, this.at);
     if (r === undefined) return;
     this.count++;
-    if (this.kvs.length < this.fetchLimit) this.kvs.push(toKv(r));
+    if (this.kvs.length < this.fetchLimit) this.kvs.push(toKv(r, this.skipValues));
   }
 
   /** Visit up to stepKeys index keys; true when the scan is complete. */
@@ -1379,7 +1463,7 @@ export interface ExportHeader {
 }
 
 /** One revision row to import (a tombstone has version 0; its create, value and lease are ignored). */
-export interface ImportedRev extends Omit<Rev, 'rec'> {
+export interface ImportedRev extends RevisionRow {
   readonly key: Uint8Array;
 }
 
@@ -1395,6 +1479,7 @@ interface LoadedState {
   alarms: AlarmMember[];
   applied: number;
   size: number;
+  valueBytes: number;
 }
 
 /** Incremental snapshot reader: bounded work per write(); the state is swapped in by finish(). */
@@ -1407,7 +1492,10 @@ export class SnapshotRestorer {
   private done = false;
   private lastSkey: string | undefined;
 
-  constructor(private readonly onFinish: (s: LoadedState) => void) {}
+  constructor(
+    private readonly values: ValueStore,
+    private readonly onFinish: (s: LoadedState) => void,
+  ) {}
 
   private fail(why: string): never {
     throw new MvccError('snapshotInvalid', why);
@@ -1488,6 +1576,7 @@ export class SnapshotRestorer {
       alarms,
       applied,
       size: 0,
+      valueBytes: 0,
     };
   }
 
@@ -1505,10 +1594,11 @@ export class SnapshotRestorer {
       const create = r.varint();
       const version = r.varint();
       const lease = r.varintBig();
-      const value = copyBytes(r.bytes());
-      const rv: Rev = { rec, main, sub, create, version, value, lease };
+      const v = stash(this.values, r.bytes());
+      const rv = new Rev(rec, main, sub, create, version, lease, v.ref, v.len, this.values);
       revs.push(rv);
-      s.size += value.length + REV_OVERHEAD_BYTES;
+      s.size += v.len + REV_OVERHEAD_BYTES;
+      s.valueBytes += v.len;
       const bi = main - s.logStart;
       if (bi >= 0) {
         if (bi >= this.buckets.length) this.fail('revision above the snapshot revision');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { MemberConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { MemberMetrics } from '../server/metrics.js';
-import { openStorage } from '../storage/index.js';
+import { openStorage, ValueLog, nodeSyncFileOps } from '../storage/index.js';
 import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
@@ -199,6 +199,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     initialMembers: identity.joined ? [] : identity.initialMembers,
     peerHints: identity.peerHints ?? [],
     stateMachine: new MvccStateMachine({
+      // Values on disk, rebuilt from the snapshot and the WAL at every start (value-log.ts).
+      valueLog: ValueLog.open(nodeSyncFileOps, join(cfg.dataDir, 'member', 'vlog')),
       quotaBackendBytes: cfg.quotaBackendBytes,
       // etcd: the minimum lease TTL is ceil(1.5 x election timeout).
       minLeaseTtlSec: Math.ceil((1.5 * cfg.electionTimeoutMs) / 1000),

@@ -28,6 +28,8 @@ export interface CompactorOptions {
   readonly proposeCompaction: (revision: number) => void;
   /** Physical compaction threw: a broken invariant. */
   readonly onFatal: (err: unknown) => void;
+  /** A run ended (the member may defragment now). */
+  readonly onIdle?: () => void;
 }
 
 export class Compactor {
@@ -84,6 +86,7 @@ export class Compactor {
         const ws = this.idleWaiters;
         this.idleWaiters = [];
         for (const w of ws) w();
+        this.o.onIdle?.();
       }
     })();
   }

@@ -268,6 +268,7 @@ export class Member implements MemberBackend, TransportHandler {
         this.propose({ type: 'compaction', req: { revision: rev } }, this.sm.auth.enabled ? INTERNAL_ROOT : undefined).catch((err: unknown) => this.log.warn('auto-compaction failed', { err, revision: rev }));
       },
       onFatal: (err) => this.die('compaction failed', err),
+      onIdle: () => this.autoDefragment(),
     });
     this.discovery = new PeerDiscovery({
       self: this.id,
@@ -630,6 +631,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.sm.auth.restore(st.membership.auth);
     this.memberAuth.tokens.clear();
     this.log.info('applied snapshot', { index: s.metadata.index, ms: Math.round(this.sched.monoMs() - started) });
+    this.autoDefragment();
     this.appliedIndex = s.metadata.index;
     this.snapshotIndex = s.metadata.index;
     this.confState = s.metadata.confState;
@@ -1239,13 +1241,22 @@ export class Member implements MemberBackend, TransportHandler {
     return this.propose({ type: 'alarm', req });
   }
 
+  /** Defragments in the background once the value log holds more dead bytes than live ones. */
+  private autoDefragment(): void {
+    if (this.stopped || !this.sm.defragWanted?.()) return;
+    this.defragment().catch((err: unknown) => this.die('defragment failed', err));
+  }
+
   async defragment(): Promise<void> {
-    // Our store lives in memory; "defragmenting" means finishing physical compaction now.
+    // Finish physical compaction, then rewrite the value log's held values (mvcc-adapter.ts).
     const r = this.opts.runtimeMetrics;
     const t0 = this.sched.monoMs();
     r?.defragInflight.set(1);
     try {
       await this.compactor.waitIdle();
+      const before = this.sm.sizeBytes();
+      const res = await this.sm.defragment?.(() => this.sched.yield());
+      this.log.info('defragmented', { reclaimedBytes: res?.reclaimedBytes ?? 0, sizeBefore: before, sizeAfter: this.sm.sizeBytes(), ms: Math.round(this.sched.monoMs() - t0) });
     } finally {
       r?.defragInflight.set(0);
       r?.defragDurationSeconds.observe((this.sched.monoMs() - t0) / 1000);

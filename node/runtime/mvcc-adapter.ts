@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { LeaseKeys } from '../mvcc/auth-gate.js';
 import { AuthStore } from '../mvcc/auth-store.js';
 import { MvccStore, WatchHub, type StoreOptions } from '../mvcc/index.js';
+import type { ValueLog } from '../storage/value-log.js';
 import type * as mvcc from '../mvcc/types.js';
 import type { WatchSink, WatchStream } from '../server/backend.js';
 import type { StateMachine } from './state-machine.js';
@@ -12,6 +13,19 @@ import type { StateMachine } from './state-machine.js';
 const RANGE_STEP_KEYS = 2000;
 /** Longest stretch of a chunked range before yielding (ms). */
 const RANGE_SLICE_MS = 4;
+/** Keys whose values a defragment step moves before checking the clock. */
+const DEFRAG_STEP_KEYS = 256;
+/**
+ * The value log defragments itself once its dead bytes pass both this and its live bytes: an
+ * append-only log never reuses space, as bbolt reuses freed pages, so without this the disk
+ * would grow with every overwrite until someone called Defragment.
+ */
+export const AUTO_DEFRAG_MIN_DEAD_BYTES = 64 * 2 ** 20;
+
+export interface MvccStateMachineOptions extends StoreOptions {
+  /** Values on disk (node/storage/value-log.ts) instead of the heap; Defragment then rewrites it. */
+  valueLog?: ValueLog;
+}
 
 export class MvccStateMachine implements StateMachine {
   readonly store: MvccStore;
@@ -19,12 +33,16 @@ export class MvccStateMachine implements StateMachine {
   readonly auth = new AuthStore();
   readonly leaseKeys: LeaseKeys = (id) => this.store.lease(id)?.keys;
 
+  private readonly valueLog: ValueLog | undefined;
+
   /** monoMs: the clock that bounds a chunked range's slices (the member's scheduler in test/sim). */
   constructor(
-    opts: StoreOptions = {},
+    opts: MvccStateMachineOptions = {},
     private readonly monoMs: () => number = () => performance.now(),
   ) {
-    this.store = new MvccStore(opts);
+    const { valueLog, ...storeOpts } = opts;
+    this.valueLog = valueLog;
+    this.store = new MvccStore(valueLog ? { ...storeOpts, values: valueLog } : storeOpts);
     this.hub = new WatchHub(this.store);
   }
 
@@ -113,10 +131,40 @@ export class MvccStateMachine implements StateMachine {
     return this.store.hashKV(revision);
   }
   sizeBytes(): number {
-    return this.store.sizeBytes();
+    return this.store.totalSizeBytes();
   }
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
+  }
+  /** True when the value log holds more dead bytes than live ones (and at least AUTO_DEFRAG_MIN_DEAD_BYTES). */
+  defragWanted(): boolean {
+    const log = this.valueLog;
+    if (!log || log.defragRunning()) return false;
+    const dead = this.store.totalSizeBytes() - this.store.sizeBytes();
+    return dead >= AUTO_DEFRAG_MIN_DEAD_BYTES && dead > log.totalBytes() - dead;
+  }
+  /**
+   * Rewrites the value log's held values into a new segment and deletes the old ones, in slices
+   * between applies (store.relocateStep). Without a value log there is nothing to give back.
+   */
+  async defragment(yieldToLoop: () => Promise<unknown>): Promise<{ reclaimedBytes: number }> {
+    const log = this.valueLog;
+    if (!log || log.defragRunning()) return { reclaimedBytes: 0 };
+    log.beginDefrag();
+    try {
+      const cursor = { from: '' as string | undefined, rev: 0 };
+      let slice = this.monoMs();
+      while (!this.store.relocateStep(cursor, DEFRAG_STEP_KEYS)) {
+        if (this.monoMs() - slice > RANGE_SLICE_MS) {
+          await yieldToLoop();
+          slice = this.monoMs();
+        }
+      }
+      return log.endDefrag();
+    } catch (e: unknown) {
+      log.abortDefrag();
+      throw e;
+    }
   }
   stats(): { readonly putBytes: number; readonly compactedRevisions: number } {
     return this.store.stats;

@@ -41,9 +41,14 @@ export interface StateMachine {
   beginRestore?(): { write(chunk: Uint8Array): void; finish(): void };
   hash(): mvcc.HashResponse;
   hashKV(revision: number): mvcc.HashKVResponse;
-  /** Logical size (bytes) and the size the quota is checked against. */
+  /** What the store occupies, dead bytes included (etcd_mvcc_db_total_size_in_bytes, Status dbSize). */
   sizeBytes(): number;
+  /** What its live data needs (…_in_use_in_bytes, Status dbSizeInUse); the quota is checked against this. */
   sizeInUseBytes(): number;
+  /** Gives dead bytes back to the disk (Defragment), yielding between bounded steps. */
+  defragment?(yieldToLoop: () => Promise<unknown>): Promise<{ reclaimedBytes: number }>;
+  /** True when enough bytes are dead that the runtime should defragment on its own. */
+  defragWanted?(): boolean;
   /** Put bytes and compacted revisions since start (etcd_debugging_mvcc_total_put_size_in_bytes, _db_compaction_keys_total). */
   stats(): { readonly putBytes: number; readonly compactedRevisions: number };
   /** Keys in the key index (for etcd_debugging_mvcc_keys_total). */

@@ -24,3 +24,5 @@ export {
 } from './codec.js';
 export { crc32c, crc32cUpdate } from '../lib/crc32c.js';
 export { createStorageMetrics, storageHooks, DISK_BUCKETS_SECONDS, type StorageMetrics } from './metrics.js';
+export { ValueLog, ValueLogCorruptError, VALUE_LOG_WRITE_BUFFER_BYTES } from './value-log.js';
+export { nodeSyncFileOps, MemorySyncFileOps, type SyncFileOps } from './sync-file-ops.js';

@@ -373,8 +373,10 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       const fresh = ms.filter((m) => m.lastDefragTime !== undefined && Date.parse(m.lastDefragTime) >= since - 60_000);
       return c.status?.defragmentation?.lastRun?.result === 'Succeeded' && fresh.length === 3 ? c : undefined;
     }, 2000);
-    // tsetcd keeps its keyspace in memory and reports no free pages: Defragment gives nothing back.
-    expect(done.status?.members?.map((m) => m.lastDefragReclaimedBytes)).toEqual([0, 0, 0]);
+    // The compacted puts' values are dead bytes in each member's value log until Defragment rewrites it.
+    const reclaimed = done.status?.members?.map((m) => m.lastDefragReclaimedBytes ?? 0) ?? [];
+    expect(reclaimed.length).toBe(3);
+    for (const b of reclaimed) expect(b).toBeGreaterThan(0);
     const events = await k.json<{ items: Array<{ reason: string }> }>(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`]);
     expect(events.items.filter((e) => e.reason === 'MemberDefragmented').length).toBeGreaterThanOrEqual(3);
     await patch({ defragmentation: null });

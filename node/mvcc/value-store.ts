@@ -1,0 +1,48 @@
+// Where the store keeps the bytes of values (docs/design-notes.md, "Values out of the heap").
+//
+// The MVCC state machine keeps keys, revisions and the index in memory and hands every value
+// to a ValueStore, keeping only the reference it gets back. Two implementations:
+// - InHeapValues (here): the reference IS the bytes. Unit tests, the simulator, and any store
+//   built without a data directory use it; it behaves exactly as the store did before.
+// - node/storage/value-log.ts: an append-only file log read through the OS page cache; the
+//   reference is the value's offset. Its file is derived state (rebuilt from the raft snapshot
+//   and the WAL at every start), so it is never a source of truth and needs no fsync.
+//
+// References never reach hashes, snapshots or anything replicated: members may hold the same
+// value at different offsets (defragment runs on each member at its own time).
+
+/** Opaque to the store: a number (a log offset) or the bytes themselves. */
+export type ValueRef = number | Uint8Array;
+
+export interface ValueStore {
+  /** Keeps a copy of `bytes` (the caller may reuse them); returns where it is. Non-empty only. */
+  append(bytes: Uint8Array): ValueRef;
+  /** The bytes at `ref`, `len` long. The result is shared: never mutate it. */
+  read(ref: ValueRef, len: number): Uint8Array;
+  /**
+   * Whether `ref` lies in the part a running defragment is emptying (relocate it with append).
+   * InHeapValues never defragments: always false.
+   */
+  isOld(ref: ValueRef): boolean;
+  /**
+   * Bytes the store occupies, dead ones included (file bytes for the log). Absent when dead
+   * values are freed at once (the heap): the store's held value bytes are the truth then.
+   */
+  totalBytes?(): number;
+}
+
+/** Values kept in the Node heap, the reference being the bytes (an owned copy). */
+export class InHeapValues implements ValueStore {
+  append(b: Uint8Array): ValueRef {
+    return Buffer.from(b);
+  }
+
+  read(ref: ValueRef): Uint8Array {
+    if (typeof ref === 'number') throw new Error('value-store: a log offset given to the in-heap store');
+    return ref;
+  }
+
+  isOld(): boolean {
+    return false;
+  }
+}
