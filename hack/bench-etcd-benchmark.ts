@@ -175,7 +175,12 @@ async function counters(c: Cluster): Promise<Counters> {
     const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
     if (val('nodejs_heap_size_total_bytes') > largest) {
       largest = val('nodejs_heap_size_total_bytes');
-      heap = `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
+      // The heap's spaces (size committed): new space is the young generation (semi-spaces).
+      const space = (s: string): string => mib(`nodejs_heap_space_size_total_bytes{space="${s}"}`);
+      heap =
+        `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB ` +
+        `(new ${space('new')}, old ${space('old')}, large objects ${space('large_object')}, code ${space('code')}), ` +
+        `external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
     }
   }
   return { leaderChanges, heartbeatFailures, heap };

@@ -50,7 +50,7 @@ import {
   type TxnResponse,
 } from './types.js';
 import { CompactedError, FutureRevError, MvccError, NoSpaceError, assert, assertNever } from './errors.js';
-import { EMPTY, copyBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
+import { EMPTY, copyBytes, keepBytes, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
 import { KeyIndex } from './key-index.js';
 import { Lessor, compareIds, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
@@ -554,7 +554,7 @@ export class MvccStore {
     const skey = skeyOf(p.key);
     let rec = this.map.get(skey);
     const cur = latestLive(rec);
-    const value = p.ignoreValue ? (cur as Rev).value : copyBytes(p.value);
+    const value = p.ignoreValue ? (cur as Rev).value : keepBytes(p.value);
     const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? NO_LEASE);
     if (rec === undefined) {
       rec = { skey, revs: [] };
