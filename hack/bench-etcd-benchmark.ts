@@ -157,6 +157,9 @@ interface Counters {
   heartbeatFailures: number;
   /** The V8 heap in use, its size, and memory outside it (Buffers), in MiB, of the largest member (Node members only). */
   heap: string;
+  /** WAL fsyncs and their seconds, summed over the members (etcd_disk_wal_fsync_duration_seconds, both systems). */
+  fsyncs: number;
+  fsyncSeconds: number;
 }
 
 async function counters(c: Cluster): Promise<Counters> {
@@ -164,6 +167,8 @@ async function counters(c: Cluster): Promise<Counters> {
   let heartbeatFailures = 0;
   let heap = '';
   let largest = 0;
+  let fsyncs = 0;
+  let fsyncSeconds = 0;
   for (const m of c.members) {
     const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
     const val = (name: string): number => {
@@ -172,6 +177,8 @@ async function counters(c: Cluster): Promise<Counters> {
     };
     leaderChanges += val('etcd_server_leader_changes_seen_total');
     heartbeatFailures += val('etcd_server_heartbeat_send_failures_total');
+    fsyncs += val('etcd_disk_wal_fsync_duration_seconds_count');
+    fsyncSeconds += val('etcd_disk_wal_fsync_duration_seconds_sum');
     const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
     if (val('nodejs_heap_size_total_bytes') > largest) {
       largest = val('nodejs_heap_size_total_bytes');
@@ -183,7 +190,7 @@ async function counters(c: Cluster): Promise<Counters> {
         `external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
     }
   }
-  return { leaderChanges, heartbeatFailures, heap };
+  return { leaderChanges, heartbeatFailures, heap, fsyncs, fsyncSeconds };
 }
 
 interface RunResult {
@@ -198,6 +205,9 @@ interface RunResult {
   heartbeatFailures: number;
   loadAvg: string;
   heap: string;
+  /** WAL fsyncs per request (all members) and their mean duration in ms. */
+  fsyncsPerRequest: number;
+  fsyncMeanMs: number;
 }
 
 /** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
@@ -255,6 +265,8 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
     loadAvg: loadAvg(),
     heap: after.heap,
+    fsyncsPerRequest: (after.fsyncs - before.fsyncs) / load.total,
+    fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, after.fsyncs - before.fsyncs),
   };
 }
 
@@ -312,7 +324,7 @@ async function main(): Promise<void> {
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k  peak rss ${fmt(r.peakRssMiB, 0)} MiB  leader changes ${r.leaderChanges}  ` +
-              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} (mean ${r.fsyncMeanMs.toFixed(2)} ms)  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
         }
       } finally {
