@@ -25,6 +25,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
+import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 
@@ -157,6 +158,9 @@ interface Counters {
   heartbeatFailures: number;
   /** The V8 heap in use, its size, and memory outside it (Buffers), in MiB, of the largest member (Node members only). */
   heap: string;
+  /** WAL fsyncs and their seconds, summed over the members (etcd_disk_wal_fsync_duration_seconds, both systems). */
+  fsyncs: number;
+  fsyncSeconds: number;
 }
 
 async function counters(c: Cluster): Promise<Counters> {
@@ -164,6 +168,8 @@ async function counters(c: Cluster): Promise<Counters> {
   let heartbeatFailures = 0;
   let heap = '';
   let largest = 0;
+  let fsyncs = 0;
+  let fsyncSeconds = 0;
   for (const m of c.members) {
     const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
     const val = (name: string): number => {
@@ -172,13 +178,20 @@ async function counters(c: Cluster): Promise<Counters> {
     };
     leaderChanges += val('etcd_server_leader_changes_seen_total');
     heartbeatFailures += val('etcd_server_heartbeat_send_failures_total');
+    fsyncs += val('etcd_disk_wal_fsync_duration_seconds_count');
+    fsyncSeconds += val('etcd_disk_wal_fsync_duration_seconds_sum');
     const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
     if (val('nodejs_heap_size_total_bytes') > largest) {
       largest = val('nodejs_heap_size_total_bytes');
-      heap = `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
+      // The heap's spaces (size committed): new space is the young generation (semi-spaces).
+      const space = (s: string): string => mib(`nodejs_heap_space_size_total_bytes{space="${s}"}`);
+      heap =
+        `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB ` +
+        `(new ${space('new')}, old ${space('old')}, large objects ${space('large_object')}, code ${space('code')}), ` +
+        `external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
     }
   }
-  return { leaderChanges, heartbeatFailures, heap };
+  return { leaderChanges, heartbeatFailures, heap, fsyncs, fsyncSeconds };
 }
 
 interface RunResult {
@@ -193,6 +206,9 @@ interface RunResult {
   heartbeatFailures: number;
   loadAvg: string;
   heap: string;
+  /** WAL fsyncs per request (all members) and their mean duration in ms. */
+  fsyncsPerRequest: number;
+  fsyncMeanMs: number;
 }
 
 /** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
@@ -250,6 +266,8 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
     loadAvg: loadAvg(),
     heap: after.heap,
+    fsyncsPerRequest: (after.fsyncs - before.fsyncs) / load.total,
+    fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, after.fsyncs - before.fsyncs),
   };
 }
 
@@ -299,6 +317,8 @@ async function main(): Promise<void> {
     for (const kind of order) {
       const dir = join(root, `${pair}-${kind}`);
       const c = await startCluster(kind, bins, dir);
+      // The loads' time span: --profile counts only the samples inside it (not the start-up).
+      const window = { fromUs: Number(process.hrtime.bigint() / 1000n), toUs: Infinity };
       try {
         for (const load of LOAD_TABLE) {
           const r = await runLoad(c, bins, load, log);
@@ -307,28 +327,29 @@ async function main(): Promise<void> {
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k  peak rss ${fmt(r.peakRssMiB, 0)} MiB  leader changes ${r.leaderChanges}  ` +
-              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} (mean ${r.fsyncMeanMs.toFixed(2)} ms)  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
         }
       } finally {
+        window.toUs = Number(process.hrtime.bigint() / 1000n);
         await stopCluster(c);
       }
-      if (PROFILE && kind === 'tsetcd') printProfiles(dir);
+      if (PROFILE && kind === 'tsetcd') printProfiles(dir, window);
     }
   }
   printTable(kinds, results);
   if (!process.env['KEEP_DATA'] && !PROFILE) rmSync(root, { recursive: true, force: true });
 }
 
-function printProfiles(dir: string): void {
+function printProfiles(dir: string, window: Window): void {
   for (const m of ['m1', 'm2', 'm3']) {
     const pdir = join(dir, 'prof', m);
     if (!existsSync(pdir)) continue;
     for (const f of readdirSync(pdir).filter((x) => x.endsWith('.cpuprofile'))) {
-      console.log(`\nbusy time by area, tsetcd ${m} (${join(pdir, f)}):`);
-      for (const line of busyByArea(join(pdir, f), 14)) console.log(line);
+      console.log(`\nbusy time by area during the loads (start-up left out), tsetcd ${m} (${join(pdir, f)}):`);
+      for (const line of busyByArea(join(pdir, f), 14, window)) console.log(line);
       console.log(`hottest frames (self time):`);
-      for (const line of hotFrames(join(pdir, f), 25)) console.log(line);
+      for (const line of hotFrames(join(pdir, f), 25, window)) console.log(line);
     }
   }
 }

@@ -137,4 +137,11 @@ describe('config', () => {
     expect(run(['--experimental-grpc-server=grpc-js']).grpcServer).toBe('grpc-js');
     expect(run([], { ETCD_EXPERIMENTAL_GRPC_SERVER: 'grpc-js' }).grpcServer).toBe('grpc-js');
   });
+
+  it("takes etcd's --metrics level (basic by default; etcd does not validate it)", () => {
+    expect(run([]).metrics).toBe('basic');
+    expect(run(['--metrics=extensive']).metrics).toBe('extensive');
+    expect(run([], { ETCD_METRICS: 'extensive' }).metrics).toBe('extensive');
+    expect(run(['--metrics=whatever']).metrics).toBe('whatever');
+  });
 });

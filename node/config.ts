@@ -78,6 +78,8 @@ export interface MemberConfig {
   readonly forceNewCluster: boolean;
   /** --cors: origins the client URLs answer with CORS headers ('*': any). */
   readonly corsOrigins: readonly string[];
+  /** etcd's --metrics: 'extensive' adds the per-call grpc_server_handling_seconds histogram. */
+  readonly metrics: string;
   /** --experimental-grpc-server: the lean server on node:http2, or grpc-js for every call. */
   readonly grpcServer: GrpcServerKind;
   /** Accepted for compatibility with etcd manifests, but without effect here; main logs them. */
@@ -113,6 +115,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'listen-peer-urls', kind: 'urls', help: 'URLs to listen on for peer traffic.', defaultText: 'http://localhost:2380' },
   { name: 'initial-advertise-peer-urls', kind: 'urls', help: "This member's peer URLs to advertise.", defaultText: 'http://localhost:2380' },
   { name: 'listen-metrics-urls', kind: 'urls', help: 'Extra URLs serving /metrics and /health.', defaultText: '' },
+  { name: 'metrics', kind: 'string', help: "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.", defaultText: 'basic' },
   { name: 'initial-cluster', kind: 'string', help: 'Initial cluster: name=peerURL,name=peerURL,...', defaultText: '${name}=<initial-advertise-peer-urls>' },
   { name: 'initial-cluster-state', kind: 'string', help: "Initial cluster state ('new' or 'existing').", defaultText: 'new' },
   { name: 'initial-cluster-token', kind: 'string', help: 'Initial cluster token, part of the cluster id.', defaultText: 'etcd-cluster' },
@@ -276,6 +279,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   const listenPeerUrls = urls('listen-peer-urls', 'http://localhost:2380', false);
   const initialAdvertisePeerUrls = urls('initial-advertise-peer-urls', 'http://localhost:2380', false);
   const listenMetricsUrls = urls('listen-metrics-urls', '', true);
+  // As etcd: any value but 'extensive' is basic (etcd does not validate it).
+  const metrics = str('metrics', 'basic');
   const grpcServer = str('experimental-grpc-server', DEFAULT_GRPC_SERVER);
   if (!isGrpcServerKind(grpcServer)) throw bad('experimental-grpc-server', "must be 'lean' or 'grpc-js'");
   const corsOrigins = str('cors', '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
@@ -410,6 +415,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     logLevel: levelText,
     forceNewCluster: bool('force-new-cluster'),
     corsOrigins: corsOrigins.length === 0 ? ['*'] : corsOrigins,
+    metrics,
     grpcServer,
     ignoredFlags,
     warnings,

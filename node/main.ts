@@ -100,7 +100,7 @@ async function main(): Promise<number> {
     snapshotCount: cfg.snapshotCount,
   });
 
-  const metrics = createMemberMetrics();
+  const metrics = createMemberMetrics(undefined, { level: cfg.metrics });
   let stopping: Promise<void> | undefined;
   let exitCode = 0;
   let finish: (code: number) => void = () => {};

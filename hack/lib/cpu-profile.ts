@@ -7,14 +7,27 @@ interface Frame {
   id: number;
 }
 
+/**
+ * A time window on the monotonic clock, in µs (process.hrtime and V8's profiler share it):
+ * only samples inside it count, so a member's start-up (module loading, proto parsing) does
+ * not dilute the figures of the load being measured.
+ */
+export interface Window {
+  readonly fromUs: number;
+  readonly toUs: number;
+}
+
 /** Calls `each` with every sample's frame and its time; returns the profile's total time. */
-function forEachSample(file: string, each: (n: Frame, dt: number) => void): number {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[] };
+function forEachSample(file: string, each: (n: Frame, dt: number) => void, window?: Window): number {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Frame[]; samples: number[]; timeDeltas: number[]; startTime: number };
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   let total = 0;
+  let t = prof.startTime;
   prof.samples.forEach((id, i) => {
     const n = byId.get(id);
     const dt = prof.timeDeltas[i] ?? 0;
+    t += dt;
+    if (window && (t < window.fromUs || t > window.toUs)) return;
     total += dt;
     if (n) each(n, dt);
   });
@@ -22,13 +35,13 @@ function forEachSample(file: string, each: (n: Frame, dt: number) => void): numb
 }
 
 /** The `top` functions by self time, as "  12.3%  name file:line" lines. */
-export function hotFrames(file: string, top: number): string[] {
+export function hotFrames(file: string, top: number, window?: Window): string[] {
   const self = new Map<string, number>();
   const total = forEachSample(file, (n, dt) => {
     const url = n.callFrame.url.replace(/^file:\/\/.*?\/(node_modules|node|dist)\//, '$1/');
     const key = `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}`;
     self.set(key, (self.get(key) ?? 0) + dt);
-  });
+  }, window);
   return [...self.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, top)
@@ -52,7 +65,7 @@ function area(fn: string, url: string): string {
 }
 
 /** Busy time (all but idle) by area, largest first, as "  12.3% of busy  area" lines. */
-export function busyByArea(file: string, top: number): string[] {
+export function busyByArea(file: string, top: number, window?: Window): string[] {
   const sums = new Map<string, number>();
   let busy = 0;
   const total = forEachSample(file, (n, dt) => {
@@ -60,7 +73,7 @@ export function busyByArea(file: string, top: number): string[] {
     if (a === 'idle') return;
     busy += dt;
     sums.set(a, (sums.get(a) ?? 0) + dt);
-  });
+  }, window);
   return [
     `busy ${((100 * busy) / total).toFixed(1)}% of the profile`,
     ...[...sums.entries()]

@@ -19,8 +19,13 @@ export const MAX_LEASE_TTL_SEC = 9_000_000_000;
 
 type Problem = MvccError | null;
 
+/** Each enum's values as a set, made once: checked on every request. */
+const enumValues = new WeakMap<Record<string, number>, ReadonlySet<unknown>>();
+
 function isEnum(values: Record<string, number>, v: unknown): boolean {
-  return Object.values(values).includes(v as number);
+  let set = enumValues.get(values);
+  if (!set) enumValues.set(values, (set = new Set(Object.values(values))));
+  return set.has(v);
 }
 
 const INT64_MIN = -(2n ** 63n);

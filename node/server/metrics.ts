@@ -75,12 +75,18 @@ export interface MemberMetrics {
   readonly grpcHandled: Counter<'grpc_type' | 'grpc_service' | 'grpc_method' | 'grpc_code'>;
   readonly grpcMsgReceived: Counter<'grpc_type' | 'grpc_service' | 'grpc_method'>;
   readonly grpcMsgSent: Counter<'grpc_type' | 'grpc_service' | 'grpc_method'>;
-  readonly grpcHandlingSeconds: Histogram<'grpc_type' | 'grpc_service' | 'grpc_method'>;
+  /** Only with --metrics=extensive, as etcd (which enables the histogram only then). */
+  readonly grpcHandlingSeconds: Histogram<'grpc_type' | 'grpc_service' | 'grpc_method'> | undefined;
 }
 
 export interface MemberMetricsOptions {
   /** Adds prom-client's process_* and nodejs_* metrics (event-loop lag included). Default true. */
   readonly defaultMetrics?: boolean;
+  /**
+   * etcd's --metrics: 'extensive' adds grpc_server_handling_seconds (a histogram observed on
+   * every call); anything else is etcd's 'basic', without it. Default 'basic', as etcd.
+   */
+  readonly level?: string;
 }
 
 export function createMemberMetrics(registry: Registry = new Registry(), opts: MemberMetricsOptions = {}): MemberMetrics {
@@ -173,12 +179,15 @@ export function createMemberMetrics(registry: Registry = new Registry(), opts: M
     ]),
     grpcMsgReceived: counter('grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', grpcLabels),
     grpcMsgSent: counter('grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', grpcLabels),
-    grpcHandlingSeconds: histogram(
-      'grpc_server_handling_seconds',
-      'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
-      GRPC_HANDLING_BUCKETS,
-      grpcLabels,
-    ),
+    grpcHandlingSeconds:
+      opts.level === 'extensive'
+        ? histogram(
+            'grpc_server_handling_seconds',
+            'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
+            GRPC_HANDLING_BUCKETS,
+            grpcLabels,
+          )
+        : undefined,
   };
   m.serverVersion.set({ server_version: SERVER_VERSION }, 1);
   m.clusterVersion.set({ cluster_version: CLUSTER_VERSION.split('.').slice(0, 2).join('.') }, 1);

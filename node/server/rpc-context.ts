@@ -184,7 +184,7 @@ export function unary<Req, Res>(
   const started = new CounterTally(ctx.metrics.grpcStarted, l);
   const received = new CounterTally(ctx.metrics.grpcMsgReceived, l);
   const sent = new CounterTally(ctx.metrics.grpcMsgSent, l);
-  const timer = ctx.metrics.grpcHandlingSeconds.labels(l);
+  const timer = ctx.metrics.grpcHandlingSeconds?.labels(l);
   const handled = new Map<number, CounterTally<string>>();
   const handledFor = (code: number): CounterTally<string> => {
     let c = handled.get(code);
@@ -197,9 +197,9 @@ export function unary<Req, Res>(
   const handler = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     started.inc();
     received.inc();
-    const t0 = process.hrtime.bigint();
+    const t0 = timer ? process.hrtime.bigint() : 0n;
     const done = (code: number): void => {
-      timer.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+      if (timer) timer.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       handledFor(code).inc();
     };
     let p: Promise<Res | Buffer>;
@@ -247,7 +247,7 @@ export function streamCounters(ctx: ServerContext, service: string, method: stri
     finish: (code) => {
       if (finished) return;
       finished = true;
-      ctx.metrics.grpcHandlingSeconds.observe(l, Number(process.hrtime.bigint() - t0) / 1e9);
+      ctx.metrics.grpcHandlingSeconds?.observe(l, Number(process.hrtime.bigint() - t0) / 1e9);
       ctx.metrics.grpcHandled.inc({ ...l, grpc_code: codeName(code) });
     },
   };

@@ -69,7 +69,7 @@ beforeAll(async () => {
       leaderCheckIntervalMs: 50,
     },
     backend,
-    metrics: createMemberMetrics(),
+    metrics: createMemberMetrics(undefined, { level: 'extensive' }),
     logger: createLogger({ component: 'test', level: 'error' }),
   });
   endpoint = `127.0.0.1:${servers.clientListeners[0]!.port}`;
@@ -270,6 +270,14 @@ describe('HTTP', () => {
     } finally {
       backend.leader = true;
     }
+  });
+
+  it("serves grpc_server_handling_seconds only at --metrics=extensive, as etcd (basic: none)", async () => {
+    const basic = await createMemberMetrics(undefined, { defaultMetrics: false }).registry.metrics();
+    expect(basic).toContain('grpc_server_handled_total');
+    expect(basic).not.toContain('grpc_server_handling_seconds');
+    const extensive = await createMemberMetrics(undefined, { defaultMetrics: false, level: 'extensive' }).registry.metrics();
+    expect(extensive).toContain('# TYPE grpc_server_handling_seconds histogram');
   });
 
   it('the /v3 JSON gateway: base64 bytes, int64 as strings', async () => {

@@ -10,7 +10,11 @@
 // entry    := f64 term | f64 index | u8 type | u32 len | data
 // snapshot := f64 index | f64 term | u32 nv, nv x u64 | u32 nl, nl x u64 | u32 len | data
 // batch    := u32 count | count x message
-// Decoding returns entry data and snapshot data as views into the received buffer (no copy).
+// Decoding returns snapshot data as a view into the received buffer (no copy). Entry data is
+// copied into a buffer of its own (small ones from Buffer's pool): the Raft log keeps entries
+// long after the batch that carried them, and the store keeps a put's value as a view of its
+// entry (mvcc/bytes.ts keepBytes), so one copy here frees the whole received batch and saves
+// the store's copy.
 
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
@@ -156,7 +160,7 @@ function readMessage(r: Reader): Message {
     const t = r.u8();
     if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
-    entries[i] = { term: eterm, index: eindex, type: etype, data: r.bytes(r.u32()) };
+    entries[i] = { term: eterm, index: eindex, type: etype, data: Buffer.from(r.bytes(r.u32())) };
   }
   let snapshot: Snapshot | undefined;
   if (flags & HAS_SNAPSHOT) {

@@ -50,5 +50,4 @@ export const ALLOWED_EXTRA_METRICS: ReadonlyArray<readonly [RegExp, string]> = [
     /^etcd_network_(disconnected_peers_total|peer_sent_failures_total|snapshot_(receive|send)_\w+)$/,
     'labelled families etcd lists only once a child exists (after the first failure or snapshot); tsetcd lists them from the start',
   ],
-  [/^grpc_server_handling_seconds$/, "etcd serves the gRPC latency histogram only with --metrics=extensive; tsetcd always does (the etcd mixin's latency panels read it)"],
 ];

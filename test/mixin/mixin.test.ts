@@ -92,7 +92,8 @@ describe.skipIf(!ok)("etcd's mixin against a 3-member tsetcd cluster and a real 
   beforeAll(async () => {
     // A snapshot every 10 entries: tsetcd's "backend commit" (the DB fsync query) is a snapshot
     // save (node/storage/metrics.ts), so with the default 100 000 a short test would see none.
-    cluster = await Cluster.start({ size: 3, label: 'mixin', flags: ['--snapshot-count=10'] });
+    // --metrics=extensive: the mixin's etcdGRPCRequestsSlow alert reads grpc_server_handling_seconds.
+    cluster = await Cluster.start({ size: 3, label: 'mixin', flags: ['--snapshot-count=10', '--metrics=extensive'] });
     dir = mkdtempSync(join(tmpdir(), 'tsetcd-mixin-'));
     const [port] = await freePorts(1);
     promUrl = `http://127.0.0.1:${port}`;
