@@ -1,0 +1,132 @@
+// The quorum-loss recovery wired into the reconciler, over the in-memory KubeApi and the member-API twin:
+// two of three members lose their data for good (new empty PVCs, they never answer again), the cluster
+// has no leader, and the annotation tsetcd.dev/recover-quorum starts the recovery. The twin plays the
+// member's side of ETCD_FORCE_NEW_CLUSTER_FOR: a pod of the named member, started while the bootstrap
+// ConfigMap names it, comes back alone. The real members and kube-apiserver: test/e2e/recovery.e2e.ts.
+import { describe, expect, it } from 'vitest';
+import type { EtcdClusterSpec } from '../api/types.js';
+import { MemberApiError, type MemberList } from '../members/member-api.js';
+import { FORCE_NEW_CLUSTER_KEY } from '../plan/bootstrap-configmap.js';
+import { RECOVER_QUORUM_ANNOTATION } from '../plan/quorum-recovery.js';
+import { hexID } from '../plan/names.js';
+import { cond, setup } from './testing/reconciler-harness.js';
+
+function lose(t: ReturnType<typeof setup>, ordinals: number[]): void {
+  for (const o of ordinals) {
+    const m = t.twin.members.find((x) => x.name === `e-${o}`)!;
+    m.healthy = false;
+    const pvc = t.kube.pvcs.get(`data-e-${o}`)!;
+    t.kube.pvcs.set(pvc.name, { ...pvc, uid: `${pvc.uid}-wiped` });
+  }
+  // No quorum: no linearizable member list.
+  let lost = true;
+  const list = t.twin.list.bind(t.twin);
+  t.twin.list = async (eps, opts): Promise<MemberList> => {
+    if (lost && opts?.linearizable) throw new MemberApiError('Unavailable', 'etcdserver: no leader');
+    return list(eps, opts);
+  };
+  t.twin.leaderID = '0';
+  // The member's side: a pod started while the ConfigMap names it forces a new cluster of itself.
+  const seen = new Map([...t.kube.pods].map(([n, p]) => [n, p]));
+  const onPass = (): void => {
+    for (const [n, p] of t.kube.pods) {
+      if (p.createdTime == null) p.createdTime = new Date(t.clock.nowMs()).toISOString();
+      if (seen.get(n) === p) continue;
+      seen.set(n, p);
+      const named = (t.kube.object('ConfigMap', 'ns', 'e-bootstrap')?.data as Record<string, string> | undefined)?.[FORCE_NEW_CLUSTER_KEY];
+      if (named === n) {
+        const self = t.twin.members.find((x) => x.name === n)!;
+        t.twin.members = [self];
+        t.twin.leaderID = self.id;
+        lost = false;
+      }
+    }
+  };
+  hooks.set(t, onPass);
+}
+const hooks = new Map<ReturnType<typeof setup>, () => void>();
+
+async function passes(t: ReturnType<typeof setup>, n: number, until: () => boolean): Promise<void> {
+  for (let i = 0; i < n && !until(); i++) {
+    await t.pass();
+    hooks.get(t)?.();
+  }
+}
+
+function annotate(t: ReturnType<typeof setup>, value: string): void {
+  const c = t.kube.cluster('ns', 'e');
+  c.metadata.annotations = { ...c.metadata.annotations, [RECOVER_QUORUM_ANNOTATION]: value };
+}
+
+describe('quorum-loss recovery from the survivor', () => {
+  it('forces a new cluster from the member with its data, says what is lost first, then re-adds the others one at a time', async () => {
+    const t = setup();
+    await t.settle();
+    const survivorID = t.twin.members.find((m) => m.name === 'e-0')!.id;
+    lose(t, [1, 2]);
+    // Without the annotation: nothing but waiting, however long.
+    await passes(t, 5, () => false);
+    expect(t.kube.cluster('ns', 'e').status?.recovery).toBeUndefined();
+    expect(t.kube.events.filter((e) => e.reason.startsWith('Recovery') || e.reason.startsWith('Quorum'))).toEqual([]);
+
+    annotate(t, 'now');
+    await passes(t, 1, () => false);
+    let c = t.kube.cluster('ns', 'e');
+    expect(c.status?.recovery).toMatchObject({ request: 'now', phase: 'ForcingNewCluster', source: 'Survivor', survivor: { name: 'e-0', id: hexID(survivorID) }, dropped: [1, 2] });
+    expect(c.status?.recovery?.loses).toContain('members #1, #2 are dropped');
+    expect(cond(c, 'RecoverySucceeded')).toMatchObject({ status: 'False', reason: 'ForcingNewCluster' });
+    expect(t.kube.events.find((e) => e.reason === 'QuorumRecoveryStarted')?.message).toContain('what is lost: members #1, #2');
+    expect((t.kube.object('ConfigMap', 'ns', 'e-bootstrap')?.data as Record<string, string>)[FORCE_NEW_CLUSTER_KEY]).toBe('e-0');
+
+    await passes(t, 60, () => t.kube.cluster('ns', 'e').status?.recovery?.phase === 'Done');
+    c = t.kube.cluster('ns', 'e');
+    expect(c.status?.recovery?.phase).toBe('Done');
+    expect((t.kube.object('ConfigMap', 'ns', 'e-bootstrap')?.data as Record<string, string>)[FORCE_NEW_CLUSTER_KEY]).toBeUndefined();
+    expect(t.kube.events.map((e) => e.reason)).toEqual(expect.arrayContaining(['RecoveryRestartSurvivor', 'RecoveryClearFlag', 'RecoveryRemoveStaleData', 'QuorumRecovered']));
+
+    // The ordinary planner re-adds the two, one at a time.
+    t.twin.calls.length = 0;
+    await passes(t, 80, () => !t.actions.at(-1)!.startsWith('recovery') && t.kube.cluster('ns', 'e').status?.members?.filter((m) => m.healthy && !m.isLearner).length === 3 && !t.kube.cluster('ns', 'e').status?.currentOperation);
+    c = t.kube.cluster('ns', 'e');
+    expect(c.status?.members?.filter((m) => m.healthy && !m.isLearner)).toHaveLength(3);
+    const adds = t.twin.calls.filter((x) => x.startsWith('add:') || x.startsWith('promote:'));
+    expect(adds.map((x) => x.split(':')[0])).toEqual(['add', 'promote', 'add', 'promote']);
+    expect(cond(c, 'Available')?.status).toBe('True');
+    expect(cond(c, 'RecoverySucceeded')).toMatchObject({ status: 'True', reason: 'Recovered' });
+    expect(t.twin.members.find((m) => m.name === 'e-0')!.id).toBe(survivorID);
+  });
+
+  it('refuses the annotation on a healthy cluster with a condition and an Event, and changes nothing', async () => {
+    const t = setup();
+    await t.settle();
+    const pods = [...t.kube.pods.values()];
+    const pvcs = [...t.kube.pvcs.values()].map((p) => p.uid);
+    annotate(t, 'please');
+    t.twin.calls.length = 0;
+    await passes(t, 3, () => false);
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.recovery).toMatchObject({ request: 'please', phase: 'Refused' });
+    expect(cond(c, 'RecoverySucceeded')).toMatchObject({ status: 'False', reason: 'QuorumNotLost' });
+    expect(t.kube.events.filter((e) => e.reason === 'RecoveryRefusedQuorumNotLost')).toHaveLength(1);
+    expect([...t.kube.pods.values()]).toEqual(pods);
+    expect([...t.kube.pvcs.values()].map((p) => p.uid)).toEqual(pvcs);
+    expect(t.twin.calls.filter((x) => !x.startsWith('list'))).toEqual([]);
+    expect(cond(c, 'Available')?.status).toBe('True');
+  });
+
+  it('refuses without a survivor and without a backup: a condition and an Event, nothing deleted', async () => {
+    const spec: EtcdClusterSpec = { replicas: 3 };
+    const t = setup(spec);
+    await t.settle();
+    lose(t, [0, 1, 2]);
+    const pvcs = [...t.kube.pvcs.values()].map((p) => p.uid);
+    annotate(t, 'go');
+    await passes(t, 3, () => false);
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.recovery).toMatchObject({ request: 'go', phase: 'Refused' });
+    expect(cond(c, 'RecoverySucceeded')).toMatchObject({ status: 'False', reason: 'NoSurvivor' });
+    expect(t.kube.events.filter((e) => e.reason === 'RecoveryRefusedNoSurvivor')).toHaveLength(1);
+    expect([...t.kube.pvcs.values()].map((p) => p.uid)).toEqual(pvcs);
+    expect(t.kube.object('StatefulSet', 'ns', 'e')).toBeDefined();
+  });
+});
