@@ -209,7 +209,7 @@ function startFromBackup(i: RecoveryInput, request: string, trigger: 'Annotation
   const dropped = i.candidates.map((c) => c.ordinal).sort((a, b) => a - b);
   const best = pickSurvivor(i.candidates);
   const loses = `every member's data is replaced by the backup ${backup.location} (revision ${backup.revision}, verified ${backup.verifiedTime}); every write after revision ${backup.revision} is lost` +
-    (best !== null ? `, including what ${best.name} still holds (applied index ${best.status!.appliedIndex})` : '') + '; the cluster starts anew from it with a new cluster ID';
+    (best !== null ? `, including what ${best.name} still holds (applied index ${best.status!.appliedIndex})` : '') + '; the cluster starts anew from it';
   return {
     action: { kind: 'stop-members' },
     next: { request, trigger, source: 'Backup', phase: 'StoppingMembers', dropped, backup, loses, startTime: i.nowIso, message: `${why}: restoring every member from ${backup.location}; stopping the members` },
