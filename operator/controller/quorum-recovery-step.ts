@@ -23,7 +23,7 @@ import {
   type RecoveryInput,
   type RecoveryPlan,
 } from '../plan/quorum-recovery.js';
-import type { BackupRunnerDeps } from './backup-runner.js';
+import { s3LocationFor, storeFor, type BackupRunnerDeps } from './backup-runner.js';
 import type { KubeApi } from './kube-api.js';
 import { ALREADY_BOOTSTRAPPED, memberEndpoint, type EndpointMode, type Observation } from './observe.js';
 import { verifyBackupObject } from './restore-gate.js';
@@ -159,9 +159,15 @@ async function newestBackup(d: RecoveryStepDeps, cluster: EtcdCluster, nowMs: nu
   const location = cluster.status?.backup?.lastLocation;
   if (s3 === undefined || location === undefined) return null;
   if (d.backups === undefined) return { problem: 'this operator runs without backup support' };
-  const prefix = `s3://${s3.bucket}/`;
-  if (!location.startsWith(prefix)) return { problem: `status.backup.lastLocation ${location} is not in spec.backup.s3's bucket ${s3.bucket}` };
-  const r = await verifyBackupObject({ ...d.backups, kube: d.kube }, cluster.metadata.namespace, { s3, key: location.slice(prefix.length) }, nowMs);
+  const deps = { ...d.backups, kube: d.kube };
+  const loc = await s3LocationFor(d.kube, cluster.metadata.namespace, s3);
+  if ('reason' in loc) return { problem: `${loc.reason}: ${loc.message}` };
+  // The key is the location less the store's own prefix (s3://bucket/).
+  const store = storeFor(deps, loc);
+  const base = store.locationOf('');
+  store.destroy?.();
+  if (!location.startsWith(base)) return { problem: `status.backup.lastLocation ${location} is not in spec.backup.s3 (${base})` };
+  const r = await verifyBackupObject(deps, cluster.metadata.namespace, { s3, key: location.slice(base.length) }, nowMs);
   return 'reason' in r ? { problem: `${r.reason}: ${r.message}` } : { verified: r.status };
 }
 

@@ -2,16 +2,25 @@
 // two of three members lose their data for good (new empty PVCs, they never answer again), the cluster
 // has no leader, and the annotation tsetcd.dev/recover-quorum starts the recovery. The twin plays the
 // member's side of ETCD_FORCE_NEW_CLUSTER_FOR: a pod of the named member, started while the bootstrap
-// ConfigMap names it, comes back alone. The real members and kube-apiserver: test/e2e/recovery.e2e.ts.
-import { describe, expect, it } from 'vitest';
+// ConfigMap names it, comes back alone. Then the backup path, with a folder as the object store and a
+// real snapshot. The real members, kube-apiserver and S3 server: test/e2e/recovery.e2e.ts.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DirObjectStore } from '../backup/dir-object-store.js';
+import { snapshotBytes } from '../backup/testing/snapshot-bytes.js';
+import { RESTORE_CONTAINER } from '../plan/restore.js';
+import { BACKUP_REQUEST_ANNOTATION } from './backup-runner.js';
 import type { EtcdClusterSpec } from '../api/types.js';
 import { MemberApiError, type MemberList } from '../members/member-api.js';
 import { FORCE_NEW_CLUSTER_KEY } from '../plan/bootstrap-configmap.js';
 import { RECOVER_QUORUM_ANNOTATION } from '../plan/quorum-recovery.js';
-import { hexID } from '../plan/names.js';
-import { cond, setup } from './testing/reconciler-harness.js';
+import { hexID, peerURL } from '../plan/names.js';
+import { cond, ref, setup } from './testing/reconciler-harness.js';
 
-function lose(t: ReturnType<typeof setup>, ordinals: number[]): void {
+/** The members lose their data for good and quorum with them; the result ends the quorum loss (a new cluster). */
+function lose(t: ReturnType<typeof setup>, ordinals: number[]): () => void {
   for (const o of ordinals) {
     const m = t.twin.members.find((x) => x.name === `e-${o}`)!;
     m.healthy = false;
@@ -43,6 +52,9 @@ function lose(t: ReturnType<typeof setup>, ordinals: number[]): void {
     }
   };
   hooks.set(t, onPass);
+  return () => {
+    lost = false;
+  };
 }
 const hooks = new Map<ReturnType<typeof setup>, () => void>();
 
@@ -128,5 +140,57 @@ describe('quorum-loss recovery from the survivor', () => {
     expect(t.kube.events.filter((e) => e.reason === 'RecoveryRefusedNoSurvivor')).toHaveLength(1);
     expect([...t.kube.pvcs.values()].map((p) => p.uid)).toEqual(pvcs);
     expect(t.kube.object('StatefulSet', 'ns', 'e')).toBeDefined();
+  });
+});
+
+describe('quorum-loss recovery from the newest backup', () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'reconciler-recovery-'));
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('no member survives: checks the backup, says what is lost, stops the members, deletes every volume, then bootstraps every member from it', async () => {
+    const store = new DirObjectStore(join(root, 'store'));
+    const s3 = { endpoint: 'http://objects.invalid:9000', bucket: 'backups', prefix: 'p', credentialsSecret: { name: 'creds' } };
+    const t = setup({ replicas: 3, backup: { s3 } }, undefined, { backups: { tmpDir: root, storeFor: () => store } });
+    t.kube.secrets.set('ns/creds', { accessKeyID: Buffer.from('id'), secretAccessKey: Buffer.from('secret') });
+    const snap = await snapshotBytes([['a', '1'], ['b', '2']]);
+    t.twin.snapshotBytes.set('*', snap.bytes);
+    await t.settle();
+    const c0 = t.kube.cluster('ns', 'e');
+    c0.metadata.annotations = { [BACKUP_REQUEST_ANNOTATION]: 'b1' };
+    await passes(t, 3, () => t.kube.cluster('ns', 'e').status?.backup?.lastSuccessTime !== undefined);
+    const location = t.kube.cluster('ns', 'e').status?.backup?.lastLocation;
+    expect(location).toBeDefined();
+    const oldPvcs = [...t.kube.pvcs.values()].map((p) => p.uid);
+    const newCluster = lose(t, [0, 1, 2]);
+    annotate(t, 'from-backup');
+    await passes(t, 1, () => false);
+    let c = t.kube.cluster('ns', 'e');
+    expect(c.status?.recovery).toMatchObject({ phase: 'StoppingMembers', source: 'Backup', backup: { location, revision: snap.revision, sizeBytes: snap.bytes.length } });
+    expect(c.status?.recovery?.loses).toContain(`every write after revision ${snap.revision} is lost`);
+    expect(t.kube.object('StatefulSet', 'ns', 'e')).toBeUndefined();
+    // The twin's old members go with their pods; the next bootstrap makes new ones.
+    t.twin.members = [];
+    newCluster();
+    await passes(t, 20, () => t.kube.cluster('ns', 'e').status?.recovery?.phase === 'Done');
+    c = t.kube.cluster('ns', 'e');
+    expect(c.status?.recovery?.phase).toBe('Done');
+    expect(c.status?.restore).toMatchObject({ location, revision: snap.revision });
+    expect(c.status?.clusterID).toBeUndefined();
+    expect(t.kube.events.map((e) => e.reason)).toEqual(expect.arrayContaining(['QuorumRecoveryStarted', 'RecoveryStopMembers', 'QuorumRecovered']));
+    // The members start from the backup as a new cluster (the harness bootstraps the twin once per test).
+    await passes(t, 3, () => t.kube.pods.size === 3);
+    t.twin.bootstrap([...t.kube.pods.values()].map((p, i) => ({ name: p.name, peerURL: peerURL(ref, i, true), endpoint: `https://${p.podIP ?? ''}:2379` })));
+    await t.settle();
+    c = t.kube.cluster('ns', 'e');
+    expect(c.status?.members?.filter((m) => m.healthy && !m.isLearner)).toHaveLength(3);
+    // New volumes, and every member runs the restore init container of that backup.
+    expect([...t.kube.pvcs.values()].some((p) => oldPvcs.includes(p.uid))).toBe(false);
+    const sts = t.kube.object('StatefulSet', 'ns', 'e')?.spec as { template: { spec: { initContainers?: Array<{ name: string; command: string[] }> } } };
+    const init = sts.template.spec.initContainers?.find((x) => x.name === RESTORE_CONTAINER);
+    expect(init?.command).toContain(`--sha256=${c.status?.restore?.sha256 ?? ''}`);
+    expect(cond(c, 'RecoverySucceeded')).toMatchObject({ status: 'True', reason: 'Recovered' });
   });
 });
