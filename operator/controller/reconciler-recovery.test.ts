@@ -143,6 +143,35 @@ describe('quorum-loss recovery from the survivor', () => {
   });
 });
 
+describe('the Automatic policy', () => {
+  it('starts a recovery once quorum has been lost for the grace period, and only once per outage', async () => {
+    const t = setup({ replicas: 3, quorumRecovery: { policy: 'Automatic', gracePeriodSeconds: 60 } });
+    await t.settle();
+    lose(t, [1, 2]);
+    // Each pass advances the clock 2 s: nothing for the first minute of the outage.
+    await passes(t, 25, () => false);
+    expect(t.kube.cluster('ns', 'e').status?.recovery).toBeUndefined();
+    const since = cond(t.kube.cluster('ns', 'e'), 'Available');
+    expect(since?.status).toBe('False');
+    await passes(t, 10, () => t.kube.cluster('ns', 'e').status?.recovery !== undefined);
+    const r = t.kube.cluster('ns', 'e').status?.recovery;
+    expect(r).toMatchObject({ trigger: 'Policy', request: `auto:${since?.lastTransitionTime ?? ''}`, phase: 'ForcingNewCluster', survivor: { name: 'e-0' } });
+    expect(t.clock.nowMs() - Date.parse(since?.lastTransitionTime ?? '')).toBeGreaterThanOrEqual(60_000);
+    expect(t.kube.events.find((e) => e.reason === 'QuorumRecoveryStarted')?.message).toContain('spec.quorumRecovery.policy Automatic');
+    await passes(t, 80, () => !t.actions.at(-1)!.startsWith('recovery') && t.kube.cluster('ns', 'e').status?.members?.filter((m) => m.healthy && !m.isLearner).length === 3 && !t.kube.cluster('ns', 'e').status?.currentOperation);
+    expect(cond(t.kube.cluster('ns', 'e'), 'Available')?.status).toBe('True');
+    expect(t.kube.events.filter((e) => e.reason === 'QuorumRecoveryStarted')).toHaveLength(1);
+  });
+
+  it('a spec with a grace period under a minute is refused as invalid (condition and Event), nothing acts', async () => {
+    const t = setup({ replicas: 3, quorumRecovery: { policy: 'Automatic', gracePeriodSeconds: 5 } });
+    await passes(t, 2, () => false);
+    const c = t.kube.cluster('ns', 'e');
+    expect(cond(c, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidRecoveryPolicy' });
+    expect(t.kube.events.some((e) => e.reason === 'InvalidRecoveryPolicy' && e.message.includes('gracePeriodSeconds'))).toBe(true);
+  });
+});
+
 describe('quorum-loss recovery from the newest backup', () => {
   let root: string;
   beforeEach(() => {
