@@ -182,6 +182,9 @@ export interface RecoveryStatus {
   /** The annotation value (or, for the Automatic policy, "auto:" and when quorum was lost) this recovery answers. */
   request: string;
   trigger?: 'Annotation' | 'Policy';
+  /** The last annotation value answered, and the last automatic request: each acts once, whichever came last. */
+  lastAnnotation?: string;
+  lastAutomatic?: string;
   source?: 'Survivor' | 'Backup';
   phase: RecoveryPhase | 'Done' | 'Refused';
   survivor?: { name: string; ordinal: number; id: string; appliedIndex: number };

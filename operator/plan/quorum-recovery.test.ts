@@ -226,6 +226,25 @@ describe('planQuorumRecovery from a backup', () => {
     expect(planQuorumRecovery({ ...withBackup, policy: auto, healthyVoters: 2, nowMs: at(600) }).action).toMatchObject({ kind: 'refuse', reason: 'QuorumNotLost' });
   });
 
+  it('an annotation value and an automatic request each act once, whichever came last (no ping-pong)', () => {
+    const auto = resolveRecoveryPolicy({ policy: 'Automatic', gracePeriodSeconds: 60 });
+    const since = '2026-12-02T08:00:00.000Z';
+    const now = Date.parse(since) + 120_000;
+    // An annotation answered long ago; then an outage the policy answers.
+    const old: RecoveryStatus = { request: 'old', trigger: 'Annotation', phase: 'Done' };
+    const p = planQuorumRecovery({ ...base, request: 'old', policy: auto, recovery: old, unavailableSince: since, nowMs: now, backup: { verified: VERIFIED } });
+    expect(p.next).toMatchObject({ trigger: 'Policy', lastAnnotation: 'old', lastAutomatic: `auto:${since}` });
+    // Done, or refused: neither the old annotation nor the same outage acts again.
+    for (const phase of ['Done', 'Refused'] as const) {
+      const r = { ...p.next!, phase };
+      expect(planQuorumRecovery({ ...base, request: 'old', policy: auto, recovery: r, unavailableSince: since, nowMs: now }).action.kind).toBe('none');
+    }
+    // A new annotation value acts (and remembers the automatic one).
+    const q = planQuorumRecovery({ ...base, request: 'new', policy: auto, recovery: { ...p.next!, phase: 'Done' }, unavailableSince: since, nowMs: now, healthyVoters: 3 });
+    expect(q.next).toMatchObject({ request: 'new', trigger: 'Annotation', lastAnnotation: 'new', lastAutomatic: `auto:${since}`, phase: 'Refused' });
+    expect(planQuorumRecovery({ ...base, request: 'new', policy: auto, recovery: q.next, unavailableSince: since, nowMs: now }).action.kind).toBe('none');
+  });
+
   it('checks the policy', () => {
     expect(recoveryPolicyProblems({ gracePeriodSeconds: 10 })).toHaveLength(1);
     expect(recoveryPolicyProblems({ policy: 'Sometimes' as 'Manual', source: 'Tape' as 'Backup' })).toHaveLength(2);

@@ -147,13 +147,32 @@ export function pickSurvivor(candidates: readonly RecoveryCandidate[]): Recovery
 
 /** The request this pass answers: the annotation's new value, else the policy's once the grace period is over; null: none. */
 export function pendingRequest(i: Pick<RecoveryInput, 'request' | 'policy' | 'unavailableSince' | 'recovery' | 'nowMs'>): { request: string; trigger: 'Annotation' | 'Policy' } | null {
-  const done = i.recovery?.request;
-  if (i.request !== null && i.request !== '' && i.request !== done) return { request: i.request, trigger: 'Annotation' };
+  const { annotation, automatic } = answered(i.recovery);
+  if (i.request !== null && i.request !== '' && i.request !== annotation) return { request: i.request, trigger: 'Annotation' };
   if (!i.policy.automatic || i.unavailableSince === null) return null;
   if (i.nowMs - Date.parse(i.unavailableSince) < i.policy.gracePeriodMs) return null;
   // One automatic attempt per outage: the outage's start names it.
   const request = `auto:${i.unavailableSince}`;
-  return request === done ? null : { request, trigger: 'Policy' };
+  return request === automatic ? null : { request, trigger: 'Policy' };
+}
+
+/**
+ * The last annotation value and the last automatic request answered. Both are remembered: were only the
+ * latest request kept, an automatic one would make an old annotation value look new, and back again.
+ */
+function answered(r: RecoveryStatus | null): { annotation: string | undefined; automatic: string | undefined } {
+  return {
+    annotation: r?.lastAnnotation ?? (r?.trigger !== 'Policy' ? r?.request : undefined),
+    automatic: r?.lastAutomatic ?? (r?.trigger === 'Policy' ? r?.request : undefined),
+  };
+}
+
+/** What a new recovery status remembers of the requests answered, this one included. */
+function remembered(r: RecoveryStatus | null, request: string, trigger: 'Annotation' | 'Policy'): Pick<RecoveryStatus, 'lastAnnotation' | 'lastAutomatic'> {
+  const a = answered(r);
+  const annotation = trigger === 'Annotation' ? request : a.annotation;
+  const automatic = trigger === 'Policy' ? request : a.automatic;
+  return { ...(annotation !== undefined ? { lastAnnotation: annotation } : {}), ...(automatic !== undefined ? { lastAutomatic: automatic } : {}) };
 }
 
 /** Whether this pass needs the newest backup checked (a fresh request that will not use a survivor). */
@@ -175,9 +194,10 @@ export function planQuorumRecovery(i: RecoveryInput): RecoveryPlan {
   const pending = pendingRequest(i);
   if (pending === null) return { action: { kind: 'none' }, next: r };
   const { request, trigger } = pending;
+  const seen = remembered(r, request, trigger);
   const refused = (reason: 'QuorumNotLost' | 'NoSurvivor' | 'NoBackup', message: string): RecoveryPlan => ({
     action: { kind: 'refuse', reason, message },
-    next: { request, trigger, phase: 'Refused', message, completionTime: i.nowIso },
+    next: { request, trigger, ...seen, phase: 'Refused', message, completionTime: i.nowIso },
   });
   if (quorumHolds(i)) {
     return refused('QuorumNotLost', `quorum is not lost (${i.healthyVoters} of ${i.voters} voting members answer with their data): nothing to recover; the request "${request}" is recorded and ignored`);
@@ -187,7 +207,7 @@ export function planQuorumRecovery(i: RecoveryInput): RecoveryPlan {
     const why = i.policy.source === 'Backup' ? 'spec.quorumRecovery.source is Backup' : 'no member answers with its own data';
     if (i.backup === null) return refused(i.policy.source === 'Backup' ? 'NoBackup' : 'NoSurvivor', `${why}, and there is no backup to recover from (spec.backup with a successful backup in status.backup.lastLocation); nothing is changed`);
     if ('problem' in i.backup) return refused(i.policy.source === 'Backup' ? 'NoBackup' : 'NoSurvivor', `${why}, and the newest backup cannot be used: ${i.backup.problem}; nothing is changed`);
-    return startFromBackup(i, request, trigger, i.backup.verified, why);
+    return startFromBackup(i, { request, trigger, ...seen }, i.backup.verified, why);
   }
   const applied = survivor.status!.appliedIndex;
   const dropped = i.candidates.filter((c) => c.ordinal !== survivor.ordinal).map((c) => c.ordinal).sort((a, b) => a - b);
@@ -198,21 +218,21 @@ export function planQuorumRecovery(i: RecoveryInput): RecoveryPlan {
   return {
     action: { kind: 'set-flag', name: survivor.name },
     next: {
-      request, trigger, source: 'Survivor', phase: 'ForcingNewCluster', dropped, loses, startTime: i.nowIso, flagSetTime: i.nowIso,
+      request, trigger, ...seen, source: 'Survivor', phase: 'ForcingNewCluster', dropped, loses, startTime: i.nowIso, flagSetTime: i.nowIso,
       survivor: { name: survivor.name, ordinal: survivor.ordinal, id: survivor.status!.memberID, appliedIndex: applied },
       message: `restarting ${survivor.name} with --force-new-cluster`,
     },
   };
 }
 
-function startFromBackup(i: RecoveryInput, request: string, trigger: 'Annotation' | 'Policy', backup: RestoreStatus, why: string): RecoveryPlan {
+function startFromBackup(i: RecoveryInput, req: Pick<RecoveryStatus, 'request' | 'trigger' | 'lastAnnotation' | 'lastAutomatic'>, backup: RestoreStatus, why: string): RecoveryPlan {
   const dropped = i.candidates.map((c) => c.ordinal).sort((a, b) => a - b);
   const best = pickSurvivor(i.candidates);
   const loses = `every member's data is replaced by the backup ${backup.location} (revision ${backup.revision}, verified ${backup.verifiedTime}); every write after revision ${backup.revision} is lost` +
     (best !== null ? `, including what ${best.name} still holds (applied index ${best.status!.appliedIndex})` : '') + '; the cluster starts anew from it';
   return {
     action: { kind: 'stop-members' },
-    next: { request, trigger, source: 'Backup', phase: 'StoppingMembers', dropped, backup, loses, startTime: i.nowIso, message: `${why}: restoring every member from ${backup.location}; stopping the members` },
+    next: { ...req, source: 'Backup', phase: 'StoppingMembers', dropped, backup, loses, startTime: i.nowIso, message: `${why}: restoring every member from ${backup.location}; stopping the members` },
   };
 }
 
