@@ -5,8 +5,10 @@
 // then re-adds the other two one at a time: every key is there at its revisions, 3 healthy members. Then
 // the backup path: a backup to a real S3 server (SeaweedFS's weed), more keys written after it, every
 // member wiped, and the recovery restores every member from the backup (the keys after it are gone, as
-// status.recovery.loses said). The annotation on a healthy cluster is refused with a condition and an
-// Event and changes nothing. The recovery times are printed. Keys are random from a printed seed.
+// status.recovery.loses said). Then spec.quorumRecovery.policy Automatic (grace 60 s): two members wiped
+// again, and the operator recovers on its own once the grace period is over. The annotation on a healthy
+// cluster, and on a cluster with no survivor and no backup, is refused with a condition and an Event and
+// changes nothing. The recovery times are printed. Keys are random from a printed seed.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
@@ -30,7 +32,7 @@ interface RecoveringCluster extends Cluster {
     clusterID?: string;
     backup?: { lastRequest?: string; lastSuccessTime?: string; lastLocation?: string; lastRevision?: number };
     restore?: { location: string; revision: number };
-    recovery?: { request: string; phase: string; message?: string; source?: string; survivor?: { name: string; appliedIndex: number }; dropped?: number[]; loses?: string; startTime?: string; completionTime?: string };
+    recovery?: { request: string; phase: string; message?: string; trigger?: string; source?: string; survivor?: { name: string; appliedIndex: number }; dropped?: number[]; loses?: string; startTime?: string; completionTime?: string };
   };
 }
 interface PodList { items: Array<{ metadata: { name: string; uid: string }; status: { podIP?: string } }> }
@@ -175,4 +177,48 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`quorum-loss recovery end 
     const after = await readAll();
     expect(after.kvs).toEqual(atBackup.kvs);
   }, 900_000);
+  it('Automatic policy: two members wiped again, the operator recovers on its own after the grace period', async () => {
+    await k.ok(['patch', 'etcdcluster', NAME, '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { quorumRecovery: { policy: 'Automatic', gracePeriodSeconds: 60 } } })]);
+    await settled();
+    const before = await readAll();
+    const leader = (await get()).status?.leader ?? `${NAME}-0`;
+    const lost = [0, 1, 2].filter((o) => `${NAME}-${o}` !== leader).slice(0, 2);
+    const t0 = Date.now();
+    await wipe(lost);
+    const done = await waitFor('the automatic recovery to be Done', 600_000, async () => {
+      const r = (await get()).status?.recovery;
+      return r?.trigger === 'Policy' && r.phase === 'Done' ? r : undefined;
+    }, 1000).catch(failWith);
+    const c = await settled();
+    const unavailableMs = Date.parse(done.startTime ?? '') - t0;
+    console.log(`automatic recovery (grace 60 s, members ${lost.join(',')} wiped): started ${unavailableMs} ms after the wipe, 3 healthy members after ${Date.now() - t0} ms`);
+    expect(unavailableMs).toBeGreaterThanOrEqual(60_000);
+    expect(done.request.startsWith('auto:')).toBe(true);
+    expect(c.status?.recovery?.survivor?.name).toBe(leader);
+    expect((await readAll()).kvs).toEqual(before.kvs);
+    expect((await events('QuorumRecoveryStarted')).some((e) => e.message.includes('policy Automatic'))).toBe(true);
+  }, 900_000);
+
+  it('no survivor and no backup: refused with a condition and an Event, nothing deleted', async () => {
+    const nb = 'nb';
+    await k.apply({ apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: nb, namespace: ns }, spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 1 }) });
+    const getNb = (): Promise<RecoveringCluster> => k.json<RecoveringCluster>(['get', 'etcdcluster', nb, '-n', ns]);
+    await waitFor(`${nb}: 1 healthy voter`, 300_000, async () => (isSettled(await getNb(), 1) ? true : undefined), 1000).catch(failWith);
+    await k.ok(['delete', 'pvc', '-n', ns, '--wait=false', `data-${nb}-0`]);
+    await k.ok(['delete', 'pod', '-n', ns, '--wait=false', `${nb}-0`]);
+    await waitFor(`${nb}: quorum lost`, 120_000, async () => ((await getNb()).status?.conditions?.find((x) => x.type === 'Available')?.status === 'False' ? true : undefined), 1000);
+    const pvcUIDs = async (): Promise<string> => (await k.run(['get', 'pvc', '-n', ns, '-l', `app.kubernetes.io/instance=${nb}`, '-o', 'jsonpath={.items[*].metadata.uid}'])).stdout;
+    const pvcsBefore = await waitFor('the new PVC', 60_000, async () => ((await pvcUIDs()) !== '' ? pvcUIDs() : undefined), 1000);
+    await k.ok(['annotate', 'etcdcluster', nb, '-n', ns, 'tsetcd.dev/recover-quorum=nothing-left', '--overwrite']);
+    const c = await waitFor('the refusal', 60_000, async () => {
+      const x = await getNb();
+      return x.status?.recovery?.request === 'nothing-left' ? x : undefined;
+    }, 500);
+    expect(c.status?.recovery?.phase).toBe('Refused');
+    expect(c.status?.conditions?.find((x) => x.type === 'RecoverySucceeded')).toMatchObject({ status: 'False', reason: 'NoSurvivor' });
+    expect((await k.json<EventList>(['get', 'events', '-n', ns])).items.some((e) => e.involvedObject.name === nb && e.reason === 'RecoveryRefusedNoSurvivor')).toBe(true);
+    expect(await pvcUIDs()).toBe(pvcsBefore);
+    expect((await k.run(['get', 'statefulset', nb, '-n', ns])).code).toBe(0);
+    await k.run(['delete', 'etcdcluster', nb, '-n', ns, '--timeout=120s']);
+  }, 600_000);
 });
