@@ -62,7 +62,7 @@ export async function quorumRecoveryStep(d: RecoveryStepDeps, cluster: EtcdClust
   const plan = planQuorumRecovery(input);
   if (plan.action.kind === 'none' && plan.next === recorded) return null;
   const next = withStalePvcs(plan, recorded, obs);
-  await d.kube.updateStatus(cluster, statusFor(prev, next, plan, nowIso));
+  await d.kube.updateStatus(cluster, statusFor(prev, next, plan, nowIso, input.candidates, obs.members !== null));
   d.log.info('quorum recovery', { action: plan.action.kind, phase: next?.phase, request: next?.request });
   await act(d, ref, next, plan.action, peerTLS);
   await emit(d, cluster, recorded, next, plan);
@@ -219,9 +219,18 @@ function assertNever(x: never): never {
 }
 
 /** status.recovery, the conditions, and for a backup recovery's last step the restore it bootstraps from. */
-function statusFor(prev: EtcdClusterStatus, next: RecoveryStatus | null, plan: RecoveryPlan, nowIso: string): EtcdClusterStatus {
+function statusFor(prev: EtcdClusterStatus, next: RecoveryStatus | null, plan: RecoveryPlan, nowIso: string, seen: readonly RecoveryCandidate[], listed: boolean): EtcdClusterStatus {
   const out: EtcdClusterStatus = { ...prev };
   if (next !== null) out.recovery = next;
+  // Without a member list the ordinary status is not rewritten: say what this pass saw of each member
+  // (no leader; healthy only if it answered as itself with its data), never a stale healthy quorum.
+  if (!listed && prev.members !== undefined) {
+    out.members = prev.members.map((m) => {
+      const c = seen.find((x) => x.name === m.name);
+      const answered = c?.status != null && !c.dataLost && c.status.errors.length === 0 && c.status.memberID === c.recordedID;
+      return { ...m, isLeader: false, healthy: m.healthy && answered };
+    });
+  }
   let conds: Condition[] = prev.conditions ?? [];
   const set = (c: Omit<Condition, 'lastTransitionTime'>): void => {
     conds = setCondition(conds, c, nowIso);

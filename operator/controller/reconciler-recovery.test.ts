@@ -87,6 +87,8 @@ describe('quorum-loss recovery from the survivor', () => {
     expect(c.status?.recovery).toMatchObject({ request: 'now', phase: 'ForcingNewCluster', source: 'Survivor', survivor: { name: 'e-0', id: hexID(survivorID) }, dropped: [1, 2] });
     expect(c.status?.recovery?.loses).toContain('members #1, #2 are dropped');
     expect(cond(c, 'RecoverySucceeded')).toMatchObject({ status: 'False', reason: 'ForcingNewCluster' });
+    // No stale healthy quorum in status while recovering: only the survivor answered.
+    expect(c.status?.members?.map((m) => `${m.name}:${String(m.healthy)}:${String(m.isLeader)}`)).toEqual(['e-0:true:false', 'e-1:false:false', 'e-2:false:false']);
     expect(t.kube.events.find((e) => e.reason === 'QuorumRecoveryStarted')?.message).toContain('what is lost: members #1, #2');
     expect((t.kube.object('ConfigMap', 'ns', 'e-bootstrap')?.data as Record<string, string>)[FORCE_NEW_CLUSTER_KEY]).toBe('e-0');
 
