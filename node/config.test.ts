@@ -63,6 +63,14 @@ describe('config', () => {
     expect(c.clientTls.clientCertAuth).toBe(true);
   });
 
+  it('forces a new cluster only in the member whose --name ETCD_FORCE_NEW_CLUSTER_FOR names', () => {
+    expect(run(['--name=e-0'], { ETCD_FORCE_NEW_CLUSTER_FOR: 'e-0' }).forceNewCluster).toBe(true);
+    expect(run(['--name=e-1'], { ETCD_FORCE_NEW_CLUSTER_FOR: 'e-0' }).forceNewCluster).toBe(false);
+    expect(run(['--name=e-1'], { ETCD_FORCE_NEW_CLUSTER_FOR: '' }).forceNewCluster).toBe(false);
+    expect(run(['--name=e-1', '--force-new-cluster']).forceNewCluster).toBe(true);
+    expect(run(['--name=default']).forceNewCluster).toBe(false);
+  });
+
   it('reads ETCD_* env, and a flag wins over its env twin', () => {
     const c = run(['--snapshot-count=7'], { ETCD_NAME: 'e1', ETCD_SNAPSHOT_COUNT: '9', ETCD_DATA_DIR: '/d', ETCD_INITIAL_ADVERTISE_PEER_URLS: 'http://a:1', ETCD_SOMETHING_ODD: 'x', HOME: '/root' });
     expect(c.name).toBe('e1');

@@ -142,6 +142,9 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'peer-client-cert-auth', kind: 'bool', help: 'Require peer client certificates signed by the peer CA.', defaultText: 'false' },
   { name: 'log-level', kind: 'string', help: 'debug, info, warn or error.', defaultText: 'info' },
   { name: 'force-new-cluster', kind: 'bool', help: "Recover from this member's data as a new one-member cluster (quorum lost for good; see docs/operator.md).", defaultText: 'false' },
+  // Every pod of a StatefulSet shares one template: the operator names the one member to force through an
+  // optional ConfigMap key (ETCD_FORCE_NEW_CLUSTER_FOR), and only the member of that --name acts on it.
+  { name: 'force-new-cluster-for', kind: 'string', help: 'Act as --force-new-cluster when this equals --name (tsetcd only; the operator sets it through the env).', defaultText: '' },
   { name: 'cors', kind: 'string', help: 'Comma-separated origins allowed for CORS on the client URLs (empty or * allows all).', defaultText: '*' },
   // Accepted so that manifests written for etcd (kubeadm, operators) start unchanged; no effect.
   { name: 'logger', kind: 'string-ignored', help: '(ignored) etcd logger choice.' },
@@ -413,7 +416,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     clientTls,
     peerTls,
     logLevel: levelText,
-    forceNewCluster: bool('force-new-cluster'),
+    forceNewCluster: bool('force-new-cluster') || (str('force-new-cluster-for', '') !== '' && str('force-new-cluster-for', '') === name),
     corsOrigins: corsOrigins.length === 0 ? ['*'] : corsOrigins,
     metrics,
     grpcServer,

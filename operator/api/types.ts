@@ -97,6 +97,11 @@ export interface EtcdClusterSpec {
   };
   /** Scheduled snapshots to an object store, verified after upload, with retention. */
   backup?: BackupSpec;
+  /**
+   * Recovery from quorum loss (docs/operator.md, "Quorum loss"). Without it, only the annotation
+   * tsetcd.dev/recover-quorum starts one, from the newest surviving member's data (else the newest backup).
+   */
+  quorumRecovery?: QuorumRecoverySpec;
   /** How a new cluster starts. Read only before the first member starts. */
   bootstrap?: {
     /**
@@ -153,6 +158,51 @@ export interface RestoreStatus {
   verifiedTime: string;
 }
 
+/** spec.quorumRecovery. */
+export interface QuorumRecoverySpec {
+  /**
+   * Manual (the default): a recovery starts only on a new value of the tsetcd.dev/recover-quorum
+   * annotation. Automatic: also once quorum has been lost for gracePeriodSeconds (an explicit opt-in:
+   * a recovery drops members and may lose the writes they held).
+   */
+  policy?: 'Manual' | 'Automatic';
+  /** Automatic only: how long quorum must stay lost first. Default 600, at least 60. */
+  gracePeriodSeconds?: number;
+  /**
+   * Survivor (the default): from the member with the most recent data, or the newest backup when no
+   * member answers with its data. Backup: always from the newest backup (status.backup.lastLocation).
+   */
+  source?: 'Survivor' | 'Backup';
+}
+
+export type RecoveryPhase = 'ForcingNewCluster' | 'ClearingFlag' | 'RemovingStaleData' | 'StoppingMembers' | 'RemovingVolumes';
+
+/** status.recovery: the latest quorum-loss recovery, each step recorded before it is acted on. */
+export interface RecoveryStatus {
+  /** The annotation value (or, for the Automatic policy, "auto:" and when quorum was lost) this recovery answers. */
+  request: string;
+  trigger?: 'Annotation' | 'Policy';
+  /** The last annotation value answered, and the last automatic request: each acts once, whichever came last. */
+  lastAnnotation?: string;
+  lastAutomatic?: string;
+  source?: 'Survivor' | 'Backup';
+  phase: RecoveryPhase | 'Done' | 'Refused';
+  survivor?: { name: string; ordinal: number; id: string; appliedIndex: number };
+  /** Ordinals whose members are dropped and re-added empty. */
+  dropped?: number[];
+  /** UIDs of the dropped members' PVCs when the recovery started: the old cluster's data, deleted. */
+  stalePvcUIDs?: string[];
+  /** The verified backup every member restarts from (source Backup). */
+  backup?: RestoreStatus;
+  /** What the recovery loses, in words, said before anything is changed. */
+  loses?: string;
+  message?: string;
+  startTime?: string;
+  /** When the survivor was named for --force-new-cluster: a pod created later started with the flag. */
+  flagSetTime?: string;
+  completionTime?: string;
+}
+
 /** What status says of scheduled backups. */
 export interface BackupStatus {
   /** RFC 3339: the scheduled minute of the latest attempt; a minute starts at most one. */
@@ -182,7 +232,7 @@ export interface Condition {
   observedGeneration?: number;
 }
 
-export type ConditionType = 'Available' | 'Progressing' | 'Degraded' | 'BackupSucceeded';
+export type ConditionType = 'Available' | 'Progressing' | 'Degraded' | 'BackupSucceeded' | 'RecoverySucceeded';
 
 export interface MemberStatus {
   name: string;
@@ -273,6 +323,7 @@ export interface EtcdClusterStatus {
   clusterVersion?: string;
   backup?: BackupStatus;
   restore?: RestoreStatus;
+  recovery?: RecoveryStatus;
 }
 
 export interface ObjectMeta {

@@ -29,6 +29,8 @@ export interface PodInfo {
   deleting: boolean;
   /** The container's last termination message (terminationMessagePolicy FallbackToLogsOnError), if any. */
   lastTerminationMessage: string | null;
+  /** metadata.creationTimestamp (RFC 3339, whole seconds); a quorum recovery tells a restarted pod by it. */
+  createdTime?: string | null;
 }
 
 export interface PvcInfo {

@@ -76,11 +76,7 @@ export async function observe(
     return ordinal === null ? [] : [{ ...p, ordinal }];
   });
   const tls = spec.tls.clientSecretName !== null;
-  const endpointOf = (ordinal: number): string | null => {
-    if (mode === 'dns') return clientURL(ref, ordinal, tls);
-    const pod = pods.find((p) => p.ordinal === ordinal && !p.deleting);
-    return pod?.podIP ? `${tls ? 'https' : 'http'}://${hostPort(pod.podIP, CLIENT_PORT)}` : null;
-  };
+  const endpointOf = (ordinal: number): string | null => memberEndpoint(ref, pods, ordinal, mode, tls);
   const metricsOf = (ordinal: number): string | null => {
     if (mode === 'dns') return `http://${memberName(ref, ordinal)}.${ref.name}-peer.${ref.namespace}.svc:${METRICS_PORT}/metrics`;
     const pod = pods.find((p) => p.ordinal === ordinal && !p.deleting);
@@ -173,8 +169,15 @@ export async function observe(
   return { sts, pods, pvcs, clusterID: list.clusterID, members, leaderID, memberListError: null, authError };
 }
 
+/** Where the operator reaches one member's client port; null when its pod has no address (pod-ip mode). */
+export function memberEndpoint(ref: ClusterRef, pods: ReadonlyArray<PodInfo & { ordinal: number }>, ordinal: number, mode: EndpointMode, tls: boolean): string | null {
+  if (mode === 'dns') return clientURL(ref, ordinal, tls);
+  const pod = pods.find((p) => p.ordinal === ordinal && !p.deleting);
+  return pod?.podIP ? `${tls ? 'https' : 'http'}://${hostPort(pod.podIP, CLIENT_PORT)}` : null;
+}
+
 /** What a member logs (and the kubelet keeps as its termination message) when it refuses an empty data dir. */
-const ALREADY_BOOTSTRAPPED = /has already been bootstrapped/;
+export const ALREADY_BOOTSTRAPPED = /has already been bootstrapped/;
 
 /** status.members[].id is hex (as etcdctl prints it); older operators wrote decimal. */
 export function sameMemberID(recordedID: string, decimalID: string): boolean {

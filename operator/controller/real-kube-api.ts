@@ -100,6 +100,7 @@ export class RealKubeApi implements KubeApi {
         waitingMessage: waiting?.message ?? null,
         deleting: p.metadata?.deletionTimestamp != null,
         lastTerminationMessage: terminated?.message ?? null,
+        createdTime: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).toISOString() : null,
       };
     });
   }

@@ -28,6 +28,8 @@ import { tlsProblems } from '../api/tls.js';
 import { certificateStep } from './certificate-step.js';
 import { runScheduledBackup, type BackupOutcome, type BackupRunnerDeps } from './backup-runner.js';
 import { verifyRestoreSource } from './restore-gate.js';
+import { quorumRecoveryStep } from './quorum-recovery-step.js';
+import { recoveryPolicyProblems, type RecoveryAction } from '../plan/quorum-recovery.js';
 import { addRestoreInitContainer, restoreObjectOf, type RestoreContainerConfig } from '../plan/restore.js';
 import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE } from '../api/defaults.js';
 import type { Clock } from './clock.js';
@@ -62,7 +64,7 @@ export interface ReconcileResult {
   /** null: nothing pending, the periodic resync is enough. */
   requeueAfterMs: number | null;
   /** gone: the cluster is (being) deleted; finalizer: this pass only added or removed the finalizer. */
-  action: Action['kind'] | 'gone' | 'finalizer';
+  action: Action['kind'] | 'gone' | 'finalizer' | `recovery:${RecoveryAction['kind']}`;
 }
 
 /** Wake up for the next certificate renewal if nothing sooner is due. */
@@ -118,6 +120,14 @@ export class Reconciler {
     const restore = await this.restore(cluster, obs, nowMs);
     const authProblems = auth.problem !== null ? [auth.problem] : obs.authError !== null ? [authRefusedProblem(cluster, obs.authError)] : [];
     const problems = [...tlsProblemsFound, ...authProblems, ...(restore.problem ? [restore.problem] : []), ...(await this.problems(cluster, spec, obs))];
+    // Quorum-loss recovery (opt-in): while one is under way, it owns the pass.
+    if (problems.length === 0 && !spec.paused) {
+      const recovery = await quorumRecoveryStep({ kube: d.kube, api, log, endpointMode: d.endpointMode, ...(d.backups !== undefined ? { backups: d.backups } : {}) }, cluster, ref, spec, obs, nowMs).catch((err: unknown) => {
+        if (err instanceof ConflictError) return { action: 'none' as const, requeueAfterMs: 200 };
+        throw err;
+      });
+      if (recovery !== null) return { requeueAfterMs: recovery.requeueAfterMs, action: `recovery:${recovery.action}` };
+    }
     const observed: ObservedCluster = {
       ref,
       generation: cluster.metadata.generation ?? 0,
@@ -226,9 +236,10 @@ export class Reconciler {
    * recorded result stands from then on. status null: not restoring (or not yet verified).
    */
   private async restore(cluster: EtcdCluster, obs: Observation, nowMs: number): Promise<{ status: RestoreStatus | null; problem?: SpecProblem }> {
-    if (cluster.spec.bootstrap?.fromBackup === undefined) return { status: null };
+    // Recorded: the backup the members were seeded from (fromBackup, or a quorum recovery from a backup).
     const recorded = cluster.status?.restore ?? null;
     if (recorded !== null) return { status: recorded };
+    if (cluster.spec.bootstrap?.fromBackup === undefined) return { status: null };
     // Already running (the field was added later): a running cluster is never restored over.
     if (obs.sts !== null || (cluster.status?.clusterID ?? '') !== '') return { status: null };
     if (this.d.backups === undefined) return { status: null, problem: { field: 'spec.bootstrap.fromBackup', reason: 'RestoreRefused', message: 'this operator runs without backup support' } };
@@ -307,6 +318,7 @@ export class Reconciler {
         out.push({ field: 'spec.defragmentation.schedule', reason: 'InvalidSchedule', message: `defragmentation.schedule "${spec.defragmentation.schedule}": ${cron.error}` });
       }
     }
+    for (const message of recoveryPolicyProblems(cluster.spec?.quorumRecovery)) out.push({ field: 'spec.quorumRecovery', reason: 'InvalidRecoveryPolicy', message });
     if (obs.sts !== null && obs.sts.peerTLS !== null && obs.sts.peerTLS !== (spec.tls.peerSecretName !== null)) {
       out.push({
         field: 'spec.tls',
@@ -555,6 +567,7 @@ export class Reconciler {
       currentOperation: operation,
       available: available ? 'True' : 'False',
     };
+    if (prev.recovery !== undefined) out.recovery = prev.recovery;
     if (members !== undefined) out.members = members;
     else if (prev.members !== undefined) out.members = prev.members;
     const leaderName = leader ? leader.info.name || (leader.ordinal !== null ? memberName(ref, leader.ordinal) : leader.info.id) : undefined;

@@ -42,16 +42,27 @@ export async function verifyRestoreSource(d: Pick<BackupRunnerDeps, 'tmpDir' | '
   });
   const from = await resolveRestoreSource(d.kube, cluster);
   if ('reason' in from) return refuse(from.reason, from.message);
-  const loc = await s3LocationFor(d.kube, cluster.metadata.namespace, from.s3);
-  if ('reason' in loc) return refuse(loc.reason, loc.message);
+  const r = await verifyBackupObject(d, cluster.metadata.namespace, from, nowMs);
+  return 'reason' in r ? refuse(r.reason, r.message) : r;
+}
+
+/** Fetches one backup object and checks it whole (fetch-backup.ts): what a restore from it records, or why it cannot be used. */
+export async function verifyBackupObject(
+  d: Pick<BackupRunnerDeps, 'tmpDir' | 'storeFor'> & { kube: Pick<KubeApi, 'getSecret'> },
+  namespace: string,
+  from: { s3: S3Destination; key: string },
+  nowMs: number,
+): Promise<{ status: RestoreStatus } | { reason: string; message: string }> {
+  const loc = await s3LocationFor(d.kube, namespace, from.s3);
+  if ('reason' in loc) return loc;
   const store = storeFor(d, loc);
   const file = join(d.tmpDir, `restore-check-${randomBytes(6).toString('hex')}.db`);
   try {
     const snap = await fetchBackup(store, from.key, file);
     return { status: { s3: from.s3, key: from.key, location: store.locationOf(from.key), sizeBytes: snap.sizeBytes, revision: snap.revision, sha256: snap.sha256, verifiedTime: utcIso(nowMs) } };
   } catch (err: unknown) {
-    if (err instanceof BackupError) return refuse(err.reason === 'NotFound' ? 'BackupNotFound' : err.reason, err.message);
-    return refuse('RestoreCheckFailed', err instanceof Error ? err.message : String(err));
+    if (err instanceof BackupError) return { reason: err.reason === 'NotFound' ? 'BackupNotFound' : err.reason, message: err.message };
+    return { reason: 'RestoreCheckFailed', message: err instanceof Error ? err.message : String(err) };
   } finally {
     await rm(file, { force: true });
     store.destroy?.();

@@ -4,6 +4,9 @@
 import type { KubeObject } from './kube-object.js';
 import { bootstrapConfigMapName, commonLabels, ownerReference, type ClusterRef } from './names.js';
 
+/** The key naming the one member to start with --force-new-cluster (ETCD_FORCE_NEW_CLUSTER_FOR); absent otherwise. */
+export const FORCE_NEW_CLUSTER_KEY = 'force-new-cluster-for';
+
 export function initialClusterToken(ref: ClusterRef): string {
   return `${ref.namespace}-${ref.name}-${ref.uid.slice(0, 8)}`;
 }
@@ -12,6 +15,8 @@ export function buildBootstrapConfigMap(
   ref: ClusterRef,
   state: 'new' | 'existing',
   members: ReadonlyArray<{ name: string; peerURL: string }>,
+  /** A quorum-loss recovery's survivor (its member name), while it is to start with --force-new-cluster. */
+  forceNewClusterFor: string | null = null,
 ): KubeObject {
   return {
     apiVersion: 'v1',
@@ -21,6 +26,7 @@ export function buildBootstrapConfigMap(
       'initial-cluster': members.map((m) => `${m.name}=${m.peerURL}`).join(','),
       'initial-cluster-state': state,
       'initial-cluster-token': initialClusterToken(ref),
+      ...(forceNewClusterFor !== null ? { [FORCE_NEW_CLUSTER_KEY]: forceNewClusterFor } : {}),
     },
   };
 }

@@ -1,6 +1,7 @@
 // The members' StatefulSet: OnDelete updates (the operator rolls pods itself), one PVC per member,
 // Guaranteed resources, readiness on /readyz, a conservative liveness probe on /livez, placement.
 import type { ResolvedSpec } from '../api/defaults.js';
+import { FORCE_NEW_CLUSTER_KEY } from './bootstrap-configmap.js';
 import type { KubeObject } from './kube-object.js';
 import type { MemberContainerConfig } from './member-config.js';
 import {
@@ -105,6 +106,9 @@ export function buildStatefulSet(
       { name: 'ETCD_INITIAL_CLUSTER', valueFrom: { configMapKeyRef: { name: cm, key: 'initial-cluster' } } },
       { name: 'ETCD_INITIAL_CLUSTER_STATE', valueFrom: { configMapKeyRef: { name: cm, key: 'initial-cluster-state' } } },
       { name: 'ETCD_INITIAL_CLUSTER_TOKEN', valueFrom: { configMapKeyRef: { name: cm, key: 'initial-cluster-token' } } },
+      // Set only during a quorum-loss recovery, naming the one member that starts with --force-new-cluster
+      // (plan/quorum-recovery.ts); the others ignore it (node/config.ts compares it with --name).
+      { name: 'ETCD_FORCE_NEW_CLUSTER_FOR', valueFrom: { configMapKeyRef: { name: cm, key: FORCE_NEW_CLUSTER_KEY, optional: true } } },
     ],
     ports: [
       { name: 'client', containerPort: CLIENT_PORT, protocol: 'TCP' },

@@ -8,19 +8,18 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { TestRng } from '../../node/mvcc/testing/rng.js';
-import { haveWeed, startS3Server, type S3Server } from '../integration/s3-server.js';
+import { haveWeed, type S3Server } from '../integration/s3-server.js';
+import { startBackupStore } from './backup-store.js';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { clientTls, etcdctl, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
+import { readAllKvs, type Kv } from './read-kvs.js';
+import { clientTls, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
 const ns = 'e2e-restore';
 const BUCKET = 'tsetcd-e2e-backups';
 const SEED = Number(process.env['RESTORE_SEED'] ?? Date.now() % 100_000);
-/** The host's address on the pod bridge (hack/control-plane/env.sh): pods reach weed there. */
-const BRIDGE_IP = (process.env['CP_BRIDGE_CIDR'] ?? '198.18.0.1/16').split('/')[0] as string;
 
-interface Kv { key: string; value: string; create_revision: number; mod_revision: number; version: number }
 interface RestoredCluster extends Cluster {
   status?: Cluster['status'] & {
     clusterID?: string;
@@ -52,32 +51,12 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     }, 2000).catch((err: unknown) => failWith(name, err));
 
   /** Every key with its revisions, and the store revision, through the client Service with the cluster's client certificate. */
-  async function readAll(name: string): Promise<{ kvs: Kv[]; revision: number }> {
-    const flags = (await clientTls(k, ns, name)).flags;
-    return waitFor(`a read of every key of ${name}`, 60_000, async () => {
-      const r = await etcdctl(`https://${name}-client.${ns}.svc:2379`, [...flags, 'get', '', '--prefix', '-w', 'json']);
-      if (r.code !== 0) throw new Error(`etcdctl get: ${r.stderr}`);
-      const out = JSON.parse(r.stdout) as { header: { revision: number }; kvs?: Array<Record<string, unknown>> };
-      const kvs = (out.kvs ?? []).map((x) => ({
-        key: Buffer.from(String(x['key']), 'base64').toString(),
-        value: Buffer.from(String(x['value']), 'base64').toString(),
-        create_revision: Number(x['create_revision']),
-        mod_revision: Number(x['mod_revision']),
-        version: Number(x['version']),
-      }));
-      return { kvs, revision: Number(out.header.revision) };
-    }, 1000);
-  }
+  const readAll = (name: string): Promise<{ kvs: Kv[]; revision: number }> => readAllKvs(k, ns, name);
 
   beforeAll(async () => {
     console.log(`restore e2e seed ${SEED}`);
     operator = await startLocalOperator(k, ns);
-    s3 = await startS3Server({ ip: BRIDGE_IP });
-    await s3.createBucket(BUCKET);
-    await k.apply({
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backup-creds', namespace: ns },
-      stringData: { accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey },
-    });
+    s3 = await startBackupStore(k, ns, BUCKET);
   });
 
   afterAll(async () => {
