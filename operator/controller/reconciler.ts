@@ -27,7 +27,8 @@ import { buildCertManagerCertificates, effectiveTls } from '../plan/tls.js';
 import { tlsProblems } from '../api/tls.js';
 import { certificateStep } from './certificate-step.js';
 import { runScheduledBackup, type BackupOutcome, type BackupRunnerDeps } from './backup-runner.js';
-import { verifyRestoreSource } from './restore-gate.js';
+import { retireRestoreSource, verifyRestoreSource } from './restore-gate.js';
+import { DEFAULT_OPERATOR_IMAGE } from '../plan/backup-pod.js';
 import { addRestoreInitContainer, restoreObjectOf, type RestoreContainerConfig } from '../plan/restore.js';
 import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE } from '../api/defaults.js';
 import type { Clock } from './clock.js';
@@ -73,7 +74,7 @@ function withRenewal(requeueAfterMs: number | null, renewAtMs: number | null, no
 }
 
 /** The operator image (it holds the backup client and tsetcd's restore code) runs the restore init container. */
-export const DEFAULT_RESTORE_CONTAINER: RestoreContainerConfig = { image: `${DEFAULT_IMAGE_REPOSITORY}-operator:${TSETCD_RELEASE}`, command: ['tsetcd-operator'] };
+export const DEFAULT_RESTORE_CONTAINER: RestoreContainerConfig = DEFAULT_OPERATOR_IMAGE;
 
 export class Reconciler {
   constructor(private readonly d: ReconcilerDeps) {}
@@ -228,11 +229,16 @@ export class Reconciler {
   private async restore(cluster: EtcdCluster, obs: Observation, nowMs: number): Promise<{ status: RestoreStatus | null; problem?: SpecProblem }> {
     if (cluster.spec.bootstrap?.fromBackup === undefined) return { status: null };
     const recorded = cluster.status?.restore ?? null;
-    if (recorded !== null) return { status: recorded };
+    if (recorded !== null) {
+      // A claim's restore source pod goes once every member runs (it served their init containers).
+      const replicas = cluster.spec.replicas ?? 0;
+      if (recorded.pvc !== undefined && obs.pods.length >= replicas && obs.pods.every((p) => p.ready)) await retireRestoreSource(this.d.kube, cluster);
+      return { status: recorded };
+    }
     // Already running (the field was added later): a running cluster is never restored over.
     if (obs.sts !== null || (cluster.status?.clusterID ?? '') !== '') return { status: null };
     if (this.d.backups === undefined) return { status: null, problem: { field: 'spec.bootstrap.fromBackup', reason: 'RestoreRefused', message: 'this operator runs without backup support' } };
-    const r = await verifyRestoreSource({ ...this.d.backups, kube: this.d.kube }, cluster, nowMs);
+    const r = await verifyRestoreSource({ ...this.d.backups, kube: this.d.kube, ...(this.d.restoreContainer !== undefined ? { operatorImage: this.d.restoreContainer } : {}) }, cluster, nowMs);
     return 'problem' in r ? { status: null, problem: r.problem } : { status: r.status };
   }
 

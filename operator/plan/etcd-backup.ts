@@ -5,7 +5,7 @@
 // same attempt into the same key. Succeeded and Failed are final (a one-off, like a Job without retries):
 // a new EtcdBackup tries again.
 import type { EtcdBackup, EtcdBackupCondition, EtcdBackupSpec, EtcdBackupStatus } from '../api/etcd-backup.js';
-import { backupFolder, backupKey, s3DestinationProblems } from './backup.js';
+import { backupFolder, backupKey, destinationPrefix, destinationProblems } from './backup.js';
 
 /** How long a Pending backup waits before the cluster is looked at again. */
 export const BACKUP_WAIT_REQUEUE_MS = 10_000;
@@ -31,7 +31,7 @@ export function etcdBackupSpecProblems(spec: EtcdBackupSpec | undefined): string
   const out: string[] = [];
   const name = spec?.clusterName;
   if (typeof name !== 'string' || name.length > 63 || !CLUSTER_NAME_PATTERN.test(name)) out.push(`spec.clusterName "${String(name)}" must name an EtcdCluster (a DNS label)`);
-  out.push(...s3DestinationProblems(spec?.s3, 'spec.s3'));
+  out.push(...destinationProblems(spec, 'spec'));
   return out;
 }
 
@@ -50,7 +50,7 @@ export function planEtcdBackup(b: EtcdBackup, cluster: ObservedBackupCluster): E
 
 /** The object key of a backup attempt started at startMs: <prefix><namespace>/<cluster>/on-demand/<backup>-<UTC time>.db (outside the scheduled backups' retention). */
 export function etcdBackupKey(b: EtcdBackup, startMs: number): string {
-  const folder = `${backupFolder(b.spec.s3.prefix ?? '', b.metadata.namespace, b.spec.clusterName)}on-demand/`;
+  const folder = `${backupFolder(destinationPrefix(b.spec), b.metadata.namespace, b.spec.clusterName)}on-demand/`;
   return backupKey(folder, b.metadata.name, startMs);
 }
 
