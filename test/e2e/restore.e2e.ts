@@ -6,11 +6,10 @@
 // new cluster ID. Local control plane only (the operator runs as a process; pods must reach weed).
 // The keys are random from a printed seed.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Etcd3 } from 'etcd3';
-import { TestRng } from '../../node/mvcc/testing/rng.js';
 import { haveWeed, startS3Server, type S3Server } from '../integration/s3-server.js';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { clientTls, etcdctl, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
+import { Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
+import { readAll, writeRandomKeys } from './keyspace.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
@@ -20,7 +19,6 @@ const SEED = Number(process.env['RESTORE_SEED'] ?? Date.now() % 100_000);
 /** The host's address on the pod bridge (hack/control-plane/env.sh): pods reach weed there. */
 const BRIDGE_IP = (process.env['CP_BRIDGE_CIDR'] ?? '198.18.0.1/16').split('/')[0] as string;
 
-interface Kv { key: string; value: string; create_revision: number; mod_revision: number; version: number }
 interface RestoredCluster extends Cluster {
   status?: Cluster['status'] & {
     clusterID?: string;
@@ -50,24 +48,6 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
       const c = await get(name);
       return isSettled(c, n) ? c : undefined;
     }, 2000).catch((err: unknown) => failWith(name, err));
-
-  /** Every key with its revisions, and the store revision, through the client Service with the cluster's client certificate. */
-  async function readAll(name: string): Promise<{ kvs: Kv[]; revision: number }> {
-    const flags = (await clientTls(k, ns, name)).flags;
-    return waitFor(`a read of every key of ${name}`, 60_000, async () => {
-      const r = await etcdctl(`https://${name}-client.${ns}.svc:2379`, [...flags, 'get', '', '--prefix', '-w', 'json']);
-      if (r.code !== 0) throw new Error(`etcdctl get: ${r.stderr}`);
-      const out = JSON.parse(r.stdout) as { header: { revision: number }; kvs?: Array<Record<string, unknown>> };
-      const kvs = (out.kvs ?? []).map((x) => ({
-        key: Buffer.from(String(x['key']), 'base64').toString(),
-        value: Buffer.from(String(x['value']), 'base64').toString(),
-        create_revision: Number(x['create_revision']),
-        mod_revision: Number(x['mod_revision']),
-        version: Number(x['version']),
-      }));
-      return { kvs, revision: Number(out.header.revision) };
-    }, 1000);
-  }
 
   beforeAll(async () => {
     console.log(`restore e2e seed ${SEED}`);
@@ -99,24 +79,8 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     const srcID = (await get('src')).status?.clusterID;
 
     // 2. Keys written, overwritten and deleted (random, from the seed), so revisions differ from key to key.
-    const rng = new TestRng(SEED);
-    const tls = await clientTls(k, ns, 'src');
-    const p = await pods('src');
-    const client = new Etcd3({
-      hosts: p.items.map((x) => `https://${x.status.podIP ?? ''}:2379`),
-      credentials: { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key },
-      grpcOptions: { 'grpc.ssl_target_name_override': `src-client.${ns}.svc` },
-    });
-    try {
-      for (let i = 0; i < 300; i++) {
-        const key = `/e2e/restore/${String(rng.int(200)).padStart(3, '0')}`;
-        if (rng.int(10) === 0) await client.delete().key(key);
-        else await client.put(key).value(`v${i}-${rng.int(1_000_000)}`);
-      }
-    } finally {
-      client.close();
-    }
-    const before = await readAll('src');
+    await writeRandomKeys(k, ns, 'src', (await pods('src')).items.map((x) => x.status.podIP ?? ''), SEED, '/e2e/restore/');
+    const before = await readAll(k, ns, 'src');
     expect(before.kvs.length).toBeGreaterThan(50);
 
     // 3. An on-demand backup, verified and recorded by the operator.
@@ -178,7 +142,7 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
       const init = pod.status.initContainerStatuses?.find((s) => s.name === 'restore');
       expect(init?.state.terminated, `${pod.metadata.name}: restore init container`).toMatchObject({ exitCode: 0, reason: 'Completed' });
     }
-    const after = await readAll('dst');
+    const after = await readAll(k, ns, 'dst');
     expect(after.kvs).toEqual(before.kvs);
     expect(after.revision).toBe(before.revision);
   });
