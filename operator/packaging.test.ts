@@ -87,8 +87,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
     expect(verbs('tsetcd.dev', 'etcdbackups')).toEqual(['get', 'list', 'watch']);
     expect(verbs('tsetcd.dev', 'etcdbackups/status')).toEqual(['update']);
     expect(verbs('apps', 'statefulsets')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // delete: the finalizer stops members first
-    expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
-    expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list', 'patch']);
+    expect(verbs('', 'pods')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // create, patch: the backup and restore source pods of a PVC destination (server-side apply)
+    expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'get', 'list', 'patch']); // get: a PVC destination's claim
     expect(verbs('', 'secrets')).toEqual(['create', 'get', 'patch']); // the certificate Secrets it issues and reads by name; no list/watch
     expect(verbs('cert-manager.io', 'certificates')).toEqual(['create', 'patch']); // applied in mode cert-manager, never read
     expect(verbs('', 'configmaps')).toEqual(['create', 'patch']);

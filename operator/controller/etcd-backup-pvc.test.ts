@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../node/log.js';
 import type { EtcdBackup } from '../api/etcd-backup.js';
-import { backupToDir, parseBackupToDirArgs } from '../backup/backup-to-dir.js';
 import { snapshotBytes } from '../backup/testing/snapshot-bytes.js';
-import { encodeBackupPodResult } from '../plan/backup-pod.js';
 import { EtcdBackupReconciler } from './etcd-backup-reconciler.js';
 import { setup } from './testing/reconciler-harness.js';
+import { runBackupPod } from './testing/run-backup-pod.js';
 
 let root: string;
 beforeEach(() => {
@@ -36,12 +35,8 @@ function withPvcBackup() {
   t.kube.claims.set('ns/backups', { name: 'backups', uid: 'c1', terminating: false, phase: 'Bound', requestedStorage: '1Gi' });
   const backup = (): EtcdBackup => t.kube.backups.get('ns/b1')!;
   const backupEvents = () => t.kube.events.filter((e) => e.about === 'EtcdBackup/b1');
-  /** Runs the backup pod's command as the pod would, and ends the fake pod with its outcome. */
   const runPod = async (): Promise<void> => {
-    const pod = t.kube.object('Pod', 'ns', 'b1-backup') as unknown as { spec: { containers: Array<{ command: string[] }> } };
-    const argv = pod.spec.containers[0]!.command.slice(2).map((a) => (a.startsWith('--dir=') ? `--dir=${join(root, 'claim')}` : a)).filter((a) => !a.startsWith('--result-file') && !a.startsWith('--tls-dir'));
-    const res = await backupToDir(parseBackupToDirArgs(argv), {}, () => t.clock.nowMs(), t.twin);
-    t.kube.oneOffPods.set('ns/b1-backup', { phase: res.ok ? 'Succeeded' : 'Failed', podIP: null, ready: false, deleting: false, terminationMessage: encodeBackupPodResult(res), notRunning: null });
+    await runBackupPod(t.kube, 'ns', 'b1-backup', join(root, 'claim'), t.twin, t.clock.nowMs());
   };
   return { ...t, r, backup, backupEvents, runPod };
 }

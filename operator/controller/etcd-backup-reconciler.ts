@@ -8,6 +8,7 @@ import type { Logger } from '../../node/log.js';
 import { resolveSpec } from '../api/defaults.js';
 import type { EtcdBackup } from '../api/etcd-backup.js';
 import type { EtcdCluster, PvcDestination, S3Destination } from '../api/types.js';
+import { BACKUP_POD_POLL_MS } from './pvc-backup-runner.js';
 import { BACKUP_OF_LABEL, buildBackupPod, DEFAULT_OPERATOR_IMAGE, parseBackupPodResult, type OperatorImage } from '../plan/backup-pod.js';
 import type { MemberApi } from '../members/member-api.js';
 import type { GatewayCredentials } from '../members/gateway-member-api.js';
@@ -34,9 +35,6 @@ export interface EtcdBackupReconcilerDeps {
   /** The image and command of backup pods (a PVC destination); default: the operator's own image. */
   operatorImage?: OperatorImage;
 }
-
-/** How often a pass looks at a backup pod at work. */
-export const BACKUP_POD_POLL_MS = 2000;
 
 /** The backup pod of an EtcdBackup with a PVC destination. */
 export function backupPodName(b: EtcdBackup): string {

@@ -27,6 +27,7 @@ import { buildCertManagerCertificates, effectiveTls } from '../plan/tls.js';
 import { tlsProblems } from '../api/tls.js';
 import { certificateStep } from './certificate-step.js';
 import { runScheduledBackup, type BackupOutcome, type BackupRunnerDeps } from './backup-runner.js';
+import type { PvcBackupAccess } from './pvc-backup-runner.js';
 import { retireRestoreSource, verifyRestoreSource } from './restore-gate.js';
 import { DEFAULT_OPERATOR_IMAGE } from '../plan/backup-pod.js';
 import { addRestoreInitContainer, restoreObjectOf, type RestoreContainerConfig } from '../plan/restore.js';
@@ -182,7 +183,7 @@ export class Reconciler {
         log.warn(applyFailed ? 'applying children failed' : 'membership step failed', { action: plan.action.kind, error: actionError });
       }
     }
-    const backup = await this.backup(cluster, spec.paused, obs, api, nowMs, log);
+    const backup = await this.backup(cluster, spec.paused, obs, api, nowMs, log, { tlsSecretName: certs.operatorSecret !== null ? spec.tls.operatorSecretName : null, authSecretName: auth.credentials !== null ? (cluster.spec.auth?.secretName ?? null) : null });
     const acted = mutate && actionError === null;
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
@@ -193,7 +194,7 @@ export class Reconciler {
     const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso, defrag, defragged);
     if (backup !== null) {
       next.backup = backup.status;
-      next.conditions = setCondition(next.conditions, backup.condition, nowIso);
+      if (backup.condition !== null) next.conditions = setCondition(next.conditions, backup.condition, nowIso);
     } else if (status.backup !== undefined) next.backup = status.backup;
     if (restore.status !== null) next.restore = restore.status;
     await this.events(cluster, plan, problems, acted, failure, status, next, defragged);
@@ -218,8 +219,12 @@ export class Reconciler {
       if (err instanceof ConflictError) return { requeueAfterMs: 200, action: plan.action.kind };
       throw err;
     }
+    await backup?.afterStatus?.().catch((err: unknown) => log.warn('backup pod cleanup failed', { error: err instanceof Error ? err.message : String(err) }));
     if (actionError !== null) throw new ReconcileError(actionError);
-    return { requeueAfterMs: withRenewal(this.requeueFor(plan, operation), certs.renewAtMs, nowMs), action: plan.action.kind };
+    const requeueAfterMs = withRenewal(this.requeueFor(plan, operation), certs.renewAtMs, nowMs);
+    // A backup pod at work brings the pass back sooner.
+    const backupMs = backup?.requeueAfterMs ?? null;
+    return { requeueAfterMs: backupMs !== null && (requeueAfterMs === null || backupMs < requeueAfterMs) ? backupMs : requeueAfterMs, action: plan.action.kind };
   }
 
   /**
@@ -243,11 +248,12 @@ export class Reconciler {
   }
 
   /** A scheduled backup when one is due (backup-runner.ts); never throws. */
-  private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger): Promise<BackupOutcome | null> {
+  private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger, access: Omit<PvcBackupAccess, 'endpoints'>): Promise<BackupOutcome | null> {
     if (this.d.backups === undefined || paused) return null;
     const endpoints = voterEndpoints(obs);
+    const pvc = { deps: { kube: this.d.kube, endpointMode: this.d.endpointMode, ...(this.d.restoreContainer !== undefined ? { operatorImage: this.d.restoreContainer } : {}) }, access };
     try {
-      return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs);
+      return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs, pvc);
     } catch (err: unknown) {
       log.warn('scheduled backup failed unexpectedly', { error: err instanceof Error ? err.message : String(err) });
       return null;
