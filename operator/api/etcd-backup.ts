@@ -46,6 +46,8 @@ export interface EtcdBackupStatus {
   pod?: string;
   /** Attempts that failed transiently (an unreachable endpoint) and were retried. */
   attempts?: number;
+  /** RFC 3339: when the next attempt is due after a transient failure. */
+  nextAttemptTime?: string;
 }
 
 export interface EtcdBackup {

@@ -5,6 +5,7 @@
 // credentials, a missing bucket, a corrupt snapshot) ends in phase Failed with the reason in the
 // Succeeded condition and a Warning Event; nothing is written to the store then, nothing is deleted.
 import type { Logger } from '../../node/log.js';
+import type { EtcdBackupMetricsSink } from '../etcd-backup-metrics.js';
 import { resolveSpec } from '../api/defaults.js';
 import type { EtcdBackup } from '../api/etcd-backup.js';
 import type { EtcdCluster, PvcDestination, S3Destination } from '../api/types.js';
@@ -34,6 +35,7 @@ export interface EtcdBackupReconcilerDeps {
   backups: Pick<BackupRunnerDeps, 'tmpDir' | 'storeFor'>;
   /** The image and command of backup pods (a PVC destination); default: the operator's own image. */
   operatorImage?: OperatorImage;
+  metrics?: EtcdBackupMetricsSink;
 }
 
 /** The backup pod of an EtcdBackup with a PVC destination. */
@@ -101,8 +103,9 @@ export class EtcdBackupReconciler {
     }
 
     // Plan, act.
-    const step = planEtcdBackup(b, cluster);
+    const step = planEtcdBackup(b, cluster, nowMs);
     if (step.kind === 'done') return { requeueAfterMs: null, action: 'done' };
+    if (step.kind === 'backoff') return { requeueAfterMs: step.waitMs, action: 'backoff' };
     let attempt: BackupAttempt | null = null;
     if (step.kind === 'take') {
       const taken = b.spec.pvc !== undefined ? await this.takeToPvc(b, access, log) : await this.take(b, access, log);
@@ -119,10 +122,18 @@ export class EtcdBackupReconciler {
     await d.kube.updateEtcdBackupStatus(b, next);
     const event = etcdBackupEvent(b.status ?? {}, next, step);
     if (event !== null) await d.kube.recordEvent(b, event.type, event.reason, event.message).catch(() => {});
+    // The outcome is recorded: the pod (and its hold on the claim) can go; a retry makes a new one.
+    if (attempt !== null && b.spec.pvc !== undefined) await d.kube.deletePod(namespace, backupPodName(b)).catch(() => {});
+    const cond = next.conditions?.[0];
+    if (step.kind === 'take' && next.phase === 'Running') {
+      log.warn('backup attempt failed, retrying', { reason: attempt?.reason, message: attempt?.message, nextAttemptTime: next.nextAttemptTime });
+      d.metrics?.retried(namespace, b.spec.clusterName, attempt?.reason ?? '');
+      return { requeueAfterMs: Math.max(0, Date.parse(next.nextAttemptTime ?? '') - nowMs), action: step.kind };
+    }
     if (step.kind === 'take' || step.kind === 'refuse') {
-      log.info('backup finished', { phase: next.phase, reason: next.conditions?.[0]?.reason, location: next.location });
-      // The outcome is recorded: the pod (and its hold on the claim) can go.
-      if (b.spec.pvc !== undefined) await d.kube.deletePod(namespace, backupPodName(b)).catch(() => {});
+      log.info('backup finished', { phase: next.phase, reason: cond?.reason, location: next.location });
+      const started = Date.parse(next.startTime ?? '');
+      d.metrics?.finished(namespace, String(b.spec?.clusterName ?? ''), next.phase === 'Succeeded', cond?.reason ?? '', nowMs / 1000, next.sizeBytes ?? null, Number.isNaN(started) ? null : Math.max(0, (nowMs - started) / 1000));
     }
     return { requeueAfterMs: step.kind === 'wait' ? BACKUP_WAIT_REQUEUE_MS : step.kind === 'start' ? 0 : null, action: step.kind };
   }
@@ -137,12 +148,13 @@ export class EtcdBackupReconciler {
     const name = backupPodName(b);
     const pvc = b.spec.pvc as PvcDestination;
     const pod = await d.kube.getOneOffPod(ns, name);
-    if (pod !== null && (pod.phase === 'Succeeded' || pod.phase === 'Failed')) {
+    if (pod !== null && !pod.deleting && (pod.phase === 'Succeeded' || pod.phase === 'Failed')) {
       const r = parseBackupPodResult(pod.phase, pod.terminationMessage);
       return r.ok
         ? { ok: true, reason: 'BackupSucceeded', message: '', record: { key: r.key, location: r.location, sizeBytes: r.sizeBytes, revision: r.revision, sha256: r.sha256, memberEndpoint: r.member } }
         : { ok: false, reason: r.reason, message: r.message, record: null };
     }
+    // At work, or the previous attempt's pod still going away (a retry waits for it).
     if (pod !== null) return { running: { pod: name } };
     const claim = await d.kube.getPvc(ns, pvc.claimName);
     if (claim === null || claim.terminating) {
