@@ -22,7 +22,7 @@ function run(cmd: string, args: string[], cwd = root): { code: number | null; ou
 describe.skipIf(!existsSync(PROMTOOL))('alert rules (promtool)', () => {
   it('pass promtool check rules', () => {
     const r = run(PROMTOOL, ['check', 'rules', 'alerts.rules.yaml'], FILES);
-    expect(r.out).toMatch(/SUCCESS: 11 rules found/);
+    expect(r.out).toMatch(/SUCCESS: 13 rules found/);
     expect(r.code).toBe(0);
   });
   it('pass the promtool unit tests (no leader, leader changes, fsync, quorum margin, skipped entries, stuck operation)', () => {
@@ -124,6 +124,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
       'TsetcdOperatorReconcileErrors',
       'TsetcdBackupTooOld',
       'TsetcdBackupFailing',
+      'TsetcdEtcdBackupTooOld',
+      'TsetcdEtcdBackupFailing',
     ]);
     // Prometheus templates survive helm untouched.
     expect(rule.spec.groups[0].rules[0].annotations.summary).toContain('{{ $labels.namespace }}');
