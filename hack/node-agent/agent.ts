@@ -20,6 +20,7 @@ import { terminationMessage } from './termination-message.js';
 import { buildPodStatus, finalPhaseOf, statusKey, type ContainerRun } from './pod-status.js';
 import { resolveProcess, UnresolvableError, type ImageMapping } from './pod-process.js';
 import { probeOnce } from './probe.js';
+import { mountSizeLimited, quantityBytes, SIZE_LIMIT_PARAMETER, unmountIfMounted } from './size-limit.js';
 
 export const provisionerName = 'tsetcd.dev/node-agent-folder';
 
@@ -338,6 +339,14 @@ export class NodeAgent {
     const name = `pvc-${pvc.metadata.uid}`;
     const path = join(this.cfg.stateDir, 'pv', name);
     mkdirSync(path, { recursive: true });
+    // A StorageClass that asks for it gets a volume of exactly the requested size (size-limit.ts).
+    const requested = pvc.spec.resources?.requests?.storage ?? '1Gi';
+    const sc = pvc.spec.storageClassName ? await this.kube.get<{ parameters?: Record<string, string> }>(`/apis/storage.k8s.io/v1/storageclasses/${pvc.spec.storageClassName}`).catch(() => null) : null;
+    if (sc?.parameters?.[SIZE_LIMIT_PARAMETER] === 'enforced') {
+      const bytes = quantityBytes(requested);
+      if (bytes === null) { this.log.warn('size-limited volume: unreadable size, not provisioned', { pvc: `${pvc.metadata.namespace}/${pvc.metadata.name}`, requested }); return; }
+      await mountSizeLimited(path, bytes);
+    }
     const pv = {
       apiVersion: 'v1', kind: 'PersistentVolume',
       metadata: { name, annotations: { 'pv.kubernetes.io/provisioned-by': provisionerName }, labels: { 'tsetcd.dev/node': node } },
@@ -365,7 +374,7 @@ export class NodeAgent {
     if (pv.metadata.annotations?.['pv.kubernetes.io/provisioned-by'] !== provisionerName) return;
     if (e.type === 'DELETED' || pv.status?.phase !== 'Released' || pv.spec.persistentVolumeReclaimPolicy !== 'Delete') return;
     const path = pv.spec.local?.path;
-    if (path !== undefined && path.startsWith(join(this.cfg.stateDir, 'pv') + '/')) rmSync(path, { recursive: true, force: true });
+    if (path !== undefined && path.startsWith(join(this.cfg.stateDir, 'pv') + '/')) void unmountIfMounted(path).then(() => rmSync(path, { recursive: true, force: true }));
     this.kube.send('DELETE', `/api/v1/persistentvolumes/${pv.metadata.name}`).then(
       () => this.log.info('released volume deleted', { pv: pv.metadata.name }),
       (err: unknown) => { if (!(err instanceof KubeError && err.status === 404)) this.log.warn('pv delete', { pv: pv.metadata.name, err: errText(err) }); },

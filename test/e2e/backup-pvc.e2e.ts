@@ -5,7 +5,10 @@
 // into the EtcdBackup's status. The cluster is deleted with its PVCs, and a new 3-member cluster starts
 // from that EtcdBackup: a restore source pod mounts the claim and serves the file, the operator checks
 // it, each member's restore init container seeds its data dir, and the new cluster serves every key at
-// its revisions. A backup to a claim that does not exist fails with ClaimNotFound and an Event.
+// its revisions. A backup to a claim that does not exist fails with ClaimNotFound and an Event; a
+// backup to a claim too small for it (a size-limited volume of the node agent: ENOSPC as on a real
+// disk) fails with NoSpace and an Event, and the earlier backup in that claim is whole: the new
+// cluster is restored from it.
 // Local control plane only (the operator runs as a process on the host). Keys from a printed seed.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isSettled, type Cluster } from './cluster-status.js';
@@ -66,11 +69,12 @@ describe.skipIf(skip !== '' || !local)(`backup to a PVC and restore from it, end
   afterAll(async () => {
     await k.run(['delete', 'etcdbackups', '--all', '-n', ns, '--ignore-not-found']);
     for (const name of ['src', 'dst']) await k.run(['delete', 'etcdcluster', name, '-n', ns, '--ignore-not-found', '--timeout=120s']);
-    await k.run(['delete', 'pvc', 'backups', '-n', ns, '--ignore-not-found', '--timeout=60s']);
+    await k.run(['delete', 'pvc', 'backups', 'small', '-n', ns, '--ignore-not-found', '--timeout=60s']);
+    await k.run(['delete', 'storageclass', 'e2e-size-limited', '--ignore-not-found']);
     await operator?.stop();
   });
 
-  it('backs up a cluster into a PVC (EtcdBackup), deletes it with its volumes, and a new 3-member cluster restored from the claim serves every key at its revisions', async () => {
+  it('backs up a cluster into a PVC (EtcdBackup; a missing claim and a full one fail with a reason), deletes it with its volumes, and a new 3-member cluster restored from the claim serves every key at its revisions', async () => {
     // 1. A one-member source cluster, and keys written, overwritten and deleted from the seed.
     const applied = await k.apply({
       apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'src', namespace: ns },
@@ -101,19 +105,37 @@ describe.skipIf(skip !== '' || !local)(`backup to a PVC and restore from it, end
     // The backup pod is gone once its outcome is recorded (the claim is free for the restore).
     await waitFor('the backup pod to be deleted', 60_000, async () => (await k.run(['get', 'pod', 'to-pvc-backup', '-n', ns])).code !== 0);
 
+    // 2b. A claim with room for one backup, not two (1.6 times one): the second fails with NoSpace.
+    await k.apply({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'e2e-size-limited' }, provisioner: 'tsetcd.dev/node-agent-folder', parameters: { sizeLimit: 'enforced' }, reclaimPolicy: 'Delete', volumeBindingMode: 'WaitForFirstConsumer' });
+    const smallKi = Math.ceil((one.sizeBytes ?? 0) * 1.6 / 1024);
+    await k.apply({
+      apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'small', namespace: ns },
+      spec: { accessModes: ['ReadWriteOnce'], storageClassName: 'e2e-size-limited', resources: { requests: { storage: `${smallKi}Ki` } } },
+    });
+    expect((await k.apply(etcdBackup('small-1', 'small'))).stderr).toBe('');
+    const small1 = await finalPhase('small-1');
+    expect(small1).toMatchObject({ phase: 'Succeeded', revision: before.revision, sizeBytes: one.sizeBytes, sha256: one.sha256 });
+    await waitFor('the first small backup pod to be deleted', 60_000, async () => (await k.run(['get', 'pod', 'small-1-backup', '-n', ns])).code !== 0);
+    expect((await k.apply(etcdBackup('small-2', 'small'))).stderr).toBe('');
+    const small2 = await finalPhase('small-2');
+    expect(small2).toMatchObject({ phase: 'Failed', conditions: [{ type: 'Succeeded', status: 'False', reason: 'NoSpace' }] });
+    expect(small2.conditions?.[0]?.message).toContain('no space left');
+    const events2 = await k.json<{ items: Array<{ reason: string; type: string; involvedObject: { kind: string; name: string } }> }>(['get', 'events', '-n', ns]);
+    expect(events2.items.filter((e) => e.involvedObject.name === 'small-2').map((e) => `${e.type}/${e.reason}`)).toContain('Warning/BackupFailed');
+
     // 3. The source cluster and its PVCs are gone; the backup claim stays.
     await k.ok(['delete', 'etcdcluster', 'src', '-n', ns, '--timeout=180s']);
     await waitFor('the source PVCs to be deleted', 120_000, async () =>
       (await k.json<{ items: unknown[] }>(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=src'])).items.length === 0);
 
-    // 4. A new 3-member cluster from that EtcdBackup.
+    // 4. A new 3-member cluster from the backup in the full claim: nothing of it was lost.
     const restored = await k.apply({
       apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'dst', namespace: ns },
-      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 3, extra: { bootstrap: { fromBackup: { backupName: 'to-pvc' } } } }),
+      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 3, extra: { bootstrap: { fromBackup: { backupName: 'small-1' } } } }),
     });
     expect(restored.stderr).toBe('');
     const c = await settled('dst', 3);
-    expect(c.status?.restore).toMatchObject({ location: one.location, key: one.key, revision: before.revision, sha256: one.sha256, pvc: { claimName: 'backups' } });
+    expect(c.status?.restore).toMatchObject({ location: small1.location, key: small1.key, revision: before.revision, sha256: one.sha256, pvc: { claimName: 'small' } });
     expect(c.status?.clusterID).toBeDefined();
     expect(c.status?.clusterID).not.toBe(srcID);
     for (const pod of (await pods('dst')).items) {
