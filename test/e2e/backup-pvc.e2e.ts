@@ -78,7 +78,7 @@ describe.skipIf(skip !== '' || !local)(`backup to a PVC and restore from it, end
     // 1. A one-member source cluster, and keys written, overwritten and deleted from the seed.
     const applied = await k.apply({
       apiVersion: 'tsetcd.dev/v1alpha1', kind: 'EtcdCluster', metadata: { name: 'src', namespace: ns },
-      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 1 }),
+      spec: memberSpec({ cpu: '250m', memory: '256Mi', retentionPolicy: 'Delete', replicas: 1, extra: { backup: { pvc: { claimName: 'backups', prefix: 'e2e/' }, retention: { maxCount: 3 } } } }),
     });
     expect(applied.stderr).toBe('');
     await settled('src', 1);
@@ -104,6 +104,20 @@ describe.skipIf(skip !== '' || !local)(`backup to a PVC and restore from it, end
     expect(about('no-claim')).toContain('Warning/BackupFailed');
     // The backup pod is gone once its outcome is recorded (the claim is free for the restore).
     await waitFor('the backup pod to be deleted', 60_000, async () => (await k.run(['get', 'pod', 'to-pvc-backup', '-n', ns])).code !== 0);
+
+    // 2a. The cluster's own spec.backup to the claim, on demand (the backup-request annotation): a
+    // backup pod named after the request's minute, its outcome in status.backup.
+    await k.ok(['annotate', 'etcdcluster', 'src', '-n', ns, 'tsetcd.dev/backup-request=e2e-pvc-1', '--overwrite']);
+    interface BackupStatus { lastRequest?: string; lastSuccessTime?: string; lastLocation?: string; lastRevision?: number; lastSizeBytes?: number; pod?: unknown }
+    const scheduled = await waitFor('the cluster\'s own backup to the claim', 180_000, async () => {
+      const b = (await get('src')).status as { backup?: BackupStatus } | undefined;
+      return b?.backup?.lastRequest === 'e2e-pvc-1' && b.backup.lastSuccessTime !== undefined ? b.backup : undefined;
+    }, 2000).catch((err: unknown) => failWith('src', err));
+    expect(scheduled.lastRevision).toBe(before.revision);
+    expect(scheduled.lastSizeBytes).toBe(one.sizeBytes);
+    expect(scheduled.lastLocation?.startsWith(`pvc://backups/e2e/${ns}/src/src-`)).toBe(true);
+    expect(scheduled.pod).toBeUndefined();
+    expect((await get('src')).status?.conditions?.find((x) => x.type === 'BackupSucceeded')).toMatchObject({ status: 'True', reason: 'BackupSucceeded' });
 
     // 2b. A claim with room for one backup, not two (1.6 times one): the second fails with NoSpace.
     await k.apply({ apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'e2e-size-limited' }, provisioner: 'tsetcd.dev/node-agent-folder', parameters: { sizeLimit: 'enforced' }, reclaimPolicy: 'Delete', volumeBindingMode: 'WaitForFirstConsumer' });
