@@ -84,8 +84,9 @@ export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdClust
       result: null,
     };
   }
-  // A PVC destination's attempt under way (its pod) is seen through first.
-  if (spec.pvc !== undefined && pvc !== undefined) {
+  // A PVC destination's attempt under way (its pod) is seen through first, even when the destination
+  // changed meanwhile: its outcome is reported, and status.backup.pod never stays behind.
+  if (pvc !== undefined) {
     const polled = await pollPvcBackup(pvc.deps, cluster, gen, nowMs);
     if (polled !== null) return polled;
   }

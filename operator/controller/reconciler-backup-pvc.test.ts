@@ -84,4 +84,21 @@ describe('scheduled backups to a PVC through the reconciler', () => {
     await t.pass();
     expect(t.kube.events.filter((e) => e.reason === 'BackupFailed')).toHaveLength(events);
   });
+
+  it('an attempt under way is seen through when the destination changes meanwhile', async () => {
+    const t = withPvcBackups({ replicas: 3, backup: { schedule: '* * * * *', pvc: { claimName: 'backups' } } });
+    t.twin.snapshotBytes.set('*', (await snapshotBytes([['a', '1']])).bytes);
+    await t.settle();
+    t.clock.advance(60_000);
+    await t.pass();
+    const running = t.kube.cluster('ns', 'e').status?.backup?.pod;
+    expect(running).toBeDefined();
+    t.kube.editSpec('ns', 'e', (c) => { c.spec.backup = { schedule: '0 0 1 1 *', s3: { endpoint: 'http://objects.invalid:9000', bucket: 'backups', credentialsSecret: { name: 'creds' } } }; });
+    await runBackupPod(t.kube, 'ns', running!.name, join(root, 'claim'), t.twin, t.clock.nowMs());
+    await t.pass();
+    const c = t.kube.cluster('ns', 'e');
+    expect(c.status?.backup?.pod).toBeUndefined();
+    expect(c.status?.backup?.lastLocation).toBe(`pvc://backups/${running!.key}`);
+    expect(t.backupPods()).toEqual([]);
+  });
 });
