@@ -34,8 +34,18 @@ describe('EtcdBackup CRD', () => {
     expect(version.additionalPrinterColumns.map((c: J) => c.name)).toEqual(['Cluster', 'Phase', 'Revision', 'Size', 'Location', 'Age']);
   });
 
-  it('requires the cluster and destination, with the patterns the operator checks', () => {
-    expect(spec.required).toEqual(['clusterName', 's3']);
+  it('requires the cluster and one destination (s3 or pvc), with the patterns the operator checks', () => {
+    expect(spec.required).toEqual(['clusterName']);
+    const one = spec['x-kubernetes-validations'][1];
+    const env = new Environment({ unlistedVariablesAreDyn: true });
+    const s3 = { endpoint: 'http://s3:9000', bucket: 'b01', credentialsSecret: { name: 'c' } };
+    const pvc = { claimName: 'backups' };
+    expect(env.evaluate(one.rule, { self: { clusterName: 'main', s3 } })).toBe(true);
+    expect(env.evaluate(one.rule, { self: { clusterName: 'main', pvc } })).toBe(true);
+    expect(env.evaluate(one.rule, { self: { clusterName: 'main', s3, pvc } })).toBe(false);
+    expect(env.evaluate(one.rule, { self: { clusterName: 'main' } })).toBe(false);
+    expect(one.message).toBe('spec takes one destination: s3 or pvc');
+    expect(spec.properties.pvc.required).toEqual(['claimName']);
     expect(spec.properties.s3.required).toEqual(['endpoint', 'bucket', 'credentialsSecret']);
     expect(spec.properties.clusterName.pattern).toBe(CLUSTER_NAME_PATTERN.source);
     expect(spec.properties.s3.properties.bucket.pattern).toBe(BUCKET_PATTERN.source);

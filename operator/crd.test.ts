@@ -278,16 +278,26 @@ describe('EtcdCluster CRD', () => {
     expect(admit(ex.spec)).toEqual([]);
   });
 
-  it('bootstrap.fromBackup: s3 and key, or an EtcdBackup by name, never both nor half', () => {
+  it('bootstrap.fromBackup: s3 or pvc with key, or an EtcdBackup by name, never both nor half', () => {
     const s3 = { endpoint: 'http://s3:9000', bucket: 'b01', credentialsSecret: { name: 'c' } };
+    const pvc = { claimName: 'backups' };
     const from = (f: J): Violation[] => admit({ bootstrap: { fromBackup: f } });
     expect(from({ s3, key: 'k.db' })).toEqual([]);
+    expect(from({ pvc, key: 'k.db' })).toEqual([]);
     expect(from({ backupName: 'nightly' })).toEqual([]);
-    const msg = 'fromBackup takes either s3 and key, or backupName (an EtcdBackup), not both';
+    const msg = 'fromBackup takes either s3 or pvc, with key, or backupName (an EtcdBackup), not both';
     expect(from({ backupName: 'nightly', key: 'k.db' }).map((v) => v.message)).toEqual([msg]);
+    expect(from({ backupName: 'nightly', pvc }).map((v) => v.message)).toEqual([msg]);
+    expect(from({ s3, pvc, key: 'k.db' }).map((v) => v.message)).toEqual([msg]);
     expect(from({ key: 'k.db' }).map((v) => v.message)).toEqual([msg]);
     // The resolved object is kept in status (not pruned by the apiserver).
-    expect(Object.keys(schema.properties.status.properties.restore.properties)).toEqual(expect.arrayContaining(['s3', 'key']));
+    expect(Object.keys(schema.properties.status.properties.restore.properties)).toEqual(expect.arrayContaining(['s3', 'pvc', 'key', 'sourceURL']));
+  });
+
+  it('backup: one destination, s3 or pvc', () => {
+    const s3 = { endpoint: 'http://s3:9000', bucket: 'b01', credentialsSecret: { name: 'c' } };
+    expect(admit({ backup: { schedule: '0 * * * *', pvc: { claimName: 'backups', prefix: 'p/' } } })).toEqual([]);
+    expect(admit({ backup: { schedule: '0 * * * *', s3, pvc: { claimName: 'backups' } } }).map((v) => v.message)).toEqual(['backup takes one destination: s3 or pvc']);
   });
 
   it('the chart ships the same CRD', () => {

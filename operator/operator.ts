@@ -7,6 +7,7 @@ import type { OperatorConfig } from './config.js';
 import { realClock, type Clock } from './controller/clock.js';
 import { Controller } from './controller/controller.js';
 import { EtcdBackupReconciler } from './controller/etcd-backup-reconciler.js';
+import { EtcdBackupMetrics } from './etcd-backup-metrics.js';
 import { startInformers } from './controller/informers.js';
 import { LeaderElector } from './controller/leader-election.js';
 import { RealKubeApi } from './controller/real-kube-api.js';
@@ -90,6 +91,7 @@ export async function startOperator(cfg: OperatorConfig, o: StartOverrides = {})
     log: log.child('etcd-backup'),
     endpointMode: cfg.memberEndpointMode,
     backups: { tmpDir: tmpdir() },
+    metrics: new EtcdBackupMetrics(metrics.registry),
   });
   const informers = startInformers(kc, cfg.namespaces, (k) => queue.add(k), log.child('informers'), clock, (k) => backupQueue.add(k));
   const clusterController = new Controller(reconciler, queue, clock, log.child('controller'), metrics, { workers: cfg.workers, resyncMs: cfg.resyncMs }, () => informers.clusterKeys());

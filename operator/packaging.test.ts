@@ -22,7 +22,7 @@ function run(cmd: string, args: string[], cwd = root): { code: number | null; ou
 describe.skipIf(!existsSync(PROMTOOL))('alert rules (promtool)', () => {
   it('pass promtool check rules', () => {
     const r = run(PROMTOOL, ['check', 'rules', 'alerts.rules.yaml'], FILES);
-    expect(r.out).toMatch(/SUCCESS: 11 rules found/);
+    expect(r.out).toMatch(/SUCCESS: 13 rules found/);
     expect(r.code).toBe(0);
   });
   it('pass the promtool unit tests (no leader, leader changes, fsync, quorum margin, skipped entries, stuck operation)', () => {
@@ -87,8 +87,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
     expect(verbs('tsetcd.dev', 'etcdbackups')).toEqual(['get', 'list', 'watch']);
     expect(verbs('tsetcd.dev', 'etcdbackups/status')).toEqual(['update']);
     expect(verbs('apps', 'statefulsets')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // delete: the finalizer stops members first
-    expect(verbs('', 'pods')).toEqual(['delete', 'get', 'list', 'watch']);
-    expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'list', 'patch']);
+    expect(verbs('', 'pods')).toEqual(['create', 'delete', 'get', 'list', 'patch', 'watch']); // create, patch: the backup and restore source pods of a PVC destination (server-side apply)
+    expect(verbs('', 'persistentvolumeclaims')).toEqual(['delete', 'get', 'list', 'patch']); // get: a PVC destination's claim
     expect(verbs('', 'secrets')).toEqual(['create', 'get', 'patch']); // the certificate Secrets it issues and reads by name; no list/watch
     expect(verbs('cert-manager.io', 'certificates')).toEqual(['create', 'patch']); // applied in mode cert-manager, never read
     expect(verbs('', 'configmaps')).toEqual(['create', 'patch']);
@@ -124,6 +124,8 @@ describe.skipIf(!existsSync(HELM) && !process.env['CI'])('helm chart', () => {
       'TsetcdOperatorReconcileErrors',
       'TsetcdBackupTooOld',
       'TsetcdBackupFailing',
+      'TsetcdEtcdBackupTooOld',
+      'TsetcdEtcdBackupFailing',
     ]);
     // Prometheus templates survive helm untouched.
     expect(rule.spec.groups[0].rules[0].annotations.summary).toContain('{{ $labels.namespace }}');

@@ -17,9 +17,10 @@ import { createPodNetwork, deletePodNetwork, podExecArgv, podNetworkNames } from
 import type { NodeSpec } from './node-spec.js';
 import { afterInitExit } from './init-containers.js';
 import { terminationMessage } from './termination-message.js';
-import { buildPodStatus, statusKey, type ContainerRun } from './pod-status.js';
+import { buildPodStatus, finalPhaseOf, statusKey, type ContainerRun } from './pod-status.js';
 import { resolveProcess, UnresolvableError, type ImageMapping } from './pod-process.js';
 import { probeOnce } from './probe.js';
+import { mountSizeLimited, quantityBytes, SIZE_LIMIT_PARAMETER, unmountIfMounted } from './size-limit.js';
 
 export const provisionerName = 'tsetcd.dev/node-agent-folder';
 
@@ -55,8 +56,8 @@ interface PodRecord {
   containers: ContainerProc[];
   /** Run one at a time, in order, each to completion, before `containers` start (init-containers.ts). */
   initContainers: ContainerProc[];
-  /** Set when the pod is done for good (an init container failed under restartPolicy Never). */
-  finalPhase?: 'Failed';
+  /** Set when the pod is done for good (an init container failed under restartPolicy Never; every container ended and is not restarted). */
+  finalPhase?: 'Succeeded' | 'Failed';
   stopping: boolean;
   statusInFlight: boolean;
   statusAgain: boolean;
@@ -116,17 +117,23 @@ interface Started {
   pidFile: string;
   logPath: string;
   logOffset: number;
+  /** The host file bound on the container's terminationMessagePath, when its spec sets one. */
+  messageFile?: string;
 }
 
 /** The termination message of this run (termination-message.ts), read from the run's part of the log. */
 function messageOf(c: Container, exitCode: number, s: Started): { message: string } | Record<string, never> {
-  if (c.terminationMessagePolicy !== 'FallbackToLogsOnError' || exitCode === 0) return {};
+  let file = '';
+  try {
+    if (s.messageFile !== undefined) file = readFileSync(s.messageFile, 'utf8');
+  } catch { /* not written */ }
+  if (file === '' && (c.terminationMessagePolicy !== 'FallbackToLogsOnError' || exitCode === 0)) return {};
   let log = '';
   try {
     const all = readFileSync(s.logPath);
     log = all.subarray(Math.min(s.logOffset, all.length)).toString('utf8');
   } catch { /* no log: no message */ }
-  const message = terminationMessage(c, exitCode, log);
+  const message = terminationMessage(c, exitCode, log, file);
   return message === undefined ? {} : { message };
 }
 
@@ -332,6 +339,14 @@ export class NodeAgent {
     const name = `pvc-${pvc.metadata.uid}`;
     const path = join(this.cfg.stateDir, 'pv', name);
     mkdirSync(path, { recursive: true });
+    // A StorageClass that asks for it gets a volume of exactly the requested size (size-limit.ts).
+    const requested = pvc.spec.resources?.requests?.storage ?? '1Gi';
+    const sc = pvc.spec.storageClassName ? await this.kube.get<{ parameters?: Record<string, string> }>(`/apis/storage.k8s.io/v1/storageclasses/${pvc.spec.storageClassName}`).catch(() => null) : null;
+    if (sc?.parameters?.[SIZE_LIMIT_PARAMETER] === 'enforced') {
+      const bytes = quantityBytes(requested);
+      if (bytes === null) { this.log.warn('size-limited volume: unreadable size, not provisioned', { pvc: `${pvc.metadata.namespace}/${pvc.metadata.name}`, requested }); return; }
+      await mountSizeLimited(path, bytes);
+    }
     const pv = {
       apiVersion: 'v1', kind: 'PersistentVolume',
       metadata: { name, annotations: { 'pv.kubernetes.io/provisioned-by': provisionerName }, labels: { 'tsetcd.dev/node': node } },
@@ -359,7 +374,7 @@ export class NodeAgent {
     if (pv.metadata.annotations?.['pv.kubernetes.io/provisioned-by'] !== provisionerName) return;
     if (e.type === 'DELETED' || pv.status?.phase !== 'Released' || pv.spec.persistentVolumeReclaimPolicy !== 'Delete') return;
     const path = pv.spec.local?.path;
-    if (path !== undefined && path.startsWith(join(this.cfg.stateDir, 'pv') + '/')) rmSync(path, { recursive: true, force: true });
+    if (path !== undefined && path.startsWith(join(this.cfg.stateDir, 'pv') + '/')) void unmountIfMounted(path).then(() => rmSync(path, { recursive: true, force: true }));
     this.kube.send('DELETE', `/api/v1/persistentvolumes/${pv.metadata.name}`).then(
       () => this.log.info('released volume deleted', { pv: pv.metadata.name }),
       (err: unknown) => { if (!(err instanceof KubeError && err.status === 404)) this.log.warn('pv delete', { pv: pv.metadata.name, err: errText(err) }); },
@@ -534,9 +549,17 @@ export class NodeAgent {
       pod, container: c.spec, podIP: rec.ip ?? '', hostIP: this.pool.gateway, imageMap: this.cfg.imageMap, volumePaths,
       lookup: (kind, name) => refs.get(`${kind}/${name}`),
     });
+    // A fresh, empty termination message file per run, bound where the spec says (termination-message.ts).
+    let messageFile: string | undefined;
+    if (c.spec.terminationMessagePath !== undefined) {
+      messageFile = join(this.cfg.stateDir, 'pods', rec.uid, 'termination', c.spec.name);
+      mkdirSync(join(this.cfg.stateDir, 'pods', rec.uid, 'termination'), { recursive: true });
+      writeFileSync(messageFile, '');
+    }
+    const binds = messageFile === undefined ? spec.binds : [...spec.binds, { source: messageFile, target: c.spec.terminationMessagePath as string }];
     const argv = podExecArgv({
       netns: rec.netns ?? '', podExecScript: this.cfg.podExecScript, hostsFile: this.hostsFile,
-      hostname: pod.spec.hostname ?? pod.metadata.name, binds: spec.binds, file: spec.file, args: spec.args,
+      hostname: pod.spec.hostname ?? pod.metadata.name, binds, file: spec.file, args: spec.args,
       ...(spec.workingDir !== undefined ? { workingDir: spec.workingDir } : {}),
     });
     const logPath = join(this.cfg.stateDir, 'logs', `${ns}_${pod.metadata.name}_${c.spec.name}.log`);
@@ -553,7 +576,7 @@ export class NodeAgent {
     delete c.run.waitingMessage;
     delete c.run.terminated;
     this.log.info('container started', { pod: podKey(pod), container: c.spec.name, pid: child.pid, file: spec.file, args: spec.args });
-    return { child, startedAt, pidFile, logPath, logOffset };
+    return { child, startedAt, pidFile, logPath, logOffset, ...(messageFile !== undefined ? { messageFile } : {}) };
   }
 
   /** The container's error before its process could start: reported as the kubelet does, retried. */
@@ -634,6 +657,12 @@ export class NodeAgent {
           const backoffMs = Math.min(1000 * 2 ** Math.min(c.run.restartCount, 10), this.cfg.maxRestartBackoffMs);
           c.run.restartCount++;
           c.restartTimer = setTimeout(() => this.startContainer(rec, c, volumePaths), backoffMs);
+        } else {
+          // Not restarted: the container stays terminated, and once every one has, the pod is done
+          // (Succeeded when all exited 0), as the kubelet decides it (a Job's pod, a one-off pod).
+          c.run.terminated = c.run.lastExit;
+          const phase = finalPhaseOf(rec.containers.map((m) => m.run));
+          if (phase !== undefined) rec.finalPhase = phase;
         }
         this.syncStatus(rec);
       });

@@ -62,6 +62,7 @@ export interface Container {
   workingDir?: string;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
+  terminationMessagePath?: string;
 }
 
 export interface Volume {

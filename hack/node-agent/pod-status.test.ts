@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Pod } from './kube-types.js';
-import { buildPodStatus, statusKey } from './pod-status.js';
+import { buildPodStatus, finalPhaseOf, statusKey } from './pod-status.js';
 
 const pod: Pod = { metadata: { name: 'p', uid: 'u' }, spec: { containers: [{ name: 'c' }] } };
 const t0 = '2026-01-01T00:00:00Z';
@@ -25,5 +25,15 @@ describe('buildPodStatus', () => {
     expect(running.conditions?.find((c) => c.type === 'Initialized')?.lastTransitionTime).toBe(t0);
     expect(running.containerStatuses?.[0]?.lastState.terminated?.exitCode).toBe(137);
     expect(statusKey(running)).not.toBe(statusKey(pending));
+  });
+
+  it('ends a pod whose containers are not restarted once all ended: Succeeded when all exited 0, else Failed', () => {
+    const ended = (exitCode: number) => ({ name: 'c', image: 'i', restartCount: 0, ready: false, terminated: { exitCode, startedAt: t0, finishedAt: t1, message: '{"ok":true}' } });
+    expect(finalPhaseOf([ended(0), { name: 'd', image: 'i', restartCount: 0, ready: false, runningSince: t0 }])).toBeUndefined();
+    expect(finalPhaseOf([ended(0), ended(0)])).toBe('Succeeded');
+    expect(finalPhaseOf([ended(0), ended(3)])).toBe('Failed');
+    const s = buildPodStatus(pod, { hostIP: 'h', startTime: t0, containers: [ended(0)], finalPhase: 'Succeeded' }, t1);
+    expect(s.phase).toBe('Succeeded');
+    expect(s.containerStatuses?.[0]?.state.terminated).toMatchObject({ exitCode: 0, reason: 'Completed', message: '{"ok":true}' });
   });
 });

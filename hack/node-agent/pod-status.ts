@@ -60,6 +60,16 @@ function containerStatus(pod: Pod, c: ContainerRun): ContainerStatus {
   };
 }
 
+/**
+ * The kubelet's rule for a pod whose containers are not restarted (restartPolicy Never, or OnFailure
+ * after exit 0): once every container has ended the pod is done, Succeeded when all exited 0.
+ * undefined while any container has not ended.
+ */
+export function finalPhaseOf(containers: readonly ContainerRun[]): 'Succeeded' | 'Failed' | undefined {
+  if (containers.length === 0 || containers.some((c) => c.terminated === undefined)) return undefined;
+  return containers.every((c) => c.terminated?.exitCode === 0) ? 'Succeeded' : 'Failed';
+}
+
 /** The kubelet's rule: a pod is Initialized once every init container has completed (exit 0). */
 export function initialized(run: PodRun): boolean {
   return (run.initContainers ?? []).every((c) => c.terminated?.exitCode === 0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildPodStatus } from './pod-status.js';
-import { MAX_MESSAGE_LOG_BYTES, terminationMessage } from './termination-message.js';
+import { MAX_MESSAGE_FILE_BYTES, MAX_MESSAGE_LOG_BYTES, terminationMessage } from './termination-message.js';
 
 const fallback = { terminationMessagePolicy: 'FallbackToLogsOnError' as const };
 
@@ -15,6 +15,12 @@ describe('terminationMessage', () => {
     expect(terminationMessage({}, 1, log)).toBeUndefined();
     expect(terminationMessage({ terminationMessagePolicy: 'File' }, 1, log)).toBeUndefined();
     expect(terminationMessage(fallback, 1, '')).toBeUndefined();
+  });
+  it('prefers what the container wrote to its termination message file, for any exit, at most 4096 bytes', () => {
+    expect(terminationMessage({}, 0, 'log', '{"ok":true}')).toBe('{"ok":true}');
+    expect(terminationMessage(fallback, 1, 'log', '{"ok":false}')).toBe('{"ok":false}');
+    expect(terminationMessage(fallback, 1, 'the log', '')).toBe('the log');
+    expect(Buffer.byteLength(terminationMessage({}, 0, '', 'y'.repeat(9000)) ?? '')).toBe(MAX_MESSAGE_FILE_BYTES);
   });
   it('keeps at most 2048 bytes, the end of the log', () => {
     const m = terminationMessage(fallback, 2, `${'x'.repeat(5000)}\nmember 8e9e05c52164694d has already been bootstrapped`);

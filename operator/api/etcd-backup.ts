@@ -1,6 +1,6 @@
 // The EtcdBackup API (tsetcd.dev/v1alpha1): one backup of a named EtcdCluster, taken once, as its own
 // object (the way etcd-operator's and other operators' EtcdBackup work). Kept pure: imported by plan/.
-import type { ObjectMeta, S3Destination } from './types.js';
+import type { ObjectMeta, PvcDestination, S3Destination } from './types.js';
 
 export const BACKUP_KIND = 'EtcdBackup';
 export const BACKUP_PLURAL = 'etcdbackups';
@@ -8,8 +8,9 @@ export const BACKUP_PLURAL = 'etcdbackups';
 export interface EtcdBackupSpec {
   /** The EtcdCluster in the same namespace to back up. */
   clusterName: string;
-  /** Where the snapshot goes; the object is <prefix><namespace>/<cluster>/on-demand/<backup name>-<UTC time>.db. */
-  s3: S3Destination;
+  /** Where the snapshot goes, one of the two; the object is <prefix><namespace>/<cluster>/on-demand/<backup name>-<UTC time>.db. */
+  s3?: S3Destination;
+  pvc?: PvcDestination;
 }
 
 /** Pending: waiting for the cluster. Running: the attempt is recorded and under way. Succeeded, Failed: final. */
@@ -41,6 +42,12 @@ export interface EtcdBackupStatus {
   sha256?: string;
   /** The member the snapshot came from. */
   member?: string;
+  /** pvc: the backup pod that writes and verifies the file. */
+  pod?: string;
+  /** Attempts that failed transiently (an unreachable endpoint) and were retried. */
+  attempts?: number;
+  /** RFC 3339: when the next attempt is due after a transient failure. */
+  nextAttemptTime?: string;
 }
 
 export interface EtcdBackup {

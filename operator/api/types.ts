@@ -115,7 +115,9 @@ export interface EtcdClusterSpec {
 export interface BackupSpec {
   /** A 5-field cron schedule in UTC. Absent: no scheduled backups. */
   schedule?: string;
+  /** One destination: s3 or pvc. */
   s3?: S3Destination;
+  pvc?: PvcDestination;
   retention?: {
     /** Keep at most this many backups (the newest is always kept). */
     maxCount?: number;
@@ -137,9 +139,20 @@ export interface S3Destination {
   credentialsSecret: { name: string; accessKeyIDKey?: string; secretAccessKeyKey?: string };
 }
 
-/** spec.bootstrap.fromBackup: either s3 and key, or backupName (the CRD allows one form only). */
+/**
+ * A PersistentVolumeClaim in the cluster's namespace that holds backups as files. The operator never
+ * mounts it: a one-off pod does (plan/backup-pod.ts), to write a backup or to serve one for a restore.
+ */
+export interface PvcDestination {
+  claimName: string;
+  /** Files go under <prefix><namespace>/<cluster>/ in the claim. */
+  prefix?: string;
+}
+
+/** spec.bootstrap.fromBackup: either s3 (or pvc) and key, or backupName (the CRD allows one form only). */
 export interface RestoreSource {
   s3?: S3Destination;
+  pvc?: PvcDestination;
   key?: string;
   /** An EtcdBackup in the cluster's namespace; its destination and status.key are used once it Succeeded. */
   backupName?: string;
@@ -149,7 +162,10 @@ export interface RestoreSource {
 export interface RestoreStatus {
   /** The object restored from (resolved from backupName when that was given). */
   s3?: S3Destination;
+  pvc?: PvcDestination;
   key?: string;
+  /** pvc: where the serving pod offers the file to the members' restore init containers. */
+  sourceURL?: string;
   location: string;
   sizeBytes: number;
   revision: number;
@@ -218,6 +234,8 @@ export interface BackupStatus {
   lastFailureTime?: string;
   lastFailureMessage?: string;
   consecutiveFailures?: number;
+  /** pvc destination: the backup pod of the attempt under way, and what that attempt consumes. */
+  pod?: { name: string; key: string; scheduleTime?: string; request?: string };
 }
 
 export type CompactionMode = 'periodic' | 'revision';

@@ -14,50 +14,35 @@ import { readIdentity } from '../../node/runtime/identity.js';
 import { fetchBackup } from './fetch-backup.js';
 import type { ObjectStore } from './object-store.js';
 import { BackupError } from './take-backup.js';
+import { parseSubcommandFlags } from './cli-flags.js';
 
 export const RESTORE_USAGE = `Usage: tsetcd-operator restore-member --endpoint URL --bucket NAME --key KEY [--region R] [--force-path-style=false]
          [--sha256 HEX] -- <the member's tsetcd flags>
-Credentials: TSETCD_BACKUP_ACCESS_KEY_ID and TSETCD_BACKUP_SECRET_ACCESS_KEY.
+   or: tsetcd-operator restore-member --source-url URL --key KEY [--sha256 HEX] -- <the member's tsetcd flags>
+Credentials (S3): TSETCD_BACKUP_ACCESS_KEY_ID and TSETCD_BACKUP_SECRET_ACCESS_KEY. --source-url: a
+\`tsetcd-operator serve-backup\` serving the PersistentVolumeClaim that holds the backup.
 Fetches the backup, checks it, and restores it into the member's --data-dir (ETCD_* env works), unless
 the data dir already holds a member.`;
 
 export interface RestoreMemberOptions {
-  endpoint: string;
-  bucket: string;
+  /** Where the backup is: an S3 object, or a file served by serve-backup. */
+  source: { kind: 's3'; endpoint: string; bucket: string; region: string; forcePathStyle: boolean } | { kind: 'url'; url: string };
   key: string;
-  region: string;
-  forcePathStyle: boolean;
   sha256: string | null;
   memberArgs: string[];
 }
 
 export function parseRestoreArgs(argv: readonly string[]): RestoreMemberOptions {
-  const sep = argv.indexOf('--');
-  const own = sep < 0 ? argv : argv.slice(0, sep);
-  const flags = new Map<string, string>();
-  for (let i = 0; i < own.length; i++) {
-    const a = own[i]!;
-    const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
-    if (m === null) throw new ConfigError(`restore-member: unexpected argument "${a}"`);
-    const v = m[2] ?? own[++i];
-    if (v === undefined) throw new ConfigError(`restore-member: --${m[1]} needs a value`);
-    flags.set(m[1]!, v);
-  }
-  const need = (k: string): string => {
-    const v = flags.get(k);
-    if (v === undefined || v === '') throw new ConfigError(`restore-member: --${k} is required`);
-    return v;
-  };
-  const known = new Set(['endpoint', 'bucket', 'key', 'region', 'force-path-style', 'sha256']);
-  for (const k of flags.keys()) if (!known.has(k)) throw new ConfigError(`restore-member: unknown flag --${k}`);
+  const f = parseSubcommandFlags('restore-member', argv, ['endpoint', 'bucket', 'key', 'region', 'force-path-style', 'sha256', 'source-url']);
+  const url = f.flags.get('source-url');
+  if (url !== undefined && (f.flags.has('endpoint') || f.flags.has('bucket'))) throw new ConfigError('restore-member: --source-url or --endpoint and --bucket, not both');
   return {
-    endpoint: need('endpoint'),
-    bucket: need('bucket'),
-    key: need('key'),
-    region: flags.get('region') ?? 'us-east-1',
-    forcePathStyle: (flags.get('force-path-style') ?? 'true') !== 'false',
-    sha256: flags.get('sha256') ?? null,
-    memberArgs: sep < 0 ? [] : argv.slice(sep + 1),
+    source: url !== undefined
+      ? { kind: 'url', url }
+      : { kind: 's3', endpoint: f.need('endpoint'), bucket: f.need('bucket'), region: f.flags.get('region') ?? 'us-east-1', forcePathStyle: (f.flags.get('force-path-style') ?? 'true') !== 'false' },
+    key: f.need('key'),
+    sha256: f.flags.get('sha256') ?? null,
+    memberArgs: f.rest,
   };
 }
 

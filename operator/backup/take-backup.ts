@@ -12,7 +12,9 @@ import { pickSnapshotMember } from '../plan/backup.js';
 import { BackupStoreError, type BackupStoreErrorReason, type ObjectStore } from './object-store.js';
 import { ETCD_SHA256_BYTES, SnapshotCorruptError, writeCheckedSnapshot } from './snapshot-file.js';
 
-export type BackupErrorReason = BackupStoreErrorReason | 'NoMemberAvailable' | 'SnapshotFailed' | 'SnapshotCorrupt' | 'VerificationFailed';
+export type BackupErrorReason = BackupStoreErrorReason | 'NoMemberAvailable' | 'SnapshotFailed' | 'SnapshotCorrupt' | 'VerificationFailed'
+  /** The destination (a claim, the scratch folder) is full: ENOSPC. */
+  | 'NoSpace';
 
 export class BackupError extends Error {
   override readonly name = 'BackupError';
@@ -64,6 +66,7 @@ export async function takeBackup(input: TakeBackupInput): Promise<BackupRecord> 
       snap = await writeCheckedSnapshot(api.snapshot(pick.endpoint, input.idleTimeoutMs ?? 30_000), tmp);
     } catch (err: unknown) {
       if (err instanceof SnapshotCorruptError) throw new BackupError('SnapshotCorrupt', `the snapshot from ${pick.endpoint} failed its check, not uploaded: ${err.message}`);
+      if (isNoSpace(err)) throw new BackupError('NoSpace', `no space left for the snapshot from ${pick.endpoint} in ${input.tmpDir} (it was removed again): ${(err as Error).message}`);
       const why = err instanceof MemberApiError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
       throw new BackupError('SnapshotFailed', `Maintenance.Snapshot from ${pick.endpoint}: ${why}`);
     }
@@ -99,6 +102,11 @@ export async function storeCall<T>(fn: () => Promise<T>): Promise<T> {
     return await fn();
   } catch (err: unknown) {
     if (err instanceof BackupStoreError) throw new BackupError(err.reason, err.message);
+    if (isNoSpace(err)) throw new BackupError('NoSpace', `no space left on the destination: ${(err as Error).message}`);
     throw err;
   }
+}
+
+function isNoSpace(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOSPC';
 }

@@ -8,7 +8,8 @@
 // The pass waits for the backup: the work queue runs one pass per cluster at a time, so other
 // clusters are not held up, and a crash mid-backup only means the minute is tried again at start.
 import { parseCron, utcIso } from '../plan/cron.js';
-import { backupDueSlot, backupFolder, backupKey, parseRetentionAge, s3DestinationProblems, type Retention } from '../plan/backup.js';
+import { backupDueSlot, backupFolder, backupKey, destinationProblems, parseRetentionAge, type Retention } from '../plan/backup.js';
+import { pollPvcBackup, startPvcBackup, type PvcBackupAccess, type PvcBackupDeps } from './pvc-backup-runner.js';
 import { successMessage } from '../plan/etcd-backup.js';
 import type { Logger } from '../../node/log.js';
 import type { BackupSpec, BackupStatus, Condition, EtcdCluster, S3Destination } from '../api/types.js';
@@ -36,10 +37,15 @@ export interface BackupRunnerDeps {
 
 export interface BackupOutcome {
   status: BackupStatus;
-  condition: Omit<Condition, 'lastTransitionTime'>;
+  /** null: the condition stays as it is (a backup pod at work). */
+  condition: Omit<Condition, 'lastTransitionTime'> | null;
   event: { type: 'Normal' | 'Warning'; reason: string; message: string } | null;
   /** Set when an attempt ran. */
   result: { succeeded: boolean; reason: string; record: BackupRecord | null; pruned: string[] } | null;
+  /** Come back this soon (a backup pod at work). */
+  requeueAfterMs?: number;
+  /** Run once status is written (delete the finished backup pod). */
+  afterStatus?: () => Promise<void>;
 }
 
 /** The problems of a backup spec, in the words of the condition. Empty: fine. */
@@ -49,7 +55,7 @@ export function backupSpecProblems(b: BackupSpec): string[] {
     const c = parseCron(b.schedule);
     if (!c.ok) out.push(`backup.schedule "${b.schedule}": ${c.error}`);
   }
-  out.push(...s3DestinationProblems(b.s3, 'backup.s3'));
+  out.push(...destinationProblems(b, 'backup'));
   const r = b.retention;
   if (r?.maxCount !== undefined && (!Number.isInteger(r.maxCount) || r.maxCount < 1)) out.push(`backup.retention.maxCount must be a whole number of at least 1, got ${r.maxCount}`);
   if (r?.maxAge !== undefined && parseRetentionAge(r.maxAge) === null) out.push(`backup.retention.maxAge "${r.maxAge}" is not an age like 7d, 12h or 1h30m`);
@@ -60,8 +66,8 @@ export function retentionOf(b: BackupSpec): Retention {
   return { maxCount: b.retention?.maxCount ?? null, maxAgeMs: b.retention?.maxAge === undefined ? null : parseRetentionAge(b.retention.maxAge) };
 }
 
-/** null: no backup spec, or nothing due; status.backup stays as it is. */
-export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdCluster, api: MemberApi, endpoints: readonly string[], nowMs: number): Promise<BackupOutcome | null> {
+/** null: no backup spec, or nothing due; status.backup stays as it is. `pvc`: what a PVC destination's backup pod needs. */
+export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdCluster, api: MemberApi, endpoints: readonly string[], nowMs: number, pvc?: { deps: PvcBackupDeps; access: Omit<PvcBackupAccess, 'endpoints'> }): Promise<BackupOutcome | null> {
   const spec = cluster.spec.backup;
   if (spec === undefined) return null;
   const prev = cluster.status?.backup ?? {};
@@ -78,12 +84,25 @@ export async function runScheduledBackup(d: BackupRunnerDeps, cluster: EtcdClust
       result: null,
     };
   }
-  if (spec.s3 === undefined || endpoints.length === 0) return null;
+  // A PVC destination's attempt under way (its pod) is seen through first, even when the destination
+  // changed meanwhile: its outcome is reported, and status.backup.pod never stays behind.
+  if (pvc !== undefined) {
+    const polled = await pollPvcBackup(pvc.deps, cluster, gen, nowMs);
+    if (polled !== null) return polled;
+  }
+  if ((spec.s3 === undefined && (spec.pvc === undefined || pvc === undefined)) || endpoints.length === 0) return null;
   // On demand: a new value of the annotation asks for one backup now, schedule or not.
   const request = cluster.metadata.annotations?.[BACKUP_REQUEST_ANNOTATION];
   const requested = request !== undefined && request !== '' && request !== prev.lastRequest;
   const slot = spec.schedule === undefined ? null : backupDueSlot(spec.schedule, prev.lastScheduleTime, nowMs);
   if (slot === null && !requested) return null;
+  if (spec.pvc !== undefined && pvc !== undefined) {
+    return startPvcBackup(pvc.deps, cluster, spec.pvc, { ...pvc.access, endpoints }, {
+      slotMs: slot, request: requested ? request : null, nowMs,
+      retention: { maxCount: spec.retention?.maxCount ?? null, maxAge: spec.retention?.maxAge ?? null },
+    }, gen);
+  }
+  if (spec.s3 === undefined) return null;
   const folder = backupFolder(spec.s3.prefix ?? '', cluster.metadata.namespace, cluster.metadata.name);
   const result = await backupOnce(d, cluster.metadata.namespace, spec.s3, backupKey(folder, cluster.metadata.name, nowMs), api, endpoints, { folder, retention: retentionOf(spec), nowMs });
   const nowIso = utcIso(nowMs);

@@ -3,7 +3,7 @@
 import type { EtcdBackup, EtcdBackupStatus } from '../api/etcd-backup.js';
 import type { EtcdCluster, EtcdClusterStatus } from '../api/types.js';
 import type { KubeObject } from '../plan/kube-object.js';
-import type { EventType, InvolvedObject, KubeApi, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
+import type { EventType, InvolvedObject, KubeApi, OneOffPod, PodInfo, PvcInfo, StatefulSetInfo } from './kube-api.js';
 import { peerTLSOfArgs } from '../plan/statefulset.js';
 
 export interface RecordedEvent {
@@ -71,6 +71,9 @@ export class FakeKubeApi implements KubeApi {
       if (a !== b) throw new Error('StatefulSet.apps is invalid: spec: Forbidden: updates to statefulset spec for fields other than ... are forbidden');
     }
     this.objects.set(key, structuredClone(obj));
+    if (obj.kind === 'Pod' && !this.oneOffPods.has(`${obj.metadata.namespace}/${obj.metadata.name}`)) {
+      this.oneOffPods.set(`${obj.metadata.namespace}/${obj.metadata.name}`, { phase: 'Pending', podIP: null, ready: false, deleting: false, terminationMessage: null, notRunning: null });
+    }
     if (obj.kind === 'Secret') {
       const data = (obj.data ?? {}) as Record<string, string>;
       this.secrets.set(`${obj.metadata.namespace}/${obj.metadata.name}`, Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64')])));
@@ -101,8 +104,26 @@ export class FakeKubeApi implements KubeApi {
     return [...this.pvcs.values()].map((p) => ({ ...p }));
   }
 
-  async deletePod(_ns: string, name: string): Promise<void> {
+  async deletePod(ns: string, name: string): Promise<void> {
     this.pods.delete(name);
+    this.oneOffPods.delete(`${ns}/${name}`);
+    this.objects.delete(`Pod/${ns}/${name}`);
+  }
+
+  /** One-off pods (backup, restore source) by ns/name: created Pending by apply; a test moves them on. */
+  oneOffPods = new Map<string, OneOffPod>();
+
+  async getOneOffPod(ns: string, name: string): Promise<OneOffPod | null> {
+    const p = this.oneOffPods.get(`${ns}/${name}`);
+    return p === undefined ? null : { ...p };
+  }
+
+  /** Claims by ns/name that getPvc finds (the cluster's own are in pvcs). */
+  claims = new Map<string, PvcInfo>();
+
+  async getPvc(ns: string, name: string): Promise<PvcInfo | null> {
+    const p = this.claims.get(`${ns}/${name}`);
+    return p === undefined ? null : { ...p };
   }
 
   async deletePvc(_ns: string, name: string): Promise<void> {

@@ -42,6 +42,19 @@ export interface PvcInfo {
   requestedStorage: string | null;
 }
 
+/** A pod the operator made for one task (a backup pod, a restore source pod), as far as its outcome goes. */
+export interface OneOffPod {
+  /** Pending, Running, Succeeded, Failed. */
+  phase: string;
+  podIP: string | null;
+  ready: boolean;
+  deleting: boolean;
+  /** The first container's termination message once it ended (its result), else null. */
+  terminationMessage: string | null;
+  /** Why it does not run yet: the scheduler's (Unschedulable: ...) or a waiting container's reason and message. */
+  notRunning: string | null;
+}
+
 export type EventType = 'Normal' | 'Warning';
 
 /** The object an Event is about (an EtcdCluster or an EtcdBackup). */
@@ -61,6 +74,10 @@ export interface KubeApi {
   listPods(namespace: string, labelSelector: string): Promise<PodInfo[]>;
   listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]>;
   deletePod(namespace: string, name: string): Promise<void>;
+  /** null when the pod does not exist. */
+  getOneOffPod(namespace: string, name: string): Promise<OneOffPod | null>;
+  /** null when the claim does not exist. */
+  getPvc(namespace: string, name: string): Promise<PvcInfo | null>;
   /** Deletes the StatefulSet (its pods go with it; its PVCs stay: whenDeleted is always Retain). */
   deleteStatefulSet(namespace: string, name: string): Promise<void>;
   /** Adds or removes a finalizer on the EtcdCluster; ConflictError when it changed meanwhile. */

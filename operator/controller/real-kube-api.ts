@@ -5,7 +5,7 @@ import { GROUP, PLURAL, VERSION, type EtcdCluster, type EtcdClusterStatus } from
 import type { KubeObject } from '../plan/kube-object.js';
 import { FIELD_MANAGER } from '../plan/names.js';
 import { MEMBER_CONTAINER, peerTLSOfArgs } from '../plan/statefulset.js';
-import { ConflictError, type EventType, type InvolvedObject, type KubeApi, type PodInfo, type PvcInfo, type StatefulSetInfo } from './kube-api.js';
+import { ConflictError, type EventType, type InvolvedObject, type KubeApi, type OneOffPod, type PodInfo, type PvcInfo, type StatefulSetInfo } from './kube-api.js';
 
 export function httpCode(err: unknown): number | null {
   if (typeof err === 'object' && err !== null && 'code' in err) {
@@ -13,6 +13,16 @@ export function httpCode(err: unknown): number | null {
     if (typeof c === 'number') return c;
   }
   return null;
+}
+
+function pvcInfo(p: k8s.V1PersistentVolumeClaim): PvcInfo {
+  return {
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid ?? '',
+    terminating: p.metadata?.deletionTimestamp != null,
+    phase: p.status?.phase ?? '',
+    requestedStorage: (p.spec?.resources?.requests?.storage as string | undefined) ?? null,
+  };
 }
 
 export class RealKubeApi implements KubeApi {
@@ -107,13 +117,7 @@ export class RealKubeApi implements KubeApi {
 
   async listPvcs(namespace: string, labelSelector: string): Promise<PvcInfo[]> {
     const list = await this.core.listNamespacedPersistentVolumeClaim({ namespace, labelSelector });
-    return list.items.map((p) => ({
-      name: p.metadata?.name ?? '',
-      uid: p.metadata?.uid ?? '',
-      terminating: p.metadata?.deletionTimestamp != null,
-      phase: p.status?.phase ?? '',
-      requestedStorage: (p.spec?.resources?.requests?.storage as string | undefined) ?? null,
-    }));
+    return list.items.map(pvcInfo);
   }
 
   async deletePod(namespace: string, name: string): Promise<void> {
@@ -121,6 +125,39 @@ export class RealKubeApi implements KubeApi {
       await this.core.deleteNamespacedPod({ namespace, name });
     } catch (err: unknown) {
       if (httpCode(err) !== 404) throw err;
+    }
+  }
+
+  async getOneOffPod(namespace: string, name: string): Promise<OneOffPod | null> {
+    let p: k8s.V1Pod;
+    try {
+      p = await this.core.readNamespacedPod({ namespace, name });
+    } catch (err: unknown) {
+      if (httpCode(err) === 404) return null;
+      throw err;
+    }
+    const first = p.status?.containerStatuses?.[0];
+    const waiting = first?.state?.waiting;
+    const unschedulable = p.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+    return {
+      phase: p.status?.phase ?? 'Pending',
+      podIP: p.status?.podIP ?? null,
+      ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+      deleting: p.metadata?.deletionTimestamp != null,
+      terminationMessage: first?.state?.terminated?.message ?? null,
+      notRunning: unschedulable !== undefined
+        ? `${unschedulable.reason ?? 'Unschedulable'}: ${unschedulable.message ?? ''}`
+        : waiting?.reason !== undefined && waiting.reason !== 'ContainerCreating' && waiting.reason !== 'PodInitializing' ? `${waiting.reason}: ${waiting.message ?? ''}` : null,
+    };
+  }
+
+  async getPvc(namespace: string, name: string): Promise<PvcInfo | null> {
+    try {
+      const p = await this.core.readNamespacedPersistentVolumeClaim({ namespace, name });
+      return pvcInfo(p);
+    } catch (err: unknown) {
+      if (httpCode(err) === 404) return null;
+      throw err;
     }
   }
 

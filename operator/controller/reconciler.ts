@@ -27,9 +27,11 @@ import { buildCertManagerCertificates, effectiveTls } from '../plan/tls.js';
 import { tlsProblems } from '../api/tls.js';
 import { certificateStep } from './certificate-step.js';
 import { runScheduledBackup, type BackupOutcome, type BackupRunnerDeps } from './backup-runner.js';
-import { verifyRestoreSource } from './restore-gate.js';
+import { retireRestoreSource, verifyRestoreSource } from './restore-gate.js';
 import { quorumRecoveryStep } from './quorum-recovery-step.js';
 import { recoveryPolicyProblems, type RecoveryAction } from '../plan/quorum-recovery.js';
+import type { PvcBackupAccess } from './pvc-backup-runner.js';
+import { DEFAULT_OPERATOR_IMAGE } from '../plan/backup-pod.js';
 import { addRestoreInitContainer, restoreObjectOf, type RestoreContainerConfig } from '../plan/restore.js';
 import { DEFAULT_IMAGE_REPOSITORY, TSETCD_RELEASE } from '../api/defaults.js';
 import type { Clock } from './clock.js';
@@ -75,7 +77,7 @@ function withRenewal(requeueAfterMs: number | null, renewAtMs: number | null, no
 }
 
 /** The operator image (it holds the backup client and tsetcd's restore code) runs the restore init container. */
-export const DEFAULT_RESTORE_CONTAINER: RestoreContainerConfig = { image: `${DEFAULT_IMAGE_REPOSITORY}-operator:${TSETCD_RELEASE}`, command: ['tsetcd-operator'] };
+export const DEFAULT_RESTORE_CONTAINER: RestoreContainerConfig = DEFAULT_OPERATOR_IMAGE;
 
 export class Reconciler {
   constructor(private readonly d: ReconcilerDeps) {}
@@ -191,7 +193,7 @@ export class Reconciler {
         log.warn(applyFailed ? 'applying children failed' : 'membership step failed', { action: plan.action.kind, error: actionError });
       }
     }
-    const backup = await this.backup(cluster, spec.paused, obs, api, nowMs, log);
+    const backup = await this.backup(cluster, spec.paused, obs, api, nowMs, log, { tlsSecretName: certs.operatorSecret !== null ? spec.tls.operatorSecretName : null, authSecretName: auth.credentials !== null ? (cluster.spec.auth?.secretName ?? null) : null });
     const acted = mutate && actionError === null;
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
@@ -202,7 +204,7 @@ export class Reconciler {
     const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso, defrag, defragged);
     if (backup !== null) {
       next.backup = backup.status;
-      next.conditions = setCondition(next.conditions, backup.condition, nowIso);
+      if (backup.condition !== null) next.conditions = setCondition(next.conditions, backup.condition, nowIso);
     } else if (status.backup !== undefined) next.backup = status.backup;
     if (restore.status !== null) next.restore = restore.status;
     await this.events(cluster, plan, problems, acted, failure, status, next, defragged);
@@ -227,8 +229,12 @@ export class Reconciler {
       if (err instanceof ConflictError) return { requeueAfterMs: 200, action: plan.action.kind };
       throw err;
     }
+    await backup?.afterStatus?.().catch((err: unknown) => log.warn('backup pod cleanup failed', { error: err instanceof Error ? err.message : String(err) }));
     if (actionError !== null) throw new ReconcileError(actionError);
-    return { requeueAfterMs: withRenewal(this.requeueFor(plan, operation), certs.renewAtMs, nowMs), action: plan.action.kind };
+    const requeueAfterMs = withRenewal(this.requeueFor(plan, operation), certs.renewAtMs, nowMs);
+    // A backup pod at work brings the pass back sooner.
+    const backupMs = backup?.requeueAfterMs ?? null;
+    return { requeueAfterMs: backupMs !== null && (requeueAfterMs === null || backupMs < requeueAfterMs) ? backupMs : requeueAfterMs, action: plan.action.kind };
   }
 
   /**
@@ -238,21 +244,27 @@ export class Reconciler {
   private async restore(cluster: EtcdCluster, obs: Observation, nowMs: number): Promise<{ status: RestoreStatus | null; problem?: SpecProblem }> {
     // Recorded: the backup the members were seeded from (fromBackup, or a quorum recovery from a backup).
     const recorded = cluster.status?.restore ?? null;
-    if (recorded !== null) return { status: recorded };
+    if (recorded !== null) {
+      // A claim's restore source pod goes once every member runs (it served their init containers).
+      const replicas = cluster.spec.replicas ?? 0;
+      if (recorded.pvc !== undefined && obs.pods.length >= replicas && obs.pods.every((p) => p.ready)) await retireRestoreSource(this.d.kube, cluster);
+      return { status: recorded };
+    }
     if (cluster.spec.bootstrap?.fromBackup === undefined) return { status: null };
     // Already running (the field was added later): a running cluster is never restored over.
     if (obs.sts !== null || (cluster.status?.clusterID ?? '') !== '') return { status: null };
     if (this.d.backups === undefined) return { status: null, problem: { field: 'spec.bootstrap.fromBackup', reason: 'RestoreRefused', message: 'this operator runs without backup support' } };
-    const r = await verifyRestoreSource({ ...this.d.backups, kube: this.d.kube }, cluster, nowMs);
+    const r = await verifyRestoreSource({ ...this.d.backups, kube: this.d.kube, ...(this.d.restoreContainer !== undefined ? { operatorImage: this.d.restoreContainer } : {}) }, cluster, nowMs);
     return 'problem' in r ? { status: null, problem: r.problem } : { status: r.status };
   }
 
   /** A scheduled backup when one is due (backup-runner.ts); never throws. */
-  private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger): Promise<BackupOutcome | null> {
+  private async backup(cluster: EtcdCluster, paused: boolean, obs: Observation, api: MemberApi, nowMs: number, log: Logger, access: Omit<PvcBackupAccess, 'endpoints'>): Promise<BackupOutcome | null> {
     if (this.d.backups === undefined || paused) return null;
     const endpoints = voterEndpoints(obs);
+    const pvc = { deps: { kube: this.d.kube, endpointMode: this.d.endpointMode, ...(this.d.restoreContainer !== undefined ? { operatorImage: this.d.restoreContainer } : {}) }, access };
     try {
-      return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs);
+      return await runScheduledBackup({ ...this.d.backups, kube: this.d.kube, log }, cluster, api, endpoints, nowMs, pvc);
     } catch (err: unknown) {
       log.warn('scheduled backup failed unexpectedly', { error: err instanceof Error ? err.message : String(err) });
       return null;

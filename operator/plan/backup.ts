@@ -1,7 +1,7 @@
 // Scheduled backups, the decisions only: is one due, which member gives the snapshot, where it goes,
 // and which stored backups retention removes. Pure (the clock comes in as nowMs); operator/backup/
 // does the I/O (snapshot stream, upload, verification, deletes).
-import type { S3Destination } from '../api/types.js';
+import type { PvcDestination, S3Destination } from '../api/types.js';
 import { latestScheduledMinute, parseCron, utcIso } from './cron.js';
 
 /** An S3 bucket name (the CRDs' pattern for it is this one). */
@@ -15,6 +15,30 @@ export function s3DestinationProblems(s3: S3Destination | undefined, field: stri
   if (typeof s3.bucket !== 'string' || !BUCKET_PATTERN.test(s3.bucket)) out.push(`${field}.bucket "${String(s3.bucket)}" is not a bucket name (3-63 of a-z, 0-9, '.', '-')`);
   if (typeof s3.credentialsSecret?.name !== 'string' || s3.credentialsSecret.name === '') out.push(`${field}.credentialsSecret.name is required: the Secret with the access key and secret`);
   return out;
+}
+
+/** A PersistentVolumeClaim's name (a DNS subdomain). */
+export const CLAIM_NAME_PATTERN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+/** The problems of a PVC destination at `field` (e.g. "backup.pvc"). Empty: fine. */
+export function pvcDestinationProblems(pvc: PvcDestination, field: string): string[] {
+  const out: string[] = [];
+  if (typeof pvc.claimName !== 'string' || pvc.claimName.length > 253 || !CLAIM_NAME_PATTERN.test(pvc.claimName)) out.push(`${field}.claimName "${String(pvc.claimName)}" must name a PersistentVolumeClaim`);
+  if (pvc.prefix !== undefined && (typeof pvc.prefix !== 'string' || pvc.prefix.startsWith('/') || pvc.prefix.split('/').includes('..'))) out.push(`${field}.prefix "${String(pvc.prefix)}" must be a relative path without ".."`);
+  return out;
+}
+
+/** The problems of a destination that takes s3 or pvc (exactly one) at `field` (e.g. "backup"). */
+export function destinationProblems(d: { s3?: S3Destination | undefined; pvc?: PvcDestination | undefined } | undefined, field: string): string[] {
+  if (d?.s3 !== undefined && d.pvc !== undefined) return [`${field} takes one destination: s3 or pvc, not both`];
+  if (d?.pvc !== undefined) return pvcDestinationProblems(d.pvc, `${field}.pvc`);
+  if (d?.s3 === undefined) return [`${field}.s3 or ${field}.pvc is required: the destination`];
+  return s3DestinationProblems(d.s3, `${field}.s3`);
+}
+
+/** The prefix of whichever destination is set. */
+export function destinationPrefix(d: { s3?: S3Destination | undefined; pvc?: PvcDestination | undefined }): string {
+  return d.s3?.prefix ?? d.pvc?.prefix ?? '';
 }
 
 /** A scheduled minute missed by more than this (operator down, cluster unavailable) is skipped. */

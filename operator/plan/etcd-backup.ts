@@ -2,10 +2,15 @@
 // each step writes. The reconciler (controller/etcd-backup-reconciler.ts) observes, asks planEtcdBackup,
 // acts, then writes the status built here. The attempt is recorded (phase Running, startTime) before
 // the snapshot is taken, and the object key derives from that startTime: a crash mid-backup repeats the
-// same attempt into the same key. Succeeded and Failed are final (a one-off, like a Job without retries):
-// a new EtcdBackup tries again.
+// same attempt into the same key. A transient failure (an endpoint that did not answer, a stream that
+// broke, no voting member) is retried with backoff (10 s, doubling, at most 5 min between, at most
+// BACKUP_MAX_ATTEMPTS attempts): the phase stays Running, status.attempts counts, status.nextAttemptTime
+// says when, with a Warning Event each time. A permanent one (wrong credentials, a missing bucket or
+// claim, a corrupt snapshot, a full claim) is final at once. Succeeded and Failed are final: a new
+// EtcdBackup tries again.
 import type { EtcdBackup, EtcdBackupCondition, EtcdBackupSpec, EtcdBackupStatus } from '../api/etcd-backup.js';
-import { backupFolder, backupKey, s3DestinationProblems } from './backup.js';
+import { backupFolder, backupKey, destinationPrefix, destinationProblems } from './backup.js';
+import { utcIso } from './cron.js';
 
 /** How long a Pending backup waits before the cluster is looked at again. */
 export const BACKUP_WAIT_REQUEUE_MS = 10_000;
@@ -19,8 +24,27 @@ export type ObservedBackupCluster =
   /** voters: endpoints of voting members that answered (the snapshot comes from one of them). */
   | { kind: 'present'; voters: number };
 
+/** Attempts of one EtcdBackup before a transient failure is final. */
+export const BACKUP_MAX_ATTEMPTS = 5;
+export const BACKUP_RETRY_BASE_MS = 10_000;
+export const BACKUP_RETRY_MAX_MS = 300_000;
+
+/**
+ * Failures that another attempt may not meet: the endpoint or member did not answer, the stream broke,
+ * the backup pod vanished. Everything else (credentials, bucket, claim, corrupt snapshot, no space, a
+ * failed verification) is the same next time, and final.
+ */
+export const TRANSIENT_BACKUP_REASONS: ReadonlySet<string> = new Set(['Unreachable', 'NoMemberAvailable', 'SnapshotFailed', 'BackupPodLost']);
+
+/** The wait before attempt n+1 after n failed ones (n >= 1). */
+export function backupRetryDelayMs(failedAttempts: number): number {
+  return Math.min(BACKUP_RETRY_BASE_MS * 2 ** Math.max(0, failedAttempts - 1), BACKUP_RETRY_MAX_MS);
+}
+
 export type EtcdBackupStep =
   | { kind: 'done' }
+  /** Running, a transient failure behind it: the next attempt is due in waitMs. */
+  | { kind: 'backoff'; waitMs: number }
   | { kind: 'refuse'; reason: 'InvalidSpec'; message: string }
   | { kind: 'wait'; reason: 'ClusterNotFound' | 'ClusterDeleting' | 'ClusterNotReady'; message: string }
   | { kind: 'start' }
@@ -31,16 +55,19 @@ export function etcdBackupSpecProblems(spec: EtcdBackupSpec | undefined): string
   const out: string[] = [];
   const name = spec?.clusterName;
   if (typeof name !== 'string' || name.length > 63 || !CLUSTER_NAME_PATTERN.test(name)) out.push(`spec.clusterName "${String(name)}" must name an EtcdCluster (a DNS label)`);
-  out.push(...s3DestinationProblems(spec?.s3, 'spec.s3'));
+  out.push(...destinationProblems(spec, 'spec'));
   return out;
 }
 
-export function planEtcdBackup(b: EtcdBackup, cluster: ObservedBackupCluster): EtcdBackupStep {
+export function planEtcdBackup(b: EtcdBackup, cluster: ObservedBackupCluster, nowMs = 0): EtcdBackupStep {
   const phase = b.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') return { kind: 'done' };
   const problems = etcdBackupSpecProblems(b.spec);
   if (problems.length > 0) return { kind: 'refuse', reason: 'InvalidSpec', message: problems.join('; ') };
-  if (phase === 'Running') return { kind: 'take' };
+  if (phase === 'Running') {
+    const next = Date.parse(b.status?.nextAttemptTime ?? '');
+    return !Number.isNaN(next) && next > nowMs ? { kind: 'backoff', waitMs: next - nowMs } : { kind: 'take' };
+  }
   const c = b.spec.clusterName;
   if (cluster.kind === 'missing') return { kind: 'wait', reason: 'ClusterNotFound', message: `EtcdCluster "${c}" does not exist in ${b.metadata.namespace}; waiting for it` };
   if (cluster.kind === 'deleting') return { kind: 'wait', reason: 'ClusterDeleting', message: `EtcdCluster "${c}" is being deleted` };
@@ -50,7 +77,7 @@ export function planEtcdBackup(b: EtcdBackup, cluster: ObservedBackupCluster): E
 
 /** The object key of a backup attempt started at startMs: <prefix><namespace>/<cluster>/on-demand/<backup>-<UTC time>.db (outside the scheduled backups' retention). */
 export function etcdBackupKey(b: EtcdBackup, startMs: number): string {
-  const folder = `${backupFolder(b.spec.s3.prefix ?? '', b.metadata.namespace, b.spec.clusterName)}on-demand/`;
+  const folder = `${backupFolder(destinationPrefix(b.spec), b.metadata.namespace, b.spec.clusterName)}on-demand/`;
   return backupKey(folder, b.metadata.name, startMs);
 }
 
@@ -70,9 +97,11 @@ function withCondition(prev: EtcdBackupStatus, b: EtcdBackup, c: Omit<EtcdBackup
 /** The status after a step (attempt: what `take` gave). Unchanged fields carry over. */
 export function etcdBackupStatus(b: EtcdBackup, step: EtcdBackupStep, attempt: BackupAttempt | null, nowIso: string): EtcdBackupStatus {
   const prev = b.status ?? {};
-  const base: EtcdBackupStatus = { ...prev, observedGeneration: b.metadata.generation ?? 0 };
+  const { nextAttemptTime: _retryAt, ...rest } = prev;
+  const base: EtcdBackupStatus = { ...rest, observedGeneration: b.metadata.generation ?? 0 };
   switch (step.kind) {
     case 'done':
+    case 'backoff':
       return prev;
     case 'refuse':
       return { ...base, phase: 'Failed', completionTime: nowIso, conditions: withCondition(prev, b, { status: 'False', reason: step.reason, message: step.message }, nowIso) };
@@ -82,6 +111,15 @@ export function etcdBackupStatus(b: EtcdBackup, step: EtcdBackupStep, attempt: B
       return { ...base, phase: 'Running', startTime: nowIso, conditions: withCondition(prev, b, { status: 'Unknown', reason: 'Running', message: `backing up EtcdCluster "${b.spec.clusterName}"` }, nowIso) };
     case 'take': {
       if (attempt === null) throw new Error('etcdBackupStatus: take without an attempt');
+      const failed = (prev.attempts ?? 0) + 1;
+      if (!attempt.ok && TRANSIENT_BACKUP_REASONS.has(attempt.reason) && failed < BACKUP_MAX_ATTEMPTS) {
+        const waitMs = backupRetryDelayMs(failed);
+        const message = `attempt ${failed} of ${BACKUP_MAX_ATTEMPTS} failed (${attempt.reason}: ${attempt.message}); trying again in ${waitMs / 1000} s`;
+        return {
+          ...base, phase: 'Running', attempts: failed, nextAttemptTime: utcIso(Date.parse(nowIso) + waitMs),
+          conditions: withCondition(prev, b, { status: 'Unknown', reason: 'Retrying', message }, nowIso),
+        };
+      }
       if (!attempt.ok || attempt.record === null) {
         return { ...base, phase: 'Failed', completionTime: nowIso, conditions: withCondition(prev, b, { status: 'False', reason: attempt.reason, message: attempt.message }, nowIso) };
       }
@@ -107,6 +145,9 @@ export function etcdBackupEvent(prev: EtcdBackupStatus, next: EtcdBackupStatus, 
     case 'refuse': return { type: 'Warning', reason: 'InvalidSpec', message: c.message };
     case 'wait': return prev.conditions?.[0]?.reason === c.reason ? null : { type: 'Normal', reason: c.reason, message: c.message };
     case 'start': return { type: 'Normal', reason: 'BackupStarted', message: c.message };
-    case 'take': return c.status === 'True' ? { type: 'Normal', reason: 'BackupSucceeded', message: c.message } : { type: 'Warning', reason: 'BackupFailed', message: `${c.reason}: ${c.message}` };
+    case 'backoff': return null;
+    case 'take':
+      if (c.status === 'True') return { type: 'Normal', reason: 'BackupSucceeded', message: c.message };
+      return c.reason === 'Retrying' ? { type: 'Warning', reason: 'BackupRetrying', message: c.message } : { type: 'Warning', reason: 'BackupFailed', message: `${c.reason}: ${c.message}` };
   }
 }

@@ -6,19 +6,18 @@
 // new cluster ID. Local control plane only (the operator runs as a process; pods must reach weed).
 // The keys are random from a printed seed.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Etcd3 } from 'etcd3';
-import { TestRng } from '../../node/mvcc/testing/rng.js';
-import { haveWeed, type S3Server } from '../integration/s3-server.js';
-import { startBackupStore } from './backup-store.js';
+import { haveWeed, startS3Server, type S3Server } from '../integration/s3-server.js';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { readAllKvs, type Kv } from './read-kvs.js';
-import { clientTls, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
+import { Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
+import { readAll, writeRandomKeys } from './keyspace.js';
 
 const skip = inject('e2eSkip');
 const local = inject('e2eLocal');
 const ns = 'e2e-restore';
 const BUCKET = 'tsetcd-e2e-backups';
 const SEED = Number(process.env['RESTORE_SEED'] ?? Date.now() % 100_000);
+/** The host's address on the pod bridge (hack/control-plane/env.sh): pods reach weed there. */
+const BRIDGE_IP = (process.env['CP_BRIDGE_CIDR'] ?? '198.18.0.1/16').split('/')[0] as string;
 
 interface RestoredCluster extends Cluster {
   status?: Cluster['status'] & {
@@ -50,13 +49,15 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
       return isSettled(c, n) ? c : undefined;
     }, 2000).catch((err: unknown) => failWith(name, err));
 
-  /** Every key with its revisions, and the store revision, through the client Service with the cluster's client certificate. */
-  const readAll = (name: string): Promise<{ kvs: Kv[]; revision: number }> => readAllKvs(k, ns, name);
-
   beforeAll(async () => {
     console.log(`restore e2e seed ${SEED}`);
     operator = await startLocalOperator(k, ns);
-    s3 = await startBackupStore(k, ns, BUCKET);
+    s3 = await startS3Server({ ip: BRIDGE_IP });
+    await s3.createBucket(BUCKET);
+    await k.apply({
+      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'backup-creds', namespace: ns },
+      stringData: { accessKeyID: s3.accessKeyID, secretAccessKey: s3.secretAccessKey },
+    });
   });
 
   afterAll(async () => {
@@ -78,24 +79,8 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
     const srcID = (await get('src')).status?.clusterID;
 
     // 2. Keys written, overwritten and deleted (random, from the seed), so revisions differ from key to key.
-    const rng = new TestRng(SEED);
-    const tls = await clientTls(k, ns, 'src');
-    const p = await pods('src');
-    const client = new Etcd3({
-      hosts: p.items.map((x) => `https://${x.status.podIP ?? ''}:2379`),
-      credentials: { rootCertificate: tls.ca, certChain: tls.cert, privateKey: tls.key },
-      grpcOptions: { 'grpc.ssl_target_name_override': `src-client.${ns}.svc` },
-    });
-    try {
-      for (let i = 0; i < 300; i++) {
-        const key = `/e2e/restore/${String(rng.int(200)).padStart(3, '0')}`;
-        if (rng.int(10) === 0) await client.delete().key(key);
-        else await client.put(key).value(`v${i}-${rng.int(1_000_000)}`);
-      }
-    } finally {
-      client.close();
-    }
-    const before = await readAll('src');
+    await writeRandomKeys(k, ns, 'src', (await pods('src')).items.map((x) => x.status.podIP ?? ''), SEED, '/e2e/restore/');
+    const before = await readAll(k, ns, 'src');
     expect(before.kvs.length).toBeGreaterThan(50);
 
     // 3. An on-demand backup, verified and recorded by the operator.
@@ -157,7 +142,7 @@ describe.skipIf(skip !== '' || !local || !haveWeed())(`restore from a backup end
       const init = pod.status.initContainerStatuses?.find((s) => s.name === 'restore');
       expect(init?.state.terminated, `${pod.metadata.name}: restore init container`).toMatchObject({ exitCode: 0, reason: 'Completed' });
     }
-    const after = await readAll('dst');
+    const after = await readAll(k, ns, 'dst');
     expect(after.kvs).toEqual(before.kvs);
     expect(after.revision).toBe(before.revision);
   });

@@ -208,7 +208,7 @@ d(`backups to a real S3 server (seed ${SEED})`, () => {
     expect(await runScheduledBackup(deps, clusterWith('good', BUCKET, '2026-12-02T03:00:00.000Z'), api, endpoints, t0)).toBeNull();
     for (let i = 0; i < 3; i++) {
       const out = (await runScheduledBackup(deps, clusterWith('good', BUCKET), api, endpoints, t0 + i * 5 * 60_000))!;
-      expect(out.condition.status, out.condition.message).toBe('True');
+      expect(out.condition?.status, out.condition?.message).toBe('True');
       expect(out.event?.reason).toBe('BackupSucceeded');
       expect(out.status.lastRevision).toBe((await cluster.statuses())[0]!.Status.header.revision);
       expect(out.status.lastLocation).toMatch(new RegExp(`^s3://${BUCKET}/scheduled/prod/sched/sched-20261202T0[34]\\d{7}Z\\.db$`));
@@ -222,8 +222,8 @@ d(`backups to a real S3 server (seed ${SEED})`, () => {
       ['missing', BUCKET, 'CredentialsSecretNotFound'],
     ] as const) {
       const out = (await runScheduledBackup(deps, clusterWith(secret, bucket), api, endpoints, t0 + 60 * 60_000))!;
-      expect(out.condition.status).toBe('False');
-      expect(out.condition.reason, out.condition.message).toBe(reason);
+      expect(out.condition?.status).toBe('False');
+      expect(out.condition?.reason, out.condition?.message).toBe(reason);
       expect(out.event).toMatchObject({ type: 'Warning', reason: 'BackupFailed' });
       expect(out.status.consecutiveFailures).toBe(1);
       expect(out.status.lastScheduleTime).toBe('2026-12-02T04:00:00.000Z');

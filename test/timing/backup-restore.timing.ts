@@ -1,7 +1,8 @@
 // Backup and restore figures (issue 13): a real 3-member tsetcd cluster (bin/tsetcd) holding about
 // --mib MiB of values, a real SeaweedFS S3 server (hack/ensure-weed.sh), and the operator's own code:
 // - backup: takeBackup (status of every member, Maintenance.Snapshot from the most advanced one,
-//   checks, upload, verification) — time and size;
+//   checks, upload, verification) — time and size; then the same into a folder as a PVC destination's
+//   backup pod takes it (backup-to-dir);
 // - restore: restore-member for 3 members (download, checks, `tsetcd snapshot restore`'s code),
 //   then the restored cluster started and answering — time, and the key count checked.
 // Run: BACKUP_BENCH_MIB=100 npx vitest run -c test/timing/vitest.config.ts test/timing/backup-restore.timing.ts
@@ -16,6 +17,7 @@ import { createLogger } from '../../node/log.js';
 import { parseRestoreArgs, restoreMember } from '../../operator/backup/restore-member.js';
 import { S3ObjectStore } from '../../operator/backup/s3-object-store.js';
 import { takeBackup } from '../../operator/backup/take-backup.js';
+import { backupToDir, parseBackupToDirArgs } from '../../operator/backup/backup-to-dir.js';
 import { GatewayMemberApi } from '../../operator/members/gateway-member-api.js';
 import { Cluster, REPO, TSETCD_BIN, ctlOk, freePorts, waitFor } from '../integration/harness.js';
 import { startS3Server } from '../integration/s3-server.js';
@@ -49,6 +51,14 @@ it(`backup and restore figures at ${mib} MiB`, async () => {
     const rec = await takeBackup({ api, endpoints, store, key: 'bench/backup.db', tmpDir: tmp, idleTimeoutMs: 120_000 });
     const backupS = (Date.now() - t0) / 1000;
     console.log(`backup: ${(rec.sizeBytes / 2 ** 20).toFixed(1)} MiB snapshot (revision ${rec.revision}) from ${rec.memberEndpoint}, streamed, checked, uploaded and verified in ${backupS.toFixed(1)} s`);
+    // The same backup the way a PVC destination's backup pod takes it (backup-to-dir: streamed into the
+    // folder, renamed, fsynced, read back), into a folder on this disk.
+    mkdirSync(join(tmp, 'claim'), { recursive: true });
+    const tDir = Date.now();
+    const dirRes = await backupToDir(parseBackupToDirArgs([`--dir=${join(tmp, 'claim')}`, '--key=bench/backup.db', `--endpoints=${endpoints.join(',')}`]), {}, () => Date.now());
+    const dirS = (Date.now() - tDir) / 1000;
+    if (!dirRes.ok) throw new Error(`backup-to-dir: ${dirRes.reason}: ${dirRes.message}`);
+    console.log(`backup to a folder (PVC destination's backup-to-dir): ${(dirRes.sizeBytes / 2 ** 20).toFixed(1)} MiB in ${dirS.toFixed(1)} s (S3 path: ${backupS.toFixed(1)} s, same run)`);
 
     const ports = await freePorts(6);
     const names = ['r1', 'r2', 'r3'];
