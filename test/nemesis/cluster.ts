@@ -5,13 +5,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SmallDisk } from './disk.js';
 import { KvClient } from './kv-client.js';
-import type { NemesisNetwork } from './netns.js';
+import { canBuildNetworks, type NemesisNetwork } from './netns.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const TSETCD_BIN = join(REPO, 'bin', 'tsetcd');
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
+
+/**
+ * Why the real-process suites cannot run here ('' when they can): root, ip and iptables, and
+ * bin/tsetcd. On CI that is an error, not a skip.
+ */
+export async function realProcessPrerequisites(suite: string): Promise<string> {
+  const can = await canBuildNetworks();
+  const why = !can.ok ? can.why : !existsSync(TSETCD_BIN) ? `needs ${TSETCD_BIN} (make build)` : '';
+  if (why && process.env['CI']) throw new Error(`${suite} ${why}`);
+  if (why) console.log(`skipping ${suite}: ${why}`);
+  return why;
+}
 
 export interface ClusterMember {
   readonly index: number;
@@ -26,8 +39,10 @@ export interface ClusterMember {
 export class NemesisCluster {
   readonly members: ClusterMember[];
   private readonly args: string[][];
+  /** Member index -> its own small tmpfs data dir (mountDisks). */
+  readonly disks = new Map<number, SmallDisk>();
 
-  constructor(readonly net: NemesisNetwork, readonly dir: string, token: string, timing: { heartbeatMs: number; electionMs: number }) {
+  constructor(readonly net: NemesisNetwork, readonly dir: string, token: string, timing: { heartbeatMs: number; electionMs: number }, extraArgs: readonly string[] = []) {
     mkdirSync(dir, { recursive: true });
     const initial = net.members.map((m, i) => `m${i}=http://${m.ip}:${PEER_PORT}`).join(',');
     this.members = net.members.map((m, i) => ({
@@ -51,7 +66,22 @@ export class NemesisCluster {
       `--heartbeat-interval=${timing.heartbeatMs}`,
       `--election-timeout=${timing.electionMs}`,
       '--log-level=warn',
+      ...extraArgs,
     ]);
+  }
+
+  /** Puts each listed member's data dir on its own tmpfs of `sizeMb` (before its first launch). */
+  async mountDisks(members: readonly number[], sizeMb: number): Promise<void> {
+    for (const i of members) {
+      const d = new SmallDisk(join(this.dir, this.members[i]!.name), sizeMb);
+      await d.mount();
+      this.disks.set(i, d);
+    }
+  }
+
+  async unmountDisks(): Promise<void> {
+    for (const d of this.disks.values()) await d.unmount();
+    this.disks.clear();
   }
 
   peerUrl(i: number): string {
@@ -67,7 +97,9 @@ export class NemesisCluster {
     const m = this.members[i]!;
     if (m.proc && m.proc.exitCode === null && m.proc.signalCode === null) throw new Error(`${m.name} is running`);
     if (rejoin) {
-      rmSync(join(this.dir, m.name), { recursive: true, force: true });
+      const disk = this.disks.get(i);
+      if (disk) disk.wipe();
+      else rmSync(join(this.dir, m.name), { recursive: true, force: true });
       this.args[i] = this.args[i]!.map((a) =>
         a.startsWith('--initial-cluster=') ? `--initial-cluster=${rejoin.initialCluster}` : a === '--initial-cluster-state=new' ? '--initial-cluster-state=existing' : a,
       );
@@ -153,12 +185,13 @@ export class NemesisCluster {
     return -1;
   }
 
-  /** Kills every member (continuing paused ones first so they can die). */
+  /** Kills every member (continuing paused ones first so they can die), then unmounts their disks. */
   async stopAll(): Promise<void> {
     for (const m of this.members) {
       if (m.paused) this.resume(m.index);
       await this.kill9(m.index);
     }
+    await this.unmountDisks();
   }
 
   logTail(i: number, lines = 30): string {

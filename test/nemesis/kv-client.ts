@@ -142,6 +142,21 @@ export class KvClient {
     }
   }
 
+  /** The cluster's alarms (member ids as decimal strings). */
+  async alarms(): Promise<Array<{ memberID: string; alarm: string }>> {
+    const r = await this.call<{ alarms: Array<{ memberID: string; alarm: string }> }>(this.maintenance, 'Alarm', { action: 'GET', memberID: 0, alarm: 'NONE' });
+    return r.alarms;
+  }
+
+  /** Disarms one alarm, as `etcdctl alarm disarm` does for each listed alarm. */
+  async alarmDisarm(a: { memberID: string; alarm: string }): Promise<void> {
+    await this.call(this.maintenance, 'Alarm', { action: 'DEACTIVATE', memberID: a.memberID, alarm: a.alarm });
+  }
+
+  async defragment(): Promise<void> {
+    await this.call(this.maintenance, 'Defragment', {}, 30_000);
+  }
+
   /** Compacts the key space at `revision` (the logical compaction etcd's clients ask for). */
   async compact(revision: number): Promise<{ rev: number }> {
     const r = await this.call<Header>(this.kv, 'Compact', { revision, physical: false });

@@ -5,23 +5,19 @@
 // schedule are printed. Then the same pipeline on real processes must catch a planted stale read.
 // Needs root (CI runs as root), ip, iptables, bin/tsetcd and Go (for hack/lincheck).
 
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NemesisCluster, REPO, TSETCD_BIN } from './cluster.js';
+import { NemesisCluster, realProcessPrerequisites, REPO } from './cluster.js';
 import { HistoryRecorder } from './history.js';
 import { KvClient } from './kv-client.js';
 import { checkLeases, type LeaseCheckInput } from './lease-check.js';
 import type { LeaseRecord } from './lease-load.js';
 import { checkLinearizable, lincheckBinary } from './lincheck.js';
-import { canBuildNetworks, NemesisNetwork } from './netns.js';
+import { NemesisNetwork } from './netns.js';
 import { runNemesis, type RunReport } from './run.js';
 
-const can = await canBuildNetworks();
-const built = existsSync(TSETCD_BIN);
-const why = !can.ok ? can.why : !built ? `needs ${TSETCD_BIN} (make build)` : '';
-if (why && process.env['CI']) throw new Error(`the nemesis suite ${why}`);
-if (why) console.log(`skipping the nemesis suite: ${why}`);
+const why = await realProcessPrerequisites('the nemesis suite');
 
 const SEED = Number(process.env['NEMESIS_SEED'] ?? 1);
 

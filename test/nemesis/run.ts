@@ -78,7 +78,8 @@ export async function tearDownRunning(): Promise<void> {
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
+/** Calls fn until it resolves, every 200 ms, for at most timeoutMs (then its last error, named). */
+export async function retry<T>(what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     try {
