@@ -3,7 +3,7 @@
 // etcd), SIGSTOP and SIGCONT. Logs go to <dir>/<name>.log.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, mkdirSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { openSync, closeSync, mkdirSync, readFileSync, existsSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SmallDisk } from './disk.js';
 import { KvClient } from './kv-client.js';
@@ -176,6 +176,17 @@ export class NemesisCluster {
     }
   }
 
+  /** Each member's state, for a failure message: running or its exit, and its /health answer. */
+  async describe(): Promise<string> {
+    const lines = await Promise.all(this.members.map(async (m) => {
+      const p = m.proc;
+      const state = this.running(m.index) ? `running (pid ${p?.pid}${m.paused ? ', paused' : ''})` : `exited (${p?.exitCode ?? p?.signalCode})`;
+      const health = await fetch(`${m.clientUrl}/health`, { signal: AbortSignal.timeout(2000) }).then(async (r) => `${r.status} ${await r.text()}`, (e: Error) => e.message);
+      return `${m.name}: ${state}; /health: ${health}`;
+    }));
+    return lines.join('\n');
+  }
+
   /** Each member's leader as a member index (-1 unknown), asked of every member that answers. */
   async leader(clients: readonly KvClient[]): Promise<number> {
     const ids = await Promise.all(clients.map((c) => c.status().catch(() => undefined)));
@@ -192,6 +203,18 @@ export class NemesisCluster {
       await this.kill9(m.index);
     }
     await this.unmountDisks();
+  }
+
+  /** The size of member i's log now, for logSince. */
+  logSize(i: number): number {
+    const f = this.members[i]!.logFile;
+    return existsSync(f) ? statSync(f).size : 0;
+  }
+
+  /** What member i logged after its log had `offset` bytes. */
+  logSince(i: number, offset: number): string {
+    const f = this.members[i]!.logFile;
+    return existsSync(f) ? readFileSync(f).subarray(offset).toString('utf8') : '';
   }
 
   logTail(i: number, lines = 30): string {

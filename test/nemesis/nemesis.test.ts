@@ -19,7 +19,8 @@ import { runNemesis, type RunReport } from './run.js';
 
 const why = await realProcessPrerequisites('the nemesis suite');
 
-const SEED = Number(process.env['NEMESIS_SEED'] ?? 1);
+// Seed 8 (3 members) and 9 (5 members) draw every fault kind between them.
+const SEED = Number(process.env['NEMESIS_SEED'] ?? 8);
 
 function expectClean(r: RunReport): void {
   const replay = `npx tsx test/nemesis/main.ts --seed ${r.seed} --size ${r.size} --faults ${r.schedule.length}`;
@@ -57,7 +58,7 @@ describe.skipIf(why !== '')('nemesis on real processes', () => {
   });
 
   for (const [size, seed] of [[3, SEED], [5, SEED + 1]] as const) {
-    it(`${size} members, seed ${seed}: linearizable, durable and in agreement under 5 faults`, async () => {
+    it(`${size} members, seed ${seed}: linearizable, durable and in agreement under 5 faults, with leases and compaction`, async () => {
       const r = await runNemesis({ seed, size, faults: 5, clients: 6, maxOpsPerClient: 400, maxLoadMs: 90_000, keys: 4, opDeadlineMs: 2000, leaseClients: 2, compactEveryMs: 2500, log: (l) => console.log(l) });
       console.log(`nemesis seed ${seed} (${size} members): ${r.ops} ops (${r.unknownOps} unknown outcome), ${r.faultsInjected} faults (${r.faultsSkipped} refused), ${r.watchEvents} watch events (${r.watchCompacted} watches canceled as compacted), ${r.leases.leases} leases (${r.leases.revoked} revoked, ${r.leases.expired} expired), ${r.compactions} compactions (${r.readsCompacted} reads refused as compacted), final revision ${r.finalRev}: ${r.lin.verdict}`);
       expectClean(r);
