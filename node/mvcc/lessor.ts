@@ -45,6 +45,8 @@ export class Lessor {
   private primary = false;
   private readonly expiryMs = new Map<LeaseId, number>();
   private readonly lastCheckpointMs = new Map<LeaseId, number>();
+  /** Expired leases whose revoke is in flight: not renewed (etcd's Renew waits for the revoke). */
+  private readonly revoking = new Set<LeaseId>();
 
   constructor(
     private readonly leases: () => ReadonlyMap<LeaseId, LeaseRecord>,
@@ -59,6 +61,7 @@ export class Lessor {
     this.primary = true;
     this.expiryMs.clear();
     this.lastCheckpointMs.clear();
+    this.revoking.clear();
     for (const l of this.leases().values()) {
       const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
       this.expiryMs.set(l.id, nowMs + extendMs + secs * 1000);
@@ -70,6 +73,7 @@ export class Lessor {
     this.primary = false;
     this.expiryMs.clear();
     this.lastCheckpointMs.clear();
+    this.revoking.clear();
   }
 
   /**
@@ -79,6 +83,7 @@ export class Lessor {
   onGrantOrRevoke(id: LeaseId): void {
     this.expiryMs.delete(id);
     this.lastCheckpointMs.delete(id);
+    this.revoking.delete(id);
   }
 
   /** Give leases granted since the last call an expiry; forget revoked ones. */
@@ -109,6 +114,10 @@ export class Lessor {
     if (l === undefined) return { TTL: 0, clearCheckpoint: false };
     if (this.primary) {
       this.sync(nowMs);
+      // An expired lease is not brought back: its revoke is (or is about to be) in flight, and a
+      // renewal answered now would promise the client a TTL the revoke then breaks. etcd's Renew
+      // waits for the revoke and answers "not found", which the keep-alive stream sends as TTL 0.
+      if (this.revoking.has(id) || (this.expiryMs.get(id) ?? Infinity) <= nowMs) return { TTL: 0, clearCheckpoint: false };
       this.expiryMs.set(id, nowMs + l.ttl * 1000);
       this.lastCheckpointMs.set(id, nowMs);
     }
@@ -149,6 +158,7 @@ export class Lessor {
     for (const [, id] of due) {
       if (out.length >= max) break;
       out.push(id);
+      this.revoking.add(id);
       this.expiryMs.set(id, nowMs + this.retryMs); // do not hand it out again while the revoke is in flight
     }
     return out;
