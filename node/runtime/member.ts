@@ -494,14 +494,14 @@ export class Member implements MemberBackend, TransportHandler {
       case 'leaseRenew': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const id = idArg();
-        const r = this.sm.leaseRenew(id, this.nowMs());
+        const r = this.sm.leaseRenew(id, this.sched.monoMs());
         this.opts.runtimeMetrics?.leaseRenewed.inc();
         if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
       }
       case 'leaseTimeToLive': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        const r = this.sm.leaseTimeToLive({ ID: idArg(), keys: Boolean(b['keys']) }, this.nowMs());
+        const r = this.sm.leaseTimeToLive({ ID: idArg(), keys: Boolean(b['keys']) }, this.sched.monoMs());
         return { ...r, ID: String(r.ID) };
       }
       case 'memberPromote':
@@ -536,7 +536,9 @@ export class Member implements MemberBackend, TransportHandler {
       this.reads.onLeaderChange();
     }
     if (ss.raftState === 'leader' && prevRole !== 'leader') {
-      this.sm.leasePromote(this.nowMs(), this.opts.electionTimeoutMs);
+      // Lease deadlines run on the monotonic clock, as etcd's lessor does (Go's time carries a
+      // monotonic reading): a step of the wall clock must neither expire nor extend a lease.
+      this.sm.leasePromote(this.sched.monoMs(), this.opts.electionTimeoutMs);
     } else if (ss.raftState !== 'leader' && prevRole === 'leader') {
       this.sm.leaseDemote();
     }
@@ -922,7 +924,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   private leaseHousekeeping(): void {
     if (this.role !== 'leader') return;
-    const now = this.nowMs();
+    const now = this.sched.monoMs();
     for (const id of this.sm.leaseExpired(now, 64)) {
       this.log.info('lease expired; revoking', { lease: hexId(id) });
       this.opts.runtimeMetrics?.leaseExpired.inc();
@@ -1074,7 +1076,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
     await this.linearizableBarrier();
-    return this.sm.leaseLeases(this.nowMs());
+    return this.sm.leaseLeases(this.sched.monoMs());
   }
 
   // ------------------------------------------------------------------ MemberBackend: Cluster

@@ -41,6 +41,8 @@ export class NemesisCluster {
   private readonly args: string[][];
   /** Member index -> its own small tmpfs data dir (mountDisks). */
   readonly disks = new Map<number, SmallDisk>();
+  /** Member index -> environment added to its process (e.g. libfaketime's). */
+  readonly env = new Map<number, Record<string, string>>();
 
   constructor(readonly net: NemesisNetwork, readonly dir: string, token: string, timing: { heartbeatMs: number; electionMs: number }, extraArgs: readonly string[] = []) {
     mkdirSync(dir, { recursive: true });
@@ -105,7 +107,8 @@ export class NemesisCluster {
       );
     }
     const log = openSync(m.logFile, 'a');
-    m.proc = spawn('ip', ['netns', 'exec', this.net.members[i]!.netns, TSETCD_BIN, ...this.args[i]!], { stdio: ['ignore', log, log] });
+    const env = this.env.get(i);
+    m.proc = spawn('ip', ['netns', 'exec', this.net.members[i]!.netns, TSETCD_BIN, ...this.args[i]!], { stdio: ['ignore', log, log], ...(env ? { env: { ...process.env, ...env } } : {}) });
     closeSync(log);
     m.paused = false;
   }
