@@ -9,7 +9,7 @@
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NemesisCluster, realProcessPrerequisites, REPO } from './cluster.js';
+import { NemesisCluster, realProcessPrerequisites, REPO, tearDownTestCluster } from './cluster.js';
 import { KvClient } from './kv-client.js';
 import { NemesisNetwork } from './netns.js';
 import { retry } from './run.js';
@@ -47,10 +47,7 @@ describe.skipIf(why !== '')('a wall-clock step on real processes', () => {
   }, 120_000);
 
   afterAll(async () => {
-    for (const c of clients) c.close();
-    await cluster?.stopAll();
-    await net?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDownTestCluster({ clients, cluster, net, dir });
   });
 
   it('a 60 s lease outlives a one-hour step of the wall clock forward and back, and keeps renewing', async () => {

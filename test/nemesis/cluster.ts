@@ -26,6 +26,14 @@ export async function realProcessPrerequisites(suite: string): Promise<string> {
   return why;
 }
 
+/** Ends what a real-process test made: its clients, its members (and their disks), its network and its data dir. */
+export async function tearDownTestCluster(t: { clients: readonly { close(): void }[]; cluster?: NemesisCluster; net?: NemesisNetwork; dir: string }): Promise<void> {
+  for (const c of t.clients) c.close();
+  await t.cluster?.stopAll();
+  await t.net?.destroy();
+  rmSync(t.dir, { recursive: true, force: true });
+}
+
 export interface ClusterMember {
   readonly index: number;
   readonly name: string;

@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NemesisCluster, realProcessPrerequisites, REPO } from './cluster.js';
+import { NemesisCluster, realProcessPrerequisites, REPO, tearDownTestCluster } from './cluster.js';
 import { callError, KvClient, type CallError } from './kv-client.js';
 import { NemesisNetwork } from './netns.js';
 import { retry } from './run.js';
@@ -41,10 +41,7 @@ describe.skipIf(why !== '')('disk faults on real processes', () => {
   }
 
   afterEach(async () => {
-    for (const c of clients) c.close();
-    await cluster?.stopAll();
-    await net?.destroy();
-    rmSync(dir, { recursive: true, force: true });
+    await tearDownTestCluster({ clients, cluster, net, dir });
   });
 
   /** Puts through `via` (another member after an error), recording what was acknowledged. */

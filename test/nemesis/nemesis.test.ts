@@ -5,10 +5,9 @@
 // schedule are printed. Then the same pipeline on real processes must catch a planted stale read.
 // Needs root (CI runs as root), ip, iptables, bin/tsetcd and Go (for hack/lincheck).
 
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NemesisCluster, realProcessPrerequisites, REPO } from './cluster.js';
+import { NemesisCluster, realProcessPrerequisites, REPO, tearDownTestCluster } from './cluster.js';
 import { HistoryRecorder } from './history.js';
 import { KvClient } from './kv-client.js';
 import { checkLeases, type LeaseCheckInput } from './lease-check.js';
@@ -83,10 +82,7 @@ describe.skipIf(why !== '')('nemesis on real processes', () => {
       for (const m of cluster.members) clients.push(new KvClient(m.address, 3000, true));
     }, 120_000);
     afterAll(async () => {
-      for (const c of clients) c.close();
-      await cluster?.stopAll();
-      await net?.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      await tearDownTestCluster({ clients, cluster, net, dir });
     });
 
     it('a serializable read from an isolated follower, after a write it never saw, is rejected', async () => {
