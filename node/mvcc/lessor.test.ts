@@ -25,10 +25,12 @@ describe('lessor', () => {
     lessor.promote(0, 0);
     expect(lessor.renew(1n, 1000).TTL).toBe(2); // 1 now expires at 3 s, 2 at 2 s
     // 2 s: lease 2 is due, though housekeeping has not run yet.
-    expect(lessor.renew(2n, 2000).TTL).toBe(0);
+    expect(lessor.renew(2n, 2000)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
     expect(lessor.expired(2000, 10)).toEqual([2n]);
     // The revoke is in flight: a keep-alive must not bring the lease back.
-    expect(lessor.renew(2n, 2001).TTL).toBe(0);
+    expect(lessor.renew(2n, 2001)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
+    // A lease that does not exist is just not found.
+    expect(lessor.renew(9n, 2001)).toEqual({ TTL: 0, clearCheckpoint: false });
     expect(lessor.renew(1n, 2001).TTL).toBe(2);
     // A new leader starts over: the lease was never revoked, so it lives (extended) and renews.
     lessor.demote();

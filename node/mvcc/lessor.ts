@@ -109,15 +109,16 @@ export class Lessor {
    * does not exist (etcd answers a dead lease with TTL 0), and whether the runtime should
    * propose a checkpoint clearing the lease's remaining TTL.
    */
-  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean } {
+  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean; expired?: true } {
     const l = this.leases().get(id);
     if (l === undefined) return { TTL: 0, clearCheckpoint: false };
     if (this.primary) {
       this.sync(nowMs);
       // An expired lease is not brought back: its revoke is (or is about to be) in flight, and a
       // renewal answered now would promise the client a TTL the revoke then breaks. etcd's Renew
-      // waits for the revoke and answers "not found", which the keep-alive stream sends as TTL 0.
-      if (this.revoking.has(id) || (this.expiryMs.get(id) ?? Infinity) <= nowMs) return { TTL: 0, clearCheckpoint: false };
+      // waits for the revoke ("not found": TTL 0 on the keep-alive stream) or for the loss of
+      // leadership (the new leader renews it); `expired` tells the runtime to wait so.
+      if (this.revoking.has(id) || (this.expiryMs.get(id) ?? Infinity) <= nowMs) return { TTL: 0, clearCheckpoint: false, expired: true };
       this.expiryMs.set(id, nowMs + l.ttl * 1000);
       this.lastCheckpointMs.set(id, nowMs);
     }

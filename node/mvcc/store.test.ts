@@ -266,7 +266,7 @@ describe('leases', () => {
     expect(l.expired(11_001, 10)).toEqual([]); // revoke in flight, retried after 3 s
     expect(l.expired(14_000, 10)).toEqual([g.ID]);
     // An expired lease is not renewed while its revoke is in flight (etcd's Renew waits for it).
-    expect(l.renew(g.ID, 14_500)).toEqual({ TTL: 0, clearCheckpoint: false });
+    expect(l.renew(g.ID, 14_500)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
     // The revoke was lost with the leadership: the next leader extends the lease, and renews it.
     l.demote();
     l.promote(15_000, 1000);
@@ -281,7 +281,7 @@ describe('leases', () => {
     l.promote(100_000, 1000);
     expect(l.expired(103_999, 10)).toEqual([]);
     expect(l.expired(104_000, 10)).toEqual([g.ID]);
-    expect(l.renew(g.ID, 200_000)).toEqual({ TTL: 0, clearCheckpoint: false }); // expired: not renewed
+    expect(l.renew(g.ID, 200_000)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true }); // expired: not renewed
     l.demote();
     l.promote(300_000, 0);
     expect(l.renew(g.ID, 300_001).clearCheckpoint).toBe(true);

@@ -53,6 +53,7 @@ import { memberIdOf, hexId, stringifyWithIds } from './ids.js';
 import type { StateMachine } from './state-machine.js';
 import { etcdSnapshotStream } from './etcd-snapshot-stream.js';
 import { decodeStateSnapshot, encodeStateSnapshot, encodeStateSnapshotAsync } from './state-snapshot.js';
+import { awaitExpiredLease } from './lease-renew.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import { ApplyLoop } from './apply-loop.js';
 import { ReadyLoop } from './ready-loop.js';
@@ -495,6 +496,10 @@ export class Member implements MemberBackend, TransportHandler {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const id = idArg();
         const r = this.sm.leaseRenew(id, this.sched.monoMs());
+        if (r.expired) {
+          const exists = (): boolean => this.sm.leaseTimeToLive({ ID: id, keys: false }, this.sched.monoMs()).TTL !== -1;
+          return { TTL: await awaitExpiredLease({ exists, isLeader: () => this.role === 'leader', scheduler: this.sched, timeoutMs: this.requestTimeoutMs, pollMs: this.opts.heartbeatIntervalMs }) };
+        }
         this.opts.runtimeMetrics?.leaseRenewed.inc();
         if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
@@ -1049,8 +1054,14 @@ export class Member implements MemberBackend, TransportHandler {
     for (;;) {
       if (this.stopped) throw new BackendError('stopped', 'etcdserver: server stopped');
       const lead = this.lead;
-      if (lead === this.id) return this.handleRpc(this.id, method, body);
-      if (lead !== NONE) {
+      if (lead === this.id) {
+        try {
+          return await this.handleRpc(this.id, method, body);
+        } catch (err) {
+          // Leadership moved while the call waited (an expired lease's keep-alive): try the new leader.
+          if (!(err instanceof BackendError && err.code === 'notLeader')) throw err;
+        }
+      } else if (lead !== NONE) {
         try {
           return await this.transport.call(lead, method, body, Math.max(100, deadline - this.sched.monoMs()));
         } catch (err) {

@@ -152,9 +152,9 @@ export class MvccStateMachine implements StateMachine {
   leaseDemote(): void {
     this.store.lessor.demote();
   }
-  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean } {
+  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean; expired?: true } {
     const r = this.store.lessor.renew(id, nowMs);
-    return { ttl: r.TTL, clearCheckpoint: r.clearCheckpoint };
+    return { ttl: r.TTL, clearCheckpoint: r.clearCheckpoint, ...(r.expired ? { expired: r.expired } : {}) };
   }
   leaseExpired(nowMs: number, max: number): mvcc.LeaseId[] {
     return this.store.lessor.expired(nowMs, max);

@@ -63,7 +63,8 @@ export interface StateMachine {
   leasePromote(nowMs: number, extendMs: number): void;
   leaseDemote(): void;
   /** Renews on the leader. ttl 0: not found. checkpointClear: propose a checkpoint {ID, 0}. */
-  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean };
+  /** `expired`: the lease is past its TTL (its revoke due or in flight): not renewed. */
+  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean; expired?: true };
   leaseExpired(nowMs: number, max: number): mvcc.LeaseId[];
   leaseCheckpointsDue(nowMs: number, intervalMs: number, max: number): mvcc.LeaseCheckpoint[];
 }
