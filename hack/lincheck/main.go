@@ -24,6 +24,8 @@ import (
 type History struct {
 	InitialRev int64 `json:"initialRev"`
 	Ops        []Op  `json:"ops"`
+	// Foreign: revisions written by operations outside Ops (see RevisionModel).
+	Foreign []int64 `json:"foreign,omitempty"`
 }
 
 type Op struct {
@@ -110,7 +112,11 @@ func main() {
 		model porcupine.Model
 		ops   []Op
 	}
-	parts := []part{{name: "revision", model: RevisionModel(h.InitialRev), ops: h.Ops}}
+	foreign := map[int64]bool{}
+	for _, r := range h.Foreign {
+		foreign[r] = true
+	}
+	parts := []part{{name: "revision", model: RevisionModel(h.InitialRev, foreign), ops: h.Ops}}
 	for _, k := range keys {
 		parts = append(parts, part{name: "key " + k, model: KeyModel, ops: byKey[k]})
 	}

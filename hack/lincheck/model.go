@@ -260,28 +260,43 @@ func changes(in Input, out *Output) bool {
 
 // RevisionModel returns the store's revision counter, starting at initial: a known write that
 // changed something moves it up by exactly one, every other known answer reports it unchanged,
-// and an unknown write may or may not have moved it.
-func RevisionModel(initial int64) porcupine.Model {
+// and an unknown write may or may not have moved it. Foreign revisions were written by operations
+// outside this history (lease keys, their revocation and expiry; their own checker judges them):
+// the counter may pass over a run of them at any moment, and no write of this history takes one.
+func RevisionModel(initial int64, foreign map[int64]bool) porcupine.Model {
+	// reachable: the counter s, then s passed over each following foreign revision in turn.
+	reachable := func(s int64) []int64 {
+		out := []int64{s}
+		for foreign[s+1] {
+			s++
+			out = append(out, s)
+		}
+		return out
+	}
 	nm := porcupine.NondeterministicModel{
 		Init: func() []interface{} { return []interface{}{initial} },
 		Step: func(state, input, output interface{}) []interface{} {
-			s, in, out := state.(int64), input.(Input), output.(*Output)
-			if out == nil {
-				if in.Kind == "get" {
-					return []interface{}{s}
+			in, out := input.(Input), output.(*Output)
+			var next []interface{}
+			for _, s := range reachable(state.(int64)) {
+				if out == nil {
+					next = append(next, s)
+					if in.Kind != "get" && !foreign[s+1] {
+						next = append(next, s+1)
+					}
+					continue
 				}
-				return []interface{}{s, s + 1}
-			}
-			if changes(in, out) {
-				if out.Rev == s+1 {
-					return []interface{}{s + 1}
+				if changes(in, out) {
+					if out.Rev == s+1 && !foreign[s+1] {
+						next = append(next, s+1)
+					}
+					continue
 				}
-				return nil
+				if out.Rev == s {
+					next = append(next, s)
+				}
 			}
-			if out.Rev == s {
-				return []interface{}{s}
-			}
-			return nil
+			return next
 		},
 		Equal:             func(a, b interface{}) bool { return a.(int64) == b.(int64) },
 		DescribeOperation: func(in, out interface{}) string { return describe(in.(Input), out.(*Output)) },

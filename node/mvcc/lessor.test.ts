@@ -10,8 +10,32 @@ describe('lessor', () => {
     expect(lessor.byExpiry([1n, 2n, 3n], 0)).toEqual([1n, 2n, 3n]);
     lessor.promote(0, 0);
     expect(lessor.byExpiry([1n, 2n, 3n], 0)).toEqual([2n, 1n, 3n]);
-    lessor.renew(2n, 400_000); // 2 now expires at 700 s, after 1 (600 s)
-    expect(lessor.byExpiry([1n, 2n, 3n], 400_000)).toEqual([1n, 2n, 3n]);
+    lessor.renew(1n, 250_000); // 1 now expires at 850 s, after 2 (300 s), before 3 (900 s)
+    expect(lessor.byExpiry([1n, 2n, 3n], 250_000)).toEqual([2n, 1n, 3n]);
+    lessor.renew(1n, 299_000); // 899 s
+    lessor.renew(2n, 299_000); // 599 s
+    expect(lessor.byExpiry([1n, 2n, 3n], 299_000)).toEqual([2n, 1n, 3n]);
+    lessor.renew(1n, 301_000); // 901 s: now after 3
+    expect(lessor.byExpiry([1n, 2n, 3n], 301_000)).toEqual([2n, 3n, 1n]);
+  });
+
+  it('does not renew an expired lease: its keep-alive answers TTL 0, before and after the revoke is handed out (etcd waits for the revoke)', () => {
+    const leases = new Map([rec(1n, 2), rec(2n, 2)].map((l) => [l.id, l]));
+    const lessor = new Lessor(() => leases);
+    lessor.promote(0, 0);
+    expect(lessor.renew(1n, 1000).TTL).toBe(2); // 1 now expires at 3 s, 2 at 2 s
+    // 2 s: lease 2 is due, though housekeeping has not run yet.
+    expect(lessor.renew(2n, 2000)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
+    expect(lessor.expired(2000, 10)).toEqual([2n]);
+    // The revoke is in flight: a keep-alive must not bring the lease back.
+    expect(lessor.renew(2n, 2001)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
+    // A lease that does not exist is just not found.
+    expect(lessor.renew(9n, 2001)).toEqual({ TTL: 0, clearCheckpoint: false });
+    expect(lessor.renew(1n, 2001).TTL).toBe(2);
+    // A new leader starts over: the lease was never revoked, so it lives (extended) and renews.
+    lessor.demote();
+    lessor.promote(5000, 1000);
+    expect(lessor.renew(2n, 5001).TTL).toBe(2);
   });
 
   it('does not renew a lease whose revoke is in flight (etcd waits for the revoke), and a new leader starts over', () => {

@@ -45,7 +45,7 @@ export class Lessor {
   private primary = false;
   private readonly expiryMs = new Map<LeaseId, number>();
   private readonly lastCheckpointMs = new Map<LeaseId, number>();
-  /** Leases handed out by expired() whose revoke is in flight: a keep-alive must not revive them. */
+  /** Expired leases whose revoke is in flight: not renewed (etcd's Renew waits for the revoke). */
   private readonly revoking = new Set<LeaseId>();
 
   constructor(
@@ -113,12 +113,16 @@ export class Lessor {
    * waits for that revoke and answers "lease not found"): answering with its TTL would tell the
    * client it holds a lease that is about to be revoked.
    */
-  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean; revoking?: true } {
+  renew(id: LeaseId, nowMs: number): { TTL: number; clearCheckpoint: boolean; expired?: true } {
     const l = this.leases().get(id);
     if (l === undefined) return { TTL: 0, clearCheckpoint: false };
     if (this.primary) {
       this.sync(nowMs);
-      if (this.revoking.has(id)) return { TTL: l.ttl, clearCheckpoint: false, revoking: true };
+      // An expired lease is not brought back: its revoke is (or is about to be) in flight, and a
+      // renewal answered now would promise the client a TTL the revoke then breaks. etcd's Renew
+      // waits for the revoke ("not found": TTL 0 on the keep-alive stream) or for the loss of
+      // leadership (the new leader renews it); `expired` tells the runtime to wait so.
+      if (this.revoking.has(id) || (this.expiryMs.get(id) ?? Infinity) <= nowMs) return { TTL: 0, clearCheckpoint: false, expired: true };
       this.expiryMs.set(id, nowMs + l.ttl * 1000);
       this.lastCheckpointMs.set(id, nowMs);
     }

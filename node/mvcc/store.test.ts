@@ -265,11 +265,12 @@ describe('leases', () => {
     expect(l.expired(11_000, 10)).toEqual([g.ID]);
     expect(l.expired(11_001, 10)).toEqual([]); // revoke in flight, retried after 3 s
     expect(l.expired(14_000, 10)).toEqual([g.ID]);
-    // Its revoke is in flight: a keep-alive must not revive it (etcd waits for the revoke).
-    expect(l.renew(g.ID, 20_000)).toEqual({ TTL: 10, clearCheckpoint: false, revoking: true });
-    // That revoke never committed and leadership came back: the lease counts from its full TTL.
+    // An expired lease is not renewed while its revoke is in flight (etcd's Renew waits for it).
+    expect(l.renew(g.ID, 14_500)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
+    // The revoke was lost with the leadership: the next leader extends the lease, and renews it.
     l.demote();
-    l.promote(20_000, 0);
+    l.promote(15_000, 1000);
+    expect(l.renew(g.ID, 20_000)).toEqual({ TTL: 10, clearCheckpoint: false });
     expect(store.leaseTimeToLive({ ID: g.ID }, 24_000).TTL).toBe(6);
     const cps = l.checkpointsDue(27_000, 5_000, 10);
     expect(cps).toEqual([{ ID: g.ID, remainingTTL: 3 }]);
@@ -280,10 +281,10 @@ describe('leases', () => {
     l.promote(100_000, 1000);
     expect(l.expired(103_999, 10)).toEqual([]);
     expect(l.expired(104_000, 10)).toEqual([g.ID]);
-    expect(l.renew(g.ID, 104_500).revoking).toBe(true);
+    expect(l.renew(g.ID, 200_000)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true }); // expired: not renewed
     l.demote();
-    l.promote(105_000, 0);
-    expect(l.renew(g.ID, 200_000).clearCheckpoint).toBe(true);
+    l.promote(300_000, 0);
+    expect(l.renew(g.ID, 300_001).clearCheckpoint).toBe(true);
     expect(l.renew(12345n, 0).TTL).toBe(0);
   });
   it('a client-chosen id revoked and granted again starts from its full TTL', () => {

@@ -57,6 +57,7 @@ import { restoreStateSnapshot } from './state-snapshot-stream.js';
 import { StreamedSnapshots } from './streamed-snapshots.js';
 import type { SnapshotReader } from '../storage/types.js';
 import type { SnapshotBody } from '../transport/snapshot-body.js';
+import { awaitExpiredLease } from './lease-renew.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import { ApplyLoop } from './apply-loop.js';
 import { ReadyLoop } from './ready-loop.js';
@@ -536,15 +537,18 @@ export class Member implements MemberBackend, TransportHandler {
         await this.linearizableBarrier();
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const id = idArg();
-        const r = this.sm.leaseRenew(id, this.nowMs());
-        if (r.revoking) return { TTL: await this.leaseRevokedOrNotLeader(id) };
+        const r = this.sm.leaseRenew(id, this.sched.monoMs());
+        if (r.expired) {
+          const exists = (): boolean => this.sm.leaseTimeToLive({ ID: id, keys: false }, this.sched.monoMs()).TTL !== -1;
+          return { TTL: await awaitExpiredLease({ exists, isLeader: () => this.role === 'leader', scheduler: this.sched, timeoutMs: this.requestTimeoutMs, pollMs: this.opts.heartbeatIntervalMs }) };
+        }
         this.opts.runtimeMetrics?.leaseRenewed.inc();
         if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
         return { TTL: r.ttl };
       }
       case 'leaseTimeToLive': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        const r = this.sm.leaseTimeToLive({ ID: idArg(), keys: Boolean(b['keys']) }, this.nowMs());
+        const r = this.sm.leaseTimeToLive({ ID: idArg(), keys: Boolean(b['keys']) }, this.sched.monoMs());
         return { ...r, ID: String(r.ID) };
       }
       case 'memberPromote':
@@ -582,7 +586,9 @@ export class Member implements MemberBackend, TransportHandler {
       this.reads.onLeaderChange();
     }
     if (ss.raftState === 'leader' && prevRole !== 'leader') {
-      this.sm.leasePromote(this.nowMs(), this.opts.electionTimeoutMs);
+      // Lease deadlines run on the monotonic clock, as etcd's lessor does (Go's time carries a
+      // monotonic reading): a step of the wall clock must neither expire nor extend a lease.
+      this.sm.leasePromote(this.sched.monoMs(), this.opts.electionTimeoutMs);
     } else if (ss.raftState !== 'leader' && prevRole === 'leader') {
       this.sm.leaseDemote();
     }
@@ -977,7 +983,7 @@ export class Member implements MemberBackend, TransportHandler {
     void this.linearizableBarrier()
       .then(() => {
         if (this.role !== 'leader' || this.term !== term || this.stopped) return;
-        const now = this.nowMs();
+        const now = this.sched.monoMs();
         for (const id of this.sm.leaseExpired(now, 64)) {
           this.log.info('lease expired; revoking', { lease: hexId(id) });
           this.opts.runtimeMetrics?.leaseExpired.inc();
@@ -1107,8 +1113,14 @@ export class Member implements MemberBackend, TransportHandler {
     for (;;) {
       if (this.stopped) throw new BackendError('stopped', 'etcdserver: server stopped');
       const lead = this.lead;
-      if (lead === this.id) return this.handleRpc(this.id, method, body);
-      if (lead !== NONE) {
+      if (lead === this.id) {
+        try {
+          return await this.handleRpc(this.id, method, body);
+        } catch (err) {
+          // Leadership moved while the call waited (an expired lease's keep-alive): try the new leader.
+          if (!(err instanceof BackendError && err.code === 'notLeader')) throw err;
+        }
+      } else if (lead !== NONE) {
         try {
           return await this.transport.call(lead, method, body, Math.max(100, deadline - this.sched.monoMs()));
         } catch (err) {
@@ -1120,21 +1132,6 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.sched.monoMs() > deadline) throw new BackendError(lead === NONE ? 'noLeader' : 'timeout', lead === NONE ? 'etcdserver: no leader' : 'etcdserver: request timed out');
       await this.sched.sleep(Math.min(100, this.opts.heartbeatIntervalMs));
     }
-  }
-
-  /**
-   * A keep-alive for a lease whose revoke is in flight waits for it, as etcd's Renew does: TTL 0
-   * (not found) once it is revoked; 'not leader' if this member stops leading first (the revoke
-   * may then not happen; the caller retries on the new leader).
-   */
-  private async leaseRevokedOrNotLeader(id: mvcc.LeaseId): Promise<number> {
-    const deadline = this.sched.monoMs() + this.requestTimeoutMs;
-    while (this.sm.leaseKeys(id) !== undefined) {
-      if (this.stopped || this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-      if (this.sched.monoMs() > deadline) throw new BackendError('timeout', 'etcdserver: request timed out');
-      await this.sched.sleep(this.opts.heartbeatIntervalMs);
-    }
-    return 0;
   }
 
   async leaseKeepAlive(req: mvcc.LeaseKeepAliveRequest): Promise<mvcc.LeaseKeepAliveResponse> {
@@ -1149,7 +1146,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async leaseLeases(): Promise<mvcc.LeaseLeasesResponse> {
     await this.linearizableBarrier();
-    return this.sm.leaseLeases(this.nowMs());
+    return this.sm.leaseLeases(this.sched.monoMs());
   }
 
   // ------------------------------------------------------------------ MemberBackend: Cluster

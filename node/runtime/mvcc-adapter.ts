@@ -200,9 +200,9 @@ export class MvccStateMachine implements StateMachine {
   leaseDemote(): void {
     this.store.lessor.demote();
   }
-  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean; revoking?: boolean } {
+  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean; expired?: true } {
     const r = this.store.lessor.renew(id, nowMs);
-    return { ttl: r.TTL, clearCheckpoint: r.clearCheckpoint, ...(r.revoking ? { revoking: true } : {}) };
+    return { ttl: r.TTL, clearCheckpoint: r.clearCheckpoint, ...(r.expired ? { expired: r.expired } : {}) };
   }
   leaseExpired(nowMs: number, max: number): mvcc.LeaseId[] {
     return this.store.lessor.expired(nowMs, max);

@@ -7,9 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
 
 export interface Scheduler {
-  /** Wall-clock milliseconds (lease deadlines, token expiry, request-id and member-id seeds). */
+  /** Wall-clock milliseconds (token expiry, request-id and member-id seeds). */
   nowMs(): number;
-  /** Monotonic milliseconds (durations, apply slices, request deadlines). */
+  /** Monotonic milliseconds (durations, apply slices, request deadlines, lease deadlines). */
   monoMs(): number;
   /** Runs `fn` once, `ms` from now. Returns a cancel function. */
   after(ms: number, fn: () => void): () => void;

@@ -67,11 +67,9 @@ export interface StateMachine {
   // leader-side lease clock
   leasePromote(nowMs: number, extendMs: number): void;
   leaseDemote(): void;
-  /**
-   * Renews on the leader. ttl 0: not found. checkpointClear: propose a checkpoint {ID, 0}.
-   * revoking: expired, its revoke in flight; not renewed (wait for the revoke, then answer not found).
-   */
-  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean; revoking?: boolean };
+  /** Renews on the leader. ttl 0: not found. checkpointClear: propose a checkpoint {ID, 0}. */
+  /** `expired`: the lease is past its TTL (its revoke due or in flight): not renewed. */
+  leaseRenew(id: mvcc.LeaseId, nowMs: number): { ttl: number; clearCheckpoint: boolean; expired?: true };
   leaseExpired(nowMs: number, max: number): mvcc.LeaseId[];
   leaseCheckpointsDue(nowMs: number, intervalMs: number, max: number): mvcc.LeaseCheckpoint[];
 }

@@ -43,6 +43,8 @@ export interface History {
   /** The store's revision before the first operation (nothing else writes during the run). */
   readonly initialRev: number;
   readonly ops: Op[];
+  /** Revisions written by operations outside `ops` (lease keys: lease-check.ts judges them). */
+  readonly foreign?: number[];
 }
 
 /** Nanoseconds on the process's monotonic clock, as a number (exact below 2^53 ns, ~104 days). */

@@ -11,7 +11,7 @@ import { protoDir } from '../../node/server/proto-load.js';
 import type { OpInput, OpOutput } from './history.js';
 
 type Ctor = new (addr: string, creds: ReturnType<typeof credentials.createInsecure>, opts?: object) => Client;
-let services: Record<'KV' | 'Maintenance' | 'Watch' | 'Cluster', Ctor> | undefined;
+let services: Record<'KV' | 'Maintenance' | 'Watch' | 'Cluster' | 'Lease', Ctor> | undefined;
 
 function load(): NonNullable<typeof services> {
   if (services) return services;
@@ -30,6 +30,29 @@ interface KeyValue {
   key: Buffer;
   value: Buffer;
   mod_revision: string;
+}
+
+/** A failed call's gRPC status code and message, as a client sees them. */
+export interface CallError {
+  readonly code: number;
+  readonly details: string;
+}
+
+export function callError(e: unknown): CallError {
+  const s = e as Partial<ServiceError>;
+  return { code: typeof s.code === 'number' ? s.code : -1, details: s.details ?? String((e as Error)?.message ?? e) };
+}
+
+/** A watch the server canceled because its start revision was compacted (etcd's answer). */
+export class WatchCompactedError extends Error {
+  constructor(readonly compactRevision: number, readonly reason: string) {
+    super(`watch canceled: compacted at ${compactRevision}: ${reason}`);
+  }
+}
+
+function canceledError(res: Record<string, unknown>): Error {
+  const compacted = Number(res['compact_revision'] ?? 0);
+  return compacted > 0 ? new WatchCompactedError(compacted, String(res['cancel_reason'])) : new Error(`watch canceled: ${String(res['cancel_reason'])}`);
 }
 
 export interface Member {
@@ -61,6 +84,7 @@ export class KvClient {
   private readonly maintenance: Client;
   private readonly watcher: Client;
   private readonly cluster: Client;
+  private readonly lease: Client;
 
   /** serializableReads: reads answer from the member's own state (may be stale; for planting). */
   constructor(readonly address: string, private readonly deadlineMs: number, private readonly serializableReads = false) {
@@ -71,6 +95,7 @@ export class KvClient {
     this.maintenance = new s.Maintenance(address, credentials.createInsecure(), opts);
     this.watcher = new s.Watch(address, credentials.createInsecure(), opts);
     this.cluster = new s.Cluster(address, credentials.createInsecure(), opts);
+    this.lease = new s.Lease(address, credentials.createInsecure(), opts);
   }
 
   private call<T>(client: Client, method: string, req: unknown, deadlineMs = this.deadlineMs): Promise<T> {
@@ -81,7 +106,7 @@ export class KvClient {
   }
 
   /** One operation of the workload: its answer, null for a write of unknown outcome, 'failed' for a failed read. */
-  async run(input: OpInput): Promise<OpOutput | null | 'failed'> {
+  async run(input: OpInput, onError?: (e: CallError) => void): Promise<OpOutput | null | 'failed'> {
     const key = Buffer.from(input.key);
     try {
       switch (input.kind) {
@@ -111,9 +136,79 @@ export class KvClient {
           return { rev: Number(r.header.revision), exists: true, value: kv.value.toString(), modRev: Number(kv.mod_revision) };
         }
       }
-    } catch {
+    } catch (e) {
+      onError?.(callError(e));
       return input.kind === 'get' ? 'failed' : null;
     }
+  }
+
+  /** The cluster's alarms (member ids as decimal strings). */
+  async alarms(): Promise<Array<{ memberID: string; alarm: string }>> {
+    const r = await this.call<{ alarms: Array<{ memberID: string; alarm: string }> }>(this.maintenance, 'Alarm', { action: 'GET', memberID: 0, alarm: 'NONE' });
+    return r.alarms;
+  }
+
+  /** Disarms one alarm, as `etcdctl alarm disarm` does for each listed alarm. */
+  async alarmDisarm(a: { memberID: string; alarm: string }): Promise<void> {
+    await this.call(this.maintenance, 'Alarm', { action: 'DEACTIVATE', memberID: a.memberID, alarm: a.alarm });
+  }
+
+  async defragment(): Promise<void> {
+    await this.call(this.maintenance, 'Defragment', {}, 30_000);
+  }
+
+  /** Compacts the key space at `revision` (the logical compaction etcd's clients ask for). */
+  async compact(revision: number): Promise<{ rev: number }> {
+    const r = await this.call<Header>(this.kv, 'Compact', { revision, physical: false });
+    return { rev: Number(r.header.revision) };
+  }
+
+  // Leases: ids are decimal strings (int64).
+
+  async leaseGrant(ttlSec: number): Promise<{ id: string; ttl: number }> {
+    const r = await this.call<{ ID: string; TTL: string; error: string }>(this.lease, 'LeaseGrant', { TTL: ttlSec, ID: 0 });
+    if (r.error) throw new Error(r.error);
+    return { id: r.ID, ttl: Number(r.TTL) };
+  }
+
+  /** Revokes the lease; answers the header revision. */
+  async leaseRevoke(id: string): Promise<{ rev: number }> {
+    const r = await this.call<Header>(this.lease, 'LeaseRevoke', { ID: id });
+    return { rev: Number(r.header.revision) };
+  }
+
+  /** One keep-alive on its own stream: the TTL granted again (0: the lease is gone). */
+  leaseKeepAlive(id: string): Promise<number> {
+    const call = (this.lease as unknown as { LeaseKeepAlive(md: Metadata, opts: { deadline: Date }): ClientDuplexStream<unknown, Record<string, unknown>> })
+      .LeaseKeepAlive(new Metadata(), { deadline: new Date(Date.now() + this.deadlineMs) });
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (ttl?: number, err?: Error): void => {
+        if (done) return;
+        done = true;
+        call.removeAllListeners('data');
+        call.on('error', () => undefined);
+        call.cancel();
+        if (err) reject(err);
+        else resolve(ttl!);
+      };
+      call.on('data', (res) => finish(Number(res['TTL'])));
+      call.on('error', (e) => finish(undefined, e));
+      call.on('end', () => finish(undefined, new Error('keep-alive stream ended')));
+      call.write({ ID: id });
+    });
+  }
+
+  /** A put attached to a lease. */
+  async putWithLease(key: string, value: string, lease: string): Promise<{ rev: number }> {
+    const r = await this.call<Header>(this.kv, 'Put', { key: Buffer.from(key), value: Buffer.from(value), lease });
+    return { rev: Number(r.header.revision) };
+  }
+
+  /** The ids of the leases alive (a linearizable read). */
+  async leaseIds(): Promise<string[]> {
+    const r = await this.call<{ leases: Array<{ ID: string }> }>(this.lease, 'LeaseLeases', {});
+    return r.leases.map((l) => l.ID);
   }
 
   /** The member's current revision; linearizable unless `serializable` (then no quorum needed). */
@@ -170,7 +265,7 @@ export class KvClient {
       const onAbort = (): void => finish();
       signal.addEventListener('abort', onAbort);
       call.on('data', (res) => {
-        if (res['canceled']) return finish(new Error(`watch canceled: ${String(res['cancel_reason'])}`));
+        if (res['canceled']) return finish(canceledError(res));
         const evs = ((res['events'] as Array<{ type: string; kv: KeyValue }> | undefined) ?? []).map(toEvent);
         if (evs.length > 0) onEvents(evs);
       });
@@ -197,7 +292,7 @@ export class KvClient {
       };
       call.on('data', (res) => {
         for (const e of (res['events'] as Array<{ type: string; kv: KeyValue }> | undefined) ?? []) out.push(toEvent(e));
-        if (res['canceled']) return finish(new Error(`watch canceled: ${String(res['cancel_reason'])}`));
+        if (res['canceled']) return finish(canceledError(res));
         if ((out.at(-1)?.modRev ?? startRev - 1) >= endRev) finish();
       });
       call.on('error', (e) => finish(e));
@@ -211,5 +306,6 @@ export class KvClient {
     this.maintenance.close();
     this.watcher.close();
     this.cluster.close();
+    this.lease.close();
   }
 }

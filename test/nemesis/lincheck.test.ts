@@ -186,3 +186,32 @@ describe('lincheck on seeded random histories', () => {
     }, 60_000 + SEEDS * 1000);
   }
 });
+
+describe('lincheck with foreign revisions (writes outside the history: lease keys)', () => {
+  const foreignVerdict = async (ops: Op[], foreign: number[]): Promise<string> => (await checkLinearizable({ initialRev: 1, ops, foreign })).verdict;
+  const ops = [
+    op(0, 0, 1, put('a', 'x'), { rev: 2 }),
+    // Revisions 3 and 4 were written by others meanwhile.
+    op(0, 2, 3, get('a'), seen(4, 'x', 2)),
+    op(0, 4, 5, put('a', 'y'), { rev: 5 }),
+  ];
+
+  it('the counter passes over foreign revisions', async () => {
+    expect(await foreignVerdict(ops, [3, 4])).toBe('ok');
+    expect(await foreignVerdict([op(1, 0, null, put('b', 'u')), ...ops], [3, 4])).toBe('ok');
+  });
+
+  it('without them the jump is a violation', async () => {
+    expect(await foreignVerdict(ops, [])).toBe('illegal');
+    expect(await foreignVerdict(ops, [3])).toBe('illegal');
+  });
+
+  it('a write of the history cannot take a foreign revision', async () => {
+    expect(await foreignVerdict([op(0, 0, 1, put('a', 'x'), { rev: 2 })], [2])).toBe('illegal');
+  });
+
+  it('a read cannot see a foreign revision before it could have happened', async () => {
+    // Revision 3 is foreign but 2 is this history's, written after the read returned.
+    expect(await foreignVerdict([op(1, 0, 1, get('b'), absent(3)), op(0, 2, 3, put('a', 'x'), { rev: 2 })], [3])).toBe('illegal');
+  });
+});

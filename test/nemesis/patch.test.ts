@@ -35,4 +35,15 @@ describe('patchHistory', () => {
     const h: History = { initialRev: 1, ops: [put(0, 'a', 'x', 2)] };
     expect(patchHistory(h, [ev('PUT', 'a', 'x', 2), ev('DELETE', 'a', '', 3)], 3).problems.join('\n')).toMatch(/a DELETE of a at revision 3 that no client made/);
   });
+
+  it('skips the revisions other writers took, and reports an event of the history at one', () => {
+    const h: History = { initialRev: 1, ops: [put(0, 'a', 'x', 2), put(2, 'a', 'y', 5)] };
+    const log = [ev('PUT', 'a', 'x', 2), ev('PUT', 'a', 'y', 5)];
+    const r = patchHistory(h, log, 5, new Set([3, 4]));
+    expect(r.problems).toEqual([]);
+    expect(r.history.foreign).toEqual([3, 4]);
+    expect(patchHistory(h, log, 5, new Set([3])).problems.join('\n')).toMatch(/the log has revision 5 where 4 belongs/);
+    expect(patchHistory(h, log, 5, new Set([2, 3, 4])).problems.join('\n')).toMatch(/a PUT of a at revision 2, which another writer took/);
+  });
 });
+

@@ -21,7 +21,11 @@ export interface PatchResult {
 
 const show = (op: Op): string => `${op.input.kind}(${op.input.key}${op.input.value !== undefined ? `, ${op.input.value}` : ''})`;
 
-export function patchHistory(h: History, events: readonly WatchedEvent[], finalRev: number): PatchResult {
+/**
+ * `events`: the log of the history's keys; `foreign`: the revisions of the run written by
+ * operations outside the history (lease keys), which hold none of its keys' events.
+ */
+export function patchHistory(h: History, events: readonly WatchedEvent[], finalRev: number, foreign: ReadonlySet<number> = new Set()): PatchResult {
   const problems: string[] = [];
   const putByValue = new Map<string, WatchedEvent>();
   const explained = new Set<WatchedEvent>();
@@ -95,16 +99,28 @@ export function patchHistory(h: History, events: readonly WatchedEvent[], finalR
   }
   for (const e of events) if (!explained.has(e)) problems.push(`the log has a ${e.type} of ${e.key} at revision ${e.modRev} that no client made`);
 
-  // One event per revision, none missing: every revision of the run wrote exactly one key.
+  // One event per revision, none missing: every revision of the run that is not foreign wrote
+  // exactly one of these keys.
   const revs = events.map((e) => e.modRev);
-  for (let r = h.initialRev + 1, i = 0; r <= finalRev; r++, i++) {
+  let own = 0;
+  for (let r = h.initialRev + 1, i = 0; r <= finalRev; r++) {
+    if (foreign.has(r)) {
+      if (revs[i] === r) {
+        problems.push(`the log has a ${events[i]!.type} of ${events[i]!.key} at revision ${r}, which another writer took`);
+        break;
+      }
+      continue;
+    }
+    own++;
     if (revs[i] !== r) {
       problems.push(`the log has revision ${revs[i] ?? 'none'} where ${r} belongs`);
       break;
     }
+    i++;
   }
-  if (revs.length !== finalRev - h.initialRev) problems.push(`the log has ${revs.length} events for revisions ${h.initialRev + 1}..${finalRev}`);
+  if (revs.length !== own) problems.push(`the log has ${revs.length} events for the ${own} revisions of ${h.initialRev + 1}..${finalRev} not written by others`);
 
   ops.sort((a, b) => a.call - b.call);
-  return { history: { initialRev: h.initialRev, ops }, problems, resolved: { applied, dropped } };
+  const foreignRevs = [...foreign].filter((r) => r > h.initialRev && r <= finalRev).sort((a, b) => a - b);
+  return { history: { initialRev: h.initialRev, ops, ...(foreignRevs.length > 0 ? { foreign: foreignRevs } : {}) }, problems, resolved: { applied, dropped } };
 }

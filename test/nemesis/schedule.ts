@@ -5,7 +5,8 @@
 // Faults: kill -9 then restart (one member, or a majority at once); SIGSTOP then SIGCONT;
 // isolating a member both ways; splitting the cluster into a minority and a majority; and a one-way
 // partition (one member stops hearing another); membership churn (a member removed, its data
-// wiped, and added back as a new member). A target is a member index or 'leader', resolved when
+// wiped, and added back as a new member); a full disk (the member's own tmpfs filled to the last
+// page: a real ENOSPC on its next write; then freed, and the member restarted if it stopped). A target is a member index or 'leader', resolved when
 // the fault starts.
 
 import { SimRng } from '../sim/rng.js';
@@ -18,7 +19,8 @@ export type Fault =
   | { readonly kind: 'isolate'; readonly targets: readonly Target[] }
   | { readonly kind: 'split'; readonly minority: readonly number[] }
   | { readonly kind: 'one-way'; readonly to: Target; readonly from: Target }
-  | { readonly kind: 'churn'; readonly targets: readonly Target[] };
+  | { readonly kind: 'churn'; readonly targets: readonly Target[] }
+  | { readonly kind: 'disk-full'; readonly targets: readonly Target[] };
 
 export interface Step {
   readonly fault: Fault;
@@ -28,7 +30,7 @@ export interface Step {
   readonly settleMs: number;
 }
 
-export const FAULT_KINDS = ['kill', 'pause', 'isolate', 'split', 'one-way', 'churn'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'isolate', 'split', 'one-way', 'churn', 'disk-full'] as const;
 
 function distinct(rng: SimRng, size: number, n: number): number[] {
   const all = Array.from({ length: size }, (_, i) => i);
@@ -56,6 +58,7 @@ export function drawSchedule(seed: number, size: number, steps: number): Step[] 
         break;
       case 'isolate':
       case 'churn':
+      case 'disk-full':
         fault = { kind, targets: [target()] };
         break;
       case 'split':
