@@ -45,7 +45,7 @@ describe('lessor', () => {
     const lessor = new Lessor(() => leases);
     lessor.promote(0, 0);
     expect(lessor.expired(4000, 10)).toEqual([1n]);
-    expect(lessor.renew(1n, 4100)).toEqual({ TTL: 4, clearCheckpoint: false, revoking: true });
+    expect(lessor.renew(1n, 4100)).toEqual({ TTL: 0, clearCheckpoint: false, expired: true });
     // The revoke failed to commit and leadership moved: the new leader counts from the full TTL.
     lessor.demote();
     lessor.promote(5000, 1000);

@@ -56,6 +56,10 @@ export class SimNetwork {
       send: (msgs) => {
         if (!live()) return;
         for (const m of msgs) {
+          if (m.type === 'snap' && handler.snapshotBody) {
+            void this.routeSnapshot(ep, m, () => live() && peers.has(m.to));
+            continue;
+          }
           const ok = peers.has(m.to) && this.route(ep, m);
           if (m.type === 'snap') proc.soon(() => handler.reportSnapshot(m.to, ok));
           else if (!ok) proc.soon(() => handler.reportUnreachable(m.to));
@@ -111,6 +115,24 @@ export class SimNetwork {
     const at = Math.max(this.world.now + d, this.lastDelivery.get(key) ?? 0);
     this.lastDelivery.set(key, at);
     return at;
+  }
+
+  /** A snapshot whose data the member streams from its snapshot file: gathered, then routed whole (as the memory transport does). */
+  private async routeSnapshot(src: Endpoint, m: Message, canSend: () => boolean): Promise<void> {
+    let msg = m;
+    try {
+      const body = await src.handler.snapshotBody!(m);
+      if (body) {
+        const parts: Uint8Array[] = [];
+        for await (const c of body.chunks()) parts.push(c);
+        msg = { ...m, snapshot: { metadata: m.snapshot!.metadata, data: Buffer.concat(parts) } };
+      }
+    } catch {
+      src.proc.soon(() => src.handler.reportSnapshot(m.to, false));
+      return;
+    }
+    const ok = canSend() && this.route(src, msg);
+    src.proc.soon(() => src.handler.reportSnapshot(m.to, ok));
   }
 
   private route(src: Endpoint, m: Message): boolean {
