@@ -94,14 +94,25 @@ export class SimProcess implements Scheduler {
     readonly readCostMs = 0,
   ) {}
 
+  /** CPU time spent within the current instant of simulated time (cpuAt), and the last reading. */
   private cpuMs = 0;
+  private cpuAt = -1;
+  private lastMonoMs = 0;
 
   nowMs(): number {
     return 1_700_000_000_000 + this.offsetMs + this.world.now * this.rate;
   }
   monoMs(): number {
+    // The CPU cost counts within one instant only: the world's time does not advance with it, so
+    // piled up across instants it would make this clock run fast without bound (and leases, which
+    // run on it, expire early against the checker's clock-rate allowance). max keeps it monotonic.
+    if (this.world.now !== this.cpuAt) {
+      this.cpuAt = this.world.now;
+      this.cpuMs = 0;
+    }
     this.cpuMs += this.readCostMs;
-    return this.world.now * this.rate + this.cpuMs;
+    this.lastMonoMs = Math.max(this.lastMonoMs, this.world.now * this.rate + this.cpuMs);
+    return this.lastMonoMs;
   }
   after(ms: number, fn: () => void): () => void {
     const t = this.world.enqueue(this.world.now + Math.max(0, ms) / this.rate, this, fn);
