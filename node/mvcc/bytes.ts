@@ -14,22 +14,6 @@ export function bytesOfSkey(skey: string): Uint8Array {
   return Buffer.from(skey, 'latin1');
 }
 
-/**
- * A value the store keeps, from a decoded Raft entry: the bytes themselves when the memory
- * under them is small (at most Buffer.poolSize, 8 KiB: a slab of Buffer's pool) or at most
- * twice the value (the entry's own buffer), so the store and the in-memory Raft log share one
- * copy; a copy when they are a view into something larger (a WAL read, a test's big buffer),
- * which must not stay pinned. A kept view pins at most what a pooled copy would, or twice the
- * value. Entries are never written after they are made, so sharing is safe.
- */
-export function keepBytes(b: Uint8Array | undefined): Uint8Array {
-  if (b === undefined || b.length === 0) return EMPTY;
-  const under = b.buffer.byteLength;
-  if (under > Buffer.poolSize && under > 2 * b.byteLength) return Buffer.from(b);
-  // A Buffer, as copies are (callers may use Buffer methods on values).
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
-
 /** An owned copy of caller bytes (pooled by Buffer for small sizes). */
 export function copyBytes(b: Uint8Array | undefined): Uint8Array {
   if (b === undefined || b.length === 0) return EMPTY;

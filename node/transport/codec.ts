@@ -12,9 +12,7 @@
 // batch    := u32 count | count x message
 // Decoding returns snapshot data as a view into the received buffer (no copy). Entry data is
 // copied into a buffer of its own (small ones from Buffer's pool): the Raft log keeps entries
-// long after the batch that carried them, and the store keeps a put's value as a view of its
-// entry (mvcc/bytes.ts keepBytes), so one copy here frees the whole received batch and saves
-// the store's copy.
+// long after the batch that carried them, so one copy here frees the whole received batch.
 
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
