@@ -71,7 +71,10 @@ describe.skipIf(why !== '')('disk faults on real processes', () => {
     disk.fill();
     expect(disk.free()).toBe(0);
     // The member's next WAL write needs a page: writes through member 0 until it stops (bounded).
-    for (let i = 0; i < 500 && cluster!.running(full); i++) await putAll(acked, `d/full${i}.`, 1);
+    // 1 KiB values: the WAL outgrows any slack in its last page within a few puts.
+    for (let i = 0; i < 500 && cluster!.running(full); i++) await putAll(acked, `d/full${i}.`, 1, 1024);
+    // A member that hit ENOSPC takes a moment to exit: wait for that (bounded), not a fixed time.
+    for (let i = 0; i < 600 && cluster!.running(full); i++) await new Promise((r) => setTimeout(r, 100));
     expect(cluster!.running(full), 'the member with a full disk stopped by itself').toBe(false);
     expect(cluster!.members[full]!.proc!.exitCode).toBe(1);
     expect(cluster!.logTail(full, 200)).toMatch(/ENOSPC/);
