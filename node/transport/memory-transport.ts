@@ -5,6 +5,7 @@
 
 import type { Message, NodeId } from '../raft/types.js';
 import { RpcError, peerJson, type Transport, type TransportHandler } from './types.js';
+import { withInlineSnapshot } from './snapshot-body.js';
 
 export class MemoryNetwork {
   private readonly nodes = new Map<NodeId, MemoryTransport>();
@@ -109,14 +110,9 @@ export class MemoryTransport implements Transport {
   }
   /** A snapshot whose data the handler streams (from its snapshot file): gathered, then routed whole. */
   private async sendStreamedSnapshot(m: Message): Promise<void> {
-    let msg = m;
+    let msg: Message;
     try {
-      const body = await this.handler.snapshotBody!(m);
-      if (body) {
-        const parts: Uint8Array[] = [];
-        for await (const c of body.chunks()) parts.push(c);
-        msg = { ...m, snapshot: { metadata: m.snapshot!.metadata, data: Buffer.concat(parts) } };
-      }
+      msg = await withInlineSnapshot(m, await this.handler.snapshotBody!(m));
     } catch {
       setImmediate(() => this.handler.reportSnapshot(m.to, false));
       return;

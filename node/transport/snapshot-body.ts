@@ -7,6 +7,7 @@
 // spools it to a file (snapshot-spool.ts) and hands the handler a body that reads that file back.
 
 import { open } from 'node:fs/promises';
+import type { Message } from '../raft/types.js';
 
 export interface SnapshotBody {
   /** Total data bytes; the receiver refuses a transfer that delivers any other count. */
@@ -49,4 +50,15 @@ export async function* bounded(source: AsyncIterable<Uint8Array>, maxBytes: numb
     if (c.byteLength <= maxBytes) yield c;
     else for (let off = 0; off < c.byteLength; off += maxBytes) yield c.subarray(off, Math.min(c.byteLength, off + maxBytes));
   }
+}
+
+/**
+ * The 'snap' message with its streamed data gathered inline (undefined body: the message as it was).
+ * For in-process transports only (tests, the simulator): the TCP transport streams the body.
+ */
+export async function withInlineSnapshot(m: Message, body: SnapshotBody | undefined): Promise<Message> {
+  if (body === undefined) return m;
+  const parts: Uint8Array[] = [];
+  for await (const c of body.chunks()) parts.push(c);
+  return { ...m, snapshot: { metadata: m.snapshot!.metadata, data: Buffer.concat(parts) } };
 }

@@ -27,11 +27,11 @@ export async function writeRandomKeys(k: Kubectl, ns: string, name: string, podI
   }
 }
 
-/** Every key with its revisions, and the store revision, through the client Service with the cluster's client certificate. */
-export async function readAll(k: Kubectl, ns: string, name: string): Promise<{ kvs: Kv[]; revision: number }> {
+/** Every key (under `prefix`) with its revisions, and the store revision, through the client Service with the cluster's client certificate. */
+export async function readAll(k: Kubectl, ns: string, name: string, prefix = ''): Promise<{ kvs: Kv[]; revision: number }> {
   const flags = (await clientTls(k, ns, name)).flags;
   return waitFor(`a read of every key of ${name}`, 60_000, async () => {
-    const r = await etcdctl(`https://${name}-client.${ns}.svc:2379`, [...flags, 'get', '', '--prefix', '-w', 'json']);
+    const r = await etcdctl(`https://${name}-client.${ns}.svc:2379`, [...flags, 'get', prefix, '--prefix', '-w', 'json']);
     if (r.code !== 0) throw new Error(`etcdctl get: ${r.stderr}`);
     const out = JSON.parse(r.stdout) as { header: { revision: number }; kvs?: Array<Record<string, unknown>> };
     const kvs = (out.kvs ?? []).map((x) => ({

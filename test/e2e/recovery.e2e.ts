@@ -15,7 +15,7 @@ import { TestRng } from '../../node/mvcc/testing/rng.js';
 import { haveWeed, type S3Server } from '../integration/s3-server.js';
 import { startBackupStore } from './backup-store.js';
 import { isSettled, type Cluster } from './cluster-status.js';
-import { readAllKvs, type Kv } from './read-kvs.js';
+import { readAll as readAllKvs, type Kv } from './keyspace.js';
 import { clientTls, Kubectl, memberSpec, OperatorProcess, startLocalOperator, waitFor } from './harness.js';
 
 const skip = inject('e2eSkip');

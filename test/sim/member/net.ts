@@ -6,6 +6,7 @@
 
 import type { Message, NodeId } from '../../../node/raft/types.js';
 import { RpcError, peerJson, type Transport, type TransportHandler } from '../../../node/transport/types.js';
+import { withInlineSnapshot } from '../../../node/transport/snapshot-body.js';
 import type { SimRng } from '../rng.js';
 import type { SimProcess, World } from './world.js';
 
@@ -119,14 +120,9 @@ export class SimNetwork {
 
   /** A snapshot whose data the member streams from its snapshot file: gathered, then routed whole (as the memory transport does). */
   private async routeSnapshot(src: Endpoint, m: Message, canSend: () => boolean): Promise<void> {
-    let msg = m;
+    let msg: Message;
     try {
-      const body = await src.handler.snapshotBody!(m);
-      if (body) {
-        const parts: Uint8Array[] = [];
-        for await (const c of body.chunks()) parts.push(c);
-        msg = { ...m, snapshot: { metadata: m.snapshot!.metadata, data: Buffer.concat(parts) } };
-      }
+      msg = await withInlineSnapshot(m, await src.handler.snapshotBody!(m));
     } catch {
       src.proc.soon(() => src.handler.reportSnapshot(m.to, false));
       return;
