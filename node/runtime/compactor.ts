@@ -1,6 +1,11 @@
 // The compactor: physical compaction in bounded steps between loop turns (after a compaction
 // entry is applied, the store drops old revisions a step at a time), and auto-compaction
 // (etcd's v3compactor: periodic or revision retention), proposed by the leader.
+//
+// A long reader (a raft snapshot being written, a chunked range, an etcd-format snapshot stream)
+// pins the revision it started at, and compaction stops short of it. Such held work is retried
+// on a timer, not only after the next apply: on an idle member nothing else would resume it, and
+// `compact --physical` and Defragment wait until it is really done (waitIdle).
 
 import type { RuntimeMetrics } from './metrics.js';
 import type { Scheduler } from './scheduler.js';
@@ -8,6 +13,8 @@ import type { StateMachine } from './state-machine.js';
 
 /** Revisions dropped per compaction step. */
 const COMPACT_STEP_REVISIONS = 2000;
+/** How soon compaction held back by a pinned reader is tried again. */
+export const HELD_COMPACTION_RETRY_MS = 100;
 
 export interface AutoCompaction {
   readonly mode: 'periodic' | 'revision';
@@ -17,7 +24,7 @@ export interface AutoCompaction {
 
 export interface CompactorOptions {
   readonly scheduler: Scheduler;
-  readonly sm: StateMachine;
+  readonly sm: Pick<StateMachine, 'compactStep' | 'physicalCompactionPending' | 'compactRevision' | 'currentRevision' | 'stats'>;
   /** Longest stretch of compacting before yielding to the event loop. */
   readonly sliceMs: number;
   readonly electionTimeoutMs: number;
@@ -34,6 +41,8 @@ export interface CompactorOptions {
 
 export class Compactor {
   private running = false;
+  /** The retry timer's cancel while compaction is held back by a pin. */
+  private heldRetry: (() => void) | undefined;
   private idleWaiters: Array<() => void> = [];
   /** The compaction revision the last measured physical compaction run finished (metrics). */
   private measuredRev = 0;
@@ -47,14 +56,16 @@ export class Compactor {
     return this.running;
   }
 
-  /** Resolves when the physical compaction running now (if any) ends. */
+  /** Resolves when physical compaction has nothing left to do (held-back work included), or the member stops. */
   async waitIdle(): Promise<void> {
-    if (this.running) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.running || this.heldRetry) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Runs physical compaction until nothing is left, in bounded steps. */
   kick(): void {
     if (this.running || this.o.stopped()) return;
+    this.heldRetry?.();
+    this.heldRetry = undefined;
     this.running = true;
     const { sm, scheduler: s } = this.o;
     const t0 = s.monoMs();
@@ -83,12 +94,24 @@ export class Compactor {
         this.o.onFatal(err);
       } finally {
         this.running = false;
-        const ws = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of ws) w();
-        this.o.onIdle?.();
+        if (!this.o.stopped() && this.o.sm.physicalCompactionPending()) {
+          this.heldRetry = s.after(HELD_COMPACTION_RETRY_MS, () => {
+            this.heldRetry = undefined;
+            this.kick();
+            if (this.o.stopped()) this.releaseWaiters(); // kick() did nothing
+          });
+        } else {
+          this.releaseWaiters();
+          this.o.onIdle?.();
+        }
       }
     })();
+  }
+
+  private releaseWaiters(): void {
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
   }
 
   /** Auto-compaction's timer, as `every` schedules it (returns nothing when it is off). */

@@ -89,6 +89,9 @@ export class MvccStateMachine implements StateMachine {
   compactStep(maxKeys: number): boolean {
     return this.store.compactStep(maxKeys);
   }
+  physicalCompactionPending(): boolean {
+    return this.store.physicalCompactionPending();
+  }
   openWatchStream(sink: WatchSink): WatchStream {
     const hub = this.hub;
     const id = hub.openStream({ send: (resp) => sink(resp) });

@@ -28,8 +28,10 @@ export interface StateMachine {
   rangeChunked?(req: mvcc.RangeRequest, yieldToLoop: () => Promise<unknown>): Promise<mvcc.RangeResponse>;
   currentRevision(): number;
   compactRevision(): number;
-  /** One bounded step of physical compaction; true when nothing is left to do. */
+  /** One bounded step of physical compaction; true when nothing is left to do now. */
   compactStep(maxKeys: number): boolean;
+  /** Physical compaction work remains, some of it held back by a pinned reader. */
+  physicalCompactionPending(): boolean;
   openWatchStream(sink: WatchSink): WatchStream;
   /** The whole state as bounded chunks; the state must not change while the iterator runs. */
   snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array>;
