@@ -115,6 +115,12 @@ describe('config', () => {
     expect(c.ignoredFlags).toEqual(['experimental-initial-corrupt-check', 'logger', 'enable-v2']);
   });
 
+  it("takes the raft log's byte bounds from flags and ETCD_ twins", () => {
+    const b = run(['--experimental-snapshot-log-bytes=1048576'], { ETCD_EXPERIMENTAL_SNAPSHOT_CATCHUP_BYTES: '65536' });
+    expect([b.snapshotLogBytes, b.snapshotCatchUpBytes]).toEqual([1 << 20, 1 << 16]);
+    expect([run([]).snapshotLogBytes, run([]).snapshotCatchUpBytes]).toEqual([2 ** 30, 128 * 2 ** 20]);
+  });
+
   it('rejects bad input with a message naming the flag', () => {
     expect(fails(['--bogus'])).toBe('unknown flag: --bogus');
     expect(fails(['--bogus=1'])).toBe('unknown flag: --bogus');

@@ -16,6 +16,7 @@ import { DEFAULT_GRPC_SERVER, isGrpcServerKind } from './server/lean-grpc/kind.j
 import type { GrpcServerKind } from './server/lean-grpc/kind.js';
 import type { LogLevel } from './log.js';
 import { isLogLevel } from './log.js';
+import { DEFAULT_SNAPSHOT_CATCH_UP_BYTES, DEFAULT_SNAPSHOT_LOG_BYTES } from './runtime/snapshot-policy.js';
 
 export class ConfigError extends Error {
   readonly code = 'ErrConfig';
@@ -52,6 +53,10 @@ export interface MemberConfig {
   readonly snapshotCount: number;
   /** Entries kept in memory behind a snapshot for slow followers (etcd 3.5: --experimental-snapshot-catchup-entries, 5000). */
   readonly snapshotCatchUpEntries: number;
+  /** Ceiling of the snapshot's byte trigger (ours: runtime/snapshot-policy.ts; default 1 GiB). */
+  readonly snapshotLogBytes: number;
+  /** Payload bytes kept in memory behind a snapshot for slow followers (ours; default 128 MiB). */
+  readonly snapshotCatchUpBytes: number;
   /** etcd's --experimental-watch-progress-notify-interval (default 10 min). */
   readonly watchProgressNotifyIntervalMs: number;
   readonly quotaBackendBytes: number;
@@ -123,6 +128,13 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'election-timeout', kind: 'int', help: 'Time (in milliseconds) for an election to timeout.', defaultText: '1000' },
   { name: 'snapshot-count', kind: 'int', help: 'Number of committed entries to trigger a snapshot.', defaultText: '100000' },
   { name: 'experimental-snapshot-catchup-entries', kind: 'int', help: 'Entries kept behind a snapshot for slow followers to catch up.', defaultText: '5000' },
+  {
+    name: 'experimental-snapshot-log-bytes',
+    kind: 'int',
+    help: 'Most bytes of entries applied since the last snapshot before the next (below it, half the data size, at least 64 MiB, triggers one).',
+    defaultText: String(DEFAULT_SNAPSHOT_LOG_BYTES),
+  },
+  { name: 'experimental-snapshot-catchup-bytes', kind: 'int', help: 'Most bytes of entries kept behind a snapshot for slow followers to catch up.', defaultText: String(DEFAULT_SNAPSHOT_CATCH_UP_BYTES) },
   { name: 'quota-backend-bytes', kind: 'int', help: 'Raise alarms when the backend size exceeds this quota (0 = default).', defaultText: '0 (2 GiB)' },
   { name: 'max-request-bytes', kind: 'int', help: 'Maximum client request size in bytes.', defaultText: '1572864' },
   { name: 'max-txn-ops', kind: 'int', help: 'Maximum number of operations per txn.', defaultText: '128' },
@@ -320,6 +332,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   }
   const snapshotCount = int('snapshot-count', 100_000, 1);
   const snapshotCatchUpEntries = int('experimental-snapshot-catchup-entries', 5000, 1);
+  const snapshotLogBytes = int('experimental-snapshot-log-bytes', DEFAULT_SNAPSHOT_LOG_BYTES, 1);
+  const snapshotCatchUpBytes = int('experimental-snapshot-catchup-bytes', DEFAULT_SNAPSHOT_CATCH_UP_BYTES, 0);
   const progressText = str('experimental-watch-progress-notify-interval', '10m').trim();
   const watchProgressNotifyIntervalMs = /^[0-9]+$/.test(progressText) ? undefined : parseRetentionMs(progressText);
   if (watchProgressNotifyIntervalMs === undefined || watchProgressNotifyIntervalMs < 100) {
@@ -401,6 +415,8 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
     electionTimeoutMs,
     snapshotCount,
     snapshotCatchUpEntries,
+    snapshotLogBytes,
+    snapshotCatchUpBytes,
     watchProgressNotifyIntervalMs,
     quotaBackendBytes,
     maxRequestBytes,

@@ -72,4 +72,46 @@ describe('MemoryStorage', () => {
     expect(t.snapshot()).toBe(snap);
     expect(() => t.applySnapshot({ data: new Uint8Array(), metadata: { index: 2, term: 2, confState: cs } })).toThrow(SnapOutOfDateError);
   });
+
+  it('counts the payload bytes it holds through append, truncation, compaction and a snapshot', () => {
+    const s = new MemoryStorage();
+    // entries 1..10, entry i holds i bytes
+    s.append(Array.from({ length: 10 }, (_, i) => e(i + 1, 1, 'x'.repeat(i + 1))));
+    expect(s.bytes()).toBe(55);
+    expect(s.bytesBetween(0, 10)).toBe(55);
+    expect(s.bytesBetween(3, 5)).toBe(4 + 5);
+    expect(s.bytesBetween(8, 99)).toBe(9 + 10); // clamped to the last index
+    expect(s.bytesBetween(5, 5)).toBe(0);
+    // A conflicting suffix from index 9 replaces 9 and 10.
+    s.append([e(9, 2, 'y'), e(10, 2, 'yy'), e(11, 2, 'yyy')]);
+    expect(s.bytes()).toBe(36 + 1 + 2 + 3);
+    s.compact(4);
+    expect(s.bytes()).toBe(42 - 10);
+    expect(s.bytesBetween(0, 11)).toBe(32); // clamped to what is held
+    expect(s.bytesBetween(4, 6)).toBe(5 + 6);
+    s.applySnapshot({ data: new Uint8Array(), metadata: { index: 20, term: 3, confState: cs } });
+    expect(s.bytes()).toBe(0);
+    s.append([e(21, 3, 'abcd')]);
+    expect(s.bytes()).toBe(4);
+  });
+
+  it('indexKeepingBytes(): the lowest compaction point that keeps at most maxBytes behind upTo', () => {
+    const s = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 100, term: 1, confState: cs } });
+    // entries 101..110 of 10 bytes each
+    s.append(Array.from({ length: 10 }, (_, i) => e(101 + i, 1, '0123456789')));
+    expect(s.indexKeepingBytes(110, 1_000)).toBe(100); // everything fits: the dummy
+    expect(s.indexKeepingBytes(110, 30)).toBe(107); // keeps 108..110
+    expect(s.indexKeepingBytes(110, 35)).toBe(107);
+    expect(s.indexKeepingBytes(110, 0)).toBe(110);
+    expect(s.indexKeepingBytes(105, 20)).toBe(103); // keeps 104, 105 behind 105
+    expect(s.indexKeepingBytes(500, 20)).toBe(108); // upTo clamped to 110
+    expect(s.indexKeepingBytes(90, 20)).toBe(100);
+    for (let upTo = 100; upTo <= 110; upTo++) {
+      for (const max of [0, 5, 10, 25, 100]) {
+        const i = s.indexKeepingBytes(upTo, max);
+        expect(s.bytesBetween(i, upTo)).toBeLessThanOrEqual(max);
+        if (i > 100) expect(s.bytesBetween(i - 1, upTo)).toBeGreaterThan(max);
+      }
+    }
+  });
 });

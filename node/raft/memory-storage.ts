@@ -1,5 +1,8 @@
 // An in-memory RaftStorage. Pure: the runtime (and the simulator) feed it what they have
 // persisted, raft reads from it. ents[0] is a dummy entry at the snapshot's index/term.
+// It also keeps the running total of the entries' payload bytes (sums[j]: the bytes of ents[1..j]
+// plus a base that compaction leaves unchanged), so the runtime can snapshot on bytes as well as
+// on entries and keep a bounded number of bytes for slow followers (runtime/snapshot-policy.ts).
 import {
   CompactedError,
   EMPTY_HARD_STATE,
@@ -29,11 +32,14 @@ export class MemoryStorage implements RaftStorage {
   private hardState: HardState;
   private snap: Snapshot;
   private ents: Entry[];
+  /** sums[j] - sums[i]: the payload bytes of ents[i+1..j]. Same length as ents. */
+  private sums: number[];
 
   constructor(snapshot?: Snapshot, hardState?: HardState, entries?: Entry[]) {
     this.snap = snapshot ?? EMPTY_SNAPSHOT;
     this.hardState = hardState ?? EMPTY_HARD_STATE;
     this.ents = [dummy(this.snap.metadata.index, this.snap.metadata.term)];
+    this.sums = [0];
     if (entries !== undefined && entries.length > 0) this.append(entries);
   }
 
@@ -78,11 +84,46 @@ export class MemoryStorage implements RaftStorage {
     return this.snap;
   }
 
+  /** Payload bytes of the entries held (after the dummy). */
+  bytes(): number {
+    return (this.sums[this.sums.length - 1] as number) - (this.sums[0] as number);
+  }
+
+  /** Payload bytes of the held entries with index in (after, upTo]; the range is clamped to what is held. */
+  bytesBetween(after: number, upTo: number): number {
+    const offset = this.offset();
+    const lo = Math.max(after, offset) - offset;
+    const hi = Math.min(upTo, this.lastIndex()) - offset;
+    return hi > lo ? (this.sums[hi] as number) - (this.sums[lo] as number) : 0;
+  }
+
+  /**
+   * The lowest index i (at or above the dummy's) such that the entries in (i, upTo] hold at most
+   * maxBytes: compacting to i keeps no more than maxBytes behind upTo (upTo is clamped to the last
+   * index; an upTo at or below the dummy's gives the dummy's index).
+   */
+  indexKeepingBytes(upTo: number, maxBytes: number): number {
+    const offset = this.offset();
+    const hi = Math.min(upTo, this.lastIndex()) - offset;
+    if (hi <= 0) return offset;
+    const top = this.sums[hi] as number;
+    // sums is non-decreasing: binary search for the first j with top - sums[j] <= maxBytes.
+    let lo = 0;
+    let up = hi;
+    while (lo < up) {
+      const mid = (lo + up) >>> 1;
+      if (top - (this.sums[mid] as number) <= maxBytes) up = mid;
+      else lo = mid + 1;
+    }
+    return offset + lo;
+  }
+
   /** Replaces everything with the snapshot. A snapshot older than the current one is refused. */
   applySnapshot(s: Snapshot): void {
     if (s.metadata.index < this.snap.metadata.index) throw new SnapOutOfDateError();
     this.snap = s;
     this.ents = [dummy(s.metadata.index, s.metadata.term)];
+    this.sums = [0];
   }
 
   /**
@@ -110,6 +151,7 @@ export class MemoryStorage implements RaftStorage {
     const kept: Entry[] = [dummy(index, (this.ents[i] as Entry).term)];
     for (let j = i + 1; j < this.ents.length; j++) kept.push(this.ents[j] as Entry);
     this.ents = kept;
+    this.sums = this.sums.slice(i);
   }
 
   /**
@@ -129,7 +171,17 @@ export class MemoryStorage implements RaftStorage {
     if (at > this.ents.length) {
       throw new RaftAssertionError(`missing log entry [last: ${this.lastIndex()}, append at: ${from}]`);
     }
-    if (at < this.ents.length) this.ents.length = at; // truncate the conflicting (or re-sent) suffix
-    for (let j = start; j < entries.length; j++) this.ents.push(entries[j] as Entry);
+    if (at < this.ents.length) {
+      // truncate the conflicting (or re-sent) suffix
+      this.ents.length = at;
+      this.sums.length = at;
+    }
+    let sum = this.sums[this.sums.length - 1] as number;
+    for (let j = start; j < entries.length; j++) {
+      const e = entries[j] as Entry;
+      this.ents.push(e);
+      sum += e.data.byteLength;
+      this.sums.push(sum);
+    }
   }
 }

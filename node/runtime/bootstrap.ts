@@ -139,6 +139,11 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     logger: logger.child('storage'),
     // The snapshot's data is restored from its file in chunks (streamed-snapshots.ts), never loaded whole.
     snapshotData: 'stream' as const,
+    // Each snapshot file holds the whole state (etcd's .snap files hold only the membership, its
+    // data lives in the one bbolt file), and the byte trigger (snapshot-policy.ts) writes one per
+    // GiB or so: keep the newest and the one before (recovery falls back to it while the WAL still
+    // covers it), not etcd's --max-snapshots 5, which at 8 GiB would be ~30 GiB of disk per member.
+    retainSnapshots: 2,
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   };
   let { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts);
@@ -168,6 +173,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     electionTimeoutMs: cfg.electionTimeoutMs,
     snapshotCount: cfg.snapshotCount,
     snapshotCatchUpEntries: cfg.snapshotCatchUpEntries,
+    snapshotLogBytes: cfg.snapshotLogBytes,
+    snapshotCatchUpBytes: cfg.snapshotCatchUpBytes,
     progressNotifyIntervalMs: cfg.watchProgressNotifyIntervalMs,
     authTokenTtlMs: cfg.authTokenTtlSec * 1000,
     ...(cfg.authToken.kind === 'jwt'

@@ -66,14 +66,13 @@ import { ProposalWaiters } from './proposal-waiters.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { Compactor, type AutoCompaction } from './compactor.js';
 import { PeerDiscovery } from './peer-discovery.js';
+import { DEFAULT_SNAPSHOT_CATCH_UP_BYTES, DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_LOG_BYTES, compactIndexAfterSnapshot, shouldSnapshot, type SnapshotPolicy } from './snapshot-policy.js';
 import { checkCanAddLearner, checkCanAddVoter, checkCanPromote, checkCanRemoveVoter, checkNewPeerUrls, checkUpdatedPeerUrls, confChangeRefusal, existingMember } from './membership-validation.js';
 
 /** Longest stretch of applying (or compacting, snapshotting) before yielding to the event loop. */
 const APPLY_SLICE_MS = 4;
 /** Pending client proposals allowed (etcd: maxGapBetweenApplyAndCommitIndex-like guard). */
 const MAX_PENDING_PROPOSALS = 50_000;
-/** Entries kept in raft's memory log behind a snapshot, for slow followers (etcd: 5000). */
-const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 /** etcd's readyPercent: a learner is promotable once its match is this close to the leader's. */
 const LEARNER_READY_PERCENT = 0.9;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
@@ -91,6 +90,10 @@ export interface MemberOptions {
   readonly snapshotCount: number;
   /** Entries kept in raft's memory log behind a snapshot for slow followers (etcd: 5000). */
   readonly snapshotCatchUpEntries?: number;
+  /** Ceiling of the byte trigger of a snapshot (snapshot-policy.ts; default 1 GiB). */
+  readonly snapshotLogBytes?: number;
+  /** Payload bytes kept in raft's memory log behind a snapshot for slow followers (default 128 MiB). */
+  readonly snapshotCatchUpBytes?: number;
   readonly maxLearners: number;
   readonly quotaBackendBytes: number;
   readonly autoCompaction?: AutoCompaction;
@@ -616,10 +619,28 @@ export class Member implements MemberBackend, TransportHandler {
     }
     // Linearizable reads whose index is now applied.
     this.reads.onApplied(this.appliedIndex);
-    if (!this.snapshotInProgress && this.appliedIndex - this.snapshotIndex >= this.opts.snapshotCount) {
-      void this.takeSnapshot();
-    }
+    this.maybeSnapshot();
     this.compactor.kick();
+  }
+
+  private get snapshotPolicy(): SnapshotPolicy {
+    const o = this.opts;
+    return {
+      count: o.snapshotCount,
+      logBytes: o.snapshotLogBytes ?? DEFAULT_SNAPSHOT_LOG_BYTES,
+      catchUpEntries: o.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
+      catchUpBytes: o.snapshotCatchUpBytes ?? DEFAULT_SNAPSHOT_CATCH_UP_BYTES,
+    };
+  }
+
+  /** A snapshot once enough entries, or enough bytes of them, were applied since the last one. */
+  private maybeSnapshot(): void {
+    if (this.snapshotInProgress || this.stopped) return;
+    const since = {
+      entries: this.appliedIndex - this.snapshotIndex,
+      bytes: this.raftStorage.bytesBetween(this.snapshotIndex, this.appliedIndex),
+    };
+    if (shouldSnapshot(this.snapshotPolicy, since, this.sm.sizeInUseBytes())) void this.takeSnapshot();
   }
 
   private async applySnapshotItem(s: Snapshot): Promise<void> {
@@ -820,7 +841,7 @@ export class Member implements MemberBackend, TransportHandler {
       if (this.stopped) return;
       if (index > this.raftStorage.snapshot().metadata.index) {
         this.raftStorage.createSnapshot(index, confState, new Uint8Array(0));
-        const compactTo = index - (this.opts.snapshotCatchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES);
+        const compactTo = compactIndexAfterSnapshot(this.snapshotPolicy, index, (upTo, max) => this.raftStorage.indexKeepingBytes(upTo, max));
         if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
       }
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
@@ -839,6 +860,9 @@ export class Member implements MemberBackend, TransportHandler {
     } finally {
       this.snapshotInProgress = false;
     }
+    // What was applied while this one was written may already call for the next: without this
+    // check a member that goes idle now would keep it in memory until its next write.
+    this.maybeSnapshot();
   }
 
   // ------------------------------------------------------------------ background work
@@ -1022,6 +1046,8 @@ export class Member implements MemberBackend, TransportHandler {
     const r = this.opts.runtimeMetrics;
     if (!r) return;
     r.mvccKeys.set(this.sm.keyCount());
+    r.raftLogEntries.set(this.raftStorage.lastIndex() - this.raftStorage.firstIndex() + 1);
+    r.raftLogBytes.set(this.raftStorage.bytes());
     r.totalPutSizeBytes.set(this.sm.stats().putBytes);
     r.mvccCurrentRevision.set(this.sm.currentRevision());
     r.mvccCompactRevision.set(this.sm.compactRevision());

@@ -28,6 +28,8 @@
 //   etcd_debugging_mvcc_db_compaction_keys_total  counter, revisions physical compaction dropped
 //   etcd_server_snapshot_apply_in_progress_total  gauge, 1 while a leader's snapshot is being applied
 //   etcd_debugging_server_alarms{server_id,alarm_type}  gauge, +1 per applied activation, -1 per removal
+//   tsetcd_raft_log_entries, tsetcd_raft_log_bytes  gauges (ours), entries and payload bytes in raft's
+//                                                 in-memory log (bounded by snapshot-policy.ts)
 // Buckets are etcd's (prometheus.ExponentialBuckets).
 
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -69,6 +71,8 @@ export interface RuntimeMetrics {
   readonly dbCompactionKeys: Counter;
   readonly snapshotApplyInProgress: Gauge;
   readonly serverAlarms: Gauge<'server_id' | 'alarm_type'>;
+  readonly raftLogEntries: Gauge;
+  readonly raftLogBytes: Gauge;
 }
 
 export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
@@ -88,6 +92,8 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
       ['Reason'],
     ),
     mvccKeys: gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.'),
+    raftLogEntries: gauge('tsetcd_raft_log_entries', "Entries in raft's in-memory log."),
+    raftLogBytes: gauge('tsetcd_raft_log_bytes', "Payload bytes of the entries in raft's in-memory log."),
     mvccCurrentRevision: gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.'),
     mvccCompactRevision: gauge('etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.'),
     dbOpenReadTransactions: gauge('etcd_mvcc_db_open_read_transactions', 'The number of currently open read transactions'),

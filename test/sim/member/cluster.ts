@@ -23,6 +23,8 @@ export interface MemberTiming {
   readonly electionMs: number;
   readonly snapshotCount: number;
   readonly snapshotCatchUpEntries: number;
+  readonly snapshotLogBytes?: number;
+  readonly snapshotCatchUpBytes?: number;
 }
 
 /** What one applied entry did, as the first member to apply it saw it. */
@@ -224,6 +226,8 @@ export class SimCluster {
       electionTimeoutMs: this.timing.electionMs,
       snapshotCount: this.timing.snapshotCount,
       snapshotCatchUpEntries: this.timing.snapshotCatchUpEntries,
+      ...(this.timing.snapshotLogBytes !== undefined ? { snapshotLogBytes: this.timing.snapshotLogBytes } : {}),
+      ...(this.timing.snapshotCatchUpBytes !== undefined ? { snapshotCatchUpBytes: this.timing.snapshotCatchUpBytes } : {}),
       maxLearners: 1,
       quotaBackendBytes: 1 << 30,
       logger,

@@ -48,6 +48,7 @@ export interface WholeRunReport {
 
 export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
   const rng = new SimRng(o.seed);
+  const bytesRng = new SimRng(o.seed, 9);
   const size = o.size ?? (rng.chance(0.5) ? 3 : 5);
   const world = new World();
   const heartbeatMs = 100;
@@ -57,7 +58,17 @@ export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
     world,
     rng.fork(2),
     size,
-    { heartbeatMs, electionMs, snapshotCount: rng.pick([20, 50, 200]), snapshotCatchUpEntries: rng.pick([5, 20, 100]) },
+    {
+      heartbeatMs,
+      electionMs,
+      snapshotCount: rng.pick([20, 50, 200]),
+      snapshotCatchUpEntries: rng.pick([5, 20, 100]),
+      // The byte bounds of raft's memory log (snapshot-policy.ts): off (the defaults, far above
+      // the simulated entries), or a few dozen entries' worth. Drawn from a stream of their own,
+      // so the seeds of earlier runs still replay the same runs.
+      snapshotLogBytes: bytesRng.pick([2 ** 30, 1500, 6000]),
+      snapshotCatchUpBytes: bytesRng.pick([128 * 2 ** 20, 300, 3000]),
+    },
     { maxRateDelta, maxOffsetMs: rng.pick([0, 500, 5000]) },
     rng.pick([0, 0.02, 0.3]),
     o.verbose ?? false,
