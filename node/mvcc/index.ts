@@ -19,9 +19,9 @@
 //   HashKV = CRC-32C over compactRevision and, per key in key order, every revision that
 //   survives compaction (key, mod, sub, create, version, lease, value); logical, so it does
 //   not depend on how far physical compaction has got.
-// Size (quota, db size in use): Σ revisions (value + 200) + Σ keys (key + 300) + 64 per lease
+// Size (db size in use): Σ revisions (value + 200) + Σ keys (key + 300) + 64 per lease
 //   (store.ts REV/KEY_OVERHEAD_BYTES); store.totalSizeBytes() adds the dead bytes a file value
-//   store still holds. Values live in a ValueStore (value-store.ts): the heap by default, or
+//   store still holds, and is what the quota is checked against (as etcd checks its file size). Values live in a ValueStore (value-store.ts): the heap by default, or
 //   node/storage's value log; store.relocateStep() moves them out of a defragmented part.
 // Long readers (rangeSteps, hashKVSteps, snapshotChunks) pin history against physical
 // compaction until they finish: drive them to the end or call .return().

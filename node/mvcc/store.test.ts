@@ -14,6 +14,8 @@ import {
   type TxnResponse,
 } from './index.js';
 import { KeyIndex } from './key-index.js';
+import { InHeapValues, type ValueRef } from './value-store.js';
+import { KEY_OVERHEAD_BYTES, REV_OVERHEAD_BYTES } from './store.js';
 import { ByteReader, ByteWriter, decodeCommand, encodeCommand } from './codec.js';
 import { TestRng } from './testing/rng.js';
 
@@ -323,6 +325,42 @@ describe('quota and alarms', () => {
     ok({ type: 'alarm', req: { action: 2, memberID: 7n, alarm: AlarmType.NOSPACE } });
     expect(store.alarms()).toEqual([]);
     expect(apply({ type: 'put', req: { key: b('b'), value: b('1') } }).ok).toBe(true);
+  });
+});
+
+describe('the quota against the total size (etcd: be.Size() + cost < quota)', () => {
+  /** Values kept like the value log's: appended, dead ones still counted until a defragment. */
+  class LogLike extends InHeapValues {
+    bytes = 0;
+    override append(v: Uint8Array): ValueRef {
+      this.bytes += v.length;
+      return super.append(v);
+    }
+    totalBytes(): number {
+      return this.bytes;
+    }
+  }
+
+  it('counts dead bytes as etcd counts free pages: a compaction alone makes no room, a defragment does', () => {
+    const values = new LogLike();
+    const { store, put, ok } = mk({ quotaBackendBytes: 18_000, values });
+    for (let i = 0; i < 4; i++) put('a', String(i).repeat(3000)); // one live value, three dead after compaction
+    ok({ type: 'compaction', req: { revision: store.currentRevision() } });
+    while (!store.compactStep(10));
+    const big = { type: 'put' as const, req: { key: b('b'), value: b('y'.repeat(6000)) } };
+    expect(store.sizeBytes() + 6000 + 1000).toBeLessThan(18_000); // the live data would fit...
+    expect(store.totalSizeBytes() + 6000).toBeGreaterThan(18_000);
+    expect(store.quotaAllows(big)).toBe(false); // ...but the total with the dead bytes does not
+    values.bytes = 3000; // what a defragment leaves: the live value only
+    expect(store.quotaAllows(big)).toBe(true);
+  });
+
+  it('refuses a write that would reach the quota exactly (strictly below, as etcd)', () => {
+    const { store } = mk({ quotaBackendBytes: 10_000 });
+    // A put of key 'k' costs 1 + KEY_OVERHEAD_BYTES + the value + REV_OVERHEAD_BYTES.
+    const fits = 10_000 - store.totalSizeBytes() - (1 + KEY_OVERHEAD_BYTES + REV_OVERHEAD_BYTES) - 1;
+    expect(store.quotaAllows({ type: 'put', req: { key: b('k'), value: b('v'.repeat(fits)) } })).toBe(true);
+    expect(store.quotaAllows({ type: 'put', req: { key: b('k'), value: b('v'.repeat(fits + 1)) } })).toBe(false);
   });
 });
 

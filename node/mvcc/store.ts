@@ -323,7 +323,7 @@ export class MvccStore {
   /**
    * Size in bytes: Σ over held revisions of (value + REV_OVERHEAD_BYTES) + Σ over keys of
    * (key + KEY_OVERHEAD_BYTES) + LEASE_OVERHEAD_BYTES per lease (an estimate of heap use). Shrinks as physical compaction trims history. This is
-   * what the quota and etcd_mvcc_db_total_size_in_bytes report.
+   * what etcd_mvcc_db_total_size_in_use_in_bytes reports; the quota is checked against totalSizeBytes().
    */
   sizeBytes(): number {
     return this.size + this.leases.size * LEASE_OVERHEAD_BYTES;
@@ -349,12 +349,17 @@ export class MvccStore {
 
   /**
    * Quota check the runtime makes before proposing (like etcd's quota.Available): false
-   * when the write would grow the store past the quota. Then answer NoSpaceError and
+   * when the write would grow the store to the quota. Then answer NoSpaceError and
    * propose an alarm ACTIVATE NOSPACE with this member's id, as etcd does.
+   * Checked, as etcd checks (server/storage/quota.go: be.Size() + cost < quota), against what
+   * the store occupies with its dead bytes (totalSizeBytes, Status dbSize,
+   * etcd_mvcc_db_total_size_in_bytes), not against the live bytes: so the NOSPACE alarm and
+   * the mixin's quota alert (total size / quota) agree, and after a compaction only a Defragment
+   * makes room, as in etcd's runbook (compact, defragment, disarm).
    */
   quotaAllows(cmd: Command): boolean {
     const cost = this.cost(cmd);
-    return cost === 0 || this.sizeBytes() + cost <= this.quotaBackendBytes;
+    return cost === 0 || this.totalSizeBytes() + cost < this.quotaBackendBytes;
   }
 
   private cost(cmd: Command): number {

@@ -45,7 +45,7 @@ export interface StateMachine {
   hashKV(revision: number): mvcc.HashKVResponse;
   /** What the store occupies, dead bytes included (etcd_mvcc_db_total_size_in_bytes, Status dbSize). */
   sizeBytes(): number;
-  /** What its live data needs (…_in_use_in_bytes, Status dbSizeInUse); the quota is checked against this. */
+  /** What its live data needs (…_in_use_in_bytes, Status dbSizeInUse). The quota is checked against sizeBytes, as etcd's against its file. */
   sizeInUseBytes(): number;
   /** Gives dead bytes back to the disk (Defragment), yielding between bounded steps. */
   defragment?(yieldToLoop: () => Promise<unknown>): Promise<{ reclaimedBytes: number }>;
