@@ -11,16 +11,21 @@
 // Beside each time, the CPU seconds the processes used (/proc/<pid>/stat): on a shared machine the
 // wall times swing with the load, the CPU a step costs much less.
 // Then the tsetcd / etcd ratios. Every step is bounded in time, and a guard stops a system whose
-// members together pass the memory cap (default: 70% of MemAvailable at start), so a database too
-// big for the design reports where it stopped instead of waking the OOM killer.
+// members together pass the memory cap (default: 70% of MemAvailable at start), or when the data
+// dirs' file system has less than the disk floor free (default 4 GiB), so a database too big for
+// the design or the machine reports where it stopped instead of waking the OOM killer or filling
+// the disk. Each system's data dirs are deleted before the next system starts.
 //
 //   npx tsx hack/bench-data-scale.ts [--sizes=1024,4096] [--only=tsetcd|etcd36] [--max-seconds=900]
-//       [--mem-cap-mib=N] [--snapshot-count=N]
+//       [--mem-cap-mib=N] [--disk-floor-mib=N] [--snapshot-count=N] [--tsetcd-args='--flag=v ...']
+//       [--members=3] [--no-defrag]
+// --members=1 runs one member per system (where three do not fit the disk); its restart step is
+// then a kill -9 of that member and the time until it serves the revision again.
 // BENCH_DATA_MIB=1024,4096 sets the sizes from make. TSETCD_MAIN as in bench-etcd-benchmark.ts.
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
@@ -43,6 +48,11 @@ const MAX_SECONDS = Number(flag('max-seconds', '900'));
 /** --snapshot-count for both systems (BENCH_SNAPSHOT_COUNT); unset: each its own default (etcd 3.6: 10000, tsetcd: 100000). */
 const SNAPSHOT_COUNT = flag('snapshot-count', process.env['BENCH_SNAPSHOT_COUNT'] ?? '');
 const MEM_CAP_MIB = Number(flag('mem-cap-mib', String(Math.floor((0.7 * memAvailableKiB()) / 1024))));
+const DISK_FLOOR_MIB = Number(flag('disk-floor-mib', '4096'));
+const MEMBERS = Number(flag('members', '3'));
+const DEFRAG = !process.argv.includes('--no-defrag');
+/** Extra flags for tsetcd's members only (e.g. --experimental-snapshot-log-bytes=N). */
+const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter((a) => a !== '');
 
 type Kind = 'etcd36' | 'tsetcd';
 
@@ -129,9 +139,9 @@ function spawnMember(m: LoopbackMember, argv: [string, string[]], root: string):
 
 async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: number): Promise<Member[]> {
   mkdirSync(root, { recursive: true });
-  const planned = await planMembers(root, `data-${kind}`);
+  const planned = await planMembers(root, `data-${kind}`, { count: MEMBERS });
   const members = planned.map((m) => {
-    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`, ...(SNAPSHOT_COUNT ? [`--snapshot-count=${SNAPSHOT_COUNT}`] : [])];
+    const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`, ...(SNAPSHOT_COUNT ? [`--snapshot-count=${SNAPSHOT_COUNT}`] : []), ...(kind === 'tsetcd' ? TSETCD_ARGS : [])];
     // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
     const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [MAIN_JS, ...args]];
     return { ...m, argv, proc: spawnMember(m, argv, root) };
@@ -175,11 +185,22 @@ function runBounded(cmd: string, args: string[], onTick?: () => string | undefin
   });
 }
 
-/** The members' memory guard: a reason to stop when their RSS together passes the cap. */
+/** MiB free (to an unprivileged user) on the file system that holds path. */
+function freeMiB(path: string): number {
+  const s = statfsSync(path);
+  return (s.bavail * s.bsize) / 2 ** 20;
+}
+
+/**
+ * The members' guard: a reason to stop when their RSS together passes the cap, or when the file
+ * system of their data dirs has less than the disk floor free.
+ */
 function memGuard(members: Member[]): () => string | undefined {
   return () => {
     const total = members.reduce((s, m) => s + rssMiB(m.proc.pid), 0);
-    return total > MEM_CAP_MIB ? `members' RSS together reached ${total.toFixed(0)} MiB (cap ${MEM_CAP_MIB} MiB)` : undefined;
+    if (total > MEM_CAP_MIB) return `members' RSS together reached ${total.toFixed(0)} MiB (cap ${MEM_CAP_MIB} MiB)`;
+    const free = freeMiB(REPO); // the data dirs are under REPO/.data
+    return free < DISK_FLOOR_MIB ? `the data dirs' file system has ${free.toFixed(0)} MiB free (floor ${DISK_FLOOR_MIB} MiB)` : undefined;
   };
 }
 
@@ -244,7 +265,7 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     // kill -9 a follower, restart it on its data dir, wait until it serves the leader's revision.
     const flags = await Promise.all(members.map(isLeader));
     const leader = members[flags.indexOf(true)];
-    const follower = members.find((_, i) => !flags[i]);
+    const follower = members.length === 1 ? leader : members.find((_, i) => !flags[i]);
     if (!leader || !follower) return { ...r, stopped: 'restart: no leader or no follower found' };
     const target = await localRevision(leader);
     follower.proc.kill('SIGKILL');
@@ -281,6 +302,7 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     if (kind === 'tsetcd') console.log(`restart: ${recovered ?? `no 'recovered storage' line in ${logPath}`}`);
     r.restartCpuSeconds = cpuSeconds(follower.proc.pid);
 
+    if (!DEFRAG) return r;
     // Dead space: overwrite the first quarter of the keys, compact, then Defragment m1.
     const quarter = String(Math.max(1, Math.floor(total / 4)));
     const over = await runBounded(bins.benchmark, [...args.filter((a) => !a.startsWith('--total=') && !a.startsWith('--key-space-size=')), `--key-space-size=${quarter}`, `--total=${quarter}`], memGuard(members));
@@ -311,16 +333,24 @@ async function main(): Promise<void> {
   const bins = ensureBins();
   const kinds: Kind[] = (['etcd36', 'tsetcd'] as Kind[]).filter((k) => !ONLY || k === ONLY);
   const base = join(REPO, '.data', `bench-data-scale-${Date.now()}`);
-  console.log(`data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; snapshot-count ${SNAPSHOT_COUNT || 'defaults'}; memory cap ${MEM_CAP_MIB} MiB; load average ${loadAvg()}`);
+  console.log(
+    `data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; ${MEMBERS} members; snapshot-count ${SNAPSHOT_COUNT || 'defaults'}; ` +
+      `tsetcd flags ${TSETCD_ARGS.join(' ') || 'defaults'}; memory cap ${MEM_CAP_MIB} MiB; disk floor ${DISK_FLOOR_MIB} MiB; load average ${loadAvg()}`,
+  );
   const rows: string[] = [];
   for (const size of SIZES_MIB) {
     const results = new Map<Kind, Result>();
     for (const kind of kinds) {
       const root = join(base, `${size}-${kind}`);
-      const r = await measure(kind, bins, size, root);
-      results.set(kind, r);
-      console.log(`${size} MiB ${kind}: ${JSON.stringify(r)} (load avg ${loadAvg()})`);
-      rmSync(root, { recursive: true, force: true });
+      console.log(`${size} MiB ${kind}: starting (load avg ${loadAvg()}, ${freeMiB(REPO).toFixed(0)} MiB free on disk, ${(memAvailableKiB() / 1024).toFixed(0)} MiB available)`);
+      try {
+        const r = await measure(kind, bins, size, root);
+        results.set(kind, r);
+        console.log(`${size} MiB ${kind}: ${JSON.stringify(r)} (load avg ${loadAvg()})`);
+      } finally {
+        // The next system starts on an empty disk, even after a failure here.
+        if (!process.env['KEEP_DATA']) rmSync(root, { recursive: true, force: true });
+      }
     }
     const line = (name: string, get: (r: Result) => number, digits: number): void => {
       const vals = kinds.map((k) => get(results.get(k)!));

@@ -31,12 +31,15 @@ export async function freePorts(n: number): Promise<number[]> {
 export interface PlanOptions {
   /** https client and peer URLs (the metrics URL stays plain), with each member's TLS flags. */
   readonly tlsFlags?: (name: string) => readonly string[];
+  /** Members (default 3). */
+  readonly count?: number;
 }
 
-/** Ports and flags for members m1..m3 with their data under root. */
+/** Ports and flags for members m1..mN (N = 3 unless told) with their data under root. */
 export async function planMembers(root: string, token: string, opts: PlanOptions = {}): Promise<LoopbackMember[]> {
-  const ports = await freePorts(9);
-  const names = ['m1', 'm2', 'm3'];
+  const count = opts.count ?? 3;
+  const ports = await freePorts(3 * count);
+  const names = Array.from({ length: count }, (_, i) => `m${i + 1}`);
   const scheme = opts.tlsFlags ? 'https' : 'http';
   const peer = (i: number): string => `${scheme}://127.0.0.1:${ports[i * 3 + 1]}`;
   const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
