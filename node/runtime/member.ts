@@ -860,9 +860,6 @@ export class Member implements MemberBackend, TransportHandler {
     } finally {
       this.snapshotInProgress = false;
     }
-    // What was applied while this one was written may already call for the next: without this
-    // check a member that goes idle now would keep it in memory until its next write.
-    this.maybeSnapshot();
   }
 
   // ------------------------------------------------------------------ background work
