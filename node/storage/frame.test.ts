@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeRecord, frameBytes, scanSegment, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
 import { scanSegmentFile } from './segment-scan.js';
 import type { ReadableFile } from './fs.js';
-import { entries, TestRng } from '../../test/storage/helpers.js';
+import { entries, TestRng, withCrc32cFrames } from '../../test/storage/helpers.js';
 
 function segment(records: WalRecord[], size: number): Uint8Array {
   const buf = new Uint8Array(size);
@@ -72,6 +72,22 @@ describe('frame', () => {
     expect(scan.torn).toBeUndefined();
     expect(scan.end).toBe(recs.reduce((n, r) => n + encodeRecord(r).length, 0));
     expect(frameBytes(0)).toBe(24);
+  });
+
+  it('frames written with CRC-32C (checksum byte 0, before 2026-12-02) read back; the checksum byte is covered by the CRC', () => {
+    const seg = segment(recs, 4096);
+    const scan = scanSegment(seg, true);
+    const offsets = scan.records.map((r) => r.offset);
+    const old = withCrc32cFrames(seg, offsets);
+    expect(Buffer.from(old).equals(Buffer.from(seg))).toBe(false);
+    expect(scanSegment(old, true)).toEqual(scan);
+    // Old and new frames may share a segment (a member upgraded mid-segment appends new ones).
+    const mixed = withCrc32cFrames(seg, offsets.slice(0, 3));
+    expect(scanSegment(mixed, true)).toEqual(scan);
+    // Relabelling a frame without its CRC fails it: a valid frame follows, so it is corruption.
+    const relabelled = seg.slice();
+    relabelled[offsets[2]! + 5] = 0;
+    expect(() => scanSegment(relabelled, true)).toThrow(ScanError);
   });
 
   it('fuzz: random damage never hangs and never throws anything but ScanError (seeded)', () => {

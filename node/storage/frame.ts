@@ -1,10 +1,12 @@
 // WAL record framing and the segment scanner that tells a clean end, a torn tail and corruption apart.
 //
 // A frame is 8-byte aligned:
-//   u32le payloadLength | u8 type | 3 zero bytes | u32le crc32c | payload | zero padding to 8
-//   | trailer: u32le payloadLength | u32le TRAILER_MAGIC
-// The CRC covers the first 8 header bytes and the payload, so a flipped length or type is caught too;
-// padding must be zero. The trailer is the last thing written of a record: it tells a record that
+//   u32le payloadLength | u8 type | u8 checksum | 2 zero bytes | u32le crc | payload | zero padding
+//   to 8 | trailer: u32le payloadLength | u32le TRAILER_MAGIC
+// The CRC covers the first 8 header bytes and the payload, so a flipped length, type or checksum
+// byte is caught too; padding must be zero. The checksum byte names the CRC (checksum.ts): 0 is
+// CRC-32C (every frame written before 2026-12-02, when this byte was a zero), 1 is CRC-32 (zlib's,
+// native; what encodeRecord writes now). Both read back. The trailer is the last thing written of a record: it tells a record that
 // was written whole and damaged later (bit rot: corruption) from one whose write never finished
 // (torn). It is not covered by the CRC: a record whose CRC checks out is good whatever its trailer.
 // Types: 1 segment header (varint seq, varint firstIndex), 2 entries batch, 3 hard state,
@@ -35,7 +37,7 @@
 // guess. A process crash (kill -9) cannot cause this: the page cache keeps every completed write.
 
 import { ByteReader, ByteWriter, CodecError, readEntries, readHardState, writeEntries, writeHardState } from './codec.js';
-import { crc32c, crc32cUpdate } from '../lib/crc32c.js';
+import { checksumUpdate, WRITE_CHECKSUM, type ChecksumKind } from './checksum.js';
 import type { Entry, HardState } from '../raft/types.js';
 
 export const FRAME_HEADER_BYTES = 12;
@@ -59,6 +61,15 @@ export type WalRecord =
   | { readonly kind: 'entries'; readonly entries: readonly Entry[] }
   | { readonly kind: 'hardState'; readonly hardState: HardState }
   | { readonly kind: 'snapshot'; readonly index: number; readonly term: number };
+
+/** Header byte 5: which CRC the frame carries. */
+const CHECKSUM_CODE: Record<ChecksumKind, number> = { crc32c: 0, crc32: 1 };
+const CHECKSUM_OF_CODE: readonly ChecksumKind[] = ['crc32c', 'crc32'];
+
+/** The frame's CRC: header bytes [p, p + 8), then the payload [p + 12, payloadEnd). */
+function frameCrc(kind: ChecksumKind, buf: Uint8Array, p: number, payloadEnd: number): number {
+  return checksumUpdate(kind, checksumUpdate(kind, 0, buf, p, p + 8), buf, p + FRAME_HEADER_BYTES, payloadEnd);
+}
 
 export function align8(n: number): number {
   // Arithmetic, not bit operations: a damaged length can be up to 2^32 - 1.
@@ -121,8 +132,8 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   dv.setUint32(total - 8, payloadLen, true);
   dv.setUint32(total - 4, TRAILER_MAGIC, true);
   buf[4] = typeOf(rec);
-  const crc = crc32cUpdate(crc32c(buf, 0, 8), buf, FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + payloadLen);
-  dv.setUint32(8, crc, true);
+  buf[5] = CHECKSUM_CODE[WRITE_CHECKSUM];
+  dv.setUint32(8, frameCrc(WRITE_CHECKSUM, buf, 0, FRAME_HEADER_BYTES + payloadLen), true);
   // The writer was sized for this record and is dropped now: hand out its bytes without a copy.
   return buf;
 }
@@ -155,13 +166,13 @@ export function validFrameAt(buf: Uint8Array, dv: DataView, p: number): number {
   if (p + FRAME_HEADER_BYTES > buf.length) return -1;
   const type = buf[p + 4]!;
   if (type < RecordType.segmentHeader || type > RecordType.snapshot) return -1;
-  if (buf[p + 5] !== 0 || buf[p + 6] !== 0 || buf[p + 7] !== 0) return -1;
+  const kind = CHECKSUM_OF_CODE[buf[p + 5]!];
+  if (kind === undefined || buf[p + 6] !== 0 || buf[p + 7] !== 0) return -1;
   const len = dv.getUint32(p, true);
   if (len > buf.length) return -1;
   const size = frameBytes(len);
   if (p + size > buf.length) return -1;
-  const crc = crc32cUpdate(crc32c(buf, p, p + 8), buf, p + FRAME_HEADER_BYTES, p + FRAME_HEADER_BYTES + len);
-  if (crc !== dv.getUint32(p + 8, true)) return -1;
+  if (frameCrc(kind, buf, p, p + FRAME_HEADER_BYTES + len) !== dv.getUint32(p + 8, true)) return -1;
   for (let i = p + FRAME_HEADER_BYTES + len; i < p + size - FRAME_TRAILER_BYTES; i++) if (buf[i] !== 0) return -1;
   return size;
 }

@@ -53,7 +53,7 @@ export async function scanSegmentFile(
 ): Promise<StreamedSegmentScan> {
   const size = file.sizeBytes;
   const step = Math.max(FRAME_HEADER_BYTES, chunkBytes);
-  let win = EMPTY;
+  let win: Uint8Array = EMPTY;
   let winStart = 0;
   let bytesRead = 0;
   let records = 0;
@@ -62,18 +62,17 @@ export async function scanSegmentFile(
     bytesRead += b.length;
     return b;
   };
-  /** Makes the window cover [from, min(to, size)), reading ahead up to one chunk. */
+  /**
+   * Makes the window cover [from, min(to, size)), reading ahead up to one chunk. The window is
+   * read afresh from `from`: the bytes of the old window past it (at most one record's start) are
+   * read again from the page cache rather than copied with the new chunk into a new buffer, which
+   * copied every byte of the WAL once more.
+   */
   const cover = async (from: number, to: number): Promise<void> => {
     const end = Math.min(to, size);
     if (from >= winStart && end <= winStart + win.length) return;
-    const have = from >= winStart && from < winStart + win.length ? win.subarray(from - winStart) : EMPTY;
-    const readFrom = from + have.length;
     const target = Math.max(end, Math.min(size, from + step));
-    const more = await read(readFrom, target - readFrom);
-    const next = new Uint8Array(have.length + more.length);
-    next.set(have, 0);
-    next.set(more, have.length);
-    win = next;
+    win = await read(from, target - from);
     winStart = from;
   };
 

@@ -1,16 +1,19 @@
 // Snapshot files: snap/<term:016x>-<index:016x>.snap
-//   magic "TSSNAP01" | u32le metaLength | metadata (codec.ts) | data ... | trailer
-//   trailer = u32le crc32c(metadata + data) | u32le dataLength low | u32le dataLength high | magic "TSSNAPEN"
+//   magic "TSSNAP02" | u32le metaLength | metadata (codec.ts) | data ... | trailer
+//   trailer = u32le crc32(metadata + data) | u32le dataLength low | u32le dataLength high | magic "TSSNAPEN"
+// The magic names the checksum (checksum.ts): "TSSNAP02" CRC-32 (zlib's, native; written since
+// 2026-12-02), "TSSNAP01" CRC-32C (the files written before; still read).
 // The trailer at the end lets the data stream in chunks of unknown total size. A file that does not
 // check out (short, bad magic, bad CRC) is never loaded; recovery falls back to an older one.
 
 import { decodeSnapshotMetadata, encodeSnapshotMetadata } from './codec.js';
-import { crc32c, crc32cUpdate } from '../lib/crc32c.js';
+import { checksumUpdate, WRITE_CHECKSUM, type ChecksumKind } from './checksum.js';
 import type { Snapshot, SnapshotMetadata } from '../raft/types.js';
 import type { ReadableFile } from './fs.js';
 import type { SnapshotData } from './types.js';
 
-const MAGIC = new TextEncoder().encode('TSSNAP01');
+const MAGICS: Record<ChecksumKind, Uint8Array> = { crc32c: new TextEncoder().encode('TSSNAP01'), crc32: new TextEncoder().encode('TSSNAP02') };
+const MAGIC = MAGICS[WRITE_CHECKSUM];
 const END_MAGIC = new TextEncoder().encode('TSSNAPEN');
 const TRAILER_BYTES = 12 + END_MAGIC.length;
 
@@ -35,7 +38,7 @@ export async function* snapshotFileChunks(metadata: SnapshotMetadata, data: Snap
   new DataView(head.buffer).setUint32(MAGIC.length, meta.length, true);
   head.set(meta, MAGIC.length + 4);
   yield head;
-  let crc = crc32c(meta);
+  let crc = checksumUpdate(WRITE_CHECKSUM, 0, meta);
   let dataLen = 0;
   const chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = data instanceof Uint8Array ? [data] : data;
   for await (const chunk of chunks) {
@@ -43,7 +46,7 @@ export async function* snapshotFileChunks(metadata: SnapshotMetadata, data: Snap
     // them, so a large snapshot never holds the event loop for long (heartbeats keep flowing).
     for (let off = 0; off < chunk.length; off += SLICE_BYTES) {
       const c = chunk.subarray(off, Math.min(chunk.length, off + SLICE_BYTES));
-      crc = crc32cUpdate(crc, c);
+      crc = checksumUpdate(WRITE_CHECKSUM, crc, c);
       dataLen += c.length;
       yield c;
     }
@@ -62,10 +65,17 @@ function eq(a: Uint8Array, aStart: number, b: Uint8Array): boolean {
   return true;
 }
 
+/** The checksum a file's leading magic names, or undefined if it is no snapshot file's. */
+function checksumOfMagic(buf: Uint8Array): ChecksumKind | undefined {
+  for (const kind of ['crc32', 'crc32c'] as const) if (eq(buf, 0, MAGICS[kind])) return kind;
+  return undefined;
+}
+
 /** Parses and verifies a snapshot file; returns the reason when it does not check out. */
 export function decodeSnapshotFile(buf: Uint8Array): Snapshot | { invalid: string } {
   if (buf.length < MAGIC.length + 4 + TRAILER_BYTES) return { invalid: `file too short (${buf.length} bytes)` };
-  if (!eq(buf, 0, MAGIC)) return { invalid: 'bad magic' };
+  const kind = checksumOfMagic(buf);
+  if (kind === undefined) return { invalid: 'bad magic' };
   if (!eq(buf, buf.length - END_MAGIC.length, END_MAGIC)) return { invalid: 'bad end magic (incomplete file?)' };
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const metaLen = dv.getUint32(MAGIC.length, true);
@@ -77,7 +87,7 @@ export function decodeSnapshotFile(buf: Uint8Array): Snapshot | { invalid: strin
   const wantCrc = dv.getUint32(t, true);
   const wantLen = dv.getUint32(t + 4, true) + dv.getUint32(t + 8, true) * 0x1_0000_0000;
   if (wantLen !== dataEnd - dataStart) return { invalid: `data length ${dataEnd - dataStart} != recorded ${wantLen}` };
-  const crc = crc32cUpdate(crc32c(buf, metaStart, dataStart), buf, dataStart, dataEnd);
+  const crc = checksumUpdate(kind, 0, buf, metaStart, dataEnd);
   if (crc !== wantCrc) return { invalid: 'checksum mismatch' };
   let metadata: SnapshotMetadata;
   try {
@@ -95,6 +105,7 @@ export interface SnapshotFileInfo {
   readonly dataOffset: number;
   readonly dataBytes: number;
   readonly crc: number;
+  readonly checksum: ChecksumKind;
 }
 
 /**
@@ -105,7 +116,8 @@ export async function checkSnapshotFile(file: ReadableFile, chunkBytes: number, 
   const size = file.sizeBytes;
   if (size < MAGIC.length + 4 + TRAILER_BYTES) return { invalid: `file too short (${size} bytes)` };
   const head = await file.read(0, MAGIC.length + 4);
-  if (!eq(head, 0, MAGIC)) return { invalid: 'bad magic' };
+  const kind = checksumOfMagic(head);
+  if (kind === undefined) return { invalid: 'bad magic' };
   const trailer = await file.read(size - TRAILER_BYTES, TRAILER_BYTES);
   if (trailer.length !== TRAILER_BYTES || !eq(trailer, 12, END_MAGIC)) return { invalid: 'bad end magic (incomplete file?)' };
   const metaLen = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(MAGIC.length, true);
@@ -119,11 +131,11 @@ export async function checkSnapshotFile(file: ReadableFile, chunkBytes: number, 
   if (wantLen !== dataEnd - dataStart) return { invalid: `data length ${dataEnd - dataStart} != recorded ${wantLen}` };
   const meta = await file.read(metaStart, metaLen);
   if (checkCrc) {
-    let crc = crc32c(meta);
+    let crc = checksumUpdate(kind, 0, meta);
     for (let off = dataStart; off < dataEnd; off += chunkBytes) {
       const c = await file.read(off, Math.min(chunkBytes, dataEnd - off));
       if (c.length === 0) return { invalid: 'file shrank while read' };
-      crc = crc32cUpdate(crc, c);
+      crc = checksumUpdate(kind, crc, c);
     }
     if (crc !== wantCrc) return { invalid: 'checksum mismatch' };
   }
@@ -133,7 +145,7 @@ export async function checkSnapshotFile(file: ReadableFile, chunkBytes: number, 
   } catch (err) {
     return { invalid: `metadata does not decode: ${err instanceof Error ? err.message : String(err)}` };
   }
-  return { metadata, dataOffset: dataStart, dataBytes: wantLen, crc: wantCrc };
+  return { metadata, dataOffset: dataStart, dataBytes: wantLen, crc: wantCrc, checksum: kind };
 }
 
 /**
@@ -145,13 +157,13 @@ export async function checkSnapshotFile(file: ReadableFile, chunkBytes: number, 
 export async function* snapshotFileData(open: () => Promise<ReadableFile>, info: SnapshotFileInfo, chunkBytes: number, verify = true): AsyncGenerator<Uint8Array> {
   const file = await open();
   try {
-    let crc = verify ? crc32c(await file.read(MAGIC.length + 4, info.dataOffset - MAGIC.length - 4)) : 0;
+    let crc = verify ? checksumUpdate(info.checksum, 0, await file.read(MAGIC.length + 4, info.dataOffset - MAGIC.length - 4)) : 0;
     const end = info.dataOffset + info.dataBytes;
     let pending: Uint8Array | undefined;
     for (let off = info.dataOffset; off < end; ) {
       const c = await file.read(off, Math.min(chunkBytes, end - off));
       if (c.length === 0) throw new Error(`snapshot file shrank while read (at byte ${off})`);
-      if (verify) crc = crc32cUpdate(crc, c);
+      if (verify) crc = checksumUpdate(info.checksum, crc, c);
       off += c.length;
       // Hold each chunk back one step, so the last one is only handed out after the CRC checked.
       if (pending) yield pending;

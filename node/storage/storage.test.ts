@@ -7,7 +7,7 @@ import { StorageCorruptError, StorageStoppedError, StorageWriteError } from './e
 import { scanSegment } from './frame.js';
 import { snapshotFileChunks, snapshotFileName } from './snapshot-file.js';
 import type { Entry, Snapshot } from '../raft/types.js';
-import { collectingLogger, entries, entry, TestRng } from '../../test/storage/helpers.js';
+import { collectingLogger, entries, entry, TestRng, withCrc32cFrames, withCrc32cSnapshotFile } from '../../test/storage/helpers.js';
 
 const DIR = '/data/member';
 
@@ -115,6 +115,44 @@ describe('storage: snapshots and purge', () => {
     expect(r.recovered.snapshot?.data).toEqual(snap(8, 1).data);
     expect(ids(r.recovered.entries)).toBe('9/1 10/1');
     expect(r.recovered.hardState.commit).toBe(8);
+  });
+
+  it('a data dir written before 2026-12-02 (CRC-32C frames, TSSNAP01 snapshot files) recovers, and goes on with CRC-32 beside them', async () => {
+    const fs = new MemoryFs();
+    const opts = { fs, segmentSizeBytes: 1024 };
+    const { storage } = await openStorage(DIR, opts);
+    for (let i = 1; i <= 20; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
+    await storage.saveSnapshot(snap(12, 1, 3000));
+    for (let i = 21; i <= 25; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
+    await storage.close();
+    // Rewrite every file into the old formats.
+    const segs = (await fs.readdir(`${DIR}/wal`)).filter((n) => n.endsWith('.wal')).sort();
+    for (const [i, n] of segs.entries()) {
+      const bytes = await fs.readFile(`${DIR}/wal/${n}`);
+      fs.poke(`${DIR}/wal/${n}`, withCrc32cFrames(bytes, scanSegment(bytes, i === segs.length - 1).records.map((r) => r.offset)));
+    }
+    const snapPath = `${DIR}/snap/${snapshotFileName(12, 1)}`;
+    fs.poke(snapPath, withCrc32cSnapshotFile(await fs.readFile(snapPath)));
+    expect(Buffer.from((await fs.readFile(snapPath)).subarray(0, 8)).toString()).toBe('TSSNAP01');
+
+    const a = await openStorage(DIR, opts);
+    expect(a.recovered.snapshot?.metadata.index).toBe(12);
+    expect(a.recovered.snapshot?.data).toEqual(snap(12, 1, 3000).data);
+    expect(a.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 13 }, (_, i) => i + 13));
+    for (const e of a.recovered.entries) expect(e).toEqual(entry(e.index, 1, 40));
+    const reader = (await a.storage.openSnapshot!(12, 1))!;
+    const parts: Uint8Array[] = [];
+    for await (const c of reader.chunks()) parts.push(c);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(snap(12, 1, 3000).data));
+    // New records land after the old ones, in the same last segment and in new ones.
+    for (let i = 26; i <= 40; i++) await a.storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
+    await a.storage.saveSnapshot(snap(30, 1));
+    await a.storage.close();
+    const b = await openStorage(DIR, opts);
+    expect(b.recovered.snapshot?.metadata.index).toBe(30);
+    expect(b.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, i) => i + 31));
+    for (const e of b.recovered.entries) expect(e).toEqual(entry(e.index, 1, 40));
+    await b.storage.close();
   });
 
   it('an installed snapshot that does not match the log replaces it; commit is raised to the snapshot', async () => {
@@ -238,6 +276,42 @@ describe('storage: snapshots and purge', () => {
     expect(lines.some((l) => l['msg'] === 'skipping invalid snapshot file')).toBe(true);
   });
 
+  it('recovery skips the segments the newest snapshot covers; when its file is damaged, every segment is replayed for an older one', async () => {
+    const fs = new MemoryFs();
+    const opts = { fs, segmentSizeBytes: 512 };
+    const { storage } = await openStorage(DIR, opts);
+    for (let i = 1; i <= 30; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
+    await storage.saveSnapshot(snap(10, 1));
+    for (let i = 31; i <= 50; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
+    await storage.saveSnapshot(snap(40, 1));
+    for (let i = 51; i <= 60; i++) await storage.save({ term: 1, vote: 1n, commit: i }, [entry(i, 1, 40)], true);
+    await storage.close();
+    const segs = (await fs.readdir(`${DIR}/wal`)).filter((n) => n.endsWith('.wal')).sort();
+    expect(segs.length).toBeGreaterThan(4);
+
+    // The newest snapshot (40) checks out: only the segments from the one holding entry 41 are read.
+    const a = await openStorage(DIR, opts);
+    expect(a.recovered.snapshot?.metadata.index).toBe(40);
+    expect(a.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 20 }, (_, i) => i + 41));
+    for (const e of a.recovered.entries) expect(e).toEqual(entry(e.index, 1, 40));
+    expect(a.recovered.hardState.commit).toBe(60);
+    expect(a.recovered.stats!.walSegmentsRead).toBeLessThan(segs.length);
+    expect(a.recovered.stats!.entriesReplayed).toBeLessThan(60);
+    await a.storage.close();
+
+    // Damage the newest snapshot file: recovery replays every segment and starts from snapshot 10.
+    const newest = `${DIR}/snap/${snapshotFileName(40, 1)}`;
+    const bytes = (await fs.readFile(newest)).slice();
+    bytes[20] = (bytes[20] as number) ^ 1;
+    fs.poke(newest, bytes);
+    const b = await openStorage(DIR, opts);
+    expect(b.recovered.snapshot?.metadata.index).toBe(10);
+    expect(b.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 50 }, (_, i) => i + 11));
+    expect(b.recovered.hardState.commit).toBe(60);
+    expect(b.recovered.stats!.walSegmentsRead).toBe(segs.length);
+    await b.storage.close();
+  });
+
   it('a crash at every step of saveSnapshot leaves the old snapshot or the new one, never neither', async () => {
     // Count the fs operations of one saveSnapshot, then crash just before each of them in turn.
     const countOps = async (): Promise<number> => {
@@ -342,10 +416,15 @@ describe('storage: bounded reads at restart', () => {
     expect(rec.reads.length - before).toBeGreaterThanOrEqual(300_000 / READ);
     // Startup says how long it took and what it read.
     const stats = r.recovered.stats!;
-    expect(stats).toMatchObject({ walSegments: segments, snapshotDataBytes: 300_000, entriesReplayed: 600 });
-    expect(stats.walBytesRead).toBeGreaterThan(600 * 500);
+    expect(stats).toMatchObject({ walSegments: segments, snapshotDataBytes: 300_000 });
+    // The segments wholly before the snapshot (index 200) are not read: replay starts at the one
+    // holding entry 201, and the recovered log is the same.
+    expect(stats.walSegmentsRead).toBeLessThan(segments);
+    expect(stats.entriesReplayed).toBeGreaterThanOrEqual(400);
+    expect(stats.entriesReplayed).toBeLessThan(600);
+    expect(stats.walBytesRead).toBeGreaterThan(400 * 500);
     expect(stats.snapshotBytesRead).toBeGreaterThan(300_000);
-    expect(lines.find((l) => l['msg'] === 'recovered storage')).toMatchObject({ walBytesRead: stats.walBytesRead, snapshotBytesRead: stats.snapshotBytesRead, entriesReplayed: 600 });
+    expect(lines.find((l) => l['msg'] === 'recovered storage')).toMatchObject({ walBytesRead: stats.walBytesRead, snapshotBytesRead: stats.snapshotBytesRead, entriesReplayed: stats.entriesReplayed, segmentsRead: stats.walSegmentsRead });
     expect(typeof lines.find((l) => l['msg'] === 'recovered storage')?.['ms']).toBe('number');
     await r.storage.close();
   });

@@ -632,11 +632,13 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   const t0 = nowMs();
   const chunkBytes = Math.max(16, options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES);
   let walBytesRead = 0;
+  let walSegmentsRead = 0;
   const scanFile = async (path: string, isLast: boolean, onRecord: (r: ScannedRecord) => void): Promise<StreamedSegmentScan> => {
     const f = await fs.openRead(path);
     try {
       const scan = await scanSegmentFile(f, isLast, chunkBytes, onRecord);
       walBytesRead += scan.bytesRead;
+      walSegmentsRead++;
       return scan;
     } catch (err) {
       if (err instanceof ScanError) throw new StorageCorruptError(path, err.offset, err.reason);
@@ -670,66 +672,118 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     return { storage, recovered: { hardState: EMPTY_HARD_STATE, entries: [] } };
   }
 
-  const replay = new Replay();
-  let lastEnd = 0;
-  let torn: { offset: number; bytes: number } | undefined;
-  let entriesReplayed = 0;
-  for (let i = 0; i < segs.length; i++) {
-    const seg = segs[i] as SegmentInfo;
-    const path = `${walDir}/${seg.name}`;
-    const isLast = i === segs.length - 1;
-    if (i > 0 && seg.seq !== (segs[i - 1] as SegmentInfo).seq + 1) {
-      throw new StorageCorruptError(path, 0, `segment sequence ${seg.seq} does not follow ${(segs[i - 1] as SegmentInfo).seq}: a segment is missing`);
+  // The newest snapshot marker is in the last segment: its preamble carries the newest marker at
+  // the cut, and every later marker is a record in it. When that snapshot's file checks out, the
+  // segments wholly before it are not needed, and replay starts at the segment that holds the
+  // entry after it: exactly the state a purge with no retained segments leaves (etcd's WAL also
+  // opens at the snapshot's segment). Otherwise (no marker, no file, a file that does not check
+  // out) every segment is replayed, and an older snapshot may be chosen, as before.
+  let snapshotBytesRead = 0;
+  const checkedByName = new Map<string, Awaited<ReturnType<typeof checkSnapshotAt>>>();
+  const check = async (name: string): Promise<Awaited<ReturnType<typeof checkSnapshotAt>>> => {
+    let checked = checkedByName.get(name);
+    if (!checked) {
+      checked = await checkSnapshotAt(fs, `${snapDir}/${name}`, chunkBytes, true);
+      snapshotBytesRead += checked.fileBytes;
+      checkedByName.set(name, checked);
     }
-    let first = true;
-    const onRecord = (r: ScannedRecord): void => {
-      if (first) {
-        first = false;
-        const h = r.record;
-        if (h.kind !== 'segmentHeader' || h.seq !== seg.seq || h.firstIndex !== seg.firstIndex) {
-          throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
-        }
-      }
-      if (r.record.kind === 'entries') entriesReplayed += r.record.entries.length;
-      try {
-        replay.apply(r.record);
-      } catch (err) {
-        if (err instanceof ReplayError) throw new StorageCorruptError(path, r.offset, err.reason);
-        throw err;
-      }
-    };
-    let scan: StreamedSegmentScan;
-    if (isLast && lastScan) {
-      for (const r of lastScan.records) onRecord(r);
-      scan = lastScan.scan;
-    } else {
-      scan = await scanFile(path, isLast, onRecord);
-    }
-    if (first) throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
-    if (isLast) {
-      lastEnd = scan.end;
-      torn = scan.torn;
+    return checked;
+  };
+  let newest: { index: number; term: number } | undefined;
+  for (const r of lastScan?.records ?? []) if (r.record.kind === 'snapshot') newest = { index: r.record.index, term: r.record.term };
+  let firstReplayed = 0;
+  const newestFile = newest && snapNames.find((c) => c.index === newest.index && c.term === newest.term);
+  if (newest && newestFile) {
+    const checked = await check(newestFile.name);
+    if (!('invalid' in checked) && checked.metadata.index === newest.index && checked.metadata.term === newest.term) {
+      while (firstReplayed + 1 < segs.length && (segs[firstReplayed + 1] as SegmentInfo).firstIndex <= newest.index + 1) firstReplayed++;
     }
   }
-  lastScan = undefined;
+
+  for (let i = 1; i < segs.length; i++) {
+    const seg = segs[i] as SegmentInfo;
+    if (seg.seq !== (segs[i - 1] as SegmentInfo).seq + 1) {
+      throw new StorageCorruptError(`${walDir}/${seg.name}`, 0, `segment sequence ${seg.seq} does not follow ${(segs[i - 1] as SegmentInfo).seq}: a segment is missing`);
+    }
+  }
+  const replayFrom = async (from: number): Promise<{ replay: Replay; lastEnd: number; torn?: { offset: number; bytes: number }; entriesReplayed: number }> => {
+    const replay = new Replay();
+    let lastEnd = 0;
+    let torn: { offset: number; bytes: number } | undefined;
+    let entriesReplayed = 0;
+    for (let i = from; i < segs.length; i++) {
+      const seg = segs[i] as SegmentInfo;
+      const path = `${walDir}/${seg.name}`;
+      const isLast = i === segs.length - 1;
+      let first = true;
+      const onRecord = (r: ScannedRecord): void => {
+        if (first) {
+          first = false;
+          const h = r.record;
+          if (h.kind !== 'segmentHeader' || h.seq !== seg.seq || h.firstIndex !== seg.firstIndex) {
+            throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
+          }
+        }
+        if (r.record.kind === 'entries') entriesReplayed += r.record.entries.length;
+        try {
+          replay.apply(r.record);
+        } catch (err) {
+          if (err instanceof ReplayError) throw new StorageCorruptError(path, r.offset, err.reason);
+          throw err;
+        }
+      };
+      let scan: StreamedSegmentScan;
+      if (isLast && lastScan) {
+        for (const r of lastScan.records) onRecord(r);
+        scan = lastScan.scan;
+      } else {
+        scan = await scanFile(path, isLast, onRecord);
+      }
+      if (first) throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
+      if (isLast) {
+        lastEnd = scan.end;
+        torn = scan.torn;
+      }
+    }
+    return torn ? { replay, lastEnd, torn, entriesReplayed } : { replay, lastEnd, entriesReplayed };
+  };
 
   // Pick the snapshot: newest first among those the WAL has a marker for and whose file checks out.
   // Checking reads the file in chunks (its CRC); its data is loaded whole only with snapshotData 'load'.
+  const pick = async (replay: Replay): Promise<{ name: string; info: SnapshotFileInfo } | undefined> => {
+    for (const c of usableSnapshots(replay, snapNames)) {
+      const checked = await check(c.name);
+      const path = `${snapDir}/${c.name}`;
+      if ('invalid' in checked) {
+        log.warn('skipping invalid snapshot file', { file: path, reason: checked.invalid });
+        continue;
+      }
+      if (checked.metadata.index !== c.index || checked.metadata.term !== c.term) {
+        log.warn('skipping snapshot file whose metadata does not match its name', { file: path });
+        continue;
+      }
+      return { name: c.name, info: checked };
+    }
+    return undefined;
+  };
+  let replayed = await replayFrom(firstReplayed);
+  let chosen = await pick(replayed.replay);
+  if (firstReplayed > 0 && chosen?.name !== newestFile?.name) {
+    // Cannot happen when the newest marker's file checked out (it is always usable then); if it
+    // ever does, the skipped segments may matter: replay them all.
+    log.warn('replaying the whole WAL: the snapshot it was to start from was not chosen', { newest, chosen: chosen?.name });
+    firstReplayed = 0;
+    replayed = await replayFrom(0);
+    chosen = await pick(replayed.replay);
+  }
+  lastScan = undefined;
+  const { replay, lastEnd, torn, entriesReplayed } = replayed;
+
   let snapshot: Snapshot | undefined;
   let reader: SnapshotReader | undefined;
-  let snapshotBytesRead = 0;
-  for (const c of usableSnapshots(replay, snapNames)) {
-    const path = `${snapDir}/${c.name}`;
-    const checked = await checkSnapshotAt(fs, path, chunkBytes, true);
-    snapshotBytesRead += checked.fileBytes;
-    if ('invalid' in checked) {
-      log.warn('skipping invalid snapshot file', { file: path, reason: checked.invalid });
-      continue;
-    }
-    if (checked.metadata.index !== c.index || checked.metadata.term !== c.term) {
-      log.warn('skipping snapshot file whose metadata does not match its name', { file: path });
-      continue;
-    }
+  if (chosen) {
+    const path = `${snapDir}/${chosen.name}`;
+    const checked = chosen.info;
     reader = snapshotReader(fs, path, checked, chunkBytes, true);
     let data: Uint8Array = new Uint8Array(0);
     if ((options.snapshotData ?? 'load') === 'load') {
@@ -743,7 +797,6 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
       if (data.length !== checked.dataBytes) throw new StorageCorruptError(path, checked.dataOffset, 'snapshot file shrank while read');
     }
     snapshot = { metadata: checked.metadata, data };
-    break;
   }
   let assembled: { hardState: HardState; entries: Entry[] };
   try {
@@ -765,6 +818,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   const stats: RecoveryStats = {
     durationMs: Math.round(nowMs() - t0),
     walSegments: segs.length,
+    walSegmentsRead,
     walBytesRead,
     snapshotBytesRead,
     snapshotDataBytes: reader?.dataBytes ?? 0,
@@ -776,6 +830,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
   log.info('recovered storage', {
     dir,
     segments: segs.length,
+    segmentsRead: walSegmentsRead,
     snapshotIndex: snapshot?.metadata.index ?? 0,
     entries: assembled.entries.length,
     lastIndex: shape.last,

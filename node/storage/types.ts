@@ -39,6 +39,8 @@ export interface SnapshotReader {
 export interface RecoveryStats {
   readonly durationMs: number;
   readonly walSegments: number;
+  /** Segments read: those the chosen snapshot covers wholly are skipped (storage.ts, openStorage). */
+  readonly walSegmentsRead: number;
   readonly walBytesRead: number;
   /** Bytes read to check the chosen snapshot file (and any refused newer ones). */
   readonly snapshotBytesRead: number;

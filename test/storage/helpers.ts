@@ -1,6 +1,7 @@
 // Shared helpers for the storage tests: a seeded PRNG, entry builders, a collecting logger.
 import type { Entry, Rng } from '../../node/raft/types.js';
 import { createLogger, type Logger } from '../../node/log.js';
+import { crc32c, crc32cUpdate } from '../../node/lib/crc32c.js';
 
 /** mulberry32: small, fast, seeded. */
 export class TestRng implements Rng {
@@ -50,4 +51,28 @@ export function collectingLogger(): { logger: Logger; lines: Array<Record<string
 export function seedFromEnv(fallback: number): number {
   const s = process.env['STORAGE_TEST_SEED'];
   return s ? Number(s) : fallback;
+}
+
+/**
+ * The bytes a member wrote before 2026-12-02: each frame of a segment (at `offsets`, those of its
+ * valid frames) relabelled as CRC-32C (header byte 5 = 0) with its CRC-32C.
+ */
+export function withCrc32cFrames(segment: Uint8Array, offsets: readonly number[]): Uint8Array {
+  const out = segment.slice();
+  const dv = new DataView(out.buffer);
+  for (const p of offsets) {
+    out[p + 5] = 0;
+    const len = dv.getUint32(p, true);
+    dv.setUint32(p + 8, crc32cUpdate(crc32c(out, p, p + 8), out, p + 12, p + 12 + len), true);
+  }
+  return out;
+}
+
+/** A snapshot file as written before 2026-12-02: magic "TSSNAP01", its CRC-32C in the trailer. */
+export function withCrc32cSnapshotFile(file: Uint8Array): Uint8Array {
+  const out = file.slice();
+  out.set(new TextEncoder().encode('TSSNAP01'), 0);
+  const trailer = out.length - 20;
+  new DataView(out.buffer).setUint32(trailer, crc32c(out, 12, trailer), true);
+  return out;
 }
