@@ -407,6 +407,21 @@ describe('64-bit ids', () => {
     ok({ type: 'alarm', req: { action: 2, memberID: member, alarm: AlarmType.NOSPACE } });
     expect(store.alarms().map((a) => a.memberID)).toEqual([2n ** 63n + 4n]);
   });
+  it("a restore checks the trailer's CRC-32C unless the caller checked the bytes already (a snapshot file's own checksum)", () => {
+    const { ok, store } = mk();
+    ok({ type: 'put', req: { key: b('a'), value: b('1') } });
+    ok({ type: 'put', req: { key: b('b'), value: b('2') } });
+    const whole = Buffer.concat([...store.snapshotChunks(1 << 20)]);
+    // The trailer ends with the CRC: change it.
+    const bad = Buffer.from(whole);
+    bad[bad.length - 1] = bad[bad.length - 1]! ^ 0xff;
+    expect(() => new MvccStore().restore([bad])).toThrow(/checksum mismatch/);
+    const c = new MvccStore();
+    const r = c.beginRestore({ checked: true });
+    r.write(bad);
+    r.finish();
+    expect(c.hash().hash).toBe(store.hash().hash);
+  });
   it('ids below 2^53 encode to the same bytes as when they were numbers (entries in old WALs read back)', () => {
     const w = new ByteWriter();
     for (const n of [0, 1, -1, 2 ** 52, -(2 ** 52), 2 ** 53 - 1]) {

@@ -117,8 +117,8 @@ export class MvccStateMachine implements StateMachine {
     this.store.restore(chunks);
     this.hub.notify();
   }
-  beginRestore(): { write(chunk: Uint8Array): void; finish(): void } {
-    const r = this.store.beginRestore();
+  beginRestore(opts?: { checked?: boolean }): { write(chunk: Uint8Array): void; finish(): void } {
+    const r = this.store.beginRestore(opts);
     return {
       write: (c) => r.write(c),
       finish: () => {

@@ -39,8 +39,12 @@ export interface StateMachine {
   exportRevisions: MvccStore['exportRevisions'];
   /** Replaces the whole state. */
   restore(chunks: Iterable<Uint8Array>): void;
-  /** The same, chunk by chunk (the caller yields between chunks); the state changes at finish(). */
-  beginRestore?(): { write(chunk: Uint8Array): void; finish(): void };
+  /**
+   * The same, chunk by chunk (the caller yields between chunks); the state changes at finish().
+   * `checked`: the bytes come from a snapshot file whose checksum is (being) checked, so the
+   * state's own trailer checksum need not be computed again.
+   */
+  beginRestore?(opts?: { checked?: boolean }): { write(chunk: Uint8Array): void; finish(): void };
   hash(): mvcc.HashResponse;
   hashKV(revision: number): mvcc.HashKVResponse;
   /** What the store occupies, dead bytes included (etcd_mvcc_db_total_size_in_bytes, Status dbSize). */

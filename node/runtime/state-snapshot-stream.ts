@@ -70,12 +70,15 @@ export async function readStateSnapshotHeader(source: AsyncIterable<Uint8Array>)
  * Restores a state snapshot from a stream into the state machine, chunk by chunk, awaiting `pace`
  * after each (so a big restore yields to the event loop). The state changes only at the end, once
  * every chunk arrived (beginRestore's finish); a snapshot without chunks (the bootstrap one)
- * leaves the store as it is. Returns the membership and auth header.
+ * leaves the store as it is. Returns the membership and auth header. `checked`: the source is a
+ * snapshot file whose checksum was checked whole before, or is checked as it is read (its reader
+ * throws before the last chunk, so finish() never runs on bytes that did not check out).
  */
 export async function restoreStateSnapshot(
   source: AsyncIterable<Uint8Array>,
   sm: Pick<StateMachine, 'restore' | 'beginRestore'>,
   pace: () => Promise<void>,
+  opts: { checked?: boolean } = {},
 ): Promise<{ membership: MembershipJSON; bytes: number }> {
   const bs = new ByteStream(source);
   try {
@@ -90,7 +93,7 @@ export async function restoreStateSnapshot(
       const c = await bs.take(n, 'chunk');
       bytes += 4 + n;
       chunks++;
-      if (sm.beginRestore) (restore ??= sm.beginRestore()).write(c);
+      if (sm.beginRestore) (restore ??= sm.beginRestore(opts)).write(c);
       else collected.push(c);
       await pace();
     }
