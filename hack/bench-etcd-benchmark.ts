@@ -15,14 +15,17 @@
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
 //       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
-// TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons).
+//       [--node=/other/bin/node] [--node-args='--single-threaded-gc']
+// TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons);
+// --node runs the members on another Node binary (default: the one running this script), and
+// --node-args puts Node/V8 flags before the script (runtime and flag comparisons).
 // --etcd34 adds Debian's etcd 3.4 (/usr/bin/etcd) as a third column. --profile runs the tsetcd
 // members under node --cpu-prof (one profile per load, under .data/) and prints the hottest
 // frames; CPU figures taken with it on carry the profiler's cost.
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
@@ -51,6 +54,9 @@ const PROFILE = flag('profile', 'false') === 'true';
 const ONLY = flag('only', '');
 /** Extra flags for the tsetcd members, e.g. --tsetcd-args=--snapshot-count=10000 (space-separated). */
 const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
+/** The Node binary the tsetcd members run on, and flags for it (space-separated), e.g. --node-args=--single-threaded-gc. */
+const NODE_BIN = flag('node', process.execPath);
+const NODE_ARGS = flag('node-args', '').split(' ').filter(Boolean);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const RANGE_KEY = 'foo';
 
@@ -104,7 +110,7 @@ function command(kind: Kind, bins: Bins, profDir: string): [string, string[]] {
       return ['/usr/bin/etcd', []];
     case 'tsetcd':
       // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
-      return [process.execPath, PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN_JS] : [MAIN_JS]];
+      return [NODE_BIN, [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), MAIN_JS]];
   }
 }
 
@@ -139,9 +145,18 @@ async function stopCluster(c: Cluster): Promise<void> {
   await stopProcs(c.members.map((m) => m.proc));
 }
 
-/** utime + stime of one process, in seconds. */
+/** utime + stime of one process (all its threads), in seconds. */
 function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of a process's main thread alone (Node's event loop), in seconds. */
+function mainThreadCpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpu(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After the comm field: state is f[0], so utime (field 14) is f[11] and stime f[12].
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
@@ -151,6 +166,16 @@ function cpuSeconds(pid: number): number {
 function peakRssMiB(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Starts a new peak: VmHWM drops to the current RSS (`5` to clear_refs, Linux 4.0+). False if not allowed. */
+function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface Counters {
@@ -201,7 +226,11 @@ interface RunResult {
   p99Ms: number;
   avgMs: number;
   cpuPer1000: number;
+  /** The part of cpuPer1000 spent on the members' main threads (the rest: GC helpers, the libuv pool, Go's other threads). */
+  mainCpuPer1000: number;
   peakRssMiB: number;
+  /** The largest member's peak RSS during this load alone (NaN where VmHWM could not be reset). */
+  loadPeakRssMiB: number;
   leaderChanges: number;
   heartbeatFailures: number;
   loadAvg: string;
@@ -236,6 +265,10 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   const pids = c.members.map((m) => m.proc.pid!);
   const before = await counters(c);
   const cpu0 = pids.map(cpuSeconds);
+  const main0 = pids.map(mainThreadCpuSeconds);
+  // The peak since start, kept before VmHWM is reset so that this load's own peak can be read.
+  const peak0 = pids.map(peakRssMiB);
+  const reset = pids.map(resetPeakRss).every(Boolean);
   const args = load.args(endpoints);
   log(`$ benchmark ${args.join(' ')}`);
   const out = await new Promise<string>((res, rej) => {
@@ -252,6 +285,7 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     });
   });
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
+  const mainCpu = pids.map(mainThreadCpuSeconds).reduce((s, v, i) => s + v - main0[i]!, 0);
   const after = await counters(c);
   const r = parseReport(out);
   return {
@@ -261,7 +295,9 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     p99Ms: r.p99Ms,
     avgMs: r.avgMs,
     cpuPer1000: (1000 * cpu) / load.total,
-    peakRssMiB: Math.max(...pids.map(peakRssMiB)),
+    mainCpuPer1000: (1000 * mainCpu) / load.total,
+    peakRssMiB: Math.max(...pids.map((p, i) => Math.max(peak0[i]!, peakRssMiB(p)))),
+    loadPeakRssMiB: reset ? Math.max(...pids.map(peakRssMiB)) : NaN,
     leaderChanges: after.leaderChanges - before.leaderChanges,
     heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
     loadAvg: loadAvg(),
@@ -311,6 +347,10 @@ async function main(): Promise<void> {
   const results = new Map<string, RunResult[]>(); // `${kind} ${load}` -> one per pair
   const log = (s: string): void => console.log(s);
   log(`etcd benchmark: ${PAIRS} pair(s), loads ${LOAD_TABLE.map((l) => l.name).join(',')}; load average ${loadAvg()}`);
+  if (kinds.includes('tsetcd')) {
+    const v = execFileSync(NODE_BIN, ['--version']).toString().trim();
+    log(`tsetcd members: ${NODE_BIN} (${v}) ${[...NODE_ARGS, MAIN_JS, ...TSETCD_ARGS].join(' ')}`);
+  }
   for (let pair = 1; pair <= PAIRS; pair++) {
     // Alternate who goes first, so neither side always gets the cooler machine.
     const order = pair % 2 === 1 ? kinds : [...kinds].reverse();
@@ -326,7 +366,7 @@ async function main(): Promise<void> {
           results.set(key, [...(results.get(key) ?? []), r]);
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
-              `cpu ${fmt(r.cpuPer1000, 3)} s/1k  peak rss ${fmt(r.peakRssMiB, 0)} MiB  leader changes ${r.leaderChanges}  ` +
+              `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)})  leader changes ${r.leaderChanges}  ` +
               `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} (mean ${r.fsyncMeanMs.toFixed(2)} ms)  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
         }
