@@ -1,11 +1,11 @@
-// What unary and streaming calls on the lean server share: the response headers grpc-js sends,
-// status answers (trailers after a message, or trailers-only), the peer and its TLS certificate,
-// request decompression, and the grpc-timeout deadline.
+// What unary and streaming calls share, on either HTTP/2 server (call-stream.ts): status
+// answers (trailers after a message, or trailers-only), request decompression, and the
+// grpc-timeout deadline.
 
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { TLSSocket } from 'node:tls';
+import type { IncomingHttpHeaders } from 'node:http2';
 import zlib from 'node:zlib';
+import type { AuthContext, CallStream, StatusFields } from './call-stream.js';
 import { HeaderMetadata, MessageReader, encodeGrpcMessage, parseTimeout } from './wire.js';
 
 export const Code = {
@@ -16,16 +16,6 @@ export const Code = {
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
 } as const;
-
-/** grpc-js's response headers, so clients see the same ones from either server. */
-export const RESPONSE_HEADERS = {
-  ':status': 200,
-  'content-type': 'application/grpc+proto',
-  'grpc-accept-encoding': 'identity,deflate,gzip',
-  'grpc-encoding': 'identity',
-};
-export const WITH_TRAILERS = { waitForTrailers: true, sendDate: false };
-const END_STREAM = { endStream: true, sendDate: false };
 
 /** A gRPC status in the shape handlers and grpc-js use (ServiceError / StatusObject). */
 export interface StatusLike {
@@ -45,36 +35,18 @@ export function statusOfError(err: unknown): Status {
   return { code: typeof s?.code === 'number' ? s.code : Code.UNKNOWN, details: s?.details ?? String(err), extra: s?.metadata?.toHttp2Headers?.() };
 }
 
-function statusFields(s: Status): Record<string, string | string[]> {
+export function statusFields(s: Status): StatusFields {
   return { ...s.extra, 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
 }
 
 /**
- * Ends the stream with a status: in trailers when headers went out (respond() was called with
- * waitForTrailers), else trailers-only. False if the stream is already gone.
+ * Ends the stream with a status: in trailers when headers went out, else trailers-only. False
+ * if the stream is already gone.
  */
-export function sendStatus(stream: ServerHttp2Stream, s: Status): boolean {
-  if (stream.destroyed || stream.closed) return false;
-  if (stream.headersSent) {
-    stream.once('wantTrailers', () => stream.sendTrailers(statusFields(s)));
-    stream.end();
-  } else {
-    stream.respond({ ...RESPONSE_HEADERS, ...statusFields(s) }, END_STREAM);
-  }
+export function sendStatus(stream: CallStream, s: Status): boolean {
+  if (stream.gone) return false;
+  stream.sendStatus(statusFields(s));
   return true;
-}
-
-export function peerOf(stream: ServerHttp2Stream): string {
-  const s = stream.session?.socket;
-  if (!s?.remoteAddress) return 'unknown';
-  return s.remotePort ? `${s.remoteAddress}:${s.remotePort}` : s.remoteAddress;
-}
-
-/** grpc-js's auth context: over TLS, the peer's certificate. */
-export function authContextOf(stream: ServerHttp2Stream): { transportSecurityType?: string; sslPeerCertificate?: ReturnType<TLSSocket['getPeerCertificate']> } {
-  const s = stream.session?.socket as Partial<TLSSocket> | undefined;
-  if (typeof s?.getPeerCertificate !== 'function') return {};
-  return { transportSecurityType: 'ssl', sslPeerCertificate: s.getPeerCertificate() };
 }
 
 /**
@@ -120,6 +92,7 @@ function armDeadline(headers: IncomingHttpHeaders, onExpiry: (s: Status) => void
  */
 export abstract class LeanCall extends EventEmitter {
   readonly metadata: HeaderMetadata;
+  protected readonly headers: IncomingHttpHeaders;
   request: unknown = undefined;
   cancelled = false;
   /** Splits the request body into messages, refusing any past maxReceiveBytes. */
@@ -127,12 +100,12 @@ export abstract class LeanCall extends EventEmitter {
 
   constructor(
     readonly path: string,
-    protected readonly stream: ServerHttp2Stream,
-    protected readonly headers: IncomingHttpHeaders,
+    protected readonly stream: CallStream,
     protected readonly maxReceiveBytes: number,
   ) {
     super();
-    this.metadata = new HeaderMetadata(headers);
+    this.headers = stream.headers;
+    this.metadata = new HeaderMetadata(this.headers);
     this.reader = new MessageReader(maxReceiveBytes);
   }
 
@@ -157,10 +130,10 @@ export abstract class LeanCall extends EventEmitter {
   }
 
   getPeer(): string {
-    return peerOf(this.stream);
+    return this.stream.peer();
   }
 
-  getAuthContext(): ReturnType<typeof authContextOf> {
-    return authContextOf(this.stream);
+  getAuthContext(): AuthContext {
+    return this.stream.authContext();
   }
 }

@@ -7,6 +7,8 @@
 
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { NodeCallStream } from './call-stream.js';
+import type { CallStream } from './call-stream.js';
 import { LeanStreamCall } from './stream-call.js';
 import type { StreamMethod } from './stream-call.js';
 import { LeanUnaryCall } from './unary-call.js';
@@ -57,12 +59,24 @@ export class LeanGrpcServer {
   }
 
   private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    const m = this.methods.get(headers[':path'] ?? '');
-    const ct = headers['content-type'];
-    if (!m || typeof ct !== 'string' || !ct.startsWith('application/grpc')) return this.opts.fallback(stream, headers);
+    const m = methodFor(this.methods, headers);
+    if (!m) return this.opts.fallback(stream, headers);
     // Errors on the stream end it; the 'close' that follows tells the call.
     stream.on('error', () => {});
-    if ('kind' in m) new LeanStreamCall(m, stream, headers, this.opts.maxReceiveBytes);
-    else new LeanUnaryCall(m, stream, headers, this.opts.maxReceiveBytes);
+    startCall(m, new NodeCallStream(stream, headers), this.opts.maxReceiveBytes);
   }
+}
+
+/** The method a request's headers name, if we serve it and the content type is gRPC's. */
+export function methodFor(methods: ReadonlyMap<string, UnaryMethod | StreamMethod>, headers: http2.IncomingHttpHeaders): UnaryMethod | StreamMethod | undefined {
+  const m = methods.get(headers[':path'] ?? '');
+  const ct = headers['content-type'];
+  if (!m || typeof ct !== 'string' || !ct.startsWith('application/grpc')) return undefined;
+  return m;
+}
+
+/** Runs a call of `m` on the stream (either server's). */
+export function startCall(m: UnaryMethod | StreamMethod, stream: CallStream, maxReceiveBytes: number): void {
+  if ('kind' in m) new LeanStreamCall(m, stream, maxReceiveBytes);
+  else new LeanUnaryCall(m, stream, maxReceiveBytes);
 }

@@ -1,13 +1,13 @@
-// A streaming call (bidi: Watch, LeaseKeepAlive; server stream: Snapshot, Health.Watch) on a raw
-// HTTP/2 stream, with the surface the handlers use of grpc-js's ServerDuplexStream and
+// A streaming call (bidi: Watch, LeaseKeepAlive; server stream: Snapshot, Health.Watch) on an
+// HTTP/2 stream (call-stream.ts), with the surface the handlers use of grpc-js's ServerDuplexStream and
 // ServerWritableStream: 'data' per request message (pause/resume hold them), 'end' at the
 // client's half-close, write() -> false past the stream's high-water mark with 'drain' after,
 // writableLength in bytes, end() for status OK, emit('error', status) to fail the call, and
 // 'cancelled' then 'close' once the HTTP/2 stream is gone.
 
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { Code, LeanCall, RESPONSE_HEADERS, WITH_TRAILERS, decompress, sendStatus, statusOfError } from './call-common.js';
+import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-common.js';
 import type { Status } from './call-common.js';
+import type { CallStream } from './call-stream.js';
 import type { MethodCodec } from './unary-call.js';
 import { TooLargeError, frameMessage } from './wire.js';
 
@@ -27,20 +27,21 @@ export class LeanStreamCall extends LeanCall {
 
   constructor(
     private readonly method: StreamMethod,
-    stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
+    stream: CallStream,
     maxReceiveBytes: number,
   ) {
-    super(method.path, stream, headers, maxReceiveBytes);
+    super(method.path, stream, maxReceiveBytes);
     // A handler fails the call by emitting 'error' with a status (grpc-js's contract).
     this.on('error', (err: unknown) => this.finish(statusOfError(err)));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => {
-      this.halfClosed = true;
-      this.flush();
+    stream.attach({
+      onData: (chunk) => this.onData(chunk),
+      onEnd: () => {
+        this.halfClosed = true;
+        this.flush();
+      },
+      onDrain: () => this.emit('drain'),
+      onClose: () => this.onClose(),
     });
-    stream.on('drain', () => this.emit('drain'));
-    stream.on('close', () => this.onClose());
     this.armDeadline((s) => this.finish(s));
     if (method.kind === 'bidi') this.start();
   }
@@ -72,9 +73,7 @@ export class LeanStreamCall extends LeanCall {
       this.finish({ code: Code.INTERNAL, details: 'Error serializing response' });
       return true;
     }
-    const stream = this.stream;
-    if (!stream.headersSent) stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
-    return stream.write(frameMessage(body));
+    return this.stream.write(frameMessage(body));
   }
 
   /** Ends the call with status OK. */

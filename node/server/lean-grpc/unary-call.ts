@@ -1,12 +1,12 @@
-// One unary call on a raw HTTP/2 stream: read the request's one message, run the handler (the
+// One unary call on an HTTP/2 stream (call-stream.ts): read the request's one message, run the handler (the
 // same grpc-js style handler(call, callback) the grpc-js server runs), and answer with headers,
 // one DATA write and trailers, or a trailers-only error. The call object carries what handlers
 // read from grpc-js's ServerUnaryCall: request, metadata, getPeer, getDeadline, getAuthContext.
 
-import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { Code, LeanCall, RESPONSE_HEADERS, WITH_TRAILERS, decompress, sendStatus, statusOfError } from './call-common.js';
+import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-common.js';
 import type { Status } from './call-common.js';
-import { TooLargeError, frameMessage } from './wire.js';
+import type { CallStream } from './call-stream.js';
+import { TooLargeError } from './wire.js';
 import type { RawMessage } from './wire.js';
 
 export interface MethodCodec {
@@ -19,8 +19,6 @@ export interface UnaryMethod extends MethodCodec {
   readonly handler: (call: unknown, callback: (err: unknown, value?: unknown) => void) => void;
 }
 
-const OK_TRAILERS = { 'grpc-status': '0', 'grpc-message': 'OK' };
-
 export class LeanUnaryCall extends LeanCall {
   private finished = false;
   private message: RawMessage | undefined;
@@ -28,14 +26,11 @@ export class LeanUnaryCall extends LeanCall {
 
   constructor(
     private readonly method: UnaryMethod,
-    stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
+    stream: CallStream,
     maxReceiveBytes: number,
   ) {
-    super(method.path, stream, headers, maxReceiveBytes);
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('end', () => this.onEnd());
-    stream.on('close', () => this.onClose());
+    super(method.path, stream, maxReceiveBytes);
+    stream.attach({ onData: (chunk) => this.onData(chunk), onEnd: () => this.onEnd(), onClose: () => this.onClose() });
     this.armDeadline((s) => this.finish(s));
   }
 
@@ -86,11 +81,7 @@ export class LeanUnaryCall extends LeanCall {
       return this.finish({ code: Code.INTERNAL, details: 'Error serializing response' });
     }
     if (!this.settle()) return;
-    const stream = this.stream;
-    if (stream.destroyed || stream.closed) return;
-    stream.respond(RESPONSE_HEADERS, WITH_TRAILERS);
-    stream.once('wantTrailers', () => stream.sendTrailers(OK_TRAILERS));
-    stream.end(frameMessage(body));
+    this.stream.respondOk(body);
   }
 
   private finish(s: Status): void {
