@@ -85,7 +85,7 @@ export interface MemberConfig {
   readonly corsOrigins: readonly string[];
   /** etcd's --metrics: 'extensive' adds the per-call grpc_server_handling_seconds histogram. */
   readonly metrics: string;
-  /** --experimental-grpc-server: the lean server on node:http2, or grpc-js for every call. */
+  /** --experimental-grpc-server: lean-grpc/kind.ts. */
   readonly grpcServer: GrpcServerKind;
   /** Accepted for compatibility with etcd manifests, but without effect here; main logs them. */
   readonly ignoredFlags: readonly string[];
@@ -170,7 +170,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'peer-auto-tls', kind: 'bool-ignored', help: '(ignored)' },
   { name: 'cipher-suites', kind: 'string-ignored', help: '(ignored)' },
   { name: 'experimental-initial-corrupt-check', kind: 'bool-ignored', help: '(ignored)' },
-  { name: 'experimental-grpc-server', kind: 'string', help: "gRPC server for client calls: 'lean' (unary calls on node:http2) or 'grpc-js'.", defaultText: DEFAULT_GRPC_SERVER },
+  { name: 'experimental-grpc-server', kind: 'string', help: "gRPC server for client calls: 'lean' (our calls on node:http2), 'h2' (our calls on our own HTTP/2 framer) or 'grpc-js'.", defaultText: DEFAULT_GRPC_SERVER },
   { name: 'experimental-watch-progress-notify-interval', kind: 'string', help: 'Interval of watch progress notifications (a duration, e.g. 5s).', defaultText: '10m' },
   { name: 'experimental-peer-skip-client-san-verification', kind: 'bool-ignored', help: '(ignored)' },
 ];
@@ -297,7 +297,7 @@ export function parseConfig(argv: readonly string[], env: Readonly<Record<string
   // As etcd: any value but 'extensive' is basic (etcd does not validate it).
   const metrics = str('metrics', 'basic');
   const grpcServer = str('experimental-grpc-server', DEFAULT_GRPC_SERVER);
-  if (!isGrpcServerKind(grpcServer)) throw bad('experimental-grpc-server', "must be 'lean' or 'grpc-js'");
+  if (!isGrpcServerKind(grpcServer)) throw bad('experimental-grpc-server', "must be 'lean', 'h2' or 'grpc-js'");
   const corsOrigins = str('cors', '*').split(',').map((o) => o.trim()).filter((o) => o !== '');
 
   const initialClusterText = raw.get('initial-cluster')?.value ?? initialAdvertisePeerUrls.map((u) => `${name}=${u}`).join(',');

@@ -1,7 +1,8 @@
-// Builds the gRPC front of the member's client API: the lean server on node:http2 (lean-grpc/,
-// the default) or grpc-js for every call (--experimental-grpc-server=grpc-js). Both run the same
-// service implementations with the same (de)serializers; the grpc-js Server is built either way
-// (the lean server hands it unknown paths).
+// Builds the gRPC front of the member's client API: the lean server on node:http2 (lean-grpc/),
+// the same call layer on our own HTTP/2 framer (h2/, --experimental-grpc-server=h2), or grpc-js
+// for every call (--experimental-grpc-server=grpc-js); lean-grpc/kind.ts has the default. All
+// run the same service implementations with the same (de)serializers; the grpc-js Server is
+// built either way (the lean server hands it unknown paths).
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
 // may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
 // and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
@@ -19,6 +20,7 @@ import { hotMethodCodec } from './codec/kv-codec.js';
 import { CounterTally } from './counter-tally.js';
 import { healthService } from './health-service.js';
 import { kvService } from './kv-service.js';
+import { H2GrpcServer } from './h2/server.js';
 import { LeanGrpcServer, methodsOf, grpcJsStreamHandler } from './lean-grpc/index.js';
 import type { GrpcServerKind } from './lean-grpc/kind.js';
 import type { Serialize } from './kv-service.js';
@@ -99,6 +101,14 @@ export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, Untype
   if (kind === 'grpc-js') {
     const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
     return { injectConnection: (c) => injector.injectConnection(c), close: () => (injector.destroy(), server.forceShutdown()) };
+  }
+  if (kind === 'h2') {
+    const h2 = new H2GrpcServer(methodsOf(services, impls), {
+      maxReceiveBytes: ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+      logger: ctx.logger,
+    });
+    return { injectConnection: (c) => h2.injectConnection(c), close: () => (h2.close(), server.forceShutdown()) };
   }
   const lean = new LeanGrpcServer(methodsOf(services, impls), {
     maxReceiveBytes: ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,

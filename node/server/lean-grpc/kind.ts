@@ -1,9 +1,11 @@
-// --experimental-grpc-server: which server answers the client API's gRPC calls.
+// --experimental-grpc-server: which server answers the client API's gRPC calls. 'lean': our
+// call layer on node:http2; 'h2': the same call layer on our own HTTP/2 framer (../h2/);
+// 'grpc-js': grpc-js for every call.
 
-export type GrpcServerKind = 'lean' | 'grpc-js';
+export type GrpcServerKind = 'lean' | 'h2' | 'grpc-js';
 
 export const DEFAULT_GRPC_SERVER: GrpcServerKind = 'lean';
 
 export function isGrpcServerKind(s: string): s is GrpcServerKind {
-  return s === 'lean' || s === 'grpc-js';
+  return s === 'lean' || s === 'h2' || s === 'grpc-js';
 }

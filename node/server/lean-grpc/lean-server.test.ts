@@ -1,4 +1,5 @@
-// The lean gRPC server on a member's client URL (memory backend), driven by a raw HTTP/2 client:
+// The lean gRPC server, on node:http2 and on our own HTTP/2 framer, on a member's client URL
+// (memory backend), driven by a raw HTTP/2 client:
 // what a gRPC client sees on the wire for answers and every kind of refusal, and that grpc-js
 // clients (the npm etcd3 library) and streaming calls work through it.
 
@@ -11,6 +12,8 @@ import { createMemberMetrics, startServers } from '../index.js';
 import type { RunningServers } from '../index.js';
 import { loadEtcdProtos } from '../proto-load.js';
 import { MemoryBackend } from '../testing/memory-backend.js';
+import { rawGrpcCall } from '../testing/raw-grpc-call.js';
+import type { RawAnswer as Answer } from '../testing/raw-grpc-call.js';
 import { frameMessage } from './wire.js';
 
 const MAX_REQUEST_BYTES = 64 * 1024;
@@ -18,30 +21,11 @@ const MAX_RECEIVE = MAX_REQUEST_BYTES + 512 * 1024;
 
 let backend: MemoryBackend;
 let servers: RunningServers;
-const metrics = createMemberMetrics(undefined, { defaultMetrics: false });
+let metrics: ReturnType<typeof createMemberMetrics>;
 let session: http2.ClientHttp2Session;
 let endpoint: string;
 
-interface Answer {
-  readonly headers: http2.IncomingHttpHeaders;
-  readonly trailers: http2.IncomingHttpHeaders | undefined;
-  readonly body: Buffer;
-}
-
-function call(path: string, body: Buffer, extra: http2.OutgoingHttpHeaders = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', ...extra });
-    let headers: http2.IncomingHttpHeaders = {};
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    const chunks: Buffer[] = [];
-    req.on('response', (h) => (headers = h));
-    req.on('trailers', (t) => (trailers = t));
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve({ headers, trailers, body: Buffer.concat(chunks) }));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const call = (path: string, body: Buffer, extra: http2.OutgoingHttpHeaders = {}): Promise<Answer> => rawGrpcCall(session, path, body, extra);
 
 /** Waits (bounded) for a condition the server brings about. */
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
@@ -62,184 +46,188 @@ const kv = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<string, { re
 const rangeReq = (key: string): Buffer => frameMessage(kv['Range']!.requestSerialize({ key: Buffer.from(key), serializable: true }));
 const RANGE = '/etcdserverpb.KV/Range';
 
-beforeAll(async () => {
-  backend = new MemoryBackend({ leaseCheckMs: 100 });
-  servers = await startServers({
-    config: { listenClientUrls: ['http://127.0.0.1:0'], listenMetricsUrls: [], maxRequestBytes: MAX_REQUEST_BYTES, maxTxnOps: 128, grpcServer: 'lean' },
-    backend,
-    metrics,
-    logger: createLogger({ component: 'test', level: 'error' }),
-  });
-  endpoint = `127.0.0.1:${servers.clientListeners[0]!.port}`;
-  session = http2.connect(`http://${endpoint}`);
-  const c = new Etcd3({ hosts: endpoint });
-  await c.put('foo').value('bar');
-  c.close();
-});
-
-afterAll(async () => {
-  session?.close();
-  await servers?.stop();
-  backend?.close();
-});
-
-describe('lean gRPC server: answers', () => {
-  it('a unary answer is grpc-js-shaped: 200, application/grpc+proto, one message, grpc-status 0 in trailers', async () => {
-    const a = await call(RANGE, rangeReq('foo'));
-    expect(a.headers[':status']).toBe(200);
-    expect(a.headers['content-type']).toBe('application/grpc+proto');
-    expect(a.headers['grpc-encoding']).toBe('identity');
-    expect(a.trailers?.['grpc-status']).toBe('0');
-    expect(a.body[0]).toBe(0);
-    expect(a.body.readUInt32BE(1)).toBe(a.body.length - 5);
-    const resp = kv['Range']!.responseDeserialize(a.body.subarray(5)) as { kvs: Array<{ value: Buffer }>; count: string | number };
-    expect(resp.kvs[0]!.value.toString()).toBe('bar');
-  });
-
-  it('a gzip-compressed request is read (grpc-js accepts identity, deflate, gzip)', async () => {
-    const plain = kv['Range']!.requestSerialize({ key: Buffer.from('foo'), serializable: true });
-    const z = frameMessage(gzipSync(plain));
-    z[0] = 1;
-    const a = await call(RANGE, z, { 'grpc-encoding': 'gzip' });
-    expect(statusOf(a).code).toBe('0');
-    expect(a.body.length).toBeGreaterThan(5);
-  });
-
-  it('the npm etcd3 client (grpc-js) works, watches and lease keep-alives included', async () => {
+// Both servers that run our call layer: on node:http2 (lean) and on our own framer (h2).
+describe.each(['lean', 'h2'] as const)('%s gRPC server', (kind) => {
+  beforeAll(async () => {
+    metrics = createMemberMetrics(undefined, { defaultMetrics: false });
+    backend = new MemoryBackend({ leaseCheckMs: 100 });
+    servers = await startServers({
+      config: { listenClientUrls: ['http://127.0.0.1:0'], listenMetricsUrls: [], maxRequestBytes: MAX_REQUEST_BYTES, maxTxnOps: 128, grpcServer: kind },
+      backend,
+      metrics,
+      logger: createLogger({ component: 'test', level: 'error' }),
+    });
+    endpoint = `127.0.0.1:${servers.clientListeners[0]!.port}`;
+    session = http2.connect(`http://${endpoint}`);
     const c = new Etcd3({ hosts: endpoint });
-    try {
-      const w = await c.watch().key('w').create();
-      const seen = new Promise<string>((resolve) => w.on('put', (kv) => resolve(kv.value.toString())));
-      await c.put('w').value('1');
-      expect(await seen).toBe('1');
-      await w.cancel();
-      const lease = c.lease(10);
-      await lease.put('l').value('v');
-      expect(await lease.keepaliveOnce()).toBeDefined();
-      await lease.revoke();
-      expect(await c.get('l').string()).toBeNull();
-      expect(await c.get('foo').string()).toBe('bar');
-    } finally {
-      c.close();
-    }
+    await c.put('foo').value('bar');
+    c.close();
   });
-});
 
-describe('lean gRPC server: streams', () => {
-  const watch = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>;
+  afterAll(async () => {
+    session?.close();
+    await servers?.stop();
+    backend?.close();
+  });
 
-  it('a watch: messages as they come, in order; the half-close ends it with grpc-status 0 in trailers', async () => {
-    const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
-    const got: Array<{ created?: boolean; events?: Array<{ kv: { value: Buffer } }> }> = [];
-    let buf = Buffer.alloc(0);
-    let trailers: http2.IncomingHttpHeaders | undefined;
-    const ended = new Promise<void>((resolve) => req.on('end', resolve));
-    req.on('trailers', (t) => (trailers = t));
-    req.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
-        const n = buf.readUInt32BE(1);
-        got.push(watch['Watch']!.responseDeserialize(buf.subarray(5, 5 + n)) as (typeof got)[number]);
-        buf = buf.subarray(5 + n);
+  describe('answers', () => {
+    it('a unary answer is grpc-js-shaped: 200, application/grpc+proto, one message, grpc-status 0 in trailers', async () => {
+      const a = await call(RANGE, rangeReq('foo'));
+      expect(a.headers[':status']).toBe(200);
+      expect(a.headers['content-type']).toBe('application/grpc+proto');
+      expect(a.headers['grpc-encoding']).toBe('identity');
+      expect(a.trailers?.['grpc-status']).toBe('0');
+      expect(a.body[0]).toBe(0);
+      expect(a.body.readUInt32BE(1)).toBe(a.body.length - 5);
+      const resp = kv['Range']!.responseDeserialize(a.body.subarray(5)) as { kvs: Array<{ value: Buffer }>; count: string | number };
+      expect(resp.kvs[0]!.value.toString()).toBe('bar');
+    });
+
+    it('a gzip-compressed request is read (grpc-js accepts identity, deflate, gzip)', async () => {
+      const plain = kv['Range']!.requestSerialize({ key: Buffer.from('foo'), serializable: true });
+      const z = frameMessage(gzipSync(plain));
+      z[0] = 1;
+      const a = await call(RANGE, z, { 'grpc-encoding': 'gzip' });
+      expect(statusOf(a).code).toBe('0');
+      expect(a.body.length).toBeGreaterThan(5);
+    });
+
+    it('the npm etcd3 client (grpc-js) works, watches and lease keep-alives included', async () => {
+      const c = new Etcd3({ hosts: endpoint });
+      try {
+        const w = await c.watch().key('w').create();
+        const seen = new Promise<string>((resolve) => w.on('put', (kv) => resolve(kv.value.toString())));
+        await c.put('w').value('1');
+        expect(await seen).toBe('1');
+        await w.cancel();
+        const lease = c.lease(10);
+        await lease.put('l').value('v');
+        expect(await lease.keepaliveOnce()).toBeDefined();
+        await lease.revoke();
+        expect(await c.get('l').string()).toBeNull();
+        expect(await c.get('foo').string()).toBe('bar');
+      } finally {
+        c.close();
       }
     });
-    req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('ws') } })));
-    await until('the created answer', () => got.length >= 1);
-    expect(got[0]!.created).toBe(true);
-    const c = new Etcd3({ hosts: endpoint });
-    await c.put('ws').value('1');
-    await c.put('ws').value('2');
-    c.close();
-    await until('two events', () => got.length >= 3);
-    expect(got.slice(1).map((r) => r.events![0]!.kv.value.toString())).toEqual(['1', '2']);
-    req.end();
-    await ended;
-    expect(trailers?.['grpc-status']).toBe('0');
   });
 
-  it('a server stream without its request message: UNIMPLEMENTED, as grpc-js says it', async () => {
-    const path = '/etcdserverpb.Maintenance/Snapshot';
-    expect(statusOf(await call(path, Buffer.alloc(0)))).toEqual({ code: '12', message: `Received no request message for server streaming method ${path}` });
+  describe('streams', () => {
+    const watch = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>;
+
+    it('a watch: messages as they come, in order; the half-close ends it with grpc-status 0 in trailers', async () => {
+      const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+      const got: Array<{ created?: boolean; events?: Array<{ kv: { value: Buffer } }> }> = [];
+      let buf = Buffer.alloc(0);
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      const ended = new Promise<void>((resolve) => req.on('end', resolve));
+      req.on('trailers', (t) => (trailers = t));
+      req.on('data', (c: Buffer) => {
+        buf = Buffer.concat([buf, c]);
+        while (buf.length >= 5 && buf.length >= 5 + buf.readUInt32BE(1)) {
+          const n = buf.readUInt32BE(1);
+          got.push(watch['Watch']!.responseDeserialize(buf.subarray(5, 5 + n)) as (typeof got)[number]);
+          buf = buf.subarray(5 + n);
+        }
+      });
+      req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('ws') } })));
+      await until('the created answer', () => got.length >= 1);
+      expect(got[0]!.created).toBe(true);
+      const c = new Etcd3({ hosts: endpoint });
+      await c.put('ws').value('1');
+      await c.put('ws').value('2');
+      c.close();
+      await until('two events', () => got.length >= 3);
+      expect(got.slice(1).map((r) => r.events![0]!.kv.value.toString())).toEqual(['1', '2']);
+      req.end();
+      await ended;
+      expect(trailers?.['grpc-status']).toBe('0');
+    });
+
+    it('a server stream without its request message: UNIMPLEMENTED, as grpc-js says it', async () => {
+      const path = '/etcdserverpb.Maintenance/Snapshot';
+      expect(statusOf(await call(path, Buffer.alloc(0)))).toEqual({ code: '12', message: `Received no request message for server streaming method ${path}` });
+    });
+
+    it('an oversized message on a watch stream: RESOURCE_EXHAUSTED', async () => {
+      const a = await call('/etcdserverpb.Watch/Watch', frameMessage(Buffer.alloc(MAX_RECEIVE + 1)));
+      expect(statusOf(a)).toEqual({ code: '8', message: `grpc: received message larger than max (${MAX_RECEIVE + 1} vs. ${MAX_RECEIVE})` });
+    });
+
+    it('a watch stream the client resets is closed on the server (etcd_debugging_mvcc_watch_stream_total back down)', async () => {
+      const gauge = async (): Promise<number> => (await metrics.watchStreams.get()).values[0]?.value ?? 0;
+      // The etcd3 client of an earlier case closes its watch stream when it closes its channel.
+      await until('no watch stream open', async () => (await gauge()) === 0);
+      const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      const first = new Promise<void>((resolve) => req.once('data', () => resolve()));
+      req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('r') } })));
+      await first;
+      expect(await gauge()).toBe(1);
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      await until('the reset watch stream released', async () => (await gauge()) === 0);
+    });
   });
 
-  it('an oversized message on a watch stream: RESOURCE_EXHAUSTED', async () => {
-    const a = await call('/etcdserverpb.Watch/Watch', frameMessage(Buffer.alloc(MAX_RECEIVE + 1)));
-    expect(statusOf(a)).toEqual({ code: '8', message: `grpc: received message larger than max (${MAX_RECEIVE + 1} vs. ${MAX_RECEIVE})` });
-  });
+  describe('refusals', () => {
+    it("an oversized request: RESOURCE_EXHAUSTED with grpc-go's text, trailers-only", async () => {
+      const big = Buffer.alloc(MAX_RECEIVE + 1);
+      const a = await call(RANGE, frameMessage(big));
+      expect(a.trailers).toBeUndefined();
+      expect(statusOf(a)).toEqual({ code: '8', message: `grpc: received message larger than max (${MAX_RECEIVE + 1} vs. ${MAX_RECEIVE})` });
+    });
 
-  it('a watch stream the client resets is closed on the server (etcd_debugging_mvcc_watch_stream_total back down)', async () => {
-    const gauge = async (): Promise<number> => (await metrics.watchStreams.get()).values[0]?.value ?? 0;
-    // The etcd3 client of an earlier case closes its watch stream when it closes its channel.
-    await until('no watch stream open', async () => (await gauge()) === 0);
-    const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
-    req.on('error', () => {});
-    const first = new Promise<void>((resolve) => req.once('data', () => resolve()));
-    req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('r') } })));
-    await first;
-    expect(await gauge()).toBe(1);
-    req.close(http2.constants.NGHTTP2_CANCEL);
-    await until('the reset watch stream released', async () => (await gauge()) === 0);
-  });
-});
+    it('a write past max-request-bytes but inside the gRPC limit gets etcd\'s "request is too large"', async () => {
+      const put = frameMessage(kv['Put']!.requestSerialize({ key: Buffer.from('k'), value: Buffer.alloc(MAX_REQUEST_BYTES + 1) }));
+      expect(statusOf(await call('/etcdserverpb.KV/Put', put))).toEqual({ code: '3', message: 'etcdserver: request is too large' });
+    });
 
-describe('lean gRPC server: refusals', () => {
-  it("an oversized request: RESOURCE_EXHAUSTED with grpc-go's text, trailers-only", async () => {
-    const big = Buffer.alloc(MAX_RECEIVE + 1);
-    const a = await call(RANGE, frameMessage(big));
-    expect(a.trailers).toBeUndefined();
-    expect(statusOf(a)).toEqual({ code: '8', message: `grpc: received message larger than max (${MAX_RECEIVE + 1} vs. ${MAX_RECEIVE})` });
-  });
+    it('an etcd error from the handler: its code and text (a read below the compacted revision)', async () => {
+      const c = new Etcd3({ hosts: endpoint });
+      await c.put('c').value('1');
+      await c.put('c').value('2');
+      c.close();
+      const rev = await call('/etcdserverpb.KV/Compact', frameMessage(kv['Compact']!.requestSerialize({ revision: 2 })));
+      expect(statusOf(rev).code).toBe('0');
+      const old = frameMessage(kv['Range']!.requestSerialize({ key: Buffer.from('c'), revision: 1, serializable: true }));
+      expect(statusOf(await call(RANGE, old))).toEqual({ code: '11', message: 'etcdserver: mvcc: required revision has been compacted' });
+    });
 
-  it('a write past max-request-bytes but inside the gRPC limit gets etcd\'s "request is too large"', async () => {
-    const put = frameMessage(kv['Put']!.requestSerialize({ key: Buffer.from('k'), value: Buffer.alloc(MAX_REQUEST_BYTES + 1) }));
-    expect(statusOf(await call('/etcdserverpb.KV/Put', put))).toEqual({ code: '3', message: 'etcdserver: request is too large' });
-  });
+    it('bytes that are not a RangeRequest: INTERNAL "Error deserializing request"', async () => {
+      const a = await call(RANGE, frameMessage(Buffer.from([0xff, 0xff, 0xff])));
+      expect(statusOf(a)).toEqual({ code: '13', message: 'Error deserializing request' });
+    });
 
-  it('an etcd error from the handler: its code and text (a read below the compacted revision)', async () => {
-    const c = new Etcd3({ hosts: endpoint });
-    await c.put('c').value('1');
-    await c.put('c').value('2');
-    c.close();
-    const rev = await call('/etcdserverpb.KV/Compact', frameMessage(kv['Compact']!.requestSerialize({ revision: 2 })));
-    expect(statusOf(rev).code).toBe('0');
-    const old = frameMessage(kv['Range']!.requestSerialize({ key: Buffer.from('c'), revision: 1, serializable: true }));
-    expect(statusOf(await call(RANGE, old))).toEqual({ code: '11', message: 'etcdserver: mvcc: required revision has been compacted' });
-  });
+    it('no message, or two, for a unary method: UNIMPLEMENTED as grpc-js says it', async () => {
+      expect(statusOf(await call(RANGE, Buffer.alloc(0)))).toEqual({ code: '12', message: `Received no request message for server streaming method ${RANGE}` });
+      const two = Buffer.concat([rangeReq('foo'), rangeReq('foo')]);
+      expect(statusOf(await call(RANGE, two))).toEqual({ code: '12', message: `Received a second request message for server streaming method ${RANGE}` });
+    });
 
-  it('bytes that are not a RangeRequest: INTERNAL "Error deserializing request"', async () => {
-    const a = await call(RANGE, frameMessage(Buffer.from([0xff, 0xff, 0xff])));
-    expect(statusOf(a)).toEqual({ code: '13', message: 'Error deserializing request' });
-  });
+    it('a compressed message in an encoding the server lacks: UNIMPLEMENTED', async () => {
+      const m = rangeReq('foo');
+      m[0] = 1;
+      expect(statusOf(await call(RANGE, m, { 'grpc-encoding': 'br' }))).toEqual({ code: '12', message: 'Received message compressed with unsupported encoding "br"' });
+    });
 
-  it('no message, or two, for a unary method: UNIMPLEMENTED as grpc-js says it', async () => {
-    expect(statusOf(await call(RANGE, Buffer.alloc(0)))).toEqual({ code: '12', message: `Received no request message for server streaming method ${RANGE}` });
-    const two = Buffer.concat([rangeReq('foo'), rangeReq('foo')]);
-    expect(statusOf(await call(RANGE, two))).toEqual({ code: '12', message: `Received a second request message for server streaming method ${RANGE}` });
-  });
+    it('a malformed grpc-timeout: INTERNAL; a generous one is no obstacle', async () => {
+      expect(statusOf(await call(RANGE, rangeReq('foo'), { 'grpc-timeout': 'soon' }))).toEqual({ code: '13', message: 'Invalid grpc-timeout value "soon"' });
+      expect(statusOf(await call(RANGE, rangeReq('foo'), { 'grpc-timeout': '10S' })).code).toBe('0');
+    });
 
-  it('a compressed message in an encoding the server lacks: UNIMPLEMENTED', async () => {
-    const m = rangeReq('foo');
-    m[0] = 1;
-    expect(statusOf(await call(RANGE, m, { 'grpc-encoding': 'br' }))).toEqual({ code: '12', message: 'Received message compressed with unsupported encoding "br"' });
-  });
+    it('an unknown method: UNIMPLEMENTED; a non-gRPC content type: HTTP 415', async () => {
+      expect(statusOf(await call('/etcdserverpb.KV/Nope', rangeReq('foo')))).toEqual({ code: '12', message: 'The server does not implement the method /etcdserverpb.KV/Nope' });
+      const a = await call(RANGE, rangeReq('foo'), { 'content-type': 'text/plain' });
+      expect(a.headers[':status']).toBe(415);
+    });
 
-  it('a malformed grpc-timeout: INTERNAL; a generous one is no obstacle', async () => {
-    expect(statusOf(await call(RANGE, rangeReq('foo'), { 'grpc-timeout': 'soon' }))).toEqual({ code: '13', message: 'Invalid grpc-timeout value "soon"' });
-    expect(statusOf(await call(RANGE, rangeReq('foo'), { 'grpc-timeout': '10S' })).code).toBe('0');
-  });
-
-  it('an unknown method: UNIMPLEMENTED; a non-gRPC content type: HTTP 415', async () => {
-    expect(statusOf(await call('/etcdserverpb.KV/Nope', rangeReq('foo')))).toEqual({ code: '12', message: 'The server does not implement the method /etcdserverpb.KV/Nope' });
-    const a = await call(RANGE, rangeReq('foo'), { 'content-type': 'text/plain' });
-    expect(a.headers[':status']).toBe(415);
-  });
-
-  it('the session survives a client that resets its stream before the answer', async () => {
-    const req = session.request({ ':method': 'POST', ':path': RANGE, 'content-type': 'application/grpc', te: 'trailers' });
-    req.on('error', () => {});
-    req.write(rangeReq('foo'));
-    req.close(http2.constants.NGHTTP2_CANCEL);
-    expect(statusOf(await call(RANGE, rangeReq('foo'))).code).toBe('0');
+    it('the session survives a client that resets its stream before the answer', async () => {
+      const req = session.request({ ':method': 'POST', ':path': RANGE, 'content-type': 'application/grpc', te: 'trailers' });
+      req.on('error', () => {});
+      req.write(rangeReq('foo'));
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      expect(statusOf(await call(RANGE, rangeReq('foo'))).code).toBe('0');
+    });
   });
 });
 
