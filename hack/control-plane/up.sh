@@ -9,6 +9,8 @@
 #      --etcd-cafile/--etcd-certfile/--etcd-keyfile) instead of Debian's etcd; CP_STORAGE=etcd36
 #      runs the same 3 members with etcd 3.6 (hack/ensure-etcd36.sh; hack/bench-kube-apiserver.ts
 #      compares the two); CP_ETCD_SERVERS=<urls> points it at any other etcd;
+#      CP_CONTROLLERS=0 runs kube-apiserver alone, without controller manager, scheduler and the
+#      StorageClass (needs CP_AGENT=0; for storage benchmarks whose load needs no controller);
 #      CP_NODES is the node agent's node list (see hack/node-agent/README.md);
 #      CP_NODE=kubelet adds a real kubelet node (containerd, runc, CNI; hack/control-plane/kubelet/up.sh).
 set -euo pipefail
@@ -31,7 +33,11 @@ wait_for() { # name deadline_s cmd...: poll until cmd succeeds or the deadline p
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # 1. Binaries.
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+controllers="${CP_CONTROLLERS:-1}"
+[[ "$controllers" == 1 || "${CP_AGENT:-1}" == 0 ]] || die "CP_CONTROLLERS=0 needs CP_AGENT=0 (the node agent's Pods need the scheduler)"
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+[[ "$controllers" == 1 ]] || binaries=(kube-apiserver)
+for b in "${binaries[@]}"; do
   if [[ ! -x "$CP_BIN_DIR/$b" ]]; then
     [[ "${CP_BUILD:-1}" == 1 ]] || die "$CP_BIN_DIR/$b missing (run hack/control-plane/build.sh)"
     bash "$CP_ROOT/hack/control-plane/build.sh" > /dev/null
@@ -118,25 +124,26 @@ start kube-apiserver "$CP_BIN_DIR/kube-apiserver" \
 curl_api() { curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "https://127.0.0.1:$CP_APISERVER_PORT$1"; }
 wait_for kube-apiserver "$CP_READY_TIMEOUT_S" curl_api /readyz
 
-# 6. Controllers and scheduler, each with its own identity (bootstrap RBAC roles).
-start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
-  --kubeconfig="$CP_DIR/kcm.kubeconfig" \
-  --authentication-kubeconfig="$CP_DIR/kcm.kubeconfig" --authorization-kubeconfig="$CP_DIR/kcm.kubeconfig" \
-  --bind-address=127.0.0.1 --secure-port="$CP_KCM_PORT" \
-  --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
-  --use-service-account-credentials=true \
-  --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
-  --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
-  --leader-elect=false --v=1
-start kube-scheduler "$CP_BIN_DIR/kube-scheduler" \
-  --kubeconfig="$CP_DIR/scheduler.kubeconfig" \
-  --authentication-kubeconfig="$CP_DIR/scheduler.kubeconfig" --authorization-kubeconfig="$CP_DIR/scheduler.kubeconfig" \
-  --bind-address=127.0.0.1 --secure-port="$CP_SCHEDULER_PORT" --leader-elect=false --v=1
-wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$CP_KCM_PORT/healthz"
-wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$CP_SCHEDULER_PORT/healthz"
+if [[ "$controllers" == 1 ]]; then
+  # 6. Controllers and scheduler, each with its own identity (bootstrap RBAC roles).
+  start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
+    --kubeconfig="$CP_DIR/kcm.kubeconfig" \
+    --authentication-kubeconfig="$CP_DIR/kcm.kubeconfig" --authorization-kubeconfig="$CP_DIR/kcm.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$CP_KCM_PORT" \
+    --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
+    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --leader-elect=false --v=1
+  start kube-scheduler "$CP_BIN_DIR/kube-scheduler" \
+    --kubeconfig="$CP_DIR/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$CP_DIR/scheduler.kubeconfig" --authorization-kubeconfig="$CP_DIR/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$CP_SCHEDULER_PORT" --leader-elect=false --v=1
+  wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$CP_KCM_PORT/healthz"
+  wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$CP_SCHEDULER_PORT/healthz"
 
-# 7. A default StorageClass served by the node agent's folder provisioner.
-KUBECONFIG="$CP_DIR/kubeconfig" kubectl apply -f - > /dev/null <<'YAML'
+  # 7. A default StorageClass served by the node agent's folder provisioner.
+  KUBECONFIG="$CP_DIR/kubeconfig" kubectl apply -f - > /dev/null <<'YAML'
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -146,6 +153,7 @@ provisioner: tsetcd.dev/node-agent-folder
 reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
 YAML
+fi
 
 # 8. The node agent: Nodes, Pods as local processes, folder-backed PVs.
 if [[ "${CP_AGENT:-1}" == 1 ]]; then
