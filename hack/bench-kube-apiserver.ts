@@ -303,6 +303,8 @@ interface RunResult {
   /** Listings whose item count was not OBJECTS. */
   shortListings: number;
   watchMissing: string;
+  /** Times the server ended the watch and it was resumed from the last resourceVersion seen. */
+  watchReconnects: number;
   memberCpu: number;
   apiserverCpu: number;
   generatorCpu: number;
@@ -431,7 +433,6 @@ async function runLoad(kind: Kind, log: (s: string) => void): Promise<RunResult>
   const missing = [
     sawAdded ? '' : `${OBJECTS - watch.added.size} ADDED`,
     sawDeleted ? '' : `${OBJECTS - watch.deleted.size} DELETED`,
-    watch.reconnects ? `${watch.reconnects} reconnects` : '',
     ...watch.errors.slice(0, 2),
   ].filter(Boolean);
   const ops = [...storage1]
@@ -451,6 +452,7 @@ async function runLoad(kind: Kind, log: (s: string) => void): Promise<RunResult>
     errorSample,
     shortListings,
     watchMissing: missing.join('; '),
+    watchReconnects: watch.reconnects,
     memberCpu,
     apiserverCpu,
     generatorCpu: (gen.user + gen.system) / 1e6,
@@ -480,7 +482,7 @@ function printRun(pair: number, kind: Kind, r: RunResult): void {
       `  create ${show(r.create)}, ${fmt(r.createPerSecond, 0)}/s\n` +
       `  list page ${show(r.list)}${r.shortListings ? `, ${r.shortListings} listings short of ${OBJECTS}` : ''}\n` +
       `  delete ${show(r.del)}, ${fmt(r.deletePerSecond, 0)}/s\n` +
-      `  watch lag ADDED ${show(r.watchAdded)}, DELETED ${show(r.watchDeleted)}${r.watchMissing ? ` -- missing: ${r.watchMissing}` : ''}\n` +
+      `  watch lag ADDED ${show(r.watchAdded)}, DELETED ${show(r.watchDeleted)}${r.watchMissing ? ` -- missing: ${r.watchMissing}` : ''}, resumed ${r.watchReconnects} time(s)\n` +
       `  CPU s: members ${fmt(r.memberCpu, 2)}, kube-apiserver ${fmt(r.apiserverCpu, 2)}, generator ${fmt(r.generatorCpu, 2)}; ` +
       `peak RSS: largest member ${fmt(r.memberPeakRss, 0)} MiB, kube-apiserver ${fmt(r.apiserverPeakRss, 0)} MiB\n` +
       `  leader changes ${r.leaderChanges}, heartbeat send failures ${r.heartbeatFailures}, request errors ${r.errors}${r.errorSample ? ` (${r.errorSample})` : ''}`,
