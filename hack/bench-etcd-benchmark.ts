@@ -25,8 +25,9 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, resetPeakRss } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
@@ -35,13 +36,6 @@ import type { LoopbackMember } from './lib/loopback-cluster.js';
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
-
-function flag(name: string, dflt: string): string {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  if (a) return a.slice(name.length + 3);
-  if (process.argv.includes(`--${name}`)) return 'true';
-  return dflt;
-}
 
 const PAIRS = Math.max(1, Math.min(10, Number(flag('pairs', process.env['BENCH_PAIRS'] ?? '3'))));
 const PUT_TOTAL = Math.min(1_000_000, Number(flag('put-total', '50000')));
@@ -57,7 +51,6 @@ const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 /** The Node binary the tsetcd members run on, and flags for it (space-separated), e.g. --node-args=--single-threaded-gc. */
 const NODE_BIN = flag('node', process.execPath);
 const NODE_ARGS = flag('node-args', '').split(' ').filter(Boolean);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const RANGE_KEY = 'foo';
 
 type Kind = 'etcd36' | 'tsetcd' | 'etcd34';
@@ -145,39 +138,6 @@ async function stopCluster(c: Cluster): Promise<void> {
   await stopProcs(c.members.map((m) => m.proc));
 }
 
-/** utime + stime of one process (all its threads), in seconds. */
-function cpuSeconds(pid: number): number {
-  return statCpu(`/proc/${pid}/stat`);
-}
-
-/** utime + stime of a process's main thread alone (Node's event loop), in seconds. */
-function mainThreadCpuSeconds(pid: number): number {
-  return statCpu(`/proc/${pid}/task/${pid}/stat`);
-}
-
-function statCpu(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // After the comm field: state is f[0], so utime (field 14) is f[11] and stime f[12].
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
-/** Peak resident set size of one process (VmHWM), in MiB. */
-function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** Starts a new peak: VmHWM drops to the current RSS (`5` to clear_refs, Linux 4.0+). False if not allowed. */
-function resetPeakRss(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 interface Counters {
   leaderChanges: number;
   heartbeatFailures: number;
@@ -256,10 +216,6 @@ export function parseReport(out: string): { perSecond: number; avgMs: number; p9
   };
 }
 
-function loadAvg(): string {
-  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-}
-
 async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => void): Promise<RunResult> {
   const endpoints = c.members.map((m) => m.client.replace('http://', '')).join(',');
   const pids = c.members.map((m) => m.proc.pid!);
@@ -317,13 +273,6 @@ function ensureBins(): Bins {
   const benchmark = last(execFileSync('bash', [join(REPO, 'hack', 'ensure-etcd-benchmark.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString());
   const etcd36 = join(last(execFileSync('bash', [join(REPO, 'hack', 'ensure-etcd36.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString()), 'etcd');
   return { benchmark, etcd36 };
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function fmt(n: number, digits = 1): string {

@@ -18,6 +18,10 @@ run() {
 # of runs (default 3), BENCH_ETCD34=1 adds Debian's etcd 3.4 as a third column.
 run etcd-benchmark npx tsx hack/bench-etcd-benchmark.ts
 [ -f hack/bench-tls.ts ] && run tls npx tsx hack/bench-tls.ts
+# kube-apiserver of the local control plane stored on tsetcd and on etcd 3.6 (issue 10): 50 clients
+# create, list in pages, watch and delete 5,000 ConfigMaps; BENCH_KUBE_PAIRS=N pairs (default 1).
+# Holds the control plane's lock: its ports are fixed and the e2e suite uses it too. Needs root.
+run kube-apiserver flock /tmp/tsetcd-cp.lock npx tsx hack/bench-kube-apiserver.ts
 # issue 11's data-scale table: BENCH_DATA_MIB=1024,4096 (default 1024), etcd 3.6 beside tsetcd.
 run data-scale npx tsx hack/bench-data-scale.ts
 run timing npx vitest run -c test/timing/vitest.config.ts

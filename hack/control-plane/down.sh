@@ -24,11 +24,11 @@ stop kube-scheduler
 stop kube-controller-manager
 stop kube-apiserver
 stop etcd
-for i in 1 2 3; do stop "tsetcd-$i"; done
+for i in 1 2 3; do stop "tsetcd-$i"; stop "etcd36-$i"; done
 ip link show "$CP_BRIDGE" > /dev/null 2>&1 && ip link del "$CP_BRIDGE"
 # Size-limited volumes (tmpfs, hack/node-agent/size-limit.ts) are mounts: unmount before removing.
 awk -v d="$CP_DIR/agent/pv/" 'index($2, d) == 1 {print $2}' /proc/mounts | while read -r m; do umount -l "$m"; done
 if [[ "${CP_KEEP_DATA:-0}" != 1 ]]; then
-  rm -rf "$CP_DIR/etcd" "$CP_DIR/tsetcd" "$CP_DIR/agent"
+  rm -rf "$CP_DIR/etcd" "$CP_DIR/tsetcd" "$CP_DIR/etcd36" "$CP_DIR/agent"
 fi
 log "down"

@@ -6,8 +6,11 @@
 # Readiness is awaited with bounded deadlines (CP_READY_TIMEOUT_S), never fixed sleeps.
 # Env: CP_BUILD=0 fails instead of building missing binaries; CP_AGENT=0 skips the node agent;
 #      CP_STORAGE=tsetcd runs the apiserver on a 3-member tsetcd cluster (bin/tsetcd, mutual TLS:
-#      --etcd-cafile/--etcd-certfile/--etcd-keyfile) instead of
-#      Debian's etcd; CP_ETCD_SERVERS=<urls> points it at any other etcd;
+#      --etcd-cafile/--etcd-certfile/--etcd-keyfile) instead of Debian's etcd; CP_STORAGE=etcd36
+#      runs the same 3 members with etcd 3.6 (hack/ensure-etcd36.sh; hack/bench-kube-apiserver.ts
+#      compares the two); CP_ETCD_SERVERS=<urls> points it at any other etcd;
+#      CP_CONTROLLERS=0 runs kube-apiserver alone, without controller manager, scheduler and the
+#      StorageClass (needs CP_AGENT=0; for storage benchmarks whose load needs no controller);
 #      CP_NODES is the node agent's node list (see hack/node-agent/README.md);
 #      CP_NODE=kubelet adds a real kubelet node (containerd, runc, CNI; hack/control-plane/kubelet/up.sh).
 set -euo pipefail
@@ -30,7 +33,11 @@ wait_for() { # name deadline_s cmd...: poll until cmd succeeds or the deadline p
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # 1. Binaries.
-for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+controllers="${CP_CONTROLLERS:-1}"
+[[ "$controllers" == 1 || "${CP_AGENT:-1}" == 0 ]] || die "CP_CONTROLLERS=0 needs CP_AGENT=0 (the node agent's Pods need the scheduler)"
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+[[ "$controllers" == 1 ]] || binaries=(kube-apiserver)
+for b in "${binaries[@]}"; do
   if [[ ! -x "$CP_BIN_DIR/$b" ]]; then
     [[ "${CP_BUILD:-1}" == 1 ]] || die "$CP_BIN_DIR/$b missing (run hack/control-plane/build.sh)"
     bash "$CP_ROOT/hack/control-plane/build.sh" > /dev/null
@@ -38,7 +45,7 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
 done
 # kubectl at the control plane's own version first (the machine's may be older).
 export PATH="$CP_BIN_DIR:$PATH"
-command -v etcd > /dev/null || [[ -n "$CP_ETCD_SERVERS" ]] || die "etcd not found (apt-get install etcd-server)"
+command -v etcd > /dev/null || [[ -n "$CP_ETCD_SERVERS" || "${CP_STORAGE:-etcd}" != etcd ]] || die "etcd not found (apt-get install etcd-server)"
 
 # 2. PKI, tokens, kubeconfigs.
 bash "$CP_ROOT/hack/control-plane/certs.sh"
@@ -55,26 +62,37 @@ ip link set "$CP_BRIDGE" up
 # 4. Storage.
 etcd_servers="$CP_ETCD_SERVERS"
 etcd_tls_args=()
-if [[ -z "$etcd_servers" && "${CP_STORAGE:-etcd}" == tsetcd ]]; then
-  # kube-apiserver on a 3-member tsetcd cluster (bin/tsetcd, `make build`) on loopback, over mutual
-  # TLS on client and peer URLs (the storage CA of certs.sh), as a production control plane runs.
-  [[ -x "$CP_ROOT/bin/tsetcd" ]] || die "bin/tsetcd missing (make build)"
+storage="${CP_STORAGE:-etcd}"
+if [[ -z "$etcd_servers" && ( "$storage" == tsetcd || "$storage" == etcd36 ) ]]; then
+  # kube-apiserver on a 3-member cluster on loopback, over mutual TLS on client and peer URLs (the
+  # storage CA of certs.sh), as a production control plane runs: tsetcd (bin/tsetcd, `make build`)
+  # or etcd 3.6 with the very same flags, so that the two compare on equal terms.
+  if [[ "$storage" == tsetcd ]]; then
+    member_bin="$CP_ROOT/bin/tsetcd"
+    [[ -x "$member_bin" ]] || die "bin/tsetcd missing (make build)"
+  else
+    member_bin="$CP_ROOT/.cache/etcd36/$(tr -d '[:space:]' < "$CP_ROOT/hack/etcd36/VERSION")/etcd"
+    if [[ ! -x "$member_bin" ]]; then
+      [[ "${CP_BUILD:-1}" == 1 ]] || die "$member_bin missing (run hack/ensure-etcd36.sh)"
+      member_bin="$(bash "$CP_ROOT/hack/ensure-etcd36.sh" | tail -n 1)/etcd"
+    fi
+  fi
   member_tls=(--cert-file "$pki/etcd-member.crt" --key-file "$pki/etcd-member.key" --trusted-ca-file "$pki/etcd-ca.crt" --client-cert-auth
     --peer-cert-file "$pki/etcd-member.crt" --peer-key-file "$pki/etcd-member.key" --peer-trusted-ca-file "$pki/etcd-ca.crt" --peer-client-cert-auth)
   cluster=""
   for i in 1 2 3; do cluster+="${cluster:+,}cp$i=https://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))"; done
   for i in 1 2 3; do
     client="https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))"
-    running "tsetcd-$i" || port_free "${client##*:}" || die "port ${client##*:} is taken"
-    start "tsetcd-$i" "$CP_ROOT/bin/tsetcd" --name "cp$i" --data-dir "$CP_DIR/tsetcd/cp$i" \
+    running "$storage-$i" || port_free "${client##*:}" || die "port ${client##*:} is taken"
+    start "$storage-$i" "$member_bin" --name "cp$i" --data-dir "$CP_DIR/$storage/cp$i" \
       --listen-client-urls "$client" --advertise-client-urls "$client" \
       --listen-peer-urls "https://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
       --initial-advertise-peer-urls "https://127.0.0.1:$(( CP_ETCD_PEER_PORT + 100 * (i - 1) ))" \
       --listen-metrics-urls "http://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 2 + 100 * (i - 1) ))" \
-      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token tsetcd-cp "${member_tls[@]}"
+      --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "$storage-cp" "${member_tls[@]}"
     etcd_servers+="${etcd_servers:+,}$client"
   done
-  for i in 1 2 3; do wait_for "tsetcd-$i" 60 curl -fsS --http1.1 --cacert "$pki/etcd-ca.crt" --cert "$pki/apiserver-etcd-client.crt" --key "$pki/apiserver-etcd-client.key" "https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
+  for i in 1 2 3; do wait_for "$storage-$i" 60 curl -fsS --http1.1 --cacert "$pki/etcd-ca.crt" --cert "$pki/apiserver-etcd-client.crt" --key "$pki/apiserver-etcd-client.key" "https://127.0.0.1:$(( CP_ETCD_CLIENT_PORT + 100 * (i - 1) ))/health"; done
   etcd_tls_args=(--etcd-cafile="$pki/etcd-ca.crt" --etcd-certfile="$pki/apiserver-etcd-client.crt" --etcd-keyfile="$pki/apiserver-etcd-client.key")
 fi
 if [[ -z "$etcd_servers" ]]; then
@@ -106,25 +124,26 @@ start kube-apiserver "$CP_BIN_DIR/kube-apiserver" \
 curl_api() { curl -fsS --cacert "$pki/ca.crt" -H "Authorization: Bearer $admin_token" "https://127.0.0.1:$CP_APISERVER_PORT$1"; }
 wait_for kube-apiserver "$CP_READY_TIMEOUT_S" curl_api /readyz
 
-# 6. Controllers and scheduler, each with its own identity (bootstrap RBAC roles).
-start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
-  --kubeconfig="$CP_DIR/kcm.kubeconfig" \
-  --authentication-kubeconfig="$CP_DIR/kcm.kubeconfig" --authorization-kubeconfig="$CP_DIR/kcm.kubeconfig" \
-  --bind-address=127.0.0.1 --secure-port="$CP_KCM_PORT" \
-  --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
-  --use-service-account-credentials=true \
-  --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
-  --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
-  --leader-elect=false --v=1
-start kube-scheduler "$CP_BIN_DIR/kube-scheduler" \
-  --kubeconfig="$CP_DIR/scheduler.kubeconfig" \
-  --authentication-kubeconfig="$CP_DIR/scheduler.kubeconfig" --authorization-kubeconfig="$CP_DIR/scheduler.kubeconfig" \
-  --bind-address=127.0.0.1 --secure-port="$CP_SCHEDULER_PORT" --leader-elect=false --v=1
-wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$CP_KCM_PORT/healthz"
-wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$CP_SCHEDULER_PORT/healthz"
+if [[ "$controllers" == 1 ]]; then
+  # 6. Controllers and scheduler, each with its own identity (bootstrap RBAC roles).
+  start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
+    --kubeconfig="$CP_DIR/kcm.kubeconfig" \
+    --authentication-kubeconfig="$CP_DIR/kcm.kubeconfig" --authorization-kubeconfig="$CP_DIR/kcm.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$CP_KCM_PORT" \
+    --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
+    --use-service-account-credentials=true \
+    --cluster-signing-cert-file="$pki/ca.crt" --cluster-signing-key-file="$pki/ca.key" \
+    --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
+    --leader-elect=false --v=1
+  start kube-scheduler "$CP_BIN_DIR/kube-scheduler" \
+    --kubeconfig="$CP_DIR/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$CP_DIR/scheduler.kubeconfig" --authorization-kubeconfig="$CP_DIR/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --secure-port="$CP_SCHEDULER_PORT" --leader-elect=false --v=1
+  wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$CP_KCM_PORT/healthz"
+  wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$CP_SCHEDULER_PORT/healthz"
 
-# 7. A default StorageClass served by the node agent's folder provisioner.
-KUBECONFIG="$CP_DIR/kubeconfig" kubectl apply -f - > /dev/null <<'YAML'
+  # 7. A default StorageClass served by the node agent's folder provisioner.
+  KUBECONFIG="$CP_DIR/kubeconfig" kubectl apply -f - > /dev/null <<'YAML'
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
 metadata:
@@ -134,6 +153,7 @@ provisioner: tsetcd.dev/node-agent-folder
 reclaimPolicy: Delete
 volumeBindingMode: WaitForFirstConsumer
 YAML
+fi
 
 # 8. The node agent: Nodes, Pods as local processes, folder-backed PVs.
 if [[ "${CP_AGENT:-1}" == 1 ]]; then

@@ -1,0 +1,100 @@
+// What the bench scripts measure, written once: their --name=value flags, a process's CPU seconds
+// and peak resident set from /proc, the machine's load average, a counter from a Prometheus text
+// page, and latency summaries (nearest-rank percentiles, medians over runs). Pure but for the
+// /proc and argv readers; hack/lib/bench-measure.test.ts checks the arithmetic.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+/** `--name=value` from the command line; a bare `--name` is 'true'; else dflt. */
+export function flag(name: string, dflt: string): string {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  if (a) return a.slice(name.length + 3);
+  if (process.argv.includes(`--${name}`)) return 'true';
+  return dflt;
+}
+
+let clkTck = 0;
+
+/** utime + stime of one process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of a process's main thread alone (Node's event loop), in seconds. */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpu(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpu(path: string): number {
+  clkTck ||= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+  const stat = readFileSync(path, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // After the comm field: state is f[0], so utime (field 14) is f[11] and stime f[12].
+  return (Number(f[11]) + Number(f[12])) / clkTck;
+}
+
+/** Starts a new peak: VmHWM drops to the current RSS (`5` to clear_refs, Linux 4.0+). False if not allowed. */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Peak resident set size of one process (VmHWM), in MiB. */
+export function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
+export function loadAvg(): string {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+}
+
+/**
+ * The sum of a metric's samples on a Prometheus text page: `name value` and, when labels is given,
+ * every `name{...}` sample whose labels include each of them (0 when there is none).
+ */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue;
+    const close = line.lastIndexOf('}');
+    const labelText = line[name.length] === '{' ? line.slice(name.length + 1, close) : '';
+    if (!Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** The q-quantile (0 < q <= 1) of ascending samples by nearest rank; NaN when there are none. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)));
+  return sorted[rank - 1]!;
+}
+
+export interface LatencySummary {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** Count, p50, p99 and max of samples in any order (non-finite samples are left out). */
+export function summarize(samples: readonly number[]): LatencySummary {
+  const s = samples.filter(Number.isFinite).sort((a, b) => a - b);
+  return { n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), max: s.length ? s[s.length - 1]! : NaN };
+}
+
+/** The median of finite values (the mean of the middle two for an even count); NaN when there are none. */
+export function median(xs: readonly number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
