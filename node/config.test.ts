@@ -146,8 +146,9 @@ describe('config', () => {
     expect(fails(['--experimental-grpc-server=fast'])).toContain("--experimental-grpc-server");
   });
 
-  it('serves gRPC with the lean server unless told grpc-js (flag or env)', () => {
-    expect(run([]).grpcServer).toBe('lean');
+  it('serves gRPC with our own HTTP/2 server unless told lean or grpc-js (flag or env)', () => {
+    expect(run([]).grpcServer).toBe('h2');
+    expect(run(['--experimental-grpc-server=lean']).grpcServer).toBe('lean');
     expect(run(['--experimental-grpc-server=grpc-js']).grpcServer).toBe('grpc-js');
     expect(run([], { ETCD_EXPERIMENTAL_GRPC_SERVER: 'grpc-js' }).grpcServer).toBe('grpc-js');
   });
