@@ -143,6 +143,7 @@ export class Member implements MemberBackend, TransportHandler {
   /** etcd_server_range_duration_seconds{success}: [false, true], tallied (Range is the hottest read path). */
   private readonly rangeDurations: readonly [HistogramTally<'success'>, HistogramTally<'success'>] | undefined;
   private readonly opts: MemberOptions;
+  private readonly snapshotPolicy: SnapshotPolicy;
   private readonly sm: StateMachine;
   private readonly storage: MemberStorage;
   /** Snapshot data on disk and in streams, not in raft's memory (streamed-snapshots.ts). */
@@ -191,6 +192,13 @@ export class Member implements MemberBackend, TransportHandler {
 
   constructor(opts: MemberOptions) {
     this.opts = opts;
+    // Made once: maybeSnapshot reads it after every apply slice.
+    this.snapshotPolicy = {
+      count: opts.snapshotCount,
+      logBytes: opts.snapshotLogBytes ?? DEFAULT_SNAPSHOT_LOG_BYTES,
+      catchUpEntries: opts.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
+      catchUpBytes: opts.snapshotCatchUpBytes ?? DEFAULT_SNAPSHOT_CATCH_UP_BYTES,
+    };
     this.id = opts.id;
     this.clusterId = opts.clusterId;
     this.log = opts.logger;
@@ -621,16 +629,6 @@ export class Member implements MemberBackend, TransportHandler {
     this.reads.onApplied(this.appliedIndex);
     this.maybeSnapshot();
     this.compactor.kick();
-  }
-
-  private get snapshotPolicy(): SnapshotPolicy {
-    const o = this.opts;
-    return {
-      count: o.snapshotCount,
-      logBytes: o.snapshotLogBytes ?? DEFAULT_SNAPSHOT_LOG_BYTES,
-      catchUpEntries: o.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES,
-      catchUpBytes: o.snapshotCatchUpBytes ?? DEFAULT_SNAPSHOT_CATCH_UP_BYTES,
-    };
   }
 
   /** A snapshot once enough entries, or enough bytes of them, were applied since the last one. */
