@@ -27,17 +27,13 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { flag, refuseUnknownFlags } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
 const VALUE_BYTES = 64 * 1024;
-
-function flag(name: string, dflt: string): string {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? a.slice(name.length + 3) : dflt;
-}
 
 const SIZES_MIB = flag('sizes', process.env['BENCH_DATA_MIB'] ?? '1024')
   .split(',')
@@ -50,9 +46,10 @@ const SNAPSHOT_COUNT = flag('snapshot-count', process.env['BENCH_SNAPSHOT_COUNT'
 const MEM_CAP_MIB = Number(flag('mem-cap-mib', String(Math.floor((0.7 * memAvailableKiB()) / 1024))));
 const DISK_FLOOR_MIB = Number(flag('disk-floor-mib', '4096'));
 const MEMBERS = Number(flag('members', '3'));
-const DEFRAG = !process.argv.includes('--no-defrag');
+const DEFRAG = flag('no-defrag', 'false') !== 'true';
 /** Extra flags for tsetcd's members only (e.g. --experimental-snapshot-log-bytes=N). */
 const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter((a) => a !== '');
+refuseUnknownFlags('bench-data-scale.ts');
 
 type Kind = 'etcd36' | 'tsetcd';
 

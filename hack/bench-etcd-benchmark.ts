@@ -27,7 +27,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, resetPeakRss } from './lib/bench-measure.js';
+import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
@@ -51,6 +51,7 @@ const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 /** The Node binary the tsetcd members run on, and flags for it (space-separated), e.g. --node-args=--single-threaded-gc. */
 const NODE_BIN = flag('node', process.execPath);
 const NODE_ARGS = flag('node-args', '').split(' ').filter(Boolean);
+refuseUnknownFlags('bench-etcd-benchmark.ts');
 const RANGE_KEY = 'foo';
 
 type Kind = 'etcd36' | 'tsetcd' | 'etcd34';

@@ -32,7 +32,7 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cpuSeconds, flag, loadAvg, median, metricSum, peakRssMiB, summarize } from './lib/bench-measure.js';
+import { cpuSeconds, flag, loadAvg, median, metricSum, peakRssMiB, refuseUnknownFlags, summarize } from './lib/bench-measure.js';
 import type { LatencySummary } from './lib/bench-measure.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -53,6 +53,7 @@ const SETTLE_SECONDS = Number(flag('settle-seconds', '5'));
 const ONLY = flag('only', '');
 /** --controllers=0: kube-apiserver alone (no controller manager, no scheduler): the storage's share stands out more. */
 const CONTROLLERS = flag('controllers', '1') !== '0';
+refuseUnknownFlags('bench-kube-apiserver.ts');
 const REQUEST_TIMEOUT_MS = 60_000;
 
 const NAMESPACE = 'kubebench';

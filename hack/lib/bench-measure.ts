@@ -7,11 +7,27 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 /** `--name=value` from the command line; a bare `--name` is 'true'; else dflt. */
+const askedFlags = new Set<string>();
+
 export function flag(name: string, dflt: string): string {
+  askedFlags.add(name);
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));
   if (a) return a.slice(name.length + 3);
   if (process.argv.includes(`--${name}`)) return 'true';
   return dflt;
+}
+
+/**
+ * Call once every flag has been read: a flag no `flag()` call asked for (a typo, or `--help`)
+ * stops the harness with exit 2 before it starts anything, instead of running a whole benchmark
+ * with the defaults. The flags are documented in each harness's header comment.
+ */
+export function refuseUnknownFlags(harness: string): void {
+  const unknown = process.argv.slice(2).filter((a) => !askedFlags.has(a.replace(/^--/, '').split('=')[0]!));
+  if (unknown.length === 0) return;
+  const what = unknown.includes('--help') ? 'the flags' : `unknown flag(s) ${unknown.join(' ')}; the flags`;
+  console.error(`${harness}: ${what} are listed in the header comment of hack/${harness}`);
+  process.exit(2);
 }
 
 let clkTck = 0;
