@@ -2,8 +2,10 @@
 // node --cpu-prof, etcd's `benchmark put` of --mib MiB of 64 KiB values (64 clients on 8 conns),
 // then SIGTERM so each member writes its profile. Prints each member's role, its CPU seconds per
 // MiB loaded, its busy time by area and its hottest frames (samples inside the load only).
+// Below 64 MiB loaded no local snapshot is taken (the byte trigger's floor), so the profile is
+// the put path alone.
 //
-//   npx tsx hack/profile-load.ts [--mib=256] [--top=25] [--tsetcd-args='--snapshot-count=1000000']
+//   npx tsx hack/profile-load.ts [--mib=60] [--top=25] [--tsetcd-args='--snapshot-count=1000000']
 //       [--no-prof]
 // TSETCD_MAIN as in bench-etcd-benchmark.ts. Run it under flock /tmp/tsetcd-bench.lock.
 
@@ -12,16 +14,17 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
-import { cpuSeconds, flag, loadAvg } from './lib/bench-measure.js';
+import { cpuSeconds, flag, loadAvg, refuseUnknownFlags } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
-const MIB = Number(flag('mib', '256'));
+const MIB = Number(flag('mib', '60'));
 const TOP = Number(flag('top', '25'));
-const PROF = !process.argv.includes('--no-prof');
+const PROF = flag('no-prof', 'false') !== 'true';
 const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 const VALUE_BYTES = 64 * 1024;
+refuseUnknownFlags('profile-load.ts');
 
 async function main(): Promise<void> {
   const bench = execFileSync('bash', [join(REPO, 'hack', 'ensure-etcd-benchmark.sh')], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
