@@ -110,6 +110,11 @@ export class ByteWriter {
     this.ensure(str.length);
     this.pos += this.buf.write(str, this.pos, str.length, 'latin1');
   }
+  /** Leaves n bytes unwritten (room a caller fills in place, e.g. a header before the command). */
+  skip(n: number): void {
+    this.ensure(n);
+    this.pos += n;
+  }
   raw(b: Uint8Array): void {
     this.ensure(b.length);
     this.buf.set(b, this.pos);
@@ -414,8 +419,13 @@ export function writeCommand(w: ByteWriter, cmd: Command): void {
   }
 }
 
-export function encodeCommand(cmd: Command): Uint8Array {
-  const w = new ByteWriter(cmd.type === 'put' ? 16 + cmd.req.key.length + (cmd.req.value?.length ?? 0) : 128);
+/**
+ * `headroom` bytes are left unwritten before the command, for the caller's own header: the
+ * proposal is then one buffer, and a 64 KiB value is copied once (not again into an envelope).
+ */
+export function encodeCommand(cmd: Command, headroom = 0): Uint8Array {
+  const w = new ByteWriter(headroom + (cmd.type === 'put' ? 16 + cmd.req.key.length + (cmd.req.value?.length ?? 0) : 128));
+  w.skip(headroom);
   writeCommand(w, cmd);
   return w.finish();
 }

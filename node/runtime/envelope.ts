@@ -31,10 +31,23 @@ export class EnvelopeError extends Error {
 
 export function encodeEnvelope(kind: EnvelopeKind, proposer: bigint, requestId: number, body: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
+  b.set(body, HEADER_BYTES);
+  return sealEnvelope(kind, proposer, requestId, b);
+}
+
+/** The header's bytes: room a body encoder leaves before the body (encodeCommand's headroom). */
+export const ENVELOPE_HEADER_BYTES = HEADER_BYTES;
+
+/**
+ * An envelope around a body already in place after ENVELOPE_HEADER_BYTES of room at the start
+ * of `b`: the header is written there, and the body is not copied.
+ */
+export function sealEnvelope(kind: EnvelopeKind, proposer: bigint, requestId: number, room: Uint8Array): Buffer {
+  if (room.byteLength < HEADER_BYTES) throw new EnvelopeError(`no room for an envelope header (${room.byteLength} bytes)`);
+  const b = Buffer.isBuffer(room) ? room : Buffer.from(room.buffer, room.byteOffset, room.byteLength);
   b[0] = KIND_CODE[kind] | WIDE_PROPOSER;
   b.writeBigUInt64LE(proposer, 1);
   b.writeDoubleLE(requestId, 9);
-  b.set(body, HEADER_BYTES);
   return b;
 }
 

@@ -42,7 +42,7 @@ import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
 import type { AuthCommand, AuthInfo, AuthReply } from '../mvcc/auth-store.js';
 import { encodeAuthBody } from './auth-body.js';
-import { encodeEnvelope, RequestIds, type EnvelopeKind } from './envelope.js';
+import { ENVELOPE_HEADER_BYTES, encodeEnvelope, RequestIds, sealEnvelope, type EnvelopeKind } from './envelope.js';
 import type { JwtOptions } from './jwt-tokens.js';
 import { INTERNAL_ROOT, MemberAuth } from './member-auth.js';
 import { decodeConfEntry, decodeNormalEntry, SkippedEntryError, type Skipped } from './entry-decode.js';
@@ -902,7 +902,7 @@ export class Member implements MemberBackend, TransportHandler {
       return Promise.reject(new BackendError('noSpace', 'etcdserver: mvcc: database space exceeded'));
     }
     const requestId = this.requestIds.take();
-    const data = as === undefined ? encodeEnvelope('mvcc', this.id, requestId, encodeCommand(cmd)) : encodeEnvelope('mvccAs', this.id, requestId, encodeAuthBody(as, encodeCommand(cmd)));
+    const data = as === undefined ? sealEnvelope('mvcc', this.id, requestId, encodeCommand(cmd, ENVELOPE_HEADER_BYTES)) : encodeEnvelope('mvccAs', this.id, requestId, encodeAuthBody(as, encodeCommand(cmd)));
     return this.submit<T>(requestId, data);
   }
 

@@ -81,6 +81,13 @@ export class ByteWriter {
     this.pos += b.length;
   }
 
+  /** Bytes as they are (no length before them). */
+  raw(b: Uint8Array): void {
+    this.ensure(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
   /** The written bytes (a view, valid until the next write). */
   view(): Uint8Array {
     return this.buf.subarray(0, this.pos);
@@ -174,6 +181,14 @@ export function writeEntry(w: ByteWriter, e: Entry): void {
   w.varint(e.index);
   w.u8(entryTypeCode(e.type));
   w.bytes(e.data);
+}
+
+/** An entry's bytes up to its data (the data's length included): writeEntry without the data. */
+export function writeEntryHead(w: ByteWriter, e: Entry): void {
+  w.varint(e.term);
+  w.varint(e.index);
+  w.u8(entryTypeCode(e.type));
+  w.varint(e.data.length);
 }
 
 /** Reads one entry. With copy=false the data is a view into the reader's buffer. */

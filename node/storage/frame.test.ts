@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { encodeRecord, frameBytes, scanSegment, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
+import { BY_REFERENCE_BYTES, encodeRecord, encodeRecordChunks, frameBytes, scanSegment, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
 import { scanSegmentFile } from './segment-scan.js';
 import type { ReadableFile } from './fs.js';
-import { entries, TestRng, withCrc32cFrames } from '../../test/storage/helpers.js';
+import { entries, entry, TestRng, withCrc32cFrames } from '../../test/storage/helpers.js';
 
 function segment(records: WalRecord[], size: number): Uint8Array {
   const buf = new Uint8Array(size);
@@ -72,6 +72,24 @@ describe('frame', () => {
     expect(scan.torn).toBeUndefined();
     expect(scan.end).toBe(recs.reduce((n, r) => n + encodeRecord(r).length, 0));
     expect(frameBytes(0)).toBe(24);
+  });
+
+  it('entries with large data as chunks (the data by reference): the same bytes as encodeRecord, and they scan back', () => {
+    const sizes = [BY_REFERENCE_BYTES, 3, BY_REFERENCE_BYTES - 1, 64 * 1024, 0, BY_REFERENCE_BYTES + 5];
+    for (let k = 0; k < sizes.length; k++) {
+      const list = sizes.slice(k).map((n, i) => entry(100 + i, 4, n));
+      const rec: WalRecord = { kind: 'entries', entries: list };
+      const enc = encodeRecordChunks(rec);
+      const joined = Buffer.concat(enc.chunks);
+      expect(enc.bytes).toBe(joined.length);
+      expect(Buffer.from(encodeRecord(rec)).equals(joined), `from size #${k}`).toBe(true);
+      for (const e of list) if (e.data.length >= BY_REFERENCE_BYTES) expect(enc.chunks).toContain(e.data);
+      const seg = new Uint8Array(joined.length + 64);
+      seg.set(joined);
+      expect(scanSegment(seg, true).records.map((r) => r.record)).toEqual([rec]);
+    }
+    // Records that are not entries, or entries with small data only: one chunk, encodeRecord's.
+    for (const r of recs) expect(Buffer.from(encodeRecordChunks(r).chunks[0]!).equals(Buffer.from(encodeRecord(r)))).toBe(true);
   });
 
   it('frames written with CRC-32C (checksum byte 0, before 2026-12-02) read back; the checksum byte is covered by the CRC', () => {

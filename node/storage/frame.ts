@@ -36,7 +36,7 @@
 // although nothing acknowledged was lost; we prefer a refusal an operator can inspect to a silent
 // guess. A process crash (kill -9) cannot cause this: the page cache keeps every completed write.
 
-import { ByteReader, ByteWriter, CodecError, readEntries, readHardState, writeEntries, writeHardState } from './codec.js';
+import { ByteReader, ByteWriter, CodecError, readEntries, readHardState, writeEntries, writeEntryHead, writeHardState } from './codec.js';
 import { checksumUpdate, WRITE_CHECKSUM, type ChecksumKind } from './checksum.js';
 import type { Entry, HardState } from '../raft/types.js';
 
@@ -136,6 +136,73 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   dv.setUint32(8, frameCrc(WRITE_CHECKSUM, buf, 0, FRAME_HEADER_BYTES + payloadLen), true);
   // The writer was sized for this record and is dropped now: hand out its bytes without a copy.
   return buf;
+}
+
+/** Entry data at least this long is written by reference (its own writev chunk), not copied into the frame. */
+export const BY_REFERENCE_BYTES = 4096;
+
+/** A framed record as the chunks a writev takes, in order; `bytes` is their total (a multiple of 8). */
+export interface EncodedRecord {
+  readonly chunks: Uint8Array[];
+  readonly bytes: number;
+}
+
+/**
+ * encodeRecord's bytes, as chunks: the data of each entry of BY_REFERENCE_BYTES or more is a
+ * chunk of its own (the entry's buffer itself, not a copy), and the CRC is computed over the
+ * pieces in order. So a 64 KiB value is not copied again on its way to the WAL, and is read
+ * once for the CRC. The entries' buffers must not change until the write is done (they never
+ * do: entry data is immutable).
+ */
+export function encodeRecordChunks(rec: WalRecord): EncodedRecord {
+  if (rec.kind !== 'entries' || !rec.entries.some((e) => e.data.length >= BY_REFERENCE_BYTES)) {
+    const b = encodeRecord(rec);
+    return { chunks: [b], bytes: b.length };
+  }
+  let hint = 40;
+  for (const e of rec.entries) hint += (e.data.length >= BY_REFERENCE_BYTES ? 0 : e.data.length) + 24;
+  const w = new ByteWriter(hint);
+  for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
+  w.varint(rec.entries.length);
+  // cuts[i]: where refs[i] goes between the writer's bytes.
+  const cuts: number[] = [];
+  const refs: Uint8Array[] = [];
+  let refBytes = 0;
+  for (const e of rec.entries) {
+    writeEntryHead(w, e);
+    if (e.data.length >= BY_REFERENCE_BYTES) {
+      cuts.push(w.length);
+      refs.push(e.data);
+      refBytes += e.data.length;
+    } else {
+      w.raw(e.data);
+    }
+  }
+  const inlinePayloadEnd = w.length;
+  const payloadLen = inlinePayloadEnd - FRAME_HEADER_BYTES + refBytes;
+  const total = frameBytes(payloadLen);
+  const inlineTotal = total - refBytes;
+  while (w.length < inlineTotal) w.u8(0);
+  const buf = w.view();
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  dv.setUint32(0, payloadLen, true);
+  dv.setUint32(inlineTotal - 8, payloadLen, true);
+  dv.setUint32(inlineTotal - 4, TRAILER_MAGIC, true);
+  buf[4] = RecordType.entries;
+  buf[5] = CHECKSUM_CODE[WRITE_CHECKSUM];
+  const chunks: Uint8Array[] = [];
+  let crc = checksumUpdate(WRITE_CHECKSUM, 0, buf, 0, 8);
+  let at = FRAME_HEADER_BYTES;
+  for (let i = 0; i < refs.length; i++) {
+    const cut = cuts[i]!;
+    crc = checksumUpdate(WRITE_CHECKSUM, checksumUpdate(WRITE_CHECKSUM, crc, buf, at, cut), refs[i]!);
+    chunks.push(buf.subarray(chunks.length === 0 ? 0 : at, cut), refs[i]!);
+    at = cut;
+  }
+  crc = checksumUpdate(WRITE_CHECKSUM, crc, buf, at, inlinePayloadEnd);
+  dv.setUint32(8, crc, true);
+  chunks.push(buf.subarray(at, inlineTotal));
+  return { chunks, bytes: total };
 }
 
 function decodePayload(type: number, buf: Uint8Array, start: number, end: number): WalRecord {

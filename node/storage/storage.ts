@@ -31,7 +31,7 @@ import {
   StorageStoppedError,
   StorageWriteError,
 } from './errors.js';
-import { encodeRecord, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
+import { encodeRecord, encodeRecordChunks, ScanError, type EncodedRecord, type ScannedRecord, type WalRecord } from './frame.js';
 import type { WalFile, WalFs } from './fs.js';
 import { LogShape } from './log-shape.js';
 import { nodeFs } from './node-fs.js';
@@ -165,9 +165,9 @@ class FileStorage implements MemberStorage {
   private segmentHasRecords = true;
 
   /** Queues one encoded record into `item`, cutting a new segment first if it would not fit. */
-  private place(item: RecordsItem, rec: Uint8Array): RecordsItem {
+  private place(item: RecordsItem, rec: EncodedRecord): RecordsItem {
     let cur = item;
-    if (this.queuedOffset + rec.length > this.opts.segmentSizeBytes && this.segmentHasRecords) {
+    if (this.queuedOffset + rec.bytes > this.opts.segmentSizeBytes && this.segmentHasRecords) {
       if (cur.chunks.length > 0) this.queue.push(cur);
       const seq = this.queuedSeq + 1;
       const preamble = this.preamble(seq, this.shape.last + 1);
@@ -177,9 +177,9 @@ class FileStorage implements MemberStorage {
       this.segmentHasRecords = false;
       cur = { kind: 'records', chunks: [], bytes: 0, mustSync: item.mustSync };
     }
-    cur.chunks.push(rec);
-    cur.bytes += rec.length;
-    this.queuedOffset += rec.length;
+    for (const c of rec.chunks) cur.chunks.push(c);
+    cur.bytes += rec.bytes;
+    this.queuedOffset += rec.bytes;
     this.segmentHasRecords = true;
     return cur;
   }
@@ -188,7 +188,7 @@ class FileStorage implements MemberStorage {
     return new Promise<void>((resolve, reject) => {
       let item: RecordsItem = { kind: 'records', chunks: [], bytes: 0, mustSync };
       for (const r of records) {
-        item = this.place(item, encodeRecord(r));
+        item = this.place(item, encodeRecordChunks(r));
         if (r.kind === 'entries') for (const e of r.entries) this.shape.append(e.index, e.term);
       }
       apply();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, Message, MessageType } from '../raft/types.js';
-import { batchSize, decodeBatch, decodeMessage, encodeMessage, writeBatch } from './codec.js';
+import { BY_REFERENCE_BYTES, batchSize, decodeBatch, decodeMessage, encodeMessage, writeBatch, type ByReference } from './codec.js';
 import { FrameReader, FrameType, frame } from './frames.js';
 
 // A small seeded generator (mulberry32) so failures reproduce; the seed is printed.
@@ -91,6 +91,46 @@ describe('peer codec', () => {
     const m = randomMessage(rng(7));
     const b = encodeMessage({ ...m, entries: [{ term: 1, index: 2, type: 'normal', data: new Uint8Array(10) }] });
     expect(() => decodeMessage(b.subarray(0, b.byteLength - 3))).toThrow(/truncated/);
+  });
+
+  it('large entry data by reference: the pieces and the entries own buffers make the same bytes; an owned frame keeps views', () => {
+    const seed = 20261202;
+    console.log(`codec by-reference seed ${seed}`);
+    const r = rng(seed);
+    const sizes = [0, 10, BY_REFERENCE_BYTES - 1, BY_REFERENCE_BYTES, 64 * 1024, 3];
+    const batch = Array.from({ length: 6 }, () => randomMessage(r));
+    batch[2] = { ...batch[2]!, type: 'app', term: 5, entries: sizes.map((n, i) => ({ term: 5, index: 10 + i, type: 'normal' as const, data: Uint8Array.from({ length: n }, () => Math.floor(r() * 256)) })) };
+    const whole = Buffer.alloc(batchSize(batch));
+    writeBatch(whole, 0, batch);
+    const refs: ByReference = { cuts: [], data: [] };
+    const inline = Buffer.alloc(batchSize(batch, true));
+    expect(writeBatch(inline, 0, batch, refs)).toBe(inline.byteLength);
+    expect(refs.data.length).toBe(2);
+    const pieces: Uint8Array[] = [];
+    let at = 0;
+    refs.cuts.forEach((cut, k) => {
+      pieces.push(inline.subarray(at, cut), refs.data[k]!);
+      at = cut;
+    });
+    pieces.push(inline.subarray(at));
+    const joined = Buffer.concat(pieces);
+    expect(joined.equals(whole)).toBe(true);
+    const owned = decodeBatch(joined, true);
+    expect(owned.map(plain)).toEqual(batch.map(plain));
+    const big = owned[2]!.entries.filter((e) => e.data.byteLength >= BY_REFERENCE_BYTES);
+    const small = owned[2]!.entries.filter((e) => e.data.byteLength > 0 && e.data.byteLength < BY_REFERENCE_BYTES);
+    for (const e of big) expect(e.data.buffer).toBe(joined.buffer);
+    for (const e of small) expect(e.data.buffer).not.toBe(joined.buffer);
+    for (const e of decodeBatch(joined)[2]!.entries) if (e.data.byteLength > 0) expect(e.data.buffer).not.toBe(joined.buffer);
+  });
+
+  it('says which frames it assembled from several chunks (owned)', () => {
+    const f = frame(FrameType.messages, Buffer.alloc(100, 1));
+    const seen: boolean[] = [];
+    const reader = new FrameReader();
+    reader.push(Buffer.concat([f, f.subarray(0, 50)]), (_t, _p, owned) => seen.push(owned));
+    reader.push(f.subarray(50), (_t, _p, owned) => seen.push(owned));
+    expect(seen).toEqual([false, true]);
   });
 
   it('reassembles frames split at every byte boundary', () => {

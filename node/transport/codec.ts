@@ -12,7 +12,9 @@
 // batch    := u32 count | count x message
 // Decoding returns snapshot data as a view into the received buffer (no copy). Entry data is
 // copied into a buffer of its own (small ones from Buffer's pool): the Raft log keeps entries
-// long after the batch that carried them, so one copy here frees the whole received batch.
+// long after the batch that carried them, so one copy here frees the whole received batch;
+// except large data in a frame assembled for the batch alone (BY_REFERENCE_BYTES), which stays
+// a view. Large data is also sent by reference (writeBatch's refs): no copy per follower.
 
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
@@ -34,11 +36,26 @@ export class CodecError extends Error {
 
 const EMPTY = new Uint8Array(0);
 
-export function messageSize(m: Message, withSnapshotData = true): number {
+/**
+ * Entry data at least this long is sent by reference: writeMessage leaves it out of the buffer and
+ * names where it goes (ByReference), and the sender writes the entry's own buffer there (one
+ * writev), so a 64 KiB value is not copied into a frame once per follower. A receiver keeps such
+ * data as views into the frame it assembled (decodeBatch's `owned`).
+ */
+export const BY_REFERENCE_BYTES = 4096;
+
+/** Entry data left out of a buffer: data[i] goes at offset cuts[i] of the written bytes. */
+export interface ByReference {
+  readonly cuts: number[];
+  readonly data: Uint8Array[];
+}
+
+/** With byReference, the size without the data of entries sent by reference. */
+export function messageSize(m: Message, withSnapshotData = true, byReference = false): number {
   let n = 1 + 7 * 8 + 1 + 4;
   if (m.context !== undefined) n += 4 + m.context.byteLength;
   if (m.transferee !== undefined) n += 8;
-  for (const e of m.entries) n += 8 + 8 + 1 + 4 + e.data.byteLength;
+  for (const e of m.entries) n += 8 + 8 + 1 + 4 + (byReference && e.data.byteLength >= BY_REFERENCE_BYTES ? 0 : e.data.byteLength);
   if (m.snapshot) {
     const cs = m.snapshot.metadata.confState;
     n += 8 + 8 + 4 + cs.voters.length * 8 + 4 + cs.learners.length * 8 + 4 + (withSnapshotData ? m.snapshot.data.byteLength : 0);
@@ -46,7 +63,7 @@ export function messageSize(m: Message, withSnapshotData = true): number {
   return n;
 }
 
-export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotData = true): number {
+export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotData = true, refs?: ByReference): number {
   const code = MESSAGE_CODE.get(m.type);
   if (code === undefined) throw new CodecError(`unknown message type ${String(m.type)}`);
   buf[off++] = code;
@@ -70,6 +87,11 @@ export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotD
     off = buf.writeDoubleLE(e.index, off);
     buf[off++] = e.type === 'normal' ? 0 : 1;
     off = buf.writeUInt32LE(e.data.byteLength, off);
+    if (refs && e.data.byteLength >= BY_REFERENCE_BYTES) {
+      refs.cuts.push(off);
+      refs.data.push(e.data);
+      continue;
+    }
     buf.set(e.data, off);
     off += e.data.byteLength;
   }
@@ -135,7 +157,8 @@ class Reader {
   }
 }
 
-function readMessage(r: Reader): Message {
+/** owned: the buffer is the frame's own (assembled for it), so large entry data may stay views into it. */
+function readMessage(r: Reader, owned = false): Message {
   const code = r.u8();
   const type = MESSAGE_TYPES[code];
   if (type === undefined) throw new CodecError(`unknown message type code ${code}`);
@@ -158,7 +181,8 @@ function readMessage(r: Reader): Message {
     const t = r.u8();
     if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
-    entries[i] = { term: eterm, index: eindex, type: etype, data: Buffer.from(r.bytes(r.u32())) };
+    const data = r.bytes(r.u32());
+    entries[i] = { term: eterm, index: eindex, type: etype, data: owned && data.byteLength >= BY_REFERENCE_BYTES ? data : Buffer.from(data) };
   }
   let snapshot: Snapshot | undefined;
   if (flags & HAS_SNAPSHOT) {
@@ -216,23 +240,30 @@ export function decodeMessage(buf: Buffer): Message {
   return m;
 }
 
-export function batchSize(msgs: readonly Message[]): number {
+export function batchSize(msgs: readonly Message[], byReference = false): number {
   let n = 4;
-  for (const m of msgs) n += messageSize(m);
+  for (const m of msgs) n += messageSize(m, true, byReference);
   return n;
 }
 
-export function writeBatch(buf: Buffer, off: number, msgs: readonly Message[]): number {
+/** With refs, large entry data is left out and named in refs (see BY_REFERENCE_BYTES). */
+export function writeBatch(buf: Buffer, off: number, msgs: readonly Message[], refs?: ByReference): number {
   off = buf.writeUInt32LE(msgs.length, off);
-  for (const m of msgs) off = writeMessage(buf, off, m);
+  for (const m of msgs) off = writeMessage(buf, off, m, true, refs);
   return off;
 }
 
-export function decodeBatch(buf: Buffer): Message[] {
+/**
+ * owned: `buf` is a frame assembled for this batch alone (not a view into a larger socket read),
+ * so entry data of BY_REFERENCE_BYTES or more stays a view into it (the batch is mostly that
+ * data: holding it costs no more than copies would); smaller data is copied out, so a few small
+ * entries kept in the Raft log do not hold a whole received buffer.
+ */
+export function decodeBatch(buf: Buffer, owned = false): Message[] {
   const r = new Reader(buf, 0, buf.byteLength);
   const n = r.u32();
   const out: Message[] = [];
-  for (let i = 0; i < n; i++) out.push(readMessage(r));
+  for (let i = 0; i < n; i++) out.push(readMessage(r, owned));
   if (r.off !== buf.byteLength) throw new CodecError('trailing bytes after batch');
   return out;
 }

@@ -52,8 +52,11 @@ export class FrameReader {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  /** Feeds bytes; calls onFrame for each complete frame. Throws FrameError on a bad length. */
-  push(chunk: Buffer, onFrame: (type: number, payload: Buffer) => void): void {
+  /**
+   * Feeds bytes; calls onFrame for each complete frame (owned: its payload was assembled for
+   * it from several chunks, not a view into a socket read). Throws FrameError on a bad length.
+   */
+  push(chunk: Buffer, onFrame: (type: number, payload: Buffer, owned: boolean) => void): void {
     this.chunks.push(chunk);
     this.buffered += chunk.byteLength;
     for (;;) {
@@ -61,8 +64,9 @@ export class FrameReader {
       const len = this.peekU32();
       if (len < 1 || len > MAX_FRAME_BYTES) throw new FrameError(`bad frame length ${len}`);
       if (this.buffered < 4 + len) return;
+      const owned = this.chunks[0]!.byteLength < 4 + len;
       const whole = this.take(4 + len);
-      onFrame(whole[4]!, whole.subarray(5));
+      onFrame(whole[4]!, whole.subarray(5), owned);
     }
   }
 

@@ -33,7 +33,7 @@ import * as tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Message, NodeId } from '../raft/types.js';
 import type { Logger } from '../log.js';
-import { batchSize, decodeBatch, decodeMessage, encodeMessage, messageSize, writeBatch } from './codec.js';
+import { batchSize, decodeBatch, decodeMessage, encodeMessage, messageSize, writeBatch, type ByReference } from './codec.js';
 import { FrameReader, FrameType, frame, frameHeader } from './frames.js';
 import { REMOVED_REASON, RpcError, peerJson, type Transport, type TransportHandler, type TransportHooks } from './types.js';
 import { bodyFromBytes, bounded, type SnapshotBody } from './snapshot-body.js';
@@ -317,12 +317,27 @@ export class TcpTransport implements Transport {
       }
       const batch = q.slice(i, j);
       const size = batchSize(batch);
-      const buf = Buffer.allocUnsafe(5 + size);
+      // Large entry data is not copied into the frame: the socket takes the entries' own
+      // buffers between the pieces of the rest (one writev), for every follower alike.
+      const buf = Buffer.allocUnsafe(5 + batchSize(batch, true));
       buf.writeUInt32LE(size + 1, 0);
       buf[4] = FrameType.messages;
-      writeBatch(buf, 5, batch);
-      s.write(buf);
-      this.opts.hooks?.sentBytes?.(p.id, buf.byteLength);
+      const refs: ByReference = { cuts: [], data: [] };
+      writeBatch(buf, 5, batch, refs);
+      if (refs.data.length === 0) s.write(buf);
+      else {
+        s.cork();
+        let at = 0;
+        for (let k = 0; k < refs.data.length; k++) {
+          const cut = refs.cuts[k]!;
+          if (cut > at) s.write(buf.subarray(at, cut));
+          s.write(refs.data[k]!);
+          at = cut;
+        }
+        if (at < buf.byteLength) s.write(buf.subarray(at));
+        s.uncork();
+      }
+      this.opts.hooks?.sentBytes?.(p.id, 5 + size);
       i = j;
     }
   }
@@ -504,7 +519,7 @@ export class TcpTransport implements Transport {
       s.end(frame(FrameType.reject, Buffer.from(reason)));
       s.destroySoon();
     };
-    const onFrame = (type: number, payload: Buffer): void => {
+    const onFrame = (type: number, payload: Buffer, owned: boolean): void => {
       if (refused) return;
       if (!hello) {
         if (type !== FrameType.hello) return refuse('expected hello');
@@ -539,7 +554,7 @@ export class TcpTransport implements Transport {
       switch (type) {
         case FrameType.messages: {
           this.opts.hooks?.receivedBytes?.(from, payload.byteLength + 5);
-          const msgs = decodeBatch(payload);
+          const msgs = decodeBatch(payload, owned);
           for (const m of msgs) {
             if (m.to !== this.opts.id || m.from !== from) continue;
             this.opts.handler.receive(m);

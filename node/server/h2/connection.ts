@@ -148,38 +148,56 @@ export class H2Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = undefined;
     try {
-      let off = 0;
-      if (!this.prefaceSeen) {
-        const n = Math.min(data.length, PREFACE.length);
-        if (!data.subarray(0, n).equals(PREFACE.subarray(0, n))) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
-        if (n < PREFACE.length) {
-          this.pending = data;
-          return;
-        }
-        this.prefaceSeen = true;
-        off = PREFACE.length;
-      }
-      while (data.length - off >= FRAME_HEADER_BYTES) {
-        const len = (data[off]! << 16) | (data[off + 1]! << 8) | data[off + 2]!;
-        if (len > DEFAULT_MAX_FRAME) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${len} bytes`);
-        if (data.length - off - FRAME_HEADER_BYTES < len) break;
-        const type = data[off + 3]!;
-        const flags = data[off + 4]!;
-        const id = data.readUInt32BE(off + 5) & 0x7fffffff;
-        const payload = data.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + len);
-        off += FRAME_HEADER_BYTES + len;
-        this.onFrame(type, flags, id, payload);
-        if (this.closed) return;
-      }
-      if (off < data.length) this.pending = data.subarray(off);
+      const pending = this.pending;
+      this.pending = undefined;
+      if (!pending) return this.parse(chunk);
+      if (!this.prefaceSeen) return this.parse(Buffer.concat([pending, chunk]));
+      // A frame begun in an earlier chunk: copy that frame's bytes alone (not the whole chunk,
+      // ~64 KiB a read, behind it), parse it, then parse the rest of the chunk in place.
+      const head = pending.length >= FRAME_HEADER_BYTES ? pending : Buffer.concat([pending, chunk.subarray(0, FRAME_HEADER_BYTES - pending.length)]);
+      if (head.length < FRAME_HEADER_BYTES) return this.parse(head);
+      const total = FRAME_HEADER_BYTES + ((head[0]! << 16) | (head[1]! << 8) | head[2]!);
+      const need = total - pending.length;
+      if (total > FRAME_HEADER_BYTES + DEFAULT_MAX_FRAME || chunk.length < need) return this.parse(Buffer.concat([pending, chunk]));
+      const whole = Buffer.allocUnsafe(total);
+      pending.copy(whole, 0);
+      chunk.copy(whole, pending.length, 0, need);
+      this.parse(whole);
+      if (!this.closed && need < chunk.length) this.parse(chunk.subarray(need));
     } catch (err) {
       if (err instanceof ConnectionError) return this.fail(err.code, err.message);
       this.opts.onError(err);
       this.fail(ErrorCode.INTERNAL_ERROR, 'internal error');
     }
+  }
+
+  /** Parses the frames in `data` (after the preface, if not yet seen); keeps a partial frame as pending. */
+  private parse(data: Buffer): void {
+    let off = 0;
+    if (!this.prefaceSeen) {
+      const n = Math.min(data.length, PREFACE.length);
+      if (!data.subarray(0, n).equals(PREFACE.subarray(0, n))) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
+      if (n < PREFACE.length) {
+        this.pending = data;
+        return;
+      }
+      this.prefaceSeen = true;
+      off = PREFACE.length;
+    }
+    while (data.length - off >= FRAME_HEADER_BYTES) {
+      const len = (data[off]! << 16) | (data[off + 1]! << 8) | data[off + 2]!;
+      if (len > DEFAULT_MAX_FRAME) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${len} bytes`);
+      if (data.length - off - FRAME_HEADER_BYTES < len) break;
+      const type = data[off + 3]!;
+      const flags = data[off + 4]!;
+      const id = data.readUInt32BE(off + 5) & 0x7fffffff;
+      const payload = data.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + len);
+      off += FRAME_HEADER_BYTES + len;
+      this.onFrame(type, flags, id, payload);
+      if (this.closed) return;
+    }
+    if (off < data.length) this.pending = data.subarray(off);
   }
 
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
