@@ -329,6 +329,11 @@ export class MvccStore {
     return this.size + this.leases.size * LEASE_OVERHEAD_BYTES;
   }
 
+  /** sizeBytes() without the held values' bytes: what a snapshot that names value offsets costs. */
+  indexSizeBytes(): number {
+    return this.sizeBytes() - this.valueBytes;
+  }
+
   /**
    * What the store occupies, dead bytes included: sizeBytes() with the held values replaced by
    * everything the value store holds (a file log keeps values of compacted revisions until

@@ -122,6 +122,9 @@ export class MvccStateMachine implements StateMachine {
       end: (saved) => log.endSnapshot(id, saved),
     };
   }
+  snapshotCostBytes(): number {
+    return this.valueLog?.keepsValues() ? this.store.indexSizeBytes() : this.store.sizeBytes();
+  }
   snapshotExpander(read: boolean): SnapshotExpander {
     if (read && !this.valueLog) throw new Error('a snapshot that names value offsets, and no value log to read them from');
     return new SnapshotExpander(read ? this.valueLog : undefined, EXPAND_CHUNK_BYTES);

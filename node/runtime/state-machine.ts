@@ -42,6 +42,11 @@ export interface StateMachine {
    * Undefined: use snapshotChunks (the values carried).
    */
   localSnapshot?(maxChunkBytes: number): { chunks: Iterable<Uint8Array>; durable(): Promise<void>; end(saved: boolean): void } | undefined;
+  /**
+   * What a local snapshot writes, for the snapshot trigger (snapshot-policy.ts): the index only when
+   * localSnapshot names value offsets. Absent: sizeInUseBytes (the whole state).
+   */
+  snapshotCostBytes?(): number;
   /** Turns store chunks that name value offsets into chunks that carry the values (read) or measures them (!read). */
   snapshotExpander?(read: boolean): { write(chunk: Uint8Array): Array<Uint8Array | number>; readonly format: number; ended(): boolean };
   /** Keeps every value-log segment on disk until the returned function is called (a snapshot being sent). */
