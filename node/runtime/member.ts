@@ -76,6 +76,7 @@ const MAX_PENDING_PROPOSALS = 50_000;
 /** etcd's readyPercent: a learner is promotable once its match is this close to the leader's. */
 const LEARNER_READY_PERCENT = 0.9;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
+const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 /** An iterable whose first step has already run (now); iterate it once. close() ends it early (its pins go). */
 function startedIterable<T>(src: Iterable<T>): Iterable<T> & { close(): void } {
@@ -92,7 +93,6 @@ function startedIterable<T>(src: Iterable<T>): Iterable<T> & { close(): void } {
     close: () => void it.return?.(),
   };
 }
-const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 export interface MemberOptions {
   readonly id: NodeId;
