@@ -35,6 +35,7 @@ export { validateCommand, validateRange, validateTxn, DEFAULT_MAX_TXN_OPS, APPLY
 export {
   MvccStore,
   SnapshotRestorer,
+  SnapshotExpander,
   DEFAULT_QUOTA_BACKEND_BYTES,
   REV_OVERHEAD_BYTES,
   KEY_OVERHEAD_BYTES,

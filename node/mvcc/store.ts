@@ -329,6 +329,11 @@ export class MvccStore {
     return this.size + this.leases.size * LEASE_OVERHEAD_BYTES;
   }
 
+  /** sizeBytes() without the held values' bytes: what a snapshot that names value offsets costs. */
+  indexSizeBytes(): number {
+    return this.sizeBytes() - this.valueBytes;
+  }
+
   /**
    * What the store occupies, dead bytes included: sizeBytes() with the held values replaced by
    * everything the value store holds (a file log keeps values of compacted revisions until
@@ -1114,8 +1119,13 @@ export class MvccStore {
    * moment the generator started (it pins history; drive it to the end or call return()).
    * Format: records [type u8][len uvarint][body]; 1 header, 2 key, 3 trailer (CRC-32C of
    * every byte before the trailer).
+   *
+   * With `footer` (a member's own snapshot over a kept value log, value-log.ts): format 2, where
+   * each value is its length and its offset in the value store instead of its bytes, and the
+   * trailer carries footer()'s bytes, asked for once the last offset is written (the log's end
+   * then, and its segments). SnapshotExpander turns such a stream back into format 1 for a peer.
    */
-  *snapshotChunks(maxBytes: number): Generator<Uint8Array, void, void> {
+  *snapshotChunks(maxBytes: number, footer?: () => Uint8Array): Generator<Uint8Array, void, void> {
     const rev = this.rev;
     const compactRev = this.compactRev;
     const epoch = this.epoch;
@@ -1136,7 +1146,7 @@ export class MvccStore {
       };
       // Header.
       body.raw(SNAPSHOT_MAGIC);
-      body.uvarint(SNAPSHOT_FORMAT);
+      body.uvarint(footer ? SNAPSHOT_FORMAT_REFS : SNAPSHOT_FORMAT);
       body.varint(rev);
       body.varint(compactRev);
       body.varint(this.applied);
@@ -1178,7 +1188,14 @@ export class MvccStore {
             body.varint(r.create);
             body.varint(r.version);
             body.varintBig(r.lease);
-            body.bytes(r.value);
+            if (!footer) body.bytes(r.value);
+            else {
+              body.uvarint(r.vlen);
+              if (r.vlen > 0) {
+                if (typeof r.vref !== 'number') throw new MvccError('snapshotInvalid', 'a snapshot by offset of values kept in the heap');
+                body.uvarint(r.vref);
+              }
+            }
           }
           emit(2);
           keys++;
@@ -1190,6 +1207,7 @@ export class MvccStore {
       }
       crc = crc32cUpdateBytes(crc, out.view()); // the trailer covers every byte before it
       body.uvarint(keys);
+      if (footer) body.bytes(footer());
       body.raw(u32le(crc));
       emit(3);
       yield out.take();
@@ -1455,6 +1473,8 @@ class RangeCollector {
 const SNAPSHOT_MAGIC = Buffer.from('tsetcd-mvcc', 'latin1');
 const EMPTY_REVS: Rev[] = [];
 const SNAPSHOT_FORMAT = 1;
+/** Values named by their offset in the value store (a member's own snapshot file only). */
+const SNAPSHOT_FORMAT_REFS = 2;
 
 function u32le(n: number): Uint8Array {
   const b = Buffer.allocUnsafe(4);
@@ -1500,6 +1520,10 @@ export class SnapshotRestorer {
   private keys = 0;
   private done = false;
   private lastSkey: string | undefined;
+  /** Format 2: values are offsets in the value store (adopted at the trailer). */
+  private refs = false;
+  /** Format 2: the highest offset + length named. */
+  private maxEnd = 0;
 
   constructor(
     private readonly values: ValueStore,
@@ -1560,7 +1584,9 @@ export class SnapshotRestorer {
     if (Buffer.compare(magic, SNAPSHOT_MAGIC) !== 0) this.fail('bad magic');
     r.pos = SNAPSHOT_MAGIC.length;
     const format = r.uvarint();
-    if (format !== SNAPSHOT_FORMAT) this.fail(`unknown format ${format}`);
+    if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_REFS) this.fail(`unknown format ${format}`);
+    if (format === SNAPSHOT_FORMAT_REFS && !this.values.adopt) this.fail('a snapshot that names value offsets, restored into a store without a value log');
+    this.refs = format === SNAPSHOT_FORMAT_REFS;
     const rev = r.varint();
     const compactRev = r.varint();
     const applied = r.varint();
@@ -1604,7 +1630,13 @@ export class SnapshotRestorer {
       const create = r.varint();
       const version = r.varint();
       const lease = r.varintBig();
-      const v = stash(this.values, r.bytes());
+      let v: { ref: ValueRef; len: number };
+      if (!this.refs) v = stash(this.values, r.bytes());
+      else {
+        const len = r.uvarint();
+        v = { ref: len === 0 ? 0 : r.uvarint(), len };
+        if (len > 0) this.maxEnd = Math.max(this.maxEnd, (v.ref as number) + len);
+      }
       const rv = new Rev(rec, main, sub, create, version, lease, v.ref, v.len, this.values);
       revs.push(rv);
       s.size += v.len + REV_OVERHEAD_BYTES;
@@ -1634,8 +1666,11 @@ export class SnapshotRestorer {
     if (!this.s) this.fail('trailer before header');
     const keys = r.uvarint();
     if (keys !== this.keys) this.fail(`trailer counts ${keys} keys, read ${this.keys}`);
+    const footer = this.refs ? r.bytes() : undefined;
     const crc = Buffer.from(r.buf.subarray(r.pos, r.pos + 4)).readUInt32LE(0);
     if (!this.checked && crc !== this.crc >>> 0) this.fail('checksum mismatch');
+    // The value log is cut back to the snapshot's end here, once every byte checked out.
+    if (footer) this.values.adopt!(footer, this.maxEnd);
     this.done = true;
   }
 
@@ -1651,5 +1686,171 @@ export class SnapshotRestorer {
     // A revision below the compaction may have lost every change; empty groups are fine.
     s.log = log;
     this.onFinish(s);
+  }
+}
+
+function uvarintSize(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Turns a snapshot stream that names value offsets (format 2, a member's own snapshot file) into
+ * one that carries the values (format 1), for a peer: its value log is its own. The chunks go in
+ * as the store wrote them (any split works); the output comes in chunks of about `chunkBytes`,
+ * cut at records, with the trailer's CRC-32C computed over the new bytes. A format-1 stream comes
+ * out the same. Without `values` it only measures: the output chunks' lengths, no value read (the
+ * transport needs a snapshot's length before its first byte).
+ */
+export class SnapshotExpander {
+  private pending: Uint8Array = EMPTY;
+  private readonly out = new ByteWriter(1 << 16);
+  /** Measuring: bytes of the output chunk being built. */
+  private outLen = 0;
+  private crc = 0;
+  private done = false;
+  /** The input's format, once its header went through. */
+  format = 0;
+
+  constructor(
+    private readonly values: ValueStore | undefined,
+    private readonly chunkBytes: number,
+  ) {}
+
+  private fail(why: string): never {
+    throw new MvccError('snapshotInvalid', why);
+  }
+
+  /** Feeds input; returns the output chunks complete so far (measuring: their lengths). */
+  write(chunk: Uint8Array): Array<Uint8Array | number> {
+    const outChunks: Array<Uint8Array | number> = [];
+    if (chunk.length === 0) return outChunks;
+    if (this.done) this.fail('data after the trailer');
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const r = new ByteReader(buf, 'snapshot');
+    let pos = 0;
+    for (;;) {
+      r.pos = pos;
+      if (r.remaining < 2) break;
+      let type: number;
+      let len: number;
+      try {
+        type = r.u8();
+        len = r.uvarint();
+      } catch {
+        break;
+      }
+      if (r.remaining < len) break;
+      const body = buf.subarray(r.pos, r.pos + len);
+      pos = r.pos + len;
+      if (type === 1) this.header(body);
+      else if (type === 2) this.key(body);
+      else if (type === 3) {
+        this.trailer(body);
+        if (pos !== buf.length) this.fail('data after the trailer');
+      } else this.fail(`unknown record type ${type}`);
+      if (this.done || this.size() >= this.chunkBytes) outChunks.push(this.takeOut());
+      if (this.done) break;
+    }
+    this.pending = pos >= buf.length ? EMPTY : Buffer.from(buf.subarray(pos));
+    return outChunks;
+  }
+
+  /** True once the trailer went through. */
+  ended(): boolean {
+    return this.done;
+  }
+
+  private size(): number {
+    return this.values ? this.out.length : this.outLen;
+  }
+
+  private takeOut(): Uint8Array | number {
+    if (!this.values) {
+      const n = this.outLen;
+      this.outLen = 0;
+      return n;
+    }
+    const c = this.out.take();
+    this.crc = crc32cUpdateBytes(this.crc, c);
+    return c;
+  }
+
+  private record(type: number, bodyLen: number): void {
+    if (!this.values) this.outLen += 1 + uvarintSize(bodyLen) + bodyLen;
+    else {
+      this.out.u8(type);
+      this.out.uvarint(bodyLen);
+    }
+  }
+
+  private header(body: Uint8Array): void {
+    if (this.format !== 0) this.fail('two headers');
+    if (Buffer.compare(body.subarray(0, SNAPSHOT_MAGIC.length), SNAPSHOT_MAGIC) !== 0) this.fail('bad magic');
+    const format = body[SNAPSHOT_MAGIC.length];
+    if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_REFS) this.fail(`unknown format ${String(format)}`);
+    this.format = format;
+    this.record(1, body.length);
+    if (this.values) {
+      const at = this.out.length;
+      this.out.raw(body);
+      this.out.view()[at + SNAPSHOT_MAGIC.length] = SNAPSHOT_FORMAT;
+    }
+  }
+
+  private key(body: Uint8Array): void {
+    if (this.format === 0) this.fail('key before header');
+    if (this.format === SNAPSHOT_FORMAT) {
+      this.record(2, body.length);
+      if (this.values) this.out.raw(body);
+      return;
+    }
+    const r = new ByteReader(body, 'snapshot');
+    r.bytes();
+    const n = r.uvarint();
+    const head = r.pos;
+    // Per revision: [fields start, fields end, value length, offset].
+    const revs: number[] = [];
+    let bodyLen = head;
+    for (let i = 0; i < n; i++) {
+      const from = r.pos;
+      r.varint();
+      r.uvarint();
+      r.varint();
+      r.varint();
+      r.varintBig();
+      const to = r.pos;
+      const vlen = r.uvarint();
+      const ref = vlen > 0 ? r.uvarint() : 0;
+      revs.push(from, to, vlen, ref);
+      bodyLen += to - from + uvarintSize(vlen) + vlen;
+    }
+    this.record(2, bodyLen);
+    const values = this.values;
+    if (!values) return;
+    this.out.raw(body.subarray(0, head));
+    for (let i = 0; i < revs.length; i += 4) {
+      this.out.raw(body.subarray(revs[i]!, revs[i + 1]!));
+      const vlen = revs[i + 2]!;
+      this.out.bytes(vlen === 0 ? undefined : values.read(revs[i + 3]!, vlen));
+    }
+  }
+
+  private trailer(body: Uint8Array): void {
+    if (this.format === 0) this.fail('trailer before header');
+    const keys = new ByteReader(body, 'snapshot').uvarint();
+    const bodyLen = uvarintSize(keys) + 4;
+    // The trailer's CRC covers every byte before the trailer record.
+    const crc = this.values ? crc32cUpdateBytes(this.crc, this.out.view()) : 0;
+    this.record(3, bodyLen);
+    if (this.values) {
+      this.out.uvarint(keys);
+      this.out.raw(u32le(crc));
+    }
+    this.done = true;
   }
 }

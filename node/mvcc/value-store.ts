@@ -5,11 +5,13 @@
 // - InHeapValues (here): the reference IS the bytes. Unit tests, the simulator, and any store
 //   built without a data directory use it; it behaves exactly as the store did before.
 // - node/storage/value-log.ts: an append-only file log read through the OS page cache; the
-//   reference is the value's offset. Its file is derived state (rebuilt from the raft snapshot
-//   and the WAL at every start), so it is never a source of truth and needs no fsync.
+//   reference is the value's offset. Kept across restarts by a member with a data dir: its own
+//   raft snapshots may then name offsets instead of carrying the values (snapshot format 2,
+//   store.ts snapshotChunks with a footer; the crash argument is in value-log.ts's header).
 //
-// References never reach hashes, snapshots or anything replicated: members may hold the same
-// value at different offsets (defragment runs on each member at its own time).
+// References never reach hashes or anything replicated: members may hold the same value at
+// different offsets (defragment runs on each member at its own time). Only a member's own
+// snapshot file names them, and a snapshot sent to a peer carries the values (SnapshotExpander).
 
 /** Opaque to the store: a number (a log offset) or the bytes themselves. */
 export type ValueRef = number | Uint8Array;
@@ -29,6 +31,12 @@ export interface ValueStore {
    * values are freed at once (the heap): the store's held value bytes are the truth then.
    */
   totalBytes?(): number;
+  /**
+   * At restart, before any append: restoring a snapshot that names offsets (format 2) hands the
+   * footer its trailer carries and the highest offset + length it names. Absent: such a snapshot
+   * cannot be restored into this store.
+   */
+  adopt?(footer: Uint8Array, maxRefEnd: number): void;
 }
 
 /** Values kept in the Node heap, the reference being the bytes (an owned copy). */

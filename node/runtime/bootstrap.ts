@@ -135,6 +135,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const identity = await resolveIdentity(cfg, tls, logger);
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
   await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
+  const retainSnapshots = 2;
   const storageOpts = {
     logger: logger.child('storage'),
     // The snapshot's data is restored from its file in chunks (streamed-snapshots.ts), never loaded whole.
@@ -143,7 +144,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     // data lives in the one bbolt file), and the byte trigger (snapshot-policy.ts) writes one per
     // GiB or so: keep the newest and the one before (recovery falls back to it while the WAL still
     // covers it), not etcd's --max-snapshots 5, which at 8 GiB would be ~30 GiB of disk per member.
-    retainSnapshots: 2,
+    retainSnapshots,
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   };
   let { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts);
@@ -206,8 +207,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     initialMembers: identity.joined ? [] : identity.initialMembers,
     peerHints: identity.peerHints ?? [],
     stateMachine: new MvccStateMachine({
-      // Values on disk, rebuilt from the snapshot and the WAL at every start (value-log.ts).
-      valueLog: ValueLog.open(nodeSyncFileOps, join(cfg.dataDir, 'member', 'vlog')),
+      // Values on disk, kept across restarts: our snapshot files name their offsets (value-log.ts).
+      valueLog: ValueLog.open(nodeSyncFileOps, join(cfg.dataDir, 'member', 'vlog'), { keep: { retainSnapshots } }),
       quotaBackendBytes: cfg.quotaBackendBytes,
       // etcd: the minimum lease TTL is ceil(1.5 x election timeout).
       minLeaseTtlSec: Math.ceil((1.5 * cfg.electionTimeoutMs) / 1000),

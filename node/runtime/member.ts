@@ -78,6 +78,22 @@ const LEARNER_READY_PERCENT = 0.9;
 const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
+/** An iterable whose first step has already run (now); iterate it once. close() ends it early (its pins go). */
+function startedIterable<T>(src: Iterable<T>): Iterable<T> & { close(): void } {
+  const it = src[Symbol.iterator]();
+  const first = it.next();
+  return {
+    *[Symbol.iterator]() {
+      try {
+        for (let r = first; !r.done; r = it.next()) yield r.value;
+      } finally {
+        it.return?.();
+      }
+    },
+    close: () => void it.return?.(),
+  };
+}
+
 export interface MemberOptions {
   readonly id: NodeId;
   readonly clusterId: NodeId;
@@ -207,7 +223,13 @@ export class Member implements MemberBackend, TransportHandler {
     const rd = opts.runtimeMetrics?.rangeDurationSeconds;
     this.rangeDurations = rd ? [new HistogramTally(rd, { success: 'false' }), new HistogramTally(rd, { success: 'true' })] : undefined;
     this.sm = opts.stateMachine;
-    this.snapshots = new StreamedSnapshots(opts.storage, opts.logger);
+    const sm = opts.stateMachine;
+    this.snapshots = new StreamedSnapshots(
+      opts.storage,
+      opts.logger,
+      // Our own snapshot files may name value-log offsets; a peer gets the values (value-log.ts).
+      sm.snapshotExpander && sm.pinValues ? { snapshotExpander: (read) => sm.snapshotExpander!(read), pinValues: () => sm.pinValues!() } : undefined,
+    );
     this.storage = this.snapshots.storage;
     const sched = (this.sched = opts.scheduler ?? realScheduler);
     this.nowMs = opts.nowMs ?? (() => sched.nowMs());
@@ -638,7 +660,10 @@ export class Member implements MemberBackend, TransportHandler {
       entries: this.appliedIndex - this.snapshotIndex,
       bytes: this.raftStorage.bytesBetween(this.snapshotIndex, this.appliedIndex),
     };
-    if (shouldSnapshot(this.snapshotPolicy, since, this.sm.sizeInUseBytes())) void this.takeSnapshot();
+    // The trigger grows with what a snapshot writes: the whole state, or only the index when our
+    // snapshots name value-log offsets (then it sits at its 64 MiB floor, and a restart replays
+    // at most about that much WAL).
+    if (shouldSnapshot(this.snapshotPolicy, since, this.sm.snapshotCostBytes?.() ?? this.sm.sizeInUseBytes())) void this.takeSnapshot();
   }
 
   private async applySnapshotItem(s: Snapshot): Promise<void> {
@@ -828,8 +853,16 @@ export class Member implements MemberBackend, TransportHandler {
       let bytes = 0;
       let sliceStart = this.sched.monoMs();
       const { sm, sched } = this;
+      // Over a kept value log the file names value offsets instead of carrying the values: it
+      // costs the index, not the data (value-log.ts, whose header has the crash argument).
+      const local = sm.localSnapshot?.(SNAPSHOT_CHUNK_BYTES);
+      // The store's stream starts here, synchronously with `index` and `membership` (its first step
+      // reads the revision it snapshots); started lazily inside stateSnapshotParts it would begin
+      // only after saveSnapshot's first writes, and entries applied meanwhile would be in the
+      // snapshot and applied again on top of it after a restart.
+      const storeChunks = startedIterable(local?.chunks ?? sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES));
       async function* parts(): AsyncGenerator<Uint8Array> {
-        for await (const c of stateSnapshotParts(membership, sm.snapshotChunks(SNAPSHOT_CHUNK_BYTES))) {
+        for await (const c of stateSnapshotParts(membership, storeChunks)) {
           bytes += c.byteLength;
           yield c;
           if (sched.monoMs() - sliceStart > APPLY_SLICE_MS) {
@@ -837,8 +870,17 @@ export class Member implements MemberBackend, TransportHandler {
             sliceStart = sched.monoMs();
           }
         }
+        // The values it names are durable before the file is (saveSnapshot renames it after this).
+        await local?.durable();
       }
-      await this.storage.saveSnapshot({ metadata: { index, term, confState }, data: parts() });
+      let saved = false;
+      try {
+        await this.storage.saveSnapshot({ metadata: { index, term, confState }, data: parts() });
+        saved = true;
+      } finally {
+        storeChunks.close();
+        local?.end(saved);
+      }
       if (this.stopped) return;
       if (index > this.raftStorage.snapshot().metadata.index) {
         this.raftStorage.createSnapshot(index, confState, new Uint8Array(0));

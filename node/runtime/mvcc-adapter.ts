@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import type { LeaseKeys } from '../mvcc/auth-gate.js';
 import { AuthStore } from '../mvcc/auth-store.js';
-import { MvccStore, WatchHub, type StoreOptions } from '../mvcc/index.js';
+import { MvccStore, SnapshotExpander, WatchHub, type StoreOptions } from '../mvcc/index.js';
 import type { ValueLog } from '../storage/value-log.js';
 import type * as mvcc from '../mvcc/types.js';
 import type { WatchSink, WatchStream } from '../server/backend.js';
@@ -21,6 +21,8 @@ const DEFRAG_STEP_KEYS = 256;
  * would grow with every overwrite until someone called Defragment.
  */
 export const AUTO_DEFRAG_MIN_DEAD_BYTES = 64 * 2 ** 20;
+/** Output chunks of a snapshot expanded for a peer (values read back from the log). */
+const EXPAND_CHUNK_BYTES = 1 << 20;
 
 export interface MvccStateMachineOptions extends StoreOptions {
   /** Values on disk (node/storage/value-log.ts) instead of the heap; Defragment then rewrites it. */
@@ -109,6 +111,26 @@ export class MvccStateMachine implements StateMachine {
   }
   snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array> {
     return this.store.snapshotChunks(maxChunkBytes);
+  }
+  localSnapshot(maxChunkBytes: number): ReturnType<NonNullable<StateMachine['localSnapshot']>> {
+    const log = this.valueLog;
+    if (!log?.keepsValues()) return undefined;
+    const id = log.beginSnapshot();
+    return {
+      chunks: this.store.snapshotChunks(maxChunkBytes, () => log.sealSnapshot(id)),
+      durable: () => log.syncSnapshot(id),
+      end: (saved) => log.endSnapshot(id, saved),
+    };
+  }
+  snapshotCostBytes(): number {
+    return this.valueLog?.keepsValues() ? this.store.indexSizeBytes() : this.store.sizeBytes();
+  }
+  snapshotExpander(read: boolean): SnapshotExpander {
+    if (read && !this.valueLog) throw new Error('a snapshot that names value offsets, and no value log to read them from');
+    return new SnapshotExpander(read ? this.valueLog : undefined, EXPAND_CHUNK_BYTES);
+  }
+  pinValues(): () => void {
+    return this.valueLog?.pinSegments() ?? (() => undefined);
   }
   exportRevisions(): ReturnType<MvccStore['exportRevisions']> {
     return this.store.exportRevisions();

@@ -8,9 +8,11 @@
 // also fires on the bytes applied since the last one, and the entries kept behind it are bounded
 // in bytes too (a follower further behind gets a snapshot, as past etcd's entry count).
 //
-// Our snapshot is the whole state (the store's keys and values, streamed to a file), unlike
-// etcd's, which leaves the data in bbolt. A fixed byte trigger would rewrite an 8 GiB state every
-// few hundred MiB written. So the trigger grows with the state, a fraction of it, between a floor
+// A snapshot that carries its values is the whole state (the store's keys and values, streamed to
+// a file), unlike etcd's, which leaves the data in bbolt. A fixed byte trigger would rewrite an
+// 8 GiB state every few hundred MiB written. So the trigger grows with what a snapshot writes (the
+// member passes the index's bytes alone when its snapshots name value-log offsets, value-log.ts,
+// and the trigger then sits at its floor), a fraction of it, between a floor
 // and a ceiling: the write amplification of snapshots stays at most 1 / STATE_FRACTION while the
 // state is below ceiling / STATE_FRACTION, and the log's memory never passes the ceiling (plus
 // what is applied while a snapshot is written, and the catch-up bytes). docs/design-notes.md

@@ -35,6 +35,22 @@ export interface StateMachine {
   openWatchStream(sink: WatchSink): WatchStream;
   /** The whole state as bounded chunks; the state must not change while the iterator runs. */
   snapshotChunks(maxChunkBytes: number): Iterable<Uint8Array>;
+  /**
+   * The member's own snapshot when its values stay in a kept value log (value-log.ts): the store's
+   * chunks name value offsets; `durable` (awaited after the last chunk, before the snapshot file is
+   * renamed into place) makes the values they name durable; `end` is called once, saved or not.
+   * Undefined: use snapshotChunks (the values carried).
+   */
+  localSnapshot?(maxChunkBytes: number): { chunks: Iterable<Uint8Array>; durable(): Promise<void>; end(saved: boolean): void } | undefined;
+  /**
+   * What a local snapshot writes, for the snapshot trigger (snapshot-policy.ts): the index only when
+   * localSnapshot names value offsets. Absent: sizeInUseBytes (the whole state).
+   */
+  snapshotCostBytes?(): number;
+  /** Turns store chunks that name value offsets into chunks that carry the values (read) or measures them (!read). */
+  snapshotExpander?(read: boolean): { write(chunk: Uint8Array): Array<Uint8Array | number>; readonly format: number; ended(): boolean };
+  /** Keeps every value-log segment on disk until the returned function is called (a snapshot being sent). */
+  pinValues?(): () => void;
   /** Every held revision in etcd's (main, sub) order, for the etcd-format snapshot (etcd-snapshot-export.ts). */
   exportRevisions: MvccStore['exportRevisions'];
   /** Replaces the whole state. */

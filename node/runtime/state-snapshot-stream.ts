@@ -106,3 +106,59 @@ export async function restoreStateSnapshot(
     await bs.close();
   }
 }
+
+/** What expandStateSnapshot needs from the state machine. */
+export type SnapshotExpanding = Required<Pick<StateMachine, 'snapshotExpander' | 'pinValues'>>;
+
+/**
+ * A member's own snapshot file as a peer must get it: with its values (the peer's value log is its
+ * own). A file whose store chunks name value offsets (format 2, value-log.ts) is read twice: once to
+ * measure (the index only, no value read: the transport sends the length first), then, as the peer
+ * pulls it, with each value read from the log; the segments stay on disk while it streams. Returns
+ * undefined when the file already carries its values: send it as it is.
+ */
+export async function expandStateSnapshot(
+  open: () => AsyncIterable<Uint8Array>,
+  sm: SnapshotExpanding,
+): Promise<{ bytes: number; chunks: () => AsyncIterable<Uint8Array> } | undefined> {
+  const measure = sm.snapshotExpander(false);
+  const bs = new ByteStream(open());
+  let bytes: number;
+  try {
+    const jlen = stateSnapshotHeaderLength(await bs.take(8, 'header'));
+    await bs.take(jlen, 'header');
+    bytes = 8 + jlen;
+    while (await bs.more()) {
+      const c = await bs.take(u32(await bs.take(4, 'chunk')), 'chunk');
+      for (const n of measure.write(c)) bytes += 4 + (n as number);
+      if (measure.format === 1) return undefined;
+    }
+    if (!measure.ended()) throw new StateSnapshotError('state snapshot ended before its trailer');
+  } finally {
+    await bs.close();
+  }
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const unpin = sm.pinValues();
+    const src = new ByteStream(open());
+    try {
+      const head = await src.take(8, 'header');
+      yield head;
+      yield await src.take(stateSnapshotHeaderLength(head), 'header');
+      const exp = sm.snapshotExpander(true);
+      while (await src.more()) {
+        const c = await src.take(u32(await src.take(4, 'chunk')), 'chunk');
+        for (const out of exp.write(c)) {
+          const b = out as Uint8Array;
+          const len = Buffer.allocUnsafe(4);
+          len.writeUInt32LE(b.byteLength, 0);
+          yield len;
+          yield b;
+        }
+      }
+    } finally {
+      await src.close();
+      unpin();
+    }
+  }
+  return { bytes, chunks };
+}

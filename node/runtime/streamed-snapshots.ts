@@ -1,7 +1,8 @@
 // Raft snapshots whose data stays on disk. Raft's own storage holds a snapshot's metadata with
 // empty data; the bytes live in the snapshot file (node/storage) and move as streams of chunks:
 //  - taking a snapshot streams the state machine's parts straight into the file (takeSnapshot);
-//  - sending one to a follower streams the file (the transport asks snapshotBody);
+//  - sending one to a follower streams the file (the transport asks snapshotBody), with the values
+//    read back from the value log when the file names their offsets (expandStateSnapshot);
 //  - receiving one: the transport spools it to a file and hands a body (accept); the Ready loop's
 //    saveSnapshot, given the message's empty data, copies that body into the snapshot file and
 //    frees the spool (the storage wrapper below), so the Ready loop itself does not change;
@@ -13,7 +14,7 @@ import type { Logger } from '../log.js';
 import type { Message, Snapshot, SnapshotMetadata } from '../raft/types.js';
 import type { MemberStorage, SnapshotReader } from '../storage/types.js';
 import type { SnapshotBody } from '../transport/snapshot-body.js';
-import { readStateSnapshotHeader } from './state-snapshot-stream.js';
+import { expandStateSnapshot, readStateSnapshotHeader, type SnapshotExpanding } from './state-snapshot-stream.js';
 
 const MAX_HELD = 2;
 
@@ -38,6 +39,8 @@ export class StreamedSnapshots {
   constructor(
     private readonly inner: MemberStorage,
     private readonly log: Logger,
+    /** Present when our own snapshot files may name value-log offsets (expanded for a peer in body()). */
+    private readonly expanding?: SnapshotExpanding,
   ) {
     this.storage = {
       save: (hs, entries, mustSync) => inner.save(hs, entries, mustSync),
@@ -88,7 +91,8 @@ export class StreamedSnapshots {
     if (!s || s.data.byteLength > 0) return undefined;
     const r = await this.openFile(s.metadata.index, s.metadata.term);
     if (!r) throw new Error(`snapshot ${key(s.metadata)} has no snapshot file to send`);
-    return { bytes: r.dataBytes, chunks: () => r.chunks() };
+    const expanded = this.expanding ? await expandStateSnapshot(() => r.chunks(), this.expanding) : undefined;
+    return expanded ?? { bytes: r.dataBytes, chunks: () => r.chunks() };
   }
 
   /** A raft snapshot's data as a stream: inline data as it is, else its durable file. */

@@ -1,8 +1,10 @@
 // The synchronous file calls the value log (value-log.ts) makes from the apply thread, defined by
 // their user: a value read must return inside the pure store's apply or range, as a bbolt page
 // fault does in etcd. The WAL keeps the async WalFs (fs.ts). Two implementations: nodeSyncFileOps
-// (the real disk; reads come from the OS page cache) and MemorySyncFileOps (tests; the value log is
-// derived state, so it needs no crash model: a restart deletes it).
+// (the real disk; reads come from the OS page cache) and MemorySyncFileOps (tests; no crash model:
+// what is written is there after a "restart", as a process crash without a power loss leaves it).
+// The two flushes the value log awaits before a raft snapshot refers to it (datasync, syncDir) are
+// async, on the thread pool, so a snapshot's fsync never blocks the apply thread.
 import * as fs from 'node:fs';
 
 export interface SyncFileOps {
@@ -12,6 +14,16 @@ export interface SyncFileOps {
   readdir(dir: string): string[];
   /** Creates (truncating) a file for reading and writing; returns its handle. */
   create(path: string): number;
+  /** Opens an existing file for reading and writing; returns its handle. */
+  open(path: string): number;
+  /** The file's size in bytes. */
+  size(fd: number): number;
+  /** Cuts the file to len bytes. */
+  truncate(fd: number, len: number): void;
+  /** fdatasync(2): the file's written bytes are durable when it resolves. */
+  datasync(fd: number): Promise<void>;
+  /** fsync(2) of a directory: the names created in it are durable when it resolves. */
+  syncDir(dir: string): Promise<void>;
   /** Writes all of bytes at position. */
   write(fd: number, bytes: Uint8Array, position: number): void;
   /** Reads up to into.length bytes at position; returns how many. */
@@ -34,6 +46,26 @@ export const nodeSyncFileOps: SyncFileOps = {
   },
   create(path) {
     return fs.openSync(path, 'w+');
+  },
+  open(path) {
+    return fs.openSync(path, 'r+');
+  },
+  size(fd) {
+    return fs.fstatSync(fd).size;
+  },
+  truncate(fd, len) {
+    fs.ftruncateSync(fd, len);
+  },
+  datasync(fd) {
+    return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  },
+  async syncDir(dir) {
+    const fh = await fs.promises.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   },
   write(fd, bytes, position) {
     let off = 0;
@@ -76,6 +108,29 @@ export class MemorySyncFileOps implements SyncFileOps {
     this.fds.set(fd, path);
     return fd;
   }
+
+  open(path: string): number {
+    if (!this.files.has(path)) throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+    const fd = this.nextFd++;
+    this.fds.set(fd, path);
+    return fd;
+  }
+
+  size(fd: number): number {
+    return this.file(fd).len;
+  }
+
+  truncate(fd: number, len: number): void {
+    const f = this.file(fd);
+    if (len < f.len) f.bytes.fill(0, len, f.len);
+    f.len = len;
+  }
+
+  async datasync(fd: number): Promise<void> {
+    this.file(fd);
+  }
+
+  async syncDir(): Promise<void> {}
 
   private file(fd: number): { bytes: Buffer; len: number } {
     const path = this.fds.get(fd);

@@ -1,10 +1,12 @@
 // The value log: what is appended reads back (from the write buffer and from the file), a flipped
-// bit is caught, a restart starts empty, and a defragment with the store gives the disk back.
+// bit is caught, a restart starts empty (derived mode) or cut back to a snapshot's end (kept mode),
+// a defragment with the store gives the disk back (kept: once no snapshot may name the old segments),
+// and a snapshot that names offsets restores, and expands for a peer, to the state of one that does not.
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MvccStore } from '../mvcc/index.js';
+import { MvccStore, SnapshotExpander } from '../mvcc/index.js';
 import { TestRng } from '../mvcc/testing/rng.js';
 import { MemorySyncFileOps, nodeSyncFileOps } from './sync-file-ops.js';
 import { ValueLog, ValueLogCorruptError } from './value-log.js';
@@ -54,10 +56,10 @@ describe('value log', () => {
     const a = ValueLog.open(ops, '/v');
     a.append(Buffer.alloc(100));
     a.flush();
-    expect(ops.readdir('/v')).toEqual(['0000000000000000.vlog']);
+    expect(ops.readdir('/v')).toEqual(['0000000000000000.vseg']);
     const b = ValueLog.open(ops, '/v'); // kill -9 and start again
     expect(b.totalBytes()).toBe(0);
-    expect(ops.files.get('/v/0000000000000000.vlog')?.len).toBe(0);
+    expect(ops.files.get('/v/0000000000000000.vseg')?.len).toBe(0);
   });
 
   it('defragment after compaction deletes the old segment and keeps every value (real disk)', () => {
@@ -85,7 +87,7 @@ describe('value log', () => {
       const { reclaimedBytes } = defragment(store, log, 7);
       expect(reclaimedBytes).toBe(before);
       expect(log.totalBytes()).toBe(live);
-      expect(readdirSync(dir)).toEqual(['0000000000000001.vlog']);
+      expect(readdirSync(dir)).toEqual([`${before.toString(16).padStart(16, '0')}.vseg`]);
       for (const [k, v] of latest) expect(Buffer.from(store.range({ key: Buffer.from(k) }).kvs[0]!.value).equals(v)).toBe(true);
       // Writes after the defragment go on in the new segment.
       store.apply({ type: 'put', req: { key: Buffer.from('k0'), value: Buffer.from('after') } }, ++index);
@@ -105,5 +107,134 @@ describe('value log', () => {
     onLog.restore(heap.snapshotChunks(10_000));
     expect(onLog.hash()).toEqual(heap.hash());
     expect(onLog.hashKV(0)).toEqual(heap.hashKV(0));
+  });
+
+  describe('kept mode: snapshots that name offsets', () => {
+    const KEEP = { keep: { retainSnapshots: 2 }, writeBufferBytes: 4096 };
+
+    function load(store: MvccStore, rng: TestRng, from: number, n: number): number {
+      for (let i = 0; i < n; i++) store.apply({ type: 'put', req: { key: Buffer.from(`k${rng.int(30)}`), value: bytes(rng, rng.int(5000)) } }, from + i);
+      return from + n;
+    }
+
+    /** A local snapshot as the member takes it (mvcc-adapter localSnapshot): chunks, then durable. */
+    async function snapshot(store: MvccStore, log: ValueLog): Promise<Uint8Array[]> {
+      const id = log.beginSnapshot();
+      const chunks = [...store.snapshotChunks(3000, () => log.sealSnapshot(id))];
+      await log.syncSnapshot(id);
+      log.endSnapshot(id, true);
+      return chunks;
+    }
+
+    function expand(chunks: Uint8Array[], values: ValueLog | undefined): Array<Uint8Array | number> {
+      const e = new SnapshotExpander(values, 5000);
+      const out = chunks.flatMap((c) => e.write(c));
+      expect(e.ended()).toBe(true);
+      return out;
+    }
+
+    for (const seed of [1, 2, 3]) {
+      it(`seed ${seed}: a restart adopts the snapshot, cuts the log back to its end, and replay goes on from there`, async () => {
+        const rng = new TestRng(seed);
+        const ops = new MemorySyncFileOps();
+        const log = ValueLog.open(ops, '/v', KEEP);
+        const store = new MvccStore({ values: log });
+        let index = load(store, rng, 1, 100);
+        const chunks = await snapshot(store, log);
+        const atSnapshot = store.hashKV(0);
+        // Written after the snapshot, then lost in a crash (the WAL would replay them).
+        index = load(store, rng, index, 40);
+        log.flush();
+        const tornEnd = log.endOffset();
+
+        const log2 = ValueLog.open(ops, '/v', KEEP);
+        const back = new MvccStore({ values: log2 });
+        back.restore(chunks);
+        expect(back.hashKV(0), `seed ${seed}`).toEqual(atSnapshot);
+        expect(log2.endOffset()).toBeLessThan(tornEnd);
+        // The same as a restore of the values themselves, into a heap store.
+        const heap = new MvccStore();
+        heap.restore(expand(chunks, log2) as Uint8Array[]);
+        expect(heap.hashKV(0)).toEqual(atSnapshot);
+        expect(heap.hash()).toEqual(back.hash());
+        // The measuring pass gives the lengths of what the reading pass yields.
+        expect(expand(chunks, undefined)).toEqual(expand(chunks, log2).map((c) => (c as Uint8Array).length));
+        // Replay appends after the cut; everything reads back.
+        load(back, new TestRng(seed + 100), 101, 40);
+        load(heap, new TestRng(seed + 100), 101, 40);
+        expect(back.hashKV(0)).toEqual(heap.hashKV(0));
+      });
+    }
+
+    it('a format-1 snapshot (one from a peer, or an older build) starts a new segment; the old ones stay until two snapshots no longer name them', async () => {
+      const rng = new TestRng(5);
+      const ops = new MemorySyncFileOps();
+      const log = ValueLog.open(ops, '/v', KEEP);
+      const store = new MvccStore({ values: log });
+      load(store, rng, 1, 50);
+      log.flush();
+      const want = store.hashKV(0);
+      const log2 = ValueLog.open(ops, '/v', KEEP);
+      const back = new MvccStore({ values: log2 });
+      back.restore(store.snapshotChunks(3000)); // carries its values
+      expect(back.hashKV(0)).toEqual(store.hashKV(0));
+      expect(log2.retiredBytes()).toBeGreaterThan(0);
+      expect(ops.readdir('/v').length).toBe(2);
+      await snapshot(back, log2);
+      expect(ops.readdir('/v').length).toBe(2);
+      await snapshot(back, log2);
+      expect(ops.readdir('/v').length).toBe(1);
+      expect(log2.retiredBytes()).toBe(0);
+      expect(back.hashKV(0)).toEqual(want);
+    });
+
+    it('after a Defragment the old segments stay while a retained snapshot names them, and a restart from either snapshot reads every value', async () => {
+      const rng = new TestRng(6);
+      const ops = new MemorySyncFileOps();
+      const log = ValueLog.open(ops, '/v', KEEP);
+      const store = new MvccStore({ values: log });
+      let index = load(store, rng, 1, 120);
+      const first = await snapshot(store, log);
+      const firstHash = store.hashKV(0);
+      store.apply({ type: 'compaction', req: { revision: store.currentRevision() } }, index++);
+      while (!store.compactStep(1000));
+      defragment(store, log, 7);
+      const oldFiles = ops.readdir('/v').length;
+      expect(log.retiredBytes()).toBeGreaterThan(0);
+      index = load(store, rng, index, 20);
+      const second = await snapshot(store, log);
+      const secondHash = store.hashKV(0);
+      // The first snapshot is still retained (retainSnapshots 2) and names the old segments.
+      expect(ops.readdir('/v').length).toBe(oldFiles);
+      const files = new Map([...ops.files].map(([p, f]) => [p, { bytes: Buffer.from(f.bytes), len: f.len }]));
+      for (const [chunks, want] of [
+        [second, secondHash],
+        [first, firstHash],
+      ] as const) {
+        const copy = new MemorySyncFileOps();
+        for (const [p, f] of files) copy.files.set(p, { bytes: Buffer.from(f.bytes), len: f.len });
+        const back = new MvccStore({ values: ValueLog.open(copy, '/v', KEEP) });
+        back.restore(chunks);
+        expect(back.hashKV(0)).toEqual(want);
+      }
+      // A third snapshot: neither retained one names the old segments any more.
+      load(store, rng, index, 5);
+      await snapshot(store, log);
+      expect(log.retiredBytes()).toBe(0);
+      expect(ops.readdir('/v').length).toBeLessThan(oldFiles);
+    });
+
+    it('a segment the snapshot names that is gone, or a value past its recorded end, stops the restore', async () => {
+      const rng = new TestRng(7);
+      const ops = new MemorySyncFileOps();
+      const log = ValueLog.open(ops, '/v', KEEP);
+      const store = new MvccStore({ values: log });
+      load(store, rng, 1, 30);
+      const chunks = await snapshot(store, log);
+      for (const p of [...ops.files.keys()]) ops.unlink(p);
+      expect(() => new MvccStore({ values: ValueLog.open(ops, '/v', KEEP) }).restore(chunks)).toThrow(/segment 0000000000000000\.vseg, named by the snapshot, is missing/);
+      // Into a store whose values are in the heap: refused.
+      expect(() => new MvccStore().restore(chunks)).toThrow(/value offsets/);
+    });
   });
 });

@@ -1,6 +1,6 @@
-// The value log under kill -9, with a real member process (issue 11). The log is derived state
-// (node/storage/value-log.ts): a restart deletes it and refills it from the raft snapshot and the
-// WAL. Four rounds on one data dir, each a kill -9 at a point chosen from the printed seed: in the
+// The value log under kill -9, with a real member process (issue 11). The log is kept across
+// restarts (node/storage/value-log.ts, kept mode): a restart adopts it as the newest raft snapshot
+// names it, cut back to the snapshot's end, and WAL replay appends the rest. Four rounds on one data dir, each a kill -9 at a point chosen from the printed seed: in the
 // middle of concurrent puts (values from 1 byte to 1.2 MB, past the 1 MiB write buffer), with raft
 // snapshots taken every 40 entries; in odd rounds right after a compaction and a Defragment request
 // went out. After each restart every acknowledged put reads back byte for byte, and the log holds
@@ -100,10 +100,10 @@ describe.skipIf(!tools.ok)('the value log under kill -9 (a real member)', () => 
       } finally {
         check.close();
       }
-      // Rebuilt from the snapshot and the WAL, so no leftovers of the killed run piling up. Bounded
-      // by what was sent, not only what was acknowledged: puts cut off by the kill may still have
-      // been committed. A value may be held twice (a restore appends the snapshot's values again;
-      // the old copies are dead until a Defragment), hence the factor.
+      // Cut back to the snapshot's end at each restart, so no leftovers of the killed run piling up.
+      // Bounded by what was sent, not only what was acknowledged: puts cut off by the kill may still
+      // have been committed. A value may be held twice (moved by a Defragment whose old segments a
+      // retained snapshot still names), hence the factor.
       expect(vlogBytes(m.dataDir), `seed ${SEED} round ${round}: sent ${sent.count} values, ${sent.bytes} bytes`).toBeLessThanOrEqual(3 * (sent.bytes + 4 * sent.count) + (1 << 20));
     }
   }, 240_000);
