@@ -23,10 +23,38 @@ import { checkUser } from './auth-check.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
+import { WireWriter, uvarintSize } from './codec/proto-wire.js';
 
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
 /** etcdctl checks that the snapshot is whole 512-byte pages plus a 32-byte sha256. */
 export const SNAPSHOT_ALIGN_BYTES = 512;
+
+/**
+ * A SnapshotResponse as gogoproto marshals it (fields in order, zero values left out; no header,
+ * as etcd 3.6 sends): remaining_bytes = 2, blob = 3, version = 4. One copy of the blob, where
+ * proto-loader's encoder took a copy plus its per-message work.
+ */
+export function encodeSnapshotResponse(remainingBytes: number, blob: Uint8Array): Buffer {
+  const version = SNAPSHOT_VERSION_BYTES;
+  const size = (remainingBytes > 0 ? 1 + uvarintSize(remainingBytes) : 0) + (blob.length > 0 ? 1 + uvarintSize(blob.length) + blob.length : 0) + 1 + uvarintSize(version.length) + version.length;
+  const w = new WireWriter(Buffer.allocUnsafe(size));
+  if (remainingBytes > 0) {
+    w.byte(0x10);
+    w.uvarint(remainingBytes);
+  }
+  if (blob.length > 0) {
+    w.byte(0x1a);
+    w.uvarint(blob.length);
+    w.buf.set(blob, w.pos);
+    w.pos += blob.length;
+  }
+  w.byte(0x22);
+  w.uvarint(version.length);
+  w.buf.set(version, w.pos);
+  return w.buf;
+}
+
+const SNAPSHOT_VERSION_BYTES = Buffer.from(STORAGE_VERSION);
 
 export function maintenanceService(ctx: ServerContext): UntypedServiceImplementation {
   const b = ctx.backend;
@@ -49,17 +77,18 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       const padBytes = (SNAPSHOT_ALIGN_BYTES - (snap.sizeBytes % SNAPSHOT_ALIGN_BYTES)) % SNAPSHOT_ALIGN_BYTES;
       const totalBytes = snap.sizeBytes + padBytes;
       let sent = 0;
-      const write = async (msg: unknown): Promise<void> => {
+      const send = async (blob: Uint8Array, remaining: number): Promise<void> => {
         counters.sent();
-        if (!call.write(msg)) await once(call, 'drain');
+        if (!call.write(encodeSnapshotResponse(remaining, blob))) await once(call, 'drain');
       };
       for await (const chunk of snap.chunks) {
+        if (cancelled) return;
+        sha.update(chunk);
         for (let off = 0; off < chunk.length; off += SNAPSHOT_CHUNK_BYTES) {
           if (cancelled) return;
           const piece = chunk.subarray(off, Math.min(chunk.length, off + SNAPSHOT_CHUNK_BYTES));
-          sha.update(piece);
           sent += piece.length;
-          await write({ remainingBytes: Math.max(0, totalBytes - sent), blob: piece, version: STORAGE_VERSION });
+          await send(piece, Math.max(0, totalBytes - sent));
         }
       }
       if (sent !== snap.sizeBytes) throw new Error(`snapshot stream gave ${sent} bytes, announced ${snap.sizeBytes}`);
@@ -67,9 +96,9 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
         const pad = Buffer.alloc(padBytes);
         sha.update(pad);
         sent += padBytes;
-        await write({ remainingBytes: 0, blob: pad, version: STORAGE_VERSION });
+        await send(pad, 0);
       }
-      await write({ remainingBytes: 0, blob: sha.digest(), version: STORAGE_VERSION });
+      await send(sha.digest(), 0);
       ctx.metrics.backendSnapshotDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       counters.finish(GrpcStatus.OK);
       call.end();
