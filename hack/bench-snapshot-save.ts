@@ -1,9 +1,10 @@
 // `etcdctl snapshot save` alone, A/B: one single-member tsetcd per build (TSETCD_MAINS, comma
 // separated dist/node/main.js paths; default this tree's), each loaded with --mib MiB of 64 KiB
 // values by etcd's `benchmark put`, then --saves rounds of one save from each build, the order
-// alternating per round. Per save: wall seconds, the member's CPU seconds (all threads, and its
-// main thread alone), its peak resident set during the save (VmHWM reset before it) and the file's
-// size; then the medians per build. The files of one round are compared (etcdutl snapshot status
+// alternating per round, each member first left to go quiet (a raft snapshot the load started
+// would otherwise count). Per save: wall seconds, the member's CPU seconds (all threads, and its
+// main thread alone), etcdctl's CPU seconds, the member's peak resident set during the save
+// (VmHWM reset before it) and the file's size; then the medians per build. The files of one round are compared (etcdutl snapshot status
 // of each: hash, revision, keys). With --node-args='--cpu-prof --cpu-prof-dir=DIR' each member
 // writes a profile at exit, and the script prints its hottest functions and areas inside the
 // save windows only (hack/lib/cpu-profile.ts).
@@ -33,7 +34,8 @@ function tool(script: string): string {
   return execFileSync('bash', [join(REPO, 'hack', script)], { stdio: ['ignore', 'pipe', 'inherit'] }).toString().trim().split('\n').pop()!;
 }
 
-function run(cmd: string, args: string[]): Promise<string> {
+/** stdout (with stderr too when withStderr). */
+function run(cmd: string, args: string[], withStderr = false): Promise<string> {
   return new Promise((res, rej) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -41,7 +43,7 @@ function run(cmd: string, args: string[]): Promise<string> {
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     p.on('error', rej);
-    p.on('exit', (code) => (code === 0 ? res(out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out.slice(-2000)}\n${err}`))));
+    p.on('exit', (code) => (code === 0 ? res(withStderr ? out + err : out) : rej(new Error(`${cmd} ${args.join(' ')} exited ${code}\n${out.slice(-2000)}\n${err}`))));
   });
 }
 
@@ -49,7 +51,7 @@ interface Build {
   main: string;
   proc: ChildProcess;
   client: string;
-  saves: Array<{ seconds: number; cpu: number; mainCpu: number; peakMiB: number; sizeMiB: number; window: Window }>;
+  saves: Array<{ clientCpu: number; seconds: number; cpu: number; mainCpu: number; peakMiB: number; sizeMiB: number; window: Window }>;
 }
 
 async function start(main: string, i: number): Promise<Build> {
@@ -58,11 +60,29 @@ async function start(main: string, i: number): Promise<Build> {
   mkdirSync(root, { recursive: true });
   const [m] = await planMembers(root, `save-${i}`, { count: 1 });
   const log = createWriteStream(join(root, 'member.log'));
-  const proc = spawn(process.execPath, [...NODE_ARGS, main, ...m!.args, `--quota-backend-bytes=${8 * 2 ** 30}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [...m!.args, `--quota-backend-bytes=${8 * 2 ** 30}`];
+  // An etcd binary (e.g. .cache/etcd36/v3.6.16/etcd) runs as itself, for a figure beside ours.
+  const proc = main.endsWith('/etcd') ? spawn(main, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, [...NODE_ARGS, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout?.pipe(log);
   proc.stderr?.pipe(log);
   if (!(await waitHealthy([m!.client], 60_000))) throw new Error(`${main} did not become healthy (log in ${root})`);
   return { main, proc, client: m!.client, saves: [] };
+}
+
+/**
+ * Waits (at most 90 s) until the member uses under 5% of a core over a second: the raft snapshot
+ * the load may have started must not run inside a save's figures. Returns the seconds waited.
+ */
+async function quiet(pid: number): Promise<number> {
+  const t0 = performance.now();
+  let prev = cpuSeconds(pid);
+  while (performance.now() - t0 < 90_000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = cpuSeconds(pid);
+    if (now - prev < 0.05) break;
+    prev = now;
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 async function save(b: Build, benchBins: { etcdctl: string }, file: string): Promise<void> {
@@ -72,11 +92,12 @@ async function save(b: Build, benchBins: { etcdctl: string }, file: string): Pro
   const m0 = mainThreadCpuSeconds(pid);
   const t0 = performance.now();
   const fromUs = Number(process.hrtime.bigint() / 1000n);
-  await run(benchBins.etcdctl, [`--endpoints=${b.client}`, '--command-timeout=600s', 'snapshot', 'save', file]);
+  const timed = await run('/usr/bin/time', ['-f', 'TIME %U %S', benchBins.etcdctl, `--endpoints=${b.client}`, '--command-timeout=600s', 'snapshot', 'save', file], true);
+  const [, u, sys] = /TIME ([\d.]+) ([\d.]+)/.exec(timed) ?? [];
   const toUs = Number(process.hrtime.bigint() / 1000n);
-  const s = { seconds: (performance.now() - t0) / 1000, cpu: cpuSeconds(pid) - c0, mainCpu: mainThreadCpuSeconds(pid) - m0, peakMiB: peakRssMiB(pid), sizeMiB: statSync(file).size / 2 ** 20, window: { fromUs, toUs } };
+  const s = { clientCpu: Number(u) + Number(sys), seconds: (performance.now() - t0) / 1000, cpu: cpuSeconds(pid) - c0, mainCpu: mainThreadCpuSeconds(pid) - m0, peakMiB: peakRssMiB(pid), sizeMiB: statSync(file).size / 2 ** 20, window: { fromUs, toUs } };
   b.saves.push(s);
-  console.log(`  ${b.main}: save ${s.seconds.toFixed(2)} s, CPU ${s.cpu.toFixed(2)} s (main thread ${s.mainCpu.toFixed(2)}), peak RSS ${s.peakMiB.toFixed(0)} MiB, ${s.sizeMiB.toFixed(1)} MiB, load ${loadAvg()}`);
+  console.log(`  ${b.main}: save ${s.seconds.toFixed(2)} s, CPU ${s.cpu.toFixed(2)} s (main thread ${s.mainCpu.toFixed(2)}), etcdctl CPU ${s.clientCpu.toFixed(2)} s, peak RSS ${s.peakMiB.toFixed(0)} MiB, ${s.sizeMiB.toFixed(1)} MiB, load ${loadAvg()}`);
 }
 
 async function main(): Promise<void> {
@@ -91,13 +112,14 @@ async function main(): Promise<void> {
       const b = await start(m, i);
       builds.push(b);
       await run(benchmark, [`--endpoints=${b.client.replace('http://', '')}`, '--conns=8', '--clients=64', 'put', '--key-size=16', '--sequential-keys', `--key-space-size=${total}`, `--total=${total}`, `--val-size=${VALUE_BYTES}`]);
-      console.log(`loaded ${m}, load ${loadAvg()}`);
+      console.log(`loaded ${m}, quiet after ${(await quiet(b.proc.pid!)).toFixed(0)} s, load ${loadAvg()}`);
     }
     for (let r = 0; r < SAVES; r++) {
       const order = r % 2 === 0 ? builds : [...builds].reverse();
       console.log(`round ${r + 1}`);
       const files: string[] = [];
       for (const b of order) {
+        await quiet(b.proc.pid!);
         const file = join(ROOT, `round${r}-b${builds.indexOf(b)}.db`);
         await save(b, bins, file);
         files.push(file);
@@ -110,8 +132,8 @@ async function main(): Promise<void> {
     }
     console.log(`medians over ${SAVES} saves (load ${loadAvg()}, ${new Date().toISOString()}):`);
     for (const b of builds) {
-      const med = (k: 'seconds' | 'cpu' | 'mainCpu' | 'peakMiB' | 'sizeMiB'): string => median(b.saves.map((s) => s[k])).toFixed(2);
-      console.log(`  ${b.main}: save ${med('seconds')} s, CPU ${med('cpu')} s, main thread ${med('mainCpu')} s, peak RSS ${med('peakMiB')} MiB, size ${med('sizeMiB')} MiB`);
+      const med = (k: 'seconds' | 'cpu' | 'mainCpu' | 'clientCpu' | 'peakMiB' | 'sizeMiB'): string => median(b.saves.map((s) => s[k])).toFixed(2);
+      console.log(`  ${b.main}: save ${med('seconds')} s, CPU ${med('cpu')} s, main thread ${med('mainCpu')} s, etcdctl CPU ${med('clientCpu')} s, peak RSS ${med('peakMiB')} MiB, size ${med('sizeMiB')} MiB`);
     }
   } finally {
     await stopProcs(builds.map((b) => b.proc));

@@ -4,7 +4,8 @@
 // front, which name the root page and the page count, are known before any page is built; then
 // the pages are built straight into chunks of SNAPSHOT_STREAM_CHUNK_BYTES (each value read from
 // the value log into its page) and handed to the server, at most QUEUED_CHUNKS of them ahead of
-// it. No temporary file, no second read, no copy per page. Memory: those chunks plus the export's
+// it, each with SNAPSHOT_STREAM_HEADROOM free bytes before it where the server writes its message
+// header. No temporary file, no second read, no copy per page. Memory: those chunks plus the export's
 // own (one branch key per leaf page). The history stays pinned from the sizing pass until the
 // stream ends, fails or is abandoned (the consumer's for-await return()s the iterator). The server
 // appends etcd's sha256 (node/server/maintenance-service.ts).
@@ -18,6 +19,8 @@ import { planEtcdDb, type EtcdDbPlan, type EtcdExportInput } from './etcd-snapsh
 
 /** The stream's chunks are this long (a page image longer than that gets a chunk of its own). */
 export const SNAPSHOT_STREAM_CHUNK_BYTES = 1 << 20;
+/** Bytes left free before each chunk for the server's message header (SnapshotStream.headroom). */
+export const SNAPSHOT_STREAM_HEADROOM = 32;
 /** Chunks made and not yet taken by the server, at most. */
 const QUEUED_CHUNKS = 2;
 /** The writer lets the event loop run after this many bytes even when the server never waits. */
@@ -51,7 +54,8 @@ class ChunkQueue implements PageSink, AsyncIterableIterator<Uint8Array> {
   alloc(bytes: number): Buffer {
     if (this.used + bytes > this.chunk.length) {
       this.seal();
-      this.chunk = Buffer.allocUnsafe(Math.max(SNAPSHOT_STREAM_CHUNK_BYTES, bytes));
+      this.chunk = Buffer.allocUnsafe(SNAPSHOT_STREAM_HEADROOM + Math.max(SNAPSHOT_STREAM_CHUNK_BYTES, bytes));
+      this.used = SNAPSHOT_STREAM_HEADROOM;
     }
     const out = this.chunk.subarray(this.used, this.used + bytes);
     this.used += bytes;
@@ -84,8 +88,8 @@ class ChunkQueue implements PageSink, AsyncIterableIterator<Uint8Array> {
   }
 
   private seal(): void {
-    if (this.used > 0) {
-      this.queue.push(this.chunk.subarray(0, this.used));
+    if (this.used > SNAPSHOT_STREAM_HEADROOM) {
+      this.queue.push(this.chunk.subarray(SNAPSHOT_STREAM_HEADROOM, this.used));
       this.sinceYield += this.used;
       this.wake();
     }
@@ -180,5 +184,5 @@ export async function etcdSnapshotStream(input: Omit<EtcdExportInput, 'maybeYiel
   // Abandoned: the pin goes at once; the writer stops at its next page (and the export's rows
   // refuse to go on once released).
   queue.onClose = () => plan.release();
-  return { revision: plan.revision, sizeBytes: plan.sizeBytes, chunks: queue };
+  return { revision: plan.revision, sizeBytes: plan.sizeBytes, chunks: queue, headroom: SNAPSHOT_STREAM_HEADROOM };
 }

@@ -2,8 +2,8 @@
 // MoveLeader, Downgrade (downgrade.ts). As etcd 3.6: Defragment and MoveLeader answer an empty
 // message (no header), Snapshot messages carry no header and the storage version, Status always
 // has downgradeInfo (the replicated downgrade state) and the storage version.
-// Snapshot: the backend's bytes go out in messages of at most SNAPSHOT_CHUNK_BYTES, waiting for
-// the client to drain. As etcd's, the bytes are a bbolt database in etcd 3.6's schema (the member
+// Snapshot: the backend's bytes go out in messages of at most SNAPSHOT_CHUNK_BYTES (1 MiB; etcd
+// sends 32 KiB), waiting for the client to drain. As etcd's, the bytes are a bbolt database in etcd 3.6's schema (the member
 // writes it: node/runtime/etcd-snapshot-stream.ts), followed by its sha256, so etcdutl
 // `snapshot status`/`restore` and etcd itself read what `etcdctl snapshot save` stores
 // (docs/snapshots.md). etcdctl 3.4 `snapshot save` refuses a stream whose length is not
@@ -25,33 +25,58 @@ import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClient
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
 import { WireWriter, uvarintSize } from './codec/proto-wire.js';
 
-export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
+/**
+ * Snapshot bytes per message at most. etcd sends 32 KiB; etcdctl takes any size up to its
+ * receive limit (clientv3: math.MaxInt32), and 1 MiB stays under the 4 MiB other gRPC clients
+ * take by default. One message per stream chunk (etcd-snapshot-stream.ts): fewer messages, and
+ * each sent from the chunk's memory.
+ */
+export const SNAPSHOT_CHUNK_BYTES = 1 << 20;
 /** etcdctl checks that the snapshot is whole 512-byte pages plus a 32-byte sha256. */
 export const SNAPSHOT_ALIGN_BYTES = 512;
 
 /**
- * A SnapshotResponse as gogoproto marshals it (fields in order, zero values left out; no header,
- * as etcd 3.6 sends): remaining_bytes = 2, blob = 3, version = 4. One copy of the blob, where
- * proto-loader's encoder took a copy plus its per-message work.
+ * A SnapshotResponse's fields before its blob's bytes: version (4), remaining_bytes (2, left out
+ * when 0), then blob's tag and length (3); no header, as etcd 3.6 sends. Fields out of numeric
+ * order, so the blob comes last and a chunk can be sent from its own memory with this written
+ * in front of it: protobuf parsers take fields in any order (etcdctl's gogoproto, protobufjs).
  */
-export function encodeSnapshotResponse(remainingBytes: number, blob: Uint8Array): Buffer {
-  const version = SNAPSHOT_VERSION_BYTES;
-  const size = (remainingBytes > 0 ? 1 + uvarintSize(remainingBytes) : 0) + (blob.length > 0 ? 1 + uvarintSize(blob.length) + blob.length : 0) + 1 + uvarintSize(version.length) + version.length;
-  const w = new WireWriter(Buffer.allocUnsafe(size));
+function snapshotHeadBytes(remainingBytes: number, blobBytes: number): number {
+  return 2 + SNAPSHOT_VERSION_BYTES.length + (remainingBytes > 0 ? 1 + uvarintSize(remainingBytes) : 0) + 1 + uvarintSize(blobBytes);
+}
+
+function writeSnapshotHead(out: Buffer, remainingBytes: number, blobBytes: number): number {
+  const w = new WireWriter(out);
+  w.byte(0x22);
+  w.uvarint(SNAPSHOT_VERSION_BYTES.length);
+  out.set(SNAPSHOT_VERSION_BYTES, w.pos);
+  w.pos += SNAPSHOT_VERSION_BYTES.length;
   if (remainingBytes > 0) {
     w.byte(0x10);
     w.uvarint(remainingBytes);
   }
-  if (blob.length > 0) {
-    w.byte(0x1a);
-    w.uvarint(blob.length);
-    w.buf.set(blob, w.pos);
-    w.pos += blob.length;
-  }
-  w.byte(0x22);
-  w.uvarint(version.length);
-  w.buf.set(version, w.pos);
-  return w.buf;
+  w.byte(0x1a);
+  w.uvarint(blobBytes);
+  return w.pos;
+}
+
+/** A whole SnapshotResponse (non-empty blob), head first as above. */
+export function encodeSnapshotResponse(remainingBytes: number, blob: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(snapshotHeadBytes(remainingBytes, blob.length) + blob.length);
+  out.set(blob, writeSnapshotHead(out, remainingBytes, blob.length));
+  return out;
+}
+
+/**
+ * The SnapshotResponse for `piece`, written in the `headroom` bytes before it when they suffice
+ * (no copy of the piece), else a copy.
+ */
+export function snapshotResponseAt(remainingBytes: number, piece: Uint8Array, headroom: number): Buffer {
+  const head = snapshotHeadBytes(remainingBytes, piece.length);
+  if (head > headroom) return encodeSnapshotResponse(remainingBytes, piece);
+  const out = Buffer.from(piece.buffer, piece.byteOffset - head, head + piece.length);
+  writeSnapshotHead(out, remainingBytes, piece.length);
+  return out;
 }
 
 const SNAPSHOT_VERSION_BYTES = Buffer.from(STORAGE_VERSION);
@@ -77,9 +102,9 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
       const padBytes = (SNAPSHOT_ALIGN_BYTES - (snap.sizeBytes % SNAPSHOT_ALIGN_BYTES)) % SNAPSHOT_ALIGN_BYTES;
       const totalBytes = snap.sizeBytes + padBytes;
       let sent = 0;
-      const send = async (blob: Uint8Array, remaining: number): Promise<void> => {
+      const send = async (msg: Buffer): Promise<void> => {
         counters.sent();
-        if (!call.write(encodeSnapshotResponse(remaining, blob))) await once(call, 'drain');
+        if (!call.write(msg)) await once(call, 'drain');
       };
       for await (const chunk of snap.chunks) {
         if (cancelled) return;
@@ -88,7 +113,8 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
           if (cancelled) return;
           const piece = chunk.subarray(off, Math.min(chunk.length, off + SNAPSHOT_CHUNK_BYTES));
           sent += piece.length;
-          await send(piece, Math.max(0, totalBytes - sent));
+          // Only the chunk's first piece has the stream's headroom before it.
+          await send(snapshotResponseAt(Math.max(0, totalBytes - sent), piece, off === 0 ? (snap.headroom ?? 0) : 0));
         }
       }
       if (sent !== snap.sizeBytes) throw new Error(`snapshot stream gave ${sent} bytes, announced ${snap.sizeBytes}`);
@@ -96,9 +122,9 @@ export function maintenanceService(ctx: ServerContext): UntypedServiceImplementa
         const pad = Buffer.alloc(padBytes);
         sha.update(pad);
         sent += padBytes;
-        await send(pad, 0);
+        await send(encodeSnapshotResponse(0, pad));
       }
-      await send(sha.digest(), 0);
+      await send(encodeSnapshotResponse(0, sha.digest()));
       ctx.metrics.backendSnapshotDurationSeconds.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       counters.finish(GrpcStatus.OK);
       call.end();
