@@ -18,7 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames, type Window } from './lib/cpu-profile.js';
-import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, resetPeakRss } from './lib/bench-measure.js';
+import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -27,6 +27,7 @@ const MIB = Number(flag('mib', '256'));
 const SAVES = Number(flag('saves', '3'));
 const NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '');
 const KEEP = flag('keep', '') === 'true';
+refuseUnknownFlags('bench-snapshot-save.ts');
 const VALUE_BYTES = 64 * 1024;
 const ROOT = join(REPO, '.data', 'bench-snapshot-save');
 
