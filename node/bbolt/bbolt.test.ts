@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { TestRng } from '../mvcc/testing/rng.js';
 import { BoltReader, bufferSource } from './reader.js';
-import { BoltWriter, MemoryPageSink, type Row } from './writer.js';
+import { BoltWriter, MemoryPageSink, sizeOnly, type LazyValue, type PageSink, type Row } from './writer.js';
 import { BRANCH_PAGE, BUCKET_LEAF_FLAG, ELEMENT_BYTES, FREELIST_PAGE, LEAF_PAGE, PAGE_HEADER_BYTES, readMetaPage } from './format.js';
 
 function randomBytes(rng: TestRng, n: number): Buffer {
@@ -14,7 +14,7 @@ function randomBytes(rng: TestRng, n: number): Buffer {
   return b;
 }
 
-function randomBucket(rng: TestRng): Row[] {
+function randomBucket(rng: TestRng): Array<readonly [Buffer, Buffer]> {
   const kind = rng.int(4);
   const n = kind === 0 ? 0 : kind === 1 ? 1 + rng.int(5) : kind === 2 ? 50 + rng.int(400) : 2000 + rng.int(3000);
   const keys = new Map<string, Buffer>();
@@ -24,6 +24,35 @@ function randomBucket(rng: TestRng): Row[] {
     keys.set(k.toString('hex'), big ? randomBytes(rng, 4096 + rng.int(20000)) : randomBytes(rng, rng.int(120)));
   }
   return [...keys.entries()].map(([k, v]) => [Buffer.from(k, 'hex'), v] as const).sort((a, b) => Buffer.compare(a[0], b[0]));
+}
+
+/** 1 to 12 buckets of randomBucket rows, in name order. */
+function randomBuckets(seed: number): Array<readonly [Buffer, Array<readonly [Buffer, Buffer]>]> {
+  const rng = new TestRng(seed);
+  const names = new Set<string>();
+  const nb = 1 + rng.int(12);
+  while (names.size < nb) names.add(`b${rng.int(1000)}`);
+  return [...names].sort().map((n) => [Buffer.from(n), randomBucket(rng)] as const);
+}
+
+/** Takes pages only in ascending positions, building them in its own memory (as a stream does). */
+class SequentialSink implements PageSink {
+  private readonly parts: Buffer[] = [];
+  private end = 0;
+  private last: Buffer | undefined;
+  alloc(bytes: number): Buffer {
+    this.last = Buffer.alloc(bytes, 0xee); // garbage the writer must overwrite
+    return this.last;
+  }
+  write(position: number, data: Buffer): void {
+    expect(position).toBe(this.end);
+    expect(data).toBe(this.last);
+    this.parts.push(data);
+    this.end += data.byteLength;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }
 
 /** Walks the tree as bbolt's tx.Check does: counts references per page. */
@@ -65,15 +94,11 @@ function checkPages(db: Buffer): void {
 describe('bbolt writer and reader', () => {
   for (const seed of [1, 2, 3, 4, 5]) {
     it(`round trip, seed ${seed}`, async () => {
-      const rng = new TestRng(seed);
-      const names = new Set<string>();
-      const nb = 1 + rng.int(12);
-      while (names.size < nb) names.add(`b${rng.int(1000)}`);
-      const buckets = [...names].sort().map((n) => [Buffer.from(n), randomBucket(rng)] as const);
+      const buckets = randomBuckets(seed);
       const sink = new MemoryPageSink();
       const w = new BoltWriter(sink);
       for (const [name, rows] of buckets) await w.bucket(name, rows);
-      const size = await w.finish();
+      const { sizeBytes: size } = await w.finish();
       const db = sink.bytes();
       expect(db.byteLength, `seed ${seed}`).toBe(size);
       checkPages(db);
@@ -89,6 +114,41 @@ describe('bbolt writer and reader', () => {
       }
     });
   }
+
+  // The streamed way (etcd-snapshot-stream.ts): a sizing pass that sees only lengths, then a
+  // pass that writes the metas first and every page in ascending order, values placed lazily,
+  // into a sink that hands out the page memory: the same bytes as the positioned writer.
+  for (const seed of [6, 7, 8, 9, 10, 11, 12, 13]) {
+    it(`sized then streamed gives the positioned writer's bytes, seed ${seed}`, async () => {
+      const buckets = randomBuckets(seed);
+      const positioned = new MemoryPageSink();
+      const w0 = new BoltWriter(positioned);
+      for (const [name, rows] of buckets) await w0.bucket(name, rows);
+      const want = await w0.finish();
+
+      const sizer = new BoltWriter(undefined);
+      for (const [name, rows] of buckets) await sizer.bucket(name, rows.map(([k, v]) => [k, sizeOnly(v.byteLength)] as const));
+      const layout = await sizer.finish();
+      expect(layout, `seed ${seed}`).toEqual(want);
+
+      const lazy = (v: Buffer): LazyValue => ({ byteLength: v.byteLength, writeInto: (out, at) => void out.set(v, at) });
+      const streamed = new SequentialSink();
+      const w1 = new BoltWriter(streamed, { layout });
+      for (const [name, rows] of buckets) await w1.bucket(name, rows.map(([k, v], i) => [k, i % 2 ? lazy(v) : v] as const));
+      expect(await w1.finish()).toEqual(want);
+      expect(streamed.bytes().equals(positioned.bytes()), `seed ${seed}`).toBe(true);
+    });
+  }
+
+  it('a streamed pass whose rows differ from the sizing pass fails at finish', async () => {
+    const rows: Row[] = Array.from({ length: 300 }, (_, i) => [Buffer.from(`k${String(i).padStart(4, '0')}`), Buffer.alloc(40)]);
+    const sizer = new BoltWriter(undefined);
+    await sizer.bucket(Buffer.from('b'), rows);
+    const layout = await sizer.finish();
+    const w = new BoltWriter(new SequentialSink(), { layout });
+    await w.bucket(Buffer.from('b'), rows.slice(0, 200));
+    await expect(w.finish()).rejects.toThrow(/changed between sizing and writing/);
+  });
 
   it('refuses keys out of order', async () => {
     const w = new BoltWriter(new MemoryPageSink());

@@ -89,18 +89,29 @@ export function readMetaPage(page: Buffer): Meta | undefined {
   };
 }
 
-function pageWithHeader(bytes: number, id: number, flags: number, count: number, overflow: number): Buffer {
-  const out = Buffer.alloc(bytes);
+/** Writes a page header into out at 0. */
+function pageHeader(out: Buffer, id: number, flags: number, count: number, overflow: number): void {
   out.writeBigUInt64LE(BigInt(id), 0);
   out.writeUInt16LE(flags, 8);
   out.writeUInt16LE(count, 10);
   out.writeUInt32LE(overflow, 12);
-  return out;
 }
+
+/**
+ * A value the writer places in its page itself when it encodes the page (e.g. read from a file
+ * straight into the page): only its length is needed before, to lay out the pages.
+ */
+export interface LazyValue {
+  readonly byteLength: number;
+  /** Writes exactly byteLength bytes into out at `at`. */
+  writeInto(out: Buffer, at: number): void;
+}
+
+export type PageValue = Uint8Array | LazyValue;
 
 export interface LeafItem {
   readonly key: Uint8Array;
-  readonly value: Uint8Array;
+  readonly value: PageValue;
   /** BUCKET_LEAF_FLAG for a sub-bucket. */
   readonly flags: number;
 }
@@ -109,11 +120,15 @@ export function leafItemBytes(it: LeafItem): number {
   return ELEMENT_BYTES + it.key.byteLength + it.value.byteLength;
 }
 
-/** A leaf page image of `bytes` (header + elements + data) holding `items`, page id `id`. */
-export function encodeLeafPage(id: number, items: readonly LeafItem[], bytes: number, overflow: number): Buffer {
-  const out = pageWithHeader(bytes, id, LEAF_PAGE, items.length, overflow);
+/**
+ * A leaf page image holding `items`, page id `id`, written into `out` (its length is the image's:
+ * header + elements + data, zeroed after the data). `out` may be uninitialized memory.
+ */
+export function encodeLeafPage(out: Buffer, id: number, items: readonly LeafItem[], overflow: number): Buffer {
+  pageHeader(out, id, LEAF_PAGE, items.length, overflow);
   let data = PAGE_HEADER_BYTES + ELEMENT_BYTES * items.length;
-  items.forEach((it, i) => {
+  for (let i = 0; i < items.length; i++) {
+    const it = items[i]!;
     const e = PAGE_HEADER_BYTES + ELEMENT_BYTES * i;
     out.writeUInt32LE(it.flags, e);
     out.writeUInt32LE(data - e, e + 4);
@@ -121,9 +136,12 @@ export function encodeLeafPage(id: number, items: readonly LeafItem[], bytes: nu
     out.writeUInt32LE(it.value.byteLength, e + 12);
     out.set(it.key, data);
     data += it.key.byteLength;
-    out.set(it.value, data);
-    data += it.value.byteLength;
-  });
+    const v = it.value;
+    if (v instanceof Uint8Array) out.set(v, data);
+    else v.writeInto(out, data);
+    data += v.byteLength;
+  }
+  out.fill(0, data);
   return out;
 }
 
@@ -132,8 +150,9 @@ export interface BranchItem {
   readonly pgid: number;
 }
 
-export function encodeBranchPage(id: number, items: readonly BranchItem[], bytes: number, overflow: number): Buffer {
-  const out = pageWithHeader(bytes, id, BRANCH_PAGE, items.length, overflow);
+/** A branch page image, as encodeLeafPage. */
+export function encodeBranchPage(out: Buffer, id: number, items: readonly BranchItem[], overflow: number): Buffer {
+  pageHeader(out, id, BRANCH_PAGE, items.length, overflow);
   let data = PAGE_HEADER_BYTES + ELEMENT_BYTES * items.length;
   items.forEach((it, i) => {
     const e = PAGE_HEADER_BYTES + ELEMENT_BYTES * i;
@@ -143,6 +162,7 @@ export function encodeBranchPage(id: number, items: readonly BranchItem[], bytes
     out.set(it.key, data);
     data += it.key.byteLength;
   });
+  out.fill(0, data);
   return out;
 }
 

@@ -140,41 +140,54 @@ function int64VarintBytes(v: bigint | number): number {
   return k;
 }
 
+/** A lease id as a number for the one-allocation paths; -1 when only the general writer can take it. */
+function leaseNumber(lease: bigint | number): number {
+  // A lease id in [0, 2^53] as a number; a wider or negative one (int64 < 0: a 10-byte varint) -1.
+  return typeof lease === 'bigint' ? (lease < 0n || lease > MAX_SAFE ? -1 : Number(lease)) : lease;
+}
+
+/** Fields 1-4 and field 5's tag and length, into b at o; returns where the value's bytes go. */
+function putKeyValueHead(b: Buffer, o: number, key: Uint8Array, createRevision: number, modRevision: number, version: number, valueBytes: number): number {
+  if (key.byteLength > 0) {
+    b[o++] = 0x0a;
+    o = putUvarint(b, o, key.byteLength);
+    b.set(key, o);
+    o += key.byteLength;
+  }
+  if (createRevision !== 0) {
+    b[o++] = 0x10;
+    o = putUvarint(b, o, createRevision);
+  }
+  if (modRevision !== 0) {
+    b[o++] = 0x18;
+    o = putUvarint(b, o, modRevision);
+  }
+  if (version !== 0) {
+    b[o++] = 0x20;
+    o = putUvarint(b, o, version);
+  }
+  if (valueBytes > 0) {
+    b[o++] = 0x2a;
+    o = putUvarint(b, o, valueBytes);
+  }
+  return o;
+}
+
+function putLease(b: Buffer, o: number, lease: number): number {
+  if (lease === 0) return o;
+  b[o++] = 0x30;
+  return putUvarint(b, o, lease);
+}
+
 /** mvccpb.KeyValue in one allocation (the export's hot path); fields 1-6 each a one-byte tag. */
 export function encodeKeyValue(kv: EtcdKeyValue): Buffer {
-  // A lease id in [0, 2^53] takes the one-allocation path as a number; a wider or negative one
-  // (int64 < 0: a 10-byte varint) the general writer.
-  const lease = typeof kv.lease === 'bigint' ? (kv.lease < 0n || kv.lease > MAX_SAFE ? -1 : Number(kv.lease)) : kv.lease;
+  const lease = leaseNumber(kv.lease);
   if (lease < 0) return encodeKeyValueSlow(kv);
-  const ints: Array<[number, number]> = [
-    [0x10, kv.createRevision],
-    [0x18, kv.modRevision],
-    [0x20, kv.version],
-  ];
   const size = keyValueSize(kv.key.byteLength, kv.createRevision, kv.modRevision, kv.version, kv.value.byteLength, lease);
   const b = Buffer.allocUnsafe(size);
-  let o = 0;
-  if (kv.key.byteLength > 0) {
-    b[o++] = 0x0a;
-    o = putUvarint(b, o, kv.key.byteLength);
-    b.set(kv.key, o);
-    o += kv.key.byteLength;
-  }
-  for (const [tag, v] of ints) {
-    if (v === 0) continue;
-    b[o++] = tag;
-    o = putUvarint(b, o, v);
-  }
-  if (kv.value.byteLength > 0) {
-    b[o++] = 0x2a;
-    o = putUvarint(b, o, kv.value.byteLength);
-    b.set(kv.value, o);
-    o += kv.value.byteLength;
-  }
-  if (lease !== 0) {
-    b[o++] = 0x30;
-    o = putUvarint(b, o, lease);
-  }
+  const o = putKeyValueHead(b, 0, kv.key, kv.createRevision, kv.modRevision, kv.version, kv.value.byteLength);
+  b.set(kv.value, o);
+  putLease(b, o + kv.value.byteLength, lease);
   return b;
 }
 
@@ -202,4 +215,34 @@ export function etcdKeyRow(key: Uint8Array, r: RevisionRow): [Buffer, Buffer] {
     ? encodeKeyValue({ key, createRevision: 0, modRevision: 0, version: 0, value: NO_BYTES, lease: 0 })
     : encodeKeyValue({ key, createRevision: r.create, modRevision: r.main, version: r.version, value: r.value, lease: r.lease });
   return [revKey(r.main, r.sub, tombstone), kv];
+}
+
+/** A revision whose value can be written straight into a caller's buffer (mvcc/store.ts's Rev). */
+export interface PlaceableRevisionRow extends RevisionRow {
+  readonly vlen: number;
+  valueInto(out: Uint8Array, at: number): void;
+}
+
+/** The byte length of etcdKeyRow(key, r)[1], without reading the value. */
+export function etcdKeyRowValueBytes(keyBytes: number, r: PlaceableRevisionRow): number {
+  return r.version === 0 ? keyValueSize(keyBytes, 0, 0, 0, 0, 0) : keyValueSize(keyBytes, r.create, r.main, r.version, r.vlen, r.lease);
+}
+
+/**
+ * etcdKeyRow(key, r)[1] written into out at `at`, the value read straight there
+ * (r.valueInto) rather than copied from a Buffer of its own.
+ */
+export function writeEtcdKeyRowValue(out: Buffer, at: number, key: Uint8Array, r: PlaceableRevisionRow): void {
+  const lease = r.version === 0 ? 0 : leaseNumber(r.lease);
+  if (lease < 0) {
+    out.set(etcdKeyRow(key, r)[1], at);
+    return;
+  }
+  if (r.version === 0) {
+    putKeyValueHead(out, at, key, 0, 0, 0, 0);
+    return;
+  }
+  const o = putKeyValueHead(out, at, key, r.create, r.main, r.version, r.vlen);
+  r.valueInto(out, o);
+  putLease(out, o + r.vlen, lease);
 }

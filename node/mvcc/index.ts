@@ -44,6 +44,7 @@ export {
   header,
   type StoreOptions,
   type ExportHeader,
+  type RevisionExport,
   type ImportedRev,
   type Rev,
   keyBytes,

@@ -109,6 +109,14 @@ export class Rev implements RevisionRow {
   get value(): Uint8Array {
     return this.vlen === 0 ? EMPTY : this.values.read(this.vref, this.vlen);
   }
+
+  /** Writes the value's vlen bytes into out at `at` (a value log reads them straight there). */
+  valueInto(out: Uint8Array, at: number): void {
+    if (this.vlen === 0) return;
+    const v = this.values;
+    if (v.readInto) v.readInto(this.vref, this.vlen, out, at);
+    else out.set(v.read(this.vref, this.vlen), at);
+  }
 }
 
 /** Keeps `bytes` in `values` and returns the reference and length for a Rev. */
@@ -1223,10 +1231,11 @@ export class MvccStore {
   /**
    * The header and every revision still held, in (main, sub) order: the survivors at or below
    * the compaction first (one per key at most, as etcd's compaction keeps), then each later
-   * revision's changes. A generator like snapshotChunks: the state at the moment it started;
-   * it pins history, so drive it to the end or call return().
+   * revision's changes. The state at the moment of the call: history stays pinned until
+   * release(), and each call of revisions() walks the same rows again (the etcd-format export
+   * sizes its pages in one pass and writes them in a second).
    */
-  exportRevisions(): { header: ExportHeader; revisions: Generator<Rev, void, void> } {
+  exportRevisions(): RevisionExport {
     const rev = this.rev;
     const compactRev = this.compactRev;
     const header: ExportHeader = {
@@ -1238,36 +1247,34 @@ export class MvccStore {
     };
     const epoch = this.epoch;
     const self = this;
-    // Pinned now, not at the first next(): the caller may write other things first.
     const unpin = this.pin(compactRev);
+    let released = false;
     function* gen(): Generator<Rev, void, void> {
-      try {
-        if (compactRev > 0) {
-          const old: Rev[] = [];
-          for (const rec of self.map.values()) {
-            const r = rec.revs[firstSurviving(rec.revs, compactRev)];
-            if (r !== undefined && r.main <= compactRev) old.push(r);
-          }
-          old.sort((a, b) => a.main - b.main || a.sub - b.sub);
-          yield* old;
+      if (released) throw new MvccError('snapshotInvalid', 'export: released');
+      if (compactRev > 0) {
+        const old: Rev[] = [];
+        for (const rec of self.map.values()) {
+          const r = rec.revs[firstSurviving(rec.revs, compactRev)];
+          if (r !== undefined && r.main <= compactRev) old.push(r);
         }
-        for (let r = Math.max(compactRev + 1, 2); r <= rev; r++) {
-          if (self.epoch !== epoch) throw new MvccError('snapshotInvalid', 'store restored during export');
-          assert(r >= self.logStart, `export: revision ${r} is no longer in the log`);
-          yield* self.log[self.logHead + r - self.logStart] ?? EMPTY_REVS;
-        }
-      } finally {
-        unpin();
+        old.sort((a, b) => a.main - b.main || a.sub - b.sub);
+        yield* old;
+      }
+      for (let r = Math.max(compactRev + 1, 2); r <= rev; r++) {
+        if (self.epoch !== epoch) throw new MvccError('snapshotInvalid', 'store restored during export');
+        if (released) throw new MvccError('snapshotInvalid', 'export: released');
+        assert(r >= self.logStart, `export: revision ${r} is no longer in the log`);
+        yield* self.log[self.logHead + r - self.logStart] ?? EMPTY_REVS;
       }
     }
-    const revisions = gen();
-    // return() on a generator never started skips its finally: release the pin here too.
-    const ret = revisions.return.bind(revisions);
-    revisions.return = (v) => {
-      unpin();
-      return ret(v);
+    return {
+      header,
+      revisions: gen,
+      release: () => {
+        released = true;
+        unpin();
+      },
     };
-    return { header, revisions };
   }
 
   /**
@@ -1480,6 +1487,15 @@ function u32le(n: number): Uint8Array {
   const b = Buffer.allocUnsafe(4);
   b.writeUInt32LE(n >>> 0, 0);
   return b;
+}
+
+/** What exportRevisions gives: see there. */
+export interface RevisionExport {
+  readonly header: ExportHeader;
+  /** The held revisions in (main, sub) order; the same rows at every call until release(). */
+  revisions(): Generator<Rev, void, void>;
+  /** Lets compaction go on (the pin taken at export); idempotent. */
+  release(): void;
 }
 
 /** What exportRevisions/importRevisions carry besides the revisions. */

@@ -21,6 +21,8 @@ export interface ValueStore {
   append(bytes: Uint8Array): ValueRef;
   /** The bytes at `ref`, `len` long. The result is shared: never mutate it. */
   read(ref: ValueRef, len: number): Uint8Array;
+  /** The same bytes written into out at `at`; absent: read() and a copy do. */
+  readInto?(ref: ValueRef, len: number, out: Uint8Array, at: number): void;
   /**
    * Whether `ref` lies in the part a running defragment is emptying (relocate it with append).
    * InHeapValues never defragments: always false.

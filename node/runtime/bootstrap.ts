@@ -202,7 +202,6 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     logger: log,
     ...(metrics && runtimeMetrics ? { metrics, runtimeMetrics } : {}),
     storage,
-    snapshotTmpDir: join(cfg.dataDir, 'member'),
     recovered,
     initialMembers: identity.joined ? [] : identity.initialMembers,
     peerHints: identity.peerHints ?? [],

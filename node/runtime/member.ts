@@ -121,8 +121,6 @@ export interface MemberOptions {
   readonly metrics?: MemberMetrics;
   readonly runtimeMetrics?: RuntimeMetrics;
   readonly storage: MemberStorage;
-  /** Where the etcd-format snapshot for the Snapshot stream is written (default: the OS temp dir). */
-  readonly snapshotTmpDir?: string;
   /** What storage recovered at open. */
   readonly recovered: { readonly snapshot?: Snapshot; readonly snapshotReader?: SnapshotReader; readonly hardState: import('../raft/types.js').HardState; readonly entries: readonly Entry[] };
   /** Membership at index 0 for a member bootstrapped 'new' (ignored when a snapshot was recovered or when joining). */
@@ -1342,7 +1340,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   async snapshot(): Promise<SnapshotStream> {
     // etcd's format (a bbolt database), so etcdutl and etcd itself can read it: etcd-snapshot-stream.ts.
-    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState, auth: this.sm.auth.toJSON() }, this.opts.snapshotTmpDir);
+    return etcdSnapshotStream({ store: this.sm, consistentIndex: this.appliedIndex, term: this.term, confState: this.confState, auth: this.sm.auth.toJSON() });
   }
 
   async moveLeader(targetId: NodeId): Promise<void> {

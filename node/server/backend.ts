@@ -84,6 +84,11 @@ export interface SnapshotStream {
   readonly sizeBytes: number;
   /** The snapshot bytes, in bounded chunks; the server adds etcd's trailing sha256. */
   readonly chunks: AsyncIterable<Uint8Array>;
+  /**
+   * Bytes free in each chunk's memory just before it (its ArrayBuffer), which the server may
+   * overwrite with its message header so the chunk goes out without a copy; none when absent.
+   */
+  readonly headroom?: number;
 }
 
 /** The identity part of every response header, and the current revision for answers that have none. */

@@ -258,6 +258,7 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     let started = false;
     const call = new EventEmitter() as EventEmitter & Record<string, unknown>;
     call['metadata'] = metadataOf(req);
+    call['jsonGateway'] = true; // etcd's 32 KiB messages: one JSON line each (maintenance-service.ts)
     call['write'] = (msg: unknown): boolean => {
       if (!started) {
         started = true;

@@ -298,6 +298,8 @@ describe('HTTP', () => {
       .map((l) => JSON.parse(l) as { result: { blob: string; remaining_bytes?: string } });
     const total = parts.reduce((n, p) => n + Buffer.from(p.result.blob, 'base64').length, 0);
     expect(total % 512).toBe(32);
+    // etcd's 32 KiB messages on the gateway (one JSON line each), not the gRPC stream's 1 MiB.
+    expect(parts.every((p) => Buffer.from(p.result.blob, 'base64').length <= 32 * 1024)).toBe(true);
     const st = await post('/maintenance/status', {});
     expect(st['version']).toBe('3.5.17');
     const err = await fetch(`http://${endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: '' }) });

@@ -37,9 +37,26 @@ describe('value log', () => {
         expect(Buffer.from(log.read(ref, want.length)).equals(want), `seed ${seed} value at ${ref}`).toBe(true);
       }
       log.flush();
-      for (const [ref, want] of kept) expect(Buffer.from(log.read(ref, want.length)).equals(want)).toBe(true);
+      for (const [ref, want] of kept) {
+        expect(Buffer.from(log.read(ref, want.length)).equals(want)).toBe(true);
+        // readInto: the same bytes at an offset of a bigger buffer, nothing around them touched.
+        const out = Buffer.alloc(want.length + 10, 0xee);
+        log.readInto(ref, want.length, out, 5);
+        expect(out.subarray(5, 5 + want.length).equals(want), `seed ${seed} readInto at ${ref}`).toBe(true);
+        expect([...out.subarray(0, 5), ...out.subarray(5 + want.length)].every((x) => x === 0xee)).toBe(true);
+      }
     });
   }
+
+  it("a flipped bit fails readInto too (a value read straight into the caller's buffer)", () => {
+    const ops = new MemorySyncFileOps();
+    const log = ValueLog.open(ops, '/v', { writeBufferBytes: 64 });
+    const v = Buffer.alloc(20_000, 3);
+    const ref = log.append(v) as number;
+    log.flush();
+    [...ops.files.values()][0]!.bytes[ref + 4 + 9000]! ^= 0x01;
+    expect(() => log.readInto(ref, v.length, Buffer.alloc(v.length), 0)).toThrow(ValueLogCorruptError);
+  });
 
   it('a flipped bit in a segment fails the read with ValueLogCorruptError', () => {
     const ops = new MemorySyncFileOps();
