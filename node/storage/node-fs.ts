@@ -16,27 +16,57 @@ function callVoid(fn: (cb: (err: NodeJS.ErrnoException | null) => void) => void)
   });
 }
 
+/**
+ * A write of at most this many bytes runs on the calling thread (writevSync): copying a few KiB
+ * into the page cache takes microseconds, while a thread-pool job costs a hand-off to a pool
+ * thread and a wake-up of the event loop when it ends (on a busy machine, the main cost of a
+ * single-client put's WAL write). Larger writes (big batches, snapshots, preallocation) stay in
+ * the pool so the event loop keeps turning meanwhile. fdatasync always runs in the pool.
+ */
+const INLINE_WRITE_BYTES = 64 * 1024;
+
+/** What is left of `list` after `n` bytes of it went out. */
+function unwritten(list: readonly Uint8Array[], n: number): Uint8Array[] {
+  const rest: Uint8Array[] = [];
+  for (const c of list) {
+    if (n >= c.length) {
+      n -= c.length;
+      continue;
+    }
+    rest.push(n > 0 ? c.subarray(n) : c);
+    n = 0;
+  }
+  return rest;
+}
+
 class NodeFile implements WalFile {
   constructor(private readonly fd: number) {}
 
-  async writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
+  writev(chunks: readonly Uint8Array[], position: number): Promise<void> {
+    let bytes = 0;
+    for (const c of chunks) bytes += c.length;
+    if (bytes > INLINE_WRITE_BYTES) return this.writevPooled(chunks, position);
+    try {
+      let list = chunks.filter((c) => c.length > 0);
+      let pos = position;
+      while (list.length > 0) {
+        const written = fs.writevSync(this.fd, list as Uint8Array[], pos);
+        pos += written;
+        list = unwritten(list, written); // a short write: retry the rest
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  private async writevPooled(chunks: readonly Uint8Array[], position: number): Promise<void> {
     let list = chunks.filter((c) => c.length > 0);
     let pos = position;
     while (list.length > 0) {
       const written = await call<number>((cb) => fs.writev(this.fd, list as Uint8Array[], pos, cb));
       pos += written;
-      // Short write: drop what went out and retry the rest.
-      let n = written;
-      const rest: Uint8Array[] = [];
-      for (const c of list) {
-        if (n >= c.length) {
-          n -= c.length;
-          continue;
-        }
-        rest.push(n > 0 ? c.subarray(n) : c);
-        n = 0;
-      }
-      list = rest;
+      list = unwritten(list, written); // a short write: retry the rest
     }
   }
 

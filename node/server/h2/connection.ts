@@ -9,7 +9,8 @@
 // came from, or failing that the connection, with INTERNAL_ERROR.
 //
 // Writes: every frame a connection produces in one event-loop turn is queued and written in one
-// socket write at the turn's end (setImmediate), so a batch of answers costs one syscall.
+// socket write when the turn's microtasks are done (queueMicrotask), so a batch of answers costs
+// one syscall.
 
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
@@ -642,7 +643,10 @@ function scheduleFlush(c: H2Connection): void {
   flushQueue.push(c);
   if (flushScheduled) return;
   flushScheduled = true;
-  setImmediate(flushAll);
+  // At the end of the microtask chain that made the answers (every answer of one apply slice or
+  // one socket read is pushed by then), not one event-loop iteration later: a single client's
+  // answer no longer waits behind the next poll phase (peer messages, other sockets' reads).
+  queueMicrotask(flushAll);
 }
 
 function flushAll(): void {
