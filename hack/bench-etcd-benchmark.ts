@@ -15,7 +15,7 @@
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
 //       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
-//       [--node=/other/bin/node] [--node-args='--single-threaded-gc']
+//       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member]
 // TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons);
 // --node runs the members on another Node binary (default: the one running this script), and
 // --node-args puts Node/V8 flags before the script (runtime and flag comparisons).
@@ -27,7 +27,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
+import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
@@ -51,6 +51,8 @@ const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 /** The Node binary the tsetcd members run on, and flags for it (space-separated), e.g. --node-args=--single-threaded-gc. */
 const NODE_BIN = flag('node', process.execPath);
 const NODE_ARGS = flag('node-args', '').split(' ').filter(Boolean);
+/** --per-member: print each Node member's peak RSS, old space, external memory and raft log bytes after each load. */
+const PER_MEMBER = flag('per-member', 'false') === 'true';
 refuseUnknownFlags('bench-etcd-benchmark.ts');
 const RANGE_KEY = 'foo';
 
@@ -144,6 +146,10 @@ interface Counters {
   heartbeatFailures: number;
   /** The V8 heap in use, its size, and memory outside it (Buffers), in MiB, of the largest member (Node members only). */
   heap: string;
+  /** Each Node member's RSS, old space, external memory and raft log payload, in MiB (printed with --per-member). */
+  perMember: string[];
+  /** Each Node member's GC counts and seconds so far (prom-client's nodejs_gc_duration_seconds by kind). */
+  gc: Array<{ major: number; majorSec: number; minor: number; minorSec: number }>;
   /** WAL fsyncs and their seconds, summed over the members (etcd_disk_wal_fsync_duration_seconds, both systems). */
   fsyncs: number;
   fsyncSeconds: number;
@@ -156,6 +162,8 @@ async function counters(c: Cluster): Promise<Counters> {
   let largest = 0;
   let fsyncs = 0;
   let fsyncSeconds = 0;
+  const perMember: string[] = [];
+  const gc: Counters['gc'] = [];
   for (const m of c.members) {
     const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
     const val = (name: string): number => {
@@ -167,6 +175,15 @@ async function counters(c: Cluster): Promise<Counters> {
     fsyncs += val('etcd_disk_wal_fsync_duration_seconds_count');
     fsyncSeconds += val('etcd_disk_wal_fsync_duration_seconds_sum');
     const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
+    if (text.includes('nodejs_heap_size_total_bytes')) {
+      const g = (kind: string, part: string): number => metricSum(text, `nodejs_gc_duration_seconds_${part}`, { kind });
+      gc.push({ major: g('major', 'count'), majorSec: g('major', 'sum'), minor: g('minor', 'count'), minorSec: g('minor', 'sum') });
+      const lead = val('etcd_server_is_leader') === 1 ? ' leader' : '';
+      perMember.push(
+        `${m.name}${lead}: rss ${mib('process_resident_memory_bytes')} old ${mib('nodejs_heap_space_size_used_bytes{space="old"}')}/` +
+          `${mib('nodejs_heap_space_size_total_bytes{space="old"}')} external ${mib('nodejs_external_memory_bytes')} raft log ${mib('tsetcd_raft_log_bytes')}`,
+      );
+    }
     if (val('nodejs_heap_size_total_bytes') > largest) {
       largest = val('nodejs_heap_size_total_bytes');
       // The heap's spaces (size committed): new space is the young generation (semi-spaces).
@@ -177,7 +194,7 @@ async function counters(c: Cluster): Promise<Counters> {
         `external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
     }
   }
-  return { leaderChanges, heartbeatFailures, heap, fsyncs, fsyncSeconds };
+  return { leaderChanges, heartbeatFailures, heap, perMember, gc, fsyncs, fsyncSeconds };
 }
 
 interface RunResult {
@@ -196,6 +213,8 @@ interface RunResult {
   heartbeatFailures: number;
   loadAvg: string;
   heap: string;
+  /** --per-member: each Node member's peak RSS in this load, then its memory after it. */
+  perMember: string;
   /** WAL fsyncs per request (all members) and their mean duration in ms. */
   fsyncsPerRequest: number;
   fsyncMeanMs: number;
@@ -259,6 +278,14 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
     loadAvg: loadAvg(),
     heap: after.heap,
+    perMember: after.perMember
+      .map((t, i) => {
+        const a = after.gc[i];
+        const b = before.gc[i];
+        const gcs = a && b ? ` gc major ${a.major - b.major} (${(1000 * (a.majorSec - b.majorSec)).toFixed(0)} ms) minor ${a.minor - b.minor} (${(1000 * (a.minorSec - b.minorSec)).toFixed(0)} ms)` : '';
+        return `peak ${reset ? peakRssMiB(pids[i]!).toFixed(0) : '-'} ${t}${gcs}`;
+      })
+      .join('; '),
     fsyncsPerRequest: (after.fsyncs - before.fsyncs) / load.total,
     fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, after.fsyncs - before.fsyncs),
   };
@@ -319,6 +346,7 @@ async function main(): Promise<void> {
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)})  leader changes ${r.leaderChanges}  ` +
               `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} (mean ${r.fsyncMeanMs.toFixed(2)} ms)  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
+          if (PER_MEMBER && r.perMember) log(`  members (MiB): ${r.perMember}`);
         }
       } finally {
         window.toUs = Number(process.hrtime.bigint() / 1000n);

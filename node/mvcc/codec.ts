@@ -5,6 +5,7 @@
 // written when they were numbers read back unchanged;
 // byte strings are a varint length and the bytes. Decoded byte fields are views into the
 // input (no copy); the store copies what it keeps.
+import { allocEntry } from '../lib/entry-arena.js';
 import type {
   Command,
   Compare,
@@ -43,8 +44,9 @@ const OP_TXN = 4;
 export class ByteWriter {
   private buf: Buffer;
   private pos = 0;
-  constructor(initialBytes = 64) {
-    this.buf = Buffer.allocUnsafe(initialBytes);
+  /** `alloc` gives the first buffer (a proposal's comes from the raft entry arena); growth uses Buffer.allocUnsafe. */
+  constructor(initialBytes = 64, alloc: (n: number) => Buffer = Buffer.allocUnsafe) {
+    this.buf = alloc(initialBytes);
   }
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -424,7 +426,9 @@ export function writeCommand(w: ByteWriter, cmd: Command): void {
  * proposal is then one buffer, and a 64 KiB value is copied once (not again into an envelope).
  */
 export function encodeCommand(cmd: Command, headroom = 0): Uint8Array {
-  const w = new ByteWriter(headroom + (cmd.type === 'put' ? 16 + cmd.req.key.length + (cmd.req.value?.length ?? 0) : 128));
+  // With headroom the result is a raft entry's payload, kept in raft's in-memory log: from the entry arena.
+  const size = headroom + (cmd.type === 'put' ? 16 + cmd.req.key.length + (cmd.req.value?.length ?? 0) : 128);
+  const w = new ByteWriter(size, headroom > 0 ? allocEntry : Buffer.allocUnsafe);
   w.skip(headroom);
   writeCommand(w, cmd);
   return w.finish();

@@ -11,6 +11,8 @@
 // after a restart, so the request id starts from the clock, like etcd's idutil).
 // An empty payload is the leader's no-op entry.
 
+import { allocEntry } from '../lib/entry-arena.js';
+
 export type EnvelopeKind = 'mvcc' | 'attrs' | 'auth' | 'mvccAs' | 'downgrade';
 
 const KIND_CODE: Record<EnvelopeKind, number> = { mvcc: 1, attrs: 2, auth: 3, mvccAs: 4, downgrade: 5 };
@@ -30,7 +32,7 @@ export class EnvelopeError extends Error {
 }
 
 export function encodeEnvelope(kind: EnvelopeKind, proposer: bigint, requestId: number, body: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(HEADER_BYTES + body.byteLength);
+  const b = allocEntry(HEADER_BYTES + body.byteLength);
   b.set(body, HEADER_BYTES);
   return sealEnvelope(kind, proposer, requestId, b);
 }

@@ -1,16 +1,19 @@
 // Proposal waiters (etcd's pkg/wait): a client's proposal waits here, by request id, until this
 // member applies its entry (settle/fail) or the request timeout passes. The timeout error says
-// whether the leader changed meanwhile, as etcd's does.
+// whether the leader changed meanwhile, as etcd's does. One timer serves every waiter
+// (fifo-timeouts.ts): they all share the timeout.
 
 import { NONE, type NodeId } from '../raft/index.js';
 import { BackendError } from '../server/backend.js';
+import { FifoTimeouts } from './fifo-timeouts.js';
 import type { Scheduler } from './scheduler.js';
 
 interface Waiter {
-  startedMs: number;
+  readonly startedMs: number;
+  /** The leader when the proposal was made: the timeout error says whether it changed since. */
+  readonly leader: NodeId;
   resolve(v: unknown): void;
   reject(e: unknown): void;
-  cancelTimer: () => void;
 }
 
 export interface ProposalWaitersOptions {
@@ -26,11 +29,21 @@ export interface ProposalWaitersOptions {
 const MAX_LATENCY_SAMPLES = 100_000;
 
 export class ProposalWaiters {
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters: FifoTimeouts<number, Waiter>;
   /** propose -> applied latencies since the last takeLatencies(). */
   private latenciesMs: number[] = [];
 
-  constructor(private readonly o: ProposalWaitersOptions) {}
+  constructor(private readonly o: ProposalWaitersOptions) {
+    this.waiters = new FifoTimeouts(o.scheduler, o.timeoutMs, (_id, w) => {
+      this.o.onFailed?.();
+      const leaderFailed = w.leader !== NONE && this.o.leader() !== w.leader;
+      w.reject(
+        leaderFailed
+          ? new BackendError('timeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure')
+          : new BackendError('timeout', 'etcdserver: request timed out'),
+      );
+    });
+  }
 
   get size(): number {
     return this.waiters.size;
@@ -43,18 +56,7 @@ export class ProposalWaiters {
   /** Registers a waiter for `requestId`, then calls `submit` (which queues the proposal). */
   wait<T>(requestId: number, submit: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const leaderAtPropose = this.o.leader();
-      const cancelTimer = this.o.scheduler.after(this.o.timeoutMs, () => {
-        if (!this.waiters.delete(requestId)) return;
-        this.o.onFailed?.();
-        const leaderFailed = leaderAtPropose !== NONE && this.o.leader() !== leaderAtPropose;
-        reject(
-          leaderFailed
-            ? new BackendError('timeoutDueToLeaderFail', 'etcdserver: request timed out, possibly due to previous leader failure')
-            : new BackendError('timeout', 'etcdserver: request timed out'),
-        );
-      });
-      this.waiters.set(requestId, { startedMs: this.o.scheduler.monoMs(), resolve: resolve as (v: unknown) => void, reject, cancelTimer });
+      this.waiters.add(requestId, { startedMs: this.o.scheduler.monoMs(), leader: this.o.leader(), resolve: resolve as (v: unknown) => void, reject });
       submit();
     });
   }
@@ -96,10 +98,6 @@ export class ProposalWaiters {
   }
 
   private take(requestId: number): Waiter | undefined {
-    const w = this.waiters.get(requestId);
-    if (!w) return undefined;
-    this.waiters.delete(requestId);
-    w.cancelTimer();
-    return w;
+    return this.waiters.take(requestId);
   }
 }

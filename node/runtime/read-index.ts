@@ -2,12 +2,15 @@
 // round is in flight at a time; reads that arrive meanwhile share the next round. A round's reads
 // are released once this member has applied up to the index the leader confirmed. A round with no
 // answer is retried (etcd: every 500 ms); a leader change fails the round in flight, as etcd does.
+// Every read waits at most the request timeout; one timer serves them all (fifo-timeouts.ts).
 
 import type { NodeId, ReadState } from '../raft/index.js';
 import { BackendError } from '../server/backend.js';
+import { FifoTimeouts } from './fifo-timeouts.js';
 import type { Scheduler } from './scheduler.js';
 
 interface ReadWaiter {
+  readonly startedMs: number;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -39,24 +42,28 @@ export class ReadIndexBatcher {
   private seq = 0;
   /** Rounds confirmed at an index not applied yet. */
   private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
+  /** Every read not answered yet, for its timeout: a read answered or failed is taken out first. */
+  private readonly pending: FifoTimeouts<ReadWaiter, ReadWaiter>;
 
-  constructor(private readonly o: ReadIndexOptions) {}
+  constructor(private readonly o: ReadIndexOptions) {
+    this.pending = new FifoTimeouts(o.scheduler, o.timeoutMs, (w) => w.reject(new BackendError('timeout', 'etcdserver: request timed out')));
+  }
+
+  private resolve(w: ReadWaiter): void {
+    if (this.pending.take(w)) w.resolve();
+  }
+
+  private reject(w: ReadWaiter, err: unknown): void {
+    if (this.pending.take(w)) w.reject(err);
+  }
 
   /** Resolves once this member has applied everything committed before the call. */
   barrier(): Promise<void> {
     if (this.o.stopped()) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     return new Promise<void>((resolve, reject) => {
-      const cancel = this.o.scheduler.after(this.o.timeoutMs, () => reject(new BackendError('timeout', 'etcdserver: request timed out')));
-      this.queue.push({
-        resolve: () => {
-          cancel();
-          resolve();
-        },
-        reject: (e) => {
-          cancel();
-          reject(e);
-        },
-      });
+      const w: ReadWaiter = { startedMs: this.o.scheduler.monoMs(), resolve, reject };
+      this.pending.add(w, w);
+      this.queue.push(w);
       if (!this.inflight) this.send();
     });
   }
@@ -68,7 +75,7 @@ export class ReadIndexBatcher {
     this.inflight = undefined;
     batch.cancelRetry?.();
     const done = (): void => {
-      for (const w of batch.waiters) w.resolve();
+      for (const w of batch.waiters) this.resolve(w);
     };
     if (rs.index <= this.o.appliedIndex()) done();
     else this.appliedWaiters.push({ index: rs.index, resolve: done });
@@ -82,7 +89,8 @@ export class ReadIndexBatcher {
       const batch = this.inflight;
       this.inflight = undefined;
       batch.cancelRetry?.();
-      for (const w of batch.waiters) w.reject(new BackendError('leaderChanged', 'etcdserver: leader changed'));
+      const err = new BackendError('leaderChanged', 'etcdserver: leader changed');
+      for (const w of batch.waiters) this.reject(w, err);
       this.o.onRoundFailed?.();
     }
     if (this.queue.length > 0) this.send();
@@ -102,10 +110,10 @@ export class ReadIndexBatcher {
   failAll(err: unknown): void {
     if (this.inflight) {
       this.inflight.cancelRetry?.();
-      for (const w of this.inflight.waiters) w.reject(err);
+      for (const w of this.inflight.waiters) this.reject(w, err);
       this.inflight = undefined;
     }
-    for (const w of this.queue) w.reject(err);
+    for (const w of this.queue) this.reject(w, err);
     this.queue = [];
   }
 

@@ -11,6 +11,7 @@ import type {
   UntypedHandleCall,
 } from '@grpc/grpc-js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Command, RangeRequest, ResponseHeader } from '../mvcc/types.js';
 import { validateCommand, validateRange } from '../mvcc/validate.js';
@@ -194,14 +195,15 @@ export function unary<Req, Res>(
     }
     return c;
   };
+  // Made once per method, not per call: a call in flight holds only its two settle callbacks.
+  const done = (t0: number, code: number): void => {
+    if (timer) timer.observe((performance.now() - t0) / 1e3);
+    handledFor(code).inc();
+  };
   const handler = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     started.inc();
     received.inc();
-    const t0 = timer ? process.hrtime.bigint() : 0n;
-    const done = (code: number): void => {
-      if (timer) timer.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      handledFor(code).inc();
-    };
+    const t0 = timer ? performance.now() : 0;
     let p: Promise<Res | Buffer>;
     try {
       // etcd's order: the learner check, then counting, then the hasleader check.
@@ -215,13 +217,13 @@ export function unary<Req, Res>(
     p.then(
       (res) => {
         sent.inc();
-        done(GrpcStatus.OK);
+        done(t0, GrpcStatus.OK);
         callback(null, res as Res);
       },
       (err: unknown) => {
         const se = toServiceError(err);
         if (se.code === GrpcStatus.UNKNOWN) ctx.logger.warn('rpc failed', { method: `${service}/${method}`, err });
-        done(se.code);
+        done(t0, se.code);
         callback(se, null);
       },
     );

@@ -11,11 +11,12 @@
 // snapshot := f64 index | f64 term | u32 nv, nv x u64 | u32 nl, nl x u64 | u32 len | data
 // batch    := u32 count | count x message
 // Decoding returns snapshot data as a view into the received buffer (no copy). Entry data is
-// copied into a buffer of its own (small ones from Buffer's pool): the Raft log keeps entries
+// copied into the entry arena (node/lib/entry-arena.ts, slabs holding entries only): the Raft log keeps entries
 // long after the batch that carried them, so one copy here frees the whole received batch;
 // except large data in a frame assembled for the batch alone (BY_REFERENCE_BYTES), which stays
 // a view. Large data is also sent by reference (writeBatch's refs): no copy per follower.
 
+import { copyEntry } from '../lib/entry-arena.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
@@ -182,7 +183,7 @@ function readMessage(r: Reader, owned = false): Message {
     if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
     const data = r.bytes(r.u32());
-    entries[i] = { term: eterm, index: eindex, type: etype, data: owned && data.byteLength >= BY_REFERENCE_BYTES ? data : Buffer.from(data) };
+    entries[i] = { term: eterm, index: eindex, type: etype, data: owned && data.byteLength >= BY_REFERENCE_BYTES ? data : copyEntry(data) };
   }
   let snapshot: Snapshot | undefined;
   if (flags & HAS_SNAPSHOT) {

@@ -201,7 +201,7 @@ export class H2Stream implements CallStream {
     const sink = this.sink;
     if (!sink) return;
     if (local) {
-      process.nextTick(() => sink.onClose());
+      process.nextTick(notifyClosed, sink);
       return;
     }
     try {
@@ -230,4 +230,8 @@ export class H2Stream implements CallStream {
     this.recvWindow += this.recvUnacked;
     this.recvUnacked = 0;
   }
+}
+
+function notifyClosed(sink: CallSink): void {
+  sink.onClose();
 }

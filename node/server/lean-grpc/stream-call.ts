@@ -5,6 +5,7 @@
 // writableLength in bytes, end() for status OK, emit('error', status) to fail the call, and
 // 'cancelled' then 'close' once the HTTP/2 stream is gone.
 
+import { EventEmitter } from 'node:events';
 import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-common.js';
 import type { Status } from './call-common.js';
 import type { CallStream } from './call-stream.js';
@@ -15,6 +16,10 @@ export interface StreamMethod extends MethodCodec {
   readonly kind: 'bidi' | 'serverStream';
   readonly handler: (call: unknown) => void;
 }
+
+// A streaming call is an EventEmitter (handlers listen and emit on it, as on grpc-js's calls):
+// EventEmitter's methods are mixed into the class below, and its constructor runs on each call.
+export interface LeanStreamCall extends EventEmitter {}
 
 export class LeanStreamCall extends LeanCall {
   private statusSent = false;
@@ -31,6 +36,7 @@ export class LeanStreamCall extends LeanCall {
     maxReceiveBytes: number,
   ) {
     super(method.path, stream, maxReceiveBytes);
+    EventEmitter.call(this);
     // A handler fails the call by emitting 'error' with a status (grpc-js's contract).
     this.on('error', (err: unknown) => this.finish(statusOfError(err)));
     stream.attach({
@@ -42,7 +48,7 @@ export class LeanStreamCall extends LeanCall {
       onDrain: () => this.emit('drain'),
       onClose: () => this.onClose(),
     });
-    this.armDeadline((s) => this.finish(s));
+    this.armDeadline();
     if (method.kind === 'bidi') this.start();
   }
 
@@ -127,6 +133,10 @@ export class LeanStreamCall extends LeanCall {
     this.start();
   }
 
+  expire(s: Status): void {
+    this.finish(s);
+  }
+
   private finish(s: Status): void {
     if (this.statusSent) return;
     this.statusSent = true;
@@ -146,4 +156,9 @@ export class LeanStreamCall extends LeanCall {
     this.emit('cancelled', 'cancelled');
     this.emit('close');
   }
+}
+
+for (const key of Reflect.ownKeys(EventEmitter.prototype)) {
+  if (key === 'constructor' || Object.prototype.hasOwnProperty.call(LeanStreamCall.prototype, key)) continue;
+  Object.defineProperty(LeanStreamCall.prototype, key, Object.getOwnPropertyDescriptor(EventEmitter.prototype, key)!);
 }
