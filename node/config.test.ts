@@ -32,7 +32,7 @@ describe('config', () => {
       initialClusterToken: 'etcd-cluster',
       heartbeatIntervalMs: 100,
       electionTimeoutMs: 1000,
-      snapshotCount: 100000,
+      snapshotCount: 10000,
       quotaBackendBytes: 2 * 1024 ** 3,
       maxRequestBytes: 1.5 * 1024 * 1024,
       maxTxnOps: 128,
