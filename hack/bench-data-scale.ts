@@ -151,6 +151,15 @@ async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: nu
 }
 
 /** Runs a command to its end, bounded by MAX_SECONDS; stdout as text. */
+/** The "Error distribution:" lines of etcd's benchmark report ("[count] message"), joined; '' when there were none. */
+function errorDistribution(report: string): string {
+  const at = report.indexOf('Error distribution:');
+  if (at < 0) return '';
+  const lines = report.slice(at).split('\n').slice(1);
+  const end = lines.findIndex((l) => !/^\s*\[\d+\]/.test(l));
+  return (end < 0 ? lines : lines.slice(0, end)).map((l) => l.trim()).join('; ');
+}
+
 function runBounded(cmd: string, args: string[], onTick?: () => string | undefined): Promise<{ out: string; stopped?: string }> {
   return new Promise((res, rej) => {
     const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -234,6 +243,8 @@ async function measure(kind: Kind, bins: Bins, sizeMiB: number, root: string): P
     const t0 = performance.now();
     const cpu0 = members.reduce((n, m) => n + cpuSeconds(m.proc.pid), 0);
     const load = await runBounded(bins.benchmark, args, memGuard(members));
+    const errors = errorDistribution(load.out);
+    if (errors !== '') console.log(`${sizeMiB} MiB ${kind}: the benchmark tool's errors: ${errors}`);
     const seconds = (performance.now() - t0) / 1000;
     const revision = Math.max(...(await Promise.all(members.map(localRevision))));
     r.loadedMiB = (Math.max(0, revision - 1) * VALUE_BYTES) / 2 ** 20;
