@@ -374,11 +374,17 @@ describe.skipIf(skip !== '')('operator end to end', () => {
       return c.status?.defragmentation?.lastRun?.result === 'Succeeded' && fresh.length === 3 ? c : undefined;
     }, 2000);
     // The compacted puts' values are dead bytes in each member's value log until Defragment rewrites it.
-    const reclaimed = done.status?.members?.map((m) => m.lastDefragReclaimedBytes ?? 0) ?? [];
-    expect(reclaimed.length).toBe(3);
-    for (const b of reclaimed) expect(b).toBeGreaterThan(0);
-    const events = await k.json<{ items: Array<{ reason: string }> }>(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`]);
-    expect(events.items.filter((e) => e.reason === 'MemberDefragmented').length).toBeGreaterThanOrEqual(3);
+    // Status holds only a member's latest Defragment: on a busy machine the next minute's run can
+    // start before this poll sees the first one, and a second Defragment of a member gives back
+    // nothing. So each member must have given bytes back in one of its Defragment Events.
+    expect(done.status?.members?.length).toBe(3);
+    const events = await k.json<{ items: Array<{ reason: string; message: string }> }>(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${name}`]);
+    const defragged = events.items.filter((e) => e.reason === 'MemberDefragmented');
+    expect(defragged.length).toBeGreaterThanOrEqual(3);
+    for (const m of done.status?.members ?? []) {
+      const given = defragged.map((e) => e.message.match(new RegExp(`^${m.name}: Defragment gave back (\\d+) bytes`))).map((x) => (x ? Number(x[1]) : 0));
+      expect(Math.max(0, ...given), `${m.name}: bytes a Defragment gave back`).toBeGreaterThan(0);
+    }
     await patch({ defragmentation: null });
 
     // 3. A skipped minor version is refused, and the StatefulSet keeps the image the members run.
