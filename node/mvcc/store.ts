@@ -1560,19 +1560,10 @@ export class SnapshotRestorer {
     let crcFrom = 0;
     try {
       for (;;) {
-        r.pos = pos;
-        if (r.remaining < 2) break;
-        let type: number;
-        let len: number;
-        try {
-          type = r.u8();
-          len = r.uvarint();
-        } catch {
-          break; // the length itself is split across chunks
-        }
-        if (r.remaining < len) break;
-        const recordEnd = r.pos + len;
-        const body = new ByteReader(buf.subarray(r.pos, recordEnd), 'snapshot');
+        const rec = nextSnapshotRecord(r, pos);
+        if (rec === undefined) break;
+        const { type, end: recordEnd } = rec;
+        const body = new ByteReader(buf.subarray(rec.start, recordEnd), 'snapshot');
         if (type === 3) {
           if (!this.checked) this.crc = crc32cUpdateBytes(this.crc, buf.subarray(crcFrom, pos));
           crcFrom = pos;
@@ -1750,19 +1741,11 @@ export class SnapshotExpander {
     const r = new ByteReader(buf, 'snapshot');
     let pos = 0;
     for (;;) {
-      r.pos = pos;
-      if (r.remaining < 2) break;
-      let type: number;
-      let len: number;
-      try {
-        type = r.u8();
-        len = r.uvarint();
-      } catch {
-        break;
-      }
-      if (r.remaining < len) break;
-      const body = buf.subarray(r.pos, r.pos + len);
-      pos = r.pos + len;
+      const rec = nextSnapshotRecord(r, pos);
+      if (rec === undefined) break;
+      const type = rec.type;
+      const body = buf.subarray(rec.start, rec.end);
+      pos = rec.end;
       if (type === 1) this.header(body);
       else if (type === 2) this.key(body);
       else if (type === 3) {
@@ -1869,4 +1852,24 @@ export class SnapshotExpander {
     }
     this.done = true;
   }
+}
+
+/**
+ * The next whole record of a snapshot stream at `pos`: its type and body bounds, or undefined when
+ * the record (or its length itself) runs past the buffer and the caller keeps the rest for the
+ * next chunk. Shared by the restorer and the expander.
+ */
+function nextSnapshotRecord(r: ByteReader, pos: number): { type: number; start: number; end: number } | undefined {
+  r.pos = pos;
+  if (r.remaining < 2) return undefined;
+  let type: number;
+  let len: number;
+  try {
+    type = r.u8();
+    len = r.uvarint();
+  } catch {
+    return undefined;
+  }
+  if (r.remaining < len) return undefined;
+  return { type, start: r.pos, end: r.pos + len };
 }
