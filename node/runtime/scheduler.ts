@@ -5,6 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
+import { setLongTimeout } from '../lib/long-timer.js';
 
 export interface Scheduler {
   /** Wall-clock milliseconds (token expiry, request-id and member-id seeds). */
@@ -27,10 +28,7 @@ export interface Scheduler {
 export const realScheduler: Scheduler = {
   nowMs: () => Date.now(),
   monoMs: () => performance.now(),
-  after(ms, fn) {
-    const t = setTimeout(fn, ms);
-    return () => clearTimeout(t);
-  },
+  after: (ms, fn) => setLongTimeout(fn, ms),
   every(ms, fn) {
     const t = setInterval(fn, ms);
     return () => clearInterval(t);

@@ -1,4 +1,5 @@
 // Time for the controller's I/O half, injectable so the work queue and leader election test on a fake clock.
+import { setLongTimeout } from '../../node/lib/long-timer.js';
 export interface Clock {
   nowMs(): number;
   /** Returns a cancel function. */
@@ -7,11 +8,8 @@ export interface Clock {
 
 export const realClock: Clock = {
   nowMs: () => Date.now(),
-  after(ms, fn) {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return () => clearTimeout(t);
-  },
+  // Certificate renewal wakes up ~60 days ahead: past setTimeout's 24.8-day limit.
+  after: (ms, fn) => setLongTimeout(fn, ms, true),
 };
 
 /** A manual clock for tests: time moves only when advance() is called. */

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import zlib from 'node:zlib';
 import type { AuthContext, CallStream, StatusFields } from './call-stream.js';
+import { MAX_TIMER_MS } from '../../lib/long-timer.js';
 import { HeaderMetadata, MessageReader, encodeGrpcMessage, parseTimeout } from './wire.js';
 
 export const Code = {
@@ -131,7 +132,8 @@ export abstract class LeanCall {
       return;
     }
     this.deadline = Date.now() + t;
-    this.timer = setTimeout(expire, t, this);
+    // Beyond setTimeout's limit (24.8 days) the timer would fire after 1 ms: such a call has no timer.
+    if (t <= MAX_TIMER_MS) this.timer = setTimeout(expire, t, this);
   }
 
   protected clearDeadline(): void {

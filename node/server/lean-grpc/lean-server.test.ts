@@ -45,6 +45,7 @@ function statusOf(a: Answer): { code: string; message: string } {
 const kv = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>;
 const rangeReq = (key: string): Buffer => frameMessage(kv['Range']!.requestSerialize({ key: Buffer.from(key), serializable: true }));
 const RANGE = '/etcdserverpb.KV/Range';
+const watch = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>;
 
 // Both servers that run our call layer: on node:http2 (lean) and on our own framer (h2).
 describe.each(['lean', 'h2'] as const)('%s gRPC server', (kind) => {
@@ -113,7 +114,6 @@ describe.each(['lean', 'h2'] as const)('%s gRPC server', (kind) => {
   });
 
   describe('streams', () => {
-    const watch = loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { requestSerialize(v: unknown): Buffer; responseDeserialize(b: Buffer): unknown }>;
 
     it('a watch: messages as they come, in order; the half-close ends it with grpc-status 0 in trailers', async () => {
       const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers' });
@@ -213,6 +213,23 @@ describe.each(['lean', 'h2'] as const)('%s gRPC server', (kind) => {
     it('a malformed grpc-timeout: INTERNAL; a generous one is no obstacle', async () => {
       expect(statusOf(await call(RANGE, rangeReq('foo'), { 'grpc-timeout': 'soon' }))).toEqual({ code: '13', message: 'Invalid grpc-timeout value "soon"' });
       expect(statusOf(await call(RANGE, rangeReq('foo'), { 'grpc-timeout': '10S' })).code).toBe('0');
+    });
+
+    it('a grpc-timeout past 24.8 days (setTimeout\'s limit) does not end the call early', async () => {
+      const req = session.request({ ':method': 'POST', ':path': '/etcdserverpb.Watch/Watch', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '99999999H' });
+      let bytes = 0;
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      const ended = new Promise<void>((resolve) => req.on('end', resolve));
+      req.on('trailers', (t) => (trailers = t));
+      req.on('data', (c: Buffer) => (bytes += c.length));
+      req.write(frameMessage(watch['Watch']!.requestSerialize({ createRequest: { key: Buffer.from('wt') } })));
+      await until('the created answer', () => bytes > 0);
+      // The server armed its deadline before it answered: an overflowed 1 ms timer fires before this one.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(trailers).toBeUndefined();
+      req.end();
+      await ended;
+      expect(trailers?.['grpc-status']).toBe('0');
     });
 
     it('an unknown method: UNIMPLEMENTED; a non-gRPC content type: HTTP 415', async () => {
