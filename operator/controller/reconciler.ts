@@ -195,6 +195,10 @@ export class Reconciler {
     }
     const backup = await this.backup(cluster, spec.paused, obs, api, nowMs, log, { tlsSecretName: certs.operatorSecret !== null ? spec.tls.operatorSecretName : null, authSecretName: auth.credentials !== null ? (cluster.spec.auth?.secretName ?? null) : null });
     const acted = mutate && actionError === null;
+    // Each step that changes something, in the log too (Events are rate-limited and expire).
+    if (acted && plan.action.kind !== 'none' && plan.action.kind !== 'wait' && plan.action.kind !== 'refuse') {
+      log.info('acted', { action: describeAction(plan.action, plan.operation), phase: plan.operation?.phase });
+    }
     const operation = acted ? plan.operation : (status.currentOperation ?? null);
 
     // Status, once.
