@@ -48,7 +48,9 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
       return isSettled(c, n) && also(c) ? c : undefined;
     }, 2000).catch(async (err: unknown) => {
       const c = await get(name).catch(() => undefined);
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\noperator log:\n${operator?.logTail() ?? ''}`);
+      const events = await k.run(['get', 'events', '-n', ns, '--sort-by=.lastTimestamp', '-o', 'custom-columns=TIME:.lastTimestamp,REASON:.reason,OBJECT:.involvedObject.name,MESSAGE:.message']);
+      const pods = await k.run(['get', 'pods', '-n', ns, '-o', 'wide']);
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nstatus: ${JSON.stringify(c?.status)}\nevents:\n${events.stdout.split('\n').slice(-40).join('\n')}\npods:\n${pods.stdout}\noperator log:\n${operator?.logTail() ?? ''}`);
     });
   }
 
@@ -137,8 +139,15 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   it('the StatefulSet deleted: recreated, the members return on their volumes with the same IDs', async () => {
     const before = (await get('kv')).status?.members?.map((m) => `${m.name}=${m.id}`).sort();
     const pvcs = await k.run(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=kv', '-o', 'jsonpath={.items[*].metadata.uid}']);
+    const oldPods = new Set(await Promise.all(['kv-0', 'kv-1', 'kv-2'].map(podUID)));
     await k.ok(['delete', 'statefulset', 'kv', '-n', ns]);
     await waitFor('the StatefulSet back', 120_000, async () => ((await stsReplicas('kv')) === 3 ? true : undefined), 1000);
+    // Status may still describe the old pods: wait for three new pods, ready, before reading it.
+    await waitFor('three new pods, ready', 300_000, async () => {
+      const pods = await k.json<{ items: Array<{ metadata: { uid: string }; status?: { conditions?: Array<{ type: string; status: string }> } }> }>(['get', 'pods', '-n', ns, '-l', 'app.kubernetes.io/instance=kv']);
+      const fresh = pods.items.filter((p) => !oldPods.has(p.metadata.uid) && p.status?.conditions?.some((x) => x.type === 'Ready' && x.status === 'True'));
+      return fresh.length === 3 ? true : undefined;
+    }, 1000);
     const c = await settled('kv', 3, 600_000);
     expect(c.status?.members?.map((m) => `${m.name}=${m.id}`).sort()).toEqual(before);
     expect((await k.run(['get', 'pvc', '-n', ns, '-l', 'app.kubernetes.io/instance=kv', '-o', 'jsonpath={.items[*].metadata.uid}'])).stdout).toBe(pvcs.stdout);
