@@ -23,7 +23,7 @@ function plannerBench(): number {
   const o: ObservedCluster = {
     ref, generation: 1, desiredReplicas: 7, peerTLS: false, retentionPolicy: 'Retain', paused: false, specInvalid: false, statefulSetReplicas: 5,
     bootstrapped: true, members, pods: members.map((_, i) => ({ ordinal: i, ready: true, upToDate: true, deleting: false })), pvcs: members.map((_, i) => ({ ordinal: i, terminating: false })),
-    operation: null, scaleUpBlockedGeneration: null, nowMs: 0, nowIso: '2026-01-01T00:00:00Z', learnerTimeoutMs: 300_000, recordedOrdinals: [0, 1, 2, 3, 4],
+    operation: null, scaleUpBlockedGeneration: null, scaleUpRetry: null, nowMs: 0, nowIso: '2026-01-01T00:00:00Z', learnerTimeoutMs: 300_000, recordedOrdinals: [0, 1, 2, 3, 4],
     desiredVersion: '3.5.17', defragmentation: null, defragStatus: {},
   };
   const runs: number[] = [];

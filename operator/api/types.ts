@@ -322,6 +322,12 @@ export interface MembershipOperation {
   message?: string;
 }
 
+/** The backoff after failed scale-ups: 1 min after the first, doubling, at most 30 min. */
+export interface ScaleUpRetry {
+  failures: number;
+  retryTime: string;
+}
+
 export interface EtcdClusterStatus {
   observedGeneration?: number;
   replicas?: number;
@@ -334,8 +340,10 @@ export interface EtcdClusterStatus {
   currentOperation?: MembershipOperation | null;
   /** Printer-column helper: "True"/"False", mirrors the Available condition. */
   available?: string;
-  /** A scale-up failed (learner did not catch up) at this generation; it is retried only after a spec change. */
+  /** A scale-up or replacement failed (learner did not catch up) at this generation: see scaleUpRetry. */
   scaleUpBlockedGeneration?: number;
+  /** When the failed scale-up is tried again (a spec change retries at once), and how many failed in a row. */
+  scaleUpRetry?: ScaleUpRetry;
   defragmentation?: DefragmentationStatus;
   /** etcd's cluster version (major.minor.0): the lowest minor the members report running; what the data supports. */
   clusterVersion?: string;

@@ -4,7 +4,7 @@
 import type { Logger } from '../../node/log.js';
 import { setCondition } from '../api/conditions.js';
 import { resolveSpec, type ResolvedSpec } from '../api/defaults.js';
-import type { Condition, DefragmentationStatus, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation, RestoreStatus } from '../api/types.js';
+import type { Condition, DefragmentationStatus, EtcdCluster, EtcdClusterStatus, MemberStatus, MembershipOperation, RestoreStatus, ScaleUpRetry } from '../api/types.js';
 import { validateSpec, type SpecProblem } from '../api/validate.js';
 import { clusterVersionOf } from '../api/versions.js';
 import { parseQuantity } from '../api/quantity.js';
@@ -154,6 +154,7 @@ export class Reconciler {
       pvcs: obs.pvcs.map((p) => ({ ordinal: p.ordinal, terminating: p.terminating })),
       operation: status.currentOperation ?? null,
       scaleUpBlockedGeneration: status.scaleUpBlockedGeneration ?? null,
+      scaleUpRetry: status.scaleUpRetry ?? null,
       nowMs,
       nowIso,
       learnerTimeoutMs: d.learnerTimeoutMs,
@@ -205,7 +206,7 @@ export class Reconciler {
     const failure = actionError === null ? null : applyFailed ? { reason: 'ApplyFailed', message: `applying the cluster's objects: ${actionError}` } : { reason: plan.action.kind === 'defragment' ? 'DefragmentFailed' : 'MembershipStepFailed', message: `${describeAction(plan.action)}: ${actionError}`, eventReason: plan.action.kind === 'defragment' ? 'DefragmentFailed' : `${eventReason(plan.action)}Failed` };
     // A failed Defragment call still counts its attempt (the intent was recorded before it).
     const defrag = acted ? plan.defrag : mutate && !applyFailed && plan.defragOnFailure !== undefined ? plan.defragOnFailure : (status.defragmentation ?? {});
-    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? plan.scaleUpBlockedGeneration : (status.scaleUpBlockedGeneration ?? null), failure, expansionError, nowIso, defrag, defragged);
+    const next = this.status(cluster, spec, obs, plan, problems, operation, acted ? { generation: plan.scaleUpBlockedGeneration, retry: plan.scaleUpRetry } : { generation: status.scaleUpBlockedGeneration ?? null, retry: status.scaleUpRetry ?? null }, failure, expansionError, nowIso, defrag, defragged);
     if (backup !== null) {
       next.backup = backup.status;
       if (backup.condition !== null) next.conditions = setCondition(next.conditions, backup.condition, nowIso);
@@ -479,7 +480,7 @@ export class Reconciler {
     plan: Plan,
     problems: SpecProblem[],
     operation: MembershipOperation | null,
-    blocked: number | null,
+    blocked: { generation: number | null; retry: ScaleUpRetry | null },
     failure: Failure | null,
     expansionError: string | null,
     nowIso: string,
@@ -591,7 +592,8 @@ export class Reconciler {
     else if (obs.members === null && prev.leader !== undefined) out.leader = '';
     const clusterID = obs.clusterID ?? prev.clusterID;
     if (clusterID !== undefined && clusterID !== null && clusterID !== '0') out.clusterID = clusterID;
-    if (blocked !== null) out.scaleUpBlockedGeneration = blocked;
+    if (blocked.generation !== null) out.scaleUpBlockedGeneration = blocked.generation;
+    if (blocked.retry !== null) out.scaleUpRetry = blocked.retry;
     if (Object.keys(defrag).length > 0) out.defragmentation = defrag;
     const clusterVersion = obs.members === null ? null : clusterVersionOf(obs.members.flatMap((m) => (m.observed.version === null ? [] : [m.observed.version])));
     if (clusterVersion !== null) out.clusterVersion = clusterVersion;

@@ -1,6 +1,6 @@
 // The planner's output: one action from a closed set, the StatefulSet size, and the operation to record.
 // Shared by planner.ts (starting an operation) and continue-operation.ts (carrying one on).
-import type { DefragmentationStatus, DefragResult, MembershipOperation, OperationPhase, OperationType } from '../api/types.js';
+import type { DefragmentationStatus, DefragResult, MembershipOperation, OperationPhase, OperationType, ScaleUpRetry } from '../api/types.js';
 import { memberName, peerURL } from './names.js';
 import type { ObservedCluster } from './observed.js';
 
@@ -37,8 +37,9 @@ export interface Plan {
   statefulSetReplicas: number;
   /** The operation to record in status at the end of this pass (null: none in flight). */
   operation: MembershipOperation | null;
-  /** Set when a scale-up failed; stored in status.scaleUpBlockedGeneration. */
+  /** Set when a scale-up failed; stored in status.scaleUpBlockedGeneration and status.scaleUpRetry. */
   scaleUpBlockedGeneration: number | null;
+  scaleUpRetry: ScaleUpRetry | null;
   /** For the bootstrap ConfigMap. */
   initialClusterState: 'new' | 'existing';
   initialCluster: Array<{ name: string; peerURL: string }>;

@@ -5,6 +5,7 @@ import { finish, newOperation, refuse, assertNever, type Plan } from './action.j
 import { bestTransferee, findTarget, hasPvc, maxOrdinal, membersAbove, removalUnsafe } from './member-match.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { learnerCaughtUp, quorum } from './quorum.js';
+import { recordScaleUpFailure } from './scale-up-retry.js';
 
 export function continueOperation(o: ObservedCluster, op: MembershipOperation, members: ObservedMember[], base: Plan): Plan {
   switch (op.type) {
@@ -38,7 +39,7 @@ function continueScaleUp(o: ObservedCluster, op: MembershipOperation, members: O
       if (sts > k) return { ...base, operation: rb, action: { kind: 'set-replicas', replicas: k }, statefulSetReplicas: k };
       if (hasPvc(o, k)) return { ...base, operation: rb, action: { kind: 'delete-pvc', ordinal: k } };
     }
-    return { ...finish(base, 'Failed'), scaleUpBlockedGeneration: o.generation };
+    return recordScaleUpFailure(o, finish(base, 'Failed'));
   }
 
   if (m === undefined) {
@@ -100,12 +101,12 @@ function continueReplace(o: ObservedCluster, op: MembershipOperation, members: O
   const isOld = m !== undefined && m.id === op.oldMemberID;
   const timedOut = learnerTimedOut(o, op);
   // Never hang: past the timeout, drop the replacement learner (it holds the one learner slot) and report.
-  // The old member, if still there, is left as it is; the next scale-up waits for a spec change.
+  // The old member, if still there, is left as it is; the next scale-up waits (scale-up-retry.ts).
   if (op.phase === 'RollingBack' || (timedOut && (m === undefined || isOld || m.isLearner))) {
     const rb: MembershipOperation = { ...op, phase: 'RollingBack', message: `replacement of ${op.memberName} did not finish within ${Math.round(o.learnerTimeoutMs / 1000)}s; gave up` };
     if (m !== undefined && !isOld && m.isLearner) return { ...base, operation: rb, action: { kind: 'member-remove', memberID: m.id } };
     if (m !== undefined && !isOld && !m.isLearner) return finish(base, 'Succeeded');
-    return { ...finish(base, 'Failed'), scaleUpBlockedGeneration: o.generation };
+    return recordScaleUpFailure(o, finish(base, 'Failed'));
   }
   if (isOld && m !== undefined) {
     const unsafe = removalUnsafe(members, m);

@@ -1,5 +1,5 @@
 // What one reconcile pass observed, in a form the pure planner can use.
-import type { DefragmentationStatus, MembershipOperation, PvcRetentionPolicy } from '../api/types.js';
+import type { DefragmentationStatus, MembershipOperation, PvcRetentionPolicy, ScaleUpRetry } from '../api/types.js';
 import type { ClusterRef } from './names.js';
 
 export interface ObservedMember {
@@ -67,8 +67,9 @@ export interface ObservedCluster {
   pods: ObservedPod[];
   pvcs: ObservedPvc[];
   operation: MembershipOperation | null;
-  /** A scale-up failed for this generation; do not retry until the spec changes. */
+  /** A scale-up failed for this generation: the next waits for scaleUpRetry's time or a spec change. */
   scaleUpBlockedGeneration: number | null;
+  scaleUpRetry: ScaleUpRetry | null;
   nowMs: number;
   /** The same instant as RFC 3339 (the planner may not read clocks or build dates). */
   nowIso: string;

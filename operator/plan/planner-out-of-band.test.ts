@@ -101,12 +101,22 @@ describe('a replacement never hangs (learner timeout)', () => {
     const p = planNextStep(lateObs({ members, operation: op('Replace', 2, { phase, oldMemberID: '1002' }) }));
     expect(p.action).toMatchObject(want);
     expect(p.operation?.phase ?? null).toBe(phaseAfter);
-    if (want.kind === 'finish-operation' && want.result === 'Failed') expect(p.scaleUpBlockedGeneration).toBe(1);
+    if (want.kind === 'finish-operation' && want.result === 'Failed') {
+      expect(p.scaleUpBlockedGeneration).toBe(1);
+      expect(p.scaleUpRetry?.failures).toBe(1);
+    }
   });
 
-  it('after a failed replacement, the next scale-up waits for a spec change and says why', () => {
-    const p = planNextStep(observed({ members: without(2), scaleUpBlockedGeneration: 1 }));
+  it('after a failed replacement, the next waits for its backoff and says why, then re-adds the member', () => {
+    const retry = { failures: 1, retryTime: iso(T0 + 60_000) };
+    const p = planNextStep(observed({ members: without(2), scaleUpBlockedGeneration: 1, scaleUpRetry: retry }));
     expect(p.action).toMatchObject({ kind: 'refuse', reason: 'ScaleUpFailed' });
+    expect((p.action as { message: string }).message).toBe(`1 scale-up(s) failed in a row at this generation; the next try is at ${retry.retryTime} (a spec change tries at once)`);
+    const later = planNextStep(observed({ members: without(2), scaleUpBlockedGeneration: 1, scaleUpRetry: retry, nowMs: T0 + 60_000, nowIso: iso(T0 + 60_000) }));
+    expect(later.action).toEqual({ kind: 'start-operation' });
+    expect(later.operation).toMatchObject({ type: 'Replace', ordinal: 2 });
+    // Blocked by an operator that kept no retry time: tried now.
+    expect(planNextStep(observed({ members: without(2), scaleUpBlockedGeneration: 1 })).action).toEqual({ kind: 'start-operation' });
   });
 });
 

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import type { MembershipOperation } from '../api/types.js';
 import { peerURL, type ClusterRef } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { planNextStep, removalUnsafe, type Plan } from './planner.js';
+import { retryDelayMs } from './scale-up-retry.js';
 import { plannerFixture, T0 } from './testing/planner-fixture.js';
 
 const ref: ClusterRef = { name: 'e', namespace: 'ns', uid: 'uid-1234567890' };
@@ -105,7 +107,7 @@ describe('scale up 3 -> 5, one step per pass', () => {
     expect(p.action).toMatchObject({ kind: 'refuse', reason: 'NoLeader' });
   });
 
-  it('removes a learner that does not catch up in time, rolls back, reports, and does not retry', () => {
+  it('removes a learner that does not catch up in time, rolls back, reports, and retries after a growing backoff', () => {
     const started = op('ScaleUp', 3, { phase: 'CatchingUp' });
     const learner = member(3, { id: '2003', isLearner: true, isLeader: false, raftIndex: 5 });
     const late = T0 + 300_001;
@@ -125,13 +127,27 @@ describe('scale up 3 -> 5, one step per pass', () => {
     p = planNextStep(o);
     expect(p.action).toEqual({ kind: 'finish-operation', result: 'Failed' });
     expect(p.scaleUpBlockedGeneration).toBe(1);
-    // no retry at the same generation
-    o = { ...o, operation: null, scaleUpBlockedGeneration: 1 };
+    expect(p.scaleUpRetry).toEqual({ failures: 1, retryTime: iso(late + 60_000) });
+    // no retry at the same generation before the backoff ends
+    o = { ...o, operation: null, scaleUpBlockedGeneration: 1, scaleUpRetry: p.scaleUpRetry, nowMs: late + 59_999, nowIso: iso(late + 59_999) };
     p = planNextStep(o);
     expect(p.action).toMatchObject({ kind: 'refuse', reason: 'ScaleUpFailed' });
-    // a spec change (new generation) retries
-    p = planNextStep({ ...o, generation: 2 });
+    expect((p.action as { message: string }).message).toContain(`the next try is at ${iso(late + 60_000)}`);
+    // a spec change (new generation) retries at once
+    expect(kind(planNextStep({ ...o, generation: 2 }))).toBe('start-operation');
+    // the backoff's end retries, and a second failure in a row doubles it
+    o = { ...o, nowMs: late + 60_000, nowIso: iso(late + 60_000) };
+    p = planNextStep(o);
     expect(kind(p)).toBe('start-operation');
+    const again = late + 60_000 + 300_001;
+    o = { ...o, operation: { ...(p.operation as MembershipOperation), learnerAddedTime: iso(late + 60_000) }, nowMs: again, nowIso: iso(again) };
+    p = planNextStep(o);
+    expect(p.action).toEqual({ kind: 'finish-operation', result: 'Failed' });
+    expect(p.scaleUpRetry).toEqual({ failures: 2, retryTime: iso(again + 120_000) });
+  });
+
+  it('backs off 1 min after the first failed scale-up, doubling, at most 30 min', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 40].map(retryDelayMs)).toEqual([60_000, 120_000, 240_000, 480_000, 960_000, 1_800_000, 1_800_000, 1_800_000]);
   });
 
   it('drops a stale PVC left by an earlier member of the ordinal before MemberAdd', () => {

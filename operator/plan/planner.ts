@@ -12,6 +12,7 @@ import { bestTransferee, describe, lowestFreeOrdinal, maxOrdinal, ordinalOf, sts
 import { hexID, memberName, peerURL } from './names.js';
 import type { ObservedCluster, ObservedMember } from './observed.js';
 import { quorum } from './quorum.js';
+import { scaleUpWaiting } from './scale-up-retry.js';
 import { versionChangeProblem } from '../api/versions.js';
 
 export { assertNever, type Action, type ActionKind, type OperationResult, type Plan } from './action.js';
@@ -26,6 +27,7 @@ export function planNextStep(o: ObservedCluster): Plan {
     statefulSetReplicas: stsReplicas,
     operation: o.operation,
     scaleUpBlockedGeneration: o.scaleUpBlockedGeneration,
+    scaleUpRetry: o.scaleUpRetry,
     initialClusterState: o.bootstrapped ? 'existing' : 'new',
     initialCluster: initialClusterFrom(o),
     defrag: o.defragStatus,
@@ -175,8 +177,9 @@ function startNext(o: ObservedCluster, members: ObservedMember[], base: Plan, ve
   }
 
   if (size < o.desiredReplicas || (size === o.desiredReplicas && misplaced)) {
-    if (o.scaleUpBlockedGeneration === o.generation) {
-      return { ...base, action: refuse('ScaleUpFailed', 'the last scale-up failed at this generation; change the spec to retry') };
+    const waiting = scaleUpWaiting(o);
+    if (waiting !== null) {
+      return { ...base, action: refuse('ScaleUpFailed', `${waiting.failures} scale-up(s) failed in a row at this generation; the next try is at ${waiting.retryTime} (a spec change tries at once)`) };
     }
     const ord = lowestFreeOrdinal(o, members);
     // The lowest free ordinal. When its pod exists (a member removed out of band, members above it), the

@@ -123,7 +123,7 @@ let defrags = 0;
 function runSeed(seed: number): string | null {
   const rng = new SimRng(seed);
   const w = new World(rng.fork(1), 3);
-  const s: OperatorState = { generation: 1, desired: 3, operation: null, blocked: null, recordedOrdinals: [0, 1, 2], nowMs: Date.parse('2026-01-01T00:00:00Z'), defrag: {} };
+  const s: OperatorState = { generation: 1, desired: 3, operation: null, blocked: null, retry: null, recordedOrdinals: [0, 1, 2], nowMs: Date.parse('2026-01-01T00:00:00Z'), defrag: {} };
   const trace: string[] = [];
   const fail = (msg: string): string => `seed ${seed}: ${msg}\nlast steps:\n  ${trace.slice(-(Number(process.env.OPERATOR_MODEL_TRACE ?? 25))).join('\n  ')}`;
 
@@ -172,12 +172,8 @@ function runSeed(seed: number): string | null {
       outcomes.converged++;
       return null;
     }
-    // A failed scale-up or replacement waits for the user (no retry-forever); the user reads the
-    // ScaleUpFailed condition and re-applies the spec.
-    if (s.blocked === s.generation && s.operation === null) {
-      s.generation++;
-      trace.push('   user re-applies the spec after ScaleUpFailed');
-    }
+    // A failed scale-up or replacement is tried again after its backoff (scale-up-retry.ts), with no
+    // help from the user.
     const bad = step(SAFETY_STEPS + i, 'none');
     if (bad !== null) return fail(bad);
   }

@@ -1,7 +1,7 @@
 // One operator pass over the model World, the way operator/controller/reconciler.ts does it: observe,
 // plan (the real planner), apply the StatefulSet size, perform the one step, write status. A crash can
 // cut the pass before the step or between the step and the status write.
-import type { DefragmentationStatus, MembershipOperation } from '../../operator/api/types.js';
+import type { DefragmentationStatus, MembershipOperation, ScaleUpRetry } from '../../operator/api/types.js';
 import { memberName, ordinalOfPeerURL, peerURL, type ClusterRef } from '../../operator/plan/names.js';
 import type { ObservedCluster, ObservedMember } from '../../operator/plan/observed.js';
 import { planNextStep, type Plan } from '../../operator/plan/planner.js';
@@ -17,6 +17,7 @@ export interface OperatorState {
   desired: number;
   operation: MembershipOperation | null;
   blocked: number | null;
+  retry: ScaleUpRetry | null;
   recordedOrdinals: number[];
   nowMs: number;
   /** status.defragmentation (a run every minute, every member over the threshold: defrag as often as it can). */
@@ -49,6 +50,7 @@ export function observe(w: World, s: OperatorState): ObservedCluster {
     pvcs: [...w.pvcs.entries()].map(([ordinal, p]) => ({ ordinal, terminating: p.terminating })),
     operation: s.operation,
     scaleUpBlockedGeneration: s.blocked,
+    scaleUpRetry: s.retry,
     nowMs: s.nowMs,
     nowIso: new Date(s.nowMs).toISOString(),
     learnerTimeoutMs: LEARNER_TIMEOUT_MS,
@@ -95,6 +97,7 @@ export function operatorPass(w: World, s: OperatorState, crash: Crash): { plan: 
   if (error === null) {
     s.operation = plan.operation;
     s.blocked = plan.scaleUpBlockedGeneration;
+    s.retry = plan.scaleUpRetry;
     s.defrag = plan.defrag;
   } else if (plan.defragOnFailure !== undefined) {
     s.defrag = plan.defragOnFailure;

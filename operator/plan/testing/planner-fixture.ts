@@ -47,6 +47,7 @@ export function plannerFixture(ref: ClusterRef): PlannerFixture {
       pvcs: Array.from({ length: sts ?? 0 }, (_, i) => ({ ordinal: i, terminating: false })),
       operation: null,
       scaleUpBlockedGeneration: null,
+      scaleUpRetry: null,
       nowMs: T0,
       nowIso: T0_ISO,
       learnerTimeoutMs: 300_000,
