@@ -1,7 +1,7 @@
 // Helpers of the e2e suite: kubectl, bounded waits, the operator as a local process with a
 // least-privilege ServiceAccount token, etcdctl through the cluster's names.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, openSync, closeSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import yaml from 'js-yaml';
@@ -229,9 +229,18 @@ export async function installOperatorRbac(k: Kubectl, namespace = 'tsetcd-system
   return { namespace, serviceAccount: sa.metadata.name, kubeconfig };
 }
 
-/** The operator (operator/main.ts) as a local process, as the chart's Deployment would run it. */
+/**
+ * The operator (operator/main.ts) as a local process, as the chart's Deployment would run it: one that
+ * exits on its own (e.g. it lost its Lease while the storage stalled on a busy machine) is started
+ * again, as the Deployment's restartPolicy Always would, at most MAX_RESTARTS times.
+ */
 export class OperatorProcess {
+  static readonly MAX_RESTARTS = 10;
   private child: ChildProcess | undefined;
+  private stopping = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** Times the operator exited on its own and was started again. */
+  restarts = 0;
   readonly logPath: string;
 
   constructor(private readonly install: OperatorInstall, readonly metricsPort: number, private readonly extraArgs: string[] = []) {
@@ -255,6 +264,16 @@ export class OperatorProcess {
       ...this.extraArgs,
     ], { cwd: repoRoot, stdio: ['ignore', fd, fd], env: { ...process.env, POD_NAMESPACE: this.install.namespace } });
     closeSync(fd);
+    const child = this.child;
+    child.once('exit', (code, signal) => {
+      if (this.stopping || this.child !== child || this.restarts >= OperatorProcess.MAX_RESTARTS) return;
+      this.restarts++;
+      appendFileSync(this.logPath, `[e2e harness] the operator exited on its own (${signal ?? `code ${code}`}); started again as its Deployment would (restart ${this.restarts})\n`);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (!this.stopping && this.child === child) this.start();
+      }, 1000);
+    });
   }
 
   get running(): boolean {
@@ -263,15 +282,24 @@ export class OperatorProcess {
 
   /** Stops the operator: SIGTERM (clean) or SIGKILL (a crash). Returns its exit code (null: killed by a signal). */
   async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<number | null> {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     const child = this.child;
-    if (!child || !this.running) return null;
-    const code = await new Promise<number | null>((res) => {
-      child.once('exit', (c) => res(c));
-      child.kill(signal);
-      setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000).unref();
-    });
-    this.child = undefined;
-    return code;
+    if (!child || !this.running) {
+      this.child = undefined;
+      return null;
+    }
+    this.stopping = true;
+    try {
+      return await new Promise<number | null>((res) => {
+        child.once('exit', (c) => res(c));
+        child.kill(signal);
+        setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000).unref();
+      });
+    } finally {
+      this.child = undefined;
+      this.stopping = false;
+    }
   }
 
   logTail(lines = 40): string {
