@@ -5,7 +5,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldImmediate } from 'node:timers/promises';
-import { setLongTimeout } from '../lib/long-timer.js';
+import { setLongTimeout } from './long-timer.js';
 
 export interface Scheduler {
   /** Wall-clock milliseconds (token expiry, request-id and member-id seeds). */

@@ -1,5 +1,5 @@
 // Time for the controller's I/O half, injectable so the work queue and leader election test on a fake clock.
-import { setLongTimeout } from '../../node/lib/long-timer.js';
+import { setLongTimeout } from '../../node/runtime/long-timer.js';
 export interface Clock {
   nowMs(): number;
   /** Returns a cancel function. */

@@ -5,7 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import zlib from 'node:zlib';
 import type { AuthContext, CallStream, StatusFields } from './call-stream.js';
-import { MAX_TIMER_MS } from '../../lib/long-timer.js';
+import { MAX_TIMER_MS } from '../../runtime/long-timer.js';
 import { HeaderMetadata, MessageReader, encodeGrpcMessage, parseTimeout } from './wire.js';
 
 export const Code = {
