@@ -128,11 +128,16 @@ export async function expandStateSnapshot(
     const jlen = stateSnapshotHeaderLength(await bs.take(8, 'header'));
     await bs.take(jlen, 'header');
     bytes = 8 + jlen;
+    let chunks = 0;
     while (await bs.more()) {
       const c = await bs.take(u32(await bs.take(4, 'chunk')), 'chunk');
+      chunks++;
       for (const n of measure.write(c)) bytes += 4 + (n as number);
       if (measure.format === 1) return undefined;
     }
+    // No state chunks (the bootstrap snapshot at index 0, as a member that joined from it keeps it):
+    // nothing to expand. Refusing it left a leader unable to seed any new member.
+    if (chunks === 0) return undefined;
     if (!measure.ended()) throw new StateSnapshotError('state snapshot ended before its trailer');
   } finally {
     await bs.close();

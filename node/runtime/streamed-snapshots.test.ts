@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
 import type { Message, Snapshot } from '../raft/types.js';
+import { SnapshotExpander } from '../mvcc/index.js';
 import { MemoryFs, openStorage } from '../storage/index.js';
 import { encodeStateSnapshot } from './state-snapshot.js';
 import { StreamedSnapshots } from './streamed-snapshots.js';
@@ -55,6 +56,21 @@ describe('streamed snapshots (received bodies until their save)', () => {
     expect((await readAll(out.chunks())).equals(b)).toBe(true);
     // Raft can only hand back what it was given: an empty snapshot with no body is never written.
     await expect(s.storage.saveSnapshot(snapMsg(30).snapshot!)).rejects.toThrow(/no data to save/);
+    await s.storage.close();
+  });
+
+  it('a snapshot without state chunks (the bootstrap one, received at index 0) is sent on as it is by a member that expands value offsets', async () => {
+    const fs = new MemoryFs();
+    const { storage } = await openStorage('/m', { fs, readChunkBytes: 64 });
+    const expanding = { snapshotExpander: () => new SnapshotExpander(undefined, 1 << 20), pinValues: () => () => undefined };
+    const s = new StreamedSnapshots(storage, silentLogger, expanding);
+    const bootstrap = encodeStateSnapshot(membership, []);
+    expect(await s.accept(snapMsg(0), body(bootstrap, [], 'boot'))).toBe(true);
+    await s.storage.saveSnapshot(snapMsg(0).snapshot!, { fromLeader: true });
+    // Later this member leads, and a new learner needs that snapshot.
+    const out = (await s.body({ ...snapMsg(0), from: 1n, to: 2n }))!;
+    expect(out.bytes).toBe(bootstrap.length);
+    expect((await readAll(out.chunks())).equals(bootstrap)).toBe(true);
     await s.storage.close();
   });
 
