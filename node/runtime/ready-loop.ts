@@ -6,7 +6,9 @@
 //     (one fdatasync: group commit; proposals that arrive meanwhile wait for the next Ready and
 //     share its fsync);
 //   - followers send their messages after persisting (they must not ack before that);
-//   - committed entries and snapshots go to the apply loop; then advance().
+//   - committed entries and snapshots go to the apply loop; then advance();
+//   - a leader's appends that carry no entries (raft's commit-index broadcast after a commit) wait
+//     one turn when the Ready has entries to apply, so the answers leave first (see deferredCommits).
 // Like etcd, raft is advanced before the application catches up, except that a Ready whose
 // committed entries hold a conf change waits (before advance) until the apply loop has applied it
 // (etcd's waitApply): raft's applied index must never run ahead of its membership. A 'snap'
@@ -21,6 +23,15 @@ import type { Scheduler } from './scheduler.js';
 const SEND_BEFORE_PERSIST: ReadonlySet<Message['type']> = new Set(['prop', 'readIndex', 'heartbeatResp', 'transferLeader']);
 /** Stop taking Ready while this many committed entries wait to be applied (back-pressure). */
 const MAX_APPLY_BACKLOG = 50_000;
+
+const NO_MESSAGES: readonly Message[] = [];
+
+/** Whether msgs[i + 1..] holds another message to msgs[i]'s peer. */
+function laterTo(msgs: readonly Message[], i: number): boolean {
+  const to = msgs[i]!.to;
+  for (let j = i + 1; j < msgs.length; j++) if (msgs[j]!.to === to) return true;
+  return false;
+}
 
 export interface ReadyLoopOptions {
   readonly scheduler: Scheduler;
@@ -72,6 +83,16 @@ export class ReadyLoop {
   private confApplyWaiter: (() => void) | undefined;
   /** A 'snap' message held back until confPendingIndex is applied (the newest one only). */
   private deferredSnap: Message | undefined;
+  /**
+   * A leader's entry-less appends held until the next turn (or until anything else is sent, so
+   * each peer still gets its messages in raft's order). In a Ready that commits, raft tells every
+   * follower the new commit index; sent at once, those writes (and the followers they wake, on a
+   * machine with fewer cores than members) go ahead of applying and answering the client. etcd
+   * sends and applies in parallel goroutines; here the answers go first and the followers learn
+   * the commit a turn later, which raft allows (a follower's commit index may lag the leader's).
+   */
+  private deferredCommits: Message[] = [];
+  private deferredScheduled = false;
 
   constructor(private readonly o: ReadyLoopOptions) {
     this.savedTerm = o.savedTerm;
@@ -184,7 +205,12 @@ export class ReadyLoop {
     // index and term the receivers hold).
     const termOrVoteChanged = rd.hardState !== undefined && (rd.hardState.term !== this.savedTerm || rd.hardState.vote !== this.savedVote);
     const sendEarly = this.o.role() === 'leader' && !termOrVoteChanged;
-    if (sendEarly) this.o.send(rd.messages);
+    if (sendEarly) {
+      // Not while a conf change waits to be applied: a member it removes must still hear of the
+      // commit (its peer entry goes away when the change is applied).
+      if (rd.committedEntries.length > 0 && this.confPendingIndex === 0) this.sendDeferringCommits(rd.messages);
+      else this.sendNow(rd.messages);
+    }
     if (rd.snapshot) {
       await this.waitDurable(this.saveSeq);
       await storage.saveSnapshot(rd.snapshot, { fromLeader: true });
@@ -214,9 +240,9 @@ export class ReadyLoop {
       const now: Message[] = [];
       const later: Message[] = [];
       for (const msg of rd.messages) (SEND_BEFORE_PERSIST.has(msg.type) ? now : later).push(msg);
-      if (now.length > 0) this.o.send(now);
+      if (now.length > 0) this.sendNow(now);
       if (later.length > 0) {
-        if (seq <= this.durable && this.pendingSends.length === 0) this.o.send(later);
+        if (seq <= this.durable && this.pendingSends.length === 0) this.sendNow(later);
         else this.pendingSends.push({ seq, msgs: later });
       }
     }
@@ -228,6 +254,37 @@ export class ReadyLoop {
     applyLoop.kick();
     this.o.onReadyHandled?.();
     await this.waitDurable(this.saveSeq);
+  }
+
+  /** Sends `msgs`, after any held commit-index appends (so each peer gets raft's order). */
+  private sendNow(msgs: readonly Message[]): void {
+    if (this.deferredCommits.length > 0) {
+      const held = this.deferredCommits;
+      this.deferredCommits = [];
+      this.o.send(msgs.length > 0 ? held.concat(msgs) : held);
+    } else if (msgs.length > 0) this.o.send(msgs);
+  }
+
+  /**
+   * A leader's Ready with entries to apply: an entry-less append that is the last message of
+   * the Ready to its peer waits for the next turn (see deferredCommits); the rest leave now.
+   */
+  private sendDeferringCommits(msgs: readonly Message[]): void {
+    const now: Message[] = [];
+    const hold: Message[] = [];
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i]!;
+      (m.type === 'app' && m.entries.length === 0 && !laterTo(msgs, i) ? hold : now).push(m);
+    }
+    this.sendNow(now);
+    if (hold.length === 0) return;
+    for (const m of hold) this.deferredCommits.push(m);
+    if (this.deferredScheduled) return;
+    this.deferredScheduled = true;
+    this.o.scheduler.soon(() => {
+      this.deferredScheduled = false;
+      if (!this.o.stopped()) this.sendNow(NO_MESSAGES);
+    });
   }
 
   /** Records the last conf change among a Ready's committed entries (see confPendingIndex). */
@@ -252,7 +309,7 @@ export class ReadyLoop {
 
   private onDurable(seq: number): void {
     if (seq > this.durable) this.durable = seq;
-    while (this.pendingSends.length > 0 && this.pendingSends[0]!.seq <= this.durable) this.o.send(this.pendingSends.shift()!.msgs);
+    while (this.pendingSends.length > 0 && this.pendingSends[0]!.seq <= this.durable) this.sendNow(this.pendingSends.shift()!.msgs);
     if (this.saveWaiters.length > 0) {
       const still: typeof this.saveWaiters = [];
       for (const w of this.saveWaiters) (w.seq <= this.durable ? w.resolve() : still.push(w));
