@@ -1,6 +1,8 @@
 // Three members of etcd or tsetcd on loopback for the bench scripts (hack/bench-cluster.ts,
 // hack/bench-etcd-benchmark.ts): free ports, the etcd flags both binaries take, a health wait,
-// and a stop that lets a --cpu-prof member write its profile.
+// and a stop that lets a --cpu-prof member write its profile. Members log at warn;
+// BENCH_LOG_LEVEL=info keeps their elections and leader changes too (e.g. with KEEP_DATA=1 in
+// bench-data-scale.ts, whose data dirs hold the members' logs).
 
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -62,7 +64,7 @@ export async function planMembers(root: string, token: string, opts: PlanOptions
         `--initial-cluster=${initial}`,
         '--initial-cluster-state=new',
         `--initial-cluster-token=${token}`,
-        '--log-level=warn',
+        `--log-level=${process.env['BENCH_LOG_LEVEL'] ?? 'warn'}`,
       ],
     };
   });

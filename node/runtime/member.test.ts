@@ -16,6 +16,7 @@ import type { Transport } from '../transport/types.js';
 import { Registry } from 'prom-client';
 import { createMemberMetrics, type MemberMetrics } from '../server/metrics.js';
 import { createRuntimeMetrics, type RuntimeMetrics } from './metrics.js';
+import { realScheduler, type Scheduler } from './scheduler.js';
 import bcrypt from 'bcryptjs';
 import { authenticate } from '../server/auth-service.js';
 import type { ServerContext } from '../server/rpc-context.js';
@@ -52,6 +53,8 @@ class Harness {
   storageOpts: Partial<StorageOptions> = {};
   /** Each booted member's metrics, when a test reads them. */
   metrics?: Map<bigint, MemberMetrics>;
+  /** The members' timers (default: the real ones; tests may count them). */
+  scheduler?: Scheduler;
   constructor(
     n: number,
     readonly snapshotCount = 10_000,
@@ -86,6 +89,7 @@ class Harness {
       initialMembers: initial,
       peerHints,
       stateMachine: this.makeStateMachine(rec),
+      ...(this.scheduler ? { scheduler: this.scheduler } : {}),
       makeTransport: (h) => (this.wrapTransport ? this.wrapTransport(this.net.transport(rec.id, h)) : this.net.transport(rec.id, h)),
       seed: Number(rec.id % 1000n),
       ...(this.metrics ? { metrics: this.metricsOf(rec.id), runtimeMetrics: this.runtimeMetricsOf(rec.id) } : {}),
@@ -567,6 +571,66 @@ describe('member runtime (in-memory twins)', () => {
     expect(dec((await back.member.range({ key: enc('k') }, { linearizable: false })).kvs[0]!.value)).toBe('v2');
     expect(h.fatal).toEqual([]);
   }, 30_000);
+
+  it("a disk stall on every member holds raft's clock, as etcd's Save does: no election, no check-quorum step-down, the write commits in the same term", async () => {
+    // 8 GiB data-scale run (a CI rehearsal loading the disk beside it): fdatasyncs of 1-2 s held
+    // every member's write at once; ticking on meanwhile, followers campaigned for want of the
+    // leader's heartbeats (which leave only with its next Ready) and the leader stepped down for
+    // want of their answers (which wait behind their writes). Each new term lost the proposals
+    // forwarded to the old leader: 58 puts timed out. etcd's raftNode takes no tick during Save.
+    const h = (harness = new Harness(3));
+    // Each member's heartbeat timer firings (time passing), counted apart from raft's ticks.
+    const firings: number[] = [];
+    h.scheduler = {
+      ...realScheduler,
+      every(ms, fn) {
+        if (ms !== 10) return realScheduler.every(ms, fn);
+        const i = firings.push(0) - 1;
+        return realScheduler.every(ms, () => {
+          firings[i]!++;
+          fn();
+        });
+      },
+    };
+    // While `stalled`, each write of entries completes only when released (a disk stuck in
+    // fdatasync); writes resolve in call order, as storage's do, so none overtakes a held one.
+    let stalled = false;
+    const held: Array<{ who: number; release: () => void }> = [];
+    let booted = 0;
+    h.wrapStorage = (st) => {
+      const who = booted++;
+      let last: Promise<void> = Promise.resolve();
+      return {
+        save: (hs, ents, sync) => {
+          const hold = stalled && ents.length > 0;
+          const done = st.save(hs, ents, sync).then(() => (hold ? new Promise<void>((release) => held.push({ who, release })) : undefined));
+          return (last = last.then(() => done));
+        },
+        saveSnapshot: (snap, opts) => st.saveSnapshot(snap, opts),
+        releaseTo: (i) => st.releaseTo(i),
+        close: () => st.close(),
+      };
+    };
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const term = leader.member.raftStatus().hardState.term;
+    const before = [...h.nodes.values()].map((n) => n.member.raftStatus().softState.raftState);
+    stalled = true;
+    const put = leader.member.put({ key: enc('k'), value: enc('v') });
+    // The leader's write of the entry waits, and so does each follower's once the append came
+    // (the leader sends it before its own write).
+    await until(() => new Set(held.map((x) => x.who)).size === 3, 'every member waiting for its write');
+    const from = [...firings];
+    await until(() => firings.every((f, i) => f - from[i]! >= 40), 'four election timeouts of heartbeat timer on every member');
+    expect([...h.nodes.values()].map((n) => n.member.raftStatus().softState.raftState)).toEqual(before);
+    expect([...h.nodes.values()].map((n) => n.member.raftStatus().hardState.term)).toEqual([term, term, term]);
+    stalled = false;
+    for (const x of held.splice(0)) x.release();
+    await put;
+    expect(leader.member.raftStatus().hardState.term).toBe(term);
+    await until(() => [...h.nodes.values()].every((n) => n.member.leaderId() === leader.rec.id && n.member.raftStatus().hardState.term === term), 'everyone still follows the leader in its term');
+    expect(h.fatal).toEqual([]);
+  });
 
   it('moves leadership on request', async () => {
     const h = (harness = new Harness(3));

@@ -399,10 +399,8 @@ export class Member implements MemberBackend, TransportHandler {
       voters: snap.metadata.confState.voters.map(hexId),
     });
 
-    this.every(this.opts.heartbeatIntervalMs, () => {
-      this.node.tick();
-      this.schedule();
-    });
+    // Through the Ready loop: a tick waits while a Ready's write is under way (ReadyLoop.tick).
+    this.every(this.opts.heartbeatIntervalMs, () => this.readyLoop.tick());
     this.every(500, () => this.leaseHousekeeping());
     this.every(1000, () => {
       this.updateGauges();

@@ -9,6 +9,7 @@
 //   - committed entries and snapshots go to the apply loop; then advance();
 //   - a leader's appends that carry no entries (raft's commit-index broadcast after a commit) wait
 //     one turn when the Ready has entries to apply, so the answers leave first (see deferredCommits).
+// Raft's clock (tick) moves only while the loop is free to take a Ready, as in etcd: see tick().
 // Like etcd, raft is advanced before the application catches up, except that a Ready whose
 // committed entries hold a conf change waits (before advance) until the apply loop has applied it
 // (etcd's waitApply): raft's applied index must never run ahead of its membership. A 'snap'
@@ -93,6 +94,8 @@ export class ReadyLoop {
    */
   private deferredCommits: Message[] = [];
   private deferredScheduled = false;
+  /** A tick came while a Ready was being handled: raft gets it before the next Ready (one at most). */
+  private tickOwed = false;
 
   constructor(private readonly o: ReadyLoopOptions) {
     this.savedTerm = o.savedTerm;
@@ -107,6 +110,37 @@ export class ReadyLoop {
   /** A Ready is being handled or a write is not durable yet. */
   busy(): boolean {
     return this.running || this.durable < this.saveSeq;
+  }
+
+  /**
+   * One heartbeat interval passed. Raft's clock moves only while this loop is free to take a
+   * Ready: a tick that comes while a Ready is being handled (its write waits for the disk, or a
+   * conf change for the apply loop) is owed and given to raft before the next Ready, and several
+   * such ticks count as one. That is etcd's raftNode: it takes its ticker's ticks in the same
+   * select as the Readies, so while a Save blocks it in fdatasync raft's clock stands still, and
+   * the ticker keeps one tick at most. On a shared disk a stall holds every member's write at
+   * once: the leader's heartbeats cannot leave until its write ends, and its followers' answers
+   * wait behind theirs. Ticking on regardless, followers campaigned for want of heartbeats and
+   * the leader stepped down for want of answers (check-quorum), and each new term lost the
+   * proposals followers had forwarded to the old leader ('request timed out' for 58 of 131,072
+   * puts at 8 GiB, a CI rehearsal loading the disk beside it; etcd 3.6 lost none).
+   */
+  tick(): void {
+    if (this.o.stopped()) return;
+    if (this.running) {
+      this.tickOwed = true;
+      return;
+    }
+    this.o.node.tick();
+    this.schedule();
+  }
+
+  /** Gives raft the tick owed since a Ready began (tick()); true if there was one. */
+  private payOwedTick(): boolean {
+    if (!this.tickOwed) return false;
+    this.tickOwed = false;
+    this.o.node.tick();
+    return true;
   }
 
   /** Runs the loop on a later turn (or again, if it is running now). */
@@ -175,6 +209,7 @@ export class ReadyLoop {
           node.advance();
           this.o.applyLoop.kick();
           this.o.flushProposals();
+          this.payOwedTick();
         }
       } while (this.again && !this.o.stopped());
     } catch (err) {
@@ -182,6 +217,8 @@ export class ReadyLoop {
     } finally {
       this.running = false;
     }
+    // Left by a break (apply backlog, stop) with a tick still owed: raft gets it now.
+    if (!this.o.stopped() && this.payOwedTick()) this.again = true;
     if (this.again && !this.o.stopped()) this.schedule();
   }
 
