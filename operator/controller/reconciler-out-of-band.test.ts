@@ -45,6 +45,21 @@ describe('Kubernetes objects deleted behind the operator', () => {
     expect(cond(t.kube.cluster('ns', 'e'), 'Available')?.status).toBe('True');
   });
 
+  it('the StatefulSet deleted while a pod still terminates: no StatefulSet until that pod is gone, then recreated at full size', async () => {
+    const t = setup({ replicas: 3 });
+    await t.settle();
+    const lingering = t.kube.pods.get('e-2')!;
+    await t.kube.deleteStatefulSet('ns', 'e');
+    t.kube.pods.set('e-2', { ...lingering, ready: false, deleting: true }); // graceful shutdown under way
+    for (const m of t.twin.members) m.healthy = false;
+    await t.pass();
+    expect(t.kube.object('StatefulSet', 'ns', 'e')).toBeUndefined();
+    expect(cond(t.kube.cluster('ns', 'e'), 'Progressing')?.message ?? '').toContain('e-2');
+    t.kube.pods.delete('e-2');
+    await t.pass();
+    expect(stsReplicas(t)).toBe(3);
+  });
+
   it('the EtcdCluster deleted under retentionPolicy Delete: the finalizer stops the members, deletes the PVCs, then lets go', async () => {
     const t = setup({ replicas: 3, storage: { retentionPolicy: 'Delete' } });
     await t.settle();

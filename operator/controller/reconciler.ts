@@ -376,7 +376,9 @@ export class Reconciler {
       // volumeClaimTemplates are immutable: re-send what the StatefulSet has.
       (sts.spec as Record<string, unknown>).volumeClaimTemplates = obs.sts.volumeClaimTemplates;
     }
-    out.push(sts);
+    // A missing StatefulSet is created only by a plan that sizes it (bootstrap, set-replicas): one
+    // created at 0 while the plan waits would start no pod, and no member would answer again.
+    if (obs.sts !== null || plan.action.kind === 'bootstrap' || plan.action.kind === 'set-replicas') out.push(sts);
     const voters = obs.members === null ? spec.replicas : obs.members.filter((m) => !m.info.isLearner).length;
     out.push(buildPodDisruptionBudget(ref, voters));
     return out;

@@ -185,6 +185,15 @@ describe('other changes behind the operator', () => {
     expect(p.initialClusterState).toBe('existing');
   });
 
+  it('the StatefulSet deleted: recreated only once its old pods have terminated (they would block the new pods of their names)', () => {
+    const going = pods([0, 1, 2]).map((p) => (p.ordinal === 2 ? { ...p, deleting: true } : p));
+    const p = planNextStep(observed({ statefulSetReplicas: null, pods: going }));
+    expect(p.action).toMatchObject({ kind: 'wait', reason: 'StatefulSetPodsTerminating' });
+    expect(p.action.kind === 'wait' && p.action.message).toContain('kv-2');
+    expect(p.statefulSetReplicas).toBe(0);
+    expect(planNextStep(observed({ statefulSetReplicas: null, pods: pods([0, 1]) })).action).toEqual({ kind: 'set-replicas', replicas: 3 });
+  });
+
   it('a pod deleted while a learner catches up: promotion still needs a healthy quorum of the grown set', () => {
     const members = [member(0, { isLeader: true }), member(1, { healthy: false }), member(2), member(3, { id: '2003', isLearner: true })];
     const o = observed({ desiredReplicas: 5, statefulSetReplicas: 4, members, pods: pods([0, 2, 3]), pvcs: pvcs([0, 1, 2, 3]), operation: op('ScaleUp', 3, { phase: 'CatchingUp' }) });

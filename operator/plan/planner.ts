@@ -63,6 +63,12 @@ export function planNextStep(o: ObservedCluster): Plan {
   }
   if (o.paused) return { ...base, action: { kind: 'wait', reason: 'Paused', message: 'spec.paused is true' } };
   if (o.statefulSetReplicas === null) {
+    // Its old pods still terminating would block the new StatefulSet's pods of the same names ("object is
+    // being deleted"), and its controller then backs off for minutes before it tries a name again.
+    const going = o.pods.filter((p) => p.deleting);
+    if (going.length > 0) {
+      return { ...base, action: { kind: 'wait', reason: 'StatefulSetPodsTerminating', message: `the StatefulSet is gone; waiting for its pod(s) ${going.map((p) => memberName(o.ref, p.ordinal)).join(', ')} to terminate before recreating it` } };
+    }
     // The StatefulSet vanished under a bootstrapped cluster: recreate it at the size the members say, or,
     // when none answers (their pods went with it), the size status last recorded; never re-bootstrap.
     const recorded = o.recordedOrdinals.length > 0 ? Math.max(...o.recordedOrdinals) + 1 : o.desiredReplicas;
