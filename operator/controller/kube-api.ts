@@ -27,6 +27,8 @@ export interface PodInfo {
   waitingReason: string | null;
   waitingMessage: string | null;
   deleting: boolean;
+  /** metadata.deletionTimestamp (RFC 3339): by when the pod was to be gone (deletion time + grace period). */
+  deletionTime?: string | null;
   /** The container's last termination message (terminationMessagePolicy FallbackToLogsOnError), if any. */
   lastTerminationMessage: string | null;
   /** metadata.creationTimestamp (RFC 3339, whole seconds); a quorum recovery tells a restarted pod by it. */

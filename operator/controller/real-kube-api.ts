@@ -109,6 +109,7 @@ export class RealKubeApi implements KubeApi {
         waitingReason: waiting?.reason ?? null,
         waitingMessage: waiting?.message ?? null,
         deleting: p.metadata?.deletionTimestamp != null,
+        deletionTime: p.metadata?.deletionTimestamp ? new Date(p.metadata.deletionTimestamp).toISOString() : null,
         lastTerminationMessage: terminated?.message ?? null,
         createdTime: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).toISOString() : null,
       };

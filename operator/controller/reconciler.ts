@@ -146,6 +146,7 @@ export class Reconciler {
         ready: p.ready,
         upToDate: obs.sts?.updateRevision == null || p.revision == null || p.revision === obs.sts.updateRevision,
         deleting: p.deleting,
+        deletionMs: p.deletionTime ? Date.parse(p.deletionTime) : null,
       })),
       recordedOrdinals: (status.members ?? []).flatMap((m) => {
         const ord = ordinalOfName(ref, m.name);

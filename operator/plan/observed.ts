@@ -35,6 +35,8 @@ export interface ObservedPod {
   upToDate: boolean;
   /** Has a deletionTimestamp. */
   deleting: boolean;
+  /** That deletionTimestamp (epoch ms): by when the pod was to be gone; absent when unknown. */
+  deletionMs?: number | null;
 }
 
 export interface ObservedPvc {

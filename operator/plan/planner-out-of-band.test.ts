@@ -192,6 +192,11 @@ describe('other changes behind the operator', () => {
     expect(p.action.kind === 'wait' && p.action.message).toContain('kv-2');
     expect(p.statefulSetReplicas).toBe(0);
     expect(planNextStep(observed({ statefulSetReplicas: null, pods: pods([0, 1]) })).action).toEqual({ kind: 'set-replicas', replicas: 3 });
+    // One stuck past its deletion time (its node gone): the others are not held back for it.
+    const stuck = going.map((p) => (p.deleting ? { ...p, deletionMs: T0 - 61_000 } : p));
+    expect(planNextStep(observed({ statefulSetReplicas: null, pods: stuck })).action).toEqual({ kind: 'set-replicas', replicas: 3 });
+    const soon = going.map((p) => (p.deleting ? { ...p, deletionMs: T0 - 59_000 } : p));
+    expect(planNextStep(observed({ statefulSetReplicas: null, pods: soon })).action).toMatchObject({ kind: 'wait' });
   });
 
   it('a pod deleted while a learner catches up: promotion still needs a healthy quorum of the grown set', () => {

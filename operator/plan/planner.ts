@@ -19,6 +19,8 @@ export { assertNever, type Action, type ActionKind, type OperationResult, type P
 export { removalUnsafe } from './member-match.js';
 
 const none: Action = { kind: 'none' };
+/** How long past its deletion time a terminating pod is still waited for. */
+export const STUCK_DELETING_MS = 60_000;
 
 export function planNextStep(o: ObservedCluster): Plan {
   const stsReplicas = o.statefulSetReplicas ?? 0;
@@ -65,7 +67,8 @@ export function planNextStep(o: ObservedCluster): Plan {
   if (o.statefulSetReplicas === null) {
     // Its old pods still terminating would block the new StatefulSet's pods of the same names ("object is
     // being deleted"), and its controller then backs off for minutes before it tries a name again.
-    const going = o.pods.filter((p) => p.deleting);
+    // A pod past its deletion time by more than a minute is stuck (its node is gone, say): not waited for.
+    const going = o.pods.filter((p) => p.deleting && (p.deletionMs == null || o.nowMs < p.deletionMs + STUCK_DELETING_MS));
     if (going.length > 0) {
       return { ...base, action: { kind: 'wait', reason: 'StatefulSetPodsTerminating', message: `the StatefulSet is gone; waiting for its pod(s) ${going.map((p) => memberName(o.ref, p.ordinal)).join(', ')} to terminate before recreating it` } };
     }
