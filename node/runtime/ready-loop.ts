@@ -315,7 +315,7 @@ export class ReadyLoop {
     }
     this.sendNow(now);
     if (hold.length === 0) return;
-    for (const m of hold) this.deferredCommits.push(m);
+    this.deferredCommits.push(...hold);
     if (this.deferredScheduled) return;
     this.deferredScheduled = true;
     this.o.scheduler.soon(() => {

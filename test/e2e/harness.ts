@@ -240,7 +240,7 @@ export class OperatorProcess {
   private stopping = false;
   private restartTimer: NodeJS.Timeout | undefined;
   /** Times the operator exited on its own and was started again. */
-  restarts = 0;
+  private restarts = 0;
   readonly logPath: string;
 
   constructor(private readonly install: OperatorInstall, readonly metricsPort: number, private readonly extraArgs: string[] = []) {
