@@ -7,6 +7,7 @@ import { createLogger, silentLogger } from '../log.js';
 import { Member } from './member.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
 import { memberIdOf, clusterIdOf } from './ids.js';
+import { AlarmAction, AlarmType } from '../mvcc/types.js';
 import type { MemberRecord } from './membership.js';
 import { encodeStateSnapshot } from './state-snapshot.js';
 import { encodeEnvelope } from './envelope.js';
@@ -447,6 +448,34 @@ describe('member runtime (in-memory twins)', () => {
     expect(follower.member.auth.tokenInfo(String(reply.token))?.username).toBe('late');
     // A wrong password is still refused after the wait.
     await expect(authenticate(ctx, { name: 'late', password: 'nope' })).rejects.toThrow('etcdserver: authentication failed, invalid user ID or password');
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
+
+  it('an alarm list on a lagging follower waits until it has applied a disarm committed before it (etcd answers a GET through Raft)', async () => {
+    const h = (harness = new Harness(3));
+    let lagging: bigint | null = null;
+    h.wrapTransport = (t) =>
+      new Proxy(t, {
+        get(target, prop) {
+          if (prop === 'send') return (msgs: readonly Message[]) => target.send(msgs.filter((m) => !(m.to === lagging && (m.type === 'app' || m.type === 'snap'))));
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    const nospace = { memberID: 42n, alarm: AlarmType.NOSPACE };
+    const list = { action: AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE };
+    await leader.member.alarm({ action: AlarmAction.ACTIVATE, ...nospace });
+    expect((await follower.member.alarm(list)).alarms).toEqual([nospace]);
+
+    lagging = follower.rec.id;
+    await leader.member.alarm({ action: AlarmAction.DEACTIVATE, ...nospace });
+    expect(follower.member.activeAlarms()).toEqual([nospace]); // committed, not yet applied there
+    const listed = follower.member.alarm(list);
+    lagging = null;
+    expect((await listed).alarms).toEqual([]);
     expect(h.fatal).toEqual([]);
   }, 30_000);
 

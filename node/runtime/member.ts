@@ -1292,8 +1292,15 @@ export class Member implements MemberBackend, TransportHandler {
     };
   }
 
+  /** This member's applied alarms, without a round trip (health checks, like etcd's s.Alarms()). */
+  activeAlarms(): readonly mvcc.AlarmMember[] {
+    return this.sm.alarms();
+  }
+
   async alarm(req: mvcc.AlarmRequest): Promise<mvcc.AlarmResponse> {
     if (req.action === AlarmAction.GET) {
+      // etcd answers a GET through Raft: a list read after a disarm elsewhere must not show the alarm.
+      await this.linearizableBarrier();
       const alarms = this.sm.alarms().filter((a) => (req.memberID === 0n || a.memberID === req.memberID) && (req.alarm === AlarmType.NONE || a.alarm === req.alarm));
       return { header: { clusterId: 0n, memberId: 0n, raftTerm: 0, revision: this.sm.currentRevision() }, alarms };
     }

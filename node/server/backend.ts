@@ -192,6 +192,8 @@ export interface MemberBackend {
   header(): HeaderInfo;
   hasLeader(): boolean;
   isLearner(): boolean;
+  /** The alarms this member has applied (no ReadIndex: health checks must answer without quorum). */
+  activeAlarms(): readonly mvcc.AlarmMember[];
 }
 
 // ---------- typed errors ----------

@@ -107,6 +107,9 @@ export class MemoryBackend implements MemberBackend {
   isLearner(): boolean {
     return this.learner;
   }
+  activeAlarms() {
+    return this.store.alarms();
+  }
 
   async range(req: Parameters<MemberBackend['range']>[0], opts: { linearizable: boolean }) {
     if (opts.linearizable && !this.leader) throw new BackendError('noLeader');
