@@ -934,6 +934,40 @@ describe('member runtime on the value log (values on disk)', () => {
     expect(h.fatal).toEqual([]);
   }, 60_000);
 
+  it('kept value logs: Defragment gives the disk space back before it returns, as etcd\'s does (the snapshots that free the old segments are taken at once)', async () => {
+    const ops = new MemorySyncFileOps();
+    const h = (harness = new Harness(3, 10_000));
+    h.storageOpts = { snapshotData: 'stream' };
+    h.makeStateMachine = (rec) => new MvccStateMachine({ valueLog: ValueLog.open(ops, `/vlog/${rec.name}`, { writeBufferBytes: 4096, keep: { retainSnapshots: 2 } }) });
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const value = (i: number): Buffer => Buffer.alloc(2000, i % 251);
+    for (let i = 0; i < 200; i++) await leader.member.put({ key: enc(`k${i % 5}`), value: value(i) });
+    const rev = (await leader.member.range({ key: enc('k0') }, { linearizable: true })).header.revision;
+    await leader.member.compact({ revision: rev, physical: true });
+    for (const n of h.nodes.values()) await until(() => n.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'every member applied the compaction');
+    const diskOf = (name: string): number => ops.readdir(`/vlog/${name}`).reduce((n, f) => n + ops.files.get(`/vlog/${name}/${f}`)!.len, 0);
+    // One member at a time, as the operator does; no snapshot is due (count 10,000) and no client writes.
+    for (const n of h.nodes.values()) {
+      const before = diskOf(n.rec.name);
+      expect(before).toBeGreaterThan(190 * 2000);
+      await n.member.defragment();
+      expect(diskOf(n.rec.name), `${n.rec.name}: value log on disk after Defragment`).toBeLessThan(before / 10);
+      expect((await n.member.status()).dbSizeBytes).toBeLessThan(before / 10);
+    }
+    const all = { key: enc('k'), rangeEnd: enc('l') };
+    const want = (await leader.member.range(all, { linearizable: true })).kvs;
+    expect(want.map((kv) => Buffer.from(kv.value).equals(value(195 + Number(dec(kv.key).slice(1)))))).toEqual([true, true, true, true, true]);
+    for (const n of h.nodes.values()) expect((await n.member.hashKV(0)).hash).toBe((await leader.member.hashKV(0)).hash);
+    // And the old segments stay gone across a restart from the snapshots that freed them.
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    await follower.member.stop();
+    const back = await h.boot(follower.rec, follower.fs);
+    await until(() => back.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'the restarted member caught up');
+    expect((await back.member.range(all, { linearizable: false })).kvs).toEqual(want);
+    expect(h.fatal).toEqual([]);
+  }, 60_000);
+
   it('kept value logs: snapshots name offsets, and a restarted member adopts its log instead of writing the values again', async () => {
     const ops = new MemorySyncFileOps();
     const h = (harness = new Harness(3, 50));

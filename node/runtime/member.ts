@@ -195,6 +195,8 @@ export class Member implements MemberBackend, TransportHandler {
   private appliedIndex = 0;
   private snapshotIndex = 0;
   private snapshotInProgress = false;
+  /** The local snapshot under way (or the last one), for callers that must wait for it. */
+  private snapshotRun: Promise<void> = Promise.resolve();
 
   /** Peers whose connection was up at the last gauge update (etcd_network_disconnected_peers_total). */
   private activePeersSeen = new Set<NodeId>();
@@ -659,7 +661,14 @@ export class Member implements MemberBackend, TransportHandler {
     // The trigger grows with what a snapshot writes: the whole state, or only the index when our
     // snapshots name value-log offsets (then it sits at its 64 MiB floor, and a restart replays
     // at most about that much WAL).
-    if (shouldSnapshot(this.snapshotPolicy, since, this.sm.snapshotCostBytes?.() ?? this.sm.sizeInUseBytes())) void this.takeSnapshot();
+    // Old value-log segments a Defragment retired wait for snapshots that no longer name them.
+    const freeing = (this.sm.snapshotsToFree?.() ?? 0) > 0 && since.entries > 0;
+    if (freeing || shouldSnapshot(this.snapshotPolicy, since, this.sm.snapshotCostBytes?.() ?? this.sm.sizeInUseBytes())) void this.startSnapshot();
+  }
+
+  private startSnapshot(): Promise<void> {
+    if (!this.snapshotInProgress) this.snapshotRun = this.takeSnapshot();
+    return this.snapshotRun;
   }
 
   private async applySnapshotItem(s: Snapshot): Promise<void> {
@@ -1323,9 +1332,30 @@ export class Member implements MemberBackend, TransportHandler {
       const before = this.sm.sizeBytes();
       const res = await this.sm.defragment?.(() => this.sched.yield());
       this.log.info('defragmented', { reclaimedBytes: res?.reclaimedBytes ?? 0, sizeBefore: before, sizeAfter: this.sm.sizeBytes(), ms: Math.round(this.sched.monoMs() - t0) });
+      await this.freeRetiredSegments();
     } finally {
       r?.defragInflight.set(0);
       r?.defragDurationSeconds.observe((this.sched.monoMs() - t0) / 1000);
+    }
+  }
+
+  /**
+   * The segments a Defragment retired stay on disk until the last two snapshots no longer name
+   * them (value-log.ts, 3). etcd's file shrinks when its Defragment returns; so that ours does too,
+   * the member takes those snapshots now, each after a no-op entry (an alarm list, as etcd sends
+   * one through Raft) since a snapshot needs a newer applied index. Best effort: without a leader,
+   * or on a learner, they come with the next writes instead (maybeSnapshot).
+   */
+  private async freeRetiredSegments(): Promise<void> {
+    const noop: mvcc.Command = { type: 'alarm', req: { action: AlarmAction.GET, memberID: 0n, alarm: AlarmType.NONE } };
+    try {
+      for (let i = 0; i < 4 && (this.sm.snapshotsToFree?.() ?? 0) > 0 && !this.stopped && this.lead !== NONE && !this.isLearner(); i++) {
+        await this.snapshotRun;
+        await this.propose(noop, this.sm.auth.enabled ? INTERNAL_ROOT : undefined);
+        await this.startSnapshot();
+      }
+    } catch (err) {
+      this.log.warn('defragment: the old value-log segments wait for the next snapshots', { err });
     }
   }
 

@@ -156,10 +156,14 @@ export class MvccStateMachine implements StateMachine {
     return this.store.hashKV(revision);
   }
   sizeBytes(): number {
-    return this.store.totalSizeBytes();
+    // What the disk holds: retired segments too, until the snapshots that free them (value-log.ts, 3).
+    return this.store.totalSizeBytes() + (this.valueLog?.retiredBytes() ?? 0);
   }
   sizeInUseBytes(): number {
     return this.store.sizeBytes();
+  }
+  snapshotsToFree(): number {
+    return this.valueLog?.snapshotsToFree() ?? 0;
   }
   /** True when the value log holds more dead bytes than live ones (and at least AUTO_DEFRAG_MIN_DEAD_BYTES). */
   defragWanted(): boolean {

@@ -63,12 +63,14 @@ export interface StateMachine {
   beginRestore?(opts?: { checked?: boolean }): { write(chunk: Uint8Array): void; finish(): void };
   hash(): mvcc.HashResponse;
   hashKV(revision: number): mvcc.HashKVResponse;
-  /** What the store occupies, dead bytes included (etcd_mvcc_db_total_size_in_bytes, Status dbSize). */
+  /** What the store occupies on disk, dead bytes included (etcd_mvcc_db_total_size_in_bytes, Status dbSize). */
   sizeBytes(): number;
-  /** What its live data needs (…_in_use_in_bytes, Status dbSizeInUse). The quota is checked against sizeBytes, as etcd's against its file. */
+  /** What its live data needs (…_in_use_in_bytes, Status dbSizeInUse). The quota is checked against the store's total (dead bytes, not retired segments the next snapshots delete). */
   sizeInUseBytes(): number;
   /** Gives dead bytes back to the disk (Defragment), yielding between bounded steps. */
   defragment?(yieldToLoop: () => Promise<unknown>): Promise<{ reclaimedBytes: number }>;
+  /** Snapshots still to take before the value-log segments a Defragment retired may be deleted (0: none). */
+  snapshotsToFree?(): number;
   /** True when enough bytes are dead that the runtime should defragment on its own. */
   defragWanted?(): boolean;
   /** Put bytes and compacted revisions since start (etcd_debugging_mvcc_total_put_size_in_bytes, _db_compaction_keys_total). */

@@ -196,12 +196,15 @@ describe('value log', () => {
       back.restore(store.snapshotChunks(3000)); // carries its values
       expect(back.hashKV(0)).toEqual(store.hashKV(0));
       expect(log2.retiredBytes()).toBeGreaterThan(0);
+      expect(log2.snapshotsToFree()).toBe(2);
       expect(ops.readdir('/v').length).toBe(2);
       await snapshot(back, log2);
+      expect(log2.snapshotsToFree()).toBe(1);
       expect(ops.readdir('/v').length).toBe(2);
       await snapshot(back, log2);
       expect(ops.readdir('/v').length).toBe(1);
       expect(log2.retiredBytes()).toBe(0);
+      expect(log2.snapshotsToFree()).toBe(0);
       expect(back.hashKV(0)).toEqual(want);
     });
 
@@ -218,9 +221,12 @@ describe('value log', () => {
       defragment(store, log, 7);
       const oldFiles = ops.readdir('/v').length;
       expect(log.retiredBytes()).toBeGreaterThan(0);
+      // The first snapshot began before the Defragment: it does not count towards freeing.
+      expect(log.snapshotsToFree()).toBe(2);
       index = load(store, rng, index, 20);
       const second = await snapshot(store, log);
       const secondHash = store.hashKV(0);
+      expect(log.snapshotsToFree()).toBe(1);
       // The first snapshot is still retained (retainSnapshots 2) and names the old segments.
       expect(ops.readdir('/v').length).toBe(oldFiles);
       const files = new Map([...ops.files].map(([p, f]) => [p, { bytes: Buffer.from(f.bytes), len: f.len }]));
@@ -238,6 +244,7 @@ describe('value log', () => {
       load(store, rng, index, 5);
       await snapshot(store, log);
       expect(log.retiredBytes()).toBe(0);
+      expect(log.snapshotsToFree()).toBe(0);
       expect(ops.readdir('/v').length).toBeLessThan(oldFiles);
     });
 

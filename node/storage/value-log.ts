@@ -306,6 +306,19 @@ export class ValueLog implements ValueStore {
     return n;
   }
 
+  /**
+   * How many more durable snapshots must be taken before every retired segment may be deleted
+   * (0: none waits). The member takes them at once, so a Defragment gives its space back on the
+   * next writes rather than after two ordinary snapshot intervals.
+   */
+  snapshotsToFree(): number {
+    if (this.retainSnapshots === undefined) return 0;
+    let newest = -1;
+    for (const s of this.segments) if (s.retired !== undefined) newest = Math.max(newest, s.retired);
+    if (newest < 0) return 0;
+    return Math.max(0, this.retainSnapshots - this.durableGens.filter((g) => g >= newest).length);
+  }
+
   /** Starts a defragment: later appends go to a new segment; everything before it is old. */
   beginDefrag(): void {
     if (this.cut >= 0) throw new Error('value-log: a defragment is already running');
