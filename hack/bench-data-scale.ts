@@ -30,6 +30,7 @@ import { join, resolve } from 'node:path';
 import { flag, refuseUnknownFlags } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
+import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
@@ -140,7 +141,7 @@ async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: nu
   const members = planned.map((m) => {
     const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`, ...(SNAPSHOT_COUNT ? [`--snapshot-count=${SNAPSHOT_COUNT}`] : []), ...(kind === 'tsetcd' ? TSETCD_ARGS : [])];
     // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
-    const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [MAIN_JS, ...args]];
+    const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [...MEMBER_NODE_ARGS, MAIN_JS, ...args]];
     return { ...m, argv, proc: spawnMember(m, argv, root) };
   });
   if (!(await waitHealthy(members.map((m) => m.client), 60_000))) {

@@ -18,7 +18,8 @@
 //       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member]
 // TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons);
 // --node runs the members on another Node binary (default: the one running this script), and
-// --node-args puts Node/V8 flags before the script (runtime and flag comparisons).
+// --node-args puts Node/V8 flags before the script (runtime and flag comparisons; default the
+// member's own, hack/lib/member-node-args.ts; --node-args= runs without them).
 // --etcd34 adds Debian's etcd 3.4 (/usr/bin/etcd) as a third column. --profile runs the tsetcd
 // members under node --cpu-prof (one profile per load, under .data/) and prints the hottest
 // frames; CPU figures taken with it on carry the profiler's cost.
@@ -32,6 +33,7 @@ import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
+import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
@@ -50,7 +52,7 @@ const ONLY = flag('only', '');
 const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 /** The Node binary the tsetcd members run on, and flags for it (space-separated), e.g. --node-args=--single-threaded-gc. */
 const NODE_BIN = flag('node', process.execPath);
-const NODE_ARGS = flag('node-args', '').split(' ').filter(Boolean);
+const NODE_ARGS = flag('node-args', MEMBER_NODE_ARGS.join(' ')).split(' ').filter(Boolean);
 /** --per-member: print each Node member's peak RSS, old space, external memory and raft log bytes after each load. */
 const PER_MEMBER = flag('per-member', 'false') === 'true';
 refuseUnknownFlags('bench-etcd-benchmark.ts');

@@ -20,12 +20,13 @@ import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames, type Window } from './lib/cpu-profile.js';
 import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
+import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAINS = (process.env['TSETCD_MAINS'] ?? join(REPO, 'dist', 'node', 'main.js')).split(',').map((p) => resolve(p));
 const MIB = Number(flag('mib', '256'));
 const SAVES = Number(flag('saves', '3'));
-const NODE_ARGS = flag('node-args', '').split(' ').filter((a) => a !== '');
+const NODE_ARGS = flag('node-args', MEMBER_NODE_ARGS.join(' ')).split(' ').filter((a) => a !== '');
 const KEEP = flag('keep', '') === 'true';
 refuseUnknownFlags('bench-snapshot-save.ts');
 const VALUE_BYTES = 64 * 1024;
