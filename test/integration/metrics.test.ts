@@ -138,6 +138,13 @@ describe.skipIf(!tools.ok)('metrics of a real member', () => {
     // Runtime: peers, the store's figures, hash and defrag durations, physical compaction.
     const peerLines = after.split('\n').filter((l) => l.startsWith('etcd_network_known_peers{'));
     expect(peerLines.length).toBe(2);
+    // Peer traffic by peer (etcd's labels: To / From, the peer's hex id): every peer, and it grew with the writes.
+    for (const remote of peerLines.map((l) => /Remote="([0-9a-f]+)"/.exec(l)?.[1])) {
+      expect(remote).toBeDefined();
+      for (const name of [`etcd_network_peer_sent_bytes_total{To="${remote}"}`, `etcd_network_peer_received_bytes_total{From="${remote}"}`]) {
+        expect(count(after, name), name).toBeGreaterThan(count(before, name) + 20 * 10);
+      }
+    }
     expect(after.split('\n').filter((l) => l.startsWith('etcd_network_active_peers{') && l.endsWith(' 1')).length).toBe(2);
     expect(count(after, 'etcd_debugging_mvcc_keys_total')).toBeGreaterThanOrEqual(20);
     expect(count(after, 'etcd_debugging_mvcc_compact_revision')).toBe(rev);
