@@ -934,7 +934,8 @@ describe('member runtime on the value log (values on disk)', () => {
     expect(h.fatal).toEqual([]);
   }, 60_000);
 
-  it('kept value logs: Defragment gives the disk space back before it returns, as etcd\'s does (the snapshots that free the old segments are taken at once)', async () => {
+  /** Kept value logs, no snapshot due (count 10,000): 200 puts over 5 keys, then a physical compaction. */
+  async function compactedOnKeptLogs() {
     const ops = new MemorySyncFileOps();
     const h = (harness = new Harness(3, 10_000));
     h.storageOpts = { snapshotData: 'stream' };
@@ -945,6 +946,11 @@ describe('member runtime on the value log (values on disk)', () => {
     for (let i = 0; i < 200; i++) await leader.member.put({ key: enc(`k${i % 5}`), value: value(i) });
     const rev = (await leader.member.range({ key: enc('k0') }, { linearizable: true })).header.revision;
     await leader.member.compact({ revision: rev, physical: true });
+    return { ops, h, leader, value };
+  }
+
+  it('kept value logs: Defragment gives the disk space back before it returns, as etcd\'s does (the snapshots that free the old segments are taken at once)', async () => {
+    const { ops, h, leader, value } = await compactedOnKeptLogs();
     for (const n of h.nodes.values()) await until(() => n.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'every member applied the compaction');
     const diskOf = (name: string): number => ops.readdir(`/vlog/${name}`).reduce((n, f) => n + ops.files.get(`/vlog/${name}/${f}`)!.len, 0);
     // One member at a time, as the operator does; no snapshot is due (count 10,000) and no client writes.
@@ -965,6 +971,29 @@ describe('member runtime on the value log (values on disk)', () => {
     const back = await h.boot(follower.rec, follower.fs);
     await until(() => back.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'the restarted member caught up');
     expect((await back.member.range(all, { linearizable: false })).kvs).toEqual(want);
+    expect(h.fatal).toEqual([]);
+  }, 60_000);
+
+  it('kept value logs: a member that defragments without a leader keeps counting the old segments, and frees them with the next writes', async () => {
+    const { ops, h, leader, value } = await compactedOnKeptLogs();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    await until(() => follower.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'the follower applied the compaction');
+    const dir = `/vlog/${follower.rec.name}`;
+    const disk = (): number => ops.readdir(dir).reduce((n, f) => n + ops.files.get(`${dir}/${f}`)!.len, 0);
+    const before = disk();
+    h.net.isolate(follower.rec.id);
+    await until(() => follower.member.leaderId() === 0n, 'the isolated follower lost its leader');
+    await follower.member.defragment();
+    // Nothing could be snapshotted past: the old segments are still on disk, and dbSize says so.
+    expect(disk()).toBeGreaterThan(before * 0.9);
+    expect((await follower.member.status()).dbSizeBytes).toBeGreaterThan(before * 0.9);
+    h.net.heal();
+    const next = await h.waitLeader();
+    await next.member.put({ key: enc('after'), value: enc('x') });
+    await next.member.put({ key: enc('after'), value: enc('y') });
+    await until(() => disk() < before / 10, 'the next writes brought the snapshots that free the old segments');
+    expect((await follower.member.status()).dbSizeBytes).toBeLessThan(before / 10);
+    expect((await follower.member.hashKV(0)).hash).toBe((await next.member.hashKV(0)).hash);
     expect(h.fatal).toEqual([]);
   }, 60_000);
 
