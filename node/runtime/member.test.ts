@@ -164,6 +164,20 @@ function leaderSnapshot(fm: Member, from: bigint, index: number, term: number, c
   };
 }
 
+/** Drops appends and snapshots to `to` while it is set; heartbeats and ReadIndex still flow. */
+function lagAppends(h: Harness): { to: bigint | null } {
+  const lag: { to: bigint | null } = { to: null };
+  h.wrapTransport = (t) =>
+    new Proxy(t, {
+      get(target, prop) {
+        if (prop === 'send') return (msgs: readonly Message[]) => target.send(msgs.filter((m) => !(m.to === lag.to && (m.type === 'app' || m.type === 'snap'))));
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  return lag;
+}
+
 describe('member runtime (in-memory twins)', () => {
   it('a single member elects itself and serves puts, reads and leases', async () => {
     const h = (harness = new Harness(1));
@@ -415,16 +429,7 @@ describe('member runtime (in-memory twins)', () => {
 
   it('Authenticate on a lagging follower waits until it has applied what was committed (etcd linearizableReadNotify): a user just added logs in there', async () => {
     const h = (harness = new Harness(3));
-    // Appends to `lagging` are dropped while it is set; heartbeats and ReadIndex still flow.
-    let lagging: bigint | null = null;
-    h.wrapTransport = (t) =>
-      new Proxy(t, {
-        get(target, prop) {
-          if (prop === 'send') return (msgs: readonly Message[]) => target.send(msgs.filter((m) => !(m.to === lagging && (m.type === 'app' || m.type === 'snap'))));
-          const v = Reflect.get(target, prop) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+    const lag = lagAppends(h);
     await h.bootAll();
     const leader = await h.waitLeader();
     const follower = [...h.nodes.values()].find((n) => n !== leader)!;
@@ -435,14 +440,14 @@ describe('member runtime (in-memory twins)', () => {
     await m.auth.request({ type: 'authEnable' }, undefined);
     await until(() => follower.member.appliedIndexNow() >= m.appliedIndexNow(), 'the follower applied auth enable');
 
-    lagging = follower.rec.id;
+    lag.to = follower.rec.id;
     const root = { username: 'root', revision: m.auth.store.revision() };
     await m.auth.request({ type: 'userAdd', name: 'late', hashedPassword: hash('latepw'), noPassword: false }, root);
     expect(follower.member.auth.store.user('late')).toBeUndefined(); // committed, not yet applied there
     const ctx = { backend: follower.member, auth: { bcryptCost: 4 } } as unknown as ServerContext;
     // Without the barrier the follower's store decides at once: "authentication failed".
     const login = authenticate(ctx, { name: 'late', password: 'latepw' });
-    lagging = null;
+    lag.to = null;
     const reply = await login;
     expect(typeof reply.token).toBe('string');
     expect(follower.member.auth.tokenInfo(String(reply.token))?.username).toBe('late');
@@ -453,15 +458,7 @@ describe('member runtime (in-memory twins)', () => {
 
   it('an alarm list on a lagging follower waits until it has applied a disarm committed before it (etcd answers a GET through Raft)', async () => {
     const h = (harness = new Harness(3));
-    let lagging: bigint | null = null;
-    h.wrapTransport = (t) =>
-      new Proxy(t, {
-        get(target, prop) {
-          if (prop === 'send') return (msgs: readonly Message[]) => target.send(msgs.filter((m) => !(m.to === lagging && (m.type === 'app' || m.type === 'snap'))));
-          const v = Reflect.get(target, prop) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
+    const lag = lagAppends(h);
     await h.bootAll();
     const leader = await h.waitLeader();
     const follower = [...h.nodes.values()].find((n) => n !== leader)!;
@@ -470,11 +467,11 @@ describe('member runtime (in-memory twins)', () => {
     await leader.member.alarm({ action: AlarmAction.ACTIVATE, ...nospace });
     expect((await follower.member.alarm(list)).alarms).toEqual([nospace]);
 
-    lagging = follower.rec.id;
+    lag.to = follower.rec.id;
     await leader.member.alarm({ action: AlarmAction.DEACTIVATE, ...nospace });
     expect(follower.member.activeAlarms()).toEqual([nospace]); // committed, not yet applied there
     const listed = follower.member.alarm(list);
-    lagging = null;
+    lag.to = null;
     expect((await listed).alarms).toEqual([]);
     expect(h.fatal).toEqual([]);
   }, 30_000);
