@@ -4,7 +4,6 @@
 //
 // Cost with auth off: one boolean read per request (authInfoOf returns at once).
 
-import type { Metadata } from '@grpc/grpc-js';
 import { AuthError } from '../mvcc/auth-errors.js';
 import type { AuthInfo } from '../mvcc/auth-store.js';
 import { skeyOf } from '../mvcc/bytes.js';
@@ -12,9 +11,14 @@ import type { ServerContext } from './rpc-context.js';
 
 const sk = (b: Uint8Array | undefined): string => (b === undefined || b.length === 0 ? '' : skeyOf(b));
 
+/** What the checks read of a call's metadata (grpc-js's Metadata, the lean calls' HeaderMetadata). */
+export interface CallMetadata {
+  get(key: string): (string | Buffer)[];
+}
+
 /** A call as the checks need it: its metadata and, over TLS, its peer's certificate. */
 export interface Caller {
-  readonly metadata: Metadata;
+  readonly metadata: CallMetadata;
   /** grpc-js's auth context: the peer certificate of a TLS connection. */
   getAuthContext?(): { readonly sslPeerCertificate?: { readonly subject?: { readonly CN?: string | string[] } } };
 }

@@ -3,8 +3,7 @@
 // not drift. toServiceError() turns anything thrown by a handler or the backend into a gRPC
 // error; unknown errors become Unknown with their message (as etcd passes through raw errors).
 
-import { status as GrpcStatus, Metadata } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
 import type { BackendErrorCode } from './backend.js';
 
 /**
@@ -135,7 +134,15 @@ const STATUS_BY_NAME: Readonly<Record<string, GrpcStatus>> = {
  * (node/mvcc's MvccError: grpcCode name + grpcMessage); then a `code` from our table
  * (BackendError, EtcdError); then an existing gRPC status; else Unknown with the message.
  */
-export function toServiceError(err: unknown): Partial<ServiceError> & { code: GrpcStatus; details: string } {
+/** A gRPC error status as every server here sends it (grpc-js reads code and details). */
+export interface GrpcError {
+  readonly code: GrpcStatus;
+  readonly details: string;
+  readonly message: string;
+  readonly name: string;
+}
+
+export function toServiceError(err: unknown): GrpcError {
   if (err !== null && typeof err === 'object') {
     const e = err as { grpcCode?: unknown; grpcMessage?: unknown };
     if (typeof e.grpcCode === 'string' && typeof e.grpcMessage === 'string') {
@@ -154,8 +161,9 @@ export function toServiceError(err: unknown): Partial<ServiceError> & { code: Gr
   return grpcError(S.UNKNOWN, String(err));
 }
 
-export function grpcError(code: GrpcStatus, message: string): Partial<ServiceError> & { code: GrpcStatus; details: string } {
-  return { code, details: message, message, metadata: new Metadata(), name: 'Error' };
+export function grpcError(code: GrpcStatus, message: string): GrpcError {
+  // No metadata: grpc-js sends empty trailers for an error without it; the other servers ignore it.
+  return { code, details: message, message, name: 'Error' };
 }
 
 /** grpc-gateway's mapping from gRPC codes to HTTP statuses, for the /v3 JSON gateway. */

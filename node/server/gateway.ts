@@ -13,9 +13,9 @@
 // unknown /v3 path is a JSON NotFound.
 
 import { EventEmitter } from 'node:events';
-import { Metadata } from '@grpc/grpc-js';
 import type { handleUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
+import { HeaderMetadata } from './lean-grpc/wire.js';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import type { Request, Response, Router } from 'express';
 import express from 'express';
@@ -77,11 +77,9 @@ export const GATEWAY_ROUTES: Readonly<Record<string, readonly [string, string]>>
 };
 
 /** grpc-gateway passes the Authorization header on as `authorization` metadata (the token). */
-function metadataOf(req: { get(name: string): string | undefined }): Metadata {
-  const md = new Metadata();
+function metadataOf(req: { get(name: string): string | undefined }): HeaderMetadata {
   const token = req.get('authorization');
-  if (token) md.set('authorization', token);
-  return md;
+  return new HeaderMetadata(token ? { authorization: token } : {});
 }
 
 /** Max JSON body; base64 makes a max-size request about 4/3 larger. */
@@ -156,7 +154,7 @@ function sendJson(res: Response, status: number, body: unknown): void {
 }
 
 /** grpc-gateway v2's error body: google.rpc.Status without its empty details. */
-function statusBody(err: unknown): { code: number; message: string } {
+function statusBody(err: unknown): { code: GrpcStatus; message: string } {
   const se = toServiceError(err);
   return { code: se.code, message: se.details };
 }

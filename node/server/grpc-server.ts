@@ -1,8 +1,8 @@
 // Builds the gRPC front of the member's client API: the lean server on node:http2 (lean-grpc/),
 // the same call layer on our own HTTP/2 framer (h2/, --experimental-grpc-server=h2), or grpc-js
 // for every call (--experimental-grpc-server=grpc-js); lean-grpc/kind.ts has the default. All
-// run the same service implementations with the same (de)serializers; the grpc-js Server is
-// built either way (the lean server hands it unknown paths).
+// run the same service implementations with the same (de)serializers. grpc-js is loaded only for
+// the kinds that use it (the lean server hands it unknown paths): it costs about 6 MiB of RSS.
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
 // may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
 // and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
@@ -10,8 +10,8 @@
 // Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
 // refuses oversized writes itself with "etcdserver: request is too large".
 
-import { Server, ServerCredentials } from '@grpc/grpc-js';
-import type { ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Server, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { authService } from './auth-service.js';
@@ -97,18 +97,20 @@ export interface GrpcFrontend {
 }
 
 export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>, kind: GrpcServerKind): GrpcFrontend {
-  const { server, services } = createGrpcServerWithServices(ctx, impls);
-  if (kind === 'grpc-js') {
-    const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-    return { injectConnection: (c) => injector.injectConnection(c), close: () => (injector.destroy(), server.forceShutdown()) };
-  }
+  const services = serviceDefinitions(ctx, impls);
   if (kind === 'h2') {
     const h2 = new H2GrpcServer(methodsOf(services, impls), {
       maxReceiveBytes: ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
       maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
       logger: ctx.logger,
     });
-    return { injectConnection: (c) => h2.injectConnection(c), close: () => (h2.close(), server.forceShutdown()) };
+    return { injectConnection: (c) => h2.injectConnection(c), close: () => h2.close() };
+  }
+  const grpcJs = loadGrpcJs();
+  const server = grpcJsServer(grpcJs, ctx, services, impls);
+  if (kind === 'grpc-js') {
+    const injector = server.createConnectionInjector(grpcJs.ServerCredentials.createInsecure());
+    return { injectConnection: (c) => injector.injectConnection(c), close: () => (injector.destroy(), server.forceShutdown()) };
   }
   const lean = new LeanGrpcServer(methodsOf(services, impls), {
     maxReceiveBytes: ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
@@ -120,12 +122,36 @@ export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, Untype
 
 const MAX_CONCURRENT_STREAMS = 2 ** 31 - 1;
 
-function createGrpcServerWithServices(
-  ctx: ServerContext,
-  impls: Map<string, UntypedServiceImplementation>,
-): { server: Server; services: Map<string, ServiceDefinition> } {
+type GrpcJs = typeof import('@grpc/grpc-js');
+
+function loadGrpcJs(): GrpcJs {
+  return createRequire(import.meta.url)('@grpc/grpc-js') as GrpcJs;
+}
+
+/** Every service's method table (with the byte counters) and its grpc_server_* series at 0. */
+function serviceDefinitions(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>): Map<string, ServiceDefinition> {
   const def = loadEtcdProtos();
-  const server = new Server({
+  const receivedBytes = new CounterTally(ctx.metrics.clientGrpcReceivedBytes, {});
+  const sentBytes = new CounterTally(ctx.metrics.clientGrpcSentBytes, {});
+  const bytes: ByteCounters = {
+    received: (n) => receivedBytes.inc(n),
+    sent: (n) => sentBytes.inc(n),
+  };
+  const services = new Map<string, ServiceDefinition>();
+  for (const name of impls.keys()) {
+    services.set(name, passThroughService(def, name, bytes));
+    preRegisterGrpcMetrics(ctx.metrics, def, name);
+  }
+  return services;
+}
+
+function grpcJsServer(
+  grpcJs: GrpcJs,
+  ctx: ServerContext,
+  services: Map<string, ServiceDefinition>,
+  impls: Map<string, UntypedServiceImplementation>,
+): Server {
+  const server = new grpcJs.Server({
     'grpc.max_receive_message_length': ctx.limits.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     'grpc.max_send_message_length': -1,
     'grpc.keepalive_permit_without_calls': 1,
@@ -135,20 +161,8 @@ function createGrpcServerWithServices(
     // Date and several counters per call on the hot path; nothing here serves channelz.
     'grpc.enable_channelz': 0,
   });
-  const receivedBytes = new CounterTally(ctx.metrics.clientGrpcReceivedBytes, {});
-  const sentBytes = new CounterTally(ctx.metrics.clientGrpcSentBytes, {});
-  const bytes: ByteCounters = {
-    received: (n) => receivedBytes.inc(n),
-    sent: (n) => sentBytes.inc(n),
-  };
-  const services = new Map<string, ServiceDefinition>();
-  for (const [name, impl] of impls) {
-    const svc = passThroughService(def, name, bytes);
-    services.set(name, svc);
-    server.addService(svc, impl);
-    preRegisterGrpcMetrics(ctx.metrics, def, name);
-  }
-  return { server, services };
+  for (const [name, svc] of services) server.addService(svc, impls.get(name)!);
+  return server;
 }
 
 /**

@@ -6,7 +6,7 @@
 // grpc-go's does, sending nothing more since the status never changes.
 
 import type { ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
 import { grpcError } from './errors.js';
 
 /** ServingStatus numbers. */

@@ -2,7 +2,7 @@
 // Lease ids from clients are int64, held exactly as bigints (proto-load.ts decodes them so).
 
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
 import type {
   LeaseGrantRequest,
   LeaseGrantResponse,

@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
 import type { AlarmRequest, AlarmResponse, HashKVResponse, HashResponse } from '../mvcc/types.js';
 import { serveDowngrade, type DowngradeRequest } from './downgrade.js';
 import { authInfoOf, checkAdmin } from './auth-check.js';

@@ -13,8 +13,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition } from '@grpc/grpc-js';
 import type { GrpcObject, ServiceClientConstructor } from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
 import { loadSync } from '@grpc/proto-loader';
 import type { Options, PackageDefinition } from '@grpc/proto-loader';
 
@@ -124,7 +124,9 @@ export interface EtcdGrpcObjects {
   readonly Health: ServiceClientConstructor;
 }
 
+/** Client constructors for tests; loads grpc-js, which the member itself does not need. */
 export function etcdGrpcObjects(): EtcdGrpcObjects {
+  const { loadPackageDefinition } = createRequire(import.meta.url)('@grpc/grpc-js') as typeof import('@grpc/grpc-js');
   const root = loadPackageDefinition(loadEtcdProtos());
   const pb = root['etcdserverpb'] as GrpcObject;
   const health = ((root['grpc'] as GrpcObject)['health'] as GrpcObject)['v1'] as GrpcObject;

@@ -10,7 +10,7 @@ import type {
   Metadata,
   UntypedHandleCall,
 } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Command, RangeRequest, ResponseHeader } from '../mvcc/types.js';

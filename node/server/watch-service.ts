@@ -6,7 +6,7 @@
 // guard, a stream whose buffer still grows beyond MAX_PENDING_BYTES is failed.
 
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { status as GrpcStatus } from '@grpc/grpc-js';
+import { GrpcStatus } from './grpc-status.js';
 import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
 import { watchRefusal, type Caller } from './auth-check.js';

@@ -365,6 +365,34 @@ d('the etcdctl auth session: etcd 3.6 and tsetcd answer alike', () => {
     expect(results['tsetcd']).toEqual(results['etcd']);
   }, 120_000);
 
+  it("the JSON gateway takes the token from the Authorization header, as etcd's grpc-gateway does", async () => {
+    const results: Record<string, string[]> = {};
+    const b64 = (s: string): string => Buffer.from(s).toString('base64');
+    for (const [name, ep] of bothServers()) {
+      // Status and body without the header (cluster and member ids differ between the servers).
+      const post = async (path: string, body: unknown, token?: string): Promise<string> => {
+        const res = await fetch(`http://${ep}${path}`, { method: 'POST', body: JSON.stringify(body), headers: token ? { authorization: token } : {} });
+        const { header: _, ...rest } = (await res.json()) as Record<string, unknown>;
+        return `${res.status} ${JSON.stringify(rest)}`;
+      };
+      const out: string[] = [];
+      out.push(await errorOf(grpcCall(ep, 'Auth', 'AuthEnable', {})));
+      try {
+        const login = await fetch(`http://${ep}/v3/auth/authenticate`, { method: 'POST', body: JSON.stringify({ name: 'root', password: 'rootpw' }) });
+        const token = ((await login.json()) as { token: string }).token;
+        out.push(await post('/v3/kv/put', { key: b64('gw/auth'), value: b64('v') }));
+        out.push(await post('/v3/kv/put', { key: b64('gw/auth'), value: b64('v') }, 'not-a-token'));
+        out.push(await post('/v3/kv/put', { key: b64('gw/auth'), value: b64('v') }, token));
+        out.push(await post('/v3/kv/range', { key: b64('gw/auth'), count_only: true }, token));
+      } finally {
+        out.push(await errorOf(grpcCall(ep, 'Auth', 'AuthDisable', {}, await rootToken(ep))));
+      }
+      results[name] = out;
+    }
+    expect(results['tsetcd']![3]).toMatch(/^200 /);
+    expect(results['tsetcd']).toEqual(results['etcd']);
+  }, 120_000);
+
   it('an open watch whose read permission is revoked: etcd keeps it running, and so do we', async () => {
     const seen: Record<string, string[]> = {};
     for (const [name, ep] of bothServers()) {
