@@ -122,22 +122,22 @@ mktar "$base" "$ctx/base.tar" 0 go-w,a+rX $(cd "$base" && ls -A)
 mktar "$work/owned" "$ctx/base.tar" 0 1777 -r tmp
 mktar "$work/owned" "$ctx/base.tar" 65532 0700 -r var/lib/tsetcd home/nonroot
 
-# /app of one image: stage_app NAME ENTRY
+# /app of one image: stage_app NAME ENTRY [NODE_FLAG]
 stage_app() {
-  local name="$1" entry="$2" dir="$work/$1"
+  local name="$1" entry="$2" flag="${3:+ $3}" dir="$work/$1"
   mkdir -p "$dir/usr/local/bin"
   node "$work/dist/hack/images/stage-app.js" --dist "$work/dist" --modules "$mods/node_modules" \
     --lock package-lock.json --entry "$entry" --out "$dir/app"
   # No shell in the image: the command is a script node runs (one shebang argument is allowed).
-  printf '#!/usr/bin/node --enable-source-maps\n// %s in the image: the command the operator and the chart run.\nimport("/app/dist/%s");\n' \
-    "$name" "$entry" > "$dir/usr/local/bin/$name"
+  printf '#!/usr/bin/node%s\n// %s in the image: the command the operator and the chart run.\nimport("/app/dist/%s");\n' \
+    "$flag" "$name" "$entry" > "$dir/usr/local/bin/$name"
   chmod 0755 "$dir/usr/local/bin/$name"
 }
 step "app layers: module graph + dependency closure"
 stage_app tsetcd node/main.js
 mkdir -p "$work/tsetcd/app/node"
 cp -r node/proto "$work/tsetcd/app/node/proto"
-stage_app tsetcd-operator operator/main.js
+stage_app tsetcd-operator operator/main.js --enable-source-maps
 for name in tsetcd tsetcd-operator; do
   mktar "$work/$name" "$ctx/$name.tar" 0 go-w,a+rX app usr
 done
