@@ -122,15 +122,32 @@ describe('range options', () => {
       ok({ type: 'compaction', req: { revision: store.currentRevision() } });
       expect(store.compactStep(100_000)).toBe(true); // all it may do now
       expect(store.physicalCompactionPending()).toBe(true); // held back by the read's pin
+      expect(store.openReads()).toBe(1);
       r = it.next();
     }
     expect(steps).toBeGreaterThanOrEqual(29);
+    expect(store.openReads()).toBe(0); // the last step released the pin
     expect(r.value.kvs.length).toBe(3000);
     expect(r.value.kvs).toEqual(want.kvs);
     // Once the pin is released, physical compaction finishes.
     while (!store.compactStep(1000));
     expect(store.physicalCompactionPending()).toBe(false);
     store.checkInvariants();
+  });
+
+  it('rangeSteps pins history only once it yields: a read done in one step takes no pin', () => {
+    const { store, put } = mk();
+    for (let i = 0; i < 10; i++) put(`k/${i}`, `v${i}`);
+    const req = { key: b('k/'), rangeEnd: prefixEnd(b('k/')) };
+    const one = store.rangeSteps(req, 100);
+    const r = one.next();
+    expect(r.done && r.value.kvs.length).toBe(10);
+    expect(store.openReads()).toBe(0);
+    const two = store.rangeSteps(req, 5);
+    expect(two.next().done).toBe(false);
+    expect(store.openReads()).toBe(1);
+    two.return(undefined as never);
+    expect(store.openReads()).toBe(0);
   });
 });
 

@@ -432,40 +432,32 @@ export class MvccStore {
    * so the caller can yield to the event loop between steps:
    *   const it = store.rangeSteps(req, 1000); let r = it.next();
    *   while (!r.done) { await yieldToLoop(); r = it.next(); }
-   * The read is at the revision current when it starts; it pins that revision's history
-   * against physical compaction until it finishes (use for..of or drive it to the end, or
-   * call it.return() to release the pin). A restore() in between fails it with CompactedError.
+   * The read is at the revision current when it starts; from its first yield it pins that
+   * revision's history against physical compaction until it finishes (use for..of or drive it
+   * to the end, or call it.return() to release the pin). A restore() in between fails it with
+   * CompactedError.
    */
   *rangeSteps(req: RangeRequest, stepKeys: number): Generator<void, RangeResponse, void> {
     const bad = validateRange(req);
     if (bad) throw bad;
     const curRev = this.rev;
     const at = this.resolveReadRev(req.revision, curRev);
-    const unpin = this.pin(at);
-    try {
-      const epoch = this.epoch;
-      const result = yield* this.collect(req, at, stepKeys, () => {
-        if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
-      });
-      return { header: header(curRev), ...result };
-    } finally {
-      unpin();
-    }
-  }
-
-  /** Shared by range (outside) and txn (inside, with the txn's own writes visible). */
-  private *collect(
-    req: RangeRequest,
-    at: number,
-    stepKeys: number,
-    onResume: () => void,
-  ): Generator<void, { kvs: KeyValue[]; more: boolean; count: number }, void> {
+    const epoch = this.epoch;
     const c = new RangeCollector(this.map, this.index, req, at);
-    while (!c.step(stepKeys)) {
-      yield;
-      onResume();
+    // A read done in one step never yields, so nothing can compact under it: it takes no pin.
+    // (Pinning every read churned the pins Map, whose tables V8 then allocates in old space.)
+    if (!c.step(stepKeys)) {
+      const unpin = this.pin(at);
+      try {
+        do {
+          yield;
+          if (this.epoch !== epoch) throw new CompactedError(this.compactRev);
+        } while (!c.step(stepKeys));
+      } finally {
+        unpin();
+      }
     }
-    return c.finish();
+    return { header: header(curRev), ...c.finish() };
   }
 
   /** Synchronous read (no generator, no pin: nothing can change under it). */

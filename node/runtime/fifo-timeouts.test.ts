@@ -37,22 +37,22 @@ function manualScheduler(): Scheduler & { advance(ms: number): void; armed(): nu
 describe('FifoTimeouts (one timer for waiters that share a timeout)', () => {
   it('expires each waiter at its own deadline, oldest first, with one timer armed', () => {
     const s = manualScheduler();
-    const expired: Array<[string, number]> = [];
-    const f = new FifoTimeouts<string, { startedMs: number }>(s, 100, (k) => expired.push([k, s.monoMs()]));
-    f.add('a', { startedMs: s.monoMs() });
+    const expired: Array<[number, number]> = [];
+    const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => expired.push([k, s.monoMs()]));
+    f.add(1, { startedMs: s.monoMs() });
     s.advance(30);
-    f.add('b', { startedMs: s.monoMs() });
+    f.add(2, { startedMs: s.monoMs() });
     s.advance(20);
-    f.add('c', { startedMs: s.monoMs() });
+    f.add(3, { startedMs: s.monoMs() });
     expect(s.armed()).toBe(1);
     s.advance(49);
     expect(expired).toEqual([]);
     s.advance(1);
-    expect(expired).toEqual([['a', 100]]);
+    expect(expired).toEqual([[1, 100]]);
     s.advance(30);
     expect(expired).toEqual([
-      ['a', 100],
-      ['b', 130],
+      [1, 100],
+      [2, 130],
     ]);
     s.advance(100);
     expect(expired.map((e) => e[1])).toEqual([100, 130, 150]);
@@ -62,17 +62,17 @@ describe('FifoTimeouts (one timer for waiters that share a timeout)', () => {
 
   it('a waiter taken before its deadline never expires; the timer goes when none is left', () => {
     const s = manualScheduler();
-    const expired: string[] = [];
-    const f = new FifoTimeouts<string, { startedMs: number }>(s, 100, (k) => expired.push(k));
-    f.add('a', { startedMs: 0 });
+    const expired: number[] = [];
+    const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => expired.push(k));
+    f.add(1, { startedMs: 0 });
     s.advance(10);
-    f.add('b', { startedMs: 10 });
-    expect(f.take('a')).toEqual({ startedMs: 0 });
-    expect(f.take('a')).toBeUndefined();
+    f.add(2, { startedMs: 10 });
+    expect(f.take(1)).toEqual({ startedMs: 0 });
+    expect(f.take(1)).toBeUndefined();
     s.advance(95);
     expect(expired).toEqual([]);
-    expect(f.has('b')).toBe(true);
-    expect(f.take('b')).toBeDefined();
+    expect(f.has(2)).toBe(true);
+    expect(f.take(2)).toBeDefined();
     expect(s.armed()).toBe(0);
     s.advance(1000);
     expect(expired).toEqual([]);
@@ -80,19 +80,45 @@ describe('FifoTimeouts (one timer for waiters that share a timeout)', () => {
 
   it('a waiter added while others expire gets its full timeout', () => {
     const s = manualScheduler();
-    const expired: Array<[string, number]> = [];
-    const f = new FifoTimeouts<string, { startedMs: number }>(s, 100, (k) => {
+    const expired: Array<[number, number]> = [];
+    const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => {
       expired.push([k, s.monoMs()]);
-      if (k === 'a') f.add('late', { startedMs: s.monoMs() });
+      if (k === 1) f.add(4, { startedMs: s.monoMs() });
     });
-    f.add('a', { startedMs: 0 });
+    f.add(1, { startedMs: 0 });
     s.advance(100);
-    expect(expired).toEqual([['a', 100]]);
+    expect(expired).toEqual([[1, 100]]);
     expect(s.armed()).toBe(1);
     s.advance(100);
     expect(expired).toEqual([
-      ['a', 100],
-      ['late', 200],
+      [1, 100],
+      [4, 200],
     ]);
+  });
+
+  it('finds waiters taken out of order among thousands, keeps expiring the rest in order, and refuses a key out of order', () => {
+    const s = manualScheduler();
+    const expired: number[] = [];
+    const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => expired.push(k));
+    // Request-id-like keys with gaps; enough of them to make the ring grow several times.
+    const keys = Array.from({ length: 5000 }, (_, i) => 1_000_000 + 3 * i);
+    for (const k of keys) f.add(k, { startedMs: 0 });
+    expect(() => f.add(keys[10]!, { startedMs: 0 })).toThrow(/out of order/);
+    expect(f.take(keys[0]! + 1)).toBeUndefined(); // between two keys
+    // Take every key but those divisible by 7 (by index), newest first, then the oldest ones.
+    for (let i = keys.length - 1; i >= 0; i--) if (i % 7 !== 0) expect(f.take(keys[i]!)).toBeDefined();
+    expect(f.take(keys[1]!)).toBeUndefined();
+    const left = keys.filter((_, i) => i % 7 === 0);
+    expect(f.size).toBe(left.length);
+    expect(f.keys()).toEqual(left);
+    expect(f.has(left[3]!)).toBe(true);
+    expect(f.has(keys[3]!)).toBe(false);
+    s.advance(100);
+    expect(expired).toEqual(left);
+    expect(f.size).toBe(0);
+    expect(s.armed()).toBe(0);
+    // Empty again, the ring takes keys from anywhere above the last one.
+    f.add(9_999_999, { startedMs: 100 });
+    expect(f.take(9_999_999)).toEqual({ startedMs: 100 });
   });
 });

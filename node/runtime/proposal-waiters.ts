@@ -29,7 +29,7 @@ export interface ProposalWaitersOptions {
 const MAX_LATENCY_SAMPLES = 100_000;
 
 export class ProposalWaiters {
-  private readonly waiters: FifoTimeouts<number, Waiter>;
+  private readonly waiters: FifoTimeouts<Waiter>;
   /** propose -> applied latencies since the last takeLatencies(). */
   private latenciesMs: number[] = [];
 
@@ -53,7 +53,7 @@ export class ProposalWaiters {
     return this.waiters.has(requestId);
   }
 
-  /** Registers a waiter for `requestId`, then calls `submit` (which queues the proposal). */
+  /** Registers a waiter for `requestId` (larger than any before it), then calls `submit` (which queues the proposal). */
   wait<T>(requestId: number, submit: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.waiters.add(requestId, { startedMs: this.o.scheduler.monoMs(), leader: this.o.leader(), resolve: resolve as (v: unknown) => void, reject });
@@ -87,7 +87,7 @@ export class ProposalWaiters {
 
   /** Rejects every waiter (the member stops); not counted as failed proposals. */
   failAll(err: unknown): void {
-    for (const id of [...this.waiters.keys()]) this.take(id)?.reject(err);
+    for (const id of this.waiters.keys()) this.take(id)?.reject(err);
   }
 
   /** The latencies since the last call (for the periodic debug summary). */

@@ -10,6 +10,8 @@ import { FifoTimeouts } from './fifo-timeouts.js';
 import type { Scheduler } from './scheduler.js';
 
 interface ReadWaiter {
+  /** Its place in `pending` (reads are numbered as they come). */
+  readonly key: number;
   readonly startedMs: number;
   resolve(): void;
   reject(e: unknown): void;
@@ -43,26 +45,27 @@ export class ReadIndexBatcher {
   /** Rounds confirmed at an index not applied yet. */
   private appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   /** Every read not answered yet, for its timeout: a read answered or failed is taken out first. */
-  private readonly pending: FifoTimeouts<ReadWaiter, ReadWaiter>;
+  private readonly pending: FifoTimeouts<ReadWaiter>;
+  private readSeq = 0;
 
   constructor(private readonly o: ReadIndexOptions) {
-    this.pending = new FifoTimeouts(o.scheduler, o.timeoutMs, (w) => w.reject(new BackendError('timeout', 'etcdserver: request timed out')));
+    this.pending = new FifoTimeouts(o.scheduler, o.timeoutMs, (_key, w) => w.reject(new BackendError('timeout', 'etcdserver: request timed out')));
   }
 
   private resolve(w: ReadWaiter): void {
-    if (this.pending.take(w)) w.resolve();
+    if (this.pending.take(w.key)) w.resolve();
   }
 
   private reject(w: ReadWaiter, err: unknown): void {
-    if (this.pending.take(w)) w.reject(err);
+    if (this.pending.take(w.key)) w.reject(err);
   }
 
   /** Resolves once this member has applied everything committed before the call. */
   barrier(): Promise<void> {
     if (this.o.stopped()) return Promise.reject(new BackendError('stopped', 'etcdserver: server stopped'));
     return new Promise<void>((resolve, reject) => {
-      const w: ReadWaiter = { startedMs: this.o.scheduler.monoMs(), resolve, reject };
-      this.pending.add(w, w);
+      const w: ReadWaiter = { key: ++this.readSeq, startedMs: this.o.scheduler.monoMs(), resolve, reject };
+      this.pending.add(w.key, w);
       this.queue.push(w);
       if (!this.inflight) this.send();
     });
