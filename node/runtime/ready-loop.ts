@@ -54,8 +54,6 @@ export interface ReadyLoopOptions {
   readonly onSoftState: (ss: SoftState) => void;
   readonly onHardState: (hs: HardState) => void;
   readonly onReadState: (rs: ReadState) => void;
-  /** A Ready was handed over (persisting may still be under way). */
-  readonly onReadyHandled?: () => void;
   /** Gives a held-back 'snap' message to raft again. */
   readonly redeliver: (m: Message) => void;
   readonly die: (reason: string, err?: unknown) => void;
@@ -289,7 +287,6 @@ export class ReadyLoop {
     if (rd.snapshot) applyLoop.push({ kind: 'snapshot', snapshot: rd.snapshot, seq: 0 });
     for (const e of rd.committedEntries) applyLoop.push({ kind: 'entry', entry: e, seq: 0 });
     applyLoop.kick();
-    this.o.onReadyHandled?.();
     await this.waitDurable(this.saveSeq);
   }
 
