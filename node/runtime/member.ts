@@ -598,8 +598,15 @@ export class Member implements MemberBackend, TransportHandler {
 
   // ------------------------------------------------------------------ Ready loop (ready-loop.ts)
 
+  /**
+   * With at most one client request waiting here (one client writing, or none), nothing would
+   * join the next Ready in a later turn: it runs once this turn's microtasks are done
+   * (ReadyLoop.scheduleAtOnce). With more waiting, a later turn gathers a whole poll phase of
+   * proposals and peer messages into one Ready, as before.
+   */
   private schedule(): void {
-    this.readyLoop?.schedule();
+    if (this.waiters.size <= 1) this.readyLoop?.scheduleAtOnce();
+    else this.readyLoop?.schedule();
   }
 
   private onSoftState(ss: SoftState): void {

@@ -102,7 +102,7 @@ function harness() {
     for (const fn of fns) fn();
     await settle();
   };
-  return { events, run, nextTurn, hs };
+  return { events, run, nextTurn, hs, loop, readys, later };
 }
 
 describe('ReadyLoop on a leader: answers before the commit-index broadcast', () => {
@@ -144,5 +144,32 @@ describe('ReadyLoop on a leader: answers before the commit-index broadcast', () 
     const h = harness();
     await h.run(ready({ messages: [msg('app', 2n, 10)] }));
     expect(h.events).toEqual(['app to 2 commit 10']);
+  });
+});
+
+describe('ReadyLoop.scheduleAtOnce: a lone proposal reaches raft in this turn', () => {
+  /** Lets pending microtasks (and the promise chains they start) run, but no later turn. */
+  const microtasks = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+
+  it('runs the loop when the microtasks are done, without waiting for a later turn', async () => {
+    const h = harness();
+    h.readys.push(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)])] }));
+    h.loop.scheduleAtOnce();
+    await microtasks();
+    expect(h.events).toEqual(['app to 2 commit 11 entries 12']);
+    expect(h.later).toHaveLength(0);
+  });
+
+  it('schedule() waits for a later turn, and scheduleAtOnce after it adds no second run', async () => {
+    const h = harness();
+    h.readys.push(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)])] }));
+    h.loop.schedule();
+    h.loop.scheduleAtOnce();
+    await microtasks();
+    expect(h.events).toEqual([]);
+    await h.nextTurn();
+    expect(h.events).toEqual(['app to 2 commit 11 entries 12']);
   });
 });

@@ -143,6 +143,22 @@ export class ReadyLoop {
 
   /** Runs the loop on a later turn (or again, if it is running now). */
   schedule(): void {
+    this.arrange((fn) => this.o.scheduler.soon(fn));
+  }
+
+  /**
+   * Runs the loop once this turn's microtasks are done instead of on a later turn, if nothing is
+   * scheduled yet. For a member under light load (Member.schedule): a later turn only makes a
+   * lone proposal wait for the rest of the poll phase and the check phase (55 µs median on the
+   * leader under one client). Under many clients schedule() still gathers a whole poll phase of
+   * proposals into one Ready.
+   */
+  scheduleAtOnce(): void {
+    this.arrange(queueMicrotask);
+  }
+
+  /** One run through `later`, unless one is pending already (or the loop runs: then again). */
+  private arrange(later: (fn: () => void) => void): void {
     if (this.o.stopped()) return;
     if (this.running) {
       this.again = true;
@@ -150,7 +166,7 @@ export class ReadyLoop {
     }
     if (this.scheduled) return;
     this.scheduled = true;
-    this.o.scheduler.soon(() => {
+    later(() => {
       this.scheduled = false;
       void this.run();
     });
