@@ -362,6 +362,7 @@ export class Member implements MemberBackend, TransportHandler {
       send: (msgs) => {
         if (msgs.length > 0) this.transport.send(msgs);
       },
+      flushSends: () => this.transport.flushQueued?.(),
       role: () => this.role,
       appliedIndex: () => this.appliedIndex,
       stopped: () => this.stopped,
