@@ -28,7 +28,8 @@ function ready(p: Partial<Ready>): Ready {
 /** Lets every promise chain that is pending settle (a real turn of the event loop). */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-function harness() {
+/** recordIo: storage writes and transport flushes show in events too. */
+function harness(o: { recordIo?: boolean } = {}) {
   const events: string[] = [];
   const later: Array<() => void> = [];
   const readys: Ready[] = [];
@@ -46,7 +47,8 @@ function harness() {
     ready: () => readys.shift()!,
     advance: () => undefined,
   } as unknown as RawNode;
-  const storage = { save: async () => undefined, saveSnapshot: async () => undefined } as unknown as MemberStorage;
+  const save = async (): Promise<void> => void (o.recordIo && events.push('storage write'));
+  const storage = { save, saveSnapshot: async () => undefined } as unknown as MemberStorage;
   let applied = 0;
   const applyLoop = new ApplyLoop({
     scheduler,
@@ -78,6 +80,7 @@ function harness() {
     send: (msgs) => {
       for (const m of msgs) events.push(`${m.type} to ${m.to} commit ${m.commit}${m.entries.length > 0 ? ` entries ${m.entries.map((e) => e.index).join(',')}` : ''}`);
     },
+    flushSends: () => void (o.recordIo && events.push('flush')),
     role: () => 'leader',
     appliedIndex: () => applied,
     stopped: () => false,
@@ -102,7 +105,7 @@ function harness() {
     for (const fn of fns) fn();
     await settle();
   };
-  return { events, run, nextTurn, hs };
+  return { events, run, nextTurn, hs, loop, readys, later };
 }
 
 describe('ReadyLoop on a leader: answers before the commit-index broadcast', () => {
@@ -144,5 +147,46 @@ describe('ReadyLoop on a leader: answers before the commit-index broadcast', () 
     const h = harness();
     await h.run(ready({ messages: [msg('app', 2n, 10)] }));
     expect(h.events).toEqual(['app to 2 commit 10']);
+  });
+});
+
+describe('ReadyLoop.scheduleAtOnce: a lone proposal reaches raft in this turn', () => {
+  /** Lets pending microtasks (and the promise chains they start) run, but no later turn. */
+  const microtasks = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+
+  it('runs the loop when the microtasks are done, without waiting for a later turn', async () => {
+    const h = harness();
+    h.readys.push(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)])] }));
+    h.loop.scheduleAtOnce();
+    await microtasks();
+    expect(h.events).toEqual(['app to 2 commit 11 entries 12']);
+    expect(h.later).toHaveLength(0);
+  });
+
+  it('schedule() waits for a later turn, and scheduleAtOnce after it adds no second run', async () => {
+    const h = harness();
+    h.readys.push(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)])] }));
+    h.loop.schedule();
+    h.loop.scheduleAtOnce();
+    await microtasks();
+    expect(h.events).toEqual([]);
+    await h.nextTurn();
+    expect(h.events).toEqual(['app to 2 commit 11 entries 12']);
+  });
+});
+
+describe('ReadyLoop on a leader: the appends are written before its own WAL write', () => {
+  it('flushes the transport after sending new entries and before storage.save', async () => {
+    const h = harness({ recordIo: true });
+    await h.run(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)]), msg('app', 3n, 11, [entry(12)])] }));
+    expect(h.events).toEqual(['app to 2 commit 11 entries 12', 'app to 3 commit 11 entries 12', 'flush', 'storage write']);
+  });
+
+  it('does not flush for a Ready without new entries (commit-only: nothing to hurry)', async () => {
+    const h = harness({ recordIo: true });
+    await h.run(ready({ hardState: { ...h.hs, commit: 11 }, messages: [msg('heartbeat', 2n, 11)] }));
+    expect(h.events).toEqual(['heartbeat to 2 commit 11', 'storage write']);
   });
 });

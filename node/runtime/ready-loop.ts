@@ -44,6 +44,8 @@ export interface ReadyLoopOptions {
   readonly savedTerm: number;
   readonly savedVote: bigint;
   readonly send: (msgs: readonly Message[]) => void;
+  /** Writes the messages send() queued now (the transport otherwise writes them at the turn's end). */
+  readonly flushSends?: () => void;
   /** This member's role as of the last soft state. */
   readonly role: () => StateRole;
   readonly appliedIndex: () => number;
@@ -54,8 +56,6 @@ export interface ReadyLoopOptions {
   readonly onSoftState: (ss: SoftState) => void;
   readonly onHardState: (hs: HardState) => void;
   readonly onReadState: (rs: ReadState) => void;
-  /** A Ready was handed over (persisting may still be under way). */
-  readonly onReadyHandled?: () => void;
   /** Gives a held-back 'snap' message to raft again. */
   readonly redeliver: (m: Message) => void;
   readonly die: (reason: string, err?: unknown) => void;
@@ -145,6 +145,22 @@ export class ReadyLoop {
 
   /** Runs the loop on a later turn (or again, if it is running now). */
   schedule(): void {
+    this.arrange((fn) => this.o.scheduler.soon(fn));
+  }
+
+  /**
+   * Runs the loop once this turn's microtasks are done instead of on a later turn, if nothing is
+   * scheduled yet. For a member under light load (Member.schedule): a later turn only makes a
+   * lone proposal wait for the rest of the poll phase and the check phase (55 µs median on the
+   * leader under one client). Under many clients schedule() still gathers a whole poll phase of
+   * proposals into one Ready.
+   */
+  scheduleAtOnce(): void {
+    this.arrange(queueMicrotask);
+  }
+
+  /** One run through `later`, unless one is pending already (or the loop runs: then again). */
+  private arrange(later: (fn: () => void) => void): void {
     if (this.o.stopped()) return;
     if (this.running) {
       this.again = true;
@@ -152,7 +168,7 @@ export class ReadyLoop {
     }
     if (this.scheduled) return;
     this.scheduled = true;
-    this.o.scheduler.soon(() => {
+    later(() => {
       this.scheduled = false;
       void this.run();
     });
@@ -247,6 +263,9 @@ export class ReadyLoop {
       // commit (its peer entry goes away when the change is applied).
       if (rd.committedEntries.length > 0 && this.confPendingIndex === 0) this.sendDeferringCommits(rd.messages);
       else this.sendNow(rd.messages);
+      // On the wire before this member encodes and writes its own copy: a follower's write and
+      // ack is the longer road to the commit (the WAL encode and write took 40 µs before them).
+      if (rd.entries.length > 0) this.o.flushSends?.();
     }
     if (rd.snapshot) {
       await this.waitDurable(this.saveSeq);
@@ -289,7 +308,6 @@ export class ReadyLoop {
     if (rd.snapshot) applyLoop.push({ kind: 'snapshot', snapshot: rd.snapshot, seq: 0 });
     for (const e of rd.committedEntries) applyLoop.push({ kind: 'entry', entry: e, seq: 0 });
     applyLoop.kick();
-    this.o.onReadyHandled?.();
     await this.waitDurable(this.saveSeq);
   }
 

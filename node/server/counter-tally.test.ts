@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Counter, Histogram, Registry } from 'prom-client';
-import { CounterTally, HistogramTally } from './counter-tally.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CounterTally, gaugeOnCollect, HistogramTally } from './counter-tally.js';
 
 function counter(registry: Registry, collect?: () => void): Counter<'m'> {
   return new Counter({ name: 'calls_total', help: 'calls', labelNames: ['m'], registers: [registry], ...(collect ? { collect } : {}) });
@@ -34,6 +34,19 @@ describe('CounterTally', () => {
     await registry.metrics();
     expect(collected).toBe(1);
     expect(await registry.metrics()).toContain('calls_total{m="a"} 1');
+  });
+});
+
+describe('gaugeOnCollect', () => {
+  it('shows the value read at each scrape, with no set() in between', async () => {
+    const registry = new Registry();
+    const g = new Gauge({ name: 'applied_index', help: 'applied', registers: [registry] });
+    let applied = 7;
+    gaugeOnCollect(g, () => applied);
+    expect(await registry.metrics()).toContain('applied_index 7');
+    applied = 12;
+    expect(await registry.metrics()).toContain('applied_index 12');
+    expect((await g.get()).values[0]?.value).toBe(12);
   });
 });
 

@@ -5,10 +5,10 @@
 // scrape, and every get()), so /metrics always shows exact values. HistogramTally does the same
 // for one label set of a histogram: bucket counts, sum and count as plain numbers.
 
-import type { Counter, Histogram, LabelValues } from 'prom-client';
+import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
 
 type Flush = () => void;
-type Metric = Counter<string> | Histogram<string>;
+type Metric = Counter<string> | Gauge<string> | Histogram<string>;
 
 /** The tallies of each metric, flushed by one collect hook per metric. */
 const flushers = new WeakMap<Metric, Flush[]>();
@@ -27,6 +27,15 @@ function onCollect(metric: Metric, flush: Flush): void {
     };
   }
   list.push(flush);
+}
+
+/**
+ * A label-less gauge that takes its value from `read` when it is collected (every scrape, every
+ * get()), for figures that change on every request (applied index, pending proposals): a set()
+ * per change hashed the empty label set each time.
+ */
+export function gaugeOnCollect(gauge: Gauge<string>, read: () => number): void {
+  onCollect(gauge, () => gauge.set(read()));
 }
 
 export class CounterTally<T extends string> {

@@ -79,6 +79,38 @@ describe('storage: recovery', () => {
     expect(r.recovered.hardState.commit).toBe(1);
   });
 
+  it('a commit-index-only save costs no write: it goes out in front of the next write, or at close', async () => {
+    const fs = new MemoryFs();
+    const a = await openStorage(DIR, { fs });
+    await a.storage.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 2, 1), true);
+    const writes = fs.stats.writes;
+    await a.storage.save({ term: 1, vote: 1n, commit: 2 }, [], false);
+    expect(fs.stats.writes).toBe(writes);
+    await a.storage.save(undefined, entries(3, 3, 1), true);
+    expect(fs.stats.writes).toBe(writes + 1);
+    fs.crash();
+    const b = await openStorage(DIR, { fs });
+    expect(ids(b.recovered.entries)).toBe('1/1 2/1 3/1');
+    expect(b.recovered.hardState.commit).toBe(2);
+    await b.storage.save({ term: 1, vote: 1n, commit: 3 }, [], false);
+    await b.storage.close();
+    const c = await openStorage(DIR, { fs });
+    expect(c.recovered.hardState.commit).toBe(3);
+  });
+
+  it('held commit-index records stay in their segment when the next write cuts a new one', async () => {
+    const fs = new MemoryFs();
+    const { storage } = await openStorage(DIR, { fs, segmentSizeBytes: 512 });
+    for (let i = 1; i <= 30; i++) {
+      await storage.save(undefined, [entry(i, 1, 40)], true);
+      await storage.save({ term: 1, vote: 1n, commit: i }, [], false);
+    }
+    await storage.close();
+    const r = await openStorage(DIR, { fs, segmentSizeBytes: 512 });
+    expect(r.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(r.recovered.hardState.commit).toBe(30);
+  });
+
   it('rolls segments, keeps continuity, and recovers across many segments', async () => {
     const fs = new MemoryFs();
     const { storage } = await openStorage(DIR, { fs, segmentSizeBytes: 512 });

@@ -43,6 +43,26 @@ function make(id: NodeId, handler: TransportHandler, port = 0, clusterId = 99n, 
 }
 
 describe('tcp transport', () => {
+  it('flushQueued writes the queued messages at once; the turn-end flush then finds nothing left', async () => {
+    const hb = new Collect();
+    let sent = 0;
+    const a = make(1n, new Collect(), 0, 99n, { hooks: { sentBytes: (_t, n) => (sent += n) } });
+    const b = make(2n, hb);
+    await a.start();
+    await b.start();
+    a.setPeer(2n, [`http://127.0.0.1:${b.address()!.port}`]);
+    await until(() => a.isActive(2n), 'stream');
+    a.send([msg(1n, 2n, 1)]);
+    expect(sent).toBe(0);
+    a.flushQueued();
+    const first = sent;
+    expect(first).toBeGreaterThan(0);
+    a.send([msg(1n, 2n, 2)]);
+    await until(() => hb.got.length === 2, 'both messages');
+    expect(hb.got.map((m) => m.index)).toEqual([1, 2]);
+    expect(sent).toBe(2 * first);
+  });
+
   it('delivers many messages in order, batched, and counts bytes and round trips', async () => {
     const ha = new Collect();
     const hb = new Collect();

@@ -285,6 +285,10 @@ export class TcpTransport implements Transport {
     }
   }
 
+  flushQueued(): void {
+    for (const p of this.peersById.values()) if (p.flushScheduled) this.flush(p);
+  }
+
   private fail(p: Peer, m: Message): void {
     this.opts.hooks?.sendFailed?.(p.id, m);
     const now = performance.now();

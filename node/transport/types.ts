@@ -72,6 +72,8 @@ export interface Transport {
   stop(): Promise<void>;
   /** Queues messages; they leave in one batched write per peer shortly after. Never throws, never blocks. */
   send(msgs: readonly Message[]): void;
+  /** Writes what send() queued so far now, not when this turn's microtasks have run. Optional. */
+  flushQueued?(): void;
   /** Adds or updates a peer's URLs. */
   setPeer(id: NodeId, urls: readonly string[]): void;
   removePeer(id: NodeId): void;
