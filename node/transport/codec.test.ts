@@ -124,6 +124,37 @@ describe('peer codec', () => {
     for (const e of decodeBatch(joined)[2]!.entries) if (e.data.byteLength > 0) expect(e.data.buffer).not.toBe(joined.buffer);
   });
 
+  it('copies small entry data out of a frame without making a view of the frame on the way', () => {
+    // A view of the frame, even one dropped at once, can be allocated in old space once V8 sees
+    // that decoded entries live long, and then keeps the whole frame until a full GC.
+    const sizes = [1, 7, 1100, BY_REFERENCE_BYTES - 1, BY_REFERENCE_BYTES, 9000];
+    const m: Message = { ...randomMessage(rng(7)), type: 'app', term: 3, entries: sizes.map((n, i) => ({ term: 3, index: 1 + i, type: 'normal' as const, data: Buffer.alloc(n, i + 1) })) };
+    const frameBuf = Buffer.alloc(batchSize([m]));
+    writeBatch(frameBuf, 0, [m]);
+    const views: number[] = [];
+    const orig = Buffer.prototype.subarray;
+    Buffer.prototype.subarray = function (this: Buffer, start?: number, end?: number) {
+      if (this.buffer === frameBuf.buffer) views.push((end ?? this.byteLength) - (start ?? 0));
+      return orig.call(this, start, end);
+    };
+    let copied: Message[];
+    let owned: Message[];
+    let copiedViews: number[];
+    try {
+      copied = decodeBatch(frameBuf);
+      copiedViews = views.splice(0);
+      owned = decodeBatch(frameBuf, true);
+    } finally {
+      Buffer.prototype.subarray = orig;
+    }
+    // Only large data goes through a view: kept as the entry's own when owned, else copied.
+    const large = sizes.filter((n) => n >= BY_REFERENCE_BYTES);
+    expect(copiedViews).toEqual(large);
+    expect(views).toEqual(large);
+    for (const got of [copied, owned]) expect(got[0]!.entries.map((e) => Buffer.from(e.data).toString('hex'))).toEqual(m.entries!.map((e) => Buffer.from(e.data).toString('hex')));
+    for (const e of copied[0]!.entries) expect(e.data.buffer).not.toBe(frameBuf.buffer);
+  });
+
   it('says which frames it assembled from several chunks (owned)', () => {
     const f = frame(FrameType.messages, Buffer.alloc(100, 1));
     const seen: boolean[] = [];

@@ -16,7 +16,7 @@
 // except large data in a frame assembled for the batch alone (BY_REFERENCE_BYTES), which stays
 // a view. Large data is also sent by reference (writeBatch's refs): no copy per follower.
 
-import { copyEntry } from '../lib/entry-arena.js';
+import { allocEntry, copyEntry } from '../lib/entry-arena.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
@@ -156,6 +156,20 @@ class Reader {
     this.off += n;
     return v;
   }
+  /**
+   * n bytes (a small entry's data) copied into the entry arena with no view of the frame made on the way. A follower
+   * keeps its entries, so V8 soon allocates readMessage's objects straight in old space, and a
+   * view made there (even one dropped at once) would keep the whole frame or socket read until
+   * a full GC: every byte a follower received waited for one.
+   */
+  entryCopy(n: number): Buffer {
+    this.need(n);
+    const out = allocEntry(n);
+    const src = this.buf;
+    for (let i = 0, at = this.off; i < n; i++, at++) out[i] = src[at]!;
+    this.off += n;
+    return out;
+  }
 }
 
 /** owned: the buffer is the frame's own (assembled for it), so large entry data may stay views into it. */
@@ -182,8 +196,11 @@ function readMessage(r: Reader, owned = false): Message {
     const t = r.u8();
     if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
-    const data = r.bytes(r.u32());
-    entries[i] = { term: eterm, index: eindex, type: etype, data: owned && data.byteLength >= BY_REFERENCE_BYTES ? data : copyEntry(data) };
+    const len = r.u32();
+    // Large data: a view, kept as the entry's own in an owned frame, else copied through it (a
+    // byte loop over tens of KiB costs more than the frame it may keep, which is mostly this data).
+    const data = len < BY_REFERENCE_BYTES ? r.entryCopy(len) : owned ? r.bytes(len) : copyEntry(r.bytes(len));
+    entries[i] = { term: eterm, index: eindex, type: etype, data };
   }
   let snapshot: Snapshot | undefined;
   if (flags & HAS_SNAPSHOT) {
