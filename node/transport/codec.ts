@@ -16,7 +16,7 @@
 // except large data in a frame assembled for the batch alone (BY_REFERENCE_BYTES), which stays
 // a view. Large data is also sent by reference (writeBatch's refs): no copy per follower.
 
-import { allocEntry, copyEntry } from '../lib/entry-arena.js';
+import { allocEntry } from '../lib/entry-arena.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
@@ -157,16 +157,16 @@ class Reader {
     return v;
   }
   /**
-   * n bytes (a small entry's data) copied into the entry arena with no view of the frame made on the way. A follower
-   * keeps its entries, so V8 soon allocates readMessage's objects straight in old space, and a
-   * view made there (even one dropped at once) would keep the whole frame or socket read until
-   * a full GC: every byte a follower received waited for one.
+   * n bytes of an entry's data copied into the entry arena through a view made and dropped
+   * here. In readMessage the view could become the entry's data (the owned case), and then V8
+   * allocated it in old space with the entry once it saw that entries live long: each such view,
+   * dead at once, kept its whole frame or socket read until a full GC (the eleventh stop in
+   * docs/benchmarks/member.md).
    */
   entryCopy(n: number): Buffer {
     this.need(n);
     const out = allocEntry(n);
-    const src = this.buf;
-    for (let i = 0, at = this.off; i < n; i++, at++) out[i] = src[at]!;
+    out.set(this.buf.subarray(this.off, this.off + n));
     this.off += n;
     return out;
   }
@@ -197,9 +197,8 @@ function readMessage(r: Reader, owned = false): Message {
     if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
     const len = r.u32();
-    // Large data: a view, kept as the entry's own in an owned frame, else copied through it (a
-    // byte loop over tens of KiB costs more than the frame it may keep, which is mostly this data).
-    const data = len < BY_REFERENCE_BYTES ? r.entryCopy(len) : owned ? r.bytes(len) : copyEntry(r.bytes(len));
+    // Large data in an owned frame stays a view (the entry's own bytes, most of the frame).
+    const data = owned && len >= BY_REFERENCE_BYTES ? r.bytes(len) : r.entryCopy(len);
     entries[i] = { term: eterm, index: eindex, type: etype, data };
   }
   let snapshot: Snapshot | undefined;
