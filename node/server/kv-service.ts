@@ -63,13 +63,17 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       S,
       'Put',
       () => false,
-      async (req, call) => {
+      // Not an async function: one would keep `req` (the value, and the request buffer it is a view
+      // of) until the put is applied, long enough to be promoted and wait for a full GC. The
+      // proposal has its own copy once b.put returns.
+      (req, call) => {
         checkCommand(ctx, { type: 'put', req });
         checkSize(putSize(req), ctx.limits);
-        const resp = await b.put(req, authInfoOf(ctx, call));
-        ctx.metrics.mvccPut.inc();
-        resp.header = completeHeader(ctx, resp.header);
-        return resp;
+        return b.put(req, authInfoOf(ctx, call)).then((resp) => {
+          ctx.metrics.mvccPut.inc();
+          resp.header = completeHeader(ctx, resp.header);
+          return resp;
+        });
       },
     ),
     DeleteRange: unary<DeleteRangeRequest, unknown>(

@@ -124,6 +124,20 @@ describe('peer codec', () => {
     for (const e of decodeBatch(joined)[2]!.entries) if (e.data.byteLength > 0) expect(e.data.buffer).not.toBe(joined.buffer);
   });
 
+  it('entry data decoded from a frame is a copy, but for large data in an owned frame; the bytes are unchanged', () => {
+    // A copy means no view of the frame outlives the decode (see Reader.entryCopy).
+    const sizes = [1, 7, 1100, BY_REFERENCE_BYTES - 1, BY_REFERENCE_BYTES, 9000];
+    const m: Message = { ...randomMessage(rng(7)), type: 'app', term: 3, entries: sizes.map((n, i) => ({ term: 3, index: 1 + i, type: 'normal' as const, data: Buffer.alloc(n, i + 1) })) };
+    const frameBuf = Buffer.alloc(batchSize([m]));
+    writeBatch(frameBuf, 0, [m]);
+    const hex = (es: readonly Entry[]) => es.map((e) => Buffer.from(e.data).toString('hex'));
+    for (const owned of [false, true]) {
+      const got = decodeBatch(frameBuf, owned)[0]!.entries;
+      expect(hex(got)).toEqual(hex(m.entries!));
+      expect(got.map((e) => e.data.buffer === frameBuf.buffer)).toEqual(sizes.map((n) => owned && n >= BY_REFERENCE_BYTES));
+    }
+  });
+
   it('says which frames it assembled from several chunks (owned)', () => {
     const f = frame(FrameType.messages, Buffer.alloc(100, 1));
     const seen: boolean[] = [];

@@ -16,7 +16,7 @@
 // except large data in a frame assembled for the batch alone (BY_REFERENCE_BYTES), which stays
 // a view. Large data is also sent by reference (writeBatch's refs): no copy per follower.
 
-import { copyEntry } from '../lib/entry-arena.js';
+import { allocEntry } from '../lib/entry-arena.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
@@ -156,6 +156,20 @@ class Reader {
     this.off += n;
     return v;
   }
+  /**
+   * n bytes of an entry's data copied into the entry arena through a view made and dropped
+   * here. In readMessage the view could become the entry's data (the owned case), and then V8
+   * allocated it in old space with the entry once it saw that entries live long: each such view,
+   * dead at once, kept its whole frame or socket read until a full GC (the eleventh stop in
+   * docs/benchmarks/member.md).
+   */
+  entryCopy(n: number): Buffer {
+    this.need(n);
+    const out = allocEntry(n);
+    out.set(this.buf.subarray(this.off, this.off + n));
+    this.off += n;
+    return out;
+  }
 }
 
 /** owned: the buffer is the frame's own (assembled for it), so large entry data may stay views into it. */
@@ -182,8 +196,10 @@ function readMessage(r: Reader, owned = false): Message {
     const t = r.u8();
     if (t > 1) throw new CodecError(`unknown entry type code ${t}`);
     const etype: EntryType = t === 0 ? 'normal' : 'confChange';
-    const data = r.bytes(r.u32());
-    entries[i] = { term: eterm, index: eindex, type: etype, data: owned && data.byteLength >= BY_REFERENCE_BYTES ? data : copyEntry(data) };
+    const len = r.u32();
+    // Large data in an owned frame stays a view (the entry's own bytes, most of the frame).
+    const data = owned && len >= BY_REFERENCE_BYTES ? r.bytes(len) : r.entryCopy(len);
+    entries[i] = { term: eterm, index: eindex, type: etype, data };
   }
   let snapshot: Snapshot | undefined;
   if (flags & HAS_SNAPSHOT) {

@@ -1,12 +1,15 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import type { CallSink, CallStream } from './call-stream.js';
 import { LeanUnaryCall } from './unary-call.js';
 import { frameMessage } from './wire.js';
 
 /** A stream that hands one DATA chunk to the call and records the buffer the codec was given. */
-function deliver(chunk: Buffer): Buffer {
-  let seen: Buffer | undefined;
+/** A stream stub: the sink the call attaches, and the answers it sends. */
+function testStream(): { stream: CallStream; sink: () => CallSink; sent: Buffer[] } {
   let sink: CallSink | undefined;
+  const sent: Buffer[] = [];
   const stream = {
     headers: {},
     gone: false,
@@ -14,13 +17,19 @@ function deliver(chunk: Buffer): Buffer {
     writableLength: 0,
     attach: (s: CallSink) => void (sink = s),
     write: () => true,
-    respondOk: () => undefined,
+    respondOk: (b: Buffer) => void sent.push(b),
     sendStatus: () => undefined,
     pause: () => undefined,
     resume: () => undefined,
     peer: () => 'test',
     authContext: () => ({}),
   } satisfies CallStream;
+  return { stream, sink: () => sink!, sent };
+}
+
+function deliver(chunk: Buffer): Buffer {
+  let seen: Buffer | undefined;
+  const { stream, sink } = testStream();
   const method = {
     path: '/test/Unary',
     deserialize: (b: Buffer) => ((seen = b), {}),
@@ -28,8 +37,8 @@ function deliver(chunk: Buffer): Buffer {
     handler: (_call: unknown, cb: (err: unknown, v?: unknown) => void) => cb(null, {}),
   };
   new LeanUnaryCall(method, stream, -1);
-  sink!.onData(chunk);
-  sink!.onEnd();
+  sink().onData(chunk);
+  sink().onEnd();
   return seen!;
 }
 
@@ -56,5 +65,41 @@ describe('LeanUnaryCall request bytes', () => {
     const own = Buffer.allocUnsafeSlow(whole.length);
     whole.copy(own);
     expect(deliver(own).buffer).toBe(own.buffer);
+  });
+});
+
+describe('LeanUnaryCall in flight', () => {
+  it('does not keep the request once the handler has it, and answers with what the handler gave', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { stream, sink, sent } = testStream();
+    let request: WeakRef<object> | undefined;
+    let answer: ((err: unknown, v?: unknown) => void) | undefined;
+    let key = '';
+    const method = {
+      path: '/test/Unary',
+      deserialize: (b: Buffer) => {
+        const r = { key: b.subarray(0, 3) };
+        request = new WeakRef(r);
+        return r;
+      },
+      serialize: (v: unknown) => Buffer.from(String(v)),
+      // Like rpc-context.ts unary(): reads the request now, answers later.
+      handler: (call: unknown, cb: (err: unknown, v?: unknown) => void) => {
+        key = (call as { request: { key: Buffer } }).request.key.toString();
+        answer = cb;
+      },
+    };
+    const call = new LeanUnaryCall(method, stream, -1);
+    sink().onData(frameMessage(Buffer.from('abcdef')));
+    sink().onEnd();
+    expect(key).toBe('abc');
+    // A WeakRef holds its target until the current task ends: look in the next one.
+    await new Promise<void>((r) => setImmediate(r));
+    gc();
+    expect(request!.deref()).toBeUndefined();
+    answer!(null, 'done');
+    expect(sent.map((b) => b.toString())).toEqual(['done']);
+    expect(call.cancelled).toBe(false);
   });
 });

@@ -92,6 +92,10 @@ export class LeanUnaryCall extends LeanCall implements CallSink {
       return this.finish({ code: Code.INTERNAL, details: 'Error deserializing request' });
     }
     this.method.handler(this, (err, value) => this.reply(err, value));
+    // Handlers read the request before they return (rpc-context.ts unary() hands it on). The call
+    // lives until it is answered, and a request it kept would be promoted with it: a put's value
+    // and the buffer it is a view of would then wait for a full GC.
+    this.request = undefined;
   }
 
   private reply(err: unknown, value: unknown): void {
