@@ -11,7 +11,6 @@
 // refuses oversized writes itself with "etcdserver: request is too large".
 
 import type { Server, ServiceDefinition, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { authService } from './auth-service.js';
@@ -28,7 +27,7 @@ import { leaseService } from './lease-service.js';
 import { maintenanceService } from './maintenance-service.js';
 import { GRPC_CODE_NAMES } from './metrics.js';
 import type { MemberMetrics } from './metrics.js';
-import { loadEtcdProtos } from './proto-load.js';
+import { loadEtcdProtos, loadGrpcJs } from './proto-load.js';
 import { omitProtoDefaults } from './proto-defaults.js';
 import type { ServerContext } from './rpc-context.js';
 import { watchService } from './watch-service.js';
@@ -122,11 +121,7 @@ export function createGrpcFrontend(ctx: ServerContext, impls: Map<string, Untype
 
 const MAX_CONCURRENT_STREAMS = 2 ** 31 - 1;
 
-type GrpcJs = typeof import('@grpc/grpc-js');
-
-function loadGrpcJs(): GrpcJs {
-  return createRequire(import.meta.url)('@grpc/grpc-js') as GrpcJs;
-}
+type GrpcJs = ReturnType<typeof loadGrpcJs>;
 
 /** Every service's method table (with the byte counters) and its grpc_server_* series at 0. */
 function serviceDefinitions(ctx: ServerContext, impls: Map<string, UntypedServiceImplementation>): Map<string, ServiceDefinition> {
