@@ -18,10 +18,11 @@
 //
 //   npx tsx hack/bench-data-scale.ts [--sizes=1024,4096] [--only=tsetcd|etcd36] [--max-seconds=900]
 //       [--mem-cap-mib=N] [--disk-floor-mib=N] [--snapshot-count=N] [--tsetcd-args='--flag=v ...']
-//       [--members=3] [--no-defrag]
+//       [--members=3] [--no-defrag] [--node-args='<Node/V8 flags>']
 // --members=1 runs one member per system (where three do not fit the disk); its restart step is
 // then a kill -9 of that member and the time until it serves the revision again.
-// BENCH_DATA_MIB=1024,4096 sets the sizes from make. TSETCD_MAIN as in bench-etcd-benchmark.ts.
+// BENCH_DATA_MIB=1024,4096 sets the sizes from make. TSETCD_MAIN and --node-args as in
+// bench-etcd-benchmark.ts (default the member's own flags, hack/lib/member-node-args.ts).
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -50,6 +51,8 @@ const MEMBERS = Number(flag('members', '3'));
 const DEFRAG = flag('no-defrag', 'false') !== 'true';
 /** Extra flags for tsetcd's members only (e.g. --experimental-snapshot-log-bytes=N). */
 const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter((a) => a !== '');
+/** Node/V8 flags for tsetcd's members (space-separated); default the member's own. */
+const NODE_ARGS = flag('node-args', MEMBER_NODE_ARGS.join(' ')).split(' ').filter((a) => a !== '');
 refuseUnknownFlags('bench-data-scale.ts');
 
 type Kind = 'etcd36' | 'tsetcd';
@@ -141,7 +144,7 @@ async function startCluster(kind: Kind, bins: Bins, root: string, quotaBytes: nu
   const members = planned.map((m) => {
     const args = [...m.args, `--quota-backend-bytes=${quotaBytes}`, ...(SNAPSHOT_COUNT ? [`--snapshot-count=${SNAPSHOT_COUNT}`] : []), ...(kind === 'tsetcd' ? TSETCD_ARGS : [])];
     // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
-    const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [...MEMBER_NODE_ARGS, MAIN_JS, ...args]];
+    const argv: [string, string[]] = kind === 'etcd36' ? [bins.etcd36, args] : [process.execPath, [...NODE_ARGS, MAIN_JS, ...args]];
     return { ...m, argv, proc: spawnMember(m, argv, root) };
   });
   if (!(await waitHealthy(members.map((m) => m.client), 60_000))) {
@@ -344,7 +347,7 @@ async function main(): Promise<void> {
   const base = join(REPO, '.data', `bench-data-scale-${Date.now()}`);
   console.log(
     `data scale: sizes ${SIZES_MIB.join(', ')} MiB of ${VALUE_BYTES / 1024} KiB values; ${MEMBERS} members; snapshot-count ${SNAPSHOT_COUNT || 'defaults'}; ` +
-      `tsetcd flags ${TSETCD_ARGS.join(' ') || 'defaults'}; memory cap ${MEM_CAP_MIB} MiB; disk floor ${DISK_FLOOR_MIB} MiB; load average ${loadAvg()}`,
+      `tsetcd flags ${TSETCD_ARGS.join(' ') || 'defaults'}; node flags ${NODE_ARGS.join(' ') || 'none'}; memory cap ${MEM_CAP_MIB} MiB; disk floor ${DISK_FLOOR_MIB} MiB; load average ${loadAvg()}`,
   );
   const rows: string[] = [];
   for (const size of SIZES_MIB) {

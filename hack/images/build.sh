@@ -134,7 +134,8 @@ stage_app() {
   chmod 0755 "$dir/usr/local/bin/$name"
 }
 step "app layers: module graph + dependency closure"
-stage_app tsetcd node/main.js
+# --heap-growing-percent is refused in NODE_OPTIONS: the one member flag on the shebang line (hack/lib/member-node-args.ts).
+stage_app tsetcd node/main.js --heap-growing-percent=100
 mkdir -p "$work/tsetcd/app/node"
 cp -r node/proto "$work/tsetcd/app/node/proto"
 stage_app tsetcd-operator operator/main.js --enable-source-maps
