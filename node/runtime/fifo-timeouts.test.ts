@@ -60,7 +60,7 @@ describe('FifoTimeouts (one timer for waiters that share a timeout)', () => {
     expect(s.armed()).toBe(0);
   });
 
-  it('a waiter taken before its deadline never expires; the timer goes when none is left', () => {
+  it('a waiter taken before its deadline never expires; the timer fires once more and stops when none is left', () => {
     const s = manualScheduler();
     const expired: number[] = [];
     const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => expired.push(k));
@@ -73,9 +73,53 @@ describe('FifoTimeouts (one timer for waiters that share a timeout)', () => {
     expect(expired).toEqual([]);
     expect(f.has(2)).toBe(true);
     expect(f.take(2)).toBeDefined();
-    expect(s.armed()).toBe(0);
     s.advance(1000);
     expect(expired).toEqual([]);
+    expect(s.armed()).toBe(0);
+  });
+
+  it('one waiter at a time (one client) arms one timer per timeout, not one per waiter, and each still expires on time', () => {
+    const s = manualScheduler();
+    let arms = 0;
+    const after = s.after.bind(s);
+    s.after = (ms, fn) => {
+      arms++;
+      return after(ms, fn);
+    };
+    const expired: Array<[number, number]> = [];
+    const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => expired.push([k, s.monoMs()]));
+    let key = 0;
+    for (let i = 0; i < 50; i++) {
+      f.add(++key, { startedMs: s.monoMs() });
+      s.advance(1);
+      expect(f.take(key)).toBeDefined();
+    }
+    expect(arms).toBe(1);
+    expect(expired).toEqual([]);
+    // The timer armed for the first waiter fires early for this one and waits for its deadline.
+    f.add(++key, { startedMs: s.monoMs() });
+    s.advance(99);
+    expect(expired).toEqual([]);
+    s.advance(1);
+    expect(expired).toEqual([[51, 150]]);
+    expect(s.armed()).toBe(0);
+  });
+
+  it('release() after the owner failed every waiter leaves no timer behind, and a later waiter still expires', () => {
+    const s = manualScheduler();
+    const expired: number[] = [];
+    const f = new FifoTimeouts<{ startedMs: number }>(s, 100, (k) => expired.push(k));
+    f.add(1, { startedMs: 0 });
+    f.add(2, { startedMs: 0 });
+    f.take(1);
+    f.release();
+    expect(s.armed()).toBe(1); // 2 still waits: its timer stays
+    f.take(2);
+    f.release();
+    expect(s.armed()).toBe(0);
+    f.add(3, { startedMs: 0 });
+    s.advance(100);
+    expect(expired).toEqual([3]);
   });
 
   it('a waiter added while others expire gets its full timeout', () => {

@@ -76,11 +76,19 @@ export class FifoTimeouts<V extends Timed> {
     this.vals[s] = undefined;
     this.waiting--;
     this.dropTakenHead();
-    if (this.waiting === 0 && this.cancelTimer && !this.expiring) {
-      this.cancelTimer();
-      this.cancelTimer = undefined;
-    }
+    // The timer stays armed when the last waiter leaves: under one client every request would
+    // otherwise arm a Node timer and clear it again (setTimeout, clearTimeout, and the timer
+    // list Node creates and drops for that duration each time). Firing with nobody waiting, it
+    // ends without re-arming (expire); a waiter added meanwhile is re-armed for its own
+    // deadline there.
     return v;
+  }
+
+  /** Cancels the timer if nobody waits (the owner failed them all: the member stops); a later add arms it again. */
+  release(): void {
+    if (this.waiting > 0 || this.expiring) return;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
   }
 
   /** The slot of a waiting key, or -1. */
@@ -126,7 +134,7 @@ export class FifoTimeouts<V extends Timed> {
     this.cancelTimer = this.scheduler.after(ms, () => this.expire());
   }
 
-  /** The timer fired: every waiter past its deadline expires, oldest first; then the timer waits for the next. */
+  /** The timer fired: every waiter past its deadline expires, oldest first; then the timer waits for the next (none if nobody waits). */
   private expire(): void {
     this.cancelTimer = undefined;
     const now = this.scheduler.monoMs();

@@ -88,6 +88,7 @@ export class ProposalWaiters {
   /** Rejects every waiter (the member stops); not counted as failed proposals. */
   failAll(err: unknown): void {
     for (const id of this.waiters.keys()) this.take(id)?.reject(err);
+    this.waiters.release();
   }
 
   /** The latencies since the last call (for the periodic debug summary). */

@@ -118,6 +118,7 @@ export class ReadIndexBatcher {
     }
     for (const w of this.queue) this.reject(w, err);
     this.queue = [];
+    this.pending.release();
   }
 
   private nextCtx(): Buffer {

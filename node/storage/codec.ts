@@ -30,15 +30,25 @@ export class ByteWriter {
   private buf: Uint8Array;
   private pos = 0;
 
-  constructor(initialBytes = 256) {
-    this.buf = new Uint8Array(Math.max(16, initialBytes));
+  /**
+   * `alloc` gives every buffer the writer fills. Only the written bytes are ever read (view()),
+   * so an uninitialized one serves: frame.ts gives WAL records Buffer.allocUnsafe, a slice of
+   * Node's shared pool below 4 KiB, instead of a zero-filled allocation of their own (a malloc
+   * and a free per record). Not for bytes that are kept: a pool slice holds its whole 8 KiB
+   * slab, and Buffer#slice is a view, not a copy.
+   */
+  constructor(
+    initialBytes = 256,
+    private readonly alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n),
+  ) {
+    this.buf = alloc(Math.max(16, initialBytes));
   }
 
   private ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = this.alloc(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }

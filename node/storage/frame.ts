@@ -120,7 +120,7 @@ function writePayload(w: ByteWriter, rec: WalRecord): void {
 export function encodeRecord(rec: WalRecord): Uint8Array {
   let hint = 40;
   if (rec.kind === 'entries') for (const e of rec.entries) hint += e.data.length + 24;
-  const w = new ByteWriter(hint);
+  const w = new ByteWriter(hint, Buffer.allocUnsafe);
   for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
   writePayload(w, rec);
   const payloadLen = w.length - FRAME_HEADER_BYTES;
@@ -161,7 +161,7 @@ export function encodeRecordChunks(rec: WalRecord): EncodedRecord {
   }
   let hint = 40;
   for (const e of rec.entries) hint += (e.data.length >= BY_REFERENCE_BYTES ? 0 : e.data.length) + 24;
-  const w = new ByteWriter(hint);
+  const w = new ByteWriter(hint, Buffer.allocUnsafe);
   for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
   w.varint(rec.entries.length);
   // cuts[i]: where refs[i] goes between the writer's bytes.

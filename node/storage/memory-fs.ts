@@ -177,7 +177,8 @@ export class MemoryFs implements WalFs {
         alive();
         let pos = position;
         for (const c of chunks) {
-          b.apply({ kind: 'write', pos, bytes: c.slice() });
+          // A copy: Buffer#slice would be a view of the caller's bytes (a pool slice, a reused buffer).
+          b.apply({ kind: 'write', pos, bytes: Uint8Array.prototype.slice.call(c) });
           pos += c.length;
           this.stats.bytesWritten += c.length;
         }
@@ -276,7 +277,7 @@ export class MemoryFs implements WalFs {
     }
     b.pending = [];
     b.apply({ kind: 'truncate', len: 0 });
-    b.apply({ kind: 'write', pos: 0, bytes: bytes.slice() });
+    b.apply({ kind: 'write', pos: 0, bytes: Uint8Array.prototype.slice.call(bytes) });
     b.sync();
   }
 

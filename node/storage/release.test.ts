@@ -14,16 +14,16 @@ const gc = runInNewContext('gc') as () => void;
 const DIR = '/data/member';
 
 /** MemoryFs whose files note every chunk written and whose fdatasync waits while `hold` is set. */
-function watchedFs(): { fs: WalFs; written: Array<WeakRef<ArrayBufferLike>>; syncing: () => Promise<void>; hold: (on: boolean) => void } {
+function watchedFs(): { fs: WalFs; written: Array<{ bytes: number; buffer: WeakRef<ArrayBufferLike> }>; syncing: () => Promise<void>; hold: (on: boolean) => void } {
   const mem = new MemoryFs();
-  const written: Array<WeakRef<ArrayBufferLike>> = [];
+  const written: Array<{ bytes: number; buffer: WeakRef<ArrayBufferLike> }> = [];
   let gate: Promise<void> | undefined;
   let open: (() => void) | undefined;
   let started: (() => void) | undefined;
   let startedP = new Promise<void>((r) => (started = r));
   const wrap = (f: WalFile): WalFile => ({
     writev: (chunks, position) => {
-      for (const c of chunks) written.push(new WeakRef(c.buffer));
+      for (const c of chunks) written.push({ bytes: c.byteLength, buffer: new WeakRef(c.buffer) });
       return f.writev(chunks, position);
     },
     datasync: async () => {
@@ -67,12 +67,12 @@ describe('storage: memory held by a batch waiting for its fdatasync', () => {
     const es = entries(1, 8, 1, 1000);
     const saved = storage.save({ term: 1, vote: 1n, commit: 0 }, es, true);
     await w.syncing();
-    const records = w.written.filter((r) => (r.deref()?.byteLength ?? 0) >= 8000);
+    const records = w.written.filter((r) => r.bytes >= 8000);
     expect(records).toHaveLength(1);
     // A WeakRef holds its target until the current task ends: look in the next one.
     await new Promise<void>((r) => setImmediate(r));
     gc();
-    expect(records[0]!.deref()).toBeUndefined();
+    expect(records[0]!.buffer.deref()).toBeUndefined();
     w.hold(false);
     await saved;
     await storage.close();

@@ -435,7 +435,7 @@ class FileStorage implements MemberStorage {
           await this.write(chunks, this.heldBytes + bytes, batch);
         }
         if (this.failure) return;
-        let synced: Promise<void> = Promise.resolve();
+        let synced: Promise<void> | undefined;
         if (sync && this.syncedBytesTotal < this.writtenBytesTotal) {
           if (this.syncsInFlight >= MAX_SYNCS_IN_FLIGHT) {
             await this.pipeline;
@@ -444,7 +444,9 @@ class FileStorage implements MemberStorage {
           synced = this.syncOnce();
         }
         const prev = this.pipeline;
-        this.pipeline = Promise.all([prev, synced]).then(
+        // The pipeline never rejects (its failures go to fail()): a batch without a sync of its
+        // own (a held commit-index record) just follows it, without a Promise.all.
+        this.pipeline = (synced ? Promise.all([prev, synced]) : prev).then(
           () => {
             if (this.failure) return;
             this.unresolved.shift();

@@ -63,6 +63,23 @@ describe('peer codec', () => {
     expect(decodeBatch(buf).map(plain)).toEqual(batch.map(plain));
   });
 
+  it('node ids: a few that recur among more than the id table holds come back exact; an id out of range is still refused', () => {
+    const seed = 20261203;
+    console.log(`codec ids seed ${seed}`);
+    const r = rng(seed);
+    const few = [1n, 2n ** 63n, 2n ** 64n - 1n, 0x1234_5678_9abc_def0n];
+    for (let i = 0; i < 500; i++) {
+      const fresh = BigInt(Math.floor(r() * 2 ** 53)) * 2048n + 1n; // below 2^64 - 1
+      const to = r() < 0.5 ? few[i % few.length]! : fresh;
+      const from = r() < 0.5 ? few[(i + 1) % few.length]! : fresh + 1n;
+      const m: Message = { type: 'appResp', to, from, term: 1, logTerm: 0, index: i, commit: 0, entries: [], reject: false, rejectHint: 0 };
+      const back = decodeMessage(encodeMessage(m));
+      expect([back.to, back.from]).toEqual([to, from]);
+    }
+    const bad: Message = { type: 'appResp', to: 2n ** 64n, from: 1n, term: 1, logTerm: 0, index: 0, commit: 0, entries: [], reject: false, rejectHint: 0 };
+    expect(() => encodeMessage(bad)).toThrow();
+  });
+
   it('refuses messages raft could never have sent: NaN or fractional numbers, local types, a term where none belongs', () => {
     const base = randomMessage(rng(11));
     const ok: Message = { ...base, type: 'heartbeat', term: 3, entries: [] };

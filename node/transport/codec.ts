@@ -26,6 +26,49 @@ const MESSAGE_TYPES: readonly MessageType[] = [
 ];
 const MESSAGE_CODE = new Map<MessageType, number>(MESSAGE_TYPES.map((t, i) => [t, i]));
 
+// Node ids: Buffer#writeBigUInt64LE and readBigUInt64LE make new BigInts for every id (a mask
+// and a shift to write, a shift and a sum to read), two ids per message each way. A member sees
+// a handful of ids (its peers and itself): their halves and their bigint are kept here (at most
+// ID_CACHE_SIZE, the oldest replaced first), so a known id goes out as two u32 writes and comes
+// back as the same bigint.
+const ID_CACHE_SIZE = 16;
+const idBig: bigint[] = [];
+const idLo = new Uint32Array(ID_CACHE_SIZE);
+const idHi = new Uint32Array(ID_CACHE_SIZE);
+let idOldest = 0;
+
+function rememberId(id: bigint, lo: number, hi: number): void {
+  let i = idBig.length;
+  if (i === ID_CACHE_SIZE) {
+    i = idOldest;
+    idOldest = (idOldest + 1) % ID_CACHE_SIZE;
+  }
+  idBig[i] = id;
+  idLo[i] = lo;
+  idHi[i] = hi;
+}
+
+function writeId(buf: Buffer, off: number, id: bigint): number {
+  for (let i = 0; i < idBig.length; i++) {
+    if (idBig[i] === id) {
+      buf.writeUInt32LE(idLo[i]!, off);
+      return buf.writeUInt32LE(idHi[i]!, off + 4);
+    }
+  }
+  const end = buf.writeBigUInt64LE(id, off); // checks the range, as before
+  rememberId(id, buf.readUInt32LE(off), buf.readUInt32LE(off + 4));
+  return end;
+}
+
+function readId(buf: Buffer, off: number): bigint {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readUInt32LE(off + 4);
+  for (let i = 0; i < idBig.length; i++) if (idLo[i] === lo && idHi[i] === hi) return idBig[i]!;
+  const id = buf.readBigUInt64LE(off);
+  rememberId(id, lo, hi);
+  return id;
+}
+
 const HAS_CONTEXT = 1;
 const HAS_SNAPSHOT = 2;
 const REJECT = 4;
@@ -68,8 +111,8 @@ export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotD
   const code = MESSAGE_CODE.get(m.type);
   if (code === undefined) throw new CodecError(`unknown message type ${String(m.type)}`);
   buf[off++] = code;
-  off = buf.writeBigUInt64LE(m.to, off);
-  off = buf.writeBigUInt64LE(m.from, off);
+  off = writeId(buf, off, m.to);
+  off = writeId(buf, off, m.from);
   off = buf.writeDoubleLE(m.term, off);
   off = buf.writeDoubleLE(m.logTerm, off);
   off = buf.writeDoubleLE(m.index, off);
@@ -146,7 +189,7 @@ class Reader {
   }
   u64(): bigint {
     this.need(8);
-    const v = this.buf.readBigUInt64LE(this.off);
+    const v = readId(this.buf, this.off);
     this.off += 8;
     return v;
   }
