@@ -187,7 +187,8 @@ class Reader {
     this.off += 8;
     return v;
   }
-  u64(): bigint {
+  /** A node id (u64 LE), through the id table. */
+  id(): bigint {
     this.need(8);
     const v = readId(this.buf, this.off);
     this.off += 8;
@@ -220,8 +221,8 @@ function readMessage(r: Reader, owned = false): Message {
   const code = r.u8();
   const type = MESSAGE_TYPES[code];
   if (type === undefined) throw new CodecError(`unknown message type code ${code}`);
-  const to = r.u64();
-  const from = r.u64();
+  const to = r.id();
+  const from = r.id();
   const term = r.f64();
   const logTerm = r.f64();
   const index = r.f64();
@@ -230,7 +231,7 @@ function readMessage(r: Reader, owned = false): Message {
   const flags = r.u8();
   let context: Uint8Array | undefined;
   if (flags & HAS_CONTEXT) context = r.bytes(r.u32());
-  const transferee = flags & HAS_TRANSFEREE ? r.u64() : undefined;
+  const transferee = flags & HAS_TRANSFEREE ? r.id() : undefined;
   const n = r.u32();
   const entries: Entry[] = new Array<Entry>(n);
   for (let i = 0; i < n; i++) {
@@ -250,10 +251,10 @@ function readMessage(r: Reader, owned = false): Message {
     const sterm = r.f64();
     const nv = r.u32();
     const voters: bigint[] = [];
-    for (let i = 0; i < nv; i++) voters.push(r.u64());
+    for (let i = 0; i < nv; i++) voters.push(r.id());
     const nl = r.u32();
     const learners: bigint[] = [];
-    for (let i = 0; i < nl; i++) learners.push(r.u64());
+    for (let i = 0; i < nl; i++) learners.push(r.id());
     const data = r.bytes(r.u32());
     snapshot = { data, metadata: { index: sindex, term: sterm, confState: { voters, learners } } };
   }
