@@ -60,6 +60,13 @@ export interface RaftCoreConfig {
 }
 
 /** Marks a vote request sent because of a leadership transfer: it overrides the leader lease. */
+/** The voter that campaigns when the leader leaves the configuration: every member picks the same one. */
+function heirOf(voters: readonly NodeId[]): NodeId {
+  let heir: NodeId = NONE;
+  for (const id of voters) if (heir === NONE || id < heir) heir = id;
+  return heir;
+}
+
 export const CAMPAIGN_TRANSFER = new Uint8Array([0x43, 0x61, 0x6d, 0x70, 0x61, 0x69, 0x67, 0x6e, 0x54, 0x72, 0x61, 0x6e, 0x73, 0x66, 0x65, 0x72]); // "CampaignTransfer"
 
 export type CampaignType = 'preElection' | 'election' | 'transfer';
@@ -113,6 +120,11 @@ export class Raft {
   readOnly = new ReadOnly();
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /**
+   * Set on the heir when our leader left the configuration: campaign on the next tick, as if the
+   * leader's timeoutNow had come (it often does not: the heir cuts the removed leader off first).
+   */
+  private heirCampaignDue = false;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
   readonly heartbeatTimeout: number;
@@ -320,6 +332,7 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.heirCampaignDue = false;
     this.resetRandomizedElectionTimeout();
     this.abortLeaderTransfer();
     this.trk.resetVotes();
@@ -1052,6 +1065,13 @@ export class Raft {
   }
 
   private tickElection(): void {
+    // After the conf change that removed our leader is applied (raft refuses to campaign before).
+    if (this.heirCampaignDue && this.state === 'follower' && this.lead === NONE && !this.hasUnappliedConfChanges()) {
+      this.heirCampaignDue = false;
+      this.logger.info('campaigning as heir of the leader that left', { id: this.id, term: this.term });
+      this.hup('transfer');
+      return;
+    }
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
@@ -1090,19 +1110,23 @@ export class Raft {
     this.isLearner = self !== undefined && self.isLearner;
     if ((self === undefined || this.isLearner) && this.state === 'leader') {
       // Removed or demoted: step down. If a caught-up voter remains, hand leadership to it
-      // right away instead of waiting out an election timeout.
-      let heir: NodeId = NONE;
-      for (const id of this.trk.voters) {
-        const pr = this.trk.progress.get(id) as Progress;
-        if (pr.match === this.raftLog.lastIndex()) {
-          heir = id;
-          break;
-        }
-      }
+      // right away instead of waiting out an election timeout: the voters' own heir if it is
+      // caught up (it campaigns anyway, below), else the first caught-up voter.
+      const caughtUp = (id: NodeId): boolean => (this.trk.progress.get(id) as Progress).match === this.raftLog.lastIndex();
+      const own = heirOf(this.trk.voters);
+      const heir = own !== NONE && caughtUp(own) ? own : (this.trk.voters.find(caughtUp) ?? NONE);
       if (heir !== NONE) this.sendTimeoutNow(heir);
       this.logger.info('stepping down: removed from the configuration', { id: this.id, term: this.term, heir });
       this.becomeFollower(this.term, NONE);
       return this.trk.confState();
+    }
+    if (this.state !== 'leader' && this.lead !== NONE && !this.trk.isVoter(this.lead)) {
+      // Our leader left the configuration (it steps down as it applies this). Forget it, so
+      // proposals wait for the next leader instead of going to a member that is leaving, and let
+      // one voter, the same one on every member, campaign at once.
+      this.logger.info('our leader left the configuration', { id: this.id, term: this.term, lead: this.lead });
+      this.lead = NONE;
+      this.heirCampaignDue = this.promotable() && heirOf(this.trk.voters) === this.id;
     }
     if (this.state !== 'leader' || this.trk.voters.length === 0) return this.trk.confState();
     if (this.maybeCommit()) {
