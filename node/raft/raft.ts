@@ -1109,18 +1109,18 @@ export class Raft {
     const self = this.trk.progress.get(this.id);
     this.isLearner = self !== undefined && self.isLearner;
     if ((self === undefined || this.isLearner) && this.state === 'leader') {
-      // Removed or demoted: step down. If a caught-up voter remains, hand leadership to it
-      // right away instead of waiting out an election timeout: the voters' own heir if it is
-      // caught up (it campaigns anyway, below), else the first caught-up voter.
-      const caughtUp = (id: NodeId): boolean => (this.trk.progress.get(id) as Progress).match === this.raftLog.lastIndex();
-      const own = heirOf(this.trk.voters);
-      const heir = own !== NONE && caughtUp(own) ? own : (this.trk.voters.find(caughtUp) ?? NONE);
-      if (heir !== NONE) this.sendTimeoutNow(heir);
+      // Removed or demoted: step down. The voters' heir campaigns once it applies this change
+      // (below); if it is caught up, tell it now, which may save it a tick. Never another
+      // voter: two campaigns in one term split the vote.
+      const heir = heirOf(this.trk.voters);
+      if (heir !== NONE && (this.trk.progress.get(heir) as Progress).match === this.raftLog.lastIndex()) this.sendTimeoutNow(heir);
       this.logger.info('stepping down: removed from the configuration', { id: this.id, term: this.term, heir });
       this.becomeFollower(this.term, NONE);
       return this.trk.confState();
     }
-    if (this.state !== 'leader' && this.lead !== NONE && !this.trk.isVoter(this.lead)) {
+    // Only a change of our current leader itself: a member applying old entries (catching up,
+    // or new and replaying the log) must not take a past leader's removal for its leader's.
+    if (this.state !== 'leader' && cc.nodeId === this.lead && !this.trk.isVoter(this.lead)) {
       // Our leader left the configuration (it steps down as it applies this). Forget it, so
       // proposals wait for the next leader instead of going to a member that is leaving, and let
       // one voter, the same one on every member, campaign at once.
