@@ -37,7 +37,7 @@ import type { LatencySummary } from './lib/bench-measure.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const CP_DIR = process.env['CP_DIR'] ?? join(REPO, '.data', 'cp');
-const CLIENT_PORT = Number(process.env['CP_ETCD_CLIENT_PORT'] ?? '42379');
+const CLIENT_PORT = Number(process.env['CP_ETCD_CLIENT_PORT'] ?? '17379');
 
 const PAIRS = Math.max(1, Math.min(10, Number(flag('pairs', process.env['BENCH_KUBE_PAIRS'] ?? '1'))));
 const OBJECTS = Math.max(1, Math.min(100_000, Number(flag('objects', '5000'))));
