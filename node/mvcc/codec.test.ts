@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ByteReader, ByteWriter } from './codec.js';
 import { decodeCommand, encodeCommand, type Command } from './index.js';
 import { TestRng } from './testing/rng.js';
 import { randomCommand } from './testing/random-commands.js';
@@ -48,5 +49,22 @@ describe('command codec', () => {
 
   it('a put of a small key and value is compact', () => {
     expect(encodeCommand({ type: 'put', req: { key: b('/registry/pods/a'), value: b('x') } }).length).toBeLessThan(25);
+  });
+});
+
+describe('ByteReader.varintBig', () => {
+  it('reads zeros among other values and stops at the end of the buffer', () => {
+    const w = new ByteWriter();
+    const values = [0n, 5n, 0n, -3n, 2n ** 63n - 1n, 0n, -(2n ** 63n)];
+    for (const v of values) {
+      w.varintBig(v);
+      w.varint(7);
+    }
+    const r = new ByteReader(Buffer.from(w.view()));
+    for (const v of values) {
+      expect(r.varintBig()).toBe(v);
+      expect(r.varint()).toBe(7);
+    }
+    expect(() => r.varintBig()).toThrow();
   });
 });

@@ -176,6 +176,12 @@ export class ByteReader {
   }
   /** A zigzag varint as a bigint, exact for any int64 or uint64 (up to 11 bytes: a uint64 zigzags to 65 bits). */
   varintBig(): bigint {
+    // Zero (no lease: nearly every put) returns the literal, one shared BigInt; computed, each
+    // would be a fresh 16-byte BigInt kept by its revision for as long as the revision lives.
+    if (this.buf[this.pos] === 0) {
+      this.pos++;
+      return 0n;
+    }
     let z = 0n;
     let shift = 0n;
     for (let i = 0; i < 11; i++) {

