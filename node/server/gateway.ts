@@ -192,8 +192,9 @@ export function gatewayRouter(ctx: ServerContext, impls: Map<string, UntypedServ
     const g = method(grpcDef, svc, name);
     const handler = impls.get(`etcdserverpb.${svc}`)?.[name] as handleUnaryCall<unknown, unknown> | undefined;
     if (!handler) throw new Error(`gateway: no handler for ${svc}/${name}`);
+    let jsonMethod: AnyMethod | undefined; // resolved by the route's first request, then kept
     router.post(path, (req, res) => {
-      const j = json(svc, name);
+      const j = (jsonMethod ??= json(svc, name));
       let request: unknown;
       try {
         request = decodeRequest(g, j, parseBody(req));

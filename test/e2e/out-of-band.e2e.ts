@@ -88,13 +88,13 @@ describe.skipIf(skip !== '' || !local)('the operator never makes a change made b
   async function removeOutOfBand(name: string, member: string): Promise<void> {
     const id = await idOf(name, member);
     if (id === undefined) throw new Error(`no member ${member}`);
-    const others = [0, 1, 2].map((i) => `${name}-${i}`).filter((p) => p !== member).map((p) => `https://${p}.${name}-peer.${ns}.svc:2379`);
+    const others = [0, 1, 2].map((i) => `${name}-${i}`).filter((p) => p !== member).map((p) => `https://${p}.${name}-peer.${ns}.svc:2379`).join(',');
     const flags = await tlsFlags(name);
     await waitFor(`member ${member} (${id}) removed`, 120_000, async () => {
-      const r = await etcdctl(others.join(','), [...flags, 'member', 'remove', id]); // status IDs are hex, as etcdctl takes them
+      const r = await etcdctl(others, [...flags, 'member', 'remove', id]); // status IDs are hex, as etcdctl takes them
       if (r.code === 0 && new RegExp(`Member\\s+${id} removed`).test(r.stdout)) return true;
       console.warn(`etcdctl member remove ${id} (${member}) failed (exit ${r.code}): ${r.stderr.trim()} ${r.stdout.trim()}`);
-      const list = await etcdctl(others.join(','), [...flags, 'member', 'list', '-w', 'simple']);
+      const list = await etcdctl(others, [...flags, 'member', 'list', '-w', 'simple']);
       if (list.code !== 0) throw new Error(`member list failed: ${list.stderr.trim()}`);
       const present = list.stdout.split('\n').some((l) => l.startsWith(`${id},`));
       console.warn(`member list after the failed remove: ${present ? 'still there, asking again' : 'gone: the removal happened'}`);

@@ -2,7 +2,7 @@
 // --initial-cluster-state existing, promote it once it has caught up, restart it (its data dir
 // now says who it is), remove another member, which stops itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, ctlOk, etcdctl, parseCtlJson, requireTools, waitFor } from './harness.js';
+import { Cluster, ctlOk, etcdctl, memberIdOf, requireTools, waitFor } from './harness.js';
 
 const tools = requireTools();
 
@@ -66,8 +66,7 @@ describe.skipIf(!tools.ok)('cluster membership (real processes)', () => {
 
     // Remove m1; it stops itself, and the other three go on.
     const m1 = cluster.members[0]!;
-    const list = parseCtlJson<{ members: Array<{ ID: string; name: string }> }>(await ctlOk(ep, ['member', 'list', '-w', 'json']));
-    const m1id = BigInt(list.members.find((m) => m.name === 'm1')!.ID);
+    const m1id = await memberIdOf(ep, 'm1');
     // Through the members that stay (remove-self.test.ts asks the member being removed).
     await ctlOk(cluster.endpoints(cluster.running().filter((m) => m !== m1)), ['member', 'remove', m1id.toString(16)]);
     await waitFor('m1 to stop after its removal', async () => (m1.proc && m1.proc.exitCode !== null ? true : undefined), 30_000);

@@ -118,6 +118,14 @@ export function parseCtlJson<T>(text: string): T {
   return JSON.parse(text.replace(/"(ID|member_id|cluster_id|leader)":(\d+)/g, '"$1":"$2"')) as T;
 }
 
+/** A member's ID by name, from `etcdctl member list -w json` through `endpoints`. */
+export async function memberIdOf(endpoints: string, name: string): Promise<bigint> {
+  const list = parseCtlJson<{ members: Array<{ ID: string; name: string }> }>(await ctlOk(endpoints, ['member', 'list', '-w', 'json']));
+  const m = list.members.find((x) => x.name === name);
+  if (!m) throw new Error(`no member named ${name} in ${endpoints}'s member list`);
+  return BigInt(m.ID);
+}
+
 /** Like etcdctl() but throws with stderr on failure; returns stdout. */
 export async function ctlOk(endpoints: string, args: readonly string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
   const r = await etcdctl(endpoints, args, opts);

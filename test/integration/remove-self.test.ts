@@ -4,7 +4,7 @@
 // e2e): they must apply the removal and answer, with nothing on etcdctl's stderr. Several trials,
 // since the lost answer was a race (about 1 run in 6 before the transport kept the last messages).
 import { describe, expect, it } from 'vitest';
-import { Cluster, ctlOk, etcdctl, parseCtlJson, requireTools, waitFor } from './harness.js';
+import { Cluster, ctlOk, etcdctl, memberIdOf, requireTools, waitFor } from './harness.js';
 
 const tools = requireTools();
 const TRIALS = Number(process.env['REMOVE_SELF_TRIALS'] ?? 4);
@@ -18,8 +18,7 @@ describe.skipIf(!tools.ok)('member remove while the client waits (real processes
         const follower = cluster.running().find((m) => m !== leader)!;
         const ep = `127.0.0.1:${follower.clientPort}`;
         await ctlOk(ep, ['put', 'k', String(t)]);
-        const list = parseCtlJson<{ members: Array<{ ID: string; name: string }> }>(await ctlOk(ep, ['member', 'list', '-w', 'json']));
-        const id = BigInt(list.members.find((m) => m.name === follower.name)!.ID);
+        const id = await memberIdOf(ep, follower.name);
         const r = await etcdctl(ep, ['member', 'remove', id.toString(16)], { timeoutMs: 20_000 });
         expect({ trial: t, code: r.code, out: r.stdout.trim(), err: r.stderr.trim() }).toMatchObject({ trial: t, code: 0, out: expect.stringMatching(/^Member\s+[0-9a-f]+ removed from cluster\s+[0-9a-f]+$/) });
         await waitFor('the removed member to stop', async () => (follower.proc && follower.proc.exitCode !== null ? true : undefined), 30_000);
@@ -40,8 +39,7 @@ describe.skipIf(!tools.ok)('member remove while the client waits (real processes
         const others = cluster.running().filter((m) => m !== leader);
         const ep = cluster.endpoints(others);
         await ctlOk(ep, ['put', 'k', String(t)]);
-        const list = parseCtlJson<{ members: Array<{ ID: string; name: string }> }>(await ctlOk(ep, ['member', 'list', '-w', 'json']));
-        const id = BigInt(list.members.find((m) => m.name === leader.name)!.ID);
+        const id = await memberIdOf(ep, leader.name);
         const r = await etcdctl(ep, ['member', 'remove', id.toString(16)], { timeoutMs: 20_000 });
         expect({ trial: t, code: r.code, out: r.stdout.trim(), err: r.stderr.trim() }).toMatchObject({ trial: t, code: 0, err: '', out: expect.stringMatching(/^Member\s+[0-9a-f]+ removed from cluster\s+[0-9a-f]+$/) });
         await waitFor('the removed leader to stop', async () => (leader.proc && leader.proc.exitCode !== null ? true : undefined), 30_000);
