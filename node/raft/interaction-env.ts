@@ -165,6 +165,7 @@ export function formatMessage(m: Message): string {
     case 'app':
       s += ` log=${m.logTerm}/${m.index} commit=${m.commit}`;
       if (m.entries.length > 0) s += ` entries=[${m.entries.map(formatEntry).join(', ')}]`;
+      if (m.noAck) s += ' noAck';
       break;
     case 'appResp':
       s += ` index=${m.index}`;

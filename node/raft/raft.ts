@@ -300,13 +300,47 @@ export class Raft {
 
   /** Sends every follower what it lacks: one append at least, more while its pipeline has room. */
   bcastAppend(): void {
+    for (const id of this.trk.ids) if (id !== this.id) this.sendAppendAndFill(id);
+  }
+
+  /** One append at least, more while the pipeline (replicate state) has room and entries are new. */
+  private sendAppendAndFill(to: NodeId): void {
+    this.sendAppend(to);
+    while (this.maybeSendAppend(to, false)) {
+      // keep filling until flow control pauses it
+    }
+  }
+
+  /**
+   * Tells every follower the new commit index. A follower that holds every entry (in replicate,
+   * pipeline open, nothing new to send) gets an entry-less append marked noAck: its answer would
+   * only repeat an index it has already acknowledged, or is about to for entries in flight. That
+   * saves a message and a wake-up per follower per commit. A lost earlier answer is recovered as
+   * before: the next heartbeat answer finds match behind and sends an append that is answered.
+   */
+  private bcastCommit(): void {
+    const last = this.raftLog.lastIndex();
     for (const id of this.trk.ids) {
       if (id === this.id) continue;
-      this.sendAppend(id);
-      while (this.maybeSendAppend(id, false)) {
-        // keep filling the pipeline (replicate state) until flow control pauses it
-      }
+      const pr = this.trk.progress.get(id);
+      if (pr !== undefined && pr.state === 'replicate' && !pr.isPaused() && pr.next > last && this.sendCommitOnly(id, pr)) continue;
+      this.sendAppendAndFill(id);
     }
+  }
+
+  /** An entry-less append carrying the commit index, answered only on rejection. */
+  private sendCommitOnly(to: NodeId, pr: Progress): boolean {
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.raftLog.termOrUndefined(prevIndex);
+    if (prevTerm === undefined) return false;
+    const m = newMessage('app', to, this.id);
+    m.index = prevIndex;
+    m.logTerm = prevTerm;
+    m.commit = this.raftLog.committed;
+    m.noAck = true;
+    this.send(m);
+    pr.sentEntries(0, 0, 0);
+    return true;
   }
 
   private bcastHeartbeat(): void {
@@ -753,7 +787,7 @@ export class Raft {
     if (!moved) return;
     if (this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
-      this.bcastAppend();
+      this.bcastCommit();
     } else if (oldPaused) {
       this.sendAppend(m.from);
     }
@@ -892,6 +926,7 @@ export class Raft {
     }
     const lastNew = this.raftLog.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
+      if (m.noAck && m.entries.length === 0) return;
       const r = newMessage('appResp', m.from, this.id);
       r.index = lastNew;
       this.send(r);

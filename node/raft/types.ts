@@ -101,6 +101,11 @@ export interface Message {
   context?: Uint8Array;
   /** transferLeader: the node that should take leadership. */
   transferee?: NodeId;
+  /**
+   * app without entries: the leader wants no appResp if the follower accepts it. Set only on the
+   * commit broadcast to a follower that already holds every entry (Raft.bcastCommit).
+   */
+  noAck?: true;
 }
 
 export type StateRole = 'follower' | 'preCandidate' | 'candidate' | 'leader';

@@ -38,6 +38,7 @@ function randomMessage(r: () => number): Message {
   if (r() < 0.5) m.context = bytes(Math.floor(r() * 20));
   if (r() < 0.3 || type === 'snap') m.snapshot = { data: bytes(Math.floor(r() * 100)), metadata: { index: big(), term: big(), confState: { voters: [id(), id()], learners: r() < 0.5 ? [id()] : [] } } };
   if (type === 'transferLeader') m.transferee = id();
+  if (type === 'app' && entries.length === 0 && r() < 0.5) m.noAck = true;
   return m;
 }
 
@@ -96,6 +97,8 @@ describe('peer codec', () => {
       ['prop without entries', { ...ok, type: 'prop', term: 0 }],
       ['readIndexResp with entries', { ...ok, type: 'readIndexResp', entries: [{ term: 1, index: 1, type: 'normal', data: new Uint8Array(1) }] }],
       ['snap without snapshot', { ...ok, type: 'snap' }],
+      ['noAck on an answer', { ...ok, type: 'appResp', noAck: true }],
+      ['noAck on an append with entries', { ...ok, type: 'app', noAck: true, entries: [{ term: 1, index: 2, type: 'normal', data: new Uint8Array(1) }] }],
       ['entry index NaN', { ...ok, type: 'app', entries: [{ term: 1, index: Number.NaN, type: 'normal', data: new Uint8Array(1) }] }],
     ];
     for (const [what, m] of bad) expect(() => decodeMessage(encodeMessage(m)), what).toThrow(/message/);
@@ -145,6 +148,7 @@ describe('peer codec', () => {
     // A copy means no view of the frame outlives the decode (see Reader.entryCopy).
     const sizes = [1, 7, 1100, BY_REFERENCE_BYTES - 1, BY_REFERENCE_BYTES, 9000];
     const m: Message = { ...randomMessage(rng(7)), type: 'app', term: 3, entries: sizes.map((n, i) => ({ term: 3, index: 1 + i, type: 'normal' as const, data: Buffer.alloc(n, i + 1) })) };
+    delete m.noAck; // it carries entries
     const frameBuf = Buffer.alloc(batchSize([m]));
     writeBatch(frameBuf, 0, [m]);
     const hex = (es: readonly Entry[]) => es.map((e) => Buffer.from(e.data).toString('hex'));

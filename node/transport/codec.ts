@@ -73,6 +73,8 @@ const HAS_CONTEXT = 1;
 const HAS_SNAPSHOT = 2;
 const REJECT = 4;
 const HAS_TRANSFEREE = 8;
+/** An entry-less append that asks for no answer (Message.noAck); older members ignore the bit and answer. */
+const NO_ACK = 16;
 
 export class CodecError extends Error {
   readonly code = 'ErrPeerCodec';
@@ -118,7 +120,7 @@ export function writeMessage(buf: Buffer, off: number, m: Message, withSnapshotD
   off = buf.writeDoubleLE(m.index, off);
   off = buf.writeDoubleLE(m.commit, off);
   off = buf.writeDoubleLE(m.rejectHint, off);
-  buf[off++] = (m.context !== undefined ? HAS_CONTEXT : 0) | (m.snapshot ? HAS_SNAPSHOT : 0) | (m.reject ? REJECT : 0) | (m.transferee !== undefined ? HAS_TRANSFEREE : 0);
+  buf[off++] = (m.context !== undefined ? HAS_CONTEXT : 0) | (m.snapshot ? HAS_SNAPSHOT : 0) | (m.reject ? REJECT : 0) | (m.transferee !== undefined ? HAS_TRANSFEREE : 0) | (m.noAck ? NO_ACK : 0);
   if (m.context !== undefined) {
     off = buf.writeUInt32LE(m.context.byteLength, off);
     buf.set(m.context, off);
@@ -262,6 +264,7 @@ function readMessage(r: Reader, owned = false): Message {
   if (context !== undefined) m.context = context;
   if (transferee !== undefined) m.transferee = transferee;
   if (snapshot !== undefined) m.snapshot = snapshot;
+  if (flags & NO_ACK) m.noAck = true;
   checkWireMessage(m);
   return m;
 }
@@ -292,6 +295,7 @@ function checkWireMessage(m: Message): void {
   if (m.type === 'prop' && m.entries.length === 0) throw new CodecError('prop message without entries');
   if (m.type === 'readIndexResp' && m.entries.length > 0) throw new CodecError('readIndexResp message with entries');
   if (m.type === 'snap' && !m.snapshot) throw new CodecError('snap message without a snapshot');
+  if (m.noAck && (m.type !== 'app' || m.entries.length > 0)) throw new CodecError(`${m.type} message asks for no answer (only an entry-less append may)`);
 }
 
 export function decodeMessage(buf: Buffer): Message {
