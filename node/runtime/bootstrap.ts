@@ -147,6 +147,11 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     // GiB or so: keep the newest and the one before (recovery falls back to it while the WAL still
     // covers it), not etcd's --max-snapshots 5, which at 8 GiB would be ~30 GiB of disk per member.
     retainSnapshots,
+    // A segment is sparse until written: each new 4 KiB block a record lands on is allocated in
+    // its fdatasync, which then writes the allocation too. Zeros written 256 KiB ahead of the
+    // records allocate the blocks once per 256 KiB instead (measured: docs/benchmarks/member.md,
+    // "Fifteenth stop").
+    zeroAheadBytes: 256 * 1024,
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   };
   let { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts);

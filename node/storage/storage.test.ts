@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { openStorage as openStorageDefault } from './storage.js';
 import type { StorageOptions } from './types.js';
 import { MemoryFs } from './memory-fs.js';
-import { errnoError, withFaults, type FsOp } from './fs.js';
+import { errnoError, withFaults, type FsOp, type WalFs } from './fs.js';
 import { StorageCorruptError, StorageStoppedError, StorageWriteError } from './errors.js';
 import { scanSegment } from './frame.js';
 import { snapshotFileChunks, snapshotFileName } from './snapshot-file.js';
@@ -109,6 +109,60 @@ describe('storage: recovery', () => {
     const r = await openStorage(DIR, { fs, segmentSizeBytes: 512 });
     expect(r.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(r.recovered.hardState.commit).toBe(30);
+  });
+
+  it('zeroAheadBytes: a write that ends past what the segment holds carries zeros that far beyond it (within the segment); the log recovers', async () => {
+    const mem = new MemoryFs();
+    const writes: Array<{ pos: number; len: number; zeroTail: number }> = [];
+    const fs: WalFs = {
+      ...mem,
+      readdir: (d) => mem.readdir(d),
+      readFile: (p) => mem.readFile(p),
+      openRead: (p) => mem.openRead(p),
+      mkdirp: (d) => mem.mkdirp(d),
+      rename: (a, b) => mem.rename(a, b),
+      unlink: (p) => mem.unlink(p),
+      syncDir: (d) => mem.syncDir(d),
+      open: async (path, mode) => {
+        const f = await mem.open(path, mode);
+        if (!path.includes('/wal/')) return f;
+        return {
+          ...f,
+          writev: (chunks, pos) => {
+            const last = chunks[chunks.length - 1];
+            const zeroTail = chunks.length > 1 && last !== undefined && last.every((b) => b === 0) ? last.byteLength : 0;
+            writes.push({ pos, len: chunks.reduce((n, c) => n + c.byteLength, 0), zeroTail });
+            return f.writev(chunks, pos);
+          },
+          datasync: () => f.datasync(),
+          truncate: (n) => f.truncate(n),
+          close: () => f.close(),
+        };
+      },
+    };
+    const segmentSizeBytes = 4096;
+    const { storage } = await openStorage(DIR, { fs, segmentSizeBytes, zeroAheadBytes: 1024 });
+    for (let i = 1; i <= 40; i++) await storage.save({ term: 1, vote: 1n, commit: i - 1 }, [entry(i, 1, 100)], true);
+    await storage.close();
+    // Every write starts where the records end, never inside zeros it has not reached yet...
+    let held = 0; // the file holds records and zeros up to here
+    let padded = 0;
+    for (const w of writes) {
+      const end = w.pos + w.len - w.zeroTail;
+      if (w.zeroTail > 0) {
+        // ...and carries zeros only when its records end past what the file holds: 1 KiB of them,
+        // or up to the segment's end.
+        expect(end).toBeGreaterThan(held);
+        expect(w.zeroTail).toBe(Math.min(1024, segmentSizeBytes - end));
+        padded++;
+      }
+      held = w.pos === 0 ? w.pos + w.len : Math.max(held, w.pos + w.len);
+    }
+    expect(padded).toBeGreaterThan(3);
+    expect(writes.filter((w) => w.pos > 0 && w.zeroTail === 0).length).toBeGreaterThan(padded);
+    const r = await openStorage(DIR, { fs: mem, segmentSizeBytes });
+    expect(r.recovered.entries.map((e) => e.index)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(r.recovered.hardState.commit).toBe(39);
   });
 
   it('rolls segments, keeps continuity, and recovers across many segments', async () => {

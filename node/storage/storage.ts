@@ -131,13 +131,17 @@ class FileStorage implements MemberStorage {
   private queuedSeq: number;
   private releaseChain: Promise<void> = Promise.resolve();
   private tmpCounter = 0;
+  /** Writer side: the current file holds written bytes (records or zeros) up to here. */
+  private zeroedTo: number;
+  /** zeroAheadBytes of zeros, shared by every padded write (never written to). */
+  private zeros: Uint8Array | undefined;
   private durableSnapshot: { index: number; term: number } | undefined;
 
   constructor(
     private readonly fs: WalFs,
     private readonly walDir: string,
     private readonly snapDir: string,
-    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate' | 'readChunkBytes'>>,
+    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate' | 'readChunkBytes' | 'zeroAheadBytes'>>,
     private readonly log: Logger,
     private readonly hooks: StorageHooks,
     private readonly nowMs: () => number,
@@ -152,6 +156,7 @@ class FileStorage implements MemberStorage {
     private marker: { index: number; term: number } | undefined,
   ) {
     this.queuedOffset = writeOffset;
+    this.zeroedTo = writeOffset;
     this.queuedSeq = segments[segments.length - 1]?.seq ?? 0;
     this.durableSnapshot = marker;
     this.prepareSpare();
@@ -474,6 +479,7 @@ class FileStorage implements MemberStorage {
     try {
       if (bytes === 0) return;
       const file = this.currentFile();
+      this.padWithZeros(chunks, this.writeOffset + bytes);
       const tw = this.nowMs();
       await io('write', this.filePath, file.writev(chunks, this.writeOffset));
       this.hooks.walWrite?.((this.nowMs() - tw) / 1000);
@@ -483,6 +489,22 @@ class FileStorage implements MemberStorage {
     } finally {
       for (const it of batch) it.chunks.length = 0;
     }
+  }
+
+  /**
+   * When a write ends past what the file holds, appends zeroAheadBytes of zeros to it (within the
+   * segment), so the file system allocates the blocks of the next records now, in this write and
+   * its fdatasync, and not once per block in the records' own. Zeros past the tail are what a
+   * preallocated segment holds anyway (frame.ts scan rule 1), so a crash reads them the same way.
+   */
+  private padWithZeros(chunks: Uint8Array[], end: number): void {
+    const ahead = this.opts.zeroAheadBytes;
+    if (ahead <= 0 || end <= this.zeroedTo) return;
+    const to = Math.min(this.opts.segmentSizeBytes, end + ahead);
+    this.zeroedTo = Math.max(end, to);
+    if (to <= end) return;
+    this.zeros ??= new Uint8Array(ahead);
+    chunks.push(this.zeros.subarray(0, to - end));
   }
 
   private currentFile(): WalFile {
@@ -544,6 +566,7 @@ class FileStorage implements MemberStorage {
     this.file = file;
     this.filePath = path;
     this.writeOffset = bytes;
+    this.zeroedTo = bytes;
     this.segments.push({ seq: item.seq, firstIndex: item.firstIndex, name });
     this.log.info('cut new WAL segment', { file: name });
     this.prepareSpare();
@@ -623,6 +646,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     retainSnapshots: Math.max(1, options.retainSnapshots ?? 5),
     maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
     preallocate: options.preallocate ?? 'truncate',
+    zeroAheadBytes: Math.max(0, options.zeroAheadBytes ?? 0),
     readChunkBytes: Math.max(16, options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES),
   };
   const walDir = `${dir}/${WAL_DIR_NAME}`;

@@ -100,6 +100,12 @@ export interface StorageOptions {
    * 'zero' (write zeros through the file, so later writes do not allocate blocks).
    */
   preallocate?: 'truncate' | 'zero';
+  /**
+   * Zeros written past the end of each WAL write that reaches beyond what the segment already
+   * holds, in the same write; default 0 (off). Later records then land on blocks the file system
+   * has already allocated, so their fdatasync flushes data alone, not the block allocation too.
+   */
+  zeroAheadBytes?: number;
   hooks?: StorageHooks;
   /** Size of recovery's reads: WAL segments and snapshot files are read in pieces of this size; default 8 MiB. */
   readChunkBytes?: number;
