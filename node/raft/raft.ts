@@ -243,9 +243,10 @@ export class Raft {
 
   /**
    * Sends an append (or a snapshot) to `to` if flow control allows. With sendIfEmpty false,
-   * nothing is sent when there are no new entries. Returns whether a message was sent.
+   * nothing is sent when there are no new entries; with noAckIfEmpty, an entry-less one asks for
+   * no answer (bcastCommit). Returns whether a message was sent.
    */
-  maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+  maybeSendAppend(to: NodeId, sendIfEmpty: boolean, noAckIfEmpty = false): boolean {
     const pr = this.trk.progress.get(to);
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
@@ -268,6 +269,7 @@ export class Raft {
     m.logTerm = prevTerm;
     m.entries = ents;
     m.commit = this.raftLog.committed;
+    if (noAckIfEmpty && ents.length === 0) m.noAck = true;
     this.send(m);
     const n = ents.length;
     pr.sentEntries(n, n > 0 ? (ents[n - 1] as Entry).index : 0, n > 0 ? payloadSizeBytes(ents) : 0);
@@ -323,24 +325,9 @@ export class Raft {
     for (const id of this.trk.ids) {
       if (id === this.id) continue;
       const pr = this.trk.progress.get(id);
-      if (pr !== undefined && pr.state === 'replicate' && !pr.isPaused() && pr.next > last && this.sendCommitOnly(id, pr)) continue;
-      this.sendAppendAndFill(id);
+      if (pr !== undefined && pr.state === 'replicate' && !pr.isPaused() && pr.next > last) this.maybeSendAppend(id, true, true);
+      else this.sendAppendAndFill(id);
     }
-  }
-
-  /** An entry-less append carrying the commit index, answered only on rejection. */
-  private sendCommitOnly(to: NodeId, pr: Progress): boolean {
-    const prevIndex = pr.next - 1;
-    const prevTerm = this.raftLog.termOrUndefined(prevIndex);
-    if (prevTerm === undefined) return false;
-    const m = newMessage('app', to, this.id);
-    m.index = prevIndex;
-    m.logTerm = prevTerm;
-    m.commit = this.raftLog.committed;
-    m.noAck = true;
-    this.send(m);
-    pr.sentEntries(0, 0, 0);
-    return true;
   }
 
   private bcastHeartbeat(): void {

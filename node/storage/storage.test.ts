@@ -115,7 +115,6 @@ describe('storage: recovery', () => {
     const mem = new MemoryFs();
     const writes: Array<{ pos: number; len: number; zeroTail: number }> = [];
     const fs: WalFs = {
-      ...mem,
       readdir: (d) => mem.readdir(d),
       readFile: (p) => mem.readFile(p),
       openRead: (p) => mem.openRead(p),
@@ -127,7 +126,6 @@ describe('storage: recovery', () => {
         const f = await mem.open(path, mode);
         if (!path.includes('/wal/')) return f;
         return {
-          ...f,
           writev: (chunks, pos) => {
             const last = chunks[chunks.length - 1];
             const zeroTail = chunks.length > 1 && last !== undefined && last.every((b) => b === 0) ? last.byteLength : 0;
