@@ -3,9 +3,10 @@
 // and the benchmarks that start node directly.
 // member-node-args.test.ts checks that the three agree.
 //
-// --max-semi-space-size=8: the young generation grows to 16 MiB instead of 32. Under etcd's
-// benchmark tool it cut the largest member's peak RSS by 20-25 MiB (docs/benchmarks/member.md,
-// ninth stop) with no more CPU per request: scavenges are more frequent but each is cheaper.
+// --max-semi-space-size=4: the young generation grows to 8 MiB instead of 32. Under etcd's
+// benchmark tool 8 (16 MiB) cut the largest member's peak RSS by 20-25 MiB (docs/benchmarks/
+// member.md, ninth stop), and 4 took another 8-15 MiB off (sixteenth stop), with no more CPU per
+// request measured either time: scavenges are more frequent but each is cheaper. 2 gave no less.
 //
 // --heap-growing-percent=100: after a full GC, old space may grow to twice its live size before
 // the next one (V8 otherwise picks up to 4x on this heap limit). Objects held by a call in flight
@@ -18,4 +19,4 @@
 // Not --enable-source-maps: it parses the map of every module at load, 3.5 MiB of RSS for the
 // member's whole life. For TypeScript positions in a stack trace, start it with
 // NODE_OPTIONS=--enable-source-maps (the maps ship in dist/ and in the image).
-export const MEMBER_NODE_ARGS: readonly string[] = ['--max-semi-space-size=8', '--heap-growing-percent=100'];
+export const MEMBER_NODE_ARGS: readonly string[] = ['--max-semi-space-size=4', '--heap-growing-percent=100'];
