@@ -1128,17 +1128,30 @@ export class Member implements MemberBackend, TransportHandler {
 
   // ------------------------------------------------------------------ MemberBackend: KV
 
-  async range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse> {
-    if (opts.linearizable) await this.linearizableBarrier();
+  range(req: mvcc.RangeRequest, opts: { readonly linearizable: boolean }): Promise<mvcc.RangeResponse> {
+    if (opts.linearizable) return this.linearizableBarrier().then(() => this.rangeLocal(req));
+    return this.rangeLocal(req);
+  }
+
+  /** The local read after any barrier. One key is one index lookup: read at once, no async frames. */
+  private rangeLocal(req: mvcc.RangeRequest): Promise<mvcc.RangeResponse> {
     const t0 = this.sched.monoMs();
-    let success = false;
-    try {
-      const resp = this.sm.rangeChunked ? await this.sm.rangeChunked(req, () => this.sched.yield()) : this.sm.range(req);
-      success = true;
-      return resp;
-    } finally {
-      this.rangeDurations?.[success ? 1 : 0].observe((this.sched.monoMs() - t0) / 1000);
+    if (this.sm.rangeChunked && (req.rangeEnd?.length ?? 0) > 0) {
+      return this.sm.rangeChunked(req, () => this.sched.yield()).then(
+        (resp) => this.rangeDone(t0, true, resp),
+        (err: unknown) => this.rangeDone(t0, false, Promise.reject(err)),
+      );
     }
+    try {
+      return Promise.resolve(this.rangeDone(t0, true, this.sm.range(req)));
+    } catch (err) {
+      return this.rangeDone(t0, false, Promise.reject(err));
+    }
+  }
+
+  private rangeDone<T>(t0: number, success: boolean, result: T): T {
+    this.rangeDurations?.[success ? 1 : 0].observe((this.sched.monoMs() - t0) / 1000);
+    return result;
   }
 
   put(req: mvcc.PutRequest, as?: AuthInfo): Promise<mvcc.PutResponse> {
