@@ -2,6 +2,7 @@
 // (raft + storage + transport + mvcc) and the client servers (gRPC + HTTP), and stops
 // gracefully on SIGTERM/SIGINT. The only file that may use console.
 
+import './gc-policy.js';
 import { parseConfig, ConfigError } from './config.js';
 import { createLogger } from './log.js';
 import { createMemberMetrics } from './server/metrics.js';
