@@ -12,4 +12,7 @@
 // sixteenth stop).
 import { setFlagsFromString } from 'node:v8';
 
-setFlagsFromString('--no-allocation-site-pretenuring');
+/** The V8 flags this module sets when it is imported. */
+export const GC_POLICY_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
+
+for (const flag of GC_POLICY_FLAGS) setFlagsFromString(flag);
