@@ -1138,20 +1138,29 @@ export class Member implements MemberBackend, TransportHandler {
     const t0 = this.sched.monoMs();
     if (this.sm.rangeChunked && (req.rangeEnd?.length ?? 0) > 0) {
       return this.sm.rangeChunked(req, () => this.sched.yield()).then(
-        (resp) => this.rangeDone(t0, true, resp),
-        (err: unknown) => this.rangeDone(t0, false, Promise.reject(err)),
+        (resp) => {
+          this.observeRange(t0, true);
+          return resp;
+        },
+        (err: unknown) => {
+          this.observeRange(t0, false);
+          throw err;
+        },
       );
     }
+    let resp: mvcc.RangeResponse;
     try {
-      return Promise.resolve(this.rangeDone(t0, true, this.sm.range(req)));
+      resp = this.sm.range(req);
     } catch (err) {
-      return this.rangeDone(t0, false, Promise.reject(err));
+      this.observeRange(t0, false);
+      return Promise.reject(err);
     }
+    this.observeRange(t0, true);
+    return Promise.resolve(resp);
   }
 
-  private rangeDone<T>(t0: number, success: boolean, result: T): T {
+  private observeRange(t0: number, success: boolean): void {
     this.rangeDurations?.[success ? 1 : 0].observe((this.sched.monoMs() - t0) / 1000);
-    return result;
   }
 
   put(req: mvcc.PutRequest, as?: AuthInfo): Promise<mvcc.PutResponse> {
