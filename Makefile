@@ -15,7 +15,7 @@ $(NODE_MODULES_STAMP): package.json package-lock.json
 build: setup
 	npx tsc -p tsconfig.build.json
 	@mkdir -p bin
-	@printf '#!/usr/bin/env bash\nexec node --max-semi-space-size=4 --heap-growing-percent=100 "$$(dirname "$$(readlink -f "$$0")")/../dist/node/main.js" "$$@"\n' > bin/tsetcd
+	@printf '#!/usr/bin/env bash\nexport GLIBC_TUNABLES="$${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=131072}"\nexec node --max-semi-space-size=4 --heap-growing-percent=100 "$$(dirname "$$(readlink -f "$$0")")/../dist/node/main.js" "$$@"\n' > bin/tsetcd
 	@chmod +x bin/tsetcd
 
 typecheck: setup

@@ -33,7 +33,7 @@ import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
-import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
+import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
@@ -119,7 +119,8 @@ async function startCluster(kind: Kind, bins: Bins, root: string): Promise<Clust
     const [cmd, pre] = command(kind, bins, join(root, 'prof', m.name));
     const log = createWriteStream(join(root, `${m.name}.log`));
     const extra = kind === 'tsetcd' ? TSETCD_ARGS : [];
-    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = kind === 'tsetcd' ? memberEnv(process.env) : process.env;
+    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     return { ...m, proc };
@@ -328,7 +329,7 @@ async function main(): Promise<void> {
   log(`etcd benchmark: ${PAIRS} pair(s), loads ${LOAD_TABLE.map((l) => l.name).join(',')}; load average ${loadAvg()}`);
   if (kinds.includes('tsetcd')) {
     const v = execFileSync(NODE_BIN, ['--version']).toString().trim();
-    log(`tsetcd members: ${NODE_BIN} (${v}) ${[...NODE_ARGS, MAIN_JS, ...TSETCD_ARGS].join(' ')}`);
+    log(`tsetcd members: GLIBC_TUNABLES=${memberEnv(process.env)["GLIBC_TUNABLES"]} ${NODE_BIN} (${v}) ${[...NODE_ARGS, MAIN_JS, ...TSETCD_ARGS].join(' ')}`);
   }
   for (let pair = 1; pair <= PAIRS; pair++) {
     // Alternate who goes first, so neither side always gets the cooler machine.

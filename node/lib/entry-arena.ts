@@ -9,8 +9,13 @@
 // slab alive: on a leader under 1000 clients the log's 46 MiB of payload held 91 MiB of Buffers.
 // Entries leave the log in the order they came, so a slab holding only entries is freed whole.
 
-/** Bytes per slab; an entry larger than an eighth of it gets a buffer of its own. */
-export const ENTRY_SLAB_BYTES = 64 * 1024;
+/**
+ * Bytes per slab; an entry larger than an eighth of it gets a buffer of its own. Above the malloc
+ * mmap threshold the member runs with (hack/lib/member-node-args.ts, MEMBER_GLIBC_TUNABLES), so
+ * each slab is a mapping of its own that goes back to the kernel whole, instead of a block in
+ * glibc's heap between socket read buffers.
+ */
+export const ENTRY_SLAB_BYTES = 256 * 1024;
 
 let slab: Buffer | undefined;
 let used = 0;
