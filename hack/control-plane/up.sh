@@ -126,7 +126,15 @@ wait_for kube-apiserver "$CP_READY_TIMEOUT_S" curl_api /readyz
 
 if [[ "$controllers" == 1 ]]; then
   # 6. Controllers and scheduler, each with its own identity (bootstrap RBAC roles).
+  # StaleControllerConsistencyStatefulSet (beta, on by default in 1.36) off: the StatefulSet
+  # controller skips a sync while its informer has not yet seen the controller's own last write,
+  # and requeues with growing backoff. In one CI rehearsal (2026-12-03) the informer stayed behind
+  # ("read version: 2212 is not as new as written version: 2235") until the e2e test's 600 s ran
+  # out, and the Pod the operator had deleted for a --force-new-cluster restart was never
+  # recreated; kubernetes/kubernetes#141250 is the same stall in Kubernetes' own tests, which turn
+  # the gate off there too. The operator's behaviour does not depend on it.
   start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
+    --feature-gates=StaleControllerConsistencyStatefulSet=false \
     --kubeconfig="$CP_DIR/kcm.kubeconfig" \
     --authentication-kubeconfig="$CP_DIR/kcm.kubeconfig" --authorization-kubeconfig="$CP_DIR/kcm.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$CP_KCM_PORT" \
