@@ -131,8 +131,9 @@ if [[ "$controllers" == 1 ]]; then
   # and requeues with growing backoff. In one CI rehearsal (2026-12-03) the informer stayed behind
   # ("read version: 2212 is not as new as written version: 2235") until the e2e test's 600 s ran
   # out, and the Pod the operator had deleted for a --force-new-cluster restart was never
-  # recreated; kubernetes/kubernetes#141250 is the same stall in Kubernetes' own tests, which turn
-  # the gate off there too. The operator's behaviour does not depend on it.
+  # recreated. kubernetes/kubernetes#141250 is the same stall in Kubernetes' own integration
+  # tests (its proposed fix, #141252, turns the gate off in that test). The operator's behaviour
+  # does not depend on the gate.
   start kube-controller-manager "$CP_BIN_DIR/kube-controller-manager" \
     --feature-gates=StaleControllerConsistencyStatefulSet=false \
     --kubeconfig="$CP_DIR/kcm.kubeconfig" \
