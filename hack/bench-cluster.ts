@@ -20,7 +20,7 @@ import type { MethodDefinition } from '@grpc/proto-loader';
 import { loadEtcdProtos } from '../node/server/proto-load.js';
 import { hotFrames } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
-import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
+import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const ETCD_BIN = process.env['ETCD'] ?? '/usr/bin/etcd';
@@ -85,7 +85,7 @@ export async function startCluster(kind: 'tsetcd' | 'etcd', root: string, opts: 
         : PROFILE
           ? [process.execPath, [...MEMBER_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', m.name)}`, join(REPO, 'dist', 'node', 'main.js'), ...m.args]]
           : [opts.bin ?? TSETCD_BIN, m.args];
-    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: kind === 'etcd' ? process.env : memberEnv(process.env) });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     return { name: m.name, client: m.client, metrics: m.metrics, proc };

@@ -53,6 +53,8 @@ const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
 /** The Node binary the tsetcd members run on, and flags for it (space-separated), e.g. --node-args=--single-threaded-gc. */
 const NODE_BIN = flag('node', process.execPath);
 const NODE_ARGS = flag('node-args', MEMBER_NODE_ARGS.join(' ')).split(' ').filter(Boolean);
+/** The tsetcd members' environment: ours, with the member's malloc settings. */
+const MEMBER_ENV = memberEnv(process.env);
 /** --per-member: print each Node member's peak RSS, old space, external memory and raft log bytes after each load. */
 const PER_MEMBER = flag('per-member', 'false') === 'true';
 refuseUnknownFlags('bench-etcd-benchmark.ts');
@@ -119,8 +121,7 @@ async function startCluster(kind: Kind, bins: Bins, root: string): Promise<Clust
     const [cmd, pre] = command(kind, bins, join(root, 'prof', m.name));
     const log = createWriteStream(join(root, `${m.name}.log`));
     const extra = kind === 'tsetcd' ? TSETCD_ARGS : [];
-    const env = kind === 'tsetcd' ? memberEnv(process.env) : process.env;
-    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: kind === 'tsetcd' ? MEMBER_ENV : process.env });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
     return { ...m, proc };
@@ -329,7 +330,7 @@ async function main(): Promise<void> {
   log(`etcd benchmark: ${PAIRS} pair(s), loads ${LOAD_TABLE.map((l) => l.name).join(',')}; load average ${loadAvg()}`);
   if (kinds.includes('tsetcd')) {
     const v = execFileSync(NODE_BIN, ['--version']).toString().trim();
-    log(`tsetcd members: GLIBC_TUNABLES=${memberEnv(process.env)["GLIBC_TUNABLES"]} ${NODE_BIN} (${v}) ${[...NODE_ARGS, MAIN_JS, ...TSETCD_ARGS].join(' ')}`);
+    log(`tsetcd members: GLIBC_TUNABLES=${MEMBER_ENV['GLIBC_TUNABLES']} ${NODE_BIN} (${v}) ${[...NODE_ARGS, MAIN_JS, ...TSETCD_ARGS].join(' ')}`);
   }
   for (let pair = 1; pair <= PAIRS; pair++) {
     // Alternate who goes first, so neither side always gets the cooler machine.

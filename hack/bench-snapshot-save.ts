@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames, type Window } from './lib/cpu-profile.js';
 import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
-import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
+import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAINS = (process.env['TSETCD_MAINS'] ?? join(REPO, 'dist', 'node', 'main.js')).split(',').map((p) => resolve(p));
@@ -64,7 +64,7 @@ async function start(main: string, i: number): Promise<Build> {
   const log = createWriteStream(join(root, 'member.log'));
   const args = [...m!.args, `--quota-backend-bytes=${8 * 2 ** 30}`];
   // An etcd binary (e.g. .cache/etcd36/v3.6.16/etcd) runs as itself, for a figure beside ours.
-  const proc = main.endsWith('/etcd') ? spawn(main, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, [...NODE_ARGS, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = main.endsWith('/etcd') ? spawn(main, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, [...NODE_ARGS, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: memberEnv(process.env) });
   proc.stdout?.pipe(log);
   proc.stderr?.pipe(log);
   if (!(await waitHealthy([m!.client], 60_000))) throw new Error(`${main} did not become healthy (log in ${root})`);

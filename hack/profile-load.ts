@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import { cpuSeconds, flag, loadAvg, refuseUnknownFlags } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
-import { MEMBER_NODE_ARGS } from './lib/member-node-args.js';
+import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = planned.map((m) => {
     const dir = join(root, `prof-${m.name}`);
     mkdirSync(dir, { recursive: true });
-    const p = spawn(process.execPath, [...MEMBER_NODE_ARGS, ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MAIN_JS, ...m.args, '--quota-backend-bytes=8589934592', ...TSETCD_ARGS], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...MEMBER_NODE_ARGS, ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MAIN_JS, ...m.args, '--quota-backend-bytes=8589934592', ...TSETCD_ARGS], { stdio: ['ignore', 'pipe', 'pipe'], env: memberEnv(process.env) });
     const log = createWriteStream(join(root, `${m.name}.log`));
     p.stdout?.pipe(log);
     p.stderr?.pipe(log);
