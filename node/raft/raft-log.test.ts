@@ -71,14 +71,14 @@ describe('RaftLog', () => {
     l.append([e(3, 2), e(4, 2)]);
     expect(l.lastIndex()).toBe(4);
     expect(l.slice(2, 5, NO_LIMIT).map((x) => x.index)).toEqual([2, 3, 4]);
-    expect(l.unstableEntries().map((x) => x.index)).toEqual([3, 4]);
-    s.append(l.unstableEntries());
+    expect(l.entriesToSave().map((x) => x.index)).toEqual([3, 4]);
+    s.append(l.entriesToSave());
     l.stableTo(4, 2);
-    expect(l.hasUnstableEntries()).toBe(false);
+    expect(l.hasEntriesToSave()).toBe(false);
     // a stale stableTo (term changed since) is ignored
     l.append([e(4, 3)]);
     l.stableTo(4, 2);
-    expect(l.unstableEntries().map((x) => x.term)).toEqual([3]);
+    expect(l.entriesToSave().map((x) => x.term)).toEqual([3]);
   });
 
   it('compaction: reading below firstIndex throws CompactedError; term of the snapshot index stays known', () => {

@@ -78,12 +78,17 @@ export class RaftLog {
     return [0, 0];
   }
 
-  unstableEntries(): Entry[] {
-    return this.unstable.entries.slice();
+  /** Unstable entries not yet handed to the application (see UnstableLog.offsetInProgress). */
+  entriesToSave(): Entry[] {
+    return this.unstable.entriesToSave();
   }
 
-  hasUnstableEntries(): boolean {
-    return this.unstable.entries.length > 0;
+  hasEntriesToSave(): boolean {
+    return this.unstable.hasEntriesToSave();
+  }
+
+  acceptInProgress(): void {
+    this.unstable.acceptInProgress();
   }
 
   /** Committed entries not yet applied, capped at maxNextEntsBytes (at least one). */

@@ -150,3 +150,86 @@ describe('RawNode ReadIndex on a single voter', () => {
     expect(() => rn.readIndex(new Uint8Array(0))).toThrow(RangeError);
   });
 });
+
+describe('RawNode: a leader that advances before its write is durable (persistedLater)', () => {
+  /** Node 1 leads a 3-voter cluster in term 1 with its first entry committed; returns it. */
+  function leaderOf3(): { rn: RawNode; st: MemoryStorage } {
+    const { rn, st } = boot(1n, [1n, 2n, 3n]);
+    rn.campaign();
+    handle(rn, st); // pre-vote
+    for (const from of [2n, 3n]) rn.step({ ...newMessage('preVoteResp', 1n, from), term: 1 });
+    handle(rn, st); // candidate in term 1
+    for (const from of [2n, 3n]) rn.step({ ...newMessage('voteResp', 1n, from), term: 1 });
+    handle(rn, st); // leader: its empty entry (index 1), appends to 2 and 3
+    for (const from of [2n, 3n]) rn.step({ ...newMessage('appResp', 1n, from), term: 1, index: 1 });
+    while (rn.hasReady()) handle(rn, st);
+    expect(rn.status().hardState.commit).toBe(1);
+    return { rn, st };
+  }
+  const ack = (rn: RawNode, from: NodeId, index: number): void => rn.step({ ...newMessage('appResp', 1n, from), term: 1, index });
+
+  it('commits on the two followers alone while its own write is in flight, and never hands the same entries out twice', () => {
+    const { rn, st } = leaderOf3();
+    rn.propose(enc.encode('a'));
+    const rd = rn.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([2]);
+    st.append(rd.entries);
+    rn.advance({ persistedLater: true });
+    // A new proposal while the write is in flight: held out of the next Ready, but sent to the followers.
+    rn.propose(enc.encode('b'));
+    ack(rn, 2n, 2);
+    ack(rn, 3n, 2);
+    expect(rn.hasReady(true)).toBe(true);
+    const rd2 = rn.ready(true);
+    expect(rd2.entries).toEqual([]);
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual([2]);
+    expect(rd2.messages.filter((m) => m.type === 'app' && m.entries.length > 0).map((m) => m.entries.map((e) => e.index))).toEqual([[3], [3]]);
+    rn.advance({ persistedLater: true });
+    expect(rn.hasReady(true)).toBe(false);
+    // Without holding, only the new entry is handed out: entry 2 is being written already.
+    expect(rn.hasReady(false)).toBe(true);
+    rn.persisted(2, 1);
+    const rd3 = rn.ready();
+    expect(rd3.entries.map((e) => e.index)).toEqual([3]);
+  });
+
+  it('does not count its own copy before persisted(): one follower ack is not a quorum', () => {
+    const { rn, st } = leaderOf3();
+    rn.propose(enc.encode('a'));
+    const rd = rn.ready();
+    st.append(rd.entries);
+    rn.advance({ persistedLater: true });
+    ack(rn, 2n, 2);
+    expect(rn.status().hardState.commit).toBe(1);
+    rn.persisted(2, 1);
+    expect(rn.status().hardState.commit).toBe(2);
+  });
+
+  it('hands out, in a Ready taken while a write is in flight, only the entries not handed out yet', () => {
+    const { rn, st } = leaderOf3();
+    rn.propose(enc.encode('a'));
+    st.append(rn.ready().entries);
+    rn.advance({ persistedLater: true });
+    rn.propose(enc.encode('b'));
+    const rd = rn.ready(false);
+    expect(rd.entries.map((e) => e.index)).toEqual([3]);
+    st.append(rd.entries);
+    rn.advance({ persistedLater: true });
+    expect(rn.hasReady(false)).toBe(false);
+    rn.persisted(2, 1);
+    rn.persisted(3, 1);
+    ack(rn, 2n, 3);
+    expect(rn.status().hardState.commit).toBe(3);
+  });
+
+  it('ignores holdEntries on a follower: its new entries are always in the Ready', () => {
+    const { rn, st } = boot(2n, [1n, 2n, 3n]);
+    rn.step({ ...newMessage('app', 2n, 1n), term: 1, index: 0, logTerm: 0, entries: [{ term: 1, index: 1, type: 'normal', data: new Uint8Array() }] });
+    expect(rn.hasReady(true)).toBe(true);
+    const rd = rn.ready(true);
+    expect(rd.entries.map((e) => e.index)).toEqual([1]);
+    expect(rd.messages.map((m) => m.type)).toEqual(['appResp']);
+    st.append(rd.entries);
+    rn.advance();
+  });
+});

@@ -18,7 +18,8 @@
 // (on a follower): they are persisted in step 1 before being applied in step 3.
 //
 // The leader counts its own log toward a commit only after advance() reports the entries
-// persisted. So a leader's app, heartbeat and snap messages MAY be sent before its own fsync
+// persisted (or, with advance({ persistedLater: true }), after persisted() does: a leader may
+// then take further Readies while its write is in flight; see ready({ holdEntries })). So a leader's app, heartbeat and snap messages MAY be sent before its own fsync
 // finishes (Raft thesis 10.2.1: the leader writes to disk in parallel with replication);
 // every other message (appResp, vote answers, ...) must wait for step 1, because it
 // promises that what it acknowledges is durable.
@@ -152,22 +153,30 @@ export class RawNode {
     this.raft.step(m);
   }
 
-  hasReady(): boolean {
+  /** `holdEntries`: as for ready(). */
+  hasReady(holdEntries = false): boolean {
     const r = this.raft;
+    const hold = holdEntries && r.state === 'leader';
     r.flushPendingBcast();
     if (r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.raftState) return true;
     const hs = r.hardState();
     if (!sameHardState(hs, this.prevHardState)) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
-    if (r.msgs.length > 0 || r.raftLog.hasUnstableEntries() || r.raftLog.hasNextEnts()) return true;
+    if (r.msgs.length > 0 || (!hold && r.raftLog.hasEntriesToSave()) || r.raftLog.hasNextEnts()) return true;
     return r.readStates.length > 0;
   }
 
-  ready(): Ready {
+  /**
+   * `holdEntries`: a leader's new entries stay out of this Ready (they wait for a later one, to
+   * share its write). Ignored unless this node leads: a follower's messages may acknowledge its
+   * new entries, which must therefore be in the Ready whose write those messages wait for.
+   */
+  ready(holdEntries = false): Ready {
     if (this.pending !== undefined) throw new RaftAssertionError('ready() called again before advance()');
     const r = this.raft;
     r.flushPendingBcast();
-    const entries = r.raftLog.unstableEntries();
+    const entries = holdEntries && r.state === 'leader' ? [] : r.raftLog.entriesToSave();
+    if (entries.length > 0) r.raftLog.acceptInProgress();
     const committedEntries = r.raftLog.nextEnts();
     const soft = r.softState();
     const hs = r.hardState();
@@ -191,8 +200,12 @@ export class RawNode {
     return rd;
   }
 
-  /** Tells raft the last Ready has been persisted, sent and applied. */
-  advance(): void {
+  /**
+   * Tells raft the last Ready has been persisted, sent and applied. `persistedLater`: its
+   * entries are not durable yet; the application calls persisted() with the last one once they
+   * are (in write order). Until then the leader does not count them toward a commit.
+   */
+  advance(opts?: { readonly persistedLater?: boolean }): void {
     const rd = this.pending;
     if (rd === undefined) throw new RaftAssertionError('advance() without a pending ready()');
     this.pending = undefined;
@@ -209,10 +222,15 @@ export class RawNode {
       if (r.state === 'leader') r.reduceUncommittedSize(rd.committedEntries);
     }
     const m = rd.entries.length;
-    if (m > 0) {
+    if (m > 0 && opts?.persistedLater !== true) {
       const last = rd.entries[m - 1] as Entry;
       r.onPersisted(last.index, last.term);
     }
+  }
+
+  /** The entries up to (index, term) that an advance({ persistedLater: true }) left are durable. */
+  persisted(index: number, term: number): void {
+    this.raft.onPersisted(index, term);
   }
 
   status(): RaftStatus {

@@ -1,14 +1,32 @@
 // The tail of the log (and maybe an incoming snapshot) that the application has not yet
-// persisted. entries[i] has index offset + i.
+// persisted. entries[i] has index offset + i. Entries in [offset, offsetInProgress) have been
+// handed to the application in a Ready and are being written; a later Ready does not hand them
+// out again (etcd-io/raft's offsetInProgress), so a leader can take that Ready before the write ends.
 import { RaftAssertionError, type Entry, type Snapshot } from './types.js';
 
 export class UnstableLog {
   snapshot: Snapshot | undefined = undefined;
   entries: Entry[] = [];
   offset: number;
+  offsetInProgress: number;
 
   constructor(offset: number) {
     this.offset = offset;
+    this.offsetInProgress = offset;
+  }
+
+  /** Entries not yet handed to the application for writing. */
+  entriesToSave(): Entry[] {
+    return this.entries.slice(this.offsetInProgress - this.offset);
+  }
+
+  hasEntriesToSave(): boolean {
+    return this.offset + this.entries.length > this.offsetInProgress;
+  }
+
+  /** The entries entriesToSave() returned are being written. */
+  acceptInProgress(): void {
+    this.offsetInProgress = this.offset + this.entries.length;
   }
 
   /** Index of the first possible entry, if the unstable part holds a snapshot. */
@@ -41,6 +59,7 @@ export class UnstableLog {
     if (n >= this.entries.length) this.entries = [];
     else this.entries = this.entries.slice(n);
     this.offset = index + 1;
+    if (this.offsetInProgress < this.offset) this.offsetInProgress = this.offset;
   }
 
   stableSnapTo(index: number): void {
@@ -49,6 +68,7 @@ export class UnstableLog {
 
   restore(s: Snapshot): void {
     this.offset = s.metadata.index + 1;
+    this.offsetInProgress = this.offset;
     this.entries = [];
     this.snapshot = s;
   }
@@ -61,8 +81,11 @@ export class UnstableLog {
     } else if (after <= this.offset) {
       // Replaces everything unstable; the storage part is truncated by the app when it appends.
       this.offset = after;
+      this.offsetInProgress = after;
       this.entries = ents.slice();
     } else {
+      // Entries being written from `after` on are replaced: the new ones must be written too.
+      if (this.offsetInProgress > after) this.offsetInProgress = after;
       this.entries = this.entries.slice(0, after - this.offset);
       for (let i = 0; i < ents.length; i++) this.entries.push(ents[i] as Entry);
     }
