@@ -7,6 +7,10 @@
 //     share its fsync);
 //   - followers send their messages after persisting (they must not ack before that);
 //   - committed entries and snapshots go to the apply loop; then advance();
+//   - a leader does not wait for its own write before advance() (see inFlight): raft counts its
+//     entries toward a commit when the write is durable (persisted()), and meanwhile the loop
+//     takes Readies without new entries, so a commit that the followers alone make (2 of 3) is
+//     applied and answered while the leader's fdatasync is still running;
 //   - a leader's appends that carry no entries (raft's commit-index broadcast after a commit) wait
 //     one turn when the Ready has entries to apply, so the answers leave first (see deferredCommits).
 // Raft's clock (tick) moves only while the loop is free to take a Ready, as in etcd: see tick().
@@ -96,6 +100,11 @@ export class ReadyLoop {
   private deferredScheduled = false;
   /** A tick came while a Ready was being handled: raft gets it before the next Ready (one at most). */
   private tickOwed = false;
+  /**
+   * The leader's entry writes not yet durable (one at most: new entries wait for it, to share the
+   * next write), with the last entry raft is told about (persisted()) once the write is.
+   */
+  private inFlight: Array<{ seq: number; index: number; term: number }> = [];
 
   constructor(private readonly o: ReadyLoopOptions) {
     this.savedTerm = o.savedTerm;
@@ -127,7 +136,9 @@ export class ReadyLoop {
    */
   tick(): void {
     if (this.o.stopped()) return;
-    if (this.running) {
+    // The leader's own write in flight counts as a Ready being handled (it did before the leader
+    // stopped waiting for it), so a stall still stops its clock.
+    if (this.running || this.inFlight.length > 0) {
       this.tickOwed = true;
       return;
     }
@@ -137,7 +148,7 @@ export class ReadyLoop {
 
   /** Gives raft the tick owed since a Ready began (tick()); true if there was one. */
   private payOwedTick(): boolean {
-    if (!this.tickOwed) return false;
+    if (!this.tickOwed || this.inFlight.length > 0) return false;
     this.tickOwed = false;
     this.o.node.tick();
     return true;
@@ -210,10 +221,10 @@ export class ReadyLoop {
         this.again = false;
         this.o.flushProposals();
         if (this.o.applyLoop.backlog() > MAX_APPLY_BACKLOG) break;
-        while (node.hasReady() && !this.o.stopped()) {
-          const rd = node.ready();
+        while (node.hasReady(this.inFlight.length > 0) && !this.o.stopped()) {
+          const rd = node.ready(this.inFlight.length > 0);
           this.noteConfChanges(rd.committedEntries);
-          await this.handle(rd);
+          const persistedLater = await this.handle(rd);
           // etcd's waitApply: raft's applied index moves to the end of committedEntries at
           // advance(), and raft's guards (no campaign with unapplied conf changes, one pending
           // conf change at a time) and its vote/commit quorums trust that. So a conf change
@@ -222,7 +233,7 @@ export class ReadyLoop {
           const confApplied = this.waitConfChangesApplied();
           if (confApplied) await confApplied;
           if (this.o.stopped() || this.o.fatal()) break;
-          node.advance();
+          node.advance({ persistedLater });
           this.o.applyLoop.kick();
           this.o.flushProposals();
           this.payOwedTick();
@@ -244,9 +255,10 @@ export class ReadyLoop {
    * Then the storage write; we wait for it before advance(), so advance() really means
    * "persisted". A follower's (or candidate's) messages leave only once the write is durable,
    * so no append or vote is acknowledged before it is on disk. Proposals that arrive during the
-   * fsync wait for the next Ready and share its fsync (group commit).
+   * fsync wait for the next Ready and share its fsync (group commit). A leader's Ready does not
+   * wait for its write: true means its entries are reported to raft later (inFlight).
    */
-  private async handle(rd: Ready): Promise<void> {
+  private async handle(rd: Ready): Promise<boolean> {
     const { raftStorage, storage, applyLoop } = this.o;
     if (rd.softState) this.o.onSoftState(rd.softState);
     if (rd.hardState) this.o.onHardState(rd.hardState);
@@ -282,6 +294,8 @@ export class ReadyLoop {
       if (rd.entries.length > 0) raftStorage.append(rd.entries);
       const seq = ++this.saveSeq;
       if (rd.mustSync) this.lastSyncSeq = seq;
+      const last = rd.entries[rd.entries.length - 1];
+      if (sendEarly && !rd.snapshot && last !== undefined) this.inFlight.push({ seq, index: last.index, term: last.term });
       storage.save(rd.hardState, rd.entries, rd.mustSync).then(
         () => this.onDurable(seq),
         (err: unknown) => this.o.die('storage write failed; stopping the member', err),
@@ -308,7 +322,11 @@ export class ReadyLoop {
     if (rd.snapshot) applyLoop.push({ kind: 'snapshot', snapshot: rd.snapshot, seq: 0 });
     for (const e of rd.committedEntries) applyLoop.push({ kind: 'entry', entry: e, seq: 0 });
     applyLoop.kick();
+    // A leader's entries and commit index need not be durable before advance(): raft counts its
+    // entries once persisted() says so, and a commit index is never acknowledged to anyone.
+    if (sendEarly && !rd.snapshot) return true;
     await this.waitDurable(this.saveSeq);
+    return false;
   }
 
   /** Sends `msgs`, after any held commit-index appends (so each peer gets raft's order). */
@@ -364,6 +382,7 @@ export class ReadyLoop {
 
   private onDurable(seq: number): void {
     if (seq > this.durable) this.durable = seq;
+    if (this.inFlight.length > 0 && this.inFlight[0]!.seq <= this.durable) this.reportPersisted();
     while (this.pendingSends.length > 0 && this.pendingSends[0]!.seq <= this.durable) this.sendNow(this.pendingSends.shift()!.msgs);
     if (this.saveWaiters.length > 0) {
       const still: typeof this.saveWaiters = [];
@@ -371,6 +390,17 @@ export class ReadyLoop {
       this.saveWaiters = still;
     }
     this.o.applyLoop.kick();
+  }
+
+  /** Tells raft the leader's durable entries (inFlight) are persisted, and runs the loop for the commit. */
+  private reportPersisted(): void {
+    while (this.inFlight.length > 0 && this.inFlight[0]!.seq <= this.durable) {
+      const w = this.inFlight.shift()!;
+      if (!this.o.stopped() && !this.o.fatal()) this.o.node.persisted(w.index, w.term);
+    }
+    if (this.o.stopped() || this.o.fatal()) return;
+    if (!this.running) this.payOwedTick();
+    this.scheduleAtOnce();
   }
 
   private waitDurable(seq: number): Promise<void> {
