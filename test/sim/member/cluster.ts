@@ -88,6 +88,12 @@ export class SimCluster {
   readonly faults = new Map<string, number>();
   /** Planted bug (falsification): fdatasync does nothing, so an acknowledged write can be lost. */
   lyingDisk = false;
+  /**
+   * How long an fdatasync takes, in simulated ms (0: it ends at once). The data becomes durable
+   * at the end, so a crash meanwhile loses it; while it runs a leader's followers can ack, and
+   * raft may commit on them alone. Drawn from a stream of its own (diskRng).
+   */
+  fsyncMs: (() => number) | undefined = undefined;
   /** A line per notable event, hashed into the run's fingerprint. */
   readonly trace: string[] = [];
   private readonly initial: MemberRecord[];
@@ -161,7 +167,13 @@ export class SimCluster {
         const f = await faulty.open(path, mode);
         return {
           ...f,
-          datasync: () => (this.lyingDisk ? Promise.resolve() : f.datasync()),
+          datasync: () => {
+            if (this.lyingDisk) return Promise.resolve();
+            const ms = this.fsyncMs?.() ?? 0;
+            if (ms === 0) return f.datasync();
+            const proc = slot.proc!;
+            return new Promise<void>((resolve, reject) => void proc.after(ms, () => f.datasync().then(resolve, reject)));
+          },
           writev: async (chunks, position) => {
             if (!slot.corruptNextWrite || !path.includes('wal')) return f.writev(chunks, position);
             slot.corruptNextWrite = false;

@@ -32,6 +32,8 @@ export interface WholeRunOptions {
 export interface WholeRunReport {
   readonly seed: number;
   readonly size: number;
+  /** The disk's fdatasync latency profile (none, uniform, slow, stalls). */
+  readonly fsync: string;
   readonly violations: string[];
   /** sha256 over the trace and the history: equal for equal seeds. */
   readonly fingerprint: string;
@@ -78,6 +80,14 @@ export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
   const w = new Workload(c, rng.fork(3), 5, 10_000);
   const nem = rng.fork(4);
   c.lyingDisk = o.plant === 'lying-disk';
+  // fdatasync latency, from a stream of its own (seeds drawing 'none' replay as before it existed):
+  // none, 0.2-2 ms, 2-10 ms (slower than the network: the followers' acks come first), or 0.5 ms
+  // with a 30 ms stall one time in 50.
+  const diskRng = new SimRng(o.seed, 10);
+  const fsyncProfile = diskRng.pick(['none', 'uniform', 'slow', 'stalls'] as const);
+  if (fsyncProfile === 'uniform') c.fsyncMs = () => 0.2 + diskRng.float() * 1.8;
+  if (fsyncProfile === 'slow') c.fsyncMs = () => 2 + diskRng.float() * 8;
+  if (fsyncProfile === 'stalls') c.fsyncMs = () => (diskRng.chance(0.02) ? 30 : 0.5);
   w.plantStaleReads = o.plant === 'stale-reads';
   w.plantDropWatchEvent = o.plant === 'drop-watch-event';
 
@@ -161,6 +171,7 @@ export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
   return {
     seed: o.seed,
     size,
+    fsync: fsyncProfile,
     violations,
     fingerprint: fp.digest('hex').slice(0, 16),
     ops: w.ops.length,
