@@ -91,16 +91,28 @@ export class RaftLog {
     this.unstable.acceptInProgress();
   }
 
-  /** Committed entries not yet applied, capped at maxNextEntsBytes (at least one). */
-  nextEnts(): Entry[] {
+  /**
+   * The last entry the application may apply: committed, and handed to it in a Ready (persisted or
+   * being written). An entry a leader still holds back (RawNode.ready(holdEntries)) is not in
+   * its storage yet, so applying it would let the applied index, and a snapshot at it, run ahead
+   * of that storage. `handedOut`: count the entries not handed out yet as handed out (they are in
+   * the Ready being built).
+   */
+  maxAppliableIndex(handedOut: boolean): number {
+    return handedOut ? this.committed : Math.min(this.committed, this.unstable.offsetInProgress - 1);
+  }
+
+  /** Committed entries not yet applied, up to maxAppliableIndex, capped at maxNextEntsBytes (at least one). */
+  nextEnts(handedOut = true): Entry[] {
     const off = Math.max(this.applied + 1, this.firstIndex());
-    if (this.committed + 1 > off) return this.slice(off, this.committed + 1, this.maxNextEntsBytes);
+    const hi = this.maxAppliableIndex(handedOut);
+    if (hi + 1 > off) return this.slice(off, hi + 1, this.maxNextEntsBytes);
     return [];
   }
 
-  hasNextEnts(): boolean {
+  hasNextEnts(handedOut = true): boolean {
     const off = Math.max(this.applied + 1, this.firstIndex());
-    return this.committed + 1 > off;
+    return this.maxAppliableIndex(handedOut) + 1 > off;
   }
 
   hasPendingSnapshot(): boolean {

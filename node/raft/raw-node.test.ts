@@ -205,6 +205,30 @@ describe('RawNode: a leader that advances before its write is durable (persisted
     expect(rn.status().hardState.commit).toBe(2);
   });
 
+  it('neither applies nor persists as committed an entry it holds back, even once the followers committed it (it is not in storage yet)', () => {
+    const { rn, st } = leaderOf3();
+    rn.propose(enc.encode('a'));
+    st.append(rn.ready().entries);
+    rn.advance({ persistedLater: true });
+    rn.propose(enc.encode('b'));
+    ack(rn, 2n, 3);
+    ack(rn, 3n, 3);
+    expect(rn.status().hardState.commit).toBe(3);
+    const rd = rn.ready(true);
+    expect(rd.entries).toEqual([]);
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([2]);
+    // Nor does the hard state it persists name entry 3: a crash would leave a commit index above the log.
+    expect(rd.hardState?.commit).toBe(2);
+    rn.advance({ persistedLater: true });
+    expect(rn.hasReady(true)).toBe(false);
+    rn.persisted(2, 1);
+    // The Ready that carries entry 3 to storage may apply it, and persist the commit.
+    const rd2 = rn.ready(false);
+    expect(rd2.entries.map((e) => e.index)).toEqual([3]);
+    expect(rd2.committedEntries.map((e) => e.index)).toEqual([3]);
+    expect(rd2.hardState?.commit).toBe(3);
+  });
+
   it('hands out, in a Ready taken while a write is in flight, only the entries not handed out yet', () => {
     const { rn, st } = leaderOf3();
     rn.propose(enc.encode('a'));

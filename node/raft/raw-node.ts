@@ -153,16 +153,27 @@ export class RawNode {
     this.raft.step(m);
   }
 
+  /**
+   * The hard state a Ready persists. Its commit never names an entry not handed to storage: the
+   * followers alone may commit an entry the leader still holds back, and a commit index above
+   * the log written before it would not load after a crash. `handedOut`: as for nextEnts.
+   */
+  private hardStateToSave(handedOut: boolean): HardState {
+    const hs = this.raft.hardState();
+    const max = this.raft.raftLog.maxAppliableIndex(handedOut);
+    return hs.commit > max ? { term: hs.term, vote: hs.vote, commit: max } : hs;
+  }
+
   /** `holdEntries`: as for ready(). */
   hasReady(holdEntries = false): boolean {
     const r = this.raft;
     const hold = holdEntries && r.state === 'leader';
     r.flushPendingBcast();
     if (r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.raftState) return true;
-    const hs = r.hardState();
+    const hs = this.hardStateToSave(!hold);
     if (!sameHardState(hs, this.prevHardState)) return true;
     if (r.raftLog.hasPendingSnapshot()) return true;
-    if (r.msgs.length > 0 || (!hold && r.raftLog.hasEntriesToSave()) || r.raftLog.hasNextEnts()) return true;
+    if (r.msgs.length > 0 || (!hold && r.raftLog.hasEntriesToSave()) || r.raftLog.hasNextEnts(!hold)) return true;
     return r.readStates.length > 0;
   }
 
@@ -177,9 +188,11 @@ export class RawNode {
     r.flushPendingBcast();
     const entries = holdEntries && r.state === 'leader' ? [] : r.raftLog.entriesToSave();
     if (entries.length > 0) r.raftLog.acceptInProgress();
-    const committedEntries = r.raftLog.nextEnts();
+    // Only entries handed out (now or before): a held entry the followers alone committed waits
+    // until a Ready carries it to storage.
+    const committedEntries = r.raftLog.nextEnts(false);
     const soft = r.softState();
-    const hs = r.hardState();
+    const hs = this.hardStateToSave(false);
     const softChanged = soft.lead !== this.prevSoftState.lead || soft.raftState !== this.prevSoftState.raftState;
     const hardChanged = !sameHardState(hs, this.prevHardState);
     const snapshot = r.raftLog.unstable.snapshot;
