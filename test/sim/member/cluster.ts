@@ -93,7 +93,7 @@ export class SimCluster {
    * at the end, so a crash meanwhile loses it; while it runs a leader's followers can ack, and
    * raft may commit on them alone. Drawn from a stream of its own (diskRng).
    */
-  fsyncMs: (() => number) | undefined = undefined;
+  fsyncMs: ((slot: number) => number) | undefined = undefined;
   /** A line per notable event, hashed into the run's fingerprint. */
   readonly trace: string[] = [];
   private readonly initial: MemberRecord[];
@@ -169,7 +169,7 @@ export class SimCluster {
           ...f,
           datasync: () => {
             if (this.lyingDisk) return Promise.resolve();
-            const ms = this.fsyncMs?.() ?? 0;
+            const ms = this.fsyncMs?.(slot.index) ?? 0;
             if (ms === 0) return f.datasync();
             const proc = slot.proc!;
             return new Promise<void>((resolve, reject) => void proc.after(ms, () => f.datasync().then(resolve, reject)));
@@ -256,7 +256,16 @@ export class SimCluster {
     if (slot.incarnation !== inc) return;
     slot.member = member;
     slot.sm = sm;
-    await member.start();
+    try {
+      await member.start();
+    } catch (err) {
+      // What it wrote does not load (a hard state ahead of its log was one): a bug, not a crash.
+      if (slot.incarnation !== inc) return;
+      if (!slot.diskFault) this.violations.push(`m${slot.index} could not start from its disk: ${(err as Error).message}`);
+      slot.state = 'down';
+      proc.kill();
+      return;
+    }
     if (slot.incarnation === inc && slot.state === 'booting') slot.state = 'up';
     this.note(`m${slot.index}: started (incarnation ${inc}, recovered commit ${opened.recovered.hardState.commit}, ${opened.recovered.entries.length} entries)`);
   }
@@ -283,6 +292,9 @@ export class SimCluster {
       this.net.detach(slot.rec.id);
       return;
     }
+    // A member stops itself only when its disk fails; any other reason is a bug (a snapshot at an
+    // index its raft log did not hold yet was one).
+    if (!slot.diskFault) this.violations.push(`m${slot.index} stopped itself without a disk fault: ${reason}`);
     // The process exits; what it had not synced is gone with it (stricter than a real exit).
     this.crash(slot, 'exit', false);
   }

@@ -37,4 +37,13 @@ describe('whole-member simulation', () => {
     for (const seed of [1, 2]) if ((await runWhole({ seed, faultMs: 8000, plant: 'lying-disk', linearizability: false })).violations.length > 0) lying++;
     expect(lying).toBeGreaterThan(0);
   });
+
+  it('catches a leader that applies entries it has not handed to its storage yet (its snapshot then fails and the member stops)', async () => {
+    let caught = 0;
+    for (const seed of [45, 67]) {
+      const r = await runWhole({ seed, faultMs: 20_000, plant: 'apply-held-entries', linearizability: false });
+      if (r.violations.some((v) => v.includes('stopped itself without a disk fault'))) caught++;
+    }
+    expect(caught).toBeGreaterThan(0);
+  });
 });
