@@ -167,6 +167,14 @@ describe('RawNode: a leader that advances before its write is durable (persisted
     return { rn, st };
   }
   const ack = (rn: RawNode, from: NodeId, index: number): void => rn.step({ ...newMessage('appResp', 1n, from), term: 1, index });
+  /** The leader proposes entry 2 and advances while its write is in flight. */
+  function writeInFlight(): { rn: RawNode; st: MemoryStorage } {
+    const { rn, st } = leaderOf3();
+    rn.propose(enc.encode('a'));
+    st.append(rn.ready().entries);
+    rn.advance({ persistedLater: true });
+    return { rn, st };
+  }
 
   it('commits on the two followers alone while its own write is in flight, and never hands the same entries out twice', () => {
     const { rn, st } = leaderOf3();
@@ -194,11 +202,7 @@ describe('RawNode: a leader that advances before its write is durable (persisted
   });
 
   it('does not count its own copy before persisted(): one follower ack is not a quorum', () => {
-    const { rn, st } = leaderOf3();
-    rn.propose(enc.encode('a'));
-    const rd = rn.ready();
-    st.append(rd.entries);
-    rn.advance({ persistedLater: true });
+    const { rn } = writeInFlight();
     ack(rn, 2n, 2);
     expect(rn.status().hardState.commit).toBe(1);
     rn.persisted(2, 1);
@@ -206,10 +210,7 @@ describe('RawNode: a leader that advances before its write is durable (persisted
   });
 
   it('neither applies nor persists as committed an entry it holds back, even once the followers committed it (it is not in storage yet)', () => {
-    const { rn, st } = leaderOf3();
-    rn.propose(enc.encode('a'));
-    st.append(rn.ready().entries);
-    rn.advance({ persistedLater: true });
+    const { rn } = writeInFlight();
     rn.propose(enc.encode('b'));
     ack(rn, 2n, 3);
     ack(rn, 3n, 3);
@@ -230,10 +231,7 @@ describe('RawNode: a leader that advances before its write is durable (persisted
   });
 
   it('hands out, in a Ready taken while a write is in flight, only the entries not handed out yet', () => {
-    const { rn, st } = leaderOf3();
-    rn.propose(enc.encode('a'));
-    st.append(rn.ready().entries);
-    rn.advance({ persistedLater: true });
+    const { rn, st } = writeInFlight();
     rn.propose(enc.encode('b'));
     const rd = rn.ready(false);
     expect(rd.entries.map((e) => e.index)).toEqual([3]);

@@ -19,8 +19,9 @@
 //
 // The leader counts its own log toward a commit only after advance() reports the entries
 // persisted (or, with advance({ persistedLater: true }), after persisted() does: a leader may
-// then take further Readies while its write is in flight; see ready({ holdEntries })). So a leader's app, heartbeat and snap messages MAY be sent before its own fsync
-// finishes (Raft thesis 10.2.1: the leader writes to disk in parallel with replication);
+// then take further Readies while its write is in flight; see ready(holdEntries)). So a
+// leader's app, heartbeat and snap messages MAY be sent before its own fsync finishes (Raft
+// thesis 10.2.1: the leader writes to disk in parallel with replication);
 // every other message (appResp, vote answers, ...) must wait for step 1, because it
 // promises that what it acknowledges is durable.
 //
@@ -164,10 +165,15 @@ export class RawNode {
     return hs.commit > max ? { term: hs.term, vote: hs.vote, commit: max } : hs;
   }
 
+  /** Whether ready(holdEntries) holds anything back: only a leader does (see ready()). */
+  private holds(holdEntries: boolean): boolean {
+    return holdEntries && this.raft.state === 'leader';
+  }
+
   /** `holdEntries`: as for ready(). */
   hasReady(holdEntries = false): boolean {
     const r = this.raft;
-    const hold = holdEntries && r.state === 'leader';
+    const hold = this.holds(holdEntries);
     r.flushPendingBcast();
     if (r.lead !== this.prevSoftState.lead || r.state !== this.prevSoftState.raftState) return true;
     const hs = this.hardStateToSave(!hold);
@@ -186,7 +192,7 @@ export class RawNode {
     if (this.pending !== undefined) throw new RaftAssertionError('ready() called again before advance()');
     const r = this.raft;
     r.flushPendingBcast();
-    const entries = holdEntries && r.state === 'leader' ? [] : r.raftLog.entriesToSave();
+    const entries = this.holds(holdEntries) ? [] : r.raftLog.entriesToSave();
     if (entries.length > 0) r.raftLog.acceptInProgress();
     // Only entries handed out (now or before): a held entry the followers alone committed waits
     // until a Ready carries it to storage.

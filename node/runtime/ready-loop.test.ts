@@ -26,7 +26,7 @@ function ready(p: Partial<Ready>): Ready {
 }
 
 /** Most tests follow sends and answers; advance() and persisted() are the in-flight tests' business. */
-const notAdvance = (e: string): boolean => !e.startsWith('advance') && !e.startsWith('persisted');
+const notRaftCall = (e: string): boolean => !e.startsWith('advance') && !e.startsWith('persisted');
 
 /** Lets every promise chain that is pending settle (a real turn of the event loop). */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -131,41 +131,41 @@ describe('ReadyLoop on a leader: answers before the commit-index broadcast', () 
   it('applies and answers a committed entry before sending the entry-less appends that carry the commit', async () => {
     const h = harness();
     await h.run(ready({ hardState: { ...h.hs, commit: 11 }, committedEntries: [entry(11)], messages: [msg('app', 2n, 11), msg('app', 3n, 11)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['answer 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['answer 11']);
     await h.nextTurn();
-    expect(h.events.filter(notAdvance)).toEqual(['answer 11', 'app to 2 commit 11', 'app to 3 commit 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['answer 11', 'app to 2 commit 11', 'app to 3 commit 11']);
   });
 
   it('sends appends with entries and heartbeats at once, and a held append ahead of any later message to its peer', async () => {
     const h = harness();
     // Peer 2 gets a new entry (not held); peer 3 only the commit (held).
     await h.run(ready({ hardState: { ...h.hs, commit: 11 }, committedEntries: [entry(11)], entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)]), msg('app', 3n, 11)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11 entries 12', 'answer 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11 entries 12', 'answer 11']);
     // The next Ready (before the held turn ran) sends a heartbeat to peer 3: the held append goes first.
     await h.run(ready({ messages: [msg('heartbeat', 3n, 11)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11 entries 12', 'answer 11', 'app to 3 commit 11', 'heartbeat to 3 commit 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11 entries 12', 'answer 11', 'app to 3 commit 11', 'heartbeat to 3 commit 11']);
     await h.nextTurn();
-    expect(h.events.filter(notAdvance)).toHaveLength(4);
+    expect(h.events.filter(notRaftCall)).toHaveLength(4);
   });
 
   it('holds an entry-less append only when it is the last message of the Ready to its peer', async () => {
     const h = harness();
     await h.run(ready({ hardState: { ...h.hs, commit: 11 }, committedEntries: [entry(11)], messages: [msg('app', 2n, 11), msg('heartbeat', 2n, 11), msg('app', 3n, 11)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11', 'heartbeat to 2 commit 11', 'answer 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11', 'heartbeat to 2 commit 11', 'answer 11']);
     await h.nextTurn();
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11', 'heartbeat to 2 commit 11', 'answer 11', 'app to 3 commit 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11', 'heartbeat to 2 commit 11', 'answer 11', 'app to 3 commit 11']);
   });
 
   it('sends the commit at once in a Ready that commits a conf change (a member it removes must still hear of it)', async () => {
     const h = harness();
     await h.run(ready({ hardState: { ...h.hs, commit: 11 }, committedEntries: [entry(11, 'confChange')], messages: [msg('app', 2n, 11), msg('app', 3n, 11)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11', 'app to 3 commit 11', 'answer 11']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11', 'app to 3 commit 11', 'answer 11']);
   });
 
   it('sends entry-less appends at once when nothing is committed (a probe or a full pipeline)', async () => {
     const h = harness();
     await h.run(ready({ messages: [msg('app', 2n, 10)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 10']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 10']);
   });
 });
 
@@ -180,7 +180,7 @@ describe('ReadyLoop.scheduleAtOnce: a lone proposal reaches raft in this turn', 
     h.readys.push(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)])] }));
     h.loop.scheduleAtOnce();
     await microtasks();
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11 entries 12']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11 entries 12']);
     expect(h.later).toHaveLength(0);
   });
 
@@ -190,9 +190,9 @@ describe('ReadyLoop.scheduleAtOnce: a lone proposal reaches raft in this turn', 
     h.loop.schedule();
     h.loop.scheduleAtOnce();
     await microtasks();
-    expect(h.events.filter(notAdvance)).toEqual([]);
+    expect(h.events.filter(notRaftCall)).toEqual([]);
     await h.nextTurn();
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11 entries 12']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11 entries 12']);
   });
 });
 
@@ -200,13 +200,13 @@ describe('ReadyLoop on a leader: the appends are written before its own WAL writ
   it('flushes the transport after sending new entries and before storage.save', async () => {
     const h = harness({ recordIo: true });
     await h.run(ready({ entries: [entry(12)], mustSync: true, messages: [msg('app', 2n, 11, [entry(12)]), msg('app', 3n, 11, [entry(12)])] }));
-    expect(h.events.filter(notAdvance)).toEqual(['app to 2 commit 11 entries 12', 'app to 3 commit 11 entries 12', 'flush', 'storage write']);
+    expect(h.events.filter(notRaftCall)).toEqual(['app to 2 commit 11 entries 12', 'app to 3 commit 11 entries 12', 'flush', 'storage write']);
   });
 
   it('does not flush for a Ready without new entries (commit-only: nothing to hurry)', async () => {
     const h = harness({ recordIo: true });
     await h.run(ready({ hardState: { ...h.hs, commit: 11 }, messages: [msg('heartbeat', 2n, 11)] }));
-    expect(h.events.filter(notAdvance)).toEqual(['heartbeat to 2 commit 11', 'storage write']);
+    expect(h.events.filter(notRaftCall)).toEqual(['heartbeat to 2 commit 11', 'storage write']);
   });
 });
 

@@ -270,6 +270,8 @@ export class ReadyLoop {
     // index and term the receivers hold).
     const termOrVoteChanged = rd.hardState !== undefined && (rd.hardState.term !== this.savedTerm || rd.hardState.vote !== this.savedVote);
     const sendEarly = this.o.role() === 'leader' && !termOrVoteChanged;
+    // Such a Ready does not wait for its write either (unless it restores a snapshot): see inFlight.
+    const persistLater = sendEarly && !rd.snapshot;
     if (sendEarly) {
       // Not while a conf change waits to be applied: a member it removes must still hear of the
       // commit (its peer entry goes away when the change is applied).
@@ -295,7 +297,7 @@ export class ReadyLoop {
       const seq = ++this.saveSeq;
       if (rd.mustSync) this.lastSyncSeq = seq;
       const last = rd.entries[rd.entries.length - 1];
-      if (sendEarly && !rd.snapshot && last !== undefined) this.inFlight.push({ seq, index: last.index, term: last.term });
+      if (persistLater && last !== undefined) this.inFlight.push({ seq, index: last.index, term: last.term });
       storage.save(rd.hardState, rd.entries, rd.mustSync).then(
         () => this.onDurable(seq),
         (err: unknown) => this.o.die('storage write failed; stopping the member', err),
@@ -324,7 +326,7 @@ export class ReadyLoop {
     applyLoop.kick();
     // A leader's entries and commit index need not be durable before advance(): raft counts its
     // entries once persisted() says so, and a commit index is never acknowledged to anyone.
-    if (sendEarly && !rd.snapshot) return true;
+    if (persistLater) return true;
     await this.waitDurable(this.saveSeq);
     return false;
   }

@@ -33,7 +33,7 @@ export interface WholeRunOptions {
 export interface WholeRunReport {
   readonly seed: number;
   readonly size: number;
-  /** The disk's fdatasync latency profile (none, uniform, slow, stalls). */
+  /** The disk's fdatasync latency profile (none, uniform, slow, stalls, one-slow). */
   readonly fsync: string;
   readonly violations: string[];
   /** sha256 over the trace and the history: equal for equal seeds. */
@@ -101,10 +101,10 @@ async function runSeed(o: WholeRunOptions): Promise<WholeRunReport> {
   // the followers of a leader on it commit alone.
   const diskRng = new SimRng(o.seed, 10);
   const fsyncProfile = diskRng.pick(['none', 'uniform', 'slow', 'stalls', 'one-slow'] as const);
-  if (fsyncProfile === 'one-slow') c.fsyncMs = (slot) => (slot === 0 ? 5 + diskRng.float() * 10 : 0.2 + diskRng.float() * 0.8);
   if (fsyncProfile === 'uniform') c.fsyncMs = () => 0.2 + diskRng.float() * 1.8;
   if (fsyncProfile === 'slow') c.fsyncMs = () => 2 + diskRng.float() * 8;
   if (fsyncProfile === 'stalls') c.fsyncMs = () => (diskRng.chance(0.02) ? 30 : 0.5);
+  if (fsyncProfile === 'one-slow') c.fsyncMs = (slot) => (slot === 0 ? 5 + diskRng.float() * 10 : 0.2 + diskRng.float() * 0.8);
   w.plantStaleReads = o.plant === 'stale-reads';
   w.plantDropWatchEvent = o.plant === 'drop-watch-event';
 
