@@ -208,11 +208,16 @@ function latestLive(rec: KeyRec | undefined): Rev | undefined {
   return last !== undefined && last.version !== 0 ? last : undefined;
 }
 
-/** Index of the first rev that survives logical compaction at compactRev. */
+/**
+ * Index of the first rev that survives logical compaction at compactRev: the last one at or
+ * below it, unless that is a delete below it. A delete at compactRev itself stays, as in etcd
+ * 3.6 (etcd-io/etcd#18274): a watch from the compact revision must still see it.
+ */
 function firstSurviving(revs: Rev[], compactRev: number): number {
   const i = lastIndexAtOrBelow(revs, compactRev);
   if (i < 0) return 0;
-  return revs[i]!.version === 0 ? i + 1 : i;
+  const r = revs[i]!;
+  return r.version === 0 && r.main < compactRev ? i + 1 : i;
 }
 
 function cmpNum(a: number, b: number): number {
@@ -275,6 +280,11 @@ export class MvccStore {
   private physicalRev = 0;
   /** Next revision whose changed keys physical compaction must visit. */
   private physicalCursor = 2;
+  /**
+   * The last target physical compaction reached (0: none). Keys changed at it may keep a delete
+   * there (firstSurviving); a later target visits them again, or the delete would stay forever.
+   */
+  private keptDeletesRev = 0;
   private pins = new Map<number, number>();
   private leases = new Map<LeaseId, LeaseRecord>();
   private leaseIdSeq = 0;
@@ -803,7 +813,7 @@ export class MvccStore {
   }
 
   private workUpTo(target: number): boolean {
-    return this.physicalCursor <= target || this.logStart < target;
+    return this.physicalCursor <= target || this.logStart < target || (this.keptDeletesRev > 0 && this.keptDeletesRev < target);
   }
 
   private physicalTarget(): number {
@@ -823,12 +833,19 @@ export class MvccStore {
   compactStep(maxRevisions: number): boolean {
     const target = this.physicalTarget();
     let budget = maxRevisions;
+    if (this.keptDeletesRev > 0 && this.keptDeletesRev < target) {
+      // Its log group is still held: groups are dropped only below the target it was.
+      for (const r of this.changesAt(this.keptDeletesRev) ?? EMPTY_REVS) this.compactKey(r.rec, target);
+      this.keptDeletesRev = 0;
+      budget--;
+    }
     while (budget > 0 && this.physicalCursor <= target) {
       const group = this.changesAt(this.physicalCursor);
       if (group) for (const r of group) this.compactKey(r.rec, target);
       this.physicalCursor++;
       budget--;
     }
+    if (target > 1 && this.physicalCursor === target + 1) this.keptDeletesRev = target;
     // Keys changed only at or below an earlier target may still hold a tombstone or
     // older revisions: compactKey at that time handled them. Drop log groups below target
     // (the group at the compact revision itself is kept for watch replay from it).
@@ -1352,6 +1369,7 @@ export class MvccStore {
     this.logStart = s.logStart;
     this.physicalRev = s.compactRev;
     this.physicalCursor = s.compactRev + 1 > s.logStart ? s.compactRev + 1 : s.logStart;
+    this.keptDeletesRev = s.compactRev > 1 ? s.compactRev : 0;
     this.leases = s.leases;
     this.leaseIdSeq = s.leaseIdSeq;
     this.alarmList = s.alarms;
