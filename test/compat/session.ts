@@ -255,6 +255,19 @@ for (const fragment of [true, false]) {
   });
 }
 
+// ---- a delete at the compact revision: etcd 3.6 keeps it, so a watch from that revision sees it
+steps.push({
+  name: 'grpc Watch from a compact revision that is a delete',
+  run: async (t) => {
+    await t.ctl(['put', 'cd/x', '1']);
+    const del = await t.ctl(['del', 'cd/x', '-w', 'json']);
+    const rev = /"revision":(\d+)/.exec(del.body)?.[1] ?? '0';
+    await t.ctl(['compaction', rev]);
+    await t.ctl(['put', 'cd/y', '2']);
+    return shape(await t.grpc.watch([{ create_request: { key: b64('cd/'), range_end: b64('cd0'), start_revision: rev } }], events(2)));
+  },
+});
+
 // ---- downgrade, last: enabling one makes etcd's leader lower the cluster version (it checks every
 // few seconds), and canceling raises it again; tsetcd keeps its cluster version (allowed.ts says
 // why). Each system validates against its own cluster version (etcd 3.6; tsetcd reports 3.5),
