@@ -15,7 +15,7 @@
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
 //       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
-//       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member]
+//       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member] [--warmup=false] [--dist]
 // TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons);
 // --node runs the members on another Node binary (default: the one running this script), and
 // --node-args puts Node/V8 flags before the script (runtime and flag comparisons; default the
@@ -23,6 +23,8 @@
 // --etcd34 adds Debian's etcd 3.4 (/usr/bin/etcd) as a third column. --profile runs the tsetcd
 // members under node --cpu-prof (one profile per load, under .data/) and prints the hottest
 // frames; CPU figures taken with it on carry the profiler's cost.
+// Each load first runs unmeasured on the same cluster (see WARMUP; --warmup=false or
+// BENCH_WARMUP=0 measures the cold start). --dist prints each run's latency distribution.
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -47,6 +49,15 @@ const MAX_SECONDS = Number(flag('max-seconds', '120'));
 const LOADS = flag('loads', 'put-all,put-leader,range-lin,range-ser').split(',');
 const WITH_ETCD34 = flag('etcd34', process.env['BENCH_ETCD34'] === '1' ? 'true' : 'false') === 'true';
 const PROFILE = flag('profile', 'false') === 'true';
+/**
+ * Run each load once, unmeasured, before the measured run (both systems): a Node member's first
+ * few thousand requests run while V8 still compiles the hot paths (a fresh member does about
+ * 740 single-client puts/s over its first 3,000 and 1,090 after them), and a user's cluster has
+ * long been warm. --warmup=false measures the cold start (the figures before stop 35).
+ */
+/** --dist: print each run's latency distribution (benchmark's 10%..99.9% lines). */
+const DIST = flag('dist', 'false') === 'true';
+const WARMUP = flag('warmup', process.env['BENCH_WARMUP'] === '0' ? 'false' : 'true') === 'true';
 const ONLY = flag('only', '');
 /** Extra flags for the tsetcd members, e.g. --tsetcd-args=--snapshot-count=10000 (space-separated). */
 const TSETCD_ARGS = flag('tsetcd-args', '').split(' ').filter(Boolean);
@@ -65,30 +76,36 @@ type Kind = 'etcd36' | 'tsetcd' | 'etcd34';
 interface Load {
   name: string;
   /** benchmark's global flags (before the command) and the command with its flags. */
-  args: (endpoints: string) => string[];
+  args: (endpoints: string, total: number) => string[];
   total: number;
+  /** Requests of the same load run first and not measured (--warmup). */
+  warmup: number;
 }
 
 const LOAD_TABLE: Load[] = ([
   {
     name: 'put-all',
     total: PUT_TOTAL,
-    args: (e) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'put', '--key-size=8', '--sequential-keys', `--total=${PUT_TOTAL}`, '--val-size=1024'],
+    warmup: 10_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'put', '--key-size=8', '--sequential-keys', `--total=${n}`, '--val-size=1024'],
   },
   {
     name: 'put-leader',
     total: SINGLE_TOTAL,
-    args: (e) => [`--endpoints=${e}`, '--target-leader', '--conns=1', '--clients=1', 'put', '--key-size=8', '--sequential-keys', `--total=${SINGLE_TOTAL}`, '--val-size=1024'],
+    warmup: 3_000,
+    args: (e, n) => [`--endpoints=${e}`, '--target-leader', '--conns=1', '--clients=1', 'put', '--key-size=8', '--sequential-keys', `--total=${n}`, '--val-size=1024'],
   },
   {
     name: 'range-lin',
     total: RANGE_TOTAL,
-    args: (e) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=l', `--total=${RANGE_TOTAL}`],
+    warmup: 20_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=l', `--total=${n}`],
   },
   {
     name: 'range-ser',
     total: RANGE_TOTAL,
-    args: (e) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=s', `--total=${RANGE_TOTAL}`],
+    warmup: 20_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=s', `--total=${n}`],
   },
 ] satisfies Load[]).filter((l) => LOADS.includes(l.name));
 
@@ -243,31 +260,27 @@ export function parseReport(out: string): { perSecond: number; avgMs: number; p9
 async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => void): Promise<RunResult> {
   const endpoints = c.members.map((m) => m.client.replace('http://', '')).join(',');
   const pids = c.members.map((m) => m.proc.pid!);
+  // Leader changes and heartbeat failures count from before the warm-up: it is load too.
+  const start = await counters(c);
+  if (WARMUP) {
+    const w = load.args(endpoints, load.warmup);
+    log(`$ benchmark ${w.join(' ')}  (warm-up, not measured)`);
+    await runBenchmark(bins, w, `${load.name} warm-up`, c.kind);
+  }
   const before = await counters(c);
   const cpu0 = pids.map(cpuSeconds);
   const main0 = pids.map(mainThreadCpuSeconds);
   // The peak since start, kept before VmHWM is reset so that this load's own peak can be read.
   const peak0 = pids.map(peakRssMiB);
   const reset = pids.map(resetPeakRss).every(Boolean);
-  const args = load.args(endpoints);
+  const args = load.args(endpoints, load.total);
   log(`$ benchmark ${args.join(' ')}`);
-  const out = await new Promise<string>((res, rej) => {
-    const p = spawn(bins.benchmark, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    p.stdout.on('data', (d: Buffer) => (text += d.toString()));
-    p.stderr.on('data', () => {}); // the progress bar
-    const timer = setTimeout(() => p.kill('SIGKILL'), MAX_SECONDS * 1000);
-    p.on('error', rej);
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) res(text);
-      else rej(new Error(`benchmark ${load.name} on ${c.kind} ended with ${code ?? signal} (bound: ${MAX_SECONDS} s)\n${text.slice(-2000)}`));
-    });
-  });
+  const out = await runBenchmark(bins, args, load.name, c.kind);
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
   const mainCpu = pids.map(mainThreadCpuSeconds).reduce((s, v, i) => s + v - main0[i]!, 0);
   const after = await counters(c);
   const r = parseReport(out);
+  if (DIST) log(`  latency: ${out.split('\n').filter((l) => /^\s*[0-9.]+% in /.test(l)).map((l) => l.trim().replace(' secs.', '').replace(' in ', ' ')).join(', ')} (s)`);
   return {
     requests: load.total,
     errors: r.errors,
@@ -278,8 +291,8 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     mainCpuPer1000: (1000 * mainCpu) / load.total,
     peakRssMiB: Math.max(...pids.map((p, i) => Math.max(peak0[i]!, peakRssMiB(p)))),
     loadPeakRssMiB: reset ? Math.max(...pids.map(peakRssMiB)) : NaN,
-    leaderChanges: after.leaderChanges - before.leaderChanges,
-    heartbeatFailures: after.heartbeatFailures - before.heartbeatFailures,
+    leaderChanges: after.leaderChanges - start.leaderChanges,
+    heartbeatFailures: after.heartbeatFailures - start.heartbeatFailures,
     loadAvg: loadAvg(),
     heap: after.heap,
     perMember: after.perMember
@@ -293,6 +306,23 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     fsyncsPerRequest: (after.fsyncs - before.fsyncs) / load.total,
     fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, after.fsyncs - before.fsyncs),
   };
+}
+
+/** Runs etcd's benchmark tool once (bounded by --max-seconds); its standard output. */
+function runBenchmark(bins: Bins, args: string[], what: string, kind: Kind): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    const p = spawn(bins.benchmark, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    p.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    p.stderr.on('data', () => {}); // the progress bar
+    const timer = setTimeout(() => p.kill('SIGKILL'), MAX_SECONDS * 1000);
+    p.on('error', rej);
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) res(text);
+      else rej(new Error(`benchmark ${what} on ${kind} ended with ${code ?? signal} (bound: ${MAX_SECONDS} s)\n${text.slice(-2000)}`));
+    });
+  });
 }
 
 interface Bins {
