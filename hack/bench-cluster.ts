@@ -12,7 +12,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client, credentials } from '@grpc/grpc-js';
@@ -21,6 +21,7 @@ import { loadEtcdProtos } from '../node/server/proto-load.js';
 import { hotFrames } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
+import { logChildOutput } from './lib/child-log.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const ETCD_BIN = process.env['ETCD'] ?? '/usr/bin/etcd';
@@ -77,7 +78,6 @@ export async function startCluster(kind: 'tsetcd' | 'etcd', root: string, opts: 
   mkdirSync(root, { recursive: true });
   const planned = await planMembers(root, `bench-${kind}`, opts.tls ? { tlsFlags: (n) => opts.tls!.memberFlags(n) } : {});
   const members: Proc[] = planned.map((m) => {
-    const log = createWriteStream(join(root, `${m.name}.log`));
     // --cpu-prof is refused in NODE_OPTIONS, so a profiled member runs node directly.
     const [cmd, argv] =
       kind === 'etcd'
@@ -86,8 +86,7 @@ export async function startCluster(kind: 'tsetcd' | 'etcd', root: string, opts: 
           ? [process.execPath, [...MEMBER_NODE_ARGS, '--cpu-prof', `--cpu-prof-dir=${join(root, 'prof', m.name)}`, join(REPO, 'dist', 'node', 'main.js'), ...m.args]]
           : [opts.bin ?? TSETCD_BIN, m.args];
     const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: kind === 'etcd' ? process.env : memberEnv(process.env) });
-    proc.stdout?.pipe(log);
-    proc.stderr?.pipe(log);
+    logChildOutput(proc, join(root, `${m.name}.log`));
     return { name: m.name, client: m.client, metrics: m.metrics, proc };
   });
   const t: Target = { kind, members, root, ...(opts.tls ? { tls: opts.tls } : {}) };

@@ -26,12 +26,13 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { flag, refuseUnknownFlags } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
+import { logChildOutput } from './lib/child-log.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
@@ -131,12 +132,10 @@ function ensureBins(): Bins {
 }
 
 function spawnMember(m: LoopbackMember, argv: [string, string[]], root: string): ChildProcess {
-  const log = createWriteStream(join(root, `${m.name}.log`), { flags: 'a' });
   // node is a tsetcd member: it runs with the member's malloc settings.
   const env = argv[0] === process.execPath ? memberEnv(process.env) : process.env;
   const proc = spawn(argv[0], argv[1], { stdio: ['ignore', 'pipe', 'pipe'], env });
-  proc.stdout?.pipe(log);
-  proc.stderr?.pipe(log);
+  logChildOutput(proc, join(root, `${m.name}.log`), { append: true });
   return proc;
 }
 

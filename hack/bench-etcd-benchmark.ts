@@ -28,7 +28,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
@@ -36,6 +36,7 @@ import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
+import { logChildOutput } from './lib/child-log.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
@@ -136,11 +137,9 @@ async function startCluster(kind: Kind, bins: Bins, root: string): Promise<Clust
   const planned = await planMembers(root, `bench-${kind}`);
   const members: Member[] = planned.map((m) => {
     const [cmd, pre] = command(kind, bins, join(root, 'prof', m.name));
-    const log = createWriteStream(join(root, `${m.name}.log`));
     const extra = kind === 'tsetcd' ? TSETCD_ARGS : [];
     const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: kind === 'tsetcd' ? MEMBER_ENV : process.env });
-    proc.stdout?.pipe(log);
-    proc.stderr?.pipe(log);
+    logChildOutput(proc, join(root, `${m.name}.log`));
     return { ...m, proc };
   });
   const c: Cluster = { kind, members, root };

@@ -15,12 +15,13 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames, type Window } from './lib/cpu-profile.js';
 import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
+import { logChildOutput } from './lib/child-log.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAINS = (process.env['TSETCD_MAINS'] ?? join(REPO, 'dist', 'node', 'main.js')).split(',').map((p) => resolve(p));
@@ -61,12 +62,10 @@ async function start(main: string, i: number): Promise<Build> {
   rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
   const [m] = await planMembers(root, `save-${i}`, { count: 1 });
-  const log = createWriteStream(join(root, 'member.log'));
   const args = [...m!.args, `--quota-backend-bytes=${8 * 2 ** 30}`];
   // An etcd binary (e.g. .cache/etcd36/v3.6.16/etcd) runs as itself, for a figure beside ours.
   const proc = main.endsWith('/etcd') ? spawn(main, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(process.execPath, [...NODE_ARGS, main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: memberEnv(process.env) });
-  proc.stdout?.pipe(log);
-  proc.stderr?.pipe(log);
+  logChildOutput(proc, join(root, 'member.log'));
   if (!(await waitHealthy([m!.client], 60_000))) throw new Error(`${main} did not become healthy (log in ${root})`);
   return { main, proc, client: m!.client, saves: [] };
 }

@@ -11,12 +11,13 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import { cpuSeconds, flag, loadAvg, refuseUnknownFlags } from './lib/bench-measure.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
+import { logChildOutput } from './lib/child-log.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const MAIN_JS = process.env['TSETCD_MAIN'] ?? join(REPO, 'dist', 'node', 'main.js');
@@ -36,9 +37,7 @@ async function main(): Promise<void> {
     const dir = join(root, `prof-${m.name}`);
     mkdirSync(dir, { recursive: true });
     const p = spawn(process.execPath, [...MEMBER_NODE_ARGS, ...(PROF ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), MAIN_JS, ...m.args, '--quota-backend-bytes=8589934592', ...TSETCD_ARGS], { stdio: ['ignore', 'pipe', 'pipe'], env: memberEnv(process.env) });
-    const log = createWriteStream(join(root, `${m.name}.log`));
-    p.stdout?.pipe(log);
-    p.stderr?.pipe(log);
+    logChildOutput(p, join(root, `${m.name}.log`));
     return p;
   });
   try {

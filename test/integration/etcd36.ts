@@ -20,7 +20,7 @@ export function start(name: string, bin: string, args: readonly string[], logFil
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
   proc.stdout?.pipe(log, { end: false });
   proc.stderr?.pipe(log, { end: false });
-  proc.on('exit', () => log.end());
+  proc.on('close', () => log.end()); // 'close' comes after the pipes' last data; 'exit' may come before it
   return { name, proc, logFile, clientUrl };
 }
 

@@ -244,7 +244,7 @@ export class Cluster {
     const proc = spawn(this.opts.bin ?? TSETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
     proc.stdout?.pipe(log, { end: false });
     proc.stderr?.pipe(log, { end: false });
-    proc.on('exit', () => log.end());
+    proc.on('close', () => log.end()); // 'close' comes after the pipes' last data; 'exit' may come before it
     m.proc = proc;
   }
 

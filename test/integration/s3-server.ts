@@ -75,6 +75,7 @@ export async function startS3Server(o: { ip?: string } = {}): Promise<S3Server> 
   const proc: ChildProcess = spawn(WEED, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout?.pipe(log, { end: false });
   proc.stderr?.pipe(log, { end: false });
+  proc.on('close', () => log.end()); // 'close' comes after the pipes' last data; 'exit' may come before it
   const endpoint = `http://${ip}:${s3}`;
   const region = 'us-east-1';
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKeyID, secretAccessKey }, maxAttempts: 1 });
@@ -87,7 +88,6 @@ export async function startS3Server(o: { ip?: string } = {}): Promise<S3Server> 
       await exited;
       clearTimeout(t);
     }
-    log.end();
     if (!process.env['KEEP_DATA']) rmSync(dir, { recursive: true, force: true });
   };
   const createBucket = async (name: string): Promise<void> => {

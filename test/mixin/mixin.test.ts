@@ -112,8 +112,10 @@ describe.skipIf(!ok)("etcd's mixin against a 3-member tsetcd cluster and a real 
       [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    prom.stdout?.pipe(log);
-    prom.stderr?.pipe(log);
+    // Both pipes into one log: neither may end it (the other could still write); 'close' does.
+    prom.stdout?.pipe(log, { end: false });
+    prom.stderr?.pipe(log, { end: false });
+    prom.on('close', () => log.end());
     await waitFor('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000, 200);
 
     // Prometheus sends its first scrapes a few seconds after start (target updates are batched):
