@@ -52,9 +52,9 @@ const WITH_ETCD34 = flag('etcd34', process.env['BENCH_ETCD34'] === '1' ? 'true' 
 const PROFILE = flag('profile', 'false') === 'true';
 /**
  * Run each load once, unmeasured, before the measured run (both systems): a Node member's first
- * few thousand requests run while V8 still compiles the hot paths (a fresh member does about
- * 740 single-client puts/s over its first 3,000 and 1,090 after them), and a user's cluster has
- * long been warm. --warmup=false measures the cold start (the figures before stop 35).
+ * few thousand requests run while V8 still compiles the hot paths (a fresh member did 706-741
+ * single-client puts/s over its first 3,000 and 1,150 over the next 3,000), and a user's cluster
+ * has long been warm. --warmup=false measures the cold start (the figures before stop 35).
  */
 /** --dist: print each run's latency distribution (benchmark's 10%..99.9% lines). */
 const DIST = flag('dist', 'false') === 'true';
