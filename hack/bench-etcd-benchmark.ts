@@ -50,14 +50,14 @@ const MAX_SECONDS = Number(flag('max-seconds', '120'));
 const LOADS = flag('loads', 'put-all,put-leader,range-lin,range-ser').split(',');
 const WITH_ETCD34 = flag('etcd34', process.env['BENCH_ETCD34'] === '1' ? 'true' : 'false') === 'true';
 const PROFILE = flag('profile', 'false') === 'true';
+/** --dist: print each run's latency distribution (benchmark's 10%..99.9% lines). */
+const DIST = flag('dist', 'false') === 'true';
 /**
  * Run each load once, unmeasured, before the measured run (both systems): a Node member's first
  * few thousand requests run while V8 still compiles the hot paths (a fresh member did 706-741
  * single-client puts/s over its first 3,000 and 1,150 over the next 3,000), and a user's cluster
  * has long been warm. --warmup=false measures the cold start (the figures before stop 35).
  */
-/** --dist: print each run's latency distribution (benchmark's 10%..99.9% lines). */
-const DIST = flag('dist', 'false') === 'true';
 const WARMUP = flag('warmup', process.env['BENCH_WARMUP'] === '0' ? 'false' : 'true') === 'true';
 const ONLY = flag('only', '');
 /** Extra flags for the tsetcd members, e.g. --tsetcd-args=--snapshot-count=10000 (space-separated). */
@@ -266,7 +266,7 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     log(`$ benchmark ${w.join(' ')}  (warm-up, not measured)`);
     await runBenchmark(bins, w, `${load.name} warm-up`, c.kind);
   }
-  const before = await counters(c);
+  const before = WARMUP ? await counters(c) : start;
   const cpu0 = pids.map(cpuSeconds);
   const main0 = pids.map(mainThreadCpuSeconds);
   // The peak since start, kept before VmHWM is reset so that this load's own peak can be read.

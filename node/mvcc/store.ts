@@ -283,6 +283,7 @@ export class MvccStore {
   /**
    * The last target physical compaction reached (0: none). Keys changed at it may keep a delete
    * there (firstSurviving); a later target visits them again, or the delete would stay forever.
+   * workUpTo needs no clause for it: its log group is held until then, so logStart < target.
    */
   private keptDeletesRev = 0;
   private pins = new Map<number, number>();
@@ -813,7 +814,7 @@ export class MvccStore {
   }
 
   private workUpTo(target: number): boolean {
-    return this.physicalCursor <= target || this.logStart < target || (this.keptDeletesRev > 0 && this.keptDeletesRev < target);
+    return this.physicalCursor <= target || this.logStart < target;
   }
 
   private physicalTarget(): number {

@@ -2,8 +2,9 @@
 // harness.ts's etcd36Bin, built by hack/ensure-etcd36.sh).
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { etcd36Bin, waitFor } from './harness.js';
+import { logChildOutput } from '../../hack/lib/child-log.js';
 
 export const ETCD = etcd36Bin('etcd');
 export const ETCDUTL = etcd36Bin('etcdutl');
@@ -16,11 +17,8 @@ export interface Proc {
 }
 
 export function start(name: string, bin: string, args: readonly string[], logFile: string, clientUrl: string): Proc {
-  const log = createWriteStream(logFile, { flags: 'a' });
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
-  proc.stdout?.pipe(log, { end: false });
-  proc.stderr?.pipe(log, { end: false });
-  proc.on('close', () => log.end()); // 'close' comes after the pipes' last data; 'exit' may come before it
+  logChildOutput(proc, logFile, { append: true });
   return { name, proc, logFile, clientUrl };
 }
 

@@ -9,10 +9,11 @@
 
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { logChildOutput } from '../../hack/lib/child-log.js';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
 export const TSETCD_BIN = join(REPO, 'bin', 'tsetcd');
@@ -240,11 +241,8 @@ export class Cluster {
       ...extraFlags,
       ...(this.opts.tls?.memberFlags(m.name) ?? []),
     ];
-    const log = createWriteStream(m.logFile, { flags: 'a' });
     const proc = spawn(this.opts.bin ?? TSETCD_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ETCDCTL_API: undefined } });
-    proc.stdout?.pipe(log, { end: false });
-    proc.stderr?.pipe(log, { end: false });
-    proc.on('close', () => log.end()); // 'close' comes after the pipes' last data; 'exit' may come before it
+    logChildOutput(proc, m.logFile, { append: true });
     m.proc = proc;
   }
 

@@ -4,10 +4,11 @@
 // the process talks to nothing but loopback. weed is built by hack/ensure-weed.sh (a prerequisite
 // of `make test`) into .cache/weed/<version>/; without it the suites skip locally and fail under CI.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { REPO, freePorts, waitFor } from './harness.js';
+import { logChildOutput } from '../../hack/lib/child-log.js';
 
 const WEED_VERSION = readFileSync(join(REPO, 'hack', 'weed', 'VERSION'), 'utf8').trim();
 export const WEED = join(process.env['WEED_BIN_DIR'] ?? join(REPO, '.cache', 'weed', WEED_VERSION), 'weed');
@@ -71,11 +72,8 @@ export async function startS3Server(o: { ip?: string } = {}): Promise<S3Server> 
     `-s3.config=${config}`,
   ];
   const logFile = join(dir, 'weed.log');
-  const log = createWriteStream(logFile);
   const proc: ChildProcess = spawn(WEED, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout?.pipe(log, { end: false });
-  proc.stderr?.pipe(log, { end: false });
-  proc.on('close', () => log.end()); // 'close' comes after the pipes' last data; 'exit' may come before it
+  logChildOutput(proc, logFile);
   const endpoint = `http://${ip}:${s3}`;
   const region = 'us-east-1';
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: accessKeyID, secretAccessKey }, maxAttempts: 1 });

@@ -17,11 +17,12 @@
 //   with a 1s scrape interval a 1m rate has its two samples after two scrapes.
 // Waits are on conditions with a deadline; the figures are printed.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, REPO, ctlOk, ETCDCTL, freePorts, requireTools, waitFor } from '../integration/harness.js';
+import { logChildOutput } from '../../hack/lib/child-log.js';
 
 const PROMETHEUS = process.env['PROMETHEUS'] ?? '/usr/bin/prometheus';
 const PROMTOOL = process.env['PROMTOOL'] ?? '/usr/bin/promtool';
@@ -106,16 +107,12 @@ describe.skipIf(!ok)("etcd's mixin against a 3-member tsetcd cluster and a real 
       `      - targets: [${cluster.members.map((m) => JSON.stringify(`127.0.0.1:${m.metricsPort}`)).join(', ')}]`,
     ].join('\n');
     writeFileSync(join(dir, 'prometheus.yml'), config + '\n');
-    const log = createWriteStream(join(dir, 'prometheus.log'));
     prom = spawn(
       PROMETHEUS,
       [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    // Both pipes into one log: neither may end it (the other could still write); 'close' does.
-    prom.stdout?.pipe(log, { end: false });
-    prom.stderr?.pipe(log, { end: false });
-    prom.on('close', () => log.end());
+    logChildOutput(prom, join(dir, 'prometheus.log'));
     await waitFor('prometheus ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000, 200);
 
     // Prometheus sends its first scrapes a few seconds after start (target updates are batched):
