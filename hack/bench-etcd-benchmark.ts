@@ -173,6 +173,9 @@ interface Counters {
   /** WAL fsyncs and their seconds, summed over the members (etcd_disk_wal_fsync_duration_seconds, both systems). */
   fsyncs: number;
   fsyncSeconds: number;
+  /** Of those, the ones that took at most 1 ms and at most 4 ms (the histogram's le buckets, etcd's and ours alike). */
+  fsyncsUpTo1Ms: number;
+  fsyncsUpTo4Ms: number;
 }
 
 async function counters(c: Cluster): Promise<Counters> {
@@ -182,6 +185,8 @@ async function counters(c: Cluster): Promise<Counters> {
   let largest = 0;
   let fsyncs = 0;
   let fsyncSeconds = 0;
+  let fsyncsUpTo1Ms = 0;
+  let fsyncsUpTo4Ms = 0;
   const perMember: string[] = [];
   const gc: Counters['gc'] = [];
   for (const m of c.members) {
@@ -194,6 +199,8 @@ async function counters(c: Cluster): Promise<Counters> {
     heartbeatFailures += val('etcd_server_heartbeat_send_failures_total');
     fsyncs += val('etcd_disk_wal_fsync_duration_seconds_count');
     fsyncSeconds += val('etcd_disk_wal_fsync_duration_seconds_sum');
+    fsyncsUpTo1Ms += metricSum(text, 'etcd_disk_wal_fsync_duration_seconds_bucket', { le: '0.001' });
+    fsyncsUpTo4Ms += metricSum(text, 'etcd_disk_wal_fsync_duration_seconds_bucket', { le: '0.004' });
     const mib = (name: string): string => (val(name) / 2 ** 20).toFixed(0);
     if (text.includes('nodejs_heap_size_total_bytes')) {
       const g = (kind: string, part: string): number => metricSum(text, `nodejs_gc_duration_seconds_${part}`, { kind });
@@ -214,7 +221,7 @@ async function counters(c: Cluster): Promise<Counters> {
         `external ${mib('nodejs_external_memory_bytes')} MiB, rss ${mib('process_resident_memory_bytes')} MiB`;
     }
   }
-  return { leaderChanges, heartbeatFailures, heap, perMember, gc, fsyncs, fsyncSeconds };
+  return { leaderChanges, heartbeatFailures, heap, perMember, gc, fsyncs, fsyncSeconds, fsyncsUpTo1Ms, fsyncsUpTo4Ms };
 }
 
 interface RunResult {
@@ -238,6 +245,9 @@ interface RunResult {
   /** WAL fsyncs per request (all members) and their mean duration in ms. */
   fsyncsPerRequest: number;
   fsyncMeanMs: number;
+  /** The share of those fsyncs that took over 1 ms and over 4 ms. */
+  fsyncOver1Ms: number;
+  fsyncOver4Ms: number;
 }
 
 /** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
@@ -304,6 +314,8 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
       .join('; '),
     fsyncsPerRequest: (after.fsyncs - before.fsyncs) / load.total,
     fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, after.fsyncs - before.fsyncs),
+    fsyncOver1Ms: 1 - (after.fsyncsUpTo1Ms - before.fsyncsUpTo1Ms) / Math.max(1, after.fsyncs - before.fsyncs),
+    fsyncOver4Ms: 1 - (after.fsyncsUpTo4Ms - before.fsyncsUpTo4Ms) / Math.max(1, after.fsyncs - before.fsyncs),
   };
 }
 
@@ -338,6 +350,13 @@ function ensureBins(): Bins {
 
 function fmt(n: number, digits = 1): string {
   return Number.isFinite(n) ? n.toFixed(digits) : '-';
+}
+
+/** The WAL fsyncs' mean and tail (none under reads). */
+function fsyncTail(r: RunResult): string {
+  if (r.fsyncsPerRequest === 0) return '';
+  const pct = (share: number): string => `${(100 * share).toFixed(1)}%`;
+  return ` (mean ${r.fsyncMeanMs.toFixed(2)} ms, over 1 ms ${pct(r.fsyncOver1Ms)}, over 4 ms ${pct(r.fsyncOver4Ms)})`;
 }
 
 function fmtInt(n: number): string {
@@ -377,7 +396,7 @@ async function main(): Promise<void> {
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)})  leader changes ${r.leaderChanges}  ` +
-              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} (mean ${r.fsyncMeanMs.toFixed(2)} ms)  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} ${fsyncTail(r)}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
           if (PER_MEMBER && r.perMember) log(`  members (MiB): ${r.perMember}`);
         }
