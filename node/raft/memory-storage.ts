@@ -24,8 +24,16 @@ export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
   metadata: Object.freeze({ index: 0, term: 0, confState: Object.freeze({ voters: [], learners: [] }) }),
 });
 
+/**
+ * The dummy entry at the snapshot's index. Its properties come in the order every other entry's
+ * do (raft, the WAL and transport codecs: term, index, type, data), so it shares their hidden
+ * class. With its own class, compaction stored a decoded term (a heap number) into a field V8 had
+ * seen only small integers in: the class changed, and every optimized raft function that had
+ * inlined ents[0].index deoptimized at once. The leader then ran ~2 s of puts in unoptimized code
+ * after each snapshot (docs/benchmarks/member.md, twenty-first stop).
+ */
 function dummy(index: number, term: number): Entry {
-  return { index, term, type: 'normal', data: EMPTY_DATA };
+  return { term, index, type: 'normal', data: EMPTY_DATA };
 }
 
 export class MemoryStorage implements RaftStorage {
