@@ -15,7 +15,7 @@
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
 //       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
-//       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member] [--warmup=false] [--dist]
+//       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member] [--warmup=false] [--dist] [--deopts]
 // TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons);
 // --node runs the members on another Node binary (default: the one running this script), and
 // --node-args puts Node/V8 flags before the script (runtime and flag comparisons; default the
@@ -25,6 +25,9 @@
 // frames; CPU figures taken with it on carry the profiler's cost.
 // Each load first runs unmeasured on the same cluster (see WARMUP; --warmup=false or
 // BENCH_WARMUP=0 measures the cold start). --dist prints each run's latency distribution.
+// --deopts runs the tsetcd members under --trace-deopt and prints the deoptimizations each
+// measured load caused (optimized code thrown away mid-load is a latency tail; CPU figures taken
+// with it on carry the tracing's cost).
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +40,7 @@ import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 import { logChildOutput } from './lib/child-log.js';
+import { deoptsLogged, summarizeDeopts } from './lib/deopt-census.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
@@ -52,6 +56,8 @@ const WITH_ETCD34 = flag('etcd34', process.env['BENCH_ETCD34'] === '1' ? 'true' 
 const PROFILE = flag('profile', 'false') === 'true';
 /** --dist: print each run's latency distribution (benchmark's 10%..99.9% lines). */
 const DIST = flag('dist', 'false') === 'true';
+/** --deopts: the tsetcd members run under --trace-deopt; each load reports the deoptimizations inside it. */
+const DEOPTS = flag('deopts', 'false') === 'true';
 /**
  * Run each load once, unmeasured, before the measured run (both systems): a Node member's first
  * few thousand requests run while V8 still compiles the hot paths (a fresh member did 706-741
@@ -128,7 +134,7 @@ function command(kind: Kind, bins: Bins, profDir: string): [string, string[]] {
       return ['/usr/bin/etcd', []];
     case 'tsetcd':
       // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
-      return [NODE_BIN, [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), MAIN_JS]];
+      return [NODE_BIN, [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(DEOPTS ? ['--trace-deopt'] : []), MAIN_JS]];
   }
 }
 
@@ -282,9 +288,13 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   // The peak since start, kept before VmHWM is reset so that this load's own peak can be read.
   const peak0 = pids.map(peakRssMiB);
   const reset = pids.map(resetPeakRss).every(Boolean);
+  const logs = c.members.map((m) => join(c.root, `${m.name}.log`));
+  const deopts0 = DEOPTS && c.kind === 'tsetcd' ? logs.map((f) => deoptsLogged(f).length) : [];
   const args = load.args(endpoints, load.total);
   log(`$ benchmark ${args.join(' ')}`);
   const out = await runBenchmark(bins, args, load.name, c.kind);
+  // The logs are written through pipes: a deopt at the load's very end may be counted with the next.
+  if (deopts0.length > 0) log(`  deopts during the load: ${logs.map((f, i) => `${c.members[i]!.name} ${summarizeDeopts(deoptsLogged(f).slice(deopts0[i]))}`).join('; ')}`);
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
   const mainCpu = pids.map(mainThreadCpuSeconds).reduce((s, v, i) => s + v - main0[i]!, 0);
   const after = await counters(c);
