@@ -40,7 +40,7 @@ import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
 import type { LoopbackMember } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 import { logChildOutput } from './lib/child-log.js';
-import { deoptsLogged, summarizeDeopts } from './lib/deopt-census.js';
+import { deoptsLogged, logBytes, summarizeDeopts } from './lib/deopt-census.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
@@ -289,15 +289,16 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   const peak0 = pids.map(peakRssMiB);
   const reset = pids.map(resetPeakRss).every(Boolean);
   const logs = c.members.map((m) => join(c.root, `${m.name}.log`));
-  const deopts0 = DEOPTS && c.kind === 'tsetcd' ? logs.map((f) => deoptsLogged(f).length) : [];
+  const logSizes0 = DEOPTS && c.kind === 'tsetcd' ? logs.map(logBytes) : [];
   const args = load.args(endpoints, load.total);
   log(`$ benchmark ${args.join(' ')}`);
   const out = await runBenchmark(bins, args, load.name, c.kind);
   // The logs are written through pipes: a deopt at the load's very end may be counted with the next.
-  if (deopts0.length > 0) log(`  deopts during the load: ${logs.map((f, i) => `${c.members[i]!.name} ${summarizeDeopts(deoptsLogged(f).slice(deopts0[i]))}`).join('; ')}`);
+  if (logSizes0.length > 0) log(`  deopts during the load: ${logs.map((f, i) => `${c.members[i]!.name} ${summarizeDeopts(deoptsLogged(f, logSizes0[i]))}`).join('; ')}`);
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
   const mainCpu = pids.map(mainThreadCpuSeconds).reduce((s, v, i) => s + v - main0[i]!, 0);
   const after = await counters(c);
+  const fsyncs = after.fsyncs - before.fsyncs;
   const r = parseReport(out);
   if (DIST) log(`  latency: ${out.split('\n').filter((l) => /^\s*[0-9.]+% in /.test(l)).map((l) => l.trim().replace(' secs.', '').replace(' in ', ' ')).join(', ')} (s)`);
   return {
@@ -322,10 +323,10 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
         return `peak ${reset ? peakRssMiB(pids[i]!).toFixed(0) : '-'} ${t}${gcs}`;
       })
       .join('; '),
-    fsyncsPerRequest: (after.fsyncs - before.fsyncs) / load.total,
-    fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, after.fsyncs - before.fsyncs),
-    fsyncOver1Ms: 1 - (after.fsyncsUpTo1Ms - before.fsyncsUpTo1Ms) / Math.max(1, after.fsyncs - before.fsyncs),
-    fsyncOver4Ms: 1 - (after.fsyncsUpTo4Ms - before.fsyncsUpTo4Ms) / Math.max(1, after.fsyncs - before.fsyncs),
+    fsyncsPerRequest: fsyncs / load.total,
+    fsyncMeanMs: (1000 * (after.fsyncSeconds - before.fsyncSeconds)) / Math.max(1, fsyncs),
+    fsyncOver1Ms: 1 - (after.fsyncsUpTo1Ms - before.fsyncsUpTo1Ms) / Math.max(1, fsyncs),
+    fsyncOver4Ms: 1 - (after.fsyncsUpTo4Ms - before.fsyncsUpTo4Ms) / Math.max(1, fsyncs),
   };
 }
 
@@ -406,7 +407,7 @@ async function main(): Promise<void> {
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)})  leader changes ${r.leaderChanges}  ` +
-              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)} ${fsyncTail(r)}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)}${fsyncTail(r)}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
           if (PER_MEMBER && r.perMember) log(`  members (MiB): ${r.perMember}`);
         }
