@@ -16,6 +16,7 @@ import {
   type Snapshot,
 } from './types.js';
 import { limitSize } from './entry-size.js';
+import { EMPTY_ENTRY_DATA, newEntry } from './entry.js';
 
 const EMPTY_DATA = new Uint8Array(0);
 
@@ -33,7 +34,7 @@ export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
  * after each snapshot (docs/benchmarks/member.md, twenty-first stop).
  */
 function dummy(index: number, term: number): Entry {
-  return { term, index, type: 'normal', data: EMPTY_DATA };
+  return newEntry(term, index, 'normal', EMPTY_ENTRY_DATA);
 }
 
 export class MemoryStorage implements RaftStorage {

@@ -52,6 +52,7 @@ import {
 } from './types.js';
 import { Raft, newMessage, type RaftCoreConfig } from './raft.js';
 import { encodeConfChange } from './conf-change.js';
+import { newEntry } from './entry.js';
 
 export type RaftConfig = RaftCoreConfig;
 
@@ -100,20 +101,20 @@ export class RawNode {
 
   /** Proposes data to be appended. Throws ProposalDroppedError when it cannot be (no leader, transfer, limits). */
   propose(data: Uint8Array): void {
-    this.proposeEntries([{ term: 0, index: 0, type: 'normal', data }]);
+    this.proposeEntries([newEntry(0, 0, 'normal', data)]);
   }
 
   /** Proposes many commands as one batch (one append, one message per peer). */
   proposeBatch(datas: readonly Uint8Array[]): void {
     if (datas.length === 0) return;
     const ents: Entry[] = new Array<Entry>(datas.length);
-    for (let i = 0; i < datas.length; i++) ents[i] = { term: 0, index: 0, type: 'normal', data: datas[i] as Uint8Array };
+    for (let i = 0; i < datas.length; i++) ents[i] = newEntry(0, 0, 'normal', datas[i] as Uint8Array);
     this.proposeEntries(ents);
   }
 
   /** Proposes a single-step membership change. Only one may be pending at a time. */
   proposeConfChange(cc: ConfChange): void {
-    this.proposeEntries([{ term: 0, index: 0, type: 'confChange', data: encodeConfChange(cc) }]);
+    this.proposeEntries([newEntry(0, 0, 'confChange', encodeConfChange(cc))]);
   }
 
   private proposeEntries(ents: Entry[]): void {

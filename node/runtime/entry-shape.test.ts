@@ -5,6 +5,8 @@
 // optimized raft function deoptimized at once, after each snapshot (memory-storage.ts, dummy()).
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../raft/memory-storage.js';
+import { SeededRng } from '../raft/rand.js';
+import { RawNode } from '../raft/raw-node.js';
 import type { Entry } from '../raft/types.js';
 import { decodeEntry, encodeEntry } from '../storage/codec.js';
 import { decodeMessage, encodeMessage } from '../transport/codec.js';
@@ -29,7 +31,30 @@ function dummyOf(s: MemoryStorage): Entry {
   return (s as unknown as { ents: Entry[] })['ents'][0]!;
 }
 
+/** The entries a single-voter leader makes: its no-op, then one proposal, stamped by raft. */
+function leaderEntries(): Entry[] {
+  const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1n], learners: [] } } });
+  const rn = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), preVote: false });
+  rn.campaign();
+  const made: Entry[] = [];
+  for (let round = 0; round < 2; round++) {
+    const rd = rn.ready();
+    if (rd.hardState) st.setHardState(rd.hardState);
+    st.append(rd.entries);
+    made.push(...rd.entries);
+    rn.advance();
+    if (round === 0) rn.propose(data);
+  }
+  return made;
+}
+
 describe('the shape of raft entries', () => {
+  it('raft makes its own entries (the no-op and stamped proposals) in the decoders\' order', () => {
+    const made = leaderEntries();
+    expect(made.map((e) => e.index)).toEqual([1, 2]);
+    for (const e of made) expect(Object.keys(e)).toEqual(Object.keys(walEntries()[0]!));
+  });
+
   it('MemoryStorage keeps its dummy entry in the property order of the entries the WAL and the transport decode', () => {
     const order = Object.keys(walEntries()[0]!);
     expect(Object.keys(wireEntries()[0]!)).toEqual(order);

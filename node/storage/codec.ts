@@ -13,6 +13,7 @@
 // Decoding throws CodecError on truncated or malformed input; it never reads past its slice.
 
 import type { ConfState, Entry, EntryType, HardState, SnapshotMetadata } from '../raft/types.js';
+import { newEntry } from '../raft/entry.js';
 
 export class CodecError extends Error {
   readonly code = 'ErrCodec';
@@ -208,7 +209,7 @@ export function readEntry(r: ByteReader, copy = true): Entry {
   const type = entryTypeOf(r.u8());
   const view = r.bytes();
   // new Uint8Array(view) copies into a plain Uint8Array (Buffer#slice would share the memory).
-  return { term, index, type, data: copy ? new Uint8Array(view) : view };
+  return newEntry(term, index, type, copy ? new Uint8Array(view) : view);
 }
 
 export function encodeEntry(e: Entry): Uint8Array {

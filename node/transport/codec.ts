@@ -18,6 +18,7 @@
 
 import { allocEntry } from '../lib/entry-arena.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
+import { newEntry } from '../raft/entry.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
   'hup', 'beat', 'prop', 'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap',
@@ -245,7 +246,7 @@ function readMessage(r: Reader, owned = false): Message {
     const len = r.u32();
     // Large data in an owned frame stays a view (the entry's own bytes, most of the frame).
     const data = owned && len >= BY_REFERENCE_BYTES ? r.bytes(len) : r.entryCopy(len);
-    entries[i] = { term: eterm, index: eindex, type: etype, data };
+    entries[i] = newEntry(eterm, eindex, etype, data);
   }
   let snapshot: Snapshot | undefined;
   if (flags & HAS_SNAPSHOT) {
