@@ -7,9 +7,6 @@
 
 import type { Entry, EntryType } from './types.js';
 
-/** The empty payload of a leader's no-op and of the dummy entry. */
-export const EMPTY_ENTRY_DATA = new Uint8Array(0);
-
 export function newEntry(term: number, index: number, type: EntryType, data: Uint8Array): Entry {
   return { term, index, type, data };
 }

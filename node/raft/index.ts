@@ -6,4 +6,3 @@ export { MemoryStorage, EMPTY_SNAPSHOT } from './memory-storage.js';
 export { encodeConfChange, decodeConfChange, ConfChangeDecodeError } from './conf-change.js';
 export { SeededRng } from './rand.js';
 export { entrySizeBytes, ENTRY_OVERHEAD_BYTES } from './entry-size.js';
-export { newEntry, EMPTY_ENTRY_DATA } from './entry.js';

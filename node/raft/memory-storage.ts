@@ -16,7 +16,7 @@ import {
   type Snapshot,
 } from './types.js';
 import { limitSize } from './entry-size.js';
-import { EMPTY_ENTRY_DATA, newEntry } from './entry.js';
+import { newEntry } from './entry.js';
 
 const EMPTY_DATA = new Uint8Array(0);
 
@@ -26,15 +26,12 @@ export const EMPTY_SNAPSHOT: Snapshot = Object.freeze({
 });
 
 /**
- * The dummy entry at the snapshot's index. Its properties come in the order every other entry's
- * do (raft, the WAL and transport codecs: term, index, type, data), so it shares their hidden
- * class. With its own class, compaction stored a decoded term (a heap number) into a field V8 had
- * seen only small integers in: the class changed, and every optimized raft function that had
- * inlined ents[0].index deoptimized at once. The leader then ran ~2 s of puts in unoptimized code
- * after each snapshot (docs/benchmarks/member.md, twenty-first stop).
+ * The dummy entry at the snapshot's index. Built by newEntry like every other entry, so it shares
+ * their hidden class: raft's optimized code inlines ents[0].index, and a dummy of its own class
+ * once deoptimized most of raft after each snapshot (entry.ts).
  */
 function dummy(index: number, term: number): Entry {
-  return newEntry(term, index, 'normal', EMPTY_ENTRY_DATA);
+  return newEntry(term, index, 'normal', EMPTY_DATA);
 }
 
 export class MemoryStorage implements RaftStorage {

@@ -29,7 +29,7 @@ import type { Progress } from './progress.js';
 import { ReadOnly } from './read-only.js';
 import { decodeConfChange } from './conf-change.js';
 import { payloadSizeBytes } from './entry-size.js';
-import { EMPTY_ENTRY_DATA, newEntry } from './entry.js';
+import { newEntry } from './entry.js';
 
 export interface RaftCoreConfig {
   id: NodeId;
@@ -412,7 +412,7 @@ export class Raft {
     this.pendingConfIndex = this.raftLog.lastIndex();
     // The leader is always active to itself; peers must answer within an election timeout.
     if (self !== undefined) self.recentActive = true;
-    const empty = newEntry(this.term, this.raftLog.lastIndex() + 1, 'normal', EMPTY_ENTRY_DATA);
+    const empty = newEntry(this.term, this.raftLog.lastIndex() + 1, 'normal', EMPTY_DATA);
     if (!this.appendEntries([empty])) throw new RaftAssertionError('empty entry was dropped');
     this.logger.info('became leader', { id: this.id, term: this.term });
   }
@@ -690,7 +690,7 @@ export class Raft {
         if (m.from === this.id) throw new ProposalDroppedError('a configuration change is already pending');
         // Forwarded: keep the slot but make it a no-op.
         if (ents === m.entries) ents = ents.slice();
-        ents[i] = newEntry(e.term, e.index, 'normal', EMPTY_ENTRY_DATA);
+        ents[i] = newEntry(e.term, e.index, 'normal', EMPTY_DATA);
         this.logger.info('ignored a conf change while another is pending', { id: this.id });
       } else {
         this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
