@@ -16,7 +16,7 @@
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
 //       [--etcd34] [--profile] [--only=tsetcd|etcd36] [--tsetcd-args='--snapshot-count=10000']
 //       [--node=/other/bin/node] [--node-args='--single-threaded-gc'] [--per-member] [--warmup=false] [--dist] [--deopts]
-//       [--single-warmup=3000] [--data-root=/dev/shm]
+//       [--single-warmup=3000] [--data-root=/dev/shm] [--stalls]
 // TSETCD_MAIN=<path to dist/node/main.js> runs another build of tsetcd (before/after comparisons);
 // --node runs the members on another Node binary (default: the one running this script), and
 // --node-args puts Node/V8 flags before the script (runtime and flag comparisons; default the
@@ -32,6 +32,9 @@
 // --deopts runs the tsetcd members under --trace-deopt and prints the deoptimizations each
 // measured load caused (optimized code thrown away mid-load is a latency tail; CPU figures taken
 // with it on carry the tracing's cost).
+// --stalls preloads hack/lib/stall-probe.cjs into the tsetcd members and prints, per member and
+// measured load, their event-loop stalls (a 1 ms timer more than 2 ms late), how much of that time
+// the main thread ran and how much it waited for a CPU, and their GC pauses.
 
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -45,6 +48,7 @@ import type { LoopbackMember } from './lib/loopback-cluster.js';
 import { MEMBER_NODE_ARGS, memberEnv } from './lib/member-node-args.js';
 import { logChildOutput } from './lib/child-log.js';
 import { deoptsLogged, logBytes, summarizeDeopts } from './lib/deopt-census.js';
+import { stallsLogged, summarizeStalls } from './lib/stall-census.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 /** TSETCD_MAIN=/other/checkout/dist/node/main.js measures another build (before/after comparisons). */
@@ -62,6 +66,9 @@ const PROFILE = flag('profile', 'false') === 'true';
 const DIST = flag('dist', 'false') === 'true';
 /** --deopts: the tsetcd members run under --trace-deopt; each load reports the deoptimizations inside it. */
 const DEOPTS = flag('deopts', 'false') === 'true';
+/** --stalls: the tsetcd members run with the stall probe; each load reports their stalls and GC pauses. */
+const STALLS = flag('stalls', 'false') === 'true';
+const STALL_PROBE = join(REPO, 'hack', 'lib', 'stall-probe.cjs');
 /**
  * Run each load once, unmeasured, before the measured run (both systems): a Node member's first
  * few thousand requests run while V8 still compiles the hot paths (a fresh member did 706-741
@@ -147,7 +154,7 @@ function command(kind: Kind, bins: Bins, profDir: string): [string, string[]] {
       return ['/usr/bin/etcd', []];
     case 'tsetcd':
       // node itself, not the bin/ wrapper, so the pid we read /proc for is the member's.
-      return [NODE_BIN, [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(DEOPTS ? ['--trace-deopt'] : []), MAIN_JS]];
+      return [NODE_BIN, [...NODE_ARGS, ...(PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), ...(DEOPTS ? ['--trace-deopt'] : []), ...(STALLS ? [`--require=${STALL_PROBE}`] : []), MAIN_JS]];
   }
 }
 
@@ -157,7 +164,7 @@ async function startCluster(kind: Kind, bins: Bins, root: string): Promise<Clust
   const members: Member[] = planned.map((m) => {
     const [cmd, pre] = command(kind, bins, join(root, 'prof', m.name));
     const extra = kind === 'tsetcd' ? TSETCD_ARGS : [];
-    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: kind === 'tsetcd' ? MEMBER_ENV : process.env });
+    const proc = spawn(cmd, [...pre, ...m.args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: kind === 'tsetcd' ? { ...MEMBER_ENV, ...(STALLS ? { TSETCD_STALL_DIR: root } : {}) } : process.env });
     logChildOutput(proc, join(root, `${m.name}.log`));
     return { ...m, proc };
   });
@@ -305,7 +312,10 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   const logSizes0 = DEOPTS && c.kind === 'tsetcd' ? logs.map(logBytes) : [];
   const args = load.args(endpoints, load.total);
   log(`$ benchmark ${args.join(' ')}`);
+  const t0 = Date.now();
   const out = await runBenchmark(bins, args, load.name, c.kind);
+  const t1 = Date.now();
+  if (STALLS && c.kind === 'tsetcd') for (const m of c.members) log(`  ${m.name} ${summarizeStalls(stallsLogged(join(c.root, `${m.proc.pid}.stalls`), t0, t1))}`);
   // The logs are written through pipes: a deopt at the load's very end may be counted with the next.
   if (logSizes0.length > 0) log(`  deopts during the load: ${logs.map((f, i) => `${c.members[i]!.name} ${summarizeDeopts(deoptsLogged(f, logSizes0[i]))}`).join('; ')}`);
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
