@@ -87,8 +87,7 @@ describe('RawNode', () => {
   });
 
   it('every message raft sends carries an entries array of its own that V8 can iterate fast (not a shared frozen one)', () => {
-    // A frozen array's elements kind is outside V8's optimized for-of: mixed with the log's
-    // arrays it sent every loop over m.entries through the generic iterator (member.md, 23rd stop).
+    // Why: newMessage() in raft.ts.
     const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1n, 2n, 3n], learners: [] } } });
     const rn = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), preVote: false });
     rn.campaign();
