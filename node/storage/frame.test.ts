@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BY_REFERENCE_BYTES, encodeRecord, encodeRecordChunks, frameBytes, scanSegment, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
+import { BY_REFERENCE_BYTES, encodeEntriesChunks, encodeHardStateChunks, encodeRecord, encodeRecordChunks, frameBytes, scanSegment, ScanError, type ScannedRecord, type WalRecord } from './frame.js';
 import { scanSegmentFile } from './segment-scan.js';
 import type { ReadableFile } from './fs.js';
 import { entries, entry, TestRng, withCrc32cFrames } from '../../test/storage/helpers.js';
@@ -72,6 +72,21 @@ describe('frame', () => {
     expect(scan.torn).toBeUndefined();
     expect(scan.end).toBe(recs.reduce((n, r) => n + encodeRecord(r).length, 0));
     expect(frameBytes(0)).toBe(24);
+  });
+
+  it("the save path's own encoders (entries, a hard state) write the frames a scan reads back as those records", () => {
+    const hardState = { term: 7, vote: 0x8e9e05c52164694dn, commit: 41 };
+    const list = [entry(10, 2, 5), entry(11, 2, BY_REFERENCE_BYTES + 1)];
+    const encoded = [encodeEntriesChunks(list), encodeHardStateChunks(hardState)];
+    const joined = Buffer.concat(encoded.flatMap((e) => e.chunks));
+    expect(joined.length).toBe(encoded[0]!.bytes + encoded[1]!.bytes);
+    expect(Buffer.from(encoded[1]!.chunks[0]!).equals(Buffer.from(encodeRecord({ kind: 'hardState', hardState })))).toBe(true);
+    const seg = new Uint8Array(joined.length + 64);
+    seg.set(joined);
+    expect(scanSegment(seg, true).records.map((r) => r.record)).toEqual([
+      { kind: 'entries', entries: list },
+      { kind: 'hardState', hardState },
+    ]);
   });
 
   it('entries with large data as chunks (the data by reference): the same bytes as encodeRecord, and they scan back', () => {

@@ -116,13 +116,15 @@ function writePayload(w: ByteWriter, rec: WalRecord): void {
   }
 }
 
-/** Encodes one framed record (length a multiple of 8). */
-export function encodeRecord(rec: WalRecord): Uint8Array {
-  let hint = 40;
-  if (rec.kind === 'entries') for (const e of rec.entries) hint += e.data.length + 24;
-  const w = new ByteWriter(hint, Buffer.allocUnsafe);
+/** A writer for one frame: the header's bytes are reserved (finishFrame fills them in). */
+function frameWriter(payloadHint: number): ByteWriter {
+  const w = new ByteWriter(payloadHint + 40, Buffer.allocUnsafe);
   for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
-  writePayload(w, rec);
+  return w;
+}
+
+/** Pads and trails the payload `w` holds and fills in the header: the frame's bytes. */
+function finishFrame(w: ByteWriter, type: number): Uint8Array {
   const payloadLen = w.length - FRAME_HEADER_BYTES;
   const total = frameBytes(payloadLen);
   while (w.length < total) w.u8(0);
@@ -131,11 +133,42 @@ export function encodeRecord(rec: WalRecord): Uint8Array {
   dv.setUint32(0, payloadLen, true);
   dv.setUint32(total - 8, payloadLen, true);
   dv.setUint32(total - 4, TRAILER_MAGIC, true);
-  buf[4] = typeOf(rec);
+  buf[4] = type;
   buf[5] = CHECKSUM_CODE[WRITE_CHECKSUM];
   dv.setUint32(8, frameCrc(WRITE_CHECKSUM, buf, 0, FRAME_HEADER_BYTES + payloadLen), true);
   // The writer was sized for this record and is dropped now: hand out its bytes without a copy.
   return buf;
+}
+
+/** Encodes one framed record (length a multiple of 8). */
+export function encodeRecord(rec: WalRecord): Uint8Array {
+  if (rec.kind === 'entries') return encodeEntriesRecord(rec.entries);
+  const w = frameWriter(0);
+  writePayload(w, rec);
+  return finishFrame(w, typeOf(rec));
+}
+
+// The save path (every put) calls the two encoders below directly, not through a WalRecord: the
+// records' object shapes differ by kind (and a field's representation can change a shape later),
+// so a function that reads `rec.kind` on every put meets new hidden classes now and then (a
+// hard state, a segment header at each cut, a snapshot marker) and V8 throws its optimized code
+// away each time (docs/benchmarks/member.md, twenty-fourth stop).
+
+/** An entries record (encodeRecord's bytes for `{ kind: 'entries', entries }`). */
+function encodeEntriesRecord(entries: readonly Entry[]): Uint8Array {
+  let hint = 0;
+  for (const e of entries) hint += e.data.length + 24;
+  const w = frameWriter(hint);
+  writeEntries(w, entries);
+  return finishFrame(w, RecordType.entries);
+}
+
+/** A hard-state record, as the chunks a writev takes (encodeRecordChunks of `{ kind: 'hardState', hardState }`). */
+export function encodeHardStateChunks(hardState: HardState): EncodedRecord {
+  const w = frameWriter(0);
+  writeHardState(w, hardState);
+  const b = finishFrame(w, RecordType.hardState);
+  return { chunks: [b], bytes: b.length };
 }
 
 /** Entry data at least this long is written by reference (its own writev chunk), not copied into the frame. */
@@ -155,20 +188,26 @@ export interface EncodedRecord {
  * do: entry data is immutable).
  */
 export function encodeRecordChunks(rec: WalRecord): EncodedRecord {
-  if (rec.kind !== 'entries' || !rec.entries.some((e) => e.data.length >= BY_REFERENCE_BYTES)) {
-    const b = encodeRecord(rec);
+  if (rec.kind === 'entries') return encodeEntriesChunks(rec.entries);
+  const b = encodeRecord(rec);
+  return { chunks: [b], bytes: b.length };
+}
+
+/** encodeRecordChunks of `{ kind: 'entries', entries }`. */
+export function encodeEntriesChunks(entries: readonly Entry[]): EncodedRecord {
+  if (!hasByReference(entries)) {
+    const b = encodeEntriesRecord(entries);
     return { chunks: [b], bytes: b.length };
   }
-  let hint = 40;
-  for (const e of rec.entries) hint += (e.data.length >= BY_REFERENCE_BYTES ? 0 : e.data.length) + 24;
-  const w = new ByteWriter(hint, Buffer.allocUnsafe);
-  for (let i = 0; i < FRAME_HEADER_BYTES; i++) w.u8(0);
-  w.varint(rec.entries.length);
+  let hint = 0;
+  for (const e of entries) hint += (e.data.length >= BY_REFERENCE_BYTES ? 0 : e.data.length) + 24;
+  const w = frameWriter(hint);
+  w.varint(entries.length);
   // cuts[i]: where refs[i] goes between the writer's bytes.
   const cuts: number[] = [];
   const refs: Uint8Array[] = [];
   let refBytes = 0;
-  for (const e of rec.entries) {
+  for (const e of entries) {
     writeEntryHead(w, e);
     if (e.data.length >= BY_REFERENCE_BYTES) {
       cuts.push(w.length);
@@ -203,6 +242,11 @@ export function encodeRecordChunks(rec: WalRecord): EncodedRecord {
   dv.setUint32(8, crc, true);
   chunks.push(buf.subarray(at, inlineTotal));
   return { chunks, bytes: total };
+}
+
+function hasByReference(entries: readonly Entry[]): boolean {
+  for (const e of entries) if (e.data.length >= BY_REFERENCE_BYTES) return true;
+  return false;
 }
 
 function decodePayload(type: number, buf: Uint8Array, start: number, end: number): WalRecord {

@@ -31,7 +31,7 @@ import {
   StorageStoppedError,
   StorageWriteError,
 } from './errors.js';
-import { encodeRecord, encodeRecordChunks, ScanError, type EncodedRecord, type ScannedRecord, type WalRecord } from './frame.js';
+import { encodeEntriesChunks, encodeHardStateChunks, encodeRecord, encodeRecordChunks, ScanError, type EncodedRecord, type ScannedRecord } from './frame.js';
 import type { WalFile, WalFs } from './fs.js';
 import { LogShape } from './log-shape.js';
 import { nodeFs } from './node-fs.js';
@@ -76,23 +76,33 @@ interface SegmentInfo {
   readonly name: string;
 }
 
-interface RecordsItem {
-  readonly kind: 'records';
+/**
+ * What the writer takes, in order: encoded records to write ('records'), or a cut to a new segment
+ * ('cut': seq, firstIndex and preamble name it). Both kinds have every field, made by queueItem()
+ * alone, so they share one hidden class: the writer's loop, optimized while it met only records,
+ * would otherwise be thrown away at the first cut (docs/benchmarks/member.md, twenty-fourth stop).
+ */
+interface QueueItem {
+  readonly kind: 'records' | 'cut';
   readonly chunks: Uint8Array[];
   bytes: number;
   mustSync: boolean;
-  resolve?: () => void;
-  reject?: (err: Error) => void;
-}
-
-interface CutItem {
-  readonly kind: 'cut';
+  /** The save's promise; NO_WAITER for an item no save waits on (the part of a save queued before a cut). */
+  resolve: () => void;
+  reject: (err: Error) => void;
   readonly seq: number;
   readonly firstIndex: number;
   readonly preamble: Uint8Array[];
 }
 
-type QueueItem = RecordsItem | CutItem;
+// A function from the start, not undefined: V8 gives a field first set to undefined no
+// representation, and the first function stored into it moves such objects to a new hidden class
+// (--trace-migration: "resolve:v->h"), which an item that never gets one would not follow.
+const NO_WAITER = (): void => undefined;
+
+function queueItem(kind: QueueItem['kind'], mustSync: boolean, seq = 0, firstIndex = 0, preamble: Uint8Array[] = []): QueueItem {
+  return { kind, chunks: [], bytes: 0, mustSync, resolve: NO_WAITER, reject: NO_WAITER, seq, firstIndex, preamble };
+}
 
 async function io<T>(op: string, path: string, p: Promise<T>): Promise<T> {
   try {
@@ -108,7 +118,7 @@ const defaultNowMs = (): number => performance.now();
 class FileStorage implements MemberStorage {
   private readonly queue: QueueItem[] = [];
   /** Batches written whose saves are not yet resolved, oldest first. */
-  private unresolved: RecordsItem[][] = [];
+  private unresolved: QueueItem[][] = [];
   /** Resolves once every batch handed to the sync pipeline is synced and resolved; never rejects. */
   private pipeline: Promise<void> = Promise.resolve();
   private syncsInFlight = 0;
@@ -181,18 +191,8 @@ class FileStorage implements MemberStorage {
   private segmentHasRecords = true;
 
   /** Queues one encoded record into `item`, cutting a new segment first if it would not fit. */
-  private place(item: RecordsItem, rec: EncodedRecord): RecordsItem {
-    let cur = item;
-    if (this.queuedOffset + rec.bytes > this.opts.segmentSizeBytes && this.segmentHasRecords) {
-      if (cur.chunks.length > 0) this.queue.push(cur);
-      const seq = this.queuedSeq + 1;
-      const preamble = this.preamble(seq, this.shape.last + 1);
-      this.queue.push({ kind: 'cut', seq, firstIndex: this.shape.last + 1, preamble });
-      this.queuedSeq = seq;
-      this.queuedOffset = preamble.reduce((n, c) => n + c.length, 0);
-      this.segmentHasRecords = false;
-      cur = { kind: 'records', chunks: [], bytes: 0, mustSync: item.mustSync };
-    }
+  private place(item: QueueItem, rec: EncodedRecord): QueueItem {
+    const cur = this.segmentHasRecords && this.queuedOffset + rec.bytes > this.opts.segmentSizeBytes ? this.cutBefore(item) : item;
     for (const c of rec.chunks) cur.chunks.push(c);
     cur.bytes += rec.bytes;
     this.queuedOffset += rec.bytes;
@@ -200,13 +200,33 @@ class FileStorage implements MemberStorage {
     return cur;
   }
 
-  private enqueue(records: WalRecord[], mustSync: boolean, apply: () => void): Promise<void> {
+  /** Queues `item` (if it holds anything) and a cut to a new segment; returns the item that goes on after the cut. */
+  private cutBefore(item: QueueItem): QueueItem {
+    if (item.chunks.length > 0) this.queue.push(item);
+    const seq = this.queuedSeq + 1;
+    const preamble = this.preamble(seq, this.shape.last + 1);
+    this.queue.push(queueItem('cut', false, seq, this.shape.last + 1, preamble));
+    this.queuedSeq = seq;
+    this.queuedOffset = preamble.reduce((n, c) => n + c.length, 0);
+    this.segmentHasRecords = false;
+    return queueItem('records', item.mustSync);
+  }
+
+  /**
+   * Queues up to two encoded records, `first` and then `second`, and resolves once they are
+   * durable. `entries` are what `first` holds: the log's shape takes them before `second` is
+   * placed, since a cut there starts its segment after them. Two parameters, not an array of
+   * records: save() runs on every put, and an array of another elements kind from a rarer caller
+   * (a snapshot marker, the drain at close) would deoptimize it.
+   */
+  private enqueue(first: EncodedRecord | undefined, entries: readonly Entry[], second: EncodedRecord | undefined, mustSync: boolean, apply: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let item: RecordsItem = { kind: 'records', chunks: [], bytes: 0, mustSync };
-      for (const r of records) {
-        item = this.place(item, encodeRecordChunks(r));
-        if (r.kind === 'entries') for (const e of r.entries) this.shape.append(e.index, e.term);
+      let item = queueItem('records', mustSync);
+      if (first !== undefined) {
+        item = this.place(item, first);
+        for (const e of entries) this.shape.append(e.index, e.term);
       }
+      if (second !== undefined) item = this.place(item, second);
       apply();
       item.resolve = resolve;
       item.reject = reject;
@@ -229,11 +249,10 @@ class FileStorage implements MemberStorage {
         }
       }
     }
-    const records: WalRecord[] = [];
-    if (entries.length > 0) records.push({ kind: 'entries', entries });
-    if (hardState) records.push({ kind: 'hardState', hardState });
-    if (records.length === 0 && !mustSync) return Promise.resolve();
-    return this.enqueue(records, mustSync, () => {
+    const first = entries.length > 0 ? encodeEntriesChunks(entries) : undefined;
+    const second = hardState ? encodeHardStateChunks(hardState) : undefined;
+    if (first === undefined && second === undefined && !mustSync) return Promise.resolve();
+    return this.enqueue(first, entries, second, mustSync, () => {
       if (hardState) this.hardState = hardState;
     });
   }
@@ -298,7 +317,7 @@ class FileStorage implements MemberStorage {
       this.log.info('skipping a snapshot not newer than the saved one', { index, newest: this.marker.index });
       return;
     }
-    await this.enqueue([{ kind: 'snapshot', index, term }], true, () => {
+    await this.enqueue(undefined, [], encodeRecordChunks({ kind: 'snapshot', index, term }), true, () => {
       this.marker = { index, term };
       this.shape.applySnapshot(index, term);
     });
@@ -374,7 +393,7 @@ class FileStorage implements MemberStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     // Refuse new calls at once; what was queued before still drains and syncs.
-    const drained = this.failure ? Promise.resolve() : this.enqueue([], true, () => undefined).catch(() => undefined);
+    const drained = this.failure ? Promise.resolve() : this.enqueue(undefined, [], undefined, true, () => undefined).catch(() => undefined);
     this.closed = true;
     await drained;
     await this.releaseChain;
@@ -417,7 +436,7 @@ class FileStorage implements MemberStorage {
           await this.cut(head);
           continue;
         }
-        const batch: RecordsItem[] = [];
+        const batch: QueueItem[] = [];
         let bytes = 0;
         let sync = false;
         while (this.queue.length > 0) {
@@ -437,7 +456,11 @@ class FileStorage implements MemberStorage {
         } else {
           const chunks = this.held;
           for (const it of batch) for (const c of it.chunks) chunks.push(c);
-          await this.write(chunks, this.heldBytes + bytes, batch);
+          try {
+            await this.write(chunks, this.heldBytes + bytes);
+          } finally {
+            for (const it of batch) it.chunks.length = 0; // see write()
+          }
         }
         if (this.failure) return;
         let synced: Promise<void> | undefined;
@@ -455,7 +478,7 @@ class FileStorage implements MemberStorage {
           () => {
             if (this.failure) return;
             this.unresolved.shift();
-            for (const it of batch) it.resolve?.();
+            for (const it of batch) it.resolve();
           },
           (err: unknown) => this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('fdatasync', this.filePath, err)),
         );
@@ -469,26 +492,22 @@ class FileStorage implements MemberStorage {
 
   /**
    * Writes the held records and `chunks` (which starts with them) at the end of the current
-   * segment, then lets go of the batch's records: the batch waits on for its fdatasync (tens of
-   * ms under load, past two scavenges), and records it still held would be promoted with it and
-   * kept, whole, until a full GC (a 1 KiB put's record is 1 KiB of external memory).
+   * segment. Its caller then lets go of the batch's records: the batch waits on for its fdatasync
+   * (tens of ms under load, past two scavenges), and records it still held would be promoted with
+   * it and kept, whole, until a full GC (a 1 KiB put's record is 1 KiB of external memory).
    */
-  private async write(chunks: Uint8Array[], bytes: number, batch: readonly RecordsItem[] = []): Promise<void> {
+  private async write(chunks: Uint8Array[], bytes: number): Promise<void> {
     this.held = [];
     this.heldBytes = 0;
-    try {
-      if (bytes === 0) return;
-      const file = this.currentFile();
-      this.padWithZeros(chunks, this.writeOffset + bytes);
-      const tw = this.nowMs();
-      await io('write', this.filePath, file.writev(chunks, this.writeOffset));
-      this.hooks.walWrite?.((this.nowMs() - tw) / 1000);
-      this.writeOffset += bytes;
-      this.writtenBytesTotal += bytes;
-      this.hooks.walWriteBytes?.(bytes);
-    } finally {
-      for (const it of batch) it.chunks.length = 0;
-    }
+    if (bytes === 0) return;
+    const file = this.currentFile();
+    this.padWithZeros(chunks, this.writeOffset + bytes);
+    const tw = this.nowMs();
+    await io('write', this.filePath, file.writev(chunks, this.writeOffset));
+    this.hooks.walWrite?.((this.nowMs() - tw) / 1000);
+    this.writeOffset += bytes;
+    this.writtenBytesTotal += bytes;
+    this.hooks.walWriteBytes?.(bytes);
   }
 
   /**
@@ -503,7 +522,8 @@ class FileStorage implements MemberStorage {
     const to = Math.min(this.opts.segmentSizeBytes, end + ahead);
     this.zeroedTo = Math.max(end, to);
     if (to <= end) return;
-    this.zeros ??= new Uint8Array(ahead);
+    // A Buffer, as the records are: writev's loop over the chunks then meets one kind of array.
+    this.zeros ??= Buffer.alloc(ahead);
     chunks.push(this.zeros.subarray(0, to - end));
   }
 
@@ -542,7 +562,7 @@ class FileStorage implements MemberStorage {
 
   private spare: Promise<{ file: WalFile; tmp: string }> | undefined;
 
-  private async cut(item: CutItem): Promise<void> {
+  private async cut(item: QueueItem): Promise<void> {
     // The held records belong to the old segment (the enqueue side counted them there).
     await this.write(this.held, this.heldBytes);
     if (this.syncedBytesTotal < this.writtenBytesTotal) await this.syncOnce();
@@ -580,8 +600,8 @@ class FileStorage implements MemberStorage {
     const stopped = new StorageStoppedError(this.failure);
     const first = this.failure;
     let firstUsed = false;
-    const rejectOne = (it: RecordsItem): void => {
-      if (!it.reject) return;
+    const rejectOne = (it: QueueItem): void => {
+      if (it.reject === NO_WAITER) return;
       it.reject(firstUsed ? stopped : first);
       firstUsed = true;
     };
