@@ -30,6 +30,9 @@ import { ReadOnly } from './read-only.js';
 import { decodeConfChange } from './conf-change.js';
 import { payloadSizeBytes } from './entry-size.js';
 import { newEntry } from './entry.js';
+import { newMessage } from './message.js';
+
+export { newMessage };
 
 export interface RaftCoreConfig {
   id: NodeId;
@@ -92,16 +95,6 @@ export function voteRespType(t: MessageType): MessageType {
     default:
       throw new RaftAssertionError(`not a vote message: ${t}`);
   }
-}
-
-/**
- * A message without entries gets an empty array of its own, not a shared frozen one: a frozen
- * array's elements kind is not one V8's optimized for-of knows, so beside the log's arrays it
- * made every loop over m.entries (raft, the transport codec) take the generic iterator, with an
- * allocation per element, in optimized code too (docs/benchmarks/member.md, twenty-third stop).
- */
-export function newMessage(type: MessageType, to: NodeId, from: NodeId): Message {
-  return { type, to, from, term: 0, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 };
 }
 
 export class Raft {

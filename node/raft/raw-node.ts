@@ -56,7 +56,6 @@ import { newEntry } from './entry.js';
 
 export type RaftConfig = RaftCoreConfig;
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function isLocalMsg(t: MessageType): boolean {
   return t === 'hup' || t === 'beat' || t === 'unreachable' || t === 'snapStatus' || t === 'checkQuorum';
@@ -203,17 +202,20 @@ export class RawNode {
     const softChanged = soft.lead !== this.prevSoftState.lead || soft.raftState !== this.prevSoftState.raftState;
     const hardChanged = !sameHardState(hs, this.prevHardState);
     const snapshot = r.raftLog.unstable.snapshot;
-    // Built field by field (no spreads): ready() runs once per loop turn on the hot path.
-    const rd: Mutable<Ready> = {
+    // Built field by field (no spreads): ready() runs once per loop turn on the hot path. Every
+    // field is present, the absent ones as undefined, so every Ready has one hidden class: with
+    // softState, hardState and snapshot added only when set, the ready loop's optimized code was
+    // thrown away at the first Ready of a combination it had not met (raft/message.ts says more).
+    const rd: Ready = {
+      softState: softChanged ? soft : undefined,
+      hardState: hardChanged ? hs : undefined,
       readStates: r.readStates,
       entries,
+      snapshot,
       committedEntries,
       messages: r.msgs,
       mustSync: entries.length > 0 || snapshot !== undefined || hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote,
     };
-    if (softChanged) rd.softState = soft;
-    if (hardChanged) rd.hardState = hs;
-    if (snapshot !== undefined) rd.snapshot = snapshot;
     r.msgs = [];
     r.readStates = [];
     this.pending = rd;

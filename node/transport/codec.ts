@@ -19,6 +19,7 @@
 import { allocEntry } from '../lib/entry-arena.js';
 import type { Entry, EntryType, Message, MessageType, Snapshot } from '../raft/types.js';
 import { newEntry } from '../raft/entry.js';
+import { newMessage } from '../raft/message.js';
 
 const MESSAGE_TYPES: readonly MessageType[] = [
   'hup', 'beat', 'prop', 'app', 'appResp', 'vote', 'voteResp', 'preVote', 'preVoteResp', 'snap',
@@ -261,10 +262,18 @@ function readMessage(r: Reader, owned = false): Message {
     const data = r.bytes(r.u32());
     snapshot = { data, metadata: { index: sindex, term: sterm, confState: { voters, learners } } };
   }
-  const m: Message = { type, to, from, term, logTerm, index, entries, commit, reject: (flags & REJECT) !== 0, rejectHint };
-  if (context !== undefined) m.context = context;
-  if (transferee !== undefined) m.transferee = transferee;
-  if (snapshot !== undefined) m.snapshot = snapshot;
+  // newMessage, so a decoded message has the hidden class of every other (raft/message.ts).
+  const m = newMessage(type, to, from);
+  m.term = term;
+  m.logTerm = logTerm;
+  m.index = index;
+  m.entries = entries;
+  m.commit = commit;
+  m.snapshot = snapshot;
+  m.reject = (flags & REJECT) !== 0;
+  m.rejectHint = rejectHint;
+  m.context = context;
+  m.transferee = transferee;
   if (flags & NO_ACK) m.noAck = true;
   checkWireMessage(m);
   return m;
