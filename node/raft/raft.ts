@@ -32,8 +32,6 @@ import { payloadSizeBytes } from './entry-size.js';
 import { newEntry } from './entry.js';
 import { newMessage } from './message.js';
 
-export { newMessage };
-
 export interface RaftCoreConfig {
   id: NodeId;
   electionTick: number;

@@ -3,7 +3,7 @@ import { MemoryStorage } from './memory-storage.js';
 import { RawNode } from './raw-node.js';
 import { SeededRng } from './rand.js';
 import { encodeConfChange } from './conf-change.js';
-import { newMessage } from './raft.js';
+import { newMessage } from './message.js';
 import { ProposalDroppedError, StepLocalMessageError, type Entry, type NodeId, type Ready } from './types.js';
 
 const enc = new TextEncoder();
@@ -87,7 +87,7 @@ describe('RawNode', () => {
   });
 
   it('every message raft sends carries an entries array of its own that V8 can iterate fast (not a shared frozen one)', () => {
-    // Why: newMessage() in raft.ts.
+    // Why: raft/message.ts.
     const st = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 0, term: 0, confState: { voters: [1n, 2n, 3n], learners: [] } } });
     const rn = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: st, rng: new SeededRng(1), preVote: false });
     rn.campaign();

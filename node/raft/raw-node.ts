@@ -50,7 +50,8 @@ import {
   type Ready,
   type SoftState,
 } from './types.js';
-import { Raft, newMessage, type RaftCoreConfig } from './raft.js';
+import { Raft, type RaftCoreConfig } from './raft.js';
+import { newMessage } from './message.js';
 import { encodeConfChange } from './conf-change.js';
 import { newEntry } from './entry.js';
 

@@ -76,39 +76,23 @@ export function align8(n: number): number {
   return n + ((8 - (n % 8)) % 8);
 }
 
-function typeOf(rec: WalRecord): number {
-  switch (rec.kind) {
-    case 'segmentHeader':
-      return RecordType.segmentHeader;
-    case 'entries':
-      return RecordType.entries;
-    case 'hardState':
-      return RecordType.hardState;
-    case 'snapshot':
-      return RecordType.snapshot;
-    default: {
-      const never: never = rec;
-      throw new Error(`unknown record ${JSON.stringify(never)}`);
-    }
-  }
-}
+/** A record the save path does not encode on its own (everything but an entries batch). */
+type OtherRecord = Exclude<WalRecord, { readonly kind: 'entries' }>;
 
-function writePayload(w: ByteWriter, rec: WalRecord): void {
+/** Writes the payload of `rec`; returns its type code. */
+function writeOther(w: ByteWriter, rec: OtherRecord): number {
   switch (rec.kind) {
     case 'segmentHeader':
       w.varint(rec.seq);
       w.varint(rec.firstIndex);
-      return;
-    case 'entries':
-      writeEntries(w, rec.entries);
-      return;
+      return RecordType.segmentHeader;
     case 'hardState':
       writeHardState(w, rec.hardState);
-      return;
+      return RecordType.hardState;
     case 'snapshot':
       w.varint(rec.index);
       w.varint(rec.term);
-      return;
+      return RecordType.snapshot;
     default: {
       const never: never = rec;
       throw new Error(`unknown record ${JSON.stringify(never)}`);
@@ -144,8 +128,8 @@ function finishFrame(w: ByteWriter, type: number): Uint8Array {
 export function encodeRecord(rec: WalRecord): Uint8Array {
   if (rec.kind === 'entries') return encodeEntriesRecord(rec.entries);
   const w = frameWriter(0);
-  writePayload(w, rec);
-  return finishFrame(w, typeOf(rec));
+  const type = writeOther(w, rec);
+  return finishFrame(w, type);
 }
 
 // The save path (every put) calls the two encoders below directly, not through a WalRecord: the

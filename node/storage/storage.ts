@@ -92,7 +92,7 @@ interface QueueItem {
   reject: (err: Error) => void;
   readonly seq: number;
   readonly firstIndex: number;
-  readonly preamble: Uint8Array[];
+  readonly preamble: readonly Uint8Array[];
 }
 
 // A function from the start, not undefined: V8 gives a field first set to undefined no
@@ -100,7 +100,10 @@ interface QueueItem {
 // (--trace-migration: "resolve:v->h"), which an item that never gets one would not follow.
 const NO_WAITER = (): void => undefined;
 
-function queueItem(kind: QueueItem['kind'], mustSync: boolean, seq = 0, firstIndex = 0, preamble: Uint8Array[] = []): QueueItem {
+/** A records item's preamble: none (only a cut's is read). Shared, so a put allocates no array for it. */
+const NO_PREAMBLE: readonly Uint8Array[] = [];
+
+function queueItem(kind: QueueItem['kind'], mustSync: boolean, seq = 0, firstIndex = 0, preamble = NO_PREAMBLE): QueueItem {
   return { kind, chunks: [], bytes: 0, mustSync, resolve: NO_WAITER, reject: NO_WAITER, seq, firstIndex, preamble };
 }
 
