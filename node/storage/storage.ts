@@ -13,8 +13,9 @@
 // writev, then one fdatasync if any item asked for it, and resolves the whole batch. Saves arriving
 // meanwhile form the next batch. So N concurrent writers share one fsync.
 //
-// Segment cut: decided at enqueue time (so the preamble is exact): when a record would overflow
-// the segment, a cut is queued. The writer syncs the old segment completely, creates the new one as
+// Segment cut: decided by the writer, before a queued save that would overflow the segment. Each
+// save's queue item carries the hard state, marker and last index as of its end, so the new
+// segment's preamble is exact. The writer syncs the old segment completely, creates the new one as
 // a .tmp file, preallocates it, writes and syncs the preamble, renames it into place and fsyncs the
 // directory. A segment therefore either exists whole with a valid header, or not at all; and every
 // segment but the last is fully synced (scan rule 4 in frame.ts relies on this).
@@ -76,35 +77,48 @@ interface SegmentInfo {
   readonly name: string;
 }
 
-/**
- * What the writer takes, in order: encoded records to write ('records'), or a cut to a new segment
- * ('cut': seq, firstIndex and preamble name it). Both kinds have every field, made by queueItem()
- * alone, so they share one hidden class: the writer's loop, optimized while it met only records,
- * would otherwise be thrown away at the first cut (docs/benchmarks/member.md, twenty-fourth stop).
- */
-interface QueueItem {
-  readonly kind: 'records' | 'cut';
-  readonly chunks: Uint8Array[];
-  bytes: number;
-  mustSync: boolean;
-  /** The save's promise; NO_WAITER for an item no save waits on (the part of a save queued before a cut). */
-  resolve: () => void;
-  reject: (err: Error) => void;
-  readonly seq: number;
-  readonly firstIndex: number;
-  readonly preamble: readonly Uint8Array[];
+/** A snapshot marker's index and term. */
+interface Marker {
+  readonly index: number;
+  readonly term: number;
 }
 
-// A function from the start, not undefined: V8 gives a field first set to undefined no
-// representation, and the first function stored into it moves such objects to a new hidden class
-// (--trace-migration: "resolve:v->h"), which an item that never gets one would not follow.
-const NO_WAITER = (): void => undefined;
+/** The marker of a WAL that has none: an object, not undefined, so a queue item's field keeps one representation. */
+const NO_MARKER: Marker = { index: 0, term: 0 };
 
-/** A records item's preamble: none (only a cut's is read). Shared, so a put allocates no array for it. */
-const NO_PREAMBLE: readonly Uint8Array[] = [];
+/**
+ * One save, as the writer takes it: its encoded records, and the hard state, newest marker and
+ * last index as of its end, which a segment cut right after it writes into the next preamble.
+ * Every item comes from queueItem(), with every field, so the writer's loop meets one hidden class.
+ */
+interface QueueItem {
+  readonly chunks: Uint8Array[];
+  bytes: number;
+  readonly mustSync: boolean;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+  readonly hardState: HardState;
+  readonly marker: Marker;
+  readonly lastIndex: number;
+}
 
-function queueItem(kind: QueueItem['kind'], mustSync: boolean, seq = 0, firstIndex = 0, preamble = NO_PREAMBLE): QueueItem {
-  return { kind, chunks: [], bytes: 0, mustSync, resolve: NO_WAITER, reject: NO_WAITER, seq, firstIndex, preamble };
+const NOOP = (): void => undefined;
+
+function queueItem(mustSync: boolean, resolve: () => void, reject: (err: Error) => void, hardState: HardState, marker: Marker, lastIndex: number): QueueItem {
+  return { chunks: [], bytes: 0, mustSync, resolve, reject, hardState, marker, lastIndex };
+}
+
+/** A new segment's first records: its header, the newest marker and hard state as of `at`. */
+function preamble(seq: number, firstIndex: number, at: QueueItem): Uint8Array[] {
+  const out = [encodeRecord({ kind: 'segmentHeader', seq, firstIndex })];
+  if (at.marker !== NO_MARKER) out.push(encodeRecord({ kind: 'snapshot', index: at.marker.index, term: at.marker.term }));
+  if (at.hardState !== EMPTY_HARD_STATE) out.push(encodeRecord({ kind: 'hardState', hardState: at.hardState }));
+  return out;
+}
+
+function addRecord(item: QueueItem, rec: EncodedRecord): void {
+  for (const c of rec.chunks) item.chunks.push(c);
+  item.bytes += rec.bytes;
 }
 
 async function io<T>(op: string, path: string, p: Promise<T>): Promise<T> {
@@ -139,9 +153,10 @@ class FileStorage implements MemberStorage {
   private running = false;
   private failure: StorageWriteError | undefined;
   private closed = false;
-  /** Where the next queued record will land in the segment it is queued for (enqueue-side view). */
-  private queuedOffset: number;
-  private queuedSeq: number;
+  /** Writer side: the last item taken into a batch (at open, the state recovered), which a cut's preamble follows. */
+  private lastTaken: QueueItem;
+  /** Writer side: whether the current segment holds a record beyond its preamble. */
+  private segmentHasRecords = true;
   private releaseChain: Promise<void> = Promise.resolve();
   private tmpCounter = 0;
   /** Writer side: the current file holds written bytes (records or zeros) up to here. */
@@ -168,9 +183,8 @@ class FileStorage implements MemberStorage {
     private hardState: HardState,
     private marker: { index: number; term: number } | undefined,
   ) {
-    this.queuedOffset = writeOffset;
     this.zeroedTo = writeOffset;
-    this.queuedSeq = segments[segments.length - 1]?.seq ?? 0;
+    this.lastTaken = queueItem(false, NOOP, NOOP, hardState, marker ?? NO_MARKER, shape.last);
     this.durableSnapshot = marker;
     this.prepareSpare();
   }
@@ -183,56 +197,19 @@ class FileStorage implements MemberStorage {
     return undefined;
   }
 
-  private preamble(seq: number, firstIndex: number): Uint8Array[] {
-    const out = [encodeRecord({ kind: 'segmentHeader', seq, firstIndex })];
-    if (this.marker) out.push(encodeRecord({ kind: 'snapshot', index: this.marker.index, term: this.marker.term }));
-    if (this.hardState !== EMPTY_HARD_STATE) out.push(encodeRecord({ kind: 'hardState', hardState: this.hardState }));
-    return out;
-  }
-
-  /** Whether the segment being filled (enqueue side) holds a record beyond its preamble. */
-  private segmentHasRecords = true;
-
-  /** Queues one encoded record into `item`, cutting a new segment first if it would not fit. */
-  private place(item: QueueItem, rec: EncodedRecord): QueueItem {
-    const cur = this.segmentHasRecords && this.queuedOffset + rec.bytes > this.opts.segmentSizeBytes ? this.cutBefore(item) : item;
-    for (const c of rec.chunks) cur.chunks.push(c);
-    cur.bytes += rec.bytes;
-    this.queuedOffset += rec.bytes;
-    this.segmentHasRecords = true;
-    return cur;
-  }
-
-  /** Queues `item` (if it holds anything) and a cut to a new segment; returns the item that goes on after the cut. */
-  private cutBefore(item: QueueItem): QueueItem {
-    if (item.chunks.length > 0) this.queue.push(item);
-    const seq = this.queuedSeq + 1;
-    const preamble = this.preamble(seq, this.shape.last + 1);
-    this.queue.push(queueItem('cut', false, seq, this.shape.last + 1, preamble));
-    this.queuedSeq = seq;
-    this.queuedOffset = preamble.reduce((n, c) => n + c.length, 0);
-    this.segmentHasRecords = false;
-    return queueItem('records', item.mustSync);
-  }
-
   /**
    * Queues up to two encoded records, `first` and then `second`, and resolves once they are
-   * durable. `entries` are what `first` holds: the log's shape takes them before `second` is
-   * placed, since a cut there starts its segment after them. Two parameters, not an array of
-   * records: save() runs on every put, and an array of another elements kind from a rarer caller
-   * (a snapshot marker, the drain at close) would deoptimize it.
+   * durable. `entries` are what `first` holds, for the log's shape. Two parameters, not an array
+   * of records: save() runs on every put, and an array of another elements kind from a rarer
+   * caller (a snapshot marker, the drain at close) would deoptimize it.
    */
   private enqueue(first: EncodedRecord | undefined, entries: readonly Entry[], second: EncodedRecord | undefined, mustSync: boolean, apply: () => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let item = queueItem('records', mustSync);
-      if (first !== undefined) {
-        item = this.place(item, first);
-        for (const e of entries) this.shape.append(e.index, e.term);
-      }
-      if (second !== undefined) item = this.place(item, second);
+      for (const e of entries) this.shape.append(e.index, e.term);
       apply();
-      item.resolve = resolve;
-      item.reject = reject;
+      const item = queueItem(mustSync, resolve, reject, this.hardState, this.marker ?? NO_MARKER, this.shape.last);
+      if (first !== undefined) addRecord(item, first);
+      if (second !== undefined) addRecord(item, second);
       this.queue.push(item);
       this.kick();
     });
@@ -421,76 +398,96 @@ class FileStorage implements MemberStorage {
   private kick(): void {
     if (this.running) return;
     this.running = true;
-    void this.run();
+    void this.drive();
   }
 
-  // The writer pipelines: it writes batch N+1 while the fdatasync of batch N is still running
-  // (at most MAX_SYNCS_IN_FLIGHT syncs outstanding). A sync issued after a write completed covers
-  // that write and every earlier one, and batches resolve strictly in order, so a save still
-  // resolves only once it and everything before it is durable.
-  private async run(): Promise<void> {
+  /**
+   * Runs the writer loop, and cuts a segment when it stops for one. The cut lives here, not in
+   * run(): V8 optimizes run() under load long before the first cut (64 MiB in), and code it had
+   * never run would throw that away on every member at once, then recompile it while the members
+   * wait for a CPU (docs/benchmarks/member.md, twenty-fifth stop). This loop is small to redo.
+   */
+  private async drive(): Promise<void> {
     try {
-      while (this.queue.length > 0 && !this.failure) {
-        const head = this.queue[0] as QueueItem;
-        if (head.kind === 'cut') {
+      for (;;) {
+        const cutDue = await this.run();
+        if (this.failure) return;
+        if (cutDue) {
           await this.pipeline;
           if (this.failure) return;
-          this.queue.shift();
-          await this.cut(head);
-          continue;
+          await this.cut();
+        } else if (this.queue.length === 0) {
+          return; // checked after run()'s await: a save queued in between is not left behind
         }
-        const batch: QueueItem[] = [];
-        let bytes = 0;
-        let sync = false;
-        while (this.queue.length > 0) {
-          const next = this.queue[0] as QueueItem;
-          if (next.kind !== 'records') break;
-          if (batch.length > 0 && bytes + next.bytes > this.opts.maxBatchBytes) break;
-          this.queue.shift();
-          batch.push(next);
-          bytes += next.bytes;
-          sync ||= next.mustSync;
-        }
-        this.unresolved.push(batch);
-        if (!sync && this.heldBytes + bytes <= MAX_HELD_BYTES) {
-          for (const it of batch) for (const c of it.chunks) this.held.push(c);
-          this.heldBytes += bytes;
-          for (const it of batch) it.chunks.length = 0; // held has them (see write())
-        } else {
-          const chunks = this.held;
-          for (const it of batch) for (const c of it.chunks) chunks.push(c);
-          try {
-            await this.write(chunks, this.heldBytes + bytes);
-          } finally {
-            for (const it of batch) it.chunks.length = 0; // see write()
-          }
-        }
-        if (this.failure) return;
-        let synced: Promise<void> | undefined;
-        if (sync && this.syncedBytesTotal < this.writtenBytesTotal) {
-          if (this.syncsInFlight >= MAX_SYNCS_IN_FLIGHT) {
-            await this.pipeline;
-            if (this.failure) return;
-          }
-          synced = this.syncOnce();
-        }
-        const prev = this.pipeline;
-        // The pipeline never rejects (its failures go to fail()): a batch without a sync of its
-        // own (a held commit-index record) just follows it, without a Promise.all.
-        this.pipeline = (synced ? Promise.all([prev, synced]) : prev).then(
-          () => {
-            if (this.failure) return;
-            this.unresolved.shift();
-            for (const it of batch) it.resolve();
-          },
-          (err: unknown) => this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('fdatasync', this.filePath, err)),
-        );
       }
     } catch (err) {
       this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('write', this.filePath, err));
     } finally {
       this.running = false;
     }
+  }
+
+  // The writer pipelines: it writes batch N+1 while the fdatasync of batch N is still running
+  // (at most MAX_SYNCS_IN_FLIGHT syncs outstanding). A sync issued after a write completed covers
+  // that write and every earlier one, and batches resolve strictly in order, so a save still
+  // resolves only once it and everything before it is durable.
+  //
+  // It returns true when the next item would overflow the segment: drive() then cuts one.
+  private async run(): Promise<boolean> {
+    while (this.queue.length > 0 && !this.failure) {
+      const batch: QueueItem[] = [];
+      let bytes = 0;
+      let sync = false;
+      const start = this.writeOffset + this.heldBytes;
+      while (this.queue.length > 0) {
+        const next = this.queue[0] as QueueItem;
+        if (batch.length > 0 && bytes + next.bytes > this.opts.maxBatchBytes) break;
+        // A save goes whole into one segment; one bigger than a segment gets an empty one.
+        if (this.segmentHasRecords && next.bytes > 0 && start + bytes + next.bytes > this.opts.segmentSizeBytes) break;
+        this.queue.shift();
+        batch.push(next);
+        bytes += next.bytes;
+        sync ||= next.mustSync;
+      }
+      if (batch.length === 0) return true;
+      if (bytes > 0) this.segmentHasRecords = true;
+      this.lastTaken = batch[batch.length - 1] as QueueItem;
+      this.unresolved.push(batch);
+      if (!sync && this.heldBytes + bytes <= MAX_HELD_BYTES) {
+        for (const it of batch) for (const c of it.chunks) this.held.push(c);
+        this.heldBytes += bytes;
+        for (const it of batch) it.chunks.length = 0; // held has them (see write())
+      } else {
+        const chunks = this.held;
+        for (const it of batch) for (const c of it.chunks) chunks.push(c);
+        try {
+          await this.write(chunks, this.heldBytes + bytes);
+        } finally {
+          for (const it of batch) it.chunks.length = 0; // see write()
+        }
+      }
+      if (this.failure) return false;
+      let synced: Promise<void> | undefined;
+      if (sync && this.syncedBytesTotal < this.writtenBytesTotal) {
+        if (this.syncsInFlight >= MAX_SYNCS_IN_FLIGHT) {
+          await this.pipeline;
+          if (this.failure) return false;
+        }
+        synced = this.syncOnce();
+      }
+      const prev = this.pipeline;
+      // The pipeline never rejects (its failures go to fail()): a batch without a sync of its
+      // own (a held commit-index record) just follows it, without a Promise.all.
+      this.pipeline = (synced ? Promise.all([prev, synced]) : prev).then(
+        () => {
+          if (this.failure) return;
+          this.unresolved.shift();
+          for (const it of batch) it.resolve();
+        },
+        (err: unknown) => this.fail(err instanceof StorageWriteError ? err : new StorageWriteError('fdatasync', this.filePath, err)),
+      );
+    }
+    return false;
   }
 
   /**
@@ -565,14 +562,18 @@ class FileStorage implements MemberStorage {
 
   private spare: Promise<{ file: WalFile; tmp: string }> | undefined;
 
-  private async cut(item: QueueItem): Promise<void> {
+  /** Ends the current segment and starts the next, its preamble as of the last item written. */
+  private async cut(): Promise<void> {
     // The held records belong to the old segment (the enqueue side counted them there).
     await this.write(this.held, this.heldBytes);
     if (this.syncedBytesTotal < this.writtenBytesTotal) await this.syncOnce();
     const old = this.currentFile();
     await io('close', this.filePath, old.close());
     this.file = undefined;
-    const name = segmentFileName(item.seq, item.firstIndex);
+    const seq = (this.segments[this.segments.length - 1] as SegmentInfo).seq + 1;
+    const firstIndex = this.lastTaken.lastIndex + 1;
+    const first = preamble(seq, firstIndex, this.lastTaken);
+    const name = segmentFileName(seq, firstIndex);
     const spare = this.spare;
     this.spare = undefined;
     let file: WalFile;
@@ -580,17 +581,18 @@ class FileStorage implements MemberStorage {
     if (spare) {
       const s = await spare;
       file = s.file;
-      path = await installSegment(this.fs, this.walDir, s.file, s.tmp, name, item.preamble);
+      path = await installSegment(this.fs, this.walDir, s.file, s.tmp, name, first);
     } else {
-      ({ file, path } = await createSegment(this.fs, this.walDir, name, item.preamble, this.opts.segmentSizeBytes, this.opts.preallocate));
+      ({ file, path } = await createSegment(this.fs, this.walDir, name, first, this.opts.segmentSizeBytes, this.opts.preallocate));
     }
-    const bytes = item.preamble.reduce((n, c) => n + c.length, 0);
+    const bytes = first.reduce((n, c) => n + c.length, 0);
     this.hooks.walWriteBytes?.(bytes);
     this.file = file;
     this.filePath = path;
     this.writeOffset = bytes;
     this.zeroedTo = bytes;
-    this.segments.push({ seq: item.seq, firstIndex: item.firstIndex, name });
+    this.segmentHasRecords = false;
+    this.segments.push({ seq, firstIndex, name });
     this.log.info('cut new WAL segment', { file: name });
     this.prepareSpare();
   }
@@ -604,13 +606,12 @@ class FileStorage implements MemberStorage {
     const first = this.failure;
     let firstUsed = false;
     const rejectOne = (it: QueueItem): void => {
-      if (it.reject === NO_WAITER) return;
       it.reject(firstUsed ? stopped : first);
       firstUsed = true;
     };
     for (const batch of this.unresolved) for (const it of batch) rejectOne(it);
     this.unresolved = [];
-    for (const it of this.queue.splice(0)) if (it.kind === 'records') rejectOne(it);
+    for (const it of this.queue.splice(0)) rejectOne(it);
   }
 }
 
