@@ -42,6 +42,22 @@ function make(id: NodeId, handler: TransportHandler, port = 0, clusterId = 99n, 
   return t;
 }
 
+/** Member a (id 1) with peer 2 on a port where nothing listens yet: a's send finds it down. */
+async function peerDown(extra: Partial<ConstructorParameters<typeof TcpTransport>[0]> = {}): Promise<{ a: TcpTransport; port: number }> {
+  const ha = new Collect();
+  const a = make(1n, ha, 0, 99n, extra);
+  await a.start();
+  // Reserve a port for b by starting and stopping a listener on it.
+  const probe = make(2n, new Collect());
+  await probe.start();
+  const port = probe.address()!.port;
+  await probe.stop();
+  a.setPeer(2n, [`http://127.0.0.1:${port}`]);
+  a.send([msg(1n, 2n, 1)]);
+  expect(ha.unreachable).toContain(2n);
+  return { a, port };
+}
+
 describe('tcp transport', () => {
   it('flushQueued writes the queued messages at once; the turn-end flush then finds nothing left', async () => {
     const hb = new Collect();
@@ -85,17 +101,7 @@ describe('tcp transport', () => {
   });
 
   it('drops messages while a peer is down, reports it unreachable, and reconnects when it is back', async () => {
-    const ha = new Collect();
-    const a = make(1n, ha);
-    await a.start();
-    // Reserve a port for b by starting and stopping a listener on it.
-    const probe = make(2n, new Collect());
-    await probe.start();
-    const port = probe.address()!.port;
-    await probe.stop();
-    a.setPeer(2n, [`http://127.0.0.1:${port}`]);
-    a.send([msg(1n, 2n, 1)]);
-    expect(ha.unreachable).toContain(2n);
+    const { a, port } = await peerDown();
     const hb = new Collect();
     const b = make(2n, hb, port);
     await b.start();
@@ -105,6 +111,21 @@ describe('tcp transport', () => {
     expect(hb.got[0]!.index).toBe(2);
     await b.stop();
     await until(() => !a.isActive(2n), 'loss noticed');
+  });
+
+  it('dials a peer back as soon as it dials us, without waiting out the reconnect backoff', async () => {
+    // A backoff of ten minutes: a's stream to b can only come back through b's dial.
+    const { a, port } = await peerDown({ backoffMinMs: 600_000, backoffMaxMs: 600_000 });
+    expect(a.isActive(2n)).toBe(false);
+    // b comes up (a restarted member) and dials its stream to a.
+    const hb = new Collect();
+    const b = make(2n, hb, port);
+    await b.start();
+    b.setPeer(1n, [`http://127.0.0.1:${a.address()!.port}`]);
+    await until(() => a.isActive(2n), 'a dialling b back');
+    a.send([msg(1n, 2n, 2)]);
+    await until(() => hb.got.length === 1, 'delivery to the restarted peer');
+    expect(hb.got[0]!.index).toBe(2);
   });
 
   it('refuses a peer from another cluster', async () => {

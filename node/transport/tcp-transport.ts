@@ -16,7 +16,10 @@
 //   the bound a message is dropped and counted as a send failure (raft retransmits), and
 //   raft is told the peer is unreachable so it falls back to probing.
 // - While a peer is down, messages to it are dropped (not queued) and the dialler reconnects
-//   with exponential backoff (50 ms doubling to 1 s, with jitter).
+//   with exponential backoff (50 ms doubling to 1 s, with jitter). When the peer dials us (it
+//   restarted, or its partition healed), we dial it back at once instead of waiting out the
+//   backoff: in etcd's rafthttp the receiver dials the streams it reads, so a restarted member
+//   hears from its peers as soon as it is up, and ours must not lag that by up to a second.
 // - Snapshots ('snap' messages) go over a separate, short-lived connection in 1 MiB chunks,
 //   so heartbeats keep flowing on the stream meanwhile; the receiver acks the whole snapshot
 //   and we report the outcome to raft (reportSnapshot). The data is a stream on both sides
@@ -77,6 +80,9 @@ export interface TcpTransportOptions {
   readonly snapshotSpoolBufferBytes?: number;
   readonly dialTimeoutMs?: number;
   readonly snapshotTimeoutMs?: number;
+  /** Reconnect backoff: the first wait and the ceiling it doubles to (default 50 ms and 1 s). */
+  readonly backoffMinMs?: number;
+  readonly backoffMaxMs?: number;
 }
 
 /** Node ids as decimal strings (JSON has no uint64). `wire`: the message codec's version. */
@@ -146,6 +152,8 @@ export class TcpTransport implements Transport {
   private readonly pingIntervalMs: number;
   private readonly snapshotChunkBytes: number;
   private readonly dialTimeoutMs: number;
+  private readonly backoffMinMs: number;
+  private readonly backoffMaxMs: number;
   private readonly snapshotTimeoutMs: number;
   private readonly log: Logger;
   /** The current peer certificate files (updateTls replaces them on rotation). */
@@ -160,6 +168,8 @@ export class TcpTransport implements Transport {
     this.pingIntervalMs = opts.pingIntervalMs ?? 2000;
     this.snapshotChunkBytes = opts.snapshotChunkBytes ?? 1024 * 1024;
     this.dialTimeoutMs = opts.dialTimeoutMs ?? 1000;
+    this.backoffMinMs = opts.backoffMinMs ?? BACKOFF_MIN_MS;
+    this.backoffMaxMs = opts.backoffMaxMs ?? BACKOFF_MAX_MS;
     this.snapshotTimeoutMs = opts.snapshotTimeoutMs ?? 120_000;
     this.log = opts.logger;
     this.clusterIdText = String(opts.clusterId);
@@ -450,11 +460,24 @@ export class TcpTransport implements Transport {
       }
       if (p.stopped || this.stopped) return;
       p.urlIdx++;
-      const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** p.attempts);
+      const backoff = Math.min(this.backoffMaxMs, this.backoffMinMs * 2 ** p.attempts);
       p.attempts = Math.min(p.attempts + 1, 10);
-      p.reconnectTimer = setTimeout(() => this.dial(p), backoff / 2 + Math.random() * (backoff / 2));
+      p.reconnectTimer = setTimeout(() => {
+        p.reconnectTimer = undefined;
+        this.dial(p);
+      }, backoff / 2 + Math.random() * (backoff / 2));
       p.reconnectTimer.unref();
     });
+  }
+
+  /** A peer dialled its stream to us, so it is up: if ours to it waits out a backoff, dial now. */
+  private redialNow(id: NodeId): void {
+    const p = this.peersById.get(id);
+    if (!p || p.stopped || this.stopped || p.connected || p.socket !== undefined || p.reconnectTimer === undefined) return;
+    clearTimeout(p.reconnectTimer);
+    p.reconnectTimer = undefined;
+    p.attempts = 0;
+    this.dial(p);
   }
 
   private ping(p: Peer): void {
@@ -551,6 +574,7 @@ export class TcpTransport implements Transport {
         if (to !== this.opts.id) return refuse(`member id mismatch: we are ${this.opts.id.toString(16)}, you want ${to.toString(16)}`);
         if (this.opts.handler.isRemoved?.(from)) return refuse(REMOVED_REASON);
         hello = { from };
+        if (h.kind === 'stream') this.redialNow(from);
         return;
       }
       const from = hello.from;
