@@ -6,6 +6,8 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
+// and one more, only when asked for (--loads=put-50): 20,000 puts from 50 clients on one conn,
+// the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns).
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), and the leader changes and heartbeat send failures the
@@ -121,6 +123,12 @@ const LOAD_TABLE: Load[] = ([
     total: SINGLE_TOTAL,
     warmup: SINGLE_WARMUP,
     args: (e, n) => [`--endpoints=${e}`, '--target-leader', '--conns=1', '--clients=1', 'put', '--key-size=8', '--sequential-keys', `--total=${n}`, '--val-size=1024'],
+  },
+  {
+    name: 'put-50',
+    total: 20_000, // not in the default --loads (see the header)
+    warmup: 5_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=1', '--clients=50', 'put', '--key-size=8', '--sequential-keys', `--total=${n}`, '--val-size=1024'],
   },
   {
     name: 'range-lin',
