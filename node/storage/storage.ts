@@ -163,7 +163,7 @@ class FileStorage implements MemberStorage {
   private zeroedTo: number;
   /** zeroAheadBytes of zeros, shared by every padded write (never written to). */
   private zeros: Uint8Array | undefined;
-  private durableSnapshot: { index: number; term: number } | undefined;
+  private durableSnapshot: Marker | undefined;
 
   constructor(
     private readonly fs: WalFs,
@@ -181,7 +181,7 @@ class FileStorage implements MemberStorage {
     /** Enqueue-side view of the log, hard state and newest marker. */
     private readonly shape: LogShape,
     private hardState: HardState,
-    private marker: { index: number; term: number } | undefined,
+    private marker: Marker | undefined,
   ) {
     this.zeroedTo = writeOffset;
     this.lastTaken = queueItem(false, NOOP, NOOP, hardState, marker ?? NO_MARKER, shape.last);
@@ -564,7 +564,7 @@ class FileStorage implements MemberStorage {
 
   /** Ends the current segment and starts the next, its preamble as of the last item written. */
   private async cut(): Promise<void> {
-    // The held records belong to the old segment (the enqueue side counted them there).
+    // The held records belong to the old segment (run() counted them there).
     await this.write(this.held, this.heldBytes);
     if (this.syncedBytesTotal < this.writtenBytesTotal) await this.syncOnce();
     const old = this.currentFile();
@@ -705,7 +705,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     segments: SegmentInfo[],
     shape: LogShape,
     hardState: HardState,
-    marker: { index: number; term: number } | undefined,
+    marker: Marker | undefined,
   ): FileStorage => new FileStorage(fs, walDir, snapDir, opts, log, hooks, nowMs, file, filePath, writeOffset, segments, shape, hardState, marker);
 
   // The last segment is scanned first: it is the only one allowed a torn tail. A segment without
