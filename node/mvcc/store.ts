@@ -6,8 +6,8 @@
 // - `map` (skey → KeyRec) for point lookups, `index` (B+tree, key-index.ts) for ordered
 //   ranges. A KeyRec holds the key's revision list (Rev[], ascending). A Rev with
 //   version 0 is a tombstone (delete).
-// - `log`: one group of Revs per write revision, dense, for watch replay and for
-//   compaction to know which keys changed. log[i] holds revision logStart + i.
+// - `log` (rev-log.ts): the Revs of each write revision, dense, for watch replay and for
+//   compaction to know which keys changed.
 // Compaction: apply sets compactRev at once (logical: reads and watches below it fail);
 // compactStep() then trims key histories and the log in bounded steps (physical).
 import {
@@ -59,6 +59,7 @@ import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
 import { APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
 import { ByteReader, ByteWriter } from './codec.js';
 import { InHeapValues, type ValueRef, type ValueStore } from './value-store.js';
+import { RevLog } from './rev-log.js';
 
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 /**
@@ -273,9 +274,7 @@ export class MvccStore {
   private index = new KeyIndex<KeyRec>();
   private rev = 1;
   private compactRev = 0;
-  private log: Rev[][] = [];
-  private logHead = 0; // log[logHead] is revision logStart
-  private logStart = 2;
+  private log = new RevLog(2);
   /** Physical compaction has trimmed everything needed up to this revision. */
   private physicalRev = 0;
   /** Next revision whose changed keys physical compaction must visit. */
@@ -283,7 +282,7 @@ export class MvccStore {
   /**
    * The last target physical compaction reached (0: none). Keys changed at it may keep a delete
    * there (firstSurviving); a later target visits them again, or the delete would stay forever.
-   * workUpTo needs no clause for it: its log group is held until then, so logStart < target.
+   * workUpTo needs no clause for it: its log group is held until then, so log.first < target.
    */
   private keptDeletesRev = 0;
   private pins = new Map<number, number>();
@@ -506,13 +505,12 @@ export class MvccStore {
 
   /** The first revision whose change group is still in the log. */
   firstLoggedRevision(): number {
-    return this.logStart;
+    return this.log.first;
   }
 
   /** The changes of one write revision, in sub-revision order; undefined if not held. */
   changesAt(rev: number): readonly Rev[] | undefined {
-    if (rev < this.logStart || rev > this.rev) return undefined;
-    return this.log[this.logHead + rev - this.logStart];
+    return rev > this.rev ? undefined : this.log.group(rev);
   }
 
   /** The live KeyValue of a key at a revision, if held (prevKv of watch events). */
@@ -589,8 +587,7 @@ export class MvccStore {
     if (ctx.changes.length === 0) return;
     assert(ctx.main === this.rev + 1, 'commit of a stale write context');
     this.rev = ctx.main;
-    // An exact-size copy: a pushed-to array keeps ~17 slots (≈150 bytes) per revision.
-    this.log.push(ctx.changes.length === 1 ? [ctx.changes[0]!] : ctx.changes.slice());
+    this.log.push(ctx.changes);
   }
 
   private addRev(ctx: WriteCtx, rec: KeyRec, create: number, version: number, value: Uint8Array | undefined, lease: LeaseId): Rev {
@@ -814,7 +811,7 @@ export class MvccStore {
   }
 
   private workUpTo(target: number): boolean {
-    return this.physicalCursor <= target || this.logStart < target;
+    return this.physicalCursor <= target || this.log.first < target;
   }
 
   private physicalTarget(): number {
@@ -836,13 +833,12 @@ export class MvccStore {
     let budget = maxRevisions;
     if (this.keptDeletesRev > 0 && this.keptDeletesRev < target) {
       // Its log group is still held: groups are dropped only below the target it was.
-      for (const r of this.changesAt(this.keptDeletesRev) ?? EMPTY_REVS) this.compactKey(r.rec, target);
+      this.compactKeysAt(this.keptDeletesRev, target);
       this.keptDeletesRev = 0;
       budget--;
     }
     while (budget > 0 && this.physicalCursor <= target) {
-      const group = this.changesAt(this.physicalCursor);
-      if (group) for (const r of group) this.compactKey(r.rec, target);
+      this.compactKeysAt(this.physicalCursor, target);
       this.physicalCursor++;
       budget--;
     }
@@ -850,17 +846,16 @@ export class MvccStore {
     // Keys changed only at or below an earlier target may still hold a tombstone or
     // older revisions: compactKey at that time handled them. Drop log groups below target
     // (the group at the compact revision itself is kept for watch replay from it).
-    while (this.logStart < target && this.logStart < this.physicalCursor && budget-- > 0) {
-      this.log[this.logHead] = undefined as unknown as Rev[];
-      this.logHead++;
-      this.logStart++;
-    }
-    if (this.logHead > 1024 && this.logHead * 2 > this.log.length) {
-      this.log = this.log.slice(this.logHead);
-      this.logHead = 0;
-    }
+    while (this.log.first < target && this.log.first < this.physicalCursor && budget-- > 0) this.log.dropFirst();
     this.physicalRev = Math.min(target, this.physicalCursor - 1);
     return !this.workUpTo(target);
+  }
+
+  /** compactKey for every key changed at revision rev, if the log holds it. */
+  private compactKeysAt(rev: number, target: number): void {
+    const log = this.log;
+    if (!log.holds(rev)) return;
+    for (let p = log.startOf(rev), to = log.endOf(rev); p < to; p++) this.compactKey(log.at(p).rec, target);
   }
 
   private compactKey(rec: KeyRec, target: number): void {
@@ -900,13 +895,15 @@ export class MvccStore {
         for (const r of rec.revs) move(r);
       });
       if (cursor.from !== undefined) return false;
-      cursor.rev = this.logStart;
+      cursor.rev = this.log.first;
     }
     let budget = maxKeys;
-    for (cursor.rev = Math.max(cursor.rev, this.logStart); cursor.rev <= this.rev && budget > 0; cursor.rev++) {
-      const group = this.log[this.logHead + cursor.rev - this.logStart] ?? EMPTY_REVS;
-      for (const r of group) move(r);
-      budget -= Math.max(1, group.length);
+    const log = this.log;
+    for (cursor.rev = Math.max(cursor.rev, log.first); cursor.rev <= this.rev && budget > 0; cursor.rev++) {
+      const from = log.startOf(cursor.rev);
+      const to = log.endOf(cursor.rev);
+      for (let p = from; p < to; p++) move(log.at(p));
+      budget -= Math.max(1, to - from);
     }
     return cursor.rev > this.rev;
   }
@@ -1054,7 +1051,7 @@ export class MvccStore {
       }
       let budget = stepKeys;
       for (let r = Math.max(compactRev + 1, 2); r <= at; r++) {
-        for (const x of this.log[this.logHead + r - this.logStart] ?? EMPTY_REVS) row(x);
+        if (this.log.holds(r)) for (let p = this.log.startOf(r), to = this.log.endOf(r); p < to; p++) row(this.log.at(p));
         if (--budget <= 0 && r < at) {
           yield;
           still();
@@ -1273,8 +1270,8 @@ export class MvccStore {
       for (let r = Math.max(compactRev + 1, 2); r <= rev; r++) {
         if (self.epoch !== epoch) throw new MvccError('snapshotInvalid', 'store restored during export');
         if (released) throw new MvccError('snapshotInvalid', 'export: released');
-        assert(r >= self.logStart, `export: revision ${r} is no longer in the log`);
-        yield* self.log[self.logHead + r - self.logStart] ?? EMPTY_REVS;
+        assert(self.log.holds(r), `export: revision ${r} is no longer in the log`);
+        for (let p = self.log.startOf(r), to = self.log.endOf(r); p < to; p++) yield self.log.at(p);
       }
     }
     return {
@@ -1295,8 +1292,8 @@ export class MvccStore {
   importRevisions(header: ExportHeader, revisions: Iterable<ImportedRev>): void {
     const { rev, compactRev } = header;
     const logStart = Math.max(2, compactRev);
-    const log: Rev[][] = [];
-    for (let r = logStart; r <= rev; r++) log.push([]);
+    const groups: Rev[][] = [];
+    for (let r = logStart; r <= rev; r++) groups.push([]);
     const map = new Map<string, KeyRec>();
     const leases = new Map<LeaseId, LeaseRecord>();
     for (const l of header.leases) leases.set(l.id, { id: l.id, ttl: l.ttl, remainingTtl: l.remainingTtl, keys: new Set() });
@@ -1319,7 +1316,7 @@ export class MvccStore {
       rec.revs.push(rv);
       size += v.len + REV_OVERHEAD_BYTES;
       valueBytes += v.len;
-      if (i.main >= logStart) log[i.main - logStart]!.push(rv);
+      if (i.main >= logStart) groups[i.main - logStart]!.push(rv);
     }
     const index = new KeyIndex<KeyRec>();
     for (const skey of [...map.keys()].sort()) {
@@ -1333,8 +1330,7 @@ export class MvccStore {
       index,
       rev,
       compactRev,
-      log,
-      logStart,
+      log: RevLog.fromGroups(logStart, groups),
       leases,
       leaseIdSeq: header.leases.length, // any deterministic start: grants skip ids in use
       alarms: header.alarms.map((a) => ({ ...a })),
@@ -1366,10 +1362,8 @@ export class MvccStore {
     this.rev = s.rev;
     this.compactRev = s.compactRev;
     this.log = s.log;
-    this.logHead = 0;
-    this.logStart = s.logStart;
     this.physicalRev = s.compactRev;
-    this.physicalCursor = s.compactRev + 1 > s.logStart ? s.compactRev + 1 : s.logStart;
+    this.physicalCursor = s.compactRev + 1 > s.log.first ? s.compactRev + 1 : s.log.first;
     this.keptDeletesRev = s.compactRev > 1 ? s.compactRev : 0;
     this.leases = s.leases;
     this.leaseIdSeq = s.leaseIdSeq;
@@ -1394,7 +1388,7 @@ export class MvccStore {
         assert(a.main < b.main || (a.main === b.main && a.sub < b.sub), 'revs out of order');
       }
     }
-    assert(this.logStart + this.log.length - this.logHead === this.rev + 1, 'log does not end at the current revision');
+    assert(this.log.first + this.log.count === this.rev + 1, 'log does not end at the current revision');
     void this.physicalRev;
   }
 }
@@ -1528,8 +1522,7 @@ interface LoadedState {
   index: KeyIndex<KeyRec>;
   rev: number;
   compactRev: number;
-  log: Rev[][];
-  logStart: number;
+  log: RevLog;
   leases: Map<LeaseId, LeaseRecord>;
   leaseIdSeq: number;
   alarms: AlarmMember[];
@@ -1544,6 +1537,8 @@ export class SnapshotRestorer {
   private crc = 0;
   private s: LoadedState | undefined;
   private buckets: Rev[][] = [];
+  /** The first revision the buckets hold. */
+  private logStart = 2;
   private keys = 0;
   private done = false;
   private lastSkey: string | undefined;
@@ -1618,13 +1613,13 @@ export class SnapshotRestorer {
     }
     const logStart = Math.max(2, compactRev);
     this.buckets = new Array<Rev[]>(Math.max(0, rev - logStart + 1));
+    this.logStart = logStart;
     this.s = {
       map: new Map(),
       index: new KeyIndex<KeyRec>(),
       rev,
       compactRev,
-      log: [],
-      logStart,
+      log: new RevLog(logStart), // finish() fills it from the buckets
       leases,
       leaseIdSeq,
       alarms,
@@ -1659,7 +1654,7 @@ export class SnapshotRestorer {
       revs.push(rv);
       s.size += v.len + REV_OVERHEAD_BYTES;
       s.valueBytes += v.len;
-      const bi = main - s.logStart;
+      const bi = main - this.logStart;
       if (bi >= 0) {
         if (bi >= this.buckets.length) this.fail('revision above the snapshot revision');
         const bucket = this.buckets[bi];
@@ -1695,14 +1690,15 @@ export class SnapshotRestorer {
   finish(): void {
     if (!this.done || !this.s) this.fail('snapshot ended before its trailer');
     const s = this.s;
-    const log: Rev[][] = [];
+    const groups: Rev[][] = [];
     for (let i = 0; i < this.buckets.length; i++) {
       const b = this.buckets[i] ?? [];
       if (b.length > 1) b.sort((x, y) => x.sub - y.sub);
-      log.push(b);
+      groups.push(b);
     }
+    this.buckets = [];
     // A revision below the compaction may have lost every change; empty groups are fine.
-    s.log = log;
+    s.log = RevLog.fromGroups(this.logStart, groups);
     this.onFinish(s);
   }
 }
