@@ -40,6 +40,36 @@ const OP_PUT = 2;
 const OP_DELETE = 3;
 const OP_TXN = 4;
 
+/** Bytes ByteWriter.uvarint(v) writes. */
+export function uvarintSize(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
+/** Bytes ByteWriter.varint(v) writes. */
+export function varintSize(v: number): number {
+  return uvarintSize(v >= 0 ? v * 2 : -v * 2 - 1);
+}
+
+/** Bytes ByteWriter.varintBig(v) writes. */
+export function varintBigSize(v: bigint): number {
+  if (v >= -MAX_SAFE_HALF && v <= MAX_SAFE_HALF) return varintSize(Number(v));
+  let z = v >= 0n ? v * 2n : -v * 2n - 1n;
+  let n = 1;
+  while (z >= 0x80n) {
+    z >>= 7n;
+    n++;
+  }
+  return n;
+}
+
 /** Growable byte writer. */
 export class ByteWriter {
   private buf: Buffer;
