@@ -17,8 +17,6 @@ export class RevLog {
   /** starts[head + i]: absolute position of revision first + i's first Rev. */
   private starts: number[] = [];
   private head = 0;
-  /** Absolute position just past the last Rev. */
-  private end = 0;
   private firstRev: number;
 
   /** An empty log whose next pushed revision is `first`. */
@@ -43,11 +41,15 @@ export class RevLog {
     return this.starts.length - this.head;
   }
 
+  /** Absolute position just past the last Rev. */
+  private get end(): number {
+    return this.revBase + this.revs.length;
+  }
+
   /** Appends the next revision's changes (first + count). */
   push(group: readonly Rev[]): void {
     this.starts.push(this.end);
     for (let i = 0; i < group.length; i++) this.revs.push(group[i]);
-    this.end += group.length;
   }
 
   /** Whether revision rev is held. */
@@ -69,6 +71,15 @@ export class RevLog {
   /** The Rev at an absolute position inside a held revision. */
   at(pos: number): Rev {
     return this.revs[pos - this.revBase]!;
+  }
+
+  /** Calls fn with each of revision rev's changes, if it is held; returns how many there were. */
+  forEachAt(rev: number, fn: (r: Rev) => void): number {
+    if (!this.holds(rev)) return 0;
+    const from = this.startOf(rev);
+    const to = this.endOf(rev);
+    for (let p = from; p < to; p++) fn(this.at(p));
+    return to - from;
   }
 
   /** A copy of revision rev's changes, or undefined if it is not held. */

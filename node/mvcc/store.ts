@@ -516,7 +516,7 @@ export class MvccStore {
 
   /** The changes of one write revision, in sub-revision order; undefined if not held. */
   changesAt(rev: number): readonly Rev[] | undefined {
-    return rev > this.rev ? undefined : this.log.group(rev);
+    return this.log.group(rev); // the log ends at the current revision
   }
 
   /** The live KeyValue of a key at a revision, if held (prevKv of watch events). */
@@ -839,12 +839,12 @@ export class MvccStore {
     let budget = maxRevisions;
     if (this.keptDeletesRev > 0 && this.keptDeletesRev < target) {
       // Its log group is still held: groups are dropped only below the target it was.
-      this.compactKeysAt(this.keptDeletesRev, target);
+      this.log.forEachAt(this.keptDeletesRev, (r) => this.compactKey(r.rec, target));
       this.keptDeletesRev = 0;
       budget--;
     }
     while (budget > 0 && this.physicalCursor <= target) {
-      this.compactKeysAt(this.physicalCursor, target);
+      this.log.forEachAt(this.physicalCursor, (r) => this.compactKey(r.rec, target));
       this.physicalCursor++;
       budget--;
     }
@@ -855,13 +855,6 @@ export class MvccStore {
     while (this.log.first < target && this.log.first < this.physicalCursor && budget-- > 0) this.log.dropFirst();
     this.physicalRev = Math.min(target, this.physicalCursor - 1);
     return !this.workUpTo(target);
-  }
-
-  /** compactKey for every key changed at revision rev, if the log holds it. */
-  private compactKeysAt(rev: number, target: number): void {
-    const log = this.log;
-    if (!log.holds(rev)) return;
-    for (let p = log.startOf(rev), to = log.endOf(rev); p < to; p++) this.compactKey(log.at(p).rec, target);
   }
 
   private compactKey(rec: KeyRec, target: number): void {
@@ -904,12 +897,8 @@ export class MvccStore {
       cursor.rev = this.log.first;
     }
     let budget = maxKeys;
-    const log = this.log;
-    for (cursor.rev = Math.max(cursor.rev, log.first); cursor.rev <= this.rev && budget > 0; cursor.rev++) {
-      const from = log.startOf(cursor.rev);
-      const to = log.endOf(cursor.rev);
-      for (let p = from; p < to; p++) move(log.at(p));
-      budget -= Math.max(1, to - from);
+    for (cursor.rev = Math.max(cursor.rev, this.log.first); cursor.rev <= this.rev && budget > 0; cursor.rev++) {
+      budget -= Math.max(1, this.log.forEachAt(cursor.rev, move));
     }
     return cursor.rev > this.rev;
   }
@@ -1057,7 +1046,7 @@ export class MvccStore {
       }
       let budget = stepKeys;
       for (let r = Math.max(compactRev + 1, 2); r <= at; r++) {
-        if (this.log.holds(r)) for (let p = this.log.startOf(r), to = this.log.endOf(r); p < to; p++) row(this.log.at(p));
+        this.log.forEachAt(r, row);
         if (--budget <= 0 && r < at) {
           yield;
           still();
@@ -1204,7 +1193,7 @@ export class MvccStore {
         }
       };
       const revSize = (r: Rev): number => {
-        const head = varintSize(r.main) + uvarintSize(r.sub) + varintSize(r.create) + varintSize(r.version) + (r.lease === NO_LEASE ? 1 : varintBigSize(r.lease)) + uvarintSize(r.vlen);
+        const head = varintSize(r.main) + uvarintSize(r.sub) + varintSize(r.create) + varintSize(r.version) + varintBigSize(r.lease) + uvarintSize(r.vlen);
         if (!footer) return head + r.vlen;
         return r.vlen > 0 ? head + uvarintSize(r.vref as number) : head;
       };
