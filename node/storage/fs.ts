@@ -6,8 +6,11 @@
 export interface WalFile {
   /** Writes all chunks, back to back, starting at position. Short writes are retried inside. */
   writev(chunks: readonly Uint8Array[], position: number): Promise<void>;
-  /** fdatasync. */
-  datasync(): Promise<void>;
+  /**
+   * fdatasync. `here`: block the calling thread for it where the implementation can, instead of
+   * handing it to a worker (see StorageOptions.syncHere).
+   */
+  datasync(here?: boolean): Promise<void>;
   /** Sets the file length (ftruncate): grows with zeros or cuts. */
   truncate(lengthBytes: number): Promise<void>;
   close(): Promise<void>;
@@ -54,9 +57,9 @@ export function withFaults(inner: WalFs, fault: (op: FsOp, path: string) => Erro
       check('writev', path);
       return f.writev(chunks, position);
     },
-    async datasync() {
+    async datasync(here) {
       check('datasync', path);
-      return f.datasync();
+      return f.datasync(here);
     },
     async truncate(len) {
       check('truncate', path);

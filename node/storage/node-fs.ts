@@ -21,7 +21,8 @@ function callVoid(fn: (cb: (err: NodeJS.ErrnoException | null) => void) => void)
  * into the page cache takes microseconds, while a thread-pool job costs a hand-off to a pool
  * thread and a wake-up of the event loop when it ends (on a busy machine, the main cost of a
  * single-client put's WAL write). Larger writes (big batches, snapshots, preallocation) stay in
- * the pool so the event loop keeps turning meanwhile. fdatasync always runs in the pool.
+ * the pool so the event loop keeps turning meanwhile. fdatasync runs in the pool unless the
+ * caller asks for it here (storage does for a quiet follower: StorageOptions.syncHere).
  */
 const INLINE_WRITE_BYTES = 64 * 1024;
 
@@ -70,8 +71,14 @@ class NodeFile implements WalFile {
     }
   }
 
-  datasync(): Promise<void> {
-    return callVoid((cb) => fs.fdatasync(this.fd, cb));
+  datasync(here = false): Promise<void> {
+    if (!here) return callVoid((cb) => fs.fdatasync(this.fd, cb));
+    try {
+      fs.fdatasyncSync(this.fd);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   truncate(lengthBytes: number): Promise<void> {

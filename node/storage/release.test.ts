@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { openStorage } from './storage.js';
 import { MemoryFs } from './memory-fs.js';
 import type { WalFile, WalFs } from './fs.js';
-import { entries } from '../../test/storage/helpers.js';
+import { entries, wrapOpenedFiles } from '../../test/storage/helpers.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -34,13 +34,7 @@ function watchedFs(): { fs: WalFs; written: Array<{ bytes: number; buffer: WeakR
     truncate: (len) => f.truncate(len),
     close: () => f.close(),
   });
-  const fs = new Proxy(mem, {
-    get(t, k) {
-      if (k === 'open') return async (path: string, mode: 'create' | 'write') => wrap(await t.open(path, mode));
-      const v: unknown = Reflect.get(t, k);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-    },
-  }) as WalFs;
+  const fs = wrapOpenedFiles(mem, (_path, f) => wrap(f));
   return {
     fs,
     written,

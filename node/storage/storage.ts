@@ -58,6 +58,10 @@ const TMP_SUFFIX = '.tmp';
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
 const MAX_SYNCS_IN_FLIGHT = 2;
+/** The largest write whose fdatasync may run on the calling thread (StorageOptions.syncHere). */
+export const SYNC_HERE_MAX_BYTES = 16 * 1024;
+/** An fdatasync slower than this sends the next one back to a worker (StorageOptions.syncHere). */
+export const SYNC_HERE_SLOW_MS = 2;
 /** Most bytes of no-sync batches held in memory for the next write (see FileStorage.held). */
 const MAX_HELD_BYTES = 16 * 1024;
 
@@ -131,6 +135,7 @@ async function io<T>(op: string, path: string, p: Promise<T>): Promise<T> {
 }
 
 const defaultNowMs = (): number => performance.now();
+const neverHere = (): boolean => false;
 
 class FileStorage implements MemberStorage {
   private readonly queue: QueueItem[] = [];
@@ -139,6 +144,8 @@ class FileStorage implements MemberStorage {
   /** Resolves once every batch handed to the sync pipeline is synced and resolved; never rejects. */
   private pipeline: Promise<void> = Promise.resolve();
   private syncsInFlight = 0;
+  /** How long the last fdatasync took: a slow disk keeps the next one off the calling thread. */
+  private lastSyncMs = 0;
   private writtenBytesTotal = 0;
   private syncedBytesTotal = 0;
   /**
@@ -169,7 +176,7 @@ class FileStorage implements MemberStorage {
     private readonly fs: WalFs,
     private readonly walDir: string,
     private readonly snapDir: string,
-    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate' | 'readChunkBytes' | 'zeroAheadBytes'>>,
+    private readonly opts: Required<Pick<StorageOptions, 'segmentSizeBytes' | 'retainSegments' | 'retainSnapshots' | 'maxBatchBytes' | 'preallocate' | 'readChunkBytes' | 'zeroAheadBytes' | 'syncHere'>>,
     private readonly log: Logger,
     private readonly hooks: StorageHooks,
     private readonly nowMs: () => number,
@@ -473,7 +480,7 @@ class FileStorage implements MemberStorage {
           await this.pipeline;
           if (this.failure) return false;
         }
-        synced = this.syncOnce();
+        synced = this.syncOnce(bytes);
       }
       const prev = this.pipeline;
       // The pipeline never rejects (its failures go to fail()): a batch without a sync of its
@@ -532,20 +539,30 @@ class FileStorage implements MemberStorage {
     return this.file;
   }
 
-  /** One fdatasync of the current file, covering everything written before it starts. */
-  private async syncOnce(): Promise<void> {
+  /**
+   * One fdatasync of the current file, covering everything written before it starts. `batchBytes`:
+   * the write it follows, if small enough to sync on this thread (see StorageOptions.syncHere).
+   */
+  private async syncOnce(batchBytes = Infinity): Promise<void> {
     const target = this.writtenBytesTotal;
     const path = this.filePath;
     const file = this.currentFile();
+    const here = this.maySyncHere(batchBytes);
     this.syncsInFlight++;
     const t0 = this.nowMs();
     try {
-      await io('fdatasync', path, file.datasync());
+      await io('fdatasync', path, file.datasync(here));
     } finally {
       this.syncsInFlight--;
     }
     this.syncedBytesTotal = Math.max(this.syncedBytesTotal, target);
-    this.hooks.walFsync?.((this.nowMs() - t0) / 1000);
+    this.lastSyncMs = this.nowMs() - t0;
+    this.hooks.walFsync?.(this.lastSyncMs / 1000);
+  }
+
+  /** Whether this fdatasync may block the calling thread: a small, lone write on a quick disk, and the owner agrees. */
+  private maySyncHere(batchBytes: number): boolean {
+    return batchBytes <= SYNC_HERE_MAX_BYTES && this.syncsInFlight === 0 && this.queue.length === 0 && this.lastSyncMs < SYNC_HERE_SLOW_MS && this.opts.syncHere();
   }
 
   /**
@@ -671,6 +688,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     maxBatchBytes: options.maxBatchBytes ?? 16 * 1024 * 1024,
     preallocate: options.preallocate ?? 'truncate',
     zeroAheadBytes: Math.max(0, options.zeroAheadBytes ?? 0),
+    syncHere: options.syncHere ?? neverHere,
     readChunkBytes: Math.max(16, options.readChunkBytes ?? DEFAULT_READ_CHUNK_BYTES),
   };
   const walDir = `${dir}/${WAL_DIR_NAME}`;

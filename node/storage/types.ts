@@ -106,6 +106,14 @@ export interface StorageOptions {
    * has already allocated, so their fdatasync flushes data alone, not the block allocation too.
    */
   zeroAheadBytes?: number;
+  /**
+   * Asked before the fdatasync of a small write (at most SYNC_HERE_MAX_BYTES) when nothing else is
+   * queued or syncing and the last fdatasync was quick: true runs it on the calling thread, as
+   * etcd's raft loop runs its WAL's fdatasync, instead of in a worker. That saves the hand-off to
+   * the worker and the wake-up after it, which on a machine with fewer cores than busy threads
+   * each wait for a CPU; the price is a thread blocked for the fdatasync. Default: never.
+   */
+  syncHere?: () => boolean;
   hooks?: StorageHooks;
   /** Size of recovery's reads: WAL segments and snapshot files are read in pieces of this size; default 8 MiB. */
   readChunkBytes?: number;

@@ -2,6 +2,18 @@
 import type { Entry, Rng } from '../../node/raft/types.js';
 import { createLogger, type Logger } from '../../node/log.js';
 import { crc32c, crc32cUpdate } from '../../node/lib/crc32c.js';
+import type { WalFile, WalFs } from '../../node/storage/fs.js';
+
+/** `inner` with every file it opens passed through `wrap` (a test watches or delays its calls). */
+export function wrapOpenedFiles(inner: WalFs, wrap: (path: string, f: WalFile) => WalFile): WalFs {
+  return new Proxy(inner, {
+    get(t, k) {
+      if (k === 'open') return async (path: string, mode: 'create' | 'write') => wrap(path, await t.open(path, mode));
+      const v: unknown = Reflect.get(t, k);
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+    },
+  });
+}
 
 /** mulberry32: small, fast, seeded. */
 export class TestRng implements Rng {
