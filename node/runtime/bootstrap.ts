@@ -138,6 +138,8 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
   const log = logger.child('runtime', { member: hexId(identity.memberId) });
   await removeStaleSnapshotFiles(join(cfg.dataDir, 'member'));
   const retainSnapshots = 2;
+  // The member the storage asks (syncHere); it exists once the storage has been opened.
+  let self: Member | undefined;
   const storageOpts = {
     logger: logger.child('storage'),
     // The snapshot's data is restored from its file in chunks (streamed-snapshots.ts), never loaded whole.
@@ -152,6 +154,9 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     // records allocate the blocks once per 256 KiB instead (measured: docs/benchmarks/member.md,
     // "Fifteenth stop").
     zeroAheadBytes: 256 * 1024,
+    // A quiet follower's fdatasync runs on its own thread (storage.ts, maySyncHere): -10% CPU per
+    // single-client put (docs/benchmarks/member.md, "Twenty-seventh stop").
+    syncHere: () => self?.quietFollower() ?? false,
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
   };
   let { storage, recovered } = await openStorage(join(cfg.dataDir, 'member'), storageOpts);
@@ -248,6 +253,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     scheduler: realScheduler,
     ...(opts.onFatal ? { onFatal: opts.onFatal } : {}),
   });
+  self = member;
   await member.start();
   return member;
 }

@@ -231,6 +231,27 @@ describe('member runtime (in-memory twins)', () => {
     expect(h.fatal).toEqual([]);
   });
 
+  it('only a follower with nothing of its own waiting lets its WAL fdatasync block its thread (quietFollower)', async () => {
+    const h = (harness = new Harness(3));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const followers = [...h.nodes.values()].filter((n) => n !== leader);
+    await until(() => followers.every((f) => f.member.leaderId() === leader.rec.id), 'followers know the leader');
+    expect(leader.member.quietFollower()).toBe(false);
+    for (const f of followers) expect(f.member.quietFollower()).toBe(true);
+    // A put through a follower waits there until applied: not quiet meanwhile.
+    const f = followers[0]!;
+    const put = f.member.put({ key: enc('k'), value: enc('v') });
+    expect(f.member.quietFollower()).toBe(false);
+    await put;
+    expect(f.member.quietFollower()).toBe(true);
+    // So does a linearizable read.
+    const read = f.member.range({ key: enc('k') }, { linearizable: true });
+    expect(f.member.quietFollower()).toBe(false);
+    expect((await read).count).toBe(1);
+    expect(f.member.quietFollower()).toBe(true);
+  });
+
   it('snapshots stay on disk: raft holds none of their bytes, a restart restores from the file in bounded chunks, and a lagger gets it streamed', async () => {
     const h = (harness = new Harness(3, 40));
     const reads: number[] = [];

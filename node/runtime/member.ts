@@ -624,6 +624,16 @@ export class Member implements MemberBackend, TransportHandler {
     return this.waiters.size <= 1;
   }
 
+  /**
+   * Whether a WAL fdatasync may block this thread (storage's syncHere): a follower with no write
+   * or linearizable read of its own waiting. A follower acknowledges an append only once it is
+   * durable and has nothing else to do meanwhile. A leader does: take the followers' answers,
+   * which commit without its own write when its disk is the slow one.
+   */
+  quietFollower(): boolean {
+    return this.role === 'follower' && this.waiters.size === 0 && this.reads.waiting === 0;
+  }
+
   private onSoftState(ss: SoftState): void {
     const prevLead = this.lead;
     const prevRole = this.role;

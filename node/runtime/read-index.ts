@@ -52,6 +52,11 @@ export class ReadIndexBatcher {
     this.pending = new FifoTimeouts(o.scheduler, o.timeoutMs, (_key, w) => w.reject(new BackendError('timeout', 'etcdserver: request timed out')));
   }
 
+  /** Reads not answered yet. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
   private resolve(w: ReadWaiter): void {
     if (this.pending.take(w.key)) w.resolve();
   }
