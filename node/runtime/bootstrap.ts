@@ -154,7 +154,7 @@ export async function startMember(opts: StartMemberOptions): Promise<Member> {
     // records allocate the blocks once per 256 KiB instead (measured: docs/benchmarks/member.md,
     // "Fifteenth stop").
     zeroAheadBytes: 256 * 1024,
-    // A quiet follower's fdatasync runs on its own thread (storage.ts, maySyncHere): -10% CPU per
+    // A quiet follower's fdatasync runs on its own thread (storage.ts, maySyncHere): -9% CPU per
     // single-client put (docs/benchmarks/member.md, "Twenty-seventh stop").
     syncHere: () => self?.quietFollower() ?? false,
     ...(metrics ? { hooks: storageHooks(createStorageMetrics(metrics.registry)) } : {}),
