@@ -6,6 +6,7 @@
 // byte strings are a varint length and the bytes. Decoded byte fields are views into the
 // input (no copy); the store copies what it keeps.
 import { allocEntry } from '../lib/entry-arena.js';
+import { uvarintSize } from '../lib/varint-size.js';
 import type {
   Command,
   Compare,
@@ -39,19 +40,6 @@ const OP_RANGE = 1;
 const OP_PUT = 2;
 const OP_DELETE = 3;
 const OP_TXN = 4;
-
-/** Bytes ByteWriter.uvarint(v) writes. */
-export function uvarintSize(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
-}
 
 /** Bytes ByteWriter.varint(v) writes. */
 export function varintSize(v: number): number {

@@ -57,7 +57,8 @@ import { Crc32cHasher } from './crc32c-hasher.js';
 import { etcdKeyRow, keyValueSize, type RevisionRow } from './etcd-kv-encoding.js';
 import { crc32cUpdate as crc32cUpdateBytes } from '../lib/crc32c.js';
 import { APPLY_MAX_TXN_OPS, MAX_LEASE_TTL_SEC, validateCommand, validateRange } from './validate.js';
-import { ByteReader, ByteWriter, uvarintSize, varintBigSize, varintSize } from './codec.js';
+import { ByteReader, ByteWriter, varintBigSize, varintSize } from './codec.js';
+import { uvarintSize } from '../lib/varint-size.js';
 import { InHeapValues, type ValueRef, type ValueStore } from './value-store.js';
 import { RevLog } from './rev-log.js';
 
@@ -1571,9 +1572,8 @@ export class SnapshotRestorer {
   private pending: Uint8Array = EMPTY;
   private crc = 0;
   private s: LoadedState | undefined;
+  /** buckets[i]: the changes of revision s.log.first + i (the log itself is filled at finish()). */
   private buckets: Rev[][] = [];
-  /** The first revision the buckets hold. */
-  private logStart = 2;
   private keys = 0;
   private done = false;
   private lastSkey: string | undefined;
@@ -1648,7 +1648,6 @@ export class SnapshotRestorer {
     }
     const logStart = Math.max(2, compactRev);
     this.buckets = new Array<Rev[]>(Math.max(0, rev - logStart + 1));
-    this.logStart = logStart;
     this.s = {
       map: new Map(),
       index: new KeyIndex<KeyRec>(),
@@ -1689,7 +1688,7 @@ export class SnapshotRestorer {
       revs.push(rv);
       s.size += v.len + REV_OVERHEAD_BYTES;
       s.valueBytes += v.len;
-      const bi = main - this.logStart;
+      const bi = main - s.log.first;
       if (bi >= 0) {
         if (bi >= this.buckets.length) this.fail('revision above the snapshot revision');
         const bucket = this.buckets[bi];
@@ -1725,15 +1724,14 @@ export class SnapshotRestorer {
   finish(): void {
     if (!this.done || !this.s) this.fail('snapshot ended before its trailer');
     const s = this.s;
-    const groups: Rev[][] = [];
-    for (let i = 0; i < this.buckets.length; i++) {
-      const b = this.buckets[i] ?? [];
-      if (b.length > 1) b.sort((x, y) => x.sub - y.sub);
-      groups.push(b);
-    }
+    const groups = this.buckets;
     this.buckets = [];
+    for (let i = 0; i < groups.length; i++) {
+      const b = (groups[i] ??= []);
+      if (b.length > 1) b.sort((x, y) => x.sub - y.sub);
+    }
     // A revision below the compaction may have lost every change; empty groups are fine.
-    s.log = RevLog.fromGroups(this.logStart, groups);
+    s.log = RevLog.fromGroups(s.log.first, groups);
     this.onFinish(s);
   }
 }

@@ -627,8 +627,8 @@ export class Member implements MemberBackend, TransportHandler {
   /**
    * Whether a WAL fdatasync may block this thread (storage's syncHere): a follower with no write
    * or linearizable read of its own waiting. A follower acknowledges an append only once it is
-   * durable and has nothing else to do meanwhile. A leader does: take the followers' answers,
-   * which commit without its own write when its disk is the slow one.
+   * durable and has nothing else to do meanwhile. A leader has: the followers' answers, which
+   * commit without its own write when its disk is the slow one.
    */
   quietFollower(): boolean {
     return this.role === 'follower' && this.waiters.size === 0 && this.reads.waiting === 0;

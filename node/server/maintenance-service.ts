@@ -23,7 +23,8 @@ import { checkUser } from './auth-check.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkHasLeader, checkLearner, completeHeader, countClientRequest, failStream, makeHeader, streamCounters, unary } from './rpc-context.js';
 import { SERVER_VERSION, STORAGE_VERSION } from './version.js';
-import { WireWriter, uvarintSize } from './codec/proto-wire.js';
+import { WireWriter } from './codec/proto-wire.js';
+import { uvarintSize } from '../lib/varint-size.js';
 
 /**
  * Snapshot bytes per message at most. etcd sends 32 KiB; etcdctl takes any size up to its

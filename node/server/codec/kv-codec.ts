@@ -16,7 +16,8 @@
 import type { KeyValue, PutResponse, RangeRequest, RangeResponse, ResponseHeader } from '../../mvcc/types.js';
 import type { PutRequest } from '../../mvcc/types.js';
 import { omitProtoDefaults } from '../proto-defaults.js';
-import { WIRE_LEN, WIRE_VARINT, WireReader, WireWriter, int64BigSize, int64Size, isInt, uvarintSize } from './proto-wire.js';
+import { WIRE_LEN, WIRE_VARINT, WireReader, WireWriter, int64BigSize, int64Size, isInt } from './proto-wire.js';
+import { uvarintSize } from '../../lib/varint-size.js';
 
 type Decode<T> = (r: WireReader) => T | undefined;
 

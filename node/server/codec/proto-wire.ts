@@ -8,6 +8,8 @@
 // the reader give up (`ok = false`), and the caller hands the bytes to proto-loader, which then
 // answers as it always did: one behaviour for odd input, and no second parser to keep in step.
 
+import { uvarintSize } from '../../lib/varint-size.js';
+
 const TWO_32 = 4294967296;
 
 export const WIRE_VARINT = 0;
@@ -120,15 +122,6 @@ export class WireReader {
     this.pos = stop;
     return start === stop ? Buffer.alloc(0) : this.buf.subarray(start, stop);
   }
-}
-
-/** Bytes of a varint holding the non-negative integer n (n < 2^64). */
-export function uvarintSize(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  let size = 2;
-  for (n = Math.floor(n / 0x4000); n > 0; n = Math.floor(n / 0x80)) size++;
-  return size;
 }
 
 /**
