@@ -11,6 +11,7 @@ import { SERVER_VERSION, TSETCD_VERSION } from './server/version.js';
 import { startMember } from './runtime/bootstrap.js';
 import { handOverLeadership } from './runtime/hand-over.js';
 import { restoreEtcdSnapshot } from './runtime/etcd-snapshot-import.js';
+import { lowerV8HelperThreads } from './thread-priority.js';
 
 const SNAPSHOT_USAGE = `Usage: tsetcd snapshot restore <file> [--skip-hash-check] --data-dir DIR --name NAME
          --initial-cluster NAME=PEER_URL,... --initial-cluster-token TOKEN --initial-advertise-peer-urls URL
@@ -100,6 +101,8 @@ async function main(): Promise<number> {
     electionTimeoutMs: cfg.electionTimeoutMs,
     snapshotCount: cfg.snapshotCount,
   });
+  // Before the member starts a thread of its own: the threads are still only node's.
+  lowerV8HelperThreads(logger);
 
   const metrics = createMemberMetrics(undefined, { level: cfg.metrics });
   let stopping: Promise<void> | undefined;
