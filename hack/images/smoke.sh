@@ -92,6 +92,17 @@ got="$(timeout 10 "$etcdctl" --endpoints="$client" get smoke-key --print-value-o
 echo "put/get: $got"
 timeout 10 "$etcdctl" --endpoints="$client" member list -w table || fail "etcdctl member list"
 pm exec "$name" /usr/bin/node -e 'console.log(`inside: uid ${process.getuid()} gid ${process.getgid()} node ${process.version}`)'
+# As uid 65532 with no capabilities the member still lowers V8's helper threads below its main
+# thread (node/thread-priority.ts): count its threads by nice value (stat field 19), main first.
+nices="$(pm exec "$name" /usr/bin/node -e '
+const fs = require("node:fs");
+const nice = (t) => { const s = fs.readFileSync(`/proc/1/task/${t}/stat`, "utf8"); return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[16]); };
+const main = nice(1);
+const lower = fs.readdirSync("/proc/1/task").filter((t) => nice(t) > main).length;
+console.log(`${main} ${lower}`);')" || fail "reading the member's thread priorities"
+read -r main_nice lowered <<< "$nices"
+echo "threads: main at nice $main_nice, $lowered below it"
+(( lowered > 0 )) || fail "the member left V8's helper threads at its main thread's priority"
 
 say "member: SIGTERM"
 pm stop --time 20 "$name" > /dev/null
