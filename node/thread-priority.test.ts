@@ -23,12 +23,28 @@ describe('v8HelperThreads', () => {
 });
 
 describe('uvPoolSize', () => {
-  it("reads UV_THREADPOOL_SIZE as libuv does: 4 by default, 1 to 1024", () => {
+  it('reads UV_THREADPOOL_SIZE as libuv does: 4 when unset, atoi() into an unsigned int, 1 to 1024', () => {
     expect(uvPoolSize({})).toBe(4);
     expect(uvPoolSize({ UV_THREADPOOL_SIZE: '8' })).toBe(8);
+    expect(uvPoolSize({ UV_THREADPOOL_SIZE: ' 8x' })).toBe(8);
     expect(uvPoolSize({ UV_THREADPOOL_SIZE: '0' })).toBe(1);
+    expect(uvPoolSize({ UV_THREADPOOL_SIZE: 'x' })).toBe(1);
+    expect(uvPoolSize({ UV_THREADPOOL_SIZE: '' })).toBe(1);
     expect(uvPoolSize({ UV_THREADPOOL_SIZE: '5000' })).toBe(1024);
-    expect(uvPoolSize({ UV_THREADPOOL_SIZE: 'x' })).toBe(4);
+    expect(uvPoolSize({ UV_THREADPOOL_SIZE: '-3' })).toBe(1024);
+  });
+
+  it.runIf(process.platform === 'linux')('matches the pool a real node starts for odd UV_THREADPOOL_SIZE values', () => {
+    // Any fs call starts the pool; the thread count then grows by its size.
+    for (const v of ['x', '3']) {
+      const r = spawnSync(process.execPath, ['-e', "require('node:fs').stat('.', () => console.log(require('node:fs').readdirSync('/proc/self/task').length))"], {
+        env: { ...process.env, NODE_OPTIONS: '', UV_THREADPOOL_SIZE: v },
+        encoding: 'utf8',
+      });
+      const base = spawnSync(process.execPath, ['-e', "console.log(require('node:fs').readdirSync('/proc/self/task').length)"], { env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(Number(r.stdout) - Number(base.stdout)).toBe(uvPoolSize({ UV_THREADPOOL_SIZE: v }));
+    }
   });
 });
 

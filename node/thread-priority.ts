@@ -24,11 +24,16 @@ export const HELPER_THREAD_NICE_STEP = 10;
 /** Thread ids of one process made within its first moments lie closer together than this. */
 export const MAX_THREAD_ID_SPREAD = 10_000;
 
-/** libuv's pool size, as libuv reads UV_THREADPOOL_SIZE: 4 by default, 1 to 1024. */
+/**
+ * libuv's pool size, as libuv reads UV_THREADPOOL_SIZE: 4 when unset; otherwise atoi() of it into
+ * an unsigned int, 0 (no number) made 1, and anything over 1024 (a negative one too) made 1024.
+ */
 export function uvPoolSize(env: NodeJS.ProcessEnv): number {
-  const n = Number.parseInt(env['UV_THREADPOOL_SIZE'] ?? '', 10);
-  if (!Number.isFinite(n)) return 4;
-  return Math.min(1024, Math.max(1, n));
+  const v = env['UV_THREADPOOL_SIZE'];
+  if (v === undefined) return 4;
+  const n = Number.parseInt(v, 10) || 0;
+  if (n === 0) return 1;
+  return n < 0 || n > 1024 ? 1024 : n;
 }
 
 export type HelperThreads = { readonly tids: readonly number[] } | { readonly skip: string };
