@@ -36,12 +36,12 @@ describe('uvPoolSize', () => {
 
   it.runIf(process.platform === 'linux')('matches the pool a real node starts for odd UV_THREADPOOL_SIZE values', () => {
     // Any fs call starts the pool; the thread count then grows by its size.
+    const base = spawnSync(process.execPath, ['-e', "console.log(require('node:fs').readdirSync('/proc/self/task').length)"], { env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
     for (const v of ['x', '3']) {
       const r = spawnSync(process.execPath, ['-e', "require('node:fs').stat('.', () => console.log(require('node:fs').readdirSync('/proc/self/task').length))"], {
         env: { ...process.env, NODE_OPTIONS: '', UV_THREADPOOL_SIZE: v },
         encoding: 'utf8',
       });
-      const base = spawnSync(process.execPath, ['-e', "console.log(require('node:fs').readdirSync('/proc/self/task').length)"], { env: { ...process.env, NODE_OPTIONS: '' }, encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
       expect(Number(r.stdout) - Number(base.stdout)).toBe(uvPoolSize({ UV_THREADPOOL_SIZE: v }));
     }

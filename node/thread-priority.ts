@@ -4,9 +4,9 @@
 // writes and fdatasyncs. V8's platform threads compile code in the background and mark and sweep
 // the heap beside the main thread. When the cores are all busy (three members and a client on two
 // cores under etcd's benchmark, or a crowded node), the main thread waits for a CPU behind that
-// background work, and every request waits with it. At nice 10 the background work still runs,
-// on the time the main thread leaves; V8 does the marking on the main thread when its helpers
-// fall behind. docs/benchmarks/member.md, "Twenty-eighth stop".
+// background work, and every request waits with it. Ten nice steps lower, the background work
+// still runs, on the time the main thread leaves; V8 does the marking on the main thread when its
+// helpers fall behind. docs/benchmarks/member.md, "Twenty-eighth stop".
 //
 // Node does not name its threads, so they are told apart by the order they were made in. V8's
 // threads start with the process. libuv starts its pool when the module loader first reads a
