@@ -10,9 +10,11 @@
 // the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns).
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
-// the largest member peak RSS (VmHWM), and the leader changes and heartbeat send failures the
-// members counted during the load (their /metrics; issue 10 requires 0). Then it prints the
-// medians over the pairs and the tsetcd/etcd ratios. Every load is bounded in count and time.
+// the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
+// that member's file-backed pages (RssAnon, RssFile: how much of the RSS is the binary's own), and
+// the leader changes and heartbeat send failures the members counted during the load (their
+// /metrics; issue 10 requires 0). Then it prints the medians over the pairs and the tsetcd/etcd
+// ratios. Every load is bounded in count and time.
 //
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
@@ -42,7 +44,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss } from './lib/bench-measure.js';
+import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss, rssSplitMiB } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
@@ -270,6 +272,9 @@ interface RunResult {
   peakRssMiB: number;
   /** The largest member's peak RSS during this load alone (NaN where VmHWM could not be reset). */
   loadPeakRssMiB: number;
+  /** At the load's end, the member with the most anonymous memory: that, and its file-backed pages (the binary's). */
+  endAnonMiB: number;
+  endFileMiB: number;
   leaderChanges: number;
   heartbeatFailures: number;
   loadAvg: string;
@@ -298,6 +303,16 @@ export function parseReport(out: string): { perSecond: number; avgMs: number; p9
     p99Ms: 1000 * num(/^\s*99% in ([\d.]+) secs/m),
     errors,
   };
+}
+
+/** The member with the most anonymous memory now: its anonymous and file-backed RSS (rssSplitMiB). */
+function largestAnon(pids: readonly number[]): { endAnonMiB: number; endFileMiB: number } {
+  let best = { endAnonMiB: NaN, endFileMiB: NaN };
+  for (const pid of pids) {
+    const s = rssSplitMiB(pid);
+    if (Number.isNaN(best.endAnonMiB) || s.anon > best.endAnonMiB) best = { endAnonMiB: s.anon, endFileMiB: s.file };
+  }
+  return best;
 }
 
 async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => void): Promise<RunResult> {
@@ -342,6 +357,7 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     mainCpuPer1000: (1000 * mainCpu) / load.total,
     peakRssMiB: Math.max(...pids.map((p, i) => Math.max(peak0[i]!, peakRssMiB(p)))),
     loadPeakRssMiB: reset ? Math.max(...pids.map(peakRssMiB)) : NaN,
+    ...largestAnon(pids),
     leaderChanges: after.leaderChanges - start.leaderChanges,
     heartbeatFailures: after.heartbeatFailures - start.heartbeatFailures,
     loadAvg: loadAvg(),
@@ -437,7 +453,7 @@ async function main(): Promise<void> {
           results.set(key, [...(results.get(key) ?? []), r]);
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
-              `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)})  leader changes ${r.leaderChanges}  ` +
+              `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)}; at the end anon ${fmt(r.endAnonMiB, 0)} file ${fmt(r.endFileMiB, 0)})  leader changes ${r.leaderChanges}  ` +
               `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)}${fsyncTail(r)}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
           if (PER_MEMBER && r.perMember) log(`  members (MiB): ${r.perMember}`);
@@ -478,6 +494,8 @@ function printTable(kinds: Kind[], results: Map<string, RunResult[]>): void {
     ['avg latency (ms)', (r) => r.avgMs, (n) => fmt(n, 2)],
     ['member CPU s / 1,000 req', (r) => r.cpuPer1000, (n) => fmt(n, 3)],
     ['peak RSS, largest member (MiB)', (r) => r.peakRssMiB, (n) => fmt(n, 0)],
+    ['RSS at the end: anonymous, largest member (MiB)', (r) => r.endAnonMiB, (n) => fmt(n, 0)],
+    ['RSS at the end: file-backed, same member (MiB)', (r) => r.endFileMiB, (n) => fmt(n, 0)],
   ];
   for (const load of LOAD_TABLE) {
     for (const [name, get, show] of measures) {

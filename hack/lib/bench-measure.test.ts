@@ -1,6 +1,7 @@
 // The arithmetic of the bench scripts' summaries (hack/lib/bench-measure.ts): no timing here.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { median, metricSum, quantile, summarize } from './bench-measure.js';
+import { median, metricSum, quantile, rssSplitMiB, summarize } from './bench-measure.js';
 
 describe('bench-measure', () => {
   it('quantile is the nearest rank', () => {
@@ -19,6 +20,20 @@ describe('bench-measure', () => {
     expect(summarize([]).n).toBe(0);
     // Negative samples stay (a watch event can arrive before its create's response).
     expect(summarize([-1, 2]).p50).toBe(-1);
+  });
+
+  it("rssSplitMiB's parts add up to the process's VmRSS, and a running node has both kinds", () => {
+    // Read twice around the status read the split makes: the RSS may move a little between them.
+    const vmRss = (): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+    const before = vmRss();
+    const split = rssSplitMiB(process.pid);
+    const after = vmRss();
+    const sum = split.anon + split.file + split.shmem;
+    expect(sum).toBeGreaterThanOrEqual(Math.min(before, after) - 1);
+    expect(sum).toBeLessThanOrEqual(Math.max(before, after) + 1);
+    // The node binary's text is file-backed; V8's heap is anonymous.
+    expect(split.file).toBeGreaterThan(1);
+    expect(split.anon).toBeGreaterThan(1);
   });
 
   it('median of odd and even counts', () => {
