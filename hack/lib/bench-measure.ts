@@ -60,10 +60,15 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
+/** One `Name:   N kB` line of a /proc/<pid>/status text, in MiB (NaN if absent). */
+function statusMiB(status: string, name: string): number {
+  const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 /** Peak resident set size of one process (VmHWM), in MiB. */
 export function peakRssMiB(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
+  return statusMiB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmHWM');
 }
 
 /**
@@ -74,11 +79,7 @@ export function peakRssMiB(pid: number): number {
  */
 export function rssSplitMiB(pid: number): { anon: number; file: number; shmem: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (name: string): number => {
-    const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
-    return m ? Number(m[1]) / 1024 : NaN;
-  };
-  return { anon: kib('RssAnon'), file: kib('RssFile'), shmem: kib('RssShmem') };
+  return { anon: statusMiB(status, 'RssAnon'), file: statusMiB(status, 'RssFile'), shmem: statusMiB(status, 'RssShmem') };
 }
 
 /** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
