@@ -39,9 +39,15 @@ export interface WalFs {
   unlink(path: string): Promise<void>;
   /** fsync the directory itself, making creates, renames and unlinks in it durable. */
   syncDir(dir: string): Promise<void>;
+  /**
+   * Up to `length` bytes from `position`, read on the calling thread (fewer only at the end of the
+   * file). For raft's entries read back from the WAL (storage's readEntries): rare, small, and
+   * needed synchronously, as a bbolt page fault is in etcd.
+   */
+  readSync(path: string, position: number, length: number): Uint8Array;
 }
 
-export type FsOp = 'mkdirp' | 'readdir' | 'readFile' | 'openRead' | 'read' | 'open' | 'rename' | 'unlink' | 'syncDir' | 'writev' | 'datasync' | 'truncate' | 'close';
+export type FsOp = 'mkdirp' | 'readdir' | 'readFile' | 'openRead' | 'read' | 'readSync' | 'open' | 'rename' | 'unlink' | 'syncDir' | 'writev' | 'datasync' | 'truncate' | 'close';
 
 /**
  * Fault injection for tests: before each operation, `fault(op, path)` may return an error to throw
@@ -110,6 +116,10 @@ export function withFaults(inner: WalFs, fault: (op: FsOp, path: string) => Erro
     async syncDir(dir) {
       check('syncDir', dir);
       return inner.syncDir(dir);
+    },
+    readSync(path, position, length) {
+      check('readSync', path);
+      return inner.readSync(path, position, length);
     },
   };
 }

@@ -134,6 +134,13 @@ export class MemoryFs implements WalFs {
     return b.contents();
   }
 
+  readSync(path: string, position: number, length: number): Uint8Array {
+    const b = this.files.get(MemoryFs.norm(path));
+    if (!b) throw errnoError('ENOENT', `no such file: ${path}`);
+    this.stats.bytesRead += Math.max(0, Math.min(length, b.currentLen - position));
+    return b.range(position, Math.min(position + length, b.currentLen));
+  }
+
   /** Reads see the file as it is at each read (no copy of the whole file is made). */
   async openRead(path: string): Promise<ReadableFile> {
     const b = this.files.get(MemoryFs.norm(path));
@@ -259,6 +266,10 @@ export class MemoryFs implements WalFs {
       rename: (a, b) => guard(() => this.rename(a, b)),
       unlink: (p) => guard(() => this.unlink(p)),
       syncDir: (d) => guard(() => this.syncDir(d)),
+      readSync: (p, at, n) => {
+        if (gen !== this.generation) throw errnoError('EIO', 'process crashed');
+        return this.readSync(p, at, n);
+      },
     };
   }
 

@@ -113,6 +113,21 @@ class NodeReadableFile implements ReadableFile {
 }
 
 export const nodeFs: WalFs = {
+  readSync(path, position, length) {
+    const fd = fs.openSync(path, 'r');
+    try {
+      const out = Buffer.allocUnsafe(length);
+      let got = 0;
+      while (got < length) {
+        const n = fs.readSync(fd, out, got, length - got, position + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return got === length ? out : out.subarray(0, got);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
   async mkdirp(dir) {
     await fs.promises.mkdir(dir, { recursive: true });
   },

@@ -122,6 +122,7 @@ describe('storage: recovery', () => {
       rename: (a, b) => mem.rename(a, b),
       unlink: (p) => mem.unlink(p),
       syncDir: (d) => mem.syncDir(d),
+      readSync: (p, at, n) => mem.readSync(p, at, n),
       open: async (path, mode) => {
         const f = await mem.open(path, mode);
         if (!path.includes('/wal/')) return f;

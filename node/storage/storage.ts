@@ -32,8 +32,9 @@ import {
   StorageStoppedError,
   StorageWriteError,
 } from './errors.js';
-import { encodeEntriesChunks, encodeHardStateChunks, encodeRecord, encodeRecordChunks, ScanError, type EncodedRecord, type ScannedRecord } from './frame.js';
+import { encodeEntriesChunks, encodeHardStateChunks, encodeRecord, encodeRecordChunks, FRAME_HEADER_BYTES, frameBytes, recordAt, ScanError, type EncodedRecord, type ScannedRecord } from './frame.js';
 import type { WalFile, WalFs } from './fs.js';
+import { EntryLocators } from './entry-locators.js';
 import { LogShape } from './log-shape.js';
 import { nodeFs } from './node-fs.js';
 import { assemble, Replay, ReplayError, usableSnapshots, type SnapshotCandidate } from './replay.js';
@@ -58,6 +59,8 @@ const TMP_SUFFIX = '.tmp';
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 const SNAPSHOT_WRITE_CHUNK_BYTES = 1024 * 1024;
 const MAX_SYNCS_IN_FLIGHT = 2;
+/** readEntries refuses a record header claiming more (a damaged length), rather than allocate it. */
+const MAX_READ_BACK_RECORD_BYTES = 256 * 1024 * 1024;
 /** The largest write whose fdatasync may run on the calling thread (StorageOptions.syncHere). */
 export const SYNC_HERE_MAX_BYTES = 16 * 1024;
 /** An fdatasync slower than this sends the next one back to a worker (StorageOptions.syncHere). */
@@ -104,12 +107,15 @@ interface QueueItem {
   readonly hardState: HardState;
   readonly marker: Marker;
   readonly lastIndex: number;
+  /** The indexes of the entries record this item starts with (0, 0: none). */
+  entFirst: number;
+  entLast: number;
 }
 
 const NOOP = (): void => undefined;
 
 function queueItem(mustSync: boolean, resolve: () => void, reject: (err: Error) => void, hardState: HardState, marker: Marker, lastIndex: number): QueueItem {
-  return { chunks: [], bytes: 0, mustSync, resolve, reject, hardState, marker, lastIndex };
+  return { chunks: [], bytes: 0, mustSync, resolve, reject, hardState, marker, lastIndex, entFirst: 0, entLast: 0 };
 }
 
 /** A new segment's first records: its header, the newest marker and hard state as of `at`. */
@@ -171,6 +177,8 @@ class FileStorage implements MemberStorage {
   /** zeroAheadBytes of zeros, shared by every padded write (never written to). */
   private zeros: Uint8Array | undefined;
   private durableSnapshot: Marker | undefined;
+  /** Entries records taken into a batch whose write has not completed yet (see write()). */
+  private unwrittenLocs: Array<{ path: string; offset: number; first: number; last: number }> = [];
 
   constructor(
     private readonly fs: WalFs,
@@ -189,6 +197,8 @@ class FileStorage implements MemberStorage {
     private readonly shape: LogShape,
     private hardState: HardState,
     private marker: Marker | undefined,
+    /** Where the written entries are, for readEntries. */
+    private readonly locators: EntryLocators,
   ) {
     this.zeroedTo = writeOffset;
     this.lastTaken = queueItem(false, NOOP, NOOP, hardState, marker ?? NO_MARKER, shape.last);
@@ -215,6 +225,10 @@ class FileStorage implements MemberStorage {
       for (const e of entries) this.shape.append(e.index, e.term);
       apply();
       const item = queueItem(mustSync, resolve, reject, this.hardState, this.marker ?? NO_MARKER, this.shape.last);
+      if (entries.length > 0) {
+        item.entFirst = (entries[0] as Entry).index;
+        item.entLast = (entries[entries.length - 1] as Entry).index;
+      }
       if (first !== undefined) addRecord(item, first);
       if (second !== undefined) addRecord(item, second);
       this.queue.push(item);
@@ -354,6 +368,7 @@ class FileStorage implements MemberStorage {
           const seg = this.segments[0] as SegmentInfo;
           await io('unlink', `${this.walDir}/${seg.name}`, this.fs.unlink(`${this.walDir}/${seg.name}`));
           this.segments.shift();
+          this.locators.dropPath(`${this.walDir}/${seg.name}`);
           this.log.info('purged WAL segment', { file: seg.name, releasedTo: limit });
         }
         await io('fsync dir', this.walDir, this.fs.syncDir(this.walDir));
@@ -365,6 +380,36 @@ class FileStorage implements MemberStorage {
     const p = this.releaseChain.then(run);
     this.releaseChain = p.catch(() => undefined);
     return p;
+  }
+
+  readEntries(lo: number, hi: number): Entry[] {
+    const out: Entry[] = [];
+    for (const loc of this.locators.covering(lo, hi)) {
+      const head = this.fs.readSync(loc.path, loc.offset, FRAME_HEADER_BYTES);
+      const len = head.length === FRAME_HEADER_BYTES ? new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(0, true) : -1;
+      // A record may outgrow a segment (a save bigger than one gets a segment of its own).
+      if (len < 0 || len > MAX_READ_BACK_RECORD_BYTES) throw new StorageCorruptError(loc.path, loc.offset, 'no entries record where one was written');
+      const buf = this.fs.readSync(loc.path, loc.offset, frameBytes(len));
+      const rec = recordAt(buf, new DataView(buf.buffer, buf.byteOffset, buf.byteLength), 0, loc.offset);
+      if (rec?.record.kind !== 'entries') throw new StorageCorruptError(loc.path, loc.offset, 'no entries record where one was written');
+      for (const e of rec.record.entries) if (e.index >= lo && e.index < hi && e.index <= loc.last) out.push(e);
+    }
+    for (let i = 0; i < out.length; i++) {
+      if ((out[i] as Entry).index !== lo + i) throw new StorageCorruptError(this.walDir, 0, `entry ${lo + i} is not in the WAL where it was written`);
+    }
+    if (out.length !== hi - lo) throw new StorageCorruptError(this.walDir, 0, `entries [${lo + out.length}, ${hi}) are not in the WAL`);
+    return out;
+  }
+
+  /**
+   * Not past a save still on its way to the file: one that starts at or below the located
+   * entries supersedes them (a truncated log), so they no longer count as written.
+   */
+  writtenIndex(): number {
+    let w = this.locators.lastIndex();
+    for (const l of this.unwrittenLocs) w = Math.min(w, l.first - 1);
+    for (const it of this.queue) if (it.entFirst > 0) w = Math.min(w, it.entFirst - 1);
+    return w;
   }
 
   async openSnapshot(index: number, term: number): Promise<SnapshotReader | undefined> {
@@ -458,6 +503,11 @@ class FileStorage implements MemberStorage {
       }
       if (batch.length === 0) return true;
       if (bytes > 0) this.segmentHasRecords = true;
+      let at = start;
+      for (const it of batch) {
+        if (it.entFirst > 0) this.unwrittenLocs.push({ path: this.filePath, offset: at, first: it.entFirst, last: it.entLast });
+        at += it.bytes;
+      }
       this.lastTaken = batch[batch.length - 1] as QueueItem;
       this.unresolved.push(batch);
       if (!sync && this.heldBytes + bytes <= MAX_HELD_BYTES) {
@@ -512,6 +562,9 @@ class FileStorage implements MemberStorage {
     const tw = this.nowMs();
     await io('write', this.filePath, file.writev(chunks, this.writeOffset));
     this.hooks.walWrite?.((this.nowMs() - tw) / 1000);
+    // Every record taken so far is in these chunks (held ones included): all are in the file now.
+    for (const l of this.unwrittenLocs) this.locators.add(l.path, l.offset, l.first, l.last);
+    this.unwrittenLocs.length = 0;
     this.writeOffset += bytes;
     this.writtenBytesTotal += bytes;
     this.hooks.walWriteBytes?.(bytes);
@@ -724,7 +777,8 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     shape: LogShape,
     hardState: HardState,
     marker: Marker | undefined,
-  ): FileStorage => new FileStorage(fs, walDir, snapDir, opts, log, hooks, nowMs, file, filePath, writeOffset, segments, shape, hardState, marker);
+    locators = new EntryLocators(),
+  ): FileStorage => new FileStorage(fs, walDir, snapDir, opts, log, hooks, nowMs, file, filePath, writeOffset, segments, shape, hardState, marker, locators);
 
   // The last segment is scanned first: it is the only one allowed a torn tail. A segment without
   // any valid record cannot come from a crash (segments are renamed into place only after their
@@ -808,8 +862,9 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
       throw new StorageCorruptError(`${walDir}/${seg.name}`, 0, `segment sequence ${seg.seq} does not follow ${(segs[i - 1] as SegmentInfo).seq}: a segment is missing`);
     }
   }
-  const replayFrom = async (from: number): Promise<{ replay: Replay; lastEnd: number; torn?: { offset: number; bytes: number }; entriesReplayed: number }> => {
+  const replayFrom = async (from: number): Promise<{ replay: Replay; locators: EntryLocators; lastEnd: number; torn?: { offset: number; bytes: number }; entriesReplayed: number }> => {
     const replay = new Replay();
+    const locators = new EntryLocators();
     let lastEnd = 0;
     let torn: { offset: number; bytes: number } | undefined;
     let entriesReplayed = 0;
@@ -826,7 +881,11 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
             throw new StorageCorruptError(path, 0, 'segment header missing or not matching the file name');
           }
         }
-        if (r.record.kind === 'entries') entriesReplayed += r.record.entries.length;
+        if (r.record.kind === 'entries' && r.record.entries.length > 0) {
+          const ents = r.record.entries;
+          entriesReplayed += ents.length;
+          locators.add(path, r.offset, ents[0]!.index, ents[ents.length - 1]!.index);
+        }
         try {
           replay.apply(r.record);
         } catch (err) {
@@ -847,7 +906,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
         torn = scan.torn;
       }
     }
-    return torn ? { replay, lastEnd, torn, entriesReplayed } : { replay, lastEnd, entriesReplayed };
+    return torn ? { replay, locators, lastEnd, torn, entriesReplayed } : { replay, locators, lastEnd, entriesReplayed };
   };
 
   // Pick the snapshot: newest first among those the WAL has a marker for and whose file checks out.
@@ -879,7 +938,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     chosen = await pick(replayed.replay);
   }
   lastScan = undefined;
-  const { replay, lastEnd, torn, entriesReplayed } = replayed;
+  const { replay, locators, lastEnd, torn, entriesReplayed } = replayed;
 
   let snapshot: Snapshot | undefined;
   let reader: SnapshotReader | undefined;
@@ -916,7 +975,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
     await io('fdatasync', lastPath, file.datasync());
   }
   const shape = (replay.shape as LogShape).clone();
-  const storage = make(file, lastPath, lastEnd, segs.slice(), shape, replay.hardState, replay.lastMarker);
+  const storage = make(file, lastPath, lastEnd, segs.slice(), shape, replay.hardState, replay.lastMarker, locators);
   const stats: RecoveryStats = {
     durationMs: Math.round(nowMs() - t0),
     walSegments: segs.length,

@@ -148,6 +148,15 @@ export interface MemberStorage {
    */
   releaseTo(index: number): Promise<void>;
   /**
+   * Entries [lo, hi) read back from the WAL on the calling thread, for a raft log that keeps only
+   * its newest entries in memory (raft/memory-storage.ts). Only entries at or below writtenIndex()
+   * can be read, and only until releaseTo lets their segment go. Throws StorageCorruptError when
+   * the WAL does not hold them as written.
+   */
+  readEntries?(lo: number, hi: number): Entry[];
+  /** The last index whose entry has been written to the WAL (in the file or the page cache, maybe not yet synced). */
+  writtenIndex?(): number;
+  /**
    * The durable snapshot file for (index, term), checked, to read in chunks (e.g. to send to a
    * peer); undefined if there is none or it does not check out.
    */

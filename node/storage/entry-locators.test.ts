@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { EntryLocators } from './entry-locators.js';
+
+const spans = (l: EntryLocators, lo: number, hi: number): string[] => l.covering(lo, hi).map((x) => `${x.path}@${x.offset}:${x.first}-${x.last}`);
+
+describe('EntryLocators', () => {
+  it('finds the records holding a range, in order', () => {
+    const l = new EntryLocators();
+    l.add('a', 0, 1, 3);
+    l.add('a', 100, 4, 4);
+    l.add('b', 0, 5, 9);
+    expect(l.lastIndex()).toBe(9);
+    expect(spans(l, 1, 2)).toEqual(['a@0:1-3']);
+    expect(spans(l, 3, 6)).toEqual(['a@0:1-3', 'a@100:4-4', 'b@0:5-9']);
+    expect(spans(l, 10, 12)).toEqual([]);
+  });
+
+  it('a record starting at or below located indexes supersedes them (a truncated log)', () => {
+    const l = new EntryLocators();
+    l.add('a', 0, 1, 5);
+    l.add('a', 64, 6, 10);
+    l.add('a', 128, 4, 7);
+    expect(spans(l, 1, 11)).toEqual(['a@0:1-3', 'a@128:4-7']);
+    expect(l.lastIndex()).toBe(7);
+    l.add('a', 192, 1, 1);
+    expect(spans(l, 1, 11)).toEqual(['a@192:1-1']);
+  });
+
+  it('forgets the records of a deleted segment', () => {
+    const l = new EntryLocators();
+    l.add('a', 0, 1, 5);
+    l.add('b', 0, 6, 10);
+    l.dropPath('a');
+    expect(spans(l, 1, 11)).toEqual(['b@0:6-10']);
+  });
+});
