@@ -114,4 +114,80 @@ describe('MemoryStorage', () => {
       }
     }
   });
+
+  describe('cold entries (demote: payloads read back from a source)', () => {
+    // Entries 4..13, terms 4..4 then 5; the source is what a WAL would return, and counts its reads.
+    function coldStorage(): { s: MemoryStorage; reads: Array<[number, number]>; truth: Entry[] } {
+      const truth = Array.from({ length: 10 }, (_, i) => e(4 + i, i < 6 ? 4 : 5, `v${4 + i}-${'x'.repeat(i)}`));
+      const s = new MemoryStorage({ data: new Uint8Array(), metadata: { index: 3, term: 3, confState: cs } });
+      s.append(truth);
+      const reads: Array<[number, number]> = [];
+      s.setColdSource((lo, hi) => {
+        reads.push([lo, hi]);
+        return truth.filter((t) => t.index >= lo && t.index < hi).map((t) => ({ ...t, data: t.data.slice() }));
+      });
+      return { s, reads, truth };
+    }
+    const text = (es: readonly Entry[]): string[] => es.map((x) => `${x.index}/${x.term}:${new TextDecoder().decode(x.data)}`);
+
+    it('demoted entries keep index and term, read back whole, and only the cold part is read', () => {
+      const { s, reads, truth } = coldStorage();
+      const all = s.memoryBytes();
+      s.demote(8);
+      expect(s.memoryBytes()).toBe(all - truth.slice(0, 5).reduce((n, t) => n + t.data.length, 0));
+      expect(s.bytes()).toBe(all);
+      expect(s.term(5)).toBe(4);
+      expect(s.term(11)).toBe(5);
+      expect(text(s.entries(4, 14, Infinity))).toEqual(text(truth));
+      expect(reads).toEqual([[4, 9]]);
+      expect(s.coldEntriesRead).toBe(5);
+      // Hot entries only: no read.
+      expect(text(s.entries(9, 12, Infinity))).toEqual(text(truth.slice(5, 8)));
+      expect(reads).toHaveLength(1);
+    });
+
+    it('a size limit reads no more cold entries than it can return, and returns what it would without demotion', () => {
+      const { s, reads, truth } = coldStorage();
+      const limit = truth[0]!.data.length + truth[1]!.data.length + 2 * ENTRY_OVERHEAD_BYTES;
+      const hot = text(s.entries(4, 14, limit));
+      s.demote(13);
+      expect(text(s.entries(4, 14, limit))).toEqual(hot);
+      expect(hot).toHaveLength(2);
+      // Only the entries that fit are read back, not the whole range.
+      expect(reads).toEqual([[4, 6]]);
+      // A limit below one entry still returns one.
+      expect(text(s.entries(6, 14, 1))).toEqual(text(truth.slice(2, 3)));
+    });
+
+    it('a source that returns the wrong entry is an assertion, not wrong data on the wire', () => {
+      const { s } = coldStorage();
+      s.demote(6);
+      s.setColdSource((lo, hi) => Array.from({ length: hi - lo }, (_, i) => e(lo + i, 9, 'other term')));
+      expect(() => s.entries(4, 8, Infinity)).toThrow(/cold entry 4 \(term 4\) read back as 4 \(term 9\)/);
+      s.setColdSource(() => []);
+      expect(() => s.entries(5, 8, Infinity)).toThrow(/read back as nothing/);
+    });
+
+    it('an append over demoted entries makes them hot again; compaction and a snapshot keep the rest right', () => {
+      const { s, reads, truth } = coldStorage();
+      s.demote(10);
+      s.append([e(9, 6, 'new9'), e(10, 6, 'new10')]);
+      expect(text(s.entries(9, 11, Infinity))).toEqual(['9/6:new9', '10/6:new10']);
+      expect(reads).toHaveLength(0);
+      expect(text(s.entries(7, 10, Infinity))).toEqual([...text(truth.slice(3, 5)), '9/6:new9']);
+      s.compact(6);
+      expect(text(s.entries(7, 9, Infinity))).toEqual(text(truth.slice(3, 5)));
+      s.applySnapshot({ data: new Uint8Array(), metadata: { index: 20, term: 7, confState: cs } });
+      s.append([e(21, 7, 'a')]);
+      s.demote(0);
+      expect(text(s.entries(21, 22, Infinity))).toEqual(['21/7:a']);
+    });
+
+    it('without a source, demote does nothing', () => {
+      const s = storage35();
+      s.demote(5);
+      expect(s.entries(4, 6, Infinity).map((x) => x.index)).toEqual([4, 5]);
+      expect(s.coldEntriesRead).toBe(0);
+    });
+  });
 });

@@ -3,6 +3,13 @@
 // It also keeps the running total of the entries' payload bytes (sums[j]: the bytes of ents[1..j]
 // plus a base that compaction leaves unchanged), so the runtime can snapshot on bytes as well as
 // on entries and keep a bounded number of bytes for slow followers (runtime/snapshot-policy.ts).
+//
+// Cold entries: the entries kept behind a snapshot for slow followers (etcd: up to 15,000) are
+// rarely read again, yet held here they were most of a member's live memory. With a cold source
+// set (the WAL they were persisted to), demote(i) drops the payloads of entries up to i and keeps
+// their index, term and type; entries() reads payloads back through the source. The runtime
+// demotes only entries that are applied and written, so they are never truncated; an append that
+// did replace one would only make it hot again.
 import {
   CompactedError,
   EMPTY_HARD_STATE,
@@ -15,7 +22,7 @@ import {
   type RaftStorage,
   type Snapshot,
 } from './types.js';
-import { limitSize } from './entry-size.js';
+import { ENTRY_OVERHEAD_BYTES, limitSize } from './entry-size.js';
 import { newEntry } from './entry.js';
 
 const EMPTY_DATA = new Uint8Array(0);
@@ -34,12 +41,20 @@ function dummy(index: number, term: number): Entry {
   return newEntry(term, index, 'normal', EMPTY_DATA);
 }
 
+/** Reads entries [lo, hi) back from where they were persisted: all of them, in order. */
+export type ColdEntrySource = (lo: number, hi: number) => readonly Entry[];
+
 export class MemoryStorage implements RaftStorage {
   private hardState: HardState;
   private snap: Snapshot;
   private ents: Entry[];
   /** sums[j] - sums[i]: the payload bytes of ents[i+1..j]. Same length as ents. */
   private sums: number[];
+  private cold: ColdEntrySource | undefined;
+  /** Entries below this index hold no payload here (demote): entries() reads them through `cold`. */
+  private coldBelow = 0;
+  /** Entries read back through the cold source so far. */
+  coldEntriesRead = 0;
 
   constructor(snapshot?: Snapshot, hardState?: HardState, entries?: Entry[]) {
     this.snap = snapshot ?? EMPTY_SNAPSHOT;
@@ -83,7 +98,61 @@ export class MemoryStorage implements RaftStorage {
       throw new RaftAssertionError(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     }
     if (this.ents.length === 1) throw new UnavailableError();
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    if (lo >= this.coldBelow) return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    return limitSize(this.withCold(lo, hi, maxBytes), maxBytes);
+  }
+
+  /**
+   * Entries [lo, hi) when some are cold: reads back only the cold ones limitSize will keep (it
+   * keeps a prefix, counting each entry's payload and ENTRY_OVERHEAD_BYTES, and at least one).
+   */
+  private withCold(lo: number, hi: number, maxBytes: number): Entry[] {
+    const offset = this.offset();
+    const coldHi = Math.min(hi, this.coldBelow);
+    const base = this.sums[lo - 1 - offset] as number;
+    // The largest end in (lo, coldHi] whose entries [lo, end) fit in maxBytes (at least one).
+    let a = lo + 1;
+    let b = coldHi;
+    while (a < b) {
+      const mid = (a + b + 1) >>> 1;
+      if ((this.sums[mid - 1 - offset] as number) - base + (mid - lo) * ENTRY_OVERHEAD_BYTES <= maxBytes) a = mid;
+      else b = mid - 1;
+    }
+    const end = a;
+    const read = (this.cold as ColdEntrySource)(lo, end);
+    this.coldEntriesRead += end - lo;
+    const out: Entry[] = [];
+    for (let i = 0; i < end - lo; i++) {
+      const e = read[i];
+      const stub = this.ents[lo + i - offset] as Entry;
+      if (e === undefined || e.index !== stub.index || e.term !== stub.term || e.type !== stub.type) {
+        throw new RaftAssertionError(`cold entry ${stub.index} (term ${stub.term}) read back as ${e === undefined ? 'nothing' : `${e.index} (term ${e.term})`}`);
+      }
+      out.push(e);
+    }
+    if (end === coldHi) for (let i = coldHi; i < hi; i++) out.push(this.ents[i - offset] as Entry);
+    return out;
+  }
+
+  /** Where entries() reads demoted entries back from (the runtime's WAL). */
+  setColdSource(source: ColdEntrySource): void {
+    this.cold = source;
+  }
+
+  /**
+   * Drops the payloads of the entries up to and including upTo (they keep index, term and type):
+   * entries() reads them back from the cold source. Only entries the source holds for good may be
+   * demoted (applied and written). Without a source it does nothing.
+   */
+  demote(upTo: number): void {
+    if (this.cold === undefined) return;
+    const offset = this.offset();
+    const to = Math.min(upTo, this.lastIndex());
+    for (let i = Math.max(this.coldBelow, offset + 1); i <= to; i++) {
+      const e = this.ents[i - offset] as Entry;
+      this.ents[i - offset] = newEntry(e.term, e.index, e.type, EMPTY_DATA);
+    }
+    this.coldBelow = Math.max(this.coldBelow, to + 1);
   }
 
   snapshot(): Snapshot {
@@ -93,6 +162,11 @@ export class MemoryStorage implements RaftStorage {
   /** Payload bytes of the entries held (after the dummy). */
   bytes(): number {
     return (this.sums[this.sums.length - 1] as number) - (this.sums[0] as number);
+  }
+
+  /** Payload bytes held in memory: those of the entries not demoted. */
+  memoryBytes(): number {
+    return this.bytesBetween(Math.max(this.coldBelow - 1, this.offset()), this.lastIndex());
   }
 
   /** Payload bytes of the held entries with index in (after, upTo]; the range is clamped to what is held. */
@@ -130,6 +204,7 @@ export class MemoryStorage implements RaftStorage {
     this.snap = s;
     this.ents = [dummy(s.metadata.index, s.metadata.term)];
     this.sums = [0];
+    this.coldBelow = 0;
   }
 
   /**
@@ -181,6 +256,8 @@ export class MemoryStorage implements RaftStorage {
       // truncate the conflicting (or re-sent) suffix
       this.ents.length = at;
       this.sums.length = at;
+      // Replaced entries are hot again (the runtime never demotes any raft could replace).
+      this.coldBelow = Math.min(this.coldBelow, from);
     }
     let sum = this.sums[this.sums.length - 1] as number;
     for (let j = start; j < entries.length; j++) {
