@@ -81,6 +81,15 @@ const LEARNER_READY_PERCENT = 0.9;
  * offsets, ~20 bytes a revision) 128 KiB is ~6,500 revisions, about a millisecond of work.
  */
 const SNAPSHOT_CHUNK_BYTES = 128 * 1024;
+/**
+ * Entries of raft's log behind the applied index whose payloads stay in memory: a follower that
+ * close behind is sent them from memory, one further behind from the WAL. Under etcd's benchmark
+ * a follower in replication gets each entry as it is appended; a probe after a restart or a
+ * rejection reads back. The rest of the log's payloads (etcd keeps up to 15,000 entries for slow
+ * followers) were most of a member's live memory.
+ */
+const HOT_LOG_ENTRIES = 1024;
+const HOT_LOG_BYTES = 4 * 2 ** 20;
 const LEASE_CHECKPOINT_INTERVAL_MS = 5 * 60_000;
 
 /** An iterable whose first step has already run (now); iterate it once. close() ends it early (its pins go). */
@@ -111,6 +120,8 @@ export interface MemberOptions {
   readonly snapshotCount: number;
   /** Entries kept in raft's memory log behind a snapshot for slow followers (etcd: 5000). */
   readonly snapshotCatchUpEntries?: number;
+  /** Applied entries whose payloads raft's log keeps in memory; older ones are read back from the WAL (default HOT_LOG_ENTRIES). */
+  readonly hotLogEntries?: number;
   /** Ceiling of the byte trigger of a snapshot (snapshot-policy.ts; default 1 GiB). */
   readonly snapshotLogBytes?: number;
   /** Payload bytes kept in raft's memory log behind a snapshot for slow followers (default 128 MiB). */
@@ -199,6 +210,8 @@ export class Member implements MemberBackend, TransportHandler {
   // applied state
   private appliedIndex = 0;
   private snapshotIndex = 0;
+  /** raftStorage.coldEntriesRead as last counted in tsetcd_raft_log_wal_read_entries_total. */
+  private walReadsReported = 0;
   private snapshotInProgress = false;
   /** The local snapshot under way (or the last one), for callers that must wait for it. */
   private snapshotRun: Promise<void> = Promise.resolve();
@@ -336,6 +349,8 @@ export class Member implements MemberBackend, TransportHandler {
       snap = { data: new Uint8Array(0), metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } } };
     }
     this.raftStorage = new MemoryStorage(snap, rec.hardState, [...rec.entries]);
+    const wal = this.storage;
+    if (wal.readEntries && wal.writtenIndex) this.raftStorage.setColdSource((lo, hi) => wal.readEntries!(lo, hi));
     this.appliedIndex = snap.metadata.index;
     this.snapshotIndex = snap.metadata.index;
     this.confState = snap.metadata.confState;
@@ -671,6 +686,7 @@ export class Member implements MemberBackend, TransportHandler {
   }
 
   private afterApply(): void {
+    this.demoteColdEntries();
     this.readyLoop.onApplied(this.appliedIndex);
     this.sm.afterApply();
     this.kickBackground();
@@ -678,6 +694,24 @@ export class Member implements MemberBackend, TransportHandler {
     this.reads.onApplied(this.appliedIndex);
     this.maybeSnapshot();
     this.compactor.kick();
+  }
+
+  /** Entries raft's log has read back from the WAL (raft/memory-storage.ts, "Cold entries"). */
+  raftLogWalReads(): number {
+    return this.raftStorage?.coldEntriesRead ?? 0;
+  }
+
+  /**
+   * Lets raft's log drop the payloads of entries applied and written to the WAL, all but the
+   * newest HOT_LOG_ENTRIES (and HOT_LOG_BYTES): the ones kept for slow followers are read back
+   * from the WAL when one needs them (raft/memory-storage.ts, "Cold entries").
+   */
+  private demoteColdEntries(): void {
+    const written = this.storage.writtenIndex?.();
+    if (written === undefined) return;
+    const safe = Math.min(this.appliedIndex, written);
+    const upTo = Math.max(safe - (this.opts.hotLogEntries ?? HOT_LOG_ENTRIES), this.raftStorage.indexKeepingBytes(safe, HOT_LOG_BYTES));
+    this.raftStorage.demote(upTo);
   }
 
   /** A snapshot once enough entries, or enough bytes of them, were applied since the last one. */
@@ -922,7 +956,8 @@ export class Member implements MemberBackend, TransportHandler {
         if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
       }
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
-      await this.storage.releaseTo(index);
+      // Not past what raft's log still holds: its cold entries are read back from the WAL.
+      await this.storage.releaseTo(Math.min(index, this.raftStorage.firstIndex() - 1));
       this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((this.sched.monoMs() - started) / 1000);
       this.log.info('saved snapshot', { index, term, bytes, ms: Math.round(this.sched.monoMs() - started) });
     } catch (err) {
@@ -1119,6 +1154,9 @@ export class Member implements MemberBackend, TransportHandler {
     r.mvccKeys.set(this.sm.keyCount());
     r.raftLogEntries.set(this.raftStorage.lastIndex() - this.raftStorage.firstIndex() + 1);
     r.raftLogBytes.set(this.raftStorage.bytes());
+    r.raftLogMemoryBytes.set(this.raftStorage.memoryBytes());
+    r.raftLogWalReads.inc(this.raftStorage.coldEntriesRead - this.walReadsReported);
+    this.walReadsReported = this.raftStorage.coldEntriesRead;
     r.totalPutSizeBytes.set(this.sm.stats().putBytes);
     r.mvccCurrentRevision.set(this.sm.currentRevision());
     r.mvccCompactRevision.set(this.sm.compactRevision());

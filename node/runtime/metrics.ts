@@ -29,7 +29,9 @@
 //   etcd_server_snapshot_apply_in_progress_total  gauge, 1 while a leader's snapshot is being applied
 //   etcd_debugging_server_alarms{server_id,alarm_type}  gauge, +1 per applied activation, -1 per removal
 //   tsetcd_raft_log_entries, tsetcd_raft_log_bytes  gauges (ours), entries and payload bytes in raft's
-//                                                 in-memory log (bounded by snapshot-policy.ts)
+//                                                 log (bounded by snapshot-policy.ts)
+//   tsetcd_raft_log_memory_bytes                  gauge (ours), the part of those bytes held in memory
+//   tsetcd_raft_log_wal_read_entries_total        counter (ours), entries read back from the WAL
 // Buckets are etcd's (prometheus.ExponentialBuckets).
 
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -73,6 +75,8 @@ export interface RuntimeMetrics {
   readonly serverAlarms: Gauge<'server_id' | 'alarm_type'>;
   readonly raftLogEntries: Gauge;
   readonly raftLogBytes: Gauge;
+  readonly raftLogMemoryBytes: Gauge;
+  readonly raftLogWalReads: Counter;
 }
 
 export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
@@ -93,7 +97,9 @@ export function createRuntimeMetrics(registry: Registry): RuntimeMetrics {
     ),
     mvccKeys: gauge('etcd_debugging_mvcc_keys_total', 'Total number of keys.'),
     raftLogEntries: gauge('tsetcd_raft_log_entries', "Entries in raft's in-memory log."),
-    raftLogBytes: gauge('tsetcd_raft_log_bytes', "Payload bytes of the entries in raft's in-memory log."),
+    raftLogBytes: gauge('tsetcd_raft_log_bytes', "Payload bytes of the entries in raft's log, those read back from the WAL included."),
+    raftLogMemoryBytes: gauge('tsetcd_raft_log_memory_bytes', "Payload bytes of raft's log held in memory (the newest applied entries and those not yet applied)."),
+    raftLogWalReads: counter('tsetcd_raft_log_wal_read_entries_total', "Entries of raft's log read back from the WAL (for a follower further behind than the entries held in memory)."),
     mvccCurrentRevision: gauge('etcd_debugging_mvcc_current_revision', 'The current revision of store.'),
     mvccCompactRevision: gauge('etcd_debugging_mvcc_compact_revision', 'The revision of the last compaction in store.'),
     dbOpenReadTransactions: gauge('etcd_mvcc_db_open_read_transactions', 'The number of currently open read transactions'),

@@ -52,6 +52,10 @@ export class StreamedSnapshots {
       },
       openSnapshot: (index, term) => this.openFile(index, term),
     };
+    if (inner.readEntries && inner.writtenIndex) {
+      this.storage.readEntries = inner.readEntries.bind(inner);
+      this.storage.writtenIndex = inner.writtenIndex.bind(inner);
+    }
   }
 
   /**

@@ -25,6 +25,7 @@ export interface MemberTiming {
   readonly snapshotCatchUpEntries: number;
   readonly snapshotLogBytes?: number;
   readonly snapshotCatchUpBytes?: number;
+  readonly hotLogEntries?: number;
 }
 
 /** What one applied entry did, as the first member to apply it saw it. */
@@ -86,6 +87,15 @@ export class SimCluster {
   readonly violations: string[] = [];
   /** Faults injected, by kind. */
   readonly faults = new Map<string, number>();
+  /** Entries members' raft logs read back from their WALs, by members no longer running. */
+  private walReadsGone = 0;
+
+  /** Entries every member's raft log has read back from its WAL so far (memory-storage.ts, "Cold entries"). */
+  raftLogWalReads(): number {
+    let n = this.walReadsGone;
+    for (const s of this.slots) n += s.member?.raftLogWalReads() ?? 0;
+    return n;
+  }
   /** Planted bug (falsification): fdatasync does nothing, so an acknowledged write can be lost. */
   lyingDisk = false;
   /**
@@ -240,6 +250,7 @@ export class SimCluster {
       snapshotCatchUpEntries: this.timing.snapshotCatchUpEntries,
       ...(this.timing.snapshotLogBytes !== undefined ? { snapshotLogBytes: this.timing.snapshotLogBytes } : {}),
       ...(this.timing.snapshotCatchUpBytes !== undefined ? { snapshotCatchUpBytes: this.timing.snapshotCatchUpBytes } : {}),
+      ...(this.timing.hotLogEntries !== undefined ? { hotLogEntries: this.timing.hotLogEntries } : {}),
       maxLearners: 1,
       quotaBackendBytes: 1 << 30,
       logger,
@@ -305,6 +316,7 @@ export class SimCluster {
     slot.proc?.kill();
     this.net.detach(slot.rec.id);
     slot.state = 'removed';
+    this.walReadsGone += slot.member?.raftLogWalReads() ?? 0;
     slot.member = undefined;
     this.note(`m${slot.index}: retired (removed from the cluster)`);
   }
@@ -316,6 +328,7 @@ export class SimCluster {
     this.net.detach(slot.rec.id);
     slot.fs.crash(tear ? { tear: true, rng: this.rng } : {});
     slot.state = 'down';
+    this.walReadsGone += slot.member?.raftLogWalReads() ?? 0;
     slot.member = undefined;
     slot.incarnation++;
     this.note(`m${slot.index}: crashed (${why}${tear ? ', torn' : ''})`);

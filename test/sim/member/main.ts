@@ -26,7 +26,7 @@ for (let seed = start; seed < start + seeds; seed++) {
   events += r.watchEvents;
   for (const [k, v] of Object.entries(r.faults)) faults.set(k, (faults.get(k) ?? 0) + v);
   const f = Object.entries(r.faults).map(([k, v]) => `${k}=${v}`).join(',');
-  console.log(`seed=${seed} size=${r.size} fsync=${r.fsync} ops=${r.ops} unknown=${r.unknownOps} watch_events=${r.watchEvents} leases_expired=${r.leasesExpired} faults=${f} sim_s=${(r.simMs / 1000).toFixed(1)} steps=${r.steps} lin=${r.lin} fingerprint=${r.fingerprint} wall_s=${((Date.now() - t0) / 1000).toFixed(1)}`);
+  console.log(`seed=${seed} size=${r.size} fsync=${r.fsync} ops=${r.ops} unknown=${r.unknownOps} watch_events=${r.watchEvents} leases_expired=${r.leasesExpired} faults=${f} sim_s=${(r.simMs / 1000).toFixed(1)} steps=${r.steps} lin=${r.lin} wal_reads=${r.counts['walReads'] ?? 0} fingerprint=${r.fingerprint} wall_s=${((Date.now() - t0) / 1000).toFixed(1)}`);
   if (r.violations.length > 0) {
     failing++;
     for (const v of r.violations.slice(0, 10)) console.log(`FAIL seed=${seed}: ${v}`);

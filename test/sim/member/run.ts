@@ -66,6 +66,7 @@ export async function runWhole(o: WholeRunOptions): Promise<WholeRunReport> {
 async function runSeed(o: WholeRunOptions): Promise<WholeRunReport> {
   const rng = new SimRng(o.seed);
   const bytesRng = new SimRng(o.seed, 9);
+  const hotRng = new SimRng(o.seed, 10);
   const size = o.size ?? (rng.chance(0.5) ? 3 : 5);
   const world = new World();
   const heartbeatMs = 100;
@@ -85,6 +86,10 @@ async function runSeed(o: WholeRunOptions): Promise<WholeRunReport> {
       // so the seeds of earlier runs still replay the same runs.
       snapshotLogBytes: bytesRng.pick([2 ** 30, 1500, 6000]),
       snapshotCatchUpBytes: bytesRng.pick([128 * 2 ** 20, 300, 3000]),
+      // Applied entries whose payloads stay in memory (memory-storage.ts, "Cold entries"): none,
+      // a few, or the default (far above the simulated entries); the rest are read back from the
+      // simulated WAL whenever a lagging or restarted follower needs them.
+      hotLogEntries: hotRng.pick([0, 3, 4096]),
     },
     { maxRateDelta, maxOffsetMs: rng.pick([0, 500, 5000]) },
     rng.pick([0, 0.02, 0.3]),
@@ -199,7 +204,7 @@ async function runSeed(o: WholeRunOptions): Promise<WholeRunReport> {
     simMs: Math.round(world.now),
     steps: world.steps,
     lin,
-    counts: { ...w.counts },
+    counts: { ...w.counts, walReads: c.raftLogWalReads() },
   };
 }
 
