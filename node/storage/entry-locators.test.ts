@@ -26,6 +26,18 @@ describe('EntryLocators', () => {
     expect(spans(l, 1, 11)).toEqual(['a@192:1-1']);
   });
 
+  it('forgets the records holding only released indexes', () => {
+    const l = new EntryLocators();
+    l.add('a', 0, 1, 5);
+    l.add('a', 64, 6, 10);
+    l.add('b', 0, 11, 12);
+    l.dropBefore(8);
+    expect(spans(l, 1, 13)).toEqual(['a@64:6-10', 'b@0:11-12']);
+    l.dropBefore(11);
+    expect(spans(l, 1, 13)).toEqual(['b@0:11-12']);
+    expect(l.lastIndex()).toBe(12);
+  });
+
   it('forgets the records of a deleted segment', () => {
     const l = new EntryLocators();
     l.add('a', 0, 1, 5);

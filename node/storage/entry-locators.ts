@@ -31,6 +31,14 @@ export class EntryLocators {
     return this.locs[this.locs.length - 1]?.last ?? 0;
   }
 
+  /** Forgets the records that hold only indexes below `index` (released: never read again). */
+  dropBefore(index: number): void {
+    const locs = this.locs;
+    let n = 0;
+    while (n < locs.length && locs[n]!.last < index) n++;
+    if (n > 0) locs.splice(0, n);
+  }
+
   /** Forgets the records of a deleted segment. */
   dropPath(path: string): void {
     this.locs = this.locs.filter((l) => l.path !== path);

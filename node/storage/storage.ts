@@ -358,6 +358,8 @@ class FileStorage implements MemberStorage {
       const bad = this.check();
       if (bad) throw bad;
       const limit = Math.min(index, this.durableSnapshot?.index ?? 0);
+      // Entries up to the limit are never read back (readEntries) again.
+      this.locators.dropBefore(limit + 1);
       // Segment i is wholly before limit when the next one starts at or before limit + 1.
       let purgeable = 0;
       while (purgeable + 1 < this.segments.length && (this.segments[purgeable + 1] as SegmentInfo).firstIndex <= limit + 1) purgeable++;
