@@ -244,7 +244,8 @@ async function counters(c: Cluster): Promise<Counters> {
       const lead = val('etcd_server_is_leader') === 1 ? ' leader' : '';
       perMember.push(
         `${m.name}${lead}: rss ${mib('process_resident_memory_bytes')} old ${mib('nodejs_heap_space_size_used_bytes{space="old"}')}/` +
-          `${mib('nodejs_heap_space_size_total_bytes{space="old"}')} external ${mib('nodejs_external_memory_bytes')} raft log ${mib('tsetcd_raft_log_bytes')}`,
+          `${mib('nodejs_heap_space_size_total_bytes{space="old"}')} external ${mib('nodejs_external_memory_bytes')} raft log ${mib('tsetcd_raft_log_bytes')}` +
+          ` (in memory ${mib('tsetcd_raft_log_memory_bytes')}, ${val('tsetcd_raft_log_wal_read_entries_total')} entries read back from the WAL)`,
       );
     }
     if (val('nodejs_heap_size_total_bytes') > largest) {
