@@ -6,9 +6,9 @@ const spans = (l: EntryLocators, lo: number, hi: number): string[] => l.covering
 describe('EntryLocators', () => {
   it('finds the records holding a range, in order', () => {
     const l = new EntryLocators();
-    l.add('a', 0, 1, 3);
-    l.add('a', 100, 4, 4);
-    l.add('b', 0, 5, 9);
+    l.add({ path: 'a', offset: 0, first: 1, last: 3 });
+    l.add({ path: 'a', offset: 100, first: 4, last: 4 });
+    l.add({ path: 'b', offset: 0, first: 5, last: 9 });
     expect(l.lastIndex()).toBe(9);
     expect(spans(l, 1, 2)).toEqual(['a@0:1-3']);
     expect(spans(l, 3, 6)).toEqual(['a@0:1-3', 'a@100:4-4', 'b@0:5-9']);
@@ -17,20 +17,20 @@ describe('EntryLocators', () => {
 
   it('a record starting at or below located indexes supersedes them (a truncated log)', () => {
     const l = new EntryLocators();
-    l.add('a', 0, 1, 5);
-    l.add('a', 64, 6, 10);
-    l.add('a', 128, 4, 7);
+    l.add({ path: 'a', offset: 0, first: 1, last: 5 });
+    l.add({ path: 'a', offset: 64, first: 6, last: 10 });
+    l.add({ path: 'a', offset: 128, first: 4, last: 7 });
     expect(spans(l, 1, 11)).toEqual(['a@0:1-3', 'a@128:4-7']);
     expect(l.lastIndex()).toBe(7);
-    l.add('a', 192, 1, 1);
+    l.add({ path: 'a', offset: 192, first: 1, last: 1 });
     expect(spans(l, 1, 11)).toEqual(['a@192:1-1']);
   });
 
   it('forgets the records holding only released indexes', () => {
     const l = new EntryLocators();
-    l.add('a', 0, 1, 5);
-    l.add('a', 64, 6, 10);
-    l.add('b', 0, 11, 12);
+    l.add({ path: 'a', offset: 0, first: 1, last: 5 });
+    l.add({ path: 'a', offset: 64, first: 6, last: 10 });
+    l.add({ path: 'b', offset: 0, first: 11, last: 12 });
     l.dropBefore(8);
     expect(spans(l, 1, 13)).toEqual(['a@64:6-10', 'b@0:11-12']);
     l.dropBefore(11);
@@ -38,11 +38,4 @@ describe('EntryLocators', () => {
     expect(l.lastIndex()).toBe(12);
   });
 
-  it('forgets the records of a deleted segment', () => {
-    const l = new EntryLocators();
-    l.add('a', 0, 1, 5);
-    l.add('b', 0, 6, 10);
-    l.dropPath('a');
-    expect(spans(l, 1, 11)).toEqual(['b@0:6-10']);
-  });
 });

@@ -17,13 +17,13 @@ export interface EntryLocator {
 export class EntryLocators {
   private locs: EntryLocator[] = [];
 
-  /** A written entries record holding first..last at path:offset. */
-  add(path: string, offset: number, first: number, last: number): void {
+  /** A written entries record (kept as given: add may later cut its `last` back). */
+  add(loc: EntryLocator): void {
     const locs = this.locs;
-    while (locs.length > 0 && locs[locs.length - 1]!.first >= first) locs.pop();
+    while (locs.length > 0 && locs[locs.length - 1]!.first >= loc.first) locs.pop();
     const tail = locs[locs.length - 1];
-    if (tail !== undefined && tail.last >= first) tail.last = first - 1;
-    locs.push({ path, offset, first, last });
+    if (tail !== undefined && tail.last >= loc.first) tail.last = loc.first - 1;
+    locs.push(loc);
   }
 
   /** The highest index located (0 if none). */
@@ -31,17 +31,15 @@ export class EntryLocators {
     return this.locs[this.locs.length - 1]?.last ?? 0;
   }
 
-  /** Forgets the records that hold only indexes below `index` (released: never read again). */
+  /**
+   * Forgets the records that hold only indexes below `index` (released: never read again). This
+   * covers a purged segment too: it holds only entries below the release limit.
+   */
   dropBefore(index: number): void {
     const locs = this.locs;
     let n = 0;
     while (n < locs.length && locs[n]!.last < index) n++;
     if (n > 0) locs.splice(0, n);
-  }
-
-  /** Forgets the records of a deleted segment. */
-  dropPath(path: string): void {
-    this.locs = this.locs.filter((l) => l.path !== path);
   }
 
   /** The records holding indexes in [lo, hi), in order; they may hold more on either side. */

@@ -137,6 +137,11 @@ export class MemoryFs implements WalFs {
   readSync(path: string, position: number, length: number): Uint8Array {
     const b = this.files.get(MemoryFs.norm(path));
     if (!b) throw errnoError('ENOENT', `no such file: ${path}`);
+    return this.readBlob(b, position, length);
+  }
+
+  /** Up to length bytes of b's current contents from position, counted in stats. */
+  private readBlob(b: Blob, position: number, length: number): Uint8Array {
     this.stats.bytesRead += Math.max(0, Math.min(length, b.currentLen - position));
     return b.range(position, Math.min(position + length, b.currentLen));
   }
@@ -151,8 +156,7 @@ export class MemoryFs implements WalFs {
       sizeBytes,
       read: async (position, length) => {
         if (gen !== this.generation) throw errnoError('EIO', 'file handle from before a crash');
-        this.stats.bytesRead += Math.max(0, Math.min(length, b.currentLen - position));
-        return b.range(position, Math.min(position + length, b.currentLen));
+        return this.readBlob(b, position, length);
       },
       close: async () => undefined,
     };

@@ -3,6 +3,7 @@
 
 import * as fs from 'node:fs';
 import type { ReadableFile, WalFile, WalFs } from './fs.js';
+import { nodeSyncFileOps } from './sync-file-ops.js';
 
 function call<T>(fn: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -117,12 +118,7 @@ export const nodeFs: WalFs = {
     const fd = fs.openSync(path, 'r');
     try {
       const out = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const n = fs.readSync(fd, out, got, length - got, position + got);
-        if (n === 0) break;
-        got += n;
-      }
+      const got = nodeSyncFileOps.read(fd, out, position);
       return got === length ? out : out.subarray(0, got);
     } finally {
       fs.closeSync(fd);

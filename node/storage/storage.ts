@@ -34,7 +34,7 @@ import {
 } from './errors.js';
 import { encodeEntriesChunks, encodeHardStateChunks, encodeRecord, encodeRecordChunks, FRAME_HEADER_BYTES, frameBytes, recordAt, ScanError, type EncodedRecord, type ScannedRecord } from './frame.js';
 import type { WalFile, WalFs } from './fs.js';
-import { EntryLocators } from './entry-locators.js';
+import { EntryLocators, type EntryLocator } from './entry-locators.js';
 import { LogShape } from './log-shape.js';
 import { nodeFs } from './node-fs.js';
 import { assemble, Replay, ReplayError, usableSnapshots, type SnapshotCandidate } from './replay.js';
@@ -178,7 +178,7 @@ class FileStorage implements MemberStorage {
   private zeros: Uint8Array | undefined;
   private durableSnapshot: Marker | undefined;
   /** Entries records taken into a batch whose write has not completed yet (see write()). */
-  private unwrittenLocs: Array<{ path: string; offset: number; first: number; last: number }> = [];
+  private unwrittenLocs: EntryLocator[] = [];
 
   constructor(
     private readonly fs: WalFs,
@@ -370,7 +370,6 @@ class FileStorage implements MemberStorage {
           const seg = this.segments[0] as SegmentInfo;
           await io('unlink', `${this.walDir}/${seg.name}`, this.fs.unlink(`${this.walDir}/${seg.name}`));
           this.segments.shift();
-          this.locators.dropPath(`${this.walDir}/${seg.name}`);
           this.log.info('purged WAL segment', { file: seg.name, releasedTo: limit });
         }
         await io('fsync dir', this.walDir, this.fs.syncDir(this.walDir));
@@ -565,7 +564,7 @@ class FileStorage implements MemberStorage {
     await io('write', this.filePath, file.writev(chunks, this.writeOffset));
     this.hooks.walWrite?.((this.nowMs() - tw) / 1000);
     // Every record taken so far is in these chunks (held ones included): all are in the file now.
-    for (const l of this.unwrittenLocs) this.locators.add(l.path, l.offset, l.first, l.last);
+    for (const l of this.unwrittenLocs) this.locators.add(l);
     this.unwrittenLocs.length = 0;
     this.writeOffset += bytes;
     this.writtenBytesTotal += bytes;
@@ -886,7 +885,7 @@ export async function openStorage(dir: string, options: StorageOptions = {}): Pr
         if (r.record.kind === 'entries' && r.record.entries.length > 0) {
           const ents = r.record.entries;
           entriesReplayed += ents.length;
-          locators.add(path, r.offset, ents[0]!.index, ents[ents.length - 1]!.index);
+          locators.add({ path, offset: r.offset, first: ents[0]!.index, last: ents[ents.length - 1]!.index });
         }
         try {
           replay.apply(r.record);

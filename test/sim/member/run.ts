@@ -87,8 +87,8 @@ async function runSeed(o: WholeRunOptions): Promise<WholeRunReport> {
       snapshotLogBytes: bytesRng.pick([2 ** 30, 1500, 6000]),
       snapshotCatchUpBytes: bytesRng.pick([128 * 2 ** 20, 300, 3000]),
       // Applied entries whose payloads stay in memory (memory-storage.ts, "Cold entries"): none,
-      // a few, or the default (far above the simulated entries); the rest are read back from the
-      // simulated WAL whenever a lagging or restarted follower needs them.
+      // a few, or more than a run makes (as the member's default of 1,024 is, here); the rest are
+      // read back from the simulated WAL whenever a lagging or restarted follower needs them.
       hotLogEntries: hotRng.pick([0, 3, 4096]),
     },
     { maxRateDelta, maxOffsetMs: rng.pick([0, 500, 5000]) },
