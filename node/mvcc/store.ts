@@ -1176,6 +1176,9 @@ export class MvccStore {
         body.varint(l.remainingTtl);
       }
       emit(1);
+      // The header alone first: a caller that starts the stream where the state must be captured
+      // (a member inside its apply slice) pays for the pin and the header only, not for a chunk.
+      yield take();
 
       // One revision's fields, and how many bytes they take (a streamed key's record length).
       const writeRev = (w: ByteWriter, r: Rev): void => {
