@@ -298,6 +298,39 @@ describe('member runtime (in-memory twins)', () => {
     expect(h.fatal).toEqual([]);
   });
 
+  it('members started together take their snapshots at different indexes, each --snapshot-count after its own last one', async () => {
+    const count = 30;
+    const h = (harness = new Harness(3, count));
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const taken = new Map<bigint, number[]>([...h.nodes.keys()].map((id) => [id, []]));
+    const record = (): void => {
+      for (const [id, n] of h.nodes) {
+        const at = n.member['raftStorage'].snapshot().metadata.index;
+        const seen = taken.get(id)!;
+        if (at > 0 && seen[seen.length - 1] !== at) seen.push(at);
+      }
+    };
+    // One put at a time, every member caught up before the next: each applies one entry a slice.
+    for (let i = 0; i < 4 * count; i++) {
+      await leader.member.put({ key: enc(`k${i}`), value: enc('v') });
+      const applied = leader.member.appliedIndexNow();
+      await until(() => [...h.nodes.values()].every((n) => n.member.appliedIndexNow() >= applied), 'every member applied the put');
+      await until(() => [...h.nodes.values()].every((n) => !n.member['snapshotInProgress']), 'no snapshot being written');
+      record();
+    }
+    // By rank among the voters: the first snapshot after 30, 40 and 50 entries (a third apart).
+    const firsts = [...taken.values()].map((at) => at[0]!).sort((a, b) => a - b);
+    expect(firsts[1]! - firsts[0]!).toBeGreaterThanOrEqual(count / 3 - 1);
+    expect(firsts[2]! - firsts[1]!).toBeGreaterThanOrEqual(count / 3 - 1);
+    // Later ones: every count entries after the member's own last one.
+    for (const at of taken.values()) {
+      expect(at.length).toBeGreaterThanOrEqual(2);
+      for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBe(count);
+    }
+    expect(h.fatal).toEqual([]);
+  });
+
   it('a lagging member catches up by snapshot once the log is compacted', async () => {
     const h = (harness = new Harness(3, 20));
     h.metrics = new Map();

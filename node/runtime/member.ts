@@ -66,7 +66,7 @@ import { ProposalWaiters } from './proposal-waiters.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { Compactor, type AutoCompaction } from './compactor.js';
 import { PeerDiscovery } from './peer-discovery.js';
-import { DEFAULT_SNAPSHOT_CATCH_UP_BYTES, DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_LOG_BYTES, compactIndexAfterSnapshot, shouldSnapshot, type SnapshotPolicy } from './snapshot-policy.js';
+import { DEFAULT_SNAPSHOT_CATCH_UP_BYTES, DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_LOG_BYTES, compactIndexAfterSnapshot, firstSnapshotDelay, shouldSnapshot, type SnapshotPolicy } from './snapshot-policy.js';
 import { checkCanAddLearner, checkCanAddVoter, checkCanPromote, checkCanRemoveVoter, checkNewPeerUrls, checkUpdatedPeerUrls, confChangeRefusal, existingMember } from './membership-validation.js';
 
 /** Longest stretch of applying (or compacting, snapshotting) before yielding to the event loop. */
@@ -210,6 +210,8 @@ export class Member implements MemberBackend, TransportHandler {
   // applied state
   private appliedIndex = 0;
   private snapshotIndex = 0;
+  /** Whether this member has saved a snapshot of its own since it started (firstSnapshotDelay). */
+  private snapshottedSinceStart = false;
   /** raftStorage.coldEntriesRead as last counted in tsetcd_raft_log_wal_read_entries_total. */
   private walReadsReported = 0;
   private snapshotInProgress = false;
@@ -726,7 +728,9 @@ export class Member implements MemberBackend, TransportHandler {
     // at most about that much WAL).
     // Old value-log segments a Defragment retired wait for snapshots that no longer name them.
     const freeing = (this.sm.snapshotsToFree?.() ?? 0) > 0 && since.entries > 0;
-    if (freeing || shouldSnapshot(this.snapshotPolicy, since, this.sm.snapshotCostBytes?.() ?? this.sm.sizeInUseBytes())) void this.startSnapshot();
+    const count = this.snapshotPolicy.count;
+    const extra = this.snapshottedSinceStart || since.entries < count ? 0 : firstSnapshotDelay(count, this.id, this.confState.voters);
+    if (freeing || shouldSnapshot(this.snapshotPolicy, since, this.sm.snapshotCostBytes?.() ?? this.sm.sizeInUseBytes(), extra)) void this.startSnapshot();
   }
 
   private startSnapshot(): Promise<void> {
@@ -956,6 +960,7 @@ export class Member implements MemberBackend, TransportHandler {
         if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
       }
       this.snapshotIndex = Math.max(this.snapshotIndex, index);
+      this.snapshottedSinceStart = true;
       // Not past what raft's log still holds: its cold entries are read back from the WAL.
       await this.storage.releaseTo(Math.min(index, this.raftStorage.firstIndex() - 1));
       this.opts.metrics?.snapshotSaveTotalDurationSeconds.observe((this.sched.monoMs() - started) / 1000);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStorage } from '../raft/memory-storage.js';
 import type { Entry } from '../raft/types.js';
-import { MIN_LOG_BYTES, STATE_FRACTION, compactIndexAfterSnapshot, shouldSnapshot, snapshotTriggerBytes, type SnapshotPolicy } from './snapshot-policy.js';
+import { MIN_LOG_BYTES, STATE_FRACTION, compactIndexAfterSnapshot, firstSnapshotDelay, shouldSnapshot, snapshotTriggerBytes, type SnapshotPolicy } from './snapshot-policy.js';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -53,6 +53,52 @@ describe('the snapshot trigger', () => {
     // ceiling, then once per GiB: 8 GiB loaded, about 40 GiB written.
     console.log(`8 GiB load: snapshots wrote ${(written / GiB).toFixed(1)} GiB, memory log held at most ${(held / MiB).toFixed(0)} MiB`);
     expect(written).toBeLessThan(48 * GiB);
+  });
+});
+
+describe('members that started together snapshot at different indexes', () => {
+  const count = 10_000;
+  const voters = [0x9an, 0x1fn, 0x5cn];
+
+  it('spreads the first snapshot over the count by the member\'s rank among the voters', () => {
+    // Sorted: 0x1f, 0x5c, 0x9a.
+    expect([0x1fn, 0x5cn, 0x9an].map((id) => firstSnapshotDelay(count, id, voters))).toEqual([0, 3333, 6666]);
+    // Five voters: a fifth apart.
+    const five = [5n, 1n, 4n, 2n, 3n];
+    expect(five.map((id) => firstSnapshotDelay(count, id, five))).toEqual([8000, 0, 6000, 2000, 4000]);
+  });
+
+  it('does not delay a lone member, a learner, or a member outside the configuration', () => {
+    expect(firstSnapshotDelay(count, 7n, [7n])).toBe(0);
+    expect(firstSnapshotDelay(count, 8n, voters)).toBe(0);
+    expect(firstSnapshotDelay(count, 7n, [])).toBe(0);
+  });
+
+  it('raises the entry trigger only: the byte trigger still bounds the log', () => {
+    const p: SnapshotPolicy = { ...policy, count };
+    expect(shouldSnapshot(p, { entries: count, bytes: 0 }, 0, 3333)).toBe(false);
+    expect(shouldSnapshot(p, { entries: count + 3333, bytes: 0 }, 0, 3333)).toBe(true);
+    expect(shouldSnapshot(p, { entries: count, bytes: MIN_LOG_BYTES }, 0, 3333)).toBe(true);
+  });
+
+  it('keeps the members apart at every later snapshot, each still --snapshot-count after its own last one', () => {
+    // Three members applying the same indexes; each snapshots when the trigger says.
+    const p: SnapshotPolicy = { ...policy, count };
+    const taken = voters.map((id) => {
+      const at: number[] = [];
+      let last = 0;
+      for (let applied = 1; applied <= 5 * count; applied++) {
+        const extra = at.length === 0 ? firstSnapshotDelay(count, id, voters) : 0;
+        if (shouldSnapshot(p, { entries: applied - last, bytes: 0 }, 0, extra)) {
+          at.push(applied);
+          last = applied;
+        }
+      }
+      return at;
+    });
+    const all = taken.flat().sort((a, b) => a - b);
+    for (let i = 1; i < all.length; i++) expect(all[i]! - all[i - 1]!).toBeGreaterThanOrEqual(3333);
+    for (const at of taken) for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBe(count);
   });
 });
 

@@ -45,14 +45,31 @@ export function snapshotTriggerBytes(stateBytes: number, logBytes: number): numb
   return Math.min(logBytes, Math.max(MIN_LOG_BYTES, Math.floor(stateBytes * STATE_FRACTION)));
 }
 
-/** Whether to take a snapshot now. */
+/**
+ * Whether to take a snapshot now. `extraEntries` raises the entry trigger (firstSnapshotDelay);
+ * the byte trigger, which bounds the log's memory, is never delayed.
+ */
 export function shouldSnapshot(
   p: SnapshotPolicy,
   since: { readonly entries: number; readonly bytes: number },
   stateBytes: number,
+  extraEntries = 0,
 ): boolean {
   if (since.entries <= 0) return false;
-  return since.entries >= p.count || since.bytes >= snapshotTriggerBytes(stateBytes, p.logBytes);
+  return since.entries >= p.count + extraEntries || since.bytes >= snapshotTriggerBytes(stateBytes, p.logBytes);
+}
+
+/**
+ * Extra entries a member waits before its first snapshot since it started: rank/n of the count,
+ * where rank is its place among the voters sorted by id (0 when it is not one). Members started
+ * together apply the same indexes, so on the count alone they would all snapshot at the same one
+ * and stall together, the leader and both followers a write needs. Each later snapshot comes
+ * `count` entries after the member's own last one, so the members stay that far apart: every
+ * interval is still --snapshot-count, only the phase differs.
+ */
+export function firstSnapshotDelay(count: number, self: bigint, voters: readonly bigint[]): number {
+  const rank = [...voters].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).indexOf(self);
+  return rank <= 0 ? 0 : Math.floor((count * rank) / voters.length);
 }
 
 /**
