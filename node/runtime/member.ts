@@ -212,6 +212,8 @@ export class Member implements MemberBackend, TransportHandler {
   private snapshotIndex = 0;
   /** Whether this member has saved a snapshot of its own since it started (firstSnapshotDelay). */
   private snapshottedSinceStart = false;
+  private delayFor: readonly NodeId[] | undefined;
+  private delay = 0;
   /** raftStorage.coldEntriesRead as last counted in tsetcd_raft_log_wal_read_entries_total. */
   private walReadsReported = 0;
   private snapshotInProgress = false;
@@ -729,8 +731,18 @@ export class Member implements MemberBackend, TransportHandler {
     // Old value-log segments a Defragment retired wait for snapshots that no longer name them.
     const freeing = (this.sm.snapshotsToFree?.() ?? 0) > 0 && since.entries > 0;
     const count = this.snapshotPolicy.count;
-    const extra = this.snapshottedSinceStart || since.entries < count ? 0 : firstSnapshotDelay(count, this.id, this.confState.voters);
+    const extra = this.snapshottedSinceStart || since.entries < count ? 0 : this.firstSnapshotDelay();
     if (freeing || shouldSnapshot(this.snapshotPolicy, since, this.sm.snapshotCostBytes?.() ?? this.sm.sizeInUseBytes(), extra)) void this.startSnapshot();
+  }
+
+  /** firstSnapshotDelay for the current voters, worked out again only when they change. */
+  private firstSnapshotDelay(): number {
+    const voters = this.confState.voters;
+    if (this.delayFor !== voters) {
+      this.delayFor = voters;
+      this.delay = firstSnapshotDelay(this.snapshotPolicy.count, this.id, voters);
+    }
+    return this.delay;
   }
 
   private startSnapshot(): Promise<void> {
