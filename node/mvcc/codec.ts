@@ -105,6 +105,12 @@ export class ByteWriter {
   }
   /** A bigint (an int64 or uint64 id) as a zigzag varint: the same bytes varint() writes for a safe integer. */
   varintBig(v: bigint): void {
+    if (v === 0n) {
+      // No lease: most revisions. One byte, without the range checks' BigInt compares.
+      this.ensure(1);
+      this.buf[this.pos++] = 0;
+      return;
+    }
     if (v >= -MAX_SAFE_HALF && v <= MAX_SAFE_HALF) {
       this.varint(Number(v));
       return;
