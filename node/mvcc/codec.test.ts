@@ -68,3 +68,31 @@ describe('ByteReader.varintBig', () => {
     expect(() => r.varintBig()).toThrow();
   });
 });
+
+describe('ByteWriter short-copy paths', () => {
+  it('latin1 and append write the same bytes on both sides of the short-copy bound', () => {
+    const rng = new TestRng(7);
+    for (const n of [0, 1, 63, 64, 65, 200]) {
+      // Every byte value, 0x80-0xff included: keys are latin1 strings of raw bytes.
+      const bytes = Buffer.from(Array.from({ length: n }, () => rng.int(256)));
+      const key = bytes.toString('latin1');
+      const w = new ByteWriter(4);
+      w.latin1(key);
+      const body = new ByteWriter(4);
+      body.raw(bytes);
+      w.append(body);
+      const r = new ByteReader(w.finish());
+      expect(r.uvarint()).toBe(n);
+      expect(Buffer.from(w.finish().subarray(r.pos, r.pos + n)).equals(bytes)).toBe(true);
+      expect(Buffer.from(w.finish().subarray(r.pos + n)).equals(bytes)).toBe(true);
+    }
+  });
+
+  it('writes a zero lease id as one zero byte, as the range path did', () => {
+    const w = new ByteWriter(1);
+    w.varintBig(0n);
+    w.varintBig(1n);
+    w.varintBig(-1n);
+    expect([...w.finish()]).toEqual([0, 2, 1]);
+  });
+});

@@ -59,6 +59,9 @@ export function varintBigSize(v: bigint): number {
   return n;
 }
 
+/** Up to this many bytes a JS loop copies faster than a call into native code. */
+const SHORT_COPY_BYTES = 64;
+
 /** Growable byte writer. */
 export class ByteWriter {
   private buf: Buffer;
@@ -133,9 +136,33 @@ export class ByteWriter {
   }
   /** A latin1 string as length-prefixed bytes (one byte per char), like bytes(). */
   latin1(str: string): void {
-    this.uvarint(str.length);
-    this.ensure(str.length);
-    this.pos += this.buf.write(str, this.pos, str.length, 'latin1');
+    const n = str.length;
+    this.uvarint(n);
+    this.ensure(n);
+    if (n > SHORT_COPY_BYTES) {
+      this.pos += this.buf.write(str, this.pos, n, 'latin1');
+      return;
+    }
+    // Short keys (most of them): a loop costs less than the call into Buffer.write.
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) buf[pos++] = str.charCodeAt(i) & 0xff;
+    this.pos = pos;
+  }
+  /** Appends what another writer holds (a record body staged there), without a view of it. */
+  append(w: ByteWriter): void {
+    const n = w.pos;
+    this.ensure(n);
+    if (n > SHORT_COPY_BYTES) {
+      w.buf.copy(this.buf, this.pos, 0, n);
+      this.pos += n;
+      return;
+    }
+    const from = w.buf;
+    const to = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < n; i++) to[pos++] = from[i]!;
+    this.pos = pos;
   }
   /** Leaves n bytes unwritten (room a caller fills in place, e.g. a header before the command). */
   skip(n: number): void {

@@ -1148,7 +1148,7 @@ export class MvccStore {
       const emit = (type: number): void => {
         out.u8(type);
         out.uvarint(body.length);
-        out.raw(body.view());
+        out.append(body);
         body.reset();
       };
       const take = (): Uint8Array => {
