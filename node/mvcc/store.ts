@@ -95,8 +95,8 @@ const STREAMED_KEY_REVISIONS = 1024;
 
 // A snapshot's revision records. Plain functions, not closures in snapshotChunks: their loops run
 // tens of thousands of times per snapshot, and V8 optimizes a loop in a plain function on its first
-// call, where one in a generator's body runs unoptimized (a snapshot comes once per 10,000 entries,
-// so its code is cold every time).
+// call, where one in a generator's body ran unoptimized (a snapshot comes once per 10,000 entries,
+// so its code is seldom warm).
 
 /** One revision's fields: the value's bytes, or with `refs` its length and value-log offset. */
 function writeSnapshotRev(w: ByteWriter, r: Rev, refs: boolean): void {

@@ -212,8 +212,9 @@ export class Member implements MemberBackend, TransportHandler {
   private snapshotIndex = 0;
   /** Whether this member has saved a snapshot of its own since it started (firstSnapshotDelay). */
   private snapshottedSinceStart = false;
-  private delayFor: readonly NodeId[] | undefined;
-  private delay = 0;
+  /** firstSnapshotDelay as last worked out, and the voters it was worked out for. */
+  private firstDelay = 0;
+  private firstDelayVoters: readonly NodeId[] | undefined;
   /** raftStorage.coldEntriesRead as last counted in tsetcd_raft_log_wal_read_entries_total. */
   private walReadsReported = 0;
   private snapshotInProgress = false;
@@ -738,11 +739,11 @@ export class Member implements MemberBackend, TransportHandler {
   /** firstSnapshotDelay for the current voters, worked out again only when they change. */
   private firstSnapshotDelay(): number {
     const voters = this.confState.voters;
-    if (this.delayFor !== voters) {
-      this.delayFor = voters;
-      this.delay = firstSnapshotDelay(this.snapshotPolicy.count, this.id, voters);
+    if (this.firstDelayVoters !== voters) {
+      this.firstDelayVoters = voters;
+      this.firstDelay = firstSnapshotDelay(this.snapshotPolicy.count, this.id, voters);
     }
-    return this.delay;
+    return this.firstDelay;
   }
 
   private startSnapshot(): Promise<void> {
