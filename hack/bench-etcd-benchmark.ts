@@ -11,8 +11,9 @@
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
-// that member's file-backed pages (RssAnon, RssFile: how much of the RSS is the binary's own), and
-// the leader changes and heartbeat send failures the members counted during the load (their
+// that member's file-backed pages (RssAnon, RssFile: how much of the RSS is the binary's own), the
+// members' context switches per request over all their threads (/proc/<pid>/task/*/status: how
+// often a request's work blocked, and how often a thread was preempted), and the leader changes and heartbeat send failures the members counted during the load (their
 // /metrics; issue 10 requires 0). Then it prints the medians over the pairs and the tsetcd/etcd
 // ratios. Every load is bounded in count and time.
 //
@@ -44,7 +45,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss, rssSplitMiB } from './lib/bench-measure.js';
+import { contextSwitches, cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss, rssSplitMiB } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
@@ -288,6 +289,8 @@ interface RunResult {
   /** The share of those fsyncs that took over 1 ms and over 4 ms. */
   fsyncOver1Ms: number;
   fsyncOver4Ms: number;
+  /** The members' context switches per request, all threads: blocked (voluntary) and preempted (involuntary). */
+  switchesPerRequest: { voluntary: number; involuntary: number };
 }
 
 /** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
@@ -329,6 +332,7 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   const before = WARMUP ? await counters(c) : start;
   const cpu0 = pids.map(cpuSeconds);
   const main0 = pids.map(mainThreadCpuSeconds);
+  const switches0 = pids.map(contextSwitches);
   // The peak since start, kept before VmHWM is reset so that this load's own peak can be read.
   const peak0 = pids.map(peakRssMiB);
   const reset = pids.map(resetPeakRss).every(Boolean);
@@ -344,6 +348,10 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   if (logSizes0.length > 0) log(`  deopts during the load: ${logs.map((f, i) => `${c.members[i]!.name} ${summarizeDeopts(deoptsLogged(f, logSizes0[i]))}`).join('; ')}`);
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
   const mainCpu = pids.map(mainThreadCpuSeconds).reduce((s, v, i) => s + v - main0[i]!, 0);
+  const switches = pids.map(contextSwitches).reduce(
+    (s, v, i) => ({ voluntary: s.voluntary + v.voluntary - switches0[i]!.voluntary, involuntary: s.involuntary + v.involuntary - switches0[i]!.involuntary }),
+    { voluntary: 0, involuntary: 0 },
+  );
   const after = await counters(c);
   const fsyncs = after.fsyncs - before.fsyncs;
   const r = parseReport(out);
@@ -356,6 +364,7 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
     avgMs: r.avgMs,
     cpuPer1000: (1000 * cpu) / load.total,
     mainCpuPer1000: (1000 * mainCpu) / load.total,
+    switchesPerRequest: { voluntary: switches.voluntary / load.total, involuntary: switches.involuntary / load.total },
     peakRssMiB: Math.max(...pids.map((p, i) => Math.max(peak0[i]!, peakRssMiB(p)))),
     loadPeakRssMiB: reset ? Math.max(...pids.map(peakRssMiB)) : NaN,
     ...largestAnon(pids),
@@ -455,7 +464,8 @@ async function main(): Promise<void> {
           log(
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)}; at the end anon ${fmt(r.endAnonMiB, 0)} file ${fmt(r.endFileMiB, 0)})  leader changes ${r.leaderChanges}  ` +
-              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)}${fsyncTail(r)}  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+              `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)}${fsyncTail(r)}  ` +
+              `context switches/req ${fmt(r.switchesPerRequest.voluntary, 1)} + ${fmt(r.switchesPerRequest.involuntary, 1)} preempted  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
           if (PER_MEMBER && r.perMember) log(`  members (MiB): ${r.perMember}`);
         }
@@ -494,6 +504,7 @@ function printTable(kinds: Kind[], results: Map<string, RunResult[]>): void {
     ['p99 (ms)', (r) => r.p99Ms, (n) => fmt(n, 1)],
     ['avg latency (ms)', (r) => r.avgMs, (n) => fmt(n, 2)],
     ['member CPU s / 1,000 req', (r) => r.cpuPer1000, (n) => fmt(n, 3)],
+    ['members\' context switches / req, preempted', (r) => r.switchesPerRequest.involuntary, (n) => fmt(n, 1)],
     ['peak RSS, largest member (MiB)', (r) => r.peakRssMiB, (n) => fmt(n, 0)],
     ['RSS at the end: anonymous, largest member (MiB)', (r) => r.endAnonMiB, (n) => fmt(n, 0)],
     ['RSS at the end: file-backed, same member (MiB)', (r) => r.endFileMiB, (n) => fmt(n, 0)],

@@ -1,7 +1,7 @@
 // The arithmetic of the bench scripts' summaries (hack/lib/bench-measure.ts): no timing here.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { median, metricSum, quantile, rssSplitMiB, summarize } from './bench-measure.js';
+import { contextSwitches, contextSwitchesOf, median, metricSum, quantile, rssSplitMiB, summarize } from './bench-measure.js';
 
 describe('bench-measure', () => {
   it('quantile is the nearest rank', () => {
@@ -34,6 +34,23 @@ describe('bench-measure', () => {
     // The node binary's text is file-backed; V8's heap is anonymous.
     expect(split.file).toBeGreaterThan(1);
     expect(split.anon).toBeGreaterThan(1);
+  });
+
+  it('contextSwitchesOf reads both counters of a status text', () => {
+    const status = 'Name:\tnode\nState:\tS (sleeping)\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n';
+    expect(contextSwitchesOf(status)).toEqual({ voluntary: 1234, involuntary: 56 });
+    expect(contextSwitchesOf('Name:\tnode\n')).toEqual({ voluntary: 0, involuntary: 0 });
+  });
+
+  it("contextSwitches sums a process's threads: a blocking wait here shows in it", () => {
+    const own = (): number => contextSwitchesOf(readFileSync('/proc/thread-self/status', 'utf8')).voluntary;
+    const before = own();
+    // Blocks this thread in the kernel (a futex wait that times out): it must give up its CPU.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    const mine = own();
+    expect(mine).toBeGreaterThan(before);
+    // The process's sum includes this thread's count, which only grows.
+    expect(contextSwitches(process.pid).voluntary).toBeGreaterThanOrEqual(mine);
   });
 
   it('median of odd and even counts', () => {

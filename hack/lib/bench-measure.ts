@@ -4,7 +4,7 @@
 // /proc and argv readers; hack/lib/bench-measure.test.ts checks the arithmetic.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 /** `--name=value` from the command line; a bare `--name` is 'true'; else dflt. */
 const askedFlags = new Set<string>();
@@ -80,6 +80,39 @@ export function peakRssMiB(pid: number): number {
 export function rssSplitMiB(pid: number): { anon: number; file: number; shmem: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return { anon: statusMiB(status, 'RssAnon'), file: statusMiB(status, 'RssFile'), shmem: statusMiB(status, 'RssShmem') };
+}
+
+/** Context switches of one thread or process: it blocked (voluntary) or was preempted (involuntary). */
+export interface ContextSwitches {
+  voluntary: number;
+  involuntary: number;
+}
+
+/** The context switches a /proc/<pid>/task/<tid>/status text counts (0 where a line is absent). */
+export function contextSwitchesOf(status: string): ContextSwitches {
+  const count = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
+}
+
+/**
+ * A process's context switches, summed over its threads (a Go server spreads a request over many,
+ * a Node member does most of it on one). A thread that exits takes its counts with it, so compare
+ * readings of long-lived processes only.
+ */
+export function contextSwitches(pid: number): ContextSwitches {
+  const sum: ContextSwitches = { voluntary: 0, involuntary: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      continue; // the thread exited between the listing and the read
+    }
+    const c = contextSwitchesOf(status);
+    sum.voluntary += c.voluntary;
+    sum.involuntary += c.involuntary;
+  }
+  return sum;
 }
 
 /** The 1, 5 and 15 minute load averages, as `uptime` prints them. */
