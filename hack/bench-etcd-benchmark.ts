@@ -13,9 +13,10 @@
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
 // that member's file-backed pages (RssAnon, RssFile: how much of the RSS is the binary's own), the
 // members' context switches per request over all their threads (/proc/<pid>/task/*/status: how
-// often a request's work blocked, and how often a thread was preempted), and the leader changes and heartbeat send failures the members counted during the load (their
-// /metrics; issue 10 requires 0). Then it prints the medians over the pairs and the tsetcd/etcd
-// ratios. Every load is bounded in count and time.
+// often a thread blocked, and how often one was preempted), and the leader changes and heartbeat
+// send failures the members counted during the load (their /metrics; issue 10 requires 0). Then it
+// prints the medians over the pairs and the tsetcd/etcd ratios. Every load is bounded in count and
+// time.
 //
 //   npx tsx hack/bench-etcd-benchmark.ts [--pairs=3] [--put-total=50000] [--single-total=3000]
 //       [--range-total=100000] [--max-seconds=120] [--loads=put-all,put-leader,range-lin,range-ser]
@@ -465,7 +466,7 @@ async function main(): Promise<void> {
             `pair ${pair} ${kind.padEnd(6)} ${load.name.padEnd(10)} ${fmtInt(r.perSecond).padStart(7)} req/s  p99 ${fmt(r.p99Ms)} ms  avg ${fmt(r.avgMs, 2)} ms  ` +
               `cpu ${fmt(r.cpuPer1000, 3)} s/1k (main thread ${fmt(r.mainCpuPer1000, 3)})  peak rss ${fmt(r.peakRssMiB, 0)} MiB (this load ${fmt(r.loadPeakRssMiB, 0)}; at the end anon ${fmt(r.endAnonMiB, 0)} file ${fmt(r.endFileMiB, 0)})  leader changes ${r.leaderChanges}  ` +
               `heartbeat send failures ${r.heartbeatFailures}  errors ${r.errors}  fsyncs/req ${r.fsyncsPerRequest.toFixed(2)}${fsyncTail(r)}  ` +
-              `context switches/req ${fmt(r.switchesPerRequest.voluntary, 1)} + ${fmt(r.switchesPerRequest.involuntary, 1)} preempted  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
+              `context switches/req ${fmt(r.switchesPerRequest.voluntary, 1)} blocked + ${fmt(r.switchesPerRequest.involuntary, 1)} preempted  (load avg ${r.loadAvg})${r.heap ? `  [${r.heap}]` : ''}`,
           );
           if (PER_MEMBER && r.perMember) log(`  members (MiB): ${r.perMember}`);
         }
