@@ -47,6 +47,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { contextSwitches, cpuSeconds, flag, loadAvg, mainThreadCpuSeconds, median, metricSum, peakRssMiB, refuseUnknownFlags, resetPeakRss, rssSplitMiB } from './lib/bench-measure.js';
+import type { ContextSwitches } from './lib/bench-measure.js';
 import { busyByArea, hotFrames } from './lib/cpu-profile.js';
 import type { Window } from './lib/cpu-profile.js';
 import { planMembers, stopProcs, waitHealthy } from './lib/loopback-cluster.js';
@@ -291,7 +292,7 @@ interface RunResult {
   fsyncOver1Ms: number;
   fsyncOver4Ms: number;
   /** The members' context switches per request, all threads: blocked (voluntary) and preempted (involuntary). */
-  switchesPerRequest: { voluntary: number; involuntary: number };
+  switchesPerRequest: ContextSwitches;
 }
 
 /** Parses benchmark's report: "Requests/sec:", "Average:", "99% in", and its error lines. */
@@ -349,10 +350,11 @@ async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => v
   if (logSizes0.length > 0) log(`  deopts during the load: ${logs.map((f, i) => `${c.members[i]!.name} ${summarizeDeopts(deoptsLogged(f, logSizes0[i]))}`).join('; ')}`);
   const cpu = pids.map(cpuSeconds).reduce((s, v, i) => s + v - cpu0[i]!, 0);
   const mainCpu = pids.map(mainThreadCpuSeconds).reduce((s, v, i) => s + v - main0[i]!, 0);
-  const switches = pids.map(contextSwitches).reduce(
-    (s, v, i) => ({ voluntary: s.voluntary + v.voluntary - switches0[i]!.voluntary, involuntary: s.involuntary + v.involuntary - switches0[i]!.involuntary }),
-    { voluntary: 0, involuntary: 0 },
-  );
+  const switches: ContextSwitches = { voluntary: 0, involuntary: 0 };
+  pids.map(contextSwitches).forEach((v, i) => {
+    switches.voluntary += v.voluntary - switches0[i]!.voluntary;
+    switches.involuntary += v.involuntary - switches0[i]!.involuntary;
+  });
   const after = await counters(c);
   const fsyncs = after.fsyncs - before.fsyncs;
   const r = parseReport(out);

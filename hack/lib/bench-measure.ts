@@ -60,10 +60,15 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
+/** The number on one `Name:   N` line of a /proc status text (NaN if absent). */
+function statusNumber(status: string, name: string): number {
+  const m = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status);
+  return m ? Number(m[1]) : NaN;
+}
+
 /** One `Name:   N kB` line of a /proc/<pid>/status text, in MiB (NaN if absent). */
 function statusMiB(status: string, name: string): number {
-  const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
-  return m ? Number(m[1]) / 1024 : NaN;
+  return statusNumber(status, name) / 1024;
 }
 
 /** Peak resident set size of one process (VmHWM), in MiB. */
@@ -90,7 +95,7 @@ export interface ContextSwitches {
 
 /** The context switches a /proc/<pid>/task/<tid>/status text counts (0 where a line is absent). */
 export function contextSwitchesOf(status: string): ContextSwitches {
-  const count = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  const count = (name: string): number => statusNumber(status, name) || 0;
   return { voluntary: count('voluntary_ctxt_switches'), involuntary: count('nonvoluntary_ctxt_switches') };
 }
 
