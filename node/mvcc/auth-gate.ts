@@ -9,13 +9,16 @@ import type { AuthInfo, AuthStore } from './auth-store.js';
 import { skeyOf } from './bytes.js';
 import type { Command, LeaseId, RequestOp, TxnRequest } from './types.js';
 
+/** What the checks of keys ask of the auth store. */
+type RangeChecker = Pick<AuthStore, 'checkRange'>;
+
 /** The live keys (skeys) attached to a lease; empty or undefined when it has none. */
 export type LeaseKeys = (leaseId: LeaseId) => Iterable<string> | undefined;
 
 const sk = (b: Uint8Array | undefined): string => (b === undefined || b.length === 0 ? '' : skeyOf(b));
 
 /** A write to every key of a lease is needed to attach more keys to it or to revoke it. */
-function checkLeasePuts(auth: AuthStore, ai: AuthInfo | undefined, leaseId: LeaseId | undefined, leaseKeys: LeaseKeys): AuthError | undefined {
+function checkLeasePuts(auth: RangeChecker, ai: AuthInfo | undefined, leaseId: LeaseId | undefined, leaseKeys: LeaseKeys): AuthError | undefined {
   if (!leaseId) return undefined;
   for (const k of leaseKeys(leaseId) ?? []) {
     const e = auth.checkRange(ai, true, k, '');
@@ -24,7 +27,7 @@ function checkLeasePuts(auth: AuthStore, ai: AuthInfo | undefined, leaseId: Leas
   return undefined;
 }
 
-function checkOps(auth: AuthStore, ai: AuthInfo | undefined, ops: readonly RequestOp[] | undefined): AuthError | undefined {
+function checkOps(auth: RangeChecker, ai: AuthInfo | undefined, ops: readonly RequestOp[] | undefined): AuthError | undefined {
   for (const op of ops ?? []) {
     let e: AuthError | undefined;
     if ('requestRange' in op) e = auth.checkRange(ai, false, sk(op.requestRange.key), sk(op.requestRange.rangeEnd));
@@ -40,7 +43,7 @@ function checkOps(auth: AuthStore, ai: AuthInfo | undefined, ops: readonly Reque
 }
 
 /** etcd's CheckTxnAuth: read on every compare, then every op of both branches, nested txns too. */
-export function checkTxn(auth: AuthStore, ai: AuthInfo | undefined, t: TxnRequest): AuthError | undefined {
+export function checkTxn(auth: RangeChecker, ai: AuthInfo | undefined, t: TxnRequest): AuthError | undefined {
   for (const c of t.compare ?? []) {
     const e = auth.checkRange(ai, false, sk(c.key), sk(c.rangeEnd));
     if (e) return e;

@@ -3,12 +3,18 @@ import { describe, expect, it } from 'vitest';
 import {
   AlarmType,
   CompactedError,
+  CompareResult,
+  CompareTarget,
   MvccStore,
   SortOrder,
   SortTarget,
   prefixEnd,
   type ApplyResult,
   type Command,
+  type Compare,
+  type RangeRequest,
+  type RequestOp,
+  type TxnRequest,
   type LeaseGrantResponse,
   type PutResponse,
   type TxnResponse,
@@ -541,5 +547,72 @@ describe('key index (B+tree)', () => {
     for (const k of sorted) t.delete(k);
     t.checkInvariants();
     expect(t.size).toBe(0);
+  });
+});
+
+describe('read-only txns outside the log (txnRead, etcd serves them without raft)', () => {
+  const SEED = 20261206;
+  const keys = ['a', 'b', 'c', 'd'];
+
+  /** A random txn of compares and ranges (some nested), over keys a-d and revisions 1..rev. */
+  function readTxn(rng: TestRng, rev: number, depth = 0): TxnRequest {
+    const compare: Compare[] = Array.from({ length: rng.int(3) }, () => {
+      const target = rng.pick(Object.values(CompareTarget));
+      const c: Compare = { key: b(rng.pick(keys)), target, result: rng.pick(Object.values(CompareResult)) };
+      if (rng.chance(0.2)) c.rangeEnd = b('z');
+      if (target === CompareTarget.VALUE) c.value = b(String(rng.int(4)));
+      else if (target === CompareTarget.VERSION) c.version = rng.int(4);
+      else if (target === CompareTarget.CREATE) c.createRevision = rng.int(rev + 1);
+      else if (target === CompareTarget.MOD) c.modRevision = rng.int(rev + 1);
+      else c.lease = 0n;
+      return c;
+    });
+    const ops = (): RequestOp[] =>
+      Array.from({ length: rng.int(3) }, (): RequestOp => {
+        if (depth < 2 && rng.chance(0.2)) return { requestTxn: readTxn(rng, rev, depth + 1) };
+        const r: RangeRequest = { key: b(rng.pick(keys)) };
+        if (rng.chance(0.5)) r.rangeEnd = b(rng.pick(['c', 'z', '\0']));
+        if (rng.chance(0.3)) r.limit = 1 + rng.int(2);
+        if (rng.chance(0.3)) r.revision = 1 + rng.int(rev);
+        if (rng.chance(0.2)) r.countOnly = true;
+        if (rng.chance(0.2)) r.keysOnly = true;
+        if (rng.chance(0.2)) r.sortOrder = SortOrder.DESCEND;
+        return { requestRange: r };
+      });
+    return { compare, success: ops(), failure: ops() };
+  }
+
+  it(`answers as applying the same txn does, and changes nothing (seed ${SEED})`, () => {
+    const rng = new TestRng(SEED);
+    const { store, apply, put } = mk();
+    let checked = 0;
+    for (let step = 0; step < 400; step++) {
+      if (rng.chance(0.3)) put(rng.pick(keys), String(rng.int(4)));
+      if (rng.chance(0.05)) apply({ type: 'deleteRange', req: { key: b(rng.pick(keys)) } });
+      const t = readTxn(rng, store.currentRevision());
+      const before = store.hashKV();
+      let read: TxnResponse | Error;
+      try {
+        read = store.txnRead(t);
+      } catch (e) {
+        read = e as Error;
+      }
+      expect(store.hashKV()).toEqual(before);
+      const applied = apply({ type: 'txn', req: t });
+      if (applied.ok) expect(read).toEqual(applied.response);
+      else expect((read as Error).message).toBe(applied.error.message);
+      checked++;
+    }
+    expect(checked).toBe(400);
+  });
+
+  it('refuses a compacted revision as a range does, and any txn that writes', () => {
+    const { store, apply, put } = mk();
+    put('a', '1');
+    put('a', '2');
+    apply({ type: 'compaction', req: { revision: 3 } });
+    expect(() => store.txnRead({ success: [{ requestRange: { key: b('a'), revision: 2 } }] })).toThrow(CompactedError);
+    expect(() => store.txnRead({ failure: [{ requestTxn: { success: [{ requestPut: { key: b('a'), value: b('3') } }] } }] })).toThrow(/writes/);
+    expect(store.currentRevision()).toBe(3);
   });
 });

@@ -61,6 +61,7 @@ import { ByteReader, ByteWriter, varintBigSize, varintSize } from './codec.js';
 import { uvarintSize } from '../lib/varint-size.js';
 import { InHeapValues, type ValueRef, type ValueStore } from './value-store.js';
 import { RevLog } from './rev-log.js';
+import { isReadOnlyTxn } from './txn-kind.js';
 
 export const DEFAULT_QUOTA_BACKEND_BYTES = 2 * 1024 * 1024 * 1024;
 /**
@@ -835,6 +836,23 @@ export class MvccStore {
     const ctx = this.begin();
     const resp = this.execTxn(ctx, t, path, { i: 0 });
     this.commit(ctx);
+    resp.header.revision = this.rev;
+    return resp;
+  }
+
+  /**
+   * A txn that only reads, against the current state, outside the log (etcd's read-only Txn: a
+   * member serves it after a ReadIndex round, or at once if its reads are serializable). The
+   * answer is the one applying it would give; the revision does not move, nothing is recorded.
+   */
+  txnRead(t: TxnRequest): TxnResponse {
+    assert(isReadOnlyTxn(t), 'txnRead of a txn that writes');
+    const bad = validateCommand({ type: 'txn', req: t }, APPLY_MAX_TXN_OPS);
+    if (bad) throw bad;
+    const path: boolean[] = [];
+    this.txnPath(t, path);
+    this.precheckTxn(t, path, { i: 0 });
+    const resp = this.execTxn(this.begin(), t, path, { i: 0 });
     resp.header.revision = this.rev;
     return resp;
   }

@@ -7,7 +7,8 @@ import { createLogger, silentLogger } from '../log.js';
 import { Member } from './member.js';
 import { MvccStateMachine } from './mvcc-adapter.js';
 import { memberIdOf, clusterIdOf } from './ids.js';
-import { AlarmAction, AlarmType } from '../mvcc/types.js';
+import { AlarmAction, AlarmType, CompareResult, CompareTarget } from '../mvcc/types.js';
+import type * as mvcc from '../mvcc/types.js';
 import type { MemberRecord } from './membership.js';
 import { encodeStateSnapshot } from './state-snapshot.js';
 import { encodeEnvelope } from './envelope.js';
@@ -507,6 +508,48 @@ describe('member runtime (in-memory twins)', () => {
     expect(follower.member.auth.tokenInfo(String(reply.token))?.username).toBe('late');
     // A wrong password is still refused after the wait.
     await expect(authenticate(ctx, { name: 'late', password: 'nope' })).rejects.toThrow('etcdserver: authentication failed, invalid user ID or password');
+    expect(h.fatal).toEqual([]);
+  }, 30_000);
+
+  it('a read-only txn takes no log entry (etcd IsTxnReadonly): on a lagging follower a linearizable one waits for what was committed before it, a serializable one answers from its own state', async () => {
+    const h = (harness = new Harness(3));
+    const lag = lagAppends(h);
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const follower = [...h.nodes.values()].find((n) => n !== leader)!;
+    await leader.member.put({ key: enc('k'), value: enc('1') });
+    await until(() => follower.member.appliedIndexNow() >= leader.member.appliedIndexNow(), 'the follower applied the first put');
+    const isTwo = (serializable: boolean): mvcc.TxnRequest => ({
+      compare: [{ key: enc('k'), target: CompareTarget.VALUE, result: CompareResult.EQUAL, value: enc('2') }],
+      success: [{ requestRange: { key: enc('k'), serializable } }],
+      failure: [{ requestRange: { key: enc('k'), serializable } }, { requestTxn: { success: [{ requestRange: { key: enc('none'), serializable } }] } }],
+    });
+    const valueOf = (r: mvcc.TxnResponse): string => {
+      const op = r.responses[0]!;
+      return 'responseRange' in op ? dec(op.responseRange.kvs[0]!.value) : 'not a range';
+    };
+
+    lag.to = follower.rec.id;
+    await leader.member.put({ key: enc('k'), value: enc('2') });
+    const committed = leader.member.raftStatus().hardState.commit;
+    const stale = await follower.member.txn(isTwo(true), { readOnly: true });
+    expect([stale.succeeded, valueOf(stale), stale.header.revision]).toEqual([false, '1', 2]);
+    expect(stale.responses).toHaveLength(2);
+    const fresh = follower.member.txn(isTwo(false), { readOnly: true });
+    lag.to = null;
+    const r = await fresh;
+    expect([r.succeeded, valueOf(r), r.header.revision]).toEqual([true, '2', 3]);
+    const onLeader = await leader.member.txn(isTwo(false), { readOnly: true });
+    expect([onLeader.succeeded, valueOf(onLeader), onLeader.header.revision]).toEqual([true, '2', 3]);
+    // None of the three reads went through the log; a txn that writes does.
+    expect(leader.member.raftStatus().hardState.commit).toBe(committed);
+    const w = await leader.member.txn({ success: [{ requestPut: { key: enc('k'), value: enc('3') } }] }, { readOnly: false });
+    expect(w.header.revision).toBe(4);
+    expect(leader.member.raftStatus().hardState.commit).toBe(committed + 1);
+    // A read at a revision that does not exist yet is refused as a range would be.
+    await expect(leader.member.txn({ success: [{ requestRange: { key: enc('k'), revision: 99 } }] }, { readOnly: true })).rejects.toThrow(
+      'mvcc: required revision is a future revision',
+    );
     expect(h.fatal).toEqual([]);
   }, 30_000);
 

@@ -38,6 +38,7 @@ import { BackendError, type AuthBackend, type HeaderInfo, type Member as MemberI
 import type * as mvcc from '../mvcc/types.js';
 import { encodeCommand } from '../mvcc/codec.js';
 import { AlarmAction, AlarmType } from '../mvcc/types.js';
+import { isSerializableTxn } from '../mvcc/txn-kind.js';
 import type { Transport, TransportHandler } from '../transport/types.js';
 import { RpcError } from '../transport/types.js';
 import type { AuthCommand, AuthInfo, AuthReply } from '../mvcc/auth-store.js';
@@ -1242,9 +1243,23 @@ export class Member implements MemberBackend, TransportHandler {
     return this.propose({ type: 'deleteRange', req }, as);
   }
 
-  /** Every txn goes through raft (a read-only one too: simple and linearizable; it does not bump the revision). */
-  async txn(req: mvcc.TxnRequest, _opts: { readonly readOnly: boolean }, as?: AuthInfo): Promise<mvcc.TxnResponse> {
-    return this.propose({ type: 'txn', req }, as);
+  /**
+   * A txn that writes goes through raft. One that only reads is served here as etcd serves it:
+   * after a ReadIndex round unless all its reads are serializable, then from the local store,
+   * without a log entry, a WAL write or a round of appends. The caller checked its permissions.
+   */
+  txn(req: mvcc.TxnRequest, opts: { readonly readOnly: boolean }, as?: AuthInfo): Promise<mvcc.TxnResponse> {
+    if (!opts.readOnly) return this.propose({ type: 'txn', req }, as);
+    if (isSerializableTxn(req)) return this.txnLocal(req);
+    return this.linearizableBarrier().then(() => this.txnLocal(req));
+  }
+
+  private txnLocal(req: mvcc.TxnRequest): Promise<mvcc.TxnResponse> {
+    try {
+      return Promise.resolve(this.sm.txnRead(req));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async compact(req: mvcc.CompactionRequest, as?: AuthInfo): Promise<mvcc.CompactionResponse> {

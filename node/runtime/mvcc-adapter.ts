@@ -66,6 +66,10 @@ export class MvccStateMachine implements StateMachine {
   range(req: mvcc.RangeRequest): mvcc.RangeResponse {
     return this.store.range(req);
   }
+
+  txnRead(req: mvcc.TxnRequest): mvcc.TxnResponse {
+    return this.store.txnRead(req);
+  }
   async rangeChunked(req: mvcc.RangeRequest, yieldToLoop: () => Promise<unknown>): Promise<mvcc.RangeResponse> {
     const it = this.store.rangeSteps(req, RANGE_STEP_KEYS);
     try {

@@ -24,6 +24,8 @@ export interface StateMachine {
   progressTick(): void;
   /** Local (serializable) range. */
   range(req: mvcc.RangeRequest): mvcc.RangeResponse;
+  /** A txn that only reads (txn-kind.ts isReadOnlyTxn), served from the local state like range. */
+  txnRead(req: mvcc.TxnRequest): mvcc.TxnResponse;
   /** Local range in bounded steps (for large ranges), consistent at one revision; yields between steps. */
   rangeChunked?(req: mvcc.RangeRequest, yieldToLoop: () => Promise<unknown>): Promise<mvcc.RangeResponse>;
   currentRevision(): number;

@@ -6,6 +6,8 @@
 
 import { AuthError } from '../mvcc/auth-errors.js';
 import type { AuthInfo } from '../mvcc/auth-store.js';
+import { checkTxn } from '../mvcc/auth-gate.js';
+import type { TxnRequest } from '../mvcc/types.js';
 import { skeyOf } from '../mvcc/bytes.js';
 import type { ServerContext } from './rpc-context.js';
 
@@ -55,6 +57,15 @@ export function checkRead(ctx: ServerContext, call: Caller, key: Uint8Array, ran
   if (!ctx.backend.auth.store.enabled) return undefined;
   const ai = authInfoOf(ctx, call);
   const e = ctx.backend.auth.store.checkRange(ai, false, sk(key), sk(rangeEnd));
+  if (e) throw e;
+  return ai;
+}
+
+/** A read-only txn served locally: etcd's CheckTxnAuth (read on every compare and range), before the read. */
+export function checkTxnRead(ctx: ServerContext, call: Caller, t: TxnRequest): AuthInfo | undefined {
+  if (!ctx.backend.auth.store.enabled) return undefined;
+  const ai = authInfoOf(ctx, call);
+  const e = checkTxn(ctx.backend.auth.store, ai, t);
   if (e) throw e;
   return ai;
 }

@@ -15,8 +15,9 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '../mvcc/types.js';
-import { authInfoOf, checkRead, checkReadStillValid } from './auth-check.js';
-import { checkSize, isReadOnlyTxn, putSize, txnSize } from './request-size.js';
+import { authInfoOf, checkRead, checkReadStillValid, checkTxnRead } from './auth-check.js';
+import { isReadOnlyTxn } from '../mvcc/txn-kind.js';
+import { checkSize, putSize, txnSize } from './request-size.js';
 import type { ServerContext } from './rpc-context.js';
 import { checkCommand, checkRange, completeHeader, unary } from './rpc-context.js';
 import { CounterTally } from './counter-tally.js';
@@ -101,10 +102,17 @@ export function kvService(ctx: ServerContext, serializeRange: Serialize): Untype
       () => false,
       async (req, call) => {
         checkCommand(ctx, { type: 'txn', req });
-        const readOnly = isReadOnlyTxn(req);
-        if (!readOnly) checkSize(txnSize(req), ctx.limits);
-        // Every compare and op of every branch is checked at apply (node/mvcc/auth-gate.ts).
-        const resp = await b.txn(req, { readOnly }, authInfoOf(ctx, call));
+        let resp: TxnResponse;
+        if (isReadOnlyTxn(req)) {
+          // Served locally (no apply to check it at): etcd's doSerialize check, before and after.
+          const ai = checkTxnRead(ctx, call, req);
+          resp = await b.txn(req, { readOnly: true }, ai);
+          checkReadStillValid(ctx, ai);
+        } else {
+          checkSize(txnSize(req), ctx.limits);
+          // Every compare and op of every branch is checked at apply (node/mvcc/auth-gate.ts).
+          resp = await b.txn(req, { readOnly: false }, authInfoOf(ctx, call));
+        }
         ctx.metrics.mvccTxn.inc();
         // Only the outer header carries the member's identity; etcd leaves the headers of the
         // responses inside a txn with their revision alone.

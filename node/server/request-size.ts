@@ -25,17 +25,6 @@ export function txnSize(t: TxnRequest): number {
   return n;
 }
 
-/** True if no branch at any depth puts or deletes (the backend may then serve it as a read). */
-export function isReadOnlyTxn(t: TxnRequest): boolean {
-  for (const branch of [t.success ?? [], t.failure ?? []]) {
-    for (const op of branch) {
-      if (('requestPut' in op && op.requestPut) || ('requestDeleteRange' in op && op.requestDeleteRange)) return false;
-      if ('requestTxn' in op && op.requestTxn && !isReadOnlyTxn(op.requestTxn)) return false;
-    }
-  }
-  return true;
-}
-
 export function checkSize(bytes: number, limits: ServerLimits): void {
   if (bytes > limits.maxRequestBytes) throw new EtcdError('requestTooLarge');
 }

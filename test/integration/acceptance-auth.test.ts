@@ -109,6 +109,11 @@ const SESSION: readonly Step[] = [
   s(`${ALICE} txn`, { stdin: 'value("foo/b") = "2"\n\nget foo/b\n\nget foo/a\n\n' }),
   s(`${ALICE} txn`, { stdin: 'value("foo/b") = "2"\n\nget foo/b\n\nput foo/a nope\n\n' }),
   s(`${ALICE} txn`, { stdin: 'value("bar") = "2"\n\nget foo/b\n\n\n' }),
+  // Read-only txns are served without the log (etcd's IsTxnReadonly): checked before the read,
+  // every compare and both branches' ranges, and not at all without a user.
+  s(`${ALICE} txn`, { stdin: 'value("foo/b") = "2"\n\nget foo/b\n\nget zzz\n\n' }),
+  s(`${ALICE} txn`, { stdin: '\nget foo/a\n\nget foo/b\n\n' }),
+  s('txn', { stdin: 'value("foo/b") = "2"\n\nget foo/b\n\n\n' }),
   s(`${BOB} txn`, { stdin: 'value("foo/a") = "2"\n\nput foo/a 3\n\nput zz 1\n\n' }),
   s(`${ROOT} txn`, { stdin: 'value("foo/b") = "2"\n\nput foo/b 4\n\n\n' }),
   // Root-only calls.

@@ -57,6 +57,34 @@ d('tsetcd 3-member cluster driven by etcdctl 3.4 and etcd3', () => {
     expect(await ctl('get', 'tx', '--print-value-only')).toBe('other\n');
   });
 
+  it('a read-only txn is served without the log (etcd IsTxnReadonly): a follower sees what the leader acknowledged, and the raft index does not move', async () => {
+    const leader = await cluster.waitLeader(30_000);
+    const follower = cluster.running().find((m) => m !== leader)!;
+    const lep = `127.0.0.1:${leader.clientPort}`;
+    const fep = `127.0.0.1:${follower.clientPort}`;
+    const raftIndex = async (): Promise<number> => Number((await cluster.statuses([leader]))[0]!.Status.raftIndex);
+    await ctlOk(lep, ['put', 'ro', 'v1']);
+    const before = await raftIndex();
+    expect(before).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expect(await ctlOk(fep, ['txn'], { stdin: 'value("ro") = "v1"\n\nget ro\n\nget nothing\n\n' })).toBe('SUCCESS\n\nro\nv1\n');
+    expect(await raftIndex()).toBe(before);
+    // Linearizable: each write the leader acknowledged is what the follower's next read-only txn reads.
+    for (let i = 2; i <= 4; i++) {
+      await ctlOk(lep, ['put', 'ro', `v${i}`]);
+      expect(await ctlOk(fep, ['txn'], { stdin: `value("ro") = "v${i}"\n\nget ro\n\nget nothing\n\n` })).toBe(`SUCCESS\n\nro\nv${i}\n`);
+    }
+    expect(await raftIndex()).toBe(before + 3);
+    const client = new Etcd3({ hosts: [follower.clientUrl] });
+    try {
+      const r = await client.if('ro', 'Value', '==', 'v4').then(client.get('ro')).else(client.get('nothing')).commit();
+      expect(r.succeeded).toBe(true);
+      expect(r.responses[0]!.response_range.kvs.map((kv) => kv.value.toString())).toEqual(['v4']);
+    } finally {
+      client.close();
+    }
+    expect(await raftIndex()).toBe(before + 3);
+  });
+
   it('watch (prefix, rev, prev-kv) sees a concurrent writer', async () => {
     const start = JSON.parse(await ctl('put', 'w/0', 'zero', '-w', 'json')) as { header: { revision: number } };
     const watcher = spawn(ETCDCTL, [`--endpoints=${ep}`, 'watch', 'w/', '--prefix', '--prev-kv', `--rev=${start.header.revision}`], {

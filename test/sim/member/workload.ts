@@ -61,7 +61,7 @@ export class Workload {
   readonly serialReads: SerialRead[] = [];
   readonly segments: WatchSegment[] = [];
   readonly leases = new Map<bigint, LeaseRecord>();
-  counts = { put: 0, get: 0, getSerializable: 0, getAtRev: 0, cas: 0, del: 0, compact: 0, leaseGrant: 0, keepAlive: 0, revoke: 0, unknown: 0, failed: 0 };
+  counts = { put: 0, get: 0, getTxn: 0, getSerializable: 0, getAtRev: 0, cas: 0, del: 0, compact: 0, leaseGrant: 0, keepAlive: 0, revoke: 0, unknown: 0, failed: 0 };
   private tick = 0;
   private seq = 0;
   stopped = false;
@@ -146,9 +146,18 @@ export class Workload {
     if (x < 0.3) {
       this.counts.put++;
       await this.kvOp(client, { kind: 'put', key, value }, async (m) => ({ rev: (await m.put({ key: enc(key), value: enc(value) })).header.revision }), false);
-    } else if (x < 0.55) {
+    } else if (x < 0.45) {
       this.counts.get++;
       await this.kvOp(client, { kind: 'get', key }, async (m) => readOut(await m.range({ key: enc(key) }, { linearizable: !this.plantStaleReads })), true);
+    } else if (x < 0.55) {
+      // The same read as a read-only txn, which a member serves outside the log (ReadIndex, then local).
+      this.counts.getTxn++;
+      await this.kvOp(client, { kind: 'get', key }, async (m) => {
+        const t = await m.txn({ success: [{ requestRange: { key: enc(key), serializable: this.plantStaleReads } }] }, { readOnly: true });
+        const op = t.responses[0];
+        if (!op || !('responseRange' in op)) throw new Error('a read-only txn answered without its range');
+        return readOut(op.responseRange);
+      }, true);
     } else if (x < 0.62) {
       this.counts.getAtRev++;
       const slot = this.pickMember();
