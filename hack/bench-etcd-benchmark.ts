@@ -6,8 +6,9 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
-// and one more, only when asked for (--loads=put-50): 20,000 puts from 50 clients on one conn,
-// the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns).
+// and two more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
+// the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns); and
+// --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns.
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
@@ -146,6 +147,15 @@ const LOAD_TABLE: Load[] = ([
     total: RANGE_TOTAL,
     warmup: 20_000,
     args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'range', RANGE_KEY, '--consistency=s', `--total=${n}`],
+  },
+  {
+    // etcd's txn-mixed with reads alone (--rw-ratio of a million): each request a read-only Txn of
+    // one range over every key, limit 1. Not in the default --loads; run it alone (--loads=txn-range),
+    // where the cluster holds the one key the harness writes, so the range reads one key.
+    name: 'txn-range',
+    total: RANGE_TOTAL,
+    warmup: 20_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'txn-mixed', '--rw-ratio=1000000', '--limit=1', '--consistency=l', `--total=${n}`],
   },
 ] satisfies Load[]).filter((l) => LOADS.includes(l.name));
 
