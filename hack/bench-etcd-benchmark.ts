@@ -6,9 +6,10 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
-// and two more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
+// and three more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
 // the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns); and
-// --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns.
+// --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns;
+// and --loads=txn-put, Txns of one put each (how kube-apiserver writes), 1000 clients / 100 conns.
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
@@ -156,6 +157,14 @@ const LOAD_TABLE: Load[] = ([
     total: RANGE_TOTAL,
     warmup: 20_000,
     args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'txn-mixed', '--rw-ratio=1000000', '--limit=1', '--consistency=l', `--total=${n}`],
+  },
+  {
+    // etcd's txn-put: each request a Txn of one 1 KiB put (how kube-apiserver writes: every
+    // create and update is a Txn). Not in the default --loads.
+    name: 'txn-put',
+    total: PUT_TOTAL,
+    warmup: 10_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'txn-put', '--txn-ops=1', '--key-size=8', '--key-space-size=100000', `--total=${n}`, '--val-size=1024'],
   },
 ] satisfies Load[]).filter((l) => LOADS.includes(l.name));
 
