@@ -4,9 +4,9 @@
 // run the same service implementations with the same (de)serializers. grpc-js is loaded only for
 // the kinds that use it (the lean server hands it unknown paths): it costs about 6 MiB of RSS.
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
-// may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range
-// and Put) use hand-written codecs (codec/kv-codec.ts) that give the same objects and bytes as
-// every other method's path: proto-loader, responses through omitProtoDefaults.
+// may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range,
+// Put and Txn) use hand-written codecs (codec/method-codec.ts) that give the same objects and
+// bytes as every other method's path: proto-loader, responses through omitProtoDefaults.
 // Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
 // refuses oversized writes itself with "etcdserver: request is too large".
 
@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { MethodDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { authService } from './auth-service.js';
 import { clusterService } from './cluster-service.js';
-import { hotMethodCodec } from './codec/kv-codec.js';
+import { hotMethodCodec } from './codec/method-codec.js';
 import { CounterTally } from './counter-tally.js';
 import { healthService } from './health-service.js';
 import { kvService } from './kv-service.js';

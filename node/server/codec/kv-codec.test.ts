@@ -6,32 +6,20 @@
 import { describe, expect, it } from 'vitest';
 import type { MethodDefinition } from '@grpc/proto-loader';
 import { TestRng } from '../../mvcc/testing/rng.js';
-import type { KeyValue, PutResponse, RangeResponse, ResponseHeader } from '../../mvcc/types.js';
 import { encodeMessage, message, mutate, requestType } from '../../../test/fuzz/proto-gen.js';
 import { omitProtoDefaults } from '../proto-defaults.js';
 import { loadEtcdProtos } from '../proto-load.js';
-import { decodePutRequest, decodeRangeRequest, hotMethodCodec } from './kv-codec.js';
+import { decodePutRequest, decodeRangeRequest } from './kv-codec.js';
+import { hotMethodCodec } from './method-codec.js';
 import { WireReader, WireWriter, int64Size } from './proto-wire.js';
+import { outcome, putResponse, rangeResponse, seedsFrom, spoil } from './testing/random-messages.js';
 
 /** CODEC_SEEDS=1-50 runs more (make test runs three). */
 const SEEDS = seedsFrom(process.env['CODEC_SEEDS'] ?? '1-3');
 const CASES = 2000;
 
-function seedsFrom(text: string): number[] {
-  const [a, b] = text.split('-').map(Number);
-  return Array.from({ length: (b ?? a!) - a! + 1 }, (_, i) => a! + i);
-}
-
 type AnyMethod = MethodDefinition<unknown, unknown>;
 const kv = loadEtcdProtos()['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>;
-
-function outcome(f: () => unknown): unknown {
-  try {
-    return { value: f() };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-}
 
 describe.each(['Range', 'Put'])('%s request decoding matches proto-loader', (method) => {
   const loader = kv[method]!;
@@ -63,71 +51,6 @@ describe.each(['Range', 'Put'])('%s request decoding matches proto-loader', (met
     }
   });
 });
-
-const INTS = [0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 + 3, 2 ** 49, 2 ** 53 - 1];
-
-function int(rng: TestRng, signed: boolean): number {
-  const v = rng.chance(0.5) ? rng.int(100_000) : rng.pick(INTS);
-  return signed && rng.chance(0.1) ? -v : v;
-}
-
-function bytes(rng: TestRng): Uint8Array {
-  const n = rng.chance(0.1) ? 0 : rng.chance(0.9) ? rng.int(40) : 128 + rng.int(3000);
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = rng.int(256);
-  return rng.chance(0.2) ? new Uint8Array(b) : b;
-}
-
-/** A field left out, set to undefined or null, or given a value: all three happen in real answers. */
-function maybe<T>(rng: TestRng, v: () => T): T | undefined | null {
-  const x = rng.next();
-  return x < 0.1 ? undefined : x < 0.15 ? null : v();
-}
-
-/** A uint64 member or cluster id, often with the top bit set. */
-function id(rng: TestRng): bigint {
-  return rng.next() < 0.5 ? 2n ** 64n - 1n - BigInt(Math.floor(rng.next() * 1000)) : BigInt(Math.floor(rng.next() * 2 ** 53));
-}
-
-function header(rng: TestRng): ResponseHeader {
-  return { clusterId: id(rng), memberId: id(rng), revision: int(rng, true), raftTerm: int(rng, false) };
-}
-
-function keyValue(rng: TestRng): KeyValue {
-  const o: Record<string, unknown> = {
-    key: maybe(rng, () => bytes(rng)),
-    createRevision: maybe(rng, () => int(rng, true)),
-    modRevision: maybe(rng, () => int(rng, true)),
-    version: maybe(rng, () => int(rng, true)),
-    value: maybe(rng, () => bytes(rng)),
-    lease: maybe(rng, () => int(rng, true)),
-  };
-  return o as unknown as KeyValue;
-}
-
-function rangeResponse(rng: TestRng): RangeResponse {
-  const n = rng.chance(0.9) ? rng.int(4) : rng.int(300);
-  return {
-    header: maybe(rng, () => header(rng)),
-    kvs: rng.chance(0.05) ? undefined : Array.from({ length: n }, () => keyValue(rng)),
-    more: maybe(rng, () => rng.chance(0.5)),
-    count: maybe(rng, () => int(rng, true)),
-  } as unknown as RangeResponse;
-}
-
-function putResponse(rng: TestRng): PutResponse {
-  return { header: maybe(rng, () => header(rng)), prevKv: maybe(rng, () => keyValue(rng)) } as unknown as PutResponse;
-}
-
-/** Values proto-loader converts (a string for bytes, an unsafe or fractional number, a non-boolean). */
-function oddValue(rng: TestRng): unknown {
-  return rng.pick(['a2V5', 2 ** 60, 1.5, -(2 ** 63), 'x', 1, {}, [1, 2]]);
-}
-
-function spoil(rng: TestRng, o: Record<string, unknown>): void {
-  const keys = Object.keys(o);
-  if (keys.length > 0) o[rng.pick(keys)] = oddValue(rng);
-}
 
 describe.each([
   ['Range', rangeResponse],

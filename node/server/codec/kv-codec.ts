@@ -1,8 +1,9 @@
 // Hand-written protobuf codecs for the hottest client messages: RangeRequest and PutRequest in,
-// RangeResponse and PutResponse (with ResponseHeader and mvccpb.KeyValue) out. proto-loader
-// decodes by building protobufjs message objects, an int64 `Long` per number, then converting
-// them to plain objects; it encodes by building message objects again (`fromObject`). These
-// functions read and write the bytes directly, and give the same objects and the same bytes:
+// RangeResponse and PutResponse (with ResponseHeader and mvccpb.KeyValue) out, and the pieces
+// txn-codec.ts builds on. proto-loader decodes by building protobufjs message objects,
+// an int64 `Long` per number, then converting them to plain objects; it encodes by building
+// message objects again (`fromObject`). These functions read and write the bytes directly, and
+// give the same objects and the same bytes:
 //   - decode: defaults filled in (empty Buffers, 0, false), bytes as views into the input,
 //     int64 as protobufjs's toNumber gives it; anything but a well-formed message of the expected
 //     shape is handed to proto-loader (see proto-wire.ts);
@@ -11,34 +12,26 @@
 //     as Go's encoder leaves them, sub-messages written even when empty. A value of a shape
 //     proto-loader would convert (a string for bytes, a number that is not a safe integer, a
 //     non-array list) sends the whole message to proto-loader.
-// kv-codec.test.ts proves both directions against proto-loader on seeded random messages.
+// method-codec.ts puts them in front of proto-loader's; kv-codec.test.ts proves both directions
+// against proto-loader on seeded random messages.
 
-import type { KeyValue, PutResponse, RangeRequest, RangeResponse, ResponseHeader } from '../../mvcc/types.js';
-import type { PutRequest } from '../../mvcc/types.js';
-import { omitProtoDefaults } from '../proto-defaults.js';
-import { WIRE_LEN, WIRE_VARINT, WireReader, WireWriter, int64BigSize, int64Size, isInt } from './proto-wire.js';
+import type { KeyValue, PutRequest, PutResponse, RangeRequest, RangeResponse, ResponseHeader } from '../../mvcc/types.js';
+import { MAX_NESTING, WIRE_LEN, WIRE_VARINT, WireReader, WireWriter, int64BigSize, int64Size, isInt } from './proto-wire.js';
 import { uvarintSize } from '../../lib/varint-size.js';
 
-type Decode<T> = (r: WireReader) => T | undefined;
+/** A message's decoder: undefined when the bytes are not a well-formed message of its shape. */
+export type Decode<T> = (r: WireReader) => T | undefined;
 
-/** Decodes with `fast`, or with proto-loader's `slow` when the fast path gives up. */
-export function withFallback<T>(fast: Decode<T>, slow: (b: Buffer) => unknown): (b: Buffer) => unknown {
-  return (b) => {
-    const r = new WireReader(b);
-    const v = fast(r);
-    return v !== undefined && r.ok ? v : slow(b);
-  };
-}
-
-const EMPTY = Buffer.alloc(0);
+/** The default of a bytes field (shared: nothing writes into a decoded request). */
+export const EMPTY = Buffer.alloc(0);
 
 /** One varint field's value into the reader's lo/hi, checking the wire type (see varint32). */
-function varintField(r: WireReader, tag: number, wide: boolean): boolean {
+export function varintField(r: WireReader, tag: number, wide: boolean): boolean {
   return (tag & 7) === WIRE_VARINT && (wide ? r.varint() : r.varint32());
 }
 
 /** A length-delimited field's bytes, checking the wire type. */
-function lenField(r: WireReader, tag: number): Buffer | undefined {
+export function lenField(r: WireReader, tag: number): Buffer | undefined {
   return (tag & 7) === WIRE_LEN ? r.bytes() : undefined;
 }
 
@@ -120,11 +113,11 @@ export function decodePutRequest(r: WireReader): PutRequest | undefined {
 // ---------------------------------------------------------------- encoding
 
 /** Thrown inside an encoder when a value needs proto-loader's conversions; caught by encoder(). */
-class NotPlain extends Error {}
+export class NotPlain extends Error {}
 const NOT_PLAIN = new NotPlain('not a plain value');
 
 /** An int64 field's size with its tag byte; 0 for a value left off the wire (null, undefined, 0). */
-function intField(n: unknown): number {
+export function intField(n: unknown): number {
   if (n == null || n === 0) return 0;
   if (!isInt(n)) throw NOT_PLAIN;
   return 1 + int64Size(n);
@@ -145,44 +138,103 @@ function bytesField(v: unknown): number {
 }
 
 /** A bool field's size with its tag byte; 0 for absent or false. */
-function boolField(v: unknown): number {
+export function boolField(v: unknown): number {
   if (v == null || v === false) return 0;
   if (v !== true) throw NOT_PLAIN;
   return 2;
 }
 
 /** Written: present and not a proto3 zero value (the sizes above have checked the types). */
-function on(v: unknown): boolean {
+export function on(v: unknown): boolean {
   return v != null && v !== 0 && v !== 0n && v !== false && !(v instanceof Uint8Array && v.length === 0);
 }
 
-/** A message field's size: tag byte, length varint, body. */
-function nestedSize(bodySize: number): number {
-  return 1 + uvarintSize(bodySize) + bodySize;
+/** A value a message field may hold as it is: a plain object, not a list or bytes. */
+export function mustBeMessage(v: unknown): void {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) throw NOT_PLAIN;
 }
 
-function headerSize(h: ResponseHeader): number {
-  if (typeof h !== 'object' || Array.isArray(h) || h instanceof Uint8Array) throw NOT_PLAIN;
+type Size<T> = (m: T, s: SubSizes) => number;
+type Write<T> = (w: WireWriter, m: T, s: SubSizes) => void;
+
+/**
+ * The body sizes of a message's sub-messages, in the order they are written: the sizing pass
+ * (which also checks every value) records each one, the writing pass reads them back for the
+ * length prefixes. So however deep they nest, sub-messages are measured once and written into
+ * the one buffer in place.
+ */
+export class SubSizes {
+  private readonly sizes: number[] = [];
+  private next = 0;
+  /** Sub-messages open while sizing: one nested deeper than MAX_NESTING goes to proto-loader. */
+  private depth = 0;
+
+  /** A sub-message field's size with its tag and length; 0 when absent (null or undefined). */
+  field<T>(m: T | null | undefined, size: Size<T>): number {
+    if (m == null) return 0;
+    if (this.depth >= MAX_NESTING) throw NOT_PLAIN;
+    const i = this.sizes.length;
+    this.sizes.push(0);
+    this.depth++;
+    const n = size(m, this);
+    this.depth--;
+    this.sizes[i] = n;
+    return 1 + uvarintSize(n) + n;
+  }
+
+  /** A repeated sub-message field's size: every element is written, even an empty one. */
+  list<T>(ms: readonly T[] | null | undefined, size: Size<T>): number {
+    if (ms == null) return 0;
+    if (!Array.isArray(ms)) throw NOT_PLAIN;
+    let n = 0;
+    for (const m of ms) {
+      if (m == null) throw NOT_PLAIN;
+      n += this.field(m, size);
+    }
+    return n;
+  }
+
+  /** Writes a sub-message field sized by field(): its tag (a one-byte field number), length and body. */
+  write<T>(w: WireWriter, tag: number, m: T | null | undefined, write: Write<T>): void {
+    if (m == null) return;
+    w.byte(tag);
+    w.uvarint(this.sizes[this.next++]!);
+    write(w, m, this);
+  }
+
+  writeList<T>(w: WireWriter, tag: number, ms: readonly T[] | null | undefined, write: Write<T>): void {
+    if (ms != null) for (const m of ms) this.write(w, tag, m, write);
+  }
+}
+
+/** A whole message: sized (every value checked), then written into a buffer of exactly that size. */
+export function encodeWith<T>(m: T, size: Size<T>, write: Write<T>): Buffer {
+  const s = new SubSizes();
+  const w = new WireWriter(Buffer.allocUnsafe(size(m, s)));
+  write(w, m, s);
+  return w.buf;
+}
+
+export function headerSize(h: ResponseHeader): number {
+  mustBeMessage(h);
   return idField(h.clusterId) + idField(h.memberId) + intField(h.revision) + intField(h.raftTerm);
 }
 
-function writeHeader(w: WireWriter, h: ResponseHeader, size: number): void {
-  w.uvarint(size);
+export function writeHeader(w: WireWriter, h: ResponseHeader): void {
   if (on(h.clusterId)) (w.byte(0x08), w.int64Big(h.clusterId));
   if (on(h.memberId)) (w.byte(0x10), w.int64Big(h.memberId));
   if (on(h.revision)) (w.byte(0x18), w.int64(h.revision));
   if (on(h.raftTerm)) (w.byte(0x20), w.int64(h.raftTerm));
 }
 
-function kvSize(kv: KeyValue): number {
-  if (typeof kv !== 'object' || kv === null || Array.isArray(kv) || kv instanceof Uint8Array) throw NOT_PLAIN;
+export function kvSize(kv: KeyValue): number {
+  mustBeMessage(kv);
   return (
     bytesField(kv.key) + intField(kv.createRevision) + intField(kv.modRevision) + intField(kv.version) + bytesField(kv.value) + idField(kv.lease)
   );
 }
 
-function writeKv(w: WireWriter, kv: KeyValue, size: number): void {
-  w.uvarint(size);
+export function writeKv(w: WireWriter, kv: KeyValue): void {
   if (on(kv.key)) (w.byte(0x0a), w.bytes(kv.key));
   if (on(kv.createRevision)) (w.byte(0x10), w.int64(kv.createRevision));
   if (on(kv.modRevision)) (w.byte(0x18), w.int64(kv.modRevision));
@@ -191,81 +243,32 @@ function writeKv(w: WireWriter, kv: KeyValue, size: number): void {
   if (on(kv.lease)) (w.byte(0x30), w.int64Big(kv.lease));
 }
 
-export function encodeRangeResponse(m: RangeResponse): Buffer {
-  const hs = m.header != null ? headerSize(m.header) : -1;
-  let n = hs >= 0 ? nestedSize(hs) : 0;
-  const kvs = m.kvs;
-  let sizes: number[] | undefined;
-  if (kvs != null) {
-    if (!Array.isArray(kvs)) throw NOT_PLAIN;
-    sizes = new Array<number>(kvs.length);
-    for (let i = 0; i < kvs.length; i++) {
-      const s = kvSize(kvs[i]!);
-      sizes[i] = s;
-      n += nestedSize(s);
-    }
-  }
-  n += boolField(m.more) + intField(m.count);
-  const w = new WireWriter(Buffer.allocUnsafe(n));
-  if (hs >= 0) (w.byte(0x0a), writeHeader(w, m.header!, hs));
-  if (kvs != null) {
-    for (let i = 0; i < kvs.length; i++) (w.byte(0x12), writeKv(w, kvs[i]!, sizes![i]!));
-  }
+export function rangeResponseSize(m: RangeResponse, s: SubSizes): number {
+  mustBeMessage(m);
+  return s.field(m.header, headerSize) + s.list(m.kvs, kvSize) + boolField(m.more) + intField(m.count);
+}
+
+export function writeRangeResponse(w: WireWriter, m: RangeResponse, s: SubSizes): void {
+  s.write(w, 0x0a, m.header, writeHeader);
+  s.writeList(w, 0x12, m.kvs, writeKv);
   if (m.more === true) (w.byte(0x18), w.byte(1));
   if (on(m.count)) (w.byte(0x20), w.int64(m.count));
-  return w.buf;
+}
+
+export function putResponseSize(m: PutResponse, s: SubSizes): number {
+  mustBeMessage(m);
+  return s.field(m.header, headerSize) + s.field(m.prevKv, kvSize);
+}
+
+export function writePutResponse(w: WireWriter, m: PutResponse, s: SubSizes): void {
+  s.write(w, 0x0a, m.header, writeHeader);
+  s.write(w, 0x12, m.prevKv, writeKv);
+}
+
+export function encodeRangeResponse(m: RangeResponse): Buffer {
+  return encodeWith(m, rangeResponseSize, writeRangeResponse);
 }
 
 export function encodePutResponse(m: PutResponse): Buffer {
-  const hs = m.header != null ? headerSize(m.header) : -1;
-  const ks = m.prevKv != null ? kvSize(m.prevKv) : -1;
-  const n = (hs >= 0 ? nestedSize(hs) : 0) + (ks >= 0 ? nestedSize(ks) : 0);
-  const w = new WireWriter(Buffer.allocUnsafe(n));
-  if (hs >= 0) (w.byte(0x0a), writeHeader(w, m.header!, hs));
-  if (ks >= 0) (w.byte(0x12), writeKv(w, m.prevKv!, ks));
-  return w.buf;
-}
-
-/** Encodes with `fast`, or with proto-loader's `slow` for a value that needs its conversions. */
-export function encoder<T>(fast: (m: T) => Buffer, slow: (v: unknown) => Buffer): (v: unknown) => Buffer {
-  return (v) => {
-    if (typeof v !== 'object' || v === null) return slow(v);
-    try {
-      return fast(v as T);
-    } catch (e) {
-      if (e instanceof NotPlain) return slow(v);
-      throw e;
-    }
-  };
-}
-
-export interface MethodCodec {
-  /** Request bytes to the request object (proto-loader's requestDeserialize as the fallback). */
-  deserialize(b: Buffer): unknown;
-  /** Response object to bytes (proto-loader's responseSerialize as the fallback). */
-  serialize(v: unknown): Buffer;
-}
-
-interface LoaderMethod {
-  requestDeserialize(b: Buffer): unknown;
-  responseSerialize(v: unknown): Buffer;
-}
-
-/**
- * The hand-written codecs for the methods that have them, each falling back to proto-loader's
- * own (de)serializer of the same method (responses through omitProtoDefaults, as every other
- * method's); undefined for every other method.
- */
-export function hotMethodCodec(service: string, method: string, loader: LoaderMethod): MethodCodec | undefined {
-  if (service !== 'etcdserverpb.KV') return undefined;
-  const de = loader.requestDeserialize.bind(loader);
-  const ser = (v: unknown): Buffer => loader.responseSerialize(omitProtoDefaults(v));
-  switch (method) {
-    case 'Range':
-      return { deserialize: withFallback(decodeRangeRequest, de), serialize: encoder(encodeRangeResponse, ser) };
-    case 'Put':
-      return { deserialize: withFallback(decodePutRequest, de), serialize: encoder(encodePutResponse, ser) };
-    default:
-      return undefined;
-  }
+  return encodeWith(m, putResponseSize, writePutResponse);
 }

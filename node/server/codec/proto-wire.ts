@@ -1,12 +1,13 @@
-// Protobuf wire primitives for the hand-written codecs of the hot RPCs (kv-codec.ts). They
-// reproduce what @grpc/proto-loader (protobufjs) does with LOADER_OPTIONS, so a message coded
-// here and one coded there are the same bytes and the same objects; kv-codec.test.ts proves it
-// against proto-loader on seeded random messages.
+// Protobuf wire primitives for the hand-written codecs of the hot RPCs (kv-codec.ts,
+// txn-codec.ts). They reproduce what @grpc/proto-loader (protobufjs) does with LOADER_OPTIONS, so
+// a message coded here and one coded there are the same bytes and the same objects; the codecs'
+// tests prove it against proto-loader on seeded random messages.
 //
 // Decoding reads only what a well-formed message of the expected shape holds. Anything else (an
 // unknown field, an unexpected wire type, a varint past 10 bytes, a length past the end) makes
 // the reader give up (`ok = false`), and the caller hands the bytes to proto-loader, which then
 // answers as it always did: one behaviour for odd input, and no second parser to keep in step.
+// The same goes for a message nested deeper than MAX_NESTING (protobufjs's own limit is 100).
 
 import { uvarintSize } from '../../lib/varint-size.js';
 
@@ -14,6 +15,9 @@ const TWO_32 = 4294967296;
 
 export const WIRE_VARINT = 0;
 export const WIRE_LEN = 2;
+
+/** Sub-messages nested deeper than this are left to proto-loader (a Txn nests 2 per level). */
+export const MAX_NESTING = 64;
 
 export class WireReader {
   pos = 0;
@@ -23,11 +27,14 @@ export class WireReader {
   hi = 0;
   /** Bytes of the last varint read. */
   size = 0;
+  /** Where the message being read ends: the input's end, or a sub-message's (see message()). */
+  end: number;
+  /** Sub-messages open around the reader's position. */
+  private depth = 0;
 
-  constructor(
-    readonly buf: Buffer,
-    readonly end: number = buf.length,
-  ) {}
+  constructor(readonly buf: Buffer) {
+    this.end = buf.length;
+  }
 
   /** A varint of up to 10 bytes into lo/hi; false (and ok = false) if it is malformed. */
   varint(): boolean {
@@ -109,18 +116,42 @@ export class WireReader {
 
   /** A length-delimited field's bytes, a view into the input (protobufjs's BufferReader slices too). */
   bytes(): Buffer | undefined {
-    if (!this.varint32() || this.hi !== 0) {
-      this.ok = false;
-      return undefined;
-    }
+    const stop = this.fieldEnd();
+    if (stop < 0) return undefined;
     const start = this.pos;
-    const stop = start + this.lo;
-    if (stop > this.end) {
-      this.ok = false;
-      return undefined;
-    }
     this.pos = stop;
     return start === stop ? Buffer.alloc(0) : this.buf.subarray(start, stop);
+  }
+
+  /**
+   * A sub-message: `decode` reads the length-delimited field that starts here, and must read it
+   * to its end. undefined (and ok = false) when the length is malformed or runs past the end,
+   * when `decode` gives up, or past MAX_NESTING.
+   */
+  message<T>(decode: (r: WireReader) => T | undefined): T | undefined {
+    const stop = this.fieldEnd();
+    if (stop < 0 || this.depth >= MAX_NESTING) return this.fail();
+    const outer = this.end;
+    this.end = stop;
+    this.depth++;
+    const v = decode(this);
+    this.depth--;
+    this.end = outer;
+    return v !== undefined && this.pos === stop ? v : this.fail();
+  }
+
+  /** The end of the length-delimited field whose length varint starts here; -1 if it is malformed. */
+  private fieldEnd(): number {
+    if (!this.varint32() || this.hi !== 0 || this.pos + this.lo > this.end) {
+      this.ok = false;
+      return -1;
+    }
+    return this.pos + this.lo;
+  }
+
+  private fail(): undefined {
+    this.ok = false;
+    return undefined;
   }
 }
 

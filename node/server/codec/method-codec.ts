@@ -1,0 +1,65 @@
+// Which methods have hand-written codecs (KV Range, Put and Txn: kv-codec.ts, txn-codec.ts), and
+// how each stands in front of proto-loader's (de)serializer of the same method: whatever the
+// hand-written one gives up on (odd bytes in, a value that needs proto-loader's conversions
+// out) goes to proto-loader, which then answers as it always did.
+
+import { omitProtoDefaults } from '../proto-defaults.js';
+import { NotPlain, decodePutRequest, decodeRangeRequest, encodePutResponse, encodeRangeResponse } from './kv-codec.js';
+import type { Decode } from './kv-codec.js';
+import { WireReader } from './proto-wire.js';
+import { decodeTxnRequest, encodeTxnResponse } from './txn-codec.js';
+
+export interface MethodCodec {
+  /** Request bytes to the request object (proto-loader's requestDeserialize as the fallback). */
+  deserialize(b: Buffer): unknown;
+  /** Response object to bytes (proto-loader's responseSerialize as the fallback). */
+  serialize(v: unknown): Buffer;
+}
+
+interface LoaderMethod {
+  requestDeserialize(b: Buffer): unknown;
+  responseSerialize(v: unknown): Buffer;
+}
+
+/** Decodes with `fast`, or with proto-loader's `slow` when the fast path gives up. */
+export function withFallback<T>(fast: Decode<T>, slow: (b: Buffer) => unknown): (b: Buffer) => unknown {
+  return (b) => {
+    const r = new WireReader(b);
+    const v = fast(r);
+    return v !== undefined && r.ok ? v : slow(b);
+  };
+}
+
+/** Encodes with `fast`, or with proto-loader's `slow` for a value that needs its conversions. */
+export function encoder<T>(fast: (m: T) => Buffer, slow: (v: unknown) => Buffer): (v: unknown) => Buffer {
+  return (v) => {
+    if (typeof v !== 'object' || v === null) return slow(v);
+    try {
+      return fast(v as T);
+    } catch (e) {
+      if (e instanceof NotPlain) return slow(v);
+      throw e;
+    }
+  };
+}
+
+/**
+ * The hand-written codecs for the methods that have them, each falling back to proto-loader's
+ * own (de)serializer of the same method (responses through omitProtoDefaults, as every other
+ * method's); undefined for every other method.
+ */
+export function hotMethodCodec(service: string, method: string, loader: LoaderMethod): MethodCodec | undefined {
+  if (service !== 'etcdserverpb.KV') return undefined;
+  const de = loader.requestDeserialize.bind(loader);
+  const ser = (v: unknown): Buffer => loader.responseSerialize(omitProtoDefaults(v));
+  switch (method) {
+    case 'Range':
+      return { deserialize: withFallback(decodeRangeRequest, de), serialize: encoder(encodeRangeResponse, ser) };
+    case 'Put':
+      return { deserialize: withFallback(decodePutRequest, de), serialize: encoder(encodePutResponse, ser) };
+    case 'Txn':
+      return { deserialize: withFallback(decodeTxnRequest, de), serialize: encoder(encodeTxnResponse, ser) };
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,100 @@
+// Seeded random messages for the codec tests (kv-codec.test.ts, txn-codec.test.ts): response
+// objects shaped as the store makes them, with the absent, null and zero fields real answers
+// have, and the odd values only proto-loader converts.
+
+import type { TestRng } from '../../../mvcc/testing/rng.js';
+import type { KeyValue, PutResponse, RangeResponse, ResponseHeader } from '../../../mvcc/types.js';
+
+/** "1-3" as [1, 2, 3]; "5" as [5]. */
+export function seedsFrom(text: string): number[] {
+  const [a, b] = text.split('-').map(Number);
+  return Array.from({ length: (b ?? a!) - a! + 1 }, (_, i) => a! + i);
+}
+
+/** What a call gave: its value, or its error's message. */
+export function outcome(f: () => unknown): unknown {
+  try {
+    return { value: f() };
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+const INTS = [0, 1, 127, 128, 16383, 16384, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 35 + 3, 2 ** 49, 2 ** 53 - 1];
+
+export function int(rng: TestRng, signed: boolean): number {
+  const v = rng.chance(0.5) ? rng.int(100_000) : rng.pick(INTS);
+  return signed && rng.chance(0.1) ? -v : v;
+}
+
+/** A lease id: small, past 2^53, or negative (etcd's are int64). */
+export function lease(rng: TestRng): bigint {
+  const x = rng.next();
+  if (x < 0.5) return BigInt(rng.int(100_000));
+  if (x < 0.8) return 2n ** 62n + BigInt(rng.int(1_000_000));
+  return -BigInt(1 + rng.int(2 ** 30)) * (rng.chance(0.5) ? 1n : 2n ** 33n);
+}
+
+export function bytes(rng: TestRng): Uint8Array {
+  const n = rng.chance(0.1) ? 0 : rng.chance(0.9) ? rng.int(40) : 128 + rng.int(3000);
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = rng.int(256);
+  return rng.chance(0.2) ? new Uint8Array(b) : b;
+}
+
+/** A field left out, set to undefined or null, or given a value: all three happen in real answers. */
+export function maybe<T>(rng: TestRng, v: () => T): T | undefined | null {
+  const x = rng.next();
+  return x < 0.1 ? undefined : x < 0.15 ? null : v();
+}
+
+/** A uint64 member or cluster id, often with the top bit set. */
+function id(rng: TestRng): bigint {
+  return rng.next() < 0.5 ? 2n ** 64n - 1n - BigInt(Math.floor(rng.next() * 1000)) : BigInt(Math.floor(rng.next() * 2 ** 53));
+}
+
+export function header(rng: TestRng): ResponseHeader {
+  return { clusterId: id(rng), memberId: id(rng), revision: int(rng, true), raftTerm: int(rng, false) };
+}
+
+/** A header as the store leaves it inside a txn: the revision alone, often 0. */
+export function innerHeader(rng: TestRng): ResponseHeader {
+  return { clusterId: 0n, memberId: 0n, revision: rng.chance(0.5) ? 0 : int(rng, false), raftTerm: 0 };
+}
+
+export function keyValue(rng: TestRng): KeyValue {
+  const o: Record<string, unknown> = {
+    key: maybe(rng, () => bytes(rng)),
+    createRevision: maybe(rng, () => int(rng, true)),
+    modRevision: maybe(rng, () => int(rng, true)),
+    version: maybe(rng, () => int(rng, true)),
+    value: maybe(rng, () => bytes(rng)),
+    lease: maybe(rng, () => lease(rng)),
+  };
+  return o as unknown as KeyValue;
+}
+
+export function rangeResponse(rng: TestRng, head = header): RangeResponse {
+  const n = rng.chance(0.9) ? rng.int(4) : rng.int(300);
+  return {
+    header: maybe(rng, () => head(rng)),
+    kvs: rng.chance(0.05) ? undefined : Array.from({ length: n }, () => keyValue(rng)),
+    more: maybe(rng, () => rng.chance(0.5)),
+    count: maybe(rng, () => int(rng, true)),
+  } as unknown as RangeResponse;
+}
+
+export function putResponse(rng: TestRng, head = header): PutResponse {
+  return { header: maybe(rng, () => head(rng)), prevKv: maybe(rng, () => keyValue(rng)) } as unknown as PutResponse;
+}
+
+/** Values proto-loader converts (a string for bytes, an unsafe or fractional number, a non-boolean). */
+function oddValue(rng: TestRng): unknown {
+  return rng.pick(['a2V5', 2 ** 60, 1.5, -(2 ** 63), 'x', 1, {}, [1, 2]]);
+}
+
+/** Gives one field of `o` a value only proto-loader converts. */
+export function spoil(rng: TestRng, o: Record<string, unknown>): void {
+  const keys = Object.keys(o);
+  if (keys.length > 0) o[rng.pick(keys)] = oddValue(rng);
+}
