@@ -169,7 +169,7 @@ export interface ClusterOptions {
 export interface StatusJson {
   Endpoint: string;
   /** member_id and leader: uint64 decimal strings (parseCtlJson), '0' for no leader. */
-  Status: { header: { member_id: string; revision: number; raft_term: number }; leader: string; version: string; raftIndex: number; isLearner?: boolean };
+  Status: { header: { member_id: string; revision: number; raft_term: number }; leader: string; version: string; isLearner?: boolean };
 }
 
 export class Cluster {
