@@ -5,8 +5,9 @@
 // the kinds that use it (the lean server hands it unknown paths): it costs about 6 MiB of RSS.
 // Each method's response serializer passes pre-encoded Buffers through untouched, so a handler
 // may encode a large answer itself in chunks (kv-service's Range). The hottest methods (KV Range,
-// Put and Txn) use hand-written codecs (codec/method-codec.ts) that give the same objects and
-// bytes as every other method's path: proto-loader, responses through omitProtoDefaults.
+// Put and Txn, and Watch's answers) use hand-written codecs (codec/method-codec.ts) that give the
+// same objects and bytes as every other method's path: proto-loader, responses through
+// omitProtoDefaults.
 // Message size: etcd lets gRPC receive max-request-bytes plus 512 KiB of overhead, then
 // refuses oversized writes itself with "etcdserver: request is too large".
 
@@ -75,11 +76,11 @@ export function passThroughService(def: PackageDefinition, name: string, bytes?:
 /** Every service implementation, by full service name (the gateway calls these too). */
 export function createServiceImpls(ctx: ServerContext): Map<string, UntypedServiceImplementation> {
   const def = loadEtcdProtos();
-  const range = (def['etcdserverpb.KV'] as unknown as Record<string, AnyMethod>)['Range']!;
-  const rangeSerializer = hotMethodCodec('etcdserverpb.KV', 'Range', range)!.serialize as Serialize;
+  const hotSerializer = (service: string, method: string): Serialize =>
+    hotMethodCodec(service, method, (def[service] as unknown as Record<string, AnyMethod>)[method]!)!.serialize;
   return new Map<string, UntypedServiceImplementation>([
-    ['etcdserverpb.KV', kvService(ctx, rangeSerializer)],
-    ['etcdserverpb.Watch', watchService(ctx)],
+    ['etcdserverpb.KV', kvService(ctx, hotSerializer('etcdserverpb.KV', 'Range'))],
+    ['etcdserverpb.Watch', watchService(ctx, hotSerializer('etcdserverpb.Watch', 'Watch'))],
     ['etcdserverpb.Lease', leaseService(ctx)],
     ['etcdserverpb.Cluster', clusterService(ctx)],
     ['etcdserverpb.Maintenance', maintenanceService(ctx)],

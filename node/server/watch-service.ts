@@ -11,8 +11,6 @@ import type { WatchCreateRequest, WatchResponse } from '../mvcc/types.js';
 import type { WatchStream } from './backend.js';
 import { watchRefusal, type Caller } from './auth-check.js';
 import { EtcdError, toServiceError } from './errors.js';
-import { loadEtcdProtos } from './proto-load.js';
-import { omitProtoDefaults } from './proto-defaults.js';
 import type { ServerContext } from './rpc-context.js';
 import { fragmentWatchResponse } from './watch-fragment.js';
 import { completeHeader, makeHeader, openBidiStream, requiresLeader } from './rpc-context.js';
@@ -59,15 +57,9 @@ export function handleWatchRequest(ctx: ServerContext, ws: WatchStream, req: Wat
   }
 }
 
-let watchSerialize: ((r: unknown) => Buffer) | undefined;
-
-/** A WatchResponse's size on the wire (for fragmentation). */
-function encodedSize(r: WatchResponse): number {
-  watchSerialize ??= (loadEtcdProtos()['etcdserverpb.Watch'] as unknown as Record<string, { responseSerialize: (r: unknown) => Buffer }>)['Watch']!.responseSerialize;
-  return watchSerialize(omitProtoDefaults(r)).length;
-}
-
-export function watchService(ctx: ServerContext): UntypedServiceImplementation {
+/** `serialize` is the stream's own (codec/method-codec.ts): it measures answers to fragment them. */
+export function watchService(ctx: ServerContext, serialize: (r: WatchResponse) => Buffer): UntypedServiceImplementation {
+  const encodedSize = (r: WatchResponse): number => serialize(r).length;
   const Watch = (call: ServerDuplexStream<WatchRequestWire, WatchResponse>): void => {
     const counters = openBidiStream(ctx, call as ServerDuplexStream<unknown, unknown>, 'etcdserverpb.Watch', 'Watch');
     if (!counters) return;

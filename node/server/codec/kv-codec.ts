@@ -114,7 +114,7 @@ export function decodePutRequest(r: WireReader): PutRequest | undefined {
 
 /** Thrown inside an encoder when a value needs proto-loader's conversions; caught by encoder(). */
 export class NotPlain extends Error {}
-const NOT_PLAIN = new NotPlain('not a plain value');
+export const NOT_PLAIN = new NotPlain('not a plain value');
 
 /** An int64 field's size with its tag byte; 0 for a value left off the wire (null, undefined, 0). */
 export function intField(n: unknown): number {
@@ -146,7 +146,7 @@ export function boolField(v: unknown): number {
 
 /** Written: present and not a proto3 zero value (the sizes above have checked the types). */
 export function on(v: unknown): boolean {
-  return v != null && v !== 0 && v !== 0n && v !== false && !(v instanceof Uint8Array && v.length === 0);
+  return v != null && v !== 0 && v !== 0n && v !== false && v !== '' && !(v instanceof Uint8Array && v.length === 0);
 }
 
 /** A value a message field may hold as it is: a plain object, not a list or bytes. */

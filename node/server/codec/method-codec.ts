@@ -1,13 +1,15 @@
-// Which methods have hand-written codecs (KV Range, Put and Txn: kv-codec.ts, txn-codec.ts), and
-// how each stands in front of proto-loader's (de)serializer of the same method: whatever the
-// hand-written one gives up on (odd bytes in, a value that needs proto-loader's conversions
-// out) goes to proto-loader, which then answers as it always did.
+// Which methods have hand-written codecs (KV Range, Put and Txn: kv-codec.ts, txn-codec.ts; the
+// answers of Watch: watch-codec.ts), and how each stands in front of proto-loader's
+// (de)serializer of the same method: whatever the hand-written one gives up on (odd bytes in, a
+// value that needs proto-loader's conversions out) goes to proto-loader, which then answers as
+// it always did.
 
 import { omitProtoDefaults } from '../proto-defaults.js';
 import { NotPlain, decodePutRequest, decodeRangeRequest, encodePutResponse, encodeRangeResponse } from './kv-codec.js';
 import type { Decode } from './kv-codec.js';
 import { WireReader } from './proto-wire.js';
 import { decodeTxnRequest, encodeTxnResponse } from './txn-codec.js';
+import { encodeWatchResponse } from './watch-codec.js';
 
 export interface MethodCodec {
   /** Request bytes to the request object (proto-loader's requestDeserialize as the fallback). */
@@ -49,16 +51,18 @@ export function encoder<T>(fast: (m: T) => Buffer, slow: (v: unknown) => Buffer)
  * method's); undefined for every other method.
  */
 export function hotMethodCodec(service: string, method: string, loader: LoaderMethod): MethodCodec | undefined {
-  if (service !== 'etcdserverpb.KV') return undefined;
   const de = loader.requestDeserialize.bind(loader);
   const ser = (v: unknown): Buffer => loader.responseSerialize(omitProtoDefaults(v));
-  switch (method) {
-    case 'Range':
+  switch (`${service}/${method}`) {
+    case 'etcdserverpb.KV/Range':
       return { deserialize: withFallback(decodeRangeRequest, de), serialize: encoder(encodeRangeResponse, ser) };
-    case 'Put':
+    case 'etcdserverpb.KV/Put':
       return { deserialize: withFallback(decodePutRequest, de), serialize: encoder(encodePutResponse, ser) };
-    case 'Txn':
+    case 'etcdserverpb.KV/Txn':
       return { deserialize: withFallback(decodeTxnRequest, de), serialize: encoder(encodeTxnResponse, ser) };
+    case 'etcdserverpb.Watch/Watch':
+      // The stream's requests stay with proto-loader (see watch-codec.ts).
+      return { deserialize: de, serialize: encoder(encodeWatchResponse, ser) };
     default:
       return undefined;
   }

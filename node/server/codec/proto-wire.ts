@@ -1,5 +1,5 @@
 // Protobuf wire primitives for the hand-written codecs of the hot RPCs (kv-codec.ts,
-// txn-codec.ts). They reproduce what @grpc/proto-loader (protobufjs) does with LOADER_OPTIONS, so
+// txn-codec.ts, watch-codec.ts). They reproduce what @grpc/proto-loader (protobufjs) does with LOADER_OPTIONS, so
 // a message coded here and one coded there are the same bytes and the same objects; the codecs'
 // tests prove it against proto-loader on seeded random messages.
 //
@@ -251,5 +251,11 @@ export class WireWriter {
     this.uvarint(v.length);
     this.buf.set(v, this.pos);
     this.pos += v.length;
+  }
+
+  /** A string as UTF-8 with its length; only well-formed ones (see watch-codec.ts's stringField). */
+  string(v: string): void {
+    this.uvarint(Buffer.byteLength(v));
+    this.pos += this.buf.write(v, this.pos);
   }
 }

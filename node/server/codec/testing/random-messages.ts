@@ -1,6 +1,6 @@
-// Seeded random messages for the codec tests (kv-codec.test.ts, txn-codec.test.ts): response
-// objects shaped as the store makes them, with the absent, null and zero fields real answers
-// have, and the odd values only proto-loader converts.
+// Seeded random messages for the codec tests (kv-codec.test.ts, txn-codec.test.ts,
+// watch-codec.test.ts): response objects shaped as the store makes them, with the absent, null
+// and zero fields real answers have, and the odd values only proto-loader converts.
 
 import type { TestRng } from '../../../mvcc/testing/rng.js';
 import type { KeyValue, PutResponse, RangeResponse, ResponseHeader } from '../../../mvcc/types.js';
@@ -97,4 +97,12 @@ function oddValue(rng: TestRng): unknown {
 export function spoil(rng: TestRng, o: Record<string, unknown>): void {
   const keys = Object.keys(o);
   if (keys.length > 0) o[rng.pick(keys)] = oddValue(rng);
+}
+
+/** Every plain object in a response (the response, its headers, ops, events, nested answers and kvs). */
+export function objectsIn(v: unknown, out: Record<string, unknown>[] = []): Record<string, unknown>[] {
+  if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return out;
+  if (!Array.isArray(v)) out.push(v as Record<string, unknown>);
+  for (const x of Object.values(v)) objectsIn(x, out);
+  return out;
 }
