@@ -6,10 +6,11 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
-// and three more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
+// and four more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
 // the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns); and
 // --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns;
-// and --loads=txn-put, Txns of one put each (how kube-apiserver writes), 1000 clients / 100 conns.
+// --loads=txn-put, Txns of one put each (how kube-apiserver writes), 1000 clients / 100 conns;
+// and --loads=watch-latency, 100 watchers on one key and 500 puts/s, each put's latency to its events.
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
@@ -165,6 +166,14 @@ const LOAD_TABLE: Load[] = ([
     total: PUT_TOTAL,
     warmup: 10_000,
     args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'txn-put', '--txn-ops=1', '--key-size=8', '--key-space-size=100000', `--total=${n}`, '--val-size=1024'],
+  },
+  {
+    // etcd's watch-latency: 100 watchers (10 streams of 10) on one key, puts at 500/s; the
+    // latency is each put's to its events. Not in the default --loads.
+    name: 'watch-latency',
+    total: 5_000,
+    warmup: 1_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=10', '--clients=10', 'watch-latency', '--streams=10', '--watchers-per-stream=10', `--put-total=${n}`, '--put-rate=500', '--val-size=1024'],
   },
 ] satisfies Load[]).filter((l) => LOADS.includes(l.name));
 
