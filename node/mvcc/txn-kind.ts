@@ -22,12 +22,13 @@ export function isSerializableTxn(t: TxnRequest): boolean {
 
 /** `ok` holds for every op of both branches and of the txns nested in them (not asked of a nested txn's op itself). */
 function everyOp(t: TxnRequest, ok: (op: AnyOp) => boolean): boolean {
-  for (const branch of [t.success ?? [], t.failure ?? []]) {
-    for (const op of branch as readonly AnyOp[]) {
-      const nested = op.requestTxn;
-      if (nested != null ? !everyOp(nested, ok) : !ok(op)) return false;
-    }
+  return branchOk(t.success, ok) && branchOk(t.failure, ok);
+}
+
+function branchOk(ops: readonly AnyOp[] | undefined, ok: (op: AnyOp) => boolean): boolean {
+  for (const op of ops ?? []) {
+    const nested = op.requestTxn;
+    if (nested != null ? !everyOp(nested, ok) : !ok(op)) return false;
   }
   return true;
 }
-
