@@ -21,7 +21,9 @@
 //   leaseCheckpoint command with them (etcd checkpoints every 5 min), so remaining TTLs
 //   survive a leader change.
 // Leases granted while leader get their expiry lazily on the next call with a clock
-// (now + TTL): at most one expiry-check interval late, never early.
+// (now + TTL): at most one expiry-check interval late, never early. The store tells the lessor
+// of every grant and revoke (onGrantOrRevoke), so a keep-alive only looks at the grants since the
+// last call; the periodic housekeeping (expired, checkpointsDue) still reconciles every lease.
 import type { LeaseCheckpoint, LeaseId } from './types.js';
 
 /** Ascending id order for sorts (bigint has no subtraction-to-number compare). */
@@ -47,6 +49,8 @@ export class Lessor {
   private readonly lastCheckpointMs = new Map<LeaseId, number>();
   /** Expired leases whose revoke is in flight: not renewed (etcd's Renew waits for the revoke). */
   private readonly revoking = new Set<LeaseId>();
+  /** Granted while primary and not yet given an expiry (see syncGranted). */
+  private readonly granted = new Set<LeaseId>();
 
   constructor(
     private readonly leases: () => ReadonlyMap<LeaseId, LeaseRecord>,
@@ -62,6 +66,7 @@ export class Lessor {
     this.expiryMs.clear();
     this.lastCheckpointMs.clear();
     this.revoking.clear();
+    this.granted.clear();
     for (const l of this.leases().values()) {
       const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
       this.expiryMs.set(l.id, nowMs + extendMs + secs * 1000);
@@ -74,6 +79,7 @@ export class Lessor {
     this.expiryMs.clear();
     this.lastCheckpointMs.clear();
     this.revoking.clear();
+    this.granted.clear();
   }
 
   /**
@@ -84,10 +90,37 @@ export class Lessor {
     this.expiryMs.delete(id);
     this.lastCheckpointMs.delete(id);
     this.revoking.delete(id);
+    if (this.primary && this.leases().has(id)) this.granted.add(id);
+    else this.granted.delete(id);
   }
 
-  /** Give leases granted since the last call an expiry; forget revoked ones. */
-  private sync(nowMs: number): void {
+  /**
+   * Gives the leases granted since the last call their expiry. It costs the grants, not the
+   * leases: every keep-alive runs it, and a scan of every lease per keep-alive was half the
+   * leader's time under etcd's lease-keepalive benchmark (1,000 clients, ~2,000 leases).
+   */
+  private syncGranted(nowMs: number): void {
+    if (this.granted.size === 0) return;
+    const leases = this.leases();
+    for (const id of this.granted) {
+      const l = leases.get(id);
+      if (l !== undefined && !this.expiryMs.has(id)) this.start(l, nowMs);
+    }
+    this.granted.clear();
+  }
+
+  private start(l: LeaseRecord, nowMs: number): void {
+    const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
+    this.expiryMs.set(l.id, nowMs + secs * 1000);
+    this.lastCheckpointMs.set(l.id, nowMs);
+  }
+
+  /**
+   * Every lease: forgets revoked ones, gives new ones an expiry. For the periodic housekeeping,
+   * so a grant or revoke the lessor was not told of is still caught within one interval.
+   */
+  private syncAll(nowMs: number): void {
+    this.granted.clear();
     const leases = this.leases();
     for (const id of this.expiryMs.keys()) {
       if (!leases.has(id)) {
@@ -97,12 +130,7 @@ export class Lessor {
       }
     }
     if (this.expiryMs.size === leases.size) return;
-    for (const l of leases.values()) {
-      if (this.expiryMs.has(l.id)) continue;
-      const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
-      this.expiryMs.set(l.id, nowMs + secs * 1000);
-      this.lastCheckpointMs.set(l.id, nowMs);
-    }
+    for (const l of leases.values()) if (!this.expiryMs.has(l.id)) this.start(l, nowMs);
   }
 
   /**
@@ -117,7 +145,7 @@ export class Lessor {
     const l = this.leases().get(id);
     if (l === undefined) return { TTL: 0, clearCheckpoint: false };
     if (this.primary) {
-      this.sync(nowMs);
+      this.syncGranted(nowMs);
       // An expired lease is not brought back: its revoke is (or is about to be) in flight, and a
       // renewal answered now would promise the client a TTL the revoke then breaks. etcd's Renew
       // waits for the revoke ("not found": TTL 0 on the keep-alive stream) or for the loss of
@@ -134,7 +162,7 @@ export class Lessor {
     const l = this.leases().get(id);
     if (l === undefined) return -1;
     if (this.primary) {
-      this.sync(nowMs);
+      this.syncGranted(nowMs);
       const e = this.expiryMs.get(id);
       if (e !== undefined) return Math.max(0, e - nowMs);
     }
@@ -147,7 +175,7 @@ export class Lessor {
    */
   byExpiry(ids: readonly LeaseId[], nowMs: number): LeaseId[] {
     if (!this.primary) return [...ids];
-    this.sync(nowMs);
+    this.syncAll(nowMs);
     const at = (id: LeaseId): number => this.expiryMs.get(id) ?? Number.MAX_SAFE_INTEGER;
     return [...ids].sort((a, b) => at(a) - at(b) || compareIds(a, b));
   }
@@ -155,7 +183,7 @@ export class Lessor {
   /** Leader only: ids of leases whose expiry has passed, earliest first, at most `max`. */
   expired(nowMs: number, max: number): LeaseId[] {
     if (!this.primary) return [];
-    this.sync(nowMs);
+    this.syncAll(nowMs);
     const due: Array<[number, LeaseId]> = [];
     for (const [id, e] of this.expiryMs) if (e <= nowMs) due.push([e, id]);
     due.sort((a, b) => a[0] - b[0] || compareIds(a[1], b[1]));
@@ -172,7 +200,7 @@ export class Lessor {
   /** Leader only: remaining TTLs to checkpoint through Raft (leases not checkpointed for intervalMs). */
   checkpointsDue(nowMs: number, intervalMs: number, max: number): LeaseCheckpoint[] {
     if (!this.primary) return [];
-    this.sync(nowMs);
+    this.syncAll(nowMs);
     const out: LeaseCheckpoint[] = [];
     for (const [id, last] of this.lastCheckpointMs) {
       if (out.length >= max) break;
