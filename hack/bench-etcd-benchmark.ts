@@ -6,11 +6,14 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
-// and four more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
+// and six more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
 // the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns); and
 // --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns;
 // --loads=txn-put, Txns of one put each (how kube-apiserver writes), 1000 clients / 100 conns;
-// and --loads=watch-latency, 100 watchers on one key and 500 puts/s, each put's latency to its events.
+// --loads=watch-latency, 100 watchers on one key and 500 puts/s, each put's latency to its events;
+// --loads=lease-keepalive, each of 1000 clients (100 conns) renewing its own lease, one
+// LeaseKeepAlive stream per renewal (benchmark's KeepAliveOnce); and --loads=stm, benchmark's
+// software transactions (read two of 1000 keys, write both back in a Txn guarded by their revisions).
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
@@ -166,6 +169,22 @@ const LOAD_TABLE: Load[] = ([
     total: PUT_TOTAL,
     warmup: 10_000,
     args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'txn-put', '--txn-ops=1', '--key-size=8', '--key-space-size=100000', `--total=${n}`, '--val-size=1024'],
+  },
+  {
+    // etcd's lease-keepalive: each client grants a lease, then renews it with KeepAliveOnce (a
+    // LeaseKeepAlive stream of one request each). Not in the default --loads.
+    name: 'lease-keepalive',
+    total: RANGE_TOTAL,
+    warmup: 20_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'lease-keepalive', `--total=${n}`],
+  },
+  {
+    // etcd's stm: read-modify-write transactions (Repeatable Reads) over 1000 keys, 2 keys each,
+    // both rewritten. Not in the default --loads.
+    name: 'stm',
+    total: 20_000,
+    warmup: 5_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'stm', '--keys=1000', '--keys-per-txn=2', '--txn-wr-percent=100', '--val-size=1024', `--total=${n}`],
   },
   {
     // etcd's watch-latency: 100 watchers (10 streams of 10) on one key, puts at 500/s; the
