@@ -11,15 +11,15 @@ import type {
   UntypedHandleCall,
 } from '@grpc/grpc-js';
 import { GrpcStatus } from './grpc-status.js';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import type { Command, RangeRequest, ResponseHeader } from '../mvcc/types.js';
 import { validateCommand, validateRange } from '../mvcc/validate.js';
 import type { MemberBackend } from './backend.js';
-import { CounterTally } from './counter-tally.js';
 import { EtcdError, toServiceError } from './errors.js';
 import type { MemberMetrics } from './metrics.js';
-import { GRPC_CODE_NAMES } from './metrics.js';
+import { CounterTally } from './counter-tally.js';
+import { methodTallies } from './method-tallies.js';
+import type { GrpcType } from './method-tallies.js';
 
 export interface ServerLimits {
   /** --max-request-bytes: larger writes fail with "etcdserver: request is too large". */
@@ -153,22 +153,6 @@ export function checkLearner(ctx: ServerContext, allowedForLearner: boolean): vo
   if (!allowedForLearner && ctx.backend.isLearner()) throw new EtcdError('notSupportedForLearner');
 }
 
-export type GrpcType = 'unary' | 'server_stream' | 'client_stream' | 'bidi_stream';
-
-interface RpcLabels {
-  grpc_type: GrpcType;
-  grpc_service: string;
-  grpc_method: string;
-}
-
-function labels(service: string, method: string, type: GrpcType): RpcLabels {
-  return { grpc_type: type, grpc_service: service, grpc_method: method };
-}
-
-function codeName(code: number): string {
-  return GRPC_CODE_NAMES[code] ?? 'Unknown';
-}
-
 /**
  * A unary handler: `learnerOk(req)` says if a learner may serve it. Counts the call, times it,
  * maps errors. The handler may return a pre-encoded Buffer (see kv-service's chunked Range).
@@ -180,30 +164,12 @@ export function unary<Req, Res>(
   learnerOk: (req: Req) => boolean,
   fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res | Buffer>,
 ): UntypedHandleCall {
-  const l = labels(service, method, 'unary');
-  // Counted in tallies (counter-tally.ts): no label hashing per call.
-  const started = new CounterTally(ctx.metrics.grpcStarted, l);
-  const received = new CounterTally(ctx.metrics.grpcMsgReceived, l);
-  const sent = new CounterTally(ctx.metrics.grpcMsgSent, l);
-  const timer = ctx.metrics.grpcHandlingSeconds?.labels(l);
-  const handled = new Map<number, CounterTally<string>>();
-  const handledFor = (code: number): CounterTally<string> => {
-    let c = handled.get(code);
-    if (!c) {
-      c = new CounterTally<string>(ctx.metrics.grpcHandled, { ...l, grpc_code: codeName(code) });
-      handled.set(code, c);
-    }
-    return c;
-  };
-  // Made once per method, not per call: a call in flight holds only its two settle callbacks.
-  const done = (t0: number, code: number): void => {
-    if (timer) timer.observe((performance.now() - t0) / 1e3);
-    handledFor(code).inc();
-  };
+  // Counted in tallies (method-tallies.ts): no label hashing per call.
+  const t = methodTallies(ctx.metrics, service, method, 'unary');
   const handler = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    started.inc();
-    received.inc();
-    const t0 = timer ? performance.now() : 0;
+    t.started.inc();
+    t.received.inc();
+    const t0 = t.now();
     let p: Promise<Res | Buffer>;
     try {
       // etcd's order: the learner check, then counting, then the hasleader check.
@@ -216,14 +182,14 @@ export function unary<Req, Res>(
     }
     p.then(
       (res) => {
-        sent.inc();
-        done(t0, GrpcStatus.OK);
+        t.sent.inc();
+        t.done(t0, GrpcStatus.OK);
         callback(null, res as Res);
       },
       (err: unknown) => {
         const se = toServiceError(err);
         if (se.code === GrpcStatus.UNKNOWN) ctx.logger.warn('rpc failed', { method: `${service}/${method}`, err });
-        done(t0, se.code);
+        t.done(t0, se.code);
         callback(se, null);
       },
     );
@@ -239,18 +205,17 @@ export interface StreamCounters {
 }
 
 export function streamCounters(ctx: ServerContext, service: string, method: string, type: GrpcType): StreamCounters {
-  const l = labels(service, method, type);
-  ctx.metrics.grpcStarted.inc(l);
-  const t0 = process.hrtime.bigint();
+  const t = methodTallies(ctx.metrics, service, method, type);
+  t.started.inc();
+  const t0 = t.now();
   let finished = false;
   return {
-    received: () => ctx.metrics.grpcMsgReceived.inc(l),
-    sent: () => ctx.metrics.grpcMsgSent.inc(l),
+    received: () => t.received.inc(),
+    sent: () => t.sent.inc(),
     finish: (code) => {
       if (finished) return;
       finished = true;
-      ctx.metrics.grpcHandlingSeconds?.observe(l, Number(process.hrtime.bigint() - t0) / 1e9);
-      ctx.metrics.grpcHandled.inc({ ...l, grpc_code: codeName(code) });
+      t.done(t0, code);
     },
   };
 }
