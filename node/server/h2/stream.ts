@@ -99,7 +99,7 @@ export class H2Stream implements CallStream {
 
   sendStatus(fields: StatusFields): void {
     if (this.gone) return;
-    const block = encodeBlock(fieldList(fields));
+    const block = fields === OK_TRAILERS ? OK_TRAILERS_BLOCK : encodeBlock(fieldList(fields));
     if (this.headersSent) return this.endWith(block);
     this.ending = true;
     this.sendHeaders(Buffer.concat([RESPONSE_BLOCK, block]), true);

@@ -4,6 +4,7 @@
 
 import type { IncomingHttpHeaders } from 'node:http2';
 import zlib from 'node:zlib';
+import { OK_TRAILERS } from './call-stream.js';
 import type { AuthContext, CallStream, StatusFields } from './call-stream.js';
 import { MAX_TIMER_MS } from '../../runtime/long-timer.js';
 import { HeaderMetadata, MessageReader, encodeGrpcMessage, parseTimeout } from './wire.js';
@@ -36,6 +37,8 @@ export function statusOfError(err: unknown): Status {
 }
 
 export function statusFields(s: Status): StatusFields {
+  // Every stream that ends well ends so: the shared fields, which our framer sends pre-encoded.
+  if (s.code === Code.OK && s.details === 'OK' && s.extra === undefined) return OK_TRAILERS;
   return { ...s.extra, 'grpc-status': String(s.code), 'grpc-message': encodeGrpcMessage(s.details) };
 }
 

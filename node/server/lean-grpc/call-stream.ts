@@ -55,7 +55,7 @@ export const RESPONSE_HEADERS = {
   'grpc-encoding': 'identity',
 };
 
-export const OK_TRAILERS = { 'grpc-status': '0', 'grpc-message': 'OK' };
+export const OK_TRAILERS: StatusFields = Object.freeze({ 'grpc-status': '0', 'grpc-message': 'OK' });
 
 const WITH_TRAILERS = { waitForTrailers: true, sendDate: false };
 const END_STREAM = { endStream: true, sendDate: false };
