@@ -165,6 +165,8 @@ function alarmName(t: number): string {
   return t === AlarmType.NOSPACE ? 'NOSPACE' : t === AlarmType.CORRUPT ? 'CORRUPT' : 'NONE';
 }
 
+const ttlAnswer = (TTL: number): { TTL: number } => ({ TTL });
+
 export class Member implements MemberBackend, TransportHandler {
   readonly id: NodeId;
   readonly clusterId: NodeId;
@@ -585,31 +587,43 @@ export class Member implements MemberBackend, TransportHandler {
     return JSON.parse(stringifyWithIds({ clusterId: this.clusterId, members: this.membership.records() })) as unknown;
   }
 
-  async handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
+  handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
+    // The common one (every keep-alive a follower forwards) without the others' frame.
+    if (method === 'leaseRenew') return this.renewLease(body).then(ttlAnswer);
+    return this.handleOtherRpc(from, method, body);
+  }
+
+  /**
+   * A keep-alive, on the leader (etcd's LeaseRenew): the renewed TTL, or 0 for a lease that is
+   * gone. `body.ID` is the lease id as a decimal string (JSON has no 64-bit integers); an older
+   * member sends a number, which BigInt takes too.
+   */
+  private async renewLease(body: unknown): Promise<number> {
+    if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+    // Confirm leadership with a quorum and apply everything committed first (a ReadIndex
+    // round; etcd's ensureLeadership does one when the leader may be stale). A leader just
+    // elected may hold a revoke of this lease from an earlier term that it has not
+    // committed yet, and a leader resuming from a pause may no longer lead: renewing then
+    // would promise a lease that is about to be revoked (whole-member simulator, W3).
+    await this.linearizableBarrier();
+    if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
+    const id = BigInt((body as { ID?: string | number }).ID ?? 0);
+    const r = this.sm.leaseRenew(id, this.sched.monoMs());
+    if (r.expired) {
+      const exists = (): boolean => this.sm.leaseTimeToLive({ ID: id, keys: false }, this.sched.monoMs()).TTL !== -1;
+      return awaitExpiredLease({ exists, isLeader: () => this.role === 'leader', scheduler: this.sched, timeoutMs: this.requestTimeoutMs, pollMs: this.opts.heartbeatIntervalMs });
+    }
+    this.opts.runtimeMetrics?.leaseRenewed.inc();
+    if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
+    return r.ttl;
+  }
+
+  private async handleOtherRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
     const b = body as Record<string, number>;
     // Lease and member ids travel between members as decimal strings (JSON has no 64-bit
     // integers); an older member sends a number, which BigInt takes too.
     const idArg = (): bigint => BigInt((body as { ID?: string | number }).ID ?? 0);
     switch (method) {
-      case 'leaseRenew': {
-        if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        // Confirm leadership with a quorum and apply everything committed first (a ReadIndex
-        // round; etcd's ensureLeadership does one when the leader may be stale). A leader just
-        // elected may hold a revoke of this lease from an earlier term that it has not
-        // committed yet, and a leader resuming from a pause may no longer lead: renewing then
-        // would promise a lease that is about to be revoked (whole-member simulator, W3).
-        await this.linearizableBarrier();
-        if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-        const id = idArg();
-        const r = this.sm.leaseRenew(id, this.sched.monoMs());
-        if (r.expired) {
-          const exists = (): boolean => this.sm.leaseTimeToLive({ ID: id, keys: false }, this.sched.monoMs()).TTL !== -1;
-          return { TTL: await awaitExpiredLease({ exists, isLeader: () => this.role === 'leader', scheduler: this.sched, timeoutMs: this.requestTimeoutMs, pollMs: this.opts.heartbeatIntervalMs }) };
-        }
-        this.opts.runtimeMetrics?.leaseRenewed.inc();
-        if (r.clearCheckpoint) this.proposeInternal({ type: 'leaseCheckpoint', req: { checkpoints: [{ ID: id, remainingTTL: 0 }] } });
-        return { TTL: r.ttl };
-      }
       case 'leaseTimeToLive': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
         const r = this.sm.leaseTimeToLive({ ID: idArg(), keys: Boolean(b['keys']) }, this.sched.monoMs());
