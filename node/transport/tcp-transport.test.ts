@@ -175,7 +175,7 @@ describe('tcp transport', () => {
 describe('tcp transport peer requests', () => {
   it('answers calls over the stream, passes error codes back, and serves cluster info to a joiner', async () => {
     const ha = new Collect();
-    const hb: TransportHandler & { calls: number } = Object.assign(new Collect(), {
+    const hb: Collect & TransportHandler & { calls: number } = Object.assign(new Collect(), {
       calls: 0,
       async handleRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
         hb.calls++;
@@ -194,6 +194,15 @@ describe('tcp transport peer requests', () => {
     await expect(a.call(2n, 'fail', {}, 2000)).rejects.toMatchObject({ code: 'leaseNotFound', message: 'no such lease' });
     await expect(a.call(3n, 'renew', {}, 2000)).rejects.toMatchObject({ code: 'unreachable' });
     expect(await TcpTransport.fetchClusterInfo(['http://127.0.0.1:1', `http://127.0.0.1:${b.address()!.port}`], undefined, 2000)).toEqual({ clusterId: 99, members: [1, 2] });
+    // A burst made in one turn (as a follower forwards its clients' keep-alives) leaves in one
+    // corked write and is answered the same way: every call gets its own answer, and the peer's
+    // raft messages still flow on the same socket.
+    const before = hb.calls;
+    const burst = await Promise.all(Array.from({ length: 200 }, (_, i) => a.call(2n, 'renew', { ID: i }, 10_000)));
+    expect(burst.map((r) => (r as { body: { ID: number } }).body.ID)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(hb.calls - before).toBe(200);
+    a.send([msg(1n, 2n, 77)]);
+    await until(() => hb.got.some((m) => m.index === 77), 'a raft message after the burst');
   });
 });
 

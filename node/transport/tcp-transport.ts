@@ -378,7 +378,7 @@ export class TcpTransport implements Transport {
         reject(new RpcError('timeout', `peer request ${method} to ${to.toString(16)} timed out`));
       }, timeoutMs);
       p.calls.set(id, { resolve, reject, timer });
-      p.socket!.write(frame(FrameType.rpcRequest, payload));
+      writeInTurn(p.socket!, frame(FrameType.rpcRequest, payload));
     });
   }
 
@@ -599,7 +599,7 @@ export class TcpTransport implements Transport {
             const out = Buffer.allocUnsafe(4 + json.byteLength);
             out.writeUInt32LE(id, 0);
             out.set(json, 4);
-            if (!s.destroyed) s.write(frame(FrameType.rpcResponse, out));
+            if (!s.destroyed) writeInTurn(s, frame(FrameType.rpcResponse, out));
           };
           let req: { method: string; body: unknown };
           try {
@@ -846,4 +846,21 @@ export class TcpTransport implements Transport {
     this.log.info('snapshot sent', { peer: p.id.toString(16), ok, bytes: body?.bytes ?? 0, ms: Math.round(performance.now() - started) });
     if (!this.stopped) this.opts.handler.reportSnapshot(p.id, ok);
   }
+}
+
+/**
+ * Peer requests and their answers come in bursts (a follower forwards every keep-alive its
+ * clients send; one ReadIndex round answers all of them on the leader): the first frame of a
+ * turn corks the socket and the end of the turn uncorks it, so the burst leaves in one write.
+ */
+function writeInTurn(s: net.Socket, buf: Buffer): void {
+  if (s.writableCorked === 0) {
+    s.cork();
+    process.nextTick(uncork, s);
+  }
+  s.write(buf);
+}
+
+function uncork(s: net.Socket): void {
+  s.uncork();
 }
