@@ -124,7 +124,7 @@ export function intField(n: unknown): number {
 }
 
 /** A 64-bit id field's size (a bigint: lease ids) with its tag byte; 0 for 0n or absent. */
-function idField(n: unknown): number {
+export function idField(n: unknown): number {
   if (n == null || n === 0n) return 0;
   if (typeof n !== 'bigint') throw NOT_PLAIN;
   return 1 + int64BigSize(n);
@@ -143,6 +143,20 @@ export function boolField(v: unknown): number {
   if (v !== true) throw NOT_PLAIN;
   return 2;
 }
+
+/**
+ * A string field's size with its tag byte; 0 for absent or empty. A lone surrogate goes to
+ * proto-loader, which writes one as 3 bytes of its own below 40 characters and as U+FFFD from
+ * 40 on (Buffer would always write U+FFFD).
+ */
+export function stringField(v: unknown): number {
+  if (v == null || v === '') return 0;
+  if (typeof v !== 'string' || LONE_SURROGATE.test(v)) throw NOT_PLAIN;
+  const n = Buffer.byteLength(v);
+  return 1 + uvarintSize(n) + n;
+}
+
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Written: present and not a proto3 zero value (the sizes above have checked the types). */
 export function on(v: unknown): boolean {

@@ -1,12 +1,20 @@
 // Which methods have hand-written codecs (KV Range, Put and Txn: kv-codec.ts, txn-codec.ts; the
-// answers of Watch: watch-codec.ts), and how each stands in front of proto-loader's
-// (de)serializer of the same method: whatever the hand-written one gives up on (odd bytes in, a
-// value that needs proto-loader's conversions out) goes to proto-loader, which then answers as
-// it always did.
+// answers of Watch: watch-codec.ts; Lease KeepAlive, Grant and Revoke: lease-codec.ts), and how
+// each stands in front of proto-loader's (de)serializer of the same method: whatever the
+// hand-written one gives up on (odd bytes in, a value that needs proto-loader's conversions out)
+// goes to proto-loader, which then answers as it always did.
 
 import { omitProtoDefaults } from '../proto-defaults.js';
 import { NotPlain, decodePutRequest, decodeRangeRequest, encodePutResponse, encodeRangeResponse } from './kv-codec.js';
 import type { Decode } from './kv-codec.js';
+import {
+  decodeLeaseGrantRequest,
+  decodeLeaseKeepAliveRequest,
+  decodeLeaseRevokeRequest,
+  encodeLeaseGrantResponse,
+  encodeLeaseKeepAliveResponse,
+  encodeLeaseRevokeResponse,
+} from './lease-codec.js';
 import { WireReader } from './proto-wire.js';
 import { decodeTxnRequest, encodeTxnResponse } from './txn-codec.js';
 import { encodeWatchResponse } from './watch-codec.js';
@@ -53,16 +61,27 @@ export function encoder<T>(fast: (m: T) => Buffer, slow: (v: unknown) => Buffer)
 export function hotMethodCodec(service: string, method: string, loader: LoaderMethod): MethodCodec | undefined {
   const de = loader.requestDeserialize.bind(loader);
   const ser = (v: unknown): Buffer => loader.responseSerialize(omitProtoDefaults(v));
+  // Both directions hand-written, each in front of proto-loader's.
+  const both = <Req, Res>(decode: Decode<Req>, encode: (m: Res) => Buffer): MethodCodec => ({
+    deserialize: withFallback(decode, de),
+    serialize: encoder(encode, ser),
+  });
   switch (`${service}/${method}`) {
     case 'etcdserverpb.KV/Range':
-      return { deserialize: withFallback(decodeRangeRequest, de), serialize: encoder(encodeRangeResponse, ser) };
+      return both(decodeRangeRequest, encodeRangeResponse);
     case 'etcdserverpb.KV/Put':
-      return { deserialize: withFallback(decodePutRequest, de), serialize: encoder(encodePutResponse, ser) };
+      return both(decodePutRequest, encodePutResponse);
     case 'etcdserverpb.KV/Txn':
-      return { deserialize: withFallback(decodeTxnRequest, de), serialize: encoder(encodeTxnResponse, ser) };
+      return both(decodeTxnRequest, encodeTxnResponse);
     case 'etcdserverpb.Watch/Watch':
       // The stream's requests stay with proto-loader (see watch-codec.ts).
       return { deserialize: de, serialize: encoder(encodeWatchResponse, ser) };
+    case 'etcdserverpb.Lease/LeaseKeepAlive':
+      return both(decodeLeaseKeepAliveRequest, encodeLeaseKeepAliveResponse);
+    case 'etcdserverpb.Lease/LeaseGrant':
+      return both(decodeLeaseGrantRequest, encodeLeaseGrantResponse);
+    case 'etcdserverpb.Lease/LeaseRevoke':
+      return both(decodeLeaseRevokeRequest, encodeLeaseRevokeResponse);
     default:
       return undefined;
   }

@@ -1,5 +1,5 @@
 // Protobuf wire primitives for the hand-written codecs of the hot RPCs (kv-codec.ts,
-// txn-codec.ts, watch-codec.ts). They reproduce what @grpc/proto-loader (protobufjs) does with LOADER_OPTIONS, so
+// txn-codec.ts, watch-codec.ts, lease-codec.ts). They reproduce what @grpc/proto-loader (protobufjs) does with LOADER_OPTIONS, so
 // a message coded here and one coded there are the same bytes and the same objects; the codecs'
 // tests prove it against proto-loader on seeded random messages.
 //

@@ -11,8 +11,7 @@
 
 import { EventType } from '../../mvcc/types.js';
 import type { Event, WatchResponse } from '../../mvcc/types.js';
-import { uvarintSize } from '../../lib/varint-size.js';
-import { NOT_PLAIN, boolField, encodeWith, headerSize, intField, kvSize, mustBeMessage, on, writeHeader, writeKv } from './kv-codec.js';
+import { NOT_PLAIN, boolField, encodeWith, headerSize, intField, kvSize, mustBeMessage, on, stringField, writeHeader, writeKv } from './kv-codec.js';
 import type { SubSizes } from './kv-codec.js';
 import type { WireWriter } from './proto-wire.js';
 
@@ -63,13 +62,3 @@ function eventTypeField(t: unknown): number {
   if (t !== EventType.DELETE) throw NOT_PLAIN;
   return 2;
 }
-
-/** A string field's size with its tag byte; 0 for absent or empty. */
-function stringField(v: unknown): number {
-  if (v == null || v === '') return 0;
-  if (typeof v !== 'string' || LONE_SURROGATE.test(v)) throw NOT_PLAIN;
-  const n = Buffer.byteLength(v);
-  return 1 + uvarintSize(n) + n;
-}
-
-const LONE_SURROGATE = /\p{Cs}/u;

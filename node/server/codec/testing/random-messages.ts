@@ -1,9 +1,18 @@
 // Seeded random messages for the codec tests (kv-codec.test.ts, txn-codec.test.ts,
-// watch-codec.test.ts): response objects shaped as the store makes them, with the absent, null
-// and zero fields real answers have, and the odd values only proto-loader converts.
+// watch-codec.test.ts, lease-codec.test.ts): response objects shaped as the store makes them,
+// with the absent, null and zero fields real answers have, and the odd values only proto-loader
+// converts.
 
 import type { TestRng } from '../../../mvcc/testing/rng.js';
-import type { KeyValue, PutResponse, RangeResponse, ResponseHeader } from '../../../mvcc/types.js';
+import type {
+  KeyValue,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseRevokeResponse,
+  PutResponse,
+  RangeResponse,
+  ResponseHeader,
+} from '../../../mvcc/types.js';
 
 /** "1-3" as [1, 2, 3]; "5" as [5]. */
 export function seedsFrom(text: string): number[] {
@@ -86,6 +95,43 @@ export function rangeResponse(rng: TestRng, head = header): RangeResponse {
 
 export function putResponse(rng: TestRng, head = header): PutResponse {
   return { header: maybe(rng, () => head(rng)), prevKv: maybe(rng, () => keyValue(rng)) } as unknown as PutResponse;
+}
+
+/** A lease id as requests carry it and answers echo it: none (0), as lease() gives, or at 64 bits' edges. */
+export function leaseId(rng: TestRng): bigint {
+  const x = rng.next();
+  if (x < 0.1) return 0n;
+  // 2^64-1 is no int64, but protobufjs writes its low 64 bits as it does -1's.
+  if (x < 0.25) return rng.pick([1n, -1n, 2n ** 63n - 1n, -(2n ** 63n), 2n ** 64n - 1n]);
+  return lease(rng);
+}
+
+/** A TTL in seconds: 0 (a keep-alive's answer for a lease that is gone), -1, a usual one, or any. */
+function ttl(rng: TestRng): number {
+  return rng.pick([0, -1, 1 + rng.int(3600), int(rng, true)]);
+}
+
+export function leaseKeepAliveResponse(rng: TestRng): LeaseKeepAliveResponse {
+  return {
+    header: maybe(rng, () => header(rng)),
+    ID: maybe(rng, () => leaseId(rng)),
+    TTL: maybe(rng, () => ttl(rng)),
+  } as unknown as LeaseKeepAliveResponse;
+}
+
+/** A grant's error: mostly none (the store sends ''), else text of 1 to 4 UTF-8 bytes a character, up to past 40. */
+function grantError(rng: TestRng): string {
+  if (rng.chance(0.6)) return '';
+  if (rng.chance(0.5)) return rng.pick(['etcdserver: requested lease not found', 'etcdserver: lease already exists', 'ø']);
+  return Array.from({ length: rng.int(90) }, () => rng.pick(['a', ' ', 'é', 'ß', '鍵', '—', '🔑', '𝄞'])).join('');
+}
+
+export function leaseGrantResponse(rng: TestRng): LeaseGrantResponse {
+  return { ...leaseKeepAliveResponse(rng), error: maybe(rng, () => grantError(rng)) } as unknown as LeaseGrantResponse;
+}
+
+export function leaseRevokeResponse(rng: TestRng): LeaseRevokeResponse {
+  return { header: maybe(rng, () => header(rng)) } as unknown as LeaseRevokeResponse;
 }
 
 /** Values proto-loader converts (a string for bytes, an unsafe or fractional number, a non-boolean). */
