@@ -224,6 +224,47 @@ describe('watch hub basics', () => {
     expect(slow.got.indexOf(progress[0]!)).toBe(slow.got.length - 1); // after every event
   });
 
+  it('catches many unsynced watchers up in bounded steps, each with exactly its events, though a stream closes during a step', () => {
+    const d = new Driver();
+    const sinks = [new RecordingSink(), new RecordingSink(), new RecordingSink()];
+    const streams = sinks.map((k) => d.hub.openStream(k));
+    // The middle stream closes itself as its first catch-up answer goes out (a client gone mid-step).
+    const middle = sinks[1]!;
+    let closedAt = -1;
+    middle.send = (resp) => {
+      middle.got.push(resp);
+      if (closedAt < 0 && resp.events.length > 0 && !middle.full) {
+        closedAt = middle.got.length;
+        d.hub.closeStream(streams[1]!);
+      }
+      return !middle.full;
+    };
+    const watchers = streams.map((st) => Array.from({ length: 8 }, (_, j) => d.hub.createWatch(st, { key: b(`k${j % 4}`) })));
+    for (const k of sinks) k.full = true;
+    for (let i = 0; i < 40; i++) {
+      d.apply({ type: 'put', req: { key: b(`k${i % 4}`), value: b(`${i}`) } });
+      d.hub.notify();
+    }
+    expect(d.hub.unsyncedCount()).toBe(24);
+    for (let i = 0; i < 3; i++) {
+      sinks[i]!.full = false;
+      d.hub.resume(streams[i]!);
+    }
+    let steps = 0;
+    while (!d.hub.syncStep(5)) steps++;
+    expect(steps).toBeGreaterThan(3); // bounded: many steps, not one
+    expect(d.hub.unsyncedCount()).toBe(0);
+    for (const i of [0, 2]) {
+      watchers[i]!.forEach((w, j) => {
+        const evs = sinks[i]!.got.filter((r) => r.watchId === w).flatMap((r) => r.events.map(evOf));
+        expect({ stream: i, w, evs }).toEqual({ stream: i, w, evs: d.expected(2, d.store.currentRevision(), (k) => k === `k${j % 4}`, false, false, false) });
+      });
+    }
+    // Nothing for the closed stream after its close.
+    expect(closedAt).toBeGreaterThan(0);
+    expect(middle.got.length).toBe(closedAt);
+  });
+
   it('answers a progress request at once when every watcher is synced, and sends periodic progress', () => {
     const d = new Driver();
     const sink = new RecordingSink();

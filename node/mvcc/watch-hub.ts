@@ -255,6 +255,7 @@ export class WatchHub {
       return;
     }
     const cur = this.store.currentRevision();
+    if (cur === this.lastRev) return; // every create and catch-up step asks: usually nothing new
     const touched = new Set<Stream>();
     for (let rev = this.lastRev + 1; rev <= cur; rev++) {
       const group = this.store.changesAt(rev);
@@ -324,7 +325,9 @@ export class WatchHub {
   syncStep(maxChanges: number): boolean {
     this.notify();
     let budget = maxChanges;
-    for (const w of [...this.unsynced]) {
+    // In place, not a copy: syncWatcher only removes `w` itself, which a Set's iteration allows,
+    // and copying every unsynced watcher per step cost more than the step's own work.
+    for (const w of this.unsynced) {
       if (budget <= 0) break;
       if (w.stream.queue.length >= this.maxQueued) continue;
       budget -= this.syncWatcher(w, budget, WATCH_BATCH_MAX_REVS);
