@@ -6,14 +6,16 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
-// and six more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
+// and more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
 // the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns); and
 // --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns;
 // --loads=txn-put, Txns of one put each (how kube-apiserver writes), 1000 clients / 100 conns;
 // --loads=watch-latency, 100 watchers on one key and 500 puts/s, each put's latency to its events;
 // --loads=lease-keepalive, each of 1000 clients (100 conns) renewing its own lease, one
-// LeaseKeepAlive stream per renewal (benchmark's KeepAliveOnce); and --loads=stm, benchmark's
-// software transactions (read two of 1000 keys, write both back in a Txn guarded by their revisions).
+// LeaseKeepAlive stream per renewal (benchmark's KeepAliveOnce); --loads=stm, benchmark's
+// software transactions (read two of 1000 keys, write both back in a Txn guarded by their
+// revisions); --loads=watch-create, 50,000 watchers made on 100 streams; and --loads=watch-get,
+// serializable reads while 10,000 watchers catch up from history on one stream.
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
@@ -185,6 +187,24 @@ const LOAD_TABLE: Load[] = ([
     total: 20_000,
     warmup: 5_000,
     args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=1000', 'stm', '--keys=1000', '--keys-per-txn=2', '--txn-wr-percent=100', '--val-size=1024', `--total=${n}`],
+  },
+  {
+    // etcd's watch: 50,000 watchers (100 streams of 500, on 100 conns) over 100 keys made, then
+    // 100 puts to those keys; the figures are the creations' (benchmark's first summary; clientv3
+    // has one create in flight per stream, so this is 100 creates at a time). The CPU and RSS
+    // columns include the puts' 50,000 events. Not in the default --loads.
+    name: 'watch-create',
+    total: 50_000,
+    warmup: 10_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=100', '--clients=100', 'watch', '--streams=100', `--watch-per-stream=${n / 100}`, '--watched-key-total=100', '--put-total=100', '--key-space-size=100', '--sequential-keys'],
+  },
+  {
+    // etcd's watch-get: 10,000 watchers catching up from an old revision (8 events each) on one
+    // stream while one client reads serializably; the figures are the reads'. Not in the default --loads.
+    name: 'watch-get',
+    total: 10_000,
+    warmup: 1_000,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=1', '--clients=1', 'watch-get', `--watchers=${n}`, '--streams=1', '--events=8'],
   },
   {
     // etcd's watch-latency: 100 watchers (10 streams of 10) on one key, puts at 500/s; the
