@@ -1,5 +1,5 @@
 // Which methods have hand-written codecs (KV Range, Put and Txn: kv-codec.ts, txn-codec.ts; the
-// answers of Watch: watch-codec.ts; Lease KeepAlive, Grant and Revoke: lease-codec.ts), and how
+// Watch stream: watch-codec.ts; Lease KeepAlive, Grant and Revoke: lease-codec.ts), and how
 // each stands in front of proto-loader's (de)serializer of the same method: whatever the
 // hand-written one gives up on (odd bytes in, a value that needs proto-loader's conversions out)
 // goes to proto-loader, which then answers as it always did.
@@ -17,7 +17,7 @@ import {
 } from './lease-codec.js';
 import { WireReader } from './proto-wire.js';
 import { decodeTxnRequest, encodeTxnResponse } from './txn-codec.js';
-import { encodeWatchResponse } from './watch-codec.js';
+import { decodeWatchRequest, encodeWatchResponse } from './watch-codec.js';
 
 export interface MethodCodec {
   /** Request bytes to the request object (proto-loader's requestDeserialize as the fallback). */
@@ -74,8 +74,7 @@ export function hotMethodCodec(service: string, method: string, loader: LoaderMe
     case 'etcdserverpb.KV/Txn':
       return both(decodeTxnRequest, encodeTxnResponse);
     case 'etcdserverpb.Watch/Watch':
-      // The stream's requests stay with proto-loader (see watch-codec.ts).
-      return { deserialize: de, serialize: encoder(encodeWatchResponse, ser) };
+      return both(decodeWatchRequest, encodeWatchResponse);
     case 'etcdserverpb.Lease/LeaseKeepAlive':
       return both(decodeLeaseKeepAliveRequest, encodeLeaseKeepAliveResponse);
     case 'etcdserverpb.Lease/LeaseGrant':
