@@ -14,8 +14,9 @@
 // --loads=lease-keepalive, each of 1000 clients (100 conns) renewing its own lease, one
 // LeaseKeepAlive stream per renewal (benchmark's KeepAliveOnce); --loads=stm, benchmark's
 // software transactions (read two of 1000 keys, write both back in a Txn guarded by their
-// revisions); --loads=watch-create, 50,000 watchers made on 100 streams; and --loads=watch-get,
-// serializable reads while 10,000 watchers catch up from history on one stream.
+// revisions); --loads=watch-create, 50,000 watchers made on 100 streams; --loads=watch-get,
+// serializable reads while 10,000 watchers catch up from history on one stream; and
+// --loads=txn-put,range-page, pages of 500 1 KiB values out of ~45,000 keys (a list page).
 // For each run it records throughput, p99 and average latency (from benchmark's summary), the
 // members' CPU seconds per 1,000 requests (utime+stime from /proc/<pid>/stat, before and after),
 // the largest member peak RSS (VmHWM), at the load's end the largest anonymous RSS of a member and
@@ -205,6 +206,16 @@ const LOAD_TABLE: Load[] = ([
     total: 10_000,
     warmup: 1_000,
     args: (e, n) => [`--endpoints=${e}`, '--conns=1', '--clients=1', 'watch-get', `--watchers=${n}`, '--streams=1', '--events=8'],
+  },
+  {
+    // A page of a large listing, as kube-apiserver reads one: a linearizable range of 500 1 KiB
+    // values (~520 KB answered) out of the keys an earlier load wrote, 50 clients on 10 conns.
+    // Run it after txn-put, whose 60,000 puts land on ~45,000 distinct keys (put-all's all go to
+    // one key): --loads=txn-put,range-page. Not in the default --loads.
+    name: 'range-page',
+    total: 2_000,
+    warmup: 500,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=10', '--clients=50', 'range', '\x01', '\xff', '--limit=500', '--consistency=l', `--total=${n}`],
   },
   {
     // etcd's watch-latency: 100 watchers (10 streams of 10) on one key, puts at 500/s; the
