@@ -67,11 +67,7 @@ export class Lessor {
     this.lastCheckpointMs.clear();
     this.revoking.clear();
     this.granted.clear();
-    for (const l of this.leases().values()) {
-      const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
-      this.expiryMs.set(l.id, nowMs + extendMs + secs * 1000);
-      this.lastCheckpointMs.set(l.id, nowMs);
-    }
+    for (const l of this.leases().values()) this.start(l, nowMs, extendMs);
   }
 
   demote(): void {
@@ -109,9 +105,10 @@ export class Lessor {
     this.granted.clear();
   }
 
-  private start(l: LeaseRecord, nowMs: number): void {
+  /** Counts a lease from now: its checkpointed remaining TTL, else its TTL, plus `extendMs`. */
+  private start(l: LeaseRecord, nowMs: number, extendMs = 0): void {
     const secs = l.remainingTtl > 0 ? l.remainingTtl : l.ttl;
-    this.expiryMs.set(l.id, nowMs + secs * 1000);
+    this.expiryMs.set(l.id, nowMs + extendMs + secs * 1000);
     this.lastCheckpointMs.set(l.id, nowMs);
   }
 

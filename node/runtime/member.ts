@@ -167,6 +167,14 @@ function alarmName(t: number): string {
 
 const ttlAnswer = (TTL: number): { TTL: number } => ({ TTL });
 
+/**
+ * The lease or member id of a peer request. Ids travel between members as decimal strings (JSON
+ * has no 64-bit integers); an older member sends a number, which BigInt takes too.
+ */
+function peerRequestId(body: unknown): bigint {
+  return BigInt((body as { ID?: string | number }).ID ?? 0);
+}
+
 export class Member implements MemberBackend, TransportHandler {
   readonly id: NodeId;
   readonly clusterId: NodeId;
@@ -593,11 +601,7 @@ export class Member implements MemberBackend, TransportHandler {
     return this.handleOtherRpc(from, method, body);
   }
 
-  /**
-   * A keep-alive, on the leader (etcd's LeaseRenew): the renewed TTL, or 0 for a lease that is
-   * gone. `body.ID` is the lease id as a decimal string (JSON has no 64-bit integers); an older
-   * member sends a number, which BigInt takes too.
-   */
+  /** A keep-alive, on the leader (etcd's LeaseRenew): the renewed TTL, or 0 for a lease that is gone. */
   private async renewLease(body: unknown): Promise<number> {
     if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
     // Confirm leadership with a quorum and apply everything committed first (a ReadIndex
@@ -607,7 +611,7 @@ export class Member implements MemberBackend, TransportHandler {
     // would promise a lease that is about to be revoked (whole-member simulator, W3).
     await this.linearizableBarrier();
     if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
-    const id = BigInt((body as { ID?: string | number }).ID ?? 0);
+    const id = peerRequestId(body);
     const r = this.sm.leaseRenew(id, this.sched.monoMs());
     if (r.expired) {
       const exists = (): boolean => this.sm.leaseTimeToLive({ ID: id, keys: false }, this.sched.monoMs()).TTL !== -1;
@@ -620,9 +624,7 @@ export class Member implements MemberBackend, TransportHandler {
 
   private async handleOtherRpc(from: NodeId, method: string, body: unknown): Promise<unknown> {
     const b = body as Record<string, number>;
-    // Lease and member ids travel between members as decimal strings (JSON has no 64-bit
-    // integers); an older member sends a number, which BigInt takes too.
-    const idArg = (): bigint => BigInt((body as { ID?: string | number }).ID ?? 0);
+    const idArg = (): bigint => peerRequestId(body);
     switch (method) {
       case 'leaseTimeToLive': {
         if (this.role !== 'leader') throw new BackendError('notLeader', 'etcdserver: not leader');
