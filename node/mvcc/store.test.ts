@@ -19,7 +19,6 @@ import {
   type PutResponse,
   type TxnResponse,
 } from './index.js';
-import { KeyIndex } from './key-index.js';
 import { InHeapValues, type ValueRef } from './value-store.js';
 import { KEY_OVERHEAD_BYTES, REV_OVERHEAD_BYTES } from './store.js';
 import { ByteReader, ByteWriter, decodeCommand, encodeCommand } from './codec.js';
@@ -138,6 +137,33 @@ describe('range options', () => {
     // Once the pin is released, physical compaction finishes.
     while (!store.compactStep(1000));
     expect(store.physicalCompactionPending()).toBe(false);
+    store.checkInvariants();
+  });
+
+  it('a limited range at the current revision counts from the index what a full walk counts', () => {
+    const SEED = 4242;
+    console.log(`counted range seed ${SEED}`);
+    const rng = new TestRng(SEED);
+    const { store, ok, put } = mk();
+    const k = (i: number): string => `k/${String(i).padStart(4, '0')}`;
+    const lease = ok<LeaseGrantResponse>({ type: 'leaseGrant', req: { TTL: 60 } }).ID;
+    for (let round = 0; round < 40; round++) {
+      // Creates, overwrites, deletes (single and ranged), re-creates, keys on a lease, a revoke.
+      for (let j = 0; j < 100; j++) put(k(rng.int(2000)), `v${round}`, round === 20 && j < 30 ? lease : 0n);
+      for (let j = 0; j < 20; j++) ok({ type: 'deleteRange', req: { key: b(k(rng.int(2000))) } });
+      if (round % 10 === 9) ok({ type: 'deleteRange', req: { key: b(k(rng.int(2000))), rangeEnd: b(k(rng.int(2000) + 50)) } });
+      if (round === 30) ok({ type: 'leaseRevoke', req: { ID: lease } });
+      if (round % 8 === 7) ok({ type: 'compaction', req: { revision: store.currentRevision() - 50 } });
+      while (!store.compactStep(1000));
+      const a = rng.int(2000);
+      const req = { key: b(k(a)), rangeEnd: b(k(a + rng.int(1500))) };
+      // Sorted (descending) reads walk the whole range; limited ones stop at limit + 1.
+      const walked = store.range({ ...req, sortOrder: SortOrder.DESCEND });
+      const limited = store.range({ ...req, limit: 7 });
+      expect({ round, count: limited.count, more: limited.more }).toEqual({ round, count: walked.count, more: walked.count > 7 });
+      expect(limited.kvs).toEqual(walked.kvs.slice().reverse().slice(0, 7));
+      expect(store.range({ ...req, countOnly: true }).count).toBe(walked.count);
+    }
     store.checkInvariants();
   });
 
@@ -514,39 +540,6 @@ describe('snapshots of a key with many revisions', () => {
     back.restore(chunks);
     expect(back.currentRevision()).toBe(at);
     expect(back.hashKV(0)).toEqual(want);
-  });
-});
-
-describe('key index (B+tree)', () => {
-  it('matches a sorted array under random inserts and deletes', () => {
-    const rng = new TestRng(77);
-    const t = new KeyIndex<number>();
-    const model = new Map<string, number>();
-    for (let i = 0; i < 20_000; i++) {
-      const k = `k${rng.int(3000).toString(36)}`;
-      if (rng.chance(0.6)) {
-        t.set(k, i);
-        model.set(k, i);
-      } else {
-        expect(t.delete(k)).toBe(model.delete(k));
-      }
-      if (i % 2000 === 0) t.checkInvariants();
-    }
-    t.checkInvariants();
-    const sorted = [...model.keys()].sort();
-    const seen: string[] = [];
-    t.visit('', undefined, (k, v) => {
-      expect(v).toBe(model.get(k));
-      seen.push(k);
-      return true;
-    });
-    expect(seen).toEqual(sorted);
-    const part: string[] = [];
-    t.visit('k1', 'k3', (k) => (part.push(k), true));
-    expect(part).toEqual(sorted.filter((k) => k >= 'k1' && k < 'k3'));
-    for (const k of sorted) t.delete(k);
-    t.checkInvariants();
-    expect(t.size).toBe(0);
   });
 });
 

@@ -261,6 +261,11 @@ function latestLive(rec: KeyRec | undefined): Rev | undefined {
   return last !== undefined && last.version !== 0 ? last : undefined;
 }
 
+/** The store's key index: it counts the keys live at the current revision (range counts). */
+function newKeyIndex(): KeyIndex<KeyRec> {
+  return new KeyIndex<KeyRec>((rec) => latestLive(rec) !== undefined);
+}
+
 /**
  * Index of the first rev that survives logical compaction at compactRev: the last one at or
  * below it, unless that is a delete below it. A delete at compactRev itself stays, as in etcd
@@ -323,7 +328,7 @@ export class MvccStore {
   readonly lessor: Lessor;
 
   private map = new Map<string, KeyRec>();
-  private index = new KeyIndex<KeyRec>();
+  private index = newKeyIndex();
   private rev = 1;
   private compactRev = 0;
   private log = new RevLog(2);
@@ -505,7 +510,7 @@ export class MvccStore {
     const curRev = this.rev;
     const at = this.resolveReadRev(req.revision, curRev);
     const epoch = this.epoch;
-    const c = new RangeCollector(this.map, this.index, req, at);
+    const c = new RangeCollector(this.map, this.index, req, at, at === curRev);
     // A read done in one step never yields, so nothing can compact under it: it takes no pin.
     // (Pinning every read churned the pins Map, whose tables V8 then allocates in old space.)
     if (!c.step(stepKeys)) {
@@ -525,7 +530,7 @@ export class MvccStore {
   /** Synchronous read (no generator, no pin: nothing can change under it). */
   private rangeNow(req: RangeRequest, curRev: number): RangeResponse {
     const at = this.resolveReadRev(req.revision, curRev);
-    const c = new RangeCollector(this.map, this.index, req, at);
+    const c = new RangeCollector(this.map, this.index, req, at, at === curRev);
     c.step(Number.MAX_SAFE_INTEGER);
     return { header: header(curRev), ...c.finish() };
   }
@@ -672,13 +677,16 @@ export class MvccStore {
     // defragment can move it).
     const value = p.ignoreValue ? (cur as Rev).value : p.value;
     const lease = p.ignoreLease ? (cur as Rev).lease : (p.lease ?? NO_LEASE);
+    const created = rec === undefined;
     if (rec === undefined) {
       rec = { skey, revs: [] };
       this.map.set(skey, rec);
       this.size += skey.length + KEY_OVERHEAD_BYTES;
-      this.index.set(skey, rec);
     }
     this.addRev(ctx, rec, cur ? cur.create : ctx.main, cur ? cur.version + 1 : 1, value, lease);
+    // The index counts live keys: a new key enters it live, a deleted one turns live again.
+    if (created) this.index.set(skey, rec);
+    else if (!cur) this.index.adjustLive(skey, 1);
     if (cur && cur.lease !== NO_LEASE && cur.lease !== lease) this.leases.get(cur.lease)?.keys.delete(skey);
     if (lease !== NO_LEASE) {
       const l = this.leases.get(lease);
@@ -708,6 +716,7 @@ export class MvccStore {
   private deleteRec(ctx: WriteCtx, rec: KeyRec): Rev {
     const cur = latestLive(rec) as Rev;
     this.addRev(ctx, rec, 0, 0, EMPTY, NO_LEASE);
+    this.index.adjustLive(rec.skey, -1);
     if (cur.lease !== NO_LEASE) this.leases.get(cur.lease)?.keys.delete(rec.skey);
     return cur;
   }
@@ -1399,7 +1408,7 @@ export class MvccStore {
       valueBytes += v.len;
       if (i.main >= logStart) groups[i.main - logStart]!.push(rv);
     }
-    const index = new KeyIndex<KeyRec>();
+    const index = newKeyIndex();
     for (const skey of [...map.keys()].sort()) {
       const rec = map.get(skey)!;
       index.set(skey, rec);
@@ -1484,12 +1493,16 @@ class RangeCollector {
   private readonly range: SkeyRange;
   private from: string;
   private started = false;
+  /** The index gave the count: the scan stops once it has fetchLimit keys. */
+  private readonly counted: boolean;
 
   constructor(
     private readonly map: Map<string, KeyRec>,
     private readonly index: KeyIndex<KeyRec>,
     private readonly req: RangeRequest,
     private readonly at: number,
+    /** `at` is the state the index holds now: the current revision, or a txn's pending one. */
+    atCurrent: boolean,
   ) {
     this.limit = req.limit ?? 0;
     const filtered = !!(req.minModRevision || req.maxModRevision || req.minCreateRevision || req.maxCreateRevision);
@@ -1500,12 +1513,16 @@ class RangeCollector {
     this.from = this.range.start;
     // A keys-only read fetches no value bytes, unless it sorts by value.
     this.skipValues = !!req.keysOnly && req.sortTarget !== SortTarget.VALUE;
+    // At the current revision the index counts the range's live keys (etcd walks them all).
+    const range = this.range;
+    this.counted = atCurrent && range.end !== undefined && !isEmptyRange(range) && this.fetchLimit !== Number.MAX_SAFE_INTEGER;
+    if (this.counted) this.count = index.countLive(range.start, range.end === '' ? undefined : range.end);
   }
 
   private take(rec: KeyRec): void {
     const r = liveAt(rec, this.at);
     if (r === undefined) return;
-    this.count++;
+    if (!this.counted) this.count++;
     if (this.kvs.length < this.fetchLimit) this.kvs.push(toKv(r, this.skipValues));
   }
 
@@ -1523,17 +1540,22 @@ class RangeCollector {
     this.started = true;
     if (isEmptyRange(range)) return true;
     const end = range.end === '' ? undefined : range.end;
+    const counted = this.counted;
+    if (counted && this.kvs.length >= this.fetchLimit) return true;
     let visited = 0;
     let last = '';
+    let full = false;
     const finished = this.index.visit(this.from, end, (k, rec) => {
       if (visited >= stepKeys) return false;
       visited++;
       last = k;
       this.take(rec);
-      return true;
+      full = counted && this.kvs.length >= this.fetchLimit;
+      return !full;
     });
-    if (!finished) this.from = last + '\u0000';
-    return finished;
+    if (finished || full) return true;
+    this.from = last + '\u0000';
+    return false;
   }
 
   finish(): { kvs: KeyValue[]; more: boolean; count: number } {
@@ -1695,7 +1717,7 @@ export class SnapshotRestorer {
     this.buckets = new Array<Rev[]>(Math.max(0, rev - logStart + 1));
     this.s = {
       map: new Map(),
-      index: new KeyIndex<KeyRec>(),
+      index: newKeyIndex(),
       rev,
       compactRev,
       log: new RevLog(logStart), // finish() fills it from the buckets
