@@ -19,8 +19,19 @@ bash hack/ensure-cert-manager.sh >"$cm_log" 2>&1 &
 cert_manager=$!
 trap 'kill "$build" "$weed" "$cert_manager" 2>/dev/null || true' EXIT
 
+# A vitest run that, when it fails, ends with a short list of what failed and why (CI shows the
+# end of the output; vitest's own report is long).
+run_vitest() {
+  local label=$1; shift
+  local report=".cache/vitest-$label.json"
+  rm -f "$report"
+  if npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"; then return 0; fi
+  npx tsx hack/test-failures.ts "$report" "$label" || true
+  return 1
+}
+
 backup_suites='test/integration/backup-*.test.ts'
-npx vitest run --exclude "$backup_suites"
+run_vitest unit --exclude "$backup_suites"
 
 echo "waiting for weed (log: $weed_log)"
 if ! wait "$weed"; then
@@ -29,7 +40,7 @@ if ! wait "$weed"; then
   exit 1
 fi
 tail -n 2 "$weed_log"
-npx vitest run test/integration/backup-
+run_vitest backup test/integration/backup-
 
 echo "waiting for the Kubernetes binaries (log: $log)"
 if ! wait "$build"; then
@@ -46,5 +57,5 @@ if ! wait "$cert_manager"; then
 fi
 trap - EXIT
 tail -n 2 "$cm_log"
-npx vitest run -c test/e2e/vitest.config.ts
-CP_STORAGE=tsetcd npx vitest run -c test/e2e/vitest.config.ts
+run_vitest e2e -c test/e2e/vitest.config.ts
+CP_STORAGE=tsetcd run_vitest e2e-on-tsetcd -c test/e2e/vitest.config.ts
