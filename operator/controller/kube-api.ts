@@ -33,6 +33,10 @@ export interface PodInfo {
   lastTerminationMessage: string | null;
   /** metadata.creationTimestamp (RFC 3339, whole seconds); a quorum recovery tells a restarted pod by it. */
   createdTime?: string | null;
+  /** spec.nodeName: the node it was placed on; null while unscheduled. */
+  nodeName?: string | null;
+  /** The scheduler found no node for it (condition PodScheduled False, reason Unschedulable). */
+  unschedulable?: boolean;
 }
 
 export interface PvcInfo {

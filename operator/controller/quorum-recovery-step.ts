@@ -123,6 +123,7 @@ async function observeRecovery(
   const flagSetMs = recorded?.flagSetTime !== undefined ? Date.parse(recorded.flagSetTime) : null;
   const createdMs = survivorPod?.createdTime != null ? Date.parse(survivorPod.createdTime) : null;
   const stale = new Set(recorded?.stalePvcUIDs ?? []);
+  const dropped = new Set(recorded?.dropped ?? []);
   return {
     request,
     policy: resolveRecoveryPolicy(cluster.spec.quorumRecovery),
@@ -136,6 +137,8 @@ async function observeRecovery(
     flagPresent: recorded?.phase === 'ForcingNewCluster',
     // creationTimestamp has whole seconds: a pod created in the flag's second counts as older (restarted once more, harmlessly).
     survivorStartedWithFlag: flagSetMs !== null && createdMs !== null && createdMs > flagSetMs,
+    survivorUnschedulable: survivorPod?.unschedulable === true,
+    droppedPodsPlaced: obs.pods.filter((p) => dropped.has(p.ordinal) && !p.deleting && (p.nodeName ?? null) !== null).map((p) => p.name).sort(),
     staleDataPresent: obs.pvcs.some((p) => !p.terminating && stale.has(p.uid)),
     backup: null,
     statefulSetPresent: obs.sts !== null,
@@ -193,6 +196,9 @@ async function act(d: RecoveryStepDeps, ref: ClusterRef, r: RecoveryStatus | nul
       return;
     case 'restart-survivor':
       await d.kube.deletePod(ns, a.name);
+      return;
+    case 'free-survivor-node':
+      for (const name of a.pods) await d.kube.deletePod(ns, name);
       return;
     case 'remove-stale-data':
       for (const o of a.ordinals) {
@@ -279,6 +285,8 @@ function describe(a: RecoveryAction): string {
       return `naming ${a.name} for --force-new-cluster (ETCD_FORCE_NEW_CLUSTER_FOR)`;
     case 'restart-survivor':
       return `restarting ${a.name} with --force-new-cluster`;
+    case 'free-survivor-node':
+      return `the survivor's pod cannot be placed: deleting the dropped members' pods ${a.pods.join(', ')}`;
     case 'clear-flag':
       return 'taking --force-new-cluster away again';
     case 'remove-stale-data':

@@ -112,6 +112,8 @@ export class RealKubeApi implements KubeApi {
         deletionTime: p.metadata?.deletionTimestamp ? new Date(p.metadata.deletionTimestamp).toISOString() : null,
         lastTerminationMessage: terminated?.message ?? null,
         createdTime: p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).toISOString() : null,
+        nodeName: p.spec?.nodeName ?? null,
+        unschedulable: p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable') ?? false,
       };
     });
   }

@@ -21,6 +21,8 @@ interface World {
   time: number;
   recovery: RecoveryStatus | null;
   highestRecorded: number;
+  /** The survivor's new pod cannot be placed: a dropped member's pod took the node its volume is on. */
+  blocked: boolean;
 }
 
 const name = (o: number): string => `e-${o}`;
@@ -40,6 +42,7 @@ function input(w: World, request: string | null): RecoveryInput {
     candidates, highestRecordedIndex: w.highestRecorded,
     survivorMemberList: sm !== null && sm.up ? (w.forcedList ?? w.members.map((m) => m.id)) : null,
     flagPresent: w.flag !== null, survivorStartedWithFlag: sm !== null && w.flag !== null && sm.podStart > w.flagSetAt,
+    survivorUnschedulable: w.blocked, droppedPodsPlaced: sm === null ? [] : w.members.filter((m) => m !== sm).map((m) => name(m.ordinal)),
     staleDataPresent: [...w.stalePvcs].length > 0, nowIso: `t${w.time}`,
     policy: MANUAL, unavailableSince: null, backup: null, statefulSetPresent: true, podsLeft: w.members.length, pvcsLeft: w.members.length, pvcsToDelete: [], nowMs: w.time,
   };
@@ -48,6 +51,11 @@ function input(w: World, request: string | null): RecoveryInput {
 /** A pod start: with the flag naming it, the member drops every other one (its list is itself alone). */
 function startPod(w: World, m: ModelMember): void {
   m.podStart = ++w.time;
+  startProcess(w, m);
+}
+
+/** The member's process starts in a pod that exists already (one just placed on a node). */
+function startProcess(w: World, m: ModelMember): void {
   m.up = true;
   if (w.flag === name(m.ordinal)) w.forcedList = [m.id];
 }
@@ -63,7 +71,7 @@ function seedWorld(rng: TestRng): World {
     if (rng.chance(0.5)) m.up = false; else m.dataLost = true;
   }
   const highestRecorded = Math.max(...members.map((m) => m.applied)) + rng.int(5);
-  return { members, forcedList: null, flag: null, flagSetAt: 0, stalePvcs: new Set(), time: 1, recovery: null, highestRecorded };
+  return { members, forcedList: null, flag: null, flagSetAt: 0, stalePvcs: new Set(), time: 1, recovery: null, highestRecorded, blocked: false };
 }
 
 function run(seed: number): void {
@@ -86,7 +94,20 @@ function run(seed: number): void {
     if (rng.chance(0.2)) continue; // the operator crashed before acting
     switch (a.kind) {
       case 'set-flag': w.flag = a.name; w.flagSetAt = w.time; break;
-      case 'restart-survivor': startPod(w, w.members.find((m) => name(m.ordinal) === a.name)!); break;
+      case 'restart-survivor': {
+        const m = w.members.find((x) => name(x.ordinal) === a.name)!;
+        // Now and then a dropped member's pod takes the freed node first: the new pod waits unplaced.
+        if (rng.chance(0.3)) (m.podStart = ++w.time, m.up = false, w.blocked = true);
+        else (w.blocked = false, startPod(w, m));
+        break;
+      }
+      case 'free-survivor-node': {
+        expect(w.blocked, `seed ${seed}: dropped pods deleted while the survivor was placed`).toBe(true);
+        expect(a.pods, `seed ${seed}`).not.toContain(w.recovery!.survivor!.name);
+        // The deleted pods come back elsewhere, or one takes the node again.
+        if (rng.chance(0.6)) (w.blocked = false, startProcess(w, w.members[w.recovery!.survivor!.ordinal]!));
+        break;
+      }
       case 'clear-flag': w.flag = null; break;
       case 'remove-stale-data': for (const o of a.ordinals) w.stalePvcs.delete(o); break;
       case 'refuse': case 'none': case 'wait': break;
@@ -127,7 +148,7 @@ describe('planQuorumRecovery', () => {
   it('refuses when quorum holds, and when no member answers with its data', () => {
     const base: RecoveryInput = {
       request: 'go', recovery: null, voters: 3, healthyVoters: 2, candidates: [], highestRecordedIndex: 10,
-      survivorMemberList: null, flagPresent: false, survivorStartedWithFlag: false, staleDataPresent: false, nowIso: 't',
+      survivorMemberList: null, flagPresent: false, survivorStartedWithFlag: false, survivorUnschedulable: false, droppedPodsPlaced: [], staleDataPresent: false, nowIso: 't',
       policy: MANUAL, unavailableSince: null, backup: null, statefulSetPresent: true, podsLeft: 3, pvcsLeft: 3, pvcsToDelete: [], nowMs: 0,
     };
     expect(planQuorumRecovery(base)).toMatchObject({ action: { kind: 'refuse', reason: 'QuorumNotLost' }, next: { request: 'go', phase: 'Refused' } });
@@ -157,7 +178,7 @@ function runBackup(seed: number): void {
   }));
   const input = (): RecoveryInput => ({
     request: `r${seed}`, policy, unavailableSince: null, recovery: w.recovery, voters: n, healthyVoters: survivorUp ? 1 : 0, candidates, highestRecordedIndex: 9,
-    survivorMemberList: null, flagPresent: false, survivorStartedWithFlag: false, staleDataPresent: false, backup: { verified: VERIFIED },
+    survivorMemberList: null, flagPresent: false, survivorStartedWithFlag: false, survivorUnschedulable: false, droppedPodsPlaced: [], staleDataPresent: false, backup: { verified: VERIFIED },
     statefulSetPresent: w.sts, podsLeft: w.pods.size, pvcsLeft: w.pvcs.size, pvcsToDelete: [...w.pvcs].filter(([, k]) => k < 0).map(([o]) => o), nowMs: w.time, nowIso: `t${w.time}`,
   });
   for (let pass = 0; pass < 60 && w.restored === null; pass++) {
@@ -168,7 +189,7 @@ function runBackup(seed: number): void {
     w.recovery = plan.next;
     w.time++;
     const a = plan.action;
-    if (['set-flag', 'restart-survivor', 'clear-flag', 'remove-stale-data', 'refuse'].includes(a.kind)) throw new Error(`seed ${seed}: ${a.kind} on the backup path`);
+    if (['set-flag', 'restart-survivor', 'free-survivor-node', 'clear-flag', 'remove-stale-data', 'refuse'].includes(a.kind)) throw new Error(`seed ${seed}: ${a.kind} on the backup path`);
     // Crashed before acting (bootstrap-from-backup is a status write, made with status.recovery at once).
     if (a.kind !== 'bootstrap-from-backup' && rng.chance(0.2)) continue;
     if (a.kind === 'stop-members') { w.sts = false; for (const o of w.pods.keys()) if (w.pods.get(o)! < 0) w.pods.set(o, rng.int(3)); }
@@ -196,7 +217,7 @@ describe('planQuorumRecovery from a backup', () => {
   const lost = (o: number): RecoveryCandidate => ({ name: name(o), ordinal: o, recordedID: `id${o}`, dataLost: true, status: null });
   const base: RecoveryInput = {
     request: null, recovery: null, voters: 3, healthyVoters: 0, candidates: [lost(0), lost(1), lost(2)], highestRecordedIndex: 10,
-    survivorMemberList: null, flagPresent: false, survivorStartedWithFlag: false, staleDataPresent: false, nowIso: 't',
+    survivorMemberList: null, flagPresent: false, survivorStartedWithFlag: false, survivorUnschedulable: false, droppedPodsPlaced: [], staleDataPresent: false, nowIso: 't',
     policy: MANUAL, unavailableSince: null, backup: null, statefulSetPresent: true, podsLeft: 3, pvcsLeft: 3, pvcsToDelete: [0, 1, 2], nowMs: 0,
   };
 

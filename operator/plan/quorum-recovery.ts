@@ -88,6 +88,10 @@ export interface RecoveryInput {
   flagPresent: boolean;
   /** The survivor's pod was created after the flag was set (so it started with the flag). */
   survivorStartedWithFlag: boolean;
+  /** The survivor's pod is there and the scheduler cannot place it (PodScheduled False, Unschedulable). */
+  survivorUnschedulable: boolean;
+  /** Pods of the dropped ordinals that are on a node and not being deleted. */
+  droppedPodsPlaced: readonly string[];
   /** A dropped ordinal still has its old PVC. */
   staleDataPresent: boolean;
   /** The newest backup; null when it was not looked at (not needed) or none is configured. */
@@ -109,6 +113,11 @@ export type RecoveryAction =
   | { kind: 'set-flag'; name: string }
   /** Delete its pod, so that it starts again with the flag. */
   | { kind: 'restart-survivor'; name: string }
+  /**
+   * Delete the dropped members' pods: the survivor's new pod cannot be placed, and one of them may
+   * hold the one node its volume is on (required anti-affinity). They hold nothing the recovery needs.
+   */
+  | { kind: 'free-survivor-node'; pods: string[] }
   /** Wait for the survivor to serve alone, or for pods and volumes to go. */
   | { kind: 'wait'; message: string }
   | { kind: 'clear-flag' }
@@ -247,6 +256,12 @@ function continueRecovery(i: RecoveryInput, r: RecoveryStatus): RecoveryPlan {
       const s = r.survivor!;
       if (!i.flagPresent) return { action: { kind: 'set-flag', name: s.name }, next: r };
       if (!i.survivorStartedWithFlag) return { action: { kind: 'restart-survivor', name: s.name }, next: r };
+      // Restarting the survivor frees its node for a moment; a dropped member's pod created then may
+      // take it, and the survivor's volume can be used nowhere else: no step after this would come.
+      if (i.survivorUnschedulable && i.droppedPodsPlaced.length > 0) {
+        const pods = [...i.droppedPodsPlaced];
+        return { action: { kind: 'free-survivor-node', pods }, next: { ...r, message: `${s.name} cannot be placed; deleting the dropped members' pods ${pods.join(', ')} so its node is free` } };
+      }
       const alone = i.survivorMemberList !== null && i.survivorMemberList.length === 1 && i.survivorMemberList[0] === s.id;
       if (!alone) return { action: { kind: 'wait', message: `waiting for ${s.name} to serve alone` }, next: r };
       return { action: { kind: 'clear-flag' }, next: { ...r, phase: 'ClearingFlag', message: `${s.name} serves alone; taking --force-new-cluster away again` } };
