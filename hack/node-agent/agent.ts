@@ -75,6 +75,8 @@ interface ProjectedVolume {
 
 /** How often ConfigMap and Secret volumes are compared with the API (the kubelet: about a minute; shorter here). */
 const PROJECTED_SYNC_MS = 5000;
+/** The longest wait between two tries to start a pod whose start failed (the kubelet backs off too). */
+const START_RETRY_MAX_MS = 30_000;
 
 /**
  * Writes a ConfigMap or Secret volume the way the kubelet's AtomicWriter does: the files in a fresh
@@ -146,6 +148,8 @@ export class NodeAgent {
   private readonly nodeNames: Set<string>;
   private readonly pool: IpPool;
   private readonly records = new Map<string, PodRecord>();
+  /** Failed starts per pod uid, for the retry's backoff (the kubelet retries a pod it could not start). */
+  private readonly startFailures = new Map<string, number>();
   /** Every Pod in the cluster with an address, for the hosts file. */
   private readonly podNames = new Map<string, PodName>();
   private readonly slices = new Map<string, EndpointSlice>();
@@ -443,7 +447,22 @@ export class NodeAgent {
       this.log.error('pod start failed', { pod: podKey(pod), err: errText(err) });
       for (const c of [...rec.initContainers, ...rec.containers]) { c.run.waitingReason = 'CreateContainerError'; c.run.waitingMessage = errText(err); }
       this.syncStatus(rec);
+      // As the kubelet: try again, with a backoff (a slow API server or a claim bound late must not
+      // leave the pod dead for good).
+      const failures = (this.startFailures.get(uid) ?? 0) + 1;
+      this.startFailures.set(uid, failures);
+      setTimeout(() => void this.retryStart(rec), Math.min(START_RETRY_MAX_MS, 1000 * 2 ** (failures - 1))).unref();
     }
+  }
+
+  /** A pod whose start failed: its record, address and namespace go, and it starts anew. */
+  private async retryStart(rec: PodRecord): Promise<void> {
+    if (rec.stopping || this.records.get(rec.uid) !== rec) return;
+    await this.teardown(rec, 0);
+    const pod = rec.pod;
+    if (this.stopped || pod.metadata.deletionTimestamp !== undefined || this.records.has(rec.uid)) return;
+    this.log.info('pod start retried', { pod: podKey(pod), failures: this.startFailures.get(rec.uid) });
+    await this.startPod(pod);
   }
 
   private async prepareVolumes(rec: PodRecord): Promise<Record<string, string>> {
