@@ -1,7 +1,7 @@
 // Watch hub tests: ordering, no gaps, no duplicates, whole revisions per response,
 // prevKv, filters, compaction cancel, progress, slow watchers caught up from history.
 import { describe, expect, it } from 'vitest';
-import { MvccStore, WatchHub, type Command, type WatchResponse, type WatchSink, type Event } from './index.js';
+import { InHeapValues, MvccStore, WatchHub, type Command, type WatchResponse, type WatchSink, type Event } from './index.js';
 import { TestRng } from './testing/rng.js';
 
 const b = (x: string): Uint8Array => Buffer.from(x, 'latin1');
@@ -143,6 +143,31 @@ describe('watch hub basics', () => {
     d.apply({ type: 'put', req: { key: b('a'), value: b('2') } });
     d.hub.notify();
     expect(sink.got.at(-1)).toMatchObject({ watchId: w1, canceled: true }); // w1 is gone; w2 filters puts
+  });
+
+  it('reads a change once for all its watchers; a prevKv watcher gets its own event with the old value', () => {
+    // Counts the value store's reads: a watched change's value is read once, however many watch it.
+    let reads = 0;
+    const values = new InHeapValues();
+    const read = values.read.bind(values);
+    values.read = (ref) => (reads++, read(ref));
+    const store = new MvccStore({ values });
+    const hub = new WatchHub(store);
+    let index = 0;
+    const put = (k: string, v: string): void => void expect(store.apply({ type: 'put', req: { key: b(k), value: b(v) } }, ++index).ok).toBe(true);
+    put('k', 'v1');
+    const sinks = Array.from({ length: 30 }, () => new RecordingSink());
+    const withPrev = new RecordingSink();
+    for (const sink of sinks) hub.createWatch(hub.openStream(sink), { key: b('k') });
+    hub.createWatch(hub.openStream(withPrev), { key: b('k'), prevKv: true });
+    reads = 0;
+    put('k', 'v2');
+    hub.notify();
+    expect(reads).toBe(2); // the new value once, the old one once (the prevKv watcher's)
+    const got = sinks.map((k) => k.got.flatMap((r) => r.events));
+    for (const evs of got) expect(evs.map((e) => [s(e.kv.key), s(e.kv.value), e.prevKv])).toEqual([['k', 'v2', undefined]]);
+    const mine = withPrev.got.flatMap((r) => r.events);
+    expect(mine.map((e) => [s(e.kv.value), e.prevKv && s(e.prevKv.value)])).toEqual([['v2', 'v1']]);
   });
 
   it('replays history from a start revision, then goes live', () => {

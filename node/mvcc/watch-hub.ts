@@ -287,8 +287,10 @@ export class WatchHub {
       for (const w of this.rangeWatchers) if (inSkeyRange(w.range, r.rec.skey)) add(w, r);
     }
     if (!perWatcher) return;
+    // Watchers of the same change share its Event (read once: the value comes from the value log).
+    const shared = perWatcher.size > 1 ? new Map<Rev, Event>() : undefined;
     for (const [w, revs] of perWatcher) {
-      const events = this.eventsFor(w, revs);
+      const events = this.eventsFor(w, revs, shared);
       if (events.length === 0) continue;
       const s = w.stream;
       if (s.queue.length >= this.maxQueued) {
@@ -303,15 +305,24 @@ export class WatchHub {
     }
   }
 
-  private eventsFor(w: Watcher, revs: readonly Rev[]): Event[] {
+  /**
+   * The events of `revs` for one watcher. With `shared`, a change's event is taken from it or put
+   * there: the same object goes to every watcher of the change (a prevKv watcher's wraps its kv),
+   * so nothing downstream may change an event.
+   */
+  private eventsFor(w: Watcher, revs: readonly Rev[], shared?: Map<Rev, Event>): Event[] {
     const out: Event[] = [];
     for (const r of revs) {
       const del = r.version === 0;
       if (del ? w.noDelete : w.noPut) continue;
-      const ev = eventOf(r);
+      let ev = shared?.get(r);
+      if (ev === undefined) {
+        ev = eventOf(r);
+        shared?.set(r, ev);
+      }
       if (w.prevKv && !(r.version === 1)) {
         const prev = this.store.kvAt(r.rec.skey, r.main - 1);
-        if (prev) ev.prevKv = prev;
+        if (prev) ev = { type: ev.type, kv: ev.kv, prevKv: prev };
       }
       out.push(ev);
     }
