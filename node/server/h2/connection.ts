@@ -481,6 +481,18 @@ export class H2Connection {
     this.push(out);
   }
 
+  /** One gRPC message as one DATA frame, in one buffer (the caller checked the windows and frame size). */
+  sendMessage(id: number, body: Buffer): void {
+    const dataLen = 5 + body.length;
+    const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + dataLen);
+    writeFrameHeader(out, 0, dataLen, FrameType.DATA, 0, id);
+    out[FRAME_HEADER_BYTES] = 0;
+    out.writeUInt32BE(body.length, FRAME_HEADER_BYTES + 1);
+    body.copy(out, FRAME_HEADER_BYTES + 5);
+    this.sendWindow -= dataLen;
+    this.push(out);
+  }
+
   sendData(id: number, piece: Buffer): void {
     const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     writeFrameHeader(h, 0, piece.length, FrameType.DATA, 0, id);

@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http2';
 import type { AuthContext, CallSink, CallStream, StatusFields } from '../lean-grpc/call-stream.js';
 import { OK_TRAILERS, RESPONSE_HEADERS } from '../lean-grpc/call-stream.js';
-import { frameMessage } from '../lean-grpc/wire.js';
+import { PREFIX_BYTES, frameMessage } from '../lean-grpc/wire.js';
 import type { H2Connection } from './connection.js';
 import { ErrorCode } from './frames.js';
 import { encodeBlock } from './hpack.js';
@@ -69,11 +69,19 @@ export class H2Stream implements CallStream {
     this.sink = sink;
   }
 
-  write(framed: Buffer): boolean {
+  writeMessage(body: Buffer): boolean {
     if (this.gone) return true;
     if (!this.headersSent) this.sendHeaders(RESPONSE_BLOCK, false);
-    this.queue.push(framed);
-    this.queued += framed.length;
+    const dataLen = PREFIX_BYTES + body.length;
+    const c = this.conn;
+    // Nothing queued and room for it: one DATA frame, built in one buffer (a watch sends many small ones).
+    if (this.queued === 0 && dataLen <= this.sendWindow && dataLen <= c.sendWindow && dataLen <= c.peerMaxFrame) {
+      this.sendWindow -= dataLen;
+      c.sendMessage(this.id, body);
+      return true;
+    }
+    this.queue.push(frameMessage(body));
+    this.queued += dataLen;
     this.pump();
     if (this.queued <= HIGH_WATER_MARK) return true;
     this.needDrain = true;

@@ -34,8 +34,8 @@ export interface CallStream {
   /** Bytes accepted by write() and not yet handed to the connection. */
   readonly writableLength: number;
   attach(sink: CallSink): void;
-  /** The response headers if not sent yet, then one framed message; false: wait for onDrain. */
-  write(framed: Buffer): boolean;
+  /** The response headers if not sent yet, then one message (its unframed body); false: wait for onDrain. */
+  writeMessage(body: Buffer): boolean;
   /** A whole unary answer: response headers, the message (unframed body) and OK trailers. */
   respondOk(body: Buffer): void;
   /** Ends the call with a status: trailers after headers, or a trailers-only answer. */
@@ -87,10 +87,10 @@ export class NodeCallStream implements CallStream {
     if (sink.onDrain) s.on('drain', () => sink.onDrain!());
   }
 
-  write(framed: Buffer): boolean {
+  writeMessage(body: Buffer): boolean {
     const s = this.stream;
     if (!s.headersSent) s.respond(RESPONSE_HEADERS, WITH_TRAILERS);
-    return s.write(framed);
+    return s.write(frameMessage(body));
   }
 
   respondOk(body: Buffer): void {

@@ -10,7 +10,7 @@ import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-co
 import type { Status } from './call-common.js';
 import type { CallStream } from './call-stream.js';
 import type { MethodCodec } from './unary-call.js';
-import { TooLargeError, frameMessage } from './wire.js';
+import { TooLargeError } from './wire.js';
 
 export interface StreamMethod extends MethodCodec {
   readonly kind: 'bidi' | 'serverStream';
@@ -79,7 +79,7 @@ export class LeanStreamCall extends LeanCall {
       this.finish({ code: Code.INTERNAL, details: 'Error serializing response' });
       return true;
     }
-    return this.stream.write(frameMessage(body));
+    return this.stream.writeMessage(body);
   }
 
   /** Ends the call with status OK. */

@@ -16,7 +16,7 @@ function testStream(): { stream: CallStream; sink: () => CallSink; sent: Buffer[
     headersSent: false,
     writableLength: 0,
     attach: (s: CallSink) => void (sink = s),
-    write: () => true,
+    writeMessage: () => true,
     respondOk: (b: Buffer) => void sent.push(b),
     sendStatus: () => undefined,
     pause: () => undefined,
