@@ -711,7 +711,7 @@ export class Member implements MemberBackend, TransportHandler {
     this.demoteColdEntries();
     this.readyLoop.onApplied(this.appliedIndex);
     this.sm.afterApply();
-    this.kickBackground();
+    this.kickBackgroundIfPending();
     // Linearizable reads whose index is now applied.
     this.reads.onApplied(this.appliedIndex);
     this.maybeSnapshot();
@@ -1013,6 +1013,11 @@ export class Member implements MemberBackend, TransportHandler {
 
   private backgroundRunning = false;
 
+  /** kickBackground when there is catch-up to do: most applies and creates leave none. */
+  private kickBackgroundIfPending(): void {
+    if (this.sm.backgroundPending?.() !== false) this.kickBackground();
+  }
+
   /** Watch catch-up (historical replay, slow watchers) in bounded steps between events. */
   private kickBackground(): void {
     if (this.backgroundRunning || this.stopped) return;
@@ -1289,7 +1294,7 @@ export class Member implements MemberBackend, TransportHandler {
     return {
       create: (req) => {
         ws.create(req);
-        this.kickBackground();
+        this.kickBackgroundIfPending();
       },
       cancel: (id) => ws.cancel(id),
       resume: () => {

@@ -60,6 +60,9 @@ export class MvccStateMachine implements StateMachine {
   backgroundStep(): boolean {
     return this.hub.syncStep(1000);
   }
+  backgroundPending(): boolean {
+    return this.hub.unsyncedCount() > 0;
+  }
   progressTick(): void {
     this.hub.progressTick();
   }

@@ -20,6 +20,8 @@ export interface StateMachine {
   afterApply(): void;
   /** One bounded piece of background work (watch catch-up); true when idle. */
   backgroundStep(): boolean;
+  /** Whether backgroundStep has work (absent: assume it may). */
+  backgroundPending?(): boolean;
   /** Periodic progress notifications for progress_notify watchers. */
   progressTick(): void;
   /** Local (serializable) range. */
