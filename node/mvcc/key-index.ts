@@ -194,20 +194,22 @@ export class KeyIndex<T> {
 
   /** Live entries with start <= key < end (end undefined: unbounded). */
   countLive(start: string, end: string | undefined): number {
-    const below = (k: string): number => {
-      let n: Node<T> = this.root;
-      let acc = 0;
-      while (!n.leaf) {
-        const idx = upperBound(n.keys, k);
-        for (let j = 0; j < idx; j++) acc += n.children[j]!.live;
-        n = n.children[idx]!;
-      }
-      const stop = lowerBound(n.keys, k);
-      for (let j = 0; j < stop; j++) if (this.isLive(n.vals[j]!)) acc++;
-      return acc;
-    };
     if (end !== undefined && end <= start) return 0;
-    return (end === undefined ? this.root.live : below(end)) - below(start);
+    return (end === undefined ? this.root.live : this.liveBelow(end)) - this.liveBelow(start);
+  }
+
+  /** Live entries with key < k: the counts of the subtrees left of the path to k, then its leaf's. */
+  private liveBelow(k: string): number {
+    let n: Node<T> = this.root;
+    let acc = 0;
+    while (!n.leaf) {
+      const idx = upperBound(n.keys, k);
+      for (let j = 0; j < idx; j++) acc += n.children[j]!.live;
+      n = n.children[idx]!;
+    }
+    const stop = lowerBound(n.keys, k);
+    for (let j = 0; j < stop; j++) if (this.isLive(n.vals[j]!)) acc++;
+    return acc;
   }
 
   /**

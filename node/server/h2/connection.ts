@@ -16,6 +16,7 @@ import type { IncomingHttpHeaders } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { AuthContext } from '../lean-grpc/call-stream.js';
+import { PREFIX_BYTES } from '../lean-grpc/wire.js';
 import {
   DEFAULT_MAX_FRAME,
   DEFAULT_WINDOW,
@@ -462,18 +463,13 @@ export class H2Connection {
    */
   sendUnary(id: number, headerBlock: Buffer, body: Buffer, trailerBlock: Buffer): void {
     const hb = this.block(headerBlock);
-    const dataLen = 5 + body.length;
+    const dataLen = PREFIX_BYTES + body.length;
     const out = Buffer.allocUnsafe(3 * FRAME_HEADER_BYTES + hb.length + dataLen + trailerBlock.length);
     let at = 0;
     writeFrameHeader(out, at, hb.length, FrameType.HEADERS, Flag.END_HEADERS, id);
     at += FRAME_HEADER_BYTES;
     at += hb.copy(out, at);
-    writeFrameHeader(out, at, dataLen, FrameType.DATA, 0, id);
-    at += FRAME_HEADER_BYTES;
-    out[at] = 0;
-    out.writeUInt32BE(body.length, at + 1);
-    at += 5;
-    at += body.copy(out, at);
+    at = writeMessageFrame(out, at, id, body);
     writeFrameHeader(out, at, trailerBlock.length, FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, id);
     at += FRAME_HEADER_BYTES;
     trailerBlock.copy(out, at);
@@ -483,12 +479,9 @@ export class H2Connection {
 
   /** One gRPC message as one DATA frame, in one buffer (the caller checked the windows and frame size). */
   sendMessage(id: number, body: Buffer): void {
-    const dataLen = 5 + body.length;
+    const dataLen = PREFIX_BYTES + body.length;
     const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + dataLen);
-    writeFrameHeader(out, 0, dataLen, FrameType.DATA, 0, id);
-    out[FRAME_HEADER_BYTES] = 0;
-    out.writeUInt32BE(body.length, FRAME_HEADER_BYTES + 1);
-    body.copy(out, FRAME_HEADER_BYTES + 5);
+    writeMessageFrame(out, 0, id, body);
     this.sendWindow -= dataLen;
     this.push(out);
   }
@@ -677,4 +670,13 @@ function flushAll(): void {
   const list = flushQueue;
   flushQueue = [];
   for (const c of list) c.flush();
+}
+
+/** A DATA frame holding one gRPC message (5-byte prefix, then the body) written at `at`; returns its end. */
+function writeMessageFrame(out: Buffer, at: number, id: number, body: Buffer): number {
+  writeFrameHeader(out, at, PREFIX_BYTES + body.length, FrameType.DATA, 0, id);
+  at += FRAME_HEADER_BYTES;
+  out[at] = 0;
+  out.writeUInt32BE(body.length, at + 1);
+  return at + PREFIX_BYTES + body.copy(out, at + PREFIX_BYTES);
 }

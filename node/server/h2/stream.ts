@@ -73,11 +73,10 @@ export class H2Stream implements CallStream {
     if (this.gone) return true;
     if (!this.headersSent) this.sendHeaders(RESPONSE_BLOCK, false);
     const dataLen = PREFIX_BYTES + body.length;
-    const c = this.conn;
-    // Nothing queued and room for it: one DATA frame, built in one buffer (a watch sends many small ones).
-    if (this.queued === 0 && dataLen <= this.sendWindow && dataLen <= c.sendWindow && dataLen <= c.peerMaxFrame) {
+    // One DATA frame, built in one buffer (a watch sends many small ones).
+    if (this.fitsOneFrame(dataLen)) {
       this.sendWindow -= dataLen;
-      c.sendMessage(this.id, body);
+      this.conn.sendMessage(this.id, body);
       return true;
     }
     this.queue.push(frameMessage(body));
@@ -90,9 +89,9 @@ export class H2Stream implements CallStream {
 
   respondOk(body: Buffer): void {
     if (this.gone) return;
-    const dataLen = 5 + body.length;
+    const dataLen = PREFIX_BYTES + body.length;
     const c = this.conn;
-    if (!this.headersSent && this.queued === 0 && dataLen <= this.sendWindow && dataLen <= c.sendWindow && dataLen <= c.peerMaxFrame) {
+    if (!this.headersSent && this.fitsOneFrame(dataLen)) {
       this.headersSent = true;
       this.ending = true;
       this.sendWindow -= dataLen;
@@ -103,6 +102,12 @@ export class H2Stream implements CallStream {
     this.queue.push(frameMessage(body));
     this.queued += dataLen;
     this.endWith(OK_TRAILERS_BLOCK);
+  }
+
+  /** Nothing queued before it, and both windows and the peer's frame size take `dataLen` bytes. */
+  private fitsOneFrame(dataLen: number): boolean {
+    const c = this.conn;
+    return this.queued === 0 && dataLen <= this.sendWindow && dataLen <= c.sendWindow && dataLen <= c.peerMaxFrame;
   }
 
   sendStatus(fields: StatusFields): void {

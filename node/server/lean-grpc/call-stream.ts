@@ -31,7 +31,7 @@ export interface CallStream {
   /** Nothing more can be sent: the stream ended or was reset. */
   readonly gone: boolean;
   readonly headersSent: boolean;
-  /** Bytes accepted by write() and not yet handed to the connection. */
+  /** Bytes accepted by writeMessage() and not yet handed to the connection. */
   readonly writableLength: number;
   attach(sink: CallSink): void;
   /** The response headers if not sent yet, then one message (its unframed body); false: wait for onDrain. */
