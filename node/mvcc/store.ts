@@ -52,6 +52,7 @@ import {
 import { CompactedError, FutureRevError, MvccError, NoSpaceError, assert, assertNever } from './errors.js';
 import { EMPTY, compareBytes, skeyOf, skeyRange, isEmptyRange, type SkeyRange } from './bytes.js';
 import { KeyIndex } from './key-index.js';
+import { liveCountSince } from './range-count.js';
 import { Lessor, compareIds, type LeaseRecord } from './lessor.js';
 import { Crc32cHasher } from './crc32c-hasher.js';
 import { etcdKeyRow, keyValueSize, type RevisionRow } from './etcd-kv-encoding.js';
@@ -260,6 +261,9 @@ function latestLive(rec: KeyRec | undefined): Rev | undefined {
   const last = rec.revs[rec.revs.length - 1];
   return last !== undefined && last.version !== 0 ? last : undefined;
 }
+
+/** An older revision's count takes at least this many changes before a walk is preferred. */
+const MIN_COUNT_BUDGET = 64;
 
 /** The store's key index: it counts the keys live at the current revision (range counts). */
 function newKeyIndex(): KeyIndex<KeyRec> {
@@ -510,7 +514,7 @@ export class MvccStore {
     const curRev = this.rev;
     const at = this.resolveReadRev(req.revision, curRev);
     const epoch = this.epoch;
-    const c = new RangeCollector(this.map, this.index, req, at, at === curRev);
+    const c = new RangeCollector(this.map, this.index, req, at, curRev, this);
     // A read done in one step never yields, so nothing can compact under it: it takes no pin.
     // (Pinning every read churned the pins Map, whose tables V8 then allocates in old space.)
     if (!c.step(stepKeys)) {
@@ -530,9 +534,22 @@ export class MvccStore {
   /** Synchronous read (no generator, no pin: nothing can change under it). */
   private rangeNow(req: RangeRequest, curRev: number): RangeResponse {
     const at = this.resolveReadRev(req.revision, curRev);
-    const c = new RangeCollector(this.map, this.index, req, at, at === curRev);
+    const c = new RangeCollector(this.map, this.index, req, at, curRev, this);
     c.step(Number.MAX_SAFE_INTEGER);
     return { header: header(curRev), ...c.finish() };
+  }
+
+  /**
+   * The live keys of a bounded range at `at` without walking it, or undefined (walk it). At the
+   * current revision (a writing txn's pending one included) the index counts them. At an older
+   * one, outside a writing txn (whose changes the log does not hold yet), the count now is
+   * corrected by the changes since `at`, while they are fewer than the keys it counts.
+   */
+  liveCount(range: SkeyRange, at: number, curRev: number): number | undefined {
+    const liveAtHead = this.index.countLive(range.start, range.end === '' ? undefined : range.end);
+    if (at === curRev) return liveAtHead;
+    if (curRev !== this.rev) return undefined;
+    return liveCountSince(range, at, { log: this.log, head: curRev, liveAtHead, liveAt: (rec, rev) => liveAt(rec, rev) !== undefined, budget: Math.max(liveAtHead, MIN_COUNT_BUDGET) });
   }
 
   /** Reads (and snapshots) holding a pin now: etcd's open read transactions. */
@@ -1501,8 +1518,9 @@ class RangeCollector {
     private readonly index: KeyIndex<KeyRec>,
     private readonly req: RangeRequest,
     private readonly at: number,
-    /** `at` is the state the index holds now: the current revision, or a txn's pending one. */
-    atCurrent: boolean,
+    curRev: number,
+    /** Gives the range's live keys at `at` when it knows them without a walk. */
+    counter: Pick<MvccStore, 'liveCount'>,
   ) {
     this.limit = req.limit ?? 0;
     const filtered = !!(req.minModRevision || req.maxModRevision || req.minCreateRevision || req.maxCreateRevision);
@@ -1513,10 +1531,11 @@ class RangeCollector {
     this.from = this.range.start;
     // A keys-only read fetches no value bytes, unless it sorts by value.
     this.skipValues = !!req.keysOnly && req.sortTarget !== SortTarget.VALUE;
-    // At the current revision the index counts the range's live keys (etcd walks them all).
+    // A limited read of a range takes its count without walking the rest (etcd walks it all).
     const range = this.range;
-    this.counted = atCurrent && range.end !== undefined && !isEmptyRange(range) && this.fetchLimit !== Number.MAX_SAFE_INTEGER;
-    if (this.counted) this.count = index.countLive(range.start, range.end === '' ? undefined : range.end);
+    const known = range.end !== undefined && !isEmptyRange(range) && this.fetchLimit !== Number.MAX_SAFE_INTEGER ? counter.liveCount(range, at, curRev) : undefined;
+    this.counted = known !== undefined;
+    if (known !== undefined) this.count = known;
   }
 
   private take(rec: KeyRec): void {
