@@ -10,7 +10,7 @@
 //   npx tsx hack/bench-cluster.ts [--ops=20000] [--clients=64] [--conns=8] [--perf-load=l|m|s|none]
 //                                 [--max-seconds=60] [--profile] [--only=tsetcd|etcd] [--phases=put,lin,ser]
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -72,6 +72,13 @@ export interface Target {
   members: Proc[];
   root: string;
   tls?: BenchTls;
+}
+
+/** etcd 3.6 built from Go modules (hack/ensure-etcd36.sh), unless --etcd=PATH names one. */
+export function etcd36Binary(given = ''): string {
+  if (given !== '') return given;
+  const out = execFileSync('bash', [join(REPO, 'hack/ensure-etcd36.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
+  return join(out, 'etcd');
 }
 
 export async function startCluster(kind: 'tsetcd' | 'etcd', root: string, opts: StartOptions = {}): Promise<Target> {

@@ -7,24 +7,16 @@
 // Every load is bounded in count and time.
 //
 //   npx tsx hack/bench-tls.ts [--rounds=3] [--ops=5000] [--clients=32] [--conns=4] [--max-seconds=30] [--etcd=PATH]
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { issueLeaf, makeCa } from '../test/testing/openssl-ca.js';
-import { fmt, keyOf, load, put, range, startCluster, stopCluster, VALUE, type BenchTls, type LoadResult } from './bench-cluster.js';
+import { etcd36Binary, fmt, keyOf, load, put, range, startCluster, stopCluster, VALUE, type BenchTls, type LoadResult } from './bench-cluster.js';
 
 const REPO = resolve(import.meta.dirname, '..');
 const arg = (name: string, dflt: string): string => process.argv.find((x) => x.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
 const ROUNDS = Number(arg('rounds', '3'));
 const bounds = { ops: Number(arg('ops', '5000')), clients: Number(arg('clients', '32')), conns: Number(arg('conns', '4')), maxSeconds: Number(arg('max-seconds', '30')) };
-
-function etcd36(): string {
-  const given = arg('etcd', '');
-  if (given !== '') return given;
-  const out = execFileSync('bash', [join(REPO, 'hack/ensure-etcd36.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
-  return join(out, 'etcd');
-}
 
 function makeTls(dir: string): BenchTls {
   const ca = makeCa(dir, 'ca');
@@ -57,7 +49,7 @@ async function main(): Promise<void> {
   mkdirSync(root, { recursive: true });
   const tls = makeTls(join(root, 'certs'));
   const systems: Array<{ label: string; kind: 'tsetcd' | 'etcd'; bin?: string }> = [{ label: 'tsetcd', kind: 'tsetcd' }];
-  const bin36 = etcd36();
+  const bin36 = etcd36Binary(arg('etcd', ''));
   if (existsSync(bin36)) systems.push({ label: 'etcd 3.6', kind: 'etcd', bin: bin36 });
   else console.log(`no etcd 3.6 at ${bin36}: tsetcd only`);
   const results = new Map<string, Round[]>();
