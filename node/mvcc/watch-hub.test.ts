@@ -249,6 +249,19 @@ describe('watch hub basics', () => {
     expect(slow.got.indexOf(progress[0]!)).toBe(slow.got.length - 1); // after every event
   });
 
+  it('many watchers of one stream on one key all get a change at once while the sink takes it', () => {
+    const d = new Driver(); // the hub holds 4 responses per stream
+    const sink = new RecordingSink();
+    const st = d.hub.openStream(sink);
+    const ids = Array.from({ length: 50 }, () => d.hub.createWatch(st, { key: b('hot') }));
+    d.apply({ type: 'put', req: { key: b('hot'), value: b('v') } });
+    d.hub.notify();
+    expect(d.hub.unsyncedCount()).toBe(0);
+    const got = sink.got.filter((r) => r.events.length > 0);
+    expect(got.map((r) => r.watchId)).toEqual(ids);
+    expect(got.every((r) => r.events.length === 1 && s(r.events[0]!.kv.value) === 'v')).toBe(true);
+  });
+
   it('catches many unsynced watchers up in bounded steps, each with exactly its events, though a stream closes during a step', () => {
     const d = new Driver();
     const sinks = [new RecordingSink(), new RecordingSink(), new RecordingSink()];

@@ -293,6 +293,9 @@ export class WatchHub {
       const events = this.eventsFor(w, revs, shared);
       if (events.length === 0) continue;
       const s = w.stream;
+      // A full queue is handed to the sink first: many watchers of one stream on one key fill
+      // it in a single revision, and unsynced they would each read the change again (syncStep).
+      if (s.queue.length >= this.maxQueued) this.flush(s);
       if (s.queue.length >= this.maxQueued) {
         this.markUnsynced(w, rev);
         continue;
