@@ -565,6 +565,14 @@ export class Raft {
     }
   }
 
+  /**
+   * Where a proposal made here would be forwarded: a follower's leader. Undefined without a
+   * leader, or when not a follower (a candidate drops proposals, a leader appends them).
+   */
+  forwardTarget(): NodeId | undefined {
+    return this.state === 'follower' && this.lead !== NONE ? this.lead : undefined;
+  }
+
   private dropProposal(m: Message, why: string): void {
     this.logger.debug('dropped proposal', { id: this.id, why, from: m.from });
     if (m.from === this.id) throw new ProposalDroppedError(why);
@@ -832,11 +840,12 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case 'prop': {
-        if (this.lead === NONE) {
+        const to = this.forwardTarget();
+        if (to === undefined) {
           this.dropProposal(m, 'no leader');
           return;
         }
-        const f = newMessage('prop', this.lead, this.id);
+        const f = newMessage('prop', to, this.id);
         f.entries = m.entries;
         this.send(f);
         return;

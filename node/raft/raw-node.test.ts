@@ -55,6 +55,37 @@ describe('RawNode', () => {
     expect(() => rn.propose(enc.encode('x'))).toThrow(ProposalDroppedError);
   });
 
+  it('forwardProposals: a follower hands back the prop message for its leader at once, and raft sends nothing itself', () => {
+    const { rn, st } = boot(2n, [1n, 2n, 3n]);
+    expect(rn.forwardProposals([enc.encode('x')])).toBeUndefined(); // no leader yet
+    rn.step({ ...newMessage('heartbeat', 2n, 1n), term: 1 });
+    handle(rn, st);
+    const m = rn.forwardProposals([enc.encode('x'), enc.encode('y')]);
+    expect(m && { type: m.type, to: m.to, from: m.from, term: m.term, data: m.entries.map((e) => new TextDecoder().decode(e.data)) }).toEqual({
+      type: 'prop',
+      to: 1n,
+      from: 2n,
+      term: 0,
+      data: ['x', 'y'],
+    });
+    expect(rn.hasReady()).toBe(false);
+    // The same proposal made through raft leaves in a Ready as the same message.
+    rn.proposeBatch([enc.encode('x'), enc.encode('y')]);
+    const viaRaft = rn.ready().messages;
+    expect(viaRaft.map((x) => ({ type: x.type, to: x.to, entries: x.entries.length }))).toEqual([{ type: 'prop', to: 1n, entries: 2 }]);
+  });
+
+  it('forwardProposals: a leader or a candidate forwards nothing', () => {
+    const { rn, st } = boot(1n, [1n]);
+    rn.campaign();
+    handle(rn, st);
+    expect(rn.forwardProposals([enc.encode('x')])).toBeUndefined();
+    const c = boot(1n, [1n, 2n, 3n]);
+    c.rn.campaign();
+    handle(c.rn, c.st);
+    expect(c.rn.forwardProposals([enc.encode('x')])).toBeUndefined();
+  });
+
   it('requires advance() between ready() calls', () => {
     const { rn } = boot(1n, [1n]);
     rn.campaign();

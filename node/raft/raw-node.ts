@@ -55,6 +55,13 @@ import { newMessage } from './message.js';
 import { encodeConfChange } from './conf-change.js';
 import { newEntry } from './entry.js';
 
+/** Entries for proposed payloads (raft gives them a term and index when the leader appends them). */
+function normalEntries(datas: readonly Uint8Array[]): Entry[] {
+  const ents: Entry[] = new Array<Entry>(datas.length);
+  for (let i = 0; i < datas.length; i++) ents[i] = newEntry(0, 0, 'normal', datas[i] as Uint8Array);
+  return ents;
+}
+
 export type RaftConfig = RaftCoreConfig;
 
 
@@ -107,9 +114,20 @@ export class RawNode {
   /** Proposes many commands as one batch (one append, one message per peer). */
   proposeBatch(datas: readonly Uint8Array[]): void {
     if (datas.length === 0) return;
-    const ents: Entry[] = new Array<Entry>(datas.length);
-    for (let i = 0; i < datas.length; i++) ents[i] = newEntry(0, 0, 'normal', datas[i] as Uint8Array);
-    this.proposeEntries(ents);
+    this.proposeEntries(normalEntries(datas));
+  }
+
+  /**
+   * For a follower that knows its leader: the 'prop' message that forwards `datas` to it, handed
+   * back now instead of in the next Ready, for the caller to send. Raft's state is not touched:
+   * a follower only forwards proposals. Undefined otherwise (propose them as usual).
+   */
+  forwardProposals(datas: readonly Uint8Array[]): Message | undefined {
+    const to = this.raft.forwardTarget();
+    if (to === undefined || datas.length === 0) return undefined;
+    const m = newMessage('prop', to, this.raft.id);
+    m.entries = normalEntries(datas);
+    return m;
   }
 
   /** Proposes a single-step membership change. Only one may be pending at a time. */

@@ -179,6 +179,29 @@ function lagAppends(h: Harness): { to: bigint | null } {
   return lag;
 }
 
+/**
+ * A storage wrapper (Harness.wrapStorage) whose writes of entries, while hold(who) says so (who:
+ * the member's boot order), complete only when released: a disk stuck in fdatasync. Writes
+ * resolve in call order, as storage's do, so none overtakes a held one.
+ */
+function holdingWrites(hold: (who: number) => boolean, held: Array<{ who: number; release: () => void }>): NonNullable<Harness['wrapStorage']> {
+  let booted = 0;
+  return (st) => {
+    const who = booted++;
+    let last: Promise<void> = Promise.resolve();
+    return {
+      save: (hs, ents, sync) => {
+        const holdThis = hold(who) && ents.length > 0;
+        const done = st.save(hs, ents, sync).then(() => (holdThis ? new Promise<void>((release) => held.push({ who, release })) : undefined));
+        return (last = last.then(() => done));
+      },
+      saveSnapshot: (snap, opts) => st.saveSnapshot(snap, opts),
+      releaseTo: (i) => st.releaseTo(i),
+      close: () => st.close(),
+    };
+  };
+}
+
 describe('member runtime (in-memory twins)', () => {
   it('a single member elects itself and serves puts, reads and leases', async () => {
     const h = (harness = new Harness(1));
@@ -229,6 +252,33 @@ describe('member runtime (in-memory twins)', () => {
     await until(() => back.member.appliedIndexNow() >= next.member.appliedIndexNow() && back.member.leaderId() !== 0n, 'restarted member catches up');
     const r2 = await back.member.range({ key: enc('after') }, { linearizable: false });
     expect(r2.kvs.length).toBe(1);
+    expect(h.fatal).toEqual([]);
+  });
+
+  it('a follower whose write is still on its way to disk forwards a new proposal to the leader at once', async () => {
+    const h = (harness = new Harness(3));
+    // The storage of member `stall` (boot order) holds each write of entries until released.
+    let stall = -1;
+    const held: Array<{ who: number; release: () => void }> = [];
+    h.wrapStorage = holdingWrites((who) => who === stall, held);
+    await h.bootAll();
+    const leader = await h.waitLeader();
+    const nodes = [...h.nodes.values()];
+    const f = nodes.find((n) => n !== leader)!;
+    await until(() => f.member.leaderId() === leader.rec.id, 'the follower knows the leader');
+    stall = nodes.indexOf(f);
+    // A put through the leader: the other follower's answer commits it, f's write of it is held,
+    // and f's Ready loop waits for that write.
+    await leader.member.put({ key: enc('a'), value: enc('1') });
+    await until(() => held.length > 0, "the follower's write is held");
+    const applied = leader.member.appliedIndexNow();
+    const viaF = f.member.put({ key: enc('b'), value: enc('2') });
+    await until(() => leader.member.appliedIndexNow() > applied, 'the leader applies the put made through the stalled follower');
+    expect((await leader.member.range({ key: enc('b') }, { linearizable: false })).count).toBe(1);
+    expect(held.length).toBeGreaterThan(0); // f's write was still held all along
+    stall = -1;
+    for (const x of held.splice(0)) x.release();
+    await viaF;
     expect(h.fatal).toEqual([]);
   });
 
@@ -715,25 +765,10 @@ describe('member runtime (in-memory twins)', () => {
         });
       },
     };
-    // While `stalled`, each write of entries completes only when released (a disk stuck in
-    // fdatasync); writes resolve in call order, as storage's do, so none overtakes a held one.
+    // While `stalled`, each write of entries completes only when released.
     let stalled = false;
     const held: Array<{ who: number; release: () => void }> = [];
-    let booted = 0;
-    h.wrapStorage = (st) => {
-      const who = booted++;
-      let last: Promise<void> = Promise.resolve();
-      return {
-        save: (hs, ents, sync) => {
-          const hold = stalled && ents.length > 0;
-          const done = st.save(hs, ents, sync).then(() => (hold ? new Promise<void>((release) => held.push({ who, release })) : undefined));
-          return (last = last.then(() => done));
-        },
-        saveSnapshot: (snap, opts) => st.saveSnapshot(snap, opts),
-        releaseTo: (i) => st.releaseTo(i),
-        close: () => st.close(),
-      };
-    };
+    h.wrapStorage = holdingWrites(() => stalled, held);
     await h.bootAll();
     const leader = await h.waitLeader();
     const term = leader.member.raftStatus().hardState.term;

@@ -201,6 +201,8 @@ export class Member implements MemberBackend, TransportHandler {
   private started = false;
   private stopped = false;
   private fatal = false;
+  /** A follower's proposals are to be forwarded at the end of this turn (scheduleProposal). */
+  private forwardScheduled = false;
 
   // raft view
   private lead: NodeId = NONE;
@@ -1064,7 +1066,7 @@ export class Member implements MemberBackend, TransportHandler {
     const data = this.sm.auth.enabled ? encodeEnvelope('mvccAs', this.id, 0, encodeAuthBody(INTERNAL_ROOT, body)) : encodeEnvelope('mvcc', this.id, 0, body);
     if (leaderTerm === undefined) this.proposals.push(data);
     else this.proposals.pushLeaderOnly(data, leaderTerm);
-    this.schedule();
+    this.scheduleProposal();
   }
 
   /** An auth request through raft, applied by every member's auth store. */
@@ -1085,8 +1087,23 @@ export class Member implements MemberBackend, TransportHandler {
   private submit<T>(requestId: number, data: Uint8Array): Promise<T> {
     return this.waiters.wait<T>(requestId, () => {
       this.proposals.push(data);
-      this.schedule();
+      this.scheduleProposal();
     });
+  }
+
+  /**
+   * schedule(), and on a follower whose Ready loop waits for a write, the queued proposals go to
+   * the leader at the end of this turn instead of after that write (ProposalQueue.forward).
+   */
+  private scheduleProposal(): void {
+    if (this.role === 'follower' && !this.forwardScheduled && this.readyLoop?.busy()) {
+      this.forwardScheduled = true;
+      this.sched.soon(() => {
+        this.forwardScheduled = false;
+        if (!this.stopped && !this.fatal) this.proposals.forward(this.node, (m) => this.transport.send([m]));
+      });
+    }
+    this.schedule();
   }
 
   private proposeConf(type: ConfChange['type'], nodeId: NodeId, member: MemberRecord | undefined): Promise<readonly MemberInfo[]> {

@@ -2,7 +2,7 @@
 // turn, so one turn turns many client requests into one entry batch (one 'prop' message, one
 // fsync, one append per peer). Membership changes go one at a time (raft allows one pending).
 
-import { NONE, ProposalDroppedError, type ConfChange, type NodeId, type RawNode } from '../raft/index.js';
+import { NONE, ProposalDroppedError, type ConfChange, type Message, type NodeId, type RawNode } from '../raft/index.js';
 import { BackendError } from '../server/backend.js';
 import { decodeConfContext } from './membership.js';
 
@@ -38,6 +38,38 @@ export class ProposalQueue {
     this.confProposals.push(cc);
   }
 
+  /**
+   * A follower's client proposals, sent to its leader now (raft's forwarding, done outside the
+   * Ready loop): the loop waits for each of its writes to be durable before it takes the next
+   * Ready, and a proposal has nothing to wait for there. What raft would not forward (no leader,
+   * not a follower) stays for flush(). Membership changes and leader-only proposals stay too.
+   */
+  forward(node: RawNode, send: (m: Message) => void): void {
+    while (this.proposals.length > 0) {
+      const batch = this.nextBatch();
+      const m = node.forwardProposals(batch);
+      if (m === undefined) return;
+      send(m);
+      this.taken(batch);
+    }
+  }
+
+  /** The next bounded batch from the front of the queue (the queue itself when it all fits). */
+  private nextBatch(): Uint8Array[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.proposals.length && n < MAX_PROPOSAL_BATCH && (n === 0 || bytes + this.proposals[n]!.byteLength <= MAX_PROPOSAL_BATCH_BYTES)) {
+      bytes += this.proposals[n]!.byteLength;
+      n++;
+    }
+    return n === this.proposals.length ? this.proposals : this.proposals.slice(0, n);
+  }
+
+  /** Drops a batch nextBatch() gave from the queue. */
+  private taken(batch: Uint8Array[]): void {
+    this.proposals = batch === this.proposals ? [] : this.proposals.slice(batch.length);
+  }
+
   /** Hands what is queued to raft, when there is a leader to take it. `leadingTerm`: ours, if we lead. */
   flush(node: RawNode, lead: NodeId, leadingTerm: number | undefined): void {
     if (this.leaderOnly.length > 0) {
@@ -47,13 +79,7 @@ export class ProposalQueue {
     if (this.proposals.length > 0 && lead !== NONE) {
       // One raft step (one 'prop' message, forwarded whole by a follower) per bounded batch.
       while (this.proposals.length > 0) {
-        let n = 0;
-        let bytes = 0;
-        while (n < this.proposals.length && n < MAX_PROPOSAL_BATCH && (n === 0 || bytes + this.proposals[n]!.byteLength <= MAX_PROPOSAL_BATCH_BYTES)) {
-          bytes += this.proposals[n]!.byteLength;
-          n++;
-        }
-        const batch = n === this.proposals.length ? this.proposals : this.proposals.slice(0, n);
+        const batch = this.nextBatch();
         try {
           node.proposeBatch(batch);
         } catch (err) {
@@ -61,7 +87,7 @@ export class ProposalQueue {
           if (err instanceof ProposalDroppedError) break;
           throw err;
         }
-        this.proposals = batch === this.proposals ? [] : this.proposals.slice(batch.length);
+        this.taken(batch);
       }
     }
     // A membership change whose caller already gave up (timed out) is dropped, never proposed late.
