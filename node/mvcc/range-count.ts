@@ -15,14 +15,14 @@ export interface CountSince {
   readonly liveAtHead: number;
   /** Whether a key is live at a revision (at or after the compaction revision). */
   readonly liveAt: (rec: KeyRec, rev: number) => boolean;
-  /** Give up (undefined: walk instead) after this many changes: past it a walk costs less. */
+  /** More changes than this since `at`: undefined (walk instead), a walk costs less. */
   readonly budget: number;
 }
 
-/** Live keys of `range` at `at` (at <= head), or undefined when the log does not hold every change since or they are over budget. */
+/** Live keys of `range` at `at` (at <= head), or undefined when the log does not hold every change since, or they are over budget. */
 export function liveCountSince(range: SkeyRange, at: number, o: CountSince): number | undefined {
   if (at >= o.head) return o.liveAtHead;
-  if (!o.log.holds(at + 1) || !o.log.holds(o.head)) return undefined;
+  if (!o.log.holds(at + 1) || !o.log.holds(o.head) || o.log.changesBetween(at + 1, o.head) > o.budget) return undefined;
   const seen = new Set<KeyRec>();
   let count = o.liveAtHead;
   const visit = (r: Rev): void => {
@@ -32,10 +32,6 @@ export function liveCountSince(range: SkeyRange, at: number, o: CountSince): num
     // Each key that changed since `at` counts as it was then, not as it is now.
     count += (o.liveAt(rec, at) ? 1 : 0) - (o.liveAt(rec, o.head) ? 1 : 0);
   };
-  let changes = 0;
-  for (let rev = at + 1; rev <= o.head; rev++) {
-    changes += o.log.forEachAt(rev, visit);
-    if (changes > o.budget) return undefined;
-  }
+  for (let rev = at + 1; rev <= o.head; rev++) o.log.forEachAt(rev, visit);
   return count;
 }

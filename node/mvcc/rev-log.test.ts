@@ -23,6 +23,7 @@ describe('RevLog', () => {
     expect(tags(log.group(8))).toEqual(['8.0']);
     expect(log.group(4)).toBeUndefined();
     expect(log.group(9)).toBeUndefined();
+    expect([log.changesBetween(5, 8), log.changesBetween(6, 7), log.changesBetween(6, 6), log.changesBetween(8, 8)]).toEqual([5, 3, 0, 1]);
   });
 
   it('copies a group out, so the caller may keep or change it', () => {

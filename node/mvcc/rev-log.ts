@@ -68,6 +68,11 @@ export class RevLog {
     return i < this.starts.length ? this.starts[i]! : this.end;
   }
 
+  /** How many changes revisions from..to (both held) hold together. */
+  changesBetween(from: number, to: number): number {
+    return this.endOf(to) - this.startOf(from);
+  }
+
   /** The Rev at an absolute position inside a held revision. */
   at(pos: number): Rev {
     return this.revs[pos - this.revBase]!;
