@@ -10,7 +10,7 @@ import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-co
 import type { Status } from './call-common.js';
 import type { CallStream } from './call-stream.js';
 import type { MethodCodec } from './unary-call.js';
-import { TooLargeError } from './wire.js';
+import { PREFIX_BYTES, TooLargeError, loneMessageLength } from './wire.js';
 
 export interface StreamMethod extends MethodCodec {
   readonly kind: 'bidi' | 'serverStream';
@@ -97,20 +97,33 @@ export class LeanStreamCall extends LeanCall {
   private onData(chunk: Buffer): void {
     if (this.statusSent || this.gone) return;
     try {
-      for (const m of this.reader.push(chunk)) {
-        let bytes = m.bytes;
-        if (m.compressed) {
-          const plain = decompress(bytes, this.headers['grpc-encoding'], this.maxReceiveBytes);
-          if (!Buffer.isBuffer(plain)) return this.finish(plain);
-          bytes = plain;
-        }
-        this.pending.push(this.method.deserialize(bytes));
+      // One whole message in one chunk, nothing before it (nearly every request): no reader.
+      const len = this.readerPartial ? -1 : loneMessageLength(chunk);
+      if (len >= 0) {
+        if (this.maxReceiveBytes >= 0 && len > this.maxReceiveBytes) throw new TooLargeError(len, this.maxReceiveBytes);
+        if (!this.take(chunk[0] === 1, chunk.subarray(PREFIX_BYTES))) return;
+      } else {
+        for (const m of this.reader.push(chunk)) if (!this.take(m.compressed, m.bytes)) return;
       }
     } catch (err) {
       if (err instanceof TooLargeError) return this.finish({ code: Code.RESOURCE_EXHAUSTED, details: err.message });
       return this.finish({ code: Code.INTERNAL, details: 'Error deserializing request' });
     }
     this.flush();
+  }
+
+  /** Decodes one request message onto the queue; false when the call was failed instead. */
+  private take(compressed: boolean, bytes: Buffer): boolean {
+    if (compressed) {
+      const plain = decompress(bytes, this.headers['grpc-encoding'], this.maxReceiveBytes);
+      if (!Buffer.isBuffer(plain)) {
+        this.finish(plain);
+        return false;
+      }
+      bytes = plain;
+    }
+    this.pending.push(this.method.deserialize(bytes));
+    return true;
   }
 
   /** Hands queued messages to the handler (bidi) or starts it (server stream) in order. */

@@ -15,6 +15,11 @@ export function frameMessage(body: Buffer): Buffer {
   return out;
 }
 
+/** The length of the one whole message `chunk` holds (prefix and all, nothing else), or -1. */
+export function loneMessageLength(chunk: Buffer): number {
+  return chunk.length >= PREFIX_BYTES && chunk.readUInt32BE(1) === chunk.length - PREFIX_BYTES ? chunk.length - PREFIX_BYTES : -1;
+}
+
 export interface RawMessage {
   readonly compressed: boolean;
   readonly bytes: Buffer;
