@@ -183,6 +183,14 @@ export class SubSizes {
   /** Sub-messages open while sizing: one nested deeper than MAX_NESTING goes to proto-loader. */
   private depth = 0;
 
+  /** Empty again, for the next message (encodeWith keeps one). */
+  reset(): this {
+    this.sizes.length = 0;
+    this.next = 0;
+    this.depth = 0;
+    return this;
+  }
+
   /** A sub-message field's size with its tag and length; 0 when absent (null or undefined). */
   field<T>(m: T | null | undefined, size: Size<T>): number {
     if (m == null) return 0;
@@ -221,9 +229,12 @@ export class SubSizes {
   }
 }
 
+/** encodeWith's sizes, kept between messages: nothing encodes while another message does. */
+const SIZES = new SubSizes();
+
 /** A whole message: sized (every value checked), then written into a buffer of exactly that size. */
 export function encodeWith<T>(m: T, size: Size<T>, write: Write<T>): Buffer {
-  const s = new SubSizes();
+  const s = SIZES.reset();
   const w = new WireWriter(Buffer.allocUnsafe(size(m, s)));
   write(w, m, s);
   return w.buf;
