@@ -12,7 +12,8 @@
 // per 1,000 pages; then the tsetcd/etcd ratios. Systems alternate within each round.
 //
 //   npx tsx hack/bench-list-pages.ts [--rounds=3] [--keys=50000] [--val-size=512] [--churn=2000]
-//       [--limit=500] [--pages=1500] [--clients=8] [--conns=4] [--max-seconds=60] [--etcd=PATH] [--only=tsetcd|etcd]
+//       [--limit=500] [--pages=1500] [--clients=8] [--conns=4] [--max-seconds=60] [--etcd=PATH] [--only=tsetcd|etcd] [--profile]
+// KEEP_DATA=1 keeps the data directories (with --profile, the members' CPU profiles in them).
 import { rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,6 +35,8 @@ const CONNS = Number(flag('conns', '4'));
 const MAX_SECONDS = Number(flag('max-seconds', '60'));
 const ONLY = flag('only', '');
 const ETCD = flag('etcd', '');
+// bench-cluster.ts reads it: tsetcd members run with --cpu-prof (kept with KEEP_DATA=1).
+flag('profile', 'false');
 refuseUnknownFlags('bench-list-pages.ts');
 
 const PREFIX = '/registry/configmaps/bench/';
@@ -133,7 +136,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    rmSync(root, { recursive: true, force: true });
+    if (!process.env['KEEP_DATA']) rmSync(root, { recursive: true, force: true });
   }
   console.log(`\nmedians over ${ROUNDS} round(s); load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}\n`);
   const labels = systems.map((s) => s.label);

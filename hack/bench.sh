@@ -17,6 +17,8 @@ run() {
 # etcd's own `benchmark` tool against etcd 3.6 and tsetcd (issue 10's table); BENCH_PAIRS=N pairs
 # of runs (default 3), BENCH_ETCD34=1 adds Debian's etcd 3.4 as a third column.
 run etcd-benchmark npx tsx hack/bench-etcd-benchmark.ts
+# List pages at a revision, as kube-apiserver reads a paged list (etcd's benchmark cannot): etcd 3.6 beside tsetcd.
+run list-pages npx tsx hack/bench-list-pages.ts
 [ -f hack/bench-tls.ts ] && run tls npx tsx hack/bench-tls.ts
 # kube-apiserver of the local control plane stored on tsetcd and on etcd 3.6 (issue 10): 50 clients
 # create, list in pages, watch and delete 5,000 ConfigMaps; BENCH_KUBE_PAIRS=N pairs (default 1).
