@@ -256,6 +256,10 @@ function liveAt(rec: KeyRec, at: number): Rev | undefined {
   return r !== undefined && r.version !== 0 ? r : undefined;
 }
 
+function isLiveAt(rec: KeyRec, at: number): boolean {
+  return liveAt(rec, at) !== undefined;
+}
+
 function latestLive(rec: KeyRec | undefined): Rev | undefined {
   if (rec === undefined) return undefined;
   const last = rec.revs[rec.revs.length - 1];
@@ -546,10 +550,10 @@ export class MvccStore {
    * corrected by the changes since `at`, while they are fewer than the keys it counts.
    */
   liveCount(range: SkeyRange, at: number, curRev: number): number | undefined {
+    if (at !== curRev && curRev !== this.rev) return undefined;
     const liveAtHead = this.index.countLive(range.start, range.end === '' ? undefined : range.end);
     if (at === curRev) return liveAtHead;
-    if (curRev !== this.rev) return undefined;
-    return liveCountSince(range, at, { log: this.log, head: curRev, liveAtHead, liveAt: (rec, rev) => liveAt(rec, rev) !== undefined, budget: Math.max(liveAtHead, MIN_COUNT_BUDGET) });
+    return liveCountSince(range, at, { log: this.log, head: curRev, liveAtHead, liveAt: isLiveAt, budget: Math.max(liveAtHead, MIN_COUNT_BUDGET) });
   }
 
   /** Reads (and snapshots) holding a pin now: etcd's open read transactions. */

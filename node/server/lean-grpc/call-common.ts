@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 import { OK_TRAILERS } from './call-stream.js';
 import type { AuthContext, CallStream, StatusFields } from './call-stream.js';
 import { MAX_TIMER_MS } from '../../runtime/long-timer.js';
-import { HeaderMetadata, MessageReader, encodeGrpcMessage, parseTimeout } from './wire.js';
+import { HeaderMetadata, MessageReader, encodeGrpcMessage, loneMessageLength, parseTimeout } from './wire.js';
 
 export const Code = {
   OK: 0,
@@ -112,9 +112,12 @@ export abstract class LeanCall {
     return (this.messages ??= new MessageReader(this.maxReceiveBytes));
   }
 
-  /** Whether a message is split across DATA frames so far (no reader made yet: none is). */
-  protected get readerPartial(): boolean {
-    return this.messages !== undefined && this.messages.partial();
+  /**
+   * The length of the one whole message `chunk` holds when nothing came before it (nearly every
+   * request: then no reader is needed), else -1.
+   */
+  protected loneMessage(chunk: Buffer): number {
+    return this.messages !== undefined && this.messages.partial() ? -1 : loneMessageLength(chunk);
   }
 
   /** Ends the call with this status (the deadline's expiry, or an invalid grpc-timeout). */

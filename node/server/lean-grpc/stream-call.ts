@@ -10,7 +10,7 @@ import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-co
 import type { Status } from './call-common.js';
 import type { CallStream } from './call-stream.js';
 import type { MethodCodec } from './unary-call.js';
-import { PREFIX_BYTES, TooLargeError, loneMessageLength } from './wire.js';
+import { PREFIX_BYTES, TooLargeError } from './wire.js';
 
 export interface StreamMethod extends MethodCodec {
   readonly kind: 'bidi' | 'serverStream';
@@ -98,7 +98,7 @@ export class LeanStreamCall extends LeanCall {
     if (this.statusSent || this.gone) return;
     try {
       // One whole message in one chunk, nothing before it (nearly every request): no reader.
-      const len = this.readerPartial ? -1 : loneMessageLength(chunk);
+      const len = this.loneMessage(chunk);
       if (len >= 0) {
         if (this.maxReceiveBytes >= 0 && len > this.maxReceiveBytes) throw new TooLargeError(len, this.maxReceiveBytes);
         if (!this.take(chunk[0] === 1, chunk.subarray(PREFIX_BYTES))) return;

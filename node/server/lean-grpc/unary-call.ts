@@ -8,7 +8,7 @@
 import { Code, LeanCall, decompress, sendStatus, statusOfError } from './call-common.js';
 import type { Status } from './call-common.js';
 import type { CallSink, CallStream } from './call-stream.js';
-import { PREFIX_BYTES, TooLargeError, loneMessageLength } from './wire.js';
+import { PREFIX_BYTES, TooLargeError } from './wire.js';
 
 /** Messages up to this size are copied out of the read they came in (see take()). */
 const MAX_COPIED_MESSAGE = 16 * 1024;
@@ -48,7 +48,7 @@ export class LeanUnaryCall extends LeanCall implements CallSink {
   onData(chunk: Buffer): void {
     if (this.finished) return;
     // One whole message in one chunk, nothing before it: no reader needed.
-    const len = this.readerPartial ? -1 : loneMessageLength(chunk);
+    const len = this.loneMessage(chunk);
     if (len >= 0) {
       if (this.maxReceiveBytes >= 0 && len > this.maxReceiveBytes) return this.finish({ code: Code.RESOURCE_EXHAUSTED, details: new TooLargeError(len, this.maxReceiveBytes).message });
       return this.take(chunk[0] === 1, chunk.subarray(PREFIX_BYTES));
