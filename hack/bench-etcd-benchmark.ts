@@ -6,7 +6,8 @@
 //   put-leader  put, one client on one conn, to the leader
 //   range-lin   range one key, linearizable, 1000 clients / 100 conns
 //   range-ser   range one key, serializable, 1000 clients / 100 conns
-// and more, only when asked for: --loads=put-50, 20,000 puts from 50 clients on one conn,
+// and more, only when asked for: --loads=put-follower, put-leader's load sent to a follower (each
+// put forwarded to the leader); --loads=put-50, 20,000 puts from 50 clients on one conn,
 // the concurrency kube-apiserver brings (its 50-client loads reach the member on few conns); and
 // --loads=txn-range, benchmark's txn-mixed with reads alone: read-only Txns, 1000 clients / 100 conns;
 // --loads=txn-put, Txns of one put each (how kube-apiserver writes), 1000 clients / 100 conns;
@@ -123,6 +124,8 @@ interface Load {
   total: number;
   /** Requests of the same load run first and not measured (--warmup). */
   warmup: number;
+  /** Sent to one member that does not lead (as found when the load starts) instead of to all. */
+  follower?: true;
 }
 
 const LOAD_TABLE: Load[] = ([
@@ -137,6 +140,15 @@ const LOAD_TABLE: Load[] = ([
     total: SINGLE_TOTAL,
     warmup: SINGLE_WARMUP,
     args: (e, n) => [`--endpoints=${e}`, '--target-leader', '--conns=1', '--clients=1', 'put', '--key-size=8', '--sequential-keys', `--total=${n}`, '--val-size=1024'],
+  },
+  {
+    // One client on one conn to a follower: each put is forwarded to the leader, and answered once
+    // the follower has applied it. Not in the default --loads.
+    name: 'put-follower',
+    total: SINGLE_TOTAL,
+    warmup: SINGLE_WARMUP,
+    follower: true,
+    args: (e, n) => [`--endpoints=${e}`, '--conns=1', '--clients=1', 'put', '--key-size=8', '--sequential-keys', `--total=${n}`, '--val-size=1024'],
   },
   {
     name: 'put-50',
@@ -399,8 +411,17 @@ function largestAnon(pids: readonly number[]): { endAnonMiB: number; endFileMiB:
   return best;
 }
 
+/** The client endpoint of a member whose metrics say it does not lead. */
+async function followerEndpoint(c: Cluster): Promise<string> {
+  for (const m of c.members) {
+    const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
+    if (/^etcd_server_is_leader 0$/m.test(text)) return m.client.replace('http://', '');
+  }
+  throw new Error(`${c.kind}: no member reports etcd_server_is_leader 0`);
+}
+
 async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => void): Promise<RunResult> {
-  const endpoints = c.members.map((m) => m.client.replace('http://', '')).join(',');
+  const endpoints = load.follower ? await followerEndpoint(c) : c.members.map((m) => m.client.replace('http://', '')).join(',');
   const pids = c.members.map((m) => m.proc.pid!);
   // Leader changes and heartbeat failures count from before the warm-up: it is load too.
   const start = await counters(c);
