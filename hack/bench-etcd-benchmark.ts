@@ -307,6 +307,16 @@ interface Counters {
   fsyncsUpTo4Ms: number;
 }
 
+async function metricsText(m: Member): Promise<string> {
+  return (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
+}
+
+/** The value of an unlabelled sample in Prometheus text (`absent` when there is none). */
+function sampleValue(text: string, name: string, absent = 0): number {
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : absent;
+}
+
 async function counters(c: Cluster): Promise<Counters> {
   let leaderChanges = 0;
   let heartbeatFailures = 0;
@@ -319,11 +329,8 @@ async function counters(c: Cluster): Promise<Counters> {
   const perMember: string[] = [];
   const gc: Counters['gc'] = [];
   for (const m of c.members) {
-    const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
-    const val = (name: string): number => {
-      const line = text.split('\n').find((l) => l.startsWith(name + ' '));
-      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
-    };
+    const text = await metricsText(m);
+    const val = (name: string): number => sampleValue(text, name);
     leaderChanges += val('etcd_server_leader_changes_seen_total');
     heartbeatFailures += val('etcd_server_heartbeat_send_failures_total');
     fsyncs += val('etcd_disk_wal_fsync_duration_seconds_count');
@@ -411,17 +418,19 @@ function largestAnon(pids: readonly number[]): { endAnonMiB: number; endFileMiB:
   return best;
 }
 
+/** benchmark's --endpoints form of a member's client URL. */
+function endpointOf(m: Member): string {
+  return m.client.replace('http://', '');
+}
+
 /** The client endpoint of a member whose metrics say it does not lead. */
 async function followerEndpoint(c: Cluster): Promise<string> {
-  for (const m of c.members) {
-    const text = await (await fetch(m.metrics, { signal: AbortSignal.timeout(10_000) })).text();
-    if (/^etcd_server_is_leader 0$/m.test(text)) return m.client.replace('http://', '');
-  }
+  for (const m of c.members) if (sampleValue(await metricsText(m), 'etcd_server_is_leader', NaN) === 0) return endpointOf(m);
   throw new Error(`${c.kind}: no member reports etcd_server_is_leader 0`);
 }
 
 async function runLoad(c: Cluster, bins: Bins, load: Load, log: (s: string) => void): Promise<RunResult> {
-  const endpoints = load.follower ? await followerEndpoint(c) : c.members.map((m) => m.client.replace('http://', '')).join(',');
+  const endpoints = load.follower ? await followerEndpoint(c) : c.members.map(endpointOf).join(',');
   const pids = c.members.map((m) => m.proc.pid!);
   // Leader changes and heartbeat failures count from before the warm-up: it is load too.
   const start = await counters(c);
